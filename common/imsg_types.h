@@ -1,0 +1,107 @@
+/*
+ * Every message type of the client's processes, in one enum, grouped by
+ * the pair of processes that use it.  Bump SC_IMSG_VERSION whenever this
+ * enum or a payload struct below changes.
+ */
+#ifndef SC_IMSG_TYPES_H
+#define SC_IMSG_TYPES_H
+
+#include <stdint.h>
+
+#define SC_IMSG_VERSION		1
+
+enum imsg_type {
+	IMSG_NONE,
+
+	/* handshake and logging, any child -> controller */
+	IMSG_HELLO,		/* child -> controller: struct sc_hello */
+	IMSG_LOG,		/* child -> controller: int32 pri + string */
+	IMSG_LOG_VERBOSE,	/* controller -> child: int32 verbosity */
+
+	/* control socket: sc-ctl <-> controller */
+	IMSG_CTL_STATUS,	/* sc-ctl -> controller: no payload */
+	IMSG_CTL_STATUS_INFO,	/* controller -> sc-ctl: struct ctl_status */
+	IMSG_CTL_STOP,		/* sc-ctl -> controller: no payload */
+	IMSG_CTL_VERBOSE,	/* sc-ctl -> controller: int32 verbosity */
+	IMSG_CTL_OK,		/* controller -> sc-ctl: no payload */
+	IMSG_CTL_FAIL,		/* controller -> sc-ctl: string */
+
+	/* configuration and link: controller <-> kgpd */
+	IMSG_KGP_CONFIG,	/* controller -> kgpd: struct kgp_config */
+	IMSG_KGP_CA,		/* controller -> kgpd: a chunk of CA PEM */
+	IMSG_KGP_CONNECT,	/* controller -> kgpd: fd = connected socket */
+	IMSG_KGP_UP,		/* kgpd -> controller: no payload */
+	IMSG_KGP_DOWN,		/* kgpd -> controller: string (reason) */
+	IMSG_KGP_FATAL,		/* kgpd -> controller: string (reason) */
+	IMSG_KGP_DRAIN,		/* controller -> kgpd: no payload */
+
+	/* statistics: controller <-> kgpd, proxyd */
+	IMSG_STATS_REQ,		/* controller -> child: no payload */
+	IMSG_STATS,		/* child -> controller: struct sc_stats */
+
+	/* configuration: controller -> proxyd */
+	IMSG_PROXY_CONFIG,	/* controller -> proxyd: struct proxy_config */
+
+	/* the kgpd <-> proxyd channel: controller -> kgpd, proxyd */
+	IMSG_PEER_FD,		/* fd = a new kgpd <-> proxyd socket */
+
+	/* streams: kgpd -> proxyd */
+	IMSG_STREAM_FD,		/* fd = proxyd's end of one stream; */
+				/* peerid = stream id; string: peer info */
+};
+
+struct sc_hello {
+	uint32_t	 version;	/* SC_IMSG_VERSION */
+	uint32_t	 pid;
+};
+
+#define SC_ID_LEN	64
+#define SC_HOST_LEN	256
+#define SC_HASH_LEN	128
+
+struct kgp_config {
+	char		 tunnel_id[SC_ID_LEN];
+	char		 secret[SC_ID_LEN];
+	char		 server_name[SC_HOST_LEN];	/* for SNI / verify */
+	char		 pin[SC_HASH_LEN];	/* "SHA256:hex" or empty */
+	uint32_t	 conn_index;
+	uint32_t	 keepalive_sec;
+	uint32_t	 max_missed_acks;
+};
+
+struct proxy_config {
+	uint32_t	 connect_timeout_ms;
+	uint32_t	 idle_timeout_sec;
+	char		 dns_servers[SC_HOST_LEN];	/* comma-separated */
+};
+
+struct sc_stats {
+	uint64_t	 streams_open;
+	uint64_t	 streams_total;
+	uint64_t	 bytes_in;		/* from the server */
+	uint64_t	 bytes_out;		/* to the server */
+	uint64_t	 rtt_us;
+	uint32_t	 link_up;
+	uint32_t	 reconnects;
+};
+
+#define CTL_STATE_LEN	32
+
+struct ctl_status {
+	char		 tunnel_id[SC_ID_LEN];
+	char		 tunnel_name[SC_HOST_LEN];
+	char		 server[SC_HOST_LEN];
+	char		 state[CTL_STATE_LEN];
+	int64_t		 started;		/* Unix seconds */
+	uint64_t	 streams_open;
+	uint64_t	 streams_total;
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+	uint64_t	 rtt_us;
+	uint32_t	 reconnects;
+	int32_t		 controller_pid;
+	int32_t		 kgpd_pid;
+	int32_t		 proxyd_pid;
+};
+
+#endif /* SC_IMSG_TYPES_H */

@@ -1,0 +1,166 @@
+/*
+ * KGP, the tunnel protocol: the frame codec (kgp.c) and one connection
+ * with its multiplexed streams (kgp_conn.c), shared by kgpd and
+ * sc-server.  man/kgp.7 is the specification.
+ */
+#ifndef SC_KGP_H
+#define SC_KGP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KGP_VERSION		1	/* highest version spoken */
+#define KGP_VERSION_MIN		1	/* lowest version spoken */
+#define KGP_HDRLEN		12
+#define KGP_MAXPAYLOAD		16384
+#define KGP_MAXFRAME		(KGP_HDRLEN + KGP_MAXPAYLOAD)
+#define KGP_DEFAULT_WINDOW	(256 * 1024)
+#define KGP_MAX_WINDOW		(16 * 1024 * 1024)
+#define KGP_DEFAULT_MAXSTREAMS	100000
+#define KGP_IDLEN		64	/* tunnel id and secret, at most */
+
+enum kgp_type {
+	KGP_HELLO = 1,		/* c -> s: versions, window, auth */
+	KGP_WELCOME = 2,	/* s -> c: chosen version, window */
+	KGP_ERROR = 3,		/* either: code, text; then the link closes */
+	KGP_OPEN = 4,		/* s -> c: a new stream; text: peer info */
+	KGP_ACCEPT = 5,		/* c -> s: the stream is connected */
+	KGP_REFUSE = 6,		/* c -> s: code, text; the stream is gone */
+	KGP_DATA = 7,		/* either: stream bytes */
+	KGP_WINDOW = 8,		/* either: u32 credit increment */
+	KGP_FIN = 9,		/* either: no more data in this direction */
+	KGP_RST = 10,		/* either: u16 code; the stream is gone */
+	KGP_PING = 11,		/* either: u64 opaque */
+	KGP_PONG = 12,		/* either: the PING's u64 */
+	KGP_GOAWAY = 13,	/* reserved: drain (later version) */
+	KGP_TYPE_MAX = 13
+};
+
+/* codes of ERROR, REFUSE and RST */
+enum kgp_code {
+	KGP_E_NONE = 0,
+	KGP_E_PROTOCOL = 1,	/* malformed or unexpected frame */
+	KGP_E_VERSION = 2,	/* no common version */
+	KGP_E_AUTH = 3,		/* unknown tunnel or wrong secret */
+	KGP_E_REPLACED = 4,	/* a newer connection took over */
+	KGP_E_SHUTDOWN = 5,	/* the peer is going away */
+	KGP_E_TERMINATED = 6,	/* the tunnel was deleted */
+	KGP_E_FLOW = 7,		/* flow-control window exceeded */
+	KGP_E_REFUSED = 8,	/* the stream could not be served */
+	KGP_E_RESET = 9,	/* the stream's endpoint failed */
+	KGP_E_LIMIT = 10,	/* too many streams */
+	KGP_E_TIMEOUT = 11,	/* keepalive or handshake timeout */
+	KGP_E_INTERNAL = 12,
+};
+
+struct kgp_frame {
+	uint8_t		 type;
+	uint8_t		 flags;
+	uint16_t	 len;
+	uint32_t	 stream;
+	uint32_t	 seq;		/* v1: sent as 0, ignored */
+	const uint8_t	*payload;
+};
+
+struct kgp_hello {
+	uint16_t	 vmin;
+	uint16_t	 vmax;
+	uint32_t	 window;
+	uint16_t	 conn_index;
+	char		 tunnel_id[KGP_IDLEN + 1];
+	char		 secret[KGP_IDLEN + 1];
+};
+
+struct kgp_welcome {
+	uint16_t	 version;
+	uint32_t	 window;
+	uint32_t	 max_streams;
+};
+
+/* kgp.c: the codec.  Decoders return 0, or -1 with *errstr set. */
+int	 kgp_decode_hdr(const uint8_t *, size_t, struct kgp_frame *,
+	    const char **);
+int	 kgp_frame_check(const struct kgp_frame *, const char **);
+void	 kgp_encode_hdr(uint8_t *, uint8_t, uint16_t, uint32_t);
+int	 kgp_hello_decode(const struct kgp_frame *, struct kgp_hello *,
+	    const char **);
+size_t	 kgp_hello_encode(uint8_t *, size_t, const struct kgp_hello *);
+int	 kgp_welcome_decode(const struct kgp_frame *, struct kgp_welcome *,
+	    const char **);
+size_t	 kgp_welcome_encode(uint8_t *, size_t, const struct kgp_welcome *);
+int	 kgp_code_decode(const struct kgp_frame *, uint16_t *, char *, size_t,
+	    const char **);
+size_t	 kgp_code_encode(uint8_t *, size_t, uint16_t, const char *);
+int	 kgp_u32_decode(const struct kgp_frame *, uint32_t *, const char **);
+int	 kgp_u64_decode(const struct kgp_frame *, uint64_t *, const char **);
+const char *kgp_type_name(uint8_t);
+const char *kgp_code_name(uint16_t);
+
+/* kgp_conn.c: one TLS connection carrying streams */
+struct event_base;
+struct tls;
+struct kgp_conn;
+
+#define KGP_ROLE_CLIENT	1
+#define KGP_ROLE_SERVER	2
+
+struct kgp_params {
+	int		 role;
+	uint32_t	 window;	/* our receive window per stream */
+	uint32_t	 max_streams;
+	uint32_t	 ping_ms;	/* keepalive interval */
+	uint32_t	 max_missed;	/* pings unanswered before dead */
+	uint32_t	 handshake_ms;	/* TLS + HELLO/WELCOME bound */
+	const char	*pin;		/* client: "SHA256:hex" or NULL */
+	const char	*tunnel_id;	/* client */
+	const char	*secret;	/* client */
+	uint16_t	 conn_index;	/* client */
+};
+
+struct kgp_conn_stats {
+	uint64_t	 streams_open;
+	uint64_t	 streams_total;
+	uint64_t	 bytes_in;	/* payload bytes received */
+	uint64_t	 bytes_out;	/* payload bytes sent */
+	uint64_t	 rtt_us;	/* last keepalive round trip */
+	int		 up;
+};
+
+struct kgp_callbacks {
+	/*
+	 * Client: the server opened stream id.  Return a connected,
+	 * non-blocking descriptor that the stream is bound to (the
+	 * connection owns it from then on), or -1 to refuse it with
+	 * *code and the text in reason.
+	 */
+	int	(*open)(struct kgp_conn *, uint32_t, const char *, uint16_t *,
+		    char *, size_t, void *);
+	/*
+	 * Server: a HELLO arrived.  Return 0 to welcome it, or a KGP_E_*
+	 * code to refuse it with ERROR.
+	 */
+	int	(*hello)(struct kgp_conn *, const struct kgp_hello *, void *);
+	/* the handshake is complete: streams may flow */
+	void	(*up)(struct kgp_conn *, void *);
+	/*
+	 * The connection is finished (peer ERROR, I/O error, timeout, or
+	 * kgp_conn_close()): every stream has been reset.  Called once;
+	 * the owner frees the connection with kgp_conn_free(), which is
+	 * safe from inside this callback.
+	 */
+	void	(*down)(struct kgp_conn *, int, const char *, void *);
+};
+
+struct kgp_conn	*kgp_conn_new(struct event_base *, int, struct tls *,
+		    const struct kgp_params *, const struct kgp_callbacks *,
+		    void *);
+void		 kgp_conn_free(struct kgp_conn *);
+int		 kgp_conn_open_stream(struct kgp_conn *, int, const char *);
+void		 kgp_conn_close(struct kgp_conn *, int, const char *);
+void		 kgp_conn_drain(struct kgp_conn *);
+void		 kgp_conn_stats(struct kgp_conn *, struct kgp_conn_stats *);
+void		*kgp_conn_arg(struct kgp_conn *);
+void		 kgp_conn_set_arg(struct kgp_conn *, void *);
+const char	*kgp_conn_peer_hash(struct kgp_conn *);
+
+#endif /* SC_KGP_H */

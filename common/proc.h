@@ -1,0 +1,32 @@
+/*
+ * An imsg channel driven by libevent, and helpers every process uses.
+ */
+#ifndef SC_PROC_H
+#define SC_PROC_H
+
+#include <sys/types.h>
+#include <event2/event.h>
+
+#include "imsg.h"
+
+struct imsgev {
+	struct imsgbuf	 ibuf;
+	struct event	*ev;
+	struct event_base *base;
+	void		(*handler)(int, short, void *);
+	void		*data;
+	short		 events;
+};
+
+void	 imsgev_init(struct imsgev *, struct event_base *, int,
+	    void (*)(int, short, void *), void *);
+void	 imsgev_clear(struct imsgev *);
+void	 imsg_event_add(struct imsgev *);
+int	 imsg_compose_event(struct imsgev *, uint32_t, uint32_t, pid_t, int,
+	    const void *, size_t);
+int	 imsgev_io(struct imsgev *, short);
+void	 imsgev_log_sink(struct imsgev *);
+int	 set_nonblock(int);
+int	 set_cloexec(int, int);
+
+#endif /* SC_PROC_H */
