@@ -1,0 +1,1041 @@
+/*
+ * One KGP connection: TLS (libtls) on a socket driven by libevent, the
+ * HELLO/WELCOME handshake, keepalive, and the streams multiplexed over it,
+ * each bound to a local descriptor through a bufferevent.  Used by kgpd
+ * (client role) and sc-server (server role).  man/kgp.7 is the
+ * specification.
+ *
+ * Flow control: each side grants the other a receive window per stream.
+ * Bytes are taken from a local socket only while the stream has credit,
+ * and credit is returned (WINDOW) only as bytes leave for the local
+ * socket, so a slow reader stops its own stream and no other; what one
+ * stream can hold in memory here is bounded by the windows.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/tree.h>
+#include <sys/queue.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <tls.h>
+
+#include "kgp.h"
+#include "log.h"
+
+#define CONN_READ_CHUNK		(64 * 1024)
+#define CONN_WRITE_CHUNK	(64 * 1024)
+#define CONN_IO_BUDGET		(1024 * 1024)	/* per event, each way */
+#define CONN_OUT_HIGH		(1024 * 1024)	/* stop pulling from streams */
+#define STREAM_READ_HIGH	(64 * 1024)
+#define CLOSE_GRACE_MS		2000
+
+enum conn_state {
+	CONN_TLS,		/* TLS handshake */
+	CONN_HELLO,		/* waiting for HELLO (server) or WELCOME */
+	CONN_UP,
+	CONN_CLOSING,		/* ERROR queued, flushing */
+	CONN_DEAD
+};
+
+#define S_LOCAL_EOF	0x01	/* local side sent EOF */
+#define S_FIN_SENT	0x02
+#define S_FIN_RCVD	0x04
+#define S_SHUT_WR	0x08	/* local write side shut down */
+#define S_BLOCKED	0x10	/* on the conn's blocked list */
+
+struct kgp_stream {
+	RB_ENTRY(kgp_stream)	 entry;
+	TAILQ_ENTRY(kgp_stream)	 blocked;
+	struct kgp_conn		*conn;
+	struct bufferevent	*bev;
+	uint32_t		 id;
+	uint32_t		 send_credit;	/* we may send this much */
+	uint32_t		 recv_avail;	/* the peer may send this much */
+	uint32_t		 recv_consumed;	/* delivered, not yet granted */
+	int			 flags;
+};
+
+RB_HEAD(stream_tree, kgp_stream);
+
+struct kgp_conn {
+	struct event_base	*base;
+	int			 fd;
+	struct tls		*tls;
+	struct kgp_params	 params;
+	char			*pin;
+	char			*tunnel_id;
+	char			*secret;
+	struct kgp_callbacks	 cb;
+	void			*arg;
+	enum conn_state		 state;
+	struct event		*ev_read;
+	struct event		*ev_write;
+	struct event		*ev_timer;
+	struct evbuffer		*in;
+	struct evbuffer		*out;
+	int			 read_wants_out;
+	int			 write_wants_in;
+	uint32_t		 peer_window;
+	uint32_t		 peer_max_streams;
+	uint32_t		 next_id;
+	struct stream_tree	 streams;
+	TAILQ_HEAD(, kgp_stream) blocked;
+	struct kgp_conn_stats	 stats;
+	uint32_t		 missed;
+	uint64_t		 ping_sent;
+	int			 down_code;
+	char			 down_why[256];
+	char			 peer_hash[128];
+	int			 draining;
+};
+
+static int	stream_cmp(struct kgp_stream *, struct kgp_stream *);
+#ifndef __unused
+#define __unused	__attribute__((__unused__))
+#endif
+RB_PROTOTYPE_STATIC(stream_tree, kgp_stream, entry, stream_cmp)
+RB_GENERATE_STATIC(stream_tree, kgp_stream, entry, stream_cmp)
+
+static void	conn_io(int, short, void *);
+static void	conn_timer(int, short, void *);
+static int	conn_fail(struct kgp_conn *, int, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
+static void	conn_schedule_write(struct kgp_conn *);
+static void	conn_unblock(struct kgp_conn *);
+static void	stream_pump(struct kgp_stream *);
+static void	stream_free(struct kgp_stream *);
+static void	stream_readcb(struct bufferevent *, void *);
+static void	stream_writecb(struct bufferevent *, void *);
+static void	stream_eventcb(struct bufferevent *, short, void *);
+static void	stream_drained(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
+
+static int
+stream_cmp(struct kgp_stream *a, struct kgp_stream *b)
+{
+	return (a->id < b->id ? -1 : a->id > b->id);
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+static void
+timer_ms(struct event *ev, uint32_t ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(ev, &tv);
+}
+
+/* Queue one frame.  The payload may be NULL when len is 0. */
+static void
+conn_send(struct kgp_conn *c, uint8_t type, uint32_t stream,
+    const void *payload, size_t len)
+{
+	uint8_t	 hdr[KGP_HDRLEN];
+
+	kgp_encode_hdr(hdr, type, len, stream);
+	evbuffer_add(c->out, hdr, sizeof(hdr));
+	if (len)
+		evbuffer_add(c->out, payload, len);
+	conn_schedule_write(c);
+}
+
+static void
+conn_send_u32(struct kgp_conn *c, uint8_t type, uint32_t stream, uint32_t v)
+{
+	uint8_t	 p[4];
+
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+	conn_send(c, type, stream, p, sizeof(p));
+}
+
+static void
+conn_send_code(struct kgp_conn *c, uint8_t type, uint32_t stream,
+    uint16_t code, const char *text)
+{
+	uint8_t	 p[256];
+	size_t	 n;
+
+	n = kgp_code_encode(p, type == KGP_RST ? 2 : sizeof(p), code, text);
+	conn_send(c, type, stream, p, n);
+}
+
+static void
+conn_schedule_write(struct kgp_conn *c)
+{
+	if (c->state == CONN_DEAD || c->state == CONN_TLS)
+		return;
+	if (!event_pending(c->ev_write, EV_WRITE, NULL))
+		event_add(c->ev_write, NULL);
+}
+
+struct kgp_conn *
+kgp_conn_new(struct event_base *base, int fd, struct tls *tls,
+    const struct kgp_params *params, const struct kgp_callbacks *cb,
+    void *arg)
+{
+	struct kgp_conn	*c;
+	int		 one = 1;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return (NULL);
+	c->base = base;
+	c->fd = fd;
+	c->tls = tls;
+	c->params = *params;
+	if (c->params.window < KGP_MAXPAYLOAD ||
+	    c->params.window > KGP_MAX_WINDOW)
+		c->params.window = KGP_DEFAULT_WINDOW;
+	if (c->params.max_streams == 0)
+		c->params.max_streams = KGP_DEFAULT_MAXSTREAMS;
+	if (c->params.handshake_ms == 0)
+		c->params.handshake_ms = 15000;
+	if (c->params.max_missed == 0)
+		c->params.max_missed = 30;
+	c->cb = *cb;
+	c->arg = arg;
+	c->state = CONN_TLS;
+	c->next_id = 1;
+	RB_INIT(&c->streams);
+	TAILQ_INIT(&c->blocked);
+	if ((params->pin && (c->pin = strdup(params->pin)) == NULL) ||
+	    (params->tunnel_id &&
+	    (c->tunnel_id = strdup(params->tunnel_id)) == NULL) ||
+	    (params->secret && (c->secret = strdup(params->secret)) == NULL))
+		goto fail;
+	c->params.pin = c->pin;
+	c->params.tunnel_id = c->tunnel_id;
+	c->params.secret = c->secret;
+	if ((c->in = evbuffer_new()) == NULL ||
+	    (c->out = evbuffer_new()) == NULL)
+		goto fail;
+	c->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, conn_io, c);
+	c->ev_write = event_new(base, fd, EV_WRITE, conn_io, c);
+	c->ev_timer = event_new(base, -1, 0, conn_timer, c);
+	if (c->ev_read == NULL || c->ev_write == NULL || c->ev_timer == NULL)
+		goto fail;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	event_add(c->ev_read, NULL);
+	/* start the handshake from the loop, never from inside the caller */
+	event_active(c->ev_write, EV_WRITE, 0);
+	timer_ms(c->ev_timer, c->params.handshake_ms);
+	return (c);
+fail:
+	/* the caller still owns fd and tls */
+	c->fd = -1;
+	c->tls = NULL;
+	kgp_conn_free(c);
+	return (NULL);
+}
+
+void
+kgp_conn_free(struct kgp_conn *c)
+{
+	struct kgp_stream	*s;
+
+	if (c == NULL)
+		return;
+	while ((s = RB_ROOT(&c->streams)) != NULL)
+		stream_free(s);
+	if (c->ev_read)
+		event_free(c->ev_read);
+	if (c->ev_write)
+		event_free(c->ev_write);
+	if (c->ev_timer)
+		event_free(c->ev_timer);
+	if (c->in)
+		evbuffer_free(c->in);
+	if (c->out)
+		evbuffer_free(c->out);
+	if (c->tls) {
+		if (c->state != CONN_DEAD)
+			tls_close(c->tls);
+		tls_free(c->tls);
+	}
+	if (c->fd != -1)
+		close(c->fd);
+	if (c->secret) {
+		explicit_bzero(c->secret, strlen(c->secret));
+		free(c->secret);
+	}
+	free(c->tunnel_id);
+	free(c->pin);
+	free(c);
+}
+
+void *
+kgp_conn_arg(struct kgp_conn *c)
+{
+	return (c->arg);
+}
+
+void
+kgp_conn_set_arg(struct kgp_conn *c, void *arg)
+{
+	c->arg = arg;
+}
+
+const char *
+kgp_conn_peer_hash(struct kgp_conn *c)
+{
+	return (c->peer_hash);
+}
+
+void
+kgp_conn_stats(struct kgp_conn *c, struct kgp_conn_stats *st)
+{
+	*st = c->stats;
+	st->up = c->state == CONN_UP;
+}
+
+/*
+ * The connection is finished: reset every stream, stop all I/O, and tell
+ * the owner, who may free it from the callback.  Returns -1 so that
+ * callers can write "return (conn_fail(...))" and stop touching c.
+ */
+static int
+conn_fail(struct kgp_conn *c, int code, const char *fmt, ...)
+{
+	struct kgp_stream	*s;
+	va_list			 ap;
+
+	if (c->state == CONN_DEAD)
+		return (-1);
+	c->state = CONN_DEAD;
+	va_start(ap, fmt);
+	vsnprintf(c->down_why, sizeof(c->down_why), fmt, ap);
+	va_end(ap);
+	c->down_code = code;
+	while ((s = RB_ROOT(&c->streams)) != NULL)
+		stream_free(s);
+	event_del(c->ev_read);
+	event_del(c->ev_write);
+	event_del(c->ev_timer);
+	if (c->cb.down)
+		c->cb.down(c, code, c->down_why, c->arg);
+	return (-1);
+}
+
+/* Send ERROR, flush it (bounded), then the connection goes down. */
+void
+kgp_conn_close(struct kgp_conn *c, int code, const char *reason)
+{
+	if (c->state == CONN_DEAD || c->state == CONN_CLOSING)
+		return;
+	c->down_code = code;
+	strlcpy(c->down_why, reason ? reason : kgp_code_name(code),
+	    sizeof(c->down_why));
+	if (c->state == CONN_TLS) {
+		/* nothing can be said yet: fail from the loop */
+		c->state = CONN_CLOSING;
+		event_del(c->ev_timer);
+		timer_ms(c->ev_timer, 0);
+		return;
+	}
+	conn_send_code(c, KGP_ERROR, 0, code, reason);
+	c->state = CONN_CLOSING;
+	event_del(c->ev_timer);
+	timer_ms(c->ev_timer, CLOSE_GRACE_MS);
+}
+
+/* Take no new streams; the ones open go on. */
+void
+kgp_conn_drain(struct kgp_conn *c)
+{
+	c->draining = 1;
+}
+
+static void
+conn_send_hello(struct kgp_conn *c)
+{
+	struct kgp_hello	 h;
+	uint8_t			 p[KGP_MAXPAYLOAD];
+	size_t			 n;
+
+	memset(&h, 0, sizeof(h));
+	h.vmin = KGP_VERSION_MIN;
+	h.vmax = KGP_VERSION;
+	h.window = c->params.window;
+	h.conn_index = c->params.conn_index;
+	strlcpy(h.tunnel_id, c->tunnel_id ? c->tunnel_id : "",
+	    sizeof(h.tunnel_id));
+	strlcpy(h.secret, c->secret ? c->secret : "", sizeof(h.secret));
+	n = kgp_hello_encode(p, sizeof(p), &h);
+	explicit_bzero(h.secret, sizeof(h.secret));
+	conn_send(c, KGP_HELLO, 0, p, n);
+	explicit_bzero(p, sizeof(p));
+}
+
+static void
+conn_up(struct kgp_conn *c)
+{
+	c->state = CONN_UP;
+	event_del(c->ev_timer);
+	if (c->params.ping_ms)
+		timer_ms(c->ev_timer, c->params.ping_ms);
+	if (c->cb.up)
+		c->cb.up(c, c->arg);
+}
+
+static int
+conn_handshake(struct kgp_conn *c)
+{
+	const char	*hash;
+	int		 ret;
+
+	ret = tls_handshake(c->tls);
+	if (ret == TLS_WANT_POLLIN)
+		return (0);
+	if (ret == TLS_WANT_POLLOUT) {
+		event_add(c->ev_write, NULL);
+		return (0);
+	}
+	if (ret == -1)
+		return (conn_fail(c, KGP_E_PROTOCOL, "TLS handshake: %s",
+		    tls_error(c->tls)));
+	if (c->params.role == KGP_ROLE_CLIENT) {
+		hash = tls_peer_cert_hash(c->tls);
+		if (hash != NULL)
+			strlcpy(c->peer_hash, hash, sizeof(c->peer_hash));
+		if (c->pin != NULL && c->pin[0] != '\0' &&
+		    (hash == NULL || strcasecmp(hash, c->pin) != 0))
+			return (conn_fail(c, KGP_E_AUTH,
+			    "server certificate %s does not match the pinned "
+			    "%s", hash ? hash : "(none)", c->pin));
+		c->state = CONN_HELLO;
+		conn_send_hello(c);
+	} else
+		c->state = CONN_HELLO;
+	return (0);
+}
+
+static struct kgp_stream *
+stream_new(struct kgp_conn *c, uint32_t id, int fd)
+{
+	struct kgp_stream	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return (NULL);
+	s->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		free(s);
+		return (NULL);
+	}
+	s->conn = c;
+	s->id = id;
+	s->send_credit = c->peer_window;
+	s->recv_avail = c->params.window;
+	bufferevent_setcb(s->bev, stream_readcb, stream_writecb,
+	    stream_eventcb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, STREAM_READ_HIGH);
+	bufferevent_set_max_single_read(s->bev, STREAM_READ_HIGH);
+	evbuffer_add_cb(bufferevent_get_output(s->bev), stream_drained, s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	RB_INSERT(stream_tree, &c->streams, s);
+	c->stats.streams_open++;
+	c->stats.streams_total++;
+	return (s);
+}
+
+static void
+stream_free(struct kgp_stream *s)
+{
+	struct kgp_conn	*c = s->conn;
+
+	RB_REMOVE(stream_tree, &c->streams, s);
+	if (s->flags & S_BLOCKED)
+		TAILQ_REMOVE(&c->blocked, s, blocked);
+	c->stats.streams_open--;
+	bufferevent_free(s->bev);
+	free(s);
+}
+
+static void
+stream_reset(struct kgp_stream *s, uint16_t code)
+{
+	struct kgp_conn	*c = s->conn;
+
+	log_debug("stream %u: reset (%s)", s->id, kgp_code_name(code));
+	if (c->state == CONN_UP || c->state == CONN_CLOSING)
+		conn_send_code(c, KGP_RST, s->id, code, NULL);
+	stream_free(s);
+}
+
+/* Both directions are finished and everything was delivered: done. */
+static int
+stream_check_done(struct kgp_stream *s)
+{
+	if ((s->flags & (S_FIN_SENT | S_SHUT_WR)) == (S_FIN_SENT | S_SHUT_WR)) {
+		log_debug2("stream %u: closed", s->id);
+		stream_free(s);
+		return (1);
+	}
+	return (0);
+}
+
+/* Move what the local side sent into DATA frames, as credit allows. */
+static void
+stream_pump(struct kgp_stream *s)
+{
+	struct kgp_conn	*c = s->conn;
+	struct evbuffer	*input = bufferevent_get_input(s->bev);
+	uint8_t		 hdr[KGP_HDRLEN];
+	size_t		 avail, n;
+
+	if (c->state != CONN_UP)
+		return;
+	while ((avail = evbuffer_get_length(input)) > 0 &&
+	    s->send_credit > 0) {
+		if (evbuffer_get_length(c->out) >= CONN_OUT_HIGH) {
+			if (!(s->flags & S_BLOCKED)) {
+				s->flags |= S_BLOCKED;
+				TAILQ_INSERT_TAIL(&c->blocked, s, blocked);
+			}
+			break;
+		}
+		n = avail;
+		if (n > s->send_credit)
+			n = s->send_credit;
+		if (n > KGP_MAXPAYLOAD)
+			n = KGP_MAXPAYLOAD;
+		kgp_encode_hdr(hdr, KGP_DATA, n, s->id);
+		evbuffer_add(c->out, hdr, sizeof(hdr));
+		evbuffer_remove_buffer(input, c->out, n);
+		s->send_credit -= n;
+		c->stats.bytes_out += n;
+	}
+	if (evbuffer_get_length(input) == 0 && (s->flags & S_LOCAL_EOF) &&
+	    !(s->flags & S_FIN_SENT)) {
+		s->flags |= S_FIN_SENT;
+		conn_send(c, KGP_FIN, s->id, NULL, 0);
+		stream_check_done(s);
+		return;
+	}
+	conn_schedule_write(c);
+}
+
+/* The conn's output drained: let blocked streams go on. */
+static void
+conn_unblock(struct kgp_conn *c)
+{
+	struct kgp_stream	*s;
+
+	while ((s = TAILQ_FIRST(&c->blocked)) != NULL &&
+	    evbuffer_get_length(c->out) < CONN_OUT_HIGH) {
+		TAILQ_REMOVE(&c->blocked, s, blocked);
+		s->flags &= ~S_BLOCKED;
+		stream_pump(s);
+	}
+}
+
+static void
+stream_readcb(struct bufferevent *bev, void *arg)
+{
+	stream_pump(arg);
+}
+
+/* The local output is empty: finish a half-close the peer asked for. */
+static void
+stream_writecb(struct bufferevent *bev, void *arg)
+{
+	struct kgp_stream	*s = arg;
+
+	if ((s->flags & (S_FIN_RCVD | S_SHUT_WR)) == S_FIN_RCVD &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		s->flags |= S_SHUT_WR;
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		stream_check_done(s);
+	}
+}
+
+static void
+stream_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct kgp_stream	*s = arg;
+
+	if (what & BEV_EVENT_EOF) {
+		s->flags |= S_LOCAL_EOF;
+		bufferevent_disable(bev, EV_READ);
+		stream_pump(s);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		stream_reset(s, KGP_E_RESET);
+}
+
+/* Bytes left for the local socket: give the peer its credit back. */
+static void
+stream_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct kgp_stream	*s = arg;
+	struct kgp_conn		*c = s->conn;
+
+	if (info->n_deleted == 0)
+		return;
+	s->recv_consumed += info->n_deleted;
+	if (c->state != CONN_UP && c->state != CONN_CLOSING)
+		return;
+	if (s->recv_consumed >= c->params.window / 4 ||
+	    (info->orig_size == info->n_deleted && !(s->flags & S_FIN_RCVD))) {
+		conn_send_u32(c, KGP_WINDOW, s->id, s->recv_consumed);
+		s->recv_avail += s->recv_consumed;
+		s->recv_consumed = 0;
+	}
+}
+
+static int
+conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
+{
+	struct kgp_stream	*s, key;
+	char			 meta[256], reason[128];
+	uint16_t		 code = KGP_E_REFUSED;
+	size_t			 i, n;
+	int			 fd;
+
+	if (c->params.role != KGP_ROLE_CLIENT || (f->stream & 1) == 0)
+		return (conn_fail(c, KGP_E_PROTOCOL,
+		    "OPEN of stream %u from the wrong side", f->stream));
+	key.id = f->stream;
+	if (RB_FIND(stream_tree, &c->streams, &key) != NULL)
+		return (conn_fail(c, KGP_E_PROTOCOL,
+		    "OPEN of stream %u which is open", f->stream));
+	n = f->len < sizeof(meta) ? f->len : sizeof(meta) - 1;
+	for (i = 0; i < n; i++)
+		meta[i] = (f->payload[i] >= 0x20 && f->payload[i] < 0x7f) ?
+		    f->payload[i] : '?';
+	meta[n] = '\0';
+	if (c->draining) {
+		conn_send_code(c, KGP_REFUSE, f->stream, KGP_E_SHUTDOWN,
+		    "shutting down");
+		return (0);
+	}
+	if (c->stats.streams_open >= c->params.max_streams) {
+		conn_send_code(c, KGP_REFUSE, f->stream, KGP_E_LIMIT,
+		    "too many streams");
+		return (0);
+	}
+	strlcpy(reason, "refused", sizeof(reason));
+	fd = c->cb.open ? c->cb.open(c, f->stream, meta, &code, reason,
+	    sizeof(reason), c->arg) : -1;
+	if (fd == -1) {
+		conn_send_code(c, KGP_REFUSE, f->stream, code, reason);
+		return (0);
+	}
+	if ((s = stream_new(c, f->stream, fd)) == NULL) {
+		close(fd);
+		conn_send_code(c, KGP_REFUSE, f->stream, KGP_E_INTERNAL,
+		    "out of memory");
+		return (0);
+	}
+	log_debug2("stream %u: open from %s", s->id, meta);
+	conn_send(c, KGP_ACCEPT, s->id, NULL, 0);
+	return (0);
+}
+
+int
+kgp_conn_open_stream(struct kgp_conn *c, int fd, const char *meta)
+{
+	struct kgp_stream	*s;
+	size_t			 n;
+
+	if (c->state != CONN_UP || c->draining ||
+	    c->stats.streams_open >= c->peer_max_streams)
+		return (-1);
+	if (c->next_id >= 0x7fffffff)
+		return (-1);
+	if ((s = stream_new(c, c->next_id, fd)) == NULL)
+		return (-1);
+	c->next_id += 2;
+	n = meta ? strlen(meta) : 0;
+	if (n > 255)
+		n = 255;
+	conn_send(c, KGP_OPEN, s->id, meta, n);
+	return (0);
+}
+
+/* DATA: hand the payload that follows in c->in to the local socket. */
+static int
+conn_on_data(struct kgp_conn *c, const struct kgp_frame *f)
+{
+	struct kgp_stream	*s, key;
+
+	key.id = f->stream;
+	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL) {
+		/* a stream we reset: its bytes may still be in flight */
+		evbuffer_drain(c->in, f->len);
+		return (0);
+	}
+	if (f->len > s->recv_avail) {
+		evbuffer_drain(c->in, f->len);
+		stream_reset(s, KGP_E_FLOW);
+		return (0);
+	}
+	if (s->flags & S_FIN_RCVD) {
+		evbuffer_drain(c->in, f->len);
+		stream_reset(s, KGP_E_PROTOCOL);
+		return (0);
+	}
+	s->recv_avail -= f->len;
+	c->stats.bytes_in += f->len;
+	evbuffer_remove_buffer(c->in, bufferevent_get_output(s->bev), f->len);
+	return (0);
+}
+
+static int
+conn_on_stream_frame(struct kgp_conn *c, const struct kgp_frame *f)
+{
+	struct kgp_stream	*s, key;
+	const char		*errstr;
+	uint32_t		 inc;
+	uint16_t		 code;
+	char			 text[128];
+
+	key.id = f->stream;
+	s = RB_FIND(stream_tree, &c->streams, &key);
+	switch (f->type) {
+	case KGP_ACCEPT:
+		if (c->params.role != KGP_ROLE_SERVER)
+			return (conn_fail(c, KGP_E_PROTOCOL,
+			    "ACCEPT from the server"));
+		return (0);
+	case KGP_REFUSE:
+		if (c->params.role != KGP_ROLE_SERVER)
+			return (conn_fail(c, KGP_E_PROTOCOL,
+			    "REFUSE from the server"));
+		if (kgp_code_decode(f, &code, text, sizeof(text), &errstr)
+		    == -1)
+			return (conn_fail(c, KGP_E_PROTOCOL, "REFUSE: %s",
+			    errstr));
+		if (s != NULL) {
+			log_debug("stream %u refused: %s (%s)", s->id,
+			    kgp_code_name(code), text);
+			stream_free(s);
+		}
+		return (0);
+	case KGP_WINDOW:
+		if (kgp_u32_decode(f, &inc, &errstr) == -1)
+			return (conn_fail(c, KGP_E_PROTOCOL, "WINDOW: %s",
+			    errstr));
+		if (s == NULL)
+			return (0);
+		if (inc == 0 || inc > KGP_MAX_WINDOW ||
+		    s->send_credit + (uint64_t)inc > 2 * KGP_MAX_WINDOW) {
+			stream_reset(s, KGP_E_FLOW);
+			return (0);
+		}
+		s->send_credit += inc;
+		stream_pump(s);
+		return (0);
+	case KGP_FIN:
+		if (s == NULL)
+			return (0);
+		if (s->flags & S_FIN_RCVD) {
+			stream_reset(s, KGP_E_PROTOCOL);
+			return (0);
+		}
+		s->flags |= S_FIN_RCVD;
+		stream_writecb(s->bev, s);
+		return (0);
+	case KGP_RST:
+		if (s != NULL) {
+			log_debug2("stream %u: reset by peer", s->id);
+			stream_free(s);
+		}
+		return (0);
+	}
+	return (conn_fail(c, KGP_E_PROTOCOL, "unexpected %s",
+	    kgp_type_name(f->type)));
+}
+
+/* One frame whose payload (f->len bytes) is at the head of c->in. */
+static int
+conn_frame(struct kgp_conn *c, struct kgp_frame *f)
+{
+	struct kgp_hello	 h;
+	struct kgp_welcome	 w;
+	uint8_t			 p[KGP_MAXPAYLOAD];
+	const char		*errstr;
+	char			 text[256];
+	uint16_t		 code;
+	uint64_t		 v;
+	size_t			 n;
+	int			 rc;
+
+	if (f->type == KGP_DATA) {
+		if (c->state != CONN_UP && c->state != CONN_CLOSING)
+			return (conn_fail(c, KGP_E_PROTOCOL,
+			    "DATA before the handshake"));
+		return (conn_on_data(c, f));
+	}
+	if (f->len > 0)
+		evbuffer_remove(c->in, p, f->len);
+	f->payload = p;
+
+	switch (f->type) {
+	case KGP_ERROR:
+		if (kgp_code_decode(f, &code, text, sizeof(text), &errstr)
+		    == -1)
+			return (conn_fail(c, KGP_E_PROTOCOL, "ERROR: %s",
+			    errstr));
+		return (conn_fail(c, code, "peer: %s%s%s",
+		    kgp_code_name(code), text[0] ? ": " : "", text));
+	case KGP_HELLO:
+		if (c->params.role != KGP_ROLE_SERVER ||
+		    c->state != CONN_HELLO)
+			return (conn_fail(c, KGP_E_PROTOCOL,
+			    "unexpected HELLO"));
+		rc = kgp_hello_decode(f, &h, &errstr);
+		explicit_bzero(p, sizeof(p));
+		if (rc == -1) {
+			kgp_conn_close(c, KGP_E_PROTOCOL, errstr);
+			return (-1);
+		}
+		if (h.vmax < KGP_VERSION_MIN || h.vmin > KGP_VERSION) {
+			explicit_bzero(&h, sizeof(h));
+			kgp_conn_close(c, KGP_E_VERSION,
+			    "no common protocol version");
+			return (-1);
+		}
+		c->peer_window = h.window;
+		c->peer_max_streams = c->params.max_streams;
+		rc = c->cb.hello ? c->cb.hello(c, &h, c->arg) : 0;
+		explicit_bzero(&h, sizeof(h));
+		if (c->state == CONN_DEAD)
+			return (-1);
+		if (rc != 0) {
+			kgp_conn_close(c, rc, kgp_code_name(rc));
+			return (-1);
+		}
+		memset(&w, 0, sizeof(w));
+		w.version = KGP_VERSION;
+		w.window = c->params.window;
+		w.max_streams = c->params.max_streams;
+		n = kgp_welcome_encode(p, sizeof(p), &w);
+		conn_send(c, KGP_WELCOME, 0, p, n);
+		conn_up(c);
+		return (c->state == CONN_UP ? 0 : -1);
+	case KGP_WELCOME:
+		if (c->params.role != KGP_ROLE_CLIENT ||
+		    c->state != CONN_HELLO)
+			return (conn_fail(c, KGP_E_PROTOCOL,
+			    "unexpected WELCOME"));
+		if (kgp_welcome_decode(f, &w, &errstr) == -1)
+			return (conn_fail(c, KGP_E_PROTOCOL, "WELCOME: %s",
+			    errstr));
+		if (w.version < KGP_VERSION_MIN || w.version > KGP_VERSION)
+			return (conn_fail(c, KGP_E_VERSION,
+			    "server chose version %u", w.version));
+		c->peer_window = w.window;
+		c->peer_max_streams = w.max_streams;
+		conn_up(c);
+		return (c->state == CONN_UP ? 0 : -1);
+	case KGP_PING:
+		if (c->state != CONN_UP && c->state != CONN_CLOSING)
+			return (conn_fail(c, KGP_E_PROTOCOL,
+			    "PING before the handshake"));
+		conn_send(c, KGP_PONG, 0, p, 8);
+		return (0);
+	case KGP_PONG:
+		if (kgp_u64_decode(f, &v, &errstr) == -1)
+			return (conn_fail(c, KGP_E_PROTOCOL, "PONG: %s",
+			    errstr));
+		/* our own timestamp comes back: any answer proves the link */
+		if (v != 0 && v <= now_us()) {
+			c->stats.rtt_us = now_us() - v;
+			c->missed = 0;
+		}
+		return (0);
+	case KGP_GOAWAY:
+		/* reserved for a later version: nothing to do in v1 */
+		return (0);
+	}
+	if (c->state != CONN_UP && c->state != CONN_CLOSING)
+		return (conn_fail(c, KGP_E_PROTOCOL, "%s before the handshake",
+		    kgp_type_name(f->type)));
+	if (f->type == KGP_OPEN)
+		return (conn_on_open(c, f));
+	return (conn_on_stream_frame(c, f));
+}
+
+/* Decode every complete frame in c->in. */
+static int
+conn_parse(struct kgp_conn *c)
+{
+	struct kgp_frame	 f;
+	uint8_t			 hdr[KGP_HDRLEN];
+	const char		*errstr;
+
+	while (evbuffer_get_length(c->in) >= KGP_HDRLEN) {
+		evbuffer_copyout(c->in, hdr, sizeof(hdr));
+		if (kgp_decode_hdr(hdr, sizeof(hdr), &f, &errstr) == -1 ||
+		    kgp_frame_check(&f, &errstr) == -1)
+			return (conn_fail(c, KGP_E_PROTOCOL, "%s (type %u)",
+			    errstr, hdr[0]));
+		if (evbuffer_get_length(c->in) < KGP_HDRLEN + (size_t)f.len)
+			break;
+		evbuffer_drain(c->in, KGP_HDRLEN);
+		if (conn_frame(c, &f) == -1)
+			return (-1);
+		if (c->state == CONN_DEAD)
+			return (-1);
+	}
+	return (0);
+}
+
+static int
+conn_read(struct kgp_conn *c)
+{
+	struct evbuffer_iovec	 vec;
+	size_t			 total = 0;
+	ssize_t			 n;
+
+	c->read_wants_out = 0;
+	while (total < CONN_IO_BUDGET) {
+		if (evbuffer_reserve_space(c->in, CONN_READ_CHUNK, &vec, 1)
+		    < 1)
+			return (conn_fail(c, KGP_E_INTERNAL, "out of memory"));
+		n = tls_read(c->tls, vec.iov_base, CONN_READ_CHUNK);
+		if (n == TLS_WANT_POLLIN)
+			break;
+		if (n == TLS_WANT_POLLOUT) {
+			c->read_wants_out = 1;
+			event_add(c->ev_write, NULL);
+			break;
+		}
+		if (n == -1)
+			return (conn_fail(c, KGP_E_PROTOCOL, "TLS read: %s",
+			    tls_error(c->tls)));
+		if (n == 0)
+			return (conn_fail(c, KGP_E_SHUTDOWN,
+			    "connection closed by the peer"));
+		vec.iov_len = n;
+		evbuffer_commit_space(c->in, &vec, 1);
+		total += n;
+		if (conn_parse(c) == -1)
+			return (-1);
+	}
+	if (total >= CONN_IO_BUDGET)
+		event_active(c->ev_read, EV_READ, 0);
+	return (0);
+}
+
+static int
+conn_write(struct kgp_conn *c)
+{
+	size_t		 len, total = 0;
+	ssize_t		 n;
+	unsigned char	*p;
+
+	c->write_wants_in = 0;
+	while ((len = evbuffer_get_length(c->out)) > 0 &&
+	    total < CONN_IO_BUDGET) {
+		if (len > CONN_WRITE_CHUNK)
+			len = CONN_WRITE_CHUNK;
+		if ((p = evbuffer_pullup(c->out, len)) == NULL)
+			return (conn_fail(c, KGP_E_INTERNAL, "out of memory"));
+		n = tls_write(c->tls, p, len);
+		if (n == TLS_WANT_POLLOUT) {
+			event_add(c->ev_write, NULL);
+			return (0);
+		}
+		if (n == TLS_WANT_POLLIN) {
+			c->write_wants_in = 1;
+			return (0);
+		}
+		if (n == -1)
+			return (conn_fail(c, KGP_E_PROTOCOL, "TLS write: %s",
+			    tls_error(c->tls)));
+		evbuffer_drain(c->out, n);
+		total += n;
+		conn_unblock(c);
+	}
+	if (evbuffer_get_length(c->out) > 0) {
+		event_add(c->ev_write, NULL);
+		return (0);
+	}
+	if (c->state == CONN_CLOSING)
+		return (conn_fail(c, c->down_code, "%s", c->down_why));
+	return (0);
+}
+
+static void
+conn_io(int fd, short events, void *arg)
+{
+	struct kgp_conn	*c = arg;
+
+	if (c->state == CONN_DEAD)
+		return;
+	if (c->state == CONN_TLS) {
+		if (conn_handshake(c) == -1 || c->state == CONN_TLS)
+			return;
+		/* the peer's first frame may already sit inside libtls */
+		events = EV_READ | EV_WRITE;
+	}
+	if ((events & EV_READ) || ((events & EV_WRITE) && c->read_wants_out))
+		if (conn_read(c) == -1)
+			return;
+	if ((events & EV_WRITE) || ((events & EV_READ) && c->write_wants_in))
+		conn_write(c);
+}
+
+static void
+conn_timer(int fd, short events, void *arg)
+{
+	struct kgp_conn	*c = arg;
+	uint8_t		 p[8];
+	uint64_t	 v;
+	int		 i;
+
+	switch (c->state) {
+	case CONN_TLS:
+	case CONN_HELLO:
+		conn_fail(c, KGP_E_TIMEOUT, "handshake timed out");
+		return;
+	case CONN_CLOSING:
+		conn_fail(c, c->down_code, "%s", c->down_why);
+		return;
+	case CONN_UP:
+		if (c->missed >= c->params.max_missed) {
+			conn_fail(c, KGP_E_TIMEOUT, "keepalive: %u pings "
+			    "unanswered", c->missed);
+			return;
+		}
+		v = now_us();
+		c->ping_sent = v;
+		c->missed++;
+		for (i = 7; i >= 0; i--) {
+			p[i] = v & 0xff;
+			v >>= 8;
+		}
+		conn_send(c, KGP_PING, 0, p, sizeof(p));
+		timer_ms(c->ev_timer, c->params.ping_ms);
+		return;
+	case CONN_DEAD:
+		return;
+	}
+}
