@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		1
+#define SC_IMSG_VERSION		2
 
 enum imsg_type {
 	IMSG_NONE,
@@ -56,12 +56,13 @@ struct sc_hello {
 };
 
 #define SC_ID_LEN	64
+#define SC_SECRET_LEN	72	/* a secret of 64 (KGP_IDLEN) + NUL, padded */
 #define SC_HOST_LEN	256
 #define SC_HASH_LEN	128
 
 struct kgp_config {
 	char		 tunnel_id[SC_ID_LEN];
-	char		 secret[SC_ID_LEN];
+	char		 secret[SC_SECRET_LEN];
 	char		 server_name[SC_HOST_LEN];	/* for SNI / verify */
 	char		 pin[SC_HASH_LEN];	/* "SHA256:hex" or empty */
 	uint32_t	 conn_index;

@@ -54,6 +54,7 @@ enum conn_state {
 #define S_FIN_RCVD	0x04
 #define S_SHUT_WR	0x08	/* local write side shut down */
 #define S_BLOCKED	0x10	/* on the conn's blocked list */
+#define S_READ_OFF	0x20	/* local reading paused: no credit or room */
 
 struct kgp_stream {
 	RB_ENTRY(kgp_stream)	 entry;
@@ -505,16 +506,21 @@ stream_pump(struct kgp_stream *s)
 	struct evbuffer	*input = bufferevent_get_input(s->bev);
 	uint8_t		 hdr[KGP_HDRLEN];
 	size_t		 avail, n;
+	int		 added = 0, paused = 0;
 
 	if (c->state != CONN_UP)
 		return;
-	while ((avail = evbuffer_get_length(input)) > 0 &&
-	    s->send_credit > 0) {
+	while ((avail = evbuffer_get_length(input)) > 0) {
+		if (s->send_credit == 0) {
+			paused = 1;
+			break;
+		}
 		if (evbuffer_get_length(c->out) >= CONN_OUT_HIGH) {
 			if (!(s->flags & S_BLOCKED)) {
 				s->flags |= S_BLOCKED;
 				TAILQ_INSERT_TAIL(&c->blocked, s, blocked);
 			}
+			paused = 1;
 			break;
 		}
 		n = avail;
@@ -527,6 +533,16 @@ stream_pump(struct kgp_stream *s)
 		evbuffer_remove_buffer(input, c->out, n);
 		s->send_credit -= n;
 		c->stats.bytes_out += n;
+		added = 1;
+	}
+	/* read no more from the local side than can be sent on */
+	if (paused && !(s->flags & S_READ_OFF)) {
+		s->flags |= S_READ_OFF;
+		bufferevent_disable(s->bev, EV_READ);
+	} else if (!paused && (s->flags & S_READ_OFF) &&
+	    !(s->flags & S_LOCAL_EOF)) {
+		s->flags &= ~S_READ_OFF;
+		bufferevent_enable(s->bev, EV_READ);
 	}
 	if (evbuffer_get_length(input) == 0 && (s->flags & S_LOCAL_EOF) &&
 	    !(s->flags & S_FIN_SENT)) {
@@ -535,7 +551,8 @@ stream_pump(struct kgp_stream *s)
 		stream_check_done(s);
 		return;
 	}
-	conn_schedule_write(c);
+	if (added)
+		conn_schedule_write(c);
 }
 
 /* The conn's output drained: let blocked streams go on. */

@@ -1,0 +1,665 @@
+/*
+ * The command line of sc: the version 5 form (`sc run ...`) and the
+ * version 4 form (`sc legacy ...` or a bare `sc -u ...`), the SAUCE_*
+ * environment variables, and the defaults.  Precedence: flag > environment.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "controller.h"
+
+enum opt_code {
+	OPT_UNSUPPORTED = 1,
+	OPT_USER,
+	OPT_KEY,
+	OPT_TUNNEL_NAME,
+	OPT_REST_URL,
+	OPT_REGION,
+	OPT_READYFILE,
+	OPT_PIDFILE,
+	OPT_LOGFILE,
+	OPT_VERBOSE,
+	OPT_LOG_LEVEL,
+	OPT_SHARED_V4,
+	OPT_SHARED_V5,
+	OPT_TUNNEL_POOL,
+	OPT_NO_REMOVE,
+	OPT_TUNNEL_CAINFO,
+	OPT_MAX_MISSED,
+	OPT_CTL_SOCKET,
+	OPT_SE_PORT,
+	OPT_VM_VERSION,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+struct sc_opt {
+	const char	*name;
+	int		 has_arg;
+	int		 shortc;
+	enum opt_code	 code;
+};
+
+#define U	OPT_UNSUPPORTED
+
+/* version 4: `sc legacy` and a bare `sc -u ...` */
+static const struct sc_opt v4_opts[] = {
+	{ "user",			1, 'u', OPT_USER },
+	{ "username",			1, 0,   OPT_USER },
+	{ "api-key",			1, 'k', OPT_KEY },
+	{ "access-key",			1, 0,   OPT_KEY },
+	{ "tunnel-identifier",		1, 'i', OPT_TUNNEL_NAME },
+	{ "tunnel-name",		1, 0,   OPT_TUNNEL_NAME },
+	{ "rest-url",			1, 'x', OPT_REST_URL },
+	{ "shared-tunnel",		0, 's', OPT_SHARED_V4 },
+	{ "tunnel-pool",		0, 0,   OPT_TUNNEL_POOL },
+	{ "no-remove-colliding-tunnels", 0, 0,  OPT_NO_REMOVE },
+	{ "readyfile",			1, 'f', OPT_READYFILE },
+	{ "pidfile",			1, 'd', OPT_PIDFILE },
+	{ "logfile",			1, 'l', OPT_LOGFILE },
+	{ "verbose",			0, 'v', OPT_VERBOSE },
+	{ "se-port",			1, 'P', OPT_SE_PORT },
+	{ "max-missed-acks",		1, 0,   OPT_MAX_MISSED },
+	{ "tunnel-cainfo",		1, 0,   OPT_TUNNEL_CAINFO },
+	{ "ctl-socket",			1, 0,   OPT_CTL_SOCKET },
+	{ "vm-version",			1, 0,   OPT_VM_VERSION },
+	{ "help",			0, 'h', OPT_HELP },
+	{ "version",			0, 0,   OPT_VERSION },
+	/* recognised, not implemented yet */
+	{ "config-file",		1, 'c', U },
+	{ "direct-domains",		1, 'D', U },
+	{ "tunnel-domains",		1, 't', U },
+	{ "fast-fail-regexps",		1, 'F', U },
+	{ "no-ssl-bump-domains",	1, 'B', U },
+	{ "auth",			1, 'a', U },
+	{ "proxy",			1, 'p', U },
+	{ "proxy-userpwd",		1, 'w', U },
+	{ "proxy-tunnel",		0, 'T', U },
+	{ "pac",			1, 0,   U },
+	{ "proxy-localhost",		0, 0,   U },
+	{ "dns",			1, 0,   U },
+	{ "scproxy-port",		1, 0,   U },
+	{ "max-logsize",		1, 0,   U },
+	{ "log-stats",			1, 'z', U },
+	{ "wait-tunnel-shutdown",	0, 0,   U },
+	{ "status-address",		1, 0,   U },
+	{ "metrics-address",		1, 0,   U },
+	{ "extra-info",			1, 0,   U },
+	{ "cainfo",			1, 0,   U },
+	{ "capath",			1, 0,   U },
+	{ "doctor",			0, 0,   U },
+	{ NULL,				0, 0,   0 }
+};
+
+/* version 5: `sc run` */
+static const struct sc_opt v5_opts[] = {
+	{ "username",			1, 'u', OPT_USER },
+	{ "user",			1, 0,   OPT_USER },
+	{ "access-key",			1, 'k', OPT_KEY },
+	{ "api-key",			1, 0,   OPT_KEY },
+	{ "region",			1, 'r', OPT_REGION },
+	{ "tunnel-name",		1, 'i', OPT_TUNNEL_NAME },
+	{ "tunnel-identifier",		1, 0,   OPT_TUNNEL_NAME },
+	{ "rest-url",			1, 0,   OPT_REST_URL },
+	{ "shared",			1, 's', OPT_SHARED_V5 },
+	{ "tunnel-pool",		0, 't', OPT_TUNNEL_POOL },
+	{ "no-remove-colliding-tunnels", 0, 0,  OPT_NO_REMOVE },
+	{ "readyfile",			1, 'f', OPT_READYFILE },
+	{ "pidfile",			1, 'd', OPT_PIDFILE },
+	{ "log-file",			1, 0,   OPT_LOGFILE },
+	{ "log-level",			1, 0,   OPT_LOG_LEVEL },
+	{ "verbose",			0, 'v', OPT_VERBOSE },
+	{ "se-port",			1, 0,   OPT_SE_PORT },
+	{ "max-missed-acks",		1, 0,   OPT_MAX_MISSED },
+	{ "tunnel-cainfo",		1, 0,   OPT_TUNNEL_CAINFO },
+	{ "ctl-socket",			1, 0,   OPT_CTL_SOCKET },
+	{ "help",			0, 'h', OPT_HELP },
+	{ "version",			0, 0,   OPT_VERSION },
+	/* recognised, not implemented yet */
+	{ "config-file",		1, 'c', U },
+	{ "metadata",			1, 'M', U },
+	{ "tunnel-connections",		1, 0,   U },
+	{ "tunnel-max-concurrent-streams", 1, 0, U },
+	{ "deny-domains",		1, 'F', U },
+	{ "direct-domains",		1, 'D', U },
+	{ "tunnel-domains",		1, 'T', U },
+	{ "tls-passthrough-domains",	1, 'B', U },
+	{ "tls-resign-domains",		1, 'b', U },
+	{ "auth",			1, 'a', U },
+	{ "header",			1, 'H', U },
+	{ "pac",			1, 0,   U },
+	{ "proxy",			1, 'x', U },
+	{ "proxy-sauce",		1, 0,   U },
+	{ "proxy-localhost",		1, 0,   U },
+	{ "dns-server",			1, 'n', U },
+	{ "dns-round-robin",		0, 0,   U },
+	{ "dns-timeout",		1, 0,   U },
+	{ "cacert-file",		1, 0,   U },
+	{ "http-tls-keylog-file",	1, 0,   U },
+	{ "http-dial-timeout",		1, 0,   U },
+	{ "http-idle-conn-timeout",	1, 0,   U },
+	{ "http-response-header-timeout", 1, 0, U },
+	{ "http-tls-handshake-timeout",	1, 0,   U },
+	{ "api-address",		1, 0,   U },
+	{ "api-basic-auth",		1, 0,   U },
+	{ "api-idle-timeout",		1, 0,   U },
+	{ "log-http",			1, 0,   U },
+	{ NULL,				0, 0,   0 }
+};
+
+#undef U
+
+/* region names of the hosted service; here they all mean the default */
+static const char *regions[] = {
+	"us-west", "us-west-1", "us-east", "us-east-1", "us-east-4",
+	"eu-central", "eu-central-1", "apac-southeast", "apac-southeast-1",
+	"us", "eu", "staging", NULL
+};
+
+static int	 config_error(char *, size_t, int, const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
+static int	 set_string(char **, const char *, const char *, char *,
+		    size_t);
+static int	 parse_number(const char *, const char *, long long,
+		    long long, long long *, char *, size_t);
+static char	*build_command(int, char **, const char *);
+static const struct sc_opt *find_short(const struct sc_opt *, int);
+
+void
+config_init(struct sc_config *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->max_missed_acks = SC_DEFAULT_MAX_MISSED;
+	conf->se_port = SC_DEFAULT_SE_PORT;
+}
+
+static void
+wipe_free(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+void
+config_free(struct sc_config *conf)
+{
+	free(conf->user);
+	wipe_free(conf->key);
+	free(conf->tunnel_name);
+	free(conf->rest_url);
+	free(conf->region);
+	free(conf->readyfile);
+	free(conf->pidfile);
+	free(conf->logfile);
+	free(conf->ctl_socket);
+	free(conf->tunnel_cainfo);
+	free(conf->vm_version);
+	free(conf->command);
+	config_init(conf);
+}
+
+static int
+config_error(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return (ret);
+}
+
+/* Printable, no control characters, not empty, of reasonable length. */
+static int
+set_string(char **dst, const char *val, const char *flag, char *err,
+    size_t errlen)
+{
+	const unsigned char	*p;
+
+	if (*val == '\0') {
+		config_error(err, errlen, 0, "%s needs a value", flag);
+		return (-1);
+	}
+	if (strlen(val) >= SC_HOST_LEN * 4) {
+		config_error(err, errlen, 0, "%s: value too long", flag);
+		return (-1);
+	}
+	for (p = (const unsigned char *)val; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			config_error(err, errlen, 0,
+			    "%s: control character in value", flag);
+			return (-1);
+		}
+	}
+	free(*dst);
+	if ((*dst = strdup(val)) == NULL) {
+		config_error(err, errlen, 0, "out of memory");
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+parse_number(const char *val, const char *flag, long long min, long long max,
+    long long *out, char *err, size_t errlen)
+{
+	char		*end;
+	long long	 n;
+
+	errno = 0;
+	n = strtoll(val, &end, 10);
+	if (*val == '\0' || *end != '\0' || errno != 0 || n < min ||
+	    n > max) {
+		config_error(err, errlen, 0, "%s: '%s' is not a number from "
+		    "%lld to %lld", flag, val, min, max);
+		return (-1);
+	}
+	*out = n;
+	return (0);
+}
+
+static const struct sc_opt *
+find_short(const struct sc_opt *opts, int c)
+{
+	for (; opts->name != NULL; opts++)
+		if (opts->shortc == c)
+			return (opts);
+	return (NULL);
+}
+
+/*
+ * The command line as the metadata of the tunnel carries it: "sc" and
+ * every argument that does not hold the access key.
+ */
+static char *
+build_command(int argc, char **argv, const char *key)
+{
+	size_t	 len = 3;
+	char	*cmd;
+	int	 i;
+
+	for (i = 1; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	if ((cmd = malloc(len)) == NULL)
+		return (NULL);
+	strlcpy(cmd, "sc", len);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-k") == 0 ||
+		    strcmp(argv[i], "--api-key") == 0 ||
+		    strcmp(argv[i], "--access-key") == 0)
+			continue;
+		if (key != NULL && *key != '\0' && strstr(argv[i], key) != NULL)
+			continue;
+		strlcat(cmd, " ", len);
+		strlcat(cmd, argv[i], len);
+	}
+	return (cmd);
+}
+
+const char *
+config_region_url(const char *region)
+{
+	int	 i;
+
+	for (i = 0; regions[i] != NULL; i++)
+		if (strcmp(regions[i], region) == 0)
+			return (SC_DEFAULT_REST_URL);
+	return (NULL);
+}
+
+/*
+ * The default control socket: SC_RUNDIR as root, else $XDG_RUNTIME_DIR or
+ * /tmp; the file is named after the tunnel.
+ */
+int
+config_ctl_path(const char *name, char *buf, size_t len)
+{
+	const char	*dir;
+	char		 clean[SC_HOST_LEN];
+	size_t		 i;
+	int		 n;
+
+	if (name == NULL || *name == '\0')
+		name = "default";
+	for (i = 0; name[i] != '\0' && i < sizeof(clean) - 1; i++)
+		clean[i] = (isalnum((unsigned char)name[i]) ||
+		    name[i] == '-' || name[i] == '_' || name[i] == '.') ?
+		    name[i] : '_';
+	clean[i] = '\0';
+	if (geteuid() == 0)
+		dir = SC_RUNDIR;
+	else if ((dir = getenv("XDG_RUNTIME_DIR")) == NULL || *dir != '/')
+		dir = "/tmp";
+	n = snprintf(buf, len, "%s/sc.%s.sock", dir, clean);
+	if (n < 0 || (size_t)n >= len)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Parse argv (argv[0] is the program) into conf.  Returns CONFIG_* and,
+ * for CONFIG_ERROR and CONFIG_USAGE, a message in err.
+ */
+int
+config_parse(struct sc_config *conf, int argc, char **argv, char *err,
+    size_t errlen)
+{
+	const struct sc_opt	*opts, *o;
+	struct option		 lopts[128];
+	char			 shortopts[256], flag[128];
+	const char		*env;
+	long long		 n;
+	size_t			 i, sl;
+	char			**oargv = argv;
+	int			 c, li, first = 1, nopts, oargc = argc;
+
+	*err = '\0';
+	conf->legacy = 1;
+	if (argc > 1 && strcmp(argv[1], "run") == 0) {
+		conf->legacy = 0;
+		first = 2;
+	} else if (argc > 1 && strcmp(argv[1], "legacy") == 0)
+		first = 2;
+	else if (argc > 1 && argv[1][0] != '-')
+		return (config_error(err, errlen, CONFIG_USAGE,
+		    "unknown command '%s' (use 'run' or 'legacy')", argv[1]));
+	opts = conf->legacy ? v4_opts : v5_opts;
+
+	/* getopt_long tables from ours */
+	sl = 0;
+	shortopts[sl++] = ':';
+	for (nopts = 0; opts[nopts].name != NULL; nopts++) {
+		lopts[nopts].name = opts[nopts].name;
+		lopts[nopts].has_arg = opts[nopts].has_arg ?
+		    required_argument : no_argument;
+		lopts[nopts].flag = NULL;
+		lopts[nopts].val = 0x1000 + nopts;
+		if (opts[nopts].shortc != 0) {
+			shortopts[sl++] = opts[nopts].shortc;
+			if (opts[nopts].has_arg)
+				shortopts[sl++] = ':';
+		}
+	}
+	shortopts[sl] = '\0';
+	memset(&lopts[nopts], 0, sizeof(lopts[nopts]));
+
+	optind = 0;	/* full reset (glibc), argv[0] is skipped */
+	opterr = 0;
+	argc -= first - 1;
+	argv += first - 1;
+	for (;;) {
+		li = -1;
+		c = getopt_long(argc, argv, shortopts, lopts, &li);
+		if (c == -1)
+			break;
+		if (c == '?') {
+			if (optopt != 0 && optopt < 0x1000)
+				return (config_error(err, errlen, CONFIG_USAGE,
+				    "unknown flag -%c", optopt));
+			return (config_error(err, errlen, CONFIG_USAGE,
+			    "unknown flag %s", argv[optind - 1]));
+		}
+		if (c == ':') {
+			if (optopt != 0 && optopt < 0x1000)
+				return (config_error(err, errlen, CONFIG_USAGE,
+				    "flag -%c needs a value", optopt));
+			return (config_error(err, errlen, CONFIG_USAGE,
+			    "flag %s needs a value", argv[optind - 1]));
+		}
+		if (c >= 0x1000 && c < 0x1000 + nopts) {
+			o = &opts[c - 0x1000];
+			snprintf(flag, sizeof(flag), "--%s", o->name);
+		} else if ((o = find_short(opts, c)) != NULL)
+			snprintf(flag, sizeof(flag), "-%c", c);
+		else
+			return (config_error(err, errlen, CONFIG_USAGE,
+			    "unknown flag -%c", c));
+
+		switch (o->code) {
+		case OPT_UNSUPPORTED:
+			if (o->shortc != 0)
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "-%c/--%s is not supported yet",
+				    o->shortc, o->name));
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "--%s is not supported yet", o->name));
+		case OPT_USER:
+			if (set_string(&conf->user, optarg, flag, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			break;
+		case OPT_KEY:
+			if (*optarg == '\0')
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "%s needs a value", flag));
+			wipe_free(conf->key);
+			if ((conf->key = strdup(optarg)) == NULL)
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "out of memory"));
+			break;
+		case OPT_TUNNEL_NAME:
+			if (set_string(&conf->tunnel_name, optarg, flag, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			if (strlen(conf->tunnel_name) >= SC_HOST_LEN)
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "%s: name too long (at most %d bytes)",
+				    flag, SC_HOST_LEN - 1));
+			break;
+		case OPT_REST_URL:
+			if (strncmp(optarg, "http://", 7) != 0 &&
+			    strncmp(optarg, "https://", 8) != 0)
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "%s: '%s' is not an http:// or https:// "
+				    "URL", flag, optarg));
+			if (set_string(&conf->rest_url, optarg, flag, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			break;
+		case OPT_REGION:
+			if (config_region_url(optarg) == NULL)
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "%s: unknown region '%s'", flag, optarg));
+			if (set_string(&conf->region, optarg, flag, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			break;
+		case OPT_READYFILE:
+			if (set_string(&conf->readyfile, optarg, flag, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			break;
+		case OPT_PIDFILE:
+			if (set_string(&conf->pidfile, optarg, flag, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			break;
+		case OPT_LOGFILE:
+			if (set_string(&conf->logfile, optarg, flag, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			break;
+		case OPT_VERBOSE:
+			if (conf->verbose < 3)
+				conf->verbose++;
+			break;
+		case OPT_LOG_LEVEL:
+			if (strcmp(optarg, "error") == 0 ||
+			    strcmp(optarg, "warn") == 0 ||
+			    strcmp(optarg, "info") == 0)
+				conf->verbose = 0;
+			else if (strcmp(optarg, "debug") == 0)
+				conf->verbose = 1;
+			else if (strcmp(optarg, "trace") == 0)
+				conf->verbose = 2;
+			else
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "%s: '%s' is not one of error, warn, info, "
+				    "debug, trace", flag, optarg));
+			break;
+		case OPT_SHARED_V4:
+			conf->shared = 1;
+			break;
+		case OPT_SHARED_V5:
+			if (strcmp(optarg, "all") != 0)
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "%s: the only value is 'all'", flag));
+			conf->shared = 1;
+			break;
+		case OPT_TUNNEL_POOL:
+			conf->tunnel_pool = 1;
+			break;
+		case OPT_NO_REMOVE:
+			conf->no_remove_colliding = 1;
+			break;
+		case OPT_TUNNEL_CAINFO:
+			if (set_string(&conf->tunnel_cainfo, optarg, flag, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			break;
+		case OPT_MAX_MISSED:
+			if (parse_number(optarg, flag, 1, 100000, &n, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			conf->max_missed_acks = (int)n;
+			break;
+		case OPT_CTL_SOCKET:
+			if (set_string(&conf->ctl_socket, optarg, flag, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			break;
+		case OPT_SE_PORT:
+			if (parse_number(optarg, flag, 0, 65535, &n, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			conf->se_port = (int)n;
+			conf->se_port_set = 1;
+			break;
+		case OPT_VM_VERSION:
+			if (set_string(&conf->vm_version, optarg, flag, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			break;
+		case OPT_HELP:
+			return (CONFIG_HELP);
+		case OPT_VERSION:
+			return (CONFIG_VERSION);
+		}
+	}
+	if (optind < argc)
+		return (config_error(err, errlen, CONFIG_USAGE,
+		    "unexpected argument '%s'", argv[optind]));
+
+	/* the environment, below the flags */
+	if (conf->user == NULL) {
+		if ((env = getenv("SAUCE_USERNAME")) == NULL || *env == '\0')
+			env = getenv("SAUCE_USER");
+		if (env != NULL && *env != '\0' &&
+		    set_string(&conf->user, env, "SAUCE_USERNAME", err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+	}
+	if (conf->key == NULL) {
+		if ((env = getenv("SAUCE_ACCESS_KEY")) == NULL || *env == '\0')
+			env = getenv("SAUCE_API_KEY");
+		if (env != NULL && *env != '\0' &&
+		    (conf->key = strdup(env)) == NULL)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "out of memory"));
+	}
+	if (!conf->legacy) {
+		if (conf->tunnel_name == NULL &&
+		    (env = getenv("SAUCE_TUNNEL_NAME")) != NULL &&
+		    *env != '\0' && set_string(&conf->tunnel_name, env,
+		    "SAUCE_TUNNEL_NAME", err, errlen) == -1)
+			return (CONFIG_ERROR);
+		if (conf->region == NULL &&
+		    (env = getenv("SAUCE_REGION")) != NULL && *env != '\0') {
+			if (config_region_url(env) == NULL)
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "SAUCE_REGION: unknown region '%s'", env));
+			if (set_string(&conf->region, env, "SAUCE_REGION",
+			    err, errlen) == -1)
+				return (CONFIG_ERROR);
+		}
+	}
+	if (conf->tunnel_name != NULL && strlen(conf->tunnel_name) >=
+	    SC_HOST_LEN)
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "tunnel name too long (at most %d bytes)",
+		    SC_HOST_LEN - 1));
+
+	if (conf->user == NULL)
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "no username: use %s or set SAUCE_USERNAME",
+		    conf->legacy ? "-u/--user" : "-u/--username"));
+	if (conf->key == NULL)
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "no access key: use %s or set SAUCE_ACCESS_KEY",
+		    conf->legacy ? "-k/--api-key" : "-k/--access-key"));
+
+	if (conf->rest_url == NULL) {
+		env = conf->region != NULL ?
+		    config_region_url(conf->region) : SC_DEFAULT_REST_URL;
+		if ((conf->rest_url = strdup(env)) == NULL)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "out of memory"));
+	}
+	/* no trailing slash: paths are appended */
+	i = strlen(conf->rest_url);
+	while (i > 0 && conf->rest_url[i - 1] == '/')
+		conf->rest_url[--i] = '\0';
+
+	if (conf->ctl_socket == NULL) {
+		char	 path[PATH_MAX];
+
+		if (config_ctl_path(conf->tunnel_name, path, sizeof(path)) ==
+		    -1)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "control socket path too long"));
+		if ((conf->ctl_socket = strdup(path)) == NULL)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "out of memory"));
+	}
+
+	if ((conf->command = build_command(oargc, oargv, conf->key)) == NULL)
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "out of memory"));
+	return (CONFIG_OK);
+}
+
+void
+config_usage(FILE *f, int legacy)
+{
+	if (!legacy) {
+		fprintf(f,
+"usage: sc run -u user -k key [-i name] [-r region | --rest-url url]\n"
+"              [-s all] [-t] [-f readyfile] [-d pidfile] [--log-file file]\n"
+"              [--log-level level] [-v] [--tunnel-cainfo file]\n"
+"              [--max-missed-acks n] [--no-remove-colliding-tunnels]\n"
+"              [--ctl-socket path]\n"
+"       sc legacy -u user -k key [-i name] [-x url] [options]\n"
+"       sc -u user -k key [-i name] [-x url] [-f readyfile] [-d pidfile]\n"
+"          [-l logfile] [-v]\n");
+		return;
+	}
+	fprintf(f,
+"usage: sc [legacy] -u user -k key [-i name] [-x url] [-s] [-f readyfile]\n"
+"          [-d pidfile] [-l logfile] [-v] [-P port] [--tunnel-pool]\n"
+"          [--no-remove-colliding-tunnels] [--tunnel-cainfo file]\n"
+"          [--max-missed-acks n] [--ctl-socket path]\n"
+"       sc run -u user -k key [-i name] [-r region | --rest-url url] [options]\n"
+"See sc(8) for every flag.\n");
+}

@@ -1,0 +1,197 @@
+/*
+ * sc: the controller of the client.  It parses the command line, talks to
+ * the REST API, supervises kgpd and proxyd, opens the tunnel connections
+ * and serves the control socket.
+ */
+#ifndef SC_CONTROLLER_H
+#define SC_CONTROLLER_H
+
+#include <sys/types.h>
+#include <sys/time.h>
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <event2/event.h>
+
+#include "imsg_types.h"
+#include "proc.h"
+
+#define SC_DEFAULT_REST_URL	"http://127.0.0.1:4400/rest/v1"
+#define SC_DEFAULT_MAX_MISSED	30
+#define SC_DEFAULT_SE_PORT	4445
+#define SC_KEEPALIVE_SEC	5
+#define SC_CA_CHUNK		16000
+#define SC_CA_MAX		(1024 * 1024)
+
+/* the command line, environment and defaults, after parsing */
+struct sc_config {
+	int		 legacy;		/* version 4 command line */
+	char		*user;
+	char		*key;			/* never logged, never passed on */
+	char		*tunnel_name;
+	char		*rest_url;
+	char		*region;
+	char		*readyfile;
+	char		*pidfile;
+	char		*logfile;
+	char		*ctl_socket;
+	char		*tunnel_cainfo;
+	char		*vm_version;
+	char		*command;		/* argv without the key */
+	int		 verbose;
+	int		 shared;
+	int		 tunnel_pool;
+	int		 no_remove_colliding;
+	int		 max_missed_acks;
+	int		 se_port;
+	int		 se_port_set;
+};
+
+/* what config_parse() tells main() to do */
+#define CONFIG_OK	0
+#define CONFIG_HELP	1	/* print usage, exit 0 */
+#define CONFIG_VERSION	2	/* print the version, exit 0 */
+#define CONFIG_ERROR	3	/* message in the buffer, exit 1 */
+#define CONFIG_USAGE	4	/* message in the buffer, usage, exit 2 */
+
+/* the tunnel as the REST API describes it */
+struct rest_tunnel {
+	char		 id[SC_ID_LEN];
+	char		 status[32];
+	char		 host[SC_HOST_LEN];
+	int		 ssh_port;
+	char		 secret[SC_SECRET_LEN];
+	char		 cert_sha256[SC_HASH_LEN];
+	char		 tunnel_identifier[SC_HOST_LEN];
+};
+
+/* rest_*() results */
+#define REST_OK		0
+#define REST_EAUTH	-1	/* 401 */
+#define REST_ENET	-2	/* no answer */
+#define REST_EPROTO	-3	/* a bad answer */
+#define REST_ENOTFOUND	-4	/* 404 */
+#define REST_EABORT	-5	/* interrupted by a signal */
+
+enum child_id {
+	CHILD_KGPD,
+	CHILD_PROXYD,
+	CHILD_MAX
+};
+
+struct child {
+	enum child_id	 id;
+	const char	*name;
+	char		 path[1024];
+	pid_t		 pid;
+	int		 up;		/* a channel is open */
+	int		 hello;		/* IMSG_HELLO received */
+	int		 ever_hello;
+	struct imsgev	 iev;
+	struct timeval	 started;
+	int		 backoff_ms;
+	struct event	*restart_ev;
+	struct sc_stats	 stats;
+	void		(*dispatch)(struct child *, struct imsg *);
+};
+
+enum sc_state {
+	SC_STARTING,		/* children starting, REST */
+	SC_CONNECTING,		/* no KGP link yet */
+	SC_UP,			/* KGP link up */
+	SC_RECONNECTING,	/* KGP link lost, waiting to reconnect */
+	SC_STOPPING
+};
+
+struct sc {
+	struct sc_config	*conf;
+	struct event_base	*base;
+	enum sc_state		 state;
+	time_t			 started;
+	char			 rest_url[1024];
+
+	/* the tunnel */
+	int			 tunnel_created;
+	struct rest_tunnel	 tunnel;
+	char			*ca;		/* --tunnel-cainfo PEM */
+	size_t			 calen;
+
+	/* the KGP link */
+	int			 ever_up;
+	int			 early_failures;
+	uint32_t		 reconnects;
+	int			 reconnect_sec;
+	int			 conn_fd;
+	struct event		*conn_ev;
+	struct event		*reconnect_ev;
+	struct addrinfo		*ai_list;
+	struct addrinfo		*ai_cur;
+
+	/* shutdown */
+	int			 exit_status;
+	time_t			 stop_deadline;
+	struct event		*stop_ev;
+
+	/* timers and signals */
+	struct event		*stats_ev;
+	struct event		*hello_ev;
+	struct event		*sigpipe_ev;
+	struct event		*sigchld_ev;
+};
+
+extern struct sc	*sc_env;
+
+/* sc.c */
+void		 sc_shutdown(int);
+void		 sc_child_ready(struct child *);
+void		 sc_child_died(struct child *);
+void		 sc_status(struct ctl_status *);
+const char	*sc_state_name(enum sc_state);
+void		 sc_console(int, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+void		 sc_error(const char *, ...)
+		    __attribute__((__format__ (printf, 1, 2)));
+__attribute__((noreturn))
+void		 sc_fatal(const char *, ...)
+		    __attribute__((__format__ (printf, 1, 2)));
+extern volatile sig_atomic_t	 sc_signalled;
+
+/* config.c */
+void		 config_init(struct sc_config *);
+void		 config_free(struct sc_config *);
+int		 config_parse(struct sc_config *, int, char **, char *, size_t);
+const char	*config_region_url(const char *);
+int		 config_ctl_path(const char *, char *, size_t);
+void		 config_usage(FILE *, int);
+
+/* rest.c */
+int		 rest_init(const char *, const char *, const char *);
+void		 rest_cleanup(void);
+void		 rest_abort_on_signal(int);
+int		 rest_id_ok(const char *);
+int		 rest_create(const struct sc_config *, struct rest_tunnel *,
+		    char *, size_t);
+int		 rest_get(const char *, struct rest_tunnel *, char *, size_t);
+int		 rest_delete(const char *, char *, size_t);
+int		 rest_remove_colliding(const char *, char *, size_t);
+
+/* supervise.c */
+extern struct child	 children[CHILD_MAX];
+int		 supervise_init(struct event_base *, int);
+void		 supervise_start_all(void);
+void		 supervise_sigchld(void);
+void		 supervise_stop_all(void);
+int		 child_compose(struct child *, uint32_t, int, const void *,
+		    size_t);
+void		 child_set_verbose(int);
+int		 child_ready(enum child_id);
+void		 timer_add(struct event *, long, long);
+
+/* control.c */
+int		 control_init(const char *, char *, size_t);
+void		 control_listen(struct event_base *);
+void		 control_cleanup(void);
+
+#endif /* SC_CONTROLLER_H */

@@ -1,0 +1,514 @@
+/*
+ * The REST API client: blocking libcurl easy calls with short timeouts,
+ * JSON with jansson.  The access key goes to libcurl and nowhere else.
+ */
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "controller.h"
+#include "log.h"
+
+#define REST_MAX_ANSWER		(4 * 1024 * 1024)
+#define REST_CONNECT_TIMEOUT	10L
+#define REST_TIMEOUT		30L
+
+struct rest_buf {
+	char	*data;
+	size_t	 len;
+	int	 overflow;
+};
+
+static CURL	*curl;
+static char	*rest_base;	/* URL + "/" + escaped user */
+static char	 rest_url_shown[512];
+static int	 abort_on_signal;
+
+static size_t	 rest_write(char *, size_t, size_t, void *);
+static int	 rest_progress(void *, curl_off_t, curl_off_t, curl_off_t,
+		    curl_off_t);
+static int	 rest_call(const char *, const char *, const char *, long *,
+		    json_t **, char *, size_t);
+static int	 rest_parse_tunnel(json_t *, struct rest_tunnel *, int,
+		    char *, size_t);
+static void	 rest_message(json_t *, char *, size_t);
+
+int
+rest_init(const char *url, const char *user, const char *key)
+{
+	char	*euser;
+	size_t	 len;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return (-1);
+	if ((curl = curl_easy_init()) == NULL)
+		return (-1);
+	if ((euser = curl_easy_escape(curl, user, 0)) == NULL)
+		return (-1);
+	len = strlen(url) + strlen(euser) + 2;
+	if ((rest_base = malloc(len)) == NULL) {
+		curl_free(euser);
+		return (-1);
+	}
+	snprintf(rest_base, len, "%s/%s", url, euser);
+	curl_free(euser);
+	strlcpy(rest_url_shown, url, sizeof(rest_url_shown));
+
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, REST_CONNECT_TIMEOUT);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, REST_TIMEOUT);
+	curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	curl_easy_setopt(curl, CURLOPT_USERNAME, user);
+	curl_easy_setopt(curl, CURLOPT_PASSWORD, key);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "sc/" SC_VERSION);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rest_write);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, rest_progress);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	return (0);
+}
+
+void
+rest_cleanup(void)
+{
+	if (curl != NULL)
+		curl_easy_cleanup(curl);
+	curl = NULL;
+	free(rest_base);
+	rest_base = NULL;
+	curl_global_cleanup();
+}
+
+/* Start-up requests give up when SIGINT/SIGTERM arrives. */
+void
+rest_abort_on_signal(int on)
+{
+	abort_on_signal = on;
+}
+
+static size_t
+rest_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct rest_buf	*b = arg;
+	size_t		 n = size * nmemb;
+	char		*p;
+
+	if (b->len + n > REST_MAX_ANSWER) {
+		b->overflow = 1;
+		return (0);
+	}
+	if ((p = realloc(b->data, b->len + n + 1)) == NULL)
+		return (0);
+	b->data = p;
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return (n);
+}
+
+static int
+rest_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	if (abort_on_signal && sc_signalled)
+		return (1);
+	return (0);
+}
+
+/* The "message" of an error answer, if any. */
+static void
+rest_message(json_t *j, char *buf, size_t len)
+{
+	json_t		*m;
+	const char	*s;
+	size_t		 i;
+
+	*buf = '\0';
+	if (j == NULL || !json_is_object(j))
+		return;
+	if ((m = json_object_get(j, "message")) == NULL || !json_is_string(m))
+		return;
+	s = json_string_value(m);
+	for (i = 0; s[i] != '\0' && i < len - 1; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+}
+
+/*
+ * One request: method, path below the user's base, an optional JSON body.
+ * The answer, if it is JSON, comes back in *out (the caller frees it).
+ */
+static int
+rest_call(const char *method, const char *path, const char *body,
+    long *status, json_t **out, char *err, size_t errlen)
+{
+	struct rest_buf		 b;
+	struct curl_slist	*hdrs = NULL;
+	json_error_t		 jerr;
+	char			 url[2048], msg[256];
+	char			 cerr[CURL_ERROR_SIZE];
+	CURLcode		 rc;
+	int			 ret = REST_OK;
+
+	*out = NULL;
+	*status = 0;
+	memset(&b, 0, sizeof(b));
+	cerr[0] = '\0';
+	snprintf(url, sizeof(url), "%s%s", rest_base, path);
+	log_debug("REST %s %s", method, url);
+
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (body != NULL)
+		hdrs = curl_slist_append(hdrs,
+		    "Content-Type: application/json");
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+	if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, NULL);
+		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, NULL);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
+		    body != NULL ? body : "");
+	} else {
+		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	}
+
+	rc = curl_easy_perform(curl);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+	curl_slist_free_all(hdrs);
+
+	if (rc == CURLE_ABORTED_BY_CALLBACK) {
+		snprintf(err, errlen, "interrupted");
+		ret = REST_EABORT;
+		goto done;
+	}
+	if (rc == CURLE_WRITE_ERROR && b.overflow) {
+		snprintf(err, errlen, "the REST API at %s sent an answer "
+		    "larger than %d bytes", rest_url_shown, REST_MAX_ANSWER);
+		ret = REST_EPROTO;
+		goto done;
+	}
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "cannot reach the REST API at %s: %s",
+		    rest_url_shown, cerr[0] != '\0' ? cerr :
+		    curl_easy_strerror(rc));
+		ret = REST_ENET;
+		goto done;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+	log_debug("REST %s %s: %ld, %zu bytes", method, path, *status, b.len);
+	if (b.len > 0)
+		*out = json_loadb(b.data, b.len, 0, &jerr);
+
+	if (*status == 401) {
+		snprintf(err, errlen, "Not authorized: check your username "
+		    "and access key");
+		ret = REST_EAUTH;
+	} else if (*status == 404) {
+		rest_message(*out, msg, sizeof(msg));
+		snprintf(err, errlen, "REST API: %s %s: not found%s%s",
+		    method, path, msg[0] ? ": " : "", msg);
+		ret = REST_ENOTFOUND;
+	} else if (*status < 200 || *status > 299) {
+		rest_message(*out, msg, sizeof(msg));
+		snprintf(err, errlen, "REST API: %s %s: HTTP status %ld%s%s",
+		    method, path, *status, msg[0] ? ": " : "", msg);
+		ret = REST_EPROTO;
+	} else if (*out == NULL) {
+		snprintf(err, errlen, "REST API: %s %s: the answer is not "
+		    "JSON", method, path);
+		ret = REST_EPROTO;
+	}
+	if (ret != REST_OK && *out != NULL) {
+		json_decref(*out);
+		*out = NULL;
+	}
+ done:
+	free(b.data);
+	return (ret);
+}
+
+static int
+copy_string(json_t *obj, const char *name, char *dst, size_t len,
+    int required, char *err, size_t errlen)
+{
+	json_t		*v;
+	const char	*s;
+	size_t		 i;
+
+	*dst = '\0';
+	v = json_object_get(obj, name);
+	if (v == NULL || json_is_null(v)) {
+		if (!required)
+			return (0);
+		snprintf(err, errlen, "REST API: the tunnel has no \"%s\"",
+		    name);
+		return (-1);
+	}
+	if (!json_is_string(v)) {
+		snprintf(err, errlen, "REST API: the tunnel's \"%s\" is not a "
+		    "string", name);
+		return (-1);
+	}
+	s = json_string_value(v);
+	if (strlen(s) >= len) {
+		snprintf(err, errlen, "REST API: the tunnel's \"%s\" is too "
+		    "long", name);
+		return (-1);
+	}
+	for (i = 0; s[i] != '\0'; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			snprintf(err, errlen, "REST API: the tunnel's \"%s\" "
+			    "holds control characters", name);
+			return (-1);
+		}
+	}
+	strlcpy(dst, s, len);
+	return (0);
+}
+
+/* A tunnel id goes into URL paths: letters, digits, '-', '_'. */
+int
+rest_id_ok(const char *id)
+{
+	size_t	 i;
+
+	if (id[0] == '\0')
+		return (0);
+	for (i = 0; id[i] != '\0'; i++) {
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'z') ||
+		    (id[i] >= 'A' && id[i] <= 'Z') || id[i] == '-' ||
+		    id[i] == '_'))
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * A tunnel object.  full: the answer to create, which must carry every
+ * field the link needs.
+ */
+static int
+rest_parse_tunnel(json_t *j, struct rest_tunnel *t, int full, char *err,
+    size_t errlen)
+{
+	json_t		*v;
+	json_int_t	 port;
+
+	memset(t, 0, sizeof(*t));
+	if (!json_is_object(j)) {
+		snprintf(err, errlen, "REST API: the tunnel is not a JSON "
+		    "object");
+		return (-1);
+	}
+	if (copy_string(j, "id", t->id, sizeof(t->id), 1, err, errlen) == -1)
+		return (-1);
+	if (!rest_id_ok(t->id)) {
+		snprintf(err, errlen, "REST API: bad tunnel id");
+		t->id[0] = '\0';
+		return (-1);
+	}
+	if (copy_string(j, "status", t->status, sizeof(t->status), 1, err,
+	    errlen) == -1)
+		return (-1);
+	if (copy_string(j, "tunnel_identifier", t->tunnel_identifier,
+	    sizeof(t->tunnel_identifier), 0, err, errlen) == -1)
+		return (-1);
+	if (copy_string(j, "host", t->host, sizeof(t->host), full, err,
+	    errlen) == -1)
+		return (-1);
+	if (copy_string(j, "server_cert_sha256", t->cert_sha256,
+	    sizeof(t->cert_sha256), 0, err, errlen) == -1)
+		return (-1);
+	if (copy_string(j, "kgp_secret", t->secret, sizeof(t->secret), full,
+	    err, errlen) == -1)
+		return (-1);
+	v = json_object_get(j, "ssh_port");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_integer(v) || (port = json_integer_value(v)) < 1 ||
+		    port > 65535) {
+			snprintf(err, errlen, "REST API: the tunnel's "
+			    "\"ssh_port\" is not a port number");
+			return (-1);
+		}
+		t->ssh_port = (int)port;
+	} else if (full) {
+		snprintf(err, errlen, "REST API: the tunnel has no "
+		    "\"ssh_port\"");
+		return (-1);
+	}
+	if (full && t->host[0] == '\0') {
+		snprintf(err, errlen, "REST API: the tunnel's \"host\" is "
+		    "empty");
+		return (-1);
+	}
+	return (0);
+}
+
+int
+rest_create(const struct sc_config *conf, struct rest_tunnel *t, char *err,
+    size_t errlen)
+{
+	struct utsname	 un;
+	struct rlimit	 rl;
+	json_t		*body = NULL, *meta, *ans = NULL;
+	char		*text = NULL, host[256];
+	long		 status;
+	int		 ret;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		strlcpy(host, "unknown", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	if (uname(&un) == -1)
+		memset(&un, 0, sizeof(un));
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		rl.rlim_cur = 0;
+
+	meta = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}",
+	    "hostname", host,
+	    "platform", un.sysname,
+	    "release", un.release,
+	    "build", un.machine,
+	    "git_version", SC_VERSION,
+	    "command", conf->command != NULL ? conf->command : "sc",
+	    "nofile_limit", (json_int_t)(rl.rlim_cur == RLIM_INFINITY ?
+	    -1 : (json_int_t)rl.rlim_cur));
+	body = json_pack("{s:s, s:b, s:b, s:b, s:[], s:[], s:[], s:o*}",
+	    "tunnel_identifier", conf->tunnel_name != NULL ?
+	    conf->tunnel_name : "",
+	    "shared_tunnel", conf->shared,
+	    "tunnel_pool", conf->tunnel_pool,
+	    "use_kgp", 1,
+	    "domain_names",
+	    "direct_domains",
+	    "no_ssl_bump_domains",
+	    "metadata", meta);
+	if (body == NULL) {
+		snprintf(err, errlen, "cannot build the tunnel request");
+		return (REST_EPROTO);
+	}
+	if (conf->vm_version != NULL)
+		json_object_set_new(body, "vm_version",
+		    json_string(conf->vm_version));
+	if ((text = json_dumps(body, JSON_COMPACT)) == NULL) {
+		json_decref(body);
+		snprintf(err, errlen, "cannot build the tunnel request");
+		return (REST_EPROTO);
+	}
+	json_decref(body);
+	log_debug2("REST POST body: %s", text);
+
+	ret = rest_call("POST", "/tunnels", text, &status, &ans, err, errlen);
+	free(text);
+	if (ret != REST_OK)
+		return (ret);
+	if (rest_parse_tunnel(ans, t, 1, err, errlen) == -1) {
+		/* keep the id, if any, so that the tunnel can be deleted */
+		char	 e2[64];
+
+		if (copy_string(ans, "id", t->id, sizeof(t->id), 1, e2,
+		    sizeof(e2)) == -1 || !rest_id_ok(t->id))
+			t->id[0] = '\0';
+		ret = REST_EPROTO;
+	}
+	json_decref(ans);
+	return (ret);
+}
+
+int
+rest_get(const char *id, struct rest_tunnel *t, char *err, size_t errlen)
+{
+	json_t	*ans;
+	char	 path[256];
+	long	 status;
+	int	 ret;
+
+	snprintf(path, sizeof(path), "/tunnels/%s", id);
+	if ((ret = rest_call("GET", path, NULL, &status, &ans, err,
+	    errlen)) != REST_OK)
+		return (ret);
+	if (rest_parse_tunnel(ans, t, 0, err, errlen) == -1)
+		ret = REST_EPROTO;
+	json_decref(ans);
+	return (ret);
+}
+
+int
+rest_delete(const char *id, char *err, size_t errlen)
+{
+	json_t	*ans;
+	char	 path[256];
+	long	 status;
+	int	 ret;
+
+	snprintf(path, sizeof(path), "/tunnels/%s", id);
+	if ((ret = rest_call("DELETE", path, NULL, &status, &ans, err,
+	    errlen)) != REST_OK)
+		return (ret);
+	json_decref(ans);
+	return (REST_OK);
+}
+
+/* DELETE every tunnel of the user with this name that still runs. */
+int
+rest_remove_colliding(const char *name, char *err, size_t errlen)
+{
+	struct rest_tunnel	 t;
+	json_t			*ans, *v;
+	char			 e2[512];
+	long			 status;
+	size_t			 i;
+	int			 ret;
+
+	if (name == NULL)
+		name = "";
+	if ((ret = rest_call("GET", "/tunnels?full=true", NULL, &status, &ans,
+	    err, errlen)) != REST_OK)
+		return (ret);
+	if (!json_is_array(ans)) {
+		json_decref(ans);
+		snprintf(err, errlen, "REST API: the tunnel list is not a "
+		    "JSON array");
+		return (REST_EPROTO);
+	}
+	json_array_foreach(ans, i, v) {
+		if (rest_parse_tunnel(v, &t, 0, e2, sizeof(e2)) == -1) {
+			log_debug("tunnel list entry %zu: %s", i, e2);
+			continue;
+		}
+		if (strcmp(t.status, "terminated") == 0 ||
+		    strcmp(t.tunnel_identifier, name) != 0)
+			continue;
+		log_info("Removing colliding tunnel %s (%s%s%s)", t.id,
+		    name[0] ? "\"" : "", name[0] ? name : "no name",
+		    name[0] ? "\"" : "");
+		if ((ret = rest_delete(t.id, e2, sizeof(e2))) != REST_OK &&
+		    ret != REST_ENOTFOUND) {
+			json_decref(ans);
+			strlcpy(err, e2, errlen);
+			return (ret);
+		}
+	}
+	json_decref(ans);
+	return (REST_OK);
+}

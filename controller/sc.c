@@ -1,0 +1,978 @@
+/*
+ * sc: the controller.  Start-up, the tunnel connection, shutdown.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "controller.h"
+#include "log.h"
+
+#define HELLO_TIMEOUT_SEC	10
+#define RUNNING_TIMEOUT_SEC	60
+#define STOP_TIMEOUT_SEC	30
+#define CONNECT_TIMEOUT_SEC	10
+#define RECONNECT_MAX_SEC	30
+#define EARLY_FAILURES_MAX	5
+
+struct sc			*sc_env;
+volatile sig_atomic_t		 sc_signalled;
+
+static struct sc		 env;
+static struct sc_config		 conf;
+static pid_t			 sc_pid;
+static int			 sig_pipe[2] = { -1, -1 };
+/* for the signal handler and atexit */
+static char			 pidfile_path[PATH_MAX];
+static char			 ctlsock_path[PATH_MAX];
+static int			 startup_done;
+
+static void	 sc_dispatch_kgpd(struct child *, struct imsg *);
+static void	 sc_dispatch_proxyd(struct child *, struct imsg *);
+static void	 sc_sig_handler(int);
+static void	 sc_sig_cb(int, short, void *);
+static void	 sc_sigchld_cb(int, short, void *);
+static void	 sc_hello_timeout(int, short, void *);
+static void	 sc_stats_cb(int, short, void *);
+static void	 sc_startup(int, short, void *);
+static void	 sc_stop_rest(int, short, void *);
+static void	 sc_stop_poll(int, short, void *);
+static void	 sc_stop_finish(void);
+static void	 sc_cleanup(void);
+static void	 sc_send_kgp_config(void);
+static void	 sc_touch_readyfile(void);
+static int	 sc_write_pidfile(const char *);
+static int	 sc_read_ca(const char *);
+static void	 link_start(void);
+static void	 link_try(const char *);
+static void	 link_connect_cb(int, short, void *);
+static void	 link_cancel(void);
+static void	 link_failed(const char *);
+static void	 link_schedule(void);
+static void	 link_reconnect_cb(int, short, void *);
+static void	 link_up(void);
+static void	 link_down(const char *);
+
+const char *
+sc_state_name(enum sc_state s)
+{
+	switch (s) {
+	case SC_STARTING:
+		return ("starting");
+	case SC_CONNECTING:
+		return ("connecting");
+	case SC_UP:
+		return ("up");
+	case SC_RECONNECTING:
+		return ("reconnecting");
+	case SC_STOPPING:
+		return ("stopping");
+	}
+	return ("unknown");
+}
+
+/*
+ * A line the user must see: the log, and standard output as well when
+ * the log goes to a file (wrappers watch standard output).
+ */
+void
+sc_console(int pri, const char *fmt, ...)
+{
+	struct timeval	 tv;
+	struct tm	 tm;
+	va_list		 ap;
+	char		 msg[2048], ts[64];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_emit(pri, log_procname(), msg);
+	if (conf.logfile != NULL && strcmp(conf.logfile, "-") != 0) {
+		gettimeofday(&tv, NULL);
+		localtime_r(&tv.tv_sec, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+		printf("%s.%03ld %s\n", ts, (long)tv.tv_usec / 1000, msg);
+		fflush(stdout);
+	}
+}
+
+void
+sc_error(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[2048];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sc_console(LOG_ERR, "Error: %s", msg);
+}
+
+void
+sc_fatal(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[2048];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sc_console(LOG_ERR, "Error: %s", msg);
+	exit(1);
+}
+
+static void
+sc_cleanup(void)
+{
+	if (getpid() != sc_pid)
+		return;
+	control_cleanup();
+	if (pidfile_path[0] != '\0')
+		unlink(pidfile_path);
+	pidfile_path[0] = '\0';
+}
+
+/*
+ * SIGINT/SIGTERM.  The first one starts the shutdown through the
+ * self-pipe; a second one exits at once.  A copy of the first signal
+ * that arrives within SIG_DEBOUNCE_MS (timeout(1) and process-group
+ * kills deliver it twice) does not count as a second one.
+ */
+#define SIG_DEBOUNCE_MS	250
+static struct timespec		 sig_first;
+
+static void
+sc_sig_handler(int sig)
+{
+	struct timespec	 now;
+	long long	 ms;
+	int		 saved = errno;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (sc_signalled) {
+		ms = (now.tv_sec - sig_first.tv_sec) * 1000LL +
+		    (now.tv_nsec - sig_first.tv_nsec) / 1000000;
+		if (sig == sc_signalled && sig_first.tv_sec != 0 &&
+		    ms < SIG_DEBOUNCE_MS) {
+			errno = saved;
+			return;
+		}
+		/* the second one: leave now */
+		if (pidfile_path[0] != '\0')
+			unlink(pidfile_path);
+		if (ctlsock_path[0] != '\0')
+			unlink(ctlsock_path);
+		_exit(1);
+	}
+	sig_first = now;
+	sc_signalled = sig;
+	(void)write(sig_pipe[1], "s", 1);
+	errno = saved;
+}
+
+static void
+sc_sig_cb(int fd, short event, void *arg)
+{
+	char	 buf[16];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	if (env.state != SC_STOPPING) {
+		log_info("Received %s", sc_signalled == SIGINT ? "SIGINT" :
+		    "SIGTERM");
+		sc_shutdown(0);
+	}
+}
+
+static void
+sc_sigchld_cb(int fd, short event, void *arg)
+{
+	supervise_sigchld();
+}
+
+static int
+sc_write_pidfile(const char *path)
+{
+	char	 buf[32];
+	int	 fd, n;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1)
+		return (-1);
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, n) != n) {
+		close(fd);
+		unlink(path);
+		return (-1);
+	}
+	close(fd);
+	return (0);
+}
+
+static void
+sc_touch_readyfile(void)
+{
+	int	 fd;
+
+	if (conf.readyfile == NULL)
+		return;
+	if ((fd = open(conf.readyfile, O_WRONLY | O_CREAT | O_CLOEXEC,
+	    0644)) == -1) {
+		log_warn("readyfile %s", conf.readyfile);
+		return;
+	}
+	close(fd);
+	if (utimes(conf.readyfile, NULL) == -1)
+		log_warn("readyfile %s", conf.readyfile);
+}
+
+static int
+sc_read_ca(const char *path)
+{
+	struct stat	 st;
+	ssize_t		 n;
+	size_t		 off = 0;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		sc_error("--tunnel-cainfo %s: %s", path, strerror(errno));
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0 || st.st_size > SC_CA_MAX) {
+		sc_error("--tunnel-cainfo %s: not a regular file of 1 byte "
+		    "to %d bytes", path, SC_CA_MAX);
+		close(fd);
+		return (-1);
+	}
+	if ((env.ca = malloc(st.st_size)) == NULL) {
+		close(fd);
+		sc_error("out of memory");
+		return (-1);
+	}
+	while (off < (size_t)st.st_size) {
+		if ((n = read(fd, env.ca + off, st.st_size - off)) <= 0) {
+			sc_error("--tunnel-cainfo %s: read error", path);
+			close(fd);
+			return (-1);
+		}
+		off += n;
+	}
+	close(fd);
+	env.calen = off;
+	if (memmem(env.ca, env.calen, "-----BEGIN CERTIFICATE-----", 27) ==
+	    NULL) {
+		sc_error("--tunnel-cainfo %s: no PEM certificate in it", path);
+		return (-1);
+	}
+	return (0);
+}
+
+void
+sc_status(struct ctl_status *st)
+{
+	struct sc_stats	*k = &children[CHILD_KGPD].stats;
+
+	memset(st, 0, sizeof(*st));
+	strlcpy(st->tunnel_id, env.tunnel.id, sizeof(st->tunnel_id));
+	strlcpy(st->tunnel_name, conf.tunnel_name != NULL ?
+	    conf.tunnel_name : "", sizeof(st->tunnel_name));
+	if (env.tunnel.host[0] != '\0' && snprintf(st->server,
+	    sizeof(st->server), "%s:%d", env.tunnel.host,
+	    env.tunnel.ssh_port) >= (int)sizeof(st->server))
+		strlcpy(st->server, env.tunnel.host, sizeof(st->server));
+	strlcpy(st->state, sc_state_name(env.state), sizeof(st->state));
+	st->started = env.started;
+	st->streams_open = k->streams_open;
+	st->streams_total = k->streams_total;
+	st->bytes_in = k->bytes_in;
+	st->bytes_out = k->bytes_out;
+	st->rtt_us = k->rtt_us;
+	st->reconnects = env.reconnects;
+	st->controller_pid = (int32_t)sc_pid;
+	st->kgpd_pid = (int32_t)children[CHILD_KGPD].pid;
+	st->proxyd_pid = (int32_t)children[CHILD_PROXYD].pid;
+}
+
+static void
+sc_stats_cb(int fd, short event, void *arg)
+{
+	int	 i;
+
+	for (i = 0; i < CHILD_MAX; i++)
+		if (child_ready(i))
+			child_compose(&children[i], IMSG_STATS_REQ, -1, NULL,
+			    0);
+	timer_add(env.stats_ev, 1, 0);
+}
+
+static void
+sc_hello_timeout(int fd, short event, void *arg)
+{
+	int	 i;
+
+	for (i = 0; i < CHILD_MAX; i++) {
+		if (!children[i].hello) {
+			sc_error("%s did not start within %d seconds",
+			    children[i].name, HELLO_TIMEOUT_SEC);
+			sc_shutdown(1);
+			return;
+		}
+	}
+}
+
+/* A child said hello: the first time, or after a restart. */
+void
+sc_child_ready(struct child *c)
+{
+	struct proxy_config	 pc;
+
+	if (env.state == SC_STOPPING)
+		return;
+	if (c->id == CHILD_PROXYD) {
+		memset(&pc, 0, sizeof(pc));
+		pc.connect_timeout_ms = 10000;
+		pc.idle_timeout_sec = 300;
+		child_compose(c, IMSG_PROXY_CONFIG, -1, &pc, sizeof(pc));
+	}
+	if (!startup_done) {
+		if (child_ready(CHILD_KGPD) && child_ready(CHILD_PROXYD)) {
+			startup_done = 1;
+			evtimer_del(env.hello_ev);
+			event_base_once(env.base, -1, EV_TIMEOUT, sc_startup,
+			    NULL, &(struct timeval){ 0, 0 });
+		}
+		return;
+	}
+	if (c->id == CHILD_KGPD && env.tunnel_created) {
+		log_info("kgpd is back, reconnecting the tunnel");
+		sc_send_kgp_config();
+		link_start();
+	}
+}
+
+void
+sc_child_died(struct child *c)
+{
+	if (env.state == SC_STOPPING || c->id != CHILD_KGPD)
+		return;
+	/* the link went with it; the new kgpd gets a new one */
+	link_cancel();
+	if (env.state == SC_UP)
+		env.reconnects++;
+	if (env.state == SC_UP || env.state == SC_CONNECTING)
+		env.state = SC_RECONNECTING;
+}
+
+static void
+sc_dispatch_kgpd(struct child *c, struct imsg *imsg)
+{
+	struct sc_stats	 st;
+	char		*s;
+
+	switch (imsg->hdr.type) {
+	case IMSG_KGP_UP:
+		if (imsg_get_data(imsg, NULL, 0) == -1)
+			fatalx("kgpd: bad IMSG_KGP_UP");
+		link_up();
+		break;
+	case IMSG_KGP_DOWN:
+		if ((s = imsg_get_string(imsg, 1024)) == NULL)
+			fatalx("kgpd: bad IMSG_KGP_DOWN");
+		link_down(s);
+		break;
+	case IMSG_KGP_FATAL:
+		if ((s = imsg_get_string(imsg, 1024)) == NULL)
+			fatalx("kgpd: bad IMSG_KGP_FATAL");
+		if (env.state == SC_STOPPING) {
+			log_debug("kgpd: %s", s);
+			break;
+		}
+		sc_error("%s", s);
+		sc_shutdown(1);
+		break;
+	case IMSG_STATS:
+		if (imsg_get_data(imsg, &st, sizeof(st)) == -1)
+			fatalx("kgpd: bad IMSG_STATS");
+		c->stats = st;
+		break;
+	default:
+		fatalx("kgpd: unexpected message %u", imsg->hdr.type);
+	}
+}
+
+static void
+sc_dispatch_proxyd(struct child *c, struct imsg *imsg)
+{
+	struct sc_stats	 st;
+
+	switch (imsg->hdr.type) {
+	case IMSG_STATS:
+		if (imsg_get_data(imsg, &st, sizeof(st)) == -1)
+			fatalx("proxyd: bad IMSG_STATS");
+		c->stats = st;
+		break;
+	default:
+		fatalx("proxyd: unexpected message %u", imsg->hdr.type);
+	}
+}
+
+static void
+sc_send_kgp_config(void)
+{
+	struct child		*k = &children[CHILD_KGPD];
+	struct kgp_config	 kc;
+	size_t			 off, n;
+
+	memset(&kc, 0, sizeof(kc));
+	strlcpy(kc.tunnel_id, env.tunnel.id, sizeof(kc.tunnel_id));
+	strlcpy(kc.secret, env.tunnel.secret, sizeof(kc.secret));
+	strlcpy(kc.server_name, env.tunnel.host, sizeof(kc.server_name));
+	if (env.ca == NULL)
+		strlcpy(kc.pin, env.tunnel.cert_sha256, sizeof(kc.pin));
+	kc.conn_index = 0;
+	kc.keepalive_sec = SC_KEEPALIVE_SEC;
+	kc.max_missed_acks = conf.max_missed_acks;
+	child_compose(k, IMSG_KGP_CONFIG, -1, &kc, sizeof(kc));
+	explicit_bzero(&kc, sizeof(kc));
+	for (off = 0; env.ca != NULL && off < env.calen; off += n) {
+		n = env.calen - off;
+		if (n > SC_CA_CHUNK)
+			n = SC_CA_CHUNK;
+		child_compose(k, IMSG_KGP_CA, -1, env.ca + off, n);
+	}
+}
+
+/*
+ * Start-up, once both children said hello: remove colliding tunnels,
+ * create ours, wait until it runs, connect.  The REST calls block.
+ */
+static void
+sc_startup(int fd, short event, void *arg)
+{
+	struct rest_tunnel	 t;
+	struct timespec		 ts = { 1, 0 };
+	char			 err[1024];
+	time_t			 deadline;
+	int			 ret;
+
+	if (env.state == SC_STOPPING)
+		return;
+	rest_abort_on_signal(1);
+	if (!conf.no_remove_colliding && !conf.tunnel_pool) {
+		ret = rest_remove_colliding(conf.tunnel_name, err, sizeof(err));
+		if (ret == REST_EABORT || sc_signalled)
+			goto interrupted;
+		if (ret != REST_OK) {
+			sc_error("%s", err);
+			sc_shutdown(1);
+			return;
+		}
+	}
+	log_info("Starting the tunnel%s%s%s (REST API %s)",
+	    conf.tunnel_name ? " \"" : "",
+	    conf.tunnel_name ? conf.tunnel_name : "",
+	    conf.tunnel_name ? "\"" : "", conf.rest_url);
+	ret = rest_create(&conf, &env.tunnel, err, sizeof(err));
+	if (ret == REST_EABORT || (ret == REST_OK && sc_signalled)) {
+		if (ret == REST_OK)
+			env.tunnel_created = 1;
+		goto interrupted;
+	}
+	if (ret != REST_OK) {
+		sc_error("%s", err);
+		/* a bad answer may still have created a tunnel */
+		if (ret == REST_EPROTO && rest_id_ok(env.tunnel.id))
+			env.tunnel_created = 1;
+		sc_shutdown(1);
+		return;
+	}
+	env.tunnel_created = 1;
+	sc_console(LOG_INFO, "Tunnel ID: %s", env.tunnel.id);
+
+	deadline = time(NULL) + RUNNING_TIMEOUT_SEC;
+	while (strcmp(env.tunnel.status, "running") != 0) {
+		if (strcmp(env.tunnel.status, "terminated") == 0 ||
+		    strcmp(env.tunnel.status, "halting") == 0) {
+			sc_error("the tunnel %s is %s before it ran",
+			    env.tunnel.id, env.tunnel.status);
+			sc_shutdown(1);
+			return;
+		}
+		if (time(NULL) >= deadline) {
+			sc_error("the tunnel %s is not running after %d "
+			    "seconds (status: %s)", env.tunnel.id,
+			    RUNNING_TIMEOUT_SEC, env.tunnel.status);
+			sc_shutdown(1);
+			return;
+		}
+		log_info("Tunnel %s is %s, waiting", env.tunnel.id,
+		    env.tunnel.status);
+		nanosleep(&ts, NULL);
+		if (sc_signalled)
+			goto interrupted;
+		ret = rest_get(env.tunnel.id, &t, err, sizeof(err));
+		if (ret == REST_EABORT || sc_signalled)
+			goto interrupted;
+		if (ret != REST_OK) {
+			sc_error("%s", err);
+			sc_shutdown(1);
+			return;
+		}
+		/* the create answer alone carries the secret */
+		strlcpy(env.tunnel.status, t.status,
+		    sizeof(env.tunnel.status));
+	}
+	rest_abort_on_signal(0);
+	if (env.ca == NULL && env.tunnel.cert_sha256[0] == '\0') {
+		sc_error("the REST API gave no server_cert_sha256 to pin: "
+		    "use --tunnel-cainfo");
+		sc_shutdown(1);
+		return;
+	}
+	log_info("Tunnel %s is running, connecting to %s:%d",
+	    env.tunnel.id, env.tunnel.host, env.tunnel.ssh_port);
+	env.state = SC_CONNECTING;
+	sc_send_kgp_config();
+	link_start();
+	return;
+
+ interrupted:
+	rest_abort_on_signal(0);
+	/* the signal event calls sc_shutdown() */
+}
+
+/* Open a TCP connection to the KGP endpoint; kgpd gets the socket. */
+static void
+link_start(void)
+{
+	struct addrinfo	 hints;
+	char		 port[16];
+	int		 error;
+
+	if (env.state == SC_STOPPING || !child_ready(CHILD_KGPD))
+		return;
+	link_cancel();
+	evtimer_del(env.reconnect_ev);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", env.tunnel.ssh_port);
+	log_debug("connecting to %s:%s", env.tunnel.host, port);
+	if ((error = getaddrinfo(env.tunnel.host, port, &hints,
+	    &env.ai_list)) != 0) {
+		env.ai_list = NULL;
+		link_failed(gai_strerror(error));
+		return;
+	}
+	env.ai_cur = env.ai_list;
+	link_try("no address");
+}
+
+static void
+link_try(const char *lasterr)
+{
+	struct addrinfo	*ai;
+	int		 fd;
+
+	for (; (ai = env.ai_cur) != NULL; env.ai_cur = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol)) == -1) {
+			lasterr = strerror(errno);
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
+		    errno != EINPROGRESS) {
+			lasterr = strerror(errno);
+			close(fd);
+			continue;
+		}
+		env.conn_fd = fd;
+		env.conn_ev = event_new(env.base, fd, EV_WRITE,
+		    link_connect_cb, NULL);
+		if (env.conn_ev == NULL)
+			fatalx("%s: event_new", __func__);
+		event_add(env.conn_ev,
+		    &(struct timeval){ CONNECT_TIMEOUT_SEC, 0 });
+		return;
+	}
+	link_failed(lasterr);
+}
+
+static void
+link_connect_cb(int fd, short event, void *arg)
+{
+	socklen_t	 len;
+	int		 error = 0, on = 1;
+	const char	*why;
+
+	event_free(env.conn_ev);
+	env.conn_ev = NULL;
+	if (event & EV_TIMEOUT)
+		why = "connection timed out";
+	else {
+		len = sizeof(error);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
+			error = errno;
+		why = error ? strerror(error) : NULL;
+	}
+	if (why != NULL) {
+		close(fd);
+		env.conn_fd = -1;
+		env.ai_cur = env.ai_cur->ai_next;
+		link_try(why);
+		return;
+	}
+	env.conn_fd = -1;
+	freeaddrinfo(env.ai_list);
+	env.ai_list = env.ai_cur = NULL;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (!child_ready(CHILD_KGPD)) {
+		/* kgpd went away meanwhile; its hello starts over */
+		close(fd);
+		return;
+	}
+	log_debug("connected to %s:%d, handing the socket to kgpd",
+	    env.tunnel.host, env.tunnel.ssh_port);
+	child_compose(&children[CHILD_KGPD], IMSG_KGP_CONNECT, fd, NULL, 0);
+	if (env.state != SC_UP)
+		env.state = SC_CONNECTING;
+}
+
+static void
+link_cancel(void)
+{
+	if (env.conn_ev != NULL) {
+		event_free(env.conn_ev);
+		env.conn_ev = NULL;
+	}
+	if (env.conn_fd != -1) {
+		close(env.conn_fd);
+		env.conn_fd = -1;
+	}
+	if (env.ai_list != NULL) {
+		freeaddrinfo(env.ai_list);
+		env.ai_list = env.ai_cur = NULL;
+	}
+}
+
+static void
+link_failed(const char *why)
+{
+	if (env.ai_list != NULL) {
+		freeaddrinfo(env.ai_list);
+		env.ai_list = env.ai_cur = NULL;
+	}
+	if (!env.ever_up) {
+		sc_error("cannot connect to the tunnel server at %s:%d: %s",
+		    env.tunnel.host, env.tunnel.ssh_port, why);
+		sc_shutdown(1);
+		return;
+	}
+	log_warnx("cannot connect to the tunnel server at %s:%d: %s",
+	    env.tunnel.host, env.tunnel.ssh_port, why);
+	link_schedule();
+}
+
+static void
+link_schedule(void)
+{
+	env.state = SC_RECONNECTING;
+	log_info("Reconnecting in %d second%s", env.reconnect_sec,
+	    env.reconnect_sec == 1 ? "" : "s");
+	timer_add(env.reconnect_ev, env.reconnect_sec, 0);
+	env.reconnect_sec *= 2;
+	if (env.reconnect_sec > RECONNECT_MAX_SEC)
+		env.reconnect_sec = RECONNECT_MAX_SEC;
+}
+
+static void
+link_reconnect_cb(int fd, short event, void *arg)
+{
+	link_start();
+}
+
+static void
+link_up(void)
+{
+	if (env.state == SC_STOPPING)
+		return;
+	env.state = SC_UP;
+	env.reconnect_sec = 1;
+	env.early_failures = 0;
+	if (!env.ever_up) {
+		env.ever_up = 1;
+		sc_console(LOG_INFO,
+		    "Sauce Connect is up, you may start your tests.");
+		sc_touch_readyfile();
+	} else
+		log_info("Tunnel connection re-established");
+}
+
+static void
+link_down(const char *reason)
+{
+	if (env.state == SC_STOPPING) {
+		log_debug("tunnel connection closed: %s", reason);
+		return;
+	}
+	log_warnx("Tunnel connection lost: %s", reason);
+	if (!env.ever_up && ++env.early_failures >= EARLY_FAILURES_MAX) {
+		sc_error("cannot establish the tunnel connection: %s", reason);
+		sc_shutdown(1);
+		return;
+	}
+	env.reconnects++;
+	link_schedule();
+}
+
+/*
+ * Stop: drain, DELETE the tunnel, wait until it is terminated, stop the
+ * children, exit.  Driven by timers so that the children's log lines
+ * keep flowing.
+ */
+void
+sc_shutdown(int status)
+{
+	struct sigaction	 sa;
+
+	if (env.state == SC_STOPPING)
+		return;
+	env.state = SC_STOPPING;
+	env.exit_status = status;
+	if (!sc_signalled)
+		sc_signalled = SIGTERM;	/* the next signal exits at once */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sc_sig_handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (status == 0 || env.tunnel_created)
+		log_info("Shutting down...");
+	link_cancel();
+	evtimer_del(env.reconnect_ev);
+	evtimer_del(env.hello_ev);
+	if (child_ready(CHILD_KGPD)) {
+		child_compose(&children[CHILD_KGPD], IMSG_KGP_DRAIN, -1, NULL,
+		    0);
+		imsg_flush(&children[CHILD_KGPD].iev.ibuf);
+	}
+	event_base_once(env.base, -1, EV_TIMEOUT, sc_stop_rest, NULL,
+	    &(struct timeval){ 0, 0 });
+}
+
+static void
+sc_stop_rest(int fd, short event, void *arg)
+{
+	char	 err[1024];
+	int	 ret;
+
+	rest_abort_on_signal(0);
+	if (!env.tunnel_created) {
+		sc_stop_finish();
+		return;
+	}
+	log_info("Deleting tunnel %s", env.tunnel.id);
+	ret = rest_delete(env.tunnel.id, err, sizeof(err));
+	if (ret == REST_ENOTFOUND) {
+		sc_stop_finish();
+		return;
+	}
+	if (ret != REST_OK) {
+		sc_error("cannot delete the tunnel %s: %s", env.tunnel.id,
+		    err);
+		sc_stop_finish();
+		return;
+	}
+	env.stop_deadline = time(NULL) + STOP_TIMEOUT_SEC;
+	timer_add(env.stop_ev, 0, 200 * 1000);
+}
+
+static void
+sc_stop_poll(int fd, short event, void *arg)
+{
+	struct rest_tunnel	 t;
+	char			 err[1024];
+	int			 ret;
+
+	ret = rest_get(env.tunnel.id, &t, err, sizeof(err));
+	if (ret == REST_ENOTFOUND ||
+	    (ret == REST_OK && strcmp(t.status, "terminated") == 0)) {
+		log_info("Tunnel %s terminated", env.tunnel.id);
+		sc_stop_finish();
+		return;
+	}
+	if (ret != REST_OK)
+		log_warnx("%s", err);
+	if (time(NULL) >= env.stop_deadline) {
+		log_warnx("the tunnel %s is still %s after %d seconds, "
+		    "exiting anyway", env.tunnel.id,
+		    ret == REST_OK ? t.status : "not terminated",
+		    STOP_TIMEOUT_SEC);
+		sc_stop_finish();
+		return;
+	}
+	timer_add(env.stop_ev, 0, 500 * 1000);
+}
+
+static void
+sc_stop_finish(void)
+{
+	supervise_stop_all();
+	control_cleanup();
+	if (conf.readyfile != NULL && env.ever_up)
+		unlink(conf.readyfile);
+	rest_cleanup();
+	if (env.exit_status == 0)
+		sc_console(LOG_INFO, "Goodbye.");
+	sc_cleanup();
+	exit(env.exit_status);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sigaction	 sa;
+	struct event		*sig_ev;
+	char			 err[1024], *p;
+	int			 i, ret;
+
+	sc_pid = getpid();
+	sc_env = &env;
+	config_init(&conf);
+	ret = config_parse(&conf, argc, argv, err, sizeof(err));
+	switch (ret) {
+	case CONFIG_OK:
+		break;
+	case CONFIG_HELP:
+		config_usage(stdout, conf.legacy);
+		return (0);
+	case CONFIG_VERSION:
+		printf("sc %s\n", SC_VERSION);
+		return (0);
+	case CONFIG_USAGE:
+		fprintf(stderr, "Error: %s\n", err);
+		config_usage(stderr, conf.legacy);
+		return (2);
+	default:
+		fprintf(stderr, "Error: %s\n", err);
+		return (1);
+	}
+
+	memset(&env, 0, sizeof(env));
+	env.conf = &conf;
+	env.conn_fd = -1;
+	env.reconnect_sec = 1;
+	env.started = time(NULL);
+	env.state = SC_STARTING;
+
+	log_procinit("sc");
+	log_init(LOG_DST_STDOUT, LOG_DAEMON);
+	log_setverbose(conf.verbose);
+	if (conf.logfile != NULL && log_set_file(conf.logfile) == -1) {
+		fprintf(stderr, "Error: cannot open the log file %s: %s\n",
+		    conf.logfile, strerror(errno));
+		return (1);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	atexit(sc_cleanup);
+
+	log_info("sc %s starting (%s command line), REST API %s", SC_VERSION,
+	    conf.legacy ? "version 4" : "version 5", conf.rest_url);
+	log_debug("user %s, tunnel name %s, control socket %s", conf.user,
+	    conf.tunnel_name ? conf.tunnel_name : "(none)", conf.ctl_socket);
+	if (conf.se_port_set && conf.se_port != 0)
+		log_info("Notice: the Selenium relay (--se-port %d) is not "
+		    "implemented; no port is opened", conf.se_port);
+
+	if (conf.tunnel_cainfo != NULL && sc_read_ca(conf.tunnel_cainfo) == -1)
+		return (1);
+	if (conf.pidfile != NULL) {
+		if (sc_write_pidfile(conf.pidfile) == -1) {
+			sc_error("cannot write the pidfile %s: %s",
+			    conf.pidfile, strerror(errno));
+			return (1);
+		}
+		strlcpy(pidfile_path, conf.pidfile, sizeof(pidfile_path));
+	}
+	if (conf.readyfile != NULL && unlink(conf.readyfile) == -1 &&
+	    errno != ENOENT)
+		log_warn("cannot remove the old readyfile %s", conf.readyfile);
+	if (control_init(conf.ctl_socket, err, sizeof(err)) == -1) {
+		sc_error("%s", err);
+		return (1);
+	}
+	strlcpy(ctlsock_path, conf.ctl_socket, sizeof(ctlsock_path));
+	if (rest_init(conf.rest_url, conf.user, conf.key) == -1) {
+		sc_error("cannot initialise libcurl");
+		return (1);
+	}
+	/* the key lives in libcurl now; hide it from ps(1) as well */
+	for (i = 1; i < argc; i++)
+		if ((p = strstr(argv[i], conf.key)) != NULL)
+			memset(p, '*', strlen(conf.key));
+	explicit_bzero(conf.key, strlen(conf.key));
+
+	if ((env.base = event_base_new()) == NULL)
+		sc_fatal("cannot create the event base");
+
+	/* SIGINT/SIGTERM: a self-pipe, so blocking REST calls notice too */
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		sc_fatal("pipe: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sc_sig_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if ((sig_ev = event_new(env.base, sig_pipe[0], EV_READ | EV_PERSIST,
+	    sc_sig_cb, NULL)) == NULL)
+		sc_fatal("event_new");
+	event_add(sig_ev, NULL);
+	env.sigchld_ev = evsignal_new(env.base, SIGCHLD, sc_sigchld_cb, NULL);
+	evsignal_add(env.sigchld_ev, NULL);
+
+	env.hello_ev = evtimer_new(env.base, sc_hello_timeout, NULL);
+	env.stats_ev = evtimer_new(env.base, sc_stats_cb, NULL);
+	env.reconnect_ev = evtimer_new(env.base, link_reconnect_cb, NULL);
+	env.stop_ev = evtimer_new(env.base, sc_stop_poll, NULL);
+	if (env.hello_ev == NULL || env.stats_ev == NULL ||
+	    env.reconnect_ev == NULL || env.stop_ev == NULL)
+		sc_fatal("evtimer_new");
+
+	children[CHILD_KGPD].dispatch = sc_dispatch_kgpd;
+	children[CHILD_PROXYD].dispatch = sc_dispatch_proxyd;
+	if (supervise_init(env.base, conf.verbose) == -1)
+		return (1);
+	supervise_start_all();
+	timer_add(env.hello_ev, HELLO_TIMEOUT_SEC, 0);
+	timer_add(env.stats_ev, 1, 0);
+	control_listen(env.base);
+
+	event_base_dispatch(env.base);
+	/* not reached: sc_stop_finish() exits */
+	sc_stop_finish();
+	return (1);
+}

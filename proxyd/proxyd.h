@@ -1,0 +1,44 @@
+/*
+ * proxyd: the forward proxy worker.  Every stream kgpd hands over is
+ * served as an accepted client connection of a non-caching HTTP/1.1
+ * forward proxy.
+ */
+#ifndef PROXYD_H
+#define PROXYD_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/dns.h>
+
+#include "http.h"
+#include "imsg_types.h"
+#include "proc.h"
+
+#define PROXYD_CONNECT_TIMEOUT_MS	10000
+#define PROXYD_PEER_LEN			256	/* stream peer info */
+#define PROXYD_MAXADDR			8	/* addresses tried a name */
+
+struct proxyd {
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	struct imsgev		 iev_main;	/* the controller, fd 3 */
+	struct imsgev		 iev_kgpd;	/* kgpd, fd 4 */
+	uint32_t		 connect_timeout_ms;
+	uint32_t		 idle_timeout_sec;
+	struct sc_stats		 stats;
+};
+
+extern struct proxyd	*env;
+
+/* relay.c */
+void	 relay_init(void);
+void	 relay_config(const struct proxy_config *);
+void	 relay_stream(int, uint32_t, const char *);
+void	 relay_shutdown(void);
+
+#endif /* PROXYD_H */

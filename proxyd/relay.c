@@ -1,0 +1,1462 @@
+/*
+ * The streams: each one is served like an accepted client connection of
+ * a non-caching HTTP/1.1 forward proxy.
+ *
+ * A stream is in one of these modes:
+ *	M_HTTP		requests and responses, one exchange at a time
+ *	M_TUNNEL	after CONNECT or a 101: bytes both ways, half-close
+ *	M_CLOSING	flushing what is left to the client, then lingering
+ *	M_DEAD		closed, freed at the next loop turn
+ * In M_HTTP, the request side is RQ_HEAD (waiting for a head), RQ_BODY
+ * or RQ_DONE, the response side RS_IDLE (no request out), RS_HEAD,
+ * RS_BODY or RS_DONE.  When both are done the exchange is over.
+ *
+ * Bodies go through as they came (Content-Length counted, chunked checked
+ * by the decoder), never buffered whole: a side is read only while the
+ * output it feeds holds less than RELAY_WRITE_HIGH bytes, and the write
+ * callback of that output (fired below RELAY_WRITE_LOW) resumes it.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "http.h"
+#include "log.h"
+#include "proxyd.h"
+
+#define RELAY_READ_HIGH		(256 * 1024)
+#define RELAY_WRITE_HIGH	(256 * 1024)
+#define RELAY_WRITE_LOW		(64 * 1024)
+#define RELAY_LINGER_SEC	2
+#define RELAY_FLUSH_SEC		60	/* to send the last bytes */
+#define RELAY_PULLUP		4096	/* bytes of chunk framing looked at */
+
+enum stream_mode { M_HTTP, M_TUNNEL, M_CLOSING, M_DEAD };
+enum rq_state { RQ_HEAD, RQ_BODY, RQ_DONE };
+enum rs_state { RS_IDLE, RS_HEAD, RS_BODY, RS_DONE };
+enum up_state { U_NONE, U_RESOLVING, U_CONNECTING, U_OPEN };
+
+struct upstream {
+	struct bufferevent	*bev;
+	enum up_state		 state;
+	char			 host[SC_HOST_LEN];
+	char			 port[8];
+	struct sockaddr_storage	 addr[PROXYD_MAXADDR];
+	socklen_t		 addrlen[PROXYD_MAXADDR];
+	int			 naddr, iaddr;
+	struct evdns_getaddrinfo_request *dnsreq;
+	int			 in_dns;	/* evdns_getaddrinfo() running */
+	int			 dns_result;	/* its answer, when immediate */
+	struct evutil_addrinfo	*dns_ai;
+	int			 dns_now;
+	int			 in_connect;
+	int			 lasterr;
+	struct event		*timer;		/* connect timeout */
+	int			 reusable;	/* may take the next request */
+	int			 reused;	/* this request reuses it */
+	int			 eof;
+	int			 shut;		/* its write side shut */
+};
+
+struct stream {
+	TAILQ_ENTRY(stream)	 entry;
+	uint32_t		 id;
+	char			 peer[PROXYD_PEER_LEN];
+	enum stream_mode	 mode;
+	struct bufferevent	*cbev;		/* the client: kgpd's stream */
+	int			 c_eof;
+	int			 c_shut;
+	struct upstream		 u;
+
+	/* the exchange going on */
+	struct http_head	 req;
+	enum rq_state		 rq_state;
+	enum http_body		 rq_body;
+	uint64_t		 rq_left;
+	struct http_chunked	 rq_ck;
+	char			 method[16];
+	char			 url[256];	/* for the log */
+	int			 version;	/* of the client's request */
+	int			 client_keep;
+	int			 want_upgrade;
+	int			 is_connect;
+	struct evbuffer		*replay;	/* head, to retry once */
+
+	struct http_head	 resp;
+	enum rs_state		 rs_state;
+	enum http_body		 rs_body;
+	uint64_t		 rs_left;
+	struct http_chunked	 rs_ck;
+	int			 rs_started;	/* a 1xx went out */
+
+	uint64_t		 nreq;
+	uint64_t		 gen;		/* bumped at each exchange */
+	uint64_t		 bytes_in, bytes_out;
+};
+
+TAILQ_HEAD(streamlist, stream);
+static struct streamlist	 streams = TAILQ_HEAD_INITIALIZER(streams);
+
+static void	 stream_close(struct stream *);
+static void	 stream_free_cb(evutil_socket_t, short, void *);
+static void	 stream_close_after_flush(struct stream *);
+static void	 stream_linger(struct stream *);
+static void	 stream_count_in(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
+static void	 stream_count_out(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
+static void	 client_read(struct bufferevent *, void *);
+static void	 client_write(struct bufferevent *, void *);
+static void	 client_event(struct bufferevent *, short, void *);
+static void	 up_read(struct bufferevent *, void *);
+static void	 up_write(struct bufferevent *, void *);
+static void	 up_event(struct bufferevent *, short, void *);
+static void	 up_timeout(evutil_socket_t, short, void *);
+static void	 up_dns_cb(int, struct evutil_addrinfo *, void *);
+static int	 up_new_bev(struct stream *);
+static void	 up_open(struct stream *, const char *, const char *);
+static void	 up_resolved(struct stream *, int, struct evutil_addrinfo *);
+static void	 up_connect_next(struct stream *);
+static void	 up_close(struct stream *);
+static void	 up_fail(struct stream *, int, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
+static void	 send_error(struct stream *, int, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
+static int	 parse_authority(const char *, size_t, const char *, char *,
+		    size_t, char *, size_t);
+static int	 parse_url(const char *, char *, size_t, char *, size_t,
+		    const char **, size_t *);
+static void	 request_head(struct stream *);
+static void	 request_start(struct stream *);
+static void	 request_pump(struct stream *);
+static void	 response_head(struct stream *);
+static void	 response_pump(struct stream *);
+static void	 exchange_done(struct stream *);
+static void	 exchange_reset(struct stream *);
+static void	 write_fields(struct evbuffer *, const struct http_head *);
+static void	 tunnel_start(struct stream *);
+static void	 tunnel_move(struct stream *, struct bufferevent *,
+		    struct bufferevent *);
+static void	 tunnel_check(struct stream *);
+static size_t	 move_bytes(struct evbuffer *, struct evbuffer *, uint64_t);
+
+void
+relay_init(void)
+{
+	if ((env->dns = evdns_base_new(env->base,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL)
+		fatalx("evdns_base_new");
+	/* also read by the resolv.conf parser; make sure of it */
+	if (evdns_base_load_hosts(env->dns, "/etc/hosts") != 0)
+		log_debug("%s: /etc/hosts not loaded", __func__);
+}
+
+void
+relay_config(const struct proxy_config *conf)
+{
+	char	 servers[SC_HOST_LEN], *s, *p;
+	int	 n = 0;
+
+	env->connect_timeout_ms = conf->connect_timeout_ms ?
+	    conf->connect_timeout_ms : PROXYD_CONNECT_TIMEOUT_MS;
+	env->idle_timeout_sec = conf->idle_timeout_sec;
+	if (conf->dns_servers[0] == '\0')
+		return;
+	strlcpy(servers, conf->dns_servers, sizeof(servers));
+	evdns_base_clear_nameservers_and_suspend(env->dns);
+	for (p = servers; (s = strsep(&p, ",")) != NULL;) {
+		while (*s == ' ')
+			s++;
+		if (*s == '\0')
+			continue;
+		if (evdns_base_nameserver_ip_add(env->dns, s) != 0)
+			log_warnx("bad DNS server \"%s\"", s);
+		else
+			n++;
+	}
+	evdns_base_resume(env->dns);
+	if (n == 0)
+		log_warnx("no usable DNS server in \"%s\"", conf->dns_servers);
+	else
+		log_debug("DNS servers: %s", conf->dns_servers);
+}
+
+void
+relay_shutdown(void)
+{
+	struct stream	*s, *next;
+
+	TAILQ_FOREACH_SAFE(s, &streams, entry, next)
+		stream_close(s);
+}
+
+/* kgpd handed over one stream: serve it. */
+void
+relay_stream(int fd, uint32_t id, const char *peer)
+{
+	struct stream	*s;
+
+	if (set_nonblock(fd) == -1 || set_cloexec(fd, 1) == -1) {
+		log_warn("%s: stream %u", __func__, id);
+		close(fd);
+		return;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("%s: stream %u", __func__, id);
+		close(fd);
+		return;
+	}
+	s->id = id;
+	strlcpy(s->peer, peer, sizeof(s->peer));
+	s->mode = M_HTTP;
+	http_head_init(&s->req, HTTP_REQUEST);
+	http_head_init(&s->resp, HTTP_RESPONSE);
+	s->u.state = U_NONE;
+	if ((s->cbev = bufferevent_socket_new(env->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL ||
+	    (s->u.timer = evtimer_new(env->base, up_timeout, s)) == NULL) {
+		log_warnx("%s: stream %u: out of memory", __func__, id);
+		if (s->cbev != NULL)
+			bufferevent_free(s->cbev);
+		else
+			close(fd);
+		free(s);
+		return;
+	}
+	bufferevent_setcb(s->cbev, client_read, client_write, client_event,
+	    s);
+	bufferevent_setwatermark(s->cbev, EV_READ, 0, RELAY_READ_HIGH);
+	bufferevent_setwatermark(s->cbev, EV_WRITE, RELAY_WRITE_LOW, 0);
+	evbuffer_add_cb(bufferevent_get_input(s->cbev), stream_count_in, s);
+	evbuffer_add_cb(bufferevent_get_output(s->cbev), stream_count_out, s);
+	bufferevent_enable(s->cbev, EV_READ | EV_WRITE);
+	exchange_reset(s);
+
+	TAILQ_INSERT_TAIL(&streams, s, entry);
+	env->stats.streams_open++;
+	env->stats.streams_total++;
+	log_debug("stream %u: open (%s)", s->id, s->peer);
+}
+
+static void
+stream_count_in(struct evbuffer *b, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct stream	*s = arg;
+
+	s->bytes_in += info->n_added;
+	env->stats.bytes_in += info->n_added;
+}
+
+static void
+stream_count_out(struct evbuffer *b, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct stream	*s = arg;
+
+	s->bytes_out += info->n_deleted;
+	env->stats.bytes_out += info->n_deleted;
+}
+
+/*
+ * Close everything now.  The structure itself is freed at the next turn
+ * of the loop, so a caller up the stack may still look at s->mode.
+ */
+static void
+stream_close(struct stream *s)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (s->mode == M_DEAD)
+		return;
+	log_debug("stream %u: closed, %llu request%s, %llu bytes in, "
+	    "%llu out", s->id, (unsigned long long)s->nreq,
+	    s->nreq == 1 ? "" : "s", (unsigned long long)s->bytes_in,
+	    (unsigned long long)s->bytes_out);
+	s->mode = M_DEAD;
+	up_close(s);
+	if (s->u.timer != NULL) {
+		event_free(s->u.timer);
+		s->u.timer = NULL;
+	}
+	if (s->cbev != NULL) {
+		evbuffer_remove_cb(bufferevent_get_input(s->cbev),
+		    stream_count_in, s);
+		evbuffer_remove_cb(bufferevent_get_output(s->cbev),
+		    stream_count_out, s);
+		bufferevent_free(s->cbev);
+		s->cbev = NULL;
+	}
+	http_head_free(&s->req);
+	http_head_free(&s->resp);
+	if (s->replay != NULL) {
+		evbuffer_free(s->replay);
+		s->replay = NULL;
+	}
+	TAILQ_REMOVE(&streams, s, entry);
+	env->stats.streams_open--;
+	if (event_base_once(env->base, -1, EV_TIMEOUT, stream_free_cb, s,
+	    &tv) == -1)
+		log_warnx("%s: stream %u leaked", __func__, s->id);
+}
+
+static void
+stream_free_cb(evutil_socket_t fd, short event, void *arg)
+{
+	free(arg);
+}
+
+/* Send what is queued for the client, then close. */
+static void
+stream_close_after_flush(struct stream *s)
+{
+	struct timeval	 flush = { RELAY_FLUSH_SEC, 0 };
+
+	if (s->mode == M_DEAD || s->mode == M_CLOSING)
+		return;
+	s->mode = M_CLOSING;
+	up_close(s);
+	if (s->c_shut) {
+		stream_close(s);
+		return;
+	}
+	bufferevent_setwatermark(s->cbev, EV_WRITE, 0, 0);
+	bufferevent_set_timeouts(s->cbev, NULL, &flush);
+	if (evbuffer_get_length(bufferevent_get_output(s->cbev)) == 0)
+		stream_linger(s);
+}
+
+/*
+ * All is sent: shut our side and read what the client still sends for a
+ * moment, so that closing with unread bytes does not reset the
+ * connection under the answer.
+ */
+static void
+stream_linger(struct stream *s)
+{
+	struct timeval	 tv = { RELAY_LINGER_SEC, 0 };
+	struct evbuffer	*in;
+
+	shutdown(bufferevent_getfd(s->cbev), SHUT_WR);
+	s->c_shut = 1;
+	if (s->c_eof) {
+		stream_close(s);
+		return;
+	}
+	in = bufferevent_get_input(s->cbev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	bufferevent_set_timeouts(s->cbev, &tv, NULL);
+	bufferevent_enable(s->cbev, EV_READ);
+}
+
+/* Move up to max bytes (and no more than fits) from one side to another. */
+static size_t
+move_bytes(struct evbuffer *in, struct evbuffer *out, uint64_t max)
+{
+	size_t	 n = evbuffer_get_length(in), olen;
+
+	olen = evbuffer_get_length(out);
+	if (olen >= RELAY_WRITE_HIGH)
+		return (0);
+	if (n > RELAY_WRITE_HIGH - olen)
+		n = RELAY_WRITE_HIGH - olen;
+	if (n > max)
+		n = max;
+	if (n == 0)
+		return (0);
+	return (evbuffer_remove_buffer(in, out, n) == -1 ? 0 : n);
+}
+
+/*
+ * The answer of the proxy itself (400, 502, 504...).  The stream stays
+ * open only when the whole request was read and the client wants more.
+ */
+static void
+send_error(struct stream *s, int status, const char *fmt, ...)
+{
+	struct evbuffer	*out;
+	va_list		 ap;
+	char		 msg[512];
+	int		 keep;
+
+	if (s->mode != M_HTTP)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_debug("stream %u: %s%s%d %s", s->id, s->url,
+	    s->url[0] ? " -> " : "", status, msg);
+	if (s->rs_state == RS_BODY) {
+		/* the answer was under way: all we can do is cut it */
+		stream_close_after_flush(s);
+		return;
+	}
+	up_close(s);
+	keep = s->rq_state == RQ_DONE && s->client_keep && !s->c_eof &&
+	    !s->is_connect && status != 400 && status != 431;
+	out = bufferevent_get_output(s->cbev);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Connection: %s\r\n"
+	    "\r\n", status, http_status_text(status), strlen(msg) + 1,
+	    keep ? "keep-alive" : "close");
+	if (strcmp(s->method, "HEAD") != 0)
+		evbuffer_add_printf(out, "%s\n", msg);
+	if (!keep) {
+		stream_close_after_flush(s);
+		return;
+	}
+	s->rs_state = RS_DONE;
+	exchange_done(s);
+}
+
+/*
+ * The client side.
+ */
+static void
+client_read(struct bufferevent *bev, void *arg)
+{
+	struct stream	*s = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	switch (s->mode) {
+	case M_HTTP:
+		if (s->rq_state == RQ_HEAD)
+			request_head(s);
+		else if (s->rq_state == RQ_BODY)
+			request_pump(s);
+		/* RQ_DONE: a pipelined request waits for its turn */
+		break;
+	case M_TUNNEL:
+		if (s->u.bev != NULL)
+			tunnel_move(s, s->cbev, s->u.bev);
+		break;
+	case M_CLOSING:
+		evbuffer_drain(in, evbuffer_get_length(in));
+		break;
+	case M_DEAD:
+		break;
+	}
+}
+
+static void
+client_write(struct bufferevent *bev, void *arg)
+{
+	struct stream	*s = arg;
+
+	switch (s->mode) {
+	case M_HTTP:
+		if (s->rs_state == RS_BODY)
+			response_pump(s);
+		break;
+	case M_TUNNEL:
+		if (s->u.bev != NULL)
+			tunnel_move(s, s->u.bev, s->cbev);
+		tunnel_check(s);
+		break;
+	case M_CLOSING:
+		if (!s->c_shut &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			stream_linger(s);
+		break;
+	case M_DEAD:
+		break;
+	}
+}
+
+static void
+client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct stream	*s = arg;
+
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		if (s->mode == M_HTTP && (what & BEV_EVENT_TIMEOUT))
+			log_debug("stream %u: idle timeout", s->id);
+		else if (s->mode != M_CLOSING)
+			log_debug("stream %u: client error: %s", s->id,
+			    evutil_socket_error_to_string(
+			    EVUTIL_SOCKET_ERROR()));
+		stream_close(s);
+		return;
+	}
+	if (!(what & BEV_EVENT_EOF))
+		return;
+	s->c_eof = 1;
+	switch (s->mode) {
+	case M_HTTP:
+		if (s->is_connect) {
+			/* gone before the tunnel was up */
+			stream_close(s);
+			break;
+		}
+		if (s->rq_state == RQ_HEAD) {
+			/* between requests, or in the middle of a head */
+			if (s->req.pos == 0 && evbuffer_get_length(
+			    bufferevent_get_input(bev)) == 0)
+				stream_close_after_flush(s);
+			else
+				stream_close(s);
+		} else if (s->rq_state == RQ_BODY) {
+			request_pump(s);
+			if (s->mode == M_HTTP && s->rq_state == RQ_BODY)
+				stream_close(s);
+		}
+		/* RQ_DONE: a half-close; answer, then close */
+		break;
+	case M_TUNNEL:
+		tunnel_check(s);
+		break;
+	case M_CLOSING:
+		/* a half-close: the answer may still be read */
+		if (s->c_shut || evbuffer_get_length(
+		    bufferevent_get_output(bev)) == 0)
+			stream_close(s);
+		break;
+	case M_DEAD:
+		break;
+	}
+}
+
+/*
+ * Requests.
+ */
+static void
+exchange_reset(struct stream *s)
+{
+	struct timeval	 tv;
+
+	http_head_free(&s->req);
+	http_head_free(&s->resp);
+	s->rq_state = RQ_HEAD;
+	s->rs_state = RS_IDLE;
+	s->rq_body = s->rs_body = HTTP_BODY_NONE;
+	s->rq_left = s->rs_left = 0;
+	s->method[0] = s->url[0] = '\0';
+	s->client_keep = s->want_upgrade = s->is_connect = 0;
+	s->rs_started = 0;
+	s->u.reused = 0;
+	s->gen++;
+	if (s->replay != NULL)
+		evbuffer_drain(s->replay, evbuffer_get_length(s->replay));
+	if (env->idle_timeout_sec > 0) {
+		tv.tv_sec = env->idle_timeout_sec;
+		tv.tv_usec = 0;
+		bufferevent_set_timeouts(s->cbev, &tv, NULL);
+	}
+}
+
+/* Both the request and its answer are through. */
+static void
+exchange_done(struct stream *s)
+{
+	if (s->mode != M_HTTP || s->rq_state != RQ_DONE ||
+	    s->rs_state != RS_DONE)
+		return;
+	s->nreq++;
+	if (!s->u.reusable || s->u.eof)
+		up_close(s);
+	if (!s->client_keep || s->c_eof) {
+		stream_close_after_flush(s);
+		return;
+	}
+	exchange_reset(s);
+	if (s->u.bev != NULL)
+		log_debug("stream %u: keeping %s:%s open", s->id, s->u.host,
+		    s->u.port);
+	/* a pipelined request may be waiting already */
+	if (evbuffer_get_length(bufferevent_get_input(s->cbev)) > 0)
+		request_head(s);
+}
+
+static void
+request_head(struct stream *s)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->cbev);
+	size_t		 len;
+	ssize_t		 n;
+	unsigned char	*p;
+
+	if ((len = evbuffer_get_length(in)) == 0)
+		return;
+	if (len > HTTP_HEAD_MAX + 1)
+		len = HTTP_HEAD_MAX + 1;
+	if ((p = evbuffer_pullup(in, len)) == NULL) {
+		stream_close(s);
+		return;
+	}
+	if ((n = http_head_parse(&s->req, p, len)) == 0)
+		return;
+	if (n == -1) {
+		s->client_keep = 0;
+		s->rq_state = RQ_DONE;
+		send_error(s, s->req.error, "proxyd: bad request: %s",
+		    s->req.errstr);
+		return;
+	}
+	evbuffer_drain(in, n);
+	bufferevent_set_timeouts(s->cbev, NULL, NULL);
+	request_start(s);
+}
+
+/*
+ * authority = host [":" port], host a name, IPv4 or [IPv6].  dport is
+ * the default port, NULL when the port is required.
+ */
+static int
+parse_authority(const char *a, size_t len, const char *dport, char *host,
+    size_t hostsz, char *port, size_t portsz)
+{
+	const char	*h, *p = NULL, *e = a + len, *errstr;
+	size_t		 hlen, i;
+	char		 pbuf[8];
+
+	if (len == 0)
+		return (-1);
+	if (a[0] == '[') {
+		if ((h = memchr(a, ']', len)) == NULL)
+			return (-1);
+		hlen = h - a - 1;
+		if (h + 1 < e) {
+			if (h[1] != ':')
+				return (-1);
+			p = h + 2;
+		}
+		h = a + 1;
+		for (i = 0; i < hlen; i++)
+			if (!isxdigit((unsigned char)h[i]) && h[i] != ':' &&
+			    h[i] != '.')
+				return (-1);
+	} else {
+		h = a;
+		for (i = 0; i < len && a[i] != ':'; i++)
+			if (!isalnum((unsigned char)a[i]) &&
+			    strchr("-._~", a[i]) == NULL)
+				return (-1);
+		hlen = i;
+		if (i < len)
+			p = a + i + 1;
+	}
+	if (hlen == 0 || hlen >= hostsz)
+		return (-1);
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (p == NULL || p == e) {
+		if (dport == NULL)
+			return (-1);
+		strlcpy(port, dport, portsz);
+		return (0);
+	}
+	if ((size_t)(e - p) >= sizeof(pbuf))
+		return (-1);
+	memcpy(pbuf, p, e - p);
+	pbuf[e - p] = '\0';
+	for (i = 0; pbuf[i] != '\0'; i++)
+		if (!isdigit((unsigned char)pbuf[i]))
+			return (-1);
+	strtonum(pbuf, 1, 65535, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	strlcpy(port, pbuf, portsz);
+	return (0);
+}
+
+/*
+ * absolute-form: "http://" authority [path-abempty] ["?" query].  Sets
+ * *path to the origin-form part (may be "" or start with '?'), *alen to
+ * the length of the authority (it starts at target + 7).
+ */
+static int
+parse_url(const char *target, char *host, size_t hostsz, char *port,
+    size_t portsz, const char **path, size_t *alen)
+{
+	const char	*a, *e;
+
+	if (strncasecmp(target, "http://", 7) != 0)
+		return (-1);
+	a = target + 7;
+	e = a + strcspn(a, "/?#");
+	if (*e == '#' || strchr(a, '#') != NULL)
+		return (-1);
+	if (memchr(a, '@', e - a) != NULL)
+		return (-1);
+	if (parse_authority(a, e - a, "80", host, hostsz, port, portsz) == -1)
+		return (-1);
+	*alen = e - a;
+	*path = e;
+	return (0);
+}
+
+/* A whole request head is in s->req: send it on its way. */
+static void
+request_start(struct stream *s)
+{
+	struct http_head	*h = &s->req;
+	struct evbuffer		*hb;
+	const char		*path, *upg;
+	char			 host[SC_HOST_LEN], port[8];
+	size_t			 alen;
+	uint64_t		 gen = s->gen;
+	int			 reuse;
+
+	strlcpy(s->method, h->method, sizeof(s->method));
+	if (strlen(h->method) >= sizeof(s->method))
+		s->method[0] = '_';	/* no method we look at */
+	snprintf(s->url, sizeof(s->url), "%s %s", h->method, h->target);
+	s->version = h->version;
+	s->client_keep = http_keep_alive(h);
+	s->rq_body = http_body_framing(h, NULL, &s->rq_left);
+	s->rq_state = s->rq_body == HTTP_BODY_NONE ? RQ_DONE : RQ_BODY;
+	if (s->rq_body == HTTP_BODY_CHUNKED)
+		http_chunked_init(&s->rq_ck);
+	s->rs_state = RS_HEAD;
+	http_head_init(&s->resp, HTTP_RESPONSE);
+	log_debug("stream %u: %s", s->id, s->url);
+
+	if (strcmp(h->method, "CONNECT") == 0) {
+		s->is_connect = 1;
+		s->client_keep = 0;
+		s->rq_state = RQ_DONE;
+		if (parse_authority(h->target, strlen(h->target), NULL,
+		    host, sizeof(host), port, sizeof(port)) == -1) {
+			send_error(s, 400, "proxyd: CONNECT needs host:port");
+			return;
+		}
+		up_close(s);
+		up_open(s, host, port);
+		return;
+	}
+	if (h->target[0] == '/' || strcmp(h->target, "*") == 0) {
+		s->client_keep = 0;
+		send_error(s, 400, "proxyd: this is a proxy: the request "
+		    "needs an absolute URL (http://host/path)");
+		return;
+	}
+	if (parse_url(h->target, host, sizeof(host), port, sizeof(port),
+	    &path, &alen) == -1) {
+		s->client_keep = 0;
+		send_error(s, 400, "proxyd: bad URL (only http:// URLs; "
+		    "https goes through CONNECT)");
+		return;
+	}
+	s->want_upgrade = (h->flags & HTTP_F_UPGRADE) &&
+	    (h->flags & HTTP_F_CONN_UPGRADE) && h->version == 11;
+
+	reuse = s->u.bev != NULL && s->u.state == U_OPEN && s->u.reusable &&
+	    !s->u.eof && strcmp(s->u.host, host) == 0 &&
+	    strcmp(s->u.port, port) == 0;
+	if (!reuse) {
+		up_close(s);
+		up_open(s, host, port);
+		/* it may have failed at once, and the exchange be over */
+		if (s->mode != M_HTTP || s->gen != gen || s->u.bev == NULL)
+			return;
+	} else
+		s->u.reused = 1;
+
+	if ((hb = evbuffer_new()) == NULL) {
+		send_error(s, 502, "proxyd: out of memory");
+		return;
+	}
+	evbuffer_add_printf(hb, "%s %s%s HTTP/1.%d\r\nHost: %.*s\r\n",
+	    h->method, path[0] == '/' ? "" : "/", path,
+	    h->version == 10 ? 0 : 1, (int)alen, h->target + 7);
+	write_fields(hb, h);
+	if (s->want_upgrade && (upg = http_head_get(h, "Upgrade")) != NULL)
+		evbuffer_add_printf(hb, "Connection: Upgrade\r\n"
+		    "Upgrade: %s\r\n", upg);
+	evbuffer_add(hb, "\r\n", 2);
+
+	/* a reused connection may have been closed under us: retry once */
+	if (reuse && s->rq_body == HTTP_BODY_NONE) {
+		if (s->replay == NULL)
+			s->replay = evbuffer_new();
+		if (s->replay != NULL) {
+			evbuffer_drain(s->replay,
+			    evbuffer_get_length(s->replay));
+			evbuffer_add(s->replay, evbuffer_pullup(hb, -1),
+			    evbuffer_get_length(hb));
+		}
+	}
+	evbuffer_add_buffer(bufferevent_get_output(s->u.bev), hb);
+	evbuffer_free(hb);
+	request_pump(s);
+}
+
+/* Every field but Host and the hop-by-hop ones. */
+static void
+write_fields(struct evbuffer *out, const struct http_head *h)
+{
+	size_t	 i;
+
+	for (i = 0; i < h->nfields; i++) {
+		if (h->kind == HTTP_REQUEST &&
+		    strcasecmp(h->fields[i].name, "Host") == 0)
+			continue;
+		if (http_hop_by_hop(h, h->fields[i].name))
+			continue;
+		evbuffer_add_printf(out, "%s: %s\r\n", h->fields[i].name,
+		    h->fields[i].value);
+	}
+}
+
+/* The request body, client -> app. */
+static void
+request_pump(struct stream *s)
+{
+	struct evbuffer	*in, *out;
+	unsigned char	*p;
+	size_t		 avail, n;
+	ssize_t		 r;
+	uint64_t	 left;
+
+	if (s->mode != M_HTTP || s->u.bev == NULL)
+		return;
+	in = bufferevent_get_input(s->cbev);
+	out = bufferevent_get_output(s->u.bev);
+	while (s->rq_state == RQ_BODY) {
+		if (evbuffer_get_length(out) >= RELAY_WRITE_HIGH)
+			return;
+		if ((avail = evbuffer_get_length(in)) == 0)
+			break;
+		if (s->rq_body == HTTP_BODY_LENGTH) {
+			s->rq_left -= move_bytes(in, out, s->rq_left);
+			if (s->rq_left == 0)
+				s->rq_state = RQ_DONE;
+			continue;
+		}
+		/* chunked */
+		if ((left = http_chunked_data(&s->rq_ck)) > 0) {
+			n = move_bytes(in, out, left);
+			http_chunked_consume(&s->rq_ck, n);
+			continue;
+		}
+		n = avail < RELAY_PULLUP ? avail : RELAY_PULLUP;
+		if ((p = evbuffer_pullup(in, n)) == NULL ||
+		    (r = http_chunked_parse(&s->rq_ck, p, n)) == -1) {
+			s->client_keep = 0;
+			if (s->rs_started || s->rs_state != RS_HEAD) {
+				stream_close_after_flush(s);
+				return;
+			}
+			send_error(s, 400, "proxyd: bad chunked body: %s",
+			    s->rq_ck.errstr ? s->rq_ck.errstr : "?");
+			return;
+		}
+		evbuffer_remove_buffer(in, out, r);
+		if (http_chunked_done(&s->rq_ck))
+			s->rq_state = RQ_DONE;
+	}
+	if (s->rq_state == RQ_DONE)
+		exchange_done(s);
+}
+
+/*
+ * The app side.
+ */
+static int
+up_new_bev(struct stream *s)
+{
+	struct bufferevent	*bev;
+
+	if ((bev = bufferevent_socket_new(env->base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		return (-1);
+	bufferevent_setcb(bev, up_read, up_write, up_event, s);
+	bufferevent_setwatermark(bev, EV_READ, 0, RELAY_READ_HIGH);
+	bufferevent_setwatermark(bev, EV_WRITE, RELAY_WRITE_LOW, 0);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	if (s->u.bev != NULL) {
+		/* what is queued for the app moves over */
+		evbuffer_add_buffer(bufferevent_get_output(bev),
+		    bufferevent_get_output(s->u.bev));
+		bufferevent_free(s->u.bev);
+	}
+	s->u.bev = bev;
+	return (0);
+}
+
+/* Start resolving and connecting; the request can be queued at once. */
+static void
+up_open(struct stream *s, const char *host, const char *port)
+{
+	struct upstream		*u = &s->u;
+	struct evutil_addrinfo	 hints;
+	struct timeval		 tv;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	struct evdns_getaddrinfo_request *req;
+	int			 p = atoi(port);
+
+	strlcpy(u->host, host, sizeof(u->host));
+	strlcpy(u->port, port, sizeof(u->port));
+	u->naddr = u->iaddr = 0;
+	u->eof = u->shut = u->reusable = u->reused = 0;
+	u->lasterr = 0;
+	if (up_new_bev(s) == -1) {
+		send_error(s, 502, "proxyd: out of memory");
+		return;
+	}
+	tv.tv_sec = env->connect_timeout_ms / 1000;
+	tv.tv_usec = (env->connect_timeout_ms % 1000) * 1000;
+	evtimer_add(u->timer, &tv);
+
+	/* numbers and localhost need no DNS */
+	memset(u->addr, 0, sizeof(u->addr));
+	sin = (struct sockaddr_in *)&u->addr[0];
+	sin6 = (struct sockaddr_in6 *)&u->addr[0];
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(p);
+		u->addrlen[0] = sizeof(*sin);
+		u->naddr = 1;
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(p);
+		u->addrlen[0] = sizeof(*sin6);
+		u->naddr = 1;
+	} else if (strcasecmp(host, "localhost") == 0 ||
+	    strcasecmp(host, "localhost.") == 0) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(p);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		u->addrlen[0] = sizeof(*sin);
+		sin6 = (struct sockaddr_in6 *)&u->addr[1];
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(p);
+		sin6->sin6_addr = in6addr_loopback;
+		u->addrlen[1] = sizeof(*sin6);
+		u->naddr = 2;
+	}
+	if (u->naddr > 0) {
+		up_connect_next(s);
+		return;
+	}
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	u->state = U_RESOLVING;
+	u->in_dns = 1;
+	u->dns_now = 0;
+	req = evdns_getaddrinfo(env->dns, host, port, &hints, up_dns_cb, s);
+	u->in_dns = 0;
+	if (u->dns_now) {
+		/* answered on the spot (hosts file, cache) */
+		up_resolved(s, u->dns_result, u->dns_ai);
+		return;
+	}
+	u->dnsreq = req;
+}
+
+static void
+up_dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
+{
+	struct stream	*s = arg;
+
+	if (result == EVUTIL_EAI_CANCEL)
+		return;		/* s may be gone */
+	if (s->u.in_dns) {
+		s->u.dns_now = 1;
+		s->u.dns_result = result;
+		s->u.dns_ai = ai;
+		return;
+	}
+	s->u.dnsreq = NULL;
+	up_resolved(s, result, ai);
+}
+
+static void
+up_resolved(struct stream *s, int result, struct evutil_addrinfo *ai)
+{
+	struct upstream		*u = &s->u;
+	struct evutil_addrinfo	*a;
+
+	if (result != 0) {
+		if (ai != NULL)
+			evutil_freeaddrinfo(ai);
+		up_fail(s, 502, "proxyd: cannot resolve %s: %s", u->host,
+		    evutil_gai_strerror(result));
+		return;
+	}
+	u->naddr = 0;
+	/* IPv4 first, then IPv6, as many as fit */
+	for (a = ai; a != NULL && u->naddr < PROXYD_MAXADDR; a = a->ai_next)
+		if (a->ai_family == AF_INET &&
+		    a->ai_addrlen <= sizeof(u->addr[0])) {
+			memcpy(&u->addr[u->naddr], a->ai_addr, a->ai_addrlen);
+			u->addrlen[u->naddr++] = a->ai_addrlen;
+		}
+	for (a = ai; a != NULL && u->naddr < PROXYD_MAXADDR; a = a->ai_next)
+		if (a->ai_family == AF_INET6 &&
+		    a->ai_addrlen <= sizeof(u->addr[0])) {
+			memcpy(&u->addr[u->naddr], a->ai_addr, a->ai_addrlen);
+			u->addrlen[u->naddr++] = a->ai_addrlen;
+		}
+	if (ai != NULL)
+		evutil_freeaddrinfo(ai);
+	if (u->naddr == 0) {
+		up_fail(s, 502, "proxyd: cannot resolve %s: no address",
+		    u->host);
+		return;
+	}
+	up_connect_next(s);
+}
+
+/* Try the next address; 502 when none is left. */
+static void
+up_connect_next(struct stream *s)
+{
+	struct upstream	*u = &s->u;
+	int		 i, r;
+
+	while (u->iaddr < u->naddr) {
+		i = u->iaddr++;
+		if (i > 0 && up_new_bev(s) == -1)
+			break;
+		u->state = U_CONNECTING;
+		u->in_connect = 1;
+		errno = 0;
+		r = bufferevent_socket_connect(u->bev,
+		    (struct sockaddr *)&u->addr[i], u->addrlen[i]);
+		u->in_connect = 0;
+		if (r == 0)
+			return;
+		u->lasterr = errno ? errno : ECONNREFUSED;
+	}
+	up_fail(s, 502, "proxyd: cannot connect to %s port %s: %s", u->host,
+	    u->port, strerror(u->lasterr ? u->lasterr : ECONNREFUSED));
+}
+
+static void
+up_timeout(evutil_socket_t fd, short event, void *arg)
+{
+	struct stream	*s = arg;
+
+	if (s->u.state != U_RESOLVING && s->u.state != U_CONNECTING)
+		return;
+	up_fail(s, 504, "proxyd: connecting to %s port %s took longer than "
+	    "%u ms", s->u.host, s->u.port, env->connect_timeout_ms);
+}
+
+static void
+up_close(struct stream *s)
+{
+	struct upstream	*u = &s->u;
+
+	if (u->dnsreq != NULL) {
+		evdns_getaddrinfo_cancel(u->dnsreq);
+		u->dnsreq = NULL;
+	}
+	if (u->timer != NULL)
+		evtimer_del(u->timer);
+	if (u->bev != NULL) {
+		bufferevent_free(u->bev);
+		u->bev = NULL;
+	}
+	u->state = U_NONE;
+	u->reusable = u->reused = 0;
+	u->eof = u->shut = 0;
+}
+
+/* The app cannot be reached: answer the client. */
+static void
+up_fail(struct stream *s, int status, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	up_close(s);
+	if (s->mode == M_HTTP && s->rq_state != RQ_BODY && !s->is_connect &&
+	    s->rq_body != HTTP_BODY_NONE)
+		s->client_keep = 0;	/* keep it simple after a body */
+	send_error(s, status, "%s", msg);
+}
+
+static void
+up_read(struct bufferevent *bev, void *arg)
+{
+	struct stream	*s = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	switch (s->mode) {
+	case M_HTTP:
+		if (s->rs_state == RS_HEAD)
+			response_head(s);
+		else if (s->rs_state == RS_BODY)
+			response_pump(s);
+		else {
+			/* nothing asked: this connection is not for reuse */
+			log_debug("stream %u: %s:%s sent unasked bytes",
+			    s->id, s->u.host, s->u.port);
+			evbuffer_drain(in, evbuffer_get_length(in));
+			if (s->rs_state == RS_IDLE)
+				up_close(s);
+			else
+				s->u.reusable = 0;
+		}
+		break;
+	case M_TUNNEL:
+		tunnel_move(s, bev, s->cbev);
+		break;
+	default:
+		evbuffer_drain(in, evbuffer_get_length(in));
+		break;
+	}
+}
+
+static void
+up_write(struct bufferevent *bev, void *arg)
+{
+	struct stream	*s = arg;
+
+	switch (s->mode) {
+	case M_HTTP:
+		if (s->rq_state == RQ_BODY)
+			request_pump(s);
+		break;
+	case M_TUNNEL:
+		tunnel_move(s, s->cbev, bev);
+		tunnel_check(s);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+up_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct stream	*s = arg;
+	struct upstream	*u = &s->u;
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	if (err == EAGAIN || err == EINPROGRESS || err == EINTR)
+		err = 0;
+
+	if (u->in_connect)
+		return;		/* bufferevent_socket_connect() says it */
+	if (what & BEV_EVENT_CONNECTED) {
+		evtimer_del(u->timer);
+		u->state = U_OPEN;
+		log_debug("stream %u: connected to %s port %s", s->id,
+		    u->host, u->port);
+		if (s->is_connect) {
+			evbuffer_add_printf(bufferevent_get_output(s->cbev),
+			    "HTTP/1.1 200 Connection established\r\n\r\n");
+			tunnel_start(s);
+		}
+		return;
+	}
+	if (u->state == U_CONNECTING) {
+		/* this address failed: the next one */
+		u->lasterr = err ? err : ECONNREFUSED;
+		log_debug("stream %u: connect to %s port %s: %s", s->id,
+		    u->host, u->port, strerror(u->lasterr));
+		up_connect_next(s);
+		return;
+	}
+	if (s->mode == M_TUNNEL) {
+		if (what & BEV_EVENT_ERROR) {
+			stream_close(s);
+			return;
+		}
+		u->eof = 1;
+		tunnel_check(s);
+		return;
+	}
+	if (s->mode != M_HTTP) {
+		up_close(s);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		u->eof = 1;
+	else
+		u->reusable = 0;
+	switch (s->rs_state) {
+	case RS_IDLE:
+		log_debug("stream %u: %s port %s closed", s->id, u->host,
+		    u->port);
+		up_close(s);
+		break;
+	case RS_HEAD:
+		if (u->reused && !s->rs_started && s->resp.pos == 0 &&
+		    s->rq_state == RQ_DONE && s->replay != NULL &&
+		    evbuffer_get_length(s->replay) > 0) {
+			char	 host[SC_HOST_LEN], port[8];
+			uint64_t gen = s->gen;
+
+			log_debug("stream %u: %s port %s closed, retrying",
+			    s->id, u->host, u->port);
+			strlcpy(host, u->host, sizeof(host));
+			strlcpy(port, u->port, sizeof(port));
+			up_close(s);
+			up_open(s, host, port);
+			if (s->mode == M_HTTP && s->gen == gen &&
+			    s->u.bev != NULL)
+				evbuffer_add_buffer(
+				    bufferevent_get_output(s->u.bev),
+				    s->replay);
+			return;
+		}
+		if (what & BEV_EVENT_EOF)
+			up_fail(s, 502, "proxyd: %s port %s closed the "
+			    "connection without an answer", u->host, u->port);
+		else
+			up_fail(s, 502, "proxyd: %s port %s: %s", u->host,
+			    u->port, strerror(err));
+		break;
+	case RS_BODY:
+		if (what & BEV_EVENT_EOF)
+			response_pump(s);
+		else
+			stream_close_after_flush(s);
+		break;
+	case RS_DONE:
+		/* the answer is through but the request is not */
+		stream_close_after_flush(s);
+		break;
+	}
+}
+
+/*
+ * Responses.
+ */
+static void
+response_head(struct stream *s)
+{
+	struct evbuffer		*in, *out;
+	struct http_head	*h = &s->resp;
+	unsigned char		*p;
+	const char		*upg;
+	size_t			 len;
+	ssize_t			 n;
+
+	in = bufferevent_get_input(s->u.bev);
+	out = bufferevent_get_output(s->cbev);
+	while (s->mode == M_HTTP && s->rs_state == RS_HEAD) {
+		if ((len = evbuffer_get_length(in)) == 0)
+			return;
+		if (len > HTTP_HEAD_MAX + 1)
+			len = HTTP_HEAD_MAX + 1;
+		if ((p = evbuffer_pullup(in, len)) == NULL) {
+			stream_close(s);
+			return;
+		}
+		if ((n = http_head_parse(h, p, len)) == 0)
+			return;
+		if (n == -1) {
+			s->u.reusable = 0;
+			up_fail(s, 502, "proxyd: bad answer from %s port %s: "
+			    "%s", s->u.host, s->u.port, h->errstr);
+			return;
+		}
+		evbuffer_drain(in, n);
+		if (s->replay != NULL)
+			evbuffer_drain(s->replay,
+			    evbuffer_get_length(s->replay));
+
+		if (h->status == 101) {
+			if (!s->want_upgrade) {
+				up_fail(s, 502, "proxyd: %s port %s switched "
+				    "protocols unasked", s->u.host, s->u.port);
+				return;
+			}
+			log_debug("stream %u: %s -> 101, relaying", s->id,
+			    s->url);
+			evbuffer_add_printf(out, "HTTP/1.1 101 %s\r\n",
+			    h->reason);
+			write_fields(out, h);
+			if ((upg = http_head_get(h, "Upgrade")) != NULL)
+				evbuffer_add_printf(out, "Upgrade: %s\r\n",
+				    upg);
+			evbuffer_add_printf(out, "Connection: Upgrade\r\n\r\n");
+			tunnel_start(s);
+			return;
+		}
+		if (h->status / 100 == 1) {
+			/* 100 Continue, 103...: pass on, wait for more */
+			if (s->version >= 11) {
+				evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n",
+				    h->status, h->reason);
+				write_fields(out, h);
+				evbuffer_add(out, "\r\n", 2);
+				s->rs_started = 1;
+			}
+			http_head_free(h);
+			continue;
+		}
+
+		s->rs_body = http_body_framing(h, s->method, &s->rs_left);
+		s->u.reusable = http_keep_alive(h) &&
+		    s->rs_body != HTTP_BODY_CLOSE;
+		if (s->rs_body == HTTP_BODY_CLOSE)
+			s->client_keep = 0;
+		if (s->rs_body == HTTP_BODY_CHUNKED)
+			http_chunked_init(&s->rs_ck);
+		log_debug("stream %u: %s -> %d", s->id, s->url, h->status);
+		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", h->status,
+		    h->reason);
+		write_fields(out, h);
+		if (!s->client_keep)
+			evbuffer_add_printf(out, "Connection: close\r\n");
+		else if (s->version == 10)
+			evbuffer_add_printf(out, "Connection: keep-alive\r\n");
+		evbuffer_add(out, "\r\n", 2);
+		http_head_free(h);
+		s->rs_state = s->rs_body == HTTP_BODY_NONE ? RS_DONE : RS_BODY;
+		if (s->rs_state == RS_BODY)
+			response_pump(s);
+		else
+			exchange_done(s);
+		return;
+	}
+}
+
+/* The response body, app -> client. */
+static void
+response_pump(struct stream *s)
+{
+	struct evbuffer	*in, *out;
+	unsigned char	*p;
+	size_t		 avail, n;
+	ssize_t		 r;
+	uint64_t	 left;
+
+	if (s->mode != M_HTTP || s->u.bev == NULL)
+		return;
+	in = bufferevent_get_input(s->u.bev);
+	out = bufferevent_get_output(s->cbev);
+	while (s->rs_state == RS_BODY) {
+		if (evbuffer_get_length(out) >= RELAY_WRITE_HIGH)
+			return;
+		if ((avail = evbuffer_get_length(in)) == 0)
+			break;
+		switch (s->rs_body) {
+		case HTTP_BODY_LENGTH:
+			s->rs_left -= move_bytes(in, out, s->rs_left);
+			if (s->rs_left == 0)
+				s->rs_state = RS_DONE;
+			break;
+		case HTTP_BODY_CLOSE:
+			move_bytes(in, out, avail);
+			break;
+		case HTTP_BODY_CHUNKED:
+			if ((left = http_chunked_data(&s->rs_ck)) > 0) {
+				n = move_bytes(in, out, left);
+				http_chunked_consume(&s->rs_ck, n);
+				break;
+			}
+			n = avail < RELAY_PULLUP ? avail : RELAY_PULLUP;
+			if ((p = evbuffer_pullup(in, n)) == NULL ||
+			    (r = http_chunked_parse(&s->rs_ck, p, n)) == -1) {
+				log_debug("stream %u: bad chunked answer "
+				    "from %s port %s: %s", s->id, s->u.host,
+				    s->u.port, s->rs_ck.errstr ?
+				    s->rs_ck.errstr : "?");
+				stream_close_after_flush(s);
+				return;
+			}
+			evbuffer_remove_buffer(in, out, r);
+			if (http_chunked_done(&s->rs_ck))
+				s->rs_state = RS_DONE;
+			break;
+		case HTTP_BODY_NONE:
+			s->rs_state = RS_DONE;
+			break;
+		}
+	}
+	if (s->rs_state == RS_BODY && s->u.eof &&
+	    evbuffer_get_length(in) == 0) {
+		if (s->rs_body == HTTP_BODY_CLOSE)
+			s->rs_state = RS_DONE;
+		else {
+			log_debug("stream %u: %s port %s cut the answer short",
+			    s->id, s->u.host, s->u.port);
+			stream_close_after_flush(s);
+			return;
+		}
+	}
+	if (s->rs_state == RS_DONE)
+		exchange_done(s);
+}
+
+/*
+ * Tunnels: CONNECT, and upgraded connections after a 101.
+ */
+static void
+tunnel_start(struct stream *s)
+{
+	s->mode = M_TUNNEL;
+	s->client_keep = 0;
+	http_head_free(&s->req);
+	http_head_free(&s->resp);
+	bufferevent_set_timeouts(s->cbev, NULL, NULL);
+	tunnel_move(s, s->cbev, s->u.bev);
+	if (s->mode != M_TUNNEL)
+		return;
+	tunnel_move(s, s->u.bev, s->cbev);
+	if (s->mode != M_TUNNEL)
+		return;
+	tunnel_check(s);
+}
+
+static void
+tunnel_move(struct stream *s, struct bufferevent *from,
+    struct bufferevent *to)
+{
+	struct evbuffer	*in = bufferevent_get_input(from);
+
+	move_bytes(in, bufferevent_get_output(to), evbuffer_get_length(in));
+	tunnel_check(s);
+}
+
+/*
+ * Half-close: once one side has sent its EOF and everything it sent is
+ * written to the other, shut the other's write side.  Both shut: done.
+ */
+static void
+tunnel_check(struct stream *s)
+{
+	struct upstream	*u = &s->u;
+
+	if (s->mode != M_TUNNEL || u->bev == NULL)
+		return;
+	if (s->c_eof && !u->shut &&
+	    evbuffer_get_length(bufferevent_get_input(s->cbev)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(u->bev)) == 0) {
+		shutdown(bufferevent_getfd(u->bev), SHUT_WR);
+		u->shut = 1;
+	}
+	if (u->eof && !s->c_shut &&
+	    evbuffer_get_length(bufferevent_get_input(u->bev)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(s->cbev)) == 0) {
+		shutdown(bufferevent_getfd(s->cbev), SHUT_WR);
+		s->c_shut = 1;
+	}
+	if (u->shut && s->c_shut)
+		stream_close(s);
+}

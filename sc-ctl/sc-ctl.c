@@ -1,0 +1,273 @@
+/*
+ * sc-ctl: talk to a running sc over its control socket.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "imsg.h"
+#include "imsg_types.h"
+
+#define CTL_TIMEOUT_MS	10000
+
+static void	 usage(void) __attribute__((noreturn));
+static int	 default_path(const char *, char *, size_t);
+static int	 ctl_connect(const char *);
+static int	 ctl_wait(struct imsgbuf *, struct imsg *);
+static void	 print_status(const struct ctl_status *);
+static char	*clean(const char *, size_t);
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: sc-ctl [-i name] [-s socket] status | stop | verbose n\n");
+	exit(1);
+}
+
+/* The same default as sc: SC_RUNDIR as root, else $XDG_RUNTIME_DIR or /tmp. */
+static int
+default_path(const char *name, char *buf, size_t len)
+{
+	const char	*dir;
+	char		 c[256];
+	size_t		 i;
+	int		 n;
+
+	if (name == NULL || *name == '\0')
+		name = "default";
+	for (i = 0; name[i] != '\0' && i < sizeof(c) - 1; i++)
+		c[i] = (isalnum((unsigned char)name[i]) || name[i] == '-' ||
+		    name[i] == '_' || name[i] == '.') ? name[i] : '_';
+	c[i] = '\0';
+	if (geteuid() == 0)
+		dir = SC_RUNDIR;
+	else if ((dir = getenv("XDG_RUNTIME_DIR")) == NULL || *dir != '/')
+		dir = "/tmp";
+	n = snprintf(buf, len, "%s/sc.%s.sock", dir, c);
+	return (n < 0 || (size_t)n >= len ? -1 : 0);
+}
+
+static int
+ctl_connect(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		fprintf(stderr, "Error: socket path too long: %s\n", path);
+		return (-1);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		fprintf(stderr, "Error: socket: %s\n", strerror(errno));
+		return (-1);
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == ENOENT)
+			fprintf(stderr, "Error: no control socket at %s: is "
+			    "sc running? (use -s or -i)\n", path);
+		else if (errno == ECONNREFUSED)
+			fprintf(stderr, "Error: %s: connection refused: sc "
+			    "is not running (stale socket)\n", path);
+		else
+			fprintf(stderr, "Error: %s: %s\n", path,
+			    strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* Wait for one message, with a timeout. */
+static int
+ctl_wait(struct imsgbuf *ibuf, struct imsg *imsg)
+{
+	struct pollfd	 pfd;
+	ssize_t		 n;
+
+	for (;;) {
+		if ((n = imsg_get(ibuf, imsg)) == -1) {
+			fprintf(stderr, "Error: bad answer from sc\n");
+			return (-1);
+		}
+		if (n > 0)
+			return (0);
+		pfd.fd = ibuf->fd;
+		pfd.events = POLLIN;
+		if ((n = poll(&pfd, 1, CTL_TIMEOUT_MS)) == -1) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "Error: poll: %s\n", strerror(errno));
+			return (-1);
+		}
+		if (n == 0) {
+			fprintf(stderr, "Error: sc did not answer\n");
+			return (-1);
+		}
+		if ((n = imsg_read(ibuf)) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			fprintf(stderr, "Error: read: %s\n", strerror(errno));
+			return (-1);
+		}
+		if (n == 0) {
+			fprintf(stderr, "Error: sc closed the connection\n");
+			return (-1);
+		}
+	}
+}
+
+/* A fixed-size string from the wire: terminated, printable. */
+static char *
+clean(const char *s, size_t len)
+{
+	static char	 buf[4][512];
+	static int	 idx;
+	char		*b = buf[idx++ % 4];
+	size_t		 i;
+
+	for (i = 0; i < len && i < sizeof(buf[0]) - 1 && s[i] != '\0'; i++)
+		b[i] = ((unsigned char)s[i] >= 0x20 && s[i] != 0x7f) ?
+		    s[i] : '?';
+	b[i] = '\0';
+	return (b);
+}
+
+static void
+print_status(const struct ctl_status *st)
+{
+	time_t	 now = time(NULL);
+	long long	 up;
+
+	up = st->started > 0 && now >= st->started ?
+	    (long long)(now - st->started) : 0;
+	printf("tunnel-id: %s\n", clean(st->tunnel_id, sizeof(st->tunnel_id)));
+	printf("tunnel-name: %s\n", clean(st->tunnel_name,
+	    sizeof(st->tunnel_name)));
+	printf("state: %s\n", clean(st->state, sizeof(st->state)));
+	printf("server: %s\n", clean(st->server, sizeof(st->server)));
+	printf("uptime: %lld\n", up);
+	printf("streams-open: %llu\n", (unsigned long long)st->streams_open);
+	printf("streams-total: %llu\n",
+	    (unsigned long long)st->streams_total);
+	printf("bytes-in: %llu\n", (unsigned long long)st->bytes_in);
+	printf("bytes-out: %llu\n", (unsigned long long)st->bytes_out);
+	printf("rtt-ms: %.1f\n", (double)st->rtt_us / 1000.0);
+	printf("reconnects: %u\n", st->reconnects);
+	printf("pid-controller: %d\n", st->controller_pid);
+	printf("pid-kgpd: %d\n", st->kgpd_pid);
+	printf("pid-proxyd: %d\n", st->proxyd_pid);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct imsgbuf		 ibuf;
+	struct imsg		 imsg;
+	struct ctl_status	 st;
+	const char		*sock = NULL, *name = NULL, *errstr;
+	char			 path[PATH_MAX], *msg;
+	int32_t			 v = 0;
+	uint32_t		 type;
+	int			 ch, fd, ret = 1;
+
+	while ((ch = getopt(argc, argv, "hi:s:")) != -1) {
+		switch (ch) {
+		case 'i':
+			name = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	if (strcmp(argv[0], "status") == 0 && argc == 1)
+		type = IMSG_CTL_STATUS;
+	else if (strcmp(argv[0], "stop") == 0 && argc == 1)
+		type = IMSG_CTL_STOP;
+	else if (strcmp(argv[0], "verbose") == 0 && argc == 2) {
+		type = IMSG_CTL_VERBOSE;
+		v = strtonum(argv[1], 0, 3, &errstr);
+		if (errstr != NULL) {
+			fprintf(stderr, "Error: verbosity %s: %s (0 to 3)\n",
+			    argv[1], errstr);
+			return (1);
+		}
+	} else
+		usage();
+
+	if (sock == NULL) {
+		if (default_path(name, path, sizeof(path)) == -1) {
+			fprintf(stderr, "Error: socket path too long\n");
+			return (1);
+		}
+		sock = path;
+	}
+	if ((fd = ctl_connect(sock)) == -1)
+		return (1);
+	imsg_init(&ibuf, fd);
+	if (imsg_compose(&ibuf, type, 0, 0, -1, type == IMSG_CTL_VERBOSE ?
+	    &v : NULL, type == IMSG_CTL_VERBOSE ? sizeof(v) : 0) == -1 ||
+	    imsg_flush(&ibuf) == -1) {
+		fprintf(stderr, "Error: cannot send to %s: %s\n", sock,
+		    strerror(errno));
+		close(fd);
+		return (1);
+	}
+	if (ctl_wait(&ibuf, &imsg) == -1) {
+		close(fd);
+		return (1);
+	}
+	switch (imsg.hdr.type) {
+	case IMSG_CTL_STATUS_INFO:
+		if (type != IMSG_CTL_STATUS ||
+		    imsg_get_data(&imsg, &st, sizeof(st)) == -1) {
+			fprintf(stderr, "Error: bad status answer\n");
+			break;
+		}
+		print_status(&st);
+		ret = 0;
+		break;
+	case IMSG_CTL_OK:
+		if (type == IMSG_CTL_STOP)
+			printf("sc is shutting down\n");
+		ret = 0;
+		break;
+	case IMSG_CTL_FAIL:
+		if ((msg = imsg_get_string(&imsg, 1024)) == NULL)
+			fprintf(stderr, "Error: the request failed\n");
+		else
+			fprintf(stderr, "Error: %s\n", clean(msg,
+			    strlen(msg)));
+		break;
+	default:
+		fprintf(stderr, "Error: unexpected answer %u from sc\n",
+		    imsg.hdr.type);
+		break;
+	}
+	imsg_free(&imsg);
+	imsg_clear(&ibuf);
+	close(fd);
+	return (ret);
+}

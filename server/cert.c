@@ -1,0 +1,401 @@
+/*
+ * The KGP endpoint's key and self-signed certificate: generated with
+ * libcrypto on first start, kept in the state directory, loaded into a
+ * libtls server context.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <tls.h>
+
+#include "log.h"
+#include "server.h"
+
+#define CERT_FILE_MAX	(64 * 1024)
+#define CERT_DAYS	3650
+
+static int	 read_small_file(const char *, char **, size_t *);
+static int	 write_file_atomic(const char *, const void *, size_t, mode_t);
+static EVP_PKEY	*cert_genkey(void);
+static int	 cert_addext(X509 *, int, const char *);
+static int	 cert_generate(const char *, char **, size_t *, char **,
+		    size_t *);
+static int	 bio_to_buf(BIO *, char **, size_t *);
+
+static int
+read_small_file(const char *path, char **buf, size_t *len)
+{
+	struct stat	 st;
+	char		*b = NULL;
+	ssize_t		 n;
+	size_t		 off = 0;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    st.st_size > CERT_FILE_MAX) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if ((b = malloc(st.st_size + 1)) == NULL)
+		goto fail;
+	while (off < (size_t)st.st_size) {
+		n = read(fd, b + off, st.st_size - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			goto fail;
+		}
+		off += n;
+	}
+	b[off] = '\0';
+	close(fd);
+	*buf = b;
+	*len = off;
+	return (0);
+ fail:
+	if (b != NULL)
+		freezero(b, st.st_size + 1);
+	close(fd);
+	return (-1);
+}
+
+static int
+write_file_atomic(const char *path, const void *buf, size_t len,
+    mode_t mode)
+{
+	char		 tmp[PATH_MAX];
+	const char	*p = buf;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >=
+	    sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    mode)) == -1)
+		return (-1);
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= n;
+	}
+	if (fsync(fd) == -1 || close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp, path) == -1) {
+		unlink(tmp);
+		return (-1);
+	}
+	return (0);
+ fail:
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	return (-1);
+}
+
+static int
+bio_to_buf(BIO *bio, char **buf, size_t *len)
+{
+	char	*p;
+	long	 n;
+
+	if ((n = BIO_get_mem_data(bio, &p)) <= 0)
+		return (-1);
+	if ((*buf = malloc(n + 1)) == NULL)
+		return (-1);
+	memcpy(*buf, p, n);
+	(*buf)[n] = '\0';
+	*len = n;
+	return (0);
+}
+
+static EVP_PKEY *
+cert_genkey(void)
+{
+	EVP_PKEY_CTX	*ctx;
+	EVP_PKEY	*pkey = NULL;
+
+	if ((ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL)) == NULL)
+		return (NULL);
+	if (EVP_PKEY_keygen_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx,
+	    NID_X9_62_prime256v1) <= 0 ||
+	    EVP_PKEY_CTX_set_ec_param_enc(ctx, OPENSSL_EC_NAMED_CURVE) <= 0 ||
+	    EVP_PKEY_keygen(ctx, &pkey) <= 0)
+		pkey = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return (pkey);
+}
+
+static int
+cert_addext(X509 *x, int nid, const char *value)
+{
+	X509V3_CTX	 ctx;
+	X509_EXTENSION	*ext;
+	int		 ret;
+
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	if ((ext = X509V3_EXT_nconf_nid(NULL, &ctx, nid, value)) == NULL)
+		return (-1);
+	ret = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return (ret == 1 ? 0 : -1);
+}
+
+/*
+ * A new EC P-256 key and a self-signed certificate for host (CN and
+ * subjectAltName, IP or DNS), valid for ten years.  PEM out.
+ */
+static int
+cert_generate(const char *host, char **crt, size_t *crtlen, char **key,
+    size_t *keylen)
+{
+	EVP_PKEY	*pkey = NULL;
+	X509		*x = NULL;
+	X509_NAME	*name;
+	BIGNUM		*bn = NULL;
+	BIO		*kbio = NULL, *cbio = NULL;
+	unsigned char	 serial[16], addr[16];
+	char		 san[HOST_MAX + 8];
+	int		 ret = -1;
+
+	*crt = *key = NULL;
+	if ((pkey = cert_genkey()) == NULL) {
+		log_warnx("%s: key generation failed", __func__);
+		goto done;
+	}
+	if ((x = X509_new()) == NULL)
+		goto done;
+	if (X509_set_version(x, 2) != 1)
+		goto done;
+	arc4random_buf(serial, sizeof(serial));
+	serial[0] &= 0x7f;
+	serial[0] |= 0x40;
+	if ((bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
+		goto done;
+	if (X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), CERT_DAYS, 0,
+	    NULL) == NULL)
+		goto done;
+	if ((name = X509_get_subject_name(x)) == NULL ||
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)host, -1, -1, 0) != 1 ||
+	    X509_set_issuer_name(x, name) != 1)
+		goto done;
+	if (X509_set_pubkey(x, pkey) != 1)
+		goto done;
+	if (inet_pton(AF_INET, host, addr) == 1 ||
+	    inet_pton(AF_INET6, host, addr) == 1)
+		snprintf(san, sizeof(san), "IP:%s", host);
+	else
+		snprintf(san, sizeof(san), "DNS:%s", host);
+	if (cert_addext(x, NID_basic_constraints, "critical,CA:TRUE") == -1 ||
+	    cert_addext(x, NID_key_usage,
+	    "critical,digitalSignature,keyCertSign") == -1 ||
+	    cert_addext(x, NID_ext_key_usage, "serverAuth") == -1 ||
+	    cert_addext(x, NID_subject_key_identifier, "hash") == -1 ||
+	    cert_addext(x, NID_subject_alt_name, san) == -1) {
+		log_warnx("%s: cannot add certificate extensions", __func__);
+		goto done;
+	}
+	if (X509_sign(x, pkey, EVP_sha256()) == 0)
+		goto done;
+
+	if ((kbio = BIO_new(BIO_s_mem())) == NULL ||
+	    (cbio = BIO_new(BIO_s_mem())) == NULL)
+		goto done;
+	if (PEM_write_bio_PrivateKey(kbio, pkey, NULL, NULL, 0, NULL,
+	    NULL) != 1 || PEM_write_bio_X509(cbio, x) != 1)
+		goto done;
+	if (bio_to_buf(kbio, key, keylen) == -1 ||
+	    bio_to_buf(cbio, crt, crtlen) == -1)
+		goto done;
+	ret = 0;
+ done:
+	if (ret == -1) {
+		if (*key != NULL)
+			freezero(*key, *keylen);
+		free(*crt);
+		*crt = *key = NULL;
+	}
+	BIO_free(kbio);
+	BIO_free(cbio);
+	BN_free(bn);
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	return (ret);
+}
+
+/*
+ * Load DIR/server.crt and DIR/server.key, creating both on first start.
+ * Returns 0 with the PEM texts (the key is to be freed with freezero).
+ */
+int
+cert_load_or_create(const char *dir, const char *host, char **crt,
+    size_t *crtlen, char **key, size_t *keylen)
+{
+	char	 kpath[PATH_MAX], cpath[PATH_MAX];
+	int	 khave, chave;
+
+	if ((size_t)snprintf(kpath, sizeof(kpath), "%s/%s", dir,
+	    SERVER_KEY_FILE) >= sizeof(kpath) ||
+	    (size_t)snprintf(cpath, sizeof(cpath), "%s/%s", dir,
+	    SERVER_CRT_FILE) >= sizeof(cpath)) {
+		log_warnx("%s: path too long", dir);
+		return (-1);
+	}
+	khave = access(kpath, F_OK) == 0;
+	chave = access(cpath, F_OK) == 0;
+	if (khave != chave) {
+		log_warnx("%s exists but %s does not: remove it to generate "
+		    "a new pair", khave ? kpath : cpath,
+		    khave ? cpath : kpath);
+		return (-1);
+	}
+	if (!khave) {
+		if (cert_generate(host, crt, crtlen, key, keylen) == -1) {
+			log_warnx("cannot generate a certificate");
+			return (-1);
+		}
+		if (write_file_atomic(kpath, *key, *keylen, 0600) == -1 ||
+		    write_file_atomic(cpath, *crt, *crtlen, 0644) == -1) {
+			log_warn("cannot write %s or %s", kpath, cpath);
+			unlink(kpath);
+			freezero(*key, *keylen);
+			free(*crt);
+			return (-1);
+		}
+		log_info("generated a new key and certificate for %s in %s",
+		    host, dir);
+		return (0);
+	}
+	if (read_small_file(kpath, key, keylen) == -1) {
+		log_warn("%s", kpath);
+		return (-1);
+	}
+	if (read_small_file(cpath, crt, crtlen) == -1) {
+		log_warn("%s", cpath);
+		freezero(*key, *keylen);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The fingerprint of a PEM certificate as libtls' tls_peer_cert_hash()
+ * prints it: "SHA256:" and the lowercase hex SHA-256 of the DER form.
+ */
+int
+cert_hash_pem(const char *pem, size_t len, char *out, size_t outlen)
+{
+	BIO		*bio;
+	X509		*x = NULL;
+	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen;
+	int		 dlen, ret = -1;
+
+	if (outlen < CERT_HASH_LEN + 1)
+		return (-1);
+	if ((bio = BIO_new_mem_buf(pem, len)) == NULL)
+		return (-1);
+	if ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
+		goto done;
+	if ((dlen = i2d_X509(x, &der)) <= 0)
+		goto done;
+	if (EVP_Digest(der, dlen, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32)
+		goto done;
+	memcpy(out, "SHA256:", 7);
+	hexencode(md, mdlen, out + 7);
+	ret = 0;
+ done:
+	OPENSSL_free(der);
+	X509_free(x);
+	BIO_free(bio);
+	return (ret);
+}
+
+/* Key and certificate into env->tls, fingerprint into env->cert_hash. */
+int
+cert_tls_setup(void)
+{
+	struct tls_config	*cfg = NULL;
+	char			*crt = NULL, *key = NULL;
+	size_t			 crtlen = 0, keylen = 0;
+	int			 ret = -1;
+
+	if (cert_load_or_create(env->statedir, env->host, &crt, &crtlen,
+	    &key, &keylen) == -1)
+		return (-1);
+	if (cert_hash_pem(crt, crtlen, env->cert_hash,
+	    sizeof(env->cert_hash)) == -1) {
+		log_warnx("%s/%s: not a PEM certificate", env->statedir,
+		    SERVER_CRT_FILE);
+		goto done;
+	}
+	if ((cfg = tls_config_new()) == NULL) {
+		log_warnx("tls_config_new failed");
+		goto done;
+	}
+	if (tls_config_set_protocols(cfg, TLS_PROTOCOL_TLSv1_2 |
+	    TLS_PROTOCOL_TLSv1_3) == -1 ||
+	    tls_config_set_keypair_mem(cfg, (const uint8_t *)crt, crtlen,
+	    (const uint8_t *)key, keylen) == -1) {
+		log_warnx("TLS key pair: %s", tls_config_error(cfg));
+		goto done;
+	}
+	if ((env->tls = tls_server()) == NULL) {
+		log_warnx("tls_server failed");
+		goto done;
+	}
+	if (tls_configure(env->tls, cfg) == -1) {
+		log_warnx("tls_configure: %s", tls_error(env->tls));
+		tls_free(env->tls);
+		env->tls = NULL;
+		goto done;
+	}
+	ret = 0;
+ done:
+	if (cfg != NULL) {
+		tls_config_clear_keys(cfg);
+		tls_config_free(cfg);
+	}
+	if (key != NULL)
+		freezero(key, keylen);
+	free(crt);
+	return (ret);
+}

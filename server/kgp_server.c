@@ -1,0 +1,191 @@
+/*
+ * The KGP endpoint: accept TCP, wrap in TLS, hand to the connection
+ * engine (common/kgp_conn.c) and authenticate the tunnel in its HELLO.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <tls.h>
+
+#include "kgp.h"
+#include "log.h"
+#include "server.h"
+
+#define KGP_BACKLOG		128
+#define KGP_SERVER_PING_MS	5000
+#define KGP_SERVER_MAX_MISSED	6
+#define KGP_SERVER_HANDSHAKE_MS	15000
+
+static void	 kgp_server_accept(int, void *);
+static int	 kgp_server_hello(struct kgp_conn *, const struct kgp_hello *,
+		    void *);
+static void	 kgp_server_up(struct kgp_conn *, void *);
+static void	 kgp_server_down(struct kgp_conn *, int, const char *, void *);
+
+static const struct kgp_callbacks kgp_server_callbacks = {
+	.open = NULL,
+	.hello = kgp_server_hello,
+	.up = kgp_server_up,
+	.down = kgp_server_down,
+};
+
+int
+kgp_server_init(const char *addr)
+{
+	char	 host[HOST_MAX], port[16], *p;
+	int	 fd;
+
+	if (parse_hostport(addr, host, sizeof(host), port,
+	    sizeof(port)) == -1) {
+		log_warnx("bad KGP address %s", addr);
+		return (-1);
+	}
+	if ((fd = listen_on(host, port, KGP_BACKLOG, env->kgp_addr,
+	    sizeof(env->kgp_addr))) == -1)
+		return (-1);
+	p = strrchr(env->kgp_addr, ':');
+	env->kgp_port = atoi(p + 1);
+	if ((env->kgp_listener = listener_new(env->base, fd,
+	    kgp_server_accept, NULL)) == NULL) {
+		close(fd);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Stop accepting; every connection gets ERROR shutdown. */
+void
+kgp_server_shutdown(void)
+{
+	struct kgp_client	*c, *tmp;
+
+	listener_free(env->kgp_listener);
+	env->kgp_listener = NULL;
+	TAILQ_FOREACH_SAFE(c, &env->clients, entry, tmp)
+		kgp_conn_close(c->conn, KGP_E_SHUTDOWN,
+		    "server shutting down");
+}
+
+static void
+kgp_server_accept(int fd, void *arg)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	struct kgp_client	*c;
+	struct kgp_params	 params;
+	struct tls		*cctx = NULL;
+
+	if (env->shutting_down) {
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("%s", __func__);
+		close(fd);
+		return;
+	}
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    sockaddr_string((struct sockaddr *)&ss, sslen, c->addr,
+	    sizeof(c->addr), NULL) == -1)
+		strlcpy(c->addr, "unknown", sizeof(c->addr));
+	if (tls_accept_socket(env->tls, &cctx, fd) == -1) {
+		log_warnx("KGP connection from %s: tls_accept_socket: %s",
+		    c->addr, tls_error(env->tls));
+		close(fd);
+		free(c);
+		return;
+	}
+	memset(&params, 0, sizeof(params));
+	params.role = KGP_ROLE_SERVER;
+	params.window = KGP_DEFAULT_WINDOW;
+	params.max_streams = KGP_DEFAULT_MAXSTREAMS;
+	params.ping_ms = KGP_SERVER_PING_MS;
+	params.max_missed = KGP_SERVER_MAX_MISSED;
+	params.handshake_ms = KGP_SERVER_HANDSHAKE_MS;
+	TAILQ_INSERT_TAIL(&env->clients, c, entry);
+	if ((c->conn = kgp_conn_new(env->base, fd, cctx, &params,
+	    &kgp_server_callbacks, c)) == NULL) {
+		log_warnx("KGP connection from %s: cannot set it up",
+		    c->addr);
+		TAILQ_REMOVE(&env->clients, c, entry);
+		tls_free(cctx);
+		close(fd);
+		free(c);
+		return;
+	}
+	log_debug("KGP connection from %s", c->addr);
+}
+
+static int
+kgp_server_hello(struct kgp_conn *conn, const struct kgp_hello *hello,
+    void *arg)
+{
+	struct kgp_client	*c = arg;
+	struct tunnel		*t;
+	size_t			 len;
+	int			 ok;
+
+	if (!tunnel_id_valid(hello->tunnel_id) ||
+	    (t = tunnel_find(hello->tunnel_id)) == NULL) {
+		log_info("KGP connection from %s: unknown tunnel", c->addr);
+		return (KGP_E_AUTH);
+	}
+	len = strnlen(hello->secret, sizeof(hello->secret));
+	ok = len == TUNNEL_SECRET_LEN &&
+	    timingsafe_bcmp(hello->secret, t->secret, TUNNEL_SECRET_LEN) == 0;
+	if (!ok) {
+		log_info("KGP connection from %s: tunnel %s: wrong secret",
+		    c->addr, t->id);
+		return (KGP_E_AUTH);
+	}
+	if (t->status != TUNNEL_RUNNING) {
+		log_info("KGP connection from %s: tunnel %s is %s", c->addr,
+		    t->id, tunnel_status_name(t->status));
+		return (KGP_E_TERMINATED);
+	}
+	strlcpy(c->tunnel_id, t->id, sizeof(c->tunnel_id));
+	return (0);
+}
+
+static void
+kgp_server_up(struct kgp_conn *conn, void *arg)
+{
+	struct kgp_client	*c = arg;
+	struct tunnel		*t;
+
+	if (c->tunnel_id[0] == '\0' ||
+	    (t = tunnel_find(c->tunnel_id)) == NULL ||
+	    t->status != TUNNEL_RUNNING) {
+		kgp_conn_close(conn, KGP_E_TERMINATED, "tunnel terminated");
+		return;
+	}
+	tunnel_bind(t, c);
+}
+
+static void
+kgp_server_down(struct kgp_conn *conn, int code, const char *reason,
+    void *arg)
+{
+	struct kgp_client	*c = arg;
+	char			 why[256], text[200];
+
+	/* the reason may be the peer's text */
+	log_sanitize(reason ? reason : "", text, sizeof(text));
+	snprintf(why, sizeof(why), "%s%s%s", kgp_code_name(code),
+	    *text ? ": " : "", text);
+	if (c->tunnel != NULL)
+		tunnel_unbind(c->tunnel, c, why);
+	else
+		log_debug("KGP connection from %s closed: %s", c->addr, why);
+	TAILQ_REMOVE(&env->clients, c, entry);
+	kgp_conn_free(conn);
+	free(c);
+	server_shutdown_check();
+}

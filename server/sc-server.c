@@ -1,0 +1,479 @@
+/*
+ * sc-server: the tunnel server.  One libevent loop serves the REST API
+ * (rest.c), the KGP endpoint (kgp_server.c) and one entry proxy per
+ * running tunnel (entry.c).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <tls.h>
+
+#include "config.h"
+#include "log.h"
+#include "proc.h"
+#include "server.h"
+
+struct server_env	*env;
+
+static void	 usage(void) __attribute__((noreturn));
+static void	 server_sig(int, short, void *);
+static void	 server_exit_timeout(int, short, void *);
+static void	 listener_accept(int, short, void *);
+static void	 listener_resume(int, short, void *);
+static int	 statedir_default(char *, size_t);
+static int	 mkdir_p(const char *, mode_t);
+
+static void
+usage(void)
+{
+	extern char	*__progname;
+
+	fprintf(stderr, "usage: %s [-dv] [-s statedir] [-R addr:port] "
+	    "[-K addr:port] [-E addr]\n"
+	    "\t[-H host] [-g grace_sec]\n"
+	    "       %s [-s statedir] user add | del NAME\n"
+	    "       %s [-s statedir] user list\n",
+	    __progname, __progname, __progname);
+	exit(1);
+}
+
+/* "ip:port" or "[ip6]:port"; *port gets the port. */
+int
+sockaddr_string(const struct sockaddr *sa, socklen_t salen, char *buf,
+    size_t len, int *port)
+{
+	char	 h[NI_MAXHOST], s[NI_MAXSERV];
+
+	if (getnameinfo(sa, salen, h, sizeof(h), s, sizeof(s),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return (-1);
+	if (port != NULL)
+		*port = atoi(s);
+	if (sa->sa_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%s", h, s);
+	else
+		snprintf(buf, len, "%s:%s", h, s);
+	return (0);
+}
+
+/*
+ * Bind and listen on host:port (non-blocking, close-on-exec).  bound gets
+ * the address actually bound, "ip:port".  Returns the socket or -1.
+ */
+int
+listen_on(const char *host, const char *port, int backlog, char *bound,
+    size_t boundlen)
+{
+	struct addrinfo		 hints, *res = NULL, *ai;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 fd = -1, error, on = 1, saved = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
+		log_warnx("%s:%s: %s", host, port, gai_strerror(error));
+		return (-1);
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol)) == -1) {
+			saved = errno;
+			continue;
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on)) == -1)
+			log_warn("setsockopt SO_REUSEADDR");
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+		    listen(fd, backlog) == -1) {
+			saved = errno;
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		break;
+	}
+	freeaddrinfo(res);
+	if (fd == -1) {
+		errno = saved;
+		log_warn("listen on %s:%s", host, port);
+		return (-1);
+	}
+	sslen = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    sockaddr_string((struct sockaddr *)&ss, sslen, bound, boundlen,
+	    NULL) == -1) {
+		log_warn("getsockname");
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * Accept loops.  On EMFILE/ENFILE the listener stops reading for a
+ * second instead of spinning on a readable socket it cannot serve.
+ */
+struct listener *
+listener_new(struct event_base *base, int fd, void (*cb)(int, void *),
+    void *arg)
+{
+	struct listener	*l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return (NULL);
+	l->fd = fd;
+	l->cb = cb;
+	l->arg = arg;
+	if ((l->ev = event_new(base, fd, EV_READ | EV_PERSIST,
+	    listener_accept, l)) == NULL ||
+	    (l->pause = evtimer_new(base, listener_resume, l)) == NULL) {
+		if (l->ev != NULL)
+			event_free(l->ev);
+		free(l);
+		return (NULL);
+	}
+	event_add(l->ev, NULL);
+	return (l);
+}
+
+void
+listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	event_free(l->ev);
+	event_free(l->pause);
+	close(l->fd);
+	free(l);
+}
+
+static void
+listener_accept(int fd, short ev, void *arg)
+{
+	struct listener	*l = arg;
+	int		 s;
+
+	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
+	    -1) {
+		switch (errno) {
+		case EINTR:
+		case EAGAIN:
+		case ECONNABORTED:
+			return;
+		case EMFILE:
+		case ENFILE:
+			accept_paused(&l->ev, l->pause);
+			return;
+		default:
+			log_warn("accept");
+			return;
+		}
+	}
+	l->cb(s, l->arg);
+}
+
+/* Stop an accept event for a second. */
+void
+accept_paused(struct event **ev, struct event *pause)
+{
+	struct timeval	 tv = { 1, 0 };
+
+	log_warnx("out of file descriptors: accept paused for 1 s");
+	event_del(*ev);
+	evtimer_add(pause, &tv);
+}
+
+static void
+listener_resume(int fd, short ev, void *arg)
+{
+	struct listener	*l = arg;
+
+	event_add(l->ev, NULL);
+}
+
+/* Default: /var/lib/sc-server as root, else the XDG state directory. */
+static int
+statedir_default(char *buf, size_t len)
+{
+	const char	*p;
+	struct passwd	*pw;
+
+	if (geteuid() == 0) {
+		strlcpy(buf, SC_SERVER_USER_DEFAULT_STATEDIR, len);
+		return (0);
+	}
+	if ((p = getenv("XDG_STATE_HOME")) != NULL && *p == '/') {
+		if ((size_t)snprintf(buf, len, "%s/sc-server", p) >= len)
+			return (-1);
+		return (0);
+	}
+	if ((p = getenv("HOME")) == NULL || *p != '/') {
+		if ((pw = getpwuid(getuid())) == NULL)
+			return (-1);
+		p = pw->pw_dir;
+	}
+	if ((size_t)snprintf(buf, len, "%s/.local/state/sc-server", p) >= len)
+		return (-1);
+	return (0);
+}
+
+/* mkdir -p; directories created get mode. */
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char	 buf[PATH_MAX], *p;
+
+	if (strlcpy(buf, path, sizeof(buf)) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return (-1);
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return (-1);
+	return (0);
+}
+
+static void
+server_sig(int sig, short ev, void *arg)
+{
+	struct timeval	 tv = { 5, 0 };
+
+	switch (sig) {
+	case SIGHUP:
+		log_info("SIGHUP: reloading accounts");
+		accounts_reload();
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (env->shutting_down)
+			break;
+		log_info("%s: shutting down",
+		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		env->shutting_down = 1;
+		kgp_server_shutdown();
+		tunnel_shutdown_all();
+		if ((env->exit_timer = evtimer_new(env->base,
+		    server_exit_timeout, NULL)) != NULL)
+			evtimer_add(env->exit_timer, &tv);
+		server_shutdown_check();
+		break;
+	}
+}
+
+static void
+server_exit_timeout(int fd, short ev, void *arg)
+{
+	log_warnx("connections still open after 5 s, exiting");
+	event_base_loopexit(env->base, NULL);
+}
+
+/* Shutting down: leave the loop once the last KGP connection is gone. */
+void
+server_shutdown_check(void)
+{
+	if (env->shutting_down && TAILQ_EMPTY(&env->clients))
+		event_base_loopexit(env->base, NULL);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct server_env	 senv;
+	char				 statedir[PATH_MAX];
+	char				 abspath[PATH_MAX];
+	const char			*sflag = NULL, *rflag = NULL;
+	const char			*kflag = NULL, *eflag = NULL;
+	const char			*hflag = NULL, *errstr;
+	char				 khost[HOST_MAX], kport[16];
+	struct event			*sigterm, *sigint, *sighup;
+	int				 ch, debug = 0, verbose = 0, ret;
+	int				 grace = SC_SERVER_GRACE_DEFAULT;
+	struct stat			 st;
+
+	env = &senv;
+	TAILQ_INIT(&env->accounts);
+	TAILQ_INIT(&env->tunnels);
+	TAILQ_INIT(&env->clients);
+
+	log_procinit("sc-server");
+	log_init(LOG_DST_STDERR, LOG_DAEMON);
+
+	while ((ch = getopt(argc, argv, "+dE:g:H:K:R:s:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'E':
+			eflag = optarg;
+			break;
+		case 'g':
+			grace = strtonum(optarg, 1, 86400, &errstr);
+			if (errstr != NULL)
+				errx(1, "grace period %s: %s", optarg, errstr);
+			break;
+		case 'H':
+			hflag = optarg;
+			break;
+		case 'K':
+			kflag = optarg;
+			break;
+		case 'R':
+			rflag = optarg;
+			break;
+		case 's':
+			sflag = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (sflag == NULL) {
+		if (statedir_default(statedir, sizeof(statedir)) == -1)
+			errx(1, "cannot find a state directory, use -s");
+	} else if (strlcpy(statedir, sflag, sizeof(statedir)) >=
+	    sizeof(statedir))
+		errx(1, "state directory name too long");
+	env->statedir = statedir;
+	if ((size_t)snprintf(env->accounts_path, sizeof(env->accounts_path),
+	    "%s/%s", statedir, ACCOUNTS_FILE) >= sizeof(env->accounts_path))
+		errx(1, "state directory name too long");
+
+	if (argc > 0) {
+		if (strcmp(argv[0], "user") != 0)
+			usage();
+		if (debug || verbose || rflag || kflag || eflag || hflag)
+			usage();
+		if (mkdir_p(statedir, 0700) == -1)
+			err(1, "%s", statedir);
+		return (user_command(statedir, argc - 1, argv + 1));
+	}
+
+	env->debug = debug;
+	env->verbose = verbose;
+	env->grace = grace;
+	log_setverbose(verbose);
+
+	if (parse_hostport(kflag ? kflag : SC_SERVER_KGP_DEFAULT, khost,
+	    sizeof(khost), kport, sizeof(kport)) == -1)
+		errx(1, "bad KGP address %s (want addr:port)", kflag);
+	if (hflag != NULL) {
+		if (*hflag == '\0' || strlen(hflag) >= sizeof(env->host) ||
+		    strspn(hflag, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") !=
+		    strlen(hflag))
+			errx(1, "bad host name %s", hflag);
+		strlcpy(env->host, hflag, sizeof(env->host));
+	} else
+		strlcpy(env->host, khost, sizeof(env->host));
+	if (parse_hostport(eflag ? eflag : SC_SERVER_ENTRY_DEFAULT,
+	    env->entry_host, sizeof(env->entry_host), NULL, 0) == -1)
+		errx(1, "bad entry proxy address %s", eflag);
+	if (rflag != NULL) {
+		char	 h[HOST_MAX], p[16];
+
+		if (parse_hostport(rflag, h, sizeof(h), p, sizeof(p)) == -1)
+			errx(1, "bad REST address %s (want addr:port)",
+			    rflag);
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+
+	if (mkdir_p(statedir, 0700) == -1)
+		err(1, "%s", statedir);
+	if (realpath(statedir, abspath) == NULL)
+		err(1, "%s", statedir);
+	strlcpy(statedir, abspath, sizeof(statedir));
+	if ((size_t)snprintf(env->accounts_path, sizeof(env->accounts_path),
+	    "%s/%s", statedir, ACCOUNTS_FILE) >= sizeof(env->accounts_path))
+		errx(1, "state directory name too long");
+	if (stat(statedir, &st) == -1)
+		err(1, "%s", statedir);
+	if (!S_ISDIR(st.st_mode))
+		errx(1, "%s: not a directory", statedir);
+	if (st.st_mode & 077)
+		log_warnx("state directory %s is accessible by others",
+		    statedir);
+
+	if (accounts_reload() == -1)
+		log_warnx("no accounts loaded from %s", env->accounts_path);
+	else if (TAILQ_EMPTY(&env->accounts))
+		log_warnx("no accounts yet: add one with "
+		    "sc-server -s %s user add NAME", statedir);
+
+	tzset();
+	if (tls_init() == -1)
+		fatalx("tls_init");
+	if (cert_tls_setup() == -1)
+		fatalx("TLS setup failed");
+
+	if ((env->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+
+	if (rest_init(rflag ? rflag : SC_SERVER_REST_DEFAULT) == -1)
+		fatalx("cannot start the REST API");
+	if (kgp_server_init(kflag ? kflag : SC_SERVER_KGP_DEFAULT) == -1)
+		fatalx("cannot start the KGP endpoint");
+
+	log_info("REST API listening on http://%s%s", env->rest_addr,
+	    REST_PREFIX);
+	log_info("KGP listening on %s (certificate %s)", env->kgp_addr,
+	    env->cert_hash);
+
+	if (!debug) {
+		log_init(LOG_DST_SYSLOG, LOG_DAEMON);
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		/* the event base uses epoll: re-arm after fork */
+		if (event_reinit(env->base) == -1)
+			fatalx("event_reinit");
+	}
+
+	sigterm = evsignal_new(env->base, SIGTERM, server_sig, NULL);
+	sigint = evsignal_new(env->base, SIGINT, server_sig, NULL);
+	sighup = evsignal_new(env->base, SIGHUP, server_sig, NULL);
+	if (sigterm == NULL || sigint == NULL || sighup == NULL)
+		fatalx("evsignal_new");
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	evsignal_add(sighup, NULL);
+
+	ret = event_base_dispatch(env->base);
+	if (ret == -1)
+		fatalx("event_base_dispatch");
+
+	log_info("exiting");
+	return (0);
+}

@@ -1,0 +1,223 @@
+/*
+ * sc-server: the REST API, the KGP endpoint and the entry proxies of the
+ * tunnel server.
+ */
+#ifndef SC_SERVER_H
+#define SC_SERVER_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define SC_SERVER_USER_DEFAULT_STATEDIR	"/var/lib/sc-server"
+#define SC_SERVER_REST_DEFAULT	"127.0.0.1:4400"
+#define SC_SERVER_KGP_DEFAULT	"127.0.0.1:4443"
+#define SC_SERVER_ENTRY_DEFAULT	"127.0.0.1"
+#define SC_SERVER_GRACE_DEFAULT	60
+#define SC_SERVER_CONNECT_MIN	30	/* first connection: at least this */
+
+#define REST_PREFIX		"/rest/v1"
+#define REST_MAX_BODY		(64 * 1024)
+#define REST_MAX_HEADERS	(16 * 1024)
+#define REST_TIMEOUT		30
+
+#define ACCOUNT_NAME_MAX	64
+#define ACCOUNT_SALT_LEN	16	/* bytes */
+#define ACCOUNT_KEY_LEN		36	/* UUID form */
+#define ACCOUNTS_FILE		"accounts"
+#define SERVER_KEY_FILE		"server.key"
+#define SERVER_CRT_FILE		"server.crt"
+
+#define TUNNEL_ID_LEN		32	/* hex characters */
+#define TUNNEL_SECRET_LEN	64	/* hex characters */
+#define TUNNEL_MAX_PER_USER	256	/* tunnels not yet terminated */
+#define TUNNEL_KEEP_TERMINATED	1024	/* terminated tunnels kept readable */
+#define TUNNEL_ARRAY_MAX	4096	/* strings in one domain list */
+#define TUNNEL_STRING_MAX	1024	/* bytes in one such string */
+
+#define HOST_MAX		256
+#define ADDRSTR_MAX		(HOST_MAX + 16)
+#define CERT_HASH_LEN		(7 + 64)	/* "SHA256:" + hex */
+
+struct event;
+struct event_base;
+struct evhttp;
+struct tls;
+struct kgp_conn;
+struct json_t;
+
+struct account {
+	TAILQ_ENTRY(account)	 entry;
+	char			 name[ACCOUNT_NAME_MAX + 1];
+	uint8_t			 salt[ACCOUNT_SALT_LEN];
+	uint8_t			 hash[32];
+};
+TAILQ_HEAD(accountlist, account);
+
+enum tunnel_status {
+	TUNNEL_RUNNING,
+	TUNNEL_HALTING,
+	TUNNEL_TERMINATED
+};
+
+struct kgp_client;
+
+struct entry_proxy;
+
+struct tunnel {
+	TAILQ_ENTRY(tunnel)	 entry;
+	char			 id[TUNNEL_ID_LEN + 1];
+	char			 secret[TUNNEL_SECRET_LEN + 1];
+	char			 owner[ACCOUNT_NAME_MAX + 1];
+	char			*identifier;
+	char			*vm_version;
+	struct json_t		*domain_names;
+	struct json_t		*direct_domains;
+	struct json_t		*no_ssl_bump_domains;
+	struct json_t		*metadata;
+	int			 shared_tunnel;
+	int			 use_kgp;
+	int			 use_caching_proxy;
+	int			 no_proxy_caching;
+	int			 tunnel_pool;
+	int			 user_shutdown;
+	enum tunnel_status	 status;
+	time_t			 creation_time;
+	time_t			 launch_time;
+	time_t			 last_connected;	/* 0: never */
+	time_t			 shutdown_time;		/* 0: not yet */
+	struct kgp_client	*client;	/* the connection that is up */
+	struct event		*grace;
+	struct entry_proxy	*proxy;		/* open while running */
+	char			 entry_addr[ADDRSTR_MAX];	/* "ip:port" */
+};
+TAILQ_HEAD(tunnellist, tunnel);
+
+/* one accepted KGP connection, from accept to its down callback */
+struct kgp_client {
+	TAILQ_ENTRY(kgp_client)	 entry;
+	struct kgp_conn		*conn;
+	struct tunnel		*tunnel;	/* set while bound (up) */
+	char			 tunnel_id[TUNNEL_ID_LEN + 1];	/* from HELLO */
+	char			 addr[ADDRSTR_MAX];
+};
+TAILQ_HEAD(kgp_clientlist, kgp_client);
+
+/* an accept loop that pauses on EMFILE */
+struct listener {
+	int			 fd;
+	struct event		*ev;
+	struct event		*pause;
+	void			(*cb)(int, void *);
+	void			*arg;
+};
+
+struct server_env {
+	struct event_base	*base;
+	const char		*statedir;
+	int			 debug;
+	int			 verbose;
+	int			 grace;
+	int			 shutting_down;
+
+	char			 rest_addr[ADDRSTR_MAX];	/* bound */
+	char			 kgp_addr[ADDRSTR_MAX];		/* bound */
+	char			 entry_host[HOST_MAX];		/* -E */
+	char			 host[HOST_MAX];		/* -H */
+	int			 kgp_port;
+
+	char			 cert_hash[CERT_HASH_LEN + 1];
+	struct tls		*tls;
+
+	struct accountlist	 accounts;
+	char			 accounts_path[1024];
+	struct timespec		 accounts_mtime;
+	ino_t			 accounts_ino;
+	off_t			 accounts_size;
+
+	struct tunnellist	 tunnels;
+	struct kgp_clientlist	 clients;
+	struct listener		*kgp_listener;
+	struct evhttp		*http;
+	struct event		*exit_timer;
+};
+
+extern struct server_env	*env;
+
+/* sc-server.c */
+struct listener	*listener_new(struct event_base *, int, void (*)(int, void *),
+		    void *);
+void		 listener_free(struct listener *);
+void		 accept_paused(struct event **, struct event *);
+int		 listen_on(const char *, const char *, int, char *, size_t);
+int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
+		    size_t, int *);
+void		 server_shutdown_check(void);
+
+/* util.c */
+void		 hexencode(const uint8_t *, size_t, char *);
+int		 hexdecode(const char *, uint8_t *, size_t);
+#ifndef HAVE_TIMINGSAFE_BCMP
+int		 timingsafe_bcmp(const void *, const void *, size_t);
+#endif
+int		 parse_hostport(const char *, char *, size_t, char *, size_t);
+int		 rest_base64_decode(const char *, uint8_t *, size_t, size_t *);
+int		 rest_basic_auth(const char *, char *, size_t, char *, size_t);
+int		 rest_tunnel_settings(struct json_t *, struct tunnel *, char *,
+		    size_t);
+void		 log_sanitize(const char *, char *, size_t);
+
+/* cert.c */
+int		 cert_load_or_create(const char *, const char *, char **,
+		    size_t *, char **, size_t *);
+int		 cert_hash_pem(const char *, size_t, char *, size_t);
+int		 cert_tls_setup(void);
+
+/* accounts.c */
+int		 accounts_load(const char *, struct accountlist *);
+void		 accounts_clear(struct accountlist *);
+int		 accounts_save(const char *, struct accountlist *);
+struct account	*account_find(struct accountlist *, const char *);
+int		 account_check(struct accountlist *, const char *,
+		    const char *);
+int		 account_name_valid(const char *);
+void		 account_hash(const uint8_t *, const char *, uint8_t *);
+void		 account_new_key(char *, size_t);
+int		 accounts_reload(void);
+void		 accounts_maybe_reload(void);
+int		 user_command(const char *, int, char **);
+
+/* tunnel.c */
+struct tunnel	*tunnel_new(const char *);
+void		 tunnel_free(struct tunnel *);
+int		 tunnel_start(struct tunnel *);
+struct tunnel	*tunnel_find(const char *);
+struct tunnel	*tunnel_find_owned(const char *, const char *);
+int		 tunnel_count_active(const char *);
+void		 tunnel_delete(struct tunnel *);
+void		 tunnel_terminate(struct tunnel *, const char *);
+void		 tunnel_bind(struct tunnel *, struct kgp_client *);
+void		 tunnel_unbind(struct tunnel *, struct kgp_client *,
+		    const char *);
+void		 tunnel_shutdown_all(void);
+struct json_t	*tunnel_json(struct tunnel *, int);
+const char	*tunnel_status_name(enum tunnel_status);
+void		 tunnel_random_hex(char *, size_t);
+int		 tunnel_id_valid(const char *);
+
+/* rest.c */
+int		 rest_init(const char *);
+
+/* kgp_server.c */
+int		 kgp_server_init(const char *);
+void		 kgp_server_shutdown(void);
+
+/* entry.c */
+int		 entry_open(struct tunnel *);
+void		 entry_close(struct tunnel *);
+
+#endif /* SC_SERVER_H */

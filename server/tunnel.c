@@ -1,0 +1,380 @@
+/*
+ * The tunnel registry: a tunnel is created by the REST API, runs while
+ * its KGP connection comes and goes (within the grace period), and ends
+ * terminated after a DELETE or when its client stays away too long.
+ * Terminated tunnels stay readable (the most recent ones).
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "kgp.h"
+#include "log.h"
+#include "server.h"
+
+#define TUNNEL_HALT_TIMEOUT	10	/* s: a halting link that does not close */
+
+static void	 tunnel_grace(int, short, void *);
+static void	 tunnel_prune(void);
+static void	 tunnel_arm(struct tunnel *, int);
+static json_t	*json_time(time_t);
+static json_t	*json_list(json_t *);
+
+const char *
+tunnel_status_name(enum tunnel_status s)
+{
+	switch (s) {
+	case TUNNEL_RUNNING:
+		return ("running");
+	case TUNNEL_HALTING:
+		return ("halting");
+	case TUNNEL_TERMINATED:
+		return ("terminated");
+	}
+	return ("unknown");
+}
+
+/* nhex random lowercase hex digits (nhex even) and a NUL. */
+void
+tunnel_random_hex(char *buf, size_t nhex)
+{
+	uint8_t	 b[64];
+
+	if (nhex > 2 * sizeof(b) || nhex % 2)
+		fatalx("%s: bad length", __func__);
+	arc4random_buf(b, nhex / 2);
+	hexencode(b, nhex / 2, buf);
+	explicit_bzero(b, sizeof(b));
+}
+
+int
+tunnel_id_valid(const char *id)
+{
+	return (strlen(id) == TUNNEL_ID_LEN &&
+	    strspn(id, "0123456789abcdef") == TUNNEL_ID_LEN);
+}
+
+/* A new tunnel of owner, not yet started (not in the registry). */
+struct tunnel *
+tunnel_new(const char *owner)
+{
+	struct tunnel	*t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return (NULL);
+	strlcpy(t->owner, owner, sizeof(t->owner));
+	do {
+		tunnel_random_hex(t->id, TUNNEL_ID_LEN);
+	} while (tunnel_find(t->id) != NULL);
+	tunnel_random_hex(t->secret, TUNNEL_SECRET_LEN);
+	t->use_kgp = 1;
+	t->status = TUNNEL_RUNNING;
+	t->creation_time = t->launch_time = time(NULL);
+	return (t);
+}
+
+void
+tunnel_free(struct tunnel *t)
+{
+	if (t == NULL)
+		return;
+	entry_close(t);
+	if (t->grace != NULL)
+		event_free(t->grace);
+	free(t->identifier);
+	free(t->vm_version);
+	json_decref(t->domain_names);
+	json_decref(t->direct_domains);
+	json_decref(t->no_ssl_bump_domains);
+	json_decref(t->metadata);
+	explicit_bzero(t->secret, sizeof(t->secret));
+	free(t);
+}
+
+static void
+tunnel_arm(struct tunnel *t, int sec)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = sec;
+	tv.tv_usec = 0;
+	evtimer_add(t->grace, &tv);
+}
+
+/*
+ * Open the entry proxy and put the tunnel in the registry.  A tunnel that
+ * gets no KGP connection in time after its creation ends like one whose
+ * client went away.
+ */
+int
+tunnel_start(struct tunnel *t)
+{
+	int	 sec;
+
+	if ((t->grace = evtimer_new(env->base, tunnel_grace, t)) == NULL) {
+		log_warnx("%s: evtimer_new", __func__);
+		return (-1);
+	}
+	if (entry_open(t) == -1)
+		return (-1);
+	tunnel_prune();
+	sec = env->grace > SC_SERVER_CONNECT_MIN ? env->grace :
+	    SC_SERVER_CONNECT_MIN;
+	tunnel_arm(t, sec);
+	TAILQ_INSERT_TAIL(&env->tunnels, t, entry);
+	log_info("tunnel %s created for %s (\"%s\"), entry proxy %s",
+	    t->id, t->owner, t->identifier ? t->identifier : "",
+	    t->entry_addr);
+	return (0);
+}
+
+struct tunnel *
+tunnel_find(const char *id)
+{
+	struct tunnel	*t;
+
+	TAILQ_FOREACH(t, &env->tunnels, entry)
+		if (strcmp(t->id, id) == 0)
+			return (t);
+	return (NULL);
+}
+
+struct tunnel *
+tunnel_find_owned(const char *owner, const char *id)
+{
+	struct tunnel	*t;
+
+	if ((t = tunnel_find(id)) == NULL || strcmp(t->owner, owner) != 0)
+		return (NULL);
+	return (t);
+}
+
+/* Tunnels of owner that are not terminated. */
+int
+tunnel_count_active(const char *owner)
+{
+	struct tunnel	*t;
+	int		 n = 0;
+
+	TAILQ_FOREACH(t, &env->tunnels, entry)
+		if (t->status != TUNNEL_TERMINATED &&
+		    strcmp(t->owner, owner) == 0)
+			n++;
+	return (n);
+}
+
+/* Keep at most TUNNEL_KEEP_TERMINATED terminated tunnels, oldest go. */
+static void
+tunnel_prune(void)
+{
+	struct tunnel	*t, *tmp;
+	int		 n = 0;
+
+	TAILQ_FOREACH(t, &env->tunnels, entry)
+		if (t->status == TUNNEL_TERMINATED)
+			n++;
+	TAILQ_FOREACH_SAFE(t, &env->tunnels, entry, tmp) {
+		if (n <= TUNNEL_KEEP_TERMINATED)
+			break;
+		if (t->status != TUNNEL_TERMINATED)
+			continue;
+		TAILQ_REMOVE(&env->tunnels, t, entry);
+		tunnel_free(t);
+		n--;
+	}
+}
+
+/* The end: no entry port, no connection, status terminated. */
+void
+tunnel_terminate(struct tunnel *t, const char *why)
+{
+	struct kgp_client	*c;
+
+	if (t->status == TUNNEL_TERMINATED)
+		return;
+	t->status = TUNNEL_TERMINATED;
+	t->shutdown_time = time(NULL);
+	evtimer_del(t->grace);
+	entry_close(t);
+	if ((c = t->client) != NULL) {
+		t->client = NULL;
+		c->tunnel = NULL;
+		kgp_conn_close(c->conn, KGP_E_TERMINATED, why);
+	}
+	log_info("tunnel %s terminated: %s", t->id, why);
+}
+
+/*
+ * REST DELETE: halting until the KGP link is closed (its down callback
+ * ends in tunnel_unbind()), then terminated.
+ */
+void
+tunnel_delete(struct tunnel *t)
+{
+	struct kgp_client	*c;
+
+	if (t->status != TUNNEL_RUNNING)
+		return;
+	t->user_shutdown = 1;
+	if (t->client == NULL) {
+		tunnel_terminate(t, "deleted");
+		return;
+	}
+	t->status = TUNNEL_HALTING;
+	entry_close(t);
+	evtimer_del(t->grace);
+	tunnel_arm(t, TUNNEL_HALT_TIMEOUT);
+	log_info("tunnel %s halting: deleted", t->id);
+	c = t->client;
+	kgp_conn_close(c->conn, KGP_E_TERMINATED, "tunnel deleted");
+}
+
+static void
+tunnel_grace(int fd, short ev, void *arg)
+{
+	struct tunnel	*t = arg;
+	char		 why[64];
+
+	switch (t->status) {
+	case TUNNEL_RUNNING:
+		if (t->client != NULL)
+			return;
+		snprintf(why, sizeof(why), "no client connection for %d s",
+		    t->last_connected == 0 && env->grace <
+		    SC_SERVER_CONNECT_MIN ? SC_SERVER_CONNECT_MIN :
+		    env->grace);
+		tunnel_terminate(t, why);
+		break;
+	case TUNNEL_HALTING:
+		tunnel_terminate(t, "deleted (the link did not close in time)");
+		break;
+	case TUNNEL_TERMINATED:
+		break;
+	}
+}
+
+/* A KGP connection is up for t: it replaces any older one. */
+void
+tunnel_bind(struct tunnel *t, struct kgp_client *c)
+{
+	struct kgp_client	*old;
+
+	if ((old = t->client) != NULL && old != c) {
+		t->client = NULL;
+		old->tunnel = NULL;
+		log_info("tunnel %s: connection from %s replaced by %s",
+		    t->id, old->addr, c->addr);
+		kgp_conn_close(old->conn, KGP_E_REPLACED,
+		    "replaced by a newer connection");
+	}
+	t->client = c;
+	c->tunnel = t;
+	t->last_connected = time(NULL);
+	evtimer_del(t->grace);
+	log_info("tunnel %s connected from %s", t->id, c->addr);
+}
+
+/* The KGP connection c of t is down. */
+void
+tunnel_unbind(struct tunnel *t, struct kgp_client *c, const char *reason)
+{
+	if (t->client != c)
+		return;
+	t->client = NULL;
+	c->tunnel = NULL;
+	log_info("tunnel %s disconnected from %s: %s", t->id, c->addr,
+	    reason);
+	switch (t->status) {
+	case TUNNEL_RUNNING:
+		if (!env->shutting_down)
+			tunnel_arm(t, env->grace);
+		break;
+	case TUNNEL_HALTING:
+		tunnel_terminate(t, "deleted");
+		break;
+	case TUNNEL_TERMINATED:
+		break;
+	}
+}
+
+/* Server shutdown: close every entry port (connections close apart). */
+void
+tunnel_shutdown_all(void)
+{
+	struct tunnel	*t;
+
+	TAILQ_FOREACH(t, &env->tunnels, entry) {
+		entry_close(t);
+		evtimer_del(t->grace);
+	}
+}
+
+static json_t *
+json_time(time_t t)
+{
+	if (t == 0)
+		return (json_null());
+	return (json_integer(t));
+}
+
+static json_t *
+json_list(json_t *a)
+{
+	if (a == NULL)
+		return (json_array());
+	return (json_incref(a));
+}
+
+/* The tunnel object of the REST API; the secret only when asked. */
+json_t *
+tunnel_json(struct tunnel *t, int with_secret)
+{
+	json_t	*o;
+
+	o = json_object();
+	if (o == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", json_string(t->id));
+	json_object_set_new(o, "owner", json_string(t->owner));
+	json_object_set_new(o, "status",
+	    json_string(tunnel_status_name(t->status)));
+	json_object_set_new(o, "host", json_string(env->host));
+	json_object_set_new(o, "ssh_port", json_integer(env->kgp_port));
+	json_object_set_new(o, "tunnel_identifier",
+	    t->identifier ? json_string(t->identifier) : json_null());
+	json_object_set_new(o, "creation_time", json_time(t->creation_time));
+	json_object_set_new(o, "launch_time", json_time(t->launch_time));
+	json_object_set_new(o, "last_connected", json_time(t->last_connected));
+	json_object_set_new(o, "shutdown_time", json_time(t->shutdown_time));
+	json_object_set_new(o, "domain_names", json_list(t->domain_names));
+	json_object_set_new(o, "direct_domains", json_list(t->direct_domains));
+	json_object_set_new(o, "no_ssl_bump_domains",
+	    json_list(t->no_ssl_bump_domains));
+	json_object_set_new(o, "shared_tunnel",
+	    json_boolean(t->shared_tunnel));
+	json_object_set_new(o, "use_kgp", json_boolean(t->use_kgp));
+	json_object_set_new(o, "use_caching_proxy",
+	    json_boolean(t->use_caching_proxy));
+	json_object_set_new(o, "no_proxy_caching",
+	    json_boolean(t->no_proxy_caching));
+	json_object_set_new(o, "tunnel_pool", json_boolean(t->tunnel_pool));
+	json_object_set_new(o, "user_shutdown",
+	    json_boolean(t->user_shutdown));
+	json_object_set_new(o, "vm_version",
+	    json_string(t->vm_version ? t->vm_version : ""));
+	json_object_set_new(o, "metadata",
+	    t->metadata ? json_incref(t->metadata) : json_object());
+	json_object_set_new(o, "entry_proxy", json_string(t->entry_addr));
+	json_object_set_new(o, "server_cert_sha256",
+	    json_string(env->cert_hash));
+	json_object_set_new(o, "connected", json_boolean(t->client != NULL));
+	if (with_secret)
+		json_object_set_new(o, "kgp_secret", json_string(t->secret));
+	return (o);
+}

@@ -1,0 +1,389 @@
+/*
+ * Small pure helpers of sc-server: hex, addresses, HTTP Basic
+ * credentials, validation of the tunnel settings a client POSTs.  No
+ * global state here, so the unit tests compile this file alone.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "server.h"
+
+void
+hexencode(const uint8_t *in, size_t len, char *out)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	size_t			 i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+#ifndef HAVE_TIMINGSAFE_BCMP
+int
+timingsafe_bcmp(const void *b1, const void *b2, size_t n)
+{
+	const volatile unsigned char	*p1 = b1, *p2 = b2;
+	unsigned char			 ret = 0;
+
+	for (; n > 0; n--)
+		ret |= *p1++ ^ *p2++;
+	return (ret != 0);
+}
+#endif
+
+/* Exactly 2 * len hex digits into len bytes. */
+int
+hexdecode(const char *in, uint8_t *out, size_t len)
+{
+	size_t	 i;
+	int	 hi, lo;
+
+	if (strlen(in) != 2 * len)
+		return (-1);
+	for (i = 0; i < len; i++) {
+		if ((hi = hexval((unsigned char)in[2 * i])) == -1 ||
+		    (lo = hexval((unsigned char)in[2 * i + 1])) == -1)
+			return (-1);
+		out[i] = hi << 4 | lo;
+	}
+	return (0);
+}
+
+/*
+ * "addr:port" or "[v6addr]:port" into host and port.  With port NULL the
+ * whole string is an address (brackets allowed).
+ */
+int
+parse_hostport(const char *s, char *host, size_t hostlen, char *port,
+    size_t portlen)
+{
+	const char	*p, *h;
+	size_t		 hl;
+	const char	*errstr;
+
+	if (s == NULL || *s == '\0')
+		return (-1);
+	if (*s == '[') {
+		if ((p = strchr(s, ']')) == NULL)
+			return (-1);
+		h = s + 1;
+		hl = p - h;
+		p++;
+		if (port == NULL) {
+			if (*p != '\0')
+				return (-1);
+		} else if (*p != ':')
+			return (-1);
+	} else if (port == NULL) {
+		h = s;
+		hl = strlen(s);
+		p = s + hl;
+	} else {
+		if ((p = strrchr(s, ':')) == NULL)
+			return (-1);
+		h = s;
+		hl = p - s;
+		if (memchr(h, ':', hl) != NULL)
+			return (-1);	/* v6 without brackets */
+	}
+	if (hl == 0 || hl >= hostlen)
+		return (-1);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (port == NULL)
+		return (0);
+	p++;
+	if (*p == '\0' || strlen(p) >= portlen ||
+	    strspn(p, "0123456789") != strlen(p))
+		return (-1);
+	strtonum(p, 0, 65535, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	strlcpy(port, p, portlen);
+	return (0);
+}
+
+static int
+b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (c - 'a' + 26);
+	if (c >= '0' && c <= '9')
+		return (c - '0' + 52);
+	if (c == '+')
+		return (62);
+	if (c == '/')
+		return (63);
+	return (-1);
+}
+
+/*
+ * Standard base64 (padding optional) into out, at most outlen bytes.
+ * Returns 0 and the length in *len, or -1 on bad input or no room.
+ */
+int
+rest_base64_decode(const char *in, uint8_t *out, size_t outlen,
+    size_t *len)
+{
+	size_t		 n = 0, i, inlen, pad = 0;
+	uint32_t	 acc = 0;
+	int		 bits = 0, v;
+
+	inlen = strlen(in);
+	while (inlen > 0 && in[inlen - 1] == '=' && pad < 2) {
+		inlen--;
+		pad++;
+	}
+	if (pad > 0 && (inlen + pad) % 4 != 0)
+		return (-1);
+	if (inlen % 4 == 1)
+		return (-1);
+	for (i = 0; i < inlen; i++) {
+		if ((v = b64val((unsigned char)in[i])) == -1)
+			return (-1);
+		acc = (acc << 6) | v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n >= outlen)
+				return (-1);
+			out[n++] = (acc >> bits) & 0xff;
+		}
+	}
+	/* the leftover bits must be zero */
+	if (bits > 0 && (acc & ((1U << bits) - 1)) != 0)
+		return (-1);
+	*len = n;
+	return (0);
+}
+
+/*
+ * An Authorization header value "Basic base64(user:key)".  Returns 0 with
+ * user and key, or -1.  The decoded bytes are wiped.
+ */
+int
+rest_basic_auth(const char *hdr, char *user, size_t userlen, char *key,
+    size_t keylen)
+{
+	uint8_t		 buf[512];
+	char		 enc[1024];
+	const char	*p;
+	size_t		 n, ul, el;
+	uint8_t		*colon;
+	int		 ret = -1;
+
+	if (hdr == NULL)
+		return (-1);
+	p = hdr;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strncasecmp(p, "Basic", 5) != 0 || (p[5] != ' ' && p[5] != '\t'))
+		return (-1);
+	p += 5;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	el = strcspn(p, " \t");
+	if (el == 0 || el >= sizeof(enc) || p[el + strspn(p + el, " \t")] !=
+	    '\0')
+		return (-1);
+	memcpy(enc, p, el);
+	enc[el] = '\0';
+	if (rest_base64_decode(enc, buf, sizeof(buf) - 1, &n) == -1)
+		goto done;
+	buf[n] = '\0';
+	if (memchr(buf, '\0', n) != NULL)
+		goto done;
+	if ((colon = memchr(buf, ':', n)) == NULL)
+		goto done;
+	ul = colon - buf;
+	if (ul == 0 || ul >= userlen || n - ul - 1 >= keylen)
+		goto done;
+	memcpy(user, buf, ul);
+	user[ul] = '\0';
+	memcpy(key, colon + 1, n - ul - 1);
+	key[n - ul - 1] = '\0';
+	ret = 0;
+ done:
+	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(enc, sizeof(enc));
+	return (ret);
+}
+
+static int
+printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return (0);
+	return (1);
+}
+
+/* NULL, or an array of at most TUNNEL_ARRAY_MAX short strings */
+static int
+string_array(json_t *v)
+{
+	json_t	*e;
+	size_t	 i;
+
+	if (!json_is_array(v) || json_array_size(v) > TUNNEL_ARRAY_MAX)
+		return (0);
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e) ||
+		    json_string_length(e) > TUNNEL_STRING_MAX ||
+		    strlen(json_string_value(e)) != json_string_length(e) ||
+		    !printable(json_string_value(e)))
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * Check the body of a POST .../tunnels and copy its settings into t.
+ * Unknown members are ignored; known ones must have the right type (null
+ * counts as absent).  Returns 0, or -1 with a message in err.
+ */
+int
+rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
+    size_t errlen)
+{
+	static const char	*lists[] = { "domain_names", "direct_domains",
+	    "no_ssl_bump_domains" };
+	static const char	*bools[] = { "shared_tunnel", "use_kgp",
+	    "tunnel_pool", "use_caching_proxy", "no_proxy_caching" };
+	json_t			*v, *l[3] = { NULL, NULL, NULL };
+	int			*b[5];
+	int			 bv[5];
+	const char		*ident = NULL, *vm = NULL;
+	json_t			*meta = NULL;
+	size_t			 i;
+
+	b[0] = &t->shared_tunnel;
+	b[1] = &t->use_kgp;
+	b[2] = &t->tunnel_pool;
+	b[3] = &t->use_caching_proxy;
+	b[4] = &t->no_proxy_caching;
+
+	if (!json_is_object(body)) {
+		snprintf(err, errlen, "the request body must be a JSON "
+		    "object");
+		return (-1);
+	}
+	v = json_object_get(body, "tunnel_identifier");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) ||
+		    json_string_length(v) > TUNNEL_STRING_MAX ||
+		    strlen(json_string_value(v)) != json_string_length(v) ||
+		    !printable(json_string_value(v))) {
+			snprintf(err, errlen, "\"tunnel_identifier\" must be "
+			    "a string of at most %d printable bytes",
+			    TUNNEL_STRING_MAX);
+			return (-1);
+		}
+		ident = json_string_value(v);
+	}
+	v = json_object_get(body, "vm_version");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) || json_string_length(v) > 64 ||
+		    strlen(json_string_value(v)) != json_string_length(v) ||
+		    !printable(json_string_value(v))) {
+			snprintf(err, errlen, "\"vm_version\" must be a short "
+			    "string");
+			return (-1);
+		}
+		vm = json_string_value(v);
+	}
+	for (i = 0; i < 3; i++) {
+		v = json_object_get(body, lists[i]);
+		if (v == NULL || json_is_null(v))
+			continue;
+		if (!string_array(v)) {
+			snprintf(err, errlen, "\"%s\" must be an array of at "
+			    "most %d strings of at most %d printable bytes",
+			    lists[i], TUNNEL_ARRAY_MAX, TUNNEL_STRING_MAX);
+			return (-1);
+		}
+		l[i] = v;
+	}
+	for (i = 0; i < 5; i++) {
+		bv[i] = *b[i];
+		v = json_object_get(body, bools[i]);
+		if (v == NULL || json_is_null(v))
+			continue;
+		if (!json_is_boolean(v)) {
+			snprintf(err, errlen, "\"%s\" must be true or false",
+			    bools[i]);
+			return (-1);
+		}
+		bv[i] = json_is_true(v);
+	}
+	v = json_object_get(body, "metadata");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_object(v)) {
+			snprintf(err, errlen, "\"metadata\" must be an "
+			    "object");
+			return (-1);
+		}
+		meta = v;
+	}
+
+	/* all checked: copy */
+	if (ident != NULL && (t->identifier = strdup(ident)) == NULL)
+		goto nomem;
+	if (vm != NULL && (t->vm_version = strdup(vm)) == NULL)
+		goto nomem;
+	if (l[0] != NULL)
+		t->domain_names = json_deep_copy(l[0]);
+	if (l[1] != NULL)
+		t->direct_domains = json_deep_copy(l[1]);
+	if (l[2] != NULL)
+		t->no_ssl_bump_domains = json_deep_copy(l[2]);
+	if (meta != NULL)
+		t->metadata = json_deep_copy(meta);
+	if ((l[0] && !t->domain_names) || (l[1] && !t->direct_domains) ||
+	    (l[2] && !t->no_ssl_bump_domains) || (meta && !t->metadata))
+		goto nomem;
+	for (i = 0; i < 5; i++)
+		*b[i] = bv[i];
+	return (0);
+ nomem:
+	snprintf(err, errlen, "out of memory");
+	return (-1);
+}
+
+/* Copy s into buf for a log line: control characters become '?'. */
+void
+log_sanitize(const char *s, char *buf, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0)
+		return;
+	for (i = 0; s[i] != '\0' && i < len - 1; i++)
+		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' :
+		    s[i];
+	buf[i] = '\0';
+}

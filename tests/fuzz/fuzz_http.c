@@ -1,0 +1,99 @@
+/*
+ * Fuzz target for common/http.c: the request and the response head
+ * parser (whole, and split in two at a point the input picks) and the
+ * chunked decoder (fed in pieces), with a few invariants checked.
+ */
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+fuzz_head(enum http_kind kind, const uint8_t *data, size_t len,
+    size_t split)
+{
+	struct http_head	 h;
+	ssize_t			 n;
+	uint64_t		 cl;
+	size_t			 i;
+
+	http_head_init(&h, kind);
+	n = http_head_parse(&h, data, split);
+	if (n == 0 && split < len)
+		n = http_head_parse(&h, data, len);
+	if (n > (ssize_t)len)
+		abort();
+	if (n == -1 && (h.error < 400 || h.errstr == NULL))
+		abort();
+	if (n > 0) {
+		if (h.nfields > HTTP_FIELDS_MAX || (size_t)n > HTTP_HEAD_MAX)
+			abort();
+		for (i = 0; i < h.nfields; i++) {
+			(void)http_hop_by_hop(&h, h.fields[i].name);
+			if (strlen(h.fields[i].value) > (size_t)n)
+				abort();
+		}
+		(void)http_head_get(&h, "Host");
+		(void)http_keep_alive(&h);
+		if (kind == HTTP_REQUEST) {
+			if (h.method == NULL || h.target == NULL)
+				abort();
+			(void)http_body_framing(&h, NULL, &cl);
+		} else {
+			if (h.status < 100 || h.status > 599)
+				abort();
+			(void)http_body_framing(&h, "GET", &cl);
+			(void)http_body_framing(&h, "HEAD", &cl);
+		}
+	}
+	http_head_free(&h);
+}
+
+static void
+fuzz_chunked(const uint8_t *data, size_t len, size_t step)
+{
+	struct http_chunked	 c;
+	size_t			 off = 0, avail, n;
+	ssize_t			 r;
+	uint64_t		 left;
+
+	http_chunked_init(&c);
+	while (off < len && !http_chunked_done(&c)) {
+		avail = len - off < step ? len - off : step;
+		if ((left = http_chunked_data(&c)) > 0) {
+			n = avail < left ? avail : left;
+			http_chunked_consume(&c, n);
+			off += n;
+			continue;
+		}
+		if ((r = http_chunked_parse(&c, data + off, avail)) == -1)
+			return;
+		if ((size_t)r > avail)
+			abort();
+		if (r == 0 && http_chunked_data(&c) == 0 &&
+		    !http_chunked_done(&c))
+			abort();	/* no progress */
+		off += r;
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	size_t	 split;
+
+	if (len == 0)
+		return (0);
+	split = data[0] % (len + 1);
+	fuzz_head(HTTP_REQUEST, data, len, split);
+	fuzz_head(HTTP_RESPONSE, data, len, split);
+	fuzz_head(HTTP_REQUEST, data, len, len);
+	fuzz_chunked(data, len, len);
+	fuzz_chunked(data, len, 1 + data[0] % 7);
+	return (0);
+}

@@ -1,0 +1,119 @@
+/*
+ * Fuzz target: a byte stream of KGP frames, read the way kgpd and
+ * sc-server read theirs: header, payload, the header-only checks, then
+ * the payload decoder of the frame type.  Whatever decodes must encode
+ * back to the same bytes.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kgp.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+one_frame(const struct kgp_frame *f)
+{
+	struct kgp_hello	 h;
+	struct kgp_welcome	 w;
+	uint8_t			 buf[KGP_MAXPAYLOAD];
+	char			 text[256];
+	const char		*errstr;
+	uint64_t		 v64;
+	uint32_t		 v32;
+	uint16_t		 code;
+	size_t			 n, i;
+	int			 printable;
+
+	if (f->len > KGP_MAXPAYLOAD)
+		abort();
+	(void)kgp_type_name(f->type);
+	if (kgp_frame_check(f, &errstr) == -1)
+		return;
+
+	switch (f->type) {
+	case KGP_HELLO:
+		if (kgp_hello_decode(f, &h, &errstr) == -1)
+			break;
+		if (strlen(h.tunnel_id) > KGP_IDLEN ||
+		    strlen(h.secret) > KGP_IDLEN)
+			abort();
+		n = kgp_hello_encode(buf, sizeof(buf), &h);
+		if (n != f->len || memcmp(buf, f->payload, n) != 0)
+			abort();
+		break;
+	case KGP_WELCOME:
+		if (kgp_welcome_decode(f, &w, &errstr) == -1)
+			break;
+		n = kgp_welcome_encode(buf, sizeof(buf), &w);
+		if (n != f->len || memcmp(buf, f->payload, n) != 0)
+			abort();
+		break;
+	case KGP_ERROR:
+	case KGP_REFUSE:
+	case KGP_RST:
+		if (kgp_code_decode(f, &code, text, sizeof(text),
+		    &errstr) == -1)
+			break;
+		(void)kgp_code_name(code);
+		if (strlen(text) >= sizeof(text))
+			abort();
+		for (i = 0; text[i] != '\0'; i++)
+			if (text[i] < 0x20 || text[i] > 0x7e)
+				abort();
+		printable = 1;
+		for (i = 2; i < f->len; i++)
+			if (f->payload[i] < 0x20 || f->payload[i] > 0x7e)
+				printable = 0;
+		if (printable && f->len - 2 < sizeof(text)) {
+			n = kgp_code_encode(buf, sizeof(buf), code, text);
+			if (n != f->len || memcmp(buf, f->payload, n) != 0)
+				abort();
+		}
+		break;
+	case KGP_WINDOW:
+	case KGP_GOAWAY:
+		if (kgp_u32_decode(f, &v32, &errstr) == -1)
+			abort();	/* frame_check said 4 bytes */
+		break;
+	case KGP_PING:
+	case KGP_PONG:
+		if (kgp_u64_decode(f, &v64, &errstr) == -1)
+			abort();	/* frame_check said 8 bytes */
+		break;
+	default:
+		break;
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct kgp_frame	 f;
+	const char		*errstr;
+	uint8_t			 hdr[KGP_HDRLEN];
+	uint8_t			*payload;
+	size_t			 off = 0;
+
+	while (size - off >= KGP_HDRLEN) {
+		if (kgp_decode_hdr(data + off, size - off, &f, &errstr) == -1)
+			return (0);
+		/* the header encodes back to itself (sequence aside) */
+		kgp_encode_hdr(hdr, f.type, f.len, f.stream);
+		if (memcmp(hdr, data + off, 8) != 0)
+			abort();
+		off += KGP_HDRLEN;
+		if (size - off < f.len)
+			return (0);	/* truncated: wait for more */
+		/* an exact-size copy so that overreads are seen */
+		if ((payload = malloc(f.len ? f.len : 1)) == NULL)
+			abort();
+		memcpy(payload, data + off, f.len);
+		f.payload = payload;
+		one_frame(&f);
+		free(payload);
+		off += f.len;
+	}
+	return (0);
+}

@@ -1,0 +1,579 @@
+/*
+ * Unit tests of the KGP frame codec (common/kgp.c): the header, the
+ * connection payloads (HELLO, WELCOME, code + text, u32, u64) and the
+ * rejections of malformed frames.
+ */
+#include <sys/types.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kgp.h"
+
+/* a frame whose payload is the given bytes */
+static struct kgp_frame
+frame(uint8_t type, uint32_t stream, const void *payload, size_t len)
+{
+	struct kgp_frame	 f;
+
+	memset(&f, 0, sizeof(f));
+	f.type = type;
+	f.len = len;
+	f.stream = stream;
+	f.payload = payload;
+	return (f);
+}
+
+static void
+test_hdr_encode_wire(void **state)
+{
+	uint8_t		 buf[KGP_HDRLEN];
+	const uint8_t	 want[KGP_HDRLEN] = {
+		7, 0, 0x01, 0x2c, 0x01, 0x02, 0x03, 0x04, 0, 0, 0, 0
+	};
+
+	(void)state;
+	memset(buf, 0xaa, sizeof(buf));
+	kgp_encode_hdr(buf, KGP_DATA, 300, 0x01020304);
+	assert_memory_equal(buf, want, sizeof(want));
+}
+
+static void
+test_hdr_roundtrip(void **state)
+{
+	uint8_t			 buf[KGP_HDRLEN + 4];
+	struct kgp_frame	 f;
+	const char		*errstr = NULL;
+	uint8_t			 t;
+
+	(void)state;
+	for (t = 1; t <= KGP_TYPE_MAX; t++) {
+		kgp_encode_hdr(buf, t, 4, 0xfffffffe);
+		memcpy(buf + KGP_HDRLEN, "abcd", 4);
+		assert_int_equal(kgp_decode_hdr(buf, sizeof(buf), &f, &errstr),
+		    0);
+		assert_int_equal(f.type, t);
+		assert_int_equal(f.flags, 0);
+		assert_int_equal(f.len, 4);
+		assert_int_equal(f.stream, 0xfffffffe);
+		assert_ptr_equal(f.payload, buf + KGP_HDRLEN);
+		assert_memory_equal(f.payload, "abcd", 4);
+	}
+	/* the largest payload is accepted */
+	kgp_encode_hdr(buf, KGP_DATA, KGP_MAXPAYLOAD, 1);
+	assert_int_equal(kgp_decode_hdr(buf, KGP_HDRLEN, &f, &errstr), 0);
+	assert_int_equal(f.len, KGP_MAXPAYLOAD);
+}
+
+static void
+test_hdr_rejects(void **state)
+{
+	uint8_t			 buf[KGP_HDRLEN];
+	struct kgp_frame	 f;
+	const char		*errstr;
+
+	(void)state;
+	/* short */
+	kgp_encode_hdr(buf, KGP_DATA, 1, 1);
+	errstr = NULL;
+	assert_int_equal(kgp_decode_hdr(buf, KGP_HDRLEN - 1, &f, &errstr), -1);
+	assert_non_null(errstr);
+	assert_int_equal(kgp_decode_hdr(buf, 0, &f, &errstr), -1);
+
+	/* type 0 and types past the last one */
+	kgp_encode_hdr(buf, 0, 0, 0);
+	errstr = NULL;
+	assert_int_equal(kgp_decode_hdr(buf, sizeof(buf), &f, &errstr), -1);
+	assert_non_null(errstr);
+	kgp_encode_hdr(buf, KGP_TYPE_MAX + 1, 0, 0);
+	assert_int_equal(kgp_decode_hdr(buf, sizeof(buf), &f, &errstr), -1);
+	kgp_encode_hdr(buf, 0xff, 0, 0);
+	assert_int_equal(kgp_decode_hdr(buf, sizeof(buf), &f, &errstr), -1);
+
+	/* unknown flags */
+	kgp_encode_hdr(buf, KGP_DATA, 1, 1);
+	buf[1] = 0x80;
+	errstr = NULL;
+	assert_int_equal(kgp_decode_hdr(buf, sizeof(buf), &f, &errstr), -1);
+	assert_non_null(errstr);
+
+	/* a length past the maximum payload */
+	kgp_encode_hdr(buf, KGP_DATA, KGP_MAXPAYLOAD + 1, 1);
+	errstr = NULL;
+	assert_int_equal(kgp_decode_hdr(buf, sizeof(buf), &f, &errstr), -1);
+	assert_non_null(errstr);
+	kgp_encode_hdr(buf, KGP_DATA, 0xffff, 1);
+	assert_int_equal(kgp_decode_hdr(buf, sizeof(buf), &f, &errstr), -1);
+}
+
+/* several frames back to back decode one after the other */
+static void
+test_hdr_sequence(void **state)
+{
+	uint8_t			 buf[256];
+	struct kgp_frame	 f;
+	const char		*errstr;
+	size_t			 off = 0, i;
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		kgp_encode_hdr(buf + off, KGP_DATA, i + 1, i + 1);
+		memset(buf + off + KGP_HDRLEN, 'a' + i, i + 1);
+		off += KGP_HDRLEN + i + 1;
+	}
+	for (i = 0, off = 0; i < 5; i++) {
+		assert_int_equal(kgp_decode_hdr(buf + off, sizeof(buf) - off,
+		    &f, &errstr), 0);
+		assert_int_equal(f.len, i + 1);
+		assert_int_equal(f.stream, i + 1);
+		assert_int_equal(f.payload[0], 'a' + i);
+		assert_int_equal(kgp_frame_check(&f, &errstr), 0);
+		off += KGP_HDRLEN + f.len;
+	}
+}
+
+static void
+check_ok(uint8_t type, uint32_t stream, size_t len)
+{
+	static const uint8_t	 zero[64];
+	struct kgp_frame	 f = frame(type, stream, zero, len);
+	const char		*errstr = NULL;
+
+	if (kgp_frame_check(&f, &errstr) != 0)
+		fail_msg("%s stream %u len %zu rejected: %s",
+		    kgp_type_name(type), stream, len, errstr);
+}
+
+static void
+check_bad(uint8_t type, uint32_t stream, size_t len)
+{
+	static const uint8_t	 zero[64];
+	struct kgp_frame	 f = frame(type, stream, zero, len);
+	const char		*errstr = NULL;
+
+	if (kgp_frame_check(&f, &errstr) != -1)
+		fail_msg("%s stream %u len %zu accepted",
+		    kgp_type_name(type), stream, len);
+	assert_non_null(errstr);
+}
+
+static void
+test_frame_check(void **state)
+{
+	(void)state;
+	/* connection frames live on stream 0 */
+	check_ok(KGP_HELLO, 0, 30);
+	check_bad(KGP_HELLO, 1, 30);
+	check_ok(KGP_WELCOME, 0, 10);
+	check_bad(KGP_WELCOME, 5, 10);
+	check_ok(KGP_ERROR, 0, 2);
+	check_ok(KGP_ERROR, 0, 40);
+	check_bad(KGP_ERROR, 0, 1);
+	check_bad(KGP_ERROR, 3, 2);
+	check_ok(KGP_PING, 0, 8);
+	check_bad(KGP_PING, 0, 7);
+	check_bad(KGP_PING, 0, 9);
+	check_bad(KGP_PING, 2, 8);
+	check_ok(KGP_PONG, 0, 8);
+	check_bad(KGP_PONG, 0, 0);
+	check_ok(KGP_GOAWAY, 0, 4);
+	check_bad(KGP_GOAWAY, 0, 0);
+
+	/* stream frames never on stream 0 */
+	check_ok(KGP_OPEN, 1, 0);
+	check_ok(KGP_OPEN, 1, 20);
+	check_bad(KGP_OPEN, 0, 20);
+	check_ok(KGP_ACCEPT, 9, 0);
+	check_bad(KGP_ACCEPT, 9, 1);
+	check_bad(KGP_ACCEPT, 0, 0);
+	check_ok(KGP_REFUSE, 9, 2);
+	check_ok(KGP_REFUSE, 9, 20);
+	check_bad(KGP_REFUSE, 9, 1);
+	check_ok(KGP_DATA, 1, 1);
+	check_ok(KGP_DATA, 0xffffffff, 64);
+	check_bad(KGP_DATA, 1, 0);
+	check_bad(KGP_DATA, 0, 10);
+	check_ok(KGP_WINDOW, 1, 4);
+	check_bad(KGP_WINDOW, 1, 8);
+	check_bad(KGP_WINDOW, 0, 4);
+	check_ok(KGP_FIN, 1, 0);
+	check_bad(KGP_FIN, 1, 1);
+	check_ok(KGP_RST, 1, 2);
+	check_bad(KGP_RST, 1, 0);
+	check_bad(KGP_RST, 1, 4);
+}
+
+static struct kgp_hello
+sample_hello(void)
+{
+	struct kgp_hello	 h;
+
+	memset(&h, 0, sizeof(h));
+	h.vmin = 1;
+	h.vmax = 1;
+	h.window = KGP_DEFAULT_WINDOW;
+	h.conn_index = 3;
+	strlcpy(h.tunnel_id, "0123456789abcdef0123456789abcdef",
+	    sizeof(h.tunnel_id));
+	strlcpy(h.secret, "s3cr3t-Secret", sizeof(h.secret));
+	return (h);
+}
+
+static void
+test_hello_roundtrip(void **state)
+{
+	struct kgp_hello	 h = sample_hello(), out;
+	struct kgp_frame	 f;
+	uint8_t			 buf[256];
+	const char		*errstr = NULL;
+	size_t			 n;
+
+	(void)state;
+	n = kgp_hello_encode(buf, sizeof(buf), &h);
+	assert_int_equal(n, 10 + 1 + 32 + 1 + 13);
+	/* the wire: big-endian integers, then length-prefixed strings */
+	assert_int_equal(buf[0], 0);
+	assert_int_equal(buf[1], 1);
+	assert_int_equal(buf[3], 1);
+	assert_int_equal(buf[4], 0x00);
+	assert_int_equal(buf[5], 0x04);		/* 256 KiB */
+	assert_int_equal(buf[6], 0x00);
+	assert_int_equal(buf[9], 3);
+	assert_int_equal(buf[10], 32);
+	assert_memory_equal(buf + 11, h.tunnel_id, 32);
+	assert_int_equal(buf[43], 13);
+
+	f = frame(KGP_HELLO, 0, buf, n);
+	assert_int_equal(kgp_frame_check(&f, &errstr), 0);
+	assert_int_equal(kgp_hello_decode(&f, &out, &errstr), 0);
+	assert_int_equal(out.vmin, 1);
+	assert_int_equal(out.vmax, 1);
+	assert_int_equal(out.window, KGP_DEFAULT_WINDOW);
+	assert_int_equal(out.conn_index, 3);
+	assert_string_equal(out.tunnel_id, h.tunnel_id);
+	assert_string_equal(out.secret, h.secret);
+
+	/* the longest id and secret */
+	memset(h.tunnel_id, 'i', KGP_IDLEN);
+	h.tunnel_id[KGP_IDLEN] = '\0';
+	memset(h.secret, 's', KGP_IDLEN);
+	h.secret[KGP_IDLEN] = '\0';
+	n = kgp_hello_encode(buf, sizeof(buf), &h);
+	assert_int_equal(n, 12 + 2 * KGP_IDLEN);
+	f = frame(KGP_HELLO, 0, buf, n);
+	assert_int_equal(kgp_hello_decode(&f, &out, &errstr), 0);
+	assert_string_equal(out.tunnel_id, h.tunnel_id);
+	assert_string_equal(out.secret, h.secret);
+
+	/* a buffer one byte too small */
+	assert_int_equal(kgp_hello_encode(buf, n - 1, &h), 0);
+}
+
+static void
+test_hello_truncated(void **state)
+{
+	struct kgp_hello	 h = sample_hello(), out;
+	struct kgp_frame	 f;
+	uint8_t			 buf[256];
+	const char		*errstr;
+	size_t			 n, i;
+
+	(void)state;
+	n = kgp_hello_encode(buf, sizeof(buf), &h);
+	assert_true(n > 0);
+	for (i = 0; i < n; i++) {
+		f = frame(KGP_HELLO, 0, buf, i);
+		errstr = NULL;
+		if (kgp_hello_decode(&f, &out, &errstr) != -1)
+			fail_msg("HELLO truncated to %zu bytes accepted", i);
+		assert_non_null(errstr);
+	}
+	/* a trailing byte */
+	buf[n] = 'x';
+	f = frame(KGP_HELLO, 0, buf, n + 1);
+	assert_int_equal(kgp_hello_decode(&f, &out, &errstr), -1);
+}
+
+static void
+expect_bad_hello(struct kgp_hello *h, const uint8_t *raw, size_t rawlen)
+{
+	struct kgp_hello	 out;
+	struct kgp_frame	 f;
+	uint8_t			 buf[256];
+	const char		*errstr = NULL;
+	size_t			 n;
+
+	if (raw != NULL) {
+		memcpy(buf, raw, rawlen);
+		n = rawlen;
+	} else
+		n = kgp_hello_encode(buf, sizeof(buf), h);
+	assert_true(n > 0);
+	f = frame(KGP_HELLO, 0, buf, n);
+	assert_int_equal(kgp_hello_decode(&f, &out, &errstr), -1);
+	assert_non_null(errstr);
+}
+
+static void
+test_hello_rejects(void **state)
+{
+	struct kgp_hello	 h;
+	uint8_t			 buf[256];
+	size_t			 n;
+
+	(void)state;
+	h = sample_hello();
+	h.vmin = 0;
+	expect_bad_hello(&h, NULL, 0);
+	h = sample_hello();
+	h.vmin = 2;
+	h.vmax = 1;
+	expect_bad_hello(&h, NULL, 0);
+	h = sample_hello();
+	h.window = KGP_MAXPAYLOAD - 1;
+	expect_bad_hello(&h, NULL, 0);
+	h = sample_hello();
+	h.window = KGP_MAX_WINDOW + 1;
+	expect_bad_hello(&h, NULL, 0);
+	h = sample_hello();
+	h.window = 0;
+	expect_bad_hello(&h, NULL, 0);
+
+	/* credentials must be printable: a space, a control byte, 0x7f */
+	h = sample_hello();
+	h.tunnel_id[3] = ' ';
+	expect_bad_hello(&h, NULL, 0);
+	h = sample_hello();
+	h.secret[0] = '\n';
+	expect_bad_hello(&h, NULL, 0);
+	h = sample_hello();
+	h.secret[0] = 0x7f;
+	expect_bad_hello(&h, NULL, 0);
+
+	/* an id length past the limit, with the bytes there */
+	h = sample_hello();
+	n = kgp_hello_encode(buf, sizeof(buf), &h);
+	memset(buf + 10, 0, sizeof(buf) - 10);
+	buf[10] = KGP_IDLEN + 1;
+	memset(buf + 11, 'a', KGP_IDLEN + 1);
+	buf[11 + KGP_IDLEN + 1] = 1;
+	buf[12 + KGP_IDLEN + 1] = 's';
+	expect_bad_hello(NULL, buf, 13 + KGP_IDLEN + 1);
+
+	/* a string length that runs past the payload */
+	n = kgp_hello_encode(buf, sizeof(buf), &h);
+	buf[10] = 200;
+	expect_bad_hello(NULL, buf, n);
+
+	/* the limits themselves are accepted */
+	h = sample_hello();
+	h.window = KGP_MAXPAYLOAD;
+	n = kgp_hello_encode(buf, sizeof(buf), &h);
+	{
+		struct kgp_frame	 f = frame(KGP_HELLO, 0, buf, n);
+		struct kgp_hello	 out;
+		const char		*errstr;
+
+		assert_int_equal(kgp_hello_decode(&f, &out, &errstr), 0);
+		h.window = KGP_MAX_WINDOW;
+		n = kgp_hello_encode(buf, sizeof(buf), &h);
+		f = frame(KGP_HELLO, 0, buf, n);
+		assert_int_equal(kgp_hello_decode(&f, &out, &errstr), 0);
+		/* an empty secret is well formed (authentication says no) */
+		h.secret[0] = '\0';
+		n = kgp_hello_encode(buf, sizeof(buf), &h);
+		f = frame(KGP_HELLO, 0, buf, n);
+		assert_int_equal(kgp_hello_decode(&f, &out, &errstr), 0);
+		assert_string_equal(out.secret, "");
+	}
+}
+
+static void
+test_welcome(void **state)
+{
+	struct kgp_welcome	 w, out;
+	struct kgp_frame	 f;
+	uint8_t			 buf[32];
+	const uint8_t		 want[10] = {
+		0, 1, 0, 0x04, 0, 0, 0, 0x01, 0x86, 0xa0
+	};
+	const char		*errstr = NULL;
+	size_t			 n;
+
+	(void)state;
+	w.version = 1;
+	w.window = KGP_DEFAULT_WINDOW;
+	w.max_streams = KGP_DEFAULT_MAXSTREAMS;
+	n = kgp_welcome_encode(buf, sizeof(buf), &w);
+	assert_int_equal(n, 10);
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_int_equal(kgp_welcome_encode(buf, 9, &w), 0);
+
+	f = frame(KGP_WELCOME, 0, buf, n);
+	assert_int_equal(kgp_frame_check(&f, &errstr), 0);
+	assert_int_equal(kgp_welcome_decode(&f, &out, &errstr), 0);
+	assert_int_equal(out.version, 1);
+	assert_int_equal(out.window, KGP_DEFAULT_WINDOW);
+	assert_int_equal(out.max_streams, KGP_DEFAULT_MAXSTREAMS);
+
+	/* wrong lengths */
+	f = frame(KGP_WELCOME, 0, buf, 9);
+	assert_int_equal(kgp_welcome_decode(&f, &out, &errstr), -1);
+	f = frame(KGP_WELCOME, 0, buf, 11);
+	assert_int_equal(kgp_welcome_decode(&f, &out, &errstr), -1);
+	f = frame(KGP_WELCOME, 0, buf, 0);
+	assert_int_equal(kgp_welcome_decode(&f, &out, &errstr), -1);
+
+	/* a window out of range, no streams allowed */
+	w.window = 1;
+	kgp_welcome_encode(buf, sizeof(buf), &w);
+	f = frame(KGP_WELCOME, 0, buf, 10);
+	errstr = NULL;
+	assert_int_equal(kgp_welcome_decode(&f, &out, &errstr), -1);
+	assert_non_null(errstr);
+	w.window = KGP_MAX_WINDOW + 1;
+	kgp_welcome_encode(buf, sizeof(buf), &w);
+	assert_int_equal(kgp_welcome_decode(&f, &out, &errstr), -1);
+	w.window = KGP_DEFAULT_WINDOW;
+	w.max_streams = 0;
+	kgp_welcome_encode(buf, sizeof(buf), &w);
+	assert_int_equal(kgp_welcome_decode(&f, &out, &errstr), -1);
+}
+
+static void
+test_code(void **state)
+{
+	struct kgp_frame	 f;
+	uint8_t			 buf[64];
+	char			 text[16];
+	uint16_t		 code = 0;
+	const char		*errstr = NULL;
+	size_t			 n;
+
+	(void)state;
+	n = kgp_code_encode(buf, sizeof(buf), KGP_E_AUTH, "not authorized");
+	assert_int_equal(n, 2 + 14);
+	assert_int_equal(buf[0], 0);
+	assert_int_equal(buf[1], KGP_E_AUTH);
+	f = frame(KGP_ERROR, 0, buf, n);
+	assert_int_equal(kgp_frame_check(&f, &errstr), 0);
+	assert_int_equal(kgp_code_decode(&f, &code, text, sizeof(text),
+	    &errstr), 0);
+	assert_int_equal(code, KGP_E_AUTH);
+	assert_string_equal(text, "not authorized");
+
+	/* text is cut to the buffer, always terminated */
+	assert_int_equal(kgp_code_decode(&f, &code, text, 4, &errstr), 0);
+	assert_string_equal(text, "not");
+
+	/* control bytes are not passed on to logs */
+	memcpy(buf + 2, "a\nb\033c", 6);
+	f = frame(KGP_REFUSE, 1, buf, 8);
+	assert_int_equal(kgp_code_decode(&f, &code, text, sizeof(text),
+	    &errstr), 0);
+	assert_string_equal(text, "a?b?c?");
+
+	/* code alone, no text wanted */
+	n = kgp_code_encode(buf, sizeof(buf), 0x1234, NULL);
+	assert_int_equal(n, 2);
+	f = frame(KGP_RST, 1, buf, n);
+	assert_int_equal(kgp_code_decode(&f, &code, NULL, 0, &errstr), 0);
+	assert_int_equal(code, 0x1234);
+	assert_int_equal(kgp_code_decode(&f, &code, text, sizeof(text),
+	    &errstr), 0);
+	assert_string_equal(text, "");
+
+	/* encode cuts the text to the buffer; too small a buffer */
+	n = kgp_code_encode(buf, 5, KGP_E_RESET, "abcdef");
+	assert_int_equal(n, 5);
+	assert_memory_equal(buf + 2, "abc", 3);
+	assert_int_equal(kgp_code_encode(buf, 1, KGP_E_RESET, "x"), 0);
+
+	/* short */
+	f = frame(KGP_ERROR, 0, buf, 1);
+	errstr = NULL;
+	assert_int_equal(kgp_code_decode(&f, &code, text, sizeof(text),
+	    &errstr), -1);
+	assert_non_null(errstr);
+	f = frame(KGP_ERROR, 0, buf, 0);
+	assert_int_equal(kgp_code_decode(&f, &code, text, sizeof(text),
+	    &errstr), -1);
+}
+
+static void
+test_u32_u64(void **state)
+{
+	const uint8_t		 b[9] = {
+		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09
+	};
+	struct kgp_frame	 f;
+	uint32_t		 v32 = 0;
+	uint64_t		 v64 = 0;
+	const char		*errstr;
+
+	(void)state;
+	f = frame(KGP_WINDOW, 1, b, 4);
+	assert_int_equal(kgp_u32_decode(&f, &v32, &errstr), 0);
+	assert_int_equal(v32, 0x01020304);
+	f = frame(KGP_WINDOW, 1, b, 3);
+	errstr = NULL;
+	assert_int_equal(kgp_u32_decode(&f, &v32, &errstr), -1);
+	assert_non_null(errstr);
+	f = frame(KGP_WINDOW, 1, b, 5);
+	assert_int_equal(kgp_u32_decode(&f, &v32, &errstr), -1);
+
+	f = frame(KGP_PING, 0, b, 8);
+	assert_int_equal(kgp_u64_decode(&f, &v64, &errstr), 0);
+	assert_true(v64 == 0x0102030405060708ULL);
+	f = frame(KGP_PING, 0, b, 7);
+	errstr = NULL;
+	assert_int_equal(kgp_u64_decode(&f, &v64, &errstr), -1);
+	assert_non_null(errstr);
+	f = frame(KGP_PING, 0, b, 9);
+	assert_int_equal(kgp_u64_decode(&f, &v64, &errstr), -1);
+	f = frame(KGP_PING, 0, b, 0);
+	assert_int_equal(kgp_u64_decode(&f, &v64, &errstr), -1);
+}
+
+static void
+test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(kgp_type_name(KGP_HELLO), "HELLO");
+	assert_string_equal(kgp_type_name(KGP_DATA), "DATA");
+	assert_string_equal(kgp_type_name(KGP_GOAWAY), "GOAWAY");
+	assert_string_equal(kgp_type_name(KGP_TYPE_MAX + 1), "UNKNOWN");
+	assert_string_equal(kgp_type_name(255), "UNKNOWN");
+	assert_string_equal(kgp_code_name(KGP_E_AUTH), "not authorized");
+	assert_string_equal(kgp_code_name(KGP_E_INTERNAL), "internal error");
+	assert_string_equal(kgp_code_name(KGP_E_INTERNAL + 1),
+	    "unknown error");
+	assert_string_equal(kgp_code_name(0xffff), "unknown error");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hdr_encode_wire),
+		cmocka_unit_test(test_hdr_roundtrip),
+		cmocka_unit_test(test_hdr_rejects),
+		cmocka_unit_test(test_hdr_sequence),
+		cmocka_unit_test(test_frame_check),
+		cmocka_unit_test(test_hello_roundtrip),
+		cmocka_unit_test(test_hello_truncated),
+		cmocka_unit_test(test_hello_rejects),
+		cmocka_unit_test(test_welcome),
+		cmocka_unit_test(test_code),
+		cmocka_unit_test(test_u32_u64),
+		cmocka_unit_test(test_names),
+	};
+
+	return (cmocka_run_group_tests_name("kgp", tests, NULL, NULL));
+}
