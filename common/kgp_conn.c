@@ -113,6 +113,7 @@ static void	conn_io(int, short, void *);
 static void	conn_timer(int, short, void *);
 static int	conn_fail(struct kgp_conn *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
+static int	conn_finish_close(struct kgp_conn *);
 static void	conn_schedule_write(struct kgp_conn *);
 static void	conn_unblock(struct kgp_conn *);
 static void	stream_pump(struct kgp_stream *);
@@ -339,6 +340,16 @@ conn_fail(struct kgp_conn *c, int code, const char *fmt, ...)
 	if (c->cb.down)
 		c->cb.down(c, code, c->down_why, c->arg);
 	return (-1);
+}
+
+/* The ERROR of kgp_conn_close() is out (or its time is up). */
+static int
+conn_finish_close(struct kgp_conn *c)
+{
+	char	 why[sizeof(c->down_why)];
+
+	strlcpy(why, c->down_why, sizeof(why));
+	return (conn_fail(c, c->down_code, "%s", why));
 }
 
 /* Send ERROR, flush it (bounded), then the connection goes down. */
@@ -996,7 +1007,7 @@ conn_write(struct kgp_conn *c)
 		return (0);
 	}
 	if (c->state == CONN_CLOSING)
-		return (conn_fail(c, c->down_code, "%s", c->down_why));
+		return (conn_finish_close(c));
 	return (0);
 }
 
@@ -1034,7 +1045,7 @@ conn_timer(int fd, short events, void *arg)
 		conn_fail(c, KGP_E_TIMEOUT, "handshake timed out");
 		return;
 	case CONN_CLOSING:
-		conn_fail(c, c->down_code, "%s", c->down_why);
+		conn_finish_close(c);
 		return;
 	case CONN_UP:
 		if (c->missed >= c->params.max_missed) {
