@@ -1090,9 +1090,6 @@ up_fail(struct stream *s, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	up_close(s);
-	if (s->mode == M_HTTP && s->rq_state != RQ_BODY && !s->is_connect &&
-	    s->rq_body != HTTP_BODY_NONE)
-		s->client_keep = 0;	/* keep it simple after a body */
 	send_error(s, status, "%s", msg);
 }
 
