@@ -1,0 +1,339 @@
+# Common part of the end-to-end tests (bash; sourced by each test).
+#
+# Two network namespaces joined by one veth pair:
+#   cloud  ($CLOUD)  10.213.N.1/30  sc-server, curl (the "browser")
+#   office ($OFFICE) 10.213.N.2/30  sc (controller, kgpd, proxyd), the app
+# The app listens on $APP_IP, an address on office's loopback that no other
+# namespace has a route to: cloud reaches it only through the tunnel.
+#
+# Programs come from the environment (meson test sets them):
+#   SC, SC_SERVER, SC_CTL   build-tree paths of sc, sc-server, sc-ctl
+# Every test bounds its time and removes what it started on exit.
+
+set -u
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${SC:?SC must name the sc binary}"
+: "${SC_SERVER:?SC_SERVER must name the sc-server binary}"
+: "${SC_CTL:?SC_CTL must name the sc-ctl binary}"
+PYTHON=${PYTHON:-python3}
+
+TEST_NAME=$(basename "$0" .sh)
+N=$(( $$ % 200 + 20 ))
+OFFICE=sc-office-$$
+CLOUD=sc-cloud-$$
+CLOUD_IP=10.213.$N.1
+OFFICE_IP=10.213.$N.2
+APP_IP=10.214.$N.1
+APP_PORT=8080
+APP_TLS_PORT=8443
+REST_PORT=4400
+KGP_PORT=4443
+REST_URL=http://$CLOUD_IP:$REST_PORT/rest/v1
+TUNNEL_NAME=e2e-$TEST_NAME-$$
+SC_USER=alice
+
+PIDS=()
+SC_PID=
+SERVER_PID=
+TUNNEL_ID=
+ENTRY=
+KEY=
+CHECKS=0
+
+log() {
+	printf '%s: %s\n' "$TEST_NAME" "$*"
+}
+
+dump_logs() {
+	local f
+	for f in "$TMP"/*.log; do
+		[ -f "$f" ] || continue
+		echo "----- $(basename "$f") (last 40 lines) -----"
+		tail -n 40 "$f"
+	done
+}
+
+fail() {
+	echo "FAIL: $TEST_NAME: $*"
+	dump_logs
+	exit 1
+}
+
+ok() {
+	CHECKS=$((CHECKS + 1))
+	echo "ok $CHECKS - $*"
+}
+
+skip() {
+	echo "SKIP: $TEST_NAME: $*"
+	exit 77
+}
+
+cleanup() {
+	local status=$? p
+	trap - EXIT INT TERM
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	# a clean exit lets sanitizers report; give it 3 s
+	for p in "${PIDS[@]}"; do
+		wait_for 3 not_running "$p"
+		kill -KILL "$p" 2>/dev/null
+	done
+	# anything else still running inside our namespaces
+	for ns in "$OFFICE" "$CLOUD"; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null
+		done
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	ip netns del "$OFFICE" 2>/dev/null
+	ip netns del "$CLOUD" 2>/dev/null
+	# a sanitizer report from any of the programs fails the test
+	if grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+	    "$TMP"/*.log >/dev/null 2>&1; then
+		echo "FAIL: $TEST_NAME: sanitizer report in" \
+		    $(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+		    "$TMP"/*.log)
+		grep -hE -A30 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+		    "$TMP"/*.log | head -n 80
+		status=1
+	fi
+	if [ "$status" -eq 0 ] && [ -z "${E2E_KEEP:-}" ]; then
+		rm -rf "$TMP"
+	else
+		echo "$TEST_NAME: files kept in $TMP"
+	fi
+	exit "$status"
+}
+
+# run a command inside a namespace (a background job started with these
+# would be a subshell: start daemons with ip netns exec itself, so that $!
+# is the daemon's pid)
+office() { ip netns exec "$OFFICE" "$@"; }
+cloud() { ip netns exec "$CLOUD" "$@"; }
+
+# gone or a zombie (our own children stay zombies until waited for)
+not_running() {
+	[ ! -e "/proc/$1/stat" ] ||
+	    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
+link_up() {
+	"$1" ip link show veth0 | grep -q 'state UP'
+}
+
+# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds
+wait_for() {
+	local limit=$1 i=0
+	shift
+	while [ "$i" -lt $((limit * 10)) ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# namespaces left behind by a test run that was killed (its pid is gone)
+sweep_stale() {
+	local ns pid p
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' |
+	    grep -E '^sc-(office|cloud)-[0-9]+$'); do
+		pid=${ns##*-}
+		kill -0 "$pid" 2>/dev/null && continue
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null
+		done
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+
+e2e_init() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
+	command -v ip >/dev/null || skip "needs iproute2"
+	sweep_stale
+	if [ -z "${E2E_NO_SC:-}" ]; then
+		for b in "$SC" "$SC_SERVER" "$SC_CTL"; do
+			[ -x "$b" ] ||
+			    { echo "FAIL: $TEST_NAME: $b is not built"; exit 1; }
+		done
+	fi
+	TMP=$(mktemp -d "/tmp/sc-e2e-$TEST_NAME.XXXXXX")
+	trap cleanup EXIT
+	trap 'exit 143' TERM
+	trap 'exit 130' INT
+
+	ip netns add "$OFFICE" || fail "ip netns add $OFFICE"
+	ip netns add "$CLOUD" || fail "ip netns add $CLOUD"
+	ip link add name veth0 netns "$OFFICE" type veth \
+	    peer name veth0 netns "$CLOUD" || fail "ip link add veth"
+	office ip link set lo up
+	cloud ip link set lo up
+	office ip addr add "$OFFICE_IP/30" dev veth0
+	cloud ip addr add "$CLOUD_IP/30" dev veth0
+	office ip addr add "$APP_IP/32" dev lo
+	office ip link set veth0 up
+	cloud ip link set veth0 up
+	wait_for 5 link_up office || fail "office's veth0 does not come up"
+	wait_for 5 link_up cloud || fail "cloud's veth0 does not come up"
+}
+
+# the TLS app's certificate: self-signed, for the app's address
+make_app_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -days 2 -subj "/CN=e2e-app" \
+	    -addext "subjectAltName=IP:$APP_IP" \
+	    -keyout "$TMP/app.key" -out "$TMP/app.crt" >/dev/null 2>&1 ||
+	    fail "openssl could not make the app certificate"
+}
+
+start_app() {
+	make_app_cert
+	ip netns exec "$OFFICE" "$PYTHON" "$E2E_DIR/app.py" serve --addr "$APP_IP" \
+	    --http-port "$APP_PORT" --tls-port "$APP_TLS_PORT" \
+	    --cert "$TMP/app.crt" --key "$TMP/app.key" \
+	    --ready "$TMP/app.ready" >"$TMP/app.log" 2>&1 &
+	PIDS+=($!)
+	wait_for 10 test -f "$TMP/app.ready" || fail "the app did not start"
+	# reachable inside office ...
+	office curl -sS --max-time 5 -o /dev/null "http://$APP_IP:$APP_PORT/" ||
+	    fail "the app does not answer inside office"
+	# ... and not from cloud, nor from the host: only the tunnel gets there
+	if cloud curl -sS --max-time 3 -o /dev/null \
+	    "http://$APP_IP:$APP_PORT/" 2>/dev/null; then
+		fail "the app is reachable from cloud without the tunnel"
+	fi
+	if cloud curl -sS --max-time 3 -o /dev/null \
+	    "http://$OFFICE_IP:$APP_PORT/" 2>/dev/null; then
+		fail "the app is reachable from cloud on office's address"
+	fi
+}
+
+add_user() {
+	KEY=$("$SC_SERVER" -s "$TMP/state" user add "$SC_USER" 2>"$TMP/useradd.err") ||
+	    { cat "$TMP/useradd.err"; fail "sc-server user add $SC_USER failed"; }
+	[ -n "$KEY" ] || fail "sc-server user add printed no key"
+	case $KEY in
+	*[[:space:]]*) fail "user add printed more than the key: '$KEY'" ;;
+	esac
+}
+
+start_server() {
+	add_user
+	ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/state" -R "$CLOUD_IP:$REST_PORT" \
+	    -K "$CLOUD_IP:$KGP_PORT" "$@" >"$TMP/server.log" 2>&1 &
+	SERVER_PID=$!
+	PIDS+=("$SERVER_PID")
+	wait_for 10 cloud curl -sS --max-time 1 -o /dev/null \
+	    "http://$CLOUD_IP:$REST_PORT/rest/v1/" ||
+	    fail "sc-server's REST API does not answer"
+}
+
+# rest METHOD PATH [curl args]: an authenticated REST call from cloud
+rest() {
+	local method=$1 path=$2
+	shift 2
+	cloud curl -sS --max-time 10 -u "$SC_USER:$KEY" -X "$method" "$@" \
+	    "$REST_URL$path"
+}
+
+# json_get EXPR: evaluate a python expression on the JSON on stdin (as j)
+json_get() {
+	"$PYTHON" -c 'import json, sys
+j = json.load(sys.stdin)
+v = eval(sys.argv[1])
+print("" if v is None else (json.dumps(v) if isinstance(v, (dict, list, bool)) else v))' "$1"
+}
+
+# start_sc [extra flags]: sc with the version 4 command line
+start_sc() {
+	launch_sc -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" -x "$REST_URL" \
+	    -f "$TMP/ready" -d "$TMP/sc.pid" --ctl-socket "$TMP/ctl.sock" "$@"
+}
+
+# launch_sc ARGS...: sc in office with exactly these arguments, then wait
+# until it is ready (the readyfile must be $TMP/ready) and find the
+# tunnel's entry proxy
+launch_sc() {
+	rm -f "$TMP/ready"
+	ip netns exec "$OFFICE" "$SC" "$@" >"$TMP/sc.log" 2>&1 &
+	SC_PID=$!
+	PIDS+=("$SC_PID")
+	local i=0
+	while [ ! -e "$TMP/ready" ]; do
+		not_running "$SC_PID" && fail "sc exited before it was ready"
+		[ "$i" -lt 300 ] || fail "sc not ready within 30 s"
+		sleep 0.1
+		i=$((i + 1))
+	done
+	grep -q 'Sauce Connect is up, you may start your tests.' "$TMP/sc.log" ||
+	    fail "readyfile there but no 'Sauce Connect is up' line"
+	TUNNEL_ID=$(sed -n 's/.*Tunnel ID: \([0-9a-f]*\).*/\1/p' "$TMP/sc.log" |
+	    head -n 1)
+	[ -n "$TUNNEL_ID" ] || fail "no 'Tunnel ID:' line in sc's output"
+	ENTRY=$(rest GET "/$SC_USER/tunnels?full=true" |
+	    json_get "[t['entry_proxy'] for t in j if t['id'] == '$TUNNEL_ID'][0]") ||
+	    fail "tunnel $TUNNEL_ID has no entry_proxy in the REST list"
+	[ -n "$ENTRY" ] || fail "empty entry_proxy"
+	log "tunnel $TUNNEL_ID up, entry proxy $ENTRY"
+}
+
+# stop_sc: SIGTERM, wait (40 s at most); sets SC_STATUS to sc's exit
+# status, or "timeout".  (Not in $(...): only this shell can wait for sc.)
+stop_sc() {
+	local i=0
+	kill -TERM "$SC_PID"
+	while ! not_running "$SC_PID"; do
+		if [ "$i" -ge 400 ]; then
+			SC_STATUS=timeout
+			return
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	wait "$SC_PID"
+	SC_STATUS=$?
+}
+
+# everything: namespaces, sc-server, the app, sc
+e2e_up() {
+	e2e_init
+	start_server
+	start_app
+	start_sc "$@"
+}
+
+# browse [curl args]: curl in cloud through the tunnel's entry proxy
+browse() {
+	cloud curl -sS --max-time "${BROWSE_TIMEOUT:-60}" -x "http://$ENTRY" "$@"
+}
+
+app_url() {
+	echo "http://$APP_IP:$APP_PORT$1"
+}
+
+app_tls_url() {
+	echo "https://$APP_IP:$APP_TLS_PORT$1"
+}
+
+# expected digest of /bytes/N?seed=S
+gen_sha256() {
+	"$PYTHON" "$E2E_DIR/app.py" gen "$1" "$2" | sha256sum | cut -d' ' -f1
+}
+
+ctl_status() {
+	"$SC_CTL" -s "$TMP/ctl.sock" status
+}
+
+# ctl_field NAME: one value of `sc-ctl status`
+ctl_field() {
+	ctl_status | sed -n "s/^$1:[[:space:]]*//p" | head -n 1
+}
+
+e2e_done() {
+	echo "$TEST_NAME: all $CHECKS checks passed"
+}
