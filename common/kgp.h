@@ -155,7 +155,8 @@ struct kgp_conn	*kgp_conn_new(struct event_base *, int, struct tls *,
 		    const struct kgp_params *, const struct kgp_callbacks *,
 		    void *);
 void		 kgp_conn_free(struct kgp_conn *);
-int		 kgp_conn_open_stream(struct kgp_conn *, int, const char *);
+int		 kgp_conn_open_stream(struct kgp_conn *, int, const char *,
+		    const void *, size_t);
 void		 kgp_conn_close(struct kgp_conn *, int, const char *);
 void		 kgp_conn_drain(struct kgp_conn *);
 void		 kgp_conn_stats(struct kgp_conn *, struct kgp_conn_stats *);

@@ -685,11 +685,18 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 	return (0);
 }
 
+/*
+ * Server: bind a new stream to fd.  The len bytes at data were already
+ * read from fd (a request head the caller looked at) and go first.
+ */
 int
-kgp_conn_open_stream(struct kgp_conn *c, int fd, const char *meta)
+kgp_conn_open_stream(struct kgp_conn *c, int fd, const char *meta,
+    const void *data, size_t len)
 {
 	struct kgp_stream	*s;
+	struct evbuffer		*input;
 	size_t			 n;
+	int			 rc;
 
 	if (c->state != CONN_UP || c->draining ||
 	    c->stats.streams_open >= c->peer_max_streams)
@@ -698,11 +705,26 @@ kgp_conn_open_stream(struct kgp_conn *c, int fd, const char *meta)
 		return (-1);
 	if ((s = stream_new(c, c->next_id, fd)) == NULL)
 		return (-1);
+	if (len > 0) {
+		/* as if the bufferevent had read them: its input end is frozen */
+		input = bufferevent_get_input(s->bev);
+		evbuffer_unfreeze(input, 0);
+		rc = evbuffer_add(input, data, len);
+		evbuffer_freeze(input, 0);
+		if (rc == -1) {
+			/* the caller still owns fd */
+			bufferevent_setfd(s->bev, -1);
+			stream_free(s);
+			return (-1);
+		}
+	}
 	c->next_id += 2;
 	n = meta ? strlen(meta) : 0;
 	if (n > 255)
 		n = 255;
 	conn_send(c, KGP_OPEN, s->id, meta, n);
+	if (len > 0)
+		stream_pump(s);
 	return (0);
 }
 

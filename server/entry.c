@@ -1,7 +1,10 @@
 /*
  * Entry proxies: one listening port per running tunnel.  Every accepted
  * connection becomes one KGP stream of the tunnel's connection, byte for
- * byte; without a connection the client gets a 503.
+ * byte; without a connection the client gets a 503.  The first request
+ * head is read and checked with the HTTP parser before the stream opens,
+ * so that garbage is answered here and never costs the tunnel a stream;
+ * the bytes read go down the stream unchanged.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -14,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "http.h"
 #include "kgp.h"
 #include "log.h"
 #include "server.h"
@@ -21,10 +25,25 @@
 #define ENTRY_BACKLOG		128
 #define ENTRY_DRAIN_SEC		5
 #define ENTRY_DRAIN_MAX		(64 * 1024)
+#define ENTRY_HEAD_SEC		30
+#define ENTRY_HEAD_BUF		(HTTP_HEAD_MAX + 4096)
+
+/* a connection whose first request head is still arriving */
+struct entry_pending {
+	TAILQ_ENTRY(entry_pending) entry;
+	struct entry_proxy	*proxy;
+	int			 fd;
+	struct event		*ev;
+	struct http_head	 head;
+	size_t			 len;
+	char			 peer[ADDRSTR_MAX];
+	unsigned char		 buf[ENTRY_HEAD_BUF];
+};
 
 struct entry_proxy {
 	struct tunnel		*tunnel;
 	struct listener		*listener;
+	TAILQ_HEAD(, entry_pending) pending;
 };
 
 /* a refused connection: the answer is written, the request drained */
@@ -35,16 +54,10 @@ struct entry_reject {
 };
 
 static void	 entry_accept(int, void *);
-static void	 entry_refuse(int, const char *);
+static void	 entry_head(int, short, void *);
+static void	 entry_pending_free(struct entry_pending *);
+static void	 entry_refuse(int, const char *, int, const char *);
 static void	 entry_drain(int, short, void *);
-
-static const char entry_503[] =
-    "HTTP/1.1 503 Service Unavailable\r\n"
-    "Content-Type: text/plain\r\n"
-    "Content-Length: 29\r\n"
-    "Connection: close\r\n"
-    "\r\n"
-    "The tunnel is not connected.\n";
 
 int
 entry_open(struct tunnel *t)
@@ -58,6 +71,7 @@ entry_open(struct tunnel *t)
 		return (-1);
 	}
 	p->tunnel = t;
+	TAILQ_INIT(&p->pending);
 	if ((fd = listen_on(env->entry_host, "0", ENTRY_BACKLOG, bound,
 	    sizeof(bound))) == -1) {
 		free(p);
@@ -91,8 +105,12 @@ entry_close(struct tunnel *t)
 {
 	struct entry_proxy	*p;
 
+	struct entry_pending	*ep;
+
 	if ((p = t->proxy) == NULL)
 		return;
+	while ((ep = TAILQ_FIRST(&p->pending)) != NULL)
+		entry_pending_free(ep);
 	listener_free(p->listener);
 	free(p);
 	t->proxy = NULL;
@@ -104,8 +122,10 @@ entry_accept(int fd, void *arg)
 {
 	struct entry_proxy	*p = arg;
 	struct tunnel		*t = p->tunnel;
+	struct entry_pending	*ep;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
+	struct timeval		 tv = { ENTRY_HEAD_SEC, 0 };
 	char			 peer[ADDRSTR_MAX];
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
@@ -115,30 +135,116 @@ entry_accept(int fd, void *arg)
 	if (t->status != TUNNEL_RUNNING || t->client == NULL) {
 		log_debug("tunnel %s: entry connection from %s: not "
 		    "connected, 503", t->id, peer);
-		entry_refuse(fd, peer);
+		entry_refuse(fd, peer, 503, "The tunnel is not connected.");
 		return;
 	}
-	if (kgp_conn_open_stream(t->client->conn, fd, peer) == -1) {
+	if ((ep = calloc(1, sizeof(*ep))) == NULL) {
+		log_warn("%s", __func__);
+		close(fd);
+		return;
+	}
+	ep->proxy = p;
+	ep->fd = fd;
+	strlcpy(ep->peer, peer, sizeof(ep->peer));
+	http_head_init(&ep->head, HTTP_REQUEST);
+	if ((ep->ev = event_new(env->base, fd, EV_READ | EV_PERSIST,
+	    entry_head, ep)) == NULL) {
+		log_warnx("%s: event_new", __func__);
+		close(fd);
+		free(ep);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&p->pending, ep, entry);
+	event_add(ep->ev, &tv);
+}
+
+static void
+entry_pending_free(struct entry_pending *ep)
+{
+	TAILQ_REMOVE(&ep->proxy->pending, ep, entry);
+	event_free(ep->ev);
+	http_head_free(&ep->head);
+	if (ep->fd != -1)
+		close(ep->fd);
+	free(ep);
+}
+
+/* Bytes of the first request head: check it, then open the stream. */
+static void
+entry_head(int fd, short ev, void *arg)
+{
+	struct entry_pending	*ep = arg;
+	struct tunnel		*t = ep->proxy->tunnel;
+	ssize_t			 n;
+
+	if (ev & EV_TIMEOUT) {
+		log_debug("tunnel %s: %s sent no request in %d s", t->id,
+		    ep->peer, ENTRY_HEAD_SEC);
+		entry_refuse(fd, ep->peer, 408, "No request arrived in time.");
+		ep->fd = -1;
+		entry_pending_free(ep);
+		return;
+	}
+	n = read(fd, ep->buf + ep->len, sizeof(ep->buf) - ep->len);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		entry_pending_free(ep);
+		return;
+	}
+	ep->len += n;
+	if ((n = http_head_parse(&ep->head, ep->buf, ep->len)) == 0 &&
+	    ep->len < sizeof(ep->buf))
+		return;
+	if (n <= 0) {
+		log_info("tunnel %s: bad request from %s: %s", t->id, ep->peer,
+		    ep->head.errstr ? ep->head.errstr : "head too large");
+		entry_refuse(fd, ep->peer, n == 0 ? 431 : ep->head.error,
+		    "The request is malformed.");
+		ep->fd = -1;
+		entry_pending_free(ep);
+		return;
+	}
+	if (t->status != TUNNEL_RUNNING || t->client == NULL) {
+		entry_refuse(fd, ep->peer, 503, "The tunnel is not connected.");
+		ep->fd = -1;
+		entry_pending_free(ep);
+		return;
+	}
+	if (kgp_conn_open_stream(t->client->conn, fd, ep->peer, ep->buf,
+	    ep->len) == -1) {
 		log_warnx("tunnel %s: cannot open a stream for %s", t->id,
-		    peer);
-		entry_refuse(fd, peer);
-		return;
-	}
-	log_debug("tunnel %s: stream for %s", t->id, peer);
+		    ep->peer);
+		entry_refuse(fd, ep->peer, 503, "The tunnel has no room for "
+		    "another connection.");
+	} else
+		log_debug("tunnel %s: %s %s from %s", t->id, ep->head.method,
+		    ep->head.target, ep->peer);
+	ep->fd = -1;	/* the stream or the refusal owns it now */
+	entry_pending_free(ep);
 }
 
 /*
- * Answer 503 and close.  The request is read and dropped for a few seconds
- * so that closing does not reset the connection before the client has
- * read the answer.
+ * Answer with an error status and close.  The request is read and dropped
+ * for a few seconds so that closing does not reset the connection before
+ * the client has read the answer.
  */
 static void
-entry_refuse(int fd, const char *peer)
+entry_refuse(int fd, const char *peer, int status, const char *text)
 {
 	struct entry_reject	*r;
 	struct timeval		 tv = { ENTRY_DRAIN_SEC, 0 };
+	char			 msg[512];
+	int			 len;
 
-	if (write(fd, entry_503, sizeof(entry_503) - 1) == -1)
+	len = snprintf(msg, sizeof(msg), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Connection: close\r\n"
+	    "\r\n"
+	    "%s\n", status, http_status_text(status), strlen(text) + 1, text);
+	if (len > 0 && (size_t)len < sizeof(msg) &&
+	    write(fd, msg, len) == -1)
 		log_debug("entry: write to %s: %s", peer, strerror(errno));
 	if (shutdown(fd, SHUT_WR) == -1 ||
 	    (r = calloc(1, sizeof(*r))) == NULL) {

@@ -277,19 +277,28 @@ test_stream_bytes_and_close(void **state)
 {
 	struct pair	 p;
 	int		 sv[2], up = 0;
-	char		 c;
+	char		 c, head[3] = { 0 };
 
 	pair_setup(&p, "s3cret", NULL);
 	run_until(&p, &p.client_up, 3000);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
 	    sv), 0);
-	assert_int_equal(kgp_conn_open_stream(p.server, sv[0], "1.2.3.4:5"),
-	    0);
+	assert_int_equal(kgp_conn_open_stream(p.server, sv[0], "1.2.3.4:5",
+	    "GET", 3), 0);
 	for (int i = 0; i < 3000 && p.napps == 0; i++) {
 		event_base_loop(p.base, EVLOOP_NONBLOCK);
 		usleep(1000);
 	}
 	assert_int_equal(p.napps, 1);
+	/* the bytes given with the OPEN come first */
+	for (int i = 0, got = 0; i < 3000 && got < 3; i++) {
+		ssize_t n = read(p.app_fds[0], head + got, 3 - got);
+		if (n > 0)
+			got += n;
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+		usleep(n > 0 ? 0 : 1000);
+	}
+	assert_memory_equal(head, "GET", 3);
 	pump_both(&p, sv[1], p.app_fds[0], 3 * 1024 * 1024 + 17);
 
 	/* half-close from the browser reaches the app as EOF */
@@ -334,8 +343,10 @@ test_flow_control_isolation(void **state)
 	    a), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
 	    b), 0);
-	assert_int_equal(kgp_conn_open_stream(p.server, a[0], "a"), 0);
-	assert_int_equal(kgp_conn_open_stream(p.server, b[0], "b"), 0);
+	assert_int_equal(kgp_conn_open_stream(p.server, a[0], "a", NULL, 0),
+	    0);
+	assert_int_equal(kgp_conn_open_stream(p.server, b[0], "b", NULL, 0),
+	    0);
 	for (int i = 0; i < 3000 && p.napps < 2; i++) {
 		event_base_loop(p.base, EVLOOP_NONBLOCK);
 		usleep(1000);
