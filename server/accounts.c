@@ -211,45 +211,27 @@ accounts_load(const char *path, struct accountlist *list)
 int
 accounts_save(const char *path, struct accountlist *list)
 {
-	char		 tmp[PATH_MAX], salt[2 * ACCOUNT_SALT_LEN + 1];
-	char		 hash[65];
+	char		 salt[2 * ACCOUNT_SALT_LEN + 1], hash[65];
+	char		*buf = NULL;
+	size_t		 len = 0;
 	struct account	*a;
 	FILE		*f;
-	int		 fd;
+	int		 rc;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >=
-	    sizeof(tmp)) {
-		errno = ENAMETOOLONG;
+	if ((f = open_memstream(&buf, &len)) == NULL)
 		return (-1);
-	}
-	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1)
-		return (-1);
-	if ((f = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		unlink(tmp);
-		return (-1);
-	}
 	TAILQ_FOREACH(a, list, entry) {
 		hexencode(a->salt, sizeof(a->salt), salt);
 		hexencode(a->hash, sizeof(a->hash), hash);
 		fprintf(f, "%s %s %s\n", a->name, salt, hash);
 	}
-	if (fflush(f) == EOF || ferror(f) || fsync(fd) == -1) {
-		fclose(f);
-		unlink(tmp);
-		return (-1);
-	}
 	if (fclose(f) == EOF) {
-		unlink(tmp);
+		free(buf);
 		return (-1);
 	}
-	if (rename(tmp, path) == -1) {
-		unlink(tmp);
-		return (-1);
-	}
-	return (0);
+	rc = write_file_atomic(path, buf, len, 0600);
+	freezero(buf, len);
+	return (rc);
 }
 
 static void

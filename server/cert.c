@@ -33,7 +33,6 @@
 #define CERT_DAYS	3650
 
 static int	 read_small_file(const char *, char **, size_t *);
-static int	 write_file_atomic(const char *, const void *, size_t, mode_t);
 static EVP_PKEY	*cert_genkey(void);
 static int	 cert_addext(X509 *, int, const char *);
 static int	 cert_generate(const char *, char **, size_t *, char **,
@@ -80,49 +79,6 @@ read_small_file(const char *path, char **buf, size_t *len)
 	if (b != NULL)
 		freezero(b, st.st_size + 1);
 	close(fd);
-	return (-1);
-}
-
-static int
-write_file_atomic(const char *path, const void *buf, size_t len,
-    mode_t mode)
-{
-	char		 tmp[PATH_MAX];
-	const char	*p = buf;
-	ssize_t		 n;
-	int		 fd;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >=
-	    sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return (-1);
-	}
-	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    mode)) == -1)
-		return (-1);
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		p += n;
-		len -= n;
-	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	if (rename(tmp, path) == -1) {
-		unlink(tmp);
-		return (-1);
-	}
-	return (0);
- fail:
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
 	return (-1);
 }
 

@@ -170,6 +170,7 @@ int		 rest_basic_auth(const char *, char *, size_t, char *, size_t);
 int		 rest_tunnel_settings(struct json_t *, struct tunnel *, char *,
 		    size_t);
 void		 log_sanitize(const char *, char *, size_t);
+int		 write_file_atomic(const char *, const void *, size_t, mode_t);
 
 /* cert.c */
 int		 cert_load_or_create(const char *, const char *, char **,

@@ -6,10 +6,14 @@
 #include <sys/types.h>
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -386,4 +390,48 @@ log_sanitize(const char *s, char *buf, size_t len)
 		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' :
 		    s[i];
 	buf[i] = '\0';
+}
+
+/* Replace path with len bytes: a temporary file, fsync, rename. */
+int
+write_file_atomic(const char *path, const void *buf, size_t len,
+    mode_t mode)
+{
+	char		 tmp[PATH_MAX];
+	const char	*p = buf;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >=
+	    sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    mode)) == -1)
+		return (-1);
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= n;
+	}
+	if (fsync(fd) == -1 || close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp, path) == -1) {
+		unlink(tmp);
+		return (-1);
+	}
+	return (0);
+ fail:
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	return (-1);
 }
