@@ -114,6 +114,7 @@ static void	conn_timer(int, short, void *);
 static int	conn_fail(struct kgp_conn *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 static int	conn_finish_close(struct kgp_conn *);
+static const char *conn_error(struct kgp_conn *);
 static void	conn_schedule_write(struct kgp_conn *);
 static void	conn_unblock(struct kgp_conn *);
 static void	stream_pump(struct kgp_stream *);
@@ -419,7 +420,7 @@ conn_handshake(struct kgp_conn *c)
 	const char	*hash;
 	int		 ret;
 
-	ret = tls_handshake(c->tls);
+	ret = c->tls != NULL ? tls_handshake(c->tls) : 0;
 	if (ret == TLS_WANT_POLLIN)
 		return (0);
 	if (ret == TLS_WANT_POLLOUT) {
@@ -428,9 +429,9 @@ conn_handshake(struct kgp_conn *c)
 	}
 	if (ret == -1)
 		return (conn_fail(c, KGP_E_PROTOCOL, "TLS handshake: %s",
-		    tls_error(c->tls)));
+		    conn_error(c)));
 	if (c->params.role == KGP_ROLE_CLIENT) {
-		hash = tls_peer_cert_hash(c->tls);
+		hash = c->tls != NULL ? tls_peer_cert_hash(c->tls) : NULL;
 		if (hash != NULL)
 			strlcpy(c->peer_hash, hash, sizeof(c->peer_hash));
 		if (c->pin != NULL && c->pin[0] != '\0' &&
@@ -957,6 +958,47 @@ conn_parse(struct kgp_conn *c)
 	return (0);
 }
 
+/*
+ * The transport.  sc-server and kgpd always give a TLS context; a
+ * connection made without one (tls == NULL) carries the frames in clear
+ * and exists only for the engine's tests and fuzz target.
+ */
+static ssize_t
+conn_tls_read(struct kgp_conn *c, void *buf, size_t len)
+{
+	ssize_t	 n;
+
+	if (c->tls != NULL)
+		return (tls_read(c->tls, buf, len));
+	if ((n = read(c->fd, buf, len)) == -1 &&
+	    (errno == EAGAIN || errno == EINTR))
+		return (TLS_WANT_POLLIN);
+	return (n);
+}
+
+static ssize_t
+conn_tls_write(struct kgp_conn *c, const void *buf, size_t len)
+{
+	ssize_t	 n;
+
+	if (c->tls != NULL)
+		return (tls_write(c->tls, buf, len));
+	if ((n = send(c->fd, buf, len, MSG_NOSIGNAL)) == -1 &&
+	    (errno == EAGAIN || errno == EINTR))
+		return (TLS_WANT_POLLOUT);
+	return (n);
+}
+
+static const char *
+conn_error(struct kgp_conn *c)
+{
+	const char	*e;
+
+	if (c->tls != NULL && (e = tls_error(c->tls)) != NULL)
+		return (e);
+	return (strerror(errno));
+}
+
 static int
 conn_read(struct kgp_conn *c)
 {
@@ -969,7 +1011,7 @@ conn_read(struct kgp_conn *c)
 		if (evbuffer_reserve_space(c->in, CONN_READ_CHUNK, &vec, 1)
 		    < 1)
 			return (conn_fail(c, KGP_E_INTERNAL, "out of memory"));
-		n = tls_read(c->tls, vec.iov_base, CONN_READ_CHUNK);
+		n = conn_tls_read(c, vec.iov_base, CONN_READ_CHUNK);
 		if (n == TLS_WANT_POLLIN)
 			break;
 		if (n == TLS_WANT_POLLOUT) {
@@ -979,7 +1021,7 @@ conn_read(struct kgp_conn *c)
 		}
 		if (n == -1)
 			return (conn_fail(c, KGP_E_PROTOCOL, "TLS read: %s",
-			    tls_error(c->tls)));
+			    conn_error(c)));
 		if (n == 0)
 			return (conn_fail(c, KGP_E_SHUTDOWN,
 			    "connection closed by the peer"));
@@ -1008,7 +1050,7 @@ conn_write(struct kgp_conn *c)
 			len = CONN_WRITE_CHUNK;
 		if ((p = evbuffer_pullup(c->out, len)) == NULL)
 			return (conn_fail(c, KGP_E_INTERNAL, "out of memory"));
-		n = tls_write(c->tls, p, len);
+		n = conn_tls_write(c, p, len);
 		if (n == TLS_WANT_POLLOUT) {
 			event_add(c->ev_write, NULL);
 			return (0);
@@ -1019,7 +1061,7 @@ conn_write(struct kgp_conn *c)
 		}
 		if (n == -1)
 			return (conn_fail(c, KGP_E_PROTOCOL, "TLS write: %s",
-			    tls_error(c->tls)));
+			    conn_error(c)));
 		evbuffer_drain(c->out, n);
 		total += n;
 		conn_unblock(c);
