@@ -170,6 +170,7 @@ void		 config_usage(FILE *, int);
 int		 rest_init(const char *, const char *, const char *);
 void		 rest_cleanup(void);
 void		 rest_abort_on_signal(int);
+void		 rest_set_timeouts(long, long);
 int		 rest_id_ok(const char *);
 int		 rest_create(const struct sc_config *, struct rest_tunnel *,
 		    char *, size_t);

@@ -93,6 +93,24 @@ rest_cleanup(void)
 	curl_global_cleanup();
 }
 
+/*
+ * The time limits of the next requests, in seconds: connecting, and the
+ * whole request.  The shutdown uses short ones so that a server that is
+ * gone cannot hold sc for long.
+ */
+void
+rest_set_timeouts(long connect_sec, long total_sec)
+{
+	if (curl == NULL)
+		return;
+	if (total_sec < 1)
+		total_sec = 1;
+	if (connect_sec > total_sec)
+		connect_sec = total_sec;
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, connect_sec);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, total_sec);
+}
+
 /* Start-up requests give up when SIGINT/SIGTERM arrives. */
 void
 rest_abort_on_signal(int on)

@@ -30,7 +30,9 @@
 
 #define HELLO_TIMEOUT_SEC	10
 #define RUNNING_TIMEOUT_SEC	60
-#define STOP_TIMEOUT_SEC	30
+#define STOP_TIMEOUT_SEC	30	/* the whole shutdown, REST calls included */
+#define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
+#define STOP_REQUEST_SEC	10
 #define CONNECT_TIMEOUT_SEC	10
 #define RECONNECT_MAX_SEC	30
 #define EARLY_FAILURES_MAX	5
@@ -72,6 +74,7 @@ static void	 link_schedule(void);
 static void	 link_reconnect_cb(int, short, void *);
 static void	 link_up(void);
 static void	 link_down(const char *);
+static void	 link_fatal(const char *);
 
 const char *
 sc_state_name(enum sc_state s)
@@ -408,8 +411,7 @@ sc_dispatch_kgpd(struct child *c, struct imsg *imsg)
 			log_debug("kgpd: %s", s);
 			break;
 		}
-		sc_error("%s", s);
-		sc_shutdown(1);
+		link_fatal(s);
 		break;
 	case IMSG_STATS:
 		if (imsg_get_data(imsg, &st, sizeof(st)) == -1)
@@ -742,8 +744,39 @@ link_down(const char *reason)
 		sc_shutdown(1);
 		return;
 	}
-	env.reconnects++;
+	if (env.ever_up)
+		env.reconnects++;
 	link_schedule();
+}
+
+/*
+ * The server ended the link for good (the tunnel is gone, or the link
+ * is refused).  Ask the REST API what became of the tunnel, to tell the
+ * user why, then stop.
+ */
+static void
+link_fatal(const char *why)
+{
+	struct rest_tunnel	 t;
+	char			 err[1024];
+	int			 ret;
+
+	rest_set_timeouts(STOP_CONNECT_SEC, STOP_REQUEST_SEC);
+	ret = rest_get(env.tunnel.id, &t, err, sizeof(err));
+	if (ret == REST_ENOTFOUND) {
+		sc_error("the tunnel server no longer knows tunnel %s (was it "
+		    "restarted?): %s", env.tunnel.id, why);
+		env.tunnel_created = 0;
+	} else if (ret == REST_OK && (strcmp(t.status, "terminated") == 0 ||
+	    strcmp(t.status, "halting") == 0)) {
+		sc_error("tunnel %s was terminated on the server: it was "
+		    "deleted, or removed by another sc started with the same "
+		    "tunnel name (%s)", env.tunnel.id, why);
+		env.tunnel_created = 0;
+	} else
+		sc_error("the tunnel server refused the tunnel connection: %s",
+		    why);
+	sc_shutdown(1);
 }
 
 /*
@@ -760,6 +793,7 @@ sc_shutdown(int status)
 		return;
 	env.state = SC_STOPPING;
 	env.exit_status = status;
+	env.stop_deadline = time(NULL) + STOP_TIMEOUT_SEC;
 	if (!sc_signalled)
 		sc_signalled = SIGTERM;	/* the next signal exits at once */
 	memset(&sa, 0, sizeof(sa));
@@ -794,6 +828,7 @@ sc_stop_rest(int fd, short event, void *arg)
 		return;
 	}
 	log_info("Deleting tunnel %s", env.tunnel.id);
+	rest_set_timeouts(STOP_CONNECT_SEC, STOP_REQUEST_SEC);
 	ret = rest_delete(env.tunnel.id, err, sizeof(err));
 	if (ret == REST_ENOTFOUND) {
 		sc_stop_finish();
@@ -805,7 +840,6 @@ sc_stop_rest(int fd, short event, void *arg)
 		sc_stop_finish();
 		return;
 	}
-	env.stop_deadline = time(NULL) + STOP_TIMEOUT_SEC;
 	timer_add(env.stop_ev, 0, 200 * 1000);
 }
 
@@ -814,8 +848,13 @@ sc_stop_poll(int fd, short event, void *arg)
 {
 	struct rest_tunnel	 t;
 	char			 err[1024];
+	time_t			 left;
 	int			 ret;
 
+	/* no request may run past the deadline */
+	left = env.stop_deadline - time(NULL);
+	rest_set_timeouts(STOP_CONNECT_SEC, left < STOP_REQUEST_SEC ?
+	    (long)left : STOP_REQUEST_SEC);
 	ret = rest_get(env.tunnel.id, &t, err, sizeof(err));
 	if (ret == REST_ENOTFOUND ||
 	    (ret == REST_OK && strcmp(t.status, "terminated") == 0)) {

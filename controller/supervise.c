@@ -39,6 +39,8 @@ static int			 sv_stopping;
 /* a spare end of a kgpd <-> proxyd pair, for the child not yet started */
 static int			 peer_spare = -1;
 static enum child_id		 peer_spare_for;
+/* the children's stdout and stderr when the log goes to a file */
+static int			 sv_outfd = -1;
 
 static int	 child_find_path(struct child *);
 static int	 child_spawn(struct child *);
@@ -69,10 +71,24 @@ child_find_path(struct child *c)
 int
 supervise_init(struct event_base *base, int verbose)
 {
-	int	 i;
+	const char	*logfile;
+	int		 i;
 
 	sv_base = base;
 	sv_verbose = verbose;
+	/*
+	 * A child writes to its stdout and stderr only when its channel
+	 * is gone or when it crashes (sanitizer reports): with -l FILE,
+	 * that belongs in the file, not among the console lines.
+	 */
+	logfile = sc_env->conf->logfile;
+	if (logfile != NULL && strcmp(logfile, "-") != 0 &&
+	    (sv_outfd = open(logfile, O_WRONLY | O_APPEND | O_CREAT |
+	    O_CLOEXEC, 0644)) == -1) {
+		sc_error("cannot open the log file %s: %s", logfile,
+		    strerror(errno));
+		return (-1);
+	}
 	for (i = 0; i < CHILD_MAX; i++) {
 		if (child_find_path(&children[i]) == -1) {
 			sc_error("cannot find %s (looked next to sc in the "
@@ -162,6 +178,9 @@ child_spawn(struct child *c)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
+		if (sv_outfd != -1 && (dup2(sv_outfd, STDOUT_FILENO) == -1 ||
+		    dup2(sv_outfd, STDERR_FILENO) == -1))
+			_exit(127);
 		if ((fd3 = fcntl(ctl[1], F_DUPFD, 10)) == -1 ||
 		    (fd4 = fcntl(mine, F_DUPFD, 10)) == -1 ||
 		    dup2(fd3, 3) == -1 || dup2(fd4, 4) == -1)
@@ -387,7 +406,10 @@ supervise_sigchld(void)
 			log_debug("%s exited", c->name);
 			continue;
 		}
-		if (WIFSIGNALED(status))
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+			log_warnx("%s killed by SIGSYS (sandbox violation), "
+			    "restarting", c->name);
+		else if (WIFSIGNALED(status))
 			log_warnx("%s killed by signal %d, restarting",
 			    c->name, WTERMSIG(status));
 		else
