@@ -417,7 +417,7 @@ conn_up(struct kgp_conn *c)
 static int
 conn_handshake(struct kgp_conn *c)
 {
-	const char	*hash;
+	const char	*hash, *err;
 	int		 ret;
 
 	ret = c->tls != NULL ? tls_handshake(c->tls) : 0;
@@ -427,9 +427,16 @@ conn_handshake(struct kgp_conn *c)
 		event_add(c->ev_write, NULL);
 		return (0);
 	}
-	if (ret == -1)
-		return (conn_fail(c, KGP_E_PROTOCOL, "TLS handshake: %s",
-		    conn_error(c)));
+	if (ret == -1) {
+		/*
+		 * A certificate the client cannot verify will not get better
+		 * by retrying: report it as an authentication failure.
+		 */
+		err = conn_error(c);
+		return (conn_fail(c, c->params.role == KGP_ROLE_CLIENT &&
+		    strstr(err, "verif") != NULL ? KGP_E_AUTH :
+		    KGP_E_PROTOCOL, "TLS handshake: %s", err));
+	}
 	if (c->params.role == KGP_ROLE_CLIENT) {
 		hash = c->tls != NULL ? tls_peer_cert_hash(c->tls) : NULL;
 		if (hash != NULL)
