@@ -1,5 +1,12 @@
 /*
  * The control socket: sc-ctl speaks imsg to it (IMSG_CTL_*).
+ *
+ * The socket file is mode 0660: the kernel lets in only its owner, its
+ * group and root.  Each connection's peer credentials are read when it is
+ * accepted, and every request is checked against them: status for root,
+ * the daemon's own user and the members of the socket file's group;
+ * commands that change anything (stop, verbose) for root and the daemon's
+ * own user only.  A peer whose credentials cannot be read gets nothing.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -8,6 +15,9 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +29,17 @@
 #include "log.h"
 
 #define CONTROL_MAX_CONNS	32
+#define CONTROL_MAX_GROUPS	65536
 
 struct ctl_conn {
 	TAILQ_ENTRY(ctl_conn)	 entry;
 	struct imsgev		 iev;
+	int			 creds;		/* uid, gid, pid are known */
+	uid_t			 uid;
+	gid_t			 gid;
+	pid_t			 pid;		/* -1: not known */
+	gid_t			*groups;	/* supplementary, if known */
+	int			 ngroups;	/* -1: not known */
 };
 
 static TAILQ_HEAD(, ctl_conn)	 ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
@@ -31,11 +48,16 @@ static int			 ctl_nconns;
 static char			 ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct event		*ctl_ev;
 static struct event		*ctl_pause_ev;
+static gid_t			 ctl_gid;	/* the socket's group at bind */
 
 static void	 control_accept(int, short, void *);
 static void	 control_resume(int, short, void *);
 static void	 control_dispatch(int, short, void *);
 static void	 control_close(struct ctl_conn *);
+static void	 control_peercred(struct ctl_conn *, int);
+static int	 control_in_group(struct ctl_conn *, gid_t);
+static int	 control_allowed(struct ctl_conn *, uint32_t);
+static const char *control_cmdname(uint32_t);
 
 /*
  * Bind the socket.  A stale file is replaced; a socket somebody answers
@@ -45,6 +67,7 @@ int
 control_init(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun;
+	struct stat		 sb;
 	mode_t			 old;
 	int			 fd;
 
@@ -95,6 +118,7 @@ control_init(const char *path, char *err, size_t errlen)
 		close(fd);
 		return (-1);
 	}
+	ctl_gid = stat(path, &sb) == 0 ? sb.st_gid : getegid();
 	strlcpy(ctl_path, path, sizeof(ctl_path));
 	ctl_fd = fd;
 	return (0);
@@ -163,6 +187,7 @@ control_accept(int fd, short event, void *arg)
 		close(s);
 		return;
 	}
+	control_peercred(c, s);
 	imsgev_init(&c->iev, base, s, control_dispatch, c);
 	TAILQ_INSERT_TAIL(&ctl_conns, c, entry);
 	ctl_nconns++;
@@ -173,8 +198,159 @@ control_close(struct ctl_conn *c)
 {
 	TAILQ_REMOVE(&ctl_conns, c, entry);
 	imsgev_clear(&c->iev);
+	free(c->groups);
 	free(c);
 	ctl_nconns--;
+}
+
+/*
+ * Who is on the other end, as the kernel saw it at connect(2).  On Linux
+ * SO_PEERCRED gives uid, gid and pid, and SO_PEERGROUPS the supplementary
+ * groups (no user database needed); elsewhere getpeereid(3) gives uid and
+ * gid, and the groups are looked up when needed.
+ */
+static void
+control_peercred(struct ctl_conn *c, int s)
+{
+#ifdef __linux__
+	struct ucred	 cr;
+	socklen_t	 len;
+#ifdef SO_PEERGROUPS
+	gid_t		*g;
+	int		 n;
+#endif
+
+	c->creds = 0;
+	c->ngroups = -1;
+	len = sizeof(cr);
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
+	    len != sizeof(cr)) {
+		log_warn("control: cannot read the peer's credentials");
+		return;
+	}
+	c->uid = cr.uid;
+	c->gid = cr.gid;
+	c->pid = cr.pid;
+	c->creds = 1;
+#ifdef SO_PEERGROUPS
+	for (n = 32; n <= CONTROL_MAX_GROUPS; n *= 2) {
+		if ((g = reallocarray(c->groups, n, sizeof(*g))) == NULL) {
+			log_warn("%s", __func__);
+			return;
+		}
+		c->groups = g;
+		len = n * sizeof(*g);
+		if (getsockopt(s, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			c->ngroups = len / sizeof(*g);
+			return;
+		}
+		if (errno != ERANGE)
+			return;
+	}
+#endif
+#else
+	c->creds = 0;
+	c->ngroups = -1;
+	c->pid = -1;
+	if (getpeereid(s, &c->uid, &c->gid) == -1) {
+		log_warn("control: cannot read the peer's credentials");
+		return;
+	}
+	c->creds = 1;
+#endif
+}
+
+/* Is the peer a member of group gid? */
+static int
+control_in_group(struct ctl_conn *c, gid_t gid)
+{
+	struct passwd	*pw;
+	gid_t		*g;
+	int		 i, n, found = 0;
+
+	if (c->gid == gid)
+		return (1);
+	if (c->ngroups >= 0) {
+		for (i = 0; i < c->ngroups; i++)
+			if (c->groups[i] == gid)
+				return (1);
+		return (0);
+	}
+	/* no groups from the kernel: ask the user database */
+	if ((pw = getpwuid(c->uid)) == NULL)
+		return (0);
+	n = NGROUPS_MAX + 1;
+	if ((g = calloc(n, sizeof(*g))) == NULL)
+		return (0);
+	if (getgrouplist(pw->pw_name, c->gid, g, &n) == -1)
+		n = 0;
+	for (i = 0; i < n; i++)
+		if (g[i] == gid) {
+			found = 1;
+			break;
+		}
+	free(g);
+	return (found);
+}
+
+static const char *
+control_cmdname(uint32_t type)
+{
+	switch (type) {
+	case IMSG_CTL_STATUS:
+		return ("status");
+	case IMSG_CTL_STOP:
+		return ("stop");
+	case IMSG_CTL_VERBOSE:
+		return ("verbose");
+	default:
+		return ("unknown");
+	}
+}
+
+/*
+ * May this peer do this?  Root and the daemon's own user may do anything;
+ * the members of the socket file's group may only read the status.  A
+ * refusal is logged and answered with IMSG_CTL_FAIL.
+ */
+static int
+control_allowed(struct ctl_conn *c, uint32_t type)
+{
+	struct stat	 sb;
+	const char	*cmd = control_cmdname(type);
+	uid_t		 me = geteuid();
+	gid_t		 gid;
+	char		 msg[128], pid[32];
+
+	if (!c->creds) {
+		log_info("control: %s from an unknown peer refused (its "
+		    "credentials cannot be read)", cmd);
+		snprintf(msg, sizeof(msg), "permission denied: %s: the "
+		    "peer's credentials cannot be read", cmd);
+		goto refuse;
+	}
+	if (c->uid == 0 || c->uid == me)
+		return (1);
+	if (type == IMSG_CTL_STATUS) {
+		/* the file's group now: the operator may have changed it */
+		gid = stat(ctl_path, &sb) == 0 ? sb.st_gid : ctl_gid;
+		if (control_in_group(c, gid))
+			return (1);
+		snprintf(msg, sizeof(msg), "permission denied: %s needs root, "
+		    "uid %u or group %u", cmd, (unsigned)me, (unsigned)gid);
+	} else
+		snprintf(msg, sizeof(msg), "permission denied: %s needs root "
+		    "or uid %u", cmd, (unsigned)me);
+	if (c->pid > 0)
+		snprintf(pid, sizeof(pid), "%d", (int)c->pid);
+	else
+		strlcpy(pid, "unknown", sizeof(pid));
+	log_info("control: %s from uid %u (pid %s) refused", cmd,
+	    (unsigned)c->uid, pid);
+ refuse:
+	imsg_compose_event(&c->iev, IMSG_CTL_FAIL, 0, 0, -1, msg,
+	    strlen(msg) + 1);
+	return (0);
 }
 
 static void
@@ -203,6 +379,8 @@ control_dispatch(int fd, short event, void *arg)
 		case IMSG_CTL_STATUS:
 			if (imsg_get_data(&imsg, NULL, 0) == -1)
 				goto bad;
+			if (!control_allowed(c, imsg.hdr.type))
+				break;
 			sc_status(&st);
 			imsg_compose_event(iev, IMSG_CTL_STATUS_INFO, 0, 0, -1,
 			    &st, sizeof(st));
@@ -210,6 +388,8 @@ control_dispatch(int fd, short event, void *arg)
 		case IMSG_CTL_STOP:
 			if (imsg_get_data(&imsg, NULL, 0) == -1)
 				goto bad;
+			if (!control_allowed(c, imsg.hdr.type))
+				break;
 			log_info("Stop requested on the control socket");
 			imsg_compose_event(iev, IMSG_CTL_OK, 0, 0, -1, NULL, 0);
 			imsg_flush(&iev->ibuf);
@@ -219,6 +399,8 @@ control_dispatch(int fd, short event, void *arg)
 		case IMSG_CTL_VERBOSE:
 			if (imsg_get_data(&imsg, &v, sizeof(v)) == -1)
 				goto bad;
+			if (!control_allowed(c, imsg.hdr.type))
+				break;
 			if (v < 0 || v > 3) {
 				const char	*m = "verbosity must be 0 to 3";
 

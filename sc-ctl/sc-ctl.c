@@ -3,12 +3,15 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 static void	 usage(void) __attribute__((noreturn));
 static int	 default_path(const char *, char *, size_t);
 static int	 ctl_connect(const char *);
+static void	 not_permitted(const char *);
 static int	 ctl_wait(struct imsgbuf *, struct imsg *);
 static void	 print_status(const struct ctl_status *);
 static char	*clean(const char *, size_t);
@@ -60,6 +64,34 @@ default_path(const char *name, char *buf, size_t len)
 	return (n < 0 || (size_t)n >= len ? -1 : 0);
 }
 
+/* Say who may use the socket: its owner, its group and root. */
+static void
+not_permitted(const char *path)
+{
+	struct stat	 sb;
+	struct passwd	*pw;
+	struct group	*gr;
+	char		 owner[64], group[64];
+
+	if (stat(path, &sb) == -1) {
+		fprintf(stderr, "Error: %s: permission denied: not "
+		    "permitted to use this control socket\n", path);
+		return;
+	}
+	if ((pw = getpwuid(sb.st_uid)) != NULL)
+		strlcpy(owner, pw->pw_name, sizeof(owner));
+	else
+		snprintf(owner, sizeof(owner), "%u", (unsigned)sb.st_uid);
+	if ((gr = getgrgid(sb.st_gid)) != NULL)
+		strlcpy(group, gr->gr_name, sizeof(group));
+	else
+		snprintf(group, sizeof(group), "%u", (unsigned)sb.st_gid);
+	fprintf(stderr, "Error: %s: permission denied: not permitted to use "
+	    "this control socket (only root%s%s and the members of group %s "
+	    "may)\n", path, sb.st_uid == 0 ? "" : ", ",
+	    sb.st_uid == 0 ? "" : owner, group);
+}
+
 static int
 ctl_connect(const char *path)
 {
@@ -84,6 +116,8 @@ ctl_connect(const char *path)
 		else if (errno == ECONNREFUSED)
 			fprintf(stderr, "Error: %s: connection refused: sc "
 			    "is not running (stale socket)\n", path);
+		else if (errno == EACCES || errno == EPERM)
+			not_permitted(path);
 		else
 			fprintf(stderr, "Error: %s: %s\n", path,
 			    strerror(errno));
