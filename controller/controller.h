@@ -122,7 +122,6 @@ struct sc {
 	int			 ever_up;
 	int			 early_failures;
 	uint32_t		 reconnects;
-	int			 reconnect_sec;
 	int			 conn_fd;
 	struct event		*conn_ev;
 	struct event		*reconnect_ev;

@@ -34,7 +34,8 @@
 #define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
 #define STOP_REQUEST_SEC	10
 #define CONNECT_TIMEOUT_SEC	10
-#define RECONNECT_MAX_SEC	30
+#define RECONNECT_FIRST_MS	250	/* first retry after a lost link */
+#define RECONNECT_MAX_MS	(30 * 1000)
 #define EARLY_FAILURES_MAX	5
 
 struct sc			*sc_env;
@@ -48,6 +49,7 @@ static int			 sig_pipe[2] = { -1, -1 };
 static char			 pidfile_path[PATH_MAX];
 static char			 ctlsock_path[PATH_MAX];
 static int			 startup_done;
+static long			 reconnect_ms = RECONNECT_FIRST_MS;
 
 static void	 sc_dispatch_kgpd(struct child *, struct imsg *);
 static void	 sc_dispatch_proxyd(struct child *, struct imsg *);
@@ -696,16 +698,28 @@ link_failed(const char *why)
 	link_schedule();
 }
 
+/*
+ * The next attempt: quick at first (a server that restarts is back in a
+ * moment), then doubling up to the cap, each delay with up to a quarter
+ * of random jitter either way so that many clients do not come back at
+ * the same instant.
+ */
 static void
 link_schedule(void)
 {
+	long	 ms;
+
 	env.state = SC_RECONNECTING;
-	log_info("Reconnecting in %d second%s", env.reconnect_sec,
-	    env.reconnect_sec == 1 ? "" : "s");
-	timer_add(env.reconnect_ev, env.reconnect_sec, 0);
-	env.reconnect_sec *= 2;
-	if (env.reconnect_sec > RECONNECT_MAX_SEC)
-		env.reconnect_sec = RECONNECT_MAX_SEC;
+	ms = reconnect_ms - reconnect_ms / 4 +
+	    (long)arc4random_uniform(reconnect_ms / 2 + 1);
+	if (ms > RECONNECT_MAX_MS)
+		ms = RECONNECT_MAX_MS;
+	log_info("Reconnecting in %ld.%02ld seconds", ms / 1000,
+	    ms % 1000 / 10);
+	timer_add(env.reconnect_ev, ms / 1000, ms % 1000 * 1000);
+	reconnect_ms *= 2;
+	if (reconnect_ms > RECONNECT_MAX_MS)
+		reconnect_ms = RECONNECT_MAX_MS;
 }
 
 static void
@@ -720,7 +734,7 @@ link_up(void)
 	if (env.state == SC_STOPPING)
 		return;
 	env.state = SC_UP;
-	env.reconnect_sec = 1;
+	reconnect_ms = RECONNECT_FIRST_MS;
 	env.early_failures = 0;
 	if (!env.ever_up) {
 		env.ever_up = 1;
@@ -922,7 +936,6 @@ main(int argc, char *argv[])
 	memset(&env, 0, sizeof(env));
 	env.conf = &conf;
 	env.conn_fd = -1;
-	env.reconnect_sec = 1;
 	env.started = time(NULL);
 	env.state = SC_STARTING;
 

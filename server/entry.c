@@ -59,11 +59,15 @@ static void	 entry_pending_free(struct entry_pending *);
 static void	 entry_refuse(int, const char *, int, const char *);
 static void	 entry_drain(int, short, void *);
 
+/*
+ * Open the entry proxy of t on port want, or on a port the kernel
+ * chooses when want is 0.
+ */
 int
-entry_open(struct tunnel *t)
+entry_open(struct tunnel *t, int want)
 {
 	struct entry_proxy	*p;
-	char			 bound[ADDRSTR_MAX], *port;
+	char			 bound[ADDRSTR_MAX], wport[16], *port;
 	int			 fd;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -72,7 +76,8 @@ entry_open(struct tunnel *t)
 	}
 	p->tunnel = t;
 	TAILQ_INIT(&p->pending);
-	if ((fd = listen_on(env->entry_host, "0", ENTRY_BACKLOG, bound,
+	snprintf(wport, sizeof(wport), "%d", want);
+	if ((fd = listen_on(env->entry_host, wport, ENTRY_BACKLOG, bound,
 	    sizeof(bound))) == -1) {
 		free(p);
 		return (-1);
@@ -96,6 +101,7 @@ entry_open(struct tunnel *t)
 			    "%s%s", env->host, port);
 	} else
 		strlcpy(t->entry_addr, bound, sizeof(t->entry_addr));
+	t->entry_port = atoi(port + 1);
 	t->proxy = p;
 	return (0);
 }

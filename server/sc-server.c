@@ -451,6 +451,7 @@ main(int argc, char *argv[])
 	    REST_PREFIX);
 	log_info("KGP listening on %s (certificate %s)", env->kgp_addr,
 	    env->cert_hash);
+	state_load();
 
 	if (!debug) {
 		log_init(LOG_DST_SYSLOG, LOG_DAEMON);
@@ -474,6 +475,7 @@ main(int argc, char *argv[])
 	if (ret == -1)
 		fatalx("event_base_dispatch");
 
+	state_save();
 	log_info("exiting");
 	return (0);
 }

@@ -31,6 +31,9 @@
 #define ACCOUNTS_FILE		"accounts"
 #define SERVER_KEY_FILE		"server.key"
 #define SERVER_CRT_FILE		"server.crt"
+#define TUNNELS_FILE		"tunnels.json"
+#define TUNNELS_FILE_MAX	(64 * 1024 * 1024)	/* bytes */
+#define TUNNELS_KEEP_TERMINATED	64	/* terminated ones in the file */
 
 #define TUNNEL_ID_LEN		32	/* hex characters */
 #define TUNNEL_SECRET_LEN	64	/* hex characters */
@@ -94,6 +97,7 @@ struct tunnel {
 	struct event		*grace;
 	struct entry_proxy	*proxy;		/* open while running */
 	char			 entry_addr[ADDRSTR_MAX];	/* "ip:port" */
+	int			 entry_port;	/* last bound, 0: none yet */
 };
 TAILQ_HEAD(tunnellist, tunnel);
 
@@ -138,6 +142,9 @@ struct server_env {
 	struct timespec		 accounts_mtime;
 	ino_t			 accounts_ino;
 	off_t			 accounts_size;
+
+	char			 tunnels_path[1024];
+	int			 tunnels_save_failed;
 
 	struct tunnellist	 tunnels;
 	struct kgp_clientlist	 clients;
@@ -196,6 +203,7 @@ int		 user_command(const char *, int, char **);
 struct tunnel	*tunnel_new(const char *);
 void		 tunnel_free(struct tunnel *);
 int		 tunnel_start(struct tunnel *);
+void		 tunnel_restore(struct tunnel *);
 struct tunnel	*tunnel_find(const char *);
 struct tunnel	*tunnel_find_owned(const char *, const char *);
 int		 tunnel_count_active(const char *);
@@ -217,8 +225,12 @@ int		 rest_init(const char *);
 int		 kgp_server_init(const char *);
 void		 kgp_server_shutdown(void);
 
+/* state.c */
+void		 state_load(void);
+void		 state_save(void);
+
 /* entry.c */
-int		 entry_open(struct tunnel *);
+int		 entry_open(struct tunnel *, int);
 void		 entry_close(struct tunnel *);
 
 #endif /* SC_SERVER_H */

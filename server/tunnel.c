@@ -121,7 +121,7 @@ tunnel_start(struct tunnel *t)
 		log_warnx("%s: evtimer_new", __func__);
 		return (-1);
 	}
-	if (entry_open(t) == -1)
+	if (entry_open(t, 0) == -1)
 		return (-1);
 	tunnel_prune();
 	sec = env->grace > SC_SERVER_CONNECT_MIN ? env->grace :
@@ -131,7 +131,44 @@ tunnel_start(struct tunnel *t)
 	log_info("tunnel %s created for %s (\"%s\"), entry proxy %s",
 	    t->id, t->owner, t->identifier ? t->identifier : "",
 	    t->entry_addr);
+	/* on disk before the client hears of it */
+	state_save();
 	return (0);
+}
+
+/*
+ * A tunnel read back from the state directory at start (state.c): a
+ * running one waits for its client like one whose link just broke, its
+ * entry proxy on the port it had if that port is still free.
+ */
+void
+tunnel_restore(struct tunnel *t)
+{
+	int	 want, sec;
+
+	if ((t->grace = evtimer_new(env->base, tunnel_grace, t)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	TAILQ_INSERT_TAIL(&env->tunnels, t, entry);
+	if (t->status != TUNNEL_RUNNING)
+		return;
+	want = t->entry_port;
+	if (entry_open(t, want) == -1) {
+		if (want != 0)
+			log_warnx("tunnel %s: entry proxy port %d is taken, "
+			    "it gets a new port", t->id, want);
+		if (want == 0 || entry_open(t, 0) == -1) {
+			tunnel_terminate(t, "cannot open its entry proxy");
+			return;
+		}
+	}
+	if (t->last_connected == 0 && env->grace < SC_SERVER_CONNECT_MIN)
+		sec = SC_SERVER_CONNECT_MIN;
+	else
+		sec = env->grace;
+	tunnel_arm(t, sec);
+	log_info("tunnel %s of %s (\"%s\") restored, entry proxy %s, "
+	    "waiting %d s for its client", t->id, t->owner,
+	    t->identifier ? t->identifier : "", t->entry_addr, sec);
 }
 
 struct tunnel *
@@ -208,6 +245,7 @@ tunnel_terminate(struct tunnel *t, const char *why)
 		kgp_conn_close(c->conn, KGP_E_TERMINATED, why);
 	}
 	log_info("tunnel %s terminated: %s", t->id, why);
+	state_save();
 }
 
 /*
@@ -231,6 +269,7 @@ tunnel_delete(struct tunnel *t)
 	evtimer_del(t->grace);
 	tunnel_arm(t, TUNNEL_HALT_TIMEOUT);
 	log_info("tunnel %s halting: deleted", t->id);
+	state_save();
 	c = t->client;
 	kgp_conn_close(c->conn, KGP_E_TERMINATED, "tunnel deleted");
 }
@@ -278,6 +317,7 @@ tunnel_bind(struct tunnel *t, struct kgp_client *c)
 	t->last_connected = time(NULL);
 	evtimer_del(t->grace);
 	log_info("tunnel %s connected from %s", t->id, c->addr);
+	state_save();
 }
 
 /* The KGP connection c of t is down. */
