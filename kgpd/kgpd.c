@@ -29,6 +29,7 @@
 #include "kgpd.h"
 #include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 
 #define CTL_FD		3
 #define PROXYD_FD	4
@@ -101,6 +102,9 @@ main(int argc, char *argv[])
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
 
+	/* last: no file system, no socket of our own from here on */
+	sandbox_kgpd();
+
 	memset(&hello, 0, sizeof(hello));
 	hello.version = SC_IMSG_VERSION;
 	hello.pid = getpid();
@@ -110,7 +114,6 @@ main(int argc, char *argv[])
 	event_base_dispatch(base);
 
 	kgp_conn_free(conn);
-	log_debug("exiting");
 	return (0);
 }
 

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "proc.h"
 #include "proxyd.h"
+#include "sandbox.h"
 
 #define PROXYD_MAIN_FD	3
 #define PROXYD_KGPD_FD	4
@@ -113,6 +114,9 @@ main(int argc, char *argv[])
 	relay_init();
 	imsgev_init(&env->iev_kgpd, env->base, PROXYD_KGPD_FD,
 	    proxyd_dispatch_kgpd, NULL);
+
+	/* last: the resolver configuration and /etc/hosts are read */
+	sandbox_proxyd();
 
 	hello.version = SC_IMSG_VERSION;
 	hello.pid = getpid();

@@ -1,0 +1,29 @@
+/*
+ * The sandboxes of the client's children: one API, one backend per OS.
+ *
+ * Linux: resource limits, no_new_privs, Landlock (where the kernel has it)
+ * and a seccomp-bpf allowlist (libseccomp) that kills the process on any
+ * other system call.  OpenBSD: pledge(2) and unveil(2).
+ *
+ * The sandbox goes on last, after the child's own init: everything that
+ * would open a file lazily (time zone, TLS, resolver configuration) must
+ * have happened before.  Failing to enter it is fatal.
+ */
+#ifndef SC_SANDBOX_H
+#define SC_SANDBOX_H
+
+enum sandbox_proc {
+	SANDBOX_KGPD,		/* passed sockets only: no fs, no network */
+	SANDBOX_PROXYD,		/* no fs; may connect out and resolve names */
+};
+
+void		 sandbox_enter(enum sandbox_proc);
+void		 sandbox_kgpd(void);
+void		 sandbox_proxyd(void);
+
+/* the parts, for the test probe */
+void		 sandbox_limits(void);
+int		 sandbox_landlock(enum sandbox_proc);
+const char	*sandbox_mode(void);
+
+#endif /* SC_SANDBOX_H */

@@ -1,0 +1,240 @@
+/*
+ * sandbox-probe: enter the sandbox of kgpd or proxyd (the same code they
+ * run) and try one operation.  Test-only.
+ *
+ *	sandbox-probe -i
+ *	sandbox-probe [-l] kgpd|proxyd|none operation [argument]
+ *
+ * -i prints how the sandbox is built (seccomp-kill, seccomp-trap, pledge)
+ * and "sanitizer" when it is a sanitizer build.  -l enters only the
+ * Landlock part (with no_new_privs) and prints its ABI; exit status 2
+ * when the kernel has no Landlock.  "none" enters no sandbox (to check
+ * the operation itself).
+ *
+ * Exit status: 0 the operation succeeded, 1 it failed (errno printed), 3
+ * usage or setup error.  A forbidden system call kills the probe with
+ * SIGSYS (a shell sees 159).
+ *
+ * Operations: open (read /etc/passwd), create (write a new file named by
+ * the argument), socket (AF_INET stream), socket6, socket-udp,
+ * socket-unix, socket-raw, connect (a TCP socket made before the sandbox,
+ * to the argument host:port, 127.0.0.1:9 by default: "connection
+ * refused" counts as allowed, the call was made), execve (/bin/true),
+ * fork, socketpair, socketpair-inet, pipe-write (write to stdout),
+ * getrandom, kill-parent (signal 0 to the parent), stat (/etc/passwd),
+ * mprotect-exec; for a sanitizer build to report: leak (64 bytes),
+ * overflow (a read past a heap block).
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sandbox.h"
+
+extern char	**environ;
+static int	 presock = -1;
+static void	*volatile leaked;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: sandbox-probe -i\n"
+	    "       sandbox-probe [-l] kgpd|proxyd|none operation [arg]\n");
+	exit(3);
+}
+
+static int
+done(const char *op, int r)
+{
+	if (r == -1) {
+		printf("%s: refused: %s\n", op, strerror(errno));
+		return (1);
+	}
+	printf("%s: allowed\n", op);
+	return (0);
+}
+
+static int
+probe_connect(const char *arg)
+{
+	struct sockaddr_in	 sin;
+	char			 host[64], *p;
+	int			 s, r;
+
+	strlcpy(host, arg ? arg : "127.0.0.1:9", sizeof(host));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	if ((p = strrchr(host, ':')) == NULL)
+		usage();
+	*p++ = '\0';
+	sin.sin_port = htons(atoi(p));
+	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+		usage();
+	/* made before the sandbox: kgpd may not make one */
+	if ((s = presock) == -1)
+		usage();
+	r = connect(s, (struct sockaddr *)&sin, sizeof(sin));
+	if (r == -1 && (errno == ECONNREFUSED || errno == ENETUNREACH ||
+	    errno == ENOTSOCK || errno == EINPROGRESS)) {
+		/* the system call ran: the sandbox let it through */
+		printf("connect: allowed (%s)\n", strerror(errno));
+		return (0);
+	}
+	return (done("connect", r));
+}
+
+static int
+probe(const char *op, const char *arg)
+{
+	char	*argv[] = { "/bin/true", NULL };
+	char	 buf[16];
+	struct stat sb;
+	void	*m;
+	pid_t	 pid;
+	int	 sv[2], r, status;
+
+	if (strcmp(op, "open") == 0)
+		return (done(op, open("/etc/passwd", O_RDONLY)));
+	if (strcmp(op, "create") == 0) {
+		if (arg == NULL)
+			usage();
+		return (done(op, open(arg, O_WRONLY | O_CREAT | O_EXCL,
+		    0600)));
+	}
+	if (strcmp(op, "socket") == 0)
+		return (done(op, socket(AF_INET, SOCK_STREAM, 0)));
+	if (strcmp(op, "socket6") == 0)
+		return (done(op, socket(AF_INET6, SOCK_STREAM, 0)));
+	if (strcmp(op, "socket-udp") == 0)
+		return (done(op, socket(AF_INET, SOCK_DGRAM, 0)));
+	if (strcmp(op, "socket-unix") == 0)
+		return (done(op, socket(AF_UNIX, SOCK_STREAM, 0)));
+	if (strcmp(op, "socket-raw") == 0)
+		return (done(op, socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)));
+	if (strcmp(op, "connect") == 0)
+		return (probe_connect(arg));
+	if (strcmp(op, "execve") == 0)
+		return (done(op, execve(argv[0], argv, environ)));
+	if (strcmp(op, "fork") == 0) {
+		if ((pid = fork()) == 0)
+			_exit(0);
+		if (pid != -1)
+			waitpid(pid, &status, 0);
+		return (done(op, pid == -1 ? -1 : 0));
+	}
+	if (strcmp(op, "socketpair") == 0)
+		return (done(op, socketpair(AF_UNIX, SOCK_STREAM, 0, sv)));
+	if (strcmp(op, "socketpair-inet") == 0)
+		return (done(op, socketpair(AF_INET, SOCK_STREAM, 0, sv)));
+	if (strcmp(op, "pipe-write") == 0)
+		return (done(op, write(STDOUT_FILENO, "", 0)));
+	if (strcmp(op, "getrandom") == 0) {
+		r = getrandom(buf, sizeof(buf), 0);
+		return (done(op, r == sizeof(buf) ? 0 : -1));
+	}
+	if (strcmp(op, "kill-parent") == 0)
+		return (done(op, kill(getppid(), 0)));
+	if (strcmp(op, "stat") == 0)
+		return (done(op, stat("/etc/passwd", &sb)));
+	if (strcmp(op, "mprotect-exec") == 0) {
+		m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return (done("mmap", -1));
+		return (done(op, mprotect(m, 4096, PROT_READ | PROT_EXEC)));
+	}
+	if (strcmp(op, "leak") == 0) {
+		/* a sanitizer build must still report this at exit */
+		if ((leaked = malloc(64)) == NULL)
+			return (done(op, -1));
+		memset(leaked, 'x', 64);
+		printf("leak: %p\n", leaked);
+		leaked = NULL;
+		return (done(op, 0));
+	}
+	if (strcmp(op, "overflow") == 0) {
+		/* a sanitizer build must still report this */
+		if ((leaked = malloc(8)) == NULL)
+			return (done(op, -1));
+		r = ((volatile char *)leaked)[8];
+		free(leaked);
+		return (done(op, r));
+	}
+	usage();
+}
+
+int
+main(int argc, char *argv[])
+{
+	enum sandbox_proc	 p;
+	int			 abi, ch, lflag = 0;
+
+	log_init(LOG_DST_STDERR, LOG_DAEMON);
+	log_procinit("sandbox-probe");
+	log_setverbose(1);
+	while ((ch = getopt(argc, argv, "il")) != -1) {
+		switch (ch) {
+		case 'i':
+#ifdef SC_SANITIZER
+			printf("%s sanitizer\n", sandbox_mode());
+#else
+			printf("%s\n", sandbox_mode());
+#endif
+			return (0);
+		case 'l':
+			lflag = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 2 || argc > 3)
+		usage();
+	setvbuf(stdout, NULL, _IONBF, 0);
+
+	if (strcmp(argv[0], "kgpd") == 0)
+		p = SANDBOX_KGPD;
+	else if (strcmp(argv[0], "proxyd") == 0)
+		p = SANDBOX_PROXYD;
+	else if (strcmp(argv[0], "none") == 0)
+		return (probe(argv[1], argv[2]));
+	else
+		usage();
+
+	/* a socket for "connect", made while it is still allowed */
+	if (strcmp(argv[1], "connect") == 0 &&
+	    (presock = socket(AF_INET, SOCK_STREAM, 0)) == -1) {
+		perror("socket");
+		return (3);
+	}
+	if (lflag) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+			perror("PR_SET_NO_NEW_PRIVS");
+			return (3);
+		}
+		if ((abi = sandbox_landlock(p)) == 0) {
+			printf("no Landlock in this kernel\n");
+			return (2);
+		}
+		printf("Landlock ABI %d\n", abi);
+	} else
+		sandbox_enter(p);
+	return (probe(argv[1], argv[2]));
+}
