@@ -39,6 +39,7 @@
 #define CONN_IO_BUDGET		(1024 * 1024)	/* per event, each way */
 #define CONN_OUT_HIGH		(1024 * 1024)	/* stop pulling from streams */
 #define STREAM_READ_HIGH	(64 * 1024)
+#define STREAM_IO_MAX		(128 * 1024)	/* one write system call */
 #define CLOSE_GRACE_MS		2000
 
 enum conn_state {
@@ -473,6 +474,7 @@ stream_new(struct kgp_conn *c, uint32_t id, int fd)
 	    stream_eventcb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, STREAM_READ_HIGH);
 	bufferevent_set_max_single_read(s->bev, STREAM_READ_HIGH);
+	bufferevent_set_max_single_write(s->bev, STREAM_IO_MAX);
 	evbuffer_add_cb(bufferevent_get_output(s->bev), stream_drained, s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	RB_INSERT(stream_tree, &c->streams, s);

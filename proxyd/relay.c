@@ -49,6 +49,7 @@
 #define RELAY_LINGER_SEC	2
 #define RELAY_FLUSH_SEC		60	/* to send the last bytes */
 #define RELAY_PULLUP		4096	/* bytes of chunk framing looked at */
+#define RELAY_IO_MAX		(128 * 1024)	/* one read or write system call */
 
 enum stream_mode { M_HTTP, M_TUNNEL, M_CLOSING, M_DEAD };
 enum rq_state { RQ_HEAD, RQ_BODY, RQ_DONE };
@@ -150,6 +151,7 @@ static void	 request_start(struct stream *);
 static void	 request_pump(struct stream *);
 static void	 response_head(struct stream *);
 static void	 response_pump(struct stream *);
+static void	 relay_io_size(struct bufferevent *);
 static void	 exchange_done(struct stream *);
 static void	 exchange_reset(struct stream *);
 static void	 write_fields(struct evbuffer *, const struct http_head *);
@@ -246,6 +248,7 @@ relay_stream(int fd, uint32_t id, const char *peer)
 	    s);
 	bufferevent_setwatermark(s->cbev, EV_READ, 0, RELAY_READ_HIGH);
 	bufferevent_setwatermark(s->cbev, EV_WRITE, RELAY_WRITE_LOW, 0);
+	relay_io_size(s->cbev);
 	evbuffer_add_cb(bufferevent_get_input(s->cbev), stream_count_in, s);
 	evbuffer_add_cb(bufferevent_get_output(s->cbev), stream_count_out, s);
 	bufferevent_enable(s->cbev, EV_READ | EV_WRITE);
@@ -884,6 +887,7 @@ up_new_bev(struct stream *s)
 	bufferevent_setcb(bev, up_read, up_write, up_event, s);
 	bufferevent_setwatermark(bev, EV_READ, 0, RELAY_READ_HIGH);
 	bufferevent_setwatermark(bev, EV_WRITE, RELAY_WRITE_LOW, 0);
+	relay_io_size(bev);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (s->u.bev != NULL) {
 		/* what is queued for the app moves over */
@@ -1334,6 +1338,17 @@ response_head(struct stream *s)
 }
 
 /* The response body, app -> client. */
+/*
+ * libevent moves at most 16 KiB per system call by default: a bulk
+ * transfer then costs a read, a write and an epoll_ctl per 16 KiB.
+ */
+static void
+relay_io_size(struct bufferevent *bev)
+{
+	bufferevent_set_max_single_read(bev, RELAY_IO_MAX);
+	bufferevent_set_max_single_write(bev, RELAY_IO_MAX);
+}
+
 static void
 response_pump(struct stream *s)
 {
