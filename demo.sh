@@ -24,6 +24,10 @@ cd "$top" || exit 1
 [ -f "$builddir/build.ninja" ] || meson setup "$builddir" || exit 1
 ninja -C "$builddir" || exit 1
 case $builddir in /*) B=$builddir ;; *) B=$top/$builddir ;; esac
+# started as root, sc switches to the unprivileged user _sc (see sc(8))
+if [ "$(id -u)" = 0 ] && ! getent passwd _sc >/dev/null; then
+	useradd -r -d /var/empty -s /usr/sbin/nologin _sc || exit 1
+fi
 
 tmp=$(mktemp -d /tmp/sc-demo.XXXXXX)
 pids=()

@@ -32,12 +32,23 @@
  * reports still come out of it.
  *
  * OpenBSD: pledge and unveil with the same intent.
+ *
+ * Before all that, a child started as root chroots to the empty directory
+ * and becomes the unprivileged user (sandbox_drop()).  That happens just
+ * before the sandbox rather than first thing, for the same reason as the
+ * sandbox itself: TLS, the time zone, the user database and the resolver
+ * configuration have all been read by then.  Sanitizer builds skip the
+ * chroot: their reports need /proc.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,6 +89,108 @@ sandbox_name(enum sandbox_proc p)
 		return ("proxyd");
 	}
 	fatalx("%s: unknown process %d", __func__, (int)p);
+}
+
+/*
+ * Become pw: groups, gid, uid, real, effective and saved, and make sure
+ * there is no way back.
+ */
+void
+sandbox_setuser(const struct passwd *pw)
+{
+	gid_t	 gid = pw->pw_gid;
+
+	if (pw->pw_uid == 0)
+		fatalx("%s: the user %s is root", __func__, pw->pw_name);
+	if (setgroups(1, &gid) == -1)
+		fatal("%s: setgroups", __func__);
+	if (setresgid(gid, gid, gid) == -1)
+		fatal("%s: setresgid %u", __func__, (unsigned)gid);
+	if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("%s: setresuid %u", __func__, (unsigned)pw->pw_uid);
+	if (setuid(0) != -1 || seteuid(0) != -1)
+		fatalx("%s: could become root again", __func__);
+}
+
+/*
+ * Started as root: chroot to dir (when not NULL) and become user.
+ * Returns 1 then, 0 when not started as root (nothing done).  Every
+ * failure is fatal: a process started as root never goes on as root.
+ */
+int
+sandbox_drop(const char *user, const char *dir)
+{
+	struct passwd	*pw;
+
+	if (getuid() != 0 && geteuid() != 0)
+		return (0);
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("started as root, but there is no user %s to switch "
+		    "to: create it with \"%s\"", user, SC_USER_HINT);
+	if (dir != NULL) {
+#ifdef SANDBOX_SANITIZER
+		log_debug("%s: sanitizer build, no chroot", __func__);
+#else
+		if (chroot(dir) == -1)
+			fatal("%s: chroot %s", __func__, dir);
+		if (chdir("/") == -1)
+			fatal("%s: chdir /", __func__);
+#endif
+	}
+	sandbox_setuser(pw);
+	log_debug("user %s (uid %u)%s%s", user, (unsigned)pw->pw_uid,
+	    dir != NULL ? ", chroot " : "", dir != NULL ? dir : "");
+	return (1);
+}
+
+/*
+ * The chroot directory, as root: created (mode 0755) when it is missing;
+ * it must be a directory owned by root that nobody else may write to, and
+ * empty.  Returns -1 with a message in err otherwise.
+ */
+int
+sandbox_check_chroot(const char *dir, char *err, size_t errlen)
+{
+	struct stat	 sb;
+	struct dirent	*de;
+	DIR		*d;
+
+	if (mkdir(dir, 0755) == 0) {
+		if (chmod(dir, 0755) == -1) {
+			snprintf(err, errlen, "chmod %s: %s", dir,
+			    strerror(errno));
+			return (-1);
+		}
+	} else if (errno != EEXIST) {
+		snprintf(err, errlen, "cannot create the empty directory %s: "
+		    "%s", dir, strerror(errno));
+		return (-1);
+	}
+	if (lstat(dir, &sb) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return (-1);
+	}
+	if (!S_ISDIR(sb.st_mode) || sb.st_uid != 0 ||
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(err, errlen, "%s must be a directory owned by root "
+		    "that only root may write to (mode 0755)", dir);
+		return (-1);
+	}
+	if ((d = opendir(dir)) == NULL) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return (-1);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(err, errlen, "%s must be empty (it has %s)", dir,
+		    de->d_name);
+		closedir(d);
+		return (-1);
+	}
+	closedir(d);
+	return (0);
 }
 
 void

@@ -12,12 +12,26 @@
 #ifndef SC_SANDBOX_H
 #define SC_SANDBOX_H
 
+struct passwd;
+
+/*
+ * Started as root, the controller becomes SC_USER once it has opened what
+ * needs privilege, and kgpd and proxyd chroot to SC_CHROOT (root-owned,
+ * mode 0755, empty) and become SC_USER just before their sandbox goes on.
+ */
+#define SC_USER			"_sc"
+#define SC_CHROOT		"/var/empty"
+#define SC_USER_HINT		"useradd -r -d /var/empty -s /usr/sbin/nologin _sc"
+
 enum sandbox_proc {
 	SANDBOX_KGPD,		/* passed sockets only: no fs, no network */
 	SANDBOX_PROXYD,		/* no fs; may connect out and resolve names */
 };
 
 void		 sandbox_enter(enum sandbox_proc);
+int		 sandbox_drop(const char *, const char *);
+void		 sandbox_setuser(const struct passwd *);
+int		 sandbox_check_chroot(const char *, char *, size_t);
 void		 sandbox_kgpd(void);
 void		 sandbox_proxyd(void);
 

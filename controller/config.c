@@ -35,6 +35,7 @@ enum opt_code {
 	OPT_TUNNEL_POOL,
 	OPT_NO_REMOVE,
 	OPT_TUNNEL_CAINFO,
+	OPT_CAINFO,
 	OPT_MAX_MISSED,
 	OPT_CTL_SOCKET,
 	OPT_SE_PORT,
@@ -51,6 +52,9 @@ struct sc_opt {
 };
 
 #define U	OPT_UNSUPPORTED
+
+/* --cainfo: read by rest.c (kept out of struct sc_config on purpose) */
+char	*config_cainfo;
 
 /* version 4: `sc legacy` and a bare `sc -u ...` */
 static const struct sc_opt v4_opts[] = {
@@ -95,7 +99,7 @@ static const struct sc_opt v4_opts[] = {
 	{ "status-address",		1, 0,   U },
 	{ "metrics-address",		1, 0,   U },
 	{ "extra-info",			1, 0,   U },
-	{ "cainfo",			1, 0,   U },
+	{ "cainfo",			1, 0,   OPT_CAINFO },
 	{ "capath",			1, 0,   U },
 	{ "doctor",			0, 0,   U },
 	{ NULL,				0, 0,   0 }
@@ -529,6 +533,16 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			    errlen) == -1)
 				return (CONFIG_ERROR);
 			break;
+		case OPT_CAINFO:
+			/* the CA file for the HTTPS REST API (libcurl) */
+			if (access(optarg, R_OK) == -1)
+				return (config_error(err, errlen,
+				    CONFIG_ERROR, "--cainfo %s: %s", optarg,
+				    strerror(errno)));
+			if (set_string(&config_cainfo, optarg, flag, err,
+			    errlen) == -1)
+				return (CONFIG_ERROR);
+			break;
 		case OPT_MAX_MISSED:
 			if (parse_number(optarg, flag, 1, 100000, &n, err,
 			    errlen) == -1)
@@ -659,7 +673,7 @@ config_usage(FILE *f, int legacy)
 "usage: sc [legacy] -u user -k key [-i name] [-x url] [-s] [-f readyfile]\n"
 "          [-d pidfile] [-l logfile] [-v] [-P port] [--tunnel-pool]\n"
 "          [--no-remove-colliding-tunnels] [--tunnel-cainfo file]\n"
-"          [--max-missed-acks n] [--ctl-socket path]\n"
+"          [--max-missed-acks n] [--ctl-socket path] [--cainfo file]\n"
 "       sc run -u user -k key [-i name] [-r region | --rest-url url] [options]\n"
 "See sc(8) for every flag.\n");
 }

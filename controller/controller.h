@@ -158,6 +158,7 @@ void		 sc_fatal(const char *, ...)
 extern volatile sig_atomic_t	 sc_signalled;
 
 /* config.c */
+extern char	*config_cainfo;		/* --cainfo */
 void		 config_init(struct sc_config *);
 void		 config_free(struct sc_config *);
 int		 config_parse(struct sc_config *, int, char **, char *, size_t);
@@ -188,6 +189,8 @@ int		 child_compose(struct child *, uint32_t, int, const void *,
 void		 child_set_verbose(int);
 int		 child_ready(enum child_id);
 void		 timer_add(struct event *, long, long);
+int		 supervise_readyfile(const char *);
+void		 supervise_cleanup(void);
 
 /* control.c */
 int		 control_init(const char *, char *, size_t);

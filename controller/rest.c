@@ -23,6 +23,7 @@
 #define REST_MAX_ANSWER		(4 * 1024 * 1024)
 #define REST_CONNECT_TIMEOUT	10L
 #define REST_TIMEOUT		30L
+#define REST_CAINFO_MAX		(1024 * 1024)	/* bytes of --cainfo */
 
 struct rest_buf {
 	char	*data;
@@ -43,6 +44,52 @@ static int	 rest_call(const char *, const char *, const char *, long *,
 static int	 rest_parse_tunnel(json_t *, struct rest_tunnel *, int,
 		    char *, size_t);
 static void	 rest_message(json_t *, char *, size_t);
+static int	 rest_load_cainfo(const char *);
+
+/*
+ * The --cainfo file goes to libcurl in memory, read now: sc may switch
+ * to an unprivileged user or a sandbox before the first request.
+ */
+static int
+rest_load_cainfo(const char *path)
+{
+#if LIBCURL_VERSION_NUM >= 0x074d00
+	struct curl_blob	 blob;
+	FILE			*f;
+	char			*buf;
+	size_t			 n;
+	int			 ret = -1;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		log_warn("--cainfo %s", path);
+		return (-1);
+	}
+	if ((buf = malloc(REST_CAINFO_MAX)) == NULL) {
+		fclose(f);
+		return (-1);
+	}
+	n = fread(buf, 1, REST_CAINFO_MAX, f);
+	if (ferror(f) || n == 0 || n == REST_CAINFO_MAX)
+		log_warnx("--cainfo %s: %s", path, ferror(f) ? "read error" :
+		    n == 0 ? "empty file" : "file too large");
+	else {
+		blob.data = buf;
+		blob.len = n;
+		blob.flags = CURL_BLOB_COPY;
+		if (curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob) ==
+		    CURLE_OK)
+			ret = 0;
+		else
+			log_warnx("--cainfo %s: libcurl cannot take it", path);
+	}
+	fclose(f);
+	free(buf);
+	return (ret);
+#else
+	curl_easy_setopt(curl, CURLOPT_CAINFO, path);
+	return (0);
+#endif
+}
 
 int
 rest_init(const char *url, const char *user, const char *key)
@@ -79,6 +126,9 @@ rest_init(const char *url, const char *user, const char *key)
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rest_write);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, rest_progress);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	/* --cainfo: verify an HTTPS REST API against this CA file */
+	if (config_cainfo != NULL && rest_load_cainfo(config_cainfo) == -1)
+		return (-1);
 	return (0);
 }
 

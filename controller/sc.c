@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "config.h"
 #include "controller.h"
 #include "log.h"
+#include "sandbox.h"
 
 #define HELLO_TIMEOUT_SEC	10
 #define RUNNING_TIMEOUT_SEC	60
@@ -50,6 +52,8 @@ static char			 pidfile_path[PATH_MAX];
 static char			 ctlsock_path[PATH_MAX];
 static int			 startup_done;
 static long			 reconnect_ms = RECONNECT_FIRST_MS;
+/* started as root: the user to become */
+static struct passwd		 sc_pw;
 
 static void	 sc_dispatch_kgpd(struct child *, struct imsg *);
 static void	 sc_dispatch_proxyd(struct child *, struct imsg *);
@@ -155,6 +159,8 @@ sc_cleanup(void)
 	if (pidfile_path[0] != '\0')
 		unlink(pidfile_path);
 	pidfile_path[0] = '\0';
+	/* started as root: what _sc may not remove */
+	supervise_cleanup();
 }
 
 /*
@@ -237,18 +243,46 @@ sc_write_pidfile(const char *path)
 static void
 sc_touch_readyfile(void)
 {
-	int	 fd;
-
 	if (conf.readyfile == NULL)
 		return;
-	if ((fd = open(conf.readyfile, O_WRONLY | O_CREAT | O_CLOEXEC,
-	    0644)) == -1) {
+	if (supervise_readyfile(conf.readyfile) == -1)
 		log_warn("readyfile %s", conf.readyfile);
-		return;
+}
+
+/*
+ * Started as root: the user _sc must exist, and the empty directory kgpd
+ * and proxyd chroot to must be sound.  Checked first, before any file is
+ * made.
+ */
+static int
+sc_check_user(void)
+{
+	struct passwd	*pw;
+	char		 err[512];
+
+	if (geteuid() != 0)
+		return (0);
+	if ((pw = getpwnam(SC_USER)) == NULL) {
+		sc_error("started as root, sc runs as the user %s, which does "
+		    "not exist: create it with \"%s\"", SC_USER,
+		    SC_USER_HINT);
+		return (-1);
 	}
-	close(fd);
-	if (utimes(conf.readyfile, NULL) == -1)
-		log_warn("readyfile %s", conf.readyfile);
+	if (pw->pw_uid == 0) {
+		sc_error("the user %s must not be root (uid 0)", SC_USER);
+		return (-1);
+	}
+	sc_pw.pw_uid = pw->pw_uid;
+	sc_pw.pw_gid = pw->pw_gid;
+	if ((sc_pw.pw_name = strdup(pw->pw_name)) == NULL) {
+		sc_error("out of memory");
+		return (-1);
+	}
+	if (sandbox_check_chroot(SC_CHROOT, err, sizeof(err)) == -1) {
+		sc_error("%s", err);
+		return (-1);
+	}
+	return (0);
 }
 
 static int
@@ -894,7 +928,8 @@ sc_stop_finish(void)
 {
 	supervise_stop_all();
 	control_cleanup();
-	if (conf.readyfile != NULL && env.ever_up)
+	/* started as root, the spawner removes it (sc_cleanup()) */
+	if (conf.readyfile != NULL && env.ever_up && sc_pw.pw_name == NULL)
 		unlink(conf.readyfile);
 	rest_cleanup();
 	if (env.exit_status == 0)
@@ -959,6 +994,8 @@ main(int argc, char *argv[])
 		log_info("Notice: the Selenium relay (--se-port %d) is not "
 		    "implemented; no port is opened", conf.se_port);
 
+	if (sc_check_user() == -1)
+		return (1);
 	if (conf.tunnel_cainfo != NULL && sc_read_ca(conf.tunnel_cainfo) == -1)
 		return (1);
 	if (conf.pidfile != NULL) {
@@ -977,18 +1014,37 @@ main(int argc, char *argv[])
 		return (1);
 	}
 	strlcpy(ctlsock_path, conf.ctl_socket, sizeof(ctlsock_path));
+
+	/* hide the key from ps(1), before the spawner is forked */
+	for (i = 1; i < argc; i++)
+		if ((p = strstr(argv[i], conf.key)) != NULL)
+			memset(p, '*', strlen(conf.key));
+
+	if ((env.base = event_base_new()) == NULL)
+		sc_fatal("cannot create the event base");
+	children[CHILD_KGPD].dispatch = sc_dispatch_kgpd;
+	children[CHILD_PROXYD].dispatch = sc_dispatch_proxyd;
+	/* the children's log output; started as root, the spawner */
+	if (supervise_init(env.base, conf.verbose) == -1)
+		return (1);
+	/* after the spawner is forked: it never holds the key */
 	if (rest_init(conf.rest_url, conf.user, conf.key) == -1) {
 		sc_error("cannot initialise libcurl");
 		return (1);
 	}
-	/* the key lives in libcurl now; hide it from ps(1) as well */
-	for (i = 1; i < argc; i++)
-		if ((p = strstr(argv[i], conf.key)) != NULL)
-			memset(p, '*', strlen(conf.key));
-	explicit_bzero(conf.key, strlen(conf.key));
+	/*
+	 * Started as root, everything that needs it is open now (log file,
+	 * pidfile, control socket, CA files): become _sc.  The spawner kept
+	 * root to start kgpd and proxyd, which chroot and switch themselves.
+	 */
+	if (sc_pw.pw_name != NULL) {
+		sandbox_setuser(&sc_pw);
+		log_debug("running as %s (uid %u); kgpd and proxyd chroot to "
+		    "%s", sc_pw.pw_name, (unsigned)sc_pw.pw_uid, SC_CHROOT);
+	}
 
-	if ((env.base = event_base_new()) == NULL)
-		sc_fatal("cannot create the event base");
+	/* the key lives in libcurl now */
+	explicit_bzero(conf.key, strlen(conf.key));
 
 	/* SIGINT/SIGTERM: a self-pipe, so blocking REST calls notice too */
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
@@ -1014,10 +1070,6 @@ main(int argc, char *argv[])
 	    env.reconnect_ev == NULL || env.stop_ev == NULL)
 		sc_fatal("evtimer_new");
 
-	children[CHILD_KGPD].dispatch = sc_dispatch_kgpd;
-	children[CHILD_PROXYD].dispatch = sc_dispatch_proxyd;
-	if (supervise_init(env.base, conf.verbose) == -1)
-		return (1);
 	supervise_start_all();
 	timer_add(env.hello_ev, HELLO_TIMEOUT_SEC, 0);
 	timer_add(env.stats_ev, 1, 0);

@@ -2,16 +2,50 @@
  * Supervision of kgpd and proxyd: fork + exec with a scrubbed environment,
  * fd 3 = the channel to the controller, fd 4 = the kgpd <-> proxyd
  * channel; restart with backoff when one dies.
+ *
+ * Started as root, the controller becomes _sc once it has opened what
+ * needs privilege (see main()), but kgpd and proxyd must start as root to
+ * chroot to the empty directory, and they are restarted whenever they
+ * die, long after the controller gave root up.  So, before it drops, the
+ * controller forks a spawner that stays root and does nothing but this,
+ * one request at a time over a socketpair:
+ *
+ *   PRIV_SPAWN    start kgpd or proxyd with the two descriptors that come
+ *                 with the request (their fd 3 and fd 4);
+ *   PRIV_READY    create the readyfile;
+ *   PRIV_CLEANUP  remove the pidfile, the control socket and the readyfile
+ *                 it created, at the end (they are in directories _sc may
+ *                 not write to).  The same happens when the controller's
+ *                 end closes without it (a crash, a second signal).
+ *
+ * A request names neither a program nor a path: those were fixed when the
+ * spawner was forked.  The spawner has no network and no event loop; it
+ * has no_new_privs, no core dumps, and forgets the access key.  Its
+ * processes are created with CLONE_PARENT, so they are the controller's
+ * children (it waits for them and signals them as before).  A child
+ * started as root chroots to /var/empty and becomes _sc itself, just
+ * before its sandbox goes on and before it reads a single message
+ * (sandbox_drop(): a dynamically linked program cannot be exec'd inside
+ * an empty chroot).
+ *
+ * Started as an ordinary user there is no spawner: the controller forks
+ * and execs the children itself.
  */
 #include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +76,31 @@ static enum child_id		 peer_spare_for;
 /* the children's stdout and stderr when the log goes to a file */
 static int			 sv_outfd = -1;
 
+/* the spawner, when started as root */
+struct priv_req {
+	int32_t		 type;
+	int32_t		 id;		/* PRIV_SPAWN: enum child_id */
+	int32_t		 verbose;	/* PRIV_SPAWN: how many -v */
+};
+struct priv_res {
+	int32_t		 result;	/* a pid, 0, or -1 */
+	int32_t		 error;		/* errno when -1 */
+};
+#define PRIV_SPAWN	1
+#define PRIV_READY	2
+#define PRIV_CLEANUP	3
+
+static int			 priv_fd = -1;
+static pid_t			 priv_pid = -1;
+
 static int	 child_find_path(struct child *);
 static int	 child_spawn(struct child *);
+__attribute__((noreturn))
+static void	 child_exec(struct child *, int, int, int);
+static int	 priv_start(void);
+__attribute__((noreturn))
+static void	 priv_main(int);
+static int	 priv_request(int, int, int, int);
 static void	 child_dispatch_io(int, short, void *);
 static void	 child_restart_cb(int, short, void *);
 static void	 child_gone(struct child *, int);
@@ -103,6 +160,8 @@ supervise_init(struct event_base *base, int verbose)
 		    child_restart_cb, &children[i])) == NULL)
 			return (-1);
 	}
+	if (geteuid() == 0 && priv_start() == -1)
+		return (-1);
 	return (0);
 }
 
@@ -111,16 +170,61 @@ static const char *pass_env[] = {
 	"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL
 };
 
+/*
+ * In the new process: fd 3 and fd 4, nothing else past stderr, a
+ * scrubbed environment, exec.  Only async-signal-safe calls.
+ */
+static void
+child_exec(struct child *c, int verbose, int ctlfd, int peerfd)
+{
+	char		*argv[8], *envp[8];
+	char		 envbuf[4][512];
+	const char	*v;
+	int		 i, n, fd3, fd4;
+
+	n = 0;
+	argv[n++] = (char *)c->name;
+	for (i = 0; i < verbose && i < 3; i++)
+		argv[n++] = "-v";
+	argv[n] = NULL;
+	n = 0;
+	envp[n++] = "PATH=/usr/bin:/bin";
+	for (i = 0; pass_env[i] != NULL && n < 5; i++) {
+		if ((v = getenv(pass_env[i])) == NULL)
+			continue;
+		snprintf(envbuf[n - 1], sizeof(envbuf[0]), "%s=%s",
+		    pass_env[i], v);
+		envp[n] = envbuf[n - 1];
+		n++;
+	}
+	envp[n] = NULL;
+
+	setpgid(0, 0);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	if (sv_outfd != -1 && (dup2(sv_outfd, STDOUT_FILENO) == -1 ||
+	    dup2(sv_outfd, STDERR_FILENO) == -1))
+		_exit(127);
+	if ((fd3 = fcntl(ctlfd, F_DUPFD, 10)) == -1 ||
+	    (fd4 = fcntl(peerfd, F_DUPFD, 10)) == -1 ||
+	    dup2(fd3, 3) == -1 || dup2(fd4, 4) == -1)
+		_exit(127);
+	closefrom(5);
+	execve(c->path, argv, envp);
+	dprintf(STDERR_FILENO, "%s: execve %s: %s\n", c->name, c->path,
+	    strerror(errno));
+	_exit(127);
+}
+
 static int
 child_spawn(struct child *c)
 {
 	struct child	*peer = &children[c->id == CHILD_KGPD ?
 			    CHILD_PROXYD : CHILD_KGPD];
-	char		*argv[8], *envp[8];
-	char		 envbuf[4][512];
-	const char	*v;
 	int		 ctl[2], pair[2] = { -1, -1 }, mine, theirs = -1;
-	int		 i, n, fd3, fd4;
 	pid_t		 pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) == -1) {
@@ -143,53 +247,23 @@ child_spawn(struct child *c)
 		theirs = pair[1];
 	}
 
-	/* argv and environment, before fork */
-	n = 0;
-	argv[n++] = (char *)c->name;
-	for (i = 0; i < sv_verbose && i < 3; i++)
-		argv[n++] = "-v";
-	argv[n] = NULL;
-	n = 0;
-	envp[n++] = "PATH=/usr/bin:/bin";
-	for (i = 0; pass_env[i] != NULL && n < 5; i++) {
-		if ((v = getenv(pass_env[i])) == NULL)
-			continue;
-		snprintf(envbuf[n - 1], sizeof(envbuf[0]), "%s=%s",
-		    pass_env[i], v);
-		envp[n] = envbuf[n - 1];
-		n++;
-	}
-	envp[n] = NULL;
-
-	switch (pid = fork()) {
-	case -1:
+	if (priv_fd != -1) {
+		/* started as root: the spawner starts it */
+		if ((pid = priv_request(PRIV_SPAWN, c->id, ctl[1],
+		    mine)) == -1)
+			log_warn("%s: the spawner cannot start %s", __func__,
+			    c->name);
+	} else if ((pid = fork()) == -1)
 		log_warn("%s: fork", __func__);
+	else if (pid == 0)
+		child_exec(c, sv_verbose, ctl[1], mine);
+	if (pid == -1) {
 		close(ctl[0]);
 		close(ctl[1]);
 		close(mine);
 		if (theirs != -1)
 			close(theirs);
 		return (-1);
-	case 0:
-		/* child: fd 3 and fd 4, nothing else past stderr */
-		setpgid(0, 0);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		if (sv_outfd != -1 && (dup2(sv_outfd, STDOUT_FILENO) == -1 ||
-		    dup2(sv_outfd, STDERR_FILENO) == -1))
-			_exit(127);
-		if ((fd3 = fcntl(ctl[1], F_DUPFD, 10)) == -1 ||
-		    (fd4 = fcntl(mine, F_DUPFD, 10)) == -1 ||
-		    dup2(fd3, 3) == -1 || dup2(fd4, 4) == -1)
-			_exit(127);
-		closefrom(5);
-		execve(c->path, argv, envp);
-		dprintf(STDERR_FILENO, "%s: execve %s: %s\n", c->name, c->path,
-		    strerror(errno));
-		_exit(127);
 	}
 
 	close(ctl[1]);
@@ -218,6 +292,290 @@ child_spawn(struct child *c)
 		}
 	}
 	return (0);
+}
+
+/*
+ * Fork the spawner (see the top of this file).  Called as root, after the
+ * log file, the pidfile and the control socket are open and before the
+ * controller becomes _sc.
+ */
+static int
+priv_start(void)
+{
+	int	 sp[2];
+	pid_t	 pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		sc_error("socketpair: %s", strerror(errno));
+		return (-1);
+	}
+	fflush(NULL);
+	switch (pid = fork()) {
+	case -1:
+		sc_error("cannot fork the spawner: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		return (-1);
+	case 0:
+		close(sp[0]);
+		priv_main(sp[1]);
+	}
+	close(sp[1]);
+	priv_fd = sp[0];
+	priv_pid = pid;
+	log_debug("spawner started, pid %d", (int)pid);
+	return (0);
+}
+
+/* The controller's side: one request, one answer. */
+static int
+priv_request(int type, int id, int fd3, int fd4)
+{
+	struct priv_req	 req;
+	struct priv_res	 res;
+	struct msghdr	 msg;
+	struct cmsghdr	*cmsg;
+	struct iovec	 iov;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(2 * sizeof(int))];
+	} cmsgbuf;
+	int		 fds[2] = { fd3, fd4 };
+	ssize_t		 n;
+
+	if (priv_fd == -1) {
+		errno = EPIPE;
+		return (-1);
+	}
+	memset(&req, 0, sizeof(req));
+	req.type = type;
+	req.id = id;
+	req.verbose = sv_verbose;
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = &req;
+	iov.iov_len = sizeof(req);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (type == PRIV_SPAWN) {
+		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+		msg.msg_control = cmsgbuf.buf;
+		msg.msg_controllen = sizeof(cmsgbuf.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
+		memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
+	}
+	do {
+		n = sendmsg(priv_fd, &msg, MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	if (n != sizeof(req))
+		goto dead;
+	do {
+		n = recv(priv_fd, &res, sizeof(res), 0);
+	} while (n == -1 && errno == EINTR);
+	if (n != sizeof(res))
+		goto dead;
+	if (res.result == -1)
+		errno = res.error;
+	return (res.result);
+ dead:
+	log_warnx("the spawner is gone");
+	close(priv_fd);
+	priv_fd = -1;
+	errno = EPIPE;
+	return (-1);
+}
+
+/* Create the readyfile: through the spawner when started as root. */
+int
+supervise_readyfile(const char *path)
+{
+	int	 fd;
+
+	if (priv_pid != -1)
+		return (priv_request(PRIV_READY, 0, -1, -1));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) == -1)
+		return (-1);
+	close(fd);
+	return (utimes(path, NULL));
+}
+
+/*
+ * At exit, started as root: the spawner removes the pidfile, the control
+ * socket and the readyfile, then goes.
+ */
+void
+supervise_cleanup(void)
+{
+	if (priv_pid == -1)
+		return;
+	if (priv_fd != -1 && priv_request(PRIV_CLEANUP, 0, -1, -1) == -1)
+		log_warn("the spawner could not remove the files");
+	if (priv_fd != -1)
+		close(priv_fd);
+	priv_fd = -1;
+	waitpid(priv_pid, NULL, 0);
+	priv_pid = -1;
+}
+
+static void
+priv_unlink(const char *what, const char *path)
+{
+	if (path != NULL && unlink(path) == -1 && errno != ENOENT)
+		log_warn("cannot remove the %s %s", what, path);
+}
+
+static void
+priv_answer(int fd, int result, int error)
+{
+	struct priv_res	 res;
+
+	res.result = result;
+	res.error = error;
+	if (send(fd, &res, sizeof(res), MSG_NOSIGNAL) != sizeof(res))
+		_exit(1);
+}
+
+/*
+ * The spawner.  It keeps stdin, stdout, stderr, its socket and the log
+ * file the children's output goes to, and nothing else.
+ */
+static void
+priv_main(int fd)
+{
+	struct sc_config	*conf = sc_env->conf;
+	struct priv_req		 req;
+	struct rlimit		 rl = { 0, 0 };
+	struct msghdr		 msg;
+	struct cmsghdr		*cmsg;
+	struct iovec		 iov;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(2 * sizeof(int))];
+	} cmsgbuf;
+	int			 fds[2], nfds, i, rfd, ready = 0, done = 0;
+	ssize_t			 n;
+	pid_t			 pid;
+
+	log_procinit("spawner");
+	if (conf->key != NULL)
+		explicit_bzero(conf->key, strlen(conf->key));
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	/* the socket at 3, the children's output at 4, nothing else */
+	if ((fd = fcntl(fd, F_DUPFD, 10)) == -1 || dup2(fd, 3) == -1)
+		_exit(1);
+	if (sv_outfd != -1 && ((sv_outfd = fcntl(sv_outfd, F_DUPFD, 10)) ==
+	    -1 || dup2(sv_outfd, 4) == -1))
+		_exit(1);
+	fd = 3;
+	if (sv_outfd != -1)
+		sv_outfd = 4;
+	closefrom(sv_outfd != -1 ? 5 : 4);
+	set_cloexec(3, 1);
+	if (sv_outfd != -1)
+		set_cloexec(4, 1);
+	if (setrlimit(RLIMIT_CORE, &rl) == -1 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		_exit(1);
+
+	for (;;) {
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = &req;
+		iov.iov_len = sizeof(req);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cmsgbuf.buf;
+		msg.msg_controllen = sizeof(cmsgbuf.buf);
+		if ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		nfds = 0;
+		for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
+		    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+			if (cmsg->cmsg_level != SOL_SOCKET ||
+			    cmsg->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (i = 0; (size_t)i < (cmsg->cmsg_len -
+			    CMSG_LEN(0)) / sizeof(int); i++) {
+				memcpy(&rfd, CMSG_DATA(cmsg) + i * sizeof(int),
+				    sizeof(int));
+				if (nfds < 2)
+					fds[nfds++] = rfd;
+				else
+					close(rfd);
+			}
+		}
+		if (n == 0)
+			break;
+		if (n != sizeof(req) || (msg.msg_flags & MSG_CTRUNC) ||
+		    (req.type == PRIV_SPAWN) != (nfds == 2) ||
+		    (req.type == PRIV_SPAWN &&
+		    (req.id < 0 || req.id >= CHILD_MAX))) {
+			log_warnx("bad request (%zd bytes, type %d, %d "
+			    "descriptors)", n, n >= 4 ? req.type : -1, nfds);
+			for (i = 0; i < nfds; i++)
+				close(fds[i]);
+			break;
+		}
+		switch (req.type) {
+		case PRIV_SPAWN:
+			/* the new process is the controller's child */
+			pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL,
+			    NULL, NULL, NULL);
+			if (pid == 0)
+				child_exec(&children[req.id], req.verbose,
+				    fds[0], fds[1]);
+			priv_answer(fd, pid, errno);
+			close(fds[0]);
+			close(fds[1]);
+			break;
+		case PRIV_READY:
+			if (conf->readyfile == NULL) {
+				priv_answer(fd, -1, EINVAL);
+				break;
+			}
+			if ((rfd = open(conf->readyfile, O_WRONLY | O_CREAT |
+			    O_CLOEXEC, 0644)) == -1 ||
+			    utimes(conf->readyfile, NULL) == -1) {
+				priv_answer(fd, -1, errno);
+				if (rfd != -1)
+					close(rfd);
+				break;
+			}
+			close(rfd);
+			ready = 1;
+			priv_answer(fd, 0, 0);
+			break;
+		case PRIV_CLEANUP:
+			priv_unlink("pidfile", conf->pidfile);
+			priv_unlink("control socket", conf->ctl_socket);
+			if (ready)
+				priv_unlink("readyfile", conf->readyfile);
+			done = 1;
+			priv_answer(fd, 0, 0);
+			break;
+		default:
+			log_warnx("unexpected request %d", req.type);
+			goto out;
+		}
+	}
+ out:
+	/* the controller is gone without saying goodbye */
+	if (!done) {
+		priv_unlink("pidfile", conf->pidfile);
+		priv_unlink("control socket", conf->ctl_socket);
+		if (ready)
+			priv_unlink("readyfile", conf->readyfile);
+	}
+	_exit(0);
 }
 
 /* Arm a timer: seconds and microseconds. */
@@ -398,6 +756,18 @@ supervise_sigchld(void)
 		for (i = 0; i < CHILD_MAX; i++)
 			if (children[i].pid == pid)
 				c = &children[i];
+		if (c == NULL && pid == priv_pid) {
+			priv_pid = -1;
+			if (priv_fd != -1)
+				close(priv_fd);
+			priv_fd = -1;
+			if (!sv_stopping) {
+				sc_error("the spawner exited: kgpd and proxyd "
+				    "can no longer be restarted");
+				sc_shutdown(1);
+			}
+			continue;
+		}
 		if (c == NULL)
 			continue;
 		child_gone(c, 0);

@@ -102,7 +102,11 @@ main(int argc, char *argv[])
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
 
-	/* last: no file system, no socket of our own from here on */
+	/*
+	 * last: no file system, no socket of our own from here on.
+	 * Started as root: chroot to the empty directory, become _sc.
+	 */
+	sandbox_drop(SC_USER, SC_CHROOT);
 	sandbox_kgpd();
 
 	memset(&hello, 0, sizeof(hello));

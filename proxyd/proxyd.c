@@ -115,7 +115,11 @@ main(int argc, char *argv[])
 	imsgev_init(&env->iev_kgpd, env->base, PROXYD_KGPD_FD,
 	    proxyd_dispatch_kgpd, NULL);
 
-	/* last: the resolver configuration and /etc/hosts are read */
+	/*
+	 * last: the resolver configuration and /etc/hosts are read.
+	 * Started as root: chroot to the empty directory, become _sc.
+	 */
+	sandbox_drop(SC_USER, SC_CHROOT);
 	sandbox_proxyd();
 
 	hello.version = SC_IMSG_VERSION;

@@ -5,6 +5,14 @@
  * head is read and checked with the HTTP parser before the stream opens,
  * so that garbage is answered here and never costs the tunnel a stream;
  * the bytes read go down the stream unchanged.
+ *
+ * Access control: a connection from an address outside the access list
+ * (loopback and -A) gets a 403 at accept.  With -P the first request must
+ * carry Proxy-Authorization: Basic with the tunnel owner's account name
+ * and access key (any account for a shared tunnel), or it gets a 407;
+ * failures count in the failed-login rate limit.  Only the first request
+ * of a connection is checked: later requests on a keep-alive connection
+ * go down the stream as they are.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -56,7 +64,9 @@ struct entry_reject {
 static void	 entry_accept(int, void *);
 static void	 entry_head(int, short, void *);
 static void	 entry_pending_free(struct entry_pending *);
-static void	 entry_refuse(int, const char *, int, const char *);
+static void	 entry_refuse(int, const char *, int, const char *,
+		    const char *);
+static int	 entry_auth(struct entry_pending *, int *);
 static void	 entry_drain(int, short, void *);
 
 /*
@@ -138,10 +148,18 @@ entry_accept(int fd, void *arg)
 	    sockaddr_string((struct sockaddr *)&ss, sslen, peer, sizeof(peer),
 	    NULL) == -1)
 		strlcpy(peer, "unknown", sizeof(peer));
+	if (!entry_acl_allowed((struct sockaddr *)&ss)) {
+		log_info("tunnel %s: entry connection from %s refused: not "
+		    "in the access list (-A)", t->id, peer);
+		entry_refuse(fd, peer, 403, "This address may not use the "
+		    "entry proxy.", NULL);
+		return;
+	}
 	if (t->status != TUNNEL_RUNNING || t->client == NULL) {
 		log_debug("tunnel %s: entry connection from %s: not "
 		    "connected, 503", t->id, peer);
-		entry_refuse(fd, peer, 503, "The tunnel is not connected.");
+		entry_refuse(fd, peer, 503, "The tunnel is not connected.",
+		    NULL);
 		return;
 	}
 	if ((ep = calloc(1, sizeof(*ep))) == NULL) {
@@ -182,11 +200,14 @@ entry_head(int fd, short ev, void *arg)
 	struct entry_pending	*ep = arg;
 	struct tunnel		*t = ep->proxy->tunnel;
 	ssize_t			 n;
+	char			 extra[64];
+	int			 retry = 0;
 
 	if (ev & EV_TIMEOUT) {
 		log_debug("tunnel %s: %s sent no request in %d s", t->id,
 		    ep->peer, ENTRY_HEAD_SEC);
-		entry_refuse(fd, ep->peer, 408, "No request arrived in time.");
+		entry_refuse(fd, ep->peer, 408, "No request arrived in time.",
+		    NULL);
 		ep->fd = -1;
 		entry_pending_free(ep);
 		return;
@@ -206,13 +227,28 @@ entry_head(int fd, short ev, void *arg)
 		log_info("tunnel %s: bad request from %s: %s", t->id, ep->peer,
 		    ep->head.errstr ? ep->head.errstr : "head too large");
 		entry_refuse(fd, ep->peer, n == 0 ? 431 : ep->head.error,
-		    "The request is malformed.");
+		    "The request is malformed.", NULL);
+		ep->fd = -1;
+		entry_pending_free(ep);
+		return;
+	}
+	if (env->entry_auth && entry_auth(ep, &retry) == -1) {
+		if (retry > 0) {
+			snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
+			    retry);
+			entry_refuse(fd, ep->peer, 429, "Too many failed "
+			    "proxy logins.", extra);
+		} else
+			entry_refuse(fd, ep->peer, 407, "Proxy authentication "
+			    "required.", "Proxy-Authenticate: Basic "
+			    "realm=\"sc-server\"\r\n");
 		ep->fd = -1;
 		entry_pending_free(ep);
 		return;
 	}
 	if (t->status != TUNNEL_RUNNING || t->client == NULL) {
-		entry_refuse(fd, ep->peer, 503, "The tunnel is not connected.");
+		entry_refuse(fd, ep->peer, 503, "The tunnel is not connected.",
+		    NULL);
 		ep->fd = -1;
 		entry_pending_free(ep);
 		return;
@@ -222,7 +258,7 @@ entry_head(int fd, short ev, void *arg)
 		log_warnx("tunnel %s: cannot open a stream for %s", t->id,
 		    ep->peer);
 		entry_refuse(fd, ep->peer, 503, "The tunnel has no room for "
-		    "another connection.");
+		    "another connection.", NULL);
 	} else
 		log_debug("tunnel %s: %s %s from %s", t->id, ep->head.method,
 		    ep->head.target, ep->peer);
@@ -231,12 +267,56 @@ entry_head(int fd, short ev, void *arg)
 }
 
 /*
+ * -P: the first request names the owner of the tunnel (or any account for
+ * a shared tunnel) and its access key.  Returns 0, or -1 with *retry > 0
+ * when the peer is rate-limited.
+ */
+static int
+entry_auth(struct entry_pending *ep, int *retry)
+{
+	struct tunnel	*t = ep->proxy->tunnel;
+	const char	*hdr;
+	char		 user[ACCOUNT_NAME_MAX + 2], key[256];
+	char		 addr[ADDRSTR_MAX], *p;
+	int		 ok = 0;
+
+	/* the rate limit counts addresses without the port */
+	strlcpy(addr, ep->peer, sizeof(addr));
+	if ((p = strrchr(addr, ':')) != NULL)
+		*p = '\0';
+	*retry = 0;
+	hdr = http_head_get(&ep->head, "Proxy-Authorization");
+	if (rest_basic_auth(hdr, user, sizeof(user), key, sizeof(key)) == 0) {
+		accounts_maybe_reload();
+		if (limit_check(addr, user, retry)) {
+			explicit_bzero(key, sizeof(key));
+			return (-1);
+		}
+		ok = account_check(&env->accounts, user, key) == 0 &&
+		    (t->shared_tunnel || strcmp(user, t->owner) == 0);
+		explicit_bzero(key, sizeof(key));
+		if (!ok)
+			limit_fail("entry proxy", addr, account_find(
+			    &env->accounts, user) ? user : NULL);
+	} else if (limit_check(addr, NULL, retry))
+		return (-1);
+	if (!ok) {
+		log_info("tunnel %s: entry connection from %s: proxy "
+		    "authentication %s, 407", t->id, ep->peer,
+		    hdr == NULL ? "missing" : "failed");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * Answer with an error status and close.  The request is read and dropped
  * for a few seconds so that closing does not reset the connection before
  * the client has read the answer.
  */
 static void
-entry_refuse(int fd, const char *peer, int status, const char *text)
+entry_refuse(int fd, const char *peer, int status, const char *text,
+    const char *extra)
 {
 	struct entry_reject	*r;
 	struct timeval		 tv = { ENTRY_DRAIN_SEC, 0 };
@@ -246,9 +326,11 @@ entry_refuse(int fd, const char *peer, int status, const char *text)
 	len = snprintf(msg, sizeof(msg), "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: text/plain\r\n"
 	    "Content-Length: %zu\r\n"
+	    "%s"
 	    "Connection: close\r\n"
 	    "\r\n"
-	    "%s\n", status, http_status_text(status), strlen(text) + 1, text);
+	    "%s\n", status, http_status_text(status), strlen(text) + 1,
+	    extra ? extra : "", text);
 	if (len > 0 && (size_t)len < sizeof(msg) &&
 	    write(fd, msg, len) == -1)
 		log_debug("entry: write to %s: %s", peer, strerror(errno));

@@ -7,6 +7,10 @@
  *	GET	/rest/v1/{user}/tunnels/{id}
  *	DELETE	/rest/v1/{user}/tunnels/{id}
  *	GET	/rest/v1/{user}/all_tunnels
+ *
+ * With -C and -k the listener speaks HTTPS: evhttp runs on libevent's
+ * OpenSSL bufferevents (libevent_openssl), with an SSL_CTX of libssl.
+ * Failed logins are rate-limited (guard.c).
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -18,7 +22,12 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -38,6 +47,8 @@ struct rest_req {
 	const char		*method;
 	char			 path[256];	/* for the log, sanitized */
 	char			 user[ACCOUNT_NAME_MAX + 1];
+	char			 peer[ADDRSTR_MAX];	/* source address */
+	int			 retry;		/* 429: seconds */
 };
 
 static void	 rest_request(struct evhttp_request *, void *);
@@ -54,9 +65,82 @@ static void	 rest_tunnel_get(struct rest_req *, const char *);
 static void	 rest_tunnel_delete(struct rest_req *, const char *);
 static void	 rest_all_tunnels(struct rest_req *);
 static int	 rest_query_true(const char *, const char *);
+static int	 rest_tls_init(void);
+static struct bufferevent *rest_bevcb(struct event_base *, void *);
+static void	 rest_limited(struct rest_req *, int);
 
 static struct evconnlistener	*rest_listener;
 static struct event		*rest_pause;
+static SSL_CTX			*rest_ssl;
+
+/* The last OpenSSL error, for a log line. */
+static const char *
+rest_ssl_error(void)
+{
+	static char	 buf[256];
+	unsigned long	 e;
+
+	if ((e = ERR_get_error()) == 0)
+		return ("unknown error");
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return (buf);
+}
+
+/* The operator's certificate (chain) and key for HTTPS. */
+static int
+rest_tls_init(void)
+{
+	if ((rest_ssl = SSL_CTX_new(TLS_server_method())) == NULL) {
+		log_warnx("REST TLS: %s", rest_ssl_error());
+		return (-1);
+	}
+	SSL_CTX_set_min_proto_version(rest_ssl, TLS1_2_VERSION);
+	SSL_CTX_set_options(rest_ssl, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (SSL_CTX_use_certificate_chain_file(rest_ssl,
+	    env->rest_cert) != 1) {
+		log_warnx("REST TLS: certificate %s: %s", env->rest_cert,
+		    rest_ssl_error());
+		return (-1);
+	}
+	if (SSL_CTX_use_PrivateKey_file(rest_ssl, env->rest_key,
+	    SSL_FILETYPE_PEM) != 1) {
+		log_warnx("REST TLS: key %s: %s", env->rest_key,
+		    rest_ssl_error());
+		return (-1);
+	}
+	if (SSL_CTX_check_private_key(rest_ssl) != 1) {
+		log_warnx("REST TLS: %s does not match %s: %s", env->rest_key,
+		    env->rest_cert, rest_ssl_error());
+		return (-1);
+	}
+	env->rest_tls = 1;
+	return (0);
+}
+
+/*
+ * A new HTTPS connection.  NULL would make evhttp fall back to plain
+ * HTTP on the socket: a TLS client then gets a 400 and nothing else.
+ */
+static struct bufferevent *
+rest_bevcb(struct event_base *base, void *arg)
+{
+	struct bufferevent	*bev;
+	SSL			*ssl;
+
+	if ((ssl = SSL_new(rest_ssl)) == NULL) {
+		log_warnx("REST TLS: SSL_new: %s", rest_ssl_error());
+		return (NULL);
+	}
+	if ((bev = bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		SSL_free(ssl);
+		return (NULL);
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return (bev);
+}
 
 int
 rest_init(const char *addr)
@@ -69,9 +153,14 @@ rest_init(const char *addr)
 		log_warnx("bad REST address %s", addr);
 		return (-1);
 	}
+	if (env->rest_cert != NULL && rest_tls_init() == -1)
+		return (-1);
 	if ((fd = listen_on(host, port, REST_BACKLOG, env->rest_addr,
 	    sizeof(env->rest_addr))) == -1)
 		return (-1);
+	if (!env->rest_tls && !host_is_loopback(host))
+		log_warnx("REST API on a non-loopback address without TLS: "
+		    "access keys travel in clear (use -C and -k)");
 	if ((env->http = evhttp_new(env->base)) == NULL) {
 		close(fd);
 		return (-1);
@@ -84,6 +173,8 @@ rest_init(const char *addr)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(env->http, rest_request, NULL);
+	if (env->rest_tls)
+		evhttp_set_bevcb(env->http, rest_bevcb, NULL);
 
 	/* our own listener, so that accept pauses on EMFILE */
 	if ((rest_listener = evconnlistener_new(env->base, NULL, NULL,
@@ -184,6 +275,12 @@ rest_reply(struct rest_req *r, int code, json_t *o)
 	if (code == 401)
 		evhttp_add_header(hdrs, "WWW-Authenticate",
 		    "Basic realm=\"sc-server\"");
+	if (code == 429 && r->retry > 0) {
+		char	 ra[16];
+
+		snprintf(ra, sizeof(ra), "%d", r->retry);
+		evhttp_add_header(hdrs, "Retry-After", ra);
+	}
 	if (o != NULL)
 		s = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(o);
@@ -229,16 +326,37 @@ rest_auth(struct rest_req *r, const char *pathuser)
 	hdr = evhttp_find_header(hdrs, "Authorization");
 	if (rest_basic_auth(hdr, user, sizeof(user), key, sizeof(key)) == 0) {
 		accounts_maybe_reload();
+		if (limit_check(r->peer, user, &r->retry)) {
+			explicit_bzero(key, sizeof(key));
+			rest_limited(r, r->retry);
+			return (-1);
+		}
 		ok = account_check(&env->accounts, user, key) == 0 &&
 		    strcmp(user, pathuser) == 0;
 		explicit_bzero(key, sizeof(key));
-	}
+		if (!ok)
+			limit_fail("REST", r->peer, account_find(
+			    &env->accounts, user) ? user : NULL);
+	} else
+		limit_fail("REST", r->peer, NULL);
 	if (!ok) {
 		rest_error(r, 401, "Not authorized");
 		return (-1);
 	}
 	strlcpy(r->user, user, sizeof(r->user));
 	return (0);
+}
+
+/* Too many failed logins: 429 for the rest of the window. */
+static void
+rest_limited(struct rest_req *r, int retry)
+{
+	char	 msg[128];
+
+	r->retry = retry;
+	snprintf(msg, sizeof(msg), "Too many failed logins, try again in "
+	    "%d s", retry);
+	rest_error(r, 429, msg);
 }
 
 static int
@@ -280,6 +398,15 @@ rest_request(struct evhttp_request *req, void *arg)
 	path = uri ? evhttp_uri_get_path(uri) : NULL;
 	query = uri ? evhttp_uri_get_query(uri) : NULL;
 	log_sanitize(path ? path : "?", r.path, sizeof(r.path));
+	{
+		struct evhttp_connection	*evcon;
+		char				*addr = NULL;
+		ev_uint16_t			 port;
+
+		if ((evcon = evhttp_request_get_connection(req)) != NULL)
+			evhttp_connection_get_peer(evcon, &addr, &port);
+		strlcpy(r.peer, addr ? addr : "unknown", sizeof(r.peer));
+	}
 
 	if (path == NULL || strncmp(path, REST_PREFIX "/",
 	    sizeof(REST_PREFIX)) != 0 ||
@@ -304,10 +431,15 @@ rest_request(struct evhttp_request *req, void *arg)
 		rest_error(&r, 404, "Not found");
 		return;
 	}
+	if (limit_check(r.peer, NULL, &r.retry)) {
+		rest_limited(&r, r.retry);
+		return;
+	}
 	if ((user = evhttp_uridecode(segs[0], 0, &len)) == NULL ||
 	    strlen(user) != len || !account_name_valid(user)) {
 		/* no such account can exist */
 		free(user);
+		limit_fail("REST", r.peer, NULL);
 		rest_error(&r, 401, "Not authorized");
 		return;
 	}

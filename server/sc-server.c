@@ -45,9 +45,10 @@ usage(void)
 {
 	extern char	*__progname;
 
-	fprintf(stderr, "usage: %s [-dv] [-s statedir] [-R addr:port] "
+	fprintf(stderr, "usage: %s [-dPv] [-s statedir] [-R addr:port] "
 	    "[-K addr:port] [-E addr]\n"
-	    "\t[-H host] [-g grace_sec]\n"
+	    "\t[-H host] [-g grace_sec] [-A network[,network...]]\n"
+	    "\t[-C certfile -k keyfile]\n"
 	    "       %s [-s statedir] user add | del NAME\n"
 	    "       %s [-s statedir] user list\n",
 	    __progname, __progname, __progname);
@@ -311,6 +312,9 @@ main(int argc, char *argv[])
 	const char			*sflag = NULL, *rflag = NULL;
 	const char			*kflag = NULL, *eflag = NULL;
 	const char			*hflag = NULL, *errstr;
+	const char			*cflag = NULL, *keyflag = NULL;
+	char				 aclerr[128];
+	int				 aflag = 0, pflag = 0;
 	char				 khost[HOST_MAX], kport[16];
 	struct event			*sigterm, *sigint, *sighup;
 	int				 ch, debug = 0, verbose = 0, ret;
@@ -325,8 +329,27 @@ main(int argc, char *argv[])
 	log_procinit("sc-server");
 	log_init(LOG_DST_STDERR, LOG_DAEMON);
 
-	while ((ch = getopt(argc, argv, "+dE:g:H:K:R:s:v")) != -1) {
+	/* entry proxies: loopback always, and what -A lists */
+	if (entry_acl_add("127.0.0.0/8,::1", aclerr, sizeof(aclerr)) == -1)
+		errx(1, "%s", aclerr);
+
+	while ((ch = getopt(argc, argv, "+A:C:dE:g:H:k:K:PR:s:v")) != -1) {
 		switch (ch) {
+		case 'A':
+			if (entry_acl_add(optarg, aclerr, sizeof(aclerr)) ==
+			    -1)
+				errx(1, "-A %s: %s", optarg, aclerr);
+			aflag = 1;
+			break;
+		case 'C':
+			cflag = optarg;
+			break;
+		case 'k':
+			keyflag = optarg;
+			break;
+		case 'P':
+			pflag = 1;
+			break;
 		case 'd':
 			debug = 1;
 			break;
@@ -374,7 +397,8 @@ main(int argc, char *argv[])
 	if (argc > 0) {
 		if (strcmp(argv[0], "user") != 0)
 			usage();
-		if (debug || verbose || rflag || kflag || eflag || hflag)
+		if (debug || verbose || rflag || kflag || eflag || hflag ||
+		    cflag || keyflag || aflag || pflag)
 			usage();
 		if (mkdir_p(statedir, 0700) == -1)
 			err(1, "%s", statedir);
@@ -384,7 +408,13 @@ main(int argc, char *argv[])
 	env->debug = debug;
 	env->verbose = verbose;
 	env->grace = grace;
+	env->entry_auth = pflag;
 	log_setverbose(verbose);
+	if ((cflag == NULL) != (keyflag == NULL))
+		errx(1, "-C and -k go together: the REST certificate and its "
+		    "key");
+	env->rest_cert = cflag;
+	env->rest_key = keyflag;
 
 	if (parse_hostport(kflag ? kflag : SC_SERVER_KGP_DEFAULT, khost,
 	    sizeof(khost), kport, sizeof(kport)) == -1)
@@ -447,8 +477,10 @@ main(int argc, char *argv[])
 	if (kgp_server_init(kflag ? kflag : SC_SERVER_KGP_DEFAULT) == -1)
 		fatalx("cannot start the KGP endpoint");
 
-	log_info("REST API listening on http://%s%s", env->rest_addr,
-	    REST_PREFIX);
+	log_info("REST API listening on %s://%s%s", env->rest_tls ? "https" :
+	    "http", env->rest_addr, REST_PREFIX);
+	if (env->entry_auth)
+		log_info("entry proxies require Proxy-Authorization");
 	log_info("KGP listening on %s (certificate %s)", env->kgp_addr,
 	    env->cert_hash);
 	state_load();

@@ -46,6 +46,18 @@
 #define ADDRSTR_MAX		(HOST_MAX + 16)
 #define CERT_HASH_LEN		(7 + 64)	/* "SHA256:" + hex */
 
+#define ENTRY_ACL_MAX		64	/* networks in -A lists */
+#define LIMIT_WINDOW		60	/* seconds */
+#define LIMIT_ADDR_MAX		5	/* failed logins per address */
+#define LIMIT_USER_MAX		20	/* failed logins per account */
+
+/* one network of an access list */
+struct netmask {
+	int			 af;
+	uint8_t			 addr[16];
+	int			 bits;
+};
+
 struct event;
 struct event_base;
 struct evhttp;
@@ -137,6 +149,13 @@ struct server_env {
 	char			 cert_hash[CERT_HASH_LEN + 1];
 	struct tls		*tls;
 
+	const char		*rest_cert;	/* -C: REST over TLS */
+	const char		*rest_key;	/* -k */
+	int			 rest_tls;	/* REST is HTTPS */
+	struct netmask		 entry_acl[ENTRY_ACL_MAX];	/* -A */
+	size_t			 entry_nacl;
+	int			 entry_auth;	/* -P */
+
 	struct accountlist	 accounts;
 	char			 accounts_path[1024];
 	struct timespec		 accounts_mtime;
@@ -178,6 +197,15 @@ int		 rest_tunnel_settings(struct json_t *, struct tunnel *, char *,
 		    size_t);
 void		 log_sanitize(const char *, char *, size_t);
 int		 write_file_atomic(const char *, const void *, size_t, mode_t);
+
+/* guard.c */
+int		 netmask_parse(const char *, struct netmask *);
+int		 netmask_match(const struct netmask *, const struct sockaddr *);
+int		 host_is_loopback(const char *);
+int		 entry_acl_add(const char *, char *, size_t);
+int		 entry_acl_allowed(const struct sockaddr *);
+int		 limit_check(const char *, const char *, int *);
+void		 limit_fail(const char *, const char *, const char *);
 
 /* cert.c */
 int		 cert_load_or_create(const char *, const char *, char **,

@@ -31,6 +31,10 @@ if [ "$install" = 1 ]; then
 	# shellcheck disable=SC2046
 	apt-get install -y --no-install-recommends \
 	    $(sed 's/#.*//' "$top/tests/packages.txt") || exit 1
+	# started as root, sc runs as _sc (see sc(8), SECURITY CONSIDERATIONS)
+	if ! getent passwd _sc >/dev/null; then
+		useradd -r -d /var/empty -s /usr/sbin/nologin _sc || exit 1
+	fi
 fi
 
 cd "$top" || exit 1

@@ -156,6 +156,11 @@ e2e_init() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
 	command -v ip >/dev/null || skip "needs iproute2"
 	sweep_stale
+	# started as root, sc runs as _sc (tests/run-tests.sh creates it too)
+	if ! getent passwd _sc >/dev/null; then
+		useradd -r -d /var/empty -s /usr/sbin/nologin _sc ||
+		    { echo "FAIL: $TEST_NAME: cannot create the user _sc"; exit 1; }
+	fi
 	if [ -z "${E2E_NO_SC:-}" ]; then
 		for b in "$SC" "$SC_SERVER" "$SC_CTL"; do
 			[ -x "$b" ] ||
