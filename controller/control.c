@@ -40,6 +40,7 @@ struct ctl_conn {
 	pid_t			 pid;		/* -1: not known */
 	gid_t			*groups;	/* supplementary, if known */
 	int			 ngroups;	/* -1: not known */
+	int			 want_status;	/* waiting for fresh figures */
 };
 
 static TAILQ_HEAD(, ctl_conn)	 ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
@@ -49,11 +50,15 @@ static char			 ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct event		*ctl_ev;
 static struct event		*ctl_pause_ev;
 static gid_t			 ctl_gid;	/* the socket's group at bind */
+static struct event		*ctl_status_ev;	/* bound on the wait for kgpd */
+
+#define CTL_STATUS_WAIT_MS	250
 
 static void	 control_accept(int, short, void *);
 static void	 control_resume(int, short, void *);
 static void	 control_dispatch(int, short, void *);
 static void	 control_close(struct ctl_conn *);
+static void	 control_status_timeout(int, short, void *);
 static void	 control_peercred(struct ctl_conn *, int);
 static int	 control_in_group(struct ctl_conn *, gid_t);
 static int	 control_allowed(struct ctl_conn *, uint32_t);
@@ -129,7 +134,9 @@ control_listen(struct event_base *base)
 {
 	if ((ctl_ev = event_new(base, ctl_fd, EV_READ | EV_PERSIST,
 	    control_accept, base)) == NULL ||
-	    (ctl_pause_ev = evtimer_new(base, control_resume, NULL)) == NULL)
+	    (ctl_pause_ev = evtimer_new(base, control_resume, NULL)) == NULL ||
+	    (ctl_status_ev = evtimer_new(base, control_status_timeout,
+	    NULL)) == NULL)
 		fatalx("%s: event_new", __func__);
 	event_add(ctl_ev, NULL);
 }
@@ -144,6 +151,10 @@ control_cleanup(void)
 	if (ctl_ev != NULL) {
 		event_free(ctl_ev);
 		ctl_ev = NULL;
+	}
+	if (ctl_status_ev != NULL) {
+		event_free(ctl_status_ev);
+		ctl_status_ev = NULL;
 	}
 	if (ctl_fd != -1) {
 		close(ctl_fd);
@@ -191,6 +202,34 @@ control_accept(int fd, short event, void *arg)
 	imsgev_init(&c->iev, base, s, control_dispatch, c);
 	TAILQ_INSERT_TAIL(&ctl_conns, c, entry);
 	ctl_nconns++;
+}
+
+/* Fresh figures from kgpd (or none in time): answer who asked. */
+void
+control_status_ready(void)
+{
+	struct ctl_status	 st;
+	struct ctl_conn		*c;
+	int			 any = 0;
+
+	TAILQ_FOREACH(c, &ctl_conns, entry) {
+		if (!c->want_status)
+			continue;
+		if (!any)
+			sc_status(&st);
+		any = 1;
+		c->want_status = 0;
+		imsg_compose_event(&c->iev, IMSG_CTL_STATUS_INFO, 0, 0, -1,
+		    &st, sizeof(st));
+	}
+	if (ctl_status_ev != NULL)
+		evtimer_del(ctl_status_ev);
+}
+
+static void
+control_status_timeout(int fd, short event, void *arg)
+{
+	control_status_ready();
 }
 
 static void
@@ -381,9 +420,24 @@ control_dispatch(int fd, short event, void *arg)
 				goto bad;
 			if (!control_allowed(c, imsg.hdr.type))
 				break;
-			sc_status(&st);
-			imsg_compose_event(iev, IMSG_CTL_STATUS_INFO, 0, 0, -1,
-			    &st, sizeof(st));
+			/*
+			 * Answer with the figures kgpd has now, not the
+			 * last periodic ones: ask, and answer when they
+			 * arrive (control_status_ready) or after a bound.
+			 */
+			if (sc_stats_request() == -1) {
+				sc_status(&st);
+				imsg_compose_event(iev, IMSG_CTL_STATUS_INFO,
+				    0, 0, -1, &st, sizeof(st));
+				break;
+			}
+			c->want_status = 1;
+			if (!evtimer_pending(ctl_status_ev, NULL)) {
+				struct timeval tv = { 0,
+				    CTL_STATUS_WAIT_MS * 1000 };
+
+				evtimer_add(ctl_status_ev, &tv);
+			}
 			break;
 		case IMSG_CTL_STOP:
 			if (imsg_get_data(&imsg, NULL, 0) == -1)

@@ -147,6 +147,7 @@ void		 sc_shutdown(int);
 void		 sc_child_ready(struct child *);
 void		 sc_child_died(struct child *);
 void		 sc_status(struct ctl_status *);
+int		 sc_stats_request(void);
 const char	*sc_state_name(enum sc_state);
 void		 sc_console(int, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
@@ -196,5 +197,6 @@ void		 supervise_cleanup(void);
 int		 control_init(const char *, char *, size_t);
 void		 control_listen(struct event_base *);
 void		 control_cleanup(void);
+void		 control_status_ready(void);
 
 #endif /* SC_CONTROLLER_H */

@@ -353,6 +353,16 @@ sc_status(struct ctl_status *st)
 	st->proxyd_pid = (int32_t)children[CHILD_PROXYD].pid;
 }
 
+/* Ask kgpd for its figures now; -1 when it cannot answer. */
+int
+sc_stats_request(void)
+{
+	if (!child_ready(CHILD_KGPD))
+		return (-1);
+	return (child_compose(&children[CHILD_KGPD], IMSG_STATS_REQ, -1,
+	    NULL, 0) == -1 ? -1 : 0);
+}
+
 static void
 sc_stats_cb(int fd, short event, void *arg)
 {
@@ -453,6 +463,7 @@ sc_dispatch_kgpd(struct child *c, struct imsg *imsg)
 		if (imsg_get_data(imsg, &st, sizeof(st)) == -1)
 			fatalx("kgpd: bad IMSG_STATS");
 		c->stats = st;
+		control_status_ready();
 		break;
 	default:
 		fatalx("kgpd: unexpected message %u", imsg->hdr.type);
