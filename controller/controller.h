@@ -21,7 +21,7 @@
 #define SC_DEFAULT_REST_URL	"http://127.0.0.1:4400/rest/v1"
 #define SC_DEFAULT_MAX_MISSED	30
 #define SC_DEFAULT_SE_PORT	4445
-#define SC_KEEPALIVE_SEC	5
+#define SC_KEEPALIVE_SEC	1
 #define SC_CA_CHUNK		16000
 #define SC_CA_MAX		(1024 * 1024)
 
@@ -65,6 +65,7 @@ struct rest_tunnel {
 	char		 secret[SC_SECRET_LEN];
 	char		 cert_sha256[SC_HASH_LEN];
 	char		 tunnel_identifier[SC_HOST_LEN];
+	int		 user_shutdown;	/* ended by a DELETE */
 };
 
 /* rest_*() results */

@@ -411,6 +411,9 @@ rest_parse_tunnel(json_t *j, struct rest_tunnel *t, int full, char *err,
 	if (copy_string(j, "kgp_secret", t->secret, sizeof(t->secret), full,
 	    err, errlen) == -1)
 		return (-1);
+	/* optional: true when the tunnel ended by a DELETE */
+	v = json_object_get(j, "user_shutdown");
+	t->user_shutdown = v != NULL && json_is_true(v);
 	v = json_object_get(j, "ssh_port");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_integer(v) || (port = json_integer_value(v)) < 1 ||

@@ -828,9 +828,15 @@ link_fatal(const char *why)
 		env.tunnel_created = 0;
 	} else if (ret == REST_OK && (strcmp(t.status, "terminated") == 0 ||
 	    strcmp(t.status, "halting") == 0)) {
-		sc_error("tunnel %s was terminated on the server: it was "
-		    "deleted, or removed by another sc started with the same "
-		    "tunnel name (%s)", env.tunnel.id, why);
+		if (t.user_shutdown)
+			sc_error("tunnel %s was terminated on the server: it "
+			    "was deleted, or removed by another sc started "
+			    "with the same tunnel name (%s)", env.tunnel.id,
+			    why);
+		else
+			sc_error("tunnel %s was terminated on the server: its "
+			    "link was down for longer than the server's grace "
+			    "period (%s)", env.tunnel.id, why);
 		env.tunnel_created = 0;
 	} else
 		sc_error("the tunnel server refused the tunnel connection: %s",

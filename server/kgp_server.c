@@ -19,8 +19,7 @@
 #include "server.h"
 
 #define KGP_BACKLOG		128
-#define KGP_SERVER_PING_MS	5000
-#define KGP_SERVER_MAX_MISSED	6
+#define KGP_SERVER_PING_MS	1000
 #define KGP_SERVER_HANDSHAKE_MS	15000
 
 static void	 kgp_server_accept(int, void *);
@@ -107,7 +106,7 @@ kgp_server_accept(int fd, void *arg)
 	params.window = KGP_DEFAULT_WINDOW;
 	params.max_streams = KGP_DEFAULT_MAXSTREAMS;
 	params.ping_ms = KGP_SERVER_PING_MS;
-	params.max_missed = KGP_SERVER_MAX_MISSED;
+	params.max_missed = env->max_missed;
 	params.handshake_ms = KGP_SERVER_HANDSHAKE_MS;
 	TAILQ_INSERT_TAIL(&env->clients, c, entry);
 	if ((c->conn = kgp_conn_new(env->base, fd, cctx, &params,

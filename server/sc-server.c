@@ -47,7 +47,7 @@ usage(void)
 
 	fprintf(stderr, "usage: %s [-dPv] [-s statedir] [-R addr:port] "
 	    "[-K addr:port] [-E addr]\n"
-	    "\t[-H host] [-g grace_sec] [-A network[,network...]]\n"
+	    "\t[-H host] [-g grace_sec] [-M missed] [-A network[,network...]]\n"
 	    "\t[-C certfile -k keyfile]\n"
 	    "       %s [-s statedir] user add | del NAME\n"
 	    "       %s [-s statedir] user list\n",
@@ -319,6 +319,7 @@ main(int argc, char *argv[])
 	struct event			*sigterm, *sigint, *sighup;
 	int				 ch, debug = 0, verbose = 0, ret;
 	int				 grace = SC_SERVER_GRACE_DEFAULT;
+	int				 missed = KGP_SERVER_MAX_MISSED;
 	struct stat			 st;
 
 	env = &senv;
@@ -333,7 +334,7 @@ main(int argc, char *argv[])
 	if (entry_acl_add("127.0.0.0/8,::1", aclerr, sizeof(aclerr)) == -1)
 		errx(1, "%s", aclerr);
 
-	while ((ch = getopt(argc, argv, "+A:C:dE:g:H:k:K:PR:s:v")) != -1) {
+	while ((ch = getopt(argc, argv, "+A:C:dE:g:H:k:K:M:PR:s:v")) != -1) {
 		switch (ch) {
 		case 'A':
 			if (entry_acl_add(optarg, aclerr, sizeof(aclerr)) ==
@@ -363,6 +364,12 @@ main(int argc, char *argv[])
 			break;
 		case 'H':
 			hflag = optarg;
+			break;
+		case 'M':
+			missed = strtonum(optarg, 1, 3600, &errstr);
+			if (errstr != NULL)
+				errx(1, "missed keepalives %s: %s", optarg,
+				    errstr);
 			break;
 		case 'K':
 			kflag = optarg;
@@ -408,6 +415,7 @@ main(int argc, char *argv[])
 	env->debug = debug;
 	env->verbose = verbose;
 	env->grace = grace;
+	env->max_missed = missed;
 	env->entry_auth = pflag;
 	log_setverbose(verbose);
 	if ((cflag == NULL) != (keyflag == NULL))

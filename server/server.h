@@ -18,6 +18,7 @@
 #define SC_SERVER_KGP_DEFAULT	"127.0.0.1:4443"
 #define SC_SERVER_ENTRY_DEFAULT	"127.0.0.1"
 #define SC_SERVER_GRACE_DEFAULT	60
+#define KGP_SERVER_MAX_MISSED	30	/* 1 s pings: a silent link dies in 30 s */
 #define SC_SERVER_CONNECT_MIN	30	/* first connection: at least this */
 
 #define REST_PREFIX		"/rest/v1"
@@ -138,6 +139,7 @@ struct server_env {
 	int			 debug;
 	int			 verbose;
 	int			 grace;
+	int			 max_missed;	/* -M: pings unanswered */
 	int			 shutting_down;
 
 	char			 rest_addr[ADDRSTR_MAX];	/* bound */
