@@ -34,6 +34,7 @@ enum opt_code {
 	OPT_SHARED_V5,
 	OPT_TUNNEL_POOL,
 	OPT_NO_REMOVE,
+	OPT_WAIT_SHUTDOWN,
 	OPT_TUNNEL_CAINFO,
 	OPT_CAINFO,
 	OPT_MAX_MISSED,
@@ -68,6 +69,7 @@ static const struct sc_opt v4_opts[] = {
 	{ "shared-tunnel",		0, 's', OPT_SHARED_V4 },
 	{ "tunnel-pool",		0, 0,   OPT_TUNNEL_POOL },
 	{ "no-remove-colliding-tunnels", 0, 0,  OPT_NO_REMOVE },
+	{ "wait-tunnel-shutdown",	0, 0,   OPT_WAIT_SHUTDOWN },
 	{ "readyfile",			1, 'f', OPT_READYFILE },
 	{ "pidfile",			1, 'd', OPT_PIDFILE },
 	{ "logfile",			1, 'l', OPT_LOGFILE },
@@ -95,7 +97,6 @@ static const struct sc_opt v4_opts[] = {
 	{ "scproxy-port",		1, 0,   U },
 	{ "max-logsize",		1, 0,   U },
 	{ "log-stats",			1, 'z', U },
-	{ "wait-tunnel-shutdown",	0, 0,   U },
 	{ "status-address",		1, 0,   U },
 	{ "metrics-address",		1, 0,   U },
 	{ "extra-info",			1, 0,   U },
@@ -528,6 +529,9 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 		case OPT_NO_REMOVE:
 			conf->no_remove_colliding = 1;
 			break;
+		case OPT_WAIT_SHUTDOWN:
+			conf->wait_shutdown = 1;
+			break;
 		case OPT_TUNNEL_CAINFO:
 			if (set_string(&conf->tunnel_cainfo, optarg, flag, err,
 			    errlen) == -1)
@@ -674,6 +678,7 @@ config_usage(FILE *f, int legacy)
 "          [-d pidfile] [-l logfile] [-v] [-P port] [--tunnel-pool]\n"
 "          [--no-remove-colliding-tunnels] [--tunnel-cainfo file]\n"
 "          [--max-missed-acks n] [--ctl-socket path] [--cainfo file]\n"
+"          [--wait-tunnel-shutdown]\n"
 "       sc run -u user -k key [-i name] [-r region | --rest-url url] [options]\n"
 "See sc(8) for every flag.\n");
 }

@@ -44,6 +44,7 @@ struct sc_config {
 	int		 shared;
 	int		 tunnel_pool;
 	int		 no_remove_colliding;
+	int		 wait_shutdown;	/* let open streams finish */
 	int		 max_missed_acks;
 	int		 se_port;
 	int		 se_port_set;
@@ -121,6 +122,8 @@ struct sc {
 
 	/* the KGP link */
 	int			 ever_up;
+	time_t			 drain_deadline;	/* --wait-tunnel-shutdown */
+	int			 drain_logged;
 	int			 early_failures;
 	uint32_t		 reconnects;
 	int			 conn_fd;

@@ -33,6 +33,7 @@
 #define HELLO_TIMEOUT_SEC	10
 #define RUNNING_TIMEOUT_SEC	60
 #define STOP_TIMEOUT_SEC	30	/* the whole shutdown, REST calls included */
+#define STOP_DRAIN_SEC		60	/* --wait-tunnel-shutdown: open streams */
 #define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
 #define STOP_REQUEST_SEC	10
 #define CONNECT_TIMEOUT_SEC	10
@@ -64,6 +65,7 @@ static void	 sc_hello_timeout(int, short, void *);
 static void	 sc_stats_cb(int, short, void *);
 static void	 sc_startup(int, short, void *);
 static void	 sc_stop_rest(int, short, void *);
+static void	 sc_stop_drain(int, short, void *);
 static void	 sc_stop_poll(int, short, void *);
 static void	 sc_stop_finish(void);
 static void	 sc_cleanup(void);
@@ -877,8 +879,50 @@ sc_shutdown(int status)
 		    0);
 		imsg_flush(&children[CHILD_KGPD].iev.ibuf);
 	}
+	if (conf.wait_shutdown && status == 0 && env.ever_up &&
+	    child_ready(CHILD_KGPD)) {
+		/* new streams are refused from now on; let the open ones end */
+		env.drain_deadline = time(NULL) + STOP_DRAIN_SEC;
+		env.drain_logged = 0;
+		/* judge on fresh figures, not the last periodic ones */
+		sc_stats_request();
+		event_base_once(env.base, -1, EV_TIMEOUT, sc_stop_drain, NULL,
+		    &(struct timeval){ 0, 200 * 1000 });
+		return;
+	}
 	event_base_once(env.base, -1, EV_TIMEOUT, sc_stop_rest, NULL,
 	    &(struct timeval){ 0, 0 });
+}
+
+/*
+ * --wait-tunnel-shutdown: poll kgpd until no stream is open (bounded),
+ * then delete the tunnel as usual.
+ */
+static void
+sc_stop_drain(int fd, short event, void *arg)
+{
+	uint64_t	 open = children[CHILD_KGPD].stats.streams_open;
+
+	if (!child_ready(CHILD_KGPD) || open == 0 ||
+	    time(NULL) >= env.drain_deadline) {
+		if (child_ready(CHILD_KGPD) && open > 0)
+			log_warnx("%llu streams still open after %d seconds, "
+			    "deleting the tunnel anyway",
+			    (unsigned long long)open, STOP_DRAIN_SEC);
+		else if (env.drain_logged)
+			log_info("All streams finished");
+		env.stop_deadline = time(NULL) + STOP_TIMEOUT_SEC;
+		sc_stop_rest(-1, 0, NULL);
+		return;
+	}
+	if (!env.drain_logged) {
+		log_info("Waiting for %llu open streams to finish (at most %d "
+		    "seconds)", (unsigned long long)open, STOP_DRAIN_SEC);
+		env.drain_logged = 1;
+	}
+	sc_stats_request();
+	event_base_once(env.base, -1, EV_TIMEOUT, sc_stop_drain, NULL,
+	    &(struct timeval){ 0, 200 * 1000 });
 }
 
 static void
