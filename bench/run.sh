@@ -1,30 +1,49 @@
 #!/bin/bash
-# A first benchmark, on loopback, in one run: the same application measured
-# directly and through the tunnel (sc-server's entry proxy -> KGP -> kgpd
-# -> proxyd -> app):
-#   - a 1 GiB download with curl (MB/s, best of --repeat runs);
-#   - wrk, 1 KiB responses, 50 connections, keep-alive (requests/s).
-# It prints a table with both figures and the tunnel/direct ratio.
-# Not part of meson test; numbers depend on the machine.
+# The benchmark of issue 5, on loopback, in one run. The application is
+# nginx (1 KiB, 1 MiB, 128 MiB and 1 GiB files; /upload reads and discards
+# a request body and answers 204), reached over three paths:
+#   direct  the client talks to nginx;
+#   ours    sc-server's entry proxy -> KGP -> sc (kgpd, proxyd) -> nginx;
+#   peer    ssh -R (aes256-gcm) to a private sshd, carrying tinyproxy.
+# For each path it measures:
+#   - throughput (bench/helpers.py xfer): 1 GiB download and 256 MiB upload, one stream;
+#     8 parallel streams (8 x 128 MiB down, 8 x 32 MiB up), MB/s in total;
+#   - wrk -t2, 1 KiB responses, 50 and 500 connections, keep-alive,
+#     absolute-form requests through the proxies: requests/s, p50, p99;
+#   - new connections/s: bench/connrate.c (epoll, built here with cc),
+#     50 at once, a fresh connection per request (CONNECT + one GET);
+# and, for ours only:
+#   - N idle CONNECT streams held open (bench/helpers.py, asyncio): RSS of
+#     every process of the client (sc, kgpd, proxyd) and of the server
+#     (sc-server), before and after, and per stream;
+#   - time to ready: from starting sc to its readyfile, median of 10.
+# It prints one table with the absolute figures, the ratios ours/peer and
+# ours/direct, and the targets of issue 5, each marked met or not.
+# It is not a test: it asserts nothing and exits 0 unless the set-up fails.
 #
-#   bench/run.sh [--install] [-d seconds] [-r repeat] [BUILDDIR]
+#   bench/run.sh [--install] [-d seconds] [-r repeat] [-n streams] [BUILDDIR]
 #
-# --install  apt-get install wrk and nginx (Debian 12, root)
-# The application is nginx when it is installed (static files, sendfile),
-# otherwise tests/e2e/app.py (Python: the direct figures then measure
-# Python more than anything else).
+# --install  apt-get install what it needs (Debian 12, root): nginx-light
+#            wrk openssh-server openssh-client tinyproxy curl python3 gcc
+# -d         seconds of each wrk and connrate run (default 5)
+# -r         throughput runs, the best is kept (default 1)
+# -n         idle streams (default 10000)
+# BUILDDIR   meson build directory (default build; set up if missing)
+# Run it as root (sshd). Everything it starts is stopped on exit.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-duration=10
-repeat=2
+duration=5
+repeat=1
+nstreams=10000
 install=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--install) install=1; shift ;;
 	-d) duration=$2; shift 2 ;;
 	-r) repeat=$2; shift 2 ;;
-	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	-n) nstreams=$2; shift 2 ;;
+	-h|--help) sed -n '2,32p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -33,18 +52,38 @@ builddir=${1:-build}
 if [ "$install" = 1 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update && apt-get install -y --no-install-recommends \
-	    wrk nginx-light curl python3 || exit 1
+	    nginx-light wrk openssh-server openssh-client tinyproxy curl \
+	    python3 gcc libc6-dev || exit 1
 fi
-command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install wrk)"; exit 1; }
+for t in wrk curl python3 cc ssh ssh-keygen; do
+	command -v "$t" >/dev/null || { echo "bench: $t is needed (bench/run.sh --install)"; exit 1; }
+done
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
+tinyproxy_bin=$(command -v tinyproxy || echo /usr/bin/tinyproxy)
+for t in "$nginx_bin" "$sshd_bin" "$tinyproxy_bin"; do
+	[ -x "$t" ] || { echo "bench: $t is needed (bench/run.sh --install)"; exit 1; }
+done
 
 cd "$top" || exit 1
 [ -f "$builddir/build.ninja" ] || meson setup "$builddir" -Dbuildtype=release || exit 1
 ninja -C "$builddir" >/dev/null || exit 1
 case $builddir in /*) B=$builddir ;; *) B=$top/$builddir ;; esac
 
-REST=127.0.0.1:14400
-KGP=127.0.0.1:14443
-APP=127.0.0.1:18000
+# every process started here inherits the highest file limit
+ulimit -n "$(ulimit -Hn)"
+
+# private loopback ports
+A=127.0.0.1
+APP_PORT=24300
+REST=$A:24301
+KGP=$A:24302
+SSH_PORT=24322
+TINY_PORT=24388
+PEER_PORT=24380
+APP=$A:$APP_PORT
+PEER=$A:$PEER_PORT
+
 tmp=$(mktemp -d /tmp/sc-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -76,24 +115,29 @@ wait_for() {
 	done
 }
 
+cc -O2 -o "$tmp/connrate" "$top/bench/connrate.c" || die "cannot build connrate"
+
 # the application
 mkdir -p "$tmp/www"
 chmod 755 "$tmp" "$tmp/www"
 head -c 1024 /dev/urandom >"$tmp/www/1k"
+head -c 1048576 /dev/urandom >"$tmp/www/1m"
+truncate -s 128M "$tmp/www/128m"
 truncate -s 1G "$tmp/www/1g"
-nginx_bin=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
-if [ -n "$nginx_bin" ]; then
-	app_kind=nginx
-	cat >"$tmp/nginx.conf" <<EOF
+truncate -s 256M "$tmp/up256m"
+truncate -s 32M "$tmp/up32m"
+cat >"$tmp/nginx.conf" <<EOF
 daemon off;
 worker_processes 1;
+worker_rlimit_nofile 65536;
 pid $tmp/nginx.pid;
 error_log $tmp/nginx.log;
-events { worker_connections 1024; }
+events { worker_connections 30000; }
 http {
 	access_log off;
 	sendfile on;
 	keepalive_requests 1000000;
+	keepalive_timeout 600s;
 	default_type application/octet-stream;
 	client_body_temp_path $tmp;
 	proxy_temp_path $tmp;
@@ -101,98 +145,303 @@ http {
 	uwsgi_temp_path $tmp;
 	scgi_temp_path $tmp;
 	server {
-		listen $APP;
+		listen $APP backlog=4096;
 		root $tmp/www;
+		# "return" discards the body: nginx reads it all (4 KiB reads)
+		location = /upload { client_max_body_size 0; return 204; }
 	}
 }
 EOF
-	"$nginx_bin" -c "$tmp/nginx.conf" -p "$tmp" 2>>"$tmp/nginx.log" &
-	pids+=($!)
-	path_1k=/1k
-	path_1g=/1g
-else
-	app_kind="python (tests/e2e/app.py)"
-	python3 "$top/tests/e2e/app.py" serve --addr "${APP%:*}" \
-	    --http-port "${APP#*:}" >"$tmp/app.log" 2>&1 &
-	pids+=($!)
-	path_1k=/bytes/1024
-	path_1g=/bytes/1073741824
-fi
-wait_for 10 curl -sf -o /dev/null "http://$APP$path_1k" ||
-    die "the application ($app_kind) does not answer"
+"$nginx_bin" -c "$tmp/nginx.conf" -p "$tmp" 2>>"$tmp/nginx.log" &
+pids+=($!)
+wait_for 10 curl -sf -o /dev/null "http://$APP/1k" || die "nginx does not answer"
 
-# the tunnel
+# ours: the tunnel
 key=$("$B/server/sc-server" -s "$tmp/state" user add bench) ||
     die "sc-server user add failed"
 "$B/server/sc-server" -d -s "$tmp/state" -R "$REST" -K "$KGP" \
     >"$tmp/server.log" 2>&1 &
-pids+=($!)
+server_pid=$!
+pids+=($server_pid)
 wait_for 10 curl -s -o /dev/null "http://$REST/rest/v1/" ||
     die "sc-server did not start"
 "$B/controller/sc" -u bench -k "$key" -i bench -x "http://$REST/rest/v1" \
     -f "$tmp/ready" -d "$tmp/sc.pid" --ctl-socket "$tmp/ctl.sock" \
     >"$tmp/sc.log" 2>&1 &
-pids+=($!)
+sc_pid=$!
+pids+=($sc_pid)
 wait_for 30 test -e "$tmp/ready" || die "sc did not come up"
 entry=$(curl -sS -u "bench:$key" "http://$REST/rest/v1/bench/tunnels?full=true" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["entry_proxy"])') ||
     die "no entry proxy"
-curl -sf -o /dev/null -x "http://$entry" "http://$APP$path_1k" ||
+curl -sf -o /dev/null -x "http://$entry" "http://$APP/1k" ||
     die "no answer through the tunnel"
 
-# download MB/s, best of $repeat
-download() {
-	local best=0 i out size speed
+# the peer: tinyproxy behind ssh -R to a private sshd
+cat >"$tmp/tinyproxy.conf" <<EOF
+User nobody
+Group nogroup
+Port $TINY_PORT
+Listen $A
+Allow $A
+MaxClients 1000
+Timeout 600
+Syslog Off
+LogFile "$tmp/tinyproxy.log"
+LogLevel Critical
+EOF
+touch "$tmp/tinyproxy.log"
+chmod 666 "$tmp/tinyproxy.log"
+"$tinyproxy_bin" -d -c "$tmp/tinyproxy.conf" >>"$tmp/tinyproxy.log" 2>&1 &
+pids+=($!)
+mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key" || die "ssh-keygen failed"
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/user_key" || die "ssh-keygen failed"
+cp "$tmp/user_key.pub" "$tmp/authorized_keys"
+cat >"$tmp/sshd_config" <<EOF
+Port $SSH_PORT
+ListenAddress $A
+HostKey $tmp/host_key
+PidFile $tmp/sshd.pid
+UsePAM no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthorizedKeysFile $tmp/authorized_keys
+StrictModes no
+AllowTcpForwarding yes
+Ciphers aes256-gcm@openssh.com
+EOF
+"$sshd_bin" -f "$tmp/sshd_config" -D -e >"$tmp/sshd.log" 2>&1 &
+pids+=($!)
+wait_for 10 bash -c "exec 3<>/dev/tcp/$A/$SSH_PORT" || die "sshd did not start"
+wait_for 10 bash -c "exec 3<>/dev/tcp/$A/$TINY_PORT" || die "tinyproxy did not start"
+ssh -F /dev/null -N -R "$PEER_PORT:$A:$TINY_PORT" -c aes256-gcm@openssh.com \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o BatchMode=yes -o ExitOnForwardFailure=yes -o LogLevel=ERROR \
+    -i "$tmp/user_key" -p "$SSH_PORT" root@$A >"$tmp/ssh.log" 2>&1 &
+pids+=($!)
+wait_for 15 curl -sf -o /dev/null -x "http://$PEER" "http://$APP/1k" ||
+    die "no answer through ssh -R and tinyproxy"
+
+echo "bench: nginx on $APP; ours: entry $entry; peer: ssh -R $PEER -> tinyproxy $A:$TINY_PORT"
+
+paths=(direct ours peer)
+declare -A proxy=([direct]="" [ours]=$entry [peer]=$PEER)
+declare -A R	# R[measure.path] = figure
+
+# MB/s of N parallel streams (N=1: one stream), best of $repeat, with
+# bench/helpers.py (1 MiB reads, sendfile for uploads; a fresh connection
+# each): throughput PATH N down|up FILE SIZE
+throughput() {
+	local path=$1 n=$2 dir=$3 file=$4 size=$5 best=0 i out
 	for i in $(seq 1 "$repeat"); do
-		out=$(curl -sS --max-time 300 -o /dev/null \
-		    -w '%{size_download} %{speed_download}' "$@" \
-		    "http://$APP$path_1g") || return 1
-		size=${out% *}
-		speed=${out#* }
-		[ "$size" = 1073741824 ] || return 1
-		best=$(awk -v a="$best" -v b="$speed" \
-		    'BEGIN { print (b > a) ? b : a }')
+		if [ "$dir" = down ]; then
+			out=$(python3 "$top/bench/helpers.py" xfer down \
+			    "${proxy[$path]:--}" "$APP" "/$file" "$n" "$size" 2>>"$tmp/xfer.log")
+		else
+			out=$(python3 "$top/bench/helpers.py" xfer up \
+			    "${proxy[$path]:--}" "$APP" /upload "$n" "$size" \
+			    "$tmp/$file" 2>>"$tmp/xfer.log")
+		fi
+		[ "$out" = - ] || [ -z "$out" ] && { echo "-"; return; }
+		best=$(( out > best ? out : best ))
 	done
-	awk -v s="$best" 'BEGIN { printf "%.1f", s / 1e6 }'
+	echo "$best"
 }
 
 cat >"$tmp/proxy.lua" <<EOF
--- send absolute-form requests: wrk talks to the entry proxy
-wrk.path = "http://$APP$path_1k"
+-- absolute-form requests: wrk talks to a proxy
+wrk.path = "http://$APP/1k"
 wrk.headers["Host"] = "$APP"
 EOF
 
-# requests/s of wrk, 50 connections, keep-alive
-rps() {
-	local out
-	out=$(wrk -t2 -c50 -d"${duration}s" "$@" 2>&1) || return 1
-	echo "$out" >>"$tmp/wrk.out"
-	if echo "$out" | grep -q 'Non-2xx'; then
-		echo "bench: wrk saw errors:" >&2
-		echo "$out" >&2
-		return 1
+# to milliseconds: 850.00us, 1.20ms, 2.00s
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		if (v ~ /us$/) printf "%.3f", v / 1000;
+		else if (v ~ /ms$/) printf "%.3f", v + 0;
+		else if (v ~ /s$/) printf "%.3f", v * 1000;
+		else print "-" }'
+}
+
+# wrk PATH CONNS: sets R[rps.C.PATH], R[p50.C.PATH], R[p99.C.PATH]
+bench_wrk() {
+	local path=$1 c=$2 out
+	if [ "$path" = direct ]; then
+		out=$(wrk -t2 -c"$c" -d"${duration}s" --latency "http://$APP/1k" 2>&1)
+	else
+		out=$(wrk -t2 -c"$c" -d"${duration}s" --latency -s "$tmp/proxy.lua" \
+		    "http://${proxy[$path]}/" 2>&1)
 	fi
-	echo "$out" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }'
+	{ echo "== wrk $path c$c"; echo "$out"; } >>"$tmp/wrk.out"
+	R[rps.$c.$path]=$(echo "$out" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
+	R[p50.$c.$path]=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
+	R[p99.$c.$path]=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
+	R[err.$c.$path]=$(echo "$out" | awk '/Non-2xx|Socket errors/ { printf "%s; ", $0 }')
+	[ -n "${R[rps.$c.$path]}" ] || R[rps.$c.$path]=-
 }
 
-echo "bench: application $app_kind on $APP, tunnel entry $entry"
-echo "bench: 1 GiB download, best of $repeat ..."
-dl_direct=$(download) || die "direct download failed"
-dl_tunnel=$(download -x "http://$entry") || die "download through the tunnel failed"
-echo "bench: wrk -t2 -c50 -d${duration}s, 1 KiB responses ..."
-rq_direct=$(rps "http://$APP$path_1k") || die "wrk direct failed"
-rq_tunnel=$(rps -s "$tmp/proxy.lua" "http://$entry/") ||
-    die "wrk through the tunnel failed"
+bench_connrate() {
+	local path=$1 out
+	if [ "$path" = direct ]; then
+		out=$("$tmp/connrate" "$A" "$APP_PORT" - /1k 50 "$duration")
+	else
+		out=$("$tmp/connrate" "${proxy[$path]%:*}" "${proxy[$path]#*:}" \
+		    "$APP" /1k 50 "$duration")
+	fi
+	R[conn.$path]=${out% *}
+	R[connerr.$path]=${out#* }
+	[ -n "${R[conn.$path]}" ] || R[conn.$path]=-
+	sleep 1	# let TIME_WAIT ports settle a little
+}
 
+MiB=1048576
+for p in "${paths[@]}"; do
+	echo "bench: $p: throughput ..."
+	R[dl1.$p]=$(throughput "$p" 1 down 1g $((1024 * MiB)))
+	R[dl8.$p]=$(throughput "$p" 8 down 128m $((128 * MiB)))
+	R[ul1.$p]=$(throughput "$p" 1 up up256m $((256 * MiB)))
+	R[ul8.$p]=$(throughput "$p" 8 up up32m $((32 * MiB)))
+	echo "bench: $p: wrk, ${duration}s each ..."
+	bench_wrk "$p" 50
+	bench_wrk "$p" 500
+	echo "bench: $p: new connections/s ..."
+	bench_connrate "$p"
+done
+
+# RSS in KiB of a process and all its descendants
+rss_tree() {
+	local pid=$1 total=0 c
+	total=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+	for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+		total=$((total + $(rss_tree "$c")))
+	done
+	echo "${total:-0}"
+}
+procs_tree() {
+	local pid=$1 c
+	printf '%s ' "$(cat /proc/"$pid"/comm 2>/dev/null)"
+	for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+		procs_tree "$c"
+	done
+}
+
+echo "bench: ours: $nstreams idle CONNECT streams ..."
+client_procs=$(procs_tree "$sc_pid")
+server_procs=$(procs_tree "$server_pid")
+cli0=$(rss_tree "$sc_pid")
+srv0=$(rss_tree "$server_pid")
+mkfifo "$tmp/idle.in"
+python3 "$top/bench/helpers.py" idle "${entry%:*}" "${entry#*:}" "$APP" \
+    "$nstreams" <"$tmp/idle.in" >"$tmp/idle.out" 2>"$tmp/idle.log" &
+idle_pid=$!
+pids+=($idle_pid)
+exec 7>"$tmp/idle.in"
+wait_for 240 grep -q '^open' "$tmp/idle.out"
+sleep 2
+cli1=$(rss_tree "$sc_pid")
+srv1=$(rss_tree "$server_pid")
+read -r _ idle_ok idle_failed <"$tmp/idle.out" || { idle_ok=0; idle_failed=$nstreams; }
+echo >&7
+exec 7>&-
+wait "$idle_pid" 2>/dev/null
+
+echo "bench: ours: time to ready, 10 starts of sc ..."
+python3 "$top/bench/helpers.py" ready 10 "$tmp/ready2" -- \
+    "$B/controller/sc" -u bench -k "$key" -i bench-ready \
+    -x "http://$REST/rest/v1" -f "$tmp/ready2" -d "$tmp/sc2.pid" \
+    --ctl-socket "$tmp/ctl2.sock" >"$tmp/ready.out" 2>"$tmp/ready.log"
+ready_ms=$(grep -v fail "$tmp/ready.out" | sort -n |
+    awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
+	else if (NR % 2) print v[(NR + 1) / 2];
+	else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+ready_fail=$(grep -c fail "$tmp/ready.out")
+
+# the table
 ratio() {
-	awk -v t="$1" -v d="$2" 'BEGIN { if (d > 0) printf "%.2f", t / d; else print "-" }'
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b;
+		else print "-" }'
+}
+# verdict VALUE OP LIMIT
+verdict() {
+	awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+		if (v !~ /^-?[0-9.]+$/) { print "n/a"; exit }
+		ok = (op == ">=") ? (v + 0 >= l + 0) : (v + 0 <= l + 0);
+		print ok ? "met" : "NOT met" }'
+}
+line() {
+	printf '%-34s %9s %9s %9s | %-22s | %-22s\n' "$@"
+}
+# row LABEL KEY [PEER_TARGET DIRECT_TARGET]
+row() {
+	local label=$1 k=$2 tp=${3:-} td=${4:-} d o p rp rd cp cd
+	d=${R[$k.direct]:--}
+	o=${R[$k.ours]:--}
+	p=${R[$k.peer]:--}
+	rp=$(ratio "$o" "$p")
+	rd=$(ratio "$o" "$d")
+	cp=$rp
+	cd=$rd
+	[ -n "$tp" ] && cp="$rp (>=$tp: $(verdict "$rp" '>=' "$tp"))"
+	[ -n "$td" ] && cd="$rd (>=$td: $(verdict "$rd" '>=' "$td"))"
+	line "$label" "$d" "$o" "$p" "$cp" "$cd"
+}
+
+R[p99d.direct]=0
+R[p99d.ours]=$(awk -v o="${R[p99.50.ours]}" -v d="${R[p99.50.direct]}" \
+    'BEGIN { if (o ~ /^[0-9.]+$/ && d ~ /^[0-9.]+$/) printf "%.3f", o - d; else print "-" }')
+R[p99d.peer]=$(awk -v o="${R[p99.50.peer]}" -v d="${R[p99.50.direct]}" \
+    'BEGIN { if (o ~ /^[0-9.]+$/ && d ~ /^[0-9.]+$/) printf "%.3f", o - d; else print "-" }')
+kib2mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+per_stream() {
+	awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {
+		if (n > 0) printf "%.2f", (b - a) / n; else print "-" }'
 }
 
 echo
-printf '%-36s %12s %12s %14s\n' "measure" "direct" "tunnel" "tunnel/direct"
-printf '%-36s %12s %12s %14s\n' "1 GiB download, MB/s" \
-    "$dl_direct" "$dl_tunnel" "$(ratio "$dl_tunnel" "$dl_direct")"
-printf '%-36s %12s %12s %14s\n' "1 KiB GET, 50 conns keep-alive, req/s" \
-    "$rq_direct" "$rq_tunnel" "$(ratio "$rq_tunnel" "$rq_direct")"
+echo "== sc benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr)"
+line "measure" "direct" "ours" "peer" "ours/peer (target)" "ours/direct (target)"
+line "----------------------------------" "---------" "---------" "---------" \
+    "----------------------" "----------------------"
+row "download 1 GiB, 1 stream, MB/s" dl1 4 0.35
+row "download 8x128 MiB, 8 streams, MB/s" dl8 4 0.35
+row "upload 256 MiB, 1 stream, MB/s" ul1 4 0.35
+row "upload 8x32 MiB, 8 streams, MB/s" ul8 4 0.35
+row "wrk 1 KiB, 50 conns, req/s" rps.50 5 0.4
+row "wrk 1 KiB, 500 conns, req/s" rps.500 5 0.4
+row "wrk 50 conns, p50 ms" p50.50
+row "wrk 50 conns, p99 ms" p99.50
+row "wrk 500 conns, p50 ms" p50.500
+row "wrk 500 conns, p99 ms" p99.500
+row "new connections/s (CONNECT+GET)" conn
+printf '%-34s %9s %9s %9s | %s\n' "added p99 at 50 conns, ms" "-" \
+    "${R[p99d.ours]}" "${R[p99d.peer]}" \
+    "ours <= 1 ms: $(verdict "${R[p99d.ours]}" '<=' 1)"
 echo
-echo "application: $app_kind; machine: $(nproc) cores, $(uname -sr)"
+echo "ours, $idle_ok idle CONNECT streams held ($idle_failed failed):"
+printf '  client (%s): %s MiB before, %s MiB after, %s KiB/stream  (<= 64 MiB: %s)\n' \
+    "$(echo $client_procs)" "$(kib2mib "$cli0")" "$(kib2mib "$cli1")" \
+    "$(per_stream "$cli0" "$cli1" "$idle_ok")" \
+    "$(verdict "$(kib2mib "$cli1")" '<=' 64)"
+printf '  server (%s): %s MiB before, %s MiB after, %s KiB/stream  (<= 128 MiB: %s)\n' \
+    "$(echo $server_procs)" "$(kib2mib "$srv0")" "$(kib2mib "$srv1")" \
+    "$(per_stream "$srv0" "$srv1" "$idle_ok")" \
+    "$(verdict "$(kib2mib "$srv1")" '<=' 128)"
+[ "$idle_ok" = "$nstreams" ] || echo "  (fewer than $nstreams streams: the RSS target is not met)"
+printf 'ours, time to ready (sc start -> readyfile), median of 10: %s ms (%s failed)  (<= 200 ms: %s)\n' \
+    "$ready_ms" "$ready_fail" "$(verdict "$ready_ms" '<=' 200)"
+echo
+for k in 50 500; do
+	for p in "${paths[@]}"; do
+		[ -n "${R[err.$k.$p]:-}" ] && echo "note: wrk $p $k conns: ${R[err.$k.$p]}"
+	done
+done
+for p in ours peer; do
+	[ "${R[connerr.$p]:-0}" != 0 ] && echo "note: new connections $p: ${R[connerr.$p]} failed"
+done
+[ "${R[connerr.direct]:-0}" != 0 ] && echo "note: new connections direct: ${R[connerr.direct]} failed"
+echo "load generators: bench/helpers.py xfer (throughput), wrk -t2 (req/s), bench/connrate.c (new connections),"
+echo "bench/helpers.py (idle streams, ready). The peer: OpenSSH $(ssh -V 2>&1 | awk '{ print $1 }' | tr -d ,), tinyproxy."
+exit 0

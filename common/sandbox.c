@@ -382,6 +382,20 @@ sandbox_sigsys(int sig, siginfo_t *si, void *ctx)
 	kill(getpid(), SIGSYS);
 	_exit(1);
 }
+
+/*
+ * Test builds only: SIGUSR2 makes the process break its own sandbox with
+ * a call no process may make, in any build (execve), so that the tests
+ * can watch a real violation inside a real child: the report above, the
+ * death, the controller's log line and the restart.
+ */
+static void
+sandbox_test_violation(int sig)
+{
+	char	*argv[] = { NULL };
+
+	(void)syscall(SYS_execve, "/nonexistent", argv, argv);
+}
 #endif
 
 const char *
@@ -490,6 +504,7 @@ sandbox_seccomp(enum sandbox_proc p)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) == -1)
 		fatal("%s: sigaction", __func__);
+	signal(SIGUSR2, sandbox_test_violation);
 	deny = SCMP_ACT_TRAP;
 #else
 	deny = SCMP_ACT_KILL_PROCESS;

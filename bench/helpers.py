@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Helpers of bench/run.sh.
+
+  helpers.py idle PROXY_HOST PROXY_PORT TARGET N
+      Open N CONNECT streams to TARGET (host:port) through the HTTP proxy,
+      wait for every 2xx answer, print "open OK FAILED" and hold them all
+      until stdin closes (or a line arrives); then close them.
+
+  helpers.py xfer down|up PROXY|- APP PATH N SIZE [FILE]
+      N parallel streams (threads), each a fresh connection: down GETs
+      http://APP/PATH and reads SIZE bytes of body into a 1 MiB buffer;
+      up POSTs SIZE bytes of FILE (sendfile) to http://APP/PATH. Through
+      PROXY (host:port) with absolute-form requests, or directly with "-".
+      Prints the total MB/s, or "-" if a stream failed.
+
+  helpers.py ready N READYFILE -- SC ARGS...
+      Start SC ARGS N times; each time measure the time from the start of
+      the process to the appearance of READYFILE, then stop it (SIGTERM)
+      and wait. Prints the N times in milliseconds, one a line.
+"""
+import asyncio
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def idle(host, port, target, n):
+    raise_nofile()
+    streams = []
+    failed = 0
+    sem = asyncio.Semaphore(200)  # how many handshakes at once
+
+    async def one():
+        nonlocal failed
+        async with sem:
+            try:
+                r, w = await asyncio.wait_for(
+                    asyncio.open_connection(host, port), 30)
+                w.write(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n"
+                        % (target.encode(), target.encode()))
+                head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 30)
+                if head[8:10] != b" 2":
+                    failed += 1
+                    w.close()
+                    return
+                streams.append((r, w))
+            except (OSError, asyncio.TimeoutError,
+                    asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                failed += 1
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    print("open %d %d" % (len(streams), failed), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)
+    for _, w in streams:
+        w.close()
+
+
+def ready(n, readyfile, argv):
+    for _ in range(n):
+        try:
+            os.unlink(readyfile)
+        except FileNotFoundError:
+            pass
+        t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        ok = False
+        while time.monotonic() - t0 < 30:
+            if os.path.exists(readyfile):
+                ok = True
+                break
+            if p.poll() is not None:
+                break
+            time.sleep(0.001)
+        t = time.monotonic() - t0
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        print("%.1f" % (t * 1000) if ok else "fail", flush=True)
+        time.sleep(0.2)
+
+
+def xfer_one(direction, proxy, app, path, size, file, errors):
+    import socket
+    host, port = (proxy if proxy != "-" else app).rsplit(":", 1)
+    target = "http://%s%s" % (app, path) if proxy != "-" else path
+    try:
+        s = socket.create_connection((host, int(port)), 30)
+        s.settimeout(300)
+        if direction == "down":
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close"
+                      b"\r\n\r\n" % (target.encode(), app.encode()))
+        else:
+            s.sendall(b"POST %s HTTP/1.1\r\nHost: %s\r\nConnection: close"
+                      b"\r\nContent-Length: %d\r\n\r\n"
+                      % (target.encode(), app.encode(), size))
+            with open(file, "rb") as f:
+                if s.sendfile(f, 0, size) != size:
+                    raise OSError("short upload")
+        buf = bytearray(1 << 20)
+        mv = memoryview(buf)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            n = s.recv_into(mv)
+            if n == 0:
+                raise OSError("eof in header")
+            head += bytes(mv[:n])
+        head, body = head.split(b"\r\n\r\n", 1)
+        status = head.split(b" ", 2)[1]
+        if direction == "up":
+            if status != b"204":
+                raise OSError("status %s" % status)
+        else:
+            if status != b"200":
+                raise OSError("status %s" % status)
+            got = len(body)
+            while got < size:
+                n = s.recv_into(mv)
+                if n == 0:
+                    raise OSError("eof after %d" % got)
+                got += n
+        s.close()
+    except OSError as e:
+        errors.append(str(e))
+
+
+def xfer(direction, proxy, app, path, n, size, file):
+    import threading
+    errors = []
+    threads = [threading.Thread(target=xfer_one,
+                                args=(direction, proxy, app, path, size, file,
+                                      errors)) for _ in range(n)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    t = time.monotonic() - t0
+    if errors:
+        print("-")
+        print("xfer: %s" % errors[0], file=sys.stderr)
+    else:
+        print("%.0f" % (n * size / t / 1e6))
+
+
+def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "idle":
+        asyncio.run(idle(sys.argv[2], int(sys.argv[3]), sys.argv[4],
+                         int(sys.argv[5])))
+    elif len(sys.argv) in (8, 9) and sys.argv[1] == "xfer":
+        xfer(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
+             int(sys.argv[6]), int(sys.argv[7]),
+             sys.argv[8] if len(sys.argv) == 9 else None)
+    elif len(sys.argv) > 5 and sys.argv[1] == "ready" and sys.argv[4] == "--":
+        ready(int(sys.argv[2]), sys.argv[3], sys.argv[5:])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
