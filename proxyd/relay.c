@@ -89,7 +89,7 @@ struct stream {
 	struct upstream		 u;
 
 	/* the exchange going on */
-	struct http_head	 req;
+	struct http_head	*req;	/* NULL once tunnelling */
 	enum rq_state		 rq_state;
 	enum http_body		 rq_body;
 	uint64_t		 rq_left;
@@ -102,7 +102,7 @@ struct stream {
 	int			 is_connect;
 	struct evbuffer		*replay;	/* head, to retry once */
 
-	struct http_head	 resp;
+	struct http_head	*resp;	/* NULL once tunnelling */
 	enum rs_state		 rs_state;
 	enum http_body		 rs_body;
 	uint64_t		 rs_left;
@@ -151,6 +151,7 @@ static void	 request_start(struct stream *);
 static void	 request_pump(struct stream *);
 static void	 response_head(struct stream *);
 static void	 response_pump(struct stream *);
+static void	 heads_free(struct stream *);
 static void	 relay_io_size(struct bufferevent *);
 static void	 exchange_done(struct stream *);
 static void	 exchange_reset(struct stream *);
@@ -230,8 +231,17 @@ relay_stream(int fd, uint32_t id, const char *peer)
 	s->id = id;
 	strlcpy(s->peer, peer, sizeof(s->peer));
 	s->mode = M_HTTP;
-	http_head_init(&s->req, HTTP_REQUEST);
-	http_head_init(&s->resp, HTTP_RESPONSE);
+	/* heads are big (every field's place): only HTTP streams hold them */
+	if ((s->req = calloc(1, sizeof(*s->req))) == NULL ||
+	    (s->resp = calloc(1, sizeof(*s->resp))) == NULL) {
+		log_warn("%s", __func__);
+		free(s->req);
+		free(s);
+		close(fd);
+		return;
+	}
+	http_head_init(s->req, HTTP_REQUEST);
+	http_head_init(s->resp, HTTP_RESPONSE);
 	s->u.state = U_NONE;
 	if ((s->cbev = bufferevent_socket_new(env->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL ||
@@ -241,6 +251,7 @@ relay_stream(int fd, uint32_t id, const char *peer)
 			bufferevent_free(s->cbev);
 		else
 			close(fd);
+		heads_free(s);
 		free(s);
 		return;
 	}
@@ -309,8 +320,7 @@ stream_close(struct stream *s)
 		bufferevent_free(s->cbev);
 		s->cbev = NULL;
 	}
-	http_head_free(&s->req);
-	http_head_free(&s->resp);
+	heads_free(s);
 	if (s->replay != NULL) {
 		evbuffer_free(s->replay);
 		s->replay = NULL;
@@ -514,7 +524,7 @@ client_event(struct bufferevent *bev, short what, void *arg)
 		}
 		if (s->rq_state == RQ_HEAD) {
 			/* between requests, or in the middle of a head */
-			if (s->req.pos == 0 && evbuffer_get_length(
+			if (s->req->pos == 0 && evbuffer_get_length(
 			    bufferevent_get_input(bev)) == 0)
 				stream_close_after_flush(s);
 			else
@@ -544,12 +554,29 @@ client_event(struct bufferevent *bev, short what, void *arg)
  * Requests.
  */
 static void
+heads_free(struct stream *s)
+{
+	if (s->req != NULL) {
+		http_head_free(s->req);
+		free(s->req);
+		s->req = NULL;
+	}
+	if (s->resp != NULL) {
+		http_head_free(s->resp);
+		free(s->resp);
+		s->resp = NULL;
+	}
+}
+
+static void
 exchange_reset(struct stream *s)
 {
 	struct timeval	 tv;
 
-	http_head_free(&s->req);
-	http_head_free(&s->resp);
+	if (s->req == NULL || s->resp == NULL)
+		return;		/* tunnelling: no more exchanges */
+	http_head_free(s->req);
+	http_head_free(s->resp);
 	s->rq_state = RQ_HEAD;
 	s->rs_state = RS_IDLE;
 	s->rq_body = s->rs_body = HTTP_BODY_NONE;
@@ -607,13 +634,13 @@ request_head(struct stream *s)
 		stream_close(s);
 		return;
 	}
-	if ((n = http_head_parse(&s->req, p, len)) == 0)
+	if ((n = http_head_parse(s->req, p, len)) == 0)
 		return;
 	if (n == -1) {
 		s->client_keep = 0;
 		s->rq_state = RQ_DONE;
-		send_error(s, s->req.error, "proxyd: bad request: %s",
-		    s->req.errstr);
+		send_error(s, s->req->error, "proxyd: bad request: %s",
+		    s->req->errstr);
 		return;
 	}
 	evbuffer_drain(in, n);
@@ -713,7 +740,7 @@ parse_url(const char *target, char *host, size_t hostsz, char *port,
 static void
 request_start(struct stream *s)
 {
-	struct http_head	*h = &s->req;
+	struct http_head	*h = s->req;
 	struct evbuffer		*hb;
 	const char		*path, *upg;
 	char			 host[SC_HOST_LEN], port[8];
@@ -732,7 +759,7 @@ request_start(struct stream *s)
 	if (s->rq_body == HTTP_BODY_CHUNKED)
 		http_chunked_init(&s->rq_ck);
 	s->rs_state = RS_HEAD;
-	http_head_init(&s->resp, HTTP_RESPONSE);
+	http_head_init(s->resp, HTTP_RESPONSE);
 	log_debug("stream %u: %s", s->id, s->url);
 
 	if (strcmp(h->method, "CONNECT") == 0) {
@@ -1204,7 +1231,7 @@ up_event(struct bufferevent *bev, short what, void *arg)
 		up_close(s);
 		break;
 	case RS_HEAD:
-		if (u->reused && !s->rs_started && s->resp.pos == 0 &&
+		if (u->reused && !s->rs_started && s->resp->pos == 0 &&
 		    s->rq_state == RQ_DONE && s->replay != NULL &&
 		    evbuffer_get_length(s->replay) > 0) {
 			char	 host[SC_HOST_LEN], port[8];
@@ -1250,7 +1277,7 @@ static void
 response_head(struct stream *s)
 {
 	struct evbuffer		*in, *out;
-	struct http_head	*h = &s->resp;
+	struct http_head	*h = s->resp;
 	unsigned char		*p;
 	const char		*upg;
 	size_t			 len;
@@ -1424,8 +1451,7 @@ tunnel_start(struct stream *s)
 {
 	s->mode = M_TUNNEL;
 	s->client_keep = 0;
-	http_head_free(&s->req);
-	http_head_free(&s->resp);
+	heads_free(s);
 	bufferevent_set_timeouts(s->cbev, NULL, NULL);
 	tunnel_move(s, s->cbev, s->u.bev);
 	if (s->mode != M_TUNNEL)
