@@ -30,7 +30,7 @@
 #include "log.h"
 #include "server.h"
 
-#define ENTRY_BACKLOG		128
+#define ENTRY_BACKLOG		1024	/* browsers open many connections at once */
 #define ENTRY_DRAIN_SEC		5
 #define ENTRY_DRAIN_MAX		(64 * 1024)
 #define ENTRY_HEAD_SEC		30
