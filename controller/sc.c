@@ -2,6 +2,7 @@
  * sc: the controller.  Start-up, the tunnel connection, shutdown.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -34,6 +35,7 @@
 #define RUNNING_TIMEOUT_SEC	60
 #define STOP_TIMEOUT_SEC	30	/* the whole shutdown, REST calls included */
 #define STOP_DRAIN_SEC		60	/* --wait-tunnel-shutdown: open streams */
+#define SC_NOFILE		65536	/* open files, for the helpers */
 #define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
 #define STOP_REQUEST_SEC	10
 #define CONNECT_TIMEOUT_SEC	10
@@ -999,6 +1001,37 @@ sc_stop_finish(void)
 	exit(env.exit_status);
 }
 
+/*
+ * Every stream costs proxyd two descriptors and kgpd one: raise the
+ * limit the helpers inherit.  As root, up to SC_NOFILE (the hard limit
+ * too); otherwise the soft limit up to the hard one.
+ */
+static void
+sc_raise_nofile(void)
+{
+	struct rlimit	 rl;
+	rlim_t		 want = SC_NOFILE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (geteuid() == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < want) {
+		struct rlimit	 up = { want, want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0) {
+			log_debug("open files: %llu", (unsigned long long)want);
+			return;
+		}
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	log_debug("open files: %llu (proxyd holds two per open stream)",
+	    (unsigned long long)rl.rlim_cur);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1046,6 +1079,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	atexit(sc_cleanup);
+	sc_raise_nofile();
 
 	log_info("sc %s starting (%s command line), REST API %s", SC_VERSION,
 	    conf.legacy ? "version 4" : "version 5", conf.rest_url);
