@@ -129,28 +129,33 @@ sc_console(int pri, const char *fmt, ...)
 	}
 }
 
+static void __attribute__((__format__ (printf, 1, 0)))
+sc_verror(const char *fmt, va_list ap)
+{
+	char	 msg[2048];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	sc_console(LOG_ERR, "Error: %s", msg);
+}
+
 void
 sc_error(const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 msg[2048];
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	sc_verror(fmt, ap);
 	va_end(ap);
-	sc_console(LOG_ERR, "Error: %s", msg);
 }
 
 void
 sc_fatal(const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 msg[2048];
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	sc_verror(fmt, ap);
 	va_end(ap);
-	sc_console(LOG_ERR, "Error: %s", msg);
 	exit(1);
 }
 
