@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		2
+#define SC_IMSG_VERSION		3
 
 enum imsg_type {
 	IMSG_NONE,
@@ -29,15 +29,17 @@ enum imsg_type {
 	/* configuration and link: controller <-> kgpd */
 	IMSG_KGP_CONFIG,	/* controller -> kgpd: struct kgp_config */
 	IMSG_KGP_CA,		/* controller -> kgpd: a chunk of CA PEM */
-	IMSG_KGP_CONNECT,	/* controller -> kgpd: fd = connected socket */
-	IMSG_KGP_UP,		/* kgpd -> controller: no payload */
-	IMSG_KGP_DOWN,		/* kgpd -> controller: string (reason) */
+	IMSG_KGP_CONNECT,	/* controller -> kgpd: fd = connected socket, */
+				/* uint32 connection index */
+	IMSG_KGP_UP,		/* kgpd -> controller: struct kgp_link_event */
+	IMSG_KGP_DOWN,		/* kgpd -> controller: struct kgp_link_event */
 	IMSG_KGP_FATAL,		/* kgpd -> controller: string (reason) */
 	IMSG_KGP_DRAIN,		/* controller -> kgpd: no payload */
 
 	/* statistics: controller <-> kgpd, proxyd */
 	IMSG_STATS_REQ,		/* controller -> child: no payload */
-	IMSG_STATS,		/* child -> controller: struct sc_stats */
+	IMSG_STATS,		/* child -> controller: struct sc_stats, */
+				/* kgpd: then nlinks struct sc_link_stats */
 
 	/* configuration: controller -> proxyd */
 	IMSG_PROXY_CONFIG,	/* controller -> proxyd: struct proxy_config */
@@ -59,13 +61,15 @@ struct sc_hello {
 #define SC_SECRET_LEN	72	/* a secret of 64 (KGP_IDLEN) + NUL, padded */
 #define SC_HOST_LEN	256
 #define SC_HASH_LEN	128
+#define SC_MAX_CONNECTIONS	16	/* TLS connections per tunnel */
+#define SC_REASON_LEN	256
 
 struct kgp_config {
 	char		 tunnel_id[SC_ID_LEN];
 	char		 secret[SC_SECRET_LEN];
 	char		 server_name[SC_HOST_LEN];	/* for SNI / verify */
 	char		 pin[SC_HASH_LEN];	/* "SHA256:hex" or empty */
-	uint32_t	 conn_index;
+	uint32_t	 connections;	/* 1..SC_MAX_CONNECTIONS */
 	uint32_t	 keepalive_sec;
 	uint32_t	 max_missed_acks;
 };
@@ -74,6 +78,41 @@ struct proxy_config {
 	uint32_t	 connect_timeout_ms;
 	uint32_t	 idle_timeout_sec;
 	char		 dns_servers[SC_HOST_LEN];	/* comma-separated */
+};
+
+/*
+ * A tunnel connection changed state.  UP: resumed says whether the
+ * streams survived (the session was resumed) or it is a fresh session;
+ * retransmitted is what this resume sent again.  DOWN: resumable says
+ * whether kgpd keeps the session for a resume (the controller should
+ * reconnect this index) or the session is gone with its streams.
+ */
+struct kgp_link_event {
+	uint32_t	 index;
+	uint32_t	 resumed;	/* UP */
+	uint32_t	 resumable;	/* DOWN */
+	uint32_t	 pad;
+	uint64_t	 retransmitted;	/* UP: bytes sent again */
+	char		 reason[SC_REASON_LEN];	/* DOWN */
+};
+
+#define SC_LINK_NONE		0	/* no connection yet */
+#define SC_LINK_UP		1
+#define SC_LINK_BROKEN		2	/* session kept, waiting to resume */
+#define SC_LINK_CONNECTING	3	/* controller: TCP connect or backoff */
+
+/* one tunnel connection, as kgpd sees it (the controller fills state) */
+struct sc_link_stats {
+	uint32_t	 index;
+	uint32_t	 state;		/* SC_LINK_* */
+	uint64_t	 rtt_us;
+	uint64_t	 streams_open;
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+	uint64_t	 retransmitted;	/* bytes sent again, all resumes */
+	uint32_t	 breaks;	/* times the link was lost */
+	uint32_t	 resumes;	/* ... and resumed with its streams */
+	int64_t		 last_break;	/* Unix seconds, 0: never */
 };
 
 struct sc_stats {
@@ -103,6 +142,8 @@ struct ctl_status {
 	int32_t		 controller_pid;
 	int32_t		 kgpd_pid;
 	int32_t		 proxyd_pid;
+	uint32_t	 nlinks;	/* then nlinks struct sc_link_stats */
+	uint32_t	 pad;
 };
 
 #endif /* SC_IMSG_TYPES_H */

@@ -7,7 +7,7 @@
  *	+------+------+------+------+
  *	|          stream           |
  *	+---------------------------+
- *	|      sequence (v1: 0)     |
+ *	|  sequence (numbered only) |
  *	+---------------------------+
  *	|   payload (length bytes)  |
  */
@@ -77,6 +77,31 @@ kgp_decode_hdr(const uint8_t *buf, size_t len, struct kgp_frame *f,
 		*errstr = "frame too long";
 		return (-1);
 	}
+	if (kgp_type_numbered(f->type) != (f->seq != 0)) {
+		*errstr = f->seq ? "sequence number on an unnumbered frame" :
+		    "numbered frame without a sequence number";
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The frames that carry stream state are numbered per direction and
+ * kept until acknowledged, so that a session survives a broken link.
+ */
+int
+kgp_type_numbered(uint8_t type)
+{
+	switch (type) {
+	case KGP_OPEN:
+	case KGP_ACCEPT:
+	case KGP_REFUSE:
+	case KGP_DATA:
+	case KGP_WINDOW:
+	case KGP_FIN:
+	case KGP_RST:
+		return (1);
+	}
 	return (0);
 }
 
@@ -96,6 +121,7 @@ kgp_frame_check(const struct kgp_frame *f, const char **errstr)
 	case KGP_PING:
 	case KGP_PONG:
 	case KGP_GOAWAY:
+	case KGP_ACK:
 		conn_level = 1;
 		break;
 	default:
@@ -112,7 +138,7 @@ kgp_frame_check(const struct kgp_frame *f, const char **errstr)
 	}
 	switch (f->type) {
 	case KGP_WINDOW:
-	case KGP_GOAWAY:
+	case KGP_ACK:
 		if (f->len != 4)
 			goto badlen;
 		break;
@@ -136,6 +162,7 @@ kgp_frame_check(const struct kgp_frame *f, const char **errstr)
 		break;
 	case KGP_ERROR:
 	case KGP_REFUSE:
+	case KGP_GOAWAY:
 		if (f->len < 2)
 			goto badlen;
 		break;
@@ -149,11 +176,18 @@ badlen:
 void
 kgp_encode_hdr(uint8_t *buf, uint8_t type, uint16_t len, uint32_t stream)
 {
+	kgp_encode_hdr_seq(buf, type, len, stream, 0);
+}
+
+void
+kgp_encode_hdr_seq(uint8_t *buf, uint8_t type, uint16_t len,
+    uint32_t stream, uint32_t seq)
+{
 	buf[0] = type;
 	buf[1] = 0;
 	put16(buf + 2, len);
 	put32(buf + 4, stream);
-	put32(buf + 8, 0);
+	put32(buf + 8, seq);
 }
 
 /* a length-prefixed (u8) printable string */
@@ -179,7 +213,9 @@ get_lpstr(const uint8_t **p, const uint8_t *end, char *dst, size_t dstlen)
 
 /*
  * HELLO: u16 vmin, u16 vmax, u32 window, u16 conn_index,
- * u8 idlen, id, u8 secretlen, secret
+ * u8 idlen, id, u8 secretlen, secret, then (v2) u64 session,
+ * u32 recv_seq.  A v1 HELLO ends after the secret: it decodes with
+ * session 0 so that the version check refuses it by name.
  */
 int
 kgp_hello_decode(const struct kgp_frame *f, struct kgp_hello *h,
@@ -202,6 +238,19 @@ kgp_hello_decode(const struct kgp_frame *f, struct kgp_hello *h,
 		*errstr = "bad HELLO credentials";
 		return (-1);
 	}
+	if (h->vmax >= 2 && end - p != 12) {
+		*errstr = "short HELLO";
+		return (-1);
+	}
+	if (h->vmax >= 2) {
+		h->session = (uint64_t)get32(p) << 32 | get32(p + 4);
+		h->recv_seq = get32(p + 8);
+		p += 12;
+		if (h->session == 0) {
+			*errstr = "bad HELLO session";
+			return (-1);
+		}
+	}
 	if (p != end) {
 		*errstr = "trailing bytes in HELLO";
 		return (-1);
@@ -221,7 +270,7 @@ size_t
 kgp_hello_encode(uint8_t *buf, size_t len, const struct kgp_hello *h)
 {
 	size_t	 idlen = strlen(h->tunnel_id), slen = strlen(h->secret);
-	size_t	 need = 10 + 1 + idlen + 1 + slen;
+	size_t	 need = 10 + 1 + idlen + 1 + slen + 12;
 
 	if (need > len || idlen > KGP_IDLEN || slen > KGP_IDLEN)
 		return (0);
@@ -233,21 +282,37 @@ kgp_hello_encode(uint8_t *buf, size_t len, const struct kgp_hello *h)
 	memcpy(buf + 11, h->tunnel_id, idlen);
 	buf[11 + idlen] = slen;
 	memcpy(buf + 12 + idlen, h->secret, slen);
+	put32(buf + 12 + idlen + slen, h->session >> 32);
+	put32(buf + 16 + idlen + slen, h->session);
+	put32(buf + 20 + idlen + slen, h->recv_seq);
 	return (need);
 }
 
-/* WELCOME: u16 version, u32 window, u32 max_streams */
+/*
+ * WELCOME: u16 version, u32 window, u32 max_streams, then (v2)
+ * u8 resumed, u32 recv_seq.  A v1 WELCOME (10 bytes) decodes so that
+ * the version check refuses it by name.
+ */
 int
 kgp_welcome_decode(const struct kgp_frame *f, struct kgp_welcome *w,
     const char **errstr)
 {
-	if (f->len != 10) {
+	memset(w, 0, sizeof(*w));
+	if (f->len != 10 && f->len != 15) {
 		*errstr = "bad WELCOME length";
 		return (-1);
 	}
 	w->version = get16(f->payload);
 	w->window = get32(f->payload + 2);
 	w->max_streams = get32(f->payload + 6);
+	if (f->len == 15) {
+		w->resumed = f->payload[10];
+		w->recv_seq = get32(f->payload + 11);
+		if (w->resumed > 1) {
+			*errstr = "bad WELCOME resume flag";
+			return (-1);
+		}
+	}
 	if (w->window < KGP_MAXPAYLOAD || w->window > KGP_MAX_WINDOW) {
 		*errstr = "bad WELCOME window";
 		return (-1);
@@ -262,12 +327,14 @@ kgp_welcome_decode(const struct kgp_frame *f, struct kgp_welcome *w,
 size_t
 kgp_welcome_encode(uint8_t *buf, size_t len, const struct kgp_welcome *w)
 {
-	if (len < 10)
+	if (len < 15)
 		return (0);
 	put16(buf, w->version);
 	put32(buf + 2, w->window);
 	put32(buf + 6, w->max_streams);
-	return (10);
+	buf[10] = w->resumed;
+	put32(buf + 11, w->recv_seq);
+	return (15);
 }
 
 /*
@@ -341,7 +408,7 @@ kgp_type_name(uint8_t type)
 	static const char *names[] = {
 		"NONE", "HELLO", "WELCOME", "ERROR", "OPEN", "ACCEPT",
 		"REFUSE", "DATA", "WINDOW", "FIN", "RST", "PING", "PONG",
-		"GOAWAY"
+		"GOAWAY", "ACK"
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]))

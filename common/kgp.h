@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KGP_VERSION		1	/* highest version spoken */
-#define KGP_VERSION_MIN		1	/* lowest version spoken */
+#define KGP_VERSION		2	/* highest version spoken */
+#define KGP_VERSION_MIN		2	/* lowest: v1 had no resume */
 #define KGP_HDRLEN		12
 #define KGP_MAXPAYLOAD		16384
 #define KGP_MAXFRAME		(KGP_HDRLEN + KGP_MAXPAYLOAD)
@@ -32,8 +32,9 @@ enum kgp_type {
 	KGP_RST = 10,		/* either: u16 code; the stream is gone */
 	KGP_PING = 11,		/* either: u64 opaque */
 	KGP_PONG = 12,		/* either: the PING's u64 */
-	KGP_GOAWAY = 13,	/* reserved: drain (later version) */
-	KGP_TYPE_MAX = 13
+	KGP_GOAWAY = 13,	/* s -> c: code, text; no new streams here */
+	KGP_ACK = 14,		/* either: u32 last sequence received */
+	KGP_TYPE_MAX = 14
 };
 
 /* codes of ERROR, REFUSE and RST */
@@ -58,7 +59,7 @@ struct kgp_frame {
 	uint8_t		 flags;
 	uint16_t	 len;
 	uint32_t	 stream;
-	uint32_t	 seq;		/* v1: sent as 0, ignored */
+	uint32_t	 seq;		/* numbered frames: 1, 2, ...; else 0 */
 	const uint8_t	*payload;
 };
 
@@ -69,12 +70,16 @@ struct kgp_hello {
 	uint16_t	 conn_index;
 	char		 tunnel_id[KGP_IDLEN + 1];
 	char		 secret[KGP_IDLEN + 1];
+	uint64_t	 session;	/* chosen by the client, never 0 */
+	uint32_t	 recv_seq;	/* last numbered frame received */
 };
 
 struct kgp_welcome {
 	uint16_t	 version;
 	uint32_t	 window;
 	uint32_t	 max_streams;
+	uint8_t		 resumed;	/* 1: the session goes on */
+	uint32_t	 recv_seq;	/* last numbered frame received */
 };
 
 /* kgp.c: the codec.  Decoders return 0, or -1 with *errstr set. */
@@ -82,6 +87,9 @@ int	 kgp_decode_hdr(const uint8_t *, size_t, struct kgp_frame *,
 	    const char **);
 int	 kgp_frame_check(const struct kgp_frame *, const char **);
 void	 kgp_encode_hdr(uint8_t *, uint8_t, uint16_t, uint32_t);
+void	 kgp_encode_hdr_seq(uint8_t *, uint8_t, uint16_t, uint32_t,
+	    uint32_t);
+int	 kgp_type_numbered(uint8_t);
 int	 kgp_hello_decode(const struct kgp_frame *, struct kgp_hello *,
 	    const char **);
 size_t	 kgp_hello_encode(uint8_t *, size_t, const struct kgp_hello *);
@@ -115,6 +123,8 @@ struct kgp_params {
 	const char	*tunnel_id;	/* client */
 	const char	*secret;	/* client */
 	uint16_t	 conn_index;	/* client */
+	uint64_t	 session;	/* client: 0 picks a random one */
+	uint32_t	 grace_ms;	/* keep a broken session; 0: forever */
 };
 
 struct kgp_conn_stats {
@@ -123,7 +133,14 @@ struct kgp_conn_stats {
 	uint64_t	 bytes_in;	/* payload bytes received */
 	uint64_t	 bytes_out;	/* payload bytes sent */
 	uint64_t	 rtt_us;	/* last keepalive round trip */
-	int		 up;
+	int		 up;		/* the link is up */
+	int		 broken;	/* no link, the session waits */
+	uint32_t	 breaks;	/* links lost under the session */
+	uint32_t	 resumes;	/* ... and taken up again */
+	uint64_t	 retransmitted;	/* bytes sent again, all resumes */
+	uint64_t	 last_rtx;	/* bytes sent again, last resume */
+	int		 last_resumed;	/* the last "up" resumed the session */
+	int64_t		 last_break;	/* Unix seconds, 0: never */
 };
 
 struct kgp_callbacks {
@@ -140,8 +157,21 @@ struct kgp_callbacks {
 	 * code to refuse it with ERROR.
 	 */
 	int	(*hello)(struct kgp_conn *, const struct kgp_hello *, void *);
-	/* the handshake is complete: streams may flow */
+	/*
+	 * The handshake is complete: streams may flow.  After a break,
+	 * kgp_conn_stats() tells whether the session was resumed.
+	 */
 	void	(*up)(struct kgp_conn *, void *);
+	/*
+	 * The link broke (I/O error, reset, keepalive) but the session
+	 * and its streams are kept: the client calls kgp_conn_resume()
+	 * with a new socket; the server waits for the client's resume.
+	 * Called again when a resume attempt fails.  NULL: a break ends
+	 * the connection like an error.
+	 */
+	void	(*broken)(struct kgp_conn *, int, const char *, void *);
+	/* client: the server will open no more streams here (GOAWAY) */
+	void	(*goaway)(struct kgp_conn *, int, const char *, void *);
 	/*
 	 * The connection is finished (peer ERROR, I/O error, timeout, or
 	 * kgp_conn_close()): every stream has been reset.  Called once;
@@ -159,6 +189,10 @@ int		 kgp_conn_open_stream(struct kgp_conn *, int, const char *,
 		    const void *, size_t);
 void		 kgp_conn_close(struct kgp_conn *, int, const char *);
 void		 kgp_conn_drain(struct kgp_conn *);
+void		 kgp_conn_goaway(struct kgp_conn *, int, const char *);
+int		 kgp_conn_resume(struct kgp_conn *, int, struct tls *);
+void		 kgp_conn_adopt(struct kgp_conn *, struct kgp_conn *);
+uint64_t	 kgp_conn_session(struct kgp_conn *);
 void		 kgp_conn_stats(struct kgp_conn *, struct kgp_conn_stats *);
 void		*kgp_conn_arg(struct kgp_conn *);
 void		 kgp_conn_set_arg(struct kgp_conn *, void *);

@@ -10,6 +10,15 @@
  * and credit is returned (WINDOW) only as bytes leave for the local
  * socket, so a slow reader stops its own stream and no other; what one
  * stream can hold in memory here is bounded by the windows.
+ *
+ * Resume: a kgp_conn is a session that outlives its link.  The frames
+ * that carry stream state are numbered and kept in c->rtx until the peer
+ * acknowledges them (ACK, or the sequence in HELLO/WELCOME).  A receiver
+ * acknowledges before it grants credit, so what rtx holds is bounded by
+ * the windows too.  When the link breaks the session waits (broken);
+ * the client brings a new socket (kgp_conn_resume), the server moves the
+ * new link into the waiting session (kgp_conn_adopt), and both ends send
+ * again what the other has not received.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -41,12 +50,16 @@
 #define STREAM_READ_HIGH	(64 * 1024)
 #define STREAM_IO_MAX		(128 * 1024)	/* one write system call */
 #define CLOSE_GRACE_MS		2000
+#define WBUF_SIZE		(64 * 1024)	/* one TLS write at most */
+#define ACK_EVERY		32		/* frames between ACKs */
+#define SEQ_LIMIT		0xfffff000U	/* then the session ends */
 
 enum conn_state {
 	CONN_TLS,		/* TLS handshake */
 	CONN_HELLO,		/* waiting for HELLO (server) or WELCOME */
 	CONN_UP,
 	CONN_CLOSING,		/* ERROR queued, flushing */
+	CONN_BROKEN,		/* no link; the session waits for a resume */
 	CONN_DEAD
 };
 
@@ -73,7 +86,7 @@ RB_HEAD(stream_tree, kgp_stream);
 
 struct kgp_conn {
 	struct event_base	*base;
-	int			 fd;
+	int			 fd;		/* -1: no link */
 	struct tls		*tls;
 	struct kgp_params	 params;
 	char			*pin;
@@ -82,11 +95,28 @@ struct kgp_conn {
 	struct kgp_callbacks	 cb;
 	void			*arg;
 	enum conn_state		 state;
+	int			 established;	/* the session has been up */
+	int			 resuming;	/* this handshake resumes it */
 	struct event		*ev_read;
 	struct event		*ev_write;
-	struct event		*ev_timer;
+	struct event		*ev_timer;	/* handshake, ping, close */
+	struct event		*ev_grace;	/* a broken session's end */
 	struct evbuffer		*in;
-	struct evbuffer		*out;
+	struct evbuffer		*ctl;		/* unnumbered frames */
+	struct evbuffer		*rtx;		/* numbered, not yet acked */
+	size_t			 rtx_sent;	/* of rtx: given to this link */
+	size_t			 rtx_written;	/* of rtx: sent at least once */
+	uint8_t			*wbuf;		/* the bytes being written */
+	size_t			 wlen;
+	size_t			 woff;
+	uint64_t		 session;
+	uint32_t		 send_seq;	/* last numbered frame queued */
+	uint32_t		 recv_seq;	/* last numbered frame received */
+	uint32_t		 ack_sent;	/* last recv_seq told the peer */
+	uint32_t		 peer_acked;	/* last send_seq the peer has */
+	struct kgp_conn		*adopt;		/* server: resume that one */
+	int			 goaway;	/* sent (server) or received */
+	int			 linger;	/* ERROR out, waiting for EOF */
 	int			 read_wants_out;
 	int			 write_wants_in;
 	uint32_t		 peer_window;
@@ -112,11 +142,18 @@ RB_GENERATE_STATIC(stream_tree, kgp_stream, entry, stream_cmp)
 
 static void	conn_io(int, short, void *);
 static void	conn_timer(int, short, void *);
+static void	conn_grace(int, short, void *);
+static int	conn_break(struct kgp_conn *, int, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
+static void	conn_ack(struct kgp_conn *, uint32_t);
+static int	conn_attach(struct kgp_conn *, int, struct tls *);
+static void	conn_detach(struct kgp_conn *);
 static int	conn_fail(struct kgp_conn *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 static int	conn_finish_close(struct kgp_conn *);
 static const char *conn_error(struct kgp_conn *);
 static void	conn_schedule_write(struct kgp_conn *);
+static void	conn_send_u32(struct kgp_conn *, uint8_t, uint32_t, uint32_t);
 static void	conn_unblock(struct kgp_conn *);
 static void	stream_pump(struct kgp_stream *);
 static void	stream_free(struct kgp_stream *);
@@ -151,18 +188,61 @@ timer_ms(struct event *ev, uint32_t ms)
 	event_add(ev, &tv);
 }
 
-/* Queue one frame.  The payload may be NULL when len is 0. */
+/* The session can take numbered frames: it is, or was, up. */
+static int
+conn_live(struct kgp_conn *c)
+{
+	return (c->established && c->state != CONN_DEAD &&
+	    c->state != CONN_CLOSING);
+}
+
+/* Bytes queued that this link has not taken yet. */
+static size_t
+conn_unsent(struct kgp_conn *c)
+{
+	return (evbuffer_get_length(c->ctl) + evbuffer_get_length(c->rtx) -
+	    c->rtx_sent + (c->wlen - c->woff));
+}
+
+/*
+ * Queue one frame.  The payload may be NULL when len is 0.  A numbered
+ * frame goes to rtx, where it stays until acknowledged; the others are
+ * for this link only and are dropped when there is none.
+ */
 static void
 conn_send(struct kgp_conn *c, uint8_t type, uint32_t stream,
     const void *payload, size_t len)
 {
 	uint8_t	 hdr[KGP_HDRLEN];
 
-	kgp_encode_hdr(hdr, type, len, stream);
-	evbuffer_add(c->out, hdr, sizeof(hdr));
-	if (len)
-		evbuffer_add(c->out, payload, len);
+	if (kgp_type_numbered(type)) {
+		kgp_encode_hdr_seq(hdr, type, len, stream, ++c->send_seq);
+		evbuffer_add(c->rtx, hdr, sizeof(hdr));
+		if (len)
+			evbuffer_add(c->rtx, payload, len);
+		if (c->send_seq >= SEQ_LIMIT && c->state == CONN_UP)
+			kgp_conn_close(c, KGP_E_LIMIT,
+			    "sequence numbers used up");
+	} else {
+		if (c->fd == -1)
+			return;
+		kgp_encode_hdr(hdr, type, len, stream);
+		evbuffer_add(c->ctl, hdr, sizeof(hdr));
+		if (len)
+			evbuffer_add(c->ctl, payload, len);
+	}
 	conn_schedule_write(c);
+}
+
+/* Tell the peer how far we have received (before granting credit). */
+static void
+conn_send_ack(struct kgp_conn *c)
+{
+	if (c->recv_seq == c->ack_sent || c->fd == -1 ||
+	    (c->state != CONN_UP && c->state != CONN_CLOSING))
+		return;
+	c->ack_sent = c->recv_seq;
+	conn_send_u32(c, KGP_ACK, 0, c->recv_seq);
 }
 
 static void
@@ -191,7 +271,8 @@ conn_send_code(struct kgp_conn *c, uint8_t type, uint32_t stream,
 static void
 conn_schedule_write(struct kgp_conn *c)
 {
-	if (c->state == CONN_DEAD || c->state == CONN_TLS)
+	if (c->state == CONN_DEAD || c->state == CONN_TLS ||
+	    c->state == CONN_BROKEN || c->ev_write == NULL)
 		return;
 	if (!event_pending(c->ev_write, EV_WRITE, NULL))
 		event_add(c->ev_write, NULL);
@@ -203,13 +284,11 @@ kgp_conn_new(struct event_base *base, int fd, struct tls *tls,
     void *arg)
 {
 	struct kgp_conn	*c;
-	int		 one = 1;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return (NULL);
 	c->base = base;
-	c->fd = fd;
-	c->tls = tls;
+	c->fd = -1;
 	c->params = *params;
 	if (c->params.window < KGP_MAXPAYLOAD ||
 	    c->params.window > KGP_MAX_WINDOW)
@@ -220,9 +299,11 @@ kgp_conn_new(struct event_base *base, int fd, struct tls *tls,
 		c->params.handshake_ms = 15000;
 	if (c->params.max_missed == 0)
 		c->params.max_missed = 30;
+	c->session = c->params.session;
+	while (c->params.role == KGP_ROLE_CLIENT && c->session == 0)
+		arc4random_buf(&c->session, sizeof(c->session));
 	c->cb = *cb;
 	c->arg = arg;
-	c->state = CONN_TLS;
 	c->next_id = 1;
 	RB_INIT(&c->streams);
 	TAILQ_INIT(&c->blocked);
@@ -235,25 +316,87 @@ kgp_conn_new(struct event_base *base, int fd, struct tls *tls,
 	c->params.tunnel_id = c->tunnel_id;
 	c->params.secret = c->secret;
 	if ((c->in = evbuffer_new()) == NULL ||
-	    (c->out = evbuffer_new()) == NULL)
+	    (c->ctl = evbuffer_new()) == NULL ||
+	    (c->rtx = evbuffer_new()) == NULL ||
+	    (c->wbuf = malloc(WBUF_SIZE)) == NULL)
 		goto fail;
-	c->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, conn_io, c);
-	c->ev_write = event_new(base, fd, EV_WRITE, conn_io, c);
 	c->ev_timer = event_new(base, -1, 0, conn_timer, c);
-	if (c->ev_read == NULL || c->ev_write == NULL || c->ev_timer == NULL)
+	c->ev_grace = event_new(base, -1, 0, conn_grace, c);
+	if (c->ev_timer == NULL || c->ev_grace == NULL)
 		goto fail;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	event_add(c->ev_read, NULL);
-	/* start the handshake from the loop, never from inside the caller */
-	event_active(c->ev_write, EV_WRITE, 0);
-	timer_ms(c->ev_timer, c->params.handshake_ms);
+	if (conn_attach(c, fd, tls) == -1)
+		goto fail;
 	return (c);
 fail:
 	/* the caller still owns fd and tls */
-	c->fd = -1;
-	c->tls = NULL;
 	kgp_conn_free(c);
 	return (NULL);
+}
+
+/*
+ * Put the session on a new link (a socket, and its TLS context unless
+ * this is the clear-text test transport) and start the handshake from
+ * the loop, never from inside the caller.  On failure the caller still
+ * owns fd and tls.
+ */
+static int
+conn_attach(struct kgp_conn *c, int fd, struct tls *tls)
+{
+	int	 one = 1;
+
+	c->ev_read = event_new(c->base, fd, EV_READ | EV_PERSIST, conn_io, c);
+	c->ev_write = event_new(c->base, fd, EV_WRITE, conn_io, c);
+	if (c->ev_read == NULL || c->ev_write == NULL) {
+		if (c->ev_read)
+			event_free(c->ev_read);
+		if (c->ev_write)
+			event_free(c->ev_write);
+		c->ev_read = c->ev_write = NULL;
+		return (-1);
+	}
+	c->fd = fd;
+	c->tls = tls;
+	c->state = CONN_TLS;
+	c->missed = 0;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	event_add(c->ev_read, NULL);
+	event_active(c->ev_write, EV_WRITE, 0);
+	event_del(c->ev_timer);
+	timer_ms(c->ev_timer, c->params.handshake_ms);
+	return (0);
+}
+
+/*
+ * Drop the link (it is gone: no TLS close) and what was queued for it
+ * alone; numbered frames stay in rtx and go again on the next link.
+ */
+static void
+conn_detach(struct kgp_conn *c)
+{
+	if (c->ev_read) {
+		event_free(c->ev_read);
+		c->ev_read = NULL;
+	}
+	if (c->ev_write) {
+		event_free(c->ev_write);
+		c->ev_write = NULL;
+	}
+	event_del(c->ev_timer);
+	if (c->tls) {
+		tls_free(c->tls);
+		c->tls = NULL;
+	}
+	if (c->fd != -1) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	evbuffer_drain(c->ctl, evbuffer_get_length(c->ctl));
+	c->wlen = c->woff = 0;
+	c->rtx_sent = 0;
+	c->read_wants_out = c->write_wants_in = 0;
+	c->missed = 0;
+	c->state = CONN_BROKEN;
 }
 
 void
@@ -271,10 +414,15 @@ kgp_conn_free(struct kgp_conn *c)
 		event_free(c->ev_write);
 	if (c->ev_timer)
 		event_free(c->ev_timer);
+	if (c->ev_grace)
+		event_free(c->ev_grace);
 	if (c->in)
 		evbuffer_free(c->in);
-	if (c->out)
-		evbuffer_free(c->out);
+	if (c->ctl)
+		evbuffer_free(c->ctl);
+	if (c->rtx)
+		evbuffer_free(c->rtx);
+	free(c->wbuf);
 	if (c->tls) {
 		if (c->state != CONN_DEAD)
 			tls_close(c->tls);
@@ -309,11 +457,19 @@ kgp_conn_peer_hash(struct kgp_conn *c)
 	return (c->peer_hash);
 }
 
+uint64_t
+kgp_conn_session(struct kgp_conn *c)
+{
+	return (c->session);
+}
+
 void
 kgp_conn_stats(struct kgp_conn *c, struct kgp_conn_stats *st)
 {
 	*st = c->stats;
 	st->up = c->state == CONN_UP;
+	st->broken = c->established && (c->state == CONN_BROKEN ||
+	    c->state == CONN_TLS || c->state == CONN_HELLO);
 }
 
 /*
@@ -336,9 +492,12 @@ conn_fail(struct kgp_conn *c, int code, const char *fmt, ...)
 	c->down_code = code;
 	while ((s = RB_ROOT(&c->streams)) != NULL)
 		stream_free(s);
-	event_del(c->ev_read);
-	event_del(c->ev_write);
+	if (c->ev_read)
+		event_del(c->ev_read);
+	if (c->ev_write)
+		event_del(c->ev_write);
 	event_del(c->ev_timer);
+	event_del(c->ev_grace);
 	if (c->cb.down)
 		c->cb.down(c, code, c->down_why, c->arg);
 	return (-1);
@@ -370,6 +529,13 @@ kgp_conn_close(struct kgp_conn *c, int code, const char *reason)
 		timer_ms(c->ev_timer, 0);
 		return;
 	}
+	if (c->state == CONN_BROKEN) {
+		/* no link to say it on */
+		c->state = CONN_CLOSING;
+		event_del(c->ev_grace);
+		timer_ms(c->ev_timer, 0);
+		return;
+	}
 	conn_send_code(c, KGP_ERROR, 0, code, reason);
 	c->state = CONN_CLOSING;
 	event_del(c->ev_timer);
@@ -381,6 +547,165 @@ void
 kgp_conn_drain(struct kgp_conn *c)
 {
 	c->draining = 1;
+}
+
+/*
+ * Server: announce that this connection takes no new streams and ends
+ * once the open ones are done (checked at each keepalive tick).
+ */
+void
+kgp_conn_goaway(struct kgp_conn *c, int code, const char *reason)
+{
+	if (c->state == CONN_DEAD || c->state == CONN_CLOSING || c->goaway)
+		return;
+	c->goaway = 1;
+	c->draining = 1;
+	if (c->stats.streams_open == 0 || c->state != CONN_UP) {
+		kgp_conn_close(c, code, reason);
+		return;
+	}
+	conn_send_code(c, KGP_GOAWAY, 0, code, reason);
+}
+
+/*
+ * The link is lost.  A session that has been up keeps its streams and
+ * waits for a resume (within its grace period); anything else fails.
+ * Returns -1 like conn_fail(): the caller stops touching the link.
+ */
+static int
+conn_break(struct kgp_conn *c, int code, const char *fmt, ...)
+{
+	char		 why[sizeof(c->down_why)];
+	va_list		 ap;
+	int		 was_up = c->state == CONN_UP;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (!c->established || c->cb.broken == NULL ||
+	    c->state == CONN_CLOSING || c->state == CONN_DEAD ||
+	    c->state == CONN_BROKEN)
+		return (conn_fail(c, code, "%s", why));
+	conn_detach(c);
+	c->resuming = 0;
+	if (was_up) {
+		c->stats.breaks++;
+		c->stats.last_break = time(NULL);
+		if (c->params.grace_ms)
+			timer_ms(c->ev_grace, c->params.grace_ms);
+	}
+	log_debug("session %016llx: link lost: %s",
+	    (unsigned long long)c->session, why);
+	c->cb.broken(c, code, why, c->arg);
+	return (-1);
+}
+
+static void
+conn_grace(int fd, short events, void *arg)
+{
+	struct kgp_conn	*c = arg;
+
+	if (c->state != CONN_BROKEN && c->state != CONN_TLS &&
+	    c->state != CONN_HELLO)
+		return;
+	conn_fail(c, KGP_E_TIMEOUT, "link not resumed within %u s",
+	    c->params.grace_ms / 1000);
+}
+
+/*
+ * Client: carry on the session over a new socket (and TLS context).  A
+ * link that is still up is dropped first.  On failure (-1) the caller
+ * still owns fd and tls.
+ */
+int
+kgp_conn_resume(struct kgp_conn *c, int fd, struct tls *tls)
+{
+	if (c->params.role != KGP_ROLE_CLIENT || !conn_live(c))
+		return (-1);
+	if (c->state == CONN_UP) {
+		c->stats.breaks++;
+		c->stats.last_break = time(NULL);
+	}
+	if (c->state != CONN_BROKEN)
+		conn_detach(c);
+	if (conn_attach(c, fd, tls) == -1) {
+		c->state = CONN_BROKEN;
+		return (-1);
+	}
+	c->resuming = 1;
+	return (0);
+}
+
+/*
+ * Server, from the hello callback of the fresh connection c: the client
+ * resumes session s.  Once the callback returns, c's link moves into s
+ * and c goes down (its owner frees it as usual).
+ */
+void
+kgp_conn_adopt(struct kgp_conn *c, struct kgp_conn *s)
+{
+	c->adopt = s;
+}
+
+/*
+ * The peer has everything up to seq: drop those frames from rtx.
+ * Returns -1 when seq cannot be right (ahead of what was sent, or behind
+ * what was acknowledged already).
+ */
+static int
+conn_ack_check(struct kgp_conn *c, uint32_t seq)
+{
+	return (seq > c->send_seq || seq < c->peer_acked ? -1 : 0);
+}
+
+static void
+conn_ack(struct kgp_conn *c, uint32_t seq)
+{
+	struct kgp_frame	 f;
+	uint8_t			 hdr[KGP_HDRLEN];
+	const char		*errstr;
+	size_t			 flen;
+
+	while (c->peer_acked < seq &&
+	    evbuffer_copyout(c->rtx, hdr, sizeof(hdr)) == sizeof(hdr)) {
+		if (kgp_decode_hdr(hdr, sizeof(hdr), &f, &errstr) == -1 ||
+		    f.seq > seq)
+			break;
+		flen = KGP_HDRLEN + f.len;
+		evbuffer_drain(c->rtx, flen);
+		c->rtx_sent = c->rtx_sent > flen ? c->rtx_sent - flen : 0;
+		c->rtx_written = c->rtx_written > flen ?
+		    c->rtx_written - flen : 0;
+		c->peer_acked = f.seq;
+	}
+}
+
+/* A resume is agreed: everything the peer lacks goes again. */
+static void
+conn_resumed(struct kgp_conn *c, uint32_t peer_seq)
+{
+	conn_ack(c, peer_seq);
+	c->rtx_sent = 0;
+	c->stats.last_rtx = c->rtx_written;
+	c->stats.retransmitted += c->rtx_written;
+	c->stats.resumes++;
+	c->stats.last_resumed = 1;
+	c->ack_sent = c->recv_seq;	/* the handshake said it */
+}
+
+/* The peer lost the session (it restarted): so do we, streams and all. */
+static void
+conn_reset_session(struct kgp_conn *c)
+{
+	struct kgp_stream	*s;
+
+	while ((s = RB_ROOT(&c->streams)) != NULL)
+		stream_free(s);
+	evbuffer_drain(c->rtx, evbuffer_get_length(c->rtx));
+	c->rtx_sent = c->rtx_written = 0;
+	c->send_seq = c->recv_seq = c->ack_sent = c->peer_acked = 0;
+	c->next_id = 1;
+	c->stats.last_resumed = 0;
 }
 
 static void
@@ -398,6 +723,8 @@ conn_send_hello(struct kgp_conn *c)
 	strlcpy(h.tunnel_id, c->tunnel_id ? c->tunnel_id : "",
 	    sizeof(h.tunnel_id));
 	strlcpy(h.secret, c->secret ? c->secret : "", sizeof(h.secret));
+	h.session = c->session;
+	h.recv_seq = c->recv_seq;
 	n = kgp_hello_encode(p, sizeof(p), &h);
 	explicit_bzero(h.secret, sizeof(h.secret));
 	conn_send(c, KGP_HELLO, 0, p, n);
@@ -408,9 +735,14 @@ static void
 conn_up(struct kgp_conn *c)
 {
 	c->state = CONN_UP;
+	c->established = 1;
+	c->resuming = 0;
 	event_del(c->ev_timer);
+	event_del(c->ev_grace);
 	if (c->params.ping_ms)
 		timer_ms(c->ev_timer, c->params.ping_ms);
+	/* what waited in rtx goes now */
+	conn_schedule_write(c);
 	if (c->cb.up)
 		c->cb.up(c, c->arg);
 }
@@ -434,9 +766,12 @@ conn_handshake(struct kgp_conn *c)
 		 * by retrying: report it as an authentication failure.
 		 */
 		err = conn_error(c);
-		return (conn_fail(c, c->params.role == KGP_ROLE_CLIENT &&
-		    strstr(err, "verif") != NULL ? KGP_E_AUTH :
-		    KGP_E_PROTOCOL, "TLS handshake: %s", err));
+		if (c->params.role == KGP_ROLE_CLIENT &&
+		    strstr(err, "verif") != NULL)
+			return (conn_fail(c, KGP_E_AUTH, "TLS handshake: %s",
+			    err));
+		return (conn_break(c, KGP_E_PROTOCOL, "TLS handshake: %s",
+		    err));
 	}
 	if (c->params.role == KGP_ROLE_CLIENT) {
 		hash = c->tls != NULL ? tls_peer_cert_hash(c->tls) : NULL;
@@ -502,7 +837,7 @@ stream_reset(struct kgp_stream *s, uint16_t code)
 	struct kgp_conn	*c = s->conn;
 
 	log_debug("stream %u: reset (%s)", s->id, kgp_code_name(code));
-	if (c->state == CONN_UP || c->state == CONN_CLOSING)
+	if (conn_live(c))
 		conn_send_code(c, KGP_RST, s->id, code, NULL);
 	stream_free(s);
 }
@@ -529,14 +864,14 @@ stream_pump(struct kgp_stream *s)
 	size_t		 avail, n;
 	int		 added = 0, paused = 0;
 
-	if (c->state != CONN_UP)
+	if (!conn_live(c))
 		return;
 	while ((avail = evbuffer_get_length(input)) > 0) {
 		if (s->send_credit == 0) {
 			paused = 1;
 			break;
 		}
-		if (evbuffer_get_length(c->out) >= CONN_OUT_HIGH) {
+		if (conn_unsent(c) >= CONN_OUT_HIGH) {
 			if (!(s->flags & S_BLOCKED)) {
 				s->flags |= S_BLOCKED;
 				TAILQ_INSERT_TAIL(&c->blocked, s, blocked);
@@ -549,13 +884,15 @@ stream_pump(struct kgp_stream *s)
 			n = s->send_credit;
 		if (n > KGP_MAXPAYLOAD)
 			n = KGP_MAXPAYLOAD;
-		kgp_encode_hdr(hdr, KGP_DATA, n, s->id);
-		evbuffer_add(c->out, hdr, sizeof(hdr));
-		evbuffer_remove_buffer(input, c->out, n);
+		kgp_encode_hdr_seq(hdr, KGP_DATA, n, s->id, ++c->send_seq);
+		evbuffer_add(c->rtx, hdr, sizeof(hdr));
+		evbuffer_remove_buffer(input, c->rtx, n);
 		s->send_credit -= n;
 		c->stats.bytes_out += n;
 		added = 1;
 	}
+	if (c->send_seq >= SEQ_LIMIT && c->state == CONN_UP)
+		kgp_conn_close(c, KGP_E_LIMIT, "sequence numbers used up");
 	/* read no more from the local side than can be sent on */
 	if (paused && !(s->flags & S_READ_OFF)) {
 		s->flags |= S_READ_OFF;
@@ -583,7 +920,7 @@ conn_unblock(struct kgp_conn *c)
 	struct kgp_stream	*s;
 
 	while ((s = TAILQ_FIRST(&c->blocked)) != NULL &&
-	    evbuffer_get_length(c->out) < CONN_OUT_HIGH) {
+	    conn_unsent(c) < CONN_OUT_HIGH) {
 		TAILQ_REMOVE(&c->blocked, s, blocked);
 		s->flags &= ~S_BLOCKED;
 		stream_pump(s);
@@ -636,10 +973,12 @@ stream_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	if (info->n_deleted == 0)
 		return;
 	s->recv_consumed += info->n_deleted;
-	if (c->state != CONN_UP && c->state != CONN_CLOSING)
+	if (!conn_live(c))
 		return;
 	if (s->recv_consumed >= c->params.window / 4 ||
 	    (info->orig_size == info->n_deleted && !(s->flags & S_FIN_RCVD))) {
+		/* credit only for what the peer knows we have */
+		conn_send_ack(c);
 		conn_send_u32(c, KGP_WINDOW, s->id, s->recv_consumed);
 		s->recv_avail += s->recv_consumed;
 		s->recv_consumed = 0;
@@ -708,7 +1047,7 @@ kgp_conn_open_stream(struct kgp_conn *c, int fd, const char *meta,
 	size_t			 n;
 	int			 rc;
 
-	if (c->state != CONN_UP || c->draining ||
+	if (!conn_live(c) || c->draining ||
 	    c->stats.streams_open >= c->peer_max_streams)
 		return (-1);
 	if (c->next_id >= 0x7fffffff)
@@ -832,26 +1171,171 @@ conn_on_stream_frame(struct kgp_conn *c, const struct kgp_frame *f)
 	    kgp_type_name(f->type)));
 }
 
+/*
+ * Server: the HELLO of c resumes session s (see kgp_conn_adopt()).  Move
+ * c's link into s, agree on what each side has, and let c go down.
+ */
+static int
+conn_transplant(struct kgp_conn *c, const struct kgp_hello *h)
+{
+	struct kgp_conn		*s = c->adopt;
+	struct kgp_welcome	 w;
+	uint8_t			 p[32];
+	size_t			 n;
+
+	c->adopt = NULL;
+	if (s == c || !conn_live(s) || s->params.role != KGP_ROLE_SERVER ||
+	    conn_ack_check(s, h->recv_seq) == -1) {
+		kgp_conn_close(c, KGP_E_PROTOCOL, "cannot resume the session");
+		return (-1);
+	}
+	if (s->state == CONN_UP) {
+		/* its old link has not noticed yet that it is dead */
+		s->stats.breaks++;
+		s->stats.last_break = time(NULL);
+	}
+	if (s->state != CONN_BROKEN)
+		conn_detach(s);
+	/* c's events go, s gets its own on the same socket */
+	event_free(c->ev_read);
+	event_free(c->ev_write);
+	c->ev_read = c->ev_write = NULL;
+	if (conn_attach(s, c->fd, c->tls) == -1) {
+		s->state = CONN_BROKEN;
+		return (conn_fail(c, KGP_E_INTERNAL, "out of memory"));
+	}
+	c->fd = -1;
+	c->tls = NULL;
+	evbuffer_add_buffer(s->in, c->in);
+	s->peer_window = h->window;
+	conn_resumed(s, h->recv_seq);
+	memset(&w, 0, sizeof(w));
+	w.version = KGP_VERSION;
+	w.window = s->params.window;
+	w.max_streams = s->params.max_streams;
+	w.resumed = 1;
+	w.recv_seq = s->recv_seq;
+	n = kgp_welcome_encode(p, sizeof(p), &w);
+	s->state = CONN_HELLO;
+	conn_send(s, KGP_WELCOME, 0, p, n);
+	conn_up(s);
+	/* what libtls may already hold for s */
+	if (s->ev_read != NULL)
+		event_active(s->ev_read, EV_READ, 0);
+	return (conn_fail(c, KGP_E_NONE, "resumed session %016llx",
+	    (unsigned long long)s->session));
+}
+
+static int
+conn_on_hello(struct kgp_conn *c, struct kgp_frame *f, uint8_t *p)
+{
+	struct kgp_hello	 h;
+	struct kgp_welcome	 w;
+	const char		*errstr;
+	size_t			 n;
+	int			 rc;
+
+	if (c->params.role != KGP_ROLE_SERVER || c->state != CONN_HELLO)
+		return (conn_fail(c, KGP_E_PROTOCOL, "unexpected HELLO"));
+	rc = kgp_hello_decode(f, &h, &errstr);
+	explicit_bzero(p, f->len);
+	if (rc == -1) {
+		kgp_conn_close(c, KGP_E_PROTOCOL, errstr);
+		return (-1);
+	}
+	if (h.vmax < KGP_VERSION_MIN || h.vmin > KGP_VERSION ||
+	    h.session == 0) {
+		explicit_bzero(&h, sizeof(h));
+		kgp_conn_close(c, KGP_E_VERSION, "no common protocol version "
+		    "(this server speaks KGP 2)");
+		return (-1);
+	}
+	c->peer_window = h.window;
+	c->peer_max_streams = c->params.max_streams;
+	c->session = h.session;
+	rc = c->cb.hello ? c->cb.hello(c, &h, c->arg) : 0;
+	explicit_bzero(h.secret, sizeof(h.secret));
+	if (c->state == CONN_DEAD)
+		return (-1);
+	if (rc != 0) {
+		c->adopt = NULL;
+		kgp_conn_close(c, rc, kgp_code_name(rc));
+		return (-1);
+	}
+	if (c->adopt != NULL)
+		return (conn_transplant(c, &h));
+	/* a new session (a client that asks to resume learns it is not) */
+	memset(&w, 0, sizeof(w));
+	w.version = KGP_VERSION;
+	w.window = c->params.window;
+	w.max_streams = c->params.max_streams;
+	n = kgp_welcome_encode(p, KGP_MAXPAYLOAD, &w);
+	conn_send(c, KGP_WELCOME, 0, p, n);
+	conn_up(c);
+	return (c->state == CONN_UP ? 0 : -1);
+}
+
+static int
+conn_on_welcome(struct kgp_conn *c, struct kgp_frame *f)
+{
+	struct kgp_welcome	 w;
+	const char		*errstr;
+
+	if (c->params.role != KGP_ROLE_CLIENT || c->state != CONN_HELLO)
+		return (conn_fail(c, KGP_E_PROTOCOL, "unexpected WELCOME"));
+	if (kgp_welcome_decode(f, &w, &errstr) == -1)
+		return (conn_fail(c, KGP_E_PROTOCOL, "WELCOME: %s", errstr));
+	if (w.version < KGP_VERSION_MIN || w.version > KGP_VERSION)
+		return (conn_fail(c, KGP_E_VERSION,
+		    "server chose version %u", w.version));
+	if (w.resumed && (!c->established ||
+	    conn_ack_check(c, w.recv_seq) == -1))
+		return (conn_fail(c, KGP_E_PROTOCOL,
+		    "the server resumed a session that cannot be"));
+	if (w.resumed)
+		conn_resumed(c, w.recv_seq);
+	else if (c->established) {
+		log_info("the server no longer has session %016llx: its "
+		    "streams are lost", (unsigned long long)c->session);
+		conn_reset_session(c);
+	}
+	c->peer_window = w.window;
+	c->peer_max_streams = w.max_streams;
+	conn_up(c);
+	return (c->state == CONN_UP ? 0 : -1);
+}
+
 /* One frame whose payload (f->len bytes) is at the head of c->in. */
 static int
 conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 {
-	struct kgp_hello	 h;
-	struct kgp_welcome	 w;
 	uint8_t			 p[KGP_MAXPAYLOAD];
 	const char		*errstr;
 	char			 text[256];
 	uint16_t		 code;
 	uint64_t		 v;
-	size_t			 n;
-	int			 rc;
+	uint32_t		 seq;
 
-	if (f->type == KGP_DATA) {
+	if (kgp_type_numbered(f->type)) {
 		if (c->state != CONN_UP && c->state != CONN_CLOSING)
 			return (conn_fail(c, KGP_E_PROTOCOL,
-			    "DATA before the handshake"));
-		return (conn_on_data(c, f));
+			    "%s before the handshake",
+			    kgp_type_name(f->type)));
+		if (f->seq != c->recv_seq + 1) {
+			if (f->seq > c->recv_seq)
+				return (conn_fail(c, KGP_E_PROTOCOL,
+				    "frame %u where %u was due", f->seq,
+				    c->recv_seq + 1));
+			/* had it already (sent again after a resume) */
+			evbuffer_drain(c->in, f->len);
+			return (0);
+		}
+		c->recv_seq = f->seq;
+		if (c->recv_seq - c->ack_sent >= ACK_EVERY)
+			conn_send_ack(c);
 	}
+	if (f->type == KGP_DATA)
+		return (conn_on_data(c, f));
 	if (f->len > 0)
 		evbuffer_remove(c->in, p, f->len);
 	f->payload = p;
@@ -865,59 +1349,15 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 		return (conn_fail(c, code, "peer: %s%s%s",
 		    kgp_code_name(code), text[0] ? ": " : "", text));
 	case KGP_HELLO:
-		if (c->params.role != KGP_ROLE_SERVER ||
-		    c->state != CONN_HELLO)
-			return (conn_fail(c, KGP_E_PROTOCOL,
-			    "unexpected HELLO"));
-		rc = kgp_hello_decode(f, &h, &errstr);
-		explicit_bzero(p, sizeof(p));
-		if (rc == -1) {
-			kgp_conn_close(c, KGP_E_PROTOCOL, errstr);
-			return (-1);
-		}
-		if (h.vmax < KGP_VERSION_MIN || h.vmin > KGP_VERSION) {
-			explicit_bzero(&h, sizeof(h));
-			kgp_conn_close(c, KGP_E_VERSION,
-			    "no common protocol version");
-			return (-1);
-		}
-		c->peer_window = h.window;
-		c->peer_max_streams = c->params.max_streams;
-		rc = c->cb.hello ? c->cb.hello(c, &h, c->arg) : 0;
-		explicit_bzero(&h, sizeof(h));
-		if (c->state == CONN_DEAD)
-			return (-1);
-		if (rc != 0) {
-			kgp_conn_close(c, rc, kgp_code_name(rc));
-			return (-1);
-		}
-		memset(&w, 0, sizeof(w));
-		w.version = KGP_VERSION;
-		w.window = c->params.window;
-		w.max_streams = c->params.max_streams;
-		n = kgp_welcome_encode(p, sizeof(p), &w);
-		conn_send(c, KGP_WELCOME, 0, p, n);
-		conn_up(c);
-		return (c->state == CONN_UP ? 0 : -1);
+		return (conn_on_hello(c, f, p));
 	case KGP_WELCOME:
-		if (c->params.role != KGP_ROLE_CLIENT ||
-		    c->state != CONN_HELLO)
-			return (conn_fail(c, KGP_E_PROTOCOL,
-			    "unexpected WELCOME"));
-		if (kgp_welcome_decode(f, &w, &errstr) == -1)
-			return (conn_fail(c, KGP_E_PROTOCOL, "WELCOME: %s",
-			    errstr));
-		if (w.version < KGP_VERSION_MIN || w.version > KGP_VERSION)
-			return (conn_fail(c, KGP_E_VERSION,
-			    "server chose version %u", w.version));
-		c->peer_window = w.window;
-		c->peer_max_streams = w.max_streams;
-		conn_up(c);
-		return (c->state == CONN_UP ? 0 : -1);
+		return (conn_on_welcome(c, f));
+	}
+	if (c->state != CONN_UP && c->state != CONN_CLOSING)
+		return (conn_fail(c, KGP_E_PROTOCOL, "%s before the handshake",
+		    kgp_type_name(f->type)));
+	switch (f->type) {
 	case KGP_PING:
-		if (c->state != CONN_UP && c->state != CONN_CLOSING)
-			return (conn_fail(c, KGP_E_PROTOCOL,
-			    "PING before the handshake"));
 		conn_send(c, KGP_PONG, 0, p, 8);
 		return (0);
 	case KGP_PONG:
@@ -930,15 +1370,31 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 			c->missed = 0;
 		}
 		return (0);
-	case KGP_GOAWAY:
-		/* reserved for a later version: nothing to do in v1 */
+	case KGP_ACK:
+		if (kgp_u32_decode(f, &seq, &errstr) == -1 ||
+		    conn_ack_check(c, seq) == -1)
+			return (conn_fail(c, KGP_E_PROTOCOL,
+			    "ACK of frames never sent"));
+		conn_ack(c, seq);
 		return (0);
-	}
-	if (c->state != CONN_UP && c->state != CONN_CLOSING)
-		return (conn_fail(c, KGP_E_PROTOCOL, "%s before the handshake",
-		    kgp_type_name(f->type)));
-	if (f->type == KGP_OPEN)
+	case KGP_GOAWAY:
+		if (c->params.role != KGP_ROLE_CLIENT)
+			return (conn_fail(c, KGP_E_PROTOCOL,
+			    "GOAWAY from the client"));
+		if (kgp_code_decode(f, &code, text, sizeof(text), &errstr)
+		    == -1)
+			return (conn_fail(c, KGP_E_PROTOCOL, "GOAWAY: %s",
+			    errstr));
+		if (c->goaway)
+			return (0);
+		c->goaway = 1;
+		c->draining = 1;
+		if (c->cb.goaway)
+			c->cb.goaway(c, code, text, c->arg);
+		return (c->state == CONN_DEAD ? -1 : 0);
+	case KGP_OPEN:
 		return (conn_on_open(c, f));
+	}
 	return (conn_on_stream_frame(c, f));
 }
 
@@ -1028,12 +1484,19 @@ conn_read(struct kgp_conn *c)
 			event_add(c->ev_write, NULL);
 			break;
 		}
+		if ((n == -1 || n == 0) && c->linger)
+			return (conn_finish_close(c));
 		if (n == -1)
-			return (conn_fail(c, KGP_E_PROTOCOL, "TLS read: %s",
+			return (conn_break(c, KGP_E_PROTOCOL, "TLS read: %s",
 			    conn_error(c)));
 		if (n == 0)
-			return (conn_fail(c, KGP_E_SHUTDOWN,
+			return (conn_break(c, KGP_E_SHUTDOWN,
 			    "connection closed by the peer"));
+		if (c->linger) {
+			/* what the peer still says is moot */
+			total += n;
+			continue;
+		}
 		vec.iov_len = n;
 		evbuffer_commit_space(c->in, &vec, 1);
 		total += n;
@@ -1045,21 +1508,81 @@ conn_read(struct kgp_conn *c)
 	return (0);
 }
 
+/*
+ * Fill wbuf: the unnumbered frames first, then, once the handshake is
+ * done, whole numbered frames from rtx that this link has not had.
+ * Unnumbered frames going first keeps an ACK ahead of the WINDOW that
+ * follows it.
+ */
+static void
+conn_compose(struct kgp_conn *c)
+{
+	struct evbuffer_ptr	 pos;
+	struct kgp_frame	 f;
+	uint8_t			 hdr[KGP_HDRLEN];
+	const char		*errstr;
+	size_t			 n, take = 0, total;
+
+	c->wlen = c->woff = 0;
+	if ((n = evbuffer_get_length(c->ctl)) > 0) {
+		if (n > WBUF_SIZE)
+			n = WBUF_SIZE;
+		c->wlen = evbuffer_remove(c->ctl, c->wbuf, n);
+	}
+	if (evbuffer_get_length(c->ctl) > 0 ||
+	    (c->state != CONN_UP && c->state != CONN_CLOSING))
+		return;
+	total = evbuffer_get_length(c->rtx);
+	if (c->rtx_sent >= total ||
+	    evbuffer_ptr_set(c->rtx, &pos, c->rtx_sent, EVBUFFER_PTR_SET) == -1)
+		return;
+	while (c->rtx_sent + take + KGP_HDRLEN <= total) {
+		if (evbuffer_copyout_from(c->rtx, &pos, hdr, sizeof(hdr)) !=
+		    sizeof(hdr) ||
+		    kgp_decode_hdr(hdr, sizeof(hdr), &f, &errstr) == -1)
+			fatalx("%s: corrupt retransmit queue", __func__);
+		n = KGP_HDRLEN + f.len;
+		if (c->wlen + take + n > WBUF_SIZE)
+			break;
+		take += n;
+		if (evbuffer_ptr_set(c->rtx, &pos, n, EVBUFFER_PTR_ADD) == -1)
+			break;
+	}
+	if (take == 0)
+		return;
+	evbuffer_ptr_set(c->rtx, &pos, c->rtx_sent, EVBUFFER_PTR_SET);
+	if (evbuffer_copyout_from(c->rtx, &pos, c->wbuf + c->wlen, take) !=
+	    (ev_ssize_t)take)
+		fatalx("%s: short copy", __func__);
+	c->wlen += take;
+	c->rtx_sent += take;
+	if (c->rtx_sent > c->rtx_written)
+		c->rtx_written = c->rtx_sent;
+}
+
+/* Something is queued that this link can take now. */
+static int
+conn_pending(struct kgp_conn *c)
+{
+	return (c->woff < c->wlen || evbuffer_get_length(c->ctl) > 0 ||
+	    ((c->state == CONN_UP || c->state == CONN_CLOSING) &&
+	    c->rtx_sent < evbuffer_get_length(c->rtx)));
+}
+
 static int
 conn_write(struct kgp_conn *c)
 {
-	size_t		 len, total = 0;
+	size_t		 total = 0;
 	ssize_t		 n;
-	unsigned char	*p;
 
 	c->write_wants_in = 0;
-	while ((len = evbuffer_get_length(c->out)) > 0 &&
-	    total < CONN_IO_BUDGET) {
-		if (len > CONN_WRITE_CHUNK)
-			len = CONN_WRITE_CHUNK;
-		if ((p = evbuffer_pullup(c->out, len)) == NULL)
-			return (conn_fail(c, KGP_E_INTERNAL, "out of memory"));
-		n = conn_tls_write(c, p, len);
+	while (total < CONN_IO_BUDGET) {
+		if (c->woff == c->wlen) {
+			conn_compose(c);
+			if (c->wlen == 0)
+				break;
+		}
+		n = conn_tls_write(c, c->wbuf + c->woff, c->wlen - c->woff);
 		if (n == TLS_WANT_POLLOUT) {
 			event_add(c->ev_write, NULL);
 			return (0);
@@ -1069,18 +1592,29 @@ conn_write(struct kgp_conn *c)
 			return (0);
 		}
 		if (n == -1)
-			return (conn_fail(c, KGP_E_PROTOCOL, "TLS write: %s",
+			return (conn_break(c, KGP_E_PROTOCOL, "TLS write: %s",
 			    conn_error(c)));
-		evbuffer_drain(c->out, n);
+		c->woff += n;
 		total += n;
 		conn_unblock(c);
+		if (c->state == CONN_DEAD || c->state == CONN_BROKEN)
+			return (-1);
 	}
-	if (evbuffer_get_length(c->out) > 0) {
+	if (conn_pending(c)) {
 		event_add(c->ev_write, NULL);
 		return (0);
 	}
-	if (c->state == CONN_CLOSING)
-		return (conn_finish_close(c));
+	if (c->state == CONN_CLOSING && !c->linger) {
+		/*
+		 * The ERROR is out.  Closing now, with the peer's bytes
+		 * unread, would reset the connection and could destroy the
+		 * ERROR before the peer reads it: stop sending, and read
+		 * until the peer closes (bounded by the close timer).
+		 */
+		c->linger = 1;
+		if (shutdown(c->fd, SHUT_WR) == -1)
+			return (conn_finish_close(c));
+	}
 	return (0);
 }
 
@@ -1089,7 +1623,7 @@ conn_io(int fd, short events, void *arg)
 {
 	struct kgp_conn	*c = arg;
 
-	if (c->state == CONN_DEAD)
+	if (c->state == CONN_DEAD || c->state == CONN_BROKEN)
 		return;
 	if (c->state == CONN_TLS) {
 		if (conn_handshake(c) == -1 || c->state == CONN_TLS)
@@ -1115,17 +1649,23 @@ conn_timer(int fd, short events, void *arg)
 	switch (c->state) {
 	case CONN_TLS:
 	case CONN_HELLO:
-		conn_fail(c, KGP_E_TIMEOUT, "handshake timed out");
+		conn_break(c, KGP_E_TIMEOUT, "handshake timed out");
 		return;
 	case CONN_CLOSING:
 		conn_finish_close(c);
 		return;
 	case CONN_UP:
 		if (c->missed >= c->params.max_missed) {
-			conn_fail(c, KGP_E_TIMEOUT, "keepalive: %u pings "
+			conn_break(c, KGP_E_TIMEOUT, "keepalive: %u pings "
 			    "unanswered", c->missed);
 			return;
 		}
+		if (c->goaway && c->params.role == KGP_ROLE_SERVER &&
+		    c->stats.streams_open == 0) {
+			kgp_conn_close(c, KGP_E_SHUTDOWN, "drained");
+			return;
+		}
+		conn_send_ack(c);
 		v = now_us();
 		c->ping_sent = v;
 		c->missed++;
@@ -1136,6 +1676,7 @@ conn_timer(int fd, short events, void *arg)
 		conn_send(c, KGP_PING, 0, p, sizeof(p));
 		timer_ms(c->ev_timer, c->params.ping_ms);
 		return;
+	case CONN_BROKEN:
 	case CONN_DEAD:
 		return;
 	}

@@ -41,6 +41,7 @@ enum opt_code {
 	OPT_CTL_SOCKET,
 	OPT_SE_PORT,
 	OPT_VM_VERSION,
+	OPT_CONNECTIONS,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -79,6 +80,7 @@ static const struct sc_opt v4_opts[] = {
 	{ "tunnel-cainfo",		1, 0,   OPT_TUNNEL_CAINFO },
 	{ "ctl-socket",			1, 0,   OPT_CTL_SOCKET },
 	{ "vm-version",			1, 0,   OPT_VM_VERSION },
+	{ "tunnel-connections",		1, 0,   OPT_CONNECTIONS },
 	{ "help",			0, 'h', OPT_HELP },
 	{ "version",			0, 0,   OPT_VERSION },
 	/* recognised, not implemented yet */
@@ -128,12 +130,12 @@ static const struct sc_opt v5_opts[] = {
 	{ "max-missed-acks",		1, 0,   OPT_MAX_MISSED },
 	{ "tunnel-cainfo",		1, 0,   OPT_TUNNEL_CAINFO },
 	{ "ctl-socket",			1, 0,   OPT_CTL_SOCKET },
+	{ "tunnel-connections",		1, 0,   OPT_CONNECTIONS },
 	{ "help",			0, 'h', OPT_HELP },
 	{ "version",			0, 0,   OPT_VERSION },
 	/* recognised, not implemented yet */
 	{ "config-file",		1, 'c', U },
 	{ "metadata",			1, 'M', U },
-	{ "tunnel-connections",		1, 0,   U },
 	{ "tunnel-max-concurrent-streams", 1, 0, U },
 	{ "deny-domains",		1, 'F', U },
 	{ "direct-domains",		1, 'D', U },
@@ -180,12 +182,27 @@ static int	 parse_number(const char *, const char *, long long,
 static char	*build_command(int, char **, const char *);
 static const struct sc_opt *find_short(const struct sc_opt *, int);
 
+/* The default number of tunnel connections: one per CPU, 2 to 16. */
+int
+config_default_connections(void)
+{
+	long	 n;
+
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 2)
+		n = 2;
+	if (n > SC_MAX_CONNECTIONS)
+		n = SC_MAX_CONNECTIONS;
+	return ((int)n);
+}
+
 void
 config_init(struct sc_config *conf)
 {
 	memset(conf, 0, sizeof(*conf));
 	conf->max_missed_acks = SC_DEFAULT_MAX_MISSED;
 	conf->se_port = SC_DEFAULT_SE_PORT;
+	conf->tunnel_connections = config_default_connections();
 }
 
 static void
@@ -363,7 +380,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 {
 	const struct sc_opt	*opts, *o;
 	struct option		 lopts[128];
-	char			 shortopts[256], flag[128];
+	char			 shortopts[256], flag[128], *end;
 	const char		*env;
 	long long		 n;
 	size_t			 i, sl;
@@ -565,6 +582,17 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			conf->se_port = (int)n;
 			conf->se_port_set = 1;
 			break;
+		case OPT_CONNECTIONS:
+			errno = 0;
+			n = strtoll(optarg, &end, 10);
+			if (!isdigit((unsigned char)*optarg) ||
+			    *end != '\0' || errno != 0 || n < 1 ||
+			    n > SC_MAX_CONNECTIONS)
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "--tunnel-connections must be between 1 "
+				    "and %d", SC_MAX_CONNECTIONS));
+			conf->tunnel_connections = (int)n;
+			break;
 		case OPT_VM_VERSION:
 			if (set_string(&conf->vm_version, optarg, flag, err,
 			    errlen) == -1)
@@ -667,7 +695,7 @@ config_usage(FILE *f, int legacy)
 "              [-s all] [-t] [-f readyfile] [-d pidfile] [--log-file file]\n"
 "              [--log-level level] [-v] [--tunnel-cainfo file]\n"
 "              [--max-missed-acks n] [--no-remove-colliding-tunnels]\n"
-"              [--ctl-socket path]\n"
+"              [--ctl-socket path] [--tunnel-connections n]\n"
 "       sc legacy -u user -k key [-i name] [-x url] [options]\n"
 "       sc -u user -k key [-i name] [-x url] [-f readyfile] [-d pidfile]\n"
 "          [-l logfile] [-v]\n");
@@ -678,7 +706,7 @@ config_usage(FILE *f, int legacy)
 "          [-d pidfile] [-l logfile] [-v] [-P port] [--tunnel-pool]\n"
 "          [--no-remove-colliding-tunnels] [--tunnel-cainfo file]\n"
 "          [--max-missed-acks n] [--ctl-socket path] [--cainfo file]\n"
-"          [--wait-tunnel-shutdown]\n"
+"          [--wait-tunnel-shutdown] [--tunnel-connections n]\n"
 "       sc run -u user -k key [-i name] [-r region | --rest-url url] [options]\n"
 "See sc(8) for every flag.\n");
 }

@@ -63,6 +63,7 @@ static void	 control_peercred(struct ctl_conn *, int);
 static int	 control_in_group(struct ctl_conn *, gid_t);
 static int	 control_allowed(struct ctl_conn *, uint32_t);
 static const char *control_cmdname(uint32_t);
+static void	 control_send_status(struct ctl_conn *);
 
 /*
  * Bind the socket.  A stale file is replaced; a socket somebody answers
@@ -204,23 +205,31 @@ control_accept(int fd, short event, void *arg)
 	ctl_nconns++;
 }
 
+/* IMSG_CTL_STATUS_INFO: struct ctl_status, then its nlinks links. */
+static void
+control_send_status(struct ctl_conn *c)
+{
+	struct ctl_status	 st;
+	struct sc_link_stats	 ls[SC_MAX_CONNECTIONS];
+
+	sc_status(&st, ls);
+	if (imsg_compose2(&c->iev.ibuf, IMSG_CTL_STATUS_INFO, 0, 0, -1,
+	    &st, sizeof(st), ls, st.nlinks * sizeof(ls[0])) == -1)
+		log_warn("%s", __func__);
+	imsg_event_add(&c->iev);
+}
+
 /* Fresh figures from kgpd (or none in time): answer who asked. */
 void
 control_status_ready(void)
 {
-	struct ctl_status	 st;
 	struct ctl_conn		*c;
-	int			 any = 0;
 
 	TAILQ_FOREACH(c, &ctl_conns, entry) {
 		if (!c->want_status)
 			continue;
-		if (!any)
-			sc_status(&st);
-		any = 1;
 		c->want_status = 0;
-		imsg_compose_event(&c->iev, IMSG_CTL_STATUS_INFO, 0, 0, -1,
-		    &st, sizeof(st));
+		control_send_status(c);
 	}
 	if (ctl_status_ev != NULL)
 		evtimer_del(ctl_status_ev);
@@ -397,7 +406,6 @@ control_dispatch(int fd, short event, void *arg)
 {
 	struct imsgev		*iev = arg;
 	struct ctl_conn		*c = iev->data;
-	struct ctl_status	 st;
 	struct imsg		 imsg;
 	int32_t			 v;
 	ssize_t			 n;
@@ -426,9 +434,7 @@ control_dispatch(int fd, short event, void *arg)
 			 * arrive (control_status_ready) or after a bound.
 			 */
 			if (sc_stats_request() == -1) {
-				sc_status(&st);
-				imsg_compose_event(iev, IMSG_CTL_STATUS_INFO,
-				    0, 0, -1, &st, sizeof(st));
+				control_send_status(c);
 				break;
 			}
 			c->want_status = 1;

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -24,6 +25,8 @@
 #define SC_KEEPALIVE_SEC	1
 #define SC_CA_CHUNK		16000
 #define SC_CA_MAX		(1024 * 1024)
+#define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
+#define STOP_REQUEST_SEC	10
 
 /* the command line, environment and defaults, after parsing */
 struct sc_config {
@@ -48,6 +51,7 @@ struct sc_config {
 	int		 max_missed_acks;
 	int		 se_port;
 	int		 se_port_set;
+	int		 tunnel_connections;	/* 1..SC_MAX_CONNECTIONS */
 };
 
 /* what config_parse() tells main() to do */
@@ -101,10 +105,32 @@ struct child {
 
 enum sc_state {
 	SC_STARTING,		/* children starting, REST */
-	SC_CONNECTING,		/* no KGP link yet */
-	SC_UP,			/* KGP link up */
-	SC_RECONNECTING,	/* KGP link lost, waiting to reconnect */
+	SC_CONNECTING,		/* no tunnel connection up yet */
+	SC_UP,			/* at least one tunnel connection up */
+	SC_RECONNECTING,	/* all of them lost, reconnecting */
 	SC_STOPPING
+};
+
+/* one tunnel connection, as the controller drives it (link.c) */
+enum link_state {
+	LINK_IDLE,		/* nothing under way */
+	LINK_CONNECTING,	/* TCP connect in progress */
+	LINK_WAITING,		/* backoff before the next attempt */
+	LINK_HANDSHAKE,		/* socket handed to kgpd, not up yet */
+	LINK_UP
+};
+
+struct link {
+	uint32_t		 index;
+	enum link_state		 state;
+	int			 ever_up;
+	int			 fd;		/* while connecting */
+	struct event		*conn_ev;
+	struct event		*reconnect_ev;
+	struct addrinfo		*ai_list;
+	struct addrinfo		*ai_cur;
+	long			 backoff_ms;	/* the next delay */
+	struct timespec		 lost;		/* when it broke */
 };
 
 struct sc {
@@ -120,17 +146,18 @@ struct sc {
 	char			*ca;		/* --tunnel-cainfo PEM */
 	size_t			 calen;
 
-	/* the KGP link */
+	/* the tunnel connections (link.c) */
 	int			 ever_up;
 	time_t			 drain_deadline;	/* --wait-tunnel-shutdown */
 	int			 drain_logged;
 	int			 early_failures;
 	uint32_t		 reconnects;
-	int			 conn_fd;
-	struct event		*conn_ev;
-	struct event		*reconnect_ev;
-	struct addrinfo		*ai_list;
-	struct addrinfo		*ai_cur;
+	uint32_t		 nlinks;
+	struct link		 links[SC_MAX_CONNECTIONS];
+	struct event		*giveup_ev;	/* none up for too long */
+	/* kgpd's view of them, from its last IMSG_STATS */
+	uint32_t		 nlink_stats;
+	struct sc_link_stats	 link_stats[SC_MAX_CONNECTIONS];
 
 	/* shutdown */
 	int			 exit_status;
@@ -150,7 +177,8 @@ extern struct sc	*sc_env;
 void		 sc_shutdown(int);
 void		 sc_child_ready(struct child *);
 void		 sc_child_died(struct child *);
-void		 sc_status(struct ctl_status *);
+void		 sc_status(struct ctl_status *, struct sc_link_stats *);
+void		 sc_touch_readyfile(void);
 int		 sc_stats_request(void);
 const char	*sc_state_name(enum sc_state);
 void		 sc_console(int, const char *, ...)
@@ -164,6 +192,7 @@ extern volatile sig_atomic_t	 sc_signalled;
 
 /* config.c */
 extern char	*config_cainfo;		/* --cainfo */
+int		 config_default_connections(void);
 void		 config_init(struct sc_config *);
 void		 config_free(struct sc_config *);
 int		 config_parse(struct sc_config *, int, char **, char *, size_t);
@@ -196,6 +225,16 @@ int		 child_ready(enum child_id);
 void		 timer_add(struct event *, long, long);
 int		 supervise_readyfile(const char *);
 void		 supervise_cleanup(void);
+
+/* link.c */
+void		 link_init(void);
+void		 link_start_all(void);
+void		 link_cancel_all(void);
+void		 link_up(const struct kgp_link_event *);
+void		 link_down(const struct kgp_link_event *);
+void		 link_fatal(const char *);
+void		 link_kgpd_died(void);
+uint32_t	 link_status(struct sc_link_stats *);
 
 /* control.c */
 int		 control_init(const char *, char *, size_t);

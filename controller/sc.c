@@ -36,12 +36,6 @@
 #define STOP_TIMEOUT_SEC	30	/* the whole shutdown, REST calls included */
 #define STOP_DRAIN_SEC		60	/* --wait-tunnel-shutdown: open streams */
 #define SC_NOFILE		65536	/* open files, for the helpers */
-#define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
-#define STOP_REQUEST_SEC	10
-#define CONNECT_TIMEOUT_SEC	10
-#define RECONNECT_FIRST_MS	250	/* first retry after a lost link */
-#define RECONNECT_MAX_MS	(30 * 1000)
-#define EARLY_FAILURES_MAX	5
 
 struct sc			*sc_env;
 volatile sig_atomic_t		 sc_signalled;
@@ -54,7 +48,6 @@ static int			 sig_pipe[2] = { -1, -1 };
 static char			 pidfile_path[PATH_MAX];
 static char			 ctlsock_path[PATH_MAX];
 static int			 startup_done;
-static long			 reconnect_ms = RECONNECT_FIRST_MS;
 /* started as root: the user to become */
 static struct passwd		 sc_pw;
 
@@ -72,19 +65,8 @@ static void	 sc_stop_poll(int, short, void *);
 static void	 sc_stop_finish(void);
 static void	 sc_cleanup(void);
 static void	 sc_send_kgp_config(void);
-static void	 sc_touch_readyfile(void);
 static int	 sc_write_pidfile(const char *);
 static int	 sc_read_ca(const char *);
-static void	 link_start(void);
-static void	 link_try(const char *);
-static void	 link_connect_cb(int, short, void *);
-static void	 link_cancel(void);
-static void	 link_failed(const char *);
-static void	 link_schedule(void);
-static void	 link_reconnect_cb(int, short, void *);
-static void	 link_up(void);
-static void	 link_down(const char *);
-static void	 link_fatal(const char *);
 
 const char *
 sc_state_name(enum sc_state s)
@@ -249,7 +231,7 @@ sc_write_pidfile(const char *path)
 	return (0);
 }
 
-static void
+void
 sc_touch_readyfile(void)
 {
 	if (conf.readyfile == NULL)
@@ -337,7 +319,7 @@ sc_read_ca(const char *path)
 }
 
 void
-sc_status(struct ctl_status *st)
+sc_status(struct ctl_status *st, struct sc_link_stats *ls)
 {
 	struct sc_stats	*k = &children[CHILD_KGPD].stats;
 
@@ -360,6 +342,7 @@ sc_status(struct ctl_status *st)
 	st->controller_pid = (int32_t)sc_pid;
 	st->kgpd_pid = (int32_t)children[CHILD_KGPD].pid;
 	st->proxyd_pid = (int32_t)children[CHILD_PROXYD].pid;
+	st->nlinks = link_status(ls);
 }
 
 /* Ask kgpd for its figures now; -1 when it cannot answer. */
@@ -425,7 +408,7 @@ sc_child_ready(struct child *c)
 	if (c->id == CHILD_KGPD && env.tunnel_created) {
 		log_info("kgpd is back, reconnecting the tunnel");
 		sc_send_kgp_config();
-		link_start();
+		link_start_all();
 	}
 }
 
@@ -434,30 +417,67 @@ sc_child_died(struct child *c)
 {
 	if (env.state == SC_STOPPING || c->id != CHILD_KGPD)
 		return;
-	/* the link went with it; the new kgpd gets a new one */
-	link_cancel();
-	if (env.state == SC_UP)
-		env.reconnects++;
-	if (env.state == SC_UP || env.state == SC_CONNECTING)
-		env.state = SC_RECONNECTING;
+	/* the connections went with it; the new kgpd gets new ones */
+	link_kgpd_died();
+}
+
+/* A kgp_link_event from kgpd: the right size, a terminated reason. */
+static void
+sc_link_event(struct imsg *imsg, struct kgp_link_event *ev, const char *what)
+{
+	char	*p;
+
+	if (imsg_get_data(imsg, ev, sizeof(*ev)) == -1)
+		fatalx("kgpd: bad %s", what);
+	ev->reason[sizeof(ev->reason) - 1] = '\0';
+	for (p = ev->reason; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/*
+ * kgpd's IMSG_STATS: struct sc_stats, then one struct sc_link_stats per
+ * connection (none before it has its configuration).
+ */
+static void
+sc_kgpd_stats(struct child *c, struct imsg *imsg)
+{
+	struct sc_stats		 st;
+	struct sc_link_stats	 ls[SC_MAX_CONNECTIONS];
+	size_t			 len = IMSG_DATA_SIZE(imsg);
+	uint32_t		 i, n;
+
+	if (len < sizeof(st) ||
+	    (len - sizeof(st)) % sizeof(ls[0]) != 0)
+		fatalx("kgpd: bad IMSG_STATS size %zu", len);
+	n = (len - sizeof(st)) / sizeof(ls[0]);
+	if (n != 0 && n != env.nlinks)
+		fatalx("kgpd: IMSG_STATS for %u connections, not %u", n,
+		    env.nlinks);
+	memcpy(&st, imsg->data, sizeof(st));
+	memcpy(ls, (char *)imsg->data + sizeof(st), n * sizeof(ls[0]));
+	for (i = 0; i < n; i++)
+		if (ls[i].index != i || ls[i].state > SC_LINK_CONNECTING)
+			fatalx("kgpd: IMSG_STATS: bad connection %u", i);
+	c->stats = st;
+	memcpy(env.link_stats, ls, n * sizeof(ls[0]));
+	env.nlink_stats = n;
 }
 
 static void
 sc_dispatch_kgpd(struct child *c, struct imsg *imsg)
 {
-	struct sc_stats	 st;
-	char		*s;
+	struct kgp_link_event	 ev;
+	char			*s;
 
 	switch (imsg->hdr.type) {
 	case IMSG_KGP_UP:
-		if (imsg_get_data(imsg, NULL, 0) == -1)
-			fatalx("kgpd: bad IMSG_KGP_UP");
-		link_up();
+		sc_link_event(imsg, &ev, "IMSG_KGP_UP");
+		link_up(&ev);
 		break;
 	case IMSG_KGP_DOWN:
-		if ((s = imsg_get_string(imsg, 1024)) == NULL)
-			fatalx("kgpd: bad IMSG_KGP_DOWN");
-		link_down(s);
+		sc_link_event(imsg, &ev, "IMSG_KGP_DOWN");
+		link_down(&ev);
 		break;
 	case IMSG_KGP_FATAL:
 		if ((s = imsg_get_string(imsg, 1024)) == NULL)
@@ -469,9 +489,7 @@ sc_dispatch_kgpd(struct child *c, struct imsg *imsg)
 		link_fatal(s);
 		break;
 	case IMSG_STATS:
-		if (imsg_get_data(imsg, &st, sizeof(st)) == -1)
-			fatalx("kgpd: bad IMSG_STATS");
-		c->stats = st;
+		sc_kgpd_stats(c, imsg);
 		control_status_ready();
 		break;
 	default:
@@ -508,7 +526,7 @@ sc_send_kgp_config(void)
 	strlcpy(kc.server_name, env.tunnel.host, sizeof(kc.server_name));
 	if (env.ca == NULL)
 		strlcpy(kc.pin, env.tunnel.cert_sha256, sizeof(kc.pin));
-	kc.conn_index = 0;
+	kc.connections = env.nlinks;
 	kc.keepalive_sec = SC_KEEPALIVE_SEC;
 	kc.max_missed_acks = conf.max_missed_acks;
 	child_compose(k, IMSG_KGP_CONFIG, -1, &kc, sizeof(kc));
@@ -608,249 +626,17 @@ sc_startup(int fd, short event, void *arg)
 		sc_shutdown(1);
 		return;
 	}
-	log_info("Tunnel %s is running, connecting to %s:%d",
-	    env.tunnel.id, env.tunnel.host, env.tunnel.ssh_port);
+	log_info("Tunnel %s is running, connecting to %s:%d (%u "
+	    "connection%s)", env.tunnel.id, env.tunnel.host,
+	    env.tunnel.ssh_port, env.nlinks, env.nlinks == 1 ? "" : "s");
 	env.state = SC_CONNECTING;
 	sc_send_kgp_config();
-	link_start();
+	link_start_all();
 	return;
 
  interrupted:
 	rest_abort_on_signal(0);
 	/* the signal event calls sc_shutdown() */
-}
-
-/* Open a TCP connection to the KGP endpoint; kgpd gets the socket. */
-static void
-link_start(void)
-{
-	struct addrinfo	 hints;
-	char		 port[16];
-	int		 error;
-
-	if (env.state == SC_STOPPING || !child_ready(CHILD_KGPD))
-		return;
-	link_cancel();
-	evtimer_del(env.reconnect_ev);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof(port), "%d", env.tunnel.ssh_port);
-	log_debug("connecting to %s:%s", env.tunnel.host, port);
-	if ((error = getaddrinfo(env.tunnel.host, port, &hints,
-	    &env.ai_list)) != 0) {
-		env.ai_list = NULL;
-		link_failed(gai_strerror(error));
-		return;
-	}
-	env.ai_cur = env.ai_list;
-	link_try("no address");
-}
-
-static void
-link_try(const char *lasterr)
-{
-	struct addrinfo	*ai;
-	int		 fd;
-
-	for (; (ai = env.ai_cur) != NULL; env.ai_cur = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype |
-		    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol)) == -1) {
-			lasterr = strerror(errno);
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
-		    errno != EINPROGRESS) {
-			lasterr = strerror(errno);
-			close(fd);
-			continue;
-		}
-		env.conn_fd = fd;
-		env.conn_ev = event_new(env.base, fd, EV_WRITE,
-		    link_connect_cb, NULL);
-		if (env.conn_ev == NULL)
-			fatalx("%s: event_new", __func__);
-		event_add(env.conn_ev,
-		    &(struct timeval){ CONNECT_TIMEOUT_SEC, 0 });
-		return;
-	}
-	link_failed(lasterr);
-}
-
-static void
-link_connect_cb(int fd, short event, void *arg)
-{
-	socklen_t	 len;
-	int		 error = 0, on = 1;
-	const char	*why;
-
-	event_free(env.conn_ev);
-	env.conn_ev = NULL;
-	if (event & EV_TIMEOUT)
-		why = "connection timed out";
-	else {
-		len = sizeof(error);
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
-			error = errno;
-		why = error ? strerror(error) : NULL;
-	}
-	if (why != NULL) {
-		close(fd);
-		env.conn_fd = -1;
-		env.ai_cur = env.ai_cur->ai_next;
-		link_try(why);
-		return;
-	}
-	env.conn_fd = -1;
-	freeaddrinfo(env.ai_list);
-	env.ai_list = env.ai_cur = NULL;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if (!child_ready(CHILD_KGPD)) {
-		/* kgpd went away meanwhile; its hello starts over */
-		close(fd);
-		return;
-	}
-	log_debug("connected to %s:%d, handing the socket to kgpd",
-	    env.tunnel.host, env.tunnel.ssh_port);
-	child_compose(&children[CHILD_KGPD], IMSG_KGP_CONNECT, fd, NULL, 0);
-	if (env.state != SC_UP)
-		env.state = SC_CONNECTING;
-}
-
-static void
-link_cancel(void)
-{
-	if (env.conn_ev != NULL) {
-		event_free(env.conn_ev);
-		env.conn_ev = NULL;
-	}
-	if (env.conn_fd != -1) {
-		close(env.conn_fd);
-		env.conn_fd = -1;
-	}
-	if (env.ai_list != NULL) {
-		freeaddrinfo(env.ai_list);
-		env.ai_list = env.ai_cur = NULL;
-	}
-}
-
-static void
-link_failed(const char *why)
-{
-	if (env.ai_list != NULL) {
-		freeaddrinfo(env.ai_list);
-		env.ai_list = env.ai_cur = NULL;
-	}
-	if (!env.ever_up) {
-		sc_error("cannot connect to the tunnel server at %s:%d: %s",
-		    env.tunnel.host, env.tunnel.ssh_port, why);
-		sc_shutdown(1);
-		return;
-	}
-	log_warnx("cannot connect to the tunnel server at %s:%d: %s",
-	    env.tunnel.host, env.tunnel.ssh_port, why);
-	link_schedule();
-}
-
-/*
- * The next attempt: quick at first (a server that restarts is back in a
- * moment), then doubling up to the cap, each delay with up to a quarter
- * of random jitter either way so that many clients do not come back at
- * the same instant.
- */
-static void
-link_schedule(void)
-{
-	long	 ms;
-
-	env.state = SC_RECONNECTING;
-	ms = reconnect_ms - reconnect_ms / 4 +
-	    (long)arc4random_uniform(reconnect_ms / 2 + 1);
-	if (ms > RECONNECT_MAX_MS)
-		ms = RECONNECT_MAX_MS;
-	log_info("Reconnecting in %ld.%02ld seconds", ms / 1000,
-	    ms % 1000 / 10);
-	timer_add(env.reconnect_ev, ms / 1000, ms % 1000 * 1000);
-	reconnect_ms *= 2;
-	if (reconnect_ms > RECONNECT_MAX_MS)
-		reconnect_ms = RECONNECT_MAX_MS;
-}
-
-static void
-link_reconnect_cb(int fd, short event, void *arg)
-{
-	link_start();
-}
-
-static void
-link_up(void)
-{
-	if (env.state == SC_STOPPING)
-		return;
-	env.state = SC_UP;
-	reconnect_ms = RECONNECT_FIRST_MS;
-	env.early_failures = 0;
-	if (!env.ever_up) {
-		env.ever_up = 1;
-		sc_console(LOG_INFO,
-		    "Sauce Connect is up, you may start your tests.");
-		sc_touch_readyfile();
-	} else
-		log_info("Tunnel connection re-established");
-}
-
-static void
-link_down(const char *reason)
-{
-	if (env.state == SC_STOPPING) {
-		log_debug("tunnel connection closed: %s", reason);
-		return;
-	}
-	log_warnx("Tunnel connection lost: %s", reason);
-	if (!env.ever_up && ++env.early_failures >= EARLY_FAILURES_MAX) {
-		sc_error("cannot establish the tunnel connection: %s", reason);
-		sc_shutdown(1);
-		return;
-	}
-	if (env.ever_up)
-		env.reconnects++;
-	link_schedule();
-}
-
-/*
- * The server ended the link for good (the tunnel is gone, or the link
- * is refused).  Ask the REST API what became of the tunnel, to tell the
- * user why, then stop.
- */
-static void
-link_fatal(const char *why)
-{
-	struct rest_tunnel	 t;
-	char			 err[1024];
-	int			 ret;
-
-	rest_set_timeouts(STOP_CONNECT_SEC, STOP_REQUEST_SEC);
-	ret = rest_get(env.tunnel.id, &t, err, sizeof(err));
-	if (ret == REST_ENOTFOUND) {
-		sc_error("the tunnel server no longer knows tunnel %s (was it "
-		    "restarted?): %s", env.tunnel.id, why);
-		env.tunnel_created = 0;
-	} else if (ret == REST_OK && (strcmp(t.status, "terminated") == 0 ||
-	    strcmp(t.status, "halting") == 0)) {
-		if (t.user_shutdown)
-			sc_error("tunnel %s was terminated on the server: it "
-			    "was deleted, or removed by another sc started "
-			    "with the same tunnel name (%s)", env.tunnel.id,
-			    why);
-		else
-			sc_error("tunnel %s was terminated on the server: its "
-			    "link was down for longer than the server's grace "
-			    "period (%s)", env.tunnel.id, why);
-		env.tunnel_created = 0;
-	} else
-		sc_error("the tunnel server refused the tunnel connection: %s",
-		    why);
-	sc_shutdown(1);
 }
 
 /*
@@ -878,8 +664,7 @@ sc_shutdown(int status)
 
 	if (status == 0 || env.tunnel_created)
 		log_info("Shutting down...");
-	link_cancel();
-	evtimer_del(env.reconnect_ev);
+	link_cancel_all();
 	evtimer_del(env.hello_ev);
 	if (child_ready(CHILD_KGPD)) {
 		child_compose(&children[CHILD_KGPD], IMSG_KGP_DRAIN, -1, NULL,
@@ -1069,7 +854,6 @@ main(int argc, char *argv[])
 
 	memset(&env, 0, sizeof(env));
 	env.conf = &conf;
-	env.conn_fd = -1;
 	env.started = time(NULL);
 	env.state = SC_STARTING;
 
@@ -1164,12 +948,12 @@ main(int argc, char *argv[])
 
 	env.hello_ev = evtimer_new(env.base, sc_hello_timeout, NULL);
 	env.stats_ev = evtimer_new(env.base, sc_stats_cb, NULL);
-	env.reconnect_ev = evtimer_new(env.base, link_reconnect_cb, NULL);
 	env.stop_ev = evtimer_new(env.base, sc_stop_poll, NULL);
 	if (env.hello_ev == NULL || env.stats_ev == NULL ||
-	    env.reconnect_ev == NULL || env.stop_ev == NULL)
+	    env.stop_ev == NULL)
 		sc_fatal("evtimer_new");
 
+	link_init();
 	supervise_start_all();
 	timer_add(env.hello_ev, HELLO_TIMEOUT_SEC, 0);
 	timer_add(env.stats_ev, 1, 0);

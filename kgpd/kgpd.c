@@ -10,6 +10,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/queue.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +38,25 @@
 
 static void	kgpd_dispatch_main(int, short, void *);
 static void	kgpd_dispatch_proxyd(int, short, void *);
-static void	kgpd_connect(int);
+static void	kgpd_connect(int, uint32_t);
 static void	kgpd_sig(int, short, void *);
+
+/* one tunnel connection: an index the controller keeps connected */
+struct link {
+	struct kgp_conn		*conn;		/* its session, if any */
+	uint32_t		 breaks;	/* of sessions that ended */
+	uint32_t		 resumes;
+	uint64_t		 retransmitted;
+	int64_t			 last_break;
+};
+
+/* a connection the server drains (GOAWAY): it ends with its streams */
+struct retired {
+	TAILQ_ENTRY(retired)	 entry;
+	struct kgp_conn		*conn;
+};
+
+static void	kgpd_account_link(struct link *, struct kgp_conn *);
 
 static struct event_base	*base;
 static struct imsgev		 iev_main;
@@ -48,8 +66,9 @@ static struct kgp_config	 conf;
 static int			 have_conf;
 static char			*ca_pem;
 static size_t			 ca_len;
-static struct kgp_conn		*conn;
-static uint32_t			 connects;
+static struct link		 links[SC_MAX_CONNECTIONS];
+static uint32_t			 nlinks;
+static TAILQ_HEAD(, retired)	 retired = TAILQ_HEAD_INITIALIZER(retired);
 static struct sc_stats		 stats_done;	/* of finished connections */
 
 static void
@@ -65,6 +84,8 @@ main(int argc, char *argv[])
 {
 	struct event	*ev_term, *ev_int;
 	struct sc_hello	 hello;
+	struct retired	*r;
+	uint32_t	 i;
 	int		 ch, verbose = 0;
 
 	log_procinit("kgpd");
@@ -117,7 +138,13 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(base);
 
-	kgp_conn_free(conn);
+	for (i = 0; i < nlinks; i++)
+		kgp_conn_free(links[i].conn);
+	while ((r = TAILQ_FIRST(&retired)) != NULL) {
+		TAILQ_REMOVE(&retired, r, entry);
+		kgp_conn_free(r->conn);
+		free(r);
+	}
 	return (0);
 }
 
@@ -127,22 +154,74 @@ kgpd_sig(int sig, short event, void *arg)
 	event_base_loopbreak(base);
 }
 
+/* A link's connection is finished: keep its counters. */
 static void
-kgpd_stats(struct sc_stats *st)
+kgpd_account(struct kgp_conn *c)
 {
 	struct kgp_conn_stats	 cs;
 
-	*st = stats_done;
-	st->reconnects = connects > 1 ? connects - 1 : 0;
-	if (conn == NULL)
-		return;
-	kgp_conn_stats(conn, &cs);
-	st->streams_open = cs.streams_open;
-	st->streams_total += cs.streams_total;
-	st->bytes_in += cs.bytes_in;
-	st->bytes_out += cs.bytes_out;
-	st->rtt_us = cs.rtt_us;
-	st->link_up = cs.up;
+	kgp_conn_stats(c, &cs);
+	stats_done.streams_total += cs.streams_total;
+	stats_done.bytes_in += cs.bytes_in;
+	stats_done.bytes_out += cs.bytes_out;
+}
+
+/* sc_stats, then one sc_link_stats per configured connection. */
+static size_t
+kgpd_stats(uint8_t *buf, size_t len)
+{
+	struct sc_stats		 st;
+	struct sc_link_stats	 ls;
+	struct kgp_conn_stats	 cs;
+	struct link		*l;
+	struct retired		*r;
+	uint32_t		 i;
+	size_t			 off = sizeof(st);
+
+	st = stats_done;
+	for (i = 0; i < nlinks && off + sizeof(ls) <= len; i++) {
+		l = &links[i];
+		memset(&ls, 0, sizeof(ls));
+		ls.index = i;
+		ls.breaks = l->breaks;
+		ls.resumes = l->resumes;
+		ls.retransmitted = l->retransmitted;
+		ls.last_break = l->last_break;
+		if (l->conn != NULL) {
+			kgp_conn_stats(l->conn, &cs);
+			ls.state = cs.up ? SC_LINK_UP : cs.broken ?
+			    SC_LINK_BROKEN : SC_LINK_NONE;
+			ls.rtt_us = cs.rtt_us;
+			ls.streams_open = cs.streams_open;
+			ls.bytes_in = cs.bytes_in;
+			ls.bytes_out = cs.bytes_out;
+			ls.breaks += cs.breaks;
+			ls.resumes += cs.resumes;
+			ls.retransmitted += cs.retransmitted;
+			if (cs.last_break > ls.last_break)
+				ls.last_break = cs.last_break;
+			st.streams_open += cs.streams_open;
+			st.streams_total += cs.streams_total;
+			st.bytes_in += cs.bytes_in;
+			st.bytes_out += cs.bytes_out;
+			if (cs.up) {
+				st.link_up++;
+				st.rtt_us = cs.rtt_us;
+			}
+		}
+		st.reconnects += ls.breaks;
+		memcpy(buf + off, &ls, sizeof(ls));
+		off += sizeof(ls);
+	}
+	TAILQ_FOREACH(r, &retired, entry) {
+		kgp_conn_stats(r->conn, &cs);
+		st.streams_open += cs.streams_open;
+		st.streams_total += cs.streams_total;
+		st.bytes_in += cs.bytes_in;
+		st.bytes_out += cs.bytes_out;
+	}
+	memcpy(buf, &st, sizeof(st));
+	return (off);
 }
 
 /* The server opened a stream: give proxyd one end of a socketpair. */
@@ -177,82 +256,151 @@ kgpd_open(struct kgp_conn *c, uint32_t id, const char *meta, uint16_t *code,
 }
 
 static void
-kgpd_up(struct kgp_conn *c, void *arg)
+kgpd_link_event(int type, struct link *l, const char *reason, int resumable)
 {
-	log_debug("KGP connection up (server %s)", kgp_conn_peer_hash(c));
-	imsg_compose_event(&iev_main, IMSG_KGP_UP, 0, 0, -1, NULL, 0);
-}
-
-/* Keep the counters of a connection that is going away. */
-static void
-kgpd_account(struct kgp_conn *c)
-{
+	struct kgp_link_event	 ev;
 	struct kgp_conn_stats	 cs;
 
-	kgp_conn_stats(c, &cs);
-	stats_done.streams_total += cs.streams_total;
-	stats_done.bytes_in += cs.bytes_in;
-	stats_done.bytes_out += cs.bytes_out;
+	memset(&ev, 0, sizeof(ev));
+	ev.index = l - links;
+	ev.resumable = resumable;
+	if (type == IMSG_KGP_UP && l->conn != NULL) {
+		kgp_conn_stats(l->conn, &cs);
+		ev.resumed = cs.last_resumed;
+		ev.retransmitted = cs.last_resumed ? cs.last_rtx : 0;
+	}
+	if (reason != NULL)
+		strlcpy(ev.reason, reason, sizeof(ev.reason));
+	imsg_compose_event(&iev_main, type, 0, 0, -1, &ev, sizeof(ev));
+}
+
+static void
+kgpd_up(struct kgp_conn *c, void *arg)
+{
+	struct link	*l = arg;
+
+	if (l == NULL)
+		return;
+	log_debug("KGP connection %td up (server %s)", l - links,
+	    kgp_conn_peer_hash(c));
+	kgpd_link_event(IMSG_KGP_UP, l, NULL, 0);
+}
+
+/* The link broke; the session waits for the controller's new socket. */
+static void
+kgpd_broken(struct kgp_conn *c, int code, const char *why, void *arg)
+{
+	struct link	*l = arg;
+
+	if (l == NULL) {
+		/* a retired connection is not worth resuming */
+		kgp_conn_close(c, KGP_E_SHUTDOWN, "retired");
+		return;
+	}
+	kgpd_link_event(IMSG_KGP_DOWN, l, why, 1);
+}
+
+/*
+ * The server drains this connection: it stays for its open streams, and
+ * the index gets a fresh connection for the new ones.
+ */
+static void
+kgpd_goaway(struct kgp_conn *c, int code, const char *text, void *arg)
+{
+	struct link	*l = arg;
+	struct retired	*r;
+	char		 why[SC_REASON_LEN];
+
+	if (l == NULL)
+		return;
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		log_warn("%s", __func__);
+		return;
+	}
+	kgpd_account_link(l, c);
+	r->conn = c;
+	TAILQ_INSERT_TAIL(&retired, r, entry);
+	kgp_conn_set_arg(c, NULL);
+	l->conn = NULL;
+	snprintf(why, sizeof(why), "the server is draining it (%s)",
+	    text[0] ? text : kgp_code_name(code));
+	kgpd_link_event(IMSG_KGP_DOWN, l, why, 0);
 }
 
 static void
 kgpd_down(struct kgp_conn *c, int code, const char *why, void *arg)
 {
-	int	 type;
+	struct link	*l = arg;
+	struct retired	*r;
 
 	kgpd_account(c);
+	if (l == NULL) {
+		TAILQ_FOREACH(r, &retired, entry)
+			if (r->conn == c)
+				break;
+		if (r != NULL) {
+			TAILQ_REMOVE(&retired, r, entry);
+			free(r);
+		}
+		log_debug("retired KGP connection closed: %s", why);
+		kgp_conn_free(c);
+		return;
+	}
+	kgpd_account_link(l, c);
+	l->conn = NULL;
 	switch (code) {
 	case KGP_E_AUTH:
 	case KGP_E_VERSION:
 	case KGP_E_TERMINATED:
-		type = IMSG_KGP_FATAL;
+		imsg_compose_event(&iev_main, IMSG_KGP_FATAL, 0, 0, -1, why,
+		    strlen(why) + 1);
 		break;
 	default:
-		type = IMSG_KGP_DOWN;
+		kgpd_link_event(IMSG_KGP_DOWN, l, why, 0);
 		break;
 	}
-	imsg_compose_event(&iev_main, type, 0, 0, -1, why, strlen(why) + 1);
-	if (c == conn)
-		conn = NULL;
 	kgp_conn_free(c);
 }
 
 static const struct kgp_callbacks kgpd_callbacks = {
 	.open = kgpd_open,
 	.up = kgpd_up,
+	.broken = kgpd_broken,
+	.goaway = kgpd_goaway,
 	.down = kgpd_down,
 };
 
-/* A connected socket from the controller: TLS and KGP on it. */
+/* A session leaves its index: its break counters stay with the index. */
 static void
-kgpd_connect(int fd)
+kgpd_account_link(struct link *l, struct kgp_conn *c)
 {
-	struct tls_config	*tc = NULL;
-	struct tls		*tls = NULL;
-	struct kgp_params	 params;
-	const char		*why;
+	struct kgp_conn_stats	 cs;
 
-	if (!have_conf) {
-		close(fd);
-		fatalx("connection before configuration");
-	}
-	if (conn != NULL) {
-		log_info("replacing the KGP connection");
-		kgpd_account(conn);
-		kgp_conn_free(conn);
-		conn = NULL;
-	}
-	connects++;
+	kgp_conn_stats(c, &cs);
+	l->breaks += cs.breaks;
+	l->resumes += cs.resumes;
+	l->retransmitted += cs.retransmitted;
+	if (cs.last_break > l->last_break)
+		l->last_break = cs.last_break;
+}
+
+static struct tls *
+kgpd_tls(int fd, const char **why)
+{
+	struct tls_config	*tc;
+	struct tls		*tls = NULL;
+
+	*why = NULL;
 	if ((tc = tls_config_new()) == NULL) {
-		why = "tls_config_new failed";
-		goto fail;
+		*why = "tls_config_new failed";
+		return (NULL);
 	}
 	tls_config_set_protocols(tc, TLS_PROTOCOL_TLSv1_2 |
 	    TLS_PROTOCOL_TLSv1_3);
 	if (ca_len > 0) {
 		if (tls_config_set_ca_mem(tc, (uint8_t *)ca_pem, ca_len)
 		    == -1) {
-			why = tls_config_error(tc);
+			*why = tls_config_error(tc);
 			goto fail;
 		}
 	} else if (conf.pin[0] != '\0') {
@@ -261,17 +409,61 @@ kgpd_connect(int fd)
 		tls_config_insecure_noverifyname(tc);
 	}
 	if ((tls = tls_client()) == NULL) {
-		why = "tls_client failed";
+		*why = "tls_client failed";
 		goto fail;
 	}
 	if (tls_configure(tls, tc) == -1 ||
 	    tls_connect_socket(tls, fd, conf.server_name) == -1) {
-		why = tls_error(tls);
+		*why = tls_error(tls);
 		goto fail;
 	}
 	tls_config_free(tc);
-	tc = NULL;
+	return (tls);
+fail:
+	/* the message may live in tc or tls: log it before they go */
+	log_warnx("cannot start TLS: %s", *why ? *why : "unknown error");
+	*why = "TLS setup failed";
+	tls_free(tls);
+	tls_config_free(tc);
+	return (NULL);
+}
 
+/*
+ * A connected socket from the controller for link index: resume the
+ * link's session on it, or start a new session.
+ */
+static void
+kgpd_connect(int fd, uint32_t index)
+{
+	struct kgp_params	 params;
+	struct link		*l;
+	struct tls		*tls;
+	const char		*why;
+
+	if (!have_conf) {
+		close(fd);
+		fatalx("connection before configuration");
+	}
+	if (index >= nlinks) {
+		close(fd);
+		fatalx("connection %u of %u", index, nlinks);
+	}
+	l = &links[index];
+	set_nonblock(fd);
+	if ((tls = kgpd_tls(fd, &why)) == NULL)
+		goto fail;
+	if (l->conn != NULL) {
+		if (kgp_conn_resume(l->conn, fd, tls) == 0) {
+			log_debug("KGP connection %u: resuming", index);
+			return;
+		}
+		/* a session that cannot go on makes room for a new one */
+		log_info("KGP connection %u: starting a new session", index);
+		kgpd_account(l->conn);
+		kgpd_account_link(l, l->conn);
+		kgp_conn_free(l->conn);
+		l->conn = NULL;
+	}
 	memset(&params, 0, sizeof(params));
 	params.role = KGP_ROLE_CLIENT;
 	params.window = KGP_DEFAULT_WINDOW;
@@ -281,21 +473,17 @@ kgpd_connect(int fd)
 	params.pin = ca_len > 0 ? NULL : conf.pin;
 	params.tunnel_id = conf.tunnel_id;
 	params.secret = conf.secret;
-	params.conn_index = conf.conn_index;
-	set_nonblock(fd);
-	if ((conn = kgp_conn_new(base, fd, tls, &params, &kgpd_callbacks,
-	    NULL)) == NULL) {
+	params.conn_index = index;
+	if ((l->conn = kgp_conn_new(base, fd, tls, &params, &kgpd_callbacks,
+	    l)) == NULL) {
 		why = "out of memory";
 		goto fail;
 	}
 	return;
 fail:
-	log_warnx("cannot start TLS: %s", why ? why : "unknown error");
-	imsg_compose_event(&iev_main, IMSG_KGP_DOWN, 0, 0, -1, "TLS setup "
-	    "failed", sizeof("TLS setup failed"));
 	tls_free(tls);
-	tls_config_free(tc);
 	close(fd);
+	kgpd_link_event(IMSG_KGP_DOWN, l, why, l->conn != NULL);
 }
 
 static void
@@ -303,7 +491,11 @@ kgpd_dispatch_main(int fd, short event, void *arg)
 {
 	struct imsgev		*iev = arg;
 	struct imsg		 imsg;
-	struct sc_stats		 st;
+	struct retired		*r;
+	uint8_t			 st[sizeof(struct sc_stats) +
+				    SC_MAX_CONNECTIONS *
+				    sizeof(struct sc_link_stats)];
+	uint32_t		 index, i;
 	int32_t			 v;
 	ssize_t			 n;
 	int			 nfd;
@@ -328,6 +520,12 @@ kgpd_dispatch_main(int fd, short event, void *arg)
 			conf.server_name[sizeof(conf.server_name) - 1] = '\0';
 			conf.pin[sizeof(conf.pin) - 1] = '\0';
 			explicit_bzero(imsg.data, IMSG_DATA_SIZE(&imsg));
+			if (conf.connections < 1 ||
+			    conf.connections > SC_MAX_CONNECTIONS ||
+			    (nlinks != 0 && conf.connections != nlinks))
+				fatalx("bad number of connections %u",
+				    conf.connections);
+			nlinks = conf.connections;
 			free(ca_pem);
 			ca_pem = NULL;
 			ca_len = 0;
@@ -345,23 +543,25 @@ kgpd_dispatch_main(int fd, short event, void *arg)
 			ca_len += IMSG_DATA_SIZE(&imsg);
 			break;
 		case IMSG_KGP_CONNECT:
-			if (IMSG_DATA_SIZE(&imsg) != 0 ||
+			if (imsg_get_data(&imsg, &index, sizeof(index)) == -1 ||
 			    (nfd = imsg_get_fd(&imsg)) == -1)
 				fatalx("bad IMSG_KGP_CONNECT");
-			kgpd_connect(nfd);
+			kgpd_connect(nfd, index);
 			break;
 		case IMSG_KGP_DRAIN:
 			if (IMSG_DATA_SIZE(&imsg) != 0)
 				fatalx("bad IMSG_KGP_DRAIN size");
-			if (conn != NULL)
-				kgp_conn_drain(conn);
+			for (i = 0; i < nlinks; i++)
+				if (links[i].conn != NULL)
+					kgp_conn_drain(links[i].conn);
+			TAILQ_FOREACH(r, &retired, entry)
+				kgp_conn_drain(r->conn);
 			break;
 		case IMSG_STATS_REQ:
 			if (IMSG_DATA_SIZE(&imsg) != 0)
 				fatalx("bad IMSG_STATS_REQ size");
-			kgpd_stats(&st);
-			imsg_compose_event(iev, IMSG_STATS, 0, 0, -1, &st,
-			    sizeof(st));
+			imsg_compose_event(iev, IMSG_STATS, 0, 0, -1, st,
+			    kgpd_stats(st, sizeof(st)));
 			break;
 		case IMSG_LOG_VERBOSE:
 			if (imsg_get_data(&imsg, &v, sizeof(v)) == -1)

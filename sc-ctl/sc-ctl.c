@@ -30,7 +30,10 @@ static int	 default_path(const char *, char *, size_t);
 static int	 ctl_connect(const char *);
 static void	 not_permitted(const char *);
 static int	 ctl_wait(struct imsgbuf *, struct imsg *);
+static int	 get_status(struct imsg *, struct ctl_status *,
+		    struct sc_link_stats *);
 static void	 print_status(const struct ctl_status *);
+static void	 print_link(const struct sc_link_stats *);
 static char	*clean(const char *, size_t);
 
 static void
@@ -208,16 +211,69 @@ print_status(const struct ctl_status *st)
 	printf("pid-proxyd: %d\n", st->proxyd_pid);
 }
 
+/* IMSG_CTL_STATUS_INFO: struct ctl_status, then nlinks links, exactly. */
+static int
+get_status(struct imsg *imsg, struct ctl_status *st,
+    struct sc_link_stats *ls)
+{
+	size_t	 len = IMSG_DATA_SIZE(imsg);
+
+	if (len < sizeof(*st))
+		return (-1);
+	memcpy(st, imsg->data, sizeof(*st));
+	if (st->nlinks > SC_MAX_CONNECTIONS ||
+	    len != sizeof(*st) + st->nlinks * sizeof(*ls))
+		return (-1);
+	memcpy(ls, (char *)imsg->data + sizeof(*st),
+	    st->nlinks * sizeof(*ls));
+	return (0);
+}
+
+static void
+print_link(const struct sc_link_stats *ls)
+{
+	const char	*state;
+	struct tm	 tm;
+	time_t		 t;
+	char		 when[64];
+
+	switch (ls->state) {
+	case SC_LINK_UP:
+		state = "up";
+		break;
+	case SC_LINK_BROKEN:
+		state = "broken";
+		break;
+	case SC_LINK_CONNECTING:
+		state = "connecting";
+		break;
+	default:
+		state = "none";
+		break;
+	}
+	t = (time_t)ls->last_break;
+	if (ls->last_break <= 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strlcpy(when, "never", sizeof(when));
+	printf("connection %u: %s, rtt %.1f ms, streams %llu, breaks %u, "
+	    "resumes %u, retransmitted %llu bytes, last break %s\n",
+	    ls->index, state, (double)ls->rtt_us / 1000.0,
+	    (unsigned long long)ls->streams_open, ls->breaks, ls->resumes,
+	    (unsigned long long)ls->retransmitted, when);
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct imsgbuf		 ibuf;
 	struct imsg		 imsg;
 	struct ctl_status	 st;
+	struct sc_link_stats	 ls[SC_MAX_CONNECTIONS];
 	const char		*sock = NULL, *name = NULL, *errstr;
 	char			 path[PATH_MAX], *msg;
 	int32_t			 v = 0;
 	uint32_t		 type;
+	uint32_t		 i;
 	int			 ch, fd, ret = 1;
 
 	while ((ch = getopt(argc, argv, "hi:s:")) != -1) {
@@ -276,11 +332,13 @@ main(int argc, char *argv[])
 	switch (imsg.hdr.type) {
 	case IMSG_CTL_STATUS_INFO:
 		if (type != IMSG_CTL_STATUS ||
-		    imsg_get_data(&imsg, &st, sizeof(st)) == -1) {
+		    get_status(&imsg, &st, ls) == -1) {
 			fprintf(stderr, "Error: bad status answer\n");
 			break;
 		}
 		print_status(&st);
+		for (i = 0; i < st.nlinks; i++)
+			print_link(&ls[i]);
 		ret = 0;
 		break;
 	case IMSG_CTL_OK:

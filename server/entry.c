@@ -155,7 +155,7 @@ entry_accept(int fd, void *arg)
 		    "entry proxy.", NULL);
 		return;
 	}
-	if (t->status != TUNNEL_RUNNING || t->client == NULL) {
+	if (t->status != TUNNEL_RUNNING || tunnel_pick(t) == NULL) {
 		log_debug("tunnel %s: entry connection from %s: not "
 		    "connected, 503", t->id, peer);
 		entry_refuse(fd, peer, 503, "The tunnel is not connected.",
@@ -199,6 +199,7 @@ entry_head(int fd, short ev, void *arg)
 {
 	struct entry_pending	*ep = arg;
 	struct tunnel		*t = ep->proxy->tunnel;
+	struct kgp_client	*link;
 	ssize_t			 n;
 	char			 extra[64];
 	int			 retry = 0;
@@ -246,14 +247,14 @@ entry_head(int fd, short ev, void *arg)
 		entry_pending_free(ep);
 		return;
 	}
-	if (t->status != TUNNEL_RUNNING || t->client == NULL) {
+	if (t->status != TUNNEL_RUNNING || (link = tunnel_pick(t)) == NULL) {
 		entry_refuse(fd, ep->peer, 503, "The tunnel is not connected.",
 		    NULL);
 		ep->fd = -1;
 		entry_pending_free(ep);
 		return;
 	}
-	if (kgp_conn_open_stream(t->client->conn, fd, ep->peer, ep->buf,
+	if (kgp_conn_open_stream(link->conn, fd, ep->peer, ep->buf,
 	    ep->len) == -1) {
 		log_warnx("tunnel %s: cannot open a stream for %s", t->id,
 		    ep->peer);

@@ -1,6 +1,8 @@
 /*
  * The KGP endpoint: accept TCP, wrap in TLS, hand to the connection
  * engine (common/kgp_conn.c) and authenticate the tunnel in its HELLO.
+ * A HELLO that names a session the tunnel still has resumes it: the new
+ * link moves into that session and the fresh kgp_client goes away.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -26,12 +28,15 @@ static void	 kgp_server_accept(int, void *);
 static int	 kgp_server_hello(struct kgp_conn *, const struct kgp_hello *,
 		    void *);
 static void	 kgp_server_up(struct kgp_conn *, void *);
+static void	 kgp_server_broken(struct kgp_conn *, int, const char *,
+		    void *);
 static void	 kgp_server_down(struct kgp_conn *, int, const char *, void *);
 
 static const struct kgp_callbacks kgp_server_callbacks = {
 	.open = NULL,
 	.hello = kgp_server_hello,
 	.up = kgp_server_up,
+	.broken = kgp_server_broken,
 	.down = kgp_server_down,
 };
 
@@ -59,7 +64,10 @@ kgp_server_init(const char *addr)
 	return (0);
 }
 
-/* Stop accepting; every connection gets ERROR shutdown. */
+/*
+ * Stop accepting; every connection gets GOAWAY and ends once its open
+ * streams are done (the caller bounds the wait).
+ */
 void
 kgp_server_shutdown(void)
 {
@@ -67,6 +75,17 @@ kgp_server_shutdown(void)
 
 	listener_free(env->kgp_listener);
 	env->kgp_listener = NULL;
+	TAILQ_FOREACH_SAFE(c, &env->clients, entry, tmp)
+		kgp_conn_goaway(c->conn, KGP_E_SHUTDOWN,
+		    "server shutting down");
+}
+
+/* The bound of the drain is over: whatever is left is closed now. */
+void
+kgp_server_close_all(void)
+{
+	struct kgp_client	*c, *tmp;
+
 	TAILQ_FOREACH_SAFE(c, &env->clients, entry, tmp)
 		kgp_conn_close(c->conn, KGP_E_SHUTDOWN,
 		    "server shutting down");
@@ -108,6 +127,7 @@ kgp_server_accept(int fd, void *arg)
 	params.ping_ms = KGP_SERVER_PING_MS;
 	params.max_missed = env->max_missed;
 	params.handshake_ms = KGP_SERVER_HANDSHAKE_MS;
+	params.grace_ms = env->grace * 1000;
 	TAILQ_INSERT_TAIL(&env->clients, c, entry);
 	if ((c->conn = kgp_conn_new(env->base, fd, cctx, &params,
 	    &kgp_server_callbacks, c)) == NULL) {
@@ -126,7 +146,7 @@ static int
 kgp_server_hello(struct kgp_conn *conn, const struct kgp_hello *hello,
     void *arg)
 {
-	struct kgp_client	*c = arg;
+	struct kgp_client	*c = arg, *old, *tmp;
 	struct tunnel		*t;
 	size_t			 len;
 	int			 ok;
@@ -149,7 +169,23 @@ kgp_server_hello(struct kgp_conn *conn, const struct kgp_hello *hello,
 		    t->id, tunnel_status_name(t->status));
 		return (KGP_E_TERMINATED);
 	}
+	if ((old = tunnel_session(t, hello->session)) != NULL) {
+		/* the client comes back for its session */
+		strlcpy(old->addr, c->addr, sizeof(old->addr));
+		kgp_conn_adopt(conn, old->conn);
+		return (0);
+	}
+	/* a new session for an index replaces the client's old one */
+	TAILQ_FOREACH_SAFE(old, &t->links, tentry, tmp)
+		if (old->index == hello->conn_index) {
+			log_info("tunnel %s: connection %u from %s replaced "
+			    "by a new session from %s", t->id, old->index,
+			    old->addr, c->addr);
+			kgp_conn_close(old->conn, KGP_E_REPLACED,
+			    "replaced by a newer connection");
+		}
 	strlcpy(c->tunnel_id, t->id, sizeof(c->tunnel_id));
+	c->index = hello->conn_index;
 	return (0);
 }
 
@@ -157,8 +193,16 @@ static void
 kgp_server_up(struct kgp_conn *conn, void *arg)
 {
 	struct kgp_client	*c = arg;
+	struct kgp_conn_stats	 st;
 	struct tunnel		*t;
 
+	if ((t = c->tunnel) != NULL) {
+		kgp_conn_stats(conn, &st);
+		log_info("tunnel %s: connection %u resumed from %s, %llu "
+		    "bytes sent again", t->id, c->index, c->addr,
+		    (unsigned long long)st.last_rtx);
+		return;
+	}
 	if (c->tunnel_id[0] == '\0' ||
 	    (t = tunnel_find(c->tunnel_id)) == NULL ||
 	    t->status != TUNNEL_RUNNING) {
@@ -166,6 +210,19 @@ kgp_server_up(struct kgp_conn *conn, void *arg)
 		return;
 	}
 	tunnel_bind(t, c);
+}
+
+static void
+kgp_server_broken(struct kgp_conn *conn, int code, const char *reason,
+    void *arg)
+{
+	struct kgp_client	*c = arg;
+	char			 text[200];
+
+	log_sanitize(reason ? reason : "", text, sizeof(text));
+	if (c->tunnel != NULL)
+		log_info("tunnel %s: connection %u lost: %s; keeping it for "
+		    "%d s", c->tunnel->id, c->index, text, env->grace);
 }
 
 static void
@@ -180,7 +237,7 @@ kgp_server_down(struct kgp_conn *conn, int code, const char *reason,
 	snprintf(why, sizeof(why), "%s%s%s", kgp_code_name(code),
 	    *text ? ": " : "", text);
 	if (c->tunnel != NULL)
-		tunnel_unbind(c->tunnel, c, why);
+		tunnel_unbind(c->tunnel, c, code, why);
 	else
 		log_debug("KGP connection from %s closed: %s", c->addr, why);
 	TAILQ_REMOVE(&env->clients, c, entry);

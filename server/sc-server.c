@@ -264,7 +264,7 @@ mkdir_p(const char *path, mode_t mode)
 static void
 server_sig(int sig, short ev, void *arg)
 {
-	struct timeval	 tv = { 5, 0 };
+	struct timeval	 tv = { SERVER_DRAIN_SEC, 0 };
 
 	switch (sig) {
 	case SIGHUP:
@@ -288,10 +288,25 @@ server_sig(int sig, short ev, void *arg)
 	}
 }
 
+/*
+ * The drain is over: close what is left, and give the ERRORs a moment
+ * to leave before the loop ends for good.
+ */
 static void
 server_exit_timeout(int fd, short ev, void *arg)
 {
-	log_warnx("connections still open after 5 s, exiting");
+	static int	 closed;
+	struct timeval	 tv = { 2, 0 };
+
+	if (!closed) {
+		closed = 1;
+		log_warnx("streams still open after %d s, closing them",
+		    SERVER_DRAIN_SEC);
+		kgp_server_close_all();
+		evtimer_add(env->exit_timer, &tv);
+		return;
+	}
+	log_warnx("connections still open, exiting");
 	event_base_loopexit(env->base, NULL);
 }
 

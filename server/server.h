@@ -20,6 +20,7 @@
 #define SC_SERVER_GRACE_DEFAULT	60
 #define KGP_SERVER_MAX_MISSED	30	/* 1 s pings: a silent link dies in 30 s */
 #define SC_SERVER_CONNECT_MIN	30	/* first connection: at least this */
+#define SERVER_DRAIN_SEC	10	/* SIGTERM: open streams may finish */
 
 #define REST_PREFIX		"/rest/v1"
 #define REST_MAX_BODY		(64 * 1024)
@@ -106,7 +107,7 @@ struct tunnel {
 	time_t			 launch_time;
 	time_t			 last_connected;	/* 0: never */
 	time_t			 shutdown_time;		/* 0: not yet */
-	struct kgp_client	*client;	/* the connection that is up */
+	TAILQ_HEAD(, kgp_client) links;		/* its KGP sessions */
 	struct event		*grace;
 	struct entry_proxy	*proxy;		/* open while running */
 	char			 entry_addr[ADDRSTR_MAX];	/* "ip:port" */
@@ -117,10 +118,12 @@ TAILQ_HEAD(tunnellist, tunnel);
 /* one accepted KGP connection, from accept to its down callback */
 struct kgp_client {
 	TAILQ_ENTRY(kgp_client)	 entry;
+	TAILQ_ENTRY(kgp_client)	 tentry;	/* in its tunnel's links */
 	struct kgp_conn		*conn;
-	struct tunnel		*tunnel;	/* set while bound (up) */
+	struct tunnel		*tunnel;	/* set while bound */
 	char			 tunnel_id[TUNNEL_ID_LEN + 1];	/* from HELLO */
 	char			 addr[ADDRSTR_MAX];
+	uint16_t		 index;		/* the client's link index */
 };
 TAILQ_HEAD(kgp_clientlist, kgp_client);
 
@@ -241,7 +244,10 @@ void		 tunnel_delete(struct tunnel *);
 void		 tunnel_terminate(struct tunnel *, const char *);
 void		 tunnel_bind(struct tunnel *, struct kgp_client *);
 void		 tunnel_unbind(struct tunnel *, struct kgp_client *,
-		    const char *);
+		    int, const char *);
+struct kgp_client *tunnel_pick(struct tunnel *);
+struct kgp_client *tunnel_session(struct tunnel *, uint64_t);
+int		 tunnel_connected(struct tunnel *);
 void		 tunnel_shutdown_all(void);
 struct json_t	*tunnel_json(struct tunnel *, int);
 const char	*tunnel_status_name(enum tunnel_status);
@@ -254,6 +260,7 @@ int		 rest_init(const char *);
 /* kgp_server.c */
 int		 kgp_server_init(const char *);
 void		 kgp_server_shutdown(void);
+void		 kgp_server_close_all(void);
 
 /* state.c */
 void		 state_load(void);

@@ -182,6 +182,7 @@ state_tunnel_parse(json_t *o, size_t idx)
 		snprintf(err, sizeof(err), "out of memory");
 		goto bad;
 	}
+	TAILQ_INIT(&t->links);
 	strlcpy(t->id, id, sizeof(t->id));
 	strlcpy(t->owner, owner, sizeof(t->owner));
 	t->use_kgp = 1;

@@ -1,7 +1,8 @@
 /*
  * The tunnel registry: a tunnel is created by the REST API, runs while
- * its KGP connection comes and goes (within the grace period), and ends
- * terminated after a DELETE or when its client stays away too long.
+ * its KGP connections come and go (a broken one is kept for the grace
+ * period, for its client to resume), and ends terminated after a DELETE
+ * or when its client stays away too long.
  * Terminated tunnels stay readable (the most recent ones).
  */
 #include <sys/types.h>
@@ -68,6 +69,7 @@ tunnel_new(const char *owner)
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return (NULL);
+	TAILQ_INIT(&t->links);
 	strlcpy(t->owner, owner, sizeof(t->owner));
 	do {
 		tunnel_random_hex(t->id, TUNNEL_ID_LEN);
@@ -227,6 +229,16 @@ tunnel_prune(void)
 	}
 }
 
+/* Close every KGP session of t (their down callbacks unbind them). */
+static void
+tunnel_close_links(struct tunnel *t, int code, const char *why)
+{
+	struct kgp_client	*c, *tmp;
+
+	TAILQ_FOREACH_SAFE(c, &t->links, tentry, tmp)
+		kgp_conn_close(c->conn, code, why);
+}
+
 /* The end: no entry port, no connection, status terminated. */
 void
 tunnel_terminate(struct tunnel *t, const char *why)
@@ -239,8 +251,8 @@ tunnel_terminate(struct tunnel *t, const char *why)
 	t->shutdown_time = time(NULL);
 	evtimer_del(t->grace);
 	entry_close(t);
-	if ((c = t->client) != NULL) {
-		t->client = NULL;
+	while ((c = TAILQ_FIRST(&t->links)) != NULL) {
+		TAILQ_REMOVE(&t->links, c, tentry);
 		c->tunnel = NULL;
 		kgp_conn_close(c->conn, KGP_E_TERMINATED, why);
 	}
@@ -255,12 +267,10 @@ tunnel_terminate(struct tunnel *t, const char *why)
 void
 tunnel_delete(struct tunnel *t)
 {
-	struct kgp_client	*c;
-
 	if (t->status != TUNNEL_RUNNING)
 		return;
 	t->user_shutdown = 1;
-	if (t->client == NULL) {
+	if (TAILQ_EMPTY(&t->links)) {
 		tunnel_terminate(t, "deleted");
 		return;
 	}
@@ -270,8 +280,7 @@ tunnel_delete(struct tunnel *t)
 	tunnel_arm(t, TUNNEL_HALT_TIMEOUT);
 	log_info("tunnel %s halting: deleted", t->id);
 	state_save();
-	c = t->client;
-	kgp_conn_close(c->conn, KGP_E_TERMINATED, "tunnel deleted");
+	tunnel_close_links(t, KGP_E_TERMINATED, "tunnel deleted");
 }
 
 static void
@@ -282,7 +291,7 @@ tunnel_grace(int fd, short ev, void *arg)
 
 	switch (t->status) {
 	case TUNNEL_RUNNING:
-		if (t->client != NULL)
+		if (!TAILQ_EMPTY(&t->links))
 			return;
 		snprintf(why, sizeof(why), "no client connection for %d s",
 		    t->last_connected == 0 && env->grace <
@@ -298,41 +307,47 @@ tunnel_grace(int fd, short ev, void *arg)
 	}
 }
 
-/* A KGP connection is up for t: it replaces any older one. */
+/* A new KGP session of t is up. */
 void
 tunnel_bind(struct tunnel *t, struct kgp_client *c)
 {
-	struct kgp_client	*old;
-
-	if ((old = t->client) != NULL && old != c) {
-		t->client = NULL;
-		old->tunnel = NULL;
-		log_info("tunnel %s: connection from %s replaced by %s",
-		    t->id, old->addr, c->addr);
-		kgp_conn_close(old->conn, KGP_E_REPLACED,
-		    "replaced by a newer connection");
-	}
-	t->client = c;
+	TAILQ_INSERT_TAIL(&t->links, c, tentry);
 	c->tunnel = t;
 	t->last_connected = time(NULL);
 	evtimer_del(t->grace);
-	log_info("tunnel %s connected from %s", t->id, c->addr);
+	log_info("tunnel %s: connection %u from %s up", t->id, c->index,
+	    c->addr);
 	state_save();
 }
 
-/* The KGP connection c of t is down. */
+/*
+ * The KGP session c of t is gone (code, reason: why).  A tunnel left
+ * with none waits for its client for the grace period, unless the
+ * session ended because it was not resumed within that period already.
+ */
 void
-tunnel_unbind(struct tunnel *t, struct kgp_client *c, const char *reason)
+tunnel_unbind(struct tunnel *t, struct kgp_client *c, int code,
+    const char *reason)
 {
-	if (t->client != c)
+	char	 why[128];
+
+	if (c->tunnel != t)
 		return;
-	t->client = NULL;
+	TAILQ_REMOVE(&t->links, c, tentry);
 	c->tunnel = NULL;
-	log_info("tunnel %s disconnected from %s: %s", t->id, c->addr,
-	    reason);
+	log_info("tunnel %s: connection %u from %s closed: %s", t->id,
+	    c->index, c->addr, reason);
+	if (!TAILQ_EMPTY(&t->links))
+		return;
 	switch (t->status) {
 	case TUNNEL_RUNNING:
-		if (!env->shutting_down)
+		if (env->shutting_down)
+			break;
+		if (code == KGP_E_TIMEOUT) {
+			snprintf(why, sizeof(why), "its link was not resumed "
+			    "within the grace period (%d s)", env->grace);
+			tunnel_terminate(t, why);
+		} else
 			tunnel_arm(t, env->grace);
 		break;
 	case TUNNEL_HALTING:
@@ -341,6 +356,55 @@ tunnel_unbind(struct tunnel *t, struct kgp_client *c, const char *reason)
 	case TUNNEL_TERMINATED:
 		break;
 	}
+}
+
+/*
+ * Where a new stream goes: the least loaded session that is up; with
+ * none up, a broken one (the stream waits for its resume); else none.
+ */
+struct kgp_client *
+tunnel_pick(struct tunnel *t)
+{
+	struct kgp_client	*c, *best = NULL, *waiting = NULL;
+	struct kgp_conn_stats	 st;
+	uint64_t		 load = UINT64_MAX;
+
+	TAILQ_FOREACH(c, &t->links, tentry) {
+		kgp_conn_stats(c->conn, &st);
+		if (st.up && st.streams_open < load) {
+			best = c;
+			load = st.streams_open;
+		} else if (st.broken && waiting == NULL)
+			waiting = c;
+	}
+	return (best != NULL ? best : waiting);
+}
+
+/* The session of t that a resuming client names, if the server has it. */
+struct kgp_client *
+tunnel_session(struct tunnel *t, uint64_t session)
+{
+	struct kgp_client	*c;
+
+	TAILQ_FOREACH(c, &t->links, tentry)
+		if (kgp_conn_session(c->conn) == session)
+			return (c);
+	return (NULL);
+}
+
+/* At least one session of t is up. */
+int
+tunnel_connected(struct tunnel *t)
+{
+	struct kgp_client	*c;
+	struct kgp_conn_stats	 st;
+
+	TAILQ_FOREACH(c, &t->links, tentry) {
+		kgp_conn_stats(c->conn, &st);
+		if (st.up)
+			return (1);
+	}
+	return (0);
 }
 
 /* Server shutdown: close every entry port (connections close apart). */
@@ -413,7 +477,7 @@ tunnel_json(struct tunnel *t, int with_secret)
 	json_object_set_new(o, "entry_proxy", json_string(t->entry_addr));
 	json_object_set_new(o, "server_cert_sha256",
 	    json_string(env->cert_hash));
-	json_object_set_new(o, "connected", json_boolean(t->client != NULL));
+	json_object_set_new(o, "connected", json_boolean(tunnel_connected(t)));
 	if (with_secret)
 		json_object_set_new(o, "kgp_secret", json_string(t->secret));
 	return (o);

@@ -12,6 +12,10 @@ same handler behind TLS:
                            chunked); X-Body-Length and X-Body-SHA256 tell
                            what the app received
   GET  /ws                 WebSocket echo (RFC 6455, text/binary/ping/close)
+  POST|PUT /sink           the request body (Content-Length or chunked) is
+                           hashed as it comes, not kept: the answer is
+                           {"length": n, "sha256": hex}, with the same
+                           X-Body-Length and X-Body-SHA256 headers as /echo
 
   app.py serve --addr A --http-port P [--tls-port P --cert F --key F]
          [--ready FILE]
@@ -128,9 +132,47 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         return self.rfile.read(n)
 
+    def read_body_into(self, h):
+        """The request body into the hash h, in pieces; returns its length."""
+        te = self.headers.get("Transfer-Encoding", "")
+        total = 0
+        if te.lower() == "chunked":
+            while True:
+                line = self.rfile.readline(1024)
+                size = int(line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return total
+                total += self.read_into(h, size)
+                self.rfile.readline(16)
+        return self.read_into(h, int(self.headers.get("Content-Length", "0")))
+
+    def read_into(self, h, n):
+        got = 0
+        while got < n:
+            piece = self.rfile.read(min(CHUNK, n - got))
+            if not piece:
+                break
+            h.update(piece)
+            got += len(piece)
+        return got
+
+    def sink(self):
+        h = hashlib.sha256()
+        n = self.read_body_into(h)
+        body = json.dumps({"length": n, "sha256": h.hexdigest()}).encode()
+        self.reply(200, body, "application/json", {
+            "X-Body-Length": str(n),
+            "X-Body-SHA256": h.hexdigest(),
+        })
+
     def do_POST(self):
         count("requests")
         path, _ = self.route()
+        if path == "/sink":
+            self.sink()
+            return
         body = self.read_body()
         if path != "/echo":
             self.reply(404, b"not found\n")

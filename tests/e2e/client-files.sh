@@ -29,8 +29,8 @@ sleep 1
 [ "$(head -n 1 "$LOGF")" = "an older line" ] ||
     fail "the log file was not appended to"
 grep -q "Tunnel ID: $id" "$LOGF" || fail "no 'Tunnel ID' line in the log file"
-grep -q '^[0-9-]* [0-9:.]* \[kgpd\] KGP connection up' "$LOGF" ||
-    fail "no time-stamped '[kgpd] KGP connection up' line in the log file"
+grep -q '^[0-9-]* [0-9:.]* \[kgpd\] KGP connection [0-9]* up' "$LOGF" ||
+    fail "no time-stamped '[kgpd] KGP connection N up' line in the log file"
 grep -q 'Sauce Connect is up' "$LOGF" || fail "no 'is up' line in the log file"
 grep -q '\[kgpd\]' "$LOGF" || fail "no [kgpd] line in the log file at -v"
 grep -q '\[proxyd\]' "$LOGF" || fail "no [proxyd] line in the log file at -v"

@@ -32,14 +32,14 @@ kill_server() {
 sc_v4 crash -i "$TUNNEL_NAME" -d "$TMP/crash.pid"
 sc_ready crash
 kill_server KILL
-wait_for 5 grep -q 'Tunnel connection lost' "$TMP/crash.log" ||
+wait_for 5 grep -q 'Tunnel connection [0-9]* lost' "$TMP/crash.log" ||
     fail "sc does not notice that the link is gone"
 sleep 4
 not_running "${SCPID[crash]}" && fail "sc exited when the server died"
 n=$(grep -c 'Reconnecting in' "$TMP/crash.log")
 [ "$n" -ge 2 ] || fail "$n 'Reconnecting in' lines in 4 s"
 # quick at first, then growing: 0.25, 0.5, 1 ... seconds (with jitter)
-sed -n 's/.*Reconnecting in \([0-9.]*\) seconds.*/\1/p' "$TMP/crash.log" |
+sed -n 's/.*Reconnecting in \([0-9.]*\) seconds (connection 0).*/\1/p' "$TMP/crash.log" |
     head -n 3 | awk '(NR == 1 && $1 > 0.5) || (NR > 1 && $1 <= last) {
 	bad = 1 } { last = $1; n++ } END { exit bad || n < 3 }' ||
     fail "no growing backoff 0.25, 0.5, 1 ... in the log"
@@ -85,7 +85,7 @@ rest DELETE "/$SC_USER/tunnels/$id" >/dev/null
 sc_v4 gone -i "$TUNNEL_NAME-gone"
 sc_ready gone
 kill_server TERM
-wait_for 5 grep -q 'Tunnel connection lost' "$TMP/gone.log" ||
+wait_for 5 grep -q 'Tunnel connection [0-9]* lost' "$TMP/gone.log" ||
     fail "sc does not notice the server's shutdown"
 sleep 1
 not_running "${SCPID[gone]}" && fail "sc exited at the server's shutdown"

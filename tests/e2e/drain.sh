@@ -5,9 +5,10 @@
 . "$(dirname "$0")/lib.sh"
 e2e_up --wait-tunnel-shutdown
 
-size=8388608
+# large enough that socket buffers on the way cannot hold it all
+size=50331648
 want=$(gen_sha256 "$size" 11)
-cloud curl -sS --max-time 60 --limit-rate 2m -x "http://$ENTRY" \
+cloud curl -sS --max-time 60 --limit-rate 6m -x "http://$ENTRY" \
     -o "$TMP/download" "$(app_url "/bytes/$size?seed=11")" 2>"$TMP/curl.err" &
 curl_pid=$!
 PIDS+=("$curl_pid")

@@ -2,7 +2,9 @@
  * Fuzz target: a byte stream of KGP frames, read the way kgpd and
  * sc-server read theirs: header, payload, the header-only checks, then
  * the payload decoder of the frame type.  Whatever decodes must encode
- * back to the same bytes.
+ * back to the same bytes (a KGP v1 HELLO or WELCOME, which decode only
+ * to be refused by version, to the same bytes followed by the v2 fields,
+ * zero), and a header that decodes is numbered exactly when its type is.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,18 +42,37 @@ one_frame(const struct kgp_frame *f)
 		    strlen(h.secret) > KGP_IDLEN)
 			abort();
 		n = kgp_hello_encode(buf, sizeof(buf), &h);
-		if (n != f->len || memcmp(buf, f->payload, n) != 0)
-			abort();
+		if (h.vmax >= 2) {
+			/* v2: the session is never 0 */
+			if (h.session == 0 || n != f->len ||
+			    memcmp(buf, f->payload, n) != 0)
+				abort();
+		} else {
+			/* v1: no session fields; they encode as zeros */
+			if (h.session != 0 || h.recv_seq != 0 ||
+			    n != f->len + 12U ||
+			    memcmp(buf, f->payload, f->len) != 0)
+				abort();
+			for (i = f->len; i < n; i++)
+				if (buf[i] != 0)
+					abort();
+		}
 		break;
 	case KGP_WELCOME:
 		if (kgp_welcome_decode(f, &w, &errstr) == -1)
 			break;
+		if ((f->len != 10 && f->len != 15) || w.resumed > 1)
+			abort();
 		n = kgp_welcome_encode(buf, sizeof(buf), &w);
-		if (n != f->len || memcmp(buf, f->payload, n) != 0)
+		if (n != 15 || memcmp(buf, f->payload, f->len) != 0)
+			abort();
+		/* v1: not resumed, nothing received */
+		if (f->len == 10 && (w.resumed != 0 || w.recv_seq != 0))
 			abort();
 		break;
 	case KGP_ERROR:
 	case KGP_REFUSE:
+	case KGP_GOAWAY:
 	case KGP_RST:
 		if (kgp_code_decode(f, &code, text, sizeof(text),
 		    &errstr) == -1)
@@ -73,7 +94,7 @@ one_frame(const struct kgp_frame *f)
 		}
 		break;
 	case KGP_WINDOW:
-	case KGP_GOAWAY:
+	case KGP_ACK:
 		if (kgp_u32_decode(f, &v32, &errstr) == -1)
 			abort();	/* frame_check said 4 bytes */
 		break;
@@ -99,10 +120,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (size - off >= KGP_HDRLEN) {
 		if (kgp_decode_hdr(data + off, size - off, &f, &errstr) == -1)
 			return (0);
-		/* the header encodes back to itself (sequence aside) */
-		kgp_encode_hdr(hdr, f.type, f.len, f.stream);
-		if (memcmp(hdr, data + off, 8) != 0)
+		/* numbered frames carry a sequence, the others none */
+		if (kgp_type_numbered(f.type) != (f.seq != 0))
 			abort();
+		/* the header encodes back to itself */
+		kgp_encode_hdr_seq(hdr, f.type, f.len, f.stream, f.seq);
+		if (memcmp(hdr, data + off, KGP_HDRLEN) != 0)
+			abort();
+		if (f.seq == 0) {
+			kgp_encode_hdr(hdr, f.type, f.len, f.stream);
+			if (memcmp(hdr, data + off, KGP_HDRLEN) != 0)
+				abort();
+		}
 		off += KGP_HDRLEN;
 		if (size - off < f.len)
 			return (0);	/* truncated: wait for more */

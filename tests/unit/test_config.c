@@ -250,6 +250,50 @@ test_bad_values(void **state)
 }
 
 static void
+test_tunnel_connections(void **state)
+{
+	const char	*bad[] = { "0", "17", "-1", "", "x", "2x", " 2", "+2",
+			    "1e1", "99999999999999999999", NULL };
+	long		 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int		 i, want = ncpu < 2 ? 2 : ncpu > 16 ? 16 : (int)ncpu;
+
+	/* the default: the online CPUs, at least 2, at most 16 */
+	assert_int_equal(parse("-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_int_equal(conf.tunnel_connections, want);
+	assert_int_equal(config_default_connections(), want);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_int_equal(conf.tunnel_connections, want);
+	/* both command lines, the whole range */
+	assert_int_equal(parse("-u", "a", "-k", "k", "--tunnel-connections",
+	    "1", NULL), CONFIG_OK);
+	assert_int_equal(conf.tunnel_connections, 1);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k",
+	    "--tunnel-connections", "16", NULL), CONFIG_OK);
+	assert_int_equal(conf.tunnel_connections, 16);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k",
+	    "--tunnel-connections=3", NULL), CONFIG_OK);
+	assert_int_equal(conf.tunnel_connections, 3);
+	/* the last one wins */
+	assert_int_equal(parse("-u", "a", "-k", "k", "--tunnel-connections",
+	    "4", "--tunnel-connections", "2", NULL), CONFIG_OK);
+	assert_int_equal(conf.tunnel_connections, 2);
+	/* anything else, with the same message */
+	for (i = 0; bad[i] != NULL; i++) {
+		assert_int_equal(parse("run", "-u", "a", "-k", "k",
+		    "--tunnel-connections", bad[i], NULL), CONFIG_ERROR);
+		assert_string_equal(err,
+		    "--tunnel-connections must be between 1 and 16");
+		assert_int_equal(parse("-u", "a", "-k", "k",
+		    "--tunnel-connections", bad[i], NULL), CONFIG_ERROR);
+		assert_string_equal(err,
+		    "--tunnel-connections must be between 1 and 16");
+	}
+	/* no value */
+	assert_int_equal(parse("-u", "a", "-k", "k", "--tunnel-connections",
+	    NULL), CONFIG_USAGE);
+}
+
+static void
 test_help_version(void **state)
 {
 	assert_int_equal(parse("-h", NULL), CONFIG_HELP);
@@ -304,6 +348,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_usage_errors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tunnel_connections, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_help_version, setup,
 		    teardown),

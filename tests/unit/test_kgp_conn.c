@@ -1,7 +1,13 @@
 /*
  * The KGP connection engine, both roles in one process over a socketpair:
  * handshake, authentication, byte-exact streams, half-close, and flow
- * control (a stalled stream does not stall another).
+ * control (a stalled stream does not stall another).  Then the sessions
+ * of KGP 2: a link that breaks under a transfer and is resumed (however
+ * it breaks), a server that lost the session, the grace period, GOAWAY,
+ * and what a stalled or broken session may hold in memory.
+ *
+ * KGP_TEST=glob runs the matching tests only; KGP_VERBOSE=1 shows the
+ * engine's debug log.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -14,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,6 +28,7 @@
 #include <tls.h>
 
 #include "kgp.h"
+#include "log.h"
 
 static const char test_key[] =
     "-----BEGIN PRIVATE KEY-----\n"
@@ -373,6 +381,999 @@ test_flow_control_isolation(void **state)
 	pair_teardown(&p);
 }
 
+/*
+ * Sessions (KGP 2).  A server session, the server connection in its
+ * handshake that may resume it, and a client, on a transport that the
+ * tests can break at will: clear-text socketpairs, or TLS over them.
+ */
+struct rs {
+	struct event_base	*base;
+	int			 tls;
+	struct tls_config	*scfg;
+	struct tls_config	*ccfg;
+	struct tls		*stls;
+	struct kgp_params	 sp;
+	struct kgp_params	 cp;
+	struct kgp_conn		*server;	/* the server's session */
+	struct kgp_conn		*fresh;		/* a server link's handshake */
+	struct kgp_conn		*client;
+	int			 link[2];	/* server end, client end */
+	int			 adopt;		/* hello resumes a known one */
+	int			 adopted;
+	int			 hellos;
+	int			 srv_up;
+	int			 cli_up;
+	int			 srv_broken;
+	int			 cli_broken;
+	int			 cli_broken_code;
+	int			 srv_down;
+	int			 srv_code;
+	int			 cli_down;
+	int			 cli_code;
+	int			 fresh_down;
+	int			 fresh_code;
+	char			 cli_why[256];
+	int			 goaway;
+	int			 goaway_code;
+	char			 goaway_why[256];
+	int			 app_fds[8];
+	uint32_t		 app_ids[8];
+	int			 napps;
+	int			 app_sndbuf;	/* the engine's end, if set */
+};
+
+static int
+rs_hello(struct kgp_conn *c, const struct kgp_hello *h, void *arg)
+{
+	struct rs	*r = arg;
+
+	r->hellos++;
+	if (strcmp(h->secret, "s3cret") != 0)
+		return (KGP_E_AUTH);
+	if (c != r->fresh)
+		return (0);
+	if (r->server != NULL) {
+		if (!r->adopt || h->session != kgp_conn_session(r->server))
+			return (KGP_E_INTERNAL);
+		kgp_conn_adopt(c, r->server);
+		r->adopted++;
+		return (0);
+	}
+	/* the server has no such session: this one is new */
+	r->server = c;
+	r->fresh = NULL;
+	return (0);
+}
+
+static void
+rs_srv_up(struct kgp_conn *c, void *arg)
+{
+	struct rs	*r = arg;
+
+	if (c == r->server)
+		r->srv_up++;
+}
+
+static void
+rs_srv_broken(struct kgp_conn *c, int code, const char *why, void *arg)
+{
+	((struct rs *)arg)->srv_broken++;
+}
+
+static void
+rs_srv_down(struct kgp_conn *c, int code, const char *why, void *arg)
+{
+	struct rs	*r = arg;
+
+	if (c == r->server) {
+		r->srv_down++;
+		r->srv_code = code;
+		r->server = NULL;
+	} else if (c == r->fresh) {
+		r->fresh_down++;
+		r->fresh_code = code;
+		r->fresh = NULL;
+	} else
+		fail_msg("down of an unknown server connection");
+	kgp_conn_free(c);
+}
+
+static void
+rs_cli_up(struct kgp_conn *c, void *arg)
+{
+	((struct rs *)arg)->cli_up++;
+}
+
+static void
+rs_cli_broken(struct kgp_conn *c, int code, const char *why, void *arg)
+{
+	struct rs	*r = arg;
+
+	r->cli_broken++;
+	r->cli_broken_code = code;
+}
+
+static void
+rs_cli_goaway(struct kgp_conn *c, int code, const char *why, void *arg)
+{
+	struct rs	*r = arg;
+
+	r->goaway++;
+	r->goaway_code = code;
+	strlcpy(r->goaway_why, why, sizeof(r->goaway_why));
+}
+
+static void
+rs_cli_down(struct kgp_conn *c, int code, const char *why, void *arg)
+{
+	struct rs	*r = arg;
+
+	r->cli_down++;
+	r->cli_code = code;
+	strlcpy(r->cli_why, why, sizeof(r->cli_why));
+	kgp_conn_free(c);
+	r->client = NULL;
+}
+
+static int
+rs_cli_open(struct kgp_conn *c, uint32_t id, const char *meta,
+    uint16_t *code, char *reason, size_t len, void *arg)
+{
+	struct rs	*r = arg;
+	int		 sv[2];
+
+	if (r->napps == 8 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK,
+	    0, sv) == -1) {
+		*code = KGP_E_LIMIT;
+		return (-1);
+	}
+	if (r->app_sndbuf)
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &r->app_sndbuf,
+		    sizeof(r->app_sndbuf));
+	r->app_ids[r->napps] = id;
+	r->app_fds[r->napps++] = sv[1];
+	return (sv[0]);
+}
+
+static const struct kgp_callbacks rs_srv_cb = {
+	.hello = rs_hello, .up = rs_srv_up, .broken = rs_srv_broken,
+	.down = rs_srv_down,
+};
+static const struct kgp_callbacks rs_cli_cb = {
+	.open = rs_cli_open, .up = rs_cli_up, .broken = rs_cli_broken,
+	.goaway = rs_cli_goaway, .down = rs_cli_down,
+};
+
+static uint64_t
+ms_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* run the loop until cond holds, for ms at most */
+#define RS_RUN(r, cond, ms) do {					\
+	uint64_t _end = ms_now() + (ms);				\
+	while (!(cond) && ms_now() < _end) {				\
+		event_base_loop((r)->base, EVLOOP_NONBLOCK);		\
+		if (!(cond))						\
+			usleep(500);					\
+	}								\
+} while (0)
+
+/* A new transport: the server's end and the client's, TLS or not. */
+static void
+rs_link(struct rs *r, int *sfd, struct tls **stls, int *cfd,
+    struct tls **ctls)
+{
+	int	 sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	*sfd = sv[0];
+	*cfd = sv[1];
+	*stls = *ctls = NULL;
+	if (!r->tls)
+		return;
+	assert_int_equal(tls_accept_socket(r->stls, stls, sv[0]), 0);
+	assert_non_null(*ctls = tls_client());
+	assert_int_equal(tls_configure(*ctls, r->ccfg), 0);
+	assert_int_equal(tls_connect_socket(*ctls, sv[1], "kgp-test"), 0);
+}
+
+/* A server and a client, up: the server's grace, each side's keepalive */
+static void
+rs_setup(struct rs *r, int tls, uint32_t grace_ms, uint32_t srv_ping_ms,
+    uint32_t cli_ping_ms)
+{
+	struct tls	*stls, *ctls;
+
+	memset(r, 0, sizeof(*r));
+	r->tls = tls;
+	r->adopt = 1;
+	assert_non_null(r->base = event_base_new());
+	if (tls) {
+		assert_non_null(r->scfg = tls_config_new());
+		assert_int_equal(tls_config_set_keypair_mem(r->scfg,
+		    (const uint8_t *)test_cert, strlen(test_cert),
+		    (const uint8_t *)test_key, strlen(test_key)), 0);
+		assert_non_null(r->stls = tls_server());
+		assert_int_equal(tls_configure(r->stls, r->scfg), 0);
+		assert_non_null(r->ccfg = tls_config_new());
+		tls_config_insecure_noverifycert(r->ccfg);
+		tls_config_insecure_noverifyname(r->ccfg);
+	}
+	r->sp.role = KGP_ROLE_SERVER;
+	r->sp.window = 64 * 1024;
+	r->sp.grace_ms = grace_ms;
+	r->sp.ping_ms = srv_ping_ms;
+	r->sp.max_missed = 3;
+	r->cp.role = KGP_ROLE_CLIENT;
+	r->cp.window = 64 * 1024;
+	r->cp.tunnel_id = "0123456789abcdef0123456789abcdef";
+	r->cp.secret = "s3cret";
+	r->cp.ping_ms = cli_ping_ms;
+	r->cp.max_missed = 3;
+	rs_link(r, &r->link[0], &stls, &r->link[1], &ctls);
+	assert_non_null(r->server = kgp_conn_new(r->base, r->link[0], stls,
+	    &r->sp, &rs_srv_cb, r));
+	assert_non_null(r->client = kgp_conn_new(r->base, r->link[1], ctls,
+	    &r->cp, &rs_cli_cb, r));
+	RS_RUN(r, r->cli_up && r->srv_up, 3000);
+	assert_int_equal(r->cli_up, 1);
+	assert_int_equal(r->srv_up, 1);
+	assert_true(kgp_conn_session(r->client) != 0);
+	assert_true(kgp_conn_session(r->server) ==
+	    kgp_conn_session(r->client));
+}
+
+static void
+rs_teardown(struct rs *r)
+{
+	int	 i;
+
+	kgp_conn_free(r->server);
+	kgp_conn_free(r->fresh);
+	kgp_conn_free(r->client);
+	for (i = 0; i < r->napps; i++)
+		close(r->app_fds[i]);
+	tls_free(r->stls);
+	tls_config_free(r->scfg);
+	tls_config_free(r->ccfg);
+	event_base_free(r->base);
+}
+
+/*
+ * The client resumes on a new transport; the server side of it is a new
+ * connection whose hello adopts the session (or starts a new one when
+ * the server has none).
+ */
+static void
+rs_resume(struct rs *r)
+{
+	struct tls	*stls, *ctls;
+	int		 sfd, cfd;
+
+	rs_link(r, &sfd, &stls, &cfd, &ctls);
+	assert_int_equal(kgp_conn_resume(r->client, cfd, ctls), 0);
+	assert_null(r->fresh);
+	assert_non_null(r->fresh = kgp_conn_new(r->base, sfd, stls, &r->sp,
+	    &rs_srv_cb, r));
+	r->link[0] = sfd;
+	r->link[1] = cfd;
+}
+
+/* rs_resume(), then wait until both ends are up again in the session */
+static void
+rs_resume_wait(struct rs *r)
+{
+	int	 adopted = r->adopted, cli_up = r->cli_up;
+	int	 srv_up = r->srv_up, fresh_down = r->fresh_down;
+
+	rs_resume(r);
+	RS_RUN(r, r->adopted > adopted && r->cli_up > cli_up &&
+	    r->srv_up > srv_up && r->fresh_down > fresh_down, 5000);
+	assert_int_equal(r->adopted, adopted + 1);
+	assert_int_equal(r->cli_up, cli_up + 1);
+	assert_int_equal(r->srv_up, srv_up + 1);
+	/* the connection that brought the link is done, quietly */
+	assert_int_equal(r->fresh_down, fresh_down + 1);
+	assert_int_equal(r->fresh_code, KGP_E_NONE);
+	assert_null(r->fresh);
+	assert_non_null(r->server);
+	assert_non_null(r->client);
+}
+
+/*
+ * Bytes both ways through one stream: fd[0] is the server's local end
+ * (a browser), fd[1] the client's (an application).  Each side writes
+ * len bytes of its own pattern, then shuts down its write side; each
+ * read is checked against the other side's pattern at its offset, so a
+ * byte lost, doubled or out of place shows at once.
+ */
+struct xfer {
+	int		 fd[2];
+	size_t		 len;
+	uint8_t		*src[2];
+	size_t		 wr[2];		/* written into fd[i] */
+	size_t		 rd[2];		/* read from fd[i] */
+	int		 shut[2];
+	int		 eof[2];
+	int		 rerr[2];
+	int		 reading[2];
+	int		 writing[2];
+	size_t		 bad_at;	/* first wrong byte, + 1 */
+	int		 bad_dir;
+};
+
+static uint8_t
+xfer_pat(int dir, size_t k)
+{
+	uint32_t	 x = (uint32_t)k * 0x9e3779b1U + dir * 0x51ed27U;
+
+	x ^= x >> 15;
+	x *= 0x85ebca6bU;
+	x ^= x >> 13;
+	return (x & 0xff);
+}
+
+static void
+xfer_init(struct xfer *x, int browser, int app, size_t len)
+{
+	size_t	 k;
+	int	 d;
+
+	memset(x, 0, sizeof(*x));
+	x->fd[0] = browser;
+	x->fd[1] = app;
+	x->len = len;
+	for (d = 0; d < 2; d++) {
+		assert_non_null(x->src[d] = malloc(len));
+		for (k = 0; k < len; k++)
+			x->src[d][k] = xfer_pat(d, k);
+		x->reading[d] = x->writing[d] = 1;
+	}
+}
+
+static void
+xfer_free(struct xfer *x)
+{
+	free(x->src[0]);
+	free(x->src[1]);
+}
+
+/* one round of local I/O; returns the bytes moved */
+static size_t
+xfer_step(struct xfer *x)
+{
+	uint8_t		 buf[65536];
+	size_t		 moved = 0, n, i;
+	ssize_t		 r;
+	int		 d;
+
+	for (d = 0; d < 2; d++) {
+		if (x->writing[d] && x->wr[d] < x->len) {
+			n = x->len - x->wr[d];
+			if (n > sizeof(buf))
+				n = sizeof(buf);
+			if ((r = write(x->fd[d], x->src[d] + x->wr[d], n)) > 0) {
+				x->wr[d] += r;
+				moved += r;
+			}
+		}
+		if (x->wr[d] == x->len && !x->shut[d]) {
+			shutdown(x->fd[d], SHUT_WR);
+			x->shut[d] = 1;
+		}
+		if (!x->reading[d] || x->eof[d] || x->rerr[d])
+			continue;
+		r = read(x->fd[d], buf, sizeof(buf));
+		if (r == 0)
+			x->eof[d] = 1;
+		else if (r == -1 && errno != EAGAIN)
+			x->rerr[d] = errno;
+		else if (r > 0) {
+			for (i = 0; i < (size_t)r && x->bad_at == 0; i++)
+				if (x->rd[d] + i >= x->len ||
+				    buf[i] != x->src[!d][x->rd[d] + i]) {
+					x->bad_at = x->rd[d] + i + 1;
+					x->bad_dir = !d;
+				}
+			x->rd[d] += r;
+			moved += r;
+		}
+	}
+	return (moved);
+}
+
+#define XFER_RUN(r, x, cond, ms) do {					\
+	uint64_t _end = ms_now() + (ms);				\
+	while (!(cond) && ms_now() < _end && (x)->bad_at == 0) {	\
+		size_t _moved = xfer_step(x);				\
+		event_base_loop((r)->base, EVLOOP_NONBLOCK);		\
+		if (_moved == 0)					\
+			usleep(200);					\
+	}								\
+} while (0)
+
+#define XFER_DONE(x)	((x)->eof[0] && (x)->eof[1])
+
+static void
+xfer_check(struct xfer *x)
+{
+	if (x->bad_at != 0)
+		fail_msg("direction %d: wrong byte at offset %zu", x->bad_dir,
+		    x->bad_at - 1);
+	assert_int_equal(x->rerr[0], 0);
+	assert_int_equal(x->rerr[1], 0);
+	assert_int_equal(x->wr[0], x->len);
+	assert_int_equal(x->wr[1], x->len);
+	assert_int_equal(x->rd[0], x->len);
+	assert_int_equal(x->rd[1], x->len);
+	assert_true(x->eof[0]);
+	assert_true(x->eof[1]);
+}
+
+static size_t
+xfer_least(struct xfer *x)
+{
+	return (x->rd[0] < x->rd[1] ? x->rd[0] : x->rd[1]);
+}
+
+/* The server opens a stream; the client's application takes it. */
+static int
+rs_open(struct rs *r, const char *meta)
+{
+	int	 sv[2], napps = r->napps;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	assert_int_equal(kgp_conn_open_stream(r->server, sv[0], meta, NULL,
+	    0), 0);
+	RS_RUN(r, r->napps > napps, 3000);
+	assert_int_equal(r->napps, napps + 1);
+	return (sv[1]);
+}
+
+enum rs_break {
+	BREAK_SHUT_SERVER,	/* the server's end of the transport fails */
+	BREAK_SHUT_CLIENT,	/* the client's end fails */
+	BREAK_CLIENT_ONLY,	/* the client moves on; the server sees nothing */
+	BREAK_FAILED_RESUME,	/* both notice; the first resume fails too */
+	BREAK_MAX
+};
+
+/* Break the link of an up session the given way and resume it. */
+static void
+rs_break_resume(struct rs *r, struct xfer *x, enum rs_break how)
+{
+	struct kgp_conn_stats	 st;
+	int			 sv[2], spare;
+	int			 cli_broken = r->cli_broken;
+	int			 srv_broken = r->srv_broken;
+
+	switch (how) {
+	case BREAK_SHUT_SERVER:
+	case BREAK_SHUT_CLIENT:
+	case BREAK_FAILED_RESUME:
+		shutdown(r->link[how == BREAK_SHUT_CLIENT], SHUT_RDWR);
+		XFER_RUN(r, x, r->cli_broken > cli_broken &&
+		    r->srv_broken > srv_broken, 3000);
+		assert_int_equal(r->cli_broken, cli_broken + 1);
+		assert_int_equal(r->srv_broken, srv_broken + 1);
+		kgp_conn_stats(r->client, &st);
+		assert_true(st.broken);
+		assert_false(st.up);
+		kgp_conn_stats(r->server, &st);
+		assert_true(st.broken);
+		assert_false(st.up);
+		/* the session waits: the local sockets stay, bytes pile */
+		XFER_RUN(r, x, 0, 50);
+		if (how != BREAK_FAILED_RESUME)
+			break;
+		/* a resume whose new link dies at once */
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM |
+		    SOCK_NONBLOCK, 0, sv), 0);
+		close(sv[0]);
+		assert_int_equal(kgp_conn_resume(r->client, sv[1], NULL), 0);
+		XFER_RUN(r, x, r->cli_broken > cli_broken + 1, 3000);
+		assert_int_equal(r->cli_broken, cli_broken + 2);
+		kgp_conn_stats(r->client, &st);
+		assert_true(st.broken);
+		break;
+	case BREAK_CLIENT_ONLY:
+		/*
+		 * The old transport stays open behind the server's back:
+		 * whatever it sends there is lost, and its session is still
+		 * up when the client comes back.
+		 */
+		assert_true((spare = dup(r->link[1])) != -1);
+		rs_resume_wait(r);
+		assert_int_equal(r->srv_broken, srv_broken);
+		assert_int_equal(r->cli_broken, cli_broken);
+		close(spare);
+		return;
+	case BREAK_MAX:
+		break;
+	}
+	rs_resume_wait(r);
+}
+
+/*
+ * A stream carrying several MiB each way while its link breaks (nbreaks
+ * times, the ways given in turn); every byte arrives once and in order.
+ */
+static void
+resume_transfer(int tls, const enum rs_break *how, int nbreaks, size_t len)
+{
+	struct rs		 r;
+	struct xfer		 x;
+	struct kgp_conn_stats	 cs, ss;
+	uint64_t		 session;
+	int			 i, browser;
+
+	rs_setup(&r, tls, 0, 0, 0);
+	session = kgp_conn_session(r.client);
+	browser = rs_open(&r, "1.2.3.4:5");
+	assert_int_equal(r.app_ids[0], 1);
+	xfer_init(&x, browser, r.app_fds[0], len);
+	for (i = 0; i < nbreaks; i++) {
+		XFER_RUN(&r, &x, xfer_least(&x) >= len * (i + 1) /
+		    (nbreaks + 1), 20000);
+		if (x.bad_at)
+			break;
+		assert_true(xfer_least(&x) < len);
+		rs_break_resume(&r, &x, how[i]);
+		/* the same session, the same stream */
+		assert_true(kgp_conn_session(r.client) == session);
+		assert_true(kgp_conn_session(r.server) == session);
+		kgp_conn_stats(r.client, &cs);
+		kgp_conn_stats(r.server, &ss);
+		assert_int_equal(cs.streams_open, 1);
+		assert_int_equal(ss.streams_open, 1);
+		assert_true(cs.up && !cs.broken && cs.last_resumed);
+		assert_true(ss.up && !ss.broken && ss.last_resumed);
+	}
+	XFER_RUN(&r, &x, XFER_DONE(&x), 30000);
+	xfer_check(&x);
+	/* no stream was opened again, none was lost */
+	assert_int_equal(r.napps, 1);
+	RS_RUN(&r, 0, 50);
+	kgp_conn_stats(r.client, &cs);
+	kgp_conn_stats(r.server, &ss);
+	assert_int_equal(cs.streams_total, 1);
+	assert_int_equal(ss.streams_total, 1);
+	assert_int_equal(cs.streams_open, 0);
+	assert_int_equal(ss.streams_open, 0);
+	assert_int_equal(cs.bytes_in, len);
+	assert_int_equal(cs.bytes_out, len);
+	assert_int_equal(ss.bytes_in, len);
+	assert_int_equal(ss.bytes_out, len);
+	assert_int_equal(cs.resumes, nbreaks);
+	assert_int_equal(ss.resumes, nbreaks);
+	assert_int_equal(cs.breaks, nbreaks);
+	assert_int_equal(ss.breaks, nbreaks);
+	assert_true(cs.up && ss.up);
+	assert_int_equal(r.cli_down + r.srv_down, 0);
+	close(browser);
+	xfer_free(&x);
+	rs_teardown(&r);
+}
+
+static void
+test_resume_both_notice(void **state)
+{
+	const enum rs_break	 how[] = { BREAK_SHUT_SERVER };
+
+	resume_transfer(0, how, 1, 6 * 1024 * 1024 + 333);
+}
+
+static void
+test_resume_client_end_shut(void **state)
+{
+	const enum rs_break	 how[] = { BREAK_SHUT_CLIENT };
+
+	resume_transfer(0, how, 1, 6 * 1024 * 1024 + 333);
+}
+
+static void
+test_resume_server_unaware(void **state)
+{
+	const enum rs_break	 how[] = { BREAK_CLIENT_ONLY };
+
+	resume_transfer(0, how, 1, 6 * 1024 * 1024 + 333);
+}
+
+static void
+test_resume_failed_attempt(void **state)
+{
+	const enum rs_break	 how[] = { BREAK_FAILED_RESUME };
+
+	resume_transfer(0, how, 1, 4 * 1024 * 1024 + 1);
+}
+
+static void
+test_resume_many_breaks(void **state)
+{
+	const enum rs_break	 how[] = {
+		BREAK_CLIENT_ONLY, BREAK_SHUT_SERVER, BREAK_CLIENT_ONLY,
+		BREAK_FAILED_RESUME, BREAK_SHUT_CLIENT, BREAK_CLIENT_ONLY,
+		BREAK_SHUT_SERVER, BREAK_CLIENT_ONLY
+	};
+
+	resume_transfer(0, how, sizeof(how) / sizeof(how[0]),
+	    8 * 1024 * 1024 + 7);
+}
+
+/* the same over TLS: the new link's TLS context moves into the session */
+static void
+test_resume_tls(void **state)
+{
+	const enum rs_break	 how[] = {
+		BREAK_SHUT_SERVER, BREAK_CLIENT_ONLY, BREAK_SHUT_CLIENT
+	};
+
+	resume_transfer(1, how, sizeof(how) / sizeof(how[0]),
+	    4 * 1024 * 1024 + 5);
+}
+
+/* read until EOF or an error: the stream is gone */
+static int
+rs_gone(struct rs *r, int fd, int ms)
+{
+	char		 buf[4096];
+	uint64_t	 end = ms_now() + ms;
+	ssize_t		 n;
+
+	while (ms_now() < end) {
+		n = read(fd, buf, sizeof(buf));
+		if (n == 0 || (n == -1 && errno != EAGAIN))
+			return (1);
+		if (n == -1) {
+			event_base_loop(r->base, EVLOOP_NONBLOCK);
+			usleep(500);
+		}
+	}
+	return (0);
+}
+
+/*
+ * The server vanishes (its host is gone: the transport stays open, no
+ * byte comes back): the client sees it by keepalive, resumes on a new
+ * server, which does not know the session.  The client's streams are
+ * reset and the session goes on afresh.
+ */
+static void
+test_resume_session_lost(void **state)
+{
+	struct rs		 r;
+	struct xfer		 x;
+	struct kgp_conn_stats	 cs;
+	uint64_t		 session;
+	int			 browser, spare, b2;
+
+	rs_setup(&r, 0, 0, 0, 40);
+	session = kgp_conn_session(r.client);
+	browser = rs_open(&r, "old");
+	xfer_init(&x, browser, r.app_fds[0], 256 * 1024);
+	XFER_RUN(&r, &x, xfer_least(&x) >= 64 * 1024, 5000);
+	xfer_free(&x);
+	assert_true((spare = dup(r.link[0])) != -1);
+	kgp_conn_free(r.server);
+	r.server = NULL;
+	/* the server's local end went with it */
+	assert_true(rs_gone(&r, browser, 1000));
+	close(browser);
+
+	RS_RUN(&r, r.cli_broken > 0, 3000);
+	assert_int_equal(r.cli_broken, 1);
+	assert_int_equal(r.cli_broken_code, KGP_E_TIMEOUT);
+	kgp_conn_stats(r.client, &cs);
+	assert_true(cs.broken);
+	assert_int_equal(cs.streams_open, 1);
+	close(spare);
+
+	/* a new server: the HELLO's session is unknown there */
+	rs_resume(&r);
+	RS_RUN(&r, r.cli_up == 2 && r.srv_up == 2, 3000);
+	assert_int_equal(r.cli_up, 2);
+	assert_int_equal(r.adopted, 0);
+	assert_non_null(r.server);
+	assert_non_null(r.client);
+	assert_int_equal(r.cli_down, 0);
+	/* the application's end of the old stream sees it reset */
+	assert_true(rs_gone(&r, r.app_fds[0], 1000));
+	kgp_conn_stats(r.client, &cs);
+	assert_true(cs.up);
+	assert_false(cs.last_resumed);
+	assert_int_equal(cs.streams_open, 0);
+	assert_true(kgp_conn_session(r.client) == session);
+
+	/* the new session carries a new stream, from id 1 again */
+	b2 = rs_open(&r, "new");
+	assert_int_equal(r.app_ids[1], 1);
+	xfer_init(&x, b2, r.app_fds[1], 1024 * 1024 + 3);
+	XFER_RUN(&r, &x, XFER_DONE(&x), 10000);
+	xfer_check(&x);
+	xfer_free(&x);
+	close(b2);
+	rs_teardown(&r);
+}
+
+/*
+ * A broken server session waits grace_ms: a resume within it goes on
+ * (and its clock starts anew at the next break); past it, the session
+ * is down with KGP_E_TIMEOUT and its streams are closed.
+ */
+static void
+test_grace(void **state)
+{
+	struct rs		 r;
+	struct xfer		 x;
+	struct kgp_conn_stats	 cs;
+	uint64_t		 t0;
+	int			 browser;
+
+	rs_setup(&r, 0, 300, 0, 0);
+	browser = rs_open(&r, "g");
+	xfer_init(&x, browser, r.app_fds[0], 4 * 1024 * 1024);
+
+	/* twice a break resumed in time, waiting more than the grace */
+	for (int i = 0; i < 2; i++) {
+		shutdown(r.link[0], SHUT_RDWR);
+		RS_RUN(&r, r.srv_broken == i + 1 && r.cli_broken == i + 1,
+		    3000);
+		assert_int_equal(r.srv_broken, i + 1);
+		RS_RUN(&r, 0, 200);
+		assert_int_equal(r.srv_down, 0);
+		rs_resume_wait(&r);
+		RS_RUN(&r, 0, 200);
+		assert_int_equal(r.srv_down, 0);
+	}
+	XFER_RUN(&r, &x, xfer_least(&x) >= 64 * 1024, 5000);
+
+	/* and then not */
+	shutdown(r.link[1], SHUT_RDWR);
+	RS_RUN(&r, r.srv_broken == 3, 3000);
+	assert_int_equal(r.srv_broken, 3);
+	t0 = ms_now();
+	RS_RUN(&r, r.srv_down, 3000);
+	assert_int_equal(r.srv_down, 1);
+	assert_int_equal(r.srv_code, KGP_E_TIMEOUT);
+	assert_true(ms_now() - t0 >= 250);
+	assert_null(r.server);
+	/* its stream went with it */
+	assert_true(rs_gone(&r, browser, 1000));
+	/* the client, without a grace of its own, still waits */
+	assert_int_equal(r.cli_down, 0);
+	kgp_conn_stats(r.client, &cs);
+	assert_true(cs.broken);
+	assert_int_equal(cs.streams_open, 1);
+	/* and learns when it comes back that the session is gone */
+	rs_resume(&r);
+	RS_RUN(&r, r.cli_up == 4 && r.server != NULL, 3000);
+	assert_int_equal(r.cli_up, 4);
+	assert_true(rs_gone(&r, r.app_fds[0], 1000));
+	kgp_conn_stats(r.client, &cs);
+	assert_int_equal(cs.streams_open, 0);
+	assert_false(cs.last_resumed);
+	close(browser);
+	xfer_free(&x);
+	rs_teardown(&r);
+}
+
+/*
+ * GOAWAY: the client is told, the server opens no new stream, the open
+ * one finishes both ways, and then the connection ends.
+ */
+static void
+test_goaway(void **state)
+{
+	struct rs		 r;
+	struct xfer		 x;
+	int			 browser, sv[2];
+
+	rs_setup(&r, 0, 0, 30, 0);
+	/*
+	 * Only the server's keepalive (which checks the drain): the client
+	 * says nothing once the stream is done, see test_close_while_busy
+	 * for a client that does.
+	 */
+	browser = rs_open(&r, "busy");
+	xfer_init(&x, browser, r.app_fds[0], 2 * 1024 * 1024);
+	XFER_RUN(&r, &x, xfer_least(&x) >= 512 * 1024, 10000);
+	assert_true(xfer_least(&x) < x.len);
+
+	kgp_conn_goaway(r.server, KGP_E_SHUTDOWN, "maintenance");
+	XFER_RUN(&r, &x, r.goaway > 0, 3000);
+	assert_int_equal(r.goaway, 1);
+	assert_int_equal(r.goaway_code, KGP_E_SHUTDOWN);
+	assert_string_equal(r.goaway_why, "maintenance");
+	/* a second one says nothing new */
+	kgp_conn_goaway(r.server, KGP_E_SHUTDOWN, "again");
+	/* no new stream from the server (the caller keeps its socket) */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	assert_int_equal(kgp_conn_open_stream(r.server, sv[0], "late", NULL,
+	    0), -1);
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* the open stream goes on to its end */
+	XFER_RUN(&r, &x, XFER_DONE(&x), 20000);
+	xfer_check(&x);
+	/* then the connection ends, at a keepalive tick */
+	RS_RUN(&r, r.cli_down && r.srv_down, 3000);
+	assert_int_equal(r.cli_down, 1);
+	assert_int_equal(r.srv_down, 1);
+	assert_int_equal(r.cli_code, KGP_E_SHUTDOWN);
+	assert_int_equal(r.goaway, 1);
+	assert_int_equal(r.napps, 1);
+	close(browser);
+	xfer_free(&x);
+	rs_teardown(&r);
+}
+
+/*
+ * The server ends the session (the tunnel was deleted) while the client
+ * is busy sending: the client goes down with the server's code, it does
+ * not take the end for a broken link to resume.
+ */
+static void
+test_close_while_busy(void **state)
+{
+	struct rs		 r;
+	struct xfer		 x;
+	int			 browser;
+
+	rs_setup(&r, 0, 0, 0, 0);
+	browser = rs_open(&r, "busy");
+	xfer_init(&x, browser, r.app_fds[0], 16 * 1024 * 1024);
+	/* the browser does not read: the client has much to say */
+	x.reading[0] = 0;
+	XFER_RUN(&r, &x, x.rd[1] >= 1024 * 1024, 10000);
+	kgp_conn_close(r.server, KGP_E_TERMINATED, "tunnel deleted");
+	XFER_RUN(&r, &x, r.cli_down || r.cli_broken, 5000);
+	assert_int_equal(r.cli_broken, 0);
+	assert_int_equal(r.cli_down, 1);
+	assert_int_equal(r.cli_code, KGP_E_TERMINATED);
+	assert_non_null(strstr(r.cli_why, "tunnel deleted"));
+	RS_RUN(&r, r.srv_down, 3000);
+	assert_int_equal(r.srv_down, 1);
+	assert_int_equal(r.srv_code, KGP_E_TERMINATED);
+	close(browser);
+	xfer_free(&x);
+	rs_teardown(&r);
+}
+
+/*
+ * GOAWAY when the server is done with its last stream but the client's
+ * application has not read all of it yet: the bytes the server sent
+ * still reach the application before the connection ends.
+ */
+static void
+test_goaway_tail(void **state)
+{
+	struct rs		 r;
+	struct kgp_conn_stats	 ss;
+	uint8_t			 buf[65536];
+	size_t			 got = 0;
+	ssize_t			 n;
+	int			 browser, i, eof = 0;
+
+	rs_setup(&r, 0, 0, 0, 0);
+	r.app_sndbuf = 4096;
+	browser = rs_open(&r, "upload");
+	/* the application has nothing to say; the browser a window's worth */
+	shutdown(r.app_fds[0], SHUT_WR);
+	memset(buf, 'u', sizeof(buf));
+	assert_int_equal(write(browser, buf, sizeof(buf)), sizeof(buf));
+	shutdown(browser, SHUT_WR);
+	/* the server is done with the stream: all sent, all answered */
+	for (i = 0; i < 3000; i++) {
+		kgp_conn_stats(r.server, &ss);
+		if (ss.streams_open == 0)
+			break;
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		usleep(500);
+	}
+	assert_int_equal(ss.streams_open, 0);
+	kgp_conn_goaway(r.server, KGP_E_SHUTDOWN, "maintenance");
+	/* the application reads only now: all of it, then the end */
+	for (i = 0; i < 6000 && !eof; i++) {
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		if ((n = read(r.app_fds[0], buf, sizeof(buf))) > 0)
+			got += n;
+		else if (n == 0 || errno != EAGAIN)
+			eof = 1;
+		else
+			usleep(500);
+	}
+	assert_true(eof);
+	assert_int_equal(got, sizeof(buf));
+	close(browser);
+	rs_teardown(&r);
+}
+
+/* GOAWAY with nothing open closes at once */
+static void
+test_goaway_idle(void **state)
+{
+	struct rs	 r;
+
+	rs_setup(&r, 0, 0, 0, 0);
+	kgp_conn_goaway(r.server, KGP_E_SHUTDOWN, "bye");
+	RS_RUN(&r, r.cli_down && r.srv_down, 3000);
+	assert_int_equal(r.cli_down, 1);
+	assert_int_equal(r.srv_down, 1);
+	assert_int_equal(r.cli_code, KGP_E_SHUTDOWN);
+	assert_int_equal(r.srv_code, KGP_E_SHUTDOWN);
+	rs_teardown(&r);
+}
+
+/*
+ * What a session holds stays bounded by the windows when the readers
+ * stall, and while the link is broken (nothing is acknowledged then):
+ * the writers are stopped instead.  Afterwards every byte arrives.
+ */
+static void
+test_memory_bound(void **state)
+{
+	struct rs		 r;
+	struct xfer		 x;
+	struct kgp_conn_stats	 cs, ss, cs2, ss2;
+	const size_t		 len = 32 * 1024 * 1024;
+	const uint64_t		 window = 64 * 1024;
+	int			 browser;
+
+	rs_setup(&r, 0, 0, 0, 0);
+	browser = rs_open(&r, "slow");
+	xfer_init(&x, browser, r.app_fds[0], len);
+	/* nobody reads: each writer must be stopped */
+	x.reading[0] = x.reading[1] = 0;
+	XFER_RUN(&r, &x, 0, 1000);
+	assert_true(x.wr[0] < 8 * 1024 * 1024);
+	assert_true(x.wr[1] < 8 * 1024 * 1024);
+	kgp_conn_stats(r.client, &cs);
+	kgp_conn_stats(r.server, &ss);
+	/* in flight: within a window; taken from the writers: no more */
+	assert_true(ss.bytes_out - cs.bytes_in <= window);
+	assert_true(cs.bytes_out - ss.bytes_in <= window);
+	assert_true(ss.bytes_out <= x.wr[0]);
+	assert_true(cs.bytes_out <= x.wr[1]);
+
+	/* the same with the link broken, and the readers back */
+	shutdown(r.link[0], SHUT_RDWR);
+	XFER_RUN(&r, &x, r.cli_broken && r.srv_broken, 3000);
+	assert_int_equal(r.cli_broken, 1);
+	x.reading[0] = x.reading[1] = 1;
+	XFER_RUN(&r, &x, 0, 1000);
+	kgp_conn_stats(r.client, &cs2);
+	kgp_conn_stats(r.server, &ss2);
+	/* nothing new can go out; at most a window is taken in */
+	assert_true(ss2.bytes_out - ss.bytes_out <= window);
+	assert_true(cs2.bytes_out - cs.bytes_out <= window);
+	assert_true(ss2.bytes_out - cs2.bytes_in <= window);
+	assert_true(cs2.bytes_out - ss2.bytes_in <= window);
+	assert_true(x.wr[0] < 8 * 1024 * 1024);
+	assert_true(x.wr[1] < 8 * 1024 * 1024);
+
+	rs_resume_wait(&r);
+	kgp_conn_stats(r.server, &ss);
+	kgp_conn_stats(r.client, &cs);
+	/* what went again is what was in flight: within a window or so */
+	assert_true(ss.last_rtx <= window + 8 * 1024);
+	assert_true(cs.last_rtx <= window + 8 * 1024);
+	XFER_RUN(&r, &x, XFER_DONE(&x), 60000);
+	xfer_check(&x);
+	close(browser);
+	xfer_free(&x);
+	rs_teardown(&r);
+}
+
 int
 main(void)
 {
@@ -382,8 +1383,26 @@ main(void)
 		cmocka_unit_test(test_bad_pin),
 		cmocka_unit_test(test_stream_bytes_and_close),
 		cmocka_unit_test(test_flow_control_isolation),
+		cmocka_unit_test(test_resume_both_notice),
+		cmocka_unit_test(test_resume_client_end_shut),
+		cmocka_unit_test(test_resume_server_unaware),
+		cmocka_unit_test(test_resume_failed_attempt),
+		cmocka_unit_test(test_resume_many_breaks),
+		cmocka_unit_test(test_resume_tls),
+		cmocka_unit_test(test_resume_session_lost),
+		cmocka_unit_test(test_grace),
+		cmocka_unit_test(test_goaway),
+		cmocka_unit_test(test_goaway_idle),
+		cmocka_unit_test(test_goaway_tail),
+		cmocka_unit_test(test_close_while_busy),
+		cmocka_unit_test(test_memory_bound),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	/* KGP_TEST=name runs one test (a glob); KGP_VERBOSE=1 logs */
+	if (getenv("KGP_TEST") != NULL)
+		cmocka_set_test_filter(getenv("KGP_TEST"));
+	if (getenv("KGP_VERBOSE") != NULL)
+		log_setverbose(2);
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
