@@ -1,5 +1,6 @@
 /*
- * The sandboxes of the client's children: one API, one backend per OS.
+ * The sandboxes of the client's processes (kgpd, proxyd, the controller
+ * and its root spawner): one API, one backend per OS.
  *
  * Linux: resource limits, no_new_privs, Landlock (where the kernel has it)
  * and a seccomp-bpf allowlist (libseccomp) that kills the process on any
@@ -26,9 +27,29 @@ struct passwd;
 enum sandbox_proc {
 	SANDBOX_KGPD,		/* passed sockets only: no fs, no network */
 	SANDBOX_PROXYD,		/* no fs; may connect out and resolve names */
+	SANDBOX_CONTROLLER,	/* its files, REST, the tunnel server */
+	SANDBOX_SPAWNER,	/* root: starts kgpd and proxyd, nothing else */
+};
+
+/*
+ * The controller and the spawner: the files they keep using once their
+ * sandbox is on (NULL: none).  exec names kgpd and proxyd when this
+ * process starts them itself (fork and exec): the controller started as
+ * an ordinary user, the spawner.  Started as root, the controller leaves
+ * exec, pidfile, readyfile and ctlsock NULL: the spawner handles them.
+ */
+struct sandbox_files {
+	const char	*logfile;	/* appended to ("-": standard output) */
+	const char	*pidfile;	/* removed at exit */
+	const char	*readyfile;	/* created, touched, removed at exit */
+	const char	*ctlsock;	/* removed at exit */
+	const char	*cafile;	/* read by libcurl (--cainfo) */
+	const char	*exec[2];	/* executed: kgpd, proxyd */
 };
 
 void		 sandbox_enter(enum sandbox_proc);
+void		 sandbox_controller(const struct sandbox_files *);
+void		 sandbox_spawner(const struct sandbox_files *);
 int		 sandbox_drop(const char *, const char *);
 void		 sandbox_setuser(const struct passwd *);
 int		 sandbox_check_chroot(const char *, char *, size_t);
@@ -38,6 +59,8 @@ void		 sandbox_proxyd(void);
 /* the parts, for the test probe */
 void		 sandbox_limits(void);
 int		 sandbox_landlock(enum sandbox_proc);
+int		 sandbox_landlock_files(enum sandbox_proc,
+		    const struct sandbox_files *);
 const char	*sandbox_mode(void);
 
 #endif /* SC_SANDBOX_H */

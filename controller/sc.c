@@ -826,6 +826,7 @@ int
 main(int argc, char *argv[])
 {
 	struct sigaction	 sa;
+	struct sandbox_files	 sb;
 	struct event		*sig_ev;
 	char			 err[1024], *p;
 	int			 i, ret;
@@ -954,6 +955,19 @@ main(int argc, char *argv[])
 		sc_fatal("evtimer_new");
 
 	link_init();
+	/* the sandbox: see sandbox_controller() in common/sandbox.c */
+	memset(&sb, 0, sizeof(sb));
+	sb.logfile = conf.logfile;
+	sb.cafile = config_cainfo;
+	if (sc_pw.pw_name == NULL) {
+		/* no spawner: sc starts kgpd and proxyd, removes its files */
+		sb.pidfile = conf.pidfile;
+		sb.readyfile = conf.readyfile;
+		sb.ctlsock = conf.ctl_socket;
+		sb.exec[0] = children[CHILD_KGPD].path;
+		sb.exec[1] = children[CHILD_PROXYD].path;
+	}
+	sandbox_controller(&sb);
 	supervise_start_all();
 	timer_add(env.hello_ev, HELLO_TIMEOUT_SEC, 0);
 	timer_add(env.stats_ev, 1, 0);

@@ -57,6 +57,7 @@
 #include "config.h"
 #include "controller.h"
 #include "log.h"
+#include "sandbox.h"
 
 #define BACKOFF_MIN_MS	500
 #define BACKOFF_MAX_MS	10000
@@ -445,6 +446,7 @@ static void
 priv_main(int fd)
 {
 	struct sc_config	*conf = sc_env->conf;
+	struct sandbox_files	 sb;
 	struct priv_req		 req;
 	struct rlimit		 rl = { 0, 0 };
 	struct msghdr		 msg;
@@ -483,6 +485,14 @@ priv_main(int fd)
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1 ||
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		_exit(1);
+	/* seccomp and Landlock: what it and kgpd and proxyd need, no more */
+	memset(&sb, 0, sizeof(sb));
+	sb.pidfile = conf->pidfile;
+	sb.readyfile = conf->readyfile;
+	sb.ctlsock = conf->ctl_socket;
+	sb.exec[0] = children[CHILD_KGPD].path;
+	sb.exec[1] = children[CHILD_PROXYD].path;
+	sandbox_spawner(&sb);
 
 	for (;;) {
 		memset(&msg, 0, sizeof(msg));

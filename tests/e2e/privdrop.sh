@@ -6,7 +6,8 @@
 # SIGTERM exits 0, deletes the tunnel, removes the pidfile, the readyfile
 # and the control socket (in a directory only root may write to) and the
 # log file gets every line.  Started as an ordinary user: no switch, no
-# chroot, no spawner, the sandbox is on all the same.
+# chroot, no spawner, the sandbox is on all the same.  The controller and
+# the spawner have their seccomp filter too.
 . "$(dirname "$0")/lib.sh"
 command -v setpriv >/dev/null || skip "needs setpriv (util-linux)"
 PROBE=${SANDBOX_PROBE:-$(dirname "$SC")/../tests/tools/sandbox-probe}
@@ -80,6 +81,7 @@ others() {
 check_as controller "$SC_PID" "$SCUID" "$SCGID" /
 check_as kgpd "$(ctl_field pid-kgpd)" "$SCUID" "$SCGID" "$WANT_ROOT"
 check_as proxyd "$(ctl_field pid-proxyd)" "$SCUID" "$SCGID" "$WANT_ROOT"
+check_sandbox controller "$SC_PID"
 check_sandbox kgpd "$(ctl_field pid-kgpd)"
 check_sandbox proxyd "$(ctl_field pid-proxyd)"
 [ "$(stat -c %u:%a "$CHROOT")" = 0:755 ] || fail "$CHROOT: $(stat -c %u:%a "$CHROOT")"
@@ -89,13 +91,15 @@ spawner=$(others "$SC_PID")
 [ -n "$spawner" ] && [ "$(echo "$spawner" | wc -l)" = 1 ] ||
     fail "want one spawner next to kgpd and proxyd, have '$spawner'"
 [ "$(status_field "$spawner" Uid | awk '{print $1}')" = 0 ] &&
-    [ "$(status_field "$spawner" NoNewPrivs)" = 1 ] ||
+    [ "$(status_field "$spawner" NoNewPrivs)" = 1 ] &&
+    [ "$(status_field "$spawner" Seccomp)" = 2 ] ||
     fail "spawner ($spawner): $(ids "$spawner"), NoNewPrivs" \
-    "$(status_field "$spawner" NoNewPrivs)"
+    "$(status_field "$spawner" NoNewPrivs), Seccomp" \
+    "$(status_field "$spawner" Seccomp)"
 if tr '\0' '\n' <"/proc/$spawner/cmdline" | grep -qF "$KEY"; then
 	fail "the access key is in the spawner's command line"
 fi
-ok "spawner ($spawner): root, NoNewPrivs 1, no key in its command line"
+ok "spawner ($spawner): root, NoNewPrivs 1, Seccomp 2, no key in its command line"
 nfd=$(ls "/proc/$spawner/fd" | wc -l)
 [ "$nfd" -le 5 ] || fail "spawner: $nfd descriptors open: $(ls -l "/proc/$spawner/fd")"
 ok "spawner: $nfd descriptors (stdio, its socket, the log)"
@@ -169,6 +173,7 @@ GROUPS_WANT=		# setpriv --clear-groups
 check_as controller "$SC_PID" "$NUID" "$NGID" /
 check_as kgpd "$(ctl_field pid-kgpd)" "$NUID" "$NGID" /
 check_as proxyd "$(ctl_field pid-proxyd)" "$NUID" "$NGID" /
+check_sandbox controller "$SC_PID"
 check_sandbox kgpd "$(ctl_field pid-kgpd)"
 check_sandbox proxyd "$(ctl_field pid-proxyd)"
 [ -z "$(others "$SC_PID")" ] || fail "a spawner as nobody: $(others "$SC_PID")"

@@ -1,10 +1,10 @@
 #!/bin/bash
-# The sandboxes of kgpd and proxyd, seen from outside: seccomp mode 2 and
-# no_new_privs in /proc, the tunnel still works; sandbox-probe enters the
-# same sandbox and each forbidden call is refused (SIGSYS, or an errno)
-# while the calls the process needs work; Landlock alone forbids the file
-# system; a child killed by SIGSYS is logged as a sandbox violation and
-# restarted.
+# The sandboxes of kgpd, proxyd and the controller, seen from outside:
+# seccomp mode 2 and no_new_privs in /proc, the tunnel still works;
+# sandbox-probe enters the same sandbox and each forbidden call is refused
+# (SIGSYS, or an errno) while the calls the process needs work; Landlock
+# alone forbids the file system (the controller: all but its own files);
+# a child killed by SIGSYS is logged as a sandbox violation and restarted.
 . "$(dirname "$0")/lib.sh"
 PROBE=${SANDBOX_PROBE:-$(dirname "$SC")/../tests/tools/sandbox-probe}
 
@@ -80,6 +80,12 @@ check_proc() {
 
 check_proc kgpd
 check_proc proxyd
+check_proc controller
+[ "$(ctl_field pid-controller)" = "$SC_PID" ] ||
+    fail "pid-controller '$(ctl_field pid-controller)', sc is $SC_PID"
+grep -q 'sandbox on (controller: ' "$TMP/sc.log" ||
+    fail "no 'sandbox on' line of the controller"
+ok "$(grep -o 'sandbox on (controller: [^)]*)' "$TMP/sc.log" | head -n 1)"
 grep -q 'sandbox on (kgpd: ' "$TMP/sc.log" || fail "no 'sandbox on' line of kgpd"
 grep -q 'sandbox on (proxyd: ' "$TMP/sc.log" ||
     fail "no 'sandbox on' line of proxyd"
@@ -182,8 +188,59 @@ allowed proxyd connect 127.0.0.1:9
 allowed proxyd getrandom
 allowed proxyd pipe-write
 
+# the controller started as root: the spawner starts kgpd and proxyd, so
+# no fork, no exec; its files only (here, those of $PD)
+PD=$TMP/probe
+mkdir "$PD" && : >"$PD/log" || fail "mkdir $PD"
+export SANDBOX_PROBE_DIR=$PD
+for op in ptrace execve fork socket-raw; do
+	refused controller "$op"
+done
+refused controller mount "$PD"
+refused controller create "$TMP/ctl-file"
+refused controller append "$TMP/other.log"
+refused controller mkdir "$TMP/ctl-dir"
+[ ! -e "$TMP/ctl-file" ] && [ ! -e "$TMP/other.log" ] &&
+    [ ! -e "$TMP/ctl-dir" ] || fail "the controller probe wrote outside its files"
+allowed controller append "$PD/log"
+for op in socket socket6 socket-udp socket-unix socket-netlink socketpair \
+    connect thread resolve resolv getrandom pipe-write; do
+	allowed controller "$op"
+done
+# started as an ordinary user it forks and executes its children, and only
+# them (/bin/true stands in for kgpd and proxyd)
+allowed controller-exec fork
+allowed controller-exec execve
+refused controller-exec execve /bin/sh
+refused controller-exec mount "$PD"
+allowed controller-exec create "$PD/ready"
+allowed controller-exec remove "$PD/ready"
+refused controller-exec create "$TMP/ctl-file"
+# the spawner: root, but only its own calls and files
+for op in ptrace fork socket-raw; do
+	refused spawner "$op"
+done
+refused spawner mount "$PD"
+refused spawner create "$TMP/sp-file"
+allowed spawner execve
+refused spawner execve /bin/sh
+if [ -z "$SANITIZER" ]; then
+	# root may read /etc/shadow, Landlock says no
+	refused controller shadow
+	refused controller-exec shadow
+	refused spawner shadow
+	allowed none shadow
+fi
+[ ! -e "$TMP/ctl-file" ] && [ ! -e "$TMP/sp-file" ] ||
+    fail "a controller or spawner probe created a file"
+unset SANDBOX_PROBE_DIR
+
 case $MODE in
 *trap*)
+	SANDBOX_PROBE_DIR=$PD probe controller mount "$PD"
+	printf '%s\n' "$OUT" | grep -q 'sandbox violation: system call mount' ||
+	    fail "trap build: no 'sandbox violation: system call mount': $OUT"
+	ok "trap build: the controller's violation names the system call"
 	probe kgpd socket
 	printf '%s\n' "$OUT" | grep -q 'sandbox violation: system call socket' ||
 	    fail "trap build: no 'sandbox violation: system call socket': $OUT"
@@ -214,6 +271,16 @@ else
 		# TCP: kgpd may neither connect nor bind, proxyd may connect
 		refused -l kgpd connect 127.0.0.1:9
 		allowed -l proxyd connect 127.0.0.1:9
+		# the controller connects anywhere and binds nowhere
+		allowed -l controller connect 127.0.0.1:9
+		refused -l controller bind
+	fi
+	# the controller: the resolver's and its own files, nothing else
+	refused -l controller create "$TMP/ll-ctl-file"
+	[ ! -e "$TMP/ll-ctl-file" ] || fail "Landlock: the controller created a file"
+	allowed -l controller resolv
+	if [ -z "$SANITIZER" ]; then
+		refused -l controller shadow
 	fi
 	allowed none create "$TMP/ll-file"
 fi

@@ -1,9 +1,17 @@
 /*
- * sandbox-probe: enter the sandbox of kgpd or proxyd (the same code they
- * run) and try one operation.  Test-only.
+ * sandbox-probe: enter the sandbox of kgpd, proxyd, the controller or
+ * the spawner (the same code they run) and try one operation.  Test-only.
  *
  *	sandbox-probe -i
- *	sandbox-probe [-l] kgpd|proxyd|none operation [argument]
+ *	sandbox-probe [-l] profile operation [argument]
+ *
+ * Profiles: kgpd, proxyd; controller (as started by root: the spawner
+ * starts the children), controller-exec (as started by an ordinary user:
+ * it may fork and execute /bin/true, its stand-in for kgpd and proxyd),
+ * spawner (may execute /bin/true); none.  The controller profiles get
+ * the directory named by $SANDBOX_PROBE_DIR (if set) as the one of their
+ * readyfile, pidfile and control socket, and $SANDBOX_PROBE_DIR/log as
+ * their log file.
  *
  * -i prints how the sandbox is built (seccomp-kill, seccomp-trap, pledge)
  * and "sanitizer" when it is a sanitizer build.  -l enters only the
@@ -23,11 +31,20 @@
  * fork, socketpair, socketpair-inet, pipe-write (write to stdout),
  * getrandom, kill-parent (signal 0 to the parent), stat (/etc/passwd),
  * mprotect-exec; for a sanitizer build to report: leak (64 bytes),
- * overflow (a read past a heap block).
+ * overflow (a read past a heap block).  For the controller and the
+ * spawner also: shadow (read /etc/shadow), resolv (read
+ * /etc/resolv.conf), execve with an argument (that program), ptrace
+ * (attach to the parent), mount (a tmpfs on the argument), bind (a TCP
+ * socket to 127.0.0.1, any port), socket-netlink (NETLINK_ROUTE),
+ * thread (start and join one), resolve (getaddrinfo() of the argument,
+ * localhost by default), append (to the argument), remove (the
+ * argument), mkdir (the argument).
  */
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,6 +54,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +73,9 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: sandbox-probe -i\n"
-	    "       sandbox-probe [-l] kgpd|proxyd|none operation [arg]\n");
+	    "       sandbox-probe [-l] kgpd|proxyd|controller|controller-exec|"
+	    "spawner|none\n"
+	    "           operation [arg]\n");
 	exit(3);
 }
 
@@ -98,18 +119,84 @@ probe_connect(const char *arg)
 	return (done("connect", r));
 }
 
+static void *
+probe_thread(void *arg)
+{
+	return (arg);
+}
+
+static int
+probe_bind(void)
+{
+	struct sockaddr_in	 sin;
+	int			 s;
+
+	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (done("socket", -1));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return (done("bind", bind(s, (struct sockaddr *)&sin, sizeof(sin))));
+}
+
+static int
+probe_resolve(const char *name)
+{
+	struct addrinfo	 hints, *res;
+	int		 error;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if ((error = getaddrinfo(name, "80", &hints, &res)) != 0) {
+		printf("resolve: refused: %s\n", gai_strerror(error));
+		return (1);
+	}
+	freeaddrinfo(res);
+	return (done("resolve", 0));
+}
+
 static int
 probe(const char *op, const char *arg)
 {
 	char	*argv[] = { "/bin/true", NULL };
 	char	 buf[16];
 	struct stat sb;
+	pthread_t t;
 	void	*m;
 	pid_t	 pid;
 	int	 sv[2], r, status;
 
 	if (strcmp(op, "open") == 0)
 		return (done(op, open("/etc/passwd", O_RDONLY)));
+	if (strcmp(op, "shadow") == 0)
+		return (done(op, open("/etc/shadow", O_RDONLY)));
+	if (strcmp(op, "resolv") == 0)
+		return (done(op, open("/etc/resolv.conf", O_RDONLY)));
+	if (strcmp(op, "append") == 0 && arg != NULL)
+		return (done(op, open(arg, O_WRONLY | O_APPEND | O_CREAT,
+		    0600)));
+	if (strcmp(op, "remove") == 0 && arg != NULL)
+		return (done(op, unlink(arg)));
+	if (strcmp(op, "mkdir") == 0 && arg != NULL)
+		return (done(op, mkdir(arg, 0700)));
+	if (strcmp(op, "ptrace") == 0)
+		return (done(op, ptrace(PTRACE_ATTACH, getppid(), NULL,
+		    NULL)));
+	if (strcmp(op, "mount") == 0 && arg != NULL)
+		return (done(op, mount("none", arg, "tmpfs", 0, NULL)));
+	if (strcmp(op, "bind") == 0)
+		return (probe_bind());
+	if (strcmp(op, "socket-netlink") == 0)
+		return (done(op, socket(AF_NETLINK, SOCK_RAW, 0)));
+	if (strcmp(op, "thread") == 0) {
+		if ((r = pthread_create(&t, NULL, probe_thread, NULL)) != 0) {
+			errno = r;
+			return (done(op, -1));
+		}
+		return (done(op, pthread_join(t, NULL) == 0 ? 0 : -1));
+	}
+	if (strcmp(op, "resolve") == 0)
+		return (probe_resolve(arg != NULL ? arg : "localhost"));
 	if (strcmp(op, "create") == 0) {
 		if (arg == NULL)
 			usage();
@@ -128,8 +215,11 @@ probe(const char *op, const char *arg)
 		return (done(op, socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)));
 	if (strcmp(op, "connect") == 0)
 		return (probe_connect(arg));
-	if (strcmp(op, "execve") == 0)
+	if (strcmp(op, "execve") == 0) {
+		if (arg != NULL)
+			argv[0] = (char *)arg;
 		return (done(op, execve(argv[0], argv, environ)));
+	}
 	if (strcmp(op, "fork") == 0) {
 		if ((pid = fork()) == 0)
 			_exit(0);
@@ -182,6 +272,9 @@ int
 main(int argc, char *argv[])
 {
 	enum sandbox_proc	 p;
+	struct sandbox_files	 sf;
+	const char		*dir;
+	char			 logfile[1024], dirfile[1024];
 	int			 abi, ch, lflag = 0;
 
 	log_init(LOG_DST_STDERR, LOG_DAEMON);
@@ -209,11 +302,25 @@ main(int argc, char *argv[])
 		usage();
 	setvbuf(stdout, NULL, _IONBF, 0);
 
+	memset(&sf, 0, sizeof(sf));
+	if ((dir = getenv("SANDBOX_PROBE_DIR")) != NULL) {
+		snprintf(logfile, sizeof(logfile), "%s/log", dir);
+		snprintf(dirfile, sizeof(dirfile), "%s/file", dir);
+		sf.logfile = logfile;
+	}
 	if (strcmp(argv[0], "kgpd") == 0)
 		p = SANDBOX_KGPD;
 	else if (strcmp(argv[0], "proxyd") == 0)
 		p = SANDBOX_PROXYD;
-	else if (strcmp(argv[0], "none") == 0)
+	else if (strcmp(argv[0], "controller") == 0)
+		p = SANDBOX_CONTROLLER;
+	else if (strcmp(argv[0], "controller-exec") == 0 ||
+	    strcmp(argv[0], "spawner") == 0) {
+		p = argv[0][0] == 'c' ? SANDBOX_CONTROLLER : SANDBOX_SPAWNER;
+		sf.exec[0] = "/bin/true";
+		if (dir != NULL)
+			sf.pidfile = sf.readyfile = sf.ctlsock = dirfile;
+	} else if (strcmp(argv[0], "none") == 0)
 		return (probe(argv[1], argv[2]));
 	else
 		usage();
@@ -229,12 +336,20 @@ main(int argc, char *argv[])
 			perror("PR_SET_NO_NEW_PRIVS");
 			return (3);
 		}
-		if ((abi = sandbox_landlock(p)) == 0) {
+		if (p == SANDBOX_KGPD || p == SANDBOX_PROXYD)
+			abi = sandbox_landlock(p);
+		else
+			abi = sandbox_landlock_files(p, &sf);
+		if (abi == 0) {
 			printf("no Landlock in this kernel\n");
 			return (2);
 		}
 		printf("Landlock ABI %d\n", abi);
-	} else
+	} else if (p == SANDBOX_CONTROLLER)
+		sandbox_controller(&sf);
+	else if (p == SANDBOX_SPAWNER)
+		sandbox_spawner(&sf);
+	else
 		sandbox_enter(p);
 	return (probe(argv[1], argv[2]));
 }
