@@ -550,8 +550,11 @@ kgp_conn_drain(struct kgp_conn *c)
 }
 
 /*
- * Server: announce that this connection takes no new streams and ends
- * once the open ones are done (checked at each keepalive tick).
+ * Server: announce that this connection takes no new streams.  The
+ * client closes it once its own streams are done: only the client knows
+ * when the last bytes have reached its side's sockets.  A link that is
+ * not up cannot carry the news, and ends now.  (The caller bounds the
+ * wait: sc-server closes what is left after its drain period.)
  */
 void
 kgp_conn_goaway(struct kgp_conn *c, int code, const char *reason)
@@ -560,11 +563,22 @@ kgp_conn_goaway(struct kgp_conn *c, int code, const char *reason)
 		return;
 	c->goaway = 1;
 	c->draining = 1;
-	if (c->stats.streams_open == 0 || c->state != CONN_UP) {
+	if (c->state != CONN_UP) {
 		kgp_conn_close(c, code, reason);
 		return;
 	}
 	conn_send_code(c, KGP_GOAWAY, 0, code, reason);
+}
+
+/* Client after GOAWAY: the last stream is done, close from the loop. */
+static void
+conn_goaway_check(struct kgp_conn *c)
+{
+	if (c->goaway && c->params.role == KGP_ROLE_CLIENT &&
+	    c->state == CONN_UP && c->stats.streams_open == 0) {
+		event_del(c->ev_timer);
+		timer_ms(c->ev_timer, 0);
+	}
 }
 
 /*
@@ -829,6 +843,7 @@ stream_free(struct kgp_stream *s)
 	c->stats.streams_open--;
 	bufferevent_free(s->bev);
 	free(s);
+	conn_goaway_check(c);
 }
 
 static void
@@ -1391,7 +1406,10 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 		c->draining = 1;
 		if (c->cb.goaway)
 			c->cb.goaway(c, code, text, c->arg);
-		return (c->state == CONN_DEAD ? -1 : 0);
+		if (c->state == CONN_DEAD)
+			return (-1);
+		conn_goaway_check(c);
+		return (0);
 	case KGP_OPEN:
 		return (conn_on_open(c, f));
 	}
@@ -1660,7 +1678,7 @@ conn_timer(int fd, short events, void *arg)
 			    "unanswered", c->missed);
 			return;
 		}
-		if (c->goaway && c->params.role == KGP_ROLE_SERVER &&
+		if (c->goaway && c->params.role == KGP_ROLE_CLIENT &&
 		    c->stats.streams_open == 0) {
 			kgp_conn_close(c, KGP_E_SHUTDOWN, "drained");
 			return;
