@@ -116,6 +116,8 @@ struct kgp_conn {
 	uint32_t		 peer_acked;	/* last send_seq the peer has */
 	struct kgp_conn		*adopt;		/* server: resume that one */
 	int			 goaway;	/* sent (server) or received */
+	int			 goaway_code;	/* server: to say it again */
+	char			 goaway_why[128];
 	int			 linger;	/* ERROR out, waiting for EOF */
 	int			 read_wants_out;
 	int			 write_wants_in;
@@ -220,7 +222,7 @@ conn_send(struct kgp_conn *c, uint8_t type, uint32_t stream,
 		evbuffer_add(c->rtx, hdr, sizeof(hdr));
 		if (len)
 			evbuffer_add(c->rtx, payload, len);
-		if (c->send_seq >= SEQ_LIMIT && c->state == CONN_UP)
+		if (c->send_seq >= SEQ_LIMIT && conn_live(c))
 			kgp_conn_close(c, KGP_E_LIMIT,
 			    "sequence numbers used up");
 	} else {
@@ -562,7 +564,8 @@ kgp_conn_goaway(struct kgp_conn *c, int code, const char *reason)
 	if (c->state == CONN_DEAD || c->state == CONN_CLOSING || c->goaway)
 		return;
 	c->goaway = 1;
-	c->draining = 1;
+	c->goaway_code = code;
+	strlcpy(c->goaway_why, reason ? reason : "", sizeof(c->goaway_why));
 	if (c->state != CONN_UP) {
 		kgp_conn_close(c, code, reason);
 		return;
@@ -719,6 +722,7 @@ conn_reset_session(struct kgp_conn *c)
 	c->rtx_sent = c->rtx_written = 0;
 	c->send_seq = c->recv_seq = c->ack_sent = c->peer_acked = 0;
 	c->next_id = 1;
+	c->goaway = 0;		/* that was the old session's news */
 	c->stats.last_resumed = 0;
 }
 
@@ -906,7 +910,7 @@ stream_pump(struct kgp_stream *s)
 		c->stats.bytes_out += n;
 		added = 1;
 	}
-	if (c->send_seq >= SEQ_LIMIT && c->state == CONN_UP)
+	if (c->send_seq >= SEQ_LIMIT && conn_live(c))
 		kgp_conn_close(c, KGP_E_LIMIT, "sequence numbers used up");
 	/* read no more from the local side than can be sent on */
 	if (paused && !(s->flags & S_READ_OFF)) {
@@ -1021,7 +1025,7 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 		meta[i] = (f->payload[i] >= 0x20 && f->payload[i] < 0x7f) ?
 		    f->payload[i] : '?';
 	meta[n] = '\0';
-	if (c->draining) {
+	if (c->draining || c->goaway) {
 		conn_send_code(c, KGP_REFUSE, f->stream, KGP_E_SHUTDOWN,
 		    "shutting down");
 		return (0);
@@ -1062,7 +1066,7 @@ kgp_conn_open_stream(struct kgp_conn *c, int fd, const char *meta,
 	size_t			 n;
 	int			 rc;
 
-	if (!conn_live(c) || c->draining ||
+	if (!conn_live(c) || c->draining || c->goaway ||
 	    c->stats.streams_open >= c->peer_max_streams)
 		return (-1);
 	if (c->next_id >= 0x7fffffff)
@@ -1233,6 +1237,10 @@ conn_transplant(struct kgp_conn *c, const struct kgp_hello *h)
 	n = kgp_welcome_encode(p, sizeof(p), &w);
 	s->state = CONN_HELLO;
 	conn_send(s, KGP_WELCOME, 0, p, n);
+	/* a GOAWAY may have gone down with the old link */
+	if (s->goaway)
+		conn_send_code(s, KGP_GOAWAY, 0, s->goaway_code,
+		    s->goaway_why);
 	conn_up(s);
 	/* what libtls may already hold for s */
 	if (s->ev_read != NULL)
@@ -1403,7 +1411,6 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 		if (c->goaway)
 			return (0);
 		c->goaway = 1;
-		c->draining = 1;
 		if (c->cb.goaway)
 			c->cb.goaway(c, code, text, c->arg);
 		if (c->state == CONN_DEAD)
@@ -1490,6 +1497,10 @@ conn_read(struct kgp_conn *c)
 	ssize_t			 n;
 
 	c->read_wants_out = 0;
+	/* frames a previous link left here (a resume moved them in) */
+	if (evbuffer_get_length(c->in) >= KGP_HDRLEN && !c->linger &&
+	    conn_parse(c) == -1)
+		return (-1);
 	while (total < CONN_IO_BUDGET) {
 		if (evbuffer_reserve_space(c->in, CONN_READ_CHUNK, &vec, 1)
 		    < 1)
