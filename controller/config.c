@@ -1,9 +1,11 @@
 /*
  * The command line of sc: the version 5 form (`sc run ...`) and the
  * version 4 form (`sc legacy ...` or a bare `sc -u ...`), the SAUCE_*
- * environment variables, and the defaults.  Precedence: flag > environment.
+ * environment variables, the config file (-c, read by conffile.c) and the
+ * defaults.  Precedence: flag > environment > config file > default.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -42,8 +45,10 @@ enum opt_code {
 	OPT_SE_PORT,
 	OPT_VM_VERSION,
 	OPT_CONNECTIONS,
+	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_MAX
 };
 
 struct sc_opt {
@@ -51,12 +56,17 @@ struct sc_opt {
 	int		 has_arg;
 	int		 shortc;
 	enum opt_code	 code;
+	int		 list;	/* repeatable or comma-separated: a YAML list */
 };
 
 #define U	OPT_UNSUPPORTED
+#define L	1
 
 /* --cainfo: read by rest.c (kept out of struct sc_config on purpose) */
 char	*config_cainfo;
+
+/* a warning about the config file, logged once the log is open */
+static char	 config_warn[2 * PATH_MAX + 128];
 
 /* version 4: `sc legacy` and a bare `sc -u ...` */
 static const struct sc_opt v4_opts[] = {
@@ -83,19 +93,19 @@ static const struct sc_opt v4_opts[] = {
 	{ "tunnel-connections",		1, 0,   OPT_CONNECTIONS },
 	{ "help",			0, 'h', OPT_HELP },
 	{ "version",			0, 0,   OPT_VERSION },
+	{ "config-file",		1, 'c', OPT_CONFIG },
 	/* recognised, not implemented yet */
-	{ "config-file",		1, 'c', U },
-	{ "direct-domains",		1, 'D', U },
-	{ "tunnel-domains",		1, 't', U },
-	{ "fast-fail-regexps",		1, 'F', U },
-	{ "no-ssl-bump-domains",	1, 'B', U },
-	{ "auth",			1, 'a', U },
+	{ "direct-domains",		1, 'D', U, L },
+	{ "tunnel-domains",		1, 't', U, L },
+	{ "fast-fail-regexps",		1, 'F', U, L },
+	{ "no-ssl-bump-domains",	1, 'B', U, L },
+	{ "auth",			1, 'a', U, L },
 	{ "proxy",			1, 'p', U },
 	{ "proxy-userpwd",		1, 'w', U },
 	{ "proxy-tunnel",		0, 'T', U },
 	{ "pac",			1, 0,   U },
 	{ "proxy-localhost",		0, 0,   U },
-	{ "dns",			1, 0,   U },
+	{ "dns",			1, 0,   U, L },
 	{ "scproxy-port",		1, 0,   U },
 	{ "max-logsize",		1, 0,   U },
 	{ "log-stats",			1, 'z', U },
@@ -133,22 +143,22 @@ static const struct sc_opt v5_opts[] = {
 	{ "tunnel-connections",		1, 0,   OPT_CONNECTIONS },
 	{ "help",			0, 'h', OPT_HELP },
 	{ "version",			0, 0,   OPT_VERSION },
+	{ "config-file",		1, 'c', OPT_CONFIG },
 	/* recognised, not implemented yet */
-	{ "config-file",		1, 'c', U },
-	{ "metadata",			1, 'M', U },
+	{ "metadata",			1, 'M', U, L },
 	{ "tunnel-max-concurrent-streams", 1, 0, U },
-	{ "deny-domains",		1, 'F', U },
-	{ "direct-domains",		1, 'D', U },
-	{ "tunnel-domains",		1, 'T', U },
-	{ "tls-passthrough-domains",	1, 'B', U },
-	{ "tls-resign-domains",		1, 'b', U },
-	{ "auth",			1, 'a', U },
-	{ "header",			1, 'H', U },
+	{ "deny-domains",		1, 'F', U, L },
+	{ "direct-domains",		1, 'D', U, L },
+	{ "tunnel-domains",		1, 'T', U, L },
+	{ "tls-passthrough-domains",	1, 'B', U, L },
+	{ "tls-resign-domains",		1, 'b', U, L },
+	{ "auth",			1, 'a', U, L },
+	{ "header",			1, 'H', U, L },
 	{ "pac",			1, 0,   U },
 	{ "proxy",			1, 'x', U },
 	{ "proxy-sauce",		1, 0,   U },
 	{ "proxy-localhost",		1, 0,   U },
-	{ "dns-server",			1, 'n', U },
+	{ "dns-server",			1, 'n', U, L },
 	{ "dns-round-robin",		0, 0,   U },
 	{ "dns-timeout",		1, 0,   U },
 	{ "cacert-file",		1, 0,   U },
@@ -165,6 +175,7 @@ static const struct sc_opt v5_opts[] = {
 };
 
 #undef U
+#undef L
 
 /* region names of the hosted service; here they all mean the default */
 static const char *regions[] = {
@@ -181,6 +192,18 @@ static int	 parse_number(const char *, const char *, long long,
 		    long long, long long *, char *, size_t);
 static char	*build_command(int, char **, const char *);
 static const struct sc_opt *find_short(const struct sc_opt *, int);
+static const struct sc_opt *find_long(const struct sc_opt *, const char *);
+static int	 opt_slot(enum opt_code);
+static int	 parse_bool(const char *);
+static int	 config_apply(struct sc_config *, const struct sc_opt *,
+		    const char *, const char *, char *, size_t);
+static int	 config_file_entries(struct sc_config *,
+		    const struct sc_opt *, const struct conffile *,
+		    const char *, const unsigned char *, char *, size_t);
+static void	 config_file_mode(const struct sc_opt *,
+		    const struct conffile *, const char *);
+static int	 config_file(struct sc_config *, const struct sc_opt *,
+		    const char *, const unsigned char *, char *, size_t);
 
 /* The default number of tunnel connections: one per CPU, 2 to 16. */
 int
@@ -370,6 +393,369 @@ config_ctl_path(const char *name, char *buf, size_t len)
 	return (0);
 }
 
+/* The flags that set the same thing share a slot: -v and --log-level. */
+static int
+opt_slot(enum opt_code code)
+{
+	return (code == OPT_LOG_LEVEL ? OPT_VERBOSE : code);
+}
+
+static const struct sc_opt *
+find_long(const struct sc_opt *opts, const char *name)
+{
+	for (; opts->name != NULL; opts++)
+		if (strcmp(opts->name, name) == 0)
+			return (opts);
+	return (NULL);
+}
+
+/* YAML 1.1 booleans, quoted or not: 1 true, 0 false, -1 neither */
+static int
+parse_bool(const char *v)
+{
+	const char	*yes[] = { "true", "yes", "on", "y", NULL };
+	const char	*no[] = { "false", "no", "off", "n", NULL };
+	int		 i;
+
+	for (i = 0; yes[i] != NULL; i++)
+		if (strcasecmp(v, yes[i]) == 0)
+			return (1);
+	for (i = 0; no[i] != NULL; i++)
+		if (strcasecmp(v, no[i]) == 0)
+			return (0);
+	return (-1);
+}
+
+/*
+ * The keys of a config file into conf, except those that seen[] says
+ * the command line or the environment set already.  Messages name the
+ * file and the line; they never show the value of the access key.
+ */
+static int
+config_file_entries(struct sc_config *conf, const struct sc_opt *opts,
+    const struct conffile *cf, const char *path, const unsigned char *seen,
+    char *err, size_t errlen)
+{
+	const struct conffile_entry	*e;
+	const struct sc_opt		*o;
+	struct sc_config		 scratch;
+	char				 msg[768];
+	size_t				 i;
+	long long			 n;
+	int				 b, ret;
+
+	TAILQ_FOREACH(e, &cf->entries, entry) {
+		if ((o = find_long(opts, e->key)) == NULL) {
+			if (find_long(conf->legacy ? v5_opts : v4_opts,
+			    e->key) != NULL)
+				return (config_error(err, errlen,
+				    CONFIG_ERROR, "config file %s, line %d: "
+				    "unknown key '%s' (a key of %s)", path,
+				    e->line, e->key, conf->legacy ?
+				    "sc run, not of the version 4 command "
+				    "line" : "the version 4 command line, "
+				    "not of sc run"));
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "config file %s, line %d: unknown key '%s'",
+			    path, e->line, e->key));
+		}
+		if (o->code == OPT_CONFIG || o->code == OPT_HELP ||
+		    o->code == OPT_VERSION)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "config file %s, line %d: '%s' cannot be set in "
+			    "a config file", path, e->line, e->key));
+		if (e->type == CONFFILE_NULL)
+			continue;
+		if (e->type == CONFFILE_LIST && !o->list)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "config file %s, line %d: '%s' takes one value, "
+			    "not a list", path, e->line, e->key));
+
+		if (!o->has_arg) {
+			/* a switch: true or false (-v: also a number) */
+			if (o->code == OPT_VERBOSE && parse_number(e->vals[0],
+			    e->key, 0, 3, &n, msg, sizeof(msg)) == 0) {
+				if (!seen[opt_slot(o->code)])
+					conf->verbose = (int)n;
+				continue;
+			}
+			if ((b = parse_bool(e->vals[0])) == -1)
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "config file %s, line %d: '%s' must be "
+				    "true or false%s", path, e->line, e->key,
+				    o->code == OPT_VERBOSE ?
+				    " or a number from 0 to 3" : ""));
+			if (b == 0 || seen[opt_slot(o->code)])
+				continue;
+			ret = config_apply(conf, o, NULL, e->key, msg,
+			    sizeof(msg));
+		} else if (seen[opt_slot(o->code)]) {
+			/* overridden, but still checked: into a scratch copy */
+			if (o->code == OPT_CAINFO)
+				continue;	/* a global, not in conf */
+			config_init(&scratch);
+			scratch.legacy = conf->legacy;
+			for (i = 0, ret = CONFIG_OK; i < e->nvals &&
+			    ret == CONFIG_OK; i++)
+				ret = config_apply(&scratch, o, e->vals[i],
+				    e->key, msg, sizeof(msg));
+			config_free(&scratch);
+		} else {
+			for (i = 0, ret = CONFIG_OK; i < e->nvals &&
+			    ret == CONFIG_OK; i++)
+				ret = config_apply(conf, o, e->vals[i],
+				    e->key, msg, sizeof(msg));
+		}
+		if (ret != CONFIG_OK)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "config file %s, line %d: %s", path, e->line,
+			    msg));
+	}
+	return (CONFIG_OK);
+}
+
+/*
+ * Group or others may read or write the file: a warning (sc goes on).
+ * Reading matters when it holds the access key; writing always does
+ * (whoever can write it can send the key elsewhere with rest-url).
+ */
+static void
+config_file_mode(const struct sc_opt *opts, const struct conffile *cf,
+    const char *path)
+{
+	const struct conffile_entry	*e;
+	const struct sc_opt		*o;
+	int				 key = 0, r, w;
+
+	TAILQ_FOREACH(e, &cf->entries, entry)
+		if ((o = find_long(opts, e->key)) != NULL &&
+		    o->code == OPT_KEY && e->type != CONFFILE_NULL)
+			key = 1;
+	r = (cf->mode & (S_IRGRP | S_IROTH)) != 0;
+	w = (cf->mode & (S_IWGRP | S_IWOTH)) != 0;
+	if (key && (r || w))
+		snprintf(config_warn, sizeof(config_warn), "%s is %s by "
+		    "others and holds the access key: chmod 600 %s", path,
+		    r && w ? "readable and writable" : r ? "readable" :
+		    "writable", path);
+	else if (w)
+		snprintf(config_warn, sizeof(config_warn), "%s is writable "
+		    "by others: chmod go-w %s", path, path);
+}
+
+static int
+config_file(struct sc_config *conf, const struct sc_opt *opts,
+    const char *path, const unsigned char *seen, char *err, size_t errlen)
+{
+	struct conffile	 cf;
+	int		 ret;
+
+	conffile_init(&cf);
+	if (conffile_load(&cf, path, err, errlen) == -1) {
+		conffile_free(&cf);
+		return (CONFIG_ERROR);
+	}
+	ret = config_file_entries(conf, opts, &cf, path, seen, err, errlen);
+	if (ret == CONFIG_OK)
+		config_file_mode(opts, &cf, path);
+	conffile_free(&cf);
+	return (ret);
+}
+
+/* A parsed config file into conf, as config_parse() does (the fuzzer). */
+int
+config_file_apply(struct sc_config *conf, const struct conffile *cf,
+    const char *path, char *err, size_t errlen)
+{
+	unsigned char	 seen[OPT_MAX];
+
+	memset(seen, 0, sizeof(seen));
+	config_warn[0] = '\0';
+	return (config_file_entries(conf, conf->legacy ? v4_opts : v5_opts,
+	    cf, path, seen, err, errlen));
+}
+
+/* The warning of the last config_parse(), for the log; NULL if none. */
+const char *
+config_warning(void)
+{
+	return (config_warn[0] != '\0' ? config_warn : NULL);
+}
+
+/*
+ * One flag (the option o, named flag in the messages) with its value arg
+ * (NULL for a switch) into conf.  Returns CONFIG_* and, for an error, a
+ * message in err.  The command line and the config file both land here.
+ */
+static int
+config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
+    const char *flag, char *err, size_t errlen)
+{
+	char		*end;
+	long long	 n;
+
+	switch (o->code) {
+	case OPT_UNSUPPORTED:
+		if (o->shortc != 0)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "-%c/--%s is not supported yet",
+			    o->shortc, o->name));
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "--%s is not supported yet", o->name));
+	case OPT_USER:
+		if (set_string(&conf->user, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		break;
+	case OPT_KEY:
+		if (*arg == '\0')
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s needs a value", flag));
+		wipe_free(conf->key);
+		if ((conf->key = strdup(arg)) == NULL)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "out of memory"));
+		break;
+	case OPT_TUNNEL_NAME:
+		if (set_string(&conf->tunnel_name, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		if (strlen(conf->tunnel_name) >= SC_HOST_LEN)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: name too long (at most %d bytes)",
+			    flag, SC_HOST_LEN - 1));
+		break;
+	case OPT_REST_URL:
+		if (strncmp(arg, "http://", 7) != 0 &&
+		    strncmp(arg, "https://", 8) != 0)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: '%s' is not an http:// or https:// "
+			    "URL", flag, arg));
+		if (set_string(&conf->rest_url, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		break;
+	case OPT_REGION:
+		if (config_region_url(arg) == NULL)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: unknown region '%s'", flag, arg));
+		if (set_string(&conf->region, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		break;
+	case OPT_READYFILE:
+		if (set_string(&conf->readyfile, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		break;
+	case OPT_PIDFILE:
+		if (set_string(&conf->pidfile, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		break;
+	case OPT_LOGFILE:
+		if (set_string(&conf->logfile, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		break;
+	case OPT_VERBOSE:
+		if (conf->verbose < 3)
+			conf->verbose++;
+		break;
+	case OPT_LOG_LEVEL:
+		if (strcmp(arg, "error") == 0 ||
+		    strcmp(arg, "warn") == 0 ||
+		    strcmp(arg, "info") == 0)
+			conf->verbose = 0;
+		else if (strcmp(arg, "debug") == 0)
+			conf->verbose = 1;
+		else if (strcmp(arg, "trace") == 0)
+			conf->verbose = 2;
+		else
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: '%s' is not one of error, warn, info, "
+			    "debug, trace", flag, arg));
+		break;
+	case OPT_SHARED_V4:
+		conf->shared = 1;
+		break;
+	case OPT_SHARED_V5:
+		if (strcmp(arg, "all") != 0)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: the only value is 'all'", flag));
+		conf->shared = 1;
+		break;
+	case OPT_TUNNEL_POOL:
+		conf->tunnel_pool = 1;
+		break;
+	case OPT_NO_REMOVE:
+		conf->no_remove_colliding = 1;
+		break;
+	case OPT_WAIT_SHUTDOWN:
+		conf->wait_shutdown = 1;
+		break;
+	case OPT_TUNNEL_CAINFO:
+		if (set_string(&conf->tunnel_cainfo, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		break;
+	case OPT_CAINFO:
+		/* the CA file for the HTTPS REST API (libcurl) */
+		if (access(arg, R_OK) == -1)
+			return (config_error(err, errlen,
+			    CONFIG_ERROR, "--cainfo %s: %s", arg,
+			    strerror(errno)));
+		if (set_string(&config_cainfo, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		break;
+	case OPT_MAX_MISSED:
+		if (parse_number(arg, flag, 1, 100000, &n, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		conf->max_missed_acks = (int)n;
+		break;
+	case OPT_CTL_SOCKET:
+		if (set_string(&conf->ctl_socket, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		break;
+	case OPT_SE_PORT:
+		if (parse_number(arg, flag, 0, 65535, &n, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		conf->se_port = (int)n;
+		conf->se_port_set = 1;
+		break;
+	case OPT_CONNECTIONS:
+		errno = 0;
+		n = strtoll(arg, &end, 10);
+		if (!isdigit((unsigned char)*arg) ||
+		    *end != '\0' || errno != 0 || n < 1 ||
+		    n > SC_MAX_CONNECTIONS)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s must be between 1 and %d", flag,
+			    SC_MAX_CONNECTIONS));
+		conf->tunnel_connections = (int)n;
+		break;
+	case OPT_VM_VERSION:
+		if (set_string(&conf->vm_version, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		break;
+	case OPT_CONFIG:
+		/* read by config_parse(), after the environment */
+		break;
+	case OPT_HELP:
+		return (CONFIG_HELP);
+	case OPT_VERSION:
+		return (CONFIG_VERSION);
+	case OPT_MAX:
+		break;
+	}
+	return (CONFIG_OK);
+}
+
 /*
  * Parse argv (argv[0] is the program) into conf.  Returns CONFIG_* and,
  * for CONFIG_ERROR and CONFIG_USAGE, a message in err.
@@ -380,14 +766,16 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 {
 	const struct sc_opt	*opts, *o;
 	struct option		 lopts[128];
-	char			 shortopts[256], flag[128], *end;
-	const char		*env;
-	long long		 n;
+	char			 shortopts[256], flag[128];
+	const char		*env, *cfpath = NULL;
+	unsigned char		 seen[OPT_MAX];
 	size_t			 i, sl;
 	char			**oargv = argv;
-	int			 c, li, first = 1, nopts, oargc = argc;
+	int			 c, li, first = 1, nopts, oargc = argc, ret;
 
 	*err = '\0';
+	config_warn[0] = '\0';
+	memset(seen, 0, sizeof(seen));
 	conf->legacy = 1;
 	if (argc > 1 && strcmp(argv[1], "run") == 0) {
 		conf->legacy = 0;
@@ -449,160 +837,12 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			return (config_error(err, errlen, CONFIG_USAGE,
 			    "unknown flag -%c", c));
 
-		switch (o->code) {
-		case OPT_UNSUPPORTED:
-			if (o->shortc != 0)
-				return (config_error(err, errlen, CONFIG_ERROR,
-				    "-%c/--%s is not supported yet",
-				    o->shortc, o->name));
-			return (config_error(err, errlen, CONFIG_ERROR,
-			    "--%s is not supported yet", o->name));
-		case OPT_USER:
-			if (set_string(&conf->user, optarg, flag, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			break;
-		case OPT_KEY:
-			if (*optarg == '\0')
-				return (config_error(err, errlen, CONFIG_ERROR,
-				    "%s needs a value", flag));
-			wipe_free(conf->key);
-			if ((conf->key = strdup(optarg)) == NULL)
-				return (config_error(err, errlen, CONFIG_ERROR,
-				    "out of memory"));
-			break;
-		case OPT_TUNNEL_NAME:
-			if (set_string(&conf->tunnel_name, optarg, flag, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			if (strlen(conf->tunnel_name) >= SC_HOST_LEN)
-				return (config_error(err, errlen, CONFIG_ERROR,
-				    "%s: name too long (at most %d bytes)",
-				    flag, SC_HOST_LEN - 1));
-			break;
-		case OPT_REST_URL:
-			if (strncmp(optarg, "http://", 7) != 0 &&
-			    strncmp(optarg, "https://", 8) != 0)
-				return (config_error(err, errlen, CONFIG_ERROR,
-				    "%s: '%s' is not an http:// or https:// "
-				    "URL", flag, optarg));
-			if (set_string(&conf->rest_url, optarg, flag, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			break;
-		case OPT_REGION:
-			if (config_region_url(optarg) == NULL)
-				return (config_error(err, errlen, CONFIG_ERROR,
-				    "%s: unknown region '%s'", flag, optarg));
-			if (set_string(&conf->region, optarg, flag, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			break;
-		case OPT_READYFILE:
-			if (set_string(&conf->readyfile, optarg, flag, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			break;
-		case OPT_PIDFILE:
-			if (set_string(&conf->pidfile, optarg, flag, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			break;
-		case OPT_LOGFILE:
-			if (set_string(&conf->logfile, optarg, flag, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			break;
-		case OPT_VERBOSE:
-			if (conf->verbose < 3)
-				conf->verbose++;
-			break;
-		case OPT_LOG_LEVEL:
-			if (strcmp(optarg, "error") == 0 ||
-			    strcmp(optarg, "warn") == 0 ||
-			    strcmp(optarg, "info") == 0)
-				conf->verbose = 0;
-			else if (strcmp(optarg, "debug") == 0)
-				conf->verbose = 1;
-			else if (strcmp(optarg, "trace") == 0)
-				conf->verbose = 2;
-			else
-				return (config_error(err, errlen, CONFIG_ERROR,
-				    "%s: '%s' is not one of error, warn, info, "
-				    "debug, trace", flag, optarg));
-			break;
-		case OPT_SHARED_V4:
-			conf->shared = 1;
-			break;
-		case OPT_SHARED_V5:
-			if (strcmp(optarg, "all") != 0)
-				return (config_error(err, errlen, CONFIG_ERROR,
-				    "%s: the only value is 'all'", flag));
-			conf->shared = 1;
-			break;
-		case OPT_TUNNEL_POOL:
-			conf->tunnel_pool = 1;
-			break;
-		case OPT_NO_REMOVE:
-			conf->no_remove_colliding = 1;
-			break;
-		case OPT_WAIT_SHUTDOWN:
-			conf->wait_shutdown = 1;
-			break;
-		case OPT_TUNNEL_CAINFO:
-			if (set_string(&conf->tunnel_cainfo, optarg, flag, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			break;
-		case OPT_CAINFO:
-			/* the CA file for the HTTPS REST API (libcurl) */
-			if (access(optarg, R_OK) == -1)
-				return (config_error(err, errlen,
-				    CONFIG_ERROR, "--cainfo %s: %s", optarg,
-				    strerror(errno)));
-			if (set_string(&config_cainfo, optarg, flag, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			break;
-		case OPT_MAX_MISSED:
-			if (parse_number(optarg, flag, 1, 100000, &n, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			conf->max_missed_acks = (int)n;
-			break;
-		case OPT_CTL_SOCKET:
-			if (set_string(&conf->ctl_socket, optarg, flag, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			break;
-		case OPT_SE_PORT:
-			if (parse_number(optarg, flag, 0, 65535, &n, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			conf->se_port = (int)n;
-			conf->se_port_set = 1;
-			break;
-		case OPT_CONNECTIONS:
-			errno = 0;
-			n = strtoll(optarg, &end, 10);
-			if (!isdigit((unsigned char)*optarg) ||
-			    *end != '\0' || errno != 0 || n < 1 ||
-			    n > SC_MAX_CONNECTIONS)
-				return (config_error(err, errlen, CONFIG_ERROR,
-				    "--tunnel-connections must be between 1 "
-				    "and %d", SC_MAX_CONNECTIONS));
-			conf->tunnel_connections = (int)n;
-			break;
-		case OPT_VM_VERSION:
-			if (set_string(&conf->vm_version, optarg, flag, err,
-			    errlen) == -1)
-				return (CONFIG_ERROR);
-			break;
-		case OPT_HELP:
-			return (CONFIG_HELP);
-		case OPT_VERSION:
-			return (CONFIG_VERSION);
-		}
+		seen[opt_slot(o->code)] = 1;
+		if (o->code == OPT_CONFIG)
+			cfpath = optarg;
+		if ((ret = config_apply(conf, o, optarg, flag, err, errlen)) !=
+		    CONFIG_OK)
+			return (ret);
 	}
 	if (optind < argc)
 		return (config_error(err, errlen, CONFIG_USAGE,
@@ -640,6 +880,24 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			    err, errlen) == -1)
 				return (CONFIG_ERROR);
 		}
+		if (cfpath == NULL &&
+		    (env = getenv("SAUCE_CONFIG_FILE")) != NULL && *env != '\0')
+			cfpath = env;
+	}
+
+	/* the config file, below both */
+	if (cfpath != NULL) {
+		if (conf->user != NULL)
+			seen[OPT_USER] = 1;
+		if (conf->key != NULL)
+			seen[OPT_KEY] = 1;
+		if (conf->tunnel_name != NULL)
+			seen[OPT_TUNNEL_NAME] = 1;
+		if (conf->region != NULL)
+			seen[OPT_REGION] = 1;
+		if ((ret = config_file(conf, opts, cfpath, seen, err,
+		    errlen)) != CONFIG_OK)
+			return (ret);
 	}
 	if (conf->tunnel_name != NULL && strlen(conf->tunnel_name) >=
 	    SC_HOST_LEN)
@@ -691,7 +949,7 @@ config_usage(FILE *f, int legacy)
 {
 	if (!legacy) {
 		fprintf(f,
-"usage: sc run -u user -k key [-i name] [-r region | --rest-url url]\n"
+"usage: sc run -u user -k key [-c file] [-i name] [-r region | --rest-url url]\n"
 "              [-s all] [-t] [-f readyfile] [-d pidfile] [--log-file file]\n"
 "              [--log-level level] [-v] [--tunnel-cainfo file]\n"
 "              [--max-missed-acks n] [--no-remove-colliding-tunnels]\n"
@@ -702,11 +960,11 @@ config_usage(FILE *f, int legacy)
 		return;
 	}
 	fprintf(f,
-"usage: sc [legacy] -u user -k key [-i name] [-x url] [-s] [-f readyfile]\n"
-"          [-d pidfile] [-l logfile] [-v] [-P port] [--tunnel-pool]\n"
-"          [--no-remove-colliding-tunnels] [--tunnel-cainfo file]\n"
-"          [--max-missed-acks n] [--ctl-socket path] [--cainfo file]\n"
-"          [--wait-tunnel-shutdown] [--tunnel-connections n]\n"
+"usage: sc [legacy] -u user -k key [-c file] [-i name] [-x url] [-s]\n"
+"          [-f readyfile] [-d pidfile] [-l logfile] [-v] [-P port]\n"
+"          [--tunnel-pool] [--no-remove-colliding-tunnels]\n"
+"          [--tunnel-cainfo file] [--max-missed-acks n] [--ctl-socket path]\n"
+"          [--cainfo file] [--wait-tunnel-shutdown] [--tunnel-connections n]\n"
 "       sc run -u user -k key [-i name] [-r region | --rest-url url] [options]\n"
 "See sc(8) for every flag.\n");
 }

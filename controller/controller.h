@@ -7,6 +7,7 @@
 #define SC_CONTROLLER_H
 
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/time.h>
 
 #include <signal.h>
@@ -60,6 +61,31 @@ struct sc_config {
 #define CONFIG_VERSION	2	/* print the version, exit 0 */
 #define CONFIG_ERROR	3	/* message in the buffer, exit 1 */
 #define CONFIG_USAGE	4	/* message in the buffer, usage, exit 2 */
+
+/* the config file (-c), as read by conffile.c: keys and their values */
+#define CONFFILE_MAX		(256 * 1024)	/* bytes */
+#define CONFFILE_MAX_KEYS	256
+#define CONFFILE_MAX_VALUES	1024		/* in one list */
+
+enum conffile_type {
+	CONFFILE_NULL,		/* "key:" with no value */
+	CONFFILE_SCALAR,	/* one value, in vals[0] */
+	CONFFILE_LIST		/* a YAML sequence of nvals values */
+};
+
+struct conffile_entry {
+	TAILQ_ENTRY(conffile_entry) entry;
+	char			*key;
+	int			 line;
+	enum conffile_type	 type;
+	char			**vals;
+	size_t			 nvals;
+};
+
+struct conffile {
+	TAILQ_HEAD(, conffile_entry) entries;
+	mode_t			 mode;		/* of the file */
+};
 
 /* the tunnel as the REST API describes it */
 struct rest_tunnel {
@@ -199,6 +225,17 @@ int		 config_parse(struct sc_config *, int, char **, char *, size_t);
 const char	*config_region_url(const char *);
 int		 config_ctl_path(const char *, char *, size_t);
 void		 config_usage(FILE *, int);
+const char	*config_warning(void);
+int		 config_file_apply(struct sc_config *, const struct conffile *,
+		    const char *, char *, size_t);
+
+/* conffile.c */
+void		 conffile_init(struct conffile *);
+void		 conffile_free(struct conffile *);
+int		 conffile_parse(struct conffile *, const char *, const char *,
+		    size_t, char *, size_t);
+int		 conffile_load(struct conffile *, const char *, char *,
+		    size_t);
 
 /* rest.c */
 int		 rest_init(const char *, const char *, const char *);

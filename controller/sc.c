@@ -873,6 +873,8 @@ main(int argc, char *argv[])
 
 	log_info("sc %s starting (%s command line), REST API %s", SC_VERSION,
 	    conf.legacy ? "version 4" : "version 5", conf.rest_url);
+	if (config_warning() != NULL)
+		sc_console(LOG_WARNING, "Warning: %s", config_warning());
 	log_debug("user %s, tunnel name %s, control socket %s", conf.user,
 	    conf.tunnel_name ? conf.tunnel_name : "(none)", conf.ctl_socket);
 	if (conf.se_port_set && conf.se_port != 0)

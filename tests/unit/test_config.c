@@ -1,7 +1,11 @@
 /*
  * Unit tests: the command line of sc (controller/config.c), version 4 and
- * version 5 forms, the environment and its precedence.
+ * version 5 forms, the environment, the config file (-c) and their
+ * precedence.
  */
+#include <sys/stat.h>
+
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -29,6 +33,7 @@ clear_env(void)
 	unsetenv("SAUCE_API_KEY");
 	unsetenv("SAUCE_TUNNEL_NAME");
 	unsetenv("SAUCE_REGION");
+	unsetenv("SAUCE_CONFIG_FILE");
 	setenv("XDG_RUNTIME_DIR", "/tmp/xdg", 1);
 }
 
@@ -317,6 +322,305 @@ test_command_hides_key(void **state)
 	assert_null(strstr(conf.command, "topsecret"));
 }
 
+/* Write text to a new file of that mode; its path in cfpath. */
+static char	 cfpath[64];
+
+static const char *
+cfile(mode_t mode, const char *text)
+{
+	int	 fd;
+
+	if (cfpath[0] != '\0')
+		unlink(cfpath);
+	strlcpy(cfpath, "/tmp/test_config.XXXXXX", sizeof(cfpath));
+	assert_int_not_equal(fd = mkstemp(cfpath), -1);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return (cfpath);
+}
+
+static void
+test_file_v5(void **state)
+{
+	const char	*f;
+
+	f = cfile(0600, "---\n# a comment\nusername: alice\n"
+	    "access-key: 'k-e-y'\nregion: us-west\ntunnel-name: \"my tun\"\n"
+	    "tunnel-connections: 4\ntunnel-pool: true\nshared: all\n"
+	    "log-level: debug\nmax-missed-acks: 9\nno-remove-colliding-tunnels:"
+	    " yes\nreadyfile: /tmp/r\nlog-file:\n");
+	assert_int_equal(parse("run", "-c", f, NULL), CONFIG_OK);
+	assert_string_equal(conf.user, "alice");
+	assert_string_equal(conf.key, "k-e-y");
+	assert_string_equal(conf.region, "us-west");
+	assert_string_equal(conf.rest_url, SC_DEFAULT_REST_URL);
+	assert_string_equal(conf.tunnel_name, "my tun");
+	assert_int_equal(conf.tunnel_connections, 4);
+	assert_int_equal(conf.tunnel_pool, 1);
+	assert_int_equal(conf.shared, 1);
+	assert_int_equal(conf.verbose, 1);
+	assert_int_equal(conf.max_missed_acks, 9);
+	assert_int_equal(conf.no_remove_colliding, 1);
+	assert_string_equal(conf.readyfile, "/tmp/r");
+	/* "log-file:" with no value sets nothing */
+	assert_null(conf.logfile);
+	assert_null(config_warning());
+	/* the key is not in the command line the tunnel's metadata carries */
+	assert_null(strstr(conf.command, "k-e-y"));
+	/* --config-file and SAUCE_CONFIG_FILE */
+	assert_int_equal(parse("run", "--config-file", f, NULL), CONFIG_OK);
+	assert_string_equal(conf.key, "k-e-y");
+	setenv("SAUCE_CONFIG_FILE", f, 1);
+	assert_int_equal(parse("run", NULL), CONFIG_OK);
+	assert_string_equal(conf.user, "alice");
+	/* false switches, an empty file, a file of only "---" */
+	f = cfile(0600, "tunnel-pool: false\nno-remove-colliding-tunnels: "
+	    "\"off\"\n");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_OK);
+	assert_int_equal(conf.tunnel_pool, 0);
+	assert_int_equal(conf.no_remove_colliding, 0);
+	f = cfile(0600, "");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_OK);
+	f = cfile(0600, "---\n");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_OK);
+}
+
+static void
+test_file_v4(void **state)
+{
+	const char	*f;
+
+	/* the keys of the version 4 config files, as they were written */
+	f = cfile(0600, "user: 'bob'\napi-key: 'xxxx-xxx'\n"
+	    "tunnel-identifier: 'my-macos'\nlogfile: '/tmp/sc-mac.log'\n"
+	    "se-port: 4011\nshared-tunnel: true\nverbose: 2\n"
+	    "no-remove-colliding-tunnels: \"true\"\n"
+	    "rest-url: \"https://h.example/rest/v1\"\n");
+	assert_int_equal(parse("-c", f, NULL), CONFIG_OK);
+	assert_int_equal(conf.legacy, 1);
+	assert_string_equal(conf.user, "bob");
+	assert_string_equal(conf.key, "xxxx-xxx");
+	assert_string_equal(conf.tunnel_name, "my-macos");
+	assert_string_equal(conf.logfile, "/tmp/sc-mac.log");
+	assert_int_equal(conf.se_port, 4011);
+	assert_int_equal(conf.se_port_set, 1);
+	assert_int_equal(conf.shared, 1);
+	assert_int_equal(conf.verbose, 2);
+	assert_int_equal(conf.no_remove_colliding, 1);
+	assert_string_equal(conf.rest_url, "https://h.example/rest/v1");
+	assert_int_equal(parse("legacy", "--config-file", f, NULL), CONFIG_OK);
+	assert_string_equal(conf.user, "bob");
+	/* a version 5 key in a version 4 file, and the reverse */
+	f = cfile(0600, "region: us-west\n");
+	assert_int_equal(parse("-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_ERROR);
+	assert_non_null(strstr(err, "unknown key 'region'"));
+	assert_non_null(strstr(err, "sc run"));
+	f = cfile(0600, "logfile: /x\n");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_ERROR);
+	assert_non_null(strstr(err, "unknown key 'logfile'"));
+}
+
+static void
+test_file_precedence(void **state)
+{
+	const char	*f;
+
+	f = cfile(0600, "username: fileuser\naccess-key: filekey\n"
+	    "tunnel-name: filename\nregion: eu-central\nlog-level: info\n"
+	    "tunnel-connections: 3\nverbose: true\n");
+	/* the file alone */
+	assert_int_equal(parse("run", "-c", f, NULL), CONFIG_OK);
+	assert_string_equal(conf.user, "fileuser");
+	assert_string_equal(conf.tunnel_name, "filename");
+	/* the environment beats the file */
+	setenv("SAUCE_USERNAME", "envuser", 1);
+	setenv("SAUCE_ACCESS_KEY", "envkey", 1);
+	setenv("SAUCE_TUNNEL_NAME", "envname", 1);
+	setenv("SAUCE_REGION", "us-east", 1);
+	assert_int_equal(parse("run", "-c", f, NULL), CONFIG_OK);
+	assert_string_equal(conf.user, "envuser");
+	assert_string_equal(conf.key, "envkey");
+	assert_string_equal(conf.tunnel_name, "envname");
+	assert_string_equal(conf.region, "us-east");
+	assert_int_equal(conf.tunnel_connections, 3);
+	/* the flags beat both */
+	assert_int_equal(parse("run", "-c", f, "-u", "flaguser", "-k",
+	    "flagkey", "-i", "flagname", "-r", "us-west",
+	    "--tunnel-connections", "5", "-v", "-v", NULL), CONFIG_OK);
+	assert_string_equal(conf.user, "flaguser");
+	assert_string_equal(conf.key, "flagkey");
+	assert_string_equal(conf.tunnel_name, "flagname");
+	assert_string_equal(conf.region, "us-west");
+	assert_int_equal(conf.tunnel_connections, 5);
+	/* -v on the command line: log-level and verbose in the file lose */
+	assert_int_equal(conf.verbose, 2);
+	assert_int_equal(parse("run", "-c", f, "--log-level", "trace", NULL),
+	    CONFIG_OK);
+	assert_int_equal(conf.verbose, 2);
+	clear_env();
+	/* a bad value is an error even where a flag overrides it */
+	f = cfile(0600, "tunnel-connections: 99\ntunnel-name: n\n");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f,
+	    "--tunnel-connections", "2", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "line 1"));
+	f = cfile(0600, "username: fileuser\naccess-key: filekey\n");
+	/* the last -c wins */
+	assert_int_equal(parse("run", "-c", "/nonexistent/x.yaml", "-c", f,
+	    NULL), CONFIG_OK);
+	assert_string_equal(conf.user, "fileuser");
+	/* SAUCE_CONFIG_FILE loses to -c */
+	setenv("SAUCE_CONFIG_FILE", "/nonexistent/x.yaml", 1);
+	assert_int_equal(parse("run", "-c", f, NULL), CONFIG_OK);
+	assert_int_equal(parse("run", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "/nonexistent/x.yaml"));
+}
+
+static void
+test_file_errors(void **state)
+{
+	const struct {
+		const char	*text;
+		const char	*want;
+	} bad[] = {
+		{ "username: a\nbogus: 1\n", "line 2: unknown key 'bogus'" },
+		{ "region: [us-west, us-east]\n", "'region' takes one value" },
+		{ "tunnel-connections: 99\n",
+		    "line 1: tunnel-connections must be between 1 and 16" },
+		{ "tunnel-connections: many\n", "must be between" },
+		{ "max-missed-acks: -1\n", "max-missed-acks" },
+		{ "tunnel-pool: maybe\n", "'tunnel-pool' must be true or false" },
+		{ "verbose: 9\n", "a number from 0 to 3" },
+		{ "region: mars\n", "unknown region 'mars'" },
+		{ "shared: some\n", "the only value is 'all'" },
+		{ "rest-url: ftp://h\n", "not an http:// or https:// URL" },
+		{ "\n\nusername: a\nusername: b\n",
+		    "line 4: 'username' is given twice (first on line 3)" },
+		{ "- a\n- b\n", "must be a mapping" },
+		{ "just a string\n", "must be a mapping" },
+		{ "a: &x 1\nb: *x\n", "line 2: aliases" },
+		{ "metadata: {a: b}\n", "not a mapping" },
+		{ "direct-domains: [[a]]\n", "may hold only values" },
+		{ "[a]: b\n", "a key must be a flag name" },
+		{ "username: [a\n", "not valid YAML" },
+		{ "username: \"a\\0b\"\n", "NUL character" },
+		{ "a: b\n---\nc: d\n", "only one YAML document" },
+		{ "help: true\n", "'help' cannot be set in a config file" },
+		{ "config-file: /x\n", "cannot be set" },
+		{ "direct-domains: [a.com, b.com]\n", "not supported yet" },
+		{ "dns-server: 1.1.1.1\n", "not supported yet" },
+		{ "username: \"\\x01\"\n", "control character" },
+		{ "\"\\e[31m\": x\n", "a key must be a flag name" },
+		{ "\tusername: a\n", "not valid YAML" },
+		{ "username: a\n\xff\xfe: b\n", "not valid YAML" },
+		{ NULL, NULL }
+	};
+	const char	*f;
+	int		 i;
+
+	for (i = 0; bad[i].text != NULL; i++) {
+		f = cfile(0600, bad[i].text);
+		if (parse("run", "-u", "a", "-k", "k", "-c", f, NULL) !=
+		    CONFIG_ERROR || strstr(err, bad[i].want) == NULL ||
+		    strstr(err, f) == NULL)
+			fail_msg("'%s': got '%s', want '%s'", bad[i].text, err,
+			    bad[i].want);
+	}
+	/* a file that is not there, or not a file */
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c",
+	    "/nonexistent/sc.yaml", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "/nonexistent/sc.yaml"));
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", "/tmp",
+	    NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "not a regular file"));
+	unlink("/tmp/test_config.fifo");
+	assert_int_equal(mkfifo("/tmp/test_config.fifo", 0600), 0);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c",
+	    "/tmp/test_config.fifo", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "not a regular file"));
+	unlink("/tmp/test_config.fifo");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", NULL),
+	    CONFIG_USAGE);
+	/* a key only in the file is still required somewhere */
+	f = cfile(0600, "username: a\n");
+	assert_int_equal(parse("run", "-c", f, NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "access key"));
+}
+
+static void
+test_file_key_secret(void **state)
+{
+	const char	*texts[] = {
+		"access-key: [TOPSECRETKEY]\n",
+		"access-key: {x: TOPSECRETKEY}\n",
+		"access-key: TOPSECRETKEY\nbogus: 1\n",
+		"access-key: TOPSECRETKEY\naccess-key: TOPSECRETKEY\n",
+		"access-key: \"TOPSECRETKEY\n",
+		"TOPSECRETKEY\n",
+		"access-key TOPSECRETKEY\n",
+		NULL
+	};
+	const char	*f;
+	int		 i;
+
+	for (i = 0; texts[i] != NULL; i++) {
+		f = cfile(0600, texts[i]);
+		assert_int_equal(parse("run", "-u", "a", "-c", f, NULL),
+		    CONFIG_ERROR);
+		if (strstr(err, "TOPSECRETKEY") != NULL)
+			fail_msg("the key is in the message '%s'", err);
+	}
+}
+
+static void
+test_file_mode(void **state)
+{
+	const char	*f;
+	const char	*w;
+
+	/* readable by others, with the key: a warning, and sc goes on */
+	f = cfile(0644, "access-key: k\n");
+	assert_int_equal(parse("run", "-u", "a", "-c", f, NULL), CONFIG_OK);
+	assert_non_null(w = config_warning());
+	assert_non_null(strstr(w, f));
+	assert_non_null(strstr(w, "readable by others and holds the access "
+	    "key: chmod 600"));
+	f = cfile(0640, "api-key: k\n");
+	assert_int_equal(parse("run", "-u", "a", "-c", f, NULL), CONFIG_OK);
+	assert_non_null(config_warning());
+	/* even when a flag overrides the key in the file */
+	assert_int_equal(parse("run", "-u", "a", "-k", "x", "-c", f, NULL),
+	    CONFIG_OK);
+	assert_non_null(config_warning());
+	/* 0600 and 0400: none */
+	f = cfile(0600, "access-key: k\n");
+	assert_int_equal(parse("run", "-u", "a", "-c", f, NULL), CONFIG_OK);
+	assert_null(config_warning());
+	f = cfile(0400, "access-key: k\n");
+	assert_int_equal(parse("run", "-u", "a", "-c", f, NULL), CONFIG_OK);
+	assert_null(config_warning());
+	/* no key in it: readable is fine, writable is not */
+	f = cfile(0644, "tunnel-name: n\n");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_OK);
+	assert_null(config_warning());
+	f = cfile(0666, "tunnel-name: n\n");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_OK);
+	assert_non_null(w = config_warning());
+	assert_non_null(strstr(w, "writable by others"));
+	/* the next parse without a file clears it */
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_null(config_warning());
+	unlink(cfpath);
+	cfpath[0] = '\0';
+}
+
 static void
 test_ctl_path(void **state)
 {
@@ -356,6 +660,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_command_hides_key, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_v5, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_v4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_precedence, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_file_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_file_key_secret, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_file_mode, setup,
+		    teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
