@@ -468,15 +468,23 @@ priv_main(int fd)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
-	/* the socket at 3, the children's output at 4, nothing else */
+	/*
+	 * The socket at 3, the children's output at 4, nothing else.  The
+	 * log file's descriptor may be one of those numbers: from here on
+	 * the spawner logs to its stderr, which is the children's output.
+	 */
+	log_init(LOG_DST_STDERR, 0);
 	if ((fd = fcntl(fd, F_DUPFD, 10)) == -1 || dup2(fd, 3) == -1)
 		_exit(1);
 	if (sv_outfd != -1 && ((sv_outfd = fcntl(sv_outfd, F_DUPFD, 10)) ==
 	    -1 || dup2(sv_outfd, 4) == -1))
 		_exit(1);
 	fd = 3;
-	if (sv_outfd != -1)
+	if (sv_outfd != -1) {
 		sv_outfd = 4;
+		if (dup2(sv_outfd, STDERR_FILENO) == -1)
+			_exit(1);
+	}
 	closefrom(sv_outfd != -1 ? 5 : 4);
 	set_cloexec(3, 1);
 	if (sv_outfd != -1)

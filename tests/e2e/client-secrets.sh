@@ -81,6 +81,11 @@ kpid=$("$SC_CTL" -s "$TMP/sec.sock" status | sed -n 's/^pid-kgpd: //p')
 ppid=$("$SC_CTL" -s "$TMP/sec.sock" status | sed -n 's/^pid-proxyd: //p')
 [ -n "$kpid" ] && [ "$kpid" != 0 ] && [ -n "$ppid" ] && [ "$ppid" != 0 ] ||
     fail "sc-ctl status gives no helper pids ('$kpid', '$ppid')"
+# (with a log file, the spawner once logged into its socket: wrong pids)
+[ "$(cat "/proc/$kpid/comm" 2>/dev/null)" = kgpd ] &&
+    [ "$(cat "/proc/$ppid/comm" 2>/dev/null)" = proxyd ] ||
+    fail "sc-ctl status names pids that are not kgpd and proxyd" \
+    "('$kpid', '$ppid')"
 for p in "$kpid" "$ppid"; do
 	tr '\0' '\n' <"/proc/$p/cmdline" >"$TMP/cmdline.$p"
 	tr '\0' '\n' <"/proc/$p/environ" >"$TMP/environ.$p"
