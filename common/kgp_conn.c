@@ -276,8 +276,13 @@ conn_schedule_write(struct kgp_conn *c)
 	if (c->state == CONN_DEAD || c->state == CONN_TLS ||
 	    c->state == CONN_BROKEN || c->ev_write == NULL)
 		return;
+	/*
+	 * Write from the loop, at once: the socket is most likely writable,
+	 * and waiting for POLLOUT would cost two epoll_ctl calls per burst.
+	 * conn_write() waits for POLLOUT when the socket is full.
+	 */
 	if (!event_pending(c->ev_write, EV_WRITE, NULL))
-		event_add(c->ev_write, NULL);
+		event_active(c->ev_write, EV_WRITE, 0);
 }
 
 struct kgp_conn *
@@ -1630,7 +1635,8 @@ conn_write(struct kgp_conn *c)
 			return (-1);
 	}
 	if (conn_pending(c)) {
-		event_add(c->ev_write, NULL);
+		/* the budget is spent, not the socket: go on next turn */
+		event_active(c->ev_write, EV_WRITE, 0);
 		return (0);
 	}
 	if (c->state == CONN_CLOSING && !c->linger) {

@@ -76,6 +76,7 @@ struct upstream {
 	int			 reused;	/* this request reuses it */
 	int			 eof;
 	int			 shut;		/* its write side shut */
+	int			 rpaused;	/* reading off: see relay_stall */
 };
 
 struct stream {
@@ -86,6 +87,7 @@ struct stream {
 	struct bufferevent	*cbev;		/* the client: kgpd's stream */
 	int			 c_eof;
 	int			 c_shut;
+	int			 c_rpaused;	/* reading off: see relay_stall */
 	struct upstream		 u;
 
 	/* the exchange going on */
@@ -444,6 +446,38 @@ send_error(struct stream *s, int status, const char *fmt, ...)
 }
 
 /*
+ * libevent 2.1 runs a read callback again, from the loop, for as long as
+ * its input sits at the high-water mark with reading on.  A side whose
+ * bytes cannot move on (the other side's output is full, or a pipelined
+ * request waits for its turn) would make the loop spin: it stops reading
+ * until the other side drains (relay_unstall).
+ */
+static void
+relay_stall(struct bufferevent *bev, int *paused)
+{
+	if (bev == NULL || *paused ||
+	    evbuffer_get_length(bufferevent_get_input(bev)) < RELAY_READ_HIGH)
+		return;
+	*paused = 1;
+	bufferevent_disable(bev, EV_READ);
+}
+
+static void
+relay_unstall(struct stream *s)
+{
+	if (s->mode == M_DEAD)
+		return;
+	if (s->c_rpaused && s->cbev != NULL) {
+		s->c_rpaused = 0;
+		bufferevent_enable(s->cbev, EV_READ);
+	}
+	if (s->u.rpaused && s->u.bev != NULL) {
+		s->u.rpaused = 0;
+		bufferevent_enable(s->u.bev, EV_READ);
+	}
+}
+
+/*
  * The client side.
  */
 static void
@@ -470,12 +504,16 @@ client_read(struct bufferevent *bev, void *arg)
 	case M_DEAD:
 		break;
 	}
+	relay_stall(s->cbev, &s->c_rpaused);
 }
 
 static void
 client_write(struct bufferevent *bev, void *arg)
 {
 	struct stream	*s = arg;
+
+	/* the other side may move bytes again */
+	relay_unstall(s);
 
 	switch (s->mode) {
 	case M_HTTP:
@@ -610,6 +648,7 @@ exchange_done(struct stream *s)
 		return;
 	}
 	exchange_reset(s);
+	relay_unstall(s);
 	if (s->u.bev != NULL)
 		log_debug("stream %u: keeping %s:%s open", s->id, s->u.host,
 		    s->u.port);
@@ -1107,7 +1146,7 @@ up_close(struct stream *s)
 	}
 	u->state = U_NONE;
 	u->reusable = u->reused = 0;
-	u->eof = u->shut = 0;
+	u->eof = u->shut = u->rpaused = 0;
 }
 
 /* The app cannot be reached: answer the client. */
@@ -1154,12 +1193,15 @@ up_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		break;
 	}
+	relay_stall(s->u.bev, &s->u.rpaused);
 }
 
 static void
 up_write(struct bufferevent *bev, void *arg)
 {
 	struct stream	*s = arg;
+
+	relay_unstall(s);
 
 	switch (s->mode) {
 	case M_HTTP:
