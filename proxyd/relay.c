@@ -56,13 +56,18 @@ enum rq_state { RQ_HEAD, RQ_BODY, RQ_DONE };
 enum rs_state { RS_IDLE, RS_HEAD, RS_BODY, RS_DONE };
 enum up_state { U_NONE, U_RESOLVING, U_CONNECTING, U_OPEN };
 
+/* the addresses a connect tries: held only while it runs */
+struct up_addrs {
+	struct sockaddr_storage	 addr[PROXYD_MAXADDR];
+	socklen_t		 len[PROXYD_MAXADDR];
+};
+
 struct upstream {
 	struct bufferevent	*bev;
 	enum up_state		 state;
 	char			 host[SC_HOST_LEN];
 	char			 port[8];
-	struct sockaddr_storage	 addr[PROXYD_MAXADDR];
-	socklen_t		 addrlen[PROXYD_MAXADDR];
+	struct up_addrs		*addrs;		/* while connecting */
 	int			 naddr, iaddr;
 	struct evdns_getaddrinfo_request *dnsreq;
 	int			 in_dns;	/* evdns_getaddrinfo() running */
@@ -82,7 +87,7 @@ struct upstream {
 struct stream {
 	TAILQ_ENTRY(stream)	 entry;
 	uint32_t		 id;
-	char			 peer[PROXYD_PEER_LEN];
+	char			*peer;
 	enum stream_mode	 mode;
 	struct bufferevent	*cbev;		/* the client: kgpd's stream */
 	int			 c_eof;
@@ -231,13 +236,19 @@ relay_stream(int fd, uint32_t id, const char *peer)
 		return;
 	}
 	s->id = id;
-	strlcpy(s->peer, peer, sizeof(s->peer));
+	if ((s->peer = strdup(peer)) == NULL) {
+		log_warn("%s: stream %u", __func__, id);
+		free(s);
+		close(fd);
+		return;
+	}
 	s->mode = M_HTTP;
 	/* heads are big (every field's place): only HTTP streams hold them */
 	if ((s->req = calloc(1, sizeof(*s->req))) == NULL ||
 	    (s->resp = calloc(1, sizeof(*s->resp))) == NULL) {
 		log_warn("%s", __func__);
 		free(s->req);
+		free(s->peer);
 		free(s);
 		close(fd);
 		return;
@@ -337,7 +348,10 @@ stream_close(struct stream *s)
 static void
 stream_free_cb(evutil_socket_t fd, short event, void *arg)
 {
-	free(arg);
+	struct stream	*s = arg;
+
+	free(s->peer);
+	free(s);
 }
 
 /* Send what is queued for the client, then close. */
@@ -982,7 +996,9 @@ up_open(struct stream *s, const char *host, const char *port)
 	u->naddr = u->iaddr = 0;
 	u->eof = u->shut = u->reusable = u->reused = 0;
 	u->lasterr = 0;
-	if (up_new_bev(s) == -1) {
+	if ((u->addrs == NULL &&
+	    (u->addrs = malloc(sizeof(*u->addrs))) == NULL) ||
+	    up_new_bev(s) == -1) {
 		send_error(s, 502, "proxyd: out of memory");
 		return;
 	}
@@ -991,30 +1007,30 @@ up_open(struct stream *s, const char *host, const char *port)
 	evtimer_add(u->timer, &tv);
 
 	/* numbers and localhost need no DNS */
-	memset(u->addr, 0, sizeof(u->addr));
-	sin = (struct sockaddr_in *)&u->addr[0];
-	sin6 = (struct sockaddr_in6 *)&u->addr[0];
+	memset(u->addrs, 0, sizeof(*u->addrs));
+	sin = (struct sockaddr_in *)&u->addrs->addr[0];
+	sin6 = (struct sockaddr_in6 *)&u->addrs->addr[0];
 	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(p);
-		u->addrlen[0] = sizeof(*sin);
+		u->addrs->len[0] = sizeof(*sin);
 		u->naddr = 1;
 	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(p);
-		u->addrlen[0] = sizeof(*sin6);
+		u->addrs->len[0] = sizeof(*sin6);
 		u->naddr = 1;
 	} else if (strcasecmp(host, "localhost") == 0 ||
 	    strcasecmp(host, "localhost.") == 0) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(p);
 		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		u->addrlen[0] = sizeof(*sin);
-		sin6 = (struct sockaddr_in6 *)&u->addr[1];
+		u->addrs->len[0] = sizeof(*sin);
+		sin6 = (struct sockaddr_in6 *)&u->addrs->addr[1];
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(p);
 		sin6->sin6_addr = in6addr_loopback;
-		u->addrlen[1] = sizeof(*sin6);
+		u->addrs->len[1] = sizeof(*sin6);
 		u->naddr = 2;
 	}
 	if (u->naddr > 0) {
@@ -1073,15 +1089,15 @@ up_resolved(struct stream *s, int result, struct evutil_addrinfo *ai)
 	/* IPv4 first, then IPv6, as many as fit */
 	for (a = ai; a != NULL && u->naddr < PROXYD_MAXADDR; a = a->ai_next)
 		if (a->ai_family == AF_INET &&
-		    a->ai_addrlen <= sizeof(u->addr[0])) {
-			memcpy(&u->addr[u->naddr], a->ai_addr, a->ai_addrlen);
-			u->addrlen[u->naddr++] = a->ai_addrlen;
+		    a->ai_addrlen <= sizeof(u->addrs->addr[0])) {
+			memcpy(&u->addrs->addr[u->naddr], a->ai_addr, a->ai_addrlen);
+			u->addrs->len[u->naddr++] = a->ai_addrlen;
 		}
 	for (a = ai; a != NULL && u->naddr < PROXYD_MAXADDR; a = a->ai_next)
 		if (a->ai_family == AF_INET6 &&
-		    a->ai_addrlen <= sizeof(u->addr[0])) {
-			memcpy(&u->addr[u->naddr], a->ai_addr, a->ai_addrlen);
-			u->addrlen[u->naddr++] = a->ai_addrlen;
+		    a->ai_addrlen <= sizeof(u->addrs->addr[0])) {
+			memcpy(&u->addrs->addr[u->naddr], a->ai_addr, a->ai_addrlen);
+			u->addrs->len[u->naddr++] = a->ai_addrlen;
 		}
 	if (ai != NULL)
 		evutil_freeaddrinfo(ai);
@@ -1108,7 +1124,7 @@ up_connect_next(struct stream *s)
 		u->in_connect = 1;
 		errno = 0;
 		r = bufferevent_socket_connect(u->bev,
-		    (struct sockaddr *)&u->addr[i], u->addrlen[i]);
+		    (struct sockaddr *)&u->addrs->addr[i], u->addrs->len[i]);
 		u->in_connect = 0;
 		if (r == 0)
 			return;
@@ -1144,6 +1160,8 @@ up_close(struct stream *s)
 		bufferevent_free(u->bev);
 		u->bev = NULL;
 	}
+	free(u->addrs);
+	u->addrs = NULL;
 	u->state = U_NONE;
 	u->reusable = u->reused = 0;
 	u->eof = u->shut = u->rpaused = 0;
@@ -1232,6 +1250,8 @@ up_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		evtimer_del(u->timer);
 		u->state = U_OPEN;
+		free(u->addrs);
+		u->addrs = NULL;
 		log_debug("stream %u: connected to %s port %s", s->id,
 		    u->host, u->port);
 		if (s->is_connect) {
