@@ -816,6 +816,7 @@ static struct kgp_stream *
 stream_new(struct kgp_conn *c, uint32_t id, int fd)
 {
 	struct kgp_stream	*s;
+	int			 one = 1;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return (NULL);
@@ -824,6 +825,8 @@ stream_new(struct kgp_conn *c, uint32_t id, int fd)
 		free(s);
 		return (NULL);
 	}
+	/* a TCP endpoint (the server's browser side) gets small writes */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->conn = c;
 	s->id = id;
 	s->send_credit = c->peer_window;

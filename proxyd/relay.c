@@ -22,6 +22,7 @@
 #include <sys/time.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <ctype.h>
@@ -1240,7 +1241,7 @@ up_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct stream	*s = arg;
 	struct upstream	*u = &s->u;
-	int		 err = EVUTIL_SOCKET_ERROR();
+	int		 err = EVUTIL_SOCKET_ERROR(), one = 1;
 
 	if (err == EAGAIN || err == EINPROGRESS || err == EINTR)
 		err = 0;
@@ -1252,6 +1253,9 @@ up_event(struct bufferevent *bev, short what, void *arg)
 		u->state = U_OPEN;
 		free(u->addrs);
 		u->addrs = NULL;
+		/* requests and bodies leave in pieces: no Nagle delay */
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
+		    &one, sizeof(one));
 		log_debug("stream %u: connected to %s port %s", s->id,
 		    u->host, u->port);
 		if (s->is_connect) {
