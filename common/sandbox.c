@@ -117,6 +117,8 @@ sandbox_name(enum sandbox_proc p)
 		return ("controller");
 	case SANDBOX_SPAWNER:
 		return ("spawner");
+	case SANDBOX_SERVER_WORKER:
+		return ("sc-server worker");
 	}
 	fatalx("%s: unknown process %d", __func__, (int)p);
 }
@@ -233,6 +235,17 @@ void
 sandbox_proxyd(void)
 {
 	sandbox_enter(SANDBOX_PROXYD);
+}
+
+/*
+ * sc-server's worker: like kgpd, no file system and no socket of its
+ * own (the parent binds every port and passes the listeners), and it may
+ * accept on those listeners.
+ */
+void
+sandbox_server_worker(void)
+{
+	sandbox_enter(SANDBOX_SERVER_WORKER);
 }
 
 /*
@@ -365,6 +378,9 @@ sandbox_enter(enum sandbox_proc p)
 	case SANDBOX_PROXYD:
 		promises = "stdio inet dns recvfd";
 		break;
+	case SANDBOX_SERVER_WORKER:
+		promises = "stdio inet recvfd";
+		break;
 	default:
 		fatalx("%s: unknown process %d", __func__, (int)p);
 	}
@@ -469,7 +485,7 @@ sandbox_landlock(enum sandbox_proc p)
 	attrsz = sizeof(attr.handled_access_fs);
 	if (abi >= 4) {
 		attr.handled_access_net = LL_NET_BIND_TCP;
-		if (p == SANDBOX_KGPD)
+		if (p == SANDBOX_KGPD || p == SANDBOX_SERVER_WORKER)
 			attr.handled_access_net |= LL_NET_CONNECT_TCP;
 		attrsz = offsetof(struct ll_ruleset_attr, scoped);
 	}
@@ -754,6 +770,12 @@ static const char *sc_common[] = {
 	NULL
 };
 
+/* sc-server's worker: accept on the listeners it was given. */
+static const char *sc_server_worker[] = {
+	"accept4", "accept", "getsockname", "getpeername",
+	NULL
+};
+
 /* proxyd: connect out (socket() is checked apart), resolve names. */
 static const char *sc_proxyd[] = {
 	"connect", "getsockname", "getpeername",
@@ -944,7 +966,8 @@ sandbox_seccomp(enum sandbox_proc p, const struct sandbox_files *f)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) == -1)
 		fatal("%s: sigaction", __func__);
-	if (p == SANDBOX_KGPD || p == SANDBOX_PROXYD)
+	if (p == SANDBOX_KGPD || p == SANDBOX_PROXYD ||
+	    p == SANDBOX_SERVER_WORKER)
 		signal(SIGUSR2, sandbox_test_violation);
 	deny = SCMP_ACT_TRAP;
 #else
@@ -975,6 +998,10 @@ sandbox_seccomp(enum sandbox_proc p, const struct sandbox_files *f)
 		sc_add_list(ctx, sc_proxyd);
 		/* TCP out, UDP for DNS; no raw, no unix, no netlink */
 		sc_add_inet(ctx);
+		break;
+	case SANDBOX_SERVER_WORKER:
+		/* no socket(), connect() or bind(): accept only */
+		sc_add_list(ctx, sc_server_worker);
 		break;
 	case SANDBOX_CONTROLLER:
 		sc_add_list(ctx, sc_controller);
@@ -1044,7 +1071,8 @@ sandbox_enter(enum sandbox_proc p)
 {
 	int	 abi;
 
-	if (p != SANDBOX_KGPD && p != SANDBOX_PROXYD)
+	if (p != SANDBOX_KGPD && p != SANDBOX_PROXYD &&
+	    p != SANDBOX_SERVER_WORKER)
 		fatalx("%s: %s needs its files", __func__, sandbox_name(p));
 	/* what libc would otherwise open lazily */
 	tzset();

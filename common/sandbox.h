@@ -29,6 +29,7 @@ enum sandbox_proc {
 	SANDBOX_PROXYD,		/* no fs; may connect out and resolve names */
 	SANDBOX_CONTROLLER,	/* its files, REST, the tunnel server */
 	SANDBOX_SPAWNER,	/* root: starts kgpd and proxyd, nothing else */
+	SANDBOX_SERVER_WORKER,	/* sc-server's worker: passed listeners only */
 };
 
 /*
@@ -55,6 +56,7 @@ void		 sandbox_setuser(const struct passwd *);
 int		 sandbox_check_chroot(const char *, char *, size_t);
 void		 sandbox_kgpd(void);
 void		 sandbox_proxyd(void);
+void		 sandbox_server_worker(void);
 
 /* the parts, for the test probe */
 void		 sandbox_limits(void);

@@ -22,7 +22,6 @@
 #include "server.h"
 
 #define ACCOUNT_LINE_MAX	512
-#define ACCOUNTS_MAX		100000
 
 static int	 accounts_lock(const char *);
 static void	 accounts_stat(struct stat *);
@@ -270,8 +269,11 @@ accounts_reload(void)
 	return (0);
 }
 
-/* Pick up a changed accounts file ("user add" while running). */
-void
+/*
+ * Pick up a changed accounts file ("user add" while running).  Returns 1
+ * when the list was reloaded, 0 otherwise.
+ */
+int
 accounts_maybe_reload(void)
 {
 	struct stat	 st;
@@ -281,8 +283,8 @@ accounts_maybe_reload(void)
 	    st.st_size == env->accounts_size &&
 	    st.st_mtim.tv_sec == env->accounts_mtime.tv_sec &&
 	    st.st_mtim.tv_nsec == env->accounts_mtime.tv_nsec)
-		return;
-	accounts_reload();
+		return (0);
+	return (accounts_reload() == 0);
 }
 
 static int

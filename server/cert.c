@@ -32,15 +32,15 @@
 #define CERT_FILE_MAX	(64 * 1024)
 #define CERT_DAYS	3650
 
-static int	 read_small_file(const char *, char **, size_t *);
 static EVP_PKEY	*cert_genkey(void);
 static int	 cert_addext(X509 *, int, const char *);
 static int	 cert_generate(const char *, char **, size_t *, char **,
 		    size_t *);
 static int	 bio_to_buf(BIO *, char **, size_t *);
 
-static int
-read_small_file(const char *path, char **buf, size_t *len)
+/* A whole regular file of 1 to max bytes, NUL-terminated. */
+int
+file_read_small(const char *path, size_t max, char **buf, size_t *len)
 {
 	struct stat	 st;
 	char		*b = NULL;
@@ -53,7 +53,7 @@ read_small_file(const char *path, char **buf, size_t *len)
 	if (fstat(fd, &st) == -1)
 		goto fail;
 	if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    st.st_size > CERT_FILE_MAX) {
+	    (size_t)st.st_size > max) {
 		errno = EINVAL;
 		goto fail;
 	}
@@ -259,11 +259,11 @@ cert_load_or_create(const char *dir, const char *host, char **crt,
 		    host, dir);
 		return (0);
 	}
-	if (read_small_file(kpath, key, keylen) == -1) {
+	if (file_read_small(kpath, CERT_FILE_MAX, key, keylen) == -1) {
 		log_warn("%s", kpath);
 		return (-1);
 	}
-	if (read_small_file(cpath, crt, crtlen) == -1) {
+	if (file_read_small(cpath, CERT_FILE_MAX, crt, crtlen) == -1) {
 		log_warn("%s", cpath);
 		freezero(*key, *keylen);
 		return (-1);
@@ -305,22 +305,21 @@ cert_hash_pem(const char *pem, size_t len, char *out, size_t outlen)
 	return (ret);
 }
 
-/* Key and certificate into env->tls, fingerprint into env->cert_hash. */
+/*
+ * The KGP key pair (PEM) into env->tls, its fingerprint into
+ * env->cert_hash.  The parent does it once to check the pair, the worker
+ * to serve.
+ */
 int
-cert_tls_setup(void)
+cert_tls_setup(const char *crt, size_t crtlen, const char *key,
+    size_t keylen)
 {
 	struct tls_config	*cfg = NULL;
-	char			*crt = NULL, *key = NULL;
-	size_t			 crtlen = 0, keylen = 0;
 	int			 ret = -1;
 
-	if (cert_load_or_create(env->statedir, env->host, &crt, &crtlen,
-	    &key, &keylen) == -1)
-		return (-1);
 	if (cert_hash_pem(crt, crtlen, env->cert_hash,
 	    sizeof(env->cert_hash)) == -1) {
-		log_warnx("%s/%s: not a PEM certificate", env->statedir,
-		    SERVER_CRT_FILE);
+		log_warnx("%s: not a PEM certificate", SERVER_CRT_FILE);
 		goto done;
 	}
 	if ((cfg = tls_config_new()) == NULL) {
@@ -350,8 +349,5 @@ cert_tls_setup(void)
 		tls_config_clear_keys(cfg);
 		tls_config_free(cfg);
 	}
-	if (key != NULL)
-		freezero(key, keylen);
-	free(crt);
 	return (ret);
 }

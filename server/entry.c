@@ -30,7 +30,6 @@
 #include "log.h"
 #include "server.h"
 
-#define ENTRY_BACKLOG		1024	/* browsers open many connections at once */
 #define ENTRY_DRAIN_SEC		5
 #define ENTRY_DRAIN_MAX		(64 * 1024)
 #define ENTRY_HEAD_SEC		30
@@ -70,28 +69,30 @@ static int	 entry_auth(struct entry_pending *, int *);
 static void	 entry_drain(int, short, void *);
 
 /*
- * Open the entry proxy of t on port want, or on a port the kernel
- * chooses when want is 0.
+ * Open the entry proxy of t on fd, a socket the parent bound to bound
+ * ("ip:port") and listens on.  The proxy owns fd, even on failure.
  */
 int
-entry_open(struct tunnel *t, int want)
+entry_open(struct tunnel *t, int fd, const char *bound)
 {
 	struct entry_proxy	*p;
-	char			 bound[ADDRSTR_MAX], wport[16], *port;
-	int			 fd;
+	const char		*port;
+	const char		*errstr;
+	int			 n;
 
+	if ((port = strrchr(bound, ':')) == NULL ||
+	    (n = strtonum(port + 1, 1, 65535, &errstr), errstr != NULL)) {
+		log_warnx("%s: bad address %s", __func__, bound);
+		close(fd);
+		return (-1);
+	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		log_warn("%s", __func__);
+		close(fd);
 		return (-1);
 	}
 	p->tunnel = t;
 	TAILQ_INIT(&p->pending);
-	snprintf(wport, sizeof(wport), "%d", want);
-	if ((fd = listen_on(env->entry_host, wport, ENTRY_BACKLOG, bound,
-	    sizeof(bound))) == -1) {
-		free(p);
-		return (-1);
-	}
 	if ((p->listener = listener_new(env->base, fd, entry_accept, p)) ==
 	    NULL) {
 		log_warnx("%s: listener_new", __func__);
@@ -100,7 +101,6 @@ entry_open(struct tunnel *t, int want)
 		return (-1);
 	}
 	/* a wildcard address is no use to a browser: advertise -H */
-	port = strrchr(bound, ':');
 	if (strcmp(env->entry_host, "0.0.0.0") == 0 ||
 	    strcmp(env->entry_host, "::") == 0) {
 		if (strchr(env->host, ':') != NULL)
@@ -111,7 +111,7 @@ entry_open(struct tunnel *t, int want)
 			    "%s%s", env->host, port);
 	} else
 		strlcpy(t->entry_addr, bound, sizeof(t->entry_addr));
-	t->entry_port = atoi(port + 1);
+	t->entry_port = n;
 	t->proxy = p;
 	return (0);
 }
@@ -288,7 +288,6 @@ entry_auth(struct entry_pending *ep, int *retry)
 	*retry = 0;
 	hdr = http_head_get(&ep->head, "Proxy-Authorization");
 	if (rest_basic_auth(hdr, user, sizeof(user), key, sizeof(key)) == 0) {
-		accounts_maybe_reload();
 		if (limit_check(addr, user, retry)) {
 			explicit_bzero(key, sizeof(key));
 			return (-1);

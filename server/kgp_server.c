@@ -20,7 +20,6 @@
 #include "log.h"
 #include "server.h"
 
-#define KGP_BACKLOG		128
 #define KGP_SERVER_PING_MS	1000
 #define KGP_SERVER_HANDSHAKE_MS	15000
 
@@ -40,28 +39,29 @@ static const struct kgp_callbacks kgp_server_callbacks = {
 	.down = kgp_server_down,
 };
 
-int
-kgp_server_init(const char *addr)
-{
-	char	 host[HOST_MAX], port[16], *p;
-	int	 fd;
+static int	 kgp_fd = -1;
 
-	if (parse_hostport(addr, host, sizeof(host), port,
-	    sizeof(port)) == -1) {
-		log_warnx("bad KGP address %s", addr);
-		return (-1);
-	}
-	if ((fd = listen_on(host, port, KGP_BACKLOG, env->kgp_addr,
-	    sizeof(env->kgp_addr))) == -1)
-		return (-1);
-	p = strrchr(env->kgp_addr, ':');
-	env->kgp_port = atoi(p + 1);
-	if ((env->kgp_listener = listener_new(env->base, fd,
-	    kgp_server_accept, NULL)) == NULL) {
+/*
+ * The worker: the KGP endpoint on the listening socket fd, which the
+ * parent bound.  Accepting starts with kgp_server_enable().
+ */
+int
+kgp_server_init(int fd)
+{
+	if (env->tls == NULL) {
 		close(fd);
 		return (-1);
 	}
+	kgp_fd = fd;
 	return (0);
+}
+
+void
+kgp_server_enable(void)
+{
+	if ((env->kgp_listener = listener_new(env->base, kgp_fd,
+	    kgp_server_accept, NULL)) == NULL)
+		fatalx("%s: listener_new", __func__);
 }
 
 /*

@@ -9,8 +9,13 @@
  *	GET	/rest/v1/{user}/all_tunnels
  *
  * With -C and -k the listener speaks HTTPS: evhttp runs on libevent's
- * OpenSSL bufferevents (libevent_openssl), with an SSL_CTX of libssl.
- * Failed logins are rate-limited (guard.c).
+ * OpenSSL bufferevents (libevent_openssl), with an SSL_CTX of libssl
+ * made from the PEM texts that the parent read (the worker opens no
+ * file).  Failed logins are rate-limited (guard.c).
+ *
+ * A POST that creates a tunnel is answered later: once the parent has
+ * bound the entry proxy's port and written the registry with the new
+ * tunnel in it (worker.c).
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -23,6 +28,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include <event2/buffer.h>
@@ -40,7 +46,6 @@
 #define REST_MAX_SEGS		4
 #define REST_PATH_MAX		1024
 #define REST_KEY_MAX		256
-#define REST_BACKLOG		128
 
 struct rest_req {
 	struct evhttp_request	*req;
@@ -49,6 +54,14 @@ struct rest_req {
 	char			 user[ACCOUNT_NAME_MAX + 1];
 	char			 peer[ADDRSTR_MAX];	/* source address */
 	int			 retry;		/* 429: seconds */
+};
+
+/* a POST waiting for its entry proxy and for the registry on disk */
+struct rest_wait {
+	struct evhttp_request	*req;
+	const char		*method;
+	char			 path[256];
+	json_t			*answer;
 };
 
 static void	 rest_request(struct evhttp_request *, void *);
@@ -65,9 +78,11 @@ static void	 rest_tunnel_get(struct rest_req *, const char *);
 static void	 rest_tunnel_delete(struct rest_req *, const char *);
 static void	 rest_all_tunnels(struct rest_req *);
 static int	 rest_query_true(const char *, const char *);
-static int	 rest_tls_init(void);
 static struct bufferevent *rest_bevcb(struct event_base *, void *);
 static void	 rest_limited(struct rest_req *, int);
+static void	 rest_tunnel_started(struct tunnel *, void *);
+static void	 rest_tunnel_saved(void *);
+static int	 rest_no_passphrase(char *, int, int, void *);
 
 static struct evconnlistener	*rest_listener;
 static struct event		*rest_pause;
@@ -87,36 +102,82 @@ rest_ssl_error(void)
 	return (buf);
 }
 
-/* The operator's certificate (chain) and key for HTTPS. */
+/* An encrypted key is refused, never asked for on a terminal. */
 static int
-rest_tls_init(void)
+rest_no_passphrase(char *buf, int size, int rwflag, void *arg)
 {
-	if ((rest_ssl = SSL_CTX_new(TLS_server_method())) == NULL) {
-		log_warnx("REST TLS: %s", rest_ssl_error());
-		return (-1);
-	}
-	SSL_CTX_set_min_proto_version(rest_ssl, TLS1_2_VERSION);
-	SSL_CTX_set_options(rest_ssl, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE);
-	if (SSL_CTX_use_certificate_chain_file(rest_ssl,
-	    env->rest_cert) != 1) {
-		log_warnx("REST TLS: certificate %s: %s", env->rest_cert,
-		    rest_ssl_error());
-		return (-1);
-	}
-	if (SSL_CTX_use_PrivateKey_file(rest_ssl, env->rest_key,
-	    SSL_FILETYPE_PEM) != 1) {
-		log_warnx("REST TLS: key %s: %s", env->rest_key,
-		    rest_ssl_error());
-		return (-1);
-	}
-	if (SSL_CTX_check_private_key(rest_ssl) != 1) {
-		log_warnx("REST TLS: %s does not match %s: %s", env->rest_key,
-		    env->rest_cert, rest_ssl_error());
-		return (-1);
-	}
-	env->rest_tls = 1;
 	return (0);
+}
+
+/*
+ * The operator's certificate (chain: the server's first) and key for
+ * HTTPS, from their PEM texts; what names them in errors.  NULL with a
+ * log line if they do not make a server context.
+ */
+SSL_CTX *
+rest_tls_ctx(const char *crt, size_t crtlen, const char *key, size_t keylen,
+    const char *what)
+{
+	SSL_CTX		*ctx;
+	BIO		*bio = NULL;
+	X509		*x = NULL;
+	EVP_PKEY	*pkey = NULL;
+	unsigned long	 e;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		log_warnx("REST TLS: %s", rest_ssl_error());
+		return (NULL);
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if ((bio = BIO_new_mem_buf(crt, crtlen)) == NULL ||
+	    (x = PEM_read_bio_X509_AUX(bio, NULL, rest_no_passphrase,
+	    NULL)) == NULL || SSL_CTX_use_certificate(ctx, x) != 1) {
+		log_warnx("REST TLS: certificate %s: %s", what,
+		    rest_ssl_error());
+		goto fail;
+	}
+	X509_free(x);
+	/* the rest of the chain, up to the end of the text */
+	while ((x = PEM_read_bio_X509(bio, NULL, rest_no_passphrase,
+	    NULL)) != NULL) {
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+			log_warnx("REST TLS: certificate chain %s: %s", what,
+			    rest_ssl_error());
+			goto fail;
+		}
+	}
+	e = ERR_peek_last_error();
+	if (ERR_GET_LIB(e) != ERR_LIB_PEM ||
+	    ERR_GET_REASON(e) != PEM_R_NO_START_LINE) {
+		log_warnx("REST TLS: certificate chain %s: %s", what,
+		    rest_ssl_error());
+		goto fail;
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	if ((bio = BIO_new_mem_buf(key, keylen)) == NULL ||
+	    (pkey = PEM_read_bio_PrivateKey(bio, NULL, rest_no_passphrase,
+	    NULL)) == NULL || SSL_CTX_use_PrivateKey(ctx, pkey) != 1) {
+		log_warnx("REST TLS: key of %s: %s", what, rest_ssl_error());
+		goto fail;
+	}
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		log_warnx("REST TLS: the key does not match %s: %s", what,
+		    rest_ssl_error());
+		SSL_CTX_free(ctx);
+		return (NULL);
+	}
+	return (ctx);
+ fail:
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
+	SSL_CTX_free(ctx);
+	return (NULL);
 }
 
 /*
@@ -142,25 +203,23 @@ rest_bevcb(struct event_base *base, void *arg)
 	return (bev);
 }
 
+/*
+ * The worker: serve the REST API on the listening socket fd (bound by
+ * the parent), over HTTPS when crt is not NULL.  Accepting starts with
+ * rest_enable().
+ */
 int
-rest_init(const char *addr)
+rest_init(int fd, const char *crt, size_t crtlen, const char *key,
+    size_t keylen)
 {
-	char	 host[HOST_MAX], port[16];
-	int	 fd;
-
-	if (parse_hostport(addr, host, sizeof(host), port,
-	    sizeof(port)) == -1) {
-		log_warnx("bad REST address %s", addr);
-		return (-1);
+	if (crt != NULL) {
+		if ((rest_ssl = rest_tls_ctx(crt, crtlen, key, keylen,
+		    "(-C)")) == NULL) {
+			close(fd);
+			return (-1);
+		}
+		env->rest_tls = 1;
 	}
-	if (env->rest_cert != NULL && rest_tls_init() == -1)
-		return (-1);
-	if ((fd = listen_on(host, port, REST_BACKLOG, env->rest_addr,
-	    sizeof(env->rest_addr))) == -1)
-		return (-1);
-	if (!env->rest_tls && !host_is_loopback(host))
-		log_warnx("REST API on a non-loopback address without TLS: "
-		    "access keys travel in clear (use -C and -k)");
 	if ((env->http = evhttp_new(env->base)) == NULL) {
 		close(fd);
 		return (-1);
@@ -178,7 +237,8 @@ rest_init(const char *addr)
 
 	/* our own listener, so that accept pauses on EMFILE */
 	if ((rest_listener = evconnlistener_new(env->base, NULL, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd)) == NULL) {
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED,
+	    -1, fd)) == NULL) {
 		close(fd);
 		return (-1);
 	}
@@ -189,6 +249,14 @@ rest_init(const char *addr)
 	if (evhttp_bind_listener(env->http, rest_listener) == NULL)
 		return (-1);
 	return (0);
+}
+
+/* The worker is ready: requests may come. */
+void
+rest_enable(void)
+{
+	if (evconnlistener_enable(rest_listener) == -1)
+		fatalx("%s: evconnlistener_enable", __func__);
 }
 
 static void
@@ -325,7 +393,6 @@ rest_auth(struct rest_req *r, const char *pathuser)
 	hdrs = evhttp_request_get_input_headers(r->req);
 	hdr = evhttp_find_header(hdrs, "Authorization");
 	if (rest_basic_auth(hdr, user, sizeof(user), key, sizeof(key)) == 0) {
-		accounts_maybe_reload();
 		if (limit_check(r->peer, user, &r->retry)) {
 			explicit_bzero(key, sizeof(key));
 			rest_limited(r, r->retry);
@@ -522,6 +589,7 @@ rest_tunnels_create(struct rest_req *r)
 	json_t		*body;
 	json_error_t	 jerr;
 	struct tunnel	*t;
+	struct rest_wait *w;
 	char		 err[256];
 	size_t		 len;
 	unsigned char	*data;
@@ -568,12 +636,57 @@ rest_tunnels_create(struct rest_req *r)
 		return;
 	}
 	json_decref(body);
-	if (tunnel_start(t) == -1) {
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		tunnel_free(t);
-		rest_error(r, 500, "cannot open the entry proxy");
+		rest_error(r, 500, "out of memory");
 		return;
 	}
-	rest_reply(r, 200, tunnel_json(t, 1));
+	w->req = r->req;
+	w->method = r->method;
+	strlcpy(w->path, r->path, sizeof(w->path));
+	if (tunnel_start(t, rest_tunnel_started, w) == -1) {
+		free(w);
+		tunnel_free(t);
+		rest_error(r, 500, "cannot open the entry proxy");
+	}
+}
+
+/*
+ * The entry proxy of a new tunnel is open (t), or could not be (NULL:
+ * the tunnel is gone).  The answer, with the secret, leaves once the
+ * registry holding the tunnel is on disk.
+ */
+static void
+rest_tunnel_started(struct tunnel *t, void *arg)
+{
+	struct rest_wait	*w = arg;
+	struct rest_req		 r;
+
+	if (t == NULL) {
+		memset(&r, 0, sizeof(r));
+		r.req = w->req;
+		r.method = w->method;
+		strlcpy(r.path, w->path, sizeof(r.path));
+		rest_error(&r, 500, "cannot open the entry proxy");
+		free(w);
+		return;
+	}
+	w->answer = tunnel_json(t, 1);
+	worker_after_save(rest_tunnel_saved, w);
+}
+
+static void
+rest_tunnel_saved(void *arg)
+{
+	struct rest_wait	*w = arg;
+	struct rest_req		 r;
+
+	memset(&r, 0, sizeof(r));
+	r.req = w->req;
+	r.method = w->method;
+	strlcpy(r.path, w->path, sizeof(r.path));
+	rest_reply(&r, 200, w->answer);
+	free(w);
 }
 
 static void

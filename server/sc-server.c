@@ -1,7 +1,9 @@
 /*
- * sc-server: the tunnel server.  One libevent loop serves the REST API
- * (rest.c), the KGP endpoint (kgp_server.c) and one entry proxy per
- * running tunnel (entry.c).
+ * sc-server: the tunnel server.  Two processes: the parent (parent.c)
+ * reads the files, binds the ports and writes the registry; the worker
+ * (worker.c), the same program started again with -W, runs sandboxed and
+ * serves the REST API (rest.c), the KGP endpoint (kgp_server.c) and one
+ * entry proxy per running tunnel (entry.c) on one libevent loop.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -33,8 +35,6 @@
 struct server_env	*env;
 
 static void	 usage(void) __attribute__((noreturn));
-static void	 server_sig(int, short, void *);
-static void	 server_exit_timeout(int, short, void *);
 static void	 listener_accept(int, short, void *);
 static void	 listener_resume(int, short, void *);
 static int	 statedir_default(char *, size_t);
@@ -261,68 +261,11 @@ mkdir_p(const char *path, mode_t mode)
 	return (0);
 }
 
-static void
-server_sig(int sig, short ev, void *arg)
-{
-	struct timeval	 tv = { SERVER_DRAIN_SEC, 0 };
-
-	switch (sig) {
-	case SIGHUP:
-		log_info("SIGHUP: reloading accounts");
-		accounts_reload();
-		break;
-	case SIGTERM:
-	case SIGINT:
-		if (env->shutting_down)
-			break;
-		log_info("%s: shutting down",
-		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		env->shutting_down = 1;
-		kgp_server_shutdown();
-		tunnel_shutdown_all();
-		if ((env->exit_timer = evtimer_new(env->base,
-		    server_exit_timeout, NULL)) != NULL)
-			evtimer_add(env->exit_timer, &tv);
-		server_shutdown_check();
-		break;
-	}
-}
-
-/*
- * The drain is over: close what is left, and give the ERRORs a moment
- * to leave before the loop ends for good.
- */
-static void
-server_exit_timeout(int fd, short ev, void *arg)
-{
-	static int	 closed;
-	struct timeval	 tv = { 2, 0 };
-
-	if (!closed) {
-		closed = 1;
-		log_warnx("streams still open after %d s, closing them",
-		    SERVER_DRAIN_SEC);
-		kgp_server_close_all();
-		evtimer_add(env->exit_timer, &tv);
-		return;
-	}
-	log_warnx("connections still open, exiting");
-	event_base_loopexit(env->base, NULL);
-}
-
-/* Shutting down: leave the loop once the last KGP connection is gone. */
-void
-server_shutdown_check(void)
-{
-	if (env->shutting_down && TAILQ_EMPTY(&env->clients))
-		event_base_loopexit(env->base, NULL);
-}
-
 int
 main(int argc, char *argv[])
 {
 	static struct server_env	 senv;
-	char				 statedir[PATH_MAX];
+	static char			 statedir[PATH_MAX];
 	char				 abspath[PATH_MAX];
 	const char			*sflag = NULL, *rflag = NULL;
 	const char			*kflag = NULL, *eflag = NULL;
@@ -331,16 +274,23 @@ main(int argc, char *argv[])
 	char				 aclerr[128];
 	int				 aflag = 0, pflag = 0;
 	char				 khost[HOST_MAX], kport[16];
-	struct event			*sigterm, *sigint, *sighup;
-	int				 ch, debug = 0, verbose = 0, ret;
+	int				 ch, debug = 0, verbose = 0;
 	int				 grace = SC_SERVER_GRACE_DEFAULT;
 	int				 missed = KGP_SERVER_MAX_MISSED;
 	struct stat			 st;
+	const char			*self, *progpath = argv[0];
+#ifndef __linux__
+	static char			 selfpath[PATH_MAX];
+#endif
 
 	env = &senv;
 	TAILQ_INIT(&env->accounts);
 	TAILQ_INIT(&env->tunnels);
 	TAILQ_INIT(&env->clients);
+
+	/* the worker, started by the parent: not an option for people */
+	if (argc == 2 && strcmp(argv[1], "-W") == 0)
+		return (worker_main());
 
 	log_procinit("sc-server");
 	log_init(LOG_DST_STDERR, LOG_DAEMON);
@@ -480,57 +430,22 @@ main(int argc, char *argv[])
 		log_warnx("state directory %s is accessible by others",
 		    statedir);
 
-	if (accounts_reload() == -1)
-		log_warnx("no accounts loaded from %s", env->accounts_path);
-	else if (TAILQ_EMPTY(&env->accounts))
-		log_warnx("no accounts yet: add one with "
-		    "sc-server -s %s user add NAME", statedir);
+	if ((size_t)snprintf(env->tunnels_path, sizeof(env->tunnels_path),
+	    "%s/%s", statedir, TUNNELS_FILE) >= sizeof(env->tunnels_path))
+		errx(1, "state directory name too long");
 
-	tzset();
-	if (tls_init() == -1)
-		fatalx("tls_init");
-	if (cert_tls_setup() == -1)
-		fatalx("TLS setup failed");
-
-	if ((env->base = event_base_new()) == NULL)
-		fatalx("event_base_new");
-
-	if (rest_init(rflag ? rflag : SC_SERVER_REST_DEFAULT) == -1)
-		fatalx("cannot start the REST API");
-	if (kgp_server_init(kflag ? kflag : SC_SERVER_KGP_DEFAULT) == -1)
-		fatalx("cannot start the KGP endpoint");
-
-	log_info("REST API listening on %s://%s%s", env->rest_tls ? "https" :
-	    "http", env->rest_addr, REST_PREFIX);
-	if (env->entry_auth)
-		log_info("entry proxies require Proxy-Authorization");
-	log_info("KGP listening on %s (certificate %s)", env->kgp_addr,
-	    env->cert_hash);
-	state_load();
-
-	if (!debug) {
-		log_init(LOG_DST_SYSLOG, LOG_DAEMON);
-		if (daemon(0, 0) == -1)
-			fatal("daemon");
-		/* the event base uses epoll: re-arm after fork */
-		if (event_reinit(env->base) == -1)
-			fatalx("event_reinit");
-	}
-
-	sigterm = evsignal_new(env->base, SIGTERM, server_sig, NULL);
-	sigint = evsignal_new(env->base, SIGINT, server_sig, NULL);
-	sighup = evsignal_new(env->base, SIGHUP, server_sig, NULL);
-	if (sigterm == NULL || sigint == NULL || sighup == NULL)
-		fatalx("evsignal_new");
-	evsignal_add(sigterm, NULL);
-	evsignal_add(sigint, NULL);
-	evsignal_add(sighup, NULL);
-
-	ret = event_base_dispatch(env->base);
-	if (ret == -1)
-		fatalx("event_base_dispatch");
-
-	state_save();
-	log_info("exiting");
-	return (0);
+	/* how the parent starts the worker: this very program again */
+#ifdef __linux__
+	self = "/proc/self/exe";
+	(void)progpath;
+#else
+	if (strchr(progpath, '/') == NULL)
+		errx(1, "run sc-server with its path (the worker is started "
+		    "from it)");
+	if (realpath(progpath, selfpath) == NULL)
+		err(1, "%s", progpath);
+	self = selfpath;
+#endif
+	return (parent_main(self, rflag ? rflag : SC_SERVER_REST_DEFAULT,
+	    kflag ? kflag : SC_SERVER_KGP_DEFAULT));
 }

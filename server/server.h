@@ -31,6 +31,7 @@
 #define ACCOUNT_SALT_LEN	16	/* bytes */
 #define ACCOUNT_KEY_LEN		36	/* UUID form */
 #define ACCOUNTS_FILE		"accounts"
+#define ACCOUNTS_MAX		100000
 #define SERVER_KEY_FILE		"server.key"
 #define SERVER_CRT_FILE		"server.crt"
 #define TUNNELS_FILE		"tunnels.json"
@@ -49,6 +50,9 @@
 #define CERT_HASH_LEN		(7 + 64)	/* "SHA256:" + hex */
 
 #define ENTRY_ACL_MAX		64	/* networks in -A lists */
+#define ENTRY_BACKLOG		1024	/* browsers open many connections at once */
+#define REST_BACKLOG		128
+#define KGP_BACKLOG		128
 #define LIMIT_WINDOW		60	/* seconds */
 #define LIMIT_ADDR_MAX		5	/* failed logins per address */
 #define LIMIT_USER_MAX		20	/* failed logins per account */
@@ -66,6 +70,8 @@ struct evhttp;
 struct tls;
 struct kgp_conn;
 struct json_t;
+struct imsg;
+struct imsgev;
 
 struct account {
 	TAILQ_ENTRY(account)	 entry;
@@ -112,6 +118,9 @@ struct tunnel {
 	struct entry_proxy	*proxy;		/* open while running */
 	char			 entry_addr[ADDRSTR_MAX];	/* "ip:port" */
 	int			 entry_port;	/* last bound, 0: none yet */
+	/* tunnel_start(): told once the entry proxy is open (or not) */
+	void			(*start_cb)(struct tunnel *, void *);
+	void			*start_arg;
 };
 TAILQ_HEAD(tunnellist, tunnel);
 
@@ -136,8 +145,18 @@ struct listener {
 	void			*arg;
 };
 
+/* a blob arriving over imsg (privsep.c) */
+struct srv_blob {
+	uint32_t		 kind;		/* SRV_BLOB_NONE: none */
+	char			*buf;		/* len bytes and a NUL */
+	size_t			 len;
+	size_t			 off;
+	uint64_t		 seq;
+};
+
 struct server_env {
 	struct event_base	*base;
+	int			 worker;	/* this is the worker */
 	const char		*statedir;
 	int			 debug;
 	int			 verbose;
@@ -156,6 +175,14 @@ struct server_env {
 
 	const char		*rest_cert;	/* -C: REST over TLS */
 	const char		*rest_key;	/* -k */
+	char			*rest_cert_pem;	/* the parent: their contents */
+	size_t			 rest_cert_len;
+	char			*rest_key_pem;
+	size_t			 rest_key_len;
+	char			*kgp_cert_pem;	/* the parent: KGP key pair */
+	size_t			 kgp_cert_len;
+	char			*kgp_key_pem;
+	size_t			 kgp_key_len;
 	int			 rest_tls;	/* REST is HTTPS */
 	struct netmask		 entry_acl[ENTRY_ACL_MAX];	/* -A */
 	size_t			 entry_nacl;
@@ -189,6 +216,24 @@ int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
 		    size_t, int *);
 void		 server_shutdown_check(void);
 
+/* parent.c */
+int		 parent_main(const char *, const char *, const char *);
+
+/* worker.c */
+int		 worker_main(void);
+void		 worker_shutdown(void);
+int		 worker_entry_bind(const char *, int, void (*)(int, const char *,
+		    void *), void *);
+uint64_t	 worker_save(const char *, size_t);
+void		 worker_after_save(void (*)(void *), void *);
+void		 worker_state_aside(void);
+
+/* privsep.c */
+int		 srv_blob_send(struct imsgev *, uint32_t, const void *, size_t,
+		    uint64_t);
+int		 srv_blob_recv(struct srv_blob *, struct imsg *);
+void		 srv_blob_clear(struct srv_blob *);
+
 /* util.c */
 void		 hexencode(const uint8_t *, size_t, char *);
 int		 hexdecode(const char *, uint8_t *, size_t);
@@ -216,7 +261,8 @@ void		 limit_fail(const char *, const char *, const char *);
 int		 cert_load_or_create(const char *, const char *, char **,
 		    size_t *, char **, size_t *);
 int		 cert_hash_pem(const char *, size_t, char *, size_t);
-int		 cert_tls_setup(void);
+int		 cert_tls_setup(const char *, size_t, const char *, size_t);
+int		 file_read_small(const char *, size_t, char **, size_t *);
 
 /* accounts.c */
 int		 accounts_load(const char *, struct accountlist *);
@@ -229,13 +275,14 @@ int		 account_name_valid(const char *);
 void		 account_hash(const uint8_t *, const char *, uint8_t *);
 void		 account_new_key(char *, size_t);
 int		 accounts_reload(void);
-void		 accounts_maybe_reload(void);
+int		 accounts_maybe_reload(void);
 int		 user_command(const char *, int, char **);
 
 /* tunnel.c */
 struct tunnel	*tunnel_new(const char *);
 void		 tunnel_free(struct tunnel *);
-int		 tunnel_start(struct tunnel *);
+int		 tunnel_start(struct tunnel *, void (*)(struct tunnel *, void *),
+		    void *);
 void		 tunnel_restore(struct tunnel *);
 struct tunnel	*tunnel_find(const char *);
 struct tunnel	*tunnel_find_owned(const char *, const char *);
@@ -255,19 +302,26 @@ void		 tunnel_random_hex(char *, size_t);
 int		 tunnel_id_valid(const char *);
 
 /* rest.c */
-int		 rest_init(const char *);
+struct ssl_ctx_st *rest_tls_ctx(const char *, size_t, const char *, size_t,
+		    const char *);
+int		 rest_init(int, const char *, size_t, const char *, size_t);
+void		 rest_enable(void);
 
 /* kgp_server.c */
-int		 kgp_server_init(const char *);
+int		 kgp_server_init(int);
+void		 kgp_server_enable(void);
 void		 kgp_server_shutdown(void);
 void		 kgp_server_close_all(void);
 
 /* state.c */
-void		 state_load(void);
+void		 state_load(char *, size_t);
 void		 state_save(void);
+char		*state_read_file(size_t *);
+void		 state_write(const char *, size_t);
+void		 state_set_aside(void);
 
 /* entry.c */
-int		 entry_open(struct tunnel *, int);
+int		 entry_open(struct tunnel *, int, const char *);
 void		 entry_close(struct tunnel *);
 
 #endif /* SC_SERVER_H */

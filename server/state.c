@@ -9,6 +9,11 @@
  * that does not check out is left out with a warning, and the server
  * starts either way.
  *
+ * The parent reads and writes the file (state_read_file(), state_write(),
+ * state_set_aside()); the worker parses what the parent read and makes
+ * the text to write (state_load(), state_save()), which it sends to the
+ * parent.
+ *
  *	{"version": 1, "tunnels": [{"id": ..., "owner": ..., "status": ...,
  *	    "kgp_secret": ..., "entry_port": ..., "creation_time": ...,
  *	    <the settings, as in the REST POST>}, ...]}
@@ -39,7 +44,6 @@ static json_t	*state_tunnel_json(struct tunnel *);
 static struct tunnel *state_tunnel_parse(json_t *, size_t);
 static int	 state_time(json_t *, const char *, time_t *);
 static char	*state_read(const char *, size_t *);
-static void	 state_set_aside(const char *);
 
 static int	 state_ready;	/* loaded: saving may begin */
 
@@ -104,15 +108,7 @@ state_save(void)
 	json_decref(root);
 	if (s == NULL)
 		goto fail;
-	if (write_file_atomic(env->tunnels_path, s, strlen(s), 0600) == -1) {
-		if (!env->tunnels_save_failed)
-			log_warn("cannot save the tunnels to %s",
-			    env->tunnels_path);
-		env->tunnels_save_failed = 1;
-	} else if (env->tunnels_save_failed) {
-		log_info("tunnels saved to %s again", env->tunnels_path);
-		env->tunnels_save_failed = 0;
-	}
+	worker_save(s, strlen(s));
 	explicit_bzero(s, strlen(s));
 	free(s);
 	return;
@@ -121,6 +117,21 @@ state_save(void)
 		log_warnx("cannot save the tunnels to %s: out of memory",
 		    env->tunnels_path);
 	env->tunnels_save_failed = 1;
+}
+
+/* The parent: write what the worker sent, mode 0600. */
+void
+state_write(const char *buf, size_t len)
+{
+	if (write_file_atomic(env->tunnels_path, buf, len, 0600) == -1) {
+		if (!env->tunnels_save_failed)
+			log_warn("cannot save the tunnels to %s",
+			    env->tunnels_path);
+		env->tunnels_save_failed = 1;
+	} else if (env->tunnels_save_failed) {
+		log_info("tunnels saved to %s again", env->tunnels_path);
+		env->tunnels_save_failed = 0;
+	}
 }
 
 /* An optional time member: absent or null is 0. */
@@ -294,11 +305,15 @@ state_read(const char *path, size_t *lenp)
 	return (NULL);
 }
 
-/* Keep a file we could not use for the operator, out of the way. */
-static void
-state_set_aside(const char *path)
+/*
+ * The parent: keep a file we could not use for the operator, out of the
+ * way.
+ */
+void
+state_set_aside(void)
 {
-	char	 aside[PATH_MAX];
+	const char	*path = env->tunnels_path;
+	char		 aside[PATH_MAX];
 
 	if ((size_t)snprintf(aside, sizeof(aside), "%s.bad", path) >=
 	    sizeof(aside))
@@ -310,40 +325,50 @@ state_set_aside(const char *path)
 }
 
 /*
- * Read the registry at start.  Whatever happens, the server starts, with
- * the tunnels that checked out.
+ * The parent, at each start of the worker: the registry's text ("" when
+ * there is none or it cannot be read: then it is set aside).
+ */
+char *
+state_read_file(size_t *lenp)
+{
+	char	*buf;
+
+	if ((buf = state_read(env->tunnels_path, lenp)) != NULL)
+		return (buf);
+	if (errno != ENOENT) {
+		log_warn("cannot read the tunnels from %s, starting with none",
+		    env->tunnels_path);
+		state_set_aside();
+	}
+	*lenp = 0;
+	return (strdup(""));
+}
+
+/*
+ * The worker: the registry at start, as the parent read it (buf, len;
+ * wiped here).  Whatever happens, the server starts, with the tunnels
+ * that checked out.
  */
 void
-state_load(void)
+state_load(char *buf, size_t len)
 {
 	struct tunnel	*t;
 	json_t		*root = NULL, *a, *v;
 	json_error_t	 jerr;
-	char		*buf, why[JSON_ERROR_TEXT_LENGTH];
-	size_t		 len, i;
+	char		 why[JSON_ERROR_TEXT_LENGTH];
+	size_t		 i;
 	int		 nrun = 0, nall = 0;
 
-	if ((size_t)snprintf(env->tunnels_path, sizeof(env->tunnels_path),
-	    "%s/%s", env->statedir, TUNNELS_FILE) >=
-	    sizeof(env->tunnels_path))
-		fatalx("state directory name too long");
-	if ((buf = state_read(env->tunnels_path, &len)) == NULL) {
-		if (errno != ENOENT) {
-			log_warn("cannot read the tunnels from %s, starting "
-			    "with none", env->tunnels_path);
-			state_set_aside(env->tunnels_path);
-		}
+	if (len == 0)
 		goto done;
-	}
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	explicit_bzero(buf, len);
-	free(buf);
 	if (root == NULL) {
 		/* jansson quotes the bad bytes: no control characters */
 		log_sanitize(jerr.text, why, sizeof(why));
 		log_warnx("%s is corrupt (line %d: %s), starting with no "
 		    "tunnels", env->tunnels_path, jerr.line, why);
-		state_set_aside(env->tunnels_path);
+		worker_state_aside();
 		goto done;
 	}
 	v = json_object_get(root, "version");
@@ -352,7 +377,7 @@ state_load(void)
 	    json_integer_value(v) != STATE_VERSION || !json_is_array(a)) {
 		log_warnx("%s is not a version %d tunnel registry, starting "
 		    "with no tunnels", env->tunnels_path, STATE_VERSION);
-		state_set_aside(env->tunnels_path);
+		worker_state_aside();
 		goto done;
 	}
 	json_array_foreach(a, i, v) {

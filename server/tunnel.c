@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -24,6 +25,8 @@
 static void	 tunnel_grace(int, short, void *);
 static void	 tunnel_prune(void);
 static void	 tunnel_arm(struct tunnel *, int);
+static void	 tunnel_started(int, const char *, void *);
+static void	 tunnel_restored(int, const char *, void *);
 static json_t	*json_time(time_t);
 static json_t	*json_list(json_t *);
 
@@ -110,21 +113,42 @@ tunnel_arm(struct tunnel *t, int sec)
 }
 
 /*
- * Open the entry proxy and put the tunnel in the registry.  A tunnel that
- * gets no KGP connection in time after its creation ends like one whose
- * client went away.
+ * Ask the parent for the entry proxy's port; once it is open, put the
+ * tunnel in the registry and tell cb (with NULL and the tunnel freed if
+ * the port could not be had).  A tunnel that gets no KGP connection in
+ * time after its creation ends like one whose client went away.
+ * Returns -1 if the request cannot even be made.
  */
 int
-tunnel_start(struct tunnel *t)
+tunnel_start(struct tunnel *t, void (*cb)(struct tunnel *, void *),
+    void *arg)
 {
-	int	 sec;
-
 	if ((t->grace = evtimer_new(env->base, tunnel_grace, t)) == NULL) {
 		log_warnx("%s: evtimer_new", __func__);
 		return (-1);
 	}
-	if (entry_open(t, 0) == -1)
-		return (-1);
+	t->start_cb = cb;
+	t->start_arg = arg;
+	return (worker_entry_bind(t->id, 0, tunnel_started, t));
+}
+
+static void
+tunnel_started(int fd, const char *bound, void *arg)
+{
+	struct tunnel	*t = arg;
+	int		 sec;
+
+	if (env->shutting_down && fd != -1) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd == -1 || entry_open(t, fd, bound) == -1) {
+		log_warnx("tunnel %s of %s: no entry proxy port", t->id,
+		    t->owner);
+		t->start_cb(NULL, t->start_arg);
+		tunnel_free(t);
+		return;
+	}
 	tunnel_prune();
 	sec = env->grace > SC_SERVER_CONNECT_MIN ? env->grace :
 	    SC_SERVER_CONNECT_MIN;
@@ -133,36 +157,59 @@ tunnel_start(struct tunnel *t)
 	log_info("tunnel %s created for %s (\"%s\"), entry proxy %s",
 	    t->id, t->owner, t->identifier ? t->identifier : "",
 	    t->entry_addr);
-	/* on disk before the client hears of it */
+	/* on disk before the client hears of it (see rest.c) */
 	state_save();
-	return (0);
+	t->start_cb(t, t->start_arg);
+	t->start_cb = NULL;
+	t->start_arg = NULL;
 }
 
 /*
  * A tunnel read back from the state directory at start (state.c): a
  * running one waits for its client like one whose link just broke, its
- * entry proxy on the port it had if that port is still free.
+ * entry proxy on the port it had if that port is still free (the parent
+ * tries it first, then lets the kernel choose).
  */
 void
 tunnel_restore(struct tunnel *t)
 {
-	int	 want, sec;
+	char	*id;
 
 	if ((t->grace = evtimer_new(env->base, tunnel_grace, t)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	TAILQ_INSERT_TAIL(&env->tunnels, t, entry);
 	if (t->status != TUNNEL_RUNNING)
 		return;
-	want = t->entry_port;
-	if (entry_open(t, want) == -1) {
-		if (want != 0)
-			log_warnx("tunnel %s: entry proxy port %d is taken, "
-			    "it gets a new port", t->id, want);
-		if (want == 0 || entry_open(t, 0) == -1) {
-			tunnel_terminate(t, "cannot open its entry proxy");
-			return;
-		}
+	if ((id = strdup(t->id)) == NULL ||
+	    worker_entry_bind(id, t->entry_port, tunnel_restored, id) == -1) {
+		free(id);
+		tunnel_terminate(t, "cannot open its entry proxy");
 	}
+}
+
+/* The restored tunnel named arg has its entry proxy's port, or not. */
+static void
+tunnel_restored(int fd, const char *bound, void *arg)
+{
+	struct tunnel	*t;
+	char		*id = arg;
+	int		 sec, had;
+
+	t = tunnel_find(id);
+	free(id);
+	if (t == NULL || t->status != TUNNEL_RUNNING || t->proxy != NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	had = t->entry_port;
+	if (fd == -1 || entry_open(t, fd, bound) == -1) {
+		tunnel_terminate(t, "cannot open its entry proxy");
+		return;
+	}
+	/* a new port (the old one was taken) goes to disk */
+	if (t->entry_port != had)
+		state_save();
 	if (t->last_connected == 0 && env->grace < SC_SERVER_CONNECT_MIN)
 		sec = SC_SERVER_CONNECT_MIN;
 	else

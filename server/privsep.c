@@ -1,0 +1,133 @@
+/*
+ * What the parent and the worker share: blobs (files, the account list,
+ * the registry) sent in chunks over their imsg channel.  A blob is
+ * IMSG_SRV_BLOB_BEGIN with its kind and length, the chunks in order,
+ * IMSG_SRV_BLOB_END with the same header.  One blob at a time in each
+ * direction: the receiver has one struct srv_blob per channel.
+ */
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imsg_server.h"
+#include "log.h"
+#include "proc.h"
+#include "server.h"
+
+/* the largest blob of each kind */
+static size_t
+srv_blob_max(uint32_t kind)
+{
+	switch (kind) {
+	case SRV_BLOB_KGP_CRT:
+	case SRV_BLOB_KGP_KEY:
+	case SRV_BLOB_REST_CRT:
+	case SRV_BLOB_REST_KEY:
+		return (SRV_PEM_MAX);
+	case SRV_BLOB_ACCOUNTS:
+		return (ACCOUNTS_MAX * sizeof(struct srv_account));
+	case SRV_BLOB_STATE:
+	case SRV_BLOB_SAVE:
+		return (TUNNELS_FILE_MAX);
+	default:
+		return (0);
+	}
+}
+
+/* Queue a whole blob on iev.  Returns 0 or -1. */
+int
+srv_blob_send(struct imsgev *iev, uint32_t kind, const void *buf,
+    size_t len, uint64_t seq)
+{
+	struct srv_blob_hdr	 h;
+	const uint8_t		*p = buf;
+	size_t			 n;
+
+	if (len > srv_blob_max(kind)) {
+		log_warnx("%s: blob of kind %u, %zu bytes: no such kind, or "
+		    "too large", __func__, kind, len);
+		return (-1);
+	}
+	memset(&h, 0, sizeof(h));
+	h.kind = kind;
+	h.len = len;
+	h.seq = seq;
+	if (imsg_compose(&iev->ibuf, IMSG_SRV_BLOB_BEGIN, 0, 0, -1, &h,
+	    sizeof(h)) == -1)
+		return (-1);
+	while (len > 0) {
+		n = len > SRV_BLOB_CHUNK ? SRV_BLOB_CHUNK : len;
+		if (imsg_compose2(&iev->ibuf, IMSG_SRV_BLOB, 0, 0, -1, &kind,
+		    sizeof(kind), p, n) == -1)
+			return (-1);
+		p += n;
+		len -= n;
+	}
+	if (imsg_compose(&iev->ibuf, IMSG_SRV_BLOB_END, 0, 0, -1, &h,
+	    sizeof(h)) == -1)
+		return (-1);
+	imsg_event_add(iev);
+	return (0);
+}
+
+void
+srv_blob_clear(struct srv_blob *b)
+{
+	if (b->buf != NULL)
+		freezero(b->buf, b->len + 1);
+	memset(b, 0, sizeof(*b));
+}
+
+/*
+ * One message of a blob.  Returns 1 when the blob is complete (b->buf
+ * holds b->len bytes and a NUL; the caller takes it and clears b), 0
+ * when more is to come, -1 for a message that does not fit: bad sizes,
+ * kinds or order.
+ */
+int
+srv_blob_recv(struct srv_blob *b, struct imsg *imsg)
+{
+	struct srv_blob_hdr	 h;
+	uint32_t		 kind;
+	size_t			 n;
+
+	switch (imsg->hdr.type) {
+	case IMSG_SRV_BLOB_BEGIN:
+		if (imsg_get_data(imsg, &h, sizeof(h)) == -1 ||
+		    b->kind != SRV_BLOB_NONE || h.kind == SRV_BLOB_NONE ||
+		    h.kind >= SRV_BLOB_MAX || h.len > srv_blob_max(h.kind))
+			return (-1);
+		if ((b->buf = calloc(1, h.len + 1)) == NULL) {
+			log_warn("%s", __func__);
+			return (-1);
+		}
+		b->kind = h.kind;
+		b->len = h.len;
+		b->off = 0;
+		b->seq = h.seq;
+		return (0);
+	case IMSG_SRV_BLOB:
+		n = IMSG_DATA_SIZE(imsg);
+		if (n <= sizeof(kind) || n > IMSG_MAXDATA ||
+		    b->kind == SRV_BLOB_NONE)
+			return (-1);
+		memcpy(&kind, imsg->data, sizeof(kind));
+		n -= sizeof(kind);
+		if (kind != b->kind || n > b->len - b->off)
+			return (-1);
+		memcpy(b->buf + b->off, (uint8_t *)imsg->data + sizeof(kind),
+		    n);
+		b->off += n;
+		return (0);
+	case IMSG_SRV_BLOB_END:
+		if (imsg_get_data(imsg, &h, sizeof(h)) == -1 ||
+		    b->kind == SRV_BLOB_NONE || h.kind != b->kind ||
+		    h.len != b->len || h.seq != b->seq || b->off != b->len)
+			return (-1);
+		b->buf[b->len] = '\0';
+		return (1);
+	}
+	return (-1);
+}

@@ -1,0 +1,573 @@
+/*
+ * The sc-server worker: everything that faces the network, in a sandbox.
+ * It serves the REST API, the KGP endpoint and the entry proxies, and
+ * keeps the tunnel registry in memory.  It opens no file and binds no
+ * port: the parent sends it the listening sockets, the key pairs (PEM),
+ * the accounts (names, salts, hashes) and the registry as read from disk;
+ * it asks the parent for each entry proxy's port and sends it the
+ * registry to write.
+ *
+ * fd 3 is the channel to the parent.  The start: the parent's messages up
+ * to IMSG_SRV_START; TLS and the REST context made from the PEM texts;
+ * then, started as root, chroot to an empty directory and the user _sc;
+ * the sandbox (sandbox_server_worker()); the registry parsed and every
+ * running tunnel's entry port asked for.  Once those ports are there and
+ * the registry is written back, the REST and KGP listeners start
+ * accepting and the parent hears IMSG_SRV_READY.
+ *
+ * The parent is trusted (it started us and holds every secret), but its
+ * messages are checked all the same; one that does not fit is fatal.
+ * When the parent goes away, the worker exits.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <tls.h>
+
+#include "imsg_server.h"
+#include "log.h"
+#include "proc.h"
+#include "sandbox.h"
+#include "server.h"
+
+/* an entry proxy port asked of the parent */
+struct entry_bind {
+	TAILQ_ENTRY(entry_bind)	 entry;
+	uint64_t		 reqid;
+	void			(*cb)(int, const char *, void *);
+	void			*arg;
+};
+
+/* something to do once the registry of sequence number seq is written */
+struct save_wait {
+	TAILQ_ENTRY(save_wait)	 entry;
+	uint64_t		 seq;
+	void			(*cb)(void *);
+	void			*arg;
+};
+
+static void	 worker_dispatch(int, short, void *);
+static void	 worker_config(struct imsg *);
+static void	 worker_listener(struct imsg *);
+static void	 worker_blob(void);
+static void	 worker_accounts(const char *, size_t);
+static void	 worker_start(void);
+static void	 worker_entry_fd(struct imsg *);
+static void	 worker_saved(struct imsg *);
+static void	 worker_check_ready(void);
+static void	 worker_sig(int, short, void *);
+static void	 worker_exit_timeout(int, short, void *);
+
+static struct imsgev	 iev_parent;
+static struct srv_blob	 blob_in;
+static pid_t		 parent_pid;
+static int		 have_config, started, ready;
+static int		 rest_fd = -1, kgp_fd = -1;
+static char		*pem[SRV_BLOB_MAX];
+static size_t		 pemlen[SRV_BLOB_MAX];
+static char		*state_text;
+static size_t		 state_len;
+static int		 have_state, have_accounts;
+static uint64_t		 bind_reqid, save_seq, saved_seq, ready_seq;
+static int		 restoring;	/* entry ports asked at start */
+static TAILQ_HEAD(, entry_bind)	binds = TAILQ_HEAD_INITIALIZER(binds);
+static TAILQ_HEAD(, save_wait)	waits = TAILQ_HEAD_INITIALIZER(waits);
+
+int
+worker_main(void)
+{
+	struct sc_hello	 hello;
+	struct event	*sigterm, *sigint;
+	struct stat	 sb;
+	int		 ret;
+
+	log_procinit("worker");
+	log_init(LOG_DST_STDERR, LOG_DAEMON);
+	if (fstat(SRV_WORKER_FD, &sb) == -1 || !S_ISSOCK(sb.st_mode)) {
+		fprintf(stderr, "sc-server -W is the worker that sc-server "
+		    "starts, not a command\n");
+		return (1);
+	}
+	env->worker = 1;
+	parent_pid = getppid();
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+
+	/* what would open files lazily, before any sandbox */
+	tzset();
+	if (tls_init() == -1)
+		fatalx("tls_init");
+	json_object_seed(0);
+
+	if ((env->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (set_nonblock(SRV_WORKER_FD) == -1)
+		fatal("set_nonblock");
+	imsgev_init(&iev_parent, env->base, SRV_WORKER_FD, worker_dispatch,
+	    NULL);
+	imsgev_log_sink(&iev_parent);
+
+	sigterm = evsignal_new(env->base, SIGTERM, worker_sig, NULL);
+	sigint = evsignal_new(env->base, SIGINT, worker_sig, NULL);
+	if (sigterm == NULL || sigint == NULL)
+		fatalx("evsignal_new");
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+
+	memset(&hello, 0, sizeof(hello));
+	hello.version = SRV_IMSG_VERSION;
+	hello.pid = getpid();
+	imsg_compose_event(&iev_parent, IMSG_SRV_HELLO, 0, 0, -1, &hello,
+	    sizeof(hello));
+
+	ret = event_base_dispatch(env->base);
+	if (ret == -1)
+		fatalx("event_base_dispatch");
+
+	/* the last registry, then out */
+	if (iev_parent.ibuf.fd != -1) {
+		state_save();
+		log_debug("exiting");
+		imsg_flush(&iev_parent.ibuf);
+	}
+	return (0);
+}
+
+static void
+worker_dispatch(int fd, short event, void *arg)
+{
+	struct imsgev	*iev = arg;
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 r;
+
+	if (imsgev_io(iev, event) == -1) {
+		/* the parent is gone: nobody to serve for */
+		imsgev_clear(iev);
+		exit(0);
+	}
+	for (;;) {
+		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
+			fatal("%s: imsg_get", __func__);
+		if (n == 0)
+			break;
+		switch (imsg.hdr.type) {
+		case IMSG_SRV_CONFIG:
+			worker_config(&imsg);
+			break;
+		case IMSG_SRV_LISTENER:
+			worker_listener(&imsg);
+			break;
+		case IMSG_SRV_BLOB_BEGIN:
+		case IMSG_SRV_BLOB:
+		case IMSG_SRV_BLOB_END:
+			if ((r = srv_blob_recv(&blob_in, &imsg)) == -1)
+				fatalx("%s: a bad blob message (type %u)",
+				    __func__, imsg.hdr.type);
+			if (r == 1)
+				worker_blob();
+			break;
+		case IMSG_SRV_START:
+			if (IMSG_DATA_SIZE(&imsg) != 0 || started)
+				fatalx("%s: bad IMSG_SRV_START", __func__);
+			worker_start();
+			break;
+		case IMSG_SRV_ENTRY_FD:
+			worker_entry_fd(&imsg);
+			break;
+		case IMSG_SRV_SAVED:
+			worker_saved(&imsg);
+			break;
+		case IMSG_SRV_SHUTDOWN:
+			if (IMSG_DATA_SIZE(&imsg) != 0)
+				fatalx("%s: bad IMSG_SRV_SHUTDOWN", __func__);
+			if (!env->shutting_down)
+				worker_shutdown();
+			break;
+		default:
+			fatalx("%s: unexpected imsg %u", __func__,
+			    imsg.hdr.type);
+		}
+		imsg_free(&imsg);
+	}
+	imsg_event_add(iev);
+}
+
+static void
+worker_config(struct imsg *imsg)
+{
+	struct srv_config	 c;
+
+	if (have_config || imsg_get_data(imsg, &c, sizeof(c)) == -1)
+		fatalx("%s: bad IMSG_SRV_CONFIG", __func__);
+	if (c.version != SRV_IMSG_VERSION ||
+	    memchr(c.host, '\0', sizeof(c.host)) == NULL ||
+	    memchr(c.entry_host, '\0', sizeof(c.entry_host)) == NULL ||
+	    memchr(c.rest_addr, '\0', sizeof(c.rest_addr)) == NULL ||
+	    memchr(c.kgp_addr, '\0', sizeof(c.kgp_addr)) == NULL ||
+	    memchr(c.tunnels_path, '\0', sizeof(c.tunnels_path)) == NULL ||
+	    c.entry_nacl > ENTRY_ACL_MAX || c.grace < 1 || c.max_missed < 1)
+		fatalx("%s: bad configuration", __func__);
+	env->debug = c.debug;
+	env->verbose = c.verbose;
+	log_setverbose(c.verbose);
+	env->grace = c.grace;
+	env->max_missed = c.max_missed;
+	env->entry_auth = c.entry_auth;
+	env->kgp_port = c.kgp_port;
+	strlcpy(env->host, c.host, sizeof(env->host));
+	strlcpy(env->entry_host, c.entry_host, sizeof(env->entry_host));
+	strlcpy(env->rest_addr, c.rest_addr, sizeof(env->rest_addr));
+	strlcpy(env->kgp_addr, c.kgp_addr, sizeof(env->kgp_addr));
+	strlcpy(env->tunnels_path, c.tunnels_path, sizeof(env->tunnels_path));
+	env->entry_nacl = c.entry_nacl;
+	memcpy(env->entry_acl, c.entry_acl, sizeof(env->entry_acl));
+	env->rest_tls = c.rest_tls;
+	have_config = 1;
+}
+
+static void
+worker_listener(struct imsg *imsg)
+{
+	uint32_t	 which;
+	int		 fd;
+
+	if (started || imsg_get_data(imsg, &which, sizeof(which)) == -1 ||
+	    (fd = imsg_get_fd(imsg)) == -1)
+		fatalx("%s: bad IMSG_SRV_LISTENER", __func__);
+	if (which == SRV_LISTEN_REST && rest_fd == -1)
+		rest_fd = fd;
+	else if (which == SRV_LISTEN_KGP && kgp_fd == -1)
+		kgp_fd = fd;
+	else
+		fatalx("%s: unexpected listener %u", __func__, which);
+	if (set_nonblock(fd) == -1)
+		fatal("%s: set_nonblock", __func__);
+}
+
+/* A whole blob arrived: take it. */
+static void
+worker_blob(void)
+{
+	uint32_t	 kind = blob_in.kind;
+
+	switch (kind) {
+	case SRV_BLOB_KGP_CRT:
+	case SRV_BLOB_KGP_KEY:
+	case SRV_BLOB_REST_CRT:
+	case SRV_BLOB_REST_KEY:
+		if (started || pem[kind] != NULL)
+			fatalx("%s: unexpected key material", __func__);
+		pem[kind] = blob_in.buf;
+		pemlen[kind] = blob_in.len;
+		memset(&blob_in, 0, sizeof(blob_in));
+		return;
+	case SRV_BLOB_ACCOUNTS:
+		worker_accounts(blob_in.buf, blob_in.len);
+		srv_blob_clear(&blob_in);
+		return;
+	case SRV_BLOB_STATE:
+		if (started || have_state)
+			fatalx("%s: unexpected registry", __func__);
+		state_text = blob_in.buf;
+		state_len = blob_in.len;
+		have_state = 1;
+		memset(&blob_in, 0, sizeof(blob_in));
+		return;
+	default:
+		fatalx("%s: unexpected blob %u", __func__, kind);
+	}
+}
+
+/* The account list, at start and whenever the parent has a new one. */
+static void
+worker_accounts(const char *buf, size_t len)
+{
+	struct accountlist	 list;
+	struct srv_account	 sa;
+	struct account		*a;
+	size_t			 i, n;
+
+	if (len % sizeof(sa) != 0)
+		fatalx("%s: bad account list (%zu bytes)", __func__, len);
+	n = len / sizeof(sa);
+	TAILQ_INIT(&list);
+	for (i = 0; i < n; i++) {
+		memcpy(&sa, buf + i * sizeof(sa), sizeof(sa));
+		if (memchr(sa.name, '\0', sizeof(sa.name)) == NULL ||
+		    !account_name_valid(sa.name))
+			fatalx("%s: bad account name", __func__);
+		if ((a = calloc(1, sizeof(*a))) == NULL)
+			fatal("%s", __func__);
+		strlcpy(a->name, sa.name, sizeof(a->name));
+		memcpy(a->salt, sa.salt, sizeof(a->salt));
+		memcpy(a->hash, sa.hash, sizeof(a->hash));
+		TAILQ_INSERT_TAIL(&list, a, entry);
+	}
+	explicit_bzero(&sa, sizeof(sa));
+	accounts_clear(&env->accounts);
+	TAILQ_CONCAT(&env->accounts, &list, entry);
+	have_accounts = 1;
+	log_debug("%zu account%s", n, n == 1 ? "" : "s");
+}
+
+/* Everything is here: set up, lock ourselves in, read the registry. */
+static void
+worker_start(void)
+{
+	const char	*crt = pem[SRV_BLOB_REST_CRT];
+	size_t		 i;
+
+	if (!have_config || !have_accounts || !have_state || rest_fd == -1 ||
+	    kgp_fd == -1 || pem[SRV_BLOB_KGP_CRT] == NULL ||
+	    pem[SRV_BLOB_KGP_KEY] == NULL || (env->rest_tls &&
+	    (crt == NULL || pem[SRV_BLOB_REST_KEY] == NULL)))
+		fatalx("%s: the parent sent too little", __func__);
+	started = 1;
+	if (cert_tls_setup(pem[SRV_BLOB_KGP_CRT], pemlen[SRV_BLOB_KGP_CRT],
+	    pem[SRV_BLOB_KGP_KEY], pemlen[SRV_BLOB_KGP_KEY]) == -1)
+		fatalx("KGP TLS setup failed");
+	if (rest_init(rest_fd, env->rest_tls ? crt : NULL,
+	    pemlen[SRV_BLOB_REST_CRT], pem[SRV_BLOB_REST_KEY],
+	    pemlen[SRV_BLOB_REST_KEY]) == -1)
+		fatalx("cannot start the REST API");
+	if (kgp_server_init(kgp_fd) == -1)
+		fatalx("cannot start the KGP endpoint");
+	/* the keys live in the TLS contexts now, nowhere else */
+	for (i = 0; i < SRV_BLOB_MAX; i++)
+		if (pem[i] != NULL) {
+			freezero(pem[i], pemlen[i] + 1);
+			pem[i] = NULL;
+		}
+
+	/* started as root: an empty root and the user _sc */
+	sandbox_drop(SC_USER, SC_CHROOT);
+#ifdef __linux__
+	/* the parent's death ends us at once (set after the user switch) */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		fatal("PR_SET_PDEATHSIG");
+	if (getppid() != parent_pid)
+		exit(0);
+#endif
+	sandbox_server_worker();
+
+	state_load(state_text, state_len);
+	free(state_text);
+	state_text = NULL;
+	/* state_load() ends by writing the registry back */
+	ready_seq = save_seq;
+	worker_check_ready();
+}
+
+/*
+ * Serving begins once the restored tunnels have their entry ports and
+ * the registry is on disk again (a bad one set aside): a client that
+ * finds the REST API answering finds the tunnels too.
+ */
+static void
+worker_check_ready(void)
+{
+	if (ready || !started || restoring > 0 || saved_seq < ready_seq)
+		return;
+	ready = 1;
+	rest_enable();
+	kgp_server_enable();
+	imsg_compose_event(&iev_parent, IMSG_SRV_READY, 0, 0, -1, NULL, 0);
+	log_debug("serving");
+}
+
+/*
+ * Ask the parent for an entry proxy port for tunnel id: want, or one the
+ * kernel chooses (want 0, or want taken).  cb gets the listening socket
+ * and its address, or -1.  Returns -1 if the request cannot be sent.
+ */
+int
+worker_entry_bind(const char *id, int want, void (*cb)(int, const char *,
+    void *), void *arg)
+{
+	struct srv_entry_req	 req;
+	struct entry_bind	*b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		log_warn("%s", __func__);
+		return (-1);
+	}
+	memset(&req, 0, sizeof(req));
+	req.reqid = ++bind_reqid;
+	strlcpy(req.tunnel_id, id, sizeof(req.tunnel_id));
+	req.want = want;
+	if (imsg_compose_event(&iev_parent, IMSG_SRV_ENTRY_BIND, 0, 0, -1,
+	    &req, sizeof(req)) == -1) {
+		free(b);
+		return (-1);
+	}
+	b->reqid = req.reqid;
+	b->cb = cb;
+	b->arg = arg;
+	TAILQ_INSERT_TAIL(&binds, b, entry);
+	if (!ready)
+		restoring++;
+	return (0);
+}
+
+static void
+worker_entry_fd(struct imsg *imsg)
+{
+	struct srv_entry_reply	 rep;
+	struct entry_bind	*b;
+	int			 fd;
+
+	if (imsg_get_data(imsg, &rep, sizeof(rep)) == -1 ||
+	    memchr(rep.bound, '\0', sizeof(rep.bound)) == NULL)
+		fatalx("%s: bad IMSG_SRV_ENTRY_FD", __func__);
+	TAILQ_FOREACH(b, &binds, entry)
+		if (b->reqid == rep.reqid)
+			break;
+	fd = imsg_get_fd(imsg);
+	if (b == NULL || (fd == -1) != (rep.bound[0] == '\0'))
+		fatalx("%s: an answer to no request", __func__);
+	if (fd != -1 && set_nonblock(fd) == -1)
+		fatal("%s: set_nonblock", __func__);
+	TAILQ_REMOVE(&binds, b, entry);
+	b->cb(fd, rep.bound, b->arg);
+	free(b);
+	if (!ready && --restoring == 0)
+		worker_check_ready();
+}
+
+/* Send a registry to write; returns its sequence number. */
+uint64_t
+worker_save(const char *text, size_t len)
+{
+	if (srv_blob_send(&iev_parent, SRV_BLOB_SAVE, text, len,
+	    ++save_seq) == -1)
+		log_warnx("cannot send the registry to the parent");
+	return (save_seq);
+}
+
+/* cb(arg) once the registry last sent is on disk. */
+void
+worker_after_save(void (*cb)(void *), void *arg)
+{
+	struct save_wait	*w;
+
+	if (saved_seq >= save_seq) {
+		cb(arg);
+		return;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		fatal("%s", __func__);
+	w->seq = save_seq;
+	w->cb = cb;
+	w->arg = arg;
+	TAILQ_INSERT_TAIL(&waits, w, entry);
+}
+
+static void
+worker_saved(struct imsg *imsg)
+{
+	struct save_wait	*w, *tmp;
+	uint64_t		 seq;
+
+	if (imsg_get_data(imsg, &seq, sizeof(seq)) == -1 ||
+	    seq <= saved_seq || seq > save_seq)
+		fatalx("%s: bad IMSG_SRV_SAVED", __func__);
+	saved_seq = seq;
+	TAILQ_FOREACH_SAFE(w, &waits, entry, tmp) {
+		if (w->seq > seq)
+			continue;
+		TAILQ_REMOVE(&waits, w, entry);
+		w->cb(w->arg);
+		free(w);
+	}
+	worker_check_ready();
+}
+
+/* The registry read at start does not parse: the parent keeps it aside. */
+void
+worker_state_aside(void)
+{
+	imsg_compose_event(&iev_parent, IMSG_SRV_STATE_ASIDE, 0, 0, -1, NULL,
+	    0);
+}
+
+/*
+ * IMSG_SRV_SHUTDOWN (the parent's SIGTERM), or a SIGTERM of our own (a
+ * service manager's): close every entry proxy, send
+ * GOAWAY on every KGP connection, and end once they are gone or after
+ * SERVER_DRAIN_SEC.
+ */
+static void
+worker_sig(int sig, short ev, void *arg)
+{
+	if (env->shutting_down)
+		return;
+	log_debug("%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	worker_shutdown();
+}
+
+void
+worker_shutdown(void)
+{
+	struct timeval	 tv = { SERVER_DRAIN_SEC, 0 };
+
+	env->shutting_down = 1;
+	if (!ready) {
+		event_base_loopexit(env->base, NULL);
+		return;
+	}
+	kgp_server_shutdown();
+	tunnel_shutdown_all();
+	if ((env->exit_timer = evtimer_new(env->base, worker_exit_timeout,
+	    NULL)) != NULL)
+		evtimer_add(env->exit_timer, &tv);
+	server_shutdown_check();
+}
+
+/*
+ * The drain is over: close what is left, and give the ERRORs a moment
+ * to leave before the loop ends for good.
+ */
+static void
+worker_exit_timeout(int fd, short ev, void *arg)
+{
+	static int	 closed;
+	struct timeval	 tv = { 2, 0 };
+
+	if (!closed) {
+		closed = 1;
+		log_warnx("streams still open after %d s, closing them",
+		    SERVER_DRAIN_SEC);
+		kgp_server_close_all();
+		evtimer_add(env->exit_timer, &tv);
+		return;
+	}
+	log_warnx("connections still open, exiting");
+	event_base_loopexit(env->base, NULL);
+}
+
+/* Shutting down: leave the loop once the last KGP connection is gone. */
+void
+server_shutdown_check(void)
+{
+	if (env->shutting_down && TAILQ_EMPTY(&env->clients))
+		event_base_loopexit(env->base, NULL);
+}

@@ -1,0 +1,224 @@
+/*
+ * Unit tests of server/privsep.c: blobs between the sc-server parent and
+ * its worker.  A blob goes through a real socket pair and comes out
+ * whole; every message out of place, of the wrong size or kind, or past
+ * the announced length is refused.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "imsg_server.h"
+#include "proc.h"
+#include "server.h"
+
+struct server_env	*env;
+
+struct pair {
+	int		 sv[2];
+	struct imsgev	 w;	/* sends on sv[0] (no event: flushed here) */
+	struct imsgbuf	 r;	/* reads on sv[1] */
+};
+
+static int
+pair_setup(void **state)
+{
+	struct pair	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return (-1);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, p->sv) == -1) {
+		free(p);
+		return (-1);
+	}
+	imsg_init(&p->w.ibuf, p->sv[0]);
+	imsg_init(&p->r, p->sv[1]);
+	*state = p;
+	return (0);
+}
+
+static int
+pair_teardown(void **state)
+{
+	struct pair	*p = *state;
+
+	imsg_clear(&p->w.ibuf);
+	imsg_clear(&p->r);
+	close(p->sv[0]);
+	close(p->sv[1]);
+	free(p);
+	return (0);
+}
+
+/* Write what is queued, then feed every message to b; the last result. */
+static int
+pump(struct pair *p, struct srv_blob *b, int *nmsg)
+{
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 r = 0;
+
+	*nmsg = 0;
+	while (p->w.ibuf.w.queued) {
+		assert_true(msgbuf_write(&p->w.ibuf.w) > 0);
+		assert_true(imsg_read(&p->r) > 0);
+		while ((n = imsg_get(&p->r, &imsg)) > 0) {
+			(*nmsg)++;
+			if (r != -1)
+				r = srv_blob_recv(b, &imsg);
+			imsg_free(&imsg);
+		}
+		assert_true(n == 0);
+	}
+	return (r);
+}
+
+static void
+test_roundtrip(void **state)
+{
+	struct pair	*p = *state;
+	struct srv_blob	 b;
+	char		*text;
+	size_t		 len = 3 * SRV_BLOB_CHUNK + 17, i;
+	int		 n;
+
+	memset(&b, 0, sizeof(b));
+	assert_non_null(text = malloc(len));
+	for (i = 0; i < len; i++)
+		text[i] = 'a' + i % 26;
+	assert_int_equal(srv_blob_send(&p->w, SRV_BLOB_SAVE, text, len, 7),
+	    0);
+	assert_int_equal(pump(p, &b, &n), 1);
+	assert_int_equal(n, 6);		/* begin, 4 chunks, end */
+	assert_int_equal(b.kind, SRV_BLOB_SAVE);
+	assert_int_equal(b.len, len);
+	assert_int_equal(b.seq, 7);
+	assert_memory_equal(b.buf, text, len);
+	assert_int_equal(b.buf[len], '\0');
+	srv_blob_clear(&b);
+	assert_int_equal(b.kind, SRV_BLOB_NONE);
+	assert_null(b.buf);
+
+	/* empty: begin and end */
+	assert_int_equal(srv_blob_send(&p->w, SRV_BLOB_STATE, "", 0, 0), 0);
+	assert_int_equal(pump(p, &b, &n), 1);
+	assert_int_equal(n, 2);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.buf, "");
+	srv_blob_clear(&b);
+	free(text);
+}
+
+static void
+test_too_large(void **state)
+{
+	struct pair	*p = *state;
+	static char	 big[SRV_PEM_MAX + 1];
+
+	assert_int_equal(srv_blob_send(&p->w, SRV_BLOB_KGP_KEY, big,
+	    sizeof(big), 0), -1);
+	assert_int_equal(p->w.ibuf.w.queued, 0);
+	assert_int_equal(srv_blob_send(&p->w, SRV_BLOB_NONE, "x", 1, 0), -1);
+	assert_int_equal(srv_blob_send(&p->w, SRV_BLOB_MAX, "x", 1, 0), -1);
+}
+
+/* send one raw message and feed it to b */
+static int
+raw(struct pair *p, struct srv_blob *b, uint32_t type, const void *d1,
+    size_t l1, const void *d2, size_t l2)
+{
+	int	 n;
+
+	assert_int_equal(imsg_compose2(&p->w.ibuf, type, 0, 0, -1, d1, l1,
+	    d2, l2), 1);
+	return (pump(p, b, &n));
+}
+
+static void
+test_bad_order(void **state)
+{
+	struct pair		*p = *state;
+	struct srv_blob		 b;
+	struct srv_blob_hdr	 h;
+	uint32_t		 kind = SRV_BLOB_SAVE, other = SRV_BLOB_STATE;
+
+	memset(&b, 0, sizeof(b));
+	/* a chunk or an end without a begin */
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB, &kind, sizeof(kind), "ab",
+	    2), -1);
+	memset(&h, 0, sizeof(h));
+	h.kind = kind;
+	h.len = 2;
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB_END, &h, sizeof(h), NULL,
+	    0), -1);
+	/* a begin of the wrong size, of no kind, too long for its kind */
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB_BEGIN, &h, sizeof(h) - 1,
+	    NULL, 0), -1);
+	h.kind = SRV_BLOB_NONE;
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB_BEGIN, &h, sizeof(h), NULL,
+	    0), -1);
+	h.kind = SRV_BLOB_MAX;
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB_BEGIN, &h, sizeof(h), NULL,
+	    0), -1);
+	h.kind = SRV_BLOB_KGP_CRT;
+	h.len = SRV_PEM_MAX + 1;
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB_BEGIN, &h, sizeof(h), NULL,
+	    0), -1);
+	assert_null(b.buf);
+
+	/* a good begin, then: a second begin, another kind, too much */
+	h.kind = kind;
+	h.len = 4;
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB_BEGIN, &h, sizeof(h), NULL,
+	    0), 0);
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB_BEGIN, &h, sizeof(h), NULL,
+	    0), -1);
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB, &other, sizeof(other),
+	    "ab", 2), -1);
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB, &kind, sizeof(kind),
+	    "abcde", 5), -1);
+	/* a chunk with no bytes, an end before the last byte */
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB, &kind, sizeof(kind), NULL,
+	    0), -1);
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB, &kind, sizeof(kind),
+	    "abc", 3), 0);
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB_END, &h, sizeof(h), NULL,
+	    0), -1);
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB, &kind, sizeof(kind), "d",
+	    1), 0);
+	/* an end that does not repeat the begin */
+	h.seq = 1;
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB_END, &h, sizeof(h), NULL,
+	    0), -1);
+	h.seq = 0;
+	assert_int_equal(raw(p, &b, IMSG_SRV_BLOB_END, &h, sizeof(h), NULL,
+	    0), 1);
+	assert_string_equal(b.buf, "abcd");
+	srv_blob_clear(&b);
+	/* another message type altogether */
+	assert_int_equal(raw(p, &b, IMSG_SRV_READY, NULL, 0, NULL, 0), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_roundtrip, pair_setup,
+		    pair_teardown),
+		cmocka_unit_test_setup_teardown(test_too_large, pair_setup,
+		    pair_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_order, pair_setup,
+		    pair_teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
