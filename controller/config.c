@@ -45,6 +45,10 @@ enum opt_code {
 	OPT_SE_PORT,
 	OPT_VM_VERSION,
 	OPT_CONNECTIONS,
+	OPT_PROXY,
+	OPT_PROXY_USERPWD,
+	OPT_PROXY_TUNNEL,
+	OPT_PROXY_SAUCE,
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -67,6 +71,11 @@ char	*config_cainfo;
 
 /* a warning about the config file, logged once the log is open */
 static char	 config_warn[2 * PATH_MAX + 128];
+
+/* v4: where an unset -p/--proxy is looked for, in this order */
+static const char *proxy_env[] = {
+	"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", NULL
+};
 
 /* version 4: `sc legacy` and a bare `sc -u ...` */
 static const struct sc_opt v4_opts[] = {
@@ -94,15 +103,15 @@ static const struct sc_opt v4_opts[] = {
 	{ "help",			0, 'h', OPT_HELP },
 	{ "version",			0, 0,   OPT_VERSION },
 	{ "config-file",		1, 'c', OPT_CONFIG },
+	{ "proxy",			1, 'p', OPT_PROXY },
+	{ "proxy-userpwd",		1, 'w', OPT_PROXY_USERPWD },
+	{ "proxy-tunnel",		0, 'T', OPT_PROXY_TUNNEL },
 	/* recognised, not implemented yet */
 	{ "direct-domains",		1, 'D', U, L },
 	{ "tunnel-domains",		1, 't', U, L },
 	{ "fast-fail-regexps",		1, 'F', U, L },
 	{ "no-ssl-bump-domains",	1, 'B', U, L },
 	{ "auth",			1, 'a', U, L },
-	{ "proxy",			1, 'p', U },
-	{ "proxy-userpwd",		1, 'w', U },
-	{ "proxy-tunnel",		0, 'T', U },
 	{ "pac",			1, 0,   U },
 	{ "proxy-localhost",		0, 0,   U },
 	{ "dns",			1, 0,   U, L },
@@ -144,6 +153,7 @@ static const struct sc_opt v5_opts[] = {
 	{ "help",			0, 'h', OPT_HELP },
 	{ "version",			0, 0,   OPT_VERSION },
 	{ "config-file",		1, 'c', OPT_CONFIG },
+	{ "proxy-sauce",		1, 0,   OPT_PROXY_SAUCE },
 	/* recognised, not implemented yet */
 	{ "metadata",			1, 'M', U, L },
 	{ "tunnel-max-concurrent-streams", 1, 0, U },
@@ -156,7 +166,6 @@ static const struct sc_opt v5_opts[] = {
 	{ "header",			1, 'H', U, L },
 	{ "pac",			1, 0,   U },
 	{ "proxy",			1, 'x', U },
-	{ "proxy-sauce",		1, 0,   U },
 	{ "proxy-localhost",		1, 0,   U },
 	{ "dns-server",			1, 'n', U, L },
 	{ "dns-round-robin",		0, 0,   U },
@@ -190,7 +199,17 @@ static int	 set_string(char **, const char *, const char *, char *,
 		    size_t);
 static int	 parse_number(const char *, const char *, long long,
 		    long long, long long *, char *, size_t);
-static char	*build_command(int, char **, const char *);
+static char	*build_command(int, char **, const char *, const char *);
+static void	 wipe_free(char *);
+static void	 mask_secret(char *, const char *);
+static void	 mask_typed(char *, const char *);
+static int	 percent_decode(char *);
+static int	 proxy_host_ok(const char *);
+static int	 parse_proxy(struct sc_config *, const char *, const char *,
+		    int, int, char *, size_t);
+static void	 proxy_from_env(struct sc_config *);
+static int	 parse_userpwd(struct sc_config *, const char *,
+		    const char *, char *, size_t);
 static const struct sc_opt *find_short(const struct sc_opt *, int);
 static const struct sc_opt *find_long(const struct sc_opt *, const char *);
 static int	 opt_slot(enum opt_code);
@@ -252,6 +271,9 @@ config_free(struct sc_config *conf)
 	free(conf->tunnel_cainfo);
 	free(conf->vm_version);
 	free(conf->command);
+	free(conf->proxy_host);
+	free(conf->proxy_user);
+	wipe_free(conf->proxy_pass);
 	config_init(conf);
 }
 
@@ -315,6 +337,214 @@ parse_number(const char *val, const char *flag, long long min, long long max,
 	return (0);
 }
 
+/* Every occurrence of secret in s becomes '*'s. */
+static void
+mask_secret(char *s, const char *secret)
+{
+	size_t	 n;
+	char	*p;
+
+	if (secret == NULL || (n = strlen(secret)) == 0)
+		return;
+	while ((p = strstr(s, secret)) != NULL)
+		memset(p, '*', n);
+}
+
+/* %XX escapes in place; -1 for a bad escape or a control character. */
+static int
+percent_decode(char *s)
+{
+	char		*d = s;
+	unsigned int	 c;
+
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (c == '%') {
+			if (!isxdigit((unsigned char)s[1]) ||
+			    !isxdigit((unsigned char)s[2]) ||
+			    sscanf(s + 1, "%2x", &c) != 1)
+				return (-1);
+			s += 2;
+		}
+		if (c < 0x20 || c == 0x7f)
+			return (-1);
+		*d++ = (char)c;
+	}
+	*d = '\0';
+	return (0);
+}
+
+/* A host name or an address: letters, digits, '.', '-', '_', ':'. */
+static int
+proxy_host_ok(const char *h)
+{
+	size_t	 i;
+
+	if (h[0] == '\0' || strlen(h) >= SC_HOST_LEN)
+		return (0);
+	for (i = 0; h[i] != '\0'; i++)
+		if (!isalnum((unsigned char)h[i]) && h[i] != '.' &&
+		    h[i] != '-' && h[i] != '_' && h[i] != ':')
+			return (0);
+	return (1);
+}
+
+/*
+ * user:password (-w): the user up to the first ':', the password after
+ * it, as they are (no escapes).  Messages never show the value.
+ */
+static int
+parse_userpwd(struct sc_config *conf, const char *val, const char *flag,
+    char *err, size_t errlen)
+{
+	const unsigned char	*p;
+	const char		*colon;
+
+	for (p = (const unsigned char *)val; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: control character in value", flag));
+	if ((colon = strchr(val, ':')) == NULL || colon == val)
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "%s: expected user:password", flag));
+	if (strlen(val) >= SC_HOST_LEN * 4)
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "%s: value too long", flag));
+	free(conf->proxy_user);
+	wipe_free(conf->proxy_pass);
+	conf->proxy_pass = NULL;
+	if ((conf->proxy_user = strndup(val, colon - val)) == NULL ||
+	    (conf->proxy_pass = strdup(colon + 1)) == NULL)
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "out of memory"));
+	return (CONFIG_OK);
+}
+
+/*
+ * An upstream proxy: [http://][user:password@]host[:port][/], host a
+ * name, an IPv4 address or a bracketed IPv6 one.  userinfo: credentials
+ * are allowed (percent-encoded, as in a URL); dport: the port when none
+ * is given (0: one is needed).  Only messages about a value without
+ * credentials show it.
+ */
+static int
+parse_proxy(struct sc_config *conf, const char *val, const char *flag,
+    int userinfo, int dport, char *err, size_t errlen)
+{
+	char		 buf[SC_HOST_LEN * 4], *s, *at, *colon, *host, *port;
+	char		*user = NULL, *pass = NULL, shown[SC_HOST_LEN + 8];
+	long long	 n;
+	size_t		 len;
+	int		 ret = -1;
+
+	/* a value with credentials is never shown */
+	if (strchr(val, '@') != NULL || strlen(val) >= SC_HOST_LEN)
+		strlcpy(shown, "the value", sizeof(shown));
+	else
+		snprintf(shown, sizeof(shown), "'%s'", val);
+	if (strlen(val) >= sizeof(buf)) {
+		config_error(err, errlen, 0, "%s: value too long", flag);
+		return (-1);
+	}
+	strlcpy(buf, val, sizeof(buf));
+	s = buf;
+	if (strncasecmp(s, "http://", 7) == 0)
+		s += 7;
+	else if (strstr(s, "://") != NULL) {
+		config_error(err, errlen, 0, "%s: only http:// proxies are "
+		    "supported", flag);
+		goto done;
+	}
+	len = strlen(s);
+	if (len > 0 && s[len - 1] == '/')
+		s[--len] = '\0';
+	if ((at = strrchr(s, '@')) != NULL) {
+		if (!userinfo) {
+			config_error(err, errlen, 0, "%s takes host:port; give "
+			    "the credentials with -w/--proxy-userpwd", flag);
+			goto done;
+		}
+		*at = '\0';
+		if ((colon = strchr(s, ':')) == NULL || colon == s) {
+			config_error(err, errlen, 0, "%s: the credentials "
+			    "are not user:password", flag);
+			goto done;
+		}
+		*colon = '\0';
+		if ((user = strdup(s)) == NULL ||
+		    (pass = strdup(colon + 1)) == NULL) {
+			config_error(err, errlen, 0, "out of memory");
+			goto done;
+		}
+		if (percent_decode(user) == -1 || percent_decode(pass) == -1) {
+			config_error(err, errlen, 0, "%s: bad %%-escape or "
+			    "control character in the credentials", flag);
+			goto done;
+		}
+		s = at + 1;
+	}
+	host = s;
+	if (*s == '[') {
+		host = s + 1;
+		if ((s = strchr(host, ']')) == NULL) {
+			config_error(err, errlen, 0, "%s: %s: no ']' after "
+			    "the IPv6 address", flag, shown);
+			goto done;
+		}
+		*s++ = '\0';
+		if (*s != ':' && *s != '\0') {
+			config_error(err, errlen, 0, "%s: %s is not "
+			    "host:port", flag, shown);
+			goto done;
+		}
+		port = *s == ':' ? s + 1 : NULL;
+	} else if ((colon = strrchr(s, ':')) != NULL) {
+		*colon = '\0';
+		port = colon + 1;
+		if (strchr(host, ':') != NULL) {
+			config_error(err, errlen, 0, "%s: %s: put an IPv6 "
+			    "address in brackets, [addr]:port", flag, shown);
+			goto done;
+		}
+	} else
+		port = NULL;
+	if (!proxy_host_ok(host)) {
+		config_error(err, errlen, 0, "%s: %s is not host:port (bad "
+		    "host)", flag, shown);
+		goto done;
+	}
+	if (port == NULL && dport != 0)
+		n = dport;
+	else if (port == NULL) {
+		config_error(err, errlen, 0, "%s: %s has no port: use "
+		    "host:port", flag, shown);
+		goto done;
+	} else if (parse_number(port, flag, 1, 65535, &n, err, errlen) == -1) {
+		config_error(err, errlen, 0, "%s: %s: the port must be a "
+		    "number from 1 to 65535", flag, shown);
+		goto done;
+	}
+	free(conf->proxy_host);
+	if ((conf->proxy_host = strdup(host)) == NULL) {
+		config_error(err, errlen, 0, "out of memory");
+		goto done;
+	}
+	conf->proxy_port = (int)n;
+	if (user != NULL) {
+		free(conf->proxy_user);
+		wipe_free(conf->proxy_pass);
+		conf->proxy_user = user;
+		conf->proxy_pass = pass;
+		user = pass = NULL;
+	}
+	ret = 0;
+ done:
+	free(user);
+	wipe_free(pass);
+	explicit_bzero(buf, sizeof(buf));
+	return (ret);
+}
+
 static const struct sc_opt *
 find_short(const struct sc_opt *opts, int c)
 {
@@ -329,9 +559,9 @@ find_short(const struct sc_opt *opts, int c)
  * every argument that does not hold the access key.
  */
 static char *
-build_command(int argc, char **argv, const char *key)
+build_command(int argc, char **argv, const char *key, const char *pass)
 {
-	size_t	 len = 3;
+	size_t	 len = 3, n;
 	char	*cmd;
 	int	 i;
 
@@ -348,9 +578,58 @@ build_command(int argc, char **argv, const char *key)
 		if (key != NULL && *key != '\0' && strstr(argv[i], key) != NULL)
 			continue;
 		strlcat(cmd, " ", len);
+		n = strlen(cmd);
 		strlcat(cmd, argv[i], len);
+		mask_typed(cmd + n, pass);
 	}
+	/* the proxy password, as given and as typed, becomes '*'s */
+	mask_secret(cmd, pass);
 	return (cmd);
+}
+
+/*
+ * The password of a [http://]user:password@host:port argument (or of
+ * --flag=that) becomes '*'s as it is typed (percent-encoded), when it
+ * decodes to the proxy password.
+ */
+static void
+mask_typed(char *arg, const char *pass)
+{
+	char	 buf[SC_HOST_LEN * 4], *s, *colon, *at;
+	size_t	 n;
+
+	if (pass == NULL || *pass == '\0')
+		return;
+	if (strncmp(arg, "--", 2) == 0 && (s = strchr(arg, '=')) != NULL)
+		arg = s + 1;
+	if (strncasecmp(arg, "http://", 7) == 0)
+		arg += 7;
+	if ((at = strrchr(arg, '@')) == NULL ||
+	    (colon = strchr(arg, ':')) == NULL || colon > at)
+		return;
+	n = at - colon - 1;
+	if (n == 0 || n >= sizeof(buf))
+		return;
+	memcpy(buf, colon + 1, n);
+	buf[n] = '\0';
+	if (percent_decode(buf) == 0 && strcmp(buf, pass) == 0)
+		memset(colon + 1, '*', n);
+	explicit_bzero(buf, sizeof(buf));
+}
+
+/*
+ * The proxy password out of sc's command line (ps(1), /proc), as it is
+ * typed and decoded.  main() calls it before anything is forked.
+ */
+void
+config_hide_secrets(const struct sc_config *conf, int argc, char **argv)
+{
+	int	 i;
+
+	for (i = 1; i < argc; i++) {
+		mask_typed(argv[i], conf->proxy_pass);
+		mask_secret(argv[i], conf->proxy_pass);
+	}
 }
 
 const char *
@@ -525,19 +804,26 @@ config_file_mode(const struct sc_opt *opts, const struct conffile *cf,
 {
 	const struct conffile_entry	*e;
 	const struct sc_opt		*o;
-	int				 key = 0, r, w;
+	int				 key = 0, pass = 0, r, w;
 
-	TAILQ_FOREACH(e, &cf->entries, entry)
-		if ((o = find_long(opts, e->key)) != NULL &&
-		    o->code == OPT_KEY && e->type != CONFFILE_NULL)
+	TAILQ_FOREACH(e, &cf->entries, entry) {
+		if ((o = find_long(opts, e->key)) == NULL ||
+		    e->type == CONFFILE_NULL)
+			continue;
+		if (o->code == OPT_KEY)
 			key = 1;
+		else if (o->code == OPT_PROXY_USERPWD ||
+		    (o->code == OPT_PROXY_SAUCE && e->nvals > 0 &&
+		    strchr(e->vals[0], '@') != NULL))
+			pass = 1;
+	}
 	r = (cf->mode & (S_IRGRP | S_IROTH)) != 0;
 	w = (cf->mode & (S_IWGRP | S_IWOTH)) != 0;
-	if (key && (r || w))
+	if ((key || pass) && (r || w))
 		snprintf(config_warn, sizeof(config_warn), "%s is %s by "
-		    "others and holds the access key: chmod 600 %s", path,
+		    "others and holds the %s: chmod 600 %s", path,
 		    r && w ? "readable and writable" : r ? "readable" :
-		    "writable", path);
+		    "writable", key ? "access key" : "proxy password", path);
 	else if (w)
 		snprintf(config_warn, sizeof(config_warn), "%s is writable "
 		    "by others: chmod go-w %s", path, path);
@@ -580,6 +866,49 @@ const char *
 config_warning(void)
 {
 	return (config_warn[0] != '\0' ? config_warn : NULL);
+}
+
+/*
+ * Version 4 without -p/--proxy: the first of http_proxy, HTTP_PROXY,
+ * all_proxy, ALL_PROXY that is set, as if given with -p (port 80 when
+ * it names none; credentials in it count when -w gives none).  A value
+ * that is no http:// proxy is skipped with a warning: these variables
+ * are set for other programs too.
+ */
+static void
+proxy_from_env(struct sc_config *conf)
+{
+	struct sc_config	 tmp;
+	const char		*env;
+	char			 msg[512];
+	int			 i;
+
+	for (i = 0; proxy_env[i] != NULL; i++) {
+		if ((env = getenv(proxy_env[i])) == NULL || *env == '\0')
+			continue;
+		config_init(&tmp);
+		if (parse_proxy(&tmp, env, proxy_env[i], 1, 80, msg,
+		    sizeof(msg)) == -1) {
+			if (config_warn[0] == '\0')
+				snprintf(config_warn, sizeof(config_warn),
+				    "%s; no proxy is used", msg);
+			config_free(&tmp);
+			conf->proxy_off = 1;
+			return;
+		}
+		conf->proxy_host = tmp.proxy_host;
+		conf->proxy_port = tmp.proxy_port;
+		tmp.proxy_host = NULL;
+		if (conf->proxy_user == NULL) {
+			conf->proxy_user = tmp.proxy_user;
+			conf->proxy_pass = tmp.proxy_pass;
+			tmp.proxy_user = tmp.proxy_pass = NULL;
+		}
+		conf->proxy_from = proxy_env[i];
+		conf->proxy_rest = 1;
+		config_free(&tmp);
+		return;
+	}
 }
 
 /*
@@ -743,6 +1072,27 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
+	case OPT_PROXY:
+		/* version 4: the REST API's proxy, and with -T the tunnel's */
+		if (parse_proxy(conf, arg, flag, 0, 0, err, errlen) == -1)
+			return (CONFIG_ERROR);
+		conf->proxy_from = "-p/--proxy";
+		conf->proxy_rest = 1;
+		break;
+	case OPT_PROXY_USERPWD:
+		if (parse_userpwd(conf, arg, flag, err, errlen) != CONFIG_OK)
+			return (CONFIG_ERROR);
+		break;
+	case OPT_PROXY_TUNNEL:
+		conf->proxy_tunnel = 1;
+		break;
+	case OPT_PROXY_SAUCE:
+		/* version 5: the REST API's and the tunnel's proxy */
+		if (parse_proxy(conf, arg, flag, 1, 0, err, errlen) == -1)
+			return (CONFIG_ERROR);
+		conf->proxy_from = "--proxy-sauce";
+		conf->proxy_rest = conf->proxy_tunnel = 1;
+		break;
 	case OPT_CONFIG:
 		/* read by config_parse(), after the environment */
 		break;
@@ -883,6 +1233,15 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 		if (cfpath == NULL &&
 		    (env = getenv("SAUCE_CONFIG_FILE")) != NULL && *env != '\0')
 			cfpath = env;
+		if (conf->proxy_host == NULL &&
+		    (env = getenv("SAUCE_PROXY_SAUCE")) != NULL &&
+		    *env != '\0') {
+			if (parse_proxy(conf, env, "SAUCE_PROXY_SAUCE", 1, 0,
+			    err, errlen) == -1)
+				return (CONFIG_ERROR);
+			conf->proxy_from = "SAUCE_PROXY_SAUCE";
+			conf->proxy_rest = conf->proxy_tunnel = 1;
+		}
 	}
 
 	/* the config file, below both */
@@ -895,6 +1254,8 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			seen[OPT_TUNNEL_NAME] = 1;
 		if (conf->region != NULL)
 			seen[OPT_REGION] = 1;
+		if (!conf->legacy && conf->proxy_host != NULL)
+			seen[OPT_PROXY_SAUCE] = 1;
 		if ((ret = config_file(conf, opts, cfpath, seen, err,
 		    errlen)) != CONFIG_OK)
 			return (ret);
@@ -904,6 +1265,19 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "tunnel name too long (at most %d bytes)",
 		    SC_HOST_LEN - 1));
+
+	/* the upstream proxy: the flags, the config file, then http_proxy */
+	if (conf->legacy && conf->proxy_host == NULL)
+		proxy_from_env(conf);
+	if (conf->legacy && conf->proxy_tunnel && conf->proxy_host == NULL)
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "-T/--proxy-tunnel needs a proxy: -p/--proxy host:port "
+		    "(or http_proxy)"));
+	if (conf->legacy && conf->proxy_user != NULL &&
+	    conf->proxy_host == NULL)
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "-w/--proxy-userpwd needs a proxy: -p/--proxy host:port "
+		    "(or http_proxy)"));
 
 	if (conf->user == NULL)
 		return (config_error(err, errlen, CONFIG_ERROR,
@@ -938,7 +1312,8 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			    "out of memory"));
 	}
 
-	if ((conf->command = build_command(oargc, oargv, conf->key)) == NULL)
+	if ((conf->command = build_command(oargc, oargv, conf->key,
+	    conf->proxy_pass)) == NULL)
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "out of memory"));
 	return (CONFIG_OK);
@@ -954,6 +1329,7 @@ config_usage(FILE *f, int legacy)
 "              [--log-level level] [-v] [--tunnel-cainfo file]\n"
 "              [--max-missed-acks n] [--no-remove-colliding-tunnels]\n"
 "              [--ctl-socket path] [--tunnel-connections n]\n"
+"              [--proxy-sauce [user:pass@]host:port]\n"
 "       sc legacy -u user -k key [-i name] [-x url] [options]\n"
 "       sc -u user -k key [-i name] [-x url] [-f readyfile] [-d pidfile]\n"
 "          [-l logfile] [-v]\n");
@@ -965,6 +1341,7 @@ config_usage(FILE *f, int legacy)
 "          [--tunnel-pool] [--no-remove-colliding-tunnels]\n"
 "          [--tunnel-cainfo file] [--max-missed-acks n] [--ctl-socket path]\n"
 "          [--cainfo file] [--wait-tunnel-shutdown] [--tunnel-connections n]\n"
+"          [-p host:port [-w user:pwd] [-T]]\n"
 "       sc run -u user -k key [-i name] [-r region | --rest-url url] [options]\n"
 "See sc(8) for every flag.\n");
 }

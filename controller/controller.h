@@ -53,6 +53,16 @@ struct sc_config {
 	int		 se_port;
 	int		 se_port_set;
 	int		 tunnel_connections;	/* 1..SC_MAX_CONNECTIONS */
+
+	/* the upstream HTTP proxy (-p/-w/-T, --proxy-sauce) */
+	char		*proxy_host;		/* NULL: none */
+	int		 proxy_port;
+	char		*proxy_user;		/* NULL: no credentials */
+	char		*proxy_pass;		/* never logged nor passed on */
+	const char	*proxy_from;		/* the flag or variable */
+	int		 proxy_rest;		/* REST requests use it */
+	int		 proxy_tunnel;		/* tunnel connections use it */
+	int		 proxy_off;		/* none, not even libcurl's */
 };
 
 /* what config_parse() tells main() to do */
@@ -146,6 +156,8 @@ enum link_state {
 	LINK_UP
 };
 
+struct link_proxy;
+
 struct link {
 	uint32_t		 index;
 	enum link_state		 state;
@@ -157,6 +169,7 @@ struct link {
 	struct addrinfo		*ai_cur;
 	long			 backoff_ms;	/* the next delay */
 	struct timespec		 lost;		/* when it broke */
+	struct link_proxy	*proxy;		/* CONNECT under way */
 };
 
 struct sc {
@@ -226,6 +239,7 @@ const char	*config_region_url(const char *);
 int		 config_ctl_path(const char *, char *, size_t);
 void		 config_usage(FILE *, int);
 const char	*config_warning(void);
+void		 config_hide_secrets(const struct sc_config *, int, char **);
 int		 config_file_apply(struct sc_config *, const struct conffile *,
 		    const char *, char *, size_t);
 

@@ -4,6 +4,14 @@
  * and KGP on it and says when it is up or lost.  Every index has its own
  * connect, timeout, backoff and reconnect timer, so that one connection
  * that breaks is brought back while the others carry on.
+ *
+ * Through an upstream HTTP proxy (-p with -T, --proxy-sauce) the TCP
+ * connection goes to the proxy, which is asked for a tunnel with
+ * CONNECT; once it answers 2xx the socket is a plain byte pipe to the
+ * KGP endpoint and goes to kgpd as any other.  The answer's head is read
+ * with MSG_PEEK first and then exactly its own bytes are taken, so that
+ * nothing past it is ever swallowed; a proxy that sends anything past a
+ * 2xx head (the TLS server never speaks first) fails the attempt.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -11,8 +19,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +33,9 @@
 
 #include <event2/event.h>
 
+#include "config.h"
 #include "controller.h"
+#include "http.h"
 #include "log.h"
 
 #define CONNECT_TIMEOUT_SEC	10
@@ -32,12 +45,42 @@
 #ifndef GIVEUP_SEC
 #define GIVEUP_SEC		600	/* none up for that long: exit */
 #endif
+#define PROXY_HEAD_MAX		(8 * 1024)	/* the proxy's answer */
+
+/* a CONNECT through the upstream proxy, while it is under way */
+struct link_proxy {
+	char			*req;		/* the request, then wiped */
+	size_t			 reqlen;
+	size_t			 reqoff;	/* bytes sent */
+	struct http_head	 head;
+	char			 buf[PROXY_HEAD_MAX];
+	size_t			 have;		/* bytes taken off the socket */
+	size_t			 total;		/* and before, for 1xx heads */
+	struct timespec		 deadline;
+};
+
+/* "Basic base64(user:password)", NULL without credentials */
+static char	*proxy_auth;
 
 static void	 link_start(struct link *);
 static void	 link_try(struct link *, const char *);
 static void	 link_connect_cb(int, short, void *);
+static void	 link_handoff(struct link *, int);
+static int	 link_proxied(void);
+static void	 link_proxy_init(void);
+static char	*base64(const void *, size_t);
+static int	 host_plain(const char *);
+static void	 proxy_start(struct link *, int);
+static void	 proxy_wait(struct link *, short);
+static void	 proxy_cb(int, short, void *);
+static void	 proxy_io(struct link *);
+static int	 proxy_answer(struct link *, size_t);
+static void	 proxy_free(struct link *);
+static void	 proxy_fail(struct link *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
 static void	 link_cancel(struct link *);
 static void	 link_failed(struct link *, const char *);
+static void	 link_failed_msg(struct link *, const char *);
 static void	 link_schedule(struct link *);
 static void	 link_reconnect_cb(int, short, void *);
 static void	 link_giveup_cb(int, short, void *);
@@ -66,6 +109,80 @@ link_init(void)
 	if ((sc_env->giveup_ev = evtimer_new(sc_env->base, link_giveup_cb,
 	    NULL)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
+	link_proxy_init();
+}
+
+/* The tunnel connections go through the upstream proxy. */
+static int
+link_proxied(void)
+{
+	const struct sc_config	*conf = sc_env->conf;
+
+	return (conf->proxy_host != NULL && conf->proxy_tunnel);
+}
+
+/* The proxy's credentials, ready for each CONNECT; one INFO line. */
+static void
+link_proxy_init(void)
+{
+	const struct sc_config	*conf = sc_env->conf;
+	char			*up;
+	size_t			 ulen, plen;
+
+	if (!link_proxied())
+		return;
+	if (conf->proxy_user != NULL && proxy_auth == NULL) {
+		ulen = strlen(conf->proxy_user);
+		plen = conf->proxy_pass != NULL ? strlen(conf->proxy_pass) : 0;
+		if ((up = malloc(ulen + plen + 2)) == NULL)
+			fatal("%s", __func__);
+		memcpy(up, conf->proxy_user, ulen);
+		up[ulen] = ':';
+		if (plen > 0)
+			memcpy(up + ulen + 1, conf->proxy_pass, plen);
+		if ((proxy_auth = base64(up, ulen + plen + 1)) == NULL)
+			fatal("%s", __func__);
+		explicit_bzero(up, ulen + plen + 1);
+		free(up);
+	}
+	log_info("Tunnel connections go through the proxy %s%s%s:%d (%s)%s",
+	    strchr(conf->proxy_host, ':') != NULL ? "[" : "",
+	    conf->proxy_host, strchr(conf->proxy_host, ':') != NULL ? "]" : "",
+	    conf->proxy_port, conf->proxy_from != NULL ? conf->proxy_from :
+	    "proxy", proxy_auth != NULL ? ", with Basic authentication" : "");
+}
+
+/* RFC 4648 base64 of len bytes, NUL-terminated, malloc'd. */
+static char *
+base64(const void *data, size_t len)
+{
+	static const char	 tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char	*p = data;
+	char			*out, *o;
+	uint32_t		 v;
+	size_t			 i;
+
+	if ((out = malloc((len + 2) / 3 * 4 + 1)) == NULL)
+		return (NULL);
+	for (i = 0, o = out; i + 2 < len; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*o++ = tab[v >> 18 & 63];
+		*o++ = tab[v >> 12 & 63];
+		*o++ = tab[v >> 6 & 63];
+		*o++ = tab[v & 63];
+	}
+	if (i < len) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		*o++ = tab[v >> 18 & 63];
+		*o++ = tab[v >> 12 & 63];
+		*o++ = i + 1 < len ? tab[v >> 6 & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return (out);
 }
 
 /* The index of a message from kgpd: one we use, or kgpd is broken. */
@@ -105,9 +222,11 @@ link_cancel_all(void)
 static void
 link_start(struct link *l)
 {
-	struct addrinfo	 hints;
-	char		 port[16];
-	int		 error;
+	const struct sc_config	*conf = sc_env->conf;
+	struct addrinfo		 hints;
+	const char		*host = sc_env->tunnel.host;
+	char			 port[16];
+	int			 error;
 
 	if (sc_env->state == SC_STOPPING || !child_ready(CHILD_KGPD))
 		return;
@@ -116,11 +235,18 @@ link_start(struct link *l)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof(port), "%d", sc_env->tunnel.ssh_port);
-	log_debug("connection %u: connecting to %s:%s", l->index,
-	    sc_env->tunnel.host, port);
-	if ((error = getaddrinfo(sc_env->tunnel.host, port, &hints,
-	    &l->ai_list)) != 0) {
+	if (link_proxied()) {
+		host = conf->proxy_host;
+		snprintf(port, sizeof(port), "%d", conf->proxy_port);
+		log_debug("connection %u: connecting to the proxy %s:%s "
+		    "(for %s:%d)", l->index, host, port, sc_env->tunnel.host,
+		    sc_env->tunnel.ssh_port);
+	} else {
+		snprintf(port, sizeof(port), "%d", sc_env->tunnel.ssh_port);
+		log_debug("connection %u: connecting to %s:%s", l->index,
+		    host, port);
+	}
+	if ((error = getaddrinfo(host, port, &hints, &l->ai_list)) != 0) {
 		l->ai_list = NULL;
 		link_failed(l, gai_strerror(error));
 		return;
@@ -164,7 +290,6 @@ link_connect_cb(int fd, short event, void *arg)
 {
 	struct link	*l = arg;
 	socklen_t	 len;
-	uint32_t	 index = l->index;
 	int		 error = 0, on = 1;
 	const char	*why;
 
@@ -189,19 +314,309 @@ link_connect_cb(int fd, short event, void *arg)
 	freeaddrinfo(l->ai_list);
 	l->ai_list = l->ai_cur = NULL;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (link_proxied()) {
+		proxy_start(l, fd);
+		return;
+	}
+	link_handoff(l, fd);
+}
+
+/* The connected socket (direct, or through the proxy) goes to kgpd. */
+static void
+link_handoff(struct link *l, int fd)
+{
+	uint32_t	 index = l->index;
+
 	if (!child_ready(CHILD_KGPD)) {
 		/* kgpd went away meanwhile; its hello starts over */
 		close(fd);
 		l->state = LINK_IDLE;
 		return;
 	}
-	log_debug("connection %u: connected to %s:%d, handing the socket "
-	    "to kgpd", index, sc_env->tunnel.host, sc_env->tunnel.ssh_port);
+	log_debug("connection %u: connected to %s:%d%s, handing the socket "
+	    "to kgpd", index, sc_env->tunnel.host, sc_env->tunnel.ssh_port,
+	    link_proxied() ? " through the proxy" : "");
 	l->state = LINK_HANDSHAKE;
 	child_compose(&children[CHILD_KGPD], IMSG_KGP_CONNECT, fd, &index,
 	    sizeof(index));
 	if (sc_env->state == SC_STARTING)
 		sc_env->state = SC_CONNECTING;
+}
+
+/* A host name or address that can go into a request line as it is. */
+static int
+host_plain(const char *h)
+{
+	size_t	 i;
+
+	if (h[0] == '\0')
+		return (0);
+	for (i = 0; h[i] != '\0'; i++)
+		if (!isalnum((unsigned char)h[i]) && h[i] != '.' &&
+		    h[i] != '-' && h[i] != '_' && h[i] != ':')
+			return (0);
+	return (1);
+}
+
+/* Connected to the proxy: ask it for a tunnel to the KGP endpoint. */
+static void
+proxy_start(struct link *l, int fd)
+{
+	struct link_proxy	*px;
+	const char		*h = sc_env->tunnel.host;
+	char			 target[SC_HOST_LEN + 16];
+	size_t			 len;
+	int			 v6, n;
+
+	if ((px = calloc(1, sizeof(*px))) == NULL)
+		fatal("%s", __func__);
+	l->proxy = px;
+	l->fd = fd;
+	http_head_init(&px->head, HTTP_RESPONSE);
+	clock_gettime(CLOCK_MONOTONIC, &px->deadline);
+	px->deadline.tv_sec += CONNECT_TIMEOUT_SEC;
+	if (!host_plain(h)) {
+		proxy_fail(l, "the tunnel server's host name cannot go into "
+		    "a CONNECT request");
+		return;
+	}
+	v6 = strchr(h, ':') != NULL;
+	snprintf(target, sizeof(target), "%s%s%s:%d", v6 ? "[" : "", h,
+	    v6 ? "]" : "", sc_env->tunnel.ssh_port);
+	len = 3 * strlen(target) + 128 +
+	    (proxy_auth != NULL ? strlen(proxy_auth) : 0);
+	if ((px->req = malloc(len)) == NULL)
+		fatal("%s", __func__);
+	n = snprintf(px->req, len, "CONNECT %s HTTP/1.1\r\n"
+	    "Host: %s\r\n"
+	    "%s%s%s"
+	    "User-Agent: sc/" SC_VERSION "\r\n"
+	    "\r\n", target, target,
+	    proxy_auth != NULL ? "Proxy-Authorization: Basic " : "",
+	    proxy_auth != NULL ? proxy_auth : "",
+	    proxy_auth != NULL ? "\r\n" : "");
+	if (n < 0 || (size_t)n >= len)
+		fatalx("%s: request too long", __func__);
+	px->reqlen = n;
+	log_debug("connection %u: connected to the proxy, CONNECT %s%s",
+	    l->index, target, proxy_auth != NULL ?
+	    " (with Proxy-Authorization)" : "");
+	proxy_io(l);
+}
+
+/* Wait for the socket, at most until the deadline of the CONNECT. */
+static void
+proxy_wait(struct link *l, short what)
+{
+	struct link_proxy	*px = l->proxy;
+	struct timespec		 now;
+	struct timeval		 tv;
+	long long		 ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (px->deadline.tv_sec - now.tv_sec) * 1000LL +
+	    (px->deadline.tv_nsec - now.tv_nsec) / 1000000;
+	if (ms < 1)
+		ms = 1;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = ms % 1000 * 1000;
+	if ((l->conn_ev = event_new(sc_env->base, l->fd, what, proxy_cb,
+	    l)) == NULL)
+		fatalx("%s: event_new", __func__);
+	event_add(l->conn_ev, &tv);
+}
+
+static void
+proxy_cb(int fd, short event, void *arg)
+{
+	struct link	*l = arg;
+
+	event_free(l->conn_ev);
+	l->conn_ev = NULL;
+	if (event & EV_TIMEOUT) {
+		proxy_fail(l, "the proxy %s within %d seconds",
+		    l->proxy->reqoff < l->proxy->reqlen ?
+		    "took no request" : "gave no answer", CONNECT_TIMEOUT_SEC);
+		return;
+	}
+	proxy_io(l);
+}
+
+/*
+ * Send what is left of the request, then read the answer: look at what
+ * is there (MSG_PEEK), parse, and take off the socket only the bytes
+ * the head is made of.
+ */
+static void
+proxy_io(struct link *l)
+{
+	struct link_proxy	*px = l->proxy;
+	ssize_t			 n, r;
+	size_t			 extra;
+
+	while (px->reqoff < px->reqlen) {
+		n = send(l->fd, px->req + px->reqoff,
+		    px->reqlen - px->reqoff, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			proxy_wait(l, EV_WRITE);
+			return;
+		}
+		if (n == -1) {
+			proxy_fail(l, "cannot send the CONNECT request to the "
+			    "proxy: %s", strerror(errno));
+			return;
+		}
+		px->reqoff += n;
+		if (px->reqoff == px->reqlen) {
+			explicit_bzero(px->req, px->reqlen);
+			free(px->req);
+			px->req = NULL;
+		}
+	}
+
+	for (;;) {
+		if (px->have == sizeof(px->buf) ||
+		    px->total + px->have >= PROXY_HEAD_MAX) {
+			proxy_fail(l, "the proxy's answer is longer than %d "
+			    "bytes", PROXY_HEAD_MAX);
+			return;
+		}
+		n = recv(l->fd, px->buf + px->have,
+		    PROXY_HEAD_MAX - px->total - px->have, MSG_PEEK);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			proxy_wait(l, EV_READ);
+			return;
+		}
+		if (n == -1) {
+			proxy_fail(l, "no answer from the proxy: %s",
+			    strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			proxy_fail(l, "the proxy closed the connection "
+			    "without an answer");
+			return;
+		}
+		r = http_head_parse(&px->head, px->buf, px->have + n);
+		if (r == -1) {
+			proxy_fail(l, "the proxy's answer is not HTTP: %s",
+			    px->head.errstr != NULL ? px->head.errstr :
+			    "bad head");
+			return;
+		}
+		if (r == 0) {
+			/* all of it is head: take it */
+			if (recv(l->fd, px->buf + px->have, n, 0) != n) {
+				proxy_fail(l, "cannot read the proxy's answer");
+				return;
+			}
+			px->have += n;
+			continue;
+		}
+		/* the head ends inside what is there: take just that */
+		if (recv(l->fd, px->buf + px->have, r - px->have, 0) !=
+		    (ssize_t)(r - px->have)) {
+			proxy_fail(l, "cannot read the proxy's answer");
+			return;
+		}
+		extra = px->have + n - r;
+		px->have = r;
+		if (proxy_answer(l, extra) == 1)
+			continue;	/* an interim 1xx: the next head */
+		return;
+	}
+}
+
+/*
+ * The head of the proxy's answer, with extra bytes seen past it.
+ * Returns 1 to read the next head (an interim 1xx answer), else 0 (the
+ * attempt succeeded or failed).
+ */
+static int
+proxy_answer(struct link *l, size_t extra)
+{
+	struct link_proxy	*px = l->proxy;
+	char			 reason[64];
+	const char		*rs;
+	int			 status = px->head.status, fd;
+	size_t			 i;
+
+	if (status >= 100 && status < 200 && status != 101) {
+		px->total += px->have;
+		http_head_free(&px->head);
+		http_head_init(&px->head, HTTP_RESPONSE);
+		px->have = 0;
+		return (1);
+	}
+	if (status >= 200 && status < 300) {
+		if (extra > 0) {
+			proxy_fail(l, "the proxy sent %zu bytes past its %d "
+			    "answer", extra, status);
+			return (0);
+		}
+		log_debug("connection %u: the proxy opened the tunnel (%d)",
+		    l->index, status);
+		fd = l->fd;
+		l->fd = -1;
+		proxy_free(l);
+		link_handoff(l, fd);
+		return (0);
+	}
+	/* the reason as the proxy gave it, printable, or the usual one */
+	rs = px->head.reason != NULL ? px->head.reason : "";
+	for (i = 0; rs[i] != '\0' && i < sizeof(reason) - 1; i++)
+		reason[i] = rs[i] >= 0x20 && rs[i] < 0x7f ? rs[i] : '?';
+	reason[i] = '\0';
+	if (reason[0] == '\0')
+		strlcpy(reason, status == 407 ? "Proxy Authentication "
+		    "Required" : http_status_text(status), sizeof(reason));
+	proxy_fail(l, "the proxy refused the tunnel connection: %d %s%s",
+	    status, reason, status != 407 ? "" : proxy_auth != NULL ?
+	    " (check the proxy user and password)" :
+	    " (it wants a user and password)");
+	return (0);
+}
+
+static void
+proxy_free(struct link *l)
+{
+	struct link_proxy	*px = l->proxy;
+
+	if (px == NULL)
+		return;
+	if (px->req != NULL) {
+		explicit_bzero(px->req, px->reqlen);
+		free(px->req);
+	}
+	http_head_free(&px->head);
+	free(px);
+	l->proxy = NULL;
+}
+
+/* This attempt through the proxy failed: close, say why, go on. */
+static void
+proxy_fail(struct link *l, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (l->conn_ev != NULL) {
+		event_free(l->conn_ev);
+		l->conn_ev = NULL;
+	}
+	if (l->fd != -1) {
+		close(l->fd);
+		l->fd = -1;
+	}
+	proxy_free(l);
+	link_failed_msg(l, msg);
 }
 
 /* Stop what is under way for this connection (not kgpd's side). */
@@ -220,26 +635,48 @@ link_cancel(struct link *l)
 		freeaddrinfo(l->ai_list);
 		l->ai_list = l->ai_cur = NULL;
 	}
+	proxy_free(l);
 	if (l->reconnect_ev != NULL)
 		evtimer_del(l->reconnect_ev);
 }
 
+/* The TCP connect failed (to the tunnel server, or to the proxy). */
 static void
 link_failed(struct link *l, const char *why)
+{
+	const struct sc_config	*conf = sc_env->conf;
+	char			 msg[768];
+
+	if (link_proxied())
+		snprintf(msg, sizeof(msg), "cannot connect to the proxy at "
+		    "%s:%d (for the tunnel server at %s:%d): %s",
+		    conf->proxy_host, conf->proxy_port, sc_env->tunnel.host,
+		    sc_env->tunnel.ssh_port, why);
+	else
+		snprintf(msg, sizeof(msg), "cannot connect to the tunnel "
+		    "server at %s:%d: %s", sc_env->tunnel.host,
+		    sc_env->tunnel.ssh_port, why);
+	link_failed_msg(l, msg);
+}
+
+/*
+ * An attempt failed.  Before the tunnel was ever up that ends sc (the
+ * settings are wrong, most likely); after, it is logged and retried
+ * with the backoff.
+ */
+static void
+link_failed_msg(struct link *l, const char *msg)
 {
 	if (l->ai_list != NULL) {
 		freeaddrinfo(l->ai_list);
 		l->ai_list = l->ai_cur = NULL;
 	}
 	if (!sc_env->ever_up) {
-		sc_error("cannot connect to the tunnel server at %s:%d: %s",
-		    sc_env->tunnel.host, sc_env->tunnel.ssh_port, why);
+		sc_error("%s", msg);
 		sc_shutdown(1);
 		return;
 	}
-	log_warnx("connection %u: cannot connect to the tunnel server at "
-	    "%s:%d: %s", l->index, sc_env->tunnel.host,
-	    sc_env->tunnel.ssh_port, why);
+	log_warnx("connection %u: %s", l->index, msg);
 	link_schedule(l);
 }
 

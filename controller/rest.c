@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -34,6 +35,8 @@ struct rest_buf {
 static CURL	*curl;
 static char	*rest_base;	/* URL + "/" + escaped user */
 static char	 rest_url_shown[512];
+static char	 rest_proxy_shown[SC_HOST_LEN + 16];	/* "" without */
+static int	 rest_proxy_auth;	/* the proxy has credentials */
 static int	 abort_on_signal;
 
 static size_t	 rest_write(char *, size_t, size_t, void *);
@@ -45,6 +48,58 @@ static int	 rest_parse_tunnel(json_t *, struct rest_tunnel *, int,
 		    char *, size_t);
 static void	 rest_message(json_t *, char *, size_t);
 static int	 rest_load_cainfo(const char *);
+static int	 rest_set_proxy(const struct sc_config *);
+
+/*
+ * The upstream proxy (-p, its credentials -w; --proxy-sauce): plain
+ * HTTP.  libcurl sends absolute-form requests to it for an http:// REST
+ * URL, and tunnels with CONNECT for an https:// one.  A proxy given on
+ * the command line (or SAUCE_PROXY_SAUCE, or the config file) is used
+ * for every host; one that comes from http_proxy and its kin leaves
+ * no_proxy to libcurl, as any program does.
+ */
+static int
+rest_set_proxy(const struct sc_config *conf)
+{
+	char	 url[SC_HOST_LEN + 32];
+	int	 v6;
+
+	if (conf != NULL && conf->proxy_off) {
+		/* http_proxy was refused: libcurl must not use it either */
+		curl_easy_setopt(curl, CURLOPT_PROXY, "");
+		return (0);
+	}
+	if (conf == NULL || conf->proxy_host == NULL || !conf->proxy_rest)
+		return (0);
+	v6 = strchr(conf->proxy_host, ':') != NULL;
+	snprintf(rest_proxy_shown, sizeof(rest_proxy_shown), "%s%s%s:%d",
+	    v6 ? "[" : "", conf->proxy_host, v6 ? "]" : "", conf->proxy_port);
+	snprintf(url, sizeof(url), "http://%s", rest_proxy_shown);
+	if (curl_easy_setopt(curl, CURLOPT_PROXY, url) != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_PROXYTYPE,
+	    (long)CURLPROXY_HTTP) != CURLE_OK)
+		return (-1);
+	if (conf->proxy_from == NULL ||
+	    (strcasecmp(conf->proxy_from, "http_proxy") != 0 &&
+	    strcasecmp(conf->proxy_from, "all_proxy") != 0))
+		curl_easy_setopt(curl, CURLOPT_NOPROXY, "");
+	if (conf->proxy_user != NULL) {
+		/* Basic, sent with the first request */
+		if (curl_easy_setopt(curl, CURLOPT_PROXYAUTH,
+		    (long)CURLAUTH_BASIC) != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_PROXYUSERNAME,
+		    conf->proxy_user) != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_PROXYPASSWORD,
+		    conf->proxy_pass != NULL ? conf->proxy_pass : "") !=
+		    CURLE_OK)
+			return (-1);
+		rest_proxy_auth = 1;
+	}
+	log_info("REST API requests go through the proxy %s (%s)%s",
+	    rest_proxy_shown, conf->proxy_from != NULL ? conf->proxy_from :
+	    "proxy", rest_proxy_auth ? ", with Basic authentication" : "");
+	return (0);
+}
 
 /*
  * The --cainfo file goes to libcurl in memory, read now: sc may switch
@@ -128,6 +183,8 @@ rest_init(const char *url, const char *user, const char *key)
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	/* --cainfo: verify an HTTPS REST API against this CA file */
 	if (config_cainfo != NULL && rest_load_cainfo(config_cainfo) == -1)
+		return (-1);
+	if (sc_env != NULL && rest_set_proxy(sc_env->conf) == -1)
 		return (-1);
 	return (0);
 }
@@ -276,18 +333,27 @@ rest_call(const char *method, const char *path, const char *body,
 		goto done;
 	}
 	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "cannot reach the REST API at %s: %s",
-		    rest_url_shown, cerr[0] != '\0' ? cerr :
-		    curl_easy_strerror(rc));
+		snprintf(err, errlen, "cannot reach the REST API at %s%s%s: %s",
+		    rest_url_shown, rest_proxy_shown[0] != '\0' ?
+		    " through the proxy " : "", rest_proxy_shown,
+		    cerr[0] != '\0' ? cerr : curl_easy_strerror(rc));
 		ret = REST_ENET;
 		goto done;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
 	log_debug("REST %s %s: %ld, %zu bytes", method, path, *status, b.len);
-	if (b.len > 0)
+	if (b.len > 0 && *status != 407)
 		*out = json_loadb(b.data, b.len, 0, &jerr);
 
-	if (*status == 401) {
+	if (*status == 407 && rest_proxy_shown[0] != '\0') {
+		/* the proxy's answer, not the REST API's */
+		snprintf(err, errlen, "the proxy %s refused the REST API "
+		    "request: 407 Proxy Authentication Required (%s)",
+		    rest_proxy_shown, rest_proxy_auth ?
+		    "check the proxy user and password" : "it wants a user "
+		    "and password");
+		ret = REST_ENET;
+	} else if (*status == 401) {
 		snprintf(err, errlen, "Not authorized: check your username "
 		    "and access key");
 		ret = REST_EAUTH;

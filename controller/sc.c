@@ -906,6 +906,8 @@ main(int argc, char *argv[])
 	for (i = 1; i < argc; i++)
 		if ((p = strstr(argv[i], conf.key)) != NULL)
 			memset(p, '*', strlen(conf.key));
+	/* and the upstream proxy's password */
+	config_hide_secrets(&conf, argc, argv);
 
 	if ((env.base = event_base_new()) == NULL)
 		sc_fatal("cannot create the event base");

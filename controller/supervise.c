@@ -463,6 +463,8 @@ priv_main(int fd)
 	log_procinit("spawner");
 	if (conf->key != NULL)
 		explicit_bzero(conf->key, strlen(conf->key));
+	if (conf->proxy_pass != NULL)
+		explicit_bzero(conf->proxy_pass, strlen(conf->proxy_pass));
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
