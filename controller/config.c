@@ -204,7 +204,6 @@ static void	 wipe_free(char *);
 static void	 mask_secret(char *, const char *);
 static void	 mask_typed(char *, const char *);
 static int	 percent_decode(char *);
-static int	 proxy_host_ok(const char *);
 static int	 parse_proxy(struct sc_config *, const char *, const char *,
 		    int, int, char *, size_t);
 static void	 proxy_from_env(struct sc_config *);
@@ -374,9 +373,13 @@ percent_decode(char *s)
 	return (0);
 }
 
-/* A host name or an address: letters, digits, '.', '-', '_', ':'. */
-static int
-proxy_host_ok(const char *h)
+/*
+ * A host name or an address that can go into a request line as it is:
+ * letters, digits, '.', '-', '_', ':'.  Also the proxy's CONNECT target
+ * (link.c).
+ */
+int
+config_host_ok(const char *h)
 {
 	size_t	 i;
 
@@ -508,7 +511,7 @@ parse_proxy(struct sc_config *conf, const char *val, const char *flag,
 		}
 	} else
 		port = NULL;
-	if (!proxy_host_ok(host)) {
+	if (!config_host_ok(host)) {
 		config_error(err, errlen, 0, "%s: %s is not host:port (bad "
 		    "host)", flag, shown);
 		goto done;

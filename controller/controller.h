@@ -239,6 +239,7 @@ const char	*config_region_url(const char *);
 int		 config_ctl_path(const char *, char *, size_t);
 void		 config_usage(FILE *, int);
 const char	*config_warning(void);
+int		 config_host_ok(const char *);
 void		 config_hide_secrets(const struct sc_config *, int, char **);
 int		 config_file_apply(struct sc_config *, const struct conffile *,
 		    const char *, char *, size_t);

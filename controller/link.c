@@ -69,7 +69,6 @@ static void	 link_handoff(struct link *, int);
 static int	 link_proxied(void);
 static void	 link_proxy_init(void);
 static char	*base64(const void *, size_t);
-static int	 host_plain(const char *);
 static void	 proxy_start(struct link *, int);
 static void	 proxy_wait(struct link *, short);
 static void	 proxy_cb(int, short, void *);
@@ -343,21 +342,6 @@ link_handoff(struct link *l, int fd)
 		sc_env->state = SC_CONNECTING;
 }
 
-/* A host name or address that can go into a request line as it is. */
-static int
-host_plain(const char *h)
-{
-	size_t	 i;
-
-	if (h[0] == '\0')
-		return (0);
-	for (i = 0; h[i] != '\0'; i++)
-		if (!isalnum((unsigned char)h[i]) && h[i] != '.' &&
-		    h[i] != '-' && h[i] != '_' && h[i] != ':')
-			return (0);
-	return (1);
-}
-
 /* Connected to the proxy: ask it for a tunnel to the KGP endpoint. */
 static void
 proxy_start(struct link *l, int fd)
@@ -375,7 +359,7 @@ proxy_start(struct link *l, int fd)
 	http_head_init(&px->head, HTTP_RESPONSE);
 	clock_gettime(CLOCK_MONOTONIC, &px->deadline);
 	px->deadline.tv_sec += CONNECT_TIMEOUT_SEC;
-	if (!host_plain(h)) {
+	if (!config_host_ok(h)) {
 		proxy_fail(l, "the tunnel server's host name cannot go into "
 		    "a CONNECT request");
 		return;
