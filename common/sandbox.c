@@ -102,6 +102,10 @@
 #endif
 #endif
 
+/* sc-server's workers */
+#define SANDBOX_IS_SERVER(p)	((p) == SANDBOX_SERVER_WORKER || \
+	(p) == SANDBOX_SERVER_REST || (p) == SANDBOX_SERVER_KGP)
+
 static void	 sandbox_files_enter(enum sandbox_proc,
 		    const struct sandbox_files *);
 
@@ -119,6 +123,10 @@ sandbox_name(enum sandbox_proc p)
 		return ("spawner");
 	case SANDBOX_SERVER_WORKER:
 		return ("sc-server worker");
+	case SANDBOX_SERVER_REST:
+		return ("sc-server REST worker");
+	case SANDBOX_SERVER_KGP:
+		return ("sc-server KGP worker");
 	}
 	fatalx("%s: unknown process %d", __func__, (int)p);
 }
@@ -246,6 +254,18 @@ void
 sandbox_server_worker(void)
 {
 	sandbox_enter(SANDBOX_SERVER_WORKER);
+}
+
+void
+sandbox_server_rest(void)
+{
+	sandbox_enter(SANDBOX_SERVER_REST);
+}
+
+void
+sandbox_server_kgp(void)
+{
+	sandbox_enter(SANDBOX_SERVER_KGP);
 }
 
 /*
@@ -379,7 +399,12 @@ sandbox_enter(enum sandbox_proc p)
 		promises = "stdio inet dns recvfd";
 		break;
 	case SANDBOX_SERVER_WORKER:
+	case SANDBOX_SERVER_KGP:
 		promises = "stdio inet recvfd";
+		break;
+	case SANDBOX_SERVER_REST:
+		/* its one listener came before the sandbox */
+		promises = "stdio inet";
 		break;
 	default:
 		fatalx("%s: unknown process %d", __func__, (int)p);
@@ -485,7 +510,7 @@ sandbox_landlock(enum sandbox_proc p)
 	attrsz = sizeof(attr.handled_access_fs);
 	if (abi >= 4) {
 		attr.handled_access_net = LL_NET_BIND_TCP;
-		if (p == SANDBOX_KGPD || p == SANDBOX_SERVER_WORKER)
+		if (p == SANDBOX_KGPD || SANDBOX_IS_SERVER(p))
 			attr.handled_access_net |= LL_NET_CONNECT_TCP;
 		attrsz = offsetof(struct ll_ruleset_attr, scoped);
 	}
@@ -966,8 +991,7 @@ sandbox_seccomp(enum sandbox_proc p, const struct sandbox_files *f)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) == -1)
 		fatal("%s: sigaction", __func__);
-	if (p == SANDBOX_KGPD || p == SANDBOX_PROXYD ||
-	    p == SANDBOX_SERVER_WORKER)
+	if (p == SANDBOX_KGPD || p == SANDBOX_PROXYD || SANDBOX_IS_SERVER(p))
 		signal(SIGUSR2, sandbox_test_violation);
 	deny = SCMP_ACT_TRAP;
 #else
@@ -1000,6 +1024,8 @@ sandbox_seccomp(enum sandbox_proc p, const struct sandbox_files *f)
 		sc_add_inet(ctx);
 		break;
 	case SANDBOX_SERVER_WORKER:
+	case SANDBOX_SERVER_REST:
+	case SANDBOX_SERVER_KGP:
 		/* no socket(), connect() or bind(): accept only */
 		sc_add_list(ctx, sc_server_worker);
 		break;
@@ -1071,8 +1097,7 @@ sandbox_enter(enum sandbox_proc p)
 {
 	int	 abi;
 
-	if (p != SANDBOX_KGPD && p != SANDBOX_PROXYD &&
-	    p != SANDBOX_SERVER_WORKER)
+	if (p != SANDBOX_KGPD && p != SANDBOX_PROXYD && !SANDBOX_IS_SERVER(p))
 		fatalx("%s: %s needs its files", __func__, sandbox_name(p));
 	/* what libc would otherwise open lazily */
 	tzset();

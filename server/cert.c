@@ -307,7 +307,7 @@ cert_hash_pem(const char *pem, size_t len, char *out, size_t outlen)
 
 /*
  * The KGP key pair (PEM) into env->tls, its fingerprint into
- * env->cert_hash.  The parent does it once to check the pair, the worker
+ * env->cert_hash.  The parent does it once to check the pair, the KGP worker
  * to serve.
  */
 int

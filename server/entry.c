@@ -10,7 +10,8 @@
  * (loopback and -A) gets a 403 at accept.  With -P the first request must
  * carry Proxy-Authorization: Basic with the tunnel owner's account name
  * and access key (any account for a shared tunnel), or it gets a 407;
- * failures count in the failed-login rate limit.  Only the first request
+ * failures count in the failed-login rate limit.  The REST worker checks
+ * the credentials: this process has no accounts.  Only the first request
  * of a connection is checked: later requests on a keep-alive connection
  * go down the stream as they are.
  */
@@ -26,6 +27,7 @@
 #include <event2/event.h>
 
 #include "http.h"
+#include "imsg_server.h"
 #include "kgp.h"
 #include "log.h"
 #include "server.h"
@@ -34,10 +36,15 @@
 #define ENTRY_DRAIN_MAX		(64 * 1024)
 #define ENTRY_HEAD_SEC		30
 #define ENTRY_HEAD_BUF		(HTTP_HEAD_MAX + 4096)
+#define ENTRY_AUTH_SEC		10
 
 /* a connection whose first request head is still arriving */
 struct entry_pending {
 	TAILQ_ENTRY(entry_pending) entry;
+	TAILQ_ENTRY(entry_pending) aentry;	/* waiting for -P's answer */
+	uint64_t		 reqid;
+	int			 waiting;
+	int			 had_hdr;
 	struct entry_proxy	*proxy;
 	int			 fd;
 	struct event		*ev;
@@ -60,12 +67,18 @@ struct entry_reject {
 	struct event		*ev;
 };
 
+static TAILQ_HEAD(, entry_pending) auth_waits =
+    TAILQ_HEAD_INITIALIZER(auth_waits);
+static uint64_t			 auth_reqid;
+
 static void	 entry_accept(int, void *);
 static void	 entry_head(int, short, void *);
 static void	 entry_pending_free(struct entry_pending *);
 static void	 entry_refuse(int, const char *, int, const char *,
 		    const char *);
-static int	 entry_auth(struct entry_pending *, int *);
+static void	 entry_auth_ask(struct entry_pending *);
+static void	 entry_auth_timeout(int, short, void *);
+static void	 entry_go(struct entry_pending *);
 static void	 entry_drain(int, short, void *);
 
 /*
@@ -186,6 +199,8 @@ static void
 entry_pending_free(struct entry_pending *ep)
 {
 	TAILQ_REMOVE(&ep->proxy->pending, ep, entry);
+	if (ep->waiting)
+		TAILQ_REMOVE(&auth_waits, ep, aentry);
 	event_free(ep->ev);
 	http_head_free(&ep->head);
 	if (ep->fd != -1)
@@ -199,10 +214,7 @@ entry_head(int fd, short ev, void *arg)
 {
 	struct entry_pending	*ep = arg;
 	struct tunnel		*t = ep->proxy->tunnel;
-	struct kgp_client	*link;
 	ssize_t			 n;
-	char			 extra[64];
-	int			 retry = 0;
 
 	if (ev & EV_TIMEOUT) {
 		log_debug("tunnel %s: %s sent no request in %d s", t->id,
@@ -233,20 +245,21 @@ entry_head(int fd, short ev, void *arg)
 		entry_pending_free(ep);
 		return;
 	}
-	if (env->entry_auth && entry_auth(ep, &retry) == -1) {
-		if (retry > 0) {
-			snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
-			    retry);
-			entry_refuse(fd, ep->peer, 429, "Too many failed "
-			    "proxy logins.", extra);
-		} else
-			entry_refuse(fd, ep->peer, 407, "Proxy authentication "
-			    "required.", "Proxy-Authenticate: Basic "
-			    "realm=\"sc-server\"\r\n");
-		ep->fd = -1;
-		entry_pending_free(ep);
+	if (env->entry_auth) {
+		entry_auth_ask(ep);
 		return;
 	}
+	entry_go(ep);
+}
+
+/* The first request head checked (and authenticated): open the stream. */
+static void
+entry_go(struct entry_pending *ep)
+{
+	struct tunnel		*t = ep->proxy->tunnel;
+	struct kgp_client	*link;
+	int			 fd = ep->fd;
+
 	if (t->status != TUNNEL_RUNNING || (link = tunnel_pick(t)) == NULL) {
 		entry_refuse(fd, ep->peer, 503, "The tunnel is not connected.",
 		    NULL);
@@ -268,45 +281,98 @@ entry_head(int fd, short ev, void *arg)
 }
 
 /*
- * -P: the first request names the owner of the tunnel (or any account for
- * a shared tunnel) and its access key.  Returns 0, or -1 with *retry > 0
- * when the peer is rate-limited.
+ * -P: the first request must name the owner of the tunnel (or any
+ * account for a shared tunnel) and its access key.  The KGP worker has
+ * no accounts: the REST worker checks them (through the parent), and
+ * the connection waits for its answer (entry_auth_reply()).
  */
-static int
-entry_auth(struct entry_pending *ep, int *retry)
+static void
+entry_auth_ask(struct entry_pending *ep)
 {
-	struct tunnel	*t = ep->proxy->tunnel;
-	const char	*hdr;
-	char		 user[ACCOUNT_NAME_MAX + 2], key[256];
-	char		 addr[ADDRSTR_MAX], *p;
-	int		 ok = 0;
+	struct tunnel		*t = ep->proxy->tunnel;
+	struct srv_auth_req	 req;
+	struct timeval		 tv = { ENTRY_AUTH_SEC, 0 };
+	const char		*hdr;
+	char			*p;
 
+	memset(&req, 0, sizeof(req));
+	req.reqid = ep->reqid = ++auth_reqid;
+	strlcpy(req.tunnel_id, t->id, sizeof(req.tunnel_id));
 	/* the rate limit counts addresses without the port */
-	strlcpy(addr, ep->peer, sizeof(addr));
-	if ((p = strrchr(addr, ':')) != NULL)
+	strlcpy(req.addr, ep->peer, sizeof(req.addr));
+	if ((p = strrchr(req.addr, ':')) != NULL)
 		*p = '\0';
-	*retry = 0;
 	hdr = http_head_get(&ep->head, "Proxy-Authorization");
-	if (rest_basic_auth(hdr, user, sizeof(user), key, sizeof(key)) == 0) {
-		if (limit_check(addr, user, retry)) {
-			explicit_bzero(key, sizeof(key));
-			return (-1);
-		}
-		ok = account_check(&env->accounts, user, key) == 0 &&
-		    (t->shared_tunnel || strcmp(user, t->owner) == 0);
-		explicit_bzero(key, sizeof(key));
-		if (!ok)
-			limit_fail("entry proxy", addr, account_find(
-			    &env->accounts, user) ? user : NULL);
-	} else if (limit_check(addr, NULL, retry))
-		return (-1);
-	if (!ok) {
+	ep->had_hdr = hdr != NULL;
+	req.have = rest_basic_auth(hdr, req.user, sizeof(req.user), req.key,
+	    sizeof(req.key)) == 0;
+	if (!req.have) {
+		explicit_bzero(req.user, sizeof(req.user));
+		explicit_bzero(req.key, sizeof(req.key));
+	}
+	worker_send(IMSG_SRV_AUTH_REQ, &req, sizeof(req));
+	explicit_bzero(&req, sizeof(req));
+	/* nothing more is read until the answer; it may not come */
+	event_free(ep->ev);
+	if ((ep->ev = evtimer_new(env->base, entry_auth_timeout, ep)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	evtimer_add(ep->ev, &tv);
+	ep->waiting = 1;
+	TAILQ_INSERT_TAIL(&auth_waits, ep, aentry);
+}
+
+static void
+entry_auth_timeout(int fd, short ev, void *arg)
+{
+	struct entry_pending	*ep = arg;
+
+	log_warnx("tunnel %s: entry connection from %s: no answer to its "
+	    "proxy authentication", ep->proxy->tunnel->id, ep->peer);
+	entry_refuse(ep->fd, ep->peer, 503, "Proxy authentication is not "
+	    "available just now.", NULL);
+	ep->fd = -1;
+	entry_pending_free(ep);
+}
+
+/* The REST worker's answer for a connection waiting on -P. */
+void
+entry_auth_reply(const struct srv_auth_rep *rep)
+{
+	struct entry_pending	*ep;
+	struct tunnel		*t;
+	char			 extra[64];
+
+	TAILQ_FOREACH(ep, &auth_waits, aentry)
+		if (ep->reqid == rep->reqid)
+			break;
+	if (ep == NULL)
+		return;		/* the connection went away meanwhile */
+	t = ep->proxy->tunnel;
+	switch (rep->result) {
+	case SRV_AUTH_OK:
+		entry_go(ep);
+		return;
+	case SRV_AUTH_LIMITED:
+		snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
+		    rep->retry);
+		entry_refuse(ep->fd, ep->peer, 429, "Too many failed "
+		    "proxy logins.", extra);
+		break;
+	case SRV_AUTH_UNAVAIL:
+		entry_refuse(ep->fd, ep->peer, 503, "Proxy authentication is "
+		    "not available just now.", NULL);
+		break;
+	default:
 		log_info("tunnel %s: entry connection from %s: proxy "
 		    "authentication %s, 407", t->id, ep->peer,
-		    hdr == NULL ? "missing" : "failed");
-		return (-1);
+		    ep->had_hdr ? "failed" : "missing");
+		entry_refuse(ep->fd, ep->peer, 407, "Proxy authentication "
+		    "required.", "Proxy-Authenticate: Basic "
+		    "realm=\"sc-server\"\r\n");
+		break;
 	}
-	return (0);
+	ep->fd = -1;
+	entry_pending_free(ep);
 }
 
 /*

@@ -1,11 +1,15 @@
 /*
- * The messages between the sc-server parent and its worker, and their
- * payloads.  The parent reads files, binds ports and writes the registry;
- * the worker serves the network (see parent.c, worker.c and the SECURITY
- * CONSIDERATIONS of sc-server(8)).  Both ends are the same binary, so the
- * structs need no versioning beyond SRV_IMSG_VERSION in the HELLO.
+ * The messages between the sc-server parent and its two workers, and
+ * their payloads.  The parent reads files, binds ports and writes the
+ * registry; the REST worker serves the REST API and keeps the accounts
+ * and the registry; the KGP worker serves KGP and the entry proxies.
+ * The workers never talk directly: the parent relays what one says to
+ * the other (IMSG_SRV_TUNNEL_*, IMSG_SRV_AUTH_*), after checking it
+ * (see parent.c, worker.c and the SECURITY CONSIDERATIONS of
+ * sc-server(8)).  All ends are the same binary, so the structs need no
+ * versioning beyond SRV_IMSG_VERSION in the HELLO.
  *
- * IMSG_LOG (imsg_types.h) carries the worker's log lines, as for the
+ * IMSG_LOG (imsg_types.h) carries the workers' log lines, as for the
  * client's children.  The server's own types start at SRV_IMSG_BASE so
  * that they never collide with it.
  */
@@ -19,14 +23,18 @@
 
 #define SRV_IMSG_VERSION	1
 #define SRV_IMSG_BASE		0x100
-#define SRV_WORKER_FD		3	/* the worker's channel to the parent */
+#define SRV_WORKER_FD		3	/* a worker's channel to the parent */
+
+/* the two workers: "sc-server -W rest", "sc-server -W kgp" */
+#define SRV_ROLE_REST		1
+#define SRV_ROLE_KGP		2
 
 enum srv_imsg_type {
 	/* worker -> parent */
 	IMSG_SRV_HELLO = SRV_IMSG_BASE,	/* struct sc_hello */
 	IMSG_SRV_READY,		/* no payload: serving */
-	IMSG_SRV_ENTRY_BIND,	/* struct srv_entry_req */
-	IMSG_SRV_STATE_ASIDE,	/* no payload: tunnels.json is corrupt */
+	IMSG_SRV_ENTRY_BIND,	/* KGP: struct srv_entry_req */
+	IMSG_SRV_STATE_ASIDE,	/* REST: no payload: tunnels.json is corrupt */
 
 	/* parent -> worker */
 	IMSG_SRV_CONFIG,	/* struct srv_config */
@@ -35,6 +43,18 @@ enum srv_imsg_type {
 	IMSG_SRV_ENTRY_FD,	/* struct srv_entry_reply, fd or none */
 	IMSG_SRV_SAVED,		/* uint64 sequence number of a registry */
 	IMSG_SRV_SHUTDOWN,	/* no payload: drain and exit */
+	IMSG_SRV_KGP_DOWN,	/* to REST, no payload: the KGP worker died */
+	IMSG_SRV_KGP_UP,	/* to REST, no payload: a new KGP worker */
+
+	/* REST -> KGP, relayed by the parent */
+	IMSG_SRV_TUNNEL_ADD,	/* struct srv_tunnel_add */
+	IMSG_SRV_TUNNEL_DEL,	/* struct srv_tunnel_ref: a REST DELETE */
+	IMSG_SRV_TUNNELS_END,	/* no payload: every tunnel has been told */
+	IMSG_SRV_AUTH_REP,	/* struct srv_auth_rep */
+
+	/* KGP -> REST, relayed by the parent */
+	IMSG_SRV_TUNNEL_STATE,	/* struct srv_tstate */
+	IMSG_SRV_AUTH_REQ,	/* struct srv_auth_req: entry proxy -P */
 
 	/* both ways: a blob, in chunks between its start and its end */
 	IMSG_SRV_BLOB_BEGIN,	/* struct srv_blob_hdr */
@@ -77,6 +97,8 @@ struct srv_account {
 
 struct srv_config {
 	uint32_t	 version;	/* SRV_IMSG_VERSION */
+	uint32_t	 role;		/* SRV_ROLE_* */
+	int32_t		 resync;	/* REST: the KGP worker has tunnels */
 	int32_t		 debug;
 	int32_t		 verbose;
 	int32_t		 grace;
@@ -89,6 +111,7 @@ struct srv_config {
 	char		 rest_addr[ADDRSTR_MAX];
 	char		 kgp_addr[ADDRSTR_MAX];
 	char		 tunnels_path[1024];	/* for log lines only */
+	char		 cert_hash[CERT_HASH_LEN + 1];
 	uint32_t	 entry_nacl;
 	struct netmask	 entry_acl[ENTRY_ACL_MAX];
 };
@@ -104,6 +127,60 @@ struct srv_entry_req {
 struct srv_entry_reply {
 	uint64_t	 reqid;
 	char		 bound[ADDRSTR_MAX];	/* "ip:port" */
+};
+
+/* how a tunnel reaches the KGP worker */
+#define SRV_ADD_NEW		1	/* a REST POST: bind a new port */
+#define SRV_ADD_RESTORE		2	/* from the registry: port want first */
+#define SRV_ADD_SYNC		3	/* a new REST worker: report, add none */
+
+struct srv_tunnel_add {
+	char		 id[TUNNEL_ID_LEN + 1];
+	char		 secret[TUNNEL_SECRET_LEN + 1];
+	char		 owner[ACCOUNT_NAME_MAX + 1];	/* for log lines */
+	uint8_t		 pad[1];
+	uint32_t	 mode;		/* SRV_ADD_* */
+	uint32_t	 want;		/* entry port, 0: any */
+	int64_t		 last_connected;	/* 0: never */
+};
+
+struct srv_tunnel_ref {
+	char		 id[TUNNEL_ID_LEN + 1];
+};
+
+/* what the REST answers need of a tunnel in the KGP worker */
+struct srv_tstate {
+	char		 id[TUNNEL_ID_LEN + 1];
+	uint8_t		 pad[3];
+	uint32_t	 status;	/* enum tunnel_status */
+	uint32_t	 nlinks;	/* KGP sessions, up or broken */
+	uint32_t	 connected;	/* at least one up */
+	uint32_t	 entry_port;	/* 0: none */
+	int64_t		 last_connected;
+	int64_t		 shutdown_time;
+	char		 entry_addr[ADDRSTR_MAX];
+	char		 reason[128];	/* why it ended */
+};
+
+/* -P: the first request of an entry connection, for the REST worker */
+struct srv_auth_req {
+	uint64_t	 reqid;
+	char		 tunnel_id[TUNNEL_ID_LEN + 1];
+	char		 addr[ADDRSTR_MAX];	/* the peer, no port */
+	char		 user[ACCOUNT_NAME_MAX + 2];
+	char		 key[256];
+	uint8_t		 have;		/* credentials that parse */
+};
+
+#define SRV_AUTH_OK		0
+#define SRV_AUTH_DENIED		1	/* 407 */
+#define SRV_AUTH_LIMITED	2	/* 429, retry */
+#define SRV_AUTH_UNAVAIL	3	/* 503: no REST worker just now */
+
+struct srv_auth_rep {
+	uint64_t	 reqid;
+	int32_t		 result;	/* SRV_AUTH_* */
+	int32_t		 retry;		/* seconds */
 };
 
 #endif /* SC_IMSG_SERVER_H */

@@ -42,7 +42,7 @@ static const struct kgp_callbacks kgp_server_callbacks = {
 static int	 kgp_fd = -1;
 
 /*
- * The worker: the KGP endpoint on the listening socket fd, which the
+ * The KGP worker: the KGP endpoint on the listening socket fd, which the
  * parent bound.  Accepting starts with kgp_server_enable().
  */
 int
@@ -201,6 +201,7 @@ kgp_server_up(struct kgp_conn *conn, void *arg)
 		log_info("tunnel %s: connection %u resumed from %s, %llu "
 		    "bytes sent again", t->id, c->index, c->addr,
 		    (unsigned long long)st.last_rtx);
+		tunnel_report(t, NULL);
 		return;
 	}
 	if (c->tunnel_id[0] == '\0' ||
@@ -220,9 +221,11 @@ kgp_server_broken(struct kgp_conn *conn, int code, const char *reason,
 	char			 text[200];
 
 	log_sanitize(reason ? reason : "", text, sizeof(text));
-	if (c->tunnel != NULL)
+	if (c->tunnel != NULL) {
 		log_info("tunnel %s: connection %u lost: %s; keeping it for "
 		    "%d s", c->tunnel->id, c->index, text, env->grace);
+		tunnel_report(c->tunnel, NULL);
+	}
 }
 
 static void

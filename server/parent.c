@@ -5,18 +5,23 @@
  * It reads the accounts file (again on SIGHUP, and when it changes: the
  * file is looked at every second), loads or generates the KGP key pair,
  * reads the -C/-k key pair, binds the REST and KGP ports and, when the
- * worker asks, each entry proxy's port; it writes tunnels.json when the
- * worker sends the registry.  It starts the worker (the same program, -W,
- * with a scrubbed environment; fd 3 is their imsg channel), hands it all
- * of that and supervises it.
+ * KGP worker asks, each entry proxy's port; it writes tunnels.json when
+ * the REST worker sends the registry.  It starts two workers (the same
+ * program, "-W rest" and "-W kgp", with a scrubbed environment; fd 3 is
+ * each one's imsg channel), hands each what it needs and no more (the
+ * REST worker: the REST listener and key pair, the accounts, the
+ * registry; the KGP worker: the KGP listener and key pair, entry ports),
+ * relays what they tell each other, and supervises them.
  *
  * A worker that dies once it was serving is logged and replaced after a
- * second: its KGP sessions and open streams are lost, the tunnels are not
- * (the new worker reads the registry back, as after a restart of the
- * server, and the clients reconnect).  A worker that dies during its
- * start, or five times in a row within 30 seconds of its start, ends the
- * server with exit status 1.  The worker is not trusted: a message that
- * does not check out gets it killed (and replaced), never the parent.
+ * second.  A new KGP worker loses the KGP sessions and open streams, not
+ * the tunnels: the REST worker tells it every running tunnel again, and
+ * the clients reconnect.  A new REST worker reads the registry back and
+ * asks the KGP worker how each tunnel is.  A worker that dies during its
+ * first start, or five times in a row within 30 seconds of its start,
+ * ends the server with exit status 1.  The workers are not trusted: a
+ * message that does not check out gets its sender killed (and replaced),
+ * never the parent.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -54,37 +59,55 @@
 #define WORKER_STOP_SEC		(SERVER_DRAIN_SEC + 10)
 #define ACCOUNTS_POLL_SEC	1
 
+struct srv_worker {
+	const char		*name;		/* "rest", "kgp" */
+	int			 role;		/* SRV_ROLE_* */
+	struct imsgev		 iev;
+	struct srv_blob		 blob_in;
+	pid_t			 pid;		/* -1: none */
+	int			 chan;		/* its channel is open */
+	int			 reaped;	/* its wait status is known */
+	int			 status;
+	int			 ready;		/* it said it serves */
+	int			 served;	/* one of them ever did */
+	int			 quick;
+	struct timespec		 started;
+	struct event		*ev_restart;
+	struct event		*ev_reap;
+};
+
 static void	 parent_sig(int, short, void *);
-static void	 parent_spawn(void);
-static void	 parent_exec(int) __attribute__((noreturn));
-static void	 parent_send_setup(void);
+static void	 parent_spawn(struct srv_worker *);
+static void	 parent_exec(int, const char *) __attribute__((noreturn));
+static void	 parent_send_setup(struct srv_worker *);
 static void	 parent_send_accounts(void);
 static void	 parent_dispatch(int, short, void *);
-static int	 parent_imsg(struct imsg *);
+static int	 parent_imsg(struct srv_worker *, struct imsg *);
+static int	 parent_relay(struct srv_worker *, struct imsg *);
 static int	 parent_entry_bind(struct imsg *);
-static void	 parent_worker_bad(const char *, uint32_t);
-static void	 parent_check_gone(void);
+static void	 parent_worker_bad(struct srv_worker *, const char *,
+		    uint32_t);
+static void	 parent_check_gone(struct srv_worker *);
 static void	 parent_restart(int, short, void *);
 static void	 parent_stop_timeout(int, short, void *);
 static void	 parent_reap_timeout(int, short, void *);
-static void	 parent_kill_worker(void);
+static void	 parent_kill_worker(struct srv_worker *);
 static void	 parent_poll(int, short, void *);
+static void	 parent_to(struct srv_worker *, uint32_t, const void *,
+		    size_t);
 
 static const char	*self_exe;
-static struct imsgev	 iev_worker;
-static struct srv_blob	 blob_in;
-static pid_t		 worker_pid = -1;
-static int		 worker_chan;	/* its channel is open */
-static int		 worker_reaped;	/* its wait status is known */
-static int		 worker_status;
-static int		 worker_ready;	/* it said it serves */
-static int		 worker_quick;
-static struct timespec	 worker_started;
+static struct srv_worker workers[2] = {
+	{ .name = "kgp", .role = SRV_ROLE_KGP, .pid = -1 },
+	{ .name = "rest", .role = SRV_ROLE_REST, .pid = -1 },
+};
+#define W_KGP		(&workers[0])
+#define W_REST		(&workers[1])
 static int		 rest_fd = -1, kgp_fd = -1;
-static struct event	*ev_restart, *ev_stop, *ev_poll, *ev_reap;
+static struct event	*ev_stop, *ev_poll;
 static int		 exit_code;
 
-/* The environment the worker gets: nothing from the user but these. */
+/* The environment a worker gets: nothing from the user but these. */
 static const char *pass_env[] = {
 	"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL
 };
@@ -100,6 +123,7 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	struct timeval	 tv = { ACCOUNTS_POLL_SEC, 0 };
 	SSL_CTX		*ctx;
 	char		 err[256], host[HOST_MAX], port[16], *p;
+	int		 i;
 
 	self_exe = self;
 	/* it holds the keys: no core file, no tracing by its own user */
@@ -110,13 +134,13 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 		fatal("PR_SET_DUMPABLE");
 #endif
 	if (geteuid() == 0) {
-		/* the worker's user and empty root: say so now */
+		/* the workers' user and empty root: say so now */
 		if (getpwnam(SC_USER) == NULL)
 			fatalx("started as root, but there is no user %s for "
-			    "the worker to run as: create it with \"%s\"",
+			    "the workers to run as: create it with \"%s\"",
 			    SC_USER, SC_USER_HINT);
 		if (sandbox_check_chroot(SC_CHROOT, err, sizeof(err)) == -1)
-			fatalx("the worker's empty root: %s", err);
+			fatalx("the workers' empty root: %s", err);
 	}
 
 	if (accounts_reload() == -1)
@@ -189,21 +213,29 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	sigint = evsignal_new(env->base, SIGINT, parent_sig, NULL);
 	sighup = evsignal_new(env->base, SIGHUP, parent_sig, NULL);
 	sigchld = evsignal_new(env->base, SIGCHLD, parent_sig, NULL);
-	ev_restart = evtimer_new(env->base, parent_restart, NULL);
 	ev_stop = evtimer_new(env->base, parent_stop_timeout, NULL);
 	ev_poll = event_new(env->base, -1, EV_PERSIST, parent_poll, NULL);
-	ev_reap = evtimer_new(env->base, parent_reap_timeout, NULL);
 	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
-	    sigchld == NULL || ev_restart == NULL || ev_stop == NULL ||
-	    ev_poll == NULL || ev_reap == NULL)
+	    sigchld == NULL || ev_stop == NULL || ev_poll == NULL)
 		fatalx("event_new");
+	for (i = 0; i < 2; i++) {
+		workers[i].ev_restart = evtimer_new(env->base, parent_restart,
+		    &workers[i]);
+		workers[i].ev_reap = evtimer_new(env->base,
+		    parent_reap_timeout, &workers[i]);
+		if (workers[i].ev_restart == NULL ||
+		    workers[i].ev_reap == NULL)
+			fatalx("event_new");
+	}
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	evsignal_add(sighup, NULL);
 	evsignal_add(sigchld, NULL);
 	evtimer_add(ev_poll, &tv);
 
-	parent_spawn();
+	/* the KGP worker first: the REST worker's tunnels go to it */
+	parent_spawn(W_KGP);
+	parent_spawn(W_REST);
 	if (event_base_dispatch(env->base) == -1)
 		fatalx("event_base_dispatch");
 
@@ -212,10 +244,12 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	event_free(sigint);
 	event_free(sighup);
 	event_free(sigchld);
-	event_free(ev_restart);
+	for (i = 0; i < 2; i++) {
+		event_free(workers[i].ev_restart);
+		event_free(workers[i].ev_reap);
+	}
 	event_free(ev_stop);
 	event_free(ev_poll);
-	event_free(ev_reap);
 	event_base_free(env->base);
 	accounts_clear(&env->accounts);
 	freezero(env->kgp_key_pem, env->kgp_key_len);
@@ -231,23 +265,28 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 static void
 parent_sig(int sig, short ev, void *arg)
 {
-	struct timeval	 tv = { WORKER_STOP_SEC, 0 };
-	pid_t		 pid;
-	int		 status;
+	struct timeval		 tv = { WORKER_STOP_SEC, 0 };
+	struct srv_worker	*w;
+	pid_t			 pid;
+	int			 status, i;
 
 	switch (sig) {
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			if (pid != worker_pid)
-				continue;
-			worker_reaped = 1;
-			worker_status = status;
+			for (i = 0; i < 2; i++) {
+				w = &workers[i];
+				if (pid != w->pid)
+					continue;
+				w->reaped = 1;
+				w->status = status;
+			}
 		}
-		parent_check_gone();
+		for (i = 0; i < 2; i++)
+			parent_check_gone(&workers[i]);
 		break;
 	case SIGHUP:
 		log_info("SIGHUP: reloading accounts");
-		if (accounts_reload() == 0 && worker_chan)
+		if (accounts_reload() == 0 && W_REST->chan)
 			parent_send_accounts();
 		break;
 	case SIGTERM:
@@ -257,19 +296,24 @@ parent_sig(int sig, short ev, void *arg)
 		log_info("%s: shutting down",
 		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		env->shutting_down = 1;
-		evtimer_del(ev_restart);
-		if (worker_pid == -1) {
+		for (i = 0; i < 2; i++) {
+			w = &workers[i];
+			evtimer_del(w->ev_restart);
+			if (w->pid == -1)
+				continue;
+			/*
+			 * The worker drains its connections, then exits.  A
+			 * message, not a signal: the parent may lack CAP_KILL
+			 * for a worker that is another user.
+			 */
+			if (!w->chan || imsg_compose_event(&w->iev,
+			    IMSG_SRV_SHUTDOWN, 0, 0, -1, NULL, 0) == -1)
+				parent_kill_worker(w);
+		}
+		if (W_KGP->pid == -1 && W_REST->pid == -1) {
 			event_base_loopexit(env->base, NULL);
 			break;
 		}
-		/*
-		 * The worker drains its connections, then exits.  A message,
-		 * not a signal: the parent may lack CAP_KILL for a worker
-		 * that is another user.
-		 */
-		if (!worker_chan || imsg_compose_event(&iev_worker,
-		    IMSG_SRV_SHUTDOWN, 0, 0, -1, NULL, 0) == -1)
-			parent_kill_worker();
 		evtimer_add(ev_stop, &tv);
 		break;
 	}
@@ -277,7 +321,7 @@ parent_sig(int sig, short ev, void *arg)
 
 /* A new worker, and everything it needs. */
 static void
-parent_spawn(void)
+parent_spawn(struct srv_worker *w)
 {
 	int	 sp[2];
 	pid_t	 pid;
@@ -287,18 +331,21 @@ parent_spawn(void)
 	if ((pid = fork()) == -1)
 		fatal("%s: fork", __func__);
 	if (pid == 0)
-		parent_exec(sp[1]);
+		parent_exec(sp[1], w->name);
 	close(sp[1]);
 	if (set_nonblock(sp[0]) == -1)
 		fatal("%s: set_nonblock", __func__);
-	worker_pid = pid;
-	worker_chan = 1;
-	worker_reaped = 0;
-	worker_ready = 0;
-	clock_gettime(CLOCK_MONOTONIC, &worker_started);
-	imsgev_init(&iev_worker, env->base, sp[0], parent_dispatch, NULL);
-	parent_send_setup();
-	log_debug("worker started (pid %d)", (int)pid);
+	w->pid = pid;
+	w->chan = 1;
+	w->reaped = 0;
+	w->ready = 0;
+	clock_gettime(CLOCK_MONOTONIC, &w->started);
+	imsgev_init(&w->iev, env->base, sp[0], parent_dispatch, w);
+	parent_send_setup(w);
+	log_debug("%s worker started (pid %d)", w->name, (int)pid);
+	/* a new KGP worker hears of the tunnels from the REST worker */
+	if (w == W_KGP && W_REST->chan)
+		parent_to(W_REST, IMSG_SRV_KGP_UP, NULL, 0);
 }
 
 /*
@@ -307,9 +354,9 @@ parent_spawn(void)
  * only, which stops the worker).  Only async-signal-safe calls.
  */
 static void
-parent_exec(int fd)
+parent_exec(int fd, const char *role)
 {
-	char		*argv[3], *envp[8];
+	char		*argv[4], *envp[8];
 	char		 envbuf[4][512];
 	const char	*v;
 	sigset_t	 set;
@@ -317,7 +364,8 @@ parent_exec(int fd)
 
 	argv[0] = "sc-server";
 	argv[1] = "-W";
-	argv[2] = NULL;
+	argv[2] = (char *)role;
+	argv[3] = NULL;
 	n = 0;
 	envp[n++] = "PATH=/usr/bin:/bin";
 	for (i = 0; pass_env[i] != NULL && n < 5; i++) {
@@ -348,18 +396,24 @@ parent_exec(int fd)
 	_exit(127);
 }
 
-/* The configuration, the listeners, the keys, the accounts, the registry. */
+/*
+ * What w needs: the configuration, its listener, its key pair; for the
+ * REST worker the accounts and the registry as well.
+ */
 static void
-parent_send_setup(void)
+parent_send_setup(struct srv_worker *w)
 {
 	struct srv_config	 c;
 	uint32_t		 which;
 	char			*state;
 	size_t			 len;
-	int			 fd;
+	int			 fd, rest = w->role == SRV_ROLE_REST;
 
 	memset(&c, 0, sizeof(c));
 	c.version = SRV_IMSG_VERSION;
+	c.role = w->role;
+	/* a KGP worker that has its tunnels: a new REST worker asks it */
+	c.resync = rest && W_KGP->chan && W_KGP->ready;
 	c.debug = env->debug;
 	c.verbose = env->verbose;
 	c.grace = env->grace;
@@ -372,45 +426,46 @@ parent_send_setup(void)
 	strlcpy(c.rest_addr, env->rest_addr, sizeof(c.rest_addr));
 	strlcpy(c.kgp_addr, env->kgp_addr, sizeof(c.kgp_addr));
 	strlcpy(c.tunnels_path, env->tunnels_path, sizeof(c.tunnels_path));
+	strlcpy(c.cert_hash, env->cert_hash, sizeof(c.cert_hash));
 	c.entry_nacl = env->entry_nacl;
 	memcpy(c.entry_acl, env->entry_acl, sizeof(c.entry_acl));
-	if (imsg_compose(&iev_worker.ibuf, IMSG_SRV_CONFIG, 0, 0, -1, &c,
+	if (imsg_compose(&w->iev.ibuf, IMSG_SRV_CONFIG, 0, 0, -1, &c,
 	    sizeof(c)) == -1)
 		fatal("%s: imsg_compose", __func__);
 
-	which = SRV_LISTEN_REST;
-	if ((fd = fcntl(rest_fd, F_DUPFD_CLOEXEC, 0)) == -1 ||
-	    imsg_compose(&iev_worker.ibuf, IMSG_SRV_LISTENER, 0, 0, fd,
+	which = rest ? SRV_LISTEN_REST : SRV_LISTEN_KGP;
+	if ((fd = fcntl(rest ? rest_fd : kgp_fd, F_DUPFD_CLOEXEC, 0)) == -1 ||
+	    imsg_compose(&w->iev.ibuf, IMSG_SRV_LISTENER, 0, 0, fd,
 	    &which, sizeof(which)) == -1)
-		fatal("%s: the REST listener", __func__);
-	which = SRV_LISTEN_KGP;
-	if ((fd = fcntl(kgp_fd, F_DUPFD_CLOEXEC, 0)) == -1 ||
-	    imsg_compose(&iev_worker.ibuf, IMSG_SRV_LISTENER, 0, 0, fd,
-	    &which, sizeof(which)) == -1)
-		fatal("%s: the KGP listener", __func__);
+		fatal("%s: the listener", __func__);
 
-	if (srv_blob_send(&iev_worker, SRV_BLOB_KGP_CRT, env->kgp_cert_pem,
-	    env->kgp_cert_len, 0) == -1 ||
-	    srv_blob_send(&iev_worker, SRV_BLOB_KGP_KEY, env->kgp_key_pem,
-	    env->kgp_key_len, 0) == -1)
-		fatal("%s: the KGP key pair", __func__);
-	if (env->rest_tls && (srv_blob_send(&iev_worker, SRV_BLOB_REST_CRT,
-	    env->rest_cert_pem, env->rest_cert_len, 0) == -1 ||
-	    srv_blob_send(&iev_worker, SRV_BLOB_REST_KEY, env->rest_key_pem,
-	    env->rest_key_len, 0) == -1))
-		fatal("%s: the REST key pair", __func__);
-	parent_send_accounts();
-	if ((state = state_read_file(&len)) == NULL)
-		fatal("%s: the registry", __func__);
-	if (srv_blob_send(&iev_worker, SRV_BLOB_STATE, state, len, 0) == -1)
-		fatal("%s: the registry", __func__);
-	freezero(state, len + 1);
-	if (imsg_compose_event(&iev_worker, IMSG_SRV_START, 0, 0, -1, NULL,
+	if (!rest) {
+		if (srv_blob_send(&w->iev, SRV_BLOB_KGP_CRT,
+		    env->kgp_cert_pem, env->kgp_cert_len, 0) == -1 ||
+		    srv_blob_send(&w->iev, SRV_BLOB_KGP_KEY,
+		    env->kgp_key_pem, env->kgp_key_len, 0) == -1)
+			fatal("%s: the KGP key pair", __func__);
+	} else {
+		if (env->rest_tls && (srv_blob_send(&w->iev,
+		    SRV_BLOB_REST_CRT, env->rest_cert_pem,
+		    env->rest_cert_len, 0) == -1 ||
+		    srv_blob_send(&w->iev, SRV_BLOB_REST_KEY,
+		    env->rest_key_pem, env->rest_key_len, 0) == -1))
+			fatal("%s: the REST key pair", __func__);
+		parent_send_accounts();
+		if ((state = state_read_file(&len)) == NULL)
+			fatal("%s: the registry", __func__);
+		if (srv_blob_send(&w->iev, SRV_BLOB_STATE, state, len,
+		    0) == -1)
+			fatal("%s: the registry", __func__);
+		freezero(state, len + 1);
+	}
+	if (imsg_compose_event(&w->iev, IMSG_SRV_START, 0, 0, -1, NULL,
 	    0) == -1)
 		fatal("%s: imsg_compose", __func__);
 }
 
-/* The account list as the worker gets it: names, salts, hashes. */
+/* The account list as the REST worker gets it: names, salts, hashes. */
 static void
 parent_send_accounts(void)
 {
@@ -428,50 +483,63 @@ parent_send_accounts(void)
 		memcpy(a[i].hash, acct->hash, sizeof(a[i].hash));
 		i++;
 	}
-	if (srv_blob_send(&iev_worker, SRV_BLOB_ACCOUNTS, a, n * sizeof(*a),
-	    0) == -1)
+	if (srv_blob_send(&W_REST->iev, SRV_BLOB_ACCOUNTS, a,
+	    n * sizeof(*a), 0) == -1)
 		fatal("%s: imsg", __func__);
 	freezero(a, (n ? n : 1) * sizeof(*a));
+}
+
+/* A message for w, if it is there. */
+static void
+parent_to(struct srv_worker *w, uint32_t type, const void *data, size_t len)
+{
+	if (!w->chan)
+		return;
+	if (imsg_compose_event(&w->iev, type, 0, 0, -1, data, len) == -1)
+		fatal("%s: imsg_compose", __func__);
 }
 
 static void
 parent_dispatch(int fd, short event, void *arg)
 {
-	struct imsgev	*iev = arg;
-	struct imsg	 imsg;
-	ssize_t		 n;
+	struct imsgev		*iev = arg;
+	struct srv_worker	*w = iev->data;
+	struct imsg		 imsg;
+	ssize_t			 n;
 
 	if (imsgev_io(iev, event) == -1) {
 		/* the worker is gone, or going: see that it is */
 		struct timeval	 tv = { 2, 0 };
 
 		imsgev_clear(iev);
-		worker_chan = 0;
-		if (worker_pid != -1 && !worker_reaped)
-			evtimer_add(ev_reap, &tv);
-		parent_check_gone();
+		w->chan = 0;
+		if (w->pid != -1 && !w->reaped)
+			evtimer_add(w->ev_reap, &tv);
+		parent_check_gone(w);
 		return;
 	}
 	for (;;) {
 		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1) {
-			parent_worker_bad("a broken message", 0);
+			parent_worker_bad(w, "a broken message", 0);
 			return;
 		}
 		if (n == 0)
 			break;
-		if (parent_imsg(&imsg) == -1) {
-			parent_worker_bad("a bad message", imsg.hdr.type);
+		if (parent_imsg(w, &imsg) == -1) {
+			parent_worker_bad(w, "a bad message", imsg.hdr.type);
 			imsg_free(&imsg);
 			return;
 		}
 		imsg_free(&imsg);
+		if (!w->chan)
+			return;
 	}
 	imsg_event_add(iev);
 }
 
-/* One message of the worker; -1 if it does not check out. */
+/* One message of worker w; -1 if it does not check out. */
 static int
-parent_imsg(struct imsg *imsg)
+parent_imsg(struct srv_worker *w, struct imsg *imsg)
 {
 	struct sc_hello	 hello;
 	uint64_t	 seq;
@@ -479,14 +547,14 @@ parent_imsg(struct imsg *imsg)
 	const char	*msg;
 	char		 line[IMSG_MAXDATA];
 	size_t		 len;
-	int		 r;
+	int		 r, rest = w->role == SRV_ROLE_REST;
 
 	switch (imsg->hdr.type) {
 	case IMSG_SRV_HELLO:
 		if (imsg_get_data(imsg, &hello, sizeof(hello)) == -1 ||
 		    hello.version != SRV_IMSG_VERSION)
 			return (-1);
-		log_debug("worker %u: hello", hello.pid);
+		log_debug("%s worker %u: hello", w->name, hello.pid);
 		return (0);
 	case IMSG_LOG:
 		/* int32 priority, then one string */
@@ -501,47 +569,133 @@ parent_imsg(struct imsg *imsg)
 			return (-1);
 		/* one line, whatever the worker may have become */
 		log_sanitize(msg, line, sizeof(line));
-		log_emit(pri, "worker", line);
+		log_emit(pri, w->name, line);
 		return (0);
 	case IMSG_SRV_READY:
-		if (IMSG_DATA_SIZE(imsg) != 0)
+		if (IMSG_DATA_SIZE(imsg) != 0 || w->ready)
 			return (-1);
-		worker_ready = 1;
-		log_debug("worker %d: serving", (int)worker_pid);
+		w->ready = w->served = 1;
+		log_debug("%s worker %d: serving", w->name, (int)w->pid);
 		return (0);
 	case IMSG_SRV_ENTRY_BIND:
+		if (rest)
+			return (-1);
 		return (parent_entry_bind(imsg));
 	case IMSG_SRV_STATE_ASIDE:
-		if (IMSG_DATA_SIZE(imsg) != 0)
+		if (!rest || IMSG_DATA_SIZE(imsg) != 0)
 			return (-1);
 		state_set_aside();
 		return (0);
 	case IMSG_SRV_BLOB_BEGIN:
 	case IMSG_SRV_BLOB:
 	case IMSG_SRV_BLOB_END:
-		if ((r = srv_blob_recv(&blob_in, imsg)) == -1 ||
-		    blob_in.kind != SRV_BLOB_SAVE) {
-			srv_blob_clear(&blob_in);
+		if (!rest || (r = srv_blob_recv(&w->blob_in, imsg)) == -1 ||
+		    w->blob_in.kind != SRV_BLOB_SAVE) {
+			srv_blob_clear(&w->blob_in);
 			return (-1);
 		}
 		if (r == 0)
 			return (0);
-		state_write(blob_in.buf, blob_in.len);
-		seq = blob_in.seq;
-		srv_blob_clear(&blob_in);
-		if (imsg_compose_event(&iev_worker, IMSG_SRV_SAVED, 0, 0, -1,
-		    &seq, sizeof(seq)) == -1)
-			fatal("%s: imsg_compose", __func__);
+		state_write(w->blob_in.buf, w->blob_in.len);
+		seq = w->blob_in.seq;
+		srv_blob_clear(&w->blob_in);
+		parent_to(w, IMSG_SRV_SAVED, &seq, sizeof(seq));
 		return (0);
 	default:
-		return (-1);
+		return (parent_relay(w, imsg));
 	}
 }
 
 /*
+ * What one worker says to the other: checked (the sender is killed if it
+ * does not fit), then passed on.  When the other one is not there, the
+ * sender gets the answer it waits for, or nothing (the state is sent
+ * again when a new worker is up).
+ */
+static int
+parent_relay(struct srv_worker *w, struct imsg *imsg)
+{
+	struct srv_tunnel_add	 add;
+	struct srv_tunnel_ref	 ref;
+	struct srv_tstate	 ts;
+	struct srv_auth_req	 req;
+	struct srv_auth_rep	 rep;
+	uint32_t		 type = imsg->hdr.type;
+
+	if (w->role == SRV_ROLE_REST) {
+		switch (type) {
+		case IMSG_SRV_TUNNEL_ADD:
+			if (imsg_get_data(imsg, &add, sizeof(add)) == -1 ||
+			    srv_tunnel_add_valid(&add) == -1)
+				return (-1);
+			if (W_KGP->chan)
+				parent_to(W_KGP, type, &add, sizeof(add));
+			else if (add.mode == SRV_ADD_NEW) {
+				/* no KGP worker just now: no entry proxy */
+				memset(&ts, 0, sizeof(ts));
+				strlcpy(ts.id, add.id, sizeof(ts.id));
+				ts.status = TUNNEL_TERMINATED;
+				strlcpy(ts.reason, "no KGP worker",
+				    sizeof(ts.reason));
+				parent_to(W_REST, IMSG_SRV_TUNNEL_STATE, &ts,
+				    sizeof(ts));
+			}
+			explicit_bzero(&add, sizeof(add));
+			return (0);
+		case IMSG_SRV_TUNNEL_DEL:
+			if (imsg_get_data(imsg, &ref, sizeof(ref)) == -1 ||
+			    memchr(ref.id, '\0', sizeof(ref.id)) == NULL ||
+			    !tunnel_id_valid(ref.id))
+				return (-1);
+			parent_to(W_KGP, type, &ref, sizeof(ref));
+			return (0);
+		case IMSG_SRV_TUNNELS_END:
+			if (IMSG_DATA_SIZE(imsg) != 0)
+				return (-1);
+			parent_to(W_KGP, type, NULL, 0);
+			return (0);
+		case IMSG_SRV_AUTH_REP:
+			if (imsg_get_data(imsg, &rep, sizeof(rep)) == -1 ||
+			    rep.result < SRV_AUTH_OK ||
+			    rep.result > SRV_AUTH_UNAVAIL ||
+			    rep.retry < 0 || rep.retry > 24 * 3600)
+				return (-1);
+			parent_to(W_KGP, type, &rep, sizeof(rep));
+			return (0);
+		}
+		return (-1);
+	}
+	switch (type) {
+	case IMSG_SRV_TUNNEL_STATE:
+		if (imsg_get_data(imsg, &ts, sizeof(ts)) == -1 ||
+		    srv_tstate_valid(&ts) == -1)
+			return (-1);
+		parent_to(W_REST, type, &ts, sizeof(ts));
+		return (0);
+	case IMSG_SRV_AUTH_REQ:
+		if (imsg_get_data(imsg, &req, sizeof(req)) == -1 ||
+		    srv_auth_req_valid(&req) == -1) {
+			explicit_bzero(&req, sizeof(req));
+			return (-1);
+		}
+		if (W_REST->chan && W_REST->ready)
+			parent_to(W_REST, type, &req, sizeof(req));
+		else {
+			memset(&rep, 0, sizeof(rep));
+			rep.reqid = req.reqid;
+			rep.result = SRV_AUTH_UNAVAIL;
+			parent_to(W_KGP, IMSG_SRV_AUTH_REP, &rep, sizeof(rep));
+		}
+		explicit_bzero(&req, sizeof(req));
+		return (0);
+	}
+	return (-1);
+}
+
+/*
  * A port for a tunnel's entry proxy, on the -E address: the one the
- * worker wants (the tunnel had it before a restart), or one the kernel
- * chooses.  Never a privileged port.
+ * KGP worker wants (the tunnel had it before a restart), or one the
+ * kernel chooses.  Never a privileged port.
  */
 static int
 parent_entry_bind(struct imsg *imsg)
@@ -569,40 +723,40 @@ parent_entry_bind(struct imsg *imsg)
 	rep.reqid = req.reqid;
 	if (fd != -1)
 		strlcpy(rep.bound, bound, sizeof(rep.bound));
-	if (imsg_compose_event(&iev_worker, IMSG_SRV_ENTRY_FD, 0, 0, fd, &rep,
+	if (imsg_compose_event(&W_KGP->iev, IMSG_SRV_ENTRY_FD, 0, 0, fd, &rep,
 	    sizeof(rep)) == -1)
 		fatal("%s: imsg_compose", __func__);
 	return (0);
 }
 
-/* The worker broke the protocol: it is not to be trusted any more. */
+/* Worker w broke the protocol: it is not to be trusted any more. */
 static void
-parent_worker_bad(const char *what, uint32_t type)
+parent_worker_bad(struct srv_worker *w, const char *what, uint32_t type)
 {
-	log_warnx("worker %d sent %s (type %u): killing it", (int)worker_pid,
-	    what, type);
-	imsgev_clear(&iev_worker);
-	worker_chan = 0;
-	srv_blob_clear(&blob_in);
-	parent_kill_worker();
-	parent_check_gone();
+	log_warnx("%s worker %d sent %s (type %u): killing it", w->name,
+	    (int)w->pid, what, type);
+	imsgev_clear(&w->iev);
+	w->chan = 0;
+	srv_blob_clear(&w->blob_in);
+	parent_kill_worker(w);
+	parent_check_gone(w);
 }
 
 /*
- * SIGKILL for the worker.  Without the right to (a parent that is root
+ * SIGKILL for worker w.  Without the right to (a parent that is root
  * without CAP_KILL), give up: the parent exits, and the kernel ends the
- * worker with it (PR_SET_PDEATHSIG), or the worker sees its channel
- * close and exits.
+ * workers with it (PR_SET_PDEATHSIG), or they see their channel close
+ * and exit.
  */
 static void
-parent_kill_worker(void)
+parent_kill_worker(struct srv_worker *w)
 {
-	if (worker_pid == -1 || worker_reaped)
+	if (w->pid == -1 || w->reaped)
 		return;
-	if (kill(worker_pid, SIGKILL) == 0 || errno == ESRCH)
+	if (kill(w->pid, SIGKILL) == 0 || errno == ESRCH)
 		return;
-	log_warn("cannot kill worker %d", (int)worker_pid);
-	log_warnx("exiting: the worker ends with the parent");
+	log_warn("cannot kill %s worker %d", w->name, (int)w->pid);
+	log_warnx("exiting: the workers end with the parent");
 	exit_code = 1;
 	event_base_loopexit(env->base, NULL);
 }
@@ -611,99 +765,115 @@ parent_kill_worker(void)
 static void
 parent_reap_timeout(int fd, short ev, void *arg)
 {
-	if (worker_pid == -1 || worker_reaped)
+	struct srv_worker	*w = arg;
+
+	if (w->pid == -1 || w->reaped)
 		return;
-	log_warnx("worker %d closed its channel but runs on: killing it",
-	    (int)worker_pid);
-	parent_kill_worker();
+	log_warnx("%s worker %d closed its channel but runs on: killing it",
+	    w->name, (int)w->pid);
+	parent_kill_worker(w);
 }
 
 /*
- * Once the worker's channel is closed and its wait status known: stop,
- * or start another one.
+ * Once w's channel is closed and its wait status known: stop, or start
+ * another one.
  */
 static void
-parent_check_gone(void)
+parent_check_gone(struct srv_worker *w)
 {
 	struct timespec	 now;
 	struct timeval	 tv = { WORKER_RESTART_SEC, 0 };
 	char		 how[64];
-	pid_t		 pid = worker_pid;
+	pid_t		 pid = w->pid;
 
-	if (pid == -1 || worker_chan || !worker_reaped)
+	if (pid == -1 || w->chan || !w->reaped)
 		return;
-	worker_pid = -1;
-	evtimer_del(ev_reap);
-	srv_blob_clear(&blob_in);
-	if (WIFEXITED(worker_status))
+	w->pid = -1;
+	w->ready = 0;
+	evtimer_del(w->ev_reap);
+	srv_blob_clear(&w->blob_in);
+	if (WIFEXITED(w->status))
 		snprintf(how, sizeof(how), "exited with status %d",
-		    WEXITSTATUS(worker_status));
-	else if (WIFSIGNALED(worker_status))
+		    WEXITSTATUS(w->status));
+	else if (WIFSIGNALED(w->status))
 		snprintf(how, sizeof(how), "was killed by signal %d (%s)",
-		    WTERMSIG(worker_status), strsignal(WTERMSIG(worker_status)));
+		    WTERMSIG(w->status), strsignal(WTERMSIG(w->status)));
 	else
-		snprintf(how, sizeof(how), "ended (status %#x)", worker_status);
+		snprintf(how, sizeof(how), "ended (status %#x)", w->status);
 
 	if (env->shutting_down) {
-		evtimer_del(ev_stop);
-		if (WIFEXITED(worker_status) &&
-		    WEXITSTATUS(worker_status) == 0)
-			log_debug("worker %d exited", (int)pid);
+		if (WIFEXITED(w->status) && WEXITSTATUS(w->status) == 0)
+			log_debug("%s worker %d exited", w->name, (int)pid);
 		else {
-			log_warnx("worker %d %s", (int)pid, how);
+			log_warnx("%s worker %d %s", w->name, (int)pid, how);
 			exit_code = 1;
 		}
-		event_base_loopexit(env->base, NULL);
+		if (W_KGP->pid == -1 && W_REST->pid == -1) {
+			evtimer_del(ev_stop);
+			event_base_loopexit(env->base, NULL);
+		}
 		return;
 	}
-	if (!worker_ready) {
-		log_warnx("worker %d %s during its start: sc-server cannot "
-		    "serve", (int)pid, how);
+	/* the REST worker forgets the KGP sessions, ends halting tunnels */
+	if (w == W_KGP)
+		parent_to(W_REST, IMSG_SRV_KGP_DOWN, NULL, 0);
+	if (!w->served) {
+		log_warnx("%s worker %d %s during its start: sc-server cannot "
+		    "serve", w->name, (int)pid, how);
 		exit_code = 1;
 		event_base_loopexit(env->base, NULL);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - worker_started.tv_sec < WORKER_QUICK_SEC)
-		worker_quick++;
+	if (now.tv_sec - w->started.tv_sec < WORKER_QUICK_SEC)
+		w->quick++;
 	else
-		worker_quick = 0;
-	if (worker_quick >= WORKER_QUICK_MAX) {
-		log_warnx("worker %d %s, the %dth time in a row within %d s "
-		    "of its start: giving up", (int)pid, how, worker_quick,
-		    WORKER_QUICK_SEC);
+		w->quick = 0;
+	if (w->quick >= WORKER_QUICK_MAX) {
+		log_warnx("%s worker %d %s, the %dth time in a row within %d s "
+		    "of its start: giving up", w->name, (int)pid, how,
+		    w->quick, WORKER_QUICK_SEC);
 		exit_code = 1;
 		event_base_loopexit(env->base, NULL);
 		return;
 	}
-	log_warnx("worker %d %s: starting a new one in %d s (the KGP "
-	    "sessions are lost, the tunnels stay)", (int)pid, how,
-	    WORKER_RESTART_SEC);
-	evtimer_add(ev_restart, &tv);
+	if (w == W_KGP)
+		log_warnx("%s worker %d %s: starting a new one in %d s (the "
+		    "KGP sessions are lost, the tunnels stay)", w->name,
+		    (int)pid, how, WORKER_RESTART_SEC);
+	else
+		log_warnx("%s worker %d %s: starting a new one in %d s",
+		    w->name, (int)pid, how, WORKER_RESTART_SEC);
+	evtimer_add(w->ev_restart, &tv);
 }
 
 static void
 parent_restart(int fd, short ev, void *arg)
 {
 	if (!env->shutting_down)
-		parent_spawn();
+		parent_spawn(arg);
 }
 
 static void
 parent_stop_timeout(int fd, short ev, void *arg)
 {
-	if (worker_pid == -1)
-		return;
-	log_warnx("worker %d still runs %d s after SIGTERM: killing it",
-	    (int)worker_pid, WORKER_STOP_SEC);
-	exit_code = 1;
-	parent_kill_worker();
+	int	 i;
+
+	for (i = 0; i < 2; i++) {
+		if (workers[i].pid == -1)
+			continue;
+		log_warnx("%s worker %d still runs %d s after SIGTERM: "
+		    "killing it", workers[i].name, (int)workers[i].pid,
+		    WORKER_STOP_SEC);
+		exit_code = 1;
+		parent_kill_worker(&workers[i]);
+	}
 }
 
-/* A changed accounts file ("user add" while running) reaches the worker. */
+/* A changed accounts file ("user add" while running) reaches REST. */
 static void
 parent_poll(int fd, short ev, void *arg)
 {
-	if (accounts_maybe_reload() && worker_chan)
+	if (accounts_maybe_reload() && W_REST->chan)
 		parent_send_accounts();
 }

@@ -131,3 +131,49 @@ srv_blob_recv(struct srv_blob *b, struct imsg *imsg)
 	}
 	return (-1);
 }
+
+/* a fixed-size string field: NUL-terminated inside its array */
+#define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
+
+/*
+ * The relayed messages between the workers, checked by the parent before
+ * it relays them and by the worker that gets them: 0 if they fit.
+ */
+int
+srv_tunnel_add_valid(const struct srv_tunnel_add *a)
+{
+	if (!FIELD_STR(a->id) || !tunnel_id_valid(a->id) ||
+	    !FIELD_STR(a->secret) || !FIELD_STR(a->owner) ||
+	    strlen(a->secret) != TUNNEL_SECRET_LEN ||
+	    strspn(a->secret, "0123456789abcdef") != TUNNEL_SECRET_LEN ||
+	    !account_name_valid(a->owner) ||
+	    a->mode < SRV_ADD_NEW || a->mode > SRV_ADD_SYNC ||
+	    (a->want != 0 && (a->want < 1024 || a->want > 65535)) ||
+	    (a->mode == SRV_ADD_NEW && a->want != 0) ||
+	    a->last_connected < 0)
+		return (-1);
+	return (0);
+}
+
+int
+srv_tstate_valid(const struct srv_tstate *ts)
+{
+	if (!FIELD_STR(ts->id) || !tunnel_id_valid(ts->id) ||
+	    ts->status > TUNNEL_TERMINATED || ts->connected > 1 ||
+	    ts->nlinks > 65536 || ts->entry_port > 65535 ||
+	    (ts->entry_port != 0 && ts->entry_port < 1024) ||
+	    ts->last_connected < 0 || ts->shutdown_time < 0 ||
+	    !FIELD_STR(ts->entry_addr) || !FIELD_STR(ts->reason))
+		return (-1);
+	return (0);
+}
+
+int
+srv_auth_req_valid(const struct srv_auth_req *r)
+{
+	if (!FIELD_STR(r->tunnel_id) || !tunnel_id_valid(r->tunnel_id) ||
+	    !FIELD_STR(r->addr) || !FIELD_STR(r->user) ||
+	    !FIELD_STR(r->key) || r->have > 1 || r->addr[0] == '\0')
+		return (-1);
+	return (0);
+}

@@ -10,12 +10,12 @@
  *
  * With -C and -k the listener speaks HTTPS: evhttp runs on libevent's
  * OpenSSL bufferevents (libevent_openssl), with an SSL_CTX of libssl
- * made from the PEM texts that the parent read (the worker opens no
+ * made from the PEM texts that the parent read (the REST worker opens no
  * file).  Failed logins are rate-limited (guard.c).
  *
- * A POST that creates a tunnel is answered later: once the parent has
- * bound the entry proxy's port and written the registry with the new
- * tunnel in it (worker.c).
+ * A POST that creates a tunnel is answered later: once the KGP worker
+ * has its entry proxy open (registry.c) and the parent has written the
+ * registry with the new tunnel in it (worker.c).
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -204,7 +204,7 @@ rest_bevcb(struct event_base *base, void *arg)
 }
 
 /*
- * The worker: serve the REST API on the listening socket fd (bound by
+ * The REST worker: serve the REST API on the listening socket fd (bound by
  * the parent), over HTTPS when crt is not NULL.  Accepting starts with
  * rest_enable().
  */
@@ -251,7 +251,7 @@ rest_init(int fd, const char *crt, size_t crtlen, const char *key,
 	return (0);
 }
 
-/* The worker is ready: requests may come. */
+/* The REST worker is ready: requests may come. */
 void
 rest_enable(void)
 {
@@ -644,7 +644,7 @@ rest_tunnels_create(struct rest_req *r)
 	w->req = r->req;
 	w->method = r->method;
 	strlcpy(w->path, r->path, sizeof(w->path));
-	if (tunnel_start(t, rest_tunnel_started, w) == -1) {
+	if (reg_start(t, rest_tunnel_started, w) == -1) {
 		free(w);
 		tunnel_free(t);
 		rest_error(r, 500, "cannot open the entry proxy");
@@ -713,7 +713,7 @@ rest_tunnel_delete(struct rest_req *r, const char *id)
 	}
 	strlcpy(tid, t->id, sizeof(tid));
 	/* t may be pruned from the registry once terminated */
-	tunnel_delete(t);
+	reg_delete(t);
 	rest_reply(r, 200, json_pack("{s:b,s:s,s:i}", "result", 1, "id", tid,
 	    "jobs_running", 0));
 }

@@ -1,9 +1,11 @@
 /*
- * sc-server: the tunnel server.  Two processes: the parent (parent.c)
- * reads the files, binds the ports and writes the registry; the worker
- * (worker.c), the same program started again with -W, runs sandboxed and
- * serves the REST API (rest.c), the KGP endpoint (kgp_server.c) and one
- * entry proxy per running tunnel (entry.c) on one libevent loop.
+ * sc-server: the tunnel server.  Three processes: the parent (parent.c)
+ * reads the files, binds the ports and writes the registry; two workers
+ * (worker.c), the same program started again with -W, run sandboxed: the
+ * REST worker ("-W rest") serves the REST API (rest.c) and keeps the
+ * accounts and the registry (registry.c, state.c); the KGP worker
+ * ("-W kgp") serves the KGP endpoint (kgp_server.c) and one entry proxy
+ * per running tunnel (entry.c, tunnel.c).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -288,9 +290,9 @@ main(int argc, char *argv[])
 	TAILQ_INIT(&env->tunnels);
 	TAILQ_INIT(&env->clients);
 
-	/* the worker, started by the parent: not an option for people */
-	if (argc == 2 && strcmp(argv[1], "-W") == 0)
-		return (worker_main());
+	/* a worker, started by the parent: not an option for people */
+	if (argc == 3 && strcmp(argv[1], "-W") == 0)
+		return (worker_main(argv[2]));
 
 	log_procinit("sc-server");
 	log_init(LOG_DST_STDERR, LOG_DAEMON);

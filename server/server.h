@@ -118,6 +118,11 @@ struct tunnel {
 	struct entry_proxy	*proxy;		/* open while running */
 	char			 entry_addr[ADDRSTR_MAX];	/* "ip:port" */
 	int			 entry_port;	/* last bound, 0: none yet */
+	/* the REST worker: what the KGP worker reports (IMSG_SRV_TUNNEL_STATE) */
+	int			 nlinks;
+	int			 connected;
+	int			 waiting;	/* an answer of the KGP worker */
+	int			 add_mode;	/* KGP: SRV_ADD_* until bound */
 	/* tunnel_start(): told once the entry proxy is open (or not) */
 	void			(*start_cb)(struct tunnel *, void *);
 	void			*start_arg;
@@ -156,7 +161,8 @@ struct srv_blob {
 
 struct server_env {
 	struct event_base	*base;
-	int			 worker;	/* this is the worker */
+	int			 worker;	/* SRV_ROLE_*, 0: the parent */
+	int			 resync;	/* REST: the KGP worker has tunnels */
 	const char		*statedir;
 	int			 debug;
 	int			 verbose;
@@ -220,19 +226,46 @@ void		 server_shutdown_check(void);
 int		 parent_main(const char *, const char *, const char *);
 
 /* worker.c */
-int		 worker_main(void);
+struct srv_tstate;
+struct srv_tunnel_add;
+struct srv_auth_req;
+struct srv_auth_rep;
+int		 worker_main(const char *);
 void		 worker_shutdown(void);
 int		 worker_entry_bind(const char *, int, void (*)(int, const char *,
 		    void *), void *);
 uint64_t	 worker_save(const char *, size_t);
 void		 worker_after_save(void (*)(void *), void *);
 void		 worker_state_aside(void);
+void		 worker_send(uint32_t, const void *, size_t);
+void		 worker_restore_done(void);
+
+/* registry.c: the REST worker's side of the tunnels */
+int		 reg_start(struct tunnel *, void (*)(struct tunnel *, void *),
+		    void *);
+void		 reg_restore(struct tunnel *);
+void		 reg_delete(struct tunnel *);
+void		 reg_state(const struct srv_tstate *);
+void		 reg_kgp_down(void);
+void		 reg_kgp_up(void);
+void		 reg_send_all(void);
+int		 reg_waiting(void);
+void		 reg_auth(const struct srv_auth_req *, struct srv_auth_rep *);
+
+/* tunnel.c: the KGP worker's side */
+void		 tunnel_add(const struct srv_tunnel_add *);
+void		 tunnel_del(const char *);
+void		 tunnel_report(struct tunnel *, const char *);
+void		 tunnel_prune(void);
 
 /* privsep.c */
 int		 srv_blob_send(struct imsgev *, uint32_t, const void *, size_t,
 		    uint64_t);
 int		 srv_blob_recv(struct srv_blob *, struct imsg *);
 void		 srv_blob_clear(struct srv_blob *);
+int		 srv_tunnel_add_valid(const struct srv_tunnel_add *);
+int		 srv_tstate_valid(const struct srv_tstate *);
+int		 srv_auth_req_valid(const struct srv_auth_req *);
 
 /* util.c */
 void		 hexencode(const uint8_t *, size_t, char *);
@@ -281,9 +314,6 @@ int		 user_command(const char *, int, char **);
 /* tunnel.c */
 struct tunnel	*tunnel_new(const char *);
 void		 tunnel_free(struct tunnel *);
-int		 tunnel_start(struct tunnel *, void (*)(struct tunnel *, void *),
-		    void *);
-void		 tunnel_restore(struct tunnel *);
 struct tunnel	*tunnel_find(const char *);
 struct tunnel	*tunnel_find_owned(const char *, const char *);
 int		 tunnel_count_active(const char *);
@@ -323,5 +353,6 @@ void		 state_set_aside(void);
 /* entry.c */
 int		 entry_open(struct tunnel *, int, const char *);
 void		 entry_close(struct tunnel *);
+void		 entry_auth_reply(const struct srv_auth_rep *);
 
 #endif /* SC_SERVER_H */

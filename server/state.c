@@ -10,7 +10,7 @@
  * starts either way.
  *
  * The parent reads and writes the file (state_read_file(), state_write(),
- * state_set_aside()); the worker parses what the parent read and makes
+ * state_set_aside()); the REST worker parses what the parent read and makes
  * the text to write (state_load(), state_save()), which it sends to the
  * parent.
  *
@@ -119,7 +119,7 @@ state_save(void)
 	env->tunnels_save_failed = 1;
 }
 
-/* The parent: write what the worker sent, mode 0600. */
+/* The parent: write what the REST worker sent, mode 0600. */
 void
 state_write(const char *buf, size_t len)
 {
@@ -325,7 +325,7 @@ state_set_aside(void)
 }
 
 /*
- * The parent, at each start of the worker: the registry's text ("" when
+ * The parent, at each start of the REST worker: the registry's text ("" when
  * there is none or it cannot be read: then it is set aside).
  */
 char *
@@ -345,7 +345,7 @@ state_read_file(size_t *lenp)
 }
 
 /*
- * The worker: the registry at start, as the parent read it (buf, len;
+ * The REST worker: the registry at start, as the parent read it (buf, len;
  * wiped here).  Whatever happens, the server starts, with the tunnels
  * that checked out.
  */
@@ -383,7 +383,7 @@ state_load(char *buf, size_t len)
 	json_array_foreach(a, i, v) {
 		if ((t = state_tunnel_parse(v, i)) == NULL)
 			continue;
-		tunnel_restore(t);
+		reg_restore(t);
 		nall++;
 		if (t->status == TUNNEL_RUNNING)
 			nrun++;

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "imsg_server.h"
 #include "kgp.h"
 #include "log.h"
 #include "server.h"
@@ -23,12 +24,9 @@
 #define TUNNEL_HALT_TIMEOUT	10	/* s: a halting link that does not close */
 
 static void	 tunnel_grace(int, short, void *);
-static void	 tunnel_prune(void);
 static void	 tunnel_arm(struct tunnel *, int);
 static void	 tunnel_started(int, const char *, void *);
-static void	 tunnel_restored(int, const char *, void *);
-static json_t	*json_time(time_t);
-static json_t	*json_list(json_t *);
+static void	 tunnel_close_links(struct tunnel *, int, const char *);
 
 const char *
 tunnel_status_name(enum tunnel_status s)
@@ -113,111 +111,127 @@ tunnel_arm(struct tunnel *t, int sec)
 }
 
 /*
- * Ask the parent for the entry proxy's port; once it is open, put the
- * tunnel in the registry and tell cb (with NULL and the tunnel freed if
- * the port could not be had).  A tunnel that gets no KGP connection in
- * time after its creation ends like one whose client went away.
- * Returns -1 if the request cannot even be made.
+ * The KGP worker: what the REST worker knows of t, up to date (through
+ * the parent).  A terminated tunnel is reported and then forgotten.
  */
-int
-tunnel_start(struct tunnel *t, void (*cb)(struct tunnel *, void *),
-    void *arg)
+void
+tunnel_report(struct tunnel *t, const char *reason)
 {
-	if ((t->grace = evtimer_new(env->base, tunnel_grace, t)) == NULL) {
-		log_warnx("%s: evtimer_new", __func__);
-		return (-1);
+	struct srv_tstate	 ts;
+
+	memset(&ts, 0, sizeof(ts));
+	strlcpy(ts.id, t->id, sizeof(ts.id));
+	ts.status = t->status;
+		{
+		struct kgp_client	*c;
+
+		TAILQ_FOREACH(c, &t->links, tentry)
+			ts.nlinks++;
 	}
-	t->start_cb = cb;
-	t->start_arg = arg;
-	return (worker_entry_bind(t->id, 0, tunnel_started, t));
+	ts.connected = tunnel_connected(t);
+	ts.entry_port = t->entry_port;
+	ts.last_connected = t->last_connected;
+	ts.shutdown_time = t->shutdown_time;
+	strlcpy(ts.entry_addr, t->entry_addr, sizeof(ts.entry_addr));
+	if (reason != NULL)
+		strlcpy(ts.reason, reason, sizeof(ts.reason));
+	worker_send(IMSG_SRV_TUNNEL_STATE, &ts, sizeof(ts));
 }
 
-static void
-tunnel_started(int fd, const char *bound, void *arg)
+/*
+ * The KGP worker: a tunnel the REST worker tells of.  A new one (a REST
+ * POST) or one of the registry (at start, or for a new KGP worker) gets
+ * its entry proxy's port from the parent; one this worker has already is
+ * only reported (a new REST worker asks), and so is one it does not have
+ * when only a report is asked for: it ended meanwhile.
+ */
+void
+tunnel_add(const struct srv_tunnel_add *a)
 {
-	struct tunnel	*t = arg;
-	int		 sec;
+	struct tunnel	*t;
+	char		*id;
 
-	if (env->shutting_down && fd != -1) {
-		close(fd);
-		fd = -1;
+	if ((t = tunnel_find(a->id)) != NULL) {
+		if (a->mode == SRV_ADD_NEW)
+			fatalx("%s: tunnel %s added twice", __func__, a->id);
+		tunnel_report(t, NULL);
+		return;
 	}
-	if (fd == -1 || entry_open(t, fd, bound) == -1) {
-		log_warnx("tunnel %s of %s: no entry proxy port", t->id,
-		    t->owner);
-		t->start_cb(NULL, t->start_arg);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		fatal("%s", __func__);
+	TAILQ_INIT(&t->links);
+	strlcpy(t->id, a->id, sizeof(t->id));
+	strlcpy(t->secret, a->secret, sizeof(t->secret));
+	strlcpy(t->owner, a->owner, sizeof(t->owner));
+	t->use_kgp = 1;
+	t->last_connected = a->last_connected;
+	if (a->mode == SRV_ADD_SYNC) {
+		t->status = TUNNEL_TERMINATED;
+		t->shutdown_time = time(NULL);
+		tunnel_report(t, "it ended while the REST worker restarted");
 		tunnel_free(t);
 		return;
 	}
 	tunnel_prune();
-	sec = env->grace > SC_SERVER_CONNECT_MIN ? env->grace :
-	    SC_SERVER_CONNECT_MIN;
-	tunnel_arm(t, sec);
-	TAILQ_INSERT_TAIL(&env->tunnels, t, entry);
-	log_info("tunnel %s created for %s (\"%s\"), entry proxy %s",
-	    t->id, t->owner, t->identifier ? t->identifier : "",
-	    t->entry_addr);
-	/* on disk before the client hears of it (see rest.c) */
-	state_save();
-	t->start_cb(t, t->start_arg);
-	t->start_cb = NULL;
-	t->start_arg = NULL;
-}
-
-/*
- * A tunnel read back from the state directory at start (state.c): a
- * running one waits for its client like one whose link just broke, its
- * entry proxy on the port it had if that port is still free (the parent
- * tries it first, then lets the kernel choose).
- */
-void
-tunnel_restore(struct tunnel *t)
-{
-	char	*id;
-
+	t->status = TUNNEL_RUNNING;
+	t->entry_port = a->want;
+	t->add_mode = a->mode;
 	if ((t->grace = evtimer_new(env->base, tunnel_grace, t)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	TAILQ_INSERT_TAIL(&env->tunnels, t, entry);
-	if (t->status != TUNNEL_RUNNING)
-		return;
 	if ((id = strdup(t->id)) == NULL ||
-	    worker_entry_bind(id, t->entry_port, tunnel_restored, id) == -1) {
+	    worker_entry_bind(id, t->entry_port, tunnel_started, id) == -1) {
 		free(id);
 		tunnel_terminate(t, "cannot open its entry proxy");
 	}
 }
 
-/* The restored tunnel named arg has its entry proxy's port, or not. */
+/* The tunnel named arg has its entry proxy's port, or not. */
 static void
-tunnel_restored(int fd, const char *bound, void *arg)
+tunnel_started(int fd, const char *bound, void *arg)
 {
 	struct tunnel	*t;
 	char		*id = arg;
-	int		 sec, had;
+	int		 sec, mode;
 
 	t = tunnel_find(id);
 	free(id);
-	if (t == NULL || t->status != TUNNEL_RUNNING || t->proxy != NULL) {
+	if (t == NULL || t->status != TUNNEL_RUNNING || t->proxy != NULL ||
+	    env->shutting_down) {
 		if (fd != -1)
 			close(fd);
 		return;
 	}
-	had = t->entry_port;
+	mode = t->add_mode;
 	if (fd == -1 || entry_open(t, fd, bound) == -1) {
 		tunnel_terminate(t, "cannot open its entry proxy");
 		return;
 	}
-	/* a new port (the old one was taken) goes to disk */
-	if (t->entry_port != had)
-		state_save();
-	if (t->last_connected == 0 && env->grace < SC_SERVER_CONNECT_MIN)
+	if (mode == SRV_ADD_NEW)
+		sec = env->grace > SC_SERVER_CONNECT_MIN ? env->grace :
+		    SC_SERVER_CONNECT_MIN;
+	else if (t->last_connected == 0 && env->grace < SC_SERVER_CONNECT_MIN)
 		sec = SC_SERVER_CONNECT_MIN;
 	else
 		sec = env->grace;
 	tunnel_arm(t, sec);
-	log_info("tunnel %s of %s (\"%s\") restored, entry proxy %s, "
-	    "waiting %d s for its client", t->id, t->owner,
-	    t->identifier ? t->identifier : "", t->entry_addr, sec);
+	if (mode == SRV_ADD_NEW)
+		log_info("tunnel %s of %s: entry proxy %s", t->id, t->owner,
+		    t->entry_addr);
+	else
+		log_info("tunnel %s of %s restored, entry proxy %s, waiting "
+		    "%d s for its client", t->id, t->owner, t->entry_addr, sec);
+	tunnel_report(t, NULL);
+}
+
+/* The KGP worker: a REST DELETE of the tunnel named id. */
+void
+tunnel_del(const char *id)
+{
+	struct tunnel	*t;
+
+	if ((t = tunnel_find(id)) != NULL)
+		tunnel_delete(t);
 }
 
 struct tunnel *
@@ -239,41 +253,6 @@ tunnel_find_owned(const char *owner, const char *id)
 	if ((t = tunnel_find(id)) == NULL || strcmp(t->owner, owner) != 0)
 		return (NULL);
 	return (t);
-}
-
-/* Tunnels of owner that are not terminated. */
-int
-tunnel_count_active(const char *owner)
-{
-	struct tunnel	*t;
-	int		 n = 0;
-
-	TAILQ_FOREACH(t, &env->tunnels, entry)
-		if (t->status != TUNNEL_TERMINATED &&
-		    strcmp(t->owner, owner) == 0)
-			n++;
-	return (n);
-}
-
-/* Keep at most TUNNEL_KEEP_TERMINATED terminated tunnels, oldest go. */
-static void
-tunnel_prune(void)
-{
-	struct tunnel	*t, *tmp;
-	int		 n = 0;
-
-	TAILQ_FOREACH(t, &env->tunnels, entry)
-		if (t->status == TUNNEL_TERMINATED)
-			n++;
-	TAILQ_FOREACH_SAFE(t, &env->tunnels, entry, tmp) {
-		if (n <= TUNNEL_KEEP_TERMINATED)
-			break;
-		if (t->status != TUNNEL_TERMINATED)
-			continue;
-		TAILQ_REMOVE(&env->tunnels, t, entry);
-		tunnel_free(t);
-		n--;
-	}
 }
 
 /* Close every KGP session of t (their down callbacks unbind them). */
@@ -304,7 +283,28 @@ tunnel_terminate(struct tunnel *t, const char *why)
 		kgp_conn_close(c->conn, KGP_E_TERMINATED, why);
 	}
 	log_info("tunnel %s terminated: %s", t->id, why);
-	state_save();
+	tunnel_report(t, why);
+}
+
+/* Keep at most TUNNEL_KEEP_TERMINATED terminated tunnels, oldest go. */
+void
+tunnel_prune(void)
+{
+	struct tunnel	*t, *tmp;
+	int		 n = 0;
+
+	TAILQ_FOREACH(t, &env->tunnels, entry)
+		if (t->status == TUNNEL_TERMINATED)
+			n++;
+	TAILQ_FOREACH_SAFE(t, &env->tunnels, entry, tmp) {
+		if (n <= TUNNEL_KEEP_TERMINATED)
+			break;
+		if (t->status != TUNNEL_TERMINATED)
+			continue;
+		TAILQ_REMOVE(&env->tunnels, t, entry);
+		tunnel_free(t);
+		n--;
+	}
 }
 
 /*
@@ -326,7 +326,7 @@ tunnel_delete(struct tunnel *t)
 	evtimer_del(t->grace);
 	tunnel_arm(t, TUNNEL_HALT_TIMEOUT);
 	log_info("tunnel %s halting: deleted", t->id);
-	state_save();
+	tunnel_report(t, NULL);
 	tunnel_close_links(t, KGP_E_TERMINATED, "tunnel deleted");
 }
 
@@ -364,7 +364,7 @@ tunnel_bind(struct tunnel *t, struct kgp_client *c)
 	evtimer_del(t->grace);
 	log_info("tunnel %s: connection %u from %s up", t->id, c->index,
 	    c->addr);
-	state_save();
+	tunnel_report(t, NULL);
 }
 
 /*
@@ -384,18 +384,24 @@ tunnel_unbind(struct tunnel *t, struct kgp_client *c, int code,
 	c->tunnel = NULL;
 	log_info("tunnel %s: connection %u from %s closed: %s", t->id,
 	    c->index, c->addr, reason);
-	if (!TAILQ_EMPTY(&t->links))
+	if (!TAILQ_EMPTY(&t->links)) {
+		tunnel_report(t, NULL);
 		return;
+	}
 	switch (t->status) {
 	case TUNNEL_RUNNING:
-		if (env->shutting_down)
+		if (env->shutting_down) {
+			tunnel_report(t, NULL);
 			break;
+		}
 		if (code == KGP_E_TIMEOUT) {
 			snprintf(why, sizeof(why), "its link was not resumed "
 			    "within the grace period (%d s)", env->grace);
 			tunnel_terminate(t, why);
-		} else
+		} else {
 			tunnel_arm(t, env->grace);
+			tunnel_report(t, NULL);
+		}
 		break;
 	case TUNNEL_HALTING:
 		tunnel_terminate(t, "deleted");
@@ -464,68 +470,4 @@ tunnel_shutdown_all(void)
 		entry_close(t);
 		evtimer_del(t->grace);
 	}
-}
-
-static json_t *
-json_time(time_t t)
-{
-	if (t == 0)
-		return (json_null());
-	return (json_integer(t));
-}
-
-static json_t *
-json_list(json_t *a)
-{
-	if (a == NULL)
-		return (json_array());
-	return (json_incref(a));
-}
-
-/* The tunnel object of the REST API; the secret only when asked. */
-json_t *
-tunnel_json(struct tunnel *t, int with_secret)
-{
-	json_t	*o;
-
-	o = json_object();
-	if (o == NULL)
-		return (NULL);
-	json_object_set_new(o, "id", json_string(t->id));
-	json_object_set_new(o, "owner", json_string(t->owner));
-	json_object_set_new(o, "status",
-	    json_string(tunnel_status_name(t->status)));
-	json_object_set_new(o, "host", json_string(env->host));
-	json_object_set_new(o, "ssh_port", json_integer(env->kgp_port));
-	json_object_set_new(o, "tunnel_identifier",
-	    t->identifier ? json_string(t->identifier) : json_null());
-	json_object_set_new(o, "creation_time", json_time(t->creation_time));
-	json_object_set_new(o, "launch_time", json_time(t->launch_time));
-	json_object_set_new(o, "last_connected", json_time(t->last_connected));
-	json_object_set_new(o, "shutdown_time", json_time(t->shutdown_time));
-	json_object_set_new(o, "domain_names", json_list(t->domain_names));
-	json_object_set_new(o, "direct_domains", json_list(t->direct_domains));
-	json_object_set_new(o, "no_ssl_bump_domains",
-	    json_list(t->no_ssl_bump_domains));
-	json_object_set_new(o, "shared_tunnel",
-	    json_boolean(t->shared_tunnel));
-	json_object_set_new(o, "use_kgp", json_boolean(t->use_kgp));
-	json_object_set_new(o, "use_caching_proxy",
-	    json_boolean(t->use_caching_proxy));
-	json_object_set_new(o, "no_proxy_caching",
-	    json_boolean(t->no_proxy_caching));
-	json_object_set_new(o, "tunnel_pool", json_boolean(t->tunnel_pool));
-	json_object_set_new(o, "user_shutdown",
-	    json_boolean(t->user_shutdown));
-	json_object_set_new(o, "vm_version",
-	    json_string(t->vm_version ? t->vm_version : ""));
-	json_object_set_new(o, "metadata",
-	    t->metadata ? json_incref(t->metadata) : json_object());
-	json_object_set_new(o, "entry_proxy", json_string(t->entry_addr));
-	json_object_set_new(o, "server_cert_sha256",
-	    json_string(env->cert_hash));
-	json_object_set_new(o, "connected", json_boolean(tunnel_connected(t)));
-	if (with_secret)
-		json_object_set_new(o, "kgp_secret", json_string(t->secret));
-	return (o);
 }

@@ -1,19 +1,24 @@
 /*
- * The sc-server worker: everything that faces the network, in a sandbox.
- * It serves the REST API, the KGP endpoint and the entry proxies, and
- * keeps the tunnel registry in memory.  It opens no file and binds no
- * port: the parent sends it the listening sockets, the key pairs (PEM),
- * the accounts (names, salts, hashes) and the registry as read from disk;
- * it asks the parent for each entry proxy's port and sends it the
- * registry to write.
+ * The sc-server workers: everything that faces the network, in two
+ * sandboxes.  "sc-server -W rest" serves the REST API and keeps the
+ * accounts (names, salts, hashes), the failed-login rate limit and the
+ * tunnel registry; "sc-server -W kgp" serves the KGP endpoint and the
+ * entry proxies and holds the tunnels' secrets and their connections.
+ * Neither opens a file or binds a port: the parent sends each its
+ * listening socket and its key pair (PEM); the REST worker also gets the
+ * accounts and the registry as read from disk and sends the registry to
+ * write; the KGP worker asks the parent for each entry proxy's port.
+ * What one must tell the other goes through the parent (registry.c,
+ * tunnel.c, entry.c).
  *
  * fd 3 is the channel to the parent.  The start: the parent's messages up
- * to IMSG_SRV_START; TLS and the REST context made from the PEM texts;
- * then, started as root, chroot to an empty directory and the user _sc;
- * the sandbox (sandbox_server_worker()); the registry parsed and every
- * running tunnel's entry port asked for.  Once those ports are there and
- * the registry is written back, the REST and KGP listeners start
- * accepting and the parent hears IMSG_SRV_READY.
+ * to IMSG_SRV_START; the TLS context made from the PEM texts; then,
+ * started as root, chroot to an empty directory and the user _sc; the
+ * sandbox.  The REST worker then parses the registry and tells the KGP
+ * worker every running tunnel; it serves once the KGP worker has
+ * answered for each and the registry is written back.  The KGP worker
+ * accepts once it has heard of every tunnel (IMSG_SRV_TUNNELS_END) and
+ * their entry ports are open.  Each says IMSG_SRV_READY then.
  *
  * The parent is trusted (it started us and holds every secret), but its
  * messages are checked all the same; one that does not fit is fatal.
@@ -72,6 +77,9 @@ static void	 worker_start(void);
 static void	 worker_entry_fd(struct imsg *);
 static void	 worker_saved(struct imsg *);
 static void	 worker_check_ready(void);
+static void	 worker_relayed(struct imsg *);
+static void	 worker_relayed_rest(struct imsg *);
+static void	 worker_relayed_kgp(struct imsg *);
 static void	 worker_sig(int, short, void *);
 static void	 worker_exit_timeout(int, short, void *);
 
@@ -87,25 +95,30 @@ static size_t		 state_len;
 static int		 have_state, have_accounts;
 static uint64_t		 bind_reqid, save_seq, saved_seq, ready_seq;
 static int		 restoring;	/* entry ports asked at start */
+static int		 tunnels_told;	/* KGP: IMSG_SRV_TUNNELS_END came */
 static TAILQ_HEAD(, entry_bind)	binds = TAILQ_HEAD_INITIALIZER(binds);
 static TAILQ_HEAD(, save_wait)	waits = TAILQ_HEAD_INITIALIZER(waits);
 
 int
-worker_main(void)
+worker_main(const char *role)
 {
 	struct sc_hello	 hello;
 	struct event	*sigterm, *sigint;
 	struct stat	 sb;
 	int		 ret;
 
-	log_procinit("worker");
-	log_init(LOG_DST_STDERR, LOG_DAEMON);
-	if (fstat(SRV_WORKER_FD, &sb) == -1 || !S_ISSOCK(sb.st_mode)) {
-		fprintf(stderr, "sc-server -W is the worker that sc-server "
+	if (strcmp(role, "rest") == 0)
+		env->worker = SRV_ROLE_REST;
+	else if (strcmp(role, "kgp") == 0)
+		env->worker = SRV_ROLE_KGP;
+	if (env->worker == 0 || fstat(SRV_WORKER_FD, &sb) == -1 ||
+	    !S_ISSOCK(sb.st_mode)) {
+		fprintf(stderr, "sc-server -W is a worker that sc-server "
 		    "starts, not a command\n");
 		return (1);
 	}
-	env->worker = 1;
+	log_procinit(role);
+	log_init(LOG_DST_STDERR, LOG_DAEMON);
 	parent_pid = getppid();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
@@ -144,7 +157,8 @@ worker_main(void)
 
 	/* the last registry, then out */
 	if (iev_parent.ibuf.fd != -1) {
-		state_save();
+		if (env->worker == SRV_ROLE_REST)
+			state_save();
 		log_debug("exiting");
 		imsg_flush(&iev_parent.ibuf);
 	}
@@ -191,9 +205,15 @@ worker_dispatch(int fd, short event, void *arg)
 			worker_start();
 			break;
 		case IMSG_SRV_ENTRY_FD:
+			if (env->worker != SRV_ROLE_KGP)
+				fatalx("%s: unexpected IMSG_SRV_ENTRY_FD",
+				    __func__);
 			worker_entry_fd(&imsg);
 			break;
 		case IMSG_SRV_SAVED:
+			if (env->worker != SRV_ROLE_REST)
+				fatalx("%s: unexpected IMSG_SRV_SAVED",
+				    __func__);
 			worker_saved(&imsg);
 			break;
 		case IMSG_SRV_SHUTDOWN:
@@ -203,8 +223,8 @@ worker_dispatch(int fd, short event, void *arg)
 				worker_shutdown();
 			break;
 		default:
-			fatalx("%s: unexpected imsg %u", __func__,
-			    imsg.hdr.type);
+			worker_relayed(&imsg);
+			break;
 		}
 		imsg_free(&imsg);
 	}
@@ -224,8 +244,12 @@ worker_config(struct imsg *imsg)
 	    memchr(c.rest_addr, '\0', sizeof(c.rest_addr)) == NULL ||
 	    memchr(c.kgp_addr, '\0', sizeof(c.kgp_addr)) == NULL ||
 	    memchr(c.tunnels_path, '\0', sizeof(c.tunnels_path)) == NULL ||
+	    memchr(c.cert_hash, '\0', sizeof(c.cert_hash)) == NULL ||
+	    c.role != (uint32_t)env->worker ||
 	    c.entry_nacl > ENTRY_ACL_MAX || c.grace < 1 || c.max_missed < 1)
 		fatalx("%s: bad configuration", __func__);
+	env->resync = c.resync;
+	strlcpy(env->cert_hash, c.cert_hash, sizeof(env->cert_hash));
 	env->debug = c.debug;
 	env->verbose = c.verbose;
 	log_setverbose(c.verbose);
@@ -253,9 +277,11 @@ worker_listener(struct imsg *imsg)
 	if (started || imsg_get_data(imsg, &which, sizeof(which)) == -1 ||
 	    (fd = imsg_get_fd(imsg)) == -1)
 		fatalx("%s: bad IMSG_SRV_LISTENER", __func__);
-	if (which == SRV_LISTEN_REST && rest_fd == -1)
+	if (which == SRV_LISTEN_REST && rest_fd == -1 &&
+	    env->worker == SRV_ROLE_REST)
 		rest_fd = fd;
-	else if (which == SRV_LISTEN_KGP && kgp_fd == -1)
+	else if (which == SRV_LISTEN_KGP && kgp_fd == -1 &&
+	    env->worker == SRV_ROLE_KGP)
 		kgp_fd = fd;
 	else
 		fatalx("%s: unexpected listener %u", __func__, which);
@@ -269,6 +295,11 @@ worker_blob(void)
 {
 	uint32_t	 kind = blob_in.kind;
 
+	/* what each worker may be sent at all */
+	if (env->worker == SRV_ROLE_KGP ? kind != SRV_BLOB_KGP_CRT &&
+	    kind != SRV_BLOB_KGP_KEY : kind == SRV_BLOB_KGP_CRT ||
+	    kind == SRV_BLOB_KGP_KEY)
+		fatalx("%s: blob %u is not for this worker", __func__, kind);
 	switch (kind) {
 	case SRV_BLOB_KGP_CRT:
 	case SRV_BLOB_KGP_KEY:
@@ -336,21 +367,29 @@ worker_start(void)
 	const char	*crt = pem[SRV_BLOB_REST_CRT];
 	size_t		 i;
 
-	if (!have_config || !have_accounts || !have_state || rest_fd == -1 ||
-	    kgp_fd == -1 || pem[SRV_BLOB_KGP_CRT] == NULL ||
-	    pem[SRV_BLOB_KGP_KEY] == NULL || (env->rest_tls &&
-	    (crt == NULL || pem[SRV_BLOB_REST_KEY] == NULL)))
+	if (!have_config)
 		fatalx("%s: the parent sent too little", __func__);
+	if (env->worker == SRV_ROLE_REST) {
+		if (!have_accounts || !have_state || rest_fd == -1 ||
+		    (env->rest_tls && (crt == NULL ||
+		    pem[SRV_BLOB_REST_KEY] == NULL)))
+			fatalx("%s: the parent sent too little", __func__);
+		if (rest_init(rest_fd, env->rest_tls ? crt : NULL,
+		    pemlen[SRV_BLOB_REST_CRT], pem[SRV_BLOB_REST_KEY],
+		    pemlen[SRV_BLOB_REST_KEY]) == -1)
+			fatalx("cannot start the REST API");
+	} else {
+		if (kgp_fd == -1 || pem[SRV_BLOB_KGP_CRT] == NULL ||
+		    pem[SRV_BLOB_KGP_KEY] == NULL)
+			fatalx("%s: the parent sent too little", __func__);
+		if (cert_tls_setup(pem[SRV_BLOB_KGP_CRT],
+		    pemlen[SRV_BLOB_KGP_CRT], pem[SRV_BLOB_KGP_KEY],
+		    pemlen[SRV_BLOB_KGP_KEY]) == -1)
+			fatalx("KGP TLS setup failed");
+		if (kgp_server_init(kgp_fd) == -1)
+			fatalx("cannot start the KGP endpoint");
+	}
 	started = 1;
-	if (cert_tls_setup(pem[SRV_BLOB_KGP_CRT], pemlen[SRV_BLOB_KGP_CRT],
-	    pem[SRV_BLOB_KGP_KEY], pemlen[SRV_BLOB_KGP_KEY]) == -1)
-		fatalx("KGP TLS setup failed");
-	if (rest_init(rest_fd, env->rest_tls ? crt : NULL,
-	    pemlen[SRV_BLOB_REST_CRT], pem[SRV_BLOB_REST_KEY],
-	    pemlen[SRV_BLOB_REST_KEY]) == -1)
-		fatalx("cannot start the REST API");
-	if (kgp_server_init(kgp_fd) == -1)
-		fatalx("cannot start the KGP endpoint");
 	/* the keys live in the TLS contexts now, nowhere else */
 	for (i = 0; i < SRV_BLOB_MAX; i++)
 		if (pem[i] != NULL) {
@@ -367,13 +406,17 @@ worker_start(void)
 	if (getppid() != parent_pid)
 		exit(0);
 #endif
-	sandbox_server_worker();
-
-	state_load(state_text, state_len);
-	free(state_text);
-	state_text = NULL;
-	/* state_load() ends by writing the registry back */
-	ready_seq = save_seq;
+	if (env->worker == SRV_ROLE_REST) {
+		sandbox_server_rest();
+		state_load(state_text, state_len);
+		free(state_text);
+		state_text = NULL;
+		/* every running tunnel has been told */
+		worker_send(IMSG_SRV_TUNNELS_END, NULL, 0);
+		/* state_load() ends by writing the registry back */
+		ready_seq = save_seq;
+	} else
+		sandbox_server_kgp();
 	worker_check_ready();
 }
 
@@ -385,11 +428,18 @@ worker_start(void)
 static void
 worker_check_ready(void)
 {
-	if (ready || !started || restoring > 0 || saved_seq < ready_seq)
+	if (ready || !started)
 		return;
+	if (env->worker == SRV_ROLE_REST) {
+		if (reg_waiting() > 0 || saved_seq < ready_seq)
+			return;
+		rest_enable();
+	} else {
+		if (!tunnels_told || restoring > 0)
+			return;
+		kgp_server_enable();
+	}
 	ready = 1;
-	rest_enable();
-	kgp_server_enable();
 	imsg_compose_event(&iev_parent, IMSG_SRV_READY, 0, 0, -1, NULL, 0);
 	log_debug("serving");
 }
@@ -451,6 +501,114 @@ worker_entry_fd(struct imsg *imsg)
 	free(b);
 	if (!ready && --restoring == 0)
 		worker_check_ready();
+}
+
+/* The KGP worker answered for every tunnel of the registry. */
+void
+worker_restore_done(void)
+{
+	worker_check_ready();
+}
+
+/* A message for the parent, or for the other worker through it. */
+void
+worker_send(uint32_t type, const void *data, size_t len)
+{
+	if (imsg_compose_event(&iev_parent, type, 0, 0, -1, data, len) == -1)
+		fatal("%s: imsg_compose", __func__);
+}
+
+/* What the other worker says, through the parent; checked here again. */
+static void
+worker_relayed(struct imsg *imsg)
+{
+	if (env->worker == SRV_ROLE_REST)
+		worker_relayed_rest(imsg);
+	else
+		worker_relayed_kgp(imsg);
+}
+
+/* The REST worker: the KGP worker's reports and -P questions. */
+static void
+worker_relayed_rest(struct imsg *imsg)
+{
+	struct srv_tstate	 ts;
+	struct srv_auth_req	 req;
+	struct srv_auth_rep	 rep;
+
+	switch (imsg->hdr.type) {
+	case IMSG_SRV_TUNNEL_STATE:
+		if (imsg_get_data(imsg, &ts, sizeof(ts)) == -1 ||
+		    srv_tstate_valid(&ts) == -1)
+			fatalx("%s: bad IMSG_SRV_TUNNEL_STATE", __func__);
+		if (started)
+			reg_state(&ts);
+		break;
+	case IMSG_SRV_AUTH_REQ:
+		if (imsg_get_data(imsg, &req, sizeof(req)) == -1 ||
+		    srv_auth_req_valid(&req) == -1)
+			fatalx("%s: bad IMSG_SRV_AUTH_REQ", __func__);
+		reg_auth(&req, &rep);
+		explicit_bzero(&req, sizeof(req));
+		worker_send(IMSG_SRV_AUTH_REP, &rep, sizeof(rep));
+		break;
+	case IMSG_SRV_KGP_DOWN:
+	case IMSG_SRV_KGP_UP:
+		if (IMSG_DATA_SIZE(imsg) != 0)
+			fatalx("%s: bad message %u", __func__,
+			    imsg->hdr.type);
+		if (!started)
+			break;	/* the registry is still to be told */
+		if (imsg->hdr.type == IMSG_SRV_KGP_DOWN)
+			reg_kgp_down();
+		else
+			reg_kgp_up();
+		break;
+	default:
+		fatalx("%s: unexpected imsg %u", __func__, imsg->hdr.type);
+	}
+}
+
+/* The KGP worker: the REST worker's tunnels and -P answers. */
+static void
+worker_relayed_kgp(struct imsg *imsg)
+{
+	struct srv_tunnel_add	 add;
+	struct srv_tunnel_ref	 ref;
+	struct srv_auth_rep	 rep;
+
+	switch (imsg->hdr.type) {
+	case IMSG_SRV_TUNNEL_ADD:
+		if (imsg_get_data(imsg, &add, sizeof(add)) == -1 ||
+		    srv_tunnel_add_valid(&add) == -1 || !started)
+			fatalx("%s: bad IMSG_SRV_TUNNEL_ADD", __func__);
+		if (!env->shutting_down)
+			tunnel_add(&add);
+		explicit_bzero(&add, sizeof(add));
+		break;
+	case IMSG_SRV_TUNNEL_DEL:
+		if (imsg_get_data(imsg, &ref, sizeof(ref)) == -1 ||
+		    memchr(ref.id, '\0', sizeof(ref.id)) == NULL ||
+		    !tunnel_id_valid(ref.id))
+			fatalx("%s: bad IMSG_SRV_TUNNEL_DEL", __func__);
+		tunnel_del(ref.id);
+		break;
+	case IMSG_SRV_TUNNELS_END:
+		if (IMSG_DATA_SIZE(imsg) != 0 || !started)
+			fatalx("%s: bad IMSG_SRV_TUNNELS_END", __func__);
+		tunnels_told = 1;
+		worker_check_ready();
+		break;
+	case IMSG_SRV_AUTH_REP:
+		if (imsg_get_data(imsg, &rep, sizeof(rep)) == -1 ||
+		    rep.result < SRV_AUTH_OK || rep.result > SRV_AUTH_UNAVAIL ||
+		    rep.retry < 0 || rep.retry > 24 * 3600)
+			fatalx("%s: bad IMSG_SRV_AUTH_REP", __func__);
+		entry_auth_reply(&rep);
+		break;
+	default:
+		fatalx("%s: unexpected imsg %u", __func__, imsg->hdr.type);
+	}
 }
 
 /* Send a registry to write; returns its sequence number. */
@@ -530,7 +688,8 @@ worker_shutdown(void)
 	struct timeval	 tv = { SERVER_DRAIN_SEC, 0 };
 
 	env->shutting_down = 1;
-	if (!ready) {
+	if (!ready || env->worker == SRV_ROLE_REST) {
+		/* REST: the registry is saved on the way out */
 		event_base_loopexit(env->base, NULL);
 		return;
 	}

@@ -1,16 +1,20 @@
 #!/bin/bash
 # sc-server's privilege separation, seen from outside.  Started as root:
 # the parent stays root, unsandboxed, and holds only its two listeners;
-# its one child, the worker ("sc-server -W"), runs as _sc chrooted to
-# /var/empty with Seccomp 2 and NoNewPrivs 1, no access key or secret in
-# its command line or environment, and no file open past stdio; the KGP
-# connection and the entry proxy's connections and listener are the
-# worker's alone (ss -p).  The worker dies (a real sandbox violation in a
-# -Dsandbox_trap=true build, kill -9 otherwise): the parent logs it and
-# starts a new one, sandboxed again, with the same tunnel on the same
-# entry port, and sc's requests get through again.  SIGTERM: exit 0, no
-# worker left.  Started as an ordinary user: no chroot, no user switch,
-# the sandbox all the same.
+# its two children, the REST worker ("sc-server -W rest") and the KGP
+# worker ("sc-server -W kgp"), run as _sc chrooted to /var/empty with
+# Seccomp 2 and NoNewPrivs 1, no access key or secret in their command
+# line or environment, and no file open past stdio.  The KGP connection
+# and the entry proxy's connections and listener are the KGP worker's
+# alone, the REST listener the REST worker's alone (ss -p, and the socket
+# inodes in each one's fd list).  The KGP worker dies (a real sandbox
+# violation in a -Dsandbox_trap=true build, kill -9 otherwise): the
+# parent logs it and starts a new one, sandboxed again, with the same
+# tunnel on the same entry port, and sc's requests get through again.
+# The REST worker dies: a new one, the tunnel is still running and
+# connected over REST, and the KGP connection was never touched.
+# SIGTERM: exit 0, no worker left.  Started as an ordinary user: no
+# chroot, no user switch, the sandbox all the same.
 . "$(dirname "$0")/lib.sh"
 command -v ss >/dev/null || skip "needs ss (iproute2)"
 command -v setpriv >/dev/null || skip "needs setpriv (util-linux)"
@@ -38,9 +42,13 @@ status_field() {
 	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"
 }
 
-# the parent's children: the worker, and only it
+# the parent's worker of role rest or kgp
 worker_of() {
-	ps -o pid= --ppid "$1" | tr -d ' '
+	local c
+	for c in $(ps -o pid= --ppid "$1"); do
+		[ "$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null)" = \
+		    "sc-server -W $2 " ] && echo "$c"
+	done
 }
 
 request_ok() {
@@ -49,12 +57,12 @@ request_ok() {
 	    [ "$body" = "hello from the office" ]
 }
 
-# check_worker PID UID ROOT: the worker's sandbox and what it holds
+# check_worker PID ROLE UID ROOT: the worker's sandbox and what it holds
 check_worker() {
-	local w=$1 uid=$2 root=$3 got f
-	[ -n "$w" ] && [ -e "/proc/$w/status" ] || fail "no worker (pid '$w')"
+	local w=$1 role=$2 uid=$3 root=$4 got f
+	[ -n "$w" ] && [ -e "/proc/$w/status" ] || fail "no $role worker (pid '$w')"
 	got=$(tr '\0' ' ' <"/proc/$w/cmdline")
-	[ "$got" = "sc-server -W " ] || fail "worker $w: command line '$got'"
+	[ "$got" = "sc-server -W $role " ] || fail "worker $w: command line '$got'"
 	got=$(status_field "$w" Uid | tr -s '\t ' ' ')
 	[ "$got" = "$uid $uid $uid $uid" ] || fail "worker $w: Uid '$got', want $uid"
 	got=$(readlink "/proc/$w/root")
@@ -77,8 +85,23 @@ check_worker() {
 		*) fail "worker $w: fd ${f##*/} is $(readlink "$f")" ;;
 		esac
 	done
-	ok "worker $w: sc-server -W, uid $uid, root $root, Seccomp 2," \
-	    "NoNewPrivs 1, no secret in cmdline or environ, no file open"
+	ok "$role worker $w: sc-server -W $role, uid $uid, root $root," \
+	    "Seccomp 2, NoNewPrivs 1, no secret in cmdline or environ," \
+	    "no file open"
+}
+
+# the socket inodes that pid holds, one a line
+inodes_of() {
+	local f
+	for f in /proc/"$1"/fd/*; do
+		readlink "$f"
+	done | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | sort -u
+}
+
+# the inodes of the TCP sockets whose local address is $1
+inodes_on() {
+	cloud ss -Htanpe | awk -v a="$1" '$4 == a' |
+	    sed -n 's/.* ino:\([0-9]*\).*/\1/p' | sort -u
 }
 
 # the sockets of pid (ss -p in cloud): "state local peer" lines
@@ -93,10 +116,12 @@ SECRET=$(rest POST "/$SC_USER/tunnels" -d '{}' | json_get "j['kgp_secret']")
 P=$SERVER_PID
 [ "$(status_field "$P" Uid | awk '{print $1}')" = 0 ] ||
     fail "the parent does not run as root"
-W=$(worker_of "$P")
-[ -n "$W" ] && [ "$(echo "$W" | wc -l)" = 1 ] ||
-    fail "want one worker under the parent $P, have '$W'"
-check_worker "$W" "$SCUID" "$WANT_ROOT"
+[ "$(ps -o pid= --ppid "$P" | wc -l)" = 2 ] ||
+    fail "want two workers under the parent $P, have $(ps -o pid=,args= --ppid "$P")"
+R=$(worker_of "$P" rest)
+K=$(worker_of "$P" kgp)
+check_worker "$R" rest "$SCUID" "$WANT_ROOT"
+check_worker "$K" kgp "$SCUID" "$WANT_ROOT"
 [ "$(stat -c %u:%a "$CHROOT")" = 0:755 ] && [ -z "$(ls -A "$CHROOT")" ] ||
     fail "$CHROOT: $(stat -c %u:%a "$CHROOT"), or not empty"
 
@@ -105,13 +130,34 @@ request_ok || fail "no request through the tunnel"
 cloud bash -c "exec 5<>/dev/tcp/${ENTRY%:*}/${ENTRY##*:}; sleep 20" &
 HOLD=$!
 PIDS+=("$HOLD")
-wait_for 5 eval 'sockets_of "$W" | grep -q "^ESTAB $ENTRY "' ||
-    fail "the worker does not hold the entry connection: $(sockets_of "$W")"
-sockets_of "$W" | grep -q "^ESTAB $CLOUD_IP:$KGP_PORT $OFFICE_IP:" ||
-    fail "the worker does not hold sc's KGP connection: $(sockets_of "$W")"
-sockets_of "$W" | grep -q "^LISTEN $ENTRY " ||
-    fail "the worker does not hold the entry listener"
-ok "the worker holds the KGP connection, the entry listener and connection"
+wait_for 5 eval 'sockets_of "$K" | grep -q "^ESTAB $ENTRY "' ||
+    fail "the KGP worker does not hold the entry connection: $(sockets_of "$K")"
+sockets_of "$K" | grep -q "^ESTAB $CLOUD_IP:$KGP_PORT $OFFICE_IP:" ||
+    fail "the KGP worker does not hold sc's KGP connection: $(sockets_of "$K")"
+sockets_of "$K" | grep -q "^LISTEN $ENTRY " ||
+    fail "the KGP worker does not hold the entry listener"
+# (the tunnel of the POST above has its entry listener too)
+got=$(sockets_of "$K" | awk '{print $2}' | grep -xF "$CLOUD_IP:$REST_PORT" ||
+    true)
+[ -z "$got" ] || fail "the KGP worker holds a REST socket: $got"
+ok "the KGP worker holds the KGP connection, the entry listener and" \
+    "connection, and nothing of REST"
+sockets_of "$R" | grep -q "^LISTEN $CLOUD_IP:$REST_PORT " ||
+    fail "the REST worker does not hold the REST listener"
+# its listener and REST connections (sc's), nothing else
+got=$(sockets_of "$R" | awk '{print $2}' | sort -u)
+[ "$got" = "$CLOUD_IP:$REST_PORT" ] ||
+    fail "the REST worker holds sockets on '$got', want the REST port only"
+# the same from the fd list: no KGP or entry socket among the REST
+# worker's descriptors, no REST listener among the KGP worker's
+theirs=$( (inodes_on "$CLOUD_IP:$KGP_PORT"; inodes_on "$ENTRY") | sort -u)
+[ -n "$theirs" ] || fail "no inode for the KGP and entry sockets"
+got=$(comm -12 <(inodes_of "$R") <(echo "$theirs"))
+[ -z "$got" ] || fail "the REST worker has KGP or entry sockets: $got"
+got=$(comm -12 <(inodes_of "$K") <(inodes_on "$CLOUD_IP:$REST_PORT"))
+[ -z "$got" ] || fail "the KGP worker has the REST listener: $got"
+ok "the REST worker holds the REST listener and REST connections only" \
+    "(ss, fds)"
 got=$(sockets_of "$P" | grep -v '^LISTEN' || true)
 [ -z "$got" ] || fail "the parent holds connections: $got"
 got=$(sockets_of "$P" | awk '{print $2}' | sort | tr '\n' ' ')
@@ -122,28 +168,50 @@ want=$(printf '%s\n' "$CLOUD_IP:$KGP_PORT" "$CLOUD_IP:$REST_PORT" | sort |
 ok "the parent holds the REST and KGP listeners and nothing else"
 kill "$HOLD" 2>/dev/null
 
-# --- the worker dies: a new one, the same tunnel -----------------------
+# --- the KGP worker dies: a new one, the same tunnel -------------------
 if [ -n "$TRAP" ]; then
-	kill -USR2 "$W"
-	wait_for 5 grep -q "\[worker\] sandbox violation: system call execve" \
-	    "$TMP/server.log" || fail "no report of the worker's violation"
-	wait_for 5 grep -q "worker $W was killed by signal 31" \
+	kill -USR2 "$K"
+	wait_for 5 grep -q "\[kgp\] sandbox violation: system call execve" \
+	    "$TMP/server.log" || fail "no report of the KGP worker's violation"
+	wait_for 5 grep -q "kgp worker $K was killed by signal 31" \
 	    "$TMP/server.log" || fail "the parent did not log the SIGSYS"
-	ok "the worker broke its sandbox (execve): reported, died of SIGSYS"
+	ok "the KGP worker broke its sandbox (execve): reported, died of SIGSYS"
 else
-	kill -KILL "$W"
-	wait_for 5 grep -q "worker $W was killed by signal 9" \
+	kill -KILL "$K"
+	wait_for 5 grep -q "kgp worker $K was killed by signal 9" \
 	    "$TMP/server.log" || fail "the parent did not log the death"
-	ok "kill -9 of the worker: the parent logged it"
+	ok "kill -9 of the KGP worker: the parent logged it"
 fi
-wait_for 10 eval '[ -n "$(worker_of "$P")" ]' || fail "no new worker in 10 s"
-W2=$(worker_of "$P")
-[ "$W2" != "$W" ] || fail "the same worker $W"
+wait_for 10 eval '[ -n "$(worker_of "$P" kgp)" ]' || fail "no new KGP worker in 10 s"
+K2=$(worker_of "$P" kgp)
+[ "$K2" != "$K" ] || fail "the same KGP worker $K"
 wait_for 30 request_ok || fail "no request through $ENTRY 30 s after the restart"
-ok "a new worker ($W -> $W2): the tunnel serves again on $ENTRY"
-check_worker "$W2" "$SCUID" "$WANT_ROOT"
+ok "a new KGP worker ($K -> $K2): the tunnel serves again on $ENTRY"
+check_worker "$K2" kgp "$SCUID" "$WANT_ROOT"
 grep -q "tunnel $TUNNEL_ID .* restored" "$TMP/server.log" ||
     fail "no 'restored' line for the tunnel"
+[ "$(worker_of "$P" rest)" = "$R" ] || fail "the REST worker changed too"
+
+# --- the REST worker dies: the KGP side goes on -------------------------
+wait_for 10 eval 'sockets_of "$K2" | grep -q "^ESTAB $CLOUD_IP:$KGP_PORT "' ||
+    fail "no KGP connection in the new KGP worker"
+link=$(sockets_of "$K2" | grep "^ESTAB $CLOUD_IP:$KGP_PORT " | sort)
+kill -KILL "$R"
+wait_for 5 grep -q "rest worker $R was killed by signal 9" \
+    "$TMP/server.log" || fail "the parent did not log the REST worker's death"
+wait_for 10 eval '[ -n "$(worker_of "$P" rest)" ]' || fail "no new REST worker in 10 s"
+R2=$(worker_of "$P" rest)
+check_worker "$R2" rest "$SCUID" "$WANT_ROOT"
+wait_for 10 eval 'rest GET "/$SC_USER/tunnels/$TUNNEL_ID" >"$TMP/t.json"' ||
+    fail "no REST answer from the new REST worker"
+got=$(json_get "' '.join([j['status'], str(j['connected']).lower(), j['entry_proxy']])" <"$TMP/t.json")
+[ "$got" = "running true $ENTRY" ] ||
+    fail "the new REST worker says '$got' of the tunnel"
+[ "$(sockets_of "$K2" | grep "^ESTAB $CLOUD_IP:$KGP_PORT " | sort)" = "$link" ] ||
+    fail "the KGP connection changed with the REST worker"
+request_ok || fail "no request through $ENTRY after the REST worker's restart"
+[ "$(worker_of "$P" kgp)" = "$K2" ] || fail "the KGP worker changed too"
+ok "a new REST worker ($R -> $R2): the tunnel runs on, connected, same link"
 
 # --- SIGTERM ----------------------------------------------------------
 kill -TERM "$P"
@@ -151,8 +219,8 @@ wait_for 20 not_running "$P" || fail "sc-server runs 20 s after SIGTERM"
 wait "$P"
 st=$?
 [ "$st" = 0 ] || fail "sc-server exited $st after SIGTERM"
-not_running "$W2" || fail "the worker $W2 outlived the parent"
-ok "SIGTERM: exit 0, the worker gone too"
+not_running "$K2" && not_running "$R2" || fail "a worker outlived the parent"
+ok "SIGTERM: exit 0, the workers gone too"
 
 # --- started as an ordinary user ---------------------------------------
 chmod 711 "$TMP"
@@ -167,9 +235,9 @@ UP=$!
 PIDS+=("$UP")
 wait_for 10 cloud curl -sS --max-time 1 -o /dev/null \
     "http://$CLOUD_IP:5400/rest/v1/" || fail "sc-server as _sc does not answer"
-W=$(worker_of "$UP")
 SECRET=none
-check_worker "$W" "$SCUID" /
+check_worker "$(worker_of "$UP" rest)" rest "$SCUID" /
+check_worker "$(worker_of "$UP" kgp)" kgp "$SCUID" /
 ok "as an ordinary user: no chroot, no switch, the sandbox on"
 kill -TERM "$UP"
 wait_for 20 not_running "$UP" || fail "sc-server as _sc runs after SIGTERM"

@@ -1,8 +1,9 @@
 /*
  * Unit tests of server/privsep.c: blobs between the sc-server parent and
- * its worker.  A blob goes through a real socket pair and comes out
+ * its workers.  A blob goes through a real socket pair and comes out
  * whole; every message out of place, of the wrong size or kind, or past
- * the announced length is refused.
+ * the announced length is refused.  The messages the parent relays
+ * between the REST and the KGP worker are checked field by field.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -22,6 +23,23 @@
 #include "server.h"
 
 struct server_env	*env;
+
+/* what privsep.c's checks use of tunnel.c and accounts.c */
+int
+tunnel_id_valid(const char *id)
+{
+	return (strlen(id) == TUNNEL_ID_LEN &&
+	    strspn(id, "0123456789abcdef") == TUNNEL_ID_LEN);
+}
+
+int
+account_name_valid(const char *name)
+{
+	size_t	 len = strlen(name);
+
+	return (len > 0 && len <= ACCOUNT_NAME_MAX && strspn(name,
+	    "abcdefghijklmnopqrstuvwxyz0123456789._@+-") == len);
+}
 
 struct pair {
 	int		 sv[2];
@@ -208,6 +226,71 @@ test_bad_order(void **state)
 	assert_int_equal(raw(p, &b, IMSG_SRV_READY, NULL, 0, NULL, 0), -1);
 }
 
+#define ID	"0123456789abcdef0123456789abcdef"
+
+static void
+test_relayed(void **state)
+{
+	struct srv_tunnel_add	 a;
+	struct srv_tstate	 ts;
+	struct srv_auth_req	 r;
+
+	memset(&a, 0, sizeof(a));
+	strlcpy(a.id, ID, sizeof(a.id));
+	memset(a.secret, 'a', TUNNEL_SECRET_LEN);
+	strlcpy(a.owner, "alice", sizeof(a.owner));
+	a.mode = SRV_ADD_NEW;
+	assert_int_equal(srv_tunnel_add_valid(&a), 0);
+	a.want = 80;			/* a privileged port */
+	a.mode = SRV_ADD_RESTORE;
+	assert_int_equal(srv_tunnel_add_valid(&a), -1);
+	a.want = 4000;
+	assert_int_equal(srv_tunnel_add_valid(&a), 0);
+	a.mode = SRV_ADD_NEW;		/* a new tunnel has no port yet */
+	assert_int_equal(srv_tunnel_add_valid(&a), -1);
+	a.mode = 9;
+	a.want = 0;
+	assert_int_equal(srv_tunnel_add_valid(&a), -1);
+	a.mode = SRV_ADD_SYNC;
+	a.secret[3] = 'X';		/* not hex */
+	assert_int_equal(srv_tunnel_add_valid(&a), -1);
+	a.secret[3] = 'a';
+	memset(a.owner, 'b', sizeof(a.owner));	/* no NUL */
+	assert_int_equal(srv_tunnel_add_valid(&a), -1);
+
+	memset(&ts, 0, sizeof(ts));
+	strlcpy(ts.id, ID, sizeof(ts.id));
+	ts.status = TUNNEL_RUNNING;
+	assert_int_equal(srv_tstate_valid(&ts), 0);
+	ts.status = TUNNEL_TERMINATED + 1;
+	assert_int_equal(srv_tstate_valid(&ts), -1);
+	ts.status = TUNNEL_HALTING;
+	ts.entry_port = 22;
+	assert_int_equal(srv_tstate_valid(&ts), -1);
+	ts.entry_port = 0;
+	memset(ts.reason, 'x', sizeof(ts.reason));
+	assert_int_equal(srv_tstate_valid(&ts), -1);
+	ts.reason[0] = '\0';
+	ts.id[0] = 'G';
+	assert_int_equal(srv_tstate_valid(&ts), -1);
+
+	memset(&r, 0, sizeof(r));
+	strlcpy(r.tunnel_id, ID, sizeof(r.tunnel_id));
+	strlcpy(r.addr, "127.0.0.1", sizeof(r.addr));
+	r.have = 1;
+	strlcpy(r.user, "alice", sizeof(r.user));
+	strlcpy(r.key, "k", sizeof(r.key));
+	assert_int_equal(srv_auth_req_valid(&r), 0);
+	r.have = 2;
+	assert_int_equal(srv_auth_req_valid(&r), -1);
+	r.have = 0;
+	memset(r.key, 'k', sizeof(r.key));
+	assert_int_equal(srv_auth_req_valid(&r), -1);
+	r.key[0] = '\0';
+	r.addr[0] = '\0';
+	assert_int_equal(srv_auth_req_valid(&r), -1);
+}
+
 int
 main(void)
 {
@@ -218,6 +301,7 @@ main(void)
 		    pair_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_order, pair_setup,
 		    pair_teardown),
+		cmocka_unit_test(test_relayed),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -1,0 +1,356 @@
+/*
+ * The tunnel registry of the REST worker: the tunnels with their owners
+ * and settings, what the REST API answers and what goes to disk.  The
+ * KGP worker runs them: it gets each tunnel (its id, secret and entry
+ * port) through the parent (IMSG_SRV_TUNNEL_ADD), and reports what
+ * becomes of it (IMSG_SRV_TUNNEL_STATE: its entry proxy, its links, its
+ * end), which this side applies and saves.  Neither side trusts the
+ * other with more than that: the KGP worker never sees an account, this
+ * one never a KGP connection or a stream.
+ *
+ * A new KGP worker (the old one died) is told every running tunnel
+ * again; a new REST worker reads the registry back and asks the KGP
+ * worker how each running tunnel is (SRV_ADD_SYNC): one it no longer has
+ * ended meanwhile.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "imsg_server.h"
+#include "log.h"
+#include "server.h"
+
+/* a tunnel being created: waiting for its entry proxy */
+static struct tunnellist	 pending = TAILQ_HEAD_INITIALIZER(pending);
+static int			 restoring;	/* answers still to come */
+
+static void	 reg_send(struct tunnel *, uint32_t);
+static void	 reg_answered(struct tunnel *);
+static json_t	*json_time(time_t);
+static json_t	*json_list(json_t *);
+
+static void
+reg_send(struct tunnel *t, uint32_t mode)
+{
+	struct srv_tunnel_add	 a;
+
+	memset(&a, 0, sizeof(a));
+	strlcpy(a.id, t->id, sizeof(a.id));
+	strlcpy(a.secret, t->secret, sizeof(a.secret));
+	strlcpy(a.owner, t->owner, sizeof(a.owner));
+	a.mode = mode;
+	a.want = mode == SRV_ADD_NEW ? 0 : t->entry_port;
+	a.last_connected = t->last_connected;
+	worker_send(IMSG_SRV_TUNNEL_ADD, &a, sizeof(a));
+	explicit_bzero(&a, sizeof(a));
+}
+
+/*
+ * A REST POST: the KGP worker opens the tunnel's entry proxy; once it
+ * says so, the tunnel is in the registry and cb hears of it (NULL and
+ * the tunnel freed if it could not be opened).
+ */
+int
+reg_start(struct tunnel *t, void (*cb)(struct tunnel *, void *), void *arg)
+{
+	t->start_cb = cb;
+	t->start_arg = arg;
+	TAILQ_INSERT_TAIL(&pending, t, entry);
+	reg_send(t, SRV_ADD_NEW);
+	return (0);
+}
+
+/* A tunnel read back from tunnels.json (state.c). */
+void
+reg_restore(struct tunnel *t)
+{
+	TAILQ_INSERT_TAIL(&env->tunnels, t, entry);
+	if (t->status != TUNNEL_RUNNING)
+		return;
+	t->waiting = 1;
+	restoring++;
+	reg_send(t, env->resync ? SRV_ADD_SYNC : SRV_ADD_RESTORE);
+}
+
+/* Tunnels of the registry still waiting for the KGP worker's answer. */
+int
+reg_waiting(void)
+{
+	return (restoring);
+}
+
+static void
+reg_answered(struct tunnel *t)
+{
+	if (!t->waiting)
+		return;
+	t->waiting = 0;
+	if (--restoring == 0)
+		worker_restore_done();
+}
+
+/* A new KGP worker: every running tunnel again, then the end of them. */
+void
+reg_send_all(void)
+{
+	struct tunnel	*t;
+
+	TAILQ_FOREACH(t, &env->tunnels, entry)
+		if (t->status == TUNNEL_RUNNING)
+			reg_send(t, SRV_ADD_RESTORE);
+	worker_send(IMSG_SRV_TUNNELS_END, NULL, 0);
+}
+
+void
+reg_kgp_up(void)
+{
+	log_debug("a new KGP worker: telling it the running tunnels");
+	reg_send_all();
+}
+
+/*
+ * The KGP worker died: its links are gone, a halting tunnel is over, a
+ * tunnel being created gets no entry proxy.
+ */
+void
+reg_kgp_down(void)
+{
+	struct tunnel	*t, *tmp;
+	int		 changed = 0;
+
+	TAILQ_FOREACH_SAFE(t, &pending, entry, tmp) {
+		TAILQ_REMOVE(&pending, t, entry);
+		t->start_cb(NULL, t->start_arg);
+		tunnel_free(t);
+	}
+	TAILQ_FOREACH(t, &env->tunnels, entry) {
+		t->nlinks = 0;
+		t->connected = 0;
+		if (t->status == TUNNEL_HALTING) {
+			t->status = TUNNEL_TERMINATED;
+			t->shutdown_time = time(NULL);
+			log_info("tunnel %s terminated: deleted", t->id);
+			changed = 1;
+		}
+		reg_answered(t);
+	}
+	if (changed)
+		state_save();
+}
+
+/* What the KGP worker says of a tunnel. */
+void
+reg_state(const struct srv_tstate *ts)
+{
+	struct tunnel	*t;
+	int		 changed = 0;
+
+	TAILQ_FOREACH(t, &pending, entry)
+		if (strcmp(t->id, ts->id) == 0)
+			break;
+	if (t != NULL) {
+		TAILQ_REMOVE(&pending, t, entry);
+		if (ts->status != TUNNEL_RUNNING || ts->entry_port == 0 ||
+		    ts->entry_addr[0] == '\0') {
+			log_warnx("tunnel %s of %s: no entry proxy port", t->id,
+			    t->owner);
+			t->start_cb(NULL, t->start_arg);
+			tunnel_free(t);
+			return;
+		}
+		t->entry_port = ts->entry_port;
+		strlcpy(t->entry_addr, ts->entry_addr, sizeof(t->entry_addr));
+		t->nlinks = ts->nlinks;
+		t->connected = ts->connected;
+		tunnel_prune();
+		TAILQ_INSERT_TAIL(&env->tunnels, t, entry);
+		log_info("tunnel %s created for %s (\"%s\"), entry proxy %s",
+		    t->id, t->owner, t->identifier ? t->identifier : "",
+		    t->entry_addr);
+		/* on disk before the client hears of it (see rest.c) */
+		state_save();
+		t->start_cb(t, t->start_arg);
+		t->start_cb = NULL;
+		t->start_arg = NULL;
+		return;
+	}
+	if ((t = tunnel_find(ts->id)) == NULL) {
+		log_debug("tunnel %s: a report for no tunnel", ts->id);
+		return;
+	}
+	if (ts->entry_port != 0 && (int)ts->entry_port != t->entry_port) {
+		t->entry_port = ts->entry_port;
+		changed = 1;
+	}
+	if (ts->entry_addr[0] != '\0')
+		strlcpy(t->entry_addr, ts->entry_addr, sizeof(t->entry_addr));
+	if (ts->last_connected > t->last_connected) {
+		t->last_connected = ts->last_connected;
+		changed = 1;
+	}
+	t->nlinks = ts->nlinks;
+	t->connected = ts->connected;
+	/* a status only moves on (a DELETE may have gone ahead) */
+	if (ts->status > (uint32_t)t->status) {
+		t->status = ts->status;
+		if (t->status == TUNNEL_TERMINATED) {
+			t->shutdown_time = ts->shutdown_time ?
+			    ts->shutdown_time : time(NULL);
+			t->nlinks = t->connected = 0;
+		}
+		changed = 1;
+	}
+	reg_answered(t);
+	if (changed)
+		state_save();
+}
+
+/*
+ * REST DELETE: the KGP worker closes the links; halting until they are
+ * gone (it says so), terminated at once when there is none.
+ */
+void
+reg_delete(struct tunnel *t)
+{
+	struct srv_tunnel_ref	 ref;
+
+	if (t->status != TUNNEL_RUNNING)
+		return;
+	t->user_shutdown = 1;
+	memset(&ref, 0, sizeof(ref));
+	strlcpy(ref.id, t->id, sizeof(ref.id));
+	worker_send(IMSG_SRV_TUNNEL_DEL, &ref, sizeof(ref));
+	if (t->nlinks == 0) {
+		t->status = TUNNEL_TERMINATED;
+		t->shutdown_time = time(NULL);
+		t->connected = 0;
+		log_debug("tunnel %s terminated: deleted", t->id);
+	} else {
+		t->status = TUNNEL_HALTING;
+		log_debug("tunnel %s halting: deleted", t->id);
+	}
+	state_save();
+}
+
+/*
+ * -P, for the KGP worker: the credentials of an entry connection's first
+ * request name the tunnel's owner (any account for a shared tunnel).
+ * Failures count in the failed-login rate limit.
+ */
+void
+reg_auth(const struct srv_auth_req *req, struct srv_auth_rep *rep)
+{
+	struct tunnel	*t;
+	int		 retry = 0, ok = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->reqid = req->reqid;
+	rep->result = SRV_AUTH_DENIED;
+	t = tunnel_find(req->tunnel_id);
+	if (req->have) {
+		if (limit_check(req->addr, req->user, &retry)) {
+			rep->result = SRV_AUTH_LIMITED;
+			rep->retry = retry;
+			return;
+		}
+		ok = t != NULL && t->status == TUNNEL_RUNNING &&
+		    account_check(&env->accounts, req->user, req->key) == 0 &&
+		    (t->shared_tunnel || strcmp(req->user, t->owner) == 0);
+		if (!ok)
+			limit_fail("entry proxy", req->addr, account_find(
+			    &env->accounts, req->user) ? req->user : NULL);
+	} else if (limit_check(req->addr, NULL, &retry)) {
+		rep->result = SRV_AUTH_LIMITED;
+		rep->retry = retry;
+		return;
+	}
+	if (ok)
+		rep->result = SRV_AUTH_OK;
+}
+
+/* Tunnels of owner that are not terminated. */
+int
+tunnel_count_active(const char *owner)
+{
+	struct tunnel	*t;
+	int		 n = 0;
+
+	TAILQ_FOREACH(t, &env->tunnels, entry)
+		if (t->status != TUNNEL_TERMINATED &&
+		    strcmp(t->owner, owner) == 0)
+			n++;
+	TAILQ_FOREACH(t, &pending, entry)
+		if (strcmp(t->owner, owner) == 0)
+			n++;
+	return (n);
+}
+
+static json_t *
+json_time(time_t t)
+{
+	if (t == 0)
+		return (json_null());
+	return (json_integer(t));
+}
+
+static json_t *
+json_list(json_t *a)
+{
+	if (a == NULL)
+		return (json_array());
+	return (json_incref(a));
+}
+
+/* The tunnel object of the REST API; the secret only when asked. */
+json_t *
+tunnel_json(struct tunnel *t, int with_secret)
+{
+	json_t	*o;
+
+	o = json_object();
+	if (o == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", json_string(t->id));
+	json_object_set_new(o, "owner", json_string(t->owner));
+	json_object_set_new(o, "status",
+	    json_string(tunnel_status_name(t->status)));
+	json_object_set_new(o, "host", json_string(env->host));
+	json_object_set_new(o, "ssh_port", json_integer(env->kgp_port));
+	json_object_set_new(o, "tunnel_identifier",
+	    t->identifier ? json_string(t->identifier) : json_null());
+	json_object_set_new(o, "creation_time", json_time(t->creation_time));
+	json_object_set_new(o, "launch_time", json_time(t->launch_time));
+	json_object_set_new(o, "last_connected", json_time(t->last_connected));
+	json_object_set_new(o, "shutdown_time", json_time(t->shutdown_time));
+	json_object_set_new(o, "domain_names", json_list(t->domain_names));
+	json_object_set_new(o, "direct_domains", json_list(t->direct_domains));
+	json_object_set_new(o, "no_ssl_bump_domains",
+	    json_list(t->no_ssl_bump_domains));
+	json_object_set_new(o, "shared_tunnel",
+	    json_boolean(t->shared_tunnel));
+	json_object_set_new(o, "use_kgp", json_boolean(t->use_kgp));
+	json_object_set_new(o, "use_caching_proxy",
+	    json_boolean(t->use_caching_proxy));
+	json_object_set_new(o, "no_proxy_caching",
+	    json_boolean(t->no_proxy_caching));
+	json_object_set_new(o, "tunnel_pool", json_boolean(t->tunnel_pool));
+	json_object_set_new(o, "user_shutdown",
+	    json_boolean(t->user_shutdown));
+	json_object_set_new(o, "vm_version",
+	    json_string(t->vm_version ? t->vm_version : ""));
+	json_object_set_new(o, "metadata",
+	    t->metadata ? json_incref(t->metadata) : json_object());
+	json_object_set_new(o, "entry_proxy", json_string(t->entry_addr));
+	json_object_set_new(o, "server_cert_sha256",
+	    json_string(env->cert_hash));
+	json_object_set_new(o, "connected", json_boolean(t->connected));
+	if (with_secret)
+		json_object_set_new(o, "kgp_secret", json_string(t->secret));
+	return (o);
+}
