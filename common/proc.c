@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,4 +153,48 @@ set_cloexec(int fd, int on)
 	else
 		flags &= ~FD_CLOEXEC;
 	return (fcntl(fd, F_SETFD, flags));
+}
+
+/*
+ * The environment a helper is exec'd with: a fixed PATH and, of what is
+ * set here, only the time zone and the sanitizers' options; nothing
+ * secret, nothing else from the user.  Async-signal-safe (it runs
+ * between fork and exec).
+ */
+static const char *proc_pass_env[] = {
+	"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL
+};
+
+void
+proc_child_env(struct proc_env *pe)
+{
+	const char	*v;
+	int		 i, n = 0;
+
+	pe->envp[n++] = "PATH=/usr/bin:/bin";
+	for (i = 0; proc_pass_env[i] != NULL && n < PROC_ENV_SLOTS - 1; i++) {
+		if ((v = getenv(proc_pass_env[i])) == NULL)
+			continue;
+		snprintf(pe->buf[n - 1], sizeof(pe->buf[0]), "%s=%s",
+		    proc_pass_env[i], v);
+		pe->envp[n] = pe->buf[n - 1];
+		n++;
+	}
+	pe->envp[n] = NULL;
+}
+
+/* Its own process group and default signals, none blocked. */
+void
+proc_child_signals(void)
+{
+	sigset_t	 set;
+
+	setpgid(0, 0);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
 }

@@ -29,4 +29,14 @@ void	 imsgev_log_sink(struct imsgev *);
 int	 set_nonblock(int);
 int	 set_cloexec(int, int);
 
+/* a helper process about to be exec'd: its environment, its signals */
+#define PROC_ENV_SLOTS	8	/* what proc_child_env() fills, NULL too */
+#define PROC_ENV_LEN	512
+struct proc_env {
+	char		*envp[PROC_ENV_SLOTS];
+	char		 buf[PROC_ENV_SLOTS - 2][PROC_ENV_LEN];
+};
+void	 proc_child_env(struct proc_env *);
+void	 proc_child_signals(void);
+
 #endif /* SC_PROC_H */

@@ -477,6 +477,44 @@ sandbox_limits(void)
 		fatal("%s: PR_SET_DUMPABLE", __func__);
 }
 
+/* The kernel's Landlock ABI version, or 0 (logged) when it has none. */
+static int
+ll_abi(const char *who)
+{
+	int	 abi;
+
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LL_CREATE_RULESET_VERSION);
+	if (abi <= 0) {
+		log_debug("%s: no Landlock in this kernel (%s)", who,
+		    strerror(errno));
+		return (0);
+	}
+	return (abi);
+}
+
+/* Every file system access this ABI can restrict. */
+static uint64_t
+ll_handled_fs(int abi)
+{
+	uint64_t	 h = LL_FS_V1;
+
+	if (abi >= 2)
+		h |= LL_FS_REFER;
+	if (abi >= 3)
+		h |= LL_FS_TRUNCATE;
+	if (abi >= 5)
+		h |= LL_FS_IOCTL_DEV;
+#ifdef SANDBOX_SANITIZER
+	/*
+	 * Sanitizer reports and leak checks (and the children's start)
+	 * read /proc/self: see the top.
+	 */
+	h &= ~(LL_FS_READ_FILE | LL_FS_READ_DIR);
+#endif
+	return (h);
+}
+
 /*
  * No file system at all.  Returns the Landlock ABI in force, or 0 when the
  * kernel has no Landlock.  no_new_privs must be set (or CAP_SYS_ADMIN).
@@ -488,25 +526,10 @@ sandbox_landlock(enum sandbox_proc p)
 	size_t			 attrsz;
 	int			 abi, fd;
 
-	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
-	    LL_CREATE_RULESET_VERSION);
-	if (abi <= 0) {
-		log_debug("%s: no Landlock in this kernel (%s)", __func__,
-		    strerror(errno));
+	if ((abi = ll_abi(__func__)) <= 0)
 		return (0);
-	}
 	memset(&attr, 0, sizeof(attr));
-	attr.handled_access_fs = LL_FS_V1;
-	if (abi >= 2)
-		attr.handled_access_fs |= LL_FS_REFER;
-	if (abi >= 3)
-		attr.handled_access_fs |= LL_FS_TRUNCATE;
-	if (abi >= 5)
-		attr.handled_access_fs |= LL_FS_IOCTL_DEV;
-#ifdef SANDBOX_SANITIZER
-	/* reports and leak checks read /proc/self: see the top */
-	attr.handled_access_fs &= ~(LL_FS_READ_FILE | LL_FS_READ_DIR);
-#endif
+	attr.handled_access_fs = ll_handled_fs(abi);
 	attrsz = sizeof(attr.handled_access_fs);
 	if (abi >= 4) {
 		attr.handled_access_net = LL_NET_BIND_TCP;
@@ -644,25 +667,10 @@ sandbox_landlock_files(enum sandbox_proc p, const struct sandbox_files *f)
 
 	if (p != SANDBOX_CONTROLLER && p != SANDBOX_SPAWNER)
 		fatalx("%s: not for %s", __func__, sandbox_name(p));
-	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
-	    LL_CREATE_RULESET_VERSION);
-	if (abi <= 0) {
-		log_debug("%s: no Landlock in this kernel (%s)", __func__,
-		    strerror(errno));
+	if ((abi = ll_abi(__func__)) <= 0)
 		return (0);
-	}
 	memset(&attr, 0, sizeof(attr));
-	attr.handled_access_fs = LL_FS_V1;
-	if (abi >= 2)
-		attr.handled_access_fs |= LL_FS_REFER;
-	if (abi >= 3)
-		attr.handled_access_fs |= LL_FS_TRUNCATE;
-	if (abi >= 5)
-		attr.handled_access_fs |= LL_FS_IOCTL_DEV;
-#ifdef SANDBOX_SANITIZER
-	/* reports, leak checks and the children's start read /proc/self */
-	attr.handled_access_fs &= ~(LL_FS_READ_FILE | LL_FS_READ_DIR);
-#endif
+	attr.handled_access_fs = ll_handled_fs(abi);
 	h = attr.handled_access_fs;
 	attrsz = sizeof(attr.handled_access_fs);
 	if (abi >= 4) {

@@ -166,11 +166,6 @@ supervise_init(struct event_base *base, int verbose)
 	return (0);
 }
 
-/* The environment a child gets: nothing secret, nothing from the user. */
-static const char *pass_env[] = {
-	"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL
-};
-
 /*
  * In the new process: fd 3 and fd 4, nothing else past stderr, a
  * scrubbed environment, exec.  Only async-signal-safe calls.
@@ -178,9 +173,8 @@ static const char *pass_env[] = {
 static void
 child_exec(struct child *c, int verbose, int ctlfd, int peerfd)
 {
-	char		*argv[8], *envp[8];
-	char		 envbuf[4][512];
-	const char	*v;
+	struct proc_env	 pe;
+	char		*argv[8];
 	int		 i, n, fd3, fd4;
 
 	n = 0;
@@ -188,24 +182,8 @@ child_exec(struct child *c, int verbose, int ctlfd, int peerfd)
 	for (i = 0; i < verbose && i < 3; i++)
 		argv[n++] = "-v";
 	argv[n] = NULL;
-	n = 0;
-	envp[n++] = "PATH=/usr/bin:/bin";
-	for (i = 0; pass_env[i] != NULL && n < 5; i++) {
-		if ((v = getenv(pass_env[i])) == NULL)
-			continue;
-		snprintf(envbuf[n - 1], sizeof(envbuf[0]), "%s=%s",
-		    pass_env[i], v);
-		envp[n] = envbuf[n - 1];
-		n++;
-	}
-	envp[n] = NULL;
-
-	setpgid(0, 0);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
+	proc_child_env(&pe);
+	proc_child_signals();
 	if (sv_outfd != -1 && (dup2(sv_outfd, STDOUT_FILENO) == -1 ||
 	    dup2(sv_outfd, STDERR_FILENO) == -1))
 		_exit(127);
@@ -214,7 +192,7 @@ child_exec(struct child *c, int verbose, int ctlfd, int peerfd)
 	    dup2(fd3, 3) == -1 || dup2(fd4, 4) == -1)
 		_exit(127);
 	closefrom(5);
-	execve(c->path, argv, envp);
+	execve(c->path, argv, pe.envp);
 	dprintf(STDERR_FILENO, "%s: execve %s: %s\n", c->name, c->path,
 	    strerror(errno));
 	_exit(127);

@@ -107,11 +107,6 @@ static int		 rest_fd = -1, kgp_fd = -1;
 static struct event	*ev_stop, *ev_poll;
 static int		 exit_code;
 
-/* The environment a worker gets: nothing from the user but these. */
-static const char *pass_env[] = {
-	"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL
-};
-
 /*
  * The parent's start: files and ports, then the worker.  self is how
  * to execute this program again.  Returns the exit status.
@@ -356,41 +351,21 @@ parent_spawn(struct srv_worker *w)
 static void
 parent_exec(int fd, const char *role)
 {
-	char		*argv[4], *envp[8];
-	char		 envbuf[4][512];
-	const char	*v;
-	sigset_t	 set;
-	int		 i, n, fd3;
+	struct proc_env	 pe;
+	char		*argv[4];
+	int		 fd3;
 
 	argv[0] = "sc-server";
 	argv[1] = "-W";
 	argv[2] = (char *)role;
 	argv[3] = NULL;
-	n = 0;
-	envp[n++] = "PATH=/usr/bin:/bin";
-	for (i = 0; pass_env[i] != NULL && n < 5; i++) {
-		if ((v = getenv(pass_env[i])) == NULL)
-			continue;
-		snprintf(envbuf[n - 1], sizeof(envbuf[0]), "%s=%s",
-		    pass_env[i], v);
-		envp[n] = envbuf[n - 1];
-		n++;
-	}
-	envp[n] = NULL;
-
-	setpgid(0, 0);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	sigemptyset(&set);
-	sigprocmask(SIG_SETMASK, &set, NULL);
+	proc_child_env(&pe);
+	proc_child_signals();
 	if ((fd3 = fcntl(fd, F_DUPFD, 10)) == -1 ||
 	    dup2(fd3, SRV_WORKER_FD) == -1)
 		_exit(127);
 	closefrom(SRV_WORKER_FD + 1);
-	execve(self_exe, argv, envp);
+	execve(self_exe, argv, pe.envp);
 	dprintf(STDERR_FILENO, "sc-server: execve %s: %s\n", self_exe,
 	    strerror(errno));
 	_exit(127);
