@@ -634,6 +634,89 @@ test_ctl_path(void **state)
 	assert_int_equal(config_ctl_path("x", buf, 8), -1);
 }
 
+/* The upstream proxy flags: what they set, and errors that never show a password. */
+static void
+unset_proxy_env(void)
+{
+	unsetenv("http_proxy");
+	unsetenv("HTTP_PROXY");
+	unsetenv("all_proxy");
+	unsetenv("ALL_PROXY");
+	unsetenv("SAUCE_PROXY_SAUCE");
+}
+
+static void
+test_proxy(void **state)
+{
+	const char	*bad[] = {
+		"socks5://u:topsecret@h:1",	/* not http */
+		"u:topsecret@[::1",		/* no ']' */
+		"u:topsecret@::1:8080",		/* IPv6 without brackets */
+		"u:top%zzsecret@h:1",		/* a bad %-escape */
+		"topsecret@h:1",		/* no user:password */
+		"u:topsecret@h:99999",		/* the port */
+		"u:topsecret@h",		/* no port */
+		"u:topsecret@h o:1",		/* the host */
+		NULL };
+	int		 i;
+
+	unset_proxy_env();
+	/* version 5: both REST and the tunnel, %-escaped credentials */
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--proxy-sauce",
+	    "http://us%3Aer:p%40ss@proxy.example:3128/", NULL), CONFIG_OK);
+	assert_string_equal(conf.proxy_host, "proxy.example");
+	assert_int_equal(conf.proxy_port, 3128);
+	assert_string_equal(conf.proxy_user, "us:er");
+	assert_string_equal(conf.proxy_pass, "p@ss");
+	assert_true(conf.proxy_rest && conf.proxy_tunnel);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--proxy-sauce",
+	    "[::1]:8080", NULL), CONFIG_OK);
+	assert_string_equal(conf.proxy_host, "::1");
+	assert_int_equal(conf.proxy_port, 8080);
+	assert_null(conf.proxy_user);
+	/* version 4: REST alone, then the tunnel too with -T */
+	assert_int_equal(parse("-u", "a", "-k", "k", "-p", "10.0.0.1:3128",
+	    "-w", "bob:s3cret", NULL), CONFIG_OK);
+	assert_string_equal(conf.proxy_host, "10.0.0.1");
+	assert_string_equal(conf.proxy_user, "bob");
+	assert_string_equal(conf.proxy_pass, "s3cret");
+	assert_true(conf.proxy_rest);
+	assert_false(conf.proxy_tunnel);
+	assert_int_equal(parse("-u", "a", "-k", "k", "-p", "10.0.0.1:3128",
+	    "-T", NULL), CONFIG_OK);
+	assert_true(conf.proxy_rest && conf.proxy_tunnel);
+	assert_null(conf.proxy_user);
+	/* -T and -w need -p */
+	assert_int_equal(parse("-u", "a", "-k", "k", "-T", NULL), CONFIG_ERROR);
+	assert_int_equal(parse("-u", "a", "-k", "k", "-w", "bob:s3cret", NULL),
+	    CONFIG_ERROR);
+	assert_null(strstr(err, "s3cret"));
+	/* bad values are errors, and no message shows the password */
+	for (i = 0; bad[i] != NULL; i++) {
+		assert_int_equal(parse("run", "-u", "a", "-k", "k",
+		    "--proxy-sauce", bad[i], NULL), CONFIG_ERROR);
+		assert_non_null(strstr(err, "--proxy-sauce"));
+		assert_null(strstr(err, "topsecret"));
+		assert_null(strstr(err, "secret"));
+	}
+	/* the environment: SAUCE_PROXY_SAUCE for sc run, http_proxy for v4 */
+	setenv("SAUCE_PROXY_SAUCE", "u:pw@envproxy:3128", 1);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_string_equal(conf.proxy_host, "envproxy");
+	assert_true(conf.proxy_tunnel);
+	unset_proxy_env();
+	setenv("http_proxy", "http://v4proxy:8888", 1);
+	assert_int_equal(parse("-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_string_equal(conf.proxy_host, "v4proxy");
+	assert_int_equal(conf.proxy_port, 8888);
+	assert_false(conf.proxy_tunnel);
+	/* a flag beats the environment */
+	assert_int_equal(parse("-u", "a", "-k", "k", "-p", "flagproxy:1",
+	    NULL), CONFIG_OK);
+	assert_string_equal(conf.proxy_host, "flagproxy");
+	unset_proxy_env();
+}
+
 int
 main(void)
 {
@@ -668,6 +751,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_file_key_secret, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_proxy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_mode, setup,
 		    teardown),
 	};
