@@ -103,8 +103,8 @@
 #endif
 
 /* sc-server's workers */
-#define SANDBOX_IS_SERVER(p)	((p) == SANDBOX_SERVER_WORKER || \
-	(p) == SANDBOX_SERVER_REST || (p) == SANDBOX_SERVER_KGP)
+#define SANDBOX_IS_SERVER(p)	((p) == SANDBOX_SERVER_REST || \
+	(p) == SANDBOX_SERVER_KGP)
 
 static void	 sandbox_files_enter(enum sandbox_proc,
 		    const struct sandbox_files *);
@@ -121,8 +121,6 @@ sandbox_name(enum sandbox_proc p)
 		return ("controller");
 	case SANDBOX_SPAWNER:
 		return ("spawner");
-	case SANDBOX_SERVER_WORKER:
-		return ("sc-server worker");
 	case SANDBOX_SERVER_REST:
 		return ("sc-server REST worker");
 	case SANDBOX_SERVER_KGP:
@@ -246,16 +244,11 @@ sandbox_proxyd(void)
 }
 
 /*
- * sc-server's worker: like kgpd, no file system and no socket of its
- * own (the parent binds every port and passes the listeners), and it may
- * accept on those listeners.
+ * sc-server's workers: like kgpd, no file system and no socket of their
+ * own (the parent binds every port and passes the listeners), and they
+ * may accept on those listeners.  The REST worker gets no descriptor
+ * after its start; the KGP worker gets the entry ports.
  */
-void
-sandbox_server_worker(void)
-{
-	sandbox_enter(SANDBOX_SERVER_WORKER);
-}
-
 void
 sandbox_server_rest(void)
 {
@@ -398,7 +391,6 @@ sandbox_enter(enum sandbox_proc p)
 	case SANDBOX_PROXYD:
 		promises = "stdio inet dns recvfd";
 		break;
-	case SANDBOX_SERVER_WORKER:
 	case SANDBOX_SERVER_KGP:
 		promises = "stdio inet recvfd";
 		break;
@@ -1031,7 +1023,6 @@ sandbox_seccomp(enum sandbox_proc p, const struct sandbox_files *f)
 		/* TCP out, UDP for DNS; no raw, no unix, no netlink */
 		sc_add_inet(ctx);
 		break;
-	case SANDBOX_SERVER_WORKER:
 	case SANDBOX_SERVER_REST:
 	case SANDBOX_SERVER_KGP:
 		/* no socket(), connect() or bind(): accept only */

@@ -29,7 +29,6 @@ enum sandbox_proc {
 	SANDBOX_PROXYD,		/* no fs; may connect out and resolve names */
 	SANDBOX_CONTROLLER,	/* its files, REST, the tunnel server */
 	SANDBOX_SPAWNER,	/* root: starts kgpd and proxyd, nothing else */
-	SANDBOX_SERVER_WORKER,	/* sc-server's worker: passed listeners only */
 	SANDBOX_SERVER_REST,	/* sc-server's REST worker: accept, no fd in */
 	SANDBOX_SERVER_KGP,	/* sc-server's KGP worker: accept, entry fds */
 };
@@ -58,7 +57,6 @@ void		 sandbox_setuser(const struct passwd *);
 int		 sandbox_check_chroot(const char *, char *, size_t);
 void		 sandbox_kgpd(void);
 void		 sandbox_proxyd(void);
-void		 sandbox_server_worker(void);
 void		 sandbox_server_rest(void);
 void		 sandbox_server_kgp(void);
 

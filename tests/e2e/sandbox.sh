@@ -179,6 +179,23 @@ fi
 [ ! -e "$TMP/kgpd-file" ] && [ ! -e "$TMP/proxyd-file" ] ||
     fail "a sandboxed probe created a file"
 
+# sc-server's two workers: accept on what the parent passed, nothing else
+for w in server-rest server-kgp; do
+	refused "$w" create "$TMP/$w-file"
+	for op in socket socket-udp socket-unix socket-raw connect execve \
+	    fork kill-parent mprotect-exec; do
+		refused "$w" "$op"
+	done
+	if [ -z "$SANITIZER" ]; then
+		refused "$w" open
+		refused "$w" stat
+	fi
+	allowed "$w" getrandom
+	allowed "$w" pipe-write
+done
+[ ! -e "$TMP/server-rest-file" ] && [ ! -e "$TMP/server-kgp-file" ] ||
+    fail "a sandboxed server worker probe created a file"
+
 allowed kgpd socketpair
 allowed kgpd getrandom
 allowed kgpd pipe-write

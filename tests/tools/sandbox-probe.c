@@ -8,7 +8,9 @@
  * Profiles: kgpd, proxyd; controller (as started by root: the spawner
  * starts the children), controller-exec (as started by an ordinary user:
  * it may fork and execute /bin/true, its stand-in for kgpd and proxyd),
- * spawner (may execute /bin/true); none.  The controller profiles get
+ * spawner (may execute /bin/true); server-rest and server-kgp (sc-server's
+ * workers: accept on passed listeners only); none.  The controller
+ * profiles get
  * the directory named by $SANDBOX_PROBE_DIR (if set) as the one of their
  * readyfile, pidfile and control socket, and $SANDBOX_PROBE_DIR/log as
  * their log file.
@@ -74,7 +76,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: sandbox-probe -i\n"
 	    "       sandbox-probe [-l] kgpd|proxyd|controller|controller-exec|"
-	    "spawner|none\n"
+	    "spawner|server-rest|server-kgp|none\n"
 	    "           operation [arg]\n");
 	exit(3);
 }
@@ -314,6 +316,10 @@ main(int argc, char *argv[])
 		p = SANDBOX_PROXYD;
 	else if (strcmp(argv[0], "controller") == 0)
 		p = SANDBOX_CONTROLLER;
+	else if (strcmp(argv[0], "server-rest") == 0)
+		p = SANDBOX_SERVER_REST;
+	else if (strcmp(argv[0], "server-kgp") == 0)
+		p = SANDBOX_SERVER_KGP;
 	else if (strcmp(argv[0], "controller-exec") == 0 ||
 	    strcmp(argv[0], "spawner") == 0) {
 		p = argv[0][0] == 'c' ? SANDBOX_CONTROLLER : SANDBOX_SPAWNER;
@@ -336,7 +342,7 @@ main(int argc, char *argv[])
 			perror("PR_SET_NO_NEW_PRIVS");
 			return (3);
 		}
-		if (p == SANDBOX_KGPD || p == SANDBOX_PROXYD)
+		if (p != SANDBOX_CONTROLLER && p != SANDBOX_SPAWNER)
 			abi = sandbox_landlock(p);
 		else
 			abi = sandbox_landlock_files(p, &sf);
