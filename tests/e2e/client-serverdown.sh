@@ -10,17 +10,6 @@ e2e_init
 start_server
 start_app
 
-restart_server() {
-	ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/state" \
-	    -R "$CLOUD_IP:$REST_PORT" -K "$CLOUD_IP:$KGP_PORT" \
-	    >>"$TMP/server.log" 2>&1 &
-	SERVER_PID=$!
-	PIDS+=("$SERVER_PID")
-	wait_for 10 cloud curl -sS --max-time 1 -o /dev/null \
-	    "http://$CLOUD_IP:$REST_PORT/rest/v1/" ||
-	    fail "sc-server does not come back"
-}
-
 kill_server() {
 	disown "$SERVER_PID" 2>/dev/null	# no "Killed" notice from bash
 	kill "-$1" "$SERVER_PID"
@@ -60,7 +49,7 @@ grep -Eq 'Error: cannot delete the tunnel' "$TMP/crash.log" ||
 ok "SIGTERM with the server down: exit $st in $t s, 'cannot delete' reported"
 
 # 2. the REST API and KGP endpoint do not answer at all (packets dropped)
-restart_server
+run_server
 sc_v4 drop -i "$TUNNEL_NAME-drop" -d "$TMP/drop.pid"
 sc_ready drop
 id=$(sc_id drop)
@@ -90,7 +79,7 @@ wait_for 5 grep -q 'Tunnel connection [0-9]* lost' "$TMP/gone.log" ||
 sleep 1
 not_running "${SCPID[gone]}" && fail "sc exited at the server's shutdown"
 rm -f "$TMP/state/tunnels.json"
-restart_server
+run_server
 sc_exit gone 45
 st=${SCSTATUS[gone]}
 [ "$st" != timeout ] || fail "sc still runs 45 s after the server lost the tunnel"

@@ -229,8 +229,15 @@ add_user() {
 
 start_server() {
 	add_user
+	run_server "$@"
+}
+
+# run_server [options]: sc-server in cloud on $TMP/state and the usual
+# addresses (also to start it again), its log appended to server.log;
+# waits (10 s at most) for its REST API
+run_server() {
 	ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/state" -R "$CLOUD_IP:$REST_PORT" \
-	    -K "$CLOUD_IP:$KGP_PORT" "$@" >"$TMP/server.log" 2>&1 &
+	    -K "$CLOUD_IP:$KGP_PORT" "$@" >>"$TMP/server.log" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	wait_for 10 cloud curl -sS --max-time 1 -o /dev/null \

@@ -46,13 +46,7 @@ stop_sc
 kill -TERM "$SERVER_PID"
 wait_for 10 not_running "$SERVER_PID" || fail "sc-server did not exit"
 mv "$TMP/server.log" "$TMP/server1.log"
-ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/state" \
-    -R "$CLOUD_IP:$REST_PORT" -K "$CLOUD_IP:$KGP_PORT" -E 0.0.0.0 \
-    -H "$CLOUD_IP" -A "$OFFICE_IP/32" -P >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-PIDS+=("$SERVER_PID")
-wait_for 10 cloud curl -sS --max-time 1 -o /dev/null "$REST_URL/" ||
-    fail "sc-server's REST API does not answer after the restart"
+run_server -E 0.0.0.0 -H "$CLOUD_IP" -A "$OFFICE_IP/32" -P
 start_sc
 grep -q 'entry proxies require Proxy-Authorization' "$TMP/server.log" ||
     fail "-P not announced in the log"

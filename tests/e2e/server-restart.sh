@@ -36,14 +36,7 @@ stop_server() {
 # restart_server: the same state directory and addresses; T_BACK is the
 # time (ns) at which the REST API answers again
 restart_server() {
-	ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/state" \
-	    -R "$CLOUD_IP:$REST_PORT" -K "$CLOUD_IP:$KGP_PORT" \
-	    >>"$TMP/server.log" 2>&1 &
-	SERVER_PID=$!
-	PIDS+=("$SERVER_PID")
-	wait_for 10 cloud curl -sS --max-time 1 -o /dev/null \
-	    "http://$CLOUD_IP:$REST_PORT/rest/v1/" ||
-	    fail "sc-server does not come back"
+	run_server
 	T_BACK=$(date +%s%N)
 }
 
