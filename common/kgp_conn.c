@@ -44,7 +44,6 @@
 #include "log.h"
 
 #define CONN_READ_CHUNK		(64 * 1024)
-#define CONN_WRITE_CHUNK	(64 * 1024)
 #define CONN_IO_BUDGET		(1024 * 1024)	/* per event, each way */
 #define CONN_OUT_HIGH		(1024 * 1024)	/* stop pulling from streams */
 #define STREAM_READ_HIGH	(64 * 1024)
@@ -128,7 +127,6 @@ struct kgp_conn {
 	TAILQ_HEAD(, kgp_stream) blocked;
 	struct kgp_conn_stats	 stats;
 	uint32_t		 missed;
-	uint64_t		 ping_sent;
 	int			 down_code;
 	char			 down_why[256];
 	char			 peer_hash[128];
@@ -1705,7 +1703,6 @@ conn_timer(int fd, short events, void *arg)
 		}
 		conn_send_ack(c);
 		v = now_us();
-		c->ping_sent = v;
 		c->missed++;
 		for (i = 7; i >= 0; i--) {
 			p[i] = v & 0xff;
