@@ -1000,8 +1000,7 @@ stream_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	s->recv_consumed += info->n_deleted;
 	if (!conn_live(c))
 		return;
-	if (s->recv_consumed >= c->params.window / 4 ||
-	    (info->orig_size == info->n_deleted && !(s->flags & S_FIN_RCVD))) {
+	if (s->recv_consumed >= c->params.window / 4) {
 		/* credit only for what the peer knows we have */
 		conn_send_ack(c);
 		conn_send_u32(c, KGP_WINDOW, s->id, s->recv_consumed);

@@ -1,0 +1,165 @@
+/*
+ * Unit tests of common/evread.c: a socket bufferevent takes what the
+ * socket holds in one read (libevent 2.1 alone would take 4 KiB), within
+ * its watermark; evbuffer_read keeps libevent's contract for EOF, errors
+ * and howmuch.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#define BULK	(64 * 1024)
+
+struct rd {
+	int		 calls;
+	size_t		 first;		/* bytes in the input at the first call */
+};
+
+static void
+sockpair(int sv[2])
+{
+	int	 sz = 1024 * 1024;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz,
+	    sizeof(sz)), 0);
+	assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz,
+	    sizeof(sz)), 0);
+	assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+}
+
+static void
+fill(int fd, size_t len)
+{
+	char	 buf[4096];
+	size_t	 done = 0;
+	ssize_t	 n;
+
+	memset(buf, 'x', sizeof(buf));
+	while (done < len) {
+		n = write(fd, buf, len - done < sizeof(buf) ?
+		    len - done : sizeof(buf));
+		assert_true(n > 0);
+		done += n;
+	}
+}
+
+static void
+readcb(struct bufferevent *bev, void *arg)
+{
+	struct rd	*r = arg;
+
+	if (r->calls++ == 0)
+		r->first = evbuffer_get_length(bufferevent_get_input(bev));
+	/* libevent 2.1 runs this again while the input sits at the watermark */
+	bufferevent_disable(bev, EV_READ);
+}
+
+/* One event-loop turn moves what the socket holds, up to the limits. */
+static size_t
+one_turn(size_t queued, size_t max_read, size_t high)
+{
+	struct event_base	*base;
+	struct bufferevent	*bev;
+	struct rd		 r = { 0, 0 };
+	int			 sv[2];
+
+	sockpair(sv);
+	fill(sv[0], queued);
+	assert_non_null(base = event_base_new());
+	assert_non_null(bev = bufferevent_socket_new(base, sv[1],
+	    BEV_OPT_CLOSE_ON_FREE));
+	bufferevent_set_max_single_read(bev, max_read);
+	bufferevent_setwatermark(bev, EV_READ, 0, high);
+	bufferevent_setcb(bev, readcb, NULL, NULL, &r);
+	bufferevent_enable(bev, EV_READ);
+	event_base_loop(base, EVLOOP_ONCE);
+	assert_int_equal(r.calls, 1);
+	bufferevent_free(bev);
+	event_base_free(base);
+	close(sv[0]);
+	return (r.first);
+}
+
+static void
+test_bulk_in_one_read(void **state)
+{
+	(void)state;
+	assert_int_equal(one_turn(BULK, 128 * 1024, 0), BULK);
+}
+
+static void
+test_max_single_read_holds(void **state)
+{
+	(void)state;
+	assert_int_equal(one_turn(BULK, 16 * 1024, 0), 16 * 1024);
+}
+
+static void
+test_watermark_holds(void **state)
+{
+	(void)state;
+	assert_int_equal(one_turn(BULK, 128 * 1024, 10000), 10000);
+}
+
+static void
+test_small_read(void **state)
+{
+	(void)state;
+	assert_int_equal(one_turn(100, 128 * 1024, 0), 100);
+}
+
+static void
+test_eof_error_howmuch(void **state)
+{
+	struct evbuffer	*buf;
+	int		 sv[2];
+
+	(void)state;
+	sockpair(sv);
+	assert_non_null(buf = evbuffer_new());
+	fill(sv[0], 5000);
+	assert_int_equal(evbuffer_read(buf, sv[1], 3000), 3000);
+	assert_int_equal(evbuffer_read(buf, sv[1], -1), 2000);
+	assert_int_equal(evbuffer_get_length(buf), 5000);
+	errno = 0;
+	assert_int_equal(evbuffer_read(buf, sv[1], -1), -1);
+	assert_int_equal(errno, EAGAIN);
+	close(sv[0]);
+	assert_int_equal(evbuffer_read(buf, sv[1], -1), 0);
+	assert_int_equal(evbuffer_get_length(buf), 5000);
+	close(sv[1]);
+	errno = 0;
+	assert_int_equal(evbuffer_read(buf, sv[1], -1), -1);
+	assert_int_equal(errno, EBADF);
+	evbuffer_free(buf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bulk_in_one_read),
+		cmocka_unit_test(test_max_single_read_holds),
+		cmocka_unit_test(test_watermark_holds),
+		cmocka_unit_test(test_small_read),
+		cmocka_unit_test(test_eof_error_howmuch),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
