@@ -106,7 +106,7 @@ const char *kgp_code_name(uint16_t);
 
 /* kgp_conn.c: one TLS connection carrying streams */
 struct event_base;
-struct tls;
+struct kgp_tls;		/* kgp_tls.h */
 struct kgp_conn;
 
 #define KGP_ROLE_CLIENT	1
@@ -181,7 +181,7 @@ struct kgp_callbacks {
 	void	(*down)(struct kgp_conn *, int, const char *, void *);
 };
 
-struct kgp_conn	*kgp_conn_new(struct event_base *, int, struct tls *,
+struct kgp_conn	*kgp_conn_new(struct event_base *, int, struct kgp_tls *,
 		    const struct kgp_params *, const struct kgp_callbacks *,
 		    void *);
 void		 kgp_conn_free(struct kgp_conn *);
@@ -190,7 +190,7 @@ int		 kgp_conn_open_stream(struct kgp_conn *, int, const char *,
 void		 kgp_conn_close(struct kgp_conn *, int, const char *);
 void		 kgp_conn_drain(struct kgp_conn *);
 void		 kgp_conn_goaway(struct kgp_conn *, int, const char *);
-int		 kgp_conn_resume(struct kgp_conn *, int, struct tls *);
+int		 kgp_conn_resume(struct kgp_conn *, int, struct kgp_tls *);
 void		 kgp_conn_adopt(struct kgp_conn *, struct kgp_conn *);
 uint64_t	 kgp_conn_session(struct kgp_conn *);
 void		 kgp_conn_stats(struct kgp_conn *, struct kgp_conn_stats *);

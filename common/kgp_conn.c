@@ -41,6 +41,7 @@
 #include <tls.h>
 
 #include "kgp.h"
+#include "kgp_tls.h"
 #include "log.h"
 
 #define CONN_READ_CHUNK		(64 * 1024)
@@ -86,7 +87,7 @@ RB_HEAD(stream_tree, kgp_stream);
 struct kgp_conn {
 	struct event_base	*base;
 	int			 fd;		/* -1: no link */
-	struct tls		*tls;
+	struct kgp_tls		*io;		/* NULL: clear text (tests) */
 	struct kgp_params	 params;
 	char			*pin;
 	char			*tunnel_id;
@@ -146,13 +147,15 @@ static void	conn_grace(int, short, void *);
 static int	conn_break(struct kgp_conn *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 static void	conn_ack(struct kgp_conn *, uint32_t);
-static int	conn_attach(struct kgp_conn *, int, struct tls *);
+static int	conn_attach(struct kgp_conn *, int, struct kgp_tls *);
 static void	conn_detach(struct kgp_conn *);
 static int	conn_fail(struct kgp_conn *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 static int	conn_finish_close(struct kgp_conn *);
 static const char *conn_error(struct kgp_conn *);
 static void	conn_schedule_write(struct kgp_conn *);
+static int	conn_flush(struct kgp_conn *);
+static int	conn_buffered(struct kgp_conn *);
 static void	conn_send_u32(struct kgp_conn *, uint8_t, uint32_t, uint32_t);
 static void	conn_unblock(struct kgp_conn *);
 static void	stream_pump(struct kgp_stream *);
@@ -284,7 +287,7 @@ conn_schedule_write(struct kgp_conn *c)
 }
 
 struct kgp_conn *
-kgp_conn_new(struct event_base *base, int fd, struct tls *tls,
+kgp_conn_new(struct event_base *base, int fd, struct kgp_tls *io,
     const struct kgp_params *params, const struct kgp_callbacks *cb,
     void *arg)
 {
@@ -329,7 +332,7 @@ kgp_conn_new(struct event_base *base, int fd, struct tls *tls,
 	c->ev_grace = event_new(base, -1, 0, conn_grace, c);
 	if (c->ev_timer == NULL || c->ev_grace == NULL)
 		goto fail;
-	if (conn_attach(c, fd, tls) == -1)
+	if (conn_attach(c, fd, io) == -1)
 		goto fail;
 	return (c);
 fail:
@@ -345,7 +348,7 @@ fail:
  * owns fd and tls.
  */
 static int
-conn_attach(struct kgp_conn *c, int fd, struct tls *tls)
+conn_attach(struct kgp_conn *c, int fd, struct kgp_tls *io)
 {
 	int	 one = 1;
 
@@ -360,7 +363,7 @@ conn_attach(struct kgp_conn *c, int fd, struct tls *tls)
 		return (-1);
 	}
 	c->fd = fd;
-	c->tls = tls;
+	c->io = io;
 	c->state = CONN_TLS;
 	c->missed = 0;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -387,10 +390,8 @@ conn_detach(struct kgp_conn *c)
 		c->ev_write = NULL;
 	}
 	event_del(c->ev_timer);
-	if (c->tls) {
-		tls_free(c->tls);
-		c->tls = NULL;
-	}
+	kgp_tls_free(c->io);
+	c->io = NULL;
 	if (c->fd != -1) {
 		close(c->fd);
 		c->fd = -1;
@@ -428,10 +429,12 @@ kgp_conn_free(struct kgp_conn *c)
 	if (c->rtx)
 		evbuffer_free(c->rtx);
 	free(c->wbuf);
-	if (c->tls) {
-		if (c->state != CONN_DEAD)
-			tls_close(c->tls);
-		tls_free(c->tls);
+	if (c->io) {
+		/* a close_notify, if the socket takes it now */
+		if (c->state != CONN_DEAD &&
+		    tls_close(kgp_tls_ctx(c->io)) != -1)
+			kgp_tls_flush(c->io);
+		kgp_tls_free(c->io);
 	}
 	if (c->fd != -1)
 		close(c->fd);
@@ -638,7 +641,7 @@ conn_grace(int fd, short events, void *arg)
  * still owns fd and tls.
  */
 int
-kgp_conn_resume(struct kgp_conn *c, int fd, struct tls *tls)
+kgp_conn_resume(struct kgp_conn *c, int fd, struct kgp_tls *io)
 {
 	if (c->params.role != KGP_ROLE_CLIENT || !conn_live(c))
 		return (-1);
@@ -648,7 +651,7 @@ kgp_conn_resume(struct kgp_conn *c, int fd, struct tls *tls)
 	}
 	if (c->state != CONN_BROKEN)
 		conn_detach(c);
-	if (conn_attach(c, fd, tls) == -1) {
+	if (conn_attach(c, fd, io) == -1) {
 		c->state = CONN_BROKEN;
 		return (-1);
 	}
@@ -774,7 +777,15 @@ conn_handshake(struct kgp_conn *c)
 	const char	*hash, *err;
 	int		 ret;
 
-	ret = c->tls != NULL ? tls_handshake(c->tls) : 0;
+	do
+		ret = c->io != NULL ? tls_handshake(kgp_tls_ctx(c->io)) : 0;
+	while (ret == TLS_WANT_POLLIN && conn_buffered(c));
+	/* what the handshake wrote is only buffered */
+	if (ret != -1 && c->io != NULL && kgp_tls_flush(c->io) == -1)
+		return (conn_break(c, KGP_E_PROTOCOL, "TLS handshake: %s",
+		    strerror(errno)));
+	if (c->io != NULL && kgp_tls_unsent(c->io) > 0)
+		event_add(c->ev_write, NULL);
 	if (ret == TLS_WANT_POLLIN)
 		return (0);
 	if (ret == TLS_WANT_POLLOUT) {
@@ -795,7 +806,8 @@ conn_handshake(struct kgp_conn *c)
 		    err));
 	}
 	if (c->params.role == KGP_ROLE_CLIENT) {
-		hash = c->tls != NULL ? tls_peer_cert_hash(c->tls) : NULL;
+		hash = c->io != NULL ?
+		    tls_peer_cert_hash(kgp_tls_ctx(c->io)) : NULL;
 		if (hash != NULL)
 			strlcpy(c->peer_hash, hash, sizeof(c->peer_hash));
 		if (c->pin != NULL && c->pin[0] != '\0' &&
@@ -1224,12 +1236,12 @@ conn_transplant(struct kgp_conn *c, const struct kgp_hello *h)
 	event_free(c->ev_read);
 	event_free(c->ev_write);
 	c->ev_read = c->ev_write = NULL;
-	if (conn_attach(s, c->fd, c->tls) == -1) {
+	if (conn_attach(s, c->fd, c->io) == -1) {
 		s->state = CONN_BROKEN;
 		return (conn_fail(c, KGP_E_INTERNAL, "out of memory"));
 	}
 	c->fd = -1;
-	c->tls = NULL;
+	c->io = NULL;
 	evbuffer_add_buffer(s->in, c->in);
 	s->peer_window = h->window;
 	conn_resumed(s, h->recv_seq);
@@ -1463,12 +1475,19 @@ conn_tls_read(struct kgp_conn *c, void *buf, size_t len)
 {
 	ssize_t	 n;
 
-	if (c->tls != NULL)
-		return (tls_read(c->tls, buf, len));
+	if (c->io != NULL)
+		return (kgp_tls_read(c->io, buf, len));
 	if ((n = read(c->fd, buf, len)) == -1 &&
 	    (errno == EAGAIN || errno == EINTR))
 		return (TLS_WANT_POLLIN);
 	return (n);
+}
+
+/* Bytes of the peer's already read, waiting inside the transport. */
+static int
+conn_buffered(struct kgp_conn *c)
+{
+	return (c->io != NULL && kgp_tls_buffered(c->io) > 0);
 }
 
 static ssize_t
@@ -1476,8 +1495,8 @@ conn_tls_write(struct kgp_conn *c, const void *buf, size_t len)
 {
 	ssize_t	 n;
 
-	if (c->tls != NULL)
-		return (tls_write(c->tls, buf, len));
+	if (c->io != NULL)
+		return (kgp_tls_write(c->io, buf, len));
 	if ((n = send(c->fd, buf, len, MSG_NOSIGNAL)) == -1 &&
 	    (errno == EAGAIN || errno == EINTR))
 		return (TLS_WANT_POLLOUT);
@@ -1489,7 +1508,7 @@ conn_error(struct kgp_conn *c)
 {
 	const char	*e;
 
-	if (c->tls != NULL && (e = tls_error(c->tls)) != NULL)
+	if (c->io != NULL && (e = tls_error(kgp_tls_ctx(c->io))) != NULL)
 		return (e);
 	return (strerror(errno));
 }
@@ -1511,8 +1530,11 @@ conn_read(struct kgp_conn *c)
 		    < 1)
 			return (conn_fail(c, KGP_E_INTERNAL, "out of memory"));
 		n = conn_tls_read(c, vec.iov_base, CONN_READ_CHUNK);
-		if (n == TLS_WANT_POLLIN)
+		if (n == TLS_WANT_POLLIN) {
+			if (conn_buffered(c))
+				continue;	/* a record without data */
 			break;
+		}
 		if (n == TLS_WANT_POLLOUT) {
 			c->read_wants_out = 1;
 			event_add(c->ev_write, NULL);
@@ -1537,6 +1559,9 @@ conn_read(struct kgp_conn *c)
 		if (conn_parse(c) == -1)
 			return (-1);
 	}
+	/* TLS may have answered something of its own while reading */
+	if (c->io != NULL && kgp_tls_unsent(c->io) > 0 && conn_flush(c) == -1)
+		return (-1);
 	if (total >= CONN_IO_BUDGET)
 		event_active(c->ev_read, EV_READ, 0);
 	return (0);
@@ -1603,6 +1628,27 @@ conn_pending(struct kgp_conn *c)
 	    c->rtx_sent < evbuffer_get_length(c->rtx)));
 }
 
+/*
+ * Send what the TLS layer has buffered; when the socket is full, go on
+ * once it is writable.
+ */
+static int
+conn_flush(struct kgp_conn *c)
+{
+	if (c->io == NULL)
+		return (0);
+	switch (kgp_tls_flush(c->io)) {
+	case 0:
+		return (0);
+	case TLS_WANT_POLLOUT:
+		event_add(c->ev_write, NULL);
+		return (0);
+	default:
+		return (conn_break(c, KGP_E_PROTOCOL, "TLS write: %s",
+		    strerror(errno)));
+	}
+}
+
 static int
 conn_write(struct kgp_conn *c)
 {
@@ -1623,7 +1669,9 @@ conn_write(struct kgp_conn *c)
 		}
 		if (n == TLS_WANT_POLLIN) {
 			c->write_wants_in = 1;
-			return (0);
+			if (conn_buffered(c))
+				event_active(c->ev_read, EV_READ, 0);
+			return (conn_flush(c));
 		}
 		if (n == -1)
 			return (conn_break(c, KGP_E_PROTOCOL, "TLS write: %s",
@@ -1634,6 +1682,11 @@ conn_write(struct kgp_conn *c)
 		if (c->state == CONN_DEAD || c->state == CONN_BROKEN)
 			return (-1);
 	}
+	/* one send for all that was encrypted */
+	if (conn_flush(c) == -1)
+		return (-1);
+	if (c->io != NULL && kgp_tls_unsent(c->io) > 0)
+		return (0);	/* POLLOUT brings us back */
 	if (conn_pending(c)) {
 		/* the budget is spent, not the socket: go on next turn */
 		event_active(c->ev_write, EV_WRITE, 0);

@@ -27,6 +27,7 @@
 
 #include "imsg_types.h"
 #include "kgp.h"
+#include "kgp_tls.h"
 #include "kgpd.h"
 #include "log.h"
 #include "proc.h"
@@ -384,11 +385,12 @@ kgpd_account_link(struct link *l, struct kgp_conn *c)
 		l->last_break = cs.last_break;
 }
 
-static struct tls *
+static struct kgp_tls *
 kgpd_tls(int fd, const char **why)
 {
 	struct tls_config	*tc;
 	struct tls		*tls = NULL;
+	struct kgp_tls		*io;
 
 	*why = NULL;
 	if ((tc = tls_config_new()) == NULL) {
@@ -413,12 +415,12 @@ kgpd_tls(int fd, const char **why)
 		goto fail;
 	}
 	if (tls_configure(tls, tc) == -1 ||
-	    tls_connect_socket(tls, fd, conf.server_name) == -1) {
+	    (io = kgp_tls_connect(tls, fd, conf.server_name)) == NULL) {
 		*why = tls_error(tls);
 		goto fail;
 	}
 	tls_config_free(tc);
-	return (tls);
+	return (io);
 fail:
 	/* the message may live in tc or tls: log it before they go */
 	log_warnx("cannot start TLS: %s", *why ? *why : "unknown error");
@@ -437,7 +439,7 @@ kgpd_connect(int fd, uint32_t index)
 {
 	struct kgp_params	 params;
 	struct link		*l;
-	struct tls		*tls;
+	struct kgp_tls		*io;
 	const char		*why;
 
 	if (!have_conf) {
@@ -450,10 +452,10 @@ kgpd_connect(int fd, uint32_t index)
 	}
 	l = &links[index];
 	set_nonblock(fd);
-	if ((tls = kgpd_tls(fd, &why)) == NULL)
+	if ((io = kgpd_tls(fd, &why)) == NULL)
 		goto fail;
 	if (l->conn != NULL) {
-		if (kgp_conn_resume(l->conn, fd, tls) == 0) {
+		if (kgp_conn_resume(l->conn, fd, io) == 0) {
 			log_debug("KGP connection %u: resuming", index);
 			return;
 		}
@@ -474,14 +476,14 @@ kgpd_connect(int fd, uint32_t index)
 	params.tunnel_id = conf.tunnel_id;
 	params.secret = conf.secret;
 	params.conn_index = index;
-	if ((l->conn = kgp_conn_new(base, fd, tls, &params, &kgpd_callbacks,
+	if ((l->conn = kgp_conn_new(base, fd, io, &params, &kgpd_callbacks,
 	    l)) == NULL) {
 		why = "out of memory";
 		goto fail;
 	}
 	return;
 fail:
-	tls_free(tls);
+	kgp_tls_free(io);
 	close(fd);
 	kgpd_link_event(IMSG_KGP_DOWN, l, why, l->conn != NULL);
 }

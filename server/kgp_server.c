@@ -17,6 +17,7 @@
 #include <tls.h>
 
 #include "kgp.h"
+#include "kgp_tls.h"
 #include "log.h"
 #include "server.h"
 
@@ -98,7 +99,7 @@ kgp_server_accept(int fd, void *arg)
 	socklen_t		 sslen = sizeof(ss);
 	struct kgp_client	*c;
 	struct kgp_params	 params;
-	struct tls		*cctx = NULL;
+	struct kgp_tls		*io;
 
 	if (env->shutting_down) {
 		close(fd);
@@ -113,9 +114,10 @@ kgp_server_accept(int fd, void *arg)
 	    sockaddr_string((struct sockaddr *)&ss, sslen, c->addr,
 	    sizeof(c->addr), NULL) == -1)
 		strlcpy(c->addr, "unknown", sizeof(c->addr));
-	if (tls_accept_socket(env->tls, &cctx, fd) == -1) {
-		log_warnx("KGP connection from %s: tls_accept_socket: %s",
-		    c->addr, tls_error(env->tls));
+	if ((io = kgp_tls_accept(env->tls, fd)) == NULL) {
+		log_warnx("KGP connection from %s: cannot start TLS: %s",
+		    c->addr, tls_error(env->tls) ? tls_error(env->tls) :
+		    "out of memory");
 		close(fd);
 		free(c);
 		return;
@@ -129,12 +131,12 @@ kgp_server_accept(int fd, void *arg)
 	params.handshake_ms = KGP_SERVER_HANDSHAKE_MS;
 	params.grace_ms = env->grace * 1000;
 	TAILQ_INSERT_TAIL(&env->clients, c, entry);
-	if ((c->conn = kgp_conn_new(env->base, fd, cctx, &params,
+	if ((c->conn = kgp_conn_new(env->base, fd, io, &params,
 	    &kgp_server_callbacks, c)) == NULL) {
 		log_warnx("KGP connection from %s: cannot set it up",
 		    c->addr);
 		TAILQ_REMOVE(&env->clients, c, entry);
-		tls_free(cctx);
+		kgp_tls_free(io);
 		close(fd);
 		free(c);
 		return;

@@ -28,28 +28,10 @@
 #include <tls.h>
 
 #include "kgp.h"
+#include "kgp_tls.h"
 #include "log.h"
 
-static const char test_key[] =
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgO2F7GJ+ZIbyXu3U4\n"
-    "hmS1krokTImlpROKqX/4UIqNDvahRANCAAT7iM1VZTAcQ+yRnlhpiBDPW42HHO++\n"
-    "8sMkGkd3rOuvN4QQuaPwmPJ0q6s8Q3H1JbBoxYVGooNjz5vh1Ixl4LU4\n"
-    "-----END PRIVATE KEY-----\n"
-    ;
-static const char test_cert[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIBfjCCASOgAwIBAgIUaPjyQkKX3zy6jXFuYyyFKz+dFi4wCgYIKoZIzj0EAwIw\n"
-    "EzERMA8GA1UEAwwIa2dwLXRlc3QwIBcNMjYxMTIxMjI0MTAzWhgPMjEyNjEwMjgy\n"
-    "MjQxMDNaMBMxETAPBgNVBAMMCGtncC10ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0D\n"
-    "AQcDQgAE+4jNVWUwHEPskZ5YaYgQz1uNhxzvvvLDJBpHd6zrrzeEELmj8JjydKur\n"
-    "PENx9SWwaMWFRqKDY8+b4dSMZeC1OKNTMFEwHQYDVR0OBBYEFBb+OuOzho98nZGt\n"
-    "ViD6viwKsaLtMB8GA1UdIwQYMBaAFBb+OuOzho98nZGtViD6viwKsaLtMA8GA1Ud\n"
-    "EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAN8sAxjss1cCdSw/qzKrUm6K\n"
-    "igFU17fpwgoe9Q3eIzFxAiEA5wlRqD5ybOtGvkEcgfT/SCnV/aQ99vULq6eRJuHg\n"
-    "hWg=\n"
-    "-----END CERTIFICATE-----\n"
-    ;
+#include "testcert.h"
 
 struct pair {
 	struct event_base	*base;
@@ -151,7 +133,8 @@ static void
 pair_setup(struct pair *p, const char *client_secret, const char *pin)
 {
 	struct tls_config	*sc, *cc;
-	struct tls		*stls, *ctls, *cctx;
+	struct tls		*stls, *ctls;
+	struct kgp_tls		*sio, *cio;
 	struct kgp_params	 sp, cp;
 	int			 sv[2];
 
@@ -167,14 +150,14 @@ pair_setup(struct pair *p, const char *client_secret, const char *pin)
 	    (const uint8_t *)test_key, strlen(test_key)), 0);
 	assert_non_null(stls = tls_server());
 	assert_int_equal(tls_configure(stls, sc), 0);
-	assert_int_equal(tls_accept_socket(stls, &cctx, sv[0]), 0);
+	assert_non_null(sio = kgp_tls_accept(stls, sv[0]));
 
 	assert_non_null(cc = tls_config_new());
 	tls_config_insecure_noverifycert(cc);
 	tls_config_insecure_noverifyname(cc);
 	assert_non_null(ctls = tls_client());
 	assert_int_equal(tls_configure(ctls, cc), 0);
-	assert_int_equal(tls_connect_socket(ctls, sv[1], "kgp-test"), 0);
+	assert_non_null(cio = kgp_tls_connect(ctls, sv[1], "kgp-test"));
 
 	memset(&sp, 0, sizeof(sp));
 	sp.role = KGP_ROLE_SERVER;
@@ -185,9 +168,9 @@ pair_setup(struct pair *p, const char *client_secret, const char *pin)
 	cp.tunnel_id = "0123456789abcdef0123456789abcdef";
 	cp.secret = client_secret;
 	cp.pin = pin;
-	assert_non_null(p->server = kgp_conn_new(p->base, sv[0], cctx, &sp,
+	assert_non_null(p->server = kgp_conn_new(p->base, sv[0], sio, &sp,
 	    &srv_cb, p));
-	assert_non_null(p->client = kgp_conn_new(p->base, sv[1], ctls, &cp,
+	assert_non_null(p->client = kgp_conn_new(p->base, sv[1], cio, &cp,
 	    &cli_cb, p));
 	p->stls = stls;
 	tls_config_free(sc);
@@ -565,10 +548,11 @@ ms_now(void)
 
 /* A new transport: the server's end and the client's, TLS or not. */
 static void
-rs_link(struct rs *r, int *sfd, struct tls **stls, int *cfd,
-    struct tls **ctls)
+rs_link(struct rs *r, int *sfd, struct kgp_tls **stls, int *cfd,
+    struct kgp_tls **ctls)
 {
-	int	 sv[2];
+	struct tls	*ctx;
+	int		 sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
 	    sv), 0);
@@ -577,10 +561,10 @@ rs_link(struct rs *r, int *sfd, struct tls **stls, int *cfd,
 	*stls = *ctls = NULL;
 	if (!r->tls)
 		return;
-	assert_int_equal(tls_accept_socket(r->stls, stls, sv[0]), 0);
-	assert_non_null(*ctls = tls_client());
-	assert_int_equal(tls_configure(*ctls, r->ccfg), 0);
-	assert_int_equal(tls_connect_socket(*ctls, sv[1], "kgp-test"), 0);
+	assert_non_null(*stls = kgp_tls_accept(r->stls, sv[0]));
+	assert_non_null(ctx = tls_client());
+	assert_int_equal(tls_configure(ctx, r->ccfg), 0);
+	assert_non_null(*ctls = kgp_tls_connect(ctx, sv[1], "kgp-test"));
 }
 
 /* A server and a client, up: the server's grace, each side's keepalive */
@@ -588,7 +572,7 @@ static void
 rs_setup(struct rs *r, int tls, uint32_t grace_ms, uint32_t srv_ping_ms,
     uint32_t cli_ping_ms)
 {
-	struct tls	*stls, *ctls;
+	struct kgp_tls	*stls, *ctls;
 
 	memset(r, 0, sizeof(*r));
 	r->tls = tls;
@@ -653,7 +637,7 @@ rs_teardown(struct rs *r)
 static void
 rs_resume(struct rs *r)
 {
-	struct tls	*stls, *ctls;
+	struct kgp_tls	*stls, *ctls;
 	int		 sfd, cfd;
 
 	rs_link(r, &sfd, &stls, &cfd, &ctls);

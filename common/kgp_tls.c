@@ -1,0 +1,210 @@
+/*
+ * The KGP link's TLS transport: a libtls context whose socket I/O goes
+ * through buffers of its own (tls_connect_cbs, tls_accept_cbs).
+ *
+ * Left to itself, libtls on OpenSSL reads each record with two read(2)
+ * calls (its 5-byte header, then the body) and writes each record of at
+ * most 16 KiB with its own write(2).  Here reads take up to KGP_TLS_RBUF
+ * from the socket at once and hand it to the TLS layer from memory, and
+ * writes collect in a buffer that the engine flushes with one send(2)
+ * once it has encrypted all it has (kgp_tls_flush()).  The bytes and
+ * their order on the wire are the same; only the system calls change.
+ *
+ * The object owns the TLS context, never the socket.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tls.h>
+
+#include "kgp_tls.h"
+
+#define KGP_TLS_RBUF	(64 * 1024)
+#define KGP_TLS_WBUF	(256 * 1024)
+
+struct kgp_tls {
+	struct tls	*tls;
+	int		 fd;
+	uint8_t		*rbuf;
+	size_t		 roff;
+	size_t		 rlen;
+	uint8_t		*wbuf;
+	size_t		 woff;
+	size_t		 wlen;
+};
+
+static ssize_t
+io_read(struct tls *ctx, void *buf, size_t len, void *arg)
+{
+	struct kgp_tls	*io = arg;
+	ssize_t		 n;
+
+	if (io->roff == io->rlen) {
+		io->roff = io->rlen = 0;
+		if ((n = read(io->fd, io->rbuf, KGP_TLS_RBUF)) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return (TLS_WANT_POLLIN);
+			return (-1);
+		}
+		if (n == 0)
+			return (0);
+		io->rlen = n;
+	}
+	if (len > io->rlen - io->roff)
+		len = io->rlen - io->roff;
+	memcpy(buf, io->rbuf + io->roff, len);
+	io->roff += len;
+	return (len);
+}
+
+static ssize_t
+io_write(struct tls *ctx, const void *buf, size_t len, void *arg)
+{
+	struct kgp_tls	*io = arg;
+
+	if (len > KGP_TLS_WBUF - io->wlen) {
+		if (kgp_tls_flush(io) == -1)
+			return (-1);
+		if (io->woff > 0) {
+			memmove(io->wbuf, io->wbuf + io->woff,
+			    io->wlen - io->woff);
+			io->wlen -= io->woff;
+			io->woff = 0;
+		}
+		if (io->wlen == KGP_TLS_WBUF)
+			return (TLS_WANT_POLLOUT);
+		if (len > KGP_TLS_WBUF - io->wlen)
+			len = KGP_TLS_WBUF - io->wlen;	/* a short write */
+	}
+	memcpy(io->wbuf + io->wlen, buf, len);
+	io->wlen += len;
+	return (len);
+}
+
+static struct kgp_tls *
+io_new(int fd)
+{
+	struct kgp_tls	*io;
+
+	if ((io = calloc(1, sizeof(*io))) == NULL)
+		return (NULL);
+	if ((io->rbuf = malloc(KGP_TLS_RBUF)) == NULL ||
+	    (io->wbuf = malloc(KGP_TLS_WBUF)) == NULL) {
+		free(io->rbuf);
+		free(io);
+		return (NULL);
+	}
+	io->fd = fd;
+	return (io);
+}
+
+/*
+ * Client: start TLS on fd with ctx, configured and not yet connected.
+ * On success the object owns ctx; on failure (NULL) the caller still
+ * does, and tls_error(ctx) may tell why.
+ */
+struct kgp_tls *
+kgp_tls_connect(struct tls *ctx, int fd, const char *servername)
+{
+	struct kgp_tls	*io;
+
+	if ((io = io_new(fd)) == NULL)
+		return (NULL);
+	if (tls_connect_cbs(ctx, io_read, io_write, io, servername) == -1) {
+		kgp_tls_free(io);
+		return (NULL);
+	}
+	io->tls = ctx;
+	return (io);
+}
+
+/* Server: accept TLS on fd with the server context (NULL: see tls_error). */
+struct kgp_tls *
+kgp_tls_accept(struct tls *server, int fd)
+{
+	struct kgp_tls	*io;
+
+	if ((io = io_new(fd)) == NULL)
+		return (NULL);
+	if (tls_accept_cbs(server, &io->tls, io_read, io_write, io) == -1) {
+		kgp_tls_free(io);
+		return (NULL);
+	}
+	return (io);
+}
+
+void
+kgp_tls_free(struct kgp_tls *io)
+{
+	if (io == NULL)
+		return;
+	tls_free(io->tls);
+	free(io->rbuf);
+	free(io->wbuf);
+	free(io);
+}
+
+struct tls *
+kgp_tls_ctx(struct kgp_tls *io)
+{
+	return (io->tls);
+}
+
+ssize_t
+kgp_tls_read(struct kgp_tls *io, void *buf, size_t len)
+{
+	return (tls_read(io->tls, buf, len));
+}
+
+/* What tls_write() takes is only buffered: kgp_tls_flush() sends it. */
+ssize_t
+kgp_tls_write(struct kgp_tls *io, const void *buf, size_t len)
+{
+	return (tls_write(io->tls, buf, len));
+}
+
+/*
+ * Send what is buffered: 0 when all of it is out, TLS_WANT_POLLOUT when
+ * the socket is full, -1 on an error (errno).
+ */
+int
+kgp_tls_flush(struct kgp_tls *io)
+{
+	ssize_t	 n;
+
+	while (io->woff < io->wlen) {
+		n = send(io->fd, io->wbuf + io->woff, io->wlen - io->woff,
+		    MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return (TLS_WANT_POLLOUT);
+			return (-1);
+		}
+		io->woff += n;
+	}
+	io->woff = io->wlen = 0;
+	return (0);
+}
+
+/*
+ * Bytes read from the socket that TLS has not taken yet.  TLS may ask
+ * for more (TLS_WANT_POLLIN) with some still here, after a record that
+ * carried no data: the caller must not wait for the socket then.
+ */
+size_t
+kgp_tls_buffered(struct kgp_tls *io)
+{
+	return (io->rlen - io->roff);
+}
+
+/* Bytes encrypted and not sent yet. */
+size_t
+kgp_tls_unsent(struct kgp_tls *io)
+{
+	return (io->wlen - io->woff);
+}

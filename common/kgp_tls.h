@@ -1,0 +1,22 @@
+/*
+ * The KGP link's TLS transport, with buffered socket I/O (kgp_tls.c).
+ */
+#ifndef KGP_TLS_H
+#define KGP_TLS_H
+
+#include <sys/types.h>
+
+struct tls;
+struct kgp_tls;
+
+struct kgp_tls	*kgp_tls_connect(struct tls *, int, const char *);
+struct kgp_tls	*kgp_tls_accept(struct tls *, int);
+void		 kgp_tls_free(struct kgp_tls *);
+struct tls	*kgp_tls_ctx(struct kgp_tls *);
+ssize_t		 kgp_tls_read(struct kgp_tls *, void *, size_t);
+ssize_t		 kgp_tls_write(struct kgp_tls *, const void *, size_t);
+int		 kgp_tls_flush(struct kgp_tls *);
+size_t		 kgp_tls_buffered(struct kgp_tls *);
+size_t		 kgp_tls_unsent(struct kgp_tls *);
+
+#endif
