@@ -44,9 +44,22 @@ evbuffer_read(struct evbuffer *buf, evutil_socket_t fd, int howmuch)
 	ssize_t			 n;
 	int			 avail, i, nvec;
 
-	if (ioctl(fd, FIONREAD, &avail) == -1 || avail <= 0)
-		avail = EVREAD_MIN;
-	else if (avail > EVREAD_MAX)
+	if (ioctl(fd, FIONREAD, &avail) == -1 || avail <= 0) {
+		/*
+		 * Nothing to size a chain by (EOF, an error, or a socket that
+		 * cannot tell): read into the stack, so that a read that
+		 * brings nothing leaves no empty chain in buf.
+		 */
+		char	 tmp[EVREAD_MIN];
+
+		if (howmuch < 0 || howmuch > (int)sizeof(tmp))
+			howmuch = sizeof(tmp);
+		if ((n = read(fd, tmp, howmuch)) > 0 &&
+		    evbuffer_add(buf, tmp, n) == -1)
+			return (-1);
+		return (n);
+	}
+	if (avail > EVREAD_MAX)
 		avail = EVREAD_MAX;
 	if (howmuch < 0 || howmuch > avail)
 		howmuch = avail;

@@ -150,6 +150,28 @@ test_eof_error_howmuch(void **state)
 	evbuffer_free(buf);
 }
 
+/* A read that brings nothing leaves no empty chain behind. */
+static void
+test_nothing_read_nothing_kept(void **state)
+{
+	struct evbuffer		*buf;
+	struct evbuffer_iovec	 v;
+	int			 sv[2];
+
+	(void)state;
+	sockpair(sv);
+	assert_non_null(buf = evbuffer_new());
+	assert_int_equal(evbuffer_read(buf, sv[1], -1), -1);	/* EAGAIN */
+	close(sv[0]);
+	assert_int_equal(evbuffer_read(buf, sv[1], -1), 0);	/* EOF */
+	assert_int_equal(evbuffer_get_length(buf), 0);
+	/* a buffer without chains gets a new, small one */
+	assert_int_equal(evbuffer_reserve_space(buf, 1, &v, 1), 1);
+	assert_true(v.iov_len < 4096);
+	evbuffer_free(buf);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -159,6 +181,7 @@ main(void)
 		cmocka_unit_test(test_watermark_holds),
 		cmocka_unit_test(test_small_read),
 		cmocka_unit_test(test_eof_error_howmuch),
+		cmocka_unit_test(test_nothing_read_nothing_kept),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
