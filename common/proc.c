@@ -13,6 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <event2/event.h>
 
 #include "imsg_types.h"
@@ -197,4 +201,37 @@ proc_child_signals(void)
 	signal(SIGHUP, SIG_DFL);
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+/*
+ * glibc keeps the heap that a burst of traffic grew (the buffers of many
+ * streams) long after the streams are gone, and it counts as the
+ * process's RSS.  Every PROC_TRIM_SEC, give the free part back once there
+ * is more than PROC_TRIM_MIN of it.  In a burst the heap is reused, not
+ * trimmed, so this costs nothing on the hot path.
+ */
+#define PROC_TRIM_SEC	10
+#define PROC_TRIM_MIN	(1024 * 1024)
+
+static void
+proc_trim(int fd, short event, void *arg)
+{
+#ifdef __GLIBC__
+	struct mallinfo2	 mi;
+
+	mi = mallinfo2();
+	if (mi.fordblks >= PROC_TRIM_MIN)
+		malloc_trim(0);
+#endif
+}
+
+void
+proc_trim_start(struct event_base *base)
+{
+	struct timeval	 tv = { PROC_TRIM_SEC, 0 };
+	struct event	*ev;
+
+	if ((ev = event_new(base, -1, EV_PERSIST, proc_trim, NULL)) == NULL)
+		fatal("%s", __func__);
+	event_add(ev, &tv);
 }

@@ -38,5 +38,7 @@ struct proc_env {
 };
 void	 proc_child_env(struct proc_env *);
 void	 proc_child_signals(void);
+/* give memory freed after a burst back to the system, now and then */
+void	 proc_trim_start(struct event_base *);
 
 #endif /* SC_PROC_H */

@@ -137,6 +137,7 @@ main(int argc, char *argv[])
 	imsg_compose_event(&iev_main, IMSG_HELLO, 0, 0, -1, &hello,
 	    sizeof(hello));
 
+	proc_trim_start(base);
 	event_base_dispatch(base);
 
 	for (i = 0; i < nlinks; i++)

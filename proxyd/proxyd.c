@@ -128,6 +128,7 @@ main(int argc, char *argv[])
 	    sizeof(hello));
 	log_debug("proxyd ready (pid %d)", (int)getpid());
 
+	proc_trim_start(env->base);
 	event_base_dispatch(env->base);
 
 	log_debug("proxyd exiting");

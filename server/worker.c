@@ -151,6 +151,7 @@ worker_main(const char *role)
 	imsg_compose_event(&iev_parent, IMSG_SRV_HELLO, 0, 0, -1, &hello,
 	    sizeof(hello));
 
+	proc_trim_start(env->base);
 	ret = event_base_dispatch(env->base);
 	if (ret == -1)
 		fatalx("event_base_dispatch");
