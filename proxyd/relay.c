@@ -66,7 +66,7 @@ struct up_addrs {
 struct upstream {
 	struct bufferevent	*bev;
 	enum up_state		 state;
-	char			 host[SC_HOST_LEN];
+	char			*host;		/* NULL until the first open */
 	char			 port[8];
 	struct up_addrs		*addrs;		/* while connecting */
 	int			 naddr, iaddr;
@@ -77,7 +77,7 @@ struct upstream {
 	int			 dns_now;
 	int			 in_connect;
 	int			 lasterr;
-	struct event		*timer;		/* connect timeout */
+	struct event		*timer;		/* connect timeout, while it runs */
 	int			 reusable;	/* may take the next request */
 	int			 reused;	/* this request reuses it */
 	int			 eof;
@@ -103,7 +103,7 @@ struct stream {
 	uint64_t		 rq_left;
 	struct http_chunked	 rq_ck;
 	char			 method[16];
-	char			 url[256];	/* for the log */
+	char			*url;	/* for the log; NULL once tunnelling */
 	int			 version;	/* of the client's request */
 	int			 client_keep;
 	int			 want_upgrade;
@@ -258,8 +258,7 @@ relay_stream(int fd, uint32_t id, const char *peer)
 	http_head_init(s->resp, HTTP_RESPONSE);
 	s->u.state = U_NONE;
 	if ((s->cbev = bufferevent_socket_new(env->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL ||
-	    (s->u.timer = evtimer_new(env->base, up_timeout, s)) == NULL) {
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		log_warnx("%s: stream %u: out of memory", __func__, id);
 		if (s->cbev != NULL)
 			bufferevent_free(s->cbev);
@@ -352,6 +351,8 @@ stream_free_cb(evutil_socket_t fd, short event, void *arg)
 	struct stream	*s = arg;
 
 	free(s->peer);
+	free(s->url);
+	free(s->u.host);
 	free(s);
 }
 
@@ -433,8 +434,8 @@ send_error(struct stream *s, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_debug("stream %u: %s%s%d %s", s->id, s->url,
-	    s->url[0] ? " -> " : "", status, msg);
+	log_debug("stream %u: %s%s%d %s", s->id, s->url ? s->url : "",
+	    s->url ? " -> " : "", status, msg);
 	if (s->rs_state == RS_BODY) {
 		/* the answer was under way: all we can do is cut it */
 		stream_close_after_flush(s);
@@ -609,6 +610,8 @@ client_event(struct bufferevent *bev, short what, void *arg)
 static void
 heads_free(struct stream *s)
 {
+	free(s->url);
+	s->url = NULL;
 	if (s->req != NULL) {
 		http_head_free(s->req);
 		free(s->req);
@@ -634,7 +637,9 @@ exchange_reset(struct stream *s)
 	s->rs_state = RS_IDLE;
 	s->rq_body = s->rs_body = HTTP_BODY_NONE;
 	s->rq_left = s->rs_left = 0;
-	s->method[0] = s->url[0] = '\0';
+	s->method[0] = '\0';
+	free(s->url);
+	s->url = NULL;
 	s->client_keep = s->want_upgrade = s->is_connect = 0;
 	s->rs_started = 0;
 	s->u.reused = 0;
@@ -805,7 +810,9 @@ request_start(struct stream *s)
 	strlcpy(s->method, h->method, sizeof(s->method));
 	if (strlen(h->method) >= sizeof(s->method))
 		s->method[0] = '_';	/* no method we look at */
-	snprintf(s->url, sizeof(s->url), "%s %s", h->method, h->target);
+	free(s->url);
+	if (asprintf(&s->url, "%s %s", h->method, h->target) == -1)
+		s->url = NULL;
 	s->version = h->version;
 	s->client_keep = http_keep_alive(h);
 	s->rq_body = http_body_framing(h, NULL, &s->rq_left);
@@ -814,7 +821,7 @@ request_start(struct stream *s)
 		http_chunked_init(&s->rq_ck);
 	s->rs_state = RS_HEAD;
 	http_head_init(s->resp, HTTP_RESPONSE);
-	log_debug("stream %u: %s", s->id, s->url);
+	log_debug("stream %u: %s", s->id, s->url ? s->url : "?");
 
 	if (strcmp(h->method, "CONNECT") == 0) {
 		s->is_connect = 1;
@@ -846,7 +853,7 @@ request_start(struct stream *s)
 	    (h->flags & HTTP_F_CONN_UPGRADE) && h->version == 11;
 
 	reuse = s->u.bev != NULL && s->u.state == U_OPEN && s->u.reusable &&
-	    !s->u.eof && strcmp(s->u.host, host) == 0 &&
+	    !s->u.eof && s->u.host != NULL && strcmp(s->u.host, host) == 0 &&
 	    strcmp(s->u.port, port) == 0;
 	if (!reuse) {
 		up_close(s);
@@ -992,13 +999,21 @@ up_open(struct stream *s, const char *host, const char *port)
 	struct evdns_getaddrinfo_request *req;
 	int			 p = atoi(port);
 
-	strlcpy(u->host, host, sizeof(u->host));
+	if (u->host == NULL || strcmp(u->host, host) != 0) {
+		free(u->host);
+		if ((u->host = strdup(host)) == NULL) {
+			send_error(s, 502, "proxyd: out of memory");
+			return;
+		}
+	}
 	strlcpy(u->port, port, sizeof(u->port));
 	u->naddr = u->iaddr = 0;
 	u->eof = u->shut = u->reusable = u->reused = 0;
 	u->lasterr = 0;
 	if ((u->addrs == NULL &&
 	    (u->addrs = malloc(sizeof(*u->addrs))) == NULL) ||
+	    (u->timer == NULL &&
+	    (u->timer = evtimer_new(env->base, up_timeout, s)) == NULL) ||
 	    up_new_bev(s) == -1) {
 		send_error(s, 502, "proxyd: out of memory");
 		return;
@@ -1155,8 +1170,10 @@ up_close(struct stream *s)
 		evdns_getaddrinfo_cancel(u->dnsreq);
 		u->dnsreq = NULL;
 	}
-	if (u->timer != NULL)
-		evtimer_del(u->timer);
+	if (u->timer != NULL) {
+		event_free(u->timer);
+		u->timer = NULL;
+	}
 	if (u->bev != NULL) {
 		bufferevent_free(u->bev);
 		u->bev = NULL;
@@ -1249,7 +1266,9 @@ up_event(struct bufferevent *bev, short what, void *arg)
 	if (u->in_connect)
 		return;		/* bufferevent_socket_connect() says it */
 	if (what & BEV_EVENT_CONNECTED) {
-		evtimer_del(u->timer);
+		/* the timer goes with the addresses: idle streams hold neither */
+		event_free(u->timer);
+		u->timer = NULL;
 		u->state = U_OPEN;
 		free(u->addrs);
 		u->addrs = NULL;
@@ -1380,7 +1399,7 @@ response_head(struct stream *s)
 				return;
 			}
 			log_debug("stream %u: %s -> 101, relaying", s->id,
-			    s->url);
+			    s->url ? s->url : "?");
 			evbuffer_add_printf(out, "HTTP/1.1 101 %s\r\n",
 			    h->reason);
 			write_fields(out, h);
@@ -1411,7 +1430,8 @@ response_head(struct stream *s)
 			s->client_keep = 0;
 		if (s->rs_body == HTTP_BODY_CHUNKED)
 			http_chunked_init(&s->rs_ck);
-		log_debug("stream %u: %s -> %d", s->id, s->url, h->status);
+		log_debug("stream %u: %s -> %d", s->id,
+		    s->url ? s->url : "?", h->status);
 		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", h->status,
 		    h->reason);
 		write_fields(out, h);
