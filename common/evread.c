@@ -1,5 +1,7 @@
 /*
- * Socket reads for libevent 2.1's bufferevents, more than 4 KiB at a time.
+ * Socket I/O for the bufferevents of the hot path: reads of more than
+ * 4 KiB at a time (evbuffer_read), and writes that go out at once
+ * (bev_write_now).
  *
  * libevent 2.1 caps every evbuffer_read() at 4096 bytes (EVBUFFER_MAX_READ
  * in buffer.c), whatever bufferevent_set_max_single_read() allows.  On a
@@ -26,13 +28,18 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+
+#include "evread.h"
 
 #define EVREAD_MIN	4096		/* when the socket cannot tell */
 #define EVREAD_MAX	(256 * 1024)
+#define BEV_WRITE_NOW_IOV	16
 
 #if LIBEVENT_VERSION_NUMBER < 0x02020000
 int
@@ -89,3 +96,50 @@ evbuffer_read(struct evbuffer *buf, evutil_socket_t fd, int howmuch)
 	return (n);
 }
 #endif
+
+/*
+ * Queue the first len bytes of src on bev's output, but when nothing is
+ * queued there already, first write what the socket takes at once.  A
+ * bufferevent alone would arm EV_WRITE (epoll_ctl), wait a turn of the
+ * loop for POLLOUT, write, and disarm it (epoll_ctl again): on a request
+ * and its answer that is most of the system calls of each hop.
+ *
+ * The bytes written here pass no callback of the output buffer: the
+ * caller counts them (the return value).  A write error leaves the bytes
+ * queued, and the bufferevent reports the error as usual.
+ */
+size_t
+bev_write_now(struct bufferevent *bev, struct evbuffer *src, size_t len)
+{
+	struct evbuffer		*out = bufferevent_get_output(bev);
+	struct evbuffer_iovec	 vec[BEV_WRITE_NOW_IOV];
+	struct iovec		 iov[BEV_WRITE_NOW_IOV];
+	struct msghdr		 msg;
+	size_t			 left;
+	ssize_t			 n = 0;
+	int			 i, nvec;
+
+	if (len > 0 && evbuffer_get_length(out) == 0 &&
+	    (bufferevent_get_enabled(bev) & EV_WRITE)) {
+		nvec = evbuffer_peek(src, len, NULL, vec, BEV_WRITE_NOW_IOV);
+		if (nvec > BEV_WRITE_NOW_IOV)
+			nvec = BEV_WRITE_NOW_IOV;
+		/* the last vector may reach past len */
+		for (i = 0, left = len; i < nvec; i++) {
+			iov[i].iov_base = vec[i].iov_base;
+			iov[i].iov_len = vec[i].iov_len < left ?
+			    vec[i].iov_len : left;
+			left -= iov[i].iov_len;
+		}
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = iov;
+		msg.msg_iovlen = nvec;
+		if ((n = sendmsg(bufferevent_getfd(bev), &msg,
+		    MSG_NOSIGNAL | MSG_DONTWAIT)) < 0)
+			n = 0;
+		evbuffer_drain(src, n);
+	}
+	if ((size_t)n < len)
+		evbuffer_remove_buffer(src, out, len - n);
+	return (n);
+}

@@ -42,6 +42,7 @@
 
 #include "kgp.h"
 #include "kgp_tls.h"
+#include "evread.h"
 #include "log.h"
 
 #define CONN_READ_CHUNK		(64 * 1024)
@@ -163,6 +164,7 @@ static void	stream_free(struct kgp_stream *);
 static void	stream_readcb(struct bufferevent *, void *);
 static void	stream_writecb(struct bufferevent *, void *);
 static void	stream_eventcb(struct bufferevent *, short, void *);
+static void	stream_consumed(struct kgp_stream *, size_t);
 static void	stream_drained(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
 
@@ -1004,12 +1006,17 @@ static void
 stream_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     void *arg)
 {
-	struct kgp_stream	*s = arg;
+	stream_consumed(arg, info->n_deleted);
+}
+
+static void
+stream_consumed(struct kgp_stream *s, size_t n)
+{
 	struct kgp_conn		*c = s->conn;
 
-	if (info->n_deleted == 0)
+	if (n == 0)
 		return;
-	s->recv_consumed += info->n_deleted;
+	s->recv_consumed += n;
 	if (!conn_live(c))
 		return;
 	if (s->recv_consumed >= c->params.window / 4) {
@@ -1137,7 +1144,7 @@ conn_on_data(struct kgp_conn *c, const struct kgp_frame *f)
 	}
 	s->recv_avail -= f->len;
 	c->stats.bytes_in += f->len;
-	evbuffer_remove_buffer(c->in, bufferevent_get_output(s->bev), f->len);
+	stream_consumed(s, bev_write_now(s->bev, c->in, f->len));
 	return (0);
 }
 

@@ -1,0 +1,14 @@
+/*
+ * libevent I/O helpers (evread.c).
+ */
+#ifndef SC_EVREAD_H
+#define SC_EVREAD_H
+
+#include <stddef.h>
+
+struct bufferevent;
+struct evbuffer;
+
+size_t	 bev_write_now(struct bufferevent *, struct evbuffer *, size_t);
+
+#endif
