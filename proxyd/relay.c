@@ -43,6 +43,7 @@
 #include "http.h"
 #include "log.h"
 #include "proxyd.h"
+#include "evread.h"
 
 #define RELAY_READ_HIGH		(256 * 1024)
 #define RELAY_WRITE_HIGH	(256 * 1024)
@@ -168,7 +169,8 @@ static void	 tunnel_start(struct stream *);
 static void	 tunnel_move(struct stream *, struct bufferevent *,
 		    struct bufferevent *);
 static void	 tunnel_check(struct stream *);
-static size_t	 move_bytes(struct evbuffer *, struct evbuffer *, uint64_t);
+static size_t	 move_bytes(struct stream *, struct evbuffer *,
+		    struct bufferevent *, uint64_t);
 
 void
 relay_init(void)
@@ -305,6 +307,24 @@ stream_count_out(struct evbuffer *b, const struct evbuffer_cb_info *info,
 }
 
 /*
+ * Queue len bytes of src for one side, written at once when nothing
+ * waits before them (bev_write_now); the client side's count sees them
+ * either way.
+ */
+static void
+relay_write(struct stream *s, struct bufferevent *to, struct evbuffer *src,
+    size_t len)
+{
+	size_t	 n;
+
+	n = bev_write_now(to, src, len);
+	if (to == s->cbev) {
+		s->bytes_out += n;
+		env->stats.bytes_out += n;
+	}
+}
+
+/*
  * Close everything now.  The structure itself is freed at the next turn
  * of the loop, so a caller up the stack may still look at s->mode.
  */
@@ -401,11 +421,12 @@ stream_linger(struct stream *s)
 
 /* Move up to max bytes (and no more than fits) from one side to another. */
 static size_t
-move_bytes(struct evbuffer *in, struct evbuffer *out, uint64_t max)
+move_bytes(struct stream *s, struct evbuffer *in, struct bufferevent *to,
+    uint64_t max)
 {
 	size_t	 n = evbuffer_get_length(in), olen;
 
-	olen = evbuffer_get_length(out);
+	olen = evbuffer_get_length(bufferevent_get_output(to));
 	if (olen >= RELAY_WRITE_HIGH)
 		return (0);
 	if (n > RELAY_WRITE_HIGH - olen)
@@ -414,7 +435,8 @@ move_bytes(struct evbuffer *in, struct evbuffer *out, uint64_t max)
 		n = max;
 	if (n == 0)
 		return (0);
-	return (evbuffer_remove_buffer(in, out, n) == -1 ? 0 : n);
+	relay_write(s, to, in, n);
+	return (n);
 }
 
 /*
@@ -888,7 +910,7 @@ request_start(struct stream *s)
 			    evbuffer_get_length(hb));
 		}
 	}
-	evbuffer_add_buffer(bufferevent_get_output(s->u.bev), hb);
+	relay_write(s, s->u.bev, hb, evbuffer_get_length(hb));
 	evbuffer_free(hb);
 	request_pump(s);
 }
@@ -930,14 +952,14 @@ request_pump(struct stream *s)
 		if ((avail = evbuffer_get_length(in)) == 0)
 			break;
 		if (s->rq_body == HTTP_BODY_LENGTH) {
-			s->rq_left -= move_bytes(in, out, s->rq_left);
+			s->rq_left -= move_bytes(s, in, s->u.bev, s->rq_left);
 			if (s->rq_left == 0)
 				s->rq_state = RQ_DONE;
 			continue;
 		}
 		/* chunked */
 		if ((left = http_chunked_data(&s->rq_ck)) > 0) {
-			n = move_bytes(in, out, left);
+			n = move_bytes(s, in, s->u.bev, left);
 			http_chunked_consume(&s->rq_ck, n);
 			continue;
 		}
@@ -953,7 +975,7 @@ request_pump(struct stream *s)
 			    s->rq_ck.errstr ? s->rq_ck.errstr : "?");
 			return;
 		}
-		evbuffer_remove_buffer(in, out, r);
+		relay_write(s, s->u.bev, in, r);
 		if (http_chunked_done(&s->rq_ck))
 			s->rq_state = RQ_DONE;
 	}
@@ -1361,7 +1383,7 @@ up_event(struct bufferevent *bev, short what, void *arg)
 static void
 response_head(struct stream *s)
 {
-	struct evbuffer		*in, *out;
+	struct evbuffer		*in, *out, *hb;
 	struct http_head	*h = s->resp;
 	unsigned char		*p;
 	const char		*upg;
@@ -1432,14 +1454,21 @@ response_head(struct stream *s)
 			http_chunked_init(&s->rs_ck);
 		log_debug("stream %u: %s -> %d", s->id,
 		    s->url ? s->url : "?", h->status);
-		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", h->status,
+		/* built aside, so that it can leave at once */
+		if ((hb = evbuffer_new()) == NULL) {
+			stream_close(s);
+			return;
+		}
+		evbuffer_add_printf(hb, "HTTP/1.1 %d %s\r\n", h->status,
 		    h->reason);
-		write_fields(out, h);
+		write_fields(hb, h);
 		if (!s->client_keep)
-			evbuffer_add_printf(out, "Connection: close\r\n");
+			evbuffer_add_printf(hb, "Connection: close\r\n");
 		else if (s->version == 10)
-			evbuffer_add_printf(out, "Connection: keep-alive\r\n");
-		evbuffer_add(out, "\r\n", 2);
+			evbuffer_add_printf(hb, "Connection: keep-alive\r\n");
+		evbuffer_add(hb, "\r\n", 2);
+		relay_write(s, s->cbev, hb, evbuffer_get_length(hb));
+		evbuffer_free(hb);
 		http_head_free(h);
 		s->rs_state = s->rs_body == HTTP_BODY_NONE ? RS_DONE : RS_BODY;
 		if (s->rs_state == RS_BODY)
@@ -1482,16 +1511,16 @@ response_pump(struct stream *s)
 			break;
 		switch (s->rs_body) {
 		case HTTP_BODY_LENGTH:
-			s->rs_left -= move_bytes(in, out, s->rs_left);
+			s->rs_left -= move_bytes(s, in, s->cbev, s->rs_left);
 			if (s->rs_left == 0)
 				s->rs_state = RS_DONE;
 			break;
 		case HTTP_BODY_CLOSE:
-			move_bytes(in, out, avail);
+			move_bytes(s, in, s->cbev, avail);
 			break;
 		case HTTP_BODY_CHUNKED:
 			if ((left = http_chunked_data(&s->rs_ck)) > 0) {
-				n = move_bytes(in, out, left);
+				n = move_bytes(s, in, s->cbev, left);
 				http_chunked_consume(&s->rs_ck, n);
 				break;
 			}
@@ -1505,7 +1534,7 @@ response_pump(struct stream *s)
 				stream_close_after_flush(s);
 				return;
 			}
-			evbuffer_remove_buffer(in, out, r);
+			relay_write(s, s->cbev, in, r);
 			if (http_chunked_done(&s->rs_ck))
 				s->rs_state = RS_DONE;
 			break;
@@ -1554,7 +1583,7 @@ tunnel_move(struct stream *s, struct bufferevent *from,
 {
 	struct evbuffer	*in = bufferevent_get_input(from);
 
-	move_bytes(in, bufferevent_get_output(to), evbuffer_get_length(in));
+	move_bytes(s, in, to, evbuffer_get_length(in));
 	tunnel_check(s);
 }
 
