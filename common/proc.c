@@ -212,6 +212,8 @@ proc_child_signals(void)
  */
 #define PROC_TRIM_SEC	10
 #define PROC_TRIM_MIN	(1024 * 1024)
+#define PROC_MMAP_MIN	(4 * 1024 * 1024)	/* mmap only what is bigger */
+#define PROC_TRIM_KEEP	(64 * 1024 * 1024)	/* free() trims above this */
 
 static void
 proc_trim(int fd, short event, void *arg)
@@ -230,6 +232,17 @@ proc_trim_start(struct event_base *base)
 {
 	struct timeval	 tv = { PROC_TRIM_SEC, 0 };
 	struct event	*ev;
+
+#ifdef __GLIBC__
+	/*
+	 * Left to itself glibc gives memory back at every free() near the
+	 * top of the heap and maps big buffers one by one, and a bulk
+	 * transfer pays page faults for every 256 KiB read.  Keep freed
+	 * memory in the heap instead: the timer gives it back.
+	 */
+	mallopt(M_MMAP_THRESHOLD, PROC_MMAP_MIN);
+	mallopt(M_TRIM_THRESHOLD, PROC_TRIM_KEEP);
+#endif
 
 	if ((ev = event_new(base, -1, EV_PERSIST, proc_trim, NULL)) == NULL)
 		fatal("%s", __func__);
