@@ -14,7 +14,7 @@
 #define KGP_HDRLEN		12
 #define KGP_MAXPAYLOAD		16384
 #define KGP_MAXFRAME		(KGP_HDRLEN + KGP_MAXPAYLOAD)
-#define KGP_DEFAULT_WINDOW	(256 * 1024)
+#define KGP_DEFAULT_WINDOW	(1024 * 1024)
 #define KGP_MAX_WINDOW		(16 * 1024 * 1024)
 #define KGP_DEFAULT_MAXSTREAMS	100000
 #define KGP_IDLEN		64	/* tunnel id and secret, at most */

@@ -291,7 +291,7 @@ sample_hello(void)
 	memset(&h, 0, sizeof(h));
 	h.vmin = 2;
 	h.vmax = 2;
-	h.window = KGP_DEFAULT_WINDOW;
+	h.window = 256 * 1024;
 	h.conn_index = 3;
 	strlcpy(h.tunnel_id, "0123456789abcdef0123456789abcdef",
 	    sizeof(h.tunnel_id));
@@ -338,7 +338,7 @@ test_hello_roundtrip(void **state)
 	assert_int_equal(kgp_hello_decode(&f, &out, &errstr), 0);
 	assert_int_equal(out.vmin, 2);
 	assert_int_equal(out.vmax, 2);
-	assert_int_equal(out.window, KGP_DEFAULT_WINDOW);
+	assert_int_equal(out.window, 256 * 1024);
 	assert_int_equal(out.conn_index, 3);
 	assert_string_equal(out.tunnel_id, h.tunnel_id);
 	assert_string_equal(out.secret, h.secret);
@@ -598,7 +598,7 @@ test_welcome(void **state)
 	(void)state;
 	memset(&w, 0, sizeof(w));
 	w.version = 2;
-	w.window = KGP_DEFAULT_WINDOW;
+	w.window = 256 * 1024;
 	w.max_streams = KGP_DEFAULT_MAXSTREAMS;
 	w.resumed = 1;
 	w.recv_seq = 0x11223344;
@@ -615,7 +615,7 @@ test_welcome(void **state)
 	memset(&out, 0xee, sizeof(out));
 	assert_int_equal(kgp_welcome_decode(&f, &out, &errstr), 0);
 	assert_int_equal(out.version, 2);
-	assert_int_equal(out.window, KGP_DEFAULT_WINDOW);
+	assert_int_equal(out.window, 256 * 1024);
 	assert_int_equal(out.max_streams, KGP_DEFAULT_MAXSTREAMS);
 	assert_int_equal(out.resumed, 1);
 	assert_int_equal(out.recv_seq, 0x11223344);
@@ -638,7 +638,7 @@ test_welcome(void **state)
 	memset(&out, 0xee, sizeof(out));
 	assert_int_equal(kgp_welcome_decode(&f, &out, &errstr), 0);
 	assert_int_equal(out.version, 1);
-	assert_int_equal(out.window, KGP_DEFAULT_WINDOW);
+	assert_int_equal(out.window, 256 * 1024);
 	assert_int_equal(out.max_streams, KGP_DEFAULT_MAXSTREAMS);
 	assert_int_equal(out.resumed, 0);
 	assert_int_equal(out.recv_seq, 0);
@@ -688,7 +688,7 @@ test_welcome(void **state)
 		w.window = KGP_MAX_WINDOW;
 		kgp_welcome_encode(buf, sizeof(buf), &w);
 		assert_int_equal(kgp_welcome_decode(&f, &out, &errstr), 0);
-		w.window = KGP_DEFAULT_WINDOW;
+		w.window = 256 * 1024;
 		w.max_streams = 0;
 		kgp_welcome_encode(buf, sizeof(buf), &w);
 		assert_int_equal(kgp_welcome_decode(&f, &out, &errstr), -1);
