@@ -12,11 +12,11 @@
  *
  * So every program of sc compiles this file: it defines evbuffer_read()
  * with libevent's contract, and the bufferevents inside libevent_core,
- * which call it through the dynamic linker, get this one.  It reads what
- * the socket holds, up to howmuch (the bufferevent's high watermark or
- * max_single_read), at most EVREAD_MAX, into at most two chains, the way
- * the original does.  Asking the socket first keeps an idle stream's
- * buffer small: a chain is sized for the bytes that are there.
+ * which call it through the dynamic linker, get this one.  It reads up to
+ * howmuch (the bufferevent's high watermark or max_single_read), at most
+ * EVREAD_MAX: first 16 KiB into the stack, so that a message gets a
+ * chain of its own size and costs one system call, then, when that was
+ * not all, what FIONREAD says is left, straight into chains.
  *
  * tests/unit/test_evread.c checks that a bufferevent takes 64 KiB in one
  * read; if the override ever stops reaching libevent, that test fails.
@@ -37,7 +37,7 @@
 
 #include "evread.h"
 
-#define EVREAD_MIN	4096		/* when the socket cannot tell */
+#define EVREAD_STACK	(16 * 1024)	/* the first read of each call */
 #define EVREAD_MAX	(256 * 1024)
 #define BEV_WRITE_NOW_IOV	16
 
@@ -47,53 +47,48 @@ evbuffer_read(struct evbuffer *buf, evutil_socket_t fd, int howmuch)
 {
 	struct evbuffer_iovec	 vec[2];
 	struct iovec		 iov[2];
+	char			 tmp[EVREAD_STACK];
 	size_t			 left;
-	ssize_t			 n;
-	int			 avail, i, nvec;
+	ssize_t			 n, m;
+	int			 avail, i, nvec, want;
 
-	if (ioctl(fd, FIONREAD, &avail) == -1 || avail <= 0) {
-		/*
-		 * Nothing to size a chain by (EOF, an error, or a socket that
-		 * cannot tell): read into the stack, so that a read that
-		 * brings nothing leaves no empty chain in buf.
-		 */
-		char	 tmp[EVREAD_MIN];
-
-		if (howmuch < 0 || howmuch > (int)sizeof(tmp))
-			howmuch = sizeof(tmp);
-		if ((n = read(fd, tmp, howmuch)) > 0 &&
-		    evbuffer_add(buf, tmp, n) == -1)
-			return (-1);
+	if (howmuch < 0 || howmuch > EVREAD_MAX)
+		howmuch = EVREAD_MAX;
+	/*
+	 * First into the stack: a message costs one read(2) and a chain of
+	 * its own size, and a read that brings nothing (EOF, EAGAIN) leaves
+	 * no empty chain behind.
+	 */
+	want = howmuch < (int)sizeof(tmp) ? howmuch : (int)sizeof(tmp);
+	if ((n = read(fd, tmp, want)) <= 0)
 		return (n);
-	}
-	if (avail > EVREAD_MAX)
-		avail = EVREAD_MAX;
-	if (howmuch < 0 || howmuch > avail)
-		howmuch = avail;
-
-	if ((nvec = evbuffer_reserve_space(buf, howmuch, vec, 2)) == -1)
+	if (evbuffer_add(buf, tmp, n) == -1)
 		return (-1);
-	for (i = 0; i < nvec; i++) {
+	if (n < want || n == howmuch)
+		return (n);
+
+	/* the stack is full: a bulk transfer, take the rest into chains */
+	if (ioctl(fd, FIONREAD, &avail) == -1 || avail <= 0)
+		return (n);
+	if (avail > howmuch - n)
+		avail = howmuch - n;
+	if ((nvec = evbuffer_reserve_space(buf, avail, vec, 2)) == -1)
+		return (n);
+	/* the reserved space may exceed what is asked */
+	for (i = 0, left = avail; i < nvec; i++) {
 		iov[i].iov_base = vec[i].iov_base;
-		iov[i].iov_len = vec[i].iov_len;
-	}
-	/* the reserved space may exceed howmuch: read no more than asked */
-	left = howmuch;
-	for (i = 0; i < nvec; i++) {
-		if (iov[i].iov_len > left)
-			iov[i].iov_len = left;
+		iov[i].iov_len = vec[i].iov_len < left ? vec[i].iov_len : left;
 		left -= iov[i].iov_len;
 	}
-	if ((n = readv(fd, iov, nvec)) <= 0)
+	if ((m = readv(fd, iov, nvec)) <= 0)
 		return (n);	/* nothing committed: the space stays free */
-	left = n;
-	for (i = 0; i < nvec && left > 0; i++) {
+	for (i = 0, left = m; i < nvec && left > 0; i++) {
 		vec[i].iov_len = iov[i].iov_len < left ? iov[i].iov_len : left;
 		left -= vec[i].iov_len;
 	}
 	if (evbuffer_commit_space(buf, vec, i) == -1)
 		return (-1);
-	return (n);
+	return (n + m);
 }
 #endif
 
