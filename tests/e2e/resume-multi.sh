@@ -46,7 +46,9 @@ ok "three downloads, one stream on each connection"
 
 # cut the connection from the first port for 10 s.  What the server had
 # buffered for the stream on it (several MiB) still reaches curl for a
-# moment: measure from 4 s to 9 s into the cut.
+# moment: measure from 4 s to 9 s into the cut.  A stalled download may
+# still see a tail of its window then (1.6 MiB once, in the sanitizer
+# build); a flowing one gets about 30 MiB.
 sport=$(kgp_sports | head -n 1)
 fw_drop sport "$sport"
 sleep 4
@@ -71,7 +73,7 @@ for d in d1 d2 d3; do
 	report="$report $d +$grew"
 	if [ "$grew" -ge $((8 << 20)) ]; then
 		flowing=$((flowing + 1))
-	elif [ "$grew" -lt $((1 << 20)) ]; then
+	elif [ "$grew" -lt $((4 << 20)) ]; then
 		stalled=$((stalled + 1))
 	fi
 done
