@@ -2,7 +2,7 @@
  * Unit tests of common/evread.c: a socket bufferevent takes what the
  * socket holds in one read (libevent 2.1 alone would take 4 KiB), within
  * its watermark; evbuffer_read keeps libevent's contract for EOF, errors
- * and howmuch.
+ * and howmuch; bev_write_now keeps the bytes in order.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -22,6 +22,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+
+#include "evread.h"
 
 #define BULK	(64 * 1024)
 
@@ -172,6 +174,70 @@ test_nothing_read_nothing_kept(void **state)
 	close(sv[1]);
 }
 
+/*
+ * bev_write_now: what the socket takes goes at once, the rest is queued
+ * behind it, and a later write while bytes are queued waits its turn:
+ * the peer reads every byte in order.
+ */
+static void
+test_write_now_order(void **state)
+{
+	struct event_base	*base;
+	struct bufferevent	*bev;
+	struct evbuffer		*src;
+	unsigned char		*data, *got;
+	size_t			 len = 256 * 1024, direct, n = 0;
+	ssize_t			 r;
+	int			 sv[2], sz = 4096, i;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz,
+	    sizeof(sz)), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	assert_non_null(data = malloc(len));
+	assert_non_null(got = malloc(len));
+	for (i = 0; i < (int)len; i++)
+		data[i] = (unsigned char)(i * 31 + (i >> 10));
+	assert_non_null(base = event_base_new());
+	assert_non_null(bev = bufferevent_socket_new(base, sv[0],
+	    BEV_OPT_CLOSE_ON_FREE));
+	bufferevent_enable(bev, EV_WRITE);
+	assert_non_null(src = evbuffer_new());
+	evbuffer_add(src, data, len);
+
+	/* the first half: some at once (the socket is small), the rest queued */
+	direct = bev_write_now(bev, src, len / 2);
+	assert_true(direct > 0 && direct < len / 2);
+	assert_int_equal(evbuffer_get_length(bufferevent_get_output(bev)),
+	    len / 2 - direct);
+	/* room in the socket again: the second half still must not overtake */
+	assert_true((r = read(sv[1], got, 4096)) > 0);
+	n = r;
+	assert_int_equal(bev_write_now(bev, src, len / 2), 0);
+	assert_int_equal(evbuffer_get_length(src), 0);
+
+	while (n < len) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if ((r = read(sv[1], got + n, len - n)) > 0)
+			n += r;
+	}
+	assert_memory_equal(got, data, len);
+
+	/* a write error leaves the bytes queued, for the bufferevent */
+	close(sv[1]);
+	evbuffer_add(src, data, 100);
+	assert_int_equal(bev_write_now(bev, src, 100), 0);
+	assert_int_equal(evbuffer_get_length(src), 0);
+	assert_int_equal(evbuffer_get_length(bufferevent_get_output(bev)), 100);
+
+	evbuffer_free(src);
+	bufferevent_free(bev);
+	event_base_free(base);
+	free(data);
+	free(got);
+}
+
 int
 main(void)
 {
@@ -182,6 +248,7 @@ main(void)
 		cmocka_unit_test(test_small_read),
 		cmocka_unit_test(test_eof_error_howmuch),
 		cmocka_unit_test(test_nothing_read_nothing_kept),
+		cmocka_unit_test(test_write_now_order),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
