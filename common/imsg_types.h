@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		3
+#define SC_IMSG_VERSION		4
 
 enum imsg_type {
 	IMSG_NONE,
@@ -47,9 +47,12 @@ enum imsg_type {
 	/* the kgpd <-> proxyd channel: controller -> kgpd, proxyd */
 	IMSG_PEER_FD,		/* fd = a new kgpd <-> proxyd socket */
 
-	/* streams: kgpd -> proxyd */
-	IMSG_STREAM_FD,		/* fd = proxyd's end of one stream; */
-				/* peerid = stream id; string: peer info */
+	/* streams: kgpd <-> proxyd; peerid = stream id */
+	IMSG_STREAM_FD,		/* kgpd -> proxyd: fd = proxyd's end of */
+				/* one stream; struct stream_info */
+	IMSG_STREAM_MOVE,	/* proxyd -> kgpd: fd = the app's socket; */
+				/* struct stream_move */
+	IMSG_STREAM_MOVED,	/* proxyd -> kgpd: struct stream_moved */
 };
 
 struct sc_hello {
@@ -74,10 +77,44 @@ struct kgp_config {
 	uint32_t	 max_missed_acks;
 };
 
+#define PROXY_F_NOMOVE	0x01	/* tests: proxyd relays tunnels itself */
+
 struct proxy_config {
 	uint32_t	 connect_timeout_ms;
 	uint32_t	 idle_timeout_sec;
+	uint32_t	 flags;		/* PROXY_F_* */
 	char		 dns_servers[SC_HOST_LEN];	/* comma-separated */
+};
+
+/*
+ * A stream, as kgpd hands it to proxyd.  Stream ids are unique within
+ * one session (one tunnel connection), so session and id name it.
+ */
+#define SC_PEER_LEN	256
+
+struct stream_info {
+	uint64_t	 session;
+	char		 peer[SC_PEER_LEN];	/* the browser, for the log */
+};
+
+/*
+ * A tunnel (after CONNECT or a 101) is bytes both ways until its end:
+ * proxyd hands the app's socket to kgpd, which carries them itself.
+ * MOVE: proxyd has stopped reading the app, and had written offset
+ * bytes into the stream's socket in all; kgpd reads that many, then
+ * reads the app and closes the stream's socket.  MOVED: proxyd has
+ * written to the app everything kgpd had sent (ok = 1), or could not
+ * (ok = 0: kgpd resets the stream); kgpd writes to the app from then on.
+ */
+struct stream_move {
+	uint64_t	 session;
+	uint64_t	 offset;
+};
+
+struct stream_moved {
+	uint64_t	 session;
+	uint32_t	 ok;
+	uint32_t	 pad;
 };
 
 /*

@@ -192,6 +192,10 @@ void		 kgp_conn_drain(struct kgp_conn *);
 void		 kgp_conn_goaway(struct kgp_conn *, int, const char *);
 int		 kgp_conn_resume(struct kgp_conn *, int, struct kgp_tls *);
 void		 kgp_conn_adopt(struct kgp_conn *, struct kgp_conn *);
+int		 kgp_conn_stream_move(struct kgp_conn *, uint32_t, int,
+		    uint64_t);
+int		 kgp_conn_stream_moved(struct kgp_conn *, uint32_t, int);
+void		 kgp_conn_stream_moves_abort(struct kgp_conn *);
 uint64_t	 kgp_conn_session(struct kgp_conn *);
 void		 kgp_conn_stats(struct kgp_conn *, struct kgp_conn_stats *);
 void		*kgp_conn_arg(struct kgp_conn *);

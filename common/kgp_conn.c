@@ -19,6 +19,14 @@
  * the client brings a new socket (kgp_conn_resume), the server moves the
  * new link into the waiting session (kgp_conn_adopt), and both ends send
  * again what the other has not received.
+ *
+ * Moves: the owner may rebind a stream to another local socket
+ * (kgp_conn_stream_move), as kgpd does when proxyd hands it the app's
+ * socket of a tunnel.  The stream reads its old socket up to an agreed
+ * byte count, then reads the new one and closes the old; bytes for the
+ * local side wait until the owner says that the old socket's reader has
+ * passed on everything it got (kgp_conn_stream_moved).  Nothing is lost,
+ * duplicated or reordered, and the peer sees one stream throughout.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -70,6 +78,15 @@ enum conn_state {
 #define S_SHUT_WR	0x08	/* local write side shut down */
 #define S_BLOCKED	0x10	/* on the conn's blocked list */
 #define S_READ_OFF	0x20	/* local reading paused: no credit or room */
+#define S_MOVING	0x40	/* being rebound to s->move->fd */
+#define S_MOVE_READ	0x80	/* ... reading the new socket */
+#define S_MOVE_WRITE	0x100	/* ... the old one's reader is done */
+
+/* a move under way: the new socket, and where the old one's bytes end */
+struct stream_move {
+	int			 fd;		/* -1 once the stream reads it */
+	uint64_t		 offset;
+};
 
 struct kgp_stream {
 	RB_ENTRY(kgp_stream)	 entry;
@@ -81,6 +98,8 @@ struct kgp_stream {
 	uint32_t		 recv_avail;	/* the peer may send this much */
 	uint32_t		 recv_consumed;	/* delivered, not yet granted */
 	int			 flags;
+	uint64_t		 sent;		/* local bytes put into DATA */
+	struct stream_move	*move;		/* while S_MOVING */
 };
 
 RB_HEAD(stream_tree, kgp_stream);
@@ -165,6 +184,8 @@ static void	stream_readcb(struct bufferevent *, void *);
 static void	stream_writecb(struct bufferevent *, void *);
 static void	stream_eventcb(struct bufferevent *, short, void *);
 static void	stream_consumed(struct kgp_stream *, size_t);
+static int	stream_move_check(struct kgp_stream *, int);
+static void	stream_move_end(struct kgp_stream *);
 static void	stream_drained(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
 
@@ -866,6 +887,11 @@ stream_free(struct kgp_stream *s)
 		TAILQ_REMOVE(&c->blocked, s, blocked);
 	c->stats.streams_open--;
 	bufferevent_free(s->bev);
+	if (s->move != NULL) {
+		if (s->move->fd != -1)
+			close(s->move->fd);
+		free(s->move);
+	}
 	free(s);
 	conn_goaway_check(c);
 }
@@ -926,6 +952,7 @@ stream_pump(struct kgp_stream *s)
 		kgp_encode_hdr_seq(hdr, KGP_DATA, n, s->id, ++c->send_seq);
 		evbuffer_add(c->rtx, hdr, sizeof(hdr));
 		evbuffer_remove_buffer(input, c->rtx, n);
+		s->sent += n;
 		s->send_credit -= n;
 		c->stats.bytes_out += n;
 		added = 1;
@@ -969,7 +996,14 @@ conn_unblock(struct kgp_conn *c)
 static void
 stream_readcb(struct bufferevent *bev, void *arg)
 {
-	stream_pump(arg);
+	struct kgp_stream	*s = arg;
+	int			 moving;
+
+	/* the old socket of a move: has it brought all it had to? */
+	moving = (s->flags & (S_MOVING | S_MOVE_READ)) == S_MOVING;
+	stream_pump(s);
+	if (moving)
+		stream_move_check(s, 0);
 }
 
 /* The local output is empty: finish a half-close the peer asked for. */
@@ -978,6 +1012,11 @@ stream_writecb(struct bufferevent *bev, void *arg)
 {
 	struct kgp_stream	*s = arg;
 
+	/* while a move is under way, the socket to shut is not known */
+	if ((s->flags & S_MOVING) &&
+	    (s->flags & (S_MOVE_READ | S_MOVE_WRITE)) !=
+	    (S_MOVE_READ | S_MOVE_WRITE))
+		return;
 	if ((s->flags & (S_FIN_RCVD | S_SHUT_WR)) == S_FIN_RCVD &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		s->flags |= S_SHUT_WR;
@@ -991,6 +1030,12 @@ stream_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct kgp_stream	*s = arg;
 
+	if ((what & BEV_EVENT_EOF) && (s->flags & (S_MOVING | S_MOVE_READ)) ==
+	    S_MOVING) {
+		/* the old socket must have brought all it had to */
+		stream_move_check(s, 1);
+		return;
+	}
 	if (what & BEV_EVENT_EOF) {
 		s->flags |= S_LOCAL_EOF;
 		bufferevent_disable(bev, EV_READ);
@@ -1026,6 +1071,127 @@ stream_consumed(struct kgp_stream *s, size_t n)
 		s->recv_avail += s->recv_consumed;
 		s->recv_consumed = 0;
 	}
+}
+
+/*
+ * Rebind stream id to the local socket fd (see "Moves" above): offset
+ * is how many bytes the old socket brings in all, before the new one
+ * takes over.  The connection owns fd from here.  Returns 0, or -1
+ * when there is no such stream (fd is closed) or when it cannot move
+ * (it is reset).
+ */
+int
+kgp_conn_stream_move(struct kgp_conn *c, uint32_t id, int fd,
+    uint64_t offset)
+{
+	struct kgp_stream	*s, key;
+
+	key.id = id;
+	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL) {
+		close(fd);
+		return (-1);
+	}
+	if ((s->flags & (S_MOVING | S_LOCAL_EOF)) ||
+	    (s->move = calloc(1, sizeof(*s->move))) == NULL) {
+		close(fd);
+		log_warnx("stream %u: cannot move to a new socket", id);
+		stream_reset(s, KGP_E_INTERNAL);
+		return (-1);
+	}
+	s->move->fd = fd;
+	s->move->offset = offset;
+	s->flags |= S_MOVING;
+	/* bytes for the local side wait for the new socket */
+	bufferevent_disable(s->bev, EV_WRITE);
+	return (stream_move_check(s, 0));
+}
+
+/*
+ * The old socket's reader of stream id has passed on everything the
+ * stream had written to it (ok), or could not (the stream is reset).
+ * Returns -1 when no such stream is moving.
+ */
+int
+kgp_conn_stream_moved(struct kgp_conn *c, uint32_t id, int ok)
+{
+	struct kgp_stream	*s, key;
+
+	key.id = id;
+	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL ||
+	    (s->flags & (S_MOVING | S_MOVE_WRITE)) != S_MOVING)
+		return (-1);
+	if (!ok) {
+		stream_reset(s, KGP_E_RESET);
+		return (0);
+	}
+	s->flags |= S_MOVE_WRITE;
+	if (s->flags & S_MOVE_READ)
+		stream_move_end(s);
+	return (0);
+}
+
+/* The old sockets' reader is gone: moves it did not finish never will. */
+void
+kgp_conn_stream_moves_abort(struct kgp_conn *c)
+{
+	struct kgp_stream	*s, *next;
+
+	RB_FOREACH_SAFE(s, stream_tree, &c->streams, next)
+		if ((s->flags & (S_MOVING | S_MOVE_WRITE)) == S_MOVING)
+			stream_reset(s, KGP_E_RESET);
+}
+
+/*
+ * Has the old socket brought all it had to?  Then read the new one
+ * instead.  At eof it must have.  Returns 0, or -1 if the stream was
+ * reset.  The stream may be gone on return either way.
+ */
+static int
+stream_move_check(struct kgp_stream *s, int eof)
+{
+	struct stream_move	*m = s->move;
+	uint64_t		 got;
+	int			 oldfd;
+
+	got = s->sent + evbuffer_get_length(bufferevent_get_input(s->bev));
+	if (got < m->offset && !eof)
+		return (0);
+	if (got != m->offset) {
+		log_warnx("stream %u: %llu bytes came before the move, not "
+		    "%llu", s->id, (unsigned long long)got,
+		    (unsigned long long)m->offset);
+		stream_reset(s, KGP_E_RESET);
+		return (-1);
+	}
+	oldfd = bufferevent_getfd(s->bev);
+	if (bufferevent_setfd(s->bev, m->fd) == -1) {
+		log_warnx("stream %u: cannot take the new socket", s->id);
+		stream_reset(s, KGP_E_INTERNAL);
+		return (-1);
+	}
+	close(oldfd);
+	m->fd = -1;
+	s->flags |= S_MOVE_READ;
+	if (!(s->flags & (S_READ_OFF | S_LOCAL_EOF)))
+		bufferevent_enable(s->bev, EV_READ);
+	log_debug2("stream %u: reading its new socket", s->id);
+	if (s->flags & S_MOVE_WRITE)
+		stream_move_end(s);
+	return (0);
+}
+
+/* Both halves are done: the stream lives on its new socket. */
+static void
+stream_move_end(struct kgp_stream *s)
+{
+	free(s->move);
+	s->move = NULL;
+	s->flags &= ~(S_MOVING | S_MOVE_READ | S_MOVE_WRITE);
+	/* a FIN that reached the old socket goes on to the new one */
+	if (s->flags & S_SHUT_WR)
+		shutdown(bufferevent_getfd(s->bev), SHUT_WR);
+	bufferevent_enable(s->bev, EV_WRITE);
+	stream_writecb(s->bev, s);
 }
 
 static int

@@ -3,7 +3,8 @@
  *
  * fd 3: imsg channel to the controller (configuration, connected sockets,
  *	 link state, statistics, log lines).
- * fd 4: imsg channel to proxyd (one IMSG_STREAM_FD per stream).
+ * fd 4: imsg channel to proxyd (one IMSG_STREAM_FD per stream; proxyd
+ *	 hands back the app's socket of a tunnel with IMSG_STREAM_MOVE).
  *
  * kgpd opens no network connection of its own: the controller connects
  * and passes the socket.
@@ -231,7 +232,8 @@ static int
 kgpd_open(struct kgp_conn *c, uint32_t id, const char *meta, uint16_t *code,
     char *reason, size_t reasonlen, void *arg)
 {
-	int	 sv[2];
+	struct stream_info	 si;
+	int			 sv[2];
 
 	if (!proxyd_up) {
 		*code = KGP_E_REFUSED;
@@ -246,8 +248,11 @@ kgpd_open(struct kgp_conn *c, uint32_t id, const char *meta, uint16_t *code,
 		strlcpy(reason, strerror(errno), reasonlen);
 		return (-1);
 	}
+	memset(&si, 0, sizeof(si));
+	si.session = kgp_conn_session(c);
+	strlcpy(si.peer, meta, sizeof(si.peer));
 	if (imsg_compose_event(&iev_proxyd, IMSG_STREAM_FD, id, 0, sv[1],
-	    meta, strlen(meta) + 1) == -1) {
+	    &si, sizeof(si)) == -1) {
 		close(sv[0]);
 		*code = KGP_E_INTERNAL;
 		strlcpy(reason, "cannot pass the stream", reasonlen);
@@ -255,6 +260,23 @@ kgpd_open(struct kgp_conn *c, uint32_t id, const char *meta, uint16_t *code,
 	}
 	log_debug("stream %u from %s", id, meta);
 	return (sv[0]);
+}
+
+/* The connection of a session, if it is still here. */
+static struct kgp_conn *
+kgpd_session(uint64_t session)
+{
+	struct retired	*r;
+	uint32_t	 i;
+
+	for (i = 0; i < nlinks; i++)
+		if (links[i].conn != NULL &&
+		    kgp_conn_session(links[i].conn) == session)
+			return (links[i].conn);
+	TAILQ_FOREACH(r, &retired, entry)
+		if (kgp_conn_session(r->conn) == session)
+			return (r->conn);
+	return (NULL);
 }
 
 static void
@@ -592,18 +614,35 @@ kgpd_dispatch_main(int fd, short event, void *arg)
 	imsg_event_add(iev);
 }
 
-/* proxyd sends nothing on this channel; its end closing means it died. */
+/*
+ * proxyd hands back the app's socket of a tunnel (IMSG_STREAM_MOVE) and
+ * then says when it has written everything the stream sent it
+ * (IMSG_STREAM_MOVED).  Its end closing means it died: moves it had not
+ * finished are reset.  A message about a stream that is gone is stale,
+ * not an error: streams end on their own while messages are on the way.
+ */
 static void
 kgpd_dispatch_proxyd(int fd, short event, void *arg)
 {
-	struct imsgev	*iev = arg;
-	struct imsg	 imsg;
-	ssize_t		 n;
+	struct imsgev		*iev = arg;
+	struct imsg		 imsg;
+	struct stream_move	 mv;
+	struct stream_moved	 md;
+	struct kgp_conn		*c;
+	struct retired		*r;
+	uint32_t		 i;
+	ssize_t			 n;
+	int			 nfd;
 
 	if (imsgev_io(iev, event) == -1) {
 		log_debug("channel to proxyd closed");
 		imsgev_clear(iev);
 		proxyd_up = 0;
+		for (i = 0; i < nlinks; i++)
+			if (links[i].conn != NULL)
+				kgp_conn_stream_moves_abort(links[i].conn);
+		TAILQ_FOREACH(r, &retired, entry)
+			kgp_conn_stream_moves_abort(r->conn);
 		return;
 	}
 	for (;;) {
@@ -611,7 +650,37 @@ kgpd_dispatch_proxyd(int fd, short event, void *arg)
 			fatal("imsg_get");
 		if (n == 0)
 			break;
-		fatalx("%s: unexpected imsg %u", __func__, imsg.hdr.type);
+		switch (imsg.hdr.type) {
+		case IMSG_STREAM_MOVE:
+			nfd = imsg_get_fd(&imsg);
+			if (imsg_get_data(&imsg, &mv, sizeof(mv)) == -1 ||
+			    nfd == -1)
+				fatalx("bad IMSG_STREAM_MOVE");
+			set_nonblock(nfd);
+			if ((c = kgpd_session(mv.session)) == NULL) {
+				close(nfd);
+				log_debug("stream %u: gone before its move",
+				    imsg.hdr.peerid);
+			} else if (kgp_conn_stream_move(c, imsg.hdr.peerid,
+			    nfd, mv.offset) == -1)
+				log_debug("stream %u: not moved",
+				    imsg.hdr.peerid);
+			break;
+		case IMSG_STREAM_MOVED:
+			if (imsg_get_data(&imsg, &md, sizeof(md)) == -1 ||
+			    md.ok > 1)
+				fatalx("bad IMSG_STREAM_MOVED");
+			if ((c = kgpd_session(md.session)) == NULL ||
+			    kgp_conn_stream_moved(c, imsg.hdr.peerid,
+			    md.ok) == -1)
+				log_debug("stream %u: gone before its move "
+				    "ended", imsg.hdr.peerid);
+			break;
+		default:
+			fatalx("%s: unexpected imsg %u", __func__,
+			    imsg.hdr.type);
+		}
+		imsg_free(&imsg);
 	}
 	imsg_event_add(iev);
 }

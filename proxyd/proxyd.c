@@ -5,6 +5,8 @@
  *
  * fd 3 is the imsg channel to the controller, fd 4 the channel to kgpd,
  * which hands over one connected socket per stream (IMSG_STREAM_FD).
+ * Once a stream is a tunnel, proxyd hands the app's socket back to kgpd
+ * (IMSG_STREAM_MOVE) and forgets the stream.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -111,6 +113,7 @@ main(int argc, char *argv[])
 	evsignal_add(ev_hup, NULL);
 
 	env->connect_timeout_ms = PROXYD_CONNECT_TIMEOUT_MS;
+	env->move_tunnels = 1;
 	relay_init();
 	imsgev_init(&env->iev_kgpd, env->base, PROXYD_KGPD_FD,
 	    proxyd_dispatch_kgpd, NULL);
@@ -202,11 +205,11 @@ proxyd_dispatch_main(int fd, short event, void *arg)
 static void
 proxyd_dispatch_kgpd(int fd, short event, void *arg)
 {
-	struct imsgev	*iev = arg;
-	struct imsg	 imsg;
-	const char	*peer;
-	int		 sfd;
-	ssize_t		 n;
+	struct imsgev		*iev = arg;
+	struct imsg		 imsg;
+	struct stream_info	 si;
+	int			 sfd;
+	ssize_t			 n;
 
 	if (imsgev_io(iev, event) == -1) {
 		/* kgpd died: the controller restarts it, IMSG_PEER_FD */
@@ -226,15 +229,16 @@ proxyd_dispatch_kgpd(int fd, short event, void *arg)
 		switch (imsg.hdr.type) {
 		case IMSG_STREAM_FD:
 			sfd = imsg_get_fd(&imsg);
-			if ((peer = imsg_get_string(&imsg,
-			    PROXYD_PEER_LEN)) == NULL || sfd == -1) {
+			if (imsg_get_data(&imsg, &si, sizeof(si)) == -1 ||
+			    sfd == -1) {
 				log_warnx("%s: bad IMSG_STREAM_FD (stream %u)",
 				    __func__, imsg.hdr.peerid);
 				if (sfd != -1)
 					close(sfd);
 				break;
 			}
-			relay_stream(sfd, imsg.hdr.peerid, peer);
+			si.peer[sizeof(si.peer) - 1] = '\0';
+			relay_stream(sfd, imsg.hdr.peerid, si.session, si.peer);
 			break;
 		default:
 			fatalx("%s: unexpected imsg %u", __func__,

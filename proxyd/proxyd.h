@@ -20,7 +20,6 @@
 #include "proc.h"
 
 #define PROXYD_CONNECT_TIMEOUT_MS	10000
-#define PROXYD_PEER_LEN			256	/* stream peer info */
 #define PROXYD_MAXADDR			8	/* addresses tried a name */
 
 struct proxyd {
@@ -30,6 +29,7 @@ struct proxyd {
 	struct imsgev		 iev_kgpd;	/* kgpd, fd 4 */
 	uint32_t		 connect_timeout_ms;
 	uint32_t		 idle_timeout_sec;
+	int			 move_tunnels;	/* hand tunnels to kgpd */
 	struct sc_stats		 stats;
 };
 
@@ -38,7 +38,7 @@ extern struct proxyd	*env;
 /* relay.c */
 void	 relay_init(void);
 void	 relay_config(const struct proxy_config *);
-void	 relay_stream(int, uint32_t, const char *);
+void	 relay_stream(int, uint32_t, uint64_t, const char *);
 void	 relay_shutdown(void);
 
 #endif /* PROXYD_H */

@@ -5,6 +5,7 @@
  * A stream is in one of these modes:
  *	M_HTTP		requests and responses, one exchange at a time
  *	M_TUNNEL	after CONNECT or a 101: bytes both ways, half-close
+ *	M_MOVING	a tunnel whose app socket goes to kgpd (move_start)
  *	M_CLOSING	flushing what is left to the client, then lingering
  *	M_DEAD		closed, freed at the next loop turn
  * In M_HTTP, the request side is RQ_HEAD (waiting for a head), RQ_BODY
@@ -27,6 +28,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +55,7 @@
 #define RELAY_PULLUP		4096	/* bytes of chunk framing looked at */
 #define RELAY_IO_MAX		(128 * 1024)	/* one read or write system call */
 
-enum stream_mode { M_HTTP, M_TUNNEL, M_CLOSING, M_DEAD };
+enum stream_mode { M_HTTP, M_TUNNEL, M_MOVING, M_CLOSING, M_DEAD };
 enum rq_state { RQ_HEAD, RQ_BODY, RQ_DONE };
 enum rs_state { RS_IDLE, RS_HEAD, RS_BODY, RS_DONE };
 enum up_state { U_NONE, U_RESOLVING, U_CONNECTING, U_OPEN };
@@ -89,12 +91,14 @@ struct upstream {
 struct stream {
 	TAILQ_ENTRY(stream)	 entry;
 	uint32_t		 id;
+	uint64_t		 session;	/* kgpd's name for it: with id */
 	char			*peer;
 	enum stream_mode	 mode;
 	struct bufferevent	*cbev;		/* the client: kgpd's stream */
 	int			 c_eof;
 	int			 c_shut;
 	int			 c_rpaused;	/* reading off: see relay_stall */
+	int			 move_sent;	/* IMSG_STREAM_MOVE is out */
 	struct upstream		 u;
 
 	/* the exchange going on */
@@ -171,6 +175,11 @@ static void	 tunnel_move(struct stream *, struct bufferevent *,
 static void	 tunnel_check(struct stream *);
 static size_t	 move_bytes(struct stream *, struct evbuffer *,
 		    struct bufferevent *, uint64_t);
+static void	 move_start(struct stream *);
+static void	 move_send(struct stream *);
+static void	 move_finish(struct stream *);
+static void	 move_cancel(struct stream *);
+static void	 move_end(struct stream *, int);
 
 void
 relay_init(void)
@@ -192,6 +201,7 @@ relay_config(const struct proxy_config *conf)
 	env->connect_timeout_ms = conf->connect_timeout_ms ?
 	    conf->connect_timeout_ms : PROXYD_CONNECT_TIMEOUT_MS;
 	env->idle_timeout_sec = conf->idle_timeout_sec;
+	env->move_tunnels = !(conf->flags & PROXY_F_NOMOVE);
 	if (conf->dns_servers[0] == '\0')
 		return;
 	strlcpy(servers, conf->dns_servers, sizeof(servers));
@@ -224,7 +234,7 @@ relay_shutdown(void)
 
 /* kgpd handed over one stream: serve it. */
 void
-relay_stream(int fd, uint32_t id, const char *peer)
+relay_stream(int fd, uint32_t id, uint64_t session, const char *peer)
 {
 	struct stream	*s;
 
@@ -239,6 +249,7 @@ relay_stream(int fd, uint32_t id, const char *peer)
 		return;
 	}
 	s->id = id;
+	s->session = session;
 	if ((s->peer = strdup(peer)) == NULL) {
 		log_warn("%s: stream %u", __func__, id);
 		free(s);
@@ -339,6 +350,8 @@ stream_close(struct stream *s)
 	    "%llu out", s->id, (unsigned long long)s->nreq,
 	    s->nreq == 1 ? "" : "s", (unsigned long long)s->bytes_in,
 	    (unsigned long long)s->bytes_out);
+	if (s->mode == M_MOVING && s->move_sent)
+		move_end(s, 0);
 	s->mode = M_DEAD;
 	up_close(s);
 	if (s->u.timer != NULL) {
@@ -509,7 +522,7 @@ relay_unstall(struct stream *s)
 		s->c_rpaused = 0;
 		bufferevent_enable(s->cbev, EV_READ);
 	}
-	if (s->u.rpaused && s->u.bev != NULL) {
+	if (s->u.rpaused && s->u.bev != NULL && s->mode != M_MOVING) {
 		s->u.rpaused = 0;
 		bufferevent_enable(s->u.bev, EV_READ);
 	}
@@ -535,6 +548,9 @@ client_read(struct bufferevent *bev, void *arg)
 	case M_TUNNEL:
 		if (s->u.bev != NULL)
 			tunnel_move(s, s->cbev, s->u.bev);
+		break;
+	case M_MOVING:
+		move_bytes(s, in, s->u.bev, evbuffer_get_length(in));
 		break;
 	case M_CLOSING:
 		evbuffer_drain(in, evbuffer_get_length(in));
@@ -562,6 +578,10 @@ client_write(struct bufferevent *bev, void *arg)
 		if (s->u.bev != NULL)
 			tunnel_move(s, s->u.bev, s->cbev);
 		tunnel_check(s);
+		break;
+	case M_MOVING:
+		if (!s->move_sent)
+			move_send(s);
 		break;
 	case M_CLOSING:
 		if (!s->c_shut &&
@@ -614,6 +634,13 @@ client_event(struct bufferevent *bev, short what, void *arg)
 		break;
 	case M_TUNNEL:
 		tunnel_check(s);
+		break;
+	case M_MOVING:
+		/* kgpd is done with this socket, or the browser half-closed */
+		if (s->move_sent)
+			move_finish(s);
+		else
+			move_cancel(s);
 		break;
 	case M_CLOSING:
 		/* a half-close: the answer may still be read */
@@ -1247,6 +1274,10 @@ up_read(struct bufferevent *bev, void *arg)
 	case M_TUNNEL:
 		tunnel_move(s, bev, s->cbev);
 		break;
+	case M_MOVING:
+		/* read before reading stopped: it goes first */
+		move_bytes(s, in, s->cbev, evbuffer_get_length(in));
+		return;
 	default:
 		evbuffer_drain(in, evbuffer_get_length(in));
 		break;
@@ -1269,6 +1300,12 @@ up_write(struct bufferevent *bev, void *arg)
 	case M_TUNNEL:
 		tunnel_move(s, s->cbev, bev);
 		tunnel_check(s);
+		break;
+	case M_MOVING:
+		move_bytes(s, bufferevent_get_input(s->cbev), bev,
+		    evbuffer_get_length(bufferevent_get_input(s->cbev)));
+		if (s->move_sent && s->c_eof)
+			move_finish(s);
 		break;
 	default:
 		break;
@@ -1314,7 +1351,13 @@ up_event(struct bufferevent *bev, short what, void *arg)
 		up_connect_next(s);
 		return;
 	}
-	if (s->mode == M_TUNNEL) {
+	if (s->mode == M_MOVING && (what & BEV_EVENT_EOF) && !s->move_sent) {
+		/* the app is done before the move: proxyd ends the tunnel */
+		u->eof = 1;
+		move_cancel(s);
+		return;
+	}
+	if (s->mode == M_TUNNEL || s->mode == M_MOVING) {
 		if (what & BEV_EVENT_ERROR) {
 			stream_close(s);
 			return;
@@ -1575,6 +1618,8 @@ tunnel_start(struct stream *s)
 	if (s->mode != M_TUNNEL)
 		return;
 	tunnel_check(s);
+	if (s->mode == M_TUNNEL)
+		move_start(s);
 }
 
 static void
@@ -1612,4 +1657,114 @@ tunnel_check(struct stream *s)
 	}
 	if (u->shut && s->c_shut)
 		stream_close(s);
+}
+
+/*
+ * A tunnel is bytes both ways until its end, which kgpd can carry
+ * without proxyd: it gets the app's socket and proxyd steps out, so
+ * that the bytes cross one process less and an open tunnel holds
+ * nothing here (see struct stream_move in imsg_types.h).  Only a tunnel
+ * that neither side has half-closed moves; the others stay.
+ *   1. Stop reading the app; what was read goes to kgpd first.
+ *   2. Once all of that is written: IMSG_STREAM_MOVE with the socket and
+ *	the count of bytes written.  kgpd reads that many, takes the app
+ *	socket and closes its end of the stream.
+ *   3. Write to the app what kgpd had sent up to that EOF, then
+ *	IMSG_STREAM_MOVED: kgpd writes to the app itself from then on.
+ */
+static void
+move_start(struct stream *s)
+{
+	if (!env->move_tunnels || env->iev_kgpd.ibuf.fd == -1 ||
+	    s->u.bev == NULL || s->c_eof || s->c_shut || s->u.eof ||
+	    s->u.shut)
+		return;
+	s->mode = M_MOVING;
+	bufferevent_disable(s->u.bev, EV_READ);
+	s->u.rpaused = 0;
+	/* the write callbacks say when all is written */
+	bufferevent_setwatermark(s->cbev, EV_WRITE, 0, 0);
+	bufferevent_setwatermark(s->u.bev, EV_WRITE, 0, 0);
+	move_send(s);
+}
+
+/* Step 2, once every byte read from the app is written to kgpd. */
+static void
+move_send(struct stream *s)
+{
+	struct evbuffer		*in = bufferevent_get_input(s->u.bev);
+	struct stream_move	 m;
+	int			 fd;
+
+	if (evbuffer_get_length(in) > 0)
+		move_bytes(s, in, s->cbev, evbuffer_get_length(in));
+	if (evbuffer_get_length(in) > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(s->cbev)) > 0)
+		return;		/* client_write comes back */
+	if ((fd = fcntl(bufferevent_getfd(s->u.bev), F_DUPFD_CLOEXEC, 0)) ==
+	    -1) {
+		log_warn("stream %u: cannot move", s->id);
+		move_cancel(s);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.session = s->session;
+	m.offset = s->bytes_out;
+	/* imsg owns fd from here: it is closed once sent */
+	if (imsg_compose_event(&env->iev_kgpd, IMSG_STREAM_MOVE, s->id, 0, fd,
+	    &m, sizeof(m)) == -1) {
+		log_warnx("stream %u: cannot move", s->id);
+		move_cancel(s);
+		return;
+	}
+	s->move_sent = 1;
+	log_debug("stream %u: tunnel handed to kgpd after %llu bytes in, "
+	    "%llu out", s->id, (unsigned long long)s->bytes_in,
+	    (unsigned long long)s->bytes_out);
+}
+
+/* Step 3: kgpd closed its end; the rest of its bytes go to the app. */
+static void
+move_finish(struct stream *s)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->cbev);
+
+	if (evbuffer_get_length(in) > 0)
+		move_bytes(s, in, s->u.bev, evbuffer_get_length(in));
+	if (evbuffer_get_length(in) > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(s->u.bev)) > 0)
+		return;		/* up_write comes back */
+	move_end(s, 1);
+	stream_close(s);
+}
+
+/* Say how the move ended, once. */
+static void
+move_end(struct stream *s, int ok)
+{
+	struct stream_moved	 m;
+
+	if (!s->move_sent)
+		return;
+	s->move_sent = 0;
+	memset(&m, 0, sizeof(m));
+	m.session = s->session;
+	m.ok = ok;
+	if (imsg_compose_event(&env->iev_kgpd, IMSG_STREAM_MOVED, s->id, 0, -1,
+	    &m, sizeof(m)) == -1)
+		log_warnx("stream %u: cannot end the move", s->id);
+}
+
+/* A side half-closed before the move: proxyd keeps the tunnel. */
+static void
+move_cancel(struct stream *s)
+{
+	s->mode = M_TUNNEL;
+	bufferevent_setwatermark(s->cbev, EV_WRITE, RELAY_WRITE_LOW, 0);
+	bufferevent_setwatermark(s->u.bev, EV_WRITE, RELAY_WRITE_LOW, 0);
+	if (!s->u.eof)
+		bufferevent_enable(s->u.bev, EV_READ);
+	tunnel_move(s, s->cbev, s->u.bev);
+	if (s->mode == M_TUNNEL)
+		tunnel_move(s, s->u.bev, s->cbev);
 }

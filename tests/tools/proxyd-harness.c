@@ -140,9 +140,10 @@ static void
 on_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	char	 addr[INET6_ADDRSTRLEN], peer[128];
-	void	*ap;
-	int	 port;
+	struct stream_info	 si;
+	char			 addr[INET6_ADDRSTRLEN];
+	void			*ap;
+	int			 port;
 
 	if (sa->sa_family == AF_INET6) {
 		ap = &((struct sockaddr_in6 *)sa)->sin6_addr;
@@ -153,14 +154,15 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	if (inet_ntop(sa->sa_family, ap, addr, sizeof(addr)) == NULL)
 		strlcpy(addr, "?", sizeof(addr));
-	snprintf(peer, sizeof(peer), "%s:%d", addr, port);
+	memset(&si, 0, sizeof(si));
+	snprintf(si.peer, sizeof(si.peer), "%s:%d", addr, port);
 	if (iev_kgpd.ibuf.fd == -1) {
 		close(fd);
 		return;
 	}
 	/* imsg owns fd from here: it is closed once sent */
 	if (imsg_compose_event(&iev_kgpd, IMSG_STREAM_FD, ++next_id, 0, fd,
-	    peer, strlen(peer) + 1) == -1)
+	    &si, sizeof(si)) == -1)
 		close(fd);
 }
 
@@ -245,6 +247,8 @@ main(int argc, char *argv[])
 
 	memset(&conf, 0, sizeof(conf));
 	conf.connect_timeout_ms = 10000;
+	/* no kgpd to take a tunnel's socket: proxyd relays them itself */
+	conf.flags = PROXY_F_NOMOVE;
 	while ((ch = getopt(argc, argv, "d:i:l:p:t:v")) != -1) {
 		switch (ch) {
 		case 'd':

@@ -4,7 +4,8 @@
  * control (a stalled stream does not stall another).  Then the sessions
  * of KGP 2: a link that breaks under a transfer and is resumed (however
  * it breaks), a server that lost the session, the grace period, GOAWAY,
- * and what a stalled or broken session may hold in memory.
+ * and what a stalled or broken session may hold in memory.  Last, a
+ * stream moved from one local socket to another mid-transfer.
  *
  * KGP_TEST=glob runs the matching tests only; KGP_VERBOSE=1 shows the
  * engine's debug log.
@@ -1358,6 +1359,308 @@ test_memory_bound(void **state)
 	rs_teardown(&r);
 }
 
+/*
+ * Moves: the client's end of a stream goes from its first socket to
+ * another, as kgpd's does when proxyd hands it the app's socket.  The
+ * test plays proxyd: a relay between the stream's first socket and the
+ * app, which at some point stops reading the app, waits until all it
+ * read is written, asks for the move with that count, relays what the
+ * stream still sends until its first socket closes, and says it is done
+ * (kgp_conn_stream_moved).  A transfer both ways runs meanwhile.
+ */
+struct relay {
+	int		 stream;	/* our end of the stream's first socket */
+	int		 app;		/* our end of the app's socket */
+	int		 app_peer;	/* the app's own end */
+	uint8_t		 buf[2][16384];	/* [0] stream -> app, [1] app -> stream */
+	size_t		 len[2];
+	uint64_t	 to_stream;	/* written into the stream socket */
+	int		 reading_app;
+	int		 stream_eof;
+	int		 app_eof;
+	int		 app_idle;
+	int		 phase;		/* 0 relay, 1 move asked, 2 sent, 3 done */
+};
+
+static void
+relay_init(struct relay *rl, int stream)
+{
+	int	 sv[2];
+
+	memset(rl, 0, sizeof(*rl));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	rl->stream = stream;
+	rl->app = sv[0];
+	rl->app_peer = sv[1];
+	rl->reading_app = 1;
+}
+
+/* one round of the relay; the move's steps as the phase allows */
+static void
+relay_step(struct rs *r, struct relay *rl, uint32_t id)
+{
+	ssize_t	 n;
+	int	 wrote;
+
+	if (rl->phase >= 3)
+		return;
+	if (rl->len[0] == 0 && !rl->stream_eof) {
+		n = read(rl->stream, rl->buf[0], sizeof(rl->buf[0]));
+		if (n > 0)
+			rl->len[0] = n;
+		else if (n == 0 || errno != EAGAIN)
+			rl->stream_eof = 1;
+	}
+	if (rl->len[0] > 0 && (n = write(rl->app, rl->buf[0],
+	    rl->len[0])) > 0) {
+		memmove(rl->buf[0], rl->buf[0] + n, rl->len[0] - n);
+		rl->len[0] -= n;
+	}
+	if (rl->phase == 0 && rl->stream_eof && rl->len[0] == 0)
+		shutdown(rl->app, SHUT_WR);
+	if (rl->reading_app && rl->len[1] == 0 && !rl->app_eof) {
+		n = read(rl->app, rl->buf[1], sizeof(rl->buf[1]));
+		if (n > 0)
+			rl->len[1] = n;
+		else if (n == 0) {
+			rl->app_eof = 1;
+			shutdown(rl->stream, SHUT_WR);
+		}
+	}
+	wrote = 0;
+	if (rl->len[1] > 0 && (n = write(rl->stream, rl->buf[1],
+	    rl->len[1])) > 0) {
+		memmove(rl->buf[1], rl->buf[1] + n, rl->len[1] - n);
+		rl->len[1] -= n;
+		rl->to_stream += n;
+		wrote = 1;
+	}
+	/*
+	 * The move goes out right behind bytes the engine has not read
+	 * yet (unless the app has nothing to say): they must come first.
+	 */
+	if (rl->phase == 1 && rl->len[1] == 0 && (wrote || rl->app_eof ||
+	    rl->app_idle)) {
+		rl->reading_app = 0;
+		assert_int_equal(kgp_conn_stream_move(r->client, id,
+		    dup(rl->app), rl->to_stream), 0);
+		rl->phase = 2;
+	}
+	if (rl->phase == 2 && rl->stream_eof && rl->len[0] == 0) {
+		assert_int_equal(kgp_conn_stream_moved(r->client, id, 1), 0);
+		close(rl->stream);
+		close(rl->app);
+		rl->phase = 3;
+	}
+}
+
+/* app_idle: the app will say nothing before the move */
+static void
+relay_move(struct relay *rl, int app_idle)
+{
+	rl->phase = 1;
+	rl->app_idle = app_idle;
+}
+
+/* len bytes each way; the move starts once `at` bytes went each way */
+static void
+move_transfer(size_t len, size_t at, int tls)
+{
+	struct rs	 r;
+	struct xfer	 x;
+	struct relay	 rl;
+	uint64_t	 end;
+	int		 browser;
+
+	rs_setup(&r, tls, 0, 0, 0);
+	browser = rs_open(&r, "tunnel");
+	relay_init(&rl, r.app_fds[0]);
+	r.app_fds[0] = -1;	/* the relay closes it */
+	r.napps = 0;
+	xfer_init(&x, browser, rl.app_peer, len);
+	end = ms_now() + 60000;
+	while (!XFER_DONE(&x) && ms_now() < end && x.bad_at == 0) {
+		size_t moved = xfer_step(&x);
+
+		if (rl.phase == 0 && xfer_least(&x) >= at)
+			relay_move(&rl, 0);
+		relay_step(&r, &rl, r.app_ids[0]);
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		if (moved == 0)
+			usleep(200);
+	}
+	xfer_check(&x);
+	/* the move was made, with the transfer under way */
+	assert_int_equal(rl.phase, 3);
+	close(browser);
+	close(rl.app_peer);
+	xfer_free(&x);
+	rs_teardown(&r);
+}
+
+static void
+test_move_mid_transfer(void **state)
+{
+	move_transfer(4 * 1024 * 1024 + 3, 1024 * 1024, 0);
+}
+
+static void
+test_move_at_once(void **state)
+{
+	move_transfer(1024 * 1024, 0, 0);
+}
+
+static void
+test_move_tls(void **state)
+{
+	move_transfer(2 * 1024 * 1024, 300 * 1024, 1);
+}
+
+/*
+ * The browser's FIN reaches the stream's first socket after the move
+ * was asked for but before the relay has seen it: the new socket gets
+ * the end too, after every byte.
+ */
+static void
+test_move_fin_in_flight(void **state)
+{
+	struct rs	 r;
+	struct relay	 rl;
+	uint8_t		 buf[4096];
+	size_t		 got = 0;
+	ssize_t		 n;
+	int		 browser, eof = 0, i;
+
+	rs_setup(&r, 0, 0, 0, 0);
+	browser = rs_open(&r, "tunnel");
+	relay_init(&rl, r.app_fds[0]);
+	r.app_fds[0] = -1;
+	r.napps = 0;
+	memset(buf, 'f', sizeof(buf));
+	assert_int_equal(write(browser, buf, 1000), 1000);
+	shutdown(browser, SHUT_WR);
+	/* the engine has passed on the bytes and the end */
+	for (i = 0; i < 3000 && got < 1000; i++) {
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		if ((n = recv(rl.stream, buf, sizeof(buf), MSG_PEEK)) > 0)
+			got = n;
+		usleep(500);
+	}
+	RS_RUN(&r, 0, 100);
+	/* now the move, as if proxyd had asked before it saw any of it */
+	relay_move(&rl, 1);
+	for (i = 0; i < 3000 && rl.phase < 3; i++) {
+		relay_step(&r, &rl, r.app_ids[0]);
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		usleep(200);
+	}
+	assert_int_equal(rl.phase, 3);
+	/* the app gets the 1000 bytes, then its EOF from the new socket */
+	got = 0;
+	for (i = 0; i < 3000 && !eof; i++) {
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		if ((n = read(rl.app_peer, buf, sizeof(buf))) > 0)
+			got += n;
+		else if (n == 0)
+			eof = 1;
+		else
+			usleep(500);
+	}
+	assert_int_equal(got, 1000);
+	assert_true(eof);
+	/* and can still answer through it */
+	assert_int_equal(write(rl.app_peer, "late", 4), 4);
+	shutdown(rl.app_peer, SHUT_WR);
+	got = 0;
+	eof = 0;
+	for (i = 0; i < 3000 && !eof; i++) {
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		if ((n = read(browser, buf + got, sizeof(buf) - got)) > 0)
+			got += n;
+		else if (n == 0)
+			eof = 1;
+		else
+			usleep(500);
+	}
+	assert_true(eof);
+	assert_int_equal(got, 4);
+	assert_memory_equal(buf, "late", 4);
+	close(browser);
+	close(rl.app_peer);
+	rs_teardown(&r);
+}
+
+/*
+ * A move that fails (proxyd could not write to the app, or died): the
+ * stream is reset, so the browser sees its end and the app its socket
+ * closed; a move of a stream that does not exist only closes the socket.
+ */
+static void
+move_fail(int how)
+{
+	struct rs	 r;
+	struct relay	 rl;
+	uint8_t		 buf[256];
+	ssize_t		 n;
+	int		 browser, sv[2], i, b_end = 0, a_end = 0;
+
+	rs_setup(&r, 0, 0, 0, 0);
+	browser = rs_open(&r, "tunnel");
+	relay_init(&rl, r.app_fds[0]);
+	r.app_fds[0] = -1;
+	r.napps = 0;
+	relay_move(&rl, 1);
+	for (i = 0; i < 3000 && rl.phase < 2; i++) {
+		relay_step(&r, &rl, r.app_ids[0]);
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(rl.phase, 2);
+	if (how == 0)
+		assert_int_equal(kgp_conn_stream_moved(r.client, r.app_ids[0],
+		    0), 0);
+	else
+		kgp_conn_stream_moves_abort(r.client);
+	/* it is over: a second word on it is refused */
+	assert_int_equal(kgp_conn_stream_moved(r.client, r.app_ids[0], 1), -1);
+	close(rl.app);
+	for (i = 0; i < 3000 && !(b_end && a_end); i++) {
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		if (!b_end && ((n = read(browser, buf, sizeof(buf))) == 0 ||
+		    (n == -1 && errno != EAGAIN)))
+			b_end = 1;
+		if (!a_end && ((n = read(rl.app_peer, buf, sizeof(buf))) == 0 ||
+		    (n == -1 && errno != EAGAIN)))
+			a_end = 1;
+		usleep(500);
+	}
+	assert_true(b_end);
+	assert_true(a_end);
+	/* no such stream: the socket is closed, nothing else happens */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	assert_int_equal(kgp_conn_stream_move(r.client, 12345, sv[0], 0), -1);
+	assert_int_equal(read(sv[1], buf, sizeof(buf)), 0);
+	close(sv[1]);
+	assert_non_null(r.client);
+	close(rl.stream);
+	close(browser);
+	close(rl.app_peer);
+	rs_teardown(&r);
+}
+
+static void
+test_move_failed(void **state)
+{
+	move_fail(0);
+}
+
+static void
+test_move_aborted(void **state)
+{
+	move_fail(1);
+}
+
 int
 main(void)
 {
@@ -1380,6 +1683,12 @@ main(void)
 		cmocka_unit_test(test_goaway_tail),
 		cmocka_unit_test(test_close_while_busy),
 		cmocka_unit_test(test_memory_bound),
+		cmocka_unit_test(test_move_mid_transfer),
+		cmocka_unit_test(test_move_at_once),
+		cmocka_unit_test(test_move_tls),
+		cmocka_unit_test(test_move_fin_in_flight),
+		cmocka_unit_test(test_move_failed),
+		cmocka_unit_test(test_move_aborted),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
