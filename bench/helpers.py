@@ -10,7 +10,8 @@
       N parallel streams (threads), each a fresh connection: down GETs
       http://APP/PATH and reads SIZE bytes of body into a 1 MiB buffer;
       up POSTs SIZE bytes of FILE (sendfile) to http://APP/PATH. Through
-      PROXY (host:port) with absolute-form requests, or directly with "-".
+      PROXY (host:port) with absolute-form requests, through a CONNECT
+      tunnel with tunnel:host:port, or directly with "-".
       Prints the total MB/s, or "-" if a stream failed.
 
   helpers.py ready N READYFILE -- SC ARGS...
@@ -94,11 +95,26 @@ def ready(n, readyfile, argv):
 
 def xfer_one(direction, proxy, app, path, size, file, errors):
     import socket
+    tunnel = proxy.startswith("tunnel:")
+    if tunnel:
+        proxy = proxy[len("tunnel:"):]
     host, port = (proxy if proxy != "-" else app).rsplit(":", 1)
-    target = "http://%s%s" % (app, path) if proxy != "-" else path
+    target = "http://%s%s" % (app, path) if proxy != "-" and not tunnel \
+        else path
     try:
         s = socket.create_connection((host, int(port)), 30)
         s.settimeout(300)
+        if tunnel:
+            s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n"
+                      % (app.encode(), app.encode()))
+            head = b""
+            while b"\r\n\r\n" not in head:
+                n = s.recv(1)
+                if not n:
+                    raise OSError("eof in the answer to CONNECT")
+                head += n
+            if head[8:12] != b" 200":
+                raise OSError("CONNECT: %r" % head[:40])
         if direction == "down":
             s.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close"
                       b"\r\n\r\n" % (target.encode(), app.encode()))

@@ -8,6 +8,8 @@
 # For each path it measures:
 #   - throughput (bench/helpers.py xfer): 1 GiB download and 256 MiB upload, one stream;
 #     8 parallel streams (8 x 128 MiB down, 8 x 32 MiB up), MB/s in total;
+#     absolute-form requests through the proxies, and again inside a
+#     CONNECT tunnel (as a browser does for HTTPS; direct: the same figure);
 #   - wrk -t2, 1 KiB responses, 50 and 500 connections, keep-alive,
 #     absolute-form requests through the proxies: requests/s, p50, p99;
 #   - new connections/s: bench/connrate.c (epoll, built here with cc),
@@ -232,20 +234,23 @@ echo "bench: nginx on $APP; ours: entry $entry; peer: ssh -R $PEER -> tinyproxy 
 
 paths=(direct ours peer)
 declare -A proxy=([direct]="" [ours]=$entry [peer]=$PEER)
+declare -A tunnel=([direct]="" [ours]=tunnel:$entry [peer]=tunnel:$PEER)
 declare -A R	# R[measure.path] = figure
 
 # MB/s of N parallel streams (N=1: one stream), best of $repeat, with
 # bench/helpers.py (1 MiB reads, sendfile for uploads; a fresh connection
-# each): throughput PATH N down|up FILE SIZE
+# each): throughput PATH N down|up FILE SIZE [VIA], VIA a proxy spec
+# (default: absolute-form requests to the path's proxy)
 throughput() {
-	local path=$1 n=$2 dir=$3 file=$4 size=$5 best=0 i out
+	local path=$1 n=$2 dir=$3 file=$4 size=$5 via=${6:-${proxy[$1]}}
+	local best=0 i out
 	for i in $(seq 1 "$repeat"); do
 		if [ "$dir" = down ]; then
 			out=$(python3 "$top/bench/helpers.py" xfer down \
-			    "${proxy[$path]:--}" "$APP" "/$file" "$n" "$size" 2>>"$tmp/xfer.log")
+			    "${via:--}" "$APP" "/$file" "$n" "$size" 2>>"$tmp/xfer.log")
 		else
 			out=$(python3 "$top/bench/helpers.py" xfer up \
-			    "${proxy[$path]:--}" "$APP" /upload "$n" "$size" \
+			    "${via:--}" "$APP" /upload "$n" "$size" \
 			    "$tmp/$file" 2>>"$tmp/xfer.log")
 		fi
 		[ "$out" = - ] || [ -z "$out" ] && { echo "-"; return; }
@@ -307,6 +312,15 @@ for p in "${paths[@]}"; do
 	R[dl8.$p]=$(throughput "$p" 8 down 128m $((128 * MiB)))
 	R[ul1.$p]=$(throughput "$p" 1 up up256m $((256 * MiB)))
 	R[ul8.$p]=$(throughput "$p" 8 up up32m $((32 * MiB)))
+	if [ "$p" = direct ]; then
+		R[cdl1.$p]=${R[dl1.$p]}
+		R[cdl8.$p]=${R[dl8.$p]}
+		R[cul1.$p]=${R[ul1.$p]}
+	else
+		R[cdl1.$p]=$(throughput "$p" 1 down 1g $((1024 * MiB)) "${tunnel[$p]}")
+		R[cdl8.$p]=$(throughput "$p" 8 down 128m $((128 * MiB)) "${tunnel[$p]}")
+		R[cul1.$p]=$(throughput "$p" 1 up up256m $((256 * MiB)) "${tunnel[$p]}")
+	fi
 	echo "bench: $p: wrk, ${duration}s each ..."
 	bench_wrk "$p" 50
 	bench_wrk "$p" 500
@@ -420,6 +434,9 @@ row "download 1 GiB, 1 stream, MB/s" dl1 4 0.35
 row "download 8x128 MiB, 8 streams, MB/s" dl8 4 0.35
 row "upload 256 MiB, 1 stream, MB/s" ul1 4 0.35
 row "upload 8x32 MiB, 8 streams, MB/s" ul8 4 0.35
+row "CONNECT: download 1 GiB, MB/s" cdl1 4 0.35
+row "CONNECT: download 8x128 MiB, MB/s" cdl8 4 0.35
+row "CONNECT: upload 256 MiB, MB/s" cul1 4 0.35
 row "wrk 1 KiB, 50 conns, req/s" rps.50 5 0.4
 row "wrk 1 KiB, 500 conns, req/s" rps.500 5 0.4
 row "wrk 50 conns, p50 ms" p50.50

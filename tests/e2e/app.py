@@ -17,8 +17,12 @@ same handler behind TLS:
                            {"length": n, "sha256": hex}, with the same
                            X-Body-Length and X-Body-SHA256 headers as /echo
 
+And, with --echo-port, a plain TCP service that speaks first: on connect
+it sends "hello\n", then echoes every byte; when the client half-closes
+it sends "sha256 HEX\n" of all it received and closes.
+
   app.py serve --addr A --http-port P [--tls-port P --cert F --key F]
-         [--ready FILE]
+         [--echo-port P] [--ready FILE]
   app.py gen N SEED        writes what /bytes/N?seed=SEED serves
   app.py sums N FIRST LAST prints "SEED SHA256" for seeds FIRST..LAST
 """
@@ -28,6 +32,7 @@ import base64
 import hashlib
 import json
 import random
+import socket
 import socketserver
 import ssl
 import struct
@@ -282,8 +287,30 @@ class TLSServer(Server):
                                     do_handshake_on_connect=False), addr
 
 
+class EchoHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        s = self.request
+        h = hashlib.sha256()
+        s.sendall(b"hello\n")
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            h.update(data)
+            s.sendall(data)
+        s.sendall(b"sha256 %s\n" % h.hexdigest().encode())
+        s.shutdown(socket.SHUT_WR)
+
+
+class EchoServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
 def serve(args):
     servers = [Server((args.addr, args.http_port), Handler)]
+    if args.echo_port:
+        servers.append(EchoServer((args.addr, args.echo_port), EchoHandler))
     if args.tls_port:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
@@ -305,6 +332,7 @@ def main():
     s.add_argument("--addr", default="127.0.0.1")
     s.add_argument("--http-port", type=int, default=8080)
     s.add_argument("--tls-port", type=int, default=0)
+    s.add_argument("--echo-port", type=int, default=0)
     s.add_argument("--cert")
     s.add_argument("--key")
     s.add_argument("--ready")

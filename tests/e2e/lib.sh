@@ -27,6 +27,7 @@ OFFICE_IP=10.213.$N.2
 APP_IP=10.214.$N.1
 APP_PORT=8080
 APP_TLS_PORT=8443
+APP_ECHO_PORT=8007
 REST_PORT=4400
 KGP_PORT=4443
 REST_URL=http://$CLOUD_IP:$REST_PORT/rest/v1
@@ -200,6 +201,7 @@ start_app() {
 	make_app_cert
 	ip netns exec "$OFFICE" "$PYTHON" "$E2E_DIR/app.py" serve --addr "$APP_IP" \
 	    --http-port "$APP_PORT" --tls-port "$APP_TLS_PORT" \
+	    --echo-port "$APP_ECHO_PORT" \
 	    --cert "$TMP/app.crt" --key "$TMP/app.key" \
 	    --ready "$TMP/app.ready" >"$TMP/app.log" 2>&1 &
 	PIDS+=($!)
