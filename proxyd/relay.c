@@ -114,6 +114,8 @@ struct stream {
 	int			 want_upgrade;
 	int			 is_connect;
 	struct evbuffer		*replay;	/* head, to retry once */
+	struct evbuffer		*held;		/* a head for held_to: relay_hold */
+	struct bufferevent	*held_to;
 
 	struct http_head	*resp;	/* NULL once tunnelling */
 	enum rs_state		 rs_state;
@@ -166,6 +168,10 @@ static void	 response_head(struct stream *);
 static void	 response_pump(struct stream *);
 static void	 heads_free(struct stream *);
 static void	 relay_io_size(struct bufferevent *);
+static void	 relay_hold(struct stream *, struct bufferevent *,
+		    struct evbuffer *);
+static void	 relay_release(struct stream *);
+static void	 relay_drop(struct stream *, struct bufferevent *);
 static void	 exchange_done(struct stream *);
 static void	 exchange_reset(struct stream *);
 static void	 write_fields(struct evbuffer *, const struct http_head *);
@@ -320,18 +326,64 @@ stream_count_out(struct evbuffer *b, const struct evbuffer_cb_info *info,
 /*
  * Queue len bytes of src for one side, written at once when nothing
  * waits before them (bev_write_now); the client side's count sees them
- * either way.
+ * either way.  A head held for that side goes first, in the same write.
  */
 static void
 relay_write(struct stream *s, struct bufferevent *to, struct evbuffer *src,
     size_t len)
 {
-	size_t	 n;
+	struct evbuffer	*held = NULL;
+	size_t		 n;
 
+	if (s->held != NULL && s->held_to == to) {
+		held = s->held;
+		s->held = NULL;
+		evbuffer_remove_buffer(src, held, len);
+		src = held;
+		len = evbuffer_get_length(held);
+	}
 	n = bev_write_now(to, src, len);
+	if (held != NULL)
+		evbuffer_free(held);
 	if (to == s->cbev) {
 		s->bytes_out += n;
 		env->stats.bytes_out += n;
+	}
+}
+
+/*
+ * A head built aside (hb) waits for the bytes of its body that are here
+ * already, so that a small exchange costs one system call a side, not
+ * two: the pump that follows takes it along (relay_write), or
+ * relay_release() sends it alone.
+ */
+static void
+relay_hold(struct stream *s, struct bufferevent *to, struct evbuffer *hb)
+{
+	relay_release(s);
+	s->held = hb;
+	s->held_to = to;
+}
+
+static void
+relay_release(struct stream *s)
+{
+	struct evbuffer	*hb = s->held;
+
+	if (hb == NULL)
+		return;
+	s->held = NULL;
+	relay_write(s, s->held_to, hb, evbuffer_get_length(hb));
+	evbuffer_free(hb);
+}
+
+/* The side a head was held for is gone: so is the head. */
+static void
+relay_drop(struct stream *s, struct bufferevent *bev)
+{
+	if (s->held != NULL && s->held_to == bev) {
+		evbuffer_free(s->held);
+		s->held = NULL;
 	}
 }
 
@@ -359,6 +411,7 @@ stream_close(struct stream *s)
 		s->u.timer = NULL;
 	}
 	if (s->cbev != NULL) {
+		relay_drop(s, s->cbev);
 		evbuffer_remove_cb(bufferevent_get_input(s->cbev),
 		    stream_count_in, s);
 		evbuffer_remove_cb(bufferevent_get_output(s->cbev),
@@ -937,9 +990,9 @@ request_start(struct stream *s)
 			    evbuffer_get_length(hb));
 		}
 	}
-	relay_write(s, s->u.bev, hb, evbuffer_get_length(hb));
-	evbuffer_free(hb);
+	relay_hold(s, s->u.bev, hb);
 	request_pump(s);
+	relay_release(s);
 }
 
 /* Every field but Host and the hop-by-hop ones. */
@@ -1224,6 +1277,7 @@ up_close(struct stream *s)
 		u->timer = NULL;
 	}
 	if (u->bev != NULL) {
+		relay_drop(s, u->bev);
 		bufferevent_free(u->bev);
 		u->bev = NULL;
 	}
@@ -1510,14 +1564,17 @@ response_head(struct stream *s)
 		else if (s->version == 10)
 			evbuffer_add_printf(hb, "Connection: keep-alive\r\n");
 		evbuffer_add(hb, "\r\n", 2);
-		relay_write(s, s->cbev, hb, evbuffer_get_length(hb));
-		evbuffer_free(hb);
 		http_head_free(h);
-		s->rs_state = s->rs_body == HTTP_BODY_NONE ? RS_DONE : RS_BODY;
-		if (s->rs_state == RS_BODY)
-			response_pump(s);
-		else
+		relay_hold(s, s->cbev, hb);
+		if (s->rs_body == HTTP_BODY_NONE) {
+			relay_release(s);
+			s->rs_state = RS_DONE;
 			exchange_done(s);
+		} else {
+			s->rs_state = RS_BODY;
+			response_pump(s);
+			relay_release(s);
+		}
 		return;
 	}
 }
