@@ -33,6 +33,7 @@ struct kgp_tls {
 	uint8_t		*rbuf;
 	size_t		 roff;
 	size_t		 rlen;
+	int		 drained;	/* the last read emptied the socket */
 	uint8_t		*wbuf;
 	size_t		 woff;
 	size_t		 wlen;
@@ -46,6 +47,15 @@ io_read(struct tls *ctx, void *buf, size_t len, void *arg)
 
 	if (io->roff == io->rlen) {
 		io->roff = io->rlen = 0;
+		/*
+		 * A read that did not fill the buffer took all the socket
+		 * had: wait for the poll rather than ask again for EAGAIN
+		 * (the poll is level-triggered, so nothing is missed).
+		 */
+		if (io->drained) {
+			io->drained = 0;
+			return (TLS_WANT_POLLIN);
+		}
 		if ((n = read(io->fd, io->rbuf, KGP_TLS_RBUF)) == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return (TLS_WANT_POLLIN);
@@ -54,6 +64,7 @@ io_read(struct tls *ctx, void *buf, size_t len, void *arg)
 		if (n == 0)
 			return (0);
 		io->rlen = n;
+		io->drained = n < KGP_TLS_RBUF;
 	}
 	if (len > io->rlen - io->roff)
 		len = io->rlen - io->roff;

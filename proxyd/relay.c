@@ -1329,8 +1329,13 @@ up_read(struct bufferevent *bev, void *arg)
 		tunnel_move(s, bev, s->cbev);
 		break;
 	case M_MOVING:
-		/* read before reading stopped: it goes first */
-		move_bytes(s, in, s->cbev, evbuffer_get_length(in));
+		/*
+		 * Read before reading stopped: it goes first.  Once the
+		 * move is out nothing is read (move_send waits for an empty
+		 * input), so nothing can follow the count kgpd was given.
+		 */
+		if (!s->move_sent)
+			move_bytes(s, in, s->cbev, evbuffer_get_length(in));
 		return;
 	default:
 		evbuffer_drain(in, evbuffer_get_length(in));
