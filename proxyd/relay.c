@@ -54,6 +54,8 @@
 #define RELAY_FLUSH_SEC		60	/* to send the last bytes */
 #define RELAY_PULLUP		4096	/* bytes of chunk framing looked at */
 #define RELAY_IO_MAX		(128 * 1024)	/* one read or write system call */
+#define RELAY_MOVE_MS		200	/* a tunnel this old moves to kgpd */
+#define RELAY_MOVE_BYTES	(1024 * 1024)	/* ... or one this busy */
 
 enum stream_mode { M_HTTP, M_TUNNEL, M_MOVING, M_CLOSING, M_DEAD };
 enum rq_state { RQ_HEAD, RQ_BODY, RQ_DONE };
@@ -99,6 +101,7 @@ struct stream {
 	int			 c_shut;
 	int			 c_rpaused;	/* reading off: see relay_stall */
 	int			 move_sent;	/* IMSG_STREAM_MOVE is out */
+	struct event		*move_ev;	/* a young tunnel's move */
 	struct upstream		 u;
 
 	/* the exchange going on */
@@ -181,6 +184,8 @@ static void	 tunnel_move(struct stream *, struct bufferevent *,
 static void	 tunnel_check(struct stream *);
 static size_t	 move_bytes(struct stream *, struct evbuffer *,
 		    struct bufferevent *, uint64_t);
+static void	 move_soon(struct stream *);
+static void	 move_timer(evutil_socket_t, short, void *);
 static void	 move_start(struct stream *);
 static void	 move_send(struct stream *);
 static void	 move_finish(struct stream *);
@@ -404,6 +409,10 @@ stream_close(struct stream *s)
 	    (unsigned long long)s->bytes_out);
 	if (s->mode == M_MOVING && s->move_sent)
 		move_end(s, 0);
+	if (s->move_ev != NULL) {
+		event_free(s->move_ev);
+		s->move_ev = NULL;
+	}
 	s->mode = M_DEAD;
 	up_close(s);
 	if (s->u.timer != NULL) {
@@ -1681,7 +1690,7 @@ tunnel_start(struct stream *s)
 		return;
 	tunnel_check(s);
 	if (s->mode == M_TUNNEL)
-		move_start(s);
+		move_soon(s);
 }
 
 static void
@@ -1692,6 +1701,9 @@ tunnel_move(struct stream *s, struct bufferevent *from,
 
 	move_bytes(s, in, to, evbuffer_get_length(in));
 	tunnel_check(s);
+	if (s->mode == M_TUNNEL && s->move_ev != NULL &&
+	    s->bytes_in + s->bytes_out >= RELAY_MOVE_BYTES)
+		move_start(s);
 }
 
 /*
@@ -1726,7 +1738,10 @@ tunnel_check(struct stream *s)
  * without proxyd: it gets the app's socket and proxyd steps out, so
  * that the bytes cross one process less and an open tunnel holds
  * nothing here (see struct stream_move in imsg_types.h).  Only a tunnel
- * that neither side has half-closed moves; the others stay.
+ * that neither side has half-closed moves; the others stay.  A tunnel
+ * moves once it has lived RELAY_MOVE_MS or carried RELAY_MOVE_BYTES:
+ * one that is over sooner (a CONNECT for one short request) is not
+ * worth the messages.
  *   1. Stop reading the app; what was read goes to kgpd first.
  *   2. Once all of that is written: IMSG_STREAM_MOVE with the socket and
  *	the count of bytes written.  kgpd reads that many, takes the app
@@ -1735,8 +1750,33 @@ tunnel_check(struct stream *s)
  *	IMSG_STREAM_MOVED: kgpd writes to the app itself from then on.
  */
 static void
+move_soon(struct stream *s)
+{
+	struct timeval	 tv = { 0, RELAY_MOVE_MS * 1000 };
+
+	if (!env->move_tunnels)
+		return;
+	if ((s->move_ev = evtimer_new(env->base, move_timer, s)) == NULL ||
+	    evtimer_add(s->move_ev, &tv) == -1)
+		move_start(s);
+}
+
+static void
+move_timer(evutil_socket_t fd, short event, void *arg)
+{
+	struct stream	*s = arg;
+
+	if (s->mode == M_TUNNEL)
+		move_start(s);
+}
+
+static void
 move_start(struct stream *s)
 {
+	if (s->move_ev != NULL) {
+		event_free(s->move_ev);
+		s->move_ev = NULL;
+	}
 	if (!env->move_tunnels || env->iev_kgpd.ibuf.fd == -1 ||
 	    s->u.bev == NULL || s->c_eof || s->c_shut || s->u.eof ||
 	    s->u.shut)
@@ -1822,6 +1862,7 @@ static void
 move_cancel(struct stream *s)
 {
 	s->mode = M_TUNNEL;
+	s->u.rpaused = 0;
 	bufferevent_setwatermark(s->cbev, EV_WRITE, RELAY_WRITE_LOW, 0);
 	bufferevent_setwatermark(s->u.bev, EV_WRITE, RELAY_WRITE_LOW, 0);
 	if (!s->u.eof)
