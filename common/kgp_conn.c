@@ -56,7 +56,7 @@
 #define CONN_READ_CHUNK		(64 * 1024)
 #define CONN_IO_BUDGET		(1024 * 1024)	/* per event, each way */
 #define CONN_OUT_HIGH		(1024 * 1024)	/* stop pulling from streams */
-#define STREAM_READ_HIGH	(64 * 1024)
+#define STREAM_READ_HIGH	(256 * 1024)
 #define STREAM_IO_MAX		(128 * 1024)	/* one write system call */
 #define CLOSE_GRACE_MS		2000
 #define WBUF_SIZE		(64 * 1024)	/* one TLS write at most */
@@ -866,7 +866,12 @@ stream_new(struct kgp_conn *c, uint32_t id, int fd)
 	s->recv_avail = c->params.window;
 	bufferevent_setcb(s->bev, stream_readcb, stream_writecb,
 	    stream_eventcb, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, STREAM_READ_HIGH);
+	/*
+	 * No read watermark: libevent would take reading off and on again
+	 * (two epoll_ctl) around every full read.  What a stream holds is
+	 * bounded by stream_pump instead, which stops reading as soon as
+	 * the bytes cannot go on (S_READ_OFF): one read at most.
+	 */
 	bufferevent_set_max_single_read(s->bev, STREAM_READ_HIGH);
 	bufferevent_set_max_single_write(s->bev, STREAM_IO_MAX);
 	evbuffer_add_cb(bufferevent_get_output(s->bev), stream_drained, s);
@@ -929,8 +934,14 @@ stream_pump(struct kgp_stream *s)
 	size_t		 avail, n;
 	int		 added = 0, paused = 0;
 
-	if (!conn_live(c))
+	if (!conn_live(c)) {
+		/* closing: nothing more goes out, so nothing more comes in */
+		if (!(s->flags & S_READ_OFF)) {
+			s->flags |= S_READ_OFF;
+			bufferevent_disable(s->bev, EV_READ);
+		}
 		return;
+	}
 	while ((avail = evbuffer_get_length(input)) > 0) {
 		if (s->send_credit == 0) {
 			paused = 1;

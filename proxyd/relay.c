@@ -294,7 +294,6 @@ relay_stream(int fd, uint32_t id, uint64_t session, const char *peer)
 	}
 	bufferevent_setcb(s->cbev, client_read, client_write, client_event,
 	    s);
-	bufferevent_setwatermark(s->cbev, EV_READ, 0, RELAY_READ_HIGH);
 	bufferevent_setwatermark(s->cbev, EV_WRITE, RELAY_WRITE_LOW, 0);
 	relay_io_size(s->cbev);
 	evbuffer_add_cb(bufferevent_get_input(s->cbev), stream_count_in, s);
@@ -559,11 +558,14 @@ send_error(struct stream *s, int status, const char *fmt, ...)
 }
 
 /*
- * libevent 2.1 runs a read callback again, from the loop, for as long as
- * its input sits at the high-water mark with reading on.  A side whose
- * bytes cannot move on (the other side's output is full, or a pipelined
- * request waits for its turn) would make the loop spin: it stops reading
- * until the other side drains (relay_unstall).
+ * A side whose bytes cannot move on (the other side's output is full, or
+ * a pipelined request waits for its turn) stops reading once it holds
+ * RELAY_READ_HIGH, until the other side drains (relay_unstall).  There
+ * is no libevent read watermark: it would take reading off and on again
+ * (two epoll_ctl) around every full read of a bulk transfer, and libevent
+ * 2.1 runs the read callback again from the loop for as long as input
+ * sits at the mark, which made the loop spin.  A side holds at most
+ * RELAY_READ_HIGH plus one read (RELAY_IO_MAX).
  */
 static void
 relay_stall(struct bufferevent *bev, int *paused)
@@ -1084,7 +1086,6 @@ up_new_bev(struct stream *s)
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		return (-1);
 	bufferevent_setcb(bev, up_read, up_write, up_event, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, RELAY_READ_HIGH);
 	bufferevent_setwatermark(bev, EV_WRITE, RELAY_WRITE_LOW, 0);
 	relay_io_size(bev);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
