@@ -122,6 +122,8 @@ struct kgp_conn {
 	struct event		*ev_timer;	/* handshake, ping, close */
 	struct event		*ev_grace;	/* a broken session's end */
 	struct evbuffer		*in;
+	struct evbuffer		*pend;		/* DATA of this read for pend_s */
+	struct kgp_stream	*pend_s;
 	struct evbuffer		*ctl;		/* unnumbered frames */
 	struct evbuffer		*rtx;		/* numbered, not yet acked */
 	size_t			 rtx_sent;	/* of rtx: given to this link */
@@ -185,6 +187,7 @@ static void	stream_writecb(struct bufferevent *, void *);
 static void	stream_eventcb(struct bufferevent *, short, void *);
 static void	stream_consumed(struct kgp_stream *, size_t);
 static int	stream_move_check(struct kgp_stream *, int);
+static void	conn_deliver(struct kgp_conn *);
 static void	stream_move_end(struct kgp_stream *);
 static void	stream_drained(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
@@ -347,6 +350,7 @@ kgp_conn_new(struct event_base *base, int fd, struct kgp_tls *io,
 	c->params.tunnel_id = c->tunnel_id;
 	c->params.secret = c->secret;
 	if ((c->in = evbuffer_new()) == NULL ||
+	    (c->pend = evbuffer_new()) == NULL ||
 	    (c->ctl = evbuffer_new()) == NULL ||
 	    (c->rtx = evbuffer_new()) == NULL ||
 	    (c->wbuf = malloc(WBUF_SIZE)) == NULL)
@@ -447,6 +451,8 @@ kgp_conn_free(struct kgp_conn *c)
 		event_free(c->ev_grace);
 	if (c->in)
 		evbuffer_free(c->in);
+	if (c->pend)
+		evbuffer_free(c->pend);
 	if (c->ctl)
 		evbuffer_free(c->ctl);
 	if (c->rtx)
@@ -890,6 +896,10 @@ stream_free(struct kgp_stream *s)
 	RB_REMOVE(stream_tree, &c->streams, s);
 	if (s->flags & S_BLOCKED)
 		TAILQ_REMOVE(&c->blocked, s, blocked);
+	if (c->pend_s == s) {
+		evbuffer_drain(c->pend, evbuffer_get_length(c->pend));
+		c->pend_s = NULL;
+	}
 	c->stats.streams_open--;
 	bufferevent_free(s->bev);
 	if (s->move != NULL) {
@@ -1321,8 +1331,29 @@ conn_on_data(struct kgp_conn *c, const struct kgp_frame *f)
 	}
 	s->recv_avail -= f->len;
 	c->stats.bytes_in += f->len;
-	stream_consumed(s, bev_write_now(s->bev, c->in, f->len));
+	/* consecutive DATA of one stream leave together (conn_deliver) */
+	if (c->pend_s != s)
+		conn_deliver(c);
+	c->pend_s = s;
+	evbuffer_remove_buffer(c->in, c->pend, f->len);
 	return (0);
+}
+
+/*
+ * The DATA read for one stream in a row goes to its socket in one write
+ * (what the socket does not take waits in its output), not one write a
+ * frame: at the end of a read, and before any other frame.
+ */
+static void
+conn_deliver(struct kgp_conn *c)
+{
+	struct kgp_stream	*s = c->pend_s;
+
+	if (s == NULL)
+		return;
+	c->pend_s = NULL;
+	stream_consumed(s, bev_write_now(s->bev, c->pend,
+	    evbuffer_get_length(c->pend)));
 }
 
 static int
@@ -1560,6 +1591,7 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 	}
 	if (f->type == KGP_DATA)
 		return (conn_on_data(c, f));
+	conn_deliver(c);
 	if (f->len > 0)
 		evbuffer_remove(c->in, p, f->len);
 	f->payload = p;
@@ -1724,6 +1756,8 @@ conn_read(struct kgp_conn *c)
 			event_add(c->ev_write, NULL);
 			break;
 		}
+		if (n == -1 || n == 0)
+			conn_deliver(c);	/* the session may go on */
 		if ((n == -1 || n == 0) && c->linger)
 			return (conn_finish_close(c));
 		if (n == -1)
@@ -1743,6 +1777,7 @@ conn_read(struct kgp_conn *c)
 		if (conn_parse(c) == -1)
 			return (-1);
 	}
+	conn_deliver(c);
 	/* TLS may have answered something of its own while reading */
 	if (c->io != NULL && kgp_tls_unsent(c->io) > 0 && conn_flush(c) == -1)
 		return (-1);
