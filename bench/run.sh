@@ -28,7 +28,8 @@
 # --install  apt-get install what it needs (Debian 12, root): nginx-light
 #            wrk openssh-server openssh-client tinyproxy curl python3 gcc
 # -d         seconds of each wrk and connrate run (default 5)
-# -r         throughput runs, the best is kept (default 1)
+# -r         runs of each measure: the best throughput and the median
+#            wrk figures are kept (default 1)
 # -n         idle streams (default 10000)
 # BUILDDIR   meson build directory (default build; set up if missing)
 # Run it as root (sshd). Everything it starts is stopped on exit.
@@ -274,21 +275,41 @@ to_ms() {
 		else print "-" }'
 }
 
-# wrk PATH CONNS: sets R[rps.C.PATH], R[p50.C.PATH], R[p99.C.PATH]
+# median of the numbers on stdin ("-" if none)
+median() {
+	sort -n | awk 'NF { v[++n] = $1 } END { if (n == 0) print "-";
+	else if (n % 2) print v[(n + 1) / 2];
+	else printf "%.3f", (v[n / 2] + v[n / 2 + 1]) / 2 }'
+}
+
+# wrk PATH CONNS: sets R[rps.C.PATH], R[p50.C.PATH], R[p99.C.PATH], each
+# the median of $repeat runs (a p99 of one run swings by milliseconds on
+# a loaded 2-core machine)
 bench_wrk() {
-	local path=$1 c=$2 out
-	if [ "$path" = direct ]; then
-		out=$(wrk -t2 -c"$c" -d"${duration}s" --latency "http://$APP/1k" 2>&1)
-	else
-		out=$(wrk -t2 -c"$c" -d"${duration}s" --latency -s "$tmp/proxy.lua" \
-		    "http://${proxy[$path]}/" 2>&1)
-	fi
-	{ echo "== wrk $path c$c"; echo "$out"; } >>"$tmp/wrk.out"
-	R[rps.$c.$path]=$(echo "$out" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
-	R[p50.$c.$path]=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
-	R[p99.$c.$path]=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
-	R[err.$c.$path]=$(echo "$out" | awk '/Non-2xx|Socket errors/ { printf "%s; ", $0 }')
-	[ -n "${R[rps.$c.$path]}" ] || R[rps.$c.$path]=-
+	local path=$1 c=$2 out i rps="" p50="" p99="" v
+	R[err.$c.$path]=
+	for i in $(seq 1 "$repeat"); do
+		if [ "$path" = direct ]; then
+			out=$(wrk -t2 -c"$c" -d"${duration}s" --latency "http://$APP/1k" 2>&1)
+		else
+			out=$(wrk -t2 -c"$c" -d"${duration}s" --latency -s "$tmp/proxy.lua" \
+			    "http://${proxy[$path]}/" 2>&1)
+		fi
+		{ echo "== wrk $path c$c run $i"; echo "$out"; } >>"$tmp/wrk.out"
+		v=$(echo "$out" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
+		[ -n "$v" ] && rps="$rps $v"
+		v=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
+		[ "$v" != - ] && p50="$p50 $v"
+		v=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
+		[ "$v" != - ] && p99="$p99 $v"
+		R[err.$c.$path]+=$(echo "$out" | awk '/Non-2xx|Socket errors/ { printf "%s; ", $0 }')
+	done
+	R[rps.$c.$path]=$(printf '%s\n' $rps | median)
+	R[p50.$c.$path]=$(printf '%s\n' $p50 | median)
+	R[p99.$c.$path]=$(printf '%s\n' $p99 | median)
+	case ${R[rps.$c.$path]} in
+	*.*) R[rps.$c.$path]=$(printf '%.0f' "${R[rps.$c.$path]}") ;;
+	esac
 }
 
 bench_connrate() {
@@ -377,10 +398,7 @@ python3 "$top/bench/helpers.py" ready 10 "$tmp/ready2" -- \
     "$B/controller/sc" -u bench -k "$key" -i bench-ready \
     -x "http://$REST/rest/v1" -f "$tmp/ready2" -d "$tmp/sc2.pid" \
     --ctl-socket "$tmp/ctl2.sock" >"$tmp/ready.out" 2>"$tmp/ready.log"
-ready_ms=$(grep -v fail "$tmp/ready.out" | sort -n |
-    awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
-	else if (NR % 2) print v[(NR + 1) / 2];
-	else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+ready_ms=$(grep -v fail "$tmp/ready.out" | median)
 ready_fail=$(grep -c fail "$tmp/ready.out")
 
 # the table
