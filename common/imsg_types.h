@@ -52,6 +52,7 @@ enum imsg_type {
 				/* one stream; struct stream_info */
 	IMSG_STREAM_MOVE,	/* proxyd -> kgpd: fd = the app's socket; */
 				/* struct stream_move */
+	IMSG_STREAM_SWITCHED,	/* kgpd -> proxyd: struct stream_moved */
 	IMSG_STREAM_MOVED,	/* proxyd -> kgpd: struct stream_moved */
 };
 
@@ -102,9 +103,13 @@ struct stream_info {
  * proxyd hands the app's socket to kgpd, which carries them itself.
  * MOVE: proxyd has stopped reading the app, and had written offset
  * bytes into the stream's socket in all; kgpd reads that many, then
- * reads the app and closes the stream's socket.  MOVED: proxyd has
- * written to the app everything kgpd had sent (ok = 1), or could not
- * (ok = 0: kgpd resets the stream); kgpd writes to the app from then on.
+ * reads the app and closes its end of the stream's socket.  SWITCHED:
+ * kgpd has done so (ok = 1), or the stream is gone (ok = 0).  Until
+ * then proxyd leaves the stream's socket open, so that kgpd never sees
+ * an EOF of it that a MOVE still on its way would explain.  MOVED:
+ * proxyd has written to the app everything kgpd had sent (ok = 1), or
+ * could not (ok = 0: kgpd resets the stream); kgpd writes to the app
+ * from then on.
  */
 struct stream_move {
 	uint64_t	 session;

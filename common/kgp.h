@@ -170,6 +170,12 @@ struct kgp_callbacks {
 	 * the connection like an error.
 	 */
 	void	(*broken)(struct kgp_conn *, int, const char *, void *);
+	/*
+	 * A stream being moved (kgp_conn_stream_move) reads its new
+	 * socket and has closed the old one (ok), or is gone before it
+	 * could (not ok).
+	 */
+	void	(*switched)(struct kgp_conn *, uint32_t, int, void *);
 	/* client: the server will open no more streams here (GOAWAY) */
 	void	(*goaway)(struct kgp_conn *, int, const char *, void *);
 	/*

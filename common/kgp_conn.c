@@ -23,10 +23,11 @@
  * Moves: the owner may rebind a stream to another local socket
  * (kgp_conn_stream_move), as kgpd does when proxyd hands it the app's
  * socket of a tunnel.  The stream reads its old socket up to an agreed
- * byte count, then reads the new one and closes the old; bytes for the
- * local side wait until the owner says that the old socket's reader has
- * passed on everything it got (kgp_conn_stream_moved).  Nothing is lost,
- * duplicated or reordered, and the peer sees one stream throughout.
+ * byte count, then reads the new one and closes the old (the switched
+ * callback says so); bytes for the local side wait until the owner says
+ * that the old socket's reader has passed on everything it got
+ * (kgp_conn_stream_moved).  Nothing is lost, duplicated or reordered,
+ * and the peer sees one stream throughout.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -902,6 +903,9 @@ stream_free(struct kgp_stream *s)
 	}
 	c->stats.streams_open--;
 	bufferevent_free(s->bev);
+	if ((s->flags & (S_MOVING | S_MOVE_READ)) == S_MOVING &&
+	    c->cb.switched != NULL)
+		c->cb.switched(c, s->id, 0, c->arg);
 	if (s->move != NULL) {
 		if (s->move->fd != -1)
 			close(s->move->fd);
@@ -1196,6 +1200,8 @@ stream_move_check(struct kgp_stream *s, int eof)
 	if (!(s->flags & (S_READ_OFF | S_LOCAL_EOF)))
 		bufferevent_enable(s->bev, EV_READ);
 	log_debug2("stream %u: reading its new socket", s->id);
+	if (s->conn->cb.switched != NULL)
+		s->conn->cb.switched(s->conn, s->id, 1, s->conn->arg);
 	if (s->flags & S_MOVE_WRITE)
 		stream_move_end(s);
 	return (0);

@@ -262,6 +262,27 @@ kgpd_open(struct kgp_conn *c, uint32_t id, const char *meta, uint16_t *code,
 	return (sv[0]);
 }
 
+/* Tell proxyd that a stream it moved reads its new socket, or is gone. */
+static void
+kgpd_send_switched(uint32_t id, uint64_t session, int ok)
+{
+	struct stream_moved	 sw;
+
+	if (!proxyd_up)
+		return;
+	memset(&sw, 0, sizeof(sw));
+	sw.session = session;
+	sw.ok = ok;
+	imsg_compose_event(&iev_proxyd, IMSG_STREAM_SWITCHED, id, 0, -1, &sw,
+	    sizeof(sw));
+}
+
+static void
+kgpd_switched(struct kgp_conn *c, uint32_t id, int ok, void *arg)
+{
+	kgpd_send_switched(id, kgp_conn_session(c), ok);
+}
+
 /* The connection of a session, if it is still here. */
 static struct kgp_conn *
 kgpd_session(uint64_t session)
@@ -391,6 +412,7 @@ static const struct kgp_callbacks kgpd_callbacks = {
 	.up = kgpd_up,
 	.broken = kgpd_broken,
 	.goaway = kgpd_goaway,
+	.switched = kgpd_switched,
 	.down = kgpd_down,
 };
 
@@ -615,11 +637,14 @@ kgpd_dispatch_main(int fd, short event, void *arg)
 }
 
 /*
- * proxyd hands back the app's socket of a tunnel (IMSG_STREAM_MOVE) and
- * then says when it has written everything the stream sent it
- * (IMSG_STREAM_MOVED).  Its end closing means it died: moves it had not
- * finished are reset.  A message about a stream that is gone is stale,
- * not an error: streams end on their own while messages are on the way.
+ * proxyd hands back the app's socket of a tunnel (IMSG_STREAM_MOVE);
+ * kgpd says when the stream reads it (IMSG_STREAM_SWITCHED, from the
+ * engine's switched callback); proxyd then says when it has written
+ * everything the stream sent it (IMSG_STREAM_MOVED).  Its end closing
+ * means it died: moves it had not finished are reset.  A message about
+ * a stream that is gone is stale, not an error: streams end on their
+ * own while messages are on the way; a move of one is answered with a
+ * SWITCHED that says so, so that proxyd does not wait for it.
  */
 static void
 kgpd_dispatch_proxyd(int fd, short event, void *arg)
@@ -661,10 +686,15 @@ kgpd_dispatch_proxyd(int fd, short event, void *arg)
 				close(nfd);
 				log_debug("stream %u: gone before its move",
 				    imsg.hdr.peerid);
+				kgpd_send_switched(imsg.hdr.peerid,
+				    mv.session, 0);
 			} else if (kgp_conn_stream_move(c, imsg.hdr.peerid,
-			    nfd, mv.offset) == -1)
+			    nfd, mv.offset) == -1) {
 				log_debug("stream %u: not moved",
 				    imsg.hdr.peerid);
+				kgpd_send_switched(imsg.hdr.peerid,
+				    mv.session, 0);
+			}
 			break;
 		case IMSG_STREAM_MOVED:
 			if (imsg_get_data(&imsg, &md, sizeof(md)) == -1 ||

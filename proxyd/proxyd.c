@@ -208,6 +208,7 @@ proxyd_dispatch_kgpd(int fd, short event, void *arg)
 	struct imsgev		*iev = arg;
 	struct imsg		 imsg;
 	struct stream_info	 si;
+	struct stream_moved	 sw;
 	int			 sfd;
 	ssize_t			 n;
 
@@ -239,6 +240,15 @@ proxyd_dispatch_kgpd(int fd, short event, void *arg)
 			}
 			si.peer[sizeof(si.peer) - 1] = '\0';
 			relay_stream(sfd, imsg.hdr.peerid, si.session, si.peer);
+			break;
+		case IMSG_STREAM_SWITCHED:
+			if (imsg_get_data(&imsg, &sw, sizeof(sw)) == -1 ||
+			    sw.ok > 1) {
+				log_warnx("%s: bad IMSG_STREAM_SWITCHED "
+				    "(stream %u)", __func__, imsg.hdr.peerid);
+				break;
+			}
+			relay_switched(imsg.hdr.peerid, sw.session, sw.ok);
 			break;
 		default:
 			fatalx("%s: unexpected imsg %u", __func__,

@@ -39,6 +39,7 @@ extern struct proxyd	*env;
 void	 relay_init(void);
 void	 relay_config(const struct proxy_config *);
 void	 relay_stream(int, uint32_t, uint64_t, const char *);
+void	 relay_switched(uint32_t, uint64_t, int);
 void	 relay_shutdown(void);
 
 #endif /* PROXYD_H */

@@ -101,6 +101,8 @@ struct stream {
 	int			 c_shut;
 	int			 c_rpaused;	/* reading off: see relay_stall */
 	int			 move_sent;	/* IMSG_STREAM_MOVE is out */
+	int			 switched;	/* kgpd reads the app itself */
+	TAILQ_ENTRY(stream)	 mentry;	/* on moving, while move_sent */
 	struct event		*move_ev;	/* a young tunnel's move */
 	struct upstream		 u;
 
@@ -134,6 +136,7 @@ struct stream {
 
 TAILQ_HEAD(streamlist, stream);
 static struct streamlist	 streams = TAILQ_HEAD_INITIALIZER(streams);
+static struct streamlist	 moving = TAILQ_HEAD_INITIALIZER(moving);
 
 static void	 stream_close(struct stream *);
 static void	 stream_free_cb(evutil_socket_t, short, void *);
@@ -700,11 +703,14 @@ client_event(struct bufferevent *bev, short what, void *arg)
 		tunnel_check(s);
 		break;
 	case M_MOVING:
-		/* kgpd is done with this socket, or the browser half-closed */
-		if (s->move_sent)
-			move_finish(s);
-		else
+		/*
+		 * kgpd is done with this socket (it switched, or will say
+		 * so), or the browser half-closed before the move.
+		 */
+		if (!s->move_sent)
 			move_cancel(s);
+		else if (s->switched)
+			move_finish(s);
 		break;
 	case M_CLOSING:
 		/* a half-close: the answer may still be read */
@@ -1320,6 +1326,13 @@ up_read(struct bufferevent *bev, void *arg)
 
 	switch (s->mode) {
 	case M_HTTP:
+		/*
+		 * A CONNECT's app may speak first, and its bytes come in
+		 * with the news of the connect, or before it: they wait
+		 * for the 200 and the tunnel (tunnel_start).
+		 */
+		if (s->is_connect)
+			return;
 		if (s->rs_state == RS_HEAD)
 			response_head(s);
 		else if (s->rs_state == RS_BODY)
@@ -1373,7 +1386,7 @@ up_write(struct bufferevent *bev, void *arg)
 	case M_MOVING:
 		move_bytes(s, bufferevent_get_input(s->cbev), bev,
 		    evbuffer_get_length(bufferevent_get_input(s->cbev)));
-		if (s->move_sent && s->c_eof)
+		if (s->move_sent && s->switched && s->c_eof)
 			move_finish(s);
 		break;
 	default:
@@ -1746,9 +1759,10 @@ tunnel_check(struct stream *s)
  *   1. Stop reading the app; what was read goes to kgpd first.
  *   2. Once all of that is written: IMSG_STREAM_MOVE with the socket and
  *	the count of bytes written.  kgpd reads that many, takes the app
- *	socket and closes its end of the stream.
- *   3. Write to the app what kgpd had sent up to that EOF, then
- *	IMSG_STREAM_MOVED: kgpd writes to the app itself from then on.
+ *	socket, closes its end of the stream and says so (SWITCHED).
+ *   3. Once switched, and at the EOF of the stream socket, write to the
+ *	app what kgpd had sent, then IMSG_STREAM_MOVED: kgpd writes to the
+ *	app itself from then on.
  */
 static void
 move_soon(struct stream *s)
@@ -1821,9 +1835,40 @@ move_send(struct stream *s)
 		return;
 	}
 	s->move_sent = 1;
+	TAILQ_INSERT_TAIL(&moving, s, mentry);
 	log_debug("stream %u: tunnel handed to kgpd after %llu bytes in, "
 	    "%llu out", s->id, (unsigned long long)s->bytes_in,
 	    (unsigned long long)s->bytes_out);
+}
+
+/*
+ * kgpd reads the app now and has closed its end of the stream socket
+ * (ok), or the stream is gone (not ok).  Until this, proxyd keeps the
+ * stream socket open whatever it reads from it: kgpd must not see an
+ * EOF there that the MOVE on its way would explain.
+ */
+void
+relay_switched(uint32_t id, uint64_t session, int ok)
+{
+	struct stream	*s;
+
+	TAILQ_FOREACH(s, &moving, mentry)
+		if (s->id == id && s->session == session)
+			break;
+	if (s == NULL) {
+		log_debug("stream %u: switched, but it is gone", id);
+		return;
+	}
+	if (!ok) {
+		log_debug("stream %u: kgpd did not take the tunnel", id);
+		TAILQ_REMOVE(&moving, s, mentry);
+		s->move_sent = 0;
+		stream_close(s);
+		return;
+	}
+	s->switched = 1;
+	if (s->c_eof)
+		move_finish(s);
 }
 
 /* Step 3: kgpd closed its end; the rest of its bytes go to the app. */
@@ -1850,6 +1895,7 @@ move_end(struct stream *s, int ok)
 	if (!s->move_sent)
 		return;
 	s->move_sent = 0;
+	TAILQ_REMOVE(&moving, s, mentry);
 	memset(&m, 0, sizeof(m));
 	m.session = s->session;
 	m.ok = ok;

@@ -56,6 +56,33 @@ out=$(cat "$TMP/hold.out")
     fail "the tunnel open across proxyd's restart failed: $out"
 ok "kill -9 of proxyd (pid $pid): the open tunnel then carried 8 MiB both ways, exact"
 
+# 200 tunnels at once that end at random moments around their move,
+# one in five with a reset: the checked ones are exact, neither helper
+# dies, and what they hold goes back to where it was
+kpid=$(ctl_field pid-kgpd)
+ppid=$(ctl_field pid-proxyd)
+fds_k=$(ls "/proc/$kpid/fd" | wc -l)
+fds_p=$(ls "/proc/$ppid/fd" | wc -l)
+out=$(cloud "$PYTHON" "$E2E_DIR/tunnelstress.py" "$ENTRY" "$TARGET" 200 \
+    $$ 2>&1) || fail "$out"
+case $out in
+"ok "*) ;;
+*) fail "tunnelstress said '$out'" ;;
+esac
+[ "$(ctl_field pid-kgpd)" = "$kpid" ] && [ "$(ctl_field pid-proxyd)" = "$ppid" ] ||
+    fail "a helper was restarted during the stress"
+for _ in $(seq 50); do
+	[ -z "$(owners)" ] && [ "$(ls "/proc/$kpid/fd" | wc -l)" -le "$fds_k" ] &&
+	    [ "$(ls "/proc/$ppid/fd" | wc -l)" -le "$fds_p" ] && break
+	sleep 0.1
+done
+[ -z "$(owners)" ] || fail "connections to the app left open: $(owners)"
+[ "$(ls "/proc/$kpid/fd" | wc -l)" -le "$fds_k" ] ||
+    fail "kgpd holds $(ls "/proc/$kpid/fd" | wc -l) descriptors, $fds_k before"
+[ "$(ls "/proc/$ppid/fd" | wc -l)" -le "$fds_p" ] ||
+    fail "proxyd holds $(ls "/proc/$ppid/fd" | wc -l) descriptors, $fds_p before"
+ok "200 tunnels ending around their move ($out: exact, reset): no helper died, no descriptor left"
+
 # and new tunnels work with the new proxyd
 out=$(cloud "$PYTHON" "$E2E_DIR/tunnelclient.py" "$ENTRY" "$TARGET" 10 1000 2>&1) ||
     fail "a new tunnel after the restart: $out"

@@ -404,6 +404,8 @@ struct rs {
 	uint32_t		 app_ids[8];
 	int			 napps;
 	int			 app_sndbuf;	/* the engine's end, if set */
+	int			 switched;	/* moves that switched */
+	int			 switch_failed;	/* ... or ended before */
 };
 
 static int
@@ -519,13 +521,25 @@ rs_cli_open(struct kgp_conn *c, uint32_t id, const char *meta,
 	return (sv[0]);
 }
 
+static void
+rs_cli_switched(struct kgp_conn *c, uint32_t id, int ok, void *arg)
+{
+	struct rs	*r = arg;
+
+	if (ok)
+		r->switched++;
+	else
+		r->switch_failed++;
+}
+
 static const struct kgp_callbacks rs_srv_cb = {
 	.hello = rs_hello, .up = rs_srv_up, .broken = rs_srv_broken,
 	.down = rs_srv_down,
 };
 static const struct kgp_callbacks rs_cli_cb = {
 	.open = rs_cli_open, .up = rs_cli_up, .broken = rs_cli_broken,
-	.goaway = rs_cli_goaway, .down = rs_cli_down,
+	.goaway = rs_cli_goaway, .switched = rs_cli_switched,
+	.down = rs_cli_down,
 };
 
 static uint64_t
@@ -1379,6 +1393,7 @@ struct relay {
 	int		 stream_eof;
 	int		 app_eof;
 	int		 app_idle;
+	uint64_t	 promise;	/* bytes claimed beyond those written */
 	int		 phase;		/* 0 relay, 1 move asked, 2 sent, 3 done */
 };
 
@@ -1444,10 +1459,12 @@ relay_step(struct rs *r, struct relay *rl, uint32_t id)
 	    rl->app_idle)) {
 		rl->reading_app = 0;
 		assert_int_equal(kgp_conn_stream_move(r->client, id,
-		    dup(rl->app), rl->to_stream), 0);
+		    dup(rl->app), rl->to_stream + rl->promise), 0);
 		rl->phase = 2;
 	}
-	if (rl->phase == 2 && rl->stream_eof && rl->len[0] == 0) {
+	/* proxyd's step 3: switched, and all the stream sent is passed on */
+	if (rl->phase == 2 && r->switched > 0 && rl->stream_eof &&
+	    rl->len[0] == 0) {
 		assert_int_equal(kgp_conn_stream_moved(r->client, id, 1), 0);
 		close(rl->stream);
 		close(rl->app);
@@ -1493,6 +1510,8 @@ move_transfer(size_t len, size_t at, int tls)
 	xfer_check(&x);
 	/* the move was made, with the transfer under way */
 	assert_int_equal(rl.phase, 3);
+	assert_int_equal(r.switched, 1);
+	assert_int_equal(r.switch_failed, 0);
 	close(browser);
 	close(rl.app_peer);
 	xfer_free(&x);
@@ -1611,16 +1630,23 @@ move_fail(int how)
 	r.app_fds[0] = -1;
 	r.napps = 0;
 	relay_move(&rl, 1);
+	/* 2: bytes are promised that never come, so it never switches */
+	if (how == 2)
+		rl.promise = 100;
 	for (i = 0; i < 3000 && rl.phase < 2; i++) {
 		relay_step(&r, &rl, r.app_ids[0]);
 		event_base_loop(r.base, EVLOOP_NONBLOCK);
 	}
 	assert_int_equal(rl.phase, 2);
+	RS_RUN(&r, 0, 50);
+	assert_int_equal(r.switched, how == 2 ? 0 : 1);
 	if (how == 0)
 		assert_int_equal(kgp_conn_stream_moved(r.client, r.app_ids[0],
 		    0), 0);
 	else
 		kgp_conn_stream_moves_abort(r.client);
+	/* a move that ends before its switch says so */
+	assert_int_equal(r.switch_failed, how == 2 ? 1 : 0);
 	/* it is over: a second word on it is refused */
 	assert_int_equal(kgp_conn_stream_moved(r.client, r.app_ids[0], 1), -1);
 	close(rl.app);
@@ -1661,6 +1687,12 @@ test_move_aborted(void **state)
 	move_fail(1);
 }
 
+static void
+test_move_aborted_early(void **state)
+{
+	move_fail(2);
+}
+
 int
 main(void)
 {
@@ -1689,6 +1721,7 @@ main(void)
 		cmocka_unit_test(test_move_fin_in_flight),
 		cmocka_unit_test(test_move_failed),
 		cmocka_unit_test(test_move_aborted),
+		cmocka_unit_test(test_move_aborted_early),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
