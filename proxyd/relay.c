@@ -56,6 +56,7 @@
 #define RELAY_IO_MAX		(128 * 1024)	/* one read or write system call */
 #define RELAY_MOVE_MS		200	/* a tunnel this old moves to kgpd */
 #define RELAY_MOVE_BYTES	(1024 * 1024)	/* ... or one this busy */
+#define RELAY_MOVE_CROWD	1000	/* streams here: move tunnels at once */
 
 enum stream_mode { M_HTTP, M_TUNNEL, M_MOVING, M_CLOSING, M_DEAD };
 enum rq_state { RQ_HEAD, RQ_BODY, RQ_DONE };
@@ -1755,7 +1756,9 @@ tunnel_check(struct stream *s)
  * that neither side has half-closed moves; the others stay.  A tunnel
  * moves once it has lived RELAY_MOVE_MS or carried RELAY_MOVE_BYTES:
  * one that is over sooner (a CONNECT for one short request) is not
- * worth the messages.
+ * worth the messages.  With more than RELAY_MOVE_CROWD streams here, a
+ * tunnel moves at once, so that a burst of them does not run proxyd out
+ * of descriptors.
  *   1. Stop reading the app; what was read goes to kgpd first.
  *   2. Once all of that is written: IMSG_STREAM_MOVE with the socket and
  *	the count of bytes written.  kgpd reads that many, takes the app
@@ -1771,6 +1774,11 @@ move_soon(struct stream *s)
 
 	if (!env->move_tunnels)
 		return;
+	/* a crowd of young tunnels would cost two descriptors each here */
+	if (env->stats.streams_open > RELAY_MOVE_CROWD) {
+		move_start(s);
+		return;
+	}
 	if ((s->move_ev = evtimer_new(env->base, move_timer, s)) == NULL ||
 	    evtimer_add(s->move_ev, &tv) == -1)
 		move_start(s);
