@@ -283,6 +283,20 @@ kgpd_switched(struct kgp_conn *c, uint32_t id, int ok, void *arg)
 	kgpd_send_switched(id, kgp_conn_session(c), ok);
 }
 
+/* fn on every connection: the links' and the retired ones */
+static void
+kgpd_each_conn(void (*fn)(struct kgp_conn *))
+{
+	struct retired	*r;
+	uint32_t	 i;
+
+	for (i = 0; i < nlinks; i++)
+		if (links[i].conn != NULL)
+			fn(links[i].conn);
+	TAILQ_FOREACH(r, &retired, entry)
+		fn(r->conn);
+}
+
 /* The connection of a session, if it is still here. */
 static struct kgp_conn *
 kgpd_session(uint64_t session)
@@ -538,11 +552,10 @@ kgpd_dispatch_main(int fd, short event, void *arg)
 {
 	struct imsgev		*iev = arg;
 	struct imsg		 imsg;
-	struct retired		*r;
 	uint8_t			 st[sizeof(struct sc_stats) +
 				    SC_MAX_CONNECTIONS *
 				    sizeof(struct sc_link_stats)];
-	uint32_t		 index, i;
+	uint32_t		 index;
 	int32_t			 v;
 	ssize_t			 n;
 	int			 nfd;
@@ -598,11 +611,7 @@ kgpd_dispatch_main(int fd, short event, void *arg)
 		case IMSG_KGP_DRAIN:
 			if (IMSG_DATA_SIZE(&imsg) != 0)
 				fatalx("bad IMSG_KGP_DRAIN size");
-			for (i = 0; i < nlinks; i++)
-				if (links[i].conn != NULL)
-					kgp_conn_drain(links[i].conn);
-			TAILQ_FOREACH(r, &retired, entry)
-				kgp_conn_drain(r->conn);
+			kgpd_each_conn(kgp_conn_drain);
 			break;
 		case IMSG_STATS_REQ:
 			if (IMSG_DATA_SIZE(&imsg) != 0)
@@ -654,8 +663,6 @@ kgpd_dispatch_proxyd(int fd, short event, void *arg)
 	struct stream_move	 mv;
 	struct stream_moved	 md;
 	struct kgp_conn		*c;
-	struct retired		*r;
-	uint32_t		 i;
 	ssize_t			 n;
 	int			 nfd;
 
@@ -663,11 +670,7 @@ kgpd_dispatch_proxyd(int fd, short event, void *arg)
 		log_debug("channel to proxyd closed");
 		imsgev_clear(iev);
 		proxyd_up = 0;
-		for (i = 0; i < nlinks; i++)
-			if (links[i].conn != NULL)
-				kgp_conn_stream_moves_abort(links[i].conn);
-		TAILQ_FOREACH(r, &retired, entry)
-			kgp_conn_stream_moves_abort(r->conn);
+		kgpd_each_conn(kgp_conn_stream_moves_abort);
 		return;
 	}
 	for (;;) {

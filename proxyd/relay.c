@@ -195,6 +195,7 @@ static void	 move_send(struct stream *);
 static void	 move_finish(struct stream *);
 static void	 move_cancel(struct stream *);
 static void	 move_end(struct stream *, int);
+static void	 move_forget(struct stream *);
 
 void
 relay_init(void)
@@ -410,12 +411,7 @@ stream_close(struct stream *s)
 	    "%llu out", s->id, (unsigned long long)s->nreq,
 	    s->nreq == 1 ? "" : "s", (unsigned long long)s->bytes_in,
 	    (unsigned long long)s->bytes_out);
-	if (s->mode == M_MOVING && s->move_sent)
-		move_end(s, 0);
-	if (s->move_ev != NULL) {
-		event_free(s->move_ev);
-		s->move_ev = NULL;
-	}
+	move_end(s, 0);
 	s->mode = M_DEAD;
 	up_close(s);
 	if (s->u.timer != NULL) {
@@ -1796,10 +1792,7 @@ move_timer(evutil_socket_t fd, short event, void *arg)
 static void
 move_start(struct stream *s)
 {
-	if (s->move_ev != NULL) {
-		event_free(s->move_ev);
-		s->move_ev = NULL;
-	}
+	move_forget(s);
 	if (!env->move_tunnels || env->iev_kgpd.ibuf.fd == -1 ||
 	    s->u.bev == NULL || s->c_eof || s->c_shut || s->u.eof ||
 	    s->u.shut)
@@ -1868,9 +1861,9 @@ relay_switched(uint32_t id, uint64_t session, int ok)
 		return;
 	}
 	if (!ok) {
+		/* kgpd has no stream to tell how it ends */
 		log_debug("stream %u: kgpd did not take the tunnel", id);
-		TAILQ_REMOVE(&moving, s, mentry);
-		s->move_sent = 0;
+		move_forget(s);
 		stream_close(s);
 		return;
 	}
@@ -1894,16 +1887,30 @@ move_finish(struct stream *s)
 	stream_close(s);
 }
 
-/* Say how the move ended, once. */
+/* Nothing of a move is pending any more: no timer, not on the list. */
+static void
+move_forget(struct stream *s)
+{
+	if (s->move_ev != NULL) {
+		event_free(s->move_ev);
+		s->move_ev = NULL;
+	}
+	if (s->move_sent) {
+		s->move_sent = 0;
+		TAILQ_REMOVE(&moving, s, mentry);
+	}
+}
+
+/* Say how a move that is out ended, once; forget any other. */
 static void
 move_end(struct stream *s, int ok)
 {
 	struct stream_moved	 m;
+	int			 sent = s->move_sent;
 
-	if (!s->move_sent)
+	move_forget(s);
+	if (!sent)
 		return;
-	s->move_sent = 0;
-	TAILQ_REMOVE(&moving, s, mentry);
 	memset(&m, 0, sizeof(m));
 	m.session = s->session;
 	m.ok = ok;
