@@ -801,9 +801,12 @@ static const char *sc_server_worker[] = {
 	NULL
 };
 
-/* proxyd: connect out (socket() is checked apart), resolve names. */
+/*
+ * proxyd: connect out (socket() is checked apart), resolve names; long
+ * bodies through a pipe of its own (splice).
+ */
 static const char *sc_proxyd[] = {
-	"connect", "getsockname", "getpeername",
+	"connect", "getsockname", "getpeername", "pipe2", "splice",
 	NULL
 };
 

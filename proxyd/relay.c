@@ -46,6 +46,7 @@
 #include "log.h"
 #include "proxyd.h"
 #include "evread.h"
+#include "splice.h"
 
 #define RELAY_READ_HIGH		(256 * 1024)
 #define RELAY_WRITE_HIGH	(256 * 1024)
@@ -57,6 +58,7 @@
 #define RELAY_MOVE_MS		200	/* a tunnel this old moves to kgpd */
 #define RELAY_MOVE_BYTES	(1024 * 1024)	/* ... or one this busy */
 #define RELAY_MOVE_CROWD	1000	/* streams here: move tunnels at once */
+#define RELAY_SPLICE_MIN	(256 * 1024)	/* a body left this long: splice */
 
 enum stream_mode { M_HTTP, M_TUNNEL, M_MOVING, M_CLOSING, M_DEAD };
 enum rq_state { RQ_HEAD, RQ_BODY, RQ_DONE };
@@ -89,6 +91,8 @@ struct upstream {
 	int			 eof;
 	int			 shut;		/* its write side shut */
 	int			 rpaused;	/* reading off: see relay_stall */
+	struct splice_job	*sj;		/* the answer's body: splice.c */
+	int			 sj_wait;	/* ... once proxyd has let go */
 };
 
 struct stream {
@@ -173,6 +177,8 @@ static void	 request_start(struct stream *);
 static void	 request_pump(struct stream *);
 static void	 response_head(struct stream *);
 static void	 response_pump(struct stream *);
+static void	 response_splice(struct stream *);
+static void	 response_spliced(void *, int, size_t);
 static void	 heads_free(struct stream *);
 static void	 relay_io_size(struct bufferevent *);
 static void	 relay_hold(struct stream *, struct bufferevent *,
@@ -1289,6 +1295,10 @@ up_close(struct stream *s)
 		event_free(u->timer);
 		u->timer = NULL;
 	}
+	if (u->sj != NULL) {
+		splice_stop(u->sj);
+		u->sj = NULL;
+	}
 	if (u->bev != NULL) {
 		relay_drop(s, u->bev);
 		bufferevent_free(u->bev);
@@ -1298,7 +1308,7 @@ up_close(struct stream *s)
 	u->addrs = NULL;
 	u->state = U_NONE;
 	u->reusable = u->reused = 0;
-	u->eof = u->shut = u->rpaused = 0;
+	u->eof = u->shut = u->rpaused = u->sj_wait = 0;
 }
 
 /* The app cannot be reached: answer the client. */
@@ -1625,7 +1635,7 @@ response_pump(struct stream *s)
 	ssize_t		 r;
 	uint64_t	 left;
 
-	if (s->mode != M_HTTP || s->u.bev == NULL)
+	if (s->mode != M_HTTP || s->u.bev == NULL || s->u.sj != NULL)
 		return;
 	in = bufferevent_get_input(s->u.bev);
 	out = bufferevent_get_output(s->cbev);
@@ -1681,6 +1691,91 @@ response_pump(struct stream *s)
 	}
 	if (s->rs_state == RS_DONE)
 		exchange_done(s);
+	else if (s->rs_state == RS_BODY)
+		response_splice(s);
+}
+
+/*
+ * The rest of a long answer of known length goes through the kernel
+ * (splice.c) once nothing of it waits in proxyd: the pages the app sent
+ * reach kgpd's socket without a copy into this process and out again.
+ * Only once the whole request is out, so that nothing else is written
+ * to the app meanwhile; the app socket is not read meanwhile.  (Request
+ * bodies stay with the copy: from kgpd's socket pair the kernel copies
+ * anyway, and splicing them was measured slower.)
+ */
+static void
+response_splice(struct stream *s)
+{
+	struct upstream	*u = &s->u;
+
+	if (u->sj != NULL || u->bev == NULL || s->held != NULL ||
+	    s->rs_body != HTTP_BODY_LENGTH || s->rq_state != RQ_DONE ||
+	    s->rs_left < RELAY_SPLICE_MIN)
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(u->bev)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(s->cbev)) > 0) {
+		/* read no more, and come back once all here is out */
+		if (!u->sj_wait) {
+			u->sj_wait = 1;
+			u->rpaused = 0;
+			bufferevent_disable(u->bev, EV_READ);
+			bufferevent_setwatermark(s->cbev, EV_WRITE, 0, 0);
+		}
+		return;
+	}
+	u->sj = splice_start(env->base, bufferevent_getfd(u->bev),
+	    bufferevent_getfd(s->cbev), s->rs_left, response_spliced, s);
+	if (u->sj_wait) {
+		u->sj_wait = 0;
+		bufferevent_setwatermark(s->cbev, EV_WRITE, RELAY_WRITE_LOW,
+		    0);
+	}
+	if (u->sj != NULL) {
+		bufferevent_disable(u->bev, EV_READ);
+		u->rpaused = 0;
+	} else
+		bufferevent_enable(u->bev, EV_READ);	/* copy, then */
+}
+
+static void
+response_spliced(void *arg, int event, size_t moved)
+{
+	struct stream	*s = arg;
+	struct upstream	*u = &s->u;
+	int		 err;
+
+	s->rs_left -= moved;
+	s->bytes_out += moved;
+	env->stats.bytes_out += moved;
+	if (event == SPLICE_MORE)
+		return;
+	err = splice_error(u->sj);
+	splice_stop(u->sj);
+	u->sj = NULL;
+	switch (event) {
+	case SPLICE_DONE:
+		s->rs_state = RS_DONE;
+		bufferevent_enable(u->bev, EV_READ);
+		exchange_done(s);
+		break;
+	case SPLICE_EOF:
+		u->eof = 1;
+		log_debug("stream %u: %s port %s cut the answer short",
+		    s->id, u->host, u->port);
+		stream_close_after_flush(s);
+		break;
+	case SPLICE_ERR_FROM:
+		log_debug("stream %u: %s port %s: %s", s->id, u->host,
+		    u->port, strerror(err));
+		stream_close_after_flush(s);
+		break;
+	default:
+		log_debug("stream %u: client error: %s", s->id,
+		    strerror(err));
+		stream_close(s);
+		break;
+	}
 }
 
 /*

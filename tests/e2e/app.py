@@ -6,6 +6,8 @@ same handler behind TLS:
 
   GET  /                   a short text page
   GET  /bytes/N?seed=S     N pseudo-random bytes (same as `app.py gen N S`)
+  GET  /cut/N?seed=S&after=M  promises the N bytes of /bytes/N?seed=S
+                           (Content-Length: N), sends the first M, closes
   GET  /text/I             "response I\\n"
   GET  /stats              {"connections": n, "requests": n} since start
   POST|PUT /echo           the request body back (Content-Length or
@@ -109,6 +111,25 @@ class Handler(BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 for piece in gen(n, seed):
                     self.wfile.write(piece)
+        elif path.startswith("/cut/"):
+            try:
+                n = int(path[len("/cut/"):])
+                seed = int(q.get("seed", ["0"])[0])
+                after = int(q.get("after", ["0"])[0])
+            except ValueError:
+                self.reply(400, b"bad number\n")
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            for piece in gen(n, seed):
+                if after <= 0:
+                    break
+                self.wfile.write(piece[:after])
+                after -= len(piece)
+            self.wfile.flush()
+            self.close_connection = True
         elif path.startswith("/text/"):
             self.reply(200, ("response %s\n" % path[len("/text/"):]).encode())
         elif path == "/stats":

@@ -192,6 +192,7 @@ for w in server-rest server-kgp; do
 	fi
 	allowed "$w" getrandom
 	allowed "$w" pipe-write
+	refused "$w" splice
 done
 [ ! -e "$TMP/server-rest-file" ] && [ ! -e "$TMP/server-kgp-file" ] ||
     fail "a sandboxed server worker probe created a file"
@@ -199,11 +200,13 @@ done
 allowed kgpd socketpair
 allowed kgpd getrandom
 allowed kgpd pipe-write
+refused kgpd splice
 allowed proxyd socket
 allowed proxyd socket-udp
 allowed proxyd connect 127.0.0.1:9
 allowed proxyd getrandom
 allowed proxyd pipe-write
+allowed proxyd splice
 
 # the controller started as root: the spawner starts kgpd and proxyd, so
 # no fork, no exec; its files only (here, those of $PD)

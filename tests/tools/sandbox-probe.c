@@ -31,6 +31,8 @@
  * to the argument host:port, 127.0.0.1:9 by default: "connection
  * refused" counts as allowed, the call was made), execve (/bin/true),
  * fork, socketpair, socketpair-inet, pipe-write (write to stdout),
+ * splice (a pipe, and a splice into it from a socket pair made before
+ * the sandbox),
  * getrandom, kill-parent (signal 0 to the parent), stat (/etc/passwd),
  * mprotect-exec; for a sanitizer build to report: leak (64 bytes),
  * overflow (a read past a heap block).  For the controller and the
@@ -69,6 +71,7 @@
 
 extern char	**environ;
 static int	 presock = -1;
+static int	 prepair[2] = { -1, -1 };
 static void	*volatile leaked;
 
 static void __attribute__((noreturn))
@@ -235,6 +238,12 @@ probe(const char *op, const char *arg)
 		return (done(op, socketpair(AF_INET, SOCK_STREAM, 0, sv)));
 	if (strcmp(op, "pipe-write") == 0)
 		return (done(op, write(STDOUT_FILENO, "", 0)));
+	if (strcmp(op, "splice") == 0) {
+		if (prepair[0] == -1 || pipe2(sv, O_NONBLOCK) == -1)
+			return (done(op, -1));
+		r = splice(prepair[0], NULL, sv[1], NULL, 5, SPLICE_F_NONBLOCK);
+		return (done(op, r == 5 ? 0 : -1));
+	}
 	if (strcmp(op, "getrandom") == 0) {
 		r = getrandom(buf, sizeof(buf), 0);
 		return (done(op, r == sizeof(buf) ? 0 : -1));
@@ -331,6 +340,13 @@ main(int argc, char *argv[])
 	else
 		usage();
 
+	/* a socket pair holding 5 bytes, for "splice" */
+	if (strcmp(argv[1], "splice") == 0 &&
+	    (socketpair(AF_UNIX, SOCK_STREAM, 0, prepair) == -1 ||
+	    write(prepair[1], "bytes", 5) != 5)) {
+		perror("socketpair");
+		return (3);
+	}
 	/* a socket for "connect", made while it is still allowed */
 	if (strcmp(argv[1], "connect") == 0 &&
 	    (presock = socket(AF_INET, SOCK_STREAM, 0)) == -1) {

@@ -1,0 +1,99 @@
+#!/bin/bash
+# Long answers of known length go from the app's socket to kgpd's through
+# a pipe of proxyd's (splice), not through its memory: every byte arrives
+# once and in order, keep-alive goes on after each body, an answer the
+# app cuts short is cut short for the browser too, and a browser that
+# leaves in the middle leaves no pipe behind.
+. "$(dirname "$0")/lib.sh"
+e2e_up
+
+proxyd_pid=$(ctl_field pid-proxyd)
+[ -n "$proxyd_pid" ] && [ "$proxyd_pid" -gt 0 ] 2>/dev/null ||
+    fail "no pid-proxyd in sc-ctl status"
+pipes() {
+	ls -l "/proc/$proxyd_pid/fd" 2>/dev/null | grep -c 'pipe:'
+}
+# for wait_for, which runs its command again and again
+pipes_at_least() {
+	[ "$(pipes)" -ge "$1" ]
+}
+pipes_are() {
+	[ "$(pipes)" = "$1" ]
+}
+base_pipes=$(pipes)
+
+# four 3 MiB answers and a short one on one connection
+size=$((3 * 1024 * 1024))
+mkdir "$TMP/ka"
+args=()
+for i in 1 2 3 4; do
+	args+=(-o "$TMP/ka/$i" "$(app_url "/bytes/$size?seed=$i")")
+done
+args+=(-o "$TMP/ka/text" "$(app_url /text/after)")
+browse -w '%{num_connects} %{http_code}\n' "${args[@]}" >"$TMP/ka.out" ||
+    fail "five requests on one connection failed"
+[ "$(awk '$2 == 200' "$TMP/ka.out" | wc -l)" = 5 ] ||
+    fail "answers: $(tr '\n' ' ' <"$TMP/ka.out")"
+[ "$(awk '{s += $1} END {print s}' "$TMP/ka.out")" = 1 ] ||
+    fail "five requests took $(awk '{s += $1} END {print s}' "$TMP/ka.out") connections"
+for i in 1 2 3 4; do
+	[ "$(sha256sum <"$TMP/ka/$i" | cut -d' ' -f1)" = "$(gen_sha256 $size $i)" ] ||
+	    fail "answer $i: $(stat -c %s "$TMP/ka/$i") bytes, digest differs"
+done
+[ "$(cat "$TMP/ka/text")" = "response after" ] ||
+    fail "the answer after the long ones: '$(cat "$TMP/ka/text")'"
+ok "4 x 3 MiB and a short answer on one connection: every digest right, keep-alive intact"
+
+# a browser that stops reading: the body waits in proxyd's pipe (and
+# in the sockets), not in proxyd's memory; then it all arrives
+size=$((64 * 1024 * 1024))
+mkfifo "$TMP/slow.in"
+cloud "$PYTHON" "$E2E_DIR/slowget.py" "$ENTRY" \
+    "$(app_url "/bytes/$size?seed=7")" 1048576 <"$TMP/slow.in" \
+    >"$TMP/slow.out" 2>&1 &
+slow_pid=$!
+PIDS+=("$slow_pid")
+exec 7>"$TMP/slow.in"
+wait_for 20 grep -q '^paused$' "$TMP/slow.out" ||
+    fail "the slow browser did not start: $(cat "$TMP/slow.out")"
+wait_for 10 pipes_at_least $((base_pipes + 2)) ||
+    fail "proxyd holds $(pipes) pipes during a long answer, had $base_pipes"
+in_use=$(pipes)
+rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$proxyd_pid/status")
+echo go >&7
+exec 7>&-
+wait_for 60 not_running "$slow_pid" || fail "the slow browser did not finish"
+wait "$slow_pid" || fail "the slow browser: $(cat "$TMP/slow.out")"
+[ "$(tail -n 1 "$TMP/slow.out")" = "ok $size $(gen_sha256 $size 7)" ] ||
+    fail "the slow browser got '$(tail -n 1 "$TMP/slow.out")'"
+wait_for 5 pipes_are "$base_pipes" ||
+    fail "proxyd holds $(pipes) pipes after the answer, had $base_pipes"
+ok "a browser pausing in a 64 MiB answer: it waited in a pipe of proxyd ($base_pipes -> $in_use pipes, proxyd RSS $rss KiB), then arrived exact"
+
+# the app promises 4 MiB and closes after 2
+browse -o "$TMP/cut" "$(app_url "/cut/4194304?seed=5&after=2097152")" \
+    >"$TMP/cut.out" 2>&1
+status=$?
+[ "$status" = 18 ] || fail "curl exit $status for a cut answer, want 18 (partial): $(cat "$TMP/cut.out")"
+[ "$(stat -c %s "$TMP/cut")" = 2097152 ] ||
+    fail "the cut answer: $(stat -c %s "$TMP/cut") bytes, want 2097152"
+[ "$(sha256sum <"$TMP/cut" | cut -d' ' -f1)" = "$(gen_sha256 2097152 5)" ] ||
+    fail "the cut answer's 2 MiB differ from what the app sent"
+ok "an answer the app cuts after 2 of 4 MiB: the browser gets the 2 MiB exact and a cut (curl 18)"
+
+# browsers that leave in the middle of long answers
+for i in 1 2 3 4; do
+	BROWSE_TIMEOUT=3 browse --limit-rate 1M -o /dev/null \
+	    "$(app_url "/bytes/67108864?seed=$i")" >/dev/null 2>&1 &
+	PIDS+=($!)
+done
+wait_for 10 pipes_at_least $((base_pipes + 8)) ||
+    fail "4 long answers at once: proxyd holds $(pipes) pipes, had $base_pipes"
+wait_for 15 pipes_are "$base_pipes" ||
+    fail "the browsers left: proxyd still holds $(pipes) pipes, had $base_pipes"
+[ "$(ctl_field pid-proxyd)" = "$proxyd_pid" ] ||
+    fail "proxyd was restarted (pid $proxyd_pid -> $(ctl_field pid-proxyd))"
+body=$(browse "$(app_url /)") || fail "GET / after the aborted downloads failed"
+[ "$body" = "hello from the office" ] || fail "GET / after the aborted downloads: '$body'"
+ok "4 browsers leaving in the middle: no pipe left, proxyd ($proxyd_pid) still serving"
+e2e_done
