@@ -36,7 +36,6 @@ struct splice_job {
 	size_t		 pipe_size;
 	size_t		 inpipe;	/* bytes in the pipe */
 	uint64_t	 left;		/* to take from the source */
-	uint64_t	 moved;		/* given to the destination */
 	int		 ended;		/* SPLICE_EOF, SPLICE_ERR_FROM */
 	int		 err;
 	struct event	*ev_from, *ev_to;
@@ -151,7 +150,6 @@ splice_run(struct splice_job *j)
 				return;
 			} else {
 				j->inpipe -= n;
-				j->moved += n;
 				moved += n;
 				/* that EAGAIN may have been a full pipe */
 				if (from_blocked == 1)
@@ -225,12 +223,6 @@ splice_stop(struct splice_job *j)
 }
 
 #endif
-
-uint64_t
-splice_moved(const struct splice_job *j)
-{
-	return (j->moved);
-}
 
 int
 splice_error(const struct splice_job *j)

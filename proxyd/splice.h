@@ -26,7 +26,6 @@ typedef void	(*splice_cb)(void *, int, size_t);
 struct splice_job *splice_start(struct event_base *, int, int, uint64_t,
 		    splice_cb, void *);
 void		 splice_stop(struct splice_job *);
-uint64_t	 splice_moved(const struct splice_job *);
 int		 splice_error(const struct splice_job *);
 
 #endif /* PROXYD_SPLICE_H */

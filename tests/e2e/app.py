@@ -97,10 +97,12 @@ class Handler(BaseHTTPRequestHandler):
         path, q = self.route()
         if path == "/":
             self.reply(200, b"hello from the office\n")
-        elif path.startswith("/bytes/"):
+        elif path.startswith(("/bytes/", "/cut/")):
+            cut = path.startswith("/cut/")
             try:
-                n = int(path[len("/bytes/"):])
+                n = int(path.split("/", 2)[2])
                 seed = int(q.get("seed", ["0"])[0])
+                after = int(q.get("after", ["0"])[0]) if cut else n
             except ValueError:
                 self.reply(400, b"bad number\n")
                 return
@@ -108,28 +110,16 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(n))
             self.end_headers()
-            if self.command != "HEAD":
-                for piece in gen(n, seed):
-                    self.wfile.write(piece)
-        elif path.startswith("/cut/"):
-            try:
-                n = int(path[len("/cut/"):])
-                seed = int(q.get("seed", ["0"])[0])
-                after = int(q.get("after", ["0"])[0])
-            except ValueError:
-                self.reply(400, b"bad number\n")
+            if self.command == "HEAD":
                 return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(n))
-            self.end_headers()
             for piece in gen(n, seed):
                 if after <= 0:
                     break
                 self.wfile.write(piece[:after])
                 after -= len(piece)
-            self.wfile.flush()
-            self.close_connection = True
+            if cut:
+                self.wfile.flush()
+                self.close_connection = True
         elif path.startswith("/text/"):
             self.reply(200, ("response %s\n" % path[len("/text/"):]).encode())
         elif path == "/stats":
