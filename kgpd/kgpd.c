@@ -653,7 +653,9 @@ kgpd_dispatch_main(int fd, short event, void *arg)
  * means it died: moves it had not finished are reset.  A message about
  * a stream that is gone is stale, not an error: streams end on their
  * own while messages are on the way; a move of one is answered with a
- * SWITCHED that says so, so that proxyd does not wait for it.
+ * SWITCHED that says so, so that proxyd does not wait for it.  A
+ * malformed message is proxyd's bug, and proxyd is the process that
+ * faces the intranet: it is logged and dropped, and the tunnels go on.
  */
 static void
 kgpd_dispatch_proxyd(int fd, short event, void *arg)
@@ -681,9 +683,20 @@ kgpd_dispatch_proxyd(int fd, short event, void *arg)
 		switch (imsg.hdr.type) {
 		case IMSG_STREAM_MOVE:
 			nfd = imsg_get_fd(&imsg);
-			if (imsg_get_data(&imsg, &mv, sizeof(mv)) == -1 ||
-			    nfd == -1)
-				fatalx("bad IMSG_STREAM_MOVE");
+			if (imsg_get_data(&imsg, &mv, sizeof(mv)) == -1) {
+				log_warnx("bad IMSG_STREAM_MOVE (stream %u)",
+				    imsg.hdr.peerid);
+				if (nfd != -1)
+					close(nfd);
+				break;
+			}
+			if (nfd == -1) {
+				log_warnx("bad IMSG_STREAM_MOVE (stream %u): "
+				    "no socket", imsg.hdr.peerid);
+				kgpd_send_switched(imsg.hdr.peerid,
+				    mv.session, 0);
+				break;
+			}
 			set_nonblock(nfd);
 			if ((c = kgpd_session(mv.session)) == NULL) {
 				close(nfd);
@@ -701,8 +714,11 @@ kgpd_dispatch_proxyd(int fd, short event, void *arg)
 			break;
 		case IMSG_STREAM_MOVED:
 			if (imsg_get_data(&imsg, &md, sizeof(md)) == -1 ||
-			    md.ok > 1)
-				fatalx("bad IMSG_STREAM_MOVED");
+			    md.ok > 1) {
+				log_warnx("bad IMSG_STREAM_MOVED (stream %u)",
+				    imsg.hdr.peerid);
+				break;
+			}
 			if ((c = kgpd_session(md.session)) == NULL ||
 			    kgp_conn_stream_moved(c, imsg.hdr.peerid,
 			    md.ok) == -1)
