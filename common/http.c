@@ -46,9 +46,17 @@ static ssize_t	 ck_fail(struct http_chunked *, const char *);
 static int
 is_tchar(unsigned char c)
 {
-	if (isalnum(c) && c < 0x80)
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
 		return (1);
-	return (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'':
+	case '*': case '+': case '-': case '.': case '^': case '_':
+	case '`': case '|': case '~':
+		return (1);
+	default:
+		return (0);
+	}
 }
 
 /* a control character other than HTAB */
@@ -382,6 +390,57 @@ host_valid(const char *v)
 	return (1);
 }
 
+/* The fields this file looks at by name. */
+enum field_name {
+	FN_OTHER,
+	FN_CONTENT_LENGTH,
+	FN_TRANSFER_ENCODING,
+	FN_HOST,
+	FN_CONNECTION,
+	FN_UPGRADE,
+	FN_EXPECT,
+	FN_PROXY_CONNECTION,
+	FN_KEEP_ALIVE,
+	FN_TE,
+	FN_PROXY_AUTHORIZATION,
+	FN_PROXY_AUTHENTICATE
+};
+
+/*
+ * Which of them name is (case-insensitive).  Every field of every head
+ * that crosses proxyd comes here a few times: the lengths are compared
+ * first, so that most names cost no string comparison at all.
+ */
+static enum field_name
+field_name(const char *name)
+{
+	static const struct {
+		const char	*name;
+		size_t		 len;
+		enum field_name	 fn;
+	} known[] = {
+		{ "Content-Length", 14, FN_CONTENT_LENGTH },
+		{ "Transfer-Encoding", 17, FN_TRANSFER_ENCODING },
+		{ "Host", 4, FN_HOST },
+		{ "Connection", 10, FN_CONNECTION },
+		{ "Upgrade", 7, FN_UPGRADE },
+		{ "Expect", 6, FN_EXPECT },
+		{ "Proxy-Connection", 16, FN_PROXY_CONNECTION },
+		{ "Keep-Alive", 10, FN_KEEP_ALIVE },
+		{ "TE", 2, FN_TE },
+		{ "Proxy-Authorization", 19, FN_PROXY_AUTHORIZATION },
+		{ "Proxy-Authenticate", 18, FN_PROXY_AUTHENTICATE },
+	};
+	size_t	 i, len;
+
+	len = strlen(name);
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (known[i].len == len &&
+		    strcasecmp(name, known[i].name) == 0)
+			return (known[i].fn);
+	return (FN_OTHER);
+}
+
 static int
 head_semantics(struct http_head *h)
 {
@@ -389,11 +448,13 @@ head_semantics(struct http_head *h)
 	const char		*s, *e;
 	size_t			 i, n, nhost = 0;
 	uint64_t		 len;
+	enum field_name		 fn;
 	int			 te = 0, chunked = 0;
 
 	for (i = 0; i < h->nfields; i++) {
 		f = &h->fields[i];
-		if (strcasecmp(f->name, "Content-Length") == 0) {
+		fn = field_name(f->name);
+		if (fn == FN_CONTENT_LENGTH) {
 			if (parse_length(f->value, &len) == -1)
 				return (head_fail(h, 400,
 				    "bad Content-Length"));
@@ -403,7 +464,7 @@ head_semantics(struct http_head *h)
 				    "differing Content-Length"));
 			h->flags |= HTTP_F_LENGTH;
 			h->content_length = len;
-		} else if (strcasecmp(f->name, "Transfer-Encoding") == 0) {
+		} else if (fn == FN_TRANSFER_ENCODING) {
 			s = f->value;
 			while (list_next(&s, &e, &n)) {
 				if (n == 0)
@@ -430,23 +491,30 @@ head_semantics(struct http_head *h)
 			if (!te)
 				return (head_fail(h, 400,
 				    "empty Transfer-Encoding"));
-		} else if (strcasecmp(f->name, "Host") == 0) {
+		} else if (fn == FN_HOST) {
 			if (++nhost > 1)
 				return (head_fail(h, 400,
 				    "more than one Host"));
 			if (!host_valid(f->value))
 				return (head_fail(h, 400, "bad Host"));
 			h->flags |= HTTP_F_HOST;
-		} else if (strcasecmp(f->name, "Connection") == 0) {
-			if (http_list_has(f->value, "close"))
-				h->flags |= HTTP_F_CLOSE;
-			if (http_list_has(f->value, "keep-alive"))
-				h->flags |= HTTP_F_KEEPALIVE;
-			if (http_list_has(f->value, "upgrade"))
-				h->flags |= HTTP_F_CONN_UPGRADE;
-		} else if (strcasecmp(f->name, "Upgrade") == 0)
+		} else if (fn == FN_CONNECTION) {
+			s = f->value;
+			while (list_next(&s, &e, &n)) {
+				if (n == 5 && strncasecmp(e, "close", 5) == 0)
+					h->flags |= HTTP_F_CLOSE;
+				else if (n == 10 &&
+				    strncasecmp(e, "keep-alive", 10) == 0)
+					h->flags |= HTTP_F_KEEPALIVE;
+				else if (n == 7 &&
+				    strncasecmp(e, "upgrade", 7) == 0)
+					h->flags |= HTTP_F_CONN_UPGRADE;
+				else if (n > 0)
+					h->flags |= HTTP_F_CONN_OTHER;
+			}
+		} else if (fn == FN_UPGRADE)
 			h->flags |= HTTP_F_UPGRADE;
-		else if (strcasecmp(f->name, "Expect") == 0 &&
+		else if (fn == FN_EXPECT &&
 		    http_list_has(f->value, "100-continue"))
 			h->flags |= HTTP_F_EXPECT;
 	}
@@ -547,23 +615,33 @@ http_body_framing(const struct http_head *h, const char *method,
 int
 http_hop_by_hop(const struct http_head *h, const char *name)
 {
-	static const char	*hop[] = {
-		"Connection", "Proxy-Connection", "Keep-Alive", "TE",
-		"Upgrade", "Proxy-Authorization", "Proxy-Authenticate",
-	};
-	size_t			 i;
+	size_t	 i;
 
-	if (strcasecmp(name, "Content-Length") == 0 ||
-	    strcasecmp(name, "Transfer-Encoding") == 0 ||
-	    strcasecmp(name, "Host") == 0)
+	switch (field_name(name)) {
+	case FN_CONTENT_LENGTH:
+	case FN_TRANSFER_ENCODING:
+	case FN_HOST:
 		return (0);
-	for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (strcasecmp(name, hop[i]) == 0)
-			return (1);
+	case FN_CONNECTION:
+	case FN_PROXY_CONNECTION:
+	case FN_KEEP_ALIVE:
+	case FN_TE:
+	case FN_UPGRADE:
+	case FN_PROXY_AUTHORIZATION:
+	case FN_PROXY_AUTHENTICATE:
+		return (1);
+	default:
+		break;
+	}
 	if (h->buf == NULL)
 		return (0);
+	/* Keep-Alive and Upgrade are on the list above */
+	if ((h->flags & HTTP_F_CLOSE) && strcasecmp(name, "close") == 0)
+		return (1);
+	if (!(h->flags & HTTP_F_CONN_OTHER))
+		return (0);
 	for (i = 0; i < h->nfields; i++)
-		if (strcasecmp(h->fields[i].name, "Connection") == 0 &&
+		if (field_name(h->fields[i].name) == FN_CONNECTION &&
 		    http_list_has(h->fields[i].value, name))
 			return (1);
 	return (0);

@@ -52,6 +52,7 @@ enum http_kind {
 #define HTTP_F_LENGTH		0x0020	/* Content-Length (content_length) */
 #define HTTP_F_HOST		0x0040	/* a Host field */
 #define HTTP_F_EXPECT		0x0080	/* Expect: 100-continue */
+#define HTTP_F_CONN_OTHER	0x0100	/* Connection names another field */
 
 struct http_field {
 	char		*name;		/* as received */

@@ -1015,20 +1015,33 @@ request_start(struct stream *s)
 	relay_release(s);
 }
 
-/* Every field but Host and the hop-by-hop ones. */
+/* Every field but Host and the hop-by-hop ones, each line in one piece. */
 static void
 write_fields(struct evbuffer *out, const struct http_head *h)
 {
-	size_t	 i;
+	struct evbuffer_iovec	 v;
+	const char		*name, *value;
+	char			*p;
+	size_t			 i, nl, vl;
 
 	for (i = 0; i < h->nfields; i++) {
-		if (h->kind == HTTP_REQUEST &&
-		    strcasecmp(h->fields[i].name, "Host") == 0)
+		name = h->fields[i].name;
+		value = h->fields[i].value;
+		if (h->kind == HTTP_REQUEST && strcasecmp(name, "Host") == 0)
 			continue;
-		if (http_hop_by_hop(h, h->fields[i].name))
+		if (http_hop_by_hop(h, name))
 			continue;
-		evbuffer_add_printf(out, "%s: %s\r\n", h->fields[i].name,
-		    h->fields[i].value);
+		nl = strlen(name);
+		vl = strlen(value);
+		if (evbuffer_reserve_space(out, nl + vl + 4, &v, 1) != 1)
+			return;
+		p = v.iov_base;
+		memcpy(p, name, nl);
+		memcpy(p + nl, ": ", 2);
+		memcpy(p + nl + 2, value, vl);
+		memcpy(p + nl + 2 + vl, "\r\n", 2);
+		v.iov_len = nl + vl + 4;
+		evbuffer_commit_space(out, &v, 1);
 	}
 }
 

@@ -421,6 +421,33 @@ test_hop_by_hop(void **state)
 	assert_false(http_hop_by_hop(&h, "Content-Length"));
 	assert_false(http_hop_by_hop(&h, "Host"));
 	assert_false(http_hop_by_hop(&h, "Transfer-Encoding"));
+	assert_true(http_hop_by_hop(&h, "close"));
+	assert_true(http_hop_by_hop(&h, "te"));
+	assert_true(http_hop_by_hop(&h, "UPGRADE"));
+	assert_true(http_hop_by_hop(&h, "Proxy-Authenticate"));
+	http_head_free(&h);
+
+	/* only the usual tokens: nothing else is named */
+	assert_true(parse_all(&h, HTTP_RESPONSE,
+	    "HTTP/1.1 200 OK\r\nconnection: Keep-Alive, Upgrade\r\n"
+	    "Close: 1\r\nX-Secret: 1\r\nContent-length: 0\r\n\r\n") > 0);
+	assert_true(h.flags & HTTP_F_KEEPALIVE);
+	assert_true(h.flags & HTTP_F_CONN_UPGRADE);
+	assert_false(h.flags & (HTTP_F_CLOSE | HTTP_F_CONN_OTHER));
+	assert_true(h.flags & HTTP_F_LENGTH);
+	assert_false(http_hop_by_hop(&h, "Close"));
+	assert_false(http_hop_by_hop(&h, "X-Secret"));
+	assert_true(http_hop_by_hop(&h, "keep-alive"));
+	http_head_free(&h);
+
+	/* a name in a second Connection field counts too */
+	assert_true(parse_all(&h, HTTP_RESPONSE,
+	    "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
+	    "CONNECTION: x-a\r\nX-A: 1\r\nX-B: 2\r\n"
+	    "Content-Length: 0\r\n\r\n") > 0);
+	assert_true(h.flags & HTTP_F_CONN_OTHER);
+	assert_true(http_hop_by_hop(&h, "x-a"));
+	assert_false(http_hop_by_hop(&h, "X-B"));
 	http_head_free(&h);
 
 	assert_true(http_list_has("a, b ,\tc", "B"));
