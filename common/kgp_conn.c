@@ -61,6 +61,9 @@
 #define STREAM_IO_MAX		(128 * 1024)	/* one write system call */
 #define CLOSE_GRACE_MS		2000
 #define WBUF_SIZE		(64 * 1024)	/* one TLS write at most */
+#define RTX_COPY_MAX		(16 * 1024)	/* less is copied into wbuf */
+#define RTX_RUN_MAX		(256 * 1024)	/* written from rtx in place */
+#define RTX_BLOCK		(256 * 1024 - 64) /* rtx chain for bulk DATA */
 #define ACK_EVERY		32		/* frames between ACKs */
 #define SEQ_LIMIT		0xfffff000U	/* then the session ends */
 
@@ -93,7 +96,8 @@ struct kgp_stream {
 	RB_ENTRY(kgp_stream)	 entry;
 	TAILQ_ENTRY(kgp_stream)	 blocked;
 	struct kgp_conn		*conn;
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* writes to the local socket */
+	struct event		*ev_read;	/* reads it (stream_read) */
 	uint32_t		 id;
 	uint32_t		 send_credit;	/* we may send this much */
 	uint32_t		 recv_avail;	/* the peer may send this much */
@@ -129,6 +133,8 @@ struct kgp_conn {
 	struct evbuffer		*rtx;		/* numbered, not yet acked */
 	size_t			 rtx_sent;	/* of rtx: given to this link */
 	size_t			 rtx_written;	/* of rtx: sent at least once */
+	size_t			 rtx_run;	/* of rtx after rtx_sent: being
+						   written in place */
 	uint8_t			*wbuf;		/* the bytes being written */
 	size_t			 wlen;
 	size_t			 woff;
@@ -183,7 +189,7 @@ static void	conn_send_u32(struct kgp_conn *, uint8_t, uint32_t, uint32_t);
 static void	conn_unblock(struct kgp_conn *);
 static void	stream_pump(struct kgp_stream *);
 static void	stream_free(struct kgp_stream *);
-static void	stream_readcb(struct bufferevent *, void *);
+static void	stream_read(int, short, void *);
 static void	stream_writecb(struct bufferevent *, void *);
 static void	stream_eventcb(struct bufferevent *, short, void *);
 static void	stream_consumed(struct kgp_stream *, size_t);
@@ -427,7 +433,7 @@ conn_detach(struct kgp_conn *c)
 	evbuffer_drain(c->in, evbuffer_get_length(c->in));
 	evbuffer_drain(c->ctl, evbuffer_get_length(c->ctl));
 	c->wlen = c->woff = 0;
-	c->rtx_sent = 0;
+	c->rtx_sent = c->rtx_run = 0;
 	c->read_wants_out = c->write_wants_in = 0;
 	c->missed = 0;
 	c->state = CONN_BROKEN;
@@ -738,7 +744,7 @@ static void
 conn_resumed(struct kgp_conn *c, uint32_t peer_seq)
 {
 	conn_ack(c, peer_seq);
-	c->rtx_sent = 0;
+	c->rtx_sent = c->rtx_run = 0;
 	c->stats.last_rtx = c->rtx_written;
 	c->stats.retransmitted += c->rtx_written;
 	c->stats.resumes++;
@@ -755,7 +761,7 @@ conn_reset_session(struct kgp_conn *c)
 	while ((s = RB_ROOT(&c->streams)) != NULL)
 		stream_free(s);
 	evbuffer_drain(c->rtx, evbuffer_get_length(c->rtx));
-	c->rtx_sent = c->rtx_written = 0;
+	c->rtx_sent = c->rtx_written = c->rtx_run = 0;
 	c->send_seq = c->recv_seq = c->ack_sent = c->peer_acked = 0;
 	c->next_id = 1;
 	c->goaway = 0;		/* that was the old session's news */
@@ -865,24 +871,30 @@ stream_new(struct kgp_conn *c, uint32_t id, int fd)
 		free(s);
 		return (NULL);
 	}
+	s->ev_read = event_new(c->base, fd, EV_READ | EV_PERSIST, stream_read,
+	    s);
+	if (s->ev_read == NULL) {
+		bufferevent_setfd(s->bev, -1);
+		bufferevent_free(s->bev);
+		free(s);
+		return (NULL);
+	}
 	/* a TCP endpoint (the server's browser side) gets small writes */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->conn = c;
 	s->id = id;
 	s->send_credit = c->peer_window;
 	s->recv_avail = c->params.window;
-	bufferevent_setcb(s->bev, stream_readcb, stream_writecb,
-	    stream_eventcb, s);
-	/*
-	 * No read watermark: libevent would take reading off and on again
-	 * (two epoll_ctl) around every full read.  What a stream holds is
-	 * bounded by stream_pump instead, which stops reading as soon as
-	 * the bytes cannot go on (S_READ_OFF): one read at most.
-	 */
-	bufferevent_set_max_single_read(s->bev, STREAM_READ_HIGH);
+	bufferevent_setcb(s->bev, NULL, stream_writecb, stream_eventcb, s);
 	bufferevent_set_max_single_write(s->bev, STREAM_IO_MAX);
 	evbuffer_add_cb(bufferevent_get_output(s->bev), stream_drained, s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	/*
+	 * The bufferevent only writes.  The local side's bytes are read
+	 * straight into DATA frames in rtx (stream_read), only while they
+	 * can go on: what waits is in the socket, not here.
+	 */
+	bufferevent_enable(s->bev, EV_WRITE);
+	event_add(s->ev_read, NULL);
 	RB_INSERT(stream_tree, &c->streams, s);
 	c->stats.streams_open++;
 	c->stats.streams_total++;
@@ -902,6 +914,7 @@ stream_free(struct kgp_stream *s)
 		c->pend_s = NULL;
 	}
 	c->stats.streams_open--;
+	event_free(s->ev_read);
 	bufferevent_free(s->bev);
 	if ((s->flags & (S_MOVING | S_MOVE_READ)) == S_MOVING &&
 	    c->cb.switched != NULL)
@@ -938,7 +951,20 @@ stream_check_done(struct kgp_stream *s)
 	return (0);
 }
 
-/* Move what the local side sent into DATA frames, as credit allows. */
+static void
+stream_read_off(struct kgp_stream *s)
+{
+	if (!(s->flags & S_READ_OFF)) {
+		s->flags |= S_READ_OFF;
+		event_del(s->ev_read);
+	}
+}
+
+/*
+ * Credit or room came back, or the stream began: send on what it was
+ * opened with, read the local socket again when nothing holds it back,
+ * send FIN after the local EOF.
+ */
 static void
 stream_pump(struct kgp_stream *s)
 {
@@ -950,12 +976,10 @@ stream_pump(struct kgp_stream *s)
 
 	if (!conn_live(c)) {
 		/* closing: nothing more goes out, so nothing more comes in */
-		if (!(s->flags & S_READ_OFF)) {
-			s->flags |= S_READ_OFF;
-			bufferevent_disable(s->bev, EV_READ);
-		}
+		stream_read_off(s);
 		return;
 	}
+	/* bytes the stream was opened with (kgp_conn_open_stream) go first */
 	while ((avail = evbuffer_get_length(input)) > 0) {
 		if (s->send_credit == 0) {
 			paused = 1;
@@ -985,13 +1009,11 @@ stream_pump(struct kgp_stream *s)
 	if (c->send_seq >= SEQ_LIMIT && conn_live(c))
 		kgp_conn_close(c, KGP_E_LIMIT, "sequence numbers used up");
 	/* read no more from the local side than can be sent on */
-	if (paused && !(s->flags & S_READ_OFF)) {
-		s->flags |= S_READ_OFF;
-		bufferevent_disable(s->bev, EV_READ);
-	} else if (!paused && (s->flags & S_READ_OFF) &&
-	    !(s->flags & S_LOCAL_EOF)) {
+	if (paused)
+		stream_read_off(s);
+	else if ((s->flags & S_READ_OFF) && !(s->flags & S_LOCAL_EOF)) {
 		s->flags &= ~S_READ_OFF;
-		bufferevent_enable(s->bev, EV_READ);
+		event_add(s->ev_read, NULL);
 	}
 	if (evbuffer_get_length(input) == 0 && (s->flags & S_LOCAL_EOF) &&
 	    !(s->flags & S_FIN_SENT)) {
@@ -1018,15 +1040,133 @@ conn_unblock(struct kgp_conn *c)
 	}
 }
 
+/*
+ * Read the local socket into DATA frames at the end of rtx, as credit
+ * and room allow, with no copy: each read gives the kernel the payload
+ * slots of whole frames laid out one after the other, and the headers
+ * are written into the gaps once it is known how much came.  The first
+ * read of a turn takes one frame (a message gets a frame and a chain of
+ * its own size); a full one means a bulk transfer, and the next read
+ * takes up to STREAM_READ_HIGH at once.  Returns 0, 1 at EOF, -1 on an
+ * error (errno).
+ */
+static int
+stream_take(struct kgp_stream *s)
+{
+	struct kgp_conn		*c = s->conn;
+	struct evbuffer_iovec	 vec;
+	struct iovec		 iov[STREAM_READ_HIGH / KGP_MAXPAYLOAD];
+	uint8_t			*p, peek;
+	size_t			 total = 0, want, need, left, fl, used;
+	ssize_t			 n;
+	int			 i, nfr, rc = 0, added = 0;
+
+	while (total < STREAM_READ_HIGH) {
+		if (s->send_credit == 0) {
+			/*
+			 * An EOF needs no credit: FIN goes now.  Wait for
+			 * WINDOW only when there are bytes to send.
+			 */
+			n = recv(event_get_fd(s->ev_read), &peek, 1,
+			    MSG_PEEK);
+			if (n == 0)
+				rc = 1;
+			else if (n > 0)
+				stream_read_off(s);
+			else if (errno != EAGAIN && errno != EINTR)
+				rc = -1;
+			break;
+		}
+		if (conn_unsent(c) >= CONN_OUT_HIGH) {
+			if (!(s->flags & S_BLOCKED)) {
+				s->flags |= S_BLOCKED;
+				TAILQ_INSERT_TAIL(&c->blocked, s, blocked);
+			}
+			stream_read_off(s);
+			break;
+		}
+		want = STREAM_READ_HIGH - total;
+		if (want > s->send_credit)
+			want = s->send_credit;
+		if (total == 0 && want > KGP_MAXPAYLOAD)
+			want = KGP_MAXPAYLOAD;
+		nfr = (want + KGP_MAXPAYLOAD - 1) / KGP_MAXPAYLOAD;
+		need = (nfr - 1) * KGP_MAXFRAME + KGP_HDRLEN +
+		    (want - (nfr - 1) * KGP_MAXPAYLOAD);
+		if (evbuffer_reserve_space(c->rtx, need, &vec, 1) != 1) {
+			errno = ENOMEM;
+			rc = -1;
+			break;
+		}
+		p = vec.iov_base;
+		for (i = 0, left = want; i < nfr; i++) {
+			iov[i].iov_base = p + i * KGP_MAXFRAME + KGP_HDRLEN;
+			iov[i].iov_len = left < KGP_MAXPAYLOAD ? left :
+			    KGP_MAXPAYLOAD;
+			left -= iov[i].iov_len;
+		}
+		if ((n = readv(event_get_fd(s->ev_read), iov, nfr)) == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				rc = -1;
+			break;		/* nothing committed */
+		}
+		if (n == 0) {
+			rc = 1;
+			break;
+		}
+		/* the kernel fills the slots in order: only the last is short */
+		for (i = 0, left = n, used = 0; left > 0; i++) {
+			fl = left < KGP_MAXPAYLOAD ? left : KGP_MAXPAYLOAD;
+			kgp_encode_hdr_seq(p + i * KGP_MAXFRAME, KGP_DATA, fl,
+			    s->id, ++c->send_seq);
+			used = i * KGP_MAXFRAME + KGP_HDRLEN + fl;
+			left -= fl;
+		}
+		vec.iov_len = used;
+		evbuffer_commit_space(c->rtx, &vec, 1);
+		s->sent += n;
+		s->send_credit -= n;
+		c->stats.bytes_out += n;
+		total += n;
+		added = 1;
+		if ((size_t)n < want)
+			break;		/* all the socket had */
+	}
+	if (c->send_seq >= SEQ_LIMIT && conn_live(c))
+		kgp_conn_close(c, KGP_E_LIMIT, "sequence numbers used up");
+	if (added)
+		conn_schedule_write(c);
+	return (rc);
+}
+
 static void
-stream_readcb(struct bufferevent *bev, void *arg)
+stream_read(int fd, short events, void *arg)
 {
 	struct kgp_stream	*s = arg;
 	int			 moving;
 
+	if (!conn_live(s->conn) ||
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
+		stream_pump(s);
+		return;
+	}
 	/* the old socket of a move: has it brought all it had to? */
 	moving = (s->flags & (S_MOVING | S_MOVE_READ)) == S_MOVING;
-	stream_pump(s);
+	switch (stream_take(s)) {
+	case -1:
+		log_debug("stream %u: read: %s", s->id, strerror(errno));
+		stream_reset(s, KGP_E_RESET);
+		return;
+	case 1:
+		if (moving) {
+			stream_move_check(s, 1);
+			return;
+		}
+		s->flags |= S_LOCAL_EOF;
+		stream_read_off(s);
+		stream_pump(s);
+		return;
+	}
 	if (moving)
 		stream_move_check(s, 0);
 }
@@ -1050,23 +1190,12 @@ stream_writecb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* The bufferevent only writes: this is a write error. */
 static void
 stream_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct kgp_stream	*s = arg;
 
-	if ((what & BEV_EVENT_EOF) && (s->flags & (S_MOVING | S_MOVE_READ)) ==
-	    S_MOVING) {
-		/* the old socket must have brought all it had to */
-		stream_move_check(s, 1);
-		return;
-	}
-	if (what & BEV_EVENT_EOF) {
-		s->flags |= S_LOCAL_EOF;
-		bufferevent_disable(bev, EV_READ);
-		stream_pump(s);
-		return;
-	}
 	if (what & BEV_EVENT_ERROR)
 		stream_reset(s, KGP_E_RESET);
 }
@@ -1195,10 +1324,14 @@ stream_move_check(struct kgp_stream *s, int eof)
 		return (-1);
 	}
 	close(oldfd);
+	/* the read event follows: it may be assigned once it is not added */
+	event_del(s->ev_read);
+	event_assign(s->ev_read, s->conn->base, m->fd, EV_READ | EV_PERSIST,
+	    stream_read, s);
 	m->fd = -1;
 	s->flags |= S_MOVE_READ;
 	if (!(s->flags & (S_READ_OFF | S_LOCAL_EOF)))
-		bufferevent_enable(s->bev, EV_READ);
+		event_add(s->ev_read, NULL);
 	log_debug2("stream %u: reading its new socket", s->id);
 	if (s->conn->cb.switched != NULL)
 		s->conn->cb.switched(s->conn, s->id, 1, s->conn->arg);
@@ -1796,7 +1929,10 @@ conn_read(struct kgp_conn *c)
  * Fill wbuf: the unnumbered frames first, then, once the handshake is
  * done, whole numbered frames from rtx that this link has not had.
  * Unnumbered frames going first keeps an ACK ahead of the WINDOW that
- * follows it.
+ * follows it.  More than RTX_COPY_MAX of numbered frames is not copied:
+ * it becomes the run (rtx_run) that conn_write gives the TLS layer from
+ * rtx itself, and nothing else goes out until the run is all written,
+ * so no frame is ever cut by another.
  */
 static void
 conn_compose(struct kgp_conn *c)
@@ -1826,7 +1962,7 @@ conn_compose(struct kgp_conn *c)
 		    kgp_decode_hdr(hdr, sizeof(hdr), &f, &errstr) == -1)
 			fatalx("%s: corrupt retransmit queue", __func__);
 		n = KGP_HDRLEN + f.len;
-		if (c->wlen + take + n > WBUF_SIZE)
+		if (take + n > RTX_RUN_MAX)
 			break;
 		take += n;
 		if (evbuffer_ptr_set(c->rtx, &pos, n, EVBUFFER_PTR_ADD) == -1)
@@ -1834,6 +1970,13 @@ conn_compose(struct kgp_conn *c)
 	}
 	if (take == 0)
 		return;
+	if (take > RTX_COPY_MAX) {
+		/* bulk: conn_write takes it from rtx where it lies */
+		c->rtx_run = take;
+		return;
+	}
+	if (c->wlen + take > WBUF_SIZE)
+		return;		/* after the unnumbered frames */
 	evbuffer_ptr_set(c->rtx, &pos, c->rtx_sent, EVBUFFER_PTR_SET);
 	if (evbuffer_copyout_from(c->rtx, &pos, c->wbuf + c->wlen, take) !=
 	    (ev_ssize_t)take)
@@ -1877,17 +2020,39 @@ conn_flush(struct kgp_conn *c)
 static int
 conn_write(struct kgp_conn *c)
 {
-	size_t		 total = 0;
-	ssize_t		 n;
+	struct evbuffer_ptr	 pos;
+	struct evbuffer_iovec	 vec;
+	const void		*p;
+	size_t			 len, total = 0;
+	ssize_t			 n;
 
 	c->write_wants_in = 0;
 	while (total < CONN_IO_BUDGET) {
-		if (c->woff == c->wlen) {
+		if (c->woff == c->wlen && c->rtx_run == 0) {
 			conn_compose(c);
-			if (c->wlen == 0)
+			if (c->wlen == 0 && c->rtx_run == 0)
 				break;
 		}
-		n = conn_tls_write(c, c->wbuf + c->woff, c->wlen - c->woff);
+		if (c->woff < c->wlen) {
+			p = c->wbuf + c->woff;
+			len = c->wlen - c->woff;
+		} else {
+			/*
+			 * In place.  After TLS_WANT_POLLOUT the same bytes are
+			 * offered again, maybe at another address if libevent
+			 * moved the last chain: libtls allows that
+			 * (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
+			 */
+			if (evbuffer_ptr_set(c->rtx, &pos, c->rtx_sent,
+			    EVBUFFER_PTR_SET) == -1 ||
+			    evbuffer_peek(c->rtx, c->rtx_run, &pos, &vec, 1) < 1)
+				fatalx("%s: corrupt retransmit queue",
+				    __func__);
+			p = vec.iov_base;
+			len = vec.iov_len < c->rtx_run ? vec.iov_len :
+			    c->rtx_run;
+		}
+		n = conn_tls_write(c, p, len);
 		if (n == TLS_WANT_POLLOUT) {
 			event_add(c->ev_write, NULL);
 			return (0);
@@ -1901,7 +2066,14 @@ conn_write(struct kgp_conn *c)
 		if (n == -1)
 			return (conn_break(c, KGP_E_PROTOCOL, "TLS write: %s",
 			    conn_error(c)));
-		c->woff += n;
+		if (c->woff < c->wlen)
+			c->woff += n;
+		else {
+			c->rtx_sent += n;
+			c->rtx_run -= n;
+			if (c->rtx_sent > c->rtx_written)
+				c->rtx_written = c->rtx_sent;
+		}
 		total += n;
 		conn_unblock(c);
 		if (c->state == CONN_DEAD || c->state == CONN_BROKEN)
