@@ -1,0 +1,157 @@
+/*
+ * Inside the KGP engine: what kgp_conn.c (a connection: its link, TLS,
+ * the handshake, resume, the frames in and out) and kgp_stream.c (the
+ * streams multiplexed over it) share.  Nothing outside those two files
+ * includes this.
+ */
+#ifndef KGP_CONN_INT_H
+#define KGP_CONN_INT_H
+
+#include <sys/types.h>
+#include <sys/tree.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "kgp.h"
+#include "kgp_tls.h"
+
+#define CONN_READ_CHUNK		(64 * 1024)
+#define CONN_IO_BUDGET		(1024 * 1024)	/* per event, each way */
+#define CONN_OUT_HIGH		(1024 * 1024)	/* stop pulling from streams */
+#define STREAM_READ_HIGH	(256 * 1024)
+#define STREAM_IO_MAX		(128 * 1024)	/* one write system call */
+#define CLOSE_GRACE_MS		2000
+#define WBUF_SIZE		(64 * 1024)	/* one TLS write at most */
+#define RTX_COPY_MAX		(16 * 1024)	/* less is copied into wbuf */
+#define RTX_RUN_MAX		(256 * 1024)	/* written from rtx in place */
+#define RTX_BLOCK		(256 * 1024 - 64) /* rtx chain for bulk DATA */
+#define ACK_EVERY		32		/* frames between ACKs */
+#define SEQ_LIMIT		0xfffff000U	/* then the session ends */
+
+enum conn_state {
+	CONN_TLS,		/* TLS handshake */
+	CONN_HELLO,		/* waiting for HELLO (server) or WELCOME */
+	CONN_UP,
+	CONN_CLOSING,		/* ERROR queued, flushing */
+	CONN_BROKEN,		/* no link; the session waits for a resume */
+	CONN_DEAD
+};
+
+#define S_LOCAL_EOF	0x01	/* local side sent EOF */
+#define S_FIN_SENT	0x02
+#define S_FIN_RCVD	0x04
+#define S_SHUT_WR	0x08	/* local write side shut down */
+#define S_BLOCKED	0x10	/* on the conn's blocked list */
+#define S_READ_OFF	0x20	/* local reading paused: no credit or room */
+#define S_MOVING	0x40	/* being rebound to s->move->fd */
+#define S_MOVE_READ	0x80	/* ... reading the new socket */
+#define S_MOVE_WRITE	0x100	/* ... the old one's reader is done */
+
+/* a move under way: the new socket, and where the old one's bytes end */
+struct stream_move {
+	int			 fd;		/* -1 once the stream reads it */
+	uint64_t		 offset;
+};
+
+struct kgp_stream {
+	RB_ENTRY(kgp_stream)	 entry;
+	TAILQ_ENTRY(kgp_stream)	 blocked;
+	struct kgp_conn		*conn;
+	struct bufferevent	*bev;		/* writes to the local socket */
+	struct event		*ev_read;	/* reads it (stream_read) */
+	uint32_t		 id;
+	uint32_t		 send_credit;	/* we may send this much */
+	uint32_t		 recv_avail;	/* the peer may send this much */
+	uint32_t		 recv_consumed;	/* delivered, not yet granted */
+	int			 flags;
+	uint64_t		 sent;		/* local bytes put into DATA */
+	struct stream_move	*move;		/* while S_MOVING */
+};
+
+RB_HEAD(stream_tree, kgp_stream);
+
+struct kgp_conn {
+	struct event_base	*base;
+	int			 fd;		/* -1: no link */
+	struct kgp_tls		*io;		/* NULL: clear text (tests) */
+	struct kgp_params	 params;
+	char			*pin;
+	char			*tunnel_id;
+	char			*secret;
+	struct kgp_callbacks	 cb;
+	void			*arg;
+	enum conn_state		 state;
+	int			 established;	/* the session has been up */
+	int			 resuming;	/* this handshake resumes it */
+	struct event		*ev_read;
+	struct event		*ev_write;
+	struct event		*ev_timer;	/* handshake, ping, close */
+	struct event		*ev_grace;	/* a broken session's end */
+	struct evbuffer		*in;
+	struct evbuffer		*pend;		/* DATA of this read for pend_s */
+	struct kgp_stream	*pend_s;
+	struct evbuffer		*ctl;		/* unnumbered frames */
+	struct evbuffer		*rtx;		/* numbered, not yet acked */
+	size_t			 rtx_sent;	/* of rtx: given to this link */
+	size_t			 rtx_written;	/* of rtx: sent at least once */
+	size_t			 rtx_run;	/* of rtx after rtx_sent: being
+						   written in place */
+	uint8_t			*wbuf;		/* the bytes being written */
+	size_t			 wlen;
+	size_t			 woff;
+	uint64_t		 session;
+	uint32_t		 send_seq;	/* last numbered frame queued */
+	uint32_t		 recv_seq;	/* last numbered frame received */
+	uint32_t		 ack_sent;	/* last recv_seq told the peer */
+	uint32_t		 peer_acked;	/* last send_seq the peer has */
+	struct kgp_conn		*adopt;		/* server: resume that one */
+	int			 goaway;	/* sent (server) or received */
+	int			 goaway_code;	/* server: to say it again */
+	char			 goaway_why[128];
+	int			 linger;	/* ERROR out, waiting for EOF */
+	int			 read_wants_out;
+	int			 write_wants_in;
+	uint32_t		 peer_window;
+	uint32_t		 peer_max_streams;
+	uint32_t		 next_id;
+	struct stream_tree	 streams;
+	TAILQ_HEAD(, kgp_stream) blocked;
+	struct kgp_conn_stats	 stats;
+	uint32_t		 missed;
+	int			 down_code;
+	char			 down_why[256];
+	char			 peer_hash[128];
+	int			 draining;
+};
+
+#ifndef __unused
+#define __unused	__attribute__((__unused__))
+#endif
+int	stream_cmp(struct kgp_stream *, struct kgp_stream *);
+RB_PROTOTYPE(stream_tree, kgp_stream, entry, stream_cmp)
+
+/* kgp_conn.c */
+int	conn_live(struct kgp_conn *);
+size_t	conn_unsent(struct kgp_conn *);
+void	conn_send(struct kgp_conn *, uint8_t, uint32_t, const void *, size_t);
+void	conn_send_ack(struct kgp_conn *);
+void	conn_send_u32(struct kgp_conn *, uint8_t, uint32_t, uint32_t);
+void	conn_send_code(struct kgp_conn *, uint8_t, uint32_t, uint16_t,
+	    const char *);
+void	conn_schedule_write(struct kgp_conn *);
+void	conn_goaway_check(struct kgp_conn *);
+int	conn_fail(struct kgp_conn *, int, const char *, ...)
+	    __attribute__((__format__ (printf, 3, 4)));
+
+/* kgp_stream.c */
+void	stream_free(struct kgp_stream *);
+void	conn_unblock(struct kgp_conn *);
+void	conn_deliver(struct kgp_conn *);
+int	conn_on_open(struct kgp_conn *, const struct kgp_frame *);
+int	conn_on_data(struct kgp_conn *, const struct kgp_frame *);
+int	conn_on_stream_frame(struct kgp_conn *, const struct kgp_frame *);
+
+#endif /* KGP_CONN_INT_H */

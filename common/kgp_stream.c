@@ -1,0 +1,761 @@
+/*
+ * The streams of a KGP connection (kgp_conn.c), each bound to a local
+ * socket: OPEN/ACCEPT/REFUSE, the bytes each way, half-close (FIN),
+ * RST, and moves.  man/kgp.7 is the specification.
+ *
+ * Flow control: each side grants the other a receive window per stream.
+ * Bytes are taken from a local socket only while the stream has credit,
+ * and credit is returned (WINDOW) only as bytes leave for the local
+ * socket, so a slow reader stops its own stream and no other; what one
+ * stream can hold in memory here is bounded by the windows.  Bytes that
+ * have no credit yet stay in the socket.
+ *
+ * Moves: the owner may rebind a stream to another local socket
+ * (kgp_conn_stream_move), as kgpd does when proxyd hands it the app's
+ * socket of a tunnel.  The stream reads its old socket up to an agreed
+ * byte count, then reads the new one and closes the old (the switched
+ * callback says so); bytes for the local side wait until the owner says
+ * that the old socket's reader has passed on everything it got
+ * (kgp_conn_stream_moved).  Nothing is lost, duplicated or reordered,
+ * and the peer sees one stream throughout.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "kgp.h"
+#include "evread.h"
+#include "log.h"
+#include "kgp_conn_int.h"
+
+static void	stream_pump(struct kgp_stream *);
+static void	stream_read(int, short, void *);
+static void	stream_writecb(struct bufferevent *, void *);
+static void	stream_eventcb(struct bufferevent *, short, void *);
+static void	stream_consumed(struct kgp_stream *, size_t);
+static int	stream_move_check(struct kgp_stream *, int);
+static void	stream_move_end(struct kgp_stream *);
+static void	stream_drained(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
+
+int
+stream_cmp(struct kgp_stream *a, struct kgp_stream *b)
+{
+	return (a->id < b->id ? -1 : a->id > b->id);
+}
+
+RB_GENERATE(stream_tree, kgp_stream, entry, stream_cmp)
+
+static struct kgp_stream *
+stream_new(struct kgp_conn *c, uint32_t id, int fd)
+{
+	struct kgp_stream	*s;
+	int			 one = 1;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return (NULL);
+	s->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		free(s);
+		return (NULL);
+	}
+	s->ev_read = event_new(c->base, fd, EV_READ | EV_PERSIST, stream_read,
+	    s);
+	if (s->ev_read == NULL) {
+		bufferevent_setfd(s->bev, -1);
+		bufferevent_free(s->bev);
+		free(s);
+		return (NULL);
+	}
+	/* a TCP endpoint (the server's browser side) gets small writes */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->conn = c;
+	s->id = id;
+	s->send_credit = c->peer_window;
+	s->recv_avail = c->params.window;
+	bufferevent_setcb(s->bev, NULL, stream_writecb, stream_eventcb, s);
+	bufferevent_set_max_single_write(s->bev, STREAM_IO_MAX);
+	evbuffer_add_cb(bufferevent_get_output(s->bev), stream_drained, s);
+	/*
+	 * The bufferevent only writes.  The local side's bytes are read
+	 * straight into DATA frames in rtx (stream_read), only while they
+	 * can go on: what waits is in the socket, not here.
+	 */
+	bufferevent_enable(s->bev, EV_WRITE);
+	event_add(s->ev_read, NULL);
+	RB_INSERT(stream_tree, &c->streams, s);
+	c->stats.streams_open++;
+	c->stats.streams_total++;
+	return (s);
+}
+
+void
+stream_free(struct kgp_stream *s)
+{
+	struct kgp_conn	*c = s->conn;
+
+	RB_REMOVE(stream_tree, &c->streams, s);
+	if (s->flags & S_BLOCKED)
+		TAILQ_REMOVE(&c->blocked, s, blocked);
+	if (c->pend_s == s) {
+		evbuffer_drain(c->pend, evbuffer_get_length(c->pend));
+		c->pend_s = NULL;
+	}
+	c->stats.streams_open--;
+	event_free(s->ev_read);
+	bufferevent_free(s->bev);
+	if ((s->flags & (S_MOVING | S_MOVE_READ)) == S_MOVING &&
+	    c->cb.switched != NULL)
+		c->cb.switched(c, s->id, 0, c->arg);
+	if (s->move != NULL) {
+		if (s->move->fd != -1)
+			close(s->move->fd);
+		free(s->move);
+	}
+	free(s);
+	conn_goaway_check(c);
+}
+
+static void
+stream_reset(struct kgp_stream *s, uint16_t code)
+{
+	struct kgp_conn	*c = s->conn;
+
+	log_debug("stream %u: reset (%s)", s->id, kgp_code_name(code));
+	if (conn_live(c))
+		conn_send_code(c, KGP_RST, s->id, code, NULL);
+	stream_free(s);
+}
+
+/* Both directions are finished and everything was delivered: done. */
+static int
+stream_check_done(struct kgp_stream *s)
+{
+	if ((s->flags & (S_FIN_SENT | S_SHUT_WR)) == (S_FIN_SENT | S_SHUT_WR)) {
+		log_debug2("stream %u: closed", s->id);
+		stream_free(s);
+		return (1);
+	}
+	return (0);
+}
+
+static void
+stream_read_off(struct kgp_stream *s)
+{
+	if (!(s->flags & S_READ_OFF)) {
+		s->flags |= S_READ_OFF;
+		event_del(s->ev_read);
+	}
+}
+
+/*
+ * Credit or room came back, or the stream began: send on what it was
+ * opened with, read the local socket again when nothing holds it back,
+ * send FIN after the local EOF.
+ */
+static void
+stream_pump(struct kgp_stream *s)
+{
+	struct kgp_conn	*c = s->conn;
+	struct evbuffer	*input = bufferevent_get_input(s->bev);
+	uint8_t		 hdr[KGP_HDRLEN];
+	size_t		 avail, n;
+	int		 added = 0, paused = 0;
+
+	if (!conn_live(c)) {
+		/* closing: nothing more goes out, so nothing more comes in */
+		stream_read_off(s);
+		return;
+	}
+	/* bytes the stream was opened with (kgp_conn_open_stream) go first */
+	while ((avail = evbuffer_get_length(input)) > 0) {
+		if (s->send_credit == 0) {
+			paused = 1;
+			break;
+		}
+		if (conn_unsent(c) >= CONN_OUT_HIGH) {
+			if (!(s->flags & S_BLOCKED)) {
+				s->flags |= S_BLOCKED;
+				TAILQ_INSERT_TAIL(&c->blocked, s, blocked);
+			}
+			paused = 1;
+			break;
+		}
+		n = avail;
+		if (n > s->send_credit)
+			n = s->send_credit;
+		if (n > KGP_MAXPAYLOAD)
+			n = KGP_MAXPAYLOAD;
+		kgp_encode_hdr_seq(hdr, KGP_DATA, n, s->id, ++c->send_seq);
+		evbuffer_add(c->rtx, hdr, sizeof(hdr));
+		evbuffer_remove_buffer(input, c->rtx, n);
+		s->sent += n;
+		s->send_credit -= n;
+		c->stats.bytes_out += n;
+		added = 1;
+	}
+	if (c->send_seq >= SEQ_LIMIT && conn_live(c))
+		kgp_conn_close(c, KGP_E_LIMIT, "sequence numbers used up");
+	/* read no more from the local side than can be sent on */
+	if (paused)
+		stream_read_off(s);
+	else if ((s->flags & S_READ_OFF) && !(s->flags & S_LOCAL_EOF)) {
+		s->flags &= ~S_READ_OFF;
+		event_add(s->ev_read, NULL);
+	}
+	if (evbuffer_get_length(input) == 0 && (s->flags & S_LOCAL_EOF) &&
+	    !(s->flags & S_FIN_SENT)) {
+		s->flags |= S_FIN_SENT;
+		conn_send(c, KGP_FIN, s->id, NULL, 0);
+		stream_check_done(s);
+		return;
+	}
+	if (added)
+		conn_schedule_write(c);
+}
+
+/* The conn's output drained: let blocked streams go on. */
+void
+conn_unblock(struct kgp_conn *c)
+{
+	struct kgp_stream	*s;
+
+	while ((s = TAILQ_FIRST(&c->blocked)) != NULL &&
+	    conn_unsent(c) < CONN_OUT_HIGH) {
+		TAILQ_REMOVE(&c->blocked, s, blocked);
+		s->flags &= ~S_BLOCKED;
+		stream_pump(s);
+	}
+}
+
+/*
+ * Read the local socket into DATA frames at the end of rtx, as credit
+ * and room allow, with no copy: each read gives the kernel the payload
+ * slots of whole frames laid out one after the other, and the headers
+ * are written into the gaps once it is known how much came.  The first
+ * read of a turn takes one frame (a message gets a frame and a chain of
+ * its own size); a full one means a bulk transfer, and the next read
+ * takes up to STREAM_READ_HIGH at once.  Returns 0, 1 at EOF, -1 on an
+ * error (errno).
+ */
+static int
+stream_take(struct kgp_stream *s)
+{
+	struct kgp_conn		*c = s->conn;
+	struct evbuffer_iovec	 vec;
+	struct iovec		 iov[STREAM_READ_HIGH / KGP_MAXPAYLOAD];
+	uint8_t			*p, peek;
+	size_t			 total = 0, want, need, left, fl, used;
+	ssize_t			 n;
+	int			 i, nfr, rc = 0, added = 0;
+
+	while (total < STREAM_READ_HIGH) {
+		if (s->send_credit == 0) {
+			/*
+			 * An EOF needs no credit: FIN goes now.  Wait for
+			 * WINDOW only when there are bytes to send.
+			 */
+			n = recv(event_get_fd(s->ev_read), &peek, 1,
+			    MSG_PEEK);
+			if (n == 0)
+				rc = 1;
+			else if (n > 0)
+				stream_read_off(s);
+			else if (errno != EAGAIN && errno != EINTR)
+				rc = -1;
+			break;
+		}
+		if (conn_unsent(c) >= CONN_OUT_HIGH) {
+			if (!(s->flags & S_BLOCKED)) {
+				s->flags |= S_BLOCKED;
+				TAILQ_INSERT_TAIL(&c->blocked, s, blocked);
+			}
+			stream_read_off(s);
+			break;
+		}
+		want = STREAM_READ_HIGH - total;
+		if (want > s->send_credit)
+			want = s->send_credit;
+		if (total == 0 && want > KGP_MAXPAYLOAD)
+			want = KGP_MAXPAYLOAD;
+		nfr = (want + KGP_MAXPAYLOAD - 1) / KGP_MAXPAYLOAD;
+		need = (nfr - 1) * KGP_MAXFRAME + KGP_HDRLEN +
+		    (want - (nfr - 1) * KGP_MAXPAYLOAD);
+		if (evbuffer_reserve_space(c->rtx, need, &vec, 1) != 1) {
+			errno = ENOMEM;
+			rc = -1;
+			break;
+		}
+		p = vec.iov_base;
+		for (i = 0, left = want; i < nfr; i++) {
+			iov[i].iov_base = p + i * KGP_MAXFRAME + KGP_HDRLEN;
+			iov[i].iov_len = left < KGP_MAXPAYLOAD ? left :
+			    KGP_MAXPAYLOAD;
+			left -= iov[i].iov_len;
+		}
+		if ((n = readv(event_get_fd(s->ev_read), iov, nfr)) == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				rc = -1;
+			break;		/* nothing committed */
+		}
+		if (n == 0) {
+			rc = 1;
+			break;
+		}
+		/* the kernel fills the slots in order: only the last is short */
+		for (i = 0, left = n, used = 0; left > 0; i++) {
+			fl = left < KGP_MAXPAYLOAD ? left : KGP_MAXPAYLOAD;
+			kgp_encode_hdr_seq(p + i * KGP_MAXFRAME, KGP_DATA, fl,
+			    s->id, ++c->send_seq);
+			used = i * KGP_MAXFRAME + KGP_HDRLEN + fl;
+			left -= fl;
+		}
+		vec.iov_len = used;
+		evbuffer_commit_space(c->rtx, &vec, 1);
+		s->sent += n;
+		s->send_credit -= n;
+		c->stats.bytes_out += n;
+		total += n;
+		added = 1;
+		if ((size_t)n < want)
+			break;		/* all the socket had */
+	}
+	if (c->send_seq >= SEQ_LIMIT && conn_live(c))
+		kgp_conn_close(c, KGP_E_LIMIT, "sequence numbers used up");
+	if (added)
+		conn_schedule_write(c);
+	return (rc);
+}
+
+static void
+stream_read(int fd, short events, void *arg)
+{
+	struct kgp_stream	*s = arg;
+	int			 moving;
+
+	if (!conn_live(s->conn) ||
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
+		stream_pump(s);
+		return;
+	}
+	/* the old socket of a move: has it brought all it had to? */
+	moving = (s->flags & (S_MOVING | S_MOVE_READ)) == S_MOVING;
+	switch (stream_take(s)) {
+	case -1:
+		log_debug("stream %u: read: %s", s->id, strerror(errno));
+		stream_reset(s, KGP_E_RESET);
+		return;
+	case 1:
+		if (moving) {
+			stream_move_check(s, 1);
+			return;
+		}
+		s->flags |= S_LOCAL_EOF;
+		stream_read_off(s);
+		stream_pump(s);
+		return;
+	}
+	if (moving)
+		stream_move_check(s, 0);
+}
+
+/* The local output is empty: finish a half-close the peer asked for. */
+static void
+stream_writecb(struct bufferevent *bev, void *arg)
+{
+	struct kgp_stream	*s = arg;
+
+	/* while a move is under way, the socket to shut is not known */
+	if ((s->flags & S_MOVING) &&
+	    (s->flags & (S_MOVE_READ | S_MOVE_WRITE)) !=
+	    (S_MOVE_READ | S_MOVE_WRITE))
+		return;
+	if ((s->flags & (S_FIN_RCVD | S_SHUT_WR)) == S_FIN_RCVD &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		s->flags |= S_SHUT_WR;
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		stream_check_done(s);
+	}
+}
+
+/* The bufferevent only writes: this is a write error. */
+static void
+stream_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct kgp_stream	*s = arg;
+
+	if (what & BEV_EVENT_ERROR)
+		stream_reset(s, KGP_E_RESET);
+}
+
+/* Bytes left for the local socket: give the peer its credit back. */
+static void
+stream_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	stream_consumed(arg, info->n_deleted);
+}
+
+static void
+stream_consumed(struct kgp_stream *s, size_t n)
+{
+	struct kgp_conn		*c = s->conn;
+
+	if (n == 0)
+		return;
+	s->recv_consumed += n;
+	if (!conn_live(c))
+		return;
+	if (s->recv_consumed >= c->params.window / 4) {
+		/* credit only for what the peer knows we have */
+		conn_send_ack(c);
+		conn_send_u32(c, KGP_WINDOW, s->id, s->recv_consumed);
+		s->recv_avail += s->recv_consumed;
+		s->recv_consumed = 0;
+	}
+}
+
+/*
+ * Rebind stream id to the local socket fd (see "Moves" above): offset
+ * is how many bytes the old socket brings in all, before the new one
+ * takes over.  The connection owns fd from here.  Returns 0, or -1
+ * when there is no such stream (fd is closed) or when it cannot move
+ * (it is reset).
+ */
+int
+kgp_conn_stream_move(struct kgp_conn *c, uint32_t id, int fd,
+    uint64_t offset)
+{
+	struct kgp_stream	*s, key;
+
+	key.id = id;
+	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL) {
+		close(fd);
+		return (-1);
+	}
+	if ((s->flags & (S_MOVING | S_LOCAL_EOF)) ||
+	    (s->move = calloc(1, sizeof(*s->move))) == NULL) {
+		close(fd);
+		log_warnx("stream %u: cannot move to a new socket", id);
+		stream_reset(s, KGP_E_INTERNAL);
+		return (-1);
+	}
+	s->move->fd = fd;
+	s->move->offset = offset;
+	s->flags |= S_MOVING;
+	/* bytes for the local side wait for the new socket */
+	bufferevent_disable(s->bev, EV_WRITE);
+	return (stream_move_check(s, 0));
+}
+
+/*
+ * The old socket's reader of stream id has passed on everything the
+ * stream had written to it (ok), or could not (the stream is reset).
+ * Returns -1 when no such stream is moving.
+ */
+int
+kgp_conn_stream_moved(struct kgp_conn *c, uint32_t id, int ok)
+{
+	struct kgp_stream	*s, key;
+
+	key.id = id;
+	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL ||
+	    (s->flags & (S_MOVING | S_MOVE_WRITE)) != S_MOVING)
+		return (-1);
+	if (!ok) {
+		stream_reset(s, KGP_E_RESET);
+		return (0);
+	}
+	s->flags |= S_MOVE_WRITE;
+	if (s->flags & S_MOVE_READ)
+		stream_move_end(s);
+	return (0);
+}
+
+/* The old sockets' reader is gone: moves it did not finish never will. */
+void
+kgp_conn_stream_moves_abort(struct kgp_conn *c)
+{
+	struct kgp_stream	*s, *next;
+
+	RB_FOREACH_SAFE(s, stream_tree, &c->streams, next)
+		if ((s->flags & (S_MOVING | S_MOVE_WRITE)) == S_MOVING)
+			stream_reset(s, KGP_E_RESET);
+}
+
+/*
+ * Has the old socket brought all it had to?  Then read the new one
+ * instead.  At eof it must have.  Returns 0, or -1 if the stream was
+ * reset.  The stream may be gone on return either way.
+ */
+static int
+stream_move_check(struct kgp_stream *s, int eof)
+{
+	struct stream_move	*m = s->move;
+	uint64_t		 got;
+	int			 oldfd;
+
+	got = s->sent + evbuffer_get_length(bufferevent_get_input(s->bev));
+	if (got < m->offset && !eof)
+		return (0);
+	if (got != m->offset) {
+		log_warnx("stream %u: %llu bytes came before the move, not "
+		    "%llu", s->id, (unsigned long long)got,
+		    (unsigned long long)m->offset);
+		stream_reset(s, KGP_E_RESET);
+		return (-1);
+	}
+	oldfd = bufferevent_getfd(s->bev);
+	if (bufferevent_setfd(s->bev, m->fd) == -1) {
+		log_warnx("stream %u: cannot take the new socket", s->id);
+		stream_reset(s, KGP_E_INTERNAL);
+		return (-1);
+	}
+	close(oldfd);
+	/* the read event follows: it may be assigned once it is not added */
+	event_del(s->ev_read);
+	event_assign(s->ev_read, s->conn->base, m->fd, EV_READ | EV_PERSIST,
+	    stream_read, s);
+	m->fd = -1;
+	s->flags |= S_MOVE_READ;
+	if (!(s->flags & (S_READ_OFF | S_LOCAL_EOF)))
+		event_add(s->ev_read, NULL);
+	log_debug2("stream %u: reading its new socket", s->id);
+	if (s->conn->cb.switched != NULL)
+		s->conn->cb.switched(s->conn, s->id, 1, s->conn->arg);
+	if (s->flags & S_MOVE_WRITE)
+		stream_move_end(s);
+	return (0);
+}
+
+/* Both halves are done: the stream lives on its new socket. */
+static void
+stream_move_end(struct kgp_stream *s)
+{
+	free(s->move);
+	s->move = NULL;
+	s->flags &= ~(S_MOVING | S_MOVE_READ | S_MOVE_WRITE);
+	/* a FIN that reached the old socket goes on to the new one */
+	if (s->flags & S_SHUT_WR)
+		shutdown(bufferevent_getfd(s->bev), SHUT_WR);
+	bufferevent_enable(s->bev, EV_WRITE);
+	stream_writecb(s->bev, s);
+}
+
+int
+conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
+{
+	struct kgp_stream	*s, key;
+	char			 meta[256], reason[128];
+	uint16_t		 code = KGP_E_REFUSED;
+	size_t			 i, n;
+	int			 fd;
+
+	if (c->params.role != KGP_ROLE_CLIENT || (f->stream & 1) == 0)
+		return (conn_fail(c, KGP_E_PROTOCOL,
+		    "OPEN of stream %u from the wrong side", f->stream));
+	key.id = f->stream;
+	if (RB_FIND(stream_tree, &c->streams, &key) != NULL)
+		return (conn_fail(c, KGP_E_PROTOCOL,
+		    "OPEN of stream %u which is open", f->stream));
+	n = f->len < sizeof(meta) ? f->len : sizeof(meta) - 1;
+	for (i = 0; i < n; i++)
+		meta[i] = (f->payload[i] >= 0x20 && f->payload[i] < 0x7f) ?
+		    f->payload[i] : '?';
+	meta[n] = '\0';
+	if (c->draining || c->goaway) {
+		conn_send_code(c, KGP_REFUSE, f->stream, KGP_E_SHUTDOWN,
+		    "shutting down");
+		return (0);
+	}
+	if (c->stats.streams_open >= c->params.max_streams) {
+		conn_send_code(c, KGP_REFUSE, f->stream, KGP_E_LIMIT,
+		    "too many streams");
+		return (0);
+	}
+	strlcpy(reason, "refused", sizeof(reason));
+	fd = c->cb.open ? c->cb.open(c, f->stream, meta, &code, reason,
+	    sizeof(reason), c->arg) : -1;
+	if (fd == -1) {
+		conn_send_code(c, KGP_REFUSE, f->stream, code, reason);
+		return (0);
+	}
+	if ((s = stream_new(c, f->stream, fd)) == NULL) {
+		close(fd);
+		conn_send_code(c, KGP_REFUSE, f->stream, KGP_E_INTERNAL,
+		    "out of memory");
+		return (0);
+	}
+	log_debug2("stream %u: open from %s", s->id, meta);
+	conn_send(c, KGP_ACCEPT, s->id, NULL, 0);
+	return (0);
+}
+
+/*
+ * Server: bind a new stream to fd.  The len bytes at data were already
+ * read from fd (a request head the caller looked at) and go first.
+ */
+int
+kgp_conn_open_stream(struct kgp_conn *c, int fd, const char *meta,
+    const void *data, size_t len)
+{
+	struct kgp_stream	*s;
+	struct evbuffer		*input;
+	size_t			 n;
+	int			 rc;
+
+	if (!conn_live(c) || c->draining || c->goaway ||
+	    c->stats.streams_open >= c->peer_max_streams)
+		return (-1);
+	if (c->next_id >= 0x7fffffff)
+		return (-1);
+	if ((s = stream_new(c, c->next_id, fd)) == NULL)
+		return (-1);
+	if (len > 0) {
+		/* as if the bufferevent had read them: its input end is frozen */
+		input = bufferevent_get_input(s->bev);
+		evbuffer_unfreeze(input, 0);
+		rc = evbuffer_add(input, data, len);
+		evbuffer_freeze(input, 0);
+		if (rc == -1) {
+			/* the caller still owns fd */
+			bufferevent_setfd(s->bev, -1);
+			stream_free(s);
+			return (-1);
+		}
+	}
+	c->next_id += 2;
+	n = meta ? strlen(meta) : 0;
+	if (n > 255)
+		n = 255;
+	conn_send(c, KGP_OPEN, s->id, meta, n);
+	if (len > 0)
+		stream_pump(s);
+	return (0);
+}
+
+/* DATA: hand the payload that follows in c->in to the local socket. */
+int
+conn_on_data(struct kgp_conn *c, const struct kgp_frame *f)
+{
+	struct kgp_stream	*s, key;
+
+	key.id = f->stream;
+	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL) {
+		/* a stream we reset: its bytes may still be in flight */
+		evbuffer_drain(c->in, f->len);
+		return (0);
+	}
+	if (f->len > s->recv_avail) {
+		evbuffer_drain(c->in, f->len);
+		stream_reset(s, KGP_E_FLOW);
+		return (0);
+	}
+	if (s->flags & S_FIN_RCVD) {
+		evbuffer_drain(c->in, f->len);
+		stream_reset(s, KGP_E_PROTOCOL);
+		return (0);
+	}
+	s->recv_avail -= f->len;
+	c->stats.bytes_in += f->len;
+	/* consecutive DATA of one stream leave together (conn_deliver) */
+	if (c->pend_s != s)
+		conn_deliver(c);
+	c->pend_s = s;
+	evbuffer_remove_buffer(c->in, c->pend, f->len);
+	return (0);
+}
+
+/*
+ * The DATA read for one stream in a row goes to its socket in one write
+ * (what the socket does not take waits in its output), not one write a
+ * frame: at the end of a read, and before any other frame.
+ */
+void
+conn_deliver(struct kgp_conn *c)
+{
+	struct kgp_stream	*s = c->pend_s;
+
+	if (s == NULL)
+		return;
+	c->pend_s = NULL;
+	stream_consumed(s, bev_write_now(s->bev, c->pend,
+	    evbuffer_get_length(c->pend)));
+}
+
+int
+conn_on_stream_frame(struct kgp_conn *c, const struct kgp_frame *f)
+{
+	struct kgp_stream	*s, key;
+	const char		*errstr;
+	uint32_t		 inc;
+	uint16_t		 code;
+	char			 text[128];
+
+	key.id = f->stream;
+	s = RB_FIND(stream_tree, &c->streams, &key);
+	switch (f->type) {
+	case KGP_ACCEPT:
+		if (c->params.role != KGP_ROLE_SERVER)
+			return (conn_fail(c, KGP_E_PROTOCOL,
+			    "ACCEPT from the server"));
+		return (0);
+	case KGP_REFUSE:
+		if (c->params.role != KGP_ROLE_SERVER)
+			return (conn_fail(c, KGP_E_PROTOCOL,
+			    "REFUSE from the server"));
+		if (kgp_code_decode(f, &code, text, sizeof(text), &errstr)
+		    == -1)
+			return (conn_fail(c, KGP_E_PROTOCOL, "REFUSE: %s",
+			    errstr));
+		if (s != NULL) {
+			log_debug("stream %u refused: %s (%s)", s->id,
+			    kgp_code_name(code), text);
+			stream_free(s);
+		}
+		return (0);
+	case KGP_WINDOW:
+		if (kgp_u32_decode(f, &inc, &errstr) == -1)
+			return (conn_fail(c, KGP_E_PROTOCOL, "WINDOW: %s",
+			    errstr));
+		if (s == NULL)
+			return (0);
+		if (inc == 0 || inc > KGP_MAX_WINDOW ||
+		    s->send_credit + (uint64_t)inc > 2 * KGP_MAX_WINDOW) {
+			stream_reset(s, KGP_E_FLOW);
+			return (0);
+		}
+		s->send_credit += inc;
+		stream_pump(s);
+		return (0);
+	case KGP_FIN:
+		if (s == NULL)
+			return (0);
+		if (s->flags & S_FIN_RCVD) {
+			stream_reset(s, KGP_E_PROTOCOL);
+			return (0);
+		}
+		s->flags |= S_FIN_RCVD;
+		stream_writecb(s->bev, s);
+		return (0);
+	case KGP_RST:
+		if (s != NULL) {
+			log_debug2("stream %u: reset by peer", s->id);
+			stream_free(s);
+		}
+		return (0);
+	}
+	return (conn_fail(c, KGP_E_PROTOCOL, "unexpected %s",
+	    kgp_type_name(f->type)));
+}
