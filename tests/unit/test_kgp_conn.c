@@ -1298,6 +1298,53 @@ test_goaway_tail(void **state)
 }
 
 /* GOAWAY with nothing open closes at once */
+/*
+ * A window's worth and one byte more, then EOF, with an application that
+ * does not read yet: the last byte waits in the browser's socket for
+ * credit, and FIN may not overtake it.  Once the application reads, all
+ * of it comes, then the end.
+ */
+static void
+test_window_then_eof(void **state)
+{
+	struct rs		 r;
+	struct kgp_conn_stats	 ss;
+	uint8_t			 buf[65537];
+	size_t			 got = 0;
+	ssize_t			 n;
+	int			 browser, i, eof = 0, last = 0;
+
+	rs_setup(&r, 0, 0, 0, 0);
+	r.app_sndbuf = 4096;
+	browser = rs_open(&r, "upload");
+	memset(buf, 'w', sizeof(buf));
+	buf[sizeof(buf) - 1] = 'z';
+	assert_int_equal(write(browser, buf, sizeof(buf)), sizeof(buf));
+	shutdown(browser, SHUT_WR);
+	for (i = 0; i < 400; i++) {
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		usleep(500);
+	}
+	/* the window is spent and the last byte waits for credit */
+	kgp_conn_stats(r.server, &ss);
+	assert_int_equal(ss.bytes_out, 65536);
+	for (i = 0; i < 6000 && !eof; i++) {
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		if ((n = read(r.app_fds[0], buf, sizeof(buf))) > 0) {
+			got += n;
+			last = buf[n - 1];
+		} else if (n == 0 || errno != EAGAIN)
+			eof = 1;
+		else
+			usleep(500);
+	}
+	assert_true(eof);
+	assert_int_equal(got, sizeof(buf));
+	assert_int_equal(last, 'z');
+	close(browser);
+	rs_teardown(&r);
+}
+
 static void
 test_goaway_idle(void **state)
 {
@@ -1713,6 +1760,7 @@ main(void)
 		cmocka_unit_test(test_goaway),
 		cmocka_unit_test(test_goaway_idle),
 		cmocka_unit_test(test_goaway_tail),
+		cmocka_unit_test(test_window_then_eof),
 		cmocka_unit_test(test_close_while_busy),
 		cmocka_unit_test(test_memory_bound),
 		cmocka_unit_test(test_move_mid_transfer),
