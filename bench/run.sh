@@ -14,6 +14,9 @@
 #     absolute-form requests through the proxies: requests/s, p50, p99;
 #   - new connections/s: bench/connrate.c (epoll, built here with cc),
 #     50 at once, a fresh connection per request (CONNECT + one GET);
+#   - for the two tunnels, the CPU seconds each side spends on one 1 GiB
+#     download inside CONNECT: client side (ours: sc, kgpd, proxyd; the
+#     peer: ssh and tinyproxy) and server side (sc-server; sshd);
 # and, for ours only:
 #   - N idle CONNECT streams held open (bench/helpers.py, asyncio): RSS of
 #     every process of the client (sc, kgpd, proxyd) and of the server
@@ -200,7 +203,8 @@ EOF
 touch "$tmp/tinyproxy.log"
 chmod 666 "$tmp/tinyproxy.log"
 "$tinyproxy_bin" -d -c "$tmp/tinyproxy.conf" >>"$tmp/tinyproxy.log" 2>&1 &
-pids+=($!)
+tiny_pid=$!
+pids+=($tiny_pid)
 mkdir -p /run/sshd
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key" || die "ssh-keygen failed"
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/user_key" || die "ssh-keygen failed"
@@ -220,14 +224,16 @@ AllowTcpForwarding yes
 Ciphers aes256-gcm@openssh.com
 EOF
 "$sshd_bin" -f "$tmp/sshd_config" -D -e >"$tmp/sshd.log" 2>&1 &
-pids+=($!)
+sshd_pid=$!
+pids+=($sshd_pid)
 wait_for 10 bash -c "exec 3<>/dev/tcp/$A/$SSH_PORT" || die "sshd did not start"
 wait_for 10 bash -c "exec 3<>/dev/tcp/$A/$TINY_PORT" || die "tinyproxy did not start"
 ssh -F /dev/null -N -R "$PEER_PORT:$A:$TINY_PORT" -c aes256-gcm@openssh.com \
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
     -o BatchMode=yes -o ExitOnForwardFailure=yes -o LogLevel=ERROR \
     -i "$tmp/user_key" -p "$SSH_PORT" root@$A >"$tmp/ssh.log" 2>&1 &
-pids+=($!)
+ssh_pid=$!
+pids+=($ssh_pid)
 wait_for 15 curl -sf -o /dev/null -x "http://$PEER" "http://$APP/1k" ||
     die "no answer through ssh -R and tinyproxy"
 
@@ -326,6 +332,35 @@ bench_connrate() {
 	sleep 1	# let TIME_WAIT ports settle a little
 }
 
+# CPU time in clock ticks of a process and all its descendants (the
+# fields after "pid (comm) ": utime and stime are the 12th and 13th)
+cpu_tree() {
+	local pid=$1 t c
+	t=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null |
+	    awk '{ print $12 + $13 }')
+	for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+		t=$((${t:-0} + $(cpu_tree "$c")))
+	done
+	echo "${t:-0}"
+}
+hz=$(getconf CLK_TCK)
+
+# CPU seconds per GiB of each side of a tunnel for one 1 GiB download
+# inside CONNECT: cpu_per_gib PATH "CLIENT PIDS" "SERVER PIDS"; sets
+# R[cpuc.PATH] and R[cpus.PATH].  On two hosts, each side's cost per
+# byte is what bounds its throughput.
+cpu_per_gib() {
+	local path=$1 cli=$2 srv=$3 c0=0 s0=0 c1=0 s1=0 p
+	for p in $cli; do c0=$((c0 + $(cpu_tree "$p"))); done
+	for p in $srv; do s0=$((s0 + $(cpu_tree "$p"))); done
+	python3 "$top/bench/helpers.py" xfer down "${tunnel[$path]}" "$APP" \
+	    /1g 1 $((1024 * MiB)) >/dev/null 2>>"$tmp/xfer.log"
+	for p in $cli; do c1=$((c1 + $(cpu_tree "$p"))); done
+	for p in $srv; do s1=$((s1 + $(cpu_tree "$p"))); done
+	R[cpuc.$path]=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+	R[cpus.$path]=$(awk -v t=$((s1 - s0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+}
+
 MiB=1048576
 for p in "${paths[@]}"; do
 	echo "bench: $p: throughput ..."
@@ -342,6 +377,10 @@ for p in "${paths[@]}"; do
 		R[cdl8.$p]=$(throughput "$p" 8 down 128m $((128 * MiB)) "${tunnel[$p]}")
 		R[cul1.$p]=$(throughput "$p" 1 up up256m $((256 * MiB)) "${tunnel[$p]}")
 	fi
+	case $p in
+	ours) cpu_per_gib ours "$sc_pid" "$server_pid" ;;
+	peer) cpu_per_gib peer "$ssh_pid $tiny_pid" "$sshd_pid" ;;
+	esac
 	echo "bench: $p: wrk, ${duration}s each ..."
 	bench_wrk "$p" 50
 	bench_wrk "$p" 500
@@ -462,6 +501,8 @@ row "wrk 50 conns, p99 ms" p99.50
 row "wrk 500 conns, p50 ms" p50.500
 row "wrk 500 conns, p99 ms" p99.500
 row "new connections/s (CONNECT+GET)" conn
+row "CPU s per GiB down, client side" cpuc
+row "CPU s per GiB down, server side" cpus
 printf '%-34s %9s %9s %9s | %s\n' "added p99 at 50 conns, ms" "-" \
     "${R[p99d.ours]}" "${R[p99d.peer]}" \
     "ours <= 1 ms: $(verdict "${R[p99d.ours]}" '<=' 1)"
