@@ -92,6 +92,14 @@ conn_unsent(struct kgp_conn *c)
 	    c->rtx_sent + (c->wlen - c->woff));
 }
 
+/* After numbering frames: the session ends before the numbers wrap. */
+void
+conn_seq_check(struct kgp_conn *c)
+{
+	if (c->send_seq >= SEQ_LIMIT && conn_live(c))
+		kgp_conn_close(c, KGP_E_LIMIT, "sequence numbers used up");
+}
+
 /*
  * Queue one frame.  The payload may be NULL when len is 0.  A numbered
  * frame goes to rtx, where it stays until acknowledged; the others are
@@ -108,9 +116,7 @@ conn_send(struct kgp_conn *c, uint8_t type, uint32_t stream,
 		evbuffer_add(c->rtx, hdr, sizeof(hdr));
 		if (len)
 			evbuffer_add(c->rtx, payload, len);
-		if (c->send_seq >= SEQ_LIMIT && conn_live(c))
-			kgp_conn_close(c, KGP_E_LIMIT,
-			    "sequence numbers used up");
+		conn_seq_check(c);
 	} else {
 		if (c->fd == -1)
 			return;

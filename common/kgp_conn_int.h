@@ -27,7 +27,6 @@
 #define WBUF_SIZE		(64 * 1024)	/* one TLS write at most */
 #define RTX_COPY_MAX		(16 * 1024)	/* less is copied into wbuf */
 #define RTX_RUN_MAX		(256 * 1024)	/* written from rtx in place */
-#define RTX_BLOCK		(256 * 1024 - 64) /* rtx chain for bulk DATA */
 #define ACK_EVERY		32		/* frames between ACKs */
 #define SEQ_LIMIT		0xfffff000U	/* then the session ends */
 
@@ -142,6 +141,7 @@ void	conn_send_u32(struct kgp_conn *, uint8_t, uint32_t, uint32_t);
 void	conn_send_code(struct kgp_conn *, uint8_t, uint32_t, uint16_t,
 	    const char *);
 void	conn_schedule_write(struct kgp_conn *);
+void	conn_seq_check(struct kgp_conn *);
 void	conn_goaway_check(struct kgp_conn *);
 int	conn_fail(struct kgp_conn *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));

@@ -160,6 +160,24 @@ stream_read_off(struct kgp_stream *s)
 }
 
 /*
+ * Is the connection's output too full to take more of s?  Then s waits
+ * on the blocked list until conn_unblock() lets it go on.
+ */
+static int
+stream_held(struct kgp_stream *s)
+{
+	struct kgp_conn	*c = s->conn;
+
+	if (conn_unsent(c) < CONN_OUT_HIGH)
+		return (0);
+	if (!(s->flags & S_BLOCKED)) {
+		s->flags |= S_BLOCKED;
+		TAILQ_INSERT_TAIL(&c->blocked, s, blocked);
+	}
+	return (1);
+}
+
+/*
  * Credit or room came back, or the stream began: send on what it was
  * opened with, read the local socket again when nothing holds it back,
  * send FIN after the local EOF.
@@ -184,11 +202,7 @@ stream_pump(struct kgp_stream *s)
 			paused = 1;
 			break;
 		}
-		if (conn_unsent(c) >= CONN_OUT_HIGH) {
-			if (!(s->flags & S_BLOCKED)) {
-				s->flags |= S_BLOCKED;
-				TAILQ_INSERT_TAIL(&c->blocked, s, blocked);
-			}
+		if (stream_held(s)) {
 			paused = 1;
 			break;
 		}
@@ -205,8 +219,7 @@ stream_pump(struct kgp_stream *s)
 		c->stats.bytes_out += n;
 		added = 1;
 	}
-	if (c->send_seq >= SEQ_LIMIT && conn_live(c))
-		kgp_conn_close(c, KGP_E_LIMIT, "sequence numbers used up");
+	conn_seq_check(c);
 	/* read no more from the local side than can be sent on */
 	if (paused)
 		stream_read_off(s);
@@ -276,11 +289,7 @@ stream_take(struct kgp_stream *s)
 				rc = -1;
 			break;
 		}
-		if (conn_unsent(c) >= CONN_OUT_HIGH) {
-			if (!(s->flags & S_BLOCKED)) {
-				s->flags |= S_BLOCKED;
-				TAILQ_INSERT_TAIL(&c->blocked, s, blocked);
-			}
+		if (stream_held(s)) {
 			stream_read_off(s);
 			break;
 		}
@@ -331,8 +340,7 @@ stream_take(struct kgp_stream *s)
 		if ((size_t)n < want)
 			break;		/* all the socket had */
 	}
-	if (c->send_seq >= SEQ_LIMIT && conn_live(c))
-		kgp_conn_close(c, KGP_E_LIMIT, "sequence numbers used up");
+	conn_seq_check(c);
 	if (added)
 		conn_schedule_write(c);
 	return (rc);
