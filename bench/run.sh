@@ -332,16 +332,25 @@ bench_connrate() {
 	sleep 1	# let TIME_WAIT ports settle a little
 }
 
-# CPU time in clock ticks of a process and all its descendants (the
+# the pids of processes and all their descendants
+pids_tree() {
+	local pid c
+	for pid in "$@"; do
+		echo "$pid"
+		for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+			pids_tree "$c"
+		done
+	done
+}
+# CPU time in clock ticks of processes and all their descendants (the
 # fields after "pid (comm) ": utime and stime are the 12th and 13th)
 cpu_tree() {
-	local pid=$1 t c
-	t=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null |
-	    awk '{ print $12 + $13 }')
-	for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-		t=$((${t:-0} + $(cpu_tree "$c")))
+	local t=0 p
+	for p in $(pids_tree "$@"); do
+		t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null |
+		    awk '{ print $12 + $13 } END { if (NR == 0) print 0 }')))
 	done
-	echo "${t:-0}"
+	echo "$t"
 }
 hz=$(getconf CLK_TCK)
 
@@ -350,13 +359,13 @@ hz=$(getconf CLK_TCK)
 # R[cpuc.PATH] and R[cpus.PATH].  On two hosts, each side's cost per
 # byte is what bounds its throughput.
 cpu_per_gib() {
-	local path=$1 cli=$2 srv=$3 c0=0 s0=0 c1=0 s1=0 p
-	for p in $cli; do c0=$((c0 + $(cpu_tree "$p"))); done
-	for p in $srv; do s0=$((s0 + $(cpu_tree "$p"))); done
+	local path=$1 cli=$2 srv=$3 c0 s0 c1 s1
+	# shellcheck disable=SC2086 # the lists are pids
+	c0=$(cpu_tree $cli) s0=$(cpu_tree $srv)
 	python3 "$top/bench/helpers.py" xfer down "${tunnel[$path]}" "$APP" \
 	    /1g 1 $((1024 * MiB)) >/dev/null 2>>"$tmp/xfer.log"
-	for p in $cli; do c1=$((c1 + $(cpu_tree "$p"))); done
-	for p in $srv; do s1=$((s1 + $(cpu_tree "$p"))); done
+	# shellcheck disable=SC2086
+	c1=$(cpu_tree $cli) s1=$(cpu_tree $srv)
 	R[cpuc.$path]=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
 	R[cpus.$path]=$(awk -v t=$((s1 - s0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
 }
@@ -390,18 +399,17 @@ done
 
 # RSS in KiB of a process and all its descendants
 rss_tree() {
-	local pid=$1 total=0 c
-	total=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
-	for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-		total=$((total + $(rss_tree "$c")))
+	local total=0 p
+	for p in $(pids_tree "$1"); do
+		total=$((total + $(awk '/^VmRSS:/ { v = $2 } END { print v + 0 }' \
+		    "/proc/$p/status" 2>/dev/null || echo 0)))
 	done
-	echo "${total:-0}"
+	echo "$total"
 }
 procs_tree() {
-	local pid=$1 c
-	printf '%s ' "$(cat /proc/"$pid"/comm 2>/dev/null)"
-	for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-		procs_tree "$c"
+	local p
+	for p in $(pids_tree "$1"); do
+		printf '%s ' "$(cat /proc/"$p"/comm 2>/dev/null)"
 	done
 }
 
