@@ -12,7 +12,8 @@
  * kgpd must log a warning for each of the four bad ones, answer the two
  * MOVEs it can read with SWITCHED ok 0, and still answer a statistics
  * request after all of them.  kgpd's log lines go to stderr.  Exit 0
- * when all of that happened, 1 otherwise (within 10 seconds).
+ * when all of that happened, 1 otherwise (within 10 seconds), 77 (a
+ * skip) when run as root on a machine without the user kgpd becomes.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@
 #include <err.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 #include "imsg.h"
 #include "imsg_types.h"
 #include "proc.h"
+#include "sandbox.h"
 
 static int	 warned_move, warned_moved, switched, stats, hello;
 
@@ -152,6 +155,11 @@ main(int argc, char *argv[])
 			fprintf(stderr, "usage: kgpd-imsg [-p kgpd]\n");
 			return (1);
 		}
+	}
+	if (geteuid() == 0 && getpwnam(SC_USER) == NULL) {
+		fprintf(stderr, "kgpd-imsg: skipped: started as root, kgpd "
+		    "switches to %s, and there is no such user\n", SC_USER);
+		return (77);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c) == -1 ||
