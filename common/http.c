@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ is_ctl(unsigned char c)
 void
 http_head_init(struct http_head *h, enum http_kind kind)
 {
-	memset(h, 0, sizeof(*h));
+	memset(h, 0, offsetof(struct http_head, fields));
 	h->kind = kind;
 }
 

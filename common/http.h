@@ -71,8 +71,7 @@ struct http_head {
 	int		 status;	/* response: 100-599 */
 	char		*reason;	/* response: may be "" */
 	int		 version;	/* 10 (HTTP/1.0) or 11 (HTTP/1.1) */
-	struct http_field fields[HTTP_FIELDS_MAX];
-	size_t		 nfields;
+	size_t		 nfields;	/* in fields[] */
 	int		 flags;		/* HTTP_F_* */
 	uint64_t	 content_length; /* when HTTP_F_LENGTH */
 
@@ -87,6 +86,13 @@ struct http_head {
 	size_t		 skip;		/* empty lines before a request */
 	int		 started;	/* start line seen */
 	uint32_t	 sl[6];		/* start line: 3 (offset, length) */
+
+	/*
+	 * Last, and not cleared by http_head_init(): only the first
+	 * nfields of each are ever read (4 KiB a head, cleared twice a
+	 * request otherwise).
+	 */
+	struct http_field fields[HTTP_FIELDS_MAX];
 	struct http_fieldloc loc[HTTP_FIELDS_MAX];
 };
 

@@ -187,6 +187,7 @@ static void	 relay_release(struct stream *);
 static void	 relay_drop(struct stream *, struct bufferevent *);
 static void	 exchange_done(struct stream *);
 static void	 exchange_reset(struct stream *);
+static void	 status_line(struct evbuffer *, const struct http_head *);
 static void	 write_fields(struct evbuffer *, const struct http_head *);
 static void	 tunnel_start(struct stream *);
 static void	 tunnel_move(struct stream *, struct bufferevent *,
@@ -933,7 +934,10 @@ request_start(struct stream *s)
 	if (strlen(h->method) >= sizeof(s->method))
 		s->method[0] = '_';	/* no method we look at */
 	free(s->url);
-	if (asprintf(&s->url, "%s %s", h->method, h->target) == -1)
+	s->url = NULL;
+	/* for the debug log alone: not worth a malloc a request otherwise */
+	if (log_getverbose() > 0 &&
+	    asprintf(&s->url, "%s %s", h->method, h->target) == -1)
 		s->url = NULL;
 	s->version = h->version;
 	s->client_keep = http_keep_alive(h);
@@ -990,9 +994,16 @@ request_start(struct stream *s)
 		send_error(s, 502, "proxyd: out of memory");
 		return;
 	}
-	evbuffer_add_printf(hb, "%s %s%s HTTP/1.%d\r\nHost: %.*s\r\n",
-	    h->method, path[0] == '/' ? "" : "/", path,
-	    h->version == 10 ? 0 : 1, (int)alen, h->target + 7);
+	/* pieces, not a printf: this is on the way of every request */
+	evbuffer_add(hb, h->method, strlen(h->method));
+	evbuffer_add(hb, " /", path[0] == '/' ? 1 : 2);
+	evbuffer_add(hb, path, strlen(path));
+	if (h->version == 10)
+		evbuffer_add(hb, " HTTP/1.0\r\nHost: ", 17);
+	else
+		evbuffer_add(hb, " HTTP/1.1\r\nHost: ", 17);
+	evbuffer_add(hb, h->target + 7, alen);
+	evbuffer_add(hb, "\r\n", 2);
 	write_fields(hb, h);
 	if (s->want_upgrade && (upg = http_head_get(h, "Upgrade")) != NULL)
 		evbuffer_add_printf(hb, "Connection: Upgrade\r\n"
@@ -1013,6 +1024,21 @@ request_start(struct stream *s)
 	relay_hold(s, s->u.bev, hb);
 	request_pump(s);
 	relay_release(s);
+}
+
+/* An answer's status line, as HTTP/1.1 whatever the app spoke. */
+static void
+status_line(struct evbuffer *out, const struct http_head *h)
+{
+	char	 line[] = "HTTP/1.1 000 ";
+
+	/* the parser took 100-599 only */
+	line[9] += h->status / 100;
+	line[10] += h->status / 10 % 10;
+	line[11] += h->status % 10;
+	evbuffer_add(out, line, sizeof(line) - 1);
+	evbuffer_add(out, h->reason, strlen(h->reason));
+	evbuffer_add(out, "\r\n", 2);
 }
 
 /* Every field but Host and the hop-by-hop ones, each line in one piece. */
@@ -1567,8 +1593,7 @@ response_head(struct stream *s)
 			}
 			log_debug("stream %u: %s -> 101, relaying", s->id,
 			    s->url ? s->url : "?");
-			evbuffer_add_printf(out, "HTTP/1.1 101 %s\r\n",
-			    h->reason);
+			status_line(out, h);
 			write_fields(out, h);
 			if ((upg = http_head_get(h, "Upgrade")) != NULL)
 				evbuffer_add_printf(out, "Upgrade: %s\r\n",
@@ -1580,8 +1605,7 @@ response_head(struct stream *s)
 		if (h->status / 100 == 1) {
 			/* 100 Continue, 103...: pass on, wait for more */
 			if (s->version >= 11) {
-				evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n",
-				    h->status, h->reason);
+				status_line(out, h);
 				write_fields(out, h);
 				evbuffer_add(out, "\r\n", 2);
 				s->rs_started = 1;
@@ -1604,13 +1628,12 @@ response_head(struct stream *s)
 			stream_close(s);
 			return;
 		}
-		evbuffer_add_printf(hb, "HTTP/1.1 %d %s\r\n", h->status,
-		    h->reason);
+		status_line(hb, h);
 		write_fields(hb, h);
 		if (!s->client_keep)
-			evbuffer_add_printf(hb, "Connection: close\r\n");
+			evbuffer_add(hb, "Connection: close\r\n", 19);
 		else if (s->version == 10)
-			evbuffer_add_printf(hb, "Connection: keep-alive\r\n");
+			evbuffer_add(hb, "Connection: keep-alive\r\n", 24);
 		evbuffer_add(hb, "\r\n", 2);
 		http_head_free(h);
 		relay_hold(s, s->cbev, hb);

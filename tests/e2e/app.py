@@ -120,6 +120,11 @@ class Handler(BaseHTTPRequestHandler):
             if cut:
                 self.wfile.flush()
                 self.close_connection = True
+        elif path == "/echo":
+            # the request as it reached the app: start line, then fields
+            lines = [self.requestline] + ["%s: %s" % kv
+                                          for kv in self.headers.items()]
+            self.reply(200, ("\n".join(lines) + "\n").encode())
         elif path.startswith("/text/"):
             self.reply(200, ("response %s\n" % path[len("/text/"):]).encode())
         elif path == "/stats":

@@ -34,4 +34,19 @@ code=$(browse -I -o /dev/null -w '%{http_code}' "$(app_url /bytes/1000)") ||
 code=$(browse -o /dev/null -w '%{http_code}' "$(app_url /nothing-here)")
 [ "$code" = 404 ] || fail "GET of a missing page: status $code, want 404"
 ok "HEAD and a 404 from the app pass through"
+# what proxyd writes to the app and back: the start lines it builds
+echo=$(browse -0 "$(app_url '/echo?x=1')") || fail "GET /echo failed"
+line=$(echo "$echo" | head -n 1)
+[ "$line" = "GET /echo?x=1 HTTP/1.0" ] ||
+    fail "request line at the app: '$line', want 'GET /echo?x=1 HTTP/1.0'"
+host=$(echo "$echo" | sed -n 's/^Host: //p')
+[ "$host" = "$APP_IP:$APP_PORT" ] || fail "Host at the app: '$host'"
+echo=$(browse "$(app_url /echo)") || fail "GET /echo failed"
+[ "$(echo "$echo" | head -n 1)" = "GET /echo HTTP/1.1" ] ||
+    fail "request line at the app: '$(echo "$echo" | head -n 1)'"
+status=$(browse -o /dev/null -D - "$(app_url /nothing-here)" | head -n 1 |
+    tr -d '\r')
+[ "$status" = "HTTP/1.1 404 Not Found" ] ||
+    fail "status line of a 404: '$status'"
+ok "start lines: HTTP/1.0 and 1.1 requests reach the app as sent, a 404 comes back whole"
 e2e_done
