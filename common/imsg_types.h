@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		4
+#define SC_IMSG_VERSION		5
 
 enum imsg_type {
 	IMSG_NONE,
@@ -54,6 +54,9 @@ enum imsg_type {
 				/* struct stream_move */
 	IMSG_STREAM_SWITCHED,	/* kgpd -> proxyd: struct stream_moved */
 	IMSG_STREAM_MOVED,	/* proxyd -> kgpd: struct stream_moved */
+	IMSG_STREAM_LEND,	/* proxyd -> kgpd: fd = the app's socket; */
+				/* struct stream_lend */
+	IMSG_STREAM_LENT,	/* kgpd -> proxyd: struct stream_lent */
 };
 
 struct sc_hello {
@@ -78,7 +81,7 @@ struct kgp_config {
 	uint32_t	 max_missed_acks;
 };
 
-#define PROXY_F_NOMOVE	0x01	/* tests: proxyd relays tunnels itself */
+#define PROXY_F_NOMOVE	0x01	/* tests: proxyd hands kgpd no app socket */
 
 struct proxy_config {
 	uint32_t	 connect_timeout_ms;
@@ -120,6 +123,32 @@ struct stream_moved {
 	uint64_t	 session;
 	uint32_t	 ok;
 	uint32_t	 pad;
+};
+
+/*
+ * A long answer of known length on a keep-alive connection: proxyd
+ * lends kgpd a copy of the app's socket for its body, so that the bytes
+ * go from the app into DATA frames without crossing proxyd.  LEND:
+ * proxyd had written offset bytes into the stream's socket in all and
+ * will neither read the app nor write the stream's socket until LENT;
+ * kgpd reads that many, then len bytes of the app, closes its copy and
+ * goes back to the stream's socket.  LENT: how it ended (how, as
+ * KGP_LENT_* in kgp.h: all of len, the app's EOF, a read error with
+ * err, or the stream ended first) and how many bytes of the app went
+ * into the stream.  A LEND kgpd cannot take is answered at once (how =
+ * KGP_LENT_GONE, got = 0).
+ */
+struct stream_lend {
+	uint64_t	 session;
+	uint64_t	 offset;
+	uint64_t	 len;
+};
+
+struct stream_lent {
+	uint64_t	 session;
+	uint64_t	 got;
+	uint32_t	 how;
+	uint32_t	 err;
 };
 
 /*

@@ -176,6 +176,13 @@ struct kgp_callbacks {
 	 * could (not ok).
 	 */
 	void	(*switched)(struct kgp_conn *, uint32_t, int, void *);
+	/*
+	 * A lend (kgp_conn_stream_lend) is over: how (KGP_LENT_*), how
+	 * many bytes of the lent socket went into the stream, and errno
+	 * for KGP_LENT_ERROR.  The lent descriptor is closed by then.
+	 */
+	void	(*lent)(struct kgp_conn *, uint32_t, int, uint64_t, int,
+		    void *);
 	/* client: the server will open no more streams here (GOAWAY) */
 	void	(*goaway)(struct kgp_conn *, int, const char *, void *);
 	/*
@@ -202,6 +209,14 @@ int		 kgp_conn_stream_move(struct kgp_conn *, uint32_t, int,
 		    uint64_t);
 int		 kgp_conn_stream_moved(struct kgp_conn *, uint32_t, int);
 void		 kgp_conn_stream_moves_abort(struct kgp_conn *);
+int		 kgp_conn_stream_lend(struct kgp_conn *, uint32_t, int,
+		    uint64_t, uint64_t);
+
+/* how a lend ended: the lent callback */
+#define KGP_LENT_DONE	0	/* all the bytes asked */
+#define KGP_LENT_EOF	1	/* the lent socket ended first */
+#define KGP_LENT_ERROR	2	/* reading it failed */
+#define KGP_LENT_GONE	3	/* the stream ended first */
 uint64_t	 kgp_conn_session(struct kgp_conn *);
 void		 kgp_conn_stats(struct kgp_conn *, struct kgp_conn_stats *);
 void		*kgp_conn_arg(struct kgp_conn *);

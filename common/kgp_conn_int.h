@@ -55,6 +55,18 @@ struct stream_move {
 	uint64_t		 offset;
 };
 
+/*
+ * A lend: the stream reads its own socket up to offset, then left bytes
+ * of fd, then its own socket again (kgp_conn_stream_lend).
+ */
+struct stream_lend {
+	int			 fd;
+	int			 reading;	/* ev_read is on fd */
+	uint64_t		 offset;
+	uint64_t		 left;
+	uint64_t		 got;		/* of fd, so far */
+};
+
 struct kgp_stream {
 	RB_ENTRY(kgp_stream)	 entry;
 	TAILQ_ENTRY(kgp_stream)	 blocked;
@@ -68,6 +80,7 @@ struct kgp_stream {
 	int			 flags;
 	uint64_t		 sent;		/* local bytes put into DATA */
 	struct stream_move	*move;		/* while S_MOVING */
+	struct stream_lend	*lend;		/* while a socket is lent */
 };
 
 RB_HEAD(stream_tree, kgp_stream);

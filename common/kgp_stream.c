@@ -18,6 +18,13 @@
  * that the old socket's reader has passed on everything it got
  * (kgp_conn_stream_moved).  Nothing is lost, duplicated or reordered,
  * and the peer sees one stream throughout.
+ *
+ * Lends: the owner may have a stream read a number of bytes from
+ * another socket, once its own has brought an agreed count, and then go
+ * back to its own (kgp_conn_stream_lend), as kgpd does when proxyd
+ * lends it the app's socket for a long answer on a keep-alive
+ * connection.  Only reading changes; the lent callback says how it
+ * ended, with the lent descriptor closed.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -46,6 +53,12 @@ static void	stream_eventcb(struct bufferevent *, short, void *);
 static void	stream_consumed(struct kgp_stream *, size_t);
 static int	stream_move_check(struct kgp_stream *, int);
 static void	stream_move_end(struct kgp_stream *);
+static void	stream_lend_read(struct kgp_stream *);
+static int	stream_lend_check(struct kgp_stream *);
+static void	stream_lend_end(struct kgp_stream *, int, int);
+static uint64_t	stream_lend_cap(struct kgp_stream *);
+static void	stream_read_fd(struct kgp_stream *, int);
+static void	stream_local_eof(struct kgp_stream *);
 static void	stream_drained(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
 
@@ -113,6 +126,8 @@ stream_free(struct kgp_stream *s)
 		c->pend_s = NULL;
 	}
 	c->stats.streams_open--;
+	if (s->lend != NULL)
+		stream_lend_end(s, KGP_LENT_GONE, 0);
 	event_free(s->ev_read);
 	bufferevent_free(s->bev);
 	if ((s->flags & (S_MOVING | S_MOVE_READ)) == S_MOVING &&
@@ -270,10 +285,13 @@ stream_take(struct kgp_stream *s)
 	struct iovec		 iov[STREAM_READ_HIGH / KGP_MAXPAYLOAD];
 	uint8_t			*p, peek;
 	size_t			 total = 0, want, need, left, fl, used;
+	uint64_t		 cap;
 	ssize_t			 n;
 	int			 i, nfr, rc = 0, added = 0;
 
 	while (total < STREAM_READ_HIGH) {
+		if ((cap = stream_lend_cap(s)) == 0)
+			break;		/* the lend switches sockets first */
 		if (s->send_credit == 0) {
 			/*
 			 * An EOF needs no credit: FIN goes now.  Wait for
@@ -296,6 +314,8 @@ stream_take(struct kgp_stream *s)
 		want = STREAM_READ_HIGH - total;
 		if (want > s->send_credit)
 			want = s->send_credit;
+		if (want > cap)
+			want = cap;
 		if (total == 0 && want > KGP_MAXPAYLOAD)
 			want = KGP_MAXPAYLOAD;
 		nfr = (want + KGP_MAXPAYLOAD - 1) / KGP_MAXPAYLOAD;
@@ -357,6 +377,10 @@ stream_read(int fd, short events, void *arg)
 		stream_pump(s);
 		return;
 	}
+	if (s->lend != NULL) {
+		stream_lend_read(s);
+		return;
+	}
 	/* the old socket of a move: has it brought all it had to? */
 	moving = (s->flags & (S_MOVING | S_MOVE_READ)) == S_MOVING;
 	switch (stream_take(s)) {
@@ -369,13 +393,20 @@ stream_read(int fd, short events, void *arg)
 			stream_move_check(s, 1);
 			return;
 		}
-		s->flags |= S_LOCAL_EOF;
-		stream_read_off(s);
-		stream_pump(s);
+		stream_local_eof(s);
 		return;
 	}
 	if (moving)
 		stream_move_check(s, 0);
+}
+
+/* The stream's own socket ended: FIN once all before it is out. */
+static void
+stream_local_eof(struct kgp_stream *s)
+{
+	s->flags |= S_LOCAL_EOF;
+	stream_read_off(s);
+	stream_pump(s);
 }
 
 /* The local output is empty: finish a half-close the peer asked for. */
@@ -452,7 +483,7 @@ kgp_conn_stream_move(struct kgp_conn *c, uint32_t id, int fd,
 		close(fd);
 		return (-1);
 	}
-	if ((s->flags & (S_MOVING | S_LOCAL_EOF)) ||
+	if ((s->flags & (S_MOVING | S_LOCAL_EOF)) || s->lend != NULL ||
 	    (s->move = calloc(1, sizeof(*s->move))) == NULL) {
 		close(fd);
 		log_warnx("stream %u: cannot move to a new socket", id);
@@ -531,14 +562,9 @@ stream_move_check(struct kgp_stream *s, int eof)
 		return (-1);
 	}
 	close(oldfd);
-	/* the read event follows: it may be assigned once it is not added */
-	event_del(s->ev_read);
-	event_assign(s->ev_read, s->conn->base, m->fd, EV_READ | EV_PERSIST,
-	    stream_read, s);
+	stream_read_fd(s, m->fd);
 	m->fd = -1;
 	s->flags |= S_MOVE_READ;
-	if (!(s->flags & (S_READ_OFF | S_LOCAL_EOF)))
-		event_add(s->ev_read, NULL);
 	log_debug2("stream %u: reading its new socket", s->id);
 	if (s->conn->cb.switched != NULL)
 		s->conn->cb.switched(s->conn, s->id, 1, s->conn->arg);
@@ -766,4 +792,142 @@ conn_on_stream_frame(struct kgp_conn *c, const struct kgp_frame *f)
 	}
 	return (conn_fail(c, KGP_E_PROTOCOL, "unexpected %s",
 	    kgp_type_name(f->type)));
+}
+
+/* Read fd from now on (the read event follows it, if it is wanted). */
+static void
+stream_read_fd(struct kgp_stream *s, int fd)
+{
+	/* an event may be assigned once it is not added */
+	event_del(s->ev_read);
+	event_assign(s->ev_read, s->conn->base, fd, EV_READ | EV_PERSIST,
+	    stream_read, s);
+	if (!(s->flags & (S_READ_OFF | S_LOCAL_EOF)))
+		event_add(s->ev_read, NULL);
+}
+
+/*
+ * Have stream id read len bytes of fd once offset bytes in all have
+ * come from its own socket, then its own socket again (see "Lends"
+ * above).  The connection owns fd from here.  Returns 0: the lent
+ * callback will say how it ended; or -1 when there is no such stream,
+ * or it is moving, lending or at its end (fd is closed, no callback).
+ */
+int
+kgp_conn_stream_lend(struct kgp_conn *c, uint32_t id, int fd,
+    uint64_t offset, uint64_t len)
+{
+	struct kgp_stream	*s, key;
+	struct stream_lend	*l;
+
+	key.id = id;
+	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL ||
+	    (s->flags & (S_MOVING | S_LOCAL_EOF)) || s->lend != NULL ||
+	    len == 0 || (l = calloc(1, sizeof(*l))) == NULL) {
+		close(fd);
+		return (-1);
+	}
+	l->fd = fd;
+	l->offset = offset;
+	l->left = len;
+	s->lend = l;
+	stream_lend_check(s);
+	return (0);
+}
+
+/* How much the stream may read now, as far as a lend goes. */
+static uint64_t
+stream_lend_cap(struct kgp_stream *s)
+{
+	struct stream_lend	*l = s->lend;
+	uint64_t		 got;
+
+	if (l == NULL)
+		return (UINT64_MAX);
+	if (l->reading)
+		return (l->left);
+	got = s->sent + evbuffer_get_length(bufferevent_get_input(s->bev));
+	return (got < l->offset ? l->offset - got : 0);
+}
+
+/*
+ * Has the stream's own socket brought the bytes before the lend?  Then
+ * read the lent one.  Returns -1 if the stream was reset (it is gone).
+ */
+static int
+stream_lend_check(struct kgp_stream *s)
+{
+	struct stream_lend	*l = s->lend;
+	uint64_t		 got;
+
+	if (l->reading)
+		return (0);
+	got = s->sent + evbuffer_get_length(bufferevent_get_input(s->bev));
+	if (got < l->offset)
+		return (0);
+	if (got > l->offset) {
+		log_warnx("stream %u: %llu bytes came before the lend, not "
+		    "%llu", s->id, (unsigned long long)got,
+		    (unsigned long long)l->offset);
+		stream_reset(s, KGP_E_RESET);
+		return (-1);
+	}
+	l->reading = 1;
+	stream_read_fd(s, l->fd);
+	log_debug2("stream %u: reading a lent socket", s->id);
+	return (0);
+}
+
+/* A read turn of a stream that has a lend: its own socket or the lent. */
+static void
+stream_lend_read(struct kgp_stream *s)
+{
+	struct stream_lend	*l = s->lend;
+	uint64_t		 before = s->sent;
+	int			 rc, err;
+
+	rc = stream_take(s);
+	err = errno;
+	if (!l->reading) {
+		if (rc == -1) {
+			log_debug("stream %u: read: %s", s->id, strerror(err));
+			stream_reset(s, KGP_E_RESET);
+		} else if (rc == 1) {
+			/* the owner's end closed before the lend began */
+			stream_lend_end(s, KGP_LENT_GONE, 0);
+			stream_local_eof(s);
+		} else
+			stream_lend_check(s);
+		return;
+	}
+	l->got += s->sent - before;
+	l->left -= s->sent - before;
+	if (rc == -1)
+		stream_lend_end(s, KGP_LENT_ERROR, err);
+	else if (rc == 1)
+		stream_lend_end(s, KGP_LENT_EOF, 0);
+	else if (l->left == 0)
+		stream_lend_end(s, KGP_LENT_DONE, 0);
+}
+
+/* The lend is over: the stream reads its own socket again. */
+static void
+stream_lend_end(struct kgp_stream *s, int how, int err)
+{
+	struct kgp_conn		*c = s->conn;
+	struct stream_lend	*l = s->lend;
+	uint64_t		 got = l->got;
+
+	s->lend = NULL;
+	if (l->reading) {
+		event_del(s->ev_read);		/* before its socket closes */
+		if (how != KGP_LENT_GONE)
+			stream_read_fd(s, bufferevent_getfd(s->bev));
+	}
+	close(l->fd);
+	free(l);
+	log_debug2("stream %u: lend over (%d) after %llu bytes", s->id, how,
+	    (unsigned long long)got);
+	if (c->cb.lent != NULL)
+		c->cb.lent(c, s->id, how, got, err, c->arg);
 }

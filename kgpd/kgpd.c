@@ -4,7 +4,8 @@
  * fd 3: imsg channel to the controller (configuration, connected sockets,
  *	 link state, statistics, log lines).
  * fd 4: imsg channel to proxyd (one IMSG_STREAM_FD per stream; proxyd
- *	 hands back the app's socket of a tunnel with IMSG_STREAM_MOVE).
+ *	 hands back the app's socket of a tunnel with IMSG_STREAM_MOVE,
+ *	 and lends it for a long answer with IMSG_STREAM_LEND).
  *
  * kgpd opens no network connection of its own: the controller connects
  * and passes the socket.
@@ -283,6 +284,31 @@ kgpd_switched(struct kgp_conn *c, uint32_t id, int ok, void *arg)
 	kgpd_send_switched(id, kgp_conn_session(c), ok);
 }
 
+/* Tell proxyd how a lend of the app's socket ended (KGP_LENT_*). */
+static void
+kgpd_send_lent(uint32_t id, uint64_t session, int how, uint64_t got,
+    int err)
+{
+	struct stream_lent	 lt;
+
+	if (!proxyd_up)
+		return;
+	memset(&lt, 0, sizeof(lt));
+	lt.session = session;
+	lt.got = got;
+	lt.how = how;
+	lt.err = err;
+	imsg_compose_event(&iev_proxyd, IMSG_STREAM_LENT, id, 0, -1, &lt,
+	    sizeof(lt));
+}
+
+static void
+kgpd_lent(struct kgp_conn *c, uint32_t id, int how, uint64_t got, int err,
+    void *arg)
+{
+	kgpd_send_lent(id, kgp_conn_session(c), how, got, err);
+}
+
 /* fn on every connection: the links' and the retired ones */
 static void
 kgpd_each_conn(void (*fn)(struct kgp_conn *))
@@ -427,6 +453,7 @@ static const struct kgp_callbacks kgpd_callbacks = {
 	.broken = kgpd_broken,
 	.goaway = kgpd_goaway,
 	.switched = kgpd_switched,
+	.lent = kgpd_lent,
 	.down = kgpd_down,
 };
 
@@ -653,7 +680,10 @@ kgpd_dispatch_main(int fd, short event, void *arg)
  * means it died: moves it had not finished are reset.  A message about
  * a stream that is gone is stale, not an error: streams end on their
  * own while messages are on the way; a move of one is answered with a
- * SWITCHED that says so, so that proxyd does not wait for it.  A
+ * SWITCHED that says so, so that proxyd does not wait for it.  For a
+ * long answer, proxyd lends the app's socket (IMSG_STREAM_LEND) and
+ * kgpd says how the lend ended (IMSG_STREAM_LENT, from the engine's
+ * lent callback, or at once when it cannot take it).  A
  * malformed message is proxyd's bug, and proxyd is the process that
  * faces the intranet: it is logged and dropped, and the tunnels go on.
  */
@@ -664,6 +694,7 @@ kgpd_dispatch_proxyd(int fd, short event, void *arg)
 	struct imsg		 imsg;
 	struct stream_move	 mv;
 	struct stream_moved	 md;
+	struct stream_lend	 ld;
 	struct kgp_conn		*c;
 	ssize_t			 n;
 	int			 nfd;
@@ -724,6 +755,33 @@ kgpd_dispatch_proxyd(int fd, short event, void *arg)
 			    md.ok) == -1)
 				log_debug("stream %u: gone before its move "
 				    "ended", imsg.hdr.peerid);
+			break;
+		case IMSG_STREAM_LEND:
+			nfd = imsg_get_fd(&imsg);
+			if (imsg_get_data(&imsg, &ld, sizeof(ld)) == -1) {
+				log_warnx("bad IMSG_STREAM_LEND (stream %u)",
+				    imsg.hdr.peerid);
+				if (nfd != -1)
+					close(nfd);
+				break;
+			}
+			if (nfd == -1) {
+				log_warnx("bad IMSG_STREAM_LEND (stream %u): "
+				    "no socket", imsg.hdr.peerid);
+				kgpd_send_lent(imsg.hdr.peerid, ld.session,
+				    KGP_LENT_GONE, 0, 0);
+				break;
+			}
+			set_nonblock(nfd);
+			if ((c = kgpd_session(ld.session)) == NULL)
+				close(nfd);
+			if (c == NULL || kgp_conn_stream_lend(c,
+			    imsg.hdr.peerid, nfd, ld.offset, ld.len) == -1) {
+				log_debug("stream %u: lend not taken",
+				    imsg.hdr.peerid);
+				kgpd_send_lent(imsg.hdr.peerid, ld.session,
+				    KGP_LENT_GONE, 0, 0);
+			}
 			break;
 		default:
 			fatalx("%s: unexpected imsg %u", __func__,

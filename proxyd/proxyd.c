@@ -23,6 +23,7 @@
 #include <event2/dns.h>
 
 #include "imsg_types.h"
+#include "kgp.h"
 #include "log.h"
 #include "proc.h"
 #include "proxyd.h"
@@ -113,7 +114,7 @@ main(int argc, char *argv[])
 	evsignal_add(ev_hup, NULL);
 
 	env->connect_timeout_ms = PROXYD_CONNECT_TIMEOUT_MS;
-	env->move_tunnels = 1;
+	env->hand_off = 1;
 	relay_init();
 	imsgev_init(&env->iev_kgpd, env->base, PROXYD_KGPD_FD,
 	    proxyd_dispatch_kgpd, NULL);
@@ -209,6 +210,7 @@ proxyd_dispatch_kgpd(int fd, short event, void *arg)
 	struct imsg		 imsg;
 	struct stream_info	 si;
 	struct stream_moved	 sw;
+	struct stream_lent	 lt;
 	int			 sfd;
 	ssize_t			 n;
 
@@ -249,6 +251,16 @@ proxyd_dispatch_kgpd(int fd, short event, void *arg)
 				break;
 			}
 			relay_switched(imsg.hdr.peerid, sw.session, sw.ok);
+			break;
+		case IMSG_STREAM_LENT:
+			if (imsg_get_data(&imsg, &lt, sizeof(lt)) == -1 ||
+			    lt.how > KGP_LENT_GONE) {
+				log_warnx("%s: bad IMSG_STREAM_LENT "
+				    "(stream %u)", __func__, imsg.hdr.peerid);
+				break;
+			}
+			relay_lent(imsg.hdr.peerid, lt.session, lt.how, lt.got,
+			    lt.err);
 			break;
 		default:
 			fatalx("%s: unexpected imsg %u", __func__,

@@ -29,7 +29,8 @@ struct proxyd {
 	struct imsgev		 iev_kgpd;	/* kgpd, fd 4 */
 	uint32_t		 connect_timeout_ms;
 	uint32_t		 idle_timeout_sec;
-	int			 move_tunnels;	/* hand tunnels to kgpd */
+	int			 hand_off;	/* app sockets to kgpd: */
+						/* tunnels, long answers */
 	struct sc_stats		 stats;
 };
 
@@ -40,6 +41,7 @@ void	 relay_init(void);
 void	 relay_config(const struct proxy_config *);
 void	 relay_stream(int, uint32_t, uint64_t, const char *);
 void	 relay_switched(uint32_t, uint64_t, int);
+void	 relay_lent(uint32_t, uint64_t, int, uint64_t, int);
 void	 relay_shutdown(void);
 
 #endif /* PROXYD_H */

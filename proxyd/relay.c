@@ -43,6 +43,7 @@
 #include <event2/util.h>
 
 #include "http.h"
+#include "kgp.h"
 #include "log.h"
 #include "proxyd.h"
 #include "evread.h"
@@ -92,6 +93,7 @@ struct upstream {
 	int			 shut;		/* its write side shut */
 	int			 rpaused;	/* reading off: see relay_stall */
 	struct splice_job	*sj;		/* the answer's body: splice.c */
+	int			 lent;		/* ... or kgpd reads it: LEND */
 	int			 sj_wait;	/* ... once proxyd has let go */
 };
 
@@ -108,6 +110,7 @@ struct stream {
 	int			 move_sent;	/* IMSG_STREAM_MOVE is out */
 	int			 switched;	/* kgpd reads the app itself */
 	TAILQ_ENTRY(stream)	 mentry;	/* on moving, while move_sent */
+	TAILQ_ENTRY(stream)	 lentry;	/* on lending, while u.lent */
 	struct event		*move_ev;	/* a young tunnel's move */
 	struct upstream		 u;
 
@@ -142,6 +145,7 @@ struct stream {
 TAILQ_HEAD(streamlist, stream);
 static struct streamlist	 streams = TAILQ_HEAD_INITIALIZER(streams);
 static struct streamlist	 moving = TAILQ_HEAD_INITIALIZER(moving);
+static struct streamlist	 lending = TAILQ_HEAD_INITIALIZER(lending);
 
 static void	 stream_close(struct stream *);
 static void	 stream_free_cb(evutil_socket_t, short, void *);
@@ -179,6 +183,8 @@ static void	 response_head(struct stream *);
 static void	 response_pump(struct stream *);
 static void	 response_splice(struct stream *);
 static void	 response_spliced(void *, int, size_t);
+static int	 response_lend(struct stream *);
+static void	 response_sent(struct stream *, int, uint64_t, int);
 static void	 heads_free(struct stream *);
 static void	 relay_io_size(struct bufferevent *);
 static void	 relay_hold(struct stream *, struct bufferevent *,
@@ -224,7 +230,7 @@ relay_config(const struct proxy_config *conf)
 	env->connect_timeout_ms = conf->connect_timeout_ms ?
 	    conf->connect_timeout_ms : PROXYD_CONNECT_TIMEOUT_MS;
 	env->idle_timeout_sec = conf->idle_timeout_sec;
-	env->move_tunnels = !(conf->flags & PROXY_F_NOMOVE);
+	env->hand_off = !(conf->flags & PROXY_F_NOMOVE);
 	if (conf->dns_servers[0] == '\0')
 		return;
 	strlcpy(servers, conf->dns_servers, sizeof(servers));
@@ -1338,6 +1344,11 @@ up_close(struct stream *s)
 		splice_stop(u->sj);
 		u->sj = NULL;
 	}
+	if (u->lent) {
+		/* kgpd finishes reading its copy; its LENT finds nobody */
+		TAILQ_REMOVE(&lending, s, lentry);
+		u->lent = 0;
+	}
 	if (u->bev != NULL) {
 		relay_drop(s, u->bev);
 		bufferevent_free(u->bev);
@@ -1671,7 +1682,8 @@ response_pump(struct stream *s)
 	ssize_t		 r;
 	uint64_t	 left;
 
-	if (s->mode != M_HTTP || s->u.bev == NULL || s->u.sj != NULL)
+	if (s->mode != M_HTTP || s->u.bev == NULL || s->u.sj != NULL ||
+	    s->u.lent)
 		return;
 	in = bufferevent_get_input(s->u.bev);
 	out = bufferevent_get_output(s->cbev);
@@ -1732,11 +1744,15 @@ response_pump(struct stream *s)
 }
 
 /*
- * The rest of a long answer of known length goes through the kernel
- * (splice.c) once nothing of it waits in proxyd: the pages the app sent
- * reach kgpd's socket without a copy into this process and out again.
- * Only once the whole request is out, so that nothing else is written
- * to the app meanwhile; the app socket is not read meanwhile.  (Request
+ * The rest of a long answer of known length does not cross proxyd once
+ * nothing of it waits here: proxyd lends kgpd a copy of the app's socket
+ * for it (IMSG_STREAM_LEND), and kgpd reads the body from the app into
+ * DATA frames itself, as it does for a moved tunnel; LENT says how that
+ * went (relay_lent).  Without kgpd to lend to (proxyd's tests), the body
+ * goes through the kernel instead (splice.c): from the app's socket to
+ * kgpd's with no copy into proxyd.  Only once the whole request is out,
+ * so that nothing else is written to the app meanwhile; proxyd neither
+ * reads the app nor writes the stream's socket meanwhile.  (Request
  * bodies stay with the copy: from kgpd's socket pair the kernel copies
  * anyway, and splicing them was measured slower.)
  */
@@ -1745,7 +1761,7 @@ response_splice(struct stream *s)
 {
 	struct upstream	*u = &s->u;
 
-	if (u->sj != NULL || u->bev == NULL || s->held != NULL ||
+	if (u->sj != NULL || u->lent || u->bev == NULL || s->held != NULL ||
 	    s->rs_body != HTTP_BODY_LENGTH || s->rq_state != RQ_DONE ||
 	    s->rs_left < RELAY_SPLICE_MIN)
 		return;
@@ -1760,36 +1776,124 @@ response_splice(struct stream *s)
 		}
 		return;
 	}
-	u->sj = splice_start(env->base, bufferevent_getfd(u->bev),
-	    bufferevent_getfd(s->cbev), s->rs_left, response_spliced, s);
 	if (u->sj_wait) {
 		u->sj_wait = 0;
 		bufferevent_setwatermark(s->cbev, EV_WRITE, RELAY_WRITE_LOW,
 		    0);
 	}
-	if (u->sj != NULL) {
+	if (response_lend(s) == 0 ||
+	    (u->sj = splice_start(env->base, bufferevent_getfd(u->bev),
+	    bufferevent_getfd(s->cbev), s->rs_left, response_spliced, s)) !=
+	    NULL) {
 		bufferevent_disable(u->bev, EV_READ);
 		u->rpaused = 0;
 	} else
 		bufferevent_enable(u->bev, EV_READ);	/* copy, then */
 }
 
+/* Lend kgpd the app's socket for the rest of the answer: 0, or -1. */
+static int
+response_lend(struct stream *s)
+{
+	struct stream_lend	 ld;
+	int			 fd;
+
+	if (!env->hand_off || env->iev_kgpd.ibuf.fd == -1)
+		return (-1);
+	if ((fd = fcntl(bufferevent_getfd(s->u.bev), F_DUPFD_CLOEXEC, 0)) ==
+	    -1) {
+		log_warn("stream %u: cannot lend the app's socket", s->id);
+		return (-1);
+	}
+	memset(&ld, 0, sizeof(ld));
+	ld.session = s->session;
+	ld.offset = s->bytes_out;
+	ld.len = s->rs_left;
+	/* imsg owns fd from here, whatever happens */
+	if (imsg_compose_event(&env->iev_kgpd, IMSG_STREAM_LEND, s->id, 0, fd,
+	    &ld, sizeof(ld)) == -1) {
+		log_warnx("stream %u: cannot lend the app's socket", s->id);
+		return (-1);
+	}
+	s->u.lent = 1;
+	TAILQ_INSERT_TAIL(&lending, s, lentry);
+	log_debug("stream %u: app's socket lent to kgpd for %llu bytes",
+	    s->id, (unsigned long long)s->rs_left);
+	return (0);
+}
+
+/* kgpd has read what it could of the app's socket (KGP_LENT_*). */
+void
+relay_lent(uint32_t id, uint64_t session, int how, uint64_t got, int err)
+{
+	struct stream	*s;
+
+	TAILQ_FOREACH(s, &lending, lentry)
+		if (s->id == id && s->session == session)
+			break;
+	if (s == NULL) {
+		log_debug("stream %u: lend over, but it is gone", id);
+		return;
+	}
+	if (got > s->rs_left) {
+		log_warnx("stream %u: kgpd read %llu bytes of a lend of %llu",
+		    id, (unsigned long long)got,
+		    (unsigned long long)s->rs_left);
+		stream_close(s);
+		return;
+	}
+	TAILQ_REMOVE(&lending, s, lentry);
+	s->u.lent = 0;
+	switch (how) {
+	case KGP_LENT_DONE:
+		if (got == s->rs_left) {
+			response_sent(s, SPLICE_DONE, got, 0);
+			break;
+		}
+		/* FALLTHROUGH */
+	case KGP_LENT_GONE:
+		response_sent(s, SPLICE_ERR_TO, got, err);
+		break;
+	case KGP_LENT_EOF:
+		response_sent(s, SPLICE_EOF, got, 0);
+		break;
+	default:
+		response_sent(s, SPLICE_ERR_FROM, got, err);
+		break;
+	}
+}
+
 static void
 response_spliced(void *arg, int event, size_t moved)
 {
 	struct stream	*s = arg;
-	struct upstream	*u = &s->u;
 	int		 err;
+
+	if (event == SPLICE_MORE) {
+		response_sent(s, event, moved, 0);
+		return;
+	}
+	err = splice_error(s->u.sj);
+	splice_stop(s->u.sj);
+	s->u.sj = NULL;
+	response_sent(s, event, moved, err);
+}
+
+/*
+ * Bytes of the body went out without proxyd (a lend or a splice), and
+ * maybe how that ended (SPLICE_*).
+ */
+static void
+response_sent(struct stream *s, int event, uint64_t moved, int err)
+{
+	struct upstream	*u = &s->u;
 
 	s->rs_left -= moved;
 	s->bytes_out += moved;
 	env->stats.bytes_out += moved;
-	if (event == SPLICE_MORE)
-		return;
-	err = splice_error(u->sj);
-	splice_stop(u->sj);
-	u->sj = NULL;
 	switch (event) {
+	case SPLICE_MORE:
+		break;
 	case SPLICE_DONE:
 		s->rs_state = RS_DONE;
 		bufferevent_enable(u->bev, EV_READ);
@@ -1808,7 +1912,7 @@ response_spliced(void *arg, int event, size_t moved)
 		break;
 	default:
 		log_debug("stream %u: client error: %s", s->id,
-		    strerror(err));
+		    err ? strerror(err) : "gone");
 		stream_close(s);
 		break;
 	}
@@ -1899,7 +2003,7 @@ move_soon(struct stream *s)
 {
 	struct timeval	 tv = { 0, RELAY_MOVE_MS * 1000 };
 
-	if (!env->move_tunnels)
+	if (!env->hand_off)
 		return;
 	/* a crowd of young tunnels would cost two descriptors each here */
 	if (env->stats.streams_open > RELAY_MOVE_CROWD) {
@@ -1924,7 +2028,7 @@ static void
 move_start(struct stream *s)
 {
 	move_forget(s);
-	if (!env->move_tunnels || env->iev_kgpd.ibuf.fd == -1 ||
+	if (!env->hand_off || env->iev_kgpd.ibuf.fd == -1 ||
 	    s->u.bev == NULL || s->c_eof || s->c_shut || s->u.eof ||
 	    s->u.shut)
 		return;

@@ -1,9 +1,10 @@
 #!/bin/bash
-# Long answers of known length go from the app's socket to kgpd's through
-# a pipe of proxyd's (splice), not through its memory: every byte arrives
-# once and in order, keep-alive goes on after each body, an answer the
-# app cuts short is cut short for the browser too, and a browser that
-# leaves in the middle leaves no pipe behind.
+# Long answers of known length do not cross proxyd: it lends kgpd the
+# app's socket for the body (IMSG_STREAM_LEND), and kgpd reads it into
+# the stream itself.  Every byte arrives once and in order, keep-alive
+# goes on after each body, an answer the app cuts short is cut short for
+# the browser too, and a browser that leaves in the middle leaves no lent
+# socket behind.  proxyd's splice (its fallback without kgpd) is unused.
 . "$(dirname "$0")/lib.sh"
 e2e_up
 
@@ -21,6 +22,20 @@ pipes_are() {
 	[ "$(pipes)" = "$1" ]
 }
 base_pipes=$(pipes)
+kgpd_pid=$(ctl_field pid-kgpd)
+[ -n "$kgpd_pid" ] && [ "$kgpd_pid" -gt 0 ] 2>/dev/null ||
+    fail "no pid-kgpd in sc-ctl status"
+# kgpd's sockets: its channels and link, a stream's, a lent app socket
+kgpd_sockets() {
+	ls -l "/proc/$kgpd_pid/fd" 2>/dev/null | grep -c 'socket:'
+}
+kgpd_sockets_at_least() {
+	[ "$(kgpd_sockets)" -ge "$1" ]
+}
+kgpd_sockets_are() {
+	[ "$(kgpd_sockets)" = "$1" ]
+}
+base_socks=$(kgpd_sockets)
 
 # four 3 MiB answers and a short one on one connection
 size=$((3 * 1024 * 1024))
@@ -44,8 +59,8 @@ done
     fail "the answer after the long ones: '$(cat "$TMP/ka/text")'"
 ok "4 x 3 MiB and a short answer on one connection: every digest right, keep-alive intact"
 
-# a browser that stops reading: the body waits in proxyd's pipe (and
-# in the sockets), not in proxyd's memory; then it all arrives
+# a browser that stops reading: the body waits in the app's socket (and
+# in the KGP window), read by kgpd, not in proxyd; then it all arrives
 size=$((64 * 1024 * 1024))
 mkfifo "$TMP/slow.in"
 cloud "$PYTHON" "$E2E_DIR/slowget.py" "$ENTRY" \
@@ -56,9 +71,12 @@ PIDS+=("$slow_pid")
 exec 7>"$TMP/slow.in"
 wait_for 20 grep -q '^paused$' "$TMP/slow.out" ||
     fail "the slow browser did not start: $(cat "$TMP/slow.out")"
-wait_for 10 pipes_at_least $((base_pipes + 2)) ||
-    fail "proxyd holds $(pipes) pipes during a long answer, had $base_pipes"
-in_use=$(pipes)
+# the stream's socket and the lent one
+wait_for 10 kgpd_sockets_at_least $((base_socks + 2)) ||
+    fail "kgpd holds $(kgpd_sockets) sockets during a long answer, had $base_socks"
+in_use=$(kgpd_sockets)
+pipes_are "$base_pipes" ||
+    fail "proxyd holds $(pipes) pipes during a lent answer, had $base_pipes"
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$proxyd_pid/status")
 echo go >&7
 exec 7>&-
@@ -66,9 +84,9 @@ wait_for 60 not_running "$slow_pid" || fail "the slow browser did not finish"
 wait "$slow_pid" || fail "the slow browser: $(cat "$TMP/slow.out")"
 [ "$(tail -n 1 "$TMP/slow.out")" = "ok $size $(gen_sha256 $size 7)" ] ||
     fail "the slow browser got '$(tail -n 1 "$TMP/slow.out")'"
-wait_for 5 pipes_are "$base_pipes" ||
-    fail "proxyd holds $(pipes) pipes after the answer, had $base_pipes"
-ok "a browser pausing in a 64 MiB answer: it waited in a pipe of proxyd ($base_pipes -> $in_use pipes, proxyd RSS $rss KiB), then arrived exact"
+wait_for 5 kgpd_sockets_are "$base_socks" ||
+    fail "kgpd holds $(kgpd_sockets) sockets after the answer, had $base_socks"
+ok "a browser pausing in a 64 MiB answer: kgpd read it from the app ($base_socks -> $in_use sockets, no pipe, proxyd RSS $rss KiB), then it arrived exact"
 
 # the app promises 4 MiB and closes after 2
 browse -o "$TMP/cut" "$(app_url "/cut/4194304?seed=5&after=2097152")" \
@@ -87,13 +105,15 @@ for i in 1 2 3 4; do
 	    "$(app_url "/bytes/67108864?seed=$i")" >/dev/null 2>&1 &
 	PIDS+=($!)
 done
-wait_for 10 pipes_at_least $((base_pipes + 8)) ||
-    fail "4 long answers at once: proxyd holds $(pipes) pipes, had $base_pipes"
-wait_for 15 pipes_are "$base_pipes" ||
-    fail "the browsers left: proxyd still holds $(pipes) pipes, had $base_pipes"
+wait_for 10 kgpd_sockets_at_least $((base_socks + 8)) ||
+    fail "4 long answers at once: kgpd holds $(kgpd_sockets) sockets, had $base_socks"
+wait_for 15 kgpd_sockets_are "$base_socks" ||
+    fail "the browsers left: kgpd still holds $(kgpd_sockets) sockets, had $base_socks"
+pipes_are "$base_pipes" ||
+    fail "proxyd holds $(pipes) pipes, had $base_pipes"
 [ "$(ctl_field pid-proxyd)" = "$proxyd_pid" ] ||
     fail "proxyd was restarted (pid $proxyd_pid -> $(ctl_field pid-proxyd))"
 body=$(browse "$(app_url /)") || fail "GET / after the aborted downloads failed"
 [ "$body" = "hello from the office" ] || fail "GET / after the aborted downloads: '$body'"
-ok "4 browsers leaving in the middle: no pipe left, proxyd ($proxyd_pid) still serving"
+ok "4 browsers leaving in the middle: no lent socket left, proxyd ($proxyd_pid) still serving"
 e2e_done
