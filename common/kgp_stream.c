@@ -289,8 +289,10 @@ stream_take(struct kgp_stream *s)
 	ssize_t			 n;
 	int			 i, nfr, rc = 0, added = 0;
 
+	/* a lend bounds what this socket may bring, this turn included */
+	cap = stream_lend_cap(s);
 	while (total < STREAM_READ_HIGH) {
-		if ((cap = stream_lend_cap(s)) == 0)
+		if (total >= cap)
 			break;		/* the lend switches sockets first */
 		if (s->send_credit == 0) {
 			/*
@@ -314,8 +316,8 @@ stream_take(struct kgp_stream *s)
 		want = STREAM_READ_HIGH - total;
 		if (want > s->send_credit)
 			want = s->send_credit;
-		if (want > cap)
-			want = cap;
+		if (want > cap - total)
+			want = cap - total;
 		if (total == 0 && want > KGP_MAXPAYLOAD)
 			want = KGP_MAXPAYLOAD;
 		nfr = (want + KGP_MAXPAYLOAD - 1) / KGP_MAXPAYLOAD;

@@ -406,6 +406,9 @@ struct rs {
 	int			 app_sndbuf;	/* the engine's end, if set */
 	int			 switched;	/* moves that switched */
 	int			 switch_failed;	/* ... or ended before */
+	int			 lent;		/* lends over */
+	int			 lent_how;	/* the last one's KGP_LENT_* */
+	uint64_t		 lent_got;
 };
 
 static int
@@ -522,6 +525,17 @@ rs_cli_open(struct kgp_conn *c, uint32_t id, const char *meta,
 }
 
 static void
+rs_cli_lent(struct kgp_conn *c, uint32_t id, int how, uint64_t got,
+    int err, void *arg)
+{
+	struct rs	*r = arg;
+
+	r->lent++;
+	r->lent_how = how;
+	r->lent_got = got;
+}
+
+static void
 rs_cli_switched(struct kgp_conn *c, uint32_t id, int ok, void *arg)
 {
 	struct rs	*r = arg;
@@ -539,7 +553,7 @@ static const struct kgp_callbacks rs_srv_cb = {
 static const struct kgp_callbacks rs_cli_cb = {
 	.open = rs_cli_open, .up = rs_cli_up, .broken = rs_cli_broken,
 	.goaway = rs_cli_goaway, .switched = rs_cli_switched,
-	.down = rs_cli_down,
+	.lent = rs_cli_lent, .down = rs_cli_down,
 };
 
 static uint64_t
@@ -1740,6 +1754,143 @@ test_move_aborted_early(void **state)
 	move_fail(2);
 }
 
+/*
+ * Lends: the client's stream reads `head` bytes of its own socket, then
+ * a body of len bytes from a lent one (as kgpd from the app's socket,
+ * lent by proxyd), then its own socket again.  The app sends app_sends
+ * bytes of the body and then either more (the next answer, which the
+ * lend must leave where it is) or its EOF.  The browser must get head,
+ * what the lend read, and the tail written after it, in that order and
+ * nothing else.  The window (64 KiB) is far smaller than the body.
+ */
+static void
+lend_case(size_t len, size_t app_sends, int app_closes, int want_how)
+{
+	struct rs	 r;
+	const size_t	 hlen = 1000, tlen = 500, xlen = 300;
+	uint8_t		*body, *got, head[1000], tail[500], extra[300];
+	uint8_t		 left[400];
+	size_t		 k, want, nread = 0, sent = 0, lent_got;
+	uint64_t	 end;
+	ssize_t		 n;
+	int		 browser, own, app[2], done_app = 0, tail_out = 0;
+
+	rs_setup(&r, 0, 0, 0, 0);
+	browser = rs_open(&r, "lend");
+	own = r.app_fds[0];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    app), 0);
+	assert_non_null(body = malloc(len));
+	for (k = 0; k < len; k++)
+		body[k] = xfer_pat(1, k);
+	memset(head, 'h', sizeof(head));
+	memset(tail, 't', sizeof(tail));
+	memset(extra, 'x', sizeof(extra));
+	lent_got = app_sends < len ? app_sends : len;
+	want = hlen + lent_got + tlen;
+	assert_non_null(got = malloc(want + 1));
+
+	assert_int_equal(write(own, head, hlen), (ssize_t)hlen);
+	assert_int_equal(kgp_conn_stream_lend(r.client, r.app_ids[0],
+	    dup(app[0]), hlen, len), 0);
+	/* one at a time */
+	assert_int_equal(kgp_conn_stream_lend(r.client, r.app_ids[0],
+	    dup(app[0]), hlen, len), -1);
+	end = ms_now() + 20000;
+	while ((nread < want || !r.lent) && ms_now() < end) {
+		int	 idle = 1;
+
+		if (sent < app_sends && (n = write(app[1], body + sent,
+		    app_sends - sent)) > 0) {
+			sent += n;
+			idle = 0;
+		}
+		if (sent == app_sends && !done_app) {
+			if (app_closes)
+				shutdown(app[1], SHUT_WR);
+			else
+				assert_int_equal(write(app[1], extra, xlen),
+				    (ssize_t)xlen);
+			done_app = 1;
+		}
+		/* proxyd writes the stream's socket again after LENT */
+		if (r.lent && !tail_out) {
+			assert_int_equal(write(own, tail, tlen),
+			    (ssize_t)tlen);
+			tail_out = 1;
+		}
+		if ((n = read(browser, got + nread, want + 1 - nread)) > 0) {
+			nread += n;
+			idle = 0;
+		}
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		if (idle)
+			usleep(200);
+	}
+	/* a little longer: nothing more may come */
+	RS_RUN(&r, 0, 100);
+	if ((n = read(browser, got + nread, want + 1 - nread)) > 0)
+		nread += n;
+	assert_int_equal(r.lent, 1);
+	assert_int_equal(r.lent_how, want_how);
+	assert_int_equal(r.lent_got, lent_got);
+	assert_int_equal(nread, want);
+	assert_memory_equal(got, head, hlen);
+	assert_memory_equal(got + hlen, body, lent_got);
+	assert_memory_equal(got + hlen + lent_got, tail, tlen);
+	if (!app_closes) {
+		/* the next answer is still in the app's socket, whole */
+		assert_int_equal(read(app[0], left, sizeof(left)),
+		    (ssize_t)xlen);
+		assert_memory_equal(left, extra, xlen);
+	}
+	/* the lent copy is closed: the app's end sees its peer gone */
+	close(app[0]);
+	assert_int_equal(write(app[1], "z", 1), -1);
+	close(app[1]);
+	close(browser);
+	free(body);
+	free(got);
+	rs_teardown(&r);
+}
+
+static void
+test_lend(void **state)
+{
+	lend_case(300 * 1024, 300 * 1024, 0, KGP_LENT_DONE);
+}
+
+static void
+test_lend_app_eof(void **state)
+{
+	lend_case(300 * 1024, 100 * 1024, 1, KGP_LENT_EOF);
+}
+
+/* a lend of an unknown stream, or of nothing, is refused */
+static void
+test_lend_refused(void **state)
+{
+	struct rs	 r;
+	int		 browser, sv[2];
+
+	rs_setup(&r, 0, 0, 0, 0);
+	browser = rs_open(&r, "lend");
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	assert_int_equal(kgp_conn_stream_lend(r.client, r.app_ids[0] + 2,
+	    dup(sv[0]), 0, 10), -1);
+	assert_int_equal(kgp_conn_stream_lend(r.client, r.app_ids[0],
+	    dup(sv[0]), 0, 0), -1);
+	RS_RUN(&r, 0, 50);
+	assert_int_equal(r.lent, 0);
+	/* the refused copies were closed: sv[0] is the last reader */
+	close(sv[0]);
+	assert_int_equal(write(sv[1], "z", 1), -1);
+	close(sv[1]);
+	close(browser);
+	rs_teardown(&r);
+}
+
 int
 main(void)
 {
@@ -1770,6 +1921,9 @@ main(void)
 		cmocka_unit_test(test_move_failed),
 		cmocka_unit_test(test_move_aborted),
 		cmocka_unit_test(test_move_aborted_early),
+		cmocka_unit_test(test_lend),
+		cmocka_unit_test(test_lend_app_eof),
+		cmocka_unit_test(test_lend_refused),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
