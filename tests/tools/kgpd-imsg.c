@@ -8,9 +8,12 @@
  *   a MOVE that is too short (with a socket),
  *   a MOVE with no socket,
  *   a MOVED that is too short, and one whose ok is neither 0 nor 1,
- *   a well-formed MOVE of a stream of no session.
- * kgpd must log a warning for each of the four bad ones, answer the two
- * MOVEs it can read with SWITCHED ok 0, and still answer a statistics
+ *   a well-formed MOVE of a stream of no session,
+ *   a LEND that is too short (with a socket), a LEND with no socket,
+ *   a well-formed LEND of a stream of no session.
+ * kgpd must log a warning for each of the six bad ones, answer the two
+ * MOVEs it can read with SWITCHED ok 0 and the two LENDs with LENT how
+ * KGP_LENT_GONE got 0, and still answer a statistics
  * request after all of them.  kgpd's log lines go to stderr.  Exit 0
  * when all of that happened, 1 otherwise (within 10 seconds), 77 (a
  * skip) when run as root on a machine without the user kgpd becomes.
@@ -32,10 +35,12 @@
 
 #include "imsg.h"
 #include "imsg_types.h"
+#include "kgp.h"
 #include "proc.h"
 #include "sandbox.h"
 
-static int	 warned_move, warned_moved, switched, stats, hello;
+static int	 warned_move, warned_moved, warned_lend, switched, lent;
+static int	 stats, hello;
 
 static pid_t
 start_kgpd(const char *path, int ctlfd, int pfd)
@@ -76,6 +81,8 @@ ctl_msg(struct imsg *imsg)
 		fprintf(stderr, "[kgpd] %s\n", msg);
 		if (strstr(msg, "bad IMSG_STREAM_MOVED") != NULL)
 			warned_moved++;
+		else if (strstr(msg, "bad IMSG_STREAM_LEND") != NULL)
+			warned_lend++;
 		else if (strstr(msg, "bad IMSG_STREAM_MOVE") != NULL)
 			warned_move++;
 		break;
@@ -91,7 +98,18 @@ static void
 proxyd_msg(struct imsg *imsg)
 {
 	struct stream_moved	 sw;
+	struct stream_lent	 lt;
 
+	if (imsg->hdr.type == IMSG_STREAM_LENT) {
+		if (imsg_get_data(imsg, &lt, sizeof(lt)) == -1)
+			errx(1, "bad IMSG_STREAM_LENT");
+		fprintf(stderr, "kgpd-imsg: LENT stream %u how %u got %llu\n",
+		    imsg->hdr.peerid, lt.how, (unsigned long long)lt.got);
+		/* the answer to a LEND kgpd cannot take */
+		if (lt.how == KGP_LENT_GONE && lt.got == 0)
+			lent++;
+		return;
+	}
 	if (imsg->hdr.type != IMSG_STREAM_SWITCHED)
 		errx(1, "unexpected imsg %u on the proxyd channel",
 		    imsg->hdr.type);
@@ -130,7 +148,7 @@ done(int phase)
 		return (hello);
 	if (phase == 1)
 		return (warned_move >= 2 && warned_moved >= 2 &&
-		    switched >= 2);
+		    warned_lend >= 2 && switched >= 2 && lent >= 2);
 	return (stats);
 }
 
@@ -140,6 +158,7 @@ main(int argc, char *argv[])
 	struct imsgbuf		 ctl, px;
 	struct stream_move	 mv;
 	struct stream_moved	 md;
+	struct stream_lend	 ld;
 	struct pollfd		 pfd[2];
 	const char		*path = "kgpd/kgpd";
 	time_t			 end;
@@ -200,6 +219,22 @@ main(int argc, char *argv[])
 				imsg_compose(&px, IMSG_STREAM_MOVE, 9, 0, s[0],
 				    &mv, sizeof(mv));
 				close(s[1]);
+				/* LEND: too short, no socket, of no session */
+				memset(&ld, 0, sizeof(ld));
+				ld.session = 42;
+				ld.len = 1000;
+				if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) == -1)
+					err(1, "socketpair");
+				imsg_compose(&px, IMSG_STREAM_LEND, 11, 0, s[0],
+				    &ld, 5);
+				close(s[1]);
+				imsg_compose(&px, IMSG_STREAM_LEND, 13, 0, -1,
+				    &ld, sizeof(ld));
+				if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) == -1)
+					err(1, "socketpair");
+				imsg_compose(&px, IMSG_STREAM_LEND, 15, 0, s[0],
+				    &ld, sizeof(ld));
+				close(s[1]);
 				if (imsg_flush(&px) == -1)
 					err(1, "imsg_flush");
 			} else if (phase == 2) {
@@ -234,8 +269,9 @@ main(int argc, char *argv[])
 		rc = 0;
 	} else
 		fprintf(stderr, "kgpd-imsg: stuck in phase %d (warnings: "
-		    "%d MOVE, %d MOVED; %d SWITCHED; stats %d)\n", phase,
-		    warned_move, warned_moved, switched, stats);
+		    "%d MOVE, %d MOVED, %d LEND; %d SWITCHED, %d LENT; "
+		    "stats %d)\n", phase, warned_move, warned_moved,
+		    warned_lend, switched, lent, stats);
 	kill(pid, SIGTERM);
 	if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) &&
 	    WTERMSIG(status) != SIGTERM) {
