@@ -11,30 +11,28 @@ e2e_up
 proxyd_pid=$(ctl_field pid-proxyd)
 [ -n "$proxyd_pid" ] && [ "$proxyd_pid" -gt 0 ] 2>/dev/null ||
     fail "no pid-proxyd in sc-ctl status"
-pipes() {
-	ls -l "/proc/$proxyd_pid/fd" 2>/dev/null | grep -c 'pipe:'
-}
-# for wait_for, which runs its command again and again
-pipes_at_least() {
-	[ "$(pipes)" -ge "$1" ]
-}
-pipes_are() {
-	[ "$(pipes)" = "$1" ]
-}
-base_pipes=$(pipes)
 kgpd_pid=$(ctl_field pid-kgpd)
 [ -n "$kgpd_pid" ] && [ "$kgpd_pid" -gt 0 ] 2>/dev/null ||
     fail "no pid-kgpd in sc-ctl status"
+# the descriptors of a kind (pipe, socket) that process PID holds
+fds() {
+	ls -l "/proc/$1/fd" 2>/dev/null | grep -c "$2:"
+}
+# for wait_for, which runs its command again and again
+fds_at_least() {
+	[ "$(fds "$1" "$2")" -ge "$3" ]
+}
+fds_are() {
+	[ "$(fds "$1" "$2")" = "$3" ]
+}
+pipes() {
+	fds "$proxyd_pid" pipe
+}
 # kgpd's sockets: its channels and link, a stream's, a lent app socket
 kgpd_sockets() {
-	ls -l "/proc/$kgpd_pid/fd" 2>/dev/null | grep -c 'socket:'
+	fds "$kgpd_pid" socket
 }
-kgpd_sockets_at_least() {
-	[ "$(kgpd_sockets)" -ge "$1" ]
-}
-kgpd_sockets_are() {
-	[ "$(kgpd_sockets)" = "$1" ]
-}
+base_pipes=$(pipes)
 base_socks=$(kgpd_sockets)
 
 # four 3 MiB answers and a short one on one connection
@@ -72,10 +70,10 @@ exec 7>"$TMP/slow.in"
 wait_for 20 grep -q '^paused$' "$TMP/slow.out" ||
     fail "the slow browser did not start: $(cat "$TMP/slow.out")"
 # the stream's socket and the lent one
-wait_for 10 kgpd_sockets_at_least $((base_socks + 2)) ||
+wait_for 10 fds_at_least "$kgpd_pid" socket $((base_socks + 2)) ||
     fail "kgpd holds $(kgpd_sockets) sockets during a long answer, had $base_socks"
 in_use=$(kgpd_sockets)
-pipes_are "$base_pipes" ||
+fds_are "$proxyd_pid" pipe "$base_pipes" ||
     fail "proxyd holds $(pipes) pipes during a lent answer, had $base_pipes"
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$proxyd_pid/status")
 echo go >&7
@@ -84,7 +82,7 @@ wait_for 60 not_running "$slow_pid" || fail "the slow browser did not finish"
 wait "$slow_pid" || fail "the slow browser: $(cat "$TMP/slow.out")"
 [ "$(tail -n 1 "$TMP/slow.out")" = "ok $size $(gen_sha256 $size 7)" ] ||
     fail "the slow browser got '$(tail -n 1 "$TMP/slow.out")'"
-wait_for 5 kgpd_sockets_are "$base_socks" ||
+wait_for 5 fds_are "$kgpd_pid" socket "$base_socks" ||
     fail "kgpd holds $(kgpd_sockets) sockets after the answer, had $base_socks"
 ok "a browser pausing in a 64 MiB answer: kgpd read it from the app ($base_socks -> $in_use sockets, no pipe, proxyd RSS $rss KiB), then it arrived exact"
 
@@ -105,11 +103,11 @@ for i in 1 2 3 4; do
 	    "$(app_url "/bytes/67108864?seed=$i")" >/dev/null 2>&1 &
 	PIDS+=($!)
 done
-wait_for 10 kgpd_sockets_at_least $((base_socks + 8)) ||
+wait_for 10 fds_at_least "$kgpd_pid" socket $((base_socks + 8)) ||
     fail "4 long answers at once: kgpd holds $(kgpd_sockets) sockets, had $base_socks"
-wait_for 15 kgpd_sockets_are "$base_socks" ||
+wait_for 15 fds_are "$kgpd_pid" socket "$base_socks" ||
     fail "the browsers left: kgpd still holds $(kgpd_sockets) sockets, had $base_socks"
-pipes_are "$base_pipes" ||
+fds_are "$proxyd_pid" pipe "$base_pipes" ||
     fail "proxyd holds $(pipes) pipes, had $base_pipes"
 [ "$(ctl_field pid-proxyd)" = "$proxyd_pid" ] ||
     fail "proxyd was restarted (pid $proxyd_pid -> $(ctl_field pid-proxyd))"
