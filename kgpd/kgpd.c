@@ -684,7 +684,8 @@ kgpd_dispatch_main(int fd, short event, void *arg)
  * long answer, proxyd lends the app's socket (IMSG_STREAM_LEND) and
  * kgpd says how the lend ended (IMSG_STREAM_LENT, from the engine's
  * lent callback, or at once when it cannot take it).  A
- * malformed message is proxyd's bug, and proxyd is the process that
+ * malformed message, or one of a type kgpd does not know, is proxyd's
+ * bug, and proxyd is the process that
  * faces the intranet: it is logged and dropped, and the tunnels go on.
  */
 static void
@@ -784,8 +785,10 @@ kgpd_dispatch_proxyd(int fd, short event, void *arg)
 			}
 			break;
 		default:
-			fatalx("%s: unexpected imsg %u", __func__,
-			    imsg.hdr.type);
+			/* from the process that faces the intranet */
+			log_warnx("unexpected imsg %u from proxyd (stream %u)",
+			    imsg.hdr.type, imsg.hdr.peerid);
+			break;		/* imsg_free() closes any descriptor */
 		}
 		imsg_free(&imsg);
 	}

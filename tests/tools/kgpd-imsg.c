@@ -10,8 +10,9 @@
  *   a MOVED that is too short, and one whose ok is neither 0 nor 1,
  *   a well-formed MOVE of a stream of no session,
  *   a LEND that is too short (with a socket), a LEND with no socket,
- *   a well-formed LEND of a stream of no session.
- * kgpd must log a warning for each of the six bad ones, answer the two
+ *   a well-formed LEND of a stream of no session,
+ *   a message of a type kgpd does not know, with a socket.
+ * kgpd must log a warning for each of the seven bad ones, answer the two
  * MOVEs it can read with SWITCHED ok 0 and the two LENDs with LENT how
  * KGP_LENT_GONE got 0, and still answer a statistics
  * request after all of them.  kgpd's log lines go to stderr.  Exit 0
@@ -39,7 +40,8 @@
 #include "proc.h"
 #include "sandbox.h"
 
-static int	 warned_move, warned_moved, warned_lend, switched, lent;
+static int	 warned_move, warned_moved, warned_lend, warned_type;
+static int	 switched, lent;
 static int	 stats, hello;
 
 static pid_t
@@ -83,6 +85,8 @@ ctl_msg(struct imsg *imsg)
 			warned_moved++;
 		else if (strstr(msg, "bad IMSG_STREAM_LEND") != NULL)
 			warned_lend++;
+		else if (strstr(msg, "unexpected imsg 9999") != NULL)
+			warned_type++;
 		else if (strstr(msg, "bad IMSG_STREAM_MOVE") != NULL)
 			warned_move++;
 		break;
@@ -148,7 +152,8 @@ done(int phase)
 		return (hello);
 	if (phase == 1)
 		return (warned_move >= 2 && warned_moved >= 2 &&
-		    warned_lend >= 2 && switched >= 2 && lent >= 2);
+		    warned_lend >= 2 && warned_type >= 1 && switched >= 2 &&
+		    lent >= 2);
 	return (stats);
 }
 
@@ -235,6 +240,12 @@ main(int argc, char *argv[])
 				imsg_compose(&px, IMSG_STREAM_LEND, 15, 0, s[0],
 				    &ld, sizeof(ld));
 				close(s[1]);
+				/* a type it does not know */
+				if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) == -1)
+					err(1, "socketpair");
+				imsg_compose(&px, 9999, 17, 0, s[0], &ld,
+				    sizeof(ld));
+				close(s[1]);
 				if (imsg_flush(&px) == -1)
 					err(1, "imsg_flush");
 			} else if (phase == 2) {
@@ -269,9 +280,9 @@ main(int argc, char *argv[])
 		rc = 0;
 	} else
 		fprintf(stderr, "kgpd-imsg: stuck in phase %d (warnings: "
-		    "%d MOVE, %d MOVED, %d LEND; %d SWITCHED, %d LENT; "
-		    "stats %d)\n", phase, warned_move, warned_moved,
-		    warned_lend, switched, lent, stats);
+		    "%d MOVE, %d MOVED, %d LEND, %d type; %d SWITCHED, "
+		    "%d LENT; stats %d)\n", phase, warned_move, warned_moved,
+		    warned_lend, warned_type, switched, lent, stats);
 	kill(pid, SIGTERM);
 	if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) &&
 	    WTERMSIG(status) != SIGTERM) {
