@@ -683,10 +683,10 @@ kgpd_dispatch_main(int fd, short event, void *arg)
  * SWITCHED that says so, so that proxyd does not wait for it.  For a
  * long answer, proxyd lends the app's socket (IMSG_STREAM_LEND) and
  * kgpd says how the lend ended (IMSG_STREAM_LENT, from the engine's
- * lent callback, or at once when it cannot take it).  A
- * malformed message, or one of a type kgpd does not know, is proxyd's
- * bug, and proxyd is the process that
- * faces the intranet: it is logged and dropped, and the tunnels go on.
+ * lent callback, or at once when it cannot take it).  A malformed
+ * message, or one of a type kgpd does not know, is proxyd's bug, and
+ * proxyd is the process that faces the intranet: it is logged and
+ * dropped, and the tunnels go on.
  */
 static void
 kgpd_dispatch_proxyd(int fd, short event, void *arg)
