@@ -136,7 +136,8 @@ struct child {
 	int		 backoff_ms;
 	struct event	*restart_ev;
 	struct sc_stats	 stats;
-	void		(*dispatch)(struct child *, struct imsg *);
+	/* -1: a message the child should never send; it is restarted */
+	int		(*dispatch)(struct child *, struct imsg *);
 };
 
 enum sc_state {

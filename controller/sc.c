@@ -51,8 +51,8 @@ static int			 startup_done;
 /* started as root: the user to become */
 static struct passwd		 sc_pw;
 
-static void	 sc_dispatch_kgpd(struct child *, struct imsg *);
-static void	 sc_dispatch_proxyd(struct child *, struct imsg *);
+static int	 sc_dispatch_kgpd(struct child *, struct imsg *);
+static int	 sc_dispatch_proxyd(struct child *, struct imsg *);
 static void	 sc_sig_handler(int);
 static void	 sc_sig_cb(int, short, void *);
 static void	 sc_sigchld_cb(int, short, void *);
@@ -422,24 +422,27 @@ sc_child_died(struct child *c)
 }
 
 /* A kgp_link_event from kgpd: the right size, a terminated reason. */
-static void
+static int
 sc_link_event(struct imsg *imsg, struct kgp_link_event *ev, const char *what)
 {
 	char	*p;
 
-	if (imsg_get_data(imsg, ev, sizeof(*ev)) == -1)
-		fatalx("kgpd: bad %s", what);
+	if (imsg_get_data(imsg, ev, sizeof(*ev)) == -1) {
+		log_warnx("kgpd: bad %s", what);
+		return (-1);
+	}
 	ev->reason[sizeof(ev->reason) - 1] = '\0';
 	for (p = ev->reason; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
+	return (0);
 }
 
 /*
  * kgpd's IMSG_STATS: struct sc_stats, then one struct sc_link_stats per
  * connection (none before it has its configuration).
  */
-static void
+static int
 sc_kgpd_stats(struct child *c, struct imsg *imsg)
 {
 	struct sc_stats		 st;
@@ -448,23 +451,36 @@ sc_kgpd_stats(struct child *c, struct imsg *imsg)
 	uint32_t		 i, n;
 
 	if (len < sizeof(st) ||
-	    (len - sizeof(st)) % sizeof(ls[0]) != 0)
-		fatalx("kgpd: bad IMSG_STATS size %zu", len);
+	    (len - sizeof(st)) % sizeof(ls[0]) != 0) {
+		log_warnx("kgpd: bad IMSG_STATS size %zu", len);
+		return (-1);
+	}
 	n = (len - sizeof(st)) / sizeof(ls[0]);
-	if (n != 0 && n != env.nlinks)
-		fatalx("kgpd: IMSG_STATS for %u connections, not %u", n,
+	if (n != 0 && n != env.nlinks) {
+		log_warnx("kgpd: IMSG_STATS for %u connections, not %u", n,
 		    env.nlinks);
+		return (-1);
+	}
 	memcpy(&st, imsg->data, sizeof(st));
 	memcpy(ls, (char *)imsg->data + sizeof(st), n * sizeof(ls[0]));
 	for (i = 0; i < n; i++)
-		if (ls[i].index != i || ls[i].state > SC_LINK_CONNECTING)
-			fatalx("kgpd: IMSG_STATS: bad connection %u", i);
+		if (ls[i].index != i || ls[i].state > SC_LINK_CONNECTING) {
+			log_warnx("kgpd: IMSG_STATS: bad connection %u", i);
+			return (-1);
+		}
 	c->stats = st;
 	memcpy(env.link_stats, ls, n * sizeof(ls[0]));
 	env.nlink_stats = n;
+	return (0);
 }
 
-static void
+/*
+ * The children's messages.  One that a child should never send (the
+ * wrong size, a type it has no business with) means it is broken or
+ * taken over: it is logged and the child restarted (-1), as if it had
+ * died; the controller goes on.
+ */
+static int
 sc_dispatch_kgpd(struct child *c, struct imsg *imsg)
 {
 	struct kgp_link_event	 ev;
@@ -472,16 +488,20 @@ sc_dispatch_kgpd(struct child *c, struct imsg *imsg)
 
 	switch (imsg->hdr.type) {
 	case IMSG_KGP_UP:
-		sc_link_event(imsg, &ev, "IMSG_KGP_UP");
+		if (sc_link_event(imsg, &ev, "IMSG_KGP_UP") == -1)
+			return (-1);
 		link_up(&ev);
 		break;
 	case IMSG_KGP_DOWN:
-		sc_link_event(imsg, &ev, "IMSG_KGP_DOWN");
+		if (sc_link_event(imsg, &ev, "IMSG_KGP_DOWN") == -1)
+			return (-1);
 		link_down(&ev);
 		break;
 	case IMSG_KGP_FATAL:
-		if ((s = imsg_get_string(imsg, 1024)) == NULL)
-			fatalx("kgpd: bad IMSG_KGP_FATAL");
+		if ((s = imsg_get_string(imsg, 1024)) == NULL) {
+			log_warnx("kgpd: bad IMSG_KGP_FATAL");
+			return (-1);
+		}
 		if (env.state == SC_STOPPING) {
 			log_debug("kgpd: %s", s);
 			break;
@@ -489,28 +509,35 @@ sc_dispatch_kgpd(struct child *c, struct imsg *imsg)
 		link_fatal(s);
 		break;
 	case IMSG_STATS:
-		sc_kgpd_stats(c, imsg);
+		if (sc_kgpd_stats(c, imsg) == -1)
+			return (-1);
 		control_status_ready();
 		break;
 	default:
-		fatalx("kgpd: unexpected message %u", imsg->hdr.type);
+		log_warnx("kgpd: unexpected message %u", imsg->hdr.type);
+		return (-1);
 	}
+	return (0);
 }
 
-static void
+static int
 sc_dispatch_proxyd(struct child *c, struct imsg *imsg)
 {
 	struct sc_stats	 st;
 
 	switch (imsg->hdr.type) {
 	case IMSG_STATS:
-		if (imsg_get_data(imsg, &st, sizeof(st)) == -1)
-			fatalx("proxyd: bad IMSG_STATS");
+		if (imsg_get_data(imsg, &st, sizeof(st)) == -1) {
+			log_warnx("proxyd: bad IMSG_STATS");
+			return (-1);
+		}
 		c->stats = st;
 		break;
 	default:
-		fatalx("proxyd: unexpected message %u", imsg->hdr.type);
+		log_warnx("proxyd: unexpected message %u", imsg->hdr.type);
+		return (-1);
 	}
+	return (0);
 }
 
 static void

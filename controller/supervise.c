@@ -699,9 +699,15 @@ child_dispatch_io(int fd, short event, void *arg)
 			break;
 		default:
 			if (!c->hello)
-				fatalx("%s: message %u before hello", c->name,
-				    imsg.hdr.type);
-			c->dispatch(c, &imsg);
+				log_warnx("%s: message %u before hello",
+				    c->name, imsg.hdr.type);
+			if (!c->hello || c->dispatch(c, &imsg) == -1) {
+				log_warnx("%s sent what it never should: "
+				    "restarting it", c->name);
+				imsg_free(&imsg);
+				child_gone(c, 1);
+				return;
+			}
 			break;
 		}
 		imsg_free(&imsg);

@@ -1,0 +1,95 @@
+/*
+ * badchild: stands in for proxyd under sc and sends the controller what
+ * a child never should, each time it starts.  What, is the end of the
+ * name of the directory above its own (sc scrubs the environment of its
+ * children, and they inherit its sandbox: no files to keep a count in):
+ *
+ *	...-stats: hello, then an IMSG_STATS of 3 bytes for a statistics
+ *		   request;
+ *	...-type:  hello, then a message of a type sc does not know;
+ *	...-early: an IMSG_STATS before its hello.
+ *
+ * The controller must log the bad message and restart the child (or,
+ * for one that never said hello, say that it did not start and exit),
+ * and never crash.
+ */
+#include <sys/types.h>
+
+#include <err.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "imsg.h"
+#include "imsg_types.h"
+
+enum mode { M_STATS, M_TYPE, M_EARLY };
+
+static enum mode
+mode(void)
+{
+	char		 self[PATH_MAX];
+	const char	*d;
+	ssize_t		 n;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		err(1, "readlink");
+	self[n] = '\0';
+	d = basename(dirname(dirname(self)));
+	if ((d = strrchr(d, '-')) == NULL)
+		errx(1, "no mode in the path %s", self);
+	if (strcmp(d, "-stats") == 0)
+		return (M_STATS);
+	if (strcmp(d, "-type") == 0)
+		return (M_TYPE);
+	if (strcmp(d, "-early") == 0)
+		return (M_EARLY);
+	errx(1, "unknown mode %s", d);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct imsgbuf	 ib;
+	struct imsg	 imsg;
+	struct sc_hello	 hello;
+	struct sc_stats	 st;
+	enum mode	 m;
+	ssize_t		 n;
+
+	m = mode();
+	imsg_init(&ib, 3);
+	memset(&hello, 0, sizeof(hello));
+	hello.version = SC_IMSG_VERSION;
+	hello.pid = getpid();
+	memset(&st, 0, sizeof(st));
+	if (m == M_EARLY)
+		imsg_compose(&ib, IMSG_STATS, 0, 0, -1, &st, sizeof(st));
+	imsg_compose(&ib, IMSG_HELLO, 0, 0, -1, &hello, sizeof(hello));
+	if (imsg_flush(&ib) == -1)
+		err(1, "imsg_flush");
+	for (;;) {
+		/* the channel blocks: no poll(2), which the sandbox denies */
+		if ((n = imsg_read(&ib)) == -1)
+			err(1, "imsg_read");
+		if (n == 0)
+			return (0);	/* the controller let go */
+		while ((n = imsg_get(&ib, &imsg)) > 0) {
+			if (imsg.hdr.type == IMSG_STATS_REQ) {
+				if (m == M_STATS)
+					imsg_compose(&ib, IMSG_STATS, 0, 0, -1,
+					    &st, 3);
+				else
+					imsg_compose(&ib, 9999, 0, 0, -1,
+					    NULL, 0);
+				if (imsg_flush(&ib) == -1)
+					err(1, "imsg_flush");
+			}
+			imsg_free(&imsg);
+		}
+		if (n == -1)
+			err(1, "imsg_get");
+	}
+}
