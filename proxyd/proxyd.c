@@ -263,8 +263,10 @@ proxyd_dispatch_kgpd(int fd, short event, void *arg)
 			    lt.err);
 			break;
 		default:
-			fatalx("%s: unexpected imsg %u", __func__,
-			    imsg.hdr.type);
+			/* logged and dropped, as kgpd does with proxyd's */
+			log_warnx("%s: unexpected imsg %u (stream %u)",
+			    __func__, imsg.hdr.type, imsg.hdr.peerid);
+			break;	/* imsg_free() closes any descriptor */
 		}
 		imsg_free(&imsg);
 	}

@@ -10,6 +10,8 @@
  * that `curl -x http://addr:port ...` talks to proxyd.
  * SIGUSR1: ask proxyd for its statistics (printed on stderr).
  * SIGUSR2: give proxyd a new kgpd channel (IMSG_PEER_FD).
+ * SIGHUP: send proxyd, on its kgpd channel, a message of a type it does
+ *	   not know (9999), with a socket: it must log it and go on.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -175,6 +177,16 @@ on_signal(int sig, short event, void *arg)
 	case SIGUSR1:
 		imsg_compose_event(&iev_ctl, IMSG_STATS_REQ, 0, 0, -1, NULL, 0);
 		break;
+	case SIGHUP:
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+		    sv) == -1) {
+			warn("socketpair");
+			break;
+		}
+		close(sv[1]);
+		imsg_compose_event(&iev_kgpd, 9999, 1, 0, sv[0], NULL, 0);
+		fprintf(stderr, "harness: a message of type 9999 sent\n");
+		break;
 	case SIGUSR2:
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 		    sv) == -1) {
@@ -238,12 +250,12 @@ main(int argc, char *argv[])
 	struct evconnlistener	*listener;
 	struct sockaddr_storage	 ss;
 	struct proxy_config	 conf;
-	struct event		*ev[5];
+	struct event		*ev[6];
 	const char		*listen_addr = NULL, *path = "proxyd/proxyd";
 	const char		*errstr;
 	int			 ch, verbose = 0, sslen, ctl[2], kg[2], i;
-	int			 sigs[5] = { SIGINT, SIGTERM, SIGCHLD, SIGUSR1,
-				    SIGUSR2 };
+	int			 sigs[6] = { SIGINT, SIGTERM, SIGCHLD, SIGUSR1,
+				    SIGUSR2, SIGHUP };
 
 	memset(&conf, 0, sizeof(conf));
 	conf.connect_timeout_ms = 10000;
@@ -295,7 +307,7 @@ main(int argc, char *argv[])
 		err(1, "socketpair");
 	if ((base = event_base_new()) == NULL)
 		errx(1, "event_base_new");
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 6; i++) {
 		if ((ev[i] = evsignal_new(base, sigs[i], on_signal,
 		    NULL)) == NULL)
 			errx(1, "evsignal_new");
