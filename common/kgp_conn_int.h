@@ -56,15 +56,15 @@ struct stream_move {
 };
 
 /*
- * A lend: the stream reads its own socket up to offset, then left bytes
- * of fd, then its own socket again (kgp_conn_stream_lend).
+ * A lend: the stream reads its own socket until it has brought offset
+ * bytes in all, then fd until end, then its own socket again
+ * (kgp_conn_stream_lend).  What fd brought is derived from the count.
  */
 struct stream_lend {
 	int			 fd;
 	int			 reading;	/* ev_read is on fd */
 	uint64_t		 offset;
-	uint64_t		 left;
-	uint64_t		 got;		/* of fd, so far */
+	uint64_t		 end;		/* offset + the lent length */
 };
 
 struct kgp_stream {

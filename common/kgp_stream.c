@@ -57,6 +57,7 @@ static void	stream_lend_read(struct kgp_stream *);
 static int	stream_lend_check(struct kgp_stream *);
 static void	stream_lend_end(struct kgp_stream *, int, int);
 static uint64_t	stream_lend_cap(struct kgp_stream *);
+static uint64_t	stream_brought(struct kgp_stream *);
 static void	stream_read_fd(struct kgp_stream *, int);
 static void	stream_local_eof(struct kgp_stream *);
 static void	stream_drained(struct evbuffer *,
@@ -547,7 +548,7 @@ stream_move_check(struct kgp_stream *s, int eof)
 	uint64_t		 got;
 	int			 oldfd;
 
-	got = s->sent + evbuffer_get_length(bufferevent_get_input(s->bev));
+	got = stream_brought(s);
 	if (got < m->offset && !eof)
 		return (0);
 	if (got != m->offset) {
@@ -825,16 +826,24 @@ kgp_conn_stream_lend(struct kgp_conn *c, uint32_t id, int fd,
 	key.id = id;
 	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL ||
 	    (s->flags & (S_MOVING | S_LOCAL_EOF)) || s->lend != NULL ||
-	    len == 0 || (l = calloc(1, sizeof(*l))) == NULL) {
+	    len == 0 || len > UINT64_MAX - offset ||
+	    (l = calloc(1, sizeof(*l))) == NULL) {
 		close(fd);
 		return (-1);
 	}
 	l->fd = fd;
 	l->offset = offset;
-	l->left = len;
+	l->end = offset + len;
 	s->lend = l;
 	stream_lend_check(s);
 	return (0);
+}
+
+/* Bytes taken from the local sockets in all, sent or not yet. */
+static uint64_t
+stream_brought(struct kgp_stream *s)
+{
+	return (s->sent + evbuffer_get_length(bufferevent_get_input(s->bev)));
 }
 
 /* How much the stream may read now, as far as a lend goes. */
@@ -842,14 +851,13 @@ static uint64_t
 stream_lend_cap(struct kgp_stream *s)
 {
 	struct stream_lend	*l = s->lend;
-	uint64_t		 got;
+	uint64_t		 got, bound;
 
 	if (l == NULL)
 		return (UINT64_MAX);
-	if (l->reading)
-		return (l->left);
-	got = s->sent + evbuffer_get_length(bufferevent_get_input(s->bev));
-	return (got < l->offset ? l->offset - got : 0);
+	got = stream_brought(s);
+	bound = l->reading ? l->end : l->offset;
+	return (got < bound ? bound - got : 0);
 }
 
 /*
@@ -864,7 +872,7 @@ stream_lend_check(struct kgp_stream *s)
 
 	if (l->reading)
 		return (0);
-	got = s->sent + evbuffer_get_length(bufferevent_get_input(s->bev));
+	got = stream_brought(s);
 	if (got < l->offset)
 		return (0);
 	if (got > l->offset) {
@@ -885,7 +893,6 @@ static void
 stream_lend_read(struct kgp_stream *s)
 {
 	struct stream_lend	*l = s->lend;
-	uint64_t		 before = s->sent;
 	int			 rc, err;
 
 	rc = stream_take(s);
@@ -902,13 +909,11 @@ stream_lend_read(struct kgp_stream *s)
 			stream_lend_check(s);
 		return;
 	}
-	l->got += s->sent - before;
-	l->left -= s->sent - before;
 	if (rc == -1)
 		stream_lend_end(s, KGP_LENT_ERROR, err);
 	else if (rc == 1)
 		stream_lend_end(s, KGP_LENT_EOF, 0);
-	else if (l->left == 0)
+	else if (stream_brought(s) == l->end)
 		stream_lend_end(s, KGP_LENT_DONE, 0);
 }
 
@@ -918,8 +923,9 @@ stream_lend_end(struct kgp_stream *s, int how, int err)
 {
 	struct kgp_conn		*c = s->conn;
 	struct stream_lend	*l = s->lend;
-	uint64_t		 got = l->got;
+	uint64_t		 got;
 
+	got = l->reading ? stream_brought(s) - l->offset : 0;
 	s->lend = NULL;
 	if (l->reading) {
 		event_del(s->ev_read);		/* before its socket closes */

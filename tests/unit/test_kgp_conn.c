@@ -1866,7 +1866,7 @@ test_lend_app_eof(void **state)
 	lend_case(300 * 1024, 100 * 1024, 1, KGP_LENT_EOF);
 }
 
-/* a lend of an unknown stream, or of nothing, is refused */
+/* a lend of an unknown stream, of nothing, or past 2^64, is refused */
 static void
 test_lend_refused(void **state)
 {
@@ -1881,6 +1881,9 @@ test_lend_refused(void **state)
 	    dup(sv[0]), 0, 10), -1);
 	assert_int_equal(kgp_conn_stream_lend(r.client, r.app_ids[0],
 	    dup(sv[0]), 0, 0), -1);
+	/* an end past the counter's range */
+	assert_int_equal(kgp_conn_stream_lend(r.client, r.app_ids[0],
+	    dup(sv[0]), UINT64_MAX - 5, 10), -1);
 	RS_RUN(&r, 0, 50);
 	assert_int_equal(r.lent, 0);
 	/* the refused copies were closed: sv[0] is the last reader */
