@@ -167,6 +167,7 @@ main(int argc, char *argv[])
 	struct pollfd		 pfd[2];
 	const char		*path = "kgpd/kgpd";
 	time_t			 end;
+	char			 errbuf[256];
 	int			 ch, c[2], p[2], s[2], phase, status, rc = 1;
 	pid_t			 pid;
 
@@ -185,6 +186,10 @@ main(int argc, char *argv[])
 		    "switches to %s, and there is no such user\n", SC_USER);
 		return (77);
 	}
+	/* as sc does before it starts kgpd: the chroot must be there */
+	if (geteuid() == 0 && sandbox_check_chroot(SC_CHROOT, errbuf,
+	    sizeof(errbuf)) == -1)
+		errx(1, "%s", errbuf);
 	signal(SIGPIPE, SIG_IGN);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) == -1)

@@ -37,6 +37,7 @@
 #include "imsg.h"
 #include "imsg_types.h"
 #include "proc.h"
+#include "sandbox.h"
 
 static struct event_base	*base;
 static struct imsgev		 iev_ctl, iev_kgpd;
@@ -253,6 +254,7 @@ main(int argc, char *argv[])
 	struct event		*ev[6];
 	const char		*listen_addr = NULL, *path = "proxyd/proxyd";
 	const char		*errstr;
+	char			 errbuf[256];
 	int			 ch, verbose = 0, sslen, ctl[2], kg[2], i;
 	int			 sigs[6] = { SIGINT, SIGTERM, SIGCHLD, SIGUSR1,
 				    SIGUSR2, SIGHUP };
@@ -301,6 +303,10 @@ main(int argc, char *argv[])
 	    &sslen) == -1)
 		errx(1, "bad address %s", listen_addr);
 
+	/* as sc does before it starts proxyd: the chroot must be there */
+	if (geteuid() == 0 && sandbox_check_chroot(SC_CHROOT, errbuf,
+	    sizeof(errbuf)) == -1)
+		errx(1, "%s", errbuf);
 	signal(SIGPIPE, SIG_IGN);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kg) == -1)
