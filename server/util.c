@@ -392,15 +392,19 @@ log_sanitize(const char *s, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
-/* Replace path with len bytes: a temporary file, fsync, rename. */
+/*
+ * Replace path with len bytes: a temporary file, fsync, rename, fsync of
+ * the directory, so that what returns 0 is on disk, under its name.
+ * Returns -1 with errno set (ENOSPC for a full disk, say) otherwise.
+ */
 int
 write_file_atomic(const char *path, const void *buf, size_t len,
     mode_t mode)
 {
-	char		 tmp[PATH_MAX];
+	char		 tmp[PATH_MAX], dir[PATH_MAX], *slash;
 	const char	*p = buf;
 	ssize_t		 n;
-	int		 fd;
+	int		 fd, saved;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >=
 	    sizeof(tmp)) {
@@ -420,18 +424,34 @@ write_file_atomic(const char *path, const void *buf, size_t len,
 		p += n;
 		len -= n;
 	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
-		fd = -1;
+	if (fsync(fd) == -1)
 		goto fail;
-	}
-	if (rename(tmp, path) == -1) {
-		unlink(tmp);
+	n = close(fd);
+	fd = -1;
+	if (n == -1 || rename(tmp, path) == -1)
+		goto fail;
+	strlcpy(dir, path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strlcpy(dir, ".", sizeof(dir));
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return (-1);
+	if (fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
 		return (-1);
 	}
+	close(fd);
 	return (0);
  fail:
+	saved = errno;
 	if (fd != -1)
 		close(fd);
 	unlink(tmp);
+	errno = saved;
 	return (-1);
 }
