@@ -41,6 +41,8 @@ static void	 listener_accept(int, short, void *);
 static void	 listener_resume(int, short, void *);
 static int	 statedir_default(char *, size_t);
 static int	 mkdir_p(const char *, mode_t);
+static void	 statedir_prepare(char *, size_t);
+static int	 statedir_safe(const char *, char *, size_t);
 
 static void
 usage(void)
@@ -263,12 +265,104 @@ mkdir_p(const char *path, mode_t mode)
 	return (0);
 }
 
+/*
+ * Is the state directory dir (absolute, symbolic links resolved) safe
+ * from other users, as sshd's StrictModes wants ~/.ssh?  It holds the
+ * KGP key, the accounts and the tunnels' secrets: it must belong to the
+ * user sc-server runs as and be writable by no one else, and each
+ * directory above it must belong to root or that user and be writable by
+ * no one else, unless its sticky bit keeps others from renaming what is
+ * not theirs (as /tmp).  Returns 0, or -1 with the reason in err.
+ */
+static int
+statedir_safe(const char *dir, char *err, size_t errlen)
+{
+	struct stat	 st;
+	char		 buf[PATH_MAX], *p;
+	uid_t		 uid = geteuid();
+
+	if (strlcpy(buf, dir, sizeof(buf)) >= sizeof(buf) || buf[0] != '/') {
+		snprintf(err, errlen, "%s: not an absolute path", dir);
+		return (-1);
+	}
+	if (stat(buf, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", buf, strerror(errno));
+		return (-1);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory", buf);
+		return (-1);
+	}
+	if (st.st_uid != uid) {
+		snprintf(err, errlen, "the state directory %s belongs to uid "
+		    "%u, not to uid %u that sc-server runs as", buf,
+		    (unsigned)st.st_uid, (unsigned)uid);
+		return (-1);
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "the state directory %s is writable by "
+		    "%s (mode %04o): chmod go-w %s", buf,
+		    st.st_mode & S_IWOTH ? "others" : "its group",
+		    (unsigned)(st.st_mode & 07777), buf);
+		return (-1);
+	}
+	while (strcmp(buf, "/") != 0) {
+		p = strrchr(buf, '/');
+		if (p == buf)
+			p[1] = '\0';
+		else
+			*p = '\0';
+		if (stat(buf, &st) == -1) {
+			snprintf(err, errlen, "%s: %s", buf, strerror(errno));
+			return (-1);
+		}
+		if (st.st_uid != 0 && st.st_uid != uid) {
+			snprintf(err, errlen, "%s, above the state directory, "
+			    "belongs to uid %u, neither root nor uid %u that "
+			    "sc-server runs as", buf, (unsigned)st.st_uid,
+			    (unsigned)uid);
+			return (-1);
+		}
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    !(st.st_mode & S_ISVTX)) {
+			snprintf(err, errlen, "%s, above the state directory, "
+			    "is writable by %s (mode %04o) without the sticky "
+			    "bit", buf, st.st_mode & S_IWOTH ? "others" :
+			    "its group", (unsigned)(st.st_mode & 07777));
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * The state directory: created (0700) if need be, its absolute path in
+ * statedir, refused (exit 1) when others could change it.
+ */
+static void
+statedir_prepare(char *statedir, size_t len)
+{
+	struct stat	 st;
+	char		 abspath[PATH_MAX], why[2 * PATH_MAX + 256];
+
+	if (mkdir_p(statedir, 0700) == -1)
+		err(1, "%s", statedir);
+	if (realpath(statedir, abspath) == NULL)
+		err(1, "%s", statedir);
+	if (strlcpy(statedir, abspath, len) >= len)
+		errx(1, "state directory name too long");
+	if (statedir_safe(statedir, why, sizeof(why)) == -1)
+		errx(1, "%s", why);
+	if (stat(statedir, &st) == 0 && (st.st_mode & 077))
+		log_warnx("state directory %s is accessible by others",
+		    statedir);
+}
+
 int
 main(int argc, char *argv[])
 {
 	static struct server_env	 senv;
 	static char			 statedir[PATH_MAX];
-	char				 abspath[PATH_MAX];
 	const char			*sflag = NULL, *rflag = NULL;
 	const char			*kflag = NULL, *eflag = NULL;
 	const char			*hflag = NULL, *errstr;
@@ -279,7 +373,6 @@ main(int argc, char *argv[])
 	int				 ch, debug = 0, verbose = 0;
 	int				 grace = SC_SERVER_GRACE_DEFAULT;
 	int				 missed = KGP_SERVER_MAX_MISSED;
-	struct stat			 st;
 	const char			*self, *progpath = argv[0];
 #ifndef __linux__
 	static char			 selfpath[PATH_MAX];
@@ -374,8 +467,11 @@ main(int argc, char *argv[])
 		if (debug || verbose || rflag || kflag || eflag || hflag ||
 		    cflag || keyflag || aflag || pflag)
 			usage();
-		if (mkdir_p(statedir, 0700) == -1)
-			err(1, "%s", statedir);
+		statedir_prepare(statedir, sizeof(statedir));
+		if ((size_t)snprintf(env->accounts_path,
+		    sizeof(env->accounts_path), "%s/%s", statedir,
+		    ACCOUNTS_FILE) >= sizeof(env->accounts_path))
+			errx(1, "state directory name too long");
 		return (user_command(statedir, argc - 1, argv + 1));
 	}
 
@@ -416,21 +512,10 @@ main(int argc, char *argv[])
 
 	signal(SIGPIPE, SIG_IGN);
 
-	if (mkdir_p(statedir, 0700) == -1)
-		err(1, "%s", statedir);
-	if (realpath(statedir, abspath) == NULL)
-		err(1, "%s", statedir);
-	strlcpy(statedir, abspath, sizeof(statedir));
+	statedir_prepare(statedir, sizeof(statedir));
 	if ((size_t)snprintf(env->accounts_path, sizeof(env->accounts_path),
 	    "%s/%s", statedir, ACCOUNTS_FILE) >= sizeof(env->accounts_path))
 		errx(1, "state directory name too long");
-	if (stat(statedir, &st) == -1)
-		err(1, "%s", statedir);
-	if (!S_ISDIR(st.st_mode))
-		errx(1, "%s: not a directory", statedir);
-	if (st.st_mode & 077)
-		log_warnx("state directory %s is accessible by others",
-		    statedir);
 
 	if ((size_t)snprintf(env->tunnels_path, sizeof(env->tunnels_path),
 	    "%s/%s", statedir, TUNNELS_FILE) >= sizeof(env->tunnels_path))
