@@ -80,6 +80,7 @@ static void	 rest_all_tunnels(struct rest_req *);
 static int	 rest_query_true(const char *, const char *);
 static struct bufferevent *rest_bevcb(struct event_base *, void *);
 static void	 rest_limited(struct rest_req *, int);
+static const char *rest_req_body(struct rest_req *, size_t *);
 static void	 rest_tunnel_started(struct tunnel *, void *);
 static void	 rest_tunnel_saved(void *);
 static int	 rest_no_passphrase(char *, int, int, void *);
@@ -319,6 +320,8 @@ rest_reason(int code)
 		return ("Not Found");
 	case 405:
 		return ("Method Not Allowed");
+	case 413:
+		return ("Content Too Large");
 	case 429:
 		return ("Too Many Requests");
 	case 503:
@@ -582,40 +585,60 @@ rest_all_tunnels(struct rest_req *r)
 	rest_reply(r, 200, json_pack("{s:o}", "tunnels", a));
 }
 
+/*
+ * The request body, contiguous, and its length in *lenp ("" and 0 when
+ * there is none); NULL when out of memory.  The one place that knows
+ * where the transport keeps it.
+ */
+static const char *
+rest_req_body(struct rest_req *r, size_t *lenp)
+{
+	struct evbuffer	*in;
+	unsigned char	*data;
+	size_t		 len;
+
+	in = evhttp_request_get_input_buffer(r->req);
+	*lenp = 0;
+	if ((len = evbuffer_get_length(in)) == 0)
+		return ("");
+	if ((data = evbuffer_pullup(in, len)) == NULL)
+		return (NULL);
+	*lenp = len;
+	return ((const char *)data);
+}
+
 static void
 rest_tunnels_create(struct rest_req *r)
 {
-	struct evbuffer	*in;
 	json_t		*body;
 	json_error_t	 jerr;
 	struct tunnel	*t;
 	struct rest_wait *w;
+	const char	*data;
 	char		 err[256];
 	size_t		 len;
-	unsigned char	*data;
+	int		 code;
 
 	if (env->shutting_down) {
 		rest_error(r, 503, "the server is shutting down");
 		return;
 	}
-	in = evhttp_request_get_input_buffer(r->req);
-	len = evbuffer_get_length(in);
-	if (len == 0)
-		body = json_object();
-	else {
-		if ((data = evbuffer_pullup(in, len)) == NULL) {
-			rest_error(r, 500, "out of memory");
-			return;
-		}
-		body = json_loadb((const char *)data, len,
-		    JSON_REJECT_DUPLICATES, &jerr);
-		if (body == NULL) {
-			snprintf(err, sizeof(err), "invalid JSON: %s "
-			    "(line %d, column %d)", jerr.text, jerr.line,
-			    jerr.column);
-			rest_error(r, 400, err);
-			return;
-		}
+	if ((data = rest_req_body(r, &len)) == NULL) {
+		rest_error(r, 500, "out of memory");
+		return;
+	}
+	/* every client sends its settings; {} asks for the defaults */
+	if (len == 0) {
+		rest_error(r, 400, "the request body is empty: it must be a "
+		    "JSON object with the tunnel's settings ({} for none)");
+		return;
+	}
+	body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (body == NULL) {
+		snprintf(err, sizeof(err), "invalid JSON: %s (line %d, "
+		    "column %d)", jerr.text, jerr.line, jerr.column);
+		rest_error(r, 400, err);
+		return;
 	}
 	if (tunnel_count_active(r->user) >= TUNNEL_MAX_PER_USER) {
 		json_decref(body);
@@ -629,10 +652,10 @@ rest_tunnels_create(struct rest_req *r)
 		rest_error(r, 500, "out of memory");
 		return;
 	}
-	if (rest_tunnel_settings(body, t, err, sizeof(err)) == -1) {
+	if ((code = rest_tunnel_settings(body, t, err, sizeof(err))) != 0) {
 		json_decref(body);
 		tunnel_free(t);
-		rest_error(r, 400, err);
+		rest_error(r, code, err);
 		return;
 	}
 	json_decref(body);

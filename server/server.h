@@ -44,6 +44,12 @@
 #define TUNNEL_KEEP_TERMINATED	1024	/* terminated tunnels kept readable */
 #define TUNNEL_ARRAY_MAX	4096	/* strings in one domain list */
 #define TUNNEL_STRING_MAX	1024	/* bytes in one such string */
+#define TUNNEL_VM_VERSION_MAX	64	/* bytes of "vm_version" */
+#define TUNNEL_META_DEPTH	16	/* levels of "metadata", itself the 1st */
+#define TUNNEL_META_MAX		(16 * 1024)	/* bytes of it, compact JSON */
+#define TUNNEL_SETTINGS_MAX	(64 * 1024)	/* bytes of all the settings */
+/* the other members of a tunnel's line in the registry take less */
+#define TUNNEL_RECORD_FIXED	1024
 
 #define HOST_MAX		256
 #define ADDRSTR_MAX		(HOST_MAX + 16)
@@ -109,6 +115,7 @@ struct tunnel {
 	int			 tunnel_pool;
 	int			 user_shutdown;
 	enum tunnel_status	 status;
+	size_t			 size;		/* its line in the registry, at most */
 	time_t			 creation_time;
 	time_t			 launch_time;
 	time_t			 last_connected;	/* 0: never */

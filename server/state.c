@@ -198,7 +198,7 @@ state_tunnel_parse(json_t *o, size_t idx)
 	strlcpy(t->owner, owner, sizeof(t->owner));
 	t->use_kgp = 1;
 	/* the settings have the names and the checks of a REST POST */
-	if (rest_tunnel_settings(o, t, err, sizeof(err)) == -1)
+	if (rest_tunnel_settings(o, t, err, sizeof(err)) != 0)
 		goto bad;
 	v = json_object_get(o, "user_shutdown");
 	if (v != NULL && !json_is_boolean(v)) {

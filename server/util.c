@@ -265,10 +265,45 @@ string_array(json_t *v)
 	return (1);
 }
 
+/* The levels of v, counted up to limit + 1 at most. */
+static int
+json_depth(json_t *v, int limit)
+{
+	json_t		*e;
+	const char	*k;
+	size_t		 i;
+	int		 d, max = 0;
+
+	if (!json_is_object(v) && !json_is_array(v))
+		return (0);
+	if (limit <= 0)
+		return (1);
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, e)
+			if ((d = json_depth(e, limit - 1)) > max)
+				max = d;
+	} else {
+		json_array_foreach(v, i, e)
+			if ((d = json_depth(e, limit - 1)) > max)
+				max = d;
+	}
+	return (max + 1);
+}
+
+/* The bytes of v as compact JSON, as the registry has it. */
+static size_t
+json_size(json_t *v)
+{
+	return (json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY));
+}
+
 /*
- * Check the body of a POST .../tunnels and copy its settings into t.
- * Unknown members are ignored; known ones must have the right type (null
- * counts as absent).  Returns 0, or -1 with a message in err.
+ * Check the body of a POST .../tunnels and copy its settings into t; the
+ * bytes they take go to t->size.  Unknown members are ignored; known ones
+ * must have the right type (null counts as absent).  Returns 0, or the
+ * HTTP status to answer (400: a bad member, 413: too large, 500: out of
+ * memory) with a message in err.  What passes here always loads back
+ * from the registry (state.c checks each tunnel with this very function).
  */
 int
 rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
@@ -278,12 +313,12 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 	    "no_ssl_bump_domains" };
 	static const char	*bools[] = { "shared_tunnel", "use_kgp",
 	    "tunnel_pool", "use_caching_proxy", "no_proxy_caching" };
-	json_t			*v, *l[3] = { NULL, NULL, NULL };
+	json_t			*v, *l[3] = { NULL, NULL, NULL }, *all;
 	int			*b[5];
 	int			 bv[5];
 	const char		*ident = NULL, *vm = NULL;
 	json_t			*meta = NULL;
-	size_t			 i;
+	size_t			 i, n;
 
 	b[0] = &t->shared_tunnel;
 	b[1] = &t->use_kgp;
@@ -294,7 +329,7 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 	if (!json_is_object(body)) {
 		snprintf(err, errlen, "the request body must be a JSON "
 		    "object");
-		return (-1);
+		return (400);
 	}
 	v = json_object_get(body, "tunnel_identifier");
 	if (v != NULL && !json_is_null(v)) {
@@ -305,18 +340,20 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 			snprintf(err, errlen, "\"tunnel_identifier\" must be "
 			    "a string of at most %d printable bytes",
 			    TUNNEL_STRING_MAX);
-			return (-1);
+			return (400);
 		}
 		ident = json_string_value(v);
 	}
 	v = json_object_get(body, "vm_version");
 	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v) || json_string_length(v) > 64 ||
+		if (!json_is_string(v) ||
+		    json_string_length(v) > TUNNEL_VM_VERSION_MAX ||
 		    strlen(json_string_value(v)) != json_string_length(v) ||
 		    !printable(json_string_value(v))) {
-			snprintf(err, errlen, "\"vm_version\" must be a short "
-			    "string");
-			return (-1);
+			snprintf(err, errlen, "\"vm_version\" must be a string "
+			    "of at most %d printable bytes",
+			    TUNNEL_VM_VERSION_MAX);
+			return (400);
 		}
 		vm = json_string_value(v);
 	}
@@ -328,7 +365,7 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 			snprintf(err, errlen, "\"%s\" must be an array of at "
 			    "most %d strings of at most %d printable bytes",
 			    lists[i], TUNNEL_ARRAY_MAX, TUNNEL_STRING_MAX);
-			return (-1);
+			return (400);
 		}
 		l[i] = v;
 	}
@@ -340,7 +377,7 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 		if (!json_is_boolean(v)) {
 			snprintf(err, errlen, "\"%s\" must be true or false",
 			    bools[i]);
-			return (-1);
+			return (400);
 		}
 		bv[i] = json_is_true(v);
 	}
@@ -349,9 +386,44 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 		if (!json_is_object(v)) {
 			snprintf(err, errlen, "\"metadata\" must be an "
 			    "object");
-			return (-1);
+			return (400);
+		}
+		if (json_depth(v, TUNNEL_META_DEPTH) > TUNNEL_META_DEPTH) {
+			snprintf(err, errlen, "\"metadata\" is nested more "
+			    "than %d levels deep", TUNNEL_META_DEPTH);
+			return (400);
+		}
+		if ((n = json_size(v)) == 0) {
+			snprintf(err, errlen, "out of memory");
+			return (500);
+		}
+		if (n > TUNNEL_META_MAX) {
+			snprintf(err, errlen, "\"metadata\" takes %zu bytes "
+			    "(compact JSON), more than %d", n, TUNNEL_META_MAX);
+			return (413);
 		}
 		meta = v;
+	}
+	/* the settings as the registry will hold them, in bytes */
+	if ((all = json_object()) == NULL ||
+	    (ident != NULL && json_object_set_new(all, "tunnel_identifier",
+	    json_string(ident)) == -1) ||
+	    (vm != NULL && json_object_set_new(all, "vm_version",
+	    json_string(vm)) == -1) ||
+	    (l[0] != NULL && json_object_set(all, lists[0], l[0]) == -1) ||
+	    (l[1] != NULL && json_object_set(all, lists[1], l[1]) == -1) ||
+	    (l[2] != NULL && json_object_set(all, lists[2], l[2]) == -1) ||
+	    (meta != NULL && json_object_set(all, "metadata", meta) == -1) ||
+	    (n = json_size(all)) == 0) {
+		json_decref(all);
+		snprintf(err, errlen, "out of memory");
+		return (500);
+	}
+	json_decref(all);
+	if (n > TUNNEL_SETTINGS_MAX) {
+		snprintf(err, errlen, "the tunnel's settings take %zu bytes "
+		    "(compact JSON), more than %d", n, TUNNEL_SETTINGS_MAX);
+		return (413);
 	}
 
 	/* all checked: copy */
@@ -372,10 +444,11 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 		goto nomem;
 	for (i = 0; i < 5; i++)
 		*b[i] = bv[i];
+	t->size = n + TUNNEL_RECORD_FIXED;
 	return (0);
  nomem:
 	snprintf(err, errlen, "out of memory");
-	return (-1);
+	return (500);
 }
 
 /* Copy s into buf for a log line: control characters become '?'. */

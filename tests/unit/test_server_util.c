@@ -205,7 +205,7 @@ tunnel_clear(struct tunnel *t)
 	t->use_kgp = 1;
 }
 
-/* 0 if body is accepted; err gets the message otherwise */
+/* 0 if body is accepted, else the HTTP status; err gets the message */
 static int
 settings(const char *body, struct tunnel *t, char *err, size_t errlen)
 {
@@ -219,7 +219,7 @@ settings(const char *body, struct tunnel *t, char *err, size_t errlen)
 	err[0] = '\0';
 	ret = rest_tunnel_settings(j, t, err, errlen);
 	json_decref(j);
-	if (ret == -1)
+	if (ret != 0)
 		assert_true(strlen(err) > 0);
 	return (ret);
 }
@@ -262,30 +262,30 @@ test_settings(void **state)
 	assert_string_equal(t.identifier, "");
 
 	/* wrong types, and nothing is copied */
-	assert_int_equal(settings("[]", &t, err, sizeof(err)), -1);
+	assert_int_equal(settings("[]", &t, err, sizeof(err)), 400);
 	assert_int_equal(settings("{\"tunnel_identifier\": 1}", &t, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), 400);
 	assert_non_null(strstr(err, "tunnel_identifier"));
 	assert_int_equal(settings("{\"tunnel_identifier\": \"a\\nb\"}", &t,
-	    err, sizeof(err)), -1);
+	    err, sizeof(err)), 400);
 	assert_int_equal(settings("{\"domain_names\": \"a\"}", &t, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), 400);
 	assert_non_null(strstr(err, "domain_names"));
 	assert_int_equal(settings("{\"direct_domains\": [\"a\", 1]}", &t, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), 400);
 	assert_int_equal(settings("{\"no_ssl_bump_domains\": [[]]}", &t, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), 400);
 	assert_int_equal(settings("{\"shared_tunnel\": 1}", &t, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), 400);
 	assert_non_null(strstr(err, "shared_tunnel"));
 	assert_int_equal(settings("{\"use_kgp\": \"true\"}", &t, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), 400);
 	assert_int_equal(settings("{\"metadata\": []}", &t, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), 400);
 	assert_int_equal(settings("{\"vm_version\": 5}", &t, err,
-	    sizeof(err)), -1);
+	    sizeof(err)), 400);
 	assert_int_equal(settings("{\"tunnel_identifier\": \"ok\", "
-	    "\"tunnel_pool\": 0}", &t, err, sizeof(err)), -1);
+	    "\"tunnel_pool\": 0}", &t, err, sizeof(err)), 400);
 	assert_null(t.identifier);
 	tunnel_clear(&t);
 }
@@ -308,7 +308,7 @@ test_settings_limits(void **state)
 	strcpy(p, "]}");
 	assert_int_equal(settings(body, &t, err, sizeof(err)), 0);
 	strcpy(p, ",\"x\"]}");
-	assert_int_equal(settings(body, &t, err, sizeof(err)), -1);
+	assert_int_equal(settings(body, &t, err, sizeof(err)), 400);
 	free(body);
 
 	body = malloc(TUNNEL_STRING_MAX + 64);
@@ -316,9 +316,82 @@ test_settings_limits(void **state)
 	p = body + sprintf(body, "{\"tunnel_identifier\": \"");
 	memset(p, 'a', TUNNEL_STRING_MAX + 1);
 	strcpy(p + TUNNEL_STRING_MAX + 1, "\"}");
-	assert_int_equal(settings(body, &t, err, sizeof(err)), -1);
+	assert_int_equal(settings(body, &t, err, sizeof(err)), 400);
 	strcpy(p + TUNNEL_STRING_MAX, "\"}");
 	assert_int_equal(settings(body, &t, err, sizeof(err)), 0);
+	free(body);
+	tunnel_clear(&t);
+}
+
+/* "metadata" nested n levels deep (itself the first), in buf */
+static void
+deep_metadata(char *buf, int n)
+{
+	char	*p = buf;
+	int	 i;
+
+	p += sprintf(p, "{\"metadata\": ");
+	for (i = 1; i < n; i++)
+		p += sprintf(p, "{\"a\": ");
+	p += sprintf(p, "{\"b\": [1]}");
+	for (i = 1; i < n; i++)
+		*p++ = '}';
+	strcpy(p, "}");
+}
+
+static void
+test_settings_bounds(void **state)
+{
+	struct tunnel	 t;
+	char		 err[256], *body, *p;
+	size_t		 n;
+
+	memset(&t, 0, sizeof(t));
+	body = malloc(TUNNEL_SETTINGS_MAX * 2);
+	assert_non_null(body);
+
+	/* metadata: TUNNEL_META_DEPTH levels (an array is one), not more */
+	deep_metadata(body, TUNNEL_META_DEPTH - 1);
+	assert_int_equal(settings(body, &t, err, sizeof(err)), 0);
+	deep_metadata(body, TUNNEL_META_DEPTH);
+	assert_int_equal(settings(body, &t, err, sizeof(err)), 400);
+	assert_non_null(strstr(err, "\"metadata\" is nested"));
+	/* jansson's own limit is far away: a deep one is refused too */
+	deep_metadata(body, 1000);
+	assert_int_equal(settings(body, &t, err, sizeof(err)), 400);
+
+	/* metadata: TUNNEL_META_MAX bytes as compact JSON */
+	n = TUNNEL_META_MAX - strlen("{\"k\":\"\"}");
+	p = body + sprintf(body, "{\"metadata\": {\"k\": \"");
+	memset(p, 'm', n);
+	strcpy(p + n, "\"}}");
+	assert_int_equal(settings(body, &t, err, sizeof(err)), 0);
+	memset(p, 'm', n + 1);
+	strcpy(p + n + 1, "\"}}");
+	assert_int_equal(settings(body, &t, err, sizeof(err)), 413);
+	assert_non_null(strstr(err, "\"metadata\" takes"));
+	/* reals print longer than they parse: what counts is the output */
+	p = body + sprintf(body, "{\"metadata\": {\"k\": [0.1");
+	while (p - body < TUNNEL_META_MAX / 2)
+		p += sprintf(p, ",0.1");
+	strcpy(p, "]}}");
+	assert_int_equal(settings(body, &t, err, sizeof(err)), 413);
+
+	/* the settings in all: TUNNEL_SETTINGS_MAX */
+	p = body + sprintf(body, "{\"domain_names\": [\"x\"");
+	while (p - body < TUNNEL_SETTINGS_MAX + 16)
+		p += sprintf(p, ",\"%0*d\"", TUNNEL_STRING_MAX - 8, 7);
+	strcpy(p, "]}");
+	assert_int_equal(settings(body, &t, err, sizeof(err)), 413);
+	assert_non_null(strstr(err, "settings take"));
+
+	/* the size counted: the settings and the fixed part */
+	assert_int_equal(settings("{}", &t, err, sizeof(err)), 0);
+	assert_int_equal(t.size, strlen("{}") + TUNNEL_RECORD_FIXED);
+	assert_int_equal(settings("{\"tunnel_identifier\": \"ab\", "
+	    "\"shared_tunnel\": true}", &t, err, sizeof(err)), 0);
+	assert_int_equal(t.size, strlen("{\"tunnel_identifier\":\"ab\"}") +
+	    TUNNEL_RECORD_FIXED);
 	free(body);
 	tunnel_clear(&t);
 }
@@ -442,6 +515,7 @@ main(void)
 		cmocka_unit_test(test_basic_auth),
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_settings_limits),
+		cmocka_unit_test(test_settings_bounds),
 		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_account_names),
 		cmocka_unit_test(test_account_key),
