@@ -42,6 +42,7 @@
 #define TUNNEL_SECRET_LEN	64	/* hex characters */
 #define TUNNEL_MAX_PER_USER	256	/* tunnels not yet terminated */
 #define TUNNEL_KEEP_TERMINATED	1024	/* terminated tunnels kept readable */
+#define TUNNEL_TERMINATED_AGE	(24 * 3600)	/* s: and only this long */
 #define TUNNEL_ARRAY_MAX	4096	/* strings in one domain list */
 #define TUNNEL_STRING_MAX	1024	/* bytes in one such string */
 #define TUNNEL_VM_VERSION_MAX	64	/* bytes of "vm_version" */
@@ -50,6 +51,7 @@
 #define TUNNEL_SETTINGS_MAX	(64 * 1024)	/* bytes of all the settings */
 /* the other members of a tunnel's line in the registry take less */
 #define TUNNEL_RECORD_FIXED	1024
+#define TUNNEL_LINE_MAX		(TUNNEL_SETTINGS_MAX + TUNNEL_RECORD_FIXED)
 
 #define HOST_MAX		256
 #define ADDRSTR_MAX		(HOST_MAX + 16)

@@ -5,18 +5,32 @@
  * takes its running tunnels' clients back.  The file holds the KGP
  * secrets of the tunnels that are not terminated (mode 0600, in a 0700
  * directory).  Everything in it is checked as if a stranger had written
- * it: a file that does not parse is moved aside with a warning, a tunnel
- * that does not check out is left out with a warning, and the server
- * starts either way.
+ * it: a tunnel that does not check out is left out with a warning (the
+ * file is then kept aside as tunnels.json.bad), the others are taken,
+ * and the server starts either way.
  *
  * The parent reads and writes the file (state_read_file(), state_write(),
  * state_set_aside()); the REST worker parses what the parent read and makes
  * the text to write (state_load(), state_save()), which it sends to the
  * parent.
  *
- *	{"version": 1, "tunnels": [{"id": ..., "owner": ..., "status": ...,
- *	    "kgp_secret": ..., "entry_port": ..., "creation_time": ...,
- *	    <the settings, as in the REST POST>}, ...]}
+ * Version 2, written since: a header line, then one tunnel per line,
+ * each a JSON object in compact form (no line breaks: JSON escapes them
+ * inside strings), each parsed on its own, so that one bad line costs
+ * that tunnel and no other:
+ *
+ *	{"version":2}
+ *	{"id":...,"owner":...,"status":...,"kgp_secret":...,
+ *	    "entry_port":...,"creation_time":...,<the settings, as in a
+ *	    REST POST>}
+ *
+ * Version 1, still read: one JSON document,
+ *	{"version": 1, "tunnels": [{"id": ...}, ...]}
+ *
+ * What the REST API accepts always fits: each tunnel's settings are
+ * bounded (rest_tunnel_settings(): depth, bytes per field, bytes per
+ * tunnel), so a line is at most TUNNEL_LINE_MAX bytes and nested a few
+ * levels deep.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -37,11 +51,26 @@
 #include "log.h"
 #include "server.h"
 
-#define STATE_VERSION	1
+#define STATE_VERSION		2	/* a header, one tunnel per line */
+#define STATE_VERSION_DOC	1	/* one document: still read */
 #define STATE_TIME_MAX	((json_int_t)1 << 40)	/* sane Unix seconds */
 
+/* the text of a registry being made */
+struct state_text {
+	char	*buf;
+	size_t	 len;
+	size_t	 size;
+};
+
 static json_t	*state_tunnel_json(struct tunnel *);
-static struct tunnel *state_tunnel_parse(json_t *, size_t);
+static int	 state_text_add(struct state_text *, const char *, size_t);
+static void	 state_text_free(struct state_text *);
+static int	 state_time_cmp(const void *, const void *);
+static void	 state_cut(time_t, time_t *, int *);
+static struct tunnel *state_tunnel_parse(json_t *, const char *);
+static int	 state_take(json_t *, const char *, time_t, int *);
+static int	 state_load_lines(char *, size_t, time_t, int *);
+static int	 state_load_doc(char *, size_t, time_t, int *);
 static int	 state_time(json_t *, const char *, time_t *);
 static char	*state_read(const char *, size_t *);
 
@@ -68,6 +97,81 @@ state_tunnel_json(struct tunnel *t)
 	return (o);
 }
 
+/* Append len bytes of s; -1 (errno set) if out of memory or too large. */
+static int
+state_text_add(struct state_text *st, const char *s, size_t len)
+{
+	char	*p;
+	size_t	 size;
+
+	if (len > TUNNELS_FILE_MAX - st->len) {
+		errno = EFBIG;
+		return (-1);
+	}
+	if (st->len + len > st->size) {
+		size = st->size ? st->size : 64 * 1024;
+		while (size < st->len + len)
+			size *= 2;
+		/* the secrets in the old buffer are wiped */
+		if ((p = malloc(size)) == NULL)
+			return (-1);
+		if (st->buf != NULL) {
+			memcpy(p, st->buf, st->len);
+			freezero(st->buf, st->size);
+		}
+		st->buf = p;
+		st->size = size;
+	}
+	memcpy(st->buf + st->len, s, len);
+	st->len += len;
+	return (0);
+}
+
+static void
+state_text_free(struct state_text *st)
+{
+	if (st->buf != NULL)
+		freezero(st->buf, st->size);
+	memset(st, 0, sizeof(*st));
+}
+
+/* Later first. */
+static int
+state_time_cmp(const void *a, const void *b)
+{
+	time_t	 x = *(const time_t *)a, y = *(const time_t *)b;
+
+	return (x < y ? 1 : x > y ? -1 : 0);
+}
+
+/*
+ * The terminated tunnels the file keeps: the TUNNELS_KEEP_TERMINATED
+ * that ended last, none that ended more than TUNNEL_TERMINATED_AGE ago.
+ * A terminated tunnel is kept if it ended after *cut, or at *cut while
+ * *atcut of those are still to keep.
+ */
+static void
+state_cut(time_t now, time_t *cut, int *atcut)
+{
+	struct tunnel	*t;
+	time_t		 times[TUNNEL_KEEP_TERMINATED];
+	size_t		 n = 0, i;
+
+	*cut = now - TUNNEL_TERMINATED_AGE - 1;
+	*atcut = 0;
+	TAILQ_FOREACH(t, &env->tunnels, entry)
+		if (t->status == TUNNEL_TERMINATED &&
+		    t->shutdown_time > *cut && n < TUNNEL_KEEP_TERMINATED)
+			times[n++] = t->shutdown_time;
+	if (n <= TUNNELS_KEEP_TERMINATED)
+		return;
+	qsort(times, n, sizeof(times[0]), state_time_cmp);
+	*cut = times[TUNNELS_KEEP_TERMINATED - 1];
+	for (i = 0; i < TUNNELS_KEEP_TERMINATED; i++)
+		if (times[i] == *cut)
+			(*atcut)++;
+}
+
 /*
  * Write the registry: every tunnel that is not terminated, and the most
  * recent terminated ones (they stay readable through the REST API).
@@ -75,48 +179,54 @@ state_tunnel_json(struct tunnel *t)
 void
 state_save(void)
 {
-	struct tunnel	*t;
-	json_t		*root, *a, *o;
-	char		*s;
-	int		 nterm = 0, skip;
+	static const char	 header[] = "{\"version\":2}\n";
+	struct state_text	 st;
+	struct tunnel		*t;
+	json_t			*o;
+	time_t			 now, cut;
+	char			*s;
+	size_t			 n;
+	int			 atcut, r;
 
 	if (!state_ready)
 		return;
-	TAILQ_FOREACH(t, &env->tunnels, entry)
-		if (t->status == TUNNEL_TERMINATED)
-			nterm++;
-	skip = nterm > TUNNELS_KEEP_TERMINATED ?
-	    nterm - TUNNELS_KEEP_TERMINATED : 0;
-	if ((root = json_object()) == NULL || (a = json_array()) == NULL) {
-		json_decref(root);
+	memset(&st, 0, sizeof(st));
+	now = time(NULL);
+	tunnel_prune();
+	state_cut(now, &cut, &atcut);
+	if (state_text_add(&st, header, sizeof(header) - 1) == -1)
 		goto fail;
-	}
-	json_object_set_new(root, "version", json_integer(STATE_VERSION));
-	json_object_set_new(root, "tunnels", a);
 	TAILQ_FOREACH(t, &env->tunnels, entry) {
-		if (t->status == TUNNEL_TERMINATED && skip > 0) {
-			skip--;
-			continue;
+		if (t->status == TUNNEL_TERMINATED) {
+			if (t->shutdown_time < cut ||
+			    (t->shutdown_time == cut && atcut-- <= 0))
+				continue;
 		}
-		if ((o = state_tunnel_json(t)) == NULL ||
-		    json_array_append_new(a, o) == -1) {
-			json_decref(root);
+		if ((o = state_tunnel_json(t)) == NULL) {
+			errno = ENOMEM;
 			goto fail;
 		}
+		s = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		if (s == NULL) {
+			errno = ENOMEM;
+			goto fail;
+		}
+		n = strlen(s);
+		r = state_text_add(&st, s, n);
+		freezero(s, n + 1);
+		if (r == -1 || state_text_add(&st, "\n", 1) == -1)
+			goto fail;
 	}
-	s = json_dumps(root, JSON_INDENT(1));
-	json_decref(root);
-	if (s == NULL)
+	if (worker_save(st.buf, st.len) == 0)
 		goto fail;
-	worker_save(s, strlen(s));
-	explicit_bzero(s, strlen(s));
-	free(s);
+	state_text_free(&st);
 	return;
  fail:
 	if (!env->tunnels_save_failed)
-		log_warnx("cannot save the tunnels to %s: out of memory",
-		    env->tunnels_path);
+		log_warn("cannot save the tunnels to %s", env->tunnels_path);
 	env->tunnels_save_failed = 1;
+	state_text_free(&st);
 }
 
 /* The parent: write what the REST worker sent, mode 0600. */
@@ -156,13 +266,13 @@ state_time(json_t *o, const char *name, time_t *tp)
 
 /* One tunnel of the file, checked; NULL with a warning if it is bad. */
 static struct tunnel *
-state_tunnel_parse(json_t *o, size_t idx)
+state_tunnel_parse(json_t *o, const char *where)
 {
 	struct tunnel	*t = NULL;
 	json_t		*v;
 	const char	*id, *owner, *status, *secret;
 	json_int_t	 port;
-	char		 err[256];
+	char		 err[320], why[256];
 
 	if (!json_is_object(o)) {
 		snprintf(err, sizeof(err), "not an object");
@@ -198,8 +308,10 @@ state_tunnel_parse(json_t *o, size_t idx)
 	strlcpy(t->owner, owner, sizeof(t->owner));
 	t->use_kgp = 1;
 	/* the settings have the names and the checks of a REST POST */
-	if (rest_tunnel_settings(o, t, err, sizeof(err)) != 0)
+	if (rest_tunnel_settings(o, t, why, sizeof(why)) != 0) {
+		snprintf(err, sizeof(err), "tunnel %s: %s", id, why);
 		goto bad;
+	}
 	v = json_object_get(o, "user_shutdown");
 	if (v != NULL && !json_is_boolean(v)) {
 		snprintf(err, sizeof(err), "tunnel %s: bad \"user_shutdown\"",
@@ -250,10 +362,137 @@ state_tunnel_parse(json_t *o, size_t idx)
 	}
 	return (t);
  bad:
-	log_warnx("%s: tunnel #%zu left out: %s", env->tunnels_path, idx + 1,
-	    err);
+	log_warnx("%s: %s left out: %s", env->tunnels_path, where, err);
 	tunnel_free(t);
 	return (NULL);
+}
+
+/*
+ * One tunnel of the file (where: "line 3", "tunnel #2" for the log):
+ * into the registry, or left out.  Returns 0 if taken (*nrun counts the
+ * running ones), 1 if it ended too long ago to keep, -1 if it is bad.
+ */
+static int
+state_take(json_t *o, const char *where, time_t now, int *nrun)
+{
+	struct tunnel	*t;
+
+	if ((t = state_tunnel_parse(o, where)) == NULL)
+		return (-1);
+	if (t->status == TUNNEL_TERMINATED &&
+	    t->shutdown_time < now - TUNNEL_TERMINATED_AGE) {
+		log_debug("tunnel %s ended more than %d s ago: forgotten",
+		    t->id, TUNNEL_TERMINATED_AGE);
+		tunnel_free(t);
+		return (1);
+	}
+	reg_restore(t);
+	if (t->status == TUNNEL_RUNNING)
+		(*nrun)++;
+	return (0);
+}
+
+/*
+ * Version 2: the lines after the header (buf, len: the whole file), each
+ * on its own.  Returns the number of tunnels taken; *bad counts those
+ * left out.
+ */
+static int
+state_load_lines(char *buf, size_t len, time_t now, int *bad)
+{
+	json_t		*o;
+	json_error_t	 jerr;
+	char		 where[64], why[JSON_ERROR_TEXT_LENGTH];
+	char		*p, *end = buf + len, *nl;
+	size_t		 line = 1, n;
+	int		 nall = 0, nrun = 0;
+
+	p = memchr(buf, '\n', len);
+	for (p = p != NULL ? p + 1 : end; p < end; p = nl + 1) {
+		line++;
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			nl = end;
+		n = nl - p;
+		if (n == 0)
+			continue;
+		snprintf(where, sizeof(where), "line %zu", line);
+		if (n > TUNNEL_LINE_MAX) {
+			log_warnx("%s: %s left out: longer than %d bytes",
+			    env->tunnels_path, where, TUNNEL_LINE_MAX);
+			(*bad)++;
+			continue;
+		}
+		if ((o = json_loadb(p, n, JSON_REJECT_DUPLICATES,
+		    &jerr)) == NULL) {
+			/* jansson quotes the bad bytes: no control characters */
+			log_sanitize(jerr.text, why, sizeof(why));
+			log_warnx("%s: %s left out: %s (column %d)",
+			    env->tunnels_path, where, why, jerr.column);
+			(*bad)++;
+			continue;
+		}
+		switch (state_take(o, where, now, &nrun)) {
+		case 0:
+			nall++;
+			break;
+		case -1:
+			(*bad)++;
+			break;
+		}
+		json_decref(o);
+	}
+	log_info("%d tunnel%s restored from %s, %d running", nall,
+	    nall == 1 ? "" : "s", env->tunnels_path, nrun);
+	return (nall);
+}
+
+/*
+ * Version 1, one document; -1 if it is not one.  The tunnels as in
+ * state_load_lines().
+ */
+static int
+state_load_doc(char *buf, size_t len, time_t now, int *bad)
+{
+	json_t		*root, *a, *v;
+	json_error_t	 jerr;
+	char		 where[64], why[JSON_ERROR_TEXT_LENGTH];
+	size_t		 i;
+	int		 nall = 0, nrun = 0;
+
+	if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
+	    &jerr)) == NULL) {
+		/* jansson quotes the bad bytes: no control characters */
+		log_sanitize(jerr.text, why, sizeof(why));
+		log_warnx("%s is corrupt (line %d: %s), starting with no "
+		    "tunnels", env->tunnels_path, jerr.line, why);
+		return (-1);
+	}
+	v = json_object_get(root, "version");
+	a = json_object_get(root, "tunnels");
+	if (!json_is_object(root) || !json_is_integer(v) ||
+	    json_integer_value(v) != STATE_VERSION_DOC || !json_is_array(a)) {
+		log_warnx("%s is not a tunnel registry of version %d or %d, "
+		    "starting with no tunnels", env->tunnels_path,
+		    STATE_VERSION_DOC, STATE_VERSION);
+		json_decref(root);
+		return (-1);
+	}
+	json_array_foreach(a, i, v) {
+		snprintf(where, sizeof(where), "tunnel #%zu", i + 1);
+		switch (state_take(v, where, now, &nrun)) {
+		case 0:
+			nall++;
+			break;
+		case -1:
+			(*bad)++;
+			break;
+		}
+	}
+	json_decref(root);
+	log_info("%d tunnel%s restored from %s (version %d), %d running",
+	    nall, nall == 1 ? "" : "s", env->tunnels_path, STATE_VERSION_DOC,
+	    nrun);
+	return (nall);
 }
 
 /* The whole file, NUL-terminated; NULL with errno set. */
@@ -347,51 +586,46 @@ state_read_file(size_t *lenp)
 /*
  * The REST worker: the registry at start, as the parent read it (buf, len;
  * wiped here).  Whatever happens, the server starts, with the tunnels
- * that checked out.
+ * that checked out; a file that lost some is kept aside for the operator
+ * before it is written anew.
  */
 void
 state_load(char *buf, size_t len)
 {
-	struct tunnel	*t;
-	json_t		*root = NULL, *a, *v;
-	json_error_t	 jerr;
-	char		 why[JSON_ERROR_TEXT_LENGTH];
-	size_t		 i;
-	int		 nrun = 0, nall = 0;
+	json_t		*hdr, *v;
+	char		*nl;
+	json_int_t	 version = 0;
+	time_t		 now = time(NULL);
+	int		 bad = 0;
 
 	if (len == 0)
 		goto done;
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	explicit_bzero(buf, len);
-	if (root == NULL) {
-		/* jansson quotes the bad bytes: no control characters */
-		log_sanitize(jerr.text, why, sizeof(why));
-		log_warnx("%s is corrupt (line %d: %s), starting with no "
-		    "tunnels", env->tunnels_path, jerr.line, why);
+	/* version 2 if its first line says so, else one document */
+	nl = memchr(buf, '\n', len);
+	if ((hdr = json_loadb(buf, nl != NULL ? (size_t)(nl - buf) : len, 0,
+	    NULL)) != NULL) {
+		v = json_object_get(hdr, "version");
+		if (json_is_object(hdr) && json_is_integer(v))
+			version = json_integer_value(v);
+		json_decref(hdr);
+	}
+	if (version == STATE_VERSION)
+		state_load_lines(buf, len, now, &bad);
+	else if (version != 0 && version != STATE_VERSION_DOC) {
+		log_warnx("%s is a tunnel registry of version %lld, not %d "
+		    "or %d: starting with no tunnels", env->tunnels_path,
+		    (long long)version, STATE_VERSION_DOC, STATE_VERSION);
+		bad = -1;
+	} else if (state_load_doc(buf, len, now, &bad) == -1)
+		bad = -1;
+	if (bad > 0)
+		log_warnx("%s: %d tunnel%s left out, the file is kept as "
+		    "%s.bad", env->tunnels_path, bad, bad == 1 ? "" : "s",
+		    env->tunnels_path);
+	if (bad != 0)
 		worker_state_aside();
-		goto done;
-	}
-	v = json_object_get(root, "version");
-	a = json_object_get(root, "tunnels");
-	if (!json_is_object(root) || !json_is_integer(v) ||
-	    json_integer_value(v) != STATE_VERSION || !json_is_array(a)) {
-		log_warnx("%s is not a version %d tunnel registry, starting "
-		    "with no tunnels", env->tunnels_path, STATE_VERSION);
-		worker_state_aside();
-		goto done;
-	}
-	json_array_foreach(a, i, v) {
-		if ((t = state_tunnel_parse(v, i)) == NULL)
-			continue;
-		reg_restore(t);
-		nall++;
-		if (t->status == TUNNEL_RUNNING)
-			nrun++;
-	}
-	log_info("%d tunnel%s restored from %s, %d running", nall,
-	    nall == 1 ? "" : "s", env->tunnels_path, nrun);
  done:
-	json_decref(root);
+	explicit_bzero(buf, len);
 	state_ready = 1;
 	state_save();
 }

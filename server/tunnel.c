@@ -286,20 +286,23 @@ tunnel_terminate(struct tunnel *t, const char *why)
 	tunnel_report(t, why);
 }
 
-/* Keep at most TUNNEL_KEEP_TERMINATED terminated tunnels, oldest go. */
+/*
+ * Keep at most TUNNEL_KEEP_TERMINATED terminated tunnels, the first
+ * ones go; none that ended more than TUNNEL_TERMINATED_AGE ago.
+ */
 void
 tunnel_prune(void)
 {
 	struct tunnel	*t, *tmp;
+	time_t		 old = time(NULL) - TUNNEL_TERMINATED_AGE;
 	int		 n = 0;
 
 	TAILQ_FOREACH(t, &env->tunnels, entry)
 		if (t->status == TUNNEL_TERMINATED)
 			n++;
 	TAILQ_FOREACH_SAFE(t, &env->tunnels, entry, tmp) {
-		if (n <= TUNNEL_KEEP_TERMINATED)
-			break;
-		if (t->status != TUNNEL_TERMINATED)
+		if (t->status != TUNNEL_TERMINATED ||
+		    (n <= TUNNEL_KEEP_TERMINATED && t->shutdown_time >= old))
 			continue;
 		TAILQ_REMOVE(&env->tunnels, t, entry);
 		tunnel_free(t);

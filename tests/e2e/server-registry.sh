@@ -1,0 +1,208 @@
+#!/bin/bash
+# The tunnel registry (statedir/tunnels.json) cannot be made unreadable
+# by what the REST API accepts (issue 14, item 1), and an empty POST body
+# creates no tunnel:
+#  - an empty body is a 400 with a JSON message; {} still creates one;
+#  - metadata nested 2,046 levels deep (the issue's attack) is a 400 that
+#    names "metadata", 16 levels pass; metadata over 16 KiB is a 413;
+#  - whatever was accepted (escapes, Unicode, reals, the deepest and the
+#    largest metadata allowed, long domain lists) loads back after a
+#    restart, from a file of one tunnel per line after a header line;
+#  - one bad line costs its tunnel only: the others are restored and the
+#    file is kept as tunnels.json.bad;
+#  - a version 1 file (one JSON document) is still read, and rewritten;
+#  - terminated tunnels are bounded: none that ended more than 24 hours
+#    ago, at most 64 in the file.
+. "$(dirname "$0")/lib.sh"
+e2e_init
+start_server
+
+STATE=$TMP/state/tunnels.json
+
+stop_server() {
+	kill -TERM "$SERVER_PID"
+	wait_for 10 not_running "$SERVER_PID" ||
+	    fail "sc-server still runs 10 s after SIGTERM"
+	wait "$SERVER_PID"
+	local st=$?
+	[ "$st" = 0 ] || fail "sc-server exited $st after SIGTERM"
+}
+
+# post FILE: POST the body in FILE; CODE gets the status, $TMP/ans the answer
+post() {
+	CODE=$(rest POST "/$SC_USER/tunnels" -H 'Content-Type: application/json' \
+	    --data-binary @"$1" -o "$TMP/ans" -w '%{http_code}') ||
+	    fail "POST with $(wc -c <"$1") bytes: no answer"
+}
+
+# message: the "message" of the last answer (it must be JSON)
+message() {
+	json_get "j['message']" <"$TMP/ans" ||
+	    fail "the answer is not a JSON message: $(head -c 200 "$TMP/ans")"
+}
+
+ids() {
+	rest GET "/$SC_USER/tunnels" | json_get "' '.join(sorted(j))"
+}
+
+# gen NAME PYTHON-EXPR: the JSON of the expression (o: the object) in
+# $TMP/NAME.json
+gen() {
+	"$PYTHON" -c 'import json, sys
+o = eval(sys.argv[1])
+sys.stdout.write(o if isinstance(o, str) else
+    json.dumps(o, separators=(",", ":")))' "$2" \
+	    >"$TMP/$1.json" || fail "cannot make $1.json"
+}
+
+# 1. an empty body: 400 and a JSON message, no tunnel
+: >"$TMP/empty.json"
+post "$TMP/empty.json"
+[ "$CODE" = 400 ] || fail "empty POST body: status $CODE, want 400"
+msg=$(message)
+case $msg in
+*empty*) ;;
+*) fail "empty POST body: message '$msg'" ;;
+esac
+[ -z "$(ids)" ] || fail "an empty POST body created a tunnel: $(ids)"
+echo '{}' >"$TMP/obj.json"
+post "$TMP/obj.json"
+[ "$CODE" = 200 ] || fail "POST {}: status $CODE"
+A=$(json_get "j['id']" <"$TMP/ans")
+ok "empty POST body: 400 '$msg', no tunnel; {} creates $A"
+
+# 2. deep and large metadata: refused, naming the field
+gen deep '"{\"metadata\": {\"a\": " + "[" * 2044 + "]" * 2044 + "}}"'
+post "$TMP/deep.json"
+[ "$CODE" = 400 ] || fail "metadata 2,046 levels deep: status $CODE, want 400"
+deepmsg=$(message)
+case $deepmsg in
+*metadata*) ;;
+*) fail "deep metadata: the message does not name the field: '$deepmsg'" ;;
+esac
+gen deep17 '{"metadata": {"a": eval("[" * 16 + "]" * 16)}}'
+post "$TMP/deep17.json"
+[ "$CODE" = 400 ] || fail "metadata 17 levels deep: status $CODE, want 400"
+gen big '{"metadata": {"k": "m" * 20000}}'
+post "$TMP/big.json"
+[ "$CODE" = 413 ] || fail "20,000 bytes of metadata: status $CODE, want 413"
+msg=$(message)
+case $msg in
+*metadata*16384*) ;;
+*) fail "large metadata: message '$msg'" ;;
+esac
+gen huge '{"domain_names": ["d%06d.example" % i for i in range(5000)]}'
+post "$TMP/huge.json"
+[ "$CODE" = 413 ] || fail "a body over 64 KiB: status $CODE, want 413"
+[ "$(ids)" = "$A" ] || fail "a refused POST created a tunnel: $(ids)"
+ok "metadata 2,046 deep: 400 '$deepmsg'; 17 deep: 400; 20,000 bytes:" \
+    "413 '$msg'; body > 64 KiB: 413"
+
+# 3. what is accepted loads back, whatever it holds
+gen t1 '{"tunnel_identifier": "quo\"te\\back", "metadata": {"u": "\u00e9\u2028\ud83d\ude00", "c": "\u0001\n\t", "r": [0.1] * 500, "n": None, "b": True}}'
+gen t2 '{"metadata": {"a": eval("[" * 15 + "]" * 15)}, "vm_version": "v" * 64}'
+gen t3 '{"metadata": {"k": "m" * (16384 - 8)}, "domain_names": ["*.d%05d.example" % i for i in range(2400)], "direct_domains": ["x"], "no_ssl_bump_domains": ["y"] * 100, "shared_tunnel": True, "tunnel_pool": True}'
+gen t4 '{"metadata": {"\u0000": 1}}'
+want="$A"
+for t in t1 t2 t3; do
+	post "$TMP/$t.json"
+	[ "$CODE" = 200 ] || fail "POST $t: status $CODE: $(head -c 300 "$TMP/ans")"
+	want="$want $(json_get "j['id']" <"$TMP/ans")"
+done
+post "$TMP/t4.json"
+[ "$CODE" = 400 ] || fail "a NUL in a metadata key: status $CODE, want 400"
+want=$(echo "$want" | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/ $//')
+[ "$(ids)" = "$want" ] || fail "tunnels '$(ids)', want '$want'"
+rest GET "/$SC_USER/tunnels?full=true" | "$PYTHON" -c 'import json, sys
+a = json.load(sys.stdin)
+json.dump(sorted(a, key=lambda t: t["id"]), open(sys.argv[1], "w"))' "$TMP/before.json"
+stop_server
+head -n 1 "$STATE" | grep -qx '{"version":2}' ||
+    fail "the registry's first line is '$(head -c 80 "$STATE")'"
+n=$(wc -l <"$STATE")
+[ "$n" = 5 ] || fail "the registry has $n lines for 4 tunnels, want 5"
+"$PYTHON" -c 'import json, sys
+lines = open(sys.argv[1]).read().split("\n")
+assert lines[-1] == ""
+for l in lines[1:-1]:
+	json.loads(l)' "$STATE" || fail "a line of the registry does not parse alone"
+run_server
+grep -q '4 tunnels restored' "$TMP/server.log" ||
+    fail "no '4 tunnels restored' line after the restart"
+rest GET "/$SC_USER/tunnels?full=true" | "$PYTHON" -c 'import json, sys
+a = sorted(json.load(sys.stdin), key=lambda t: t["id"])
+b = json.load(open(sys.argv[1]))
+keep = ("id", "tunnel_identifier", "metadata", "domain_names",
+    "direct_domains", "no_ssl_bump_domains", "shared_tunnel", "tunnel_pool",
+    "vm_version", "status", "creation_time")
+for x, y in zip(a, b):
+	for k in keep:
+		assert x[k] == y[k], (x["id"], k)
+assert len(a) == len(b) == 4' "$TMP/before.json" ||
+    fail "the tunnels after the restart differ from those before"
+ok "4 tunnels with escapes, Unicode, reals, 15 levels, 16 KiB of metadata:" \
+    "restored alike from $n lines"
+
+# 4. one bad line costs that tunnel only
+stop_server
+B=$(sed -n 3p "$STATE" | json_get "j['id']")
+"$PYTHON" -c 'import sys
+p, b = sys.argv[1], sys.argv[2]
+s = open(p).read().replace("\"%s\"" % b, "garbage{", 1)
+open(p, "w").write(s)' "$STATE" "$B"
+run_server
+grep -q "tunnels.json: line 3 left out" "$TMP/server.log" ||
+    fail "no warning for line 3"
+[ -f "$STATE.bad" ] || fail "the file with a bad line was not kept as $STATE.bad"
+want=$(echo "$want" | tr ' ' '\n' | grep -v "$B" | tr '\n' ' ' | sed 's/ $//')
+[ "$(ids)" = "$want" ] || fail "after a bad line 3: tunnels '$(ids)', want '$want'"
+ok "a bad line 3: tunnel $B left out with a warning, the other 3 restored," \
+    "the file kept as tunnels.json.bad"
+
+# 5. version 1, with terminated tunnels old and new
+stop_server
+"$PYTHON" -c 'import json, sys, time
+now = int(time.time())
+def tun(i, status, ended):
+	t = {"id": "%032x" % (0xc0de0000 + i), "owner": "alice",
+	    "status": status, "tunnel_identifier": "v1-%d" % i,
+	    "creation_time": now - 3 * 86400, "launch_time": now - 3 * 86400,
+	    "last_connected": None, "shutdown_time": ended,
+	    "domain_names": [], "metadata": {"hostname": "h"}}
+	if status == "running":
+		t["kgp_secret"] = "ab" * 32
+		t["entry_port"] = None
+	return t
+a = [tun(0, "running", None)]
+a += [tun(i, "terminated", now - 2 * 86400) for i in range(1, 6)]
+a += [tun(i, "terminated", now - 3600 + i) for i in range(10, 110)]
+json.dump({"version": 1, "tunnels": a}, open(sys.argv[1], "w"), indent=1)' "$STATE"
+rm -f "$STATE.bad"
+run_server
+grep -q 'restored from .* (version 1), 1 running' "$TMP/server.log" ||
+    fail "no line saying the version 1 file was read"
+[ ! -f "$STATE.bad" ] || fail "a good version 1 file was set aside"
+v1id() {
+	printf '%032x' $((0xc0de0000 + $1))
+}
+[ "$(ids)" = "$(v1id 0)" ] ||
+    fail "after the version 1 file: tunnels '$(ids)'"
+code=$(rest GET "/$SC_USER/tunnels/$(v1id 1)" -o /dev/null -w '%{http_code}')
+[ "$code" = 404 ] || fail "a tunnel that ended 2 days ago: GET $code, want 404"
+st=$(rest GET "/$SC_USER/tunnels/$(v1id 109)" |
+    json_get "j['status']")
+[ "$st" = terminated ] || fail "a tunnel that ended an hour ago: '$st'"
+stop_server
+head -n 1 "$STATE" | grep -qx '{"version":2}' ||
+    fail "the version 1 file was not rewritten as version 2"
+nterm=$(grep -c '"status":"terminated"' "$STATE")
+nrun=$(grep -c '"status":"running"' "$STATE")
+[ "$nterm" = 64 ] && [ "$nrun" = 1 ] ||
+    fail "the file keeps $nterm terminated and $nrun running tunnels, want 64, 1"
+grep -q "\"id\":\"$(v1id 10)\"" "$STATE" &&
+    fail "the file keeps the earliest ended of 100 terminated tunnels"
+grep -q "\"id\":\"$(v1id 109)\"" "$STATE" ||
+    fail "the file lost the last ended terminated tunnel"
+ok "version 1 read and rewritten as version 2; terminated: 2 days old" \
+    "forgotten (404), the 64 latest of 100 kept"
+e2e_done
