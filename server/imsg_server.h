@@ -21,7 +21,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	1
+#define SRV_IMSG_VERSION	2
 #define SRV_IMSG_BASE		0x100
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -41,14 +41,14 @@ enum srv_imsg_type {
 	IMSG_SRV_LISTENER,	/* fd = listening socket; uint32 SRV_LISTEN_* */
 	IMSG_SRV_START,		/* no payload: everything has been sent */
 	IMSG_SRV_ENTRY_FD,	/* struct srv_entry_reply, fd or none */
-	IMSG_SRV_SAVED,		/* uint64 sequence number of a registry */
+	IMSG_SRV_SAVED,		/* struct srv_saved: a registry written, or not */
 	IMSG_SRV_SHUTDOWN,	/* no payload: drain and exit */
 	IMSG_SRV_KGP_DOWN,	/* to REST, no payload: the KGP worker died */
 	IMSG_SRV_KGP_UP,	/* to REST, no payload: a new KGP worker */
 
 	/* REST -> KGP, relayed by the parent */
 	IMSG_SRV_TUNNEL_ADD,	/* struct srv_tunnel_add */
-	IMSG_SRV_TUNNEL_DEL,	/* struct srv_tunnel_ref: a REST DELETE */
+	IMSG_SRV_TUNNEL_DEL,	/* struct srv_tunnel_ref: to end, and why */
 	IMSG_SRV_TUNNELS_END,	/* no payload: every tunnel has been told */
 	IMSG_SRV_AUTH_REP,	/* struct srv_auth_rep */
 
@@ -144,8 +144,21 @@ struct srv_tunnel_add {
 	int64_t		 last_connected;	/* 0: never */
 };
 
+/* why a tunnel is to end */
+#define SRV_DEL_USER		1	/* a REST DELETE */
+#define SRV_DEL_UNSAVED		2	/* new, but its registry was not written */
+
 struct srv_tunnel_ref {
 	char		 id[TUNNEL_ID_LEN + 1];
+	uint8_t		 pad[3];
+	uint32_t	 why;		/* SRV_DEL_* */
+};
+
+/* the answer to a registry sent to write (SRV_BLOB_SAVE) */
+struct srv_saved {
+	uint64_t	 seq;		/* of the blob */
+	int32_t		 error;		/* errno, 0: written and synced */
+	uint32_t	 pad;
 };
 
 /* what the REST answers need of a tunnel in the KGP worker */

@@ -517,7 +517,7 @@ static int
 parent_imsg(struct srv_worker *w, struct imsg *imsg)
 {
 	struct sc_hello	 hello;
-	uint64_t	 seq;
+	struct srv_saved saved;
 	int32_t		 pri;
 	const char	*msg;
 	char		 line[IMSG_MAXDATA];
@@ -571,10 +571,12 @@ parent_imsg(struct srv_worker *w, struct imsg *imsg)
 		}
 		if (r == 0)
 			return (0);
-		state_write(w->blob_in.buf, w->blob_in.len);
-		seq = w->blob_in.seq;
+		/* the REST worker logs a failure, and answers with it */
+		memset(&saved, 0, sizeof(saved));
+		saved.error = state_write(w->blob_in.buf, w->blob_in.len);
+		saved.seq = w->blob_in.seq;
 		srv_blob_clear(&w->blob_in);
-		parent_to(w, IMSG_SRV_SAVED, &seq, sizeof(seq));
+		parent_to(w, IMSG_SRV_SAVED, &saved, sizeof(saved));
 		return (0);
 	default:
 		return (parent_relay(w, imsg));
@@ -619,8 +621,7 @@ parent_relay(struct srv_worker *w, struct imsg *imsg)
 			return (0);
 		case IMSG_SRV_TUNNEL_DEL:
 			if (imsg_get_data(imsg, &ref, sizeof(ref)) == -1 ||
-			    memchr(ref.id, '\0', sizeof(ref.id)) == NULL ||
-			    !tunnel_id_valid(ref.id))
+			    srv_tunnel_ref_valid(&ref) == -1)
 				return (-1);
 			parent_to(W_KGP, type, &ref, sizeof(ref));
 			return (0);

@@ -7,6 +7,7 @@
  */
 #include <sys/types.h>
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ srv_blob_max(uint32_t kind)
 	}
 }
 
-/* Queue a whole blob on iev.  Returns 0 or -1. */
+/* Queue a whole blob on iev.  Returns 0, or -1 with errno set. */
 int
 srv_blob_send(struct imsgev *iev, uint32_t kind, const void *buf,
     size_t len, uint64_t seq)
@@ -45,9 +46,9 @@ srv_blob_send(struct imsgev *iev, uint32_t kind, const void *buf,
 	const uint8_t		*p = buf;
 	size_t			 n;
 
+	/* no such kind, or too large: the caller says so */
 	if (len > srv_blob_max(kind)) {
-		log_warnx("%s: blob of kind %u, %zu bytes: no such kind, or "
-		    "too large", __func__, kind, len);
+		errno = EFBIG;
 		return (-1);
 	}
 	memset(&h, 0, sizeof(h));
@@ -151,6 +152,15 @@ srv_tunnel_add_valid(const struct srv_tunnel_add *a)
 	    (a->want != 0 && (a->want < 1024 || a->want > 65535)) ||
 	    (a->mode == SRV_ADD_NEW && a->want != 0) ||
 	    a->last_connected < 0)
+		return (-1);
+	return (0);
+}
+
+int
+srv_tunnel_ref_valid(const struct srv_tunnel_ref *r)
+{
+	if (!FIELD_STR(r->id) || !tunnel_id_valid(r->id) ||
+	    (r->why != SRV_DEL_USER && r->why != SRV_DEL_UNSAVED))
 		return (-1);
 	return (0);
 }

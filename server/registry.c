@@ -16,6 +16,8 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,8 +32,20 @@
 static struct tunnellist	 pending = TAILQ_HEAD_INITIALIZER(pending);
 static int			 restoring;	/* answers still to come */
 
+/* a tunnel being created: waiting for the registry holding it on disk */
+struct reg_wait {
+	char			 id[TUNNEL_ID_LEN + 1];
+	void			(*cb)(struct tunnel *, int, const char *,
+				    void *);
+	void			*arg;
+};
+
 static void	 reg_send(struct tunnel *, uint32_t);
 static void	 reg_answered(struct tunnel *);
+static void	 reg_created(struct tunnel *);
+static void	 reg_saved(void *, int);
+static void	 reg_unsaved(struct tunnel *, int, void (*)(struct tunnel *,
+		    int, const char *, void *), void *);
 static json_t	*json_time(time_t);
 static json_t	*json_list(json_t *);
 
@@ -53,11 +67,15 @@ reg_send(struct tunnel *t, uint32_t mode)
 
 /*
  * A REST POST: the KGP worker opens the tunnel's entry proxy; once it
- * says so, the tunnel is in the registry and cb hears of it (NULL and
- * the tunnel freed if it could not be opened).
+ * says so, the tunnel is in the registry, which is written.  cb hears
+ * once: (t, 0, NULL) when the registry holding t is on disk, or (NULL,
+ * status, why) when the tunnel is gone: 500 if it got no entry proxy,
+ * 503 if the registry could not be written (then the KGP worker drops
+ * the tunnel too).
  */
 int
-reg_start(struct tunnel *t, void (*cb)(struct tunnel *, void *), void *arg)
+reg_start(struct tunnel *t, void (*cb)(struct tunnel *, int, const char *,
+    void *), void *arg)
 {
 	t->start_cb = cb;
 	t->start_arg = arg;
@@ -126,7 +144,8 @@ reg_kgp_down(void)
 
 	TAILQ_FOREACH_SAFE(t, &pending, entry, tmp) {
 		TAILQ_REMOVE(&pending, t, entry);
-		t->start_cb(NULL, t->start_arg);
+		t->start_cb(NULL, 500, "cannot open the entry proxy",
+		    t->start_arg);
 		tunnel_free(t);
 	}
 	TAILQ_FOREACH(t, &env->tunnels, entry) {
@@ -160,7 +179,8 @@ reg_state(const struct srv_tstate *ts)
 		    ts->entry_addr[0] == '\0') {
 			log_warnx("tunnel %s of %s: no entry proxy port", t->id,
 			    t->owner);
-			t->start_cb(NULL, t->start_arg);
+			t->start_cb(NULL, 500, "cannot open the entry proxy",
+			    t->start_arg);
 			tunnel_free(t);
 			return;
 		}
@@ -168,16 +188,7 @@ reg_state(const struct srv_tstate *ts)
 		strlcpy(t->entry_addr, ts->entry_addr, sizeof(t->entry_addr));
 		t->nlinks = ts->nlinks;
 		t->connected = ts->connected;
-		tunnel_prune();
-		TAILQ_INSERT_TAIL(&env->tunnels, t, entry);
-		log_info("tunnel %s created for %s (\"%s\"), entry proxy %s",
-		    t->id, t->owner, t->identifier ? t->identifier : "",
-		    t->entry_addr);
-		/* on disk before the client hears of it (see rest.c) */
-		state_save();
-		t->start_cb(t, t->start_arg);
-		t->start_cb = NULL;
-		t->start_arg = NULL;
+		reg_created(t);
 		return;
 	}
 	if ((t = tunnel_find(ts->id)) == NULL) {
@@ -212,6 +223,86 @@ reg_state(const struct srv_tstate *ts)
 }
 
 /*
+ * A new tunnel has its entry proxy: into the registry, which is written
+ * before the client hears of the tunnel (it gets the secret then).
+ */
+static void
+reg_created(struct tunnel *t)
+{
+	void		(*cb)(struct tunnel *, int, const char *, void *);
+	struct reg_wait	*w;
+	uint64_t	 seq;
+	void		*arg;
+
+	cb = t->start_cb;
+	arg = t->start_arg;
+	t->start_cb = NULL;
+	t->start_arg = NULL;
+	TAILQ_INSERT_TAIL(&env->tunnels, t, entry);
+	if ((seq = state_save()) == 0) {
+		reg_unsaved(t, errno, cb, arg);
+		return;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		fatal("%s", __func__);
+	strlcpy(w->id, t->id, sizeof(w->id));
+	w->cb = cb;
+	w->arg = arg;
+	worker_after_save(seq, reg_saved, w);
+}
+
+/* The registry holding a new tunnel was written (error 0), or not. */
+static void
+reg_saved(void *arg, int error)
+{
+	struct reg_wait	*w = arg;
+	struct tunnel	*t;
+
+	if ((t = tunnel_find(w->id)) == NULL || t->status !=
+	    TUNNEL_RUNNING) {
+		/* a DELETE went ahead of the answer (its id is listed) */
+		w->cb(NULL, 500, "the tunnel ended before it was saved",
+		    w->arg);
+	} else if (error != 0)
+		reg_unsaved(t, error, w->cb, w->arg);
+	else {
+		log_info("tunnel %s created for %s (\"%s\"), entry proxy %s",
+		    t->id, t->owner, t->identifier ? t->identifier : "",
+		    t->entry_addr);
+		w->cb(t, 0, NULL, w->arg);
+	}
+	free(w);
+}
+
+/*
+ * The registry holding the new tunnel t could not be written (errno
+ * error): a tunnel its client cannot hear of must not run.  It leaves
+ * the registry and the KGP worker, and cb hears why.  (The failure
+ * itself is logged by state.c, a line every few seconds at most.)
+ */
+static void
+reg_unsaved(struct tunnel *t, int error, void (*cb)(struct tunnel *, int,
+    const char *, void *), void *arg)
+{
+	struct srv_tunnel_ref	 ref;
+	char			 why[256];
+
+	log_debug("tunnel %s of %s not created: the registry was not saved",
+	    t->id, t->owner);
+	memset(&ref, 0, sizeof(ref));
+	strlcpy(ref.id, t->id, sizeof(ref.id));
+	ref.why = SRV_DEL_UNSAVED;
+	worker_send(IMSG_SRV_TUNNEL_DEL, &ref, sizeof(ref));
+	TAILQ_REMOVE(&env->tunnels, t, entry);
+	tunnel_free(t);
+	/* a registry written meanwhile may hold it */
+	state_save_soon();
+	snprintf(why, sizeof(why), "cannot save the tunnel registry: %s",
+	    strerror(error));
+	cb(NULL, 503, why, arg);
+}
+
+/*
  * REST DELETE: the KGP worker closes the links; halting until they are
  * gone (it says so), terminated at once when there is none.
  */
@@ -225,6 +316,7 @@ reg_delete(struct tunnel *t)
 	t->user_shutdown = 1;
 	memset(&ref, 0, sizeof(ref));
 	strlcpy(ref.id, t->id, sizeof(ref.id));
+	ref.why = SRV_DEL_USER;
 	worker_send(IMSG_SRV_TUNNEL_DEL, &ref, sizeof(ref));
 	if (t->nlinks == 0) {
 		t->status = TUNNEL_TERMINATED;

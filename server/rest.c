@@ -61,7 +61,6 @@ struct rest_wait {
 	struct evhttp_request	*req;
 	const char		*method;
 	char			 path[256];
-	json_t			*answer;
 };
 
 static void	 rest_request(struct evhttp_request *, void *);
@@ -81,8 +80,8 @@ static int	 rest_query_true(const char *, const char *);
 static struct bufferevent *rest_bevcb(struct event_base *, void *);
 static void	 rest_limited(struct rest_req *, int);
 static const char *rest_req_body(struct rest_req *, size_t *);
-static void	 rest_tunnel_started(struct tunnel *, void *);
-static void	 rest_tunnel_saved(void *);
+static void	 rest_tunnel_started(struct tunnel *, int, const char *,
+		    void *);
 static int	 rest_no_passphrase(char *, int, int, void *);
 
 static struct evconnlistener	*rest_listener;
@@ -675,31 +674,12 @@ rest_tunnels_create(struct rest_req *r)
 }
 
 /*
- * The entry proxy of a new tunnel is open (t), or could not be (NULL:
- * the tunnel is gone).  The answer, with the secret, leaves once the
- * registry holding the tunnel is on disk.
+ * The new tunnel is running and the registry holding it is on disk (t),
+ * or it is gone (NULL: code and why say what went wrong).  Either way
+ * the waiting POST gets its answer now, the secret with a 200.
  */
 static void
-rest_tunnel_started(struct tunnel *t, void *arg)
-{
-	struct rest_wait	*w = arg;
-	struct rest_req		 r;
-
-	if (t == NULL) {
-		memset(&r, 0, sizeof(r));
-		r.req = w->req;
-		r.method = w->method;
-		strlcpy(r.path, w->path, sizeof(r.path));
-		rest_error(&r, 500, "cannot open the entry proxy");
-		free(w);
-		return;
-	}
-	w->answer = tunnel_json(t, 1);
-	worker_after_save(rest_tunnel_saved, w);
-}
-
-static void
-rest_tunnel_saved(void *arg)
+rest_tunnel_started(struct tunnel *t, int code, const char *why, void *arg)
 {
 	struct rest_wait	*w = arg;
 	struct rest_req		 r;
@@ -708,7 +688,10 @@ rest_tunnel_saved(void *arg)
 	r.req = w->req;
 	r.method = w->method;
 	strlcpy(r.path, w->path, sizeof(r.path));
-	rest_reply(&r, 200, w->answer);
+	if (t == NULL)
+		rest_error(&r, code, why);
+	else
+		rest_reply(&r, 200, tunnel_json(t, 1));
 	free(w);
 }
 

@@ -37,6 +37,8 @@
 #define TUNNELS_FILE		"tunnels.json"
 #define TUNNELS_FILE_MAX	(64 * 1024 * 1024)	/* bytes */
 #define TUNNELS_KEEP_TERMINATED	64	/* terminated ones in the file */
+#define TUNNELS_SAVE_RETRY	10	/* s: a failed save is tried again */
+#define TUNNELS_LOG_INTERVAL	10	/* s: one line at most for failures */
 
 #define TUNNEL_ID_LEN		32	/* hex characters */
 #define TUNNEL_SECRET_LEN	64	/* hex characters */
@@ -133,7 +135,8 @@ struct tunnel {
 	int			 waiting;	/* an answer of the KGP worker */
 	int			 add_mode;	/* KGP: SRV_ADD_* until bound */
 	/* tunnel_start(): told once the entry proxy is open (or not) */
-	void			(*start_cb)(struct tunnel *, void *);
+	void			(*start_cb)(struct tunnel *, int, const char *,
+				    void *);
 	void			*start_arg;
 };
 TAILQ_HEAD(tunnellist, tunnel);
@@ -157,6 +160,13 @@ struct listener {
 	struct event		*pause;
 	void			(*cb)(int, void *);
 	void			*arg;
+};
+
+/* what became of the registry's saves (state.c): for /metrics */
+struct state_stats {
+	uint64_t		 saves;		/* written */
+	uint64_t		 failures;	/* not written, or not sent */
+	int			 error;		/* errno of the last, 0: it was written */
 };
 
 /* a blob arriving over imsg (privsep.c) */
@@ -210,7 +220,6 @@ struct server_env {
 	off_t			 accounts_size;
 
 	char			 tunnels_path[1024];
-	int			 tunnels_save_failed;
 
 	struct tunnellist	 tunnels;
 	struct kgp_clientlist	 clients;
@@ -237,6 +246,7 @@ int		 parent_main(const char *, const char *, const char *);
 /* worker.c */
 struct srv_tstate;
 struct srv_tunnel_add;
+struct srv_tunnel_ref;
 struct srv_auth_req;
 struct srv_auth_rep;
 int		 worker_main(const char *);
@@ -244,14 +254,14 @@ void		 worker_shutdown(void);
 int		 worker_entry_bind(const char *, int, void (*)(int, const char *,
 		    void *), void *);
 uint64_t	 worker_save(const char *, size_t);
-void		 worker_after_save(void (*)(void *), void *);
+void		 worker_after_save(uint64_t, void (*)(void *, int), void *);
 void		 worker_state_aside(void);
 void		 worker_send(uint32_t, const void *, size_t);
 void		 worker_restore_done(void);
 
 /* registry.c: the REST worker's side of the tunnels */
-int		 reg_start(struct tunnel *, void (*)(struct tunnel *, void *),
-		    void *);
+int		 reg_start(struct tunnel *, void (*)(struct tunnel *, int,
+		    const char *, void *), void *);
 void		 reg_restore(struct tunnel *);
 void		 reg_delete(struct tunnel *);
 void		 reg_state(const struct srv_tstate *);
@@ -263,7 +273,7 @@ void		 reg_auth(const struct srv_auth_req *, struct srv_auth_rep *);
 
 /* tunnel.c: the KGP worker's side */
 void		 tunnel_add(const struct srv_tunnel_add *);
-void		 tunnel_del(const char *);
+void		 tunnel_del(const char *, uint32_t);
 void		 tunnel_report(struct tunnel *, const char *);
 void		 tunnel_prune(void);
 
@@ -273,6 +283,7 @@ int		 srv_blob_send(struct imsgev *, uint32_t, const void *, size_t,
 int		 srv_blob_recv(struct srv_blob *, struct imsg *);
 void		 srv_blob_clear(struct srv_blob *);
 int		 srv_tunnel_add_valid(const struct srv_tunnel_add *);
+int		 srv_tunnel_ref_valid(const struct srv_tunnel_ref *);
 int		 srv_tstate_valid(const struct srv_tstate *);
 int		 srv_auth_req_valid(const struct srv_auth_req *);
 
@@ -354,9 +365,12 @@ void		 kgp_server_close_all(void);
 
 /* state.c */
 void		 state_load(char *, size_t);
-void		 state_save(void);
+uint64_t	 state_save(void);
+void		 state_save_soon(void);
+void		 state_saved(int);
+const struct state_stats *state_stats(void);
 char		*state_read_file(size_t *);
-void		 state_write(const char *, size_t);
+int		 state_write(const char *, size_t);
 void		 state_set_aside(void);
 
 /* entry.c */

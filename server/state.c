@@ -12,7 +12,7 @@
  * The parent reads and writes the file (state_read_file(), state_write(),
  * state_set_aside()); the REST worker parses what the parent read and makes
  * the text to write (state_load(), state_save()), which it sends to the
- * parent.
+ * parent, and hears whether it was written (state_saved()).
  *
  * Version 2, written since: a header line, then one tunnel per line,
  * each a JSON object in compact form (no line breaks: JSON escapes them
@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "log.h"
@@ -67,6 +68,9 @@ static int	 state_text_add(struct state_text *, const char *, size_t);
 static void	 state_text_free(struct state_text *);
 static int	 state_time_cmp(const void *, const void *);
 static void	 state_cut(time_t, time_t *, int *);
+static void	 state_failed(int);
+static void	 state_timer_cb(int, short, void *);
+static void	 state_timer_add(int);
 static struct tunnel *state_tunnel_parse(json_t *, const char *);
 static int	 state_take(json_t *, const char *, time_t, int *);
 static int	 state_load_lines(char *, size_t, time_t, int *);
@@ -75,6 +79,11 @@ static int	 state_time(json_t *, const char *, time_t *);
 static char	*state_read(const char *, size_t *);
 
 static int	 state_ready;	/* loaded: saving may begin */
+static struct state_stats stats;
+static uint64_t	 fail_run;	/* failures since the last save written */
+static uint64_t	 fail_unlogged;	/* failures since the last log line */
+static time_t	 fail_logged;	/* monotonic seconds of that line */
+static struct event *state_timer;	/* a save soon, or tried again */
 
 static json_t *
 state_tunnel_json(struct tunnel *t)
@@ -175,8 +184,11 @@ state_cut(time_t now, time_t *cut, int *atcut)
 /*
  * Write the registry: every tunnel that is not terminated, and the most
  * recent terminated ones (they stay readable through the REST API).
+ * Returns the save's sequence number (worker_after_save()), or 0 with
+ * errno set when it cannot even be sent: that is logged and counted as a
+ * failure, and tried again.
  */
-void
+uint64_t
 state_save(void)
 {
 	static const char	 header[] = "{\"version\":2}\n";
@@ -184,12 +196,15 @@ state_save(void)
 	struct tunnel		*t;
 	json_t			*o;
 	time_t			 now, cut;
+	uint64_t		 seq;
 	char			*s;
 	size_t			 n;
-	int			 atcut, r;
+	int			 atcut, r, saved;
 
-	if (!state_ready)
-		return;
+	if (!state_ready) {
+		errno = EAGAIN;
+		return (0);
+	}
 	memset(&st, 0, sizeof(st));
 	now = time(NULL);
 	tunnel_prune();
@@ -218,30 +233,113 @@ state_save(void)
 		if (r == -1 || state_text_add(&st, "\n", 1) == -1)
 			goto fail;
 	}
-	if (worker_save(st.buf, st.len) == 0)
+	if ((seq = worker_save(st.buf, st.len)) == 0)
 		goto fail;
 	state_text_free(&st);
-	return;
+	return (seq);
  fail:
-	if (!env->tunnels_save_failed)
-		log_warn("cannot save the tunnels to %s", env->tunnels_path);
-	env->tunnels_save_failed = 1;
+	saved = errno;
 	state_text_free(&st);
+	state_failed(saved);
+	errno = saved;
+	return (0);
 }
 
-/* The parent: write what the REST worker sent, mode 0600. */
+/* A save at the next turn of the event loop: one for several changes. */
 void
+state_save_soon(void)
+{
+	state_timer_add(0);
+}
+
+static void
+state_timer_add(int sec)
+{
+	struct timeval	 tv = { sec, 0 };
+
+	if (state_timer == NULL && (state_timer = evtimer_new(env->base,
+	    state_timer_cb, NULL)) == NULL) {
+		log_warnx("%s: evtimer_new", __func__);
+		return;
+	}
+	/* a retry never puts off a save that is due sooner */
+	if (sec > 0 && evtimer_pending(state_timer, NULL))
+		return;
+	evtimer_add(state_timer, &tv);
+}
+
+static void
+state_timer_cb(int fd, short ev, void *arg)
+{
+	state_save();
+}
+
+/*
+ * A save that failed (errno error): counted; logged at most once every
+ * TUNNELS_LOG_INTERVAL seconds, with the failures since the last line;
+ * tried again in TUNNELS_SAVE_RETRY seconds.
+ */
+static void
+state_failed(int error)
+{
+	struct timespec	 now;
+
+	stats.failures++;
+	stats.error = error;
+	fail_run++;
+	fail_unlogged++;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (fail_unlogged == fail_run ||
+	    now.tv_sec - fail_logged >= TUNNELS_LOG_INTERVAL) {
+		if (fail_unlogged > 1)
+			log_warnx("cannot save the tunnel registry to %s: %s "
+			    "(%llu failed saves since the last message)",
+			    env->tunnels_path, strerror(error),
+			    (unsigned long long)fail_unlogged);
+		else
+			log_warnx("cannot save the tunnel registry to %s: %s",
+			    env->tunnels_path, strerror(error));
+		fail_unlogged = 0;
+		fail_logged = now.tv_sec;
+	}
+	state_timer_add(TUNNELS_SAVE_RETRY);
+}
+
+/* The REST worker: the parent wrote a registry (error 0), or not. */
+void
+state_saved(int error)
+{
+	if (error != 0) {
+		state_failed(error);
+		return;
+	}
+	stats.saves++;
+	stats.error = 0;
+	if (fail_run > 0) {
+		log_info("the tunnel registry is saved to %s again, after %llu "
+		    "failed save%s", env->tunnels_path,
+		    (unsigned long long)fail_run, fail_run == 1 ? "" : "s");
+		fail_run = fail_unlogged = 0;
+	}
+}
+
+/* What became of the saves (for /metrics). */
+const struct state_stats *
+state_stats(void)
+{
+	return (&stats);
+}
+
+/* The parent: write what the REST worker sent, mode 0600; 0 or errno. */
+int
 state_write(const char *buf, size_t len)
 {
 	if (write_file_atomic(env->tunnels_path, buf, len, 0600) == -1) {
-		if (!env->tunnels_save_failed)
-			log_warn("cannot save the tunnels to %s",
-			    env->tunnels_path);
-		env->tunnels_save_failed = 1;
-	} else if (env->tunnels_save_failed) {
-		log_info("tunnels saved to %s again", env->tunnels_path);
-		env->tunnels_save_failed = 0;
+		log_debug("cannot write %s: %s", env->tunnels_path,
+		    strerror(errno));
+		return (errno ? errno : EIO);
 	}
+	return (0);
 }
 
 /* An optional time member: absent or null is 0. */

@@ -224,13 +224,22 @@ tunnel_started(int fd, const char *bound, void *arg)
 	tunnel_report(t, NULL);
 }
 
-/* The KGP worker: a REST DELETE of the tunnel named id. */
+/*
+ * The KGP worker: the REST worker ends the tunnel named id: a REST
+ * DELETE, or a new tunnel whose registry could not be written, which
+ * its client never heard of.
+ */
 void
-tunnel_del(const char *id)
+tunnel_del(const char *id, uint32_t why)
 {
 	struct tunnel	*t;
 
-	if ((t = tunnel_find(id)) != NULL)
+	if ((t = tunnel_find(id)) == NULL)
+		return;
+	if (why == SRV_DEL_UNSAVED)
+		tunnel_terminate(t, "not created: the registry could not be "
+		    "saved");
+	else
 		tunnel_delete(t);
 }
 

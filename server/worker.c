@@ -64,7 +64,7 @@ struct entry_bind {
 struct save_wait {
 	TAILQ_ENTRY(save_wait)	 entry;
 	uint64_t		 seq;
-	void			(*cb)(void *);
+	void			(*cb)(void *, int);
 	void			*arg;
 };
 
@@ -589,10 +589,9 @@ worker_relayed_kgp(struct imsg *imsg)
 		break;
 	case IMSG_SRV_TUNNEL_DEL:
 		if (imsg_get_data(imsg, &ref, sizeof(ref)) == -1 ||
-		    memchr(ref.id, '\0', sizeof(ref.id)) == NULL ||
-		    !tunnel_id_valid(ref.id))
+		    srv_tunnel_ref_valid(&ref) == -1)
 			fatalx("%s: bad IMSG_SRV_TUNNEL_DEL", __func__);
-		tunnel_del(ref.id);
+		tunnel_del(ref.id, ref.why);
 		break;
 	case IMSG_SRV_TUNNELS_END:
 		if (IMSG_DATA_SIZE(imsg) != 0 || !started)
@@ -612,29 +611,36 @@ worker_relayed_kgp(struct imsg *imsg)
 	}
 }
 
-/* Send a registry to write; returns its sequence number. */
+/*
+ * Send a registry to write.  Returns its sequence number, or 0 with errno
+ * set if it cannot be sent.
+ */
 uint64_t
 worker_save(const char *text, size_t len)
 {
 	if (srv_blob_send(&iev_parent, SRV_BLOB_SAVE, text, len,
-	    ++save_seq) == -1)
-		log_warnx("cannot send the registry to the parent");
-	return (save_seq);
+	    save_seq + 1) == -1)
+		return (0);
+	return (++save_seq);
 }
 
-/* cb(arg) once the registry last sent is on disk. */
+/*
+ * cb(arg, error) once the parent has answered for the registry of
+ * sequence number seq (worker_save()): error 0 if it is on disk, else
+ * the errno of the failure.  Each registry sent gets its answer, in
+ * order, so every waiter hears once.
+ */
 void
-worker_after_save(void (*cb)(void *), void *arg)
+worker_after_save(uint64_t seq, void (*cb)(void *, int), void *arg)
 {
 	struct save_wait	*w;
 
-	if (saved_seq >= save_seq) {
-		cb(arg);
-		return;
-	}
+	if (seq <= saved_seq || seq > save_seq)
+		fatalx("%s: no registry %llu waits for its answer", __func__,
+		    (unsigned long long)seq);
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		fatal("%s", __func__);
-	w->seq = save_seq;
+	w->seq = seq;
 	w->cb = cb;
 	w->arg = arg;
 	TAILQ_INSERT_TAIL(&waits, w, entry);
@@ -644,17 +650,19 @@ static void
 worker_saved(struct imsg *imsg)
 {
 	struct save_wait	*w, *tmp;
-	uint64_t		 seq;
+	struct srv_saved	 sv;
 
-	if (imsg_get_data(imsg, &seq, sizeof(seq)) == -1 ||
-	    seq <= saved_seq || seq > save_seq)
+	if (imsg_get_data(imsg, &sv, sizeof(sv)) == -1 ||
+	    sv.seq != saved_seq + 1 || sv.seq > save_seq ||
+	    sv.error < 0 || sv.error > 4095 || sv.pad != 0)
 		fatalx("%s: bad IMSG_SRV_SAVED", __func__);
-	saved_seq = seq;
+	saved_seq = sv.seq;
+	state_saved(sv.error);
 	TAILQ_FOREACH_SAFE(w, &waits, entry, tmp) {
-		if (w->seq > seq)
+		if (w->seq > saved_seq)
 			continue;
 		TAILQ_REMOVE(&waits, w, entry);
-		w->cb(w->arg);
+		w->cb(w->arg, sv.error);
 		free(w);
 	}
 	worker_check_ready();

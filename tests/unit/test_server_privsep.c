@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,8 +143,10 @@ test_too_large(void **state)
 	struct pair	*p = *state;
 	static char	 big[SRV_PEM_MAX + 1];
 
+	errno = 0;
 	assert_int_equal(srv_blob_send(&p->w, SRV_BLOB_KGP_KEY, big,
 	    sizeof(big), 0), -1);
+	assert_int_equal(errno, EFBIG);		/* the caller tells why */
 	assert_int_equal(p->w.ibuf.w.queued, 0);
 	assert_int_equal(srv_blob_send(&p->w, SRV_BLOB_NONE, "x", 1, 0), -1);
 	assert_int_equal(srv_blob_send(&p->w, SRV_BLOB_MAX, "x", 1, 0), -1);
@@ -232,6 +235,7 @@ static void
 test_relayed(void **state)
 {
 	struct srv_tunnel_add	 a;
+	struct srv_tunnel_ref	 ref;
 	struct srv_tstate	 ts;
 	struct srv_auth_req	 r;
 
@@ -257,6 +261,18 @@ test_relayed(void **state)
 	a.secret[3] = 'a';
 	memset(a.owner, 'b', sizeof(a.owner));	/* no NUL */
 	assert_int_equal(srv_tunnel_add_valid(&a), -1);
+
+	memset(&ref, 0, sizeof(ref));
+	strlcpy(ref.id, ID, sizeof(ref.id));
+	ref.why = SRV_DEL_USER;
+	assert_int_equal(srv_tunnel_ref_valid(&ref), 0);
+	ref.why = SRV_DEL_UNSAVED;
+	assert_int_equal(srv_tunnel_ref_valid(&ref), 0);
+	ref.why = 0;
+	assert_int_equal(srv_tunnel_ref_valid(&ref), -1);
+	ref.why = SRV_DEL_USER;
+	memset(ref.id, 'a', sizeof(ref.id));	/* no NUL */
+	assert_int_equal(srv_tunnel_ref_valid(&ref), -1);
 
 	memset(&ts, 0, sizeof(ts));
 	strlcpy(ts.id, ID, sizeof(ts.id));
