@@ -46,6 +46,7 @@ static void	 reg_created(struct tunnel *);
 static void	 reg_saved(void *, int);
 static void	 reg_unsaved(struct tunnel *, int, void (*)(struct tunnel *,
 		    int, const char *, void *), void *);
+static size_t	 reg_bytes(const char *);
 static json_t	*json_time(time_t);
 static json_t	*json_list(json_t *);
 
@@ -63,6 +64,58 @@ reg_send(struct tunnel *t, uint32_t mode)
 	a.last_connected = t->last_connected;
 	worker_send(IMSG_SRV_TUNNEL_ADD, &a, sizeof(a));
 	explicit_bzero(&a, sizeof(a));
+}
+
+/*
+ * May owner have the new tunnel t (its settings checked, t->size set)?
+ * Returns 0, or the HTTP status to answer with a message in err: 429
+ * for too many tunnels, 413 for too many bytes of settings of one
+ * account, 503 when the registry as a whole is full.
+ */
+int
+reg_admit(struct tunnel *t, char *err, size_t errlen)
+{
+	size_t	 mine, all;
+
+	if (tunnel_count_active(t->owner) >= TUNNEL_MAX_PER_USER) {
+		snprintf(err, errlen, "too many tunnels (at most %d)",
+		    TUNNEL_MAX_PER_USER);
+		return (429);
+	}
+	mine = reg_bytes(t->owner);
+	if (t->size > ACCOUNT_TUNNELS_MAX - mine) {
+		snprintf(err, errlen, "the tunnel would take %zu bytes of the "
+		    "registry, and the account's tunnels take %zu already: at "
+		    "most %d in all", t->size, mine, ACCOUNT_TUNNELS_MAX);
+		return (413);
+	}
+	all = reg_bytes(NULL);
+	if (t->size > TUNNELS_LIVE_MAX - all) {
+		snprintf(err, errlen, "the server's tunnel registry is full "
+		    "(%zu bytes)", all);
+		return (503);
+	}
+	return (0);
+}
+
+/*
+ * The bytes in the registry of the tunnels of owner (NULL: of all) that
+ * are not terminated, those being created included.
+ */
+static size_t
+reg_bytes(const char *owner)
+{
+	struct tunnel	*t;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(t, &env->tunnels, entry)
+		if (t->status != TUNNEL_TERMINATED &&
+		    (owner == NULL || strcmp(t->owner, owner) == 0))
+			n += t->size;
+	TAILQ_FOREACH(t, &pending, entry)
+		if (owner == NULL || strcmp(t->owner, owner) == 0)
+			n += t->size;
+	return (n);
 }
 
 /*

@@ -639,25 +639,20 @@ rest_tunnels_create(struct rest_req *r)
 		rest_error(r, 400, err);
 		return;
 	}
-	if (tunnel_count_active(r->user) >= TUNNEL_MAX_PER_USER) {
-		json_decref(body);
-		snprintf(err, sizeof(err), "too many tunnels (at most %d)",
-		    TUNNEL_MAX_PER_USER);
-		rest_error(r, 429, err);
-		return;
-	}
 	if ((t = tunnel_new(r->user)) == NULL) {
 		json_decref(body);
 		rest_error(r, 500, "out of memory");
 		return;
 	}
-	if ((code = rest_tunnel_settings(body, t, err, sizeof(err))) != 0) {
-		json_decref(body);
+	code = rest_tunnel_settings(body, t, err, sizeof(err));
+	json_decref(body);
+	if (code == 0)
+		code = reg_admit(t, err, sizeof(err));
+	if (code != 0) {
 		tunnel_free(t);
 		rest_error(r, code, err);
 		return;
 	}
-	json_decref(body);
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		tunnel_free(t);
 		rest_error(r, 500, "out of memory");

@@ -54,6 +54,11 @@
 /* the other members of a tunnel's line in the registry take less */
 #define TUNNEL_RECORD_FIXED	1024
 #define TUNNEL_LINE_MAX		(TUNNEL_SETTINGS_MAX + TUNNEL_RECORD_FIXED)
+/* the lines of one account's tunnels that are not terminated, in all */
+#define ACCOUNT_TUNNELS_MAX	(1024 * 1024)
+/* those of every account: the registry stays under TUNNELS_FILE_MAX */
+#define TUNNELS_LIVE_MAX	(TUNNELS_FILE_MAX - \
+				    (TUNNELS_KEEP_TERMINATED + 1) * TUNNEL_LINE_MAX)
 
 #define HOST_MAX		256
 #define ADDRSTR_MAX		(HOST_MAX + 16)
@@ -260,6 +265,7 @@ void		 worker_send(uint32_t, const void *, size_t);
 void		 worker_restore_done(void);
 
 /* registry.c: the REST worker's side of the tunnels */
+int		 reg_admit(struct tunnel *, char *, size_t);
 int		 reg_start(struct tunnel *, void (*)(struct tunnel *, int,
 		    const char *, void *), void *);
 void		 reg_restore(struct tunnel *);

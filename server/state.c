@@ -30,7 +30,9 @@
  * What the REST API accepts always fits: each tunnel's settings are
  * bounded (rest_tunnel_settings(): depth, bytes per field, bytes per
  * tunnel), so a line is at most TUNNEL_LINE_MAX bytes and nested a few
- * levels deep.
+ * levels deep, and the tunnels that are not terminated are bounded in
+ * bytes per account and in all (reg_admit()), so the file stays under
+ * TUNNELS_FILE_MAX, which the parent and the loader accept.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
