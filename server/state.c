@@ -77,6 +77,7 @@ static struct tunnel *state_tunnel_parse(json_t *, const char *);
 static int	 state_take(json_t *, const char *, time_t, int *);
 static int	 state_load_lines(char *, size_t, time_t, int *);
 static int	 state_load_doc(char *, size_t, time_t, int *);
+static int	 state_load_split(char *, size_t, time_t, int *);
 static int	 state_time(json_t *, const char *, time_t *);
 static char	*state_read(const char *, size_t *);
 
@@ -563,8 +564,9 @@ state_load_doc(char *buf, size_t len, time_t now, int *bad)
 	    &jerr)) == NULL) {
 		/* jansson quotes the bad bytes: no control characters */
 		log_sanitize(jerr.text, why, sizeof(why));
-		log_warnx("%s is corrupt (line %d: %s), starting with no "
-		    "tunnels", env->tunnels_path, jerr.line, why);
+		log_warnx("%s is corrupt (line %d: %s): reading its tunnels one "
+		    "by one", env->tunnels_path, jerr.line, why);
+		state_load_split(buf, len, now, bad);
 		return (-1);
 	}
 	v = json_object_get(root, "version");
@@ -592,6 +594,100 @@ state_load_doc(char *buf, size_t len, time_t now, int *bad)
 	log_info("%d tunnel%s restored from %s (version %d), %d running",
 	    nall, nall == 1 ? "" : "s", env->tunnels_path, STATE_VERSION_DOC,
 	    nrun);
+	return (nall);
+}
+
+/*
+ * A version 1 file that does not parse as a whole (a tunnel nested deeper
+ * than the parser goes, as the REST API accepted before it bounded the
+ * settings): the elements of its "tunnels" array are found by their
+ * brackets, outside strings, and each is parsed on its own, so that one
+ * bad tunnel costs no other.  Returns the number of tunnels taken, -1 if
+ * there is no such array; *bad counts those left out.
+ */
+static int
+state_load_split(char *buf, size_t len, time_t now, int *bad)
+{
+	static const char	 key[] = "\"tunnels\"";
+	json_t			*o;
+	json_error_t		 jerr;
+	char			 where[64], why[JSON_ERROR_TEXT_LENGTH];
+	size_t			 i, str = 0, start = 0, n = 0;
+	int			 depth = 0, instr = 0, esc = 0, inarray = 0;
+	int			 afterkey = 0, nall = 0, nrun = 0;
+
+	for (i = 0; i < len && inarray >= 0; i++) {
+		if (instr) {
+			if (esc)
+				esc = 0;
+			else if (buf[i] == '\\')
+				esc = 1;
+			else if (buf[i] == '"') {
+				instr = 0;
+				if (depth == 1 && !inarray)
+					afterkey = i + 1 - str ==
+					    sizeof(key) - 1 && memcmp(buf + str,
+					    key, sizeof(key) - 1) == 0;
+			}
+			continue;
+		}
+		switch (buf[i]) {
+		case '"':
+			instr = 1;
+			str = i;
+			break;
+		case ',':
+			if (depth == 1)
+				afterkey = 0;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			if (depth == 2 && afterkey && buf[i] == '[')
+				inarray = 1;
+			else if (depth == 3 && inarray)
+				start = i;
+			afterkey = 0;
+			break;
+		case '}':
+		case ']':
+			if (depth == 2 && inarray)
+				inarray = -1;	/* its end: done */
+			else if (depth == 3 && inarray) {
+				snprintf(where, sizeof(where), "tunnel #%zu",
+				    ++n);
+				if ((o = json_loadb(buf + start, i + 1 - start,
+				    JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+					log_sanitize(jerr.text, why,
+					    sizeof(why));
+					log_warnx("%s: %s left out: %s",
+					    env->tunnels_path, where, why);
+					(*bad)++;
+				} else {
+					switch (state_take(o, where, now,
+					    &nrun)) {
+					case 0:
+						nall++;
+						break;
+					case -1:
+						(*bad)++;
+						break;
+					}
+					json_decref(o);
+				}
+			}
+			depth--;
+			break;
+		}
+	}
+	if (inarray == 0) {
+		log_warnx("%s has no list of tunnels, starting with none",
+		    env->tunnels_path);
+		return (-1);
+	}
+	log_info("%d tunnel%s restored from %s (version %d, one by one), %d "
+	    "running", nall, nall == 1 ? "" : "s", env->tunnels_path,
+	    STATE_VERSION_DOC, nrun);
 	return (nall);
 }
 

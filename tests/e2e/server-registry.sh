@@ -11,6 +11,8 @@
 #  - one bad line costs its tunnel only: the others are restored and the
 #    file is kept as tunnels.json.bad;
 #  - a version 1 file (one JSON document) is still read, and rewritten;
+#    one that the old server wrote with metadata too deep to parse loses
+#    only that tunnel;
 #  - terminated tunnels are bounded: none that ended more than 24 hours
 #    ago, at most 64 in the file.
 . "$(dirname "$0")/lib.sh"
@@ -205,4 +207,30 @@ grep -q "\"id\":\"$(v1id 109)\"" "$STATE" ||
     fail "the file lost the last ended terminated tunnel"
 ok "version 1 read and rewritten as version 2; terminated: 2 days old" \
     "forgotten (404), the 64 latest of 100 kept"
+
+# 6. the issue's file: a version 1 registry that the old server wrote
+# with one tunnel's metadata 2,046 levels deep, which does not parse as a
+# whole; the upgrade loses the other tunnels nonetheless
+"$PYTHON" -c 'import json, sys
+def tun(i, meta):
+	t = {"id": "%032x" % (0xd0d0 + i), "owner": "alice",
+	    "status": "running", "tunnel_identifier": "deep-%d" % i,
+	    "kgp_secret": "cd" * 32, "entry_port": None, "metadata": {}}
+	return json.dumps(t, indent=1).replace("\"metadata\": {}", meta)
+deep = "\"metadata\": {\"a\": " + "[" * 2046 + "]" * 2046 + "}"
+body = ",\n".join([tun(1, "\"metadata\": {}"), tun(2, deep),
+    tun(3, "\"metadata\": {\"b\": [1]}")])
+open(sys.argv[1], "w").write("{\n \"version\": 1,\n \"tunnels\": [\n" + body +
+    "\n ]\n}\n")' "$STATE"
+rm -f "$STATE.bad"
+run_server
+grep -q 'tunnels.json is corrupt (.*): reading its tunnels one by one' \
+    "$TMP/server.log" || fail "no line saying the file is read tunnel by tunnel"
+grep -q 'tunnels.json: tunnel #2 left out' "$TMP/server.log" ||
+    fail "no warning for the deep tunnel #2"
+want="$(printf '%032x' $((0xd0d0 + 1))) $(printf '%032x' $((0xd0d0 + 3)))"
+[ "$(ids)" = "$want" ] || fail "from the deep version 1 file: '$(ids)', want '$want'"
+[ -f "$STATE.bad" ] || fail "the deep version 1 file was not kept aside"
+ok "a version 1 file 2,046 levels deep: tunnels #1 and #3 restored," \
+    "#2 left out, the file kept as tunnels.json.bad"
 e2e_done
