@@ -58,6 +58,13 @@
 #define STATE_VERSION_DOC	1	/* one document: still read */
 #define STATE_TIME_MAX	((json_int_t)1 << 40)	/* sane Unix seconds */
 
+/* what a load took */
+struct state_count {
+	int	 all;		/* tunnels restored */
+	int	 run;		/* of which running */
+	int	 bad;		/* left out */
+};
+
 /* the text of a registry being made */
 struct state_text {
 	char	*buf;
@@ -74,10 +81,15 @@ static void	 state_failed(int);
 static void	 state_timer_cb(int, short, void *);
 static void	 state_timer_add(int);
 static struct tunnel *state_tunnel_parse(json_t *, const char *);
-static int	 state_take(json_t *, const char *, time_t, int *);
-static int	 state_load_lines(char *, size_t, time_t, int *);
-static int	 state_load_doc(char *, size_t, time_t, int *);
-static int	 state_load_split(char *, size_t, time_t, int *);
+static void	 state_take(json_t *, const char *, time_t,
+		    struct state_count *);
+static void	 state_take_text(const char *, size_t, const char *, time_t,
+		    struct state_count *);
+static void	 state_load_lines(char *, size_t, time_t,
+		    struct state_count *);
+static int	 state_load_doc(char *, size_t, time_t, struct state_count *);
+static int	 state_load_split(char *, size_t, time_t,
+		    struct state_count *);
 static int	 state_time(json_t *, const char *, time_t *);
 static char	*state_read(const char *, size_t *);
 
@@ -470,43 +482,59 @@ state_tunnel_parse(json_t *o, const char *where)
 
 /*
  * One tunnel of the file (where: "line 3", "tunnel #2" for the log):
- * into the registry, or left out.  Returns 0 if taken (*nrun counts the
- * running ones), 1 if it ended too long ago to keep, -1 if it is bad.
+ * into the registry and counted in c, or left out.  One that ended too
+ * long ago to keep is forgotten.
  */
-static int
-state_take(json_t *o, const char *where, time_t now, int *nrun)
+static void
+state_take(json_t *o, const char *where, time_t now, struct state_count *c)
 {
 	struct tunnel	*t;
 
-	if ((t = state_tunnel_parse(o, where)) == NULL)
-		return (-1);
+	if ((t = state_tunnel_parse(o, where)) == NULL) {
+		c->bad++;
+		return;
+	}
 	if (t->status == TUNNEL_TERMINATED &&
 	    t->shutdown_time < now - TUNNEL_TERMINATED_AGE) {
 		log_debug("tunnel %s ended more than %d s ago: forgotten",
 		    t->id, TUNNEL_TERMINATED_AGE);
 		tunnel_free(t);
-		return (1);
+		return;
 	}
 	reg_restore(t);
+	c->all++;
 	if (t->status == TUNNEL_RUNNING)
-		(*nrun)++;
-	return (0);
+		c->run++;
 }
 
-/*
- * Version 2: the lines after the header (buf, len: the whole file), each
- * on its own.  Returns the number of tunnels taken; *bad counts those
- * left out.
- */
-static int
-state_load_lines(char *buf, size_t len, time_t now, int *bad)
+/* The same, from the n bytes of its JSON text at p. */
+static void
+state_take_text(const char *p, size_t n, const char *where, time_t now,
+    struct state_count *c)
 {
 	json_t		*o;
 	json_error_t	 jerr;
-	char		 where[64], why[JSON_ERROR_TEXT_LENGTH];
+	char		 why[JSON_ERROR_TEXT_LENGTH];
+
+	if ((o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		/* jansson quotes the bad bytes: no control characters */
+		log_sanitize(jerr.text, why, sizeof(why));
+		log_warnx("%s: %s left out: %s (column %d)",
+		    env->tunnels_path, where, why, jerr.column);
+		c->bad++;
+		return;
+	}
+	state_take(o, where, now, c);
+	json_decref(o);
+}
+
+/* Version 2: the lines after the header (buf, len: the whole file). */
+static void
+state_load_lines(char *buf, size_t len, time_t now, struct state_count *c)
+{
+	char		 where[64];
 	char		*p, *end = buf + len, *nl;
 	size_t		 line = 1, n;
-	int		 nall = 0, nrun = 0;
 
 	p = memchr(buf, '\n', len);
 	for (p = p != NULL ? p + 1 : end; p < end; p = nl + 1) {
@@ -520,45 +548,26 @@ state_load_lines(char *buf, size_t len, time_t now, int *bad)
 		if (n > TUNNEL_LINE_MAX) {
 			log_warnx("%s: %s left out: longer than %d bytes",
 			    env->tunnels_path, where, TUNNEL_LINE_MAX);
-			(*bad)++;
+			c->bad++;
 			continue;
 		}
-		if ((o = json_loadb(p, n, JSON_REJECT_DUPLICATES,
-		    &jerr)) == NULL) {
-			/* jansson quotes the bad bytes: no control characters */
-			log_sanitize(jerr.text, why, sizeof(why));
-			log_warnx("%s: %s left out: %s (column %d)",
-			    env->tunnels_path, where, why, jerr.column);
-			(*bad)++;
-			continue;
-		}
-		switch (state_take(o, where, now, &nrun)) {
-		case 0:
-			nall++;
-			break;
-		case -1:
-			(*bad)++;
-			break;
-		}
-		json_decref(o);
+		state_take_text(p, n, where, now, c);
 	}
-	log_info("%d tunnel%s restored from %s, %d running", nall,
-	    nall == 1 ? "" : "s", env->tunnels_path, nrun);
-	return (nall);
+	log_info("%d tunnel%s restored from %s, %d running", c->all,
+	    c->all == 1 ? "" : "s", env->tunnels_path, c->run);
 }
 
 /*
- * Version 1, one document; -1 if it is not one.  The tunnels as in
- * state_load_lines().
+ * Version 1, one document; -1 if it is not one (what could be read of it
+ * is taken all the same).
  */
 static int
-state_load_doc(char *buf, size_t len, time_t now, int *bad)
+state_load_doc(char *buf, size_t len, time_t now, struct state_count *c)
 {
 	json_t		*root, *a, *v;
 	json_error_t	 jerr;
 	char		 where[64], why[JSON_ERROR_TEXT_LENGTH];
 	size_t		 i;
-	int		 nall = 0, nrun = 0;
 
 	if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
 	    &jerr)) == NULL) {
@@ -566,7 +575,7 @@ state_load_doc(char *buf, size_t len, time_t now, int *bad)
 		log_sanitize(jerr.text, why, sizeof(why));
 		log_warnx("%s is corrupt (line %d: %s): reading its tunnels one "
 		    "by one", env->tunnels_path, jerr.line, why);
-		state_load_split(buf, len, now, bad);
+		state_load_split(buf, len, now, c);
 		return (-1);
 	}
 	v = json_object_get(root, "version");
@@ -581,20 +590,13 @@ state_load_doc(char *buf, size_t len, time_t now, int *bad)
 	}
 	json_array_foreach(a, i, v) {
 		snprintf(where, sizeof(where), "tunnel #%zu", i + 1);
-		switch (state_take(v, where, now, &nrun)) {
-		case 0:
-			nall++;
-			break;
-		case -1:
-			(*bad)++;
-			break;
-		}
+		state_take(v, where, now, c);
 	}
 	json_decref(root);
 	log_info("%d tunnel%s restored from %s (version %d), %d running",
-	    nall, nall == 1 ? "" : "s", env->tunnels_path, STATE_VERSION_DOC,
-	    nrun);
-	return (nall);
+	    c->all, c->all == 1 ? "" : "s", env->tunnels_path,
+	    STATE_VERSION_DOC, c->run);
+	return (0);
 }
 
 /*
@@ -602,19 +604,16 @@ state_load_doc(char *buf, size_t len, time_t now, int *bad)
  * than the parser goes, as the REST API accepted before it bounded the
  * settings): the elements of its "tunnels" array are found by their
  * brackets, outside strings, and each is parsed on its own, so that one
- * bad tunnel costs no other.  Returns the number of tunnels taken, -1 if
- * there is no such array; *bad counts those left out.
+ * bad tunnel costs no other.  Returns -1 if there is no such array.
  */
 static int
-state_load_split(char *buf, size_t len, time_t now, int *bad)
+state_load_split(char *buf, size_t len, time_t now, struct state_count *c)
 {
 	static const char	 key[] = "\"tunnels\"";
-	json_t			*o;
-	json_error_t		 jerr;
-	char			 where[64], why[JSON_ERROR_TEXT_LENGTH];
+	char			 where[64];
 	size_t			 i, str = 0, start = 0, n = 0;
 	int			 depth = 0, instr = 0, esc = 0, inarray = 0;
-	int			 afterkey = 0, nall = 0, nrun = 0;
+	int			 afterkey = 0;
 
 	for (i = 0; i < len && inarray >= 0; i++) {
 		if (instr) {
@@ -656,25 +655,8 @@ state_load_split(char *buf, size_t len, time_t now, int *bad)
 			else if (depth == 3 && inarray) {
 				snprintf(where, sizeof(where), "tunnel #%zu",
 				    ++n);
-				if ((o = json_loadb(buf + start, i + 1 - start,
-				    JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-					log_sanitize(jerr.text, why,
-					    sizeof(why));
-					log_warnx("%s: %s left out: %s",
-					    env->tunnels_path, where, why);
-					(*bad)++;
-				} else {
-					switch (state_take(o, where, now,
-					    &nrun)) {
-					case 0:
-						nall++;
-						break;
-					case -1:
-						(*bad)++;
-						break;
-					}
-					json_decref(o);
-				}
+				state_take_text(buf + start, i + 1 - start,
+				    where, now, c);
 			}
 			depth--;
 			break;
@@ -686,9 +668,9 @@ state_load_split(char *buf, size_t len, time_t now, int *bad)
 		return (-1);
 	}
 	log_info("%d tunnel%s restored from %s (version %d, one by one), %d "
-	    "running", nall, nall == 1 ? "" : "s", env->tunnels_path,
-	    STATE_VERSION_DOC, nrun);
-	return (nall);
+	    "running", c->all, c->all == 1 ? "" : "s", env->tunnels_path,
+	    STATE_VERSION_DOC, c->run);
+	return (0);
 }
 
 /* The whole file, NUL-terminated; NULL with errno set. */
@@ -790,10 +772,12 @@ state_load(char *buf, size_t len)
 {
 	json_t		*hdr, *v;
 	char		*nl;
+	struct state_count c;
 	json_int_t	 version = 0;
 	time_t		 now = time(NULL);
-	int		 bad = 0;
+	int		 aside = 0;
 
+	memset(&c, 0, sizeof(c));
 	if (len == 0)
 		goto done;
 	/* version 2 if its first line says so, else one document */
@@ -806,19 +790,19 @@ state_load(char *buf, size_t len)
 		json_decref(hdr);
 	}
 	if (version == STATE_VERSION)
-		state_load_lines(buf, len, now, &bad);
+		state_load_lines(buf, len, now, &c);
 	else if (version != 0 && version != STATE_VERSION_DOC) {
 		log_warnx("%s is a tunnel registry of version %lld, not %d "
 		    "or %d: starting with no tunnels", env->tunnels_path,
 		    (long long)version, STATE_VERSION_DOC, STATE_VERSION);
-		bad = -1;
-	} else if (state_load_doc(buf, len, now, &bad) == -1)
-		bad = -1;
-	if (bad > 0)
+		aside = 1;
+	} else if (state_load_doc(buf, len, now, &c) == -1)
+		aside = 1;
+	if (c.bad > 0)
 		log_warnx("%s: %d tunnel%s left out, the file is kept as "
-		    "%s.bad", env->tunnels_path, bad, bad == 1 ? "" : "s",
+		    "%s.bad", env->tunnels_path, c.bad, c.bad == 1 ? "" : "s",
 		    env->tunnels_path);
-	if (bad != 0)
+	if (aside || c.bad > 0)
 		worker_state_aside();
  done:
 	explicit_bzero(buf, len);
