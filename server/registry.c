@@ -82,15 +82,17 @@ reg_admit(struct tunnel *t, char *err, size_t errlen)
 		    TUNNEL_MAX_PER_USER);
 		return (429);
 	}
+	/* restored tunnels were not admitted: there may be more already */
 	mine = reg_bytes(t->owner);
-	if (t->size > ACCOUNT_TUNNELS_MAX - mine) {
+	if (mine > ACCOUNT_TUNNELS_MAX ||
+	    t->size > ACCOUNT_TUNNELS_MAX - mine) {
 		snprintf(err, errlen, "the tunnel would take %zu bytes of the "
 		    "registry, and the account's tunnels take %zu already: at "
 		    "most %d in all", t->size, mine, ACCOUNT_TUNNELS_MAX);
 		return (413);
 	}
 	all = reg_bytes(NULL);
-	if (t->size > TUNNELS_LIVE_MAX - all) {
+	if (all > TUNNELS_LIVE_MAX || t->size > TUNNELS_LIVE_MAX - all) {
 		snprintf(err, errlen, "the server's tunnel registry is full "
 		    "(%zu bytes)", all);
 		return (503);
