@@ -444,6 +444,31 @@ kgp_conn_close(struct kgp_conn *c, int code, const char *reason)
 	timer_ms(c->ev_timer, CLOSE_GRACE_MS);
 }
 
+/*
+ * A protocol error of the peer's (a malformed frame, or one in the wrong
+ * state): tell the peer with ERROR (kgp.7), then close like
+ * kgp_conn_close().  What the peer sends after it is read and dropped.
+ * Returns -1 like conn_fail(): the caller stops parsing.  Nothing can be
+ * said during the TLS handshake, and an ERROR is never answered with one.
+ */
+int
+conn_abort(struct kgp_conn *c, int code, const char *fmt, ...)
+{
+	char		 why[sizeof(c->down_why)];
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (c->state == CONN_DEAD)
+		return (-1);
+	log_debug("session %016llx: %s", (unsigned long long)c->session, why);
+	c->deaf = 1;
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	kgp_conn_close(c, code, why);
+	return (-1);
+}
+
 /* Take no new streams; the ones open go on. */
 void
 kgp_conn_drain(struct kgp_conn *c)
@@ -731,8 +756,8 @@ conn_transplant(struct kgp_conn *c, const struct kgp_hello *h)
 	c->adopt = NULL;
 	if (s == c || !conn_live(s) || s->params.role != KGP_ROLE_SERVER ||
 	    conn_ack_check(s, h->recv_seq) == -1) {
-		kgp_conn_close(c, KGP_E_PROTOCOL, "cannot resume the session");
-		return (-1);
+		return (conn_abort(c, KGP_E_PROTOCOL,
+		    "cannot resume the session"));
 	}
 	if (s->state == CONN_UP) {
 		/* its old link has not noticed yet that it is dead */
@@ -785,19 +810,16 @@ conn_on_hello(struct kgp_conn *c, struct kgp_frame *f, uint8_t *p)
 	int			 rc;
 
 	if (c->params.role != KGP_ROLE_SERVER || c->state != CONN_HELLO)
-		return (conn_fail(c, KGP_E_PROTOCOL, "unexpected HELLO"));
+		return (conn_abort(c, KGP_E_PROTOCOL, "unexpected HELLO"));
 	rc = kgp_hello_decode(f, &h, &errstr);
 	explicit_bzero(p, f->len);
-	if (rc == -1) {
-		kgp_conn_close(c, KGP_E_PROTOCOL, errstr);
-		return (-1);
-	}
+	if (rc == -1)
+		return (conn_abort(c, KGP_E_PROTOCOL, "HELLO: %s", errstr));
 	if (h.vmax < KGP_VERSION_MIN || h.vmin > KGP_VERSION ||
 	    h.session == 0) {
 		explicit_bzero(&h, sizeof(h));
-		kgp_conn_close(c, KGP_E_VERSION, "no common protocol version "
-		    "(this server speaks KGP 2)");
-		return (-1);
+		return (conn_abort(c, KGP_E_VERSION, "no common protocol "
+		    "version (this server speaks KGP 2)"));
 	}
 	c->peer_window = h.window;
 	c->peer_max_streams = c->params.max_streams;
@@ -808,8 +830,7 @@ conn_on_hello(struct kgp_conn *c, struct kgp_frame *f, uint8_t *p)
 		return (-1);
 	if (rc != 0) {
 		c->adopt = NULL;
-		kgp_conn_close(c, rc, kgp_code_name(rc));
-		return (-1);
+		return (conn_abort(c, rc, "%s", kgp_code_name(rc)));
 	}
 	if (c->adopt != NULL)
 		return (conn_transplant(c, &h));
@@ -831,15 +852,15 @@ conn_on_welcome(struct kgp_conn *c, struct kgp_frame *f)
 	const char		*errstr;
 
 	if (c->params.role != KGP_ROLE_CLIENT || c->state != CONN_HELLO)
-		return (conn_fail(c, KGP_E_PROTOCOL, "unexpected WELCOME"));
+		return (conn_abort(c, KGP_E_PROTOCOL, "unexpected WELCOME"));
 	if (kgp_welcome_decode(f, &w, &errstr) == -1)
-		return (conn_fail(c, KGP_E_PROTOCOL, "WELCOME: %s", errstr));
+		return (conn_abort(c, KGP_E_PROTOCOL, "WELCOME: %s", errstr));
 	if (w.version < KGP_VERSION_MIN || w.version > KGP_VERSION)
-		return (conn_fail(c, KGP_E_VERSION,
+		return (conn_abort(c, KGP_E_VERSION,
 		    "server chose version %u", w.version));
 	if (w.resumed && (!c->established ||
 	    conn_ack_check(c, w.recv_seq) == -1))
-		return (conn_fail(c, KGP_E_PROTOCOL,
+		return (conn_abort(c, KGP_E_PROTOCOL,
 		    "the server resumed a session that cannot be"));
 	if (w.resumed)
 		conn_resumed(c, w.recv_seq);
@@ -867,12 +888,12 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 
 	if (kgp_type_numbered(f->type)) {
 		if (c->state != CONN_UP && c->state != CONN_CLOSING)
-			return (conn_fail(c, KGP_E_PROTOCOL,
+			return (conn_abort(c, KGP_E_PROTOCOL,
 			    "%s before the handshake",
 			    kgp_type_name(f->type)));
 		if (f->seq != c->recv_seq + 1) {
 			if (f->seq > c->recv_seq)
-				return (conn_fail(c, KGP_E_PROTOCOL,
+				return (conn_abort(c, KGP_E_PROTOCOL,
 				    "frame %u where %u was due", f->seq,
 				    c->recv_seq + 1));
 			/* had it already (sent again after a resume) */
@@ -894,6 +915,7 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 	case KGP_ERROR:
 		if (kgp_code_decode(f, &code, text, sizeof(text), &errstr)
 		    == -1)
+			/* the peer is closing: no ERROR for its ERROR */
 			return (conn_fail(c, KGP_E_PROTOCOL, "ERROR: %s",
 			    errstr));
 		return (conn_fail(c, code, "peer: %s%s%s",
@@ -904,7 +926,7 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 		return (conn_on_welcome(c, f));
 	}
 	if (c->state != CONN_UP && c->state != CONN_CLOSING)
-		return (conn_fail(c, KGP_E_PROTOCOL, "%s before the handshake",
+		return (conn_abort(c, KGP_E_PROTOCOL, "%s before the handshake",
 		    kgp_type_name(f->type)));
 	switch (f->type) {
 	case KGP_PING:
@@ -912,7 +934,7 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 		return (0);
 	case KGP_PONG:
 		if (kgp_u64_decode(f, &v, &errstr) == -1)
-			return (conn_fail(c, KGP_E_PROTOCOL, "PONG: %s",
+			return (conn_abort(c, KGP_E_PROTOCOL, "PONG: %s",
 			    errstr));
 		/* our own timestamp comes back: any answer proves the link */
 		if (v != 0 && v <= now_us()) {
@@ -923,17 +945,17 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 	case KGP_ACK:
 		if (kgp_u32_decode(f, &seq, &errstr) == -1 ||
 		    conn_ack_check(c, seq) == -1)
-			return (conn_fail(c, KGP_E_PROTOCOL,
+			return (conn_abort(c, KGP_E_PROTOCOL,
 			    "ACK of frames never sent"));
 		conn_ack(c, seq);
 		return (0);
 	case KGP_GOAWAY:
 		if (c->params.role != KGP_ROLE_CLIENT)
-			return (conn_fail(c, KGP_E_PROTOCOL,
+			return (conn_abort(c, KGP_E_PROTOCOL,
 			    "GOAWAY from the client"));
 		if (kgp_code_decode(f, &code, text, sizeof(text), &errstr)
 		    == -1)
-			return (conn_fail(c, KGP_E_PROTOCOL, "GOAWAY: %s",
+			return (conn_abort(c, KGP_E_PROTOCOL, "GOAWAY: %s",
 			    errstr));
 		if (c->goaway)
 			return (0);
@@ -962,7 +984,7 @@ conn_parse(struct kgp_conn *c)
 		evbuffer_copyout(c->in, hdr, sizeof(hdr));
 		if (kgp_decode_hdr(hdr, sizeof(hdr), &f, &errstr) == -1 ||
 		    kgp_frame_check(&f, &errstr) == -1)
-			return (conn_fail(c, KGP_E_PROTOCOL, "%s (type %u)",
+			return (conn_abort(c, KGP_E_PROTOCOL, "%s (type %u)",
 			    errstr, hdr[0]));
 		if (evbuffer_get_length(c->in) < KGP_HDRLEN + (size_t)f.len)
 			break;
@@ -1033,6 +1055,7 @@ conn_read(struct kgp_conn *c)
 	c->read_wants_out = 0;
 	/* frames a previous link left here (a resume moved them in) */
 	if (evbuffer_get_length(c->in) >= KGP_HDRLEN && !c->linger &&
+	    !c->deaf &&
 	    conn_parse(c) == -1)
 		return (-1);
 	while (total < CONN_IO_BUDGET) {
@@ -1052,7 +1075,7 @@ conn_read(struct kgp_conn *c)
 		}
 		if (n == -1 || n == 0)
 			conn_deliver(c);	/* the session may go on */
-		if ((n == -1 || n == 0) && c->linger)
+		if ((n == -1 || n == 0) && (c->linger || c->deaf))
 			return (conn_finish_close(c));
 		if (n == -1)
 			return (conn_break(c, KGP_E_PROTOCOL, "TLS read: %s",
@@ -1060,7 +1083,7 @@ conn_read(struct kgp_conn *c)
 		if (n == 0)
 			return (conn_break(c, KGP_E_SHUTDOWN,
 			    "connection closed by the peer"));
-		if (c->linger) {
+		if (c->linger || c->deaf) {
 			/* what the peer still says is moot */
 			total += n;
 			continue;

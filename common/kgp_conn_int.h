@@ -124,6 +124,8 @@ struct kgp_conn {
 	int			 goaway_code;	/* server: to say it again */
 	char			 goaway_why[128];
 	int			 linger;	/* ERROR out, waiting for EOF */
+	int			 deaf;		/* a protocol error: the peer's
+						   bytes are dropped */
 	int			 read_wants_out;
 	int			 write_wants_in;
 	uint32_t		 peer_window;
@@ -157,6 +159,8 @@ void	conn_schedule_write(struct kgp_conn *);
 void	conn_seq_check(struct kgp_conn *);
 void	conn_goaway_check(struct kgp_conn *);
 int	conn_fail(struct kgp_conn *, int, const char *, ...)
+	    __attribute__((__format__ (printf, 3, 4)));
+int	conn_abort(struct kgp_conn *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 
 /* kgp_stream.c */

@@ -600,11 +600,11 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 	int			 fd;
 
 	if (c->params.role != KGP_ROLE_CLIENT || (f->stream & 1) == 0)
-		return (conn_fail(c, KGP_E_PROTOCOL,
+		return (conn_abort(c, KGP_E_PROTOCOL,
 		    "OPEN of stream %u from the wrong side", f->stream));
 	key.id = f->stream;
 	if (RB_FIND(stream_tree, &c->streams, &key) != NULL)
-		return (conn_fail(c, KGP_E_PROTOCOL,
+		return (conn_abort(c, KGP_E_PROTOCOL,
 		    "OPEN of stream %u which is open", f->stream));
 	n = f->len < sizeof(meta) ? f->len : sizeof(meta) - 1;
 	for (i = 0; i < n; i++)
@@ -745,16 +745,16 @@ conn_on_stream_frame(struct kgp_conn *c, const struct kgp_frame *f)
 	switch (f->type) {
 	case KGP_ACCEPT:
 		if (c->params.role != KGP_ROLE_SERVER)
-			return (conn_fail(c, KGP_E_PROTOCOL,
+			return (conn_abort(c, KGP_E_PROTOCOL,
 			    "ACCEPT from the server"));
 		return (0);
 	case KGP_REFUSE:
 		if (c->params.role != KGP_ROLE_SERVER)
-			return (conn_fail(c, KGP_E_PROTOCOL,
+			return (conn_abort(c, KGP_E_PROTOCOL,
 			    "REFUSE from the server"));
 		if (kgp_code_decode(f, &code, text, sizeof(text), &errstr)
 		    == -1)
-			return (conn_fail(c, KGP_E_PROTOCOL, "REFUSE: %s",
+			return (conn_abort(c, KGP_E_PROTOCOL, "REFUSE: %s",
 			    errstr));
 		if (s != NULL) {
 			log_debug("stream %u refused: %s (%s)", s->id,
@@ -764,7 +764,7 @@ conn_on_stream_frame(struct kgp_conn *c, const struct kgp_frame *f)
 		return (0);
 	case KGP_WINDOW:
 		if (kgp_u32_decode(f, &inc, &errstr) == -1)
-			return (conn_fail(c, KGP_E_PROTOCOL, "WINDOW: %s",
+			return (conn_abort(c, KGP_E_PROTOCOL, "WINDOW: %s",
 			    errstr));
 		if (s == NULL)
 			return (0);
@@ -793,7 +793,7 @@ conn_on_stream_frame(struct kgp_conn *c, const struct kgp_frame *f)
 		}
 		return (0);
 	}
-	return (conn_fail(c, KGP_E_PROTOCOL, "unexpected %s",
+	return (conn_abort(c, KGP_E_PROTOCOL, "unexpected %s",
 	    kgp_type_name(f->type)));
 }
 

@@ -392,6 +392,7 @@ struct rs {
 	int			 cli_broken_code;
 	int			 srv_down;
 	int			 srv_code;
+	char			 srv_why[256];
 	int			 cli_down;
 	int			 cli_code;
 	int			 fresh_down;
@@ -457,6 +458,7 @@ rs_srv_down(struct kgp_conn *c, int code, const char *why, void *arg)
 	if (c == r->server) {
 		r->srv_down++;
 		r->srv_code = code;
+		strlcpy(r->srv_why, why, sizeof(r->srv_why));
 		r->server = NULL;
 	} else if (c == r->fresh) {
 		r->fresh_down++;
@@ -596,13 +598,11 @@ rs_link(struct rs *r, int *sfd, struct kgp_tls **stls, int *cfd,
 	assert_non_null(*ctls = kgp_tls_connect(ctx, sv[1], "kgp-test"));
 }
 
-/* A server and a client, up: the server's grace, each side's keepalive */
+/* The parameters of both ends, and TLS material if asked */
 static void
-rs_setup(struct rs *r, int tls, uint32_t grace_ms, uint32_t srv_ping_ms,
+rs_init(struct rs *r, int tls, uint32_t grace_ms, uint32_t srv_ping_ms,
     uint32_t cli_ping_ms)
 {
-	struct kgp_tls	*stls, *ctls;
-
 	memset(r, 0, sizeof(*r));
 	r->tls = tls;
 	r->adopt = 1;
@@ -629,6 +629,16 @@ rs_setup(struct rs *r, int tls, uint32_t grace_ms, uint32_t srv_ping_ms,
 	r->cp.secret = "s3cret";
 	r->cp.ping_ms = cli_ping_ms;
 	r->cp.max_missed = 3;
+}
+
+/* A server and a client, up: the server's grace, each side's keepalive */
+static void
+rs_setup(struct rs *r, int tls, uint32_t grace_ms, uint32_t srv_ping_ms,
+    uint32_t cli_ping_ms)
+{
+	struct kgp_tls	*stls, *ctls;
+
+	rs_init(r, tls, grace_ms, srv_ping_ms, cli_ping_ms);
 	rs_link(r, &r->link[0], &stls, &r->link[1], &ctls);
 	assert_non_null(r->server = kgp_conn_new(r->base, r->link[0], stls,
 	    &r->sp, &rs_srv_cb, r));
@@ -1894,6 +1904,421 @@ test_lend_refused(void **state)
 	rs_teardown(&r);
 }
 
+/*
+ * Protocol errors (kgp.7): whatever a peer sends out of turn or out of
+ * shape, before HELLO, in it or after it, the engine answers ERROR with
+ * the code and a reason, then closes.  The peer is the test, writing
+ * frames by hand on the link (clear text, or TLS through libtls), or
+ * the other engine, whose link gets a bad frame injected.
+ */
+struct raw {
+	int		 fd;		/* the test's end of the link */
+	struct kgp_tls	*io;		/* its TLS, or NULL */
+	uint8_t		 in[65536];	/* what the engine sent */
+	size_t		 inlen;
+};
+
+/* One engine in the given role; the test is its peer. */
+static void
+raw_setup(struct rs *r, struct raw *w, int role, int tls)
+{
+	struct kgp_tls	*stls, *ctls;
+	uint64_t	 end;
+	int		 sfd, cfd, rc;
+
+	rs_init(r, tls, 0, 0, 0);
+	memset(w, 0, sizeof(*w));
+	rs_link(r, &sfd, &stls, &cfd, &ctls);
+	if (role == KGP_ROLE_SERVER) {
+		assert_non_null(r->server = kgp_conn_new(r->base, sfd, stls,
+		    &r->sp, &rs_srv_cb, r));
+		w->fd = cfd;
+		w->io = ctls;
+	} else {
+		assert_non_null(r->client = kgp_conn_new(r->base, cfd, ctls,
+		    &r->cp, &rs_cli_cb, r));
+		w->fd = sfd;
+		w->io = stls;
+	}
+	if (w->io == NULL)
+		return;
+	end = ms_now() + 3000;
+	do {
+		rc = tls_handshake(kgp_tls_ctx(w->io));
+		kgp_tls_flush(w->io);
+		event_base_loop(r->base, EVLOOP_NONBLOCK);
+		usleep(200);
+	} while ((rc == TLS_WANT_POLLIN || rc == TLS_WANT_POLLOUT) &&
+	    ms_now() < end);
+	assert_int_equal(rc, 0);
+}
+
+static void
+raw_teardown(struct rs *r, struct raw *w)
+{
+	kgp_tls_free(w->io);
+	close(w->fd);
+	rs_teardown(r);
+}
+
+static void
+raw_write(struct rs *r, struct raw *w, const void *buf, size_t len)
+{
+	ssize_t	 n;
+
+	if (w->io == NULL) {
+		assert_int_equal(write(w->fd, buf, len), (ssize_t)len);
+		return;
+	}
+	n = kgp_tls_write(w->io, buf, len);
+	assert_int_equal(n, (ssize_t)len);
+	assert_int_equal(kgp_tls_flush(w->io), 0);
+}
+
+/* One frame, its header as given (flags and sequence included). */
+static void
+raw_frame(struct rs *r, struct raw *w, uint8_t type, uint8_t flags,
+    uint32_t stream, uint32_t seq, const void *p, size_t len)
+{
+	uint8_t	 buf[KGP_MAXFRAME];
+
+	kgp_encode_hdr_seq(buf, type, len, stream, seq);
+	buf[1] = flags;
+	if (len)
+		memcpy(buf + KGP_HDRLEN, p, len);
+	raw_write(r, w, buf, KGP_HDRLEN + len);
+}
+
+static void
+raw_hello(struct rs *r, struct raw *w, uint16_t vmin, uint16_t vmax)
+{
+	struct kgp_hello	 h;
+	uint8_t			 p[256];
+
+	memset(&h, 0, sizeof(h));
+	h.vmin = vmin;
+	h.vmax = vmax;
+	h.window = 65536;
+	strlcpy(h.tunnel_id, "0123456789abcdef0123456789abcdef",
+	    sizeof(h.tunnel_id));
+	strlcpy(h.secret, "s3cret", sizeof(h.secret));
+	h.session = 42;
+	raw_frame(r, w, KGP_HELLO, 0, 0, 0, p,
+	    kgp_hello_encode(p, sizeof(p), &h));
+}
+
+static void
+raw_welcome(struct rs *r, struct raw *w, uint16_t version, int resumed)
+{
+	struct kgp_welcome	 wl;
+	uint8_t			 p[32];
+
+	memset(&wl, 0, sizeof(wl));
+	wl.version = version;
+	wl.window = 65536;
+	wl.max_streams = 8;
+	wl.resumed = resumed;
+	raw_frame(r, w, KGP_WELCOME, 0, 0, 0, p,
+	    kgp_welcome_encode(p, sizeof(p), &wl));
+}
+
+/*
+ * Read what the engine sends until it ends its side of the link.
+ * Returns the code of the ERROR that was its last frame, with the text
+ * in why; -1 if it ended without one.  types gets the frame types in
+ * order, as letters from 'A' (HELLO) on.
+ */
+static int
+raw_error(struct rs *r, struct raw *w, char *why, size_t whylen,
+    char *types, size_t typeslen)
+{
+	struct kgp_frame	 f;
+	const char		*errstr;
+	uint64_t		 end = ms_now() + 5000;
+	size_t			 off = 0, nt = 0;
+	ssize_t			 n;
+	uint16_t		 code;
+	int			 last = -1;
+
+	while (ms_now() < end && w->inlen < sizeof(w->in)) {
+		if (w->io != NULL)
+			n = kgp_tls_read(w->io, w->in + w->inlen,
+			    sizeof(w->in) - w->inlen);
+		else if ((n = read(w->fd, w->in + w->inlen,
+		    sizeof(w->in) - w->inlen)) == -1 && errno == EAGAIN)
+			n = TLS_WANT_POLLIN;
+		if (n == 0 || n == -1)
+			break;
+		if (n > 0) {
+			w->inlen += n;
+			continue;
+		}
+		if (w->io != NULL)
+			kgp_tls_flush(w->io);
+		event_base_loop(r->base, EVLOOP_NONBLOCK);
+		usleep(200);
+	}
+	assert_true(ms_now() < end);
+	why[0] = '\0';
+	while (off + KGP_HDRLEN <= w->inlen) {
+		assert_int_equal(kgp_decode_hdr(w->in + off, KGP_HDRLEN, &f,
+		    &errstr), 0);
+		assert_true(off + KGP_HDRLEN + f.len <= w->inlen);
+		f.payload = w->in + off + KGP_HDRLEN;
+		if (nt + 1 < typeslen)
+			types[nt++] = 'A' + f.type - 1;
+		last = -1;
+		if (f.type == KGP_ERROR) {
+			assert_int_equal(kgp_code_decode(&f, &code, why,
+			    whylen, &errstr), 0);
+			last = code;
+		}
+		off += KGP_HDRLEN + f.len;
+	}
+	types[nt] = '\0';
+	assert_int_equal(off, w->inlen);
+	return (last);
+}
+
+enum raw_step {
+	RAW_END,
+	RAW_HELLO,		/* a good HELLO (to a server) */
+	RAW_HELLO_V9,		/* a HELLO for version 9 only */
+	RAW_HELLO_SHORT,	/* a HELLO of 3 bytes */
+	RAW_WELCOME,		/* a good WELCOME (to a client) */
+	RAW_WELCOME_V7,
+	RAW_WELCOME_RESUMED,	/* resumed, for a session never up */
+	RAW_PING,
+	RAW_PING_FLAGS,		/* a flag set */
+	RAW_PING_STREAM,	/* a connection frame on stream 1 */
+	RAW_OPEN,		/* stream 1, sequence 1 */
+	RAW_ACCEPT,		/* stream 1, sequence 1 */
+	RAW_DATA_GAP,		/* stream 1, sequence 5 */
+	RAW_WINDOW_SHORT,	/* stream 1, sequence 1, 3 bytes */
+	RAW_HTTP,		/* "GET / HTTP/1.1": not KGP at all */
+	RAW_LONG,		/* a header saying 65535 bytes */
+};
+
+struct raw_case {
+	const char	*name;
+	int		 role;		/* of the engine */
+	int		 tls;
+	enum raw_step	 steps[4];
+	int		 code;		/* of the ERROR */
+	const char	*why;		/* in its text */
+	const char	*types;		/* the engine's frames, last ERROR */
+};
+
+static const struct raw_case raw_cases[] = {
+	{ "PING before HELLO", KGP_ROLE_SERVER, 0, { RAW_PING },
+	    KGP_E_PROTOCOL, "PING before the handshake", "C" },
+	{ "OPEN before HELLO", KGP_ROLE_SERVER, 0, { RAW_OPEN },
+	    KGP_E_PROTOCOL, "OPEN before the handshake", "C" },
+	{ "HTTP instead of KGP", KGP_ROLE_SERVER, 0, { RAW_HTTP },
+	    KGP_E_PROTOCOL, "unknown frame type", "C" },
+	{ "a flag set", KGP_ROLE_SERVER, 0, { RAW_PING_FLAGS },
+	    KGP_E_PROTOCOL, "flag", "C" },
+	{ "a connection frame on a stream", KGP_ROLE_SERVER, 0,
+	    { RAW_PING_STREAM }, KGP_E_PROTOCOL, "connection frame", "C" },
+	{ "a frame too long", KGP_ROLE_SERVER, 0, { RAW_LONG },
+	    KGP_E_PROTOCOL, "frame too long", "C" },
+	{ "a short HELLO", KGP_ROLE_SERVER, 0, { RAW_HELLO_SHORT },
+	    KGP_E_PROTOCOL, "HELLO", "C" },
+	{ "no common version", KGP_ROLE_SERVER, 0, { RAW_HELLO_V9 },
+	    KGP_E_VERSION, "no common protocol version", "C" },
+	{ "a second HELLO", KGP_ROLE_SERVER, 0, { RAW_HELLO, RAW_HELLO },
+	    KGP_E_PROTOCOL, "unexpected HELLO", "BC" },
+	{ "OPEN from the client", KGP_ROLE_SERVER, 0, { RAW_HELLO, RAW_OPEN },
+	    KGP_E_PROTOCOL, "OPEN of stream 1 from the wrong side", "BC" },
+	{ "a gap in the sequence", KGP_ROLE_SERVER, 0,
+	    { RAW_HELLO, RAW_DATA_GAP }, KGP_E_PROTOCOL,
+	    "frame 5 where 1 was due", "BC" },
+	{ "WINDOW of the wrong size", KGP_ROLE_SERVER, 0,
+	    { RAW_HELLO, RAW_WINDOW_SHORT }, KGP_E_PROTOCOL,
+	    "bad payload length", "BC" },
+	{ "TLS: PING before HELLO", KGP_ROLE_SERVER, 1, { RAW_PING },
+	    KGP_E_PROTOCOL, "PING before the handshake", "C" },
+	{ "TLS: after HELLO, not KGP", KGP_ROLE_SERVER, 1,
+	    { RAW_HELLO, RAW_HTTP }, KGP_E_PROTOCOL, "unknown frame type",
+	    "BC" },
+	{ "OPEN before WELCOME", KGP_ROLE_CLIENT, 0, { RAW_OPEN },
+	    KGP_E_PROTOCOL, "OPEN before the handshake", "AC" },
+	{ "PING before WELCOME", KGP_ROLE_CLIENT, 0, { RAW_PING },
+	    KGP_E_PROTOCOL, "PING before the handshake", "AC" },
+	{ "a version never offered", KGP_ROLE_CLIENT, 0, { RAW_WELCOME_V7 },
+	    KGP_E_VERSION, "server chose version 7", "AC" },
+	{ "a resume of nothing", KGP_ROLE_CLIENT, 0, { RAW_WELCOME_RESUMED },
+	    KGP_E_PROTOCOL, "resumed a session that cannot be", "AC" },
+	{ "a second WELCOME", KGP_ROLE_CLIENT, 0,
+	    { RAW_WELCOME, RAW_WELCOME }, KGP_E_PROTOCOL,
+	    "unexpected WELCOME", "AC" },
+	{ "ACCEPT from the server", KGP_ROLE_CLIENT, 0,
+	    { RAW_WELCOME, RAW_ACCEPT }, KGP_E_PROTOCOL,
+	    "ACCEPT from the server", "AC" },
+	{ "TLS: not KGP before WELCOME", KGP_ROLE_CLIENT, 1, { RAW_HTTP },
+	    KGP_E_PROTOCOL, "unknown frame type", "AC" },
+	{ "TLS: a gap after WELCOME", KGP_ROLE_CLIENT, 1,
+	    { RAW_WELCOME, RAW_DATA_GAP }, KGP_E_PROTOCOL,
+	    "frame 5 where 1 was due", "AC" },
+};
+
+static void
+raw_step(struct rs *r, struct raw *w, enum raw_step step)
+{
+	uint8_t		 p[8] = { 0 };
+
+	switch (step) {
+	case RAW_END:
+		break;
+	case RAW_HELLO:
+		raw_hello(r, w, KGP_VERSION_MIN, KGP_VERSION);
+		break;
+	case RAW_HELLO_V9:
+		raw_hello(r, w, 9, 9);
+		break;
+	case RAW_HELLO_SHORT:
+		raw_frame(r, w, KGP_HELLO, 0, 0, 0, p, 3);
+		break;
+	case RAW_WELCOME:
+		raw_welcome(r, w, KGP_VERSION, 0);
+		break;
+	case RAW_WELCOME_V7:
+		raw_welcome(r, w, 7, 0);
+		break;
+	case RAW_WELCOME_RESUMED:
+		raw_welcome(r, w, KGP_VERSION, 1);
+		break;
+	case RAW_PING:
+		raw_frame(r, w, KGP_PING, 0, 0, 0, p, 8);
+		break;
+	case RAW_PING_FLAGS:
+		raw_frame(r, w, KGP_PING, 0x80, 0, 0, p, 8);
+		break;
+	case RAW_PING_STREAM:
+		raw_frame(r, w, KGP_PING, 0, 1, 0, p, 8);
+		break;
+	case RAW_OPEN:
+		raw_frame(r, w, KGP_OPEN, 0, 1, 1, "1.2.3.4:5", 9);
+		break;
+	case RAW_ACCEPT:
+		raw_frame(r, w, KGP_ACCEPT, 0, 1, 1, NULL, 0);
+		break;
+	case RAW_DATA_GAP:
+		raw_frame(r, w, KGP_DATA, 0, 1, 5, "x", 1);
+		break;
+	case RAW_WINDOW_SHORT:
+		raw_frame(r, w, KGP_WINDOW, 0, 1, 1, p, 3);
+		break;
+	case RAW_HTTP:
+		raw_write(r, w, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27);
+		break;
+	case RAW_LONG:
+		memcpy(p, "\x07\x00\xff\xff", 4);	/* DATA, 65535 bytes */
+		raw_write(r, w, p, 4);
+		raw_write(r, w, "\x00\x00\x00\x01\x00\x00\x00\x01", 8);
+		break;
+	}
+}
+
+static void
+test_protocol_errors(void **state)
+{
+	const struct raw_case	*k;
+	struct rs		 r;
+	struct raw		 w;
+	char			 why[256], types[16];
+	size_t			 i, j;
+	int			 code, bad = 0;
+
+	for (i = 0; i < sizeof(raw_cases) / sizeof(raw_cases[0]); i++) {
+		k = &raw_cases[i];
+		raw_setup(&r, &w, k->role, k->tls);
+		for (j = 0; j < 4 && k->steps[j] != RAW_END; j++) {
+			raw_step(&r, &w, k->steps[j]);
+			RS_RUN(&r, 0, 20);
+		}
+		code = raw_error(&r, &w, why, sizeof(why), types,
+		    sizeof(types));
+		if (code != k->code || strstr(why, k->why) == NULL ||
+		    strcmp(types, k->types) != 0) {
+			print_message("%s: ERROR code %d \"%s\" after frames "
+			    "\"%s\", wanted code %d \"%s\" after \"%s\"\n",
+			    k->name, code, why, types, k->code, k->why,
+			    k->types);
+			bad++;
+			raw_teardown(&r, &w);
+			continue;
+		}
+		/* our end goes too: the engine is down with its reason */
+		kgp_tls_free(w.io);
+		w.io = NULL;
+		shutdown(w.fd, SHUT_RDWR);
+		RS_RUN(&r, r.srv_down + r.cli_down > 0, 3000);
+		if (k->role == KGP_ROLE_SERVER) {
+			assert_int_equal(r.srv_down, 1);
+			assert_int_equal(r.srv_code, k->code);
+			assert_non_null(strstr(r.srv_why, k->why));
+		} else {
+			assert_int_equal(r.cli_down, 1);
+			assert_int_equal(r.cli_code, k->code);
+			assert_non_null(strstr(r.cli_why, k->why));
+			assert_int_equal(r.cli_broken, 0);
+		}
+		raw_teardown(&r, &w);
+	}
+	if (bad)
+		fail_msg("%d of %zu protocol errors without their ERROR", bad,
+		    sizeof(raw_cases) / sizeof(raw_cases[0]));
+}
+
+/*
+ * Two engines, up: a bad frame reaches one of them (injected into the
+ * other's link).  It sends ERROR; the other ends the session for good,
+ * with the reason, instead of taking the close for a broken link to
+ * resume.
+ */
+static void
+error_between_engines(int to_server)
+{
+	struct rs	 r;
+	uint8_t		 bad[KGP_HDRLEN + 8] = { 0 };
+
+	rs_setup(&r, 0, 0, 0, 0);
+	kgp_encode_hdr(bad, KGP_PING, 8, 0);
+	bad[1] = 0x01;				/* a flag */
+	assert_int_equal(write(r.link[to_server ? 1 : 0], bad, sizeof(bad)),
+	    sizeof(bad));
+	RS_RUN(&r, r.cli_down && r.srv_down, 5000);
+	assert_int_equal(r.cli_down, 1);
+	assert_int_equal(r.srv_down, 1);
+	assert_int_equal(r.cli_broken + r.srv_broken, 0);
+	assert_int_equal(r.cli_code, KGP_E_PROTOCOL);
+	assert_int_equal(r.srv_code, KGP_E_PROTOCOL);
+	/* the one that saw the frame says what, the other quotes it */
+	if (to_server) {
+		assert_non_null(strstr(r.srv_why, "flag"));
+		assert_non_null(strstr(r.cli_why, "peer: protocol error: "));
+		assert_non_null(strstr(r.cli_why, "flag"));
+	} else {
+		assert_non_null(strstr(r.cli_why, "flag"));
+		assert_non_null(strstr(r.srv_why, "peer: protocol error: "));
+		assert_non_null(strstr(r.srv_why, "flag"));
+	}
+	rs_teardown(&r);
+}
+
+static void
+test_protocol_error_to_server(void **state)
+{
+	error_between_engines(1);
+}
+
+static void
+test_protocol_error_to_client(void **state)
+{
+	error_between_engines(0);
+}
+
 int
 main(void)
 {
@@ -1927,6 +2352,9 @@ main(void)
 		cmocka_unit_test(test_lend),
 		cmocka_unit_test(test_lend_app_eof),
 		cmocka_unit_test(test_lend_refused),
+		cmocka_unit_test(test_protocol_errors),
+		cmocka_unit_test(test_protocol_error_to_server),
+		cmocka_unit_test(test_protocol_error_to_client),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
