@@ -364,7 +364,17 @@ relay_write(struct stream *s, struct bufferevent *to, struct evbuffer *src,
 		src = held;
 		len = evbuffer_get_length(held);
 	}
-	n = bev_write_now(to, src, len);
+	if (to == s->u.bev && s->u.state != U_OPEN) {
+		/*
+		 * Not connected yet: a write now would take the connect's
+		 * error (a refusal) off the socket, and libevent, finding
+		 * none left, would call it connected and fail the next
+		 * write with EPIPE.  The bytes go once it is connected.
+		 */
+		evbuffer_remove_buffer(src, bufferevent_get_output(to), len);
+		n = 0;
+	} else
+		n = bev_write_now(to, src, len);
 	if (held != NULL)
 		evbuffer_free(held);
 	if (to == s->cbev) {
