@@ -38,7 +38,7 @@ static int	 head_field(struct http_head *, const unsigned char *, size_t,
 static ssize_t	 head_finish(struct http_head *, const unsigned char *,
 		    size_t);
 static int	 head_semantics(struct http_head *);
-static int	 parse_length(const char *, uint64_t *);
+static int	 parse_length(const char *, uint64_t *, size_t *);
 static int	 list_next(const char **, const char **, size_t *);
 static int	 host_valid(const char *);
 static ssize_t	 ck_fail(struct http_chunked *, const char *);
@@ -318,17 +318,17 @@ head_finish(struct http_head *h, const unsigned char *b, size_t n)
 
 /*
  * Content-Length: 1*DIGIT, or a list of the same number ("5, 5").
- * Returns 0, or -1 for garbage, a negative or too large number, or
- * differing values.
+ * Returns 0 and sets *count to the number of elements, -1 for garbage or
+ * a negative or too large number, -2 for differing values.
  */
 static int
-parse_length(const char *v, uint64_t *len)
+parse_length(const char *v, uint64_t *len, size_t *count)
 {
 	const char	*e;
 	size_t		 n, i;
 	uint64_t	 x, first = 0;
-	int		 seen = 0;
 
+	*count = 0;
 	while (list_next(&v, &e, &n)) {
 		if (n == 0)
 			return (-1);
@@ -340,12 +340,12 @@ parse_length(const char *v, uint64_t *len)
 				return (-1);
 			x = x * 10 + (e[i] - '0');
 		}
-		if (seen && x != first)
-			return (-1);
+		if (*count > 0 && x != first)
+			return (-2);
 		first = x;
-		seen = 1;
+		(*count)++;
 	}
-	if (!seen)
+	if (*count == 0)
 		return (-1);
 	*len = first;
 	return (0);
@@ -442,6 +442,34 @@ field_name(const char *name)
 	return (FN_OTHER);
 }
 
+/*
+ * RFC 9110 8.6: a Content-Length that came as a list of one number, or
+ * in several fields, becomes one field with the number once, so that
+ * the next hop reads the length as this one did.
+ */
+static void
+length_normalise(struct http_head *h)
+{
+	struct http_field	*cl = NULL;
+	size_t			 i, j;
+
+	for (i = j = 0; i < h->nfields; i++) {
+		if (field_name(h->fields[i].name) == FN_CONTENT_LENGTH) {
+			if (cl != NULL)
+				continue;
+			cl = &h->fields[j];
+		}
+		h->fields[j] = h->fields[i];
+		h->loc[j] = h->loc[i];
+		j++;
+	}
+	h->nfields = j;
+	/* the number is never longer than the digits it was read from */
+	if (cl != NULL)
+		snprintf(cl->value, strlen(cl->value) + 1, "%llu",
+		    (unsigned long long)h->content_length);
+}
+
 static int
 head_semantics(struct http_head *h)
 {
@@ -450,19 +478,22 @@ head_semantics(struct http_head *h)
 	size_t			 i, n, nhost = 0;
 	uint64_t		 len;
 	enum field_name		 fn;
-	int			 te = 0, chunked = 0;
+	int			 te = 0, chunked = 0, relist = 0, rc;
 
 	for (i = 0; i < h->nfields; i++) {
 		f = &h->fields[i];
 		fn = field_name(f->name);
 		if (fn == FN_CONTENT_LENGTH) {
-			if (parse_length(f->value, &len) == -1)
+			rc = parse_length(f->value, &len, &n);
+			if (rc == -1)
 				return (head_fail(h, 400,
 				    "bad Content-Length"));
-			if ((h->flags & HTTP_F_LENGTH) &&
-			    len != h->content_length)
+			if (rc == -2 || ((h->flags & HTTP_F_LENGTH) &&
+			    len != h->content_length))
 				return (head_fail(h, 400,
-				    "differing Content-Length"));
+				    "differing Content-Length values"));
+			if (n > 1 || (h->flags & HTTP_F_LENGTH))
+				relist = 1;
 			h->flags |= HTTP_F_LENGTH;
 			h->content_length = len;
 		} else if (fn == FN_TRANSFER_ENCODING) {
@@ -533,6 +564,8 @@ head_semantics(struct http_head *h)
 	}
 	if (h->kind == HTTP_REQUEST && h->version == 11 && nhost == 0)
 		return (head_fail(h, 400, "missing Host"));
+	if (relist)
+		length_normalise(h);
 	return (0);
 }
 

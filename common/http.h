@@ -11,6 +11,10 @@
  *	n == 0: need more bytes;  n > 0: the head is the first n bytes of
  *	buf (drain them) and h holds it;  n == -1: bad head, answer
  *	h.error (400, 431, 501, 505) and close; h.errstr says why.
+ *	A Content-Length list of one number ("5, 5"), or the field
+ *	repeated with it, is left as one field of the number (RFC 9110
+ *	8.6), so that a relay passes on the length as it read it;
+ *	differing values are a bad head.
  *	http_head_free(&h) when done (then http_head_init again to reuse).
  *
  * Chunked bodies: the decoder looks at framing bytes and counts data

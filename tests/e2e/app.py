@@ -14,6 +14,13 @@ same handler behind TLS:
                            chunked); X-Body-Length and X-Body-SHA256 tell
                            what the app received
   GET  /ws                 WebSocket echo (RFC 6455, text/binary/ping/close)
+  GET  /conn               "connection N": which of the app's connections
+                           (numbered from 1 since start) carried it
+  GET  /clen?f=V[&f=V...]  "hello", with one Content-Length field per f,
+                           each with the value V as given ("5, 5", "5, 6")
+  POST /fields             like GET /echo (the start line and the fields as
+                           they reached the app), then "body: " and the
+                           body, read to the first number of Content-Length
   POST|PUT /sink           the request body (Content-Length or chunked) is
                            hashed as it comes, not kept: the answer is
                            {"length": n, "sha256": hex}, with the same
@@ -70,7 +77,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
-        count("connections")
+        with counters_lock:
+            counters["connections"] += 1
+            self.conn_id = counters["connections"]
 
     def log_message(self, fmt, *args):
         sys.stderr.write("app: %s %s\n" % (self.address_string(), fmt % args))
@@ -133,6 +142,15 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, body, "application/json")
         elif path == "/ws":
             self.websocket()
+        elif path == "/conn":
+            self.reply(200, ("connection %d\n" % self.conn_id).encode())
+        elif path == "/clen":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            for v in q.get("f", ["5"]):
+                self.send_header("Content-Length", v)
+            self.end_headers()
+            self.wfile.write(b"hello")
         else:
             self.reply(404, b"not found\n")
 
@@ -193,6 +211,13 @@ class Handler(BaseHTTPRequestHandler):
         path, _ = self.route()
         if path == "/sink":
             self.sink()
+            return
+        if path == "/fields":
+            cl = self.headers.get("Content-Length", "0").split(",")[0]
+            body = self.rfile.read(int(cl.strip() or "0"))
+            lines = [self.requestline] + ["%s: %s" % kv
+                                          for kv in self.headers.items()]
+            self.reply(200, ("\n".join(lines) + "\nbody: ").encode() + body)
             return
         body = self.read_body()
         if path != "/echo":

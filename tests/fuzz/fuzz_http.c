@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 
@@ -20,7 +21,8 @@ fuzz_head(enum http_kind kind, const uint8_t *data, size_t len,
 	struct http_head	 h;
 	ssize_t			 n;
 	uint64_t		 cl;
-	size_t			 i;
+	size_t			 i, ncl;
+	char			*end;
 
 	http_head_init(&h, kind);
 	n = http_head_parse(&h, data, split);
@@ -38,6 +40,17 @@ fuzz_head(enum http_kind kind, const uint8_t *data, size_t len,
 			if (strlen(h.fields[i].value) > (size_t)n)
 				abort();
 		}
+		/* one Content-Length, the number alone (RFC 9110 8.6) */
+		for (i = 0, ncl = 0; i < h.nfields; i++) {
+			if (strcasecmp(h.fields[i].name, "Content-Length") != 0)
+				continue;
+			ncl++;
+			if (strtoull(h.fields[i].value, &end, 10) !=
+			    h.content_length || *end != '\0')
+				abort();
+		}
+		if (ncl != ((h.flags & HTTP_F_LENGTH) ? 1 : 0))
+			abort();
 		(void)http_head_get(&h, "Host");
 		(void)http_keep_alive(&h);
 		if (kind == HTTP_REQUEST) {

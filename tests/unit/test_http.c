@@ -329,6 +329,87 @@ test_bad_heads(void **state)
 	}
 }
 
+/*
+ * RFC 9110 8.6: a Content-Length list of one number, or the field
+ * repeated with it, is passed on as one field of the number once;
+ * differing values are refused (400 for a request, 502 for an answer)
+ * with a reason that says so.
+ */
+static void
+test_length_list(void **state)
+{
+	static const struct {
+		enum http_kind	 kind;
+		const char	*head;
+		uint64_t	 len;
+		size_t		 nfields;	/* after */
+		const char	*last;		/* the last field's name */
+	} same[] = {
+		{ HTTP_RESPONSE, "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n"
+		    "X-After: 1\r\n\r\n", 5, 2, "X-After" },
+		{ HTTP_RESPONSE, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+		    "X-Between: 1\r\ncontent-length: 5\r\n\r\n", 5, 2,
+		    "X-Between" },
+		{ HTTP_RESPONSE, "HTTP/1.1 200 OK\r\nContent-Length: 0012,12 ,"
+		    "\t012\r\n\r\n", 12, 1, "Content-Length" },
+		{ HTTP_REQUEST, "POST http://a/ HTTP/1.1\r\nHost: a\r\n"
+		    "Content-Length: 7, 7\r\ncontent-length: 7\r\n"
+		    "X-Last: z\r\n\r\n", 7, 3, "X-Last" },
+		{ HTTP_REQUEST, "POST http://a/ HTTP/1.1\r\nHost: a\r\n"
+		    "Content-Length: 18446744073709551, "
+		    "18446744073709551\r\n\r\n", 18446744073709551ULL, 2,
+		    "Content-Length" },
+	};
+	static const struct {
+		enum http_kind	 kind;
+		const char	*head;
+		int		 error;
+	} differ[] = {
+		{ HTTP_RESPONSE, "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n"
+		    "\r\n", 502 },
+		{ HTTP_RESPONSE, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+		    "Content-Length: 5, 50\r\n\r\n", 502 },
+		{ HTTP_REQUEST, "POST / HTTP/1.1\r\nHost: a\r\n"
+		    "Content-Length: 5, 6\r\n\r\n", 400 },
+		{ HTTP_REQUEST, "POST / HTTP/1.1\r\nHost: a\r\n"
+		    "Content-Length: 05\r\nContent-Length: 6\r\n\r\n", 400 },
+	};
+	struct http_head	 h;
+	char			 want[32];
+	size_t			 i, k, ncl;
+	uint64_t		 cl;
+
+	for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		assert_true(parse_all(&h, same[i].kind, same[i].head) > 0);
+		assert_int_equal(http_body_framing(&h, "GET", &cl),
+		    HTTP_BODY_LENGTH);
+		assert_int_equal(cl, same[i].len);
+		assert_int_equal(h.nfields, same[i].nfields);
+		/* one Content-Length field, the number alone, in its place */
+		snprintf(want, sizeof(want), "%llu",
+		    (unsigned long long)same[i].len);
+		for (k = ncl = 0; k < h.nfields; k++) {
+			if (strcasecmp(h.fields[k].name, "Content-Length") != 0)
+				continue;
+			ncl++;
+			assert_string_equal(h.fields[k].value, want);
+		}
+		assert_int_equal(ncl, 1);
+		assert_string_equal(http_head_get(&h, "Content-Length"), want);
+		/* the others stay, in their order */
+		assert_string_equal(h.fields[h.nfields - 1].name,
+		    same[i].last);
+		http_head_free(&h);
+	}
+	for (i = 0; i < sizeof(differ) / sizeof(differ[0]); i++) {
+		assert_int_equal(parse_all(&h, differ[i].kind, differ[i].head),
+		    -1);
+		assert_int_equal(h.error, differ[i].error);
+		assert_string_equal(h.errstr, "differing Content-Length values");
+		http_head_free(&h);
+	}
+}
+
 static void
 test_nul_in_value(void **state)
 {
@@ -598,6 +679,7 @@ main(void)
 		cmocka_unit_test(test_response_split),
 		cmocka_unit_test(test_valid_misc),
 		cmocka_unit_test(test_bad_heads),
+		cmocka_unit_test(test_length_list),
 		cmocka_unit_test(test_nul_in_value),
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_hop_by_hop),
