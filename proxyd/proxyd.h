@@ -19,7 +19,10 @@
 #include "imsg_types.h"
 #include "proc.h"
 
-#define PROXYD_CONNECT_TIMEOUT_MS	10000
+#define PROXYD_CONNECT_TIMEOUT_MS	10000	/* after the name is resolved */
+#define PROXYD_DNS_TIMEOUT_MS		5000	/* resolving a name, in all */
+#define PROXYD_DNS_TRY_SEC		"2"	/* one query (evdns timeout:) */
+#define PROXYD_DNS_TRIES		"3"	/* per query (evdns attempts:) */
 #define PROXYD_MAXADDR			8	/* addresses tried a name */
 
 struct proxyd {

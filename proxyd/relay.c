@@ -162,6 +162,7 @@ static void	 up_read(struct bufferevent *, void *);
 static void	 up_write(struct bufferevent *, void *);
 static void	 up_event(struct bufferevent *, short, void *);
 static void	 up_timeout(evutil_socket_t, short, void *);
+static void	 up_timer(struct stream *, uint32_t);
 static void	 up_dns_cb(int, struct evutil_addrinfo *, void *);
 static int	 up_new_bev(struct stream *);
 static void	 up_open(struct stream *, const char *, const char *);
@@ -219,6 +220,16 @@ relay_init(void)
 	/* also read by the resolv.conf parser; make sure of it */
 	if (evdns_base_load_hosts(env->dns, "/etc/hosts") != 0)
 		log_debug("%s: /etc/hosts not loaded", __func__);
+	/*
+	 * A name server that does not answer costs a name at most
+	 * PROXYD_DNS_TIMEOUT_MS (up_timeout), whatever resolv.conf says;
+	 * within it a lost query is sent again.
+	 */
+	if (evdns_base_set_option(env->dns, "timeout:",
+	    PROXYD_DNS_TRY_SEC) != 0 ||
+	    evdns_base_set_option(env->dns, "attempts:",
+	    PROXYD_DNS_TRIES) != 0)
+		log_warnx("%s: cannot set the resolver's timeout", __func__);
 }
 
 void
@@ -1169,7 +1180,6 @@ up_open(struct stream *s, const char *host, const char *port)
 {
 	struct upstream		*u = &s->u;
 	struct evutil_addrinfo	 hints;
-	struct timeval		 tv;
 	struct sockaddr_in	*sin;
 	struct sockaddr_in6	*sin6;
 	struct evdns_getaddrinfo_request *req;
@@ -1194,10 +1204,6 @@ up_open(struct stream *s, const char *host, const char *port)
 		send_error(s, 502, "proxyd: out of memory");
 		return;
 	}
-	tv.tv_sec = env->connect_timeout_ms / 1000;
-	tv.tv_usec = (env->connect_timeout_ms % 1000) * 1000;
-	evtimer_add(u->timer, &tv);
-
 	/* numbers and localhost need no DNS */
 	memset(u->addrs, 0, sizeof(*u->addrs));
 	sin = (struct sockaddr_in *)&u->addrs->addr[0];
@@ -1226,6 +1232,7 @@ up_open(struct stream *s, const char *host, const char *port)
 		u->naddr = 2;
 	}
 	if (u->naddr > 0) {
+		up_timer(s, env->connect_timeout_ms);
 		up_connect_next(s);
 		return;
 	}
@@ -1235,6 +1242,7 @@ up_open(struct stream *s, const char *host, const char *port)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	u->state = U_RESOLVING;
+	up_timer(s, PROXYD_DNS_TIMEOUT_MS);
 	u->in_dns = 1;
 	u->dns_now = 0;
 	req = evdns_getaddrinfo(env->dns, host, port, &hints, up_dns_cb, s);
@@ -1298,7 +1306,19 @@ up_resolved(struct stream *s, int result, struct evutil_addrinfo *ai)
 		    u->host);
 		return;
 	}
+	up_timer(s, env->connect_timeout_ms);
 	up_connect_next(s);
+}
+
+/* The bound of the step under way: resolving, then connecting. */
+static void
+up_timer(struct stream *s, uint32_t ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(s->u.timer, &tv);
 }
 
 /* Try the next address; 502 when none is left. */
@@ -1331,7 +1351,13 @@ up_timeout(evutil_socket_t fd, short event, void *arg)
 {
 	struct stream	*s = arg;
 
-	if (s->u.state != U_RESOLVING && s->u.state != U_CONNECTING)
+	if (s->u.state == U_RESOLVING) {
+		up_fail(s, 502, "proxyd: cannot resolve %s: no answer from "
+		    "the name servers in %u ms", s->u.host,
+		    PROXYD_DNS_TIMEOUT_MS);
+		return;
+	}
+	if (s->u.state != U_CONNECTING)
 		return;
 	up_fail(s, 504, "proxyd: connecting to %s port %s took longer than "
 	    "%u ms", s->u.host, s->u.port, env->connect_timeout_ms);

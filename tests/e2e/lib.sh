@@ -93,6 +93,7 @@ cleanup() {
 	done
 	ip netns del "$OFFICE" 2>/dev/null
 	ip netns del "$CLOUD" 2>/dev/null
+	rm -rf "/etc/netns/$OFFICE" "/etc/netns/$CLOUD"
 	# a sanitizer report from any of the programs fails the test
 	if grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
 	    "$TMP"/*.log >/dev/null 2>&1; then
@@ -150,7 +151,17 @@ sweep_stale() {
 			kill -KILL "$p" 2>/dev/null
 		done
 		ip netns del "$ns" 2>/dev/null
+		rm -rf "/etc/netns/$ns"
 	done
+}
+
+# office_etc FILE: stdin becomes office's /etc/FILE (resolv.conf, hosts)
+# for what is started in office from now on: ip netns exec mounts
+# /etc/netns/$OFFICE/FILE over it.  Written in place, it changes for the
+# programs running there too.
+office_etc() {
+	mkdir -p "/etc/netns/$OFFICE" || fail "mkdir /etc/netns/$OFFICE"
+	cat >"/etc/netns/$OFFICE/$1" || fail "cannot write office's $1"
 }
 
 e2e_init() {
