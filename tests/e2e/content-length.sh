@@ -18,6 +18,17 @@ raw() {
 	    cloud "$PYTHON" "$E2E_DIR/rawhttp.py" "$ENTRY" "${2:-5}"
 }
 
+# has OUT PATTERN WHAT: the output of raw holds a line matching PATTERN
+has() {
+	printf '%s\n' "$1" | grep -q "$2" || fail "$3: $1"
+}
+
+# app_conns OUT: the app connections that served the /conn requests
+app_conns() {
+	printf '%s\n' "$1" | sed -n 's/^connection \([0-9]*\).*/\1/p' |
+	    tr '\n' ' '
+}
+
 # answers: one Content-Length at the browser, the body intact
 for q in 'f=5,5' 'f=5&f=5' 'f=5,%205,%20005' 'f=5&f=05,5'; do
 	browse -D "$TMP/h" -o "$TMP/b" "$(app_url "/clen?$q")" ||
@@ -34,8 +45,7 @@ ok "answers with a Content-Length list of one number: one field, '5'"
 
 # the app's connection goes on after a normalised answer ...
 out=$(raw 'GET http://APP/conn HTTP/1.1\r\nHost: APP\r\n\r\nGET http://APP/clen?f=5,5 HTTP/1.1\r\nHost: APP\r\n\r\nGET http://APP/conn HTTP/1.1\r\nHost: APP\r\n\r\n')
-ids=$(printf '%s\n' "$out" | sed -n 's/^connection \([0-9]*\).*/\1/p' |
-    tr '\n' ' ')
+ids=$(app_conns "$out")
 set -- $ids
 [ $# = 2 ] && [ "$1" = "$2" ] ||
     fail "normalised answer: app connections '$ids', want the same twice"
@@ -43,12 +53,9 @@ ok "the app's connection carries on after it"
 
 # ... and is dropped after differing values, which are a 502 with a reason
 out=$(raw 'GET http://APP/conn HTTP/1.1\r\nHost: APP\r\n\r\nGET http://APP/clen?f=5,6 HTTP/1.1\r\nHost: APP\r\n\r\nGET http://APP/conn HTTP/1.1\r\nHost: APP\r\n\r\n')
-printf '%s\n' "$out" | grep -q '^HTTP/1.1 502 ' ||
-    fail "differing values: no 502: $out"
-printf '%s\n' "$out" | grep -q 'differing Content-Length values' ||
-    fail "the 502 does not say why: $out"
-ids=$(printf '%s\n' "$out" | sed -n 's/^connection \([0-9]*\).*/\1/p' |
-    tr '\n' ' ')
+has "$out" '^HTTP/1.1 502 ' "differing values: no 502"
+has "$out" 'differing Content-Length values' "the 502 does not say why"
+ids=$(app_conns "$out")
 set -- $ids
 [ $# = 2 ] && [ "$1" != "$2" ] ||
     fail "differing values: app connections '$ids', want two different"
@@ -60,24 +67,20 @@ ok "differing values: 502 saying so, the app's connection closed"
 
 # requests: one field at the app
 out=$(raw 'POST http://APP/fields HTTP/1.1\r\nHost: APP\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\nhello')
-printf '%s\n' "$out" | grep -q '^HTTP/1.1 200 ' ||
-    fail "request with a list: $out"
+has "$out" '^HTTP/1.1 200 ' "request with a list"
 n=$(printf '%s\n' "$out" | grep -ci '^content-length: ')
 # one in the answer's head, one in the request echoed
 [ "$n" = 2 ] || fail "request with a list: the app saw: $out"
-printf '%s\n' "$out" | grep -q '^body: hello' || fail "request body: $out"
+has "$out" '^body: hello' "request body"
 ok "requests with a Content-Length list of one number: one field at the app"
 
 # differing values: 400 from the entry proxy (first request) ...
 out=$(raw 'POST http://APP/fields HTTP/1.1\r\nHost: APP\r\nContent-Length: 5, 6\r\n\r\nhello')
-printf '%s\n' "$out" | grep -q '^HTTP/1.1 400 ' ||
-    fail "first request with differing values: $out"
+has "$out" '^HTTP/1.1 400 ' "first request with differing values"
 # ... and from proxyd (a later one), saying why
 out=$(raw 'GET http://APP/ HTTP/1.1\r\nHost: APP\r\n\r\nPOST http://APP/fields HTTP/1.1\r\nHost: APP\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello')
-printf '%s\n' "$out" | grep -q '^HTTP/1.1 400 ' ||
-    fail "later request with differing values: $out"
-printf '%s\n' "$out" | grep -q 'differing Content-Length values' ||
-    fail "the 400 does not say why: $out"
+has "$out" '^HTTP/1.1 400 ' "later request with differing values"
+has "$out" 'differing Content-Length values' "the 400 does not say why"
 ok "requests with differing values: 400"
 
 body=$(browse "$(app_url /)") || fail "the tunnel broke"

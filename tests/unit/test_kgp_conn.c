@@ -2162,11 +2162,28 @@ static const struct raw_case raw_cases[] = {
 	    "frame 5 where 1 was due", "AC" },
 };
 
+/* the steps that are one frame: type, flags, stream, sequence, payload */
+static const struct {
+	uint8_t		 type;
+	uint8_t		 flags;
+	uint32_t	 stream;
+	uint32_t	 seq;
+	const char	*p;
+	size_t		 len;
+} raw_frames[] = {
+	[RAW_HELLO_SHORT] =	{ KGP_HELLO, 0, 0, 0, "\0\0\0", 3 },
+	[RAW_PING] =		{ KGP_PING, 0, 0, 0, "12345678", 8 },
+	[RAW_PING_FLAGS] =	{ KGP_PING, 0x80, 0, 0, "12345678", 8 },
+	[RAW_PING_STREAM] =	{ KGP_PING, 0, 1, 0, "12345678", 8 },
+	[RAW_OPEN] =		{ KGP_OPEN, 0, 1, 1, "1.2.3.4:5", 9 },
+	[RAW_ACCEPT] =		{ KGP_ACCEPT, 0, 1, 1, NULL, 0 },
+	[RAW_DATA_GAP] =	{ KGP_DATA, 0, 1, 5, "x", 1 },
+	[RAW_WINDOW_SHORT] =	{ KGP_WINDOW, 0, 1, 1, "\0\0\1", 3 },
+};
+
 static void
 raw_step(struct rs *r, struct raw *w, enum raw_step step)
 {
-	uint8_t		 p[8] = { 0 };
-
 	switch (step) {
 	case RAW_END:
 		break;
@@ -2175,9 +2192,6 @@ raw_step(struct rs *r, struct raw *w, enum raw_step step)
 		break;
 	case RAW_HELLO_V9:
 		raw_hello(r, w, 9, 9);
-		break;
-	case RAW_HELLO_SHORT:
-		raw_frame(r, w, KGP_HELLO, 0, 0, 0, p, 3);
 		break;
 	case RAW_WELCOME:
 		raw_welcome(r, w, KGP_VERSION, 0);
@@ -2188,34 +2202,17 @@ raw_step(struct rs *r, struct raw *w, enum raw_step step)
 	case RAW_WELCOME_RESUMED:
 		raw_welcome(r, w, KGP_VERSION, 1);
 		break;
-	case RAW_PING:
-		raw_frame(r, w, KGP_PING, 0, 0, 0, p, 8);
-		break;
-	case RAW_PING_FLAGS:
-		raw_frame(r, w, KGP_PING, 0x80, 0, 0, p, 8);
-		break;
-	case RAW_PING_STREAM:
-		raw_frame(r, w, KGP_PING, 0, 1, 0, p, 8);
-		break;
-	case RAW_OPEN:
-		raw_frame(r, w, KGP_OPEN, 0, 1, 1, "1.2.3.4:5", 9);
-		break;
-	case RAW_ACCEPT:
-		raw_frame(r, w, KGP_ACCEPT, 0, 1, 1, NULL, 0);
-		break;
-	case RAW_DATA_GAP:
-		raw_frame(r, w, KGP_DATA, 0, 1, 5, "x", 1);
-		break;
-	case RAW_WINDOW_SHORT:
-		raw_frame(r, w, KGP_WINDOW, 0, 1, 1, p, 3);
-		break;
 	case RAW_HTTP:
 		raw_write(r, w, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27);
 		break;
 	case RAW_LONG:
-		memcpy(p, "\x07\x00\xff\xff", 4);	/* DATA, 65535 bytes */
-		raw_write(r, w, p, 4);
-		raw_write(r, w, "\x00\x00\x00\x01\x00\x00\x00\x01", 8);
+		/* DATA of 65535 bytes, stream 1, sequence 1 */
+		raw_write(r, w, "\x07\x00\xff\xff\0\0\0\x01\0\0\0\x01", 12);
+		break;
+	default:
+		raw_frame(r, w, raw_frames[step].type, raw_frames[step].flags,
+		    raw_frames[step].stream, raw_frames[step].seq,
+		    raw_frames[step].p, raw_frames[step].len);
 		break;
 	}
 }
