@@ -5,7 +5,8 @@
 #   tests/run-tests.sh [--install] [--suite NAME ...] [BUILDDIR [meson setup options]]
 #
 # --install   apt-get the packages of tests/packages.txt first (Debian 12, root)
-# --suite     run only these meson test suites (unit, fuzz, man, e2e)
+# --suite     run only these meson test suites (unit, fuzz, man, e2e;
+#             stress, which the default run leaves out)
 # BUILDDIR    default: build
 # It prints a closing line "N passed, N failed, N skipped" and exits
 # non-zero if the build or any test failed.
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--install) install=1; shift ;;
 	--suite) suites+=(--suite "$2"); shift 2 ;;
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
