@@ -150,6 +150,8 @@ sandbox_setuser(const struct passwd *pw)
 		fatalx("%s: could become root again", __func__);
 }
 
+static void	 sandbox_drop_pw(const struct passwd *, const char *);
+
 /*
  * Started as root: chroot to dir (when not NULL) and become user.
  * Returns 1 then, 0 when not started as root (nothing done).  Every
@@ -165,6 +167,49 @@ sandbox_drop(const char *user, const char *dir)
 	if ((pw = getpwnam(user)) == NULL)
 		fatalx("started as root, but there is no user %s to switch "
 		    "to: create it with \"%s\"", user, SC_USER_HINT);
+	sandbox_drop_pw(pw, dir);
+	return (1);
+}
+
+/*
+ * The same with the user's ids as "UID:GID" (ids), resolved by whoever
+ * started this process, so that nothing here reads the user database:
+ * kgpd and proxyd started by sc's spawner, whose sandbox only lets them
+ * read the /etc/passwd of sc's start (a file replaced since, by useradd
+ * or passwd, cannot be opened, and the user database then tries NSS
+ * modules that the sandbox kills).  ids NULL: look SC_USER up.
+ */
+int
+sandbox_drop_ids(const char *ids, const char *dir)
+{
+	struct passwd	 pw;
+	const char	*errstr;
+	char		 buf[32], *g;
+
+	if (ids == NULL)
+		return (sandbox_drop(SC_USER, dir));
+	if (getuid() != 0 && geteuid() != 0)
+		return (0);
+	if (strlcpy(buf, ids, sizeof(buf)) >= sizeof(buf) ||
+	    (g = strchr(buf, ':')) == NULL)
+		fatalx("%s: bad user ids \"%s\", want UID:GID", __func__,
+		    ids);
+	*g++ = '\0';
+	memset(&pw, 0, sizeof(pw));
+	pw.pw_name = (char *)SC_USER;
+	pw.pw_uid = strtonum(buf, 1, UINT32_MAX - 1, &errstr);
+	if (errstr != NULL)
+		fatalx("%s: user id %s is %s", __func__, buf, errstr);
+	pw.pw_gid = strtonum(g, 0, UINT32_MAX - 1, &errstr);
+	if (errstr != NULL)
+		fatalx("%s: group id %s is %s", __func__, g, errstr);
+	sandbox_drop_pw(&pw, dir);
+	return (1);
+}
+
+static void
+sandbox_drop_pw(const struct passwd *pw, const char *dir)
+{
 	if (dir != NULL) {
 #ifdef SANDBOX_SANITIZER
 		log_debug("%s: sanitizer build, no chroot", __func__);
@@ -176,9 +221,8 @@ sandbox_drop(const char *user, const char *dir)
 #endif
 	}
 	sandbox_setuser(pw);
-	log_debug("user %s (uid %u)%s%s", user, (unsigned)pw->pw_uid,
+	log_debug("user %s (uid %u)%s%s", pw->pw_name, (unsigned)pw->pw_uid,
 	    dir != NULL ? ", chroot " : "", dir != NULL ? dir : "");
-	return (1);
 }
 
 /*
@@ -552,16 +596,17 @@ sandbox_landlock(enum sandbox_proc p)
  * kernel cannot tell a peer's groups), jansson's hash seed.  kgpd and
  * proxyd, when the controller or the spawner starts them, read the
  * same before their own sandbox: the libraries, the time zone, OpenSSL's
- * configuration, the resolver's (proxyd), the user database (as root).
- * Nothing there is secret: /etc/shadow, the other users' files, the
- * keys of the machine stay out.  The spawner, which is root, gets only
- * OpenSSL's configuration out of /etc/ssl (/etc/ssl/private is there).
+ * configuration, the resolver's (proxyd); not the user database: the
+ * spawner gives them _sc's ids (a rule holds the file it was made for,
+ * and useradd replaces /etc/passwd with a new one).  Nothing there is
+ * secret: /etc/shadow, the other users' files, the keys of the machine
+ * stay out.  The spawner, which is root, gets only OpenSSL's
+ * configuration out of /etc/ssl (/etc/ssl/private is there).
  */
 static const char *ll_read[] = {
 	"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf",
 	"/etc/gai.conf", "/etc/host.conf",
 	"/etc/localtime", "/usr/share/zoneinfo",
-	"/etc/passwd", "/etc/group",
 	"/etc/ld.so.cache", "/lib", "/lib64", "/usr/lib", "/usr/lib64",
 	"/usr/local/lib",
 	"/dev/urandom",
@@ -570,6 +615,7 @@ static const char *ll_read[] = {
 static const char *ll_read_controller[] = {
 	"/etc/ssl", "/usr/lib/ssl", "/usr/share/ca-certificates",
 	"/etc/ca-certificates", "/etc/pki",
+	"/etc/passwd", "/etc/group",
 	NULL
 };
 static const char *ll_read_spawner[] = {
@@ -863,8 +909,8 @@ static const char *sc_exec[] = {
 
 /*
  * Started by the spawner, kgpd and proxyd are root until their sandbox:
- * the user database (which tries nscd's socket first), the chroot, the
- * user switch and the check that it cannot be undone.
+ * the chroot, the switch to the ids they are given and the check that it
+ * cannot be undone.
  */
 static const char *sc_exec_root[] = {
 	"chroot", "chdir", "setgroups", "setresgid", "setresuid", "setgid",
@@ -1071,9 +1117,6 @@ sandbox_seccomp(enum sandbox_proc p, const struct sandbox_files *f)
 		sc_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
 		sc_add_children(ctx);
 		sc_add_list(ctx, sc_exec_root);
-		/* getpwnam() tries nscd */
-		sc_add2(ctx, "socket", SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
-		    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
 		break;
 	}
 #ifdef SANDBOX_SANITIZER

@@ -53,6 +53,7 @@ void		 sandbox_enter(enum sandbox_proc);
 void		 sandbox_controller(const struct sandbox_files *);
 void		 sandbox_spawner(const struct sandbox_files *);
 int		 sandbox_drop(const char *, const char *);
+int		 sandbox_drop_ids(const char *, const char *);
 void		 sandbox_setuser(const struct passwd *);
 int		 sandbox_check_chroot(const char *, char *, size_t);
 void		 sandbox_kgpd(void);

@@ -10,6 +10,7 @@
 #include <sys/queue.h>
 #include <sys/time.h>
 
+#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -267,7 +268,7 @@ int		 rest_remove_colliding(const char *, char *, size_t);
 
 /* supervise.c */
 extern struct child	 children[CHILD_MAX];
-int		 supervise_init(struct event_base *, int);
+int		 supervise_init(struct event_base *, int, const struct passwd *);
 void		 supervise_start_all(void);
 void		 supervise_sigchld(void);
 void		 supervise_stop_all(void);

@@ -941,7 +941,8 @@ main(int argc, char *argv[])
 	children[CHILD_KGPD].dispatch = sc_dispatch_kgpd;
 	children[CHILD_PROXYD].dispatch = sc_dispatch_proxyd;
 	/* the children's log output; started as root, the spawner */
-	if (supervise_init(env.base, conf.verbose) == -1)
+	if (supervise_init(env.base, conf.verbose, sc_pw.pw_name != NULL ?
+	    &sc_pw : NULL) == -1)
 		return (1);
 	/* after the spawner is forked: it never holds the key */
 	if (rest_init(conf.rest_url, conf.user, conf.key) == -1) {

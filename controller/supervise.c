@@ -25,8 +25,10 @@
  * children (it waits for them and signals them as before).  A child
  * started as root chroots to /var/empty and becomes _sc itself, just
  * before its sandbox goes on and before it reads a single message
- * (sandbox_drop(): a dynamically linked program cannot be exec'd inside
- * an empty chroot).
+ * (sandbox_drop_ids(): a dynamically linked program cannot be exec'd
+ * inside an empty chroot); the ids of _sc come with it (-u UID:GID),
+ * resolved once at sc's start, so that no helper reads the user database
+ * (which useradd may have replaced since).
  *
  * Started as an ordinary user there is no spawner: the controller forks
  * and execs the children itself.
@@ -43,6 +45,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -76,6 +79,8 @@ static int			 peer_spare = -1;
 static enum child_id		 peer_spare_for;
 /* the children's stdout and stderr when the log goes to a file */
 static int			 sv_outfd = -1;
+/* started as root: -u UID:GID of _sc for the children */
+static char			 sv_ids[32];
 
 /* the spawner, when started as root */
 struct priv_req {
@@ -127,13 +132,16 @@ child_find_path(struct child *c)
 }
 
 int
-supervise_init(struct event_base *base, int verbose)
+supervise_init(struct event_base *base, int verbose, const struct passwd *pw)
 {
 	const char	*logfile;
 	int		 i;
 
 	sv_base = base;
 	sv_verbose = verbose;
+	if (pw != NULL)
+		snprintf(sv_ids, sizeof(sv_ids), "%u:%u",
+		    (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
 	/*
 	 * A child writes to its stdout and stderr only when its channel
 	 * is gone or when it crashes (sanitizer reports): with -l FILE,
@@ -181,6 +189,10 @@ child_exec(struct child *c, int verbose, int ctlfd, int peerfd)
 	argv[n++] = (char *)c->name;
 	for (i = 0; i < verbose && i < 3; i++)
 		argv[n++] = "-v";
+	if (sv_ids[0] != '\0') {
+		argv[n++] = "-u";
+		argv[n++] = sv_ids;
+	}
 	argv[n] = NULL;
 	proc_child_env(&pe);
 	proc_child_signals();

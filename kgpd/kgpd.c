@@ -77,7 +77,7 @@ static struct sc_stats		 stats_done;	/* of finished connections */
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: kgpd [-v]\n"
+	fprintf(stderr, "usage: kgpd [-v] [-u uid:gid]\n"
 	    "kgpd is started by sc(8), not by hand.\n");
 	exit(1);
 }
@@ -89,11 +89,15 @@ main(int argc, char *argv[])
 	struct sc_hello	 hello;
 	struct retired	*r;
 	uint32_t	 i;
+	const char	*ids = NULL;
 	int		 ch, verbose = 0;
 
 	log_procinit("kgpd");
-	while ((ch = getopt(argc, argv, "v")) != -1) {
+	while ((ch = getopt(argc, argv, "u:v")) != -1) {
 		switch (ch) {
+		case 'u':
+			ids = optarg;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -128,9 +132,10 @@ main(int argc, char *argv[])
 
 	/*
 	 * last: no file system, no socket of our own from here on.
-	 * Started as root: chroot to the empty directory, become _sc.
+	 * Started as root: chroot to the empty directory, become _sc,
+	 * whose ids sc gives with -u (no user database here).
 	 */
-	sandbox_drop(SC_USER, SC_CHROOT);
+	sandbox_drop_ids(ids, SC_CHROOT);
 	sandbox_kgpd();
 
 	memset(&hello, 0, sizeof(hello));

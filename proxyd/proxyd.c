@@ -44,7 +44,7 @@ struct proxyd		*env = &proxyd_env;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: proxyd [-v]\n");
+	fprintf(stderr, "usage: proxyd [-v] [-u uid:gid]\n");
 	exit(1);
 }
 
@@ -77,10 +77,14 @@ main(int argc, char *argv[])
 {
 	struct event	*ev_term, *ev_int, *ev_hup;
 	struct sc_hello	 hello;
+	const char	*ids = NULL;
 	int		 ch, verbose = 0;
 
-	while ((ch = getopt(argc, argv, "v")) != -1) {
+	while ((ch = getopt(argc, argv, "u:v")) != -1) {
 		switch (ch) {
+		case 'u':
+			ids = optarg;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -121,9 +125,10 @@ main(int argc, char *argv[])
 
 	/*
 	 * last: the resolver configuration and /etc/hosts are read.
-	 * Started as root: chroot to the empty directory, become _sc.
+	 * Started as root: chroot to the empty directory, become _sc,
+	 * whose ids sc gives with -u (no user database here).
 	 */
-	sandbox_drop(SC_USER, SC_CHROOT);
+	sandbox_drop_ids(ids, SC_CHROOT);
 	sandbox_proxyd();
 
 	hello.version = SC_IMSG_VERSION;
