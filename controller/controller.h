@@ -30,6 +30,21 @@
 #define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
 #define STOP_REQUEST_SEC	10
 
+/*
+ * The helpers' supervision (supervise.c): a helper must say hello within
+ * SC_HELLO_TIMEOUT_SEC of its start.  One that dies is started again
+ * after a delay that doubles from SC_BACKOFF_MIN_MS to SC_BACKOFF_MAX_MS
+ * (and is back to the minimum once a helper ran SC_STABLE_SEC).  A start
+ * fails when the program cannot be executed, or dies or stays silent
+ * before its hello; SC_START_TRIES failed starts in a row end sc with
+ * status 1 (the first start of all: one).
+ */
+#define SC_HELLO_TIMEOUT_SEC	10
+#define SC_BACKOFF_MIN_MS	500
+#define SC_BACKOFF_MAX_MS	10000
+#define SC_STABLE_SEC		30
+#define SC_START_TRIES		5
+
 /* the command line, environment and defaults, after parsing */
 struct sc_config {
 	int		 legacy;		/* version 4 command line */
@@ -136,6 +151,10 @@ struct child {
 	struct timeval	 started;
 	int		 backoff_ms;
 	struct event	*restart_ev;
+	struct event	*hello_ev;	/* SC_HELLO_TIMEOUT_SEC */
+	int		 failed_starts;	/* in a row */
+	int		 hung;		/* killed for want of a hello */
+	char		 why[1536];	/* what went wrong last */
 	struct sc_stats	 stats;
 	/* -1: a message the child should never send; it is restarted */
 	int		(*dispatch)(struct child *, struct imsg *);
@@ -207,7 +226,6 @@ struct sc {
 
 	/* timers and signals */
 	struct event		*stats_ev;
-	struct event		*hello_ev;
 	struct event		*sigpipe_ev;
 	struct event		*sigchld_ev;
 };

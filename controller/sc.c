@@ -31,7 +31,6 @@
 #include "log.h"
 #include "sandbox.h"
 
-#define HELLO_TIMEOUT_SEC	10
 #define RUNNING_TIMEOUT_SEC	60
 #define STOP_TIMEOUT_SEC	30	/* the whole shutdown, REST calls included */
 #define STOP_DRAIN_SEC		60	/* --wait-tunnel-shutdown: open streams */
@@ -56,7 +55,6 @@ static int	 sc_dispatch_proxyd(struct child *, struct imsg *);
 static void	 sc_sig_handler(int);
 static void	 sc_sig_cb(int, short, void *);
 static void	 sc_sigchld_cb(int, short, void *);
-static void	 sc_hello_timeout(int, short, void *);
 static void	 sc_stats_cb(int, short, void *);
 static void	 sc_startup(int, short, void *);
 static void	 sc_stop_rest(int, short, void *);
@@ -367,21 +365,6 @@ sc_stats_cb(int fd, short event, void *arg)
 	timer_add(env.stats_ev, 1, 0);
 }
 
-static void
-sc_hello_timeout(int fd, short event, void *arg)
-{
-	int	 i;
-
-	for (i = 0; i < CHILD_MAX; i++) {
-		if (!children[i].hello) {
-			sc_error("%s did not start within %d seconds",
-			    children[i].name, HELLO_TIMEOUT_SEC);
-			sc_shutdown(1);
-			return;
-		}
-	}
-}
-
 /* A child said hello: the first time, or after a restart. */
 void
 sc_child_ready(struct child *c)
@@ -399,7 +382,6 @@ sc_child_ready(struct child *c)
 	if (!startup_done) {
 		if (child_ready(CHILD_KGPD) && child_ready(CHILD_PROXYD)) {
 			startup_done = 1;
-			evtimer_del(env.hello_ev);
 			event_base_once(env.base, -1, EV_TIMEOUT, sc_startup,
 			    NULL, &(struct timeval){ 0, 0 });
 		}
@@ -692,7 +674,6 @@ sc_shutdown(int status)
 	if (status == 0 || env.tunnel_created)
 		log_info("Shutting down...");
 	link_cancel_all();
-	evtimer_del(env.hello_ev);
 	if (child_ready(CHILD_KGPD)) {
 		child_compose(&children[CHILD_KGPD], IMSG_KGP_DRAIN, -1, NULL,
 		    0);
@@ -979,11 +960,9 @@ main(int argc, char *argv[])
 	env.sigchld_ev = evsignal_new(env.base, SIGCHLD, sc_sigchld_cb, NULL);
 	evsignal_add(env.sigchld_ev, NULL);
 
-	env.hello_ev = evtimer_new(env.base, sc_hello_timeout, NULL);
 	env.stats_ev = evtimer_new(env.base, sc_stats_cb, NULL);
 	env.stop_ev = evtimer_new(env.base, sc_stop_poll, NULL);
-	if (env.hello_ev == NULL || env.stats_ev == NULL ||
-	    env.stop_ev == NULL)
+	if (env.stats_ev == NULL || env.stop_ev == NULL)
 		sc_fatal("evtimer_new");
 
 	link_init();
@@ -1001,7 +980,6 @@ main(int argc, char *argv[])
 	}
 	sandbox_controller(&sb);
 	supervise_start_all();
-	timer_add(env.hello_ev, HELLO_TIMEOUT_SEC, 0);
 	timer_add(env.stats_ev, 1, 0);
 	control_listen(env.base);
 

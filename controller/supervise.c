@@ -1,7 +1,9 @@
 /*
  * Supervision of kgpd and proxyd: fork + exec with a scrubbed environment,
  * fd 3 = the channel to the controller, fd 4 = the kgpd <-> proxyd
- * channel; restart with backoff when one dies.
+ * channel; restart with backoff when one dies (see SC_START_TRIES and
+ * its kin in controller.h: a helper that cannot be started again ends
+ * sc, which a supervisor may then restart).
  *
  * Started as root, the controller becomes _sc once it has opened what
  * needs privilege (see main()), but kgpd and proxyd must start as root to
@@ -37,6 +39,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -48,6 +51,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,10 +65,6 @@
 #include "controller.h"
 #include "log.h"
 #include "sandbox.h"
-
-#define BACKOFF_MIN_MS	500
-#define BACKOFF_MAX_MS	10000
-#define STABLE_SEC	30
 
 struct child	 children[CHILD_MAX] = {
 	{ .id = CHILD_KGPD, .name = "kgpd" },
@@ -81,6 +81,10 @@ static enum child_id		 peer_spare_for;
 static int			 sv_outfd = -1;
 /* started as root: -u UID:GID of _sc for the children */
 static char			 sv_ids[32];
+/* who executes the children: "root", "nobody (uid 65534)" */
+static char			 sv_user[64];
+/* each child's program as it was at the start */
+static struct stat		 sv_exe[CHILD_MAX];
 
 /* the spawner, when started as root */
 struct priv_req {
@@ -91,6 +95,7 @@ struct priv_req {
 struct priv_res {
 	int32_t		 result;	/* a pid, 0, or -1 */
 	int32_t		 error;		/* errno when -1 */
+	int32_t		 replaced;	/* PRIV_SPAWN: the program changed */
 };
 #define PRIV_SPAWN	1
 #define PRIV_READY	2
@@ -100,45 +105,128 @@ static int			 priv_fd = -1;
 static pid_t			 priv_pid = -1;
 
 static int	 child_find_path(struct child *);
+static void	 child_noexec(const char *, int, char *, size_t);
+static int	 child_replaced(enum child_id);
 static int	 child_spawn(struct child *);
+static pid_t	 child_start(struct child *, int, int, int, int);
 __attribute__((noreturn))
-static void	 child_exec(struct child *, int, int, int);
+static void	 child_exec(struct child *, int, int, int, int);
+static void	 child_failed(struct child *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
 static int	 priv_start(void);
 __attribute__((noreturn))
 static void	 priv_main(int);
-static int	 priv_request(int, int, int, int);
+static int	 priv_request(int, int, int, int, int *);
 static void	 child_dispatch_io(int, short, void *);
 static void	 child_restart_cb(int, short, void *);
+static void	 child_hello_cb(int, short, void *);
 static void	 child_gone(struct child *, int);
+static void	 child_retry(struct child *);
 
+/*
+ * Why the user this process runs as cannot execute path (access(2)
+ * failed with error): the first directory on the way it may not enter,
+ * or what the kernel said of the file.
+ */
+static void
+child_noexec(const char *path, int error, char *buf, size_t len)
+{
+	struct stat	 st;
+	char		 dir[1024], *p;
+
+	if (strlcpy(dir, path, sizeof(dir)) < sizeof(dir)) {
+		for (p = dir + 1; (p = strchr(p, '/')) != NULL; *p++ = '/') {
+			*p = '\0';
+			if (access(dir, X_OK) == 0)
+				continue;
+			if (stat(dir, &st) == 0)
+				snprintf(buf, len, "cannot execute %s as %s: "
+				    "%s may not enter the directory %s (mode "
+				    "%04o, uid %u)", path, sv_user, sv_user,
+				    dir, (unsigned)(st.st_mode & 07777),
+				    (unsigned)st.st_uid);
+			else
+				snprintf(buf, len, "cannot execute %s as %s: "
+				    "%s may not enter the directory %s", path,
+				    sv_user, sv_user, dir);
+			return;
+		}
+	}
+	snprintf(buf, len, "cannot execute %s as %s: %s", path, sv_user,
+	    strerror(error));
+}
+
+/*
+ * The program: next to sc in the build tree (BUILD/controller/sc,
+ * BUILD/kgpd/kgpd), or in the libexec directory.  One that is there but
+ * that this user may not execute is an error that says why (a build tree
+ * in a directory closed to the user), not a reason to run another.
+ */
 static int
 child_find_path(struct child *c)
 {
-	char	 self[PATH_MAX], *dir;
+	char	 self[PATH_MAX], err[3072], *dir;
 	ssize_t	 n;
 
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
 		self[n] = '\0';
-		dir = dirname(self);
-		snprintf(c->path, sizeof(c->path), "%s/../%s/%s", dir,
-		    c->name, c->name);
+		dir = dirname(dirname(self));
+		snprintf(c->path, sizeof(c->path), "%s/%s/%s",
+		    strcmp(dir, "/") == 0 ? "" : dir, c->name, c->name);
 		if (access(c->path, X_OK) == 0)
-			return (0);
+			goto found;
+		if (errno != ENOENT && errno != ENOTDIR)
+			goto noexec;
 	}
 	snprintf(c->path, sizeof(c->path), "%s/%s", SC_LIBEXECDIR, c->name);
 	if (access(c->path, X_OK) == 0)
-		return (0);
+		goto found;
+	if (errno != ENOENT && errno != ENOTDIR)
+		goto noexec;
+	sc_error("cannot find %s (looked next to sc in the build tree and in "
+	    "%s)", c->name, SC_LIBEXECDIR);
 	return (-1);
+ noexec:
+	child_noexec(c->path, errno, err, sizeof(err));
+	sc_error("%s", err);
+	return (-1);
+ found:
+	if (stat(c->path, &sv_exe[c->id]) == -1)
+		memset(&sv_exe[c->id], 0, sizeof(sv_exe[c->id]));
+	return (0);
+}
+
+/* Is c's program another file than at the start (an upgrade)? */
+static int
+child_replaced(enum child_id id)
+{
+	struct stat	 st;
+
+	if (sv_exe[id].st_ino == 0)
+		return (0);
+	if (stat(children[id].path, &st) == -1)
+		return (1);
+	return (st.st_dev != sv_exe[id].st_dev ||
+	    st.st_ino != sv_exe[id].st_ino);
 }
 
 int
 supervise_init(struct event_base *base, int verbose, const struct passwd *pw)
 {
+	struct passwd	*me;
 	const char	*logfile;
 	int		 i;
 
 	sv_base = base;
 	sv_verbose = verbose;
+	if (geteuid() == 0)
+		strlcpy(sv_user, "root", sizeof(sv_user));
+	else if ((me = getpwuid(geteuid())) != NULL)
+		snprintf(sv_user, sizeof(sv_user), "%s (uid %u)", me->pw_name,
+		    (unsigned)geteuid());
+	else
+		snprintf(sv_user, sizeof(sv_user), "uid %u",
+		    (unsigned)geteuid());
 	if (pw != NULL)
 		snprintf(sv_ids, sizeof(sv_ids), "%u:%u",
 		    (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
@@ -156,17 +244,15 @@ supervise_init(struct event_base *base, int verbose, const struct passwd *pw)
 		return (-1);
 	}
 	for (i = 0; i < CHILD_MAX; i++) {
-		if (child_find_path(&children[i]) == -1) {
-			sc_error("cannot find %s (looked next to sc in the "
-			    "build tree and in %s)", children[i].name,
-			    SC_LIBEXECDIR);
+		if (child_find_path(&children[i]) == -1)
 			return (-1);
-		}
 		log_debug("%s: %s", children[i].name, children[i].path);
 		children[i].iev.ibuf.fd = -1;
-		children[i].backoff_ms = BACKOFF_MIN_MS;
+		children[i].backoff_ms = SC_BACKOFF_MIN_MS;
 		if ((children[i].restart_ev = evtimer_new(base,
-		    child_restart_cb, &children[i])) == NULL)
+		    child_restart_cb, &children[i])) == NULL ||
+		    (children[i].hello_ev = evtimer_new(base,
+		    child_hello_cb, &children[i])) == NULL)
 			return (-1);
 	}
 	if (geteuid() == 0 && priv_start() == -1)
@@ -176,14 +262,15 @@ supervise_init(struct event_base *base, int verbose, const struct passwd *pw)
 
 /*
  * In the new process: fd 3 and fd 4, nothing else past stderr, a
- * scrubbed environment, exec.  Only async-signal-safe calls.
+ * scrubbed environment, exec.  Only async-signal-safe calls.  errfd
+ * (close-on-exec) gets errno when the exec fails.
  */
 static void
-child_exec(struct child *c, int verbose, int ctlfd, int peerfd)
+child_exec(struct child *c, int verbose, int ctlfd, int peerfd, int errfd)
 {
 	struct proc_env	 pe;
 	char		*argv[8];
-	int		 i, n, fd3, fd4;
+	int		 i, n, fd3, fd4, fd5, error;
 
 	n = 0;
 	argv[n++] = (char *)c->name;
@@ -198,16 +285,66 @@ child_exec(struct child *c, int verbose, int ctlfd, int peerfd)
 	proc_child_signals();
 	if (sv_outfd != -1 && (dup2(sv_outfd, STDOUT_FILENO) == -1 ||
 	    dup2(sv_outfd, STDERR_FILENO) == -1))
-		_exit(127);
+		goto fail;
+	/* out of the way first: any of them may be 3, 4 or 5 */
+	if ((fd5 = fcntl(errfd, F_DUPFD_CLOEXEC, 10)) == -1)
+		goto fail;
+	errfd = fd5;
 	if ((fd3 = fcntl(ctlfd, F_DUPFD, 10)) == -1 ||
 	    (fd4 = fcntl(peerfd, F_DUPFD, 10)) == -1 ||
-	    dup2(fd3, 3) == -1 || dup2(fd4, 4) == -1)
-		_exit(127);
-	closefrom(5);
+	    dup2(fd3, 3) == -1 || dup2(fd4, 4) == -1 ||
+	    dup3(fd5, 5, O_CLOEXEC) == -1)
+		goto fail;
+	errfd = 5;
+	closefrom(6);
 	execve(c->path, argv, pe.envp);
-	dprintf(STDERR_FILENO, "%s: execve %s: %s\n", c->name, c->path,
-	    strerror(errno));
+ fail:
+	error = errno;
+	(void)write(errfd, &error, sizeof(error));
 	_exit(127);
+}
+
+/*
+ * A new process that execs c with ctlfd as its fd 3 and peerfd as its
+ * fd 4: forked (flags 0), or cloned with flags (the spawner:
+ * CLONE_PARENT).  Returns its pid, or -1 with errno: no new process, or
+ * the exec failed (the new process says so on a close-on-exec pipe, which
+ * a successful exec closes; it then exits, and its death is nobody's).
+ */
+static pid_t
+child_start(struct child *c, int verbose, int ctlfd, int peerfd, int flags)
+{
+	int	 ep[2], error;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	if (pipe2(ep, O_CLOEXEC) == -1)
+		return (-1);
+	if (flags == 0)
+		pid = fork();
+	else
+		pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL,
+		    NULL);
+	if (pid == 0) {
+		close(ep[0]);
+		child_exec(c, verbose, ctlfd, peerfd, ep[1]);
+	}
+	error = errno;
+	close(ep[1]);
+	if (pid == -1) {
+		close(ep[0]);
+		errno = error;
+		return (-1);
+	}
+	do {
+		n = read(ep[0], &error, sizeof(error));
+	} while (n == -1 && errno == EINTR);
+	close(ep[0]);
+	if (n == sizeof(error)) {
+		errno = error;
+		return (-1);
+	}
+	return (pid);
 }
 
 static int
@@ -216,10 +353,12 @@ child_spawn(struct child *c)
 	struct child	*peer = &children[c->id == CHILD_KGPD ?
 			    CHILD_PROXYD : CHILD_KGPD];
 	int		 ctl[2], pair[2] = { -1, -1 }, mine, theirs = -1;
+	int		 replaced = 0, error;
 	pid_t		 pid;
 
+	c->hello = 0;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) == -1) {
-		log_warn("%s: socketpair", __func__);
+		child_failed(c, "socketpair: %s", strerror(errno));
 		return (-1);
 	}
 	/* the channel to the peer: a spare one or a new pair */
@@ -229,7 +368,7 @@ child_spawn(struct child *c)
 	} else {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 		    pair) == -1) {
-			log_warn("%s: socketpair", __func__);
+			child_failed(c, "socketpair: %s", strerror(errno));
 			close(ctl[0]);
 			close(ctl[1]);
 			return (-1);
@@ -238,17 +377,24 @@ child_spawn(struct child *c)
 		theirs = pair[1];
 	}
 
-	if (priv_fd != -1) {
+	if (sv_ids[0] != '\0') {
 		/* started as root: the spawner starts it */
-		if ((pid = priv_request(PRIV_SPAWN, c->id, ctl[1],
-		    mine)) == -1)
-			log_warn("%s: the spawner cannot start %s", __func__,
-			    c->name);
-	} else if ((pid = fork()) == -1)
-		log_warn("%s: fork", __func__);
-	else if (pid == 0)
-		child_exec(c, sv_verbose, ctl[1], mine);
+		pid = priv_request(PRIV_SPAWN, c->id, ctl[1], mine, &replaced);
+	} else {
+		pid = child_start(c, sv_verbose, ctl[1], mine, 0);
+		if (pid == -1)
+			replaced = child_replaced(c->id);
+	}
 	if (pid == -1) {
+		error = errno;
+		if (sv_ids[0] != '\0' && priv_fd == -1)
+			child_failed(c, "the spawner is gone");
+		else
+			child_failed(c, "cannot execute %s as %s: %s%s",
+			    c->path, sv_ids[0] != '\0' ? "root" : sv_user,
+			    strerror(error), replaced ? " (the file was "
+			    "replaced since sc started: restart sc to run the "
+			    "new one)" : "");
 		close(ctl[0]);
 		close(ctl[1]);
 		close(mine);
@@ -261,11 +407,11 @@ child_spawn(struct child *c)
 	close(mine);
 	c->pid = pid;
 	c->up = 1;
-	c->hello = 0;
 	gettimeofday(&c->started, NULL);
 	memset(&c->stats, 0, sizeof(c->stats));
 	set_nonblock(ctl[0]);
 	imsgev_init(&c->iev, sv_base, ctl[0], child_dispatch_io, c);
+	timer_add(c->hello_ev, SC_HELLO_TIMEOUT_SEC, 0);
 	log_debug("started %s, pid %d", c->name, (int)pid);
 
 	if (theirs != -1) {
@@ -320,7 +466,7 @@ priv_start(void)
 
 /* The controller's side: one request, one answer. */
 static int
-priv_request(int type, int id, int fd3, int fd4)
+priv_request(int type, int id, int fd3, int fd4, int *replaced)
 {
 	struct priv_req	 req;
 	struct priv_res	 res;
@@ -367,6 +513,8 @@ priv_request(int type, int id, int fd3, int fd4)
 	} while (n == -1 && errno == EINTR);
 	if (n != sizeof(res))
 		goto dead;
+	if (replaced != NULL)
+		*replaced = res.replaced;
 	if (res.result == -1)
 		errno = res.error;
 	return (res.result);
@@ -384,8 +532,8 @@ supervise_readyfile(const char *path)
 {
 	int	 fd;
 
-	if (priv_pid != -1)
-		return (priv_request(PRIV_READY, 0, -1, -1));
+	if (sv_ids[0] != '\0')
+		return (priv_request(PRIV_READY, 0, -1, -1, NULL));
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) == -1)
 		return (-1);
 	close(fd);
@@ -401,7 +549,8 @@ supervise_cleanup(void)
 {
 	if (priv_pid == -1)
 		return;
-	if (priv_fd != -1 && priv_request(PRIV_CLEANUP, 0, -1, -1) == -1)
+	if (priv_fd != -1 && priv_request(PRIV_CLEANUP, 0, -1, -1,
+	    NULL) == -1)
 		log_warn("the spawner could not remove the files");
 	if (priv_fd != -1)
 		close(priv_fd);
@@ -417,13 +566,26 @@ priv_unlink(const char *what, const char *path)
 		log_warn("cannot remove the %s %s", what, path);
 }
 
+/* The pidfile, the control socket, and the readyfile if it was made. */
 static void
-priv_answer(int fd, int result, int error)
+priv_unlink_all(int ready)
+{
+	struct sc_config	*conf = sc_env->conf;
+
+	priv_unlink("pidfile", conf->pidfile);
+	priv_unlink("control socket", conf->ctl_socket);
+	if (ready)
+		priv_unlink("readyfile", conf->readyfile);
+}
+
+static void
+priv_answer(int fd, int result, int error, int replaced)
 {
 	struct priv_res	 res;
 
 	res.result = result;
 	res.error = error;
+	res.replaced = replaced;
 	if (send(fd, &res, sizeof(res), MSG_NOSIGNAL) != sizeof(res))
 		_exit(1);
 }
@@ -538,39 +700,35 @@ priv_main(int fd)
 		switch (req.type) {
 		case PRIV_SPAWN:
 			/* the new process is the controller's child */
-			pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL,
-			    NULL, NULL, NULL);
-			if (pid == 0)
-				child_exec(&children[req.id], req.verbose,
-				    fds[0], fds[1]);
-			priv_answer(fd, pid, errno);
+			pid = child_start(&children[req.id], req.verbose,
+			    fds[0], fds[1], CLONE_PARENT);
+			rfd = errno;
+			priv_answer(fd, pid, rfd, pid == -1 &&
+			    child_replaced(req.id));
 			close(fds[0]);
 			close(fds[1]);
 			break;
 		case PRIV_READY:
 			if (conf->readyfile == NULL) {
-				priv_answer(fd, -1, EINVAL);
+				priv_answer(fd, -1, EINVAL, 0);
 				break;
 			}
 			if ((rfd = open(conf->readyfile, O_WRONLY | O_CREAT |
 			    O_CLOEXEC, 0644)) == -1 ||
 			    utimes(conf->readyfile, NULL) == -1) {
-				priv_answer(fd, -1, errno);
+				priv_answer(fd, -1, errno, 0);
 				if (rfd != -1)
 					close(rfd);
 				break;
 			}
 			close(rfd);
 			ready = 1;
-			priv_answer(fd, 0, 0);
+			priv_answer(fd, 0, 0, 0);
 			break;
 		case PRIV_CLEANUP:
-			priv_unlink("pidfile", conf->pidfile);
-			priv_unlink("control socket", conf->ctl_socket);
-			if (ready)
-				priv_unlink("readyfile", conf->readyfile);
+			priv_unlink_all(ready);
 			done = 1;
-			priv_answer(fd, 0, 0);
+			priv_answer(fd, 0, 0, 0);
 			break;
 		default:
 			log_warnx("unexpected request %d", req.type);
@@ -579,12 +737,8 @@ priv_main(int fd)
 	}
  out:
 	/* the controller is gone without saying goodbye */
-	if (!done) {
-		priv_unlink("pidfile", conf->pidfile);
-		priv_unlink("control socket", conf->ctl_socket);
-		if (ready)
-			priv_unlink("readyfile", conf->readyfile);
-	}
+	if (!done)
+		priv_unlink_all(ready);
 	_exit(0);
 }
 
@@ -604,9 +758,66 @@ supervise_start_all(void)
 {
 	int	 i;
 
-	for (i = 0; i < CHILD_MAX; i++)
+	for (i = 0; i < CHILD_MAX && sc_env->state != SC_STOPPING; i++)
 		if (child_spawn(&children[i]) == -1)
-			sc_fatal("cannot start %s", children[i].name);
+			child_retry(&children[i]);
+}
+
+/* What went wrong with c's last start or run: said in child_retry(). */
+static void
+child_failed(struct child *c, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * c is gone (c->why says how): start it again after the backoff, unless
+ * that is hopeless.  A start that never reached the hello counts as a
+ * failed one; SC_START_TRIES of them in a row, or the very first start,
+ * end sc with an error, so that a supervisor can start it afresh rather
+ * than leave a tunnel that carries nothing.
+ */
+static void
+child_retry(struct child *c)
+{
+	struct timeval	 now;
+	int		 delay;
+
+	if (sv_stopping || sc_env->state == SC_STOPPING)
+		return;
+	evtimer_del(c->hello_ev);
+	if (!c->hello)
+		c->failed_starts++;
+	if (!c->ever_hello) {
+		sc_error("%s did not start: %s", c->name, c->why);
+		sc_shutdown(1);
+		return;
+	}
+	if (c->failed_starts >= SC_START_TRIES) {
+		sc_error("%s cannot be restarted: %d starts in a row failed, "
+		    "the last: %s", c->name, c->failed_starts, c->why);
+		sc_shutdown(1);
+		return;
+	}
+	gettimeofday(&now, NULL);
+	if (c->failed_starts == 0 &&
+	    now.tv_sec - c->started.tv_sec >= SC_STABLE_SEC)
+		c->backoff_ms = SC_BACKOFF_MIN_MS;
+	delay = c->backoff_ms;
+	c->backoff_ms *= 2;
+	if (c->backoff_ms > SC_BACKOFF_MAX_MS)
+		c->backoff_ms = SC_BACKOFF_MAX_MS;
+	if (c->failed_starts > 0)
+		log_warnx("%s: start %d of %d failed (%s), next in %d.%d s",
+		    c->name, c->failed_starts, SC_START_TRIES, c->why,
+		    delay / 1000, delay % 1000 / 100);
+	else
+		log_warnx("%s %s, restarting", c->name, c->why);
+	timer_add(c->restart_ev, delay / 1000, (delay % 1000) * 1000);
 }
 
 int
@@ -705,8 +916,13 @@ child_dispatch_io(int fd, short event, void *arg)
 				return;
 			}
 			log_debug("%s: hello, pid %u", c->name, hello.pid);
+			evtimer_del(c->hello_ev);
+			if (c->failed_starts > 0)
+				log_info("%s is back after %d failed starts",
+				    c->name, c->failed_starts);
 			c->hello = 1;
 			c->ever_hello = 1;
+			c->failed_starts = 0;
 			sc_child_ready(c);
 			break;
 		default:
@@ -737,7 +953,6 @@ child_gone(struct child *c, int kill_it)
 		return;
 	imsgev_clear(&c->iev);
 	c->up = 0;
-	c->hello = 0;
 	if (c->pid > 0) {
 		if (kill_it)
 			kill(c->pid, SIGKILL);
@@ -753,19 +968,32 @@ child_restart_cb(int fd, short event, void *arg)
 
 	if (sv_stopping || c->pid > 0 || c->up)
 		return;
-	if (child_spawn(c) == -1) {
-		timer_add(c->restart_ev, 1, 0);
+	if (child_spawn(c) == -1)
+		child_retry(c);
+}
+
+/* No hello in time: a start that failed (its death follows). */
+static void
+child_hello_cb(int fd, short event, void *arg)
+{
+	struct child	*c = arg;
+
+	if (sv_stopping || c->hello || !c->up)
 		return;
-	}
+	log_warnx("%s (pid %d) did not say hello within %d seconds, killing "
+	    "it", c->name, (int)c->pid, SC_HELLO_TIMEOUT_SEC);
+	child_failed(c, "said no hello within %d seconds",
+	    SC_HELLO_TIMEOUT_SEC);
+	c->hung = 1;
+	child_gone(c, 1);
 }
 
 void
 supervise_sigchld(void)
 {
 	struct child	*c;
-	struct timeval	 now, tv;
 	pid_t		 pid;
-	int		 status, i, delay;
+	int		 status, i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		c = NULL;
@@ -792,31 +1020,20 @@ supervise_sigchld(void)
 			log_debug("%s exited", c->name);
 			continue;
 		}
-		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
-			log_warnx("%s killed by SIGSYS (sandbox violation), "
-			    "restarting", c->name);
+		if (c->hung)
+			;	/* child_hello_cb() said why */
+		else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+			child_failed(c, "killed by SIGSYS (sandbox violation)");
 		else if (WIFSIGNALED(status))
-			log_warnx("%s killed by signal %d, restarting",
-			    c->name, WTERMSIG(status));
+			child_failed(c, "killed by signal %d",
+			    WTERMSIG(status));
 		else
-			log_warnx("%s exited with status %d, restarting",
-			    c->name, WEXITSTATUS(status));
-		if (!c->ever_hello) {
-			sc_error("%s did not start", c->name);
-			sc_shutdown(1);
-			continue;
-		}
-		sc_child_died(c);
-		gettimeofday(&now, NULL);
-		if (now.tv_sec - c->started.tv_sec >= STABLE_SEC)
-			c->backoff_ms = BACKOFF_MIN_MS;
-		delay = c->backoff_ms;
-		c->backoff_ms *= 2;
-		if (c->backoff_ms > BACKOFF_MAX_MS)
-			c->backoff_ms = BACKOFF_MAX_MS;
-		tv.tv_sec = delay / 1000;
-		tv.tv_usec = (delay % 1000) * 1000;
-		evtimer_add(c->restart_ev, &tv);
+			child_failed(c, "exited with status %d",
+			    WEXITSTATUS(status));
+		c->hung = 0;
+		if (c->ever_hello)
+			sc_child_died(c);
+		child_retry(c);
 	}
 }
 

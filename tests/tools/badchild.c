@@ -7,24 +7,30 @@
  *	...-stats: hello, then an IMSG_STATS of 3 bytes for a statistics
  *		   request;
  *	...-type:  hello, then a message of a type sc does not know;
- *	...-early: an IMSG_STATS before its hello.
+ *	...-early: an IMSG_STATS before its hello;
+ *	...-later: a quiet helper (hello, right-sized statistics) as long
+ *		   as the directory has no file "broken"; once it has, it
+ *		   exits with status 1 at once, before its hello.
  *
  * The controller must log the bad message and restart the child (or,
  * for one that never said hello, say that it did not start and exit),
- * and never crash.
+ * and never crash; one that can no longer start must end sc.
  */
 #include <sys/types.h>
 
 #include <err.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "imsg.h"
 #include "imsg_types.h"
 
-enum mode { M_STATS, M_TYPE, M_EARLY };
+enum mode { M_STATS, M_TYPE, M_EARLY, M_LATER };
+
+static char	 top[PATH_MAX];	/* the directory above its own */
 
 static enum mode
 mode(void)
@@ -36,7 +42,8 @@ mode(void)
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
 		err(1, "readlink");
 	self[n] = '\0';
-	d = basename(dirname(dirname(self)));
+	strlcpy(top, dirname(dirname(self)), sizeof(top));
+	d = basename(top);
 	if ((d = strrchr(d, '-')) == NULL)
 		errx(1, "no mode in the path %s", self);
 	if (strcmp(d, "-stats") == 0)
@@ -45,6 +52,8 @@ mode(void)
 		return (M_TYPE);
 	if (strcmp(d, "-early") == 0)
 		return (M_EARLY);
+	if (strcmp(d, "-later") == 0)
+		return (M_LATER);
 	errx(1, "unknown mode %s", d);
 }
 
@@ -57,8 +66,15 @@ main(int argc, char *argv[])
 	struct sc_stats	 st;
 	enum mode	 m;
 	ssize_t		 n;
+	char		 broken[PATH_MAX + 16];
 
 	m = mode();
+	if (m == M_LATER) {
+		/* stat(2) only: its sandbox lets it open nothing */
+		snprintf(broken, sizeof(broken), "%s/broken", top);
+		if (access(broken, F_OK) == 0)
+			errx(1, "%s exists: exiting", broken);
+	}
 	imsg_init(&ib, 3);
 	memset(&hello, 0, sizeof(hello));
 	hello.version = SC_IMSG_VERSION;
@@ -77,7 +93,10 @@ main(int argc, char *argv[])
 			return (0);	/* the controller let go */
 		while ((n = imsg_get(&ib, &imsg)) > 0) {
 			if (imsg.hdr.type == IMSG_STATS_REQ) {
-				if (m == M_STATS)
+				if (m == M_LATER)
+					imsg_compose(&ib, IMSG_STATS, 0, 0, -1,
+					    &st, sizeof(st));
+				else if (m == M_STATS)
 					imsg_compose(&ib, IMSG_STATS, 0, 0, -1,
 					    &st, 3);
 				else
