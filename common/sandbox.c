@@ -121,6 +121,8 @@ sandbox_name(enum sandbox_proc p)
 		return ("controller");
 	case SANDBOX_SPAWNER:
 		return ("spawner");
+	case SANDBOX_CLEANER:
+		return ("cleaner");
 	case SANDBOX_SERVER_REST:
 		return ("sc-server REST worker");
 	case SANDBOX_SERVER_KGP:
@@ -323,6 +325,16 @@ sandbox_spawner(const struct sandbox_files *f)
 	sandbox_files_enter(SANDBOX_SPAWNER, f);
 }
 
+/*
+ * The spawner's cleaner, root: it may remove the pidfile, the control
+ * socket and the readyfile, and read and write its socket; nothing else.
+ */
+void
+sandbox_cleaner(const struct sandbox_files *f)
+{
+	sandbox_files_enter(SANDBOX_CLEANER, f);
+}
+
 #ifdef __OpenBSD__
 
 void
@@ -382,6 +394,15 @@ sandbox_files_enter(enum sandbox_proc p, const struct sandbox_files *f)
 	tzset();
 	if (setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 }) == -1)
 		fatal("%s: setrlimit", __func__);
+	if (p == SANDBOX_CLEANER) {
+		sandbox_unveil_dir(f->pidfile, "c");
+		sandbox_unveil_dir(f->ctlsock, "c");
+		sandbox_unveil_dir(f->readyfile, "c");
+		if (unveil(NULL, NULL) == -1 || pledge("stdio cpath",
+		    NULL) == -1)
+			fatal("%s: pledge", __func__);
+		return;
+	}
 	if (p == SANDBOX_CONTROLLER) {
 		sandbox_unveil(f->logfile, "wc");
 		sandbox_unveil("/etc/resolv.conf", "r");
@@ -703,7 +724,8 @@ sandbox_landlock_files(enum sandbox_proc p, const struct sandbox_files *f)
 	size_t			 attrsz;
 	int			 abi, fd, i;
 
-	if (p != SANDBOX_CONTROLLER && p != SANDBOX_SPAWNER)
+	if (p != SANDBOX_CONTROLLER && p != SANDBOX_SPAWNER &&
+	    p != SANDBOX_CLEANER)
 		fatalx("%s: not for %s", __func__, sandbox_name(p));
 	if ((abi = ll_abi(__func__)) <= 0)
 		return (0);
@@ -718,13 +740,20 @@ sandbox_landlock_files(enum sandbox_proc p, const struct sandbox_files *f)
 	}
 	if (abi >= 6) {
 		attr.scoped = LL_SCOPE_ABSTRACT_UNIX;
-		if (p == SANDBOX_SPAWNER || f->exec[0] != NULL)
+		if (p != SANDBOX_CONTROLLER || f->exec[0] != NULL)
 			attr.scoped |= LL_SCOPE_SIGNAL;
 		attrsz = sizeof(attr);
 	}
 	if ((fd = syscall(SYS_landlock_create_ruleset, &attr, attrsz, 0)) == -1)
 		fatal("%s: landlock_create_ruleset", __func__);
 
+	if (p == SANDBOX_CLEANER) {
+		/* remove the files, read nothing */
+		ll_allow_dir(fd, h, f->pidfile, LL_FS_REMOVE_FILE);
+		ll_allow_dir(fd, h, f->ctlsock, LL_FS_REMOVE_FILE);
+		ll_allow_dir(fd, h, f->readyfile, LL_FS_REMOVE_FILE);
+		goto done;
+	}
 	for (i = 0; ll_read[i] != NULL; i++)
 		ll_allow(fd, h, ll_read[i], LL_FS_READ_FILE);
 	/* a resolv.conf that links elsewhere is replaced there */
@@ -757,6 +786,7 @@ sandbox_landlock_files(enum sandbox_proc p, const struct sandbox_files *f)
 	for (i = 0; i < 2; i++)
 		ll_allow(fd, h, f->exec[i], LL_FS_EXECUTE | LL_FS_READ_FILE);
 
+ done:
 	if (syscall(SYS_landlock_restrict_self, fd, 0) == -1)
 		fatal("%s: landlock_restrict_self", __func__);
 	close(fd);
@@ -924,6 +954,12 @@ static const char *sc_exec_root[] = {
  */
 static const char *sc_spawner[] = {
 	"open", "openat", "utimensat", "utimes", "unlink", "unlinkat",
+	NULL
+};
+
+/* The cleaner: its socket (sc_common), the unlinks. */
+static const char *sc_cleaner[] = {
+	"unlink", "unlinkat",
 	NULL
 };
 
@@ -1117,6 +1153,9 @@ sandbox_seccomp(enum sandbox_proc p, const struct sandbox_files *f)
 		sc_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
 		sc_add_children(ctx);
 		sc_add_list(ctx, sc_exec_root);
+		break;
+	case SANDBOX_CLEANER:
+		sc_add_list(ctx, sc_cleaner);
 		break;
 	}
 #ifdef SANDBOX_SANITIZER

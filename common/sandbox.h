@@ -29,6 +29,7 @@ enum sandbox_proc {
 	SANDBOX_PROXYD,		/* no fs; may connect out and resolve names */
 	SANDBOX_CONTROLLER,	/* its files, REST, the tunnel server */
 	SANDBOX_SPAWNER,	/* root: starts kgpd and proxyd, nothing else */
+	SANDBOX_CLEANER,	/* root: removes sc's files at its end */
 	SANDBOX_SERVER_REST,	/* sc-server's REST worker: accept, no fd in */
 	SANDBOX_SERVER_KGP,	/* sc-server's KGP worker: accept, entry fds */
 };
@@ -52,6 +53,7 @@ struct sandbox_files {
 void		 sandbox_enter(enum sandbox_proc);
 void		 sandbox_controller(const struct sandbox_files *);
 void		 sandbox_spawner(const struct sandbox_files *);
+void		 sandbox_cleaner(const struct sandbox_files *);
 int		 sandbox_drop(const char *, const char *);
 int		 sandbox_drop_ids(const char *, const char *);
 void		 sandbox_setuser(const struct passwd *);

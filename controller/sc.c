@@ -46,6 +46,7 @@ static int			 sig_pipe[2] = { -1, -1 };
 /* for the signal handler and atexit */
 static char			 pidfile_path[PATH_MAX];
 static char			 ctlsock_path[PATH_MAX];
+static char			 readyfile_path[PATH_MAX];	/* made by sc */
 static int			 startup_done;
 /* started as root: the user to become */
 static struct passwd		 sc_pw;
@@ -148,6 +149,9 @@ sc_cleanup(void)
 	if (pidfile_path[0] != '\0')
 		unlink(pidfile_path);
 	pidfile_path[0] = '\0';
+	if (readyfile_path[0] != '\0')
+		unlink(readyfile_path);
+	readyfile_path[0] = '\0';
 	/* started as root: what _sc may not remove */
 	supervise_cleanup();
 }
@@ -177,11 +181,16 @@ sc_sig_handler(int sig)
 			errno = saved;
 			return;
 		}
-		/* the second one: leave now */
+		/*
+		 * The second one: leave now.  Started as root, the spawner
+		 * and the cleaner remove the files once sc is gone.
+		 */
 		if (pidfile_path[0] != '\0')
 			unlink(pidfile_path);
 		if (ctlsock_path[0] != '\0')
 			unlink(ctlsock_path);
+		if (readyfile_path[0] != '\0')
+			unlink(readyfile_path);
 		_exit(1);
 	}
 	sig_first = now;
@@ -236,6 +245,9 @@ sc_touch_readyfile(void)
 		return;
 	if (supervise_readyfile(conf.readyfile) == -1)
 		log_warn("readyfile %s", conf.readyfile);
+	else if (sc_pw.pw_name == NULL)
+		strlcpy(readyfile_path, conf.readyfile,
+		    sizeof(readyfile_path));
 }
 
 /*
@@ -788,10 +800,6 @@ static void
 sc_stop_finish(void)
 {
 	supervise_stop_all();
-	control_cleanup();
-	/* started as root, the spawner removes it (sc_cleanup()) */
-	if (conf.readyfile != NULL && env.ever_up && sc_pw.pw_name == NULL)
-		unlink(conf.readyfile);
 	rest_cleanup();
 	if (env.exit_status == 0)
 		sc_console(LOG_INFO, "Goodbye.");

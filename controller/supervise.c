@@ -32,6 +32,13 @@
  * resolved once at sc's start, so that no helper reads the user database
  * (which useradd may have replaced since).
  *
+ * The spawner forks, first thing, a cleaner: root too, and able to do
+ * nothing but remove those three files.  It shares a socket with the
+ * controller, which tells it when the readyfile exists (CLEAN_READY) and
+ * asks it to remove the files at the end (CLEAN_NOW); when the socket
+ * closes without that (the controller died) it removes them itself.  So
+ * the files go on every way sc can end, the spawner killed included.
+ *
  * Started as an ordinary user there is no spawner: the controller forks
  * and execs the children itself.
  */
@@ -101,8 +108,13 @@ struct priv_res {
 #define PRIV_READY	2
 #define PRIV_CLEANUP	3
 
+/* the cleaner: one byte a request, one byte an answer */
+#define CLEAN_READY	'R'	/* the readyfile exists */
+#define CLEAN_NOW	'C'	/* remove the files now, then exit */
+
 static int			 priv_fd = -1;
 static pid_t			 priv_pid = -1;
+static int			 clean_fd = -1;
 
 static int	 child_find_path(struct child *);
 static void	 child_noexec(const char *, int, char *, size_t);
@@ -115,8 +127,11 @@ static void	 child_failed(struct child *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 static int	 priv_start(void);
 __attribute__((noreturn))
-static void	 priv_main(int);
+static void	 priv_main(int, int);
+__attribute__((noreturn))
+static void	 clean_main(int);
 static int	 priv_request(int, int, int, int, int *);
+static int	 clean_request(char);
 static void	 child_dispatch_io(int, short, void *);
 static void	 child_restart_cb(int, short, void *);
 static void	 child_hello_cb(int, short, void *);
@@ -432,18 +447,24 @@ child_spawn(struct child *c)
 }
 
 /*
- * Fork the spawner (see the top of this file).  Called as root, after the
- * log file, the pidfile and the control socket are open and before the
- * controller becomes _sc.
+ * Fork the spawner (see the top of this file), which forks the cleaner.
+ * Called as root, after the log file, the pidfile and the control socket
+ * are open and before the controller becomes _sc.
  */
 static int
 priv_start(void)
 {
-	int	 sp[2];
+	int	 sp[2], cp[2];
 	pid_t	 pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
 		sc_error("socketpair: %s", strerror(errno));
+		return (-1);
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cp) == -1) {
+		sc_error("socketpair: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
 		return (-1);
 	}
 	fflush(NULL);
@@ -452,14 +473,19 @@ priv_start(void)
 		sc_error("cannot fork the spawner: %s", strerror(errno));
 		close(sp[0]);
 		close(sp[1]);
+		close(cp[0]);
+		close(cp[1]);
 		return (-1);
 	case 0:
 		close(sp[0]);
-		priv_main(sp[1]);
+		close(cp[0]);
+		priv_main(sp[1], cp[1]);
 	}
 	close(sp[1]);
+	close(cp[1]);
 	priv_fd = sp[0];
 	priv_pid = pid;
+	clean_fd = cp[0];
 	log_debug("spawner started, pid %d", (int)pid);
 	return (0);
 }
@@ -526,14 +552,46 @@ priv_request(int type, int id, int fd3, int fd4, int *replaced)
 	return (-1);
 }
 
+/* The cleaner: one request, and for CLEAN_NOW its answer. */
+static int
+clean_request(char what)
+{
+	ssize_t	 n;
+	char	 ack;
+
+	if (clean_fd == -1)
+		return (-1);
+	do {
+		n = send(clean_fd, &what, 1, MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	if (n == 1 && what != CLEAN_NOW)
+		return (0);
+	if (n == 1) {
+		do {
+			n = recv(clean_fd, &ack, 1, 0);
+		} while (n == -1 && errno == EINTR);
+	}
+	if (n == 1 && what == CLEAN_NOW)
+		return (0);
+	close(clean_fd);
+	clean_fd = -1;
+	return (-1);
+}
+
 /* Create the readyfile: through the spawner when started as root. */
 int
 supervise_readyfile(const char *path)
 {
 	int	 fd;
 
-	if (sv_ids[0] != '\0')
-		return (priv_request(PRIV_READY, 0, -1, -1, NULL));
+	if (sv_ids[0] != '\0') {
+		if (priv_request(PRIV_READY, 0, -1, -1, NULL) == -1)
+			return (-1);
+		/* once it exists, the cleaner removes it whatever happens */
+		if (clean_request(CLEAN_READY) == -1)
+			log_warnx("the cleaner is gone");
+		return (0);
+	}
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) == -1)
 		return (-1);
 	close(fd);
@@ -541,21 +599,30 @@ supervise_readyfile(const char *path)
 }
 
 /*
- * At exit, started as root: the spawner removes the pidfile, the control
- * socket and the readyfile, then goes.
+ * At exit, started as root: the cleaner removes the pidfile, the control
+ * socket and the readyfile (the spawner, if the cleaner is gone), then
+ * both go.
  */
 void
 supervise_cleanup(void)
 {
-	if (priv_pid == -1)
+	int	 done;
+
+	if (sv_ids[0] == '\0')
 		return;
-	if (priv_fd != -1 && priv_request(PRIV_CLEANUP, 0, -1, -1,
-	    NULL) == -1)
-		log_warn("the spawner could not remove the files");
+	done = clean_request(CLEAN_NOW) == 0;
+	if (clean_fd != -1)
+		close(clean_fd);
+	clean_fd = -1;
+	if (priv_fd != -1 && priv_request(PRIV_CLEANUP, done, -1, -1,
+	    NULL) == -1 && !done)
+		log_warn("neither the cleaner nor the spawner could remove "
+		    "the files");
 	if (priv_fd != -1)
 		close(priv_fd);
 	priv_fd = -1;
-	waitpid(priv_pid, NULL, 0);
+	if (priv_pid != -1)
+		waitpid(priv_pid, NULL, 0);
 	priv_pid = -1;
 }
 
@@ -591,28 +658,18 @@ priv_answer(int fd, int result, int error, int replaced)
 }
 
 /*
- * The spawner.  It keeps stdin, stdout, stderr, its socket and the log
- * file the children's output goes to, and nothing else.
+ * The start of the spawner and of the cleaner: fd (their socket) at 3,
+ * the children's output at 4 and as stderr when the log goes to a file,
+ * nothing else; no core dump, not dumpable, no_new_privs; the access key
+ * and the proxy password forgotten.  Returns the socket's descriptor.
  */
-static void
-priv_main(int fd)
+static int
+priv_setup(const char *name, int fd)
 {
 	struct sc_config	*conf = sc_env->conf;
-	struct sandbox_files	 sb;
-	struct priv_req		 req;
 	struct rlimit		 rl = { 0, 0 };
-	struct msghdr		 msg;
-	struct cmsghdr		*cmsg;
-	struct iovec		 iov;
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(2 * sizeof(int))];
-	} cmsgbuf;
-	int			 fds[2], nfds, i, rfd, ready = 0, done = 0;
-	ssize_t			 n;
-	pid_t			 pid;
 
-	log_procinit("spawner");
+	log_procinit(name);
 	if (conf->key != NULL)
 		explicit_bzero(conf->key, strlen(conf->key));
 	if (conf->proxy_pass != NULL)
@@ -623,9 +680,8 @@ priv_main(int fd)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
 	/*
-	 * The socket at 3, the children's output at 4, nothing else.  The
-	 * log file's descriptor may be one of those numbers: from here on
-	 * the spawner logs to its stderr, which is the children's output.
+	 * The log file's descriptor may be 3 or 4: from here on the
+	 * process logs to its stderr, which is the children's output.
 	 */
 	log_init(LOG_DST_STDERR, 0);
 	if ((fd = fcntl(fd, F_DUPFD, 10)) == -1 || dup2(fd, 3) == -1)
@@ -633,7 +689,6 @@ priv_main(int fd)
 	if (sv_outfd != -1 && ((sv_outfd = fcntl(sv_outfd, F_DUPFD, 10)) ==
 	    -1 || dup2(sv_outfd, 4) == -1))
 		_exit(1);
-	fd = 3;
 	if (sv_outfd != -1) {
 		sv_outfd = 4;
 		if (dup2(sv_outfd, STDERR_FILENO) == -1)
@@ -647,6 +702,74 @@ priv_main(int fd)
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1 ||
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		_exit(1);
+	return (3);
+}
+
+/*
+ * The cleaner: waits on its socket.  CLEAN_READY: the readyfile exists.
+ * CLEAN_NOW: remove the files, answer, exit.  The socket closed first
+ * (the controller is gone, however it ended): remove them, exit.
+ */
+static void
+clean_main(int fd)
+{
+	struct sc_config	*conf = sc_env->conf;
+	struct sandbox_files	 sb;
+	ssize_t			 n;
+	int			 ready = 0;
+	char			 c;
+
+	fd = priv_setup("cleaner", fd);
+	memset(&sb, 0, sizeof(sb));
+	sb.pidfile = conf->pidfile;
+	sb.readyfile = conf->readyfile;
+	sb.ctlsock = conf->ctl_socket;
+	sandbox_cleaner(&sb);
+	for (;;) {
+		if ((n = recv(fd, &c, 1, 0)) == -1 && errno == EINTR)
+			continue;
+		if (n != 1 || c == CLEAN_NOW)
+			break;
+		if (c == CLEAN_READY)
+			ready = 1;
+	}
+	priv_unlink_all(ready);
+	if (n == 1)
+		(void)send(fd, &c, 1, MSG_NOSIGNAL);
+	_exit(0);
+}
+
+/*
+ * The spawner.  It keeps stdin, stdout, stderr, its socket and the log
+ * file the children's output goes to, and nothing else.
+ */
+static void
+priv_main(int fd, int cfd)
+{
+	struct sc_config	*conf = sc_env->conf;
+	struct sandbox_files	 sb;
+	struct priv_req		 req;
+	struct msghdr		 msg;
+	struct cmsghdr		*cmsg;
+	struct iovec		 iov;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(2 * sizeof(int))];
+	} cmsgbuf;
+	int			 fds[2], nfds, i, rfd, ready = 0, done = 0;
+	ssize_t			 n;
+	pid_t			 pid;
+
+	/* the cleaner first: it outlives the spawner if need be */
+	switch (fork()) {
+	case -1:
+		_exit(1);
+	case 0:
+		close(fd);
+		clean_main(cfd);
+	}
+	close(cfd);
+	fd = priv_setup("spawner", fd);
 	/* seccomp and Landlock: what it and kgpd and proxyd need, no more */
 	memset(&sb, 0, sizeof(sb));
 	sb.pidfile = conf->pidfile;
@@ -726,7 +849,9 @@ priv_main(int fd)
 			priv_answer(fd, 0, 0, 0);
 			break;
 		case PRIV_CLEANUP:
-			priv_unlink_all(ready);
+			/* id: the cleaner did it already */
+			if (req.id == 0)
+				priv_unlink_all(ready);
 			done = 1;
 			priv_answer(fd, 0, 0, 0);
 			break;

@@ -5,7 +5,8 @@
 # are again chrooted and _sc and the tunnel works; sc-ctl works for root;
 # SIGTERM exits 0, deletes the tunnel, removes the pidfile, the readyfile
 # and the control socket (in a directory only root may write to) and the
-# log file gets every line.  Started as an ordinary user: no switch, no
+# log file gets every line; the spawner's cleaner is root and confined
+# too.  Started as an ordinary user: no switch, no
 # chroot, no spawner, the sandbox is on all the same.  The controller and
 # the spawner have their seccomp filter too.
 . "$(dirname "$0")/lib.sh"
@@ -103,6 +104,19 @@ ok "spawner ($spawner): root, NoNewPrivs 1, Seccomp 2, no key in its command lin
 nfd=$(ls "/proc/$spawner/fd" | wc -l)
 [ "$nfd" -le 5 ] || fail "spawner: $nfd descriptors open: $(ls -l "/proc/$spawner/fd")"
 ok "spawner: $nfd descriptors (stdio, its socket, the log)"
+# the spawner's cleaner: root, confined, its socket and stdio only
+cleaner=$(ps -o pid= --ppid "$spawner" | tr -d ' ')
+[ -n "$cleaner" ] && [ "$(echo "$cleaner" | wc -l)" = 1 ] ||
+    fail "want one cleaner under the spawner, have '$cleaner'"
+[ "$(status_field "$cleaner" Uid | awk '{print $1}')" = 0 ] &&
+    [ "$(status_field "$cleaner" NoNewPrivs)" = 1 ] &&
+    [ "$(status_field "$cleaner" Seccomp)" = 2 ] ||
+    fail "cleaner ($cleaner): $(ids "$cleaner"), NoNewPrivs" \
+    "$(status_field "$cleaner" NoNewPrivs), Seccomp" \
+    "$(status_field "$cleaner" Seccomp)"
+nfd=$(ls "/proc/$cleaner/fd" | wc -l)
+[ "$nfd" -le 5 ] || fail "cleaner: $nfd descriptors open: $(ls -l "/proc/$cleaner/fd")"
+ok "cleaner ($cleaner): root, NoNewPrivs 1, Seccomp 2, $nfd descriptors"
 request_ok || fail "no request through the tunnel"
 ok "a request through the tunnel works"
 
@@ -141,6 +155,7 @@ for f in sc.pid ctl.sock ready; do
 	[ ! -e "$TMP/$f" ] || fail "$TMP/$f still there after SIGTERM"
 done
 wait_for 5 not_running "$spawner" || fail "the spawner outlived sc"
+wait_for 5 not_running "$cleaner" || fail "the cleaner outlived sc"
 st=$(rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get "j.get('status')")
 [ "$st" = terminated ] || [ -z "$st" ] || fail "tunnel $TUNNEL_ID is '$st'"
 grep -q 'Goodbye' "$TMP/file.log" && grep -q 'Deleting tunnel' "$TMP/file.log" ||
