@@ -45,6 +45,16 @@
 #define SC_STABLE_SEC		30
 #define SC_START_TRIES		5
 
+/*
+ * The REST API's 429 Too Many Requests: a request is sent again after
+ * the answer's Retry-After (SC_REST_BACKOFF_SEC, doubling, without one),
+ * as long as the waits of that request add up to at most
+ * SC_REST_RETRY_MAX_SEC; a longer Retry-After fails it at once.  The
+ * shutdown waits only within its own deadline (STOP_TIMEOUT_SEC).
+ */
+#define SC_REST_BACKOFF_SEC	1
+#define SC_REST_RETRY_MAX_SEC	60
+
 /* the command line, environment and defaults, after parsing */
 struct sc_config {
 	int		 legacy;		/* version 4 command line */
@@ -132,6 +142,7 @@ struct rest_tunnel {
 #define REST_EPROTO	-3	/* a bad answer */
 #define REST_ENOTFOUND	-4	/* 404 */
 #define REST_EABORT	-5	/* interrupted by a signal */
+#define REST_ERATE	-6	/* 429, for longer than sc may wait */
 
 enum child_id {
 	CHILD_KGPD,
@@ -277,6 +288,7 @@ int		 rest_init(const char *, const char *, const char *);
 void		 rest_cleanup(void);
 void		 rest_abort_on_signal(int);
 void		 rest_set_timeouts(long, long);
+void		 rest_set_deadline(time_t);
 int		 rest_id_ok(const char *);
 int		 rest_create(const struct sc_config *, struct rest_tunnel *,
 		    char *, size_t);

@@ -867,6 +867,7 @@ link_fatal(const char *why)
 	int			 ret;
 
 	rest_set_timeouts(STOP_CONNECT_SEC, STOP_REQUEST_SEC);
+	rest_set_deadline(time(NULL) + STOP_REQUEST_SEC);
 	ret = rest_get(sc_env->tunnel.id, &t, err, sizeof(err));
 	if (ret == REST_ENOTFOUND) {
 		sc_error("the tunnel server no longer knows tunnel %s (was it "

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -38,12 +39,17 @@ static char	 rest_url_shown[512];
 static char	 rest_proxy_shown[SC_HOST_LEN + 16];	/* "" without */
 static int	 rest_proxy_auth;	/* the proxy has credentials */
 static int	 abort_on_signal;
+static time_t	 rest_deadline;		/* 0: none (rest_set_deadline()) */
+static long	 rest_retry_after;	/* of the last 429, 0: none */
 
 static size_t	 rest_write(char *, size_t, size_t, void *);
 static int	 rest_progress(void *, curl_off_t, curl_off_t, curl_off_t,
 		    curl_off_t);
 static int	 rest_call(const char *, const char *, const char *, long *,
 		    json_t **, char *, size_t);
+static int	 rest_call_once(const char *, const char *, const char *,
+		    long *, json_t **, char *, size_t);
+static int	 rest_sleep(long);
 static int	 rest_parse_tunnel(json_t *, struct rest_tunnel *, int,
 		    char *, size_t);
 static void	 rest_message(json_t *, char *, size_t);
@@ -218,6 +224,16 @@ rest_set_timeouts(long connect_sec, long total_sec)
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, total_sec);
 }
 
+/*
+ * No request, its waits after a 429 included, may go on past deadline
+ * (the shutdown's); 0: only SC_REST_RETRY_MAX_SEC bounds the waits.
+ */
+void
+rest_set_deadline(time_t deadline)
+{
+	rest_deadline = deadline;
+}
+
 /* Start-up requests give up when SIGINT/SIGTERM arrives. */
 void
 rest_abort_on_signal(int on)
@@ -273,12 +289,73 @@ rest_message(json_t *j, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
+/* Sleep sec seconds; -1 when a signal aborts the start-up's requests. */
+static int
+rest_sleep(long sec)
+{
+	struct timespec	 ts = { 0, 100 * 1000 * 1000 };
+	long		 i;
+
+	for (i = 0; i < sec * 10; i++) {
+		if (abort_on_signal && sc_signalled)
+			return (-1);
+		nanosleep(&ts, NULL);
+	}
+	return (abort_on_signal && sc_signalled ? -1 : 0);
+}
+
+/*
+ * One request, sent again after a 429 Too Many Requests: after the
+ * answer's Retry-After, or SC_REST_BACKOFF_SEC doubling without one, as
+ * long as the waits add up to SC_REST_RETRY_MAX_SEC at most and end
+ * before the deadline.  A longer wait fails the request (REST_ERATE)
+ * and says why.  Each wait is logged.
+ */
+static int
+rest_call(const char *method, const char *path, const char *body,
+    long *status, json_t **out, char *err, size_t errlen)
+{
+	long	 delay, backoff = SC_REST_BACKOFF_SEC, waited = 0, left;
+	int	 ret;
+
+	for (;;) {
+		ret = rest_call_once(method, path, body, status, out, err,
+		    errlen);
+		if (ret != REST_ERATE)
+			return (ret);
+		if (rest_retry_after > 0)
+			delay = rest_retry_after;
+		else {
+			delay = backoff;
+			backoff *= 2;
+		}
+		left = SC_REST_RETRY_MAX_SEC - waited;
+		if (rest_deadline != 0 && rest_deadline - time(NULL) < left)
+			left = rest_deadline - time(NULL);
+		if (delay > left) {
+			snprintf(err, errlen, "REST API: %s %s: 429 Too Many "
+			    "Requests, retry after %ld s: longer than sc may "
+			    "wait (%ld s)", method, path, delay,
+			    left > 0 ? left : 0);
+			return (REST_ERATE);
+		}
+		log_warnx("REST API: %s %s: 429 Too Many Requests, retrying "
+		    "in %ld s%s", method, path, delay, rest_retry_after > 0 ?
+		    " (Retry-After)" : "");
+		if (rest_sleep(delay) == -1) {
+			snprintf(err, errlen, "interrupted");
+			return (REST_EABORT);
+		}
+		waited += delay;
+	}
+}
+
 /*
  * One request: method, path below the user's base, an optional JSON body.
  * The answer, if it is JSON, comes back in *out (the caller frees it).
  */
 static int
-rest_call(const char *method, const char *path, const char *body,
+rest_call_once(const char *method, const char *path, const char *body,
     long *status, json_t **out, char *err, size_t errlen)
 {
 	struct rest_buf		 b;
@@ -357,6 +434,23 @@ rest_call(const char *method, const char *path, const char *body,
 		snprintf(err, errlen, "Not authorized: check your username "
 		    "and access key");
 		ret = REST_EAUTH;
+	} else if (*status == 429) {
+		rest_retry_after = 0;
+#if LIBCURL_VERSION_NUM >= 0x074200
+		{
+			curl_off_t	 ra = 0;
+
+			/* delay-seconds or an HTTP-date; 0: none */
+			if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER,
+			    &ra) == CURLE_OK && ra > 0)
+				rest_retry_after = ra > SC_REST_RETRY_MAX_SEC *
+				    1000L ? SC_REST_RETRY_MAX_SEC * 1000L :
+				    (long)ra;
+		}
+#endif
+		snprintf(err, errlen, "REST API: %s %s: 429 Too Many Requests",
+		    method, path);
+		ret = REST_ERATE;
 	} else if (*status == 404) {
 		rest_message(*out, msg, sizeof(msg));
 		snprintf(err, errlen, "REST API: %s %s: not found%s%s",

@@ -750,6 +750,8 @@ sc_stop_rest(int fd, short event, void *arg)
 	}
 	log_info("Deleting tunnel %s", env.tunnel.id);
 	rest_set_timeouts(STOP_CONNECT_SEC, STOP_REQUEST_SEC);
+	/* a 429's Retry-After is waited for within the shutdown's time */
+	rest_set_deadline(env.stop_deadline);
 	ret = rest_delete(env.tunnel.id, err, sizeof(err));
 	if (ret == REST_ENOTFOUND) {
 		sc_stop_finish();
@@ -780,6 +782,13 @@ sc_stop_poll(int fd, short event, void *arg)
 	if (ret == REST_ENOTFOUND ||
 	    (ret == REST_OK && strcmp(t.status, "terminated") == 0)) {
 		log_info("Tunnel %s terminated", env.tunnel.id);
+		sc_stop_finish();
+		return;
+	}
+	if (ret == REST_EAUTH || ret == REST_ERATE) {
+		/* asking again will not help: 429 waited already */
+		sc_error("cannot see whether the tunnel %s is terminated: %s",
+		    env.tunnel.id, err);
 		sc_stop_finish();
 		return;
 	}
