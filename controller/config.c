@@ -635,6 +635,34 @@ config_hide_secrets(const struct sc_config *conf, int argc, char **argv)
 	}
 }
 
+/*
+ * The variables that may hold a secret meant for sc alone, once read:
+ * each is wiped where it lies (the strings of the initial environment
+ * are what /proc/PID/environ shows, and unsetenv() leaves them be), then
+ * removed.  kgpd and proxyd get an environment of their own anyway.
+ */
+static const char *secret_env[] = {
+	"SAUCE_ACCESS_KEY", "SAUCE_API_KEY", "SAUCE_PROXY_SAUCE", NULL
+};
+
+void
+config_scrub_env(void)
+{
+	extern char	**environ;
+	size_t		  n;
+	int		  i, j;
+
+	for (i = 0; secret_env[i] != NULL; i++) {
+		n = strlen(secret_env[i]);
+		for (j = 0; environ[j] != NULL; j++)
+			if (strncmp(environ[j], secret_env[i], n) == 0 &&
+			    environ[j][n] == '=')
+				explicit_bzero(environ[j] + n + 1,
+				    strlen(environ[j] + n + 1));
+		unsetenv(secret_env[i]);
+	}
+}
+
 const char *
 config_region_url(const char *region)
 {

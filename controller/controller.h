@@ -272,6 +272,7 @@ void		 config_usage(FILE *, int);
 const char	*config_warning(void);
 int		 config_host_ok(const char *);
 void		 config_hide_secrets(const struct sc_config *, int, char **);
+void		 config_scrub_env(void);
 int		 config_file_apply(struct sc_config *, const struct conffile *,
 		    const char *, char *, size_t);
 

@@ -878,6 +878,9 @@ main(int argc, char *argv[])
 		return (1);
 	}
 
+	/* the key and the proxy's password out of the environment */
+	config_scrub_env();
+
 	memset(&env, 0, sizeof(env));
 	env.conf = &conf;
 	env.started = time(NULL);

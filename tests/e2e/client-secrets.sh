@@ -1,7 +1,8 @@
 #!/bin/bash
 # The access key and the tunnel's KGP secret stay secret: not in sc's
 # output nor its log file at the highest verbosity, not in the command
-# line or environment of kgpd and proxyd, not in sc's own command line.
+# line or environment of kgpd and proxyd, not in sc's own command line,
+# nor in the environment of sc, its spawner and its cleaner once read.
 # The secret is read from the create answer by a recording HTTP proxy
 # that sc's REST calls go through (libcurl honours http_proxy).
 . "$(dirname "$0")/lib.sh"
@@ -120,6 +121,23 @@ for p in "$kpid" "$ppid"; do
 	grep -aqF -- "$KEY" "$TMP/environ.$p" &&
 	    fail "SAUCE_ACCESS_KEY reached the environment of pid $p"
 done
+# sc itself, its spawner and the spawner's cleaner scrubbed it once read
+scpid=${SCPID[envsec]}
+spawner=$(ps -o pid= --ppid "$scpid" | tr -d ' ' | grep -vxE "$kpid|$ppid")
+[ -n "$spawner" ] || fail "no spawner of sc $scpid"
+cleaner=$(ps -o pid= --ppid "$spawner" | tr -d ' ')
+for p in "$scpid" "$spawner" $cleaner; do
+	tr '\0' '\n' <"/proc/$p/environ" >"$TMP/environ.$p"
+	grep -q '^SAUCE_USERNAME=' "$TMP/environ.$p" ||
+	    fail "pid $p: /proc/$p/environ is not sc's environment"
+	grep -aqF -- "$KEY" "$TMP/environ.$p" &&
+	    fail "the access key is in /proc/$p/environ"
+	grep -aq '^SAUCE_ACCESS_KEY=.' "$TMP/environ.$p" &&
+	    fail "SAUCE_ACCESS_KEY has a value in /proc/$p/environ"
+done
+[ -n "$cleaner" ] || fail "no cleaner under the spawner $spawner"
+ok "sc ($scpid), its spawner ($spawner) and cleaner ($cleaner): the key" \
+    "is out of /proc/PID/environ"
 sc_term envsec
 grep -aqF -- "$KEY" "$TMP/envsec.log" && fail "the key is in sc run's output"
 ok "key in SAUCE_ACCESS_KEY: not passed to the helpers, not in the output"
