@@ -156,14 +156,14 @@ child_noexec(const char *path, int error, char *buf, size_t len)
 				continue;
 			if (stat(dir, &st) == 0)
 				snprintf(buf, len, "cannot execute %s as %s: "
-				    "%s may not enter the directory %s (mode "
-				    "%04o, uid %u)", path, sv_user, sv_user,
-				    dir, (unsigned)(st.st_mode & 07777),
+				    "the directory %s (mode %04o, uid %u) is "
+				    "closed to that user", path, sv_user, dir,
+				    (unsigned)(st.st_mode & 07777),
 				    (unsigned)st.st_uid);
 			else
 				snprintf(buf, len, "cannot execute %s as %s: "
-				    "%s may not enter the directory %s", path,
-				    sv_user, sv_user, dir);
+				    "the directory %s is closed to that user",
+				    path, sv_user, dir);
 			return;
 		}
 	}

@@ -112,15 +112,9 @@ expect_end twice 1 "a second SIGTERM during the shutdown"
 # an ordinary user: no spawner, its own files in its own directory
 U=$TMP/user
 mkdir "$U" && chown nobody "$U" && chmod 0700 "$U" || fail "mkdir $U"
-chmod o+x "$TMP"
-tree=$TMP/tree
-mkdir -p "$tree/controller" "$tree/kgpd" "$tree/proxyd"
-for p in controller/sc kgpd/kgpd proxyd/proxyd; do
-	cp "$(dirname "$SC")/../$p" "$tree/$p" || fail "cannot copy $p"
-done
-chmod -R a+rX "$tree"
+stage_programs
 ip netns exec "$OFFICE" setpriv --reuid=nobody --regid=nogroup \
-    --clear-groups "$tree/controller/sc" -u "$SC_USER" -k "$KEY" \
+    --clear-groups "$STAGED/controller/sc" -u "$SC_USER" -k "$KEY" \
     -i "$TUNNEL_NAME-user" -x "$REST_URL" -f "$U/user.ready" \
     -d "$U/user.pid" --ctl-socket "$U/user.sock" --wait-tunnel-shutdown \
     >"$TMP/user.log" 2>&1 &

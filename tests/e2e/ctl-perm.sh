@@ -35,14 +35,12 @@ PGID=$(id -g "$PUSER")
 
 # the user must reach the socket (search permission on the directories)
 # and run sc-ctl (a copy, whatever the build tree's permissions)
-chmod o+x "$TMP"
-cp "$SC_CTL" "$TMP/sc-ctl" && chmod 0755 "$TMP/sc-ctl" ||
-    fail "cannot copy sc-ctl"
+stage_programs
 
 # as_user CMD...: sc-ctl as the throwaway user, no supplementary groups
 as_user() {
 	setpriv --reuid="$PUID" --regid="$PGID" --clear-groups \
-	    "$TMP/sc-ctl" -s "$SOCK" "$@"
+	    "$STAGED/sc-ctl/sc-ctl" -s "$SOCK" "$@"
 }
 
 # still_up: sc's pid unchanged and a request through the tunnel works
@@ -88,7 +86,7 @@ ok "group member (primary group): sc-ctl status works"
 
 # a member through a supplementary group only
 setpriv --reuid="$PUID" --regid=65534 --groups="$PGID" \
-    "$TMP/sc-ctl" -s "$SOCK" status >"$TMP/u3.out" 2>"$TMP/u3.err" ||
+    "$STAGED/sc-ctl/sc-ctl" -s "$SOCK" status >"$TMP/u3.out" 2>"$TMP/u3.err" ||
     fail "$PUSER with the socket's group as a supplementary group: $(cat "$TMP/u3.err")"
 grep -q "^tunnel-id: $TUNNEL_ID\$" "$TMP/u3.out" ||
     fail "$PUSER (supplementary group): status printed '$(cat "$TMP/u3.out")'"

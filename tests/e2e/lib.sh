@@ -199,6 +199,24 @@ e2e_init() {
 	wait_for 5 link_up cloud || fail "cloud's veth0 does not come up"
 }
 
+# stage_programs: copies of the build tree's programs in $TMP/programs
+# ($STAGED), in the build tree's layout (sc starts the kgpd and proxyd it
+# finds next to itself), that every user may execute.  For the programs
+# a test runs as nobody or _sc: a build tree in a directory closed to
+# them (a clone in /root, mode 0700) is not theirs to run.
+stage_programs() {
+	local build p
+	build=$(dirname "$SC")/..
+	STAGED=$TMP/programs
+	chmod o+x "$TMP" || fail "chmod o+x $TMP"
+	for p in controller/sc kgpd/kgpd proxyd/proxyd server/sc-server \
+	    sc-ctl/sc-ctl; do
+		mkdir -p -m 0755 "$STAGED" "$STAGED/${p%/*}" &&
+		    cp "$build/$p" "$STAGED/$p" && chmod 0755 "$STAGED/$p" ||
+		    fail "cannot copy $p to $STAGED"
+	done
+}
+
 # the TLS app's certificate: self-signed, for the app's address
 make_app_cert() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \

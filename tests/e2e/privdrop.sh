@@ -7,8 +7,10 @@
 # and the control socket (in a directory only root may write to) and the
 # log file gets every line; the spawner's cleaner is root and confined
 # too.  Started as an ordinary user: no switch, no
-# chroot, no spawner, the sandbox is on all the same.  The controller and
-# the spawner have their seccomp filter too.
+# chroot, no spawner, the sandbox is on all the same (it runs copies of
+# the programs that nobody may execute, wherever the build tree is), and a
+# helper that nobody may not execute is an error that says why.  The
+# controller and the spawner have their seccomp filter too.
 . "$(dirname "$0")/lib.sh"
 command -v setpriv >/dev/null || skip "needs setpriv (util-linux)"
 PROBE=${SANDBOX_PROBE:-$(dirname "$SC")/../tests/tools/sandbox-probe}
@@ -168,9 +170,33 @@ NUID=$(id -u nobody) || skip "no user nobody"
 NGID=$(id -g nobody)
 U=$TMP/user
 mkdir "$U" && chown nobody "$U" && chmod 0700 "$U" || fail "mkdir $U"
-chmod o+x "$TMP"
+# (nobody may not enter every build tree: copies it may run)
+stage_programs
+
+# a helper that nobody may not execute: sc says which and why
+B=$TMP/closed
+mkdir -p "$B/controller" "$B/proxyd" && mkdir -m 0700 "$B/kgpd" &&
+    cp "$STAGED/controller/sc" "$B/controller/sc" &&
+    cp "$STAGED/kgpd/kgpd" "$B/kgpd/kgpd" &&
+    cp "$STAGED/proxyd/proxyd" "$B/proxyd/proxyd" &&
+    chmod 0755 "$B" "$B/controller" "$B/proxyd" ||
+    fail "cannot make $B"
+status=0
 ip netns exec "$OFFICE" setpriv --reuid="$NUID" --regid="$NGID" \
-    --clear-groups "$SC" -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" \
+    --clear-groups timeout 20 "$B/controller/sc" -u "$SC_USER" -k "$KEY" \
+    -i "$TUNNEL_NAME-closed" -x "$REST_URL" -d "$U/closed.pid" \
+    --ctl-socket "$U/closed.sock" >"$TMP/sc-closed.log" 2>&1 || status=$?
+[ "$status" = 1 ] || fail "sc as nobody with a closed kgpd: exit $status"
+want="Error: cannot execute $B/kgpd/kgpd as nobody (uid $NUID): the directory $B/kgpd (mode 0700, uid 0) is closed to that user"
+grep -qxF -- "$want" <(sed 's/^[0-9-]* [0-9:.]* //' "$TMP/sc-closed.log") ||
+    fail "sc as nobody with a closed kgpd said: $(cat "$TMP/sc-closed.log")"
+[ ! -e "$U/closed.pid" ] && [ ! -e "$U/closed.sock" ] ||
+    fail "sc as nobody with a closed kgpd left its files"
+ok "a kgpd nobody may not execute: '$want', exit 1"
+
+ip netns exec "$OFFICE" setpriv --reuid="$NUID" --regid="$NGID" \
+    --clear-groups "$STAGED/controller/sc" -u "$SC_USER" -k "$KEY" \
+    -i "$TUNNEL_NAME" \
     -x "$REST_URL" -f "$U/ready" -d "$U/sc.pid" --ctl-socket "$U/ctl.sock" \
     >"$TMP/sc-user.log" 2>&1 &
 SC_PID=$!

@@ -223,13 +223,14 @@ not_running "$K2" && not_running "$R2" || fail "a worker outlived the parent"
 ok "SIGTERM: exit 0, the workers gone too"
 
 # --- started as an ordinary user ---------------------------------------
-chmod 711 "$TMP"
+# (_sc may not enter every build tree: copies it may run)
+stage_programs
 install -d -o _sc -g _sc -m 700 "$TMP/user"
 setpriv --reuid=_sc --regid=_sc --clear-groups env HOME=/nonexistent \
-    "$SC_SERVER" -s "$TMP/user/state" user add bob >/dev/null ||
-    fail "user add as _sc"
+    "$STAGED/server/sc-server" -s "$TMP/user/state" user add bob \
+    >/dev/null || fail "user add as _sc"
 ip netns exec "$CLOUD" setpriv --reuid=_sc --regid=_sc --clear-groups \
-    "$SC_SERVER" -d -v -s "$TMP/user/state" -R "$CLOUD_IP:5400" \
+    "$STAGED/server/sc-server" -d -v -s "$TMP/user/state" -R "$CLOUD_IP:5400" \
     -K "$CLOUD_IP:5443" >"$TMP/server-user.log" 2>&1 &
 UP=$!
 PIDS+=("$UP")
