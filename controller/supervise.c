@@ -104,6 +104,11 @@ struct priv_res {
 	int32_t		 error;		/* errno when -1 */
 	int32_t		 replaced;	/* PRIV_SPAWN: the program changed */
 };
+/* PRIV_SPAWN's two descriptors */
+union priv_cmsg {
+	struct cmsghdr	 hdr;
+	char		 buf[CMSG_SPACE(2 * sizeof(int))];
+};
 #define PRIV_SPAWN	1
 #define PRIV_READY	2
 #define PRIV_CLEANUP	3
@@ -499,10 +504,7 @@ priv_request(int type, int id, int fd3, int fd4, int *replaced)
 	struct msghdr	 msg;
 	struct cmsghdr	*cmsg;
 	struct iovec	 iov;
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(2 * sizeof(int))];
-	} cmsgbuf;
+	union priv_cmsg	 cmsgbuf;
 	int		 fds[2] = { fd3, fd4 };
 	ssize_t		 n;
 
@@ -752,10 +754,7 @@ priv_main(int fd, int cfd)
 	struct msghdr		 msg;
 	struct cmsghdr		*cmsg;
 	struct iovec		 iov;
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(2 * sizeof(int))];
-	} cmsgbuf;
+	union priv_cmsg		 cmsgbuf;
 	int			 fds[2], nfds, i, rfd, ready = 0, done = 0;
 	ssize_t			 n;
 	pid_t			 pid;

@@ -129,23 +129,24 @@ awk 'NR > 1 && $1 - prev < 1.9 { bad = 1 } { prev = $1 } END { exit bad }' \
     fail "poll429: asked again sooner than Retry-After: $(cat "$TMP/poll429.last")"
 ok "the shutdown's GET answered 429 twice: asked again every 2 s, exit 0 (${STOPPED[poll429]} ms)"
 
-stop poll401
-[ "${SCSTATUS[poll401]}" = 0 ] || fail "poll401: exit ${SCSTATUS[poll401]}"
-[ "${STOPPED[poll401]}" -lt 5000 ] || fail "poll401: took ${STOPPED[poll401]} ms to exit"
-n=$(awk '$2 == "DELETE" { d = 1 } d && $2 == "GET"' "$TMP/poll401.rest" | wc -l)
-[ "$n" = 1 ] || fail "poll401: $n GETs after the DELETE, want 1"
-grep -q 'Error: cannot see whether the tunnel [0-9a-f]* is terminated: Not authorized' \
-    "$TMP/poll401.log" || fail "poll401: $(grep Error "$TMP/poll401.log")"
+# stop_401 TAG GETS ERROR: SIGTERM; exit 0 within 5 s, GETS GETs after
+# the DELETE, one DELETE, the Error: line
+stop_401() {
+	local tag=$1 gets=$2 error=$3 n
+	stop "$tag"
+	[ "${SCSTATUS[$tag]}" = 0 ] || fail "$tag: exit ${SCSTATUS[$tag]}"
+	[ "${STOPPED[$tag]}" -lt 5000 ] ||
+	    fail "$tag: took ${STOPPED[$tag]} ms to exit"
+	n=$(awk '$2 == "DELETE" { d = 1 } d && $2 == "GET"' "$TMP/$tag.rest" |
+	    wc -l)
+	[ "$n" = "$gets" ] || fail "$tag: $n GETs after the DELETE, want $gets"
+	n=$(requests "$tag" DELETE "$TUNNEL_RE" | wc -l)
+	[ "$n" = 1 ] || fail "$tag: $n DELETEs, want 1"
+	grep -q "Error: $error" "$TMP/$tag.log" ||
+	    fail "$tag: $(grep Error "$TMP/$tag.log")"
+}
+stop_401 poll401 1 'cannot see whether the tunnel [0-9a-f]* is terminated: Not authorized'
 ok "the shutdown's GET answered 401: one GET, the error, exit in ${STOPPED[poll401]} ms"
-
-stop delete401
-[ "${SCSTATUS[delete401]}" = 0 ] || fail "delete401: exit ${SCSTATUS[delete401]}"
-[ "${STOPPED[delete401]}" -lt 5000 ] || fail "delete401: took ${STOPPED[delete401]} ms to exit"
-n=$(awk '$2 == "DELETE" { d = 1 } d && $2 == "GET"' "$TMP/delete401.rest" | wc -l)
-[ "$n" = 0 ] || fail "delete401: $n GETs after the DELETE"
-[ "$(requests delete401 DELETE "$TUNNEL_RE" | wc -l)" = 1 ] ||
-    fail "delete401: $(requests delete401 DELETE "$TUNNEL_RE" | wc -l) DELETEs, want 1"
-grep -q 'Error: cannot delete the tunnel [0-9a-f]*: Not authorized' \
-    "$TMP/delete401.log" || fail "delete401: $(grep Error "$TMP/delete401.log")"
+stop_401 delete401 0 'cannot delete the tunnel [0-9a-f]*: Not authorized'
 ok "DELETE answered 401: the error, no poll, exit in ${STOPPED[delete401]} ms"
 e2e_done

@@ -90,35 +90,33 @@ check_sandbox proxyd "$(ctl_field pid-proxyd)"
 [ "$(stat -c %u:%a "$CHROOT")" = 0:755 ] || fail "$CHROOT: $(stat -c %u:%a "$CHROOT")"
 [ -z "$(ls -A "$CHROOT")" ] || fail "$CHROOT is not empty"
 ok "$CHROOT: root's, mode 0755, empty"
+# check_confined_root NAME PIDS: one process, root, NoNewPrivs 1,
+# Seccomp 2, no key in its command line, stdio, its socket and the log
+# and nothing else open
+check_confined_root() {
+	local name=$1 pid=$2 nfd
+	[ -n "$pid" ] && [ "$(echo "$pid" | wc -l)" = 1 ] ||
+	    fail "want one $name, have '$pid'"
+	[ "$(status_field "$pid" Uid | awk '{print $1}')" = 0 ] &&
+	    [ "$(status_field "$pid" NoNewPrivs)" = 1 ] &&
+	    [ "$(status_field "$pid" Seccomp)" = 2 ] ||
+	    fail "$name ($pid): $(ids "$pid"), NoNewPrivs" \
+	    "$(status_field "$pid" NoNewPrivs), Seccomp" \
+	    "$(status_field "$pid" Seccomp)"
+	if tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qF "$KEY"; then
+		fail "the access key is in the $name's command line"
+	fi
+	nfd=$(ls "/proc/$pid/fd" | wc -l)
+	[ "$nfd" -le 5 ] ||
+	    fail "$name: $nfd descriptors open: $(ls -l "/proc/$pid/fd")"
+	ok "$name ($pid): root, NoNewPrivs 1, Seccomp 2, no key in its" \
+	    "command line, $nfd descriptors (stdio, its socket, the log)"
+}
 spawner=$(others "$SC_PID")
-[ -n "$spawner" ] && [ "$(echo "$spawner" | wc -l)" = 1 ] ||
-    fail "want one spawner next to kgpd and proxyd, have '$spawner'"
-[ "$(status_field "$spawner" Uid | awk '{print $1}')" = 0 ] &&
-    [ "$(status_field "$spawner" NoNewPrivs)" = 1 ] &&
-    [ "$(status_field "$spawner" Seccomp)" = 2 ] ||
-    fail "spawner ($spawner): $(ids "$spawner"), NoNewPrivs" \
-    "$(status_field "$spawner" NoNewPrivs), Seccomp" \
-    "$(status_field "$spawner" Seccomp)"
-if tr '\0' '\n' <"/proc/$spawner/cmdline" | grep -qF "$KEY"; then
-	fail "the access key is in the spawner's command line"
-fi
-ok "spawner ($spawner): root, NoNewPrivs 1, Seccomp 2, no key in its command line"
-nfd=$(ls "/proc/$spawner/fd" | wc -l)
-[ "$nfd" -le 5 ] || fail "spawner: $nfd descriptors open: $(ls -l "/proc/$spawner/fd")"
-ok "spawner: $nfd descriptors (stdio, its socket, the log)"
-# the spawner's cleaner: root, confined, its socket and stdio only
+check_confined_root spawner "$spawner"
+# the spawner's cleaner
 cleaner=$(ps -o pid= --ppid "$spawner" | tr -d ' ')
-[ -n "$cleaner" ] && [ "$(echo "$cleaner" | wc -l)" = 1 ] ||
-    fail "want one cleaner under the spawner, have '$cleaner'"
-[ "$(status_field "$cleaner" Uid | awk '{print $1}')" = 0 ] &&
-    [ "$(status_field "$cleaner" NoNewPrivs)" = 1 ] &&
-    [ "$(status_field "$cleaner" Seccomp)" = 2 ] ||
-    fail "cleaner ($cleaner): $(ids "$cleaner"), NoNewPrivs" \
-    "$(status_field "$cleaner" NoNewPrivs), Seccomp" \
-    "$(status_field "$cleaner" Seccomp)"
-nfd=$(ls "/proc/$cleaner/fd" | wc -l)
-[ "$nfd" -le 5 ] || fail "cleaner: $nfd descriptors open: $(ls -l "/proc/$cleaner/fd")"
-ok "cleaner ($cleaner): root, NoNewPrivs 1, Seccomp 2, $nfd descriptors"
+check_confined_root cleaner "$cleaner"
 request_ok || fail "no request through the tunnel"
 ok "a request through the tunnel works"
 
