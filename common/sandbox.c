@@ -40,8 +40,10 @@
  * configuration have all been read by then.  Sanitizer builds skip the
  * chroot: their reports need /proc.
  *
- * The controller (sandbox_controller()) and the spawner
- * (sandbox_spawner()) get the same three layers, shaped to what they do
+ * The controller (sandbox_controller()), the spawner
+ * (sandbox_spawner()) and the spawner's cleaner (sandbox_cleaner(), which
+ * may only remove sc's three files) get the same three layers, shaped to
+ * what they do
  * (see sc_controller, sc_spawner, ll_read): no core dump and not
  * dumpable, but no limit on files or processes (the controller writes
  * its log and may start kgpd and proxyd); no_new_privs; Landlock with
