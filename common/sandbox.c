@@ -36,9 +36,10 @@
  * Before all that, a child started as root chroots to the empty directory
  * and becomes the unprivileged user (sandbox_drop()).  That happens just
  * before the sandbox rather than first thing, for the same reason as the
- * sandbox itself: TLS, the time zone, the user database and the resolver
- * configuration have all been read by then.  Sanitizer builds skip the
- * chroot: their reports need /proc.
+ * sandbox itself: TLS, the time zone and the resolver configuration have
+ * all been read by then (sc's helpers get the user's ids from the
+ * spawner; sc-server's workers look the user up).  Sanitizer builds skip
+ * the chroot: their reports need /proc.
  *
  * The controller (sandbox_controller()), the spawner
  * (sandbox_spawner()) and the spawner's cleaner (sandbox_cleaner(), which
