@@ -24,8 +24,27 @@
 
 #define REST_PREFIX		"/rest/v1"
 #define REST_MAX_BODY		(64 * 1024)
-#define REST_MAX_HEADERS	(16 * 1024)
-#define REST_TIMEOUT		30
+
+/*
+ * Connections that have not yet sent a whole request (REST, entry) or
+ * finished TLS and HELLO (KGP) wait in an admission table each (admit.h):
+ * so many per address and in all, each with one deadline for the whole
+ * request or handshake, shorter as the table fills.  The bounds in all
+ * are also held to a share of the descriptors (server_fd_share()).
+ */
+#define REST_REQUEST_SEC	20	/* a whole request, head and body */
+#define REST_REQUEST_MIN_SEC	5	/* ... when the table is full */
+#define REST_ANSWER_SEC		30	/* an answer must be read so fast */
+#define REST_WAITING_ADDR	64	/* waiting, per address */
+#define REST_WAITING_MAX	1024	/* ... in all; half the descriptors */
+#define ENTRY_HEAD_SEC		30	/* a first request head, whole */
+#define ENTRY_HEAD_MIN_SEC	5
+#define ENTRY_WAITING_ADDR	256	/* a browser farm behind one NAT */
+#define ENTRY_WAITING_MAX	4096	/* a quarter of the descriptors */
+#define KGP_HANDSHAKE_SEC	15	/* TLS and HELLO */
+#define KGP_HANDSHAKE_MIN_SEC	3
+#define KGP_WAITING_ADDR	32
+#define KGP_WAITING_MAX		2048	/* a quarter of the descriptors */
 
 #define ACCOUNT_NAME_MAX	64
 #define ACCOUNT_SALT_LEN	16	/* bytes */
@@ -66,7 +85,6 @@ struct netmask {
 
 struct event;
 struct event_base;
-struct evhttp;
 struct tls;
 struct kgp_conn;
 struct json_t;
@@ -141,13 +159,18 @@ struct kgp_client {
 };
 TAILQ_HEAD(kgp_clientlist, kgp_client);
 
-/* an accept loop that pauses on EMFILE */
+/*
+ * An accept loop.  Out of descriptors, it asks shed to close a waiting
+ * connection and accepts again; with nothing to shed it pauses.
+ */
 struct listener {
 	int			 fd;
 	struct event		*ev;
 	struct event		*pause;
 	void			(*cb)(int, void *);
 	void			*arg;
+	int			(*shed)(void *);
+	void			*shed_arg;
 };
 
 /* a blob arriving over imsg (privsep.c) */
@@ -206,7 +229,6 @@ struct server_env {
 	struct tunnellist	 tunnels;
 	struct kgp_clientlist	 clients;
 	struct listener		*kgp_listener;
-	struct evhttp		*http;
 	struct event		*exit_timer;
 };
 
@@ -215,8 +237,11 @@ extern struct server_env	*env;
 /* sc-server.c */
 struct listener	*listener_new(struct event_base *, int, void (*)(int, void *),
 		    void *);
+void		 listener_set_shed(struct listener *, int (*)(void *), void *);
 void		 listener_free(struct listener *);
 void		 accept_paused(struct event **, struct event *);
+size_t		 server_fd_share(size_t, int);
+void		 server_nofile(void);
 int		 listen_on(const char *, const char *, int, char *, size_t);
 int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
 		    size_t, int *);
