@@ -248,17 +248,17 @@ server_nofile(void)
 
 /*
  * A bound for waiting connections of one kind: want, but at most one
- * div-th of the descriptors, so that others are left for the rest.
+ * div-th of the descriptors (env->nofile, read before the sandbox), so
+ * that others are left for the rest.
  */
 size_t
 server_fd_share(size_t want, int div)
 {
-	struct rlimit	 rl;
-	size_t		 share;
+	size_t	 share;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+	if (env->nofile == 0)
 		return (want);
-	share = rl.rlim_cur / div;
+	share = env->nofile / div;
 	return (share < want ? (share > 0 ? share : 1) : want);
 }
 

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "admit.h"
+
 #define SC_SERVER_USER_DEFAULT_STATEDIR	"/var/lib/sc-server"
 #define SC_SERVER_REST_DEFAULT	"127.0.0.1:4400"
 #define SC_SERVER_KGP_DEFAULT	"127.0.0.1:4443"
@@ -44,7 +46,7 @@
 #define KGP_HANDSHAKE_SEC	15	/* TLS and HELLO */
 #define KGP_HANDSHAKE_MIN_SEC	3
 #define KGP_WAITING_ADDR	32
-#define KGP_WAITING_MAX		2048	/* a quarter of the descriptors */
+#define KGP_WAITING_MAX		1024	/* a quarter of the descriptors */
 
 #define ACCOUNT_NAME_MAX	64
 #define ACCOUNT_SALT_LEN	16	/* bytes */
@@ -149,9 +151,15 @@ TAILQ_HEAD(tunnellist, tunnel);
 
 /* one accepted KGP connection, from accept to its down callback */
 struct kgp_client {
-	TAILQ_ENTRY(kgp_client)	 entry;
+	TAILQ_ENTRY(kgp_client)	 entry;		/* clients, or waiting */
 	TAILQ_ENTRY(kgp_client)	 tentry;	/* in its tunnel's links */
-	struct kgp_conn		*conn;
+	struct kgp_conn		*conn;		/* from its first byte */
+	int			 fd;		/* until then */
+	struct event		*first;		/* ... waiting for it */
+	struct admit_ent	 adm;		/* until its HELLO is taken */
+	struct sockaddr_storage	 ss;
+	uint64_t		 since_ms;	/* accepted (monotonic) */
+	unsigned int		 handshake_ms;	/* its deadline */
 	struct tunnel		*tunnel;	/* set while bound */
 	char			 tunnel_id[TUNNEL_ID_LEN + 1];	/* from HELLO */
 	char			 addr[ADDRSTR_MAX];
@@ -192,6 +200,7 @@ struct server_env {
 	int			 grace;
 	int			 max_missed;	/* -M: pings unanswered */
 	int			 shutting_down;
+	size_t			 nofile;	/* RLIMIT_NOFILE, 0: unknown */
 
 	char			 rest_addr[ADDRSTR_MAX];	/* bound */
 	char			 kgp_addr[ADDRSTR_MAX];		/* bound */
@@ -365,6 +374,7 @@ void		 rest_enable(void);
 /* kgp_server.c */
 int		 kgp_server_init(int);
 void		 kgp_server_enable(void);
+int		 kgp_server_shed(void);
 void		 kgp_server_shutdown(void);
 void		 kgp_server_close_all(void);
 
