@@ -342,6 +342,8 @@ rest_auth(struct rest_req *r, const char *pathuser)
 		return (-1);
 	}
 	strlcpy(r->user, user, sizeof(r->user));
+	/* a client that logs in keeps its connections under a flood */
+	httpd_req_trust(r->req);
 	return (0);
 }
 
