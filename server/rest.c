@@ -312,42 +312,50 @@ rest_error(struct rest_req *r, int code, const char *msg)
 
 /*
  * The Basic credentials must be valid and name the user of the path.
- * Returns 0, or -1 after answering 401.
+ * Returns 0, or -1 after answering 401 (or 429: failed logins from this
+ * address for this account wait, guard.c).  Only wrong credentials are
+ * a failed login: none at all, or good ones for another user's path,
+ * are not.
  */
 static int
 rest_auth(struct rest_req *r, const char *pathuser)
 {
-	const char		*hdr;
+	const char		*hdr, *known;
 	char			 user[ACCOUNT_NAME_MAX + 2];
 	char			 key[REST_KEY_MAX];
-	int			 ok = 0;
+	int			 good;
 
 	hdr = httpd_req_header(r->req, "Authorization");
-	if (rest_basic_auth(hdr, user, sizeof(user), key, sizeof(key)) == 0) {
-		if (limit_check(r->peer, user, &r->retry)) {
-			explicit_bzero(key, sizeof(key));
-			rest_limited(r, r->retry);
-			return (-1);
-		}
-		ok = account_check(&env->accounts, user, key) == 0 &&
-		    strcmp(user, pathuser) == 0;
+	if (rest_basic_auth(hdr, user, sizeof(user), key, sizeof(key)) ==
+	    -1) {
+		rest_error(r, 401, "Not authorized");
+		return (-1);
+	}
+	known = account_find(&env->accounts, user) ? user : NULL;
+	if (throttle_check(THROTTLE_REST, r->peer, known, &r->retry)) {
 		explicit_bzero(key, sizeof(key));
-		if (!ok)
-			limit_fail("REST", r->peer, account_find(
-			    &env->accounts, user) ? user : NULL);
-	} else
-		limit_fail("REST", r->peer, NULL);
-	if (!ok) {
+		rest_limited(r, r->retry);
+		return (-1);
+	}
+	good = account_check(&env->accounts, user, key) == 0;
+	explicit_bzero(key, sizeof(key));
+	if (!good) {
+		throttle_fail(THROTTLE_REST, r->peer, known);
+		rest_error(r, 401, "Not authorized");
+		return (-1);
+	}
+	throttle_ok(THROTTLE_REST, r->peer, user);
+	/* a client that logs in keeps its connections under a flood */
+	httpd_req_trust(r->req);
+	if (strcmp(user, pathuser) != 0) {
 		rest_error(r, 401, "Not authorized");
 		return (-1);
 	}
 	strlcpy(r->user, user, sizeof(r->user));
-	/* a client that logs in keeps its connections under a flood */
-	httpd_req_trust(r->req);
 	return (0);
 }
 
-/* Too many failed logins: 429 for the rest of the window. */
+/* Too many failed logins from here for this account: 429, for retry s. */
 static void
 rest_limited(struct rest_req *r, int retry)
 {
@@ -430,15 +438,10 @@ rest_request(struct httpd_req *req, void *arg)
 		rest_error(&r, 404, "Not found");
 		return;
 	}
-	if (limit_check(r.peer, NULL, &r.retry)) {
-		rest_limited(&r, r.retry);
-		return;
-	}
 	if ((user = evhttp_uridecode(segs[0], 0, &len)) == NULL ||
 	    strlen(user) != len || !account_name_valid(user)) {
 		/* no such account can exist */
 		free(user);
-		limit_fail("REST", r.peer, NULL);
 		rest_error(&r, 401, "Not authorized");
 		return;
 	}

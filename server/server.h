@@ -74,9 +74,14 @@
 #define ENTRY_BACKLOG		1024	/* browsers open many connections at once */
 #define REST_BACKLOG		128
 #define KGP_BACKLOG		128
-#define LIMIT_WINDOW		60	/* seconds */
-#define LIMIT_ADDR_MAX		5	/* failed logins per address */
-#define LIMIT_USER_MAX		20	/* failed logins per account */
+/* failed logins, per (realm, address, account): guard.c */
+#define THROTTLE_FREE		5	/* failures before any wait */
+#define THROTTLE_BASE_SEC	1	/* the wait after the next, doubling */
+#define THROTTLE_MAX_SEC	60	/* ... up to this */
+#define THROTTLE_FORGET_SEC	600	/* a pair without failures so long */
+#define THROTTLE_SLOTS		4096	/* pairs remembered */
+#define THROTTLE_REST		0	/* realms */
+#define THROTTLE_ENTRY		1
 
 /* one network of an access list */
 struct netmask {
@@ -321,8 +326,9 @@ int		 netmask_match(const struct netmask *, const struct sockaddr *);
 int		 host_is_loopback(const char *);
 int		 entry_acl_add(const char *, char *, size_t);
 int		 entry_acl_allowed(const struct sockaddr *);
-int		 limit_check(const char *, const char *, int *);
-void		 limit_fail(const char *, const char *, const char *);
+int		 throttle_check(int, const char *, const char *, int *);
+void		 throttle_fail(int, const char *, const char *);
+void		 throttle_ok(int, const char *, const char *);
 
 /* cert.c */
 int		 cert_load_or_create(const char *, const char *, char **,
