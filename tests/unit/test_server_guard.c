@@ -1,6 +1,6 @@
 /*
- * Unit tests of the failed-login throttle of server/guard.c: free
- * failures, then a wait for that pair only, doubling; a good login
+ * Unit tests of the failed-login throttle of server/guard.c: the 5th
+ * failure starts a wait for that pair only, doubling; a good login
  * starts afresh; realms, accounts and addresses apart; IPv6 by /64;
  * unknown accounts as one; a full table forgets the oldest pair.
  */
@@ -32,7 +32,7 @@ test_pair(void **state)
 {
 	int	 retry = 0;
 
-	fail_n(THROTTLE_REST, "192.0.2.1", "alice", THROTTLE_FREE);
+	fail_n(THROTTLE_REST, "192.0.2.1", "alice", THROTTLE_FREE - 1);
 	assert_false(throttle_check(THROTTLE_REST, "192.0.2.1", "alice",
 	    &retry));
 	throttle_fail(THROTTLE_REST, "192.0.2.1", "alice");
@@ -65,7 +65,7 @@ test_pair(void **state)
 static void
 test_ipv6_unknown(void **state)
 {
-	fail_n(THROTTLE_ENTRY, "2001:db8:1:2::1", "carol", THROTTLE_FREE);
+	fail_n(THROTTLE_ENTRY, "2001:db8:1:2::1", "carol", THROTTLE_FREE - 1);
 	throttle_fail(THROTTLE_ENTRY, "2001:db8:1:2:ffff::7", "carol");
 	assert_true(throttle_check(THROTTLE_ENTRY, "2001:db8:1:2::99",
 	    "carol", NULL));
@@ -74,7 +74,7 @@ test_ipv6_unknown(void **state)
 	assert_false(throttle_check(THROTTLE_ENTRY, "2001:db8:1:3::1",
 	    "carol", NULL));
 	/* the names of no account are one */
-	fail_n(THROTTLE_REST, "198.51.100.1", NULL, THROTTLE_FREE + 1);
+	fail_n(THROTTLE_REST, "198.51.100.1", NULL, THROTTLE_FREE);
 	assert_true(throttle_check(THROTTLE_REST, "198.51.100.1", NULL, NULL));
 	assert_false(throttle_check(THROTTLE_REST, "198.51.100.1", "dave",
 	    NULL));
@@ -87,7 +87,7 @@ test_full(void **state)
 	char	 addr[64];
 	int	 i;
 
-	fail_n(THROTTLE_REST, "203.0.113.1", "erin", THROTTLE_FREE + 1);
+	fail_n(THROTTLE_REST, "203.0.113.1", "erin", THROTTLE_FREE);
 	assert_true(throttle_check(THROTTLE_REST, "203.0.113.1", "erin",
 	    NULL));
 	for (i = 0; i < THROTTLE_SLOTS; i++) {
@@ -97,7 +97,7 @@ test_full(void **state)
 	}
 	assert_false(throttle_check(THROTTLE_REST, "203.0.113.1", "erin",
 	    NULL));
-	fail_n(THROTTLE_REST, "10.0.0.7", "frank", THROTTLE_FREE);
+	fail_n(THROTTLE_REST, "10.0.0.7", "frank", THROTTLE_FREE - 1);
 	assert_true(throttle_check(THROTTLE_REST, "10.0.0.7", "frank", NULL));
 }
 
