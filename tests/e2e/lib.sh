@@ -340,7 +340,8 @@ fd_count() {
 
 # flood NS NAME ARGS...: tests/e2e/flood.py in namespace NS (cloud or
 # office) in the background, its report in $TMP/flood-NAME.json; waits
-# (30 s at most) until it has tried every connection.  FLOOD_PIDS has it.
+# (FLOOD_READY_SEC, 30 s, at most) until it has tried every connection.
+# FLOOD_PIDS has it.
 FLOOD_PIDS=()
 flood() {
 	local ns=$CLOUD name=$2
@@ -352,8 +353,8 @@ flood() {
 	    "$@" >"$TMP/flood-$name.log" 2>&1 &
 	FLOOD_PIDS+=($!)
 	PIDS+=($!)
-	wait_for 30 test -f "$TMP/flood-$name.ready" ||
-	    fail "flood $name did not get its connections out in 30 s"
+	wait_for "${FLOOD_READY_SEC:-30}" test -f "$TMP/flood-$name.ready" ||
+	    fail "flood $name did not get its connections out in ${FLOOD_READY_SEC:-30} s"
 }
 
 # flood_field NAME KEY: a number of the flood's report
