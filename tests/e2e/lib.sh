@@ -382,6 +382,37 @@ loopback_sources() {
 	echo "$out"
 }
 
+# kgpd_pid: the pid of sc's child kgpd
+kgpd_pid() {
+	ps -o pid=,comm= --ppid "$SC_PID" | awk '$2 == "kgpd" {print $1}'
+}
+
+# kgpd_new OLD: sc has a kgpd child other than OLD (for wait_for)
+kgpd_new() {
+	local p
+	p=$(kgpd_pid)
+	[ -n "$p" ] && [ "$p" != "$1" ]
+}
+
+# browse_ok NAME [SECONDS]: the app's /text/NAME through the tunnel is
+# 200 and "response NAME"
+browse_ok() {
+	local code
+	code=$(BROWSE_TIMEOUT=${2:-10} browse -o "$TMP/browse_ok" \
+	    -w '%{http_code}' "$(app_url "/text/$1")" 2>/dev/null) || return 1
+	[ "$code" = 200 ] && [ "$(cat "$TMP/browse_ok")" = "response $1" ]
+}
+
+# count_ok N COMMAND...: how many of N runs of COMMAND succeed
+count_ok() {
+	local n=$1 i good=0
+	shift
+	for i in $(seq 1 "$n"); do
+		"$@" && good=$((good + 1))
+	done
+	echo "$good"
+}
+
 # browse [curl args]: curl in cloud through the tunnel's entry proxy
 browse() {
 	cloud curl -sS --max-time "${BROWSE_TIMEOUT:-60}" -x "http://$ENTRY" "$@"

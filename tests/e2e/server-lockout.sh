@@ -28,24 +28,33 @@ retry_after() {
 	tr -d '\r' <"$TMP/h" | sed -n 's/^[Rr]etry-[Aa]fter: *//p'
 }
 
+# codes_of N COMMAND...: the statuses of COMMAND ... 1 to COMMAND ... N
+codes_of() {
+	local n=$1 i out=
+	shift
+	for i in $(seq 1 "$n"); do
+		out="$out $("$@" "$i")"
+	done
+	echo "$out"
+}
+
+# wrong_key ADDR I: alice with a wrong key from ADDR
+wrong_key() {
+	code --interface "$1" -u "$SC_USER:wrong-$2" "$REST_URL/$SC_USER/tunnels"
+}
+
 # 1. wrong keys for alice: 5 from each of 5 addresses, then 20 more
 #    from the first
 codes=
 for a in 1 2 3 4 5; do
-	for i in 1 2 3 4 5; do
-		codes="$codes $(code --interface 127.0.7.$a \
-		    -u "$SC_USER:wrong-$a-$i" "$REST_URL/$SC_USER/tunnels")"
-	done
+	codes="$codes $(codes_of 5 wrong_key 127.0.7.$a)"
 done
+codes=$(echo $codes | sed 's/^/ /')
 [ "$codes" = "$(printf ' 401%.0s' $(seq 1 25))" ] ||
     fail "5 wrong keys from each of 5 addresses: $codes, want 401 each"
 ok "25 wrong keys for alice, 5 from each of 5 addresses: 401 each"
 A=127.0.7.1
-codes=
-for i in $(seq 1 20); do
-	codes="$codes $(code --interface $A -u "$SC_USER:wrong-$i" \
-	    "$REST_URL/$SC_USER/tunnels")"
-done
+codes=$(codes_of 20 wrong_key $A)
 log "20 more wrong keys from $A:$codes"
 n429=$(echo "$codes" | tr ' ' '\n' | grep -c '^429$')
 [ "$n429" -ge 18 ] && ! echo "$codes" | grep -q 200 ||
@@ -72,11 +81,8 @@ json_get "j['message']" <"$TMP/body" >/dev/null ||
 ok "the throttled pair itself, even with the key: 429, Retry-After: $ra"
 
 # backoff: each failure after the wait waits twice as long
-B=127.0.7.2
-for i in 1 2 3 4 5; do
-	code --interface $B -u "$SC_USER:wrong" "$REST_URL/$SC_USER/tunnels" \
-	    >/dev/null
-done
+B=127.0.6.2
+codes_of 5 wrong_key $B >/dev/null
 c=$(code --interface $B -u "$SC_USER:wrong" "$REST_URL/$SC_USER/tunnels")
 r1=$(retry_after)
 [ "$c" = 429 ] && [ "$r1" = 1 ] || fail "after 5 failures: $c, Retry-After '$r1', want 429 and 1"
@@ -90,12 +96,11 @@ r2=$(retry_after)
 ok "backoff for the pair: Retry-After $r1 s, then $r2 s"
 
 # 2. bob, logged in, asks for alice's path: 401, but nobody's failure
-C=127.0.7.3
-codes=
-for i in $(seq 1 12); do
-	codes="$codes $(code --interface $C -u "bob:$BOB_KEY" \
-	    "$REST_URL/$SC_USER/tunnels")"
-done
+C=127.0.6.3
+bob_on_alice() {
+	code --interface $C -u "bob:$BOB_KEY" "$REST_URL/$SC_USER/tunnels"
+}
+codes=$(codes_of 12 bob_on_alice)
 [ "$codes" = "$(printf ' 401%.0s' $(seq 1 12))" ] ||
     fail "bob on alice's path: $codes, want 401 each time"
 c=$(code --interface $C -u "bob:$BOB_KEY" "$REST_URL/bob/tunnels")
@@ -110,11 +115,10 @@ pcode() {
 	cloud curl -sS --max-time 20 -o "$TMP/via" -w '%{http_code}' \
 	    -x "http://$ENTRY" "$@"
 }
-codes=
-for i in $(seq 1 25); do
-	codes="$codes $(pcode --interface $P --proxy-user "$SC_USER:bad-$i" \
-	    "$(app_url /text/x)")"
-done
+bad_proxy() {
+	pcode --interface $P --proxy-user "$SC_USER:bad-$1" "$(app_url /text/x)"
+}
+codes=$(codes_of 25 bad_proxy)
 log "25 bad proxy logins from $P:$codes"
 case $codes in
 *429*) ;;

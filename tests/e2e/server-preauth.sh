@@ -15,29 +15,12 @@ SERVER_NOFILE=512 start_server
 start_app
 start_sc
 
-request_ok() {
-	local code
-	code=$(BROWSE_TIMEOUT=${1:-10} browse -o "$TMP/r" -w '%{http_code}' \
-	    "$(app_url /text/through)" 2>/dev/null) || return 1
-	[ "$code" = 200 ] && [ "$(cat "$TMP/r")" = "response through" ]
-}
-
-kgpd_pid() {
-	ps -o pid=,comm= --ppid "$SC_PID" | awk '$2 == "kgpd" {print $1}'
-}
-
-kgpd_new() {
-	local p
-	p=$(kgpd_pid)
-	[ -n "$p" ] && [ "$p" != "$1" ]
-}
-
 # fds_above PID N: the process holds more than N descriptors
 fds_above() {
 	[ "$(fd_count "$1")" -gt "$2" ]
 }
 
-request_ok || fail "the tunnel does not serve before the test"
+browse_ok through || fail "the tunnel does not serve before the test"
 kgp=$(server_worker kgp)
 [ -n "$kgp" ] || fail "no KGP worker"
 
@@ -64,10 +47,7 @@ flood office office --target "$CLOUD_IP:$KGP_PORT" --mode silent \
     --count 100 --hold 120 --refill
 log "flood: $(cat "$TMP/flood-silent.json") $(cat "$TMP/flood-hello.json") $(cat "$TMP/flood-office.json")"
 
-good=0
-for i in $(seq 1 10); do
-	request_ok && good=$((good + 1))
-done
+good=$(count_ok 10 browse_ok through)
 [ "$good" = 10 ] || fail "entry requests during the flood: $good of 10 succeeded"
 ok "entry proxy during the flood: 10 of 10 requests succeeded"
 
@@ -81,14 +61,11 @@ old=$(kgpd_pid)
 kill -KILL "$old"
 wait_for 10 kgpd_new "$old" || fail "sc started no new kgpd"
 t0=$(date +%s)
-wait_for 20 request_ok 2 ||
+wait_for 20 browse_ok through 2 ||
     fail "the tunnel did not come back within 20 s of a new kgpd"
 ok "the client reconnected through the flood in $(( $(date +%s) - t0 )) s"
 
-good=0
-for i in $(seq 1 10); do
-	request_ok && good=$((good + 1))
-done
+good=$(count_ok 10 browse_ok through)
 [ "$good" = 10 ] || fail "entry requests after the reconnect: $good of 10"
 ok "entry proxy after the reconnect: 10 of 10"
 

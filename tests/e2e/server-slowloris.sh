@@ -15,13 +15,6 @@ SERVER_NOFILE=512 start_server
 start_app
 start_sc
 
-request_ok() {
-	local code
-	code=$(BROWSE_TIMEOUT=10 browse -o "$TMP/r" -w '%{http_code}' \
-	    "$(app_url /text/loris)" 2>/dev/null) || return 1
-	[ "$code" = 200 ] && [ "$(cat "$TMP/r")" = "response loris" ]
-}
-
 # rest_ok [NS [curl args]]: an authenticated REST list from cloud or
 # office
 rest_ok() {
@@ -39,7 +32,7 @@ all_closed() {
 	grep -q "\"closed\": $2," "$TMP/flood-$1.json" 2>/dev/null
 }
 
-request_ok || fail "the tunnel does not serve before the test"
+browse_ok loris || fail "the tunnel does not serve before the test"
 rest_ok || fail "REST does not answer before the test"
 
 # 1. the whole head has a deadline: one byte a second does not move it
@@ -68,17 +61,11 @@ flood cloud entryself --target "$ENTRY" --mode trickle \
     --count 100 --sources 127.0.0.1 --hold 120 --refill
 log "flood: rest $(cat "$TMP/flood-rest.json") entry $(cat "$TMP/flood-entry.json")"
 
-good=0
-for i in $(seq 1 10); do
-	rest_ok cloud && good=$((good + 1))
-done
+good=$(count_ok 10 rest_ok cloud)
 [ "$good" = 10 ] ||
     fail "REST from $CLOUD_IP (flooded too) during the flood: $good of 10"
 ok "REST from the flooded address $CLOUD_IP: 10 of 10 succeeded"
-good=0
-for i in $(seq 1 10); do
-	rest_ok office && good=$((good + 1))
-done
+good=$(count_ok 10 rest_ok office)
 [ "$good" = 10 ] || fail "REST from $OFFICE_IP during the flood: $good of 10"
 ok "REST from $OFFICE_IP: 10 of 10 succeeded"
 good=0
@@ -87,10 +74,7 @@ for i in $(seq 1 10); do
 done
 [ "$good" = 10 ] || fail "REST from new addresses during the flood: $good of 10"
 ok "REST from 10 addresses never seen before: 10 of 10 succeeded"
-good=0
-for i in $(seq 1 10); do
-	request_ok && good=$((good + 1))
-done
+good=$(count_ok 10 browse_ok loris)
 [ "$good" = 10 ] || fail "entry requests during the flood: $good of 10"
 ok "entry proxy (from the flooded address 127.0.0.1): 10 of 10 succeeded"
 

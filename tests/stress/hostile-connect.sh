@@ -26,33 +26,16 @@ sources() {
 	echo "$(loopback_sources "$1" 100),$(loopback_sources $(($1 + 1)) 100)"
 }
 
-entry_ok() {
-	local code
-	code=$(BROWSE_TIMEOUT=10 browse -o "$TMP/r" -w '%{http_code}' \
-	    "$(app_url /text/stress)" 2>/dev/null) || return 1
-	[ "$code" = 200 ] && [ "$(cat "$TMP/r")" = "response stress" ]
-}
-
 rest_ok() {
 	[ "$(cloud curl -sS --max-time 10 -o /dev/null -w '%{http_code}' \
 	    -u "$SC_USER:$KEY" "$REST_URL/$SC_USER/tunnels" 2>/dev/null)" = 200 ]
-}
-
-kgpd_pid() {
-	ps -o pid=,comm= --ppid "$SC_PID" | awk '$2 == "kgpd" {print $1}'
-}
-
-kgpd_new() {
-	local p
-	p=$(kgpd_pid)
-	[ -n "$p" ] && [ "$p" != "$1" ]
 }
 
 hwm() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
 }
 
-entry_ok && rest_ok || fail "the tunnel does not serve before the run"
+browse_ok stress && rest_ok || fail "the tunnel does not serve before the run"
 kgp=$(server_worker kgp)
 rest=$(server_worker rest)
 log "before: KGP worker $(rss_kib "$kgp") KiB, REST worker $(rss_kib "$rest") KiB"
@@ -69,19 +52,16 @@ flood cloud entry --target "$ENTRY" --mode trickle \
 log "floods up: kgp $(cat "$TMP/flood-silent.json") $(cat "$TMP/flood-hello.json")"
 log "rest $(cat "$TMP/flood-rest.json") entry $(cat "$TMP/flood-entry.json")"
 
-r=0 e=0
 t0=$(date +%s)
-for i in $(seq 1 "$TRIES"); do
-	rest_ok && r=$((r + 1))
-	entry_ok && e=$((e + 1))
-done
+r=$(count_ok "$TRIES" rest_ok)
+e=$(count_ok "$TRIES" browse_ok stress)
 t1=$(date +%s)
 
 old=$(kgpd_pid)
 kill -KILL "$old"
 wait_for 10 kgpd_new "$old" || fail "sc started no new kgpd"
 t2=$(date +%s)
-wait_for 60 entry_ok || fail "the tunnel did not come back within 60 s"
+wait_for 60 browse_ok stress || fail "the tunnel did not come back within 60 s"
 t3=$(date +%s)
 
 echo "figures ($COUNT per flood, $TRIES tries each, $((t1 - t0)) s):"
