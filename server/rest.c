@@ -474,11 +474,18 @@ rest_request(struct httpd_req *req, void *arg)
 		rest_error(&r, 404, "Not found");
 }
 
-/* The body of the request: len bytes (0: none; not NUL-terminated). */
+/*
+ * The body of the request: len bytes, not NUL-terminated ("" when there
+ * is none).  NULL only when it cannot be had (never, with httpd.c).
+ */
 static const char *
 rest_req_body(struct rest_req *r, size_t *len)
 {
-	return (httpd_req_body(r->req, len));
+	const char	*b;
+
+	if ((b = httpd_req_body(r->req, len)) == NULL)
+		return ("");
+	return (b);
 }
 
 static void
