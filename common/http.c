@@ -691,13 +691,18 @@ http_status_text(int status)
 	case 204: return ("No Content");
 	case 304: return ("Not Modified");
 	case 400: return ("Bad Request");
+	case 401: return ("Unauthorized");
 	case 403: return ("Forbidden");
 	case 404: return ("Not Found");
 	case 405: return ("Method Not Allowed");
+	case 407: return ("Proxy Authentication Required");
 	case 408: return ("Request Timeout");
+	case 409: return ("Conflict");
 	case 411: return ("Length Required");
 	case 413: return ("Content Too Large");
 	case 414: return ("URI Too Long");
+	case 417: return ("Expectation Failed");
+	case 429: return ("Too Many Requests");
 	case 431: return ("Request Header Fields Too Large");
 	case 500: return ("Internal Server Error");
 	case 501: return ("Not Implemented");

@@ -217,8 +217,7 @@ kgp_conn_new(struct event_base *base, int fd, struct kgp_tls *io,
 	if ((c->in = evbuffer_new()) == NULL ||
 	    (c->pend = evbuffer_new()) == NULL ||
 	    (c->ctl = evbuffer_new()) == NULL ||
-	    (c->rtx = evbuffer_new()) == NULL ||
-	    (c->wbuf = malloc(WBUF_SIZE)) == NULL)
+	    (c->rtx = evbuffer_new()) == NULL)
 		goto fail;
 	c->ev_timer = event_new(base, -1, 0, conn_timer, c);
 	c->ev_grace = event_new(base, -1, 0, conn_grace, c);
@@ -1110,8 +1109,11 @@ conn_read(struct kgp_conn *c)
  * follows it.  More than RTX_COPY_MAX of numbered frames is not copied:
  * it becomes the run (rtx_run) that conn_write gives the TLS layer from
  * rtx itself, and nothing else goes out until the run is all written,
- * so no frame is ever cut by another.
+ * so no frame is ever cut by another.  wbuf comes with the first frame:
+ * a link whose handshake never ends never has one.
  */
+static int	 conn_pending(struct kgp_conn *);
+
 static void
 conn_compose(struct kgp_conn *c)
 {
@@ -1122,6 +1124,9 @@ conn_compose(struct kgp_conn *c)
 	size_t			 n, take = 0, total;
 
 	c->wlen = c->woff = 0;
+	if (c->wbuf == NULL && (!conn_pending(c) ||
+	    (c->wbuf = malloc(WBUF_SIZE)) == NULL))
+		return;		/* out of memory: the timers end the link */
 	if ((n = evbuffer_get_length(c->ctl)) > 0) {
 		if (n > WBUF_SIZE)
 			n = WBUF_SIZE;

@@ -10,6 +10,12 @@
  * once it has encrypted all it has (kgp_tls_flush()).  The bytes and
  * their order on the wire are the same; only the system calls change.
  *
+ * The buffers come with the first byte each way, small
+ * (KGP_TLS_HSBUF), and grow to their size once a read fills one or a
+ * write does not fit: a handshake, or a link that only pings, never
+ * needs more, and a server holding many handshakes that never end holds
+ * little for each.
+ *
  * The object owns the TLS context, never the socket.
  */
 #include <sys/types.h>
@@ -26,18 +32,36 @@
 
 #define KGP_TLS_RBUF	(64 * 1024)
 #define KGP_TLS_WBUF	(256 * 1024)
+#define KGP_TLS_HSBUF	4096	/* each way, until more is needed */
 
 struct kgp_tls {
 	struct tls	*tls;
 	int		 fd;
 	uint8_t		*rbuf;
+	size_t		 rcap;
 	size_t		 roff;
 	size_t		 rlen;
 	int		 drained;	/* the last read emptied the socket */
 	uint8_t		*wbuf;
+	size_t		 wcap;
 	size_t		 woff;
 	size_t		 wlen;
 };
+
+/* Make *buf hold cap bytes (it keeps what it has).  -1: out of memory. */
+static int
+io_grow(uint8_t **buf, size_t *bufcap, size_t cap)
+{
+	uint8_t	*p;
+
+	if (*bufcap >= cap)
+		return (0);
+	if ((p = realloc(*buf, cap)) == NULL)
+		return (-1);
+	*buf = p;
+	*bufcap = cap;
+	return (0);
+}
 
 static ssize_t
 io_read(struct tls *ctx, void *buf, size_t len, void *arg)
@@ -47,6 +71,8 @@ io_read(struct tls *ctx, void *buf, size_t len, void *arg)
 
 	if (io->roff == io->rlen) {
 		io->roff = io->rlen = 0;
+		if (io_grow(&io->rbuf, &io->rcap, KGP_TLS_HSBUF) == -1)
+			return (-1);
 		/*
 		 * A read that did not fill the buffer took all the socket
 		 * had: wait for the poll rather than ask again for EAGAIN
@@ -56,7 +82,7 @@ io_read(struct tls *ctx, void *buf, size_t len, void *arg)
 			io->drained = 0;
 			return (TLS_WANT_POLLIN);
 		}
-		if ((n = read(io->fd, io->rbuf, KGP_TLS_RBUF)) == -1) {
+		if ((n = read(io->fd, io->rbuf, io->rcap)) == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return (TLS_WANT_POLLIN);
 			return (-1);
@@ -64,7 +90,11 @@ io_read(struct tls *ctx, void *buf, size_t len, void *arg)
 		if (n == 0)
 			return (0);
 		io->rlen = n;
-		io->drained = n < KGP_TLS_RBUF;
+		io->drained = n < io->rcap;
+		/* the socket had more: the next read takes it all */
+		if (!io->drained && io_grow(&io->rbuf, &io->rcap,
+		    KGP_TLS_RBUF) == -1)
+			return (-1);
 	}
 	if (len > io->rlen - io->roff)
 		len = io->rlen - io->roff;
@@ -78,7 +108,11 @@ io_write(struct tls *ctx, const void *buf, size_t len, void *arg)
 {
 	struct kgp_tls	*io = arg;
 
-	if (len > KGP_TLS_WBUF - io->wlen) {
+	if (io_grow(&io->wbuf, &io->wcap, KGP_TLS_HSBUF) == -1 ||
+	    (len > io->wcap - io->wlen &&
+	    io_grow(&io->wbuf, &io->wcap, KGP_TLS_WBUF) == -1))
+		return (-1);
+	if (len > io->wcap - io->wlen) {
 		if (kgp_tls_flush(io) == -1)
 			return (-1);
 		if (io->woff > 0) {
@@ -87,10 +121,10 @@ io_write(struct tls *ctx, const void *buf, size_t len, void *arg)
 			io->wlen -= io->woff;
 			io->woff = 0;
 		}
-		if (io->wlen == KGP_TLS_WBUF)
+		if (io->wlen == io->wcap)
 			return (TLS_WANT_POLLOUT);
-		if (len > KGP_TLS_WBUF - io->wlen)
-			len = KGP_TLS_WBUF - io->wlen;	/* a short write */
+		if (len > io->wcap - io->wlen)
+			len = io->wcap - io->wlen;	/* a short write */
 	}
 	memcpy(io->wbuf + io->wlen, buf, len);
 	io->wlen += len;
@@ -104,12 +138,6 @@ io_new(int fd)
 
 	if ((io = calloc(1, sizeof(*io))) == NULL)
 		return (NULL);
-	if ((io->rbuf = malloc(KGP_TLS_RBUF)) == NULL ||
-	    (io->wbuf = malloc(KGP_TLS_WBUF)) == NULL) {
-		free(io->rbuf);
-		free(io);
-		return (NULL);
-	}
 	io->fd = fd;
 	return (io);
 }

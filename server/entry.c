@@ -6,6 +6,16 @@
  * so that garbage is answered here and never costs the tunnel a stream;
  * the bytes read go down the stream unchanged.
  *
+ * Until its first request head is whole (and, with -P, its credentials
+ * checked), a connection waits in the admission table of the entry
+ * proxies (admit.h): ENTRY_WAITING_ADDR per address, ENTRY_WAITING_MAX
+ * in all, addresses whose browsers got through kept last; and it has
+ * ENTRY_HEAD_SEC for the whole head, a deadline that no byte moves (less
+ * when the table fills).  Nothing but the connection is allocated before
+ * its first byte; the head's buffer grows as it arrives.  Out of
+ * descriptors, an entry proxy closes a KGP connection that has not
+ * finished its handshake, or else a waiting entry connection.
+ *
  * Access control: a connection from an address outside the access list
  * (loopback and -A) gets a 403 at accept.  With -P the first request must
  * carry Proxy-Authorization: Basic with the tunnel owner's account name
@@ -26,6 +36,7 @@
 
 #include <event2/event.h>
 
+#include "admit.h"
 #include "http.h"
 #include "imsg_server.h"
 #include "kgp.h"
@@ -34,24 +45,28 @@
 
 #define ENTRY_DRAIN_SEC		5
 #define ENTRY_DRAIN_MAX		(64 * 1024)
-#define ENTRY_HEAD_SEC		30
 #define ENTRY_HEAD_BUF		(HTTP_HEAD_MAX + 4096)
+#define ENTRY_HEAD_FIRST	2048	/* the buffer at the first byte */
 #define ENTRY_AUTH_SEC		10
 
 /* a connection whose first request head is still arriving */
 struct entry_pending {
 	TAILQ_ENTRY(entry_pending) entry;
 	TAILQ_ENTRY(entry_pending) aentry;	/* waiting for -P's answer */
+	struct admit_ent	 adm;
 	uint64_t		 reqid;
 	int			 waiting;
 	int			 had_hdr;
 	struct entry_proxy	*proxy;
 	int			 fd;
 	struct event		*ev;
-	struct http_head	 head;
+	struct event		*deadline;
+	struct http_head	*head;		/* from the first byte */
+	unsigned char		*buf;
 	size_t			 len;
+	size_t			 cap;
+	struct sockaddr_storage	 ss;
 	char			 peer[ADDRSTR_MAX];
-	unsigned char		 buf[ENTRY_HEAD_BUF];
 };
 
 struct entry_proxy {
@@ -70,9 +85,13 @@ struct entry_reject {
 static TAILQ_HEAD(, entry_pending) auth_waits =
     TAILQ_HEAD_INITIALIZER(auth_waits);
 static uint64_t			 auth_reqid;
+static struct admit		*entry_admit;
 
 static void	 entry_accept(int, void *);
+static int	 entry_shed(void *);
+static void	 entry_evict(struct admit_ent *, void *);
 static void	 entry_head(int, short, void *);
+static void	 entry_late(int, short, void *);
 static void	 entry_pending_free(struct entry_pending *);
 static void	 entry_refuse(int, const char *, int, const char *,
 		    const char *);
@@ -99,6 +118,13 @@ entry_open(struct tunnel *t, int fd, const char *bound)
 		close(fd);
 		return (-1);
 	}
+	if (entry_admit == NULL && (entry_admit = admit_new("entry proxies",
+	    ENTRY_WAITING_ADDR, server_fd_share(ENTRY_WAITING_MAX, 4))) ==
+	    NULL) {
+		log_warn("%s", __func__);
+		close(fd);
+		return (-1);
+	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		log_warn("%s", __func__);
 		close(fd);
@@ -113,6 +139,7 @@ entry_open(struct tunnel *t, int fd, const char *bound)
 		free(p);
 		return (-1);
 	}
+	listener_set_shed(p->listener, entry_shed, NULL);
 	/* a wildcard address is no use to a browser: advertise -H */
 	if (strcmp(env->entry_host, "0.0.0.0") == 0 ||
 	    strcmp(env->entry_host, "::") == 0) {
@@ -154,9 +181,11 @@ entry_accept(int fd, void *arg)
 	struct entry_pending	*ep;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
-	struct timeval		 tv = { ENTRY_HEAD_SEC, 0 };
+	struct timeval		 tv;
+	unsigned int		 ms;
 	char			 peer[ADDRSTR_MAX];
 
+	memset(&ss, 0, sizeof(ss));
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
 	    sockaddr_string((struct sockaddr *)&ss, sslen, peer, sizeof(peer),
 	    NULL) == -1)
@@ -182,30 +211,83 @@ entry_accept(int fd, void *arg)
 	}
 	ep->proxy = p;
 	ep->fd = fd;
+	ep->ss = ss;
 	strlcpy(ep->peer, peer, sizeof(ep->peer));
-	http_head_init(&ep->head, HTTP_REQUEST);
+	TAILQ_INSERT_TAIL(&p->pending, ep, entry);
 	if ((ep->ev = event_new(env->base, fd, EV_READ | EV_PERSIST,
-	    entry_head, ep)) == NULL) {
+	    entry_head, ep)) == NULL ||
+	    (ep->deadline = evtimer_new(env->base, entry_late, ep)) == NULL) {
 		log_warnx("%s: event_new", __func__);
-		close(fd);
-		free(ep);
+		entry_pending_free(ep);
 		return;
 	}
-	TAILQ_INSERT_TAIL(&p->pending, ep, entry);
-	event_add(ep->ev, &tv);
+	if (admit_add(entry_admit, &ep->adm, (struct sockaddr *)&ss,
+	    entry_evict, ep) == -1) {
+		entry_pending_free(ep);
+		return;
+	}
+	ms = admit_deadline(entry_admit, ENTRY_HEAD_SEC * 1000,
+	    ENTRY_HEAD_MIN_SEC * 1000);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ep->deadline, &tv);
+	event_add(ep->ev, NULL);
+}
+
+/*
+ * Out of descriptors: a KGP connection that has not finished its
+ * handshake goes first, then a waiting entry connection.
+ */
+static int
+entry_shed(void *arg)
+{
+	return (kgp_server_shed() || admit_shed(entry_admit));
+}
+
+/* Closed for newer connections (admit.h). */
+static void
+entry_evict(struct admit_ent *e, void *arg)
+{
+	struct entry_pending	*ep = arg;
+
+	log_debug("tunnel %s: entry connection from %s closed for newer "
+	    "ones", ep->proxy->tunnel->id, ep->peer);
+	entry_pending_free(ep);
 }
 
 static void
 entry_pending_free(struct entry_pending *ep)
 {
+	admit_del(&ep->adm);
 	TAILQ_REMOVE(&ep->proxy->pending, ep, entry);
 	if (ep->waiting)
 		TAILQ_REMOVE(&auth_waits, ep, aentry);
-	event_free(ep->ev);
-	http_head_free(&ep->head);
+	if (ep->ev != NULL)
+		event_free(ep->ev);
+	if (ep->deadline != NULL)
+		event_free(ep->deadline);
+	if (ep->head != NULL) {
+		http_head_free(ep->head);
+		free(ep->head);
+	}
+	free(ep->buf);
 	if (ep->fd != -1)
 		close(ep->fd);
 	free(ep);
+}
+
+/* The whole head did not arrive in time: 408, however it trickled. */
+static void
+entry_late(int fd, short ev, void *arg)
+{
+	struct entry_pending	*ep = arg;
+
+	log_debug("tunnel %s: %s sent no whole request in time",
+	    ep->proxy->tunnel->id, ep->peer);
+	entry_refuse(ep->fd, ep->peer, 408, "No request arrived in time.",
+	    NULL);
+	ep->fd = -1;
+	entry_pending_free(ep);
 }
 
 /* Bytes of the first request head: check it, then open the stream. */
@@ -214,18 +296,30 @@ entry_head(int fd, short ev, void *arg)
 {
 	struct entry_pending	*ep = arg;
 	struct tunnel		*t = ep->proxy->tunnel;
+	unsigned char		*nb;
+	size_t			 cap;
 	ssize_t			 n;
 
-	if (ev & EV_TIMEOUT) {
-		log_debug("tunnel %s: %s sent no request in %d s", t->id,
-		    ep->peer, ENTRY_HEAD_SEC);
-		entry_refuse(fd, ep->peer, 408, "No request arrived in time.",
-		    NULL);
-		ep->fd = -1;
-		entry_pending_free(ep);
-		return;
+	if (ep->len == ep->cap) {
+		/* the first bytes, or more than the buffer holds */
+		cap = ep->cap == 0 ? ENTRY_HEAD_FIRST : ep->cap * 2;
+		if (cap > ENTRY_HEAD_BUF)
+			cap = ENTRY_HEAD_BUF;
+		if ((nb = realloc(ep->buf, cap)) == NULL ||
+		    (ep->head == NULL &&
+		    (ep->head = malloc(sizeof(*ep->head))) == NULL)) {
+			if (nb != NULL)
+				ep->buf = nb;
+			log_warn("%s", __func__);
+			entry_pending_free(ep);
+			return;
+		}
+		if (ep->cap == 0)
+			http_head_init(ep->head, HTTP_REQUEST);
+		ep->buf = nb;
+		ep->cap = cap;
 	}
-	n = read(fd, ep->buf + ep->len, sizeof(ep->buf) - ep->len);
+	n = read(fd, ep->buf + ep->len, ep->cap - ep->len);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -233,13 +327,13 @@ entry_head(int fd, short ev, void *arg)
 		return;
 	}
 	ep->len += n;
-	if ((n = http_head_parse(&ep->head, ep->buf, ep->len)) == 0 &&
-	    ep->len < sizeof(ep->buf))
+	if ((n = http_head_parse(ep->head, ep->buf, ep->len)) == 0 &&
+	    ep->len < ENTRY_HEAD_BUF)
 		return;
 	if (n <= 0) {
 		log_info("tunnel %s: bad request from %s: %s", t->id, ep->peer,
-		    ep->head.errstr ? ep->head.errstr : "head too large");
-		entry_refuse(fd, ep->peer, n == 0 ? 431 : ep->head.error,
+		    ep->head->errstr ? ep->head->errstr : "head too large");
+		entry_refuse(fd, ep->peer, n == 0 ? 431 : ep->head->error,
 		    "The request is malformed.", NULL);
 		ep->fd = -1;
 		entry_pending_free(ep);
@@ -273,9 +367,12 @@ entry_go(struct entry_pending *ep)
 		    ep->peer);
 		entry_refuse(fd, ep->peer, 503, "The tunnel has no room for "
 		    "another connection.", NULL);
-	} else
-		log_debug("tunnel %s: %s %s from %s", t->id, ep->head.method,
-		    ep->head.target, ep->peer);
+	} else {
+		log_debug("tunnel %s: %s %s from %s", t->id, ep->head->method,
+		    ep->head->target, ep->peer);
+		/* its browsers get through: kept last under a flood */
+		admit_trust(entry_admit, (struct sockaddr *)&ep->ss);
+	}
 	ep->fd = -1;	/* the stream or the refusal owns it now */
 	entry_pending_free(ep);
 }
@@ -302,7 +399,7 @@ entry_auth_ask(struct entry_pending *ep)
 	strlcpy(req.addr, ep->peer, sizeof(req.addr));
 	if ((p = strrchr(req.addr, ':')) != NULL)
 		*p = '\0';
-	hdr = http_head_get(&ep->head, "Proxy-Authorization");
+	hdr = http_head_get(ep->head, "Proxy-Authorization");
 	ep->had_hdr = hdr != NULL;
 	req.have = rest_basic_auth(hdr, req.user, sizeof(req.user), req.key,
 	    sizeof(req.key)) == 0;
@@ -316,6 +413,7 @@ entry_auth_ask(struct entry_pending *ep)
 	event_free(ep->ev);
 	if ((ep->ev = evtimer_new(env->base, entry_auth_timeout, ep)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
+	evtimer_del(ep->deadline);
 	evtimer_add(ep->ev, &tv);
 	ep->waiting = 1;
 	TAILQ_INSERT_TAIL(&auth_waits, ep, aentry);

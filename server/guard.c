@@ -1,21 +1,35 @@
 /*
  * Guards in front of the REST API and the entry proxies: network lists
- * (CIDR) for the entry proxy access control, and the failed-login rate
- * limit.
+ * (CIDR) for the entry proxy access control, and the throttle of failed
+ * logins.
  *
- * The rate limit keeps a small fixed table of counters, one per source
- * address and one per account name, each for a window of LIMIT_WINDOW
- * seconds from its first failure.  A counter that reaches its maximum
- * refuses further attempts (429) until its window ends.  When the table
- * is full the counter whose window started first is evicted, so memory
+ * The throttle counts failed logins per (realm, address, account): the
+ * REST API and the entry proxies (-P) are two realms, an IPv6 address
+ * counts by its /64, and the names of no account are one account, "?".
+ * The THROTTLE_FREE-th failure in a row closes the pair for
+ * THROTTLE_BASE_SEC seconds, each further one for twice as long as the
+ * one before, up to THROTTLE_MAX_SEC;
+ * while the pair is closed its attempts are refused (429, Retry-After)
+ * before the key is looked at, whatever it is.  Nothing else is
+ * refused: the owner from another address, the same address with
+ * another account, the other realm.  A good login opens its pair again;
+ * a pair without a failure for THROTTLE_FORGET_SEC is forgotten.
+ * Requests without credentials, and good credentials for something they
+ * may not touch (another user's path, another owner's tunnel), are no
+ * failed login.
+ *
+ * The pairs live in a fixed table of THROTTLE_SLOTS, hashed; when it is
+ * full the pair whose last failure is the oldest is forgotten, so memory
  * stays constant whatever the peers send.
  */
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,29 +38,37 @@
 #include "log.h"
 #include "server.h"
 
-#define LIMIT_SLOTS		256
+#define THROTTLE_BUCKETS	1024
+#define THROTTLE_ADDR_MAX	(INET6_ADDRSTRLEN + 4)	/* and "/64" */
 
-enum limit_kind {
-	LIMIT_ADDR,
-	LIMIT_USER
+struct throttle {
+	TAILQ_ENTRY(throttle)	 hentry;	/* in its bucket */
+	TAILQ_ENTRY(throttle)	 lru;		/* oldest failure first */
+	int			 used;
+	int			 realm;
+	char			 addr[THROTTLE_ADDR_MAX];
+	char			 user[ACCOUNT_NAME_MAX + 1];
+	unsigned int		 bucket;
+	unsigned int		 failures;
+	int64_t			 last;		/* monotonic ms */
+	int64_t			 until;		/* closed until then */
 };
+TAILQ_HEAD(throttle_list, throttle);
 
-struct limit_slot {
-	enum limit_kind	 kind;
-	char		 key[ADDRSTR_MAX];	/* "" : free */
-	time_t		 start;			/* monotonic seconds */
-	unsigned int	 failures;
-	int		 logged;
-};
+static struct throttle		 slots[THROTTLE_SLOTS];
+static struct throttle_list	 buckets[THROTTLE_BUCKETS];
+static struct throttle_list	 lru = TAILQ_HEAD_INITIALIZER(lru);
+static int			 throttle_ready;
 
-static struct limit_slot	 slots[LIMIT_SLOTS];
-
-static time_t		 limit_now(void);
-static struct limit_slot *limit_find(enum limit_kind, const char *, time_t,
+static int64_t		 throttle_now(void);
+static void		 throttle_key(const char *, const char *, char *,
+			    size_t, const char **);
+static unsigned int	 throttle_hash(int, const char *, const char *);
+static struct throttle	*throttle_find(int, const char *, const char *,
 			    int);
-static unsigned int	 limit_max(enum limit_kind);
-static int		 limit_locked(enum limit_kind, const char *, time_t,
-			    int *);
+static void		 throttle_forget(struct throttle *);
+static const char	*throttle_realm(int);
+static int		 throttle_delay(unsigned int);
 
 /*
  * Parse "addr" or "addr/bits" (IPv4 or IPv6).  Returns 0 or -1.
@@ -190,112 +212,193 @@ entry_acl_allowed(const struct sockaddr *sa)
 	return (0);
 }
 
-static time_t
-limit_now(void)
+static int64_t
+throttle_now(void)
 {
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (ts.tv_sec);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-static unsigned int
-limit_max(enum limit_kind kind)
+static const char *
+throttle_realm(int realm)
 {
-	return (kind == LIMIT_ADDR ? LIMIT_ADDR_MAX : LIMIT_USER_MAX);
+	return (realm == THROTTLE_REST ? "REST" : "entry proxy");
 }
 
 /*
- * The counter of (kind, key); a window that is over starts again.  With
- * create, a missing one takes a free slot, or the one whose window
- * started first.
+ * The key of an address (IPv6 by its /64) and an account (NULL: no such
+ * account, "?").
  */
-static struct limit_slot *
-limit_find(enum limit_kind kind, const char *key, time_t now, int create)
+static void
+throttle_key(const char *addr, const char *user, char *buf, size_t len,
+    const char **u)
 {
-	struct limit_slot	*s, *victim = NULL;
-	size_t			 i;
+	struct in6_addr	 a6;
+	char		 tmp[INET6_ADDRSTRLEN], bare[INET6_ADDRSTRLEN];
+	size_t		 n;
 
-	for (i = 0; i < LIMIT_SLOTS; i++) {
-		s = &slots[i];
-		if (s->key[0] == '\0') {
-			if (victim == NULL || victim->key[0] != '\0')
-				victim = s;
-			continue;
-		}
-		if (now - s->start >= LIMIT_WINDOW) {
-			s->key[0] = '\0';	/* expired: free it */
-			if (victim == NULL || victim->key[0] != '\0')
-				victim = s;
-			continue;
-		}
-		if (s->kind == kind && strcmp(s->key, key) == 0)
-			return (s);
-		if (victim == NULL || (victim->key[0] != '\0' &&
-		    s->start < victim->start))
-			victim = s;
+	*u = user != NULL ? user : "?";
+	/* "[v6]" as the entry proxies write it */
+	if (addr[0] == '[' && (n = strlen(addr)) > 2 && addr[n - 1] == ']' &&
+	    n - 2 < sizeof(bare)) {
+		memcpy(bare, addr + 1, n - 2);
+		bare[n - 2] = '\0';
+		addr = bare;
 	}
-	if (!create || victim == NULL)
-		return (NULL);
-	memset(victim, 0, sizeof(*victim));
-	victim->kind = kind;
-	strlcpy(victim->key, key, sizeof(victim->key));
-	victim->start = now;
-	return (victim);
+	if (inet_pton(AF_INET6, addr, &a6) == 1 &&
+	    !IN6_IS_ADDR_V4MAPPED(&a6)) {
+		memset(a6.s6_addr + 8, 0, 8);
+		if (inet_ntop(AF_INET6, &a6, tmp, sizeof(tmp)) != NULL) {
+			snprintf(buf, len, "%s/64", tmp);
+			return;
+		}
+	}
+	strlcpy(buf, addr, len);
 }
 
-static int
-limit_locked(enum limit_kind kind, const char *key, time_t now, int *retry)
+/* FNV-1a of the realm, the address and the account */
+static unsigned int
+throttle_hash(int realm, const char *addr, const char *user)
 {
-	struct limit_slot	*s;
+	uint32_t	 h = 2166136261U;
+	const char	*p;
 
-	if (key == NULL || *key == '\0' ||
-	    (s = limit_find(kind, key, now, 0)) == NULL ||
-	    s->failures < limit_max(kind))
+	h = (h ^ (uint8_t)realm) * 16777619U;
+	for (p = addr; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619U;
+	h = (h ^ 0xff) * 16777619U;
+	for (p = user; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619U;
+	return (h % THROTTLE_BUCKETS);
+}
+
+static void
+throttle_forget(struct throttle *t)
+{
+	TAILQ_REMOVE(&buckets[t->bucket], t, hentry);
+	TAILQ_REMOVE(&lru, t, lru);
+	memset(t, 0, sizeof(*t));
+}
+
+/*
+ * The pair (realm, addr, user) as keyed; with create, a new one takes a
+ * free slot or the one whose last failure is the oldest.  Pairs not seen
+ * failing for THROTTLE_FORGET_SEC go on the way.
+ */
+static struct throttle *
+throttle_find(int realm, const char *addr, const char *user, int create)
+{
+	struct throttle	*t;
+	int64_t		 now = throttle_now();
+	unsigned int	 b;
+	size_t		 i;
+
+	if (!throttle_ready) {
+		for (i = 0; i < THROTTLE_BUCKETS; i++)
+			TAILQ_INIT(&buckets[i]);
+		throttle_ready = 1;
+	}
+	while ((t = TAILQ_FIRST(&lru)) != NULL &&
+	    now - t->last >= THROTTLE_FORGET_SEC * 1000LL && now >= t->until)
+		throttle_forget(t);
+	b = throttle_hash(realm, addr, user);
+	TAILQ_FOREACH(t, &buckets[b], hentry)
+		if (t->realm == realm && strcmp(t->addr, addr) == 0 &&
+		    strcmp(t->user, user) == 0)
+			return (t);
+	if (!create)
+		return (NULL);
+	for (i = 0; i < THROTTLE_SLOTS && slots[i].used; i++)
+		;
+	if (i < THROTTLE_SLOTS)
+		t = &slots[i];
+	else {
+		t = TAILQ_FIRST(&lru);
+		throttle_forget(t);
+	}
+	t->used = 1;
+	t->realm = realm;
+	strlcpy(t->addr, addr, sizeof(t->addr));
+	strlcpy(t->user, user, sizeof(t->user));
+	t->bucket = b;
+	t->last = now;
+	TAILQ_INSERT_HEAD(&buckets[b], t, hentry);
+	TAILQ_INSERT_TAIL(&lru, t, lru);
+	return (t);
+}
+
+/*
+ * Are logins from addr for user (NULL: no such account) in realm
+ * refused for now?  retry gets the seconds to wait.
+ */
+int
+throttle_check(int realm, const char *addr, const char *user, int *retry)
+{
+	struct throttle	*t;
+	char		 key[THROTTLE_ADDR_MAX];
+	const char	*u;
+	int64_t		 now = throttle_now();
+
+	throttle_key(addr, user, key, sizeof(key), &u);
+	if ((t = throttle_find(realm, key, u, 0)) == NULL || now >= t->until)
 		return (0);
 	if (retry != NULL)
-		*retry = s->start + LIMIT_WINDOW - now;
+		*retry = (t->until - now + 999) / 1000;	/* rounded up */
 	return (1);
 }
 
-/*
- * Are logins from addr (or for user; either may be NULL) refused for now?
- * retry gets the seconds left in the window.
- */
-int
-limit_check(const char *addr, const char *user, int *retry)
+/* A failed login from addr for user (NULL: no such account). */
+void
+throttle_fail(int realm, const char *addr, const char *user)
 {
-	time_t	 now = limit_now();
+	struct throttle	*t;
+	char		 key[THROTTLE_ADDR_MAX];
+	const char	*u;
+	int64_t		 now = throttle_now();
+	unsigned int	 over;
+	int		 delay;
 
-	return (limit_locked(LIMIT_ADDR, addr, now, retry) ||
-	    limit_locked(LIMIT_USER, user, now, retry));
+	throttle_key(addr, user, key, sizeof(key), &u);
+	if ((t = throttle_find(realm, key, u, 1)) == NULL)
+		return;
+	if (t->failures < UINT32_MAX)
+		t->failures++;
+	t->last = now;
+	TAILQ_REMOVE(&lru, t, lru);
+	TAILQ_INSERT_TAIL(&lru, t, lru);
+	if (t->failures < THROTTLE_FREE)
+		return;
+	over = t->failures - THROTTLE_FREE;
+	delay = throttle_delay(over);
+	t->until = now + delay * 1000LL;
+	/* once when it starts, once when it is at its longest */
+	if (over == 0 || (delay == THROTTLE_MAX_SEC &&
+	    throttle_delay(over - 1) < THROTTLE_MAX_SEC))
+		log_info("%s: %u failed logins from %s for %s: refused for "
+		    "%d s after each further one", throttle_realm(realm),
+		    t->failures, key, u, delay);
 }
 
-/* One failed login from addr for user (either may be NULL). */
-void
-limit_fail(const char *what, const char *addr, const char *user)
+/* The wait after the THROTTLE_FREE + over-th failure. */
+static int
+throttle_delay(unsigned int over)
 {
-	struct limit_slot	*s;
-	time_t			 now = limit_now();
-	enum limit_kind		 kind;
-	const char		*key;
-	int			 i;
+	if (over >= 16 || (THROTTLE_BASE_SEC << over) >= THROTTLE_MAX_SEC)
+		return (THROTTLE_MAX_SEC);
+	return (THROTTLE_BASE_SEC << over);
+}
 
-	for (i = 0; i < 2; i++) {
-		kind = i == 0 ? LIMIT_ADDR : LIMIT_USER;
-		key = i == 0 ? addr : user;
-		if (key == NULL || *key == '\0' ||
-		    (s = limit_find(kind, key, now, 1)) == NULL)
-			continue;
-		if (s->failures < limit_max(kind))
-			s->failures++;
-		if (s->failures >= limit_max(kind) && !s->logged) {
-			s->logged = 1;
-			log_info("%s: %u failed logins %s %s in %d s: refused "
-			    "for %lld s", what, s->failures,
-			    kind == LIMIT_ADDR ? "from" : "for user", key,
-			    LIMIT_WINDOW,
-			    (long long)(s->start + LIMIT_WINDOW - now));
-		}
-	}
+/* A good login: its pair starts afresh. */
+void
+throttle_ok(int realm, const char *addr, const char *user)
+{
+	struct throttle	*t;
+	char		 key[THROTTLE_ADDR_MAX];
+	const char	*u;
+
+	throttle_key(addr, user, key, sizeof(key), &u);
+	if ((t = throttle_find(realm, key, u, 0)) != NULL)
+		throttle_forget(t);
 }

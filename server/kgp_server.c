@@ -3,14 +3,25 @@
  * engine (common/kgp_conn.c) and authenticate the tunnel in its HELLO.
  * A HELLO that names a session the tunnel still has resumes it: the new
  * link moves into that session and the fresh kgp_client goes away.
+ *
+ * Until its HELLO is taken, a connection waits in the admission table of
+ * the KGP endpoint (admit.h): KGP_WAITING_ADDR per address,
+ * KGP_WAITING_MAX in all (at most a quarter of the descriptors, so that
+ * the entry proxies keep theirs), addresses whose tunnels have
+ * authenticated kept last; and it has KGP_HANDSHAKE_SEC for TLS and
+ * HELLO together, less when the table fills.  Before its first byte it
+ * costs a kgp_client and an event: the TLS context and the engine's
+ * buffers come with the ClientHello.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -22,9 +33,15 @@
 #include "server.h"
 
 #define KGP_SERVER_PING_MS	1000
-#define KGP_SERVER_HANDSHAKE_MS	15000
+#define KGP_SERVER_HANDSHAKE_MIN_MS 500	/* left when the TLS starts */
 
 static void	 kgp_server_accept(int, void *);
+static void	 kgp_server_first(int, short, void *);
+static void	 kgp_server_evict(struct admit_ent *, void *);
+static void	 kgp_server_waiting_free(struct kgp_client *);
+static uint64_t	 kgp_server_now_ms(void);
+static void	 kgp_server_proven(struct kgp_client *);
+static int	 kgp_server_shed_cb(void *);
 static int	 kgp_server_hello(struct kgp_conn *, const struct kgp_hello *,
 		    void *);
 static void	 kgp_server_up(struct kgp_conn *, void *);
@@ -41,6 +58,10 @@ static const struct kgp_callbacks kgp_server_callbacks = {
 };
 
 static int	 kgp_fd = -1;
+static struct admit *kgp_admit;
+/* accepted, no byte yet: no kgp_conn */
+static TAILQ_HEAD(, kgp_client) kgp_waiting =
+    TAILQ_HEAD_INITIALIZER(kgp_waiting);
 
 /*
  * The KGP worker: the KGP endpoint on the listening socket fd, which the
@@ -49,7 +70,8 @@ static int	 kgp_fd = -1;
 int
 kgp_server_init(int fd)
 {
-	if (env->tls == NULL) {
+	if (env->tls == NULL || (kgp_admit = admit_new("KGP",
+	    KGP_WAITING_ADDR, server_fd_share(KGP_WAITING_MAX, 4))) == NULL) {
 		close(fd);
 		return (-1);
 	}
@@ -63,6 +85,29 @@ kgp_server_enable(void)
 	if ((env->kgp_listener = listener_new(env->base, kgp_fd,
 	    kgp_server_accept, NULL)) == NULL)
 		fatalx("%s: listener_new", __func__);
+	listener_set_shed(env->kgp_listener, kgp_server_shed_cb, NULL);
+}
+
+static int
+kgp_server_shed_cb(void *arg)
+{
+	return (kgp_server_shed());
+}
+
+/* Out of descriptors: one connection before its HELLO goes.  1 if. */
+int
+kgp_server_shed(void)
+{
+	return (kgp_admit != NULL && admit_shed(kgp_admit));
+}
+
+static uint64_t
+kgp_server_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 /*
@@ -76,6 +121,8 @@ kgp_server_shutdown(void)
 
 	listener_free(env->kgp_listener);
 	env->kgp_listener = NULL;
+	while ((c = TAILQ_FIRST(&kgp_waiting)) != NULL)
+		kgp_server_waiting_free(c);
 	TAILQ_FOREACH_SAFE(c, &env->clients, entry, tmp)
 		kgp_conn_goaway(c->conn, KGP_E_SHUTDOWN,
 		    "server shutting down");
@@ -95,11 +142,9 @@ kgp_server_close_all(void)
 static void
 kgp_server_accept(int fd, void *arg)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof(ss);
+	socklen_t		 sslen = sizeof(struct sockaddr_storage);
 	struct kgp_client	*c;
-	struct kgp_params	 params;
-	struct kgp_tls		*io;
+	struct timeval		 tv;
 
 	if (env->shutting_down) {
 		close(fd);
@@ -110,38 +155,112 @@ kgp_server_accept(int fd, void *arg)
 		close(fd);
 		return;
 	}
-	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
-	    sockaddr_string((struct sockaddr *)&ss, sslen, c->addr,
+	c->fd = fd;
+	if (getpeername(fd, (struct sockaddr *)&c->ss, &sslen) == -1 ||
+	    sockaddr_string((struct sockaddr *)&c->ss, sslen, c->addr,
 	    sizeof(c->addr), NULL) == -1)
 		strlcpy(c->addr, "unknown", sizeof(c->addr));
+	TAILQ_INSERT_TAIL(&kgp_waiting, c, entry);
+	if ((c->first = event_new(env->base, fd, EV_READ, kgp_server_first,
+	    c)) == NULL || admit_add(kgp_admit, &c->adm,
+	    (struct sockaddr *)&c->ss, kgp_server_evict, c) == -1) {
+		kgp_server_waiting_free(c);
+		return;
+	}
+	c->since_ms = kgp_server_now_ms();
+	c->handshake_ms = admit_deadline(kgp_admit, KGP_HANDSHAKE_SEC * 1000,
+	    KGP_HANDSHAKE_MIN_SEC * 1000);
+	tv.tv_sec = c->handshake_ms / 1000;
+	tv.tv_usec = (c->handshake_ms % 1000) * 1000;
+	event_add(c->first, &tv);
+}
+
+/* Accepted, and not a byte yet: closed for shutdown or a newer one. */
+static void
+kgp_server_waiting_free(struct kgp_client *c)
+{
+	admit_del(&c->adm);
+	TAILQ_REMOVE(&kgp_waiting, c, entry);
+	if (c->first != NULL)
+		event_free(c->first);
+	close(c->fd);
+	free(c);
+}
+
+/*
+ * The first bytes (a ClientHello, one hopes): now the TLS context and the
+ * engine, with what is left of the handshake deadline.  Or the deadline.
+ */
+static void
+kgp_server_first(int fd, short ev, void *arg)
+{
+	struct kgp_client	*c = arg;
+	struct kgp_params	 params;
+	struct kgp_tls		*io;
+	uint64_t		 spent;
+
+	if (ev & EV_TIMEOUT) {
+		log_debug("KGP connection from %s: no handshake in %u ms",
+		    c->addr, c->handshake_ms);
+		kgp_server_waiting_free(c);
+		return;
+	}
+	event_free(c->first);
+	c->first = NULL;
+	TAILQ_REMOVE(&kgp_waiting, c, entry);
+	TAILQ_INSERT_TAIL(&env->clients, c, entry);
 	if ((io = kgp_tls_accept(env->tls, fd)) == NULL) {
 		log_warnx("KGP connection from %s: cannot start TLS: %s",
 		    c->addr, tls_error(env->tls) ? tls_error(env->tls) :
 		    "out of memory");
-		close(fd);
-		free(c);
-		return;
+		goto fail;
 	}
+	spent = kgp_server_now_ms() - c->since_ms;
 	memset(&params, 0, sizeof(params));
 	params.role = KGP_ROLE_SERVER;
 	params.window = KGP_DEFAULT_WINDOW;
 	params.max_streams = KGP_DEFAULT_MAXSTREAMS;
 	params.ping_ms = KGP_SERVER_PING_MS;
 	params.max_missed = env->max_missed;
-	params.handshake_ms = KGP_SERVER_HANDSHAKE_MS;
+	params.handshake_ms = spent + KGP_SERVER_HANDSHAKE_MIN_MS >
+	    c->handshake_ms ? KGP_SERVER_HANDSHAKE_MIN_MS :
+	    c->handshake_ms - spent;
 	params.grace_ms = env->grace * 1000;
-	TAILQ_INSERT_TAIL(&env->clients, c, entry);
 	if ((c->conn = kgp_conn_new(env->base, fd, io, &params,
 	    &kgp_server_callbacks, c)) == NULL) {
 		log_warnx("KGP connection from %s: cannot set it up",
 		    c->addr);
-		TAILQ_REMOVE(&env->clients, c, entry);
 		kgp_tls_free(io);
-		close(fd);
-		free(c);
+		goto fail;
+	}
+	c->fd = -1;	/* the engine's now */
+	log_debug("KGP connection from %s", c->addr);
+	return;
+ fail:
+	TAILQ_REMOVE(&env->clients, c, entry);
+	admit_del(&c->adm);
+	close(fd);
+	free(c);
+}
+
+/*
+ * Closed for a newer connection, or for a descriptor: at once, so that
+ * its descriptor is free when this returns.
+ */
+static void
+kgp_server_evict(struct admit_ent *e, void *arg)
+{
+	struct kgp_client	*c = arg;
+
+	log_debug("KGP connection from %s closed before its HELLO for newer "
+	    "ones", c->addr);
+	if (c->conn == NULL) {
+		kgp_server_waiting_free(c);
 		return;
 	}
-	log_debug("KGP connection from %s", c->addr);
+	TAILQ_REMOVE(&env->clients, c, entry);
+	kgp_conn_free(c->conn);
+	free(c);
 }
 
 static int
@@ -175,6 +294,7 @@ kgp_server_hello(struct kgp_conn *conn, const struct kgp_hello *hello,
 		/* the client comes back for its session */
 		strlcpy(old->addr, c->addr, sizeof(old->addr));
 		kgp_conn_adopt(conn, old->conn);
+		kgp_server_proven(c);
 		return (0);
 	}
 	/* a new session for an index replaces the client's old one */
@@ -188,7 +308,16 @@ kgp_server_hello(struct kgp_conn *conn, const struct kgp_hello *hello,
 		}
 	strlcpy(c->tunnel_id, t->id, sizeof(c->tunnel_id));
 	c->index = hello->conn_index;
+	kgp_server_proven(c);
 	return (0);
+}
+
+/* The HELLO is taken: no longer waiting; its address is known good. */
+static void
+kgp_server_proven(struct kgp_client *c)
+{
+	admit_del(&c->adm);
+	admit_trust(kgp_admit, (struct sockaddr *)&c->ss);
 }
 
 static void
@@ -245,6 +374,7 @@ kgp_server_down(struct kgp_conn *conn, int code, const char *reason,
 		tunnel_unbind(c->tunnel, c, code, why);
 	else
 		log_debug("KGP connection from %s closed: %s", c->addr, why);
+	admit_del(&c->adm);
 	TAILQ_REMOVE(&env->clients, c, entry);
 	kgp_conn_free(conn);
 	free(c);

@@ -124,6 +124,7 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	/* it holds the keys: no core file, no tracing by its own user */
 	if (setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 }) == -1)
 		fatal("setrlimit RLIMIT_CORE");
+	server_nofile();
 #ifdef __linux__
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		fatal("PR_SET_DUMPABLE");

@@ -388,36 +388,36 @@ reg_delete(struct tunnel *t)
 /*
  * -P, for the KGP worker: the credentials of an entry connection's first
  * request name the tunnel's owner (any account for a shared tunnel).
- * Failures count in the failed-login rate limit.
+ * Wrong credentials count in the failed-login throttle (guard.c), in a
+ * realm of their own: they never make the REST API wait.
  */
 void
 reg_auth(const struct srv_auth_req *req, struct srv_auth_rep *rep)
 {
 	struct tunnel	*t;
-	int		 retry = 0, ok = 0;
+	const char	*known;
+	int		 retry = 0;
 
 	memset(rep, 0, sizeof(*rep));
 	rep->reqid = req->reqid;
 	rep->result = SRV_AUTH_DENIED;
-	t = tunnel_find(req->tunnel_id);
-	if (req->have) {
-		if (limit_check(req->addr, req->user, &retry)) {
-			rep->result = SRV_AUTH_LIMITED;
-			rep->retry = retry;
-			return;
-		}
-		ok = t != NULL && t->status == TUNNEL_RUNNING &&
-		    account_check(&env->accounts, req->user, req->key) == 0 &&
-		    (t->shared_tunnel || strcmp(req->user, t->owner) == 0);
-		if (!ok)
-			limit_fail("entry proxy", req->addr, account_find(
-			    &env->accounts, req->user) ? req->user : NULL);
-	} else if (limit_check(req->addr, NULL, &retry)) {
+	if (!req->have)
+		return;		/* no credentials: no failed login */
+	known = account_find(&env->accounts, req->user) ? req->user : NULL;
+	if (throttle_check(THROTTLE_ENTRY, req->addr, known, &retry)) {
 		rep->result = SRV_AUTH_LIMITED;
 		rep->retry = retry;
 		return;
 	}
-	if (ok)
+	if (account_check(&env->accounts, req->user, req->key) != 0) {
+		throttle_fail(THROTTLE_ENTRY, req->addr, known);
+		return;
+	}
+	throttle_ok(THROTTLE_ENTRY, req->addr, req->user);
+	/* good credentials: denied or not, no failed login */
+	t = tunnel_find(req->tunnel_id);
+	if (t != NULL && t->status == TUNNEL_RUNNING &&
+	    (t->shared_tunnel || strcmp(req->user, t->owner) == 0))
 		rep->result = SRV_AUTH_OK;
 }
 

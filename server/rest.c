@@ -1,6 +1,7 @@
 /*
- * The REST API, version 1, tunnel part: evhttp on the event loop, JSON
- * with jansson, HTTP Basic authentication against the accounts.
+ * The REST API, version 1, tunnel part: our HTTP server (common/httpd.c)
+ * on the event loop, JSON with jansson, HTTP Basic authentication
+ * against the accounts.
  *
  *	GET	/rest/v1/{user}/tunnels[?full=true]
  *	POST	/rest/v1/{user}/tunnels
@@ -8,10 +9,16 @@
  *	DELETE	/rest/v1/{user}/tunnels/{id}
  *	GET	/rest/v1/{user}/all_tunnels
  *
- * With -C and -k the listener speaks HTTPS: evhttp runs on libevent's
+ * With -C and -k the listener speaks HTTPS: the server runs on libevent's
  * OpenSSL bufferevents (libevent_openssl), with an SSL_CTX of libssl
  * made from the PEM texts that the parent read (the REST worker opens no
  * file).  Failed logins are rate-limited (guard.c).
+ *
+ * Why not evhttp: libevent 2.1's evhttp restarts its timeout at every
+ * byte (a slowloris holds a connection for ever), has no hook for a new
+ * connection nor for its own errors (no bound per address, and its 400,
+ * 413 and 501 are HTML), and frees a request under a deferred answer
+ * when the client goes away.
  *
  * A POST that creates a tunnel is answered later: once the KGP worker
  * has its entry proxy open (registry.c) and the parent has written the
@@ -37,9 +44,9 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 #include <jansson.h>
 
+#include "httpd.h"
 #include "log.h"
 #include "server.h"
 
@@ -48,7 +55,7 @@
 #define REST_KEY_MAX		256
 
 struct rest_req {
-	struct evhttp_request	*req;
+	struct httpd_req	*req;
 	const char		*method;
 	char			 path[256];	/* for the log, sanitized */
 	char			 user[ACCOUNT_NAME_MAX + 1];
@@ -58,34 +65,34 @@ struct rest_req {
 
 /* a POST waiting for its entry proxy and for the registry on disk */
 struct rest_wait {
-	struct evhttp_request	*req;
+	struct httpd_req	*req;
 	const char		*method;
 	char			 path[256];
 };
 
-static void	 rest_request(struct evhttp_request *, void *);
-static void	 rest_accept_error(struct evconnlistener *, void *);
-static void	 rest_accept_resume(int, short, void *);
+static void	 rest_request(struct httpd_req *, void *);
+static void	 rest_accept(int, void *);
+static int	 rest_shed(void *);
 static void	 rest_reply(struct rest_req *, int, json_t *);
 static void	 rest_error(struct rest_req *, int, const char *);
-static const char *rest_method(enum evhttp_cmd_type);
-static const char *rest_reason(int);
 static int	 rest_auth(struct rest_req *, const char *);
+static const char *rest_req_body(struct rest_req *, size_t *);
 static void	 rest_tunnels_list(struct rest_req *, const char *);
 static void	 rest_tunnels_create(struct rest_req *);
 static void	 rest_tunnel_get(struct rest_req *, const char *);
 static void	 rest_tunnel_delete(struct rest_req *, const char *);
 static void	 rest_all_tunnels(struct rest_req *);
 static int	 rest_query_true(const char *, const char *);
-static struct bufferevent *rest_bevcb(struct event_base *, void *);
+static struct bufferevent *rest_bevcb(struct event_base *, int, void *);
 static void	 rest_limited(struct rest_req *, int);
 static const char *rest_req_body(struct rest_req *, size_t *);
 static void	 rest_tunnel_started(struct tunnel *, int, const char *,
 		    void *);
 static int	 rest_no_passphrase(char *, int, int, void *);
 
-static struct evconnlistener	*rest_listener;
-static struct event		*rest_pause;
+static struct httpd		*rest_httpd;
+static struct listener		*rest_listener;
+static int			 rest_fd = -1;
 static SSL_CTX			*rest_ssl;
 
 /* The last OpenSSL error, for a log line. */
@@ -180,12 +187,9 @@ rest_tls_ctx(const char *crt, size_t crtlen, const char *key, size_t keylen,
 	return (NULL);
 }
 
-/*
- * A new HTTPS connection.  NULL would make evhttp fall back to plain
- * HTTP on the socket: a TLS client then gets a 400 and nothing else.
- */
+/* A new HTTPS connection on fd; NULL (fd still open) if it cannot be. */
 static struct bufferevent *
-rest_bevcb(struct event_base *base, void *arg)
+rest_bevcb(struct event_base *base, int fd, void *arg)
 {
 	struct bufferevent	*bev;
 	SSL			*ssl;
@@ -194,7 +198,7 @@ rest_bevcb(struct event_base *base, void *arg)
 		log_warnx("REST TLS: SSL_new: %s", rest_ssl_error());
 		return (NULL);
 	}
-	if ((bev = bufferevent_openssl_socket_new(base, -1, ssl,
+	if ((bev = bufferevent_openssl_socket_new(base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		SSL_free(ssl);
 		return (NULL);
@@ -212,6 +216,8 @@ int
 rest_init(int fd, const char *crt, size_t crtlen, const char *key,
     size_t keylen)
 {
+	struct httpd_config	 cfg;
+
 	if (crt != NULL) {
 		if ((rest_ssl = rest_tls_ctx(crt, crtlen, key, keylen,
 		    "(-C)")) == NULL) {
@@ -220,34 +226,21 @@ rest_init(int fd, const char *crt, size_t crtlen, const char *key,
 		}
 		env->rest_tls = 1;
 	}
-	if ((env->http = evhttp_new(env->base)) == NULL) {
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.name = "REST";
+	cfg.max_body = REST_MAX_BODY;
+	cfg.request_ms = REST_REQUEST_SEC * 1000;
+	cfg.request_min_ms = REST_REQUEST_MIN_SEC * 1000;
+	cfg.answer_ms = REST_ANSWER_SEC * 1000;
+	cfg.waiting_addr = REST_WAITING_ADDR;
+	cfg.waiting_max = server_fd_share(REST_WAITING_MAX, 2);
+	cfg.request = rest_request;
+	cfg.bev = env->rest_tls ? rest_bevcb : NULL;
+	if ((rest_httpd = httpd_new(env->base, &cfg)) == NULL) {
 		close(fd);
 		return (-1);
 	}
-	evhttp_set_max_body_size(env->http, REST_MAX_BODY);
-	evhttp_set_max_headers_size(env->http, REST_MAX_HEADERS);
-	evhttp_set_timeout(env->http, REST_TIMEOUT);
-	evhttp_set_default_content_type(env->http, "application/json");
-	evhttp_set_allowed_methods(env->http, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(env->http, rest_request, NULL);
-	if (env->rest_tls)
-		evhttp_set_bevcb(env->http, rest_bevcb, NULL);
-
-	/* our own listener, so that accept pauses on EMFILE */
-	if ((rest_listener = evconnlistener_new(env->base, NULL, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED,
-	    -1, fd)) == NULL) {
-		close(fd);
-		return (-1);
-	}
-	evconnlistener_set_error_cb(rest_listener, rest_accept_error);
-	if ((rest_pause = evtimer_new(env->base, rest_accept_resume,
-	    NULL)) == NULL)
-		return (-1);
-	if (evhttp_bind_listener(env->http, rest_listener) == NULL)
-		return (-1);
+	rest_fd = fd;
 	return (0);
 }
 
@@ -255,79 +248,23 @@ rest_init(int fd, const char *crt, size_t crtlen, const char *key,
 void
 rest_enable(void)
 {
-	if (evconnlistener_enable(rest_listener) == -1)
-		fatalx("%s: evconnlistener_enable", __func__);
+	if ((rest_listener = listener_new(env->base, rest_fd, rest_accept,
+	    NULL)) == NULL)
+		fatalx("%s: listener_new", __func__);
+	listener_set_shed(rest_listener, rest_shed, NULL);
 }
 
 static void
-rest_accept_error(struct evconnlistener *lev, void *arg)
+rest_accept(int fd, void *arg)
 {
-	struct timeval	 tv = { 1, 0 };
-	int		 saved = errno;
-
-	if (saved == EMFILE || saved == ENFILE) {
-		log_warnx("REST: out of file descriptors: accept paused "
-		    "for 1 s");
-		evconnlistener_disable(lev);
-		evtimer_add(rest_pause, &tv);
-		return;
-	}
-	errno = saved;
-	log_warn("REST: accept");
+	httpd_accept(rest_httpd, fd);
 }
 
-static void
-rest_accept_resume(int fd, short ev, void *arg)
+/* Out of descriptors: one connection that has sent no request goes. */
+static int
+rest_shed(void *arg)
 {
-	evconnlistener_enable(rest_listener);
-}
-
-static const char *
-rest_method(enum evhttp_cmd_type cmd)
-{
-	switch (cmd) {
-	case EVHTTP_REQ_GET:
-		return ("GET");
-	case EVHTTP_REQ_POST:
-		return ("POST");
-	case EVHTTP_REQ_HEAD:
-		return ("HEAD");
-	case EVHTTP_REQ_PUT:
-		return ("PUT");
-	case EVHTTP_REQ_DELETE:
-		return ("DELETE");
-	case EVHTTP_REQ_OPTIONS:
-		return ("OPTIONS");
-	case EVHTTP_REQ_PATCH:
-		return ("PATCH");
-	default:
-		return ("OTHER");
-	}
-}
-
-static const char *
-rest_reason(int code)
-{
-	switch (code) {
-	case 200:
-		return ("OK");
-	case 400:
-		return ("Bad Request");
-	case 401:
-		return ("Unauthorized");
-	case 404:
-		return ("Not Found");
-	case 405:
-		return ("Method Not Allowed");
-	case 413:
-		return ("Content Too Large");
-	case 429:
-		return ("Too Many Requests");
-	case 503:
-		return ("Service Unavailable");
-	default:
-		return ("Internal Server Error");
-	}
+	return (httpd_shed(rest_httpd));
 }
 
 /* Send o (reference taken) as the answer. */
@@ -335,42 +272,36 @@ static void
 rest_reply(struct rest_req *r, int code, json_t *o)
 {
 	static const char	 oom[] = "{\"message\": \"internal error\"}\n";
-	struct evkeyvalq	*hdrs;
-	struct evbuffer		*buf;
-	char			*s = NULL;
+	char			*s = NULL, *t, hdrs[128];
+	size_t			 len = 0;
 
-	hdrs = evhttp_request_get_output_headers(r->req);
-	evhttp_remove_header(hdrs, "Content-Type");
-	evhttp_add_header(hdrs, "Content-Type", "application/json");
-	if (code == 401)
-		evhttp_add_header(hdrs, "WWW-Authenticate",
-		    "Basic realm=\"sc-server\"");
-	if (code == 429 && r->retry > 0) {
-		char	 ra[16];
-
-		snprintf(ra, sizeof(ra), "%d", r->retry);
-		evhttp_add_header(hdrs, "Retry-After", ra);
+	if (o != NULL && (s = json_dumps(o, JSON_COMPACT |
+	    JSON_ENCODE_ANY)) != NULL) {
+		/* the text and a newline */
+		len = strlen(s);
+		if ((t = realloc(s, len + 2)) != NULL) {
+			s = t;
+			s[len++] = '\n';
+			s[len] = '\0';
+		}
 	}
-	if (o != NULL)
-		s = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(o);
-	if ((buf = evbuffer_new()) == NULL) {
-		free(s);
-		evhttp_send_error(r->req, 500, NULL);
-		log_debug("%s %s %d", r->method, r->path, 500);
-		return;
-	}
-	if (s == NULL) {
+	if (s == NULL)
 		code = 500;
-		evbuffer_add(buf, oom, sizeof(oom) - 1);
-	} else {
-		evbuffer_add(buf, s, strlen(s));
-		evbuffer_add(buf, "\n", 1);
-		free(s);
-	}
-	evhttp_send_reply(r->req, code, rest_reason(code), buf);
-	evbuffer_free(buf);
+	hdrs[0] = '\0';
+	if (code == 401)
+		strlcpy(hdrs, "WWW-Authenticate: Basic realm=\"sc-server\"\r\n",
+		    sizeof(hdrs));
+	if (code == 429 && r->retry > 0)
+		snprintf(hdrs, sizeof(hdrs), "Retry-After: %d\r\n", r->retry);
+	/* before the answer, which frees the request and its method */
 	log_debug("%s %s %d", r->method, r->path, code);
+	if (s == NULL)
+		httpd_reply(r->req, code, "application/json", NULL, oom,
+		    sizeof(oom) - 1);
+	else
+		httpd_reply(r->req, code, "application/json", hdrs, s, len);
+	free(s);
 }
 
 static void
@@ -381,34 +312,42 @@ rest_error(struct rest_req *r, int code, const char *msg)
 
 /*
  * The Basic credentials must be valid and name the user of the path.
- * Returns 0, or -1 after answering 401.
+ * Returns 0, or -1 after answering 401 (or 429: failed logins from this
+ * address for this account wait, guard.c).  Only wrong credentials are
+ * a failed login: none at all, or good ones for another user's path,
+ * are not.
  */
 static int
 rest_auth(struct rest_req *r, const char *pathuser)
 {
-	struct evkeyvalq	*hdrs;
-	const char		*hdr;
+	const char		*hdr, *known;
 	char			 user[ACCOUNT_NAME_MAX + 2];
 	char			 key[REST_KEY_MAX];
-	int			 ok = 0;
+	int			 good;
 
-	hdrs = evhttp_request_get_input_headers(r->req);
-	hdr = evhttp_find_header(hdrs, "Authorization");
-	if (rest_basic_auth(hdr, user, sizeof(user), key, sizeof(key)) == 0) {
-		if (limit_check(r->peer, user, &r->retry)) {
-			explicit_bzero(key, sizeof(key));
-			rest_limited(r, r->retry);
-			return (-1);
-		}
-		ok = account_check(&env->accounts, user, key) == 0 &&
-		    strcmp(user, pathuser) == 0;
+	hdr = httpd_req_header(r->req, "Authorization");
+	if (rest_basic_auth(hdr, user, sizeof(user), key, sizeof(key)) ==
+	    -1) {
+		rest_error(r, 401, "Not authorized");
+		return (-1);
+	}
+	known = account_find(&env->accounts, user) ? user : NULL;
+	if (throttle_check(THROTTLE_REST, r->peer, known, &r->retry)) {
 		explicit_bzero(key, sizeof(key));
-		if (!ok)
-			limit_fail("REST", r->peer, account_find(
-			    &env->accounts, user) ? user : NULL);
-	} else
-		limit_fail("REST", r->peer, NULL);
-	if (!ok) {
+		rest_limited(r, r->retry);
+		return (-1);
+	}
+	good = account_check(&env->accounts, user, key) == 0;
+	explicit_bzero(key, sizeof(key));
+	if (!good) {
+		throttle_fail(THROTTLE_REST, r->peer, known);
+		rest_error(r, 401, "Not authorized");
+		return (-1);
+	}
+	throttle_ok(THROTTLE_REST, r->peer, user);
+	/* a client that logs in keeps its connections under a flood */
+	httpd_req_trust(r->req);
+	if (strcmp(user, pathuser) != 0) {
 		rest_error(r, 401, "Not authorized");
 		return (-1);
 	}
@@ -416,7 +355,7 @@ rest_auth(struct rest_req *r, const char *pathuser)
 	return (0);
 }
 
-/* Too many failed logins: 429 for the rest of the window. */
+/* Too many failed logins from here for this account: 429, for retry s. */
 static void
 rest_limited(struct rest_req *r, int retry)
 {
@@ -449,33 +388,32 @@ rest_query_true(const char *query, const char *name)
 }
 
 static void
-rest_request(struct evhttp_request *req, void *arg)
+rest_request(struct httpd_req *req, void *arg)
 {
 	struct rest_req		 r;
-	const struct evhttp_uri	*uri;
-	const char		*path, *query;
+	const char		*path, *query, *m;
 	char			 buf[REST_PATH_MAX], *segs[REST_MAX_SEGS + 1];
-	char			*p, *user = NULL;
+	char			 target[REST_PATH_MAX], *p, *user = NULL;
 	size_t			 n = 0, len;
-	enum evhttp_cmd_type	 cmd;
+	int			 get;
 
 	memset(&r, 0, sizeof(r));
 	r.req = req;
-	cmd = evhttp_request_get_command(req);
-	r.method = rest_method(cmd);
-	uri = evhttp_request_get_evhttp_uri(req);
-	path = uri ? evhttp_uri_get_path(uri) : NULL;
-	query = uri ? evhttp_uri_get_query(uri) : NULL;
-	log_sanitize(path ? path : "?", r.path, sizeof(r.path));
-	{
-		struct evhttp_connection	*evcon;
-		char				*addr = NULL;
-		ev_uint16_t			 port;
-
-		if ((evcon = evhttp_request_get_connection(req)) != NULL)
-			evhttp_connection_get_peer(evcon, &addr, &port);
-		strlcpy(r.peer, addr ? addr : "unknown", sizeof(r.peer));
+	r.method = m = httpd_req_method(req);
+	get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+	strlcpy(r.peer, httpd_req_peer(req), sizeof(r.peer));
+	/* the path and the query */
+	path = NULL;
+	query = NULL;
+	if (strlcpy(target, httpd_req_target(req), sizeof(target)) <
+	    sizeof(target)) {
+		path = target;
+		if ((p = strchr(target, '?')) != NULL) {
+			*p = '\0';
+			query = p + 1;
+		}
 	}
+	log_sanitize(path ? path : "?", r.path, sizeof(r.path));
 
 	if (path == NULL || strncmp(path, REST_PREFIX "/",
 	    sizeof(REST_PREFIX)) != 0 ||
@@ -500,15 +438,10 @@ rest_request(struct evhttp_request *req, void *arg)
 		rest_error(&r, 404, "Not found");
 		return;
 	}
-	if (limit_check(r.peer, NULL, &r.retry)) {
-		rest_limited(&r, r.retry);
-		return;
-	}
 	if ((user = evhttp_uridecode(segs[0], 0, &len)) == NULL ||
 	    strlen(user) != len || !account_name_valid(user)) {
 		/* no such account can exist */
 		free(user);
-		limit_fail("REST", r.peer, NULL);
 		rest_error(&r, 401, "Not authorized");
 		return;
 	}
@@ -519,26 +452,40 @@ rest_request(struct evhttp_request *req, void *arg)
 	free(user);
 
 	if (n == 2 && strcmp(segs[1], "tunnels") == 0) {
-		if (cmd == EVHTTP_REQ_GET)
+		if (get)
 			rest_tunnels_list(&r, query);
-		else if (cmd == EVHTTP_REQ_POST)
+		else if (strcmp(m, "POST") == 0)
 			rest_tunnels_create(&r);
 		else
 			rest_error(&r, 405, "Method not allowed");
 	} else if (n == 3 && strcmp(segs[1], "tunnels") == 0) {
-		if (cmd == EVHTTP_REQ_GET)
+		if (get)
 			rest_tunnel_get(&r, segs[2]);
-		else if (cmd == EVHTTP_REQ_DELETE)
+		else if (strcmp(m, "DELETE") == 0)
 			rest_tunnel_delete(&r, segs[2]);
 		else
 			rest_error(&r, 405, "Method not allowed");
 	} else if (n == 2 && strcmp(segs[1], "all_tunnels") == 0) {
-		if (cmd == EVHTTP_REQ_GET)
+		if (get)
 			rest_all_tunnels(&r);
 		else
 			rest_error(&r, 405, "Method not allowed");
 	} else
 		rest_error(&r, 404, "Not found");
+}
+
+/*
+ * The body of the request: len bytes, not NUL-terminated ("" when there
+ * is none).  NULL only when it cannot be had (never, with httpd.c).
+ */
+static const char *
+rest_req_body(struct rest_req *r, size_t *len)
+{
+	const char	*b;
+
+	if ((b = httpd_req_body(r->req, len)) == NULL)
+		return ("");
+	return (b);
 }
 
 static void
@@ -582,28 +529,6 @@ rest_all_tunnels(struct rest_req *r)
 		json_array_append_new(a, tunnel_json(t, 0));
 	}
 	rest_reply(r, 200, json_pack("{s:o}", "tunnels", a));
-}
-
-/*
- * The request body, contiguous, and its length in *lenp ("" and 0 when
- * there is none); NULL when out of memory.  The one place that knows
- * where the transport keeps it.
- */
-static const char *
-rest_req_body(struct rest_req *r, size_t *lenp)
-{
-	struct evbuffer	*in;
-	unsigned char	*data;
-	size_t		 len;
-
-	in = evhttp_request_get_input_buffer(r->req);
-	*lenp = 0;
-	if ((len = evbuffer_get_length(in)) == 0)
-		return ("");
-	if ((data = evbuffer_pullup(in, len)) == NULL)
-		return (NULL);
-	*lenp = len;
-	return ((const char *)data);
 }
 
 static void

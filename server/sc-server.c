@@ -8,6 +8,7 @@
  * per running tunnel (entry.c, tunnel.c).
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -135,8 +136,10 @@ listen_on(const char *host, const char *port, int backlog, char *bound,
 }
 
 /*
- * Accept loops.  On EMFILE/ENFILE the listener stops reading for a
- * second instead of spinning on a readable socket it cannot serve.
+ * Accept loops.  On EMFILE/ENFILE the listener asks its shed callback to
+ * close a connection that has not proven anything yet and accepts again;
+ * with none to close it stops reading for a second instead of spinning
+ * on a readable socket it cannot serve.
  */
 struct listener *
 listener_new(struct event_base *base, int fd, void (*cb)(int, void *),
@@ -162,6 +165,13 @@ listener_new(struct event_base *base, int fd, void (*cb)(int, void *),
 }
 
 void
+listener_set_shed(struct listener *l, int (*shed)(void *), void *arg)
+{
+	l->shed = shed;
+	l->shed_arg = arg;
+}
+
+void
 listener_free(struct listener *l)
 {
 	if (l == NULL)
@@ -176,8 +186,9 @@ static void
 listener_accept(int fd, short ev, void *arg)
 {
 	struct listener	*l = arg;
-	int		 s;
+	int		 s, shed = 0;
 
+ again:
 	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
 	    -1) {
 		switch (errno) {
@@ -187,6 +198,10 @@ listener_accept(int fd, short ev, void *arg)
 			return;
 		case EMFILE:
 		case ENFILE:
+			if (!shed && l->shed != NULL && l->shed(l->shed_arg)) {
+				shed = 1;
+				goto again;
+			}
 			accept_paused(&l->ev, l->pause);
 			return;
 		default:
@@ -214,6 +229,39 @@ listener_resume(int fd, short ev, void *arg)
 	struct listener	*l = arg;
 
 	event_add(l->ev, NULL);
+}
+
+/*
+ * Descriptors: the soft limit goes up to the hard one at start (the
+ * workers inherit it), so that a flood of connections that prove
+ * nothing meets the admission bounds before it meets EMFILE.
+ */
+void
+server_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+}
+
+/*
+ * A bound for waiting connections of one kind: want, but at most one
+ * div-th of the descriptors (env->nofile, read before the sandbox), so
+ * that others are left for the rest.
+ */
+size_t
+server_fd_share(size_t want, int div)
+{
+	size_t	 share;
+
+	if (env->nofile == 0)
+		return (want);
+	share = env->nofile / div;
+	return (share < want ? (share > 0 ? share : 1) : want);
 }
 
 /* Default: /var/lib/sc-server as root, else the XDG state directory. */

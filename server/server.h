@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "admit.h"
+
 #define SC_SERVER_USER_DEFAULT_STATEDIR	"/var/lib/sc-server"
 #define SC_SERVER_REST_DEFAULT	"127.0.0.1:4400"
 #define SC_SERVER_KGP_DEFAULT	"127.0.0.1:4443"
@@ -24,8 +26,27 @@
 
 #define REST_PREFIX		"/rest/v1"
 #define REST_MAX_BODY		(64 * 1024)
-#define REST_MAX_HEADERS	(16 * 1024)
-#define REST_TIMEOUT		30
+
+/*
+ * Connections that have not yet sent a whole request (REST, entry) or
+ * finished TLS and HELLO (KGP) wait in an admission table each (admit.h):
+ * so many per address and in all, each with one deadline for the whole
+ * request or handshake, shorter as the table fills.  The bounds in all
+ * are also held to a share of the descriptors (server_fd_share()).
+ */
+#define REST_REQUEST_SEC	20	/* a whole request, head and body */
+#define REST_REQUEST_MIN_SEC	5	/* ... when the table is full */
+#define REST_ANSWER_SEC		30	/* an answer must be read so fast */
+#define REST_WAITING_ADDR	128	/* waiting, per address */
+#define REST_WAITING_MAX	1024	/* ... in all; half the descriptors */
+#define ENTRY_HEAD_SEC		30	/* a first request head, whole */
+#define ENTRY_HEAD_MIN_SEC	5
+#define ENTRY_WAITING_ADDR	256	/* a browser farm behind one NAT */
+#define ENTRY_WAITING_MAX	4096	/* a quarter of the descriptors */
+#define KGP_HANDSHAKE_SEC	15	/* TLS and HELLO */
+#define KGP_HANDSHAKE_MIN_SEC	3
+#define KGP_WAITING_ADDR	128	/* sc opens one per CPU at once */
+#define KGP_WAITING_MAX		1024	/* a quarter of the descriptors */
 
 #define ACCOUNT_NAME_MAX	64
 #define ACCOUNT_SALT_LEN	16	/* bytes */
@@ -68,9 +89,14 @@
 #define ENTRY_BACKLOG		1024	/* browsers open many connections at once */
 #define REST_BACKLOG		128
 #define KGP_BACKLOG		128
-#define LIMIT_WINDOW		60	/* seconds */
-#define LIMIT_ADDR_MAX		5	/* failed logins per address */
-#define LIMIT_USER_MAX		20	/* failed logins per account */
+/* failed logins, per (realm, address, account): guard.c */
+#define THROTTLE_FREE		5	/* the failure that starts the waits */
+#define THROTTLE_BASE_SEC	1	/* its wait; each next one doubles */
+#define THROTTLE_MAX_SEC	60	/* ... up to this */
+#define THROTTLE_FORGET_SEC	600	/* a pair without failures so long */
+#define THROTTLE_SLOTS		4096	/* pairs remembered */
+#define THROTTLE_REST		0	/* realms */
+#define THROTTLE_ENTRY		1
 
 /* one network of an access list */
 struct netmask {
@@ -81,7 +107,6 @@ struct netmask {
 
 struct event;
 struct event_base;
-struct evhttp;
 struct tls;
 struct kgp_conn;
 struct json_t;
@@ -148,9 +173,15 @@ TAILQ_HEAD(tunnellist, tunnel);
 
 /* one accepted KGP connection, from accept to its down callback */
 struct kgp_client {
-	TAILQ_ENTRY(kgp_client)	 entry;
+	TAILQ_ENTRY(kgp_client)	 entry;		/* clients, or waiting */
 	TAILQ_ENTRY(kgp_client)	 tentry;	/* in its tunnel's links */
-	struct kgp_conn		*conn;
+	struct kgp_conn		*conn;		/* from its first byte */
+	int			 fd;		/* until then */
+	struct event		*first;		/* ... waiting for it */
+	struct admit_ent	 adm;		/* until its HELLO is taken */
+	struct sockaddr_storage	 ss;
+	uint64_t		 since_ms;	/* accepted (monotonic) */
+	unsigned int		 handshake_ms;	/* its deadline */
 	struct tunnel		*tunnel;	/* set while bound */
 	char			 tunnel_id[TUNNEL_ID_LEN + 1];	/* from HELLO */
 	char			 addr[ADDRSTR_MAX];
@@ -158,13 +189,18 @@ struct kgp_client {
 };
 TAILQ_HEAD(kgp_clientlist, kgp_client);
 
-/* an accept loop that pauses on EMFILE */
+/*
+ * An accept loop.  Out of descriptors, it asks shed to close a waiting
+ * connection and accepts again; with nothing to shed it pauses.
+ */
 struct listener {
 	int			 fd;
 	struct event		*ev;
 	struct event		*pause;
 	void			(*cb)(int, void *);
 	void			*arg;
+	int			(*shed)(void *);
+	void			*shed_arg;
 };
 
 /* what became of the registry's saves (state.c): for /metrics */
@@ -193,6 +229,7 @@ struct server_env {
 	int			 grace;
 	int			 max_missed;	/* -M: pings unanswered */
 	int			 shutting_down;
+	size_t			 nofile;	/* RLIMIT_NOFILE, 0: unknown */
 
 	char			 rest_addr[ADDRSTR_MAX];	/* bound */
 	char			 kgp_addr[ADDRSTR_MAX];		/* bound */
@@ -229,7 +266,6 @@ struct server_env {
 	struct tunnellist	 tunnels;
 	struct kgp_clientlist	 clients;
 	struct listener		*kgp_listener;
-	struct evhttp		*http;
 	struct event		*exit_timer;
 };
 
@@ -238,8 +274,11 @@ extern struct server_env	*env;
 /* sc-server.c */
 struct listener	*listener_new(struct event_base *, int, void (*)(int, void *),
 		    void *);
+void		 listener_set_shed(struct listener *, int (*)(void *), void *);
 void		 listener_free(struct listener *);
 void		 accept_paused(struct event **, struct event *);
+size_t		 server_fd_share(size_t, int);
+void		 server_nofile(void);
 int		 listen_on(const char *, const char *, int, char *, size_t);
 int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
 		    size_t, int *);
@@ -313,8 +352,9 @@ int		 netmask_match(const struct netmask *, const struct sockaddr *);
 int		 host_is_loopback(const char *);
 int		 entry_acl_add(const char *, char *, size_t);
 int		 entry_acl_allowed(const struct sockaddr *);
-int		 limit_check(const char *, const char *, int *);
-void		 limit_fail(const char *, const char *, const char *);
+int		 throttle_check(int, const char *, const char *, int *);
+void		 throttle_fail(int, const char *, const char *);
+void		 throttle_ok(int, const char *, const char *);
 
 /* cert.c */
 int		 cert_load_or_create(const char *, const char *, char **,
@@ -366,6 +406,7 @@ void		 rest_enable(void);
 /* kgp_server.c */
 int		 kgp_server_init(int);
 void		 kgp_server_enable(void);
+int		 kgp_server_shed(void);
 void		 kgp_server_shutdown(void);
 void		 kgp_server_close_all(void);
 

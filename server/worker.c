@@ -26,6 +26,7 @@
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -105,6 +106,7 @@ worker_main(const char *role)
 	struct sc_hello	 hello;
 	struct event	*sigterm, *sigint;
 	struct stat	 sb;
+	struct rlimit	 rl;
 	int		 ret;
 
 	if (strcmp(role, "rest") == 0)
@@ -126,6 +128,8 @@ worker_main(const char *role)
 
 	/* what would open files lazily, before any sandbox */
 	tzset();
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		env->nofile = rl.rlim_cur;
 	if (tls_init() == -1)
 		fatalx("tls_init");
 	json_object_seed(0);

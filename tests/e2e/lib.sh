@@ -265,9 +265,11 @@ start_server() {
 
 # run_server [options]: sc-server in cloud on $TMP/state and the usual
 # addresses (also to start it again), its log appended to server.log;
-# waits (10 s at most) for its REST API
+# waits (10 s at most) for its REST API.  With SERVER_NOFILE set, the
+# server runs with that many descriptors (soft and hard limit).
 run_server() {
-	ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/state" -R "$CLOUD_IP:$REST_PORT" \
+	ip netns exec "$CLOUD" ${SERVER_NOFILE:+prlimit --nofile="$SERVER_NOFILE" --} \
+	    "$SC_SERVER" -d -v -s "$TMP/state" -R "$CLOUD_IP:$REST_PORT" \
 	    -K "$CLOUD_IP:$KGP_PORT" "$@" >>"$TMP/server.log" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
@@ -348,6 +350,96 @@ e2e_up() {
 	start_server
 	start_app
 	start_sc "$@"
+}
+
+# server_worker ROLE: the pid of sc-server's worker (rest or kgp)
+server_worker() {
+	pgrep -P "$SERVER_PID" -f -- "-W $1\$" | head -n 1
+}
+
+# rss_kib PID: resident memory of a process
+rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# fd_count PID: descriptors a process holds
+fd_count() {
+	ls "/proc/$1/fd" | wc -l
+}
+
+# flood NS NAME ARGS...: tests/e2e/flood.py in namespace NS (cloud or
+# office) in the background, its report in $TMP/flood-NAME.json; waits
+# (FLOOD_READY_SEC, 30 s, at most) until it has tried every connection.
+# FLOOD_PIDS has it.
+FLOOD_PIDS=()
+flood() {
+	local ns=$CLOUD name=$2
+	[ "$1" = office ] && ns=$OFFICE
+	shift 2
+	rm -f "$TMP/flood-$name.ready"
+	ip netns exec "$ns" "$PYTHON" "$E2E_DIR/flood.py" \
+	    --ready "$TMP/flood-$name.ready" --report "$TMP/flood-$name.json" \
+	    "$@" >"$TMP/flood-$name.log" 2>&1 &
+	FLOOD_PIDS+=($!)
+	PIDS+=($!)
+	wait_for "${FLOOD_READY_SEC:-30}" test -f "$TMP/flood-$name.ready" ||
+	    fail "flood $name did not get its connections out in ${FLOOD_READY_SEC:-30} s"
+}
+
+# flood_field NAME KEY: a number of the flood's report
+flood_field() {
+	json_get "j['$2']" <"$TMP/flood-$1.json"
+}
+
+# flood_stop: end the floods
+flood_stop() {
+	local p
+	for p in "${FLOOD_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	FLOOD_PIDS=()
+}
+
+# loopback_sources FIRST COUNT: 127.0.FIRST.1, .2, ... as a flood's
+# --sources (each an address of its own to the server)
+loopback_sources() {
+	local i out=
+	for i in $(seq 1 "$2"); do
+		out="$out${out:+,}127.0.$1.$i"
+	done
+	echo "$out"
+}
+
+# kgpd_pid: the pid of sc's child kgpd
+kgpd_pid() {
+	ps -o pid=,comm= --ppid "$SC_PID" | awk '$2 == "kgpd" {print $1}'
+}
+
+# kgpd_new OLD: sc has a kgpd child other than OLD (for wait_for)
+kgpd_new() {
+	local p
+	p=$(kgpd_pid)
+	[ -n "$p" ] && [ "$p" != "$1" ]
+}
+
+# browse_ok NAME [SECONDS]: the app's /text/NAME through the tunnel is
+# 200 and "response NAME"
+browse_ok() {
+	local code
+	code=$(BROWSE_TIMEOUT=${2:-10} browse -o "$TMP/browse_ok" \
+	    -w '%{http_code}' "$(app_url "/text/$1")" 2>/dev/null) || return 1
+	[ "$code" = 200 ] && [ "$(cat "$TMP/browse_ok")" = "response $1" ]
+}
+
+# count_ok N COMMAND...: how many of N runs of COMMAND succeed
+count_ok() {
+	local n=$1 i good=0
+	shift
+	for i in $(seq 1 "$n"); do
+		"$@" && good=$((good + 1))
+	done
+	echo "$good"
 }
 
 # browse [curl args]: curl in cloud through the tunnel's entry proxy

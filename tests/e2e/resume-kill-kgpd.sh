@@ -7,18 +7,6 @@
 . "$(dirname "$0")/resume-lib.sh"
 e2e_up
 
-# kgpd_pid: the pid of sc's child kgpd
-kgpd_pid() {
-	ps -o pid=,comm= --ppid "$SC_PID" | awk '$2 == "kgpd" {print $1}'
-}
-
-# kgpd_new OLD: sc has a kgpd child other than OLD (for wait_for)
-kgpd_new() {
-	local p
-	p=$(kgpd_pid)
-	[ -n "$p" ] && [ "$p" != "$1" ]
-}
-
 request_ok() {
 	local code
 	code=$(BROWSE_TIMEOUT=2 browse -o "$TMP/r" -w '%{http_code}' \

@@ -82,13 +82,18 @@ worker_restore_done(void)
 }
 
 int
-limit_check(const char *addr, const char *user, int *retry)
+throttle_check(int realm, const char *addr, const char *user, int *retry)
 {
 	return (0);
 }
 
 void
-limit_fail(const char *what, const char *addr, const char *user)
+throttle_fail(int realm, const char *addr, const char *user)
+{
+}
+
+void
+throttle_ok(int realm, const char *addr, const char *user)
 {
 }
 
