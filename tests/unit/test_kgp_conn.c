@@ -370,6 +370,11 @@ test_flow_control_isolation(void **state)
  * handshake that may resume it, and a client, on a transport that the
  * tests can break at will: clear-text socketpairs, or TLS over them.
  */
+#define RS_APPS		32
+
+/* the client's budget for windows above the announced one (0: default) */
+static size_t	rs_cli_budget;
+
 struct rs {
 	struct event_base	*base;
 	int			 tls;
@@ -400,8 +405,8 @@ struct rs {
 	int			 goaway;
 	int			 goaway_code;
 	char			 goaway_why[256];
-	int			 app_fds[8];
-	uint32_t		 app_ids[8];
+	int			 app_fds[RS_APPS];
+	uint32_t		 app_ids[RS_APPS];
 	int			 napps;
 	int			 app_sndbuf;	/* the engine's end, if set */
 	int			 switched;	/* moves that switched */
@@ -511,8 +516,8 @@ rs_cli_open(struct kgp_conn *c, uint32_t id, const char *meta,
 	struct rs	*r = arg;
 	int		 sv[2];
 
-	if (r->napps == 8 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK,
-	    0, sv) == -1) {
+	if (r->napps == RS_APPS || socketpair(AF_UNIX, SOCK_STREAM |
+	    SOCK_NONBLOCK, 0, sv) == -1) {
 		*code = KGP_E_LIMIT;
 		return (-1);
 	}
@@ -629,6 +634,7 @@ rs_setup(struct rs *r, int tls, uint32_t grace_ms, uint32_t srv_ping_ms,
 	r->cp.secret = "s3cret";
 	r->cp.ping_ms = cli_ping_ms;
 	r->cp.max_missed = 3;
+	r->cp.budget = rs_cli_budget;
 	rs_link(r, &r->link[0], &stls, &r->link[1], &ctls);
 	assert_non_null(r->server = kgp_conn_new(r->base, r->link[0], stls,
 	    &r->sp, &rs_srv_cb, r));
@@ -1442,6 +1448,64 @@ test_memory_bound(void **state)
 }
 
 /*
+ * Many streams whose application stops reading (the client receives):
+ * each holds its window, the windows above the announced one fit in
+ * the client's budget, and a new stream carries its bytes both ways at
+ * once.  Once they are gone, nothing of the budget is left in use.
+ */
+static void
+test_stalled_streams(void **state)
+{
+	struct rs		 r;
+	struct xfer		 x;
+	struct kgp_conn_stats	 cs, ss;
+	static uint8_t		 junk[65536];
+	const size_t		 budget = 512 * 1024, nstall = RS_APPS - 1;
+	int			 browsers[RS_APPS], i, j;
+	size_t			 put = 0;
+	ssize_t			 n;
+
+	rs_cli_budget = budget;
+	rs_setup(&r, 0, 0, 0, 0);
+	rs_cli_budget = 0;
+	r.app_sndbuf = 4096;
+	for (i = 0; i < (int)nstall; i++)
+		browsers[i] = rs_open(&r, "stalled");
+	/* the browsers send far more than any window; no app reads */
+	memset(junk, 'u', sizeof(junk));
+	for (j = 0; j < 300; j++) {
+		for (i = 0; i < (int)nstall; i++)
+			if ((n = write(browsers[i], junk, sizeof(junk))) > 0)
+				put += n;
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		usleep(500);
+	}
+	kgp_conn_stats(r.client, &cs);
+	kgp_conn_stats(r.server, &ss);
+	assert_true(cs.windows <= budget);
+	/* one process: the server's windows count in the same total */
+	assert_true(kgp_windows_budget(0) == cs.windows + ss.windows);
+	/*
+	 * Taken in: the announced 64 KiB a stream, the budget, and what the
+	 * apps' sockets hold (a few KiB each); 31 MiB was the old bound.
+	 */
+	assert_true(cs.bytes_in <= nstall * (64 + 16) * 1024 + budget);
+	assert_true(put > cs.bytes_in);
+
+	/* beside them, a new stream goes both ways */
+	r.app_sndbuf = 0;
+	browsers[nstall] = rs_open(&r, "new");
+	xfer_init(&x, browsers[nstall], r.app_fds[nstall], 1024 * 1024);
+	XFER_RUN(&r, &x, XFER_DONE(&x), 20000);
+	xfer_check(&x);
+	xfer_free(&x);
+	for (i = 0; i <= (int)nstall; i++)
+		close(browsers[i]);
+	rs_teardown(&r);
+	assert_true(kgp_windows_budget(0) == 0);
+}
+
+/*
  * Moves: the client's end of a stream goes from its first socket to
  * another, as kgpd's does when proxyd hands it the app's socket.  The
  * test plays proxyd: a relay between the stream's first socket and the
@@ -1924,6 +1988,7 @@ main(void)
 		cmocka_unit_test(test_window_then_eof),
 		cmocka_unit_test(test_close_while_busy),
 		cmocka_unit_test(test_memory_bound),
+		cmocka_unit_test(test_stalled_streams),
 		cmocka_unit_test(test_move_mid_transfer),
 		cmocka_unit_test(test_move_at_once),
 		cmocka_unit_test(test_move_tls),
