@@ -127,7 +127,7 @@ struct kgp_conn;
 
 struct kgp_params {
 	int		 role;
-	uint32_t	 window;	/* our receive window per stream */
+	uint32_t	 window;	/* announced: each stream's first */
 	uint32_t	 window_open;	/* granted to a new one (0: default) */
 	uint32_t	 window_max;	/* grown to at most (0: default) */
 	size_t		 budget;	/* windows above window (0: default) */

@@ -79,6 +79,7 @@ static void	stream_sockopts(int);
 static uint32_t	stream_window_room(struct kgp_stream *, uint32_t);
 static void	stream_window_set(struct kgp_stream *, uint32_t);
 static void	stream_window_open(struct kgp_stream *);
+static void	stream_grant(struct kgp_stream *, uint32_t);
 
 /* windows granted above the announced ones, by every connection here */
 static size_t	proc_windows;
@@ -504,12 +505,19 @@ stream_consumed(struct kgp_stream *s, size_t n)
 		stream_window_set(s, s->recv_window - delta);
 		grant -= delta;
 	}
-	if (grant == 0)
+	stream_grant(s, grant);
+}
+
+/* Give the peer n more bytes of credit on s. */
+static void
+stream_grant(struct kgp_stream *s, uint32_t n)
+{
+	if (n == 0)
 		return;
 	/* credit only for what the peer knows we have */
-	conn_send_ack(c);
-	conn_send_u32(c, KGP_WINDOW, s->id, grant);
-	s->recv_avail += grant;
+	conn_send_ack(s->conn);
+	conn_send_u32(s->conn, KGP_WINDOW, s->id, n);
+	s->recv_avail += n;
 }
 
 /* How much of want the budgets let s's window grow by now. */
@@ -552,14 +560,11 @@ stream_window_open(struct kgp_stream *s)
 	struct kgp_conn	*c = s->conn;
 	uint32_t	 grant;
 
-	if (c->params.window_open <= s->recv_window ||
-	    (grant = stream_window_room(s,
-	    c->params.window_open - s->recv_window)) == 0)
+	if (c->params.window_open <= s->recv_window)
 		return;
+	grant = stream_window_room(s, c->params.window_open - s->recv_window);
 	stream_window_set(s, s->recv_window + grant);
-	conn_send_ack(c);
-	conn_send_u32(c, KGP_WINDOW, s->id, grant);
-	s->recv_avail += grant;
+	stream_grant(s, grant);
 }
 
 /*
