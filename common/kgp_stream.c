@@ -12,12 +12,13 @@
  *
  * Windows: a stream starts with the window announced in the handshake
  * (params.window, small), gets window_open at once and grows, doubling,
- * up to window_max each time its local socket has taken all that came
- * (a reader that keeps up), but only while the windows above the
- * announced one fit in the connection's budget and the process's
- * (proc_budget).  A stream whose reader lags keeps its window, or under
- * pressure gives some back (the grant is smaller than what left); a
- * stalled one holds what it has.  So however many streams stall, they
+ * up to window_max each time credit goes back while little of it waits
+ * for the local socket (a reader that keeps up: the window, not the
+ * reader, may be what holds the stream back), but only while the
+ * windows above the announced one fit in the connection's budget and
+ * the process's (proc_budget).  A stream whose reader lags keeps its
+ * window, or under pressure gives some back (the grant is smaller than
+ * what left); a stalled one holds what it has.  So however many streams stall, they
  * hold the announced window each plus the budget, and a new stream's
  * first bytes always have credit.  What waits for a slow socket is
  * copied into the stream's own buffer (bev_write_now), so that it takes
@@ -490,12 +491,13 @@ stream_consumed(struct kgp_stream *s, size_t n)
 	grant = s->recv_consumed;
 	s->recv_consumed = 0;
 	queued = evbuffer_get_length(bufferevent_get_output(s->bev));
-	if (queued == 0) {
-		/* the socket took all that came: more may come at once */
+	if (queued <= s->recv_window / 4) {
+		/* the reader keeps up: the window may be what holds it back */
 		delta = stream_window_room(s, s->recv_window);
 		stream_window_set(s, s->recv_window + delta);
 		grant += delta;
-	} else if (s->recv_window > c->params.window &&
+	} else if (queued >= s->recv_window / 2 &&
+	    s->recv_window > c->params.window &&
 	    (c->windows > c->params.budget / 2 ||
 	    proc_windows > proc_budget / 2)) {
 		/* a reader slower than the link, and others may need room */
