@@ -372,9 +372,6 @@ test_flow_control_isolation(void **state)
  */
 #define RS_APPS		32
 
-/* the client's budget for windows above the announced one (0: default) */
-static size_t	rs_cli_budget;
-
 struct rs {
 	struct event_base	*base;
 	int			 tls;
@@ -634,7 +631,6 @@ rs_setup(struct rs *r, int tls, uint32_t grace_ms, uint32_t srv_ping_ms,
 	r->cp.secret = "s3cret";
 	r->cp.ping_ms = cli_ping_ms;
 	r->cp.max_missed = 3;
-	r->cp.budget = rs_cli_budget;
 	rs_link(r, &r->link[0], &stls, &r->link[1], &ctls);
 	assert_non_null(r->server = kgp_conn_new(r->base, r->link[0], stls,
 	    &r->sp, &rs_srv_cb, r));
@@ -1450,8 +1446,9 @@ test_memory_bound(void **state)
 /*
  * Many streams whose application stops reading (the client receives):
  * each holds its window, the windows above the announced one fit in
- * the client's budget, and a new stream carries its bytes both ways at
- * once.  Once they are gone, nothing of the budget is left in use.
+ * the process's budget (both ends share it here), and a new stream
+ * carries its bytes both ways at once.  Once they are gone, nothing of
+ * the budget is left in use.
  */
 static void
 test_stalled_streams(void **state)
@@ -1465,9 +1462,8 @@ test_stalled_streams(void **state)
 	size_t			 put = 0;
 	ssize_t			 n;
 
-	rs_cli_budget = budget;
+	kgp_windows_budget(budget);
 	rs_setup(&r, 0, 0, 0, 0);
-	rs_cli_budget = 0;
 	r.app_sndbuf = 4096;
 	for (i = 0; i < (int)nstall; i++)
 		browsers[i] = rs_open(&r, "stalled");
@@ -1482,12 +1478,12 @@ test_stalled_streams(void **state)
 	}
 	kgp_conn_stats(r.client, &cs);
 	kgp_conn_stats(r.server, &ss);
-	assert_true(cs.windows <= budget);
-	/* one process: the server's windows count in the same total */
+	assert_true(cs.windows + ss.windows <= budget);
 	assert_true(kgp_windows_budget(0) == cs.windows + ss.windows);
 	/*
-	 * Taken in: the announced 64 KiB a stream, the budget, and what the
-	 * apps' sockets hold (a few KiB each); 31 MiB was the old bound.
+	 * Taken in: the announced 64 KiB a stream, what the budget let
+	 * windows grow, and what the apps' sockets hold (a few KiB each);
+	 * 31 MiB was the old bound.
 	 */
 	assert_true(cs.bytes_in <= nstall * (64 + 16) * 1024 + budget);
 	assert_true(put > cs.bytes_in);
@@ -1502,7 +1498,7 @@ test_stalled_streams(void **state)
 	for (i = 0; i <= (int)nstall; i++)
 		close(browsers[i]);
 	rs_teardown(&r);
-	assert_true(kgp_windows_budget(0) == 0);
+	assert_true(kgp_windows_budget(KGP_PROC_BUDGET) == 0);
 }
 
 /*
