@@ -93,11 +93,57 @@ evbuffer_read(struct evbuffer *buf, evutil_socket_t fd, int howmuch)
 #endif
 
 /*
+ * Write what the socket of bev takes at once of the first len bytes of
+ * src, when nothing is queued on bev's output already (and it writes):
+ * the bytes written are drained from src.  A bufferevent alone would arm
+ * EV_WRITE (epoll_ctl), wait a turn of the loop for POLLOUT, write, and
+ * disarm it (epoll_ctl again): on a request and its answer that is most
+ * of the system calls of each hop.
+ */
+static size_t
+bev_write_direct(struct bufferevent *bev, struct evbuffer *src, size_t len)
+{
+	struct evbuffer		*out = bufferevent_get_output(bev);
+	struct evbuffer_iovec	 vec[BEV_WRITE_NOW_IOV];
+	struct iovec		 iov[BEV_WRITE_NOW_IOV];
+	struct msghdr		 msg;
+	size_t			 left;
+	ssize_t			 n;
+	int			 i, nvec;
+
+	if (len == 0 || evbuffer_get_length(out) > 0 ||
+	    !(bufferevent_get_enabled(bev) & EV_WRITE))
+		return (0);
+	nvec = evbuffer_peek(src, len, NULL, vec, BEV_WRITE_NOW_IOV);
+	if (nvec > BEV_WRITE_NOW_IOV)
+		nvec = BEV_WRITE_NOW_IOV;
+	/* the last vector may reach past len */
+	for (i = 0, left = len; i < nvec; i++) {
+		iov[i].iov_base = vec[i].iov_base;
+		iov[i].iov_len = vec[i].iov_len < left ? vec[i].iov_len : left;
+		left -= iov[i].iov_len;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = nvec;
+	if ((n = sendmsg(bufferevent_getfd(bev), &msg,
+	    MSG_NOSIGNAL | MSG_DONTWAIT)) <= 0)
+		return (0);
+	evbuffer_drain(src, n);
+	return (n);
+}
+
+/*
  * Queue the first len bytes of src on bev's output, but when nothing is
- * queued there already, first write what the socket takes at once.  A
- * bufferevent alone would arm EV_WRITE (epoll_ctl), wait a turn of the
- * loop for POLLOUT, write, and disarm it (epoll_ctl again): on a request
- * and its answer that is most of the system calls of each hop.
+ * queued there already, first write what the socket takes at once
+ * (bev_write_direct).  What waits is copied onto the end of the output
+ * (and drained from src), not moved: the chains of src may be far larger
+ * than the bytes of them that are for this output (the read buffer of a
+ * KGP connection that carries many streams, a read of 16 KiB in a chain
+ * of 32), and moved they would stay allocated for as long as a slow
+ * socket keeps its bytes waiting.  Copied, what waits takes about its
+ * own size.  Only what waits is copied, and only the bytes of a socket
+ * that did not take them at once wait.
  *
  * The bytes written here pass no callback of the output buffer: the
  * caller counts them (the return value).  A write error leaves the bytes
@@ -108,33 +154,28 @@ bev_write_now(struct bufferevent *bev, struct evbuffer *src, size_t len)
 {
 	struct evbuffer		*out = bufferevent_get_output(bev);
 	struct evbuffer_iovec	 vec[BEV_WRITE_NOW_IOV];
-	struct iovec		 iov[BEV_WRITE_NOW_IOV];
-	struct msghdr		 msg;
-	size_t			 left;
-	ssize_t			 n = 0;
+	size_t			 n, left, k;
 	int			 i, nvec;
 
-	if (len > 0 && evbuffer_get_length(out) == 0 &&
-	    (bufferevent_get_enabled(bev) & EV_WRITE)) {
-		nvec = evbuffer_peek(src, len, NULL, vec, BEV_WRITE_NOW_IOV);
+	n = bev_write_direct(bev, src, len);
+	for (left = len - n; left > 0; left -= k) {
+		nvec = evbuffer_peek(src, left, NULL, vec, BEV_WRITE_NOW_IOV);
 		if (nvec > BEV_WRITE_NOW_IOV)
 			nvec = BEV_WRITE_NOW_IOV;
-		/* the last vector may reach past len */
-		for (i = 0, left = len; i < nvec; i++) {
-			iov[i].iov_base = vec[i].iov_base;
-			iov[i].iov_len = vec[i].iov_len < left ?
-			    vec[i].iov_len : left;
-			left -= iov[i].iov_len;
+		for (i = 0, k = 0; i < nvec && k < left; i++) {
+			if (vec[i].iov_len > left - k)
+				vec[i].iov_len = left - k;
+			if (evbuffer_add(out, vec[i].iov_base,
+			    vec[i].iov_len) == -1)
+				break;
+			k += vec[i].iov_len;
 		}
-		memset(&msg, 0, sizeof(msg));
-		msg.msg_iov = iov;
-		msg.msg_iovlen = nvec;
-		if ((n = sendmsg(bufferevent_getfd(bev), &msg,
-		    MSG_NOSIGNAL | MSG_DONTWAIT)) < 0)
-			n = 0;
-		evbuffer_drain(src, n);
+		if (k == 0) {
+			/* out of memory: move it, chains and all */
+			evbuffer_remove_buffer(src, out, left);
+			break;
+		}
+		evbuffer_drain(src, k);
 	}
-	if ((size_t)n < len)
-		evbuffer_remove_buffer(src, out, len - n);
 	return (n);
 }

@@ -14,8 +14,21 @@
 #define KGP_HDRLEN		12
 #define KGP_MAXPAYLOAD		16384
 #define KGP_MAXFRAME		(KGP_HDRLEN + KGP_MAXPAYLOAD)
-#define KGP_DEFAULT_WINDOW	(1024 * 1024)
-#define KGP_MAX_WINDOW		(16 * 1024 * 1024)
+#define KGP_MAX_WINDOW		(16 * 1024 * 1024)	/* HELLO, WELCOME, WINDOW */
+/*
+ * Receive windows (man/kgp.7, "Flow control").  Each stream starts with
+ * the window announced in HELLO/WELCOME; the receiver grants it more,
+ * up to KGP_STREAM_WINDOW, right away (KGP_OPEN_WINDOW) and whenever its
+ * local socket takes all that arrives, and only while the windows above
+ * the announced one fit in a budget per connection and one per process.
+ * So a stalled stream holds its window at most, and all of them hold
+ * the announced window each plus the budget.
+ */
+#define KGP_DEFAULT_WINDOW	(16 * 1024)	/* announced, per stream */
+#define KGP_OPEN_WINDOW		(256 * 1024)	/* a new stream's, at once */
+#define KGP_STREAM_WINDOW	(1024 * 1024)	/* the most a stream gets */
+#define KGP_CONN_BUDGET		(16 * 1024 * 1024)	/* above announced */
+#define KGP_PROC_BUDGET		(64 * 1024 * 1024)	/* ... all conns */
 #define KGP_DEFAULT_MAXSTREAMS	100000
 #define KGP_IDLEN		64	/* tunnel id and secret, at most */
 
@@ -114,7 +127,10 @@ struct kgp_conn;
 
 struct kgp_params {
 	int		 role;
-	uint32_t	 window;	/* our receive window per stream */
+	uint32_t	 window;	/* announced: each stream's first */
+	uint32_t	 window_open;	/* granted to a new one (0: default) */
+	uint32_t	 window_max;	/* grown to at most (0: default) */
+	size_t		 budget;	/* windows above window (0: default) */
 	uint32_t	 max_streams;
 	uint32_t	 ping_ms;	/* keepalive interval */
 	uint32_t	 max_missed;	/* pings unanswered before dead */
@@ -141,6 +157,7 @@ struct kgp_conn_stats {
 	uint64_t	 last_rtx;	/* bytes sent again, last resume */
 	int		 last_resumed;	/* the last "up" resumed the session */
 	int64_t		 last_break;	/* Unix seconds, 0: never */
+	uint64_t	 windows;	/* granted above the announced ones */
 };
 
 struct kgp_callbacks {
@@ -222,5 +239,6 @@ void		 kgp_conn_stats(struct kgp_conn *, struct kgp_conn_stats *);
 void		*kgp_conn_arg(struct kgp_conn *);
 void		 kgp_conn_set_arg(struct kgp_conn *, void *);
 const char	*kgp_conn_peer_hash(struct kgp_conn *);
+size_t		 kgp_windows_budget(size_t);
 
 #endif /* SC_KGP_H */

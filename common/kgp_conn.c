@@ -192,6 +192,18 @@ kgp_conn_new(struct event_base *base, int fd, struct kgp_tls *io,
 	if (c->params.window < KGP_MAXPAYLOAD ||
 	    c->params.window > KGP_MAX_WINDOW)
 		c->params.window = KGP_DEFAULT_WINDOW;
+	if (c->params.window_max == 0)
+		c->params.window_max = KGP_STREAM_WINDOW;
+	if (c->params.window_max < c->params.window)
+		c->params.window_max = c->params.window;
+	if (c->params.window_max > KGP_MAX_WINDOW)
+		c->params.window_max = KGP_MAX_WINDOW;
+	if (c->params.window_open == 0)
+		c->params.window_open = KGP_OPEN_WINDOW;
+	if (c->params.window_open > c->params.window_max)
+		c->params.window_open = c->params.window_max;
+	if (c->params.budget == 0)
+		c->params.budget = KGP_CONN_BUDGET;
 	if (c->params.max_streams == 0)
 		c->params.max_streams = KGP_DEFAULT_MAXSTREAMS;
 	if (c->params.handshake_ms == 0)
@@ -368,6 +380,7 @@ void
 kgp_conn_stats(struct kgp_conn *c, struct kgp_conn_stats *st)
 {
 	*st = c->stats;
+	st->windows = c->windows;
 	st->up = c->state == CONN_UP;
 	st->broken = c->established && (c->state == CONN_BROKEN ||
 	    c->state == CONN_TLS || c->state == CONN_HELLO);

@@ -23,6 +23,7 @@
 #define CONN_OUT_HIGH		(1024 * 1024)	/* stop pulling from streams */
 #define STREAM_READ_HIGH	(256 * 1024)
 #define STREAM_IO_MAX		(128 * 1024)	/* one write system call */
+#define STREAM_NOTSENT		(128 * 1024)	/* unsent in a TCP socket */
 #define CLOSE_GRACE_MS		2000
 #define WBUF_SIZE		(64 * 1024)	/* one TLS write at most */
 #define RTX_COPY_MAX		(16 * 1024)	/* less is copied into wbuf */
@@ -77,6 +78,7 @@ struct kgp_stream {
 	uint32_t		 send_credit;	/* we may send this much */
 	uint32_t		 recv_avail;	/* the peer may send this much */
 	uint32_t		 recv_consumed;	/* delivered, not yet granted */
+	uint32_t		 recv_window;	/* avail + held + consumed */
 	int			 flags;
 	uint64_t		 sent;		/* local bytes put into DATA */
 	struct stream_move	*move;		/* while S_MOVING */
@@ -129,6 +131,7 @@ struct kgp_conn {
 	int			 read_wants_out;
 	int			 write_wants_in;
 	uint32_t		 peer_window;
+	size_t			 windows;	/* of streams, above window */
 	uint32_t		 peer_max_streams;
 	uint32_t		 next_id;
 	struct stream_tree	 streams;

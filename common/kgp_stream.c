@@ -7,8 +7,22 @@
  * Bytes are taken from a local socket only while the stream has credit,
  * and credit is returned (WINDOW) only as bytes leave for the local
  * socket, so a slow reader stops its own stream and no other; what one
- * stream can hold in memory here is bounded by the windows.  Bytes that
+ * stream can hold in memory here is bounded by its window.  Bytes that
  * have no credit yet stay in the socket.
+ *
+ * Windows: a stream starts with the window announced in the handshake
+ * (params.window, small), gets window_open at once and grows, doubling,
+ * up to window_max each time credit goes back while little of it waits
+ * for the local socket (a reader that keeps up: the window, not the
+ * reader, may be what holds the stream back), but only while the
+ * windows above the announced one fit in the connection's budget and
+ * the process's (proc_budget).  A stream whose reader lags keeps its
+ * window, or under pressure gives some back (the grant is smaller than
+ * what left); a stalled one holds what it has.  So however many streams stall, they
+ * hold the announced window each plus the budget, and a new stream's
+ * first bytes always have credit.  What waits for a slow socket is
+ * copied into the stream's own buffer (bev_write_now), so that it takes
+ * about its own size, not the chains of the connection's reads.
  *
  * Moves: the owner may rebind a stream to another local socket
  * (kgp_conn_stream_move), as kgpd does when proxyd hands it the app's
@@ -62,6 +76,15 @@ static void	stream_read_fd(struct kgp_stream *, int);
 static void	stream_local_eof(struct kgp_stream *);
 static void	stream_drained(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
+static void	stream_sockopts(int);
+static uint32_t	stream_window_room(struct kgp_stream *, uint32_t);
+static void	stream_window_set(struct kgp_stream *, uint32_t);
+static void	stream_window_open(struct kgp_stream *);
+static void	stream_grant(struct kgp_stream *, uint32_t);
+
+/* windows granted above the announced ones, by every connection here */
+static size_t	proc_windows;
+static size_t	proc_budget = KGP_PROC_BUDGET;
 
 int
 stream_cmp(struct kgp_stream *a, struct kgp_stream *b)
@@ -75,7 +98,6 @@ static struct kgp_stream *
 stream_new(struct kgp_conn *c, uint32_t id, int fd)
 {
 	struct kgp_stream	*s;
-	int			 one = 1;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return (NULL);
@@ -92,12 +114,12 @@ stream_new(struct kgp_conn *c, uint32_t id, int fd)
 		free(s);
 		return (NULL);
 	}
-	/* a TCP endpoint (the server's browser side) gets small writes */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	stream_sockopts(fd);
 	s->conn = c;
 	s->id = id;
 	s->send_credit = c->peer_window;
 	s->recv_avail = c->params.window;
+	s->recv_window = c->params.window;
 	bufferevent_setcb(s->bev, NULL, stream_writecb, stream_eventcb, s);
 	bufferevent_set_max_single_write(s->bev, STREAM_IO_MAX);
 	evbuffer_add_cb(bufferevent_get_output(s->bev), stream_drained, s);
@@ -127,6 +149,7 @@ stream_free(struct kgp_stream *s)
 		c->pend_s = NULL;
 	}
 	c->stats.streams_open--;
+	stream_window_set(s, c->params.window);
 	if (s->lend != NULL)
 		stream_lend_end(s, KGP_LENT_GONE, 0);
 	event_free(s->ev_read);
@@ -449,23 +472,133 @@ stream_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	stream_consumed(arg, info->n_deleted);
 }
 
+/*
+ * A quarter of the window has left for the local socket: grant it
+ * again, and resize the window (see "Windows" above).
+ */
 static void
 stream_consumed(struct kgp_stream *s, size_t n)
 {
 	struct kgp_conn		*c = s->conn;
+	uint32_t		 grant, delta;
+	size_t			 queued;
 
 	if (n == 0)
 		return;
 	s->recv_consumed += n;
-	if (!conn_live(c))
+	if (!conn_live(c) || s->recv_consumed < s->recv_window / 4)
 		return;
-	if (s->recv_consumed >= c->params.window / 4) {
-		/* credit only for what the peer knows we have */
-		conn_send_ack(c);
-		conn_send_u32(c, KGP_WINDOW, s->id, s->recv_consumed);
-		s->recv_avail += s->recv_consumed;
-		s->recv_consumed = 0;
+	grant = s->recv_consumed;
+	s->recv_consumed = 0;
+	queued = evbuffer_get_length(bufferevent_get_output(s->bev));
+	if (queued <= s->recv_window / 4) {
+		/* the reader keeps up: the window may be what holds it back */
+		delta = stream_window_room(s, s->recv_window);
+		stream_window_set(s, s->recv_window + delta);
+		grant += delta;
+	} else if (queued >= s->recv_window / 2 &&
+	    s->recv_window > c->params.window &&
+	    (c->windows > c->params.budget / 2 ||
+	    proc_windows > proc_budget / 2)) {
+		/* a reader slower than the link, and others may need room */
+		delta = s->recv_window - c->params.window;
+		if (delta > grant)
+			delta = grant;
+		stream_window_set(s, s->recv_window - delta);
+		grant -= delta;
 	}
+	stream_grant(s, grant);
+}
+
+/* Give the peer n more bytes of credit on s. */
+static void
+stream_grant(struct kgp_stream *s, uint32_t n)
+{
+	if (n == 0)
+		return;
+	/* credit only for what the peer knows we have */
+	conn_send_ack(s->conn);
+	conn_send_u32(s->conn, KGP_WINDOW, s->id, n);
+	s->recv_avail += n;
+}
+
+/* How much of want the budgets let s's window grow by now. */
+static uint32_t
+stream_window_room(struct kgp_stream *s, uint32_t want)
+{
+	struct kgp_conn	*c = s->conn;
+	size_t		 room;
+
+	if (s->recv_window >= c->params.window_max)
+		return (0);
+	if (want > c->params.window_max - s->recv_window)
+		want = c->params.window_max - s->recv_window;
+	if (c->windows >= c->params.budget || proc_windows >= proc_budget)
+		return (0);
+	room = c->params.budget - c->windows;
+	if (room > proc_budget - proc_windows)
+		room = proc_budget - proc_windows;
+	return (want < room ? want : (uint32_t)room);
+}
+
+/* The window of s is w from now on: the budgets count it. */
+static void
+stream_window_set(struct kgp_stream *s, uint32_t w)
+{
+	struct kgp_conn	*c = s->conn;
+	size_t		 was = s->recv_window - c->params.window;
+
+	c->windows -= was;
+	proc_windows -= was;
+	s->recv_window = w;
+	c->windows += w - c->params.window;
+	proc_windows += w - c->params.window;
+}
+
+/* A new stream: window_open at once, as far as the budgets allow. */
+static void
+stream_window_open(struct kgp_stream *s)
+{
+	struct kgp_conn	*c = s->conn;
+	uint32_t	 grant;
+
+	if (c->params.window_open <= s->recv_window)
+		return;
+	grant = stream_window_room(s, c->params.window_open - s->recv_window);
+	stream_window_set(s, s->recv_window + grant);
+	stream_grant(s, grant);
+}
+
+/*
+ * The process's budget for windows above the announced ones, all
+ * connections together: set it (0 leaves it), and learn how much of it
+ * is granted now.
+ */
+size_t
+kgp_windows_budget(size_t budget)
+{
+	if (budget > 0)
+		proc_budget = budget;
+	return (proc_windows);
+}
+
+/*
+ * A stream's TCP socket (the server's browser side; in kgpd, a moved
+ * app socket): small writes go at once, and what the kernel holds unsent
+ * is bounded, so that a stalled reader's bytes wait in the stream's
+ * window and not in the kernel as well.  A socket pair ignores both.
+ */
+static void
+stream_sockopts(int fd)
+{
+	int	 one = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+		return;
+#ifdef TCP_NOTSENT_LOWAT
+	one = STREAM_NOTSENT;
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &one, sizeof(one));
+#endif
 }
 
 /*
@@ -565,6 +698,7 @@ stream_move_check(struct kgp_stream *s, int eof)
 		return (-1);
 	}
 	close(oldfd);
+	stream_sockopts(m->fd);
 	stream_read_fd(s, m->fd);
 	m->fd = -1;
 	s->flags |= S_MOVE_READ;
@@ -636,6 +770,7 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 	}
 	log_debug2("stream %u: open from %s", s->id, meta);
 	conn_send(c, KGP_ACCEPT, s->id, NULL, 0);
+	stream_window_open(s);
 	return (0);
 }
 
@@ -677,6 +812,7 @@ kgp_conn_open_stream(struct kgp_conn *c, int fd, const char *meta,
 	if (n > 255)
 		n = 255;
 	conn_send(c, KGP_OPEN, s->id, meta, n);
+	stream_window_open(s);
 	if (len > 0)
 		stream_pump(s);
 	return (0);

@@ -24,6 +24,13 @@
 #define PROXYD_DNS_TRY_SEC		"2"	/* one query (evdns timeout:) */
 #define PROXYD_DNS_TRIES		"3"	/* per query (evdns attempts:) */
 #define PROXYD_MAXADDR			8	/* addresses tried a name */
+/*
+ * The bytes all streams together hold in their buffers, about: with
+ * many streams open each side of one holds at most its share of this
+ * (relay_share), at least PROXYD_SHARE_MIN, at most RELAY_READ_HIGH.
+ */
+#define PROXYD_BUFFER_BUDGET		(16 * 1024 * 1024)
+#define PROXYD_SHARE_MIN		(4 * 1024)
 
 struct proxyd {
 	struct event_base	*base;

@@ -14,8 +14,9 @@
  *
  * Bodies go through as they came (Content-Length counted, chunked checked
  * by the decoder), never buffered whole: a side is read only while the
- * output it feeds holds less than RELAY_WRITE_HIGH bytes, and the write
- * callback of that output (fired below RELAY_WRITE_LOW) resumes it.
+ * output it feeds holds less than its share (relay_share: RELAY_READ_HIGH
+ * bytes, less when many streams are open), and the write callback of that
+ * output (fired below RELAY_WRITE_LOW) resumes it.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -50,7 +51,6 @@
 #include "splice.h"
 
 #define RELAY_READ_HIGH		(256 * 1024)
-#define RELAY_WRITE_HIGH	(256 * 1024)
 #define RELAY_WRITE_LOW		(64 * 1024)
 #define RELAY_LINGER_SEC	2
 #define RELAY_FLUSH_SEC		60	/* to send the last bytes */
@@ -358,8 +358,9 @@ stream_count_out(struct evbuffer *b, const struct evbuffer_cb_info *info,
 
 /*
  * Queue len bytes of src for one side, written at once when nothing
- * waits before them (bev_write_now); the client side's count sees them
- * either way.  A head held for that side goes first, in the same write.
+ * waits before them (bev_write_now: what waits is copied, so that a
+ * stalled side holds its bytes and not the chains of its reads); the
+ * client side's count sees them either way.  A head held for that side goes first, in the same write.
  */
 static void
 relay_write(struct stream *s, struct bufferevent *to, struct evbuffer *src,
@@ -527,24 +528,52 @@ stream_linger(struct stream *s)
 	bufferevent_enable(s->cbev, EV_READ);
 }
 
-/* Move up to max bytes (and no more than fits) from one side to another. */
+/*
+ * What one side of a stream may hold, read and not yet passed on plus
+ * queued for the other side: RELAY_READ_HIGH, or with many streams open
+ * its share of PROXYD_BUFFER_BUDGET, so that however many of them stall
+ * (a browser that stops reading, kgpd out of credit) all hold about
+ * that budget each way, however many they are, PROXYD_SHARE_MIN at
+ * least.  A side stops reading at its share, and one read is at most a
+ * share: it holds twice its share at most.
+ */
+static size_t
+relay_share(void)
+{
+	uint64_t	 n = env->stats.streams_open * 2;
+
+	if (n <= PROXYD_BUFFER_BUDGET / RELAY_READ_HIGH)
+		return (RELAY_READ_HIGH);
+	if (n >= PROXYD_BUFFER_BUDGET / PROXYD_SHARE_MIN)
+		return (PROXYD_SHARE_MIN);
+	return (PROXYD_BUFFER_BUDGET / n);
+}
+
+/*
+ * Move up to max bytes (and no more than fits) from one side to another.
+ * What the socket takes at once leaves the output empty, and then no
+ * write callback would come back for the rest: go on until the input is
+ * moved or the output holds the side's share, whose write callback
+ * comes back.
+ */
 static size_t
 move_bytes(struct stream *s, struct evbuffer *in, struct bufferevent *to,
     uint64_t max)
 {
-	size_t	 n = evbuffer_get_length(in), olen;
+	size_t	 n, olen, total = 0, share = relay_share();
 
-	olen = evbuffer_get_length(bufferevent_get_output(to));
-	if (olen >= RELAY_WRITE_HIGH)
-		return (0);
-	if (n > RELAY_WRITE_HIGH - olen)
-		n = RELAY_WRITE_HIGH - olen;
-	if (n > max)
-		n = max;
-	if (n == 0)
-		return (0);
-	relay_write(s, to, in, n);
-	return (n);
+	while (total < max && (n = evbuffer_get_length(in)) > 0) {
+		olen = evbuffer_get_length(bufferevent_get_output(to));
+		if (olen >= share)
+			break;
+		if (n > share - olen)
+			n = share - olen;
+		if (n > max - total)
+			n = max - total;
+		relay_write(s, to, in, n);
+		total += n;
+	}
+	return (total);
 }
 
 /*
@@ -593,19 +622,30 @@ send_error(struct stream *s, int status, const char *fmt, ...)
 
 /*
  * A side whose bytes cannot move on (the other side's output is full, or
- * a pipelined request waits for its turn) stops reading once it holds
- * RELAY_READ_HIGH, until the other side drains (relay_unstall).  There
- * is no libevent read watermark: it would take reading off and on again
+ * a pipelined request waits for its turn) stops reading once what it
+ * read and what waits for the other side (to) reach its share
+ * (relay_share), until the other side drains (relay_unstall).  There is
+ * no libevent read watermark: it would take reading off and on again
  * (two epoll_ctl) around every full read of a bulk transfer, and libevent
  * 2.1 runs the read callback again from the loop for as long as input
- * sits at the mark, which made the loop spin.  A side holds at most
- * RELAY_READ_HIGH plus one read (RELAY_IO_MAX).
+ * sits at the mark, which made the loop spin.  A read takes RELAY_IO_MAX
+ * at most, or the share if less: a side holds twice its share at most.
  */
 static void
-relay_stall(struct bufferevent *bev, int *paused)
+relay_stall(struct bufferevent *bev, struct bufferevent *to, int *paused)
 {
-	if (bev == NULL || *paused ||
-	    evbuffer_get_length(bufferevent_get_input(bev)) < RELAY_READ_HIGH)
+	size_t	 share, held;
+
+	if (bev == NULL || *paused)
+		return;
+	share = relay_share();
+	bufferevent_set_max_single_read(bev, share < RELAY_IO_MAX ? share :
+	    RELAY_IO_MAX);
+	held = evbuffer_get_length(bufferevent_get_input(bev));
+	/* a crowd: what waits for the other side counts as well */
+	if (to != NULL && share < RELAY_READ_HIGH)
+		held += evbuffer_get_length(bufferevent_get_output(to));
+	if (held < share)
 		return;
 	*paused = 1;
 	bufferevent_disable(bev, EV_READ);
@@ -656,7 +696,7 @@ client_read(struct bufferevent *bev, void *arg)
 	case M_DEAD:
 		break;
 	}
-	relay_stall(s->cbev, &s->c_rpaused);
+	relay_stall(s->cbev, s->u.bev, &s->c_rpaused);
 }
 
 static void
@@ -1113,7 +1153,7 @@ request_pump(struct stream *s)
 	in = bufferevent_get_input(s->cbev);
 	out = bufferevent_get_output(s->u.bev);
 	while (s->rq_state == RQ_BODY) {
-		if (evbuffer_get_length(out) >= RELAY_WRITE_HIGH)
+		if (evbuffer_get_length(out) >= relay_share())
 			return;
 		if ((avail = evbuffer_get_length(in)) == 0)
 			break;
@@ -1457,7 +1497,7 @@ up_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		break;
 	}
-	relay_stall(s->u.bev, &s->u.rpaused);
+	relay_stall(s->u.bev, s->cbev, &s->u.rpaused);
 }
 
 static void
@@ -1724,7 +1764,7 @@ response_pump(struct stream *s)
 	in = bufferevent_get_input(s->u.bev);
 	out = bufferevent_get_output(s->cbev);
 	while (s->rs_state == RS_BODY) {
-		if (evbuffer_get_length(out) >= RELAY_WRITE_HIGH)
+		if (evbuffer_get_length(out) >= relay_share())
 			return;
 		if ((avail = evbuffer_get_length(in)) == 0)
 			break;

@@ -6,6 +6,7 @@ same handler behind TLS:
 
   GET  /                   a short text page
   GET  /bytes/N?seed=S     N pseudo-random bytes (same as `app.py gen N S`)
+  GET  /chunked/N?seed=S   the same bytes as /bytes/N?seed=S, chunked
   GET  /cut/N?seed=S&after=M  promises the N bytes of /bytes/N?seed=S
                            (Content-Length: N), sends the first M, closes
   GET  /text/I             "response I\\n"
@@ -129,6 +130,22 @@ class Handler(BaseHTTPRequestHandler):
             if cut:
                 self.wfile.flush()
                 self.close_connection = True
+        elif path.startswith("/chunked/"):
+            try:
+                n = int(path.split("/", 2)[2])
+                seed = int(q.get("seed", ["0"])[0])
+            except ValueError:
+                self.reply(400, b"bad number\n")
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            for piece in gen(n, seed):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
         elif path == "/echo":
             # the request as it reached the app: start line, then fields
             lines = [self.requestline] + ["%s: %s" % kv

@@ -370,6 +370,8 @@ test_flow_control_isolation(void **state)
  * handshake that may resume it, and a client, on a transport that the
  * tests can break at will: clear-text socketpairs, or TLS over them.
  */
+#define RS_APPS		32
+
 struct rs {
 	struct event_base	*base;
 	int			 tls;
@@ -401,8 +403,8 @@ struct rs {
 	int			 goaway;
 	int			 goaway_code;
 	char			 goaway_why[256];
-	int			 app_fds[8];
-	uint32_t		 app_ids[8];
+	int			 app_fds[RS_APPS];
+	uint32_t		 app_ids[RS_APPS];
 	int			 napps;
 	int			 app_sndbuf;	/* the engine's end, if set */
 	int			 switched;	/* moves that switched */
@@ -513,8 +515,8 @@ rs_cli_open(struct kgp_conn *c, uint32_t id, const char *meta,
 	struct rs	*r = arg;
 	int		 sv[2];
 
-	if (r->napps == 8 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK,
-	    0, sv) == -1) {
+	if (r->napps == RS_APPS || socketpair(AF_UNIX, SOCK_STREAM |
+	    SOCK_NONBLOCK, 0, sv) == -1) {
 		*code = KGP_E_LIMIT;
 		return (-1);
 	}
@@ -1039,7 +1041,7 @@ test_resume_tls(void **state)
 	};
 
 	resume_transfer(1, how, sizeof(how) / sizeof(how[0]),
-	    4 * 1024 * 1024 + 5);
+	    12 * 1024 * 1024 + 5);
 }
 
 /* read until EOF or an error: the stream is gone */
@@ -1326,16 +1328,18 @@ test_goaway_tail(void **state)
  * A window's worth and one byte more, then EOF, with an application that
  * does not read yet: the last byte waits in the browser's socket for
  * credit, and FIN may not overtake it.  Once the application reads, all
- * of it comes, then the end.
+ * of it comes, then the end.  The window is what a new stream gets at
+ * once (KGP_OPEN_WINDOW); it does not grow for a reader that stalls.
  */
 static void
 test_window_then_eof(void **state)
 {
 	struct rs		 r;
 	struct kgp_conn_stats	 ss;
-	uint8_t			 buf[65537];
+	static uint8_t		 buf[KGP_OPEN_WINDOW + 1];
 	size_t			 got = 0;
 	ssize_t			 n;
+	size_t			 put = 0;
 	int			 browser, i, eof = 0, last = 0;
 
 	rs_setup(&r, 0, 0, 0, 0);
@@ -1343,7 +1347,12 @@ test_window_then_eof(void **state)
 	browser = rs_open(&r, "upload");
 	memset(buf, 'w', sizeof(buf));
 	buf[sizeof(buf) - 1] = 'z';
-	assert_int_equal(write(browser, buf, sizeof(buf)), sizeof(buf));
+	for (i = 0; i < 2000 && put < sizeof(buf); i++) {
+		if ((n = write(browser, buf + put, sizeof(buf) - put)) > 0)
+			put += n;
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(put, sizeof(buf));
 	shutdown(browser, SHUT_WR);
 	for (i = 0; i < 400; i++) {
 		event_base_loop(r.base, EVLOOP_NONBLOCK);
@@ -1351,7 +1360,7 @@ test_window_then_eof(void **state)
 	}
 	/* the window is spent and the last byte waits for credit */
 	kgp_conn_stats(r.server, &ss);
-	assert_int_equal(ss.bytes_out, 65536);
+	assert_int_equal(ss.bytes_out, KGP_OPEN_WINDOW);
 	for (i = 0; i < 6000 && !eof; i++) {
 		event_base_loop(r.base, EVLOOP_NONBLOCK);
 		if ((n = read(r.app_fds[0], buf, sizeof(buf))) > 0) {
@@ -1442,6 +1451,64 @@ test_memory_bound(void **state)
 	close(browser);
 	xfer_free(&x);
 	rs_teardown(&r);
+}
+
+/*
+ * Many streams whose application stops reading (the client receives):
+ * each holds its window, the windows above the announced one fit in
+ * the process's budget (both ends share it here), and a new stream
+ * carries its bytes both ways at once.  Once they are gone, nothing of
+ * the budget is left in use.
+ */
+static void
+test_stalled_streams(void **state)
+{
+	struct rs		 r;
+	struct xfer		 x;
+	struct kgp_conn_stats	 cs, ss;
+	static uint8_t		 junk[65536];
+	const size_t		 budget = 512 * 1024, nstall = RS_APPS - 1;
+	int			 browsers[RS_APPS], i, j;
+	size_t			 put = 0;
+	ssize_t			 n;
+
+	kgp_windows_budget(budget);
+	rs_setup(&r, 0, 0, 0, 0);
+	r.app_sndbuf = 4096;
+	for (i = 0; i < (int)nstall; i++)
+		browsers[i] = rs_open(&r, "stalled");
+	/* the browsers send far more than any window; no app reads */
+	memset(junk, 'u', sizeof(junk));
+	for (j = 0; j < 300; j++) {
+		for (i = 0; i < (int)nstall; i++)
+			if ((n = write(browsers[i], junk, sizeof(junk))) > 0)
+				put += n;
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		usleep(500);
+	}
+	kgp_conn_stats(r.client, &cs);
+	kgp_conn_stats(r.server, &ss);
+	assert_true(cs.windows + ss.windows <= budget);
+	assert_true(kgp_windows_budget(0) == cs.windows + ss.windows);
+	/*
+	 * Taken in: the announced 64 KiB a stream, what the budget let
+	 * windows grow, and what the apps' sockets hold (a few KiB each);
+	 * 31 MiB was the old bound.
+	 */
+	assert_true(cs.bytes_in <= nstall * (64 + 16) * 1024 + budget);
+	assert_true(put > cs.bytes_in);
+
+	/* beside them, a new stream goes both ways */
+	r.app_sndbuf = 0;
+	browsers[nstall] = rs_open(&r, "new");
+	xfer_init(&x, browsers[nstall], r.app_fds[nstall], 1024 * 1024);
+	XFER_RUN(&r, &x, XFER_DONE(&x), 20000);
+	xfer_check(&x);
+	xfer_free(&x);
+	for (i = 0; i <= (int)nstall; i++)
+		close(browsers[i]);
+	rs_teardown(&r);
+	assert_true(kgp_windows_budget(KGP_PROC_BUDGET) == 0);
 }
 
 /*
@@ -2339,6 +2406,7 @@ main(void)
 		cmocka_unit_test(test_window_then_eof),
 		cmocka_unit_test(test_close_while_busy),
 		cmocka_unit_test(test_memory_bound),
+		cmocka_unit_test(test_stalled_streams),
 		cmocka_unit_test(test_move_mid_transfer),
 		cmocka_unit_test(test_move_at_once),
 		cmocka_unit_test(test_move_tls),
