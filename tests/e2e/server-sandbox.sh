@@ -188,7 +188,8 @@ K2=$(worker_of "$P" kgp)
 wait_for 30 request_ok || fail "no request through $ENTRY 30 s after the restart"
 ok "a new KGP worker ($K -> $K2): the tunnel serves again on $ENTRY"
 check_worker "$K2" kgp "$SCUID" "$WANT_ROOT"
-grep -q "tunnel $TUNNEL_ID .* restored" "$TMP/server.log" ||
+# the worker's log line reaches the parent's log through the parent
+wait_for 5 grep -q "tunnel $TUNNEL_ID .* restored" "$TMP/server.log" ||
     fail "no 'restored' line for the tunnel"
 [ "$(worker_of "$P" rest)" = "$R" ] || fail "the REST worker changed too"
 
