@@ -419,16 +419,12 @@ sc_child_died(struct child *c)
 static int
 sc_link_event(struct imsg *imsg, struct kgp_link_event *ev, const char *what)
 {
-	char	*p;
-
 	if (imsg_get_data(imsg, ev, sizeof(*ev)) == -1) {
 		log_warnx("kgpd: bad %s", what);
 		return (-1);
 	}
 	ev->reason[sizeof(ev->reason) - 1] = '\0';
-	for (p = ev->reason; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	log_sanitize(ev->reason, ev->reason, sizeof(ev->reason));
 	return (0);
 }
 

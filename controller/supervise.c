@@ -981,7 +981,7 @@ child_log(struct child *c, struct imsg *imsg)
 {
 	size_t	 len = IMSG_DATA_SIZE(imsg);
 	int32_t	 pri;
-	char	*msg, *p;
+	char	*msg;
 
 	if (len < sizeof(pri) + 1 ||
 	    ((char *)imsg->data)[len - 1] != '\0') {
@@ -992,9 +992,7 @@ child_log(struct child *c, struct imsg *imsg)
 	if (pri < LOG_EMERG || pri > LOG_DEBUG)
 		pri = LOG_WARNING;
 	msg = (char *)imsg->data + sizeof(pri);
-	for (p = msg; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 && *p != '\t')
-			*p = '?';
+	log_sanitize(msg, msg, len - sizeof(pri));
 	log_emit(pri, c->name, msg);
 }
 

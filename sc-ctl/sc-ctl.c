@@ -22,6 +22,7 @@
 #include "config.h"
 #include "imsg.h"
 #include "imsg_types.h"
+#include "log.h"
 
 #define CTL_TIMEOUT_MS	10000
 
@@ -176,12 +177,8 @@ clean(const char *s, size_t len)
 	static char	 buf[4][512];
 	static int	 idx;
 	char		*b = buf[idx++ % 4];
-	size_t		 i;
 
-	for (i = 0; i < len && i < sizeof(buf[0]) - 1 && s[i] != '\0'; i++)
-		b[i] = ((unsigned char)s[i] >= 0x20 && s[i] != 0x7f) ?
-		    s[i] : '?';
-	b[i] = '\0';
+	log_sanitize_mem(s, strnlen(s, len), b, sizeof(buf[0]));
 	return (b);
 }
 

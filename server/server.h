@@ -343,7 +343,6 @@ int		 rest_base64_decode(const char *, uint8_t *, size_t, size_t *);
 int		 rest_basic_auth(const char *, char *, size_t, char *, size_t);
 int		 rest_tunnel_settings(struct json_t *, struct tunnel *, char *,
 		    size_t);
-void		 log_sanitize(const char *, char *, size_t);
 int		 write_file_atomic(const char *, const void *, size_t, mode_t);
 
 /* guard.c */
