@@ -1,11 +1,15 @@
 /*
  * Every message type of the client's processes, in one enum, grouped by
  * the pair of processes that use it.  Bump SC_IMSG_VERSION whenever this
- * enum or a payload struct below changes.
+ * enum or a payload struct below changes.  Each payload's validator
+ * (common/imsg_types.c) is declared next to it: 0 when the payload
+ * fits, -1 when it does not; the dispatcher (proc.c) calls it before
+ * the handler does anything.
  */
 #ifndef SC_IMSG_TYPES_H
 #define SC_IMSG_TYPES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SC_IMSG_VERSION		5
@@ -63,6 +67,13 @@ struct sc_hello {
 	uint32_t	 version;	/* SC_IMSG_VERSION */
 	uint32_t	 pid;
 };
+
+/* IMSG_LOG: int32 priority (LOG_EMERG..LOG_DEBUG), then one string */
+int	 imsg_log_valid(const void *, size_t);
+
+/* IMSG_LOG_VERBOSE, IMSG_CTL_VERBOSE: int32, 0..SC_VERBOSE_MAX */
+#define SC_VERBOSE_MAX	3
+int	 imsg_verbose_valid(const void *, size_t);
 
 #define SC_ID_LEN	64
 #define SC_SECRET_LEN	72	/* a secret of 64 (KGP_IDLEN) + NUL, padded */
