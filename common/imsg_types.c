@@ -10,6 +10,7 @@
 #include <syslog.h>
 
 #include "imsg_types.h"
+#include "kgp.h"
 
 int
 imsg_log_valid(const void *p, size_t len)
@@ -25,6 +26,54 @@ imsg_log_valid(const void *p, size_t len)
 	    memchr(s, '\0', len) != s + len - 1)
 		return (-1);
 	return (0);
+}
+
+/* every string of a fixed-size field ends inside it: never cut */
+#define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
+
+int
+kgp_config_valid(const void *p, size_t len)
+{
+	const struct kgp_config	*c = p;
+
+	if (len != sizeof(*c) || !FIELD_STR(c->tunnel_id) ||
+	    !FIELD_STR(c->secret) || !FIELD_STR(c->server_name) ||
+	    !FIELD_STR(c->pin) || c->connections < 1 ||
+	    c->connections > SC_MAX_CONNECTIONS)
+		return (-1);
+	return (0);
+}
+
+int
+proxy_config_valid(const void *p, size_t len)
+{
+	const struct proxy_config	*c = p;
+
+	return (len != sizeof(*c) || !FIELD_STR(c->dns_servers) ? -1 : 0);
+}
+
+int
+stream_info_valid(const void *p, size_t len)
+{
+	const struct stream_info	*si = p;
+
+	return (len != sizeof(*si) || !FIELD_STR(si->peer) ? -1 : 0);
+}
+
+int
+stream_lent_valid(const void *p, size_t len)
+{
+	const struct stream_lent	*lt = p;
+
+	return (len != sizeof(*lt) || lt->how > KGP_LENT_GONE ? -1 : 0);
+}
+
+int
+stream_moved_valid(const void *p, size_t len)
+{
+	const struct stream_moved	*m = p;
+
+	return (len != sizeof(*m) || m->ok > 1 ? -1 : 0);
 }
 
 int

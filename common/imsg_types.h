@@ -91,6 +91,7 @@ struct kgp_config {
 	uint32_t	 keepalive_sec;
 	uint32_t	 max_missed_acks;
 };
+int	 kgp_config_valid(const void *, size_t);
 
 #define PROXY_F_NOMOVE	0x01	/* tests: proxyd hands kgpd no app socket */
 
@@ -100,6 +101,7 @@ struct proxy_config {
 	uint32_t	 flags;		/* PROXY_F_* */
 	char		 dns_servers[SC_HOST_LEN];	/* comma-separated */
 };
+int	 proxy_config_valid(const void *, size_t);
 
 /*
  * A stream, as kgpd hands it to proxyd.  Stream ids are unique within
@@ -111,6 +113,7 @@ struct stream_info {
 	uint64_t	 session;
 	char		 peer[SC_PEER_LEN];	/* the browser, for the log */
 };
+int	 stream_info_valid(const void *, size_t);
 
 /*
  * A tunnel (after CONNECT or a 101) is bytes both ways until its end:
@@ -135,6 +138,7 @@ struct stream_moved {
 	uint32_t	 ok;
 	uint32_t	 pad;
 };
+int	 stream_moved_valid(const void *, size_t);	/* ok: 0 or 1 */
 
 /*
  * A long answer of known length on a keep-alive connection: proxyd
@@ -161,6 +165,7 @@ struct stream_lent {
 	uint32_t	 how;
 	uint32_t	 err;
 };
+int	 stream_lent_valid(const void *, size_t);	/* how: KGP_LENT_* */
 
 /*
  * A tunnel connection changed state.  UP: resumed says whether the

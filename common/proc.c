@@ -169,11 +169,15 @@ imsgev_judge(struct imsgev *iev, struct imsg *imsg, int error,
 		p->bad(iev, error, why);
 		return (1);
 	case IMSGEV_DROP:
-		if (imsg == NULL) {
-			log_warnx("%s from %s: channel closed", why, p->name);
-			p->gone(iev);
-			return (1);
-		}
+		/*
+		 * A broken header leaves nothing to drop and the channel
+		 * out of step for good, and its sender does not know:
+		 * exit, so that the controller starts this process again
+		 * and pairs it with its peer anew.
+		 */
+		if (imsg == NULL)
+			fatalx("%s from %s: the channel cannot be read any "
+			    "more", why, p->name);
 		log_warnx("%s from %s (stream %u): dropped", why, p->name,
 		    imsg->hdr.peerid);
 		return (0);

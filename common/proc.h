@@ -53,7 +53,7 @@ struct imsgev_msg {
 enum imsgev_policy {
 	IMSGEV_FATAL,		/* the trusted parent: this process exits */
 	IMSGEV_CLOSE,		/* a child, a worker, a client: peer->bad() */
-	IMSGEV_DROP		/* a stream channel: logged and dropped */
+	IMSGEV_DROP		/* between children: logged and dropped */
 };
 
 /* what was wrong with it, for peer->bad() */
@@ -70,10 +70,11 @@ enum imsgev_error {
 
 /*
  * A peer: the process at the other end of a channel, and what it may
- * send.  gone(): the channel closed (EOF, an error; for IMSGEV_DROP, a
- * broken header too).  bad(): IMSGEV_CLOSE's answer to a bad message,
- * with what was wrong and a line that says it; it closes the channel.
- * version: when not 0, every message's peerid must be it.
+ * send.  gone(): the channel closed (EOF, an error).  bad():
+ * IMSGEV_CLOSE's answer to a bad message, with what was wrong and a
+ * line that says it; it closes the channel.  IMSGEV_DROP drops a bad
+ * message, but a broken header is fatal there too: nothing after it
+ * can be read.  version: when not 0, every message's peerid must be it.
  */
 struct imsgev_peer {
 	const char		*name;		/* in log lines: "kgpd" */
