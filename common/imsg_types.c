@@ -77,6 +77,37 @@ stream_moved_valid(const void *p, size_t len)
 }
 
 int
+kgp_link_event_valid(const void *p, size_t len)
+{
+	const struct kgp_link_event	*ev = p;
+
+	if (len != sizeof(*ev) || ev->index >= SC_MAX_CONNECTIONS ||
+	    ev->resumed > 1 || ev->resumable > 1 || !FIELD_STR(ev->reason))
+		return (-1);
+	return (0);
+}
+
+/* links in order of their index, each in a state that exists */
+int
+sc_stats_links_valid(const void *p, size_t len)
+{
+	struct sc_link_stats	 ls;
+	const char		*l = (const char *)p + sizeof(struct sc_stats);
+	size_t			 i, n;
+
+	if (len < sizeof(struct sc_stats) || len > SC_STATS_MAX ||
+	    (len - sizeof(struct sc_stats)) % sizeof(ls) != 0)
+		return (-1);
+	n = (len - sizeof(struct sc_stats)) / sizeof(ls);
+	for (i = 0; i < n; i++) {
+		memcpy(&ls, l + i * sizeof(ls), sizeof(ls));
+		if (ls.index != i || ls.state > SC_LINK_CONNECTING)
+			return (-1);
+	}
+	return (0);
+}
+
+int
 imsg_verbose_valid(const void *p, size_t len)
 {
 	int32_t	 v;

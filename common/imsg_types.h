@@ -81,6 +81,7 @@ int	 imsg_verbose_valid(const void *, size_t);
 #define SC_HASH_LEN	128
 #define SC_MAX_CONNECTIONS	16	/* TLS connections per tunnel */
 #define SC_REASON_LEN	256
+#define SC_FATAL_LEN	1024	/* IMSG_KGP_FATAL, NUL included */
 
 struct kgp_config {
 	char		 tunnel_id[SC_ID_LEN];
@@ -182,6 +183,7 @@ struct kgp_link_event {
 	uint64_t	 retransmitted;	/* UP: bytes sent again */
 	char		 reason[SC_REASON_LEN];	/* DOWN */
 };
+int	 kgp_link_event_valid(const void *, size_t);
 
 #define SC_LINK_NONE		0	/* no connection yet */
 #define SC_LINK_UP		1
@@ -211,6 +213,10 @@ struct sc_stats {
 	uint32_t	 link_up;
 	uint32_t	 reconnects;
 };
+/* kgpd's IMSG_STATS: struct sc_stats, then 0..SC_MAX_CONNECTIONS links */
+#define SC_STATS_MAX	(sizeof(struct sc_stats) + \
+	SC_MAX_CONNECTIONS * sizeof(struct sc_link_stats))
+int	 sc_stats_links_valid(const void *, size_t);
 
 #define CTL_STATE_LEN	32
 
