@@ -5,10 +5,15 @@
  */
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "imsg_types.h"
 #include "kgp.h"
 
@@ -116,4 +121,50 @@ imsg_verbose_valid(const void *p, size_t len)
 		return (-1);
 	memcpy(&v, p, sizeof(v));
 	return (v < 0 || v > SC_VERBOSE_MAX ? -1 : 0);
+}
+
+int
+ctl_status_valid(const void *p, size_t len)
+{
+	struct ctl_status	 st;
+
+	if (len < sizeof(st))
+		return (-1);
+	memcpy(&st, p, sizeof(st));
+	if (!FIELD_STR(st.tunnel_id) || !FIELD_STR(st.tunnel_name) ||
+	    !FIELD_STR(st.server) || !FIELD_STR(st.state) ||
+	    st.nlinks > SC_MAX_CONNECTIONS ||
+	    len != sizeof(st) + st.nlinks * sizeof(struct sc_link_stats))
+		return (-1);
+	return (0);
+}
+
+/*
+ * The control socket of tunnel name (NULL or "": "default"), for sc and
+ * sc-ctl alike: SC_RUNDIR as root, else $XDG_RUNTIME_DIR when it is an
+ * absolute path, else /tmp; the file is sc.NAME.sock, with what is not
+ * a letter, a digit, '-', '_' or '.' in the name made '_'.  -1 when it
+ * does not fit.
+ */
+int
+sc_ctl_path(const char *name, char *buf, size_t len)
+{
+	const char	*dir;
+	char		 clean[SC_HOST_LEN];
+	size_t		 i;
+	int		 n;
+
+	if (name == NULL || *name == '\0')
+		name = "default";
+	for (i = 0; name[i] != '\0' && i < sizeof(clean) - 1; i++)
+		clean[i] = (isalnum((unsigned char)name[i]) ||
+		    name[i] == '-' || name[i] == '_' || name[i] == '.') ?
+		    name[i] : '_';
+	clean[i] = '\0';
+	if (geteuid() == 0)
+		dir = SC_RUNDIR;
+	else if ((dir = getenv("XDG_RUNTIME_DIR")) == NULL || *dir != '/')
+		dir = "/tmp";
+	n = snprintf(buf, len, "%s/sc.%s.sock", dir, clean);
+	return (n < 0 || (size_t)n >= len ? -1 : 0);
 }

@@ -22,13 +22,18 @@ enum imsg_type {
 	IMSG_LOG,		/* child -> controller: int32 pri + string */
 	IMSG_LOG_VERBOSE,	/* controller -> child: int32 verbosity */
 
-	/* control socket: sc-ctl <-> controller */
+	/*
+	 * control socket: sc-ctl <-> controller; every message carries
+	 * SC_CTL_VERSION in peerid, both ways
+	 */
 	IMSG_CTL_STATUS,	/* sc-ctl -> controller: no payload */
 	IMSG_CTL_STATUS_INFO,	/* controller -> sc-ctl: struct ctl_status */
 	IMSG_CTL_STOP,		/* sc-ctl -> controller: no payload */
 	IMSG_CTL_VERBOSE,	/* sc-ctl -> controller: int32 verbosity */
 	IMSG_CTL_OK,		/* controller -> sc-ctl: no payload */
-	IMSG_CTL_FAIL,		/* controller -> sc-ctl: string */
+	IMSG_CTL_FAIL,		/* controller -> sc-ctl: string, at most */
+				/* SC_CTL_FAIL_LEN; also the refusal of */
+				/* another control protocol */
 
 	/* configuration and link: controller <-> kgpd */
 	IMSG_KGP_CONFIG,	/* controller -> kgpd: struct kgp_config */
@@ -218,6 +223,19 @@ struct sc_stats {
 	SC_MAX_CONNECTIONS * sizeof(struct sc_link_stats))
 int	 sc_stats_links_valid(const void *, size_t);
 
+/*
+ * The control socket.  Its protocol has a version of its own: sc-ctl is
+ * a separate program, which an operator may run against an sc of
+ * another installation.  Bump SC_CTL_VERSION whenever a CTL message or
+ * struct ctl_status changes; sc refuses a request of another version
+ * with an IMSG_CTL_FAIL that says so, and sc-ctl an answer of another
+ * version.  sc_ctl_path() is where both look for the socket of a
+ * tunnel name: SC_RUNDIR as root, else $XDG_RUNTIME_DIR or /tmp.
+ */
+#define SC_CTL_VERSION	1
+#define SC_CTL_FAIL_LEN	1024
+int	 sc_ctl_path(const char *, char *, size_t);
+
 #define CTL_STATE_LEN	32
 
 struct ctl_status {
@@ -238,5 +256,9 @@ struct ctl_status {
 	uint32_t	 nlinks;	/* then nlinks struct sc_link_stats */
 	uint32_t	 pad;
 };
+/* IMSG_CTL_STATUS_INFO: its strings terminated, exactly its nlinks */
+#define CTL_STATUS_MAX	(sizeof(struct ctl_status) + \
+	SC_MAX_CONNECTIONS * sizeof(struct sc_link_stats))
+int	 ctl_status_valid(const void *, size_t);
 
 #endif /* SC_IMSG_TYPES_H */

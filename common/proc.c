@@ -166,7 +166,7 @@ imsgev_judge(struct imsgev *iev, struct imsg *imsg, int error,
 	case IMSGEV_FATAL:
 		fatalx("bad message from %s: %s", p->name, why);
 	case IMSGEV_CLOSE:
-		p->bad(iev, error, why);
+		p->bad(iev, imsg, error, why);
 		return (1);
 	case IMSGEV_DROP:
 		/*

@@ -71,10 +71,11 @@ enum imsgev_error {
 /*
  * A peer: the process at the other end of a channel, and what it may
  * send.  gone(): the channel closed (EOF, an error).  bad():
- * IMSGEV_CLOSE's answer to a bad message, with what was wrong and a
- * line that says it; it closes the channel.  IMSGEV_DROP drops a bad
- * message, but a broken header is fatal there too: nothing after it
- * can be read.  version: when not 0, every message's peerid must be it.
+ * IMSGEV_CLOSE's answer to a bad message (NULL: a broken header), with
+ * what was wrong and a line that says it; it closes the channel.
+ * IMSGEV_DROP drops a bad message, but a broken header is fatal there
+ * too: nothing after it can be read.  version: when not 0, every
+ * message's peerid must be it.
  */
 struct imsgev_peer {
 	const char		*name;		/* in log lines: "kgpd" */
@@ -82,8 +83,8 @@ struct imsgev_peer {
 	uint32_t		 version;
 	const struct imsgev_msg	*msgs;
 	void			(*gone)(struct imsgev *);
-	void			(*bad)(struct imsgev *, enum imsgev_error,
-				    const char *);
+	void			(*bad)(struct imsgev *, struct imsg *,
+				    enum imsgev_error, const char *);
 };
 
 struct imsgev {

@@ -267,7 +267,6 @@ void		 config_init(struct sc_config *);
 void		 config_free(struct sc_config *);
 int		 config_parse(struct sc_config *, int, char **, char *, size_t);
 const char	*config_region_url(const char *);
-int		 config_ctl_path(const char *, char *, size_t);
 void		 config_usage(FILE *, int);
 const char	*config_warning(void);
 int		 config_host_ok(const char *);
@@ -309,7 +308,8 @@ void		 child_set_verbose(int);
 int		 child_ready(enum child_id);
 int		 child_hello(struct imsgev *, struct imsg *);
 void		 child_channel_gone(struct imsgev *);
-void		 child_bad(struct imsgev *, enum imsgev_error, const char *);
+void		 child_bad(struct imsgev *, struct imsg *, enum imsgev_error,
+		    const char *);
 /* every child's first word, for the tables of sc.c */
 #define CHILD_MSG_HELLO	{ IMSGEV_TYPE(IMSG_HELLO), \
 	IMSGEV_SIZE(struct sc_hello), IMSGEV_HELLO, NULL, child_hello }

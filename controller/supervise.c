@@ -1017,7 +1017,8 @@ child_channel_gone(struct imsgev *iev)
  * logged and killed, and restarted as if it had died; sc goes on.
  */
 void
-child_bad(struct imsgev *iev, enum imsgev_error error, const char *why)
+child_bad(struct imsgev *iev, struct imsg *imsg, enum imsgev_error error,
+    const char *why)
 {
 	struct child	*c = iev->data;
 

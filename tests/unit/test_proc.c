@@ -90,7 +90,8 @@ v_below10(const void *p, size_t len)
 }
 
 static void
-p_bad(struct imsgev *iev, enum imsgev_error error, const char *why)
+p_bad(struct imsgev *iev, struct imsg *imsg, enum imsgev_error error,
+    const char *why)
 {
 	bad_calls++;
 	bad_error = error;
