@@ -11,7 +11,12 @@
  *
  * IMSG_LOG (imsg_types.h) carries the workers' log lines, as for the
  * client's children.  The server's own types start at SRV_IMSG_BASE so
- * that they never collide with it.
+ * that they never collide with it.  Each payload's validator (privsep.c)
+ * is declared next to it: 0 when it fits, -1 when it does not; the
+ * dispatcher (common/proc.c) calls it before the handler, in the parent
+ * before it relays a message and in the worker that gets it.  Who may
+ * send what is the tables at the top of parent.c (what each worker may
+ * send) and worker.c (what the parent may send each worker).
  */
 #ifndef SC_IMSG_SERVER_H
 #define SC_IMSG_SERVER_H
@@ -115,6 +120,7 @@ struct srv_config {
 	uint32_t	 entry_nacl;
 	struct netmask	 entry_acl[ENTRY_ACL_MAX];
 };
+int	 srv_config_valid(const void *, size_t);
 
 /* an entry proxy port for a tunnel: want 0 lets the kernel choose */
 struct srv_entry_req {
@@ -122,12 +128,14 @@ struct srv_entry_req {
 	char		 tunnel_id[TUNNEL_ID_LEN + 1];
 	uint32_t	 want;
 };
+int	 srv_entry_req_valid(const void *, size_t);
 
 /* the answer: fd = the listening socket, none when bound is "" */
 struct srv_entry_reply {
 	uint64_t	 reqid;
 	char		 bound[ADDRSTR_MAX];	/* "ip:port" */
 };
+int	 srv_entry_reply_valid(const void *, size_t);
 
 /* how a tunnel reaches the KGP worker */
 #define SRV_ADD_NEW		1	/* a REST POST: bind a new port */
@@ -143,6 +151,7 @@ struct srv_tunnel_add {
 	uint32_t	 want;		/* entry port, 0: any */
 	int64_t		 last_connected;	/* 0: never */
 };
+int	 srv_tunnel_add_valid(const void *, size_t);
 
 /* why a tunnel is to end */
 #define SRV_DEL_USER		1	/* a REST DELETE */
@@ -153,6 +162,7 @@ struct srv_tunnel_ref {
 	uint8_t		 pad[3];
 	uint32_t	 why;		/* SRV_DEL_* */
 };
+int	 srv_tunnel_ref_valid(const void *, size_t);
 
 /* the answer to a registry sent to write (SRV_BLOB_SAVE) */
 struct srv_saved {
@@ -160,6 +170,7 @@ struct srv_saved {
 	int32_t		 error;		/* errno, 0: written and synced */
 	uint32_t	 pad;
 };
+int	 srv_saved_valid(const void *, size_t);
 
 /* what the REST answers need of a tunnel in the KGP worker */
 struct srv_tstate {
@@ -174,6 +185,7 @@ struct srv_tstate {
 	char		 entry_addr[ADDRSTR_MAX];
 	char		 reason[128];	/* why it ended */
 };
+int	 srv_tstate_valid(const void *, size_t);
 
 /* -P: the first request of an entry connection, for the REST worker */
 struct srv_auth_req {
@@ -184,16 +196,20 @@ struct srv_auth_req {
 	char		 key[256];
 	uint8_t		 have;		/* credentials that parse */
 };
+int	 srv_auth_req_valid(const void *, size_t);
 
 #define SRV_AUTH_OK		0
 #define SRV_AUTH_DENIED		1	/* 407 */
 #define SRV_AUTH_LIMITED	2	/* 429, retry */
 #define SRV_AUTH_UNAVAIL	3	/* 503: no REST worker just now */
 
+#define SRV_AUTH_RETRY_MAX	(24 * 3600)
+
 struct srv_auth_rep {
 	uint64_t	 reqid;
 	int32_t		 result;	/* SRV_AUTH_* */
-	int32_t		 retry;		/* seconds */
+	int32_t		 retry;		/* seconds, 0..SRV_AUTH_RETRY_MAX */
 };
+int	 srv_auth_rep_valid(const void *, size_t);
 
 #endif /* SC_IMSG_SERVER_H */
