@@ -310,9 +310,10 @@ int		 child_hello(struct imsgev *, struct imsg *);
 void		 child_channel_gone(struct imsgev *);
 void		 child_bad(struct imsgev *, struct imsg *, enum imsgev_error,
 		    const char *);
-/* every child's first word, for the tables of sc.c */
+/* every child's first word, once: for the tables of sc.c */
 #define CHILD_MSG_HELLO	{ IMSGEV_TYPE(IMSG_HELLO), \
-	IMSGEV_SIZE(struct sc_hello), IMSGEV_HELLO, NULL, child_hello }
+	IMSGEV_SIZE(struct sc_hello), IMSGEV_HELLO | IMSGEV_ONCE, NULL, \
+	child_hello }
 void		 timer_add(struct event *, long, long);
 int		 supervise_readyfile(const char *);
 void		 supervise_cleanup(void);

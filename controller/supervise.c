@@ -975,7 +975,8 @@ child_set_verbose(int v)
 }
 
 /*
- * A child's IMSG_HELLO (first and once): it is up.  One that speaks
+ * A child's IMSG_HELLO (first, and once: a second one is a bad message,
+ * never a new child): it is up.  One that speaks
  * another version of the messages is another installation's: sc ends,
  * saying so.
  */

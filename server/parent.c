@@ -112,7 +112,7 @@ static void	 parent_to(struct srv_worker *, uint32_t, const void *,
  */
 #define PARENT_MSGS_COMMON						\
 	{ IMSGEV_TYPE(IMSG_SRV_HELLO), IMSGEV_SIZE(struct sc_hello),	\
-	    IMSGEV_HELLO, NULL, parent_hello },				\
+	    IMSGEV_HELLO | IMSGEV_ONCE, NULL, parent_hello },		\
 	IMSGEV_MSG_LOG,							\
 	{ IMSGEV_TYPE(IMSG_SRV_READY), IMSGEV_EMPTY, IMSGEV_ONCE, NULL,	\
 	    parent_ready }
