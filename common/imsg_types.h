@@ -1,10 +1,15 @@
 /*
  * Every message type of the client's processes, in one enum, grouped by
- * the pair of processes that use it.  Bump SC_IMSG_VERSION whenever this
- * enum or a payload struct below changes.  Each payload's validator
- * (common/imsg_types.c) is declared next to it: 0 when the payload
- * fits, -1 when it does not; the dispatcher (proc.c) calls it before
- * the handler does anything.
+ * the pair of processes that use it, each with who sends it to whom.
+ * The numbers are pinned by group, as tmux pins its own: a message
+ * added to a group takes the next number of that group and moves no
+ * other.  Bump SC_IMSG_VERSION whenever this enum or a payload struct
+ * below changes (the control socket has its own SC_CTL_VERSION).  Each
+ * payload's validator (common/imsg_types.c) is declared next to it: 0
+ * when the payload fits, -1 when it does not; the dispatcher (proc.c)
+ * calls it before the handler does anything.  Which process takes which
+ * message from whom is in its tables: kgpd.c, proxyd.c, sc.c (what the
+ * helpers send) and control.c.
  */
 #ifndef SC_IMSG_TYPES_H
 #define SC_IMSG_TYPES_H
@@ -12,60 +17,65 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		5
+#define SC_IMSG_VERSION		6
 
 enum imsg_type {
-	IMSG_NONE,
-
-	/* handshake and logging, any child -> controller */
-	IMSG_HELLO,		/* child -> controller: struct sc_hello */
-	IMSG_LOG,		/* child -> controller: int32 pri + string */
-	IMSG_LOG_VERBOSE,	/* controller -> child: int32 verbosity */
+	IMSG_NONE = 0,
 
 	/*
 	 * control socket: sc-ctl <-> controller; every message carries
-	 * SC_CTL_VERSION in peerid, both ways
+	 * SC_CTL_VERSION in peerid, both ways.  These numbers are the
+	 * ones of before that version and never change, so that any
+	 * sc-ctl understands the IMSG_CTL_FAIL of any sc.
 	 */
-	IMSG_CTL_STATUS,	/* sc-ctl -> controller: no payload */
-	IMSG_CTL_STATUS_INFO,	/* controller -> sc-ctl: struct ctl_status */
-	IMSG_CTL_STOP,		/* sc-ctl -> controller: no payload */
-	IMSG_CTL_VERBOSE,	/* sc-ctl -> controller: int32 verbosity */
-	IMSG_CTL_OK,		/* controller -> sc-ctl: no payload */
-	IMSG_CTL_FAIL,		/* controller -> sc-ctl: string, at most */
+	IMSG_CTL_STATUS = 4,	/* sc-ctl -> controller: no payload */
+	IMSG_CTL_STATUS_INFO = 5, /* controller -> sc-ctl: struct ctl_status */
+	IMSG_CTL_STOP = 6,	/* sc-ctl -> controller: no payload */
+	IMSG_CTL_VERBOSE = 7,	/* sc-ctl -> controller: int32 verbosity */
+	IMSG_CTL_OK = 8,	/* controller -> sc-ctl: no payload */
+	IMSG_CTL_FAIL = 9,	/* controller -> sc-ctl: string, at most */
 				/* SC_CTL_FAIL_LEN; also the refusal of */
 				/* another control protocol */
 
-	/* configuration and link: controller <-> kgpd */
-	IMSG_KGP_CONFIG,	/* controller -> kgpd: struct kgp_config */
-	IMSG_KGP_CA,		/* controller -> kgpd: a chunk of CA PEM */
-	IMSG_KGP_CONNECT,	/* controller -> kgpd: fd = connected socket, */
-				/* uint32 connection index */
-	IMSG_KGP_UP,		/* kgpd -> controller: struct kgp_link_event */
-	IMSG_KGP_DOWN,		/* kgpd -> controller: struct kgp_link_event */
-	IMSG_KGP_FATAL,		/* kgpd -> controller: string (reason) */
-	IMSG_KGP_DRAIN,		/* controller -> kgpd: no payload */
+	/* handshake and logging: any child <-> its parent (sc-server too) */
+	IMSG_HELLO = 100,	/* child -> controller: struct sc_hello, */
+				/* first and once */
+	IMSG_LOG = 101,		/* child -> parent: int32 pri + string */
+	IMSG_LOG_VERBOSE = 102,	/* controller -> child: int32 verbosity */
 
 	/* statistics: controller <-> kgpd, proxyd */
-	IMSG_STATS_REQ,		/* controller -> child: no payload */
-	IMSG_STATS,		/* child -> controller: struct sc_stats, */
+	IMSG_STATS_REQ = 200,	/* controller -> child: no payload */
+	IMSG_STATS = 201,	/* child -> controller: struct sc_stats, */
 				/* kgpd: then nlinks struct sc_link_stats */
 
+	/* configuration and link: controller <-> kgpd */
+	IMSG_KGP_CONFIG = 300,	/* controller -> kgpd: struct kgp_config, */
+				/* once */
+	IMSG_KGP_CA = 301,	/* controller -> kgpd: a chunk of CA PEM */
+	IMSG_KGP_CONNECT = 302,	/* controller -> kgpd: fd = connected */
+				/* socket, uint32 connection index */
+	IMSG_KGP_UP = 303,	/* kgpd -> controller: struct kgp_link_event */
+	IMSG_KGP_DOWN = 304,	/* kgpd -> controller: struct kgp_link_event */
+	IMSG_KGP_FATAL = 305,	/* kgpd -> controller: string (reason) */
+	IMSG_KGP_DRAIN = 306,	/* controller -> kgpd: no payload */
+
 	/* configuration: controller -> proxyd */
-	IMSG_PROXY_CONFIG,	/* controller -> proxyd: struct proxy_config */
+	IMSG_PROXY_CONFIG = 400, /* controller -> proxyd: struct */
+				/* proxy_config, once */
 
 	/* the kgpd <-> proxyd channel: controller -> kgpd, proxyd */
-	IMSG_PEER_FD,		/* fd = a new kgpd <-> proxyd socket */
+	IMSG_PEER_FD = 500,	/* fd = a new kgpd <-> proxyd socket */
 
 	/* streams: kgpd <-> proxyd; peerid = stream id */
-	IMSG_STREAM_FD,		/* kgpd -> proxyd: fd = proxyd's end of */
+	IMSG_STREAM_FD = 600,	/* kgpd -> proxyd: fd = proxyd's end of */
 				/* one stream; struct stream_info */
-	IMSG_STREAM_MOVE,	/* proxyd -> kgpd: fd = the app's socket; */
+	IMSG_STREAM_MOVE = 601,	/* proxyd -> kgpd: fd = the app's socket; */
 				/* struct stream_move */
-	IMSG_STREAM_SWITCHED,	/* kgpd -> proxyd: struct stream_moved */
-	IMSG_STREAM_MOVED,	/* proxyd -> kgpd: struct stream_moved */
-	IMSG_STREAM_LEND,	/* proxyd -> kgpd: fd = the app's socket; */
+	IMSG_STREAM_SWITCHED = 602, /* kgpd -> proxyd: struct stream_moved */
+	IMSG_STREAM_MOVED = 603, /* proxyd -> kgpd: struct stream_moved */
+	IMSG_STREAM_LEND = 604,	/* proxyd -> kgpd: fd = the app's socket; */
 				/* struct stream_lend */
-	IMSG_STREAM_LENT,	/* kgpd -> proxyd: struct stream_lent */
+	IMSG_STREAM_LENT = 605,	/* kgpd -> proxyd: struct stream_lent */
 };
 
 struct sc_hello {

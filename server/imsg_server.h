@@ -26,45 +26,55 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	2
-#define SRV_IMSG_BASE		0x100
+#define SRV_IMSG_VERSION	3
+#define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
 /* the two workers: "sc-server -W rest", "sc-server -W kgp" */
 #define SRV_ROLE_REST		1
 #define SRV_ROLE_KGP		2
 
+/* numbers pinned by group, as in imsg_types.h */
 enum srv_imsg_type {
 	/* worker -> parent */
-	IMSG_SRV_HELLO = SRV_IMSG_BASE,	/* struct sc_hello */
-	IMSG_SRV_READY,		/* no payload: serving */
-	IMSG_SRV_ENTRY_BIND,	/* KGP: struct srv_entry_req */
-	IMSG_SRV_STATE_ASIDE,	/* REST: no payload: tunnels.json is corrupt */
+	IMSG_SRV_HELLO = SRV_IMSG_BASE,	/* struct sc_hello, first and once */
+	IMSG_SRV_READY = 1001,	/* no payload: serving; once */
+	IMSG_SRV_ENTRY_BIND = 1002, /* KGP: struct srv_entry_req */
+	IMSG_SRV_STATE_ASIDE = 1003, /* REST: no payload: tunnels.json is */
+				/* corrupt */
 
 	/* parent -> worker */
-	IMSG_SRV_CONFIG,	/* struct srv_config */
-	IMSG_SRV_LISTENER,	/* fd = listening socket; uint32 SRV_LISTEN_* */
-	IMSG_SRV_START,		/* no payload: everything has been sent */
-	IMSG_SRV_ENTRY_FD,	/* struct srv_entry_reply, fd or none */
-	IMSG_SRV_SAVED,		/* struct srv_saved: a registry written, or not */
-	IMSG_SRV_SHUTDOWN,	/* no payload: drain and exit */
-	IMSG_SRV_KGP_DOWN,	/* to REST, no payload: the KGP worker died */
-	IMSG_SRV_KGP_UP,	/* to REST, no payload: a new KGP worker */
+	IMSG_SRV_CONFIG = 1100,	/* struct srv_config, once */
+	IMSG_SRV_LISTENER = 1101, /* fd = listening socket; uint32 */
+				/* SRV_LISTEN_*; once */
+	IMSG_SRV_START = 1102,	/* no payload: everything has been sent; */
+				/* once */
+	IMSG_SRV_ENTRY_FD = 1103, /* to KGP: struct srv_entry_reply, fd or */
+				/* none */
+	IMSG_SRV_SAVED = 1104,	/* to REST: struct srv_saved: a registry */
+				/* written, or not */
+	IMSG_SRV_SHUTDOWN = 1105, /* no payload: drain and exit */
+	IMSG_SRV_KGP_DOWN = 1106, /* to REST, no payload: the KGP worker */
+				/* died */
+	IMSG_SRV_KGP_UP = 1107,	/* to REST, no payload: a new KGP worker */
 
 	/* REST -> KGP, relayed by the parent */
-	IMSG_SRV_TUNNEL_ADD,	/* struct srv_tunnel_add */
-	IMSG_SRV_TUNNEL_DEL,	/* struct srv_tunnel_ref: to end, and why */
-	IMSG_SRV_TUNNELS_END,	/* no payload: every tunnel has been told */
-	IMSG_SRV_AUTH_REP,	/* struct srv_auth_rep */
+	IMSG_SRV_TUNNEL_ADD = 1200, /* struct srv_tunnel_add */
+	IMSG_SRV_TUNNEL_DEL = 1201, /* struct srv_tunnel_ref: to end, and */
+				/* why */
+	IMSG_SRV_TUNNELS_END = 1202, /* no payload: every tunnel has been */
+				/* told */
+	IMSG_SRV_AUTH_REP = 1203, /* struct srv_auth_rep */
 
 	/* KGP -> REST, relayed by the parent */
-	IMSG_SRV_TUNNEL_STATE,	/* struct srv_tstate */
-	IMSG_SRV_AUTH_REQ,	/* struct srv_auth_req: entry proxy -P */
+	IMSG_SRV_TUNNEL_STATE = 1300, /* struct srv_tstate */
+	IMSG_SRV_AUTH_REQ = 1301, /* struct srv_auth_req: entry proxy -P */
 
 	/* both ways: a blob, in chunks between its start and its end */
-	IMSG_SRV_BLOB_BEGIN,	/* struct srv_blob_hdr */
-	IMSG_SRV_BLOB,		/* uint32 SRV_BLOB_* + up to a chunk of bytes */
-	IMSG_SRV_BLOB_END,	/* struct srv_blob_hdr, the same again */
+	IMSG_SRV_BLOB_BEGIN = 1400, /* struct srv_blob_hdr */
+	IMSG_SRV_BLOB = 1401,	/* uint32 SRV_BLOB_* + up to a chunk of */
+				/* bytes */
+	IMSG_SRV_BLOB_END = 1402, /* struct srv_blob_hdr, the same again */
 };
 
 #define SRV_LISTEN_REST		1
