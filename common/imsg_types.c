@@ -33,9 +33,6 @@ imsg_log_valid(const void *p, size_t len)
 	return (0);
 }
 
-/* every string of a fixed-size field ends inside it: never cut */
-#define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
-
 int
 kgp_config_valid(const void *p, size_t len)
 {

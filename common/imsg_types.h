@@ -19,6 +19,9 @@
 
 #define SC_IMSG_VERSION		6
 
+/* a string of a fixed-size field ends inside it: never cut */
+#define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
+
 enum imsg_type {
 	IMSG_NONE = 0,
 

@@ -133,9 +133,6 @@ srv_blob_recv(struct srv_blob *b, struct imsg *imsg)
 	return (-1);
 }
 
-/* a fixed-size string field: NUL-terminated inside its array */
-#define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
-
 /*
  * The validators of imsg_server.h: a payload of len bytes that fits its
  * message, 0, or -1.  The relayed ones run twice: in the parent before

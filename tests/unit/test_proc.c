@@ -398,6 +398,51 @@ test_version(void **state)
 	chan_free(c);
 }
 
+/* fn, in a process of its own, must end it with exit status 1 */
+static void
+exits_1(void (*fn)(void))
+{
+	pid_t	 pid;
+	int	 status;
+
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		fn();
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+}
+
+/* a broken header on a stream channel */
+static void
+broken_header(void)
+{
+	struct chan	*c = chan_new(&peer_drop);
+	struct imsg_hdr	 h;
+
+	log_set_sink(NULL);
+	memset(&h, 0, sizeof(h));
+	h.type = T_DATA;
+	h.len = 3;
+	if (write(c->sv[0], &h, sizeof(h)) != sizeof(h))
+		_exit(2);
+	event_base_loop(c->base, EVLOOP_NONBLOCK);
+}
+
+/* a second hello from the trusted parent */
+static void
+parent_hello_twice(void)
+{
+	struct chan	*c = chan_new(&peer_fatal);
+
+	log_set_sink(NULL);
+	hello(c);
+	chan_send(c, T_HELLO, 0, -1, NULL, 0);
+}
+
 /* a stream channel: a bad message is logged and dropped, no more */
 static void
 test_policy_drop(void **state)
@@ -405,9 +450,6 @@ test_policy_drop(void **state)
 	struct chan	*c;
 	uint64_t	 u = 1;
 	uint32_t	 v = 99;
-	struct imsg_hdr	 h;
-	pid_t		 pid;
-	int		 status;
 
 	c = chan_new(&peer_drop);
 	hello(c);
@@ -426,44 +468,14 @@ test_policy_drop(void **state)
 	chan_free(c);
 
 	/* a broken header: nothing after it is a message, the process ends */
-	pid = fork();
-	assert_true(pid != -1);
-	if (pid == 0) {
-		c = chan_new(&peer_drop);
-		log_set_sink(NULL);
-		memset(&h, 0, sizeof(h));
-		h.type = T_DATA;
-		h.len = 3;
-		if (write(c->sv[0], &h, sizeof(h)) != sizeof(h))
-			_exit(2);
-		event_base_loop(c->base, EVLOOP_NONBLOCK);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 1);
+	exits_1(broken_header);
 }
 
 /* the trusted parent: its bad message ends the process */
 static void
 test_policy_fatal(void **state)
 {
-	struct chan	*c;
-	pid_t		 pid;
-	int		 status;
-
-	pid = fork();
-	assert_true(pid != -1);
-	if (pid == 0) {
-		c = chan_new(&peer_fatal);
-		log_set_sink(NULL);
-		hello(c);
-		chan_send(c, T_HELLO, 0, -1, NULL, 0);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 1);
+	exits_1(parent_hello_twice);
 }
 
 /* the channel closes: gone(); a handler that closes it stops the reading */
