@@ -89,13 +89,13 @@ s.settimeout(10)
 s.connect(sys.argv[1])
 s.sendall(struct.pack("=IHHII", 4, 16, 0, 0, 0))
 data = b""
-while True:
+while len(data) < 16 or len(data) < struct.unpack("=IHHII", data[:16])[1]:
     b = s.recv(65536)
     if not b:
-        break
+        sys.exit("closed after %d bytes" % len(data))
     data += b
 t, n, f, peer, pid = struct.unpack("=IHHII", data[:16])
-print(t, peer, data[16:n].rstrip(b"\0").decode())
+print(t, peer, data[16:n].rstrip(b"\0").decode(errors="replace"))
 PY
 read -r t peer msg <"$TMP/oldctl.out"
 [ "$t" = 9 ] && [ "$peer" = 1 ] &&

@@ -23,7 +23,7 @@ LD_PRELOAD=$shim SC_TEST_WORKER=rest:$worker \
     "$server" -d -v -s "$dir/state" -R "127.0.0.1:$port" \
     -K "127.0.0.1:$((port + 1))" -E 127.0.0.1 >"$log" 2>&1 &
 pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 fail() {
 	echo "server-hello: $*"
 	cat "$log"
