@@ -270,8 +270,6 @@ struct ctl_status {
 	uint32_t	 pad;
 };
 /* IMSG_CTL_STATUS_INFO: its strings terminated, exactly its nlinks */
-#define CTL_STATUS_MAX	(sizeof(struct ctl_status) + \
-	SC_MAX_CONNECTIONS * sizeof(struct sc_link_stats))
 int	 ctl_status_valid(const void *, size_t);
 
 #endif /* SC_IMSG_TYPES_H */

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "imsg.h"
+#include "imsg_types.h"
 
 struct imsgev;
 
