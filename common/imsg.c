@@ -373,6 +373,16 @@ imsg_get_data(struct imsg *imsg, void *data, size_t len)
 }
 
 /*
+ * A message that carries nothing: 0, or -1 (EBADMSG) when it does.  Not
+ * in OpenBSD's libutil, which has no such check of its own.
+ */
+int
+imsg_get_empty(struct imsg *imsg)
+{
+	return (imsg_get_data(imsg, NULL, 0));
+}
+
+/*
  * The payload as a string: it must hold exactly one NUL-terminated string
  * of at most maxlen bytes (terminator included).
  */

@@ -75,6 +75,7 @@ void	 imsg_free(struct imsg *);
 void	 imsg_clear(struct imsgbuf *);
 int	 imsg_get_fd(struct imsg *);
 int	 imsg_get_data(struct imsg *, void *, size_t);
+int	 imsg_get_empty(struct imsg *);
 char	*imsg_get_string(struct imsg *, size_t);
 int	 msgbuf_write(struct msgbuf *);
 void	 msgbuf_clear(struct msgbuf *);

@@ -1,62 +1,84 @@
 /*
  * Every message type of the client's processes, in one enum, grouped by
- * the pair of processes that use it.  Bump SC_IMSG_VERSION whenever this
- * enum or a payload struct below changes.
+ * the pair of processes that use it, each with who sends it to whom.
+ * The numbers are pinned by group, as tmux pins its own: a message
+ * added to a group takes the next number of that group and moves no
+ * other.  Bump SC_IMSG_VERSION whenever this enum or a payload struct
+ * below changes (the control socket has its own SC_CTL_VERSION).  Each
+ * payload's validator (common/imsg_types.c) is declared next to it: 0
+ * when the payload fits, -1 when it does not; the dispatcher (proc.c)
+ * calls it before the handler does anything.  Which process takes which
+ * message from whom is in its tables: kgpd.c, proxyd.c, sc.c (what the
+ * helpers send) and control.c.
  */
 #ifndef SC_IMSG_TYPES_H
 #define SC_IMSG_TYPES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		5
+#define SC_IMSG_VERSION		6
+
+/* a string of a fixed-size field ends inside it: never cut */
+#define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
 
 enum imsg_type {
-	IMSG_NONE,
+	IMSG_NONE = 0,
 
-	/* handshake and logging, any child -> controller */
-	IMSG_HELLO,		/* child -> controller: struct sc_hello */
-	IMSG_LOG,		/* child -> controller: int32 pri + string */
-	IMSG_LOG_VERBOSE,	/* controller -> child: int32 verbosity */
+	/*
+	 * control socket: sc-ctl <-> controller; every message carries
+	 * SC_CTL_VERSION in peerid, both ways.  These numbers are the
+	 * ones of before that version and never change, so that any
+	 * sc-ctl understands the IMSG_CTL_FAIL of any sc.
+	 */
+	IMSG_CTL_STATUS = 4,	/* sc-ctl -> controller: no payload */
+	IMSG_CTL_STATUS_INFO = 5, /* controller -> sc-ctl: struct ctl_status */
+	IMSG_CTL_STOP = 6,	/* sc-ctl -> controller: no payload */
+	IMSG_CTL_VERBOSE = 7,	/* sc-ctl -> controller: int32 verbosity */
+	IMSG_CTL_OK = 8,	/* controller -> sc-ctl: no payload */
+	IMSG_CTL_FAIL = 9,	/* controller -> sc-ctl: string, at most */
+				/* SC_CTL_FAIL_LEN; also the refusal of */
+				/* another control protocol */
 
-	/* control socket: sc-ctl <-> controller */
-	IMSG_CTL_STATUS,	/* sc-ctl -> controller: no payload */
-	IMSG_CTL_STATUS_INFO,	/* controller -> sc-ctl: struct ctl_status */
-	IMSG_CTL_STOP,		/* sc-ctl -> controller: no payload */
-	IMSG_CTL_VERBOSE,	/* sc-ctl -> controller: int32 verbosity */
-	IMSG_CTL_OK,		/* controller -> sc-ctl: no payload */
-	IMSG_CTL_FAIL,		/* controller -> sc-ctl: string */
-
-	/* configuration and link: controller <-> kgpd */
-	IMSG_KGP_CONFIG,	/* controller -> kgpd: struct kgp_config */
-	IMSG_KGP_CA,		/* controller -> kgpd: a chunk of CA PEM */
-	IMSG_KGP_CONNECT,	/* controller -> kgpd: fd = connected socket, */
-				/* uint32 connection index */
-	IMSG_KGP_UP,		/* kgpd -> controller: struct kgp_link_event */
-	IMSG_KGP_DOWN,		/* kgpd -> controller: struct kgp_link_event */
-	IMSG_KGP_FATAL,		/* kgpd -> controller: string (reason) */
-	IMSG_KGP_DRAIN,		/* controller -> kgpd: no payload */
+	/* handshake and logging: any child <-> its parent (sc-server too) */
+	IMSG_HELLO = 100,	/* child -> controller: struct sc_hello, */
+				/* first and once */
+	IMSG_LOG = 101,		/* child -> parent: int32 pri + string */
+	IMSG_LOG_VERBOSE = 102,	/* controller -> child: int32 verbosity */
 
 	/* statistics: controller <-> kgpd, proxyd */
-	IMSG_STATS_REQ,		/* controller -> child: no payload */
-	IMSG_STATS,		/* child -> controller: struct sc_stats, */
+	IMSG_STATS_REQ = 200,	/* controller -> child: no payload */
+	IMSG_STATS = 201,	/* child -> controller: struct sc_stats, */
 				/* kgpd: then nlinks struct sc_link_stats */
 
+	/* configuration and link: controller <-> kgpd */
+	IMSG_KGP_CONFIG = 300,	/* controller -> kgpd: struct kgp_config, */
+				/* once */
+	IMSG_KGP_CA = 301,	/* controller -> kgpd: a chunk of CA PEM */
+	IMSG_KGP_CONNECT = 302,	/* controller -> kgpd: fd = connected */
+				/* socket, uint32 connection index */
+	IMSG_KGP_UP = 303,	/* kgpd -> controller: struct kgp_link_event */
+	IMSG_KGP_DOWN = 304,	/* kgpd -> controller: struct kgp_link_event */
+	IMSG_KGP_FATAL = 305,	/* kgpd -> controller: string (reason) */
+	IMSG_KGP_DRAIN = 306,	/* controller -> kgpd: no payload */
+
 	/* configuration: controller -> proxyd */
-	IMSG_PROXY_CONFIG,	/* controller -> proxyd: struct proxy_config */
+	IMSG_PROXY_CONFIG = 400, /* controller -> proxyd: struct */
+				/* proxy_config, once */
 
 	/* the kgpd <-> proxyd channel: controller -> kgpd, proxyd */
-	IMSG_PEER_FD,		/* fd = a new kgpd <-> proxyd socket */
+	IMSG_PEER_FD = 500,	/* fd = a new kgpd <-> proxyd socket */
 
 	/* streams: kgpd <-> proxyd; peerid = stream id */
-	IMSG_STREAM_FD,		/* kgpd -> proxyd: fd = proxyd's end of */
+	IMSG_STREAM_FD = 600,	/* kgpd -> proxyd: fd = proxyd's end of */
 				/* one stream; struct stream_info */
-	IMSG_STREAM_MOVE,	/* proxyd -> kgpd: fd = the app's socket; */
+	IMSG_STREAM_MOVE = 601,	/* proxyd -> kgpd: fd = the app's socket; */
 				/* struct stream_move */
-	IMSG_STREAM_SWITCHED,	/* kgpd -> proxyd: struct stream_moved */
-	IMSG_STREAM_MOVED,	/* proxyd -> kgpd: struct stream_moved */
-	IMSG_STREAM_LEND,	/* proxyd -> kgpd: fd = the app's socket; */
+	IMSG_STREAM_SWITCHED = 602, /* kgpd -> proxyd: struct stream_moved */
+	IMSG_STREAM_MOVED = 603, /* proxyd -> kgpd: struct stream_moved */
+	IMSG_STREAM_LEND = 604,	/* proxyd -> kgpd: fd = the app's socket; */
 				/* struct stream_lend */
-	IMSG_STREAM_LENT,	/* kgpd -> proxyd: struct stream_lent */
+	IMSG_STREAM_LENT = 605,	/* kgpd -> proxyd: struct stream_lent */
 };
 
 struct sc_hello {
@@ -64,12 +86,20 @@ struct sc_hello {
 	uint32_t	 pid;
 };
 
+/* IMSG_LOG: int32 priority (LOG_EMERG..LOG_DEBUG), then one string */
+int	 imsg_log_valid(const void *, size_t);
+
+/* IMSG_LOG_VERBOSE, IMSG_CTL_VERBOSE: int32, 0..SC_VERBOSE_MAX */
+#define SC_VERBOSE_MAX	3
+int	 imsg_verbose_valid(const void *, size_t);
+
 #define SC_ID_LEN	64
 #define SC_SECRET_LEN	72	/* a secret of 64 (KGP_IDLEN) + NUL, padded */
 #define SC_HOST_LEN	256
 #define SC_HASH_LEN	128
 #define SC_MAX_CONNECTIONS	16	/* TLS connections per tunnel */
 #define SC_REASON_LEN	256
+#define SC_FATAL_LEN	1024	/* IMSG_KGP_FATAL, NUL included */
 
 struct kgp_config {
 	char		 tunnel_id[SC_ID_LEN];
@@ -80,6 +110,7 @@ struct kgp_config {
 	uint32_t	 keepalive_sec;
 	uint32_t	 max_missed_acks;
 };
+int	 kgp_config_valid(const void *, size_t);
 
 #define PROXY_F_NOMOVE	0x01	/* tests: proxyd hands kgpd no app socket */
 
@@ -89,6 +120,7 @@ struct proxy_config {
 	uint32_t	 flags;		/* PROXY_F_* */
 	char		 dns_servers[SC_HOST_LEN];	/* comma-separated */
 };
+int	 proxy_config_valid(const void *, size_t);
 
 /*
  * A stream, as kgpd hands it to proxyd.  Stream ids are unique within
@@ -100,6 +132,7 @@ struct stream_info {
 	uint64_t	 session;
 	char		 peer[SC_PEER_LEN];	/* the browser, for the log */
 };
+int	 stream_info_valid(const void *, size_t);
 
 /*
  * A tunnel (after CONNECT or a 101) is bytes both ways until its end:
@@ -124,6 +157,7 @@ struct stream_moved {
 	uint32_t	 ok;
 	uint32_t	 pad;
 };
+int	 stream_moved_valid(const void *, size_t);	/* ok: 0 or 1 */
 
 /*
  * A long answer of known length on a keep-alive connection: proxyd
@@ -150,6 +184,7 @@ struct stream_lent {
 	uint32_t	 how;
 	uint32_t	 err;
 };
+int	 stream_lent_valid(const void *, size_t);	/* how: KGP_LENT_* */
 
 /*
  * A tunnel connection changed state.  UP: resumed says whether the
@@ -166,6 +201,7 @@ struct kgp_link_event {
 	uint64_t	 retransmitted;	/* UP: bytes sent again */
 	char		 reason[SC_REASON_LEN];	/* DOWN */
 };
+int	 kgp_link_event_valid(const void *, size_t);
 
 #define SC_LINK_NONE		0	/* no connection yet */
 #define SC_LINK_UP		1
@@ -195,6 +231,23 @@ struct sc_stats {
 	uint32_t	 link_up;
 	uint32_t	 reconnects;
 };
+/* kgpd's IMSG_STATS: struct sc_stats, then 0..SC_MAX_CONNECTIONS links */
+#define SC_STATS_MAX	(sizeof(struct sc_stats) + \
+	SC_MAX_CONNECTIONS * sizeof(struct sc_link_stats))
+int	 sc_stats_links_valid(const void *, size_t);
+
+/*
+ * The control socket.  Its protocol has a version of its own: sc-ctl is
+ * a separate program, which an operator may run against an sc of
+ * another installation.  Bump SC_CTL_VERSION whenever a CTL message or
+ * struct ctl_status changes; sc refuses a request of another version
+ * with an IMSG_CTL_FAIL that says so, and sc-ctl an answer of another
+ * version.  sc_ctl_path() is where both look for the socket of a
+ * tunnel name: SC_RUNDIR as root, else $XDG_RUNTIME_DIR or /tmp.
+ */
+#define SC_CTL_VERSION	1
+#define SC_CTL_FAIL_LEN	1024
+int	 sc_ctl_path(const char *, char *, size_t);
 
 #define CTL_STATE_LEN	32
 
@@ -216,5 +269,7 @@ struct ctl_status {
 	uint32_t	 nlinks;	/* then nlinks struct sc_link_stats */
 	uint32_t	 pad;
 };
+/* IMSG_CTL_STATUS_INFO: its strings terminated, exactly its nlinks */
+int	 ctl_status_valid(const void *, size_t);
 
 #endif /* SC_IMSG_TYPES_H */

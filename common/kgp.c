@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kgp.h"
+#include "log.h"
 
 static uint16_t
 get16(const uint8_t *p)
@@ -345,23 +346,13 @@ int
 kgp_code_decode(const struct kgp_frame *f, uint16_t *code, char *text,
     size_t textlen, const char **errstr)
 {
-	size_t	 n, i;
-
 	if (f->len < 2) {
 		*errstr = "short code";
 		return (-1);
 	}
 	*code = get16(f->payload);
-	n = f->len - 2;
-	if (text == NULL || textlen == 0)
-		return (0);
-	if (n >= textlen)
-		n = textlen - 1;
-	for (i = 0; i < n; i++) {
-		uint8_t c = f->payload[2 + i];
-		text[i] = (c >= 0x20 && c < 0x7f) ? c : '?';
-	}
-	text[n] = '\0';
+	if (text != NULL)
+		log_sanitize_mem(f->payload + 2, f->len - 2, text, textlen);
 	return (0);
 }
 

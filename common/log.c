@@ -138,6 +138,35 @@ log_emit(int pri, const char *name, const char *msg)
 	fflush(f);
 }
 
+/*
+ * Text that someone else wrote, made fit for a log line or a terminal:
+ * every byte outside printable ASCII (0x20 to 0x7e) becomes '?'.  One
+ * byte in, one byte out, so that what fitted a buffer still does; no
+ * control character (a newline that forges a line, an escape sequence
+ * for the terminal that shows the log, C1 controls of 8-bit terminals)
+ * gets through, at the price of non-ASCII text, which is shown as '?'s.
+ * Copies s into buf (at most len - 1 bytes, then a NUL); buf may be s.
+ */
+void
+log_sanitize(const char *s, char *buf, size_t len)
+{
+	log_sanitize_mem(s, strnlen(s, len), buf, len);
+}
+
+/* The same for slen bytes that need not be a string: a NUL is a '?'. */
+void
+log_sanitize_mem(const void *s, size_t slen, char *buf, size_t len)
+{
+	const unsigned char	*p = s;
+	size_t			 i;
+
+	if (len == 0)
+		return;
+	for (i = 0; i < slen && i < len - 1; i++)
+		buf[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? p[i] : '?';
+	buf[i] = '\0';
+}
+
 void
 vlog(int pri, const char *fmt, va_list ap)
 {

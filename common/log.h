@@ -25,6 +25,8 @@ int	 log_getverbose(void);
 int	 log_set_file(const char *);
 void	 log_set_sink(log_sink_t);
 void	 log_emit(int, const char *, const char *);
+void	 log_sanitize(const char *, char *, size_t);
+void	 log_sanitize_mem(const void *, size_t, char *, size_t);
 void	 log_warn(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 void	 log_warnx(const char *, ...)

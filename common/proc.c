@@ -1,5 +1,18 @@
 /*
- * An imsg channel driven by libevent, and small helpers.
+ * An imsg channel driven by libevent; the dispatcher that reads every
+ * channel of every process; log lines from child to parent; small
+ * helpers.
+ *
+ * The dispatcher (imsgev_dispatch) reads what a peer sent and checks
+ * each message against the peer's table (struct imsgev_peer in proc.h)
+ * before its handler sees it: a type the peer may send, the payload's
+ * size, a descriptor where one belongs and none elsewhere, a terminated
+ * string, the payload's validator, nothing but EARLY messages before
+ * the peer's hello, once-only messages once.  What does not check out
+ * is judged by who sent it: the trusted parent's is fatal; a child's, a
+ * worker's or a client's closes the channel through peer->bad(), which
+ * restarts or kills the sender; one on a stream channel between two
+ * children is logged and dropped.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -37,6 +50,191 @@ imsgev_init(struct imsgev *iev, struct event_base *base, int fd,
 	if (iev->ev == NULL)
 		fatalx("event_new");
 	event_add(iev->ev, NULL);
+}
+
+/* A channel to peer p, read by the dispatcher. */
+void
+imsgev_open(struct imsgev *iev, struct event_base *base, int fd,
+    const struct imsgev_peer *p, void *data)
+{
+	const struct imsgev_msg	*m;
+	int			 n = 0;
+
+	for (m = p->msgs; m->name != NULL; m++)
+		n++;
+	if (n > IMSGEV_MAXMSGS || (p->policy == IMSGEV_CLOSE &&
+	    p->bad == NULL) || p->gone == NULL)
+		fatalx("%s: bad table for %s", __func__, p->name);
+	imsgev_init(iev, base, fd, imsgev_dispatch, data);
+	iev->peer = p;
+}
+
+/*
+ * The same peer on a new channel (a restarted peer's descriptor that
+ * came in a message): the old one closed if it was open, the new one
+ * made non-blocking and close-on-exec.
+ */
+void
+imsgev_replace(struct imsgev *iev, int fd)
+{
+	struct event_base		*base = iev->base;
+	const struct imsgev_peer	*p = iev->peer;
+	void				*data = iev->data;
+
+	if (iev->ev != NULL || iev->ibuf.fd != -1)
+		imsgev_clear(iev);
+	if (set_nonblock(fd) == -1 || set_cloexec(fd, 1) == -1)
+		fatal("%s: %s", __func__, p->name);
+	imsgev_open(iev, base, fd, p, data);
+}
+
+/*
+ * Is imsg one that iev's peer may send now?  0 with *mp its entry, or
+ * an IMSGEV_E* with why saying what is wrong.
+ */
+static int
+imsgev_check(struct imsgev *iev, struct imsg *imsg,
+    const struct imsgev_msg **mp, char *why, size_t whylen)
+{
+	const struct imsgev_peer	*p = iev->peer;
+	const struct imsgev_msg		*m = NULL, *e;
+	size_t				 len = IMSG_DATA_SIZE(imsg);
+	uint32_t			 type = imsg->hdr.type;
+	int				 i, idx = -1, hello = -1;
+
+	*mp = NULL;
+	if (p->version != 0 && imsg->hdr.peerid != p->version) {
+		snprintf(why, whylen, "protocol version %u, not %u",
+		    imsg->hdr.peerid, p->version);
+		return (IMSGEV_EVERSION);
+	}
+	for (i = 0, e = p->msgs; e->name != NULL; i++, e++) {
+		if (e->flags & IMSGEV_HELLO)
+			hello = i;
+		if (e->type == type && m == NULL) {
+			m = e;
+			idx = i;
+		}
+	}
+	if (m == NULL) {
+		snprintf(why, whylen, "unexpected message %u", type);
+		return (IMSGEV_ETYPE);
+	}
+	if (hello != -1 && !(iev->seen & (1ULL << hello)) &&
+	    !(m->flags & (IMSGEV_HELLO | IMSGEV_EARLY))) {
+		snprintf(why, whylen, "message %u before hello", type);
+		return (IMSGEV_EHELLO);
+	}
+	if ((m->flags & IMSGEV_ONCE) && (iev->seen & (1ULL << idx))) {
+		snprintf(why, whylen, "%s again", m->name);
+		return (IMSGEV_EONCE);
+	}
+	if (len < m->min || len > m->max) {
+		snprintf(why, whylen, "bad %s (%zu bytes)", m->name, len);
+		return (IMSGEV_ESIZE);
+	}
+	if ((m->flags & IMSGEV_FD) && imsg->fd == -1) {
+		snprintf(why, whylen, "bad %s (no descriptor)", m->name);
+		return (IMSGEV_EFD);
+	}
+	if (!(m->flags & (IMSGEV_FD | IMSGEV_FDOPT)) && imsg->fd != -1) {
+		snprintf(why, whylen, "bad %s (a descriptor)", m->name);
+		return (IMSGEV_EFD);
+	}
+	if (((m->flags & IMSGEV_STRING) &&
+	    imsg_get_string(imsg, m->max) == NULL) ||
+	    (m->valid != NULL && m->valid(imsg->data, len) == -1)) {
+		snprintf(why, whylen, "bad %s", m->name);
+		return (IMSGEV_EINVAL);
+	}
+	iev->seen |= 1ULL << idx;
+	*mp = m;
+	return (0);
+}
+
+/*
+ * A bad message (or none: a broken header), judged by its sender.
+ * Returns 1 when the channel is gone (the caller touches nothing more).
+ */
+static int
+imsgev_judge(struct imsgev *iev, struct imsg *imsg, int error,
+    const char *why)
+{
+	const struct imsgev_peer	*p = iev->peer;
+
+	switch (p->policy) {
+	case IMSGEV_FATAL:
+		fatalx("bad message from %s: %s", p->name, why);
+	case IMSGEV_CLOSE:
+		p->bad(iev, imsg, error, why);
+		return (1);
+	case IMSGEV_DROP:
+		/*
+		 * A broken header leaves nothing to drop and the channel
+		 * out of step for good, and its sender does not know:
+		 * exit, so that the controller starts this process again
+		 * and pairs it with its peer anew.
+		 */
+		if (imsg == NULL)
+			fatalx("%s from %s: the channel cannot be read any "
+			    "more", why, p->name);
+		log_warnx("%s from %s (stream %u): dropped", why, p->name,
+		    imsg->hdr.peerid);
+		return (0);
+	}
+	return (0);
+}
+
+/*
+ * The event callback of a channel opened with imsgev_open(): the I/O,
+ * then every whole message through the peer's table.
+ */
+void
+imsgev_dispatch(int fd, short event, void *arg)
+{
+	struct imsgev		*iev = arg;
+	const struct imsgev_peer *p = iev->peer;
+	const struct imsgev_msg	*m;
+	struct imsg		 imsg;
+	char			 why[128];
+	ssize_t			 n;
+	int			 error, r;
+
+	if (imsgev_io(iev, event) == -1) {
+		p->gone(iev);
+		return;
+	}
+	for (;;) {
+		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1) {
+			/* nothing after it can be trusted to be a message */
+			if (imsgev_judge(iev, NULL, IMSGEV_EFRAME,
+			    "a broken message"))
+				return;
+			break;
+		}
+		if (n == 0)
+			break;
+		if ((error = imsgev_check(iev, &imsg, &m, why,
+		    sizeof(why))) == 0) {
+			if ((r = m->fn(iev, &imsg)) == IMSGEV_GONE) {
+				imsg_free(&imsg);
+				return;
+			}
+			if (r == IMSGEV_BAD) {
+				snprintf(why, sizeof(why), "bad %s", m->name);
+				error = IMSGEV_EINVAL;
+			}
+		}
+		if (error != 0 && imsgev_judge(iev, &imsg, error, why)) {
+			imsg_free(&imsg);
+			return;
+		}
+		imsg_free(&imsg);
+		/* a handler may have closed the channel */
+		if (iev->ev == NULL)
+			return;
+	}
+	imsg_event_add(iev);
 }
 
 void
@@ -133,6 +331,35 @@ imsgev_log_sink(struct imsgev *iev)
 {
 	log_iev = iev;
 	log_set_sink(imsgev_sink);
+}
+
+/*
+ * The other end: IMSG_LOG from a child (imsg_log_valid() has checked
+ * it), written as one line under the child's name, whatever the child
+ * may have become.
+ */
+int
+proc_recv_log(struct imsgev *iev, struct imsg *imsg)
+{
+	char	 line[IMSG_MAXDATA];
+	int32_t	 pri;
+
+	memcpy(&pri, imsg->data, sizeof(pri));
+	log_sanitize((const char *)imsg->data + sizeof(pri), line,
+	    sizeof(line));
+	log_emit(pri, iev->peer->name, line);
+	return (IMSGEV_OK);
+}
+
+/* IMSG_LOG_VERBOSE from the parent (imsg_verbose_valid()). */
+int
+proc_recv_verbose(struct imsgev *iev, struct imsg *imsg)
+{
+	int32_t	 v;
+
+	memcpy(&v, imsg->data, sizeof(v));
+	log_setverbose(v);
+	return (IMSGEV_OK);
 }
 
 int

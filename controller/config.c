@@ -674,35 +674,6 @@ config_region_url(const char *region)
 	return (NULL);
 }
 
-/*
- * The default control socket: SC_RUNDIR as root, else $XDG_RUNTIME_DIR or
- * /tmp; the file is named after the tunnel.
- */
-int
-config_ctl_path(const char *name, char *buf, size_t len)
-{
-	const char	*dir;
-	char		 clean[SC_HOST_LEN];
-	size_t		 i;
-	int		 n;
-
-	if (name == NULL || *name == '\0')
-		name = "default";
-	for (i = 0; name[i] != '\0' && i < sizeof(clean) - 1; i++)
-		clean[i] = (isalnum((unsigned char)name[i]) ||
-		    name[i] == '-' || name[i] == '_' || name[i] == '.') ?
-		    name[i] : '_';
-	clean[i] = '\0';
-	if (geteuid() == 0)
-		dir = SC_RUNDIR;
-	else if ((dir = getenv("XDG_RUNTIME_DIR")) == NULL || *dir != '/')
-		dir = "/tmp";
-	n = snprintf(buf, len, "%s/sc.%s.sock", dir, clean);
-	if (n < 0 || (size_t)n >= len)
-		return (-1);
-	return (0);
-}
-
 /* The flags that set the same thing share a slot: -v and --log-level. */
 static int
 opt_slot(enum opt_code code)
@@ -1334,8 +1305,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 	if (conf->ctl_socket == NULL) {
 		char	 path[PATH_MAX];
 
-		if (config_ctl_path(conf->tunnel_name, path, sizeof(path)) ==
-		    -1)
+		if (sc_ctl_path(conf->tunnel_name, path, sizeof(path)) == -1)
 			return (config_error(err, errlen, CONFIG_ERROR,
 			    "control socket path too long"));
 		if ((conf->ctl_socket = strdup(path)) == NULL)

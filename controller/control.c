@@ -1,5 +1,7 @@
 /*
- * The control socket: sc-ctl speaks imsg to it (IMSG_CTL_*).
+ * The control socket: sc-ctl speaks imsg to it (IMSG_CTL_*), each
+ * message with SC_CTL_VERSION in peerid; a request of another version is
+ * answered with an IMSG_CTL_FAIL that says so, and the connection closed.
  *
  * The socket file is mode 0660: the kernel lets in only its owner, its
  * group and root.  Each connection's peer credentials are read when it is
@@ -56,7 +58,13 @@ static struct event		*ctl_status_ev;	/* bound on the wait for kgpd */
 
 static void	 control_accept(int, short, void *);
 static void	 control_resume(int, short, void *);
-static void	 control_dispatch(int, short, void *);
+static int	 control_status(struct imsgev *, struct imsg *);
+static int	 control_stop(struct imsgev *, struct imsg *);
+static int	 control_verbose(struct imsgev *, struct imsg *);
+static void	 control_gone(struct imsgev *);
+static void	 control_bad(struct imsgev *, struct imsg *, enum imsgev_error,
+		    const char *);
+static void	 control_send(struct ctl_conn *, uint32_t, const char *);
 static void	 control_close(struct ctl_conn *);
 static void	 control_status_timeout(int, short, void *);
 static void	 control_peercred(struct ctl_conn *, int);
@@ -64,6 +72,20 @@ static int	 control_in_group(struct ctl_conn *, gid_t);
 static int	 control_allowed(struct ctl_conn *, uint32_t);
 static const char *control_cmdname(uint32_t);
 static void	 control_send_status(struct ctl_conn *);
+
+/* what sc-ctl may ask; anything else closes its connection */
+static const struct imsgev_msg control_msgs[] = {
+	{ IMSGEV_TYPE(IMSG_CTL_STATUS), IMSGEV_EMPTY, 0, NULL,
+	    control_status },
+	{ IMSGEV_TYPE(IMSG_CTL_STOP), IMSGEV_EMPTY, 0, NULL, control_stop },
+	{ IMSGEV_TYPE(IMSG_CTL_VERBOSE), IMSGEV_SIZE(int32_t), 0, NULL,
+	    control_verbose },
+	IMSGEV_END
+};
+static const struct imsgev_peer control_peer = {
+	"sc-ctl", IMSGEV_CLOSE, SC_CTL_VERSION, control_msgs, control_gone,
+	control_bad
+};
 
 /*
  * Bind the socket.  A stale file is replaced; a socket somebody answers
@@ -200,7 +222,7 @@ control_accept(int fd, short event, void *arg)
 		return;
 	}
 	control_peercred(c, s);
-	imsgev_init(&c->iev, base, s, control_dispatch, c);
+	imsgev_open(&c->iev, base, s, &control_peer, c);
 	TAILQ_INSERT_TAIL(&ctl_conns, c, entry);
 	ctl_nconns++;
 }
@@ -213,8 +235,8 @@ control_send_status(struct ctl_conn *c)
 	struct sc_link_stats	 ls[SC_MAX_CONNECTIONS];
 
 	sc_status(&st, ls);
-	if (imsg_compose2(&c->iev.ibuf, IMSG_CTL_STATUS_INFO, 0, 0, -1,
-	    &st, sizeof(st), ls, st.nlinks * sizeof(ls[0])) == -1)
+	if (imsg_compose2(&c->iev.ibuf, IMSG_CTL_STATUS_INFO, SC_CTL_VERSION,
+	    0, -1, &st, sizeof(st), ls, st.nlinks * sizeof(ls[0])) == -1)
 		log_warn("%s", __func__);
 	imsg_event_add(&c->iev);
 }
@@ -396,93 +418,103 @@ control_allowed(struct ctl_conn *c, uint32_t type)
 	log_info("control: %s from uid %u (pid %s) refused", cmd,
 	    (unsigned)c->uid, pid);
  refuse:
-	imsg_compose_event(&c->iev, IMSG_CTL_FAIL, 0, 0, -1, msg,
-	    strlen(msg) + 1);
+	control_send(c, IMSG_CTL_FAIL, msg);
 	return (0);
 }
 
+/* An answer: IMSG_CTL_OK, or IMSG_CTL_FAIL with msg. */
 static void
-control_dispatch(int fd, short event, void *arg)
+control_send(struct ctl_conn *c, uint32_t type, const char *msg)
 {
-	struct imsgev		*iev = arg;
-	struct ctl_conn		*c = iev->data;
-	struct imsg		 imsg;
-	int32_t			 v;
-	ssize_t			 n;
+	imsg_compose_event(&c->iev, type, SC_CTL_VERSION, 0, -1, msg,
+	    msg != NULL ? strlen(msg) + 1 : 0);
+}
 
-	if (imsgev_io(iev, event) == -1) {
-		control_close(c);
-		return;
+/*
+ * Answer with the figures kgpd has now, not the last periodic ones: ask,
+ * and answer when they arrive (control_status_ready) or after a bound.
+ */
+static int
+control_status(struct imsgev *iev, struct imsg *imsg)
+{
+	struct ctl_conn	*c = iev->data;
+	struct timeval	 tv = { 0, CTL_STATUS_WAIT_MS * 1000 };
+
+	if (!control_allowed(c, imsg->hdr.type))
+		return (IMSGEV_OK);
+	if (sc_stats_request() == -1) {
+		control_send_status(c);
+		return (IMSGEV_OK);
 	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1) {
-			log_debug("control: bad message, closing");
-			control_close(c);
-			return;
-		}
-		if (n == 0)
-			break;
-		switch (imsg.hdr.type) {
-		case IMSG_CTL_STATUS:
-			if (imsg_get_data(&imsg, NULL, 0) == -1)
-				goto bad;
-			if (!control_allowed(c, imsg.hdr.type))
-				break;
-			/*
-			 * Answer with the figures kgpd has now, not the
-			 * last periodic ones: ask, and answer when they
-			 * arrive (control_status_ready) or after a bound.
-			 */
-			if (sc_stats_request() == -1) {
-				control_send_status(c);
-				break;
-			}
-			c->want_status = 1;
-			if (!evtimer_pending(ctl_status_ev, NULL)) {
-				struct timeval tv = { 0,
-				    CTL_STATUS_WAIT_MS * 1000 };
+	c->want_status = 1;
+	if (!evtimer_pending(ctl_status_ev, NULL))
+		evtimer_add(ctl_status_ev, &tv);
+	return (IMSGEV_OK);
+}
 
-				evtimer_add(ctl_status_ev, &tv);
-			}
-			break;
-		case IMSG_CTL_STOP:
-			if (imsg_get_data(&imsg, NULL, 0) == -1)
-				goto bad;
-			if (!control_allowed(c, imsg.hdr.type))
-				break;
-			log_info("Stop requested on the control socket");
-			imsg_compose_event(iev, IMSG_CTL_OK, 0, 0, -1, NULL, 0);
-			imsg_flush(&iev->ibuf);
-			imsg_free(&imsg);
-			sc_shutdown(0);
-			return;
-		case IMSG_CTL_VERBOSE:
-			if (imsg_get_data(&imsg, &v, sizeof(v)) == -1)
-				goto bad;
-			if (!control_allowed(c, imsg.hdr.type))
-				break;
-			if (v < 0 || v > 3) {
-				const char	*m = "verbosity must be 0 to 3";
+static int
+control_stop(struct imsgev *iev, struct imsg *imsg)
+{
+	struct ctl_conn	*c = iev->data;
 
-				imsg_compose_event(iev, IMSG_CTL_FAIL, 0, 0,
-				    -1, m, strlen(m) + 1);
-				break;
-			}
-			log_setverbose(v);
-			child_set_verbose(v);
-			log_info("Verbosity set to %d", (int)v);
-			imsg_compose_event(iev, IMSG_CTL_OK, 0, 0, -1, NULL, 0);
-			break;
-		default:
-			goto bad;
-		}
-		imsg_free(&imsg);
+	if (!control_allowed(c, imsg->hdr.type))
+		return (IMSGEV_OK);
+	log_info("Stop requested on the control socket");
+	control_send(c, IMSG_CTL_OK, NULL);
+	imsg_flush(&iev->ibuf);
+	sc_shutdown(0);
+	return (IMSGEV_GONE);
+}
+
+static int
+control_verbose(struct imsgev *iev, struct imsg *imsg)
+{
+	struct ctl_conn	*c = iev->data;
+	char		 msg[64];
+	int32_t		 v;
+
+	if (!control_allowed(c, imsg->hdr.type))
+		return (IMSGEV_OK);
+	memcpy(&v, imsg->data, sizeof(v));
+	if (imsg_verbose_valid(&v, sizeof(v)) == -1) {
+		snprintf(msg, sizeof(msg), "verbosity must be 0 to %d",
+		    SC_VERBOSE_MAX);
+		control_send(c, IMSG_CTL_FAIL, msg);
+		return (IMSGEV_OK);
 	}
-	imsg_event_add(iev);
-	return;
- bad:
-	log_warnx("control: unexpected message %u (%zu bytes), closing",
-	    imsg.hdr.type, IMSG_DATA_SIZE(&imsg));
-	imsg_free(&imsg);
+	log_setverbose(v);
+	child_set_verbose(v);
+	log_info("Verbosity set to %d", (int)v);
+	control_send(c, IMSG_CTL_OK, NULL);
+	return (IMSGEV_OK);
+}
+
+static void
+control_gone(struct imsgev *iev)
+{
+	control_close(iev->data);
+}
+
+/*
+ * A request that does not fit closes the connection.  One of another
+ * control protocol (an sc-ctl of another installation) is told why
+ * first, in the one answer that every version understands.
+ */
+static void
+control_bad(struct imsgev *iev, struct imsg *imsg, enum imsgev_error error,
+    const char *why)
+{
+	struct ctl_conn	*c = iev->data;
+	char		 msg[256];
+
+	if (error == IMSGEV_EVERSION) {
+		snprintf(msg, sizeof(msg), "sc-ctl speaks control protocol "
+		    "%u, this sc speaks %u: use the sc-ctl installed with "
+		    "this sc", imsg->hdr.peerid, SC_CTL_VERSION);
+		log_warnx("control: refused: %s", msg);
+		control_send(c, IMSG_CTL_FAIL, msg);
+		imsg_flush(&iev->ibuf);
+	} else
+		log_warnx("control: %s, closing", why);
 	control_close(c);
 }

@@ -167,8 +167,8 @@ struct child {
 	int		 hung;		/* killed for want of a hello */
 	char		 why[1536];	/* what went wrong last */
 	struct sc_stats	 stats;
-	/* -1: a message the child should never send; it is restarted */
-	int		(*dispatch)(struct child *, struct imsg *);
+	/* what it may send (sc.c); a bad one gets it restarted */
+	const struct imsgev_peer *peer;
 };
 
 enum sc_state {
@@ -267,7 +267,6 @@ void		 config_init(struct sc_config *);
 void		 config_free(struct sc_config *);
 int		 config_parse(struct sc_config *, int, char **, char *, size_t);
 const char	*config_region_url(const char *);
-int		 config_ctl_path(const char *, char *, size_t);
 void		 config_usage(FILE *, int);
 const char	*config_warning(void);
 int		 config_host_ok(const char *);
@@ -307,6 +306,14 @@ int		 child_compose(struct child *, uint32_t, int, const void *,
 		    size_t);
 void		 child_set_verbose(int);
 int		 child_ready(enum child_id);
+int		 child_hello(struct imsgev *, struct imsg *);
+void		 child_channel_gone(struct imsgev *);
+void		 child_bad(struct imsgev *, struct imsg *, enum imsgev_error,
+		    const char *);
+/* every child's first word, once: for the tables of sc.c */
+#define CHILD_MSG_HELLO	{ IMSGEV_TYPE(IMSG_HELLO), \
+	IMSGEV_SIZE(struct sc_hello), IMSGEV_HELLO | IMSGEV_ONCE, NULL, \
+	child_hello }
 void		 timer_add(struct event *, long, long);
 int		 supervise_readyfile(const char *);
 void		 supervise_cleanup(void);

@@ -527,7 +527,6 @@ proxy_answer(struct link *l, size_t extra)
 	char			 reason[64];
 	const char		*rs;
 	int			 status = px->head.status, fd;
-	size_t			 i;
 
 	if (status >= 100 && status < 200 && status != 101) {
 		px->total += px->have;
@@ -552,9 +551,7 @@ proxy_answer(struct link *l, size_t extra)
 	}
 	/* the reason as the proxy gave it, printable, or the usual one */
 	rs = px->head.reason != NULL ? px->head.reason : "";
-	for (i = 0; rs[i] != '\0' && i < sizeof(reason) - 1; i++)
-		reason[i] = rs[i] >= 0x20 && rs[i] < 0x7f ? rs[i] : '?';
-	reason[i] = '\0';
+	log_sanitize(rs, reason, sizeof(reason));
 	if (reason[0] == '\0')
 		strlcpy(reason, status == 407 ? "Proxy Authentication "
 		    "Required" : http_status_text(status), sizeof(reason));

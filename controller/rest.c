@@ -275,18 +275,13 @@ static void
 rest_message(json_t *j, char *buf, size_t len)
 {
 	json_t		*m;
-	const char	*s;
-	size_t		 i;
 
 	*buf = '\0';
 	if (j == NULL || !json_is_object(j))
 		return;
 	if ((m = json_object_get(j, "message")) == NULL || !json_is_string(m))
 		return;
-	s = json_string_value(m);
-	for (i = 0; s[i] != '\0' && i < len - 1; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[i] = '\0';
+	log_sanitize(json_string_value(m), buf, len);
 }
 
 /* Sleep sec seconds; -1 when a signal aborts the start-up's requests. */

@@ -51,8 +51,10 @@ static int			 startup_done;
 /* started as root: the user to become */
 static struct passwd		 sc_pw;
 
-static int	 sc_dispatch_kgpd(struct child *, struct imsg *);
-static int	 sc_dispatch_proxyd(struct child *, struct imsg *);
+static int	 sc_kgp_link(struct imsgev *, struct imsg *);
+static int	 sc_kgp_fatal(struct imsgev *, struct imsg *);
+static int	 sc_kgpd_stats(struct imsgev *, struct imsg *);
+static int	 sc_proxyd_stats(struct imsgev *, struct imsg *);
 static void	 sc_sig_handler(int);
 static void	 sc_sig_cb(int, short, void *);
 static void	 sc_sigchld_cb(int, short, void *);
@@ -66,6 +68,41 @@ static void	 sc_cleanup(void);
 static void	 sc_send_kgp_config(void);
 static int	 sc_write_pidfile(const char *);
 static int	 sc_read_ca(const char *);
+
+/*
+ * What each child may send.  A message that does not fit (the wrong
+ * size, a type it has no business with, anything before its hello)
+ * means it is broken or taken over: supervise.c logs it and restarts
+ * the child, as if it had died; the controller goes on.
+ */
+static const struct imsgev_msg sc_msgs_kgpd[] = {
+	CHILD_MSG_HELLO,
+	IMSGEV_MSG_LOG,
+	{ IMSGEV_TYPE(IMSG_KGP_UP), IMSGEV_SIZE(struct kgp_link_event), 0,
+	    kgp_link_event_valid, sc_kgp_link },
+	{ IMSGEV_TYPE(IMSG_KGP_DOWN), IMSGEV_SIZE(struct kgp_link_event), 0,
+	    kgp_link_event_valid, sc_kgp_link },
+	{ IMSGEV_TYPE(IMSG_KGP_FATAL), 1, SC_FATAL_LEN, IMSGEV_STRING, NULL,
+	    sc_kgp_fatal },
+	{ IMSGEV_TYPE(IMSG_STATS), sizeof(struct sc_stats), SC_STATS_MAX, 0,
+	    sc_stats_links_valid, sc_kgpd_stats },
+	IMSGEV_END
+};
+static const struct imsgev_peer sc_peer_kgpd = {
+	"kgpd", IMSGEV_CLOSE, 0, sc_msgs_kgpd, child_channel_gone, child_bad
+};
+
+static const struct imsgev_msg sc_msgs_proxyd[] = {
+	CHILD_MSG_HELLO,
+	IMSGEV_MSG_LOG,
+	{ IMSGEV_TYPE(IMSG_STATS), IMSGEV_SIZE(struct sc_stats), 0, NULL,
+	    sc_proxyd_stats },
+	IMSGEV_END
+};
+static const struct imsgev_peer sc_peer_proxyd = {
+	"proxyd", IMSGEV_CLOSE, 0, sc_msgs_proxyd, child_channel_gone,
+	child_bad
+};
 
 const char *
 sc_state_name(enum sc_state s)
@@ -415,21 +452,37 @@ sc_child_died(struct child *c)
 	link_kgpd_died();
 }
 
-/* A kgp_link_event from kgpd: the right size, a terminated reason. */
+/* IMSG_KGP_UP, IMSG_KGP_DOWN: for one of our connections */
 static int
-sc_link_event(struct imsg *imsg, struct kgp_link_event *ev, const char *what)
+sc_kgp_link(struct imsgev *iev, struct imsg *imsg)
 {
-	char	*p;
+	struct kgp_link_event	 ev;
 
-	if (imsg_get_data(imsg, ev, sizeof(*ev)) == -1) {
-		log_warnx("kgpd: bad %s", what);
-		return (-1);
+	memcpy(&ev, imsg->data, sizeof(ev));
+	if (ev.index >= env.nlinks) {
+		log_warnx("kgpd: connection %u of %u", ev.index, env.nlinks);
+		return (IMSGEV_BAD);
 	}
-	ev->reason[sizeof(ev->reason) - 1] = '\0';
-	for (p = ev->reason; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return (0);
+	log_sanitize(ev.reason, ev.reason, sizeof(ev.reason));
+	if (imsg->hdr.type == IMSG_KGP_UP)
+		link_up(&ev);
+	else
+		link_down(&ev);
+	return (IMSGEV_OK);
+}
+
+/* The tunnel cannot go on (refused, terminated): why, as kgpd says it. */
+static int
+sc_kgp_fatal(struct imsgev *iev, struct imsg *imsg)
+{
+	char	 why[SC_FATAL_LEN];
+
+	log_sanitize(imsg->data, why, sizeof(why));
+	if (env.state == SC_STOPPING)
+		log_debug("kgpd: %s", why);
+	else
+		link_fatal(why);
+	return (IMSGEV_OK);
 }
 
 /*
@@ -437,101 +490,33 @@ sc_link_event(struct imsg *imsg, struct kgp_link_event *ev, const char *what)
  * connection (none before it has its configuration).
  */
 static int
-sc_kgpd_stats(struct child *c, struct imsg *imsg)
+sc_kgpd_stats(struct imsgev *iev, struct imsg *imsg)
 {
-	struct sc_stats		 st;
-	struct sc_link_stats	 ls[SC_MAX_CONNECTIONS];
-	size_t			 len = IMSG_DATA_SIZE(imsg);
-	uint32_t		 i, n;
+	struct child	*c = iev->data;
+	size_t		 n;
 
-	if (len < sizeof(st) ||
-	    (len - sizeof(st)) % sizeof(ls[0]) != 0) {
-		log_warnx("kgpd: bad IMSG_STATS size %zu", len);
-		return (-1);
-	}
-	n = (len - sizeof(st)) / sizeof(ls[0]);
+	n = (IMSG_DATA_SIZE(imsg) - sizeof(c->stats)) /
+	    sizeof(env.link_stats[0]);
 	if (n != 0 && n != env.nlinks) {
-		log_warnx("kgpd: IMSG_STATS for %u connections, not %u", n,
+		log_warnx("kgpd: IMSG_STATS for %zu connections, not %u", n,
 		    env.nlinks);
-		return (-1);
+		return (IMSGEV_BAD);
 	}
-	memcpy(&st, imsg->data, sizeof(st));
-	memcpy(ls, (char *)imsg->data + sizeof(st), n * sizeof(ls[0]));
-	for (i = 0; i < n; i++)
-		if (ls[i].index != i || ls[i].state > SC_LINK_CONNECTING) {
-			log_warnx("kgpd: IMSG_STATS: bad connection %u", i);
-			return (-1);
-		}
-	c->stats = st;
-	memcpy(env.link_stats, ls, n * sizeof(ls[0]));
+	memcpy(&c->stats, imsg->data, sizeof(c->stats));
+	memcpy(env.link_stats, (char *)imsg->data + sizeof(c->stats),
+	    n * sizeof(env.link_stats[0]));
 	env.nlink_stats = n;
-	return (0);
-}
-
-/*
- * The children's messages.  One that a child should never send (the
- * wrong size, a type it has no business with) means it is broken or
- * taken over: it is logged and the child restarted (-1), as if it had
- * died; the controller goes on.
- */
-static int
-sc_dispatch_kgpd(struct child *c, struct imsg *imsg)
-{
-	struct kgp_link_event	 ev;
-	char			*s;
-
-	switch (imsg->hdr.type) {
-	case IMSG_KGP_UP:
-		if (sc_link_event(imsg, &ev, "IMSG_KGP_UP") == -1)
-			return (-1);
-		link_up(&ev);
-		break;
-	case IMSG_KGP_DOWN:
-		if (sc_link_event(imsg, &ev, "IMSG_KGP_DOWN") == -1)
-			return (-1);
-		link_down(&ev);
-		break;
-	case IMSG_KGP_FATAL:
-		if ((s = imsg_get_string(imsg, 1024)) == NULL) {
-			log_warnx("kgpd: bad IMSG_KGP_FATAL");
-			return (-1);
-		}
-		if (env.state == SC_STOPPING) {
-			log_debug("kgpd: %s", s);
-			break;
-		}
-		link_fatal(s);
-		break;
-	case IMSG_STATS:
-		if (sc_kgpd_stats(c, imsg) == -1)
-			return (-1);
-		control_status_ready();
-		break;
-	default:
-		log_warnx("kgpd: unexpected message %u", imsg->hdr.type);
-		return (-1);
-	}
-	return (0);
+	control_status_ready();
+	return (IMSGEV_OK);
 }
 
 static int
-sc_dispatch_proxyd(struct child *c, struct imsg *imsg)
+sc_proxyd_stats(struct imsgev *iev, struct imsg *imsg)
 {
-	struct sc_stats	 st;
+	struct child	*c = iev->data;
 
-	switch (imsg->hdr.type) {
-	case IMSG_STATS:
-		if (imsg_get_data(imsg, &st, sizeof(st)) == -1) {
-			log_warnx("proxyd: bad IMSG_STATS");
-			return (-1);
-		}
-		c->stats = st;
-		break;
-	default:
-		log_warnx("proxyd: unexpected message %u", imsg->hdr.type);
-		return (-1);
-	}
-	return (0);
+	memcpy(&c->stats, imsg->data, sizeof(c->stats));
+	return (IMSGEV_OK);
 }
 
 static void
@@ -939,8 +924,8 @@ main(int argc, char *argv[])
 
 	if ((env.base = event_base_new()) == NULL)
 		sc_fatal("cannot create the event base");
-	children[CHILD_KGPD].dispatch = sc_dispatch_kgpd;
-	children[CHILD_PROXYD].dispatch = sc_dispatch_proxyd;
+	children[CHILD_KGPD].peer = &sc_peer_kgpd;
+	children[CHILD_PROXYD].peer = &sc_peer_proxyd;
 	/* the children's log output; started as root, the spawner */
 	if (supervise_init(env.base, conf.verbose, sc_pw.pw_name != NULL ?
 	    &sc_pw : NULL) == -1)

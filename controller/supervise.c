@@ -137,7 +137,6 @@ __attribute__((noreturn))
 static void	 clean_main(int);
 static int	 priv_request(int, int, int, int, int *);
 static int	 clean_request(char);
-static void	 child_dispatch_io(int, short, void *);
 static void	 child_restart_cb(int, short, void *);
 static void	 child_hello_cb(int, short, void *);
 static void	 child_gone(struct child *, int);
@@ -430,7 +429,7 @@ child_spawn(struct child *c)
 	gettimeofday(&c->started, NULL);
 	memset(&c->stats, 0, sizeof(c->stats));
 	set_nonblock(ctl[0]);
-	imsgev_init(&c->iev, sv_base, ctl[0], child_dispatch_io, c);
+	imsgev_open(&c->iev, sv_base, ctl[0], c->peer, c);
 	timer_add(c->hello_ev, SC_HELLO_TIMEOUT_SEC, 0);
 	log_debug("started %s, pid %d", c->name, (int)pid);
 
@@ -975,98 +974,58 @@ child_set_verbose(int v)
 			    sizeof(vv));
 }
 
-/* An IMSG_LOG payload: int32 priority, then one NUL-terminated string. */
-static void
-child_log(struct child *c, struct imsg *imsg)
+/*
+ * A child's IMSG_HELLO (first, and once: a second one is a bad message,
+ * never a new child): it is up.  One that speaks
+ * another version of the messages is another installation's: sc ends,
+ * saying so.
+ */
+int
+child_hello(struct imsgev *iev, struct imsg *imsg)
 {
-	size_t	 len = IMSG_DATA_SIZE(imsg);
-	int32_t	 pri;
-	char	*msg, *p;
+	struct child	*c = iev->data;
+	struct sc_hello	 hello;
 
-	if (len < sizeof(pri) + 1 ||
-	    ((char *)imsg->data)[len - 1] != '\0') {
-		log_warnx("%s: bad log message (%zu bytes)", c->name, len);
-		return;
+	memcpy(&hello, imsg->data, sizeof(hello));
+	if (hello.version != SC_IMSG_VERSION) {
+		sc_error("%s speaks message version %u, sc speaks %u: "
+		    "reinstall sc", c->name, hello.version, SC_IMSG_VERSION);
+		sc_shutdown(1);
+		return (IMSGEV_GONE);
 	}
-	memcpy(&pri, imsg->data, sizeof(pri));
-	if (pri < LOG_EMERG || pri > LOG_DEBUG)
-		pri = LOG_WARNING;
-	msg = (char *)imsg->data + sizeof(pri);
-	for (p = msg; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 && *p != '\t')
-			*p = '?';
-	log_emit(pri, c->name, msg);
+	log_debug("%s: hello, pid %u", c->name, hello.pid);
+	evtimer_del(c->hello_ev);
+	if (c->failed_starts > 0)
+		log_info("%s is back after %d failed starts", c->name,
+		    c->failed_starts);
+	c->hello = 1;
+	c->ever_hello = 1;
+	c->failed_starts = 0;
+	sc_child_ready(c);
+	return (IMSGEV_OK);
 }
 
-static void
-child_dispatch_io(int fd, short event, void *arg)
+/* A child's channel closed: it died, or is about to. */
+void
+child_channel_gone(struct imsgev *iev)
 {
-	struct imsgev	*iev = arg;
-	struct child	*c = iev->data;
-	struct imsg	 imsg;
-	struct sc_hello	 hello;
-	ssize_t		 n;
+	child_gone(iev->data, 0);
+}
 
-	if (imsgev_io(iev, event) == -1) {
-		child_gone(c, 0);
-		return;
-	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1) {
-			log_warn("%s: bad message from %s", __func__,
-			    c->name);
-			child_gone(c, 1);
-			return;
-		}
-		if (n == 0)
-			break;
-		switch (imsg.hdr.type) {
-		case IMSG_LOG:
-			child_log(c, &imsg);
-			break;
-		case IMSG_HELLO:
-			if (imsg_get_data(&imsg, &hello, sizeof(hello)) == -1) {
-				log_warnx("%s: bad hello", c->name);
-				imsg_free(&imsg);
-				child_gone(c, 1);
-				return;
-			}
-			if (hello.version != SC_IMSG_VERSION) {
-				imsg_free(&imsg);
-				sc_error("%s speaks message version %u, sc "
-				    "speaks %u: reinstall sc", c->name,
-				    hello.version, SC_IMSG_VERSION);
-				sc_shutdown(1);
-				return;
-			}
-			log_debug("%s: hello, pid %u", c->name, hello.pid);
-			evtimer_del(c->hello_ev);
-			if (c->failed_starts > 0)
-				log_info("%s is back after %d failed starts",
-				    c->name, c->failed_starts);
-			c->hello = 1;
-			c->ever_hello = 1;
-			c->failed_starts = 0;
-			sc_child_ready(c);
-			break;
-		default:
-			if (!c->hello)
-				log_warnx("%s: message %u before hello",
-				    c->name, imsg.hdr.type);
-			if (!c->hello || c->dispatch(c, &imsg) == -1) {
-				log_warnx("%s sent what it never should: "
-				    "restarting it", c->name);
-				imsg_free(&imsg);
-				child_gone(c, 1);
-				return;
-			}
-			break;
-		}
-		imsg_free(&imsg);
-		if (!c->up)
-			return;
-	}
-	imsg_event_add(iev);
+/*
+ * A child sent what it never should (malformed, unknown, before its
+ * hello, a once-only message again): it is broken or taken over.  It is
+ * logged and killed, and restarted as if it had died; sc goes on.
+ */
+void
+child_bad(struct imsgev *iev, struct imsg *imsg, enum imsgev_error error,
+    const char *why)
+{
+	struct child	*c = iev->data;
+
+	log_warnx("%s: %s", c->name, why);
+	log_warnx("%s sent what it never should: restarting it", c->name);
+	child_gone(c, 1);
 }
 
 /* The channel is dead: close it and make sure the process goes too. */

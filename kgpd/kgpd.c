@@ -39,10 +39,57 @@
 #define PROXYD_FD	4
 #define CA_MAX		(1024 * 1024)
 
-static void	kgpd_dispatch_main(int, short, void *);
-static void	kgpd_dispatch_proxyd(int, short, void *);
+static int	kgpd_config(struct imsgev *, struct imsg *);
+static int	kgpd_ca(struct imsgev *, struct imsg *);
+static int	kgpd_connect_msg(struct imsgev *, struct imsg *);
+static int	kgpd_drain(struct imsgev *, struct imsg *);
+static int	kgpd_stats_req(struct imsgev *, struct imsg *);
+static int	kgpd_peer_fd(struct imsgev *, struct imsg *);
+static void	kgpd_main_gone(struct imsgev *);
+static int	kgpd_move(struct imsgev *, struct imsg *);
+static int	kgpd_moved(struct imsgev *, struct imsg *);
+static int	kgpd_lend(struct imsgev *, struct imsg *);
+static void	kgpd_proxyd_gone(struct imsgev *);
 static void	kgpd_connect(int, uint32_t);
 static void	kgpd_sig(int, short, void *);
+
+/* what the controller sends (fd 3): it is trusted, a bad one is fatal */
+static const struct imsgev_msg kgpd_msgs_main[] = {
+	{ IMSGEV_TYPE(IMSG_KGP_CONFIG), IMSGEV_SIZE(struct kgp_config),
+	    IMSGEV_ONCE, kgp_config_valid, kgpd_config },
+	{ IMSGEV_TYPE(IMSG_KGP_CA), 1, IMSG_MAXDATA, 0, NULL, kgpd_ca },
+	{ IMSGEV_TYPE(IMSG_KGP_CONNECT), IMSGEV_SIZE(uint32_t), IMSGEV_FD,
+	    NULL, kgpd_connect_msg },
+	{ IMSGEV_TYPE(IMSG_KGP_DRAIN), IMSGEV_EMPTY, 0, NULL, kgpd_drain },
+	{ IMSGEV_TYPE(IMSG_STATS_REQ), IMSGEV_EMPTY, 0, NULL,
+	    kgpd_stats_req },
+	IMSGEV_MSG_VERBOSE,
+	{ IMSGEV_TYPE(IMSG_PEER_FD), IMSGEV_EMPTY, IMSGEV_FD, NULL,
+	    kgpd_peer_fd },
+	IMSGEV_END
+};
+static const struct imsgev_peer kgpd_peer_main = {
+	"the controller", IMSGEV_FATAL, 0, kgpd_msgs_main, kgpd_main_gone,
+	NULL
+};
+
+/*
+ * What proxyd sends (fd 4, or the channel of IMSG_PEER_FD): the process
+ * that faces the intranet, so a bad message is logged and dropped, and
+ * the tunnels go on.  A MOVE or LEND without its socket is answered.
+ */
+static const struct imsgev_msg kgpd_msgs_proxyd[] = {
+	{ IMSGEV_TYPE(IMSG_STREAM_MOVE), IMSGEV_SIZE(struct stream_move),
+	    IMSGEV_FDOPT, NULL, kgpd_move },
+	{ IMSGEV_TYPE(IMSG_STREAM_MOVED), IMSGEV_SIZE(struct stream_moved),
+	    0, stream_moved_valid, kgpd_moved },
+	{ IMSGEV_TYPE(IMSG_STREAM_LEND), IMSGEV_SIZE(struct stream_lend),
+	    IMSGEV_FDOPT, NULL, kgpd_lend },
+	IMSGEV_END
+};
+static const struct imsgev_peer kgpd_peer_proxyd = {
+	"proxyd", IMSGEV_DROP, 0, kgpd_msgs_proxyd, kgpd_proxyd_gone, NULL
+};
 
 /* one tunnel connection: an index the controller keeps connected */
 struct link {
@@ -118,9 +165,9 @@ main(int argc, char *argv[])
 		fatalx("event_base_new");
 	set_nonblock(CTL_FD);
 	set_nonblock(PROXYD_FD);
-	imsgev_init(&iev_main, base, CTL_FD, kgpd_dispatch_main, NULL);
+	imsgev_open(&iev_main, base, CTL_FD, &kgpd_peer_main, NULL);
 	imsgev_log_sink(&iev_main);
-	imsgev_init(&iev_proxyd, base, PROXYD_FD, kgpd_dispatch_proxyd, NULL);
+	imsgev_open(&iev_proxyd, base, PROXYD_FD, &kgpd_peer_proxyd, NULL);
 	proxyd_up = 1;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -579,102 +626,76 @@ fail:
 	kgpd_link_event(IMSG_KGP_DOWN, l, why, l->conn != NULL);
 }
 
-static void
-kgpd_dispatch_main(int fd, short event, void *arg)
+/* The controller's messages.  It is trusted: what does not fit is fatal. */
+static int
+kgpd_config(struct imsgev *iev, struct imsg *imsg)
 {
-	struct imsgev		*iev = arg;
-	struct imsg		 imsg;
-	uint8_t			 st[sizeof(struct sc_stats) +
-				    SC_MAX_CONNECTIONS *
-				    sizeof(struct sc_link_stats)];
-	uint32_t		 index;
-	int32_t			 v;
-	ssize_t			 n;
-	int			 nfd;
+	memcpy(&conf, imsg->data, sizeof(conf));
+	explicit_bzero(imsg->data, IMSG_DATA_SIZE(imsg));
+	nlinks = conf.connections;
+	have_conf = 1;
+	return (IMSGEV_OK);
+}
 
-	if (imsgev_io(iev, event) == -1) {
-		/* the controller is gone: so are we, quietly */
-		log_set_sink(NULL);
-		event_base_loopbreak(base);
-		return;
-	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
-			fatal("imsg_get");
-		if (n == 0)
-			break;
-		switch (imsg.hdr.type) {
-		case IMSG_KGP_CONFIG:
-			if (imsg_get_data(&imsg, &conf, sizeof(conf)) == -1)
-				fatalx("bad IMSG_KGP_CONFIG size");
-			conf.tunnel_id[sizeof(conf.tunnel_id) - 1] = '\0';
-			conf.secret[sizeof(conf.secret) - 1] = '\0';
-			conf.server_name[sizeof(conf.server_name) - 1] = '\0';
-			conf.pin[sizeof(conf.pin) - 1] = '\0';
-			explicit_bzero(imsg.data, IMSG_DATA_SIZE(&imsg));
-			if (conf.connections < 1 ||
-			    conf.connections > SC_MAX_CONNECTIONS ||
-			    (nlinks != 0 && conf.connections != nlinks))
-				fatalx("bad number of connections %u",
-				    conf.connections);
-			nlinks = conf.connections;
-			free(ca_pem);
-			ca_pem = NULL;
-			ca_len = 0;
-			have_conf = 1;
-			break;
-		case IMSG_KGP_CA:
-			if (IMSG_DATA_SIZE(&imsg) == 0 ||
-			    ca_len + IMSG_DATA_SIZE(&imsg) > CA_MAX)
-				fatalx("bad IMSG_KGP_CA size");
-			if ((ca_pem = realloc(ca_pem, ca_len +
-			    IMSG_DATA_SIZE(&imsg))) == NULL)
-				fatal("realloc");
-			memcpy(ca_pem + ca_len, imsg.data,
-			    IMSG_DATA_SIZE(&imsg));
-			ca_len += IMSG_DATA_SIZE(&imsg);
-			break;
-		case IMSG_KGP_CONNECT:
-			if (imsg_get_data(&imsg, &index, sizeof(index)) == -1 ||
-			    (nfd = imsg_get_fd(&imsg)) == -1)
-				fatalx("bad IMSG_KGP_CONNECT");
-			kgpd_connect(nfd, index);
-			break;
-		case IMSG_KGP_DRAIN:
-			if (IMSG_DATA_SIZE(&imsg) != 0)
-				fatalx("bad IMSG_KGP_DRAIN size");
-			kgpd_each_conn(kgp_conn_drain);
-			break;
-		case IMSG_STATS_REQ:
-			if (IMSG_DATA_SIZE(&imsg) != 0)
-				fatalx("bad IMSG_STATS_REQ size");
-			imsg_compose_event(iev, IMSG_STATS, 0, 0, -1, st,
-			    kgpd_stats(st, sizeof(st)));
-			break;
-		case IMSG_LOG_VERBOSE:
-			if (imsg_get_data(&imsg, &v, sizeof(v)) == -1)
-				fatalx("bad IMSG_LOG_VERBOSE size");
-			log_setverbose(v);
-			break;
-		case IMSG_PEER_FD:
-			if (IMSG_DATA_SIZE(&imsg) != 0 ||
-			    (nfd = imsg_get_fd(&imsg)) == -1)
-				fatalx("bad IMSG_PEER_FD");
-			if (iev_proxyd.ev != NULL)
-				imsgev_clear(&iev_proxyd);
-			set_nonblock(nfd);
-			imsgev_init(&iev_proxyd, base, nfd,
-			    kgpd_dispatch_proxyd, NULL);
-			proxyd_up = 1;
-			log_debug("new channel to proxyd");
-			break;
-		default:
-			fatalx("%s: unexpected imsg %u", __func__,
-			    imsg.hdr.type);
-		}
-		imsg_free(&imsg);
-	}
-	imsg_event_add(iev);
+/* The CA's PEM, in chunks after the configuration. */
+static int
+kgpd_ca(struct imsgev *iev, struct imsg *imsg)
+{
+	size_t	 n = IMSG_DATA_SIZE(imsg);
+
+	if (!have_conf || ca_len + n > CA_MAX)
+		return (IMSGEV_BAD);
+	if ((ca_pem = realloc(ca_pem, ca_len + n)) == NULL)
+		fatal("realloc");
+	memcpy(ca_pem + ca_len, imsg->data, n);
+	ca_len += n;
+	return (IMSGEV_OK);
+}
+
+static int
+kgpd_connect_msg(struct imsgev *iev, struct imsg *imsg)
+{
+	uint32_t	 index;
+
+	memcpy(&index, imsg->data, sizeof(index));
+	kgpd_connect(imsg_get_fd(imsg), index);
+	return (IMSGEV_OK);
+}
+
+static int
+kgpd_drain(struct imsgev *iev, struct imsg *imsg)
+{
+	kgpd_each_conn(kgp_conn_drain);
+	return (IMSGEV_OK);
+}
+
+static int
+kgpd_stats_req(struct imsgev *iev, struct imsg *imsg)
+{
+	uint8_t	 st[sizeof(struct sc_stats) +
+		    SC_MAX_CONNECTIONS * sizeof(struct sc_link_stats)];
+
+	imsg_compose_event(iev, IMSG_STATS, 0, 0, -1, st,
+	    kgpd_stats(st, sizeof(st)));
+	return (IMSGEV_OK);
+}
+
+/* A new channel to proxyd: the old one's proxyd was restarted. */
+static int
+kgpd_peer_fd(struct imsgev *iev, struct imsg *imsg)
+{
+	imsgev_replace(&iev_proxyd, imsg_get_fd(imsg));
+	proxyd_up = 1;
+	log_debug("new channel to proxyd");
+	return (IMSGEV_OK);
+}
+
+/* The controller is gone: so are we, quietly. */
+static void
+kgpd_main_gone(struct imsgev *iev)
+{
+	log_set_sink(NULL);
+	event_base_loopbreak(base);
 }
 
 /*
@@ -693,109 +714,79 @@ kgpd_dispatch_main(int fd, short event, void *arg)
  * proxyd is the process that faces the intranet: it is logged and
  * dropped, and the tunnels go on.
  */
-static void
-kgpd_dispatch_proxyd(int fd, short event, void *arg)
+static int
+kgpd_move(struct imsgev *iev, struct imsg *imsg)
 {
-	struct imsgev		*iev = arg;
-	struct imsg		 imsg;
 	struct stream_move	 mv;
-	struct stream_moved	 md;
-	struct stream_lend	 ld;
 	struct kgp_conn		*c;
-	ssize_t			 n;
+	uint32_t		 id = imsg->hdr.peerid;
 	int			 nfd;
 
-	if (imsgev_io(iev, event) == -1) {
-		log_debug("channel to proxyd closed");
-		imsgev_clear(iev);
-		proxyd_up = 0;
-		kgpd_each_conn(kgp_conn_stream_moves_abort);
-		return;
+	memcpy(&mv, imsg->data, sizeof(mv));
+	if ((nfd = imsg_get_fd(imsg)) == -1) {
+		log_warnx("bad IMSG_STREAM_MOVE (no descriptor) from proxyd "
+		    "(stream %u): refused", id);
+		kgpd_send_switched(id, mv.session, 0);
+		return (IMSGEV_OK);
 	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
-			fatal("imsg_get");
-		if (n == 0)
-			break;
-		switch (imsg.hdr.type) {
-		case IMSG_STREAM_MOVE:
-			nfd = imsg_get_fd(&imsg);
-			if (imsg_get_data(&imsg, &mv, sizeof(mv)) == -1) {
-				log_warnx("bad IMSG_STREAM_MOVE (stream %u)",
-				    imsg.hdr.peerid);
-				if (nfd != -1)
-					close(nfd);
-				break;
-			}
-			if (nfd == -1) {
-				log_warnx("bad IMSG_STREAM_MOVE (stream %u): "
-				    "no socket", imsg.hdr.peerid);
-				kgpd_send_switched(imsg.hdr.peerid,
-				    mv.session, 0);
-				break;
-			}
-			set_nonblock(nfd);
-			if ((c = kgpd_session(mv.session)) == NULL) {
-				close(nfd);
-				log_debug("stream %u: gone before its move",
-				    imsg.hdr.peerid);
-				kgpd_send_switched(imsg.hdr.peerid,
-				    mv.session, 0);
-			} else if (kgp_conn_stream_move(c, imsg.hdr.peerid,
-			    nfd, mv.offset) == -1) {
-				log_debug("stream %u: not moved",
-				    imsg.hdr.peerid);
-				kgpd_send_switched(imsg.hdr.peerid,
-				    mv.session, 0);
-			}
-			break;
-		case IMSG_STREAM_MOVED:
-			if (imsg_get_data(&imsg, &md, sizeof(md)) == -1 ||
-			    md.ok > 1) {
-				log_warnx("bad IMSG_STREAM_MOVED (stream %u)",
-				    imsg.hdr.peerid);
-				break;
-			}
-			if ((c = kgpd_session(md.session)) == NULL ||
-			    kgp_conn_stream_moved(c, imsg.hdr.peerid,
-			    md.ok) == -1)
-				log_debug("stream %u: gone before its move "
-				    "ended", imsg.hdr.peerid);
-			break;
-		case IMSG_STREAM_LEND:
-			nfd = imsg_get_fd(&imsg);
-			if (imsg_get_data(&imsg, &ld, sizeof(ld)) == -1) {
-				log_warnx("bad IMSG_STREAM_LEND (stream %u)",
-				    imsg.hdr.peerid);
-				if (nfd != -1)
-					close(nfd);
-				break;
-			}
-			if (nfd == -1) {
-				log_warnx("bad IMSG_STREAM_LEND (stream %u): "
-				    "no socket", imsg.hdr.peerid);
-				kgpd_send_lent(imsg.hdr.peerid, ld.session,
-				    KGP_LENT_GONE, 0, 0);
-				break;
-			}
-			set_nonblock(nfd);
-			if ((c = kgpd_session(ld.session)) == NULL)
-				close(nfd);
-			if (c == NULL || kgp_conn_stream_lend(c,
-			    imsg.hdr.peerid, nfd, ld.offset, ld.len) == -1) {
-				log_debug("stream %u: lend not taken",
-				    imsg.hdr.peerid);
-				kgpd_send_lent(imsg.hdr.peerid, ld.session,
-				    KGP_LENT_GONE, 0, 0);
-			}
-			break;
-		default:
-			/* from the process that faces the intranet */
-			log_warnx("unexpected imsg %u from proxyd (stream %u)",
-			    imsg.hdr.type, imsg.hdr.peerid);
-			break;		/* imsg_free() closes any descriptor */
-		}
-		imsg_free(&imsg);
+	set_nonblock(nfd);
+	if ((c = kgpd_session(mv.session)) == NULL) {
+		close(nfd);
+		log_debug("stream %u: gone before its move", id);
+		kgpd_send_switched(id, mv.session, 0);
+	} else if (kgp_conn_stream_move(c, id, nfd, mv.offset) == -1) {
+		log_debug("stream %u: not moved", id);
+		kgpd_send_switched(id, mv.session, 0);
 	}
-	imsg_event_add(iev);
+	return (IMSGEV_OK);
+}
+
+static int
+kgpd_moved(struct imsgev *iev, struct imsg *imsg)
+{
+	struct stream_moved	 md;
+	struct kgp_conn		*c;
+
+	memcpy(&md, imsg->data, sizeof(md));
+	if ((c = kgpd_session(md.session)) == NULL ||
+	    kgp_conn_stream_moved(c, imsg->hdr.peerid, md.ok) == -1)
+		log_debug("stream %u: gone before its move ended",
+		    imsg->hdr.peerid);
+	return (IMSGEV_OK);
+}
+
+static int
+kgpd_lend(struct imsgev *iev, struct imsg *imsg)
+{
+	struct stream_lend	 ld;
+	struct kgp_conn		*c;
+	uint32_t		 id = imsg->hdr.peerid;
+	int			 nfd;
+
+	memcpy(&ld, imsg->data, sizeof(ld));
+	if ((nfd = imsg_get_fd(imsg)) == -1) {
+		log_warnx("bad IMSG_STREAM_LEND (no descriptor) from proxyd "
+		    "(stream %u): refused", id);
+		kgpd_send_lent(id, ld.session, KGP_LENT_GONE, 0, 0);
+		return (IMSGEV_OK);
+	}
+	set_nonblock(nfd);
+	if ((c = kgpd_session(ld.session)) == NULL)
+		close(nfd);
+	if (c == NULL || kgp_conn_stream_lend(c, id, nfd, ld.offset,
+	    ld.len) == -1) {
+		log_debug("stream %u: lend not taken", id);
+		kgpd_send_lent(id, ld.session, KGP_LENT_GONE, 0, 0);
+	}
+	return (IMSGEV_OK);
+}
+
+/* proxyd's end closed: it died, and moves it had not finished are reset */
+static void
+kgpd_proxyd_gone(struct imsgev *iev)
+{
+	log_debug("channel to proxyd closed");
+	imsgev_clear(iev);
+	proxyd_up = 0;
+	kgpd_each_conn(kgp_conn_stream_moves_abort);
 }

@@ -34,12 +34,51 @@
 
 static void	 usage(void) __attribute__((noreturn));
 static void	 proxyd_sig(int, short, void *);
-static void	 proxyd_dispatch_main(int, short, void *);
-static void	 proxyd_dispatch_kgpd(int, short, void *);
+static int	 proxyd_config(struct imsgev *, struct imsg *);
+static int	 proxyd_stats_req(struct imsgev *, struct imsg *);
+static int	 proxyd_peer_fd(struct imsgev *, struct imsg *);
+static void	 proxyd_main_gone(struct imsgev *);
+static int	 proxyd_stream(struct imsgev *, struct imsg *);
+static int	 proxyd_switched(struct imsgev *, struct imsg *);
+static int	 proxyd_lent(struct imsgev *, struct imsg *);
+static void	 proxyd_kgpd_gone(struct imsgev *);
 static void	 proxyd_channel(int, const char *);
 
 static struct proxyd	 proxyd_env;
 struct proxyd		*env = &proxyd_env;
+
+/* what the controller sends (fd 3): it is trusted, a bad one is fatal */
+static const struct imsgev_msg proxyd_msgs_main[] = {
+	{ IMSGEV_TYPE(IMSG_PROXY_CONFIG), IMSGEV_SIZE(struct proxy_config),
+	    IMSGEV_ONCE, proxy_config_valid, proxyd_config },
+	IMSGEV_MSG_VERBOSE,
+	{ IMSGEV_TYPE(IMSG_STATS_REQ), IMSGEV_EMPTY, 0, NULL,
+	    proxyd_stats_req },
+	{ IMSGEV_TYPE(IMSG_PEER_FD), IMSGEV_EMPTY, IMSGEV_FD, NULL,
+	    proxyd_peer_fd },
+	IMSGEV_END
+};
+static const struct imsgev_peer proxyd_peer_main = {
+	"the controller", IMSGEV_FATAL, 0, proxyd_msgs_main,
+	proxyd_main_gone, NULL
+};
+
+/*
+ * What kgpd sends (fd 4, or the channel of IMSG_PEER_FD): a bad one is
+ * logged and dropped, as kgpd does with proxyd's.
+ */
+static const struct imsgev_msg proxyd_msgs_kgpd[] = {
+	{ IMSGEV_TYPE(IMSG_STREAM_FD), IMSGEV_SIZE(struct stream_info),
+	    IMSGEV_FD, stream_info_valid, proxyd_stream },
+	{ IMSGEV_TYPE(IMSG_STREAM_SWITCHED), IMSGEV_SIZE(struct stream_moved),
+	    0, stream_moved_valid, proxyd_switched },
+	{ IMSGEV_TYPE(IMSG_STREAM_LENT), IMSGEV_SIZE(struct stream_lent), 0,
+	    stream_lent_valid, proxyd_lent },
+	IMSGEV_END
+};
+static const struct imsgev_peer proxyd_peer_kgpd = {
+	"kgpd", IMSGEV_DROP, 0, proxyd_msgs_kgpd, proxyd_kgpd_gone, NULL
+};
 
 static void
 usage(void)
@@ -103,8 +142,8 @@ main(int argc, char *argv[])
 
 	if ((env->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	imsgev_init(&env->iev_main, env->base, PROXYD_MAIN_FD,
-	    proxyd_dispatch_main, NULL);
+	imsgev_open(&env->iev_main, env->base, PROXYD_MAIN_FD,
+	    &proxyd_peer_main, NULL);
 	imsgev_log_sink(&env->iev_main);
 
 	signal(SIGPIPE, SIG_IGN);
@@ -120,8 +159,8 @@ main(int argc, char *argv[])
 	env->connect_timeout_ms = PROXYD_CONNECT_TIMEOUT_MS;
 	env->hand_off = 1;
 	relay_init();
-	imsgev_init(&env->iev_kgpd, env->base, PROXYD_KGPD_FD,
-	    proxyd_dispatch_kgpd, NULL);
+	imsgev_open(&env->iev_kgpd, env->base, PROXYD_KGPD_FD,
+	    &proxyd_peer_kgpd, NULL);
 
 	/*
 	 * last: the resolver configuration and /etc/hosts are read.
@@ -146,134 +185,75 @@ main(int argc, char *argv[])
 	exit(0);
 }
 
-static void
-proxyd_dispatch_main(int fd, short event, void *arg)
+static int
+proxyd_config(struct imsgev *iev, struct imsg *imsg)
 {
-	struct imsgev		*iev = arg;
-	struct imsg		 imsg;
 	struct proxy_config	 conf;
-	int32_t			 v;
-	int			 newfd;
-	ssize_t			 n;
 
-	if (imsgev_io(iev, event) == -1) {
-		/* the controller is gone: so are we, quietly */
-		exit(0);
-	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
-			fatalx("%s: imsg_get", __func__);
-		if (n == 0)
-			break;
-		switch (imsg.hdr.type) {
-		case IMSG_PROXY_CONFIG:
-			if (imsg_get_data(&imsg, &conf, sizeof(conf)) == -1)
-				fatalx("%s: bad IMSG_PROXY_CONFIG", __func__);
-			conf.dns_servers[sizeof(conf.dns_servers) - 1] = '\0';
-			relay_config(&conf);
-			break;
-		case IMSG_LOG_VERBOSE:
-			if (imsg_get_data(&imsg, &v, sizeof(v)) == -1)
-				fatalx("%s: bad IMSG_LOG_VERBOSE", __func__);
-			log_setverbose(v);
-			break;
-		case IMSG_STATS_REQ:
-			if (imsg_get_data(&imsg, NULL, 0) == -1)
-				fatalx("%s: bad IMSG_STATS_REQ", __func__);
-			imsg_compose_event(iev, IMSG_STATS, imsg.hdr.peerid, 0,
-			    -1, &env->stats, sizeof(env->stats));
-			break;
-		case IMSG_PEER_FD:
-			newfd = imsg_get_fd(&imsg);
-			if (imsg_get_data(&imsg, NULL, 0) == -1 || newfd == -1) {
-				if (newfd != -1)
-					close(newfd);
-				fatalx("%s: bad IMSG_PEER_FD", __func__);
-			}
-			if (set_nonblock(newfd) == -1 ||
-			    set_cloexec(newfd, 1) == -1)
-				fatal("%s: IMSG_PEER_FD", __func__);
-			if (env->iev_kgpd.ibuf.fd != -1)
-				imsgev_clear(&env->iev_kgpd);
-			imsgev_init(&env->iev_kgpd, env->base, newfd,
-			    proxyd_dispatch_kgpd, NULL);
-			log_debug("new kgpd channel");
-			break;
-		default:
-			fatalx("%s: unexpected imsg %u", __func__,
-			    imsg.hdr.type);
-		}
-		imsg_free(&imsg);
-	}
-	imsg_event_add(iev);
+	memcpy(&conf, imsg->data, sizeof(conf));
+	relay_config(&conf);
+	return (IMSGEV_OK);
 }
 
-static void
-proxyd_dispatch_kgpd(int fd, short event, void *arg)
+static int
+proxyd_stats_req(struct imsgev *iev, struct imsg *imsg)
 {
-	struct imsgev		*iev = arg;
-	struct imsg		 imsg;
-	struct stream_info	 si;
-	struct stream_moved	 sw;
-	struct stream_lent	 lt;
-	int			 sfd;
-	ssize_t			 n;
+	imsg_compose_event(iev, IMSG_STATS, imsg->hdr.peerid, 0, -1,
+	    &env->stats, sizeof(env->stats));
+	return (IMSGEV_OK);
+}
 
-	if (imsgev_io(iev, event) == -1) {
-		/* kgpd died: the controller restarts it, IMSG_PEER_FD */
-		log_debug("kgpd channel closed");
-		imsgev_clear(iev);
-		return;
-	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1) {
-			log_warnx("%s: bad message from kgpd, channel closed",
-			    __func__);
-			imsgev_clear(iev);
-			return;
-		}
-		if (n == 0)
-			break;
-		switch (imsg.hdr.type) {
-		case IMSG_STREAM_FD:
-			sfd = imsg_get_fd(&imsg);
-			if (imsg_get_data(&imsg, &si, sizeof(si)) == -1 ||
-			    sfd == -1) {
-				log_warnx("%s: bad IMSG_STREAM_FD (stream %u)",
-				    __func__, imsg.hdr.peerid);
-				if (sfd != -1)
-					close(sfd);
-				break;
-			}
-			si.peer[sizeof(si.peer) - 1] = '\0';
-			relay_stream(sfd, imsg.hdr.peerid, si.session, si.peer);
-			break;
-		case IMSG_STREAM_SWITCHED:
-			if (imsg_get_data(&imsg, &sw, sizeof(sw)) == -1 ||
-			    sw.ok > 1) {
-				log_warnx("%s: bad IMSG_STREAM_SWITCHED "
-				    "(stream %u)", __func__, imsg.hdr.peerid);
-				break;
-			}
-			relay_switched(imsg.hdr.peerid, sw.session, sw.ok);
-			break;
-		case IMSG_STREAM_LENT:
-			if (imsg_get_data(&imsg, &lt, sizeof(lt)) == -1 ||
-			    lt.how > KGP_LENT_GONE) {
-				log_warnx("%s: bad IMSG_STREAM_LENT "
-				    "(stream %u)", __func__, imsg.hdr.peerid);
-				break;
-			}
-			relay_lent(imsg.hdr.peerid, lt.session, lt.how, lt.got,
-			    lt.err);
-			break;
-		default:
-			/* logged and dropped, as kgpd does with proxyd's */
-			log_warnx("%s: unexpected imsg %u (stream %u)",
-			    __func__, imsg.hdr.type, imsg.hdr.peerid);
-			break;	/* imsg_free() closes any descriptor */
-		}
-		imsg_free(&imsg);
-	}
-	imsg_event_add(iev);
+/* A new channel to kgpd: the old one's kgpd was restarted. */
+static int
+proxyd_peer_fd(struct imsgev *iev, struct imsg *imsg)
+{
+	imsgev_replace(&env->iev_kgpd, imsg_get_fd(imsg));
+	log_debug("new kgpd channel");
+	return (IMSGEV_OK);
+}
+
+/* The controller is gone: so are we, quietly. */
+static void
+proxyd_main_gone(struct imsgev *iev)
+{
+	exit(0);
+}
+
+static int
+proxyd_stream(struct imsgev *iev, struct imsg *imsg)
+{
+	struct stream_info	 si;
+
+	memcpy(&si, imsg->data, sizeof(si));
+	relay_stream(imsg_get_fd(imsg), imsg->hdr.peerid, si.session,
+	    si.peer);
+	return (IMSGEV_OK);
+}
+
+static int
+proxyd_switched(struct imsgev *iev, struct imsg *imsg)
+{
+	struct stream_moved	 sw;
+
+	memcpy(&sw, imsg->data, sizeof(sw));
+	relay_switched(imsg->hdr.peerid, sw.session, sw.ok);
+	return (IMSGEV_OK);
+}
+
+static int
+proxyd_lent(struct imsgev *iev, struct imsg *imsg)
+{
+	struct stream_lent	 lt;
+
+	memcpy(&lt, imsg->data, sizeof(lt));
+	relay_lent(imsg->hdr.peerid, lt.session, lt.how, lt.got, lt.err);
+	return (IMSGEV_OK);
+}
+
+/* kgpd died: the controller restarts it, and IMSG_PEER_FD follows */
+static void
+proxyd_kgpd_gone(struct imsgev *iev)
+{
+	log_debug("kgpd channel closed");
+	imsgev_clear(iev);
 }

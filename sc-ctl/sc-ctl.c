@@ -1,12 +1,15 @@
 /*
- * sc-ctl: talk to a running sc over its control socket.
+ * sc-ctl: talk to a running sc over its control socket.  Every message
+ * carries SC_CTL_VERSION in peerid, both ways: sc refuses a request of
+ * another version with an IMSG_CTL_FAIL that says why, and sc-ctl an
+ * answer of another version.  Answers are checked as sc checks what it
+ * gets: the exact size, terminated strings.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -19,14 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "imsg.h"
 #include "imsg_types.h"
+#include "log.h"
 
 #define CTL_TIMEOUT_MS	10000
 
 static void	 usage(void) __attribute__((noreturn));
-static int	 default_path(const char *, char *, size_t);
 static int	 ctl_connect(const char *);
 static void	 not_permitted(const char *);
 static int	 ctl_wait(struct imsgbuf *, struct imsg *);
@@ -34,7 +36,7 @@ static int	 get_status(struct imsg *, struct ctl_status *,
 		    struct sc_link_stats *);
 static void	 print_status(const struct ctl_status *);
 static void	 print_link(const struct sc_link_stats *);
-static char	*clean(const char *, size_t);
+static char	*clean(const char *);
 
 static void
 usage(void)
@@ -42,29 +44,6 @@ usage(void)
 	fprintf(stderr,
 	    "usage: sc-ctl [-i name] [-s socket] status | stop | verbose n\n");
 	exit(1);
-}
-
-/* The same default as sc: SC_RUNDIR as root, else $XDG_RUNTIME_DIR or /tmp. */
-static int
-default_path(const char *name, char *buf, size_t len)
-{
-	const char	*dir;
-	char		 c[256];
-	size_t		 i;
-	int		 n;
-
-	if (name == NULL || *name == '\0')
-		name = "default";
-	for (i = 0; name[i] != '\0' && i < sizeof(c) - 1; i++)
-		c[i] = (isalnum((unsigned char)name[i]) || name[i] == '-' ||
-		    name[i] == '_' || name[i] == '.') ? name[i] : '_';
-	c[i] = '\0';
-	if (geteuid() == 0)
-		dir = SC_RUNDIR;
-	else if ((dir = getenv("XDG_RUNTIME_DIR")) == NULL || *dir != '/')
-		dir = "/tmp";
-	n = snprintf(buf, len, "%s/sc.%s.sock", dir, c);
-	return (n < 0 || (size_t)n >= len ? -1 : 0);
 }
 
 /* Say who may use the socket: its owner, its group and root. */
@@ -169,19 +148,15 @@ ctl_wait(struct imsgbuf *ibuf, struct imsg *imsg)
 	}
 }
 
-/* A fixed-size string from the wire: terminated, printable. */
+/* A string from the wire (checked: terminated), made printable. */
 static char *
-clean(const char *s, size_t len)
+clean(const char *s)
 {
-	static char	 buf[4][512];
+	static char	 buf[4][SC_CTL_FAIL_LEN];
 	static int	 idx;
 	char		*b = buf[idx++ % 4];
-	size_t		 i;
 
-	for (i = 0; i < len && i < sizeof(buf[0]) - 1 && s[i] != '\0'; i++)
-		b[i] = ((unsigned char)s[i] >= 0x20 && s[i] != 0x7f) ?
-		    s[i] : '?';
-	b[i] = '\0';
+	log_sanitize(s, b, sizeof(buf[0]));
 	return (b);
 }
 
@@ -193,11 +168,10 @@ print_status(const struct ctl_status *st)
 
 	up = st->started > 0 && now >= st->started ?
 	    (long long)(now - st->started) : 0;
-	printf("tunnel-id: %s\n", clean(st->tunnel_id, sizeof(st->tunnel_id)));
-	printf("tunnel-name: %s\n", clean(st->tunnel_name,
-	    sizeof(st->tunnel_name)));
-	printf("state: %s\n", clean(st->state, sizeof(st->state)));
-	printf("server: %s\n", clean(st->server, sizeof(st->server)));
+	printf("tunnel-id: %s\n", clean(st->tunnel_id));
+	printf("tunnel-name: %s\n", clean(st->tunnel_name));
+	printf("state: %s\n", clean(st->state));
+	printf("server: %s\n", clean(st->server));
 	printf("uptime: %lld\n", up);
 	printf("streams-open: %llu\n", (unsigned long long)st->streams_open);
 	printf("streams-total: %llu\n",
@@ -216,14 +190,9 @@ static int
 get_status(struct imsg *imsg, struct ctl_status *st,
     struct sc_link_stats *ls)
 {
-	size_t	 len = IMSG_DATA_SIZE(imsg);
-
-	if (len < sizeof(*st))
+	if (ctl_status_valid(imsg->data, IMSG_DATA_SIZE(imsg)) == -1)
 		return (-1);
 	memcpy(st, imsg->data, sizeof(*st));
-	if (st->nlinks > SC_MAX_CONNECTIONS ||
-	    len != sizeof(*st) + st->nlinks * sizeof(*ls))
-		return (-1);
 	memcpy(ls, (char *)imsg->data + sizeof(*st),
 	    st->nlinks * sizeof(*ls));
 	return (0);
@@ -308,7 +277,7 @@ main(int argc, char *argv[])
 		usage();
 
 	if (sock == NULL) {
-		if (default_path(name, path, sizeof(path)) == -1) {
+		if (sc_ctl_path(name, path, sizeof(path)) == -1) {
 			fprintf(stderr, "Error: socket path too long\n");
 			return (1);
 		}
@@ -317,7 +286,8 @@ main(int argc, char *argv[])
 	if ((fd = ctl_connect(sock)) == -1)
 		return (1);
 	imsg_init(&ibuf, fd);
-	if (imsg_compose(&ibuf, type, 0, 0, -1, type == IMSG_CTL_VERBOSE ?
+	if (imsg_compose(&ibuf, type, SC_CTL_VERSION, 0, -1,
+	    type == IMSG_CTL_VERBOSE ?
 	    &v : NULL, type == IMSG_CTL_VERBOSE ? sizeof(v) : 0) == -1 ||
 	    imsg_flush(&ibuf) == -1) {
 		fprintf(stderr, "Error: cannot send to %s: %s\n", sock,
@@ -328,6 +298,14 @@ main(int argc, char *argv[])
 	if (ctl_wait(&ibuf, &imsg) == -1) {
 		close(fd);
 		return (1);
+	}
+	/* a refusal is understood whatever the version */
+	if (imsg.hdr.peerid != SC_CTL_VERSION &&
+	    imsg.hdr.type != IMSG_CTL_FAIL) {
+		fprintf(stderr, "Error: sc speaks control protocol %u, this "
+		    "sc-ctl speaks %u: use the sc-ctl installed with that sc\n",
+		    imsg.hdr.peerid, SC_CTL_VERSION);
+		goto done;
 	}
 	switch (imsg.hdr.type) {
 	case IMSG_CTL_STATUS_INFO:
@@ -342,22 +320,26 @@ main(int argc, char *argv[])
 		ret = 0;
 		break;
 	case IMSG_CTL_OK:
+		if (type == IMSG_CTL_STATUS || imsg_get_empty(&imsg) == -1) {
+			fprintf(stderr, "Error: bad answer from sc\n");
+			break;
+		}
 		if (type == IMSG_CTL_STOP)
 			printf("sc is shutting down\n");
 		ret = 0;
 		break;
 	case IMSG_CTL_FAIL:
-		if ((msg = imsg_get_string(&imsg, 1024)) == NULL)
+		if ((msg = imsg_get_string(&imsg, SC_CTL_FAIL_LEN)) == NULL)
 			fprintf(stderr, "Error: the request failed\n");
 		else
-			fprintf(stderr, "Error: %s\n", clean(msg,
-			    strlen(msg)));
+			fprintf(stderr, "Error: %s\n", clean(msg));
 		break;
 	default:
 		fprintf(stderr, "Error: unexpected answer %u from sc\n",
 		    imsg.hdr.type);
 		break;
 	}
+ done:
 	imsg_free(&imsg);
 	imsg_clear(&ibuf);
 	close(fd);

@@ -11,7 +11,12 @@
  *
  * IMSG_LOG (imsg_types.h) carries the workers' log lines, as for the
  * client's children.  The server's own types start at SRV_IMSG_BASE so
- * that they never collide with it.
+ * that they never collide with it.  Each payload's validator (privsep.c)
+ * is declared next to it: 0 when it fits, -1 when it does not; the
+ * dispatcher (common/proc.c) calls it before the handler, in the parent
+ * before it relays a message and in the worker that gets it.  Who may
+ * send what is the tables at the top of parent.c (what each worker may
+ * send) and worker.c (what the parent may send each worker).
  */
 #ifndef SC_IMSG_SERVER_H
 #define SC_IMSG_SERVER_H
@@ -21,45 +26,55 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	2
-#define SRV_IMSG_BASE		0x100
+#define SRV_IMSG_VERSION	3
+#define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
 /* the two workers: "sc-server -W rest", "sc-server -W kgp" */
 #define SRV_ROLE_REST		1
 #define SRV_ROLE_KGP		2
 
+/* numbers pinned by group, as in imsg_types.h */
 enum srv_imsg_type {
 	/* worker -> parent */
-	IMSG_SRV_HELLO = SRV_IMSG_BASE,	/* struct sc_hello */
-	IMSG_SRV_READY,		/* no payload: serving */
-	IMSG_SRV_ENTRY_BIND,	/* KGP: struct srv_entry_req */
-	IMSG_SRV_STATE_ASIDE,	/* REST: no payload: tunnels.json is corrupt */
+	IMSG_SRV_HELLO = SRV_IMSG_BASE,	/* struct sc_hello, first and once */
+	IMSG_SRV_READY = 1001,	/* no payload: serving; once */
+	IMSG_SRV_ENTRY_BIND = 1002, /* KGP: struct srv_entry_req */
+	IMSG_SRV_STATE_ASIDE = 1003, /* REST: no payload: tunnels.json is */
+				/* corrupt */
 
 	/* parent -> worker */
-	IMSG_SRV_CONFIG,	/* struct srv_config */
-	IMSG_SRV_LISTENER,	/* fd = listening socket; uint32 SRV_LISTEN_* */
-	IMSG_SRV_START,		/* no payload: everything has been sent */
-	IMSG_SRV_ENTRY_FD,	/* struct srv_entry_reply, fd or none */
-	IMSG_SRV_SAVED,		/* struct srv_saved: a registry written, or not */
-	IMSG_SRV_SHUTDOWN,	/* no payload: drain and exit */
-	IMSG_SRV_KGP_DOWN,	/* to REST, no payload: the KGP worker died */
-	IMSG_SRV_KGP_UP,	/* to REST, no payload: a new KGP worker */
+	IMSG_SRV_CONFIG = 1100,	/* struct srv_config, once */
+	IMSG_SRV_LISTENER = 1101, /* fd = listening socket; uint32 */
+				/* SRV_LISTEN_*; once */
+	IMSG_SRV_START = 1102,	/* no payload: everything has been sent; */
+				/* once */
+	IMSG_SRV_ENTRY_FD = 1103, /* to KGP: struct srv_entry_reply, fd or */
+				/* none */
+	IMSG_SRV_SAVED = 1104,	/* to REST: struct srv_saved: a registry */
+				/* written, or not */
+	IMSG_SRV_SHUTDOWN = 1105, /* no payload: drain and exit */
+	IMSG_SRV_KGP_DOWN = 1106, /* to REST, no payload: the KGP worker */
+				/* died */
+	IMSG_SRV_KGP_UP = 1107,	/* to REST, no payload: a new KGP worker */
 
 	/* REST -> KGP, relayed by the parent */
-	IMSG_SRV_TUNNEL_ADD,	/* struct srv_tunnel_add */
-	IMSG_SRV_TUNNEL_DEL,	/* struct srv_tunnel_ref: to end, and why */
-	IMSG_SRV_TUNNELS_END,	/* no payload: every tunnel has been told */
-	IMSG_SRV_AUTH_REP,	/* struct srv_auth_rep */
+	IMSG_SRV_TUNNEL_ADD = 1200, /* struct srv_tunnel_add */
+	IMSG_SRV_TUNNEL_DEL = 1201, /* struct srv_tunnel_ref: to end, and */
+				/* why */
+	IMSG_SRV_TUNNELS_END = 1202, /* no payload: every tunnel has been */
+				/* told */
+	IMSG_SRV_AUTH_REP = 1203, /* struct srv_auth_rep */
 
 	/* KGP -> REST, relayed by the parent */
-	IMSG_SRV_TUNNEL_STATE,	/* struct srv_tstate */
-	IMSG_SRV_AUTH_REQ,	/* struct srv_auth_req: entry proxy -P */
+	IMSG_SRV_TUNNEL_STATE = 1300, /* struct srv_tstate */
+	IMSG_SRV_AUTH_REQ = 1301, /* struct srv_auth_req: entry proxy -P */
 
 	/* both ways: a blob, in chunks between its start and its end */
-	IMSG_SRV_BLOB_BEGIN,	/* struct srv_blob_hdr */
-	IMSG_SRV_BLOB,		/* uint32 SRV_BLOB_* + up to a chunk of bytes */
-	IMSG_SRV_BLOB_END,	/* struct srv_blob_hdr, the same again */
+	IMSG_SRV_BLOB_BEGIN = 1400, /* struct srv_blob_hdr */
+	IMSG_SRV_BLOB = 1401,	/* uint32 SRV_BLOB_* + up to a chunk of */
+				/* bytes */
+	IMSG_SRV_BLOB_END = 1402, /* struct srv_blob_hdr, the same again */
 };
 
 #define SRV_LISTEN_REST		1
@@ -115,6 +130,7 @@ struct srv_config {
 	uint32_t	 entry_nacl;
 	struct netmask	 entry_acl[ENTRY_ACL_MAX];
 };
+int	 srv_config_valid(const void *, size_t);
 
 /* an entry proxy port for a tunnel: want 0 lets the kernel choose */
 struct srv_entry_req {
@@ -122,12 +138,14 @@ struct srv_entry_req {
 	char		 tunnel_id[TUNNEL_ID_LEN + 1];
 	uint32_t	 want;
 };
+int	 srv_entry_req_valid(const void *, size_t);
 
 /* the answer: fd = the listening socket, none when bound is "" */
 struct srv_entry_reply {
 	uint64_t	 reqid;
 	char		 bound[ADDRSTR_MAX];	/* "ip:port" */
 };
+int	 srv_entry_reply_valid(const void *, size_t);
 
 /* how a tunnel reaches the KGP worker */
 #define SRV_ADD_NEW		1	/* a REST POST: bind a new port */
@@ -143,6 +161,7 @@ struct srv_tunnel_add {
 	uint32_t	 want;		/* entry port, 0: any */
 	int64_t		 last_connected;	/* 0: never */
 };
+int	 srv_tunnel_add_valid(const void *, size_t);
 
 /* why a tunnel is to end */
 #define SRV_DEL_USER		1	/* a REST DELETE */
@@ -153,6 +172,7 @@ struct srv_tunnel_ref {
 	uint8_t		 pad[3];
 	uint32_t	 why;		/* SRV_DEL_* */
 };
+int	 srv_tunnel_ref_valid(const void *, size_t);
 
 /* the answer to a registry sent to write (SRV_BLOB_SAVE) */
 struct srv_saved {
@@ -160,6 +180,7 @@ struct srv_saved {
 	int32_t		 error;		/* errno, 0: written and synced */
 	uint32_t	 pad;
 };
+int	 srv_saved_valid(const void *, size_t);
 
 /* what the REST answers need of a tunnel in the KGP worker */
 struct srv_tstate {
@@ -174,6 +195,7 @@ struct srv_tstate {
 	char		 entry_addr[ADDRSTR_MAX];
 	char		 reason[128];	/* why it ended */
 };
+int	 srv_tstate_valid(const void *, size_t);
 
 /* -P: the first request of an entry connection, for the REST worker */
 struct srv_auth_req {
@@ -184,16 +206,20 @@ struct srv_auth_req {
 	char		 key[256];
 	uint8_t		 have;		/* credentials that parse */
 };
+int	 srv_auth_req_valid(const void *, size_t);
 
 #define SRV_AUTH_OK		0
 #define SRV_AUTH_DENIED		1	/* 407 */
 #define SRV_AUTH_LIMITED	2	/* 429, retry */
 #define SRV_AUTH_UNAVAIL	3	/* 503: no REST worker just now */
 
+#define SRV_AUTH_RETRY_MAX	(24 * 3600)
+
 struct srv_auth_rep {
 	uint64_t	 reqid;
 	int32_t		 result;	/* SRV_AUTH_* */
-	int32_t		 retry;		/* seconds */
+	int32_t		 retry;		/* seconds, 0..SRV_AUTH_RETRY_MAX */
 };
+int	 srv_auth_rep_valid(const void *, size_t);
 
 #endif /* SC_IMSG_SERVER_H */

@@ -62,6 +62,7 @@
 struct srv_worker {
 	const char		*name;		/* "rest", "kgp" */
 	int			 role;		/* SRV_ROLE_* */
+	const struct imsgev_peer *peer;		/* what it may send */
 	struct imsgev		 iev;
 	struct srv_blob		 blob_in;
 	pid_t			 pid;		/* -1: none */
@@ -81,12 +82,18 @@ static void	 parent_spawn(struct srv_worker *);
 static void	 parent_exec(int, const char *) __attribute__((noreturn));
 static void	 parent_send_setup(struct srv_worker *);
 static void	 parent_send_accounts(void);
-static void	 parent_dispatch(int, short, void *);
-static int	 parent_imsg(struct srv_worker *, struct imsg *);
-static int	 parent_relay(struct srv_worker *, struct imsg *);
-static int	 parent_entry_bind(struct imsg *);
-static void	 parent_worker_bad(struct srv_worker *, const char *,
-		    uint32_t);
+static int	 parent_hello(struct imsgev *, struct imsg *);
+static int	 parent_ready(struct imsgev *, struct imsg *);
+static int	 parent_state_aside(struct imsgev *, struct imsg *);
+static int	 parent_blob(struct imsgev *, struct imsg *);
+static int	 parent_tunnel_add(struct imsgev *, struct imsg *);
+static int	 parent_to_kgp(struct imsgev *, struct imsg *);
+static int	 parent_tunnel_state(struct imsgev *, struct imsg *);
+static int	 parent_auth_req(struct imsgev *, struct imsg *);
+static int	 parent_entry_bind(struct imsgev *, struct imsg *);
+static void	 parent_worker_gone(struct imsgev *);
+static void	 parent_worker_bad(struct imsgev *, struct imsg *,
+		    enum imsgev_error, const char *);
 static void	 parent_check_gone(struct srv_worker *);
 static void	 parent_restart(int, short, void *);
 static void	 parent_stop_timeout(int, short, void *);
@@ -96,10 +103,69 @@ static void	 parent_poll(int, short, void *);
 static void	 parent_to(struct srv_worker *, uint32_t, const void *,
 		    size_t);
 
+/*
+ * What each worker may send.  The workers are not trusted: a message
+ * that does not fit (the wrong size, a type that is not this worker's,
+ * anything before its hello, a field that does not check out) gets its
+ * sender killed and replaced, never the parent.  What one worker tells
+ * the other is checked here before it is relayed.
+ */
+#define PARENT_MSGS_COMMON						\
+	{ IMSGEV_TYPE(IMSG_SRV_HELLO), IMSGEV_SIZE(struct sc_hello),	\
+	    IMSGEV_HELLO | IMSGEV_ONCE, NULL, parent_hello },		\
+	IMSGEV_MSG_LOG,							\
+	{ IMSGEV_TYPE(IMSG_SRV_READY), IMSGEV_EMPTY, IMSGEV_ONCE, NULL,	\
+	    parent_ready }
+
+static const struct imsgev_msg parent_msgs_rest[] = {
+	PARENT_MSGS_COMMON,
+	{ IMSGEV_TYPE(IMSG_SRV_STATE_ASIDE), IMSGEV_EMPTY, 0, NULL,
+	    parent_state_aside },
+	{ IMSGEV_TYPE(IMSG_SRV_BLOB_BEGIN), IMSGEV_SIZE(struct srv_blob_hdr),
+	    0, NULL, parent_blob },
+	{ IMSGEV_TYPE(IMSG_SRV_BLOB), sizeof(uint32_t) + 1, IMSG_MAXDATA, 0,
+	    NULL, parent_blob },
+	{ IMSGEV_TYPE(IMSG_SRV_BLOB_END), IMSGEV_SIZE(struct srv_blob_hdr),
+	    0, NULL, parent_blob },
+	/* for the KGP worker */
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_ADD), IMSGEV_SIZE(struct srv_tunnel_add),
+	    0, srv_tunnel_add_valid, parent_tunnel_add },
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_DEL), IMSGEV_SIZE(struct srv_tunnel_ref),
+	    0, srv_tunnel_ref_valid, parent_to_kgp },
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNELS_END), IMSGEV_EMPTY, 0, NULL,
+	    parent_to_kgp },
+	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REP), IMSGEV_SIZE(struct srv_auth_rep), 0,
+	    srv_auth_rep_valid, parent_to_kgp },
+	IMSGEV_END
+};
+
+static const struct imsgev_msg parent_msgs_kgp[] = {
+	PARENT_MSGS_COMMON,
+	{ IMSGEV_TYPE(IMSG_SRV_ENTRY_BIND), IMSGEV_SIZE(struct srv_entry_req),
+	    0, srv_entry_req_valid, parent_entry_bind },
+	/* for the REST worker */
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_STATE), IMSGEV_SIZE(struct srv_tstate),
+	    0, srv_tstate_valid, parent_tunnel_state },
+	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REQ), IMSGEV_SIZE(struct srv_auth_req), 0,
+	    srv_auth_req_valid, parent_auth_req },
+	IMSGEV_END
+};
+
+static const struct imsgev_peer parent_peer_rest = {
+	"rest", IMSGEV_CLOSE, 0, parent_msgs_rest, parent_worker_gone,
+	parent_worker_bad
+};
+static const struct imsgev_peer parent_peer_kgp = {
+	"kgp", IMSGEV_CLOSE, 0, parent_msgs_kgp, parent_worker_gone,
+	parent_worker_bad
+};
+
 static const char	*self_exe;
 static struct srv_worker workers[2] = {
-	{ .name = "kgp", .role = SRV_ROLE_KGP, .pid = -1 },
-	{ .name = "rest", .role = SRV_ROLE_REST, .pid = -1 },
+	{ .name = "kgp", .role = SRV_ROLE_KGP, .peer = &parent_peer_kgp,
+	    .pid = -1 },
+	{ .name = "rest", .role = SRV_ROLE_REST, .peer = &parent_peer_rest,
+	    .pid = -1 },
 };
 #define W_KGP		(&workers[0])
 #define W_REST		(&workers[1])
@@ -336,7 +402,7 @@ parent_spawn(struct srv_worker *w)
 	w->reaped = 0;
 	w->ready = 0;
 	clock_gettime(CLOCK_MONOTONIC, &w->started);
-	imsgev_init(&w->iev, env->base, sp[0], parent_dispatch, w);
+	imsgev_open(&w->iev, env->base, sp[0], w->peer, w);
 	parent_send_setup(w);
 	log_debug("%s worker started (pid %d)", w->name, (int)pid);
 	/* a new KGP worker hears of the tunnels from the REST worker */
@@ -475,198 +541,136 @@ parent_to(struct srv_worker *w, uint32_t type, const void *data, size_t len)
 		fatal("%s: imsg_compose", __func__);
 }
 
+/* The worker's channel closed: it is gone, or going; see that it is. */
 static void
-parent_dispatch(int fd, short event, void *arg)
+parent_worker_gone(struct imsgev *iev)
 {
-	struct imsgev		*iev = arg;
 	struct srv_worker	*w = iev->data;
-	struct imsg		 imsg;
-	ssize_t			 n;
+	struct timeval		 tv = { 2, 0 };
 
-	if (imsgev_io(iev, event) == -1) {
-		/* the worker is gone, or going: see that it is */
-		struct timeval	 tv = { 2, 0 };
-
-		imsgev_clear(iev);
-		w->chan = 0;
-		if (w->pid != -1 && !w->reaped)
-			evtimer_add(w->ev_reap, &tv);
-		parent_check_gone(w);
-		return;
-	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1) {
-			parent_worker_bad(w, "a broken message", 0);
-			return;
-		}
-		if (n == 0)
-			break;
-		if (parent_imsg(w, &imsg) == -1) {
-			parent_worker_bad(w, "a bad message", imsg.hdr.type);
-			imsg_free(&imsg);
-			return;
-		}
-		imsg_free(&imsg);
-		if (!w->chan)
-			return;
-	}
-	imsg_event_add(iev);
+	imsgev_clear(iev);
+	w->chan = 0;
+	if (w->pid != -1 && !w->reaped)
+		evtimer_add(w->ev_reap, &tv);
+	parent_check_gone(w);
 }
 
-/* One message of worker w; -1 if it does not check out. */
 static int
-parent_imsg(struct srv_worker *w, struct imsg *imsg)
+parent_hello(struct imsgev *iev, struct imsg *imsg)
 {
-	struct sc_hello	 hello;
-	struct srv_saved saved;
-	int32_t		 pri;
-	const char	*msg;
-	char		 line[IMSG_MAXDATA];
-	size_t		 len;
-	int		 r, rest = w->role == SRV_ROLE_REST;
+	struct srv_worker	*w = iev->data;
+	struct sc_hello		 hello;
 
-	switch (imsg->hdr.type) {
-	case IMSG_SRV_HELLO:
-		if (imsg_get_data(imsg, &hello, sizeof(hello)) == -1 ||
-		    hello.version != SRV_IMSG_VERSION)
-			return (-1);
-		log_debug("%s worker %u: hello", w->name, hello.pid);
-		return (0);
-	case IMSG_LOG:
-		/* int32 priority, then one string */
-		len = IMSG_DATA_SIZE(imsg);
-		if (len <= sizeof(pri))
-			return (-1);
-		memcpy(&pri, imsg->data, sizeof(pri));
-		msg = (const char *)imsg->data + sizeof(pri);
-		len -= sizeof(pri);
-		if (pri < LOG_EMERG || pri > LOG_DEBUG ||
-		    msg[len - 1] != '\0' || strlen(msg) != len - 1)
-			return (-1);
-		/* one line, whatever the worker may have become */
-		log_sanitize(msg, line, sizeof(line));
-		log_emit(pri, w->name, line);
-		return (0);
-	case IMSG_SRV_READY:
-		if (IMSG_DATA_SIZE(imsg) != 0 || w->ready)
-			return (-1);
-		w->ready = w->served = 1;
-		log_debug("%s worker %d: serving", w->name, (int)w->pid);
-		return (0);
-	case IMSG_SRV_ENTRY_BIND:
-		if (rest)
-			return (-1);
-		return (parent_entry_bind(imsg));
-	case IMSG_SRV_STATE_ASIDE:
-		if (!rest || IMSG_DATA_SIZE(imsg) != 0)
-			return (-1);
-		state_set_aside();
-		return (0);
-	case IMSG_SRV_BLOB_BEGIN:
-	case IMSG_SRV_BLOB:
-	case IMSG_SRV_BLOB_END:
-		if (!rest || (r = srv_blob_recv(&w->blob_in, imsg)) == -1 ||
-		    w->blob_in.kind != SRV_BLOB_SAVE) {
-			srv_blob_clear(&w->blob_in);
-			return (-1);
-		}
-		if (r == 0)
-			return (0);
-		/* the REST worker logs a failure, and answers with it */
-		memset(&saved, 0, sizeof(saved));
-		saved.error = state_write(w->blob_in.buf, w->blob_in.len);
-		saved.seq = w->blob_in.seq;
+	memcpy(&hello, imsg->data, sizeof(hello));
+	if (hello.version != SRV_IMSG_VERSION)
+		return (IMSGEV_BAD);
+	log_debug("%s worker %u: hello", w->name, hello.pid);
+	return (IMSGEV_OK);
+}
+
+static int
+parent_ready(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_worker	*w = iev->data;
+
+	w->ready = w->served = 1;
+	log_debug("%s worker %d: serving", w->name, (int)w->pid);
+	return (IMSGEV_OK);
+}
+
+static int
+parent_state_aside(struct imsgev *iev, struct imsg *imsg)
+{
+	state_set_aside();
+	return (IMSGEV_OK);
+}
+
+/* A registry to write, from the REST worker; it gets the answer. */
+static int
+parent_blob(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_worker	*w = iev->data;
+	struct srv_saved	 saved;
+	int			 r;
+
+	if ((r = srv_blob_recv(&w->blob_in, imsg)) == -1 ||
+	    w->blob_in.kind != SRV_BLOB_SAVE) {
 		srv_blob_clear(&w->blob_in);
-		parent_to(w, IMSG_SRV_SAVED, &saved, sizeof(saved));
-		return (0);
-	default:
-		return (parent_relay(w, imsg));
+		return (IMSGEV_BAD);
 	}
+	if (r == 0)
+		return (IMSGEV_OK);
+	/* the REST worker logs a failure, and answers with it */
+	memset(&saved, 0, sizeof(saved));
+	saved.error = state_write(w->blob_in.buf, w->blob_in.len);
+	saved.seq = w->blob_in.seq;
+	srv_blob_clear(&w->blob_in);
+	parent_to(w, IMSG_SRV_SAVED, &saved, sizeof(saved));
+	return (IMSGEV_OK);
 }
 
 /*
- * What one worker says to the other: checked (the sender is killed if it
- * does not fit), then passed on.  When the other one is not there, the
- * sender gets the answer it waits for, or nothing (the state is sent
- * again when a new worker is up).
+ * What one worker says to the other, checked by the table, is passed
+ * on.  When the other one is not there, the sender gets the answer it
+ * waits for, or nothing (the state is sent again when a new worker is
+ * up).
  */
 static int
-parent_relay(struct srv_worker *w, struct imsg *imsg)
+parent_tunnel_add(struct imsgev *iev, struct imsg *imsg)
 {
 	struct srv_tunnel_add	 add;
-	struct srv_tunnel_ref	 ref;
 	struct srv_tstate	 ts;
+
+	memcpy(&add, imsg->data, sizeof(add));
+	explicit_bzero(imsg->data, sizeof(add));
+	if (W_KGP->chan)
+		parent_to(W_KGP, IMSG_SRV_TUNNEL_ADD, &add, sizeof(add));
+	else if (add.mode == SRV_ADD_NEW) {
+		/* no KGP worker just now: no entry proxy */
+		memset(&ts, 0, sizeof(ts));
+		strlcpy(ts.id, add.id, sizeof(ts.id));
+		ts.status = TUNNEL_TERMINATED;
+		strlcpy(ts.reason, "no KGP worker", sizeof(ts.reason));
+		parent_to(W_REST, IMSG_SRV_TUNNEL_STATE, &ts, sizeof(ts));
+	}
+	explicit_bzero(&add, sizeof(add));
+	return (IMSGEV_OK);
+}
+
+/* TUNNEL_DEL, TUNNELS_END, AUTH_REP: as they are */
+static int
+parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
+{
+	parent_to(W_KGP, imsg->hdr.type, imsg->data, IMSG_DATA_SIZE(imsg));
+	return (IMSGEV_OK);
+}
+
+static int
+parent_tunnel_state(struct imsgev *iev, struct imsg *imsg)
+{
+	parent_to(W_REST, imsg->hdr.type, imsg->data, IMSG_DATA_SIZE(imsg));
+	return (IMSGEV_OK);
+}
+
+/* -P: the REST worker answers, or the KGP worker hears it cannot now */
+static int
+parent_auth_req(struct imsgev *iev, struct imsg *imsg)
+{
 	struct srv_auth_req	 req;
 	struct srv_auth_rep	 rep;
-	uint32_t		 type = imsg->hdr.type;
 
-	if (w->role == SRV_ROLE_REST) {
-		switch (type) {
-		case IMSG_SRV_TUNNEL_ADD:
-			if (imsg_get_data(imsg, &add, sizeof(add)) == -1 ||
-			    srv_tunnel_add_valid(&add) == -1)
-				return (-1);
-			if (W_KGP->chan)
-				parent_to(W_KGP, type, &add, sizeof(add));
-			else if (add.mode == SRV_ADD_NEW) {
-				/* no KGP worker just now: no entry proxy */
-				memset(&ts, 0, sizeof(ts));
-				strlcpy(ts.id, add.id, sizeof(ts.id));
-				ts.status = TUNNEL_TERMINATED;
-				strlcpy(ts.reason, "no KGP worker",
-				    sizeof(ts.reason));
-				parent_to(W_REST, IMSG_SRV_TUNNEL_STATE, &ts,
-				    sizeof(ts));
-			}
-			explicit_bzero(&add, sizeof(add));
-			return (0);
-		case IMSG_SRV_TUNNEL_DEL:
-			if (imsg_get_data(imsg, &ref, sizeof(ref)) == -1 ||
-			    srv_tunnel_ref_valid(&ref) == -1)
-				return (-1);
-			parent_to(W_KGP, type, &ref, sizeof(ref));
-			return (0);
-		case IMSG_SRV_TUNNELS_END:
-			if (IMSG_DATA_SIZE(imsg) != 0)
-				return (-1);
-			parent_to(W_KGP, type, NULL, 0);
-			return (0);
-		case IMSG_SRV_AUTH_REP:
-			if (imsg_get_data(imsg, &rep, sizeof(rep)) == -1 ||
-			    rep.result < SRV_AUTH_OK ||
-			    rep.result > SRV_AUTH_UNAVAIL ||
-			    rep.retry < 0 || rep.retry > 24 * 3600)
-				return (-1);
-			parent_to(W_KGP, type, &rep, sizeof(rep));
-			return (0);
-		}
-		return (-1);
+	memcpy(&req, imsg->data, sizeof(req));
+	explicit_bzero(imsg->data, sizeof(req));
+	if (W_REST->chan && W_REST->ready)
+		parent_to(W_REST, IMSG_SRV_AUTH_REQ, &req, sizeof(req));
+	else {
+		memset(&rep, 0, sizeof(rep));
+		rep.reqid = req.reqid;
+		rep.result = SRV_AUTH_UNAVAIL;
+		parent_to(W_KGP, IMSG_SRV_AUTH_REP, &rep, sizeof(rep));
 	}
-	switch (type) {
-	case IMSG_SRV_TUNNEL_STATE:
-		if (imsg_get_data(imsg, &ts, sizeof(ts)) == -1 ||
-		    srv_tstate_valid(&ts) == -1)
-			return (-1);
-		parent_to(W_REST, type, &ts, sizeof(ts));
-		return (0);
-	case IMSG_SRV_AUTH_REQ:
-		if (imsg_get_data(imsg, &req, sizeof(req)) == -1 ||
-		    srv_auth_req_valid(&req) == -1) {
-			explicit_bzero(&req, sizeof(req));
-			return (-1);
-		}
-		if (W_REST->chan && W_REST->ready)
-			parent_to(W_REST, type, &req, sizeof(req));
-		else {
-			memset(&rep, 0, sizeof(rep));
-			rep.reqid = req.reqid;
-			rep.result = SRV_AUTH_UNAVAIL;
-			parent_to(W_KGP, IMSG_SRV_AUTH_REP, &rep, sizeof(rep));
-		}
-		explicit_bzero(&req, sizeof(req));
-		return (0);
-	}
-	return (-1);
+	explicit_bzero(&req, sizeof(req));
+	return (IMSGEV_OK);
 }
 
 /*
@@ -675,18 +679,14 @@ parent_relay(struct srv_worker *w, struct imsg *imsg)
  * kernel chooses.  Never a privileged port.
  */
 static int
-parent_entry_bind(struct imsg *imsg)
+parent_entry_bind(struct imsgev *iev, struct imsg *imsg)
 {
 	struct srv_entry_req	 req;
 	struct srv_entry_reply	 rep;
 	char			 port[16], bound[ADDRSTR_MAX];
 	int			 fd;
 
-	if (imsg_get_data(imsg, &req, sizeof(req)) == -1 ||
-	    memchr(req.tunnel_id, '\0', sizeof(req.tunnel_id)) == NULL ||
-	    !tunnel_id_valid(req.tunnel_id) ||
-	    (req.want != 0 && (req.want < 1024 || req.want > 65535)))
-		return (-1);
+	memcpy(&req, imsg->data, sizeof(req));
 	snprintf(port, sizeof(port), "%u", req.want);
 	fd = listen_on(env->entry_host, port, ENTRY_BACKLOG, bound,
 	    sizeof(bound));
@@ -703,15 +703,18 @@ parent_entry_bind(struct imsg *imsg)
 	if (imsg_compose_event(&W_KGP->iev, IMSG_SRV_ENTRY_FD, 0, 0, fd, &rep,
 	    sizeof(rep)) == -1)
 		fatal("%s: imsg_compose", __func__);
-	return (0);
+	return (IMSGEV_OK);
 }
 
 /* Worker w broke the protocol: it is not to be trusted any more. */
 static void
-parent_worker_bad(struct srv_worker *w, const char *what, uint32_t type)
+parent_worker_bad(struct imsgev *iev, struct imsg *imsg,
+    enum imsgev_error error, const char *why)
 {
-	log_warnx("%s worker %d sent %s (type %u): killing it", w->name,
-	    (int)w->pid, what, type);
+	struct srv_worker	*w = iev->data;
+
+	log_warnx("%s worker %d sent %s: killing it", w->name, (int)w->pid,
+	    why);
 	imsgev_clear(&w->iev);
 	w->chan = 0;
 	srv_blob_clear(&w->blob_in);

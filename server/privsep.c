@@ -133,17 +133,55 @@ srv_blob_recv(struct srv_blob *b, struct imsg *imsg)
 	return (-1);
 }
 
-/* a fixed-size string field: NUL-terminated inside its array */
-#define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
-
 /*
- * The relayed messages between the workers, checked by the parent before
- * it relays them and by the worker that gets them: 0 if they fit.
+ * The validators of imsg_server.h: a payload of len bytes that fits its
+ * message, 0, or -1.  The relayed ones run twice: in the parent before
+ * it relays, and in the worker that gets them.
  */
 int
-srv_tunnel_add_valid(const struct srv_tunnel_add *a)
+srv_config_valid(const void *p, size_t len)
 {
-	if (!FIELD_STR(a->id) || !tunnel_id_valid(a->id) ||
+	const struct srv_config	*c = p;
+
+	if (len != sizeof(*c) || c->version != SRV_IMSG_VERSION ||
+	    !FIELD_STR(c->host) || !FIELD_STR(c->entry_host) ||
+	    !FIELD_STR(c->rest_addr) || !FIELD_STR(c->kgp_addr) ||
+	    !FIELD_STR(c->tunnels_path) || !FIELD_STR(c->cert_hash) ||
+	    (c->role != SRV_ROLE_REST && c->role != SRV_ROLE_KGP) ||
+	    c->entry_nacl > ENTRY_ACL_MAX || c->grace < 1 ||
+	    c->max_missed < 1)
+		return (-1);
+	return (0);
+}
+
+/* want: 0 (the kernel chooses), or a port that is not privileged */
+int
+srv_entry_req_valid(const void *p, size_t len)
+{
+	const struct srv_entry_req	*r = p;
+
+	if (len != sizeof(*r) || !FIELD_STR(r->tunnel_id) ||
+	    !tunnel_id_valid(r->tunnel_id) ||
+	    (r->want != 0 && (r->want < 1024 || r->want > 65535)))
+		return (-1);
+	return (0);
+}
+
+int
+srv_entry_reply_valid(const void *p, size_t len)
+{
+	const struct srv_entry_reply	*r = p;
+
+	return (len != sizeof(*r) || !FIELD_STR(r->bound) ? -1 : 0);
+}
+
+int
+srv_tunnel_add_valid(const void *p, size_t len)
+{
+	const struct srv_tunnel_add	*a = p;
+
+	if (len != sizeof(*a) || !FIELD_STR(a->id) ||
+	    !tunnel_id_valid(a->id) ||
 	    !FIELD_STR(a->secret) || !FIELD_STR(a->owner) ||
 	    strlen(a->secret) != TUNNEL_SECRET_LEN ||
 	    strspn(a->secret, "0123456789abcdef") != TUNNEL_SECRET_LEN ||
@@ -157,18 +195,36 @@ srv_tunnel_add_valid(const struct srv_tunnel_add *a)
 }
 
 int
-srv_tunnel_ref_valid(const struct srv_tunnel_ref *r)
+srv_tunnel_ref_valid(const void *p, size_t len)
 {
-	if (!FIELD_STR(r->id) || !tunnel_id_valid(r->id) ||
+	const struct srv_tunnel_ref	*r = p;
+
+	if (len != sizeof(*r) || !FIELD_STR(r->id) ||
+	    !tunnel_id_valid(r->id) ||
 	    (r->why != SRV_DEL_USER && r->why != SRV_DEL_UNSAVED))
 		return (-1);
 	return (0);
 }
 
+/* an errno or 0; which registry it answers is the worker's to judge */
 int
-srv_tstate_valid(const struct srv_tstate *ts)
+srv_saved_valid(const void *p, size_t len)
 {
-	if (!FIELD_STR(ts->id) || !tunnel_id_valid(ts->id) ||
+	const struct srv_saved	*sv = p;
+
+	if (len != sizeof(*sv) || sv->error < 0 || sv->error > 4095 ||
+	    sv->pad != 0)
+		return (-1);
+	return (0);
+}
+
+int
+srv_tstate_valid(const void *p, size_t len)
+{
+	const struct srv_tstate	*ts = p;
+
+	if (len != sizeof(*ts) || !FIELD_STR(ts->id) ||
+	    !tunnel_id_valid(ts->id) ||
 	    ts->status > TUNNEL_TERMINATED || ts->connected > 1 ||
 	    ts->nlinks > 65536 || ts->entry_port > 65535 ||
 	    (ts->entry_port != 0 && ts->entry_port < 1024) ||
@@ -179,11 +235,26 @@ srv_tstate_valid(const struct srv_tstate *ts)
 }
 
 int
-srv_auth_req_valid(const struct srv_auth_req *r)
+srv_auth_req_valid(const void *p, size_t len)
 {
-	if (!FIELD_STR(r->tunnel_id) || !tunnel_id_valid(r->tunnel_id) ||
+	const struct srv_auth_req	*r = p;
+
+	if (len != sizeof(*r) || !FIELD_STR(r->tunnel_id) ||
+	    !tunnel_id_valid(r->tunnel_id) ||
 	    !FIELD_STR(r->addr) || !FIELD_STR(r->user) ||
 	    !FIELD_STR(r->key) || r->have > 1 || r->addr[0] == '\0')
+		return (-1);
+	return (0);
+}
+
+int
+srv_auth_rep_valid(const void *p, size_t len)
+{
+	const struct srv_auth_rep	*r = p;
+
+	if (len != sizeof(*r) || r->result < SRV_AUTH_OK ||
+	    r->result > SRV_AUTH_UNAVAIL || r->retry < 0 ||
+	    r->retry > SRV_AUTH_RETRY_MAX)
 		return (-1);
 	return (0);
 }

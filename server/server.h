@@ -327,10 +327,6 @@ int		 srv_blob_send(struct imsgev *, uint32_t, const void *, size_t,
 		    uint64_t);
 int		 srv_blob_recv(struct srv_blob *, struct imsg *);
 void		 srv_blob_clear(struct srv_blob *);
-int		 srv_tunnel_add_valid(const struct srv_tunnel_add *);
-int		 srv_tunnel_ref_valid(const struct srv_tunnel_ref *);
-int		 srv_tstate_valid(const struct srv_tstate *);
-int		 srv_auth_req_valid(const struct srv_auth_req *);
 
 /* util.c */
 void		 hexencode(const uint8_t *, size_t, char *);
@@ -343,7 +339,6 @@ int		 rest_base64_decode(const char *, uint8_t *, size_t, size_t *);
 int		 rest_basic_auth(const char *, char *, size_t, char *, size_t);
 int		 rest_tunnel_settings(struct json_t *, struct tunnel *, char *,
 		    size_t);
-void		 log_sanitize(const char *, char *, size_t);
 int		 write_file_atomic(const char *, const void *, size_t, mode_t);
 
 /* guard.c */

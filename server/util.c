@@ -451,20 +451,6 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 	return (500);
 }
 
-/* Copy s into buf for a log line: control characters become '?'. */
-void
-log_sanitize(const char *s, char *buf, size_t len)
-{
-	size_t	 i;
-
-	if (len == 0)
-		return;
-	for (i = 0; s[i] != '\0' && i < len - 1; i++)
-		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' :
-		    s[i];
-	buf[i] = '\0';
-}
-
 /*
  * Replace path with len bytes: a temporary file, fsync, rename, fsync of
  * the directory, so that what returns 0 is on disk, under its name.

@@ -69,20 +69,90 @@ struct save_wait {
 	void			*arg;
 };
 
-static void	 worker_dispatch(int, short, void *);
-static void	 worker_config(struct imsg *);
-static void	 worker_listener(struct imsg *);
+static int	 worker_config(struct imsgev *, struct imsg *);
+static int	 worker_listener(struct imsgev *, struct imsg *);
+static int	 worker_blob_msg(struct imsgev *, struct imsg *);
 static void	 worker_blob(void);
 static void	 worker_accounts(const char *, size_t);
+static int	 worker_start_msg(struct imsgev *, struct imsg *);
 static void	 worker_start(void);
-static void	 worker_entry_fd(struct imsg *);
-static void	 worker_saved(struct imsg *);
+static int	 worker_entry_fd(struct imsgev *, struct imsg *);
+static int	 worker_saved(struct imsgev *, struct imsg *);
+static int	 worker_shutdown_msg(struct imsgev *, struct imsg *);
 static void	 worker_check_ready(void);
-static void	 worker_relayed(struct imsg *);
-static void	 worker_relayed_rest(struct imsg *);
-static void	 worker_relayed_kgp(struct imsg *);
+static int	 worker_tunnel_state(struct imsgev *, struct imsg *);
+static int	 worker_auth_req(struct imsgev *, struct imsg *);
+static int	 worker_kgp_updown(struct imsgev *, struct imsg *);
+static int	 worker_tunnel_add(struct imsgev *, struct imsg *);
+static int	 worker_tunnel_del(struct imsgev *, struct imsg *);
+static int	 worker_tunnels_end(struct imsgev *, struct imsg *);
+static int	 worker_auth_rep(struct imsgev *, struct imsg *);
+static void	 worker_parent_gone(struct imsgev *);
 static void	 worker_sig(int, short, void *);
 static void	 worker_exit_timeout(int, short, void *);
+
+/*
+ * What the parent may send each worker.  It is trusted (it started us
+ * and holds every secret), but its messages are checked all the same;
+ * one that does not fit is fatal.  The setup (configuration, listener,
+ * START) comes once.
+ */
+#define WORKER_MSGS_COMMON						\
+	{ IMSGEV_TYPE(IMSG_SRV_CONFIG), IMSGEV_SIZE(struct srv_config),	\
+	    IMSGEV_ONCE, srv_config_valid, worker_config },		\
+	{ IMSGEV_TYPE(IMSG_SRV_LISTENER), IMSGEV_SIZE(uint32_t),	\
+	    IMSGEV_ONCE | IMSGEV_FD, NULL, worker_listener },		\
+	{ IMSGEV_TYPE(IMSG_SRV_BLOB_BEGIN),				\
+	    IMSGEV_SIZE(struct srv_blob_hdr), 0, NULL, worker_blob_msg },	\
+	{ IMSGEV_TYPE(IMSG_SRV_BLOB), sizeof(uint32_t) + 1, IMSG_MAXDATA,	\
+	    0, NULL, worker_blob_msg },					\
+	{ IMSGEV_TYPE(IMSG_SRV_BLOB_END),				\
+	    IMSGEV_SIZE(struct srv_blob_hdr), 0, NULL, worker_blob_msg },	\
+	{ IMSGEV_TYPE(IMSG_SRV_START), IMSGEV_EMPTY, IMSGEV_ONCE, NULL,	\
+	    worker_start_msg },						\
+	{ IMSGEV_TYPE(IMSG_SRV_SHUTDOWN), IMSGEV_EMPTY, 0, NULL,		\
+	    worker_shutdown_msg }
+
+static const struct imsgev_msg worker_msgs_rest[] = {
+	WORKER_MSGS_COMMON,
+	{ IMSGEV_TYPE(IMSG_SRV_SAVED), IMSGEV_SIZE(struct srv_saved), 0,
+	    srv_saved_valid, worker_saved },
+	/* from the KGP worker, through the parent */
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_STATE), IMSGEV_SIZE(struct srv_tstate),
+	    0, srv_tstate_valid, worker_tunnel_state },
+	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REQ), IMSGEV_SIZE(struct srv_auth_req), 0,
+	    srv_auth_req_valid, worker_auth_req },
+	{ IMSGEV_TYPE(IMSG_SRV_KGP_DOWN), IMSGEV_EMPTY, 0, NULL,
+	    worker_kgp_updown },
+	{ IMSGEV_TYPE(IMSG_SRV_KGP_UP), IMSGEV_EMPTY, 0, NULL,
+	    worker_kgp_updown },
+	IMSGEV_END
+};
+
+static const struct imsgev_msg worker_msgs_kgp[] = {
+	WORKER_MSGS_COMMON,
+	{ IMSGEV_TYPE(IMSG_SRV_ENTRY_FD), IMSGEV_SIZE(struct srv_entry_reply),
+	    IMSGEV_FDOPT, srv_entry_reply_valid, worker_entry_fd },
+	/* from the REST worker, through the parent */
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_ADD), IMSGEV_SIZE(struct srv_tunnel_add),
+	    0, srv_tunnel_add_valid, worker_tunnel_add },
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_DEL), IMSGEV_SIZE(struct srv_tunnel_ref),
+	    0, srv_tunnel_ref_valid, worker_tunnel_del },
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNELS_END), IMSGEV_EMPTY, 0, NULL,
+	    worker_tunnels_end },
+	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REP), IMSGEV_SIZE(struct srv_auth_rep), 0,
+	    srv_auth_rep_valid, worker_auth_rep },
+	IMSGEV_END
+};
+
+static const struct imsgev_peer worker_peer_rest = {
+	"the parent", IMSGEV_FATAL, 0, worker_msgs_rest, worker_parent_gone,
+	NULL
+};
+static const struct imsgev_peer worker_peer_kgp = {
+	"the parent", IMSGEV_FATAL, 0, worker_msgs_kgp, worker_parent_gone,
+	NULL
+};
 
 static struct imsgev	 iev_parent;
 static struct srv_blob	 blob_in;
@@ -138,7 +208,8 @@ worker_main(const char *role)
 		fatalx("event_base_new");
 	if (set_nonblock(SRV_WORKER_FD) == -1)
 		fatal("set_nonblock");
-	imsgev_init(&iev_parent, env->base, SRV_WORKER_FD, worker_dispatch,
+	imsgev_open(&iev_parent, env->base, SRV_WORKER_FD,
+	    env->worker == SRV_ROLE_REST ? &worker_peer_rest : &worker_peer_kgp,
 	    NULL);
 	imsgev_log_sink(&iev_parent);
 
@@ -170,89 +241,22 @@ worker_main(const char *role)
 	return (0);
 }
 
+/* The parent is gone: nobody to serve for. */
 static void
-worker_dispatch(int fd, short event, void *arg)
+worker_parent_gone(struct imsgev *iev)
 {
-	struct imsgev	*iev = arg;
-	struct imsg	 imsg;
-	ssize_t		 n;
-	int		 r;
-
-	if (imsgev_io(iev, event) == -1) {
-		/* the parent is gone: nobody to serve for */
-		imsgev_clear(iev);
-		exit(0);
-	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
-			fatal("%s: imsg_get", __func__);
-		if (n == 0)
-			break;
-		switch (imsg.hdr.type) {
-		case IMSG_SRV_CONFIG:
-			worker_config(&imsg);
-			break;
-		case IMSG_SRV_LISTENER:
-			worker_listener(&imsg);
-			break;
-		case IMSG_SRV_BLOB_BEGIN:
-		case IMSG_SRV_BLOB:
-		case IMSG_SRV_BLOB_END:
-			if ((r = srv_blob_recv(&blob_in, &imsg)) == -1)
-				fatalx("%s: a bad blob message (type %u)",
-				    __func__, imsg.hdr.type);
-			if (r == 1)
-				worker_blob();
-			break;
-		case IMSG_SRV_START:
-			if (IMSG_DATA_SIZE(&imsg) != 0 || started)
-				fatalx("%s: bad IMSG_SRV_START", __func__);
-			worker_start();
-			break;
-		case IMSG_SRV_ENTRY_FD:
-			if (env->worker != SRV_ROLE_KGP)
-				fatalx("%s: unexpected IMSG_SRV_ENTRY_FD",
-				    __func__);
-			worker_entry_fd(&imsg);
-			break;
-		case IMSG_SRV_SAVED:
-			if (env->worker != SRV_ROLE_REST)
-				fatalx("%s: unexpected IMSG_SRV_SAVED",
-				    __func__);
-			worker_saved(&imsg);
-			break;
-		case IMSG_SRV_SHUTDOWN:
-			if (IMSG_DATA_SIZE(&imsg) != 0)
-				fatalx("%s: bad IMSG_SRV_SHUTDOWN", __func__);
-			if (!env->shutting_down)
-				worker_shutdown();
-			break;
-		default:
-			worker_relayed(&imsg);
-			break;
-		}
-		imsg_free(&imsg);
-	}
-	imsg_event_add(iev);
+	imsgev_clear(iev);
+	exit(0);
 }
 
-static void
-worker_config(struct imsg *imsg)
+static int
+worker_config(struct imsgev *iev, struct imsg *imsg)
 {
 	struct srv_config	 c;
 
-	if (have_config || imsg_get_data(imsg, &c, sizeof(c)) == -1)
-		fatalx("%s: bad IMSG_SRV_CONFIG", __func__);
-	if (c.version != SRV_IMSG_VERSION ||
-	    memchr(c.host, '\0', sizeof(c.host)) == NULL ||
-	    memchr(c.entry_host, '\0', sizeof(c.entry_host)) == NULL ||
-	    memchr(c.rest_addr, '\0', sizeof(c.rest_addr)) == NULL ||
-	    memchr(c.kgp_addr, '\0', sizeof(c.kgp_addr)) == NULL ||
-	    memchr(c.tunnels_path, '\0', sizeof(c.tunnels_path)) == NULL ||
-	    memchr(c.cert_hash, '\0', sizeof(c.cert_hash)) == NULL ||
-	    c.role != (uint32_t)env->worker ||
-	    c.entry_nacl > ENTRY_ACL_MAX || c.grace < 1 || c.max_missed < 1)
-		fatalx("%s: bad configuration", __func__);
+	memcpy(&c, imsg->data, sizeof(c));
+	if (c.role != (uint32_t)env->worker)
+		return (IMSGEV_BAD);
 	env->resync = c.resync;
 	strlcpy(env->cert_hash, c.cert_hash, sizeof(env->cert_hash));
 	env->debug = c.debug;
@@ -271,27 +275,55 @@ worker_config(struct imsg *imsg)
 	memcpy(env->entry_acl, c.entry_acl, sizeof(env->entry_acl));
 	env->rest_tls = c.rest_tls;
 	have_config = 1;
+	return (IMSGEV_OK);
 }
 
-static void
-worker_listener(struct imsg *imsg)
+/* The worker's one listening socket, before START. */
+static int
+worker_listener(struct imsgev *iev, struct imsg *imsg)
 {
 	uint32_t	 which;
 	int		 fd;
 
-	if (started || imsg_get_data(imsg, &which, sizeof(which)) == -1 ||
-	    (fd = imsg_get_fd(imsg)) == -1)
-		fatalx("%s: bad IMSG_SRV_LISTENER", __func__);
-	if (which == SRV_LISTEN_REST && rest_fd == -1 &&
-	    env->worker == SRV_ROLE_REST)
-		rest_fd = fd;
-	else if (which == SRV_LISTEN_KGP && kgp_fd == -1 &&
-	    env->worker == SRV_ROLE_KGP)
-		kgp_fd = fd;
-	else
-		fatalx("%s: unexpected listener %u", __func__, which);
+	memcpy(&which, imsg->data, sizeof(which));
+	if (started || which != (env->worker == SRV_ROLE_REST ?
+	    SRV_LISTEN_REST : SRV_LISTEN_KGP))
+		return (IMSGEV_BAD);
+	fd = imsg_get_fd(imsg);
 	if (set_nonblock(fd) == -1)
 		fatal("%s: set_nonblock", __func__);
+	if (env->worker == SRV_ROLE_REST)
+		rest_fd = fd;
+	else
+		kgp_fd = fd;
+	return (IMSGEV_OK);
+}
+
+static int
+worker_blob_msg(struct imsgev *iev, struct imsg *imsg)
+{
+	int	 r;
+
+	if ((r = srv_blob_recv(&blob_in, imsg)) == -1)
+		return (IMSGEV_BAD);
+	if (r == 1)
+		worker_blob();
+	return (IMSGEV_OK);
+}
+
+static int
+worker_start_msg(struct imsgev *iev, struct imsg *imsg)
+{
+	worker_start();
+	return (IMSGEV_OK);
+}
+
+static int
+worker_shutdown_msg(struct imsgev *iev, struct imsg *imsg)
+{
+	if (!env->shutting_down)
+		worker_shutdown();
+	return (IMSGEV_OK);
 }
 
 /* A whole blob arrived: take it. */
@@ -483,22 +515,22 @@ worker_entry_bind(const char *id, int want, void (*cb)(int, const char *,
 	return (0);
 }
 
-static void
-worker_entry_fd(struct imsg *imsg)
+static int
+worker_entry_fd(struct imsgev *iev, struct imsg *imsg)
 {
 	struct srv_entry_reply	 rep;
 	struct entry_bind	*b;
 	int			 fd;
 
-	if (imsg_get_data(imsg, &rep, sizeof(rep)) == -1 ||
-	    memchr(rep.bound, '\0', sizeof(rep.bound)) == NULL)
-		fatalx("%s: bad IMSG_SRV_ENTRY_FD", __func__);
+	memcpy(&rep, imsg->data, sizeof(rep));
 	TAILQ_FOREACH(b, &binds, entry)
 		if (b->reqid == rep.reqid)
 			break;
+	if (b == NULL || (imsg->fd == -1) != (rep.bound[0] == '\0')) {
+		log_warnx("%s: an answer to no request", __func__);
+		return (IMSGEV_BAD);
+	}
 	fd = imsg_get_fd(imsg);
-	if (b == NULL || (fd == -1) != (rep.bound[0] == '\0'))
-		fatalx("%s: an answer to no request", __func__);
 	if (fd != -1 && set_nonblock(fd) == -1)
 		fatal("%s: set_nonblock", __func__);
 	TAILQ_REMOVE(&binds, b, entry);
@@ -506,6 +538,7 @@ worker_entry_fd(struct imsg *imsg)
 	free(b);
 	if (!ready && --restoring == 0)
 		worker_check_ready();
+	return (IMSGEV_OK);
 }
 
 /* The KGP worker answered for every tunnel of the registry. */
@@ -523,96 +556,91 @@ worker_send(uint32_t type, const void *data, size_t len)
 		fatal("%s: imsg_compose", __func__);
 }
 
-/* What the other worker says, through the parent; checked here again. */
-static void
-worker_relayed(struct imsg *imsg)
-{
-	if (env->worker == SRV_ROLE_REST)
-		worker_relayed_rest(imsg);
-	else
-		worker_relayed_kgp(imsg);
-}
-
-/* The REST worker: the KGP worker's reports and -P questions. */
-static void
-worker_relayed_rest(struct imsg *imsg)
+/*
+ * What the other worker says, through the parent, checked again by the
+ * table.  The REST worker: the KGP worker's reports and -P questions.
+ */
+static int
+worker_tunnel_state(struct imsgev *iev, struct imsg *imsg)
 {
 	struct srv_tstate	 ts;
+
+	memcpy(&ts, imsg->data, sizeof(ts));
+	if (started)
+		reg_state(&ts);
+	return (IMSGEV_OK);
+}
+
+static int
+worker_auth_req(struct imsgev *iev, struct imsg *imsg)
+{
 	struct srv_auth_req	 req;
 	struct srv_auth_rep	 rep;
 
-	switch (imsg->hdr.type) {
-	case IMSG_SRV_TUNNEL_STATE:
-		if (imsg_get_data(imsg, &ts, sizeof(ts)) == -1 ||
-		    srv_tstate_valid(&ts) == -1)
-			fatalx("%s: bad IMSG_SRV_TUNNEL_STATE", __func__);
-		if (started)
-			reg_state(&ts);
-		break;
-	case IMSG_SRV_AUTH_REQ:
-		if (imsg_get_data(imsg, &req, sizeof(req)) == -1 ||
-		    srv_auth_req_valid(&req) == -1)
-			fatalx("%s: bad IMSG_SRV_AUTH_REQ", __func__);
-		reg_auth(&req, &rep);
-		explicit_bzero(&req, sizeof(req));
-		worker_send(IMSG_SRV_AUTH_REP, &rep, sizeof(rep));
-		break;
-	case IMSG_SRV_KGP_DOWN:
-	case IMSG_SRV_KGP_UP:
-		if (IMSG_DATA_SIZE(imsg) != 0)
-			fatalx("%s: bad message %u", __func__,
-			    imsg->hdr.type);
-		if (!started)
-			break;	/* the registry is still to be told */
-		if (imsg->hdr.type == IMSG_SRV_KGP_DOWN)
-			reg_kgp_down();
-		else
-			reg_kgp_up();
-		break;
-	default:
-		fatalx("%s: unexpected imsg %u", __func__, imsg->hdr.type);
-	}
+	memcpy(&req, imsg->data, sizeof(req));
+	explicit_bzero(imsg->data, sizeof(req));
+	reg_auth(&req, &rep);
+	explicit_bzero(&req, sizeof(req));
+	worker_send(IMSG_SRV_AUTH_REP, &rep, sizeof(rep));
+	return (IMSGEV_OK);
+}
+
+static int
+worker_kgp_updown(struct imsgev *iev, struct imsg *imsg)
+{
+	if (!started)
+		return (IMSGEV_OK);	/* the registry is still to be told */
+	if (imsg->hdr.type == IMSG_SRV_KGP_DOWN)
+		reg_kgp_down();
+	else
+		reg_kgp_up();
+	return (IMSGEV_OK);
 }
 
 /* The KGP worker: the REST worker's tunnels and -P answers. */
-static void
-worker_relayed_kgp(struct imsg *imsg)
+static int
+worker_tunnel_add(struct imsgev *iev, struct imsg *imsg)
 {
 	struct srv_tunnel_add	 add;
+
+	if (!started)
+		return (IMSGEV_BAD);
+	memcpy(&add, imsg->data, sizeof(add));
+	explicit_bzero(imsg->data, sizeof(add));
+	if (!env->shutting_down)
+		tunnel_add(&add);
+	explicit_bzero(&add, sizeof(add));
+	return (IMSGEV_OK);
+}
+
+static int
+worker_tunnel_del(struct imsgev *iev, struct imsg *imsg)
+{
 	struct srv_tunnel_ref	 ref;
+
+	memcpy(&ref, imsg->data, sizeof(ref));
+	tunnel_del(ref.id, ref.why);
+	return (IMSGEV_OK);
+}
+
+static int
+worker_tunnels_end(struct imsgev *iev, struct imsg *imsg)
+{
+	if (!started)
+		return (IMSGEV_BAD);
+	tunnels_told = 1;
+	worker_check_ready();
+	return (IMSGEV_OK);
+}
+
+static int
+worker_auth_rep(struct imsgev *iev, struct imsg *imsg)
+{
 	struct srv_auth_rep	 rep;
 
-	switch (imsg->hdr.type) {
-	case IMSG_SRV_TUNNEL_ADD:
-		if (imsg_get_data(imsg, &add, sizeof(add)) == -1 ||
-		    srv_tunnel_add_valid(&add) == -1 || !started)
-			fatalx("%s: bad IMSG_SRV_TUNNEL_ADD", __func__);
-		if (!env->shutting_down)
-			tunnel_add(&add);
-		explicit_bzero(&add, sizeof(add));
-		break;
-	case IMSG_SRV_TUNNEL_DEL:
-		if (imsg_get_data(imsg, &ref, sizeof(ref)) == -1 ||
-		    srv_tunnel_ref_valid(&ref) == -1)
-			fatalx("%s: bad IMSG_SRV_TUNNEL_DEL", __func__);
-		tunnel_del(ref.id, ref.why);
-		break;
-	case IMSG_SRV_TUNNELS_END:
-		if (IMSG_DATA_SIZE(imsg) != 0 || !started)
-			fatalx("%s: bad IMSG_SRV_TUNNELS_END", __func__);
-		tunnels_told = 1;
-		worker_check_ready();
-		break;
-	case IMSG_SRV_AUTH_REP:
-		if (imsg_get_data(imsg, &rep, sizeof(rep)) == -1 ||
-		    rep.result < SRV_AUTH_OK || rep.result > SRV_AUTH_UNAVAIL ||
-		    rep.retry < 0 || rep.retry > 24 * 3600)
-			fatalx("%s: bad IMSG_SRV_AUTH_REP", __func__);
-		entry_auth_reply(&rep);
-		break;
-	default:
-		fatalx("%s: unexpected imsg %u", __func__, imsg->hdr.type);
-	}
+	memcpy(&rep, imsg->data, sizeof(rep));
+	entry_auth_reply(&rep);
+	return (IMSGEV_OK);
 }
 
 /*
@@ -650,16 +678,16 @@ worker_after_save(uint64_t seq, void (*cb)(void *, int), void *arg)
 	TAILQ_INSERT_TAIL(&waits, w, entry);
 }
 
-static void
-worker_saved(struct imsg *imsg)
+/* The answer for the next registry sent (srv_saved_valid() has run). */
+static int
+worker_saved(struct imsgev *iev, struct imsg *imsg)
 {
 	struct save_wait	*w, *tmp;
 	struct srv_saved	 sv;
 
-	if (imsg_get_data(imsg, &sv, sizeof(sv)) == -1 ||
-	    sv.seq != saved_seq + 1 || sv.seq > save_seq ||
-	    sv.error < 0 || sv.error > 4095 || sv.pad != 0)
-		fatalx("%s: bad IMSG_SRV_SAVED", __func__);
+	memcpy(&sv, imsg->data, sizeof(sv));
+	if (sv.seq != saved_seq + 1 || sv.seq > save_seq)
+		return (IMSGEV_BAD);
 	saved_seq = sv.seq;
 	state_saved(sv.error);
 	TAILQ_FOREACH_SAFE(w, &waits, entry, tmp) {
@@ -670,6 +698,7 @@ worker_saved(struct imsg *imsg)
 		free(w);
 	}
 	worker_check_ready();
+	return (IMSGEV_OK);
 }
 
 /* The registry read at start does not parse: the parent keeps it aside. */

@@ -1,6 +1,7 @@
 #!/bin/bash
 # sc-ctl: status, stop, verbose; the control socket's mode and default
-# path; clear errors for a missing or stale socket and bad commands.
+# path; clear errors for a missing or stale socket and bad commands; a
+# request or an answer of another control protocol is refused, saying so.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
 e2e_init
@@ -77,6 +78,67 @@ grep -q 'Error: .*in use' "$TMP/dup.log" ||
     fail "a second sc on the same socket: $(cat "$TMP/dup.log")"
 "$SC_CTL" -s "$SOCK" status >/dev/null || fail "the first sc lost its socket"
 ok "a second sc on the same control socket: '$(grep -m1 'Error: ' "$TMP/dup.log" | sed 's/^.*Error/Error/')'"
+
+# another control protocol: an sc-ctl from before versions (peerid 0)
+# asks for the status, with the message numbers every version keeps
+# (IMSG_CTL_STATUS 4, IMSG_CTL_FAIL 9); sc refuses it, says why, and goes on
+"$PYTHON" - "$SOCK" >"$TMP/oldctl.out" 2>&1 <<'PY' || fail "old sc-ctl: $(cat "$TMP/oldctl.out")"
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(struct.pack("=IHHII", 4, 16, 0, 0, 0))
+data = b""
+while len(data) < 16 or len(data) < struct.unpack("=IHHII", data[:16])[1]:
+    b = s.recv(65536)
+    if not b:
+        sys.exit("closed after %d bytes" % len(data))
+    data += b
+t, n, f, peer, pid = struct.unpack("=IHHII", data[:16])
+print(t, peer, data[16:n].rstrip(b"\0").decode(errors="replace"))
+PY
+read -r t peer msg <"$TMP/oldctl.out"
+[ "$t" = 9 ] && [ "$peer" = 1 ] &&
+    [ "$msg" = "sc-ctl speaks control protocol 0, this sc speaks 1: use the sc-ctl installed with this sc" ] ||
+    fail "a request of control protocol 0: '$(cat "$TMP/oldctl.out")'"
+grep -q 'control: refused: sc-ctl speaks control protocol 0' "$TMP/ctl.log" ||
+    fail "no 'control: refused' line in sc's log"
+"$SC_CTL" -s "$SOCK" status >/dev/null || fail "sc-ctl status after a refusal"
+ok "a request of control protocol 0: IMSG_CTL_FAIL '$msg', logged, sc goes on"
+
+# an sc of another control protocol: its answer is refused, its
+# refusal shown (fake_sc answers one request, as an sc of that version)
+fake_sc() {
+	rm -f "$TMP/fake.sock"
+	"$PYTHON" - "$TMP/fake.sock" "$@" <<'PY' &
+import os, socket, struct, sys
+path, typ, peer, text = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+l.bind(path)
+l.listen(1)
+l.settimeout(10)
+c, _ = l.accept()
+c.settimeout(10)
+c.recv(65536)
+body = text.encode() + b"\0" if text else b""
+c.sendall(struct.pack("=IHHII", typ, 16 + len(body), 0, peer, os.getpid()) + body)
+c.close()
+PY
+	PIDS+=("$!")
+	wait_for 5 test -S "$TMP/fake.sock" || fail "the fake sc did not start"
+}
+fake_sc 8 0 ""
+status=0
+"$SC_CTL" -s "$TMP/fake.sock" stop >"$TMP/fake.out" 2>&1 || status=$?
+[ "$status" = 1 ] && [ "$(cat "$TMP/fake.out")" = "Error: sc speaks control protocol 0, this sc-ctl speaks 1: use the sc-ctl installed with that sc" ] ||
+    fail "sc-ctl and an sc of control protocol 0: exit $status, '$(cat "$TMP/fake.out")'"
+ok "sc-ctl and an sc of control protocol 0: exit 1, '$(cat "$TMP/fake.out")'"
+fake_sc 9 2 "sc-ctl speaks control protocol 1, this sc speaks 2: use the sc-ctl installed with this sc"
+status=0
+"$SC_CTL" -s "$TMP/fake.sock" status >"$TMP/fake.out" 2>&1 || status=$?
+[ "$status" = 1 ] && grep -q '^Error: sc-ctl speaks control protocol 1, this sc speaks 2' "$TMP/fake.out" ||
+    fail "sc-ctl refused by an sc of control protocol 2: exit $status, '$(cat "$TMP/fake.out")'"
+ok "sc-ctl refused by an sc of control protocol 2: its reason shown, exit 1"
 
 # stop
 "$SC_CTL" -s "$SOCK" stop >"$TMP/stop.out" 2>&1 ||

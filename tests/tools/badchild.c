@@ -1,8 +1,9 @@
 /*
- * badchild: stands in for proxyd under sc and sends the controller what
- * a child never should, each time it starts.  What, is the end of the
- * name of the directory above its own (sc scrubs the environment of its
- * children, and they inherit its sandbox: no files to keep a count in):
+ * badchild: stands in for proxyd (or kgpd) under sc and sends the
+ * controller what a child never should, each time it starts.  What, is
+ * the end of the name of the directory above its own (sc scrubs the
+ * environment of its children, and they inherit its sandbox: no files
+ * to keep a count in):
  *
  *	...-stats: hello, then an IMSG_STATS of 3 bytes for a statistics
  *		   request;
@@ -11,6 +12,11 @@
  *	...-later: a quiet helper (hello, right-sized statistics) as long
  *		   as the directory has no file "broken"; once it has, it
  *		   exits with status 1 at once, before its hello.
+ *	...-hello2: kgpd: hello, then for each connection sc hands over
+ *		   (IMSG_KGP_CONNECT) an IMSG_KGP_UP; once all are up, a
+ *		   second hello.  A configuration or a connection after it
+ *		   (sc taking it for a new kgpd and connecting the tunnel
+ *		   again) is said on standard error, which is sc's log.
  *
  * The controller must log the bad message and restart the child (or,
  * for one that never said hello, say that it did not start and exit),
@@ -28,7 +34,7 @@
 #include "imsg.h"
 #include "imsg_types.h"
 
-enum mode { M_STATS, M_TYPE, M_EARLY, M_LATER };
+enum mode { M_STATS, M_TYPE, M_EARLY, M_LATER, M_HELLO2 };
 
 static char	 top[PATH_MAX];	/* the directory above its own */
 
@@ -54,7 +60,51 @@ mode(void)
 		return (M_EARLY);
 	if (strcmp(d, "-later") == 0)
 		return (M_LATER);
+	if (strcmp(d, "-hello2") == 0)
+		return (M_HELLO2);
 	errx(1, "unknown mode %s", d);
+}
+
+/*
+ * kgpd that says hello twice: every connection up, then the second
+ * hello; what sc sends after it is reported.
+ */
+static void
+hello2(struct imsgbuf *ib, struct imsg *imsg, struct kgp_config *kc,
+    struct kgp_link_event *ev, uint32_t *nlinks, uint32_t *ups,
+    uint32_t *index, int *again, struct sc_hello *hello)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_KGP_CONFIG:
+		if (*again)
+			fprintf(stderr, "badchild: IMSG_KGP_CONFIG after the "
+			    "second hello\n");
+		if (imsg_get_data(imsg, kc, sizeof(*kc)) == 0)
+			*nlinks = kc->connections;
+		explicit_bzero(kc, sizeof(*kc));
+		break;
+	case IMSG_KGP_CONNECT:
+		if (*again)
+			fprintf(stderr, "badchild: IMSG_KGP_CONNECT after the "
+			    "second hello\n");
+		if (imsg_get_data(imsg, index, sizeof(*index)) == -1)
+			break;
+		memset(ev, 0, sizeof(*ev));
+		ev->index = *index;
+		imsg_compose(ib, IMSG_KGP_UP, 0, 0, -1, ev, sizeof(*ev));
+		if (++*ups == *nlinks && !*again) {
+			fprintf(stderr, "badchild: %u connections up, saying "
+			    "hello again\n", *ups);
+			imsg_compose(ib, IMSG_HELLO, 0, 0, -1, hello,
+			    sizeof(*hello));
+			*again = 1;
+		}
+		if (imsg_flush(ib) == -1)
+			err(1, "imsg_flush");
+		break;
+	default:
+		break;
+	}
 }
 
 int
@@ -64,8 +114,12 @@ main(int argc, char *argv[])
 	struct imsg	 imsg;
 	struct sc_hello	 hello;
 	struct sc_stats	 st;
+	struct kgp_config kc;
+	struct kgp_link_event ev;
 	enum mode	 m;
 	ssize_t		 n;
+	uint32_t	 nlinks = 0, ups = 0, index;
+	int		 again = 0;
 	char		 broken[PATH_MAX + 16];
 
 	m = mode();
@@ -92,6 +146,12 @@ main(int argc, char *argv[])
 		if (n == 0)
 			return (0);	/* the controller let go */
 		while ((n = imsg_get(&ib, &imsg)) > 0) {
+			if (m == M_HELLO2) {
+				hello2(&ib, &imsg, &kc, &ev, &nlinks, &ups,
+				    &index, &again, &hello);
+				imsg_free(&imsg);
+				continue;
+			}
 			if (imsg.hdr.type == IMSG_STATS_REQ) {
 				if (m == M_LATER)
 					imsg_compose(&ib, IMSG_STATS, 0, 0, -1,

@@ -85,7 +85,7 @@ ctl_msg(struct imsg *imsg)
 			warned_moved++;
 		else if (strstr(msg, "bad IMSG_STREAM_LEND") != NULL)
 			warned_lend++;
-		else if (strstr(msg, "unexpected imsg 9999") != NULL)
+		else if (strstr(msg, "unexpected message 9999") != NULL)
 			warned_type++;
 		else if (strstr(msg, "bad IMSG_STREAM_MOVE") != NULL)
 			warned_move++;

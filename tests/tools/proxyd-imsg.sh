@@ -29,7 +29,7 @@ wait_log() {
 }
 wait_log 'proxyd hello'
 kill -HUP "$pid"
-wait_log 'unexpected imsg 9999'
+wait_log 'unexpected message 9999'
 kill -USR1 "$pid"
 wait_log 'harness: streams-open'
 if grep -q 'harness: proxyd \(exited\|killed\)' "$log"; then

@@ -626,12 +626,14 @@ test_ctl_path(void **state)
 {
 	char	 buf[256];
 
-	assert_int_equal(config_ctl_path("a/b c", buf, sizeof(buf)), 0);
+	assert_int_equal(sc_ctl_path("a/b c", buf, sizeof(buf)), 0);
 	if (geteuid() != 0)
 		assert_string_equal(buf, "/tmp/xdg/sc.a_b_c.sock");
 	else
 		assert_non_null(strstr(buf, "/sc.a_b_c.sock"));
-	assert_int_equal(config_ctl_path("x", buf, 8), -1);
+	assert_int_equal(sc_ctl_path("x", buf, 8), -1);
+	assert_int_equal(sc_ctl_path(NULL, buf, sizeof(buf)), 0);
+	assert_non_null(strstr(buf, "/sc.default.sock"));
 }
 
 /* The upstream proxy flags: what they set, and errors that never show a password. */

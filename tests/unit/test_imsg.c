@@ -114,6 +114,7 @@ test_explicit_pid_and_empty_payload(void **state)
 	assert_int_equal(imsg.hdr.pid, 12345);
 	assert_int_equal(IMSG_DATA_SIZE(&imsg), 0);
 	assert_int_equal(imsg_get_data(&imsg, NULL, 0), 0);
+	assert_int_equal(imsg_get_empty(&imsg), 0);
 	imsg_free(&imsg);
 }
 
@@ -575,6 +576,9 @@ test_get_data_exact(void **state)
 	assert_int_equal(errno, EBADMSG);
 	assert_int_equal(imsg_get_data(&imsg, larger, sizeof(larger)), -1);
 	assert_int_equal(imsg_get_data(&imsg, NULL, 0), -1);
+	errno = 0;
+	assert_int_equal(imsg_get_empty(&imsg), -1);
+	assert_int_equal(errno, EBADMSG);
 	out = 0;
 	assert_int_equal(imsg_get_data(&imsg, &out, sizeof(out)), 0);
 	assert_true(out == v);

@@ -244,51 +244,51 @@ test_relayed(void **state)
 	memset(a.secret, 'a', TUNNEL_SECRET_LEN);
 	strlcpy(a.owner, "alice", sizeof(a.owner));
 	a.mode = SRV_ADD_NEW;
-	assert_int_equal(srv_tunnel_add_valid(&a), 0);
+	assert_int_equal(srv_tunnel_add_valid(&a, sizeof(a)), 0);
 	a.want = 80;			/* a privileged port */
 	a.mode = SRV_ADD_RESTORE;
-	assert_int_equal(srv_tunnel_add_valid(&a), -1);
+	assert_int_equal(srv_tunnel_add_valid(&a, sizeof(a)), -1);
 	a.want = 4000;
-	assert_int_equal(srv_tunnel_add_valid(&a), 0);
+	assert_int_equal(srv_tunnel_add_valid(&a, sizeof(a)), 0);
 	a.mode = SRV_ADD_NEW;		/* a new tunnel has no port yet */
-	assert_int_equal(srv_tunnel_add_valid(&a), -1);
+	assert_int_equal(srv_tunnel_add_valid(&a, sizeof(a)), -1);
 	a.mode = 9;
 	a.want = 0;
-	assert_int_equal(srv_tunnel_add_valid(&a), -1);
+	assert_int_equal(srv_tunnel_add_valid(&a, sizeof(a)), -1);
 	a.mode = SRV_ADD_SYNC;
 	a.secret[3] = 'X';		/* not hex */
-	assert_int_equal(srv_tunnel_add_valid(&a), -1);
+	assert_int_equal(srv_tunnel_add_valid(&a, sizeof(a)), -1);
 	a.secret[3] = 'a';
 	memset(a.owner, 'b', sizeof(a.owner));	/* no NUL */
-	assert_int_equal(srv_tunnel_add_valid(&a), -1);
+	assert_int_equal(srv_tunnel_add_valid(&a, sizeof(a)), -1);
 
 	memset(&ref, 0, sizeof(ref));
 	strlcpy(ref.id, ID, sizeof(ref.id));
 	ref.why = SRV_DEL_USER;
-	assert_int_equal(srv_tunnel_ref_valid(&ref), 0);
+	assert_int_equal(srv_tunnel_ref_valid(&ref, sizeof(ref)), 0);
 	ref.why = SRV_DEL_UNSAVED;
-	assert_int_equal(srv_tunnel_ref_valid(&ref), 0);
+	assert_int_equal(srv_tunnel_ref_valid(&ref, sizeof(ref)), 0);
 	ref.why = 0;
-	assert_int_equal(srv_tunnel_ref_valid(&ref), -1);
+	assert_int_equal(srv_tunnel_ref_valid(&ref, sizeof(ref)), -1);
 	ref.why = SRV_DEL_USER;
 	memset(ref.id, 'a', sizeof(ref.id));	/* no NUL */
-	assert_int_equal(srv_tunnel_ref_valid(&ref), -1);
+	assert_int_equal(srv_tunnel_ref_valid(&ref, sizeof(ref)), -1);
 
 	memset(&ts, 0, sizeof(ts));
 	strlcpy(ts.id, ID, sizeof(ts.id));
 	ts.status = TUNNEL_RUNNING;
-	assert_int_equal(srv_tstate_valid(&ts), 0);
+	assert_int_equal(srv_tstate_valid(&ts, sizeof(ts)), 0);
 	ts.status = TUNNEL_TERMINATED + 1;
-	assert_int_equal(srv_tstate_valid(&ts), -1);
+	assert_int_equal(srv_tstate_valid(&ts, sizeof(ts)), -1);
 	ts.status = TUNNEL_HALTING;
 	ts.entry_port = 22;
-	assert_int_equal(srv_tstate_valid(&ts), -1);
+	assert_int_equal(srv_tstate_valid(&ts, sizeof(ts)), -1);
 	ts.entry_port = 0;
 	memset(ts.reason, 'x', sizeof(ts.reason));
-	assert_int_equal(srv_tstate_valid(&ts), -1);
+	assert_int_equal(srv_tstate_valid(&ts, sizeof(ts)), -1);
 	ts.reason[0] = '\0';
 	ts.id[0] = 'G';
-	assert_int_equal(srv_tstate_valid(&ts), -1);
+	assert_int_equal(srv_tstate_valid(&ts, sizeof(ts)), -1);
 
 	memset(&r, 0, sizeof(r));
 	strlcpy(r.tunnel_id, ID, sizeof(r.tunnel_id));
@@ -296,15 +296,15 @@ test_relayed(void **state)
 	r.have = 1;
 	strlcpy(r.user, "alice", sizeof(r.user));
 	strlcpy(r.key, "k", sizeof(r.key));
-	assert_int_equal(srv_auth_req_valid(&r), 0);
+	assert_int_equal(srv_auth_req_valid(&r, sizeof(r)), 0);
 	r.have = 2;
-	assert_int_equal(srv_auth_req_valid(&r), -1);
+	assert_int_equal(srv_auth_req_valid(&r, sizeof(r)), -1);
 	r.have = 0;
 	memset(r.key, 'k', sizeof(r.key));
-	assert_int_equal(srv_auth_req_valid(&r), -1);
+	assert_int_equal(srv_auth_req_valid(&r, sizeof(r)), -1);
 	r.key[0] = '\0';
 	r.addr[0] = '\0';
-	assert_int_equal(srv_auth_req_valid(&r), -1);
+	assert_int_equal(srv_auth_req_valid(&r, sizeof(r)), -1);
 }
 
 int

@@ -397,17 +397,6 @@ test_settings_bounds(void **state)
 }
 
 static void
-test_sanitize(void **state)
-{
-	char	 buf[8];
-
-	log_sanitize("a\nb\x7f" "c", buf, sizeof(buf));
-	assert_string_equal(buf, "a?b?c");
-	log_sanitize("0123456789", buf, sizeof(buf));
-	assert_string_equal(buf, "0123456");
-}
-
-static void
 test_account_names(void **state)
 {
 	assert_true(account_name_valid("alice"));
@@ -516,7 +505,6 @@ main(void)
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_settings_limits),
 		cmocka_unit_test(test_settings_bounds),
-		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_account_names),
 		cmocka_unit_test(test_account_key),
 		cmocka_unit_test(test_account_check),

@@ -1,0 +1,167 @@
+/*
+ * The validators of the payloads of imsg_types.h: 0 when a payload of
+ * len bytes fits its message, -1 when it does not.  Each is declared
+ * next to its message's payload.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "imsg_types.h"
+#include "kgp.h"
+
+int
+imsg_log_valid(const void *p, size_t len)
+{
+	const char	*s = (const char *)p + sizeof(int32_t);
+	int32_t		 pri;
+
+	if (len <= sizeof(pri))
+		return (-1);
+	memcpy(&pri, p, sizeof(pri));
+	len -= sizeof(pri);
+	if (pri < LOG_EMERG || pri > LOG_DEBUG ||
+	    memchr(s, '\0', len) != s + len - 1)
+		return (-1);
+	return (0);
+}
+
+int
+kgp_config_valid(const void *p, size_t len)
+{
+	const struct kgp_config	*c = p;
+
+	if (len != sizeof(*c) || !FIELD_STR(c->tunnel_id) ||
+	    !FIELD_STR(c->secret) || !FIELD_STR(c->server_name) ||
+	    !FIELD_STR(c->pin) || c->connections < 1 ||
+	    c->connections > SC_MAX_CONNECTIONS)
+		return (-1);
+	return (0);
+}
+
+int
+proxy_config_valid(const void *p, size_t len)
+{
+	const struct proxy_config	*c = p;
+
+	return (len != sizeof(*c) || !FIELD_STR(c->dns_servers) ? -1 : 0);
+}
+
+int
+stream_info_valid(const void *p, size_t len)
+{
+	const struct stream_info	*si = p;
+
+	return (len != sizeof(*si) || !FIELD_STR(si->peer) ? -1 : 0);
+}
+
+int
+stream_lent_valid(const void *p, size_t len)
+{
+	const struct stream_lent	*lt = p;
+
+	return (len != sizeof(*lt) || lt->how > KGP_LENT_GONE ? -1 : 0);
+}
+
+int
+stream_moved_valid(const void *p, size_t len)
+{
+	const struct stream_moved	*m = p;
+
+	return (len != sizeof(*m) || m->ok > 1 ? -1 : 0);
+}
+
+int
+kgp_link_event_valid(const void *p, size_t len)
+{
+	const struct kgp_link_event	*ev = p;
+
+	if (len != sizeof(*ev) || ev->index >= SC_MAX_CONNECTIONS ||
+	    ev->resumed > 1 || ev->resumable > 1 || !FIELD_STR(ev->reason))
+		return (-1);
+	return (0);
+}
+
+/* links in order of their index, each in a state that exists */
+int
+sc_stats_links_valid(const void *p, size_t len)
+{
+	struct sc_link_stats	 ls;
+	const char		*l = (const char *)p + sizeof(struct sc_stats);
+	size_t			 i, n;
+
+	if (len < sizeof(struct sc_stats) || len > SC_STATS_MAX ||
+	    (len - sizeof(struct sc_stats)) % sizeof(ls) != 0)
+		return (-1);
+	n = (len - sizeof(struct sc_stats)) / sizeof(ls);
+	for (i = 0; i < n; i++) {
+		memcpy(&ls, l + i * sizeof(ls), sizeof(ls));
+		if (ls.index != i || ls.state > SC_LINK_CONNECTING)
+			return (-1);
+	}
+	return (0);
+}
+
+int
+imsg_verbose_valid(const void *p, size_t len)
+{
+	int32_t	 v;
+
+	if (len != sizeof(v))
+		return (-1);
+	memcpy(&v, p, sizeof(v));
+	return (v < 0 || v > SC_VERBOSE_MAX ? -1 : 0);
+}
+
+int
+ctl_status_valid(const void *p, size_t len)
+{
+	struct ctl_status	 st;
+
+	if (len < sizeof(st))
+		return (-1);
+	memcpy(&st, p, sizeof(st));
+	if (!FIELD_STR(st.tunnel_id) || !FIELD_STR(st.tunnel_name) ||
+	    !FIELD_STR(st.server) || !FIELD_STR(st.state) ||
+	    st.nlinks > SC_MAX_CONNECTIONS ||
+	    len != sizeof(st) + st.nlinks * sizeof(struct sc_link_stats))
+		return (-1);
+	return (0);
+}
+
+/*
+ * The control socket of tunnel name (NULL or "": "default"), for sc and
+ * sc-ctl alike: SC_RUNDIR as root, else $XDG_RUNTIME_DIR when it is an
+ * absolute path, else /tmp; the file is sc.NAME.sock, with what is not
+ * a letter, a digit, '-', '_' or '.' in the name made '_'.  -1 when it
+ * does not fit.
+ */
+int
+sc_ctl_path(const char *name, char *buf, size_t len)
+{
+	const char	*dir;
+	char		 clean[SC_HOST_LEN];
+	size_t		 i;
+	int		 n;
+
+	if (name == NULL || *name == '\0')
+		name = "default";
+	for (i = 0; name[i] != '\0' && i < sizeof(clean) - 1; i++)
+		clean[i] = (isalnum((unsigned char)name[i]) ||
+		    name[i] == '-' || name[i] == '_' || name[i] == '.') ?
+		    name[i] : '_';
+	clean[i] = '\0';
+	if (geteuid() == 0)
+		dir = SC_RUNDIR;
+	else if ((dir = getenv("XDG_RUNTIME_DIR")) == NULL || *dir != '/')
+		dir = "/tmp";
+	n = snprintf(buf, len, "%s/sc.%s.sock", dir, clean);
+	return (n < 0 || (size_t)n >= len ? -1 : 0);
+}

@@ -1,0 +1,49 @@
+#!/bin/bash
+# server-hello: a worker of sc-server that says hello twice
+# (tests/tools/badworker in place of "sc-server -W rest", put there by
+# execshim.so) is killed by the parent, which says why: a second hello
+# is a message a worker never sends, not one to take again.  The worker
+# never served, so sc-server then exits 1.
+#
+#	server-hello.sh SC-SERVER EXECSHIM BADWORKER
+#
+# Exit 0 when that happened, 1 otherwise (bounded to 15 s), 77 (a skip)
+# as root without the user _sc that the workers become.
+server=$1 shim=$2 worker=$3
+if [ "$(id -u)" = 0 ] && ! getent passwd _sc >/dev/null; then
+	echo "server-hello: skipped: started as root, no user _sc"
+	exit 77
+fi
+dir=$(mktemp -d /tmp/server-hello.XXXXXX)
+log=$dir/server.log
+port=$((20000 + $$ % 20000))
+# a sanitizer's runtime would rather be preloaded first: let it be
+LD_PRELOAD=$shim SC_TEST_WORKER=rest:$worker \
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+    "$server" -d -v -s "$dir/state" -R "127.0.0.1:$port" \
+    -K "127.0.0.1:$((port + 1))" -E 127.0.0.1 >"$log" 2>&1 &
+pid=$!
+trap 'kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+fail() {
+	echo "server-hello: $*"
+	cat "$log"
+	exit 1
+}
+for i in $(seq 1 150); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$pid" 2>/dev/null && fail "sc-server still runs after 15 s"
+wait "$pid"
+status=$?
+grep -q 'badworker: rest worker [0-9]* says hello twice' "$log" ||
+    fail "the fake worker did not run"
+grep -q 'rest worker [0-9]* sent IMSG_SRV_HELLO again: killing it' "$log" ||
+    fail "no 'rest worker N sent IMSG_SRV_HELLO again: killing it'"
+[ "$(grep -c 'rest worker [0-9]*: hello' "$log")" = 1 ] ||
+    fail "the parent took $(grep -c 'rest worker [0-9]*: hello' "$log") hellos, want 1"
+# killed, or gone at the close of its channel just before the signal
+grep -q 'rest worker [0-9]* .*during its start: sc-server cannot serve' \
+    "$log" || fail "no 'rest worker N ... during its start'"
+[ "$status" = 1 ] || fail "sc-server exited $status, want 1"
+echo "server-hello: the second hello got the worker killed, sc-server exited 1"
