@@ -85,6 +85,21 @@ sandbox_test_violation(int sig)
 
 	(void)syscall(SYS_execve, "/nonexistent", argv, argv);
 }
+
+static void
+sandbox_trap(enum sandbox_proc p)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) == -1)
+		fatal("%s: sigaction", __func__);
+	if (!sandbox_has_files(p))
+		signal(SIGUSR2, sandbox_test_violation);
+}
 #endif
 
 const char *
@@ -98,39 +113,144 @@ sandbox_mode(void)
 }
 
 /*
- * What both processes need: I/O on the descriptors they have or are
- * passed (imsg with SCM_RIGHTS, TLS, streams, libevent's signal pipe),
- * libevent's epoll loop, malloc, the clock and random numbers (OpenSSL,
- * arc4random), imsg_flush()'s short sleep on a full channel, signals
- * (SIGTERM through libevent), exit.
+ * A rule: a system call, allowed when every condition on its arguments
+ * holds (none: always), or made to fail with an errno.
  */
-static const char *sc_common[] = {
-	"read", "write", "readv", "writev",
-	"recvmsg", "sendmsg", "recvfrom", "sendto",
-	"close", "shutdown", "fcntl", "setsockopt", "getsockopt",
-	"epoll_wait", "epoll_pwait", "epoll_ctl",
-	"brk", "munmap", "mremap", "madvise",
-	"getrandom", "clock_gettime", "gettimeofday",
-	"nanosleep", "clock_nanosleep",
-	"getpid", "gettid", "fstat", "futex",
-	"rt_sigreturn", "rt_sigaction", "rt_sigprocmask", "restart_syscall",
-	"exit", "exit_group",
-	NULL
+struct sc_arg {
+	unsigned int		 arg;	/* 0 to 5 */
+	enum scmp_compare	 op;
+	scmp_datum_t		 a, b;	/* MASKED_EQ: a the mask, b the value */
+	int			 self;	/* a is this process's pid */
 };
 
-/* sc-server's worker: accept on the listeners it was given. */
-static const char *sc_server_worker[] = {
-	"accept4", "accept", "getsockname", "getpeername",
-	NULL
+struct sc_rule {
+	const char		*call;	/* NULL ends a list */
+	int			 fail;	/* 0: allowed; else this errno */
+	unsigned int		 argc;
+	struct sc_arg		 argv[2];
+};
+
+#define SC_ALLOW(c)		{ (c), 0, 0, { { 0 } } }
+#define SC_ALLOW_IF(c, x)	{ (c), 0, 1, { x } }
+#define SC_ALLOW_IF2(c, x, y)	{ (c), 0, 2, { x, y } }
+#define SC_FAIL(c, e)		{ (c), (e), 0, { { 0 } } }
+#define SC_END			{ NULL, 0, 0, { { 0 } } }
+#define SC_EQ(n, v)		{ (n), SCMP_CMP_EQ, (v), 0, 0 }
+#define SC_MASKED(n, m, v)	{ (n), SCMP_CMP_MASKED_EQ, (m), (v), 0 }
+#define SC_SELF(n)		{ (n), SCMP_CMP_EQ, 0, 0, 1 }
+/* an int argument that is not negative (kill(2): no process group) */
+#define SC_NOT_NEGATIVE(n)	SC_MASKED((n), 0x80000000, 0)
+/* socket(2)'s type without SOCK_NONBLOCK and SOCK_CLOEXEC */
+#define SC_SOCK_TYPE(t)		SC_MASKED(1, 0xf, (t))
+
+/* no namespace ever */
+#define SC_CLONE_NS	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | \
+			    CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | \
+			    CLONE_NEWNET)
+
+/*
+ * The lists.  Read with ARCHITECTURE.md's table "What each process may
+ * do": what opens a file, makes a socket or starts a process is in a
+ * list of its own processes only.  Which files, Landlock decides
+ * (sandbox_landlock.c).
+ */
+
+/*
+ * Every process: I/O on the descriptors it has or is passed (imsg with
+ * SCM_RIGHTS, TLS, streams, libevent's signal pipe), libevent's epoll
+ * loop, malloc, the clock and random numbers, signals, exit.  It opens
+ * no file, makes no socket and starts no process.
+ */
+static const struct sc_rule sc_base[] = {
+	/* the descriptors it has */
+	SC_ALLOW("read"),
+	SC_ALLOW("write"),
+	SC_ALLOW("readv"),		/* libevent: evbuffer_read() */
+	SC_ALLOW("writev"),		/* libevent: evbuffer_write() */
+	SC_ALLOW("recvmsg"),		/* imsg, with descriptors */
+	SC_ALLOW("sendmsg"),		/* imsg, with descriptors */
+	SC_ALLOW("recvfrom"),		/* glibc's recv() */
+	SC_ALLOW("sendto"),		/* glibc's send() */
+	SC_ALLOW("close"),
+	SC_ALLOW("shutdown"),		/* a stream's half-close */
+	SC_ALLOW("fcntl"),		/* O_NONBLOCK, F_DUPFD_CLOEXEC */
+	SC_ALLOW("setsockopt"),		/* TCP_NODELAY */
+	SC_ALLOW("getsockopt"),		/* SO_ERROR, SO_PEERCRED */
+	SC_ALLOW_IF("ioctl", SC_EQ(1, FIONREAD)),	/* common/evread.c */
+	SC_ALLOW("fstat"),
+	/* glibc's fstat(): newfstatat(fd, "", AT_EMPTY_PATH), never a path */
+	SC_ALLOW_IF("newfstatat", SC_MASKED(3, AT_EMPTY_PATH, AT_EMPTY_PATH)),
+	/* libevent's loop */
+	SC_ALLOW("epoll_wait"),
+	SC_ALLOW("epoll_pwait"),
+	SC_ALLOW("epoll_ctl"),
+	/* memory, never executable */
+	SC_ALLOW("brk"),
+	SC_ALLOW_IF("mmap", SC_MASKED(2, PROT_EXEC, 0)),
+	SC_ALLOW_IF("mprotect", SC_MASKED(2, PROT_EXEC, 0)),
+	SC_ALLOW("munmap"),
+	SC_ALLOW("mremap"),		/* realloc() of a large block */
+	SC_ALLOW("madvise"),		/* free() giving pages back */
+	SC_ALLOW("futex"),		/* locks: stdio, malloc, OpenSSL */
+	/* the clock (where the vDSO cannot), random numbers */
+	SC_ALLOW("clock_gettime"),
+	SC_ALLOW("gettimeofday"),
+	SC_ALLOW("getrandom"),		/* arc4random(), OpenSSL */
+	/* imsg_flush()'s short sleep on a full channel (common/imsg.c) */
+	SC_ALLOW("nanosleep"),
+	SC_ALLOW("clock_nanosleep"),
+	/* signals: SIGTERM through libevent; abort() and raise() */
+	SC_ALLOW("rt_sigaction"),
+	SC_ALLOW("rt_sigprocmask"),
+	SC_ALLOW("rt_sigreturn"),
+	SC_ALLOW("restart_syscall"),	/* the kernel, after a handler */
+	SC_ALLOW("getpid"),
+	SC_ALLOW("gettid"),		/* raise(): tgkill(getpid(), gettid()) */
+	SC_ALLOW_IF("kill", SC_SELF(0)),	/* this process, nobody else */
+	SC_ALLOW_IF("tgkill", SC_SELF(0)),
+	SC_ALLOW("exit"),
+	SC_ALLOW("exit_group"),
+	SC_END
+};
+
+/* kgpd: no file system; no network of its own, the sockets it is passed */
+static const struct sc_rule sc_kgpd[] = {
+	/* a stream the server opens: one end to proxyd (kgpd/kgpd.c) */
+	SC_ALLOW_IF("socketpair", SC_EQ(0, AF_UNIX)),
+	SC_END
+};
+
+/* proxyd: no file system; connects out and resolves names */
+static const struct sc_rule sc_proxyd[] = {
+	SC_ALLOW("connect"),		/* the application, name servers */
+	SC_ALLOW("getsockname"),
+	SC_ALLOW("getpeername"),
+	/* long bodies through a pipe of its own (proxyd/splice.c) */
+	SC_ALLOW("pipe2"),
+	SC_ALLOW("splice"),
+	SC_END
+};
+
+/* TCP out and UDP (DNS), over IPv4 and IPv6; no raw, unix or netlink */
+static const struct sc_rule sc_inet[] = {
+	SC_ALLOW_IF2("socket", SC_EQ(0, AF_INET), SC_SOCK_TYPE(SOCK_STREAM)),
+	SC_ALLOW_IF2("socket", SC_EQ(0, AF_INET), SC_SOCK_TYPE(SOCK_DGRAM)),
+	SC_ALLOW_IF2("socket", SC_EQ(0, AF_INET6), SC_SOCK_TYPE(SOCK_STREAM)),
+	SC_ALLOW_IF2("socket", SC_EQ(0, AF_INET6), SC_SOCK_TYPE(SOCK_DGRAM)),
+	SC_END
 };
 
 /*
- * proxyd: connect out (socket() is checked apart), resolve names; long
- * bodies through a pipe of its own (splice).
+ * sc-server's workers: no file system; no socket of their own (no
+ * socket(), connect() or bind()): they accept on the listeners the
+ * parent passed them.
  */
-static const char *sc_proxyd[] = {
-	"connect", "getsockname", "getpeername", "pipe2", "splice",
-	NULL
+static const struct sc_rule sc_server[] = {
+	SC_ALLOW("accept4"),		/* server/sc-server.c */
+	SC_ALLOW("accept"),
+	SC_ALLOW("getsockname"),
+	SC_ALLOW("getpeername"),	/* the peer's address, for the log */
+	SC_END
 };
 
 /*
@@ -139,49 +259,181 @@ static const char *sc_proxyd[] = {
  * a resolver thread, woken through a socket pair or an eventfd, that
  * reads getaddrinfo()'s files and maybe loads an NSS module, speaks DNS
  * over UDP and asks netlink for the machine's addresses; the CA file of
- * an HTTPS REST API); the TCP connection to
- * the tunnel server; supervision (socketpairs, signals, wait); its files
- * (the log, the readyfile, the unlink of the pidfile, the readyfile and
- * the socket at exit); jansson's hash seed; stdio asking whether
- * standard output is a terminal.  Which files, Landlock decides.
+ * an HTTPS REST API); the TCP connection to the tunnel server;
+ * supervision (socketpairs, signals, wait); its files (the log, the
+ * readyfile, the unlink of the pidfile, the readyfile and the socket at
+ * exit); jansson's hash seed; stdio asking whether standard output is a
+ * terminal.
  */
-static const char *sc_controller[] = {
-	"accept4", "connect", "bind", "getsockname", "getpeername",
-	"poll", "ppoll", "sendmmsg", "recvmmsg",
-	"wait4", "waitid", "uname", "sysinfo",
-	"getuid", "geteuid", "getgid", "getegid", "getppid",
-	"stat", "lstat", "newfstatat", "statx",
-	"access", "faccessat", "faccessat2",
-	"open", "openat", "lseek", "pread64",
-	"unlink", "unlinkat", "utimensat", "utimes",
-	"pipe2", "eventfd2", "sched_getaffinity", "sched_yield",
-	"set_robust_list", "rseq", "mmap", "mprotect",
-	NULL
+static const struct sc_rule sc_controller[] = {
+	/* files: which ones, Landlock decides */
+	SC_ALLOW("open"),
+	SC_ALLOW("openat"),
+	SC_ALLOW("lseek"),
+	SC_ALLOW("pread64"),
+	SC_ALLOW("stat"),
+	SC_ALLOW("lstat"),
+	SC_ALLOW("newfstatat"),
+	SC_ALLOW("statx"),
+	SC_ALLOW("access"),
+	SC_ALLOW("faccessat"),
+	SC_ALLOW("faccessat2"),
+	SC_ALLOW("unlink"),
+	SC_ALLOW("unlinkat"),
+	SC_ALLOW("utimensat"),		/* the readyfile touched */
+	SC_ALLOW("utimes"),
+	/* network: REST, the tunnel server (and sc_inet) */
+	SC_ALLOW("connect"),
+	SC_ALLOW("bind"),
+	SC_ALLOW("accept4"),		/* the control socket */
+	SC_ALLOW("getsockname"),
+	SC_ALLOW("getpeername"),
+	SC_ALLOW("poll"),		/* libcurl */
+	SC_ALLOW("ppoll"),
+	SC_ALLOW("sendmmsg"),		/* glibc's resolver: A and AAAA */
+	SC_ALLOW("recvmmsg"),
+	/* the children's channels, libcurl's resolver wake-up */
+	SC_ALLOW_IF("socketpair", SC_EQ(0, AF_UNIX)),
+	/* nscd and systemd's user database (getpwuid()), syslog */
+	SC_ALLOW_IF2("socket", SC_EQ(0, AF_UNIX), SC_SOCK_TYPE(SOCK_STREAM)),
+	SC_ALLOW_IF2("socket", SC_EQ(0, AF_UNIX), SC_SOCK_TYPE(SOCK_DGRAM)),
+	/* getaddrinfo() asks the kernel for this machine's addresses */
+	SC_ALLOW_IF2("socket", SC_EQ(0, AF_NETLINK),
+	    SC_EQ(2, 0 /* NETLINK_ROUTE */)),
+	/* processes: supervision of kgpd and proxyd */
+	SC_ALLOW("wait4"),
+	SC_ALLOW("waitid"),
+	SC_ALLOW("getppid"),
+	/* signals for its children (no process group, nobody < 1) */
+	SC_ALLOW_IF("kill", SC_NOT_NEGATIVE(0)),
+	/* libcurl's resolver thread; glibc goes back to clone() */
+	SC_FAIL("clone3", ENOSYS),
+	SC_ALLOW("set_robust_list"),	/* a new thread */
+	SC_ALLOW("rseq"),
+	SC_ALLOW("sched_getaffinity"),
+	SC_ALLOW("sched_yield"),
+	/* an NSS module getaddrinfo() or getpwuid() loads: executable */
+	SC_ALLOW("mmap"),
+	SC_ALLOW("mprotect"),
+	/* the rest */
+	SC_ALLOW("pipe2"),
+	SC_ALLOW("eventfd2"),
+	SC_ALLOW("uname"),
+	SC_ALLOW("sysinfo"),
+	SC_ALLOW("getuid"),
+	SC_ALLOW("geteuid"),
+	SC_ALLOW("getgid"),
+	SC_ALLOW("getegid"),
+	/* stdio: is standard output a terminal? */
+	SC_ALLOW_IF("ioctl", SC_EQ(1, TCGETS)),
+	SC_END
+};
+
+/* The controller started as root: threads only; limits read, not set. */
+static const struct sc_rule sc_threads[] = {
+	SC_ALLOW_IF("clone", SC_MASKED(0, CLONE_THREAD | SC_CLONE_NS,
+	    CLONE_THREAD)),
+	SC_ALLOW_IF("prlimit64", SC_EQ(2, 0)),
+	SC_END
+};
+
+/* The controller started as an ordinary user: forks kgpd and proxyd. */
+static const struct sc_rule sc_fork[] = {
+	SC_ALLOW_IF("clone", SC_MASKED(0, SC_CLONE_NS, 0)),
+	SC_END
+};
+
+/*
+ * The spawner: one request at a time on its socket (recvmsg, send), a
+ * new process for each start, the readyfile, the unlinks at the end.
+ */
+static const struct sc_rule sc_spawner[] = {
+	/* files: the readyfile, the unlinks at the end */
+	SC_ALLOW("open"),
+	SC_ALLOW("openat"),
+	SC_ALLOW("utimensat"),
+	SC_ALLOW("utimes"),
+	SC_ALLOW("unlink"),
+	SC_ALLOW("unlinkat"),
+	/* its processes are the controller's children */
+	SC_ALLOW_IF("clone", SC_EQ(0, CLONE_PARENT | SIGCHLD)),
+	SC_FAIL("clone3", ENOSYS),
+	SC_END
+};
+
+/* The cleaner: its socket (sc_base), the unlinks. */
+static const struct sc_rule sc_cleaner[] = {
+	SC_ALLOW("unlink"),
+	SC_ALLOW("unlinkat"),
+	SC_END
 };
 
 /*
  * A process that starts kgpd and proxyd itself (the controller started
  * as an ordinary user, the spawner) passes its filter on to them: it
  * must also let through what they do before their own filter is on, and
- * everything their own filters let through (sc_common, sc_proxyd and
- * the rules of sandbox_seccomp()).  Between fork and exec: the new
- * process's descriptors and process group.  After exec: the dynamic
- * loader, libc, OpenSSL's and libevent's set-up, the resolver's files,
- * the time zone, and their own sandbox.
+ * everything their own filters let through (the rows of kgpd and proxyd
+ * in sc_profiles).  Between fork and exec: the new process's descriptors
+ * and process group.  After exec: the dynamic loader, libc, OpenSSL's
+ * and libevent's set-up, the resolver's files, the time zone, and their
+ * own sandbox.
  */
-static const char *sc_exec[] = {
-	"setpgid", "dup2", "dup3", "close_range", "getdents64", "execve",
-	"arch_prctl", "set_tid_address", "set_robust_list", "rseq",
-	"access", "faccessat", "faccessat2", "open", "openat", "pread64",
-	"lseek", "stat", "lstat", "newfstatat", "statx", "readlink",
-	"getuid", "geteuid", "getgid", "getegid", "uname", "sysinfo",
-	"prlimit64", "getrlimit", "setrlimit", "sched_getaffinity",
-	"epoll_create1", "epoll_create", "eventfd2", "pipe2",
-	"mmap", "mprotect",
-	"prctl", "seccomp", "landlock_create_ruleset", "landlock_add_rule",
-	"landlock_restrict_self",
-	"connect", "getsockname", "getpeername",
-	NULL
+static const struct sc_rule sc_exec[] = {
+	/* between fork and exec */
+	SC_ALLOW("setpgid"),
+	SC_ALLOW("dup2"),
+	SC_ALLOW("dup3"),
+	SC_ALLOW("close_range"),
+	SC_ALLOW("getdents64"),
+	SC_ALLOW("execve"),
+	/* the dynamic loader and libc */
+	SC_ALLOW("arch_prctl"),
+	SC_ALLOW("set_tid_address"),
+	SC_ALLOW("set_robust_list"),
+	SC_ALLOW("rseq"),
+	SC_ALLOW("mmap"),
+	SC_ALLOW("mprotect"),
+	SC_ALLOW("readlink"),
+	/* files: the libraries, the time zone, the resolver's */
+	SC_ALLOW("open"),
+	SC_ALLOW("openat"),
+	SC_ALLOW("pread64"),
+	SC_ALLOW("lseek"),
+	SC_ALLOW("stat"),
+	SC_ALLOW("lstat"),
+	SC_ALLOW("newfstatat"),
+	SC_ALLOW("statx"),
+	SC_ALLOW("access"),
+	SC_ALLOW("faccessat"),
+	SC_ALLOW("faccessat2"),
+	/* their set-up */
+	SC_ALLOW("getuid"),
+	SC_ALLOW("geteuid"),
+	SC_ALLOW("getgid"),
+	SC_ALLOW("getegid"),
+	SC_ALLOW("uname"),
+	SC_ALLOW("sysinfo"),
+	SC_ALLOW("prlimit64"),
+	SC_ALLOW("getrlimit"),
+	SC_ALLOW("setrlimit"),
+	SC_ALLOW("sched_getaffinity"),
+	SC_ALLOW("epoll_create1"),
+	SC_ALLOW("epoll_create"),
+	SC_ALLOW("eventfd2"),
+	SC_ALLOW("pipe2"),
+	SC_ALLOW("connect"),
+	SC_ALLOW("getsockname"),
+	SC_ALLOW("getpeername"),
+	/* their own sandbox */
+	SC_ALLOW("prctl"),
+	SC_ALLOW("seccomp"),
+	SC_ALLOW("landlock_create_ruleset"),
+	SC_ALLOW("landlock_add_rule"),
+	SC_ALLOW("landlock_restrict_self"),
+	/* their abort(): their own filter says which process */
+	SC_ALLOW_IF("kill", SC_NOT_NEGATIVE(0)),
+	SC_ALLOW_IF("tgkill", SC_NOT_NEGATIVE(0)),
+	SC_END
 };
 
 /*
@@ -189,25 +441,15 @@ static const char *sc_exec[] = {
  * the chroot, the switch to the ids they are given and the check that it
  * cannot be undone.
  */
-static const char *sc_exec_root[] = {
-	"chroot", "chdir", "setgroups", "setresgid", "setresuid", "setgid",
-	"setuid",
-	NULL
-};
-
-/*
- * The spawner: one request at a time on its socket (recvmsg, send), a
- * new process for each start, the readyfile, the unlinks at the end.
- */
-static const char *sc_spawner[] = {
-	"open", "openat", "utimensat", "utimes", "unlink", "unlinkat",
-	NULL
-};
-
-/* The cleaner: its socket (sc_common), the unlinks. */
-static const char *sc_cleaner[] = {
-	"unlink", "unlinkat",
-	NULL
+static const struct sc_rule sc_exec_root[] = {
+	SC_ALLOW("chroot"),
+	SC_ALLOW("chdir"),
+	SC_ALLOW("setgroups"),
+	SC_ALLOW("setresgid"),
+	SC_ALLOW("setresuid"),
+	SC_ALLOW("setgid"),
+	SC_ALLOW("setuid"),
+	SC_END
 };
 
 #ifdef SANDBOX_SANITIZER
@@ -216,210 +458,125 @@ static const char *sc_cleaner[] = {
  * leak check clones a tracer thread that ptraces its siblings, opens and
  * reads /proc/self/{maps,task,exe}; reports use an alternate stack.
  */
-static const char *sc_sanitizer[] = {
-	"readlink", "readlinkat", "getdents", "getdents64", "lseek",
-	"stat", "newfstatat", "ptrace", "wait4", "waitid", "sched_yield",
-	"sigaltstack", "prctl", "getppid", "sched_getaffinity", "pread64",
-	"uname",
-	NULL
+static const struct sc_rule sc_sanitizer[] = {
+	SC_ALLOW("readlink"),
+	SC_ALLOW("readlinkat"),
+	SC_ALLOW("getdents"),
+	SC_ALLOW("getdents64"),
+	SC_ALLOW("lseek"),
+	SC_ALLOW("stat"),
+	SC_ALLOW("newfstatat"),
+	SC_ALLOW("ptrace"),
+	SC_ALLOW("wait4"),
+	SC_ALLOW("waitid"),
+	SC_ALLOW("sched_yield"),
+	SC_ALLOW("sigaltstack"),
+	SC_ALLOW("prctl"),
+	SC_ALLOW("getppid"),
+	SC_ALLOW("sched_getaffinity"),
+	SC_ALLOW("pread64"),
+	SC_ALLOW("uname"),
+	/* read-only opens (Landlock still forbids every write) */
+	SC_ALLOW_IF("open", SC_MASKED(1, O_ACCMODE | O_CREAT | O_TRUNC,
+	    O_RDONLY)),
+	SC_ALLOW_IF("openat", SC_MASKED(2, O_ACCMODE | O_CREAT | O_TRUNC,
+	    O_RDONLY)),
+	/* isatty() of stderr, to colour a report */
+	SC_ALLOW_IF("ioctl", SC_EQ(1, TCGETS)),
+	/* a thread (the leak checker's tracer), never a new process */
+	SC_ALLOW_IF("clone", SC_MASKED(0, CLONE_VM, CLONE_VM)),
+	SC_END
 };
 #endif
 
-static void
-sc_rule(scmp_filter_ctx ctx, uint32_t action, const char *name,
-    unsigned int argc, const struct scmp_arg_cmp *argv)
-{
-	int	 nr, r;
-
-	if ((nr = seccomp_syscall_resolve_name(name)) == __NR_SCMP_ERROR)
-		fatalx("seccomp: unknown system call %s", name);
-	if (nr < 0)
-		return;		/* not a system call on this architecture */
-	/* EEXIST: the call is already allowed (the lists overlap) */
-	if ((r = seccomp_rule_add_array(ctx, action, nr, argc, argv)) < 0 &&
-	    r != -EEXIST)
-		fatalx("seccomp: %s: %s", name, strerror(-r));
-}
-
-static void
-sc_add(scmp_filter_ctx ctx, const char *name, unsigned int argc,
-    const struct scmp_arg_cmp *argv)
-{
-	sc_rule(ctx, SCMP_ACT_ALLOW, name, argc, argv);
-}
-
-static void
-sc_add_list(scmp_filter_ctx ctx, const char **list)
-{
-	for (; *list != NULL; list++)
-		sc_add(ctx, *list, 0, NULL);
-}
-
-static void
-sc_add1(scmp_filter_ctx ctx, const char *name, struct scmp_arg_cmp a)
-{
-	sc_add(ctx, name, 1, &a);
-}
-
-static void
-sc_add2(scmp_filter_ctx ctx, const char *name, struct scmp_arg_cmp a,
-    struct scmp_arg_cmp b)
-{
-	struct scmp_arg_cmp	 v[2] = { a, b };
-
-	sc_add(ctx, name, 2, v);
-}
-
-/* TCP out and UDP (DNS), over IPv4 and IPv6 */
-static void
-sc_add_inet(scmp_filter_ctx ctx)
-{
-	sc_add2(ctx, "socket", SCMP_A0(SCMP_CMP_EQ, AF_INET),
-	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
-	sc_add2(ctx, "socket", SCMP_A0(SCMP_CMP_EQ, AF_INET),
-	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM));
-	sc_add2(ctx, "socket", SCMP_A0(SCMP_CMP_EQ, AF_INET6),
-	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
-	sc_add2(ctx, "socket", SCMP_A0(SCMP_CMP_EQ, AF_INET6),
-	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM));
-}
-
-/* no namespace ever */
-#define SC_CLONE_NS	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | \
-			    CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | \
-			    CLONE_NEWNET)
-
 /*
- * What kgpd and proxyd started by this process will do, before and
- * after their own filter (see sc_exec).
+ * The profiles: sc_base, then these lists.  children: the process
+ * starts kgpd and proxyd itself (struct sandbox_files names them).
  */
+#define SC_LISTS_MAX	8
+static const struct sc_profile {
+	enum sandbox_proc	 proc;
+	int			 children;
+	const struct sc_rule	*lists[SC_LISTS_MAX];
+} sc_profiles[] = {
+	{ SANDBOX_KGPD,		0, { sc_kgpd } },
+	{ SANDBOX_PROXYD,	0, { sc_proxyd, sc_inet } },
+	{ SANDBOX_SERVER_REST,	0, { sc_server } },
+	{ SANDBOX_SERVER_KGP,	0, { sc_server } },
+	{ SANDBOX_CONTROLLER,	0, { sc_controller, sc_inet, sc_threads } },
+	{ SANDBOX_CONTROLLER,	1, { sc_controller, sc_inet, sc_fork,
+	    sc_exec, sc_kgpd, sc_proxyd } },
+	{ SANDBOX_SPAWNER,	1, { sc_spawner, sc_exec, sc_exec_root,
+	    sc_kgpd, sc_proxyd, sc_inet } },
+	{ SANDBOX_CLEANER,	0, { sc_cleaner } },
+};
+
 static void
-sc_add_children(scmp_filter_ctx ctx)
+sc_load_list(scmp_filter_ctx ctx, const struct sc_rule *r, pid_t self)
 {
-	sc_add_list(ctx, sc_exec);
-	sc_add_list(ctx, sc_proxyd);
-	sc_add_inet(ctx);
-	sc_add1(ctx, "socketpair", SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-	sc_add1(ctx, "ioctl", SCMP_A1(SCMP_CMP_EQ, FIONREAD));
-	/* their abort(): their own filter says which process */
-	sc_add1(ctx, "kill", SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000, 0));
-	sc_add1(ctx, "tgkill", SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000, 0));
+	struct scmp_arg_cmp	 cmp[2];
+	uint32_t		 action;
+	unsigned int		 i;
+	int			 nr, e;
+
+	for (; r->call != NULL; r++) {
+		nr = seccomp_syscall_resolve_name(r->call);
+		if (nr == __NR_SCMP_ERROR)
+			fatalx("seccomp: unknown system call %s", r->call);
+		if (nr < 0)
+			continue;	/* not a system call on this arch */
+		memset(cmp, 0, sizeof(cmp));
+		for (i = 0; i < r->argc; i++) {
+			cmp[i].arg = r->argv[i].arg;
+			cmp[i].op = r->argv[i].op;
+			cmp[i].datum_a = r->argv[i].self ?
+			    (scmp_datum_t)self : r->argv[i].a;
+			cmp[i].datum_b = r->argv[i].b;
+		}
+		action = r->fail != 0 ? SCMP_ACT_ERRNO(r->fail) :
+		    SCMP_ACT_ALLOW;
+		/* EEXIST: the call is already allowed (the lists overlap) */
+		if ((e = seccomp_rule_add_array(ctx, action, nr, r->argc,
+		    cmp)) < 0 && e != -EEXIST)
+			fatalx("seccomp: %s: %s", r->call, strerror(-e));
+	}
 }
 
 void
 sandbox_seccomp(enum sandbox_proc p, const struct sandbox_files *f)
 {
-	scmp_filter_ctx	 ctx;
-	uint32_t	 deny;
-	pid_t		 self = getpid();
-	int		 r;
+	const struct sc_profile	*prof = NULL;
+	scmp_filter_ctx		 ctx;
+	uint32_t		 deny;
+	pid_t			 self = getpid();
+	size_t			 i;
+	int			 children, r;
+
+	children = f != NULL && (f->exec[0] != NULL || f->exec[1] != NULL);
+	for (i = 0; i < sizeof(sc_profiles) / sizeof(sc_profiles[0]); i++)
+		if (sc_profiles[i].proc == p &&
+		    sc_profiles[i].children == children) {
+			prof = &sc_profiles[i];
+			break;
+		}
+	if (prof == NULL)
+		fatalx("%s: no filter for the %s", __func__, sandbox_name(p));
 
 #ifdef SANDBOX_TRAP
-	struct sigaction	 sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = sandbox_sigsys;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSYS, &sa, NULL) == -1)
-		fatal("%s: sigaction", __func__);
-	if (!sandbox_has_files(p))
-		signal(SIGUSR2, sandbox_test_violation);
+	sandbox_trap(p);
 	deny = SCMP_ACT_TRAP;
 #else
 	deny = SCMP_ACT_KILL_PROCESS;
 #endif
 	if ((ctx = seccomp_init(deny)) == NULL)
 		fatalx("%s: seccomp_init", __func__);
-
-	sc_add_list(ctx, sc_common);
-	/* memory, never executable */
-	sc_add1(ctx, "mmap", SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	sc_add1(ctx, "mprotect", SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	/* libevent asks how much a socket holds */
-	sc_add1(ctx, "ioctl", SCMP_A1(SCMP_CMP_EQ, FIONREAD));
-	/* abort() and raise() signal this process, nobody else */
-	sc_add1(ctx, "kill", SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
-	sc_add1(ctx, "tgkill", SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
-	/* fstat only of a descriptor, never of a path */
-	sc_add1(ctx, "newfstatat", SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH,
-	    AT_EMPTY_PATH));
-
-	switch (p) {
-	case SANDBOX_KGPD:
-		/* one socketpair per stream */
-		sc_add1(ctx, "socketpair", SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-		break;
-	case SANDBOX_PROXYD:
-		sc_add_list(ctx, sc_proxyd);
-		/* TCP out, UDP for DNS; no raw, no unix, no netlink */
-		sc_add_inet(ctx);
-		break;
-	case SANDBOX_SERVER_REST:
-	case SANDBOX_SERVER_KGP:
-		/* no socket(), connect() or bind(): accept only */
-		sc_add_list(ctx, sc_server_worker);
-		break;
-	case SANDBOX_CONTROLLER:
-		sc_add_list(ctx, sc_controller);
-		/* REST and the tunnel server; the resolver */
-		sc_add_inet(ctx);
-		/* the children's channels, libcurl's resolver wake-up */
-		sc_add1(ctx, "socketpair", SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-		/* nscd and systemd's user database (getpwuid()), syslog */
-		sc_add2(ctx, "socket", SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
-		    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
-		sc_add2(ctx, "socket", SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
-		    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM));
-		/* getaddrinfo() asks the kernel for this machine's addresses */
-		sc_add2(ctx, "socket", SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
-		    SCMP_A2(SCMP_CMP_EQ, 0 /* NETLINK_ROUTE */));
-		/* stdio: is standard output a terminal? */
-		sc_add1(ctx, "ioctl", SCMP_A1(SCMP_CMP_EQ, TCGETS));
-		/* signals for its children (no process group, nobody < 1) */
-		sc_add1(ctx, "kill", SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000, 0));
-		/* libcurl's resolver thread; glibc goes back to clone() */
-		sc_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
-		if (f->exec[0] != NULL || f->exec[1] != NULL) {
-			/* it starts kgpd and proxyd: fork and exec */
-			sc_add1(ctx, "clone", SCMP_A0(SCMP_CMP_MASKED_EQ,
-			    SC_CLONE_NS, 0));
-			sc_add_children(ctx);
-		} else {
-			/* threads only; limits may be read, not changed */
-			sc_add1(ctx, "clone", SCMP_A0(SCMP_CMP_MASKED_EQ,
-			    CLONE_THREAD | SC_CLONE_NS, CLONE_THREAD));
-			sc_add1(ctx, "prlimit64", SCMP_A2(SCMP_CMP_EQ, 0));
-		}
-		break;
-	case SANDBOX_SPAWNER:
-		sc_add_list(ctx, sc_spawner);
-		/* its processes are the controller's children */
-		sc_add1(ctx, "clone", SCMP_A0(SCMP_CMP_EQ, CLONE_PARENT |
-		    SIGCHLD));
-		sc_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
-		sc_add_children(ctx);
-		sc_add_list(ctx, sc_exec_root);
-		break;
-	case SANDBOX_CLEANER:
-		sc_add_list(ctx, sc_cleaner);
-		break;
-	}
+	sc_load_list(ctx, sc_base, self);
+	for (i = 0; i < SC_LISTS_MAX && prof->lists[i] != NULL; i++)
+		sc_load_list(ctx, prof->lists[i], self);
 #ifdef SANDBOX_SANITIZER
-	sc_add_list(ctx, sc_sanitizer);
-	/* read-only opens (Landlock still forbids every write) */
-	sc_add1(ctx, "open", SCMP_A1(SCMP_CMP_MASKED_EQ,
-	    O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY));
-	sc_add1(ctx, "openat", SCMP_A2(SCMP_CMP_MASKED_EQ,
-	    O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY));
-	/* isatty() of stderr, to colour a report */
-	sc_add1(ctx, "ioctl", SCMP_A1(SCMP_CMP_EQ, TCGETS));
-	/* a thread (the leak checker's tracer), never a new process */
-	sc_add1(ctx, "clone", SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM,
-	    CLONE_VM));
+	sc_load_list(ctx, sc_sanitizer, self);
 #endif
 	if ((r = seccomp_load(ctx)) < 0)
 		fatalx("%s: seccomp_load: %s", __func__, strerror(-r));
 	seccomp_release(ctx);
 }
-
