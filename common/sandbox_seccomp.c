@@ -223,8 +223,6 @@ static const struct sc_rule sc_kgpd[] = {
 /* proxyd: no file system; connects out and resolves names */
 static const struct sc_rule sc_proxyd[] = {
 	SC_ALLOW("connect"),		/* the application, name servers */
-	SC_ALLOW("getsockname"),
-	SC_ALLOW("getpeername"),
 	/* long bodies through a pipe of its own (proxyd/splice.c) */
 	SC_ALLOW("pipe2"),
 	SC_ALLOW("splice"),
@@ -246,9 +244,7 @@ static const struct sc_rule sc_inet[] = {
  * parent passed them.
  */
 static const struct sc_rule sc_server[] = {
-	SC_ALLOW("accept4"),		/* server/sc-server.c */
-	SC_ALLOW("accept"),
-	SC_ALLOW("getsockname"),
+	SC_ALLOW("accept4"),		/* listener_accept() */
 	SC_ALLOW("getpeername"),	/* the peer's address, for the log */
 	SC_END
 };
@@ -284,7 +280,6 @@ static const struct sc_rule sc_controller[] = {
 	SC_ALLOW("utimes"),
 	/* network: REST, the tunnel server (and sc_inet) */
 	SC_ALLOW("connect"),
-	SC_ALLOW("bind"),
 	SC_ALLOW("accept4"),		/* the control socket */
 	SC_ALLOW("getsockname"),
 	SC_ALLOW("getpeername"),
@@ -301,9 +296,7 @@ static const struct sc_rule sc_controller[] = {
 	SC_ALLOW_IF2("socket", SC_EQ(0, AF_NETLINK),
 	    SC_EQ(2, 0 /* NETLINK_ROUTE */)),
 	/* processes: supervision of kgpd and proxyd */
-	SC_ALLOW("wait4"),
-	SC_ALLOW("waitid"),
-	SC_ALLOW("getppid"),
+	SC_ALLOW("wait4"),		/* waitpid() */
 	/* signals for its children (no process group, nobody < 1) */
 	SC_ALLOW_IF("kill", SC_NOT_NEGATIVE(0)),
 	/* libcurl's resolver thread; glibc goes back to clone() */
@@ -421,14 +414,10 @@ static const struct sc_rule sc_exec[] = {
 	SC_ALLOW("epoll_create"),
 	SC_ALLOW("eventfd2"),
 	SC_ALLOW("pipe2"),
-	SC_ALLOW("connect"),
-	SC_ALLOW("getsockname"),
-	SC_ALLOW("getpeername"),
-	/* their own sandbox */
+	/* their own sandbox (a Landlock ruleset without rules) */
 	SC_ALLOW("prctl"),
 	SC_ALLOW("seccomp"),
 	SC_ALLOW("landlock_create_ruleset"),
-	SC_ALLOW("landlock_add_rule"),
 	SC_ALLOW("landlock_restrict_self"),
 	/* their abort(): their own filter says which process */
 	SC_ALLOW_IF("kill", SC_NOT_NEGATIVE(0)),
@@ -447,8 +436,7 @@ static const struct sc_rule sc_exec_root[] = {
 	SC_ALLOW("setgroups"),
 	SC_ALLOW("setresgid"),
 	SC_ALLOW("setresuid"),
-	SC_ALLOW("setgid"),
-	SC_ALLOW("setuid"),
+	SC_ALLOW("setuid"),		/* sandbox_setuser(): no way back */
 	SC_END
 };
 
