@@ -262,18 +262,7 @@ static const struct sc_rule sc_server[] = {
  * terminal.
  */
 static const struct sc_rule sc_controller[] = {
-	/* files: which ones, Landlock decides */
-	SC_ALLOW("open"),
-	SC_ALLOW("openat"),
-	SC_ALLOW("lseek"),
-	SC_ALLOW("pread64"),
-	SC_ALLOW("stat"),
-	SC_ALLOW("lstat"),
-	SC_ALLOW("newfstatat"),
-	SC_ALLOW("statx"),
-	SC_ALLOW("access"),
-	SC_ALLOW("faccessat"),
-	SC_ALLOW("faccessat2"),
+	/* files (and sc_files): the readyfile, the unlinks at exit */
 	SC_ALLOW("unlink"),
 	SC_ALLOW("unlinkat"),
 	SC_ALLOW("utimensat"),		/* the readyfile touched */
@@ -322,6 +311,25 @@ static const struct sc_rule sc_controller[] = {
 	SC_END
 };
 
+/*
+ * Opening, reading and asking about files: the controller's, and kgpd's
+ * and proxyd's before their own sandbox.  Which files, Landlock decides.
+ */
+static const struct sc_rule sc_files[] = {
+	SC_ALLOW("open"),
+	SC_ALLOW("openat"),
+	SC_ALLOW("lseek"),
+	SC_ALLOW("pread64"),
+	SC_ALLOW("stat"),
+	SC_ALLOW("lstat"),
+	SC_ALLOW("newfstatat"),
+	SC_ALLOW("statx"),
+	SC_ALLOW("access"),
+	SC_ALLOW("faccessat"),
+	SC_ALLOW("faccessat2"),
+	SC_END
+};
+
 /* The controller started as root: threads only; limits read, not set. */
 static const struct sc_rule sc_threads[] = {
 	SC_ALLOW_IF("clone", SC_MASKED(0, CLONE_THREAD | SC_CLONE_NS,
@@ -341,9 +349,7 @@ static const struct sc_rule sc_fork[] = {
  * new process for each start, the readyfile, the unlinks at the end.
  */
 static const struct sc_rule sc_spawner[] = {
-	/* files: the readyfile, the unlinks at the end */
-	SC_ALLOW("open"),
-	SC_ALLOW("openat"),
+	/* files (and sc_files): the readyfile, the unlinks at the end */
 	SC_ALLOW("utimensat"),
 	SC_ALLOW("utimes"),
 	SC_ALLOW("unlink"),
@@ -387,18 +393,7 @@ static const struct sc_rule sc_exec[] = {
 	SC_ALLOW("mmap"),
 	SC_ALLOW("mprotect"),
 	SC_ALLOW("readlink"),
-	/* files: the libraries, the time zone, the resolver's */
-	SC_ALLOW("open"),
-	SC_ALLOW("openat"),
-	SC_ALLOW("pread64"),
-	SC_ALLOW("lseek"),
-	SC_ALLOW("stat"),
-	SC_ALLOW("lstat"),
-	SC_ALLOW("newfstatat"),
-	SC_ALLOW("statx"),
-	SC_ALLOW("access"),
-	SC_ALLOW("faccessat"),
-	SC_ALLOW("faccessat2"),
+	/* files: sc_files (the libraries, the time zone, the resolver's) */
 	/* their set-up */
 	SC_ALLOW("getuid"),
 	SC_ALLOW("geteuid"),
@@ -491,11 +486,12 @@ static const struct sc_profile {
 	{ SANDBOX_PROXYD,	0, { sc_proxyd, sc_inet } },
 	{ SANDBOX_SERVER_REST,	0, { sc_server } },
 	{ SANDBOX_SERVER_KGP,	0, { sc_server } },
-	{ SANDBOX_CONTROLLER,	0, { sc_controller, sc_inet, sc_threads } },
-	{ SANDBOX_CONTROLLER,	1, { sc_controller, sc_inet, sc_fork,
-	    sc_exec, sc_kgpd, sc_proxyd } },
-	{ SANDBOX_SPAWNER,	1, { sc_spawner, sc_exec, sc_exec_root,
-	    sc_kgpd, sc_proxyd, sc_inet } },
+	{ SANDBOX_CONTROLLER,	0, { sc_controller, sc_files, sc_inet,
+	    sc_threads } },
+	{ SANDBOX_CONTROLLER,	1, { sc_controller, sc_files, sc_inet,
+	    sc_fork, sc_exec, sc_kgpd, sc_proxyd } },
+	{ SANDBOX_SPAWNER,	1, { sc_spawner, sc_files, sc_exec,
+	    sc_exec_root, sc_kgpd, sc_proxyd, sc_inet } },
 	{ SANDBOX_CLEANER,	0, { sc_cleaner } },
 };
 
