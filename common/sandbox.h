@@ -1,6 +1,7 @@
 /*
  * The sandboxes of the client's processes (kgpd, proxyd, the controller
- * and its root spawner): one API, one backend per OS.
+ * and its root spawner) and of sc-server's workers: one API, one backend
+ * per OS (common/sandbox.c, and the files sandbox_int.h names).
  *
  * Linux: resource limits, no_new_privs, Landlock (where the kernel has it)
  * and a seccomp-bpf allowlist (libseccomp) that kills the process on any
@@ -65,9 +66,11 @@ void		 sandbox_server_kgp(void);
 
 /* the parts, for the test probe */
 void		 sandbox_limits(void);
+const char	*sandbox_mode(void);
+#ifdef __linux__
 int		 sandbox_landlock(enum sandbox_proc);
 int		 sandbox_landlock_files(enum sandbox_proc,
 		    const struct sandbox_files *);
-const char	*sandbox_mode(void);
+#endif
 
 #endif /* SC_SANDBOX_H */
