@@ -40,6 +40,10 @@
 #include "sandbox.h"
 #include "sandbox_int.h"
 
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP	1	/* si_code of a SIGSYS the filter raised */
+#endif
+
 #ifdef SANDBOX_TRAP
 /*
  * Test builds: say which call broke the sandbox, then die of SIGSYS.
@@ -55,14 +59,26 @@ sandbox_sigsys(int sig, siginfo_t *si, void *ctx)
 	sigset_t	 set;
 	int		 len;
 
-	name = seccomp_syscall_resolve_num_arch(si->si_arch, si->si_syscall);
-	len = snprintf(buf, sizeof(buf), "%s: sandbox violation: system call "
-	    "%s (%d)\n", log_procname() ? log_procname() : "sandbox",
-	    name ? name : "?", si->si_syscall);
-	if (len > 0 && (size_t)len < sizeof(buf))
-		(void)write(STDERR_FILENO, buf, len);
-	logit(LOG_CRIT, "sandbox violation: system call %s (%d)",
-	    name ? name : "?", si->si_syscall);
+	if (si->si_code != SYS_SECCOMP) {
+		/* kill(2) from someone, not the filter: no call to name */
+		len = snprintf(buf, sizeof(buf), "%s: SIGSYS sent by pid %d\n",
+		    log_procname() ? log_procname() : "sandbox",
+		    (int)si->si_pid);
+		if (len > 0 && (size_t)len < sizeof(buf))
+			(void)write(STDERR_FILENO, buf, len);
+		logit(LOG_CRIT, "SIGSYS sent by pid %d", (int)si->si_pid);
+	} else {
+		name = seccomp_syscall_resolve_num_arch(si->si_arch,
+		    si->si_syscall);
+		len = snprintf(buf, sizeof(buf), "%s: sandbox violation: "
+		    "system call %s (%d)\n", log_procname() ?
+		    log_procname() : "sandbox", name ? name : "?",
+		    si->si_syscall);
+		if (len > 0 && (size_t)len < sizeof(buf))
+			(void)write(STDERR_FILENO, buf, len);
+		logit(LOG_CRIT, "sandbox violation: system call %s (%d)",
+		    name ? name : "?", si->si_syscall);
+	}
 
 	signal(SIGSYS, SIG_DFL);
 	sigemptyset(&set);

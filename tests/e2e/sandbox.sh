@@ -312,6 +312,17 @@ wait_for 10 grep -q 'kgpd killed by SIGSYS (sandbox violation)' "$TMP/sc.log" ||
     fail "no 'kgpd killed by SIGSYS (sandbox violation)' line"
 ok "the controller logs: $(grep -o 'kgpd killed by SIGSYS[^,]*' "$TMP/sc.log" |
     head -n 1)"
+case $MODE in
+*trap*)
+	# the trap handler names no system call for a signal someone sent
+	grep -q '\[kgpd\] SIGSYS sent by pid [0-9]' "$TMP/sc.log" ||
+	    fail "trap build: no '[kgpd] SIGSYS sent by pid N' line"
+	! grep -q '\[kgpd\] sandbox violation: system call' "$TMP/sc.log" ||
+	    fail "trap build: a kill(1) reported as a system call:" \
+	    "$(grep 'sandbox violation: system call' "$TMP/sc.log")"
+	ok "trap build: a SIGSYS from kill(1) is reported as sent, by whom"
+	;;
+esac
 wait_for 10 request_ok || fail "no request within 10 s of kgpd's death"
 newpid=$(ctl_field pid-kgpd)
 [ -n "$newpid" ] && [ "$newpid" != "$pid" ] || fail "kgpd was not restarted"
