@@ -266,10 +266,12 @@ start_server() {
 # run_server [options]: sc-server in cloud on $TMP/state and the usual
 # addresses (also to start it again), its log appended to server.log;
 # waits (10 s at most) for its REST API.  With SERVER_NOFILE set, the
-# server runs with that many descriptors (soft and hard limit).
+# server runs with that many descriptors (soft and hard limit); with
+# SERVER_VERBOSE set (to '', say), that instead of -v.
 run_server() {
+	# shellcheck disable=SC2086
 	ip netns exec "$CLOUD" ${SERVER_NOFILE:+prlimit --nofile="$SERVER_NOFILE" --} \
-	    "$SC_SERVER" -d -v -s "$TMP/state" -R "$CLOUD_IP:$REST_PORT" \
+	    "$SC_SERVER" -d ${SERVER_VERBOSE--v} -s "$TMP/state" -R "$CLOUD_IP:$REST_PORT" \
 	    -K "$CLOUD_IP:$KGP_PORT" "$@" >>"$TMP/server.log" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
