@@ -109,10 +109,11 @@ failed_targets=0
 nscen=0
 
 # probe KIND N: one legitimate request, N-th of its loop; prints "ok MS"
-# or "fail WHY MS".  KIND: rest, entry (from cloud's address), rest-new,
+# or "fail WHY MS CONNECT_MS" (the time its TCP connection took, 0 if it
+# never got one).  KIND: rest, entry (from cloud's address), rest-new,
 # entry-new (from an address never seen before)
 probe() {
-	local t0 out code ms src=()
+	local t0 out code ms conn body src=()
 	case $1 in
 	*-new)
 		# 127.(100 + scenario).*.* for REST, 127.(160 + scenario)
@@ -125,26 +126,32 @@ probe() {
 	t0=$(date +%s%N)
 	case $1 in
 	rest*)
-		code=$(cloud curl -sS -o /dev/null -w '%{http_code}' \
+		out=$(cloud curl -sS -o /dev/null \
+		    -w '%{time_connect} %{http_code}' \
 		    --max-time "$PROBE_TIMEOUT" "${src[@]}" \
 		    -u "$SC_USER:$KEY" "$REST_URL/$SC_USER/tunnels" \
 		    2>/dev/null)
+		body=
 		;;
 	entry*)
-		out=$(cloud curl -sS -w ' %{http_code}' \
+		out=$(cloud curl -sS -w '\n%{time_connect} %{http_code}' \
 		    --max-time "$PROBE_TIMEOUT" "${src[@]}" \
 		    -x "http://$ENTRY" "http://$APP_IP:$APP2_PORT/text/probe" \
 		    2>/dev/null)
-		code=${out##* }
-		[ "$code" = 200 ] &&
-		    [ "${out% *}" != $'response probe\n' ] && code=body
+		body=response
 		;;
 	esac
+	code=${out##* }
+	conn=${out% *}
+	conn=${conn##*$'\n'}
+	[ "$code" = 200 ] && [ -n "$body" ] &&
+	    [ "${out%%$'\n'*}" != "response probe" ] && code=body
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	if [ "$code" = 200 ]; then
 		echo "ok $ms"
 	else
-		echo "fail ${code:-none} $ms"
+		echo "fail ${code:-none} $ms $(echo "${conn:-0}" |
+		    awk '{ printf "%d", $1 * 1000 }')"
 	fi
 }
 
@@ -403,7 +410,10 @@ within $RECOVER_SEC s of the last scenario" >>"$TMP/table"
 		f=$(grep -v '^ok' "$TMP/probe-$name.$k" | cut -d' ' -f1-2 |
 		    sort | uniq -c | sort -rn | head -n 3 | tr -s ' ' |
 		    tr '\n' ';')
-		[ -n "$f" ] && echo "  $name: $k failures:$f" >>"$TMP/notes"
+		[ -n "$f" ] || continue
+		echo "  $name: $k failures:$f connected after (ms):" \
+		    "$(grep -v '^ok' "$TMP/probe-$name.$k" | cut -d' ' -f4 |
+		    tr '\n' ' ')" >>"$TMP/notes"
 	done
 	log "$name: $(tail -n 1 "$TMP/table")"
 	log "$name: $(tail -n 1 "$TMP/table2")"
