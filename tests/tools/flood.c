@@ -23,7 +23,10 @@
  *	stall		send the request -p, then read nothing (or -k bytes a
  *			second): a browser that stops reading a large answer;
  *			-b sets the receive buffer (default 4096)
- * In -p, \r, \n and \xHH stand for those bytes.
+ * In -p, \r, \n and \xHH stand for those bytes.  Each option has a long
+ * name too: --rcvbuf, --duration, --interval, --report, --read-rate,
+ * --refill (-K), --mode, --count, --text, --rate, --sources, --target,
+ * --ready (-w).
  *
  * Connections are opened at -r a second (default 2000) from the source
  * addresses -s in turn: a,b,... or a+n, n addresses counting up from the
