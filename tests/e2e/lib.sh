@@ -266,10 +266,12 @@ start_server() {
 # run_server [options]: sc-server in cloud on $TMP/state and the usual
 # addresses (also to start it again), its log appended to server.log;
 # waits (10 s at most) for its REST API.  With SERVER_NOFILE set, the
-# server runs with that many descriptors (soft and hard limit).
+# server runs with that many descriptors (soft and hard limit); with
+# SERVER_VERBOSE set (to '', say), that instead of -v.
 run_server() {
+	# shellcheck disable=SC2086
 	ip netns exec "$CLOUD" ${SERVER_NOFILE:+prlimit --nofile="$SERVER_NOFILE" --} \
-	    "$SC_SERVER" -d -v -s "$TMP/state" -R "$CLOUD_IP:$REST_PORT" \
+	    "$SC_SERVER" -d ${SERVER_VERBOSE--v} -s "$TMP/state" -R "$CLOUD_IP:$REST_PORT" \
 	    -K "$CLOUD_IP:$KGP_PORT" "$@" >>"$TMP/server.log" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
@@ -367,23 +369,24 @@ fd_count() {
 	ls "/proc/$1/fd" | wc -l
 }
 
-# flood NS NAME ARGS...: tests/e2e/flood.py in namespace NS (cloud or
-# office) in the background, its report in $TMP/flood-NAME.json; waits
-# (FLOOD_READY_SEC, 30 s, at most) until it has tried every connection.
-# FLOOD_PIDS has it.
+# flood NS NAME ARGS...: tests/tools/flood (its options in flood.c) in
+# namespace NS (cloud or office) in the background, its JSON report in
+# $TMP/flood-NAME.json; waits (FLOOD_READY_SEC, 30 s, at most) until it
+# has tried its first --count connections.  FLOOD_PIDS has it.
+FLOOD=${FLOOD:-$(dirname "$SC")/../tests/tools/flood}
 FLOOD_PIDS=()
 flood() {
 	local ns=$CLOUD name=$2
 	[ "$1" = office ] && ns=$OFFICE
 	shift 2
+	[ -x "$FLOOD" ] || fail "$FLOOD is not built"
 	rm -f "$TMP/flood-$name.ready"
-	ip netns exec "$ns" "$PYTHON" "$E2E_DIR/flood.py" \
-	    --ready "$TMP/flood-$name.ready" --report "$TMP/flood-$name.json" \
-	    "$@" >"$TMP/flood-$name.log" 2>&1 &
+	ip netns exec "$ns" "$FLOOD" --ready "$TMP/flood-$name.ready" \
+	    --report "$TMP/flood-$name.json" "$@" >"$TMP/flood-$name.log" 2>&1 &
 	FLOOD_PIDS+=($!)
 	PIDS+=($!)
 	wait_for "${FLOOD_READY_SEC:-30}" test -f "$TMP/flood-$name.ready" ||
-	    fail "flood $name did not get its connections out in ${FLOOD_READY_SEC:-30} s"
+	    fail "flood $name did not get its connections out in ${FLOOD_READY_SEC:-30} s: $(tail -n 3 "$TMP/flood-$name.log")"
 }
 
 # flood_field NAME KEY: a number of the flood's report
@@ -401,14 +404,11 @@ flood_stop() {
 	FLOOD_PIDS=()
 }
 
-# loopback_sources FIRST COUNT: 127.0.FIRST.1, .2, ... as a flood's
-# --sources (each an address of its own to the server)
+# loopback_sources FIRST COUNT: 127.0.FIRST.1 and the COUNT - 1 after it
+# (COUNT <= 254) as a flood's --sources (each an address of its own to
+# the server)
 loopback_sources() {
-	local i out=
-	for i in $(seq 1 "$2"); do
-		out="$out${out:+,}127.0.$1.$i"
-	done
-	echo "$out"
+	echo "127.0.$1.1+$2"
 }
 
 # kgpd_pid: the pid of sc's child kgpd

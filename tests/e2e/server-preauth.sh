@@ -28,7 +28,7 @@ kgp=$(server_worker kgp)
 fd0=$(fd_count "$kgp")
 rss0=$(rss_kib "$kgp")
 flood cloud silent1 --target "$CLOUD_IP:$KGP_PORT" --mode silent \
-    --count 100 --sources "$(loopback_sources 1 10)" --hold 60
+    --count 100 --sources "$(loopback_sources 1 10)" --duration 60
 wait_for 10 fds_above "$kgp" $((fd0 + 99)) ||
     fail "the KGP worker holds $(fd_count "$kgp") descriptors, not $fd0 + 100"
 rss1=$(rss_kib "$kgp")
@@ -40,11 +40,11 @@ flood_stop
 
 # 2. the flood, kept up: whatever the server closes is opened again
 flood cloud silent --target "$CLOUD_IP:$KGP_PORT" --mode silent \
-    --count 400 --sources "$(loopback_sources 1 100)" --hold 120 --refill
+    --count 400 --sources "$(loopback_sources 1 100)" --duration 120 --refill
 flood cloud hello --target "$CLOUD_IP:$KGP_PORT" --mode tls-hello \
-    --count 150 --sources "$(loopback_sources 2 100)" --hold 120 --refill
+    --count 150 --sources "$(loopback_sources 2 100)" --duration 120 --refill
 flood office office --target "$CLOUD_IP:$KGP_PORT" --mode silent \
-    --count 100 --hold 120 --refill
+    --count 100 --duration 120 --refill
 log "flood: $(cat "$TMP/flood-silent.json") $(cat "$TMP/flood-hello.json") $(cat "$TMP/flood-office.json")"
 
 good=$(count_ok 10 browse_ok through)

@@ -29,17 +29,17 @@ rest_ok() {
 
 # all_closed NAME COUNT: the server has closed the flood's COUNT
 all_closed() {
-	grep -q "\"closed\": $2," "$TMP/flood-$1.json" 2>/dev/null
+	[ "$(flood_field "$1" closed)" = "$2" ]
 }
 
 browse_ok loris || fail "the tunnel does not serve before the test"
 rest_ok || fail "REST does not answer before the test"
 
 # 1. the whole head has a deadline: one byte a second does not move it
-flood cloud rest1 --target "$CLOUD_IP:$REST_PORT" --mode trickle \
-    --count 5 --interval 1 --hold 60
-flood cloud entry1 --target "$ENTRY" --mode trickle --count 5 \
-    --interval 1 --hold 60
+flood cloud rest1 --target "$CLOUD_IP:$REST_PORT" --mode slow \
+    --interval 1 --count 5 --duration 60
+flood cloud entry1 --target "$ENTRY" --mode slow --interval 1 --count 5 \
+    --duration 60
 wait_for 30 all_closed rest1 5 ||
     fail "REST: trickling heads still open after 30 s: $(cat "$TMP/flood-rest1.json")"
 t=$(flood_field rest1 longest_closed)
@@ -51,14 +51,16 @@ ok "entry: 5 heads trickling a byte a second closed by the server after $t s at 
 flood_stop
 
 # 2. the flood, kept up, from many addresses and from the clients' own
-flood cloud rest --target "$CLOUD_IP:$REST_PORT" --mode trickle \
-    --count 600 --sources "$(loopback_sources 1 100)" --hold 120 --refill
-flood cloud restself --target "$CLOUD_IP:$REST_PORT" --mode trickle \
-    --count 50 --sources "$CLOUD_IP" --hold 120 --refill
-flood cloud entry --target "$ENTRY" --mode trickle \
-    --count 450 --sources "$(loopback_sources 2 100)" --hold 120 --refill
-flood cloud entryself --target "$ENTRY" --mode trickle \
-    --count 100 --sources 127.0.0.1 --hold 120 --refill
+flood cloud rest --target "$CLOUD_IP:$REST_PORT" --mode slow --interval 1 \
+    --count 600 --sources "$(loopback_sources 1 100)" --duration 120 \
+    --refill
+flood cloud restself --target "$CLOUD_IP:$REST_PORT" --mode slow \
+    --interval 1 --count 50 --sources "$CLOUD_IP" --duration 120 --refill
+flood cloud entry --target "$ENTRY" --mode slow --interval 1 \
+    --count 450 --sources "$(loopback_sources 2 100)" --duration 120 \
+    --refill
+flood cloud entryself --target "$ENTRY" --mode slow --interval 1 \
+    --count 100 --sources 127.0.0.1 --duration 120 --refill
 log "flood: rest $(cat "$TMP/flood-rest.json") entry $(cat "$TMP/flood-entry.json")"
 
 good=$(count_ok 10 rest_ok cloud)
