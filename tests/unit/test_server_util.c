@@ -330,10 +330,10 @@ deep_metadata(char *buf, int n)
 	char	*p = buf;
 	int	 i;
 
-	p += sprintf(p, "{\"metadata\": ");
+	p = stpcpy(p, "{\"metadata\": ");
 	for (i = 1; i < n; i++)
-		p += sprintf(p, "{\"a\": ");
-	p += sprintf(p, "{\"b\": [1]}");
+		p = stpcpy(p, "{\"a\": ");
+	p = stpcpy(p, "{\"b\": [1]}");
 	for (i = 1; i < n; i++)
 		*p++ = '}';
 	strcpy(p, "}");
