@@ -18,13 +18,13 @@
 #include <strings.h>
 
 #include "http.h"
+#include "text.h"
 
 #define SL_METHOD	0	/* or the version of a response */
 #define SL_TARGET	2	/* or the status */
 #define SL_VERSION	4	/* or the reason */
 
 static int	 is_tchar(unsigned char);
-static int	 is_ctl(unsigned char);
 static ssize_t	 head_fail(struct http_head *, int, const char *);
 static int	 head_check_line(struct http_head *, const unsigned char *,
 		    size_t, size_t);
@@ -58,13 +58,6 @@ is_tchar(unsigned char c)
 	default:
 		return (0);
 	}
-}
-
-/* a control character other than HTAB */
-static int
-is_ctl(unsigned char c)
-{
-	return ((c < 0x20 && c != '\t') || c == 0x7f);
 }
 
 void
@@ -103,17 +96,10 @@ head_check_line(struct http_head *h, const unsigned char *b, size_t s,
 {
 	size_t	 i;
 
-	for (i = s; i < e; i++) {
-		if (b[i] == '\r') {
-			head_fail(h, 400, "bare CR");
-			return (-1);
-		}
-		if (is_ctl(b[i])) {
-			head_fail(h, 400, "control character");
-			return (-1);
-		}
-	}
-	return (0);
+	if ((i = s + text_ctlspan(b + s, e - s, TEXT_HTAB)) == e)
+		return (0);
+	head_fail(h, 400, b[i] == '\r' ? "bare CR" : "control character");
+	return (-1);
 }
 
 /* "HTTP/1.1": b points at 8 bytes */
@@ -243,7 +229,7 @@ http_head_parse(struct http_head *h, const void *buf, size_t len)
 					if (i + 1 < len && b[i + 1] != '\n')
 						return (head_fail(h, 400,
 						    "bare CR"));
-				} else if (is_ctl(b[i]))
+				} else if (text_is_ctl(b[i], TEXT_HTAB))
 					return (head_fail(h, 400,
 					    "control character"));
 			}
@@ -796,7 +782,7 @@ http_chunked_parse(struct http_chunked *c, const void *buf, size_t len)
 				return (ck_fail(c, "chunk-size line too long"));
 			if (ch == '\r')
 				c->state = HTTP_CK_SIZE_LF;
-			else if (is_ctl(ch))
+			else if (text_is_ctl(ch, TEXT_HTAB))
 				return (ck_fail(c, "bad chunk extension"));
 			break;
 		case HTTP_CK_SIZE_LF:
@@ -840,7 +826,7 @@ http_chunked_parse(struct http_chunked *c, const void *buf, size_t len)
 				return (ck_fail(c, "trailer too large"));
 			if (ch == '\r')
 				c->state = HTTP_CK_TRAILER_LF;
-			else if (is_ctl(ch))
+			else if (text_is_ctl(ch, TEXT_HTAB))
 				return (ck_fail(c, "bad trailer field"));
 			break;
 		case HTTP_CK_TRAILER_LF:

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "controller.h"
+#include "text.h"
 
 enum opt_code {
 	OPT_UNSUPPORTED = 1,
@@ -292,22 +293,20 @@ static int
 set_string(char **dst, const char *val, const char *flag, char *err,
     size_t errlen)
 {
-	const unsigned char	*p;
+	size_t	 len = strlen(val);
 
-	if (*val == '\0') {
+	if (len == 0) {
 		config_error(err, errlen, 0, "%s needs a value", flag);
 		return (-1);
 	}
-	if (strlen(val) >= SC_HOST_LEN * 4) {
+	if (len >= SC_HOST_LEN * 4) {
 		config_error(err, errlen, 0, "%s: value too long", flag);
 		return (-1);
 	}
-	for (p = (const unsigned char *)val; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f) {
-			config_error(err, errlen, 0,
-			    "%s: control character in value", flag);
-			return (-1);
-		}
+	if (text_ctlspan(val, len, 0) != len) {
+		config_error(err, errlen, 0, "%s: control character in value",
+		    flag);
+		return (-1);
 	}
 	free(*dst);
 	if ((*dst = strdup(val)) == NULL) {
@@ -353,7 +352,7 @@ mask_secret(char *s, const char *secret)
 static int
 percent_decode(char *s)
 {
-	char		*d = s;
+	char		*d = s, *start = s;
 	unsigned int	 c;
 
 	for (; *s != '\0'; s++) {
@@ -365,12 +364,12 @@ percent_decode(char *s)
 				return (-1);
 			s += 2;
 		}
-		if (c < 0x20 || c == 0x7f)
-			return (-1);
 		*d++ = (char)c;
 	}
 	*d = '\0';
-	return (0);
+	/* "%00" is a control character as well */
+	return (text_ctlspan(start, d - start, 0) == (size_t)(d - start) ?
+	    0 : -1);
 }
 
 /*
@@ -400,17 +399,16 @@ static int
 parse_userpwd(struct sc_config *conf, const char *val, const char *flag,
     char *err, size_t errlen)
 {
-	const unsigned char	*p;
-	const char		*colon;
+	const char	*colon;
+	size_t		 len = strlen(val);
 
-	for (p = (const unsigned char *)val; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return (config_error(err, errlen, CONFIG_ERROR,
-			    "%s: control character in value", flag));
+	if (text_ctlspan(val, len, 0) != len)
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "%s: control character in value", flag));
 	if ((colon = strchr(val, ':')) == NULL || colon == val)
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "%s: expected user:password", flag));
-	if (strlen(val) >= SC_HOST_LEN * 4)
+	if (len >= SC_HOST_LEN * 4)
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "%s: value too long", flag));
 	free(conf->proxy_user);

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "server.h"
+#include "text.h"
 
 void
 hexencode(const uint8_t *in, size_t len, char *out)
@@ -237,13 +238,16 @@ rest_basic_auth(const char *hdr, char *user, size_t userlen, char *key,
 	return (ret);
 }
 
+/* A JSON string of at most max bytes, each a printable one. */
 static int
-printable(const char *s)
+json_text(json_t *v, size_t max)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return (0);
-	return (1);
+	size_t	 len;
+
+	if (!json_is_string(v) || (len = json_string_length(v)) > max)
+		return (0);
+	/* a NUL counts as a control character: no cut string either */
+	return (text_ctlspan(json_string_value(v), len, 0) == len);
 }
 
 /* NULL, or an array of at most TUNNEL_ARRAY_MAX short strings */
@@ -256,10 +260,7 @@ string_array(json_t *v)
 	if (!json_is_array(v) || json_array_size(v) > TUNNEL_ARRAY_MAX)
 		return (0);
 	json_array_foreach(v, i, e) {
-		if (!json_is_string(e) ||
-		    json_string_length(e) > TUNNEL_STRING_MAX ||
-		    strlen(json_string_value(e)) != json_string_length(e) ||
-		    !printable(json_string_value(e)))
+		if (!json_text(e, TUNNEL_STRING_MAX))
 			return (0);
 	}
 	return (1);
@@ -333,10 +334,7 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 	}
 	v = json_object_get(body, "tunnel_identifier");
 	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v) ||
-		    json_string_length(v) > TUNNEL_STRING_MAX ||
-		    strlen(json_string_value(v)) != json_string_length(v) ||
-		    !printable(json_string_value(v))) {
+		if (!json_text(v, TUNNEL_STRING_MAX)) {
 			snprintf(err, errlen, "\"tunnel_identifier\" must be "
 			    "a string of at most %d printable bytes",
 			    TUNNEL_STRING_MAX);
@@ -346,10 +344,7 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 	}
 	v = json_object_get(body, "vm_version");
 	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v) ||
-		    json_string_length(v) > TUNNEL_VM_VERSION_MAX ||
-		    strlen(json_string_value(v)) != json_string_length(v) ||
-		    !printable(json_string_value(v))) {
+		if (!json_text(v, TUNNEL_VM_VERSION_MAX)) {
 			snprintf(err, errlen, "\"vm_version\" must be a string "
 			    "of at most %d printable bytes",
 			    TUNNEL_VM_VERSION_MAX);
