@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "controller.h"
+#include "http.h"
 #include "text.h"
 
 enum opt_code {
@@ -206,7 +207,7 @@ static void	 mask_secret(char *, const char *);
 static void	 mask_typed(char *, const char *);
 static int	 percent_decode(char *);
 static int	 parse_proxy(struct sc_config *, const char *, const char *,
-		    int, int, char *, size_t);
+		    int, uint16_t, char *, size_t);
 static void	 proxy_from_env(struct sc_config *);
 static int	 parse_userpwd(struct sc_config *, const char *,
 		    const char *, char *, size_t);
@@ -430,13 +431,14 @@ parse_userpwd(struct sc_config *conf, const char *val, const char *flag,
  */
 static int
 parse_proxy(struct sc_config *conf, const char *val, const char *flag,
-    int userinfo, int dport, char *err, size_t errlen)
+    int userinfo, uint16_t dport, char *err, size_t errlen)
 {
-	char		 buf[SC_HOST_LEN * 4], *s, *at, *colon, *host, *port;
-	char		*user = NULL, *pass = NULL, shown[SC_HOST_LEN + 8];
-	long long	 n;
-	size_t		 len;
-	int		 ret = -1;
+	struct http_authority	 a;
+	char			 buf[SC_HOST_LEN * 4], *s, *at, *colon;
+	char			*user = NULL, *pass = NULL;
+	char			 shown[SC_HOST_LEN + 8];
+	size_t			 len;
+	int			 ret = -1;
 
 	/* a value with credentials is never shown */
 	if (strchr(val, '@') != NULL || strlen(val) >= SC_HOST_LEN)
@@ -484,53 +486,17 @@ parse_proxy(struct sc_config *conf, const char *val, const char *flag,
 		}
 		s = at + 1;
 	}
-	host = s;
-	if (*s == '[') {
-		host = s + 1;
-		if ((s = strchr(host, ']')) == NULL) {
-			config_error(err, errlen, 0, "%s: %s: no ']' after "
-			    "the IPv6 address", flag, shown);
-			goto done;
-		}
-		*s++ = '\0';
-		if (*s != ':' && *s != '\0') {
-			config_error(err, errlen, 0, "%s: %s is not "
-			    "host:port", flag, shown);
-			goto done;
-		}
-		port = *s == ':' ? s + 1 : NULL;
-	} else if ((colon = strrchr(s, ':')) != NULL) {
-		*colon = '\0';
-		port = colon + 1;
-		if (strchr(host, ':') != NULL) {
-			config_error(err, errlen, 0, "%s: %s: put an IPv6 "
-			    "address in brackets, [addr]:port", flag, shown);
-			goto done;
-		}
-	} else
-		port = NULL;
-	if (!config_host_ok(host)) {
-		config_error(err, errlen, 0, "%s: %s is not host:port (bad "
-		    "host)", flag, shown);
-		goto done;
-	}
-	if (port == NULL && dport != 0)
-		n = dport;
-	else if (port == NULL) {
-		config_error(err, errlen, 0, "%s: %s has no port: use "
-		    "host:port", flag, shown);
-		goto done;
-	} else if (parse_number(port, flag, 1, 65535, &n, err, errlen) == -1) {
-		config_error(err, errlen, 0, "%s: %s: the port must be a "
-		    "number from 1 to 65535", flag, shown);
+	if (http_parse_authority(s, strlen(s), dport, 0, &a) == -1) {
+		config_error(err, errlen, 0, "%s: %s is not host:port: %s",
+		    flag, shown, a.errstr);
 		goto done;
 	}
 	free(conf->proxy_host);
-	if ((conf->proxy_host = strdup(host)) == NULL) {
+	if ((conf->proxy_host = strdup(a.host)) == NULL) {
 		config_error(err, errlen, 0, "out of memory");
 		goto done;
 	}
-	conf->proxy_port = (int)n;
+	conf->proxy_port = a.portnum;
 	if (user != NULL) {
 		free(conf->proxy_user);
 		wipe_free(conf->proxy_pass);

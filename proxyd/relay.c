@@ -27,7 +27,6 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -173,10 +172,6 @@ static void	 up_fail(struct stream *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 static void	 send_error(struct stream *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
-static int	 parse_authority(const char *, size_t, const char *, char *,
-		    size_t, char *, size_t);
-static int	 parse_url(const char *, char *, size_t, char *, size_t,
-		    const char **, size_t *);
 static void	 request_head(struct stream *);
 static void	 request_start(struct stream *);
 static void	 request_pump(struct stream *);
@@ -897,103 +892,15 @@ request_head(struct stream *s)
 	request_start(s);
 }
 
-/*
- * authority = host [":" port], host a name, IPv4 or [IPv6].  dport is
- * the default port, NULL when the port is required.
- */
-static int
-parse_authority(const char *a, size_t len, const char *dport, char *host,
-    size_t hostsz, char *port, size_t portsz)
-{
-	const char	*h, *p = NULL, *e = a + len, *errstr;
-	size_t		 hlen, i;
-	char		 pbuf[8];
-
-	if (len == 0)
-		return (-1);
-	if (a[0] == '[') {
-		if ((h = memchr(a, ']', len)) == NULL)
-			return (-1);
-		hlen = h - a - 1;
-		if (h + 1 < e) {
-			if (h[1] != ':')
-				return (-1);
-			p = h + 2;
-		}
-		h = a + 1;
-		for (i = 0; i < hlen; i++)
-			if (!isxdigit((unsigned char)h[i]) && h[i] != ':' &&
-			    h[i] != '.')
-				return (-1);
-	} else {
-		h = a;
-		for (i = 0; i < len && a[i] != ':'; i++)
-			if (!isalnum((unsigned char)a[i]) &&
-			    strchr("-._~", a[i]) == NULL)
-				return (-1);
-		hlen = i;
-		if (i < len)
-			p = a + i + 1;
-	}
-	if (hlen == 0 || hlen >= hostsz)
-		return (-1);
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	if (p == NULL || p == e) {
-		if (dport == NULL)
-			return (-1);
-		strlcpy(port, dport, portsz);
-		return (0);
-	}
-	if ((size_t)(e - p) >= sizeof(pbuf))
-		return (-1);
-	memcpy(pbuf, p, e - p);
-	pbuf[e - p] = '\0';
-	for (i = 0; pbuf[i] != '\0'; i++)
-		if (!isdigit((unsigned char)pbuf[i]))
-			return (-1);
-	strtonum(pbuf, 1, 65535, &errstr);
-	if (errstr != NULL)
-		return (-1);
-	strlcpy(port, pbuf, portsz);
-	return (0);
-}
-
-/*
- * absolute-form: "http://" authority [path-abempty] ["?" query].  Sets
- * *path to the origin-form part (may be "" or start with '?'), *alen to
- * the length of the authority (it starts at target + 7).
- */
-static int
-parse_url(const char *target, char *host, size_t hostsz, char *port,
-    size_t portsz, const char **path, size_t *alen)
-{
-	const char	*a, *e;
-
-	if (strncasecmp(target, "http://", 7) != 0)
-		return (-1);
-	a = target + 7;
-	e = a + strcspn(a, "/?#");
-	if (*e == '#' || strchr(a, '#') != NULL)
-		return (-1);
-	if (memchr(a, '@', e - a) != NULL)
-		return (-1);
-	if (parse_authority(a, e - a, "80", host, hostsz, port, portsz) == -1)
-		return (-1);
-	*alen = e - a;
-	*path = e;
-	return (0);
-}
-
 /* A whole request head is in s->req: send it on its way. */
 static void
 request_start(struct stream *s)
 {
 	struct http_head	*h = s->req;
 	struct evbuffer		*hb;
-	const char		*path, *upg;
-	char			 host[SC_HOST_LEN], port[8];
-	size_t			 alen;
+	struct http_authority	 ca;
+	struct http_url		 url;
+	const char		*upg;
 	uint64_t		 gen = s->gen;
 	int			 reuse;
 
@@ -1020,13 +927,13 @@ request_start(struct stream *s)
 		s->is_connect = 1;
 		s->client_keep = 0;
 		s->rq_state = RQ_DONE;
-		if (parse_authority(h->target, strlen(h->target), NULL,
-		    host, sizeof(host), port, sizeof(port)) == -1) {
+		if (http_parse_authority(h->target, strlen(h->target), 0, 0,
+		    &ca) == -1) {
 			send_error(s, 400, "proxyd: CONNECT needs host:port");
 			return;
 		}
 		up_close(s);
-		up_open(s, host, port);
+		up_open(s, ca.host, ca.port);
 		return;
 	}
 	if (h->target[0] == '/' || strcmp(h->target, "*") == 0) {
@@ -1035,8 +942,7 @@ request_start(struct stream *s)
 		    "needs an absolute URL (http://host/path)");
 		return;
 	}
-	if (parse_url(h->target, host, sizeof(host), port, sizeof(port),
-	    &path, &alen) == -1) {
+	if (http_parse_url(h->target, &url) == -1) {
 		s->client_keep = 0;
 		send_error(s, 400, "proxyd: bad URL (only http:// URLs; "
 		    "https goes through CONNECT)");
@@ -1046,11 +952,12 @@ request_start(struct stream *s)
 	    (h->flags & HTTP_F_CONN_UPGRADE) && h->version == 11;
 
 	reuse = s->u.bev != NULL && s->u.state == U_OPEN && s->u.reusable &&
-	    !s->u.eof && s->u.host != NULL && strcmp(s->u.host, host) == 0 &&
-	    strcmp(s->u.port, port) == 0;
+	    !s->u.eof && s->u.host != NULL &&
+	    strcmp(s->u.host, url.auth.host) == 0 &&
+	    strcmp(s->u.port, url.auth.port) == 0;
 	if (!reuse) {
 		up_close(s);
-		up_open(s, host, port);
+		up_open(s, url.auth.host, url.auth.port);
 		/* it may have failed at once, and the exchange be over */
 		if (s->mode != M_HTTP || s->gen != gen || s->u.bev == NULL)
 			return;
@@ -1063,13 +970,13 @@ request_start(struct stream *s)
 	}
 	/* pieces, not a printf: this is on the way of every request */
 	evbuffer_add(hb, h->method, strlen(h->method));
-	evbuffer_add(hb, " /", path[0] == '/' ? 1 : 2);
-	evbuffer_add(hb, path, strlen(path));
+	evbuffer_add(hb, " /", url.path[0] == '/' ? 1 : 2);
+	evbuffer_add(hb, url.path, strlen(url.path));
 	if (h->version == 10)
 		evbuffer_add(hb, " HTTP/1.0\r\nHost: ", 17);
 	else
 		evbuffer_add(hb, " HTTP/1.1\r\nHost: ", 17);
-	evbuffer_add(hb, h->target + 7, alen);
+	evbuffer_add(hb, url.authority, url.authlen);
 	evbuffer_add(hb, "\r\n", 2);
 	write_fields(hb, h);
 	if (s->want_upgrade && (upg = http_head_get(h, "Upgrade")) != NULL)

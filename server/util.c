@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "http.h"
 #include "server.h"
 #include "text.h"
 
@@ -77,56 +78,23 @@ hexdecode(const char *in, uint8_t *out, size_t len)
 }
 
 /*
- * "addr:port" or "[v6addr]:port" into host and port.  With port NULL the
- * whole string is an address (brackets allowed).
+ * "addr:port" or "[v6addr]:port" into host and port, port 0 meaning any
+ * (the kernel chooses).  With port NULL the whole string is an address
+ * (an IPv6 one with or without brackets).  The syntax is
+ * http_parse_authority()'s, as everywhere else.
  */
 int
 parse_hostport(const char *s, char *host, size_t hostlen, char *port,
     size_t portlen)
 {
-	const char	*p, *h;
-	size_t		 hl;
-	const char	*errstr;
+	struct http_authority	 a;
 
-	if (s == NULL || *s == '\0')
+	if (s == NULL || http_parse_authority(s, strlen(s), 0,
+	    port == NULL ? HTTP_AUTH_NOPORT : HTTP_AUTH_PORT0, &a) == -1)
 		return (-1);
-	if (*s == '[') {
-		if ((p = strchr(s, ']')) == NULL)
-			return (-1);
-		h = s + 1;
-		hl = p - h;
-		p++;
-		if (port == NULL) {
-			if (*p != '\0')
-				return (-1);
-		} else if (*p != ':')
-			return (-1);
-	} else if (port == NULL) {
-		h = s;
-		hl = strlen(s);
-		p = s + hl;
-	} else {
-		if ((p = strrchr(s, ':')) == NULL)
-			return (-1);
-		h = s;
-		hl = p - s;
-		if (memchr(h, ':', hl) != NULL)
-			return (-1);	/* v6 without brackets */
-	}
-	if (hl == 0 || hl >= hostlen)
+	if (strlcpy(host, a.host, hostlen) >= hostlen ||
+	    (port != NULL && strlcpy(port, a.port, portlen) >= portlen))
 		return (-1);
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if (port == NULL)
-		return (0);
-	p++;
-	if (*p == '\0' || strlen(p) >= portlen ||
-	    strspn(p, "0123456789") != strlen(p))
-		return (-1);
-	strtonum(p, 0, 65535, &errstr);
-	if (errstr != NULL)
-		return (-1);
-	strlcpy(port, p, portlen);
 	return (0);
 }
 
