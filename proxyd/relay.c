@@ -45,21 +45,6 @@ static void	 stream_count_out(struct evbuffer *,
 static void	 client_read(struct bufferevent *, void *);
 static void	 client_write(struct bufferevent *, void *);
 static void	 client_event(struct bufferevent *, short, void *);
-static void	 up_read(struct bufferevent *, void *);
-static void	 up_write(struct bufferevent *, void *);
-static void	 up_event(struct bufferevent *, short, void *);
-static void	 up_timeout(evutil_socket_t, short, void *);
-static void	 up_timer(struct stream *, uint32_t);
-static void	 up_dns_cb(int, struct evutil_addrinfo *, void *);
-static int	 up_new_bev(struct stream *);
-static void	 up_open(struct stream *, const char *, const char *);
-static void	 up_resolved(struct stream *, int, struct evutil_addrinfo *);
-static void	 up_connect_next(struct stream *);
-static void	 up_close(struct stream *);
-static void	 up_fail(struct stream *, int, const char *, ...)
-		    __attribute__((__format__ (printf, 3, 4)));
-static void	 send_error(struct stream *, int, const char *, ...)
-		    __attribute__((__format__ (printf, 3, 4)));
 static void	 request_head(struct stream *);
 static void	 request_start(struct stream *);
 static void	 request_pump(struct stream *);
@@ -316,7 +301,7 @@ stream_linger(struct stream *s)
  * The answer of the proxy itself (400, 502, 504...).  The stream stays
  * open only when the whole request was read and the client wants more.
  */
-static void
+void
 send_error(struct stream *s, int status, const char *fmt, ...)
 {
 	struct evbuffer	*out;
@@ -791,262 +776,8 @@ request_pump(struct stream *s)
 		exchange_done(s);
 }
 
-/*
- * The app side.
- */
-static int
-up_new_bev(struct stream *s)
-{
-	struct bufferevent	*bev;
-
-	if ((bev = bufferevent_socket_new(env->base, -1,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
-		return (-1);
-	bufferevent_setcb(bev, up_read, up_write, up_event, s);
-	bufferevent_setwatermark(bev, EV_WRITE, RELAY_WRITE_LOW, 0);
-	relay_io_size(bev);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	if (s->u.bev != NULL) {
-		/* what is queued for the app moves over */
-		evbuffer_add_buffer(bufferevent_get_output(bev),
-		    bufferevent_get_output(s->u.bev));
-		bufferevent_free(s->u.bev);
-	}
-	s->u.bev = bev;
-	return (0);
-}
-
-/* Start resolving and connecting; the request can be queued at once. */
-static void
-up_open(struct stream *s, const char *host, const char *port)
-{
-	struct upstream		*u = &s->u;
-	struct evutil_addrinfo	 hints;
-	struct sockaddr_in	*sin;
-	struct sockaddr_in6	*sin6;
-	struct evdns_getaddrinfo_request *req;
-	int			 p = atoi(port);
-
-	if (u->host == NULL || strcmp(u->host, host) != 0) {
-		free(u->host);
-		if ((u->host = strdup(host)) == NULL) {
-			send_error(s, 502, "proxyd: out of memory");
-			return;
-		}
-	}
-	strlcpy(u->port, port, sizeof(u->port));
-	u->naddr = u->iaddr = 0;
-	u->eof = u->shut = u->reusable = u->reused = 0;
-	u->lasterr = 0;
-	if ((u->addrs == NULL &&
-	    (u->addrs = malloc(sizeof(*u->addrs))) == NULL) ||
-	    (u->timer == NULL &&
-	    (u->timer = evtimer_new(env->base, up_timeout, s)) == NULL) ||
-	    up_new_bev(s) == -1) {
-		send_error(s, 502, "proxyd: out of memory");
-		return;
-	}
-	/* numbers and localhost need no DNS */
-	memset(u->addrs, 0, sizeof(*u->addrs));
-	sin = (struct sockaddr_in *)&u->addrs->addr[0];
-	sin6 = (struct sockaddr_in6 *)&u->addrs->addr[0];
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(p);
-		u->addrs->len[0] = sizeof(*sin);
-		u->naddr = 1;
-	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(p);
-		u->addrs->len[0] = sizeof(*sin6);
-		u->naddr = 1;
-	} else if (strcasecmp(host, "localhost") == 0 ||
-	    strcasecmp(host, "localhost.") == 0) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(p);
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		u->addrs->len[0] = sizeof(*sin);
-		sin6 = (struct sockaddr_in6 *)&u->addrs->addr[1];
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(p);
-		sin6->sin6_addr = in6addr_loopback;
-		u->addrs->len[1] = sizeof(*sin6);
-		u->naddr = 2;
-	}
-	if (u->naddr > 0) {
-		up_timer(s, env->connect_timeout_ms);
-		up_connect_next(s);
-		return;
-	}
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	u->state = U_RESOLVING;
-	up_timer(s, PROXYD_DNS_TIMEOUT_MS);
-	u->in_dns = 1;
-	u->dns_now = 0;
-	req = evdns_getaddrinfo(env->dns, host, port, &hints, up_dns_cb, s);
-	u->in_dns = 0;
-	if (u->dns_now) {
-		/* answered on the spot (hosts file, cache) */
-		up_resolved(s, u->dns_result, u->dns_ai);
-		return;
-	}
-	u->dnsreq = req;
-}
-
-static void
-up_dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
-{
-	struct stream	*s = arg;
-
-	if (result == EVUTIL_EAI_CANCEL)
-		return;		/* s may be gone */
-	if (s->u.in_dns) {
-		s->u.dns_now = 1;
-		s->u.dns_result = result;
-		s->u.dns_ai = ai;
-		return;
-	}
-	s->u.dnsreq = NULL;
-	up_resolved(s, result, ai);
-}
-
-static void
-up_resolved(struct stream *s, int result, struct evutil_addrinfo *ai)
-{
-	struct upstream		*u = &s->u;
-	struct evutil_addrinfo	*a;
-
-	if (result != 0) {
-		if (ai != NULL)
-			evutil_freeaddrinfo(ai);
-		up_fail(s, 502, "proxyd: cannot resolve %s: %s", u->host,
-		    evutil_gai_strerror(result));
-		return;
-	}
-	u->naddr = 0;
-	/* IPv4 first, then IPv6, as many as fit */
-	for (a = ai; a != NULL && u->naddr < PROXYD_MAXADDR; a = a->ai_next)
-		if (a->ai_family == AF_INET &&
-		    a->ai_addrlen <= sizeof(u->addrs->addr[0])) {
-			memcpy(&u->addrs->addr[u->naddr], a->ai_addr, a->ai_addrlen);
-			u->addrs->len[u->naddr++] = a->ai_addrlen;
-		}
-	for (a = ai; a != NULL && u->naddr < PROXYD_MAXADDR; a = a->ai_next)
-		if (a->ai_family == AF_INET6 &&
-		    a->ai_addrlen <= sizeof(u->addrs->addr[0])) {
-			memcpy(&u->addrs->addr[u->naddr], a->ai_addr, a->ai_addrlen);
-			u->addrs->len[u->naddr++] = a->ai_addrlen;
-		}
-	if (ai != NULL)
-		evutil_freeaddrinfo(ai);
-	if (u->naddr == 0) {
-		up_fail(s, 502, "proxyd: cannot resolve %s: no address",
-		    u->host);
-		return;
-	}
-	up_timer(s, env->connect_timeout_ms);
-	up_connect_next(s);
-}
-
-/* The bound of the step under way: resolving, then connecting. */
-static void
-up_timer(struct stream *s, uint32_t ms)
-{
-	struct timeval	 tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(s->u.timer, &tv);
-}
-
-/* Try the next address; 502 when none is left. */
-static void
-up_connect_next(struct stream *s)
-{
-	struct upstream	*u = &s->u;
-	int		 i, r;
-
-	while (u->iaddr < u->naddr) {
-		i = u->iaddr++;
-		if (i > 0 && up_new_bev(s) == -1)
-			break;
-		u->state = U_CONNECTING;
-		u->in_connect = 1;
-		errno = 0;
-		r = bufferevent_socket_connect(u->bev,
-		    (struct sockaddr *)&u->addrs->addr[i], u->addrs->len[i]);
-		u->in_connect = 0;
-		if (r == 0)
-			return;
-		u->lasterr = errno ? errno : ECONNREFUSED;
-	}
-	up_fail(s, 502, "proxyd: cannot connect to %s port %s: %s", u->host,
-	    u->port, strerror(u->lasterr ? u->lasterr : ECONNREFUSED));
-}
-
-static void
-up_timeout(evutil_socket_t fd, short event, void *arg)
-{
-	struct stream	*s = arg;
-
-	if (s->u.state == U_RESOLVING) {
-		up_fail(s, 502, "proxyd: cannot resolve %s: no answer from "
-		    "the name servers in %u ms", s->u.host,
-		    PROXYD_DNS_TIMEOUT_MS);
-		return;
-	}
-	if (s->u.state != U_CONNECTING)
-		return;
-	up_fail(s, 504, "proxyd: connecting to %s port %s took longer than "
-	    "%u ms", s->u.host, s->u.port, env->connect_timeout_ms);
-}
-
-static void
-up_close(struct stream *s)
-{
-	struct upstream	*u = &s->u;
-
-	if (u->dnsreq != NULL) {
-		evdns_getaddrinfo_cancel(u->dnsreq);
-		u->dnsreq = NULL;
-	}
-	if (u->timer != NULL) {
-		event_free(u->timer);
-		u->timer = NULL;
-	}
-	lend_stop(s);
-	if (u->bev != NULL) {
-		relay_drop(s, u->bev);
-		bufferevent_free(u->bev);
-		u->bev = NULL;
-	}
-	free(u->addrs);
-	u->addrs = NULL;
-	u->state = U_NONE;
-	u->reusable = u->reused = 0;
-	u->eof = u->shut = u->rpaused = u->sj_wait = 0;
-}
-
-/* The app cannot be reached: answer the client. */
-static void
-up_fail(struct stream *s, int status, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	 msg[512];
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	up_close(s);
-	send_error(s, status, "%s", msg);
-}
-
-static void
-up_read(struct bufferevent *bev, void *arg)
+void
+app_read(struct bufferevent *bev, void *arg)
 {
 	struct stream	*s = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
@@ -1094,8 +825,8 @@ up_read(struct bufferevent *bev, void *arg)
 	relay_stall(s->u.bev, s->cbev, &s->u.rpaused);
 }
 
-static void
-up_write(struct bufferevent *bev, void *arg)
+void
+app_write(struct bufferevent *bev, void *arg)
 {
 	struct stream	*s = arg;
 
@@ -1121,44 +852,27 @@ up_write(struct bufferevent *bev, void *arg)
 	}
 }
 
-static void
-up_event(struct bufferevent *bev, short what, void *arg)
+void
+app_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct stream	*s = arg;
 	struct upstream	*u = &s->u;
-	int		 err = EVUTIL_SOCKET_ERROR(), one = 1;
+	int		 err = EVUTIL_SOCKET_ERROR();
 
 	if (err == EAGAIN || err == EINPROGRESS || err == EINTR)
 		err = 0;
-
-	if (u->in_connect)
-		return;		/* bufferevent_socket_connect() says it */
-	if (what & BEV_EVENT_CONNECTED) {
-		/* the timer goes with the addresses: idle streams hold neither */
-		event_free(u->timer);
-		u->timer = NULL;
-		u->state = U_OPEN;
-		free(u->addrs);
-		u->addrs = NULL;
-		/* requests and bodies leave in pieces: no Nagle delay */
-		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
-		    &one, sizeof(one));
-		log_debug("stream %u: connected to %s port %s", s->id,
-		    u->host, u->port);
+	switch (up_connect_event(s, what, err)) {
+	case UP_EV_CONNECTED:
 		if (s->is_connect) {
 			evbuffer_add_printf(bufferevent_get_output(s->cbev),
 			    "HTTP/1.1 200 Connection established\r\n\r\n");
 			tunnel_start(s);
 		}
 		return;
-	}
-	if (u->state == U_CONNECTING) {
-		/* this address failed: the next one */
-		u->lasterr = err ? err : ECONNREFUSED;
-		log_debug("stream %u: connect to %s port %s: %s", s->id,
-		    u->host, u->port, strerror(u->lasterr));
-		up_connect_next(s);
+	case UP_EV_CONNECTING:
 		return;
+	case UP_EV_OPEN:
+		break;
 	}
 	if (s->mode == M_MOVING && (what & BEV_EVENT_EOF) && !s->move_sent) {
 		/* the app is done before the move: proxyd ends the tunnel */

@@ -149,11 +149,32 @@ struct stream {
 
 TAILQ_HEAD(streamlist, stream);
 
+/* how up_connect_event() found an event of the app's socket */
+enum up_event {
+	UP_EV_OPEN,		/* after the connect: the caller's */
+	UP_EV_CONNECTING,	/* the connect's: done with */
+	UP_EV_CONNECTED,	/* connected now */
+};
+
 /* relay.c */
 void	 stream_close(struct stream *);
 void	 stream_close_after_flush(struct stream *);
+void	 app_read(struct bufferevent *, void *);
+void	 app_write(struct bufferevent *, void *);
+void	 app_event(struct bufferevent *, short, void *);
 void	 heads_free(struct stream *);
 void	 exchange_done(struct stream *);
+void	 send_error(struct stream *, int, const char *, ...)
+	    __attribute__((__format__ (printf, 3, 4)));
+
+/* relay_up.c */
+void	 up_open(struct stream *, const char *, const char *);
+int	 up_literal(struct up_addrs *, const char *, int);
+int	 up_addrs_take(struct up_addrs *, const struct evutil_addrinfo *);
+enum up_event up_connect_event(struct stream *, short, int);
+void	 up_close(struct stream *);
+void	 up_fail(struct stream *, int, const char *, ...)
+	    __attribute__((__format__ (printf, 3, 4)));
 
 /* relay_move.c */
 void	 relay_write(struct stream *, struct bufferevent *, struct evbuffer *,
