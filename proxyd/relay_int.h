@@ -162,10 +162,20 @@ void	 stream_close_after_flush(struct stream *);
 void	 app_read(struct bufferevent *, void *);
 void	 app_write(struct bufferevent *, void *);
 void	 app_event(struct bufferevent *, short, void *);
+
+/* relay_http.c */
 void	 heads_free(struct stream *);
+void	 exchange_reset(struct stream *);
 void	 exchange_done(struct stream *);
+void	 request_head(struct stream *);
+void	 request_pump(struct stream *);
+void	 exchange_app_read(struct stream *);
+void	 response_pump(struct stream *);
+void	 exchange_app_event(struct stream *, short, int);
 void	 send_error(struct stream *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
+void	 connect_established(struct stream *);
+void	 tunnel_start(struct stream *);
 
 /* relay_up.c */
 void	 up_open(struct stream *, const char *, const char *);
