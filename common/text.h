@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#define TEXT_HTAB	0x01	/* a horizontal tab is text (HTTP fields) */
+#define TEXT_HTAB	0x01	/* a horizontal tab is text (HTTP) */
 
 /*
  * A control character: C0 (NUL to US) or DEL; a horizontal tab too,

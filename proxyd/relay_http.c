@@ -149,7 +149,6 @@ request_start(struct stream *s)
 	struct evbuffer		*hb;
 	struct http_authority	 ca;
 	struct http_url		 url;
-	const char		*upg;
 	uint64_t		 gen = s->gen;
 	int			 reuse;
 
@@ -162,12 +161,7 @@ request_start(struct stream *s)
 	if (log_getverbose() > 0 &&
 	    asprintf(&s->url, "%s %s", h->method, h->target) == -1)
 		s->url = NULL;
-	s->version = h->version;
-	s->client_keep = http_keep_alive(h);
-	s->rq_body = http_body_framing(h, NULL, &s->rq_left);
-	s->rq_state = s->rq_body == HTTP_BODY_NONE ? RQ_DONE : RQ_BODY;
-	if (s->rq_body == HTTP_BODY_CHUNKED)
-		http_chunked_init(&s->rq_ck);
+	request_framing(s, h);
 	s->rs_state = RS_HEAD;
 	http_head_init(s->resp, HTTP_RESPONSE);
 	log_debug("stream %u: %s", s->id, s->url ? s->url : "?");
@@ -178,7 +172,8 @@ request_start(struct stream *s)
 		s->rq_state = RQ_DONE;
 		if (http_parse_authority(h->target, strlen(h->target), 0, 0,
 		    &ca) == -1) {
-			send_error(s, 400, "proxyd: CONNECT needs host:port");
+			send_error(s, 400, "proxyd: CONNECT needs host:port: "
+			    "%s", ca.errstr);
 			return;
 		}
 		up_close(s);
@@ -193,13 +188,10 @@ request_start(struct stream *s)
 	}
 	if (http_parse_url(h->target, &url) == -1) {
 		s->client_keep = 0;
-		send_error(s, 400, "proxyd: bad URL (only http:// URLs; "
-		    "https goes through CONNECT)");
+		send_error(s, 400, "proxyd: bad URL: %s (only http:// URLs; "
+		    "https goes through CONNECT)", url.auth.errstr);
 		return;
 	}
-	s->want_upgrade = (h->flags & HTTP_F_UPGRADE) &&
-	    (h->flags & HTTP_F_CONN_UPGRADE) && h->version == 11;
-
 	reuse = s->u.bev != NULL && s->u.state == U_OPEN && s->u.reusable &&
 	    !s->u.eof && s->u.host != NULL &&
 	    strcmp(s->u.host, url.auth.host) == 0 &&
@@ -217,21 +209,7 @@ request_start(struct stream *s)
 		send_error(s, 502, "proxyd: out of memory");
 		return;
 	}
-	/* pieces, not a printf: this is on the way of every request */
-	evbuffer_add(hb, h->method, strlen(h->method));
-	evbuffer_add(hb, " /", url.path[0] == '/' ? 1 : 2);
-	evbuffer_add(hb, url.path, strlen(url.path));
-	if (h->version == 10)
-		evbuffer_add(hb, " HTTP/1.0\r\nHost: ", 17);
-	else
-		evbuffer_add(hb, " HTTP/1.1\r\nHost: ", 17);
-	evbuffer_add(hb, url.authority, url.authlen);
-	evbuffer_add(hb, "\r\n", 2);
-	write_fields(hb, h);
-	if (s->want_upgrade && (upg = http_head_get(h, "Upgrade")) != NULL)
-		evbuffer_add_printf(hb, "Connection: Upgrade\r\n"
-		    "Upgrade: %s\r\n", upg);
-	evbuffer_add(hb, "\r\n", 2);
+	request_build(hb, h, &url, s->want_upgrade);
 
 	/* a reused connection may have been closed under us: retry once */
 	if (reuse && s->rq_body == HTTP_BODY_NONE) {
@@ -247,6 +225,52 @@ request_start(struct stream *s)
 	relay_hold(s, s->u.bev, hb);
 	request_pump(s);
 	relay_release(s);
+}
+
+/*
+ * What a request head says of the exchange: its version, whether the
+ * browser keeps the stream, whether it asks for an upgrade (HTTP/1.1,
+ * and Connection says so too), and how its body is framed.
+ */
+void
+request_framing(struct stream *s, const struct http_head *h)
+{
+	s->version = h->version;
+	s->client_keep = http_keep_alive(h);
+	s->want_upgrade = (h->flags & HTTP_F_UPGRADE) &&
+	    (h->flags & HTTP_F_CONN_UPGRADE) && h->version == 11;
+	s->rq_body = http_body_framing(h, NULL, &s->rq_left);
+	s->rq_state = s->rq_body == HTTP_BODY_NONE ? RQ_DONE : RQ_BODY;
+	if (s->rq_body == HTTP_BODY_CHUNKED)
+		http_chunked_init(&s->rq_ck);
+}
+
+/*
+ * The head that goes to the app: the request line in origin form, Host
+ * as the URL has it (the browser's own Host field goes), the fields but
+ * the hop-by-hop ones, and the upgrade asked for, if any.
+ */
+void
+request_build(struct evbuffer *hb, const struct http_head *h,
+    const struct http_url *url, int upgrade)
+{
+	const char	*upg;
+
+	/* pieces, not a printf: this is on the way of every request */
+	evbuffer_add(hb, h->method, strlen(h->method));
+	evbuffer_add(hb, " /", url->path[0] == '/' ? 1 : 2);
+	evbuffer_add(hb, url->path, strlen(url->path));
+	if (h->version == 10)
+		evbuffer_add(hb, " HTTP/1.0\r\nHost: ", 17);
+	else
+		evbuffer_add(hb, " HTTP/1.1\r\nHost: ", 17);
+	evbuffer_add(hb, url->authority, url->authlen);
+	evbuffer_add(hb, "\r\n", 2);
+	write_fields(hb, h);
+	if (upgrade && (upg = http_head_get(h, "Upgrade")) != NULL)
+		evbuffer_add_printf(hb, "Connection: Upgrade\r\n"
+		    "Upgrade: %s\r\n", upg);
+	evbuffer_add(hb, "\r\n", 2);
 }
 
 /* The request body, client -> app. */
@@ -370,13 +394,7 @@ response_head(struct stream *s)
 			continue;
 		}
 
-		s->rs_body = http_body_framing(h, s->method, &s->rs_left);
-		s->u.reusable = http_keep_alive(h) &&
-		    s->rs_body != HTTP_BODY_CLOSE;
-		if (s->rs_body == HTTP_BODY_CLOSE)
-			s->client_keep = 0;
-		if (s->rs_body == HTTP_BODY_CHUNKED)
-			http_chunked_init(&s->rs_ck);
+		response_framing(s, h);
 		log_debug("stream %u: %s -> %d", s->id,
 		    s->url ? s->url : "?", h->status);
 		/* built aside, so that it can leave at once */
@@ -384,13 +402,7 @@ response_head(struct stream *s)
 			stream_close(s);
 			return;
 		}
-		status_line(hb, h);
-		write_fields(hb, h);
-		if (!s->client_keep)
-			evbuffer_add(hb, "Connection: close\r\n", 19);
-		else if (s->version == 10)
-			evbuffer_add(hb, "Connection: keep-alive\r\n", 24);
-		evbuffer_add(hb, "\r\n", 2);
+		response_build(hb, h, s->client_keep, s->version);
 		http_head_free(h);
 		relay_hold(s, s->cbev, hb);
 		if (s->rs_body == HTTP_BODY_NONE) {
@@ -404,6 +416,42 @@ response_head(struct stream *s)
 		}
 		return;
 	}
+}
+
+/*
+ * What a final answer's head says of the exchange: how its body is
+ * framed (a HEAD's answer has none), whether the app's connection may
+ * take the next request, and whether the browser's stream may: not
+ * when the body runs until the app closes.
+ */
+void
+response_framing(struct stream *s, const struct http_head *h)
+{
+	s->rs_body = http_body_framing(h, s->method, &s->rs_left);
+	s->u.reusable = http_keep_alive(h) && s->rs_body != HTTP_BODY_CLOSE;
+	if (s->rs_body == HTTP_BODY_CLOSE)
+		s->client_keep = 0;
+	if (s->rs_body == HTTP_BODY_CHUNKED)
+		http_chunked_init(&s->rs_ck);
+}
+
+/*
+ * The head of a final answer to the browser: HTTP/1.1 whatever the app
+ * spoke, its fields but the hop-by-hop ones, and the browser told
+ * whether the stream stays (HTTP/1.1 keeps it unless told; 1.0 closes
+ * it unless told).
+ */
+void
+response_build(struct evbuffer *hb, const struct http_head *h, int keep,
+    int version)
+{
+	status_line(hb, h);
+	write_fields(hb, h);
+	if (!keep)
+		evbuffer_add(hb, "Connection: close\r\n", 19);
+	else if (version == 10)
+		evbuffer_add(hb, "Connection: keep-alive\r\n", 24);
+	evbuffer_add(hb, "\r\n", 2);
 }
 
 /*
@@ -619,9 +667,8 @@ write_fields(struct evbuffer *out, const struct http_head *h)
 void
 send_error(struct stream *s, int status, const char *fmt, ...)
 {
-	struct evbuffer	*out;
 	va_list		 ap;
-	char		 msg[512];
+	char		 msg[RELAY_ERROR_MAX];
 	int		 keep;
 
 	if (s->mode != M_HTTP)
@@ -637,23 +684,42 @@ send_error(struct stream *s, int status, const char *fmt, ...)
 		return;
 	}
 	up_close(s);
-	keep = s->rq_state == RQ_DONE && s->client_keep && !s->c_eof &&
-	    !s->is_connect && status != 400 && status != 431;
-	out = bufferevent_get_output(s->cbev);
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: text/plain\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Connection: %s\r\n"
-	    "\r\n", status, http_status_text(status), strlen(msg) + 1,
-	    keep ? "keep-alive" : "close");
-	if (strcmp(s->method, "HEAD") != 0)
-		evbuffer_add_printf(out, "%s\n", msg);
+	keep = error_keep(s, status);
+	error_build(bufferevent_get_output(s->cbev), status, msg, keep,
+	    strcmp(s->method, "HEAD") == 0);
 	if (!keep) {
 		stream_close_after_flush(s);
 		return;
 	}
 	s->rs_state = RS_DONE;
 	exchange_done(s);
+}
+
+/*
+ * Is the stream kept after an error answer: only when the whole request
+ * was read, the browser wants more, and the request itself was not bad
+ * (whatever followed a bad head could be anything).
+ */
+int
+error_keep(const struct stream *s, int status)
+{
+	return (s->rq_state == RQ_DONE && s->client_keep && !s->c_eof &&
+	    !s->is_connect && status != 400 && status != 431);
+}
+
+/* The proxy's own answer: msg its text (but to a HEAD), and the framing. */
+void
+error_build(struct evbuffer *out, int status, const char *msg, int keep,
+    int head)
+{
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Connection: %s\r\n"
+	    "\r\n", status, http_status_text(status), strlen(msg) + 1,
+	    keep ? "keep-alive" : "close");
+	if (!head)
+		evbuffer_add_printf(out, "%s\n", msg);
 }
 
 /* A CONNECT's app is connected: the browser is told, the tunnel opens. */

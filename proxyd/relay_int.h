@@ -2,8 +2,9 @@
  * Inside proxyd's relay: what its files share.  Nothing outside them
  * includes this; proxyd.c sees proxyd.h alone.
  *
- *	relay.c		a stream's life: kgpd hands it over, it ends; the
- *			events of its two sockets, dispatched by mode
+ *	relay.c		a stream's life: kgpd hands it over, it ends;
+ *			the events of its two sockets, dispatched by
+ *			mode
  *	relay_http.c	the HTTP/1.1 exchange: requests, answers, their
  *			framing, the fields passed on, the proxy's own
  *			error answers; a CONNECT or a 101 ends it in a
@@ -174,6 +175,14 @@ void	 response_pump(struct stream *);
 void	 exchange_app_event(struct stream *, short, int);
 void	 send_error(struct stream *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
+void	 request_framing(struct stream *, const struct http_head *);
+void	 request_build(struct evbuffer *, const struct http_head *,
+	    const struct http_url *, int);
+void	 response_framing(struct stream *, const struct http_head *);
+void	 response_build(struct evbuffer *, const struct http_head *, int,
+	    int);
+int	 error_keep(const struct stream *, int);
+void	 error_build(struct evbuffer *, int, const char *, int, int);
 void	 connect_established(struct stream *);
 void	 tunnel_start(struct stream *);
 
@@ -187,14 +196,15 @@ void	 up_fail(struct stream *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 
 /* relay_move.c */
-void	 relay_write(struct stream *, struct bufferevent *, struct evbuffer *,
-	    size_t);
-void	 relay_hold(struct stream *, struct bufferevent *, struct evbuffer *);
+void	 relay_write(struct stream *, struct bufferevent *,
+	    struct evbuffer *, size_t);
+void	 relay_hold(struct stream *, struct bufferevent *,
+	    struct evbuffer *);
 void	 relay_release(struct stream *);
 void	 relay_drop(struct stream *, struct bufferevent *);
 size_t	 relay_share(void);
-size_t	 move_bytes(struct stream *, struct evbuffer *, struct bufferevent *,
-	    uint64_t);
+size_t	 move_bytes(struct stream *, struct evbuffer *,
+	    struct bufferevent *, uint64_t);
 void	 relay_stall(struct bufferevent *, struct bufferevent *, int *);
 void	 relay_unstall(struct stream *);
 void	 relay_io_size(struct bufferevent *);

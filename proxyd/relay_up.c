@@ -341,7 +341,7 @@ void
 up_fail(struct stream *s, int status, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 msg[512];
+	char	 msg[RELAY_ERROR_MAX];
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
