@@ -334,6 +334,21 @@ h_accept(int l)
 	return (fd);
 }
 
+/* fd closed now, not at the end. */
+void
+h_close(int fd)
+{
+	int	 i;
+
+	for (i = 0; i < nfds; i++)
+		if (fds[i] == fd) {
+			fds[i] = fds[--nfds];
+			close(fd);
+			return;
+		}
+	fail_msg("h_close: %d is not the harness's", fd);
+}
+
 void
 h_send_bytes(int fd, const void *buf, size_t len)
 {

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define H_WAIT_MS	5000	/* any one wait, at most */
+#define H_WAIT_MS	10000	/* any one wait, at most */
 #define H_DNS_NAME	"app.test"	/* the fake name server's name */
 
 /* what the fake name server answers */
@@ -41,6 +41,7 @@ int	 h_listen(int *, int);
 int	 h_blackhole(int *);
 int	 h_closed_port(void);
 int	 h_accept(int);
+void	 h_close(int);
 void	 h_send(int, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
 void	 h_send_bytes(int, const void *, size_t);
