@@ -94,7 +94,8 @@ test_connect_tunnel(void **state)
 	b = h_stream();
 	h_send(b, "CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: h\r\n\r\n", port);
 	a = h_accept(l);
-	h_send(a, "SSH-2.0-app\r\n");	/* before the browser says a word */
+	/* before the browser says a word */
+	h_send(a, "SSH-2.0-app\r\n");
 	h_read_head(b, buf, sizeof(buf));
 	assert_string_equal(buf, "HTTP/1.1 200 Connection established\r\n"
 	    "\r\n");
