@@ -1,24 +1,24 @@
 /*
  * The streams: each one is served like an accepted client connection of
- * a non-caching HTTP/1.1 forward proxy (relay_int.h: the files, the
- * modes of a stream).
+ * a non-caching HTTP/1.1 forward proxy.  Here: a stream kgpd hands over,
+ * its end (at once, or once its last bytes are out and it has lingered),
+ * and the events of its two sockets, which go by the stream's mode to
+ * the exchange (relay_http.c) or to the tunnels and moves
+ * (relay_move.c).
+ *
+ * The top of the relay (relay_int.h has its files and the modes of a
+ * stream): it calls the others, which call back only to end a stream
+ * (stream_close, stream_close_after_flush); relay_up.c gives the sockets
+ * it makes this file's app_read, app_write and app_event.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -28,11 +28,9 @@
 #include <event2/util.h>
 
 #include "http.h"
-#include "kgp.h"
 #include "log.h"
 #include "proxyd.h"
 #include "relay_int.h"
-#include "splice.h"
 
 static struct streamlist	 streams = TAILQ_HEAD_INITIALIZER(streams);
 

@@ -15,10 +15,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
