@@ -30,6 +30,7 @@
 #include "proxyd.h"
 #include "relay_int.h"
 
+static ssize_t	 head_read(struct evbuffer *, struct http_head *);
 static void	 request_start(struct stream *);
 static void	 response_head(struct stream *);
 static void	 status_line(struct evbuffer *, const struct http_head *);
@@ -38,6 +39,7 @@ static void	 write_fields(struct evbuffer *, const struct http_head *);
 /*
  * Exchanges: one at a time, the stream kept between them or not.
  */
+/* The heads go: the stream tunnels or ends. */
 void
 heads_free(struct stream *s)
 {
@@ -55,6 +57,7 @@ heads_free(struct stream *s)
 	}
 }
 
+/* Ready for the next request (the idle timeout runs until its head). */
 void
 exchange_reset(struct stream *s)
 {
@@ -111,24 +114,42 @@ exchange_done(struct stream *s)
 /*
  * Requests: browser -> app.
  */
+
+/*
+ * What in holds of a head, parsed into h (the same bytes again, and more,
+ * each time): the head's length once it is whole (the caller drains it),
+ * 0 until then, -1 for a bad head (h->error, h->errstr), -2 when its
+ * bytes cannot be looked at (out of memory).
+ */
+static ssize_t
+head_read(struct evbuffer *in, struct http_head *h)
+{
+	unsigned char	*p;
+	size_t		 len;
+
+	if ((len = evbuffer_get_length(in)) == 0)
+		return (0);
+	/* one byte past the bound: the parser says 431 */
+	if (len > HTTP_HEAD_MAX + 1)
+		len = HTTP_HEAD_MAX + 1;
+	if ((p = evbuffer_pullup(in, len)) == NULL)
+		return (-2);
+	return (http_head_parse(h, p, len));
+}
+
+/* Bytes of a request head came: is it whole, and good? */
 void
 request_head(struct stream *s)
 {
 	struct evbuffer	*in = bufferevent_get_input(s->cbev);
-	size_t		 len;
 	ssize_t		 n;
-	unsigned char	*p;
 
-	if ((len = evbuffer_get_length(in)) == 0)
+	if ((n = head_read(in, s->req)) == 0)
 		return;
-	if (len > HTTP_HEAD_MAX + 1)
-		len = HTTP_HEAD_MAX + 1;
-	if ((p = evbuffer_pullup(in, len)) == NULL) {
+	if (n == -2) {
 		stream_close(s);
 		return;
 	}
-	if ((n = http_head_parse(s->req, p, len)) == 0)
-		return;
 	if (n == -1) {
 		s->client_keep = 0;
 		s->rq_state = RQ_DONE;
@@ -336,24 +357,18 @@ response_head(struct stream *s)
 {
 	struct evbuffer		*in, *out, *hb;
 	struct http_head	*h = s->resp;
-	unsigned char		*p;
 	const char		*upg;
-	size_t			 len;
 	ssize_t			 n;
 
 	in = bufferevent_get_input(s->u.bev);
 	out = bufferevent_get_output(s->cbev);
 	while (s->mode == M_HTTP && s->rs_state == RS_HEAD) {
-		if ((len = evbuffer_get_length(in)) == 0)
+		if ((n = head_read(in, h)) == 0)
 			return;
-		if (len > HTTP_HEAD_MAX + 1)
-			len = HTTP_HEAD_MAX + 1;
-		if ((p = evbuffer_pullup(in, len)) == NULL) {
+		if (n == -2) {
 			stream_close(s);
 			return;
 		}
-		if ((n = http_head_parse(h, p, len)) == 0)
-			return;
 		if (n == -1) {
 			s->u.reusable = 0;
 			up_fail(s, 502, "proxyd: bad answer from %s port %s: "

@@ -334,6 +334,25 @@ h_accept(int l)
 	return (fd);
 }
 
+/*
+ * A GET of path on stream b from the app listening on l (at port), on a
+ * new connection: the app's end of it, once it has read the head.
+ */
+int
+h_get(int b, int l, int port, const char *path)
+{
+	char	 head[1024], line[256];
+	int	 a;
+
+	h_send(b, "GET http://127.0.0.1:%d%s HTTP/1.1\r\nHost: h\r\n\r\n",
+	    port, path);
+	a = h_accept(l);
+	h_read_head(a, head, sizeof(head));
+	snprintf(line, sizeof(line), "GET %s HTTP/1.1\r\n", path);
+	assert_int_equal(strncmp(head, line, strlen(line)), 0);
+	return (a);
+}
+
 /* fd closed now, not at the end. */
 void
 h_close(int fd)

@@ -10,9 +10,11 @@
  *	h_setup();			(a cmocka setup)
  *	b = h_stream();			the browser's end
  *	l = h_listen(&port, 16);	an app on 127.0.0.1:port
- *	h_send(b, "GET http://127.0.0.1:%d/ HTTP/1.1\r\n\r\n", port);
+ *	h_send(b, "GET http://127.0.0.1:%d/ HTTP/1.1\r\n"
+ *	    "Host: h\r\n\r\n", port);
  *	a = h_accept(l);
  *	h_read_head(a, buf, sizeof(buf));	what the app got
+ *	(or, for just that: a = h_get(b, l, port, "/");)
  *	h_send(a, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
  *	h_read_answer(b, buf, sizeof(buf));	what the browser got
  *	h_teardown();
@@ -41,6 +43,7 @@ int	 h_listen(int *, int);
 int	 h_blackhole(int *);
 int	 h_closed_port(void);
 int	 h_accept(int);
+int	 h_get(int, int, int, const char *);
 void	 h_close(int);
 void	 h_send(int, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));

@@ -409,9 +409,7 @@ test_error_keeps(void **state)
 	assert_non_null(strstr(buf, "HTTP/1.1 502 Bad Gateway\r\n"));
 	/* the stream goes on */
 	l = h_listen(&port, 4);
-	h_send(b, "GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: h\r\n\r\n", port);
-	a = h_accept(l);
-	h_read_head(a, buf, sizeof(buf));
+	a = h_get(b, l, port, "/");
 	h_send(a, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
 	h_read_answer(b, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
@@ -463,9 +461,7 @@ test_interim(void **state)
 
 	/* a 101 nobody asked for is the app's fault */
 	b = h_stream();
-	h_send(b, "GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: h\r\n\r\n", port);
-	a = h_accept(l);
-	h_read_head(a, buf, sizeof(buf));
+	a = h_get(b, l, port, "/");
 	h_send(a, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: x\r\nConnection: upgrade\r\n\r\n");
 	h_read_answer(b, buf, sizeof(buf));

@@ -55,32 +55,41 @@ test_share(void **state)
 	env->stats.streams_open = 0;
 }
 
-/* n bytes of pattern from offset off, checked */
+/*
+ * One side (w) writes the pattern from sent to total while the other (r)
+ * reads it all from got on, each byte checked: neither waits for the
+ * other to be done, as two programs would not.
+ */
 static void
-read_pattern(int fd, size_t off, size_t n)
+pump(int w, size_t sent, int r, size_t got, size_t total)
 {
-	unsigned char	*buf;
-	size_t		 i;
+	static unsigned char	 buf[64 * KiB];
+	size_t			 n, i;
+	ssize_t			 k;
 
-	assert_non_null(buf = malloc(n));
-	assert_int_equal(h_read_n(fd, buf, n), n);
-	for (i = 0; i < n; i++)
-		if (buf[i] != pattern(off + i))
-			fail_msg("byte %zu of %zu is wrong", off + i, off + n);
-	free(buf);
-}
-
-static void
-send_pattern(int fd, size_t off, size_t n)
-{
-	unsigned char	*buf;
-	size_t		 i;
-
-	assert_non_null(buf = malloc(n));
-	for (i = 0; i < n; i++)
-		buf[i] = pattern(off + i);
-	h_send_bytes(fd, buf, n);
-	free(buf);
+	while (got < total) {
+		if (sent < total) {
+			n = total - sent < sizeof(buf) ? total - sent :
+			    sizeof(buf);
+			for (i = 0; i < n; i++)
+				buf[i] = pattern(sent + i);
+			if ((k = write(w, buf, n)) > 0)
+				sent += k;
+			else
+				assert_int_equal(errno, EAGAIN);
+		}
+		if ((k = read(r, buf, sizeof(buf))) <= 0) {
+			assert_int_not_equal(k, 0);
+			assert_int_equal(errno, EAGAIN);
+			/* nothing here yet: wait for a byte, the loop runs */
+			k = h_read_n(r, buf, 1);
+			assert_int_equal(k, 1);
+		}
+		for (i = 0; i < (size_t)k; i++)
+			if (buf[i] != pattern(got + i))
+				fail_msg("byte %zu is wrong", got + i);
+		got += k;
+	}
 }
 
 /* CONNECT: the app may speak first; each side's EOF reaches the other */
@@ -101,10 +110,8 @@ test_connect_tunnel(void **state)
 	    "\r\n");
 	assert_int_equal(h_read_n(b, buf, 13), 13);
 	assert_memory_equal(buf, "SSH-2.0-app\r\n", 13);
-	send_pattern(b, 0, 300 * KiB);
-	read_pattern(a, 0, 300 * KiB);
-	send_pattern(a, 0, 300 * KiB);
-	read_pattern(b, 0, 300 * KiB);
+	pump(b, 0, a, 0, 300 * KiB);
+	pump(a, 0, b, 0, 300 * KiB);
 	/* the browser is done sending: the app reads its EOF, answers */
 	shutdown(b, SHUT_WR);
 	assert_int_equal(h_read_eof(a), 1);
@@ -156,14 +163,10 @@ test_long_answer(void **state)
 
 	l = h_listen(&port, 4);
 	b = h_stream();
-	h_send(b, "GET http://127.0.0.1:%d/big HTTP/1.1\r\nHost: h\r\n\r\n",
-	    port);
-	a = h_accept(l);
-	h_read_head(a, buf, sizeof(buf));
+	a = h_get(b, l, port, "/big");
 	h_send(a, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", 3 * MiB);
-	send_pattern(a, 0, 3 * MiB);
 	h_read_head(b, buf, sizeof(buf));
-	read_pattern(b, 0, 3 * MiB);
+	pump(a, 0, b, 0, 3 * MiB);
 	h_send(b, "GET http://127.0.0.1:%d/next HTTP/1.1\r\nHost: h\r\n\r\n",
 	    port);
 	h_read_head(a, buf, sizeof(buf));
@@ -177,10 +180,9 @@ test_long_answer(void **state)
 	    port);
 	h_read_head(a, buf, sizeof(buf));
 	h_send(a, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", MiB);
-	send_pattern(a, 0, 600 * KiB);
-	shutdown(a, SHUT_WR);
 	h_read_head(b, buf, sizeof(buf));
-	read_pattern(b, 0, 600 * KiB);
+	pump(a, 0, b, 0, 600 * KiB);
+	shutdown(a, SHUT_WR);
 	assert_int_equal(h_read_eof(b), 1);
 }
 
@@ -213,42 +215,6 @@ app_fill(int a, size_t max)
 	return (total);
 }
 
-/*
- * The app sends bytes sent to total of the pattern while the browser
- * reads them all, from got on: each checked.
- */
-static void
-pump(int a, size_t sent, int b, size_t got, size_t total)
-{
-	static unsigned char	 buf[64 * KiB];
-	size_t			 n, i;
-	ssize_t			 r;
-
-	while (got < total) {
-		if (sent < total) {
-			n = total - sent < sizeof(buf) ? total - sent :
-			    sizeof(buf);
-			for (i = 0; i < n; i++)
-				buf[i] = pattern(sent + i);
-			if ((r = write(a, buf, n)) > 0)
-				sent += r;
-			else
-				assert_int_equal(errno, EAGAIN);
-		}
-		if ((r = read(b, buf, sizeof(buf))) <= 0) {
-			assert_int_not_equal(r, 0);
-			assert_int_equal(errno, EAGAIN);
-			/* nothing here yet: wait for a byte, the loop runs */
-			r = h_read_n(b, buf, 1);
-			assert_int_equal(r, 1);
-		}
-		for (i = 0; i < (size_t)r; i++)
-			if (buf[i] != pattern(got + i))
-				fail_msg("byte %zu is wrong", got + i);
-		got += r;
-	}
-}
-
 /* a browser that reads nothing stops the app, not proxyd's memory */
 static void
 test_stalled_reader(void **state)
@@ -259,10 +225,7 @@ test_stalled_reader(void **state)
 
 	l = h_listen(&port, 4);
 	b = h_stream();
-	h_send(b, "GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: h\r\n\r\n",
-	    port);
-	a = h_accept(l);
-	h_read_head(a, buf, sizeof(buf));
+	a = h_get(b, l, port, "/");
 	/* chunked: proxyd copies it, no splice */
 	h_send(a, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 	    "%zx\r\n", total);

@@ -214,34 +214,25 @@ static void
 test_no_answer(void **state)
 {
 	struct linger	 lg = { 1, 0 };
-	char		 buf[2048], why[128];
+	char		 why[128];
 	int		 b, l, a, port;
 
 	l = h_listen(&port, 4);
 	b = h_stream();
-	h_send(b, "GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: h\r\n\r\n",
-	    port);
-	a = h_accept(l);
-	h_read_head(a, buf, sizeof(buf));
+	a = h_get(b, l, port, "/");
 	shutdown(a, SHUT_RDWR);
 	snprintf(why, sizeof(why), "proxyd: 127.0.0.1 port %d closed the "
 	    "connection without an answer", port);
 	assert_error(b, 502, why, 1);
 
-	h_send(b, "GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: h\r\n\r\n",
-	    port);
-	a = h_accept(l);
-	h_read_head(a, buf, sizeof(buf));
+	a = h_get(b, l, port, "/");
 	setsockopt(a, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	h_close(a);
 	/* a reset is an error of the socket: its text says which */
 	snprintf(why, sizeof(why), "proxyd: 127.0.0.1 port %d: ", port);
 	assert_error(b, 502, why, 1);
 
-	h_send(b, "GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: h\r\n\r\n",
-	    port);
-	a = h_accept(l);
-	h_read_head(a, buf, sizeof(buf));
+	a = h_get(b, l, port, "/");
 	h_send(a, "SSH-2.0-OpenSSH\r\n\r\n");
 	snprintf(why, sizeof(why), "proxyd: bad answer from 127.0.0.1 port "
 	    "%d: ", port);
@@ -257,18 +248,11 @@ test_reopen(void **state)
 
 	l = h_listen(&port, 4);
 	b = h_stream();
-	h_send(b, "GET http://127.0.0.1:%d/1 HTTP/1.1\r\nHost: h\r\n\r\n",
-	    port);
-	a = h_accept(l);
-	h_read_head(a, buf, sizeof(buf));
+	a = h_get(b, l, port, "/1");
 	h_send(a, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1");
 	h_read_answer(b, buf, sizeof(buf));
 	h_close(a);
-	h_send(b, "GET http://127.0.0.1:%d/2 HTTP/1.1\r\nHost: h\r\n\r\n",
-	    port);
-	a = h_accept(l);
-	h_read_head(a, buf, sizeof(buf));
-	assert_non_null(strstr(buf, "GET /2 HTTP/1.1\r\n"));
+	a = h_get(b, l, port, "/2");
 	h_send(a, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2");
 	h_read_answer(b, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "\r\n\r\n2"));
