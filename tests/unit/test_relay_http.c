@@ -347,7 +347,7 @@ test_bad_requests(void **state)
 {
 	static const struct {
 		const char	*req;
-		const char	*why;		/* in the answer's text */
+		const char	*why;		/* in the answer */
 	} t[] = {
 		{ "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
 		    "needs an absolute URL" },
