@@ -605,7 +605,7 @@ move_finish(struct stream *s)
 		move_bytes(s, in, s->u.bev, evbuffer_get_length(in));
 	if (evbuffer_get_length(in) > 0 ||
 	    evbuffer_get_length(bufferevent_get_output(s->u.bev)) > 0)
-		return;		/* up_write comes back */
+		return;		/* app_write comes back */
 	move_end(s, 1);
 	stream_close(s);
 }
