@@ -21,6 +21,7 @@
 #include "config.h"
 #include "controller.h"
 #include "log.h"
+#include "text.h"
 
 #define REST_MAX_ANSWER		(4 * 1024 * 1024)
 #define REST_CONNECT_TIMEOUT	10L
@@ -476,7 +477,7 @@ copy_string(json_t *obj, const char *name, char *dst, size_t len,
 {
 	json_t		*v;
 	const char	*s;
-	size_t		 i;
+	size_t		 n;
 
 	*dst = '\0';
 	v = json_object_get(obj, name);
@@ -493,17 +494,15 @@ copy_string(json_t *obj, const char *name, char *dst, size_t len,
 		return (-1);
 	}
 	s = json_string_value(v);
-	if (strlen(s) >= len) {
+	if ((n = strlen(s)) >= len) {
 		snprintf(err, errlen, "REST API: the tunnel's \"%s\" is too "
 		    "long", name);
 		return (-1);
 	}
-	for (i = 0; s[i] != '\0'; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			snprintf(err, errlen, "REST API: the tunnel's \"%s\" "
-			    "holds control characters", name);
-			return (-1);
-		}
+	if (text_ctlspan(s, n, 0) != n) {
+		snprintf(err, errlen, "REST API: the tunnel's \"%s\" holds "
+		    "control characters", name);
+		return (-1);
 	}
 	strlcpy(dst, s, len);
 	return (0);
