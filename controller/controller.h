@@ -314,7 +314,6 @@ void		 child_bad(struct imsgev *, struct imsg *, enum imsgev_error,
 #define CHILD_MSG_HELLO	{ IMSGEV_TYPE(IMSG_HELLO), \
 	IMSGEV_SIZE(struct sc_hello), IMSGEV_HELLO | IMSGEV_ONCE, NULL, \
 	child_hello }
-void		 timer_add(struct event *, long, long);
 int		 supervise_readyfile(const char *);
 void		 supervise_cleanup(void);
 

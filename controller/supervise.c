@@ -865,17 +865,6 @@ priv_main(int fd, int cfd)
 	_exit(0);
 }
 
-/* Arm a timer: seconds and microseconds. */
-void
-timer_add(struct event *ev, long sec, long usec)
-{
-	struct timeval	 tv;
-
-	tv.tv_sec = sec;
-	tv.tv_usec = usec;
-	evtimer_add(ev, &tv);
-}
-
 void
 supervise_start_all(void)
 {
