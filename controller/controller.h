@@ -251,6 +251,10 @@ void		 sc_status(struct ctl_status *, struct sc_link_stats *);
 void		 sc_touch_readyfile(void);
 int		 sc_stats_request(void);
 const char	*sc_state_name(enum sc_state);
+extern volatile sig_atomic_t	 sc_signalled;
+
+/* console.c */
+void		 console_init(const char *);
 void		 sc_console(int, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 void		 sc_error(const char *, ...)
@@ -258,7 +262,6 @@ void		 sc_error(const char *, ...)
 __attribute__((noreturn))
 void		 sc_fatal(const char *, ...)
 		    __attribute__((__format__ (printf, 1, 2)));
-extern volatile sig_atomic_t	 sc_signalled;
 
 /* config.c */
 extern char	*config_cainfo;		/* --cainfo */

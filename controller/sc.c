@@ -16,7 +16,6 @@
 #include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,61 +119,6 @@ sc_state_name(enum sc_state s)
 		return ("stopping");
 	}
 	return ("unknown");
-}
-
-/*
- * A line the user must see: the log, and standard output as well when
- * the log goes to a file (wrappers watch standard output).
- */
-void
-sc_console(int pri, const char *fmt, ...)
-{
-	struct timeval	 tv;
-	struct tm	 tm;
-	va_list		 ap;
-	char		 msg[2048], ts[64];
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_emit(pri, log_procname(), msg);
-	if (conf.logfile != NULL && strcmp(conf.logfile, "-") != 0) {
-		gettimeofday(&tv, NULL);
-		localtime_r(&tv.tv_sec, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("%s.%03ld %s\n", ts, (long)tv.tv_usec / 1000, msg);
-		fflush(stdout);
-	}
-}
-
-static void __attribute__((__format__ (printf, 1, 0)))
-sc_verror(const char *fmt, va_list ap)
-{
-	char	 msg[2048];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	sc_console(LOG_ERR, "Error: %s", msg);
-}
-
-void
-sc_error(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	sc_verror(fmt, ap);
-	va_end(ap);
-}
-
-void
-sc_fatal(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	sc_verror(fmt, ap);
-	va_end(ap);
-	exit(1);
 }
 
 static void
@@ -865,6 +809,7 @@ main(int argc, char *argv[])
 
 	/* the key and the proxy's password out of the environment */
 	config_scrub_env();
+	console_init(conf.logfile);
 
 	memset(&env, 0, sizeof(env));
 	env.conf = &conf;
