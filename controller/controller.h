@@ -241,8 +241,6 @@ struct sc {
 	struct event		*sigchld_ev;
 };
 
-extern struct sc	*sc_env;
-
 /* sc.c */
 void		 sc_shutdown(int);
 void		 sc_child_ready(struct child *);
@@ -251,7 +249,6 @@ void		 sc_status(struct ctl_status *, struct sc_link_stats *);
 void		 sc_touch_readyfile(void);
 int		 sc_stats_request(void);
 const char	*sc_state_name(enum sc_state);
-extern volatile sig_atomic_t	 sc_signalled;
 
 /* console.c */
 void		 console_init(const char *);
@@ -287,7 +284,8 @@ int		 conffile_load(struct conffile *, const char *, char *,
 		    size_t);
 
 /* rest.c */
-int		 rest_init(const char *, const char *, const char *);
+int		 rest_init(const struct sc_config *,
+		    volatile sig_atomic_t *);
 void		 rest_cleanup(void);
 void		 rest_abort_on_signal(int);
 void		 rest_set_timeouts(long, long);
@@ -301,7 +299,7 @@ int		 rest_remove_colliding(const char *, char *, size_t);
 
 /* supervise.c */
 extern struct child	 children[CHILD_MAX];
-int		 supervise_init(struct event_base *, int, const struct passwd *);
+int		 supervise_init(struct sc *, const struct passwd *);
 void		 supervise_start_all(void);
 void		 supervise_sigchld(void);
 void		 supervise_stop_all(void);
@@ -321,7 +319,7 @@ int		 supervise_readyfile(const char *);
 void		 supervise_cleanup(void);
 
 /* link.c */
-void		 link_init(void);
+void		 link_init(struct sc *);
 void		 link_start_all(void);
 void		 link_cancel_all(void);
 void		 link_up(const struct kgp_link_event *);

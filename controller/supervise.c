@@ -78,7 +78,7 @@ struct child	 children[CHILD_MAX] = {
 	{ .id = CHILD_PROXYD, .name = "proxyd" },
 };
 
-static struct event_base	*sv_base;
+static struct sc		*env;
 static int			 sv_verbose;
 static int			 sv_stopping;
 /* a spare end of a kgpd <-> proxyd pair, for the child not yet started */
@@ -230,14 +230,14 @@ child_replaced(enum child_id id)
 }
 
 int
-supervise_init(struct event_base *base, int verbose, const struct passwd *pw)
+supervise_init(struct sc *x_env, const struct passwd *pw)
 {
 	struct passwd	*me;
 	const char	*logfile;
 	int		 i;
 
-	sv_base = base;
-	sv_verbose = verbose;
+	env = x_env;
+	sv_verbose = env->conf->verbose;
 	if (geteuid() == 0)
 		strlcpy(sv_user, "root", sizeof(sv_user));
 	else if ((me = getpwuid(geteuid())) != NULL)
@@ -254,7 +254,7 @@ supervise_init(struct event_base *base, int verbose, const struct passwd *pw)
 	 * is gone or when it crashes (sanitizer reports): with -l FILE,
 	 * that belongs in the file, not among the console lines.
 	 */
-	logfile = sc_env->conf->logfile;
+	logfile = env->conf->logfile;
 	if (logfile != NULL && strcmp(logfile, "-") != 0 &&
 	    (sv_outfd = open(logfile, O_WRONLY | O_APPEND | O_CREAT |
 	    O_CLOEXEC, 0644)) == -1) {
@@ -268,9 +268,9 @@ supervise_init(struct event_base *base, int verbose, const struct passwd *pw)
 		log_debug("%s: %s", children[i].name, children[i].path);
 		children[i].iev.ibuf.fd = -1;
 		children[i].backoff_ms = SC_BACKOFF_MIN_MS;
-		if ((children[i].restart_ev = evtimer_new(base,
+		if ((children[i].restart_ev = evtimer_new(env->base,
 		    child_restart_cb, &children[i])) == NULL ||
-		    (children[i].hello_ev = evtimer_new(base,
+		    (children[i].hello_ev = evtimer_new(env->base,
 		    child_hello_cb, &children[i])) == NULL)
 			return (-1);
 	}
@@ -429,7 +429,7 @@ child_spawn(struct child *c)
 	gettimeofday(&c->started, NULL);
 	memset(&c->stats, 0, sizeof(c->stats));
 	set_nonblock(ctl[0]);
-	imsgev_open(&c->iev, sv_base, ctl[0], c->peer, c);
+	imsgev_open(&c->iev, env->base, ctl[0], c->peer, c);
 	timer_add(c->hello_ev, SC_HELLO_TIMEOUT_SEC, 0);
 	log_debug("started %s, pid %d", c->name, (int)pid);
 
@@ -638,7 +638,7 @@ priv_unlink(const char *what, const char *path)
 static void
 priv_unlink_all(int ready)
 {
-	struct sc_config	*conf = sc_env->conf;
+	struct sc_config	*conf = env->conf;
 
 	priv_unlink("pidfile", conf->pidfile);
 	priv_unlink("control socket", conf->ctl_socket);
@@ -667,7 +667,7 @@ priv_answer(int fd, int result, int error, int replaced)
 static int
 priv_setup(const char *name, int fd)
 {
-	struct sc_config	*conf = sc_env->conf;
+	struct sc_config	*conf = env->conf;
 	struct rlimit		 rl = { 0, 0 };
 
 	log_procinit(name);
@@ -714,7 +714,7 @@ priv_setup(const char *name, int fd)
 static void
 clean_main(int fd)
 {
-	struct sc_config	*conf = sc_env->conf;
+	struct sc_config	*conf = env->conf;
 	struct sandbox_files	 sb;
 	ssize_t			 n;
 	int			 ready = 0;
@@ -747,7 +747,7 @@ clean_main(int fd)
 static void
 priv_main(int fd, int cfd)
 {
-	struct sc_config	*conf = sc_env->conf;
+	struct sc_config	*conf = env->conf;
 	struct sandbox_files	 sb;
 	struct priv_req		 req;
 	struct msghdr		 msg;
@@ -870,7 +870,7 @@ supervise_start_all(void)
 {
 	int	 i;
 
-	for (i = 0; i < CHILD_MAX && sc_env->state != SC_STOPPING; i++)
+	for (i = 0; i < CHILD_MAX && env->state != SC_STOPPING; i++)
 		if (child_spawn(&children[i]) == -1)
 			child_retry(&children[i]);
 }
@@ -899,7 +899,7 @@ child_retry(struct child *c)
 	struct timeval	 now;
 	int		 delay;
 
-	if (sv_stopping || sc_env->state == SC_STOPPING)
+	if (sv_stopping || env->state == SC_STOPPING)
 		return;
 	evtimer_del(c->hello_ev);
 	if (!c->hello)
