@@ -243,8 +243,6 @@ struct sc {
 
 /* sc.c */
 void		 sc_shutdown(int);
-void		 sc_child_ready(struct child *);
-void		 sc_child_died(struct child *);
 void		 sc_status(struct ctl_status *, struct sc_link_stats *);
 void		 sc_touch_readyfile(void);
 int		 sc_stats_request(void);
@@ -298,8 +296,15 @@ int		 rest_delete(const char *, char *, size_t);
 int		 rest_remove_colliding(const char *, char *, size_t);
 
 /* supervise.c */
+/* what the controller hears of its helpers: supervise_init()'s callbacks */
+struct supervise_cb {
+	void	(*ready)(struct child *);	/* hello: up, or back */
+	void	(*died)(struct child *);	/* gone, after its hello */
+	void	(*stop)(int);			/* sc cannot go on */
+};
 extern struct child	 children[CHILD_MAX];
-int		 supervise_init(struct sc *, const struct passwd *);
+int		 supervise_init(struct sc *, const struct supervise_cb *,
+		    const struct passwd *);
 void		 supervise_start_all(void);
 void		 supervise_sigchld(void);
 void		 supervise_stop_all(void);
@@ -315,8 +320,15 @@ void		 child_bad(struct imsgev *, struct imsg *, enum imsgev_error,
 #define CHILD_MSG_HELLO	{ IMSGEV_TYPE(IMSG_HELLO), \
 	IMSGEV_SIZE(struct sc_hello), IMSGEV_HELLO | IMSGEV_ONCE, NULL, \
 	child_hello }
-int		 supervise_readyfile(const char *);
-void		 supervise_cleanup(void);
+
+/* spawner.c */
+int		 spawner_init(struct sc *, struct child *,
+		    const struct passwd *);
+pid_t		 spawner_start(struct child *, int, int, int, char *,
+		    size_t);
+int		 spawner_exited(pid_t);
+int		 spawner_readyfile(const char *);
+void		 spawner_cleanup(void);
 
 /* link.c */
 void		 link_init(struct sc *);

@@ -47,6 +47,8 @@ static int			 startup_done;
 /* started as root: the user to become */
 static struct passwd		 sc_pw;
 
+static void	 sc_child_ready(struct child *);
+static void	 sc_child_died(struct child *);
 static int	 sc_kgp_link(struct imsgev *, struct imsg *);
 static int	 sc_kgp_fatal(struct imsgev *, struct imsg *);
 static int	 sc_kgpd_stats(struct imsgev *, struct imsg *);
@@ -100,6 +102,13 @@ static const struct imsgev_peer sc_peer_proxyd = {
 	child_bad
 };
 
+/* what becomes of the helpers (supervise.c) */
+static const struct supervise_cb sc_supervise_cb = {
+	.ready = sc_child_ready,
+	.died = sc_child_died,
+	.stop = sc_shutdown,
+};
+
 const char *
 sc_state_name(enum sc_state s)
 {
@@ -131,7 +140,7 @@ sc_cleanup(void)
 		unlink(readyfile_path);
 	readyfile_path[0] = '\0';
 	/* started as root: what _sc may not remove */
-	supervise_cleanup();
+	spawner_cleanup();
 }
 
 /*
@@ -221,7 +230,7 @@ sc_touch_readyfile(void)
 {
 	if (env->conf->readyfile == NULL)
 		return;
-	if (supervise_readyfile(env->conf->readyfile) == -1)
+	if (spawner_readyfile(env->conf->readyfile) == -1)
 		log_warn("readyfile %s", env->conf->readyfile);
 	else if (sc_pw.pw_name == NULL)
 		strlcpy(readyfile_path, env->conf->readyfile,
@@ -356,7 +365,7 @@ sc_stats_cb(int fd, short event, void *arg)
 }
 
 /* A child said hello: the first time, or after a restart. */
-void
+static void
 sc_child_ready(struct child *c)
 {
 	struct proxy_config	 pc;
@@ -384,7 +393,7 @@ sc_child_ready(struct child *c)
 	}
 }
 
-void
+static void
 sc_child_died(struct child *c)
 {
 	if (env->state == SC_STOPPING || c->id != CHILD_KGPD)
@@ -874,7 +883,8 @@ main(int argc, char *argv[])
 	children[CHILD_KGPD].peer = &sc_peer_kgpd;
 	children[CHILD_PROXYD].peer = &sc_peer_proxyd;
 	/* the children's log output; started as root, the spawner */
-	if (supervise_init(env, sc_pw.pw_name != NULL ? &sc_pw : NULL) == -1)
+	if (supervise_init(env, &sc_supervise_cb, sc_pw.pw_name != NULL ?
+	    &sc_pw : NULL) == -1)
 		return (1);
 	/* after the spawner is forked: it never holds the key */
 	if (rest_init(conf, &sc_signalled) == -1) {
