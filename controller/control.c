@@ -53,6 +53,7 @@ static struct event		*ctl_ev;
 static struct event		*ctl_pause_ev;
 static gid_t			 ctl_gid;	/* the socket's group at bind */
 static struct event		*ctl_status_ev;	/* bound on the wait for kgpd */
+static const struct control_cb	*ctl_cb;
 
 #define CTL_STATUS_WAIT_MS	250
 
@@ -152,9 +153,11 @@ control_init(const char *path, char *err, size_t errlen)
 	return (0);
 }
 
+/* Accept connections; cb: what the controller does for them. */
 void
-control_listen(struct event_base *base)
+control_listen(struct event_base *base, const struct control_cb *cb)
 {
+	ctl_cb = cb;
 	if ((ctl_ev = event_new(base, ctl_fd, EV_READ | EV_PERSIST,
 	    control_accept, base)) == NULL ||
 	    (ctl_pause_ev = evtimer_new(base, control_resume, NULL)) == NULL ||
@@ -234,7 +237,7 @@ control_send_status(struct ctl_conn *c)
 	struct ctl_status	 st;
 	struct sc_link_stats	 ls[SC_MAX_CONNECTIONS];
 
-	sc_status(&st, ls);
+	ctl_cb->status(&st, ls);
 	if (imsg_compose2(&c->iev.ibuf, IMSG_CTL_STATUS_INFO, SC_CTL_VERSION,
 	    0, -1, &st, sizeof(st), ls, st.nlinks * sizeof(ls[0])) == -1)
 		log_warn("%s", __func__);
@@ -442,7 +445,7 @@ control_status(struct imsgev *iev, struct imsg *imsg)
 
 	if (!control_allowed(c, imsg->hdr.type))
 		return (IMSGEV_OK);
-	if (sc_stats_request() == -1) {
+	if (ctl_cb->stats_request() == -1) {
 		control_send_status(c);
 		return (IMSGEV_OK);
 	}
@@ -462,7 +465,7 @@ control_stop(struct imsgev *iev, struct imsg *imsg)
 	log_info("Stop requested on the control socket");
 	control_send(c, IMSG_CTL_OK, NULL);
 	imsg_flush(&iev->ibuf);
-	sc_shutdown(0);
+	ctl_cb->stop(0);
 	return (IMSGEV_GONE);
 }
 

@@ -241,13 +241,6 @@ struct sc {
 	struct event		*sigchld_ev;
 };
 
-/* sc.c */
-void		 sc_shutdown(int);
-void		 sc_status(struct ctl_status *, struct sc_link_stats *);
-void		 sc_touch_readyfile(void);
-int		 sc_stats_request(void);
-const char	*sc_state_name(enum sc_state);
-
 /* console.c */
 void		 console_init(const char *);
 void		 sc_console(int, const char *, ...)
@@ -331,7 +324,12 @@ int		 spawner_readyfile(const char *);
 void		 spawner_cleanup(void);
 
 /* link.c */
-void		 link_init(struct sc *);
+/* what the controller hears of the connections: link_init()'s callbacks */
+struct link_cb {
+	void	(*up)(void);		/* the first one up, the first time */
+	void	(*stop)(int);		/* sc cannot go on */
+};
+void		 link_init(struct sc *, const struct link_cb *);
 void		 link_start_all(void);
 void		 link_cancel_all(void);
 void		 link_up(const struct kgp_link_event *);
@@ -341,8 +339,14 @@ void		 link_kgpd_died(void);
 uint32_t	 link_status(struct sc_link_stats *);
 
 /* control.c */
+/* what the control socket asks of the controller: control_listen()'s */
+struct control_cb {
+	void	(*status)(struct ctl_status *, struct sc_link_stats *);
+	int	(*stats_request)(void);	/* kgpd's figures: 0, or -1 */
+	void	(*stop)(int);		/* IMSG_CTL_STOP */
+};
 int		 control_init(const char *, char *, size_t);
-void		 control_listen(struct event_base *);
+void		 control_listen(struct event_base *, const struct control_cb *);
 void		 control_cleanup(void);
 void		 control_status_ready(void);
 

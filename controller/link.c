@@ -60,6 +60,7 @@ struct link_proxy {
 };
 
 static struct sc	*env;
+static const struct link_cb *link_cb;
 /* "Basic base64(user:password)", NULL without credentials */
 static char	*proxy_auth;
 
@@ -87,13 +88,15 @@ static void	 link_giveup_cb(int, short, void *);
 static void	 link_update_state(void);
 static struct link *link_get(uint32_t, const char *);
 
+/* The connections of env; cb: what the controller hears of them. */
 void
-link_init(struct sc *x_env)
+link_init(struct sc *x_env, const struct link_cb *cb)
 {
 	struct link	*l;
 	uint32_t	 i;
 
 	env = x_env;
+	link_cb = cb;
 	env->nlinks = env->conf->tunnel_connections;
 	if (env->nlinks < 1 || env->nlinks > SC_MAX_CONNECTIONS)
 		fatalx("%s: %u connections", __func__, env->nlinks);
@@ -656,7 +659,7 @@ link_failed_msg(struct link *l, const char *msg)
 	}
 	if (!env->ever_up) {
 		sc_error("%s", msg);
-		sc_shutdown(1);
+		link_cb->stop(1);
 		return;
 	}
 	log_warnx("connection %u: %s", l->index, msg);
@@ -728,7 +731,7 @@ link_giveup_cb(int fd, short event, void *arg)
 	if (env->state != SC_RECONNECTING)
 		return;
 	sc_error("no tunnel connection for %d s", GIVEUP_SEC);
-	sc_shutdown(1);
+	link_cb->stop(1);
 }
 
 /* kgpd: IMSG_KGP_UP */
@@ -765,7 +768,7 @@ link_up(const struct kgp_link_event *ev)
 		env->ever_up = 1;
 		sc_console(LOG_INFO,
 		    "Sauce Connect is up, you may start your tests.");
-		sc_touch_readyfile();
+		link_cb->up();
 	}
 }
 
@@ -795,7 +798,7 @@ link_down(const struct kgp_link_event *ev)
 	    ++env->early_failures >= EARLY_FAILURES_MAX) {
 		sc_error("cannot establish the tunnel connection: %s",
 		    ev->reason);
-		sc_shutdown(1);
+		link_cb->stop(1);
 		return;
 	}
 	link_schedule(l);
@@ -887,5 +890,5 @@ link_fatal(const char *why)
 	} else
 		sc_error("the tunnel server refused the tunnel connection: %s",
 		    why);
-	sc_shutdown(1);
+	link_cb->stop(1);
 }

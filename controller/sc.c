@@ -1,5 +1,12 @@
 /*
  * sc: the controller.  Start-up, the tunnel connection, shutdown.
+ *
+ * The top of the controller: it calls the other files, and none of them
+ * calls it.  What they must tell it (a helper is up or died, the tunnel
+ * is up, sc-ctl asks for the status or a stop, something cannot go on)
+ * reaches it through the callbacks it gives their init functions
+ * (supervise_cb, link_cb, control_cb); each of them keeps the state it
+ * was given (struct sc) in a static env of its own.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -47,6 +54,11 @@ static int			 startup_done;
 /* started as root: the user to become */
 static struct passwd		 sc_pw;
 
+static void	 sc_shutdown(int);
+static const char *sc_state_name(enum sc_state);
+static void	 sc_status(struct ctl_status *, struct sc_link_stats *);
+static int	 sc_stats_request(void);
+static void	 sc_touch_readyfile(void);
 static void	 sc_child_ready(struct child *);
 static void	 sc_child_died(struct child *);
 static int	 sc_kgp_link(struct imsgev *, struct imsg *);
@@ -109,7 +121,20 @@ static const struct supervise_cb sc_supervise_cb = {
 	.stop = sc_shutdown,
 };
 
-const char *
+/* what becomes of the tunnel connections (link.c) */
+static const struct link_cb sc_link_cb = {
+	.up = sc_touch_readyfile,
+	.stop = sc_shutdown,
+};
+
+/* what sc-ctl may ask (control.c) */
+static const struct control_cb sc_control_cb = {
+	.status = sc_status,
+	.stats_request = sc_stats_request,
+	.stop = sc_shutdown,
+};
+
+static const char *
 sc_state_name(enum sc_state s)
 {
 	switch (s) {
@@ -225,7 +250,7 @@ sc_write_pidfile(const char *path)
 	return (0);
 }
 
-void
+static void
 sc_touch_readyfile(void)
 {
 	if (env->conf->readyfile == NULL)
@@ -315,7 +340,7 @@ sc_read_ca(const char *path)
 	return (0);
 }
 
-void
+static void
 sc_status(struct ctl_status *st, struct sc_link_stats *ls)
 {
 	struct sc_stats	*k = &children[CHILD_KGPD].stats;
@@ -343,7 +368,7 @@ sc_status(struct ctl_status *st, struct sc_link_stats *ls)
 }
 
 /* Ask kgpd for its figures now; -1 when it cannot answer. */
-int
+static int
 sc_stats_request(void)
 {
 	if (!child_ready(CHILD_KGPD))
@@ -602,7 +627,7 @@ sc_startup(int fd, short event, void *arg)
  * children, exit.  Driven by timers so that the children's log lines
  * keep flowing.
  */
-void
+static void
 sc_shutdown(int status)
 {
 	struct sigaction	 sa;
@@ -926,7 +951,7 @@ main(int argc, char *argv[])
 	if (env->stats_ev == NULL || env->stop_ev == NULL)
 		sc_fatal("evtimer_new");
 
-	link_init(env);
+	link_init(env, &sc_link_cb);
 	/* the sandbox: see sandbox_controller() in common/sandbox.c */
 	memset(&sb, 0, sizeof(sb));
 	sb.logfile = conf->logfile;
@@ -942,7 +967,7 @@ main(int argc, char *argv[])
 	sandbox_controller(&sb);
 	supervise_start_all();
 	timer_add(env->stats_ev, 1, 0);
-	control_listen(env->base);
+	control_listen(env->base, &sc_control_cb);
 
 	event_base_dispatch(env->base);
 	/* not reached: sc_stop_finish() exits */
