@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "controller.h"
+#include "listener.h"
 #include "log.h"
 
 #define CONTROL_MAX_CONNS	32
@@ -49,16 +50,14 @@ static TAILQ_HEAD(, ctl_conn)	 ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
 static int			 ctl_fd = -1;
 static int			 ctl_nconns;
 static char			 ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static struct event		*ctl_ev;
-static struct event		*ctl_pause_ev;
+static struct listener		*ctl_listener;
 static gid_t			 ctl_gid;	/* the socket's group at bind */
 static struct event		*ctl_status_ev;	/* bound on the wait for kgpd */
 static const struct control_cb	*ctl_cb;
 
 #define CTL_STATUS_WAIT_MS	250
 
-static void	 control_accept(int, short, void *);
-static void	 control_resume(int, short, void *);
+static void	 control_accept(int, void *);
 static int	 control_status(struct imsgev *, struct imsg *);
 static int	 control_stop(struct imsgev *, struct imsg *);
 static int	 control_verbose(struct imsgev *, struct imsg *);
@@ -158,13 +157,11 @@ void
 control_listen(struct event_base *base, const struct control_cb *cb)
 {
 	ctl_cb = cb;
-	if ((ctl_ev = event_new(base, ctl_fd, EV_READ | EV_PERSIST,
-	    control_accept, base)) == NULL ||
-	    (ctl_pause_ev = evtimer_new(base, control_resume, NULL)) == NULL ||
-	    (ctl_status_ev = evtimer_new(base, control_status_timeout,
-	    NULL)) == NULL)
+	if ((ctl_status_ev = evtimer_new(base, control_status_timeout,
+	    NULL)) == NULL ||
+	    (ctl_listener = listener_new(base, ctl_fd, control_accept,
+	    base)) == NULL)
 		fatalx("%s: event_new", __func__);
-	event_add(ctl_ev, NULL);
 }
 
 void
@@ -174,46 +171,28 @@ control_cleanup(void)
 
 	while ((c = TAILQ_FIRST(&ctl_conns)) != NULL)
 		control_close(c);
-	if (ctl_ev != NULL) {
-		event_free(ctl_ev);
-		ctl_ev = NULL;
-	}
 	if (ctl_status_ev != NULL) {
 		event_free(ctl_status_ev);
 		ctl_status_ev = NULL;
 	}
 	if (ctl_fd != -1) {
-		close(ctl_fd);
+		if (ctl_listener != NULL)
+			listener_free(ctl_listener);	/* closes ctl_fd */
+		else
+			close(ctl_fd);
+		ctl_listener = NULL;
 		ctl_fd = -1;
 		unlink(ctl_path);
 	}
 }
 
+/* A new connection from the listener (common/listener.c). */
 static void
-control_resume(int fd, short event, void *arg)
-{
-	if (ctl_ev != NULL)
-		event_add(ctl_ev, NULL);
-}
-
-static void
-control_accept(int fd, short event, void *arg)
+control_accept(int s, void *arg)
 {
 	struct event_base	*base = arg;
 	struct ctl_conn		*c;
-	int			 s;
 
-	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
-	    -1) {
-		if (errno == EMFILE || errno == ENFILE) {
-			/* pause instead of spinning */
-			event_del(ctl_ev);
-			timer_add(ctl_pause_ev, 1, 0);
-		} else if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("%s: accept", __func__);
-		return;
-	}
 	if (ctl_nconns >= CONTROL_MAX_CONNS) {
 		log_warnx("control: too many connections");
 		close(s);

@@ -38,8 +38,6 @@
 struct server_env	*env;
 
 static void	 usage(void) __attribute__((noreturn));
-static void	 listener_accept(int, short, void *);
-static void	 listener_resume(int, short, void *);
 static int	 statedir_default(char *, size_t);
 static int	 mkdir_p(const char *, mode_t);
 static void	 statedir_prepare(char *, size_t);
@@ -133,102 +131,6 @@ listen_on(const char *host, const char *port, int backlog, char *bound,
 		return (-1);
 	}
 	return (fd);
-}
-
-/*
- * Accept loops.  On EMFILE/ENFILE the listener asks its shed callback to
- * close a connection that has not proven anything yet and accepts again;
- * with none to close it stops reading for a second instead of spinning
- * on a readable socket it cannot serve.
- */
-struct listener *
-listener_new(struct event_base *base, int fd, void (*cb)(int, void *),
-    void *arg)
-{
-	struct listener	*l;
-
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return (NULL);
-	l->fd = fd;
-	l->cb = cb;
-	l->arg = arg;
-	if ((l->ev = event_new(base, fd, EV_READ | EV_PERSIST,
-	    listener_accept, l)) == NULL ||
-	    (l->pause = evtimer_new(base, listener_resume, l)) == NULL) {
-		if (l->ev != NULL)
-			event_free(l->ev);
-		free(l);
-		return (NULL);
-	}
-	event_add(l->ev, NULL);
-	return (l);
-}
-
-void
-listener_set_shed(struct listener *l, int (*shed)(void *), void *arg)
-{
-	l->shed = shed;
-	l->shed_arg = arg;
-}
-
-void
-listener_free(struct listener *l)
-{
-	if (l == NULL)
-		return;
-	event_free(l->ev);
-	event_free(l->pause);
-	close(l->fd);
-	free(l);
-}
-
-static void
-listener_accept(int fd, short ev, void *arg)
-{
-	struct listener	*l = arg;
-	int		 s, shed = 0;
-
- again:
-	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
-	    -1) {
-		switch (errno) {
-		case EINTR:
-		case EAGAIN:
-		case ECONNABORTED:
-			return;
-		case EMFILE:
-		case ENFILE:
-			if (!shed && l->shed != NULL && l->shed(l->shed_arg)) {
-				shed = 1;
-				goto again;
-			}
-			accept_paused(&l->ev, l->pause);
-			return;
-		default:
-			log_warn("accept");
-			return;
-		}
-	}
-	l->cb(s, l->arg);
-}
-
-/* Stop an accept event for a second. */
-void
-accept_paused(struct event **ev, struct event *pause)
-{
-	struct timeval	 tv = { 1, 0 };
-
-	log_warnx("out of file descriptors: accept paused for 1 s");
-	event_del(*ev);
-	evtimer_add(pause, &tv);
-}
-
-static void
-listener_resume(int fd, short ev, void *arg)
-{
-	struct listener	*l = arg;
-
-	event_add(l->ev, NULL);
 }
 
 /*

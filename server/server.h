@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "admit.h"
+#include "listener.h"
 
 #define SC_SERVER_USER_DEFAULT_STATEDIR	"/var/lib/sc-server"
 #define SC_SERVER_REST_DEFAULT	"127.0.0.1:4400"
@@ -189,20 +190,6 @@ struct kgp_client {
 };
 TAILQ_HEAD(kgp_clientlist, kgp_client);
 
-/*
- * An accept loop.  Out of descriptors, it asks shed to close a waiting
- * connection and accepts again; with nothing to shed it pauses.
- */
-struct listener {
-	int			 fd;
-	struct event		*ev;
-	struct event		*pause;
-	void			(*cb)(int, void *);
-	void			*arg;
-	int			(*shed)(void *);
-	void			*shed_arg;
-};
-
 /* what became of the registry's saves (state.c): for /metrics */
 struct state_stats {
 	uint64_t		 saves;		/* written */
@@ -272,11 +259,6 @@ struct server_env {
 extern struct server_env	*env;
 
 /* sc-server.c */
-struct listener	*listener_new(struct event_base *, int, void (*)(int, void *),
-		    void *);
-void		 listener_set_shed(struct listener *, int (*)(void *), void *);
-void		 listener_free(struct listener *);
-void		 accept_paused(struct event **, struct event *);
 size_t		 server_fd_share(size_t, int);
 void		 server_nofile(void);
 int		 listen_on(const char *, const char *, int, char *, size_t);
