@@ -277,12 +277,20 @@ struct srv_auth_req;
 struct srv_auth_rep;
 int		 worker_main(const char *);
 void		 worker_shutdown(void);
+
+/* hub.c: what the workers' parts send up, and the answers they wait for */
+void		 hub_init(struct imsgev *, void (*)(void));
+void		 worker_send(uint32_t, const void *, size_t);
 int		 worker_entry_bind(const char *, int, void (*)(int, const char *,
 		    void *), void *);
+int		 worker_entry_fd(struct imsgev *, struct imsg *);
+int		 worker_binds_pending(void);
 uint64_t	 worker_save(const char *, size_t);
 void		 worker_after_save(uint64_t, void (*)(void *, int), void *);
+int		 worker_saved(struct imsgev *, struct imsg *);
+uint64_t	 worker_saves_sent(void);
+uint64_t	 worker_saves_answered(void);
 void		 worker_state_aside(void);
-void		 worker_send(uint32_t, const void *, size_t);
 void		 worker_restore_done(void);
 
 /* registry.c: the REST worker's side of the tunnels */
@@ -391,7 +399,6 @@ void		 kgp_server_close_all(void);
 void		 state_load(char *, size_t);
 uint64_t	 state_save(void);
 void		 state_save_soon(void);
-void		 state_saved(int);
 const struct state_stats *state_stats(void);
 char		*state_read_file(size_t *);
 int		 state_write(const char *, size_t);

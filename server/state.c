@@ -77,6 +77,7 @@ static int	 state_text_add(struct state_text *, const char *, size_t);
 static void	 state_text_free(struct state_text *);
 static int	 state_time_cmp(const void *, const void *);
 static void	 state_cut(time_t, time_t *, int *);
+static void	 state_saved(void *, int);
 static void	 state_failed(int);
 static void	 state_timer_cb(int, short, void *);
 static void	 state_timer_add(int);
@@ -251,6 +252,8 @@ state_save(void)
 	if ((seq = worker_save(st.buf, st.len)) == 0)
 		goto fail;
 	state_text_free(&st);
+	/* the first to hear of it, before whoever waits for this save */
+	worker_after_save(seq, state_saved, NULL);
 	return (seq);
  fail:
 	saved = errno;
@@ -321,8 +324,8 @@ state_failed(int error)
 }
 
 /* The REST worker: the parent wrote a registry (error 0), or not. */
-void
-state_saved(int error)
+static void
+state_saved(void *arg, int error)
 {
 	if (error != 0) {
 		state_failed(error);
