@@ -264,7 +264,6 @@ void		 server_nofile(void);
 int		 listen_on(const char *, const char *, int, char *, size_t);
 int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
 		    size_t, int *);
-void		 server_shutdown_check(void);
 
 /* parent.c */
 int		 parent_main(const char *, const char *, const char *);
@@ -373,7 +372,6 @@ void		 tunnel_terminate(struct tunnel *, const char *);
 void		 tunnel_bind(struct tunnel *, struct kgp_client *);
 void		 tunnel_unbind(struct tunnel *, struct kgp_client *,
 		    int, const char *);
-struct kgp_client *tunnel_pick(struct tunnel *);
 struct kgp_client *tunnel_session(struct tunnel *, uint64_t);
 int		 tunnel_connected(struct tunnel *);
 void		 tunnel_shutdown_all(void);
@@ -394,6 +392,7 @@ void		 kgp_server_enable(void);
 int		 kgp_server_shed(void);
 void		 kgp_server_shutdown(void);
 void		 kgp_server_close_all(void);
+void		 kgp_server_shutdown_check(void);
 
 /* state.c */
 void		 state_load(char *, size_t);
@@ -405,6 +404,7 @@ int		 state_write(const char *, size_t);
 void		 state_set_aside(void);
 
 /* entry.c */
+void		 entry_init(int (*)(void));
 int		 entry_open(struct tunnel *, int, const char *);
 void		 entry_close(struct tunnel *);
 void		 entry_auth_reply(const struct srv_auth_rep *);

@@ -423,28 +423,6 @@ tunnel_unbind(struct tunnel *t, struct kgp_client *c, int code,
 	}
 }
 
-/*
- * Where a new stream goes: the least loaded session that is up; with
- * none up, a broken one (the stream waits for its resume); else none.
- */
-struct kgp_client *
-tunnel_pick(struct tunnel *t)
-{
-	struct kgp_client	*c, *best = NULL, *waiting = NULL;
-	struct kgp_conn_stats	 st;
-	uint64_t		 load = UINT64_MAX;
-
-	TAILQ_FOREACH(c, &t->links, tentry) {
-		kgp_conn_stats(c->conn, &st);
-		if (st.up && st.streams_open < load) {
-			best = c;
-			load = st.streams_open;
-		} else if (st.broken && waiting == NULL)
-			waiting = c;
-	}
-	return (best != NULL ? best : waiting);
-}
-
 /* The session of t that a resuming client names, if the server has it. */
 struct kgp_client *
 tunnel_session(struct tunnel *t, uint64_t session)

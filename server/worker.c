@@ -404,6 +404,8 @@ worker_start(void)
 		    pemlen[SRV_BLOB_KGP_CRT], pem[SRV_BLOB_KGP_KEY],
 		    pemlen[SRV_BLOB_KGP_KEY]) == -1)
 			fatalx("KGP TLS setup failed");
+		/* out of descriptors, KGP handshakes go first */
+		entry_init(kgp_server_shed);
 		if (kgp_server_init(kgp_fd) == -1)
 			fatalx("cannot start the KGP endpoint");
 	}
@@ -580,7 +582,7 @@ worker_shutdown(void)
 	if ((env->exit_timer = evtimer_new(env->base, worker_exit_timeout,
 	    NULL)) != NULL)
 		evtimer_add(env->exit_timer, &tv);
-	server_shutdown_check();
+	kgp_server_shutdown_check();
 }
 
 /*
@@ -603,12 +605,4 @@ worker_exit_timeout(int fd, short ev, void *arg)
 	}
 	log_warnx("connections still open, exiting");
 	event_base_loopexit(env->base, NULL);
-}
-
-/* Shutting down: leave the loop once the last KGP connection is gone. */
-void
-server_shutdown_check(void)
-{
-	if (env->shutting_down && TAILQ_EMPTY(&env->clients))
-		event_base_loopexit(env->base, NULL);
 }
