@@ -296,7 +296,7 @@ void		 worker_restore_done(void);
 int		 reg_admit(struct tunnel *, char *, size_t);
 int		 reg_start(struct tunnel *, void (*)(struct tunnel *, int,
 		    const char *, void *), void *);
-void		 reg_restore(struct tunnel *);
+int		 reg_restore(struct tunnel *, char *, size_t);
 void		 reg_delete(struct tunnel *);
 void		 reg_state(const struct srv_tstate *);
 void		 reg_kgp_down(void);
@@ -366,7 +366,6 @@ struct tunnel	*tunnel_new(const char *);
 void		 tunnel_free(struct tunnel *);
 struct tunnel	*tunnel_find(const char *);
 struct tunnel	*tunnel_find_owned(const char *, const char *);
-int		 tunnel_count_active(const char *);
 void		 tunnel_delete(struct tunnel *);
 void		 tunnel_terminate(struct tunnel *, const char *);
 void		 tunnel_bind(struct tunnel *, struct kgp_client *);
@@ -395,7 +394,8 @@ void		 kgp_server_close_all(void);
 void		 kgp_server_shutdown_check(void);
 
 /* state.c */
-void		 state_load(char *, size_t);
+void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,
+		    size_t));
 uint64_t	 state_save(void);
 void		 state_save_soon(void);
 const struct state_stats *state_stats(void);

@@ -27,6 +27,8 @@ static void	 tunnel_grace(int, short, void *);
 static void	 tunnel_arm(struct tunnel *, int);
 static void	 tunnel_started(int, const char *, void *);
 static void	 tunnel_close_links(struct tunnel *, int, const char *);
+static json_t	*json_time(time_t);
+static json_t	*json_list(json_t *);
 
 const char *
 tunnel_status_name(enum tunnel_status s)
@@ -460,4 +462,68 @@ tunnel_shutdown_all(void)
 		entry_close(t);
 		evtimer_del(t->grace);
 	}
+}
+
+static json_t *
+json_time(time_t t)
+{
+	if (t == 0)
+		return (json_null());
+	return (json_integer(t));
+}
+
+static json_t *
+json_list(json_t *a)
+{
+	if (a == NULL)
+		return (json_array());
+	return (json_incref(a));
+}
+
+/* The tunnel object of the REST API; the secret only when asked. */
+json_t *
+tunnel_json(struct tunnel *t, int with_secret)
+{
+	json_t	*o;
+
+	o = json_object();
+	if (o == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", json_string(t->id));
+	json_object_set_new(o, "owner", json_string(t->owner));
+	json_object_set_new(o, "status",
+	    json_string(tunnel_status_name(t->status)));
+	json_object_set_new(o, "host", json_string(env->host));
+	json_object_set_new(o, "ssh_port", json_integer(env->kgp_port));
+	json_object_set_new(o, "tunnel_identifier",
+	    t->identifier ? json_string(t->identifier) : json_null());
+	json_object_set_new(o, "creation_time", json_time(t->creation_time));
+	json_object_set_new(o, "launch_time", json_time(t->launch_time));
+	json_object_set_new(o, "last_connected", json_time(t->last_connected));
+	json_object_set_new(o, "shutdown_time", json_time(t->shutdown_time));
+	json_object_set_new(o, "domain_names", json_list(t->domain_names));
+	json_object_set_new(o, "direct_domains", json_list(t->direct_domains));
+	json_object_set_new(o, "no_ssl_bump_domains",
+	    json_list(t->no_ssl_bump_domains));
+	json_object_set_new(o, "shared_tunnel",
+	    json_boolean(t->shared_tunnel));
+	json_object_set_new(o, "use_kgp", json_boolean(t->use_kgp));
+	json_object_set_new(o, "use_caching_proxy",
+	    json_boolean(t->use_caching_proxy));
+	json_object_set_new(o, "no_proxy_caching",
+	    json_boolean(t->no_proxy_caching));
+	json_object_set_new(o, "tunnel_pool", json_boolean(t->tunnel_pool));
+	json_object_set_new(o, "user_shutdown",
+	    json_boolean(t->user_shutdown));
+	json_object_set_new(o, "vm_version",
+	    json_string(t->vm_version ? t->vm_version : ""));
+	json_object_set_new(o, "metadata",
+	    t->metadata ? json_incref(t->metadata) : json_object());
+	json_object_set_new(o, "entry_proxy", json_string(t->entry_addr));
+	json_object_set_new(o, "server_cert_sha256",
+	    json_string(env->cert_hash));
+	json_object_set_new(o, "connected", json_boolean(t->connected));
+	if (with_secret)
+		json_object_set_new(o, "kgp_secret", json_string(t->secret));
+	return (o);
 }

@@ -428,7 +428,7 @@ worker_start(void)
 #endif
 	if (env->worker == SRV_ROLE_REST) {
 		sandbox_server_rest();
-		state_load(state_text, state_len);
+		state_load(state_text, state_len, reg_restore);
 		free(state_text);
 		state_text = NULL;
 		/* every running tunnel has been told */
