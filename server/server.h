@@ -258,13 +258,6 @@ struct server_env {
 
 extern struct server_env	*env;
 
-/* sc-server.c */
-size_t		 server_fd_share(size_t, int);
-void		 server_nofile(void);
-int		 listen_on(const char *, const char *, int, char *, size_t);
-int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
-		    size_t, int *);
-
 /* parent.c */
 int		 parent_main(const char *, const char *, const char *);
 
@@ -329,6 +322,10 @@ int		 rest_basic_auth(const char *, char *, size_t, char *, size_t);
 int		 rest_tunnel_settings(struct json_t *, struct tunnel *, char *,
 		    size_t);
 int		 write_file_atomic(const char *, const void *, size_t, mode_t);
+int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
+		    size_t, int *);
+int		 tunnel_id_valid(const char *);
+int		 account_name_valid(const char *);
 
 /* guard.c */
 int		 netmask_parse(const char *, struct netmask *);
@@ -339,6 +336,7 @@ int		 entry_acl_allowed(const struct sockaddr *);
 int		 throttle_check(int, const char *, const char *, int *);
 void		 throttle_fail(int, const char *, const char *);
 void		 throttle_ok(int, const char *, const char *);
+size_t		 server_fd_share(size_t, int);
 
 /* cert.c */
 int		 cert_load_or_create(const char *, const char *, char **,
@@ -354,7 +352,6 @@ int		 accounts_save(const char *, struct accountlist *);
 struct account	*account_find(struct accountlist *, const char *);
 int		 account_check(struct accountlist *, const char *,
 		    const char *);
-int		 account_name_valid(const char *);
 void		 account_hash(const uint8_t *, const char *, uint8_t *);
 void		 account_new_key(char *, size_t);
 int		 accounts_reload(void);
@@ -377,7 +374,6 @@ void		 tunnel_shutdown_all(void);
 struct json_t	*tunnel_json(struct tunnel *, int);
 const char	*tunnel_status_name(enum tunnel_status);
 void		 tunnel_random_hex(char *, size_t);
-int		 tunnel_id_valid(const char *);
 
 /* rest.c */
 struct ssl_ctx_st *rest_tls_ctx(const char *, size_t, const char *, size_t,

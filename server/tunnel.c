@@ -57,13 +57,6 @@ tunnel_random_hex(char *buf, size_t nhex)
 	explicit_bzero(b, sizeof(b));
 }
 
-int
-tunnel_id_valid(const char *id)
-{
-	return (strlen(id) == TUNNEL_ID_LEN &&
-	    strspn(id, "0123456789abcdef") == TUNNEL_ID_LEN);
-}
-
 /* A new tunnel of owner, not yet started (not in the registry). */
 struct tunnel *
 tunnel_new(const char *owner)
