@@ -113,6 +113,12 @@ struct kgp_conn;
 struct json_t;
 struct imsg;
 struct imsgev;
+/* the messages between the processes (imsg_server.h) */
+struct srv_tstate;
+struct srv_tunnel_add;
+struct srv_tunnel_ref;
+struct srv_auth_req;
+struct srv_auth_rep;
 
 struct account {
 	TAILQ_ENTRY(account)	 entry;
@@ -262,11 +268,6 @@ extern struct server_env	*env;
 int		 parent_main(const char *, const char *, const char *);
 
 /* worker.c */
-struct srv_tstate;
-struct srv_tunnel_add;
-struct srv_tunnel_ref;
-struct srv_auth_req;
-struct srv_auth_rep;
 int		 worker_main(const char *);
 void		 worker_shutdown(void);
 
@@ -297,12 +298,6 @@ void		 reg_kgp_up(void);
 void		 reg_send_all(void);
 int		 reg_waiting(void);
 void		 reg_auth(const struct srv_auth_req *, struct srv_auth_rep *);
-
-/* tunnel.c: the KGP worker's side */
-void		 tunnel_add(const struct srv_tunnel_add *);
-void		 tunnel_del(const char *, uint32_t);
-void		 tunnel_report(struct tunnel *, const char *);
-void		 tunnel_prune(void);
 
 /* privsep.c */
 int		 srv_blob_send(struct imsgev *, uint32_t, const void *, size_t,
@@ -358,7 +353,11 @@ int		 accounts_reload(void);
 int		 accounts_maybe_reload(void);
 int		 user_command(const char *, int, char **);
 
-/* tunnel.c */
+/* tunnel.c: the tunnels, and the KGP worker's side of them */
+void		 tunnel_add(const struct srv_tunnel_add *);
+void		 tunnel_del(const char *, uint32_t);
+void		 tunnel_report(struct tunnel *, const char *);
+void		 tunnel_prune(void);
 struct tunnel	*tunnel_new(const char *);
 void		 tunnel_free(struct tunnel *);
 struct tunnel	*tunnel_find(const char *);
