@@ -26,7 +26,6 @@
 #define SC_DEFAULT_SE_PORT	4445
 #define SC_KEEPALIVE_SEC	1
 #define SC_CA_CHUNK		16000
-#define SC_CA_MAX		(1024 * 1024)
 #define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
 #define STOP_REQUEST_SEC	10
 

@@ -1,14 +1,7 @@
 /*
- * kgpd: the KGP client process of sc.
- *
- * fd 3: imsg channel to the controller (configuration, connected sockets,
- *	 link state, statistics, log lines).
- * fd 4: imsg channel to proxyd (one IMSG_STREAM_FD per stream; proxyd
- *	 hands back the app's socket of a tunnel with IMSG_STREAM_MOVE,
- *	 and lends it for a long answer with IMSG_STREAM_LEND).
- *
- * kgpd opens no network connection of its own: the controller connects
- * and passes the socket.
+ * kgpd: the KGP client process of sc (kgpd.h says what it is, its
+ * channels and its limits).  Its peers are declared in the tables below:
+ * what the controller may send on fd 3, what proxyd may send on fd 4.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -34,10 +27,6 @@
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
-
-#define CTL_FD		3
-#define PROXYD_FD	4
-#define CA_MAX		(1024 * 1024)
 
 static int	kgpd_config(struct imsgev *, struct imsg *);
 static int	kgpd_ca(struct imsgev *, struct imsg *);
@@ -91,26 +80,6 @@ static const struct imsgev_peer kgpd_peer_proxyd = {
 	"proxyd", IMSGEV_DROP, 0, kgpd_msgs_proxyd, kgpd_proxyd_gone, NULL
 };
 
-/*
- * One index of the tunnel connections, which the controller keeps
- * connected: the session on it, and the figures of those it had.  (A
- * link is what the KGP engine and the controller call the connection
- * itself, which comes and goes under a session.)
- */
-struct slot {
-	struct kgp_conn		*conn;		/* its session, if any */
-	uint32_t		 breaks;	/* of sessions that ended */
-	uint32_t		 resumes;
-	uint64_t		 retransmitted;
-	int64_t			 last_break;
-};
-
-/* a connection the server drains (GOAWAY): it ends with its streams */
-struct retired {
-	TAILQ_ENTRY(retired)	 entry;
-	struct kgp_conn		*conn;
-};
-
 static void	kgpd_account_slot(struct slot *, struct kgp_conn *);
 
 static struct event_base	*base;
@@ -158,7 +127,7 @@ main(int argc, char *argv[])
 		}
 	}
 	log_setverbose(verbose);
-	if (fcntl(CTL_FD, F_GETFD) == -1 || fcntl(PROXYD_FD, F_GETFD) == -1)
+	if (fcntl(KGPD_CTL_FD, F_GETFD) == -1 || fcntl(KGPD_PROXYD_FD, F_GETFD) == -1)
 		usage();
 
 	/* before any sandbox: what libtls would otherwise open lazily */
@@ -168,11 +137,11 @@ main(int argc, char *argv[])
 
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	set_nonblock(CTL_FD);
-	set_nonblock(PROXYD_FD);
-	imsgev_open(&iev_main, base, CTL_FD, &kgpd_peer_main, NULL);
+	set_nonblock(KGPD_CTL_FD);
+	set_nonblock(KGPD_PROXYD_FD);
+	imsgev_open(&iev_main, base, KGPD_CTL_FD, &kgpd_peer_main, NULL);
 	imsgev_log_sink(&iev_main);
-	imsgev_open(&iev_proxyd, base, PROXYD_FD, &kgpd_peer_proxyd, NULL);
+	imsgev_open(&iev_proxyd, base, KGPD_PROXYD_FD, &kgpd_peer_proxyd, NULL);
 	proxyd_up = 1;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -648,7 +617,7 @@ kgpd_ca(struct imsgev *iev, struct imsg *imsg)
 {
 	size_t	 n = IMSG_DATA_SIZE(imsg);
 
-	if (!have_conf || ca_len + n > CA_MAX)
+	if (!have_conf || ca_len + n > SC_CA_MAX)
 		return (IMSGEV_BAD);
 	if ((ca_pem = realloc(ca_pem, ca_len + n)) == NULL)
 		fatal("realloc");
