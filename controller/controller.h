@@ -188,6 +188,7 @@ enum link_state {
 };
 
 struct link_proxy;
+struct sandbox_files;
 
 struct link {
 	uint32_t		 index;
@@ -321,6 +322,7 @@ pid_t		 spawner_start(struct child *, int, int, int, char *,
 int		 spawner_exited(pid_t);
 int		 spawner_readyfile(const char *);
 void		 spawner_cleanup(void);
+void		 spawner_sandbox_files(struct sandbox_files *, int);
 
 /* link.c */
 /* what the controller hears of the connections: link_init()'s callbacks */

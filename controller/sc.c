@@ -958,11 +958,7 @@ main(int argc, char *argv[])
 	sb.cafile = config_cainfo;
 	if (sc_pw.pw_name == NULL) {
 		/* no spawner: sc starts kgpd and proxyd, removes its files */
-		sb.pidfile = conf->pidfile;
-		sb.readyfile = conf->readyfile;
-		sb.ctlsock = conf->ctl_socket;
-		sb.exec[0] = children[CHILD_KGPD].path;
-		sb.exec[1] = children[CHILD_PROXYD].path;
+		spawner_sandbox_files(&sb, 1);
 	}
 	sandbox_controller(&sb);
 	supervise_start_all();

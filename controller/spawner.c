@@ -380,6 +380,25 @@ spawner_start(struct child *c, int verbose, int ctlfd, int peerfd,
 	return (-1);
 }
 
+/*
+ * What the sandbox of a process that removes sc's files lets it reach:
+ * the pidfile, the readyfile and the control socket; with exec, the
+ * helpers' programs too, for one that starts them.
+ */
+void
+spawner_sandbox_files(struct sandbox_files *sb, int exec)
+{
+	const struct sc_config	*conf = env->conf;
+
+	sb->pidfile = conf->pidfile;
+	sb->readyfile = conf->readyfile;
+	sb->ctlsock = conf->ctl_socket;
+	if (exec) {
+		sb->exec[0] = sp_children[CHILD_KGPD].path;
+		sb->exec[1] = sp_children[CHILD_PROXYD].path;
+	}
+}
+
 /* pid is gone: was it the spawner?  Then no helper can start again. */
 int
 spawner_exited(pid_t pid)
@@ -658,7 +677,6 @@ priv_setup(const char *name, int fd)
 static void
 clean_main(int fd)
 {
-	struct sc_config	*conf = env->conf;
 	struct sandbox_files	 sb;
 	ssize_t			 n;
 	int			 ready = 0;
@@ -666,9 +684,7 @@ clean_main(int fd)
 
 	fd = priv_setup("cleaner", fd);
 	memset(&sb, 0, sizeof(sb));
-	sb.pidfile = conf->pidfile;
-	sb.readyfile = conf->readyfile;
-	sb.ctlsock = conf->ctl_socket;
+	spawner_sandbox_files(&sb, 0);
 	sandbox_cleaner(&sb);
 	for (;;) {
 		if ((n = recv(fd, &c, 1, 0)) == -1 && errno == EINTR)
@@ -714,11 +730,7 @@ priv_main(int fd, int cfd)
 	fd = priv_setup("spawner", fd);
 	/* seccomp and Landlock: what it and kgpd and proxyd need, no more */
 	memset(&sb, 0, sizeof(sb));
-	sb.pidfile = conf->pidfile;
-	sb.readyfile = conf->readyfile;
-	sb.ctlsock = conf->ctl_socket;
-	sb.exec[0] = sp_children[CHILD_KGPD].path;
-	sb.exec[1] = sp_children[CHILD_PROXYD].path;
+	spawner_sandbox_files(&sb, 1);
 	sandbox_spawner(&sb);
 
 	for (;;) {
