@@ -19,12 +19,12 @@
 #include "imsg_server.h"
 #include "kgp.h"
 #include "log.h"
+#include "proc.h"
 #include "server.h"
 
 #define TUNNEL_HALT_TIMEOUT	10	/* s: a halting link that does not close */
 
 static void	 tunnel_grace(int, short, void *);
-static void	 tunnel_arm(struct tunnel *, int);
 static void	 tunnel_started(int, const char *, void *);
 static void	 tunnel_close_links(struct tunnel *, int, const char *);
 static json_t	*json_time(time_t);
@@ -93,16 +93,6 @@ tunnel_free(struct tunnel *t)
 	json_decref(t->metadata);
 	explicit_bzero(t->secret, sizeof(t->secret));
 	free(t);
-}
-
-static void
-tunnel_arm(struct tunnel *t, int sec)
-{
-	struct timeval	 tv;
-
-	tv.tv_sec = sec;
-	tv.tv_usec = 0;
-	evtimer_add(t->grace, &tv);
 }
 
 /*
@@ -209,7 +199,7 @@ tunnel_started(int fd, const char *bound, void *arg)
 		sec = SC_SERVER_CONNECT_MIN;
 	else
 		sec = env->grace;
-	tunnel_arm(t, sec);
+	timer_add(t->grace, sec, 0);
 	if (mode == SRV_ADD_NEW)
 		log_info("tunnel %s of %s: entry proxy %s", t->id, t->owner,
 		    t->entry_addr);
@@ -331,7 +321,7 @@ tunnel_delete(struct tunnel *t)
 	t->status = TUNNEL_HALTING;
 	entry_close(t);
 	evtimer_del(t->grace);
-	tunnel_arm(t, TUNNEL_HALT_TIMEOUT);
+	timer_add(t->grace, TUNNEL_HALT_TIMEOUT, 0);
 	log_info("tunnel %s halting: deleted", t->id);
 	tunnel_report(t, NULL);
 	tunnel_close_links(t, KGP_E_TERMINATED, "tunnel deleted");
@@ -406,7 +396,7 @@ tunnel_unbind(struct tunnel *t, struct kgp_client *c, int code,
 			    "within the grace period (%d s)", env->grace);
 			tunnel_terminate(t, why);
 		} else {
-			tunnel_arm(t, env->grace);
+			timer_add(t->grace, env->grace, 0);
 			tunnel_report(t, NULL);
 		}
 		break;
