@@ -127,7 +127,8 @@ main(int argc, char *argv[])
 		}
 	}
 	log_setverbose(verbose);
-	if (fcntl(KGPD_CTL_FD, F_GETFD) == -1 || fcntl(KGPD_PROXYD_FD, F_GETFD) == -1)
+	if (fcntl(KGPD_CTL_FD, F_GETFD) == -1 ||
+	    fcntl(KGPD_PROXYD_FD, F_GETFD) == -1)
 		usage();
 
 	/* before any sandbox: what libtls would otherwise open lazily */

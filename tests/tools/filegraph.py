@@ -75,7 +75,8 @@ def graph(objdir):
 		for s in needed:
 			g = owner.get(s)
 			if g is not None and g != f:
-				edges.setdefault(f, {}).setdefault(g, set()).add(s)
+				edges.setdefault(f, {}).setdefault(g,
+				    set()).add(s)
 	return files, edges
 
 
