@@ -40,6 +40,8 @@ static char	 rest_url_shown[512];
 static char	 rest_proxy_shown[SC_HOST_LEN + 16];	/* "" without */
 static int	 rest_proxy_auth;	/* the proxy has credentials */
 static int	 abort_on_signal;
+/* set once SIGINT or SIGTERM came */
+static volatile sig_atomic_t *rest_signalled;
 static time_t	 rest_deadline;		/* 0: none (rest_set_deadline()) */
 static long	 rest_retry_after;	/* of the last 429, 0: none */
 
@@ -153,12 +155,19 @@ rest_load_cainfo(const char *path)
 #endif
 }
 
+/*
+ * The REST client of conf (its URL, user and key, its proxy); the
+ * start-up's requests give up once *signalled is set (rest_abort_on_signal).
+ */
 int
-rest_init(const char *url, const char *user, const char *key)
+rest_init(const struct sc_config *conf, volatile sig_atomic_t *signalled)
 {
-	char	*euser;
-	size_t	 len;
+	const char	*url = conf->rest_url, *user = conf->user;
+	const char	*key = conf->key;
+	char		*euser;
+	size_t		 len;
 
+	rest_signalled = signalled;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return (-1);
 	if ((curl = curl_easy_init()) == NULL)
@@ -191,7 +200,7 @@ rest_init(const char *url, const char *user, const char *key)
 	/* --cainfo: verify an HTTPS REST API against this CA file */
 	if (config_cainfo != NULL && rest_load_cainfo(config_cainfo) == -1)
 		return (-1);
-	if (sc_env != NULL && rest_set_proxy(sc_env->conf) == -1)
+	if (rest_set_proxy(conf) == -1)
 		return (-1);
 	return (0);
 }
@@ -266,7 +275,7 @@ static int
 rest_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
-	if (abort_on_signal && sc_signalled)
+	if (abort_on_signal && *rest_signalled)
 		return (1);
 	return (0);
 }
@@ -293,11 +302,11 @@ rest_sleep(long sec)
 	long		 i;
 
 	for (i = 0; i < sec * 10; i++) {
-		if (abort_on_signal && sc_signalled)
+		if (abort_on_signal && *rest_signalled)
 			return (-1);
 		nanosleep(&ts, NULL);
 	}
-	return (abort_on_signal && sc_signalled ? -1 : 0);
+	return (abort_on_signal && *rest_signalled ? -1 : 0);
 }
 
 /*

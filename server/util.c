@@ -1,14 +1,17 @@
 /*
  * Small pure helpers of sc-server: hex, addresses, HTTP Basic
- * credentials, validation of the tunnel settings a client POSTs.  No
+ * credentials, validation of the tunnel settings a client POSTs, of
+ * tunnel ids and of account names.  No
  * global state here, so the unit tests compile this file alone.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,4 +479,50 @@ write_file_atomic(const char *path, const void *buf, size_t len,
 	unlink(tmp);
 	errno = saved;
 	return (-1);
+}
+
+/* "ip:port" or "[ip6]:port"; *port gets the port. */
+int
+sockaddr_string(const struct sockaddr *sa, socklen_t salen, char *buf,
+    size_t len, int *port)
+{
+	char	 h[NI_MAXHOST], s[NI_MAXSERV];
+
+	if (getnameinfo(sa, salen, h, sizeof(h), s, sizeof(s),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return (-1);
+	if (port != NULL)
+		*port = atoi(s);
+	if (sa->sa_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%s", h, s);
+	else
+		snprintf(buf, len, "%s:%s", h, s);
+	return (0);
+}
+
+/* A tunnel id: TUNNEL_ID_LEN lowercase hex digits. */
+int
+tunnel_id_valid(const char *id)
+{
+	return (strlen(id) == TUNNEL_ID_LEN &&
+	    strspn(id, "0123456789abcdef") == TUNNEL_ID_LEN);
+}
+
+/*
+ * An account name: letters, digits and ._@+-, neither - nor . first, at
+ * most ACCOUNT_NAME_MAX.
+ */
+int
+account_name_valid(const char *name)
+{
+	size_t	 len = strlen(name);
+
+	if (len == 0 || len > ACCOUNT_NAME_MAX)
+		return (0);
+	if (name[0] == '-' || name[0] == '.')
+		return (0);
+	if (strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-") != len)
+		return (0);
+	return (1);
 }
