@@ -90,7 +90,7 @@ io_read(struct tls *ctx, void *buf, size_t len, void *arg)
 		if (n == 0)
 			return (0);
 		io->rlen = n;
-		io->drained = n < io->rcap;
+		io->drained = (size_t)n < io->rcap;
 		/* the socket had more: the next read takes it all */
 		if (!io->drained && io_grow(&io->rbuf, &io->rcap,
 		    KGP_TLS_RBUF) == -1)

@@ -30,6 +30,13 @@ struct imsgev_msg {
 	int		(*valid)(const void *, size_t);	/* 0: it fits */
 	int		(*fn)(struct imsgev *, struct imsg *);
 };
+/*
+ * execv(2) takes char *const argv[] for historical reasons and writes
+ * none of them: a const string goes in through this, as NetBSD's
+ * __UNCONST does, rather than a cast that -Wcast-qual rightly flags.
+ */
+#define UNCONST(p)	((void *)(uintptr_t)(const void *)(p))
+
 #define IMSGEV_MAXMSGS	64
 
 #define IMSGEV_ONCE	0x01	/* a second one is a bad message */

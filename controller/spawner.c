@@ -271,7 +271,7 @@ spawn_exec(struct child *c, int verbose, int ctlfd, int peerfd, int errfd)
 	int		 i, n, fd3, fd4, fd5, error;
 
 	n = 0;
-	argv[n++] = (char *)c->name;
+	argv[n++] = UNCONST(c->name);
 	for (i = 0; i < verbose && i < 3; i++)
 		argv[n++] = "-v";
 	if (sp_ids[0] != '\0') {

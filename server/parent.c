@@ -427,7 +427,7 @@ parent_exec(int fd, const char *role)
 
 	argv[0] = "sc-server";
 	argv[1] = "-W";
-	argv[2] = (char *)role;
+	argv[2] = UNCONST(role);
 	argv[3] = NULL;
 	proc_child_env(&pe);
 	proc_child_signals();

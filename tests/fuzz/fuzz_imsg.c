@@ -35,7 +35,7 @@ send_chunk(int s, const uint8_t *p, size_t len, int withfd)
 	ssize_t		 n;
 
 	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = (void *)p;
+	iov.iov_base = (void *)(uintptr_t)p;	/* sendmsg only reads */
 	iov.iov_len = len;
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;

@@ -87,7 +87,7 @@ one_frame(const struct kgp_frame *f)
 		for (i = 2; i < f->len; i++)
 			if (f->payload[i] < 0x20 || f->payload[i] > 0x7e)
 				printable = 0;
-		if (printable && f->len - 2 < sizeof(text)) {
+		if (printable && (size_t)f->len - 2 < sizeof(text)) {
 			n = kgp_code_encode(buf, sizeof(buf), code, text);
 			if (n != f->len || memcmp(buf, f->payload, n) != 0)
 				abort();

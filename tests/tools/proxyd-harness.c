@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,7 +238,7 @@ start_proxyd(const char *path, int verbose, int ctlfd, int kgpdfd)
 		err(1, "dup");
 	close(a);
 	close(b);
-	argv[i++] = (char *)path;
+	argv[i++] = (char *)(uintptr_t)path;	/* read only */
 	if (verbose > 0)
 		argv[i++] = verbose > 1 ? "-vv" : "-v";
 	argv[i] = NULL;

@@ -61,6 +61,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,7 +223,7 @@ probe(const char *op, const char *arg)
 		return (probe_connect(arg));
 	if (strcmp(op, "execve") == 0) {
 		if (arg != NULL)
-			argv[0] = (char *)arg;
+			argv[0] = (char *)(uintptr_t)arg;	/* read only */
 		return (done(op, execve(argv[0], argv, environ)));
 	}
 	if (strcmp(op, "fork") == 0) {

@@ -51,7 +51,7 @@ parse(const char *first, ...)
 	argv[argc++] = "sc";
 	va_start(ap, first);
 	for (a = first; a != NULL && argc < MAXARGS; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
+		argv[argc++] = (char *)(uintptr_t)a;	/* read only */
 	va_end(ap);
 	argv[argc] = NULL;
 	return (config_parse(&conf, argc, argv, err, sizeof(err)));
