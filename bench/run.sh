@@ -124,7 +124,9 @@ wait_for() {
 cc -O2 -o "$tmp/connrate" "$top/bench/connrate.c" || die "cannot build connrate"
 
 # the application
-mkdir -p "$tmp/www"
+# nginx gives its temporary directories to its worker's user: a
+# directory of their own, not $tmp, above sc-server's state directory
+mkdir -p "$tmp/www" "$tmp/nginx"
 chmod 755 "$tmp" "$tmp/www"
 head -c 1024 /dev/urandom >"$tmp/www/1k"
 head -c 1048576 /dev/urandom >"$tmp/www/1m"
@@ -149,11 +151,11 @@ http {
 	keepalive_requests 1000000;
 	keepalive_timeout 600s;
 	default_type application/octet-stream;
-	client_body_temp_path $tmp;
-	proxy_temp_path $tmp;
-	fastcgi_temp_path $tmp;
-	uwsgi_temp_path $tmp;
-	scgi_temp_path $tmp;
+	client_body_temp_path $tmp/nginx;
+	proxy_temp_path $tmp/nginx;
+	fastcgi_temp_path $tmp/nginx;
+	uwsgi_temp_path $tmp/nginx;
+	scgi_temp_path $tmp/nginx;
 	server {
 		listen $APP backlog=4096;
 		root $tmp/www;

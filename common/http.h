@@ -100,6 +100,38 @@ struct http_head {
 	struct http_fieldloc loc[HTTP_FIELDS_MAX];
 };
 
+/*
+ * An authority, host [":" port] (RFC 3986 3.2.2, 3.2.3): the host a name
+ * (letters, digits, "-._~"), an IPv4 address or an IPv6 address in
+ * brackets; the port 1*DIGIT, leading zeros allowed, its value 1 to
+ * 65535.  http_parse_authority() fills this; errstr says why not.
+ */
+#define HTTP_HOST_MAX		256	/* a host, with its NUL */
+#define HTTP_PORT_MAX		6	/* "65535" and its NUL */
+#define HTTP_AUTH_PORT0		0x01	/* port 0 too: a listening address */
+#define HTTP_AUTH_NOPORT	0x02	/* a host alone, an IPv6 address */
+					/* with or without brackets */
+
+struct http_authority {
+	char		 host[HTTP_HOST_MAX];	/* without brackets */
+	char		 port[HTTP_PORT_MAX];	/* decimal, no leading zero */
+	uint16_t	 portnum;
+	int		 ipv6;			/* host is an IPv6 address */
+	const char	*errstr;		/* after -1 */
+};
+
+/*
+ * A request's absolute-form target, "http://" authority [path-abempty]
+ * ["?" query] (RFC 9112 3.2.2): no userinfo, no fragment; the port is
+ * 80 when none is given.
+ */
+struct http_url {
+	struct http_authority	 auth;
+	const char	*authority;	/* in the target, as written */
+	size_t		 authlen;
+	const char	*path;		/* the rest: "", "/..." or "?..." */
+};
+
 enum http_body {
 	HTTP_BODY_NONE,
 	HTTP_BODY_LENGTH,		/* *len bytes, > 0 */
@@ -145,6 +177,9 @@ enum http_body	 http_body_framing(const struct http_head *, const char *,
 int		 http_hop_by_hop(const struct http_head *, const char *);
 int		 http_list_has(const char *, const char *);
 const char	*http_status_text(int);
+int		 http_parse_authority(const char *, size_t, uint16_t, int,
+		    struct http_authority *);
+int		 http_parse_url(const char *, struct http_url *);
 
 void		 http_chunked_init(struct http_chunked *);
 ssize_t		 http_chunked_parse(struct http_chunked *, const void *,

@@ -40,6 +40,7 @@
 #include "http.h"
 #include "httpd.h"
 #include "log.h"
+#include "text.h"
 
 #define HTTPD_INPUT_MAX		(HTTP_HEAD_MAX + 4096)	/* buffered */
 #define HTTPD_LINGER_MS		2000
@@ -651,7 +652,7 @@ json_message(const char *msg, size_t *len)
 		if (*s == '"' || *s == '\\') {
 			*p++ = '\\';
 			*p++ = *s;
-		} else if (*s < 0x20 || *s == 0x7f) {
+		} else if (text_is_ctl(*s, 0)) {
 			*p++ = '\\';
 			*p++ = 'u';
 			*p++ = '0';

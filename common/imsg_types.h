@@ -100,6 +100,7 @@ int	 imsg_verbose_valid(const void *, size_t);
 #define SC_MAX_CONNECTIONS	16	/* TLS connections per tunnel */
 #define SC_REASON_LEN	256
 #define SC_FATAL_LEN	1024	/* IMSG_KGP_FATAL, NUL included */
+#define SC_CA_MAX	(1024 * 1024)	/* the IMSG_KGP_CA chunks, in all */
 
 struct kgp_config {
 	char		 tunnel_id[SC_ID_LEN];

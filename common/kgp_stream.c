@@ -730,7 +730,6 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 	struct kgp_stream	*s, key;
 	char			 meta[256], reason[128];
 	uint16_t		 code = KGP_E_REFUSED;
-	size_t			 i, n;
 	int			 fd;
 
 	if (c->params.role != KGP_ROLE_CLIENT || (f->stream & 1) == 0)
@@ -740,11 +739,8 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 	if (RB_FIND(stream_tree, &c->streams, &key) != NULL)
 		return (conn_abort(c, KGP_E_PROTOCOL,
 		    "OPEN of stream %u which is open", f->stream));
-	n = f->len < sizeof(meta) ? f->len : sizeof(meta) - 1;
-	for (i = 0; i < n; i++)
-		meta[i] = (f->payload[i] >= 0x20 && f->payload[i] < 0x7f) ?
-		    f->payload[i] : '?';
-	meta[n] = '\0';
+	/* the server's text, for the logs of kgpd and proxyd */
+	log_sanitize_mem(f->payload, f->len, meta, sizeof(meta));
 	if (c->draining || c->goaway) {
 		conn_send_code(c, KGP_REFUSE, f->stream, KGP_E_SHUTDOWN,
 		    "shutting down");

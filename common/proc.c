@@ -16,6 +16,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -384,6 +385,17 @@ set_cloexec(int fd, int on)
 	else
 		flags &= ~FD_CLOEXEC;
 	return (fcntl(fd, F_SETFD, flags));
+}
+
+/* Arm a timer: seconds and microseconds from now. */
+void
+timer_add(struct event *ev, long sec, long usec)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = sec;
+	tv.tv_usec = usec;
+	evtimer_add(ev, &tv);
 }
 
 /*

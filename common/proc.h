@@ -127,6 +127,7 @@ int	 proc_recv_verbose(struct imsgev *, struct imsg *);
 
 int	 set_nonblock(int);
 int	 set_cloexec(int, int);
+void	 timer_add(struct event *, long, long);
 
 /* a helper process about to be exec'd: its environment, its signals */
 #define PROC_ENV_SLOTS	8	/* what proc_child_env() fills, NULL too */

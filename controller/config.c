@@ -20,6 +20,8 @@
 
 #include "config.h"
 #include "controller.h"
+#include "http.h"
+#include "text.h"
 
 enum opt_code {
 	OPT_UNSUPPORTED = 1,
@@ -205,7 +207,7 @@ static void	 mask_secret(char *, const char *);
 static void	 mask_typed(char *, const char *);
 static int	 percent_decode(char *);
 static int	 parse_proxy(struct sc_config *, const char *, const char *,
-		    int, int, char *, size_t);
+		    int, uint16_t, char *, size_t);
 static void	 proxy_from_env(struct sc_config *);
 static int	 parse_userpwd(struct sc_config *, const char *,
 		    const char *, char *, size_t);
@@ -292,22 +294,20 @@ static int
 set_string(char **dst, const char *val, const char *flag, char *err,
     size_t errlen)
 {
-	const unsigned char	*p;
+	size_t	 len = strlen(val);
 
-	if (*val == '\0') {
+	if (len == 0) {
 		config_error(err, errlen, 0, "%s needs a value", flag);
 		return (-1);
 	}
-	if (strlen(val) >= SC_HOST_LEN * 4) {
+	if (len >= SC_HOST_LEN * 4) {
 		config_error(err, errlen, 0, "%s: value too long", flag);
 		return (-1);
 	}
-	for (p = (const unsigned char *)val; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f) {
-			config_error(err, errlen, 0,
-			    "%s: control character in value", flag);
-			return (-1);
-		}
+	if (text_ctlspan(val, len, 0) != len) {
+		config_error(err, errlen, 0, "%s: control character in value",
+		    flag);
+		return (-1);
 	}
 	free(*dst);
 	if ((*dst = strdup(val)) == NULL) {
@@ -353,7 +353,7 @@ mask_secret(char *s, const char *secret)
 static int
 percent_decode(char *s)
 {
-	char		*d = s;
+	char		*d = s, *start = s;
 	unsigned int	 c;
 
 	for (; *s != '\0'; s++) {
@@ -365,12 +365,12 @@ percent_decode(char *s)
 				return (-1);
 			s += 2;
 		}
-		if (c < 0x20 || c == 0x7f)
-			return (-1);
 		*d++ = (char)c;
 	}
 	*d = '\0';
-	return (0);
+	/* "%00" is a control character as well */
+	return (text_ctlspan(start, d - start, 0) == (size_t)(d - start) ?
+	    0 : -1);
 }
 
 /*
@@ -400,17 +400,16 @@ static int
 parse_userpwd(struct sc_config *conf, const char *val, const char *flag,
     char *err, size_t errlen)
 {
-	const unsigned char	*p;
-	const char		*colon;
+	const char	*colon;
+	size_t		 len = strlen(val);
 
-	for (p = (const unsigned char *)val; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return (config_error(err, errlen, CONFIG_ERROR,
-			    "%s: control character in value", flag));
+	if (text_ctlspan(val, len, 0) != len)
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "%s: control character in value", flag));
 	if ((colon = strchr(val, ':')) == NULL || colon == val)
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "%s: expected user:password", flag));
-	if (strlen(val) >= SC_HOST_LEN * 4)
+	if (len >= SC_HOST_LEN * 4)
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "%s: value too long", flag));
 	free(conf->proxy_user);
@@ -432,13 +431,14 @@ parse_userpwd(struct sc_config *conf, const char *val, const char *flag,
  */
 static int
 parse_proxy(struct sc_config *conf, const char *val, const char *flag,
-    int userinfo, int dport, char *err, size_t errlen)
+    int userinfo, uint16_t dport, char *err, size_t errlen)
 {
-	char		 buf[SC_HOST_LEN * 4], *s, *at, *colon, *host, *port;
-	char		*user = NULL, *pass = NULL, shown[SC_HOST_LEN + 8];
-	long long	 n;
-	size_t		 len;
-	int		 ret = -1;
+	struct http_authority	 a;
+	char			 buf[SC_HOST_LEN * 4], *s, *at, *colon;
+	char			*user = NULL, *pass = NULL;
+	char			 shown[SC_HOST_LEN + 8];
+	size_t			 len;
+	int			 ret = -1;
 
 	/* a value with credentials is never shown */
 	if (strchr(val, '@') != NULL || strlen(val) >= SC_HOST_LEN)
@@ -486,53 +486,17 @@ parse_proxy(struct sc_config *conf, const char *val, const char *flag,
 		}
 		s = at + 1;
 	}
-	host = s;
-	if (*s == '[') {
-		host = s + 1;
-		if ((s = strchr(host, ']')) == NULL) {
-			config_error(err, errlen, 0, "%s: %s: no ']' after "
-			    "the IPv6 address", flag, shown);
-			goto done;
-		}
-		*s++ = '\0';
-		if (*s != ':' && *s != '\0') {
-			config_error(err, errlen, 0, "%s: %s is not "
-			    "host:port", flag, shown);
-			goto done;
-		}
-		port = *s == ':' ? s + 1 : NULL;
-	} else if ((colon = strrchr(s, ':')) != NULL) {
-		*colon = '\0';
-		port = colon + 1;
-		if (strchr(host, ':') != NULL) {
-			config_error(err, errlen, 0, "%s: %s: put an IPv6 "
-			    "address in brackets, [addr]:port", flag, shown);
-			goto done;
-		}
-	} else
-		port = NULL;
-	if (!config_host_ok(host)) {
-		config_error(err, errlen, 0, "%s: %s is not host:port (bad "
-		    "host)", flag, shown);
-		goto done;
-	}
-	if (port == NULL && dport != 0)
-		n = dport;
-	else if (port == NULL) {
-		config_error(err, errlen, 0, "%s: %s has no port: use "
-		    "host:port", flag, shown);
-		goto done;
-	} else if (parse_number(port, flag, 1, 65535, &n, err, errlen) == -1) {
-		config_error(err, errlen, 0, "%s: %s: the port must be a "
-		    "number from 1 to 65535", flag, shown);
+	if (http_parse_authority(s, strlen(s), dport, 0, &a) == -1) {
+		config_error(err, errlen, 0, "%s: %s is not host:port: %s",
+		    flag, shown, a.errstr);
 		goto done;
 	}
 	free(conf->proxy_host);
-	if ((conf->proxy_host = strdup(host)) == NULL) {
+	if ((conf->proxy_host = strdup(a.host)) == NULL) {
 		config_error(err, errlen, 0, "out of memory");
 		goto done;
 	}
-	conf->proxy_port = (int)n;
+	conf->proxy_port = a.portnum;
 	if (user != NULL) {
 		free(conf->proxy_user);
 		wipe_free(conf->proxy_pass);

@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "controller.h"
+#include "listener.h"
 #include "log.h"
 
 #define CONTROL_MAX_CONNS	32
@@ -49,15 +50,14 @@ static TAILQ_HEAD(, ctl_conn)	 ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
 static int			 ctl_fd = -1;
 static int			 ctl_nconns;
 static char			 ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static struct event		*ctl_ev;
-static struct event		*ctl_pause_ev;
+static struct listener		*ctl_listener;
 static gid_t			 ctl_gid;	/* the socket's group at bind */
 static struct event		*ctl_status_ev;	/* bound on the wait for kgpd */
+static const struct control_cb	*ctl_cb;
 
 #define CTL_STATUS_WAIT_MS	250
 
-static void	 control_accept(int, short, void *);
-static void	 control_resume(int, short, void *);
+static void	 control_accept(int, void *);
 static int	 control_status(struct imsgev *, struct imsg *);
 static int	 control_stop(struct imsgev *, struct imsg *);
 static int	 control_verbose(struct imsgev *, struct imsg *);
@@ -152,16 +152,16 @@ control_init(const char *path, char *err, size_t errlen)
 	return (0);
 }
 
+/* Accept connections; cb: what the controller does for them. */
 void
-control_listen(struct event_base *base)
+control_listen(struct event_base *base, const struct control_cb *cb)
 {
-	if ((ctl_ev = event_new(base, ctl_fd, EV_READ | EV_PERSIST,
-	    control_accept, base)) == NULL ||
-	    (ctl_pause_ev = evtimer_new(base, control_resume, NULL)) == NULL ||
-	    (ctl_status_ev = evtimer_new(base, control_status_timeout,
-	    NULL)) == NULL)
+	ctl_cb = cb;
+	if ((ctl_status_ev = evtimer_new(base, control_status_timeout,
+	    NULL)) == NULL ||
+	    (ctl_listener = listener_new(base, ctl_fd, control_accept,
+	    base)) == NULL)
 		fatalx("%s: event_new", __func__);
-	event_add(ctl_ev, NULL);
 }
 
 void
@@ -171,46 +171,28 @@ control_cleanup(void)
 
 	while ((c = TAILQ_FIRST(&ctl_conns)) != NULL)
 		control_close(c);
-	if (ctl_ev != NULL) {
-		event_free(ctl_ev);
-		ctl_ev = NULL;
-	}
 	if (ctl_status_ev != NULL) {
 		event_free(ctl_status_ev);
 		ctl_status_ev = NULL;
 	}
 	if (ctl_fd != -1) {
-		close(ctl_fd);
+		if (ctl_listener != NULL)
+			listener_free(ctl_listener);	/* closes ctl_fd */
+		else
+			close(ctl_fd);
+		ctl_listener = NULL;
 		ctl_fd = -1;
 		unlink(ctl_path);
 	}
 }
 
+/* A new connection from the listener (common/listener.c). */
 static void
-control_resume(int fd, short event, void *arg)
-{
-	if (ctl_ev != NULL)
-		event_add(ctl_ev, NULL);
-}
-
-static void
-control_accept(int fd, short event, void *arg)
+control_accept(int s, void *arg)
 {
 	struct event_base	*base = arg;
 	struct ctl_conn		*c;
-	int			 s;
 
-	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
-	    -1) {
-		if (errno == EMFILE || errno == ENFILE) {
-			/* pause instead of spinning */
-			event_del(ctl_ev);
-			timer_add(ctl_pause_ev, 1, 0);
-		} else if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("%s: accept", __func__);
-		return;
-	}
 	if (ctl_nconns >= CONTROL_MAX_CONNS) {
 		log_warnx("control: too many connections");
 		close(s);
@@ -234,7 +216,7 @@ control_send_status(struct ctl_conn *c)
 	struct ctl_status	 st;
 	struct sc_link_stats	 ls[SC_MAX_CONNECTIONS];
 
-	sc_status(&st, ls);
+	ctl_cb->status(&st, ls);
 	if (imsg_compose2(&c->iev.ibuf, IMSG_CTL_STATUS_INFO, SC_CTL_VERSION,
 	    0, -1, &st, sizeof(st), ls, st.nlinks * sizeof(ls[0])) == -1)
 		log_warn("%s", __func__);
@@ -442,7 +424,7 @@ control_status(struct imsgev *iev, struct imsg *imsg)
 
 	if (!control_allowed(c, imsg->hdr.type))
 		return (IMSGEV_OK);
-	if (sc_stats_request() == -1) {
+	if (ctl_cb->stats_request() == -1) {
 		control_send_status(c);
 		return (IMSGEV_OK);
 	}
@@ -462,7 +444,7 @@ control_stop(struct imsgev *iev, struct imsg *imsg)
 	log_info("Stop requested on the control socket");
 	control_send(c, IMSG_CTL_OK, NULL);
 	imsg_flush(&iev->ibuf);
-	sc_shutdown(0);
+	ctl_cb->stop(0);
 	return (IMSGEV_GONE);
 }
 

@@ -26,7 +26,6 @@
 #define SC_DEFAULT_SE_PORT	4445
 #define SC_KEEPALIVE_SEC	1
 #define SC_CA_CHUNK		16000
-#define SC_CA_MAX		(1024 * 1024)
 #define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
 #define STOP_REQUEST_SEC	10
 
@@ -189,6 +188,7 @@ enum link_state {
 };
 
 struct link_proxy;
+struct sandbox_files;
 
 struct link {
 	uint32_t		 index;
@@ -241,16 +241,8 @@ struct sc {
 	struct event		*sigchld_ev;
 };
 
-extern struct sc	*sc_env;
-
-/* sc.c */
-void		 sc_shutdown(int);
-void		 sc_child_ready(struct child *);
-void		 sc_child_died(struct child *);
-void		 sc_status(struct ctl_status *, struct sc_link_stats *);
-void		 sc_touch_readyfile(void);
-int		 sc_stats_request(void);
-const char	*sc_state_name(enum sc_state);
+/* console.c */
+void		 console_init(const char *);
 void		 sc_console(int, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 void		 sc_error(const char *, ...)
@@ -258,7 +250,6 @@ void		 sc_error(const char *, ...)
 __attribute__((noreturn))
 void		 sc_fatal(const char *, ...)
 		    __attribute__((__format__ (printf, 1, 2)));
-extern volatile sig_atomic_t	 sc_signalled;
 
 /* config.c */
 extern char	*config_cainfo;		/* --cainfo */
@@ -284,7 +275,8 @@ int		 conffile_load(struct conffile *, const char *, char *,
 		    size_t);
 
 /* rest.c */
-int		 rest_init(const char *, const char *, const char *);
+int		 rest_init(const struct sc_config *,
+		    volatile sig_atomic_t *);
 void		 rest_cleanup(void);
 void		 rest_abort_on_signal(int);
 void		 rest_set_timeouts(long, long);
@@ -297,8 +289,15 @@ int		 rest_delete(const char *, char *, size_t);
 int		 rest_remove_colliding(const char *, char *, size_t);
 
 /* supervise.c */
+/* what the controller hears of its helpers: supervise_init()'s callbacks */
+struct supervise_cb {
+	void	(*ready)(struct child *);	/* hello: up, or back */
+	void	(*died)(struct child *);	/* gone, after its hello */
+	void	(*stop)(int);			/* sc cannot go on */
+};
 extern struct child	 children[CHILD_MAX];
-int		 supervise_init(struct event_base *, int, const struct passwd *);
+int		 supervise_init(struct sc *, const struct supervise_cb *,
+		    const struct passwd *);
 void		 supervise_start_all(void);
 void		 supervise_sigchld(void);
 void		 supervise_stop_all(void);
@@ -314,12 +313,24 @@ void		 child_bad(struct imsgev *, struct imsg *, enum imsgev_error,
 #define CHILD_MSG_HELLO	{ IMSGEV_TYPE(IMSG_HELLO), \
 	IMSGEV_SIZE(struct sc_hello), IMSGEV_HELLO | IMSGEV_ONCE, NULL, \
 	child_hello }
-void		 timer_add(struct event *, long, long);
-int		 supervise_readyfile(const char *);
-void		 supervise_cleanup(void);
+
+/* spawner.c */
+int		 spawner_init(struct sc *, struct child *,
+		    const struct passwd *);
+pid_t		 spawner_start(struct child *, int, int, int, char *,
+		    size_t);
+int		 spawner_exited(pid_t);
+int		 spawner_readyfile(const char *);
+void		 spawner_cleanup(void);
+void		 spawner_sandbox_files(struct sandbox_files *, int);
 
 /* link.c */
-void		 link_init(void);
+/* what the controller hears of the connections: link_init()'s callbacks */
+struct link_cb {
+	void	(*up)(void);		/* the first one up, the first time */
+	void	(*stop)(int);		/* sc cannot go on */
+};
+void		 link_init(struct sc *, const struct link_cb *);
 void		 link_start_all(void);
 void		 link_cancel_all(void);
 void		 link_up(const struct kgp_link_event *);
@@ -329,8 +340,14 @@ void		 link_kgpd_died(void);
 uint32_t	 link_status(struct sc_link_stats *);
 
 /* control.c */
+/* what the control socket asks of the controller: control_listen()'s */
+struct control_cb {
+	void	(*status)(struct ctl_status *, struct sc_link_stats *);
+	int	(*stats_request)(void);	/* kgpd's figures: 0, or -1 */
+	void	(*stop)(int);		/* IMSG_CTL_STOP */
+};
 int		 control_init(const char *, char *, size_t);
-void		 control_listen(struct event_base *);
+void		 control_listen(struct event_base *, const struct control_cb *);
 void		 control_cleanup(void);
 void		 control_status_ready(void);
 

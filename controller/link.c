@@ -59,6 +59,8 @@ struct link_proxy {
 	struct timespec		 deadline;
 };
 
+static struct sc	*env;
+static const struct link_cb *link_cb;
 /* "Basic base64(user:password)", NULL without credentials */
 static char	*proxy_auth;
 
@@ -86,26 +88,29 @@ static void	 link_giveup_cb(int, short, void *);
 static void	 link_update_state(void);
 static struct link *link_get(uint32_t, const char *);
 
+/* The connections of env; cb: what the controller hears of them. */
 void
-link_init(void)
+link_init(struct sc *x_env, const struct link_cb *cb)
 {
 	struct link	*l;
 	uint32_t	 i;
 
-	sc_env->nlinks = sc_env->conf->tunnel_connections;
-	if (sc_env->nlinks < 1 || sc_env->nlinks > SC_MAX_CONNECTIONS)
-		fatalx("%s: %u connections", __func__, sc_env->nlinks);
+	env = x_env;
+	link_cb = cb;
+	env->nlinks = env->conf->tunnel_connections;
+	if (env->nlinks < 1 || env->nlinks > SC_MAX_CONNECTIONS)
+		fatalx("%s: %u connections", __func__, env->nlinks);
 	for (i = 0; i < SC_MAX_CONNECTIONS; i++) {
-		l = &sc_env->links[i];
+		l = &env->links[i];
 		memset(l, 0, sizeof(*l));
 		l->index = i;
 		l->fd = -1;
 		l->backoff_ms = RECONNECT_FIRST_MS;
-		if ((l->reconnect_ev = evtimer_new(sc_env->base,
+		if ((l->reconnect_ev = evtimer_new(env->base,
 		    link_reconnect_cb, l)) == NULL)
 			fatalx("%s: evtimer_new", __func__);
 	}
-	if ((sc_env->giveup_ev = evtimer_new(sc_env->base, link_giveup_cb,
+	if ((env->giveup_ev = evtimer_new(env->base, link_giveup_cb,
 	    NULL)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	link_proxy_init();
@@ -115,7 +120,7 @@ link_init(void)
 static int
 link_proxied(void)
 {
-	const struct sc_config	*conf = sc_env->conf;
+	const struct sc_config	*conf = env->conf;
 
 	return (conf->proxy_host != NULL && conf->proxy_tunnel);
 }
@@ -124,7 +129,7 @@ link_proxied(void)
 static void
 link_proxy_init(void)
 {
-	const struct sc_config	*conf = sc_env->conf;
+	const struct sc_config	*conf = env->conf;
 	char			*up;
 	size_t			 ulen, plen;
 
@@ -188,10 +193,10 @@ base64(const void *data, size_t len)
 static struct link *
 link_get(uint32_t index, const char *what)
 {
-	if (index >= sc_env->nlinks)
+	if (index >= env->nlinks)
 		fatalx("kgpd: %s for connection %u of %u", what, index,
-		    sc_env->nlinks);
-	return (&sc_env->links[index]);
+		    env->nlinks);
+	return (&env->links[index]);
 }
 
 /* Every connection from scratch: the first start, or a new kgpd. */
@@ -200,8 +205,8 @@ link_start_all(void)
 {
 	uint32_t	 i;
 
-	for (i = 0; i < sc_env->nlinks; i++)
-		link_start(&sc_env->links[i]);
+	for (i = 0; i < env->nlinks; i++)
+		link_start(&env->links[i]);
 }
 
 void
@@ -210,24 +215,24 @@ link_cancel_all(void)
 	uint32_t	 i;
 
 	for (i = 0; i < SC_MAX_CONNECTIONS; i++) {
-		link_cancel(&sc_env->links[i]);
-		sc_env->links[i].state = LINK_IDLE;
+		link_cancel(&env->links[i]);
+		env->links[i].state = LINK_IDLE;
 	}
-	if (sc_env->giveup_ev != NULL)
-		evtimer_del(sc_env->giveup_ev);
+	if (env->giveup_ev != NULL)
+		evtimer_del(env->giveup_ev);
 }
 
 /* Open a TCP connection to the KGP endpoint; kgpd gets the socket. */
 static void
 link_start(struct link *l)
 {
-	const struct sc_config	*conf = sc_env->conf;
+	const struct sc_config	*conf = env->conf;
 	struct addrinfo		 hints;
-	const char		*host = sc_env->tunnel.host;
+	const char		*host = env->tunnel.host;
 	char			 port[16];
 	int			 error;
 
-	if (sc_env->state == SC_STOPPING || !child_ready(CHILD_KGPD))
+	if (env->state == SC_STOPPING || !child_ready(CHILD_KGPD))
 		return;
 	link_cancel(l);
 	l->state = LINK_CONNECTING;
@@ -238,10 +243,10 @@ link_start(struct link *l)
 		host = conf->proxy_host;
 		snprintf(port, sizeof(port), "%d", conf->proxy_port);
 		log_debug("connection %u: connecting to the proxy %s:%s "
-		    "(for %s:%d)", l->index, host, port, sc_env->tunnel.host,
-		    sc_env->tunnel.ssh_port);
+		    "(for %s:%d)", l->index, host, port, env->tunnel.host,
+		    env->tunnel.ssh_port);
 	} else {
-		snprintf(port, sizeof(port), "%d", sc_env->tunnel.ssh_port);
+		snprintf(port, sizeof(port), "%d", env->tunnel.ssh_port);
 		log_debug("connection %u: connecting to %s:%s", l->index,
 		    host, port);
 	}
@@ -274,7 +279,7 @@ link_try(struct link *l, const char *lasterr)
 			continue;
 		}
 		l->fd = fd;
-		if ((l->conn_ev = event_new(sc_env->base, fd, EV_WRITE,
+		if ((l->conn_ev = event_new(env->base, fd, EV_WRITE,
 		    link_connect_cb, l)) == NULL)
 			fatalx("%s: event_new", __func__);
 		event_add(l->conn_ev,
@@ -333,13 +338,13 @@ link_handoff(struct link *l, int fd)
 		return;
 	}
 	log_debug("connection %u: connected to %s:%d%s, handing the socket "
-	    "to kgpd", index, sc_env->tunnel.host, sc_env->tunnel.ssh_port,
+	    "to kgpd", index, env->tunnel.host, env->tunnel.ssh_port,
 	    link_proxied() ? " through the proxy" : "");
 	l->state = LINK_HANDSHAKE;
 	child_compose(&children[CHILD_KGPD], IMSG_KGP_CONNECT, fd, &index,
 	    sizeof(index));
-	if (sc_env->state == SC_STARTING)
-		sc_env->state = SC_CONNECTING;
+	if (env->state == SC_STARTING)
+		env->state = SC_CONNECTING;
 }
 
 /* Connected to the proxy: ask it for a tunnel to the KGP endpoint. */
@@ -347,7 +352,7 @@ static void
 proxy_start(struct link *l, int fd)
 {
 	struct link_proxy	*px;
-	const char		*h = sc_env->tunnel.host;
+	const char		*h = env->tunnel.host;
 	char			 target[SC_HOST_LEN + 16];
 	size_t			 len;
 	int			 v6, n;
@@ -366,7 +371,7 @@ proxy_start(struct link *l, int fd)
 	}
 	v6 = strchr(h, ':') != NULL;
 	snprintf(target, sizeof(target), "%s%s%s:%d", v6 ? "[" : "", h,
-	    v6 ? "]" : "", sc_env->tunnel.ssh_port);
+	    v6 ? "]" : "", env->tunnel.ssh_port);
 	len = 3 * strlen(target) + 128 +
 	    (proxy_auth != NULL ? strlen(proxy_auth) : 0);
 	if ((px->req = malloc(len)) == NULL)
@@ -404,7 +409,7 @@ proxy_wait(struct link *l, short what)
 		ms = 1;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = ms % 1000 * 1000;
-	if ((l->conn_ev = event_new(sc_env->base, l->fd, what, proxy_cb,
+	if ((l->conn_ev = event_new(env->base, l->fd, what, proxy_cb,
 	    l)) == NULL)
 		fatalx("%s: event_new", __func__);
 	event_add(l->conn_ev, &tv);
@@ -625,18 +630,18 @@ link_cancel(struct link *l)
 static void
 link_failed(struct link *l, const char *why)
 {
-	const struct sc_config	*conf = sc_env->conf;
+	const struct sc_config	*conf = env->conf;
 	char			 msg[768];
 
 	if (link_proxied())
 		snprintf(msg, sizeof(msg), "cannot connect to the proxy at "
 		    "%s:%d (for the tunnel server at %s:%d): %s",
-		    conf->proxy_host, conf->proxy_port, sc_env->tunnel.host,
-		    sc_env->tunnel.ssh_port, why);
+		    conf->proxy_host, conf->proxy_port, env->tunnel.host,
+		    env->tunnel.ssh_port, why);
 	else
 		snprintf(msg, sizeof(msg), "cannot connect to the tunnel "
-		    "server at %s:%d: %s", sc_env->tunnel.host,
-		    sc_env->tunnel.ssh_port, why);
+		    "server at %s:%d: %s", env->tunnel.host,
+		    env->tunnel.ssh_port, why);
 	link_failed_msg(l, msg);
 }
 
@@ -652,9 +657,9 @@ link_failed_msg(struct link *l, const char *msg)
 		freeaddrinfo(l->ai_list);
 		l->ai_list = l->ai_cur = NULL;
 	}
-	if (!sc_env->ever_up) {
+	if (!env->ever_up) {
 		sc_error("%s", msg);
-		sc_shutdown(1);
+		link_cb->stop(1);
 		return;
 	}
 	log_warnx("connection %u: %s", l->index, msg);
@@ -701,32 +706,32 @@ link_update_state(void)
 {
 	uint32_t	 i;
 
-	if (sc_env->state == SC_STOPPING)
+	if (env->state == SC_STOPPING)
 		return;
-	for (i = 0; i < sc_env->nlinks; i++) {
-		if (sc_env->links[i].state == LINK_UP) {
-			sc_env->state = SC_UP;
-			evtimer_del(sc_env->giveup_ev);
+	for (i = 0; i < env->nlinks; i++) {
+		if (env->links[i].state == LINK_UP) {
+			env->state = SC_UP;
+			evtimer_del(env->giveup_ev);
 			return;
 		}
 	}
-	if (!sc_env->ever_up) {
-		if (sc_env->state != SC_STARTING)
-			sc_env->state = SC_CONNECTING;
+	if (!env->ever_up) {
+		if (env->state != SC_STARTING)
+			env->state = SC_CONNECTING;
 		return;
 	}
-	sc_env->state = SC_RECONNECTING;
-	if (!evtimer_pending(sc_env->giveup_ev, NULL))
-		timer_add(sc_env->giveup_ev, GIVEUP_SEC, 0);
+	env->state = SC_RECONNECTING;
+	if (!evtimer_pending(env->giveup_ev, NULL))
+		timer_add(env->giveup_ev, GIVEUP_SEC, 0);
 }
 
 static void
 link_giveup_cb(int fd, short event, void *arg)
 {
-	if (sc_env->state != SC_RECONNECTING)
+	if (env->state != SC_RECONNECTING)
 		return;
 	sc_error("no tunnel connection for %d s", GIVEUP_SEC);
-	sc_shutdown(1);
+	link_cb->stop(1);
 }
 
 /* kgpd: IMSG_KGP_UP */
@@ -737,7 +742,7 @@ link_up(const struct kgp_link_event *ev)
 	struct timespec	 now;
 	long long	 ms;
 
-	if (sc_env->state == SC_STOPPING)
+	if (env->state == SC_STOPPING)
 		return;
 	link_cancel(l);
 	if (!l->ever_up)
@@ -757,13 +762,13 @@ link_up(const struct kgp_link_event *ev)
 	l->ever_up = 1;
 	l->backoff_ms = RECONNECT_FIRST_MS;
 	l->lost.tv_sec = l->lost.tv_nsec = 0;
-	sc_env->early_failures = 0;
+	env->early_failures = 0;
 	link_update_state();
-	if (!sc_env->ever_up) {
-		sc_env->ever_up = 1;
+	if (!env->ever_up) {
+		env->ever_up = 1;
 		sc_console(LOG_INFO,
 		    "Sauce Connect is up, you may start your tests.");
-		sc_touch_readyfile();
+		link_cb->up();
 	}
 }
 
@@ -774,7 +779,7 @@ link_down(const struct kgp_link_event *ev)
 	struct link	*l = link_get(ev->index, "IMSG_KGP_DOWN");
 	int		 was_up = l->state == LINK_UP;
 
-	if (sc_env->state == SC_STOPPING) {
+	if (env->state == SC_STOPPING) {
 		log_debug("tunnel connection %u closed: %s", l->index,
 		    ev->reason);
 		return;
@@ -786,14 +791,14 @@ link_down(const struct kgp_link_event *ev)
 		return;
 	}
 	if (was_up) {
-		sc_env->reconnects++;
+		env->reconnects++;
 		clock_gettime(CLOCK_MONOTONIC, &l->lost);
 	}
-	if (!sc_env->ever_up &&
-	    ++sc_env->early_failures >= EARLY_FAILURES_MAX) {
+	if (!env->ever_up &&
+	    ++env->early_failures >= EARLY_FAILURES_MAX) {
 		sc_error("cannot establish the tunnel connection: %s",
 		    ev->reason);
-		sc_shutdown(1);
+		link_cb->stop(1);
 		return;
 	}
 	link_schedule(l);
@@ -810,16 +815,16 @@ link_kgpd_died(void)
 	struct link	*l;
 	uint32_t	 i;
 
-	for (i = 0; i < sc_env->nlinks; i++) {
-		l = &sc_env->links[i];
+	for (i = 0; i < env->nlinks; i++) {
+		l = &env->links[i];
 		if (l->state == LINK_UP) {
-			sc_env->reconnects++;
+			env->reconnects++;
 			clock_gettime(CLOCK_MONOTONIC, &l->lost);
 		}
 		link_cancel(l);
 		l->state = LINK_IDLE;
 	}
-	sc_env->nlink_stats = 0;
+	env->nlink_stats = 0;
 	link_update_state();
 }
 
@@ -834,10 +839,10 @@ link_status(struct sc_link_stats *ls)
 	struct link	*l;
 	uint32_t	 i;
 
-	for (i = 0; i < sc_env->nlinks; i++) {
-		l = &sc_env->links[i];
-		if (i < sc_env->nlink_stats)
-			ls[i] = sc_env->link_stats[i];
+	for (i = 0; i < env->nlinks; i++) {
+		l = &env->links[i];
+		if (i < env->nlink_stats)
+			ls[i] = env->link_stats[i];
 		else {
 			memset(&ls[i], 0, sizeof(ls[i]));
 			ls[i].state = SC_LINK_NONE;
@@ -848,7 +853,7 @@ link_status(struct sc_link_stats *ls)
 		    l->state == LINK_WAITING || l->state == LINK_HANDSHAKE))
 			ls[i].state = SC_LINK_CONNECTING;
 	}
-	return (sc_env->nlinks);
+	return (env->nlinks);
 }
 
 /*
@@ -865,25 +870,25 @@ link_fatal(const char *why)
 
 	rest_set_timeouts(STOP_CONNECT_SEC, STOP_REQUEST_SEC);
 	rest_set_deadline(time(NULL) + STOP_REQUEST_SEC);
-	ret = rest_get(sc_env->tunnel.id, &t, err, sizeof(err));
+	ret = rest_get(env->tunnel.id, &t, err, sizeof(err));
 	if (ret == REST_ENOTFOUND) {
 		sc_error("the tunnel server no longer knows tunnel %s (was it "
-		    "restarted?): %s", sc_env->tunnel.id, why);
-		sc_env->tunnel_created = 0;
+		    "restarted?): %s", env->tunnel.id, why);
+		env->tunnel_created = 0;
 	} else if (ret == REST_OK && (strcmp(t.status, "terminated") == 0 ||
 	    strcmp(t.status, "halting") == 0)) {
 		if (t.user_shutdown)
 			sc_error("tunnel %s was terminated on the server: it "
 			    "was deleted, or removed by another sc started "
 			    "with the same tunnel name (%s)",
-			    sc_env->tunnel.id, why);
+			    env->tunnel.id, why);
 		else
 			sc_error("tunnel %s was terminated on the server: its "
 			    "link was down for longer than the server's grace "
-			    "period (%s)", sc_env->tunnel.id, why);
-		sc_env->tunnel_created = 0;
+			    "period (%s)", env->tunnel.id, why);
+		env->tunnel_created = 0;
 	} else
 		sc_error("the tunnel server refused the tunnel connection: %s",
 		    why);
-	sc_shutdown(1);
+	link_cb->stop(1);
 }

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "controller.h"
 #include "log.h"
+#include "text.h"
 
 #define REST_MAX_ANSWER		(4 * 1024 * 1024)
 #define REST_CONNECT_TIMEOUT	10L
@@ -39,6 +40,8 @@ static char	 rest_url_shown[512];
 static char	 rest_proxy_shown[SC_HOST_LEN + 16];	/* "" without */
 static int	 rest_proxy_auth;	/* the proxy has credentials */
 static int	 abort_on_signal;
+/* set once SIGINT or SIGTERM came */
+static volatile sig_atomic_t *rest_signalled;
 static time_t	 rest_deadline;		/* 0: none (rest_set_deadline()) */
 static long	 rest_retry_after;	/* of the last 429, 0: none */
 
@@ -152,12 +155,19 @@ rest_load_cainfo(const char *path)
 #endif
 }
 
+/*
+ * The REST client of conf (its URL, user and key, its proxy); the
+ * start-up's requests give up once *signalled is set (rest_abort_on_signal).
+ */
 int
-rest_init(const char *url, const char *user, const char *key)
+rest_init(const struct sc_config *conf, volatile sig_atomic_t *signalled)
 {
-	char	*euser;
-	size_t	 len;
+	const char	*url = conf->rest_url, *user = conf->user;
+	const char	*key = conf->key;
+	char		*euser;
+	size_t		 len;
 
+	rest_signalled = signalled;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return (-1);
 	if ((curl = curl_easy_init()) == NULL)
@@ -190,7 +200,7 @@ rest_init(const char *url, const char *user, const char *key)
 	/* --cainfo: verify an HTTPS REST API against this CA file */
 	if (config_cainfo != NULL && rest_load_cainfo(config_cainfo) == -1)
 		return (-1);
-	if (sc_env != NULL && rest_set_proxy(sc_env->conf) == -1)
+	if (rest_set_proxy(conf) == -1)
 		return (-1);
 	return (0);
 }
@@ -265,7 +275,7 @@ static int
 rest_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
-	if (abort_on_signal && sc_signalled)
+	if (abort_on_signal && *rest_signalled)
 		return (1);
 	return (0);
 }
@@ -292,11 +302,11 @@ rest_sleep(long sec)
 	long		 i;
 
 	for (i = 0; i < sec * 10; i++) {
-		if (abort_on_signal && sc_signalled)
+		if (abort_on_signal && *rest_signalled)
 			return (-1);
 		nanosleep(&ts, NULL);
 	}
-	return (abort_on_signal && sc_signalled ? -1 : 0);
+	return (abort_on_signal && *rest_signalled ? -1 : 0);
 }
 
 /*
@@ -476,7 +486,7 @@ copy_string(json_t *obj, const char *name, char *dst, size_t len,
 {
 	json_t		*v;
 	const char	*s;
-	size_t		 i;
+	size_t		 n;
 
 	*dst = '\0';
 	v = json_object_get(obj, name);
@@ -493,17 +503,15 @@ copy_string(json_t *obj, const char *name, char *dst, size_t len,
 		return (-1);
 	}
 	s = json_string_value(v);
-	if (strlen(s) >= len) {
+	if ((n = strlen(s)) >= len) {
 		snprintf(err, errlen, "REST API: the tunnel's \"%s\" is too "
 		    "long", name);
 		return (-1);
 	}
-	for (i = 0; s[i] != '\0'; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			snprintf(err, errlen, "REST API: the tunnel's \"%s\" "
-			    "holds control characters", name);
-			return (-1);
-		}
+	if (text_ctlspan(s, n, 0) != n) {
+		snprintf(err, errlen, "REST API: the tunnel's \"%s\" holds "
+		    "control characters", name);
+		return (-1);
 	}
 	strlcpy(dst, s, len);
 	return (0);

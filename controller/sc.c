@@ -1,5 +1,12 @@
 /*
  * sc: the controller.  Start-up, the tunnel connection, shutdown.
+ *
+ * The top of the controller: it calls the other files, and none of them
+ * calls it.  What they must tell it (a helper is up or died, the tunnel
+ * is up, sc-ctl asks for the status or a stop, something cannot go on)
+ * reaches it through the callbacks it gives their init functions
+ * (supervise_cb, link_cb, control_cb); each of them keeps the state it
+ * was given (struct sc) in a static env of its own.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -16,7 +23,6 @@
 #include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +42,8 @@
 #define STOP_DRAIN_SEC		60	/* --wait-tunnel-shutdown: open streams */
 #define SC_NOFILE		65536	/* open files, for the helpers */
 
-struct sc			*sc_env;
-volatile sig_atomic_t		 sc_signalled;
-
-static struct sc		 env;
-static struct sc_config		 conf;
+static struct sc		*env;
+static volatile sig_atomic_t	 sc_signalled;
 static pid_t			 sc_pid;
 static int			 sig_pipe[2] = { -1, -1 };
 /* for the signal handler and atexit */
@@ -51,6 +54,13 @@ static int			 startup_done;
 /* started as root: the user to become */
 static struct passwd		 sc_pw;
 
+static void	 sc_shutdown(int);
+static const char *sc_state_name(enum sc_state);
+static void	 sc_status(struct ctl_status *, struct sc_link_stats *);
+static int	 sc_stats_request(void);
+static void	 sc_touch_readyfile(void);
+static void	 sc_child_ready(struct child *);
+static void	 sc_child_died(struct child *);
 static int	 sc_kgp_link(struct imsgev *, struct imsg *);
 static int	 sc_kgp_fatal(struct imsgev *, struct imsg *);
 static int	 sc_kgpd_stats(struct imsgev *, struct imsg *);
@@ -104,7 +114,27 @@ static const struct imsgev_peer sc_peer_proxyd = {
 	child_bad
 };
 
-const char *
+/* what becomes of the helpers (supervise.c) */
+static const struct supervise_cb sc_supervise_cb = {
+	.ready = sc_child_ready,
+	.died = sc_child_died,
+	.stop = sc_shutdown,
+};
+
+/* what becomes of the tunnel connections (link.c) */
+static const struct link_cb sc_link_cb = {
+	.up = sc_touch_readyfile,
+	.stop = sc_shutdown,
+};
+
+/* what sc-ctl may ask (control.c) */
+static const struct control_cb sc_control_cb = {
+	.status = sc_status,
+	.stats_request = sc_stats_request,
+	.stop = sc_shutdown,
+};
+
+static const char *
 sc_state_name(enum sc_state s)
 {
 	switch (s) {
@@ -122,61 +152,6 @@ sc_state_name(enum sc_state s)
 	return ("unknown");
 }
 
-/*
- * A line the user must see: the log, and standard output as well when
- * the log goes to a file (wrappers watch standard output).
- */
-void
-sc_console(int pri, const char *fmt, ...)
-{
-	struct timeval	 tv;
-	struct tm	 tm;
-	va_list		 ap;
-	char		 msg[2048], ts[64];
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_emit(pri, log_procname(), msg);
-	if (conf.logfile != NULL && strcmp(conf.logfile, "-") != 0) {
-		gettimeofday(&tv, NULL);
-		localtime_r(&tv.tv_sec, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("%s.%03ld %s\n", ts, (long)tv.tv_usec / 1000, msg);
-		fflush(stdout);
-	}
-}
-
-static void __attribute__((__format__ (printf, 1, 0)))
-sc_verror(const char *fmt, va_list ap)
-{
-	char	 msg[2048];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	sc_console(LOG_ERR, "Error: %s", msg);
-}
-
-void
-sc_error(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	sc_verror(fmt, ap);
-	va_end(ap);
-}
-
-void
-sc_fatal(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	sc_verror(fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
 static void
 sc_cleanup(void)
 {
@@ -190,7 +165,7 @@ sc_cleanup(void)
 		unlink(readyfile_path);
 	readyfile_path[0] = '\0';
 	/* started as root: what _sc may not remove */
-	supervise_cleanup();
+	spawner_cleanup();
 }
 
 /*
@@ -243,7 +218,7 @@ sc_sig_cb(int fd, short event, void *arg)
 
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	if (env.state != SC_STOPPING) {
+	if (env->state != SC_STOPPING) {
 		log_info("Received %s", sc_signalled == SIGINT ? "SIGINT" :
 		    "SIGTERM");
 		sc_shutdown(0);
@@ -275,15 +250,15 @@ sc_write_pidfile(const char *path)
 	return (0);
 }
 
-void
+static void
 sc_touch_readyfile(void)
 {
-	if (conf.readyfile == NULL)
+	if (env->conf->readyfile == NULL)
 		return;
-	if (supervise_readyfile(conf.readyfile) == -1)
-		log_warn("readyfile %s", conf.readyfile);
+	if (spawner_readyfile(env->conf->readyfile) == -1)
+		log_warn("readyfile %s", env->conf->readyfile);
 	else if (sc_pw.pw_name == NULL)
-		strlcpy(readyfile_path, conf.readyfile,
+		strlcpy(readyfile_path, env->conf->readyfile,
 		    sizeof(readyfile_path));
 }
 
@@ -342,13 +317,13 @@ sc_read_ca(const char *path)
 		close(fd);
 		return (-1);
 	}
-	if ((env.ca = malloc(st.st_size)) == NULL) {
+	if ((env->ca = malloc(st.st_size)) == NULL) {
 		close(fd);
 		sc_error("out of memory");
 		return (-1);
 	}
 	while (off < (size_t)st.st_size) {
-		if ((n = read(fd, env.ca + off, st.st_size - off)) <= 0) {
+		if ((n = read(fd, env->ca + off, st.st_size - off)) <= 0) {
 			sc_error("--tunnel-cainfo %s: read error", path);
 			close(fd);
 			return (-1);
@@ -356,8 +331,8 @@ sc_read_ca(const char *path)
 		off += n;
 	}
 	close(fd);
-	env.calen = off;
-	if (memmem(env.ca, env.calen, "-----BEGIN CERTIFICATE-----", 27) ==
+	env->calen = off;
+	if (memmem(env->ca, env->calen, "-----BEGIN CERTIFICATE-----", 27) ==
 	    NULL) {
 		sc_error("--tunnel-cainfo %s: no PEM certificate in it", path);
 		return (-1);
@@ -365,27 +340,27 @@ sc_read_ca(const char *path)
 	return (0);
 }
 
-void
+static void
 sc_status(struct ctl_status *st, struct sc_link_stats *ls)
 {
 	struct sc_stats	*k = &children[CHILD_KGPD].stats;
 
 	memset(st, 0, sizeof(*st));
-	strlcpy(st->tunnel_id, env.tunnel.id, sizeof(st->tunnel_id));
-	strlcpy(st->tunnel_name, conf.tunnel_name != NULL ?
-	    conf.tunnel_name : "", sizeof(st->tunnel_name));
-	if (env.tunnel.host[0] != '\0' && snprintf(st->server,
-	    sizeof(st->server), "%s:%d", env.tunnel.host,
-	    env.tunnel.ssh_port) >= (int)sizeof(st->server))
-		strlcpy(st->server, env.tunnel.host, sizeof(st->server));
-	strlcpy(st->state, sc_state_name(env.state), sizeof(st->state));
-	st->started = env.started;
+	strlcpy(st->tunnel_id, env->tunnel.id, sizeof(st->tunnel_id));
+	strlcpy(st->tunnel_name, env->conf->tunnel_name != NULL ?
+	    env->conf->tunnel_name : "", sizeof(st->tunnel_name));
+	if (env->tunnel.host[0] != '\0' && snprintf(st->server,
+	    sizeof(st->server), "%s:%d", env->tunnel.host,
+	    env->tunnel.ssh_port) >= (int)sizeof(st->server))
+		strlcpy(st->server, env->tunnel.host, sizeof(st->server));
+	strlcpy(st->state, sc_state_name(env->state), sizeof(st->state));
+	st->started = env->started;
 	st->streams_open = k->streams_open;
 	st->streams_total = k->streams_total;
 	st->bytes_in = k->bytes_in;
 	st->bytes_out = k->bytes_out;
 	st->rtt_us = k->rtt_us;
-	st->reconnects = env.reconnects;
+	st->reconnects = env->reconnects;
 	st->controller_pid = (int32_t)sc_pid;
 	st->kgpd_pid = (int32_t)children[CHILD_KGPD].pid;
 	st->proxyd_pid = (int32_t)children[CHILD_PROXYD].pid;
@@ -393,7 +368,7 @@ sc_status(struct ctl_status *st, struct sc_link_stats *ls)
 }
 
 /* Ask kgpd for its figures now; -1 when it cannot answer. */
-int
+static int
 sc_stats_request(void)
 {
 	if (!child_ready(CHILD_KGPD))
@@ -411,16 +386,16 @@ sc_stats_cb(int fd, short event, void *arg)
 		if (child_ready(i))
 			child_compose(&children[i], IMSG_STATS_REQ, -1, NULL,
 			    0);
-	timer_add(env.stats_ev, 1, 0);
+	timer_add(env->stats_ev, 1, 0);
 }
 
 /* A child said hello: the first time, or after a restart. */
-void
+static void
 sc_child_ready(struct child *c)
 {
 	struct proxy_config	 pc;
 
-	if (env.state == SC_STOPPING)
+	if (env->state == SC_STOPPING)
 		return;
 	if (c->id == CHILD_PROXYD) {
 		memset(&pc, 0, sizeof(pc));
@@ -431,22 +406,22 @@ sc_child_ready(struct child *c)
 	if (!startup_done) {
 		if (child_ready(CHILD_KGPD) && child_ready(CHILD_PROXYD)) {
 			startup_done = 1;
-			event_base_once(env.base, -1, EV_TIMEOUT, sc_startup,
+			event_base_once(env->base, -1, EV_TIMEOUT, sc_startup,
 			    NULL, &(struct timeval){ 0, 0 });
 		}
 		return;
 	}
-	if (c->id == CHILD_KGPD && env.tunnel_created) {
+	if (c->id == CHILD_KGPD && env->tunnel_created) {
 		log_info("kgpd is back, reconnecting the tunnel");
 		sc_send_kgp_config();
 		link_start_all();
 	}
 }
 
-void
+static void
 sc_child_died(struct child *c)
 {
-	if (env.state == SC_STOPPING || c->id != CHILD_KGPD)
+	if (env->state == SC_STOPPING || c->id != CHILD_KGPD)
 		return;
 	/* the connections went with it; the new kgpd gets new ones */
 	link_kgpd_died();
@@ -459,8 +434,8 @@ sc_kgp_link(struct imsgev *iev, struct imsg *imsg)
 	struct kgp_link_event	 ev;
 
 	memcpy(&ev, imsg->data, sizeof(ev));
-	if (ev.index >= env.nlinks) {
-		log_warnx("kgpd: connection %u of %u", ev.index, env.nlinks);
+	if (ev.index >= env->nlinks) {
+		log_warnx("kgpd: connection %u of %u", ev.index, env->nlinks);
 		return (IMSGEV_BAD);
 	}
 	log_sanitize(ev.reason, ev.reason, sizeof(ev.reason));
@@ -478,7 +453,7 @@ sc_kgp_fatal(struct imsgev *iev, struct imsg *imsg)
 	char	 why[SC_FATAL_LEN];
 
 	log_sanitize(imsg->data, why, sizeof(why));
-	if (env.state == SC_STOPPING)
+	if (env->state == SC_STOPPING)
 		log_debug("kgpd: %s", why);
 	else
 		link_fatal(why);
@@ -496,16 +471,16 @@ sc_kgpd_stats(struct imsgev *iev, struct imsg *imsg)
 	size_t		 n;
 
 	n = (IMSG_DATA_SIZE(imsg) - sizeof(c->stats)) /
-	    sizeof(env.link_stats[0]);
-	if (n != 0 && n != env.nlinks) {
+	    sizeof(env->link_stats[0]);
+	if (n != 0 && n != env->nlinks) {
 		log_warnx("kgpd: IMSG_STATS for %zu connections, not %u", n,
-		    env.nlinks);
+		    env->nlinks);
 		return (IMSGEV_BAD);
 	}
 	memcpy(&c->stats, imsg->data, sizeof(c->stats));
-	memcpy(env.link_stats, (char *)imsg->data + sizeof(c->stats),
-	    n * sizeof(env.link_stats[0]));
-	env.nlink_stats = n;
+	memcpy(env->link_stats, (char *)imsg->data + sizeof(c->stats),
+	    n * sizeof(env->link_stats[0]));
+	env->nlink_stats = n;
 	control_status_ready();
 	return (IMSGEV_OK);
 }
@@ -527,21 +502,21 @@ sc_send_kgp_config(void)
 	size_t			 off, n;
 
 	memset(&kc, 0, sizeof(kc));
-	strlcpy(kc.tunnel_id, env.tunnel.id, sizeof(kc.tunnel_id));
-	strlcpy(kc.secret, env.tunnel.secret, sizeof(kc.secret));
-	strlcpy(kc.server_name, env.tunnel.host, sizeof(kc.server_name));
-	if (env.ca == NULL)
-		strlcpy(kc.pin, env.tunnel.cert_sha256, sizeof(kc.pin));
-	kc.connections = env.nlinks;
+	strlcpy(kc.tunnel_id, env->tunnel.id, sizeof(kc.tunnel_id));
+	strlcpy(kc.secret, env->tunnel.secret, sizeof(kc.secret));
+	strlcpy(kc.server_name, env->tunnel.host, sizeof(kc.server_name));
+	if (env->ca == NULL)
+		strlcpy(kc.pin, env->tunnel.cert_sha256, sizeof(kc.pin));
+	kc.connections = env->nlinks;
 	kc.keepalive_sec = SC_KEEPALIVE_SEC;
-	kc.max_missed_acks = conf.max_missed_acks;
+	kc.max_missed_acks = env->conf->max_missed_acks;
 	child_compose(k, IMSG_KGP_CONFIG, -1, &kc, sizeof(kc));
 	explicit_bzero(&kc, sizeof(kc));
-	for (off = 0; env.ca != NULL && off < env.calen; off += n) {
-		n = env.calen - off;
+	for (off = 0; env->ca != NULL && off < env->calen; off += n) {
+		n = env->calen - off;
 		if (n > SC_CA_CHUNK)
 			n = SC_CA_CHUNK;
-		child_compose(k, IMSG_KGP_CA, -1, env.ca + off, n);
+		child_compose(k, IMSG_KGP_CA, -1, env->ca + off, n);
 	}
 }
 
@@ -552,17 +527,19 @@ sc_send_kgp_config(void)
 static void
 sc_startup(int fd, short event, void *arg)
 {
+	const struct sc_config	*conf = env->conf;
 	struct rest_tunnel	 t;
 	struct timespec		 ts = { 1, 0 };
 	char			 err[1024];
 	time_t			 deadline;
 	int			 ret;
 
-	if (env.state == SC_STOPPING)
+	if (env->state == SC_STOPPING)
 		return;
 	rest_abort_on_signal(1);
-	if (!conf.no_remove_colliding && !conf.tunnel_pool) {
-		ret = rest_remove_colliding(conf.tunnel_name, err, sizeof(err));
+	if (!conf->no_remove_colliding && !conf->tunnel_pool) {
+		ret = rest_remove_colliding(conf->tunnel_name, err,
+		    sizeof(err));
 		if (ret == REST_EABORT || sc_signalled)
 			goto interrupted;
 		if (ret != REST_OK) {
@@ -572,48 +549,48 @@ sc_startup(int fd, short event, void *arg)
 		}
 	}
 	log_info("Starting the tunnel%s%s%s (REST API %s)",
-	    conf.tunnel_name ? " \"" : "",
-	    conf.tunnel_name ? conf.tunnel_name : "",
-	    conf.tunnel_name ? "\"" : "", conf.rest_url);
-	ret = rest_create(&conf, &env.tunnel, err, sizeof(err));
+	    conf->tunnel_name ? " \"" : "",
+	    conf->tunnel_name ? conf->tunnel_name : "",
+	    conf->tunnel_name ? "\"" : "", conf->rest_url);
+	ret = rest_create(conf, &env->tunnel, err, sizeof(err));
 	if (ret == REST_EABORT || (ret == REST_OK && sc_signalled)) {
 		if (ret == REST_OK)
-			env.tunnel_created = 1;
+			env->tunnel_created = 1;
 		goto interrupted;
 	}
 	if (ret != REST_OK) {
 		sc_error("%s", err);
 		/* a bad answer may still have created a tunnel */
-		if (ret == REST_EPROTO && rest_id_ok(env.tunnel.id))
-			env.tunnel_created = 1;
+		if (ret == REST_EPROTO && rest_id_ok(env->tunnel.id))
+			env->tunnel_created = 1;
 		sc_shutdown(1);
 		return;
 	}
-	env.tunnel_created = 1;
-	sc_console(LOG_INFO, "Tunnel ID: %s", env.tunnel.id);
+	env->tunnel_created = 1;
+	sc_console(LOG_INFO, "Tunnel ID: %s", env->tunnel.id);
 
 	deadline = time(NULL) + RUNNING_TIMEOUT_SEC;
-	while (strcmp(env.tunnel.status, "running") != 0) {
-		if (strcmp(env.tunnel.status, "terminated") == 0 ||
-		    strcmp(env.tunnel.status, "halting") == 0) {
+	while (strcmp(env->tunnel.status, "running") != 0) {
+		if (strcmp(env->tunnel.status, "terminated") == 0 ||
+		    strcmp(env->tunnel.status, "halting") == 0) {
 			sc_error("the tunnel %s is %s before it ran",
-			    env.tunnel.id, env.tunnel.status);
+			    env->tunnel.id, env->tunnel.status);
 			sc_shutdown(1);
 			return;
 		}
 		if (time(NULL) >= deadline) {
 			sc_error("the tunnel %s is not running after %d "
-			    "seconds (status: %s)", env.tunnel.id,
-			    RUNNING_TIMEOUT_SEC, env.tunnel.status);
+			    "seconds (status: %s)", env->tunnel.id,
+			    RUNNING_TIMEOUT_SEC, env->tunnel.status);
 			sc_shutdown(1);
 			return;
 		}
-		log_info("Tunnel %s is %s, waiting", env.tunnel.id,
-		    env.tunnel.status);
+		log_info("Tunnel %s is %s, waiting", env->tunnel.id,
+		    env->tunnel.status);
 		nanosleep(&ts, NULL);
 		if (sc_signalled)
 			goto interrupted;
-		ret = rest_get(env.tunnel.id, &t, err, sizeof(err));
+		ret = rest_get(env->tunnel.id, &t, err, sizeof(err));
 		if (ret == REST_EABORT || sc_signalled)
 			goto interrupted;
 		if (ret != REST_OK) {
@@ -622,20 +599,20 @@ sc_startup(int fd, short event, void *arg)
 			return;
 		}
 		/* the create answer alone carries the secret */
-		strlcpy(env.tunnel.status, t.status,
-		    sizeof(env.tunnel.status));
+		strlcpy(env->tunnel.status, t.status,
+		    sizeof(env->tunnel.status));
 	}
 	rest_abort_on_signal(0);
-	if (env.ca == NULL && env.tunnel.cert_sha256[0] == '\0') {
+	if (env->ca == NULL && env->tunnel.cert_sha256[0] == '\0') {
 		sc_error("the REST API gave no server_cert_sha256 to pin: "
 		    "use --tunnel-cainfo");
 		sc_shutdown(1);
 		return;
 	}
 	log_info("Tunnel %s is running, connecting to %s:%d (%u "
-	    "connection%s)", env.tunnel.id, env.tunnel.host,
-	    env.tunnel.ssh_port, env.nlinks, env.nlinks == 1 ? "" : "s");
-	env.state = SC_CONNECTING;
+	    "connection%s)", env->tunnel.id, env->tunnel.host,
+	    env->tunnel.ssh_port, env->nlinks, env->nlinks == 1 ? "" : "s");
+	env->state = SC_CONNECTING;
 	sc_send_kgp_config();
 	link_start_all();
 	return;
@@ -650,16 +627,16 @@ sc_startup(int fd, short event, void *arg)
  * children, exit.  Driven by timers so that the children's log lines
  * keep flowing.
  */
-void
+static void
 sc_shutdown(int status)
 {
 	struct sigaction	 sa;
 
-	if (env.state == SC_STOPPING)
+	if (env->state == SC_STOPPING)
 		return;
-	env.state = SC_STOPPING;
-	env.exit_status = status;
-	env.stop_deadline = time(NULL) + STOP_TIMEOUT_SEC;
+	env->state = SC_STOPPING;
+	env->exit_status = status;
+	env->stop_deadline = time(NULL) + STOP_TIMEOUT_SEC;
 	if (!sc_signalled)
 		sc_signalled = SIGTERM;	/* the next signal exits at once */
 	memset(&sa, 0, sizeof(sa));
@@ -668,7 +645,7 @@ sc_shutdown(int status)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	if (status == 0 || env.tunnel_created)
+	if (status == 0 || env->tunnel_created)
 		log_info("Shutting down...");
 	link_cancel_all();
 	if (child_ready(CHILD_KGPD)) {
@@ -676,18 +653,18 @@ sc_shutdown(int status)
 		    0);
 		imsg_flush(&children[CHILD_KGPD].iev.ibuf);
 	}
-	if (conf.wait_shutdown && status == 0 && env.ever_up &&
+	if (env->conf->wait_shutdown && status == 0 && env->ever_up &&
 	    child_ready(CHILD_KGPD)) {
 		/* new streams are refused from now on; let the open ones end */
-		env.drain_deadline = time(NULL) + STOP_DRAIN_SEC;
-		env.drain_logged = 0;
+		env->drain_deadline = time(NULL) + STOP_DRAIN_SEC;
+		env->drain_logged = 0;
 		/* judge on fresh figures, not the last periodic ones */
 		sc_stats_request();
-		event_base_once(env.base, -1, EV_TIMEOUT, sc_stop_drain, NULL,
+		event_base_once(env->base, -1, EV_TIMEOUT, sc_stop_drain, NULL,
 		    &(struct timeval){ 0, 200 * 1000 });
 		return;
 	}
-	event_base_once(env.base, -1, EV_TIMEOUT, sc_stop_rest, NULL,
+	event_base_once(env->base, -1, EV_TIMEOUT, sc_stop_rest, NULL,
 	    &(struct timeval){ 0, 0 });
 }
 
@@ -701,24 +678,24 @@ sc_stop_drain(int fd, short event, void *arg)
 	uint64_t	 open = children[CHILD_KGPD].stats.streams_open;
 
 	if (!child_ready(CHILD_KGPD) || open == 0 ||
-	    time(NULL) >= env.drain_deadline) {
+	    time(NULL) >= env->drain_deadline) {
 		if (child_ready(CHILD_KGPD) && open > 0)
 			log_warnx("%llu streams still open after %d seconds, "
 			    "deleting the tunnel anyway",
 			    (unsigned long long)open, STOP_DRAIN_SEC);
-		else if (env.drain_logged)
+		else if (env->drain_logged)
 			log_info("All streams finished");
-		env.stop_deadline = time(NULL) + STOP_TIMEOUT_SEC;
+		env->stop_deadline = time(NULL) + STOP_TIMEOUT_SEC;
 		sc_stop_rest(-1, 0, NULL);
 		return;
 	}
-	if (!env.drain_logged) {
+	if (!env->drain_logged) {
 		log_info("Waiting for %llu open streams to finish (at most %d "
 		    "seconds)", (unsigned long long)open, STOP_DRAIN_SEC);
-		env.drain_logged = 1;
+		env->drain_logged = 1;
 	}
 	sc_stats_request();
-	event_base_once(env.base, -1, EV_TIMEOUT, sc_stop_drain, NULL,
+	event_base_once(env->base, -1, EV_TIMEOUT, sc_stop_drain, NULL,
 	    &(struct timeval){ 0, 200 * 1000 });
 }
 
@@ -729,26 +706,26 @@ sc_stop_rest(int fd, short event, void *arg)
 	int	 ret;
 
 	rest_abort_on_signal(0);
-	if (!env.tunnel_created) {
+	if (!env->tunnel_created) {
 		sc_stop_finish();
 		return;
 	}
-	log_info("Deleting tunnel %s", env.tunnel.id);
+	log_info("Deleting tunnel %s", env->tunnel.id);
 	rest_set_timeouts(STOP_CONNECT_SEC, STOP_REQUEST_SEC);
 	/* a 429's Retry-After is waited for within the shutdown's time */
-	rest_set_deadline(env.stop_deadline);
-	ret = rest_delete(env.tunnel.id, err, sizeof(err));
+	rest_set_deadline(env->stop_deadline);
+	ret = rest_delete(env->tunnel.id, err, sizeof(err));
 	if (ret == REST_ENOTFOUND) {
 		sc_stop_finish();
 		return;
 	}
 	if (ret != REST_OK) {
-		sc_error("cannot delete the tunnel %s: %s", env.tunnel.id,
+		sc_error("cannot delete the tunnel %s: %s", env->tunnel.id,
 		    err);
 		sc_stop_finish();
 		return;
 	}
-	timer_add(env.stop_ev, 0, 200 * 1000);
+	timer_add(env->stop_ev, 0, 200 * 1000);
 }
 
 static void
@@ -760,34 +737,34 @@ sc_stop_poll(int fd, short event, void *arg)
 	int			 ret;
 
 	/* no request may run past the deadline */
-	left = env.stop_deadline - time(NULL);
+	left = env->stop_deadline - time(NULL);
 	rest_set_timeouts(STOP_CONNECT_SEC, left < STOP_REQUEST_SEC ?
 	    (long)left : STOP_REQUEST_SEC);
-	ret = rest_get(env.tunnel.id, &t, err, sizeof(err));
+	ret = rest_get(env->tunnel.id, &t, err, sizeof(err));
 	if (ret == REST_ENOTFOUND ||
 	    (ret == REST_OK && strcmp(t.status, "terminated") == 0)) {
-		log_info("Tunnel %s terminated", env.tunnel.id);
+		log_info("Tunnel %s terminated", env->tunnel.id);
 		sc_stop_finish();
 		return;
 	}
 	if (ret == REST_EAUTH || ret == REST_ERATE) {
 		/* asking again will not help: 429 waited already */
 		sc_error("cannot see whether the tunnel %s is terminated: %s",
-		    env.tunnel.id, err);
+		    env->tunnel.id, err);
 		sc_stop_finish();
 		return;
 	}
 	if (ret != REST_OK)
 		log_warnx("%s", err);
-	if (time(NULL) >= env.stop_deadline) {
+	if (time(NULL) >= env->stop_deadline) {
 		log_warnx("the tunnel %s is still %s after %d seconds, "
-		    "exiting anyway", env.tunnel.id,
+		    "exiting anyway", env->tunnel.id,
 		    ret == REST_OK ? t.status : "not terminated",
 		    STOP_TIMEOUT_SEC);
 		sc_stop_finish();
 		return;
 	}
-	timer_add(env.stop_ev, 0, 500 * 1000);
+	timer_add(env->stop_ev, 0, 500 * 1000);
 }
 
 static void
@@ -795,10 +772,10 @@ sc_stop_finish(void)
 {
 	supervise_stop_all();
 	rest_cleanup();
-	if (env.exit_status == 0)
+	if (env->exit_status == 0)
 		sc_console(LOG_INFO, "Goodbye.");
 	sc_cleanup();
-	exit(env.exit_status);
+	exit(env->exit_status);
 }
 
 /*
@@ -835,6 +812,9 @@ sc_raise_nofile(void)
 int
 main(int argc, char *argv[])
 {
+	static struct sc	 sc;
+	static struct sc_config	 sc_conf;
+	struct sc_config	*conf = &sc_conf;
 	struct sigaction	 sa;
 	struct sandbox_files	 sb;
 	struct event		*sig_ev;
@@ -842,21 +822,22 @@ main(int argc, char *argv[])
 	int			 i, ret;
 
 	sc_pid = getpid();
-	sc_env = &env;
-	config_init(&conf);
-	ret = config_parse(&conf, argc, argv, err, sizeof(err));
+	env = &sc;
+	env->conf = conf;
+	config_init(conf);
+	ret = config_parse(conf, argc, argv, err, sizeof(err));
 	switch (ret) {
 	case CONFIG_OK:
 		break;
 	case CONFIG_HELP:
-		config_usage(stdout, conf.legacy);
+		config_usage(stdout, conf->legacy);
 		return (0);
 	case CONFIG_VERSION:
 		printf("sc %s\n", SC_VERSION);
 		return (0);
 	case CONFIG_USAGE:
 		fprintf(stderr, "Error: %s\n", err);
-		config_usage(stderr, conf.legacy);
+		config_usage(stderr, conf->legacy);
 		return (2);
 	default:
 		fprintf(stderr, "Error: %s\n", err);
@@ -865,18 +846,17 @@ main(int argc, char *argv[])
 
 	/* the key and the proxy's password out of the environment */
 	config_scrub_env();
+	console_init(conf->logfile);
 
-	memset(&env, 0, sizeof(env));
-	env.conf = &conf;
-	env.started = time(NULL);
-	env.state = SC_STARTING;
+	env->started = time(NULL);
+	env->state = SC_STARTING;
 
 	log_procinit("sc");
 	log_init(LOG_DST_STDOUT, LOG_DAEMON);
-	log_setverbose(conf.verbose);
-	if (conf.logfile != NULL && log_set_file(conf.logfile) == -1) {
+	log_setverbose(conf->verbose);
+	if (conf->logfile != NULL && log_set_file(conf->logfile) == -1) {
 		fprintf(stderr, "Error: cannot open the log file %s: %s\n",
-		    conf.logfile, strerror(errno));
+		    conf->logfile, strerror(errno));
 		return (1);
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -885,53 +865,54 @@ main(int argc, char *argv[])
 	sc_raise_nofile();
 
 	log_info("sc %s starting (%s command line), REST API %s", SC_VERSION,
-	    conf.legacy ? "version 4" : "version 5", conf.rest_url);
+	    conf->legacy ? "version 4" : "version 5", conf->rest_url);
 	if (config_warning() != NULL)
 		sc_console(LOG_WARNING, "Warning: %s", config_warning());
-	log_debug("user %s, tunnel name %s, control socket %s", conf.user,
-	    conf.tunnel_name ? conf.tunnel_name : "(none)", conf.ctl_socket);
-	if (conf.se_port_set && conf.se_port != 0)
+	log_debug("user %s, tunnel name %s, control socket %s", conf->user,
+	    conf->tunnel_name ? conf->tunnel_name : "(none)", conf->ctl_socket);
+	if (conf->se_port_set && conf->se_port != 0)
 		log_info("Notice: the Selenium relay (--se-port %d) is not "
-		    "implemented; no port is opened", conf.se_port);
+		    "implemented; no port is opened", conf->se_port);
 
 	if (sc_check_user() == -1)
 		return (1);
-	if (conf.tunnel_cainfo != NULL && sc_read_ca(conf.tunnel_cainfo) == -1)
+	if (conf->tunnel_cainfo != NULL &&
+	    sc_read_ca(conf->tunnel_cainfo) == -1)
 		return (1);
-	if (conf.pidfile != NULL) {
-		if (sc_write_pidfile(conf.pidfile) == -1) {
+	if (conf->pidfile != NULL) {
+		if (sc_write_pidfile(conf->pidfile) == -1) {
 			sc_error("cannot write the pidfile %s: %s",
-			    conf.pidfile, strerror(errno));
+			    conf->pidfile, strerror(errno));
 			return (1);
 		}
-		strlcpy(pidfile_path, conf.pidfile, sizeof(pidfile_path));
+		strlcpy(pidfile_path, conf->pidfile, sizeof(pidfile_path));
 	}
-	if (conf.readyfile != NULL && unlink(conf.readyfile) == -1 &&
+	if (conf->readyfile != NULL && unlink(conf->readyfile) == -1 &&
 	    errno != ENOENT)
-		log_warn("cannot remove the old readyfile %s", conf.readyfile);
-	if (control_init(conf.ctl_socket, err, sizeof(err)) == -1) {
+		log_warn("cannot remove the old readyfile %s", conf->readyfile);
+	if (control_init(conf->ctl_socket, err, sizeof(err)) == -1) {
 		sc_error("%s", err);
 		return (1);
 	}
-	strlcpy(ctlsock_path, conf.ctl_socket, sizeof(ctlsock_path));
+	strlcpy(ctlsock_path, conf->ctl_socket, sizeof(ctlsock_path));
 
 	/* hide the key from ps(1), before the spawner is forked */
 	for (i = 1; i < argc; i++)
-		if ((p = strstr(argv[i], conf.key)) != NULL)
-			memset(p, '*', strlen(conf.key));
+		if ((p = strstr(argv[i], conf->key)) != NULL)
+			memset(p, '*', strlen(conf->key));
 	/* and the upstream proxy's password */
-	config_hide_secrets(&conf, argc, argv);
+	config_hide_secrets(conf, argc, argv);
 
-	if ((env.base = event_base_new()) == NULL)
+	if ((env->base = event_base_new()) == NULL)
 		sc_fatal("cannot create the event base");
 	children[CHILD_KGPD].peer = &sc_peer_kgpd;
 	children[CHILD_PROXYD].peer = &sc_peer_proxyd;
 	/* the children's log output; started as root, the spawner */
-	if (supervise_init(env.base, conf.verbose, sc_pw.pw_name != NULL ?
+	if (supervise_init(env, &sc_supervise_cb, sc_pw.pw_name != NULL ?
 	    &sc_pw : NULL) == -1)
 		return (1);
 	/* after the spawner is forked: it never holds the key */
-	if (rest_init(conf.rest_url, conf.user, conf.key) == -1) {
+	if (rest_init(conf, &sc_signalled) == -1) {
 		sc_error("cannot initialise libcurl");
 		return (1);
 	}
@@ -947,7 +928,7 @@ main(int argc, char *argv[])
 	}
 
 	/* the key lives in libcurl now */
-	explicit_bzero(conf.key, strlen(conf.key));
+	explicit_bzero(conf->key, strlen(conf->key));
 
 	/* SIGINT/SIGTERM: a self-pipe, so blocking REST calls notice too */
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
@@ -958,37 +939,33 @@ main(int argc, char *argv[])
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if ((sig_ev = event_new(env.base, sig_pipe[0], EV_READ | EV_PERSIST,
+	if ((sig_ev = event_new(env->base, sig_pipe[0], EV_READ | EV_PERSIST,
 	    sc_sig_cb, NULL)) == NULL)
 		sc_fatal("event_new");
 	event_add(sig_ev, NULL);
-	env.sigchld_ev = evsignal_new(env.base, SIGCHLD, sc_sigchld_cb, NULL);
-	evsignal_add(env.sigchld_ev, NULL);
+	env->sigchld_ev = evsignal_new(env->base, SIGCHLD, sc_sigchld_cb, NULL);
+	evsignal_add(env->sigchld_ev, NULL);
 
-	env.stats_ev = evtimer_new(env.base, sc_stats_cb, NULL);
-	env.stop_ev = evtimer_new(env.base, sc_stop_poll, NULL);
-	if (env.stats_ev == NULL || env.stop_ev == NULL)
+	env->stats_ev = evtimer_new(env->base, sc_stats_cb, NULL);
+	env->stop_ev = evtimer_new(env->base, sc_stop_poll, NULL);
+	if (env->stats_ev == NULL || env->stop_ev == NULL)
 		sc_fatal("evtimer_new");
 
-	link_init();
+	link_init(env, &sc_link_cb);
 	/* the sandbox: see sandbox_controller() in common/sandbox.c */
 	memset(&sb, 0, sizeof(sb));
-	sb.logfile = conf.logfile;
+	sb.logfile = conf->logfile;
 	sb.cafile = config_cainfo;
 	if (sc_pw.pw_name == NULL) {
 		/* no spawner: sc starts kgpd and proxyd, removes its files */
-		sb.pidfile = conf.pidfile;
-		sb.readyfile = conf.readyfile;
-		sb.ctlsock = conf.ctl_socket;
-		sb.exec[0] = children[CHILD_KGPD].path;
-		sb.exec[1] = children[CHILD_PROXYD].path;
+		spawner_sandbox_files(&sb, 1);
 	}
 	sandbox_controller(&sb);
 	supervise_start_all();
-	timer_add(env.stats_ev, 1, 0);
-	control_listen(env.base);
+	timer_add(env->stats_ev, 1, 0);
+	control_listen(env->base, &sc_control_cb);
 
-	event_base_dispatch(env.base);
+	event_base_dispatch(env->base);
 	/* not reached: sc_stop_finish() exits */
 	sc_stop_finish();
 	return (1);

@@ -1,14 +1,7 @@
 /*
- * kgpd: the KGP client process of sc.
- *
- * fd 3: imsg channel to the controller (configuration, connected sockets,
- *	 link state, statistics, log lines).
- * fd 4: imsg channel to proxyd (one IMSG_STREAM_FD per stream; proxyd
- *	 hands back the app's socket of a tunnel with IMSG_STREAM_MOVE,
- *	 and lends it for a long answer with IMSG_STREAM_LEND).
- *
- * kgpd opens no network connection of its own: the controller connects
- * and passes the socket.
+ * kgpd: the KGP client process of sc (kgpd.h says what it is, its
+ * channels and its limits).  Its peers are declared in the tables below:
+ * what the controller may send on fd 3, what proxyd may send on fd 4.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -34,10 +27,6 @@
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
-
-#define CTL_FD		3
-#define PROXYD_FD	4
-#define CA_MAX		(1024 * 1024)
 
 static int	kgpd_config(struct imsgev *, struct imsg *);
 static int	kgpd_ca(struct imsgev *, struct imsg *);
@@ -91,22 +80,7 @@ static const struct imsgev_peer kgpd_peer_proxyd = {
 	"proxyd", IMSGEV_DROP, 0, kgpd_msgs_proxyd, kgpd_proxyd_gone, NULL
 };
 
-/* one tunnel connection: an index the controller keeps connected */
-struct link {
-	struct kgp_conn		*conn;		/* its session, if any */
-	uint32_t		 breaks;	/* of sessions that ended */
-	uint32_t		 resumes;
-	uint64_t		 retransmitted;
-	int64_t			 last_break;
-};
-
-/* a connection the server drains (GOAWAY): it ends with its streams */
-struct retired {
-	TAILQ_ENTRY(retired)	 entry;
-	struct kgp_conn		*conn;
-};
-
-static void	kgpd_account_link(struct link *, struct kgp_conn *);
+static void	kgpd_account_slot(struct slot *, struct kgp_conn *);
 
 static struct event_base	*base;
 static struct imsgev		 iev_main;
@@ -116,8 +90,8 @@ static struct kgp_config	 conf;
 static int			 have_conf;
 static char			*ca_pem;
 static size_t			 ca_len;
-static struct link		 links[SC_MAX_CONNECTIONS];
-static uint32_t			 nlinks;
+static struct slot		 slots[SC_MAX_CONNECTIONS];
+static uint32_t			 nslots;
 static TAILQ_HEAD(, retired)	 retired = TAILQ_HEAD_INITIALIZER(retired);
 static struct sc_stats		 stats_done;	/* of finished connections */
 
@@ -153,7 +127,8 @@ main(int argc, char *argv[])
 		}
 	}
 	log_setverbose(verbose);
-	if (fcntl(CTL_FD, F_GETFD) == -1 || fcntl(PROXYD_FD, F_GETFD) == -1)
+	if (fcntl(KGPD_CTL_FD, F_GETFD) == -1 ||
+	    fcntl(KGPD_PROXYD_FD, F_GETFD) == -1)
 		usage();
 
 	/* before any sandbox: what libtls would otherwise open lazily */
@@ -163,11 +138,11 @@ main(int argc, char *argv[])
 
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	set_nonblock(CTL_FD);
-	set_nonblock(PROXYD_FD);
-	imsgev_open(&iev_main, base, CTL_FD, &kgpd_peer_main, NULL);
+	set_nonblock(KGPD_CTL_FD);
+	set_nonblock(KGPD_PROXYD_FD);
+	imsgev_open(&iev_main, base, KGPD_CTL_FD, &kgpd_peer_main, NULL);
 	imsgev_log_sink(&iev_main);
-	imsgev_open(&iev_proxyd, base, PROXYD_FD, &kgpd_peer_proxyd, NULL);
+	imsgev_open(&iev_proxyd, base, KGPD_PROXYD_FD, &kgpd_peer_proxyd, NULL);
 	proxyd_up = 1;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -194,8 +169,8 @@ main(int argc, char *argv[])
 	proc_trim_start(base);
 	event_base_dispatch(base);
 
-	for (i = 0; i < nlinks; i++)
-		kgp_conn_free(links[i].conn);
+	for (i = 0; i < nslots; i++)
+		kgp_conn_free(slots[i].conn);
 	while ((r = TAILQ_FIRST(&retired)) != NULL) {
 		TAILQ_REMOVE(&retired, r, entry);
 		kgp_conn_free(r->conn);
@@ -229,22 +204,22 @@ kgpd_stats(uint8_t *buf, size_t len)
 	struct sc_stats		 st;
 	struct sc_link_stats	 ls;
 	struct kgp_conn_stats	 cs;
-	struct link		*l;
+	struct slot		*sl;
 	struct retired		*r;
 	uint32_t		 i;
 	size_t			 off = sizeof(st);
 
 	st = stats_done;
-	for (i = 0; i < nlinks && off + sizeof(ls) <= len; i++) {
-		l = &links[i];
+	for (i = 0; i < nslots && off + sizeof(ls) <= len; i++) {
+		sl = &slots[i];
 		memset(&ls, 0, sizeof(ls));
 		ls.index = i;
-		ls.breaks = l->breaks;
-		ls.resumes = l->resumes;
-		ls.retransmitted = l->retransmitted;
-		ls.last_break = l->last_break;
-		if (l->conn != NULL) {
-			kgp_conn_stats(l->conn, &cs);
+		ls.breaks = sl->breaks;
+		ls.resumes = sl->resumes;
+		ls.retransmitted = sl->retransmitted;
+		ls.last_break = sl->last_break;
+		if (sl->conn != NULL) {
+			kgp_conn_stats(sl->conn, &cs);
 			ls.state = cs.up ? SC_LINK_UP : cs.broken ?
 			    SC_LINK_BROKEN : SC_LINK_NONE;
 			ls.rtt_us = cs.rtt_us;
@@ -361,16 +336,16 @@ kgpd_lent(struct kgp_conn *c, uint32_t id, int how, uint64_t got, int err,
 	kgpd_send_lent(id, kgp_conn_session(c), how, got, err);
 }
 
-/* fn on every connection: the links' and the retired ones */
+/* fn on every connection: the slots' and the retired ones */
 static void
 kgpd_each_conn(void (*fn)(struct kgp_conn *))
 {
 	struct retired	*r;
 	uint32_t	 i;
 
-	for (i = 0; i < nlinks; i++)
-		if (links[i].conn != NULL)
-			fn(links[i].conn);
+	for (i = 0; i < nslots; i++)
+		if (slots[i].conn != NULL)
+			fn(slots[i].conn);
 	TAILQ_FOREACH(r, &retired, entry)
 		fn(r->conn);
 }
@@ -382,10 +357,10 @@ kgpd_session(uint64_t session)
 	struct retired	*r;
 	uint32_t	 i;
 
-	for (i = 0; i < nlinks; i++)
-		if (links[i].conn != NULL &&
-		    kgp_conn_session(links[i].conn) == session)
-			return (links[i].conn);
+	for (i = 0; i < nslots; i++)
+		if (slots[i].conn != NULL &&
+		    kgp_conn_session(slots[i].conn) == session)
+			return (slots[i].conn);
 	TAILQ_FOREACH(r, &retired, entry)
 		if (kgp_conn_session(r->conn) == session)
 			return (r->conn);
@@ -393,16 +368,16 @@ kgpd_session(uint64_t session)
 }
 
 static void
-kgpd_link_event(int type, struct link *l, const char *reason, int resumable)
+kgpd_link_event(int type, struct slot *sl, const char *reason, int resumable)
 {
 	struct kgp_link_event	 ev;
 	struct kgp_conn_stats	 cs;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.index = l - links;
+	ev.index = sl - slots;
 	ev.resumable = resumable;
-	if (type == IMSG_KGP_UP && l->conn != NULL) {
-		kgp_conn_stats(l->conn, &cs);
+	if (type == IMSG_KGP_UP && sl->conn != NULL) {
+		kgp_conn_stats(sl->conn, &cs);
 		ev.resumed = cs.last_resumed;
 		ev.retransmitted = cs.last_resumed ? cs.last_rtx : 0;
 	}
@@ -414,27 +389,27 @@ kgpd_link_event(int type, struct link *l, const char *reason, int resumable)
 static void
 kgpd_up(struct kgp_conn *c, void *arg)
 {
-	struct link	*l = arg;
+	struct slot	*sl = arg;
 
-	if (l == NULL)
+	if (sl == NULL)
 		return;
-	log_debug("KGP connection %td up (server %s)", l - links,
+	log_debug("KGP connection %td up (server %s)", sl - slots,
 	    kgp_conn_peer_hash(c));
-	kgpd_link_event(IMSG_KGP_UP, l, NULL, 0);
+	kgpd_link_event(IMSG_KGP_UP, sl, NULL, 0);
 }
 
 /* The link broke; the session waits for the controller's new socket. */
 static void
 kgpd_broken(struct kgp_conn *c, int code, const char *why, void *arg)
 {
-	struct link	*l = arg;
+	struct slot	*sl = arg;
 
-	if (l == NULL) {
+	if (sl == NULL) {
 		/* a retired connection is not worth resuming */
 		kgp_conn_close(c, KGP_E_SHUTDOWN, "retired");
 		return;
 	}
-	kgpd_link_event(IMSG_KGP_DOWN, l, why, 1);
+	kgpd_link_event(IMSG_KGP_DOWN, sl, why, 1);
 }
 
 /*
@@ -444,34 +419,34 @@ kgpd_broken(struct kgp_conn *c, int code, const char *why, void *arg)
 static void
 kgpd_goaway(struct kgp_conn *c, int code, const char *text, void *arg)
 {
-	struct link	*l = arg;
+	struct slot	*sl = arg;
 	struct retired	*r;
 	char		 why[SC_REASON_LEN];
 
-	if (l == NULL)
+	if (sl == NULL)
 		return;
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		log_warn("%s", __func__);
 		return;
 	}
-	kgpd_account_link(l, c);
+	kgpd_account_slot(sl, c);
 	r->conn = c;
 	TAILQ_INSERT_TAIL(&retired, r, entry);
 	kgp_conn_set_arg(c, NULL);
-	l->conn = NULL;
+	sl->conn = NULL;
 	snprintf(why, sizeof(why), "the server is draining it (%s)",
 	    text[0] ? text : kgp_code_name(code));
-	kgpd_link_event(IMSG_KGP_DOWN, l, why, 0);
+	kgpd_link_event(IMSG_KGP_DOWN, sl, why, 0);
 }
 
 static void
 kgpd_down(struct kgp_conn *c, int code, const char *why, void *arg)
 {
-	struct link	*l = arg;
+	struct slot	*sl = arg;
 	struct retired	*r;
 
 	kgpd_account(c);
-	if (l == NULL) {
+	if (sl == NULL) {
 		TAILQ_FOREACH(r, &retired, entry)
 			if (r->conn == c)
 				break;
@@ -483,8 +458,8 @@ kgpd_down(struct kgp_conn *c, int code, const char *why, void *arg)
 		kgp_conn_free(c);
 		return;
 	}
-	kgpd_account_link(l, c);
-	l->conn = NULL;
+	kgpd_account_slot(sl, c);
+	sl->conn = NULL;
 	switch (code) {
 	case KGP_E_AUTH:
 	case KGP_E_VERSION:
@@ -493,7 +468,7 @@ kgpd_down(struct kgp_conn *c, int code, const char *why, void *arg)
 		    strlen(why) + 1);
 		break;
 	default:
-		kgpd_link_event(IMSG_KGP_DOWN, l, why, 0);
+		kgpd_link_event(IMSG_KGP_DOWN, sl, why, 0);
 		break;
 	}
 	kgp_conn_free(c);
@@ -511,16 +486,16 @@ static const struct kgp_callbacks kgpd_callbacks = {
 
 /* A session leaves its index: its break counters stay with the index. */
 static void
-kgpd_account_link(struct link *l, struct kgp_conn *c)
+kgpd_account_slot(struct slot *sl, struct kgp_conn *c)
 {
 	struct kgp_conn_stats	 cs;
 
 	kgp_conn_stats(c, &cs);
-	l->breaks += cs.breaks;
-	l->resumes += cs.resumes;
-	l->retransmitted += cs.retransmitted;
-	if (cs.last_break > l->last_break)
-		l->last_break = cs.last_break;
+	sl->breaks += cs.breaks;
+	sl->resumes += cs.resumes;
+	sl->retransmitted += cs.retransmitted;
+	if (cs.last_break > sl->last_break)
+		sl->last_break = cs.last_break;
 }
 
 static struct kgp_tls *
@@ -576,7 +551,7 @@ static void
 kgpd_connect(int fd, uint32_t index)
 {
 	struct kgp_params	 params;
-	struct link		*l;
+	struct slot		*sl;
 	struct kgp_tls		*io;
 	const char		*why;
 
@@ -584,25 +559,25 @@ kgpd_connect(int fd, uint32_t index)
 		close(fd);
 		fatalx("connection before configuration");
 	}
-	if (index >= nlinks) {
+	if (index >= nslots) {
 		close(fd);
-		fatalx("connection %u of %u", index, nlinks);
+		fatalx("connection %u of %u", index, nslots);
 	}
-	l = &links[index];
+	sl = &slots[index];
 	set_nonblock(fd);
 	if ((io = kgpd_tls(fd, &why)) == NULL)
 		goto fail;
-	if (l->conn != NULL) {
-		if (kgp_conn_resume(l->conn, fd, io) == 0) {
+	if (sl->conn != NULL) {
+		if (kgp_conn_resume(sl->conn, fd, io) == 0) {
 			log_debug("KGP connection %u: resuming", index);
 			return;
 		}
 		/* a session that cannot go on makes room for a new one */
 		log_info("KGP connection %u: starting a new session", index);
-		kgpd_account(l->conn);
-		kgpd_account_link(l, l->conn);
-		kgp_conn_free(l->conn);
-		l->conn = NULL;
+		kgpd_account(sl->conn);
+		kgpd_account_slot(sl, sl->conn);
+		kgp_conn_free(sl->conn);
+		sl->conn = NULL;
 	}
 	memset(&params, 0, sizeof(params));
 	params.role = KGP_ROLE_CLIENT;
@@ -614,8 +589,8 @@ kgpd_connect(int fd, uint32_t index)
 	params.tunnel_id = conf.tunnel_id;
 	params.secret = conf.secret;
 	params.conn_index = index;
-	if ((l->conn = kgp_conn_new(base, fd, io, &params, &kgpd_callbacks,
-	    l)) == NULL) {
+	if ((sl->conn = kgp_conn_new(base, fd, io, &params, &kgpd_callbacks,
+	    sl)) == NULL) {
 		why = "out of memory";
 		goto fail;
 	}
@@ -623,7 +598,7 @@ kgpd_connect(int fd, uint32_t index)
 fail:
 	kgp_tls_free(io);
 	close(fd);
-	kgpd_link_event(IMSG_KGP_DOWN, l, why, l->conn != NULL);
+	kgpd_link_event(IMSG_KGP_DOWN, sl, why, sl->conn != NULL);
 }
 
 /* The controller's messages.  It is trusted: what does not fit is fatal. */
@@ -632,7 +607,7 @@ kgpd_config(struct imsgev *iev, struct imsg *imsg)
 {
 	memcpy(&conf, imsg->data, sizeof(conf));
 	explicit_bzero(imsg->data, IMSG_DATA_SIZE(imsg));
-	nlinks = conf.connections;
+	nslots = conf.connections;
 	have_conf = 1;
 	return (IMSGEV_OK);
 }
@@ -643,7 +618,7 @@ kgpd_ca(struct imsgev *iev, struct imsg *imsg)
 {
 	size_t	 n = IMSG_DATA_SIZE(imsg);
 
-	if (!have_conf || ca_len + n > CA_MAX)
+	if (!have_conf || ca_len + n > SC_CA_MAX)
 		return (IMSGEV_BAD);
 	if ((ca_pem = realloc(ca_pem, ca_len + n)) == NULL)
 		fatal("realloc");

@@ -46,12 +46,14 @@ struct proxyd {
 
 extern struct proxyd	*env;
 
-/* relay.c */
+/* relay.c (its other files share relay_int.h) */
 void	 relay_init(void);
 void	 relay_config(const struct proxy_config *);
 void	 relay_stream(int, uint32_t, uint64_t, const char *);
+void	 relay_shutdown(void);
+
+/* relay_move.c */
 void	 relay_switched(uint32_t, uint64_t, int);
 void	 relay_lent(uint32_t, uint64_t, int, uint64_t, int);
-void	 relay_shutdown(void);
 
 #endif /* PROXYD_H */

@@ -26,21 +26,6 @@
 static int	 accounts_lock(const char *);
 static void	 accounts_stat(struct stat *);
 
-int
-account_name_valid(const char *name)
-{
-	size_t	 len = strlen(name);
-
-	if (len == 0 || len > ACCOUNT_NAME_MAX)
-		return (0);
-	if (name[0] == '-' || name[0] == '.')
-		return (0);
-	if (strspn(name, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-") != len)
-		return (0);
-	return (1);
-}
-
 void
 account_hash(const uint8_t *salt, const char *key, uint8_t *out)
 {

@@ -82,11 +82,14 @@ struct entry_reject {
 	struct event		*ev;
 };
 
+/* out of descriptors, what is shed before a waiting entry connection */
+static int			(*entry_shed_first)(void);
 static TAILQ_HEAD(, entry_pending) auth_waits =
     TAILQ_HEAD_INITIALIZER(auth_waits);
 static uint64_t			 auth_reqid;
 static struct admit		*entry_admit;
 
+static struct kgp_client *entry_pick(struct tunnel *);
 static void	 entry_accept(int, void *);
 static int	 entry_shed(void *);
 static void	 entry_evict(struct admit_ent *, void *);
@@ -99,6 +102,16 @@ static void	 entry_auth_ask(struct entry_pending *);
 static void	 entry_auth_timeout(int, short, void *);
 static void	 entry_go(struct entry_pending *);
 static void	 entry_drain(int, short, void *);
+
+/*
+ * Out of descriptors, an entry proxy sheds a connection of shed_first
+ * (the KGP endpoint's handshakes) before one of its own.
+ */
+void
+entry_init(int (*shed_first)(void))
+{
+	entry_shed_first = shed_first;
+}
 
 /*
  * Open the entry proxy of t on fd, a socket the parent bound to bound
@@ -197,7 +210,7 @@ entry_accept(int fd, void *arg)
 		    "entry proxy.", NULL);
 		return;
 	}
-	if (t->status != TUNNEL_RUNNING || tunnel_pick(t) == NULL) {
+	if (t->status != TUNNEL_RUNNING || entry_pick(t) == NULL) {
 		log_debug("tunnel %s: entry connection from %s: not "
 		    "connected, 503", t->id, peer);
 		entry_refuse(fd, peer, 503, "The tunnel is not connected.",
@@ -236,12 +249,35 @@ entry_accept(int fd, void *arg)
 
 /*
  * Out of descriptors: a KGP connection that has not finished its
- * handshake goes first, then a waiting entry connection.
+ * handshake goes first (entry_init()), then a waiting entry connection.
  */
 static int
 entry_shed(void *arg)
 {
-	return (kgp_server_shed() || admit_shed(entry_admit));
+	return ((entry_shed_first != NULL && entry_shed_first()) ||
+	    admit_shed(entry_admit));
+}
+
+/*
+ * Where a new stream goes: the least loaded session that is up; with
+ * none up, a broken one (the stream waits for its resume); else none.
+ */
+static struct kgp_client *
+entry_pick(struct tunnel *t)
+{
+	struct kgp_client	*c, *best = NULL, *waiting = NULL;
+	struct kgp_conn_stats	 st;
+	uint64_t		 load = UINT64_MAX;
+
+	TAILQ_FOREACH(c, &t->links, tentry) {
+		kgp_conn_stats(c->conn, &st);
+		if (st.up && st.streams_open < load) {
+			best = c;
+			load = st.streams_open;
+		} else if (st.broken && waiting == NULL)
+			waiting = c;
+	}
+	return (best != NULL ? best : waiting);
 }
 
 /* Closed for newer connections (admit.h). */
@@ -354,7 +390,7 @@ entry_go(struct entry_pending *ep)
 	struct kgp_client	*link;
 	int			 fd = ep->fd;
 
-	if (t->status != TUNNEL_RUNNING || (link = tunnel_pick(t)) == NULL) {
+	if (t->status != TUNNEL_RUNNING || (link = entry_pick(t)) == NULL) {
 		entry_refuse(fd, ep->peer, 503, "The tunnel is not connected.",
 		    NULL);
 		ep->fd = -1;

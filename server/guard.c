@@ -1,7 +1,8 @@
 /*
  * Guards in front of the REST API and the entry proxies: network lists
- * (CIDR) for the entry proxy access control, and the throttle of failed
- * logins.
+ * (CIDR) for the entry proxy access control, the throttle of failed
+ * logins, and the share of the descriptors that each kind of connection
+ * that has proven nothing yet may hold (server_fd_share()).
  *
  * The throttle counts failed logins per (realm, address, account): the
  * REST API and the entry proxies (-P) are two realms, an IPv6 address
@@ -401,4 +402,20 @@ throttle_ok(int realm, const char *addr, const char *user)
 	throttle_key(addr, user, key, sizeof(key), &u);
 	if ((t = throttle_find(realm, key, u, 0)) != NULL)
 		throttle_forget(t);
+}
+
+/*
+ * A bound for waiting connections of one kind: want, but at most one
+ * div-th of the descriptors (env->nofile, read before the sandbox), so
+ * that others are left for the rest.
+ */
+size_t
+server_fd_share(size_t want, int div)
+{
+	size_t	 share;
+
+	if (env->nofile == 0)
+		return (want);
+	share = env->nofile / div;
+	return (share < want ? (share > 0 ? share : 1) : want);
 }

@@ -110,6 +110,14 @@ kgp_server_now_ms(void)
 	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+/* Shutting down: leave the loop once the last KGP connection is gone. */
+void
+kgp_server_shutdown_check(void)
+{
+	if (env->shutting_down && TAILQ_EMPTY(&env->clients))
+		event_base_loopexit(env->base, NULL);
+}
+
 /*
  * Stop accepting; every connection gets GOAWAY and ends once its open
  * streams are done (the caller bounds the wait).
@@ -378,5 +386,5 @@ kgp_server_down(struct kgp_conn *conn, int code, const char *reason,
 	TAILQ_REMOVE(&env->clients, c, entry);
 	kgp_conn_free(conn);
 	free(c);
-	server_shutdown_check();
+	kgp_server_shutdown_check();
 }

@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,6 +78,8 @@ struct srv_worker {
 	struct event		*ev_reap;
 };
 
+static int	 listen_on(const char *, const char *, int, char *, size_t);
+static void	 server_nofile(void);
 static void	 parent_sig(int, short, void *);
 static void	 parent_spawn(struct srv_worker *);
 static void	 parent_exec(int, const char *) __attribute__((noreturn));
@@ -856,4 +859,77 @@ parent_poll(int fd, short ev, void *arg)
 {
 	if (accounts_maybe_reload() && W_REST->chan)
 		parent_send_accounts();
+}
+
+/*
+ * Bind and listen on host:port (non-blocking, close-on-exec).  bound gets
+ * the address actually bound, "ip:port".  Returns the socket or -1.
+ */
+static int
+listen_on(const char *host, const char *port, int backlog, char *bound,
+    size_t boundlen)
+{
+	struct addrinfo		 hints, *res = NULL, *ai;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 fd = -1, error, on = 1, saved = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
+		log_warnx("%s:%s: %s", host, port, gai_strerror(error));
+		return (-1);
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol)) == -1) {
+			saved = errno;
+			continue;
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on)) == -1)
+			log_warn("setsockopt SO_REUSEADDR");
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+		    listen(fd, backlog) == -1) {
+			saved = errno;
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		break;
+	}
+	freeaddrinfo(res);
+	if (fd == -1) {
+		errno = saved;
+		log_warn("listen on %s:%s", host, port);
+		return (-1);
+	}
+	sslen = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    sockaddr_string((struct sockaddr *)&ss, sslen, bound, boundlen,
+	    NULL) == -1) {
+		log_warn("getsockname");
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * Descriptors: the soft limit goes up to the hard one at start (the
+ * workers inherit it), so that a flood of connections that prove
+ * nothing meets the admission bounds before it meets EMFILE.
+ */
+static void
+server_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
 }

@@ -1,9 +1,11 @@
 /*
- * What the parent and the worker share: blobs (files, the account list,
- * the registry) sent in chunks over their imsg channel.  A blob is
- * IMSG_SRV_BLOB_BEGIN with its kind and length, the chunks in order,
- * IMSG_SRV_BLOB_END with the same header.  One blob at a time in each
- * direction: the receiver has one struct srv_blob per channel.
+ * What the parent and the worker share: the process's state (env), the
+ * validators of the messages between them (imsg_server.h), and blobs
+ * (files, the account list, the registry) sent in chunks over their
+ * imsg channel.  A blob is IMSG_SRV_BLOB_BEGIN with its kind and length,
+ * the chunks in order, IMSG_SRV_BLOB_END with the same header.  One blob
+ * at a time in each direction: the receiver has one struct srv_blob per
+ * channel.  Every file may use this one; it uses only util.c.
  */
 #include <sys/types.h>
 
@@ -16,6 +18,9 @@
 #include "log.h"
 #include "proc.h"
 #include "server.h"
+
+/* the state of this process, the parent's or a worker's: main() sets it */
+struct server_env	*env;
 
 /* the largest blob of each kind */
 static size_t

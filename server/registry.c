@@ -47,8 +47,7 @@ static void	 reg_saved(void *, int);
 static void	 reg_unsaved(struct tunnel *, int, void (*)(struct tunnel *,
 		    int, const char *, void *), void *);
 static size_t	 reg_bytes(const char *);
-static json_t	*json_time(time_t);
-static json_t	*json_list(json_t *);
+static int	 reg_count_active(const char *);
 
 static void
 reg_send(struct tunnel *t, uint32_t mode)
@@ -77,7 +76,7 @@ reg_admit(struct tunnel *t, char *err, size_t errlen)
 {
 	size_t	 mine, all;
 
-	if (tunnel_count_active(t->owner) >= TUNNEL_MAX_PER_USER) {
+	if (reg_count_active(t->owner) >= TUNNEL_MAX_PER_USER) {
 		snprintf(err, errlen, "too many tunnels (at most %d)",
 		    TUNNEL_MAX_PER_USER);
 		return (429);
@@ -139,16 +138,26 @@ reg_start(struct tunnel *t, void (*cb)(struct tunnel *, int, const char *,
 	return (0);
 }
 
-/* A tunnel read back from tunnels.json (state.c). */
-void
-reg_restore(struct tunnel *t)
+/*
+ * A tunnel read back from tunnels.json (state_load()): taken, or -1 for
+ * one of an owner who has too many running already.
+ */
+int
+reg_restore(struct tunnel *t, char *err, size_t errlen)
 {
+	if (t->status != TUNNEL_TERMINATED &&
+	    reg_count_active(t->owner) >= TUNNEL_MAX_PER_USER) {
+		snprintf(err, errlen, "tunnel %s: %s has too many tunnels",
+		    t->id, t->owner);
+		return (-1);
+	}
 	TAILQ_INSERT_TAIL(&env->tunnels, t, entry);
 	if (t->status != TUNNEL_RUNNING)
-		return;
+		return (0);
 	t->waiting = 1;
 	restoring++;
 	reg_send(t, env->resync ? SRV_ADD_SYNC : SRV_ADD_RESTORE);
+	return (0);
 }
 
 /* Tunnels of the registry still waiting for the KGP worker's answer. */
@@ -421,9 +430,9 @@ reg_auth(const struct srv_auth_req *req, struct srv_auth_rep *rep)
 		rep->result = SRV_AUTH_OK;
 }
 
-/* Tunnels of owner that are not terminated. */
-int
-tunnel_count_active(const char *owner)
+/* Tunnels of owner that are not terminated, those being created too. */
+static int
+reg_count_active(const char *owner)
 {
 	struct tunnel	*t;
 	int		 n = 0;
@@ -436,68 +445,4 @@ tunnel_count_active(const char *owner)
 		if (strcmp(t->owner, owner) == 0)
 			n++;
 	return (n);
-}
-
-static json_t *
-json_time(time_t t)
-{
-	if (t == 0)
-		return (json_null());
-	return (json_integer(t));
-}
-
-static json_t *
-json_list(json_t *a)
-{
-	if (a == NULL)
-		return (json_array());
-	return (json_incref(a));
-}
-
-/* The tunnel object of the REST API; the secret only when asked. */
-json_t *
-tunnel_json(struct tunnel *t, int with_secret)
-{
-	json_t	*o;
-
-	o = json_object();
-	if (o == NULL)
-		return (NULL);
-	json_object_set_new(o, "id", json_string(t->id));
-	json_object_set_new(o, "owner", json_string(t->owner));
-	json_object_set_new(o, "status",
-	    json_string(tunnel_status_name(t->status)));
-	json_object_set_new(o, "host", json_string(env->host));
-	json_object_set_new(o, "ssh_port", json_integer(env->kgp_port));
-	json_object_set_new(o, "tunnel_identifier",
-	    t->identifier ? json_string(t->identifier) : json_null());
-	json_object_set_new(o, "creation_time", json_time(t->creation_time));
-	json_object_set_new(o, "launch_time", json_time(t->launch_time));
-	json_object_set_new(o, "last_connected", json_time(t->last_connected));
-	json_object_set_new(o, "shutdown_time", json_time(t->shutdown_time));
-	json_object_set_new(o, "domain_names", json_list(t->domain_names));
-	json_object_set_new(o, "direct_domains", json_list(t->direct_domains));
-	json_object_set_new(o, "no_ssl_bump_domains",
-	    json_list(t->no_ssl_bump_domains));
-	json_object_set_new(o, "shared_tunnel",
-	    json_boolean(t->shared_tunnel));
-	json_object_set_new(o, "use_kgp", json_boolean(t->use_kgp));
-	json_object_set_new(o, "use_caching_proxy",
-	    json_boolean(t->use_caching_proxy));
-	json_object_set_new(o, "no_proxy_caching",
-	    json_boolean(t->no_proxy_caching));
-	json_object_set_new(o, "tunnel_pool", json_boolean(t->tunnel_pool));
-	json_object_set_new(o, "user_shutdown",
-	    json_boolean(t->user_shutdown));
-	json_object_set_new(o, "vm_version",
-	    json_string(t->vm_version ? t->vm_version : ""));
-	json_object_set_new(o, "metadata",
-	    t->metadata ? json_incref(t->metadata) : json_object());
-	json_object_set_new(o, "entry_proxy", json_string(t->entry_addr));
-	json_object_set_new(o, "server_cert_sha256",
-	    json_string(env->cert_hash));
-	json_object_set_new(o, "connected", json_boolean(t->connected));
-	if (with_secret)
-		json_object_set_new(o, "kgp_secret", json_string(t->secret));
-	return (o);
 }

@@ -5,21 +5,21 @@
  * REST worker ("-W rest") serves the REST API (rest.c) and keeps the
  * accounts and the registry (registry.c, state.c); the KGP worker
  * ("-W kgp") serves the KGP endpoint (kgp_server.c) and one entry proxy
- * per running tunnel (entry.c, tunnel.c).
+ * per running tunnel (entry.c, tunnel.c).  What the workers' parts send
+ * up goes through hub.c; what both processes share is in privsep.c.
+ *
+ * The files call downward only: this one (main) calls parent.c and
+ * worker.c, which call the parts, which call hub.c, guard.c, util.c and
+ * privsep.c, which call nothing of the server.  A part that must tell
+ * the one above it something gets a callback (hub_init(), entry_init(),
+ * state_load()).  tests/tools/filegraph.py checks it.
  */
 #include <sys/types.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <err.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,19 +27,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-#include <tls.h>
-
 #include "config.h"
 #include "log.h"
 #include "proc.h"
 #include "server.h"
 
-struct server_env	*env;
-
 static void	 usage(void) __attribute__((noreturn));
-static void	 listener_accept(int, short, void *);
-static void	 listener_resume(int, short, void *);
 static int	 statedir_default(char *, size_t);
 static int	 mkdir_p(const char *, mode_t);
 static void	 statedir_prepare(char *, size_t);
@@ -58,210 +51,6 @@ usage(void)
 	    "       %s [-s statedir] user list\n",
 	    __progname, __progname, __progname);
 	exit(1);
-}
-
-/* "ip:port" or "[ip6]:port"; *port gets the port. */
-int
-sockaddr_string(const struct sockaddr *sa, socklen_t salen, char *buf,
-    size_t len, int *port)
-{
-	char	 h[NI_MAXHOST], s[NI_MAXSERV];
-
-	if (getnameinfo(sa, salen, h, sizeof(h), s, sizeof(s),
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		return (-1);
-	if (port != NULL)
-		*port = atoi(s);
-	if (sa->sa_family == AF_INET6)
-		snprintf(buf, len, "[%s]:%s", h, s);
-	else
-		snprintf(buf, len, "%s:%s", h, s);
-	return (0);
-}
-
-/*
- * Bind and listen on host:port (non-blocking, close-on-exec).  bound gets
- * the address actually bound, "ip:port".  Returns the socket or -1.
- */
-int
-listen_on(const char *host, const char *port, int backlog, char *bound,
-    size_t boundlen)
-{
-	struct addrinfo		 hints, *res = NULL, *ai;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	int			 fd = -1, error, on = 1, saved = 0;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
-		log_warnx("%s:%s: %s", host, port, gai_strerror(error));
-		return (-1);
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype |
-		    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol)) == -1) {
-			saved = errno;
-			continue;
-		}
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
-		    sizeof(on)) == -1)
-			log_warn("setsockopt SO_REUSEADDR");
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-		    listen(fd, backlog) == -1) {
-			saved = errno;
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		break;
-	}
-	freeaddrinfo(res);
-	if (fd == -1) {
-		errno = saved;
-		log_warn("listen on %s:%s", host, port);
-		return (-1);
-	}
-	sslen = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
-	    sockaddr_string((struct sockaddr *)&ss, sslen, bound, boundlen,
-	    NULL) == -1) {
-		log_warn("getsockname");
-		close(fd);
-		return (-1);
-	}
-	return (fd);
-}
-
-/*
- * Accept loops.  On EMFILE/ENFILE the listener asks its shed callback to
- * close a connection that has not proven anything yet and accepts again;
- * with none to close it stops reading for a second instead of spinning
- * on a readable socket it cannot serve.
- */
-struct listener *
-listener_new(struct event_base *base, int fd, void (*cb)(int, void *),
-    void *arg)
-{
-	struct listener	*l;
-
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return (NULL);
-	l->fd = fd;
-	l->cb = cb;
-	l->arg = arg;
-	if ((l->ev = event_new(base, fd, EV_READ | EV_PERSIST,
-	    listener_accept, l)) == NULL ||
-	    (l->pause = evtimer_new(base, listener_resume, l)) == NULL) {
-		if (l->ev != NULL)
-			event_free(l->ev);
-		free(l);
-		return (NULL);
-	}
-	event_add(l->ev, NULL);
-	return (l);
-}
-
-void
-listener_set_shed(struct listener *l, int (*shed)(void *), void *arg)
-{
-	l->shed = shed;
-	l->shed_arg = arg;
-}
-
-void
-listener_free(struct listener *l)
-{
-	if (l == NULL)
-		return;
-	event_free(l->ev);
-	event_free(l->pause);
-	close(l->fd);
-	free(l);
-}
-
-static void
-listener_accept(int fd, short ev, void *arg)
-{
-	struct listener	*l = arg;
-	int		 s, shed = 0;
-
- again:
-	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
-	    -1) {
-		switch (errno) {
-		case EINTR:
-		case EAGAIN:
-		case ECONNABORTED:
-			return;
-		case EMFILE:
-		case ENFILE:
-			if (!shed && l->shed != NULL && l->shed(l->shed_arg)) {
-				shed = 1;
-				goto again;
-			}
-			accept_paused(&l->ev, l->pause);
-			return;
-		default:
-			log_warn("accept");
-			return;
-		}
-	}
-	l->cb(s, l->arg);
-}
-
-/* Stop an accept event for a second. */
-void
-accept_paused(struct event **ev, struct event *pause)
-{
-	struct timeval	 tv = { 1, 0 };
-
-	log_warnx("out of file descriptors: accept paused for 1 s");
-	event_del(*ev);
-	evtimer_add(pause, &tv);
-}
-
-static void
-listener_resume(int fd, short ev, void *arg)
-{
-	struct listener	*l = arg;
-
-	event_add(l->ev, NULL);
-}
-
-/*
- * Descriptors: the soft limit goes up to the hard one at start (the
- * workers inherit it), so that a flood of connections that prove
- * nothing meets the admission bounds before it meets EMFILE.
- */
-void
-server_nofile(void)
-{
-	struct rlimit	 rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
-		return;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		log_warn("setrlimit RLIMIT_NOFILE");
-}
-
-/*
- * A bound for waiting connections of one kind: want, but at most one
- * div-th of the descriptors (env->nofile, read before the sandbox), so
- * that others are left for the rest.
- */
-size_t
-server_fd_share(size_t want, int div)
-{
-	size_t	 share;
-
-	if (env->nofile == 0)
-		return (want);
-	share = env->nofile / div;
-	return (share < want ? (share > 0 ? share : 1) : want);
 }
 
 /* Default: /var/lib/sc-server as root, else the XDG state directory. */

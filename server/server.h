@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "admit.h"
+#include "listener.h"
 
 #define SC_SERVER_USER_DEFAULT_STATEDIR	"/var/lib/sc-server"
 #define SC_SERVER_REST_DEFAULT	"127.0.0.1:4400"
@@ -112,6 +113,12 @@ struct kgp_conn;
 struct json_t;
 struct imsg;
 struct imsgev;
+/* the messages between the processes (imsg_server.h) */
+struct srv_tstate;
+struct srv_tunnel_add;
+struct srv_tunnel_ref;
+struct srv_auth_req;
+struct srv_auth_rep;
 
 struct account {
 	TAILQ_ENTRY(account)	 entry;
@@ -189,20 +196,6 @@ struct kgp_client {
 };
 TAILQ_HEAD(kgp_clientlist, kgp_client);
 
-/*
- * An accept loop.  Out of descriptors, it asks shed to close a waiting
- * connection and accepts again; with nothing to shed it pauses.
- */
-struct listener {
-	int			 fd;
-	struct event		*ev;
-	struct event		*pause;
-	void			(*cb)(int, void *);
-	void			*arg;
-	int			(*shed)(void *);
-	void			*shed_arg;
-};
-
 /* what became of the registry's saves (state.c): for /metrics */
 struct state_stats {
 	uint64_t		 saves;		/* written */
@@ -271,43 +264,33 @@ struct server_env {
 
 extern struct server_env	*env;
 
-/* sc-server.c */
-struct listener	*listener_new(struct event_base *, int, void (*)(int, void *),
-		    void *);
-void		 listener_set_shed(struct listener *, int (*)(void *), void *);
-void		 listener_free(struct listener *);
-void		 accept_paused(struct event **, struct event *);
-size_t		 server_fd_share(size_t, int);
-void		 server_nofile(void);
-int		 listen_on(const char *, const char *, int, char *, size_t);
-int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
-		    size_t, int *);
-void		 server_shutdown_check(void);
-
 /* parent.c */
 int		 parent_main(const char *, const char *, const char *);
 
 /* worker.c */
-struct srv_tstate;
-struct srv_tunnel_add;
-struct srv_tunnel_ref;
-struct srv_auth_req;
-struct srv_auth_rep;
 int		 worker_main(const char *);
 void		 worker_shutdown(void);
+
+/* hub.c: what the workers' parts send up, and the answers they wait for */
+void		 hub_init(struct imsgev *, void (*)(void));
+void		 worker_send(uint32_t, const void *, size_t);
 int		 worker_entry_bind(const char *, int, void (*)(int, const char *,
 		    void *), void *);
+int		 worker_entry_fd(struct imsgev *, struct imsg *);
+int		 worker_binds_pending(void);
 uint64_t	 worker_save(const char *, size_t);
 void		 worker_after_save(uint64_t, void (*)(void *, int), void *);
+int		 worker_saved(struct imsgev *, struct imsg *);
+uint64_t	 worker_saves_sent(void);
+uint64_t	 worker_saves_answered(void);
 void		 worker_state_aside(void);
-void		 worker_send(uint32_t, const void *, size_t);
 void		 worker_restore_done(void);
 
 /* registry.c: the REST worker's side of the tunnels */
 int		 reg_admit(struct tunnel *, char *, size_t);
 int		 reg_start(struct tunnel *, void (*)(struct tunnel *, int,
 		    const char *, void *), void *);
-void		 reg_restore(struct tunnel *);
+int		 reg_restore(struct tunnel *, char *, size_t);
 void		 reg_delete(struct tunnel *);
 void		 reg_state(const struct srv_tstate *);
 void		 reg_kgp_down(void);
@@ -315,12 +298,6 @@ void		 reg_kgp_up(void);
 void		 reg_send_all(void);
 int		 reg_waiting(void);
 void		 reg_auth(const struct srv_auth_req *, struct srv_auth_rep *);
-
-/* tunnel.c: the KGP worker's side */
-void		 tunnel_add(const struct srv_tunnel_add *);
-void		 tunnel_del(const char *, uint32_t);
-void		 tunnel_report(struct tunnel *, const char *);
-void		 tunnel_prune(void);
 
 /* privsep.c */
 int		 srv_blob_send(struct imsgev *, uint32_t, const void *, size_t,
@@ -340,6 +317,10 @@ int		 rest_basic_auth(const char *, char *, size_t, char *, size_t);
 int		 rest_tunnel_settings(struct json_t *, struct tunnel *, char *,
 		    size_t);
 int		 write_file_atomic(const char *, const void *, size_t, mode_t);
+int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
+		    size_t, int *);
+int		 tunnel_id_valid(const char *);
+int		 account_name_valid(const char *);
 
 /* guard.c */
 int		 netmask_parse(const char *, struct netmask *);
@@ -350,6 +331,7 @@ int		 entry_acl_allowed(const struct sockaddr *);
 int		 throttle_check(int, const char *, const char *, int *);
 void		 throttle_fail(int, const char *, const char *);
 void		 throttle_ok(int, const char *, const char *);
+size_t		 server_fd_share(size_t, int);
 
 /* cert.c */
 int		 cert_load_or_create(const char *, const char *, char **,
@@ -365,32 +347,32 @@ int		 accounts_save(const char *, struct accountlist *);
 struct account	*account_find(struct accountlist *, const char *);
 int		 account_check(struct accountlist *, const char *,
 		    const char *);
-int		 account_name_valid(const char *);
 void		 account_hash(const uint8_t *, const char *, uint8_t *);
 void		 account_new_key(char *, size_t);
 int		 accounts_reload(void);
 int		 accounts_maybe_reload(void);
 int		 user_command(const char *, int, char **);
 
-/* tunnel.c */
+/* tunnel.c: the tunnels, and the KGP worker's side of them */
+void		 tunnel_add(const struct srv_tunnel_add *);
+void		 tunnel_del(const char *, uint32_t);
+void		 tunnel_report(struct tunnel *, const char *);
+void		 tunnel_prune(void);
 struct tunnel	*tunnel_new(const char *);
 void		 tunnel_free(struct tunnel *);
 struct tunnel	*tunnel_find(const char *);
 struct tunnel	*tunnel_find_owned(const char *, const char *);
-int		 tunnel_count_active(const char *);
 void		 tunnel_delete(struct tunnel *);
 void		 tunnel_terminate(struct tunnel *, const char *);
 void		 tunnel_bind(struct tunnel *, struct kgp_client *);
 void		 tunnel_unbind(struct tunnel *, struct kgp_client *,
 		    int, const char *);
-struct kgp_client *tunnel_pick(struct tunnel *);
 struct kgp_client *tunnel_session(struct tunnel *, uint64_t);
 int		 tunnel_connected(struct tunnel *);
 void		 tunnel_shutdown_all(void);
 struct json_t	*tunnel_json(struct tunnel *, int);
 const char	*tunnel_status_name(enum tunnel_status);
 void		 tunnel_random_hex(char *, size_t);
-int		 tunnel_id_valid(const char *);
 
 /* rest.c */
 struct ssl_ctx_st *rest_tls_ctx(const char *, size_t, const char *, size_t,
@@ -404,18 +386,20 @@ void		 kgp_server_enable(void);
 int		 kgp_server_shed(void);
 void		 kgp_server_shutdown(void);
 void		 kgp_server_close_all(void);
+void		 kgp_server_shutdown_check(void);
 
 /* state.c */
-void		 state_load(char *, size_t);
+void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,
+		    size_t));
 uint64_t	 state_save(void);
 void		 state_save_soon(void);
-void		 state_saved(int);
 const struct state_stats *state_stats(void);
 char		*state_read_file(size_t *);
 int		 state_write(const char *, size_t);
 void		 state_set_aside(void);
 
 /* entry.c */
+void		 entry_init(int (*)(void));
 int		 entry_open(struct tunnel *, int, const char *);
 void		 entry_close(struct tunnel *);
 void		 entry_auth_reply(const struct srv_auth_rep *);

@@ -77,6 +77,7 @@ static int	 state_text_add(struct state_text *, const char *, size_t);
 static void	 state_text_free(struct state_text *);
 static int	 state_time_cmp(const void *, const void *);
 static void	 state_cut(time_t, time_t *, int *);
+static void	 state_saved(void *, int);
 static void	 state_failed(int);
 static void	 state_timer_cb(int, short, void *);
 static void	 state_timer_add(int);
@@ -94,6 +95,8 @@ static int	 state_time(json_t *, const char *, time_t *);
 static char	*state_read(const char *, size_t *);
 
 static int	 state_ready;	/* loaded: saving may begin */
+/* state_load(): where the tunnels that check out go (the registry) */
+static int	(*state_restore)(struct tunnel *, char *, size_t);
 static struct state_stats stats;
 static uint64_t	 fail_run;	/* failures since the last save written */
 static uint64_t	 fail_unlogged;	/* failures since the last log line */
@@ -251,6 +254,8 @@ state_save(void)
 	if ((seq = worker_save(st.buf, st.len)) == 0)
 		goto fail;
 	state_text_free(&st);
+	/* the first to hear of it, before whoever waits for this save */
+	worker_after_save(seq, state_saved, NULL);
 	return (seq);
  fail:
 	saved = errno;
@@ -321,8 +326,8 @@ state_failed(int error)
 }
 
 /* The REST worker: the parent wrote a registry (error 0), or not. */
-void
-state_saved(int error)
+static void
+state_saved(void *arg, int error)
 {
 	if (error != 0) {
 		state_failed(error);
@@ -468,11 +473,6 @@ state_tunnel_parse(json_t *o, const char *where)
 			log_warnx("%s: tunnel %s: bad \"entry_port\", it "
 			    "gets a new port", env->tunnels_path, id);
 	}
-	if (tunnel_count_active(owner) >= TUNNEL_MAX_PER_USER) {
-		snprintf(err, sizeof(err), "tunnel %s: %s has too many "
-		    "tunnels", id, owner);
-		goto bad;
-	}
 	return (t);
  bad:
 	log_warnx("%s: %s left out: %s", env->tunnels_path, where, err);
@@ -489,6 +489,7 @@ static void
 state_take(json_t *o, const char *where, time_t now, struct state_count *c)
 {
 	struct tunnel	*t;
+	char		 err[256];
 
 	if ((t = state_tunnel_parse(o, where)) == NULL) {
 		c->bad++;
@@ -501,7 +502,13 @@ state_take(json_t *o, const char *where, time_t now, struct state_count *c)
 		tunnel_free(t);
 		return;
 	}
-	reg_restore(t);
+	if (state_restore(t, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s left out: %s", env->tunnels_path, where,
+		    err);
+		tunnel_free(t);
+		c->bad++;
+		return;
+	}
 	c->all++;
 	if (t->status == TUNNEL_RUNNING)
 		c->run++;
@@ -763,12 +770,15 @@ state_read_file(size_t *lenp)
 
 /*
  * The REST worker: the registry at start, as the parent read it (buf, len;
- * wiped here).  Whatever happens, the server starts, with the tunnels
- * that checked out; a file that lost some is kept aside for the operator
- * before it is written anew.
+ * wiped here).  Each tunnel that checks out goes to restore(), which
+ * takes it, or refuses it with the reason in its buffer.  Whatever
+ * happens, the server starts, with the tunnels that checked out; a file
+ * that lost some is kept aside for the operator before it is written
+ * anew.
  */
 void
-state_load(char *buf, size_t len)
+state_load(char *buf, size_t len, int (*restore)(struct tunnel *, char *,
+    size_t))
 {
 	json_t		*hdr, *v;
 	char		*nl;
@@ -778,6 +788,7 @@ state_load(char *buf, size_t len)
 	int		 aside = 0;
 
 	memset(&c, 0, sizeof(c));
+	state_restore = restore;
 	if (len == 0)
 		goto done;
 	/* version 2 if its first line says so, else one document */

@@ -19,14 +19,16 @@
 #include "imsg_server.h"
 #include "kgp.h"
 #include "log.h"
+#include "proc.h"
 #include "server.h"
 
 #define TUNNEL_HALT_TIMEOUT	10	/* s: a halting link that does not close */
 
 static void	 tunnel_grace(int, short, void *);
-static void	 tunnel_arm(struct tunnel *, int);
 static void	 tunnel_started(int, const char *, void *);
 static void	 tunnel_close_links(struct tunnel *, int, const char *);
+static json_t	*json_time(time_t);
+static json_t	*json_list(json_t *);
 
 const char *
 tunnel_status_name(enum tunnel_status s)
@@ -53,13 +55,6 @@ tunnel_random_hex(char *buf, size_t nhex)
 	arc4random_buf(b, nhex / 2);
 	hexencode(b, nhex / 2, buf);
 	explicit_bzero(b, sizeof(b));
-}
-
-int
-tunnel_id_valid(const char *id)
-{
-	return (strlen(id) == TUNNEL_ID_LEN &&
-	    strspn(id, "0123456789abcdef") == TUNNEL_ID_LEN);
 }
 
 /* A new tunnel of owner, not yet started (not in the registry). */
@@ -98,16 +93,6 @@ tunnel_free(struct tunnel *t)
 	json_decref(t->metadata);
 	explicit_bzero(t->secret, sizeof(t->secret));
 	free(t);
-}
-
-static void
-tunnel_arm(struct tunnel *t, int sec)
-{
-	struct timeval	 tv;
-
-	tv.tv_sec = sec;
-	tv.tv_usec = 0;
-	evtimer_add(t->grace, &tv);
 }
 
 /*
@@ -214,7 +199,7 @@ tunnel_started(int fd, const char *bound, void *arg)
 		sec = SC_SERVER_CONNECT_MIN;
 	else
 		sec = env->grace;
-	tunnel_arm(t, sec);
+	timer_add(t->grace, sec, 0);
 	if (mode == SRV_ADD_NEW)
 		log_info("tunnel %s of %s: entry proxy %s", t->id, t->owner,
 		    t->entry_addr);
@@ -336,7 +321,7 @@ tunnel_delete(struct tunnel *t)
 	t->status = TUNNEL_HALTING;
 	entry_close(t);
 	evtimer_del(t->grace);
-	tunnel_arm(t, TUNNEL_HALT_TIMEOUT);
+	timer_add(t->grace, TUNNEL_HALT_TIMEOUT, 0);
 	log_info("tunnel %s halting: deleted", t->id);
 	tunnel_report(t, NULL);
 	tunnel_close_links(t, KGP_E_TERMINATED, "tunnel deleted");
@@ -411,7 +396,7 @@ tunnel_unbind(struct tunnel *t, struct kgp_client *c, int code,
 			    "within the grace period (%d s)", env->grace);
 			tunnel_terminate(t, why);
 		} else {
-			tunnel_arm(t, env->grace);
+			timer_add(t->grace, env->grace, 0);
 			tunnel_report(t, NULL);
 		}
 		break;
@@ -421,28 +406,6 @@ tunnel_unbind(struct tunnel *t, struct kgp_client *c, int code,
 	case TUNNEL_TERMINATED:
 		break;
 	}
-}
-
-/*
- * Where a new stream goes: the least loaded session that is up; with
- * none up, a broken one (the stream waits for its resume); else none.
- */
-struct kgp_client *
-tunnel_pick(struct tunnel *t)
-{
-	struct kgp_client	*c, *best = NULL, *waiting = NULL;
-	struct kgp_conn_stats	 st;
-	uint64_t		 load = UINT64_MAX;
-
-	TAILQ_FOREACH(c, &t->links, tentry) {
-		kgp_conn_stats(c->conn, &st);
-		if (st.up && st.streams_open < load) {
-			best = c;
-			load = st.streams_open;
-		} else if (st.broken && waiting == NULL)
-			waiting = c;
-	}
-	return (best != NULL ? best : waiting);
 }
 
 /* The session of t that a resuming client names, if the server has it. */
@@ -482,4 +445,68 @@ tunnel_shutdown_all(void)
 		entry_close(t);
 		evtimer_del(t->grace);
 	}
+}
+
+static json_t *
+json_time(time_t t)
+{
+	if (t == 0)
+		return (json_null());
+	return (json_integer(t));
+}
+
+static json_t *
+json_list(json_t *a)
+{
+	if (a == NULL)
+		return (json_array());
+	return (json_incref(a));
+}
+
+/* The tunnel object of the REST API; the secret only when asked. */
+json_t *
+tunnel_json(struct tunnel *t, int with_secret)
+{
+	json_t	*o;
+
+	o = json_object();
+	if (o == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", json_string(t->id));
+	json_object_set_new(o, "owner", json_string(t->owner));
+	json_object_set_new(o, "status",
+	    json_string(tunnel_status_name(t->status)));
+	json_object_set_new(o, "host", json_string(env->host));
+	json_object_set_new(o, "ssh_port", json_integer(env->kgp_port));
+	json_object_set_new(o, "tunnel_identifier",
+	    t->identifier ? json_string(t->identifier) : json_null());
+	json_object_set_new(o, "creation_time", json_time(t->creation_time));
+	json_object_set_new(o, "launch_time", json_time(t->launch_time));
+	json_object_set_new(o, "last_connected", json_time(t->last_connected));
+	json_object_set_new(o, "shutdown_time", json_time(t->shutdown_time));
+	json_object_set_new(o, "domain_names", json_list(t->domain_names));
+	json_object_set_new(o, "direct_domains", json_list(t->direct_domains));
+	json_object_set_new(o, "no_ssl_bump_domains",
+	    json_list(t->no_ssl_bump_domains));
+	json_object_set_new(o, "shared_tunnel",
+	    json_boolean(t->shared_tunnel));
+	json_object_set_new(o, "use_kgp", json_boolean(t->use_kgp));
+	json_object_set_new(o, "use_caching_proxy",
+	    json_boolean(t->use_caching_proxy));
+	json_object_set_new(o, "no_proxy_caching",
+	    json_boolean(t->no_proxy_caching));
+	json_object_set_new(o, "tunnel_pool", json_boolean(t->tunnel_pool));
+	json_object_set_new(o, "user_shutdown",
+	    json_boolean(t->user_shutdown));
+	json_object_set_new(o, "vm_version",
+	    json_string(t->vm_version ? t->vm_version : ""));
+	json_object_set_new(o, "metadata",
+	    t->metadata ? json_incref(t->metadata) : json_object());
+	json_object_set_new(o, "entry_proxy", json_string(t->entry_addr));
+	json_object_set_new(o, "server_cert_sha256",
+	    json_string(env->cert_hash));
+	json_object_set_new(o, "connected", json_boolean(t->connected));
+	if (with_secret)
+		json_object_set_new(o, "kgp_secret", json_string(t->secret));
+	return (o);
 }

@@ -1,14 +1,17 @@
 /*
  * Small pure helpers of sc-server: hex, addresses, HTTP Basic
- * credentials, validation of the tunnel settings a client POSTs.  No
+ * credentials, validation of the tunnel settings a client POSTs, of
+ * tunnel ids and of account names.  No
  * global state here, so the unit tests compile this file alone.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +20,9 @@
 
 #include <jansson.h>
 
+#include "http.h"
 #include "server.h"
+#include "text.h"
 
 void
 hexencode(const uint8_t *in, size_t len, char *out)
@@ -76,56 +81,23 @@ hexdecode(const char *in, uint8_t *out, size_t len)
 }
 
 /*
- * "addr:port" or "[v6addr]:port" into host and port.  With port NULL the
- * whole string is an address (brackets allowed).
+ * "addr:port" or "[v6addr]:port" into host and port, port 0 meaning any
+ * (the kernel chooses).  With port NULL the whole string is an address
+ * (an IPv6 one with or without brackets).  The syntax is
+ * http_parse_authority()'s, as everywhere else.
  */
 int
 parse_hostport(const char *s, char *host, size_t hostlen, char *port,
     size_t portlen)
 {
-	const char	*p, *h;
-	size_t		 hl;
-	const char	*errstr;
+	struct http_authority	 a;
 
-	if (s == NULL || *s == '\0')
+	if (s == NULL || http_parse_authority(s, strlen(s), 0,
+	    port == NULL ? HTTP_AUTH_NOPORT : HTTP_AUTH_PORT0, &a) == -1)
 		return (-1);
-	if (*s == '[') {
-		if ((p = strchr(s, ']')) == NULL)
-			return (-1);
-		h = s + 1;
-		hl = p - h;
-		p++;
-		if (port == NULL) {
-			if (*p != '\0')
-				return (-1);
-		} else if (*p != ':')
-			return (-1);
-	} else if (port == NULL) {
-		h = s;
-		hl = strlen(s);
-		p = s + hl;
-	} else {
-		if ((p = strrchr(s, ':')) == NULL)
-			return (-1);
-		h = s;
-		hl = p - s;
-		if (memchr(h, ':', hl) != NULL)
-			return (-1);	/* v6 without brackets */
-	}
-	if (hl == 0 || hl >= hostlen)
+	if (strlcpy(host, a.host, hostlen) >= hostlen ||
+	    (port != NULL && strlcpy(port, a.port, portlen) >= portlen))
 		return (-1);
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if (port == NULL)
-		return (0);
-	p++;
-	if (*p == '\0' || strlen(p) >= portlen ||
-	    strspn(p, "0123456789") != strlen(p))
-		return (-1);
-	strtonum(p, 0, 65535, &errstr);
-	if (errstr != NULL)
-		return (-1);
-	strlcpy(port, p, portlen);
 	return (0);
 }
 
@@ -237,13 +209,16 @@ rest_basic_auth(const char *hdr, char *user, size_t userlen, char *key,
 	return (ret);
 }
 
+/* A JSON string of at most max bytes, each a printable one. */
 static int
-printable(const char *s)
+json_text(json_t *v, size_t max)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return (0);
-	return (1);
+	size_t	 len;
+
+	if (!json_is_string(v) || (len = json_string_length(v)) > max)
+		return (0);
+	/* a NUL counts as a control character: no cut string either */
+	return (text_ctlspan(json_string_value(v), len, 0) == len);
 }
 
 /* NULL, or an array of at most TUNNEL_ARRAY_MAX short strings */
@@ -256,10 +231,7 @@ string_array(json_t *v)
 	if (!json_is_array(v) || json_array_size(v) > TUNNEL_ARRAY_MAX)
 		return (0);
 	json_array_foreach(v, i, e) {
-		if (!json_is_string(e) ||
-		    json_string_length(e) > TUNNEL_STRING_MAX ||
-		    strlen(json_string_value(e)) != json_string_length(e) ||
-		    !printable(json_string_value(e)))
+		if (!json_text(e, TUNNEL_STRING_MAX))
 			return (0);
 	}
 	return (1);
@@ -333,10 +305,7 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 	}
 	v = json_object_get(body, "tunnel_identifier");
 	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v) ||
-		    json_string_length(v) > TUNNEL_STRING_MAX ||
-		    strlen(json_string_value(v)) != json_string_length(v) ||
-		    !printable(json_string_value(v))) {
+		if (!json_text(v, TUNNEL_STRING_MAX)) {
 			snprintf(err, errlen, "\"tunnel_identifier\" must be "
 			    "a string of at most %d printable bytes",
 			    TUNNEL_STRING_MAX);
@@ -346,10 +315,7 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 	}
 	v = json_object_get(body, "vm_version");
 	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v) ||
-		    json_string_length(v) > TUNNEL_VM_VERSION_MAX ||
-		    strlen(json_string_value(v)) != json_string_length(v) ||
-		    !printable(json_string_value(v))) {
+		if (!json_text(v, TUNNEL_VM_VERSION_MAX)) {
 			snprintf(err, errlen, "\"vm_version\" must be a string "
 			    "of at most %d printable bytes",
 			    TUNNEL_VM_VERSION_MAX);
@@ -513,4 +479,50 @@ write_file_atomic(const char *path, const void *buf, size_t len,
 	unlink(tmp);
 	errno = saved;
 	return (-1);
+}
+
+/* "ip:port" or "[ip6]:port"; *port gets the port. */
+int
+sockaddr_string(const struct sockaddr *sa, socklen_t salen, char *buf,
+    size_t len, int *port)
+{
+	char	 h[NI_MAXHOST], s[NI_MAXSERV];
+
+	if (getnameinfo(sa, salen, h, sizeof(h), s, sizeof(s),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return (-1);
+	if (port != NULL)
+		*port = atoi(s);
+	if (sa->sa_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%s", h, s);
+	else
+		snprintf(buf, len, "%s:%s", h, s);
+	return (0);
+}
+
+/* A tunnel id: TUNNEL_ID_LEN lowercase hex digits. */
+int
+tunnel_id_valid(const char *id)
+{
+	return (strlen(id) == TUNNEL_ID_LEN &&
+	    strspn(id, "0123456789abcdef") == TUNNEL_ID_LEN);
+}
+
+/*
+ * An account name: letters, digits and ._@+-, neither - nor . first, at
+ * most ACCOUNT_NAME_MAX.
+ */
+int
+account_name_valid(const char *name)
+{
+	size_t	 len = strlen(name);
+
+	if (len == 0 || len > ACCOUNT_NAME_MAX)
+		return (0);
+	if (name[0] == '-' || name[0] == '.')
+		return (0);
+	if (strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-") != len)
+		return (0);
+	return (1);
 }

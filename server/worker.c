@@ -9,7 +9,8 @@
  * accounts and the registry as read from disk and sends the registry to
  * write; the KGP worker asks the parent for each entry proxy's port.
  * What one must tell the other goes through the parent (registry.c,
- * tunnel.c, entry.c).
+ * tunnel.c, entry.c, by way of hub.c, which holds this end of the
+ * channel for them).
  *
  * fd 3 is the channel to the parent.  The start: the parent's messages up
  * to IMSG_SRV_START; the TLS context made from the PEM texts; then,
@@ -53,22 +54,6 @@
 #include "sandbox.h"
 #include "server.h"
 
-/* an entry proxy port asked of the parent */
-struct entry_bind {
-	TAILQ_ENTRY(entry_bind)	 entry;
-	uint64_t		 reqid;
-	void			(*cb)(int, const char *, void *);
-	void			*arg;
-};
-
-/* something to do once the registry of sequence number seq is written */
-struct save_wait {
-	TAILQ_ENTRY(save_wait)	 entry;
-	uint64_t		 seq;
-	void			(*cb)(void *, int);
-	void			*arg;
-};
-
 static int	 worker_config(struct imsgev *, struct imsg *);
 static int	 worker_listener(struct imsgev *, struct imsg *);
 static int	 worker_blob_msg(struct imsgev *, struct imsg *);
@@ -76,8 +61,6 @@ static void	 worker_blob(void);
 static void	 worker_accounts(const char *, size_t);
 static int	 worker_start_msg(struct imsgev *, struct imsg *);
 static void	 worker_start(void);
-static int	 worker_entry_fd(struct imsgev *, struct imsg *);
-static int	 worker_saved(struct imsgev *, struct imsg *);
 static int	 worker_shutdown_msg(struct imsgev *, struct imsg *);
 static void	 worker_check_ready(void);
 static int	 worker_tunnel_state(struct imsgev *, struct imsg *);
@@ -164,11 +147,8 @@ static size_t		 pemlen[SRV_BLOB_MAX];
 static char		*state_text;
 static size_t		 state_len;
 static int		 have_state, have_accounts;
-static uint64_t		 bind_reqid, save_seq, saved_seq, ready_seq;
-static int		 restoring;	/* entry ports asked at start */
+static uint64_t		 ready_seq;	/* REST: the registry written back */
 static int		 tunnels_told;	/* KGP: IMSG_SRV_TUNNELS_END came */
-static TAILQ_HEAD(, entry_bind)	binds = TAILQ_HEAD_INITIALIZER(binds);
-static TAILQ_HEAD(, save_wait)	waits = TAILQ_HEAD_INITIALIZER(waits);
 
 int
 worker_main(const char *role)
@@ -212,6 +192,7 @@ worker_main(const char *role)
 	    env->worker == SRV_ROLE_REST ? &worker_peer_rest : &worker_peer_kgp,
 	    NULL);
 	imsgev_log_sink(&iev_parent);
+	hub_init(&iev_parent, worker_check_ready);
 
 	sigterm = evsignal_new(env->base, SIGTERM, worker_sig, NULL);
 	sigint = evsignal_new(env->base, SIGINT, worker_sig, NULL);
@@ -423,6 +404,8 @@ worker_start(void)
 		    pemlen[SRV_BLOB_KGP_CRT], pem[SRV_BLOB_KGP_KEY],
 		    pemlen[SRV_BLOB_KGP_KEY]) == -1)
 			fatalx("KGP TLS setup failed");
+		/* out of descriptors, KGP handshakes go first */
+		entry_init(kgp_server_shed);
 		if (kgp_server_init(kgp_fd) == -1)
 			fatalx("cannot start the KGP endpoint");
 	}
@@ -445,13 +428,13 @@ worker_start(void)
 #endif
 	if (env->worker == SRV_ROLE_REST) {
 		sandbox_server_rest();
-		state_load(state_text, state_len);
+		state_load(state_text, state_len, reg_restore);
 		free(state_text);
 		state_text = NULL;
 		/* every running tunnel has been told */
 		worker_send(IMSG_SRV_TUNNELS_END, NULL, 0);
 		/* state_load() ends by writing the registry back */
-		ready_seq = save_seq;
+		ready_seq = worker_saves_sent();
 	} else
 		sandbox_server_kgp();
 	worker_check_ready();
@@ -468,92 +451,17 @@ worker_check_ready(void)
 	if (ready || !started)
 		return;
 	if (env->worker == SRV_ROLE_REST) {
-		if (reg_waiting() > 0 || saved_seq < ready_seq)
+		if (reg_waiting() > 0 || worker_saves_answered() < ready_seq)
 			return;
 		rest_enable();
 	} else {
-		if (!tunnels_told || restoring > 0)
+		if (!tunnels_told || worker_binds_pending() > 0)
 			return;
 		kgp_server_enable();
 	}
 	ready = 1;
 	imsg_compose_event(&iev_parent, IMSG_SRV_READY, 0, 0, -1, NULL, 0);
 	log_debug("serving");
-}
-
-/*
- * Ask the parent for an entry proxy port for tunnel id: want, or one the
- * kernel chooses (want 0, or want taken).  cb gets the listening socket
- * and its address, or -1.  Returns -1 if the request cannot be sent.
- */
-int
-worker_entry_bind(const char *id, int want, void (*cb)(int, const char *,
-    void *), void *arg)
-{
-	struct srv_entry_req	 req;
-	struct entry_bind	*b;
-
-	if ((b = calloc(1, sizeof(*b))) == NULL) {
-		log_warn("%s", __func__);
-		return (-1);
-	}
-	memset(&req, 0, sizeof(req));
-	req.reqid = ++bind_reqid;
-	strlcpy(req.tunnel_id, id, sizeof(req.tunnel_id));
-	req.want = want;
-	if (imsg_compose_event(&iev_parent, IMSG_SRV_ENTRY_BIND, 0, 0, -1,
-	    &req, sizeof(req)) == -1) {
-		free(b);
-		return (-1);
-	}
-	b->reqid = req.reqid;
-	b->cb = cb;
-	b->arg = arg;
-	TAILQ_INSERT_TAIL(&binds, b, entry);
-	if (!ready)
-		restoring++;
-	return (0);
-}
-
-static int
-worker_entry_fd(struct imsgev *iev, struct imsg *imsg)
-{
-	struct srv_entry_reply	 rep;
-	struct entry_bind	*b;
-	int			 fd;
-
-	memcpy(&rep, imsg->data, sizeof(rep));
-	TAILQ_FOREACH(b, &binds, entry)
-		if (b->reqid == rep.reqid)
-			break;
-	if (b == NULL || (imsg->fd == -1) != (rep.bound[0] == '\0')) {
-		log_warnx("%s: an answer to no request", __func__);
-		return (IMSGEV_BAD);
-	}
-	fd = imsg_get_fd(imsg);
-	if (fd != -1 && set_nonblock(fd) == -1)
-		fatal("%s: set_nonblock", __func__);
-	TAILQ_REMOVE(&binds, b, entry);
-	b->cb(fd, rep.bound, b->arg);
-	free(b);
-	if (!ready && --restoring == 0)
-		worker_check_ready();
-	return (IMSGEV_OK);
-}
-
-/* The KGP worker answered for every tunnel of the registry. */
-void
-worker_restore_done(void)
-{
-	worker_check_ready();
-}
-
-/* A message for the parent, or for the other worker through it. */
-void
-worker_send(uint32_t type, const void *data, size_t len)
-{
-	if (imsg_compose_event(&iev_parent, type, 0, 0, -1, data, len) == -1)
-		fatal("%s: imsg_compose", __func__);
 }
 
 /*
@@ -644,72 +552,6 @@ worker_auth_rep(struct imsgev *iev, struct imsg *imsg)
 }
 
 /*
- * Send a registry to write.  Returns its sequence number, or 0 with errno
- * set if it cannot be sent.
- */
-uint64_t
-worker_save(const char *text, size_t len)
-{
-	if (srv_blob_send(&iev_parent, SRV_BLOB_SAVE, text, len,
-	    save_seq + 1) == -1)
-		return (0);
-	return (++save_seq);
-}
-
-/*
- * cb(arg, error) once the parent has answered for the registry of
- * sequence number seq (worker_save()): error 0 if it is on disk, else
- * the errno of the failure.  Each registry sent gets its answer, in
- * order, so every waiter hears once.
- */
-void
-worker_after_save(uint64_t seq, void (*cb)(void *, int), void *arg)
-{
-	struct save_wait	*w;
-
-	if (seq <= saved_seq || seq > save_seq)
-		fatalx("%s: no registry %llu waits for its answer", __func__,
-		    (unsigned long long)seq);
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		fatal("%s", __func__);
-	w->seq = seq;
-	w->cb = cb;
-	w->arg = arg;
-	TAILQ_INSERT_TAIL(&waits, w, entry);
-}
-
-/* The answer for the next registry sent (srv_saved_valid() has run). */
-static int
-worker_saved(struct imsgev *iev, struct imsg *imsg)
-{
-	struct save_wait	*w, *tmp;
-	struct srv_saved	 sv;
-
-	memcpy(&sv, imsg->data, sizeof(sv));
-	if (sv.seq != saved_seq + 1 || sv.seq > save_seq)
-		return (IMSGEV_BAD);
-	saved_seq = sv.seq;
-	state_saved(sv.error);
-	TAILQ_FOREACH_SAFE(w, &waits, entry, tmp) {
-		if (w->seq > saved_seq)
-			continue;
-		TAILQ_REMOVE(&waits, w, entry);
-		w->cb(w->arg, sv.error);
-		free(w);
-	}
-	worker_check_ready();
-	return (IMSGEV_OK);
-}
-
-/* The registry read at start does not parse: the parent keeps it aside. */
-void
-worker_state_aside(void)
-{
-	imsg_compose_event(&iev_parent, IMSG_SRV_STATE_ASIDE, 0, 0, -1, NULL,
-	    0);
-}
-
-/*
  * IMSG_SRV_SHUTDOWN (the parent's SIGTERM), or a SIGTERM of our own (a
  * service manager's): close every entry proxy, send
  * GOAWAY on every KGP connection, and end once they are gone or after
@@ -740,7 +582,7 @@ worker_shutdown(void)
 	if ((env->exit_timer = evtimer_new(env->base, worker_exit_timeout,
 	    NULL)) != NULL)
 		evtimer_add(env->exit_timer, &tv);
-	server_shutdown_check();
+	kgp_server_shutdown_check();
 }
 
 /*
@@ -763,12 +605,4 @@ worker_exit_timeout(int fd, short ev, void *arg)
 	}
 	log_warnx("connections still open, exiting");
 	event_base_loopexit(env->base, NULL);
-}
-
-/* Shutting down: leave the loop once the last KGP connection is gone. */
-void
-server_shutdown_check(void)
-{
-	if (env->shutting_down && TAILQ_EMPTY(&env->clients))
-		event_base_loopexit(env->base, NULL);
 }

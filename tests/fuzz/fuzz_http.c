@@ -1,7 +1,9 @@
 /*
  * Fuzz target for common/http.c: the request and the response head
- * parser (whole, and split in two at a point the input picks) and the
- * chunked decoder (fed in pieces), with a few invariants checked.
+ * parser (whole, and split in two at a point the input picks), the
+ * chunked decoder (fed in pieces), and the authority and URL parsers
+ * (on the input and on the targets of the requests it makes), with a
+ * few invariants checked.
  */
 #include <sys/types.h>
 
@@ -13,6 +15,43 @@
 #include "http.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+fuzz_authority(const char *s, size_t len, uint16_t dport, int flags)
+{
+	struct http_authority	 a;
+	size_t			 hlen;
+
+	if (http_parse_authority(s, len, dport, flags, &a) == -1) {
+		if (a.errstr == NULL)
+			abort();
+		return;
+	}
+	hlen = strlen(a.host);
+	if (hlen == 0 || hlen >= HTTP_HOST_MAX || hlen > len)
+		abort();
+	if (flags & HTTP_AUTH_NOPORT) {
+		if (a.port[0] != '\0' || a.portnum != 0)
+			abort();
+		return;
+	}
+	if (strtoul(a.port, NULL, 10) != a.portnum || (a.portnum == 0 &&
+	    !(flags & HTTP_AUTH_PORT0)))
+		abort();
+}
+
+static void
+fuzz_url(const char *target)
+{
+	struct http_url	 u;
+
+	fuzz_authority(target, strlen(target), 0, 0);
+	if (http_parse_url(target, &u) == -1)
+		return;
+	if (u.authority != target + 7 || u.path != u.authority + u.authlen ||
+	    u.auth.portnum == 0 || strchr(target, '#') != NULL)
+		abort();
+}
 
 static void
 fuzz_head(enum http_kind kind, const uint8_t *data, size_t len,
@@ -57,6 +96,7 @@ fuzz_head(enum http_kind kind, const uint8_t *data, size_t len,
 			if (h.method == NULL || h.target == NULL)
 				abort();
 			(void)http_body_framing(&h, NULL, &cl);
+			fuzz_url(h.target);
 		} else {
 			if (h.status < 100 || h.status > 599)
 				abort();
@@ -108,5 +148,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	fuzz_head(HTTP_REQUEST, data, len, len);
 	fuzz_chunked(data, len, len);
 	fuzz_chunked(data, len, 1 + data[0] % 7);
+	fuzz_authority((const char *)data + 1, len - 1, data[0] & 0x80 ? 80 :
+	    0, data[0] & (HTTP_AUTH_PORT0 | HTTP_AUTH_NOPORT));
 	return (0);
 }

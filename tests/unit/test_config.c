@@ -659,6 +659,12 @@ test_proxy(void **state)
 		"u:topsecret@h:99999",		/* the port */
 		"u:topsecret@h",		/* no port */
 		"u:topsecret@h o:1",		/* the host */
+		/* where the host:port parsers disagreed (test_http.c) */
+		"u:topsecret@h:+80",		/* a sign */
+		"u:topsecret@h: 80",		/* a space */
+		"u:topsecret@h:0",		/* port 0 */
+		"u:topsecret@[name]:80",	/* a name in brackets */
+		"u:topsecret@h:",		/* an empty port, none needed */
 		NULL };
 	int		 i;
 
@@ -712,6 +718,13 @@ test_proxy(void **state)
 	assert_string_equal(conf.proxy_host, "v4proxy");
 	assert_int_equal(conf.proxy_port, 8888);
 	assert_false(conf.proxy_tunnel);
+	/* an empty port is the default one, leading zeros are no matter */
+	setenv("http_proxy", "http://v4proxy:/", 1);
+	assert_int_equal(parse("-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_int_equal(conf.proxy_port, 80);
+	setenv("http_proxy", "http://v4proxy:03128", 1);
+	assert_int_equal(parse("-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_int_equal(conf.proxy_port, 3128);
 	/* a flag beats the environment */
 	assert_int_equal(parse("-u", "a", "-k", "k", "-p", "flagproxy:1",
 	    NULL), CONFIG_OK);

@@ -1,6 +1,7 @@
 /*
  * Unit tests of common/http.c: valid heads split at every byte, hostile
- * heads, body framing, hop-by-hop fields, the chunked decoder.
+ * heads, body framing, hop-by-hop fields, the chunked decoder,
+ * authorities and absolute-form URLs.
  */
 #include <sys/types.h>
 
@@ -671,6 +672,179 @@ test_chunked_bad(void **state)
 	free(big);
 }
 
+/*
+ * Authorities: one parser for proxyd's CONNECT and URLs, sc-server's
+ * addresses and sc's upstream proxy, which each had their own and
+ * disagreed.  Each row: the input, the default port, the flags, and
+ * the host and port it gives (NULL: refused).
+ */
+struct auth_case {
+	const char	*in;
+	uint16_t	 dport;
+	int		 flags;
+	const char	*host;
+	const char	*port;
+};
+
+static const struct auth_case auth_cases[] = {
+	/* plain */
+	{ "example.com:8080", 0, 0, "example.com", "8080" },
+	{ "example.com", 80, 0, "example.com", "80" },
+	{ "127.0.0.1:1", 0, 0, "127.0.0.1", "1" },
+	{ "a-b_c~d.e:65535", 0, 0, "a-b_c~d.e", "65535" },
+	{ "[::1]:443", 0, 0, "::1", "443" },
+	{ "[::ffff:10.0.0.1]", 80, 0, "::ffff:10.0.0.1", "80" },
+	{ "[fe80::1:2]:8", 0, 0, "fe80::1:2", "8" },
+	/* no port: the default, or refused when one is needed */
+	{ "example.com", 0, 0, NULL, NULL },
+	{ "[::1]", 0, 0, NULL, NULL },
+	/* port 0: server's -K/-R took it (any port), proxyd and sc not */
+	{ "h:0", 0, 0, NULL, NULL },
+	{ "h:0", 80, 0, NULL, NULL },
+	{ "h:00", 0, 0, NULL, NULL },
+	{ "[::1]:0", 0, HTTP_AUTH_PORT0, "::1", "0" },
+	{ "127.0.0.1:0", 0, HTTP_AUTH_PORT0, "127.0.0.1", "0" },
+	/* an empty port is no port (RFC 3986): the server refused it */
+	{ "h:", 80, 0, "h", "80" },
+	{ "h:", 0, 0, NULL, NULL },
+	{ "[::1]:", 80, 0, "::1", "80" },
+	/* leading zeros: a number all the same, written without them */
+	{ "h:0080", 0, 0, "h", "80" },
+	{ "h:000000000000000443", 0, 0, "h", "443" },
+	{ "h:065535", 0, 0, "h", "65535" },
+	/* signs, spaces, garbage: sc's strtoll() took "+80" and " 80" */
+	{ "h:+80", 0, 0, NULL, NULL },
+	{ "h:-80", 0, 0, NULL, NULL },
+	{ "h: 80", 0, 0, NULL, NULL },
+	{ "h:80 ", 0, 0, NULL, NULL },
+	{ "h:80a", 0, 0, NULL, NULL },
+	{ "h:0x50", 0, 0, NULL, NULL },
+	{ "h:80/", 0, 0, NULL, NULL },
+	{ "h:65536", 0, 0, NULL, NULL },
+	{ "h:99999999999999999999", 0, 0, NULL, NULL },
+	/* empty hosts: the server took none, but check each */
+	{ "", 80, 0, NULL, NULL },
+	{ ":80", 0, 0, NULL, NULL },
+	{ "[]:80", 0, 0, NULL, NULL },
+	/* hosts: the server took any byte, sc no '~' and "[name]" */
+	{ "h o:1", 0, 0, NULL, NULL },
+	{ "h@x:1", 0, 0, NULL, NULL },
+	{ "h%41:1", 0, 0, NULL, NULL },
+	{ "*:1", 0, 0, NULL, NULL },
+	{ "[name]:1", 0, 0, NULL, NULL },
+	/* IPv6: brackets needed with a port, and a real address in them */
+	{ "::1:80", 0, 0, NULL, NULL },
+	{ "::1", 80, 0, NULL, NULL },
+	{ "[::1", 80, 0, NULL, NULL },
+	{ "[::1]80", 0, 0, NULL, NULL },
+	{ "[::1]:80:81", 0, 0, NULL, NULL },
+	{ "[1:2:3]:80", 0, 0, NULL, NULL },
+	{ "[::g]:80", 0, 0, NULL, NULL },
+	{ "[::1%25eth0]:80", 0, 0, NULL, NULL },
+	/* a host alone (sc-server -e): brackets or not, never a port */
+	{ "127.0.0.1", 0, HTTP_AUTH_NOPORT, "127.0.0.1", "" },
+	{ "::", 0, HTTP_AUTH_NOPORT, "::", "" },
+	{ "[::]", 0, HTTP_AUTH_NOPORT, "::", "" },
+	{ "[::]:1", 0, HTTP_AUTH_NOPORT, NULL, NULL },
+	{ "127.0.0.1:1", 0, HTTP_AUTH_NOPORT, NULL, NULL },
+	{ "localhost", 0, HTTP_AUTH_NOPORT, "localhost", "" },
+};
+
+static void
+test_authority(void **state)
+{
+	struct http_authority	 a;
+	const struct auth_case	*c;
+	size_t			 i;
+	int			 r;
+
+	for (i = 0; i < sizeof(auth_cases) / sizeof(auth_cases[0]); i++) {
+		c = &auth_cases[i];
+		r = http_parse_authority(c->in, strlen(c->in), c->dport,
+		    c->flags, &a);
+		if (c->host == NULL) {
+			if (r != -1)
+				fail_msg("\"%s\" taken as %s %s", c->in,
+				    a.host, a.port);
+			assert_non_null(a.errstr);
+			continue;
+		}
+		if (r != 0)
+			fail_msg("\"%s\" refused: %s", c->in, a.errstr);
+		assert_string_equal(a.host, c->host);
+		assert_string_equal(a.port, c->port);
+		assert_int_equal(a.portnum, c->port[0] ? atoi(c->port) : 0);
+	}
+}
+
+/* the length bounds it: a NUL or what follows is never read as host */
+static void
+test_authority_bounds(void **state)
+{
+	struct http_authority	 a;
+	char			 big[HTTP_HOST_MAX + 8];
+
+	assert_int_equal(http_parse_authority("h:80xyz", 4, 0, 0, &a), 0);
+	assert_string_equal(a.port, "80");
+	assert_int_equal(http_parse_authority("[::1\0x]:1", 9, 0, 0, &a), -1);
+	assert_int_equal(http_parse_authority("h\0x:1", 5, 0, 0, &a), -1);
+	assert_int_equal(a.ipv6, 0);
+	assert_int_equal(http_parse_authority("[::1]:1", 7, 0, 0, &a), 0);
+	assert_int_equal(a.ipv6, 1);
+	memset(big, 'a', sizeof(big));
+	assert_int_equal(http_parse_authority(big, HTTP_HOST_MAX - 1, 80, 0,
+	    &a), 0);
+	assert_int_equal(strlen(a.host), HTTP_HOST_MAX - 1);
+	assert_int_equal(http_parse_authority(big, HTTP_HOST_MAX, 80, 0, &a),
+	    -1);
+	assert_string_equal(a.errstr, "host too long");
+}
+
+/* absolute-form targets: http:// alone, no userinfo, no fragment */
+static void
+test_url(void **state)
+{
+	struct http_url	 u;
+
+	assert_int_equal(http_parse_url("http://example.com:8080/a/b?c=d",
+	    &u), 0);
+	assert_string_equal(u.auth.host, "example.com");
+	assert_string_equal(u.auth.port, "8080");
+	assert_int_equal(u.authlen, 16);
+	assert_memory_equal(u.authority, "example.com:8080", 16);
+	assert_string_equal(u.path, "/a/b?c=d");
+	/* no path, a query alone, the scheme in capitals, the port 80 */
+	assert_int_equal(http_parse_url("HTTP://h", &u), 0);
+	assert_string_equal(u.auth.port, "80");
+	assert_string_equal(u.path, "");
+	assert_int_equal(http_parse_url("http://h?q", &u), 0);
+	assert_string_equal(u.path, "?q");
+	assert_int_equal(http_parse_url("http://[::1]:81/", &u), 0);
+	assert_string_equal(u.auth.host, "::1");
+	assert_string_equal(u.auth.port, "81");
+	assert_memory_equal(u.authority, "[::1]:81", u.authlen);
+	/* the Host field goes as written: "h:" (port 80) stays "h:" */
+	assert_int_equal(http_parse_url("http://h:/x", &u), 0);
+	assert_string_equal(u.auth.port, "80");
+	assert_int_equal(u.authlen, 2);
+
+	assert_int_equal(http_parse_url("https://h/", &u), -1);
+	assert_int_equal(http_parse_url("/relative", &u), -1);
+	assert_int_equal(http_parse_url("*", &u), -1);
+	assert_int_equal(http_parse_url("http:/h/", &u), -1);
+	assert_int_equal(http_parse_url("http://", &u), -1);
+	assert_int_equal(http_parse_url("http:///x", &u), -1);
+	assert_int_equal(http_parse_url("http://u:p@h/", &u), -1);
+	assert_int_equal(http_parse_url("http://h/#f", &u), -1);
+	assert_int_equal(http_parse_url("http://h/a?b#f", &u), -1);
+	assert_int_equal(http_parse_url("http://h:0/", &u), -1);
+	assert_int_equal(http_parse_url("http://h:99999/", &u), -1);
+	assert_int_equal(http_parse_url("http://h:+80/", &u), -1);
+	assert_int_equal(http_parse_url("http://[::1/", &u), -1);
+	assert_int_equal(http_parse_url("http://h o/", &u), -1);
+	assert_non_null(u.auth.errstr);
+}
+
 int
 main(void)
 {
@@ -685,6 +859,9 @@ main(void)
 		cmocka_unit_test(test_hop_by_hop),
 		cmocka_unit_test(test_chunked_valid),
 		cmocka_unit_test(test_chunked_bad),
+		cmocka_unit_test(test_authority),
+		cmocka_unit_test(test_authority_bounds),
+		cmocka_unit_test(test_url),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

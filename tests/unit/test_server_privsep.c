@@ -23,25 +23,6 @@
 #include "proc.h"
 #include "server.h"
 
-struct server_env	*env;
-
-/* what privsep.c's checks use of tunnel.c and accounts.c */
-int
-tunnel_id_valid(const char *id)
-{
-	return (strlen(id) == TUNNEL_ID_LEN &&
-	    strspn(id, "0123456789abcdef") == TUNNEL_ID_LEN);
-}
-
-int
-account_name_valid(const char *name)
-{
-	size_t	 len = strlen(name);
-
-	return (len > 0 && len <= ACCOUNT_NAME_MAX && strspn(name,
-	    "abcdefghijklmnopqrstuvwxyz0123456789._@+-") == len);
-}
-
 struct pair {
 	int		 sv[2];
 	struct imsgev	 w;	/* sends on sv[0] (no event: flushed here) */

@@ -101,6 +101,18 @@ test_hostport(void **state)
 	assert_int_equal(parse_hostport("::", h, sizeof(h), NULL, 0), 0);
 	assert_string_equal(h, "::");
 	assert_int_equal(parse_hostport("[::]:1", h, sizeof(h), NULL, 0), -1);
+
+	/* as http_parse_authority() has it (test_http.c): once they differed */
+	assert_int_equal(parse_hostport("h:0080", h, sizeof(h), p,
+	    sizeof(p)), 0);
+	assert_string_equal(p, "80");
+	assert_int_equal(parse_hostport("*:80", h, sizeof(h), p,
+	    sizeof(p)), -1);
+	assert_int_equal(parse_hostport("[name]:80", h, sizeof(h), p,
+	    sizeof(p)), -1);
+	assert_int_equal(parse_hostport("h:+80", h, sizeof(h), p,
+	    sizeof(p)), -1);
+	assert_int_equal(parse_hostport("[::1]:80", h, sizeof(h), p, 2), -1);
 }
 
 static void
