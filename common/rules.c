@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "rules.h"
+#include "rules_re.h"
 
 /* a version 4 domain of a list */
 struct rules_dom {
@@ -451,7 +452,8 @@ rules_add_list(struct rules *r, enum rules_list list,
 				continue;
 			}
 			if (cls) {
-				if (*p == ']' && p - 1 > start && p[-1] != '[' &&
+				if (*p == ']' && p - 1 > start &&
+				    p[-1] != '[' &&
 				    !(p - 2 >= start && p[-1] == '^' &&
 				    p[-2] == '['))
 					cls = 0;

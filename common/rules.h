@@ -50,7 +50,8 @@
 enum rules_list {
 	RULES_DENY,		/* -F: refused at once */
 	RULES_DIRECT,		/* -D: straight to the origin */
-	RULES_TUNNEL,		/* -t, -T: these down the tunnel, others direct */
+	RULES_TUNNEL,		/* -t, -T: these down the tunnel, */
+				/* the others direct */
 	RULES_PASSTHROUGH,	/* -B: TLS passed through, not resigned */
 	RULES_RESIGN,		/* -b: only these resigned */
 	RULES_NLISTS
@@ -88,7 +89,7 @@ enum rules_route {
 
 struct rules_verdict {
 	enum rules_route	 route;
-	int			 resign;	/* a tunnelled TLS connection: */
+	int			 resign;	/* a tunnelled TLS connection */
 						/* resign (1) or pass (0) */
 	const struct rule	*rule;		/* what decided the route; */
 						/* NULL: the default */
@@ -118,18 +119,5 @@ int		 rules_field_lookup(const char *, enum rules_list *,
 		    enum rules_syntax *);
 const char	*rules_flag(enum rules_list, enum rules_syntax);
 const char	*rules_route_name(enum rules_route);
-
-/* rules_re.c: the regular expressions (internal to rules.c) */
-struct re_prog;
-#define RE_ANCHORED	0x01	/* the whole text, else found anywhere */
-#define RE_ICASE	0x02	/* case-insensitive from the start */
-int		 re_compile(struct re_prog *, const char *, uint32_t, int,
-		    size_t, char *, size_t);
-struct re_prog	*re_prog_new(int);
-int		 re_prog_finish(struct re_prog *);
-void		 re_prog_free(struct re_prog *);
-size_t		 re_prog_size(const struct re_prog *);
-int		 re_match(const struct re_prog *, const char *, size_t,
-		    uint32_t *, size_t *);
 
 #endif /* SC_RULES_H */

@@ -1,12 +1,12 @@
 /*
- * Fuzz target for common/rules.c and rules_re.c: the input is lines,
- * "L S rules" (a list 0-4 and a syntax 0-1, then a comma list) and, last,
- * "host url"; every list is added, the whole compiled, and the host and
- * URL decided.  The first byte also picks an expression compiled alone
- * and run, anchored and searching, on the last line.  Checked: nothing
- * crashes, a verdict names a rule of the list that decided it, no
- * decision spends more than RULES_STEPS_MAX, an expression that compiled
- * alone fits RULES_PROG_MAX.
+ * Fuzz target for common/rules.c, rules_re.c and rules_re_parse.c: the
+ * input is lines, "L S rules" (a list 0-4 and a syntax 0-1, then a comma
+ * list) and, last, "host url"; every list is added, the whole compiled,
+ * and the host and URL decided.  The first byte also picks an expression
+ * compiled alone and run, anchored and searching, on the last line.
+ * Checked: nothing crashes, a verdict names a rule of the list that
+ * decided it, no decision spends more than RULES_STEPS_MAX, an
+ * expression that compiled alone fits RULES_PROG_MAX.
  */
 #include <sys/types.h>
 
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "rules.h"
+#include "rules_re.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

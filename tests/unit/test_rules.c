@@ -1,7 +1,8 @@
 /*
- * Unit tests of common/rules.c and rules_re.c: every shape of rule in
- * both syntaxes, the lists' precedence, the regular expressions the
- * matcher takes and refuses, hostile expressions and the limits.
+ * Unit tests of common/rules.c, rules_re.c and rules_re_parse.c: every
+ * shape of rule in both syntaxes, the lists' precedence, the regular
+ * expressions the matcher takes and refuses, hostile expressions and the
+ * limits.
  */
 #include <sys/types.h>
 #include <sys/time.h>
@@ -191,7 +192,8 @@ test_v5_domains(void **state)
 	struct rules_verdict	 v;
 
 	/* the whole host must match */
-	r = mk(1, RULES_DIRECT, RULES_V5, ".*\\.cdn\\.example,static\\.example");
+	r = mk(1, RULES_DIRECT, RULES_V5,
+	    ".*\\.cdn\\.example,static\\.example");
 	assert_int_equal(route(r, "a.cdn.example", NULL), RULES_ROUTE_DIRECT);
 	assert_int_equal(route(r, "A.CDN.Example", NULL), RULES_ROUTE_DIRECT);
 	assert_int_equal(route(r, "cdn.example", NULL), RULES_ROUTE_TUNNEL);
