@@ -5,6 +5,9 @@
 #   office ($OFFICE) 10.213.N.2/30  sc (controller, kgpd, proxyd), the app
 # The app listens on $APP_IP, an address on office's loopback that no other
 # namespace has a route to: cloud reaches it only through the tunnel.
+# The "internet" (start_internet) is the same app on $INET_IP, an address
+# on cloud's loopback: the server reaches it, office never does (what
+# the traffic rules send direct).
 #
 # Programs come from the environment (meson test sets them):
 #   SC, SC_SERVER, SC_CTL   build-tree paths of sc, sc-server, sc-ctl
@@ -25,6 +28,7 @@ CLOUD=sc-cloud-$$
 CLOUD_IP=10.213.$N.1
 OFFICE_IP=10.213.$N.2
 APP_IP=10.214.$N.1
+INET_IP=10.215.$N.1
 APP_PORT=8080
 APP_TLS_PORT=8443
 APP_ECHO_PORT=8007
@@ -162,6 +166,37 @@ sweep_stale() {
 office_etc() {
 	mkdir -p "/etc/netns/$OFFICE" || fail "mkdir /etc/netns/$OFFICE"
 	cat >"/etc/netns/$OFFICE/$1" || fail "cannot write office's $1"
+}
+
+# cloud_etc FILE: stdin becomes cloud's /etc/FILE, as office_etc does
+cloud_etc() {
+	mkdir -p "/etc/netns/$CLOUD" || fail "mkdir /etc/netns/$CLOUD"
+	cat >"/etc/netns/$CLOUD/$1" || fail "cannot write cloud's $1"
+}
+
+# start_internet: the app again on $INET_IP (cloud's loopback), HTTP on
+# $APP_PORT and TLS on $APP_TLS_PORT (its certificate $TMP/inet.crt, for
+# $INET_IP and www.internet.test): reachable from cloud, not office
+start_internet() {
+	cloud ip addr add "$INET_IP/32" dev lo
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -days 2 -subj "/CN=e2e-internet" \
+	    -addext "subjectAltName=IP:$INET_IP,DNS:www.internet.test" \
+	    -keyout "$TMP/inet.key" -out "$TMP/inet.crt" >/dev/null 2>&1 ||
+	    fail "openssl could not make the internet's certificate"
+	ip netns exec "$CLOUD" "$PYTHON" "$E2E_DIR/app.py" serve \
+	    --addr "$INET_IP" --http-port "$APP_PORT" \
+	    --tls-port "$APP_TLS_PORT" --cert "$TMP/inet.crt" \
+	    --key "$TMP/inet.key" --ready "$TMP/inet.ready" \
+	    >"$TMP/inet.log" 2>&1 &
+	PIDS+=($!)
+	wait_for 10 test -f "$TMP/inet.ready" || fail "the internet did not start"
+	cloud curl -sS --max-time 5 -o /dev/null "http://$INET_IP:$APP_PORT/" ||
+	    fail "the internet does not answer inside cloud"
+	if office curl -sS --max-time 3 -o /dev/null \
+	    "http://$INET_IP:$APP_PORT/" 2>/dev/null; then
+		fail "the internet is reachable from office"
+	fi
 }
 
 e2e_init() {
