@@ -92,16 +92,25 @@ rules_err(char *err, size_t errlen, const char *fmt, ...)
 	return (-1);
 }
 
-const char *
-rules_field(enum rules_list list, enum rules_syntax syntax)
+/* The row of rules_fields[] of list in syntax; -1 for none. */
+static int
+rules_row(enum rules_list list, enum rules_syntax syntax)
 {
 	int	 i;
 
 	for (i = 0; rules_fields[i].field != NULL; i++)
 		if (rules_fields[i].list == list &&
 		    rules_fields[i].syntax == syntax)
-			return (rules_fields[i].field);
-	return (NULL);
+			return (i);
+	return (-1);
+}
+
+const char *
+rules_field(enum rules_list list, enum rules_syntax syntax)
+{
+	int	 i = rules_row(list, syntax);
+
+	return (i == -1 ? NULL : rules_fields[i].field);
 }
 
 /* The list and syntax of a REST field; -1 for any other name. */
@@ -124,13 +133,9 @@ rules_field_lookup(const char *name, enum rules_list *list,
 const char *
 rules_flag(enum rules_list list, enum rules_syntax syntax)
 {
-	int	 i;
+	int	 i = rules_row(list, syntax);
 
-	for (i = 0; rules_fields[i].field != NULL; i++)
-		if (rules_fields[i].list == list &&
-		    rules_fields[i].syntax == syntax)
-			return (rules_fields[i].flag);
-	return ("?");
+	return (i == -1 ? "?" : rules_fields[i].flag);
 }
 
 const char *

@@ -79,6 +79,7 @@ static struct evdns_base	*direct_dns;
 static void	 direct_resolved(int, struct evutil_addrinfo *, void *);
 static void	 direct_timer(int, short, void *);
 static void	 direct_next(struct direct *);
+static void	 direct_next_addr(struct direct *, int);
 static void	 direct_fail(struct direct *, int, const char *);
 static void	 direct_free(struct direct *);
 static void	 direct_origin_event(struct bufferevent *, short, void *);
@@ -221,11 +222,7 @@ direct_timer(int fd, short ev, void *arg)
 		return;
 	case DIRECT_CONNECTING:
 		/* this address took too long: the next one */
-		d->last_errno = ETIMEDOUT;
-		bufferevent_free(d->o);
-		d->o = NULL;
-		d->aicur = d->aicur->ai_next;
-		direct_next(d);
+		direct_next_addr(d, ETIMEDOUT);
 		return;
 	case DIRECT_OPEN:
 		if (time(NULL) - d->last >= DIRECT_IDLE_SEC) {
@@ -281,6 +278,17 @@ direct_next(struct direct *d)
 	direct_fail(d, 502, why);
 }
 
+/* The address being connected failed with error: the next one. */
+static void
+direct_next_addr(struct direct *d, int error)
+{
+	d->last_errno = error;
+	bufferevent_free(d->o);
+	d->o = NULL;
+	d->aicur = d->aicur->ai_next;
+	direct_next(d);
+}
+
 static void
 direct_origin_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -293,13 +301,8 @@ direct_origin_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (!(what & BEV_EVENT_CONNECTED)) {
-		d->last_errno = EVUTIL_SOCKET_ERROR();
-		if (d->last_errno == 0)
-			d->last_errno = ECONNREFUSED;
-		bufferevent_free(d->o);
-		d->o = NULL;
-		d->aicur = d->aicur->ai_next;
-		direct_next(d);
+		direct_next_addr(d, EVUTIL_SOCKET_ERROR() != 0 ?
+		    EVUTIL_SOCKET_ERROR() : ECONNREFUSED);
 		return;
 	}
 	if ((d->b = bufferevent_socket_new(env->base, d->bfd,

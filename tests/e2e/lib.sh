@@ -179,20 +179,8 @@ cloud_etc() {
 # $INET_IP and www.internet.test): reachable from cloud, not office
 start_internet() {
 	cloud ip addr add "$INET_IP/32" dev lo
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-	    -nodes -days 2 -subj "/CN=e2e-internet" \
-	    -addext "subjectAltName=IP:$INET_IP,DNS:www.internet.test" \
-	    -keyout "$TMP/inet.key" -out "$TMP/inet.crt" >/dev/null 2>&1 ||
-	    fail "openssl could not make the internet's certificate"
-	ip netns exec "$CLOUD" "$PYTHON" "$E2E_DIR/app.py" serve \
-	    --addr "$INET_IP" --http-port "$APP_PORT" \
-	    --tls-port "$APP_TLS_PORT" --cert "$TMP/inet.crt" \
-	    --key "$TMP/inet.key" --ready "$TMP/inet.ready" \
-	    >"$TMP/inet.log" 2>&1 &
-	PIDS+=($!)
-	wait_for 10 test -f "$TMP/inet.ready" || fail "the internet did not start"
-	cloud curl -sS --max-time 5 -o /dev/null "http://$INET_IP:$APP_PORT/" ||
-	    fail "the internet does not answer inside cloud"
+	make_cert inet "IP:$INET_IP,DNS:www.internet.test"
+	serve_app "$CLOUD" inet "$INET_IP"
 	if office curl -sS --max-time 3 -o /dev/null \
 	    "http://$INET_IP:$APP_PORT/" 2>/dev/null; then
 		fail "the internet is reachable from office"
@@ -252,27 +240,40 @@ stage_programs() {
 	done
 }
 
+# make_cert NAME SAN: a self-signed certificate $TMP/NAME.crt and its
+# key $TMP/NAME.key, for the subjectAltName SAN
+make_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -days 2 -subj "/CN=e2e-$1" -addext "subjectAltName=$2" \
+	    -keyout "$TMP/$1.key" -out "$TMP/$1.crt" >/dev/null 2>&1 ||
+	    fail "openssl could not make the $1 certificate"
+}
+
 # the TLS app's certificate: self-signed, for the app's address
 make_app_cert() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-	    -nodes -days 2 -subj "/CN=e2e-app" \
-	    -addext "subjectAltName=IP:$APP_IP" \
-	    -keyout "$TMP/app.key" -out "$TMP/app.crt" >/dev/null 2>&1 ||
-	    fail "openssl could not make the app certificate"
+	make_cert app "IP:$APP_IP"
+}
+
+# serve_app NS NAME ADDR [app.py args]: app.py in namespace NS on ADDR,
+# HTTP on $APP_PORT and TLS on $APP_TLS_PORT with $TMP/NAME.crt, its log
+# $TMP/NAME.log; waits until it answers inside NS
+serve_app() {
+	local ns=$1 name=$2 addr=$3
+	shift 3
+	ip netns exec "$ns" "$PYTHON" "$E2E_DIR/app.py" serve --addr "$addr" \
+	    --http-port "$APP_PORT" --tls-port "$APP_TLS_PORT" "$@" \
+	    --cert "$TMP/$name.crt" --key "$TMP/$name.key" \
+	    --ready "$TMP/$name.ready" >"$TMP/$name.log" 2>&1 &
+	PIDS+=($!)
+	wait_for 10 test -f "$TMP/$name.ready" || fail "$name did not start"
+	ip netns exec "$ns" curl -sS --max-time 5 -o /dev/null \
+	    "http://$addr:$APP_PORT/" || fail "$name does not answer inside $ns"
 }
 
 start_app() {
 	make_app_cert
-	ip netns exec "$OFFICE" "$PYTHON" "$E2E_DIR/app.py" serve --addr "$APP_IP" \
-	    --http-port "$APP_PORT" --tls-port "$APP_TLS_PORT" \
-	    --echo-port "$APP_ECHO_PORT" \
-	    --cert "$TMP/app.crt" --key "$TMP/app.key" \
-	    --ready "$TMP/app.ready" >"$TMP/app.log" 2>&1 &
-	PIDS+=($!)
-	wait_for 10 test -f "$TMP/app.ready" || fail "the app did not start"
 	# reachable inside office ...
-	office curl -sS --max-time 5 -o /dev/null "http://$APP_IP:$APP_PORT/" ||
-	    fail "the app does not answer inside office"
+	serve_app "$OFFICE" app "$APP_IP" --echo-port "$APP_ECHO_PORT"
 	# ... and not from cloud, nor from the host: only the tunnel gets there
 	if cloud curl -sS --max-time 3 -o /dev/null \
 	    "http://$APP_IP:$APP_PORT/" 2>/dev/null; then
