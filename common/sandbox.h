@@ -32,7 +32,8 @@ enum sandbox_proc {
 	SANDBOX_SPAWNER,	/* root: starts kgpd and proxyd, nothing else */
 	SANDBOX_CLEANER,	/* root: removes sc's files at its end */
 	SANDBOX_SERVER_REST,	/* sc-server's REST worker: accept, no fd in */
-	SANDBOX_SERVER_KGP,	/* sc-server's KGP worker: accept, entry fds */
+	SANDBOX_SERVER_KGP,	/* sc-server's KGP worker: accept, entry */
+				/* fds, connect out (direct connections) */
 };
 
 /*

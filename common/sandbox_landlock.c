@@ -4,8 +4,9 @@
  *
  * kgpd, proxyd and sc-server's workers (sandbox_landlock()): a ruleset
  * that handles every file system right and has no rule, so no file can
- * be opened, created, executed or removed; kgpd and the workers can
- * neither bind nor connect a TCP socket, proxyd cannot bind one; none can
+ * be opened, created, executed or removed; kgpd and sc-server's REST
+ * worker can neither bind nor connect a TCP socket, proxyd and the KGP
+ * worker (its direct connections) cannot bind one; none can
  * signal a process outside its own domain nor connect to an abstract unix
  * socket.
  *
@@ -140,8 +141,8 @@ sandbox_landlock(enum sandbox_proc p)
 	attrsz = sizeof(attr.handled_access_fs);
 	if (abi >= 4) {
 		attr.handled_access_net = LL_NET_BIND_TCP;
-		/* only proxyd connects out */
-		if (p != SANDBOX_PROXYD)
+		/* only proxyd and sc-server's KGP worker connect out */
+		if (p != SANDBOX_PROXYD && p != SANDBOX_SERVER_KGP)
 			attr.handled_access_net |= LL_NET_CONNECT_TCP;
 		attrsz = offsetof(struct ll_ruleset_attr, scoped);
 	}

@@ -255,13 +255,20 @@ static const struct sc_rule sc_inet[] = {
 };
 
 /*
- * sc-server's workers: no file system; no socket of their own (no
- * socket(), connect() or bind()): they accept on the listeners the
- * parent passed them.
+ * sc-server's workers: no file system; they accept on the listeners the
+ * parent passed them.  The REST worker has no socket of its own (no
+ * socket(), connect() or bind()); the KGP worker connects out for the
+ * direct connections of the traffic rules (server/direct.c): TCP, and
+ * UDP for its resolver (sc_inet), never bind() or a unix socket.
  */
 static const struct sc_rule sc_server[] = {
 	SC_ALLOW("accept4"),		/* listener_accept() */
 	SC_ALLOW("getpeername"),	/* the peer's address, for the log */
+	SC_END
+};
+
+static const struct sc_rule sc_server_direct[] = {
+	SC_ALLOW("connect"),		/* origins, name servers */
 	SC_END
 };
 
@@ -501,7 +508,7 @@ static const struct sc_profile {
 	{ SANDBOX_KGPD,		0, { sc_kgpd } },
 	{ SANDBOX_PROXYD,	0, { sc_proxyd, sc_inet } },
 	{ SANDBOX_SERVER_REST,	0, { sc_server } },
-	{ SANDBOX_SERVER_KGP,	0, { sc_server } },
+	{ SANDBOX_SERVER_KGP,	0, { sc_server, sc_server_direct, sc_inet } },
 	{ SANDBOX_CONTROLLER,	0, { sc_controller, sc_files, sc_inet,
 	    sc_threads } },
 	{ SANDBOX_CONTROLLER,	1, { sc_controller, sc_files, sc_inet,

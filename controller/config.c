@@ -20,8 +20,7 @@
 
 #include "config.h"
 #include "controller.h"
-#include "http.h"
-#include "text.h"
+#include "rules.h"
 
 enum opt_code {
 	OPT_UNSUPPORTED = 1,
@@ -51,6 +50,11 @@ enum opt_code {
 	OPT_PROXY_USERPWD,
 	OPT_PROXY_TUNNEL,
 	OPT_PROXY_SAUCE,
+	OPT_RULES_DENY,		/* traffic rules: as enum rules_list */
+	OPT_RULES_DIRECT,
+	OPT_RULES_TUNNEL,
+	OPT_RULES_PASSTHROUGH,
+	OPT_RULES_RESIGN,
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -108,11 +112,11 @@ static const struct sc_opt v4_opts[] = {
 	{ "proxy",			1, 'p', OPT_PROXY },
 	{ "proxy-userpwd",		1, 'w', OPT_PROXY_USERPWD },
 	{ "proxy-tunnel",		0, 'T', OPT_PROXY_TUNNEL },
+	{ "direct-domains",		1, 'D', OPT_RULES_DIRECT, L },
+	{ "tunnel-domains",		1, 't', OPT_RULES_TUNNEL, L },
+	{ "fast-fail-regexps",		1, 'F', OPT_RULES_DENY, L },
+	{ "no-ssl-bump-domains",	1, 'B', OPT_RULES_PASSTHROUGH, L },
 	/* recognised, not implemented yet */
-	{ "direct-domains",		1, 'D', U, L },
-	{ "tunnel-domains",		1, 't', U, L },
-	{ "fast-fail-regexps",		1, 'F', U, L },
-	{ "no-ssl-bump-domains",	1, 'B', U, L },
 	{ "auth",			1, 'a', U, L },
 	{ "pac",			1, 0,   U },
 	{ "proxy-localhost",		0, 0,   U },
@@ -156,14 +160,14 @@ static const struct sc_opt v5_opts[] = {
 	{ "version",			0, 0,   OPT_VERSION },
 	{ "config-file",		1, 'c', OPT_CONFIG },
 	{ "proxy-sauce",		1, 0,   OPT_PROXY_SAUCE },
+	{ "deny-domains",		1, 'F', OPT_RULES_DENY, L },
+	{ "direct-domains",		1, 'D', OPT_RULES_DIRECT, L },
+	{ "tunnel-domains",		1, 'T', OPT_RULES_TUNNEL, L },
+	{ "tls-passthrough-domains",	1, 'B', OPT_RULES_PASSTHROUGH, L },
+	{ "tls-resign-domains",		1, 'b', OPT_RULES_RESIGN, L },
 	/* recognised, not implemented yet */
 	{ "metadata",			1, 'M', U, L },
 	{ "tunnel-max-concurrent-streams", 1, 0, U },
-	{ "deny-domains",		1, 'F', U, L },
-	{ "direct-domains",		1, 'D', U, L },
-	{ "tunnel-domains",		1, 'T', U, L },
-	{ "tls-passthrough-domains",	1, 'B', U, L },
-	{ "tls-resign-domains",		1, 'b', U, L },
 	{ "auth",			1, 'a', U, L },
 	{ "header",			1, 'H', U, L },
 	{ "pac",			1, 0,   U },
@@ -195,22 +199,7 @@ static const char *regions[] = {
 	"us", "eu", "staging", NULL
 };
 
-static int	 config_error(char *, size_t, int, const char *, ...)
-		    __attribute__((__format__ (printf, 4, 5)));
-static int	 set_string(char **, const char *, const char *, char *,
-		    size_t);
-static int	 parse_number(const char *, const char *, long long,
-		    long long, long long *, char *, size_t);
-static char	*build_command(int, char **, const char *, const char *);
-static void	 wipe_free(char *);
-static void	 mask_secret(char *, const char *);
-static void	 mask_typed(char *, const char *);
-static int	 percent_decode(char *);
-static int	 parse_proxy(struct sc_config *, const char *, const char *,
-		    int, uint16_t, char *, size_t);
 static void	 proxy_from_env(struct sc_config *);
-static int	 parse_userpwd(struct sc_config *, const char *,
-		    const char *, char *, size_t);
 static const struct sc_opt *find_short(const struct sc_opt *, int);
 static const struct sc_opt *find_long(const struct sc_opt *, const char *);
 static int	 opt_slot(enum opt_code);
@@ -248,20 +237,11 @@ config_init(struct sc_config *conf)
 	conf->tunnel_connections = config_default_connections();
 }
 
-static void
-wipe_free(char *s)
-{
-	if (s == NULL)
-		return;
-	explicit_bzero(s, strlen(s));
-	free(s);
-}
-
 void
 config_free(struct sc_config *conf)
 {
 	free(conf->user);
-	wipe_free(conf->key);
+	config_wipe_free(conf->key);
 	free(conf->tunnel_name);
 	free(conf->rest_url);
 	free(conf->region);
@@ -274,242 +254,9 @@ config_free(struct sc_config *conf)
 	free(conf->command);
 	free(conf->proxy_host);
 	free(conf->proxy_user);
-	wipe_free(conf->proxy_pass);
+	config_wipe_free(conf->proxy_pass);
+	rules_free(conf->rules);
 	config_init(conf);
-}
-
-static int
-config_error(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return (ret);
-}
-
-/* Printable, no control characters, not empty, of reasonable length. */
-static int
-set_string(char **dst, const char *val, const char *flag, char *err,
-    size_t errlen)
-{
-	size_t	 len = strlen(val);
-
-	if (len == 0) {
-		config_error(err, errlen, 0, "%s needs a value", flag);
-		return (-1);
-	}
-	if (len >= SC_HOST_LEN * 4) {
-		config_error(err, errlen, 0, "%s: value too long", flag);
-		return (-1);
-	}
-	if (text_ctlspan(val, len, 0) != len) {
-		config_error(err, errlen, 0, "%s: control character in value",
-		    flag);
-		return (-1);
-	}
-	free(*dst);
-	if ((*dst = strdup(val)) == NULL) {
-		config_error(err, errlen, 0, "out of memory");
-		return (-1);
-	}
-	return (0);
-}
-
-static int
-parse_number(const char *val, const char *flag, long long min, long long max,
-    long long *out, char *err, size_t errlen)
-{
-	char		*end;
-	long long	 n;
-
-	errno = 0;
-	n = strtoll(val, &end, 10);
-	if (*val == '\0' || *end != '\0' || errno != 0 || n < min ||
-	    n > max) {
-		config_error(err, errlen, 0, "%s: '%s' is not a number from "
-		    "%lld to %lld", flag, val, min, max);
-		return (-1);
-	}
-	*out = n;
-	return (0);
-}
-
-/* Every occurrence of secret in s becomes '*'s. */
-static void
-mask_secret(char *s, const char *secret)
-{
-	size_t	 n;
-	char	*p;
-
-	if (secret == NULL || (n = strlen(secret)) == 0)
-		return;
-	while ((p = strstr(s, secret)) != NULL)
-		memset(p, '*', n);
-}
-
-/* %XX escapes in place; -1 for a bad escape or a control character. */
-static int
-percent_decode(char *s)
-{
-	char		*d = s, *start = s;
-	unsigned int	 c;
-
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if (c == '%') {
-			if (!isxdigit((unsigned char)s[1]) ||
-			    !isxdigit((unsigned char)s[2]) ||
-			    sscanf(s + 1, "%2x", &c) != 1)
-				return (-1);
-			s += 2;
-		}
-		*d++ = (char)c;
-	}
-	*d = '\0';
-	/* "%00" is a control character as well */
-	return (text_ctlspan(start, d - start, 0) == (size_t)(d - start) ?
-	    0 : -1);
-}
-
-/*
- * A host name or an address that can go into a request line as it is:
- * letters, digits, '.', '-', '_', ':'.  Also the proxy's CONNECT target
- * (link.c).
- */
-int
-config_host_ok(const char *h)
-{
-	size_t	 i;
-
-	if (h[0] == '\0' || strlen(h) >= SC_HOST_LEN)
-		return (0);
-	for (i = 0; h[i] != '\0'; i++)
-		if (!isalnum((unsigned char)h[i]) && h[i] != '.' &&
-		    h[i] != '-' && h[i] != '_' && h[i] != ':')
-			return (0);
-	return (1);
-}
-
-/*
- * user:password (-w): the user up to the first ':', the password after
- * it, as they are (no escapes).  Messages never show the value.
- */
-static int
-parse_userpwd(struct sc_config *conf, const char *val, const char *flag,
-    char *err, size_t errlen)
-{
-	const char	*colon;
-	size_t		 len = strlen(val);
-
-	if (text_ctlspan(val, len, 0) != len)
-		return (config_error(err, errlen, CONFIG_ERROR,
-		    "%s: control character in value", flag));
-	if ((colon = strchr(val, ':')) == NULL || colon == val)
-		return (config_error(err, errlen, CONFIG_ERROR,
-		    "%s: expected user:password", flag));
-	if (len >= SC_HOST_LEN * 4)
-		return (config_error(err, errlen, CONFIG_ERROR,
-		    "%s: value too long", flag));
-	free(conf->proxy_user);
-	wipe_free(conf->proxy_pass);
-	conf->proxy_pass = NULL;
-	if ((conf->proxy_user = strndup(val, colon - val)) == NULL ||
-	    (conf->proxy_pass = strdup(colon + 1)) == NULL)
-		return (config_error(err, errlen, CONFIG_ERROR,
-		    "out of memory"));
-	return (CONFIG_OK);
-}
-
-/*
- * An upstream proxy: [http://][user:password@]host[:port][/], host a
- * name, an IPv4 address or a bracketed IPv6 one.  userinfo: credentials
- * are allowed (percent-encoded, as in a URL); dport: the port when none
- * is given (0: one is needed).  Only messages about a value without
- * credentials show it.
- */
-static int
-parse_proxy(struct sc_config *conf, const char *val, const char *flag,
-    int userinfo, uint16_t dport, char *err, size_t errlen)
-{
-	struct http_authority	 a;
-	char			 buf[SC_HOST_LEN * 4], *s, *at, *colon;
-	char			*user = NULL, *pass = NULL;
-	char			 shown[SC_HOST_LEN + 8];
-	size_t			 len;
-	int			 ret = -1;
-
-	/* a value with credentials is never shown */
-	if (strchr(val, '@') != NULL || strlen(val) >= SC_HOST_LEN)
-		strlcpy(shown, "the value", sizeof(shown));
-	else
-		snprintf(shown, sizeof(shown), "'%s'", val);
-	if (strlen(val) >= sizeof(buf)) {
-		config_error(err, errlen, 0, "%s: value too long", flag);
-		return (-1);
-	}
-	strlcpy(buf, val, sizeof(buf));
-	s = buf;
-	if (strncasecmp(s, "http://", 7) == 0)
-		s += 7;
-	else if (strstr(s, "://") != NULL) {
-		config_error(err, errlen, 0, "%s: only http:// proxies are "
-		    "supported", flag);
-		goto done;
-	}
-	len = strlen(s);
-	if (len > 0 && s[len - 1] == '/')
-		s[--len] = '\0';
-	if ((at = strrchr(s, '@')) != NULL) {
-		if (!userinfo) {
-			config_error(err, errlen, 0, "%s takes host:port; give "
-			    "the credentials with -w/--proxy-userpwd", flag);
-			goto done;
-		}
-		*at = '\0';
-		if ((colon = strchr(s, ':')) == NULL || colon == s) {
-			config_error(err, errlen, 0, "%s: the credentials "
-			    "are not user:password", flag);
-			goto done;
-		}
-		*colon = '\0';
-		if ((user = strdup(s)) == NULL ||
-		    (pass = strdup(colon + 1)) == NULL) {
-			config_error(err, errlen, 0, "out of memory");
-			goto done;
-		}
-		if (percent_decode(user) == -1 || percent_decode(pass) == -1) {
-			config_error(err, errlen, 0, "%s: bad %%-escape or "
-			    "control character in the credentials", flag);
-			goto done;
-		}
-		s = at + 1;
-	}
-	if (http_parse_authority(s, strlen(s), dport, 0, &a) == -1) {
-		config_error(err, errlen, 0, "%s: %s is not host:port: %s",
-		    flag, shown, a.errstr);
-		goto done;
-	}
-	free(conf->proxy_host);
-	if ((conf->proxy_host = strdup(a.host)) == NULL) {
-		config_error(err, errlen, 0, "out of memory");
-		goto done;
-	}
-	conf->proxy_port = a.portnum;
-	if (user != NULL) {
-		free(conf->proxy_user);
-		wipe_free(conf->proxy_pass);
-		conf->proxy_user = user;
-		conf->proxy_pass = pass;
-		user = pass = NULL;
-	}
-	ret = 0;
- done:
-	free(user);
-	wipe_free(pass);
-	explicit_bzero(buf, sizeof(buf));
-	return (ret);
 }
 
 static const struct sc_opt *
@@ -519,112 +266,6 @@ find_short(const struct sc_opt *opts, int c)
 		if (opts->shortc == c)
 			return (opts);
 	return (NULL);
-}
-
-/*
- * The command line as the metadata of the tunnel carries it: "sc" and
- * every argument that does not hold the access key.
- */
-static char *
-build_command(int argc, char **argv, const char *key, const char *pass)
-{
-	size_t	 len = 3, n;
-	char	*cmd;
-	int	 i;
-
-	for (i = 1; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	if ((cmd = malloc(len)) == NULL)
-		return (NULL);
-	strlcpy(cmd, "sc", len);
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-k") == 0 ||
-		    strcmp(argv[i], "--api-key") == 0 ||
-		    strcmp(argv[i], "--access-key") == 0)
-			continue;
-		if (key != NULL && *key != '\0' && strstr(argv[i], key) != NULL)
-			continue;
-		strlcat(cmd, " ", len);
-		n = strlen(cmd);
-		strlcat(cmd, argv[i], len);
-		mask_typed(cmd + n, pass);
-	}
-	/* the proxy password, as given and as typed, becomes '*'s */
-	mask_secret(cmd, pass);
-	return (cmd);
-}
-
-/*
- * The password of a [http://]user:password@host:port argument (or of
- * --flag=that) becomes '*'s as it is typed (percent-encoded), when it
- * decodes to the proxy password.
- */
-static void
-mask_typed(char *arg, const char *pass)
-{
-	char	 buf[SC_HOST_LEN * 4], *s, *colon, *at;
-	size_t	 n;
-
-	if (pass == NULL || *pass == '\0')
-		return;
-	if (strncmp(arg, "--", 2) == 0 && (s = strchr(arg, '=')) != NULL)
-		arg = s + 1;
-	if (strncasecmp(arg, "http://", 7) == 0)
-		arg += 7;
-	if ((at = strrchr(arg, '@')) == NULL ||
-	    (colon = strchr(arg, ':')) == NULL || colon > at)
-		return;
-	n = at - colon - 1;
-	if (n == 0 || n >= sizeof(buf))
-		return;
-	memcpy(buf, colon + 1, n);
-	buf[n] = '\0';
-	if (percent_decode(buf) == 0 && strcmp(buf, pass) == 0)
-		memset(colon + 1, '*', n);
-	explicit_bzero(buf, sizeof(buf));
-}
-
-/*
- * The proxy password out of sc's command line (ps(1), /proc), as it is
- * typed and decoded.  main() calls it before anything is forked.
- */
-void
-config_hide_secrets(const struct sc_config *conf, int argc, char **argv)
-{
-	int	 i;
-
-	for (i = 1; i < argc; i++) {
-		mask_typed(argv[i], conf->proxy_pass);
-		mask_secret(argv[i], conf->proxy_pass);
-	}
-}
-
-/*
- * The variables that may hold a secret meant for sc alone, once read:
- * each is wiped where it lies (the strings of the initial environment
- * are what /proc/PID/environ shows, and unsetenv() leaves them be), then
- * removed.  kgpd and proxyd get an environment of their own anyway.
- */
-static const char *secret_env[] = {
-	"SAUCE_ACCESS_KEY", "SAUCE_API_KEY", "SAUCE_PROXY_SAUCE", NULL
-};
-
-void
-config_scrub_env(void)
-{
-	extern char	**environ;
-	size_t		  n;
-	int		  i, j;
-
-	for (i = 0; secret_env[i] != NULL; i++) {
-		n = strlen(secret_env[i]);
-		for (j = 0; environ[j] != NULL; j++)
-			if (strncmp(environ[j], secret_env[i], n) == 0 &&
-			    environ[j][n] == '=')
-				explicit_bzero(environ[j] + n + 1,
-				    strlen(environ[j] + n + 1));
-		unsetenv(secret_env[i]);
-	}
 }
 
 const char *
@@ -718,7 +359,7 @@ config_file_entries(struct sc_config *conf, const struct sc_opt *opts,
 
 		if (!o->has_arg) {
 			/* a switch: true or false (-v: also a number) */
-			if (o->code == OPT_VERBOSE && parse_number(e->vals[0],
+			if (o->code == OPT_VERBOSE && config_number(e->vals[0],
 			    e->key, 0, 3, &n, msg, sizeof(msg)) == 0) {
 				if (!seen[opt_slot(o->code)])
 					conf->verbose = (int)n;
@@ -853,7 +494,7 @@ proxy_from_env(struct sc_config *conf)
 		if ((env = getenv(proxy_env[i])) == NULL || *env == '\0')
 			continue;
 		config_init(&tmp);
-		if (parse_proxy(&tmp, env, proxy_env[i], 1, 80, msg,
+		if (config_proxy(&tmp, env, proxy_env[i], 1, 80, msg,
 		    sizeof(msg)) == -1) {
 			if (config_warn[0] == '\0')
 				snprintf(config_warn, sizeof(config_warn),
@@ -898,7 +539,7 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "--%s is not supported yet", o->name));
 	case OPT_USER:
-		if (set_string(&conf->user, arg, flag, err,
+		if (config_set_string(&conf->user, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
@@ -906,13 +547,13 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		if (*arg == '\0')
 			return (config_error(err, errlen, CONFIG_ERROR,
 			    "%s needs a value", flag));
-		wipe_free(conf->key);
+		config_wipe_free(conf->key);
 		if ((conf->key = strdup(arg)) == NULL)
 			return (config_error(err, errlen, CONFIG_ERROR,
 			    "out of memory"));
 		break;
 	case OPT_TUNNEL_NAME:
-		if (set_string(&conf->tunnel_name, arg, flag, err,
+		if (config_set_string(&conf->tunnel_name, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		if (strlen(conf->tunnel_name) >= SC_HOST_LEN)
@@ -926,7 +567,7 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 			return (config_error(err, errlen, CONFIG_ERROR,
 			    "%s: '%s' is not an http:// or https:// "
 			    "URL", flag, arg));
-		if (set_string(&conf->rest_url, arg, flag, err,
+		if (config_set_string(&conf->rest_url, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
@@ -934,22 +575,22 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		if (config_region_url(arg) == NULL)
 			return (config_error(err, errlen, CONFIG_ERROR,
 			    "%s: unknown region '%s'", flag, arg));
-		if (set_string(&conf->region, arg, flag, err,
+		if (config_set_string(&conf->region, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
 	case OPT_READYFILE:
-		if (set_string(&conf->readyfile, arg, flag, err,
+		if (config_set_string(&conf->readyfile, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
 	case OPT_PIDFILE:
-		if (set_string(&conf->pidfile, arg, flag, err,
+		if (config_set_string(&conf->pidfile, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
 	case OPT_LOGFILE:
-		if (set_string(&conf->logfile, arg, flag, err,
+		if (config_set_string(&conf->logfile, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
@@ -990,7 +631,7 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		conf->wait_shutdown = 1;
 		break;
 	case OPT_TUNNEL_CAINFO:
-		if (set_string(&conf->tunnel_cainfo, arg, flag, err,
+		if (config_set_string(&conf->tunnel_cainfo, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
@@ -1000,23 +641,23 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 			return (config_error(err, errlen,
 			    CONFIG_ERROR, "--cainfo %s: %s", arg,
 			    strerror(errno)));
-		if (set_string(&config_cainfo, arg, flag, err,
+		if (config_set_string(&config_cainfo, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
 	case OPT_MAX_MISSED:
-		if (parse_number(arg, flag, 1, 100000, &n, err,
+		if (config_number(arg, flag, 1, 100000, &n, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		conf->max_missed_acks = (int)n;
 		break;
 	case OPT_CTL_SOCKET:
-		if (set_string(&conf->ctl_socket, arg, flag, err,
+		if (config_set_string(&conf->ctl_socket, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
 	case OPT_SE_PORT:
-		if (parse_number(arg, flag, 0, 65535, &n, err,
+		if (config_number(arg, flag, 0, 65535, &n, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		conf->se_port = (int)n;
@@ -1034,19 +675,19 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		conf->tunnel_connections = (int)n;
 		break;
 	case OPT_VM_VERSION:
-		if (set_string(&conf->vm_version, arg, flag, err,
+		if (config_set_string(&conf->vm_version, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
 	case OPT_PROXY:
 		/* version 4: the REST API's proxy, and with -T the tunnel's */
-		if (parse_proxy(conf, arg, flag, 0, 0, err, errlen) == -1)
+		if (config_proxy(conf, arg, flag, 0, 0, err, errlen) == -1)
 			return (CONFIG_ERROR);
 		conf->proxy_from = "-p/--proxy";
 		conf->proxy_rest = 1;
 		break;
 	case OPT_PROXY_USERPWD:
-		if (parse_userpwd(conf, arg, flag, err, errlen) != CONFIG_OK)
+		if (config_userpwd(conf, arg, flag, err, errlen) != CONFIG_OK)
 			return (CONFIG_ERROR);
 		break;
 	case OPT_PROXY_TUNNEL:
@@ -1054,11 +695,18 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		break;
 	case OPT_PROXY_SAUCE:
 		/* version 5: the REST API's and the tunnel's proxy */
-		if (parse_proxy(conf, arg, flag, 1, 0, err, errlen) == -1)
+		if (config_proxy(conf, arg, flag, 1, 0, err, errlen) == -1)
 			return (CONFIG_ERROR);
 		conf->proxy_from = "--proxy-sauce";
 		conf->proxy_rest = conf->proxy_tunnel = 1;
 		break;
+	case OPT_RULES_DENY:
+	case OPT_RULES_DIRECT:
+	case OPT_RULES_TUNNEL:
+	case OPT_RULES_PASSTHROUGH:
+	case OPT_RULES_RESIGN:
+		return (config_rules_add(conf, o->code - OPT_RULES_DENY, arg,
+		    flag, err, errlen));
 	case OPT_CONFIG:
 		/* read by config_parse(), after the environment */
 		break;
@@ -1169,7 +817,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 		if ((env = getenv("SAUCE_USERNAME")) == NULL || *env == '\0')
 			env = getenv("SAUCE_USER");
 		if (env != NULL && *env != '\0' &&
-		    set_string(&conf->user, env, "SAUCE_USERNAME", err,
+		    config_set_string(&conf->user, env, "SAUCE_USERNAME", err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 	}
@@ -1184,7 +832,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 	if (!conf->legacy) {
 		if (conf->tunnel_name == NULL &&
 		    (env = getenv("SAUCE_TUNNEL_NAME")) != NULL &&
-		    *env != '\0' && set_string(&conf->tunnel_name, env,
+		    *env != '\0' && config_set_string(&conf->tunnel_name, env,
 		    "SAUCE_TUNNEL_NAME", err, errlen) == -1)
 			return (CONFIG_ERROR);
 		if (conf->region == NULL &&
@@ -1192,7 +840,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			if (config_region_url(env) == NULL)
 				return (config_error(err, errlen, CONFIG_ERROR,
 				    "SAUCE_REGION: unknown region '%s'", env));
-			if (set_string(&conf->region, env, "SAUCE_REGION",
+			if (config_set_string(&conf->region, env, "SAUCE_REGION",
 			    err, errlen) == -1)
 				return (CONFIG_ERROR);
 		}
@@ -1202,11 +850,27 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 		if (conf->proxy_host == NULL &&
 		    (env = getenv("SAUCE_PROXY_SAUCE")) != NULL &&
 		    *env != '\0') {
-			if (parse_proxy(conf, env, "SAUCE_PROXY_SAUCE", 1, 0,
+			if (config_proxy(conf, env, "SAUCE_PROXY_SAUCE", 1, 0,
 			    err, errlen) == -1)
 				return (CONFIG_ERROR);
 			conf->proxy_from = "SAUCE_PROXY_SAUCE";
 			conf->proxy_rest = conf->proxy_tunnel = 1;
+		}
+		/* the traffic rules: SAUCE_DIRECT_DOMAINS and the others */
+		for (o = opts; o->name != NULL; o++) {
+			if (o->code < OPT_RULES_DENY ||
+			    o->code > OPT_RULES_RESIGN || seen[o->code])
+				continue;
+			snprintf(flag, sizeof(flag), "SAUCE_%s", o->name);
+			for (i = 6; flag[i] != '\0'; i++)
+				flag[i] = flag[i] == '-' ? '_' :
+				    toupper((unsigned char)flag[i]);
+			if ((env = getenv(flag)) == NULL || *env == '\0')
+				continue;
+			seen[o->code] = 1;
+			if ((ret = config_apply(conf, o, env, flag, err,
+			    errlen)) != CONFIG_OK)
+				return (ret);
 		}
 	}
 
@@ -1226,6 +890,9 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 		    errlen)) != CONFIG_OK)
 			return (ret);
 	}
+	/* the traffic rules, whole: before anything is asked of the server */
+	if ((ret = config_rules_finish(conf, err, errlen)) != CONFIG_OK)
+		return (ret);
 	if (conf->tunnel_name != NULL && strlen(conf->tunnel_name) >=
 	    SC_HOST_LEN)
 		return (config_error(err, errlen, CONFIG_ERROR,
@@ -1277,7 +944,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			    "out of memory"));
 	}
 
-	if ((conf->command = build_command(oargc, oargv, conf->key,
+	if ((conf->command = config_command(oargc, oargv, conf->key,
 	    conf->proxy_pass)) == NULL)
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "out of memory"));
@@ -1295,6 +962,7 @@ config_usage(FILE *f, int legacy)
 "              [--max-missed-acks n] [--no-remove-colliding-tunnels]\n"
 "              [--ctl-socket path] [--tunnel-connections n]\n"
 "              [--proxy-sauce [user:pass@]host:port]\n"
+"              [-F deny] [-D direct | -T tunnel] [-B passthrough | -b resign]\n"
 "       sc legacy -u user -k key [-i name] [-x url] [options]\n"
 "       sc -u user -k key [-i name] [-x url] [-f readyfile] [-d pidfile]\n"
 "          [-l logfile] [-v]\n");
@@ -1307,6 +975,7 @@ config_usage(FILE *f, int legacy)
 "          [--tunnel-cainfo file] [--max-missed-acks n] [--ctl-socket path]\n"
 "          [--cainfo file] [--wait-tunnel-shutdown] [--tunnel-connections n]\n"
 "          [-p host:port [-w user:pwd] [-T]]\n"
+"          [-D domains] [-t domains] [-F regexps] [-B domains | -B all]\n"
 "       sc run -u user -k key [-i name] [-r region | --rest-url url] [options]\n"
 "See sc(8) for every flag.\n");
 }

@@ -54,6 +54,8 @@
 #define SC_REST_BACKOFF_SEC	1
 #define SC_REST_RETRY_MAX_SEC	60
 
+struct rules;
+
 /* the command line, environment and defaults, after parsing */
 struct sc_config {
 	int		 legacy;		/* version 4 command line */
@@ -88,6 +90,9 @@ struct sc_config {
 	int		 proxy_rest;		/* REST requests use it */
 	int		 proxy_tunnel;		/* tunnel connections use it */
 	int		 proxy_off;		/* none, not even libcurl's */
+
+	/* the traffic rules (-D, -F, ...): NULL for none; compiled */
+	struct rules	*rules;
 };
 
 /* what config_parse() tells main() to do */
@@ -260,11 +265,28 @@ int		 config_parse(struct sc_config *, int, char **, char *, size_t);
 const char	*config_region_url(const char *);
 void		 config_usage(FILE *, int);
 const char	*config_warning(void);
-int		 config_host_ok(const char *);
-void		 config_hide_secrets(const struct sc_config *, int, char **);
-void		 config_scrub_env(void);
 int		 config_file_apply(struct sc_config *, const struct conffile *,
 		    const char *, char *, size_t);
+
+/* confval.c */
+void		 config_wipe_free(char *);
+int		 config_error(char *, size_t, int, const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
+int		 config_set_string(char **, const char *, const char *, char *,
+		    size_t);
+int		 config_number(const char *, const char *, long long,
+		    long long, long long *, char *, size_t);
+int		 config_host_ok(const char *);
+int		 config_userpwd(struct sc_config *, const char *,
+		    const char *, char *, size_t);
+int		 config_proxy(struct sc_config *, const char *, const char *,
+		    int, uint16_t, char *, size_t);
+char		*config_command(int, char **, const char *, const char *);
+void		 config_hide_secrets(const struct sc_config *, int, char **);
+void		 config_scrub_env(void);
+int		 config_rules_add(struct sc_config *, int, const char *,
+		    const char *, char *, size_t);
+int		 config_rules_finish(struct sc_config *, char *, size_t);
 
 /* conffile.c */
 void		 conffile_init(struct conffile *);

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "controller.h"
 #include "log.h"
+#include "rules.h"
 #include "text.h"
 
 #define REST_MAX_ANSWER		(4 * 1024 * 1024)
@@ -599,6 +600,35 @@ rest_parse_tunnel(json_t *j, struct rest_tunnel *t, int full, char *err,
 	return (0);
 }
 
+/*
+ * The traffic rules into the tunnel request: each list in its field
+ * (rules_field(): Sauce Connect's names where it has them), each rule
+ * as written.  The fields of version 4 are there even when empty, as
+ * Sauce Connect sends them.
+ */
+static int
+rest_rules(json_t *body, const struct rules *r)
+{
+	const struct rule	*ru;
+	const char		*field;
+	json_t			*a;
+	size_t			 i, n;
+
+	n = r != NULL ? rules_count(r) : 0;
+	for (i = 0; i < n; i++) {
+		ru = rules_get(r, i);
+		field = rules_field(ru->list, ru->syntax);
+		if ((a = json_object_get(body, field)) == NULL) {
+			if ((a = json_array()) == NULL ||
+			    json_object_set_new(body, field, a) == -1)
+				return (-1);
+		}
+		if (json_array_append_new(a, json_string(ru->text)) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
 int
 rest_create(const struct sc_config *conf, struct rest_tunnel *t, char *err,
     size_t errlen)
@@ -644,7 +674,8 @@ rest_create(const struct sc_config *conf, struct rest_tunnel *t, char *err,
 	if (conf->vm_version != NULL)
 		json_object_set_new(body, "vm_version",
 		    json_string(conf->vm_version));
-	if ((text = json_dumps(body, JSON_COMPACT)) == NULL) {
+	if (rest_rules(body, conf->rules) == -1 ||
+	    (text = json_dumps(body, JSON_COMPACT)) == NULL) {
 		json_decref(body);
 		snprintf(err, errlen, "cannot build the tunnel request");
 		return (REST_EPROTO);

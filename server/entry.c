@@ -43,8 +43,6 @@
 #include "log.h"
 #include "server.h"
 
-#define ENTRY_DRAIN_SEC		5
-#define ENTRY_DRAIN_MAX		(64 * 1024)
 #define ENTRY_HEAD_BUF		(HTTP_HEAD_MAX + 4096)
 #define ENTRY_HEAD_FIRST	2048	/* the buffer at the first byte */
 #define ENTRY_AUTH_SEC		10
@@ -65,6 +63,7 @@ struct entry_pending {
 	unsigned char		*buf;
 	size_t			 len;
 	size_t			 cap;
+	size_t			 hlen;		/* of the head, once whole */
 	struct sockaddr_storage	 ss;
 	char			 peer[ADDRSTR_MAX];
 };
@@ -73,13 +72,6 @@ struct entry_proxy {
 	struct tunnel		*tunnel;
 	struct listener		*listener;
 	TAILQ_HEAD(, entry_pending) pending;
-};
-
-/* a refused connection: the answer is written, the request drained */
-struct entry_reject {
-	int			 fd;
-	size_t			 drained;
-	struct event		*ev;
 };
 
 /* out of descriptors, what is shed before a waiting entry connection */
@@ -96,12 +88,10 @@ static void	 entry_evict(struct admit_ent *, void *);
 static void	 entry_head(int, short, void *);
 static void	 entry_late(int, short, void *);
 static void	 entry_pending_free(struct entry_pending *);
-static void	 entry_refuse(int, const char *, int, const char *,
-		    const char *);
 static void	 entry_auth_ask(struct entry_pending *);
 static void	 entry_auth_timeout(int, short, void *);
 static void	 entry_go(struct entry_pending *);
-static void	 entry_drain(int, short, void *);
+static int	 entry_route(struct entry_pending *);
 
 /*
  * Out of descriptors, an entry proxy sheds a connection of shed_first
@@ -183,6 +173,7 @@ entry_close(struct tunnel *t)
 	listener_free(p->listener);
 	free(p);
 	t->proxy = NULL;
+	direct_close_tunnel(t->id);
 	log_debug("tunnel %s: entry proxy %s closed", t->id, t->entry_addr);
 }
 
@@ -206,14 +197,14 @@ entry_accept(int fd, void *arg)
 	if (!entry_acl_allowed((struct sockaddr *)&ss)) {
 		log_info("tunnel %s: entry connection from %s refused: not "
 		    "in the access list (-A)", t->id, peer);
-		entry_refuse(fd, peer, 403, "This address may not use the "
+		answer_refuse(fd, peer, 403, "This address may not use the "
 		    "entry proxy.", NULL);
 		return;
 	}
 	if (t->status != TUNNEL_RUNNING || entry_pick(t) == NULL) {
 		log_debug("tunnel %s: entry connection from %s: not "
 		    "connected, 503", t->id, peer);
-		entry_refuse(fd, peer, 503, "The tunnel is not connected.",
+		answer_refuse(fd, peer, 503, "The tunnel is not connected.",
 		    NULL);
 		return;
 	}
@@ -320,7 +311,7 @@ entry_late(int fd, short ev, void *arg)
 
 	log_debug("tunnel %s: %s sent no whole request in time",
 	    ep->proxy->tunnel->id, ep->peer);
-	entry_refuse(ep->fd, ep->peer, 408, "No request arrived in time.",
+	answer_refuse(ep->fd, ep->peer, 408, "No request arrived in time.",
 	    NULL);
 	ep->fd = -1;
 	entry_pending_free(ep);
@@ -369,12 +360,13 @@ entry_head(int fd, short ev, void *arg)
 	if (n <= 0) {
 		log_info("tunnel %s: bad request from %s: %s", t->id, ep->peer,
 		    ep->head->errstr ? ep->head->errstr : "head too large");
-		entry_refuse(fd, ep->peer, n == 0 ? 431 : ep->head->error,
+		answer_refuse(fd, ep->peer, n == 0 ? 431 : ep->head->error,
 		    "The request is malformed.", NULL);
 		ep->fd = -1;
 		entry_pending_free(ep);
 		return;
 	}
+	ep->hlen = n;
 	if (env->entry_auth) {
 		entry_auth_ask(ep);
 		return;
@@ -390,8 +382,10 @@ entry_go(struct entry_pending *ep)
 	struct kgp_client	*link;
 	int			 fd = ep->fd;
 
+	if (t->rules != NULL && entry_route(ep) == -1)
+		return;		/* answered here, or sent direct */
 	if (t->status != TUNNEL_RUNNING || (link = entry_pick(t)) == NULL) {
-		entry_refuse(fd, ep->peer, 503, "The tunnel is not connected.",
+		answer_refuse(fd, ep->peer, 503, "The tunnel is not connected.",
 		    NULL);
 		ep->fd = -1;
 		entry_pending_free(ep);
@@ -401,7 +395,7 @@ entry_go(struct entry_pending *ep)
 	    ep->len) == -1) {
 		log_warnx("tunnel %s: cannot open a stream for %s", t->id,
 		    ep->peer);
-		entry_refuse(fd, ep->peer, 503, "The tunnel has no room for "
+		answer_refuse(fd, ep->peer, 503, "The tunnel has no room for "
 		    "another connection.", NULL);
 	} else {
 		log_debug("tunnel %s: %s %s from %s", t->id, ep->head->method,
@@ -411,6 +405,89 @@ entry_go(struct entry_pending *ep)
 	}
 	ep->fd = -1;	/* the stream or the refusal owns it now */
 	entry_pending_free(ep);
+}
+
+/*
+ * The tunnel's traffic rules on the first request (route.c): denied here
+ * (403, no stream), sent direct (direct.c), or down the tunnel, as a
+ * request that ends its connection (its next one is decided again; a
+ * CONNECT or an upgrade is one tunnel and stays as it is).  Returns 0
+ * for the tunnel, -1 when the connection is gone from ep.
+ */
+static int
+entry_route(struct entry_pending *ep)
+{
+	struct tunnel		*t = ep->proxy->tunnel;
+	struct route		 rt;
+	const struct rule	*ru;
+	char			 why[192], shown[64], *head;
+	size_t			 len, rest = ep->len - ep->hlen;
+	unsigned char		*nb;
+
+	route_decide(t->rules, ep->head, &rt);
+	ru = rt.v.rule;
+	switch (rt.v.route) {
+	case RULES_ROUTE_DENY:
+		if (rt.v.error)
+			snprintf(why, sizeof(why), "Denied: the tunnel's traffic "
+			    "rules cannot decide on this request.");
+		else {
+			strlcpy(shown, ru->text, sizeof(shown));
+			snprintf(why, sizeof(why), "Denied by the tunnel's "
+			    "traffic rule '%s'%s (%s).", shown,
+			    strlen(ru->text) >= sizeof(shown) ? "..." : "",
+			    rules_flag(ru->list, ru->syntax));
+		}
+		log_info("tunnel %s: %s %s from %s: denied by %s%s%s", t->id,
+		    ep->head->method, ep->head->target, ep->peer,
+		    rt.v.error ? "the rules' step limit" : "rule '",
+		    rt.v.error ? "" : ru->text, rt.v.error ? "" : "'");
+		answer_refuse(ep->fd, ep->peer, 403, why, NULL);
+		break;
+	case RULES_ROUTE_DIRECT:
+		log_debug("tunnel %s: %s %s from %s: direct", t->id,
+		    ep->head->method, ep->head->target, ep->peer);
+		if (rt.connect) {
+			direct_start(t, ep->fd, ep->peer, &rt,
+			    ep->buf + ep->hlen, rest);
+			break;
+		}
+		if ((head = route_head(ep->head, rt.path, 1, &len)) == NULL ||
+		    (nb = realloc(head, len + rest)) == NULL) {
+			free(head);
+			answer_refuse(ep->fd, ep->peer, 500, "Out of memory.",
+			    NULL);
+			break;
+		}
+		memcpy(nb + len, ep->buf + ep->hlen, rest);
+		direct_start(t, ep->fd, ep->peer, &rt, nb, len + rest);
+		free(nb);
+		break;
+	case RULES_ROUTE_TUNNEL:
+		log_debug("tunnel %s: %s %s from %s: tunnel%s", t->id,
+		    ep->head->method, ep->head->target, ep->peer,
+		    rt.connect ? (rt.v.resign ? " (resign)" :
+		    " (passthrough)") : "");
+		if (rt.connect || route_upgrade(ep->head))
+			return (0);
+		/* one request a connection: the next is decided again */
+		if ((head = route_head(ep->head, ep->head->target, 0,
+		    &len)) == NULL || (nb = realloc(head, len + rest)) == NULL) {
+			free(head);
+			answer_refuse(ep->fd, ep->peer, 500, "Out of memory.",
+			    NULL);
+			break;
+		}
+		memcpy(nb + len, ep->buf + ep->hlen, rest);
+		free(ep->buf);
+		ep->buf = nb;
+		ep->len = ep->cap = len + rest;
+		ep->hlen = len;
+		return (0);
+	}
+	ep->fd = -1;
+	entry_pending_free(ep);
+	return (-1);
 }
 
 /*
@@ -462,7 +539,7 @@ entry_auth_timeout(int fd, short ev, void *arg)
 
 	log_warnx("tunnel %s: entry connection from %s: no answer to its "
 	    "proxy authentication", ep->proxy->tunnel->id, ep->peer);
-	entry_refuse(ep->fd, ep->peer, 503, "Proxy authentication is not "
+	answer_refuse(ep->fd, ep->peer, 503, "Proxy authentication is not "
 	    "available just now.", NULL);
 	ep->fd = -1;
 	entry_pending_free(ep);
@@ -489,81 +566,22 @@ entry_auth_reply(const struct srv_auth_rep *rep)
 	case SRV_AUTH_LIMITED:
 		snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
 		    rep->retry);
-		entry_refuse(ep->fd, ep->peer, 429, "Too many failed "
+		answer_refuse(ep->fd, ep->peer, 429, "Too many failed "
 		    "proxy logins.", extra);
 		break;
 	case SRV_AUTH_UNAVAIL:
-		entry_refuse(ep->fd, ep->peer, 503, "Proxy authentication is "
+		answer_refuse(ep->fd, ep->peer, 503, "Proxy authentication is "
 		    "not available just now.", NULL);
 		break;
 	default:
 		log_info("tunnel %s: entry connection from %s: proxy "
 		    "authentication %s, 407", t->id, ep->peer,
 		    ep->had_hdr ? "failed" : "missing");
-		entry_refuse(ep->fd, ep->peer, 407, "Proxy authentication "
+		answer_refuse(ep->fd, ep->peer, 407, "Proxy authentication "
 		    "required.", "Proxy-Authenticate: Basic "
 		    "realm=\"sc-server\"\r\n");
 		break;
 	}
 	ep->fd = -1;
 	entry_pending_free(ep);
-}
-
-/*
- * Answer with an error status and close.  The request is read and dropped
- * for a few seconds so that closing does not reset the connection before
- * the client has read the answer.
- */
-static void
-entry_refuse(int fd, const char *peer, int status, const char *text,
-    const char *extra)
-{
-	struct entry_reject	*r;
-	struct timeval		 tv = { ENTRY_DRAIN_SEC, 0 };
-	char			 msg[512];
-	int			 len;
-
-	len = snprintf(msg, sizeof(msg), "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: text/plain\r\n"
-	    "Content-Length: %zu\r\n"
-	    "%s"
-	    "Connection: close\r\n"
-	    "\r\n"
-	    "%s\n", status, http_status_text(status), strlen(text) + 1,
-	    extra ? extra : "", text);
-	if (len > 0 && (size_t)len < sizeof(msg) &&
-	    write(fd, msg, len) == -1)
-		log_debug("entry: write to %s: %s", peer, strerror(errno));
-	if (shutdown(fd, SHUT_WR) == -1 ||
-	    (r = calloc(1, sizeof(*r))) == NULL) {
-		close(fd);
-		return;
-	}
-	r->fd = fd;
-	if ((r->ev = event_new(env->base, fd, EV_READ | EV_PERSIST,
-	    entry_drain, r)) == NULL) {
-		close(fd);
-		free(r);
-		return;
-	}
-	event_add(r->ev, &tv);
-}
-
-static void
-entry_drain(int fd, short ev, void *arg)
-{
-	struct entry_reject	*r = arg;
-	char			 buf[4096];
-	ssize_t			 n;
-
-	if (ev & EV_READ) {
-		n = read(fd, buf, sizeof(buf));
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n > 0 && (r->drained += n) < ENTRY_DRAIN_MAX)
-			return;
-	}
-	event_free(r->ev);
-	close(r->fd);
-	free(r);
 }

@@ -165,11 +165,12 @@ host_is_loopback(const char *h)
 }
 
 /*
- * Add the networks of a comma-separated list to the entry proxy access
- * list.  Returns 0, or -1 with a message in err.
+ * Add the networks of a comma-separated list to v (*n of max used).
+ * Returns 0, or -1 with a message in err.
  */
 int
-entry_acl_add(const char *list, char *err, size_t errlen)
+netmask_list_add(const char *list, struct netmask *v, size_t *n,
+    size_t max, char *err, size_t errlen)
 {
 	char	*dup, *p, *s;
 	int	 ret = -1;
@@ -182,23 +183,30 @@ entry_acl_add(const char *list, char *err, size_t errlen)
 	while ((s = strsep(&p, ",")) != NULL) {
 		if (*s == '\0')
 			continue;
-		if (env->entry_nacl >= ENTRY_ACL_MAX) {
+		if (*n >= max) {
 			snprintf(err, errlen, "too many networks (at most "
-			    "%d)", ENTRY_ACL_MAX);
+			    "%zu)", max);
 			goto done;
 		}
-		if (netmask_parse(s, &env->entry_acl[env->entry_nacl]) ==
-		    -1) {
+		if (netmask_parse(s, &v[*n]) == -1) {
 			snprintf(err, errlen, "bad network %s (want addr or "
 			    "addr/bits)", s);
 			goto done;
 		}
-		env->entry_nacl++;
+		(*n)++;
 	}
 	ret = 0;
  done:
 	free(dup);
 	return (ret);
+}
+
+/* The networks of a list into the entry proxy access list (-A). */
+int
+entry_acl_add(const char *list, char *err, size_t errlen)
+{
+	return (netmask_list_add(list, env->entry_acl, &env->entry_nacl,
+	    ENTRY_ACL_MAX, err, errlen));
 }
 
 /* May the peer sa use an entry proxy? */

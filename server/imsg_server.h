@@ -26,7 +26,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	3
+#define SRV_IMSG_VERSION	4
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -65,6 +65,9 @@ enum srv_imsg_type {
 	IMSG_SRV_TUNNELS_END = 1202, /* no payload: every tunnel has been */
 				/* told */
 	IMSG_SRV_AUTH_REP = 1203, /* struct srv_auth_rep */
+	IMSG_SRV_TUNNEL_RULES = 1204, /* struct srv_tunnel_rules and its */
+				/* rules: before the TUNNEL_ADD of that */
+				/* tunnel */
 
 	/* KGP -> REST, relayed by the parent */
 	IMSG_SRV_TUNNEL_STATE = 1300, /* struct srv_tstate */
@@ -129,6 +132,8 @@ struct srv_config {
 	char		 cert_hash[CERT_HASH_LEN + 1];
 	uint32_t	 entry_nacl;
 	struct netmask	 entry_acl[ENTRY_ACL_MAX];
+	uint32_t	 direct_nallow;
+	struct netmask	 direct_allow[DIRECT_ALLOW_MAX];
 };
 int	 srv_config_valid(const void *, size_t);
 
@@ -162,6 +167,22 @@ struct srv_tunnel_add {
 	int64_t		 last_connected;	/* 0: never */
 };
 int	 srv_tunnel_add_valid(const void *, size_t);
+
+/*
+ * Some rules of one list of a tunnel's traffic rules (rules.h), as the
+ * client wrote them: count strings, each ending in a NUL, right after
+ * the struct, the message full with them.  A tunnel's rules come in as
+ * many of these as they need, just before its IMSG_SRV_TUNNEL_ADD; the
+ * KGP worker compiles them then.
+ */
+struct srv_tunnel_rules {
+	char		 id[TUNNEL_ID_LEN + 1];
+	uint8_t		 list;		/* enum rules_list */
+	uint8_t		 syntax;	/* enum rules_syntax */
+	uint8_t		 pad[1];
+	uint32_t	 count;
+};
+int	 srv_tunnel_rules_valid(const void *, size_t);
 
 /* why a tunnel is to end */
 #define SRV_DEL_USER		1	/* a REST DELETE */

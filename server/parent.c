@@ -133,6 +133,9 @@ static const struct imsgev_msg parent_msgs_rest[] = {
 	/* for the KGP worker */
 	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_ADD), IMSGEV_SIZE(struct srv_tunnel_add),
 	    0, srv_tunnel_add_valid, parent_tunnel_add },
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_RULES),
+	    sizeof(struct srv_tunnel_rules) + 2, IMSG_MAXDATA, 0,
+	    srv_tunnel_rules_valid, parent_to_kgp },
 	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_DEL), IMSGEV_SIZE(struct srv_tunnel_ref),
 	    0, srv_tunnel_ref_valid, parent_to_kgp },
 	{ IMSGEV_TYPE(IMSG_SRV_TUNNELS_END), IMSGEV_EMPTY, 0, NULL,
@@ -474,6 +477,8 @@ parent_send_setup(struct srv_worker *w)
 	strlcpy(c.cert_hash, env->cert_hash, sizeof(c.cert_hash));
 	c.entry_nacl = env->entry_nacl;
 	memcpy(c.entry_acl, env->entry_acl, sizeof(c.entry_acl));
+	c.direct_nallow = env->direct_nallow;
+	memcpy(c.direct_allow, env->direct_allow, sizeof(c.direct_allow));
 	if (imsg_compose(&w->iev.ibuf, IMSG_SRV_CONFIG, 0, 0, -1, &c,
 	    sizeof(c)) == -1)
 		fatal("%s: imsg_compose", __func__);
@@ -640,7 +645,7 @@ parent_tunnel_add(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
-/* TUNNEL_DEL, TUNNELS_END, AUTH_REP: as they are */
+/* TUNNEL_RULES, TUNNEL_DEL, TUNNELS_END, AUTH_REP: as they are */
 static int
 parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
 {

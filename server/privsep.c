@@ -17,6 +17,7 @@
 #include "imsg_server.h"
 #include "log.h"
 #include "proc.h"
+#include "rules.h"
 #include "server.h"
 
 /* the state of this process, the parent's or a worker's: main() sets it */
@@ -153,7 +154,8 @@ srv_config_valid(const void *p, size_t len)
 	    !FIELD_STR(c->rest_addr) || !FIELD_STR(c->kgp_addr) ||
 	    !FIELD_STR(c->tunnels_path) || !FIELD_STR(c->cert_hash) ||
 	    (c->role != SRV_ROLE_REST && c->role != SRV_ROLE_KGP) ||
-	    c->entry_nacl > ENTRY_ACL_MAX || c->grace < 1 ||
+	    c->entry_nacl > ENTRY_ACL_MAX ||
+	    c->direct_nallow > DIRECT_ALLOW_MAX || c->grace < 1 ||
 	    c->max_missed < 1)
 		return (-1);
 	return (0);
@@ -197,6 +199,36 @@ srv_tunnel_add_valid(const void *p, size_t len)
 	    a->last_connected < 0)
 		return (-1);
 	return (0);
+}
+
+int
+srv_tunnel_rules_valid(const void *p, size_t len)
+{
+	struct srv_tunnel_rules	 h;
+	const char		*s, *end;
+	size_t			 n, i, k;
+
+	if (len <= sizeof(h))
+		return (-1);
+	memcpy(&h, p, sizeof(h));
+	if (!FIELD_STR(h.id) || !tunnel_id_valid(h.id) ||
+	    h.list >= RULES_NLISTS || h.syntax > RULES_V5 ||
+	    rules_field(h.list, h.syntax) == NULL || h.count == 0 ||
+	    h.count > RULES_MAX)
+		return (-1);
+	s = (const char *)p + sizeof(h);
+	end = (const char *)p + len;
+	for (i = 0; i < h.count; i++) {
+		if ((n = strnlen(s, end - s)) == (size_t)(end - s) || n == 0 ||
+		    n > RULES_PATTERN_MAX)
+			return (-1);
+		for (k = 0; k < n; k++)
+			if ((unsigned char)s[k] < 0x20 ||
+			    (unsigned char)s[k] > 0x7e)
+				return (-1);
+		s += n + 1;
+	}
+	return (s == end ? 0 : -1);
 }
 
 int

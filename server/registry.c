@@ -24,8 +24,10 @@
 
 #include <jansson.h>
 
+#include "imsg.h"
 #include "imsg_server.h"
 #include "log.h"
+#include "rules.h"
 #include "server.h"
 
 /* a tunnel being created: waiting for its entry proxy */
@@ -41,6 +43,7 @@ struct reg_wait {
 };
 
 static void	 reg_send(struct tunnel *, uint32_t);
+static void	 reg_send_rules(struct tunnel *);
 static void	 reg_answered(struct tunnel *);
 static void	 reg_created(struct tunnel *);
 static void	 reg_saved(void *, int);
@@ -49,11 +52,59 @@ static void	 reg_unsaved(struct tunnel *, int, void (*)(struct tunnel *,
 static size_t	 reg_bytes(const char *);
 static int	 reg_count_active(const char *);
 
+/*
+ * The traffic rules of t, for the KGP worker: each list in as few
+ * messages as hold it (IMSG_SRV_TUNNEL_RULES), before its TUNNEL_ADD.
+ */
+static void
+reg_send_rules(struct tunnel *t)
+{
+	struct srv_tunnel_rules	 h;
+	unsigned char		 buf[IMSG_MAXDATA];
+	const char		*field, *s;
+	json_t			*a, *e;
+	size_t			 i, len, n;
+	int			 l, syn;
+
+	if (t->rule_lists == NULL)
+		return;
+	for (l = 0; l < RULES_NLISTS; l++)
+		for (syn = RULES_V4; syn <= RULES_V5; syn++) {
+			if ((field = rules_field(l, syn)) == NULL ||
+			    (a = json_object_get(t->rule_lists,
+			    field)) == NULL || json_array_size(a) == 0)
+				continue;
+			memset(&h, 0, sizeof(h));
+			strlcpy(h.id, t->id, sizeof(h.id));
+			h.list = l;
+			h.syntax = syn;
+			len = sizeof(h);
+			json_array_foreach(a, i, e) {
+				s = json_string_value(e);
+				n = strlen(s) + 1;
+				if (len + n > sizeof(buf)) {
+					memcpy(buf, &h, sizeof(h));
+					worker_send(IMSG_SRV_TUNNEL_RULES, buf,
+					    len);
+					h.count = 0;
+					len = sizeof(h);
+				}
+				memcpy(buf + len, s, n);
+				len += n;
+				h.count++;
+			}
+			memcpy(buf, &h, sizeof(h));
+			worker_send(IMSG_SRV_TUNNEL_RULES, buf, len);
+		}
+}
+
 static void
 reg_send(struct tunnel *t, uint32_t mode)
 {
 	struct srv_tunnel_add	 a;
 
+	if (mode != SRV_ADD_SYNC)
+		reg_send_rules(t);
 	memset(&a, 0, sizeof(a));
 	strlcpy(a.id, t->id, sizeof(a.id));
 	strlcpy(a.secret, t->secret, sizeof(a.secret));

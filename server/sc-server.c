@@ -46,7 +46,7 @@ usage(void)
 	fprintf(stderr, "usage: %s [-dPv] [-s statedir] [-R addr:port] "
 	    "[-K addr:port] [-E addr]\n"
 	    "\t[-H host] [-g grace_sec] [-M missed] [-A network[,network...]]\n"
-	    "\t[-C certfile -k keyfile]\n"
+	    "\t[-D network[,network...]] [-C certfile -k keyfile]\n"
 	    "       %s [-s statedir] user add | del NAME\n"
 	    "       %s [-s statedir] user list\n",
 	    __progname, __progname, __progname);
@@ -231,8 +231,14 @@ main(int argc, char *argv[])
 	if (entry_acl_add("127.0.0.0/8,::1", aclerr, sizeof(aclerr)) == -1)
 		errx(1, "%s", aclerr);
 
-	while ((ch = getopt(argc, argv, "+A:C:dE:g:H:k:K:M:PR:s:v")) != -1) {
+	while ((ch = getopt(argc, argv, "+A:C:D:dE:g:H:k:K:M:PR:s:v")) != -1) {
 		switch (ch) {
+		case 'D':
+			if (netmask_list_add(optarg, env->direct_allow,
+			    &env->direct_nallow, DIRECT_ALLOW_MAX, aclerr,
+			    sizeof(aclerr)) == -1)
+				errx(1, "-D %s: %s", optarg, aclerr);
+			break;
 		case 'A':
 			if (entry_acl_add(optarg, aclerr, sizeof(aclerr)) ==
 			    -1)

@@ -15,6 +15,7 @@
 
 #include "admit.h"
 #include "listener.h"
+#include "rules.h"
 
 #define SC_SERVER_USER_DEFAULT_STATEDIR	"/var/lib/sc-server"
 #define SC_SERVER_REST_DEFAULT	"127.0.0.1:4400"
@@ -87,6 +88,17 @@
 #define CERT_HASH_LEN		(7 + 64)	/* "SHA256:" + hex */
 
 #define ENTRY_ACL_MAX		64	/* networks in -A lists */
+
+/*
+ * Direct connections (direct.c): what a tunnel's traffic rules send
+ * from the server straight to the origin.
+ */
+#define DIRECT_ALLOW_MAX	64	/* networks in -D lists */
+#define DIRECT_DNS_SEC		5	/* a name resolved, or 502 */
+#define DIRECT_CONNECT_SEC	10	/* each address connected, or next */
+#define DIRECT_IDLE_SEC		300	/* no byte either way: closed */
+#define DIRECT_BUF_MAX		(256 * 1024)	/* bytes waiting one way */
+#define DIRECT_MAX_TUNNEL	256	/* open at once, per tunnel */
 #define ENTRY_BACKLOG		1024	/* browsers open many connections at once */
 #define REST_BACKLOG		128
 #define KGP_BACKLOG		128
@@ -106,6 +118,16 @@ struct netmask {
 	int			 bits;
 };
 
+/* a request at the entry proxy, as the traffic rules see it (route.c) */
+struct route {
+	struct rules_verdict	 v;
+	int			 connect;	/* CONNECT host:port */
+	int			 absolute;	/* an absolute-form URL */
+	char			 host[HOST_MAX];	/* "": none */
+	uint16_t		 port;
+	const char		*path;		/* in the head: after the host */
+};
+
 struct event;
 struct event_base;
 struct tls;
@@ -116,6 +138,7 @@ struct imsgev;
 /* the messages between the processes (imsg_server.h) */
 struct srv_tstate;
 struct srv_tunnel_add;
+struct srv_tunnel_rules;
 struct srv_tunnel_ref;
 struct srv_auth_req;
 struct srv_auth_rep;
@@ -137,6 +160,7 @@ enum tunnel_status {
 struct kgp_client;
 
 struct entry_proxy;
+struct rules;
 
 struct tunnel {
 	TAILQ_ENTRY(tunnel)	 entry;
@@ -145,9 +169,8 @@ struct tunnel {
 	char			 owner[ACCOUNT_NAME_MAX + 1];
 	char			*identifier;
 	char			*vm_version;
-	struct json_t		*domain_names;
-	struct json_t		*direct_domains;
-	struct json_t		*no_ssl_bump_domains;
+	struct json_t		*rule_lists;	/* field: [rules], NULL: none */
+	struct rules		*rules;		/* KGP: compiled, NULL: none */
 	struct json_t		*metadata;
 	int			 shared_tunnel;
 	int			 use_kgp;
@@ -247,6 +270,8 @@ struct server_env {
 	struct netmask		 entry_acl[ENTRY_ACL_MAX];	/* -A */
 	size_t			 entry_nacl;
 	int			 entry_auth;	/* -P */
+	struct netmask		 direct_allow[DIRECT_ALLOW_MAX];	/* -D */
+	size_t			 direct_nallow;
 
 	struct accountlist	 accounts;
 	char			 accounts_path[1024];
@@ -326,6 +351,8 @@ int		 account_name_valid(const char *);
 int		 netmask_parse(const char *, struct netmask *);
 int		 netmask_match(const struct netmask *, const struct sockaddr *);
 int		 host_is_loopback(const char *);
+int		 netmask_list_add(const char *, struct netmask *, size_t *,
+		    size_t, char *, size_t);
 int		 entry_acl_add(const char *, char *, size_t);
 int		 entry_acl_allowed(const struct sockaddr *);
 int		 throttle_check(int, const char *, const char *, int *);
@@ -354,6 +381,8 @@ int		 accounts_maybe_reload(void);
 int		 user_command(const char *, int, char **);
 
 /* tunnel.c: the tunnels, and the KGP worker's side of them */
+void		 tunnel_rules_add(const struct srv_tunnel_rules *, const char *,
+		    size_t);
 void		 tunnel_add(const struct srv_tunnel_add *);
 void		 tunnel_del(const char *, uint32_t);
 void		 tunnel_report(struct tunnel *, const char *);
@@ -397,6 +426,24 @@ const struct state_stats *state_stats(void);
 char		*state_read_file(size_t *);
 int		 state_write(const char *, size_t);
 void		 state_set_aside(void);
+
+/* route.c */
+struct http_head;
+void		 route_decide(struct rules *, const struct http_head *,
+		    struct route *);
+char		*route_head(const struct http_head *, const char *, int,
+		    size_t *);
+int		 route_upgrade(const struct http_head *);
+
+/* answer.c */
+void		 answer_refuse(int, const char *, int, const char *,
+		    const char *);
+
+/* direct.c */
+void		 direct_init(void);
+void		 direct_start(struct tunnel *, int, const char *,
+		    const struct route *, const void *, size_t);
+void		 direct_close_tunnel(const char *);
 
 /* entry.c */
 void		 entry_init(int (*)(void));

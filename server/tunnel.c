@@ -20,6 +20,7 @@
 #include "kgp.h"
 #include "log.h"
 #include "proc.h"
+#include "rules.h"
 #include "server.h"
 
 #define TUNNEL_HALT_TIMEOUT	10	/* s: a halting link that does not close */
@@ -28,7 +29,12 @@ static void	 tunnel_grace(int, short, void *);
 static void	 tunnel_started(int, const char *, void *);
 static void	 tunnel_close_links(struct tunnel *, int, const char *);
 static json_t	*json_time(time_t);
-static json_t	*json_list(json_t *);
+static void	 tunnel_json_rules(json_t *, json_t *);
+
+/* the KGP worker: the rules of the tunnel to be added next */
+static struct rules	*next_rules;
+static char		 next_id[TUNNEL_ID_LEN + 1];
+static int		 next_bad;
 
 const char *
 tunnel_status_name(enum tunnel_status s)
@@ -87,9 +93,8 @@ tunnel_free(struct tunnel *t)
 		event_free(t->grace);
 	free(t->identifier);
 	free(t->vm_version);
-	json_decref(t->domain_names);
-	json_decref(t->direct_domains);
-	json_decref(t->no_ssl_bump_domains);
+	json_decref(t->rule_lists);
+	rules_free(t->rules);
 	json_decref(t->metadata);
 	explicit_bzero(t->secret, sizeof(t->secret));
 	free(t);
@@ -121,6 +126,64 @@ tunnel_report(struct tunnel *t, const char *reason)
 	if (reason != NULL)
 		strlcpy(ts.reason, reason, sizeof(ts.reason));
 	worker_send(IMSG_SRV_TUNNEL_STATE, &ts, sizeof(ts));
+}
+
+/*
+ * The KGP worker: rules of the tunnel h names, the next one added
+ * (IMSG_SRV_TUNNEL_RULES); count strings in s (len bytes, checked).
+ * Rules of another tunnel before them are dropped.
+ */
+void
+tunnel_rules_add(const struct srv_tunnel_rules *h, const char *s, size_t len)
+{
+	char		 err[512];
+	uint32_t	 i;
+
+	if (next_rules != NULL && strcmp(next_id, h->id) != 0) {
+		rules_free(next_rules);
+		next_rules = NULL;
+	}
+	if (next_rules == NULL) {
+		if ((next_rules = rules_new()) == NULL)
+			fatal("%s", __func__);
+		strlcpy(next_id, h->id, sizeof(next_id));
+		next_bad = 0;
+	}
+	for (i = 0; i < h->count && !next_bad; i++) {
+		if (rules_add(next_rules, h->list, h->syntax, s, err,
+		    sizeof(err)) == -1) {
+			log_warnx("tunnel %s: a traffic rule: %s", h->id, err);
+			next_bad = 1;
+		}
+		s += strlen(s) + 1;
+	}
+}
+
+/*
+ * The rules received for t (tunnel_rules_add()), compiled once into
+ * t->rules.  -1 when they do not compile: the REST worker checked them,
+ * so it is a bug or another version's registry.
+ */
+static int
+tunnel_rules_take(struct tunnel *t)
+{
+	char	 err[512];
+	int	 ret = 0;
+
+	if (next_rules == NULL || strcmp(next_id, t->id) != 0)
+		return (0);
+	if (next_bad || rules_compile(next_rules, err, sizeof(err)) == -1) {
+		if (!next_bad)
+			log_warnx("tunnel %s: traffic rules: %s", t->id, err);
+		rules_free(next_rules);
+		ret = -1;
+	} else {
+		t->rules = next_rules;
+		log_debug("tunnel %s: %zu traffic rules", t->id,
+		    rules_count(t->rules));
+	}
+	next_rules = NULL;
+	return (ret);
 }
 
 /*
@@ -164,6 +227,10 @@ tunnel_add(const struct srv_tunnel_add *a)
 	if ((t->grace = evtimer_new(env->base, tunnel_grace, t)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	TAILQ_INSERT_TAIL(&env->tunnels, t, entry);
+	if (tunnel_rules_take(t) == -1) {
+		tunnel_terminate(t, "its traffic rules do not compile");
+		return;
+	}
 	if ((id = strdup(t->id)) == NULL ||
 	    worker_entry_bind(id, t->entry_port, tunnel_started, id) == -1) {
 		free(id);
@@ -455,12 +522,27 @@ json_time(time_t t)
 	return (json_integer(t));
 }
 
-static json_t *
-json_list(json_t *a)
+/*
+ * The traffic rules' lists: those of Sauce Connect 4 always (empty when
+ * not given), as its REST API answers, and the others when given.
+ */
+static void
+tunnel_json_rules(json_t *o, json_t *lists)
 {
-	if (a == NULL)
-		return (json_array());
-	return (json_incref(a));
+	const char	*field;
+	json_t		*a;
+	int		 l, syn;
+
+	for (l = 0; l < RULES_NLISTS; l++)
+		for (syn = RULES_V4; syn <= RULES_V5; syn++) {
+			if ((field = rules_field(l, syn)) == NULL)
+				continue;
+			a = lists != NULL ? json_object_get(lists, field) : NULL;
+			if (a != NULL)
+				json_object_set(o, field, a);
+			else if (syn == RULES_V4)
+				json_object_set_new(o, field, json_array());
+		}
 }
 
 /* The tunnel object of the REST API; the secret only when asked. */
@@ -484,10 +566,7 @@ tunnel_json(struct tunnel *t, int with_secret)
 	json_object_set_new(o, "launch_time", json_time(t->launch_time));
 	json_object_set_new(o, "last_connected", json_time(t->last_connected));
 	json_object_set_new(o, "shutdown_time", json_time(t->shutdown_time));
-	json_object_set_new(o, "domain_names", json_list(t->domain_names));
-	json_object_set_new(o, "direct_domains", json_list(t->direct_domains));
-	json_object_set_new(o, "no_ssl_bump_domains",
-	    json_list(t->no_ssl_bump_domains));
+	tunnel_json_rules(o, t->rule_lists);
 	json_object_set_new(o, "shared_tunnel",
 	    json_boolean(t->shared_tunnel));
 	json_object_set_new(o, "use_kgp", json_boolean(t->use_kgp));

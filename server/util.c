@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "rules.h"
 #include "server.h"
 #include "text.h"
 
@@ -270,6 +271,72 @@ json_size(json_t *v)
 }
 
 /*
+ * The traffic rules of a POST .../tunnels: each list in its field
+ * (rules_field()), an array of strings, one rule each.  They are parsed
+ * and compiled here as the entry proxy will (once more, in the KGP
+ * worker), so that a bad one is a 400 that names it.  The lists found go
+ * into *out, an object (NULL when there are none).  Returns 0 or the
+ * HTTP status, with a message in err.
+ */
+static int
+tunnel_rules_check(json_t *body, json_t **out, char *err, size_t errlen)
+{
+	struct rules	*r;
+	json_t		*v, *e, *lists = NULL;
+	const char	*field;
+	char		 msg[512];
+	size_t		 i;
+	int		 l, syn, status = 0;
+
+	*out = NULL;
+	if ((r = rules_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return (500);
+	}
+	for (l = 0; l < RULES_NLISTS && status == 0; l++)
+		for (syn = RULES_V4; syn <= RULES_V5 && status == 0; syn++) {
+			if ((field = rules_field(l, syn)) == NULL)
+				continue;
+			v = json_object_get(body, field);
+			if (v == NULL || json_is_null(v))
+				continue;
+			if (!string_array(v)) {
+				snprintf(err, errlen, "\"%s\" must be an array "
+				    "of at most %d strings of at most %d "
+				    "printable bytes", field, TUNNEL_ARRAY_MAX,
+				    TUNNEL_STRING_MAX);
+				status = 400;
+				break;
+			}
+			json_array_foreach(v, i, e) {
+				if (rules_add(r, l, syn, json_string_value(e),
+				    msg, sizeof(msg)) == -1) {
+					snprintf(err, errlen, "\"%s\": %s",
+					    field, msg);
+					status = 400;
+					break;
+				}
+			}
+			if (status == 0 && ((lists == NULL &&
+			    (lists = json_object()) == NULL) ||
+			    json_object_set(lists, field, v) == -1)) {
+				snprintf(err, errlen, "out of memory");
+				status = 500;
+			}
+		}
+	if (status == 0 && rules_compile(r, msg, sizeof(msg)) == -1) {
+		snprintf(err, errlen, "traffic rules: %s", msg);
+		status = 400;
+	}
+	rules_free(r);
+	if (status != 0)
+		json_decref(lists);
+	else
+		*out = lists;
+	return (status);
+}
+
+/*
  * Check the body of a POST .../tunnels and copy its settings into t; the
  * bytes they take go to t->size.  Unknown members are ignored; known ones
  * must have the right type (null counts as absent).  Returns 0, or the
@@ -281,14 +348,12 @@ int
 rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
     size_t errlen)
 {
-	static const char	*lists[] = { "domain_names", "direct_domains",
-	    "no_ssl_bump_domains" };
 	static const char	*bools[] = { "shared_tunnel", "use_kgp",
 	    "tunnel_pool", "use_caching_proxy", "no_proxy_caching" };
-	json_t			*v, *l[3] = { NULL, NULL, NULL }, *all;
+	json_t			*v, *lists = NULL, *all;
 	int			*b[5];
-	int			 bv[5];
-	const char		*ident = NULL, *vm = NULL;
+	int			 bv[5], status;
+	const char		*ident = NULL, *vm = NULL, *k;
 	json_t			*meta = NULL;
 	size_t			 i, n;
 
@@ -322,18 +387,6 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 			return (400);
 		}
 		vm = json_string_value(v);
-	}
-	for (i = 0; i < 3; i++) {
-		v = json_object_get(body, lists[i]);
-		if (v == NULL || json_is_null(v))
-			continue;
-		if (!string_array(v)) {
-			snprintf(err, errlen, "\"%s\" must be an array of at "
-			    "most %d strings of at most %d printable bytes",
-			    lists[i], TUNNEL_ARRAY_MAX, TUNNEL_STRING_MAX);
-			return (400);
-		}
-		l[i] = v;
 	}
 	for (i = 0; i < 5; i++) {
 		bv[i] = *b[i];
@@ -376,37 +429,46 @@ rest_tunnel_settings(json_t *body, struct tunnel *t, char *err,
 	    json_string(ident)) == -1) ||
 	    (vm != NULL && json_object_set_new(all, "vm_version",
 	    json_string(vm)) == -1) ||
-	    (l[0] != NULL && json_object_set(all, lists[0], l[0]) == -1) ||
-	    (l[1] != NULL && json_object_set(all, lists[1], l[1]) == -1) ||
-	    (l[2] != NULL && json_object_set(all, lists[2], l[2]) == -1) ||
 	    (meta != NULL && json_object_set(all, "metadata", meta) == -1) ||
 	    (n = json_size(all)) == 0) {
 		json_decref(all);
 		snprintf(err, errlen, "out of memory");
 		return (500);
 	}
+	/* the rules last: their size is checked before they are compiled */
+	json_object_foreach(body, k, v) {
+		enum rules_list		 rl;
+		enum rules_syntax	 rs;
+
+		if (rules_field_lookup(k, &rl, &rs) == 0 && !json_is_null(v) &&
+		    json_object_set(all, k, v) == -1) {
+			json_decref(all);
+			snprintf(err, errlen, "out of memory");
+			return (500);
+		}
+	}
+	n = json_size(all);
 	json_decref(all);
 	if (n > TUNNEL_SETTINGS_MAX) {
 		snprintf(err, errlen, "the tunnel's settings take %zu bytes "
 		    "(compact JSON), more than %d", n, TUNNEL_SETTINGS_MAX);
 		return (413);
 	}
+	if ((status = tunnel_rules_check(body, &lists, err, errlen)) != 0)
+		return (status);
 
 	/* all checked: copy */
 	if (ident != NULL && (t->identifier = strdup(ident)) == NULL)
 		goto nomem;
 	if (vm != NULL && (t->vm_version = strdup(vm)) == NULL)
 		goto nomem;
-	if (l[0] != NULL)
-		t->domain_names = json_deep_copy(l[0]);
-	if (l[1] != NULL)
-		t->direct_domains = json_deep_copy(l[1]);
-	if (l[2] != NULL)
-		t->no_ssl_bump_domains = json_deep_copy(l[2]);
-	if (meta != NULL)
-		t->metadata = json_deep_copy(meta);
-	if ((l[0] && !t->domain_names) || (l[1] && !t->direct_domains) ||
-	    (l[2] && !t->no_ssl_bump_domains) || (meta && !t->metadata))
+	if (lists != NULL) {
+		t->rule_lists = json_deep_copy(lists);
+		json_decref(lists);
+		if (t->rule_lists == NULL)
+			goto nomem;
+	}
+	if (meta != NULL && (t->metadata = json_deep_copy(meta)) == NULL)
 		goto nomem;
 	for (i = 0; i < 5; i++)
 		*b[i] = bv[i];

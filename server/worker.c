@@ -68,6 +68,7 @@ static int	 worker_auth_req(struct imsgev *, struct imsg *);
 static int	 worker_kgp_updown(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_add(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_del(struct imsgev *, struct imsg *);
+static int	 worker_tunnel_rules(struct imsgev *, struct imsg *);
 static int	 worker_tunnels_end(struct imsgev *, struct imsg *);
 static int	 worker_auth_rep(struct imsgev *, struct imsg *);
 static void	 worker_parent_gone(struct imsgev *);
@@ -119,6 +120,9 @@ static const struct imsgev_msg worker_msgs_kgp[] = {
 	/* from the REST worker, through the parent */
 	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_ADD), IMSGEV_SIZE(struct srv_tunnel_add),
 	    0, srv_tunnel_add_valid, worker_tunnel_add },
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_RULES),
+	    sizeof(struct srv_tunnel_rules) + 2, IMSG_MAXDATA, 0,
+	    srv_tunnel_rules_valid, worker_tunnel_rules },
 	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_DEL), IMSGEV_SIZE(struct srv_tunnel_ref),
 	    0, srv_tunnel_ref_valid, worker_tunnel_del },
 	{ IMSGEV_TYPE(IMSG_SRV_TUNNELS_END), IMSGEV_EMPTY, 0, NULL,
@@ -254,6 +258,8 @@ worker_config(struct imsgev *iev, struct imsg *imsg)
 	strlcpy(env->tunnels_path, c.tunnels_path, sizeof(env->tunnels_path));
 	env->entry_nacl = c.entry_nacl;
 	memcpy(env->entry_acl, c.entry_acl, sizeof(env->entry_acl));
+	env->direct_nallow = c.direct_nallow;
+	memcpy(env->direct_allow, c.direct_allow, sizeof(env->direct_allow));
 	env->rest_tls = c.rest_tls;
 	have_config = 1;
 	return (IMSGEV_OK);
@@ -406,6 +412,8 @@ worker_start(void)
 			fatalx("KGP TLS setup failed");
 		/* out of descriptors, KGP handshakes go first */
 		entry_init(kgp_server_shed);
+		/* the resolver's files, before the chroot */
+		direct_init();
 		if (kgp_server_init(kgp_fd) == -1)
 			fatalx("cannot start the KGP endpoint");
 	}
@@ -518,6 +526,20 @@ worker_tunnel_add(struct imsgev *iev, struct imsg *imsg)
 	if (!env->shutting_down)
 		tunnel_add(&add);
 	explicit_bzero(&add, sizeof(add));
+	return (IMSGEV_OK);
+}
+
+/* Rules of the tunnel about to be added (tunnel_rules_add()). */
+static int
+worker_tunnel_rules(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_tunnel_rules	 h;
+
+	if (!started)
+		return (IMSGEV_BAD);
+	memcpy(&h, imsg->data, sizeof(h));
+	tunnel_rules_add(&h, (const char *)imsg->data + sizeof(h),
+	    IMSG_DATA_SIZE(imsg) - sizeof(h));
 	return (IMSGEV_OK);
 }
 

@@ -5,6 +5,9 @@
 #   office ($OFFICE) 10.213.N.2/30  sc (controller, kgpd, proxyd), the app
 # The app listens on $APP_IP, an address on office's loopback that no other
 # namespace has a route to: cloud reaches it only through the tunnel.
+# The "internet" (start_internet) is the same app on $INET_IP, an address
+# on cloud's loopback: the server reaches it, office never does (what
+# the traffic rules send direct).
 #
 # Programs come from the environment (meson test sets them):
 #   SC, SC_SERVER, SC_CTL   build-tree paths of sc, sc-server, sc-ctl
@@ -25,6 +28,7 @@ CLOUD=sc-cloud-$$
 CLOUD_IP=10.213.$N.1
 OFFICE_IP=10.213.$N.2
 APP_IP=10.214.$N.1
+INET_IP=10.215.$N.1
 APP_PORT=8080
 APP_TLS_PORT=8443
 APP_ECHO_PORT=8007
@@ -164,6 +168,25 @@ office_etc() {
 	cat >"/etc/netns/$OFFICE/$1" || fail "cannot write office's $1"
 }
 
+# cloud_etc FILE: stdin becomes cloud's /etc/FILE, as office_etc does
+cloud_etc() {
+	mkdir -p "/etc/netns/$CLOUD" || fail "mkdir /etc/netns/$CLOUD"
+	cat >"/etc/netns/$CLOUD/$1" || fail "cannot write cloud's $1"
+}
+
+# start_internet: the app again on $INET_IP (cloud's loopback), HTTP on
+# $APP_PORT and TLS on $APP_TLS_PORT (its certificate $TMP/inet.crt, for
+# $INET_IP and www.internet.test): reachable from cloud, not office
+start_internet() {
+	cloud ip addr add "$INET_IP/32" dev lo
+	make_cert inet "IP:$INET_IP,DNS:www.internet.test"
+	serve_app "$CLOUD" inet "$INET_IP"
+	if office curl -sS --max-time 3 -o /dev/null \
+	    "http://$INET_IP:$APP_PORT/" 2>/dev/null; then
+		fail "the internet is reachable from office"
+	fi
+}
+
 e2e_init() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
 	command -v ip >/dev/null || skip "needs iproute2"
@@ -217,27 +240,40 @@ stage_programs() {
 	done
 }
 
+# make_cert NAME SAN: a self-signed certificate $TMP/NAME.crt and its
+# key $TMP/NAME.key, for the subjectAltName SAN
+make_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -days 2 -subj "/CN=e2e-$1" -addext "subjectAltName=$2" \
+	    -keyout "$TMP/$1.key" -out "$TMP/$1.crt" >/dev/null 2>&1 ||
+	    fail "openssl could not make the $1 certificate"
+}
+
 # the TLS app's certificate: self-signed, for the app's address
 make_app_cert() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-	    -nodes -days 2 -subj "/CN=e2e-app" \
-	    -addext "subjectAltName=IP:$APP_IP" \
-	    -keyout "$TMP/app.key" -out "$TMP/app.crt" >/dev/null 2>&1 ||
-	    fail "openssl could not make the app certificate"
+	make_cert app "IP:$APP_IP"
+}
+
+# serve_app NS NAME ADDR [app.py args]: app.py in namespace NS on ADDR,
+# HTTP on $APP_PORT and TLS on $APP_TLS_PORT with $TMP/NAME.crt, its log
+# $TMP/NAME.log; waits until it answers inside NS
+serve_app() {
+	local ns=$1 name=$2 addr=$3
+	shift 3
+	ip netns exec "$ns" "$PYTHON" "$E2E_DIR/app.py" serve --addr "$addr" \
+	    --http-port "$APP_PORT" --tls-port "$APP_TLS_PORT" "$@" \
+	    --cert "$TMP/$name.crt" --key "$TMP/$name.key" \
+	    --ready "$TMP/$name.ready" >"$TMP/$name.log" 2>&1 &
+	PIDS+=($!)
+	wait_for 10 test -f "$TMP/$name.ready" || fail "$name did not start"
+	ip netns exec "$ns" curl -sS --max-time 5 -o /dev/null \
+	    "http://$addr:$APP_PORT/" || fail "$name does not answer inside $ns"
 }
 
 start_app() {
 	make_app_cert
-	ip netns exec "$OFFICE" "$PYTHON" "$E2E_DIR/app.py" serve --addr "$APP_IP" \
-	    --http-port "$APP_PORT" --tls-port "$APP_TLS_PORT" \
-	    --echo-port "$APP_ECHO_PORT" \
-	    --cert "$TMP/app.crt" --key "$TMP/app.key" \
-	    --ready "$TMP/app.ready" >"$TMP/app.log" 2>&1 &
-	PIDS+=($!)
-	wait_for 10 test -f "$TMP/app.ready" || fail "the app did not start"
 	# reachable inside office ...
-	office curl -sS --max-time 5 -o /dev/null "http://$APP_IP:$APP_PORT/" ||
-	    fail "the app does not answer inside office"
+	serve_app "$OFFICE" app "$APP_IP" --echo-port "$APP_ECHO_PORT"
 	# ... and not from cloud, nor from the host: only the tunnel gets there
 	if cloud curl -sS --max-time 3 -o /dev/null \
 	    "http://$APP_IP:$APP_PORT/" 2>/dev/null; then

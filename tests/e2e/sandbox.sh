@@ -179,11 +179,12 @@ fi
 [ ! -e "$TMP/kgpd-file" ] && [ ! -e "$TMP/proxyd-file" ] ||
     fail "a sandboxed probe created a file"
 
-# sc-server's two workers: accept on what the parent passed, nothing else
+# sc-server's two workers: accept on what the parent passed; the KGP
+# worker also connects out (direct connections), over TCP and UDP only
 for w in server-rest server-kgp; do
 	refused "$w" create "$TMP/$w-file"
-	for op in socket socket-udp socket-unix socket-raw connect execve \
-	    fork kill-parent mprotect-exec; do
+	for op in socket-unix socket-raw execve fork kill-parent \
+	    mprotect-exec; do
 		refused "$w" "$op"
 	done
 	if [ -z "$SANITIZER" ]; then
@@ -194,6 +195,12 @@ for w in server-rest server-kgp; do
 	allowed "$w" pipe-write
 	refused "$w" splice
 done
+for op in socket socket-udp connect; do
+	refused server-rest "$op"
+done
+allowed server-kgp socket
+allowed server-kgp socket-udp
+allowed server-kgp connect 127.0.0.1:9
 [ ! -e "$TMP/server-rest-file" ] && [ ! -e "$TMP/server-kgp-file" ] ||
     fail "a sandboxed server worker probe created a file"
 

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "controller.h"
+#include "rules.h"
 
 #define MAXARGS	32
 
@@ -34,6 +35,11 @@ clear_env(void)
 	unsetenv("SAUCE_TUNNEL_NAME");
 	unsetenv("SAUCE_REGION");
 	unsetenv("SAUCE_CONFIG_FILE");
+	unsetenv("SAUCE_DIRECT_DOMAINS");
+	unsetenv("SAUCE_DENY_DOMAINS");
+	unsetenv("SAUCE_TUNNEL_DOMAINS");
+	unsetenv("SAUCE_TLS_PASSTHROUGH_DOMAINS");
+	unsetenv("SAUCE_TLS_RESIGN_DOMAINS");
 	setenv("XDG_RUNTIME_DIR", "/tmp/xdg", 1);
 }
 
@@ -205,9 +211,9 @@ test_unsupported(void **state)
 	assert_int_equal(parse("-u", "a", "-k", "k", "--dns", "1.1.1.1",
 	    NULL), CONFIG_ERROR);
 	assert_string_equal(err, "--dns is not supported yet");
-	assert_int_equal(parse("-u", "a", "-k", "k", "-D", "x.com", NULL),
+	assert_int_equal(parse("-u", "a", "-k", "k", "-a", "x:1:u:p", NULL),
 	    CONFIG_ERROR);
-	assert_string_equal(err, "-D/--direct-domains is not supported yet");
+	assert_string_equal(err, "-a/--auth is not supported yet");
 	assert_int_equal(parse("-u", "a", "-k", "k", "--doctor", NULL),
 	    CONFIG_ERROR);
 	/* version 5: -x is the application proxy */
@@ -481,6 +487,113 @@ test_file_precedence(void **state)
 	assert_non_null(strstr(err, "/nonexistent/x.yaml"));
 }
 
+/* the rules of conf, "list syntax text" each, joined by "|" */
+static const char *
+rules_shown(void)
+{
+	static char		 buf[1024];
+	const struct rule	*ru;
+	size_t			 i;
+	char			 one[128];
+
+	buf[0] = '\0';
+	for (i = 0; conf.rules != NULL && i < rules_count(conf.rules); i++) {
+		ru = rules_get(conf.rules, i);
+		snprintf(one, sizeof(one), "%s%d %d %s", i ? "|" : "",
+		    ru->list, ru->syntax, ru->text);
+		strlcat(buf, one, sizeof(buf));
+	}
+	return (buf);
+}
+
+/* -D, -t, -F, -B and the version 5 lists, from flags, variables, file */
+static void
+test_rules(void **state)
+{
+	const char	*f;
+
+	/* version 4: comma lists, repeated flags add up */
+	assert_int_equal(parse("-u", "a", "-k", "k", "-D", "a.example,"
+	    "*.b.example", "-D", ".c.example", "-t", "office.example",
+	    "-F", "ads\\.,track", "-B", "all", NULL), CONFIG_OK);
+	assert_string_equal(rules_shown(), "1 0 a.example|1 0 *.b.example|"
+	    "1 0 .c.example|2 0 office.example|0 0 ads\\.|0 0 track|3 0 all");
+	/* long forms */
+	assert_int_equal(parse("-u", "a", "-k", "k", "--direct-domains",
+	    "a.example", "--tunnel-domains", "b.example",
+	    "--fast-fail-regexps", "x", "--no-ssl-bump-domains", "c.example",
+	    NULL), CONFIG_OK);
+	assert_int_equal(rules_count(conf.rules), 4);
+	/* version 5: expressions, '-' excludes */
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-F",
+	    "ads\\.example", "-D", ".*\\.cdn\\.example,-img\\.cdn\\.example",
+	    "-b", "secure\\.example", NULL), CONFIG_OK);
+	assert_string_equal(rules_shown(), "0 1 ads\\.example|"
+	    "1 1 .*\\.cdn\\.example|1 1 -img\\.cdn\\.example|"
+	    "4 1 secure\\.example");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-T", "a",
+	    "--tls-passthrough-domains", ".*", "--deny-domains", "d",
+	    NULL), CONFIG_OK);
+	assert_int_equal(rules_count(conf.rules), 3);
+	/* none: no rules at all */
+	assert_int_equal(parse("-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_null(conf.rules);
+
+	/* a bad pattern: exit 1, the message names the flag and the rule */
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-D",
+	    "good\\.example,(bad", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "-D: '(bad': missing ')'"));
+	assert_int_equal(parse("-u", "a", "-k", "k", "-D", "a..example",
+	    NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "'a..example'"));
+	assert_int_equal(parse("-u", "a", "-k", "k", "-F", "a(?=b)",
+	    NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "'a(?=b)'"));
+	/* lists that exclude each other */
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-D", "a",
+	    "-T", "b", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "exclude each other"));
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-B", "a",
+	    "-b", "b", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "exclude each other"));
+
+	/* SAUCE_* variables (version 5), below the flags */
+	setenv("SAUCE_DIRECT_DOMAINS", "env\\.example", 1);
+	setenv("SAUCE_TLS_PASSTHROUGH_DOMAINS", ".*", 1);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_string_equal(rules_shown(), "1 1 env\\.example|3 1 .*");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-D",
+	    "flag\\.example", NULL), CONFIG_OK);
+	assert_string_equal(rules_shown(), "1 1 flag\\.example|3 1 .*");
+	setenv("SAUCE_DENY_DOMAINS", "(", 1);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", NULL),
+	    CONFIG_ERROR);
+	assert_non_null(strstr(err, "SAUCE_DENY_DOMAINS: '('"));
+	clear_env();
+
+	/* the config file: lists or comma strings, below flags and variables */
+	f = cfile(0600, "direct-domains: [a\\.example, 'b\\.example,c']\n"
+	    "deny-domains: ads\n");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_OK);
+	assert_string_equal(rules_shown(), "1 1 a\\.example|1 1 b\\.example|"
+	    "1 1 c|0 1 ads");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, "-F",
+	    "flag", NULL), CONFIG_OK);
+	assert_string_equal(rules_shown(), "0 1 flag|1 1 a\\.example|"
+	    "1 1 b\\.example|1 1 c");
+	setenv("SAUCE_DIRECT_DOMAINS", "env", 1);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_OK);
+	assert_string_equal(rules_shown(), "1 1 env|0 1 ads");
+	clear_env();
+	f = cfile(0600, "no-ssl-bump-domains: all\n"
+	    "fast-fail-regexps: ['a,b']\n");
+	assert_int_equal(parse("-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_OK);
+	assert_string_equal(rules_shown(), "3 0 all|0 0 a|0 0 b");
+}
+
 static void
 test_file_errors(void **state)
 {
@@ -512,7 +625,7 @@ test_file_errors(void **state)
 		{ "a: b\n---\nc: d\n", "only one YAML document" },
 		{ "help: true\n", "'help' cannot be set in a config file" },
 		{ "config-file: /x\n", "cannot be set" },
-		{ "direct-domains: [a.com, b.com]\n", "not supported yet" },
+		{ "direct-domains: [a.com, 'b[']\n", "'b[': missing ']'" },
 		{ "dns-server: 1.1.1.1\n", "not supported yet" },
 		{ "username: \"\\x01\"\n", "control character" },
 		{ "\"\\e[31m\": x\n", "a key must be a flag name" },
@@ -762,6 +875,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_file_v4, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_precedence, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_errors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_file_key_secret, setup,

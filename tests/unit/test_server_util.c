@@ -209,9 +209,7 @@ tunnel_clear(struct tunnel *t)
 {
 	free(t->identifier);
 	free(t->vm_version);
-	json_decref(t->domain_names);
-	json_decref(t->direct_domains);
-	json_decref(t->no_ssl_bump_domains);
+	json_decref(t->rule_lists);
 	json_decref(t->metadata);
 	memset(t, 0, sizeof(*t));
 	t->use_kgp = 1;
@@ -251,9 +249,12 @@ test_settings(void **state)
 	    "443, \"fast_fail_regexps\": [], \"vm_version\": \"\"}", &t, err,
 	    sizeof(err)), 0);
 	assert_string_equal(t.identifier, "name");
-	assert_int_equal(json_array_size(t.domain_names), 1);
-	assert_int_equal(json_array_size(t.direct_domains), 0);
-	assert_int_equal(json_array_size(t.no_ssl_bump_domains), 2);
+	assert_int_equal(json_array_size(json_object_get(t.rule_lists,
+	    "domain_names")), 1);
+	assert_int_equal(json_array_size(json_object_get(t.rule_lists,
+	    "direct_domains")), 0);
+	assert_int_equal(json_array_size(json_object_get(t.rule_lists,
+	    "no_ssl_bump_domains")), 2);
 	assert_true(t.shared_tunnel);
 	assert_false(t.use_kgp);
 	assert_true(t.tunnel_pool);
@@ -268,7 +269,7 @@ test_settings(void **state)
 	assert_int_equal(settings("{\"tunnel_identifier\": null, "
 	    "\"domain_names\": null, \"metadata\": null, \"shared_tunnel\": "
 	    "null}", &t, err, sizeof(err)), 0);
-	assert_null(t.domain_names);
+	assert_null(t.rule_lists);
 	assert_int_equal(settings("{\"tunnel_identifier\": \"\"}", &t, err,
 	    sizeof(err)), 0);
 	assert_string_equal(t.identifier, "");
@@ -287,6 +288,27 @@ test_settings(void **state)
 	    sizeof(err)), 400);
 	assert_int_equal(settings("{\"no_ssl_bump_domains\": [[]]}", &t, err,
 	    sizeof(err)), 400);
+	/* traffic rules: a bad one is named, with its field */
+	assert_int_equal(settings("{\"direct_domains\": [\"a.example\", "
+	    "\"a..b\"]}", &t, err, sizeof(err)), 400);
+	assert_non_null(strstr(err, "\"direct_domains\": 'a..b'"));
+	assert_int_equal(settings("{\"fast_fail_regexps\": [\"(a\"]}", &t,
+	    err, sizeof(err)), 400);
+	assert_non_null(strstr(err, "'(a': missing ')'"));
+	assert_int_equal(settings("{\"deny_domains_v5\": [\"(a+)+\\\\1\"]}",
+	    &t, err, sizeof(err)), 400);
+	assert_non_null(strstr(err, "deny_domains_v5"));
+	assert_int_equal(settings("{\"tunnel_domains_v5\": [\"a\"], "
+	    "\"direct_domains_v5\": [\"b\"]}", &t, err, sizeof(err)), 400);
+	assert_non_null(strstr(err, "exclude each other"));
+	assert_int_equal(settings("{\"tls_resign_domains_v5\": [\"x{1000}"
+	    "{1000}\"]}", &t, err, sizeof(err)), 400);
+	assert_null(t.rule_lists);
+	assert_int_equal(settings("{\"tls_passthrough_domains_v5\": "
+	    "[\".*\\\\.example\", \"-a\\\\.example\"]}", &t, err,
+	    sizeof(err)), 0);
+	assert_int_equal(json_array_size(json_object_get(t.rule_lists,
+	    "tls_passthrough_domains_v5")), 2);
 	assert_int_equal(settings("{\"shared_tunnel\": 1}", &t, err,
 	    sizeof(err)), 400);
 	assert_non_null(strstr(err, "shared_tunnel"));
