@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@ srv_blob_max(uint32_t kind)
 	case SRV_BLOB_KGP_KEY:
 	case SRV_BLOB_REST_CRT:
 	case SRV_BLOB_REST_KEY:
+	case SRV_BLOB_CA_CRT:
+	case SRV_BLOB_CA_KEY:
 		return (SRV_PEM_MAX);
 	case SRV_BLOB_ACCOUNTS:
 		return (ACCOUNTS_MAX * sizeof(struct srv_account));
@@ -152,7 +155,8 @@ srv_config_valid(const void *p, size_t len)
 	    !FIELD_STR(c->host) || !FIELD_STR(c->entry_host) ||
 	    !FIELD_STR(c->rest_addr) || !FIELD_STR(c->kgp_addr) ||
 	    !FIELD_STR(c->tunnels_path) || !FIELD_STR(c->cert_hash) ||
-	    (c->role != SRV_ROLE_REST && c->role != SRV_ROLE_KGP) ||
+	    (c->role != SRV_ROLE_REST && c->role != SRV_ROLE_KGP &&
+	    c->role != SRV_ROLE_CA) ||
 	    c->entry_nacl > ENTRY_ACL_MAX || c->grace < 1 ||
 	    c->max_missed < 1)
 		return (-1);
@@ -260,6 +264,37 @@ srv_auth_rep_valid(const void *p, size_t len)
 	if (len != sizeof(*r) || r->result < SRV_AUTH_OK ||
 	    r->result > SRV_AUTH_UNAVAIL || r->retry < 0 ||
 	    r->retry > SRV_AUTH_RETRY_MAX)
+		return (-1);
+	return (0);
+}
+
+/*
+ * KGP -> CA: a name that cert_name_valid() takes, and a key of 1 to
+ * CA_PUBKEY_MAX bytes that ends the message.
+ */
+int
+srv_ca_req_valid(const void *p, size_t len)
+{
+	const struct srv_ca_req	*r = p;
+	size_t			 hdr = offsetof(struct srv_ca_req, pub);
+
+	if (len <= hdr || len > sizeof(*r) || r->publen != len - hdr ||
+	    !FIELD_STR(r->name) || !cert_name_valid(r->name) ||
+	    r->pad[0] != 0 || r->pad[1] != 0)
+		return (-1);
+	return (0);
+}
+
+/* CA -> KGP: a certificate that ends the message, or a result without */
+int
+srv_ca_rep_valid(const void *p, size_t len)
+{
+	const struct srv_ca_rep	*r = p;
+	size_t			 hdr = offsetof(struct srv_ca_rep, der);
+
+	if (len < hdr || len > sizeof(*r) || r->len != len - hdr ||
+	    r->result < SRV_CA_OK || r->result > SRV_CA_FAILED ||
+	    (r->result == SRV_CA_OK) != (r->len > 0))
 		return (-1);
 	return (0);
 }
