@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -257,8 +258,8 @@ struct server_env {
 
 	const char		*ca_cert;	/* -c: the operator's CA */
 	const char		*ca_key;	/* -x */
-	char			 ca_cert_path[1024];	/* the parent: used */
-	char			 ca_key_path[1024];
+	char			 ca_cert_path[PATH_MAX];	/* the parent: used */
+	char			 ca_key_path[PATH_MAX];
 	char			*ca_pem;	/* its certificate */
 	size_t			 ca_pem_len;
 
