@@ -97,8 +97,6 @@ static uint64_t		 nsigned;
 int
 ca_main(void)
 {
-	struct sc_hello	 hello;
-	struct event	*sigterm, *sigint;
 	struct stat	 sb;
 
 	env->worker = SRV_ROLE_CA;
@@ -117,24 +115,7 @@ ca_main(void)
 	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1)
 		fatalx("OPENSSL_init_crypto");
 
-	if ((env->base = event_base_new()) == NULL)
-		fatalx("event_base_new");
-	if (set_nonblock(SRV_WORKER_FD) == -1)
-		fatal("set_nonblock");
-	imsgev_open(&iev_parent, env->base, SRV_WORKER_FD, &ca_peer, NULL);
-	imsgev_log_sink(&iev_parent);
-	sigterm = evsignal_new(env->base, SIGTERM, ca_sig, NULL);
-	sigint = evsignal_new(env->base, SIGINT, ca_sig, NULL);
-	if (sigterm == NULL || sigint == NULL)
-		fatalx("evsignal_new");
-	evsignal_add(sigterm, NULL);
-	evsignal_add(sigint, NULL);
-
-	memset(&hello, 0, sizeof(hello));
-	hello.version = SRV_IMSG_VERSION;
-	hello.pid = getpid();
-	imsg_compose_event(&iev_parent, IMSG_SRV_HELLO, 0, 0, -1, &hello,
-	    sizeof(hello));
+	srv_worker_open(&iev_parent, &ca_peer, ca_sig);
 	if (event_base_dispatch(env->base) == -1)
 		fatalx("event_base_dispatch");
 	log_debug("exiting (%llu leaves signed)", (unsigned long long)nsigned);

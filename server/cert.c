@@ -129,19 +129,8 @@ cert_generate(const char *host, char **crt, size_t *crtlen, char **key,
 		log_warnx("%s: cannot add certificate extensions", __func__);
 		goto done;
 	}
-	if (X509_sign(x, pkey, EVP_sha256()) == 0)
-		goto done;
-	if (x509_key_pem(pkey, key, keylen) == -1 ||
-	    x509_pem(x, crt, crtlen) == -1)
-		goto done;
-	ret = 0;
+	ret = x509_self_sign(x, pkey, crt, crtlen, key, keylen);
  done:
-	if (ret == -1) {
-		if (*key != NULL)
-			freezero(*key, *keylen + 1);
-		free(*crt);
-		*crt = *key = NULL;
-	}
 	X509_free(x);
 	EVP_PKEY_free(pkey);
 	return (ret);

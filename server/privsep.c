@@ -1,6 +1,7 @@
 /*
- * What the parent and the worker share: the process's state (env), the
- * validators of the messages between them (imsg_server.h), and blobs
+ * What the parent and the workers share: the process's state (env), a
+ * worker's start (its loop, channel and hello), the validators of the
+ * messages between them (imsg_server.h), and blobs
  * (files, the account list, the registry) sent in chunks over their
  * imsg channel.  A blob is IMSG_SRV_BLOB_BEGIN with its kind and length,
  * the chunks in order, IMSG_SRV_BLOB_END with the same header.  One blob
@@ -10,10 +11,14 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "imsg_server.h"
 #include "log.h"
@@ -43,6 +48,38 @@ srv_blob_max(uint32_t kind)
 	default:
 		return (0);
 	}
+}
+
+/*
+ * A worker's (or the CA process's) start: its event loop, its channel to
+ * the parent (fd SRV_WORKER_FD) read with the table of peer, its log
+ * lines sent up it, sig() for SIGTERM and SIGINT, and its hello.
+ */
+void
+srv_worker_open(struct imsgev *iev, const struct imsgev_peer *peer,
+    void (*sig)(int, short, void *))
+{
+	struct sc_hello	 hello;
+	struct event	*sigterm, *sigint;
+
+	if ((env->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (set_nonblock(SRV_WORKER_FD) == -1)
+		fatal("set_nonblock");
+	imsgev_open(iev, env->base, SRV_WORKER_FD, peer, NULL);
+	imsgev_log_sink(iev);
+	sigterm = evsignal_new(env->base, SIGTERM, sig, NULL);
+	sigint = evsignal_new(env->base, SIGINT, sig, NULL);
+	if (sigterm == NULL || sigint == NULL)
+		fatalx("evsignal_new");
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+
+	memset(&hello, 0, sizeof(hello));
+	hello.version = SRV_IMSG_VERSION;
+	hello.pid = getpid();
+	imsg_compose_event(iev, IMSG_SRV_HELLO, 0, 0, -1, &hello,
+	    sizeof(hello));
 }
 
 /* Queue a whole blob on iev.  Returns 0, or -1 with errno set. */

@@ -330,6 +330,9 @@ int		 reg_waiting(void);
 void		 reg_auth(const struct srv_auth_req *, struct srv_auth_rep *);
 
 /* privsep.c */
+struct imsgev_peer;
+void		 srv_worker_open(struct imsgev *, const struct imsgev_peer *,
+		    void (*)(int, short, void *));
 int		 srv_blob_send(struct imsgev *, uint32_t, const void *, size_t,
 		    uint64_t);
 int		 srv_blob_recv(struct srv_blob *, struct imsg *);
@@ -386,6 +389,8 @@ int		 x509_key_pem(struct evp_pkey_st *, char **, size_t *);
 struct x509_st	*x509_read(const char *, size_t);
 struct evp_pkey_st *x509_read_key(const char *, size_t);
 int		 x509_fingerprint(struct x509_st *, char *, size_t);
+int		 x509_self_sign(struct x509_st *, struct evp_pkey_st *, char **,
+		    size_t *, char **, size_t *);
 int		 ca_generate(const char *, char **, size_t *, char **,
 		    size_t *);
 int		 ca_check(struct x509_st *, struct evp_pkey_st *, char *,

@@ -165,8 +165,6 @@ static int		 tunnels_told;	/* KGP: IMSG_SRV_TUNNELS_END came */
 int
 worker_main(const char *role)
 {
-	struct sc_hello	 hello;
-	struct event	*sigterm, *sigint;
 	struct stat	 sb;
 	struct rlimit	 rl;
 	int		 ret;
@@ -196,28 +194,9 @@ worker_main(const char *role)
 		fatalx("tls_init");
 	json_object_seed(0);
 
-	if ((env->base = event_base_new()) == NULL)
-		fatalx("event_base_new");
-	if (set_nonblock(SRV_WORKER_FD) == -1)
-		fatal("set_nonblock");
-	imsgev_open(&iev_parent, env->base, SRV_WORKER_FD,
-	    env->worker == SRV_ROLE_REST ? &worker_peer_rest : &worker_peer_kgp,
-	    NULL);
-	imsgev_log_sink(&iev_parent);
+	srv_worker_open(&iev_parent, env->worker == SRV_ROLE_REST ?
+	    &worker_peer_rest : &worker_peer_kgp, worker_sig);
 	hub_init(&iev_parent, worker_check_ready);
-
-	sigterm = evsignal_new(env->base, SIGTERM, worker_sig, NULL);
-	sigint = evsignal_new(env->base, SIGINT, worker_sig, NULL);
-	if (sigterm == NULL || sigint == NULL)
-		fatalx("evsignal_new");
-	evsignal_add(sigterm, NULL);
-	evsignal_add(sigint, NULL);
-
-	memset(&hello, 0, sizeof(hello));
-	hello.version = SRV_IMSG_VERSION;
-	hello.pid = getpid();
-	imsg_compose_event(&iev_parent, IMSG_SRV_HELLO, 0, 0, -1, &hello,
-	    sizeof(hello));
 
 	proc_trim_start(env->base);
 	ret = event_base_dispatch(env->base);

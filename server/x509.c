@@ -265,23 +265,32 @@ ca_generate(const char *cn, char **crt, size_t *crtlen, char **key,
 	    x509_addext(x, x, NID_authority_key_identifier,
 	    "keyid:always") == -1)
 		goto done;
-	if (X509_sign(x, pkey, EVP_sha256()) == 0)
-		goto done;
-	if (x509_pem(x, crt, crtlen) == -1 ||
-	    x509_key_pem(pkey, key, keylen) == -1)
-		goto done;
-	ret = 0;
+	ret = x509_self_sign(x, pkey, crt, crtlen, key, keylen);
  done:
-	if (ret == -1) {
-		if (*key != NULL)
-			freezero(*key, *keylen + 1);
-		free(*crt);
-		*crt = *key = NULL;
-		ERR_clear_error();
-	}
+	ERR_clear_error();
 	X509_free(x);
 	EVP_PKEY_free(pkey);
 	return (ret);
+}
+
+/*
+ * x signed by its own key pkey; x and the key as PEM (the key for
+ * freezero(key, keylen + 1)).  Returns 0, or -1 with nothing out.
+ */
+int
+x509_self_sign(X509 *x, EVP_PKEY *pkey, char **crt, size_t *crtlen,
+    char **key, size_t *keylen)
+{
+	*crt = *key = NULL;
+	if (X509_sign(x, pkey, EVP_sha256()) == 0 ||
+	    x509_pem(x, crt, crtlen) == -1)
+		return (-1);
+	if (x509_key_pem(pkey, key, keylen) == -1) {
+		free(*crt);
+		*crt = NULL;
+		return (-1);
+	}
+	return (0);
 }
 
 /*
