@@ -74,7 +74,9 @@ struct mint_entry {
 	struct event		*timer;
 	struct mint_waits	 waits;
 	/* made */
-	struct mint_leaf	 leaf;		/* chain and key are ours */
+	struct mint_leaf	 leaf;		/* what callers are given */
+	char			*chain;		/* leaf.chain, ours */
+	char			*key;		/* leaf.key, ours */
 };
 
 RB_HEAD(mint_tree, mint_entry);
@@ -352,9 +354,9 @@ mint_drop(struct mint_entry *me)
 	if (me->timer != NULL)
 		event_free(me->timer);
 	EVP_PKEY_free(me->pkey);
-	free((char *)me->leaf.chain);
-	if (me->leaf.key != NULL)
-		freezero((char *)me->leaf.key, me->leaf.keylen + 1);
+	free(me->chain);
+	if (me->key != NULL)
+		freezero(me->key, me->leaf.keylen + 1);
 	free(me);
 }
 
@@ -414,9 +416,9 @@ mint_take(struct mint_entry *me, const uint8_t *der, size_t len,
 	}
 	memcpy(chain, leaf, leaflen);
 	memcpy(chain + leaflen, mint_ca_pem, mint_ca_len + 1);
-	me->leaf.chain = chain;
+	me->leaf.chain = me->chain = chain;
 	me->leaf.chainlen = leaflen + mint_ca_len;
-	me->leaf.key = key;
+	me->leaf.key = me->key = key;
 	me->leaf.keylen = keylen;
 	me->leaf.notafter = timegm(&tm);
 	ret = 0;
