@@ -159,8 +159,10 @@ up_tls_start(struct stream *s)
 	struct up_tls		*t;
 	int			 r;
 
-	if (tls_cfg == NULL && up_tls_config(0) == -1) {
-		strlcpy(u->tls_err, "no TLS configuration", sizeof(u->tls_err));
+	if (tls_cfg == NULL) {
+		/* a stream before IMSG_PROXY_CONFIG */
+		strlcpy(u->tls_err, "proxyd has no TLS configuration yet",
+		    sizeof(u->tls_err));
 		return (-1);
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL ||

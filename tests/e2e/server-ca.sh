@@ -99,7 +99,9 @@ with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem
     for line in maps:
         m = re.match(r"([0-9a-f]+)-([0-9a-f]+) (\S+)", line)
         lo, hi, perm = int(m.group(1), 16), int(m.group(2), 16), m.group(3)
-        if perm[0] != "r" or "[vvar" in line or "[vsyscall" in line:
+        # (a sanitizer's shadow is terabytes of nothing: not the heap)
+        if perm[0] != "r" or "[vvar" in line or "[vsyscall" in line or \
+                hi - lo > 1 << 30:
             continue
         try:
             mem.seek(lo)
