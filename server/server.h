@@ -97,7 +97,7 @@
 #define MINT_CACHE_MAX		1024	/* leaves kept, the least used out */
 #define MINT_RATE		256	/* new leaves a second, on average */
 #define MINT_BURST		256	/* ... and at once */
-#define MINT_PENDING_MAX	256	/* names the CA is asked for at once */
+#define MINT_PENDING_MAX	512	/* names the CA is asked for at once */
 #define MINT_TIMEOUT_MS		2000	/* the CA answers within this */
 #define MINT_RENEW_SEC		(24 * 3600)	/* a leaf this near its end */
 						/* is made again */
