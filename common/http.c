@@ -1003,15 +1003,20 @@ http_parse_url(const char *target, struct http_url *u)
 	const char	*a, *e;
 
 	memset(u, 0, sizeof(*u));
-	if (strncasecmp(target, "http://", 7) != 0)
-		return (auth_fail(&u->auth, "not an http:// URL"));
-	a = target + 7;
+	if (strncasecmp(target, "https://", 8) == 0) {
+		u->tls = 1;
+		a = target + 8;
+	} else if (strncasecmp(target, "http://", 7) == 0)
+		a = target + 7;
+	else
+		return (auth_fail(&u->auth, "not an http:// or https:// URL"));
 	e = a + strcspn(a, "/?#");
 	if (strchr(e, '#') != NULL)
 		return (auth_fail(&u->auth, "a fragment"));
 	if (memchr(a, '@', e - a) != NULL)
 		return (auth_fail(&u->auth, "user information"));
-	if (http_parse_authority(a, e - a, 80, 0, &u->auth) == -1)
+	if (http_parse_authority(a, e - a, u->tls ? 443 : 80, 0,
+	    &u->auth) == -1)
 		return (-1);
 	u->authority = a;
 	u->authlen = e - a;

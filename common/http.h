@@ -121,12 +121,13 @@ struct http_authority {
 };
 
 /*
- * A request's absolute-form target, "http://" authority [path-abempty]
- * ["?" query] (RFC 9112 3.2.2): no userinfo, no fragment; the port is
- * 80 when none is given.
+ * A request's absolute-form target, "http://" or "https://" authority
+ * [path-abempty] ["?" query] (RFC 9112 3.2.2): no userinfo, no
+ * fragment; the port is 80 (443 for https) when none is given.
  */
 struct http_url {
 	struct http_authority	 auth;
+	int		 tls;		/* https */
 	const char	*authority;	/* in the target, as written */
 	size_t		 authlen;
 	const char	*path;		/* the rest: "", "/..." or "?..." */

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		6
+#define SC_IMSG_VERSION		7
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -65,6 +65,8 @@ enum imsg_type {
 	/* configuration: controller -> proxyd */
 	IMSG_PROXY_CONFIG = 400, /* controller -> proxyd: struct */
 				/* proxy_config, once */
+	IMSG_PROXY_CA = 401,	/* controller -> proxyd: a chunk of CA PEM */
+				/* (--cacert-file), before the config */
 
 	/* the kgpd <-> proxyd channel: controller -> kgpd, proxyd */
 	IMSG_PEER_FD = 500,	/* fd = a new kgpd <-> proxyd socket */
@@ -114,6 +116,8 @@ struct kgp_config {
 int	 kgp_config_valid(const void *, size_t);
 
 #define PROXY_F_NOMOVE	0x01	/* tests: proxyd hands kgpd no app socket */
+#define PROXY_F_VERIFY	0x02	/* https:// apps: verify their certificates */
+				/* against the IMSG_PROXY_CA chunks */
 
 struct proxy_config {
 	uint32_t	 connect_timeout_ms;

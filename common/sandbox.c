@@ -81,6 +81,7 @@ static const struct sandbox_profile {
 	[SANDBOX_CLEANER] =	{ "cleaner",			1 },
 	[SANDBOX_SERVER_REST] =	{ "sc-server REST worker",	0 },
 	[SANDBOX_SERVER_KGP] =	{ "sc-server KGP worker",	0 },
+	[SANDBOX_SERVER_CA] =	{ "sc-server CA",		0 },
 };
 
 static const struct sandbox_profile *
@@ -377,6 +378,17 @@ void
 sandbox_server_kgp(void)
 {
 	sandbox_enter(SANDBOX_SERVER_KGP);
+}
+
+/*
+ * sc-server's CA process, which keeps the CA key and signs leaves: less
+ * than the workers, it reads and writes its channel to the parent and
+ * accepts nothing.
+ */
+void
+sandbox_server_ca(void)
+{
+	sandbox_enter(SANDBOX_SERVER_CA);
 }
 
 /*

@@ -34,6 +34,7 @@ enum sandbox_proc {
 	SANDBOX_SERVER_REST,	/* sc-server's REST worker: accept, no fd in */
 	SANDBOX_SERVER_KGP,	/* sc-server's KGP worker: accept, entry */
 				/* fds, connect out (direct connections) */
+	SANDBOX_SERVER_CA,	/* sc-server's CA: its channel, nothing else */
 };
 
 /*
@@ -64,6 +65,7 @@ void		 sandbox_kgpd(void);
 void		 sandbox_proxyd(void);
 void		 sandbox_server_rest(void);
 void		 sandbox_server_kgp(void);
+void		 sandbox_server_ca(void);
 
 /* the parts, for the test probe */
 void		 sandbox_limits(void);

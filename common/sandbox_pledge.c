@@ -68,6 +68,10 @@ sandbox_pledge_nofiles(enum sandbox_proc p)
 		/* its one listener came before the sandbox */
 		promises = "stdio inet";
 		break;
+	case SANDBOX_SERVER_CA:
+		/* its channel to the parent, nothing else */
+		promises = "stdio";
+		break;
 	default:
 		fatalx("%s: unknown process %d", __func__, (int)p);
 	}

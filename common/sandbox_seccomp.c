@@ -509,6 +509,7 @@ static const struct sc_profile {
 	{ SANDBOX_PROXYD,	0, { sc_proxyd, sc_inet } },
 	{ SANDBOX_SERVER_REST,	0, { sc_server } },
 	{ SANDBOX_SERVER_KGP,	0, { sc_server, sc_server_direct, sc_inet } },
+	{ SANDBOX_SERVER_CA,	0, { NULL } },	/* sc_base alone */
 	{ SANDBOX_CONTROLLER,	0, { sc_controller, sc_files, sc_inet,
 	    sc_threads } },
 	{ SANDBOX_CONTROLLER,	1, { sc_controller, sc_files, sc_inet,

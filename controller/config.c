@@ -41,6 +41,8 @@ enum opt_code {
 	OPT_WAIT_SHUTDOWN,
 	OPT_TUNNEL_CAINFO,
 	OPT_CAINFO,
+	OPT_CACERT_FILE,	/* https:// apps: verify against these */
+	OPT_CACERT_SYSTEM,	/* ... and the system's CA certificates */
 	OPT_MAX_MISSED,
 	OPT_CTL_SOCKET,
 	OPT_SE_PORT,
@@ -128,6 +130,8 @@ static const struct sc_opt v4_opts[] = {
 	{ "metrics-address",		1, 0,   U },
 	{ "extra-info",			1, 0,   U },
 	{ "cainfo",			1, 0,   OPT_CAINFO },
+	{ "cacert-file",		1, 0,   OPT_CACERT_FILE, L },
+	{ "cacert-system",		0, 0,   OPT_CACERT_SYSTEM },
 	{ "capath",			1, 0,   U },
 	{ "doctor",			0, 0,   U },
 	{ NULL,				0, 0,   0 }
@@ -176,7 +180,8 @@ static const struct sc_opt v5_opts[] = {
 	{ "dns-server",			1, 'n', U, L },
 	{ "dns-round-robin",		0, 0,   U },
 	{ "dns-timeout",		1, 0,   U },
-	{ "cacert-file",		1, 0,   U },
+	{ "cacert-file",		1, 0,   OPT_CACERT_FILE, L },
+	{ "cacert-system",		0, 0,   OPT_CACERT_SYSTEM },
 	{ "http-tls-keylog-file",	1, 0,   U },
 	{ "http-dial-timeout",		1, 0,   U },
 	{ "http-idle-conn-timeout",	1, 0,   U },
@@ -256,6 +261,8 @@ config_free(struct sc_config *conf)
 	free(conf->proxy_user);
 	config_wipe_free(conf->proxy_pass);
 	rules_free(conf->rules);
+	while (conf->ncacert_files > 0)
+		free(conf->cacert_files[--conf->ncacert_files]);
 	config_init(conf);
 }
 
@@ -645,6 +652,23 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
+	case OPT_CACERT_FILE:
+		/* repeatable: each file is one more CA for https:// apps */
+		if (conf->ncacert_files >= SC_CACERT_FILES_MAX)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "--cacert-file: more than %d files",
+			    SC_CACERT_FILES_MAX));
+		if (access(arg, R_OK) == -1)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "--cacert-file %s: %s", arg, strerror(errno)));
+		if (config_set_string(&conf->cacert_files[conf->ncacert_files],
+		    arg, flag, err, errlen) == -1)
+			return (CONFIG_ERROR);
+		conf->ncacert_files++;
+		break;
+	case OPT_CACERT_SYSTEM:
+		conf->cacert_system = 1;
+		break;
 	case OPT_MAX_MISSED:
 		if (config_number(arg, flag, 1, 100000, &n, err,
 		    errlen) == -1)
@@ -963,6 +987,7 @@ config_usage(FILE *f, int legacy)
 "              [--ctl-socket path] [--tunnel-connections n]\n"
 "              [--proxy-sauce [user:pass@]host:port]\n"
 "              [-F deny] [-D direct | -T tunnel] [-B passthrough | -b resign]\n"
+"              [--cacert-file file ...] [--cacert-system]\n"
 "       sc legacy -u user -k key [-i name] [-x url] [options]\n"
 "       sc -u user -k key [-i name] [-x url] [-f readyfile] [-d pidfile]\n"
 "          [-l logfile] [-v]\n");
@@ -976,6 +1001,7 @@ config_usage(FILE *f, int legacy)
 "          [--cainfo file] [--wait-tunnel-shutdown] [--tunnel-connections n]\n"
 "          [-p host:port [-w user:pwd] [-T]]\n"
 "          [-D domains] [-t domains] [-F regexps] [-B domains | -B all]\n"
+"          [--cacert-file file ...] [--cacert-system]\n"
 "       sc run -u user -k key [-i name] [-r region | --rest-url url] [options]\n"
 "See sc(8) for every flag.\n");
 }

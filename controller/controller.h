@@ -26,6 +26,7 @@
 #define SC_DEFAULT_SE_PORT	4445
 #define SC_KEEPALIVE_SEC	1
 #define SC_CA_CHUNK		16000
+#define SC_CACERT_FILES_MAX	16	/* --cacert-file, up to SC_CA_MAX in all */
 #define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
 #define STOP_REQUEST_SEC	10
 
@@ -93,6 +94,10 @@ struct sc_config {
 
 	/* the traffic rules (-D, -F, ...): NULL for none; compiled */
 	struct rules	*rules;
+	/* https:// apps: verified against these CAs (proxyd) */
+	char		*cacert_files[SC_CACERT_FILES_MAX];	/* --cacert-file */
+	int		 ncacert_files;
+	int		 cacert_system;		/* --cacert-system */
 };
 
 /* what config_parse() tells main() to do */
@@ -221,6 +226,8 @@ struct sc {
 	struct rest_tunnel	 tunnel;
 	char			*ca;		/* --tunnel-cainfo PEM */
 	size_t			 calen;
+	char			*app_ca;	/* --cacert-file, -system PEM */
+	size_t			 app_calen;
 
 	/* the tunnel connections (link.c) */
 	int			 ever_up;

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <tls.h>
 
 #include "config.h"
 #include "controller.h"
@@ -77,7 +78,8 @@ static void	 sc_stop_finish(void);
 static void	 sc_cleanup(void);
 static void	 sc_send_kgp_config(void);
 static int	 sc_write_pidfile(const char *);
-static int	 sc_read_ca(const char *);
+static int	 sc_read_pem(const char *, const char *, char **, size_t *);
+static int	 sc_read_app_cas(const struct sc_config *);
 
 /*
  * What each child may send.  A message that does not fit (the wrong
@@ -298,45 +300,75 @@ sc_check_user(void)
 	return (0);
 }
 
+/*
+ * Append the PEM file path (named by flag in errors) to *buf, *len bytes
+ * so far, SC_CA_MAX in all; it must hold a certificate.  Read before the
+ * sandbox: the helpers get it over imsg.  Returns 0, or -1 having said
+ * why.
+ */
 static int
-sc_read_ca(const char *path)
+sc_read_pem(const char *flag, const char *path, char **buf, size_t *len)
 {
 	struct stat	 st;
 	ssize_t		 n;
-	size_t		 off = 0;
+	size_t		 off = *len;
+	char		*p;
 	int		 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		sc_error("--tunnel-cainfo %s: %s", path, strerror(errno));
+		sc_error("%s %s: %s", flag, path, strerror(errno));
 		return (-1);
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size <= 0 || st.st_size > SC_CA_MAX) {
-		sc_error("--tunnel-cainfo %s: not a regular file of 1 byte "
-		    "to %d bytes", path, SC_CA_MAX);
+	    st.st_size <= 0 || st.st_size > SC_CA_MAX - (off_t)off) {
+		sc_error("%s %s: not a regular file of 1 byte to %d bytes "
+		    "(in all)", flag, path, SC_CA_MAX);
 		close(fd);
 		return (-1);
 	}
-	if ((env->ca = malloc(st.st_size)) == NULL) {
+	if ((p = realloc(*buf, off + st.st_size + 1)) == NULL) {
 		close(fd);
 		sc_error("out of memory");
 		return (-1);
 	}
-	while (off < (size_t)st.st_size) {
-		if ((n = read(fd, env->ca + off, st.st_size - off)) <= 0) {
-			sc_error("--tunnel-cainfo %s: read error", path);
+	*buf = p;
+	while (off < *len + (size_t)st.st_size) {
+		if ((n = read(fd, p + off, *len + st.st_size - off)) <= 0) {
+			sc_error("%s %s: read error", flag, path);
 			close(fd);
 			return (-1);
 		}
 		off += n;
 	}
 	close(fd);
-	env->calen = off;
-	if (memmem(env->ca, env->calen, "-----BEGIN CERTIFICATE-----", 27) ==
-	    NULL) {
-		sc_error("--tunnel-cainfo %s: no PEM certificate in it", path);
+	if (memmem(p + *len, off - *len, "-----BEGIN CERTIFICATE-----",
+	    27) == NULL) {
+		sc_error("%s %s: no PEM certificate in it", flag, path);
 		return (-1);
 	}
+	/* files that do not end their last line still concatenate */
+	if (p[off - 1] != '\n')
+		p[off++] = '\n';
+	*len = off;
+	return (0);
+}
+
+/*
+ * The CAs of --cacert-file and --cacert-system, for proxyd to verify
+ * https:// apps with.  Returns 0, or -1 having said why.
+ */
+static int
+sc_read_app_cas(const struct sc_config *conf)
+{
+	int	 i;
+
+	for (i = 0; i < conf->ncacert_files; i++)
+		if (sc_read_pem("--cacert-file", conf->cacert_files[i],
+		    &env->app_ca, &env->app_calen) == -1)
+			return (-1);
+	if (conf->cacert_system && sc_read_pem("--cacert-system",
+	    tls_default_ca_cert_file(), &env->app_ca, &env->app_calen) == -1)
+		return (-1);
 	return (0);
 }
 
@@ -394,13 +426,24 @@ static void
 sc_child_ready(struct child *c)
 {
 	struct proxy_config	 pc;
+	size_t			 off, n;
 
 	if (env->state == SC_STOPPING)
 		return;
 	if (c->id == CHILD_PROXYD) {
+		/* the CAs for https:// apps first, then the config */
+		for (off = 0; off < env->app_calen; off += n) {
+			n = env->app_calen - off;
+			if (n > SC_CA_CHUNK)
+				n = SC_CA_CHUNK;
+			child_compose(c, IMSG_PROXY_CA, -1, env->app_ca + off,
+			    n);
+		}
 		memset(&pc, 0, sizeof(pc));
 		pc.connect_timeout_ms = 10000;
 		pc.idle_timeout_sec = 300;
+		if (env->app_ca != NULL)
+			pc.flags |= PROXY_F_VERIFY;
 		child_compose(c, IMSG_PROXY_CONFIG, -1, &pc, sizeof(pc));
 	}
 	if (!startup_done) {
@@ -876,8 +919,10 @@ main(int argc, char *argv[])
 
 	if (sc_check_user() == -1)
 		return (1);
-	if (conf->tunnel_cainfo != NULL &&
-	    sc_read_ca(conf->tunnel_cainfo) == -1)
+	if (conf->tunnel_cainfo != NULL && sc_read_pem("--tunnel-cainfo",
+	    conf->tunnel_cainfo, &env->ca, &env->calen) == -1)
+		return (1);
+	if (sc_read_app_cas(conf) == -1)
 		return (1);
 	if (conf->pidfile != NULL) {
 		if (sc_write_pidfile(conf->pidfile) == -1) {

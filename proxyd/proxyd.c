@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 #include <event2/dns.h>
+#include <tls.h>
 
 #include "imsg_types.h"
 #include "kgp.h"
@@ -35,6 +36,7 @@
 static void	 usage(void) __attribute__((noreturn));
 static void	 proxyd_sig(int, short, void *);
 static int	 proxyd_config(struct imsgev *, struct imsg *);
+static int	 proxyd_ca(struct imsgev *, struct imsg *);
 static int	 proxyd_stats_req(struct imsgev *, struct imsg *);
 static int	 proxyd_peer_fd(struct imsgev *, struct imsg *);
 static void	 proxyd_main_gone(struct imsgev *);
@@ -49,6 +51,7 @@ struct proxyd		*env = &proxyd_env;
 
 /* what the controller sends (fd 3): it is trusted, a bad one is fatal */
 static const struct imsgev_msg proxyd_msgs_main[] = {
+	{ IMSGEV_TYPE(IMSG_PROXY_CA), 1, IMSG_MAXDATA, 0, NULL, proxyd_ca },
 	{ IMSGEV_TYPE(IMSG_PROXY_CONFIG), IMSGEV_SIZE(struct proxy_config),
 	    IMSGEV_ONCE, proxy_config_valid, proxyd_config },
 	IMSGEV_MSG_VERBOSE,
@@ -162,6 +165,10 @@ main(int argc, char *argv[])
 	imsgev_open(&env->iev_kgpd, env->base, PROXYD_KGPD_FD,
 	    &proxyd_peer_kgpd, NULL);
 
+	/* TLS to https:// apps: what OpenSSL would load lazily, now */
+	if (tls_init() == -1)
+		fatalx("tls_init");
+
 	/*
 	 * last: the resolver configuration and /etc/hosts are read.
 	 * Started as root: chroot to the empty directory, become _sc,
@@ -192,6 +199,15 @@ proxyd_config(struct imsgev *iev, struct imsg *imsg)
 
 	memcpy(&conf, imsg->data, sizeof(conf));
 	relay_config(&conf);
+	return (IMSGEV_OK);
+}
+
+/* CA certificates for https:// apps, in chunks, before the config. */
+static int
+proxyd_ca(struct imsgev *iev, struct imsg *imsg)
+{
+	if (relay_ca(imsg->data, IMSG_DATA_SIZE(imsg)) == -1)
+		return (IMSGEV_BAD);
 	return (IMSGEV_OK);
 }
 

@@ -49,6 +49,7 @@ extern struct proxyd	*env;
 /* relay.c (its other files share relay_int.h) */
 void	 relay_init(void);
 void	 relay_config(const struct proxy_config *);
+int	 relay_ca(const void *, size_t);
 void	 relay_stream(int, uint32_t, uint64_t, const char *);
 void	 relay_shutdown(void);
 

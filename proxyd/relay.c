@@ -75,6 +75,8 @@ relay_config(const struct proxy_config *conf)
 	    conf->connect_timeout_ms : PROXYD_CONNECT_TIMEOUT_MS;
 	env->idle_timeout_sec = conf->idle_timeout_sec;
 	env->hand_off = !(conf->flags & PROXY_F_NOMOVE);
+	if (up_tls_config(conf->flags & PROXY_F_VERIFY) == -1)
+		fatalx("no TLS configuration for https:// apps");
 	if (conf->dns_servers[0] == '\0')
 		return;
 	strlcpy(servers, conf->dns_servers, sizeof(servers));
@@ -103,6 +105,14 @@ relay_shutdown(void)
 
 	TAILQ_FOREACH_SAFE(s, &streams, entry, next)
 		stream_close(s);
+	up_tls_shutdown();
+}
+
+/* CA certificates (PEM) for https:// apps: a chunk, before the config. */
+int
+relay_ca(const void *buf, size_t len)
+{
+	return (up_tls_ca(buf, len));
 }
 
 /* kgpd handed over one stream: serve it. */
@@ -489,6 +499,9 @@ app_event(struct bufferevent *bev, short what, void *arg)
 	case UP_EV_CONNECTED:
 		if (s->is_connect)
 			connect_established(s);
+		else if (u->https && up_tls_start(s) == -1)
+			up_fail(s, 502, "proxyd: TLS with %s port %s: %s",
+			    u->host, u->port, u->tls_err);
 		return;
 	case UP_EV_CONNECTING:
 		return;

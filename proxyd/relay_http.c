@@ -198,28 +198,27 @@ request_start(struct stream *s)
 			return;
 		}
 		up_close(s);
-		up_open(s, ca.host, ca.port);
+		up_open(s, ca.host, ca.port, 0);
 		return;
 	}
 	if (h->target[0] == '/' || strcmp(h->target, "*") == 0) {
 		s->client_keep = 0;
 		send_error(s, 400, "proxyd: this is a proxy: the request "
-		    "needs an absolute URL (http://host/path)");
+		    "needs an absolute URL (http://host/path, or https://)");
 		return;
 	}
 	if (http_parse_url(h->target, &url) == -1) {
 		s->client_keep = 0;
-		send_error(s, 400, "proxyd: bad URL: %s (only http:// URLs; "
-		    "https goes through CONNECT)", url.auth.errstr);
+		send_error(s, 400, "proxyd: bad URL: %s", url.auth.errstr);
 		return;
 	}
 	reuse = s->u.bev != NULL && s->u.state == U_OPEN && s->u.reusable &&
 	    !s->u.eof && s->u.host != NULL &&
 	    strcmp(s->u.host, url.auth.host) == 0 &&
-	    strcmp(s->u.port, url.auth.port) == 0;
+	    strcmp(s->u.port, url.auth.port) == 0 && s->u.https == url.tls;
 	if (!reuse) {
 		up_close(s);
-		up_open(s, url.auth.host, url.auth.port);
+		up_open(s, url.auth.host, url.auth.port, url.tls);
 		/* it may have failed at once, and the exchange be over */
 		if (s->mode != M_HTTP || s->gen != gen || s->u.bev == NULL)
 			return;
@@ -587,18 +586,24 @@ exchange_app_event(struct stream *s, short what, int err)
 		up_close(s);
 		break;
 	case RS_HEAD:
+		if (u->tls_err[0] != '\0') {
+			up_fail(s, 502, "proxyd: TLS with %s port %s: %s",
+			    u->host, u->port, u->tls_err);
+			return;
+		}
 		if (u->reused && !s->rs_started && s->resp->pos == 0 &&
 		    s->rq_state == RQ_DONE && s->replay != NULL &&
 		    evbuffer_get_length(s->replay) > 0) {
 			char	 host[SC_HOST_LEN], port[8];
 			uint64_t gen = s->gen;
+			int	 https = u->https;
 
 			log_debug("stream %u: %s port %s closed, retrying",
 			    s->id, u->host, u->port);
 			strlcpy(host, u->host, sizeof(host));
 			strlcpy(port, u->port, sizeof(port));
 			up_close(s);
-			up_open(s, host, port);
+			up_open(s, host, port, https);
 			if (s->mode == M_HTTP && s->gen == gen &&
 			    s->u.bev != NULL)
 				evbuffer_add_buffer(

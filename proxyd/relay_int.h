@@ -11,6 +11,8 @@
  *			tunnel
  *	relay_up.c	the app side: resolving, connecting, closing, and
  *			what a failure to reach the app tells the browser
+ *	relay_tls.c	TLS to the app for https:// requests: a filter
+ *			over the app's socket once it is connected
  *	relay_move.c	bytes on their way: from one side to the other
  *			within each side's share, or past proxyd (tunnels
  *			moved to kgpd, bodies lent to kgpd or spliced)
@@ -101,6 +103,9 @@ struct upstream {
 	struct splice_job	*sj;		/* the answer's body: splice.c */
 	int			 lent;		/* ... or kgpd reads it: LEND */
 	int			 sj_wait;	/* ... once proxyd has let go */
+	int			 https;		/* TLS once connected */
+	int			 tls;		/* bev is the TLS filter */
+	char			 tls_err[160];	/* why TLS failed, "" */
 };
 
 struct stream {
@@ -187,13 +192,19 @@ void	 connect_established(struct stream *);
 void	 tunnel_start(struct stream *);
 
 /* relay_up.c */
-void	 up_open(struct stream *, const char *, const char *);
+void	 up_open(struct stream *, const char *, const char *, int);
 int	 up_literal(struct up_addrs *, const char *, int);
 int	 up_addrs_take(struct up_addrs *, const struct evutil_addrinfo *);
 enum up_event up_connect_event(struct stream *, short, int);
 void	 up_close(struct stream *);
 void	 up_fail(struct stream *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
+
+/* relay_tls.c */
+int	 up_tls_ca(const void *, size_t);
+int	 up_tls_config(int);
+int	 up_tls_start(struct stream *);
+void	 up_tls_shutdown(void);
 
 /* relay_move.c */
 void	 relay_write(struct stream *, struct bufferevent *,

@@ -64,12 +64,14 @@ relay_write(struct stream *s, struct bufferevent *to, struct evbuffer *src,
 		src = held;
 		len = evbuffer_get_length(held);
 	}
-	if (to == s->u.bev && s->u.state != U_OPEN) {
+	if (to == s->u.bev && (s->u.state != U_OPEN || s->u.tls)) {
 		/*
 		 * Not connected yet: a write now would take the connect's
 		 * error (a refusal) off the socket, and libevent, finding
 		 * none left, would call it connected and fail the next
 		 * write with EPIPE.  The bytes go once it is connected.
+		 * Over TLS they are plaintext for the filter, never for
+		 * the socket.
 		 */
 		evbuffer_remove_buffer(src, bufferevent_get_output(to), len);
 		n = 0;
@@ -250,7 +252,8 @@ response_splice(struct stream *s)
 {
 	struct upstream	*u = &s->u;
 
-	if (u->sj != NULL || u->lent || u->bev == NULL || s->held != NULL ||
+	if (u->sj != NULL || u->lent || u->bev == NULL || u->tls ||
+	    s->held != NULL ||
 	    s->rs_body != HTTP_BODY_LENGTH || s->rq_state != RQ_DONE ||
 	    s->rs_left < RELAY_SPLICE_MIN)
 		return;
@@ -454,6 +457,11 @@ tunnel_check(struct stream *s)
 	if (s->c_eof && !u->shut &&
 	    evbuffer_get_length(bufferevent_get_input(s->cbev)) == 0 &&
 	    evbuffer_get_length(bufferevent_get_output(u->bev)) == 0) {
+		/* over TLS, the browser's end is the tunnel's */
+		if (u->tls) {
+			stream_close_after_flush(s);
+			return;
+		}
 		shutdown(bufferevent_getfd(u->bev), SHUT_WR);
 		u->shut = 1;
 	}
@@ -491,7 +499,8 @@ move_soon(struct stream *s)
 {
 	struct timeval	 tv = { 0, RELAY_MOVE_MS * 1000 };
 
-	if (!env->hand_off)
+	/* the bytes of a TLS connection are not its socket's */
+	if (!env->hand_off || s->u.tls)
 		return;
 	/* a crowd of young tunnels would cost two descriptors each here */
 	if (env->stats.streams_open > RELAY_MOVE_CROWD) {
@@ -517,7 +526,7 @@ move_start(struct stream *s)
 {
 	move_forget(s);
 	if (!env->hand_off || env->iev_kgpd.ibuf.fd == -1 ||
-	    s->u.bev == NULL || s->c_eof || s->c_shut || s->u.eof ||
+	    s->u.bev == NULL || s->u.tls || s->c_eof || s->c_shut || s->u.eof ||
 	    s->u.shut)
 		return;
 	s->mode = M_MOVING;

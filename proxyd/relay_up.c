@@ -41,9 +41,12 @@ static void	 up_timer(struct stream *, uint32_t);
 static void	 up_connect_next(struct stream *);
 static void	 up_timeout(evutil_socket_t, short, void *);
 
-/* Start resolving and connecting; the request can be queued at once. */
+/*
+ * Start resolving and connecting (then TLS, for https); the request can
+ * be queued at once.
+ */
 void
-up_open(struct stream *s, const char *host, const char *port)
+up_open(struct stream *s, const char *host, const char *port, int https)
 {
 	struct upstream		*u = &s->u;
 	struct evutil_addrinfo	 hints;
@@ -60,6 +63,9 @@ up_open(struct stream *s, const char *host, const char *port)
 	u->naddr = u->iaddr = 0;
 	u->eof = u->shut = u->reusable = u->reused = 0;
 	u->lasterr = 0;
+	u->https = https;
+	u->tls = 0;
+	u->tls_err[0] = '\0';
 	if ((u->addrs == NULL &&
 	    (u->addrs = malloc(sizeof(*u->addrs))) == NULL) ||
 	    (u->timer == NULL &&
@@ -332,7 +338,7 @@ up_close(struct stream *s)
 	free(u->addrs);
 	u->addrs = NULL;
 	u->state = U_NONE;
-	u->reusable = u->reused = 0;
+	u->reusable = u->reused = u->tls = 0;
 	u->eof = u->shut = u->rpaused = u->sj_wait = 0;
 }
 

@@ -1,7 +1,9 @@
 /*
- * The KGP endpoint's key and self-signed certificate: generated with
- * libcrypto on first start, kept in the state directory, loaded into a
- * libtls server context.
+ * Keys and certificates on disk, for the parent: the KGP endpoint's key
+ * and self-signed certificate (generated with libcrypto on first start,
+ * kept in the state directory, loaded into a libtls server context),
+ * and the CA that resigns TLS (made on first start or given by the
+ * operator).  What is done in memory is x509.c's.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -17,11 +19,10 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
-#include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <tls.h>
@@ -32,11 +33,8 @@
 #define CERT_FILE_MAX	(64 * 1024)
 #define CERT_DAYS	3650
 
-static EVP_PKEY	*cert_genkey(void);
-static int	 cert_addext(X509 *, int, const char *);
 static int	 cert_generate(const char *, char **, size_t *, char **,
 		    size_t *);
-static int	 bio_to_buf(BIO *, char **, size_t *);
 
 /* A whole regular file of 1 to max bytes, NUL-terminated. */
 int
@@ -82,55 +80,6 @@ file_read_small(const char *path, size_t max, char **buf, size_t *len)
 	return (-1);
 }
 
-static int
-bio_to_buf(BIO *bio, char **buf, size_t *len)
-{
-	char	*p;
-	long	 n;
-
-	if ((n = BIO_get_mem_data(bio, &p)) <= 0)
-		return (-1);
-	if ((*buf = malloc(n + 1)) == NULL)
-		return (-1);
-	memcpy(*buf, p, n);
-	(*buf)[n] = '\0';
-	*len = n;
-	return (0);
-}
-
-static EVP_PKEY *
-cert_genkey(void)
-{
-	EVP_PKEY_CTX	*ctx;
-	EVP_PKEY	*pkey = NULL;
-
-	if ((ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL)) == NULL)
-		return (NULL);
-	if (EVP_PKEY_keygen_init(ctx) <= 0 ||
-	    EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx,
-	    NID_X9_62_prime256v1) <= 0 ||
-	    EVP_PKEY_CTX_set_ec_param_enc(ctx, OPENSSL_EC_NAMED_CURVE) <= 0 ||
-	    EVP_PKEY_keygen(ctx, &pkey) <= 0)
-		pkey = NULL;
-	EVP_PKEY_CTX_free(ctx);
-	return (pkey);
-}
-
-static int
-cert_addext(X509 *x, int nid, const char *value)
-{
-	X509V3_CTX	 ctx;
-	X509_EXTENSION	*ext;
-	int		 ret;
-
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	if ((ext = X509V3_EXT_nconf_nid(NULL, &ctx, nid, value)) == NULL)
-		return (-1);
-	ret = X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	return (ret == 1 ? 0 : -1);
-}
-
 /*
  * A new EC P-256 key and a self-signed certificate for host (CN and
  * subjectAltName, IP or DNS), valid for ten years.  PEM out.
@@ -142,26 +91,18 @@ cert_generate(const char *host, char **crt, size_t *crtlen, char **key,
 	EVP_PKEY	*pkey = NULL;
 	X509		*x = NULL;
 	X509_NAME	*name;
-	BIGNUM		*bn = NULL;
-	BIO		*kbio = NULL, *cbio = NULL;
-	unsigned char	 serial[16], addr[16];
+	unsigned char	 addr[16];
 	char		 san[HOST_MAX + 8];
 	int		 ret = -1;
 
 	*crt = *key = NULL;
-	if ((pkey = cert_genkey()) == NULL) {
+	if ((pkey = x509_genkey()) == NULL) {
 		log_warnx("%s: key generation failed", __func__);
 		goto done;
 	}
 	if ((x = X509_new()) == NULL)
 		goto done;
-	if (X509_set_version(x, 2) != 1)
-		goto done;
-	arc4random_buf(serial, sizeof(serial));
-	serial[0] &= 0x7f;
-	serial[0] |= 0x40;
-	if ((bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
-	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
+	if (X509_set_version(x, 2) != 1 || x509_serial(x) == -1)
 		goto done;
 	if (X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(x), CERT_DAYS, 0,
@@ -179,38 +120,17 @@ cert_generate(const char *host, char **crt, size_t *crtlen, char **key,
 		snprintf(san, sizeof(san), "IP:%s", host);
 	else
 		snprintf(san, sizeof(san), "DNS:%s", host);
-	if (cert_addext(x, NID_basic_constraints, "critical,CA:TRUE") == -1 ||
-	    cert_addext(x, NID_key_usage,
+	if (x509_addext(x, x, NID_basic_constraints, "critical,CA:TRUE") ==
+	    -1 || x509_addext(x, x, NID_key_usage,
 	    "critical,digitalSignature,keyCertSign") == -1 ||
-	    cert_addext(x, NID_ext_key_usage, "serverAuth") == -1 ||
-	    cert_addext(x, NID_subject_key_identifier, "hash") == -1 ||
-	    cert_addext(x, NID_subject_alt_name, san) == -1) {
+	    x509_addext(x, x, NID_ext_key_usage, "serverAuth") == -1 ||
+	    x509_addext(x, x, NID_subject_key_identifier, "hash") == -1 ||
+	    x509_addext(x, x, NID_subject_alt_name, san) == -1) {
 		log_warnx("%s: cannot add certificate extensions", __func__);
 		goto done;
 	}
-	if (X509_sign(x, pkey, EVP_sha256()) == 0)
-		goto done;
-
-	if ((kbio = BIO_new(BIO_s_mem())) == NULL ||
-	    (cbio = BIO_new(BIO_s_mem())) == NULL)
-		goto done;
-	if (PEM_write_bio_PrivateKey(kbio, pkey, NULL, NULL, 0, NULL,
-	    NULL) != 1 || PEM_write_bio_X509(cbio, x) != 1)
-		goto done;
-	if (bio_to_buf(kbio, key, keylen) == -1 ||
-	    bio_to_buf(cbio, crt, crtlen) == -1)
-		goto done;
-	ret = 0;
+	ret = x509_self_sign(x, pkey, crt, crtlen, key, keylen);
  done:
-	if (ret == -1) {
-		if (*key != NULL)
-			freezero(*key, *keylen);
-		free(*crt);
-		*crt = *key = NULL;
-	}
-	BIO_free(kbio);
-	BIO_free(cbio);
-	BN_free(bn);
 	X509_free(x);
 	EVP_PKEY_free(pkey);
 	return (ret);
@@ -350,4 +270,154 @@ cert_tls_setup(const char *crt, size_t crtlen, const char *key,
 		tls_config_free(cfg);
 	}
 	return (ret);
+}
+
+/*
+ * The CA that resigns TLS for the entry proxies: the operator's files
+ * (-c, -x) or STATEDIR/ca.crt and STATEDIR/ca.key, made on first start
+ * (an EC P-256 key, mode 0600; a certificate, CN "sc-server CA
+ * <hostname>", valid CA_DAYS).  The key is read here to check the
+ * pair, then wiped: the parent reads it again for each CA process it
+ * starts (parent.c), which alone keeps it.  crtpath and keypath get the
+ * absolute paths, crt the certificate's PEM (for free()).  Returns 0,
+ * or -1 with a log line.
+ */
+int
+ca_files(const char *dir, const char *ucrt, const char *ukey,
+    char *crtpath, size_t crtpathlen, char *keypath, size_t keypathlen,
+    char **crt, size_t *crtlen)
+{
+	struct stat	 st;
+	X509		*x = NULL;
+	EVP_PKEY	*pkey = NULL;
+	char		*key = NULL, err[128], host[HOST_MAX], cn[HOST_MAX + 16];
+	size_t		 keylen = 0;
+	int		 khave, chave, ret = -1;
+
+	*crt = NULL;
+	if (ucrt != NULL) {
+		/* absolute: the parent reads the key again after daemon() */
+		if (crtpathlen < PATH_MAX || keypathlen < PATH_MAX) {
+			log_warnx("%s: buffers too short", __func__);
+			return (-1);
+		}
+		if (realpath(ucrt, crtpath) == NULL) {
+			log_warn("the CA certificate %s", ucrt);
+			return (-1);
+		}
+		if (realpath(ukey, keypath) == NULL) {
+			log_warn("the CA key %s", ukey);
+			return (-1);
+		}
+	} else if ((size_t)snprintf(crtpath, crtpathlen, "%s/%s", dir,
+	    CA_CRT_FILE) >= crtpathlen ||
+	    (size_t)snprintf(keypath, keypathlen, "%s/%s", dir,
+	    CA_KEY_FILE) >= keypathlen) {
+		log_warnx("%s: path too long", dir);
+		return (-1);
+	}
+	if (ucrt == NULL) {
+		khave = access(keypath, F_OK) == 0;
+		chave = access(crtpath, F_OK) == 0;
+		if (khave != chave) {
+			log_warnx("%s exists but %s does not: remove it to "
+			    "generate a new CA", khave ? keypath : crtpath,
+			    khave ? crtpath : keypath);
+			return (-1);
+		}
+		if (!khave) {
+			if (gethostname(host, sizeof(host)) == -1)
+				strlcpy(host, "localhost", sizeof(host));
+			host[sizeof(host) - 1] = '\0';
+			snprintf(cn, sizeof(cn), "sc-server CA %s", host);
+			if (ca_generate(cn, crt, crtlen, &key, &keylen) == -1) {
+				log_warnx("cannot generate a CA");
+				return (-1);
+			}
+			if (write_file_atomic(keypath, key, keylen, 0600) ==
+			    -1 || write_file_atomic(crtpath, *crt, *crtlen,
+			    0644) == -1) {
+				log_warn("cannot write %s or %s", keypath,
+				    crtpath);
+				unlink(keypath);
+				goto done;
+			}
+			log_info("generated a new CA, \"%s\", in %s", cn, dir);
+			freezero(key, keylen + 1);
+			key = NULL;
+			free(*crt);
+			*crt = NULL;
+		}
+	}
+	if (stat(keypath, &st) == 0 && (st.st_mode & 077))
+		log_warnx("the CA key %s is readable by others (mode %04o)",
+		    keypath, (unsigned)(st.st_mode & 07777));
+	if (file_read_small(crtpath, CERT_FILE_MAX, crt, crtlen) == -1) {
+		log_warn("the CA certificate %s", crtpath);
+		goto done;
+	}
+	if (file_read_small(keypath, CERT_FILE_MAX, &key, &keylen) == -1) {
+		log_warn("the CA key %s", keypath);
+		goto done;
+	}
+	if ((x = x509_read(*crt, *crtlen)) == NULL) {
+		log_warnx("the CA certificate %s: no PEM certificate",
+		    crtpath);
+		goto done;
+	}
+	if ((pkey = x509_read_key(key, keylen)) == NULL) {
+		log_warnx("the CA key %s: no PEM private key (or an "
+		    "encrypted one)", keypath);
+		goto done;
+	}
+	if (ca_check(x, pkey, err, sizeof(err)) == -1) {
+		log_warnx("the CA %s: %s", crtpath, err);
+		goto done;
+	}
+	ret = 0;
+ done:
+	ERR_clear_error();
+	if (key != NULL)
+		freezero(key, keylen + 1);
+	EVP_PKEY_free(pkey);
+	X509_free(x);
+	if (ret == -1) {
+		free(*crt);
+		*crt = NULL;
+	}
+	return (ret);
+}
+
+/*
+ * "sc-server ca show": the CA's certificate (made if there is none yet,
+ * as at start) on standard output, then its SHA-256 fingerprint.
+ */
+int
+ca_command(const char *dir, const char *ucrt, const char *ukey, int argc,
+    char **argv)
+{
+	X509	*x;
+	char	 crtpath[PATH_MAX], keypath[PATH_MAX], fp[96], *crt;
+	size_t	 crtlen;
+
+	if (argc != 1 || strcmp(argv[0], "show") != 0) {
+		fprintf(stderr, "usage: sc-server [-s statedir] "
+		    "[-c cacert -x cakey] ca show\n");
+		return (1);
+	}
+	if (ca_files(dir, ucrt, ukey, crtpath, sizeof(crtpath), keypath,
+	    sizeof(keypath), &crt, &crtlen) == -1)
+		return (1);
+	if ((x = x509_read(crt, crtlen)) == NULL ||
+	    x509_fingerprint(x, fp, sizeof(fp)) == -1) {
+		log_warnx("%s: cannot read it back", crtpath);
+		X509_free(x);
+		free(crt);
+		return (1);
+	}
+	X509_free(x);
+	fwrite(crt, 1, crtlen, stdout);
+	printf("SHA256 Fingerprint=%s\n", fp);
+	free(crt);
+	return (fflush(stdout) == 0 ? 0 : 1);
 }

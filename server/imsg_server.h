@@ -1,10 +1,12 @@
 /*
- * The messages between the sc-server parent and its two workers, and
- * their payloads.  The parent reads files, binds ports and writes the
+ * The messages between the sc-server parent and its workers, and their
+ * payloads.  The parent reads files, binds ports and writes the
  * registry; the REST worker serves the REST API and keeps the accounts
- * and the registry; the KGP worker serves KGP and the entry proxies.
- * The workers never talk directly: the parent relays what one says to
- * the other (IMSG_SRV_TUNNEL_*, IMSG_SRV_AUTH_*), after checking it
+ * and the registry; the KGP worker serves KGP and the entry proxies;
+ * the CA process keeps the CA key and signs leaf certificates.  The
+ * workers never talk directly: the parent relays what one says to
+ * another (IMSG_SRV_TUNNEL_*, IMSG_SRV_AUTH_*, IMSG_SRV_CA_*), after
+ * checking it
  * (see parent.c, worker.c and the SECURITY CONSIDERATIONS of
  * sc-server(8)).  All ends are the same binary, so the structs need no
  * versioning beyond SRV_IMSG_VERSION in the HELLO.
@@ -26,13 +28,14 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	4
+#define SRV_IMSG_VERSION	5
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
-/* the two workers: "sc-server -W rest", "sc-server -W kgp" */
+/* the workers: "sc-server -W rest", "-W kgp", "-W ca" */
 #define SRV_ROLE_REST		1
 #define SRV_ROLE_KGP		2
+#define SRV_ROLE_CA		3
 
 /* numbers pinned by group, as in imsg_types.h */
 enum srv_imsg_type {
@@ -57,6 +60,8 @@ enum srv_imsg_type {
 	IMSG_SRV_KGP_DOWN = 1106, /* to REST, no payload: the KGP worker */
 				/* died */
 	IMSG_SRV_KGP_UP = 1107,	/* to REST, no payload: a new KGP worker */
+	IMSG_SRV_CA_UP = 1108,	/* to KGP, no payload: a CA process serves */
+	IMSG_SRV_CA_DOWN = 1109, /* to KGP, no payload: it is gone */
 
 	/* REST -> KGP, relayed by the parent */
 	IMSG_SRV_TUNNEL_ADD = 1200, /* struct srv_tunnel_add */
@@ -78,6 +83,11 @@ enum srv_imsg_type {
 	IMSG_SRV_BLOB = 1401,	/* uint32 SRV_BLOB_* + up to a chunk of */
 				/* bytes */
 	IMSG_SRV_BLOB_END = 1402, /* struct srv_blob_hdr, the same again */
+
+	/* KGP -> CA, relayed by the parent (which answers when no CA is up) */
+	IMSG_SRV_CA_SIGN = 1500, /* struct srv_ca_req, pub publen bytes */
+	/* CA -> KGP, relayed by the parent */
+	IMSG_SRV_CA_CERT = 1501, /* struct srv_ca_rep, der len bytes */
 };
 
 #define SRV_LISTEN_REST		1
@@ -93,6 +103,8 @@ enum srv_blob_kind {
 	SRV_BLOB_ACCOUNTS,	/* parent -> worker: struct srv_account[] */
 	SRV_BLOB_STATE,		/* parent -> worker: tunnels.json as read */
 	SRV_BLOB_SAVE,		/* worker -> parent: tunnels.json to write */
+	SRV_BLOB_CA_CRT,	/* parent -> every worker: the CA, PEM */
+	SRV_BLOB_CA_KEY,	/* parent -> the CA process: its key, PEM */
 	SRV_BLOB_MAX
 };
 
@@ -242,5 +254,37 @@ struct srv_auth_rep {
 	int32_t		 retry;		/* seconds, 0..SRV_AUTH_RETRY_MAX */
 };
 int	 srv_auth_rep_valid(const void *, size_t);
+
+/*
+ * A leaf certificate for name, with the public key the KGP worker made
+ * for it (DER SubjectPublicKeyInfo, publen bytes: EC P-256 only).  The
+ * message ends with the key: its size is offsetof(pub) + publen.
+ */
+#define CA_PUBKEY_MAX		256	/* P-256's is 91 bytes */
+
+struct srv_ca_req {
+	uint64_t	 reqid;
+	char		 name[CERT_NAME_MAX + 1];	/* cert_name_valid() */
+	uint8_t		 pad[2];
+	uint32_t	 publen;
+	uint8_t		 pub[CA_PUBKEY_MAX];
+};
+int	 srv_ca_req_valid(const void *, size_t);
+
+#define SRV_CA_OK		0
+#define SRV_CA_UNAVAIL		1	/* no CA process just now */
+#define SRV_CA_REFUSED		2	/* a key or a name it does not sign */
+#define SRV_CA_FAILED		3	/* it could not sign */
+
+/* the leaf, DER (len bytes, 0 unless SRV_CA_OK): the message ends there */
+#define CA_LEAF_MAX		8192
+
+struct srv_ca_rep {
+	uint64_t	 reqid;
+	int32_t		 result;	/* SRV_CA_* */
+	uint32_t	 len;
+	uint8_t		 der[CA_LEAF_MAX];
+};
+int	 srv_ca_rep_valid(const void *, size_t);
 
 #endif /* SC_IMSG_SERVER_H */

@@ -3,15 +3,20 @@
  * system, and nothing that faces the network.
  *
  * It reads the accounts file (again on SIGHUP, and when it changes: the
- * file is looked at every second), loads or generates the KGP key pair,
- * reads the -C/-k key pair, binds the REST and KGP ports and, when the
- * KGP worker asks, each entry proxy's port; it writes tunnels.json when
- * the REST worker sends the registry.  It starts two workers (the same
- * program, "-W rest" and "-W kgp", with a scrubbed environment; fd 3 is
- * each one's imsg channel), hands each what it needs and no more (the
- * REST worker: the REST listener and key pair, the accounts, the
- * registry; the KGP worker: the KGP listener and key pair, entry ports),
- * relays what they tell each other, and supervises them.
+ * file is looked at every second), loads or generates the KGP key pair
+ * and the CA that resigns TLS, reads the -C/-k key pair, binds the REST
+ * and KGP ports and, when the KGP worker asks, each entry proxy's port;
+ * it writes tunnels.json when the REST worker sends the registry.  It
+ * starts three workers (the same program, "-W rest", "-W kgp" and "-W
+ * ca", with a scrubbed environment; fd 3 is each one's imsg channel),
+ * hands each what it needs and no more (the REST worker: the REST
+ * listener and key pair, the accounts, the registry, the CA's
+ * certificate; the KGP worker: the KGP listener and key pair, entry
+ * ports, the CA's certificate; the CA process: the CA's certificate and
+ * key, read from disk for each one and wiped here after), relays what
+ * they tell each other, and supervises them.  A KGP worker's request for
+ * a leaf certificate is answered at once (SRV_CA_UNAVAIL) while no CA
+ * process serves.
  *
  * A worker that dies once it was serving is logged and replaced after a
  * second.  A new KGP worker loses the KGP sessions and open streams, not
@@ -34,6 +39,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <limits.h>
 #include <netdb.h>
 #include <pwd.h>
@@ -94,6 +100,8 @@ static int	 parent_to_kgp(struct imsgev *, struct imsg *);
 static int	 parent_tunnel_state(struct imsgev *, struct imsg *);
 static int	 parent_auth_req(struct imsgev *, struct imsg *);
 static int	 parent_entry_bind(struct imsgev *, struct imsg *);
+static int	 parent_ca_sign(struct imsgev *, struct imsg *);
+static int	 parent_ca_cert(struct imsgev *, struct imsg *);
 static void	 parent_worker_gone(struct imsgev *);
 static void	 parent_worker_bad(struct imsgev *, struct imsg *,
 		    enum imsgev_error, const char *);
@@ -105,6 +113,7 @@ static void	 parent_kill_worker(struct srv_worker *);
 static void	 parent_poll(int, short, void *);
 static void	 parent_to(struct srv_worker *, uint32_t, const void *,
 		    size_t);
+static int	 parent_workers_gone(void);
 
 /*
  * What each worker may send.  The workers are not trusted: a message
@@ -154,6 +163,17 @@ static const struct imsgev_msg parent_msgs_kgp[] = {
 	    0, srv_tstate_valid, parent_tunnel_state },
 	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REQ), IMSGEV_SIZE(struct srv_auth_req), 0,
 	    srv_auth_req_valid, parent_auth_req },
+	/* for the CA process */
+	{ IMSGEV_TYPE(IMSG_SRV_CA_SIGN), offsetof(struct srv_ca_req, pub) + 1,
+	    sizeof(struct srv_ca_req), 0, srv_ca_req_valid, parent_ca_sign },
+	IMSGEV_END
+};
+
+static const struct imsgev_msg parent_msgs_ca[] = {
+	PARENT_MSGS_COMMON,
+	/* for the KGP worker */
+	{ IMSGEV_TYPE(IMSG_SRV_CA_CERT), offsetof(struct srv_ca_rep, der),
+	    sizeof(struct srv_ca_rep), 0, srv_ca_rep_valid, parent_ca_cert },
 	IMSGEV_END
 };
 
@@ -165,16 +185,24 @@ static const struct imsgev_peer parent_peer_kgp = {
 	"kgp", IMSGEV_CLOSE, 0, parent_msgs_kgp, parent_worker_gone,
 	parent_worker_bad
 };
+static const struct imsgev_peer parent_peer_ca = {
+	"ca", IMSGEV_CLOSE, 0, parent_msgs_ca, parent_worker_gone,
+	parent_worker_bad
+};
 
 static const char	*self_exe;
-static struct srv_worker workers[2] = {
+static struct srv_worker workers[] = {
 	{ .name = "kgp", .role = SRV_ROLE_KGP, .peer = &parent_peer_kgp,
 	    .pid = -1 },
 	{ .name = "rest", .role = SRV_ROLE_REST, .peer = &parent_peer_rest,
 	    .pid = -1 },
+	{ .name = "ca", .role = SRV_ROLE_CA, .peer = &parent_peer_ca,
+	    .pid = -1 },
 };
+#define NWORKERS	(int)(sizeof(workers) / sizeof(workers[0]))
 #define W_KGP		(&workers[0])
 #define W_REST		(&workers[1])
+#define W_CA		(&workers[2])
 static int		 rest_fd = -1, kgp_fd = -1;
 static struct event	*ev_stop, *ev_poll;
 static int		 exit_code;
@@ -228,6 +256,10 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	/* checked: the worker serves it */
 	tls_free(env->tls);
 	env->tls = NULL;
+	if (ca_files(env->statedir, env->ca_cert, env->ca_key,
+	    env->ca_cert_path, sizeof(env->ca_cert_path), env->ca_key_path,
+	    sizeof(env->ca_key_path), &env->ca_pem, &env->ca_pem_len) == -1)
+		fatalx("no CA to resign TLS with");
 
 	if (env->rest_cert != NULL) {
 		if (file_read_small(env->rest_cert, SRV_PEM_MAX,
@@ -286,7 +318,7 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
 	    sigchld == NULL || ev_stop == NULL || ev_poll == NULL)
 		fatalx("event_new");
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < NWORKERS; i++) {
 		workers[i].ev_restart = evtimer_new(env->base, parent_restart,
 		    &workers[i]);
 		workers[i].ev_reap = evtimer_new(env->base,
@@ -302,6 +334,7 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	evtimer_add(ev_poll, &tv);
 
 	/* the KGP worker first: the REST worker's tunnels go to it */
+	parent_spawn(W_CA);
 	parent_spawn(W_KGP);
 	parent_spawn(W_REST);
 	if (event_base_dispatch(env->base) == -1)
@@ -312,7 +345,7 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	event_free(sigint);
 	event_free(sighup);
 	event_free(sigchld);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < NWORKERS; i++) {
 		event_free(workers[i].ev_restart);
 		event_free(workers[i].ev_reap);
 	}
@@ -325,6 +358,7 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	if (env->rest_key_pem != NULL)
 		freezero(env->rest_key_pem, env->rest_key_len);
 	free(env->rest_cert_pem);
+	free(env->ca_pem);
 	close(rest_fd);
 	close(kgp_fd);
 	return (exit_code);
@@ -341,7 +375,7 @@ parent_sig(int sig, short ev, void *arg)
 	switch (sig) {
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			for (i = 0; i < 2; i++) {
+			for (i = 0; i < NWORKERS; i++) {
 				w = &workers[i];
 				if (pid != w->pid)
 					continue;
@@ -349,7 +383,7 @@ parent_sig(int sig, short ev, void *arg)
 				w->status = status;
 			}
 		}
-		for (i = 0; i < 2; i++)
+		for (i = 0; i < NWORKERS; i++)
 			parent_check_gone(&workers[i]);
 		break;
 	case SIGHUP:
@@ -364,7 +398,7 @@ parent_sig(int sig, short ev, void *arg)
 		log_info("%s: shutting down",
 		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		env->shutting_down = 1;
-		for (i = 0; i < 2; i++) {
+		for (i = 0; i < NWORKERS; i++) {
 			w = &workers[i];
 			evtimer_del(w->ev_restart);
 			if (w->pid == -1)
@@ -378,7 +412,7 @@ parent_sig(int sig, short ev, void *arg)
 			    IMSG_SRV_SHUTDOWN, 0, 0, -1, NULL, 0) == -1)
 				parent_kill_worker(w);
 		}
-		if (W_KGP->pid == -1 && W_REST->pid == -1) {
+		if (parent_workers_gone()) {
 			event_base_loopexit(env->base, NULL);
 			break;
 		}
@@ -445,15 +479,16 @@ parent_exec(int fd, const char *role)
 }
 
 /*
- * What w needs: the configuration, its listener, its key pair; for the
- * REST worker the accounts and the registry as well.
+ * What w needs: the configuration, its listener, its key pair, the CA's
+ * certificate; for the REST worker the accounts and the registry as
+ * well.  The CA process: no listener, the CA's certificate and key.
  */
 static void
 parent_send_setup(struct srv_worker *w)
 {
 	struct srv_config	 c;
 	uint32_t		 which;
-	char			*state;
+	char			*state, *key;
 	size_t			 len;
 	int			 fd, rest = w->role == SRV_ROLE_REST;
 
@@ -482,6 +517,24 @@ parent_send_setup(struct srv_worker *w)
 	if (imsg_compose(&w->iev.ibuf, IMSG_SRV_CONFIG, 0, 0, -1, &c,
 	    sizeof(c)) == -1)
 		fatal("%s: imsg_compose", __func__);
+	if (srv_blob_send(&w->iev, SRV_BLOB_CA_CRT, env->ca_pem,
+	    env->ca_pem_len, 0) == -1)
+		fatal("%s: the CA certificate", __func__);
+
+	if (w->role == SRV_ROLE_CA) {
+		/* read again for each: the parent does not keep it */
+		if (file_read_small(env->ca_key_path, SRV_PEM_MAX, &key,
+		    &len) == -1)
+			fatal("%s: the CA key %s", __func__, env->ca_key_path);
+		if (srv_blob_send(&w->iev, SRV_BLOB_CA_KEY, key, len,
+		    0) == -1)
+			fatal("%s: the CA key", __func__);
+		freezero(key, len + 1);
+		if (imsg_compose_event(&w->iev, IMSG_SRV_START, 0, 0, -1,
+		    NULL, 0) == -1)
+			fatal("%s: imsg_compose", __func__);
+		return;
+	}
 
 	which = rest ? SRV_LISTEN_REST : SRV_LISTEN_KGP;
 	if ((fd = fcntl(rest ? rest_fd : kgp_fd, F_DUPFD_CLOEXEC, 0)) == -1 ||
@@ -583,6 +636,11 @@ parent_ready(struct imsgev *iev, struct imsg *imsg)
 
 	w->ready = w->served = 1;
 	log_debug("%s worker %d: serving", w->name, (int)w->pid);
+	/* the KGP worker may ask for leaves (and tries one) */
+	if (w == W_CA && W_KGP->chan)
+		parent_to(W_KGP, IMSG_SRV_CA_UP, NULL, 0);
+	if (w == W_KGP && W_CA->chan && W_CA->ready)
+		parent_to(W_KGP, IMSG_SRV_CA_UP, NULL, 0);
 	return (IMSGEV_OK);
 }
 
@@ -714,6 +772,50 @@ parent_entry_bind(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
+/*
+ * A leaf certificate the KGP worker wants: to the CA process, or, while
+ * none serves, the answer that it cannot be had now.
+ */
+static int
+parent_ca_sign(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_ca_req	 req;
+	struct srv_ca_rep	 rep;
+
+	if (W_CA->chan && W_CA->ready) {
+		parent_to(W_CA, imsg->hdr.type, imsg->data,
+		    IMSG_DATA_SIZE(imsg));
+		return (IMSGEV_OK);
+	}
+	memcpy(&req, imsg->data, offsetof(struct srv_ca_req, pub));
+	memset(&rep, 0, offsetof(struct srv_ca_rep, der));
+	rep.reqid = req.reqid;
+	rep.result = SRV_CA_UNAVAIL;
+	parent_to(W_KGP, IMSG_SRV_CA_CERT, &rep,
+	    offsetof(struct srv_ca_rep, der));
+	return (IMSGEV_OK);
+}
+
+/* The CA's answer: to the KGP worker, if it is there. */
+static int
+parent_ca_cert(struct imsgev *iev, struct imsg *imsg)
+{
+	parent_to(W_KGP, imsg->hdr.type, imsg->data, IMSG_DATA_SIZE(imsg));
+	return (IMSGEV_OK);
+}
+
+/* Is every worker gone? */
+static int
+parent_workers_gone(void)
+{
+	int	 i;
+
+	for (i = 0; i < NWORKERS; i++)
+		if (workers[i].pid != -1)
+			return (0);
+	return (1);
+}
+
 /* Worker w broke the protocol: it is not to be trusted any more. */
 static void
 parent_worker_bad(struct imsgev *iev, struct imsg *imsg,
@@ -796,7 +898,7 @@ parent_check_gone(struct srv_worker *w)
 			log_warnx("%s worker %d %s", w->name, (int)pid, how);
 			exit_code = 1;
 		}
-		if (W_KGP->pid == -1 && W_REST->pid == -1) {
+		if (parent_workers_gone()) {
 			evtimer_del(ev_stop);
 			event_base_loopexit(env->base, NULL);
 		}
@@ -805,6 +907,9 @@ parent_check_gone(struct srv_worker *w)
 	/* the REST worker forgets the KGP sessions, ends halting tunnels */
 	if (w == W_KGP)
 		parent_to(W_REST, IMSG_SRV_KGP_DOWN, NULL, 0);
+	/* what the KGP worker asked of the CA will not come */
+	if (w == W_CA)
+		parent_to(W_KGP, IMSG_SRV_CA_DOWN, NULL, 0);
 	if (!w->served) {
 		log_warnx("%s worker %d %s during its start: sc-server cannot "
 		    "serve", w->name, (int)pid, how);
@@ -847,7 +952,7 @@ parent_stop_timeout(int fd, short ev, void *arg)
 {
 	int	 i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < NWORKERS; i++) {
 		if (workers[i].pid == -1)
 			continue;
 		log_warnx("%s worker %d still runs %d s after SIGTERM: "

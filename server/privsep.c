@@ -1,6 +1,7 @@
 /*
- * What the parent and the worker share: the process's state (env), the
- * validators of the messages between them (imsg_server.h), and blobs
+ * What the parent and the workers share: the process's state (env), a
+ * worker's start (its loop, channel and hello), the validators of the
+ * messages between them (imsg_server.h), and blobs
  * (files, the account list, the registry) sent in chunks over their
  * imsg channel.  A blob is IMSG_SRV_BLOB_BEGIN with its kind and length,
  * the chunks in order, IMSG_SRV_BLOB_END with the same header.  One blob
@@ -10,9 +11,14 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "imsg_server.h"
 #include "log.h"
@@ -32,6 +38,8 @@ srv_blob_max(uint32_t kind)
 	case SRV_BLOB_KGP_KEY:
 	case SRV_BLOB_REST_CRT:
 	case SRV_BLOB_REST_KEY:
+	case SRV_BLOB_CA_CRT:
+	case SRV_BLOB_CA_KEY:
 		return (SRV_PEM_MAX);
 	case SRV_BLOB_ACCOUNTS:
 		return (ACCOUNTS_MAX * sizeof(struct srv_account));
@@ -41,6 +49,38 @@ srv_blob_max(uint32_t kind)
 	default:
 		return (0);
 	}
+}
+
+/*
+ * A worker's (or the CA process's) start: its event loop, its channel to
+ * the parent (fd SRV_WORKER_FD) read with the table of peer, its log
+ * lines sent up it, sig() for SIGTERM and SIGINT, and its hello.
+ */
+void
+srv_worker_open(struct imsgev *iev, const struct imsgev_peer *peer,
+    void (*sig)(int, short, void *))
+{
+	struct sc_hello	 hello;
+	struct event	*sigterm, *sigint;
+
+	if ((env->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (set_nonblock(SRV_WORKER_FD) == -1)
+		fatal("set_nonblock");
+	imsgev_open(iev, env->base, SRV_WORKER_FD, peer, NULL);
+	imsgev_log_sink(iev);
+	sigterm = evsignal_new(env->base, SIGTERM, sig, NULL);
+	sigint = evsignal_new(env->base, SIGINT, sig, NULL);
+	if (sigterm == NULL || sigint == NULL)
+		fatalx("evsignal_new");
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+
+	memset(&hello, 0, sizeof(hello));
+	hello.version = SRV_IMSG_VERSION;
+	hello.pid = getpid();
+	imsg_compose_event(iev, IMSG_SRV_HELLO, 0, 0, -1, &hello,
+	    sizeof(hello));
 }
 
 /* Queue a whole blob on iev.  Returns 0, or -1 with errno set. */
@@ -153,7 +193,8 @@ srv_config_valid(const void *p, size_t len)
 	    !FIELD_STR(c->host) || !FIELD_STR(c->entry_host) ||
 	    !FIELD_STR(c->rest_addr) || !FIELD_STR(c->kgp_addr) ||
 	    !FIELD_STR(c->tunnels_path) || !FIELD_STR(c->cert_hash) ||
-	    (c->role != SRV_ROLE_REST && c->role != SRV_ROLE_KGP) ||
+	    (c->role != SRV_ROLE_REST && c->role != SRV_ROLE_KGP &&
+	    c->role != SRV_ROLE_CA) ||
 	    c->entry_nacl > ENTRY_ACL_MAX ||
 	    c->direct_nallow > DIRECT_ALLOW_MAX || c->grace < 1 ||
 	    c->max_missed < 1)
@@ -292,6 +333,37 @@ srv_auth_rep_valid(const void *p, size_t len)
 	if (len != sizeof(*r) || r->result < SRV_AUTH_OK ||
 	    r->result > SRV_AUTH_UNAVAIL || r->retry < 0 ||
 	    r->retry > SRV_AUTH_RETRY_MAX)
+		return (-1);
+	return (0);
+}
+
+/*
+ * KGP -> CA: a name that cert_name_valid() takes, and a key of 1 to
+ * CA_PUBKEY_MAX bytes that ends the message.
+ */
+int
+srv_ca_req_valid(const void *p, size_t len)
+{
+	const struct srv_ca_req	*r = p;
+	size_t			 hdr = offsetof(struct srv_ca_req, pub);
+
+	if (len <= hdr || len > sizeof(*r) || r->publen != len - hdr ||
+	    !FIELD_STR(r->name) || !cert_name_valid(r->name) ||
+	    r->pad[0] != 0 || r->pad[1] != 0)
+		return (-1);
+	return (0);
+}
+
+/* CA -> KGP: a certificate that ends the message, or a result without */
+int
+srv_ca_rep_valid(const void *p, size_t len)
+{
+	const struct srv_ca_rep	*r = p;
+	size_t			 hdr = offsetof(struct srv_ca_rep, der);
+
+	if (len < hdr || len > sizeof(*r) || r->len != len - hdr ||
+	    r->result < SRV_CA_OK || r->result > SRV_CA_FAILED ||
+	    (r->result == SRV_CA_OK) != (r->len > 0))
 		return (-1);
 	return (0);
 }

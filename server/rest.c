@@ -8,6 +8,11 @@
  *	GET	/rest/v1/{user}/tunnels/{id}
  *	DELETE	/rest/v1/{user}/tunnels/{id}
  *	GET	/rest/v1/{user}/all_tunnels
+ *	GET	/rest/v1/public/ca.pem	(no authentication)
+ *
+ * The last is the certificate of the CA that resigns TLS at the entry
+ * proxies, for a browser farm to trust: public, so asked without
+ * credentials (an account named "public" keeps its own paths).
  *
  * With -C and -k the listener speaks HTTPS: the server runs on libevent's
  * OpenSSL bufferevents (libevent_openssl), with an SSL_CTX of libssl
@@ -90,6 +95,8 @@ static void	 rest_tunnel_started(struct tunnel *, int, const char *,
 		    void *);
 static int	 rest_no_passphrase(char *, int, int, void *);
 
+static char			*rest_ca_pem;
+static size_t			 rest_ca_len;
 static struct httpd		*rest_httpd;
 static struct listener		*rest_listener;
 static int			 rest_fd = -1;
@@ -241,6 +248,20 @@ rest_init(int fd, const char *crt, size_t crtlen, const char *key,
 		return (-1);
 	}
 	rest_fd = fd;
+	return (0);
+}
+
+/* The CA's certificate, PEM, that GET /rest/v1/public/ca.pem answers. */
+int
+rest_ca(const char *pem, size_t len)
+{
+	free(rest_ca_pem);
+	if ((rest_ca_pem = malloc(len)) == NULL) {
+		log_warn("%s", __func__);
+		return (-1);
+	}
+	memcpy(rest_ca_pem, pem, len);
+	rest_ca_len = len;
 	return (0);
 }
 
@@ -436,6 +457,17 @@ rest_request(struct httpd_req *req, void *arg)
 	}
 	if (p != NULL || n < 2) {
 		rest_error(&r, 404, "Not found");
+		return;
+	}
+	if (n == 2 && strcmp(segs[0], "public") == 0 &&
+	    strcmp(segs[1], "ca.pem") == 0) {
+		if (!get) {
+			rest_error(&r, 405, "Method not allowed");
+			return;
+		}
+		log_debug("%s %s 200", r.method, r.path);
+		httpd_reply(r.req, 200, "application/x-pem-file", NULL,
+		    rest_ca_pem, rest_ca_len);
 		return;
 	}
 	if ((user = evhttp_uridecode(segs[0], 0, &len)) == NULL ||

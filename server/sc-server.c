@@ -1,15 +1,18 @@
 /*
- * sc-server: the tunnel server.  Three processes: the parent (parent.c)
- * reads the files, binds the ports and writes the registry; two workers
- * (worker.c), the same program started again with -W, run sandboxed: the
- * REST worker ("-W rest") serves the REST API (rest.c) and keeps the
- * accounts and the registry (registry.c, state.c); the KGP worker
- * ("-W kgp") serves the KGP endpoint (kgp_server.c) and one entry proxy
- * per running tunnel (entry.c, tunnel.c).  What the workers' parts send
- * up goes through hub.c; what both processes share is in privsep.c.
+ * sc-server: the tunnel server.  Four processes: the parent (parent.c)
+ * reads the files, binds the ports and writes the registry; three
+ * workers, the same program started again with -W, run sandboxed: the
+ * REST worker ("-W rest", worker.c) serves the REST API (rest.c) and
+ * keeps the accounts and the registry (registry.c, state.c); the KGP
+ * worker ("-W kgp", worker.c) serves the KGP endpoint (kgp_server.c)
+ * and one entry proxy per running tunnel (entry.c, tunnel.c), and asks
+ * for leaf certificates (mint.c); the CA process ("-W ca", ca.c) keeps
+ * the key of the CA that resigns TLS and signs them.  What the workers'
+ * parts send up goes through hub.c; what the processes share is in
+ * privsep.c.
  *
- * The files call downward only: this one (main) calls parent.c and
- * worker.c, which call the parts, which call hub.c, guard.c, util.c and
+ * The files call downward only: this one (main) calls parent.c,
+ * worker.c and ca.c, which call the parts, which call hub.c, guard.c, util.c and
  * privsep.c, which call nothing of the server.  A part that must tell
  * the one above it something gets a callback (hub_init(), entry_init(),
  * state_load()).  tests/tools/filegraph.py checks it.
@@ -47,9 +50,11 @@ usage(void)
 	    "[-K addr:port] [-E addr]\n"
 	    "\t[-H host] [-g grace_sec] [-M missed] [-A network[,network...]]\n"
 	    "\t[-D network[,network...]] [-C certfile -k keyfile]\n"
+	    "\t[-c cacert -x cakey]\n"
 	    "       %s [-s statedir] user add | del NAME\n"
-	    "       %s [-s statedir] user list\n",
-	    __progname, __progname, __progname);
+	    "       %s [-s statedir] user list\n"
+	    "       %s [-s statedir] [-c cacert -x cakey] ca show\n",
+	    __progname, __progname, __progname, __progname);
 	exit(1);
 }
 
@@ -204,6 +209,7 @@ main(int argc, char *argv[])
 	const char			*kflag = NULL, *eflag = NULL;
 	const char			*hflag = NULL, *errstr;
 	const char			*cflag = NULL, *keyflag = NULL;
+	const char			*caflag = NULL, *cakeyflag = NULL;
 	char				 aclerr[128];
 	int				 aflag = 0, pflag = 0;
 	char				 khost[HOST_MAX], kport[16];
@@ -222,7 +228,8 @@ main(int argc, char *argv[])
 
 	/* a worker, started by the parent: not an option for people */
 	if (argc == 3 && strcmp(argv[1], "-W") == 0)
-		return (worker_main(argv[2]));
+		return (strcmp(argv[2], "ca") == 0 ? ca_main() :
+		    worker_main(argv[2]));
 
 	log_procinit("sc-server");
 	log_init(LOG_DST_STDERR, LOG_DAEMON);
@@ -231,7 +238,7 @@ main(int argc, char *argv[])
 	if (entry_acl_add("127.0.0.0/8,::1", aclerr, sizeof(aclerr)) == -1)
 		errx(1, "%s", aclerr);
 
-	while ((ch = getopt(argc, argv, "+A:C:D:dE:g:H:k:K:M:PR:s:v")) != -1) {
+	while ((ch = getopt(argc, argv, "+A:c:C:D:dE:g:H:k:K:M:PR:s:vx:")) != -1) {
 		switch (ch) {
 		case 'D':
 			if (netmask_list_add(optarg, env->direct_allow,
@@ -245,8 +252,14 @@ main(int argc, char *argv[])
 				errx(1, "-A %s: %s", optarg, aclerr);
 			aflag = 1;
 			break;
+		case 'c':
+			caflag = optarg;
+			break;
 		case 'C':
 			cflag = optarg;
+			break;
+		case 'x':
+			cakeyflag = optarg;
 			break;
 		case 'k':
 			keyflag = optarg;
@@ -304,8 +317,19 @@ main(int argc, char *argv[])
 	    "%s/%s", statedir, ACCOUNTS_FILE) >= sizeof(env->accounts_path))
 		errx(1, "state directory name too long");
 
+	if ((caflag == NULL) != (cakeyflag == NULL))
+		errx(1, "-c and -x go together: the CA certificate and its key");
+	if (argc > 0 && strcmp(argv[0], "ca") == 0) {
+		if (debug || verbose || rflag || kflag || eflag || hflag ||
+		    cflag || keyflag || aflag || pflag)
+			usage();
+		if (caflag == NULL)
+			statedir_prepare(statedir, sizeof(statedir));
+		return (ca_command(statedir, caflag, cakeyflag, argc - 1,
+		    argv + 1));
+	}
 	if (argc > 0) {
-		if (strcmp(argv[0], "user") != 0)
+		if (strcmp(argv[0], "user") != 0 || caflag != NULL)
 			usage();
 		if (debug || verbose || rflag || kflag || eflag || hflag ||
 		    cflag || keyflag || aflag || pflag)
@@ -329,6 +353,8 @@ main(int argc, char *argv[])
 		    "key");
 	env->rest_cert = cflag;
 	env->rest_key = keyflag;
+	env->ca_cert = caflag;
+	env->ca_key = cakeyflag;
 
 	if (parse_hostport(kflag ? kflag : SC_SERVER_KGP_DEFAULT, khost,
 	    sizeof(khost), kport, sizeof(kport)) == -1)

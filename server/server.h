@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -83,6 +84,25 @@
 #define TUNNELS_LIVE_MAX	(TUNNELS_FILE_MAX - \
 				    (TUNNELS_KEEP_TERMINATED + 1) * TUNNEL_LINE_MAX)
 
+/*
+ * TLS resigning: the CA (x509.c, cert.c), the process that alone keeps
+ * its key and signs (ca.c), and the KGP worker's side, which makes each
+ * leaf's key, asks the CA over imsg and keeps what it got (mint.c).
+ */
+#define CA_KEY_FILE		"ca.key"	/* in the state directory */
+#define CA_CRT_FILE		"ca.crt"
+#define CA_DAYS			3650	/* a CA made here: ten years */
+#define CA_LEAF_DAYS		30	/* a leaf, never past its CA's end */
+#define CA_LEAF_BEFORE_SEC	3600	/* ... valid from an hour ago */
+#define CERT_NAME_MAX		253	/* a host name, as DNS bounds it */
+#define MINT_CACHE_MAX		1024	/* leaves kept, the least used out */
+#define MINT_RATE		256	/* new leaves a second, on average */
+#define MINT_BURST		256	/* ... and at once */
+#define MINT_PENDING_MAX	512	/* names the CA is asked for at once */
+#define MINT_TIMEOUT_MS		2000	/* the CA answers within this */
+#define MINT_RENEW_SEC		(24 * 3600)	/* a leaf this near its end */
+						/* is made again */
+
 #define HOST_MAX		256
 #define ADDRSTR_MAX		(HOST_MAX + 16)
 #define CERT_HASH_LEN		(7 + 64)	/* "SHA256:" + hex */
@@ -142,6 +162,9 @@ struct srv_tunnel_rules;
 struct srv_tunnel_ref;
 struct srv_auth_req;
 struct srv_auth_rep;
+struct srv_ca_rep;
+struct x509_st;
+struct evp_pkey_st;
 
 struct account {
 	TAILQ_ENTRY(account)	 entry;
@@ -256,6 +279,13 @@ struct server_env {
 	char			 cert_hash[CERT_HASH_LEN + 1];
 	struct tls		*tls;
 
+	const char		*ca_cert;	/* -c: the operator's CA */
+	const char		*ca_key;	/* -x */
+	char			 ca_cert_path[PATH_MAX];	/* the parent: used */
+	char			 ca_key_path[PATH_MAX];
+	char			*ca_pem;	/* its certificate */
+	size_t			 ca_pem_len;
+
 	const char		*rest_cert;	/* -C: REST over TLS */
 	const char		*rest_key;	/* -k */
 	char			*rest_cert_pem;	/* the parent: their contents */
@@ -325,6 +355,9 @@ int		 reg_waiting(void);
 void		 reg_auth(const struct srv_auth_req *, struct srv_auth_rep *);
 
 /* privsep.c */
+struct imsgev_peer;
+void		 srv_worker_open(struct imsgev *, const struct imsgev_peer *,
+		    void (*)(int, short, void *));
 int		 srv_blob_send(struct imsgev *, uint32_t, const void *, size_t,
 		    uint64_t);
 int		 srv_blob_recv(struct srv_blob *, struct imsg *);
@@ -346,6 +379,8 @@ int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
 		    size_t, int *);
 int		 tunnel_id_valid(const char *);
 int		 account_name_valid(const char *);
+int		 cert_name_valid(const char *);
+int		 cert_name_canon(const char *, char *, size_t);
 
 /* guard.c */
 int		 netmask_parse(const char *, struct netmask *);
@@ -366,6 +401,51 @@ int		 cert_load_or_create(const char *, const char *, char **,
 int		 cert_hash_pem(const char *, size_t, char *, size_t);
 int		 cert_tls_setup(const char *, size_t, const char *, size_t);
 int		 file_read_small(const char *, size_t, char **, size_t *);
+int		 ca_files(const char *, const char *, const char *, char *,
+		    size_t, char *, size_t, char **, size_t *);
+int		 ca_command(const char *, const char *, const char *, int,
+		    char **);
+
+/* x509.c */
+struct evp_pkey_st *x509_genkey(void);
+int		 x509_serial(struct x509_st *);
+int		 x509_addext(struct x509_st *, struct x509_st *, int,
+		    const char *);
+int		 x509_pem(struct x509_st *, char **, size_t *);
+int		 x509_key_pem(struct evp_pkey_st *, char **, size_t *);
+struct x509_st	*x509_read(const char *, size_t);
+struct evp_pkey_st *x509_read_key(const char *, size_t);
+int		 x509_fingerprint(struct x509_st *, char *, size_t);
+int		 x509_self_sign(struct x509_st *, struct evp_pkey_st *, char **,
+		    size_t *, char **, size_t *);
+int		 ca_generate(const char *, char **, size_t *, char **,
+		    size_t *);
+int		 ca_check(struct x509_st *, struct evp_pkey_st *, char *,
+		    size_t);
+struct x509_st	*ca_leaf(struct x509_st *, struct evp_pkey_st *,
+		    const char *, struct evp_pkey_st *, time_t,
+		    const char **);
+
+/* ca.c: the CA process */
+int		 ca_main(void);
+
+/* mint.c: the KGP worker's leaves */
+struct mint_leaf {
+	const char		*chain;		/* PEM: the leaf, then the CA */
+	size_t			 chainlen;
+	const char		*key;		/* PEM: the leaf's private key */
+	size_t			 keylen;
+	time_t			 notafter;
+};
+struct mint_wait;
+int		 mint_init(struct event_base *, const char *, size_t,
+		    int (*)(const void *, size_t));
+struct mint_wait *mint_get(const char *, void (*)(const struct mint_leaf *,
+		    const char *, void *), void *);
+void		 mint_cancel(struct mint_wait *);
+void		 mint_answer(const struct srv_ca_rep *, size_t);
+void		 mint_ca_state(int);
+void		 mint_free(void);
 
 /* accounts.c */
 int		 accounts_load(const char *, struct accountlist *);
@@ -407,6 +487,7 @@ void		 tunnel_random_hex(char *, size_t);
 struct ssl_ctx_st *rest_tls_ctx(const char *, size_t, const char *, size_t,
 		    const char *);
 int		 rest_init(int, const char *, size_t, const char *, size_t);
+int		 rest_ca(const char *, size_t);
 void		 rest_enable(void);
 
 /* kgp_server.c */

@@ -1,11 +1,14 @@
 /*
  * Small pure helpers of sc-server: hex, addresses, HTTP Basic
  * credentials, validation of the tunnel settings a client POSTs, of
- * tunnel ids and of account names.  No
+ * tunnel ids, of account names and of the names a leaf certificate
+ * may be made for.  No
  * global state here, so the unit tests compile this file alone.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -587,4 +590,89 @@ account_name_valid(const char *name)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-") != len)
 		return (0);
 	return (1);
+}
+
+/*
+ * A name a leaf certificate may be made for (the CA signs nothing
+ * else): an IPv4 or IPv6 address as inet_ntop() writes it, or a host
+ * name of 1 to CERT_NAME_MAX bytes in lowercase, its labels of 1 to 63
+ * letters, digits, "-" and "_", none beginning or ending with "-", the
+ * last one not all digits (that is a bad address), no trailing dot.  So
+ * no wildcard, no list, no space, nothing that is not a host.
+ */
+int
+cert_name_valid(const char *name)
+{
+	unsigned char	 addr[16];
+	char		 buf[INET6_ADDRSTRLEN];
+	const char	*label, *p;
+	size_t		 len, n;
+	int		 digits;
+
+	len = strnlen(name, CERT_NAME_MAX + 1);
+	if (len == 0 || len > CERT_NAME_MAX)
+		return (0);
+	if (inet_pton(AF_INET, name, addr) == 1)
+		return (inet_ntop(AF_INET, addr, buf, sizeof(buf)) != NULL &&
+		    strcmp(buf, name) == 0);
+	if (strchr(name, ':') != NULL)
+		return (inet_pton(AF_INET6, name, addr) == 1 &&
+		    inet_ntop(AF_INET6, addr, buf, sizeof(buf)) != NULL &&
+		    strcmp(buf, name) == 0);
+	label = name;
+	for (;;) {
+		n = strcspn(label, ".");
+		if (n == 0 || n > 63 || label[0] == '-' || label[n - 1] == '-')
+			return (0);
+		digits = 1;
+		for (p = label; p < label + n; p++) {
+			if ((*p < 'a' || *p > 'z') && (*p < '0' || *p > '9') &&
+			    *p != '-' && *p != '_')
+				return (0);
+			if (*p < '0' || *p > '9')
+				digits = 0;
+		}
+		if (label[n] == '\0')
+			return (!digits);
+		label += n + 1;
+	}
+}
+
+/*
+ * The name a browser gave (an SNI, a CONNECT's host) in the form
+ * cert_name_valid() takes: lowercase, one trailing dot and IPv6
+ * brackets gone, addresses as inet_ntop() writes them.  Returns 0, or
+ * -1 when it is no such name.
+ */
+int
+cert_name_canon(const char *in, char *out, size_t outlen)
+{
+	unsigned char	 addr[16];
+	char		 buf[CERT_NAME_MAX + 2];
+	size_t		 len, i;
+
+	len = strnlen(in, sizeof(buf));
+	if (len == 0 || len >= sizeof(buf))
+		return (-1);
+	if (in[0] == '[' && in[len - 1] == ']') {
+		in++;
+		len -= 2;
+	}
+	memcpy(buf, in, len);
+	buf[len] = '\0';
+	if (len > 1 && buf[len - 1] == '.' && strchr(buf, ':') == NULL)
+		buf[--len] = '\0';
+	for (i = 0; i < len; i++)
+		if (buf[i] >= 'A' && buf[i] <= 'Z')
+			buf[i] += 'a' - 'A';
+	if (inet_pton(AF_INET6, buf, addr) == 1) {
+		if (inet_ntop(AF_INET6, addr, buf, sizeof(buf)) == NULL)
+			return (-1);
+	} else if (inet_pton(AF_INET, buf, addr) == 1) {
+		if (inet_ntop(AF_INET, addr, buf, sizeof(buf)) == NULL)
+			return (-1);
+	}
+	if (!cert_name_valid(buf) || strlcpy(out, buf, outlen) >= outlen)
+		return (-1);
+	return (0);
 }

@@ -5,9 +5,12 @@
  * tunnel registry; "sc-server -W kgp" serves the KGP endpoint and the
  * entry proxies and holds the tunnels' secrets and their connections.
  * Neither opens a file or binds a port: the parent sends each its
- * listening socket and its key pair (PEM); the REST worker also gets the
- * accounts and the registry as read from disk and sends the registry to
- * write; the KGP worker asks the parent for each entry proxy's port.
+ * listening socket, its key pair (PEM) and the certificate of the CA
+ * that resigns TLS; the REST worker also gets the accounts and the
+ * registry as read from disk and sends the registry to write (and
+ * serves the CA's certificate); the KGP worker asks the parent for each
+ * entry proxy's port, and the CA process, through the parent, for leaf
+ * certificates (mint.c).
  * What one must tell the other goes through the parent (registry.c,
  * tunnel.c, entry.c, by way of hub.c, which holds this end of the
  * channel for them).
@@ -33,6 +36,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +75,8 @@ static int	 worker_tunnel_del(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_rules(struct imsgev *, struct imsg *);
 static int	 worker_tunnels_end(struct imsgev *, struct imsg *);
 static int	 worker_auth_rep(struct imsgev *, struct imsg *);
+static int	 worker_ca_cert(struct imsgev *, struct imsg *);
+static int	 worker_ca_send(const void *, size_t);
 static void	 worker_parent_gone(struct imsgev *);
 static void	 worker_sig(int, short, void *);
 static void	 worker_exit_timeout(int, short, void *);
@@ -129,6 +135,12 @@ static const struct imsgev_msg worker_msgs_kgp[] = {
 	    worker_tunnels_end },
 	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REP), IMSGEV_SIZE(struct srv_auth_rep), 0,
 	    srv_auth_rep_valid, worker_auth_rep },
+	/* from the CA process, through the parent */
+	{ IMSGEV_TYPE(IMSG_SRV_CA_CERT), offsetof(struct srv_ca_rep, der),
+	    sizeof(struct srv_ca_rep), 0, srv_ca_rep_valid, worker_ca_cert },
+	{ IMSGEV_TYPE(IMSG_SRV_CA_UP), IMSGEV_EMPTY, 0, NULL, worker_ca_cert },
+	{ IMSGEV_TYPE(IMSG_SRV_CA_DOWN), IMSGEV_EMPTY, 0, NULL,
+	    worker_ca_cert },
 	IMSGEV_END
 };
 
@@ -157,8 +169,6 @@ static int		 tunnels_told;	/* KGP: IMSG_SRV_TUNNELS_END came */
 int
 worker_main(const char *role)
 {
-	struct sc_hello	 hello;
-	struct event	*sigterm, *sigint;
 	struct stat	 sb;
 	struct rlimit	 rl;
 	int		 ret;
@@ -188,28 +198,9 @@ worker_main(const char *role)
 		fatalx("tls_init");
 	json_object_seed(0);
 
-	if ((env->base = event_base_new()) == NULL)
-		fatalx("event_base_new");
-	if (set_nonblock(SRV_WORKER_FD) == -1)
-		fatal("set_nonblock");
-	imsgev_open(&iev_parent, env->base, SRV_WORKER_FD,
-	    env->worker == SRV_ROLE_REST ? &worker_peer_rest : &worker_peer_kgp,
-	    NULL);
-	imsgev_log_sink(&iev_parent);
+	srv_worker_open(&iev_parent, env->worker == SRV_ROLE_REST ?
+	    &worker_peer_rest : &worker_peer_kgp, worker_sig);
 	hub_init(&iev_parent, worker_check_ready);
-
-	sigterm = evsignal_new(env->base, SIGTERM, worker_sig, NULL);
-	sigint = evsignal_new(env->base, SIGINT, worker_sig, NULL);
-	if (sigterm == NULL || sigint == NULL)
-		fatalx("evsignal_new");
-	evsignal_add(sigterm, NULL);
-	evsignal_add(sigint, NULL);
-
-	memset(&hello, 0, sizeof(hello));
-	hello.version = SRV_IMSG_VERSION;
-	hello.pid = getpid();
-	imsg_compose_event(&iev_parent, IMSG_SRV_HELLO, 0, 0, -1, &hello,
-	    sizeof(hello));
 
 	proc_trim_start(env->base);
 	ret = event_base_dispatch(env->base);
@@ -319,16 +310,18 @@ worker_blob(void)
 {
 	uint32_t	 kind = blob_in.kind;
 
-	/* what each worker may be sent at all */
-	if (env->worker == SRV_ROLE_KGP ? kind != SRV_BLOB_KGP_CRT &&
-	    kind != SRV_BLOB_KGP_KEY : kind == SRV_BLOB_KGP_CRT ||
-	    kind == SRV_BLOB_KGP_KEY)
+	/* what each worker may be sent at all: never the CA's key */
+	if (kind == SRV_BLOB_CA_KEY || (env->worker == SRV_ROLE_KGP ?
+	    kind != SRV_BLOB_KGP_CRT && kind != SRV_BLOB_KGP_KEY &&
+	    kind != SRV_BLOB_CA_CRT : kind == SRV_BLOB_KGP_CRT ||
+	    kind == SRV_BLOB_KGP_KEY))
 		fatalx("%s: blob %u is not for this worker", __func__, kind);
 	switch (kind) {
 	case SRV_BLOB_KGP_CRT:
 	case SRV_BLOB_KGP_KEY:
 	case SRV_BLOB_REST_CRT:
 	case SRV_BLOB_REST_KEY:
+	case SRV_BLOB_CA_CRT:
 		if (started || pem[kind] != NULL)
 			fatalx("%s: unexpected key material", __func__);
 		pem[kind] = blob_in.buf;
@@ -391,7 +384,7 @@ worker_start(void)
 	const char	*crt = pem[SRV_BLOB_REST_CRT];
 	size_t		 i;
 
-	if (!have_config)
+	if (!have_config || pem[SRV_BLOB_CA_CRT] == NULL)
 		fatalx("%s: the parent sent too little", __func__);
 	if (env->worker == SRV_ROLE_REST) {
 		if (!have_accounts || !have_state || rest_fd == -1 ||
@@ -402,6 +395,9 @@ worker_start(void)
 		    pemlen[SRV_BLOB_REST_CRT], pem[SRV_BLOB_REST_KEY],
 		    pemlen[SRV_BLOB_REST_KEY]) == -1)
 			fatalx("cannot start the REST API");
+		if (rest_ca(pem[SRV_BLOB_CA_CRT], pemlen[SRV_BLOB_CA_CRT]) ==
+		    -1)
+			fatalx("the CA certificate");
 	} else {
 		if (kgp_fd == -1 || pem[SRV_BLOB_KGP_CRT] == NULL ||
 		    pem[SRV_BLOB_KGP_KEY] == NULL)
@@ -410,6 +406,9 @@ worker_start(void)
 		    pemlen[SRV_BLOB_KGP_CRT], pem[SRV_BLOB_KGP_KEY],
 		    pemlen[SRV_BLOB_KGP_KEY]) == -1)
 			fatalx("KGP TLS setup failed");
+		if (mint_init(env->base, pem[SRV_BLOB_CA_CRT],
+		    pemlen[SRV_BLOB_CA_CRT], worker_ca_send) == -1)
+			fatalx("cannot make leaf certificates");
 		/* out of descriptors, KGP handshakes go first */
 		entry_init(kgp_server_shed);
 		/* the resolver's files, before the chroot */
@@ -561,6 +560,30 @@ worker_tunnels_end(struct imsgev *iev, struct imsg *imsg)
 	tunnels_told = 1;
 	worker_check_ready();
 	return (IMSGEV_OK);
+}
+
+/*
+ * The KGP worker: a leaf certificate from the CA process, or why not;
+ * the CA process up (a trial leaf) or gone (what was asked fails now).
+ */
+static int
+worker_ca_cert(struct imsgev *iev, struct imsg *imsg)
+{
+	if (!started)
+		return (IMSGEV_OK);
+	if (imsg->hdr.type == IMSG_SRV_CA_CERT)
+		mint_answer(imsg->data, IMSG_DATA_SIZE(imsg));
+	else
+		mint_ca_state(imsg->hdr.type == IMSG_SRV_CA_UP);
+	return (IMSGEV_OK);
+}
+
+/* mint.c's requests, for the CA process through the parent */
+static int
+worker_ca_send(const void *req, size_t len)
+{
+	worker_send(IMSG_SRV_CA_SIGN, req, len);
+	return (0);
 }
 
 static int

@@ -32,7 +32,9 @@ it sends "hello\n", then echoes every byte; when the client half-closes
 it sends "sha256 HEX\n" of all it received and closes.
 
   app.py serve --addr A --http-port P [--tls-port P --cert F --key F]
-         [--echo-port P] [--ready FILE]
+         [--echo-port P] [--ready FILE] [--sni-log FILE]
+                           (--sni-log: a line for each TLS client's SNI,
+                           "-" when it sent none)
   app.py gen N SEED        writes what /bytes/N?seed=SEED serves
   app.py sums N FIRST LAST prints "SEED SHA256" for seeds FIRST..LAST
 """
@@ -373,6 +375,11 @@ def serve(args):
     if args.tls_port:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
+        if args.sni_log:
+            def sni(sock, name, ctx, path=args.sni_log):
+                with open(path, "a") as f:
+                    f.write("%s\n" % (name or "-"))
+            ctx.sni_callback = sni
         tls = TLSServer((args.addr, args.tls_port), Handler)
         tls.ctx = ctx
         servers.append(tls)
@@ -395,6 +402,7 @@ def main():
     s.add_argument("--cert")
     s.add_argument("--key")
     s.add_argument("--ready")
+    s.add_argument("--sni-log")
     g = sub.add_parser("gen")
     g.add_argument("n", type=int)
     g.add_argument("seed", type=int)

@@ -1,8 +1,9 @@
 #!/bin/bash
 # sc-server's privilege separation, seen from outside.  Started as root:
 # the parent stays root, unsandboxed, and holds only its two listeners;
-# its two children, the REST worker ("sc-server -W rest") and the KGP
-# worker ("sc-server -W kgp"), run as _sc chrooted to /var/empty with
+# its three children, the REST worker ("sc-server -W rest"), the KGP
+# worker ("sc-server -W kgp") and the CA process ("sc-server -W ca"),
+# run as _sc chrooted to /var/empty with
 # Seccomp 2 and NoNewPrivs 1, no access key or secret in their command
 # line or environment, and no file open past stdio.  The KGP connection
 # and the entry proxy's connections and listener are the KGP worker's
@@ -116,12 +117,17 @@ SECRET=$(rest POST "/$SC_USER/tunnels" -d '{}' | json_get "j['kgp_secret']")
 P=$SERVER_PID
 [ "$(status_field "$P" Uid | awk '{print $1}')" = 0 ] ||
     fail "the parent does not run as root"
-[ "$(ps -o pid= --ppid "$P" | wc -l)" = 2 ] ||
-    fail "want two workers under the parent $P, have $(ps -o pid=,args= --ppid "$P")"
+[ "$(ps -o pid= --ppid "$P" | wc -l)" = 3 ] ||
+    fail "want three workers under the parent $P, have $(ps -o pid=,args= --ppid "$P")"
 R=$(worker_of "$P" rest)
 K=$(worker_of "$P" kgp)
+C=$(worker_of "$P" ca)
 check_worker "$R" rest "$SCUID" "$WANT_ROOT"
 check_worker "$K" kgp "$SCUID" "$WANT_ROOT"
+check_worker "$C" ca "$SCUID" "$WANT_ROOT"
+got=$(sockets_of "$C")
+[ -z "$got" ] || fail "the CA process holds TCP sockets: $got"
+ok "the CA process holds no TCP socket"
 [ "$(stat -c %u:%a "$CHROOT")" = 0:755 ] && [ -z "$(ls -A "$CHROOT")" ] ||
     fail "$CHROOT: $(stat -c %u:%a "$CHROOT"), or not empty"
 
@@ -220,7 +226,8 @@ wait_for 20 not_running "$P" || fail "sc-server runs 20 s after SIGTERM"
 wait "$P"
 st=$?
 [ "$st" = 0 ] || fail "sc-server exited $st after SIGTERM"
-not_running "$K2" && not_running "$R2" || fail "a worker outlived the parent"
+not_running "$K2" && not_running "$R2" && not_running "$C" ||
+    fail "a worker outlived the parent"
 ok "SIGTERM: exit 0, the workers gone too"
 
 # --- started as an ordinary user ---------------------------------------
@@ -240,6 +247,7 @@ wait_for 10 cloud curl -sS --max-time 1 -o /dev/null \
 SECRET=none
 check_worker "$(worker_of "$UP" rest)" rest "$SCUID" /
 check_worker "$(worker_of "$UP" kgp)" kgp "$SCUID" /
+check_worker "$(worker_of "$UP" ca)" ca "$SCUID" /
 ok "as an ordinary user: no chroot, no switch, the sandbox on"
 kill -TERM "$UP"
 wait_for 20 not_running "$UP" || fail "sc-server as _sc runs after SIGTERM"

@@ -9,7 +9,8 @@
  * starts the children), controller-exec (as started by an ordinary user:
  * it may fork and execute /bin/true, its stand-in for kgpd and proxyd),
  * spawner (may execute /bin/true); server-rest and server-kgp (sc-server's
- * workers: accept on passed listeners only); none.  The controller
+ * workers: accept on passed listeners only); server-ca (sc-server's CA
+ * process: its channel only); none.  The controller
  * profiles get
  * the directory named by $SANDBOX_PROBE_DIR (if set) as the one of their
  * readyfile, pidfile and control socket, and $SANDBOX_PROBE_DIR/log as
@@ -25,7 +26,7 @@
  * usage or setup error.  A forbidden system call kills the probe with
  * SIGSYS (a shell sees 159).
  *
- * Operations: open (read /etc/passwd), create (write a new file named by
+ * Operations: open (read the argument, /etc/passwd by default), create (write a new file named by
  * the argument), socket (AF_INET stream), socket6, socket-udp,
  * socket-unix, socket-raw, connect (a TCP socket made before the sandbox,
  * to the argument host:port, 127.0.0.1:9 by default: "connection
@@ -80,7 +81,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: sandbox-probe -i\n"
 	    "       sandbox-probe [-l] kgpd|proxyd|controller|controller-exec|"
-	    "spawner|server-rest|server-kgp|none\n"
+	    "spawner|server-rest|server-kgp|server-ca|\n"
+	    "           none\n"
 	    "           operation [arg]\n");
 	exit(3);
 }
@@ -173,7 +175,8 @@ probe(const char *op, const char *arg)
 	int	 sv[2], r, status;
 
 	if (strcmp(op, "open") == 0)
-		return (done(op, open("/etc/passwd", O_RDONLY)));
+		return (done(op, open(arg != NULL ? arg : "/etc/passwd",
+		    O_RDONLY)));
 	if (strcmp(op, "shadow") == 0)
 		return (done(op, open("/etc/shadow", O_RDONLY)));
 	if (strcmp(op, "resolv") == 0)
@@ -330,6 +333,8 @@ main(int argc, char *argv[])
 		p = SANDBOX_SERVER_REST;
 	else if (strcmp(argv[0], "server-kgp") == 0)
 		p = SANDBOX_SERVER_KGP;
+	else if (strcmp(argv[0], "server-ca") == 0)
+		p = SANDBOX_SERVER_CA;
 	else if (strcmp(argv[0], "controller-exec") == 0 ||
 	    strcmp(argv[0], "spawner") == 0) {
 		p = argv[0][0] == 'c' ? SANDBOX_CONTROLLER : SANDBOX_SPAWNER;

@@ -845,6 +845,33 @@ test_proxy(void **state)
 	unset_proxy_env();
 }
 
+/* --cacert-file: repeatable, a list in the file; --cacert-system */
+static void
+test_cacert(void **state)
+{
+	const char	*f;
+
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--cacert-file",
+	    "/etc/hostname", "--cacert-file", "/etc/passwd", NULL), CONFIG_OK);
+	assert_int_equal(conf.ncacert_files, 2);
+	assert_string_equal(conf.cacert_files[0], "/etc/hostname");
+	assert_string_equal(conf.cacert_files[1], "/etc/passwd");
+	assert_int_equal(conf.cacert_system, 0);
+	assert_int_equal(parse("-u", "a", "-k", "k", "--cacert-system", NULL),
+	    CONFIG_OK);
+	assert_int_equal(conf.ncacert_files, 0);
+	assert_int_equal(conf.cacert_system, 1);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--cacert-file",
+	    "/nonexistent/ca.pem", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "/nonexistent/ca.pem"));
+	f = cfile(0600, "username: a\naccess-key: k\ncacert-file:\n"
+	    "  - /etc/hostname\n  - /etc/passwd\ncacert-system: true\n");
+	assert_int_equal(parse("run", "-c", f, NULL), CONFIG_OK);
+	assert_int_equal(conf.ncacert_files, 2);
+	assert_string_equal(conf.cacert_files[1], "/etc/passwd");
+	assert_int_equal(conf.cacert_system, 1);
+}
+
 int
 main(void)
 {
@@ -881,6 +908,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_file_key_secret, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_proxy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cacert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_mode, setup,
 		    teardown),
 	};

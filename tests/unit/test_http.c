@@ -828,7 +828,17 @@ test_url(void **state)
 	assert_string_equal(u.auth.port, "80");
 	assert_int_equal(u.authlen, 2);
 
-	assert_int_equal(http_parse_url("https://h/", &u), -1);
+	assert_int_equal(http_parse_url("https://h/", &u), 0);
+	assert_true(u.tls);
+	assert_string_equal(u.auth.port, "443");
+	assert_int_equal(http_parse_url("HTTPS://h:8443?x", &u), 0);
+	assert_true(u.tls);
+	assert_string_equal(u.auth.port, "8443");
+	assert_string_equal(u.path, "?x");
+	assert_int_equal(http_parse_url("http://h/", &u), 0);
+	assert_false(u.tls);
+	assert_int_equal(http_parse_url("ftp://h/", &u), -1);
+	assert_int_equal(http_parse_url("https:/h/", &u), -1);
 	assert_int_equal(http_parse_url("/relative", &u), -1);
 	assert_int_equal(http_parse_url("*", &u), -1);
 	assert_int_equal(http_parse_url("http:/h/", &u), -1);

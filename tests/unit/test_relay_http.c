@@ -351,8 +351,8 @@ test_bad_requests(void **state)
 	} t[] = {
 		{ "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
 		    "needs an absolute URL" },
-		{ "GET https://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
-		    "bad URL: not an http:// URL" },
+		{ "GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+		    "bad URL: not an http:// or https:// URL" },
 		{ "GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n",
 		    "bad URL: user information" },
 		/* not an IPv6 address: a 502 once, when DNS failed */

@@ -1,0 +1,318 @@
+/*
+ * The CA process, "sc-server -W ca": the one process that holds the key
+ * of the CA that resigns TLS, as relayd keeps its keys in its "ca"
+ * processes.  It signs leaf certificates and does nothing else: no
+ * listener, no socket, no file.  The parent sends it the CA (certificate
+ * and key, PEM, read from disk for each new CA process and wiped there
+ * after), then IMSG_SRV_START; it parses them, checks them with a leaf
+ * signed on the spot (which also makes libcrypto load what it loads
+ * lazily), wipes the PEM texts, and then, started as root, chroots to
+ * an empty directory and becomes _sc; the sandbox goes on last (seccomp:
+ * its channel, memory, the clock, random numbers; Landlock: no file, no
+ * network; OpenBSD: pledge "stdio").
+ *
+ * The KGP worker asks, through the parent, for a leaf for a name
+ * (IMSG_SRV_CA_SIGN) with a public key it made itself: this process
+ * never hands out a private key.  It answers (IMSG_SRV_CA_CERT, through
+ * the parent) with the leaf in DER, or with why not.  It takes EC P-256
+ * keys only, and names that cert_name_valid() takes (the parent checked
+ * both before relaying; they are checked again here).
+ *
+ * The parent is trusted (it started us): a message of it that does not
+ * fit is fatal.  When the parent goes away, the process exits.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "imsg_server.h"
+#include "log.h"
+#include "proc.h"
+#include "sandbox.h"
+#include "server.h"
+
+static int	 ca_config(struct imsgev *, struct imsg *);
+static int	 ca_blob(struct imsgev *, struct imsg *);
+static int	 ca_start(struct imsgev *, struct imsg *);
+static int	 ca_shutdown(struct imsgev *, struct imsg *);
+static int	 ca_sign(struct imsgev *, struct imsg *);
+static int	 ca_sign_one(const struct srv_ca_req *, struct srv_ca_rep *);
+static EVP_PKEY	*ca_pubkey(const uint8_t *, size_t);
+static void	 ca_parent_gone(struct imsgev *);
+static void	 ca_sig(int, short, void *);
+
+/* what the parent may send: the set-up once, then requests */
+static const struct imsgev_msg ca_msgs[] = {
+	{ IMSGEV_TYPE(IMSG_SRV_CONFIG), IMSGEV_SIZE(struct srv_config),
+	    IMSGEV_ONCE, srv_config_valid, ca_config },
+	{ IMSGEV_TYPE(IMSG_SRV_BLOB_BEGIN), IMSGEV_SIZE(struct srv_blob_hdr),
+	    0, NULL, ca_blob },
+	{ IMSGEV_TYPE(IMSG_SRV_BLOB), sizeof(uint32_t) + 1, IMSG_MAXDATA, 0,
+	    NULL, ca_blob },
+	{ IMSGEV_TYPE(IMSG_SRV_BLOB_END), IMSGEV_SIZE(struct srv_blob_hdr),
+	    0, NULL, ca_blob },
+	{ IMSGEV_TYPE(IMSG_SRV_START), IMSGEV_EMPTY, IMSGEV_ONCE, NULL,
+	    ca_start },
+	{ IMSGEV_TYPE(IMSG_SRV_SHUTDOWN), IMSGEV_EMPTY, 0, NULL,
+	    ca_shutdown },
+	{ IMSGEV_TYPE(IMSG_SRV_CA_SIGN),
+	    offsetof(struct srv_ca_req, pub) + 1, sizeof(struct srv_ca_req),
+	    0, srv_ca_req_valid, ca_sign },
+	IMSGEV_END
+};
+
+static const struct imsgev_peer ca_peer = {
+	"the parent", IMSGEV_FATAL, 0, ca_msgs, ca_parent_gone, NULL
+};
+
+static struct imsgev	 iev_parent;
+static struct srv_blob	 blob_in;
+static char		*pem[SRV_BLOB_MAX];
+static size_t		 pemlen[SRV_BLOB_MAX];
+static pid_t		 parent_pid;
+static int		 have_config, started;
+static X509		*ca_crt;
+static EVP_PKEY		*ca_key;
+static uint64_t		 nsigned;
+
+int
+ca_main(void)
+{
+	struct stat	 sb;
+
+	env->worker = SRV_ROLE_CA;
+	if (fstat(SRV_WORKER_FD, &sb) == -1 || !S_ISSOCK(sb.st_mode)) {
+		fprintf(stderr, "sc-server -W is a worker that sc-server "
+		    "starts, not a command\n");
+		return (1);
+	}
+	log_procinit("ca");
+	log_init(LOG_DST_STDERR, LOG_DAEMON);
+	parent_pid = getppid();
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	tzset();
+	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1)
+		fatalx("OPENSSL_init_crypto");
+
+	srv_worker_open(&iev_parent, &ca_peer, ca_sig);
+	if (event_base_dispatch(env->base) == -1)
+		fatalx("event_base_dispatch");
+	log_debug("exiting (%llu leaves signed)", (unsigned long long)nsigned);
+	imsg_flush(&iev_parent.ibuf);
+	EVP_PKEY_free(ca_key);
+	X509_free(ca_crt);
+	return (0);
+}
+
+static void
+ca_parent_gone(struct imsgev *iev)
+{
+	imsgev_clear(iev);
+	exit(0);
+}
+
+static void
+ca_sig(int sig, short ev, void *arg)
+{
+	event_base_loopexit(env->base, NULL);
+}
+
+static int
+ca_shutdown(struct imsgev *iev, struct imsg *imsg)
+{
+	event_base_loopexit(env->base, NULL);
+	return (IMSGEV_OK);
+}
+
+static int
+ca_config(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_config	 c;
+
+	memcpy(&c, imsg->data, sizeof(c));
+	if (c.role != SRV_ROLE_CA)
+		return (IMSGEV_BAD);
+	env->debug = c.debug;
+	env->verbose = c.verbose;
+	log_setverbose(c.verbose);
+	have_config = 1;
+	return (IMSGEV_OK);
+}
+
+/* The CA's certificate and key, once, before START. */
+static int
+ca_blob(struct imsgev *iev, struct imsg *imsg)
+{
+	int	 r;
+
+	if ((r = srv_blob_recv(&blob_in, imsg)) == -1)
+		return (IMSGEV_BAD);
+	if (r == 0)
+		return (IMSGEV_OK);
+	if (started || (blob_in.kind != SRV_BLOB_CA_CRT &&
+	    blob_in.kind != SRV_BLOB_CA_KEY) || pem[blob_in.kind] != NULL) {
+		srv_blob_clear(&blob_in);
+		return (IMSGEV_BAD);
+	}
+	pem[blob_in.kind] = blob_in.buf;
+	pemlen[blob_in.kind] = blob_in.len;
+	memset(&blob_in, 0, sizeof(blob_in));
+	return (IMSGEV_OK);
+}
+
+/* Everything is here: the CA in memory, a trial leaf, the sandbox. */
+static int
+ca_start(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_ca_req	 req;
+	struct srv_ca_rep	*rep;
+	EVP_PKEY		*trial;
+	unsigned char		*p;
+	char			 err[128];
+	int			 len, i;
+
+	if (!have_config || pem[SRV_BLOB_CA_CRT] == NULL ||
+	    pem[SRV_BLOB_CA_KEY] == NULL)
+		fatalx("%s: the parent sent too little", __func__);
+	if ((ca_crt = x509_read(pem[SRV_BLOB_CA_CRT],
+	    pemlen[SRV_BLOB_CA_CRT])) == NULL ||
+	    (ca_key = x509_read_key(pem[SRV_BLOB_CA_KEY],
+	    pemlen[SRV_BLOB_CA_KEY])) == NULL)
+		fatalx("the CA's certificate or key does not parse");
+	if (ca_check(ca_crt, ca_key, err, sizeof(err)) == -1)
+		fatalx("the CA: %s", err);
+	for (i = 0; i < SRV_BLOB_MAX; i++)
+		if (pem[i] != NULL) {
+			freezero(pem[i], pemlen[i] + 1);
+			pem[i] = NULL;
+		}
+
+	/* a trial leaf: what libcrypto loads lazily, loaded now */
+	if ((rep = calloc(1, sizeof(*rep))) == NULL)
+		fatal("%s", __func__);
+	memset(&req, 0, sizeof(req));
+	strlcpy(req.name, "sc-server.invalid", sizeof(req.name));
+	p = req.pub;
+	if ((trial = x509_genkey()) == NULL ||
+	    (len = i2d_PUBKEY(trial, NULL)) <= 0 ||
+	    (size_t)len > sizeof(req.pub) || i2d_PUBKEY(trial, &p) != len)
+		fatalx("%s: a trial key", __func__);
+	req.publen = len;
+	EVP_PKEY_free(trial);
+	if (ca_sign_one(&req, rep) != SRV_CA_OK)
+		fatalx("the CA cannot sign a leaf");
+	free(rep);
+	ERR_clear_error();
+
+	started = 1;
+	sandbox_drop(SC_USER, SC_CHROOT);
+#ifdef __linux__
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		fatal("PR_SET_PDEATHSIG");
+	if (getppid() != parent_pid)
+		exit(0);
+#endif
+	sandbox_server_ca();
+	imsg_compose_event(&iev_parent, IMSG_SRV_READY, 0, 0, -1, NULL, 0);
+	log_debug("serving");
+	return (IMSGEV_OK);
+}
+
+/* An EC P-256 public key, DER SubjectPublicKeyInfo, or NULL. */
+static EVP_PKEY *
+ca_pubkey(const uint8_t *der, size_t len)
+{
+	const unsigned char	*p = der;
+	EVP_PKEY		*pub;
+	char			 group[32];
+	size_t			 glen;
+
+	if ((pub = d2i_PUBKEY(NULL, &p, len)) == NULL)
+		return (NULL);
+	if (p != der + len || EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC ||
+	    EVP_PKEY_get_utf8_string_param(pub, "group", group,
+	    sizeof(group), &glen) != 1 || strcmp(group, "prime256v1") != 0) {
+		EVP_PKEY_free(pub);
+		return (NULL);
+	}
+	return (pub);
+}
+
+/* One leaf into rep.  Returns its result (SRV_CA_*). */
+static int
+ca_sign_one(const struct srv_ca_req *req, struct srv_ca_rep *rep)
+{
+	EVP_PKEY	*pub;
+	X509		*x;
+	unsigned char	*p = rep->der;
+	const char	*errstr;
+	int		 len;
+
+	memset(rep, 0, offsetof(struct srv_ca_rep, der));
+	rep->reqid = req->reqid;
+	if ((pub = ca_pubkey(req->pub, req->publen)) == NULL) {
+		log_warnx("a leaf for %s: not an EC P-256 public key",
+		    req->name);
+		ERR_clear_error();
+		return (rep->result = SRV_CA_REFUSED);
+	}
+	x = ca_leaf(ca_crt, ca_key, req->name, pub, time(NULL), &errstr);
+	EVP_PKEY_free(pub);
+	if (x == NULL) {
+		log_warnx("a leaf for %s: %s", req->name, errstr);
+		return (rep->result = SRV_CA_FAILED);
+	}
+	if ((len = i2d_X509(x, NULL)) <= 0 || len > CA_LEAF_MAX ||
+	    i2d_X509(x, &p) != len) {
+		log_warnx("a leaf for %s: %d bytes of DER, more than %d",
+		    req->name, len, CA_LEAF_MAX);
+		X509_free(x);
+		ERR_clear_error();
+		return (rep->result = SRV_CA_FAILED);
+	}
+	X509_free(x);
+	rep->len = len;
+	return (rep->result = SRV_CA_OK);
+}
+
+/* IMSG_SRV_CA_SIGN (srv_ca_req_valid() has run): the answer goes back. */
+static int
+ca_sign(struct imsgev *iev, struct imsg *imsg)
+{
+	static struct srv_ca_rep	 rep;
+	struct srv_ca_req		 req;
+
+	if (!started)
+		return (IMSGEV_BAD);
+	memset(&req, 0, sizeof(req));
+	memcpy(&req, imsg->data, IMSG_DATA_SIZE(imsg));
+	if (ca_sign_one(&req, &rep) == SRV_CA_OK) {
+		nsigned++;
+		log_debug("signed a leaf for %s", req.name);
+	}
+	if (imsg_compose_event(&iev_parent, IMSG_SRV_CA_CERT, 0, 0, -1, &rep,
+	    offsetof(struct srv_ca_rep, der) + rep.len) == -1)
+		fatal("%s: imsg_compose", __func__);
+	return (IMSGEV_OK);
+}
