@@ -68,6 +68,7 @@ static int	 sc_proxyd_stats(struct imsgev *, struct imsg *);
 static void	 sc_sig_handler(int);
 static void	 sc_sig_cb(int, short, void *);
 static void	 sc_sigchld_cb(int, short, void *);
+static void	 sc_sighup_cb(int, short, void *);
 static void	 sc_stats_cb(int, short, void *);
 static void	 sc_startup(int, short, void *);
 static void	 sc_stop_rest(int, short, void *);
@@ -229,6 +230,14 @@ static void
 sc_sigchld_cb(int fd, short event, void *arg)
 {
 	supervise_sigchld();
+}
+
+/* SIGHUP: the log file again (logrotate moved it) */
+static void
+sc_sighup_cb(int fd, short event, void *arg)
+{
+	log_reopen();
+	log_info("SIGHUP: log file reopened");
 }
 
 static int
@@ -817,7 +826,7 @@ main(int argc, char *argv[])
 	struct sc_config	*conf = &sc_conf;
 	struct sigaction	 sa;
 	struct sandbox_files	 sb;
-	struct event		*sig_ev;
+	struct event		*sig_ev, *sighup_ev;
 	char			 err[1024], *p;
 	int			 i, ret;
 
@@ -854,12 +863,15 @@ main(int argc, char *argv[])
 	log_procinit("sc");
 	log_init(LOG_DST_STDOUT, LOG_DAEMON);
 	log_setverbose(conf->verbose);
+	log_set_format(conf->log_format);
+	log_set_maxsize(conf->max_logsize);
 	if (conf->logfile != NULL && log_set_file(conf->logfile) == -1) {
 		fprintf(stderr, "Error: cannot open the log file %s: %s\n",
 		    conf->logfile, strerror(errno));
 		return (1);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* SIGHUP reopens the log file: ignored until the event is there */
 	signal(SIGHUP, SIG_IGN);
 	atexit(sc_cleanup);
 	sc_raise_nofile();
@@ -945,6 +957,10 @@ main(int argc, char *argv[])
 	event_add(sig_ev, NULL);
 	env->sigchld_ev = evsignal_new(env->base, SIGCHLD, sc_sigchld_cb, NULL);
 	evsignal_add(env->sigchld_ev, NULL);
+	if ((sighup_ev = evsignal_new(env->base, SIGHUP, sc_sighup_cb,
+	    NULL)) == NULL)
+		sc_fatal("evsignal_new");
+	evsignal_add(sighup_ev, NULL);
 
 	env->stats_ev = evtimer_new(env->base, sc_stats_cb, NULL);
 	env->stop_ev = evtimer_new(env->base, sc_stop_poll, NULL);
@@ -961,6 +977,9 @@ main(int argc, char *argv[])
 		spawner_sandbox_files(&sb, 1);
 	}
 	sandbox_controller(&sb);
+	/* in the sandbox: a thread writes the log from now on */
+	if (log_writer_start() == -1)
+		log_warn("no log writer thread, the log is written directly");
 	supervise_start_all();
 	timer_add(env->stats_ev, 1, 0);
 	control_listen(env->base, &sc_control_cb);

@@ -267,10 +267,14 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	    env->cert_hash);
 
 	if (!env->debug) {
-		log_init(LOG_DST_SYSLOG, LOG_DAEMON);
+		if (!env->logfile)
+			log_init(LOG_DST_SYSLOG, LOG_DAEMON);
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
 	}
+	/* detached: a thread writes the log file or standard error */
+	if (log_writer_start() == -1)
+		log_warn("no log writer thread, the log is written directly");
 
 	if ((env->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
@@ -350,7 +354,8 @@ parent_sig(int sig, short ev, void *arg)
 			parent_check_gone(&workers[i]);
 		break;
 	case SIGHUP:
-		log_info("SIGHUP: reloading accounts");
+		log_reopen();
+		log_info("SIGHUP: log file reopened, reloading accounts");
 		if (accounts_reload() == 0 && W_REST->chan)
 			parent_send_accounts();
 		break;

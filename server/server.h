@@ -219,6 +219,7 @@ struct server_env {
 	const char		*statedir;
 	int			 debug;
 	int			 verbose;
+	int			 logfile;	/* -l: not syslog */
 	int			 grace;
 	int			 max_missed;	/* -M: pings unanswered */
 	int			 shutting_down;
