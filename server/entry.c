@@ -103,6 +103,11 @@ static void	 entry_auth_timeout(int, short, void *);
 static void	 entry_go(struct entry_pending *);
 static void	 entry_drain(int, short, void *);
 
+/* the refusals by status code (ENTRY_CODES), accepted: for /metrics */
+static const int	 entry_codes[ENTRY_CODES_MAX] = ENTRY_CODES;
+static uint64_t		 entry_refused[ENTRY_CODES_MAX];
+static uint64_t		 entry_accepted;
+
 /*
  * Out of descriptors, an entry proxy sheds a connection of shed_first
  * (the KGP endpoint's handshakes) before one of its own.
@@ -198,6 +203,7 @@ entry_accept(int fd, void *arg)
 	unsigned int		 ms;
 	char			 peer[ADDRSTR_MAX];
 
+	entry_accepted++;
 	memset(&ss, 0, sizeof(ss));
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
 	    sockaddr_string((struct sockaddr *)&ss, sslen, peer, sizeof(peer),
@@ -509,6 +515,13 @@ entry_auth_reply(const struct srv_auth_rep *rep)
 	entry_pending_free(ep);
 }
 
+void
+entry_stats(struct srv_kgp_stats *st)
+{
+	st->entry_accepted = entry_accepted;
+	memcpy(st->entry_rejected, entry_refused, sizeof(entry_refused));
+}
+
 /*
  * Answer with an error status and close.  The request is read and dropped
  * for a few seconds so that closing does not reset the connection before
@@ -521,7 +534,11 @@ entry_refuse(int fd, const char *peer, int status, const char *text,
 	struct entry_reject	*r;
 	struct timeval		 tv = { ENTRY_DRAIN_SEC, 0 };
 	char			 msg[512];
-	int			 len;
+	int			 len, i;
+
+	for (i = 0; i < ENTRY_CODES_MAX - 1 && entry_codes[i] != status; i++)
+		;
+	entry_refused[i]++;
 
 	len = snprintf(msg, sizeof(msg), "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: text/plain\r\n"

@@ -91,7 +91,7 @@ static int	 parent_state_aside(struct imsgev *, struct imsg *);
 static int	 parent_blob(struct imsgev *, struct imsg *);
 static int	 parent_tunnel_add(struct imsgev *, struct imsg *);
 static int	 parent_to_kgp(struct imsgev *, struct imsg *);
-static int	 parent_tunnel_state(struct imsgev *, struct imsg *);
+static int	 parent_to_rest(struct imsgev *, struct imsg *);
 static int	 parent_auth_req(struct imsgev *, struct imsg *);
 static int	 parent_entry_bind(struct imsgev *, struct imsg *);
 static void	 parent_worker_gone(struct imsgev *);
@@ -148,7 +148,9 @@ static const struct imsgev_msg parent_msgs_kgp[] = {
 	    0, srv_entry_req_valid, parent_entry_bind },
 	/* for the REST worker */
 	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_STATE), IMSGEV_SIZE(struct srv_tstate),
-	    0, srv_tstate_valid, parent_tunnel_state },
+	    0, srv_tstate_valid, parent_to_rest },
+	{ IMSGEV_TYPE(IMSG_SRV_KGP_STATS), IMSGEV_SIZE(struct srv_kgp_stats),
+	    0, NULL, parent_to_rest },
 	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REQ), IMSGEV_SIZE(struct srv_auth_req), 0,
 	    srv_auth_req_valid, parent_auth_req },
 	IMSGEV_END
@@ -172,7 +174,7 @@ static struct srv_worker workers[2] = {
 };
 #define W_KGP		(&workers[0])
 #define W_REST		(&workers[1])
-static int		 rest_fd = -1, kgp_fd = -1;
+static int		 rest_fd = -1, kgp_fd = -1, metrics_fd = -1;
 static struct event	*ev_stop, *ev_poll;
 static int		 exit_code;
 
@@ -258,6 +260,15 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 		fatalx("cannot start the KGP endpoint");
 	p = strrchr(env->kgp_addr, ':');
 	env->kgp_port = atoi(p + 1);
+	if (env->metrics) {
+		if (parse_hostport(env->metrics_listen, host, sizeof(host),
+		    port, sizeof(port)) == -1)
+			fatalx("bad metrics address %s", env->metrics_listen);
+		if ((metrics_fd = listen_on(host, port, METRICS_BACKLOG,
+		    env->metrics_addr, sizeof(env->metrics_addr))) == -1)
+			fatalx("cannot serve /metrics on %s",
+			    env->metrics_listen);
+	}
 
 	log_info("REST API listening on %s://%s%s", env->rest_tls ? "https" :
 	    "http", env->rest_addr, REST_PREFIX);
@@ -265,6 +276,9 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 		log_info("entry proxies require Proxy-Authorization");
 	log_info("KGP listening on %s (certificate %s)", env->kgp_addr,
 	    env->cert_hash);
+	if (env->metrics)
+		log_info("metrics on http://%s/metrics (/healthz, /readyz)",
+		    env->metrics_addr);
 
 	if (!env->debug) {
 		if (!env->logfile)
@@ -328,6 +342,8 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	free(env->rest_cert_pem);
 	close(rest_fd);
 	close(kgp_fd);
+	if (metrics_fd != -1)
+		close(metrics_fd);
 	return (exit_code);
 }
 
@@ -471,6 +487,7 @@ parent_send_setup(struct srv_worker *w)
 	c.entry_auth = env->entry_auth;
 	c.rest_tls = env->rest_tls;
 	c.kgp_port = env->kgp_port;
+	c.metrics = env->metrics;
 	strlcpy(c.host, env->host, sizeof(c.host));
 	strlcpy(c.entry_host, env->entry_host, sizeof(c.entry_host));
 	strlcpy(c.rest_addr, env->rest_addr, sizeof(c.rest_addr));
@@ -496,6 +513,10 @@ parent_send_setup(struct srv_worker *w)
 		    env->kgp_key_pem, env->kgp_key_len, 0) == -1)
 			fatal("%s: the KGP key pair", __func__);
 	} else {
+		if (metrics_fd != -1 && ((fd = fcntl(metrics_fd,
+		    F_DUPFD_CLOEXEC, 0)) == -1 || imsg_compose(&w->iev.ibuf,
+		    IMSG_SRV_METRICS_LISTENER, 0, 0, fd, NULL, 0) == -1))
+			fatal("%s: the metrics listener", __func__);
 		if (env->rest_tls && (srv_blob_send(&w->iev,
 		    SRV_BLOB_REST_CRT, env->rest_cert_pem,
 		    env->rest_cert_len, 0) == -1 ||
@@ -653,9 +674,12 @@ parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
+/* TUNNEL_STATE, KGP_STATS (-m only): as they are */
 static int
-parent_tunnel_state(struct imsgev *iev, struct imsg *imsg)
+parent_to_rest(struct imsgev *iev, struct imsg *imsg)
 {
+	if (imsg->hdr.type == IMSG_SRV_KGP_STATS && !env->metrics)
+		return (IMSGEV_BAD);
 	parent_to(W_REST, imsg->hdr.type, imsg->data, IMSG_DATA_SIZE(imsg));
 	return (IMSGEV_OK);
 }

@@ -38,6 +38,7 @@
 static const struct option longopts[] = {
 	{ "log-file",		required_argument, NULL, 'l' },
 	{ "log-format",		required_argument, NULL, OPT_LOG_FORMAT },
+	{ "metrics-address",	required_argument, NULL, 'm' },
 	{ NULL,			0,		   NULL, 0 }
 };
 
@@ -57,6 +58,7 @@ usage(void)
 	    "[-K addr:port] [-E addr]\n"
 	    "\t[-H host] [-g grace_sec] [-M missed] [-A network[,network...]]\n"
 	    "\t[-C certfile -k keyfile] [-l logfile] [--log-format text|json]\n"
+	    "\t[-m addr:port]\n"
 	    "       %s [-s statedir] user add | del NAME\n"
 	    "       %s [-s statedir] user list\n",
 	    __progname, __progname, __progname);
@@ -236,7 +238,7 @@ main(int argc, char *argv[])
 	const char			*kflag = NULL, *eflag = NULL;
 	const char			*hflag = NULL, *errstr;
 	const char			*cflag = NULL, *keyflag = NULL;
-	const char			*lflag = NULL;
+	const char			*lflag = NULL, *mflag = NULL;
 	int				 log_format = LOG_FORMAT_TEXT;
 	char				 aclerr[128];
 	int				 aflag = 0, pflag = 0;
@@ -265,11 +267,14 @@ main(int argc, char *argv[])
 	if (entry_acl_add("127.0.0.0/8,::1", aclerr, sizeof(aclerr)) == -1)
 		errx(1, "%s", aclerr);
 
-	while ((ch = getopt_long(argc, argv, "+A:C:dE:g:H:k:K:l:M:PR:s:v",
+	while ((ch = getopt_long(argc, argv, "+A:C:dE:g:H:k:K:l:m:M:PR:s:v",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			lflag = optarg;
+			break;
+		case 'm':
+			mflag = optarg;
 			break;
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "text") == 0)
@@ -349,7 +354,7 @@ main(int argc, char *argv[])
 		if (strcmp(argv[0], "user") != 0)
 			usage();
 		if (debug || verbose || rflag || kflag || eflag || hflag ||
-		    cflag || keyflag || aflag || pflag || lflag)
+		    cflag || keyflag || aflag || pflag || lflag || mflag)
 			usage();
 		statedir_prepare(statedir, sizeof(statedir));
 		if ((size_t)snprintf(env->accounts_path,
@@ -390,6 +395,15 @@ main(int argc, char *argv[])
 	if (parse_hostport(eflag ? eflag : SC_SERVER_ENTRY_DEFAULT,
 	    env->entry_host, sizeof(env->entry_host), NULL, 0) == -1)
 		errx(1, "bad entry proxy address %s", eflag);
+	if (mflag != NULL) {
+		char	 h[HOST_MAX], p[16];
+
+		if (parse_hostport(mflag, h, sizeof(h), p, sizeof(p)) == -1)
+			errx(1, "bad metrics address %s (want addr:port)",
+			    mflag);
+		env->metrics = 1;
+		env->metrics_listen = mflag;
+	}
 	if (rflag != NULL) {
 		char	 h[HOST_MAX], p[16];
 
