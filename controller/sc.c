@@ -36,6 +36,7 @@
 #include "controller.h"
 #include "log.h"
 #include "sandbox.h"
+#include "sdnotify.h"
 
 #define RUNNING_TIMEOUT_SEC	60
 #define STOP_TIMEOUT_SEC	30	/* the whole shutdown, REST calls included */
@@ -59,6 +60,7 @@ static const char *sc_state_name(enum sc_state);
 static void	 sc_status(struct ctl_status *, struct sc_link_stats *);
 static int	 sc_stats_request(void);
 static void	 sc_touch_readyfile(void);
+static void	 sc_tunnel_up(void);
 static void	 sc_child_ready(struct child *);
 static void	 sc_child_died(struct child *);
 static int	 sc_kgp_link(struct imsgev *, struct imsg *);
@@ -124,7 +126,7 @@ static const struct supervise_cb sc_supervise_cb = {
 
 /* what becomes of the tunnel connections (link.c) */
 static const struct link_cb sc_link_cb = {
-	.up = sc_touch_readyfile,
+	.up = sc_tunnel_up,
 	.stop = sc_shutdown,
 };
 
@@ -269,6 +271,14 @@ sc_touch_readyfile(void)
 	else if (sc_pw.pw_name == NULL)
 		strlcpy(readyfile_path, env->conf->readyfile,
 		    sizeof(readyfile_path));
+}
+
+/* The tunnel is up, the first time: the readyfile, then systemd. */
+static void
+sc_tunnel_up(void)
+{
+	sc_touch_readyfile();
+	sdnotify("READY=1\nSTATUS=Tunnel %s is up", env->tunnel.id);
 }
 
 /*
@@ -557,6 +567,7 @@ sc_startup(int fd, short event, void *arg)
 			return;
 		}
 	}
+	sdnotify("STATUS=Creating the tunnel (REST API %s)", conf->rest_url);
 	log_info("Starting the tunnel%s%s%s (REST API %s)",
 	    conf->tunnel_name ? " \"" : "",
 	    conf->tunnel_name ? conf->tunnel_name : "",
@@ -596,6 +607,8 @@ sc_startup(int fd, short event, void *arg)
 		}
 		log_info("Tunnel %s is %s, waiting", env->tunnel.id,
 		    env->tunnel.status);
+		/* the loop waits too: keep systemd's watchdog fed */
+		sdnotify_watchdog_ping();
 		nanosleep(&ts, NULL);
 		if (sc_signalled)
 			goto interrupted;
@@ -622,6 +635,8 @@ sc_startup(int fd, short event, void *arg)
 	    "connection%s)", env->tunnel.id, env->tunnel.host,
 	    env->tunnel.ssh_port, env->nlinks, env->nlinks == 1 ? "" : "s");
 	env->state = SC_CONNECTING;
+	sdnotify("STATUS=Tunnel %s is running, connecting to %s:%d",
+	    env->tunnel.id, env->tunnel.host, env->tunnel.ssh_port);
 	sc_send_kgp_config();
 	link_start_all();
 	return;
@@ -654,6 +669,7 @@ sc_shutdown(int status)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	sdnotify("STOPPING=1\nSTATUS=Shutting down");
 	if (status == 0 || env->tunnel_created)
 		log_info("Shutting down...");
 	link_cancel_all();
@@ -886,6 +902,8 @@ main(int argc, char *argv[])
 		log_info("Notice: the Selenium relay (--se-port %d) is not "
 		    "implemented; no port is opened", conf->se_port);
 
+	/* systemd's socket: connected now, before any sandbox */
+	sdnotify_init();
 	if (sc_check_user() == -1)
 		return (1);
 	if (conf->tunnel_cainfo != NULL &&
@@ -962,6 +980,8 @@ main(int argc, char *argv[])
 		sc_fatal("evsignal_new");
 	evsignal_add(sighup_ev, NULL);
 
+	if (sdnotify_watchdog(env->base) == 1)
+		log_debug("systemd watchdog on");
 	env->stats_ev = evtimer_new(env->base, sc_stats_cb, NULL);
 	env->stop_ev = evtimer_new(env->base, sc_stop_poll, NULL);
 	if (env->stats_ev == NULL || env->stop_ev == NULL)

@@ -52,6 +52,7 @@
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "sdnotify.h"
 #include "server.h"
 
 #define WORKER_RESTART_SEC	1
@@ -292,6 +293,11 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 
 	if ((env->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	/* systemd (-d): the socket, after daemon() changed the pid */
+	sdnotify_init();
+	if (sdnotify_watchdog(env->base) == 1)
+		log_debug("systemd watchdog on");
+	sdnotify("STATUS=Starting the workers");
 	sigterm = evsignal_new(env->base, SIGTERM, parent_sig, NULL);
 	sigint = evsignal_new(env->base, SIGINT, parent_sig, NULL);
 	sighup = evsignal_new(env->base, SIGHUP, parent_sig, NULL);
@@ -381,6 +387,7 @@ parent_sig(int sig, short ev, void *arg)
 			break;
 		log_info("%s: shutting down",
 		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		sdnotify("STOPPING=1\nSTATUS=Shutting down");
 		env->shutting_down = 1;
 		for (i = 0; i < 2; i++) {
 			w = &workers[i];
@@ -604,6 +611,9 @@ parent_ready(struct imsgev *iev, struct imsg *imsg)
 
 	w->ready = w->served = 1;
 	log_debug("%s worker %d: serving", w->name, (int)w->pid);
+	if (W_KGP->ready && W_REST->ready)
+		sdnotify("READY=1\nSTATUS=Serving: REST %s, KGP %s",
+		    env->rest_addr, env->kgp_addr);
 	return (IMSGEV_OK);
 }
 
