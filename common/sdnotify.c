@@ -120,6 +120,19 @@ sdnotify_watchdog_ping(void)
 	sdnotify("WATCHDOG=1");
 }
 
+/* The watchdog's timer and the socket, at exit: before the event base. */
+void
+sdnotify_cleanup(void)
+{
+	if (sd_wd_ev != NULL)
+		event_free(sd_wd_ev);
+	sd_wd_ev = NULL;
+	sd_wd_usec = 0;
+	if (sd_fd != -1)
+		close(sd_fd);
+	sd_fd = -1;
+}
+
 static void
 sdnotify_watchdog_cb(int fd, short ev, void *arg)
 {

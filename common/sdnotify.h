@@ -23,5 +23,6 @@ void	 sdnotify(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 int	 sdnotify_watchdog(struct event_base *);
 void	 sdnotify_watchdog_ping(void);
+void	 sdnotify_cleanup(void);
 
 #endif /* SC_SDNOTIFY_H */

@@ -797,6 +797,7 @@ sc_stop_finish(void)
 {
 	supervise_stop_all();
 	rest_cleanup();
+	sdnotify_cleanup();
 	if (env->exit_status == 0)
 		sc_console(LOG_INFO, "Goodbye.");
 	sc_cleanup();

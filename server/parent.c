@@ -339,6 +339,7 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	}
 	event_free(ev_stop);
 	event_free(ev_poll);
+	sdnotify_cleanup();
 	event_base_free(env->base);
 	accounts_clear(&env->accounts);
 	freezero(env->kgp_key_pem, env->kgp_key_len);
