@@ -117,7 +117,7 @@ imsg_verbose_valid(const void *p, size_t len)
 	if (len != sizeof(v))
 		return (-1);
 	memcpy(&v, p, sizeof(v));
-	return (v < 0 || v > SC_VERBOSE_MAX ? -1 : 0);
+	return (v < SC_VERBOSE_MIN || v > SC_VERBOSE_MAX ? -1 : 0);
 }
 
 int

@@ -91,7 +91,11 @@ struct sc_hello {
 /* IMSG_LOG: int32 priority (LOG_EMERG..LOG_DEBUG), then one string */
 int	 imsg_log_valid(const void *, size_t);
 
-/* IMSG_LOG_VERBOSE, IMSG_CTL_VERBOSE: int32, 0..SC_VERBOSE_MAX */
+/*
+ * IMSG_LOG_VERBOSE, IMSG_CTL_VERBOSE: int32, SC_VERBOSE_MIN..SC_VERBOSE_MAX
+ * (LOG_LEVEL_ERROR, -2, to three times -v)
+ */
+#define SC_VERBOSE_MIN	(-2)
 #define SC_VERBOSE_MAX	3
 int	 imsg_verbose_valid(const void *, size_t);
 

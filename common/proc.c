@@ -346,6 +346,9 @@ proc_recv_log(struct imsgev *iev, struct imsg *imsg)
 	int32_t	 pri;
 
 	memcpy(&pri, imsg->data, sizeof(pri));
+	/* a child sends none of these, unless it missed the level */
+	if (!log_wants(pri))
+		return (IMSGEV_OK);
 	log_sanitize((const char *)imsg->data + sizeof(pri), line,
 	    sizeof(line));
 	log_emit(pri, iev->peer->name, line);

@@ -323,8 +323,10 @@ sandbox_landlock_files(enum sandbox_proc p, const struct sandbox_files *f)
 		if ((v = getenv("SSL_CERT_DIR")) != NULL)
 			ll_allow(fd, h, v, LL_FS_READ_FILE | LL_FS_READ_DIR);
 		ll_allow(fd, h, f->cafile, LL_FS_READ_FILE);
+		/* its directory: reopened (SIGHUP), rotated (renames) */
 		if (f->logfile != NULL && strcmp(f->logfile, "-") != 0)
-			ll_allow(fd, h, f->logfile, LL_FS_WRITE_FILE);
+			ll_allow_dir(fd, h, f->logfile, LL_FS_MAKE_REG |
+			    LL_FS_WRITE_FILE | LL_FS_REMOVE_FILE);
 	}
 	ll_allow_dir(fd, h, f->pidfile, LL_FS_REMOVE_FILE);
 	ll_allow_dir(fd, h, f->ctlsock, LL_FS_REMOVE_FILE);

@@ -107,7 +107,9 @@ sandbox_pledge(enum sandbox_proc p, const struct sandbox_files *f)
 		return;
 	}
 	if (p == SANDBOX_CONTROLLER) {
-		sandbox_unveil(f->logfile, "wc");
+		/* its directory: reopened (SIGHUP), rotated */
+		if (f->logfile != NULL && strcmp(f->logfile, "-") != 0)
+			sandbox_unveil_dir(f->logfile, "wc");
 		sandbox_unveil("/etc/resolv.conf", "r");
 		sandbox_unveil("/etc/hosts", "r");
 		sandbox_unveil("/etc/ssl", "r");

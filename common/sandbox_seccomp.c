@@ -290,6 +290,9 @@ static const struct sc_rule sc_controller[] = {
 	SC_ALLOW("unlinkat"),
 	SC_ALLOW("utimensat"),		/* the readyfile touched */
 	SC_ALLOW("utimes"),
+	SC_ALLOW("rename"),		/* the log file rotated */
+	SC_ALLOW("renameat"),
+	SC_ALLOW("renameat2"),
 	/* network: REST, the tunnel server (and sc_inet) */
 	SC_ALLOW("connect"),
 	SC_ALLOW("accept4"),		/* the control socket */

@@ -21,6 +21,9 @@
 #include "config.h"
 #include "controller.h"
 #include "rules.h"
+#include "http.h"
+#include "log.h"
+#include "text.h"
 
 enum opt_code {
 	OPT_UNSUPPORTED = 1,
@@ -34,6 +37,8 @@ enum opt_code {
 	OPT_LOGFILE,
 	OPT_VERBOSE,
 	OPT_LOG_LEVEL,
+	OPT_LOG_FORMAT,
+	OPT_MAX_LOGSIZE,
 	OPT_SHARED_V4,
 	OPT_SHARED_V5,
 	OPT_TUNNEL_POOL,
@@ -102,6 +107,8 @@ static const struct sc_opt v4_opts[] = {
 	{ "pidfile",			1, 'd', OPT_PIDFILE },
 	{ "logfile",			1, 'l', OPT_LOGFILE },
 	{ "verbose",			0, 'v', OPT_VERBOSE },
+	{ "log-format",			1, 0,   OPT_LOG_FORMAT },
+	{ "max-logsize",		1, 0,   OPT_MAX_LOGSIZE },
 	{ "se-port",			1, 'P', OPT_SE_PORT },
 	{ "max-missed-acks",		1, 0,   OPT_MAX_MISSED },
 	{ "tunnel-cainfo",		1, 0,   OPT_TUNNEL_CAINFO },
@@ -124,7 +131,6 @@ static const struct sc_opt v4_opts[] = {
 	{ "proxy-localhost",		0, 0,   U },
 	{ "dns",			1, 0,   U, L },
 	{ "scproxy-port",		1, 0,   U },
-	{ "max-logsize",		1, 0,   U },
 	{ "log-stats",			1, 'z', U },
 	{ "status-address",		1, 0,   U },
 	{ "metrics-address",		1, 0,   U },
@@ -155,6 +161,8 @@ static const struct sc_opt v5_opts[] = {
 	{ "log-file",			1, 0,   OPT_LOGFILE },
 	{ "log-level",			1, 0,   OPT_LOG_LEVEL },
 	{ "verbose",			0, 'v', OPT_VERBOSE },
+	{ "log-format",			1, 0,   OPT_LOG_FORMAT },
+	{ "max-logsize",		1, 0,   OPT_MAX_LOGSIZE },
 	{ "se-port",			1, 0,   OPT_SE_PORT },
 	{ "max-missed-acks",		1, 0,   OPT_MAX_MISSED },
 	{ "tunnel-cainfo",		1, 0,   OPT_TUNNEL_CAINFO },
@@ -606,18 +614,25 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 			conf->verbose++;
 		break;
 	case OPT_LOG_LEVEL:
-		if (strcmp(arg, "error") == 0 ||
-		    strcmp(arg, "warn") == 0 ||
-		    strcmp(arg, "info") == 0)
-			conf->verbose = 0;
-		else if (strcmp(arg, "debug") == 0)
-			conf->verbose = 1;
-		else if (strcmp(arg, "trace") == 0)
-			conf->verbose = 2;
-		else
+		if (log_level_parse(arg, &conf->verbose) == -1)
 			return (config_error(err, errlen, CONFIG_ERROR,
 			    "%s: '%s' is not one of error, warn, info, "
 			    "debug, trace", flag, arg));
+		break;
+	case OPT_LOG_FORMAT:
+		if (strcmp(arg, "text") == 0)
+			conf->log_format = LOG_FORMAT_TEXT;
+		else if (strcmp(arg, "json") == 0)
+			conf->log_format = LOG_FORMAT_JSON;
+		else
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: '%s' is neither text nor json", flag, arg));
+		break;
+	case OPT_MAX_LOGSIZE:
+		if (config_number(arg, flag, LOG_MAXSIZE_MIN, INT64_MAX, &n,
+		    err, errlen) == -1)
+			return (CONFIG_ERROR);
+		conf->max_logsize = n;
 		break;
 	case OPT_SHARED_V4:
 		conf->shared = 1;
@@ -852,6 +867,14 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 		    (conf->key = strdup(env)) == NULL)
 			return (config_error(err, errlen, CONFIG_ERROR,
 			    "out of memory"));
+	}
+	if (!seen[OPT_VERBOSE] && (env = getenv("SAUCE_LOG_LEVEL")) != NULL &&
+	    *env != '\0') {
+		if (log_level_parse(env, &conf->verbose) == -1)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "SAUCE_LOG_LEVEL: '%s' is not one of error, warn, "
+			    "info, debug, trace", env));
+		seen[OPT_VERBOSE] = 1;
 	}
 	if (!conf->legacy) {
 		if (conf->tunnel_name == NULL &&

@@ -459,8 +459,8 @@ control_verbose(struct imsgev *iev, struct imsg *imsg)
 		return (IMSGEV_OK);
 	memcpy(&v, imsg->data, sizeof(v));
 	if (imsg_verbose_valid(&v, sizeof(v)) == -1) {
-		snprintf(msg, sizeof(msg), "verbosity must be 0 to %d",
-		    SC_VERBOSE_MAX);
+		snprintf(msg, sizeof(msg), "verbosity must be %d to %d",
+		    SC_VERBOSE_MIN, SC_VERBOSE_MAX);
 		control_send(c, IMSG_CTL_FAIL, msg);
 		return (IMSGEV_OK);
 	}

@@ -72,7 +72,9 @@ struct sc_config {
 	char		*tunnel_cainfo;
 	char		*vm_version;
 	char		*command;		/* argv without the key */
-	int		 verbose;
+	int		 verbose;		/* LOG_LEVEL_*, or more -v */
+	int		 log_format;		/* LOG_FORMAT_* */
+	long long	 max_logsize;		/* bytes, 0: no rotation */
 	int		 shared;
 	int		 tunnel_pool;
 	int		 no_remove_colliding;

@@ -37,6 +37,7 @@
 #include "controller.h"
 #include "log.h"
 #include "sandbox.h"
+#include "sdnotify.h"
 
 #define RUNNING_TIMEOUT_SEC	60
 #define STOP_TIMEOUT_SEC	30	/* the whole shutdown, REST calls included */
@@ -60,6 +61,7 @@ static const char *sc_state_name(enum sc_state);
 static void	 sc_status(struct ctl_status *, struct sc_link_stats *);
 static int	 sc_stats_request(void);
 static void	 sc_touch_readyfile(void);
+static void	 sc_tunnel_up(void);
 static void	 sc_child_ready(struct child *);
 static void	 sc_child_died(struct child *);
 static int	 sc_kgp_link(struct imsgev *, struct imsg *);
@@ -69,6 +71,7 @@ static int	 sc_proxyd_stats(struct imsgev *, struct imsg *);
 static void	 sc_sig_handler(int);
 static void	 sc_sig_cb(int, short, void *);
 static void	 sc_sigchld_cb(int, short, void *);
+static void	 sc_sighup_cb(int, short, void *);
 static void	 sc_stats_cb(int, short, void *);
 static void	 sc_startup(int, short, void *);
 static void	 sc_stop_rest(int, short, void *);
@@ -125,7 +128,7 @@ static const struct supervise_cb sc_supervise_cb = {
 
 /* what becomes of the tunnel connections (link.c) */
 static const struct link_cb sc_link_cb = {
-	.up = sc_touch_readyfile,
+	.up = sc_tunnel_up,
 	.stop = sc_shutdown,
 };
 
@@ -233,6 +236,14 @@ sc_sigchld_cb(int fd, short event, void *arg)
 	supervise_sigchld();
 }
 
+/* SIGHUP: the log file again (logrotate moved it) */
+static void
+sc_sighup_cb(int fd, short event, void *arg)
+{
+	log_reopen();
+	log_info("SIGHUP: log file reopened");
+}
+
 static int
 sc_write_pidfile(const char *path)
 {
@@ -262,6 +273,14 @@ sc_touch_readyfile(void)
 	else if (sc_pw.pw_name == NULL)
 		strlcpy(readyfile_path, env->conf->readyfile,
 		    sizeof(readyfile_path));
+}
+
+/* The tunnel is up, the first time: the readyfile, then systemd. */
+static void
+sc_tunnel_up(void)
+{
+	sc_touch_readyfile();
+	sdnotify("READY=1\nSTATUS=Tunnel %s is up", env->tunnel.id);
 }
 
 /*
@@ -591,6 +610,7 @@ sc_startup(int fd, short event, void *arg)
 			return;
 		}
 	}
+	sdnotify("STATUS=Creating the tunnel (REST API %s)", conf->rest_url);
 	log_info("Starting the tunnel%s%s%s (REST API %s)",
 	    conf->tunnel_name ? " \"" : "",
 	    conf->tunnel_name ? conf->tunnel_name : "",
@@ -630,6 +650,8 @@ sc_startup(int fd, short event, void *arg)
 		}
 		log_info("Tunnel %s is %s, waiting", env->tunnel.id,
 		    env->tunnel.status);
+		/* the loop waits too: keep systemd's watchdog fed */
+		sdnotify_watchdog_ping();
 		nanosleep(&ts, NULL);
 		if (sc_signalled)
 			goto interrupted;
@@ -656,6 +678,8 @@ sc_startup(int fd, short event, void *arg)
 	    "connection%s)", env->tunnel.id, env->tunnel.host,
 	    env->tunnel.ssh_port, env->nlinks, env->nlinks == 1 ? "" : "s");
 	env->state = SC_CONNECTING;
+	sdnotify("STATUS=Tunnel %s is running, connecting to %s:%d",
+	    env->tunnel.id, env->tunnel.host, env->tunnel.ssh_port);
 	sc_send_kgp_config();
 	link_start_all();
 	return;
@@ -688,6 +712,7 @@ sc_shutdown(int status)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	sdnotify("STOPPING=1\nSTATUS=Shutting down");
 	if (status == 0 || env->tunnel_created)
 		log_info("Shutting down...");
 	link_cancel_all();
@@ -815,6 +840,7 @@ sc_stop_finish(void)
 {
 	supervise_stop_all();
 	rest_cleanup();
+	sdnotify_cleanup();
 	if (env->exit_status == 0)
 		sc_console(LOG_INFO, "Goodbye.");
 	sc_cleanup();
@@ -860,7 +886,7 @@ main(int argc, char *argv[])
 	struct sc_config	*conf = &sc_conf;
 	struct sigaction	 sa;
 	struct sandbox_files	 sb;
-	struct event		*sig_ev;
+	struct event		*sig_ev, *sighup_ev;
 	char			 err[1024], *p;
 	int			 i, ret;
 
@@ -897,12 +923,15 @@ main(int argc, char *argv[])
 	log_procinit("sc");
 	log_init(LOG_DST_STDOUT, LOG_DAEMON);
 	log_setverbose(conf->verbose);
+	log_set_format(conf->log_format);
+	log_set_maxsize(conf->max_logsize);
 	if (conf->logfile != NULL && log_set_file(conf->logfile) == -1) {
 		fprintf(stderr, "Error: cannot open the log file %s: %s\n",
 		    conf->logfile, strerror(errno));
 		return (1);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* SIGHUP reopens the log file: ignored until the event is there */
 	signal(SIGHUP, SIG_IGN);
 	atexit(sc_cleanup);
 	sc_raise_nofile();
@@ -917,6 +946,8 @@ main(int argc, char *argv[])
 		log_info("Notice: the Selenium relay (--se-port %d) is not "
 		    "implemented; no port is opened", conf->se_port);
 
+	/* systemd's socket: connected now, before any sandbox */
+	sdnotify_init();
 	if (sc_check_user() == -1)
 		return (1);
 	if (conf->tunnel_cainfo != NULL && sc_read_pem("--tunnel-cainfo",
@@ -990,7 +1021,13 @@ main(int argc, char *argv[])
 	event_add(sig_ev, NULL);
 	env->sigchld_ev = evsignal_new(env->base, SIGCHLD, sc_sigchld_cb, NULL);
 	evsignal_add(env->sigchld_ev, NULL);
+	if ((sighup_ev = evsignal_new(env->base, SIGHUP, sc_sighup_cb,
+	    NULL)) == NULL)
+		sc_fatal("evsignal_new");
+	evsignal_add(sighup_ev, NULL);
 
+	if (sdnotify_watchdog(env->base) == 1)
+		log_debug("systemd watchdog on");
 	env->stats_ev = evtimer_new(env->base, sc_stats_cb, NULL);
 	env->stop_ev = evtimer_new(env->base, sc_stop_poll, NULL);
 	if (env->stats_ev == NULL || env->stop_ev == NULL)
@@ -1006,6 +1043,9 @@ main(int argc, char *argv[])
 		spawner_sandbox_files(&sb, 1);
 	}
 	sandbox_controller(&sb);
+	/* in the sandbox: a thread writes the log from now on */
+	if (log_writer_start() == -1)
+		log_warn("no log writer thread, the log is written directly");
 	supervise_start_all();
 	timer_add(env->stats_ev, 1, 0);
 	control_listen(env->base, &sc_control_cb);

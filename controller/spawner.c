@@ -274,6 +274,8 @@ spawn_exec(struct child *c, int verbose, int ctlfd, int peerfd, int errfd)
 	argv[n++] = UNCONST(c->name);
 	for (i = 0; i < verbose && i < 3; i++)
 		argv[n++] = "-v";
+	for (i = 0; i > verbose && i > LOG_LEVEL_ERROR; i--)
+		argv[n++] = "-q";
 	if (sp_ids[0] != '\0') {
 		argv[n++] = "-u";
 		argv[n++] = sp_ids;

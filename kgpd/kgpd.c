@@ -98,7 +98,7 @@ static struct sc_stats		 stats_done;	/* of finished connections */
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: kgpd [-v] [-u uid:gid]\n"
+	fprintf(stderr, "usage: kgpd [-q | -v] [-u uid:gid]\n"
 	    "kgpd is started by sc(8), not by hand.\n");
 	exit(1);
 }
@@ -114,10 +114,13 @@ main(int argc, char *argv[])
 	int		 ch, verbose = 0;
 
 	log_procinit("kgpd");
-	while ((ch = getopt(argc, argv, "u:v")) != -1) {
+	while ((ch = getopt(argc, argv, "qu:v")) != -1) {
 		switch (ch) {
 		case 'u':
 			ids = optarg;
+			break;
+		case 'q':
+			verbose--;	/* --log-level warn, error */
 			break;
 		case 'v':
 			verbose++;

@@ -86,7 +86,7 @@ static const struct imsgev_peer proxyd_peer_kgpd = {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: proxyd [-v] [-u uid:gid]\n");
+	fprintf(stderr, "usage: proxyd [-q | -v] [-u uid:gid]\n");
 	exit(1);
 }
 
@@ -122,10 +122,13 @@ main(int argc, char *argv[])
 	const char	*ids = NULL;
 	int		 ch, verbose = 0;
 
-	while ((ch = getopt(argc, argv, "u:v")) != -1) {
+	while ((ch = getopt(argc, argv, "qu:v")) != -1) {
 		switch (ch) {
 		case 'u':
 			ids = optarg;
+			break;
+		case 'q':
+			verbose--;	/* --log-level warn, error */
 			break;
 		case 'v':
 			verbose++;

@@ -31,6 +31,17 @@ struct answer_reject {
 
 static void	 answer_drain(int, short, void *);
 
+/* the refusals by status code (ENTRY_CODES), for /metrics */
+static const int	 answer_codes[ENTRY_CODES_MAX] = ENTRY_CODES;
+static uint64_t		 answer_refused[ENTRY_CODES_MAX];
+
+/* the refusals so far, by the index of their code in ENTRY_CODES */
+void
+answer_counts(uint64_t counts[ENTRY_CODES_MAX])
+{
+	memcpy(counts, answer_refused, sizeof(answer_refused));
+}
+
 /*
  * Answer with an error status and close.  The request is read and dropped
  * for a few seconds so that closing does not reset the connection before
@@ -43,7 +54,11 @@ answer_refuse(int fd, const char *peer, int status, const char *text,
 	struct answer_reject	*r;
 	struct timeval		 tv = { ANSWER_DRAIN_SEC, 0 };
 	char			 msg[512];
-	int			 len;
+	int			 len, i;
+
+	for (i = 0; i < ENTRY_CODES_MAX - 1 && answer_codes[i] != status; i++)
+		;
+	answer_refused[i]++;
 
 	len = snprintf(msg, sizeof(msg), "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: text/plain\r\n"

@@ -93,6 +93,9 @@ static void	 entry_auth_timeout(int, short, void *);
 static void	 entry_go(struct entry_pending *);
 static int	 entry_route(struct entry_pending *);
 
+/* connections accepted, for /metrics (answer.c counts the refusals) */
+static uint64_t		 entry_accepted;
+
 /*
  * Out of descriptors, an entry proxy sheds a connection of shed_first
  * (the KGP endpoint's handshakes) before one of its own.
@@ -189,6 +192,7 @@ entry_accept(int fd, void *arg)
 	unsigned int		 ms;
 	char			 peer[ADDRSTR_MAX];
 
+	entry_accepted++;
 	memset(&ss, 0, sizeof(ss));
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
 	    sockaddr_string((struct sockaddr *)&ss, sslen, peer, sizeof(peer),
@@ -584,4 +588,11 @@ entry_auth_reply(const struct srv_auth_rep *rep)
 	}
 	ep->fd = -1;
 	entry_pending_free(ep);
+}
+
+void
+entry_stats(struct srv_kgp_stats *st)
+{
+	st->entry_accepted = entry_accepted;
+	answer_counts(st->entry_rejected);
 }

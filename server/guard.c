@@ -338,6 +338,9 @@ throttle_find(int realm, const char *addr, const char *user, int create)
 	return (t);
 }
 
+/* failed logins since the start, by realm: for /metrics */
+static uint64_t	 failures_total[2];
+
 /*
  * Are logins from addr for user (NULL: no such account) in realm
  * refused for now?  retry gets the seconds to wait.
@@ -369,6 +372,8 @@ throttle_fail(int realm, const char *addr, const char *user)
 	unsigned int	 over;
 	int		 delay;
 
+	if (realm == THROTTLE_REST || realm == THROTTLE_ENTRY)
+		failures_total[realm]++;
 	throttle_key(addr, user, key, sizeof(key), &u);
 	if ((t = throttle_find(realm, key, u, 1)) == NULL)
 		return;
@@ -426,4 +431,12 @@ server_fd_share(size_t want, int div)
 		return (want);
 	share = env->nofile / div;
 	return (share < want ? (share > 0 ? share : 1) : want);
+}/* Failed logins since the start, in realm: for /metrics. */
+uint64_t
+throttle_failures(int realm)
+{
+	return (realm == THROTTLE_REST || realm == THROTTLE_ENTRY ?
+	    failures_total[realm] : 0);
 }
+
+

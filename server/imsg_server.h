@@ -28,7 +28,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	5
+#define SRV_IMSG_VERSION	6
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -62,6 +62,8 @@ enum srv_imsg_type {
 	IMSG_SRV_KGP_UP = 1107,	/* to REST, no payload: a new KGP worker */
 	IMSG_SRV_CA_UP = 1108,	/* to KGP, no payload: a CA process serves */
 	IMSG_SRV_CA_DOWN = 1109, /* to KGP, no payload: it is gone */
+	IMSG_SRV_METRICS_LISTENER = 1110, /* to REST: fd = the -m listening */
+				/* socket, no payload; once */
 
 	/* REST -> KGP, relayed by the parent */
 	IMSG_SRV_TUNNEL_ADD = 1200, /* struct srv_tunnel_add */
@@ -77,6 +79,8 @@ enum srv_imsg_type {
 	/* KGP -> REST, relayed by the parent */
 	IMSG_SRV_TUNNEL_STATE = 1300, /* struct srv_tstate */
 	IMSG_SRV_AUTH_REQ = 1301, /* struct srv_auth_req: entry proxy -P */
+	IMSG_SRV_KGP_STATS = 1302, /* struct srv_kgp_stats: with -m, every */
+				/* METRICS_PUSH_SEC */
 
 	/* both ways: a blob, in chunks between its start and its end */
 	IMSG_SRV_BLOB_BEGIN = 1400, /* struct srv_blob_hdr */
@@ -136,6 +140,7 @@ struct srv_config {
 	int32_t		 entry_auth;
 	int32_t		 rest_tls;
 	int32_t		 kgp_port;
+	int32_t		 metrics;	/* -m: REST serves, KGP reports */
 	char		 host[HOST_MAX];
 	char		 entry_host[HOST_MAX];
 	char		 rest_addr[ADDRSTR_MAX];
@@ -286,5 +291,21 @@ struct srv_ca_rep {
 	uint8_t		 der[CA_LEAF_MAX];
 };
 int	 srv_ca_rep_valid(const void *, size_t);
+
+/*
+ * The KGP worker's figures for /metrics (metrics.c): counters since its
+ * start, and what is open now.  Any value fits.
+ */
+struct srv_kgp_stats {
+	uint64_t	 sessions;	/* KGP sessions, up or broken */
+	uint64_t	 sessions_up;
+	uint64_t	 sessions_total;	/* since the worker's start */
+	uint64_t	 streams_open;
+	uint64_t	 streams_total;
+	uint64_t	 bytes_in;	/* stream bytes from the clients */
+	uint64_t	 bytes_out;	/* ... to them */
+	uint64_t	 entry_accepted;	/* entry proxy connections */
+	uint64_t	 entry_rejected[ENTRY_CODES_MAX];	/* entry_codes[] */
+};
 
 #endif /* SC_IMSG_SERVER_H */

@@ -27,6 +27,7 @@
 #include <event2/event.h>
 #include <tls.h>
 
+#include "imsg_server.h"
 #include "kgp.h"
 #include "kgp_tls.h"
 #include "log.h"
@@ -35,6 +36,10 @@
 #define KGP_SERVER_PING_MS	1000
 #define KGP_SERVER_HANDSHAKE_MIN_MS 500	/* left when the TLS starts */
 
+/* what the sessions that are gone carried, for /metrics */
+static struct srv_kgp_stats	 retired;
+
+static void	 kgp_server_retire(struct kgp_client *);
 static void	 kgp_server_accept(int, void *);
 static void	 kgp_server_first(int, short, void *);
 static void	 kgp_server_evict(struct admit_ent *, void *);
@@ -267,6 +272,7 @@ kgp_server_evict(struct admit_ent *e, void *arg)
 		return;
 	}
 	TAILQ_REMOVE(&env->clients, c, entry);
+	kgp_server_retire(c);
 	kgp_conn_free(c->conn);
 	free(c);
 }
@@ -349,6 +355,7 @@ kgp_server_up(struct kgp_conn *conn, void *arg)
 		kgp_conn_close(conn, KGP_E_TERMINATED, "tunnel terminated");
 		return;
 	}
+	retired.sessions_total++;
 	tunnel_bind(t, c);
 }
 
@@ -384,7 +391,50 @@ kgp_server_down(struct kgp_conn *conn, int code, const char *reason,
 		log_debug("KGP connection from %s closed: %s", c->addr, why);
 	admit_del(&c->adm);
 	TAILQ_REMOVE(&env->clients, c, entry);
+	kgp_server_retire(c);
 	kgp_conn_free(conn);
 	free(c);
 	kgp_server_shutdown_check();
+}
+
+/* A session's streams and bytes, into the totals before it goes. */
+static void
+kgp_server_retire(struct kgp_client *c)
+{
+	struct kgp_conn_stats	 st;
+
+	if (c->conn == NULL)
+		return;
+	kgp_conn_stats(c->conn, &st);
+	retired.streams_total += st.streams_total;
+	retired.bytes_in += st.bytes_in;
+	retired.bytes_out += st.bytes_out;
+}
+
+/*
+ * The figures of /metrics (metrics.c, in the REST worker, gets them
+ * every METRICS_PUSH_SEC): the sessions bound to a tunnel, their streams
+ * and bytes, those of the sessions gone included.
+ */
+void
+kgp_server_stats(struct srv_kgp_stats *out)
+{
+	struct kgp_client	*c;
+	struct kgp_conn_stats	 st;
+
+	*out = retired;
+	TAILQ_FOREACH(c, &env->clients, entry) {
+		if (c->conn == NULL)
+			continue;
+		kgp_conn_stats(c->conn, &st);
+		out->streams_total += st.streams_total;
+		out->bytes_in += st.bytes_in;
+		out->bytes_out += st.bytes_out;
+		if (c->tunnel == NULL)
+			continue;
+		out->sessions++;
+		if (st.up)
+			out->sessions_up++;
+		out->streams_open += st.streams_open;
+	}
 }

@@ -58,6 +58,7 @@
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "sdnotify.h"
 #include "server.h"
 
 #define WORKER_RESTART_SEC	1
@@ -97,7 +98,7 @@ static int	 parent_state_aside(struct imsgev *, struct imsg *);
 static int	 parent_blob(struct imsgev *, struct imsg *);
 static int	 parent_tunnel_add(struct imsgev *, struct imsg *);
 static int	 parent_to_kgp(struct imsgev *, struct imsg *);
-static int	 parent_tunnel_state(struct imsgev *, struct imsg *);
+static int	 parent_to_rest(struct imsgev *, struct imsg *);
 static int	 parent_auth_req(struct imsgev *, struct imsg *);
 static int	 parent_entry_bind(struct imsgev *, struct imsg *);
 static int	 parent_ca_sign(struct imsgev *, struct imsg *);
@@ -160,7 +161,9 @@ static const struct imsgev_msg parent_msgs_kgp[] = {
 	    0, srv_entry_req_valid, parent_entry_bind },
 	/* for the REST worker */
 	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_STATE), IMSGEV_SIZE(struct srv_tstate),
-	    0, srv_tstate_valid, parent_tunnel_state },
+	    0, srv_tstate_valid, parent_to_rest },
+	{ IMSGEV_TYPE(IMSG_SRV_KGP_STATS), IMSGEV_SIZE(struct srv_kgp_stats),
+	    0, NULL, parent_to_rest },
 	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REQ), IMSGEV_SIZE(struct srv_auth_req), 0,
 	    srv_auth_req_valid, parent_auth_req },
 	/* for the CA process */
@@ -203,7 +206,7 @@ static struct srv_worker workers[] = {
 #define W_KGP		(&workers[0])
 #define W_REST		(&workers[1])
 #define W_CA		(&workers[2])
-static int		 rest_fd = -1, kgp_fd = -1;
+static int		 rest_fd = -1, kgp_fd = -1, metrics_fd = -1;
 static struct event	*ev_stop, *ev_poll;
 static int		 exit_code;
 
@@ -293,6 +296,15 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 		fatalx("cannot start the KGP endpoint");
 	p = strrchr(env->kgp_addr, ':');
 	env->kgp_port = atoi(p + 1);
+	if (env->metrics) {
+		if (parse_hostport(env->metrics_listen, host, sizeof(host),
+		    port, sizeof(port)) == -1)
+			fatalx("bad metrics address %s", env->metrics_listen);
+		if ((metrics_fd = listen_on(host, port, METRICS_BACKLOG,
+		    env->metrics_addr, sizeof(env->metrics_addr))) == -1)
+			fatalx("cannot serve /metrics on %s",
+			    env->metrics_listen);
+	}
 
 	log_info("REST API listening on %s://%s%s", env->rest_tls ? "https" :
 	    "http", env->rest_addr, REST_PREFIX);
@@ -300,15 +312,27 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 		log_info("entry proxies require Proxy-Authorization");
 	log_info("KGP listening on %s (certificate %s)", env->kgp_addr,
 	    env->cert_hash);
+	if (env->metrics)
+		log_info("metrics on http://%s/metrics (/healthz, /readyz)",
+		    env->metrics_addr);
 
 	if (!env->debug) {
-		log_init(LOG_DST_SYSLOG, LOG_DAEMON);
+		if (!env->logfile)
+			log_init(LOG_DST_SYSLOG, LOG_DAEMON);
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
 	}
+	/* detached: a thread writes the log file or standard error */
+	if (log_writer_start() == -1)
+		log_warn("no log writer thread, the log is written directly");
 
 	if ((env->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	/* systemd (-d): the socket, after daemon() changed the pid */
+	sdnotify_init();
+	if (sdnotify_watchdog(env->base) == 1)
+		log_debug("systemd watchdog on");
+	sdnotify("STATUS=Starting the workers");
 	sigterm = evsignal_new(env->base, SIGTERM, parent_sig, NULL);
 	sigint = evsignal_new(env->base, SIGINT, parent_sig, NULL);
 	sighup = evsignal_new(env->base, SIGHUP, parent_sig, NULL);
@@ -351,6 +375,7 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	}
 	event_free(ev_stop);
 	event_free(ev_poll);
+	sdnotify_cleanup();
 	event_base_free(env->base);
 	accounts_clear(&env->accounts);
 	freezero(env->kgp_key_pem, env->kgp_key_len);
@@ -361,6 +386,8 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	free(env->ca_pem);
 	close(rest_fd);
 	close(kgp_fd);
+	if (metrics_fd != -1)
+		close(metrics_fd);
 	return (exit_code);
 }
 
@@ -387,7 +414,8 @@ parent_sig(int sig, short ev, void *arg)
 			parent_check_gone(&workers[i]);
 		break;
 	case SIGHUP:
-		log_info("SIGHUP: reloading accounts");
+		log_reopen();
+		log_info("SIGHUP: log file reopened, reloading accounts");
 		if (accounts_reload() == 0 && W_REST->chan)
 			parent_send_accounts();
 		break;
@@ -397,6 +425,7 @@ parent_sig(int sig, short ev, void *arg)
 			break;
 		log_info("%s: shutting down",
 		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		sdnotify("STOPPING=1\nSTATUS=Shutting down");
 		env->shutting_down = 1;
 		for (i = 0; i < NWORKERS; i++) {
 			w = &workers[i];
@@ -504,6 +533,7 @@ parent_send_setup(struct srv_worker *w)
 	c.entry_auth = env->entry_auth;
 	c.rest_tls = env->rest_tls;
 	c.kgp_port = env->kgp_port;
+	c.metrics = env->metrics;
 	strlcpy(c.host, env->host, sizeof(c.host));
 	strlcpy(c.entry_host, env->entry_host, sizeof(c.entry_host));
 	strlcpy(c.rest_addr, env->rest_addr, sizeof(c.rest_addr));
@@ -549,6 +579,10 @@ parent_send_setup(struct srv_worker *w)
 		    env->kgp_key_pem, env->kgp_key_len, 0) == -1)
 			fatal("%s: the KGP key pair", __func__);
 	} else {
+		if (metrics_fd != -1 && ((fd = fcntl(metrics_fd,
+		    F_DUPFD_CLOEXEC, 0)) == -1 || imsg_compose(&w->iev.ibuf,
+		    IMSG_SRV_METRICS_LISTENER, 0, 0, fd, NULL, 0) == -1))
+			fatal("%s: the metrics listener", __func__);
 		if (env->rest_tls && (srv_blob_send(&w->iev,
 		    SRV_BLOB_REST_CRT, env->rest_cert_pem,
 		    env->rest_cert_len, 0) == -1 ||
@@ -641,6 +675,9 @@ parent_ready(struct imsgev *iev, struct imsg *imsg)
 		parent_to(W_KGP, IMSG_SRV_CA_UP, NULL, 0);
 	if (w == W_KGP && W_CA->chan && W_CA->ready)
 		parent_to(W_KGP, IMSG_SRV_CA_UP, NULL, 0);
+	if (W_KGP->ready && W_REST->ready)
+		sdnotify("READY=1\nSTATUS=Serving: REST %s, KGP %s",
+		    env->rest_addr, env->kgp_addr);
 	return (IMSGEV_OK);
 }
 
@@ -711,9 +748,12 @@ parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
+/* TUNNEL_STATE, KGP_STATS (-m only): as they are */
 static int
-parent_tunnel_state(struct imsgev *iev, struct imsg *imsg)
+parent_to_rest(struct imsgev *iev, struct imsg *imsg)
 {
+	if (imsg->hdr.type == IMSG_SRV_KGP_STATS && !env->metrics)
+		return (IMSGEV_BAD);
 	parent_to(W_REST, imsg->hdr.type, imsg->data, IMSG_DATA_SIZE(imsg));
 	return (IMSGEV_OK);
 }

@@ -288,6 +288,36 @@ rest_shed(void *arg)
 	return (httpd_shed(rest_httpd));
 }
 
+/* the answers by status code, for /metrics */
+static struct status_count	 codes[REST_CODES_MAX];
+static size_t			 ncodes;
+
+/* One more answer with code: the last slot takes the codes past it. */
+static void
+rest_count(int code)
+{
+	size_t	 i;
+
+	for (i = 0; i < ncodes; i++)
+		if (codes[i].code == code)
+			break;
+	if (i == ncodes) {
+		if (ncodes == REST_CODES_MAX)
+			i = REST_CODES_MAX - 1;
+		else
+			codes[ncodes++].code = code;
+	}
+	codes[i].n++;
+}
+
+/* The REST answers so far, by status code. */
+size_t
+rest_codes(const struct status_count **out)
+{
+	*out = codes;
+	return (ncodes);
+}
+
 /* Send o (reference taken) as the answer. */
 static void
 rest_reply(struct rest_req *r, int code, json_t *o)
@@ -317,6 +347,7 @@ rest_reply(struct rest_req *r, int code, json_t *o)
 		snprintf(hdrs, sizeof(hdrs), "Retry-After: %d\r\n", r->retry);
 	/* before the answer, which frees the request and its method */
 	log_debug("%s %s %d", r->method, r->path, code);
+	rest_count(code);
 	if (s == NULL)
 		httpd_reply(r->req, code, "application/json", NULL, oom,
 		    sizeof(oom) - 1);

@@ -22,6 +22,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -35,7 +36,17 @@
 #include "proc.h"
 #include "server.h"
 
+#define OPT_LOG_FORMAT	0x100
+
+static const struct option longopts[] = {
+	{ "log-file",		required_argument, NULL, 'l' },
+	{ "log-format",		required_argument, NULL, OPT_LOG_FORMAT },
+	{ "metrics-address",	required_argument, NULL, 'm' },
+	{ NULL,			0,		   NULL, 0 }
+};
+
 static void	 usage(void) __attribute__((noreturn));
+static void	 log_file_open(const char *);
 static int	 statedir_default(char *, size_t);
 static int	 mkdir_p(const char *, mode_t);
 static void	 statedir_prepare(char *, size_t);
@@ -50,12 +61,35 @@ usage(void)
 	    "[-K addr:port] [-E addr]\n"
 	    "\t[-H host] [-g grace_sec] [-M missed] [-A network[,network...]]\n"
 	    "\t[-D network[,network...]] [-C certfile -k keyfile]\n"
-	    "\t[-c cacert -x cakey]\n"
+	    "\t[-c cacert -x cakey] [-l logfile] [--log-format text|json]\n"
+	    "\t[-m addr:port]\n"
 	    "       %s [-s statedir] user add | del NAME\n"
 	    "       %s [-s statedir] user list\n"
 	    "       %s [-s statedir] [-c cacert -x cakey] ca show\n",
 	    __progname, __progname, __progname, __progname);
 	exit(1);
+}
+
+/*
+ * -l: the log file, by an absolute name (the parent changes to / when
+ * it detaches, and reopens the file by its name on SIGHUP); "-" is
+ * standard output.
+ */
+static void
+log_file_open(const char *path)
+{
+	char	 cwd[PATH_MAX], abs[PATH_MAX];
+
+	if (strcmp(path, "-") != 0 && path[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			err(1, "getcwd");
+		if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd, path) >=
+		    sizeof(abs))
+			errx(1, "-l %s: name too long", path);
+		path = abs;
+	}
+	if (log_set_file(path) == -1)
+		err(1, "cannot open the log file %s", path);
 }
 
 /* Default: /var/lib/sc-server as root, else the XDG state directory. */
@@ -210,6 +244,8 @@ main(int argc, char *argv[])
 	const char			*hflag = NULL, *errstr;
 	const char			*cflag = NULL, *keyflag = NULL;
 	const char			*caflag = NULL, *cakeyflag = NULL;
+	const char			*lflag = NULL, *mflag = NULL;
+	int				 log_format = LOG_FORMAT_TEXT;
 	char				 aclerr[128];
 	int				 aflag = 0, pflag = 0;
 	char				 khost[HOST_MAX], kport[16];
@@ -238,13 +274,29 @@ main(int argc, char *argv[])
 	if (entry_acl_add("127.0.0.0/8,::1", aclerr, sizeof(aclerr)) == -1)
 		errx(1, "%s", aclerr);
 
-	while ((ch = getopt(argc, argv, "+A:c:C:D:dE:g:H:k:K:M:PR:s:vx:")) != -1) {
+	while ((ch = getopt_long(argc, argv,
+	    "+A:c:C:D:dE:g:H:k:K:l:m:M:PR:s:vx:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'D':
 			if (netmask_list_add(optarg, env->direct_allow,
 			    &env->direct_nallow, DIRECT_ALLOW_MAX, aclerr,
 			    sizeof(aclerr)) == -1)
 				errx(1, "-D %s: %s", optarg, aclerr);
+			break;
+		case 'l':
+			lflag = optarg;
+			break;
+		case 'm':
+			mflag = optarg;
+			break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "text") == 0)
+				log_format = LOG_FORMAT_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				log_format = LOG_FORMAT_JSON;
+			else
+				errx(1, "--log-format %s: neither text nor json",
+				    optarg);
 			break;
 		case 'A':
 			if (entry_acl_add(optarg, aclerr, sizeof(aclerr)) ==
@@ -332,7 +384,7 @@ main(int argc, char *argv[])
 		if (strcmp(argv[0], "user") != 0 || caflag != NULL)
 			usage();
 		if (debug || verbose || rflag || kflag || eflag || hflag ||
-		    cflag || keyflag || aflag || pflag)
+		    cflag || keyflag || aflag || pflag || lflag || mflag)
 			usage();
 		statedir_prepare(statedir, sizeof(statedir));
 		if ((size_t)snprintf(env->accounts_path,
@@ -348,6 +400,10 @@ main(int argc, char *argv[])
 	env->max_missed = missed;
 	env->entry_auth = pflag;
 	log_setverbose(verbose);
+	log_set_format(log_format);
+	env->logfile = lflag != NULL;
+	if (lflag != NULL)
+		log_file_open(lflag);
 	if ((cflag == NULL) != (keyflag == NULL))
 		errx(1, "-C and -k go together: the REST certificate and its "
 		    "key");
@@ -371,6 +427,15 @@ main(int argc, char *argv[])
 	if (parse_hostport(eflag ? eflag : SC_SERVER_ENTRY_DEFAULT,
 	    env->entry_host, sizeof(env->entry_host), NULL, 0) == -1)
 		errx(1, "bad entry proxy address %s", eflag);
+	if (mflag != NULL) {
+		char	 h[HOST_MAX], p[16];
+
+		if (parse_hostport(mflag, h, sizeof(h), p, sizeof(p)) == -1)
+			errx(1, "bad metrics address %s (want addr:port)",
+			    mflag);
+		env->metrics = 1;
+		env->metrics_listen = mflag;
+	}
 	if (rflag != NULL) {
 		char	 h[HOST_MAX], p[16];
 

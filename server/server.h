@@ -51,6 +51,24 @@
 #define KGP_WAITING_ADDR	128	/* sc opens one per CPU at once */
 #define KGP_WAITING_MAX		1024	/* a quarter of the descriptors */
 
+/*
+ * -m: /metrics, /healthz, /readyz, served by the REST worker on a
+ * listener of their own, with an admission table of their own: a flood
+ * of scrapers or a slow one is dropped, never waited for.
+ */
+#define METRICS_REQUEST_SEC	5	/* a whole request */
+#define METRICS_REQUEST_MIN_SEC	1	/* ... when the table is full */
+#define METRICS_ANSWER_SEC	10	/* the answer must be read so fast */
+#define METRICS_WAITING_ADDR	16	/* waiting connections, per address */
+#define METRICS_WAITING_MAX	64	/* ... in all */
+#define METRICS_BACKLOG		64
+#define METRICS_PUSH_SEC	1	/* the KGP worker's figures, so often */
+#define METRICS_STALE_SEC	5	/* older: the KGP worker is not ready */
+#define REST_CODES_MAX		32	/* status codes counted, distinct */
+/* entry proxy refusals by status code: the last one counts the others */
+#define ENTRY_CODES		{ 400, 403, 407, 408, 429, 431, 502, 503, 0 }
+#define ENTRY_CODES_MAX		9
+
 #define ACCOUNT_NAME_MAX	64
 #define ACCOUNT_SALT_LEN	16	/* bytes */
 #define ACCOUNT_KEY_LEN		36	/* UUID form */
@@ -165,6 +183,13 @@ struct srv_auth_rep;
 struct srv_ca_rep;
 struct x509_st;
 struct evp_pkey_st;
+struct srv_kgp_stats;
+
+/* an HTTP status code and how many answers had it (rest.c) */
+struct status_count {
+	int			 code;
+	uint64_t		 n;
+};
 
 struct account {
 	TAILQ_ENTRY(account)	 entry;
@@ -265,6 +290,10 @@ struct server_env {
 	const char		*statedir;
 	int			 debug;
 	int			 verbose;
+	int			 logfile;	/* -l: not syslog */
+	int			 metrics;	/* -m */
+	const char		*metrics_listen;	/* -m, as given */
+	char			 metrics_addr[ADDRSTR_MAX];	/* bound */
 	int			 grace;
 	int			 max_missed;	/* -M: pings unanswered */
 	int			 shutting_down;
@@ -393,6 +422,7 @@ int		 entry_acl_allowed(const struct sockaddr *);
 int		 throttle_check(int, const char *, const char *, int *);
 void		 throttle_fail(int, const char *, const char *);
 void		 throttle_ok(int, const char *, const char *);
+uint64_t	 throttle_failures(int);
 size_t		 server_fd_share(size_t, int);
 
 /* cert.c */
@@ -489,6 +519,12 @@ struct ssl_ctx_st *rest_tls_ctx(const char *, size_t, const char *, size_t,
 int		 rest_init(int, const char *, size_t, const char *, size_t);
 int		 rest_ca(const char *, size_t);
 void		 rest_enable(void);
+size_t		 rest_codes(const struct status_count **);
+
+/* metrics.c: -m, in the REST worker */
+int		 metrics_init(int);
+void		 metrics_ready(int);
+void		 metrics_kgp(const struct srv_kgp_stats *);
 
 /* kgp_server.c */
 int		 kgp_server_init(int);
@@ -497,6 +533,7 @@ int		 kgp_server_shed(void);
 void		 kgp_server_shutdown(void);
 void		 kgp_server_close_all(void);
 void		 kgp_server_shutdown_check(void);
+void		 kgp_server_stats(struct srv_kgp_stats *);
 
 /* state.c */
 void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,
@@ -517,6 +554,7 @@ char		*route_head(const struct http_head *, const char *, int,
 int		 route_upgrade(const struct http_head *);
 
 /* answer.c */
+void		 answer_counts(uint64_t [ENTRY_CODES_MAX]);
 void		 answer_refuse(int, const char *, int, const char *,
 		    const char *);
 
@@ -531,5 +569,6 @@ void		 entry_init(int (*)(void));
 int		 entry_open(struct tunnel *, int, const char *);
 void		 entry_close(struct tunnel *);
 void		 entry_auth_reply(const struct srv_auth_rep *);
+void		 entry_stats(struct srv_kgp_stats *);
 
 #endif /* SC_SERVER_H */

@@ -60,6 +60,9 @@
 
 static int	 worker_config(struct imsgev *, struct imsg *);
 static int	 worker_listener(struct imsgev *, struct imsg *);
+static int	 worker_metrics_listener(struct imsgev *, struct imsg *);
+static int	 worker_kgp_stats(struct imsgev *, struct imsg *);
+static void	 worker_push_stats(int, short, void *);
 static int	 worker_blob_msg(struct imsgev *, struct imsg *);
 static void	 worker_blob(void);
 static void	 worker_accounts(const char *, size_t);
@@ -116,6 +119,10 @@ static const struct imsgev_msg worker_msgs_rest[] = {
 	    worker_kgp_updown },
 	{ IMSGEV_TYPE(IMSG_SRV_KGP_UP), IMSGEV_EMPTY, 0, NULL,
 	    worker_kgp_updown },
+	{ IMSGEV_TYPE(IMSG_SRV_METRICS_LISTENER), IMSGEV_EMPTY,
+	    IMSGEV_ONCE | IMSGEV_FD, NULL, worker_metrics_listener },
+	{ IMSGEV_TYPE(IMSG_SRV_KGP_STATS), IMSGEV_SIZE(struct srv_kgp_stats),
+	    0, NULL, worker_kgp_stats },
 	IMSGEV_END
 };
 
@@ -157,7 +164,8 @@ static struct imsgev	 iev_parent;
 static struct srv_blob	 blob_in;
 static pid_t		 parent_pid;
 static int		 have_config, started, ready;
-static int		 rest_fd = -1, kgp_fd = -1;
+static int		 rest_fd = -1, kgp_fd = -1, metrics_fd = -1;
+static struct event	*push_ev;	/* KGP, -m: the figures for REST */
 static char		*pem[SRV_BLOB_MAX];
 static size_t		 pemlen[SRV_BLOB_MAX];
 static char		*state_text;
@@ -252,6 +260,7 @@ worker_config(struct imsgev *iev, struct imsg *imsg)
 	env->direct_nallow = c.direct_nallow;
 	memcpy(env->direct_allow, c.direct_allow, sizeof(env->direct_allow));
 	env->rest_tls = c.rest_tls;
+	env->metrics = c.metrics;
 	have_config = 1;
 	return (IMSGEV_OK);
 }
@@ -275,6 +284,46 @@ worker_listener(struct imsgev *iev, struct imsg *imsg)
 	else
 		kgp_fd = fd;
 	return (IMSGEV_OK);
+}
+
+/* REST, -m: the listening socket of /metrics, before START. */
+static int
+worker_metrics_listener(struct imsgev *iev, struct imsg *imsg)
+{
+	int	 fd;
+
+	fd = imsg_get_fd(imsg);
+	if (started || !env->metrics) {
+		close(fd);
+		return (IMSGEV_BAD);
+	}
+	if (set_nonblock(fd) == -1)
+		fatal("%s: set_nonblock", __func__);
+	metrics_fd = fd;
+	return (IMSGEV_OK);
+}
+
+/* REST, -m: the KGP worker's figures, through the parent. */
+static int
+worker_kgp_stats(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_kgp_stats	 st;
+
+	memcpy(&st, imsg->data, sizeof(st));
+	metrics_kgp(&st);
+	return (IMSGEV_OK);
+}
+
+/* KGP, -m: the figures for /metrics, every METRICS_PUSH_SEC. */
+static void
+worker_push_stats(int fd, short ev, void *arg)
+{
+	struct srv_kgp_stats	 st;
+
+	memset(&st, 0, sizeof(st));
+	kgp_server_stats(&st);
+	entry_stats(&st);
+	worker_send(IMSG_SRV_KGP_STATS, &st, sizeof(st));
 }
 
 static int
@@ -398,6 +447,9 @@ worker_start(void)
 		if (rest_ca(pem[SRV_BLOB_CA_CRT], pemlen[SRV_BLOB_CA_CRT]) ==
 		    -1)
 			fatalx("the CA certificate");
+		if (env->metrics && (metrics_fd == -1 ||
+		    metrics_init(metrics_fd) == -1))
+			fatalx("cannot serve /metrics");
 	} else {
 		if (kgp_fd == -1 || pem[SRV_BLOB_KGP_CRT] == NULL ||
 		    pem[SRV_BLOB_KGP_KEY] == NULL)
@@ -461,10 +513,20 @@ worker_check_ready(void)
 		if (reg_waiting() > 0 || worker_saves_answered() < ready_seq)
 			return;
 		rest_enable();
+		metrics_ready(1);
 	} else {
 		if (!tunnels_told || worker_binds_pending() > 0)
 			return;
 		kgp_server_enable();
+		if (env->metrics) {
+			struct timeval	 tv = { METRICS_PUSH_SEC, 0 };
+
+			if ((push_ev = event_new(env->base, -1, EV_PERSIST,
+			    worker_push_stats, NULL)) == NULL)
+				fatalx("%s: event_new", __func__);
+			evtimer_add(push_ev, &tv);
+			worker_push_stats(-1, 0, NULL);
+		}
 	}
 	ready = 1;
 	imsg_compose_event(&iev_parent, IMSG_SRV_READY, 0, 0, -1, NULL, 0);

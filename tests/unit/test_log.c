@@ -71,11 +71,70 @@ test_sanitize_mem(void **state)
 	assert_string_equal(buf, "");
 }
 
+/* --log-level: the words, and what each lets through */
+static void
+test_levels(void **state)
+{
+	int	 v = 99;
+
+	assert_int_equal(log_level_parse("loud", &v), -1);
+	assert_int_equal(v, 99);
+	assert_int_equal(log_level_parse("error", &v), 0);
+	assert_int_equal(v, LOG_LEVEL_ERROR);
+	assert_int_equal(log_level_parse("trace", &v), 0);
+	assert_int_equal(v, LOG_LEVEL_TRACE);
+	log_setverbose(LOG_LEVEL_ERROR);
+	assert_true(log_wants(LOG_CRIT));
+	assert_true(log_wants(LOG_ERR));
+	assert_false(log_wants(LOG_WARNING));
+	log_setverbose(LOG_LEVEL_WARN);
+	assert_true(log_wants(LOG_WARNING));
+	assert_false(log_wants(LOG_INFO));
+	log_setverbose(LOG_LEVEL_INFO);
+	assert_true(log_wants(LOG_INFO));
+	assert_false(log_wants(LOG_DEBUG));
+	log_setverbose(LOG_LEVEL_DEBUG);
+	assert_true(log_wants(LOG_DEBUG));
+	assert_string_equal(log_level_name(-5), "error");
+	assert_string_equal(log_level_name(3), "trace");
+	log_setverbose(0);
+}
+
+/* JSON lines: escaped, sanitised, cut whole */
+static void
+test_json_line(void **state)
+{
+	char	 buf[256], small[96];
+	size_t	 n;
+
+	log_set_format(LOG_FORMAT_JSON);
+	n = log_format_line(buf, sizeof(buf), LOG_WARNING, "kgpd",
+	    "a \"q\" \\ \n\x1b caf\xc3\xa9");
+	assert_int_equal(n, strlen(buf));
+	assert_non_null(strstr(buf, "\"level\":\"warn\",\"process\":"
+	    "\"kgpd\",\"message\":\"a \\\"q\\\" \\\\ \\u000a\\u001b "
+	    "caf??\"}\n"));
+	assert_int_equal(strncmp(buf, "{\"time\":\"", 9), 0);
+	memset(small, 'x', sizeof(small));
+	n = log_format_line(small, sizeof(small), LOG_INFO, "sc",
+	    "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n");
+	assert_true(n < sizeof(small));
+	assert_int_equal(n, strlen(small));
+	assert_string_equal(small + n - 3, "\"}\n");
+	log_set_format(LOG_FORMAT_TEXT);
+	n = log_format_line(small, 40, LOG_INFO, NULL,
+	    "a long message that does not fit at all");
+	assert_int_equal(n, 39);
+	assert_int_equal(small[38], '\n');
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sanitize_rule),
+		cmocka_unit_test(test_levels),
+		cmocka_unit_test(test_json_line),
 		cmocka_unit_test(test_sanitize_bounds),
 		cmocka_unit_test(test_sanitize_in_place),
 		cmocka_unit_test(test_sanitize_mem),
