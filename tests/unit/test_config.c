@@ -208,20 +208,17 @@ test_missing_credentials(void **state)
 static void
 test_unsupported(void **state)
 {
-	assert_int_equal(parse("-u", "a", "-k", "k", "--dns", "1.1.1.1",
+	assert_int_equal(parse("-u", "a", "-k", "k", "--pac", "x.pac",
 	    NULL), CONFIG_ERROR);
-	assert_string_equal(err, "--dns is not supported yet");
-	assert_int_equal(parse("-u", "a", "-k", "k", "-a", "x:1:u:p", NULL),
-	    CONFIG_ERROR);
-	assert_string_equal(err, "-a/--auth is not supported yet");
+	assert_string_equal(err, "--pac is not supported yet");
 	assert_int_equal(parse("-u", "a", "-k", "k", "--doctor", NULL),
 	    CONFIG_ERROR);
 	/* version 5: -x is the application proxy */
 	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-x", "h:1",
 	    NULL), CONFIG_ERROR);
 	assert_non_null(strstr(err, "--proxy is not supported yet"));
-	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--header",
-	    "X-A:b", NULL), CONFIG_ERROR);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--pac",
+	    "x.pac", NULL), CONFIG_ERROR);
 	assert_non_null(strstr(err, "not supported yet"));
 }
 
@@ -626,7 +623,7 @@ test_file_errors(void **state)
 		{ "help: true\n", "'help' cannot be set in a config file" },
 		{ "config-file: /x\n", "cannot be set" },
 		{ "direct-domains: [a.com, 'b[']\n", "'b[': missing ']'" },
-		{ "dns-server: 1.1.1.1\n", "not supported yet" },
+		{ "pac: x.pac\n", "not supported yet" },
 		{ "username: \"\\x01\"\n", "control character" },
 		{ "\"\\e[31m\": x\n", "a key must be a flag name" },
 		{ "\tusername: a\n", "not valid YAML" },
