@@ -497,7 +497,7 @@ po_net(struct proxyopt *po, int allow, int builtin, const char *val,
 		else if (ae[1] != '\0')
 			return (po_error(err, errlen, "'%s': expected "
 			    "[address/length]:port", val));
-	} else if ((ports = strchr(val, ':')) != NULL &&
+	} else if ((ports = strchr(val, ':')) != NULL && ports > val &&
 	    strspn(val, "0123456789./") == (size_t)(ports - val)) {
 		/* IPv4 with ports */
 		ae = ports++;
