@@ -445,7 +445,8 @@ sc_proxyd_opts(const struct sc_config *conf, struct child *c,
 		explicit_bzero(&po, sizeof(po));
 	}
 	if (scproxy_fd != -1) {
-		if ((fd = dup(scproxy_fd)) == -1)
+		/* fcntl: dup(2) is not in the controller's sandbox */
+		if ((fd = fcntl(scproxy_fd, F_DUPFD_CLOEXEC, 0)) == -1)
 			log_warn("--scproxy-port: dup");
 		else
 			child_compose(c, IMSG_PROXY_LISTEN, fd, NULL, 0);
