@@ -38,6 +38,7 @@ static void	 write_fields(struct evbuffer *, const struct http_head *);
 static void	 write_field(struct evbuffer *, const char *, size_t,
 		    const char *, size_t);
 static int	 write_rules(struct evbuffer *, const struct http_head *);
+static const struct header_rule *head_rules(const struct http_head *, int *);
 
 /*
  * Exchanges: one at a time, the stream kept between them or not.
@@ -679,13 +680,7 @@ write_fields(struct evbuffer *out, const struct http_head *h)
 	size_t				 i;
 	int				 n;
 
-	if (h->kind == HTTP_REQUEST) {
-		rules = env->po.req;
-		n = env->po.nreq;
-	} else {
-		rules = env->po.resp;
-		n = env->po.nresp;
-	}
+	rules = head_rules(h, &n);
 	for (i = 0; i < h->nfields; i++) {
 		name = h->fields[i].name;
 		value = h->fields[i].value;
@@ -712,13 +707,7 @@ write_rules(struct evbuffer *out, const struct http_head *h)
 	const struct header_rule	*rules, *r;
 	int				 i, j, n, auth = 0;
 
-	if (h->kind == HTTP_REQUEST) {
-		rules = env->po.req;
-		n = env->po.nreq;
-	} else {
-		rules = env->po.resp;
-		n = env->po.nresp;
-	}
+	rules = head_rules(h, &n);
 	for (i = 0; i < n; i++) {
 		r = &rules[i];
 		if (r->op != HR_SET && r->op != HR_EMPTY)
@@ -739,6 +728,18 @@ write_rules(struct evbuffer *out, const struct http_head *h)
 			    r->op == HR_SET ? strlen(r->value) : 0);
 	}
 	return (auth);
+}
+
+/* The header rules of h's direction: -H for requests, -R for answers. */
+static const struct header_rule *
+head_rules(const struct http_head *h, int *n)
+{
+	if (h->kind == HTTP_REQUEST) {
+		*n = env->po.nreq;
+		return (env->po.req);
+	}
+	*n = env->po.nresp;
+	return (env->po.resp);
 }
 
 /* One field "name: value\r\n", in one piece. */

@@ -42,6 +42,13 @@ want() {
 	esac
 }
 
+# v5 FLAGS...: sc run with these flags and the usual ones
+v5() {
+	launch_sc run -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" \
+	    --rest-url "$REST_URL" -f "$TMP/ready" --ctl-socket "$TMP/ctl.sock" \
+	    "$@"
+}
+
 # --- version 4, no flags ------------------------------------------------
 start_sc
 want "http://$META_IP:$APP_PORT/" 403 \
@@ -54,9 +61,7 @@ ok "version 4: the metadata address is 403 naming the default rule; localhost an
 stop_sc
 
 # --- sc run: localhost denied, --deny-networks with a port -------------
-launch_sc run -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" \
-    --rest-url "$REST_URL" -f "$TMP/ready" --ctl-socket "$TMP/ctl.sock" \
-    --deny-networks "$APP_IP/32:$APP_TLS_PORT"
+v5 --deny-networks "$APP_IP/32:$APP_TLS_PORT"
 for u in "http://127.0.0.1:$APP_PORT/" "http://localhost:$APP_PORT/" \
     "http://2130706433:$APP_PORT/" "http://0x7f.1:$APP_PORT/" \
     "http://[::ffff:127.0.0.1]:$APP_PORT/" \
@@ -72,17 +77,13 @@ ok "--deny-networks ADDR/32:PORT denies that port only; the metadata address sta
 stop_sc
 
 # --- --proxy-localhost allow, --allow-networks ---------------------------
-launch_sc run -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" \
-    --rest-url "$REST_URL" -f "$TMP/ready" --ctl-socket "$TMP/ctl.sock" \
-    --proxy-localhost allow --allow-networks "10.214.0.0/16, 0.0.0.0/0:1-79"
+v5 --proxy-localhost allow --allow-networks "10.214.0.0/16, 0.0.0.0/0:1-79"
 want "$(app_url /text/allow)" 200 "response allow"
 want "http://127.0.0.1:$APP_PORT/" 403 "not in --allow-networks"
 want "http://$META_IP:$APP_PORT/" 403 "link-local"
 ok "--allow-networks: what it does not name is 403; 0.0.0.0/0 does not open the link-local default"
 stop_sc
-launch_sc run -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" \
-    --rest-url "$REST_URL" -f "$TMP/ready" --ctl-socket "$TMP/ctl.sock" \
-    --proxy-localhost allow --allow-networks "$META_IP/32"
+v5 --proxy-localhost allow --allow-networks "$META_IP/32"
 want "http://$META_IP:$APP_PORT/" 200 "hello from the office"
 want "http://127.0.0.1:$APP_PORT/" 403 "not in --allow-networks"
 ok "--allow-networks $META_IP/32 opens the metadata address, and only it"
