@@ -290,6 +290,7 @@ struct sc {
 
 /* console.c */
 void		 console_init(const char *);
+void		 config_usage(FILE *, int);
 void		 sc_console(int, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 void		 sc_error(const char *, ...)
@@ -305,7 +306,6 @@ void		 config_init(struct sc_config *);
 void		 config_free(struct sc_config *);
 int		 config_parse(struct sc_config *, int, char **, char *, size_t);
 const char	*config_region_url(const char *);
-void		 config_usage(FILE *, int);
 const char	*config_warning(void);
 int		 config_file_apply(struct sc_config *, const struct conffile *,
 		    const char *, char *, size_t);
