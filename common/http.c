@@ -67,6 +67,13 @@ is_tchar(unsigned char c)
 	}
 }
 
+/* A character of a token (a field name, a method), for the others. */
+int
+http_tchar(unsigned char c)
+{
+	return (is_tchar(c));
+}
+
 void
 http_head_init(struct http_head *h, enum http_kind kind)
 {

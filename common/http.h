@@ -171,6 +171,7 @@ struct http_chunked {
 void		 http_head_init(struct http_head *, enum http_kind);
 ssize_t		 http_head_parse(struct http_head *, const void *, size_t);
 void		 http_head_free(struct http_head *);
+int		 http_tchar(unsigned char);
 const char	*http_head_get(const struct http_head *, const char *);
 int		 http_keep_alive(const struct http_head *);
 enum http_body	 http_body_framing(const struct http_head *, const char *,

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "imsg_types.h"
 #include "kgp.h"
+#include "proxyopt.h"
 
 int
 imsg_log_valid(const void *p, size_t len)
@@ -52,6 +53,16 @@ proxy_config_valid(const void *p, size_t len)
 	const struct proxy_config	*c = p;
 
 	return (len != sizeof(*c) || !FIELD_STR(c->dns_servers) ? -1 : 0);
+}
+
+/* a kind of enum proxyopt_kind, its text a string */
+int
+proxy_opt_valid(const void *p, size_t len)
+{
+	const struct proxy_opt	*o = p;
+
+	return (len != sizeof(*o) || o->kind < 1 || o->kind >= PO_KIND_MAX ||
+	    !FIELD_STR(o->text) ? -1 : 0);
 }
 
 int

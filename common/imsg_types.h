@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		7
+#define SC_IMSG_VERSION		8
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -67,6 +67,10 @@ enum imsg_type {
 				/* proxy_config, once */
 	IMSG_PROXY_CA = 401,	/* controller -> proxyd: a chunk of CA PEM */
 				/* (--cacert-file), before the config */
+	IMSG_PROXY_OPT = 402,	/* controller -> proxyd: struct proxy_opt, */
+				/* each before the config */
+	IMSG_PROXY_LISTEN = 403, /* controller -> proxyd: fd = the */
+				/* listening socket of --scproxy-port */
 
 	/* the kgpd <-> proxyd channel: controller -> kgpd, proxyd */
 	IMSG_PEER_FD = 500,	/* fd = a new kgpd <-> proxyd socket */
@@ -122,14 +126,34 @@ int	 kgp_config_valid(const void *, size_t);
 #define PROXY_F_NOMOVE	0x01	/* tests: proxyd hands kgpd no app socket */
 #define PROXY_F_VERIFY	0x02	/* https:// apps: verify their certificates */
 				/* against the IMSG_PROXY_CA chunks */
+#define PROXY_F_DNS_RR	0x04	/* the name servers in turn, not fallbacks */
+#define PROXY_F_LOCAL_DENY 0x08	/* --proxy-localhost deny */
+
+#define SC_DNS_LEN	512	/* dns_servers: "ip:port,[ip6]:port,..." */
 
 struct proxy_config {
 	uint32_t	 connect_timeout_ms;
 	uint32_t	 idle_timeout_sec;
 	uint32_t	 flags;		/* PROXY_F_* */
-	char		 dns_servers[SC_HOST_LEN];	/* comma-separated */
+	uint32_t	 dns_timeout_ms;	/* one name server; 0: default */
+	char		 dns_servers[SC_DNS_LEN];	/* comma-separated; */
+					/* "": the system's (resolv.conf) */
 };
 int	 proxy_config_valid(const void *, size_t);
+
+/*
+ * One value of a flag that tells proxyd what to do to requests (site
+ * credentials, header rules, networks: common/proxyopt.h), as the
+ * operator gave it: proxyd parses it with the parser that checked it.
+ */
+#define SC_PROXYOPT_LEN	2048	/* a value, NUL included */
+
+struct proxy_opt {
+	uint32_t	 kind;		/* enum proxyopt_kind */
+	uint32_t	 pad;
+	char		 text[SC_PROXYOPT_LEN];
+};
+int	 proxy_opt_valid(const void *, size_t);	/* a kind, a string */
 
 /*
  * A stream, as kgpd hands it to proxyd.  Stream ids are unique within

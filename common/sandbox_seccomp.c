@@ -239,6 +239,9 @@ static const struct sc_rule sc_kgpd[] = {
 /* proxyd: no file system; connects out and resolves names */
 static const struct sc_rule sc_proxyd[] = {
 	SC_ALLOW("connect"),		/* the application, name servers */
+	/* --scproxy-port: the controller's listener, local clients */
+	SC_ALLOW("accept4"),
+	SC_ALLOW("getpeername"),
 	/* long bodies through a pipe of its own (proxyd/splice.c) */
 	SC_ALLOW("pipe2"),
 	SC_ALLOW("splice"),

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "controller.h"
+#include "proxyopt.h"
 #include "rules.h"
 #include "http.h"
 #include "log.h"
@@ -62,6 +63,16 @@ enum opt_code {
 	OPT_RULES_TUNNEL,
 	OPT_RULES_PASSTHROUGH,
 	OPT_RULES_RESIGN,
+	OPT_AUTH,		/* proxyd: as enum confproxy_opt */
+	OPT_HEADER,
+	OPT_RESPONSE_HEADER,
+	OPT_DNS,
+	OPT_DNS_RR,
+	OPT_DNS_TIMEOUT,
+	OPT_LOCALHOST,
+	OPT_ALLOW_NETWORKS,
+	OPT_DENY_NETWORKS,
+	OPT_SCPROXY_PORT,
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -125,12 +136,14 @@ static const struct sc_opt v4_opts[] = {
 	{ "tunnel-domains",		1, 't', OPT_RULES_TUNNEL, L },
 	{ "fast-fail-regexps",		1, 'F', OPT_RULES_DENY, L },
 	{ "no-ssl-bump-domains",	1, 'B', OPT_RULES_PASSTHROUGH, L },
+	{ "auth",			1, 'a', OPT_AUTH, L },
+	{ "dns",			1, 0,   OPT_DNS, L },
+	{ "allow-networks",		1, 0,   OPT_ALLOW_NETWORKS, L },
+	{ "deny-networks",		1, 0,   OPT_DENY_NETWORKS, L },
+	{ "scproxy-port",		1, 0,   OPT_SCPROXY_PORT },
 	/* recognised, not implemented yet */
-	{ "auth",			1, 'a', U, L },
 	{ "pac",			1, 0,   U },
 	{ "proxy-localhost",		0, 0,   U },
-	{ "dns",			1, 0,   U, L },
-	{ "scproxy-port",		1, 0,   U },
 	{ "log-stats",			1, 'z', U },
 	{ "status-address",		1, 0,   U },
 	{ "metrics-address",		1, 0,   U },
@@ -177,17 +190,21 @@ static const struct sc_opt v5_opts[] = {
 	{ "tunnel-domains",		1, 'T', OPT_RULES_TUNNEL, L },
 	{ "tls-passthrough-domains",	1, 'B', OPT_RULES_PASSTHROUGH, L },
 	{ "tls-resign-domains",		1, 'b', OPT_RULES_RESIGN, L },
+	{ "auth",			1, 'a', OPT_AUTH, L },
+	{ "header",			1, 'H', OPT_HEADER, L },
+	{ "response-header",		1, 'R', OPT_RESPONSE_HEADER, L },
+	{ "dns-server",			1, 'n', OPT_DNS, L },
+	{ "dns-round-robin",		0, 0,   OPT_DNS_RR },
+	{ "dns-timeout",		1, 0,   OPT_DNS_TIMEOUT },
+	{ "proxy-localhost",		1, 0,   OPT_LOCALHOST },
+	{ "allow-networks",		1, 0,   OPT_ALLOW_NETWORKS, L },
+	{ "deny-networks",		1, 0,   OPT_DENY_NETWORKS, L },
+	{ "scproxy-port",		1, 0,   OPT_SCPROXY_PORT },
 	/* recognised, not implemented yet */
 	{ "metadata",			1, 'M', U, L },
 	{ "tunnel-max-concurrent-streams", 1, 0, U },
-	{ "auth",			1, 'a', U, L },
-	{ "header",			1, 'H', U, L },
 	{ "pac",			1, 0,   U },
 	{ "proxy",			1, 'x', U },
-	{ "proxy-localhost",		1, 0,   U },
-	{ "dns-server",			1, 'n', U, L },
-	{ "dns-round-robin",		0, 0,   U },
-	{ "dns-timeout",		1, 0,   U },
 	{ "cacert-file",		1, 0,   OPT_CACERT_FILE, L },
 	{ "cacert-system",		0, 0,   OPT_CACERT_SYSTEM },
 	{ "http-tls-keylog-file",	1, 0,   U },
@@ -271,6 +288,7 @@ config_free(struct sc_config *conf)
 	rules_free(conf->rules);
 	while (conf->ncacert_files > 0)
 		free(conf->cacert_files[--conf->ncacert_files]);
+	config_proxy_free(conf);
 	config_init(conf);
 }
 
@@ -434,7 +452,7 @@ config_file_mode(const struct sc_opt *opts, const struct conffile *cf,
 			continue;
 		if (o->code == OPT_KEY)
 			key = 1;
-		else if (o->code == OPT_PROXY_USERPWD ||
+		else if (o->code == OPT_PROXY_USERPWD || o->code == OPT_AUTH ||
 		    (o->code == OPT_PROXY_SAUCE && e->nvals > 0 &&
 		    strchr(e->vals[0], '@') != NULL))
 			pass = 1;
@@ -445,7 +463,7 @@ config_file_mode(const struct sc_opt *opts, const struct conffile *cf,
 		snprintf(config_warn, sizeof(config_warn), "%s is %s by "
 		    "others and holds the %s: chmod 600 %s", path,
 		    r && w ? "readable and writable" : r ? "readable" :
-		    "writable", key ? "access key" : "proxy password", path);
+		    "writable", key ? "access key" : "a password", path);
 	else if (w)
 		snprintf(config_warn, sizeof(config_warn), "%s is writable "
 		    "by others: chmod go-w %s", path, path);
@@ -746,6 +764,18 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 	case OPT_RULES_RESIGN:
 		return (config_rules_add(conf, o->code - OPT_RULES_DENY, arg,
 		    flag, err, errlen));
+	case OPT_AUTH:
+	case OPT_HEADER:
+	case OPT_RESPONSE_HEADER:
+	case OPT_DNS:
+	case OPT_DNS_RR:
+	case OPT_DNS_TIMEOUT:
+	case OPT_LOCALHOST:
+	case OPT_ALLOW_NETWORKS:
+	case OPT_DENY_NETWORKS:
+	case OPT_SCPROXY_PORT:
+		return (config_proxy_opt(conf, o->code - OPT_AUTH, arg, flag,
+		    err, errlen));
 	case OPT_CONFIG:
 		/* read by config_parse(), after the environment */
 		break;
@@ -903,10 +933,10 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			conf->proxy_from = "SAUCE_PROXY_SAUCE";
 			conf->proxy_rest = conf->proxy_tunnel = 1;
 		}
-		/* the traffic rules: SAUCE_DIRECT_DOMAINS and the others */
+		/* traffic rules, proxyd's: SAUCE_DIRECT_DOMAINS, SAUCE_AUTH */
 		for (o = opts; o->name != NULL; o++) {
 			if (o->code < OPT_RULES_DENY ||
-			    o->code > OPT_RULES_RESIGN || seen[o->code])
+			    o->code > OPT_SCPROXY_PORT || seen[o->code])
 				continue;
 			snprintf(flag, sizeof(flag), "SAUCE_%s", o->name);
 			for (i = 6; flag[i] != '\0'; i++)
@@ -915,8 +945,14 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			if ((env = getenv(flag)) == NULL || *env == '\0')
 				continue;
 			seen[o->code] = 1;
-			if ((ret = config_apply(conf, o, env, flag, err,
-			    errlen)) != CONFIG_OK)
+			if (!o->has_arg && (ret = parse_bool(env)) != 1) {
+				if (ret == 0)
+					continue;
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "%s must be true or false", flag));
+			}
+			if ((ret = config_apply(conf, o, o->has_arg ? env :
+			    NULL, flag, err, errlen)) != CONFIG_OK)
 				return (ret);
 		}
 	}
@@ -991,40 +1027,13 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			    "out of memory"));
 	}
 
+	if (!conf->localhost_set)	/* as version 4 did, as sc run does */
+		conf->localhost = conf->legacy ? PO_LOCALHOST_ALLOW :
+		    PO_LOCALHOST_DENY;
 	if ((conf->command = config_command(oargc, oargv, conf->key,
 	    conf->proxy_pass)) == NULL)
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "out of memory"));
+	config_mask_auth(conf, conf->command);
 	return (CONFIG_OK);
-}
-
-void
-config_usage(FILE *f, int legacy)
-{
-	if (!legacy) {
-		fprintf(f,
-"usage: sc run -u user -k key [-c file] [-i name] [-r region | --rest-url url]\n"
-"              [-s all] [-t] [-f readyfile] [-d pidfile] [--log-file file]\n"
-"              [--log-level level] [-v] [--tunnel-cainfo file]\n"
-"              [--max-missed-acks n] [--no-remove-colliding-tunnels]\n"
-"              [--ctl-socket path] [--tunnel-connections n]\n"
-"              [--proxy-sauce [user:pass@]host:port]\n"
-"              [-F deny] [-D direct | -T tunnel] [-B passthrough | -b resign]\n"
-"              [--cacert-file file ...] [--cacert-system]\n"
-"       sc legacy -u user -k key [-i name] [-x url] [options]\n"
-"       sc -u user -k key [-i name] [-x url] [-f readyfile] [-d pidfile]\n"
-"          [-l logfile] [-v]\n");
-		return;
-	}
-	fprintf(f,
-"usage: sc [legacy] -u user -k key [-c file] [-i name] [-x url] [-s]\n"
-"          [-f readyfile] [-d pidfile] [-l logfile] [-v] [-P port]\n"
-"          [--tunnel-pool] [--no-remove-colliding-tunnels]\n"
-"          [--tunnel-cainfo file] [--max-missed-acks n] [--ctl-socket path]\n"
-"          [--cainfo file] [--wait-tunnel-shutdown] [--tunnel-connections n]\n"
-"          [-p host:port [-w user:pwd] [-T]]\n"
-"          [-D domains] [-t domains] [-F regexps] [-B domains | -B all]\n"
-"          [--cacert-file file ...] [--cacert-system]\n"
-"       sc run -u user -k key [-i name] [-r region | --rest-url url] [options]\n"
-"See sc(8) for every flag.\n");
 }

@@ -335,7 +335,8 @@ mask_typed(char *arg, const char *pass)
 
 /*
  * The proxy password out of sc's command line (ps(1), /proc), as it is
- * typed and decoded.  main() calls it before anything is forked.
+ * typed and decoded.  main() calls it before anything is forked, and
+ * config_mask_auth() for the passwords of -a.
  */
 void
 config_hide_secrets(const struct sc_config *conf, int argc, char **argv)
@@ -355,7 +356,8 @@ config_hide_secrets(const struct sc_config *conf, int argc, char **argv)
  * removed.  kgpd and proxyd get an environment of their own anyway.
  */
 static const char *secret_env[] = {
-	"SAUCE_ACCESS_KEY", "SAUCE_API_KEY", "SAUCE_PROXY_SAUCE", NULL
+	"SAUCE_ACCESS_KEY", "SAUCE_API_KEY", "SAUCE_PROXY_SAUCE", "SAUCE_AUTH",
+	NULL
 };
 
 void

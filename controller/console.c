@@ -81,3 +81,42 @@ sc_fatal(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+/* The usage of either command line (config.c parses them). */
+void
+config_usage(FILE *f, int legacy)
+{
+	if (!legacy) {
+		fprintf(f,
+"usage: sc run -u user -k key [-c file] [-i name] [-r region | --rest-url url]\n"
+"              [-s all] [-t] [-f readyfile] [-d pidfile] [--log-file file]\n"
+"              [--log-level level] [-v] [--tunnel-cainfo file]\n"
+"              [--max-missed-acks n] [--no-remove-colliding-tunnels]\n"
+"              [--ctl-socket path] [--tunnel-connections n]\n"
+"              [--proxy-sauce [user:pass@]host:port]\n"
+"              [-F deny] [-D direct | -T tunnel] [-B passthrough | -b resign]\n"
+"              [--cacert-file file ...] [--cacert-system]\n"
+"              [-a user:pass@host:port ...] [-H rule ...] [-R rule ...]\n"
+"              [-n ip[:port] ...] [--dns-round-robin] [--dns-timeout d]\n"
+"              [--proxy-localhost allow|deny|direct]\n"
+"              [--allow-networks nets] [--deny-networks nets]\n"
+"              [--scproxy-port port]\n"
+"       sc legacy -u user -k key [-i name] [-x url] [options]\n"
+"       sc -u user -k key [-i name] [-x url] [-f readyfile] [-d pidfile]\n"
+"          [-l logfile] [-v]\n");
+		return;
+	}
+	fprintf(f,
+"usage: sc [legacy] -u user -k key [-c file] [-i name] [-x url] [-s]\n"
+"          [-f readyfile] [-d pidfile] [-l logfile] [-v] [-P port]\n"
+"          [--tunnel-pool] [--no-remove-colliding-tunnels]\n"
+"          [--tunnel-cainfo file] [--max-missed-acks n] [--ctl-socket path]\n"
+"          [--cainfo file] [--wait-tunnel-shutdown] [--tunnel-connections n]\n"
+"          [-p host:port [-w user:pwd] [-T]]\n"
+"          [-D domains] [-t domains] [-F regexps] [-B domains | -B all]\n"
+"          [--cacert-file file ...] [--cacert-system]\n"
+"          [-a host:port:user:pass ...] [--dns ip[:port],...]\n"
+"          [--allow-networks nets] [--deny-networks nets] [--scproxy-port port]\n"
+"       sc run -u user -k key [-i name] [-r region | --rest-url url] [options]\n"
+"See sc(8) for every flag.\n");
+}

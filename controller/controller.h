@@ -56,6 +56,27 @@
 #define SC_REST_RETRY_MAX_SEC	60
 
 struct rules;
+struct proxyopt;
+
+/*
+ * What proxyd does to requests (confproxy.c): the flags in this order,
+ * as config.c's codes from OPT_AUTH on.
+ */
+enum confproxy_opt {
+	CP_AUTH,		/* -a/--auth */
+	CP_HEADER,		/* -H/--header */
+	CP_RESPONSE_HEADER,	/* -R/--response-header */
+	CP_DNS,			/* --dns, -n/--dns-server */
+	CP_DNS_RR,		/* --dns-round-robin */
+	CP_DNS_TIMEOUT,		/* --dns-timeout */
+	CP_LOCALHOST,		/* --proxy-localhost */
+	CP_ALLOW_NETWORKS,	/* --allow-networks */
+	CP_DENY_NETWORKS,	/* --deny-networks */
+	CP_SCPROXY_PORT		/* --scproxy-port */
+};
+#define SC_PROXYOPT_VALUES_MAX	256	/* -a, -H, -R, networks: in all */
+#define SC_DNS_TIMEOUT_MS	5000	/* --dns-timeout: one name server */
+#define SC_DNS_TIMEOUT_MAX_MS	60000
 
 /* the command line, environment and defaults, after parsing */
 struct sc_config {
@@ -100,6 +121,19 @@ struct sc_config {
 	char		*cacert_files[SC_CACERT_FILES_MAX];	/* --cacert-file */
 	int		 ncacert_files;
 	int		 cacert_system;		/* --cacert-system */
+
+	/* what proxyd does to requests: each value, checked (confproxy.c) */
+	struct proxyopt	*po;			/* parsed: NULL for none */
+	int		 po_kind[SC_PROXYOPT_VALUES_MAX];
+	char		*po_text[SC_PROXYOPT_VALUES_MAX];	/* as given */
+	int		 npo;
+	char		*dns;			/* "ip:port,...": NULL */
+	int		 ndns;
+	int		 dns_rr;		/* --dns-round-robin */
+	uint32_t	 dns_timeout_ms;	/* 0: SC_DNS_TIMEOUT_MS */
+	int		 localhost;		/* enum proxyopt_localhost */
+	int		 localhost_set;
+	int		 scproxy_port;		/* 0: none */
 };
 
 /* what config_parse() tells main() to do */
@@ -230,6 +264,7 @@ struct sc {
 	size_t			 calen;
 	char			*app_ca;	/* --cacert-file, -system PEM */
 	size_t			 app_calen;
+	int			 scproxy_fd;	/* --scproxy-port, or -1 */
 
 	/* the tunnel connections (link.c) */
 	int			 ever_up;
@@ -257,6 +292,7 @@ struct sc {
 
 /* console.c */
 void		 console_init(const char *);
+void		 config_usage(FILE *, int);
 void		 sc_console(int, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 void		 sc_error(const char *, ...)
@@ -272,7 +308,6 @@ void		 config_init(struct sc_config *);
 void		 config_free(struct sc_config *);
 int		 config_parse(struct sc_config *, int, char **, char *, size_t);
 const char	*config_region_url(const char *);
-void		 config_usage(FILE *, int);
 const char	*config_warning(void);
 int		 config_file_apply(struct sc_config *, const struct conffile *,
 		    const char *, char *, size_t);
@@ -296,6 +331,14 @@ void		 config_scrub_env(void);
 int		 config_rules_add(struct sc_config *, int, const char *,
 		    const char *, char *, size_t);
 int		 config_rules_finish(struct sc_config *, char *, size_t);
+
+/* confproxy.c */
+int		 config_proxy_opt(struct sc_config *, enum confproxy_opt,
+		    const char *, const char *, char *, size_t);
+void		 config_proxy_free(struct sc_config *);
+void		 config_mask_auth(const struct sc_config *, char *);
+void		 config_proxy_log(const struct sc_config *);
+int		 config_scproxy_listen(int, char *, size_t);
 
 /* conffile.c */
 void		 conffile_init(struct conffile *);

@@ -36,6 +36,7 @@
 #include "config.h"
 #include "controller.h"
 #include "log.h"
+#include "proxyopt.h"
 #include "sandbox.h"
 #include "sdnotify.h"
 
@@ -62,6 +63,8 @@ static void	 sc_status(struct ctl_status *, struct sc_link_stats *);
 static int	 sc_stats_request(void);
 static void	 sc_touch_readyfile(void);
 static void	 sc_tunnel_up(void);
+static void	 sc_proxyd_opts(const struct sc_config *, struct child *,
+		    struct proxy_config *, int);
 static void	 sc_child_ready(struct child *);
 static void	 sc_child_died(struct child *);
 static int	 sc_kgp_link(struct imsgev *, struct imsg *);
@@ -440,6 +443,42 @@ sc_stats_cb(int fd, short event, void *arg)
 	timer_add(env->stats_ev, 1, 0);
 }
 
+/*
+ * What a proxyd just started gets before its IMSG_PROXY_CONFIG: each
+ * value of -a, -H, -R and the networks as it was given, a copy of the
+ * --scproxy-port socket; and into its config, the name servers and the
+ * localhost policy.
+ */
+static void
+sc_proxyd_opts(const struct sc_config *conf, struct child *c,
+    struct proxy_config *pc, int scproxy_fd)
+{
+	struct proxy_opt	 po;
+	int			 i, fd;
+
+	for (i = 0; i < conf->npo; i++) {
+		memset(&po, 0, sizeof(po));
+		po.kind = conf->po_kind[i];
+		strlcpy(po.text, conf->po_text[i], sizeof(po.text));
+		child_compose(c, IMSG_PROXY_OPT, -1, &po, sizeof(po));
+		explicit_bzero(&po, sizeof(po));
+	}
+	if (scproxy_fd != -1) {
+		/* fcntl: dup(2) is not in the controller's sandbox */
+		if ((fd = fcntl(scproxy_fd, F_DUPFD_CLOEXEC, 0)) == -1)
+			log_warn("--scproxy-port: dup");
+		else
+			child_compose(c, IMSG_PROXY_LISTEN, fd, NULL, 0);
+	}
+	if (conf->dns != NULL)
+		strlcpy(pc->dns_servers, conf->dns, sizeof(pc->dns_servers));
+	pc->dns_timeout_ms = conf->dns_timeout_ms;
+	if (conf->dns_rr)
+		pc->flags |= PROXY_F_DNS_RR;
+	if (conf->localhost == PO_LOCALHOST_DENY)
+		pc->flags |= PROXY_F_LOCAL_DENY;
+}
+
 /* A child said hello: the first time, or after a restart. */
 static void
 sc_child_ready(struct child *c)
@@ -463,6 +502,8 @@ sc_child_ready(struct child *c)
 		pc.idle_timeout_sec = 300;
 		if (env->app_ca != NULL)
 			pc.flags |= PROXY_F_VERIFY;
+		/* -a, -H, -R, networks, DNS, --scproxy-port: confproxy.c */
+		sc_proxyd_opts(env->conf, c, &pc, env->scproxy_fd);
 		child_compose(c, IMSG_PROXY_CONFIG, -1, &pc, sizeof(pc));
 	}
 	if (!startup_done) {
@@ -942,6 +983,7 @@ main(int argc, char *argv[])
 		sc_console(LOG_WARNING, "Warning: %s", config_warning());
 	log_debug("user %s, tunnel name %s, control socket %s", conf->user,
 	    conf->tunnel_name ? conf->tunnel_name : "(none)", conf->ctl_socket);
+	config_proxy_log(conf);
 	if (conf->se_port_set && conf->se_port != 0)
 		log_info("Notice: the Selenium relay (--se-port %d) is not "
 		    "implemented; no port is opened", conf->se_port);
@@ -971,6 +1013,12 @@ main(int argc, char *argv[])
 		return (1);
 	}
 	strlcpy(ctlsock_path, conf->ctl_socket, sizeof(ctlsock_path));
+	env->scproxy_fd = -1;
+	if (conf->scproxy_port != 0 && (env->scproxy_fd =
+	    config_scproxy_listen(conf->scproxy_port, err, sizeof(err))) == -1) {
+		sc_error("%s", err);
+		return (1);
+	}
 
 	/* hide the key from ps(1), before the spawner is forked */
 	for (i = 1; i < argc; i++)
@@ -978,6 +1026,8 @@ main(int argc, char *argv[])
 			memset(p, '*', strlen(conf->key));
 	/* and the upstream proxy's password */
 	config_hide_secrets(conf, argc, argv);
+	for (i = 1; i < argc; i++)
+		config_mask_auth(conf, argv[i]);	/* -a's passwords */
 
 	if ((env->base = event_base_new()) == NULL)
 		sc_fatal("cannot create the event base");

@@ -37,6 +37,8 @@ static void	 usage(void) __attribute__((noreturn));
 static void	 proxyd_sig(int, short, void *);
 static int	 proxyd_config(struct imsgev *, struct imsg *);
 static int	 proxyd_ca(struct imsgev *, struct imsg *);
+static int	 proxyd_opt(struct imsgev *, struct imsg *);
+static int	 proxyd_listen(struct imsgev *, struct imsg *);
 static int	 proxyd_stats_req(struct imsgev *, struct imsg *);
 static int	 proxyd_peer_fd(struct imsgev *, struct imsg *);
 static void	 proxyd_main_gone(struct imsgev *);
@@ -52,6 +54,10 @@ struct proxyd		*env = &proxyd_env;
 /* what the controller sends (fd 3): it is trusted, a bad one is fatal */
 static const struct imsgev_msg proxyd_msgs_main[] = {
 	{ IMSGEV_TYPE(IMSG_PROXY_CA), 1, IMSG_MAXDATA, 0, NULL, proxyd_ca },
+	{ IMSGEV_TYPE(IMSG_PROXY_OPT), IMSGEV_SIZE(struct proxy_opt), 0,
+	    proxy_opt_valid, proxyd_opt },
+	{ IMSGEV_TYPE(IMSG_PROXY_LISTEN), IMSGEV_EMPTY, IMSGEV_FD | IMSGEV_ONCE,
+	    NULL, proxyd_listen },
 	{ IMSGEV_TYPE(IMSG_PROXY_CONFIG), IMSGEV_SIZE(struct proxy_config),
 	    IMSGEV_ONCE, proxy_config_valid, proxyd_config },
 	IMSGEV_MSG_VERBOSE,
@@ -210,6 +216,28 @@ static int
 proxyd_ca(struct imsgev *iev, struct imsg *imsg)
 {
 	if (relay_ca(imsg->data, IMSG_DATA_SIZE(imsg)) == -1)
+		return (IMSGEV_BAD);
+	return (IMSGEV_OK);
+}
+
+/* A value of -a, -H, -R or a network, before the config. */
+static int
+proxyd_opt(struct imsgev *iev, struct imsg *imsg)
+{
+	struct proxy_opt	 po;
+	int			 ret;
+
+	memcpy(&po, imsg->data, sizeof(po));
+	ret = relay_opt(po.kind, po.text);
+	explicit_bzero(&po, sizeof(po));
+	return (ret == -1 ? IMSGEV_BAD : IMSGEV_OK);
+}
+
+/* The socket of --scproxy-port: local clients, served as streams are. */
+static int
+proxyd_listen(struct imsgev *iev, struct imsg *imsg)
+{
+	if (relay_listen(imsg_get_fd(imsg)) == -1)
 		return (IMSGEV_BAD);
 	return (IMSGEV_OK);
 }

@@ -18,6 +18,7 @@
 #include "http.h"
 #include "imsg_types.h"
 #include "proc.h"
+#include "proxyopt.h"
 
 #define PROXYD_CONNECT_TIMEOUT_MS	10000	/* after the name is resolved */
 #define PROXYD_DNS_TIMEOUT_MS		5000	/* resolving a name, in all */
@@ -32,9 +33,24 @@
 #define PROXYD_BUFFER_BUDGET		(16 * 1024 * 1024)
 #define PROXYD_SHARE_MIN		(4 * 1024)
 
+struct listener;
+
 struct proxyd {
 	struct event_base	*base;
-	struct evdns_base	*dns;
+	struct evdns_base	*dns;		/* the system's resolver */
+	/*
+	 * --dns: a resolver for each name server, tried in order (the
+	 * first, then the others when it fails or is silent), or one for
+	 * all of them, which evdns uses in turn (--dns-round-robin)
+	 */
+	struct evdns_base	*dnsb[PROXYOPT_DNS_MAX];
+	char			 dns_name[PROXYOPT_DNS_MAX][64];
+	int			 ndns;
+	uint32_t		 dns_timeout_ms;	/* one base's bound */
+	struct proxyopt		 po;	/* -a, -H, -R, networks */
+	int			 configured;	/* IMSG_PROXY_CONFIG came */
+	struct listener		*scproxy;	/* --scproxy-port */
+	uint32_t		 local_id;	/* its streams' ids */
 	struct imsgev		 iev_main;	/* the controller, fd 3 */
 	struct imsgev		 iev_kgpd;	/* kgpd, fd 4 */
 	uint32_t		 connect_timeout_ms;
@@ -50,6 +66,8 @@ extern struct proxyd	*env;
 void	 relay_init(void);
 void	 relay_config(const struct proxy_config *);
 int	 relay_ca(const void *, size_t);
+int	 relay_opt(uint32_t, const char *);
+int	 relay_listen(int);
 void	 relay_stream(int, uint32_t, uint64_t, const char *);
 void	 relay_shutdown(void);
 

@@ -16,7 +16,11 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +32,7 @@
 #include <event2/util.h>
 
 #include "http.h"
+#include "listener.h"
 #include "log.h"
 #include "proxyd.h"
 #include "relay_int.h"
@@ -43,6 +48,9 @@ static void	 stream_count_out(struct evbuffer *,
 static void	 client_read(struct bufferevent *, void *);
 static void	 client_write(struct bufferevent *, void *);
 static void	 client_event(struct bufferevent *, short, void *);
+static void	 relay_dns(const struct proxy_config *);
+static void	 stream_open(int, uint32_t, uint64_t, const char *, int);
+static void	 relay_accept(int, void *);
 
 void
 relay_init(void)
@@ -68,44 +76,149 @@ relay_init(void)
 void
 relay_config(const struct proxy_config *conf)
 {
-	char	 servers[SC_HOST_LEN], *s, *p;
-	int	 n = 0;
-
 	env->connect_timeout_ms = conf->connect_timeout_ms ?
 	    conf->connect_timeout_ms : PROXYD_CONNECT_TIMEOUT_MS;
 	env->idle_timeout_sec = conf->idle_timeout_sec;
 	env->hand_off = !(conf->flags & PROXY_F_NOMOVE);
 	if (up_tls_config(conf->flags & PROXY_F_VERIFY) == -1)
 		fatalx("no TLS configuration for https:// apps");
+	proxyopt_defaults(&env->po, (conf->flags & PROXY_F_LOCAL_DENY) ?
+	    PO_LOCALHOST_DENY : PO_LOCALHOST_ALLOW);
+	env->configured = 1;
+	relay_dns(conf);
+}
+
+/*
+ * The name servers of --dns instead of the system's: one resolver for
+ * each, asked in order (up_open), or one for all, which evdns asks in
+ * turn (PROXY_F_DNS_RR).  Neither reads resolv.conf or the hosts file
+ * (proxyd's sandbox is on); localhost and addresses need no resolver.
+ */
+static void
+relay_dns(const struct proxy_config *conf)
+{
+	char			 servers[SC_DNS_LEN], tmo[16], tries[16];
+	char			*p, *s;
+	struct evdns_base	*b = NULL;
+	int			 rr = conf->flags & PROXY_F_DNS_RR, n = 0;
+
 	if (conf->dns_servers[0] == '\0')
 		return;
+	env->dns_timeout_ms = conf->dns_timeout_ms ? conf->dns_timeout_ms :
+	    PROXYD_DNS_TIMEOUT_MS;
+	snprintf(tmo, sizeof(tmo), "%u.%03u", env->dns_timeout_ms / 1000,
+	    env->dns_timeout_ms % 1000);
 	strlcpy(servers, conf->dns_servers, sizeof(servers));
-	evdns_base_clear_nameservers_and_suspend(env->dns);
-	for (p = servers; (s = strsep(&p, ",")) != NULL;) {
-		while (*s == ' ')
-			s++;
+	for (p = servers; (s = strsep(&p, ",")) != NULL &&
+	    env->ndns < PROXYOPT_DNS_MAX;) {
 		if (*s == '\0')
 			continue;
-		if (evdns_base_nameserver_ip_add(env->dns, s) != 0)
-			log_warnx("bad DNS server \"%s\"", s);
-		else
-			n++;
+		if (b == NULL && (b = evdns_base_new(env->base, 0)) == NULL)
+			fatalx("evdns_base_new");
+		if (evdns_base_nameserver_ip_add(b, s) != 0) {
+			log_warnx("bad name server \"%s\"", s);
+			continue;
+		}
+		n++;
+		strlcpy(env->dns_name[env->ndns], s, sizeof(env->dns_name[0]));
+		if (!rr) {
+			/* one try: the next server is the retry */
+			if (evdns_base_set_option(b, "timeout:", tmo) != 0 ||
+			    evdns_base_set_option(b, "attempts:", "1") != 0)
+				log_warnx("%s: cannot set the timeout", __func__);
+			env->dnsb[env->ndns++] = b;
+			b = NULL;
+		}
 	}
-	evdns_base_resume(env->dns);
-	if (n == 0)
-		log_warnx("no usable DNS server in \"%s\"", conf->dns_servers);
+	if (rr && b != NULL) {
+		snprintf(tries, sizeof(tries), "%d", n);
+		if (evdns_base_set_option(b, "timeout:", tmo) != 0 ||
+		    evdns_base_set_option(b, "attempts:", tries) != 0)
+			log_warnx("%s: cannot set the timeout", __func__);
+		env->dnsb[0] = b;
+		env->ndns = 1;
+		strlcpy(env->dns_name[0], conf->dns_servers,
+		    sizeof(env->dns_name[0]));
+		env->dns_timeout_ms *= n;
+	} else if (b != NULL)
+		evdns_base_free(b, 0);
+	if (env->ndns == 0)
+		log_warnx("no usable name server in \"%s\"",
+		    conf->dns_servers);
 	else
-		log_debug("DNS servers: %s", conf->dns_servers);
+		log_debug("name servers: %s%s", conf->dns_servers,
+		    rr ? " (in turn)" : "");
+}
+
+/* A value of -a, -H, -R or a network (common/proxyopt.c): 0, or -1. */
+int
+relay_opt(uint32_t kind, const char *text)
+{
+	char	 err[256];
+
+	if (env->configured) {
+		log_warnx("%s: after the configuration", __func__);
+		return (-1);
+	}
+	if (proxyopt_add(&env->po, kind, text, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", __func__, err);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * --scproxy-port: the controller's listening socket on 127.0.0.1.  Each
+ * connection is served as a stream from the tunnel is, but all here:
+ * nothing of it goes to kgpd.
+ */
+int
+relay_listen(int fd)
+{
+	if (env->scproxy != NULL || set_nonblock(fd) == -1 ||
+	    (env->scproxy = listener_new(env->base, fd, relay_accept,
+	    NULL)) == NULL) {
+		log_warnx("%s: cannot take the --scproxy-port socket",
+		    __func__);
+		close(fd);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+relay_accept(int fd, void *arg)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	char			 peer[SC_PEER_LEN], host[64];
+
+	strlcpy(peer, "local", sizeof(peer));
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    ss.ss_family == AF_INET && inet_ntop(AF_INET,
+	    &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host)) != NULL)
+		snprintf(peer, sizeof(peer), "local %s:%u", host,
+		    (unsigned)ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	stream_open(fd, ++env->local_id, 0, peer, 1);
 }
 
 void
 relay_shutdown(void)
 {
 	struct stream	*s, *next;
+	int		 i;
 
 	TAILQ_FOREACH_SAFE(s, &streams, entry, next)
 		stream_close(s);
 	up_tls_shutdown();
+	if (env->scproxy != NULL) {
+		listener_free(env->scproxy);
+		env->scproxy = NULL;
+	}
+	for (i = 0; i < env->ndns; i++)
+		evdns_base_free(env->dnsb[i], 1);
+	env->ndns = 0;
+	proxyopt_free(&env->po);
 }
 
 /* CA certificates (PEM) for https:// apps: a chunk, before the config. */
@@ -118,6 +231,14 @@ relay_ca(const void *buf, size_t len)
 /* kgpd handed over one stream: serve it. */
 void
 relay_stream(int fd, uint32_t id, uint64_t session, const char *peer)
+{
+	stream_open(fd, id, session, peer, 0);
+}
+
+/* A connection to --scproxy-port, or a stream of kgpd (local = 0). */
+static void
+stream_open(int fd, uint32_t id, uint64_t session, const char *peer,
+    int local)
 {
 	struct stream	*s;
 
@@ -133,6 +254,7 @@ relay_stream(int fd, uint32_t id, uint64_t session, const char *peer)
 	}
 	s->id = id;
 	s->session = session;
+	s->local = local;
 	if ((s->peer = strdup(peer)) == NULL) {
 		log_warn("%s: stream %u", __func__, id);
 		free(s);

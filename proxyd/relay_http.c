@@ -35,6 +35,10 @@ static void	 request_start(struct stream *);
 static void	 response_head(struct stream *);
 static void	 status_line(struct evbuffer *, const struct http_head *);
 static void	 write_fields(struct evbuffer *, const struct http_head *);
+static void	 write_field(struct evbuffer *, const char *, size_t,
+		    const char *, size_t);
+static int	 write_rules(struct evbuffer *, const struct http_head *);
+static const struct header_rule *head_rules(const struct http_head *, int *);
 
 /*
  * Exchanges: one at a time, the stream kept between them or not.
@@ -267,14 +271,18 @@ request_framing(struct stream *s, const struct http_head *h)
 
 /*
  * The head that goes to the app: the request line in origin form, Host
- * as the URL has it (the browser's own Host field goes), the fields but
- * the hop-by-hop ones, and the upgrade asked for, if any.
+ * as the URL has it (the browser's own Host field goes) or as a header
+ * rule sets it, the fields but the hop-by-hop ones as the header rules
+ * leave them, the site's credentials when it has some and the request
+ * no Authorization, and the upgrade asked for, if any.
  */
 void
 request_build(struct evbuffer *hb, const struct http_head *h,
     const struct http_url *url, int upgrade)
 {
-	const char	*upg;
+	const struct header_rule	*host;
+	const struct site_auth		*a;
+	const char			*upg;
 
 	/* pieces, not a printf: this is on the way of every request */
 	evbuffer_add(hb, h->method, strlen(h->method));
@@ -284,9 +292,21 @@ request_build(struct evbuffer *hb, const struct http_head *h,
 		evbuffer_add(hb, " HTTP/1.0\r\nHost: ", 17);
 	else
 		evbuffer_add(hb, " HTTP/1.1\r\nHost: ", 17);
-	evbuffer_add(hb, url->authority, url->authlen);
+	host = proxyopt_header_find(env->po.req, env->po.nreq, "Host");
+	if (host != NULL && host->op == HR_SET)
+		evbuffer_add(hb, host->value, strlen(host->value));
+	else
+		evbuffer_add(hb, url->authority, url->authlen);
 	evbuffer_add(hb, "\r\n", 2);
 	write_fields(hb, h);
+	/* credentials only where the browser gave none, nor a rule */
+	if (env->po.nauth > 0 && !write_rules(NULL, h) &&
+	    (http_head_get(h, "Authorization") == NULL ||
+	    proxyopt_header_find(env->po.req, env->po.nreq,
+	    "Authorization") != NULL) && (a = proxyopt_auth_find(&env->po,
+	    url->auth.host, url->auth.portnum)) != NULL)
+		write_field(hb, "Authorization", 13, a->basic,
+		    strlen(a->basic));
 	if (upgrade && (upg = http_head_get(h, "Upgrade")) != NULL)
 		evbuffer_add_printf(hb, "Connection: Upgrade\r\n"
 		    "Upgrade: %s\r\n", upg);
@@ -646,15 +666,21 @@ status_line(struct evbuffer *out, const struct http_head *h)
 	evbuffer_add(out, "\r\n", 2);
 }
 
-/* Every field but Host and the hop-by-hop ones, each line in one piece. */
+/*
+ * Every field but Host and the hop-by-hop ones, each line in one piece,
+ * in the one pass over the head: a field a header rule (-H for requests,
+ * --response-header for answers) removes or sets is left out, and the
+ * fields the rules set follow.
+ */
 static void
 write_fields(struct evbuffer *out, const struct http_head *h)
 {
-	struct evbuffer_iovec	 v;
-	const char		*name, *value;
-	char			*p;
-	size_t			 i, nl, vl;
+	const struct header_rule	*rules;
+	const char			*name, *value;
+	size_t				 i;
+	int				 n;
 
+	rules = head_rules(h, &n);
 	for (i = 0; i < h->nfields; i++) {
 		name = h->fields[i].name;
 		value = h->fields[i].value;
@@ -662,18 +688,77 @@ write_fields(struct evbuffer *out, const struct http_head *h)
 			continue;
 		if (http_hop_by_hop(h, name))
 			continue;
-		nl = strlen(name);
-		vl = strlen(value);
-		if (evbuffer_reserve_space(out, nl + vl + 4, &v, 1) != 1)
-			return;
-		p = v.iov_base;
-		memcpy(p, name, nl);
-		memcpy(p + nl, ": ", 2);
-		memcpy(p + nl + 2, value, vl);
-		memcpy(p + nl + 2 + vl, "\r\n", 2);
-		v.iov_len = nl + vl + 4;
-		evbuffer_commit_space(out, &v, 1);
+		if (n > 0 && proxyopt_header_find(rules, n, name) != NULL)
+			continue;
+		write_field(out, name, strlen(name), value, strlen(value));
 	}
+	if (n > 0)
+		write_rules(out, h);
+}
+
+/*
+ * The fields that the header rules of h's direction set (the last rule
+ * of a name wins; Host is request_build's), into out; with out NULL,
+ * only whether they set Authorization.
+ */
+static int
+write_rules(struct evbuffer *out, const struct http_head *h)
+{
+	const struct header_rule	*rules, *r;
+	int				 i, j, n, auth = 0;
+
+	rules = head_rules(h, &n);
+	for (i = 0; i < n; i++) {
+		r = &rules[i];
+		if (r->op != HR_SET && r->op != HR_EMPTY)
+			continue;
+		for (j = i + 1; j < n; j++)
+			if ((rules[j].op == HR_SET || rules[j].op == HR_EMPTY) &&
+			    strcasecmp(rules[j].name, r->name) == 0)
+				break;
+		if (j < n || (h->kind == HTTP_REQUEST &&
+		    strcasecmp(r->name, "Host") == 0))
+			continue;
+		if (h->kind == HTTP_REQUEST &&
+		    strcasecmp(r->name, "Authorization") == 0)
+			auth = 1;
+		if (out != NULL)
+			write_field(out, r->name, r->namelen,
+			    r->op == HR_SET ? r->value : "",
+			    r->op == HR_SET ? strlen(r->value) : 0);
+	}
+	return (auth);
+}
+
+/* The header rules of h's direction: -H for requests, -R for answers. */
+static const struct header_rule *
+head_rules(const struct http_head *h, int *n)
+{
+	if (h->kind == HTTP_REQUEST) {
+		*n = env->po.nreq;
+		return (env->po.req);
+	}
+	*n = env->po.nresp;
+	return (env->po.resp);
+}
+
+/* One field "name: value\r\n", in one piece. */
+static void
+write_field(struct evbuffer *out, const char *name, size_t nl,
+    const char *value, size_t vl)
+{
+	struct evbuffer_iovec	 v;
+	char			*p;
+
+	if (evbuffer_reserve_space(out, nl + vl + 4, &v, 1) != 1)
+		return;
+	p = v.iov_base;
+	memcpy(p, name, nl);
+	memcpy(p + nl, ": ", 2);
+	memcpy(p + nl + 2, value, vl);
+	memcpy(p + nl + 2 + vl, "\r\n", 2);
+	v.iov_len = nl + vl + 4;
+	evbuffer_commit_space(out, &v, 1);
 }
 
 /*

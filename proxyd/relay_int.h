@@ -92,6 +92,9 @@ struct upstream {
 	int			 dns_result;	/* its answer, when immediate */
 	struct evutil_addrinfo	*dns_ai;
 	int			 dns_now;
+	int			 dns_try;	/* dnsb[] asked now (--dns) */
+	const struct net_rule	*denied;	/* an address the rules deny */
+	char			 denied_addr[64];
 	int			 in_connect;
 	int			 lasterr;
 	struct event		*timer;		/* connect timeout, while it runs */
@@ -112,6 +115,7 @@ struct stream {
 	TAILQ_ENTRY(stream)	 entry;
 	uint32_t		 id;
 	uint64_t		 session;	/* kgpd's name for it: with id */
+	int			 local;		/* --scproxy-port: not kgpd's */
 	char			*peer;
 	enum stream_mode	 mode;
 	struct bufferevent	*cbev;		/* the client: kgpd's stream */

@@ -290,7 +290,7 @@ response_lend(struct stream *s)
 	struct stream_lend	 ld;
 	int			 fd;
 
-	if (!env->hand_off || env->iev_kgpd.ibuf.fd == -1)
+	if (!env->hand_off || s->local || env->iev_kgpd.ibuf.fd == -1)
 		return (-1);
 	if ((fd = fcntl(bufferevent_getfd(s->u.bev), F_DUPFD_CLOEXEC, 0)) ==
 	    -1) {
@@ -500,7 +500,7 @@ move_soon(struct stream *s)
 	struct timeval	 tv = { 0, RELAY_MOVE_MS * 1000 };
 
 	/* the bytes of a TLS connection are not its socket's */
-	if (!env->hand_off || s->u.tls)
+	if (!env->hand_off || s->local || s->u.tls)
 		return;
 	/* a crowd of young tunnels would cost two descriptors each here */
 	if (env->stats.streams_open > RELAY_MOVE_CROWD) {
@@ -525,7 +525,7 @@ static void
 move_start(struct stream *s)
 {
 	move_forget(s);
-	if (!env->hand_off || env->iev_kgpd.ibuf.fd == -1 ||
+	if (!env->hand_off || s->local || env->iev_kgpd.ibuf.fd == -1 ||
 	    s->u.bev == NULL || s->u.tls || s->c_eof || s->c_shut || s->u.eof ||
 	    s->u.shut)
 		return;

@@ -40,6 +40,8 @@ static void	 up_resolved(struct stream *, int, struct evutil_addrinfo *);
 static void	 up_timer(struct stream *, uint32_t);
 static void	 up_connect_next(struct stream *);
 static void	 up_timeout(evutil_socket_t, short, void *);
+static void	 up_resolve(struct stream *);
+static int	 up_dns_next(struct stream *);
 
 /*
  * Start resolving and connecting (then TLS, for https); the request can
@@ -49,8 +51,6 @@ void
 up_open(struct stream *s, const char *host, const char *port, int https)
 {
 	struct upstream		*u = &s->u;
-	struct evutil_addrinfo	 hints;
-	struct evdns_getaddrinfo_request *req;
 
 	if (u->host == NULL || strcmp(u->host, host) != 0) {
 		free(u->host);
@@ -63,6 +63,8 @@ up_open(struct stream *s, const char *host, const char *port, int https)
 	u->naddr = u->iaddr = 0;
 	u->eof = u->shut = u->reusable = u->reused = 0;
 	u->lasterr = 0;
+	u->denied = NULL;
+	u->dns_try = 0;
 	u->https = https;
 	u->tls = 0;
 	u->tls_err[0] = '\0';
@@ -82,15 +84,31 @@ up_open(struct stream *s, const char *host, const char *port, int https)
 		return;
 	}
 
+	up_resolve(s);
+}
+
+/*
+ * Ask the resolver: the system's, or the u->dns_try'th of --dns, each
+ * within its bound.
+ */
+static void
+up_resolve(struct stream *s)
+{
+	struct upstream		*u = &s->u;
+	struct evutil_addrinfo	 hints;
+	struct evdns_getaddrinfo_request *req;
+
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	u->state = U_RESOLVING;
-	up_timer(s, PROXYD_DNS_TIMEOUT_MS);
+	up_timer(s, env->ndns > 0 ? env->dns_timeout_ms :
+	    PROXYD_DNS_TIMEOUT_MS);
 	u->in_dns = 1;
 	u->dns_now = 0;
-	req = evdns_getaddrinfo(env->dns, host, port, &hints, up_dns_cb, s);
+	req = evdns_getaddrinfo(env->ndns > 0 ? env->dnsb[u->dns_try] :
+	    env->dns, u->host, u->port, &hints, up_dns_cb, s);
 	u->in_dns = 0;
 	if (u->dns_now) {
 		/* answered on the spot (hosts file, cache) */
@@ -101,8 +119,33 @@ up_open(struct stream *s, const char *host, const char *port, int https)
 }
 
 /*
- * The addresses of a host that needs no DNS: an IPv4 or an IPv6 address,
- * or localhost (127.0.0.1, then ::1).  Returns how many, 0 for a name.
+ * The name server of --dns asked failed or said nothing: ask the next
+ * one.  0 when there is one, -1 when they all had their turn.
+ */
+static int
+up_dns_next(struct stream *s)
+{
+	struct upstream	*u = &s->u;
+
+	if (u->dns_try + 1 >= env->ndns)
+		return (-1);
+	log_debug("stream %u: name server %s failed for %s, trying %s",
+	    s->id, env->dns_name[u->dns_try], u->host,
+	    env->dns_name[u->dns_try + 1]);
+	if (u->dnsreq != NULL) {
+		evdns_getaddrinfo_cancel(u->dnsreq);
+		u->dnsreq = NULL;
+	}
+	u->dns_try++;
+	up_resolve(s);
+	return (0);
+}
+
+/*
+ * The addresses of a host that needs no DNS: an IPv4 address in any of
+ * the forms browsers take (127.0.0.1, 2130706433, 0x7f.1: inet_aton),
+ * an IPv6 address, or localhost (127.0.0.1, then ::1).  Returns how
+ * many, 0 for a name.
  */
 int
 up_literal(struct up_addrs *ua, const char *host, int port)
@@ -111,7 +154,7 @@ up_literal(struct up_addrs *ua, const char *host, int port)
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ua->addr[0];
 
 	memset(ua, 0, sizeof(*ua));
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+	if (inet_aton(host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(port);
 		ua->len[0] = sizeof(*sin);
@@ -186,8 +229,16 @@ up_resolved(struct stream *s, int result, struct evutil_addrinfo *ai)
 	if (result != 0) {
 		if (ai != NULL)
 			evutil_freeaddrinfo(ai);
-		up_fail(s, 502, "proxyd: cannot resolve %s: %s", u->host,
-		    evutil_gai_strerror(result));
+		/* no such name is an answer; anything else, the next server */
+		if (result != EVUTIL_EAI_NONAME && up_dns_next(s) == 0)
+			return;
+		if (env->ndns > 0)
+			up_fail(s, 502, "proxyd: cannot resolve %s: %s (name "
+			    "server %s)", u->host, evutil_gai_strerror(result),
+			    env->dns_name[u->dns_try]);
+		else
+			up_fail(s, 502, "proxyd: cannot resolve %s: %s",
+			    u->host, evutil_gai_strerror(result));
 		return;
 	}
 	u->naddr = up_addrs_take(u->addrs, ai);
@@ -234,15 +285,32 @@ up_timer(struct stream *s, uint32_t ms)
 	evtimer_add(s->u.timer, &tv);
 }
 
-/* Try the next address; 502 when none is left. */
+/*
+ * Try the next address the network rules let proxyd reach; 502 when
+ * none is left, 403 when the rules denied every one.
+ */
 static void
 up_connect_next(struct stream *s)
 {
-	struct upstream	*u = &s->u;
-	int		 i, r;
+	struct upstream		*u = &s->u;
+	const struct net_rule	*deny;
+	struct sockaddr		*sa;
+	int			 i, r;
 
 	while (u->iaddr < u->naddr) {
 		i = u->iaddr++;
+		sa = (struct sockaddr *)&u->addrs->addr[i];
+		if ((deny = proxyopt_net_check(&env->po, sa)) != NULL) {
+			if (u->denied == NULL) {
+				u->denied = deny;
+				inet_ntop(sa->sa_family, sa->sa_family ==
+				    AF_INET ? (void *)&((struct sockaddr_in *)
+				    sa)->sin_addr : (void *)&((struct
+				    sockaddr_in6 *)sa)->sin6_addr,
+				    u->denied_addr, sizeof(u->denied_addr));
+			}
+			continue;
+		}
 		if (i > 0 && up_new_bev(s) == -1)
 			break;
 		u->state = U_CONNECTING;
@@ -255,6 +323,12 @@ up_connect_next(struct stream *s)
 			return;
 		u->lasterr = errno ? errno : ECONNREFUSED;
 	}
+	if (u->denied != NULL && u->lasterr == 0) {
+		up_fail(s, 403, "proxyd: %s port %s (%s) is not reachable "
+		    "through the tunnel: denied by %s", u->host, u->port,
+		    u->denied_addr, u->denied->text);
+		return;
+	}
 	up_fail(s, 502, "proxyd: cannot connect to %s port %s: %s", u->host,
 	    u->port, strerror(u->lasterr ? u->lasterr : ECONNREFUSED));
 }
@@ -265,9 +339,16 @@ up_timeout(evutil_socket_t fd, short event, void *arg)
 	struct stream	*s = arg;
 
 	if (s->u.state == U_RESOLVING) {
-		up_fail(s, 502, "proxyd: cannot resolve %s: no answer from "
-		    "the name servers in %u ms", s->u.host,
-		    PROXYD_DNS_TIMEOUT_MS);
+		if (up_dns_next(s) == 0)
+			return;
+		if (env->ndns > 0)
+			up_fail(s, 502, "proxyd: cannot resolve %s: no answer "
+			    "from name server %s in %u ms", s->u.host,
+			    env->dns_name[s->u.dns_try], env->dns_timeout_ms);
+		else
+			up_fail(s, 502, "proxyd: cannot resolve %s: no answer "
+			    "from the name servers in %u ms", s->u.host,
+			    PROXYD_DNS_TIMEOUT_MS);
 		return;
 	}
 	if (s->u.state != U_CONNECTING)

@@ -19,6 +19,11 @@ same handler behind TLS:
                            (numbered from 1 since start) carried it
   GET  /clen?f=V[&f=V...]  "hello", with one Content-Length field per f,
                            each with the value V as given ("5, 5", "5, 6")
+  GET  /private           with --basic-auth USER:PASS: 401 (and
+                           WWW-Authenticate) unless the request has those
+                           credentials, then "private ok USER"
+  GET  /respfields         "ok", with the fields X-App-Info: app,
+                           X-Debug-One: 1 and X-Debug-Two: 2
   POST /fields             like GET /echo (the start line and the fields as
                            they reached the app), then "body: " and the
                            body, read to the first number of Content-Length
@@ -33,6 +38,7 @@ it sends "sha256 HEX\n" of all it received and closes.
 
   app.py serve --addr A --http-port P [--tls-port P --cert F --key F]
          [--echo-port P] [--ready FILE] [--sni-log FILE]
+         [--basic-auth USER:PASS]
                            (--sni-log: a line for each TLS client's SNI,
                            "-" when it sent none)
   app.py gen N SEED        writes what /bytes/N?seed=SEED serves
@@ -58,6 +64,7 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 counters = {"connections": 0, "requests": 0}
 counters_lock = threading.Lock()
+settings = {"basic_auth": None}
 
 
 def gen(n, seed):
@@ -153,6 +160,20 @@ class Handler(BaseHTTPRequestHandler):
             lines = [self.requestline] + ["%s: %s" % kv
                                           for kv in self.headers.items()]
             self.reply(200, ("\n".join(lines) + "\n").encode())
+        elif path == "/private":
+            want = settings["basic_auth"]
+            got = self.headers.get("Authorization", "")
+            if want is not None and got != "Basic " + \
+                    base64.b64encode(want.encode()).decode():
+                self.reply(401, b"credentials needed\n",
+                           extra={"WWW-Authenticate": 'Basic realm="app"'})
+                return
+            user = want.split(":", 1)[0] if want else "-"
+            self.reply(200, ("private ok %s\n" % user).encode())
+        elif path == "/respfields":
+            self.reply(200, b"ok\n", extra={"X-App-Info": "app",
+                                            "X-Debug-One": "1",
+                                            "X-Debug-Two": "2"})
         elif path.startswith("/text/"):
             self.reply(200, ("response %s\n" % path[len("/text/"):]).encode())
         elif path == "/stats":
@@ -403,6 +424,7 @@ def main():
     s.add_argument("--key")
     s.add_argument("--ready")
     s.add_argument("--sni-log")
+    s.add_argument("--basic-auth")
     g = sub.add_parser("gen")
     g.add_argument("n", type=int)
     g.add_argument("seed", type=int)
@@ -423,6 +445,7 @@ def main():
         for piece in gen(args.n, args.seed):
             out.write(piece)
         return
+    settings["basic_auth"] = args.basic_auth
     serve(args)
 
 

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "controller.h"
+#include "proxyopt.h"
 #include "rules.h"
 
 #define MAXARGS	32
@@ -40,6 +41,16 @@ clear_env(void)
 	unsetenv("SAUCE_TUNNEL_DOMAINS");
 	unsetenv("SAUCE_TLS_PASSTHROUGH_DOMAINS");
 	unsetenv("SAUCE_TLS_RESIGN_DOMAINS");
+	unsetenv("SAUCE_AUTH");
+	unsetenv("SAUCE_HEADER");
+	unsetenv("SAUCE_RESPONSE_HEADER");
+	unsetenv("SAUCE_DNS_SERVER");
+	unsetenv("SAUCE_DNS_ROUND_ROBIN");
+	unsetenv("SAUCE_DNS_TIMEOUT");
+	unsetenv("SAUCE_PROXY_LOCALHOST");
+	unsetenv("SAUCE_ALLOW_NETWORKS");
+	unsetenv("SAUCE_DENY_NETWORKS");
+	unsetenv("SAUCE_SCPROXY_PORT");
 	setenv("XDG_RUNTIME_DIR", "/tmp/xdg", 1);
 }
 
@@ -208,20 +219,17 @@ test_missing_credentials(void **state)
 static void
 test_unsupported(void **state)
 {
-	assert_int_equal(parse("-u", "a", "-k", "k", "--dns", "1.1.1.1",
+	assert_int_equal(parse("-u", "a", "-k", "k", "--pac", "x.pac",
 	    NULL), CONFIG_ERROR);
-	assert_string_equal(err, "--dns is not supported yet");
-	assert_int_equal(parse("-u", "a", "-k", "k", "-a", "x:1:u:p", NULL),
-	    CONFIG_ERROR);
-	assert_string_equal(err, "-a/--auth is not supported yet");
+	assert_string_equal(err, "--pac is not supported yet");
 	assert_int_equal(parse("-u", "a", "-k", "k", "--doctor", NULL),
 	    CONFIG_ERROR);
 	/* version 5: -x is the application proxy */
 	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-x", "h:1",
 	    NULL), CONFIG_ERROR);
 	assert_non_null(strstr(err, "--proxy is not supported yet"));
-	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--header",
-	    "X-A:b", NULL), CONFIG_ERROR);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--pac",
+	    "x.pac", NULL), CONFIG_ERROR);
 	assert_non_null(strstr(err, "not supported yet"));
 }
 
@@ -626,7 +634,7 @@ test_file_errors(void **state)
 		{ "help: true\n", "'help' cannot be set in a config file" },
 		{ "config-file: /x\n", "cannot be set" },
 		{ "direct-domains: [a.com, 'b[']\n", "'b[': missing ']'" },
-		{ "dns-server: 1.1.1.1\n", "not supported yet" },
+		{ "pac: x.pac\n", "not supported yet" },
 		{ "username: \"\\x01\"\n", "control character" },
 		{ "\"\\e[31m\": x\n", "a key must be a flag name" },
 		{ "\tusername: a\n", "not valid YAML" },
@@ -846,6 +854,146 @@ test_proxy(void **state)
 }
 
 /* --cacert-file: repeatable, a list in the file; --cacert-system */
+/*
+ * issue 17: proxyd's flags from the command line, SAUCE_* variables and
+ * the config file, in that order; bad values name the flag.
+ */
+static void
+test_proxyd_flags(void **state)
+{
+	static const struct {
+		const char	*flag, *val, *want;
+	} bad[] = {
+		{ "-a", "user@host:80", "-a: expected user:password@" },
+		{ "-a", "u:p@host:0", "-a: bad port" },
+		{ "-a", "u:p@ho st:80", "-a: bad host" },
+		{ "-H", "X-A: b\r\nX-B: c", "-H: a control character" },
+		{ "-H", "Bad Name: x", "-H: bad header name" },
+		{ "-H", "X-A", "-H: 'X-A' is none of" },
+		{ "-H", "-Content-Length", "-H: Content-Length frames" },
+		{ "-H", "Transfer-Encoding: chunked", "-H: Transfer-Encoding" },
+		{ "-R", "X-A:\nb", "-R: a control character" },
+		{ "-n", "dns.example", "-n: 'dns.example' is not an IP" },
+		{ "-n", "1.2.3.4:99999", "-n: '1.2.3.4:99999' is not ip[:port]" },
+		{ "--dns-timeout", "5x", "--dns-timeout: '5x' is not a duration" },
+		{ "--dns-timeout", "0s", "--dns-timeout: '0s'" },
+		{ "--proxy-localhost", "maybe", "--proxy-localhost: 'maybe'" },
+		{ "--allow-networks", "10.0.0.0/40", "--allow-networks: " },
+		{ "--deny-networks", "10.0.0.0/8:0", "--deny-networks: " },
+		{ "--deny-networks", "example.com", "--deny-networks: " },
+		{ "--scproxy-port", "70000", "--scproxy-port: '70000'" },
+		{ NULL, NULL, NULL }
+	};
+	const char	*f;
+	int		 i;
+
+	for (i = 0; bad[i].flag != NULL; i++)
+		if (parse("run", "-u", "a", "-k", "k", bad[i].flag, bad[i].val,
+		    NULL) != CONFIG_ERROR || strstr(err, bad[i].want) == NULL)
+			fail_msg("%s '%s': got '%s', want '%s'", bad[i].flag,
+			    bad[i].val, err, bad[i].want);
+	/* a password never in the message */
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-a",
+	    "u:hunter2@h:x", NULL), CONFIG_ERROR);
+	assert_null(strstr(err, "hunter2"));
+
+	/* the command line: both versions' forms */
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-a",
+	    "u:p:w@d@app.test:8080", "-a", "v:q@*:*", "-H", "X-A: b",
+	    "-H", "-X-B*", "-R", "X-C;", "-n", "10.0.0.1", "-n",
+	    "10.0.0.2:5353,[::1]:53", "--dns-round-robin", "--dns-timeout",
+	    "500ms", "--proxy-localhost", "allow", "--allow-networks",
+	    "10.0.0.0/8,[fd00::/8]:443", "--deny-networks", "10.1.0.0/16:22",
+	    "--scproxy-port", "29999", NULL), CONFIG_OK);
+	assert_non_null(conf.po);
+	assert_int_equal(conf.po->nauth, 2);
+	assert_string_equal(conf.po->auth[0].host, "app.test");
+	assert_int_equal(conf.po->auth[0].port, 8080);
+	assert_string_equal(conf.po->auth[0].user, "u");
+	/* base64("u:p:w@d") */
+	assert_string_equal(conf.po->auth[0].basic, "Basic dTpwOndAZA==");
+	assert_int_equal(conf.po->auth[1].port, 0);
+	assert_int_equal(conf.po->nreq, 2);
+	assert_int_equal(conf.po->nresp, 1);
+	assert_int_equal(conf.po->nnet, 3);
+	assert_string_equal(conf.dns, "10.0.0.1:53,10.0.0.2:5353,[::1]:53");
+	assert_int_equal(conf.dns_rr, 1);
+	assert_int_equal(conf.dns_timeout_ms, 500);
+	assert_int_equal(conf.localhost, PO_LOCALHOST_ALLOW);
+	assert_int_equal(conf.scproxy_port, 29999);
+	/* the metadata's command line shows no password */
+	assert_null(strstr(conf.command, "p:w@d"));
+	assert_non_null(strstr(conf.command, "-a u:*****@app.test:8080"));
+	/* version 4: host:port:user:password; localhost allowed */
+	assert_int_equal(parse("-u", "a", "-k", "k", "-a", "h:80:u:p:q",
+	    "--dns", "10.0.0.1", NULL), CONFIG_OK);
+	assert_string_equal(conf.po->auth[0].host, "h");
+	assert_string_equal(conf.po->auth[0].basic, "Basic dTpwOnE=");
+	assert_int_equal(conf.localhost, PO_LOCALHOST_ALLOW);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_int_equal(conf.localhost, PO_LOCALHOST_DENY);
+
+	/* SAUCE_* variables, below the flags */
+	setenv("SAUCE_AUTH", "e:p@env.test:80", 1);
+	setenv("SAUCE_HEADER", "X-Env: 1", 1);
+	setenv("SAUCE_RESPONSE_HEADER", "-X-Env-*", 1);
+	setenv("SAUCE_DNS_SERVER", "10.0.0.9,10.0.0.8", 1);
+	setenv("SAUCE_DNS_ROUND_ROBIN", "true", 1);
+	setenv("SAUCE_DNS_TIMEOUT", "2s", 1);
+	setenv("SAUCE_PROXY_LOCALHOST", "direct", 1);
+	setenv("SAUCE_ALLOW_NETWORKS", "10.0.0.0/8", 1);
+	setenv("SAUCE_DENY_NETWORKS", "10.2.0.0/16,10.3.0.0/16", 1);
+	setenv("SAUCE_SCPROXY_PORT", "29998", 1);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-H", "X-Flag: 1",
+	    NULL), CONFIG_OK);
+	assert_string_equal(conf.po->auth[0].host, "env.test");
+	assert_int_equal(conf.po->nreq, 1);
+	assert_string_equal(conf.po->req[0].name, "X-Flag");
+	assert_int_equal(conf.po->nresp, 1);
+	assert_string_equal(conf.dns, "10.0.0.9:53,10.0.0.8:53");
+	assert_int_equal(conf.dns_rr, 1);
+	assert_int_equal(conf.dns_timeout_ms, 2000);
+	assert_int_equal(conf.localhost, PO_LOCALHOST_DIRECT);
+	assert_int_equal(conf.po->nnet, 3);
+	assert_int_equal(conf.scproxy_port, 29998);
+	setenv("SAUCE_DNS_TIMEOUT", "soon", 1);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", NULL),
+	    CONFIG_ERROR);
+	assert_non_null(strstr(err, "SAUCE_DNS_TIMEOUT: 'soon'"));
+	setenv("SAUCE_DNS_ROUND_ROBIN", "perhaps", 1);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", NULL),
+	    CONFIG_ERROR);
+	assert_non_null(strstr(err, "SAUCE_DNS_ROUND_ROBIN"));
+	clear_env();
+
+	/* the config file, below both */
+	f = cfile(0600, "username: a\naccess-key: k\nauth:\n"
+	    "  - \"f:p@file.test:*\"\nheader:\n  - \"X-File: 1\"\n"
+	    "  - \"-X-Gone\"\nresponse-header: \"X-R;\"\n"
+	    "dns-server: [10.0.0.5, \"10.0.0.6:53\"]\ndns-round-robin: true\n"
+	    "dns-timeout: 1m\nproxy-localhost: deny\n"
+	    "allow-networks: 10.0.0.0/8\ndeny-networks: [\"10.9.0.0/16:1-1024\"]\n"
+	    "scproxy-port: 29997\n");
+	assert_int_equal(parse("run", "-c", f, NULL), CONFIG_OK);
+	assert_string_equal(conf.po->auth[0].host, "file.test");
+	assert_int_equal(conf.po->nreq, 2);
+	assert_int_equal(conf.po->nresp, 1);
+	assert_string_equal(conf.dns, "10.0.0.5:53,10.0.0.6:53");
+	assert_int_equal(conf.dns_rr, 1);
+	assert_int_equal(conf.dns_timeout_ms, 60000);
+	assert_int_equal(conf.localhost, PO_LOCALHOST_DENY);
+	assert_int_equal(conf.po->nnet, 2);
+	assert_int_equal(conf.scproxy_port, 29997);
+	f = cfile(0600, "username: a\naccess-key: k\nheader: \"X A: 1\"\n");
+	assert_int_equal(parse("run", "-c", f, NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "header: bad header name"));
+	/* a file with credentials readable by others: a warning */
+	f = cfile(0644, "auth: \"f:p@file.test:*\"\n");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_OK);
+	assert_non_null(config_warning());
+}
+
 static void
 test_cacert(void **state)
 {
@@ -909,6 +1057,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_proxy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cacert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proxyd_flags, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_file_mode, setup,
 		    teardown),
 	};

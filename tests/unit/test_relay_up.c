@@ -72,7 +72,14 @@ test_literal(void **state)
 	assert_int_equal(up_literal(&ua, "localhost", 1), 2);
 	assert_int_equal(up_literal(&ua, "app.test", 80), 0);
 	assert_int_equal(up_literal(&ua, "localhost.test", 80), 0);
-	assert_int_equal(up_literal(&ua, "1.2.3", 80), 0);
+	/* IPv4 as browsers take it: no name to resolve, the address judged */
+	assert_int_equal(up_literal(&ua, "2130706433", 80), 1);
+	assert_v4(&ua, 0, "127.0.0.1", 80);
+	assert_int_equal(up_literal(&ua, "0x7f.1", 80), 1);
+	assert_v4(&ua, 0, "127.0.0.1", 80);
+	assert_int_equal(up_literal(&ua, "1.2.3", 80), 1);
+	assert_v4(&ua, 0, "1.2.0.3", 80);
+	assert_int_equal(up_literal(&ua, "1.2.3.4.5", 80), 0);
 }
 
 /* a name's answer: IPv4 first, then IPv6, PROXYD_MAXADDR at most */
