@@ -26,9 +26,8 @@
 #include "imsg_server.h"
 #include "listener.h"
 #include "log.h"
+#include "prom.h"
 #include "server.h"
-
-#define METRICS_TYPE	"text/plain; version=0.0.4; charset=utf-8"
 
 static struct httpd		*metrics_httpd;
 static struct listener		*metrics_listener;
@@ -145,25 +144,10 @@ metrics_request(struct httpd_req *req, void *arg)
 			    "out of memory\n", 14);
 			return;
 		}
-		httpd_reply(req, 200, METRICS_TYPE, NULL, body, len);
+		httpd_reply(req, 200, PROM_CONTENT_TYPE, NULL, body, len);
 		free(body);
 	} else
 		httpd_reply(req, 404, "text/plain", NULL, "not found\n", 10);
-}
-
-/* One metric's HELP and TYPE lines. */
-static void
-metrics_head(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void
-metrics_one(FILE *f, const char *name, const char *type, const char *help,
-    unsigned long long v)
-{
-	metrics_head(f, name, type, help);
-	fprintf(f, "%s %llu\n", name, v);
 }
 
 /* The whole text, malloc'ed; NULL when out of memory. */
@@ -187,39 +171,39 @@ metrics_text(size_t *len)
 		if (t->status == TUNNEL_RUNNING && t->connected)
 			conn++;
 	}
-	metrics_head(f, "sc_server_tunnels", "gauge",
+	prom_head(f, "sc_server_tunnels", "gauge",
 	    "Tunnels in the registry, by state.");
 	fprintf(f, "sc_server_tunnels{state=\"running\"} %llu\n"
 	    "sc_server_tunnels{state=\"halting\"} %llu\n"
 	    "sc_server_tunnels{state=\"terminated\"} %llu\n",
 	    n[TUNNEL_RUNNING], n[TUNNEL_HALTING], n[TUNNEL_TERMINATED]);
-	metrics_one(f, "sc_server_tunnels_connected", "gauge",
+	prom_one(f, "sc_server_tunnels_connected", "gauge",
 	    "Running tunnels with at least one KGP connection up.", conn);
 
-	metrics_one(f, "sc_server_kgp_worker_up", "gauge", "1 when the KGP "
+	prom_one(f, "sc_server_kgp_worker_up", "gauge", "1 when the KGP "
 	    "worker reported within the last seconds.", metrics_kgp_fresh());
-	metrics_one(f, "sc_server_sessions", "gauge",
+	prom_one(f, "sc_server_sessions", "gauge",
 	    "KGP sessions bound to a tunnel, up or waiting to be resumed.",
 	    kgp.sessions);
-	metrics_one(f, "sc_server_sessions_up", "gauge",
+	prom_one(f, "sc_server_sessions_up", "gauge",
 	    "KGP sessions whose link is up.", kgp.sessions_up);
-	metrics_one(f, "sc_server_sessions_total", "counter",
+	prom_one(f, "sc_server_sessions_total", "counter",
 	    "KGP sessions bound since the KGP worker started.",
 	    kgp.sessions_total);
-	metrics_one(f, "sc_server_streams_open", "gauge",
+	prom_one(f, "sc_server_streams_open", "gauge",
 	    "Streams open on the KGP sessions.", kgp.streams_open);
-	metrics_one(f, "sc_server_streams_total", "counter",
+	prom_one(f, "sc_server_streams_total", "counter",
 	    "Streams opened since the KGP worker started.", kgp.streams_total);
-	metrics_head(f, "sc_server_stream_bytes_total", "counter",
+	prom_head(f, "sc_server_stream_bytes_total", "counter",
 	    "Stream bytes since the KGP worker started: in from the clients, "
 	    "out to them.");
 	fprintf(f, "sc_server_stream_bytes_total{direction=\"in\"} %llu\n"
 	    "sc_server_stream_bytes_total{direction=\"out\"} %llu\n",
 	    (unsigned long long)kgp.bytes_in,
 	    (unsigned long long)kgp.bytes_out);
-	metrics_one(f, "sc_server_entry_connections_total", "counter",
+	prom_one(f, "sc_server_entry_connections_total", "counter",
 	    "Connections accepted by the entry proxies.", kgp.entry_accepted);
-	metrics_head(f, "sc_server_entry_rejections_total", "counter",
+	prom_head(f, "sc_server_entry_rejections_total", "counter",
 	    "Entry proxy connections refused, by status code (\"other\": "
 	    "the rest).");
 	for (i = 0; i < ENTRY_CODES_MAX; i++) {
@@ -233,23 +217,23 @@ metrics_text(size_t *len)
 			    (unsigned long long)kgp.entry_rejected[i]);
 	}
 
-	metrics_head(f, "sc_server_rest_requests_total", "counter",
+	prom_head(f, "sc_server_rest_requests_total", "counter",
 	    "REST API answers by status code, since the REST worker started.");
 	nc = rest_codes(&codes);
 	for (i = 0; i < nc; i++)
 		fprintf(f, "sc_server_rest_requests_total{code=\"%d\"} %llu\n",
 		    codes[i].code, (unsigned long long)codes[i].n);
-	metrics_head(f, "sc_server_failed_logins_total", "counter",
+	prom_head(f, "sc_server_failed_logins_total", "counter",
 	    "Logins with wrong credentials: REST API, entry proxies (-P).");
 	fprintf(f, "sc_server_failed_logins_total{realm=\"rest\"} %llu\n"
 	    "sc_server_failed_logins_total{realm=\"entry\"} %llu\n",
 	    (unsigned long long)throttle_failures(THROTTLE_REST),
 	    (unsigned long long)throttle_failures(THROTTLE_ENTRY));
-	metrics_one(f, "sc_server_state_saves_total", "counter",
+	prom_one(f, "sc_server_state_saves_total", "counter",
 	    "Registry (tunnels.json) saves written.", ss->saves);
-	metrics_one(f, "sc_server_state_save_failures_total", "counter",
+	prom_one(f, "sc_server_state_save_failures_total", "counter",
 	    "Registry saves that failed.", ss->failures);
-	metrics_one(f, "sc_server_start_time_seconds", "gauge",
+	prom_one(f, "sc_server_start_time_seconds", "gauge",
 	    "When the REST worker started, Unix time.",
 	    (unsigned long long)started);
 	if (fclose(f) != 0) {
