@@ -62,6 +62,8 @@ enum opt_code {
 	OPT_RULES_TUNNEL,
 	OPT_RULES_PASSTHROUGH,
 	OPT_RULES_RESIGN,
+	OPT_API_ADDRESS,	/* /readyz, /metrics... (api.c) */
+	OPT_API_AUTH,
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -132,8 +134,10 @@ static const struct sc_opt v4_opts[] = {
 	{ "dns",			1, 0,   U, L },
 	{ "scproxy-port",		1, 0,   U },
 	{ "log-stats",			1, 'z', U },
-	{ "status-address",		1, 0,   U },
-	{ "metrics-address",		1, 0,   U },
+	{ "status-address",		1, 0,   OPT_API_ADDRESS },
+	{ "metrics-address",		1, 0,   OPT_API_ADDRESS },
+	{ "api-address",		1, 0,   OPT_API_ADDRESS },
+	{ "api-basic-auth",		1, 0,   OPT_API_AUTH },
 	{ "extra-info",			1, 0,   U },
 	{ "cainfo",			1, 0,   OPT_CAINFO },
 	{ "cacert-file",		1, 0,   OPT_CACERT_FILE, L },
@@ -195,8 +199,8 @@ static const struct sc_opt v5_opts[] = {
 	{ "http-idle-conn-timeout",	1, 0,   U },
 	{ "http-response-header-timeout", 1, 0, U },
 	{ "http-tls-handshake-timeout",	1, 0,   U },
-	{ "api-address",		1, 0,   U },
-	{ "api-basic-auth",		1, 0,   U },
+	{ "api-address",		1, 0,   OPT_API_ADDRESS },
+	{ "api-basic-auth",		1, 0,   OPT_API_AUTH },
 	{ "api-idle-timeout",		1, 0,   U },
 	{ "log-http",			1, 0,   U },
 	{ NULL,				0, 0,   0 }
@@ -268,6 +272,8 @@ config_free(struct sc_config *conf)
 	free(conf->proxy_host);
 	free(conf->proxy_user);
 	config_wipe_free(conf->proxy_pass);
+	free(conf->api_address);
+	config_wipe_free(conf->api_auth);
 	rules_free(conf->rules);
 	while (conf->ncacert_files > 0)
 		free(conf->cacert_files[--conf->ncacert_files]);
@@ -746,6 +752,10 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 	case OPT_RULES_RESIGN:
 		return (config_rules_add(conf, o->code - OPT_RULES_DENY, arg,
 		    flag, err, errlen));
+	case OPT_API_ADDRESS:
+	case OPT_API_AUTH:
+		return (config_api(conf, o->code == OPT_API_AUTH, arg, flag,
+		    err, errlen));
 	case OPT_CONFIG:
 		/* read by config_parse(), after the environment */
 		break;
@@ -995,6 +1005,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 	    conf->proxy_pass)) == NULL)
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "out of memory"));
+	config_mask_api_auth(conf, conf->command);
 	return (CONFIG_OK);
 }
 

@@ -345,7 +345,51 @@ config_hide_secrets(const struct sc_config *conf, int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		mask_typed(argv[i], conf->proxy_pass);
 		mask_secret(argv[i], conf->proxy_pass);
+		config_mask_api_auth(conf, argv[i]);
 	}
+}
+
+/*
+ * --api-address host:port (auth 0), --api-basic-auth user:password
+ * (auth 1), from flag, into conf.
+ */
+int
+config_api(struct sc_config *conf, int auth, const char *arg,
+    const char *flag, char *err, size_t errlen)
+{
+	struct http_authority	 a;
+	const char		*colon;
+
+	if (!auth) {
+		if (http_parse_authority(arg, strlen(arg), 0, 0, &a) == -1)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: '%s' is not host:port (%s)", flag, arg,
+			    a.errstr));
+		if (config_set_string(&conf->api_address, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		return (CONFIG_OK);
+	}
+	if ((colon = strchr(arg, ':')) == NULL || colon == arg ||
+	    colon[1] == '\0')
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "%s: not user:password", flag));
+	config_wipe_free(conf->api_auth);
+	conf->api_auth = NULL;
+	if (config_set_string(&conf->api_auth, arg, flag, err, errlen) == -1)
+		return (CONFIG_ERROR);
+	return (CONFIG_OK);
+}
+
+/* The password of --api-basic-auth in s becomes '*'s. */
+void
+config_mask_api_auth(const struct sc_config *conf, char *s)
+{
+	const char	*colon;
+
+	if (conf->api_auth != NULL &&
+	    (colon = strchr(conf->api_auth, ':')) != NULL)
+		mask_secret(s, colon + 1);
 }
 
 /*

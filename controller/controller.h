@@ -55,6 +55,19 @@
 #define SC_REST_BACKOFF_SEC	1
 #define SC_REST_RETRY_MAX_SEC	60
 
+/*
+ * --api-address (api.c): the listener's backlog; a whole request must
+ * come within API_REQUEST_SEC (API_REQUEST_MIN_SEC when API_WAITING_MAX
+ * connections wait, API_WAITING_ADDR of them from one address) and an
+ * answer be read within API_ANSWER_SEC, or the connection is dropped.
+ */
+#define API_BACKLOG		64
+#define API_REQUEST_SEC		5
+#define API_REQUEST_MIN_SEC	1
+#define API_ANSWER_SEC		10
+#define API_WAITING_ADDR	16
+#define API_WAITING_MAX		64
+
 struct rules;
 
 /* the command line, environment and defaults, after parsing */
@@ -100,6 +113,10 @@ struct sc_config {
 	char		*cacert_files[SC_CACERT_FILES_MAX];	/* --cacert-file */
 	int		 ncacert_files;
 	int		 cacert_system;		/* --cacert-system */
+
+	/* --api-address: /readyz, /healthz, /metrics... (api.c) */
+	char		*api_address;		/* host:port, NULL: none */
+	char		*api_auth;		/* user:password, or NULL */
 };
 
 /* what config_parse() tells main() to do */
@@ -177,6 +194,7 @@ struct child {
 	int		 failed_starts;	/* in a row */
 	int		 hung;		/* killed for want of a hello */
 	char		 why[1536];	/* what went wrong last */
+	uint32_t	 restarts;	/* started again after its hello */
 	struct sc_stats	 stats;
 	/* what it may send (sc.c); a bad one gets it restarted */
 	const struct imsgev_peer *peer;
@@ -237,6 +255,7 @@ struct sc {
 	int			 drain_logged;
 	int			 early_failures;
 	uint32_t		 reconnects;
+	uint64_t		 proxy_failures;	/* CONNECTs that failed */
 	uint32_t		 nlinks;
 	struct link		 links[SC_MAX_CONNECTIONS];
 	struct event		*giveup_ev;	/* none up for too long */
@@ -296,6 +315,9 @@ void		 config_scrub_env(void);
 int		 config_rules_add(struct sc_config *, int, const char *,
 		    const char *, char *, size_t);
 int		 config_rules_finish(struct sc_config *, char *, size_t);
+int		 config_api(struct sc_config *, int, const char *,
+		    const char *, char *, size_t);
+void		 config_mask_api_auth(const struct sc_config *, char *);
 
 /* conffile.c */
 void		 conffile_init(struct conffile *);
@@ -381,5 +403,13 @@ int		 control_init(const char *, char *, size_t);
 void		 control_listen(struct event_base *, const struct control_cb *);
 void		 control_cleanup(void);
 void		 control_status_ready(void);
+
+/* api.c */
+/* what the API asks of the controller: api_listen()'s */
+struct api_cb {
+	void	(*status)(struct ctl_status *, struct sc_link_stats *);
+};
+int		 api_init(const struct sc_config *, char *, size_t);
+void		 api_listen(struct sc *, const struct api_cb *);
 
 #endif /* SC_CONTROLLER_H */

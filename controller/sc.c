@@ -132,6 +132,11 @@ static const struct link_cb sc_link_cb = {
 	.stop = sc_shutdown,
 };
 
+/* what the API asks (api.c) */
+static const struct api_cb sc_api_cb = {
+	.status = sc_status,
+};
+
 /* what sc-ctl may ask (control.c) */
 static const struct control_cb sc_control_cb = {
 	.status = sc_status,
@@ -971,6 +976,11 @@ main(int argc, char *argv[])
 		return (1);
 	}
 	strlcpy(ctlsock_path, conf->ctl_socket, sizeof(ctlsock_path));
+	/* --api-address: bound now, served once the loop runs */
+	if (api_init(conf, err, sizeof(err)) == -1) {
+		sc_error("%s", err);
+		return (1);
+	}
 
 	/* hide the key from ps(1), before the spawner is forked */
 	for (i = 1; i < argc; i++)
@@ -1049,6 +1059,7 @@ main(int argc, char *argv[])
 	supervise_start_all();
 	timer_add(env->stats_ev, 1, 0);
 	control_listen(env->base, &sc_control_cb);
+	api_listen(env, &sc_api_cb);
 
 	event_base_dispatch(env->base);
 	/* not reached: sc_stop_finish() exits */

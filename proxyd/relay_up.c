@@ -186,6 +186,7 @@ up_resolved(struct stream *s, int result, struct evutil_addrinfo *ai)
 	if (result != 0) {
 		if (ai != NULL)
 			evutil_freeaddrinfo(ai);
+		env->stats.dns_failures++;
 		up_fail(s, 502, "proxyd: cannot resolve %s: %s", u->host,
 		    evutil_gai_strerror(result));
 		return;
@@ -194,6 +195,7 @@ up_resolved(struct stream *s, int result, struct evutil_addrinfo *ai)
 	if (ai != NULL)
 		evutil_freeaddrinfo(ai);
 	if (u->naddr == 0) {
+		env->stats.dns_failures++;
 		up_fail(s, 502, "proxyd: cannot resolve %s: no address",
 		    u->host);
 		return;
@@ -265,6 +267,7 @@ up_timeout(evutil_socket_t fd, short event, void *arg)
 	struct stream	*s = arg;
 
 	if (s->u.state == U_RESOLVING) {
+		env->stats.dns_failures++;
 		up_fail(s, 502, "proxyd: cannot resolve %s: no answer from "
 		    "the name servers in %u ms", s->u.host,
 		    PROXYD_DNS_TIMEOUT_MS);
