@@ -217,6 +217,14 @@ metrics_text(size_t *len)
 			    (unsigned long long)kgp.entry_rejected[i]);
 	}
 
+	prom_one(f, "sc_server_certificates_minted_total", "counter",
+	    "Leaf certificates the CA signed for the entry proxies.",
+	    kgp.certs_minted);
+	prom_one(f, "sc_server_certificate_failures_total", "counter",
+	    "Names no leaf certificate could be made for (no CA, rate "
+	    "limit, refused, timed out).", kgp.cert_failures);
+	prom_one(f, "sc_server_certificate_cache_hits_total", "counter",
+	    "Leaf certificates served from the cache.", kgp.cert_hits);
 	prom_head(f, "sc_server_rest_requests_total", "counter",
 	    "REST API answers by status code, since the REST worker started.");
 	nc = rest_codes(&codes);

@@ -476,6 +476,7 @@ void		 mint_cancel(struct mint_wait *);
 void		 mint_answer(const struct srv_ca_rep *, size_t);
 void		 mint_ca_state(int);
 void		 mint_free(void);
+void		 mint_stats(struct srv_kgp_stats *);
 
 /* accounts.c */
 int		 accounts_load(const char *, struct accountlist *);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # sc-server -m (issue 18): /metrics in the Prometheus text format (read
 # with the parser of python3-prometheus-client), /healthz, /readyz on an
-# address of their own; the figures follow what happens (tunnels,
+# address of their own; the figures follow what happens (certificates
+# the CA signed, tunnels,
 # sessions, streams, bytes, REST answers, failed logins, entry proxy
 # refusals); /readyz says 503 while the KGP worker does not serve; a
 # flood of scrapers and a scraper that never reads are dropped, while
@@ -83,6 +84,15 @@ v=$(metric sc_server_tunnels state=running) ||
     fail "/metrics does not parse: $(head -n 5 "$TMP/scrape")"
 [ "$v" = 0 ] || fail "running tunnels before any: $v"
 ok "/healthz 200, /readyz 200, /metrics parses (prometheus_client)"
+
+# the CA process signs a trial leaf when it comes up: one minted
+wait_for 10 at_least 1 sc_server_certificates_minted_total ||
+    fail "no certificate minted: $(metric sc_server_certificates_minted_total)"
+[ "$(metric sc_server_certificate_failures_total)" = 0 ] ||
+    fail "certificate failures: $(metric sc_server_certificate_failures_total)"
+[ "$(metric sc_server_certificate_cache_hits_total)" = 0 ] ||
+    fail "certificate cache hits: $(metric sc_server_certificate_cache_hits_total)"
+ok "the CA's trial leaf: sc_server_certificates_minted_total 1, no failure, no cache hit yet"
 
 # traffic: a tunnel, requests through it, a wrong key, a bad request head
 launch_sc -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" -x "$REST_URL" \
