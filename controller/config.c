@@ -64,6 +64,7 @@ enum opt_code {
 	OPT_RULES_RESIGN,
 	OPT_API_ADDRESS,	/* /readyz, /metrics... (api.c) */
 	OPT_API_AUTH,
+	OPT_DOCTOR,		/* --doctor: checks, no tunnel (doctor.c) */
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -143,7 +144,7 @@ static const struct sc_opt v4_opts[] = {
 	{ "cacert-file",		1, 0,   OPT_CACERT_FILE, L },
 	{ "cacert-system",		0, 0,   OPT_CACERT_SYSTEM },
 	{ "capath",			1, 0,   U },
-	{ "doctor",			0, 0,   U },
+	{ "doctor",			0, 0,   OPT_DOCTOR },
 	{ NULL,				0, 0,   0 }
 };
 
@@ -202,6 +203,7 @@ static const struct sc_opt v5_opts[] = {
 	{ "api-address",		1, 0,   OPT_API_ADDRESS },
 	{ "api-basic-auth",		1, 0,   OPT_API_AUTH },
 	{ "api-idle-timeout",		1, 0,   U },
+	{ "doctor",			0, 0,   OPT_DOCTOR },
 	{ "log-http",			1, 0,   U },
 	{ NULL,				0, 0,   0 }
 };
@@ -657,6 +659,9 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		break;
 	case OPT_WAIT_SHUTDOWN:
 		conf->wait_shutdown = 1;
+		break;
+	case OPT_DOCTOR:
+		conf->doctor = 1;
 		break;
 	case OPT_TUNNEL_CAINFO:
 		if (config_set_string(&conf->tunnel_cainfo, arg, flag, err,

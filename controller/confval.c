@@ -459,3 +459,31 @@ config_rules_finish(struct sc_config *conf, char *err, size_t errlen)
 		    "traffic rules: %s", msg));
 	return (CONFIG_OK);
 }
+
+/*
+ * The upstream proxy's credentials for a Proxy-Authorization: Basic
+ * header, base64(user:password), malloc'd into *out (NULL without
+ * any).  Returns 0, or -1 out of memory.
+ */
+int
+config_proxy_basic(const struct sc_config *conf, char **out)
+{
+	char	*up;
+	size_t	 ulen, plen;
+
+	*out = NULL;
+	if (conf->proxy_user == NULL)
+		return (0);
+	ulen = strlen(conf->proxy_user);
+	plen = conf->proxy_pass != NULL ? strlen(conf->proxy_pass) : 0;
+	if ((up = malloc(ulen + plen + 2)) == NULL)
+		return (-1);
+	memcpy(up, conf->proxy_user, ulen);
+	up[ulen] = ':';
+	if (plen > 0)
+		memcpy(up + ulen + 1, conf->proxy_pass, plen);
+	*out = text_base64(up, ulen + plen + 1);
+	explicit_bzero(up, ulen + plen + 1);
+	free(up);
+	return (*out == NULL ? -1 : 0);
+}

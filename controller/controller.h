@@ -29,6 +29,16 @@
 #define SC_CACERT_FILES_MAX	16	/* --cacert-file, up to SC_CA_MAX in all */
 #define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
 #define STOP_REQUEST_SEC	10
+#define SC_NOFILE		65536	/* open files as root, for the helpers */
+
+/*
+ * --doctor (doctor.c): each network step bounded by DOCTOR_TIMEOUT_SEC;
+ * the clock may be DOCTOR_SKEW_MAX_SEC off the REST API's Date; sc
+ * must be able to open DOCTOR_NOFILE_MIN files.
+ */
+#define DOCTOR_TIMEOUT_SEC	10
+#define DOCTOR_SKEW_MAX_SEC	60
+#define DOCTOR_NOFILE_MIN	4096
 
 /*
  * The helpers' supervision (supervise.c): a helper must say hello within
@@ -117,6 +127,7 @@ struct sc_config {
 	/* --api-address: /readyz, /healthz, /metrics... (api.c) */
 	char		*api_address;		/* host:port, NULL: none */
 	char		*api_auth;		/* user:password, or NULL */
+	int		 doctor;		/* --doctor: check, no tunnel */
 };
 
 /* what config_parse() tells main() to do */
@@ -318,6 +329,7 @@ int		 config_rules_finish(struct sc_config *, char *, size_t);
 int		 config_api(struct sc_config *, int, const char *,
 		    const char *, char *, size_t);
 void		 config_mask_api_auth(const struct sc_config *, char *);
+int		 config_proxy_basic(const struct sc_config *, char **);
 
 /* conffile.c */
 void		 conffile_init(struct conffile *);
@@ -340,6 +352,8 @@ int		 rest_create(const struct sc_config *, struct rest_tunnel *,
 int		 rest_get(const char *, struct rest_tunnel *, char *, size_t);
 int		 rest_delete(const char *, char *, size_t);
 int		 rest_remove_colliding(const char *, char *, size_t);
+int		 rest_endpoint(struct rest_tunnel *, char *, size_t);
+time_t		 rest_server_date(void);
 
 /* supervise.c */
 /* what the controller hears of its helpers: supervise_init()'s callbacks */
@@ -403,6 +417,9 @@ int		 control_init(const char *, char *, size_t);
 void		 control_listen(struct event_base *, const struct control_cb *);
 void		 control_cleanup(void);
 void		 control_status_ready(void);
+
+/* doctor.c */
+int		 doctor_run(const struct sc_config *, volatile sig_atomic_t *);
 
 /* api.c */
 /* what the API asks of the controller: api_listen()'s */

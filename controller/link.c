@@ -130,25 +130,11 @@ static void
 link_proxy_init(void)
 {
 	const struct sc_config	*conf = env->conf;
-	char			*up;
-	size_t			 ulen, plen;
 
 	if (!link_proxied())
 		return;
-	if (conf->proxy_user != NULL && proxy_auth == NULL) {
-		ulen = strlen(conf->proxy_user);
-		plen = conf->proxy_pass != NULL ? strlen(conf->proxy_pass) : 0;
-		if ((up = malloc(ulen + plen + 2)) == NULL)
-			fatal("%s", __func__);
-		memcpy(up, conf->proxy_user, ulen);
-		up[ulen] = ':';
-		if (plen > 0)
-			memcpy(up + ulen + 1, conf->proxy_pass, plen);
-		if ((proxy_auth = text_base64(up, ulen + plen + 1)) == NULL)
-			fatal("%s", __func__);
-		explicit_bzero(up, ulen + plen + 1);
-		free(up);
-	}
+	if (proxy_auth == NULL && config_proxy_basic(conf, &proxy_auth) == -1)
+		fatal("%s", __func__);
 	log_info("Tunnel connections go through the proxy %s%s%s:%d (%s)%s",
 	    strchr(conf->proxy_host, ':') != NULL ? "[" : "",
 	    conf->proxy_host, strchr(conf->proxy_host, ':') != NULL ? "]" : "",

@@ -42,7 +42,6 @@
 #define RUNNING_TIMEOUT_SEC	60
 #define STOP_TIMEOUT_SEC	30	/* the whole shutdown, REST calls included */
 #define STOP_DRAIN_SEC		60	/* --wait-tunnel-shutdown: open streams */
-#define SC_NOFILE		65536	/* open files, for the helpers */
 
 static struct sc		*env;
 static volatile sig_atomic_t	 sc_signalled;
@@ -940,6 +939,10 @@ main(int argc, char *argv[])
 	signal(SIGHUP, SIG_IGN);
 	atexit(sc_cleanup);
 	sc_raise_nofile();
+
+	/* --doctor: the checks, and no tunnel */
+	if (conf->doctor)
+		return (doctor_run(conf, &sc_signalled));
 
 	log_info("sc %s starting (%s command line), REST API %s", SC_VERSION,
 	    conf->legacy ? "version 4" : "version 5", conf->rest_url);
