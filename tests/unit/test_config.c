@@ -214,8 +214,23 @@ test_unsupported(void **state)
 	assert_int_equal(parse("-u", "a", "-k", "k", "-a", "x:1:u:p", NULL),
 	    CONFIG_ERROR);
 	assert_string_equal(err, "-a/--auth is not supported yet");
-	assert_int_equal(parse("-u", "a", "-k", "k", "--doctor", NULL),
+	assert_int_equal(parse("-u", "a", "-k", "k", "--capath", "/x", NULL),
 	    CONFIG_ERROR);
+	/* issue 18: --doctor, the API flags of both forms */
+	assert_int_equal(parse("-u", "a", "-k", "k", "--doctor", NULL),
+	    CONFIG_OK);
+	assert_int_equal(conf.doctor, 1);
+	assert_int_equal(parse("-u", "a", "-k", "k", "--status-address",
+	    "127.0.0.1:9000", NULL), CONFIG_OK);
+	assert_string_equal(conf.api_address, "127.0.0.1:9000");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--api-address",
+	    "[::1]:9000", "--api-basic-auth", "u:pw", NULL), CONFIG_OK);
+	assert_string_equal(conf.api_auth, "u:pw");
+	assert_null(strstr(conf.command, "pw"));
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--api-address",
+	    "9000", NULL), CONFIG_ERROR);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--api-basic-auth",
+	    "nocolon", NULL), CONFIG_ERROR);
 	/* version 5: -x is the application proxy */
 	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-x", "h:1",
 	    NULL), CONFIG_ERROR);
