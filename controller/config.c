@@ -32,6 +32,7 @@ enum opt_code {
 	OPT_TUNNEL_NAME,
 	OPT_REST_URL,
 	OPT_REGION,
+	OPT_REGIONS,		/* the operator's region table */
 	OPT_READYFILE,
 	OPT_PIDFILE,
 	OPT_LOGFILE,
@@ -85,12 +86,10 @@ struct sc_opt {
 /* --cainfo: read by rest.c (kept out of struct sc_config on purpose) */
 char	*config_cainfo;
 
-/* a warning about the config file, logged once the log is open */
-static char	 config_warn[2 * PATH_MAX + 128];
-
-/* v4: where an unset -p/--proxy is looked for, in this order */
-static const char *proxy_env[] = {
-	"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", NULL
+/* SAUCE_ variables of no option of sc run that sc reads */
+static const char *env_other[] = {
+	"SAUCE_USERNAME", "SAUCE_ACCESS_KEY", "SAUCE_CONFIG_FILE",
+	"SAUCE_LOG_LEVEL", "SAUCE_ACCESS_KEY_FILE", NULL
 };
 
 /* version 4: `sc legacy` and a bare `sc -u ...` */
@@ -155,6 +154,7 @@ static const struct sc_opt v5_opts[] = {
 	{ "access-key",			1, 'k', OPT_KEY },
 	{ "api-key",			1, 0,   OPT_KEY },
 	{ "region",			1, 'r', OPT_REGION },
+	{ "regions",			1, 0,   OPT_REGIONS, L },
 	{ "tunnel-name",		1, 'i', OPT_TUNNEL_NAME },
 	{ "tunnel-identifier",		1, 0,   OPT_TUNNEL_NAME },
 	{ "rest-url",			1, 0,   OPT_REST_URL },
@@ -211,14 +211,8 @@ static const struct sc_opt v5_opts[] = {
 #undef U
 #undef L
 
-/* region names of the hosted service; here they all mean the default */
-static const char *regions[] = {
-	"us-west", "us-west-1", "us-east", "us-east-1", "us-east-4",
-	"eu-central", "eu-central-1", "apac-southeast", "apac-southeast-1",
-	"us", "eu", "staging", NULL
-};
-
-static void	 proxy_from_env(struct sc_config *);
+static int	 config_env(struct sc_config *, unsigned char *, char *,
+		    size_t);
 static const struct sc_opt *find_short(const struct sc_opt *, int);
 static const struct sc_opt *find_long(const struct sc_opt *, const char *);
 static int	 opt_slot(enum opt_code);
@@ -264,6 +258,8 @@ config_free(struct sc_config *conf)
 	free(conf->tunnel_name);
 	free(conf->rest_url);
 	free(conf->region);
+	while (conf->nregions > 0)
+		free(conf->regions[--conf->nregions]);
 	free(conf->readyfile);
 	free(conf->pidfile);
 	free(conf->logfile);
@@ -288,17 +284,6 @@ find_short(const struct sc_opt *opts, int c)
 	for (; opts->name != NULL; opts++)
 		if (opts->shortc == c)
 			return (opts);
-	return (NULL);
-}
-
-const char *
-config_region_url(const char *region)
-{
-	int	 i;
-
-	for (i = 0; regions[i] != NULL; i++)
-		if (strcmp(regions[i], region) == 0)
-			return (SC_DEFAULT_REST_URL);
 	return (NULL);
 }
 
@@ -450,12 +435,12 @@ config_file_mode(const struct sc_opt *opts, const struct conffile *cf,
 	r = (cf->mode & (S_IRGRP | S_IROTH)) != 0;
 	w = (cf->mode & (S_IWGRP | S_IWOTH)) != 0;
 	if ((key || pass) && (r || w))
-		snprintf(config_warn, sizeof(config_warn), "%s is %s by "
+		config_warn_add("%s is %s by "
 		    "others and holds the %s: chmod 600 %s", path,
 		    r && w ? "readable and writable" : r ? "readable" :
 		    "writable", key ? "access key" : "proxy password", path);
 	else if (w)
-		snprintf(config_warn, sizeof(config_warn), "%s is writable "
+		config_warn_add("%s is writable "
 		    "by others: chmod go-w %s", path, path);
 }
 
@@ -486,59 +471,9 @@ config_file_apply(struct sc_config *conf, const struct conffile *cf,
 	unsigned char	 seen[OPT_MAX];
 
 	memset(seen, 0, sizeof(seen));
-	config_warn[0] = '\0';
+	config_warn_reset();
 	return (config_file_entries(conf, conf->legacy ? v4_opts : v5_opts,
 	    cf, path, seen, err, errlen));
-}
-
-/* The warning of the last config_parse(), for the log; NULL if none. */
-const char *
-config_warning(void)
-{
-	return (config_warn[0] != '\0' ? config_warn : NULL);
-}
-
-/*
- * Version 4 without -p/--proxy: the first of http_proxy, HTTP_PROXY,
- * all_proxy, ALL_PROXY that is set, as if given with -p (port 80 when
- * it names none; credentials in it count when -w gives none).  A value
- * that is no http:// proxy is skipped with a warning: these variables
- * are set for other programs too.
- */
-static void
-proxy_from_env(struct sc_config *conf)
-{
-	struct sc_config	 tmp;
-	const char		*env;
-	char			 msg[512];
-	int			 i;
-
-	for (i = 0; proxy_env[i] != NULL; i++) {
-		if ((env = getenv(proxy_env[i])) == NULL || *env == '\0')
-			continue;
-		config_init(&tmp);
-		if (config_proxy(&tmp, env, proxy_env[i], 1, 80, msg,
-		    sizeof(msg)) == -1) {
-			if (config_warn[0] == '\0')
-				snprintf(config_warn, sizeof(config_warn),
-				    "%s; no proxy is used", msg);
-			config_free(&tmp);
-			conf->proxy_off = 1;
-			return;
-		}
-		conf->proxy_host = tmp.proxy_host;
-		conf->proxy_port = tmp.proxy_port;
-		tmp.proxy_host = NULL;
-		if (conf->proxy_user == NULL) {
-			conf->proxy_user = tmp.proxy_user;
-			conf->proxy_pass = tmp.proxy_pass;
-			tmp.proxy_user = tmp.proxy_pass = NULL;
-		}
-		conf->proxy_from = proxy_env[i];
-		conf->proxy_rest = 1;
-		config_free(&tmp);
-		return;
-	}
 }
 
 /*
@@ -595,13 +530,13 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 			return (CONFIG_ERROR);
 		break;
 	case OPT_REGION:
-		if (config_region_url(arg) == NULL)
-			return (config_error(err, errlen, CONFIG_ERROR,
-			    "%s: unknown region '%s'", flag, arg));
+		/* known or not: once the table is whole (config_region_url) */
 		if (config_set_string(&conf->region, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
+	case OPT_REGIONS:
+		return (config_region_add(conf, arg, flag, err, errlen));
 	case OPT_READYFILE:
 		if (config_set_string(&conf->readyfile, arg, flag, err,
 		    errlen) == -1)
@@ -775,6 +710,80 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 }
 
 /*
+ * The environment: SAUCE_ and the name of an option of sc run, upper
+ * case, '-' as '_' (SAUCE_TUNNEL_POOL=true, SAUCE_SHARED=all), in both
+ * forms, below the flags.  A variable of no effect (overridden by a
+ * flag, of an option not supported yet, of no option) is a warning.
+ */
+static int
+config_env(struct sc_config *conf, unsigned char *seen, char *err,
+    size_t errlen)
+{
+	extern char		**environ;
+	const struct sc_opt	*o;
+	char			 var[128], name[128];
+	const char		*env;
+	size_t			 i, n;
+	int			 b, ret, j;
+
+	for (o = v5_opts; o->name != NULL; o++) {
+		if (config_env_name(o->name, var, sizeof(var)) == -1 ||
+		    (env = getenv(var)) == NULL || *env == '\0' ||
+		    o->code == OPT_USER || o->code == OPT_KEY ||
+		    o->code == OPT_VERBOSE || o->code == OPT_LOG_LEVEL ||
+		    o->code == OPT_CONFIG)
+			continue;	/* those above, and the unset */
+		if (o->code == OPT_UNSUPPORTED || o->code == OPT_HELP ||
+		    o->code == OPT_VERSION || o->code == OPT_DOCTOR) {
+			config_warn_add("%s: --%s %s, ignored", var, o->name,
+			    o->code == OPT_UNSUPPORTED ?
+			    "is not supported yet" : "is no setting");
+			continue;
+		}
+		if (seen[opt_slot(o->code)]) {
+			config_warn_add("%s is set, but a flag (or another "
+			    "variable of the same setting) overrides it", var);
+			continue;
+		}
+		seen[opt_slot(o->code)] = 1;
+		if (!o->has_arg) {
+			if ((b = parse_bool(env)) == -1)
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "%s: '%s' is neither true nor false", var,
+				    env));
+			ret = b ? config_apply(conf, o, NULL, var, err,
+			    errlen) : CONFIG_OK;
+		} else
+			ret = config_apply(conf, o, env, var, err, errlen);
+		if (ret != CONFIG_OK)
+			return (ret);
+		if (o->code == OPT_PROXY_SAUCE)
+			conf->proxy_from = "SAUCE_PROXY_SAUCE";
+	}
+	/* the ones of no option */
+	for (j = 0; environ[j] != NULL; j++) {
+		if (strncmp(environ[j], "SAUCE_", 6) != 0)
+			continue;
+		n = strcspn(environ[j], "=");
+		if (n >= sizeof(name))
+			continue;
+		memcpy(name, environ[j], n);
+		name[n] = '\0';
+		for (o = v5_opts; o->name != NULL; o++)
+			if (config_env_name(o->name, var, sizeof(var)) == 0 &&
+			    strcmp(var, name) == 0)
+				break;
+		for (i = 0; o->name == NULL && env_other[i] != NULL; i++)
+			if (strcmp(env_other[i], name) == 0)
+				break;
+		if (o->name == NULL && env_other[i] == NULL)
+			config_warn_add("%s is no variable of sc: ignored",
+			    name);
+	}
+	return (CONFIG_OK);
+}
+
+/*
  * Parse argv (argv[0] is the program) into conf.  Returns CONFIG_* and,
  * for CONFIG_ERROR and CONFIG_USAGE, a message in err.
  */
@@ -792,7 +801,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 	int			 c, li, first = 1, nopts, oargc = argc, ret;
 
 	*err = '\0';
-	config_warn[0] = '\0';
+	config_warn_reset();
 	memset(seen, 0, sizeof(seen));
 	conf->legacy = 1;
 	if (argc > 1 && strcmp(argv[1], "run") == 0) {
@@ -891,50 +900,11 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			    "info, debug, trace", env));
 		seen[OPT_VERBOSE] = 1;
 	}
-	if (!conf->legacy) {
-		if (conf->tunnel_name == NULL &&
-		    (env = getenv("SAUCE_TUNNEL_NAME")) != NULL &&
-		    *env != '\0' && config_set_string(&conf->tunnel_name, env,
-		    "SAUCE_TUNNEL_NAME", err, errlen) == -1)
-			return (CONFIG_ERROR);
-		if (conf->region == NULL &&
-		    (env = getenv("SAUCE_REGION")) != NULL && *env != '\0') {
-			if (config_region_url(env) == NULL)
-				return (config_error(err, errlen, CONFIG_ERROR,
-				    "SAUCE_REGION: unknown region '%s'", env));
-			if (config_set_string(&conf->region, env, "SAUCE_REGION",
-			    err, errlen) == -1)
-				return (CONFIG_ERROR);
-		}
-		if (cfpath == NULL &&
-		    (env = getenv("SAUCE_CONFIG_FILE")) != NULL && *env != '\0')
-			cfpath = env;
-		if (conf->proxy_host == NULL &&
-		    (env = getenv("SAUCE_PROXY_SAUCE")) != NULL &&
-		    *env != '\0') {
-			if (config_proxy(conf, env, "SAUCE_PROXY_SAUCE", 1, 0,
-			    err, errlen) == -1)
-				return (CONFIG_ERROR);
-			conf->proxy_from = "SAUCE_PROXY_SAUCE";
-			conf->proxy_rest = conf->proxy_tunnel = 1;
-		}
-		/* the traffic rules: SAUCE_DIRECT_DOMAINS and the others */
-		for (o = opts; o->name != NULL; o++) {
-			if (o->code < OPT_RULES_DENY ||
-			    o->code > OPT_RULES_RESIGN || seen[o->code])
-				continue;
-			snprintf(flag, sizeof(flag), "SAUCE_%s", o->name);
-			for (i = 6; flag[i] != '\0'; i++)
-				flag[i] = flag[i] == '-' ? '_' :
-				    toupper((unsigned char)flag[i]);
-			if ((env = getenv(flag)) == NULL || *env == '\0')
-				continue;
-			seen[o->code] = 1;
-			if ((ret = config_apply(conf, o, env, flag, err,
-			    errlen)) != CONFIG_OK)
-				return (ret);
-		}
-	}
+	if (!conf->legacy && cfpath == NULL &&
+	    (env = getenv("SAUCE_CONFIG_FILE")) != NULL && *env != '\0')
+		cfpath = env;
+	if ((ret = config_env(conf, seen, err, errlen)) != CONFIG_OK)
+		return (ret);
 
 	/* the config file, below both */
 	if (cfpath != NULL) {
@@ -963,7 +933,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 
 	/* the upstream proxy: the flags, the config file, then http_proxy */
 	if (conf->legacy && conf->proxy_host == NULL)
-		proxy_from_env(conf);
+		config_proxy_from_env(conf);
 	if (conf->legacy && conf->proxy_tunnel && conf->proxy_host == NULL)
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "-T/--proxy-tunnel needs a proxy: -p/--proxy host:port "
@@ -983,9 +953,12 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 		    "no access key: use %s or set SAUCE_ACCESS_KEY",
 		    conf->legacy ? "-k/--api-key" : "-k/--access-key"));
 
+	if (conf->region != NULL && (env = config_region_url(conf,
+	    conf->region)) == NULL)
+		return (config_region_unknown(conf, err, errlen));
 	if (conf->rest_url == NULL) {
 		env = conf->region != NULL ?
-		    config_region_url(conf->region) : SC_DEFAULT_REST_URL;
+		    config_region_url(conf, conf->region) : SC_DEFAULT_REST_URL;
 		if ((conf->rest_url = strdup(env)) == NULL)
 			return (config_error(err, errlen, CONFIG_ERROR,
 			    "out of memory"));

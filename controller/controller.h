@@ -27,6 +27,7 @@
 #define SC_KEEPALIVE_SEC	1
 #define SC_CA_CHUNK		16000
 #define SC_CACERT_FILES_MAX	16	/* --cacert-file, up to SC_CA_MAX in all */
+#define SC_REGIONS_MAX		32	/* the operator's region table (regions) */
 #define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
 #define STOP_REQUEST_SEC	10
 #define SC_NOFILE		65536	/* open files as root, for the helpers */
@@ -88,6 +89,8 @@ struct sc_config {
 	char		*tunnel_name;
 	char		*rest_url;
 	char		*region;
+	char		*regions[SC_REGIONS_MAX];	/* "name=url" (--regions) */
+	int		 nregions;
 	char		*readyfile;
 	char		*pidfile;
 	char		*logfile;
@@ -301,9 +304,7 @@ int		 config_default_connections(void);
 void		 config_init(struct sc_config *);
 void		 config_free(struct sc_config *);
 int		 config_parse(struct sc_config *, int, char **, char *, size_t);
-const char	*config_region_url(const char *);
 void		 config_usage(FILE *, int);
-const char	*config_warning(void);
 int		 config_file_apply(struct sc_config *, const struct conffile *,
 		    const char *, char *, size_t);
 
@@ -330,6 +331,17 @@ int		 config_api(struct sc_config *, int, const char *,
 		    const char *, char *, size_t);
 void		 config_mask_api_auth(const struct sc_config *, char *);
 int		 config_proxy_basic(const struct sc_config *, char **);
+void		 config_proxy_from_env(struct sc_config *);
+const char	*config_warning(void);
+void		 config_warn_reset(void);
+void		 config_warn_add(const char *, ...)
+		    __attribute__((__format__ (printf, 1, 2)));
+int		 config_env_name(const char *, char *, size_t);
+int		 config_region_add(struct sc_config *, const char *,
+		    const char *, char *, size_t);
+const char	*config_region_url(const struct sc_config *, const char *);
+int		 config_region_unknown(const struct sc_config *, char *,
+		    size_t);
 
 /* conffile.c */
 void		 conffile_init(struct conffile *);

@@ -892,6 +892,7 @@ main(int argc, char *argv[])
 	struct sandbox_files	 sb;
 	struct event		*sig_ev, *sighup_ev;
 	char			 err[1024], *p;
+	const char		*w;
 	int			 i, ret;
 
 	sc_pid = getpid();
@@ -940,14 +941,15 @@ main(int argc, char *argv[])
 	atexit(sc_cleanup);
 	sc_raise_nofile();
 
+	log_info("sc %s starting (%s command line), REST API %s", SC_VERSION,
+	    conf->legacy ? "version 4" : "version 5", conf->rest_url);
+	for (w = config_warning(); w != NULL && *w != '\0';
+	    w += strcspn(w, "\n"), w += *w == '\n')
+		sc_console(LOG_WARNING, "Warning: %.*s", (int)strcspn(w, "\n"),
+		    w);
 	/* --doctor: the checks, and no tunnel */
 	if (conf->doctor)
 		return (doctor_run(conf, &sc_signalled));
-
-	log_info("sc %s starting (%s command line), REST API %s", SC_VERSION,
-	    conf->legacy ? "version 4" : "version 5", conf->rest_url);
-	if (config_warning() != NULL)
-		sc_console(LOG_WARNING, "Warning: %s", config_warning());
 	log_debug("user %s, tunnel name %s, control socket %s", conf->user,
 	    conf->tunnel_name ? conf->tunnel_name : "(none)", conf->ctl_socket);
 	if (conf->se_port_set && conf->se_port != 0)
