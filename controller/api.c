@@ -42,8 +42,6 @@ static struct httpd		*api_httpd;
 static struct listener		*api_listener;
 static char			*api_expect;	/* "Basic base64(user:pass)" */
 
-static void	 api_accept(int, void *);
-static int	 api_shed(void *);
 static void	 api_request(struct httpd_req *, void *);
 static int	 api_links_up(void);
 static const char *api_not_ready(void);
@@ -122,25 +120,12 @@ api_listen(struct sc *e, const struct api_cb *cb)
 	cfg.waiting_max = API_WAITING_MAX;
 	cfg.request = api_request;
 	if ((api_httpd = httpd_new(e->base, &cfg)) == NULL ||
-	    (api_listener = listener_new(e->base, api_fd, api_accept,
-	    NULL)) == NULL)
+	    (api_listener = httpd_listen(api_httpd, e->base,
+	    api_fd)) == NULL)
 		sc_fatal("cannot serve the API on %s", e->conf->api_address);
-	listener_set_shed(api_listener, api_shed, NULL);
 	log_info("API on http://%s (/readyz, /healthz, /version, /info, "
 	    "/metrics)%s", e->conf->api_address, api_expect != NULL ?
 	    ", with Basic authentication" : "");
-}
-
-static void
-api_accept(int fd, void *arg)
-{
-	httpd_accept(api_httpd, fd);
-}
-
-static int
-api_shed(void *arg)
-{
-	return (httpd_shed(api_httpd));
 }
 
 /* The tunnel connections up, as the controller saw kgpd say it. */
@@ -194,7 +179,7 @@ api_text(struct httpd_req *req, int status, const char *text)
 static void
 api_request(struct httpd_req *req, void *arg)
 {
-	const char	*m = httpd_req_method(req), *target, *why, *auth;
+	const char	*why, *auth;
 	char		 path[64], *body;
 	size_t		 len;
 
@@ -206,17 +191,8 @@ api_request(struct httpd_req *req, void *arg)
 		    "unauthorized\n", 13);
 		return;
 	}
-	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
-		httpd_reply(req, 405, "text/plain", "Allow: GET, HEAD\r\n",
-		    "method not allowed\n", 19);
+	if (httpd_get_path(req, path, sizeof(path)) == NULL)
 		return;
-	}
-	target = httpd_req_target(req);
-	len = strcspn(target, "?");
-	if (len >= sizeof(path))
-		len = 0;
-	memcpy(path, target, len);
-	path[len] = '\0';
 	if (strcmp(path, "/healthz") == 0)
 		api_text(req, 200, "ok");
 	else if (strcmp(path, "/readyz") == 0) {

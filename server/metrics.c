@@ -36,8 +36,6 @@ static struct timespec		 kgp_when;	/* monotonic, 0: never */
 static int			 serving;
 static time_t			 started;
 
-static void	 metrics_accept(int, void *);
-static int	 metrics_shed(void *);
 static void	 metrics_request(struct httpd_req *, void *);
 static int	 metrics_kgp_fresh(void);
 static char	*metrics_text(size_t *);
@@ -59,10 +57,9 @@ metrics_init(int fd)
 	cfg.request = metrics_request;
 	if ((metrics_httpd = httpd_new(env->base, &cfg)) == NULL)
 		return (-1);
-	if ((metrics_listener = listener_new(env->base, fd, metrics_accept,
-	    NULL)) == NULL)
+	if ((metrics_listener = httpd_listen(metrics_httpd, env->base,
+	    fd)) == NULL)
 		return (-1);
-	listener_set_shed(metrics_listener, metrics_shed, NULL);
 	started = time(NULL);
 	return (0);
 }
@@ -82,18 +79,6 @@ metrics_kgp(const struct srv_kgp_stats *st)
 	clock_gettime(CLOCK_MONOTONIC, &kgp_when);
 }
 
-static void
-metrics_accept(int fd, void *arg)
-{
-	httpd_accept(metrics_httpd, fd);
-}
-
-static int
-metrics_shed(void *arg)
-{
-	return (httpd_shed(metrics_httpd));
-}
-
 /* The KGP worker reported within METRICS_STALE_SEC. */
 static int
 metrics_kgp_fresh(void)
@@ -109,21 +94,11 @@ metrics_kgp_fresh(void)
 static void
 metrics_request(struct httpd_req *req, void *arg)
 {
-	const char	*m = httpd_req_method(req), *target;
 	char		 path[64], *body;
 	size_t		 len;
 
-	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
-		httpd_reply(req, 405, "text/plain", "Allow: GET, HEAD\r\n",
-		    "method not allowed\n", 19);
+	if (httpd_get_path(req, path, sizeof(path)) == NULL)
 		return;
-	}
-	target = httpd_req_target(req);
-	len = strcspn(target, "?");
-	if (len >= sizeof(path))
-		len = 0;
-	memcpy(path, target, len);
-	path[len] = '\0';
 	if (strcmp(path, "/healthz") == 0)
 		httpd_reply(req, 200, "text/plain", NULL, "ok\n", 3);
 	else if (strcmp(path, "/readyz") == 0) {

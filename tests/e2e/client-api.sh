@@ -13,16 +13,7 @@ API_PORT=9500
 A=http://$OFFICE_IP:$API_PORT
 AUTH=ops:s3cret-api
 
-# the Python that has prometheus_client (Debian: python3-prometheus-client)
-PROM_PY=
-for p in "$PYTHON" /usr/bin/python3; do
-	if "$p" -c 'import prometheus_client.parser' 2>/dev/null; then
-		PROM_PY=$p
-		break
-	fi
-done
-[ -n "$PROM_PY" ] ||
-    { echo "FAIL: client-api: no python3-prometheus-client (tests/packages.txt)"; exit 1; }
+prom_init
 
 e2e_init
 start_server
@@ -39,31 +30,11 @@ api() {
 	    -u "$AUTH" "$@" "$A$path"
 }
 
-# metric NAME [LABEL=VALUE]: its value, from a scrape parsed by
-# prometheus_client; fails when the text does not parse
+# metric NAME [LABEL=VALUE]: its value in a scrape; fails when the text
+# does not parse
 metric() {
 	office curl -sS --max-time 5 -u "$AUTH" "$A/metrics" \
-	    >"$TMP/scrape" || return 1
-	"$PROM_PY" - "$TMP/scrape" "$@" <<'PY'
-import sys
-from prometheus_client.parser import text_string_to_metric_families
-name = sys.argv[2]
-want = dict(a.split("=", 1) for a in sys.argv[3:])
-for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
-    for s in fam.samples:
-        if s.name == name and all(s.labels.get(k) == v
-                                  for k, v in want.items()):
-            print(int(s.value))
-            sys.exit(0)
-sys.exit(1)
-PY
-}
-
-# at_least MIN NAME [LABEL=VALUE]: for wait_for
-at_least() {
-	local min=$1 v
-	shift
-	v=$(metric "$@") && [ "$v" -ge "$min" ]
+	    >"$TMP/scrape" && prom_value "$TMP/scrape" "$@"
 }
 
 readyz_is() {

@@ -9,6 +9,7 @@
 # 4 -p -T: the proxy's name, the REST API and the CONNECT to the KGP
 # endpoint; the proxy gone: FAIL.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/client-lib.sh"
 command -v nft >/dev/null || skip "needs nft (nftables)"
 e2e_init
 start_server
@@ -80,12 +81,7 @@ ok "as nobody with 100 open files: exit 1, $(grep '^open files' "$TMP/nofile.out
 
 # behind a firewall, through the proxy: -p -T
 MARK=0x5c
-office nft add table inet e2epx || fail "nft add table"
-office nft add chain inet e2epx out \
-    '{ type filter hook output priority 0; }' || fail "nft add chain"
-office nft add rule inet e2epx out ip daddr "$CLOUD_IP" tcp dport \
-    "{ $REST_PORT, $KGP_PORT }" meta mark != "$MARK" reject with tcp reset ||
-    fail "nft add rule"
+office_firewall "$MARK"
 ip netns exec "$OFFICE" "$PYTHON" "$E2E_DIR/upproxy.py" --port 3128 \
     --mark $((MARK)) --auth px:pxpass --log "$TMP/px.req" \
     --ready "$TMP/px.ready" >"$TMP/upproxy.log" 2>&1 &

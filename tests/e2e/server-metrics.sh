@@ -12,45 +12,17 @@
 METRICS_PORT=9400
 M=http://$CLOUD_IP:$METRICS_PORT
 
-# the Python that has prometheus_client (Debian: python3-prometheus-client)
-PROM_PY=
-for p in "$PYTHON" /usr/bin/python3; do
-	if "$p" -c 'import prometheus_client.parser' 2>/dev/null; then
-		PROM_PY=$p
-		break
-	fi
-done
-[ -n "$PROM_PY" ] ||
-    { echo "FAIL: server-metrics: no python3-prometheus-client (tests/packages.txt)"; exit 1; }
+prom_init
 
 e2e_init
 start_server -m "$CLOUD_IP:$METRICS_PORT"
 start_app
 
-# metric NAME [LABEL=VALUE]: its value, from a scrape parsed by
-# prometheus_client; fails when the text does not parse
+# metric NAME [LABEL=VALUE]: its value in a scrape; fails when the text
+# does not parse
 metric() {
-	cloud curl -sS --max-time 5 "$M/metrics" >"$TMP/scrape" || return 1
-	"$PROM_PY" - "$TMP/scrape" "$@" <<'PY'
-import sys
-from prometheus_client.parser import text_string_to_metric_families
-name = sys.argv[2]
-want = dict(a.split("=", 1) for a in sys.argv[3:])
-for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
-    for s in fam.samples:
-        if s.name == name and all(s.labels.get(k) == v
-                                  for k, v in want.items()):
-            print(int(s.value))
-            sys.exit(0)
-sys.exit(1)
-PY
-}
-
-# at_least MIN NAME [LABEL=VALUE]: for wait_for
-at_least() {
-	local min=$1 v
-	shift
-	v=$(metric "$@") && [ "$v" -ge "$min" ]
+	cloud curl -sS --max-time 5 "$M/metrics" >"$TMP/scrape" &&
+	    prom_value "$TMP/scrape" "$@"
 }
 
 code() {
