@@ -39,6 +39,7 @@
 #include "admit.h"
 #include "http.h"
 #include "httpd.h"
+#include "listener.h"
 #include "log.h"
 #include "text.h"
 
@@ -762,4 +763,56 @@ httpd_error(struct httpd_req *r, int status, const char *msg)
 	}
 	httpd_reply(r, status, "application/json", NULL, body, len);
 	free(body);
+}
+
+static void
+httpd_listener_accept(int fd, void *arg)
+{
+	httpd_accept(arg, fd);
+}
+
+static int
+httpd_listener_shed(void *arg)
+{
+	return (httpd_shed(arg));
+}
+
+/*
+ * Serve h on the listening socket fd from now on: each connection goes
+ * to httpd_accept(), and out of descriptors one that has proven nothing
+ * is shed.  The listener owns fd.  NULL when out of memory.
+ */
+struct listener *
+httpd_listen(struct httpd *h, struct event_base *base, int fd)
+{
+	struct listener	*l;
+
+	if ((l = listener_new(base, fd, httpd_listener_accept, h)) == NULL)
+		return (NULL);
+	listener_set_shed(l, httpd_listener_shed, h);
+	return (l);
+}
+
+/*
+ * The path of a GET or HEAD request, without its query, into path (""
+ * when it does not fit).  Another method is answered 405 here: NULL.
+ */
+const char *
+httpd_get_path(struct httpd_req *r, char *path, size_t len)
+{
+	const char	*m = httpd_req_method(r), *target;
+	size_t		 n;
+
+	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+		httpd_reply(r, 405, "text/plain", "Allow: GET, HEAD\r\n",
+		    "method not allowed\n", 19);
+		return (NULL);
+	}
+	target = httpd_req_target(r);
+	n = strcspn(target, "?");
+	if (n >= len)
+		n = 0;
+	memcpy(path, target, n);
+	path[n] = '\0';
+	return (path);
 }

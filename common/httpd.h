@@ -35,6 +35,7 @@ struct event_base;
 struct sockaddr;
 struct httpd;
 struct httpd_req;
+struct listener;
 
 struct httpd_config {
 	const char	*name;		/* in log lines */
@@ -53,6 +54,8 @@ struct httpd	*httpd_new(struct event_base *, const struct httpd_config *);
 void		 httpd_free(struct httpd *);
 int		 httpd_accept(struct httpd *, int);
 int		 httpd_shed(struct httpd *);
+struct listener	*httpd_listen(struct httpd *, struct event_base *, int);
+const char	*httpd_get_path(struct httpd_req *, char *, size_t);
 
 const char	*httpd_req_method(const struct httpd_req *);
 const char	*httpd_req_target(const struct httpd_req *);

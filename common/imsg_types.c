@@ -4,6 +4,7 @@
  * next to its message's payload.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 
 #include <ctype.h>
 #include <stdint.h>
@@ -17,6 +18,21 @@
 #include "imsg_types.h"
 #include "kgp.h"
 #include "proxyopt.h"
+
+_Static_assert(SC_RTT_BUCKETS == KGP_RTT_BUCKETS, "SC_RTT_BUCKETS");
+
+/* This process's CPU time and peak resident memory into st. */
+void
+sc_stats_self(struct sc_stats *st)
+{
+	struct rusage	 ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
+		return;
+	st->cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+	    1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+	st->maxrss_kib = (uint64_t)ru.ru_maxrss;
+}
 
 int
 imsg_log_valid(const void *p, size_t len)

@@ -255,6 +255,18 @@ struct sc_link_stats {
 	int64_t		 last_break;	/* Unix seconds, 0: never */
 };
 
+/* the round trips kgpd measures, in kgp.h's KGP_RTT_BUCKETS buckets */
+#define SC_RTT_BUCKETS		12
+
+/* proxyd's answers to the streams, by status class: 1xx to 5xx */
+#define SC_STATUS_CLASSES	5
+
+/*
+ * A helper's figures, every second.  kgpd fills the streams, the bytes
+ * and the round trips; proxyd the streams, the bytes, its answers and
+ * its name lookups that failed; both their own CPU time and peak
+ * resident memory (getrusage(2): no /proc in their chroot).
+ */
 struct sc_stats {
 	uint64_t	 streams_open;
 	uint64_t	 streams_total;
@@ -263,7 +275,15 @@ struct sc_stats {
 	uint64_t	 rtt_us;
 	uint32_t	 link_up;
 	uint32_t	 reconnects;
+	uint64_t	 cpu_us;		/* user and system */
+	uint64_t	 maxrss_kib;		/* peak resident memory */
+	uint64_t	 rtt_count;		/* round trips measured */
+	uint64_t	 rtt_sum_us;
+	uint64_t	 rtt_buckets[SC_RTT_BUCKETS];
+	uint64_t	 answers[SC_STATUS_CLASSES];	/* proxyd */
+	uint64_t	 dns_failures;			/* proxyd */
 };
+void	 sc_stats_self(struct sc_stats *);
 /* kgpd's IMSG_STATS: struct sc_stats, then 0..SC_MAX_CONNECTIONS links */
 #define SC_STATS_MAX	(sizeof(struct sc_stats) + \
 	SC_MAX_CONNECTIONS * sizeof(struct sc_link_stats))

@@ -143,6 +143,16 @@ struct kgp_params {
 	uint32_t	 grace_ms;	/* keep a broken session; 0: forever */
 };
 
+/*
+ * The keepalive round trips (PING to PONG) of a connection, counted in
+ * KGP_RTT_BUCKETS buckets: bucket i holds those up to
+ * KGP_RTT_BOUNDS_US[i] and above the bound before; longer ones count in
+ * rtt_count alone.
+ */
+#define KGP_RTT_BUCKETS		12
+#define KGP_RTT_BOUNDS_US	{ 1000, 2500, 5000, 10000, 25000, 50000, \
+	100000, 250000, 500000, 1000000, 2500000, 5000000 }
+
 struct kgp_conn_stats {
 	uint64_t	 streams_open;
 	uint64_t	 streams_total;
@@ -158,6 +168,9 @@ struct kgp_conn_stats {
 	int		 last_resumed;	/* the last "up" resumed the session */
 	int64_t		 last_break;	/* Unix seconds, 0: never */
 	uint64_t	 windows;	/* granted above the announced ones */
+	uint64_t	 rtt_count;	/* round trips measured */
+	uint64_t	 rtt_sum_us;
+	uint64_t	 rtt_buckets[KGP_RTT_BUCKETS];
 };
 
 struct kgp_callbacks {

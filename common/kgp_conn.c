@@ -55,7 +55,7 @@ static int	conn_finish_close(struct kgp_conn *);
 static const char *conn_error(struct kgp_conn *);
 static int	conn_flush(struct kgp_conn *);
 static int	conn_buffered(struct kgp_conn *);
-
+static void	conn_rtt_count(struct kgp_conn_stats *);
 
 static uint64_t
 now_us(void)
@@ -64,6 +64,22 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+/* The round trip just measured (st->rtt_us), into the histogram. */
+static void
+conn_rtt_count(struct kgp_conn_stats *st)
+{
+	static const uint64_t	 bounds[KGP_RTT_BUCKETS] = KGP_RTT_BOUNDS_US;
+	size_t			 i;
+
+	st->rtt_count++;
+	st->rtt_sum_us += st->rtt_us;
+	for (i = 0; i < KGP_RTT_BUCKETS; i++)
+		if (st->rtt_us <= bounds[i]) {
+			st->rtt_buckets[i]++;
+			break;
+		}
 }
 
 static void
@@ -951,6 +967,7 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 		/* our own timestamp comes back: any answer proves the link */
 		if (v != 0 && v <= now_us()) {
 			c->stats.rtt_us = now_us() - v;
+			conn_rtt_count(&c->stats);
 			c->missed = 0;
 		}
 		return (0);

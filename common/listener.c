@@ -1,12 +1,16 @@
 /*
  * Accept loops (listener.h): one persistent read event on the listening
- * socket, and a timer that resumes it after a pause.
+ * socket, and a timer that resumes it after a pause; and the listening
+ * sockets themselves (listener_bind()).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -27,6 +31,51 @@ struct listener {
 
 static void	 listener_accept(int, short, void *);
 static void	 listener_resume(int, short, void *);
+
+/*
+ * A listening TCP socket (non-blocking, close-on-exec, SO_REUSEADDR) on
+ * host and port, the first address of the name that takes it.  Returns
+ * the descriptor, or -1 with the reason in err ("host:port: why").
+ */
+int
+listener_bind(const char *host, const char *port, int backlog, char *err,
+    size_t errlen)
+{
+	struct addrinfo	 hints, *res = NULL, *ai;
+	int		 fd = -1, error, on = 1, saved = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s:%s: %s", host, port,
+		    gai_strerror(error));
+		return (-1);
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol)) == -1) {
+			saved = errno;
+			continue;
+		}
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+		    listen(fd, backlog) == -1) {
+			saved = errno;
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		break;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		snprintf(err, errlen, "%s:%s: %s", host, port,
+		    strerror(saved));
+	return (fd);
+}
 
 /*
  * Accept on fd, a listening socket (non-blocking), from now on: each

@@ -6,6 +6,8 @@
  * it has one, to close a connection that has not proven anything yet,
  * and accepts again; with nothing to shed it stops accepting for
  * LISTENER_PAUSE_SEC instead of spinning on a socket it cannot serve.
+ * listener_bind() makes the listening socket: sc-server's parent for its
+ * ports, sc for --api-address.
  */
 #ifndef SC_LISTENER_H
 #define SC_LISTENER_H
@@ -15,6 +17,8 @@
 struct event_base;
 struct listener;
 
+int		 listener_bind(const char *, const char *, int, char *,
+		    size_t);
 struct listener	*listener_new(struct event_base *, int, void (*)(int, void *),
 		    void *);
 void		 listener_set_shed(struct listener *, int (*)(void *), void *);

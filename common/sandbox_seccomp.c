@@ -212,6 +212,8 @@ static const struct sc_rule sc_base[] = {
 	SC_ALLOW("clock_gettime"),
 	SC_ALLOW("gettimeofday"),
 	SC_ALLOW("getrandom"),		/* arc4random(), OpenSSL */
+	/* its own CPU time and memory, for the figures (sc_stats_self()) */
+	SC_ALLOW_IF("getrusage", SC_EQ(0, 0 /* RUSAGE_SELF */)),
 	/* imsg_flush()'s short sleep on a full channel (common/imsg.c) */
 	SC_ALLOW("nanosleep"),
 	SC_ALLOW("clock_nanosleep"),

@@ -25,5 +25,9 @@ text_is_ctl(unsigned char c, int flags)
 
 /* text.c */
 size_t	 text_ctlspan(const void *, size_t, int);
+char	*text_base64(const void *, size_t);
+#ifndef HAVE_TIMINGSAFE_BCMP
+int	 timingsafe_bcmp(const void *, const void *, size_t);
+#endif
 
 #endif /* SC_TEXT_H */

@@ -33,6 +33,7 @@ enum opt_code {
 	OPT_TUNNEL_NAME,
 	OPT_REST_URL,
 	OPT_REGION,
+	OPT_REGIONS,		/* the operator's region table */
 	OPT_READYFILE,
 	OPT_PIDFILE,
 	OPT_LOGFILE,
@@ -73,6 +74,9 @@ enum opt_code {
 	OPT_ALLOW_NETWORKS,
 	OPT_DENY_NETWORKS,
 	OPT_SCPROXY_PORT,
+	OPT_API_ADDRESS,	/* /readyz, /metrics... (api.c) */
+	OPT_API_AUTH,
+	OPT_DOCTOR,		/* --doctor: checks, no tunnel (doctor.c) */
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -93,12 +97,10 @@ struct sc_opt {
 /* --cainfo: read by rest.c (kept out of struct sc_config on purpose) */
 char	*config_cainfo;
 
-/* a warning about the config file, logged once the log is open */
-static char	 config_warn[2 * PATH_MAX + 128];
-
-/* v4: where an unset -p/--proxy is looked for, in this order */
-static const char *proxy_env[] = {
-	"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", NULL
+/* SAUCE_ variables of no option of sc run that sc reads */
+static const char *env_other[] = {
+	"SAUCE_USERNAME", "SAUCE_ACCESS_KEY", "SAUCE_CONFIG_FILE",
+	"SAUCE_LOG_LEVEL", "SAUCE_ACCESS_KEY_FILE", NULL
 };
 
 /* version 4: `sc legacy` and a bare `sc -u ...` */
@@ -145,14 +147,16 @@ static const struct sc_opt v4_opts[] = {
 	{ "pac",			1, 0,   U },
 	{ "proxy-localhost",		0, 0,   U },
 	{ "log-stats",			1, 'z', U },
-	{ "status-address",		1, 0,   U },
-	{ "metrics-address",		1, 0,   U },
+	{ "status-address",		1, 0,   OPT_API_ADDRESS },
+	{ "metrics-address",		1, 0,   OPT_API_ADDRESS },
+	{ "api-address",		1, 0,   OPT_API_ADDRESS },
+	{ "api-basic-auth",		1, 0,   OPT_API_AUTH },
 	{ "extra-info",			1, 0,   U },
 	{ "cainfo",			1, 0,   OPT_CAINFO },
 	{ "cacert-file",		1, 0,   OPT_CACERT_FILE, L },
 	{ "cacert-system",		0, 0,   OPT_CACERT_SYSTEM },
 	{ "capath",			1, 0,   U },
-	{ "doctor",			0, 0,   U },
+	{ "doctor",			0, 0,   OPT_DOCTOR },
 	{ NULL,				0, 0,   0 }
 };
 
@@ -163,6 +167,7 @@ static const struct sc_opt v5_opts[] = {
 	{ "access-key",			1, 'k', OPT_KEY },
 	{ "api-key",			1, 0,   OPT_KEY },
 	{ "region",			1, 'r', OPT_REGION },
+	{ "regions",			1, 0,   OPT_REGIONS, L },
 	{ "tunnel-name",		1, 'i', OPT_TUNNEL_NAME },
 	{ "tunnel-identifier",		1, 0,   OPT_TUNNEL_NAME },
 	{ "rest-url",			1, 0,   OPT_REST_URL },
@@ -212,9 +217,10 @@ static const struct sc_opt v5_opts[] = {
 	{ "http-idle-conn-timeout",	1, 0,   U },
 	{ "http-response-header-timeout", 1, 0, U },
 	{ "http-tls-handshake-timeout",	1, 0,   U },
-	{ "api-address",		1, 0,   U },
-	{ "api-basic-auth",		1, 0,   U },
+	{ "api-address",		1, 0,   OPT_API_ADDRESS },
+	{ "api-basic-auth",		1, 0,   OPT_API_AUTH },
 	{ "api-idle-timeout",		1, 0,   U },
+	{ "doctor",			0, 0,   OPT_DOCTOR },
 	{ "log-http",			1, 0,   U },
 	{ NULL,				0, 0,   0 }
 };
@@ -222,14 +228,8 @@ static const struct sc_opt v5_opts[] = {
 #undef U
 #undef L
 
-/* region names of the hosted service; here they all mean the default */
-static const char *regions[] = {
-	"us-west", "us-west-1", "us-east", "us-east-1", "us-east-4",
-	"eu-central", "eu-central-1", "apac-southeast", "apac-southeast-1",
-	"us", "eu", "staging", NULL
-};
-
-static void	 proxy_from_env(struct sc_config *);
+static int	 config_env(struct sc_config *, unsigned char *, char *,
+		    size_t);
 static const struct sc_opt *find_short(const struct sc_opt *, int);
 static const struct sc_opt *find_long(const struct sc_opt *, const char *);
 static int	 opt_slot(enum opt_code);
@@ -275,6 +275,8 @@ config_free(struct sc_config *conf)
 	free(conf->tunnel_name);
 	free(conf->rest_url);
 	free(conf->region);
+	while (conf->nregions > 0)
+		free(conf->regions[--conf->nregions]);
 	free(conf->readyfile);
 	free(conf->pidfile);
 	free(conf->logfile);
@@ -285,6 +287,8 @@ config_free(struct sc_config *conf)
 	free(conf->proxy_host);
 	free(conf->proxy_user);
 	config_wipe_free(conf->proxy_pass);
+	free(conf->api_address);
+	config_wipe_free(conf->api_auth);
 	rules_free(conf->rules);
 	while (conf->ncacert_files > 0)
 		free(conf->cacert_files[--conf->ncacert_files]);
@@ -298,17 +302,6 @@ find_short(const struct sc_opt *opts, int c)
 	for (; opts->name != NULL; opts++)
 		if (opts->shortc == c)
 			return (opts);
-	return (NULL);
-}
-
-const char *
-config_region_url(const char *region)
-{
-	int	 i;
-
-	for (i = 0; regions[i] != NULL; i++)
-		if (strcmp(regions[i], region) == 0)
-			return (SC_DEFAULT_REST_URL);
 	return (NULL);
 }
 
@@ -460,12 +453,12 @@ config_file_mode(const struct sc_opt *opts, const struct conffile *cf,
 	r = (cf->mode & (S_IRGRP | S_IROTH)) != 0;
 	w = (cf->mode & (S_IWGRP | S_IWOTH)) != 0;
 	if ((key || pass) && (r || w))
-		snprintf(config_warn, sizeof(config_warn), "%s is %s by "
+		config_warn_add("%s is %s by "
 		    "others and holds the %s: chmod 600 %s", path,
 		    r && w ? "readable and writable" : r ? "readable" :
 		    "writable", key ? "access key" : "a password", path);
 	else if (w)
-		snprintf(config_warn, sizeof(config_warn), "%s is writable "
+		config_warn_add("%s is writable "
 		    "by others: chmod go-w %s", path, path);
 }
 
@@ -496,59 +489,9 @@ config_file_apply(struct sc_config *conf, const struct conffile *cf,
 	unsigned char	 seen[OPT_MAX];
 
 	memset(seen, 0, sizeof(seen));
-	config_warn[0] = '\0';
+	config_warn_reset();
 	return (config_file_entries(conf, conf->legacy ? v4_opts : v5_opts,
 	    cf, path, seen, err, errlen));
-}
-
-/* The warning of the last config_parse(), for the log; NULL if none. */
-const char *
-config_warning(void)
-{
-	return (config_warn[0] != '\0' ? config_warn : NULL);
-}
-
-/*
- * Version 4 without -p/--proxy: the first of http_proxy, HTTP_PROXY,
- * all_proxy, ALL_PROXY that is set, as if given with -p (port 80 when
- * it names none; credentials in it count when -w gives none).  A value
- * that is no http:// proxy is skipped with a warning: these variables
- * are set for other programs too.
- */
-static void
-proxy_from_env(struct sc_config *conf)
-{
-	struct sc_config	 tmp;
-	const char		*env;
-	char			 msg[512];
-	int			 i;
-
-	for (i = 0; proxy_env[i] != NULL; i++) {
-		if ((env = getenv(proxy_env[i])) == NULL || *env == '\0')
-			continue;
-		config_init(&tmp);
-		if (config_proxy(&tmp, env, proxy_env[i], 1, 80, msg,
-		    sizeof(msg)) == -1) {
-			if (config_warn[0] == '\0')
-				snprintf(config_warn, sizeof(config_warn),
-				    "%s; no proxy is used", msg);
-			config_free(&tmp);
-			conf->proxy_off = 1;
-			return;
-		}
-		conf->proxy_host = tmp.proxy_host;
-		conf->proxy_port = tmp.proxy_port;
-		tmp.proxy_host = NULL;
-		if (conf->proxy_user == NULL) {
-			conf->proxy_user = tmp.proxy_user;
-			conf->proxy_pass = tmp.proxy_pass;
-			tmp.proxy_user = tmp.proxy_pass = NULL;
-		}
-		conf->proxy_from = proxy_env[i];
-		conf->proxy_rest = 1;
-		config_free(&tmp);
-		return;
-	}
 }
 
 /*
@@ -605,13 +548,13 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 			return (CONFIG_ERROR);
 		break;
 	case OPT_REGION:
-		if (config_region_url(arg) == NULL)
-			return (config_error(err, errlen, CONFIG_ERROR,
-			    "%s: unknown region '%s'", flag, arg));
+		/* known or not: once the table is whole (config_region_url) */
 		if (config_set_string(&conf->region, arg, flag, err,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		break;
+	case OPT_REGIONS:
+		return (config_region_add(conf, arg, flag, err, errlen));
 	case OPT_READYFILE:
 		if (config_set_string(&conf->readyfile, arg, flag, err,
 		    errlen) == -1)
@@ -669,6 +612,9 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		break;
 	case OPT_WAIT_SHUTDOWN:
 		conf->wait_shutdown = 1;
+		break;
+	case OPT_DOCTOR:
+		conf->doctor = 1;
 		break;
 	case OPT_TUNNEL_CAINFO:
 		if (config_set_string(&conf->tunnel_cainfo, arg, flag, err,
@@ -776,6 +722,10 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 	case OPT_SCPROXY_PORT:
 		return (config_proxy_opt(conf, o->code - OPT_AUTH, arg, flag,
 		    err, errlen));
+	case OPT_API_ADDRESS:
+	case OPT_API_AUTH:
+		return (config_api(conf, o->code == OPT_API_AUTH, arg, flag,
+		    err, errlen));
 	case OPT_CONFIG:
 		/* read by config_parse(), after the environment */
 		break;
@@ -785,6 +735,80 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		return (CONFIG_VERSION);
 	case OPT_MAX:
 		break;
+	}
+	return (CONFIG_OK);
+}
+
+/*
+ * The environment: SAUCE_ and the name of an option of sc run, upper
+ * case, '-' as '_' (SAUCE_TUNNEL_POOL=true, SAUCE_SHARED=all), in both
+ * forms, below the flags.  A variable of no effect (overridden by a
+ * flag, of an option not supported yet, of no option) is a warning.
+ */
+static int
+config_env(struct sc_config *conf, unsigned char *seen, char *err,
+    size_t errlen)
+{
+	extern char		**environ;
+	const struct sc_opt	*o;
+	char			 var[128], name[128];
+	const char		*env;
+	size_t			 i, n;
+	int			 b, ret, j;
+
+	for (o = v5_opts; o->name != NULL; o++) {
+		if (config_env_name(o->name, var, sizeof(var)) == -1 ||
+		    (env = getenv(var)) == NULL || *env == '\0' ||
+		    o->code == OPT_USER || o->code == OPT_KEY ||
+		    o->code == OPT_VERBOSE || o->code == OPT_LOG_LEVEL ||
+		    o->code == OPT_CONFIG)
+			continue;	/* those above, and the unset */
+		if (o->code == OPT_UNSUPPORTED || o->code == OPT_HELP ||
+		    o->code == OPT_VERSION || o->code == OPT_DOCTOR) {
+			config_warn_add("%s: --%s %s, ignored", var, o->name,
+			    o->code == OPT_UNSUPPORTED ?
+			    "is not supported yet" : "is no setting");
+			continue;
+		}
+		if (seen[opt_slot(o->code)]) {
+			config_warn_add("%s is set, but a flag (or another "
+			    "variable of the same setting) overrides it", var);
+			continue;
+		}
+		seen[opt_slot(o->code)] = 1;
+		if (!o->has_arg) {
+			if ((b = parse_bool(env)) == -1)
+				return (config_error(err, errlen, CONFIG_ERROR,
+				    "%s: '%s' is neither true nor false", var,
+				    env));
+			ret = b ? config_apply(conf, o, NULL, var, err,
+			    errlen) : CONFIG_OK;
+		} else
+			ret = config_apply(conf, o, env, var, err, errlen);
+		if (ret != CONFIG_OK)
+			return (ret);
+		if (o->code == OPT_PROXY_SAUCE)
+			conf->proxy_from = "SAUCE_PROXY_SAUCE";
+	}
+	/* the ones of no option */
+	for (j = 0; environ[j] != NULL; j++) {
+		if (strncmp(environ[j], "SAUCE_", 6) != 0)
+			continue;
+		n = strcspn(environ[j], "=");
+		if (n >= sizeof(name))
+			continue;
+		memcpy(name, environ[j], n);
+		name[n] = '\0';
+		for (o = v5_opts; o->name != NULL; o++)
+			if (config_env_name(o->name, var, sizeof(var)) == 0 &&
+			    strcmp(var, name) == 0)
+				break;
+		for (i = 0; o->name == NULL && env_other[i] != NULL; i++)
+			if (strcmp(env_other[i], name) == 0)
+				break;
+		if (o->name == NULL && env_other[i] == NULL)
+			config_warn_add("%s is no variable of sc: ignored",
+			    name);
 	}
 	return (CONFIG_OK);
 }
@@ -807,7 +831,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 	int			 c, li, first = 1, nopts, oargc = argc, ret;
 
 	*err = '\0';
-	config_warn[0] = '\0';
+	config_warn_reset();
 	memset(seen, 0, sizeof(seen));
 	conf->legacy = 1;
 	if (argc > 1 && strcmp(argv[1], "run") == 0) {
@@ -906,56 +930,11 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			    "info, debug, trace", env));
 		seen[OPT_VERBOSE] = 1;
 	}
-	if (!conf->legacy) {
-		if (conf->tunnel_name == NULL &&
-		    (env = getenv("SAUCE_TUNNEL_NAME")) != NULL &&
-		    *env != '\0' && config_set_string(&conf->tunnel_name, env,
-		    "SAUCE_TUNNEL_NAME", err, errlen) == -1)
-			return (CONFIG_ERROR);
-		if (conf->region == NULL &&
-		    (env = getenv("SAUCE_REGION")) != NULL && *env != '\0') {
-			if (config_region_url(env) == NULL)
-				return (config_error(err, errlen, CONFIG_ERROR,
-				    "SAUCE_REGION: unknown region '%s'", env));
-			if (config_set_string(&conf->region, env, "SAUCE_REGION",
-			    err, errlen) == -1)
-				return (CONFIG_ERROR);
-		}
-		if (cfpath == NULL &&
-		    (env = getenv("SAUCE_CONFIG_FILE")) != NULL && *env != '\0')
-			cfpath = env;
-		if (conf->proxy_host == NULL &&
-		    (env = getenv("SAUCE_PROXY_SAUCE")) != NULL &&
-		    *env != '\0') {
-			if (config_proxy(conf, env, "SAUCE_PROXY_SAUCE", 1, 0,
-			    err, errlen) == -1)
-				return (CONFIG_ERROR);
-			conf->proxy_from = "SAUCE_PROXY_SAUCE";
-			conf->proxy_rest = conf->proxy_tunnel = 1;
-		}
-		/* traffic rules, proxyd's: SAUCE_DIRECT_DOMAINS, SAUCE_AUTH */
-		for (o = opts; o->name != NULL; o++) {
-			if (o->code < OPT_RULES_DENY ||
-			    o->code > OPT_SCPROXY_PORT || seen[o->code])
-				continue;
-			snprintf(flag, sizeof(flag), "SAUCE_%s", o->name);
-			for (i = 6; flag[i] != '\0'; i++)
-				flag[i] = flag[i] == '-' ? '_' :
-				    toupper((unsigned char)flag[i]);
-			if ((env = getenv(flag)) == NULL || *env == '\0')
-				continue;
-			seen[o->code] = 1;
-			if (!o->has_arg && (ret = parse_bool(env)) != 1) {
-				if (ret == 0)
-					continue;
-				return (config_error(err, errlen, CONFIG_ERROR,
-				    "%s must be true or false", flag));
-			}
-			if ((ret = config_apply(conf, o, o->has_arg ? env :
-			    NULL, flag, err, errlen)) != CONFIG_OK)
-				return (ret);
-		}
-	}
+	if (!conf->legacy && cfpath == NULL &&
+	    (env = getenv("SAUCE_CONFIG_FILE")) != NULL && *env != '\0')
+		cfpath = env;
+	if ((ret = config_env(conf, seen, err, errlen)) != CONFIG_OK)
+		return (ret);
 
 	/* the config file, below both */
 	if (cfpath != NULL) {
@@ -984,7 +963,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 
 	/* the upstream proxy: the flags, the config file, then http_proxy */
 	if (conf->legacy && conf->proxy_host == NULL)
-		proxy_from_env(conf);
+		config_proxy_from_env(conf);
 	if (conf->legacy && conf->proxy_tunnel && conf->proxy_host == NULL)
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "-T/--proxy-tunnel needs a proxy: -p/--proxy host:port "
@@ -1004,9 +983,12 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 		    "no access key: use %s or set SAUCE_ACCESS_KEY",
 		    conf->legacy ? "-k/--api-key" : "-k/--access-key"));
 
+	if (conf->region != NULL && (env = config_region_url(conf,
+	    conf->region)) == NULL)
+		return (config_region_unknown(conf, err, errlen));
 	if (conf->rest_url == NULL) {
 		env = conf->region != NULL ?
-		    config_region_url(conf->region) : SC_DEFAULT_REST_URL;
+		    config_region_url(conf, conf->region) : SC_DEFAULT_REST_URL;
 		if ((conf->rest_url = strdup(env)) == NULL)
 			return (config_error(err, errlen, CONFIG_ERROR,
 			    "out of memory"));
@@ -1035,5 +1017,6 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "out of memory"));
 	config_mask_auth(conf, conf->command);
+	config_mask_api_auth(conf, conf->command);
 	return (CONFIG_OK);
 }

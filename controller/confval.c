@@ -346,7 +346,51 @@ config_hide_secrets(const struct sc_config *conf, int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		mask_typed(argv[i], conf->proxy_pass);
 		mask_secret(argv[i], conf->proxy_pass);
+		config_mask_api_auth(conf, argv[i]);
 	}
+}
+
+/*
+ * --api-address host:port (auth 0), --api-basic-auth user:password
+ * (auth 1), from flag, into conf.
+ */
+int
+config_api(struct sc_config *conf, int auth, const char *arg,
+    const char *flag, char *err, size_t errlen)
+{
+	struct http_authority	 a;
+	const char		*colon;
+
+	if (!auth) {
+		if (http_parse_authority(arg, strlen(arg), 0, 0, &a) == -1)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: '%s' is not host:port (%s)", flag, arg,
+			    a.errstr));
+		if (config_set_string(&conf->api_address, arg, flag, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		return (CONFIG_OK);
+	}
+	if ((colon = strchr(arg, ':')) == NULL || colon == arg ||
+	    colon[1] == '\0')
+		return (config_error(err, errlen, CONFIG_ERROR,
+		    "%s: not user:password", flag));
+	config_wipe_free(conf->api_auth);
+	conf->api_auth = NULL;
+	if (config_set_string(&conf->api_auth, arg, flag, err, errlen) == -1)
+		return (CONFIG_ERROR);
+	return (CONFIG_OK);
+}
+
+/* The password of --api-basic-auth in s becomes '*'s. */
+void
+config_mask_api_auth(const struct sc_config *conf, char *s)
+{
+	const char	*colon;
+
+	if (conf->api_auth != NULL &&
+	    (colon = strchr(conf->api_auth, ':')) != NULL)
+		mask_secret(s, colon + 1);
 }
 
 /*
@@ -357,7 +401,7 @@ config_hide_secrets(const struct sc_config *conf, int argc, char **argv)
  */
 static const char *secret_env[] = {
 	"SAUCE_ACCESS_KEY", "SAUCE_API_KEY", "SAUCE_PROXY_SAUCE", "SAUCE_AUTH",
-	NULL
+	"SAUCE_API_BASIC_AUTH", NULL
 };
 
 void
@@ -416,4 +460,221 @@ config_rules_finish(struct sc_config *conf, char *err, size_t errlen)
 		return (config_error(err, errlen, CONFIG_ERROR,
 		    "traffic rules: %s", msg));
 	return (CONFIG_OK);
+}
+
+/*
+ * The upstream proxy's credentials for a Proxy-Authorization: Basic
+ * header, base64(user:password), malloc'd into *out (NULL without
+ * any).  Returns 0, or -1 out of memory.
+ */
+int
+config_proxy_basic(const struct sc_config *conf, char **out)
+{
+	char	*up;
+	size_t	 ulen, plen;
+
+	*out = NULL;
+	if (conf->proxy_user == NULL)
+		return (0);
+	ulen = strlen(conf->proxy_user);
+	plen = conf->proxy_pass != NULL ? strlen(conf->proxy_pass) : 0;
+	if ((up = malloc(ulen + plen + 2)) == NULL)
+		return (-1);
+	memcpy(up, conf->proxy_user, ulen);
+	up[ulen] = ':';
+	if (plen > 0)
+		memcpy(up + ulen + 1, conf->proxy_pass, plen);
+	*out = text_base64(up, ulen + plen + 1);
+	explicit_bzero(up, ulen + plen + 1);
+	free(up);
+	return (*out == NULL ? -1 : 0);
+}
+
+/*
+ * The regions.  The hosted service's names all mean the default REST
+ * URL here; the operator's table (--regions, the regions key, each
+ * entry name=url) comes first, so that it can give one of them, or a
+ * name of its own, a server's URL.
+ */
+static const char *regions_builtin[] = {
+	"us-west", "us-west-1", "us-east", "us-east-1", "us-east-4",
+	"eu-central", "eu-central-1", "apac-southeast", "apac-southeast-1",
+	"us", "eu", "staging", NULL
+};
+
+/* One value of --regions: comma-separated name=url entries into conf. */
+int
+config_region_add(struct sc_config *conf, const char *arg, const char *flag,
+    char *err, size_t errlen)
+{
+	const char	*p = arg, *eq, *end;
+	char		 ent[SC_HOST_LEN * 4];
+	size_t		 len, nlen;
+
+	for (; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		len = end - p;
+		if (len == 0)
+			continue;
+		if (len >= sizeof(ent))
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: entry too long", flag));
+		memcpy(ent, p, len);
+		ent[len] = '\0';
+		eq = strchr(ent, '=');
+		nlen = eq != NULL ? (size_t)(eq - ent) : 0;
+		if (eq == NULL || nlen == 0 || strspn(ent,
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789-_.") != nlen ||
+		    (strncmp(eq + 1, "http://", 7) != 0 &&
+		    strncmp(eq + 1, "https://", 8) != 0))
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: '%s' is not name=URL (a name of letters, "
+			    "digits, '-', '_', '.'; an http:// or https:// "
+			    "URL)", flag, ent));
+		if (conf->nregions >= SC_REGIONS_MAX)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: more than %d regions", flag,
+			    SC_REGIONS_MAX));
+		if (config_set_string(&conf->regions[conf->nregions], ent,
+		    flag, err, errlen) == -1)
+			return (CONFIG_ERROR);
+		conf->nregions++;
+	}
+	return (CONFIG_OK);
+}
+
+/* The REST URL of a region: the operator's, then ours; NULL: unknown. */
+const char *
+config_region_url(const struct sc_config *conf, const char *name)
+{
+	size_t	 n = strlen(name);
+	int	 i;
+
+	for (i = 0; i < conf->nregions; i++)
+		if (strncmp(conf->regions[i], name, n) == 0 &&
+		    conf->regions[i][n] == '=')
+			return (conf->regions[i] + n + 1);
+	for (i = 0; regions_builtin[i] != NULL; i++)
+		if (strcmp(regions_builtin[i], name) == 0)
+			return (SC_DEFAULT_REST_URL);
+	return (NULL);
+}
+
+/* conf's region is in no table: say which names are. */
+int
+config_region_unknown(const struct sc_config *conf, char *err, size_t errlen)
+{
+	char	 names[1024];
+	size_t	 n;
+	int	 i;
+
+	names[0] = '\0';
+	for (i = 0; i < conf->nregions; i++) {
+		n = strcspn(conf->regions[i], "=");
+		if (names[0] != '\0')
+			strlcat(names, ", ", sizeof(names));
+		if (strlen(names) + n + 1 < sizeof(names))
+			strncat(names, conf->regions[i], n);
+	}
+	for (i = 0; regions_builtin[i] != NULL; i++) {
+		if (names[0] != '\0')
+			strlcat(names, ", ", sizeof(names));
+		strlcat(names, regions_builtin[i], sizeof(names));
+	}
+	return (config_error(err, errlen, CONFIG_ERROR, "unknown region '%s' "
+	    "(known: %s; the config file's regions key adds more)",
+	    conf->region, names));
+}
+
+/* the warnings of the last config_parse(), one a line */
+static char	 config_warn[4096];
+
+void
+config_warn_reset(void)
+{
+	config_warn[0] = '\0';
+}
+
+/* One more warning line (cut when there are too many). */
+void
+config_warn_add(const char *fmt, ...)
+{
+	va_list	 ap;
+	size_t	 n = strlen(config_warn);
+
+	if (n > 0 && n + 1 < sizeof(config_warn))
+		config_warn[n++] = '\n';
+	va_start(ap, fmt);
+	vsnprintf(config_warn + n, sizeof(config_warn) - n, fmt, ap);
+	va_end(ap);
+}
+
+/* The warnings of the last config_parse(), for the log; NULL if none. */
+const char *
+config_warning(void)
+{
+	return (config_warn[0] != '\0' ? config_warn : NULL);
+}
+
+/* The variable of an option: SAUCE_ and its name, upper case, '_'. */
+int
+config_env_name(const char *opt, char *var, size_t len)
+{
+	size_t	 i;
+
+	if (snprintf(var, len, "SAUCE_%s", opt) >= (int)len)
+		return (-1);
+	for (i = 6; var[i] != '\0'; i++)
+		var[i] = var[i] == '-' ? '_' : toupper((unsigned char)var[i]);
+	return (0);
+}
+
+/* v4: where an unset -p/--proxy is looked for, in this order */
+static const char *proxy_env[] = {
+	"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", NULL
+};
+
+/*
+ * Version 4 without -p/--proxy: the first of http_proxy, HTTP_PROXY,
+ * all_proxy, ALL_PROXY that is set, as if given with -p (port 80 when
+ * it names none; credentials in it count when -w gives none).  A value
+ * that is no http:// proxy is skipped with a warning: these variables
+ * are set for other programs too.
+ */
+void
+config_proxy_from_env(struct sc_config *conf)
+{
+	struct sc_config	 tmp;
+	const char		*env;
+	char			 msg[512];
+	int			 i, ret;
+
+	for (i = 0; proxy_env[i] != NULL; i++) {
+		if ((env = getenv(proxy_env[i])) == NULL || *env == '\0')
+			continue;
+		/* only the proxy's fields of tmp are used */
+		memset(&tmp, 0, sizeof(tmp));
+		ret = config_proxy(&tmp, env, proxy_env[i], 1, 80, msg,
+		    sizeof(msg));
+		if (ret == -1) {
+			config_warn_add("%s; no proxy is used", msg);
+			conf->proxy_off = 1;
+		} else {
+			conf->proxy_host = tmp.proxy_host;
+			conf->proxy_port = tmp.proxy_port;
+			tmp.proxy_host = NULL;
+			if (conf->proxy_user == NULL) {
+				conf->proxy_user = tmp.proxy_user;
+				conf->proxy_pass = tmp.proxy_pass;
+				tmp.proxy_user = tmp.proxy_pass = NULL;
+			}
+			conf->proxy_from = proxy_env[i];
+			conf->proxy_rest = 1;
+		}
+		free(tmp.proxy_host);
+		free(tmp.proxy_user);
+		config_wipe_free(tmp.proxy_pass);
+		return;
+	}
 }

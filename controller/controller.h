@@ -27,8 +27,19 @@
 #define SC_KEEPALIVE_SEC	1
 #define SC_CA_CHUNK		16000
 #define SC_CACERT_FILES_MAX	16	/* --cacert-file, up to SC_CA_MAX in all */
+#define SC_REGIONS_MAX		32	/* the operator's region table (regions) */
 #define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
 #define STOP_REQUEST_SEC	10
+#define SC_NOFILE		65536	/* open files as root, for the helpers */
+
+/*
+ * --doctor (doctor.c): each network step bounded by DOCTOR_TIMEOUT_SEC;
+ * the clock may be DOCTOR_SKEW_MAX_SEC off the REST API's Date; sc
+ * must be able to open DOCTOR_NOFILE_MIN files.
+ */
+#define DOCTOR_TIMEOUT_SEC	10
+#define DOCTOR_SKEW_MAX_SEC	60
+#define DOCTOR_NOFILE_MIN	4096
 
 /*
  * The helpers' supervision (supervise.c): a helper must say hello within
@@ -54,6 +65,19 @@
  */
 #define SC_REST_BACKOFF_SEC	1
 #define SC_REST_RETRY_MAX_SEC	60
+
+/*
+ * --api-address (api.c): the listener's backlog; a whole request must
+ * come within API_REQUEST_SEC (API_REQUEST_MIN_SEC when API_WAITING_MAX
+ * connections wait, API_WAITING_ADDR of them from one address) and an
+ * answer be read within API_ANSWER_SEC, or the connection is dropped.
+ */
+#define API_BACKLOG		64
+#define API_REQUEST_SEC		5
+#define API_REQUEST_MIN_SEC	1
+#define API_ANSWER_SEC		10
+#define API_WAITING_ADDR	16
+#define API_WAITING_MAX		64
 
 struct rules;
 struct proxyopt;
@@ -86,6 +110,8 @@ struct sc_config {
 	char		*tunnel_name;
 	char		*rest_url;
 	char		*region;
+	char		*regions[SC_REGIONS_MAX];	/* "name=url" (--regions) */
+	int		 nregions;
 	char		*readyfile;
 	char		*pidfile;
 	char		*logfile;
@@ -134,6 +160,10 @@ struct sc_config {
 	int		 localhost;		/* enum proxyopt_localhost */
 	int		 localhost_set;
 	int		 scproxy_port;		/* 0: none */
+	/* --api-address: /readyz, /healthz, /metrics... (api.c) */
+	char		*api_address;		/* host:port, NULL: none */
+	char		*api_auth;		/* user:password, or NULL */
+	int		 doctor;		/* --doctor: check, no tunnel */
 };
 
 /* what config_parse() tells main() to do */
@@ -211,6 +241,7 @@ struct child {
 	int		 failed_starts;	/* in a row */
 	int		 hung;		/* killed for want of a hello */
 	char		 why[1536];	/* what went wrong last */
+	uint32_t	 restarts;	/* started again after its hello */
 	struct sc_stats	 stats;
 	/* what it may send (sc.c); a bad one gets it restarted */
 	const struct imsgev_peer *peer;
@@ -272,6 +303,7 @@ struct sc {
 	int			 drain_logged;
 	int			 early_failures;
 	uint32_t		 reconnects;
+	uint64_t		 proxy_failures;	/* CONNECTs that failed */
 	uint32_t		 nlinks;
 	struct link		 links[SC_MAX_CONNECTIONS];
 	struct event		*giveup_ev;	/* none up for too long */
@@ -307,8 +339,6 @@ int		 config_default_connections(void);
 void		 config_init(struct sc_config *);
 void		 config_free(struct sc_config *);
 int		 config_parse(struct sc_config *, int, char **, char *, size_t);
-const char	*config_region_url(const char *);
-const char	*config_warning(void);
 int		 config_file_apply(struct sc_config *, const struct conffile *,
 		    const char *, char *, size_t);
 
@@ -331,6 +361,21 @@ void		 config_scrub_env(void);
 int		 config_rules_add(struct sc_config *, int, const char *,
 		    const char *, char *, size_t);
 int		 config_rules_finish(struct sc_config *, char *, size_t);
+int		 config_api(struct sc_config *, int, const char *,
+		    const char *, char *, size_t);
+void		 config_mask_api_auth(const struct sc_config *, char *);
+int		 config_proxy_basic(const struct sc_config *, char **);
+void		 config_proxy_from_env(struct sc_config *);
+const char	*config_warning(void);
+void		 config_warn_reset(void);
+void		 config_warn_add(const char *, ...)
+		    __attribute__((__format__ (printf, 1, 2)));
+int		 config_env_name(const char *, char *, size_t);
+int		 config_region_add(struct sc_config *, const char *,
+		    const char *, char *, size_t);
+const char	*config_region_url(const struct sc_config *, const char *);
+int		 config_region_unknown(const struct sc_config *, char *,
+		    size_t);
 
 /* confproxy.c */
 int		 config_proxy_opt(struct sc_config *, enum confproxy_opt,
@@ -361,6 +406,8 @@ int		 rest_create(const struct sc_config *, struct rest_tunnel *,
 int		 rest_get(const char *, struct rest_tunnel *, char *, size_t);
 int		 rest_delete(const char *, char *, size_t);
 int		 rest_remove_colliding(const char *, char *, size_t);
+int		 rest_endpoint(struct rest_tunnel *, char *, size_t);
+time_t		 rest_server_date(void);
 
 /* supervise.c */
 /* what the controller hears of its helpers: supervise_init()'s callbacks */
@@ -424,5 +471,16 @@ int		 control_init(const char *, char *, size_t);
 void		 control_listen(struct event_base *, const struct control_cb *);
 void		 control_cleanup(void);
 void		 control_status_ready(void);
+
+/* doctor.c */
+int		 doctor_run(const struct sc_config *, volatile sig_atomic_t *);
+
+/* api.c */
+/* what the API asks of the controller: api_listen()'s */
+struct api_cb {
+	void	(*status)(struct ctl_status *, struct sc_link_stats *);
+};
+int		 api_init(const struct sc_config *, char *, size_t);
+void		 api_listen(struct sc *, const struct api_cb *);
 
 #endif /* SC_CONTROLLER_H */

@@ -37,6 +37,7 @@
 #include "controller.h"
 #include "http.h"
 #include "log.h"
+#include "text.h"
 
 #define CONNECT_TIMEOUT_SEC	10
 #define RECONNECT_FIRST_MS	250	/* first retry after a lost link */
@@ -70,7 +71,6 @@ static void	 link_connect_cb(int, short, void *);
 static void	 link_handoff(struct link *, int);
 static int	 link_proxied(void);
 static void	 link_proxy_init(void);
-static char	*base64(const void *, size_t);
 static void	 proxy_start(struct link *, int);
 static void	 proxy_wait(struct link *, short);
 static void	 proxy_cb(int, short, void *);
@@ -130,63 +130,16 @@ static void
 link_proxy_init(void)
 {
 	const struct sc_config	*conf = env->conf;
-	char			*up;
-	size_t			 ulen, plen;
 
 	if (!link_proxied())
 		return;
-	if (conf->proxy_user != NULL && proxy_auth == NULL) {
-		ulen = strlen(conf->proxy_user);
-		plen = conf->proxy_pass != NULL ? strlen(conf->proxy_pass) : 0;
-		if ((up = malloc(ulen + plen + 2)) == NULL)
-			fatal("%s", __func__);
-		memcpy(up, conf->proxy_user, ulen);
-		up[ulen] = ':';
-		if (plen > 0)
-			memcpy(up + ulen + 1, conf->proxy_pass, plen);
-		if ((proxy_auth = base64(up, ulen + plen + 1)) == NULL)
-			fatal("%s", __func__);
-		explicit_bzero(up, ulen + plen + 1);
-		free(up);
-	}
+	if (proxy_auth == NULL && config_proxy_basic(conf, &proxy_auth) == -1)
+		fatal("%s", __func__);
 	log_info("Tunnel connections go through the proxy %s%s%s:%d (%s)%s",
 	    strchr(conf->proxy_host, ':') != NULL ? "[" : "",
 	    conf->proxy_host, strchr(conf->proxy_host, ':') != NULL ? "]" : "",
 	    conf->proxy_port, conf->proxy_from != NULL ? conf->proxy_from :
 	    "proxy", proxy_auth != NULL ? ", with Basic authentication" : "");
-}
-
-/* RFC 4648 base64 of len bytes, NUL-terminated, malloc'd. */
-static char *
-base64(const void *data, size_t len)
-{
-	static const char	 tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char	*p = data;
-	char			*out, *o;
-	uint32_t		 v;
-	size_t			 i;
-
-	if ((out = malloc((len + 2) / 3 * 4 + 1)) == NULL)
-		return (NULL);
-	for (i = 0, o = out; i + 2 < len; i += 3) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		*o++ = tab[v >> 18 & 63];
-		*o++ = tab[v >> 12 & 63];
-		*o++ = tab[v >> 6 & 63];
-		*o++ = tab[v & 63];
-	}
-	if (i < len) {
-		v = (uint32_t)p[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)p[i + 1] << 8;
-		*o++ = tab[v >> 18 & 63];
-		*o++ = tab[v >> 12 & 63];
-		*o++ = i + 1 < len ? tab[v >> 6 & 63] : '=';
-		*o++ = '=';
-	}
-	*o = '\0';
-	return (out);
 }
 
 /* The index of a message from kgpd: one we use, or kgpd is broken. */
@@ -590,6 +543,7 @@ proxy_fail(struct link *l, const char *fmt, ...)
 	va_list	 ap;
 	char	 msg[512];
 
+	env->proxy_failures++;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

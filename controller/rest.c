@@ -45,6 +45,7 @@ static int	 abort_on_signal;
 static volatile sig_atomic_t *rest_signalled;
 static time_t	 rest_deadline;		/* 0: none (rest_set_deadline()) */
 static long	 rest_retry_after;	/* of the last 429, 0: none */
+static time_t	 rest_date;		/* the last answer's Date, 0: none */
 
 static size_t	 rest_write(char *, size_t, size_t, void *);
 static int	 rest_progress(void *, curl_off_t, curl_off_t, curl_off_t,
@@ -58,6 +59,8 @@ static int	 rest_parse_tunnel(json_t *, struct rest_tunnel *, int,
 		    char *, size_t);
 static void	 rest_message(json_t *, char *, size_t);
 static int	 rest_load_cainfo(const char *);
+static size_t	 rest_header(char *, size_t, size_t, void *);
+static int	 rest_port(json_t *, int *, int, char *, size_t);
 static int	 rest_set_proxy(const struct sc_config *);
 
 /*
@@ -196,6 +199,7 @@ rest_init(const struct sc_config *conf, volatile sig_atomic_t *signalled)
 #endif
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rest_write);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, rest_header);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, rest_progress);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	/* --cainfo: verify an HTTPS REST API against this CA file */
@@ -250,6 +254,31 @@ void
 rest_abort_on_signal(int on)
 {
 	abort_on_signal = on;
+}
+
+/* An answer's header line: its Date kept, for --doctor's clock check. */
+static size_t
+rest_header(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	size_t	 n = size * nmemb;
+	char	 buf[128];
+	time_t	 t;
+
+	if (n > 5 && n < sizeof(buf) && strncasecmp(ptr, "Date:", 5) == 0) {
+		memcpy(buf, ptr + 5, n - 5);
+		buf[n - 5] = '\0';
+		buf[strcspn(buf, "\r\n")] = '\0';
+		if ((t = curl_getdate(buf, NULL)) != -1)
+			rest_date = t;
+	}
+	return (n);
+}
+
+/* The Date of the last answer that had one; 0: none yet. */
+time_t
+rest_server_date(void)
+{
+	return (rest_date);
 }
 
 static size_t
@@ -536,6 +565,30 @@ rest_id_ok(const char *id)
 	return (1);
 }
 
+/* j's "ssh_port" into *port, if there (need: it must be). */
+static int
+rest_port(json_t *j, int *port, int need, char *err, size_t errlen)
+{
+	json_t		*v;
+	json_int_t	 n;
+
+	v = json_object_get(j, "ssh_port");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_integer(v) || (n = json_integer_value(v)) < 1 ||
+		    n > 65535) {
+			snprintf(err, errlen, "REST API: the tunnel's "
+			    "\"ssh_port\" is not a port number");
+			return (-1);
+		}
+		*port = (int)n;
+	} else if (need) {
+		snprintf(err, errlen, "REST API: the tunnel has no "
+		    "\"ssh_port\"");
+		return (-1);
+	}
+	return (0);
+}
+
 /*
  * A tunnel object.  full: the answer to create, which must carry every
  * field the link needs.
@@ -545,7 +598,6 @@ rest_parse_tunnel(json_t *j, struct rest_tunnel *t, int full, char *err,
     size_t errlen)
 {
 	json_t		*v;
-	json_int_t	 port;
 
 	memset(t, 0, sizeof(*t));
 	if (!json_is_object(j)) {
@@ -578,20 +630,8 @@ rest_parse_tunnel(json_t *j, struct rest_tunnel *t, int full, char *err,
 	/* optional: true when the tunnel ended by a DELETE */
 	v = json_object_get(j, "user_shutdown");
 	t->user_shutdown = v != NULL && json_is_true(v);
-	v = json_object_get(j, "ssh_port");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_integer(v) || (port = json_integer_value(v)) < 1 ||
-		    port > 65535) {
-			snprintf(err, errlen, "REST API: the tunnel's "
-			    "\"ssh_port\" is not a port number");
-			return (-1);
-		}
-		t->ssh_port = (int)port;
-	} else if (full) {
-		snprintf(err, errlen, "REST API: the tunnel has no "
-		    "\"ssh_port\"");
+	if (rest_port(j, &t->ssh_port, full, err, errlen) == -1)
 		return (-1);
-	}
 	if (full && t->host[0] == '\0') {
 		snprintf(err, errlen, "REST API: the tunnel's \"host\" is "
 		    "empty");
@@ -714,6 +754,36 @@ rest_get(const char *id, struct rest_tunnel *t, char *err, size_t errlen)
 		return (ret);
 	if (rest_parse_tunnel(ans, t, 0, err, errlen) == -1)
 		ret = REST_EPROTO;
+	json_decref(ans);
+	return (ret);
+}
+
+/*
+ * Where a new tunnel's KGP connections would go, and the hash of the
+ * certificate there (GET {user}/endpoint, sc-server's): into t's host,
+ * ssh_port and cert_sha256.  For --doctor.
+ */
+int
+rest_endpoint(struct rest_tunnel *t, char *err, size_t errlen)
+{
+	json_t	*ans;
+	long	 status;
+	int	 ret;
+
+	memset(t, 0, sizeof(*t));
+	if ((ret = rest_call("GET", "/endpoint", NULL, &status, &ans, err,
+	    errlen)) != REST_OK)
+		return (ret);
+	if (!json_is_object(ans) || copy_string(ans, "host", t->host,
+	    sizeof(t->host), 1, err, errlen) == -1 || copy_string(ans,
+	    "server_cert_sha256", t->cert_sha256, sizeof(t->cert_sha256), 0,
+	    err, errlen) == -1 || rest_port(ans, &t->ssh_port, 1, err,
+	    errlen) == -1) {
+		if (!json_is_object(ans))
+			snprintf(err, errlen, "REST API: the endpoint is not "
+			    "a JSON object");
+		ret = REST_EPROTO;
+	}
 	json_decref(ans);
 	return (ret);
 }

@@ -43,7 +43,6 @@
 #define RUNNING_TIMEOUT_SEC	60
 #define STOP_TIMEOUT_SEC	30	/* the whole shutdown, REST calls included */
 #define STOP_DRAIN_SEC		60	/* --wait-tunnel-shutdown: open streams */
-#define SC_NOFILE		65536	/* open files, for the helpers */
 
 static struct sc		*env;
 static volatile sig_atomic_t	 sc_signalled;
@@ -133,6 +132,11 @@ static const struct supervise_cb sc_supervise_cb = {
 static const struct link_cb sc_link_cb = {
 	.up = sc_tunnel_up,
 	.stop = sc_shutdown,
+};
+
+/* what the API asks (api.c) */
+static const struct api_cb sc_api_cb = {
+	.status = sc_status,
 };
 
 /* what sc-ctl may ask (control.c) */
@@ -929,6 +933,7 @@ main(int argc, char *argv[])
 	struct sandbox_files	 sb;
 	struct event		*sig_ev, *sighup_ev;
 	char			 err[1024], *p;
+	const char		*w;
 	int			 i, ret;
 
 	sc_pid = getpid();
@@ -979,8 +984,13 @@ main(int argc, char *argv[])
 
 	log_info("sc %s starting (%s command line), REST API %s", SC_VERSION,
 	    conf->legacy ? "version 4" : "version 5", conf->rest_url);
-	if (config_warning() != NULL)
-		sc_console(LOG_WARNING, "Warning: %s", config_warning());
+	for (w = config_warning(); w != NULL && *w != '\0';
+	    w += strcspn(w, "\n"), w += *w == '\n')
+		sc_console(LOG_WARNING, "Warning: %.*s", (int)strcspn(w, "\n"),
+		    w);
+	/* --doctor: the checks, and no tunnel */
+	if (conf->doctor)
+		return (doctor_run(conf, &sc_signalled));
 	log_debug("user %s, tunnel name %s, control socket %s", conf->user,
 	    conf->tunnel_name ? conf->tunnel_name : "(none)", conf->ctl_socket);
 	config_proxy_log(conf);
@@ -1016,6 +1026,11 @@ main(int argc, char *argv[])
 	env->scproxy_fd = -1;
 	if (conf->scproxy_port != 0 && (env->scproxy_fd =
 	    config_scproxy_listen(conf->scproxy_port, err, sizeof(err))) == -1) {
+		sc_error("%s", err);
+		return (1);
+	}
+	/* --api-address: bound now, served once the loop runs */
+	if (api_init(conf, err, sizeof(err)) == -1) {
 		sc_error("%s", err);
 		return (1);
 	}
@@ -1099,6 +1114,7 @@ main(int argc, char *argv[])
 	supervise_start_all();
 	timer_add(env->stats_ev, 1, 0);
 	control_listen(env->base, &sc_control_cb);
+	api_listen(env, &sc_api_cb);
 
 	event_base_dispatch(env->base);
 	/* not reached: sc_stop_finish() exits */

@@ -195,6 +195,7 @@ child_retry(struct child *c)
 	if (c->failed_starts == 0 &&
 	    now.tv_sec - c->started.tv_sec >= SC_STABLE_SEC)
 		c->backoff_ms = SC_BACKOFF_MIN_MS;
+	c->restarts++;
 	delay = c->backoff_ms;
 	c->backoff_ms *= 2;
 	if (c->backoff_ms > SC_BACKOFF_MAX_MS)

@@ -81,6 +81,8 @@ static const struct imsgev_peer kgpd_peer_proxyd = {
 };
 
 static void	kgpd_account_slot(struct slot *, struct kgp_conn *);
+static void	kgpd_stats_rtt(struct sc_stats *,
+		    const struct kgp_conn_stats *);
 
 static struct event_base	*base;
 static struct imsgev		 iev_main;
@@ -198,6 +200,19 @@ kgpd_account(struct kgp_conn *c)
 	stats_done.streams_total += cs.streams_total;
 	stats_done.bytes_in += cs.bytes_in;
 	stats_done.bytes_out += cs.bytes_out;
+	kgpd_stats_rtt(&stats_done, &cs);
+}
+
+/* A connection's round trips into st's. */
+static void
+kgpd_stats_rtt(struct sc_stats *st, const struct kgp_conn_stats *cs)
+{
+	size_t	 i;
+
+	st->rtt_count += cs->rtt_count;
+	st->rtt_sum_us += cs->rtt_sum_us;
+	for (i = 0; i < SC_RTT_BUCKETS; i++)
+		st->rtt_buckets[i] += cs->rtt_buckets[i];
 }
 
 /* sc_stats, then one sc_link_stats per configured connection. */
@@ -238,6 +253,7 @@ kgpd_stats(uint8_t *buf, size_t len)
 			st.streams_total += cs.streams_total;
 			st.bytes_in += cs.bytes_in;
 			st.bytes_out += cs.bytes_out;
+			kgpd_stats_rtt(&st, &cs);
 			if (cs.up) {
 				st.link_up++;
 				st.rtt_us = cs.rtt_us;
@@ -253,7 +269,9 @@ kgpd_stats(uint8_t *buf, size_t len)
 		st.streams_total += cs.streams_total;
 		st.bytes_in += cs.bytes_in;
 		st.bytes_out += cs.bytes_out;
+		kgpd_stats_rtt(&st, &cs);
 	}
+	sc_stats_self(&st);
 	memcpy(buf, &st, sizeof(st));
 	return (off);
 }

@@ -245,6 +245,7 @@ proxyd_listen(struct imsgev *iev, struct imsg *imsg)
 static int
 proxyd_stats_req(struct imsgev *iev, struct imsg *imsg)
 {
+	sc_stats_self(&env->stats);
 	imsg_compose_event(iev, IMSG_STATS, imsg->hdr.peerid, 0, -1,
 	    &env->stats, sizeof(env->stats));
 	return (IMSGEV_OK);

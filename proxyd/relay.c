@@ -325,6 +325,14 @@ stream_count_out(struct evbuffer *b, const struct evbuffer_cb_info *info,
  * Close everything now.  The structure itself is freed at the next turn
  * of the loop, so a caller up the stack may still look at s->mode.
  */
+/* An answer of this status went to a request: counted by its class. */
+void
+relay_count(int status)
+{
+	if (status >= 100 && status < 100 * (SC_STATUS_CLASSES + 1))
+		env->stats.answers[status / 100 - 1]++;
+}
+
 void
 stream_close(struct stream *s)
 {

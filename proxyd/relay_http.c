@@ -407,6 +407,7 @@ response_head(struct stream *s)
 			}
 			log_debug("stream %u: %s -> 101, relaying", s->id,
 			    s->url ? s->url : "?");
+			relay_count(101);
 			status_line(out, h);
 			write_fields(out, h);
 			if ((upg = http_head_get(h, "Upgrade")) != NULL)
@@ -431,6 +432,7 @@ response_head(struct stream *s)
 		response_framing(s, h);
 		log_debug("stream %u: %s -> %d", s->id,
 		    s->url ? s->url : "?", h->status);
+		relay_count(h->status);
 		/* built aside, so that it can leave at once */
 		if ((hb = evbuffer_new()) == NULL) {
 			stream_close(s);
@@ -788,6 +790,7 @@ send_error(struct stream *s, int status, const char *fmt, ...)
 		stream_close_after_flush(s);
 		return;
 	}
+	relay_count(status);
 	up_close(s);
 	keep = error_keep(s, status);
 	error_build(bufferevent_get_output(s->cbev), status, msg, keep,
@@ -833,6 +836,7 @@ connect_established(struct stream *s)
 {
 	evbuffer_add_printf(bufferevent_get_output(s->cbev),
 	    "HTTP/1.1 200 Connection established\r\n\r\n");
+	relay_count(200);
 	tunnel_start(s);
 }
 

@@ -167,6 +167,7 @@ enum up_event {
 };
 
 /* relay.c */
+void	 relay_count(int);
 void	 stream_close(struct stream *);
 void	 stream_close_after_flush(struct stream *);
 void	 app_read(struct bufferevent *, void *);

@@ -232,6 +232,7 @@ up_resolved(struct stream *s, int result, struct evutil_addrinfo *ai)
 		/* no such name is an answer; anything else, the next server */
 		if (result != EVUTIL_EAI_NONAME && up_dns_next(s) == 0)
 			return;
+		env->stats.dns_failures++;
 		if (env->ndns > 0)
 			up_fail(s, 502, "proxyd: cannot resolve %s: %s (name "
 			    "server %s)", u->host, evutil_gai_strerror(result),
@@ -245,6 +246,7 @@ up_resolved(struct stream *s, int result, struct evutil_addrinfo *ai)
 	if (ai != NULL)
 		evutil_freeaddrinfo(ai);
 	if (u->naddr == 0) {
+		env->stats.dns_failures++;
 		up_fail(s, 502, "proxyd: cannot resolve %s: no address",
 		    u->host);
 		return;
@@ -341,6 +343,7 @@ up_timeout(evutil_socket_t fd, short event, void *arg)
 	if (s->u.state == U_RESOLVING) {
 		if (up_dns_next(s) == 0)
 			return;
+		env->stats.dns_failures++;
 		if (env->ndns > 0)
 			up_fail(s, 502, "proxyd: cannot resolve %s: no answer "
 			    "from name server %s in %u ms", s->u.host,

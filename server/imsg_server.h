@@ -28,7 +28,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	6
+#define SRV_IMSG_VERSION	7
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -306,6 +306,9 @@ struct srv_kgp_stats {
 	uint64_t	 bytes_out;	/* ... to them */
 	uint64_t	 entry_accepted;	/* entry proxy connections */
 	uint64_t	 entry_rejected[ENTRY_CODES_MAX];	/* entry_codes[] */
+	uint64_t	 certs_minted;	/* leaves the CA signed (mint.c) */
+	uint64_t	 cert_failures;	/* names no leaf could be made for */
+	uint64_t	 cert_hits;	/* leaves served from the cache */
 };
 
 #endif /* SC_IMSG_SERVER_H */

@@ -26,9 +26,8 @@
 #include "imsg_server.h"
 #include "listener.h"
 #include "log.h"
+#include "prom.h"
 #include "server.h"
-
-#define METRICS_TYPE	"text/plain; version=0.0.4; charset=utf-8"
 
 static struct httpd		*metrics_httpd;
 static struct listener		*metrics_listener;
@@ -37,8 +36,6 @@ static struct timespec		 kgp_when;	/* monotonic, 0: never */
 static int			 serving;
 static time_t			 started;
 
-static void	 metrics_accept(int, void *);
-static int	 metrics_shed(void *);
 static void	 metrics_request(struct httpd_req *, void *);
 static int	 metrics_kgp_fresh(void);
 static char	*metrics_text(size_t *);
@@ -60,10 +57,9 @@ metrics_init(int fd)
 	cfg.request = metrics_request;
 	if ((metrics_httpd = httpd_new(env->base, &cfg)) == NULL)
 		return (-1);
-	if ((metrics_listener = listener_new(env->base, fd, metrics_accept,
-	    NULL)) == NULL)
+	if ((metrics_listener = httpd_listen(metrics_httpd, env->base,
+	    fd)) == NULL)
 		return (-1);
-	listener_set_shed(metrics_listener, metrics_shed, NULL);
 	started = time(NULL);
 	return (0);
 }
@@ -83,18 +79,6 @@ metrics_kgp(const struct srv_kgp_stats *st)
 	clock_gettime(CLOCK_MONOTONIC, &kgp_when);
 }
 
-static void
-metrics_accept(int fd, void *arg)
-{
-	httpd_accept(metrics_httpd, fd);
-}
-
-static int
-metrics_shed(void *arg)
-{
-	return (httpd_shed(metrics_httpd));
-}
-
 /* The KGP worker reported within METRICS_STALE_SEC. */
 static int
 metrics_kgp_fresh(void)
@@ -110,21 +94,11 @@ metrics_kgp_fresh(void)
 static void
 metrics_request(struct httpd_req *req, void *arg)
 {
-	const char	*m = httpd_req_method(req), *target;
 	char		 path[64], *body;
 	size_t		 len;
 
-	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
-		httpd_reply(req, 405, "text/plain", "Allow: GET, HEAD\r\n",
-		    "method not allowed\n", 19);
+	if (httpd_get_path(req, path, sizeof(path)) == NULL)
 		return;
-	}
-	target = httpd_req_target(req);
-	len = strcspn(target, "?");
-	if (len >= sizeof(path))
-		len = 0;
-	memcpy(path, target, len);
-	path[len] = '\0';
 	if (strcmp(path, "/healthz") == 0)
 		httpd_reply(req, 200, "text/plain", NULL, "ok\n", 3);
 	else if (strcmp(path, "/readyz") == 0) {
@@ -145,25 +119,10 @@ metrics_request(struct httpd_req *req, void *arg)
 			    "out of memory\n", 14);
 			return;
 		}
-		httpd_reply(req, 200, METRICS_TYPE, NULL, body, len);
+		httpd_reply(req, 200, PROM_CONTENT_TYPE, NULL, body, len);
 		free(body);
 	} else
 		httpd_reply(req, 404, "text/plain", NULL, "not found\n", 10);
-}
-
-/* One metric's HELP and TYPE lines. */
-static void
-metrics_head(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void
-metrics_one(FILE *f, const char *name, const char *type, const char *help,
-    unsigned long long v)
-{
-	metrics_head(f, name, type, help);
-	fprintf(f, "%s %llu\n", name, v);
 }
 
 /* The whole text, malloc'ed; NULL when out of memory. */
@@ -187,39 +146,39 @@ metrics_text(size_t *len)
 		if (t->status == TUNNEL_RUNNING && t->connected)
 			conn++;
 	}
-	metrics_head(f, "sc_server_tunnels", "gauge",
+	prom_head(f, "sc_server_tunnels", "gauge",
 	    "Tunnels in the registry, by state.");
 	fprintf(f, "sc_server_tunnels{state=\"running\"} %llu\n"
 	    "sc_server_tunnels{state=\"halting\"} %llu\n"
 	    "sc_server_tunnels{state=\"terminated\"} %llu\n",
 	    n[TUNNEL_RUNNING], n[TUNNEL_HALTING], n[TUNNEL_TERMINATED]);
-	metrics_one(f, "sc_server_tunnels_connected", "gauge",
+	prom_one(f, "sc_server_tunnels_connected", "gauge",
 	    "Running tunnels with at least one KGP connection up.", conn);
 
-	metrics_one(f, "sc_server_kgp_worker_up", "gauge", "1 when the KGP "
+	prom_one(f, "sc_server_kgp_worker_up", "gauge", "1 when the KGP "
 	    "worker reported within the last seconds.", metrics_kgp_fresh());
-	metrics_one(f, "sc_server_sessions", "gauge",
+	prom_one(f, "sc_server_sessions", "gauge",
 	    "KGP sessions bound to a tunnel, up or waiting to be resumed.",
 	    kgp.sessions);
-	metrics_one(f, "sc_server_sessions_up", "gauge",
+	prom_one(f, "sc_server_sessions_up", "gauge",
 	    "KGP sessions whose link is up.", kgp.sessions_up);
-	metrics_one(f, "sc_server_sessions_total", "counter",
+	prom_one(f, "sc_server_sessions_total", "counter",
 	    "KGP sessions bound since the KGP worker started.",
 	    kgp.sessions_total);
-	metrics_one(f, "sc_server_streams_open", "gauge",
+	prom_one(f, "sc_server_streams_open", "gauge",
 	    "Streams open on the KGP sessions.", kgp.streams_open);
-	metrics_one(f, "sc_server_streams_total", "counter",
+	prom_one(f, "sc_server_streams_total", "counter",
 	    "Streams opened since the KGP worker started.", kgp.streams_total);
-	metrics_head(f, "sc_server_stream_bytes_total", "counter",
+	prom_head(f, "sc_server_stream_bytes_total", "counter",
 	    "Stream bytes since the KGP worker started: in from the clients, "
 	    "out to them.");
 	fprintf(f, "sc_server_stream_bytes_total{direction=\"in\"} %llu\n"
 	    "sc_server_stream_bytes_total{direction=\"out\"} %llu\n",
 	    (unsigned long long)kgp.bytes_in,
 	    (unsigned long long)kgp.bytes_out);
-	metrics_one(f, "sc_server_entry_connections_total", "counter",
+	prom_one(f, "sc_server_entry_connections_total", "counter",
 	    "Connections accepted by the entry proxies.", kgp.entry_accepted);
-	metrics_head(f, "sc_server_entry_rejections_total", "counter",
+	prom_head(f, "sc_server_entry_rejections_total", "counter",
 	    "Entry proxy connections refused, by status code (\"other\": "
 	    "the rest).");
 	for (i = 0; i < ENTRY_CODES_MAX; i++) {
@@ -233,23 +192,31 @@ metrics_text(size_t *len)
 			    (unsigned long long)kgp.entry_rejected[i]);
 	}
 
-	metrics_head(f, "sc_server_rest_requests_total", "counter",
+	prom_one(f, "sc_server_certificates_minted_total", "counter",
+	    "Leaf certificates the CA signed for the entry proxies.",
+	    kgp.certs_minted);
+	prom_one(f, "sc_server_certificate_failures_total", "counter",
+	    "Names no leaf certificate could be made for (no CA, rate "
+	    "limit, refused, timed out).", kgp.cert_failures);
+	prom_one(f, "sc_server_certificate_cache_hits_total", "counter",
+	    "Leaf certificates served from the cache.", kgp.cert_hits);
+	prom_head(f, "sc_server_rest_requests_total", "counter",
 	    "REST API answers by status code, since the REST worker started.");
 	nc = rest_codes(&codes);
 	for (i = 0; i < nc; i++)
 		fprintf(f, "sc_server_rest_requests_total{code=\"%d\"} %llu\n",
 		    codes[i].code, (unsigned long long)codes[i].n);
-	metrics_head(f, "sc_server_failed_logins_total", "counter",
+	prom_head(f, "sc_server_failed_logins_total", "counter",
 	    "Logins with wrong credentials: REST API, entry proxies (-P).");
 	fprintf(f, "sc_server_failed_logins_total{realm=\"rest\"} %llu\n"
 	    "sc_server_failed_logins_total{realm=\"entry\"} %llu\n",
 	    (unsigned long long)throttle_failures(THROTTLE_REST),
 	    (unsigned long long)throttle_failures(THROTTLE_ENTRY));
-	metrics_one(f, "sc_server_state_saves_total", "counter",
+	prom_one(f, "sc_server_state_saves_total", "counter",
 	    "Registry (tunnels.json) saves written.", ss->saves);
-	metrics_one(f, "sc_server_state_save_failures_total", "counter",
+	prom_one(f, "sc_server_state_save_failures_total", "counter",
 	    "Registry saves that failed.", ss->failures);
-	metrics_one(f, "sc_server_start_time_seconds", "gauge",
+	prom_one(f, "sc_server_start_time_seconds", "gauge",
 	    "When the REST worker started, Unix time.",
 	    (unsigned long long)started);
 	if (fclose(f) != 0) {

@@ -90,6 +90,9 @@ static struct mint_entry *mint_new(const char *, const char **);
 static int	 mint_rate(void);
 static void	 mint_timeout(int, short, void *);
 static void	 mint_fail(struct mint_entry *, const char *);
+
+/* for /metrics (mint_stats()) */
+static uint64_t		 mint_nminted, mint_nfailed, mint_nhits;
 static void	 mint_drop(struct mint_entry *);
 static int	 mint_take(struct mint_entry *, const uint8_t *, size_t,
 		    const char **);
@@ -192,12 +195,14 @@ mint_get(const char *host, void (*cb)(const struct mint_leaf *,
 	}
 	if (me != NULL && me->ready) {
 		/* kept: at the head of the list */
+		mint_nhits++;
 		TAILQ_REMOVE(&mint_lru, me, entry);
 		TAILQ_INSERT_HEAD(&mint_lru, me, entry);
 		cb(&me->leaf, NULL, arg);
 		return (NULL);
 	}
 	if (me == NULL && (me = mint_new(key.name, &errstr)) == NULL) {
+		mint_nfailed++;
 		snprintf(msg, sizeof(msg), "no certificate for %s: %s",
 		    key.name, errstr);
 		cb(NULL, msg, arg);
@@ -327,6 +332,7 @@ mint_fail(struct mint_entry *me, const char *why)
 	struct mint_wait	*w;
 	char			 msg[CERT_NAME_MAX + 160];
 
+	mint_nfailed++;
 	snprintf(msg, sizeof(msg), "no certificate for %s: %s", me->name,
 	    why);
 	TAILQ_INIT(&waits);
@@ -465,6 +471,7 @@ mint_answer(const struct srv_ca_rep *rep, size_t len)
 	}
 
 	/* made: kept, and its waiters told */
+	mint_nminted++;
 	event_free(me->timer);
 	me->timer = NULL;
 	EVP_PKEY_free(me->pkey);
@@ -528,4 +535,13 @@ mint_ca_state(int up)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &mint_trial_start);
 	mint_get(MINT_TRIAL_NAME, mint_trial_done, NULL);
+}
+
+/* What was made, failed and served from the cache, for /metrics. */
+void
+mint_stats(struct srv_kgp_stats *st)
+{
+	st->certs_minted = mint_nminted;
+	st->cert_failures = mint_nfailed;
+	st->cert_hits = mint_nhits;
 }

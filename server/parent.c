@@ -1019,41 +1019,14 @@ static int
 listen_on(const char *host, const char *port, int backlog, char *bound,
     size_t boundlen)
 {
-	struct addrinfo		 hints, *res = NULL, *ai;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	int			 fd = -1, error, on = 1, saved = 0;
+	char			 err[512];
+	int			 fd;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
-		log_warnx("%s:%s: %s", host, port, gai_strerror(error));
-		return (-1);
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype |
-		    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol)) == -1) {
-			saved = errno;
-			continue;
-		}
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
-		    sizeof(on)) == -1)
-			log_warn("setsockopt SO_REUSEADDR");
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-		    listen(fd, backlog) == -1) {
-			saved = errno;
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		break;
-	}
-	freeaddrinfo(res);
-	if (fd == -1) {
-		errno = saved;
-		log_warn("listen on %s:%s", host, port);
+	if ((fd = listener_bind(host, port, backlog, err,
+	    sizeof(err))) == -1) {
+		log_warnx("listen on %s", err);
 		return (-1);
 	}
 	sslen = sizeof(ss);

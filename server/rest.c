@@ -8,11 +8,15 @@
  *	GET	/rest/v1/{user}/tunnels/{id}
  *	DELETE	/rest/v1/{user}/tunnels/{id}
  *	GET	/rest/v1/{user}/all_tunnels
+ *	GET	/rest/v1/{user}/endpoint
  *	GET	/rest/v1/public/ca.pem	(no authentication)
  *
  * The last is the certificate of the CA that resigns TLS at the entry
  * proxies, for a browser farm to trust: public, so asked without
  * credentials (an account named "public" keeps its own paths).
+ * endpoint is where the tunnels' KGP connections go and the hash of its
+ * certificate, as a new tunnel would get them: for sc --doctor, which
+ * checks it without starting a tunnel.
  *
  * With -C and -k the listener speaks HTTPS: the server runs on libevent's
  * OpenSSL bufferevents (libevent_openssl), with an SSL_CTX of libssl
@@ -531,6 +535,13 @@ rest_request(struct httpd_req *req, void *arg)
 	} else if (n == 2 && strcmp(segs[1], "all_tunnels") == 0) {
 		if (get)
 			rest_all_tunnels(&r);
+		else
+			rest_error(&r, 405, "Method not allowed");
+	} else if (n == 2 && strcmp(segs[1], "endpoint") == 0) {
+		if (get)
+			rest_reply(&r, 200, json_pack("{s:s, s:i, s:s}",
+			    "host", env->host, "ssh_port", env->kgp_port,
+			    "server_cert_sha256", env->cert_hash));
 		else
 			rest_error(&r, 405, "Method not allowed");
 	} else

@@ -17,6 +17,7 @@
 #include "admit.h"
 #include "listener.h"
 #include "rules.h"
+#include "text.h"
 
 #define SC_SERVER_USER_DEFAULT_STATEDIR	"/var/lib/sc-server"
 #define SC_SERVER_REST_DEFAULT	"127.0.0.1:4400"
@@ -396,7 +397,6 @@ void		 srv_blob_clear(struct srv_blob *);
 void		 hexencode(const uint8_t *, size_t, char *);
 int		 hexdecode(const char *, uint8_t *, size_t);
 #ifndef HAVE_TIMINGSAFE_BCMP
-int		 timingsafe_bcmp(const void *, const void *, size_t);
 #endif
 int		 parse_hostport(const char *, char *, size_t, char *, size_t);
 int		 rest_base64_decode(const char *, uint8_t *, size_t, size_t *);
@@ -476,6 +476,7 @@ void		 mint_cancel(struct mint_wait *);
 void		 mint_answer(const struct srv_ca_rep *, size_t);
 void		 mint_ca_state(int);
 void		 mint_free(void);
+void		 mint_stats(struct srv_kgp_stats *);
 
 /* accounts.c */
 int		 accounts_load(const char *, struct accountlist *);

@@ -53,19 +53,6 @@ hexval(int c)
 	return (-1);
 }
 
-#ifndef HAVE_TIMINGSAFE_BCMP
-int
-timingsafe_bcmp(const void *b1, const void *b2, size_t n)
-{
-	const volatile unsigned char	*p1 = b1, *p2 = b2;
-	unsigned char			 ret = 0;
-
-	for (; n > 0; n--)
-		ret |= *p1++ ^ *p2++;
-	return (ret != 0);
-}
-#endif
-
 /* Exactly 2 * len hex digits into len bytes. */
 int
 hexdecode(const char *in, uint8_t *out, size_t len)

@@ -323,6 +323,7 @@ worker_push_stats(int fd, short ev, void *arg)
 	memset(&st, 0, sizeof(st));
 	kgp_server_stats(&st);
 	entry_stats(&st);
+	mint_stats(&st);
 	worker_send(IMSG_SRV_KGP_STATS, &st, sizeof(st));
 }
 

@@ -84,3 +84,14 @@ fetch_via() {
 entry_of() {
 	tunnel_field "$1" entry_proxy
 }
+
+# office_firewall MARK: office reaches cloud's REST API and KGP port only
+# from sockets marked MARK (an upstream proxy's, upproxy.py --mark)
+office_firewall() {
+	office nft add table inet e2epx || fail "nft add table"
+	office nft add chain inet e2epx out \
+	    '{ type filter hook output priority 0; }' || fail "nft add chain"
+	office nft add rule inet e2epx out ip daddr "$CLOUD_IP" tcp dport \
+	    "{ $REST_PORT, $KGP_PORT }" meta mark != "$1" reject with tcp reset ||
+	    fail "nft add rule"
+}

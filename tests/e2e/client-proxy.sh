@@ -35,12 +35,7 @@ KGP_CONNECT="REQ CONNECT $CLOUD_IP:$KGP_PORT"
 
 # the firewall: office reaches cloud's REST and KGP ports only through
 # the proxy's marked sockets
-office nft add table inet e2epx || fail "nft add table"
-office nft add chain inet e2epx out \
-    '{ type filter hook output priority 0; }' || fail "nft add chain"
-office nft add rule inet e2epx out ip daddr "$CLOUD_IP" tcp dport \
-    "{ $REST_PORT, $KGP_PORT }" meta mark != "$MARK" reject with tcp reset ||
-    fail "nft add rule"
+office_firewall "$MARK"
 office curl -sS --max-time 5 -o /dev/null "http://$CLOUD_IP:$REST_PORT/rest/v1/" \
     2>/dev/null && fail "office reaches the REST API past the firewall"
 office bash -c "exec 3<>/dev/tcp/$CLOUD_IP/$KGP_PORT" 2>/dev/null &&

@@ -508,3 +508,45 @@ ctl_field() {
 e2e_done() {
 	echo "$TEST_NAME: all $CHECKS checks passed"
 }
+
+# prom_init: PROM_PY, the Python that has prometheus_client (Debian:
+# python3-prometheus-client), or the test fails
+prom_init() {
+	local p
+	PROM_PY=
+	for p in "$PYTHON" /usr/bin/python3; do
+		if "$p" -c 'import prometheus_client.parser' 2>/dev/null; then
+			PROM_PY=$p
+			return 0
+		fi
+	done
+	echo "FAIL: $TEST_NAME: no python3-prometheus-client (tests/packages.txt)"
+	exit 1
+}
+
+# prom_value FILE NAME [LABEL=VALUE]...: the value of a sample of the
+# Prometheus text in FILE, read with prometheus_client's parser; fails
+# when the text does not parse or has no such sample
+prom_value() {
+	"$PROM_PY" - "$@" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+name = sys.argv[2]
+want = dict(a.split("=", 1) for a in sys.argv[3:])
+for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in fam.samples:
+        if s.name == name and all(s.labels.get(k) == v
+                                  for k, v in want.items()):
+            print(int(s.value))
+            sys.exit(0)
+sys.exit(1)
+PY
+}
+
+# at_least MIN NAME [LABEL=VALUE]: the test's metric() is MIN or more
+# (for wait_for)
+at_least() {
+	local min=$1 v
+	shift
+	v=$(metric "$@") && [ "$v" -ge "$min" ]
+}

@@ -1,7 +1,8 @@
 #!/bin/bash
 # sc-server -m (issue 18): /metrics in the Prometheus text format (read
 # with the parser of python3-prometheus-client), /healthz, /readyz on an
-# address of their own; the figures follow what happens (tunnels,
+# address of their own; the figures follow what happens (certificates
+# the CA signed, tunnels,
 # sessions, streams, bytes, REST answers, failed logins, entry proxy
 # refusals); /readyz says 503 while the KGP worker does not serve; a
 # flood of scrapers and a scraper that never reads are dropped, while
@@ -11,45 +12,17 @@
 METRICS_PORT=9400
 M=http://$CLOUD_IP:$METRICS_PORT
 
-# the Python that has prometheus_client (Debian: python3-prometheus-client)
-PROM_PY=
-for p in "$PYTHON" /usr/bin/python3; do
-	if "$p" -c 'import prometheus_client.parser' 2>/dev/null; then
-		PROM_PY=$p
-		break
-	fi
-done
-[ -n "$PROM_PY" ] ||
-    { echo "FAIL: server-metrics: no python3-prometheus-client (tests/packages.txt)"; exit 1; }
+prom_init
 
 e2e_init
 start_server -m "$CLOUD_IP:$METRICS_PORT"
 start_app
 
-# metric NAME [LABEL=VALUE]: its value, from a scrape parsed by
-# prometheus_client; fails when the text does not parse
+# metric NAME [LABEL=VALUE]: its value in a scrape; fails when the text
+# does not parse
 metric() {
-	cloud curl -sS --max-time 5 "$M/metrics" >"$TMP/scrape" || return 1
-	"$PROM_PY" - "$TMP/scrape" "$@" <<'PY'
-import sys
-from prometheus_client.parser import text_string_to_metric_families
-name = sys.argv[2]
-want = dict(a.split("=", 1) for a in sys.argv[3:])
-for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
-    for s in fam.samples:
-        if s.name == name and all(s.labels.get(k) == v
-                                  for k, v in want.items()):
-            print(int(s.value))
-            sys.exit(0)
-sys.exit(1)
-PY
-}
-
-# at_least MIN NAME [LABEL=VALUE]: for wait_for
-at_least() {
-	local min=$1 v
-	shift
-	v=$(metric "$@") && [ "$v" -ge "$min" ]
+	cloud curl -sS --max-time 5 "$M/metrics" >"$TMP/scrape" &&
+	    prom_value "$TMP/scrape" "$@"
 }
 
 code() {
@@ -83,6 +56,15 @@ v=$(metric sc_server_tunnels state=running) ||
     fail "/metrics does not parse: $(head -n 5 "$TMP/scrape")"
 [ "$v" = 0 ] || fail "running tunnels before any: $v"
 ok "/healthz 200, /readyz 200, /metrics parses (prometheus_client)"
+
+# the CA process signs a trial leaf when it comes up: one minted
+wait_for 10 at_least 1 sc_server_certificates_minted_total ||
+    fail "no certificate minted: $(metric sc_server_certificates_minted_total)"
+[ "$(metric sc_server_certificate_failures_total)" = 0 ] ||
+    fail "certificate failures: $(metric sc_server_certificate_failures_total)"
+[ "$(metric sc_server_certificate_cache_hits_total)" = 0 ] ||
+    fail "certificate cache hits: $(metric sc_server_certificate_cache_hits_total)"
+ok "the CA's trial leaf: sc_server_certificates_minted_total 1, no failure, no cache hit yet"
 
 # traffic: a tunnel, requests through it, a wrong key, a bad request head
 launch_sc -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" -x "$REST_URL" \

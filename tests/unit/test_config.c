@@ -164,6 +164,7 @@ test_v5_region(void **state)
 	setenv("SAUCE_REGION", "us-east", 1);
 	assert_int_equal(parse("run", "-u", "a", "-k", "k", NULL), CONFIG_OK);
 	assert_string_equal(conf.region, "us-east");
+	unsetenv("SAUCE_REGION");
 }
 
 static void
@@ -222,8 +223,23 @@ test_unsupported(void **state)
 	assert_int_equal(parse("-u", "a", "-k", "k", "--pac", "x.pac",
 	    NULL), CONFIG_ERROR);
 	assert_string_equal(err, "--pac is not supported yet");
-	assert_int_equal(parse("-u", "a", "-k", "k", "--doctor", NULL),
+	assert_int_equal(parse("-u", "a", "-k", "k", "--capath", "/x", NULL),
 	    CONFIG_ERROR);
+	/* issue 18: --doctor, the API flags of both forms */
+	assert_int_equal(parse("-u", "a", "-k", "k", "--doctor", NULL),
+	    CONFIG_OK);
+	assert_int_equal(conf.doctor, 1);
+	assert_int_equal(parse("-u", "a", "-k", "k", "--status-address",
+	    "127.0.0.1:9000", NULL), CONFIG_OK);
+	assert_string_equal(conf.api_address, "127.0.0.1:9000");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--api-address",
+	    "[::1]:9000", "--api-basic-auth", "u:pw", NULL), CONFIG_OK);
+	assert_string_equal(conf.api_auth, "u:pw");
+	assert_null(strstr(conf.command, "pw"));
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--api-address",
+	    "9000", NULL), CONFIG_ERROR);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--api-basic-auth",
+	    "nocolon", NULL), CONFIG_ERROR);
 	/* version 5: -x is the application proxy */
 	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-x", "h:1",
 	    NULL), CONFIG_ERROR);
@@ -602,6 +618,43 @@ test_rules(void **state)
 	assert_string_equal(rules_shown(), "3 0 all|0 0 a|0 0 b");
 }
 
+/* issue 18: the operator's region table, in the file or with --regions */
+static void
+test_v5_regions(void **state)
+{
+	const char	*f;
+
+	f = cfile(0600, "regions:\n  - lab=http://10.0.0.5:4400/rest/v1\n"
+	    "  - us-west=https://tunnels.example/rest/v1/,eu=http://e/x\n"
+	    "region: lab\n");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_OK);
+	assert_string_equal(conf.rest_url, "http://10.0.0.5:4400/rest/v1");
+	/* the table names a hosted region: it wins over the default */
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, "-r",
+	    "us-west", NULL), CONFIG_OK);
+	assert_string_equal(conf.rest_url, "https://tunnels.example/rest/v1");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, "-r",
+	    "us-east", NULL), CONFIG_OK);
+	assert_string_equal(conf.rest_url, SC_DEFAULT_REST_URL);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, "-r",
+	    "mars", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "unknown region 'mars' (known: lab, "
+	    "us-west, eu, us-west,"));
+	f = cfile(0600, "region: mars\n");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_ERROR);
+	assert_non_null(strstr(err, "unknown region 'mars'"));
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--regions",
+	    "x=ftp://a", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "not name=URL"));
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--regions",
+	    "=http://a", NULL), CONFIG_ERROR);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--regions",
+	    "q=http://q/r", "-r", "q", NULL), CONFIG_OK);
+	assert_string_equal(conf.rest_url, "http://q/r");
+}
+
 static void
 test_file_errors(void **state)
 {
@@ -617,7 +670,6 @@ test_file_errors(void **state)
 		{ "max-missed-acks: -1\n", "max-missed-acks" },
 		{ "tunnel-pool: maybe\n", "'tunnel-pool' must be true or false" },
 		{ "verbose: 9\n", "a number from 0 to 3" },
-		{ "region: mars\n", "unknown region 'mars'" },
 		{ "shared: some\n", "the only value is 'all'" },
 		{ "rest-url: ftp://h\n", "not an http:// or https:// URL" },
 		{ "\n\nusername: a\nusername: b\n",
@@ -1029,6 +1081,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_v5_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v5_region, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v5_regions, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_credentials, setup,
