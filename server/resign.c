@@ -485,9 +485,10 @@ resign_pump(struct resign *r)
 			    tls_error(kgp_tls_ctx(r->io)));
 			r->dead = 1;
 		} else {
-			log_debug("tunnel %s: %s: resigned TLS for %s (%s)",
+			log_debug("tunnel %s: %s: resigned TLS for %s (%s%s)",
 			    r->tunnel_id, r->peer, r->name,
-			    tls_conn_version(kgp_tls_ctx(r->io)));
+			    tls_conn_version(kgp_tls_ctx(r->io)),
+			    r->fail ? ", the KGP certificate" : "");
 			r->state = RESIGN_HTTP;
 			moved = 1;
 		}
@@ -630,7 +631,7 @@ resign_tls_out(struct resign *r)
 static void
 resign_answer(struct resign *r, int status, const char *text)
 {
-	char	 msg[512];
+	char	 msg[1024];
 	int	 len;
 
 	if ((len = answer_format(msg, sizeof(msg), status, text, NULL,
@@ -796,12 +797,12 @@ resign_request(struct resign *r)
 {
 	struct tunnel	*t = r->tunnel;
 	struct route	 rt;
-	char		 url[HTTP_HEAD_MAX], why[192], *head;
+	char		 url[HTTP_HEAD_MAX], why[512], *head;
 	size_t		 len;
 
 	if (r->fail != NULL) {
 		snprintf(why, sizeof(why), "The entry proxy cannot resign "
-		    "TLS: %s.", r->fail);
+		    "TLS for %s: %s.", r->name, r->fail);
 		resign_answer(r, 502, why);
 		return (-1);
 	}

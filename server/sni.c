@@ -6,11 +6,16 @@
  * one handshake message of type client_hello (1) across them, at most
  * SNI_HELLO_MAX bytes, followed by nothing; every length inside it
  * within its parent; no extension twice; at most one host_name in the
- * server_name list, a DNS name (RFC 6066 3: no address, no trailing
- * dot).  Anything else is not a ClientHello this proxy takes, and says
+ * server_name list, a DNS name (RFC 6066 3: no trailing dot), or an
+ * IPv4 address, which RFC 6066 does not allow but some clients (openssl
+ * s_client, older Java) send.  Anything else is not a ClientHello this proxy takes, and says
  * why.  Pure code (no libevent), fuzzed.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -81,16 +86,18 @@ cur_vec(struct sni_cur *c, int lenbytes, struct sni_cur *sub)
 
 /*
  * A host_name as RFC 6066 takes it: letters, digits, '-' and '_' in
- * labels of 1 to 63 bytes, no trailing dot, not an IPv4 address (an
- * IPv6 one has a ':' and fails the characters); copied lowercase.
+ * labels of 1 to 63 bytes, no trailing dot, the last label not all
+ * digits unless the whole is an IPv4 address (an IPv6 one has a ':' and
+ * fails the characters); copied lowercase.
  */
 static int
 sni_name(const uint8_t *p, size_t len, char *name, size_t namelen,
     const char **errstr)
 {
-	size_t	 i, label = 0;
-	int	 digits = 1;
-	uint8_t	 ch;
+	struct in_addr	 addr;
+	size_t		 i, label = 0;
+	int		 digits = 1;
+	uint8_t		 ch;
 
 	*errstr = "the SNI is not a host name";
 	if (len == 0 || len > CERT_NAME_MAX || len >= namelen)
@@ -111,17 +118,17 @@ sni_name(const uint8_t *p, size_t len, char *name, size_t namelen,
 			return (-1);
 		if ((ch == '-' && label == 0) || ++label > 63)
 			return (-1);
+		if (label == 1)
+			digits = 1;	/* of this label */
 		if (ch < '0' || ch > '9')
 			digits = 0;
 		name[i] = ch;
 	}
 	if (label == 0 || p[len - 1] == '-')
 		return (-1);	/* a trailing dot, or '-' */
-	if (digits) {
-		*errstr = "the SNI is an address";
-		return (-1);
-	}
 	name[len] = '\0';
+	if (digits && inet_pton(AF_INET, name, &addr) != 1)
+		return (-1);
 	return (0);
 }
 

@@ -10,7 +10,12 @@
 # arrive as sent; a WebSocket over wss://; a request inside the TLS that
 # a fast-fail rule denies is a 403 there; garbage instead of a
 # ClientHello and an SNI that is no host name are closed with a log
-# line, and the tunnel keeps serving.
+# line, and the tunnel keeps serving (an IPv4 address as SNI, which
+# openssl s_client sends, names the address); a name no certificate can
+# carry gets the KGP certificate and a 502 inside TLS that says why.  -B all
+# and -B naming the host pass the CONNECT through: the browser sees the
+# app's own certificate (its fingerprint), and a host -B does not name
+# is still resigned.
 . "$(dirname "$0")/lib.sh"
 APP_NAME=app.office.test
 
@@ -57,7 +62,7 @@ leaf_fp=$(openssl x509 -in "$TMP/sclient.out" -noout -fingerprint -sha256)
 [ "$leaf_fp" != "$app_fp" ] || fail "the browser got the app's own certificate"
 openssl x509 -in "$TMP/sclient.out" -noout -ext subjectAltName |
     grep -q "DNS:$APP_NAME" || fail "the leaf does not name $APP_NAME"
-ok "the leaf names $APP_NAME and is not the app's (${ca_fp#*=} issued it)"
+ok "the leaf names $APP_NAME, verifies with the CA (${ca_fp#*=}) and is not the app's"
 
 # --- keep-alive: two requests, one browser connection, one at the app -----
 out=$(browse --cacert "$TMP/ca.pem" -w '%{num_connects}\n' \
@@ -144,7 +149,7 @@ def vec(n, b):
 if kind == "garbage":
     data = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 else:
-    name = b"bad..name" if kind == "badsni" else b"10.1.2.3"
+    name = b"bad..name" if kind == "badsni" else b"app.999"
     sni = vec(2, b"\x00" + vec(2, name))
     ext = struct.pack(">H", 0) + vec(2, sni)
     body = (b"\x03\x03" + bytes(32) + vec(1, b"") + vec(2, b"\x13\x01") +
@@ -155,7 +160,7 @@ s.sendall(data)
 got = s.recv(4096)
 print("closed" if got == b"" else "got %r" % got[:40])
 EOF
-for kind in garbage badsni ipsni; do
+for kind in garbage badsni numsni; do
 	out=$(cloud timeout 20 "$PYTHON" "$TMP/hello.py" "$ENTRY" \
 	    "$APP_NAME:$APP_TLS_PORT" $kind 2>&1)
 	[ "$out" = closed ] || fail "$kind after CONNECT: '$out', want the connection closed"
@@ -164,8 +169,69 @@ wait_for 5 grep -q "not a TLS ClientHello: closed" "$TMP/server.log" ||
     fail "no log line for garbage instead of a ClientHello"
 wait_for 5 grep -q "the SNI is not a host name: closed" "$TMP/server.log" ||
     fail "no log line for a bad SNI"
-wait_for 5 grep -q "the SNI is an address: closed" "$TMP/server.log" ||
-    fail "no log line for an address as SNI"
+[ "$(grep -c "the SNI is not a host name: closed" "$TMP/server.log")" = 2 ] ||
+    fail "no log line for a numeric SNI that is no address"
 browse_tls_ok after-bad || fail "the tunnel does not serve after bad ClientHellos"
-ok "garbage, a bad SNI and an address as SNI: closed with a log line; the tunnel serves on"
+ok "garbage, an SNI with an empty label and one ending in digits: closed with a log line; the tunnel serves on"
+
+# no leaf: a host no certificate can name, no SNI; the handshake goes on
+# with the KGP certificate, and the request gets a 502 that says why
+cat >"$TMP/noleaf.py" <<'EOF'
+import socket, ssl, sys
+host, port = sys.argv[1].rsplit(":", 1)
+target = sys.argv[2]
+s = socket.create_connection((host, int(port)), timeout=10)
+s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target.encode(), target.encode()))
+f = s.makefile("rb")
+while f.readline() not in (b"\r\n", b""):
+    pass
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+t = ctx.wrap_socket(s, server_hostname=None)
+t.sendall(b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % target.encode())
+got = b""
+while True:
+    try:
+        b = t.recv(4096)
+    except ssl.SSLError:
+        break
+    if not b:
+        break
+    got += b
+text = got.decode(errors="replace")
+print(text.split("\r\n")[0])
+print(text.split("\r\n\r\n", 1)[-1].strip())
+EOF
+out=$(cloud timeout 20 "$PYTHON" "$TMP/noleaf.py" "$ENTRY" "no~leaf.test:$APP_TLS_PORT" 2>&1)
+case $out in
+"HTTP/1.1 502 "*"cannot resign TLS"*"no~leaf.test"*) ;;
+*) fail "no leaf: '$out', want a 502 inside TLS that says why" ;;
+esac
+grep -q "cannot resign TLS for no~leaf.test" "$TMP/server.log" ||
+    fail "no log line for the missing leaf"
+browse_tls_ok after-noleaf || fail "the tunnel does not serve after a missing leaf"
+ok "no leaf for a name: the KGP certificate, then '$(echo "$out" | tail -n 1)'"
+
+# --- passthrough: -B all, -B naming the host -------------------------------
+# leaf_fp HOST: the fingerprint of the certificate the browser gets for
+# HOST through the entry proxy
+leaf_fp() {
+	cloud openssl s_client -proxy "$ENTRY" -connect "$1:$APP_TLS_PORT" \
+	    -servername "$1" </dev/null 2>/dev/null |
+	    openssl x509 -noout -fingerprint -sha256
+}
+stop_sc
+start_sc -B all
+[ "$(leaf_fp "$APP_NAME")" = "$app_fp" ] || fail "-B all: not the app's certificate"
+out=$(browse --cacert "$TMP/app.crt" "$URL_NAME/text/pass") ||
+    fail "-B all: HTTPS with the app's certificate: $out"
+ok "-B all: the app's own certificate reaches the browser (fingerprint equal), curl verifies it"
+stop_sc
+start_sc -B "$APP_NAME"
+[ "$(leaf_fp "$APP_NAME")" = "$app_fp" ] || fail "-B $APP_NAME: not the app's certificate"
+fp=$(leaf_fp "$APP_IP")
+[ -n "$fp" ] && [ "$fp" != "$app_fp" ] || fail "-B $APP_NAME: $APP_IP was not resigned"
+out=$(browse --cacert "$TMP/ca.pem" "$URL_IP/text/resigned") || fail "-B $APP_NAME: $out"
+ok "-B $APP_NAME: the app's certificate for it, $APP_IP still resigned"
 e2e_done
