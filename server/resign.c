@@ -42,10 +42,14 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -95,6 +99,7 @@ struct resign {
 	struct event		*ev_rd, *ev_wr;
 	int			 rd_on, wr_on;
 	struct event		*timer;
+	time_t			 armed;		/* the idle timer, last set */
 	uint8_t			*raw;		/* the ClientHello, before TLS */
 	size_t			 rawlen;
 	struct mint_wait	*mw;
@@ -238,6 +243,7 @@ resign_start(struct tunnel *t, int fd, const char *peer, const char *host,
 {
 	struct resign	*r;
 	struct timeval	 tv = { RESIGN_HANDSHAKE_SEC, 0 };
+	int		 one = 1;
 
 	if (resign_count(t->id) >= RESIGN_MAX_TUNNEL) {
 		log_info("tunnel %s: %s: more than %d resigned connections",
@@ -270,6 +276,9 @@ resign_start(struct tunnel *t, int fd, const char *peer, const char *host,
 	}
 	memcpy(r->raw, first, len);
 	r->rawlen = len;
+	/* each answer goes out as it is written, as the stream's would */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+		log_debug("%s: TCP_NODELAY: %s", __func__, strerror(errno));
 	/* a fresh socket takes these few bytes */
 	if (write(fd, RESIGN_ESTABLISHED, strlen(RESIGN_ESTABLISHED)) !=
 	    (ssize_t)strlen(RESIGN_ESTABLISHED)) {
@@ -464,7 +473,7 @@ resign_s_event(struct bufferevent *bev, short what, void *arg)
 static void
 resign_pump(struct resign *r)
 {
-	struct timeval	 tv = { RESIGN_IDLE_SEC, 0 };
+	struct timeval	 tv = { RESIGN_IDLE_SEC, 0 }, now;
 	int		 moved = 0, progress, rv, rd, wr;
 
 	while (r->state == RESIGN_HANDSHAKE && !r->dead) {
@@ -524,8 +533,13 @@ resign_pump(struct resign *r)
 		resign_free(r);
 		return;
 	}
-	if (moved && r->state >= RESIGN_HTTP)
+	/* the idle timer again, at most once a second */
+	if (moved && r->state >= RESIGN_HTTP &&
+	    event_base_gettimeofday_cached(env->base, &now) == 0 &&
+	    now.tv_sec != r->armed) {
+		r->armed = now.tv_sec;
 		evtimer_add(r->timer, &tv);
+	}
 
 	/* the events for what waits */
 	rd = r->state != RESIGN_CLOSING && (r->want_rd ||
@@ -600,6 +614,9 @@ resign_tls_out(struct resign *r)
 	int			 sent = 0;
 
 	r->want_wr = 0;
+	/* a short answer in pieces (head, body) goes as one record */
+	if ((n = evbuffer_get_length(r->out)) > 0 && n <= RESIGN_READ)
+		evbuffer_pullup(r->out, -1);
 	while (evbuffer_peek(r->out, -1, NULL, &v, 1) > 0) {
 		n = tls_write(kgp_tls_ctx(r->io), v.iov_base,
 		    v.iov_len > RESIGN_WRITE ? RESIGN_WRITE : v.iov_len);
