@@ -359,10 +359,11 @@ resign_timer(int fd, short ev, void *arg)
 static void
 resign_hello(int fd, short ev, void *arg)
 {
-	struct resign	*r = arg;
-	const char	*errstr;
-	char		 sni[CERT_NAME_MAX + 1];
-	ssize_t		 n;
+	struct resign		*r = arg;
+	struct mint_wait	*w;
+	const char		*errstr;
+	char			 sni[CERT_NAME_MAX + 1];
+	ssize_t			 n;
 
 	if (ev & EV_READ) {
 		n = read(fd, r->raw + r->rawlen, RESIGN_RAW_MAX - r->rawlen);
@@ -397,8 +398,9 @@ resign_hello(int fd, short ev, void *arg)
 	else
 		strlcpy(r->name, r->host, sizeof(r->name));
 	r->state = RESIGN_MINT;
-	/* the callback may run (and end r) before mint_get() returns */
-	r->mw = mint_get(r->name, resign_minted, r);
+	/* NULL: the callback has run already, and r may be gone */
+	if ((w = mint_get(r->name, resign_minted, r)) != NULL)
+		r->mw = w;
 }
 
 /* The leaf for r->name, or why there is none: the handshake begins. */
