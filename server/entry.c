@@ -91,6 +91,7 @@ static void	 entry_auth_ask(struct entry_pending *);
 static void	 entry_auth_timeout(int, short, void *);
 static void	 entry_go(struct entry_pending *);
 static int	 entry_route(struct entry_pending *);
+static int	 entry_routes(const struct rules *);
 
 /*
  * Out of descriptors, an entry proxy sheds a connection of shed_first
@@ -360,9 +361,13 @@ entry_go(struct entry_pending *ep)
 	struct kgp_client	*link;
 	int			 fd = ep->fd;
 
-	/* without rules, a CONNECT is resigned all the same */
-	if ((t->rules != NULL || strcmp(ep->head->method, "CONNECT") == 0) &&
-	    entry_route(ep) == -1)
+	/*
+	 * A CONNECT is resigned or not, whatever the rules; other requests
+	 * are decided only by rules that route (-B, -b alone do not: their
+	 * connections stay as without rules, kept alive)
+	 */
+	if ((strcmp(ep->head->method, "CONNECT") == 0 ||
+	    entry_routes(t->rules)) && entry_route(ep) == -1)
 		return;		/* answered here, sent direct or resigned */
 	if (t->status != TUNNEL_RUNNING || (link = route_link(t)) == NULL) {
 		answer_refuse(fd, ep->peer, 503, "The tunnel is not connected.",
@@ -467,6 +472,15 @@ entry_route(struct entry_pending *ep)
 	ep->fd = -1;
 	entry_pending_free(ep);
 	return (-1);
+}
+
+/* Do the rules decide where a request goes (deny, direct, tunnel lists)? */
+static int
+entry_routes(const struct rules *r)
+{
+	return (r != NULL && (rules_list_count(r, RULES_DENY) > 0 ||
+	    rules_list_count(r, RULES_DIRECT) > 0 ||
+	    rules_list_count(r, RULES_TUNNEL) > 0));
 }
 
 /*

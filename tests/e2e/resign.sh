@@ -14,8 +14,8 @@
 # openssl s_client sends, names the address); a name no certificate can
 # carry gets the KGP certificate and a 502 inside TLS that says why.  -B all
 # and -B naming the host pass the CONNECT through: the browser sees the
-# app's own certificate (its fingerprint), and a host -B does not name
-# is still resigned.
+# app's own certificate (its fingerprint), a host -B does not name is
+# still resigned, and plain requests stay kept alive under -B all.
 . "$(dirname "$0")/lib.sh"
 APP_NAME=app.office.test
 
@@ -227,6 +227,11 @@ start_sc -B all
 out=$(browse --cacert "$TMP/app.crt" "$URL_NAME/text/pass") ||
     fail "-B all: HTTPS with the app's certificate: $out"
 ok "-B all: the app's own certificate reaches the browser (fingerprint equal), curl verifies it"
+# rules that only pass TLS through leave plain requests kept alive
+n=$(browse -o /dev/null -w '%{num_connects}\n' "$(app_url /text/k1)" \
+    "$(app_url /text/k2)" | awk '{ s += $1 } END { print s }')
+[ "$n" = 1 ] || fail "-B all: two plain requests opened $n connections, want 1"
+ok "-B all: two plain requests on one kept connection"
 stop_sc
 start_sc -B "$APP_NAME"
 [ "$(leaf_fp "$APP_NAME")" = "$app_fp" ] || fail "-B $APP_NAME: not the app's certificate"
