@@ -18,6 +18,14 @@
 #     download inside CONNECT: client side (ours: sc, kgpd, proxyd; the
 #     peer: ssh and tinyproxy) and server side (sc-server; sshd);
 # and, for ours only:
+#   - TLS resigning (issue 16): nginx also serves HTTPS; a second tunnel
+#     resigns (the default) while the first passes CONNECT through (-B
+#     all, as every CONNECT measure above does).  bench/tlsrate.c (OpenSSL,
+#     a thread a connection) measures HTTPS requests/s (1 KiB, 50
+#     connections kept alive inside CONNECT); curl a 1 GiB download in
+#     one stream; and new connections with a new SNI each (so a new leaf
+#     for each: handshake and first byte p50/p99, requests/s when every
+#     request is a new host) against one SNI for all;
 #   - N idle CONNECT streams held open (bench/helpers.py, asyncio): RSS of
 #     every process of the client (sc, kgpd, proxyd) and of the server
 #     (sc-server), before and after, and per stream;
@@ -26,7 +34,8 @@
 # ours/direct, and the targets of issue 5, each marked met or not.
 # It is not a test: it asserts nothing and exits 0 unless the set-up fails.
 #
-#   bench/run.sh [--install] [-d seconds] [-r repeat] [-n streams] [BUILDDIR]
+#   bench/run.sh [--install] [-d seconds] [-r repeat] [-n streams]
+#                [--resign-only] [BUILDDIR]
 #
 # --install  apt-get install what it needs (Debian 12, root): nginx-light
 #            wrk openssh-server openssh-client tinyproxy curl python3 gcc
@@ -34,6 +43,7 @@
 # -r         runs of each measure: the best throughput and the median
 #            wrk figures are kept (default 1)
 # -n         idle streams (default 10000)
+# --resign-only  only the TLS resigning measures (a minute)
 # BUILDDIR   meson build directory (default build; set up if missing)
 # Run it as root (sshd). Everything it starts is stopped on exit.
 set -uo pipefail
@@ -43,13 +53,15 @@ duration=5
 repeat=1
 nstreams=10000
 install=0
+resign_only=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--install) install=1; shift ;;
 	-d) duration=$2; shift 2 ;;
 	-r) repeat=$2; shift 2 ;;
 	-n) nstreams=$2; shift 2 ;;
-	-h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+	--resign-only) resign_only=1; shift ;;
+	-h|--help) sed -n '2,43p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -82,6 +94,7 @@ ulimit -n "$(ulimit -Hn)"
 # private loopback ports
 A=127.0.0.1
 APP_PORT=24300
+APP_TLS_PORT=24343
 REST=$A:24301
 KGP=$A:24302
 SSH_PORT=24322
@@ -122,6 +135,12 @@ wait_for() {
 }
 
 cc -O2 -o "$tmp/connrate" "$top/bench/connrate.c" || die "cannot build connrate"
+cc -O2 -o "$tmp/tlsrate" "$top/bench/tlsrate.c" -lssl -lcrypto -lpthread ||
+    die "cannot build tlsrate"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=bench.test -addext "subjectAltName=IP:$A,DNS:bench.test" \
+    -keyout "$tmp/app.key" -out "$tmp/app.crt" >/dev/null 2>&1 ||
+    die "cannot make nginx's certificate"
 
 # the application
 # nginx gives its temporary directories to its worker's user: a
@@ -162,6 +181,12 @@ http {
 		# "return" discards the body: nginx reads it all (4 KiB reads)
 		location = /upload { client_max_body_size 0; return 204; }
 	}
+	server {
+		listen $A:$APP_TLS_PORT ssl backlog=4096;
+		ssl_certificate $tmp/app.crt;
+		ssl_certificate_key $tmp/app.key;
+		root $tmp/www;
+	}
 }
 EOF
 "$nginx_bin" -c "$tmp/nginx.conf" -p "$tmp" 2>>"$tmp/nginx.log" &
@@ -177,17 +202,110 @@ server_pid=$!
 pids+=($server_pid)
 wait_for 10 curl -s -o /dev/null "http://$REST/rest/v1/" ||
     die "sc-server did not start"
+# the CONNECT measures pass TLS through (-B all); the resigning ones use
+# a second tunnel, which resigns as by default
 "$B/controller/sc" -u bench -k "$key" -i bench -x "http://$REST/rest/v1" \
-    -f "$tmp/ready" -d "$tmp/sc.pid" --ctl-socket "$tmp/ctl.sock" \
+    -f "$tmp/ready" -d "$tmp/sc.pid" --ctl-socket "$tmp/ctl.sock" -B all \
     >"$tmp/sc.log" 2>&1 &
 sc_pid=$!
 pids+=($sc_pid)
+"$B/controller/sc" -u bench -k "$key" -i bench-resign -x "http://$REST/rest/v1" \
+    -f "$tmp/ready-resign" -d "$tmp/sc-resign.pid" \
+    --ctl-socket "$tmp/ctl-resign.sock" >"$tmp/sc-resign.log" 2>&1 &
+pids+=($!)
 wait_for 30 test -e "$tmp/ready" || die "sc did not come up"
-entry=$(curl -sS -u "bench:$key" "http://$REST/rest/v1/bench/tunnels?full=true" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["entry_proxy"])') ||
-    die "no entry proxy"
+wait_for 30 test -e "$tmp/ready-resign" || die "the second sc did not come up"
+# entry_of NAME: the entry proxy of the tunnel NAME
+entry_of() {
+	curl -sS -u "bench:$key" "http://$REST/rest/v1/bench/tunnels?full=true" |
+	    python3 -c 'import json, sys
+print([t for t in json.load(sys.stdin) if t["tunnel_identifier"] == sys.argv[1]][0]["entry_proxy"])' "$1"
+}
+entry=$(entry_of bench) || die "no entry proxy"
+entry_rs=$(entry_of bench-resign) || die "no entry proxy for the resigning tunnel"
 curl -sf -o /dev/null -x "http://$entry" "http://$APP/1k" ||
     die "no answer through the tunnel"
+curl -sf -o /dev/null -k -x "http://$entry_rs" "https://$A:$APP_TLS_PORT/1k" ||
+    die "no answer through resigned TLS"
+
+# TLS resigning (issue 16): passthrough (the first tunnel, -B all) and
+# resigned (the second) in the same run.  Sets RS[...].
+declare -A RS
+TLS_TARGET=$A:$APP_TLS_PORT
+bench_resign() {
+	local e out v
+	for e in pass resign; do
+		case $e in pass) v=$entry ;; resign) v=$entry_rs ;; esac
+		echo "bench: TLS $e: requests/s, download ..."
+		out=$("$tmp/tlsrate" "${v%:*}" "${v#*:}" "$TLS_TARGET" /1k 50 \
+		    "$duration" 2>>"$tmp/tlsrate.log")
+		RS[rps.$e]=${out% *}
+		RS[rpserr.$e]=${out#* }
+		# curl: one stream, a connection of its own (bytes/s)
+		out=$(curl -sS -k -x "http://$v" -o /dev/null -w '%{speed_download}' \
+		    "https://$TLS_TARGET/1g" 2>>"$tmp/tlsrate.log")
+		RS[dl.$e]=$(awk -v b="$out" 'BEGIN { if (b > 0) printf "%.0f", b / 1e6; else print "-" }')
+		# one SNI for all: the leaf is minted once
+		out=$("$tmp/tlsrate" -k "${v%:*}" "${v#*:}" "$TLS_TARGET" /1k 1 200 \
+		    2>>"$tmp/tlsrate.log")
+		read -r _ _ RS[khs50.$e] RS[khs99.$e] RS[kfb50.$e] RS[kfb99.$e] <<<"$out"
+	done
+	echo "bench: TLS resign: new hosts ..."
+	# a new SNI for each, one at a time (within the mint burst): the
+	# leaf's cost alone
+	out=$("$tmp/tlsrate" -n "${entry_rs%:*}" "${entry_rs#*:}" "$TLS_TARGET" /1k 1 200 \
+	    2>>"$tmp/tlsrate.log")
+	read -r _ _ RS[nhs50] RS[nhs99] RS[nfb50] RS[nfb99] <<<"$out"
+	# every request a new host, 8 at once, past the burst: the rate limit
+	sleep 2	# the mint bucket fills again (MINT_BURST)
+	out=$("$tmp/tlsrate" -n "${entry_rs%:*}" "${entry_rs#*:}" "$TLS_TARGET" /1k 8 2000 \
+	    2>>"$tmp/tlsrate.log")
+	read -r RS[nrps] RS[nerr] _ _ _ _ <<<"$out"
+	out=$("$tmp/tlsrate" -k "${entry_rs%:*}" "${entry_rs#*:}" "$TLS_TARGET" /1k 8 2000 \
+	    2>>"$tmp/tlsrate.log")
+	read -r RS[krps] RS[kerr] _ _ _ _ <<<"$out"
+}
+print_resign() {
+	local rr rd
+	rr=$(awk -v a="${RS[rps.resign]}" -v b="${RS[rps.pass]}" 'BEGIN {
+	    if (a ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }')
+	rd=$(awk -v a="${RS[dl.resign]}" -v b="${RS[dl.pass]}" 'BEGIN {
+	    if (a ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }')
+	echo
+	echo "TLS resigning (issue 16): HTTPS to nginx inside CONNECT, passed through (-B all) or resigned, same run"
+	printf '%-44s %11s %11s | %s\n' "measure" "passthrough" "resigned" "resigned/passthrough (target)"
+	printf '%-44s %11s %11s | %s\n' "HTTPS 1 KiB, 50 conns kept alive, req/s" \
+	    "${RS[rps.pass]}" "${RS[rps.resign]}" \
+	    "$rr (>=0.7: $(awk -v v="$rr" 'BEGIN { if (v !~ /^[0-9.]+$/) print "n/a"; else print (v >= 0.7 ? "met" : "NOT met") }'))"
+	printf '%-44s %11s %11s | %s\n' "HTTPS download 1 GiB, 1 stream, MB/s" \
+	    "${RS[dl.pass]}" "${RS[dl.resign]}" \
+	    "$rd (>=0.7: $(awk -v v="$rd" 'BEGIN { if (v !~ /^[0-9.]+$/) print "n/a"; else print (v >= 0.7 ? "met" : "NOT met") }'))"
+	printf '%-44s %11s %11s\n' "one host: CONNECT to handshake p50/p99 ms" \
+	    "${RS[khs50.pass]}/${RS[khs99.pass]}" "${RS[khs50.resign]}/${RS[khs99.resign]}"
+	printf '%-44s %11s %11s\n' "one host: CONNECT to first byte p50/p99 ms" \
+	    "${RS[kfb50.pass]}/${RS[kfb99.pass]}" "${RS[kfb50.resign]}/${RS[kfb99.resign]}"
+	printf '%-44s %11s %11s\n' "new host (a leaf minted): handshake p50/p99" "-" \
+	    "${RS[nhs50]}/${RS[nhs99]}"
+	printf '%-44s %11s %11s | p99 <= 5 ms: %s\n' "new host: CONNECT to first byte p50/p99 ms" "-" \
+	    "${RS[nfb50]}/${RS[nfb99]}" \
+	    "$(awk -v v="${RS[nfb99]:-}" 'BEGIN { if (v !~ /^[0-9.]+$/) print "n/a"; else print (v <= 5 ? "met" : "NOT met") }')"
+	printf '%-44s %11s %11s   (%s refused: MINT_RATE, MINT_BURST)\n' \
+	    "every request a new host, 8 at once, req/s" "-" "${RS[nrps]}" "${RS[nerr]}"
+	printf '%-44s %11s %11s   (%s failed)\n' \
+	    "every request a new connection, one host" "-" "${RS[krps]}" "${RS[kerr]}"
+	printf '(minting: new-host handshake minus one-host handshake, p50 %s ms)\n' \
+	    "$(awk -v n="${RS[nhs50]:-}" -v k="${RS[khs50.resign]:-}" 'BEGIN {
+	    if (n ~ /^[0-9.]+$/ && k ~ /^[0-9.]+$/) printf "%.2f", n - k; else print "-" }')"
+	[ "${RS[rpserr.pass]:-0}${RS[rpserr.resign]:-0}" = 00 ] ||
+	    echo "note: tlsrate errors: passthrough ${RS[rpserr.pass]}, resigned ${RS[rpserr.resign]}"
+}
+if [ "$resign_only" = 1 ]; then
+	bench_resign
+	echo
+	echo "== sc benchmark (--resign-only), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr)"
+	print_resign
+	exit 0
+fi
 
 # the peer: tinyproxy behind ssh -R to a private sshd
 cat >"$tmp/tinyproxy.conf" <<EOF
@@ -415,6 +533,8 @@ procs_tree() {
 	done
 }
 
+bench_resign
+
 echo "bench: ours: $nstreams idle CONNECT streams ..."
 client_procs=$(procs_tree "$sc_pid")
 server_procs=$(procs_tree "$server_pid")
@@ -530,6 +650,7 @@ printf '  server (%s): %s MiB before, %s MiB held (%s MiB at open), %s KiB/strea
 [ "$idle_ok" = "$nstreams" ] || echo "  (fewer than $nstreams streams: the RSS target is not met)"
 printf 'ours, time to ready (sc start -> readyfile), median of 10: %s ms (%s failed)  (<= 200 ms: %s)\n' \
     "$ready_ms" "$ready_fail" "$(verdict "$ready_ms" '<=' 200)"
+print_resign
 echo
 for k in 50 500; do
 	for p in "${paths[@]}"; do
@@ -541,5 +662,6 @@ for p in ours peer; do
 done
 [ "${R[connerr.direct]:-0}" != 0 ] && echo "note: new connections direct: ${R[connerr.direct]} failed"
 echo "load generators: bench/helpers.py xfer (throughput), wrk -t2 (req/s), bench/connrate.c (new connections),"
+echo "bench/tlsrate.c and curl (resigned TLS),"
 echo "bench/helpers.py (idle streams, ready). The peer: OpenSSH $(ssh -V 2>&1 | awk '{ print $1 }' | tr -d ,), tinyproxy."
 exit 0

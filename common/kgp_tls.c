@@ -177,6 +177,23 @@ kgp_tls_accept(struct tls *server, int fd)
 	return (io);
 }
 
+/*
+ * Bytes already read from the socket (a ClientHello that was looked at
+ * before TLS began) that TLS takes before any from the socket.  Only
+ * before the first read.  -1: out of memory.
+ */
+int
+kgp_tls_preload(struct kgp_tls *io, const void *buf, size_t len)
+{
+	if (io->rlen != 0 || io_grow(&io->rbuf, &io->rcap,
+	    len > KGP_TLS_HSBUF ? len : KGP_TLS_HSBUF) == -1)
+		return (-1);
+	memcpy(io->rbuf, buf, len);
+	io->roff = 0;
+	io->rlen = len;
+	return (0);
+}
+
 void
 kgp_tls_free(struct kgp_tls *io)
 {

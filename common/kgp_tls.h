@@ -1,5 +1,6 @@
 /*
- * The KGP link's TLS transport, with buffered socket I/O (kgp_tls.c).
+ * The KGP link's TLS transport, with buffered socket I/O (kgp_tls.c);
+ * also the entry proxy's TLS to browsers whose connections it resigns.
  */
 #ifndef KGP_TLS_H
 #define KGP_TLS_H
@@ -11,6 +12,7 @@ struct kgp_tls;
 
 struct kgp_tls	*kgp_tls_connect(struct tls *, int, const char *);
 struct kgp_tls	*kgp_tls_accept(struct tls *, int);
+int		 kgp_tls_preload(struct kgp_tls *, const void *, size_t);
 void		 kgp_tls_free(struct kgp_tls *);
 struct tls	*kgp_tls_ctx(struct kgp_tls *);
 ssize_t		 kgp_tls_read(struct kgp_tls *, void *, size_t);

@@ -43,6 +43,30 @@ answer_counts(uint64_t counts[ENTRY_CODES_MAX])
 }
 
 /*
+ * An answer of the entry proxy's own, status and text (a line), with
+ * the fields in extra (each ending in CRLF) and "Connection: close" or
+ * not: into buf.  Returns its length, or -1 when it does not fit.
+ */
+int
+answer_format(char *buf, size_t len, int status, const char *text,
+    const char *extra, int closing)
+{
+	int	 n;
+
+	n = snprintf(buf, len, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Content-Length: %zu\r\n"
+	    "%s"
+	    "%s"
+	    "\r\n"
+	    "%s\n", status, http_status_text(status), strlen(text) + 1,
+	    extra ? extra : "", closing ? "Connection: close\r\n" : "", text);
+	if (n < 0 || (size_t)n >= len)
+		return (-1);
+	return (n);
+}
+
+/*
  * Answer with an error status and close.  The request is read and dropped
  * for a few seconds so that closing does not reset the connection before
  * the client has read the answer.
@@ -51,8 +75,6 @@ void
 answer_refuse(int fd, const char *peer, int status, const char *text,
     const char *extra)
 {
-	struct answer_reject	*r;
-	struct timeval		 tv = { ANSWER_DRAIN_SEC, 0 };
 	char			 msg[512];
 	int			 len, i;
 
@@ -60,17 +82,24 @@ answer_refuse(int fd, const char *peer, int status, const char *text,
 		;
 	answer_refused[i]++;
 
-	len = snprintf(msg, sizeof(msg), "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: text/plain\r\n"
-	    "Content-Length: %zu\r\n"
-	    "%s"
-	    "Connection: close\r\n"
-	    "\r\n"
-	    "%s\n", status, http_status_text(status), strlen(text) + 1,
-	    extra ? extra : "", text);
-	if (len > 0 && (size_t)len < sizeof(msg) &&
-	    write(fd, msg, len) == -1)
+	len = answer_format(msg, sizeof(msg), status, text, extra, 1);
+	if (len > 0 && write(fd, msg, len) == -1)
 		log_debug("answer: write to %s: %s", peer, strerror(errno));
+	answer_linger(fd);
+}
+
+/*
+ * Close fd after its answer: no more is sent, and what the peer still
+ * sends is read and dropped for a few seconds (ANSWER_DRAIN_SEC, at most
+ * ANSWER_DRAIN_MAX bytes), so that the close does not reset what the
+ * peer has not read yet.  fd is taken.
+ */
+void
+answer_linger(int fd)
+{
+	struct answer_reject	*r;
+	struct timeval		 tv = { ANSWER_DRAIN_SEC, 0 };
+
 	if (shutdown(fd, SHUT_WR) == -1 ||
 	    (r = calloc(1, sizeof(*r))) == NULL) {
 		close(fd);

@@ -81,7 +81,6 @@ static TAILQ_HEAD(, entry_pending) auth_waits =
 static uint64_t			 auth_reqid;
 static struct admit		*entry_admit;
 
-static struct kgp_client *entry_pick(struct tunnel *);
 static void	 entry_accept(int, void *);
 static int	 entry_shed(void *);
 static void	 entry_evict(struct admit_ent *, void *);
@@ -92,6 +91,7 @@ static void	 entry_auth_ask(struct entry_pending *);
 static void	 entry_auth_timeout(int, short, void *);
 static void	 entry_go(struct entry_pending *);
 static int	 entry_route(struct entry_pending *);
+static int	 entry_routes(const struct rules *);
 
 /* connections accepted, for /metrics (answer.c counts the refusals) */
 static uint64_t		 entry_accepted;
@@ -177,6 +177,7 @@ entry_close(struct tunnel *t)
 	free(p);
 	t->proxy = NULL;
 	direct_close_tunnel(t->id);
+	resign_close_tunnel(t->id);
 	log_debug("tunnel %s: entry proxy %s closed", t->id, t->entry_addr);
 }
 
@@ -205,7 +206,7 @@ entry_accept(int fd, void *arg)
 		    "entry proxy.", NULL);
 		return;
 	}
-	if (t->status != TUNNEL_RUNNING || entry_pick(t) == NULL) {
+	if (t->status != TUNNEL_RUNNING || route_link(t) == NULL) {
 		log_debug("tunnel %s: entry connection from %s: not "
 		    "connected, 503", t->id, peer);
 		answer_refuse(fd, peer, 503, "The tunnel is not connected.",
@@ -251,28 +252,6 @@ entry_shed(void *arg)
 {
 	return ((entry_shed_first != NULL && entry_shed_first()) ||
 	    admit_shed(entry_admit));
-}
-
-/*
- * Where a new stream goes: the least loaded session that is up; with
- * none up, a broken one (the stream waits for its resume); else none.
- */
-static struct kgp_client *
-entry_pick(struct tunnel *t)
-{
-	struct kgp_client	*c, *best = NULL, *waiting = NULL;
-	struct kgp_conn_stats	 st;
-	uint64_t		 load = UINT64_MAX;
-
-	TAILQ_FOREACH(c, &t->links, tentry) {
-		kgp_conn_stats(c->conn, &st);
-		if (st.up && st.streams_open < load) {
-			best = c;
-			load = st.streams_open;
-		} else if (st.broken && waiting == NULL)
-			waiting = c;
-	}
-	return (best != NULL ? best : waiting);
 }
 
 /* Closed for newer connections (admit.h). */
@@ -386,9 +365,15 @@ entry_go(struct entry_pending *ep)
 	struct kgp_client	*link;
 	int			 fd = ep->fd;
 
-	if (t->rules != NULL && entry_route(ep) == -1)
-		return;		/* answered here, or sent direct */
-	if (t->status != TUNNEL_RUNNING || (link = entry_pick(t)) == NULL) {
+	/*
+	 * A CONNECT is resigned or not, whatever the rules; other requests
+	 * are decided only by rules that route (-B, -b alone do not: their
+	 * connections stay as without rules, kept alive)
+	 */
+	if ((strcmp(ep->head->method, "CONNECT") == 0 ||
+	    entry_routes(t->rules)) && entry_route(ep) == -1)
+		return;		/* answered here, sent direct or resigned */
+	if (t->status != TUNNEL_RUNNING || (link = route_link(t)) == NULL) {
 		answer_refuse(fd, ep->peer, 503, "The tunnel is not connected.",
 		    NULL);
 		ep->fd = -1;
@@ -424,7 +409,7 @@ entry_route(struct entry_pending *ep)
 	struct tunnel		*t = ep->proxy->tunnel;
 	struct route		 rt;
 	const struct rule	*ru;
-	char			 why[192], shown[64], *head;
+	char			 why[192], *head;
 	size_t			 len, rest = ep->len - ep->hlen;
 	unsigned char		*nb;
 
@@ -432,16 +417,7 @@ entry_route(struct entry_pending *ep)
 	ru = rt.v.rule;
 	switch (rt.v.route) {
 	case RULES_ROUTE_DENY:
-		if (rt.v.error)
-			snprintf(why, sizeof(why), "Denied: the tunnel's traffic "
-			    "rules cannot decide on this request.");
-		else {
-			strlcpy(shown, ru->text, sizeof(shown));
-			snprintf(why, sizeof(why), "Denied by the tunnel's "
-			    "traffic rule '%s'%s (%s).", shown,
-			    strlen(ru->text) >= sizeof(shown) ? "..." : "",
-			    rules_flag(ru->list, ru->syntax));
-		}
+		route_deny_text(&rt.v, why, sizeof(why));
 		log_info("tunnel %s: %s %s from %s: denied by %s%s%s", t->id,
 		    ep->head->method, ep->head->target, ep->peer,
 		    rt.v.error ? "the rules' step limit" : "rule '",
@@ -456,7 +432,8 @@ entry_route(struct entry_pending *ep)
 			    ep->buf + ep->hlen, rest);
 			break;
 		}
-		if ((head = route_head(ep->head, rt.path, 1, &len)) == NULL ||
+		if ((head = route_head(ep->head, rt.path, ROUTE_HEAD_UPGRADE,
+		    &len)) == NULL ||
 		    (nb = realloc(head, len + rest)) == NULL) {
 			free(head);
 			answer_refuse(ep->fd, ep->peer, 500, "Out of memory.",
@@ -472,11 +449,18 @@ entry_route(struct entry_pending *ep)
 		    ep->head->method, ep->head->target, ep->peer,
 		    rt.connect ? (rt.v.resign ? " (resign)" :
 		    " (passthrough)") : "");
+		if (rt.connect && rt.v.resign) {
+			/* this process speaks TLS to the browser (resign.c) */
+			resign_start(t, ep->fd, ep->peer, rt.host, rt.port,
+			    ep->buf + ep->hlen, rest);
+			admit_trust(entry_admit, (struct sockaddr *)&ep->ss);
+			break;
+		}
 		if (rt.connect || route_upgrade(ep->head))
 			return (0);
 		/* one request a connection: the next is decided again */
-		if ((head = route_head(ep->head, ep->head->target, 0,
-		    &len)) == NULL || (nb = realloc(head, len + rest)) == NULL) {
+		if ((head = route_head(ep->head, ep->head->target,
+		    ROUTE_HEAD_CLOSE, &len)) == NULL || (nb = realloc(head, len + rest)) == NULL) {
 			free(head);
 			answer_refuse(ep->fd, ep->peer, 500, "Out of memory.",
 			    NULL);
@@ -492,6 +476,15 @@ entry_route(struct entry_pending *ep)
 	ep->fd = -1;
 	entry_pending_free(ep);
 	return (-1);
+}
+
+/* Do the rules decide where a request goes (deny, direct, tunnel lists)? */
+static int
+entry_routes(const struct rules *r)
+{
+	return (r != NULL && (rules_list_count(r, RULES_DENY) > 0 ||
+	    rules_list_count(r, RULES_DIRECT) > 0 ||
+	    rules_list_count(r, RULES_TUNNEL) > 0));
 }
 
 /*

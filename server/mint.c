@@ -26,6 +26,9 @@
  * that it signs, in the log; when it goes, what was asked of it fails
  * at once (mint_ca_state()).
  *
+ * A caller may keep something made from a leaf with it, in *leaf->ctx;
+ * it is let go with the leaf (mint_set_ctx_free()).
+ *
  * cb may run before mint_get() returns (a leaf kept, a refusal): then
  * mint_get() returns NULL.  Otherwise it returns a handle that
  * mint_cancel() takes back (the caller went away); cb is then never
@@ -77,6 +80,7 @@ struct mint_entry {
 	struct mint_leaf	 leaf;		/* what callers are given */
 	char			*chain;		/* leaf.chain, ours */
 	char			*key;		/* leaf.key, ours */
+	void			*ctx;		/* the caller's (leaf.ctx) */
 };
 
 RB_HEAD(mint_tree, mint_entry);
@@ -100,6 +104,7 @@ static void	 mint_evict(void);
 
 static struct event_base	*mint_base;
 static int			(*mint_send)(const void *, size_t);
+static void			(*mint_ctx_free)(void *);
 static X509			*mint_ca;
 static char			*mint_ca_pem;
 static size_t			 mint_ca_len;
@@ -152,6 +157,16 @@ mint_init(struct event_base *base, const char *capem, size_t len,
 	arc4random_buf(&mint_reqid, sizeof(mint_reqid));
 	clock_gettime(CLOCK_MONOTONIC, &mint_last);
 	return (0);
+}
+
+/*
+ * What a caller keeps with a leaf (*leaf->ctx: the entry proxy's TLS
+ * context for it) goes with the leaf, through ctx_free().
+ */
+void
+mint_set_ctx_free(void (*ctx_free)(void *))
+{
+	mint_ctx_free = ctx_free;
 }
 
 /* Everything let go (the tests, the end). */
@@ -363,6 +378,8 @@ mint_drop(struct mint_entry *me)
 	free(me->chain);
 	if (me->key != NULL)
 		freezero(me->key, me->leaf.keylen + 1);
+	if (me->ctx != NULL && mint_ctx_free != NULL)
+		mint_ctx_free(me->ctx);
 	free(me);
 }
 
@@ -427,6 +444,7 @@ mint_take(struct mint_entry *me, const uint8_t *der, size_t len,
 	me->leaf.key = me->key = key;
 	me->leaf.keylen = keylen;
 	me->leaf.notafter = timegm(&tm);
+	me->leaf.ctx = &me->ctx;
 	ret = 0;
  done:
 	ERR_clear_error();

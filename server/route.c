@@ -1,7 +1,8 @@
 /*
  * The traffic rules at the entry proxy: what a request names (the host,
  * the port, the URL) and the verdict of the tunnel's rules on it
- * (rules.h), and the request head rewritten for where it goes.
+ * (rules.h), the request head rewritten for where it goes, and which of
+ * the tunnel's KGP sessions a new stream takes.
  *
  * A CONNECT decides by its host (and its host:port is the URL that the
  * version 4 fast-fail expressions search); an absolute-form request by
@@ -17,6 +18,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "kgp.h"
 #include "rules.h"
 #include "server.h"
 
@@ -60,15 +62,82 @@ route_decide(struct rules *r, const struct http_head *h, struct route *rt)
 }
 
 /*
+ * A request inside a resigned connection (resign.c), whose TLS asked for
+ * name (the SNI, else the CONNECT's host) on port: the host is its Host
+ * field's (port 443 unless it says), else name; an absolute-form https://
+ * target names its own.  url gets the request's URL, "https://host[:port]
+ * path", which decides fast-fail and goes down the tunnel as the target.
+ * -1 when the target is none of these (the browser gets a 400).
+ */
+int
+route_decide_tls(struct rules *r, const struct http_head *h, const char *name,
+    uint16_t port, struct route *rt, char *url, size_t urllen)
+{
+	struct http_authority	 a;
+	struct http_url		 u;
+	const char		*host;
+	char			 portstr[8] = "";
+
+	memset(rt, 0, sizeof(*rt));
+	if (h->target[0] == '/' || strcmp(h->target, "*") == 0) {
+		rt->path = h->target;
+		if ((host = http_head_get(h, "Host")) != NULL &&
+		    http_parse_authority(host, strlen(host), 443, 0, &a) == 0) {
+			strlcpy(rt->host, a.host, sizeof(rt->host));
+			rt->port = a.portnum;
+		} else if (host == NULL) {
+			strlcpy(rt->host, name, sizeof(rt->host));
+			rt->port = port;
+		} else
+			return (-1);
+	} else if (http_parse_url(h->target, &u) == 0 && u.tls) {
+		strlcpy(rt->host, u.auth.host, sizeof(rt->host));
+		rt->port = u.auth.portnum;
+		rt->path = u.path[0] != '\0' ? u.path : "/";
+	} else
+		return (-1);
+	rt->absolute = 1;
+	if (rt->port != 443)
+		snprintf(portstr, sizeof(portstr), ":%u", rt->port);
+	if (snprintf(url, urllen, "https://%s%s%s%s%s",
+	    strchr(rt->host, ':') != NULL ? "[" : "", rt->host,
+	    strchr(rt->host, ':') != NULL ? "]" : "", portstr,
+	    strcmp(rt->path, "*") == 0 ? "" : rt->path) >= (int)urllen)
+		return (-1);
+	rules_decide(r, rt->host, url, &rt->v);
+	return (0);
+}
+
+/* The text of a 403 for a request that verdict v denies. */
+void
+route_deny_text(const struct rules_verdict *v, char *why, size_t len)
+{
+	const struct rule	*ru = v->rule;
+	char			 shown[64];
+
+	if (v->error || ru == NULL) {
+		snprintf(why, len, "Denied: the tunnel's traffic rules cannot "
+		    "decide on this request.");
+		return;
+	}
+	strlcpy(shown, ru->text, sizeof(shown));
+	snprintf(why, len, "Denied by the tunnel's traffic rule '%s'%s (%s).",
+	    shown, strlen(ru->text) >= sizeof(shown) ? "..." : "",
+	    rules_flag(ru->list, ru->syntax));
+}
+
+/*
  * The head of h again, for target, without the fields meant for this
- * hop (Connection and what it names, Proxy-*, Keep-Alive, Upgrade):
- * with "Connection: close" (the next request of the browser then comes
- * on a new connection, which is decided again), or, for an upgrade
- * (WebSocket) with keep_upgrade, its Upgrade field and "Connection:
- * upgrade".  Returns a buffer of *len bytes to free(), or NULL.
+ * hop (Connection and what it names, Proxy-*, Keep-Alive, Upgrade).
+ * mode ROUTE_HEAD_CLOSE: with "Connection: close" (the next request of
+ * the browser then comes on a new connection, which is decided again);
+ * ROUTE_HEAD_UPGRADE: so too, but an upgrade (WebSocket) keeps its
+ * Upgrade field and "Connection: upgrade"; ROUTE_HEAD_KEEP: an upgrade
+ * so, any other request kept alive (an HTTP/1.0 one says so).  Returns a
+ * buffer of *len bytes to free(), or NULL.
  */
 char *
-route_head(const struct http_head *h, const char *target, int keep_upgrade,
+route_head(const struct http_head *h, const char *target, int mode,
     size_t *len)
 {
 	const struct http_field	*f;
@@ -101,9 +170,12 @@ route_head(const struct http_head *h, const char *target, int keep_upgrade,
 			continue;
 		PUT("%s: %s\r\n", f->name, f->value);
 	}
-	if (keep_upgrade && upgrade != NULL &&
+	if (mode != ROUTE_HEAD_CLOSE && upgrade != NULL &&
 	    (h->flags & HTTP_F_CONN_UPGRADE))
 		PUT("Upgrade: %s\r\nConnection: upgrade\r\n\r\n", upgrade);
+	else if (mode == ROUTE_HEAD_KEEP)
+		PUT("%s\r\n", h->version == 10 ? "Connection: keep-alive\r\n" :
+		    "");
 	else
 		PUT("Connection: close\r\n\r\n");
 #undef PUT
@@ -120,4 +192,26 @@ route_upgrade(const struct http_head *h)
 {
 	return ((h->flags & HTTP_F_CONN_UPGRADE) &&
 	    (h->flags & HTTP_F_UPGRADE));
+}
+
+/*
+ * Where a new stream goes: the least loaded session that is up; with
+ * none up, a broken one (the stream waits for its resume); else none.
+ */
+struct kgp_client *
+route_link(struct tunnel *t)
+{
+	struct kgp_client	*c, *best = NULL, *waiting = NULL;
+	struct kgp_conn_stats	 st;
+	uint64_t		 load = UINT64_MAX;
+
+	TAILQ_FOREACH(c, &t->links, tentry) {
+		kgp_conn_stats(c->conn, &st);
+		if (st.up && st.streams_open < load) {
+			best = c;
+			load = st.streams_open;
+		} else if (st.broken && waiting == NULL)
+			waiting = c;
+	}
+	return (best != NULL ? best : waiting);
 }

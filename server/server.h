@@ -122,6 +122,18 @@
 #define MINT_RENEW_SEC		(24 * 3600)	/* a leaf this near its end */
 						/* is made again */
 
+/*
+ * TLS resigning at the entry proxies (resign.c, sni.c): a CONNECT that
+ * the rules do not pass through is answered 200, its ClientHello read
+ * (SNI_HELLO_MAX), a leaf minted for its name, and the requests inside
+ * go down the tunnel one after the other on one stream.
+ */
+#define SNI_HELLO_MAX		(16 * 1024)	/* a ClientHello's bytes */
+#define RESIGN_HANDSHAKE_SEC	15	/* ClientHello, leaf and handshake */
+#define RESIGN_IDLE_SEC		300	/* no byte either way: closed */
+#define RESIGN_BUF_MAX		(256 * 1024)	/* bytes waiting one way */
+#define RESIGN_MAX_TUNNEL	1024	/* open at once, per tunnel */
+
 #define HOST_MAX		256
 #define ADDRSTR_MAX		(HOST_MAX + 16)
 #define CERT_HASH_LEN		(7 + 64)	/* "SHA256:" + hex */
@@ -466,6 +478,7 @@ struct mint_leaf {
 	const char		*key;		/* PEM: the leaf's private key */
 	size_t			 keylen;
 	time_t			 notafter;
+	void			**ctx;		/* the caller's, kept with it */
 };
 struct mint_wait;
 int		 mint_init(struct event_base *, const char *, size_t,
@@ -477,6 +490,7 @@ void		 mint_answer(const struct srv_ca_rep *, size_t);
 void		 mint_ca_state(int);
 void		 mint_free(void);
 void		 mint_stats(struct srv_kgp_stats *);
+void		 mint_set_ctx_free(void (*)(void *));
 
 /* accounts.c */
 int		 accounts_load(const char *, struct accountlist *);
@@ -550,14 +564,24 @@ void		 state_set_aside(void);
 struct http_head;
 void		 route_decide(struct rules *, const struct http_head *,
 		    struct route *);
+int		 route_decide_tls(struct rules *, const struct http_head *,
+		    const char *, uint16_t, struct route *, char *, size_t);
+void		 route_deny_text(const struct rules_verdict *, char *, size_t);
+#define ROUTE_HEAD_CLOSE	0	/* route_head(): "Connection: close" */
+#define ROUTE_HEAD_UPGRADE	1	/* ... but an upgrade kept */
+#define ROUTE_HEAD_KEEP		2	/* ... and the connection kept */
 char		*route_head(const struct http_head *, const char *, int,
 		    size_t *);
 int		 route_upgrade(const struct http_head *);
+struct kgp_client *route_link(struct tunnel *);
 
 /* answer.c */
 void		 answer_counts(uint64_t [ENTRY_CODES_MAX]);
+int		 answer_format(char *, size_t, int, const char *, const char *,
+		    int);
 void		 answer_refuse(int, const char *, int, const char *,
 		    const char *);
+void		 answer_linger(int);
 
 /* direct.c */
 void		 direct_init(void);
@@ -571,5 +595,15 @@ int		 entry_open(struct tunnel *, int, const char *);
 void		 entry_close(struct tunnel *);
 void		 entry_auth_reply(const struct srv_auth_rep *);
 void		 entry_stats(struct srv_kgp_stats *);
+
+/* resign.c */
+void		 resign_init(void);
+void		 resign_start(struct tunnel *, int, const char *, const char *,
+		    uint16_t, const void *, size_t);
+void		 resign_close_tunnel(const char *);
+
+/* sni.c */
+ssize_t		 sni_parse(const uint8_t *, size_t, char *, size_t,
+		    const char **);
 
 #endif /* SC_SERVER_H */

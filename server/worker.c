@@ -466,6 +466,7 @@ worker_start(void)
 		entry_init(kgp_server_shed);
 		/* the resolver's files, before the chroot */
 		direct_init();
+		resign_init();
 		if (kgp_server_init(kgp_fd) == -1)
 			fatalx("cannot start the KGP endpoint");
 	}

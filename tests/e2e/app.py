@@ -15,6 +15,8 @@ same handler behind TLS:
                            chunked); X-Body-Length and X-Body-SHA256 tell
                            what the app received
   GET  /ws                 WebSocket echo (RFC 6455, text/binary/ping/close)
+  GET  /sse?n=N&gate=PATH  N Server-Sent Events, chunked; event I (I >= 2)
+                           is sent once the file PATH.I exists
   GET  /conn               "connection N": which of the app's connections
                            (numbered from 1 since start) carried it
   GET  /clen?f=V[&f=V...]  "hello", with one Content-Length field per f,
@@ -48,6 +50,7 @@ it sends "sha256 HEX\n" of all it received and closes.
 import argparse
 import base64
 import hashlib
+import os
 import json
 import random
 import socket
@@ -56,6 +59,7 @@ import ssl
 import struct
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -184,6 +188,8 @@ class Handler(BaseHTTPRequestHandler):
             self.websocket()
         elif path == "/conn":
             self.reply(200, ("connection %d\n" % self.conn_id).encode())
+        elif path == "/sse":
+            self.sse(int(q.get("n", ["2"])[0]), q.get("gate", [""])[0])
         elif path == "/clen":
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
@@ -193,6 +199,27 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"hello")
         else:
             self.reply(404, b"not found\n")
+
+    def sse(self, n, gate):
+        # Server-Sent Events, chunked: event i (from 2) only once the
+        # file GATE.i exists, so that a client shows that event i-1
+        # reached it before event i was sent
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i in range(1, n + 1):
+            if i > 1 and gate:
+                deadline = time.monotonic() + 30
+                while not os.path.exists("%s.%d" % (gate, i)):
+                    if time.monotonic() > deadline:
+                        return
+                    time.sleep(0.01)
+            ev = b"id: %d\ndata: event %d\n\n" % (i, i)
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(ev), ev))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
 
     def read_body(self):
         te = self.headers.get("Transfer-Encoding", "")

@@ -1,8 +1,9 @@
 #!/bin/bash
 # CONNECT through the tunnel to the TLS app: the browser verifies the app's
-# own certificate (so the bytes are the app's, end to end).
+# own certificate (so the bytes are the app's, end to end): passthrough,
+# -B all (resigning, the default, is tests/e2e/resign.sh).
 . "$(dirname "$0")/lib.sh"
-e2e_up
+e2e_up -B all
 
 size=$((8 * 1024 * 1024))
 out=$(browse --cacert "$TMP/app.crt" -o "$TMP/tls" \

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """A WebSocket client that goes through an HTTP proxy (standard library).
 
-  wsclient.py [--connect] PROXY_HOST:PORT HOST:PORT [PATH]
+  wsclient.py [--connect [--tls CAFILE]] PROXY_HOST:PORT HOST:PORT [PATH]
 
 (PROXY "-" talks to the app directly.)
 Without --connect it sends the upgrade as an absolute-form request to the
 proxy (the proxy passes the Upgrade through); with --connect it first
-opens a CONNECT tunnel and speaks WebSocket inside it.  It sends a text
+opens a CONNECT tunnel and speaks WebSocket inside it; with --tls too,
+it speaks TLS inside the tunnel (wss://), verified against CAFILE for
+HOST.  It sends a text
 message, a 200 KB binary message (64-bit length) and a ping, checks each
 echo, closes, and exits 0 only if everything came back intact.
 """
@@ -15,6 +17,7 @@ import base64
 import hashlib
 import os
 import socket
+import ssl
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,9 +43,13 @@ def read_head(f):
 def main():
     args = sys.argv[1:]
     use_connect = False
+    cafile = None
     if args and args[0] == "--connect":
         use_connect = True
         args = args[1:]
+        if len(args) > 1 and args[0] == "--tls":
+            cafile = args[1]
+            args = args[2:]
     if len(args) < 2:
         print(__doc__)
         sys.exit(2)
@@ -65,6 +72,10 @@ def main():
         if " 200" not in head[0]:
             fail("CONNECT answered: " + head[0])
         uri = path
+        if cafile is not None:
+            ctx = ssl.create_default_context(cafile=cafile)
+            s = ctx.wrap_socket(s, server_hostname=target.rsplit(":", 1)[0])
+            f = s.makefile("rb")
     else:
         uri = "http://%s%s" % (target, path)
 
@@ -108,7 +119,8 @@ def main():
     if frame is None or frame[0] != 8:
         fail("no close frame back")
     print("websocket echo ok: %d messages through %s%s" %
-          (len(messages), proxy, " (CONNECT)" if use_connect else ""))
+          (len(messages), proxy, (" (CONNECT, TLS)" if cafile else
+           " (CONNECT)") if use_connect else ""))
 
 
 if __name__ == "__main__":
