@@ -29,6 +29,10 @@
  * both ways as they come.  A long or endless answer (chunked, Server-
  * Sent Events, until close) goes on as it arrives.
  *
+ * A first byte that opens no TLS record is plain HTTP inside the CONNECT
+ * (browsers send ws:// through a proxy so): the same, without TLS, as
+ * http:// URLs.
+ *
  * The stream's local end is one end of a socket pair: the KGP engine
  * reads and writes it as it does a browser's socket, with its flow
  * control; this side moves bytes between it and the TLS.  Bounds:
@@ -63,70 +67,7 @@
 #include "log.h"
 #include "server.h"
 
-#define RESIGN_RAW_MAX		(SNI_HELLO_MAX + 1024)	/* with records */
-#define RESIGN_READ		(16 * 1024)	/* plaintext a tls_read() */
-#define RESIGN_WRITE		(64 * 1024)	/* ... a tls_write() */
-#define RESIGN_ESTABLISHED	"HTTP/1.1 200 Connection established\r\n\r\n"
-
-enum resign_state {
-	RESIGN_HELLO,		/* the ClientHello arriving */
-	RESIGN_MINT,		/* its leaf being made */
-	RESIGN_HANDSHAKE,
-	RESIGN_HTTP,		/* requests, one after the other */
-	RESIGN_TUNNEL,		/* after a 101: bytes both ways */
-	RESIGN_CLOSING,		/* the last answer going out */
-};
-
-enum resign_rq { RQ_HEAD, RQ_BODY, RQ_DONE };
-enum resign_rp { RP_NONE, RP_HEAD, RP_BODY, RP_DONE };
-
-/* the TLS server context of one leaf, kept with it (mint.c) */
-struct resign_ctx {
-	struct tls		*tls;
-	int			 refs;
-};
-
-struct resign {
-	TAILQ_ENTRY(resign)	 entry;
-	struct tunnel		*tunnel;	/* until entry_close() */
-	char			 tunnel_id[TUNNEL_ID_LEN + 1];
-	char			 peer[ADDRSTR_MAX];
-	char			 host[HOST_MAX];	/* the CONNECT's */
-	uint16_t		 port;
-	char			 name[CERT_NAME_MAX + 1];	/* of the leaf */
-	enum resign_state	 state;
-	int			 fd;		/* the browser */
-	struct event		*ev_rd, *ev_wr;
-	int			 rd_on, wr_on;
-	struct event		*timer;
-	time_t			 armed;		/* the idle timer, last set */
-	uint8_t			*raw;		/* the ClientHello, before TLS */
-	size_t			 rawlen;
-	struct mint_wait	*mw;
-	struct resign_ctx	*ctx;
-	struct kgp_tls		*io;
-	int			 want_rd, want_wr;	/* what TLS waits for */
-	int			 tls_closed;	/* close_notify is out */
-	char			*fail;		/* no leaf: the 502's text */
-	int			 dead;		/* freed at the end of the pump */
-	struct evbuffer		*in;		/* plaintext from the browser */
-	struct evbuffer		*out;		/* ... to it */
-	int			 b_eof;
-	struct bufferevent	*s;		/* the stream's end, or NULL */
-	int			 s_eof;
-	int			 s_shut;	/* its write side shut */
-	/* the exchange */
-	struct http_head	*req, *resp;
-	enum resign_rq		 rq;
-	enum resign_rp		 rp;
-	enum http_body		 rq_body, rp_body;
-	uint64_t		 rq_left, rp_left;
-	struct http_chunked	 rq_ck, rp_ck;
-	int			 upgrade;	/* the request asks for one */
-	int			 keep;		/* the browser's connection stays */
-	int			 s_keep;	/* the stream stays */
-	int			 rp_sent;	/* bytes of this answer went out */
-};
+#include "resign_int.h"
 
 static TAILQ_HEAD(, resign)	 resigns = TAILQ_HEAD_INITIALIZER(resigns);
 
@@ -135,23 +76,13 @@ static void	 resign_ctx_free(void *);
 static void	 resign_free(struct resign *);
 static void	 resign_hello(int, short, void *);
 static void	 resign_minted(const struct mint_leaf *, const char *, void *);
+static void	 resign_plain(struct resign *);
+static int	 resign_events(struct resign *);
 static void	 resign_io(int, short, void *);
 static void	 resign_timer(int, short, void *);
-static void	 resign_s_read(struct bufferevent *, void *);
-static void	 resign_s_event(struct bufferevent *, short, void *);
 static void	 resign_pump(struct resign *);
 static int	 resign_tls_in(struct resign *);
 static int	 resign_tls_out(struct resign *);
-static int	 resign_requests(struct resign *);
-static int	 resign_request(struct resign *);
-static int	 resign_responses(struct resign *);
-static int	 resign_response_head(struct resign *);
-static int	 resign_body(struct evbuffer *, struct evbuffer *,
-		    enum http_body, uint64_t *, struct http_chunked *, int *);
-static void	 resign_answer(struct resign *, int, const char *);
-static int	 resign_stream(struct resign *, struct tunnel *);
-static void	 resign_stream_drop(struct resign *);
-static void	 resign_exchange_end(struct resign *);
 
 /* The leaves' contexts go with them (mint.c). */
 void
@@ -260,6 +191,7 @@ resign_start(struct tunnel *t, int fd, const char *peer, const char *host,
 	r->fd = fd;
 	r->tunnel = t;
 	r->state = RESIGN_HELLO;
+	r->wake = resign_pump;
 	strlcpy(r->tunnel_id, t->id, sizeof(r->tunnel_id));
 	strlcpy(r->peer, peer, sizeof(r->peer));
 	strlcpy(r->host, host, sizeof(r->host));
@@ -377,6 +309,11 @@ resign_hello(int fd, short ev, void *arg)
 		}
 		r->rawlen += n;
 	}
+	/* not a TLS handshake record: plain HTTP (ws://) inside the CONNECT */
+	if (r->rawlen > 0 && r->raw[0] != SNI_CONTENT_HANDSHAKE) {
+		resign_plain(r);
+		return;
+	}
 	if ((n = sni_parse(r->raw, r->rawlen, sni, sizeof(sni),
 	    &errstr)) == 0 && r->rawlen == RESIGN_RAW_MAX) {
 		n = -1;
@@ -432,10 +369,7 @@ resign_minted(const struct mint_leaf *leaf, const char *why, void *arg)
 	}
 	free(r->raw);
 	r->raw = NULL;
-	event_free(r->ev_rd);
-	if ((r->ev_rd = event_new(env->base, r->fd, EV_READ | EV_PERSIST,
-	    resign_io, r)) == NULL || (r->ev_wr = event_new(env->base, r->fd,
-	    EV_WRITE | EV_PERSIST, resign_io, r)) == NULL) {
+	if (resign_events(r) == -1) {
 		resign_free(r);
 		return;
 	}
@@ -443,28 +377,51 @@ resign_minted(const struct mint_leaf *leaf, const char *why, void *arg)
 	resign_pump(r);
 }
 
+/* The browser's socket watched by resign_io() from now on. */
+static int
+resign_events(struct resign *r)
+{
+	event_free(r->ev_rd);
+	r->ev_rd = NULL;
+	if ((r->ev_rd = event_new(env->base, r->fd, EV_READ | EV_PERSIST,
+	    resign_io, r)) == NULL || (r->ev_wr = event_new(env->base, r->fd,
+	    EV_WRITE | EV_PERSIST, resign_io, r)) == NULL)
+		return (-1);
+	r->rd_on = r->wr_on = 0;
+	return (0);
+}
+
+/*
+ * The browser's first byte after the 200 opens no TLS record: plain
+ * HTTP inside the CONNECT, as a browser sends ws:// through a proxy.
+ * There is nothing to resign: its requests go down the tunnel as http://
+ * URLs, decided by the rules one by one like those inside TLS.
+ */
+static void
+resign_plain(struct resign *r)
+{
+	struct timeval	 tv = { RESIGN_IDLE_SEC, 0 };
+
+	log_debug("tunnel %s: %s: plain HTTP inside CONNECT %s:%u",
+	    r->tunnel_id, r->peer, r->host, r->port);
+	if (evbuffer_add(r->in, r->raw, r->rawlen) == -1 ||
+	    resign_events(r) == -1) {
+		resign_free(r);
+		return;
+	}
+	free(r->raw);
+	r->raw = NULL;
+	r->plain = 1;
+	strlcpy(r->name, r->host, sizeof(r->name));
+	r->state = RESIGN_HTTP;
+	evtimer_add(r->timer, &tv);
+	resign_pump(r);
+}
+
 static void
 resign_io(int fd, short ev, void *arg)
 {
 	resign_pump(arg);
-}
-
-static void
-resign_s_read(struct bufferevent *bev, void *arg)
-{
-	resign_pump(arg);
-}
-
-static void
-resign_s_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct resign	*r = arg;
-
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		r->s_eof = 1;
-		bufferevent_disable(bev, EV_READ);
-	}
-	resign_pump(r);
 }
 
 /*
@@ -517,6 +474,11 @@ resign_pump(struct resign *r)
 	} while (progress && !r->dead);
 
 	if (!r->dead && r->state == RESIGN_CLOSING &&
+	    evbuffer_get_length(r->out) == 0 && r->plain) {
+		answer_linger(r->fd);
+		r->fd = -1;
+		r->dead = 1;
+	} else if (!r->dead && r->state == RESIGN_CLOSING &&
 	    evbuffer_get_length(r->out) == 0) {
 		if (!r->tls_closed) {
 			r->tls_closed = 1;
@@ -547,7 +509,7 @@ resign_pump(struct resign *r)
 	rd = r->state != RESIGN_CLOSING && (r->want_rd ||
 	    (r->state >= RESIGN_HTTP && !r->b_eof &&
 	    evbuffer_get_length(r->in) < RESIGN_BUF_MAX));
-	wr = r->want_wr || kgp_tls_unsent(r->io) > 0;
+	wr = r->want_wr || (r->io != NULL && kgp_tls_unsent(r->io) > 0);
 	if (rd != r->rd_on) {
 		if (rd)
 			event_add(r->ev_rd, NULL);
@@ -584,7 +546,15 @@ resign_tls_in(struct resign *r)
 	    evbuffer_get_length(r->in) < RESIGN_BUF_MAX) {
 		if (evbuffer_reserve_space(r->in, RESIGN_READ, &v, 1) < 1)
 			break;
-		n = tls_read(kgp_tls_ctx(r->io), v.iov_base, RESIGN_READ);
+		if (r->plain) {
+			n = read(r->fd, v.iov_base, RESIGN_READ);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				n = TLS_WANT_POLLIN;
+			else if (n == 0)
+				n = -1;
+		} else
+			n = tls_read(kgp_tls_ctx(r->io), v.iov_base,
+			    RESIGN_READ);
 		if (n > 0) {
 			v.iov_len = n;
 			evbuffer_commit_space(r->in, &v, 1);
@@ -592,7 +562,7 @@ resign_tls_in(struct resign *r)
 			continue;
 		}
 		if (n == TLS_WANT_POLLIN) {
-			if (kgp_tls_buffered(r->io) > 0)
+			if (r->io != NULL && kgp_tls_buffered(r->io) > 0)
 				continue;
 			r->want_rd = 1;
 		} else if (n == TLS_WANT_POLLOUT)
@@ -620,8 +590,14 @@ resign_tls_out(struct resign *r)
 	if ((n = evbuffer_get_length(r->out)) > 0 && n <= RESIGN_READ)
 		evbuffer_pullup(r->out, -1);
 	while (evbuffer_peek(r->out, -1, NULL, &v, 1) > 0) {
-		n = tls_write(kgp_tls_ctx(r->io), v.iov_base,
-		    v.iov_len > RESIGN_WRITE ? RESIGN_WRITE : v.iov_len);
+		if (r->plain) {
+			n = write(r->fd, v.iov_base, v.iov_len);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				n = TLS_WANT_POLLOUT;
+		} else
+			n = tls_write(kgp_tls_ctx(r->io), v.iov_base,
+			    v.iov_len > RESIGN_WRITE ? RESIGN_WRITE :
+			    v.iov_len);
 		if (n > 0) {
 			evbuffer_drain(r->out, n);
 			sent = 1;
@@ -632,13 +608,14 @@ resign_tls_out(struct resign *r)
 		else if (n == TLS_WANT_POLLIN)
 			r->want_rd = 1;
 		else {
-			log_debug("tunnel %s: %s: TLS write: %s", r->tunnel_id,
-			    r->peer, tls_error(kgp_tls_ctx(r->io)));
+			log_debug("tunnel %s: %s: write: %s", r->tunnel_id,
+			    r->peer, r->plain ? strerror(errno) :
+			    tls_error(kgp_tls_ctx(r->io)));
 			r->dead = 1;
 		}
 		break;
 	}
-	if (!r->dead && kgp_tls_flush(r->io) == -1) {
+	if (!r->dead && !r->plain && kgp_tls_flush(r->io) == -1) {
 		log_debug("tunnel %s: %s: write: %s", r->tunnel_id, r->peer,
 		    strerror(errno));
 		r->dead = 1;
@@ -646,466 +623,3 @@ resign_tls_out(struct resign *r)
 	return (sent);
 }
 
-/* An answer of this proxy's own inside the TLS; the connection ends. */
-static void
-resign_answer(struct resign *r, int status, const char *text)
-{
-	char	 msg[1024];
-	int	 len;
-
-	if ((len = answer_format(msg, sizeof(msg), status, text, NULL,
-	    1)) > 0)
-		evbuffer_add(r->out, msg, len);
-	r->state = RESIGN_CLOSING;
-}
-
-/* The browser's requests: each head decided, each body to the stream. */
-static int
-resign_requests(struct resign *r)
-{
-	struct evbuffer	*sout;
-	const uint8_t	*p;
-	size_t		 len, cap = HTTP_HEAD_MAX + 4096;
-	ssize_t		 n;
-	int		 moved = 0, more;
-
-	if (r->state == RESIGN_TUNNEL) {
-		/* after a 101: the bytes as they come */
-		if (r->s == NULL)
-			return (0);
-		sout = bufferevent_get_output(r->s);
-		if ((len = evbuffer_get_length(r->in)) > 0 &&
-		    evbuffer_get_length(sout) < RESIGN_BUF_MAX) {
-			evbuffer_add_buffer(sout, r->in);
-			moved = 1;
-		}
-		if (r->b_eof && !r->s_shut && evbuffer_get_length(sout) == 0) {
-			/* the browser is done: so is the stream's way up */
-			r->s_shut = 1;
-			shutdown(bufferevent_getfd(r->s), SHUT_WR);
-		}
-		return (moved);
-	}
-	while (r->state == RESIGN_HTTP && !r->dead) {
-		if (r->rq == RQ_HEAD) {
-			if ((len = evbuffer_get_length(r->in)) == 0) {
-				/* between requests: the end */
-				if (r->b_eof)
-					r->state = RESIGN_CLOSING;
-				break;
-			}
-			if (r->req == NULL) {
-				if ((r->req = malloc(sizeof(*r->req))) == NULL) {
-					r->dead = 1;
-					break;
-				}
-				http_head_init(r->req, HTTP_REQUEST);
-			}
-			if (len > cap)
-				len = cap;
-			p = evbuffer_pullup(r->in, len);
-			if ((n = http_head_parse(r->req, p, len)) == 0 &&
-			    len < cap) {
-				if (r->b_eof)
-					r->dead = 1;	/* cut short */
-				break;
-			}
-			if (n <= 0) {
-				log_info("tunnel %s: bad request from %s inside "
-				    "TLS for %s: %s", r->tunnel_id, r->peer,
-				    r->name, n == 0 ? "head too large" :
-				    r->req->errstr);
-				resign_answer(r, n == 0 ? 431 : r->req->error,
-				    "The request is malformed.");
-				return (1);
-			}
-			evbuffer_drain(r->in, n);
-			moved = 1;
-			if (resign_request(r) == -1)
-				return (1);
-			continue;
-		}
-		if (r->rq != RQ_BODY || r->s == NULL)
-			break;
-		sout = bufferevent_get_output(r->s);
-		if (evbuffer_get_length(sout) >= RESIGN_BUF_MAX)
-			break;
-		more = 0;
-		if (resign_body(r->in, sout, r->rq_body, &r->rq_left,
-		    &r->rq_ck, &more) == -1) {
-			log_info("tunnel %s: %s: a request body inside TLS for "
-			    "%s: %s", r->tunnel_id, r->peer, r->name,
-			    r->rq_ck.errstr ? r->rq_ck.errstr : "bad framing");
-			r->dead = 1;
-			break;
-		}
-		moved |= more;
-		if (r->rq_left == 0 && (r->rq_body == HTTP_BODY_LENGTH ||
-		    http_chunked_done(&r->rq_ck)))
-			r->rq = RQ_DONE;
-		else {
-			if (r->b_eof && evbuffer_get_length(r->in) == 0)
-				r->dead = 1;	/* the body cut short */
-			break;
-		}
-	}
-	return (moved);
-}
-
-/*
- * Move what src has of a body framed so (left bytes to come, or the
- * chunked decoder ck) to dst; *moved says whether anything did.  -1 on
- * bad chunked framing.  The body is whole when *left is 0 (length) or
- * the decoder is done (chunked).
- */
-static int
-resign_body(struct evbuffer *src, struct evbuffer *dst, enum http_body body,
-    uint64_t *left, struct http_chunked *ck, int *moved)
-{
-	const uint8_t	*p;
-	size_t		 avail, n;
-	uint64_t	 data;
-	ssize_t		 k;
-
-	while ((avail = evbuffer_get_length(src)) > 0) {
-		switch (body) {
-		case HTTP_BODY_LENGTH:
-			n = avail < *left ? avail : *left;
-			evbuffer_remove_buffer(src, dst, n);
-			*left -= n;
-			*moved = 1;
-			return (0);
-		case HTTP_BODY_CLOSE:
-			evbuffer_add_buffer(dst, src);
-			*moved = 1;
-			return (0);
-		case HTTP_BODY_CHUNKED:
-			if (http_chunked_done(ck))
-				return (0);
-			if ((data = http_chunked_data(ck)) > 0) {
-				n = avail < data ? avail : data;
-				evbuffer_remove_buffer(src, dst, n);
-				http_chunked_consume(ck, n);
-				*moved = 1;
-				continue;
-			}
-			n = avail < HTTP_CHUNK_LINE_MAX ? avail :
-			    HTTP_CHUNK_LINE_MAX;
-			p = evbuffer_pullup(src, n);
-			if ((k = http_chunked_parse(ck, p, n)) == -1)
-				return (-1);
-			if (k == 0)
-				return (0);
-			evbuffer_remove_buffer(src, dst, k);
-			*moved = 1;
-			continue;
-		default:
-			return (0);
-		}
-	}
-	return (0);
-}
-
-/*
- * A request head whole in r->req: decided by the rules, answered here
- * or sent down the stream in absolute form.  -1 when the connection is
- * ending (answered here).
- */
-static int
-resign_request(struct resign *r)
-{
-	struct tunnel	*t = r->tunnel;
-	struct route	 rt;
-	char		 url[HTTP_HEAD_MAX], why[512], *head;
-	size_t		 len;
-
-	if (r->fail != NULL) {
-		snprintf(why, sizeof(why), "The entry proxy cannot resign "
-		    "TLS for %s: %s.", r->name, r->fail);
-		resign_answer(r, 502, why);
-		return (-1);
-	}
-	if (route_decide_tls(t->rules, r->req, r->name, r->port, &rt, url,
-	    sizeof(url)) == -1) {
-		log_info("tunnel %s: %s: %s %s inside TLS for %s: no https "
-		    "URL", t->id, r->peer, r->req->method, r->req->target,
-		    r->name);
-		resign_answer(r, 400, "The request names no host this "
-		    "connection can serve.");
-		return (-1);
-	}
-	switch (rt.v.route) {
-	case RULES_ROUTE_DENY:
-		log_info("tunnel %s: %s %s from %s: denied by %s%s%s", t->id,
-		    r->req->method, url, r->peer,
-		    rt.v.error ? "the rules' step limit" : "rule '",
-		    rt.v.error ? "" : rt.v.rule->text, rt.v.error ? "" : "'");
-		route_deny_text(&rt.v, why, sizeof(why));
-		resign_answer(r, 403, why);
-		return (-1);
-	case RULES_ROUTE_DIRECT:
-		log_info("tunnel %s: %s %s from %s: a direct host inside a "
-		    "resigned connection to %s: 421", t->id, r->req->method,
-		    url, r->peer, r->name);
-		resign_answer(r, 421, "This host is connected directly: ask "
-		    "for it on a connection of its own.");
-		return (-1);
-	default:
-		break;
-	}
-	log_debug("tunnel %s: %s %s from %s: tunnel (resigned)", t->id,
-	    r->req->method, url, r->peer);
-	if (r->s == NULL && resign_stream(r, t) == -1) {
-		resign_answer(r, 503, "The tunnel is not connected.");
-		return (-1);
-	}
-	if ((head = route_head(r->req, url, ROUTE_HEAD_KEEP, &len)) == NULL ||
-	    bufferevent_write(r->s, head, len) == -1) {
-		free(head);
-		r->dead = 1;
-		return (-1);
-	}
-	free(head);
-	r->keep = http_keep_alive(r->req);
-	r->upgrade = route_upgrade(r->req);
-	r->rq_body = http_body_framing(r->req, NULL, &r->rq_left);
-	http_chunked_init(&r->rq_ck);
-	r->rq = r->rq_body == HTTP_BODY_NONE ? RQ_DONE : RQ_BODY;
-	r->rp = RP_HEAD;
-	r->rp_sent = 0;
-	return (0);
-}
-
-/* A stream of the tunnel for this connection's requests. */
-static int
-resign_stream(struct resign *r, struct tunnel *t)
-{
-	struct kgp_client	*link;
-	int			 sv[2];
-
-	if (t->status != TUNNEL_RUNNING || (link = route_link(t)) == NULL)
-		return (-1);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-	    sv) == -1) {
-		log_warn("tunnel %s: socketpair", t->id);
-		return (-1);
-	}
-	if (kgp_conn_open_stream(link->conn, sv[0], r->peer, NULL, 0) == -1) {
-		log_warnx("tunnel %s: cannot open a stream for %s", t->id,
-		    r->peer);
-		close(sv[0]);
-		close(sv[1]);
-		return (-1);
-	}
-	if ((r->s = bufferevent_socket_new(env->base, sv[1],
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		close(sv[1]);
-		return (-1);
-	}
-	bufferevent_setcb(r->s, resign_s_read, resign_s_read, resign_s_event,
-	    r);
-	bufferevent_setwatermark(r->s, EV_READ, 0, RESIGN_BUF_MAX);
-	bufferevent_enable(r->s, EV_READ | EV_WRITE);
-	r->s_eof = r->s_shut = 0;
-	r->s_keep = 1;
-	return (0);
-}
-
-static void
-resign_stream_drop(struct resign *r)
-{
-	if (r->s != NULL)
-		bufferevent_free(r->s);
-	r->s = NULL;
-	r->s_eof = 0;
-}
-
-/* An exchange is over: the next request, or the end. */
-static void
-resign_exchange_end(struct resign *r)
-{
-	http_head_free(r->req);
-	http_head_init(r->req, HTTP_REQUEST);
-	http_head_free(r->resp);
-	http_head_init(r->resp, HTTP_RESPONSE);
-	r->rq = RQ_HEAD;
-	r->rp = RP_NONE;
-	if (!r->s_keep)
-		resign_stream_drop(r);
-	if (!r->keep)
-		r->state = RESIGN_CLOSING;
-}
-
-/* The stream's answers, to the browser. */
-static int
-resign_responses(struct resign *r)
-{
-	struct evbuffer	*sin;
-	int		 moved = 0, more;
-
-	while (r->s != NULL && !r->dead &&
-	    evbuffer_get_length(r->out) < RESIGN_BUF_MAX) {
-		sin = bufferevent_get_input(r->s);
-		if (r->state == RESIGN_TUNNEL) {
-			if (evbuffer_get_length(sin) > 0) {
-				evbuffer_add_buffer(r->out, sin);
-				moved = 1;
-			}
-			if (r->s_eof)
-				r->state = RESIGN_CLOSING;
-			break;
-		}
-		if (r->state != RESIGN_HTTP)
-			break;
-		switch (r->rp) {
-		case RP_NONE:
-			if (evbuffer_get_length(sin) > 0) {
-				log_info("tunnel %s: %s: the tunnel answered no "
-				    "request", r->tunnel_id, r->peer);
-				r->dead = 1;
-			} else if (r->s_eof)
-				resign_stream_drop(r);	/* proxyd let it go */
-			return (moved);
-		case RP_HEAD:
-			if ((more = resign_response_head(r)) == 0)
-				return (moved);
-			if (more == -1)
-				return (1);
-			moved = 1;
-			continue;
-		case RP_BODY:
-			more = 0;
-			if (resign_body(sin, r->out, r->rp_body, &r->rp_left,
-			    &r->rp_ck, &more) == -1) {
-				log_info("tunnel %s: %s: an answer inside TLS "
-				    "for %s: %s", r->tunnel_id, r->peer, r->name,
-				    r->rp_ck.errstr);
-				r->dead = 1;
-				return (moved);
-			}
-			moved |= more;
-			if ((r->rp_body == HTTP_BODY_LENGTH && r->rp_left == 0) ||
-			    (r->rp_body == HTTP_BODY_CHUNKED &&
-			    http_chunked_done(&r->rp_ck)) ||
-			    (r->rp_body == HTTP_BODY_CLOSE && r->s_eof &&
-			    evbuffer_get_length(sin) == 0)) {
-				r->rp = RP_DONE;
-				continue;
-			}
-			if (r->s_eof && evbuffer_get_length(sin) == 0) {
-				log_info("tunnel %s: %s: an answer inside TLS "
-				    "for %s cut short", r->tunnel_id, r->peer,
-				    r->name);
-				r->dead = 1;
-			}
-			return (moved);
-		case RP_DONE:
-			if (r->rq != RQ_DONE) {
-				/* answered before the body was whole */
-				if (r->s_eof)
-					r->dead = 1;
-				return (moved);
-			}
-			resign_exchange_end(r);
-			return (1);
-		}
-	}
-	return (moved);
-}
-
-/*
- * The head of an answer from the stream, as the browser gets it: the
- * fields but this hop's, and whether the connection stays.  1 when one
- * went out, 0 when more is needed, -1 when the connection ends.
- */
-static int
-resign_response_head(struct resign *r)
-{
-	struct evbuffer		*sin = bufferevent_get_input(r->s);
-	const struct http_field	*f;
-	const uint8_t		*p;
-	const char		*upgrade = NULL;
-	size_t			 len, i, cap = HTTP_HEAD_MAX + 4096;
-	ssize_t			 n;
-
-	if (r->resp == NULL) {
-		if ((r->resp = malloc(sizeof(*r->resp))) == NULL) {
-			r->dead = 1;
-			return (-1);
-		}
-		http_head_init(r->resp, HTTP_RESPONSE);
-	}
-	if ((len = evbuffer_get_length(sin)) == 0) {
-		if (r->s_eof) {
-			log_info("tunnel %s: %s: %s %s: the tunnel closed "
-			    "before the answer", r->tunnel_id, r->peer,
-			    r->req->method, r->req->target);
-			resign_stream_drop(r);
-			if (r->rp_sent)
-				r->dead = 1;
-			else
-				resign_answer(r, 502, "The tunnel closed the "
-				    "connection before the answer.");
-			return (-1);
-		}
-		return (0);
-	}
-	if (len > cap)
-		len = cap;
-	p = evbuffer_pullup(sin, len);
-	if ((n = http_head_parse(r->resp, p, len)) == 0 && len < cap &&
-	    !r->s_eof)
-		return (0);
-	if (n <= 0) {
-		log_info("tunnel %s: %s: a bad answer inside TLS for %s: %s",
-		    r->tunnel_id, r->peer, r->name, n == 0 ? "cut short" :
-		    r->resp->errstr);
-		r->dead = 1;
-		return (-1);
-	}
-	evbuffer_drain(sin, n);
-	if (r->resp->status == 101 && !r->upgrade) {
-		log_info("tunnel %s: %s: a 101 that was not asked for",
-		    r->tunnel_id, r->peer);
-		r->dead = 1;
-		return (-1);
-	}
-	r->rp_sent = 1;
-	evbuffer_add_printf(r->out, "HTTP/1.1 %d %s\r\n", r->resp->status,
-	    r->resp->reason);
-	for (i = 0; i < r->resp->nfields; i++) {
-		f = &r->resp->fields[i];
-		if (strcasecmp(f->name, "Upgrade") == 0)
-			upgrade = f->value;
-		if (!http_hop_by_hop(r->resp, f->name))
-			evbuffer_add_printf(r->out, "%s: %s\r\n", f->name,
-			    f->value);
-	}
-	if (r->resp->status == 101) {
-		evbuffer_add_printf(r->out, "Upgrade: %s\r\n"
-		    "Connection: upgrade\r\n\r\n", upgrade ? upgrade : "");
-		r->state = RESIGN_TUNNEL;
-		r->rp = RP_DONE;
-		return (1);
-	}
-	if (r->resp->status / 100 == 1) {
-		/* 100 Continue and the like: the real answer follows */
-		evbuffer_add(r->out, "\r\n", 2);
-		http_head_free(r->resp);
-		http_head_init(r->resp, HTTP_RESPONSE);
-		return (1);
-	}
-	r->rp_body = http_body_framing(r->resp, r->req->method, &r->rp_left);
-	http_chunked_init(&r->rp_ck);
-	if (r->rp_body == HTTP_BODY_CLOSE || !http_keep_alive(r->resp))
-		r->s_keep = 0;
-	if (r->rp_body == HTTP_BODY_CLOSE)
-		r->keep = 0;
-	if (!r->keep)
-		evbuffer_add(r->out, "Connection: close\r\n", 19);
-	else if (r->req->version == 10)
-		evbuffer_add(r->out, "Connection: keep-alive\r\n", 24);
-	evbuffer_add(r->out, "\r\n", 2);
-	r->rp = r->rp_body == HTTP_BODY_NONE ? RP_DONE : RP_BODY;
-	return (1);
-}

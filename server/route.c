@@ -67,12 +67,15 @@ route_decide(struct rules *r, const struct http_head *h, struct route *rt)
  * field's (port 443 unless it says), else name; an absolute-form https://
  * target names its own.  url gets the request's URL, "https://host[:port]
  * path", which decides fast-fail and goes down the tunnel as the target.
- * -1 when the target is none of these (the browser gets a 400).
+ * Without tls, plain HTTP inside a CONNECT (ws://): the same with http://
+ * and port 80.  -1 when the target is none of these (the browser gets a
+ * 400).
  */
 int
 route_decide_tls(struct rules *r, const struct http_head *h, const char *name,
-    uint16_t port, struct route *rt, char *url, size_t urllen)
+    uint16_t port, int tls, struct route *rt, char *url, size_t urllen)
 {
+	uint16_t		 defport = tls ? 443 : 80;
 	struct http_authority	 a;
 	struct http_url		 u;
 	const char		*host;
@@ -82,7 +85,8 @@ route_decide_tls(struct rules *r, const struct http_head *h, const char *name,
 	if (h->target[0] == '/' || strcmp(h->target, "*") == 0) {
 		rt->path = h->target;
 		if ((host = http_head_get(h, "Host")) != NULL &&
-		    http_parse_authority(host, strlen(host), 443, 0, &a) == 0) {
+		    http_parse_authority(host, strlen(host), defport, 0,
+		    &a) == 0) {
 			strlcpy(rt->host, a.host, sizeof(rt->host));
 			rt->port = a.portnum;
 		} else if (host == NULL) {
@@ -90,16 +94,16 @@ route_decide_tls(struct rules *r, const struct http_head *h, const char *name,
 			rt->port = port;
 		} else
 			return (-1);
-	} else if (http_parse_url(h->target, &u) == 0 && u.tls) {
+	} else if (http_parse_url(h->target, &u) == 0 && u.tls == tls) {
 		strlcpy(rt->host, u.auth.host, sizeof(rt->host));
 		rt->port = u.auth.portnum;
 		rt->path = u.path[0] != '\0' ? u.path : "/";
 	} else
 		return (-1);
 	rt->absolute = 1;
-	if (rt->port != 443)
+	if (rt->port != defport)
 		snprintf(portstr, sizeof(portstr), ":%u", rt->port);
-	if (snprintf(url, urllen, "https://%s%s%s%s%s",
+	if (snprintf(url, urllen, "%s://%s%s%s%s%s", tls ? "https" : "http",
 	    strchr(rt->host, ':') != NULL ? "[" : "", rt->host,
 	    strchr(rt->host, ':') != NULL ? "]" : "", portstr,
 	    strcmp(rt->path, "*") == 0 ? "" : rt->path) >= (int)urllen)

@@ -129,6 +129,7 @@
  * go down the tunnel one after the other on one stream.
  */
 #define SNI_HELLO_MAX		(16 * 1024)	/* a ClientHello's bytes */
+#define SNI_CONTENT_HANDSHAKE	22	/* a TLS record's first byte */
 #define RESIGN_HANDSHAKE_SEC	15	/* ClientHello, leaf and handshake */
 #define RESIGN_IDLE_SEC		300	/* no byte either way: closed */
 #define RESIGN_BUF_MAX		(256 * 1024)	/* bytes waiting one way */
@@ -565,7 +566,8 @@ struct http_head;
 void		 route_decide(struct rules *, const struct http_head *,
 		    struct route *);
 int		 route_decide_tls(struct rules *, const struct http_head *,
-		    const char *, uint16_t, struct route *, char *, size_t);
+		    const char *, uint16_t, int, struct route *, char *,
+		    size_t);
 void		 route_deny_text(const struct rules_verdict *, char *, size_t);
 #define ROUTE_HEAD_CLOSE	0	/* route_head(): "Connection: close" */
 #define ROUTE_HEAD_UPGRADE	1	/* ... but an upgrade kept */

@@ -26,7 +26,6 @@
 #define SNI_REC_HDR		5
 #define SNI_REC_MAX		16384	/* 2^14: TLSPlaintext.length */
 #define SNI_HS_HDR		4
-#define SNI_CONTENT_HANDSHAKE	22
 #define SNI_HS_CLIENT_HELLO	1
 #define SNI_EXT_SERVER_NAME	0
 #define SNI_NAME_HOST		0

@@ -10,7 +10,8 @@
 # arrive as sent; a WebSocket over wss://; a request inside the TLS that
 # a fast-fail rule denies is a 403 there; garbage instead of a
 # ClientHello and an SNI that is no host name are closed with a log
-# line, and the tunnel keeps serving (an IPv4 address as SNI, which
+# line, and the tunnel keeps serving; plain HTTP after the 200 (ws://)
+# goes down the tunnel as http:// (an IPv4 address as SNI, which
 # openssl s_client sends, names the address); a name no certificate can
 # carry gets the KGP certificate and a 502 inside TLS that says why.  -B all
 # and -B naming the host pass the CONNECT through: the browser sees the
@@ -147,7 +148,9 @@ if b" 200 " not in head.split(b"\r\n")[0]:
 def vec(n, b):
     return len(b).to_bytes(n, "big") + b
 if kind == "garbage":
-    data = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    data = b"\x16\x09 a handshake record of no TLS version\r\n\r\n"
+elif kind == "plain":
+    data = b"GET / HTTP/1.1\r\nHost: x.invalid\r\n\r\n"
 else:
     name = b"bad..name" if kind == "badsni" else b"app.999"
     sni = vec(2, b"\x00" + vec(2, name))
@@ -173,6 +176,18 @@ wait_for 5 grep -q "the SNI is not a host name: closed" "$TMP/server.log" ||
     fail "no log line for a numeric SNI that is no address"
 browse_tls_ok after-bad || fail "the tunnel does not serve after bad ClientHellos"
 ok "garbage, an SNI with an empty label and one ending in digits: closed with a log line; the tunnel serves on"
+
+# plain HTTP after the 200 (what a browser sends for ws://) is no TLS:
+# read as HTTP and sent down the tunnel, where x.invalid cannot resolve
+out=$(cloud timeout 20 "$PYTHON" "$TMP/hello.py" "$ENTRY" \
+    "$APP_NAME:80" plain 2>&1)
+case $out in
+*"502 Bad Gateway"*) ;;
+*) fail "plain HTTP after CONNECT: '$out', want proxyd's 502 for x.invalid" ;;
+esac
+wait_for 5 grep -q "plain HTTP inside CONNECT $APP_NAME:80" "$TMP/server.log" ||
+    fail "no log line for plain HTTP inside a CONNECT"
+ok "plain HTTP inside a CONNECT: read as HTTP, down the tunnel (a 502 from proxyd for a name that does not resolve)"
 
 # no leaf: a host no certificate can name, no SNI; the handshake goes on
 # with the KGP certificate, and the request gets a 502 that says why

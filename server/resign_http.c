@@ -1,0 +1,524 @@
+/*
+ * The HTTP exchange inside a resigned (or plain) CONNECT: the browser's
+ * requests, one after the other, each decided by the rules and written
+ * to the connection's stream in absolute form; the answers read from the
+ * stream, their head and framing parsed (never buffered whole) so that
+ * keep-alive, upgrades and long answers work.  resign.c moves the bytes
+ * between the browser and r->in, r->out and calls these; they wake it
+ * (r->wake) when the stream moves.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "http.h"
+#include "kgp.h"
+#include "log.h"
+#include "server.h"
+#include "resign_int.h"
+
+static void	 resign_s_read(struct bufferevent *, void *);
+static void	 resign_s_event(struct bufferevent *, short, void *);
+static int	 resign_request(struct resign *);
+static int	 resign_response_head(struct resign *);
+static int	 resign_body(struct evbuffer *, struct evbuffer *,
+		    enum http_body, uint64_t *, struct http_chunked *, int *);
+static void	 resign_answer(struct resign *, int, const char *);
+static int	 resign_stream(struct resign *, struct tunnel *);
+static void	 resign_stream_drop(struct resign *);
+static void	 resign_exchange_end(struct resign *);
+
+/* The stream has bytes, or has ended: the connection moves on. */
+static void
+resign_s_read(struct bufferevent *bev, void *arg)
+{
+	struct resign	*r = arg;
+
+	r->wake(r);
+}
+
+static void
+resign_s_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct resign	*r = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		r->s_eof = 1;
+		bufferevent_disable(bev, EV_READ);
+	}
+	r->wake(r);
+}
+
+/* An answer of this proxy's own inside the TLS; the connection ends. */
+static void
+resign_answer(struct resign *r, int status, const char *text)
+{
+	char	 msg[1024];
+	int	 len;
+
+	if ((len = answer_format(msg, sizeof(msg), status, text, NULL,
+	    1)) > 0)
+		evbuffer_add(r->out, msg, len);
+	r->state = RESIGN_CLOSING;
+}
+
+/* The browser's requests: each head decided, each body to the stream. */
+int
+resign_requests(struct resign *r)
+{
+	struct evbuffer	*sout;
+	const uint8_t	*p;
+	size_t		 len, cap = HTTP_HEAD_MAX + 4096;
+	ssize_t		 n;
+	int		 moved = 0, more;
+
+	if (r->state == RESIGN_TUNNEL) {
+		/* after a 101: the bytes as they come */
+		if (r->s == NULL)
+			return (0);
+		sout = bufferevent_get_output(r->s);
+		if ((len = evbuffer_get_length(r->in)) > 0 &&
+		    evbuffer_get_length(sout) < RESIGN_BUF_MAX) {
+			evbuffer_add_buffer(sout, r->in);
+			moved = 1;
+		}
+		if (r->b_eof && !r->s_shut && evbuffer_get_length(sout) == 0) {
+			/* the browser is done: so is the stream's way up */
+			r->s_shut = 1;
+			shutdown(bufferevent_getfd(r->s), SHUT_WR);
+		}
+		return (moved);
+	}
+	while (r->state == RESIGN_HTTP && !r->dead) {
+		if (r->rq == RQ_HEAD) {
+			if ((len = evbuffer_get_length(r->in)) == 0) {
+				/* between requests: the end */
+				if (r->b_eof)
+					r->state = RESIGN_CLOSING;
+				break;
+			}
+			if (r->req == NULL) {
+				if ((r->req = malloc(sizeof(*r->req))) == NULL) {
+					r->dead = 1;
+					break;
+				}
+				http_head_init(r->req, HTTP_REQUEST);
+			}
+			if (len > cap)
+				len = cap;
+			p = evbuffer_pullup(r->in, len);
+			if ((n = http_head_parse(r->req, p, len)) == 0 &&
+			    len < cap) {
+				if (r->b_eof)
+					r->dead = 1;	/* cut short */
+				break;
+			}
+			if (n <= 0) {
+				log_info("tunnel %s: bad request from %s inside "
+				    "TLS for %s: %s", r->tunnel_id, r->peer,
+				    r->name, n == 0 ? "head too large" :
+				    r->req->errstr);
+				resign_answer(r, n == 0 ? 431 : r->req->error,
+				    "The request is malformed.");
+				return (1);
+			}
+			evbuffer_drain(r->in, n);
+			moved = 1;
+			if (resign_request(r) == -1)
+				return (1);
+			continue;
+		}
+		if (r->rq != RQ_BODY || r->s == NULL)
+			break;
+		sout = bufferevent_get_output(r->s);
+		if (evbuffer_get_length(sout) >= RESIGN_BUF_MAX)
+			break;
+		more = 0;
+		if (resign_body(r->in, sout, r->rq_body, &r->rq_left,
+		    &r->rq_ck, &more) == -1) {
+			log_info("tunnel %s: %s: a request body inside TLS for "
+			    "%s: %s", r->tunnel_id, r->peer, r->name,
+			    r->rq_ck.errstr ? r->rq_ck.errstr : "bad framing");
+			r->dead = 1;
+			break;
+		}
+		moved |= more;
+		if (r->rq_left == 0 && (r->rq_body == HTTP_BODY_LENGTH ||
+		    http_chunked_done(&r->rq_ck)))
+			r->rq = RQ_DONE;
+		else {
+			if (r->b_eof && evbuffer_get_length(r->in) == 0)
+				r->dead = 1;	/* the body cut short */
+			break;
+		}
+	}
+	return (moved);
+}
+
+/*
+ * Move what src has of a body framed so (left bytes to come, or the
+ * chunked decoder ck) to dst; *moved says whether anything did.  -1 on
+ * bad chunked framing.  The body is whole when *left is 0 (length) or
+ * the decoder is done (chunked).
+ */
+static int
+resign_body(struct evbuffer *src, struct evbuffer *dst, enum http_body body,
+    uint64_t *left, struct http_chunked *ck, int *moved)
+{
+	const uint8_t	*p;
+	size_t		 avail, n;
+	uint64_t	 data;
+	ssize_t		 k;
+
+	while ((avail = evbuffer_get_length(src)) > 0) {
+		switch (body) {
+		case HTTP_BODY_LENGTH:
+			n = avail < *left ? avail : *left;
+			evbuffer_remove_buffer(src, dst, n);
+			*left -= n;
+			*moved = 1;
+			return (0);
+		case HTTP_BODY_CLOSE:
+			evbuffer_add_buffer(dst, src);
+			*moved = 1;
+			return (0);
+		case HTTP_BODY_CHUNKED:
+			if (http_chunked_done(ck))
+				return (0);
+			if ((data = http_chunked_data(ck)) > 0) {
+				n = avail < data ? avail : data;
+				evbuffer_remove_buffer(src, dst, n);
+				http_chunked_consume(ck, n);
+				*moved = 1;
+				continue;
+			}
+			n = avail < HTTP_CHUNK_LINE_MAX ? avail :
+			    HTTP_CHUNK_LINE_MAX;
+			p = evbuffer_pullup(src, n);
+			if ((k = http_chunked_parse(ck, p, n)) == -1)
+				return (-1);
+			if (k == 0)
+				return (0);
+			evbuffer_remove_buffer(src, dst, k);
+			*moved = 1;
+			continue;
+		default:
+			return (0);
+		}
+	}
+	return (0);
+}
+
+/*
+ * A request head whole in r->req: decided by the rules, answered here
+ * or sent down the stream in absolute form.  -1 when the connection is
+ * ending (answered here).
+ */
+static int
+resign_request(struct resign *r)
+{
+	struct tunnel	*t = r->tunnel;
+	struct route	 rt;
+	char		 url[HTTP_HEAD_MAX], why[512], *head;
+	size_t		 len;
+
+	if (r->fail != NULL) {
+		snprintf(why, sizeof(why), "The entry proxy cannot resign "
+		    "TLS for %s: %s.", r->name, r->fail);
+		resign_answer(r, 502, why);
+		return (-1);
+	}
+	if (route_decide_tls(t->rules, r->req, r->name, r->port, !r->plain,
+	    &rt, url, sizeof(url)) == -1) {
+		log_info("tunnel %s: %s: %s %s inside TLS for %s: no https "
+		    "URL", t->id, r->peer, r->req->method, r->req->target,
+		    r->name);
+		resign_answer(r, 400, "The request names no host this "
+		    "connection can serve.");
+		return (-1);
+	}
+	switch (rt.v.route) {
+	case RULES_ROUTE_DENY:
+		log_info("tunnel %s: %s %s from %s: denied by %s%s%s", t->id,
+		    r->req->method, url, r->peer,
+		    rt.v.error ? "the rules' step limit" : "rule '",
+		    rt.v.error ? "" : rt.v.rule->text, rt.v.error ? "" : "'");
+		route_deny_text(&rt.v, why, sizeof(why));
+		resign_answer(r, 403, why);
+		return (-1);
+	case RULES_ROUTE_DIRECT:
+		log_info("tunnel %s: %s %s from %s: a direct host inside a "
+		    "resigned connection to %s: 421", t->id, r->req->method,
+		    url, r->peer, r->name);
+		resign_answer(r, 421, "This host is connected directly: ask "
+		    "for it on a connection of its own.");
+		return (-1);
+	default:
+		break;
+	}
+	log_debug("tunnel %s: %s %s from %s: tunnel (resigned)", t->id,
+	    r->req->method, url, r->peer);
+	if (r->s == NULL && resign_stream(r, t) == -1) {
+		resign_answer(r, 503, "The tunnel is not connected.");
+		return (-1);
+	}
+	if ((head = route_head(r->req, url, ROUTE_HEAD_KEEP, &len)) == NULL ||
+	    bufferevent_write(r->s, head, len) == -1) {
+		free(head);
+		r->dead = 1;
+		return (-1);
+	}
+	free(head);
+	r->keep = http_keep_alive(r->req);
+	r->upgrade = route_upgrade(r->req);
+	r->rq_body = http_body_framing(r->req, NULL, &r->rq_left);
+	http_chunked_init(&r->rq_ck);
+	r->rq = r->rq_body == HTTP_BODY_NONE ? RQ_DONE : RQ_BODY;
+	r->rp = RP_HEAD;
+	r->rp_sent = 0;
+	return (0);
+}
+
+/* A stream of the tunnel for this connection's requests. */
+static int
+resign_stream(struct resign *r, struct tunnel *t)
+{
+	struct kgp_client	*link;
+	int			 sv[2];
+
+	if (t->status != TUNNEL_RUNNING || (link = route_link(t)) == NULL)
+		return (-1);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) == -1) {
+		log_warn("tunnel %s: socketpair", t->id);
+		return (-1);
+	}
+	if (kgp_conn_open_stream(link->conn, sv[0], r->peer, NULL, 0) == -1) {
+		log_warnx("tunnel %s: cannot open a stream for %s", t->id,
+		    r->peer);
+		close(sv[0]);
+		close(sv[1]);
+		return (-1);
+	}
+	if ((r->s = bufferevent_socket_new(env->base, sv[1],
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		close(sv[1]);
+		return (-1);
+	}
+	bufferevent_setcb(r->s, resign_s_read, resign_s_read, resign_s_event,
+	    r);
+	bufferevent_setwatermark(r->s, EV_READ, 0, RESIGN_BUF_MAX);
+	bufferevent_enable(r->s, EV_READ | EV_WRITE);
+	r->s_eof = r->s_shut = 0;
+	r->s_keep = 1;
+	return (0);
+}
+
+static void
+resign_stream_drop(struct resign *r)
+{
+	if (r->s != NULL)
+		bufferevent_free(r->s);
+	r->s = NULL;
+	r->s_eof = 0;
+}
+
+/* An exchange is over: the next request, or the end. */
+static void
+resign_exchange_end(struct resign *r)
+{
+	http_head_free(r->req);
+	http_head_init(r->req, HTTP_REQUEST);
+	http_head_free(r->resp);
+	http_head_init(r->resp, HTTP_RESPONSE);
+	r->rq = RQ_HEAD;
+	r->rp = RP_NONE;
+	if (!r->s_keep)
+		resign_stream_drop(r);
+	if (!r->keep)
+		r->state = RESIGN_CLOSING;
+}
+
+/* The stream's answers, to the browser. */
+int
+resign_responses(struct resign *r)
+{
+	struct evbuffer	*sin;
+	int		 moved = 0, more;
+
+	while (r->s != NULL && !r->dead &&
+	    evbuffer_get_length(r->out) < RESIGN_BUF_MAX) {
+		sin = bufferevent_get_input(r->s);
+		if (r->state == RESIGN_TUNNEL) {
+			if (evbuffer_get_length(sin) > 0) {
+				evbuffer_add_buffer(r->out, sin);
+				moved = 1;
+			}
+			if (r->s_eof)
+				r->state = RESIGN_CLOSING;
+			break;
+		}
+		if (r->state != RESIGN_HTTP)
+			break;
+		switch (r->rp) {
+		case RP_NONE:
+			if (evbuffer_get_length(sin) > 0) {
+				log_info("tunnel %s: %s: the tunnel answered no "
+				    "request", r->tunnel_id, r->peer);
+				r->dead = 1;
+			} else if (r->s_eof)
+				resign_stream_drop(r);	/* proxyd let it go */
+			return (moved);
+		case RP_HEAD:
+			if ((more = resign_response_head(r)) == 0)
+				return (moved);
+			if (more == -1)
+				return (1);
+			moved = 1;
+			continue;
+		case RP_BODY:
+			more = 0;
+			if (resign_body(sin, r->out, r->rp_body, &r->rp_left,
+			    &r->rp_ck, &more) == -1) {
+				log_info("tunnel %s: %s: an answer inside TLS "
+				    "for %s: %s", r->tunnel_id, r->peer, r->name,
+				    r->rp_ck.errstr);
+				r->dead = 1;
+				return (moved);
+			}
+			moved |= more;
+			if ((r->rp_body == HTTP_BODY_LENGTH && r->rp_left == 0) ||
+			    (r->rp_body == HTTP_BODY_CHUNKED &&
+			    http_chunked_done(&r->rp_ck)) ||
+			    (r->rp_body == HTTP_BODY_CLOSE && r->s_eof &&
+			    evbuffer_get_length(sin) == 0)) {
+				r->rp = RP_DONE;
+				continue;
+			}
+			if (r->s_eof && evbuffer_get_length(sin) == 0) {
+				log_info("tunnel %s: %s: an answer inside TLS "
+				    "for %s cut short", r->tunnel_id, r->peer,
+				    r->name);
+				r->dead = 1;
+			}
+			return (moved);
+		case RP_DONE:
+			if (r->rq != RQ_DONE) {
+				/* answered before the body was whole */
+				if (r->s_eof)
+					r->dead = 1;
+				return (moved);
+			}
+			resign_exchange_end(r);
+			return (1);
+		}
+	}
+	return (moved);
+}
+
+/*
+ * The head of an answer from the stream, as the browser gets it: the
+ * fields but this hop's, and whether the connection stays.  1 when one
+ * went out, 0 when more is needed, -1 when the connection ends.
+ */
+static int
+resign_response_head(struct resign *r)
+{
+	struct evbuffer		*sin = bufferevent_get_input(r->s);
+	const struct http_field	*f;
+	const uint8_t		*p;
+	const char		*upgrade = NULL;
+	size_t			 len, i, cap = HTTP_HEAD_MAX + 4096;
+	ssize_t			 n;
+
+	if (r->resp == NULL) {
+		if ((r->resp = malloc(sizeof(*r->resp))) == NULL) {
+			r->dead = 1;
+			return (-1);
+		}
+		http_head_init(r->resp, HTTP_RESPONSE);
+	}
+	if ((len = evbuffer_get_length(sin)) == 0) {
+		if (r->s_eof) {
+			log_info("tunnel %s: %s: %s %s: the tunnel closed "
+			    "before the answer", r->tunnel_id, r->peer,
+			    r->req->method, r->req->target);
+			resign_stream_drop(r);
+			if (r->rp_sent)
+				r->dead = 1;
+			else
+				resign_answer(r, 502, "The tunnel closed the "
+				    "connection before the answer.");
+			return (-1);
+		}
+		return (0);
+	}
+	if (len > cap)
+		len = cap;
+	p = evbuffer_pullup(sin, len);
+	if ((n = http_head_parse(r->resp, p, len)) == 0 && len < cap &&
+	    !r->s_eof)
+		return (0);
+	if (n <= 0) {
+		log_info("tunnel %s: %s: a bad answer inside TLS for %s: %s",
+		    r->tunnel_id, r->peer, r->name, n == 0 ? "cut short" :
+		    r->resp->errstr);
+		r->dead = 1;
+		return (-1);
+	}
+	evbuffer_drain(sin, n);
+	if (r->resp->status == 101 && !r->upgrade) {
+		log_info("tunnel %s: %s: a 101 that was not asked for",
+		    r->tunnel_id, r->peer);
+		r->dead = 1;
+		return (-1);
+	}
+	r->rp_sent = 1;
+	evbuffer_add_printf(r->out, "HTTP/1.1 %d %s\r\n", r->resp->status,
+	    r->resp->reason);
+	for (i = 0; i < r->resp->nfields; i++) {
+		f = &r->resp->fields[i];
+		if (strcasecmp(f->name, "Upgrade") == 0)
+			upgrade = f->value;
+		if (!http_hop_by_hop(r->resp, f->name))
+			evbuffer_add_printf(r->out, "%s: %s\r\n", f->name,
+			    f->value);
+	}
+	if (r->resp->status == 101) {
+		evbuffer_add_printf(r->out, "Upgrade: %s\r\n"
+		    "Connection: upgrade\r\n\r\n", upgrade ? upgrade : "");
+		r->state = RESIGN_TUNNEL;
+		r->rp = RP_DONE;
+		return (1);
+	}
+	if (r->resp->status / 100 == 1) {
+		/* 100 Continue and the like: the real answer follows */
+		evbuffer_add(r->out, "\r\n", 2);
+		http_head_free(r->resp);
+		http_head_init(r->resp, HTTP_RESPONSE);
+		return (1);
+	}
+	r->rp_body = http_body_framing(r->resp, r->req->method, &r->rp_left);
+	http_chunked_init(&r->rp_ck);
+	if (r->rp_body == HTTP_BODY_CLOSE || !http_keep_alive(r->resp))
+		r->s_keep = 0;
+	if (r->rp_body == HTTP_BODY_CLOSE)
+		r->keep = 0;
+	if (!r->keep)
+		evbuffer_add(r->out, "Connection: close\r\n", 19);
+	else if (r->req->version == 10)
+		evbuffer_add(r->out, "Connection: keep-alive\r\n", 24);
+	evbuffer_add(r->out, "\r\n", 2);
+	r->rp = r->rp_body == HTTP_BODY_NONE ? RP_DONE : RP_BODY;
+	return (1);
+}

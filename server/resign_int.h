@@ -1,0 +1,79 @@
+/*
+ * What resign.c (the connection: the 200, the ClientHello, the leaf, the
+ * TLS) and resign_http.c (the requests and answers inside) share.
+ */
+#ifndef SC_RESIGN_INT_H
+#define SC_RESIGN_INT_H
+
+#define RESIGN_RAW_MAX		(SNI_HELLO_MAX + 1024)	/* with records */
+#define RESIGN_READ		(16 * 1024)	/* plaintext a tls_read() */
+#define RESIGN_WRITE		(64 * 1024)	/* ... a tls_write() */
+#define RESIGN_ESTABLISHED	"HTTP/1.1 200 Connection established\r\n\r\n"
+
+enum resign_state {
+	RESIGN_HELLO,		/* the ClientHello arriving */
+	RESIGN_MINT,		/* its leaf being made */
+	RESIGN_HANDSHAKE,
+	RESIGN_HTTP,		/* requests, one after the other */
+	RESIGN_TUNNEL,		/* after a 101: bytes both ways */
+	RESIGN_CLOSING,		/* the last answer going out */
+};
+
+enum resign_rq { RQ_HEAD, RQ_BODY, RQ_DONE };
+enum resign_rp { RP_NONE, RP_HEAD, RP_BODY, RP_DONE };
+
+/* the TLS server context of one leaf, kept with it (mint.c) */
+struct resign_ctx {
+	struct tls		*tls;
+	int			 refs;
+};
+
+struct resign {
+	TAILQ_ENTRY(resign)	 entry;
+	struct tunnel		*tunnel;	/* until entry_close() */
+	char			 tunnel_id[TUNNEL_ID_LEN + 1];
+	char			 peer[ADDRSTR_MAX];
+	char			 host[HOST_MAX];	/* the CONNECT's */
+	uint16_t		 port;
+	char			 name[CERT_NAME_MAX + 1];	/* of the leaf */
+	enum resign_state	 state;
+	int			 fd;		/* the browser */
+	struct event		*ev_rd, *ev_wr;
+	int			 rd_on, wr_on;
+	struct event		*timer;
+	time_t			 armed;		/* the idle timer, last set */
+	uint8_t			*raw;		/* the ClientHello, before TLS */
+	size_t			 rawlen;
+	struct mint_wait	*mw;
+	struct resign_ctx	*ctx;
+	struct kgp_tls		*io;		/* NULL: plain */
+	int			 plain;		/* no TLS inside the CONNECT */
+	int			 want_rd, want_wr;	/* what TLS waits for */
+	int			 tls_closed;	/* close_notify is out */
+	char			*fail;		/* no leaf: the 502's text */
+	int			 dead;		/* freed at the end of the pump */
+	void			(*wake)(struct resign *); /* resign.c's pump */
+	struct evbuffer		*in;		/* plaintext from the browser */
+	struct evbuffer		*out;		/* ... to it */
+	int			 b_eof;
+	struct bufferevent	*s;		/* the stream's end, or NULL */
+	int			 s_eof;
+	int			 s_shut;	/* its write side shut */
+	/* the exchange */
+	struct http_head	*req, *resp;
+	enum resign_rq		 rq;
+	enum resign_rp		 rp;
+	enum http_body		 rq_body, rp_body;
+	uint64_t		 rq_left, rp_left;
+	struct http_chunked	 rq_ck, rp_ck;
+	int			 upgrade;	/* the request asks for one */
+	int			 keep;		/* the browser's connection stays */
+	int			 s_keep;	/* the stream stays */
+	int			 rp_sent;	/* bytes of this answer went out */
+};
+
+/* resign_http.c: each moves what it can; nonzero when something moved */
+int	 resign_requests(struct resign *);
+int	 resign_responses(struct resign *);
+
+#endif /* SC_RESIGN_INT_H */
