@@ -322,6 +322,14 @@ struct sc {
 	struct event		*sigchld_ev;
 };
 
+/* prepare.c: before the sandbox */
+struct passwd;
+void		 prep_nofile(void);
+int		 prep_user(struct passwd *);
+int		 prep_pem(const char *, const char *, char **, size_t *);
+int		 prep_app_cas(const struct sc_config *, char **, size_t *);
+int		 prep_pidfile(const char *);
+
 /* console.c */
 void		 console_init(const char *);
 void		 config_usage(FILE *, int);
