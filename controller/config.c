@@ -73,6 +73,14 @@ enum opt_code {
 	OPT_ALLOW_NETWORKS,
 	OPT_DENY_NETWORKS,
 	OPT_SCPROXY_PORT,
+	OPT_UPSTREAM,		/* -x, v5 */
+	OPT_PAC,
+	OPT_DIAL_TIMEOUT,
+	OPT_TLS_TIMEOUT,
+	OPT_HEADER_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
+	OPT_METADATA,
+	OPT_EXTRA_INFO,		/* the last of confproxy.c's */
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -141,13 +149,13 @@ static const struct sc_opt v4_opts[] = {
 	{ "allow-networks",		1, 0,   OPT_ALLOW_NETWORKS, L },
 	{ "deny-networks",		1, 0,   OPT_DENY_NETWORKS, L },
 	{ "scproxy-port",		1, 0,   OPT_SCPROXY_PORT },
+	{ "pac",			1, 0,   OPT_PAC },
+	{ "proxy-localhost",		0, 0,   OPT_LOCALHOST },
+	{ "extra-info",			1, 0,   OPT_EXTRA_INFO },
 	/* recognised, not implemented yet */
-	{ "pac",			1, 0,   U },
-	{ "proxy-localhost",		0, 0,   U },
 	{ "log-stats",			1, 'z', U },
 	{ "status-address",		1, 0,   U },
 	{ "metrics-address",		1, 0,   U },
-	{ "extra-info",			1, 0,   U },
 	{ "cainfo",			1, 0,   OPT_CAINFO },
 	{ "cacert-file",		1, 0,   OPT_CACERT_FILE, L },
 	{ "cacert-system",		0, 0,   OPT_CACERT_SYSTEM },
@@ -200,18 +208,18 @@ static const struct sc_opt v5_opts[] = {
 	{ "allow-networks",		1, 0,   OPT_ALLOW_NETWORKS, L },
 	{ "deny-networks",		1, 0,   OPT_DENY_NETWORKS, L },
 	{ "scproxy-port",		1, 0,   OPT_SCPROXY_PORT },
-	/* recognised, not implemented yet */
-	{ "metadata",			1, 'M', U, L },
-	{ "tunnel-max-concurrent-streams", 1, 0, U },
-	{ "pac",			1, 0,   U },
-	{ "proxy",			1, 'x', U },
+	{ "metadata",			1, 'M', OPT_METADATA, L },
+	{ "pac",			1, 0,   OPT_PAC },
+	{ "proxy",			1, 'x', OPT_UPSTREAM },
 	{ "cacert-file",		1, 0,   OPT_CACERT_FILE, L },
 	{ "cacert-system",		0, 0,   OPT_CACERT_SYSTEM },
+	{ "http-dial-timeout",		1, 0,   OPT_DIAL_TIMEOUT },
+	{ "http-idle-conn-timeout",	1, 0,   OPT_IDLE_TIMEOUT },
+	{ "http-response-header-timeout", 1, 0, OPT_HEADER_TIMEOUT },
+	{ "http-tls-handshake-timeout",	1, 0,   OPT_TLS_TIMEOUT },
+	/* recognised, not implemented yet */
+	{ "tunnel-max-concurrent-streams", 1, 0, U },
 	{ "http-tls-keylog-file",	1, 0,   U },
-	{ "http-dial-timeout",		1, 0,   U },
-	{ "http-idle-conn-timeout",	1, 0,   U },
-	{ "http-response-header-timeout", 1, 0, U },
-	{ "http-tls-handshake-timeout",	1, 0,   U },
 	{ "api-address",		1, 0,   U },
 	{ "api-basic-auth",		1, 0,   U },
 	{ "api-idle-timeout",		1, 0,   U },
@@ -764,18 +772,6 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 	case OPT_RULES_RESIGN:
 		return (config_rules_add(conf, o->code - OPT_RULES_DENY, arg,
 		    flag, err, errlen));
-	case OPT_AUTH:
-	case OPT_HEADER:
-	case OPT_RESPONSE_HEADER:
-	case OPT_DNS:
-	case OPT_DNS_RR:
-	case OPT_DNS_TIMEOUT:
-	case OPT_LOCALHOST:
-	case OPT_ALLOW_NETWORKS:
-	case OPT_DENY_NETWORKS:
-	case OPT_SCPROXY_PORT:
-		return (config_proxy_opt(conf, o->code - OPT_AUTH, arg, flag,
-		    err, errlen));
 	case OPT_CONFIG:
 		/* read by config_parse(), after the environment */
 		break;
@@ -783,8 +779,9 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		return (CONFIG_HELP);
 	case OPT_VERSION:
 		return (CONFIG_VERSION);
-	case OPT_MAX:
-		break;
+	default:	/* OPT_AUTH to OPT_EXTRA_INFO: proxyd's, confproxy.c */
+		return (config_proxy_opt(conf, o->code - OPT_AUTH, arg, flag,
+		    err, errlen));
 	}
 	return (CONFIG_OK);
 }
@@ -936,7 +933,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 		/* traffic rules, proxyd's: SAUCE_DIRECT_DOMAINS, SAUCE_AUTH */
 		for (o = opts; o->name != NULL; o++) {
 			if (o->code < OPT_RULES_DENY ||
-			    o->code > OPT_SCPROXY_PORT || seen[o->code])
+			    o->code > OPT_EXTRA_INFO || seen[o->code])
 				continue;
 			snprintf(flag, sizeof(flag), "SAUCE_%s", o->name);
 			for (i = 6; flag[i] != '\0'; i++)
@@ -974,7 +971,8 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			return (ret);
 	}
 	/* the traffic rules, whole: before anything is asked of the server */
-	if ((ret = config_rules_finish(conf, err, errlen)) != CONFIG_OK)
+	if ((ret = config_rules_finish(conf, err, errlen)) != CONFIG_OK ||
+	    (ret = config_proxy_finish(conf, err, errlen)) != CONFIG_OK)
 		return (ret);
 	if (conf->tunnel_name != NULL && strlen(conf->tunnel_name) >=
 	    SC_HOST_LEN)
@@ -1028,7 +1026,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 	}
 
 	if (!conf->localhost_set)	/* as version 4 did, as sc run does */
-		conf->localhost = conf->legacy ? PO_LOCALHOST_ALLOW :
+		conf->localhost = conf->legacy ? PO_LOCALHOST_DIRECT :
 		    PO_LOCALHOST_DENY;
 	if ((conf->command = config_command(oargc, oargv, conf->key,
 	    conf->proxy_pass)) == NULL)
