@@ -209,6 +209,7 @@ static const struct sc_opt v5_opts[] = {
 	{ "deny-networks",		1, 0,   OPT_DENY_NETWORKS, L },
 	{ "scproxy-port",		1, 0,   OPT_SCPROXY_PORT },
 	{ "metadata",			1, 'M', OPT_METADATA, L },
+	{ "extra-info",			1, 0,   OPT_EXTRA_INFO },
 	{ "pac",			1, 0,   OPT_PAC },
 	{ "proxy",			1, 'x', OPT_UPSTREAM },
 	{ "cacert-file",		1, 0,   OPT_CACERT_FILE, L },

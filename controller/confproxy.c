@@ -39,6 +39,7 @@ static int	 cp_metadata(struct sc_config *, const char *, const char *,
 static int	 cp_extra_info(struct sc_config *, const char *, const char *,
 		    char *, size_t);
 static void	 cp_env_proxy(struct sc_config *);
+static int	 cp_utf8(const char *, size_t);
 
 /* One value into conf->po (checked) and the list proxyd gets. */
 static int
@@ -315,6 +316,18 @@ static const char *cp_meta_reserved[] = {
 	"nofile_limit", "extra_info", NULL
 };
 
+/* Is s (n bytes) UTF-8, as JSON strings must be? */
+static int
+cp_utf8(const char *s, size_t n)
+{
+	json_t	*j;
+
+	if ((j = json_stringn(s, n)) == NULL)
+		return (0);
+	json_decref(j);
+	return (1);
+}
+
 /*
  * -M key=value,...: pairs for the tunnel's metadata.  A key is letters,
  * digits, '_', '-', '.', none of those sc sets; a value has no ','.
@@ -354,9 +367,9 @@ cp_metadata(struct sc_config *conf, const char *val, const char *flag,
 				    "%s: '%s' is a key sc sets itself", flag,
 				    cp_meta_reserved[i]));
 		if (text_ctlspan(eq + 1, e - eq - 1, 0) !=
-		    (size_t)(e - eq - 1))
+		    (size_t)(e - eq - 1) || !cp_utf8(eq + 1, e - eq - 1))
 			return (config_error(err, errlen, CONFIG_ERROR, "%s: a "
-			    "control character in a value", flag));
+			    "control character or bad UTF-8 in a value", flag));
 		if (++n > SC_METADATA_KEYS_MAX)
 			return (config_error(err, errlen, CONFIG_ERROR, "%s: "
 			    "more than %d pairs", flag, SC_METADATA_KEYS_MAX));

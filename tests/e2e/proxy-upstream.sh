@@ -135,7 +135,7 @@ three_ways() {
 
 # --- tinyproxy, -x from the flag ----------------------------------------
 run_sc -x "http://$PX_USER:$TINY_PASS@$PROXY_IP:$TINY_PORT" \
-    --proxy-localhost direct
+    --proxy-localhost direct -M team=qa,ci=7 --extra-info '{"build": 42}'
 three_ways "-x http://"
 grep -q "Request (file descriptor [0-9]*): GET http://$APP_IP:$APP_PORT/text/plain" \
     "$TMP/tinyproxy.log" || fail "tinyproxy saw no absolute-form GET"
@@ -163,6 +163,10 @@ case $meta in
 *"$TINY_PASS"*) fail "the proxy password is in the tunnel's metadata" ;;
 esac
 ok "the proxy's password is in no ps output, log line or metadata"
+meta=$(rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get \
+    "(j['metadata']['team'], j['metadata']['ci'], j['metadata']['extra_info']['build'])")
+[ "$meta" = "('qa', '7', 42)" ] || fail "-M and --extra-info in REST: $meta"
+ok "-M key=value,... and --extra-info JSON are stored with the tunnel, shown by GET /tunnels/ID"
 stop_sc
 
 # --- --proxy-localhost allow and deny -----------------------------------
@@ -183,8 +187,8 @@ stop_sc
 ok "--proxy-localhost allow: through the proxy; deny (sc run's default): 403"
 
 # --- SOCKS5, -x from the config file ------------------------------------
-printf 'proxy: "socks5://%s:%s@%s:%s"\n' "$PX_USER" "$PX_PASS_URL" \
-    "$PROXY_IP" "$SOCKS_PORT" >"$TMP/sc.yaml"
+printf 'proxy: "socks5://%s:%s@%s:%s"\nmetadata: [from=file]\nhttp-response-header-timeout: 1s\n' \
+    "$PX_USER" "$PX_PASS_URL" "$PROXY_IP" "$SOCKS_PORT" >"$TMP/sc.yaml"
 chmod 600 "$TMP/sc.yaml"
 run_sc -c "$TMP/sc.yaml"
 three_ways "socks5:// (config file)"
@@ -197,11 +201,21 @@ case $out in
 esac
 grep -q "SOCKS CONNECT app.unknown.test:$APP_PORT atyp=name" "$TMP/socks.log" ||
     fail "the name was not given to the SOCKS server"
+meta=$(rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get "j['metadata']['from']")
+[ "$meta" = file ] || fail "metadata from the config file: $meta"
+out=$(get "$(app_url /sleep/200)")
+[ "$out" = "slept 200  200" ] || fail "an answer within the bound: '$out'"
+out=$(get "$(app_url /sleep/3000)")
+case $out in
+*"no answer from $APP_IP port $APP_PORT in 1000 ms (--http-response-header-timeout)"*504) ;;
+*) fail "--http-response-header-timeout 1s: '$out'" ;;
+esac
 stop_sc
 ok "-x socks5://user:pass@ (config file): http://, https://, CONNECT: 200; names resolved by the proxy (502 with its reason)"
 
 # --- a proxy that refuses, one that hangs; SAUCE_PROXY ------------------
-SAUCE_PROXY="http://$PX_USER:wrong@$PROXY_IP:$AUTH_PORT" run_sc
+SAUCE_PROXY="http://$PX_USER:wrong@$PROXY_IP:$AUTH_PORT" \
+    SAUCE_METADATA=from=env run_sc
 out=$(get "$(app_url /text/x)")
 case $out in
 *"407 Proxy Authentication Required"*502) ;;
@@ -220,6 +234,8 @@ case $out in
 esac
 grep -q "application traffic through http://$PX_USER:\*\*\*\*@" "$TMP/sc.log" ||
     fail "SAUCE_PROXY was not used"
+meta=$(rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get "j['metadata']['from']")
+[ "$meta" = env ] || fail "SAUCE_METADATA: $meta"
 stop_sc
 ok "SAUCE_PROXY with a wrong password: the proxy's 407 is the browser's 502, with the reason"
 
@@ -284,6 +300,11 @@ before=$(rest GET "/$SC_USER/tunnels" | json_get 'len(j)')
 bad "-x: unknown proxy scheme 'ftp'" -x ftp://h:21
 bad "--proxy: bad proxy host[:port]" --proxy "http://u:p@h:99999"
 bad "--http-dial-timeout: '0s' is not a duration" --http-dial-timeout 0s
+bad "--http-response-header-timeout: '1d' is not a duration" \
+    --http-response-header-timeout 1d
+bad "-M: 'hostname' is a key sc sets itself" -M hostname=x
+bad "--extra-info: not JSON" --extra-info '{nope'
+SAUCE_HTTP_IDLE_CONN_TIMEOUT=soon bad "SAUCE_HTTP_IDLE_CONN_TIMEOUT: 'soon'"
 SAUCE_PROXY="http://h:1/x" bad "SAUCE_PROXY: a proxy has no path"
 printf 'proxy: "socks4://h:1"\n' >"$TMP/bad.yaml"
 chmod 600 "$TMP/bad.yaml"
