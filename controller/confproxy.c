@@ -217,17 +217,10 @@ config_proxy_opt(struct sc_config *conf, enum confproxy_opt what,
 		conf->upstream = 1;
 		return (cp_value(conf, PO_UPSTREAM, arg, flag, err, errlen));
 	case CP_PAC:
-		if (*arg == '\0')
-			return (config_error(err, errlen, CONFIG_ERROR,
-			    "%s needs a file or an http(s):// URL", flag));
-		if (strncmp(arg, "http://", 7) != 0 &&
-		    strncmp(arg, "https://", 8) != 0 &&
-		    access(strncmp(arg, "file://", 7) == 0 ? arg + 7 : arg,
-		    R_OK) == -1)
-			return (config_error(err, errlen, CONFIG_ERROR,
-			    "%s %s: %s", flag, arg, strerror(errno)));
-		return (config_set_string(&conf->pac, arg, flag, err,
-		    errlen) == -1 ? CONFIG_ERROR : CONFIG_OK);
+		/* not yet: a PAC process of its own (issue 17) */
+		return (config_error(err, errlen, CONFIG_ERROR, "%s is not "
+		    "supported yet (an upstream proxy: -x/--proxy, or "
+		    "http_proxy)", flag));
 	case CP_DIAL_TIMEOUT:
 		return (cp_duration(arg, flag, 1, SC_HTTP_TIMEOUT_MAX_MS,
 		    &conf->dial_ms, err, errlen));

@@ -640,7 +640,7 @@ test_file_errors(void **state)
 		{ "help: true\n", "'help' cannot be set in a config file" },
 		{ "config-file: /x\n", "cannot be set" },
 		{ "direct-domains: [a.com, 'b[']\n", "'b[': missing ']'" },
-		{ "pac: x.pac\n", "pac x.pac: No such file" },
+		{ "pac: x.pac\n", "pac is not supported yet" },
 		{ "username: \"\\x01\"\n", "control character" },
 		{ "\"\\e[31m\": x\n", "a key must be a flag name" },
 		{ "\tusername: a\n", "not valid YAML" },
@@ -725,7 +725,7 @@ test_upstream(void **state)
 		{ "-M", "novalue", "-M: 'novalue' is not key=value" },
 		{ "-M", "hostname=x", "-M: 'hostname' is a key sc sets" },
 		{ "-M", "a b=c", "-M: bad key 'a b'" },
-		{ "--pac", "/nonexistent.pac", "--pac /nonexistent.pac: No" },
+		{ "--pac", "/nonexistent.pac", "--pac is not supported yet" },
 		{ NULL, NULL, NULL }
 	};
 	int			 i;
@@ -777,7 +777,7 @@ test_upstream(void **state)
 	f = cfile(0600, "function FindProxyForURL(u, h) { return \"DIRECT\"; }");
 	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-x", "h:1",
 	    "--pac", f, NULL), CONFIG_ERROR);
-	assert_non_null(strstr(err, "one or the other"));
+	assert_non_null(strstr(err, "--pac is not supported yet"));
 	/* SAUCE_PROXY, SAUCE_METADATA; the config file */
 	setenv("SAUCE_PROXY", "socks5://s:1", 1);
 	setenv("SAUCE_METADATA", "k=v", 1);
