@@ -357,6 +357,7 @@ config_hide_secrets(const struct sc_config *conf, int argc, char **argv)
  */
 static const char *secret_env[] = {
 	"SAUCE_ACCESS_KEY", "SAUCE_API_KEY", "SAUCE_PROXY_SAUCE", "SAUCE_AUTH",
+	"SAUCE_PROXY",
 	NULL
 };
 
