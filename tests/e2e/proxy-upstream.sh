@@ -114,6 +114,11 @@ run_sc() {
 	    "$@"
 }
 
+# meta EXPR: a Python expression of the tunnel's REST "metadata" (m)
+meta() {
+	rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get "(lambda m: $1)(j['metadata'])"
+}
+
 # get URL [curl args]: "body code" of a GET through the tunnel
 get() {
 	local url=$1
@@ -158,13 +163,12 @@ grep -F -e "$TINY_PASS" "$TMP/sc.log" &&
     fail "the proxy password is in sc's log"
 grep -q "application traffic through http://$PX_USER:\*\*\*\*@$PROXY_IP:$TINY_PORT" \
     "$TMP/sc.log" || fail "no masked proxy line in sc's log"
-meta=$(rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get "j['metadata']['command']")
+meta=$(meta "m['command']")
 case $meta in
 *"$TINY_PASS"*) fail "the proxy password is in the tunnel's metadata" ;;
 esac
 ok "the proxy's password is in no ps output, log line or metadata"
-meta=$(rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get \
-    "(j['metadata']['team'], j['metadata']['ci'], j['metadata']['extra_info']['build'])")
+meta=$(meta "(m['team'], m['ci'], m['extra_info']['build'])")
 [ "$meta" = "('qa', '7', 42)" ] || fail "-M and --extra-info in REST: $meta"
 ok "-M key=value,... and --extra-info JSON are stored with the tunnel, shown by GET /tunnels/ID"
 stop_sc
@@ -201,7 +205,7 @@ case $out in
 esac
 grep -q "SOCKS CONNECT app.unknown.test:$APP_PORT atyp=name" "$TMP/socks.log" ||
     fail "the name was not given to the SOCKS server"
-meta=$(rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get "j['metadata']['from']")
+meta=$(meta "m['from']")
 [ "$meta" = file ] || fail "metadata from the config file: $meta"
 out=$(get "$(app_url /sleep/200)")
 [ "$out" = "slept 200  200" ] || fail "an answer within the bound: '$out'"
@@ -234,7 +238,7 @@ case $out in
 esac
 grep -q "application traffic through http://$PX_USER:\*\*\*\*@" "$TMP/sc.log" ||
     fail "SAUCE_PROXY was not used"
-meta=$(rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get "j['metadata']['from']")
+meta=$(meta "m['from']")
 [ "$meta" = env ] || fail "SAUCE_METADATA: $meta"
 stop_sc
 ok "SAUCE_PROXY with a wrong password: the proxy's 407 is the browser's 502, with the reason"
@@ -284,31 +288,19 @@ stop_sc
 ok "http_proxy of sc's environment without -x; NO_PROXY names what goes direct"
 
 # --- bad values: exit 1 naming the flag, no tunnel ----------------------
-bad() {
-	local want=$1 out st
-	shift
-	out=$(office "$SC" run -u "$SC_USER" -k "$KEY" --rest-url "$REST_URL" \
-	    "$@" 2>&1)
-	st=$?
-	[ "$st" = 1 ] || fail "sc run $*: exit $st, want 1"
-	case $out in
-	*"Error: $want"*) ;;
-	*) fail "sc run $*: '$out', want 'Error: $want'" ;;
-	esac
-}
 before=$(rest GET "/$SC_USER/tunnels" | json_get 'len(j)')
-bad "-x: unknown proxy scheme 'ftp'" -x ftp://h:21
-bad "--proxy: bad proxy host[:port]" --proxy "http://u:p@h:99999"
-bad "--http-dial-timeout: '0s' is not a duration" --http-dial-timeout 0s
-bad "--http-response-header-timeout: '1d' is not a duration" \
+bad_run "-x: unknown proxy scheme 'ftp'" -x ftp://h:21
+bad_run "--proxy: bad proxy host[:port]" --proxy "http://u:p@h:99999"
+bad_run "--http-dial-timeout: '0s' is not a duration" --http-dial-timeout 0s
+bad_run "--http-response-header-timeout: '1d' is not a duration" \
     --http-response-header-timeout 1d
-bad "-M: 'hostname' is a key sc sets itself" -M hostname=x
-bad "--extra-info: not JSON" --extra-info '{nope'
-SAUCE_HTTP_IDLE_CONN_TIMEOUT=soon bad "SAUCE_HTTP_IDLE_CONN_TIMEOUT: 'soon'"
-SAUCE_PROXY="http://h:1/x" bad "SAUCE_PROXY: a proxy has no path"
+bad_run "-M: 'hostname' is a key sc sets itself" -M hostname=x
+bad_run "--extra-info: not JSON" --extra-info '{nope'
+SAUCE_HTTP_IDLE_CONN_TIMEOUT=soon bad_run "SAUCE_HTTP_IDLE_CONN_TIMEOUT: 'soon'"
+SAUCE_PROXY="http://h:1/x" bad_run "SAUCE_PROXY: a proxy has no path"
 printf 'proxy: "socks4://h:1"\n' >"$TMP/bad.yaml"
 chmod 600 "$TMP/bad.yaml"
-bad "config file $TMP/bad.yaml, line 1: proxy: unknown proxy scheme" \
+bad_run "config file $TMP/bad.yaml, line 1: proxy: unknown proxy scheme" \
     -c "$TMP/bad.yaml"
 after=$(rest GET "/$SC_USER/tunnels" | json_get 'len(j)')
 [ "$before" = "$after" ] || fail "a bad value created a tunnel"
