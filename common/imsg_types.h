@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		8
+#define SC_IMSG_VERSION		9
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -128,11 +128,16 @@ int	 kgp_config_valid(const void *, size_t);
 				/* against the IMSG_PROXY_CA chunks */
 #define PROXY_F_DNS_RR	0x04	/* the name servers in turn, not fallbacks */
 #define PROXY_F_LOCAL_DENY 0x08	/* --proxy-localhost deny */
+#define PROXY_F_LOCAL_VIA 0x10	/* --proxy-localhost allow: through -x */
 
 #define SC_DNS_LEN	512	/* dns_servers: "ip:port,[ip6]:port,..." */
 
 struct proxy_config {
-	uint32_t	 connect_timeout_ms;
+	uint32_t	 connect_timeout_ms;	/* --http-dial-timeout */
+	uint32_t	 tls_timeout_ms;	/* --http-tls-handshake-timeout */
+	uint32_t	 header_timeout_ms;	/* --http-response-header-..., */
+	uint32_t	 idle_conn_timeout_ms;	/* --http-idle-conn-timeout; */
+					/* these two: 0 is none */
 	uint32_t	 idle_timeout_sec;
 	uint32_t	 flags;		/* PROXY_F_* */
 	uint32_t	 dns_timeout_ms;	/* one name server; 0: default */

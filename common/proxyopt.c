@@ -36,6 +36,8 @@ static int	 po_net(struct proxyopt *, int, int, const char *, char *,
 		    size_t);
 static int	 po_net_match(const struct net_rule *, const uint8_t *,
 		    uint16_t);
+static int	 po_unescape(const char *, size_t, char *, size_t);
+static int	 po_noproxy(struct proxyopt *, const char *, char *, size_t);
 
 /* the networks denied unless the operator allows them (proxyopt.h) */
 static const char *po_linklocal[] = {
@@ -82,6 +84,8 @@ proxyopt_free(struct proxyopt *po)
 		free(po->req[i].value);
 	for (i = 0; i < po->nresp; i++)
 		free(po->resp[i].value);
+	for (i = 0; i < UPF_MAX; i++)
+		proxyopt_upproxy_clear(&po->up[i]);
 	explicit_bzero(po, sizeof(*po));
 }
 
@@ -95,6 +99,7 @@ proxyopt_add(struct proxyopt *po, enum proxyopt_kind kind, const char *val,
     char *err, size_t errlen)
 {
 	size_t	 len = strlen(val);
+	int	 i;
 
 	if (len == 0)
 		return (po_error(err, errlen, "an empty value"));
@@ -115,6 +120,16 @@ proxyopt_add(struct proxyopt *po, enum proxyopt_kind kind, const char *val,
 	case PO_NET_ALLOW:
 	case PO_NET_DENY:
 		return (po_net(po, kind == PO_NET_ALLOW, 0, val, err, errlen));
+	case PO_UPSTREAM:
+	case PO_UPSTREAM_HTTP:
+	case PO_UPSTREAM_HTTPS:
+		i = kind == PO_UPSTREAM ? UPF_ALL : kind == PO_UPSTREAM_HTTP ?
+		    UPF_HTTP : UPF_HTTPS;
+		proxyopt_upproxy_clear(&po->up[i]);
+		return (proxyopt_upproxy(val, len, UPX_HTTP,
+		    PROXYOPT_UPPROXY_PORT, &po->up[i], err, errlen));
+	case PO_NOPROXY:
+		return (po_noproxy(po, val, err, errlen));
 	default:
 		return (po_error(err, errlen, "unknown kind %d", (int)kind));
 	}
@@ -672,5 +687,261 @@ proxyopt_dns_server(const char *val, char *out, size_t outlen, char *err,
 	if ((size_t)snprintf(out, outlen, family == AF_INET6 ? "[%s]:%s" :
 	    "%s:%s", a.host, a.port) >= outlen)
 		return (po_error(err, errlen, "'%s': too long", val));
+	return (0);
+}
+
+/* %XX escapes of a URL's user or password decoded into out: -1 if bad. */
+static int
+po_unescape(const char *s, size_t n, char *out, size_t outlen)
+{
+	size_t		 i, o = 0;
+	unsigned int	 v;
+	char		 hex[3];
+
+	for (i = 0; i < n; i++) {
+		if (o + 1 >= outlen)
+			return (-1);
+		if (s[i] != '%') {
+			out[o++] = s[i];
+			continue;
+		}
+		if (i + 2 >= n)
+			return (-1);
+		if (!isxdigit((unsigned char)s[i + 1]) ||
+		    !isxdigit((unsigned char)s[i + 2]))
+			return (-1);
+		hex[0] = s[i + 1];
+		hex[1] = s[i + 2];
+		hex[2] = '\0';
+		v = (unsigned int)strtoul(hex, NULL, 16);
+		if (v == 0)
+			return (-1);
+		out[o++] = (char)v;
+		i += 2;
+	}
+	out[o] = '\0';
+	return (0);
+}
+
+void
+proxyopt_upproxy_clear(struct upproxy *up)
+{
+	if (up->basic != NULL) {
+		explicit_bzero(up->basic, strlen(up->basic));
+		free(up->basic);
+	}
+	explicit_bzero(up, sizeof(*up));
+}
+
+/*
+ * An upstream proxy: [scheme://][user[:password]@]host[:port][/], the
+ * scheme http, socks5, socks5h or socks (all the same SOCKS version 5:
+ * the proxy resolves the names), defscheme without one; the port
+ * defport without one.  The user and password may hold %XX escapes.
+ * up gets it (clear it with proxyopt_upproxy_clear); -1 and a message
+ * that shows no password when the value is not one.
+ */
+int
+proxyopt_upproxy(const char *val, size_t len, enum upproxy_scheme defscheme,
+    uint16_t defport, struct upproxy *up, char *err, size_t errlen)
+{
+	struct http_authority	 a;
+	const char		*p = val, *end = val + len, *at, *colon, *sep;
+	char			 cred[2 * PROXYOPT_CRED_MAX];
+	size_t			 i;
+
+	memset(up, 0, sizeof(*up));
+	if (len == 0)
+		return (po_error(err, errlen, "an empty proxy"));
+	if (len >= SC_PROXYOPT_LEN)
+		return (po_error(err, errlen, "too long"));
+	for (i = 0; i < len; i++)
+		if ((unsigned char)val[i] <= ' ' || val[i] == 0x7f)
+			return (po_error(err, errlen, "a space or control "
+			    "character in the proxy"));
+	up->scheme = defscheme;
+	if ((sep = memchr(val, ':', len)) != NULL && end - sep >= 3 &&
+	    sep[1] == '/' && sep[2] == '/') {
+		if ((size_t)(sep - val) == 4 && strncasecmp(val, "http", 4) == 0)
+			up->scheme = UPX_HTTP;
+		else if (((size_t)(sep - val) == 6 &&
+		    strncasecmp(val, "socks5", 6) == 0) ||
+		    ((size_t)(sep - val) == 7 &&
+		    strncasecmp(val, "socks5h", 7) == 0) ||
+		    ((size_t)(sep - val) == 5 &&
+		    strncasecmp(val, "socks", 5) == 0))
+			up->scheme = UPX_SOCKS5;
+		else if ((size_t)(sep - val) == 5 &&
+		    strncasecmp(val, "https", 5) == 0)
+			return (po_error(err, errlen, "https:// proxies (TLS "
+			    "to the proxy) are not supported: use http:// "
+			    "(TLS to the app goes in CONNECT)"));
+		else
+			return (po_error(err, errlen, "unknown proxy scheme "
+			    "'%.*s' (http, socks5)", (int)(sep - val) > 16 ?
+			    16 : (int)(sep - val), val));
+		p = sep + 3;
+	}
+	if (end > p && end[-1] == '/')
+		end--;
+	if (memchr(p, '/', end - p) != NULL || memchr(p, '?', end - p) !=
+	    NULL || memchr(p, '#', end - p) != NULL)
+		return (po_error(err, errlen, "a proxy has no path: "
+		    "[scheme://][user:password@]host[:port]"));
+	/* the last '@': a password may hold one, escaped or not */
+	for (at = end; at > p && at[-1] != '@'; at--)
+		;
+	if (at > p) {
+		at--;
+		if ((colon = memchr(p, ':', at - p)) == NULL)
+			colon = at;
+		if (colon == p)
+			return (po_error(err, errlen, "an empty proxy user "
+			    "name"));
+		if (po_unescape(p, colon - p, up->user,
+		    sizeof(up->user)) == -1)
+			return (po_error(err, errlen, "bad proxy user name "
+			    "(at most %d bytes; %%XX escapes, not %%00)",
+			    PROXYOPT_CRED_MAX - 1));
+		if (colon < at && po_unescape(colon + 1, at - colon - 1,
+		    up->pass, sizeof(up->pass)) == -1) {
+			explicit_bzero(up, sizeof(*up));
+			return (po_error(err, errlen, "bad proxy password "
+			    "(at most %d bytes; %%XX escapes, not %%00)",
+			    PROXYOPT_CRED_MAX - 1));
+		}
+		p = at + 1;
+	}
+	if (http_parse_authority(p, end - p, defport, 0, &a) == -1) {
+		proxyopt_upproxy_clear(up);
+		return (po_error(err, errlen, "bad proxy host[:port] "
+		    "'%.*s': %s", (int)(end - p > 64 ? 64 : end - p), p,
+		    a.errstr));
+	}
+	strlcpy(up->host, a.host, sizeof(up->host));
+	strlcpy(up->port, a.port, sizeof(up->port));
+	up->portnum = a.portnum;
+	up->ipv6 = a.ipv6;
+	if (up->user[0] != '\0' && up->scheme == UPX_HTTP) {
+		snprintf(cred, sizeof(cred), "%s:%s", up->user, up->pass);
+		up->basic = po_basic(cred, strlen(cred));
+		explicit_bzero(cred, sizeof(cred));
+		if (up->basic == NULL) {
+			proxyopt_upproxy_clear(up);
+			return (po_error(err, errlen, "out of memory"));
+		}
+	}
+	snprintf(up->shown, sizeof(up->shown), "%s://%s%s%s%s%s:%s",
+	    up->scheme == UPX_HTTP ? "http" : "socks5", up->user,
+	    up->user[0] != '\0' ? ":****@" : "", up->ipv6 ? "[" : "", up->host,
+	    up->ipv6 ? "]" : "", up->port);
+	return (0);
+}
+
+/*
+ * Where the password of a proxy URL is in its text: 0 and its span, -1
+ * when it has none.  For masking a command line.
+ */
+int
+proxyopt_upproxy_pass(const char *val, size_t *off, size_t *len)
+{
+	const char	*p = val, *at, *colon, *s;
+
+	if ((s = strstr(val, "://")) != NULL)
+		p = s + 3;
+	if ((at = strrchr(p, '@')) == NULL)
+		return (-1);
+	if ((colon = memchr(p, ':', at - p)) == NULL || colon + 1 == at)
+		return (-1);
+	*off = colon + 1 - val;
+	*len = at - colon - 1;
+	return (0);
+}
+
+/* One entry of NO_PROXY: "*", a host, a domain (".example.com"), an IP. */
+static int
+po_noproxy(struct proxyopt *po, const char *val, char *err, size_t errlen)
+{
+	char	*d;
+	size_t	 i, n;
+
+	if (po->nnoproxy >= PROXYOPT_NOPROXY_MAX)
+		return (po_error(err, errlen, "more than %d NO_PROXY entries",
+		    PROXYOPT_NOPROXY_MAX));
+	if (val[0] == '*' && val[1] == '.')
+		val++;
+	if (val[0] == '.')
+		val++;
+	n = strlen(val);
+	if (n == 0 || n >= SC_HOST_LEN)
+		return (po_error(err, errlen, "bad NO_PROXY entry"));
+	d = po->noproxy[po->nnoproxy];
+	for (i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)val[i]) && val[i] != '.' &&
+		    val[i] != '-' && val[i] != '_' && val[i] != ':' &&
+		    !(n == 1 && val[i] == '*'))
+			return (po_error(err, errlen, "bad NO_PROXY entry '%s' "
+			    "(a host, .domain, an address, or *)", val));
+		d[i] = tolower((unsigned char)val[i]);
+	}
+	d[n] = '\0';
+	po->nnoproxy++;
+	return (0);
+}
+
+/*
+ * The upstream proxy for a request to host (tls: https:// or CONNECT),
+ * NULL for none: -x for every one; else http_proxy or https_proxy
+ * unless NO_PROXY names the host, the domain it is in, or is "*".
+ */
+const struct upproxy *
+proxyopt_upproxy_for(const struct proxyopt *po, const char *host, int tls)
+{
+	const struct upproxy	*up;
+	size_t			 hl = strlen(host), nl;
+	int			 i;
+
+	if (po->up[UPF_ALL].scheme != UPX_NONE)
+		return (&po->up[UPF_ALL]);
+	up = &po->up[tls ? UPF_HTTPS : UPF_HTTP];
+	if (up->scheme == UPX_NONE)
+		return (NULL);
+	if (hl > 0 && host[hl - 1] == '.')
+		hl--;
+	for (i = 0; i < po->nnoproxy; i++) {
+		if (strcmp(po->noproxy[i], "*") == 0)
+			return (NULL);
+		nl = strlen(po->noproxy[i]);
+		if (nl > hl || strncasecmp(host + hl - nl, po->noproxy[i],
+		    nl) != 0)
+			continue;
+		if (nl == hl || host[hl - nl - 1] == '.')
+			return (NULL);
+	}
+	return (up);
+}
+
+/*
+ * Is host the machine's own loopback: localhost, a name under
+ * .localhost, a 127/8 address in any form inet_aton takes, ::1, or
+ * an IPv4-mapped 127/8?
+ */
+int
+proxyopt_is_localhost(const char *host)
+{
+	struct in_addr	 in;
+	struct in6_addr	 in6;
+	size_t		 n = strlen(host);
+
+	if (n > 0 && host[n - 1] == '.')
+		n--;
+	if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+	    (n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0))
+		return (1);
+	if (inet_aton(host, &in) == 1)
+		return ((ntohl(in.s_addr) >> 24) == 127);
+	if (inet_pton(AF_INET6, host, &in6) == 1)
+		return (IN6_IS_ADDR_LOOPBACK(&in6) ||
+		    (IN6_IS_ADDR_V4MAPPED(&in6) && in6.s6_addr[12] == 127));
 	return (0);
 }

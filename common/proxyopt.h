@@ -23,6 +23,10 @@
 #define PROXYOPT_NET_MAX	64	/* networks, both lists */
 #define PROXYOPT_NAME_LEN	128	/* a header name, with its NUL */
 #define PROXYOPT_DNS_MAX	8	/* name servers */
+#define PROXYOPT_NOPROXY_MAX	64	/* NO_PROXY entries */
+#define PROXYOPT_UPPROXY_PORT	1080	/* a proxy's port when none is given */
+#define PROXYOPT_CRED_MAX	256	/* a proxy's user or password, NUL */
+					/* included (RFC 1929: 255 bytes) */
 /* a value, with its NUL: SC_PROXYOPT_LEN (imsg_types.h) */
 
 enum proxyopt_kind {
@@ -32,6 +36,10 @@ enum proxyopt_kind {
 	PO_HEADER_RESP,		/* "-prefix*"; --response-header */
 	PO_NET_ALLOW,		/* --allow-networks: one network */
 	PO_NET_DENY,		/* --deny-networks */
+	PO_UPSTREAM,		/* -x/--proxy: every request */
+	PO_UPSTREAM_HTTP,	/* http_proxy: http:// requests */
+	PO_UPSTREAM_HTTPS,	/* https_proxy: https://, CONNECT */
+	PO_NOPROXY,		/* one entry of NO_PROXY */
 	PO_KIND_MAX
 };
 
@@ -73,6 +81,29 @@ struct net_rule {
 	char		 text[96];	/* for the 403 and the log */
 };
 
+/* an upstream proxy for the application traffic (-x, http_proxy, PAC) */
+enum upproxy_scheme {
+	UPX_NONE,
+	UPX_HTTP,		/* absolute form; CONNECT for TLS, tunnels */
+	UPX_SOCKS5		/* RFC 1928, user and password RFC 1929 */
+};
+
+struct upproxy {
+	enum upproxy_scheme	 scheme;
+	char			 host[SC_HOST_LEN];	/* no brackets */
+	char			 port[8];
+	uint16_t		 portnum;
+	int			 ipv6;
+	char			 user[PROXYOPT_CRED_MAX];	/* "": none */
+	char			 pass[PROXYOPT_CRED_MAX];
+	char			*basic;		/* "Basic ..." for HTTP */
+	char			 shown[SC_HOST_LEN + PROXYOPT_CRED_MAX + 32];
+						/* for logs: no password */
+};
+
+/* which of struct proxyopt's up[] */
+enum upproxy_for { UPF_ALL, UPF_HTTP, UPF_HTTPS, UPF_MAX };
+
 struct proxyopt {
 	struct site_auth	 auth[PROXYOPT_AUTH_MAX];
 	int			 nauth;
@@ -83,6 +114,9 @@ struct proxyopt {
 	struct net_rule		 net[PROXYOPT_NET_MAX + 8];
 	int			 nnet;
 	int			 nallow;	/* the operator's allow rules */
+	struct upproxy		 up[UPF_MAX];	/* -x; http_proxy, https_proxy */
+	char			 noproxy[PROXYOPT_NOPROXY_MAX][SC_HOST_LEN];
+	int			 nnoproxy;
 };
 
 void	 proxyopt_init(struct proxyopt *);
@@ -98,5 +132,12 @@ int	 proxyopt_header_protected(const char *);
 const struct net_rule *proxyopt_net_check(const struct proxyopt *,
 	    const struct sockaddr *);
 int	 proxyopt_dns_server(const char *, char *, size_t, char *, size_t);
+int	 proxyopt_upproxy(const char *, size_t, enum upproxy_scheme,
+	    uint16_t, struct upproxy *, char *, size_t);
+void	 proxyopt_upproxy_clear(struct upproxy *);
+int	 proxyopt_upproxy_pass(const char *, size_t *, size_t *);
+const struct upproxy *proxyopt_upproxy_for(const struct proxyopt *,
+	    const char *, int);
+int	 proxyopt_is_localhost(const char *);
 
 #endif /* SC_PROXYOPT_H */

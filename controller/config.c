@@ -74,6 +74,14 @@ enum opt_code {
 	OPT_ALLOW_NETWORKS,
 	OPT_DENY_NETWORKS,
 	OPT_SCPROXY_PORT,
+	OPT_UPSTREAM,		/* -x, v5 */
+	OPT_PAC,
+	OPT_DIAL_TIMEOUT,
+	OPT_TLS_TIMEOUT,
+	OPT_HEADER_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
+	OPT_METADATA,
+	OPT_EXTRA_INFO,		/* the last of confproxy.c's */
 	OPT_API_ADDRESS,	/* /readyz, /metrics... (api.c) */
 	OPT_API_AUTH,
 	OPT_DOCTOR,		/* --doctor: checks, no tunnel (doctor.c) */
@@ -143,15 +151,15 @@ static const struct sc_opt v4_opts[] = {
 	{ "allow-networks",		1, 0,   OPT_ALLOW_NETWORKS, L },
 	{ "deny-networks",		1, 0,   OPT_DENY_NETWORKS, L },
 	{ "scproxy-port",		1, 0,   OPT_SCPROXY_PORT },
+	{ "pac",			1, 0,   OPT_PAC },
+	{ "proxy-localhost",		0, 0,   OPT_LOCALHOST },
+	{ "extra-info",			1, 0,   OPT_EXTRA_INFO },
 	/* recognised, not implemented yet */
-	{ "pac",			1, 0,   U },
-	{ "proxy-localhost",		0, 0,   U },
 	{ "log-stats",			1, 'z', U },
 	{ "status-address",		1, 0,   OPT_API_ADDRESS },
 	{ "metrics-address",		1, 0,   OPT_API_ADDRESS },
 	{ "api-address",		1, 0,   OPT_API_ADDRESS },
 	{ "api-basic-auth",		1, 0,   OPT_API_AUTH },
-	{ "extra-info",			1, 0,   U },
 	{ "cainfo",			1, 0,   OPT_CAINFO },
 	{ "cacert-file",		1, 0,   OPT_CACERT_FILE, L },
 	{ "cacert-system",		0, 0,   OPT_CACERT_SYSTEM },
@@ -205,18 +213,19 @@ static const struct sc_opt v5_opts[] = {
 	{ "allow-networks",		1, 0,   OPT_ALLOW_NETWORKS, L },
 	{ "deny-networks",		1, 0,   OPT_DENY_NETWORKS, L },
 	{ "scproxy-port",		1, 0,   OPT_SCPROXY_PORT },
-	/* recognised, not implemented yet */
-	{ "metadata",			1, 'M', U, L },
-	{ "tunnel-max-concurrent-streams", 1, 0, U },
-	{ "pac",			1, 0,   U },
-	{ "proxy",			1, 'x', U },
+	{ "metadata",			1, 'M', OPT_METADATA, L },
+	{ "extra-info",			1, 0,   OPT_EXTRA_INFO },
+	{ "pac",			1, 0,   OPT_PAC },
+	{ "proxy",			1, 'x', OPT_UPSTREAM },
 	{ "cacert-file",		1, 0,   OPT_CACERT_FILE, L },
 	{ "cacert-system",		0, 0,   OPT_CACERT_SYSTEM },
+	{ "http-dial-timeout",		1, 0,   OPT_DIAL_TIMEOUT },
+	{ "http-idle-conn-timeout",	1, 0,   OPT_IDLE_TIMEOUT },
+	{ "http-response-header-timeout", 1, 0, OPT_HEADER_TIMEOUT },
+	{ "http-tls-handshake-timeout",	1, 0,   OPT_TLS_TIMEOUT },
+	/* recognised, not implemented yet */
+	{ "tunnel-max-concurrent-streams", 1, 0, U },
 	{ "http-tls-keylog-file",	1, 0,   U },
-	{ "http-dial-timeout",		1, 0,   U },
-	{ "http-idle-conn-timeout",	1, 0,   U },
-	{ "http-response-header-timeout", 1, 0, U },
-	{ "http-tls-handshake-timeout",	1, 0,   U },
 	{ "api-address",		1, 0,   OPT_API_ADDRESS },
 	{ "api-basic-auth",		1, 0,   OPT_API_AUTH },
 	{ "api-idle-timeout",		1, 0,   U },
@@ -710,18 +719,6 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 	case OPT_RULES_RESIGN:
 		return (config_rules_add(conf, o->code - OPT_RULES_DENY, arg,
 		    flag, err, errlen));
-	case OPT_AUTH:
-	case OPT_HEADER:
-	case OPT_RESPONSE_HEADER:
-	case OPT_DNS:
-	case OPT_DNS_RR:
-	case OPT_DNS_TIMEOUT:
-	case OPT_LOCALHOST:
-	case OPT_ALLOW_NETWORKS:
-	case OPT_DENY_NETWORKS:
-	case OPT_SCPROXY_PORT:
-		return (config_proxy_opt(conf, o->code - OPT_AUTH, arg, flag,
-		    err, errlen));
 	case OPT_API_ADDRESS:
 	case OPT_API_AUTH:
 		return (config_api(conf, o->code == OPT_API_AUTH, arg, flag,
@@ -733,8 +730,9 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		return (CONFIG_HELP);
 	case OPT_VERSION:
 		return (CONFIG_VERSION);
-	case OPT_MAX:
-		break;
+	default:	/* OPT_AUTH to OPT_EXTRA_INFO: proxyd's, confproxy.c */
+		return (config_proxy_opt(conf, o->code - OPT_AUTH, arg, flag,
+		    err, errlen));
 	}
 	return (CONFIG_OK);
 }
@@ -763,10 +761,12 @@ config_env(struct sc_config *conf, unsigned char *seen, char *err,
 		    o->code == OPT_VERBOSE || o->code == OPT_LOG_LEVEL ||
 		    o->code == OPT_CONFIG)
 			continue;	/* those above, and the unset */
-		if (o->code == OPT_UNSUPPORTED || o->code == OPT_HELP ||
-		    o->code == OPT_VERSION || o->code == OPT_DOCTOR) {
+		/* --pac is taken, to say why it is refused (confproxy.c) */
+		if (o->code == OPT_UNSUPPORTED || o->code == OPT_PAC ||
+		    o->code == OPT_HELP || o->code == OPT_VERSION ||
+		    o->code == OPT_DOCTOR) {
 			config_warn_add("%s: --%s %s, ignored", var, o->name,
-			    o->code == OPT_UNSUPPORTED ?
+			    o->code == OPT_UNSUPPORTED || o->code == OPT_PAC ?
 			    "is not supported yet" : "is no setting");
 			continue;
 		}
@@ -953,7 +953,8 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 			return (ret);
 	}
 	/* the traffic rules, whole: before anything is asked of the server */
-	if ((ret = config_rules_finish(conf, err, errlen)) != CONFIG_OK)
+	if ((ret = config_rules_finish(conf, err, errlen)) != CONFIG_OK ||
+	    (ret = config_proxy_finish(conf, err, errlen)) != CONFIG_OK)
 		return (ret);
 	if (conf->tunnel_name != NULL && strlen(conf->tunnel_name) >=
 	    SC_HOST_LEN)
@@ -1010,7 +1011,7 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 	}
 
 	if (!conf->localhost_set)	/* as version 4 did, as sc run does */
-		conf->localhost = conf->legacy ? PO_LOCALHOST_ALLOW :
+		conf->localhost = conf->legacy ? PO_LOCALHOST_DIRECT :
 		    PO_LOCALHOST_DENY;
 	if ((conf->command = config_command(oargc, oargv, conf->key,
 	    conf->proxy_pass)) == NULL)

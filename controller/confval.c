@@ -401,7 +401,7 @@ config_mask_api_auth(const struct sc_config *conf, char *s)
  */
 static const char *secret_env[] = {
 	"SAUCE_ACCESS_KEY", "SAUCE_API_KEY", "SAUCE_PROXY_SAUCE", "SAUCE_AUTH",
-	"SAUCE_API_BASIC_AUTH", NULL
+	"SAUCE_API_BASIC_AUTH", "SAUCE_PROXY", NULL
 };
 
 void

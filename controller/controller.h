@@ -96,11 +96,31 @@ enum confproxy_opt {
 	CP_LOCALHOST,		/* --proxy-localhost */
 	CP_ALLOW_NETWORKS,	/* --allow-networks */
 	CP_DENY_NETWORKS,	/* --deny-networks */
-	CP_SCPROXY_PORT		/* --scproxy-port */
+	CP_SCPROXY_PORT,	/* --scproxy-port */
+	CP_UPSTREAM,		/* -x/--proxy (version 5) */
+	CP_PAC,			/* --pac */
+	CP_DIAL_TIMEOUT,	/* --http-dial-timeout */
+	CP_TLS_TIMEOUT,		/* --http-tls-handshake-timeout */
+	CP_HEADER_TIMEOUT,	/* --http-response-header-timeout */
+	CP_IDLE_TIMEOUT,	/* --http-idle-conn-timeout */
+	CP_METADATA,		/* -M/--metadata */
+	CP_EXTRA_INFO		/* --extra-info */
 };
 #define SC_PROXYOPT_VALUES_MAX	256	/* -a, -H, -R, networks: in all */
 #define SC_DNS_TIMEOUT_MS	5000	/* --dns-timeout: one name server */
 #define SC_DNS_TIMEOUT_MAX_MS	60000
+/* --http-*-timeout: proxyd's defaults and the bound of each */
+#define SC_DIAL_TIMEOUT_MS	10000	/* connecting (and a proxy's answer) */
+#define SC_TLS_TIMEOUT_MS	10000	/* a TLS handshake with an app */
+#define SC_HEADER_TIMEOUT_MS	0	/* an answer's head: 0, no bound */
+#define SC_IDLE_CONN_TIMEOUT_MS	90000	/* a kept-alive app connection */
+#define SC_HTTP_TIMEOUT_MAX_MS	3600000	/* one hour */
+/* -M, --extra-info: within sc-server's 16 KiB of "metadata" */
+#define SC_METADATA_MAX		4096	/* -M: the pairs' bytes, in all */
+#define SC_METADATA_KEYS_MAX	32	/* -M: pairs */
+#define SC_EXTRA_INFO_MAX	8192	/* --extra-info: compact JSON bytes */
+#define SC_EXTRA_INFO_DEPTH	8	/* --extra-info: levels of nesting */
+#define SC_PAC_MAX		(256 * 1024)	/* a PAC script's bytes */
 
 /* the command line, environment and defaults, after parsing */
 struct sc_config {
@@ -164,6 +184,13 @@ struct sc_config {
 	char		*api_address;		/* host:port, NULL: none */
 	char		*api_auth;		/* user:password, or NULL */
 	int		 doctor;		/* --doctor: check, no tunnel */
+	int		 upstream;		/* -x given (not the variables) */
+	char		*upstream_warn;		/* a bad http_proxy... skipped */
+	char		*pac;			/* --pac FILE or URL */
+	uint32_t	 dial_ms, tls_ms, header_ms, idle_ms;	/* --http-* */
+	int		 header_set, idle_set;	/* 0 is a value of these */
+	char		*metadata;		/* -M: "k=v,...", checked */
+	char		*extra_info;		/* --extra-info: JSON, checked */
 };
 
 /* what config_parse() tells main() to do */
@@ -391,6 +418,7 @@ int		 config_proxy_opt(struct sc_config *, enum confproxy_opt,
 void		 config_proxy_free(struct sc_config *);
 void		 config_mask_auth(const struct sc_config *, char *);
 void		 config_proxy_log(const struct sc_config *);
+int		 config_proxy_finish(struct sc_config *, char *, size_t);
 int		 config_scproxy_listen(int, char *, size_t);
 
 /* conffile.c */

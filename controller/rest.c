@@ -62,6 +62,7 @@ static int	 rest_load_cainfo(const char *);
 static size_t	 rest_header(char *, size_t, size_t, void *);
 static int	 rest_port(json_t *, int *, int, char *, size_t);
 static int	 rest_set_proxy(const struct sc_config *);
+static int	 rest_metadata(json_t *, const struct sc_config *);
 
 /*
  * The upstream proxy (-p, its credentials -w; --proxy-sauce): plain
@@ -669,6 +670,39 @@ rest_rules(json_t *body, const struct rules *r)
 	return (0);
 }
 
+/*
+ * The operator's metadata (-M key=value,..., checked by confproxy.c) and
+ * --extra-info (JSON, checked) into the tunnel's "metadata" object, which
+ * the server keeps and shows in GET /tunnels/ID.
+ */
+static int
+rest_metadata(json_t *meta, const struct sc_config *conf)
+{
+	json_t	*x;
+	char	*copy, *p, *kv, *eq;
+	int	 ret = 0;
+
+	if (conf->extra_info != NULL) {
+		if ((x = json_loads(conf->extra_info, JSON_DECODE_ANY,
+		    NULL)) == NULL || json_object_set_new(meta, "extra_info",
+		    x) == -1)
+			return (-1);
+	}
+	if (conf->metadata == NULL)
+		return (0);
+	if ((copy = strdup(conf->metadata)) == NULL)
+		return (-1);
+	for (p = copy; ret == 0 && (kv = strsep(&p, ",")) != NULL;) {
+		if ((eq = strchr(kv, '=')) == NULL)
+			continue;
+		*eq++ = '\0';
+		if (json_object_set_new(meta, kv, json_string(eq)) == -1)
+			ret = -1;
+	}
+	free(copy);
+	return (ret);
+}
+
 int
 rest_create(const struct sc_config *conf, struct rest_tunnel *t, char *err,
     size_t errlen)
@@ -714,6 +748,11 @@ rest_create(const struct sc_config *conf, struct rest_tunnel *t, char *err,
 	if (conf->vm_version != NULL)
 		json_object_set_new(body, "vm_version",
 		    json_string(conf->vm_version));
+	if (rest_metadata(meta, conf) == -1) {
+		json_decref(body);
+		snprintf(err, errlen, "cannot build the tunnel request");
+		return (REST_EPROTO);
+	}
 	if (rest_rules(body, conf->rules) == -1 ||
 	    (text = json_dumps(body, JSON_COMPACT)) == NULL) {
 		json_decref(body);

@@ -349,8 +349,17 @@ sc_proxyd_opts(const struct sc_config *conf, struct child *c,
 	pc->dns_timeout_ms = conf->dns_timeout_ms;
 	if (conf->dns_rr)
 		pc->flags |= PROXY_F_DNS_RR;
+	pc->connect_timeout_ms = conf->dial_ms ? conf->dial_ms :
+	    SC_DIAL_TIMEOUT_MS;
+	pc->tls_timeout_ms = conf->tls_ms ? conf->tls_ms : SC_TLS_TIMEOUT_MS;
+	pc->header_timeout_ms = conf->header_set ? conf->header_ms :
+	    SC_HEADER_TIMEOUT_MS;
+	pc->idle_conn_timeout_ms = conf->idle_set ? conf->idle_ms :
+	    SC_IDLE_CONN_TIMEOUT_MS;
 	if (conf->localhost == PO_LOCALHOST_DENY)
 		pc->flags |= PROXY_F_LOCAL_DENY;
+	else if (conf->localhost == PO_LOCALHOST_ALLOW)
+		pc->flags |= PROXY_F_LOCAL_VIA;
 }
 
 /* A child said hello: the first time, or after a restart. */
@@ -372,7 +381,6 @@ sc_child_ready(struct child *c)
 			    n);
 		}
 		memset(&pc, 0, sizeof(pc));
-		pc.connect_timeout_ms = 10000;
 		pc.idle_timeout_sec = 300;
 		if (env->app_ca != NULL)
 			pc.flags |= PROXY_F_VERIFY;

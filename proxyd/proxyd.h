@@ -21,6 +21,7 @@
 #include "proxyopt.h"
 
 #define PROXYD_CONNECT_TIMEOUT_MS	10000	/* after the name is resolved */
+#define PROXYD_TLS_TIMEOUT_MS		10000	/* a TLS handshake with an app */
 #define PROXYD_DNS_TIMEOUT_MS		5000	/* resolving a name, in all */
 #define PROXYD_DNS_TRY_SEC		"2"	/* one query (evdns timeout:) */
 #define PROXYD_DNS_TRIES		"3"	/* per query (evdns attempts:) */
@@ -49,11 +50,15 @@ struct proxyd {
 	uint32_t		 dns_timeout_ms;	/* one base's bound */
 	struct proxyopt		 po;	/* -a, -H, -R, networks */
 	int			 configured;	/* IMSG_PROXY_CONFIG came */
+	int			 local_via;	/* localhost through -x too */
 	struct listener		*scproxy;	/* --scproxy-port */
 	uint32_t		 local_id;	/* its streams' ids */
 	struct imsgev		 iev_main;	/* the controller, fd 3 */
 	struct imsgev		 iev_kgpd;	/* kgpd, fd 4 */
 	uint32_t		 connect_timeout_ms;
+	uint32_t		 tls_timeout_ms;
+	uint32_t		 header_timeout_ms;	/* 0: none */
+	uint32_t		 idle_conn_timeout_ms;	/* 0: none */
 	uint32_t		 idle_timeout_sec;
 	int			 hand_off;	/* app sockets to kgpd: */
 						/* tunnels, long answers */

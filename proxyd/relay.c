@@ -79,11 +79,16 @@ relay_config(const struct proxy_config *conf)
 	env->connect_timeout_ms = conf->connect_timeout_ms ?
 	    conf->connect_timeout_ms : PROXYD_CONNECT_TIMEOUT_MS;
 	env->idle_timeout_sec = conf->idle_timeout_sec;
+	env->tls_timeout_ms = conf->tls_timeout_ms ? conf->tls_timeout_ms :
+	    PROXYD_TLS_TIMEOUT_MS;
+	env->header_timeout_ms = conf->header_timeout_ms;
+	env->idle_conn_timeout_ms = conf->idle_conn_timeout_ms;
 	env->hand_off = !(conf->flags & PROXY_F_NOMOVE);
 	if (up_tls_config(conf->flags & PROXY_F_VERIFY) == -1)
 		fatalx("no TLS configuration for https:// apps");
 	proxyopt_defaults(&env->po, (conf->flags & PROXY_F_LOCAL_DENY) ?
 	    PO_LOCALHOST_DENY : PO_LOCALHOST_ALLOW);
+	env->local_via = (conf->flags & PROXY_F_LOCAL_VIA) != 0;
 	env->configured = 1;
 	relay_dns(conf);
 }
@@ -557,6 +562,30 @@ client_event(struct bufferevent *bev, short what, void *arg)
 /*
  * The app's side: its socket, made by relay_up.c.
  */
+
+/*
+ * The way to the app is open (directly, or through a proxy): the
+ * tunnel, TLS (within --http-tls-handshake-timeout), or the request.
+ */
+void
+app_connected(struct stream *s)
+{
+	struct upstream	*u = &s->u;
+
+	if (s->is_connect) {
+		up_timer_stop(s);
+		connect_established(s);
+	} else if (u->https) {
+		u->tls_wait = 1;
+		up_timer_set(s, env->tls_timeout_ms);
+		if (up_tls_start(s) == -1)
+			up_fail(s, 502, "proxyd: TLS with %s port %s: %s",
+			    u->host, u->port, u->tls_err);
+	} else {
+		up_timer_stop(s);
+		up_head_timer(s);
+	}
+}
 void
 app_read(struct bufferevent *bev, void *arg)
 {
@@ -565,6 +594,10 @@ app_read(struct bufferevent *bev, void *arg)
 
 	switch (s->mode) {
 	case M_HTTP:
+		if (s->u.vstate != VIA_NONE) {
+			via_read(s);
+			return;
+		}
 		/* a CONNECT's app that speaks first waits for the tunnel */
 		if (s->is_connect)
 			return;
@@ -627,16 +660,17 @@ app_event(struct bufferevent *bev, short what, void *arg)
 		err = 0;
 	switch (up_connect_event(s, what, err)) {
 	case UP_EV_CONNECTED:
-		if (s->is_connect)
-			connect_established(s);
-		else if (u->https && up_tls_start(s) == -1)
-			up_fail(s, 502, "proxyd: TLS with %s port %s: %s",
-			    u->host, u->port, u->tls_err);
+		if (u->via == NULL || via_start(s) == 0)
+			app_connected(s);
 		return;
 	case UP_EV_CONNECTING:
 		return;
 	case UP_EV_OPEN:
 		break;
+	}
+	if (u->vstate != VIA_NONE) {
+		via_event(s, what, err);
+		return;
 	}
 	if (s->mode == M_MOVING && (what & BEV_EVENT_EOF) && !s->move_sent) {
 		/* the app is done before the move: proxyd ends the tunnel */

@@ -107,9 +107,11 @@ exchange_done(struct stream *s)
 	}
 	exchange_reset(s);
 	relay_unstall(s);
-	if (s->u.bev != NULL)
+	if (s->u.bev != NULL) {
 		log_debug("stream %u: keeping %s:%s open", s->id, s->u.host,
 		    s->u.port);
+		up_head_timer(s);
+	}
 	/* a pipelined request may be waiting already */
 	if (evbuffer_get_length(bufferevent_get_input(s->cbev)) > 0)
 		request_head(s);
@@ -226,14 +228,16 @@ request_start(struct stream *s)
 		/* it may have failed at once, and the exchange be over */
 		if (s->mode != M_HTTP || s->gen != gen || s->u.bev == NULL)
 			return;
-	} else
+	} else {
 		s->u.reused = 1;
+		up_head_timer(s);
+	}
 
 	if ((hb = evbuffer_new()) == NULL) {
 		send_error(s, 502, "proxyd: out of memory");
 		return;
 	}
-	request_build(hb, h, &url, s->want_upgrade);
+	request_build(hb, h, &url, s->want_upgrade, s->u.via);
 
 	/* a reused connection may have been closed under us: retry once */
 	if (reuse && s->rq_body == HTTP_BODY_NONE) {
@@ -274,19 +278,32 @@ request_framing(struct stream *s, const struct http_head *h)
  * as the URL has it (the browser's own Host field goes) or as a header
  * rule sets it, the fields but the hop-by-hop ones as the header rules
  * leave them, the site's credentials when it has some and the request
- * no Authorization, and the upgrade asked for, if any.
+ * no Authorization, and the upgrade asked for, if any.  To an HTTP
+ * upstream proxy (via) a plain http:// request goes in absolute form,
+ * with the proxy's credentials.
  */
 void
 request_build(struct evbuffer *hb, const struct http_head *h,
-    const struct http_url *url, int upgrade)
+    const struct http_url *url, int upgrade, const struct upproxy *via)
 {
 	const struct header_rule	*host;
 	const struct site_auth		*a;
-	const char			*upg;
+	const char			*upg, *pauth = NULL;
 
+	if (via != NULL && (via->scheme != UPX_HTTP || url->tls))
+		via = NULL;	/* a SOCKS or CONNECT way: as if direct */
 	/* pieces, not a printf: this is on the way of every request */
 	evbuffer_add(hb, h->method, strlen(h->method));
-	evbuffer_add(hb, " /", url->path[0] == '/' ? 1 : 2);
+	if (via != NULL) {
+		evbuffer_add(hb, " http://", 8);
+		evbuffer_add(hb, url->authority, url->authlen);
+		if ((pauth = via->basic) == NULL && (a = proxyopt_auth_find(
+		    &env->po, via->host, via->portnum)) != NULL)
+			pauth = a->basic;
+		if (url->path[0] != '/')
+			evbuffer_add(hb, "/", 1);
+	} else
+		evbuffer_add(hb, " /", url->path[0] == '/' ? 1 : 2);
 	evbuffer_add(hb, url->path, strlen(url->path));
 	if (h->version == 10)
 		evbuffer_add(hb, " HTTP/1.0\r\nHost: ", 17);
@@ -307,6 +324,9 @@ request_build(struct evbuffer *hb, const struct http_head *h,
 	    url->auth.host, url->auth.portnum)) != NULL)
 		write_field(hb, "Authorization", 13, a->basic,
 		    strlen(a->basic));
+	if (pauth != NULL)
+		write_field(hb, "Proxy-Authorization", 19, pauth,
+		    strlen(pauth));
 	if (upgrade && (upg = http_head_get(h, "Upgrade")) != NULL)
 		evbuffer_add_printf(hb, "Connection: Upgrade\r\n"
 		    "Upgrade: %s\r\n", upg);
@@ -398,6 +418,8 @@ response_head(struct stream *s)
 		if (s->replay != NULL)
 			evbuffer_drain(s->replay,
 			    evbuffer_get_length(s->replay));
+		if (env->header_timeout_ms > 0)
+			bufferevent_set_timeouts(s->u.bev, NULL, NULL);
 
 		if (h->status == 101) {
 			if (!s->want_upgrade) {
@@ -429,6 +451,15 @@ response_head(struct stream *s)
 			continue;
 		}
 
+		if (h->status == 407 && s->u.via != NULL &&
+		    s->u.via->scheme == UPX_HTTP && !s->u.https) {
+			/* the proxy's challenge is not the browser's */
+			s->u.reusable = 0;
+			up_fail(s, 502, "proxyd: upstream proxy %s refused %s: "
+			    "407 Proxy Authentication Required", s->u.via->shown,
+			    s->url ? s->url : "the request");
+			return;
+		}
 		response_framing(s, h);
 		log_debug("stream %u: %s -> %d", s->id,
 		    s->url ? s->url : "?", h->status);
@@ -608,6 +639,12 @@ exchange_app_event(struct stream *s, short what, int err)
 		up_close(s);
 		break;
 	case RS_HEAD:
+		if (what & BEV_EVENT_TIMEOUT) {
+			up_fail(s, 504, "proxyd: no answer from %s port %s in "
+			    "%u ms (--http-response-header-timeout)", u->host,
+			    u->port, env->header_timeout_ms);
+			return;
+		}
 		if (u->tls_err[0] != '\0') {
 			up_fail(s, 502, "proxyd: TLS with %s port %s: %s",
 			    u->host, u->port, u->tls_err);

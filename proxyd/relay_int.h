@@ -11,6 +11,8 @@
  *			tunnel
  *	relay_up.c	the app side: resolving, connecting, closing, and
  *			what a failure to reach the app tells the browser
+ *	relay_via.c	the upstream proxy (-x, http_proxy): which one,
+ *			and the CONNECT or SOCKS handshake through it
  *	relay_tls.c	TLS to the app for https:// requests: a filter
  *			over the app's socket once it is connected
  *	relay_move.c	bytes on their way: from one side to the other
@@ -72,7 +74,10 @@
 enum stream_mode { M_HTTP, M_TUNNEL, M_MOVING, M_CLOSING, M_DEAD };
 enum rq_state { RQ_HEAD, RQ_BODY, RQ_DONE };
 enum rs_state { RS_IDLE, RS_HEAD, RS_BODY, RS_DONE };
-enum up_state { U_NONE, U_RESOLVING, U_CONNECTING, U_OPEN };
+enum up_state { U_NONE, U_RESOLVING, U_CONNECTING, U_HANDSHAKE, U_OPEN };
+/* the handshake with an upstream proxy (relay_via.c) */
+enum via_state { VIA_NONE, VIA_CONNECT, VIA_SOCKS_METHOD, VIA_SOCKS_AUTH,
+	VIA_SOCKS_REPLY };
 
 /* the addresses a connect tries: held only while it runs */
 struct up_addrs {
@@ -106,8 +111,11 @@ struct upstream {
 	struct splice_job	*sj;		/* the answer's body: splice.c */
 	int			 lent;		/* ... or kgpd reads it: LEND */
 	int			 sj_wait;	/* ... once proxyd has let go */
+	const struct upproxy	*via;		/* the upstream proxy, or NULL */
+	enum via_state		 vstate;	/* its handshake */
 	int			 https;		/* TLS once connected */
 	int			 tls;		/* bev is the TLS filter */
+	int			 tls_wait;	/* its handshake is under way */
 	char			 tls_err[160];	/* why TLS failed, "" */
 };
 
@@ -173,6 +181,7 @@ void	 stream_close_after_flush(struct stream *);
 void	 app_read(struct bufferevent *, void *);
 void	 app_write(struct bufferevent *, void *);
 void	 app_event(struct bufferevent *, short, void *);
+void	 app_connected(struct stream *);
 
 /* relay_http.c */
 void	 heads_free(struct stream *);
@@ -187,7 +196,7 @@ void	 send_error(struct stream *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 void	 request_framing(struct stream *, const struct http_head *);
 void	 request_build(struct evbuffer *, const struct http_head *,
-	    const struct http_url *, int);
+	    const struct http_url *, int, const struct upproxy *);
 void	 response_framing(struct stream *, const struct http_head *);
 void	 response_build(struct evbuffer *, const struct http_head *, int,
 	    int);
@@ -202,8 +211,17 @@ int	 up_literal(struct up_addrs *, const char *, int);
 int	 up_addrs_take(struct up_addrs *, const struct evutil_addrinfo *);
 enum up_event up_connect_event(struct stream *, short, int);
 void	 up_close(struct stream *);
+void	 up_timer_set(struct stream *, uint32_t);
+void	 up_timer_stop(struct stream *);
+void	 up_head_timer(struct stream *);
 void	 up_fail(struct stream *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
+
+/* relay_via.c */
+int	 via_choose(struct stream *, const char *, const char *, int);
+int	 via_start(struct stream *);
+void	 via_read(struct stream *);
+void	 via_event(struct stream *, short, int);
 
 /* relay_tls.c */
 int	 up_tls_ca(const void *, size_t);

@@ -275,6 +275,9 @@ up_tls_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 			return (BEV_ERROR);
 		}
 		t->done = 1;
+		t->s->u.tls_wait = 0;
+		up_timer_stop(t->s);
+		up_head_timer(t->s);
 		log_debug("stream %u: TLS with %s port %s: %s, %s", t->s->id,
 		    t->s->u.host, t->s->u.port, tls_conn_version(t->ctx),
 		    tls_conn_cipher(t->ctx));

@@ -4,6 +4,9 @@
  * turn within the connect timeout, and what the browser is told when
  * none answers: 502 when the name cannot be resolved or no address takes
  * the connection, 504 when connecting takes longer than the timeout.
+ * Through an upstream proxy (relay_via.c) it is the proxy's name and
+ * address, which the network rules do not judge (the operator named
+ * it); the handshake through it runs under the same timer.
  *
  * Below relay_http.c, above relay_move.c.  Back up: up_fail() answers
  * the browser through send_error(), and the sockets made here get
@@ -37,11 +40,16 @@
 static int	 up_new_bev(struct stream *);
 static void	 up_dns_cb(int, struct evutil_addrinfo *, void *);
 static void	 up_resolved(struct stream *, int, struct evutil_addrinfo *);
-static void	 up_timer(struct stream *, uint32_t);
+
 static void	 up_connect_next(struct stream *);
 static void	 up_timeout(evutil_socket_t, short, void *);
 static void	 up_resolve(struct stream *);
 static int	 up_dns_next(struct stream *);
+
+/* what is dialled: the upstream proxy, or the app */
+#define UP_DIAL_HOST(u)	((u)->via != NULL ? (u)->via->host : (u)->host)
+#define UP_DIAL_PORT(u)	((u)->via != NULL ? (u)->via->port : (u)->port)
+#define UP_WHAT(u)	((u)->via != NULL ? "upstream proxy " : "")
 
 /*
  * Start resolving and connecting (then TLS, for https); the request can
@@ -68,6 +76,8 @@ up_open(struct stream *s, const char *host, const char *port, int https)
 	u->https = https;
 	u->tls = 0;
 	u->tls_err[0] = '\0';
+	if (via_choose(s, host, port, https || s->is_connect) == -1)
+		return;
 	if ((u->addrs == NULL &&
 	    (u->addrs = malloc(sizeof(*u->addrs))) == NULL) ||
 	    (u->timer == NULL &&
@@ -77,9 +87,10 @@ up_open(struct stream *s, const char *host, const char *port, int https)
 		return;
 	}
 	/* numbers and localhost need no DNS */
-	u->naddr = up_literal(u->addrs, host, atoi(port));
+	u->naddr = up_literal(u->addrs, UP_DIAL_HOST(u),
+	    atoi(UP_DIAL_PORT(u)));
 	if (u->naddr > 0) {
-		up_timer(s, env->connect_timeout_ms);
+		up_timer_set(s, env->connect_timeout_ms);
 		up_connect_next(s);
 		return;
 	}
@@ -103,12 +114,12 @@ up_resolve(struct stream *s)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	u->state = U_RESOLVING;
-	up_timer(s, env->ndns > 0 ? env->dns_timeout_ms :
+	up_timer_set(s, env->ndns > 0 ? env->dns_timeout_ms :
 	    PROXYD_DNS_TIMEOUT_MS);
 	u->in_dns = 1;
 	u->dns_now = 0;
 	req = evdns_getaddrinfo(env->ndns > 0 ? env->dnsb[u->dns_try] :
-	    env->dns, u->host, u->port, &hints, up_dns_cb, s);
+	    env->dns, UP_DIAL_HOST(u), UP_DIAL_PORT(u), &hints, up_dns_cb, s);
 	u->in_dns = 0;
 	if (u->dns_now) {
 		/* answered on the spot (hosts file, cache) */
@@ -234,12 +245,14 @@ up_resolved(struct stream *s, int result, struct evutil_addrinfo *ai)
 			return;
 		env->stats.dns_failures++;
 		if (env->ndns > 0)
-			up_fail(s, 502, "proxyd: cannot resolve %s: %s (name "
-			    "server %s)", u->host, evutil_gai_strerror(result),
+			up_fail(s, 502, "proxyd: cannot resolve %s%s: %s (name "
+			    "server %s)", UP_WHAT(u), UP_DIAL_HOST(u),
+			    evutil_gai_strerror(result),
 			    env->dns_name[u->dns_try]);
 		else
-			up_fail(s, 502, "proxyd: cannot resolve %s: %s",
-			    u->host, evutil_gai_strerror(result));
+			up_fail(s, 502, "proxyd: cannot resolve %s%s: %s",
+			    UP_WHAT(u), UP_DIAL_HOST(u),
+			    evutil_gai_strerror(result));
 		return;
 	}
 	u->naddr = up_addrs_take(u->addrs, ai);
@@ -247,11 +260,11 @@ up_resolved(struct stream *s, int result, struct evutil_addrinfo *ai)
 		evutil_freeaddrinfo(ai);
 	if (u->naddr == 0) {
 		env->stats.dns_failures++;
-		up_fail(s, 502, "proxyd: cannot resolve %s: no address",
-		    u->host);
+		up_fail(s, 502, "proxyd: cannot resolve %s%s: no address",
+		    UP_WHAT(u), UP_DIAL_HOST(u));
 		return;
 	}
-	up_timer(s, env->connect_timeout_ms);
+	up_timer_set(s, env->connect_timeout_ms);
 	up_connect_next(s);
 }
 
@@ -277,8 +290,8 @@ up_addrs_take(struct up_addrs *ua, const struct evutil_addrinfo *ai)
 }
 
 /* The bound of the step under way: resolving, then connecting. */
-static void
-up_timer(struct stream *s, uint32_t ms)
+void
+up_timer_set(struct stream *s, uint32_t ms)
 {
 	struct timeval	 tv;
 
@@ -302,7 +315,8 @@ up_connect_next(struct stream *s)
 	while (u->iaddr < u->naddr) {
 		i = u->iaddr++;
 		sa = (struct sockaddr *)&u->addrs->addr[i];
-		if ((deny = proxyopt_net_check(&env->po, sa)) != NULL) {
+		if (u->via == NULL &&
+		    (deny = proxyopt_net_check(&env->po, sa)) != NULL) {
 			if (u->denied == NULL) {
 				u->denied = deny;
 				inet_ntop(sa->sa_family, sa->sa_family ==
@@ -331,8 +345,9 @@ up_connect_next(struct stream *s)
 		    u->denied_addr, u->denied->text);
 		return;
 	}
-	up_fail(s, 502, "proxyd: cannot connect to %s port %s: %s", u->host,
-	    u->port, strerror(u->lasterr ? u->lasterr : ECONNREFUSED));
+	up_fail(s, 502, "proxyd: cannot connect to %s%s port %s: %s",
+	    UP_WHAT(u), UP_DIAL_HOST(u), UP_DIAL_PORT(u),
+	    strerror(u->lasterr ? u->lasterr : ECONNREFUSED));
 }
 
 static void
@@ -345,19 +360,35 @@ up_timeout(evutil_socket_t fd, short event, void *arg)
 			return;
 		env->stats.dns_failures++;
 		if (env->ndns > 0)
-			up_fail(s, 502, "proxyd: cannot resolve %s: no answer "
-			    "from name server %s in %u ms", s->u.host,
+			up_fail(s, 502, "proxyd: cannot resolve %s%s: no "
+			    "answer from name server %s in %u ms",
+			    UP_WHAT(&s->u), UP_DIAL_HOST(&s->u),
 			    env->dns_name[s->u.dns_try], env->dns_timeout_ms);
 		else
-			up_fail(s, 502, "proxyd: cannot resolve %s: no answer "
-			    "from the name servers in %u ms", s->u.host,
+			up_fail(s, 502, "proxyd: cannot resolve %s%s: no "
+			    "answer from the name servers in %u ms",
+			    UP_WHAT(&s->u), UP_DIAL_HOST(&s->u),
 			    PROXYD_DNS_TIMEOUT_MS);
+		return;
+	}
+	if (s->u.tls_wait) {
+		up_fail(s, 504, "proxyd: the TLS handshake with %s port %s "
+		    "took longer than %u ms", s->u.host, s->u.port,
+		    env->tls_timeout_ms);
+		return;
+	}
+	if (s->u.state == U_HANDSHAKE) {
+		up_fail(s, 504, "proxyd: upstream proxy %s did not answer %s "
+		    "for %s port %s in %u ms", s->u.via->shown,
+		    s->u.vstate == VIA_CONNECT ? "CONNECT" : "the SOCKS "
+		    "handshake", s->u.host, s->u.port, env->connect_timeout_ms);
 		return;
 	}
 	if (s->u.state != U_CONNECTING)
 		return;
-	up_fail(s, 504, "proxyd: connecting to %s port %s took longer than "
-	    "%u ms", s->u.host, s->u.port, env->connect_timeout_ms);
+	up_fail(s, 504, "proxyd: connecting to %s%s port %s took longer than "
+	    "%u ms", UP_WHAT(&s->u), UP_DIAL_HOST(&s->u), UP_DIAL_PORT(&s->u),
+	    env->connect_timeout_ms);
 }
 
 /*
@@ -376,28 +407,66 @@ up_connect_event(struct stream *s, short what, int err)
 	if (u->in_connect)
 		return (UP_EV_CONNECTING); /* bufferevent_socket_connect() */
 	if (what & BEV_EVENT_CONNECTED) {
-		/* the timer goes with the addresses: idle streams hold neither */
-		event_free(u->timer);
-		u->timer = NULL;
+		/*
+		 * the timer goes with the addresses: idle streams hold
+		 * neither (app_connected: once a proxy's handshake or TLS
+		 * is done)
+		 */
 		u->state = U_OPEN;
 		free(u->addrs);
 		u->addrs = NULL;
 		/* requests and bodies leave in pieces: no Nagle delay */
 		setsockopt(bufferevent_getfd(u->bev), IPPROTO_TCP, TCP_NODELAY,
 		    &one, sizeof(one));
-		log_debug("stream %u: connected to %s port %s", s->id,
-		    u->host, u->port);
+		log_debug("stream %u: connected to %s%s port %s", s->id,
+		    UP_WHAT(u), UP_DIAL_HOST(u), UP_DIAL_PORT(u));
 		return (UP_EV_CONNECTED);
 	}
 	if (u->state == U_CONNECTING) {
 		/* this address failed: the next one */
 		u->lasterr = err ? err : ECONNREFUSED;
-		log_debug("stream %u: connect to %s port %s: %s", s->id,
-		    u->host, u->port, strerror(u->lasterr));
+		log_debug("stream %u: connect to %s%s port %s: %s", s->id,
+		    UP_WHAT(u), UP_DIAL_HOST(u), UP_DIAL_PORT(u),
+		    strerror(u->lasterr));
 		up_connect_next(s);
 		return (UP_EV_CONNECTING);
 	}
 	return (UP_EV_OPEN);
+}
+
+/*
+ * The answer's head is awaited (--http-response-header-timeout): the
+ * app's side may be silent that long; a keep-alive connection between
+ * requests (--http-idle-conn-timeout) too.
+ */
+void
+up_head_timer(struct stream *s)
+{
+	struct timeval	 tv;
+	uint32_t	 ms;
+
+	if (s->u.bev == NULL || s->u.state != U_OPEN || s->u.tls_wait)
+		return;
+	ms = s->rs_state == RS_HEAD && !s->is_connect ?
+	    env->header_timeout_ms : s->rs_state == RS_IDLE ?
+	    env->idle_conn_timeout_ms : 0;
+	if (ms == 0) {
+		bufferevent_set_timeouts(s->u.bev, NULL, NULL);
+		return;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	bufferevent_set_timeouts(s->u.bev, &tv, NULL);
+}
+
+/* The bound of connecting (and of a proxy's handshake) is done with. */
+void
+up_timer_stop(struct stream *s)
+{
+	if (s->u.timer != NULL) {
+		event_free(s->u.timer);
+		s->u.timer = NULL;
+	}
 }
 
 void
@@ -409,10 +478,7 @@ up_close(struct stream *s)
 		evdns_getaddrinfo_cancel(u->dnsreq);
 		u->dnsreq = NULL;
 	}
-	if (u->timer != NULL) {
-		event_free(u->timer);
-		u->timer = NULL;
-	}
+	up_timer_stop(s);
 	lend_stop(s);
 	if (u->bev != NULL) {
 		relay_drop(s, u->bev);
@@ -422,6 +488,8 @@ up_close(struct stream *s)
 	free(u->addrs);
 	u->addrs = NULL;
 	u->state = U_NONE;
+	u->vstate = VIA_NONE;
+	u->tls_wait = 0;
 	u->reusable = u->reused = u->tls = 0;
 	u->eof = u->shut = u->rpaused = u->sj_wait = 0;
 }

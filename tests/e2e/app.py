@@ -58,6 +58,7 @@ import socketserver
 import ssl
 import struct
 import sys
+import time
 import threading
 import time
 import urllib.parse
@@ -178,6 +179,11 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, b"ok\n", extra={"X-App-Info": "app",
                                             "X-Debug-One": "1",
                                             "X-Debug-Two": "2"})
+        elif path.startswith("/sleep/"):
+            # /sleep/MS: the answer after MS milliseconds
+            ms = int(path[len("/sleep/"):] or "0")
+            time.sleep(min(ms, 30000) / 1000)
+            self.reply(200, ("slept %d\n" % ms).encode())
         elif path.startswith("/text/"):
             self.reply(200, ("response %s\n" % path[len("/text/"):]).encode())
         elif path == "/stats":

@@ -505,6 +505,21 @@ ctl_field() {
 	ctl_status | sed -n "s/^$1:[[:space:]]*//p" | head -n 1
 }
 
+# bad_run WANT ARGS...: sc run with ARGS (and the test's account and
+# server) exits 1 at start and says "Error: WANT"
+bad_run() {
+	local want=$1 out st
+	shift
+	out=$(office "$SC" run -u "$SC_USER" -k "$KEY" --rest-url "$REST_URL" \
+	    "$@" 2>&1)
+	st=$?
+	[ "$st" = 1 ] || fail "sc run $*: exit $st, want 1"
+	case $out in
+	*"Error: $want"*) ;;
+	*) fail "sc run $*: '$out', want 'Error: $want'" ;;
+	esac
+}
+
 e2e_done() {
 	echo "$TEST_NAME: all $CHECKS checks passed"
 }

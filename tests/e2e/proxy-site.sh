@@ -123,31 +123,18 @@ stop_sc
 [ "$SC_STATUS" = 0 ] || fail "sc exit status $SC_STATUS"
 
 # --- bad values: exit 1 at start, naming the flag, before any REST call --
-# bad WANT ARGS...: sc run with ARGS exits 1 and says WANT
-bad() {
-	local want=$1 out st
-	shift
-	out=$(office "$SC" run -u "$SC_USER" -k "$KEY" --rest-url "$REST_URL" \
-	    "$@" 2>&1)
-	st=$?
-	[ "$st" = 1 ] || fail "sc run $*: exit $st, want 1"
-	case $out in
-	*"Error: $want"*) ;;
-	*) fail "sc run $*: '$out', want 'Error: $want'" ;;
-	esac
-}
 before=$(rest GET "/$SC_USER/tunnels" | json_get 'len(j)')
-bad "-H: a control character" -H "$(printf 'X-A: b\r\nX-B: c')"
-bad "-R: bad header name" -R "Bad Name: x"
-bad "-a: expected user:password@host:port" -a "$APP_NAME:$APP_PORT"
-bad "-n: 'ns.office.test' is not an IP address" -n ns.office.test
-bad "--dns-timeout: '5 s' is not a duration" --dns-timeout "5 s"
-bad "--deny-networks: '10.0.0.0/99'" --deny-networks 10.0.0.0/99
-bad "--proxy-localhost: 'sometimes'" --proxy-localhost sometimes
-SAUCE_HEADER="-Content-Length" bad "SAUCE_HEADER: Content-Length frames"
+bad_run "-H: a control character" -H "$(printf 'X-A: b\r\nX-B: c')"
+bad_run "-R: bad header name" -R "Bad Name: x"
+bad_run "-a: expected user:password@host:port" -a "$APP_NAME:$APP_PORT"
+bad_run "-n: 'ns.office.test' is not an IP address" -n ns.office.test
+bad_run "--dns-timeout: '5 s' is not a duration" --dns-timeout "5 s"
+bad_run "--deny-networks: '10.0.0.0/99'" --deny-networks 10.0.0.0/99
+bad_run "--proxy-localhost: 'sometimes'" --proxy-localhost sometimes
+SAUCE_HEADER="-Content-Length" bad_run "SAUCE_HEADER: Content-Length frames"
 printf 'response-header:\n  - "X-A: \\x01"\n' >"$TMP/bad.yaml"
 chmod 600 "$TMP/bad.yaml"
-bad "config file $TMP/bad.yaml, line 1: response-header: a control character" \
+bad_run "config file $TMP/bad.yaml, line 1: response-header: a control character" \
     -c "$TMP/bad.yaml"
 [ "$(rest GET "/$SC_USER/tunnels" | json_get 'len(j)')" = "$before" ] ||
     fail "a bad value still created a tunnel"

@@ -2,12 +2,15 @@
  * Fuzz target for common/proxyopt.c: the input is lines, each "K value"
  * with K a digit, the kind of the value (1-6: credentials of both
  * versions, request and response header rules, allow and deny
- * networks; 7: a name server); every value is added, then the defaults,
+ * networks; 7: a name server; 8: an upstream proxy, -x; 9: a NO_PROXY
+ * entry); every value is added, then the defaults,
  * then the last line's bytes are taken as an address and a port and
- * judged, and as a host and a field name looked up.  Checked: nothing
- * crashes, an added credential's password lies inside its value and
- * its Basic value is there, a verdict is a rule of the list or none,
- * every message is terminated.
+ * judged, and as a host and a field name looked up, and its upstream
+ * proxy chosen.  Checked: nothing crashes, an added credential's
+ * password lies inside its value and its Basic value is there, a
+ * proxy's password span lies inside its value, what it shows is
+ * terminated and a proxy it chose is one of the list, a verdict is a
+ * rule of the list or none, every message is terminated.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -53,6 +56,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct proxyopt		 po;
 	const struct site_auth	*a;
+	const struct upproxy	*up;
+	size_t			 off, plen;
 	char			 line[SC_PROXYOPT_LEN + 8], err[256], out[64];
 	const uint8_t		*p = data, *end = data + size, *nl;
 	const uint8_t		*last = data;
@@ -67,8 +72,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		last = p;
 		lastn = n;
 		if (n >= 2 && n - 2 < sizeof(line) && p[0] >= '1' &&
-		    p[0] <= '7' && p[1] == ' ') {
+		    p[0] <= '9' && p[1] == ' ') {
 			kind = p[0] - '0';
+			if (kind == 8)
+				kind = PO_UPSTREAM;
+			else if (kind == 9)
+				kind = PO_NOPROXY;
 			memcpy(line, p + 2, n - 2);
 			line[n - 2] = '\0';
 			err[0] = '\0';
@@ -77,6 +86,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (proxyopt_dns_server(line, out, sizeof(out),
 				    err, sizeof(err)) == 0 &&
 				    memchr(out, '\0', sizeof(out)) == NULL)
+					abort();
+			} else if (kind == PO_UPSTREAM) {
+				if (proxyopt_add(&po, kind, line, err,
+				    sizeof(err)) == 0 && memchr(po.up[UPF_ALL].shown,
+				    '\0', sizeof(po.up[UPF_ALL].shown)) == NULL)
+					abort();
+				if (proxyopt_upproxy_pass(line, &off, &plen) == 0 &&
+				    off + plen > strlen(line))
 					abort();
 			} else if (proxyopt_add(&po, kind, line, err,
 			    sizeof(err)) == 0 && po.nauth > before) {
@@ -100,6 +117,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)proxyopt_auth_find(&po, line, (uint16_t)lastn);
 		(void)proxyopt_header_find(po.req, po.nreq, line);
 		(void)proxyopt_header_find(po.resp, po.nresp, line);
+		up = proxyopt_upproxy_for(&po, line, lastn & 1);
+		if (up != NULL && (up < po.up || up >= po.up + UPF_MAX))
+			abort();
+		(void)proxyopt_is_localhost(line);
 	}
 	proxyopt_free(&po);
 	return (0);

@@ -51,6 +51,18 @@ clear_env(void)
 	unsetenv("SAUCE_ALLOW_NETWORKS");
 	unsetenv("SAUCE_DENY_NETWORKS");
 	unsetenv("SAUCE_SCPROXY_PORT");
+	unsetenv("SAUCE_PROXY");
+	unsetenv("SAUCE_PAC");
+	unsetenv("SAUCE_METADATA");
+	unsetenv("SAUCE_HTTP_DIAL_TIMEOUT");
+	unsetenv("http_proxy");
+	unsetenv("HTTP_PROXY");
+	unsetenv("https_proxy");
+	unsetenv("HTTPS_PROXY");
+	unsetenv("all_proxy");
+	unsetenv("ALL_PROXY");
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
 	setenv("XDG_RUNTIME_DIR", "/tmp/xdg", 1);
 }
 
@@ -222,7 +234,7 @@ test_unsupported(void **state)
 {
 	assert_int_equal(parse("-u", "a", "-k", "k", "--pac", "x.pac",
 	    NULL), CONFIG_ERROR);
-	assert_string_equal(err, "--pac is not supported yet");
+	assert_non_null(strstr(err, "--pac is not supported yet"));
 	assert_int_equal(parse("-u", "a", "-k", "k", "--capath", "/x", NULL),
 	    CONFIG_ERROR);
 	/* issue 18: --doctor, the API flags of both forms */
@@ -240,12 +252,8 @@ test_unsupported(void **state)
 	    "9000", NULL), CONFIG_ERROR);
 	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--api-basic-auth",
 	    "nocolon", NULL), CONFIG_ERROR);
-	/* version 5: -x is the application proxy */
-	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-x", "h:1",
-	    NULL), CONFIG_ERROR);
-	assert_non_null(strstr(err, "--proxy is not supported yet"));
-	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--pac",
-	    "x.pac", NULL), CONFIG_ERROR);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k",
+	    "--http-tls-keylog-file", "x", NULL), CONFIG_ERROR);
 	assert_non_null(strstr(err, "not supported yet"));
 }
 
@@ -686,7 +694,7 @@ test_file_errors(void **state)
 		{ "help: true\n", "'help' cannot be set in a config file" },
 		{ "config-file: /x\n", "cannot be set" },
 		{ "direct-domains: [a.com, 'b[']\n", "'b[': missing ']'" },
-		{ "pac: x.pac\n", "not supported yet" },
+		{ "pac: x.pac\n", "pac is not supported yet" },
 		{ "username: \"\\x01\"\n", "control character" },
 		{ "\"\\e[31m\": x\n", "a key must be a flag name" },
 		{ "\tusername: a\n", "not valid YAML" },
@@ -748,6 +756,136 @@ test_file_key_secret(void **state)
 		if (strstr(err, "TOPSECRETKEY") != NULL)
 			fail_msg("the key is in the message '%s'", err);
 	}
+}
+
+/* -x, the proxies of the environment, timeouts, metadata (issue 17) */
+static void
+test_upstream(void **state)
+{
+	const struct upproxy	*up;
+	const char		*f;
+	static const struct { const char *flag, *val, *want; } bad[] = {
+		{ "-x", "ftp://h:1", "-x: unknown proxy scheme 'ftp'" },
+		{ "-x", "http://h:0", "-x: bad proxy host[:port]" },
+		{ "-x", "http://u:p@", "-x: bad proxy host" },
+		{ "-x", "http://h:1/path", "-x: a proxy has no path" },
+		{ "-x", "http://:p@h:1", "-x: an empty proxy user name" },
+		{ "-x", "http://u:%zz@h:1", "-x: bad proxy password" },
+		{ "-x", "https://h:1", "-x: https:// proxies" },
+		{ "--http-dial-timeout", "0s", "--http-dial-timeout: '0s'" },
+		{ "--http-dial-timeout", "2h", "--http-dial-timeout: '2h'" },
+		{ "--http-response-header-timeout", "5 s", "'5 s' is not" },
+		{ "--http-idle-conn-timeout", "1x", "'1x' is not" },
+		{ "-M", "novalue", "-M: 'novalue' is not key=value" },
+		{ "-M", "hostname=x", "-M: 'hostname' is a key sc sets" },
+		{ "-M", "a b=c", "-M: bad key 'a b'" },
+		{ "--pac", "/nonexistent.pac", "--pac is not supported yet" },
+		{ NULL, NULL, NULL }
+	};
+	int			 i;
+
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-x",
+	    "http://us%40r:p%3Aw@proxy.corp:3128", "-M", "team=qa,ci=1",
+	    "--http-dial-timeout", "1m30s", "--http-tls-handshake-timeout",
+	    "500ms", "--http-response-header-timeout", "0",
+	    "--http-idle-conn-timeout", "20", NULL), CONFIG_OK);
+	up = &conf.po->up[UPF_ALL];
+	assert_int_equal(up->scheme, UPX_HTTP);
+	assert_string_equal(up->host, "proxy.corp");
+	assert_int_equal(up->portnum, 3128);
+	assert_string_equal(up->user, "us@r");
+	assert_string_equal(up->pass, "p:w");
+	assert_string_equal(up->shown, "http://us@r:****@proxy.corp:3128");
+	assert_null(strstr(conf.command, "p%3Aw"));
+	assert_non_null(strstr(conf.command, "us%40r:*****@proxy.corp"));
+	assert_int_equal(conf.dial_ms, 90000);
+	assert_int_equal(conf.tls_ms, 500);
+	assert_int_equal(conf.header_ms, 0);
+	assert_int_equal(conf.header_set, 1);
+	assert_int_equal(conf.idle_ms, 20000);
+	assert_string_equal(conf.metadata, "team=qa,ci=1");
+	/* defaults: socks5, port 1080, [v6] */
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-x",
+	    "socks5://[fd00::1]", NULL), CONFIG_OK);
+	up = &conf.po->up[UPF_ALL];
+	assert_int_equal(up->scheme, UPX_SOCKS5);
+	assert_int_equal(up->portnum, 1080);
+	assert_string_equal(up->shown, "socks5://[fd00::1]:1080");
+	for (i = 0; bad[i].flag != NULL; i++)
+		if (parse("run", "-u", "a", "-k", "k", bad[i].flag,
+		    bad[i].val, NULL) != CONFIG_ERROR ||
+		    strstr(err, bad[i].want) == NULL)
+			fail_msg("%s %s: got '%s', want '%s'", bad[i].flag,
+			    bad[i].val, err, bad[i].want);
+	/* --extra-info: JSON, bounded */
+	assert_int_equal(parse("-u", "a", "-k", "k", "--extra-info",
+	    "{\"a\": [1, 2]}", NULL), CONFIG_OK);
+	assert_string_equal(conf.extra_info, "{\"a\":[1,2]}");
+	assert_int_equal(parse("-u", "a", "-k", "k", "--extra-info", "{a}",
+	    NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--extra-info: not JSON"));
+	assert_int_equal(parse("-u", "a", "-k", "k", "--extra-info",
+	    "[[[[[[[[[1]]]]]]]]]", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "nested more than"));
+	/* -x and --pac exclude each other */
+	f = cfile(0600, "function FindProxyForURL(u, h) { return \"DIRECT\"; }");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-x", "h:1",
+	    "--pac", f, NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--pac is not supported yet"));
+	/* SAUCE_PROXY, SAUCE_METADATA; the config file */
+	setenv("SAUCE_PROXY", "socks5://s:1", 1);
+	setenv("SAUCE_METADATA", "k=v", 1);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_int_equal(conf.po->up[UPF_ALL].scheme, UPX_SOCKS5);
+	assert_string_equal(conf.metadata, "k=v");
+	setenv("SAUCE_PROXY", "gopher://s:1", 1);
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", NULL),
+	    CONFIG_ERROR);
+	assert_non_null(strstr(err, "SAUCE_PROXY: unknown proxy scheme"));
+	unsetenv("SAUCE_PROXY");
+	unsetenv("SAUCE_METADATA");
+	f = cfile(0600, "proxy: http://f:8\nhttp-dial-timeout: 3s\n"
+	    "metadata: [a=b, c=d]\n");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_OK);
+	assert_string_equal(conf.po->up[UPF_ALL].host, "f");
+	assert_int_equal(conf.dial_ms, 3000);
+	assert_string_equal(conf.metadata, "a=b,c=d");
+	f = cfile(0600, "http-idle-conn-timeout: forever\n");
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-c", f, NULL),
+	    CONFIG_ERROR);
+	assert_non_null(strstr(err, "http-idle-conn-timeout: 'forever'"));
+	/* the environment's proxies, without -x; NO_PROXY */
+	setenv("http_proxy", "http://e:1", 1);
+	setenv("ALL_PROXY", "socks5://a:2", 1);
+	setenv("NO_PROXY", ".corp.test, localhost", 1);
+	assert_int_equal(parse("-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_int_equal(conf.po->up[UPF_HTTP].scheme, UPX_HTTP);
+	assert_int_equal(conf.po->up[UPF_HTTPS].scheme, UPX_SOCKS5);
+	assert_non_null(proxyopt_upproxy_for(conf.po, "www.x.test", 0));
+	assert_null(proxyopt_upproxy_for(conf.po, "app.corp.test", 0));
+	assert_null(proxyopt_upproxy_for(conf.po, "corp.test", 1));
+	assert_non_null(proxyopt_upproxy_for(conf.po, "xcorp.test", 1));
+	/* -x wins over them; a bad one is skipped with a warning */
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-x", "h:1",
+	    NULL), CONFIG_OK);
+	assert_int_equal(conf.po->up[UPF_HTTP].scheme, UPX_NONE);
+	assert_ptr_equal(proxyopt_upproxy_for(conf.po, "app.corp.test", 0),
+	    &conf.po->up[UPF_ALL]);
+	setenv("http_proxy", "gopher://e:1", 1);
+	assert_int_equal(parse("-u", "a", "-k", "k", NULL), CONFIG_OK);
+	assert_non_null(conf.upstream_warn);
+	assert_non_null(strstr(conf.upstream_warn, "http_proxy: unknown"));
+	unsetenv("http_proxy");
+	unsetenv("ALL_PROXY");
+	unsetenv("NO_PROXY");
+	/* localhost */
+	assert_true(proxyopt_is_localhost("localhost"));
+	assert_true(proxyopt_is_localhost("a.localhost."));
+	assert_true(proxyopt_is_localhost("2130706433"));
+	assert_true(proxyopt_is_localhost("::ffff:127.0.0.2"));
+	assert_false(proxyopt_is_localhost("localhost.example"));
+	assert_false(proxyopt_is_localhost("10.0.0.1"));
 }
 
 static void
@@ -981,7 +1119,7 @@ test_proxyd_flags(void **state)
 	    "--dns", "10.0.0.1", NULL), CONFIG_OK);
 	assert_string_equal(conf.po->auth[0].host, "h");
 	assert_string_equal(conf.po->auth[0].basic, "Basic dTpwOnE=");
-	assert_int_equal(conf.localhost, PO_LOCALHOST_ALLOW);
+	assert_int_equal(conf.localhost, PO_LOCALHOST_DIRECT);
 	assert_int_equal(parse("run", "-u", "a", "-k", "k", NULL), CONFIG_OK);
 	assert_int_equal(conf.localhost, PO_LOCALHOST_DENY);
 
@@ -1112,6 +1250,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_proxy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cacert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proxyd_flags, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_upstream, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_file_mode, setup,
 		    teardown),

@@ -69,7 +69,7 @@ test_request_build(void **state)
 	    "\r\n");
 	assert_int_equal(http_parse_url(h.target, &url), 0);
 	assert_string_equal(url.auth.port, "80");
-	request_build(b, &h, &url, 0);
+	request_build(b, &h, &url, 0, NULL);
 	assert_string_equal(text(b), "GET /a?b HTTP/1.1\r\n"
 	    "Host: Example.com:0080\r\n"
 	    "User-Agent: t\r\n"
@@ -81,14 +81,14 @@ test_request_build(void **state)
 	parse(&h, HTTP_REQUEST, "POST http://h?q HTTP/1.0\r\n"
 	    "Content-Length: 3\r\n\r\n");
 	assert_int_equal(http_parse_url(h.target, &url), 0);
-	request_build(b, &h, &url, 0);
+	request_build(b, &h, &url, 0, NULL);
 	assert_string_equal(text(b), "POST /?q HTTP/1.0\r\nHost: h\r\n"
 	    "Content-Length: 3\r\n\r\n");
 	http_head_free(&h);
 	parse(&h, HTTP_REQUEST, "GET http://[::1]:81 HTTP/1.1\r\nHost: h\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n");
 	assert_int_equal(http_parse_url(h.target, &url), 0);
-	request_build(b, &h, &url, 0);
+	request_build(b, &h, &url, 0, NULL);
 	assert_string_equal(text(b), "GET / HTTP/1.1\r\nHost: [::1]:81\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n");
 	http_head_free(&h);
@@ -99,11 +99,11 @@ test_request_build(void **state)
 	    "Upgrade: websocket\r\n"
 	    "Sec-WebSocket-Key: k\r\n\r\n");
 	assert_int_equal(http_parse_url(h.target, &url), 0);
-	request_build(b, &h, &url, 1);
+	request_build(b, &h, &url, 1, NULL);
 	assert_string_equal(text(b), "GET /ws HTTP/1.1\r\nHost: h\r\n"
 	    "Sec-WebSocket-Key: k\r\n"
 	    "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
-	request_build(b, &h, &url, 0);
+	request_build(b, &h, &url, 0, NULL);
 	assert_string_equal(text(b), "GET /ws HTTP/1.1\r\nHost: h\r\n"
 	    "Sec-WebSocket-Key: k\r\n\r\n");
 	http_head_free(&h);
