@@ -77,6 +77,7 @@ enum opt_code {
 	OPT_API_ADDRESS,	/* /readyz, /metrics... (api.c) */
 	OPT_API_AUTH,
 	OPT_DOCTOR,		/* --doctor: checks, no tunnel (doctor.c) */
+	OPT_LOG_STATS,		/* -z: a summary line every N seconds */
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -122,6 +123,7 @@ static const struct sc_opt v4_opts[] = {
 	{ "verbose",			0, 'v', OPT_VERBOSE },
 	{ "log-format",			1, 0,   OPT_LOG_FORMAT },
 	{ "max-logsize",		1, 0,   OPT_MAX_LOGSIZE },
+	{ "log-stats",			1, 'z', OPT_LOG_STATS },
 	{ "se-port",			1, 'P', OPT_SE_PORT },
 	{ "max-missed-acks",		1, 0,   OPT_MAX_MISSED },
 	{ "tunnel-cainfo",		1, 0,   OPT_TUNNEL_CAINFO },
@@ -146,7 +148,6 @@ static const struct sc_opt v4_opts[] = {
 	/* recognised, not implemented yet */
 	{ "pac",			1, 0,   U },
 	{ "proxy-localhost",		0, 0,   U },
-	{ "log-stats",			1, 'z', U },
 	{ "status-address",		1, 0,   OPT_API_ADDRESS },
 	{ "metrics-address",		1, 0,   OPT_API_ADDRESS },
 	{ "api-address",		1, 0,   OPT_API_ADDRESS },
@@ -181,6 +182,7 @@ static const struct sc_opt v5_opts[] = {
 	{ "verbose",			0, 'v', OPT_VERBOSE },
 	{ "log-format",			1, 0,   OPT_LOG_FORMAT },
 	{ "max-logsize",		1, 0,   OPT_MAX_LOGSIZE },
+	{ "log-stats",			1, 0,   OPT_LOG_STATS },
 	{ "se-port",			1, 0,   OPT_SE_PORT },
 	{ "max-missed-acks",		1, 0,   OPT_MAX_MISSED },
 	{ "tunnel-cainfo",		1, 0,   OPT_TUNNEL_CAINFO },
@@ -653,6 +655,12 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 		    errlen) == -1)
 			return (CONFIG_ERROR);
 		conf->max_missed_acks = (int)n;
+		break;
+	case OPT_LOG_STATS:
+		if (config_number(arg, flag, 1, SC_LOG_STATS_MAX, &n, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		conf->log_stats = (int)n;
 		break;
 	case OPT_CTL_SOCKET:
 		if (config_set_string(&conf->ctl_socket, arg, flag, err,

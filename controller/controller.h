@@ -28,6 +28,7 @@
 #define SC_CA_CHUNK		16000
 #define SC_CACERT_FILES_MAX	16	/* --cacert-file, up to SC_CA_MAX in all */
 #define SC_REGIONS_MAX		32	/* the operator's region table (regions) */
+#define SC_LOG_STATS_MAX	86400	/* -z/--log-stats: seconds, at most a day */
 #define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
 #define STOP_REQUEST_SEC	10
 #define SC_NOFILE		65536	/* open files as root, for the helpers */
@@ -127,6 +128,7 @@ struct sc_config {
 	int		 no_remove_colliding;
 	int		 wait_shutdown;	/* let open streams finish */
 	int		 max_missed_acks;
+	int		 log_stats;		/* -z: seconds, 0: off */
 	int		 se_port;
 	int		 se_port_set;
 	int		 tunnel_connections;	/* 1..SC_MAX_CONNECTIONS */
