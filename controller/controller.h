@@ -476,6 +476,7 @@ struct control_cb {
 	void	(*status)(struct ctl_status *, struct sc_link_stats *);
 	int	(*stats_request)(void);	/* kgpd's figures: 0, or -1 */
 	void	(*stop)(int);		/* IMSG_CTL_STOP */
+	int	(*reconnect)(void);	/* IMSG_CTL_RECONNECT: 0, or -1 */
 };
 int		 control_init(const char *, char *, size_t);
 void		 control_listen(struct event_base *, const struct control_cb *);
