@@ -174,6 +174,7 @@ struct sc_config {
 #define CONFIG_VERSION	2	/* print the version, exit 0 */
 #define CONFIG_ERROR	3	/* message in the buffer, exit 1 */
 #define CONFIG_USAGE	4	/* message in the buffer, usage, exit 2 */
+#define CONFIG_TEMPLATE	5	/* sc run config-file: the template, exit 0 */
 
 /* the config file (-c), as read by conffile.c: keys and their values */
 #define CONFFILE_MAX		(256 * 1024)	/* bytes */
@@ -335,6 +336,8 @@ int		 prep_pidfile(const char *);
 /* console.c */
 void		 console_init(const char *);
 void		 config_usage(FILE *, int);
+void		 config_template(FILE *);
+int		 config_parse_bool(const char *);
 void		 sc_console(int, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 void		 sc_error(const char *, ...)

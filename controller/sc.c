@@ -801,6 +801,9 @@ main(int argc, char *argv[])
 	case CONFIG_VERSION:
 		printf("sc %s\n", SC_VERSION);
 		return (0);
+	case CONFIG_TEMPLATE:
+		config_template(stdout);
+		return (0);
 	case CONFIG_USAGE:
 		fprintf(stderr, "Error: %s\n", err);
 		config_usage(stderr, conf->legacy);
