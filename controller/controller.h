@@ -336,8 +336,6 @@ int		 prep_pidfile(const char *);
 /* console.c */
 void		 console_init(const char *);
 void		 config_usage(FILE *, int);
-void		 config_template(FILE *);
-int		 config_parse_bool(const char *);
 void		 sc_console(int, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 void		 sc_error(const char *, ...)
@@ -348,14 +346,16 @@ void		 sc_fatal(const char *, ...)
 
 /* config.c */
 extern char	*config_cainfo;		/* --cainfo */
-int		 config_default_connections(void);
 void		 config_init(struct sc_config *);
+void		 config_template(FILE *);
 void		 config_free(struct sc_config *);
 int		 config_parse(struct sc_config *, int, char **, char *, size_t);
 int		 config_file_apply(struct sc_config *, const struct conffile *,
 		    const char *, char *, size_t);
 
 /* confval.c */
+int		 config_default_connections(void);
+int		 config_parse_bool(const char *);
 void		 config_wipe_free(char *);
 int		 config_error(char *, size_t, int, const char *, ...)
 		    __attribute__((__format__ (printf, 4, 5)));
