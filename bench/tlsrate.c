@@ -137,11 +137,14 @@ static SSL *
 handshake(int fd, const char *sni)
 {
 	SSL	*ssl;
+	char	 host[256];
 
 	if ((ssl = SSL_new(ctx)) == NULL)
 		return (NULL);
 	SSL_set_fd(ssl, fd);
-	SSL_set_tlsext_host_name(ssl, sni);
+	/* the macro casts to void *: a copy, not the const string */
+	strlcpy(host, sni, sizeof(host));
+	SSL_set_tlsext_host_name(ssl, host);
 	if (SSL_connect(ssl) != 1) {
 		ERR_clear_error();
 		SSL_free(ssl);

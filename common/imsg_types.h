@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		9
+#define SC_IMSG_VERSION		10
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -39,6 +39,7 @@ enum imsg_type {
 	IMSG_CTL_FAIL = 9,	/* controller -> sc-ctl: string, at most */
 				/* SC_CTL_FAIL_LEN; also the refusal of */
 				/* another control protocol */
+	IMSG_CTL_RECONNECT = 10, /* sc-ctl -> controller: no payload */
 
 	/* handshake and logging: any child <-> its parent (sc-server too) */
 	IMSG_HELLO = 100,	/* child -> controller: struct sc_hello, */
@@ -61,6 +62,8 @@ enum imsg_type {
 	IMSG_KGP_DOWN = 304,	/* kgpd -> controller: struct kgp_link_event */
 	IMSG_KGP_FATAL = 305,	/* kgpd -> controller: string (reason) */
 	IMSG_KGP_DRAIN = 306,	/* controller -> kgpd: no payload */
+	IMSG_KGP_BREAK = 307,	/* controller -> kgpd: no payload; drop */
+				/* every link, as a link loss would */
 
 	/* configuration: controller -> proxyd */
 	IMSG_PROXY_CONFIG = 400, /* controller -> proxyd: struct */
@@ -303,7 +306,7 @@ int	 sc_stats_links_valid(const void *, size_t);
  * version.  sc_ctl_path() is where both look for the socket of a
  * tunnel name: SC_RUNDIR as root, else $XDG_RUNTIME_DIR or /tmp.
  */
-#define SC_CTL_VERSION	1
+#define SC_CTL_VERSION	2	/* 2: IMSG_CTL_RECONNECT */
 #define SC_CTL_FAIL_LEN	1024
 int	 sc_ctl_path(const char *, char *, size_t);
 

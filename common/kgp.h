@@ -232,6 +232,7 @@ int		 kgp_conn_open_stream(struct kgp_conn *, int, const char *,
 		    const void *, size_t);
 void		 kgp_conn_close(struct kgp_conn *, int, const char *);
 void		 kgp_conn_drain(struct kgp_conn *);
+void		 kgp_conn_break(struct kgp_conn *, const char *);
 void		 kgp_conn_goaway(struct kgp_conn *, int, const char *);
 int		 kgp_conn_resume(struct kgp_conn *, int, struct kgp_tls *);
 void		 kgp_conn_adopt(struct kgp_conn *, struct kgp_conn *);

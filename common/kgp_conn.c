@@ -570,6 +570,17 @@ conn_break(struct kgp_conn *c, int code, const char *fmt, ...)
 	return (-1);
 }
 
+/*
+ * Client: drop the link that is up as if it were lost (sc-ctl
+ * reconnect); the session waits for a resume.  Anything else: nothing.
+ */
+void
+kgp_conn_break(struct kgp_conn *c, const char *why)
+{
+	if (c->params.role == KGP_ROLE_CLIENT && c->state == CONN_UP)
+		conn_break(c, KGP_E_SHUTDOWN, "%s", why);
+}
+
 static void
 conn_grace(int fd, short events, void *arg)
 {

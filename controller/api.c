@@ -1,5 +1,6 @@
 /*
- * --api-address: the tunnel as an operator's tools see it.  GET
+ * --api-address: the tunnel as an operator's tools see it (and -z,
+ * --log-stats: a line of its figures in the log every N seconds).  GET
  * /healthz (sc's loop answers), /readyz (200 only while the tunnel
  * carries traffic, else 503 and why), /version, /info (JSON) and
  * /metrics (the Prometheus text format), on a TCP listener bound before
@@ -41,12 +42,14 @@ static int			 api_fd = -1;
 static struct httpd		*api_httpd;
 static struct listener		*api_listener;
 static char			*api_expect;	/* "Basic base64(user:pass)" */
+static struct event		*api_stats_ev;	/* -z/--log-stats */
 
 static void	 api_request(struct httpd_req *, void *);
 static int	 api_links_up(void);
 static const char *api_not_ready(void);
 static void	 api_info(struct httpd_req *);
 static char	*api_metrics(size_t *);
+static void	 api_log_stats(int, short, void *);
 
 /*
  * Bind conf's --api-address, before the sandbox.  Returns 0 (nothing to
@@ -106,10 +109,16 @@ api_listen(struct sc *e, const struct api_cb *cb)
 {
 	struct httpd_config	 cfg;
 
-	if (api_fd == -1)
-		return;
 	env = e;
 	api_cb = cb;
+	if (e->conf->log_stats > 0) {
+		if ((api_stats_ev = evtimer_new(e->base, api_log_stats,
+		    NULL)) == NULL)
+			sc_fatal("evtimer_new");
+		timer_add(api_stats_ev, e->conf->log_stats, 0);
+	}
+	if (api_fd == -1)
+		return;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.name = "api";
 	cfg.max_body = 0;
@@ -249,6 +258,33 @@ api_info(struct httpd_req *req)
 	json_decref(j);
 	httpd_reply(req, 200, "application/json", NULL, body, strlen(body));
 	free(body);
+}
+
+/*
+ * -z/--log-stats: every N seconds one line with the figures of /metrics
+ * that matter most, from the last ones the helpers sent.
+ */
+static void
+api_log_stats(int fd, short event, void *arg)
+{
+	const struct sc_stats	*k = &children[CHILD_KGPD].stats;
+	const struct sc_stats	*p = &children[CHILD_PROXYD].stats;
+	struct ctl_status	 st;
+	struct sc_link_stats	 ls[SC_MAX_CONNECTIONS];
+
+	api_cb->status(&st, ls);
+	log_info("Stats: state %s, connections %d/%u up, streams %llu open "
+	    "%llu total, bytes %llu in %llu out, requests 1xx %llu 2xx %llu "
+	    "3xx %llu 4xx %llu 5xx %llu, rtt %.1f ms", st.state,
+	    api_links_up(), st.nlinks, (unsigned long long)k->streams_open,
+	    (unsigned long long)k->streams_total,
+	    (unsigned long long)k->bytes_in, (unsigned long long)k->bytes_out,
+	    (unsigned long long)p->answers[0],
+	    (unsigned long long)p->answers[1],
+	    (unsigned long long)p->answers[2],
+	    (unsigned long long)p->answers[3],
+	    (unsigned long long)p->answers[4], (double)k->rtt_us / 1000.0);
+	timer_add(api_stats_ev, env->conf->log_stats, 0);
 }
 
 /* a process's CPU time and peak memory, labelled by its name */

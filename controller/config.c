@@ -85,6 +85,7 @@ enum opt_code {
 	OPT_API_ADDRESS,	/* /readyz, /metrics... (api.c) */
 	OPT_API_AUTH,
 	OPT_DOCTOR,		/* --doctor: checks, no tunnel (doctor.c) */
+	OPT_LOG_STATS,		/* -z: a summary line every N seconds */
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -130,6 +131,7 @@ static const struct sc_opt v4_opts[] = {
 	{ "verbose",			0, 'v', OPT_VERBOSE },
 	{ "log-format",			1, 0,   OPT_LOG_FORMAT },
 	{ "max-logsize",		1, 0,   OPT_MAX_LOGSIZE },
+	{ "log-stats",			1, 'z', OPT_LOG_STATS },
 	{ "se-port",			1, 'P', OPT_SE_PORT },
 	{ "max-missed-acks",		1, 0,   OPT_MAX_MISSED },
 	{ "tunnel-cainfo",		1, 0,   OPT_TUNNEL_CAINFO },
@@ -155,7 +157,6 @@ static const struct sc_opt v4_opts[] = {
 	{ "proxy-localhost",		0, 0,   OPT_LOCALHOST },
 	{ "extra-info",			1, 0,   OPT_EXTRA_INFO },
 	/* recognised, not implemented yet */
-	{ "log-stats",			1, 'z', U },
 	{ "status-address",		1, 0,   OPT_API_ADDRESS },
 	{ "metrics-address",		1, 0,   OPT_API_ADDRESS },
 	{ "api-address",		1, 0,   OPT_API_ADDRESS },
@@ -189,6 +190,7 @@ static const struct sc_opt v5_opts[] = {
 	{ "verbose",			0, 'v', OPT_VERBOSE },
 	{ "log-format",			1, 0,   OPT_LOG_FORMAT },
 	{ "max-logsize",		1, 0,   OPT_MAX_LOGSIZE },
+	{ "log-stats",			1, 0,   OPT_LOG_STATS },
 	{ "se-port",			1, 0,   OPT_SE_PORT },
 	{ "max-missed-acks",		1, 0,   OPT_MAX_MISSED },
 	{ "tunnel-cainfo",		1, 0,   OPT_TUNNEL_CAINFO },
@@ -242,7 +244,6 @@ static int	 config_env(struct sc_config *, unsigned char *, char *,
 static const struct sc_opt *find_short(const struct sc_opt *, int);
 static const struct sc_opt *find_long(const struct sc_opt *, const char *);
 static int	 opt_slot(enum opt_code);
-static int	 parse_bool(const char *);
 static int	 config_apply(struct sc_config *, const struct sc_opt *,
 		    const char *, const char *, char *, size_t);
 static int	 config_file_entries(struct sc_config *,
@@ -252,20 +253,6 @@ static void	 config_file_mode(const struct sc_opt *,
 		    const struct conffile *, const char *);
 static int	 config_file(struct sc_config *, const struct sc_opt *,
 		    const char *, const unsigned char *, char *, size_t);
-
-/* The default number of tunnel connections: one per CPU, 2 to 16. */
-int
-config_default_connections(void)
-{
-	long	 n;
-
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 2)
-		n = 2;
-	if (n > SC_MAX_CONNECTIONS)
-		n = SC_MAX_CONNECTIONS;
-	return ((int)n);
-}
 
 void
 config_init(struct sc_config *conf)
@@ -330,23 +317,6 @@ find_long(const struct sc_opt *opts, const char *name)
 	return (NULL);
 }
 
-/* YAML 1.1 booleans, quoted or not: 1 true, 0 false, -1 neither */
-static int
-parse_bool(const char *v)
-{
-	const char	*yes[] = { "true", "yes", "on", "y", NULL };
-	const char	*no[] = { "false", "no", "off", "n", NULL };
-	int		 i;
-
-	for (i = 0; yes[i] != NULL; i++)
-		if (strcasecmp(v, yes[i]) == 0)
-			return (1);
-	for (i = 0; no[i] != NULL; i++)
-		if (strcasecmp(v, no[i]) == 0)
-			return (0);
-	return (-1);
-}
-
 /*
  * The keys of a config file into conf, except those that seen[] says
  * the command line or the environment set already.  Messages name the
@@ -400,7 +370,7 @@ config_file_entries(struct sc_config *conf, const struct sc_opt *opts,
 					conf->verbose = (int)n;
 				continue;
 			}
-			if ((b = parse_bool(e->vals[0])) == -1)
+			if ((b = config_parse_bool(e->vals[0])) == -1)
 				return (config_error(err, errlen, CONFIG_ERROR,
 				    "config file %s, line %d: '%s' must be "
 				    "true or false%s", path, e->line, e->key,
@@ -488,6 +458,40 @@ config_file(struct sc_config *conf, const struct sc_opt *opts,
 		config_file_mode(opts, &cf, path);
 	conffile_free(&cf);
 	return (ret);
+}
+
+/*
+ * `sc run config-file`: a YAML template of every key of sc run, made
+ * from v5_opts, each key commented out under its flags and aliases.
+ */
+void
+config_template(FILE *f)
+{
+	const struct sc_opt	*o, *a;
+
+	fprintf(f, "# sc run -c FILE: every key of the config file, commented "
+	    "out.\n# The keys are the long flags of sc run (sc(8) says what "
+	    "each does);\n# a flag or a SAUCE_ variable overrides its key.\n");
+	for (o = v5_opts; o->name != NULL; o++) {
+		for (a = v5_opts; a->code != o->code; a++)
+			;
+		if (a != o || o->code == OPT_UNSUPPORTED ||
+		    o->code == OPT_CONFIG || o->code == OPT_HELP ||
+		    o->code == OPT_VERSION)
+			continue;	/* an alias, or no key */
+		fprintf(f, "\n# --%s", o->name);
+		if (o->shortc != 0)
+			fprintf(f, ", -%c", o->shortc);
+		for (a = o + 1; a->name != NULL; a++)
+			if (a->code == o->code)
+				fprintf(f, "; also the key %s", a->name);
+		if (!o->has_arg)
+			fprintf(f, " (true or false)\n#%s: false\n", o->name);
+		else if (o->list)
+			fprintf(f, " (a list)\n#%s:\n#  - \"\"\n", o->name);
+		else
+			fprintf(f, "\n#%s: \"\"\n", o->name);
+	}
 }
 
 /* A parsed config file into conf, as config_parse() does (the fuzzer). */
@@ -663,6 +667,12 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 			return (CONFIG_ERROR);
 		conf->max_missed_acks = (int)n;
 		break;
+	case OPT_LOG_STATS:
+		if (config_number(arg, flag, 1, SC_LOG_STATS_MAX, &n, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		conf->log_stats = (int)n;
+		break;
 	case OPT_CTL_SOCKET:
 		if (config_set_string(&conf->ctl_socket, arg, flag, err,
 		    errlen) == -1)
@@ -777,7 +787,7 @@ config_env(struct sc_config *conf, unsigned char *seen, char *err,
 		}
 		seen[opt_slot(o->code)] = 1;
 		if (!o->has_arg) {
-			if ((b = parse_bool(env)) == -1)
+			if ((b = config_parse_bool(env)) == -1)
 				return (config_error(err, errlen, CONFIG_ERROR,
 				    "%s: '%s' is neither true nor false", var,
 				    env));
@@ -834,6 +844,9 @@ config_parse(struct sc_config *conf, int argc, char **argv, char *err,
 	config_warn_reset();
 	memset(seen, 0, sizeof(seen));
 	conf->legacy = 1;
+	if (argc == 3 && strcmp(argv[1], "run") == 0 &&
+	    strcmp(argv[2], "config-file") == 0)
+		return (CONFIG_TEMPLATE);
 	if (argc > 1 && strcmp(argv[1], "run") == 0) {
 		conf->legacy = 0;
 		first = 2;

@@ -678,3 +678,34 @@ config_proxy_from_env(struct sc_config *conf)
 		return;
 	}
 }
+
+/* YAML 1.1 booleans, quoted or not: 1 true, 0 false, -1 neither */
+int
+config_parse_bool(const char *v)
+{
+	const char	*yes[] = { "true", "yes", "on", "y", NULL };
+	const char	*no[] = { "false", "no", "off", "n", NULL };
+	int		 i;
+
+	for (i = 0; yes[i] != NULL; i++)
+		if (strcasecmp(v, yes[i]) == 0)
+			return (1);
+	for (i = 0; no[i] != NULL; i++)
+		if (strcasecmp(v, no[i]) == 0)
+			return (0);
+	return (-1);
+}
+
+/* The default number of tunnel connections: one per CPU, 2 to 16. */
+int
+config_default_connections(void)
+{
+	long	 n;
+
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 2)
+		n = 2;
+	if (n > SC_MAX_CONNECTIONS)
+		n = SC_MAX_CONNECTIONS;
+	return ((int)n);
+}

@@ -100,7 +100,8 @@ config_usage(FILE *f, int legacy)
 "              [-n ip[:port] ...] [--dns-round-robin] [--dns-timeout d]\n"
 "              [--proxy-localhost allow|deny|direct]\n"
 "              [--allow-networks nets] [--deny-networks nets]\n"
-"              [--scproxy-port port]\n"
+"              [--scproxy-port port] [--log-stats seconds]\n"
+"       sc run config-file\n"
 "       sc legacy -u user -k key [-i name] [-x url] [options]\n"
 "       sc -u user -k key [-i name] [-x url] [-f readyfile] [-d pidfile]\n"
 "          [-l logfile] [-v]\n");
@@ -117,6 +118,7 @@ config_usage(FILE *f, int legacy)
 "          [--cacert-file file ...] [--cacert-system]\n"
 "          [-a host:port:user:pass ...] [--dns ip[:port],...]\n"
 "          [--allow-networks nets] [--deny-networks nets] [--scproxy-port port]\n"
+"          [-z seconds]\n"
 "       sc run -u user -k key [-i name] [-r region | --rest-url url] [options]\n"
 "See sc(8) for every flag.\n");
 }

@@ -7,8 +7,9 @@
  * group and root.  Each connection's peer credentials are read when it is
  * accepted, and every request is checked against them: status for root,
  * the daemon's own user and the members of the socket file's group;
- * commands that change anything (stop, verbose) for root and the daemon's
- * own user only.  A peer whose credentials cannot be read gets nothing.
+ * commands that change anything (stop, verbose, reconnect) for root and
+ * the daemon's own user only.  A peer whose credentials cannot be read
+ * gets nothing.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -61,6 +62,7 @@ static void	 control_accept(int, void *);
 static int	 control_status(struct imsgev *, struct imsg *);
 static int	 control_stop(struct imsgev *, struct imsg *);
 static int	 control_verbose(struct imsgev *, struct imsg *);
+static int	 control_reconnect(struct imsgev *, struct imsg *);
 static void	 control_gone(struct imsgev *);
 static void	 control_bad(struct imsgev *, struct imsg *, enum imsgev_error,
 		    const char *);
@@ -80,6 +82,8 @@ static const struct imsgev_msg control_msgs[] = {
 	{ IMSGEV_TYPE(IMSG_CTL_STOP), IMSGEV_EMPTY, 0, NULL, control_stop },
 	{ IMSGEV_TYPE(IMSG_CTL_VERBOSE), IMSGEV_SIZE(int32_t), 0, NULL,
 	    control_verbose },
+	{ IMSGEV_TYPE(IMSG_CTL_RECONNECT), IMSGEV_EMPTY, 0, NULL,
+	    control_reconnect },
 	IMSGEV_END
 };
 static const struct imsgev_peer control_peer = {
@@ -355,6 +359,8 @@ control_cmdname(uint32_t type)
 		return ("stop");
 	case IMSG_CTL_VERBOSE:
 		return ("verbose");
+	case IMSG_CTL_RECONNECT:
+		return ("reconnect");
 	default:
 		return ("unknown");
 	}
@@ -466,7 +472,27 @@ control_verbose(struct imsgev *iev, struct imsg *imsg)
 	}
 	log_setverbose(v);
 	child_set_verbose(v);
-	log_info("Verbosity set to %d", (int)v);
+	log_info("Verbosity set to %d (log level %s)", (int)v,
+	    log_level_name(v));
+	control_send(c, IMSG_CTL_OK, NULL);
+	return (IMSGEV_OK);
+}
+
+/* Drop the tunnel connections and open them again, as a link loss. */
+static int
+control_reconnect(struct imsgev *iev, struct imsg *imsg)
+{
+	struct ctl_conn	*c = iev->data;
+
+	if (!control_allowed(c, imsg->hdr.type))
+		return (IMSGEV_OK);
+	if (ctl_cb->reconnect() == -1) {
+		control_send(c, IMSG_CTL_FAIL, "the tunnel is not up: "
+		    "nothing to reconnect");
+		return (IMSGEV_OK);
+	}
+	log_info("Reconnect requested on the control socket: dropping the "
+	    "tunnel connections");
 	control_send(c, IMSG_CTL_OK, NULL);
 	return (IMSGEV_OK);
 }

@@ -28,6 +28,7 @@
 #define SC_CA_CHUNK		16000
 #define SC_CACERT_FILES_MAX	16	/* --cacert-file, up to SC_CA_MAX in all */
 #define SC_REGIONS_MAX		32	/* the operator's region table (regions) */
+#define SC_LOG_STATS_MAX	86400	/* -z/--log-stats: seconds, at most a day */
 #define STOP_CONNECT_SEC	5	/* each REST call of the shutdown */
 #define STOP_REQUEST_SEC	10
 #define SC_NOFILE		65536	/* open files as root, for the helpers */
@@ -147,6 +148,7 @@ struct sc_config {
 	int		 no_remove_colliding;
 	int		 wait_shutdown;	/* let open streams finish */
 	int		 max_missed_acks;
+	int		 log_stats;		/* -z: seconds, 0: off */
 	int		 se_port;
 	int		 se_port_set;
 	int		 tunnel_connections;	/* 1..SC_MAX_CONNECTIONS */
@@ -199,6 +201,7 @@ struct sc_config {
 #define CONFIG_VERSION	2	/* print the version, exit 0 */
 #define CONFIG_ERROR	3	/* message in the buffer, exit 1 */
 #define CONFIG_USAGE	4	/* message in the buffer, usage, exit 2 */
+#define CONFIG_TEMPLATE	5	/* sc run config-file: the template, exit 0 */
 
 /* the config file (-c), as read by conffile.c: keys and their values */
 #define CONFFILE_MAX		(256 * 1024)	/* bytes */
@@ -370,14 +373,16 @@ void		 sc_fatal(const char *, ...)
 
 /* config.c */
 extern char	*config_cainfo;		/* --cainfo */
-int		 config_default_connections(void);
 void		 config_init(struct sc_config *);
+void		 config_template(FILE *);
 void		 config_free(struct sc_config *);
 int		 config_parse(struct sc_config *, int, char **, char *, size_t);
 int		 config_file_apply(struct sc_config *, const struct conffile *,
 		    const char *, char *, size_t);
 
 /* confval.c */
+int		 config_default_connections(void);
+int		 config_parse_bool(const char *);
 void		 config_wipe_free(char *);
 int		 config_error(char *, size_t, int, const char *, ...)
 		    __attribute__((__format__ (printf, 4, 5)));
@@ -502,6 +507,7 @@ struct control_cb {
 	void	(*status)(struct ctl_status *, struct sc_link_stats *);
 	int	(*stats_request)(void);	/* kgpd's figures: 0, or -1 */
 	void	(*stop)(int);		/* IMSG_CTL_STOP */
+	int	(*reconnect)(void);	/* IMSG_CTL_RECONNECT: 0, or -1 */
 };
 int		 control_init(const char *, char *, size_t);
 void		 control_listen(struct event_base *, const struct control_cb *);

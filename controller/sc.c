@@ -60,6 +60,7 @@ static void	 sc_shutdown(int);
 static const char *sc_state_name(enum sc_state);
 static void	 sc_status(struct ctl_status *, struct sc_link_stats *);
 static int	 sc_stats_request(void);
+static int	 sc_reconnect(void);
 static void	 sc_touch_readyfile(void);
 static void	 sc_tunnel_up(void);
 static void	 sc_proxyd_opts(const struct sc_config *, struct child *,
@@ -141,6 +142,7 @@ static const struct control_cb sc_control_cb = {
 	.status = sc_status,
 	.stats_request = sc_stats_request,
 	.stop = sc_shutdown,
+	.reconnect = sc_reconnect,
 };
 
 static const char *
@@ -302,6 +304,16 @@ sc_stats_request(void)
 	if (!child_ready(CHILD_KGPD))
 		return (-1);
 	return (child_compose(&children[CHILD_KGPD], IMSG_STATS_REQ, -1,
+	    NULL, 0) == -1 ? -1 : 0);
+}
+
+/* sc-ctl reconnect: kgpd drops its links; link.c brings them back. */
+static int
+sc_reconnect(void)
+{
+	if (env->state != SC_UP || !child_ready(CHILD_KGPD))
+		return (-1);
+	return (child_compose(&children[CHILD_KGPD], IMSG_KGP_BREAK, -1,
 	    NULL, 0) == -1 ? -1 : 0);
 }
 
@@ -796,6 +808,9 @@ main(int argc, char *argv[])
 		return (0);
 	case CONFIG_VERSION:
 		printf("sc %s\n", SC_VERSION);
+		return (0);
+	case CONFIG_TEMPLATE:
+		config_template(stdout);
 		return (0);
 	case CONFIG_USAGE:
 		fprintf(stderr, "Error: %s\n", err);

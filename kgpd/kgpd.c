@@ -38,6 +38,7 @@ static void	kgpd_main_gone(struct imsgev *);
 static int	kgpd_move(struct imsgev *, struct imsg *);
 static int	kgpd_moved(struct imsgev *, struct imsg *);
 static int	kgpd_lend(struct imsgev *, struct imsg *);
+static int	kgpd_break(struct imsgev *, struct imsg *);
 static void	kgpd_proxyd_gone(struct imsgev *);
 static void	kgpd_connect(int, uint32_t);
 static void	kgpd_sig(int, short, void *);
@@ -50,6 +51,7 @@ static const struct imsgev_msg kgpd_msgs_main[] = {
 	{ IMSGEV_TYPE(IMSG_KGP_CONNECT), IMSGEV_SIZE(uint32_t), IMSGEV_FD,
 	    NULL, kgpd_connect_msg },
 	{ IMSGEV_TYPE(IMSG_KGP_DRAIN), IMSGEV_EMPTY, 0, NULL, kgpd_drain },
+	{ IMSGEV_TYPE(IMSG_KGP_BREAK), IMSGEV_EMPTY, 0, NULL, kgpd_break },
 	{ IMSGEV_TYPE(IMSG_STATS_REQ), IMSGEV_EMPTY, 0, NULL,
 	    kgpd_stats_req },
 	IMSGEV_MSG_VERBOSE,
@@ -662,6 +664,19 @@ static int
 kgpd_drain(struct imsgev *iev, struct imsg *imsg)
 {
 	kgpd_each_conn(kgp_conn_drain);
+	return (IMSGEV_OK);
+}
+
+/* sc-ctl reconnect: every link that is up is dropped and resumed. */
+static int
+kgpd_break(struct imsgev *iev, struct imsg *imsg)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < nslots; i++)
+		if (slots[i].conn != NULL)
+			kgp_conn_break(slots[i].conn,
+			    "reconnect asked on the control socket");
 	return (IMSGEV_OK);
 }
 

@@ -3,7 +3,9 @@
  * carries SC_CTL_VERSION in peerid, both ways: sc refuses a request of
  * another version with an IMSG_CTL_FAIL that says why, and sc-ctl an
  * answer of another version.  Answers are checked as sc checks what it
- * gets: the exact size, terminated strings.
+ * gets: the exact size, terminated strings.  status, stats and show
+ * connections are three views of one answer (IMSG_CTL_STATUS_INFO); -j
+ * prints any answer as one JSON object.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -22,11 +24,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "imsg.h"
 #include "imsg_types.h"
 #include "log.h"
 
 #define CTL_TIMEOUT_MS	10000
+
+/* what the answer to IMSG_CTL_STATUS is shown as */
+enum ctl_view {
+	VIEW_NONE,
+	VIEW_STATUS,		/* status: everything */
+	VIEW_STATS,		/* stats: the counters */
+	VIEW_CONNS,		/* show connections: one line a connection */
+};
+
+static int	 jflag;		/* -j: JSON */
 
 static void	 usage(void) __attribute__((noreturn));
 static int	 ctl_connect(const char *);
@@ -35,14 +49,23 @@ static int	 ctl_wait(struct imsgbuf *, struct imsg *);
 static int	 get_status(struct imsg *, struct ctl_status *,
 		    struct sc_link_stats *);
 static void	 print_status(const struct ctl_status *);
-static void	 print_link(const struct sc_link_stats *);
+static void	 print_stats(const struct ctl_status *);
+static void	 print_link(const struct sc_link_stats *, const char *);
+static void	 print_json(json_t *);
+static json_t	*json_status(const struct ctl_status *,
+		    const struct sc_link_stats *, enum ctl_view);
+static const char *link_state(uint32_t);
 static char	*clean(const char *);
+static uint32_t	 parse_command(int, char *[], int32_t *, enum ctl_view *);
+static void	 fail(const char *);
 
 static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: sc-ctl [-i name] [-s socket] status | stop | verbose n\n");
+	    "usage: sc-ctl [-j] [-i name] [-s socket] command\n"
+	    "commands: status | stats | show connections | log level level |\n"
+	    "          verbose n | reconnect | stop\n");
 	exit(1);
 }
 
@@ -160,19 +183,44 @@ clean(const char *s)
 	return (b);
 }
 
+/* An error: on standard error, and with -j as JSON on standard output. */
 static void
-print_status(const struct ctl_status *st)
+fail(const char *msg)
+{
+	json_t	*j;
+
+	fprintf(stderr, "Error: %s\n", msg);
+	if (jflag && (j = json_pack("{s:b, s:s}", "ok", 0, "error",
+	    msg)) != NULL)
+		print_json(j);
+}
+
+static void
+print_json(json_t *j)
+{
+	char	*s;
+
+	if ((s = json_dumps(j, JSON_COMPACT)) != NULL) {
+		printf("%s\n", s);
+		free(s);
+	}
+	json_decref(j);
+}
+
+static long long
+uptime(const struct ctl_status *st)
 {
 	time_t	 now = time(NULL);
-	long long	 up;
 
-	up = st->started > 0 && now >= st->started ?
-	    (long long)(now - st->started) : 0;
-	printf("tunnel-id: %s\n", clean(st->tunnel_id));
-	printf("tunnel-name: %s\n", clean(st->tunnel_name));
-	printf("state: %s\n", clean(st->state));
-	printf("server: %s\n", clean(st->server));
-	printf("uptime: %lld\n", up);
+	return (st->started > 0 && now >= st->started ?
+	    (long long)(now - st->started) : 0);
+}
+
+/* uptime to reconnects: the lines status and stats share */
+static void
+print_counters(const struct ctl_status *st)
+{
+	printf("uptime: %lld\n", uptime(st));
 	printf("streams-open: %llu\n", (unsigned long long)st->streams_open);
 	printf("streams-total: %llu\n",
 	    (unsigned long long)st->streams_total);
@@ -180,9 +228,89 @@ print_status(const struct ctl_status *st)
 	printf("bytes-out: %llu\n", (unsigned long long)st->bytes_out);
 	printf("rtt-ms: %.1f\n", (double)st->rtt_us / 1000.0);
 	printf("reconnects: %u\n", st->reconnects);
+}
+
+static void
+print_stats(const struct ctl_status *st)
+{
+	printf("state: %s\n", clean(st->state));
+	print_counters(st);
+}
+
+static void
+print_status(const struct ctl_status *st)
+{
+	printf("tunnel-id: %s\n", clean(st->tunnel_id));
+	printf("tunnel-name: %s\n", clean(st->tunnel_name));
+	printf("state: %s\n", clean(st->state));
+	printf("server: %s\n", clean(st->server));
+	print_counters(st);
 	printf("pid-controller: %d\n", st->controller_pid);
 	printf("pid-kgpd: %d\n", st->kgpd_pid);
 	printf("pid-proxyd: %d\n", st->proxyd_pid);
+}
+
+/* One object: the fields of the view, named as the text names them. */
+static json_t *
+json_status(const struct ctl_status *st, const struct sc_link_stats *ls,
+    enum ctl_view view)
+{
+	json_t		*j, *x = NULL, *a = NULL, *l;
+	uint32_t	 i;
+
+	if (view == VIEW_CONNS)
+		j = json_object();
+	else
+		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:i}",
+		    "state", clean(st->state), "uptime", (json_int_t)uptime(st),
+		    "streams-open", (json_int_t)st->streams_open,
+		    "streams-total", (json_int_t)st->streams_total,
+		    "bytes-in", (json_int_t)st->bytes_in,
+		    "bytes-out", (json_int_t)st->bytes_out,
+		    "rtt-ms", (double)st->rtt_us / 1000.0,
+		    "reconnects", (int)st->reconnects);
+	if (j == NULL)
+		goto nomem;
+	if (view != VIEW_STATS && ((x = json_pack("{s:s}", "server",
+	    clean(st->server))) == NULL || json_object_update(j, x) == -1))
+		goto nomem;
+	json_decref(x);
+	x = NULL;
+	if (view == VIEW_STATUS && ((x = json_pack("{s:s, s:s, s:i, s:i, "
+	    "s:i}", "tunnel-id", clean(st->tunnel_id), "tunnel-name",
+	    clean(st->tunnel_name), "pid-controller", st->controller_pid,
+	    "pid-kgpd", st->kgpd_pid, "pid-proxyd", st->proxyd_pid)) == NULL ||
+	    json_object_update(j, x) == -1))
+		goto nomem;
+	json_decref(x);
+	x = NULL;
+	if (view == VIEW_STATS)
+		return (j);
+	if ((a = json_array()) == NULL)
+		goto nomem;
+	for (i = 0; i < st->nlinks; i++) {
+		if ((l = json_pack("{s:i, s:s, s:f, s:I, s:I, s:I, s:i, s:i, "
+		    "s:I, s:I}", "index", (int)ls[i].index,
+		    "state", link_state(ls[i].state),
+		    "rtt-ms", (double)ls[i].rtt_us / 1000.0,
+		    "streams-open", (json_int_t)ls[i].streams_open,
+		    "bytes-in", (json_int_t)ls[i].bytes_in,
+		    "bytes-out", (json_int_t)ls[i].bytes_out,
+		    "breaks", (int)ls[i].breaks,
+		    "resumes", (int)ls[i].resumes,
+		    "retransmitted", (json_int_t)ls[i].retransmitted,
+		    "last-break", (json_int_t)ls[i].last_break)) == NULL ||
+		    json_array_append_new(a, l) == -1)
+			goto nomem;
+	}
+	if (json_object_set_new(j, "connections", a) == -1) {
+		a = NULL;
+		goto nomem;
+	}
+	return (j);
+ nomem:
+	fprintf(stderr, "Error: out of memory\n");
+	exit(1);
 }
 
 /* IMSG_CTL_STATUS_INFO: struct ctl_status, then nlinks links, exactly. */
@@ -198,37 +326,92 @@ get_status(struct imsg *imsg, struct ctl_status *st,
 	return (0);
 }
 
-static void
-print_link(const struct sc_link_stats *ls)
+static const char *
+link_state(uint32_t state)
 {
-	const char	*state;
+	switch (state) {
+	case SC_LINK_UP:
+		return ("up");
+	case SC_LINK_BROKEN:
+		return ("broken");
+	case SC_LINK_CONNECTING:
+		return ("connecting");
+	default:
+		return ("none");
+	}
+}
+
+static void
+print_link(const struct sc_link_stats *ls, const char *server)
+{
 	struct tm	 tm;
 	time_t		 t;
 	char		 when[64];
 
-	switch (ls->state) {
-	case SC_LINK_UP:
-		state = "up";
-		break;
-	case SC_LINK_BROKEN:
-		state = "broken";
-		break;
-	case SC_LINK_CONNECTING:
-		state = "connecting";
-		break;
-	default:
-		state = "none";
-		break;
-	}
 	t = (time_t)ls->last_break;
 	if (ls->last_break <= 0 || gmtime_r(&t, &tm) == NULL ||
 	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		strlcpy(when, "never", sizeof(when));
-	printf("connection %u: %s, rtt %.1f ms, streams %llu, breaks %u, "
-	    "resumes %u, retransmitted %llu bytes, last break %s\n",
-	    ls->index, state, (double)ls->rtt_us / 1000.0,
-	    (unsigned long long)ls->streams_open, ls->breaks, ls->resumes,
+	printf("connection %u: %s, server %s, rtt %.1f ms, streams %llu, "
+	    "bytes %llu in %llu out, breaks %u, resumes %u, retransmitted "
+	    "%llu bytes, last break %s\n", ls->index, link_state(ls->state),
+	    server, (double)ls->rtt_us / 1000.0,
+	    (unsigned long long)ls->streams_open,
+	    (unsigned long long)ls->bytes_in,
+	    (unsigned long long)ls->bytes_out, ls->breaks, ls->resumes,
 	    (unsigned long long)ls->retransmitted, when);
+}
+
+/*
+ * The command words into the request type, its verbosity and the view
+ * of a status answer; exits with the usage or an error when they do not
+ * make one command.
+ */
+static uint32_t
+parse_command(int argc, char *argv[], int32_t *v, enum ctl_view *view)
+{
+	const char	*errstr;
+	int		 level;
+
+	*view = VIEW_NONE;
+	if (argc == 1 && strcmp(argv[0], "status") == 0) {
+		*view = VIEW_STATUS;
+		return (IMSG_CTL_STATUS);
+	}
+	if (argc == 1 && strcmp(argv[0], "stats") == 0) {
+		*view = VIEW_STATS;
+		return (IMSG_CTL_STATUS);
+	}
+	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "connections") == 0) {
+		*view = VIEW_CONNS;
+		return (IMSG_CTL_STATUS);
+	}
+	if (argc == 1 && strcmp(argv[0], "stop") == 0)
+		return (IMSG_CTL_STOP);
+	if (argc == 1 && strcmp(argv[0], "reconnect") == 0)
+		return (IMSG_CTL_RECONNECT);
+	if (argc == 2 && strcmp(argv[0], "verbose") == 0) {
+		*v = strtonum(argv[1], 0, 3, &errstr);
+		if (errstr != NULL) {
+			fprintf(stderr, "Error: verbosity %s: %s (0 to 3)\n",
+			    argv[1], errstr);
+			exit(1);
+		}
+		return (IMSG_CTL_VERBOSE);
+	}
+	if (argc == 3 && strcmp(argv[0], "log") == 0 &&
+	    strcmp(argv[1], "level") == 0) {
+		if (log_level_parse(argv[2], &level) == -1) {
+			fprintf(stderr, "Error: log level %s: not one of "
+			    "error, warn, info, debug, trace\n",
+			    clean(argv[2]));
+			exit(1);
+		}
+		*v = level;
+		return (IMSG_CTL_VERBOSE);
+	}
+	usage();
 }
 
 int
@@ -238,17 +421,21 @@ main(int argc, char *argv[])
 	struct imsg		 imsg;
 	struct ctl_status	 st;
 	struct sc_link_stats	 ls[SC_MAX_CONNECTIONS];
-	const char		*sock = NULL, *name = NULL, *errstr;
-	char			 path[PATH_MAX], *msg;
+	const char		*sock = NULL, *name = NULL;
+	char			 path[PATH_MAX], *msg, buf[256];
+	enum ctl_view		 view;
 	int32_t			 v = 0;
 	uint32_t		 type;
 	uint32_t		 i;
 	int			 ch, fd, ret = 1;
 
-	while ((ch = getopt(argc, argv, "hi:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "hi:js:")) != -1) {
 		switch (ch) {
 		case 'i':
 			name = optarg;
+			break;
+		case 'j':
+			jflag = 1;
 			break;
 		case 's':
 			sock = optarg;
@@ -261,20 +448,7 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc < 1)
 		usage();
-	if (strcmp(argv[0], "status") == 0 && argc == 1)
-		type = IMSG_CTL_STATUS;
-	else if (strcmp(argv[0], "stop") == 0 && argc == 1)
-		type = IMSG_CTL_STOP;
-	else if (strcmp(argv[0], "verbose") == 0 && argc == 2) {
-		type = IMSG_CTL_VERBOSE;
-		v = strtonum(argv[1], 0, 3, &errstr);
-		if (errstr != NULL) {
-			fprintf(stderr, "Error: verbosity %s: %s (0 to 3)\n",
-			    argv[1], errstr);
-			return (1);
-		}
-	} else
-		usage();
+	type = parse_command(argc, argv, &v, &view);
 
 	if (sock == NULL) {
 		if (sc_ctl_path(name, path, sizeof(path)) == -1) {
@@ -302,41 +476,55 @@ main(int argc, char *argv[])
 	/* a refusal is understood whatever the version */
 	if (imsg.hdr.peerid != SC_CTL_VERSION &&
 	    imsg.hdr.type != IMSG_CTL_FAIL) {
-		fprintf(stderr, "Error: sc speaks control protocol %u, this "
-		    "sc-ctl speaks %u: use the sc-ctl installed with that sc\n",
-		    imsg.hdr.peerid, SC_CTL_VERSION);
+		snprintf(buf, sizeof(buf), "sc speaks control protocol %u, "
+		    "this sc-ctl speaks %u: use the sc-ctl installed with "
+		    "that sc", imsg.hdr.peerid, SC_CTL_VERSION);
+		fail(buf);
 		goto done;
 	}
 	switch (imsg.hdr.type) {
 	case IMSG_CTL_STATUS_INFO:
 		if (type != IMSG_CTL_STATUS ||
 		    get_status(&imsg, &st, ls) == -1) {
-			fprintf(stderr, "Error: bad status answer\n");
+			fail("bad status answer");
 			break;
 		}
-		print_status(&st);
-		for (i = 0; i < st.nlinks; i++)
-			print_link(&ls[i]);
 		ret = 0;
+		if (jflag) {
+			print_json(json_status(&st, ls, view));
+			break;
+		}
+		if (view == VIEW_STATUS)
+			print_status(&st);
+		else if (view == VIEW_STATS)
+			print_stats(&st);
+		if (view != VIEW_STATS)
+			for (i = 0; i < st.nlinks; i++)
+				print_link(&ls[i], clean(st.server));
 		break;
 	case IMSG_CTL_OK:
 		if (type == IMSG_CTL_STATUS || imsg_get_empty(&imsg) == -1) {
-			fprintf(stderr, "Error: bad answer from sc\n");
+			fail("bad answer from sc");
 			break;
 		}
-		if (type == IMSG_CTL_STOP)
-			printf("sc is shutting down\n");
 		ret = 0;
+		if (jflag)
+			print_json(json_pack("{s:b}", "ok", 1));
+		else if (type == IMSG_CTL_STOP)
+			printf("sc is shutting down\n");
+		else if (type == IMSG_CTL_RECONNECT)
+			printf("sc is reconnecting the tunnel\n");
 		break;
 	case IMSG_CTL_FAIL:
 		if ((msg = imsg_get_string(&imsg, SC_CTL_FAIL_LEN)) == NULL)
-			fprintf(stderr, "Error: the request failed\n");
+			fail("the request failed");
 		else
-			fprintf(stderr, "Error: %s\n", clean(msg));
+			fail(clean(msg));
 		break;
 	default:
-		fprintf(stderr, "Error: unexpected answer %u from sc\n",
+		snprintf(buf, sizeof(buf), "unexpected answer %u from sc",
 		    imsg.hdr.type);
+		fail(buf);
 		break;
 	}
  done:
