@@ -151,6 +151,7 @@ int	 kgp_config_valid(const void *, size_t);
 #define PROXY_F_DNS_RR	0x04	/* the name servers in turn, not fallbacks */
 #define PROXY_F_LOCAL_DENY 0x08	/* --proxy-localhost deny */
 #define PROXY_F_LOCAL_VIA 0x10	/* --proxy-localhost allow: through -x */
+#define PROXY_F_PAC	0x20	/* --pac: ask pacd (IMSG_PAC_ASK) */
 
 #define SC_DNS_LEN	512	/* dns_servers: "ip:port,[ip6]:port,..." */
 

@@ -12,11 +12,13 @@
 
 #include "proxyopt.h"
 
-#define PAC_SCRIPT_MAX		(1024 * 1024)	/* a PAC file or URL's body */
+#define PAC_SCRIPT_MAX		(256 * 1024)	/* a PAC file or URL's body */
 #define PAC_FETCH_SEC		10	/* fetching a PAC URL, all of it */
 #define PAC_CALL_MS		100	/* one FindProxyForURL() call */
 #define PAC_CACHE_SEC		30	/* proxyd keeps an answer per host */
 #define PAC_CACHE_MAX		256	/* hosts in proxyd's cache */
+#define PAC_WAIT_MS		500	/* proxyd waits for an answer */
+#define PAC_INFLIGHT_MAX	64	/* questions the controller relays */
 #define PAC_ANSWER_LEN		1024	/* an answer, its NUL included */
 #define PAC_ANSWER_MAX		8	/* entries of an answer that are used */
 #define PAC_PROXY_PORT		80	/* PROXY host without a port */

@@ -44,6 +44,7 @@
 #define PAC_LOAD_MS	1000	/* loading the script (pacans.h: the calls) */
 
 static int	 pacd_ask(struct imsgev *, struct imsg *);
+static int	 pacd_stats_req(struct imsgev *, struct imsg *);
 static void	 pacd_main_gone(struct imsgev *);
 static void	 pacd_sig(int, short, void *);
 static char	*pacd_read_script(int, size_t *);
@@ -54,6 +55,8 @@ static int	 pacd_jserror(const char *, va_list);
 static const struct imsgev_msg pacd_msgs_main[] = {
 	{ IMSGEV_TYPE(IMSG_PAC_ASK), IMSGEV_SIZE(struct pac_ask), 0,
 	    pac_ask_valid, pacd_ask },
+	{ IMSGEV_TYPE(IMSG_STATS_REQ), IMSGEV_EMPTY, 0, NULL,
+	    pacd_stats_req },
 	IMSGEV_MSG_VERBOSE,
 	IMSGEV_END
 };
@@ -175,6 +178,18 @@ pacd_main_gone(struct imsgev *iev)
 {
 	imsgev_clear(iev);
 	event_base_loopbreak(base);
+}
+
+/* Its CPU time and memory, for sc's /metrics. */
+static int
+pacd_stats_req(struct imsgev *iev, struct imsg *imsg)
+{
+	struct sc_stats	 st;
+
+	memset(&st, 0, sizeof(st));
+	sc_stats_self(&st);
+	imsg_compose_event(iev, IMSG_STATS, 0, 0, -1, &st, sizeof(st));
+	return (IMSGEV_OK);
 }
 
 /* A real-time timer of ms milliseconds (0: off). */

@@ -26,6 +26,7 @@
 #include "imsg_types.h"
 #include "kgp.h"
 #include "log.h"
+#include "pacans.h"
 #include "proc.h"
 #include "proxyd.h"
 #include "sandbox.h"
@@ -40,6 +41,7 @@ static int	 proxyd_ca(struct imsgev *, struct imsg *);
 static int	 proxyd_opt(struct imsgev *, struct imsg *);
 static int	 proxyd_listen(struct imsgev *, struct imsg *);
 static int	 proxyd_stats_req(struct imsgev *, struct imsg *);
+static int	 proxyd_pac_answer(struct imsgev *, struct imsg *);
 static int	 proxyd_peer_fd(struct imsgev *, struct imsg *);
 static void	 proxyd_main_gone(struct imsgev *);
 static int	 proxyd_stream(struct imsgev *, struct imsg *);
@@ -65,6 +67,8 @@ static const struct imsgev_msg proxyd_msgs_main[] = {
 	    proxyd_stats_req },
 	{ IMSGEV_TYPE(IMSG_PEER_FD), IMSGEV_EMPTY, IMSGEV_FD, NULL,
 	    proxyd_peer_fd },
+	{ IMSGEV_TYPE(IMSG_PAC_ANSWER), 1, PAC_ANSWER_LEN, IMSGEV_STRING,
+	    NULL, proxyd_pac_answer },
 	IMSGEV_END
 };
 static const struct imsgev_peer proxyd_peer_main = {
@@ -239,6 +243,16 @@ proxyd_listen(struct imsgev *iev, struct imsg *imsg)
 {
 	if (relay_listen(imsg_get_fd(imsg)) == -1)
 		return (IMSGEV_BAD);
+	return (IMSGEV_OK);
+}
+
+/* --pac: pacd's answer to a question of relay_pac.c ("": none) */
+static int
+proxyd_pac_answer(struct imsgev *iev, struct imsg *imsg)
+{
+	if (!env->pac)
+		return (IMSGEV_BAD);
+	pac_answer(imsg->hdr.peerid, imsg->data);
 	return (IMSGEV_OK);
 }
 
