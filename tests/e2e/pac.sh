@@ -1,7 +1,9 @@
 #!/bin/bash
 # issue 17: --pac, the PAC file that chooses the upstream proxy of each
 # request, run by pacd, a sandboxed process of its own.  In office,
-# nftables lets only tinyproxy reach the app's address ($APP_IP):
+# nftables lets only tinyproxy reach the app's address ($APP_IP), with
+# basic authentication, whose credentials come from -a (a PAC names no
+# credentials):
 #   - a PAC (fetched from a URL) choosing tinyproxy for the app and DIRECT
 #     for another host: both 200, and tinyproxy's log shows only the
 #     first; "PROXY dead; PROXY tinyproxy" falls back to the second;
@@ -23,6 +25,8 @@ LOOP_IP=10.218.$N.2
 TINY_PORT=3128
 DEAD_PORT=3129
 WEB_PORT=8099
+PX_USER=corp
+PX_PASS=pac-s3cret.t1ny	# tinyproxy takes [-a-z0-9._]
 
 e2e_init
 start_server
@@ -30,7 +34,7 @@ start_app
 office ip addr add "$PROXY_IP/32" dev lo
 office ip addr add "$DIRECT_IP/32" dev lo
 office ip addr add "$LOOP_IP/32" dev lo
-start_tinyproxy "$PROXY_IP" "$TINY_PORT"
+start_tinyproxy "$PROXY_IP" "$TINY_PORT" "$PX_USER" "$PX_PASS"
 app_proxies_only tinyproxy
 
 # a web server in office: the host that is reached DIRECT, and the PAC URL
@@ -56,7 +60,7 @@ EOF
 run_sc() {
 	launch_sc run -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" \
 	    --rest-url "$REST_URL" -f "$TMP/ready" --ctl-socket "$TMP/ctl.sock" \
-	    "$@"
+	    -a "$PX_USER:$PX_PASS@$PROXY_IP:$TINY_PORT" "$@"
 }
 
 # get URL [curl args]: "body code" of a GET through the tunnel
@@ -80,7 +84,7 @@ out=$(get "http://$DIRECT_IP:$WEB_PORT/direct.txt")
 [ "$out" = "direct host  200" ] || fail "PAC DIRECT: '$out'"
 grep -q "$DIRECT_IP" "$TMP/tinyproxy.log" &&
     fail "the DIRECT host went through tinyproxy"
-ok "--pac URL: the app through the PAC's PROXY (tinyproxy's log), another host DIRECT: 200 both"
+ok "--pac URL: the app through the PAC's PROXY (tinyproxy's log, the proxy's credentials from -a), another host DIRECT: 200 both"
 
 out=$(get "$(app_tls_url /text/fallback)" -k -p)
 [ "$out" = "response fallback  200" ] || fail "PAC fallback: '$out'"
