@@ -82,29 +82,15 @@ int
 main(int argc, char *argv[])
 {
 	struct event	*ev_term, *ev_int;
-	struct sc_hello	 hello;
 	sigset_t	 set;
-	const char	*ids = NULL;
+	const char	*ids;
 	char		*script;
 	size_t		 len;
-	int		 ch, verbose = 0;
+	int		 verbose;
 
 	log_procinit("pacd");
-	while ((ch = getopt(argc, argv, "qu:v")) != -1) {
-		switch (ch) {
-		case 'u':
-			ids = optarg;
-			break;
-		case 'q':
-			verbose--;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
+	if (proc_helper_args(argc, argv, &ids, &verbose) == -1)
+		usage();
 	log_setverbose(verbose);
 	if (fcntl(PACD_CTL_FD, F_GETFD) == -1 ||
 	    fcntl(PACD_SCRIPT_FD, F_GETFD) == -1)
@@ -156,12 +142,7 @@ main(int argc, char *argv[])
 	sandbox_drop_ids(ids, SC_CHROOT);
 	sandbox_pac();
 
-	memset(&hello, 0, sizeof(hello));
-	hello.version = SC_IMSG_VERSION;
-	hello.pid = getpid();
-	imsg_compose_event(&iev_main, IMSG_HELLO, 0, 0, -1, &hello,
-	    sizeof(hello));
-
+	proc_hello(&iev_main);
 	event_base_dispatch(base);
 	pacparser_cleanup();
 	return (0);

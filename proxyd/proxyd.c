@@ -128,26 +128,10 @@ int
 main(int argc, char *argv[])
 {
 	struct event	*ev_term, *ev_int, *ev_hup;
-	struct sc_hello	 hello;
-	const char	*ids = NULL;
-	int		 ch, verbose = 0;
+	const char	*ids;
+	int		 verbose;
 
-	while ((ch = getopt(argc, argv, "qu:v")) != -1) {
-		switch (ch) {
-		case 'u':
-			ids = optarg;
-			break;
-		case 'q':
-			verbose--;	/* --log-level warn, error */
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (argc != optind)
+	if (proc_helper_args(argc, argv, &ids, &verbose) == -1)
 		usage();
 
 	log_init(LOG_DST_STDERR, LOG_DAEMON);
@@ -190,10 +174,7 @@ main(int argc, char *argv[])
 	sandbox_drop_ids(ids, SC_CHROOT);
 	sandbox_proxyd();
 
-	hello.version = SC_IMSG_VERSION;
-	hello.pid = getpid();
-	imsg_compose_event(&env->iev_main, IMSG_HELLO, 0, 0, -1, &hello,
-	    sizeof(hello));
+	proc_hello(&env->iev_main);
 	log_debug("proxyd ready (pid %d)", (int)getpid());
 
 	proc_trim_start(env->base);

@@ -505,6 +505,20 @@ ctl_field() {
 	ctl_status | sed -n "s/^$1:[[:space:]]*//p" | head -n 1
 }
 
+# run_sc ARGS...: sc run (version 5) with the test's server and ARGS
+run_sc() {
+	launch_sc run -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" \
+	    --rest-url "$REST_URL" -f "$TMP/ready" --ctl-socket "$TMP/ctl.sock" \
+	    "$@"
+}
+
+# get URL [curl args]: "body code" of a GET through the tunnel
+get() {
+	local url=$1
+	shift
+	browse -w ' %{http_code}' "$@" "$url" 2>&1 | tr '\n' ' '
+}
+
 # bad_run WANT ARGS...: sc run with ARGS (and the test's account and
 # server) exits 1 at start and says "Error: WANT"
 bad_run() {

@@ -57,17 +57,9 @@ function FindProxyForURL(url, host) {
 }
 EOF
 
-run_sc() {
-	launch_sc run -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" \
-	    --rest-url "$REST_URL" -f "$TMP/ready" --ctl-socket "$TMP/ctl.sock" \
-	    -a "$PX_USER:$PX_PASS@$PROXY_IP:$TINY_PORT" "$@"
-}
-
-# get URL [curl args]: "body code" of a GET through the tunnel
-get() {
-	local url=$1
-	shift
-	browse -w ' %{http_code}' "$@" "$url" 2>&1 | tr '\n' ' '
+# run_pac ARGS...: sc run, tinyproxy's credentials from -a
+run_pac() {
+	run_sc -a "$PX_USER:$PX_PASS@$PROXY_IP:$TINY_PORT" "$@"
 }
 
 pacd_pid() {
@@ -75,7 +67,7 @@ pacd_pid() {
 }
 
 # --- the PAC from a URL: the proxy for the app, DIRECT for another host --
-run_sc --pac "http://$DIRECT_IP:$WEB_PORT/office.pac"
+run_pac --pac "http://$DIRECT_IP:$WEB_PORT/office.pac"
 out=$(get "$(app_url /text/viapac)")
 [ "$out" = "response viapac  200" ] || fail "PAC PROXY: '$out'"
 grep -q "GET http://$APP_IP:$APP_PORT/text/viapac" "$TMP/tinyproxy.log" ||
@@ -115,7 +107,7 @@ ok "pacd: seccomp filter (Seccomp: 2), no_new_privs, chroot /var/empty, _sc, one
 stop_sc
 
 # --- a PAC that loops (SAUCE_PAC, a file) -------------------------------
-SAUCE_PAC=$TMP/office.pac run_sc
+SAUCE_PAC=$TMP/office.pac run_pac
 pid=$(pacd_pid)
 [ -n "$pid" ] || fail "no pacd under sc"
 start=$(date +%s%N)

@@ -78,23 +78,9 @@ echo "local service" >"$TMP/local.txt"
 # only the proxies reach the app
 app_proxies_only tinyproxy nobody
 
-# run_sc ARGS...: sc run with the test's server and ARGS
-run_sc() {
-	launch_sc run -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" \
-	    --rest-url "$REST_URL" -f "$TMP/ready" --ctl-socket "$TMP/ctl.sock" \
-	    "$@"
-}
-
 # meta EXPR: a Python expression of the tunnel's REST "metadata" (m)
 meta() {
 	rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get "(lambda m: $1)(j['metadata'])"
-}
-
-# get URL [curl args]: "body code" of a GET through the tunnel
-get() {
-	local url=$1
-	shift
-	browse -w ' %{http_code}' "$@" "$url" 2>&1 | tr '\n' ' '
 }
 
 # the three kinds of request: plain, absolute-form https://, CONNECT
