@@ -357,6 +357,7 @@ int		 pac_load(const char *);
 int		 pac_relay_ask(struct imsgev *, struct imsg *);
 int		 pac_relay_answer(struct imsgev *, struct imsg *);
 void		 pac_died(void);
+void		 pac_proxyd_died(void);
 
 /* prepare.c: before the sandbox */
 struct passwd;

@@ -40,6 +40,7 @@ static struct {
 	uint32_t	 id;
 	char		 host[SC_HOST_LEN];
 	int		 used;
+	int		 orphan;	/* the proxyd that asked died */
 } pac_inflight[PAC_INFLIGHT_MAX];
 
 static size_t	 pac_curl_write(char *, size_t, size_t, void *);
@@ -251,6 +252,7 @@ pac_relay_ask(struct imsgev *iev, struct imsg *imsg)
 		return (IMSGEV_OK);
 	}
 	pac_inflight[i].used = 1;
+	pac_inflight[i].orphan = 0;
 	pac_inflight[i].id = imsg->hdr.peerid;
 	strlcpy(pac_inflight[i].host, a.host, sizeof(pac_inflight[i].host));
 	imsg_compose_event(&children[CHILD_PAC].iev, IMSG_PAC_ASK,
@@ -271,8 +273,20 @@ pac_relay_answer(struct imsgev *iev, struct imsg *imsg)
 	if (i == PAC_INFLIGHT_MAX)
 		return (IMSGEV_BAD);	/* nobody asked that */
 	pac_inflight[i].used = 0;
-	pac_answer(imsg->hdr.peerid, imsg->data);
+	/* a new proxyd numbers its questions afresh: not for it */
+	if (!pac_inflight[i].orphan)
+		pac_answer(imsg->hdr.peerid, imsg->data);
 	return (IMSGEV_OK);
+}
+
+/* proxyd died: what it asked is answered to nobody. */
+void
+pac_proxyd_died(void)
+{
+	int	 i;
+
+	for (i = 0; i < PAC_INFLIGHT_MAX; i++)
+		pac_inflight[i].orphan = 1;
 }
 
 /* pacd died: what it was asked goes DIRECT, and the log says so. */
@@ -286,7 +300,8 @@ pac_died(void)
 			continue;
 		log_warnx("pac: FindProxyForURL() for %s got no answer, pacd "
 		    "died: DIRECT", pac_inflight[i].host);
-		pac_answer(pac_inflight[i].id, "");
+		if (!pac_inflight[i].orphan)
+			pac_answer(pac_inflight[i].id, "");
 		pac_inflight[i].used = 0;
 	}
 }

@@ -408,7 +408,9 @@ sc_child_ready(struct child *c)
 		child_compose(c, IMSG_PROXY_CONFIG, -1, &pc, sizeof(pc));
 	}
 	if (!startup_done) {
-		if (child_ready(CHILD_KGPD) && child_ready(CHILD_PROXYD)) {
+		/* with --pac, pacd too: its first start loads the script */
+		if (child_ready(CHILD_KGPD) && child_ready(CHILD_PROXYD) &&
+		    (children[CHILD_PAC].off || child_ready(CHILD_PAC))) {
 			startup_done = 1;
 			event_base_once(env->base, -1, EV_TIMEOUT, sc_startup,
 			    NULL, &(struct timeval){ 0, 0 });
@@ -427,6 +429,8 @@ sc_child_died(struct child *c)
 {
 	if (c->id == CHILD_PAC)
 		pac_died();
+	if (c->id == CHILD_PROXYD)
+		pac_proxyd_died();
 	if (env->state == SC_STOPPING || c->id != CHILD_KGPD)
 		return;
 	/* the connections went with it; the new kgpd gets new ones */

@@ -55,6 +55,7 @@ static uint32_t			 pac_qid;
 
 static void	 pac_timeout(int, short, void *);
 static void	 pac_settle(struct pac_entry *, const char *);
+static void	 pac_wake(struct streamlist *, struct pac_answer *);
 static void	 pac_entry_free(struct pac_entry *);
 static void	 pac_unref(struct pac_answer *);
 static struct pac_entry *pac_find(const char *, int);
@@ -224,12 +225,28 @@ pac_settle(struct pac_entry *e, const char *text)
 {
 	struct pac_answer	*a;
 	struct stream		*s;
+	struct streamlist	 woken = TAILQ_HEAD_INITIALIZER(woken);
 	char			 why[160];
 	int			 n;
 
+	/*
+	 * Its streams go on from a list of their own: one that goes on
+	 * may start the next request of its client, which may take e's
+	 * place in the cache.
+	 */
+	while ((s = TAILQ_FIRST(&e->waiting)) != NULL) {
+		TAILQ_REMOVE(&e->waiting, s, pentry);
+		TAILQ_INSERT_TAIL(&woken, s, pentry);
+		s->pac_wait = NULL;
+	}
 	evtimer_del(e->timer);
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		fatal("%s", __func__);
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		/* out of memory: its streams go DIRECT, nothing is kept */
+		log_warn("%s", __func__);
+		pac_entry_free(e);
+		pac_wake(&woken, NULL);
+		return;
+	}
 	a->refs = 1;
 	if (text != NULL && (n = pacans_parse(text, strlen(text), a->up,
 	    PAC_ANSWER_MAX, why, sizeof(why))) > 0)
@@ -247,12 +264,23 @@ pac_settle(struct pac_entry *e, const char *text)
 	    a->up[0].shown, a->n > 1 ? " and fallbacks" : "");
 	e->ans = a;
 	e->expires = time(NULL) + PAC_CACHE_SEC;
-	while ((s = TAILQ_FIRST(&e->waiting)) != NULL) {
-		TAILQ_REMOVE(&e->waiting, s, pentry);
-		s->pac_wait = NULL;
+	pac_wake(&woken, a);
+}
+
+/* The streams that waited for a (NULL: DIRECT) go on. */
+static void
+pac_wake(struct streamlist *woken, struct pac_answer *a)
+{
+	struct stream	*s;
+
+	while ((s = TAILQ_FIRST(woken)) != NULL) {
+		TAILQ_REMOVE(woken, s, pentry);
+		if (s->mode == M_DEAD)
+			continue;	/* closed meanwhile: it let go of all */
 		pac_unref(s->u.pac);
 		s->u.pac = a;
-		a->refs++;
+		if (a != NULL)
+			a->refs++;
 		s->u.ivia = 0;
 		s->pac_ready = 1;
 		if (s->mode != M_HTTP)
