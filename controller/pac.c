@@ -47,6 +47,30 @@ static size_t	 pac_curl_write(char *, size_t, size_t, void *);
 static int	 pac_fetch(const char *, struct pac_buf *);
 static int	 pac_read(const char *, struct pac_buf *);
 static void	 pac_answer(uint32_t, const char *);
+static int	 pac_memfile(void);
+
+/*
+ * A file of no name for the script: a memfd (Linux), or a temporary
+ * file removed at once (elsewhere).  -1 having said why.
+ */
+static int
+pac_memfile(void)
+{
+	int	 fd;
+#ifdef MFD_ALLOW_SEALING
+	if ((fd = memfd_create("sc-pac", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) == -1)
+		sc_error("--pac: memfd_create: %s", strerror(errno));
+#else
+	char	 path[] = "/tmp/sc-pac.XXXXXXXXXX";
+
+	if ((fd = mkostemp(path, O_CLOEXEC)) == -1)
+		sc_error("--pac: mkostemp: %s", strerror(errno));
+	else
+		unlink(path);
+#endif
+	return (fd);
+}
 
 static size_t
 pac_curl_write(char *p, size_t size, size_t n, void *arg)
@@ -192,22 +216,22 @@ pac_load(const char *arg)
 		    arg);
 		goto fail;
 	}
-	if ((fd = memfd_create("sc-pac", MFD_CLOEXEC |
-	    MFD_ALLOW_SEALING)) == -1) {
-		sc_error("--pac: memfd_create: %s", strerror(errno));
+	if ((fd = pac_memfile()) == -1)
 		goto fail;
-	}
 	for (off = 0; off < b.len; off += n)
 		if ((n = write(fd, b.data + off, b.len - off)) <= 0) {
 			sc_error("--pac: writing the memfd: %s",
 			    strerror(errno));
 			goto fail;
 		}
+#ifdef F_ADD_SEALS
+	/* nobody changes it from here on, pacd included */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
 	    F_SEAL_WRITE | F_SEAL_SEAL) == -1) {
 		sc_error("--pac: sealing the memfd: %s", strerror(errno));
 		goto fail;
 	}
+#endif
 	log_debug("--pac %s: %zu bytes", arg, b.len);
 	free(b.data);
 	return (fd);
