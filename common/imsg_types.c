@@ -105,6 +105,26 @@ stream_moved_valid(const void *p, size_t len)
 	return (len != sizeof(*m) || m->ok > 1 ? -1 : 0);
 }
 
+/*
+ * A host pacd may put in a URL and a JavaScript string: letters,
+ * digits, '.', '-', '_' and ':' (IPv6), nothing that quotes or escapes.
+ */
+int
+pac_ask_valid(const void *p, size_t len)
+{
+	const struct pac_ask	*a = p;
+	size_t			 i;
+
+	if (len != sizeof(*a) || a->tls > 1 || !FIELD_STR(a->host) ||
+	    a->host[0] == '\0')
+		return (-1);
+	for (i = 0; a->host[i] != '\0'; i++)
+		if (!isalnum((unsigned char)a->host[i]) &&
+		    strchr(".-_:", a->host[i]) == NULL)
+			return (-1);
+	return (0);
+}
+
 int
 kgp_link_event_valid(const void *p, size_t len)
 {

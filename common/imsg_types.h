@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		10
+#define SC_IMSG_VERSION		11
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -88,7 +88,29 @@ enum imsg_type {
 	IMSG_STREAM_LEND = 604,	/* proxyd -> kgpd: fd = the app's socket; */
 				/* struct stream_lend */
 	IMSG_STREAM_LENT = 605,	/* kgpd -> proxyd: struct stream_lent */
+
+	/*
+	 * --pac: proxyd asks the PAC process (pacd) through the controller,
+	 * which relays both ways; peerid = proxyd's id of the question
+	 */
+	IMSG_PAC_ASK = 700,	/* proxyd -> controller -> pacd: struct */
+				/* pac_ask */
+	IMSG_PAC_ANSWER = 701,	/* pacd -> controller -> proxyd: the */
+				/* answer, a string of at most */
+				/* PAC_ANSWER_LEN (pacans.h); "": none */
 };
+
+/*
+ * IMSG_PAC_ASK: which proxy for this host?  The PAC script is called
+ * with "http://host/" or "https://host/" (tls): the scheme and the host,
+ * never the path, as browsers do for https://, and the answer is cached
+ * per host.
+ */
+struct pac_ask {
+	uint32_t	 tls;		/* 0 or 1 */
+	char		 host[256];	/* SC_HOST_LEN */
+};
+int	 pac_ask_valid(const void *, size_t);
 
 struct sc_hello {
 	uint32_t	 version;	/* SC_IMSG_VERSION */
@@ -132,6 +154,7 @@ int	 kgp_config_valid(const void *, size_t);
 #define PROXY_F_DNS_RR	0x04	/* the name servers in turn, not fallbacks */
 #define PROXY_F_LOCAL_DENY 0x08	/* --proxy-localhost deny */
 #define PROXY_F_LOCAL_VIA 0x10	/* --proxy-localhost allow: through -x */
+#define PROXY_F_PAC	0x20	/* --pac: ask pacd (IMSG_PAC_ASK) */
 
 #define SC_DNS_LEN	512	/* dns_servers: "ip:port,[ip6]:port,..." */
 

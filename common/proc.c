@@ -430,6 +430,49 @@ proc_child_env(struct proc_env *pe)
 }
 
 /* Its own process group and default signals, none blocked. */
+/*
+ * The command line the spawner gives a helper (kgpd, proxyd, pacd): -v
+ * and -q (more and less logging), -u uid:gid (the ids of _sc).  Fills
+ * ids (NULL: none) and verbose; -1 for anything else, and the caller
+ * says its usage.
+ */
+int
+proc_helper_args(int argc, char *argv[], const char **ids, int *verbose)
+{
+	int	 ch;
+
+	*ids = NULL;
+	*verbose = 0;
+	while ((ch = getopt(argc, argv, "qu:v")) != -1) {
+		switch (ch) {
+		case 'u':
+			*ids = optarg;
+			break;
+		case 'q':
+			(*verbose)--;	/* --log-level warn, error */
+			break;
+		case 'v':
+			(*verbose)++;
+			break;
+		default:
+			return (-1);
+		}
+	}
+	return (argc != optind ? -1 : 0);
+}
+
+/* A helper's first word to the controller, once its sandbox is on. */
+void
+proc_hello(struct imsgev *iev)
+{
+	struct sc_hello	 hello;
+
+	memset(&hello, 0, sizeof(hello));
+	hello.version = SC_IMSG_VERSION;
+	hello.pid = getpid();
+	imsg_compose_event(iev, IMSG_HELLO, 0, 0, -1, &hello, sizeof(hello));
+}
+
 void
 proc_child_signals(void)
 {

@@ -145,6 +145,9 @@ struct proc_env {
 };
 void	 proc_child_env(struct proc_env *);
 void	 proc_child_signals(void);
+/* a helper's side: its command line (the spawner's), its hello */
+int	 proc_helper_args(int, char *[], const char **, int *);
+void	 proc_hello(struct imsgev *);
 /* give memory freed after a burst back to the system, now and then */
 void	 proc_trim_start(struct event_base *);
 

@@ -82,6 +82,7 @@ static const struct sandbox_profile {
 	[SANDBOX_SERVER_REST] =	{ "sc-server REST worker",	0 },
 	[SANDBOX_SERVER_KGP] =	{ "sc-server KGP worker",	0 },
 	[SANDBOX_SERVER_CA] =	{ "sc-server CA",		0 },
+	[SANDBOX_PAC] =		{ "pacd",			0 },
 };
 
 static const struct sandbox_profile *
@@ -389,6 +390,18 @@ void
 sandbox_server_ca(void)
 {
 	sandbox_enter(SANDBOX_SERVER_CA);
+}
+
+/*
+ * sc's PAC process, which runs the operator's JavaScript: its channel to
+ * the controller and nothing else, no file and no socket.  What the PAC
+ * functions would look up (dnsResolve(), myIpAddress()) fails and the
+ * script gets null (sandbox_seccomp.c: sc_pac).
+ */
+void
+sandbox_pac(void)
+{
+	sandbox_enter(SANDBOX_PAC);
 }
 
 /*

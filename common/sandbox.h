@@ -35,6 +35,7 @@ enum sandbox_proc {
 	SANDBOX_SERVER_KGP,	/* sc-server's KGP worker: accept, entry */
 				/* fds, connect out (direct connections) */
 	SANDBOX_SERVER_CA,	/* sc-server's CA: its channel, nothing else */
+	SANDBOX_PAC,		/* sc's PAC process: its channel, nothing else */
 };
 
 /*
@@ -44,13 +45,16 @@ enum sandbox_proc {
  * an ordinary user, the spawner.  Started as root, the controller leaves
  * exec, pidfile, readyfile and ctlsock NULL: the spawner handles them.
  */
+#define SANDBOX_EXEC_MAX	3	/* the helpers a controller starts */
+
 struct sandbox_files {
 	const char	*logfile;	/* appended to ("-": standard output) */
 	const char	*pidfile;	/* removed at exit */
 	const char	*readyfile;	/* created, touched, removed at exit */
 	const char	*ctlsock;	/* removed at exit */
 	const char	*cafile;	/* read by libcurl (--cainfo) */
-	const char	*exec[2];	/* executed: kgpd, proxyd */
+	const char	*exec[SANDBOX_EXEC_MAX];	/* executed: kgpd, */
+						/* proxyd, pacd */
 };
 
 void		 sandbox_enter(enum sandbox_proc);
@@ -66,6 +70,7 @@ void		 sandbox_proxyd(void);
 void		 sandbox_server_rest(void);
 void		 sandbox_server_kgp(void);
 void		 sandbox_server_ca(void);
+void		 sandbox_pac(void);
 
 /* the parts, for the test probe */
 void		 sandbox_limits(void);

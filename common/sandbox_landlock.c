@@ -332,11 +332,11 @@ sandbox_landlock_files(enum sandbox_proc p, const struct sandbox_files *f)
 	ll_allow_dir(fd, h, f->ctlsock, LL_FS_REMOVE_FILE);
 	ll_allow_dir(fd, h, f->readyfile, LL_FS_MAKE_REG | LL_FS_WRITE_FILE |
 	    LL_FS_REMOVE_FILE);
-	if (f->exec[0] != NULL || f->exec[1] != NULL) {
+	if (f->exec[0] != NULL || f->exec[1] != NULL || f->exec[2] != NULL) {
 		dl_iterate_phdr(ll_interp_cb, &interp);
 		ll_allow(fd, h, interp, LL_FS_EXECUTE | LL_FS_READ_FILE);
 	}
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < SANDBOX_EXEC_MAX; i++)
 		ll_allow(fd, h, f->exec[i], LL_FS_EXECUTE | LL_FS_READ_FILE);
 
  done:

@@ -72,6 +72,10 @@ sandbox_pledge_nofiles(enum sandbox_proc p)
 		/* its channel to the parent, nothing else */
 		promises = "stdio";
 		break;
+	case SANDBOX_PAC:
+		/* its channel to the controller, nothing else */
+		promises = "stdio";
+		break;
 	default:
 		fatalx("%s: unknown process %d", __func__, (int)p);
 	}
@@ -122,7 +126,7 @@ sandbox_pledge(enum sandbox_proc p, const struct sandbox_files *f)
 	sandbox_unveil_dir(f->pidfile, "c");
 	sandbox_unveil_dir(f->ctlsock, "c");
 	sandbox_unveil_dir(f->readyfile, "wc");
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < SANDBOX_EXEC_MAX; i++)
 		sandbox_unveil(f->exec[i], "x");
 	if (unveil(NULL, NULL) == -1)
 		fatal("%s: unveil", __func__);

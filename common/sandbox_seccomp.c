@@ -150,6 +150,7 @@ struct sc_rule {
 #define SC_ALLOW_IF(c, x)	{ (c), 0, 1, { x } }
 #define SC_ALLOW_IF2(c, x, y)	{ (c), 0, 2, { x, y } }
 #define SC_FAIL(c, e)		{ (c), (e), 0, { { 0 } } }
+#define SC_FAIL_IF(c, e, x)	{ (c), (e), 1, { x } }
 #define SC_END			{ NULL, 0, 0, { { 0 } } }
 #define SC_EQ(n, v)		{ (n), SCMP_CMP_EQ, (v), 0, 0 }
 #define SC_MASKED(n, m, v)	{ (n), SCMP_CMP_MASKED_EQ, (m), (v), 0 }
@@ -256,6 +257,38 @@ static const struct sc_rule sc_inet[] = {
 	SC_ALLOW_IF2("socket", SC_EQ(0, AF_INET), SC_SOCK_TYPE(SOCK_DGRAM)),
 	SC_ALLOW_IF2("socket", SC_EQ(0, AF_INET6), SC_SOCK_TYPE(SOCK_STREAM)),
 	SC_ALLOW_IF2("socket", SC_EQ(0, AF_INET6), SC_SOCK_TYPE(SOCK_DGRAM)),
+	SC_END
+};
+
+/*
+ * pacd, sc's PAC process (the operator's JavaScript): sc_base, and the
+ * timer that bounds each FindProxyForURL() call (SIGALRM's default
+ * action ends the process: pacd/pacd.c).  What pacparser's PAC functions
+ * would look up fails with an errno instead of killing it: gethostname()
+ * is uname(), and getaddrinfo() (dnsResolve(), isInNet(), myIpAddress())
+ * opens the resolver's files and a socket, which fail, so the script
+ * gets null, as a browser's PAC does for a name that does not resolve.
+ */
+static const struct sc_rule sc_pac[] = {
+	SC_ALLOW("setitimer"),
+	SC_ALLOW("alarm"),
+	SC_ALLOW("uname"),
+	SC_END
+};
+
+static const struct sc_rule sc_pac_nolookup[] = {
+	SC_FAIL("open", EACCES),
+	SC_FAIL("openat", EACCES),
+	SC_FAIL("stat", EACCES),
+	SC_FAIL("lstat", EACCES),
+	SC_FAIL("statx", EACCES),
+	SC_FAIL("access", EACCES),
+	SC_FAIL("faccessat", EACCES),
+	SC_FAIL("faccessat2", EACCES),
+	/* a path (sc_base allows it on a descriptor) */
+	SC_FAIL_IF("newfstatat", EACCES, SC_MASKED(3, AT_EMPTY_PATH, 0)),
+	SC_FAIL("socket", EACCES),
+	SC_FAIL("connect", EACCES),
 	SC_END
 };
 
@@ -521,12 +554,13 @@ static const struct sc_profile {
 	{ SANDBOX_SERVER_REST,	0, { sc_server } },
 	{ SANDBOX_SERVER_KGP,	0, { sc_server, sc_server_direct, sc_inet } },
 	{ SANDBOX_SERVER_CA,	0, { NULL } },	/* sc_base alone */
+	{ SANDBOX_PAC,		0, { sc_pac, sc_pac_nolookup } },
 	{ SANDBOX_CONTROLLER,	0, { sc_controller, sc_files, sc_inet,
 	    sc_threads } },
 	{ SANDBOX_CONTROLLER,	1, { sc_controller, sc_files, sc_inet,
-	    sc_fork, sc_exec, sc_kgpd, sc_proxyd } },
+	    sc_fork, sc_exec, sc_kgpd, sc_proxyd, sc_pac } },
 	{ SANDBOX_SPAWNER,	1, { sc_spawner, sc_files, sc_exec,
-	    sc_exec_root, sc_kgpd, sc_proxyd, sc_inet } },
+	    sc_exec_root, sc_kgpd, sc_proxyd, sc_inet, sc_pac } },
 	{ SANDBOX_CLEANER,	0, { sc_cleaner } },
 };
 
@@ -571,7 +605,8 @@ sandbox_seccomp(enum sandbox_proc p, const struct sandbox_files *f)
 	size_t			 i;
 	int			 children, r;
 
-	children = f != NULL && (f->exec[0] != NULL || f->exec[1] != NULL);
+	children = f != NULL && (f->exec[0] != NULL || f->exec[1] != NULL ||
+	    f->exec[2] != NULL);
 	for (i = 0; i < sizeof(sc_profiles) / sizeof(sc_profiles[0]); i++)
 		if (sc_profiles[i].proc == p &&
 		    sc_profiles[i].children == children) {

@@ -771,12 +771,11 @@ config_env(struct sc_config *conf, unsigned char *seen, char *err,
 		    o->code == OPT_VERBOSE || o->code == OPT_LOG_LEVEL ||
 		    o->code == OPT_CONFIG)
 			continue;	/* those above, and the unset */
-		/* --pac is taken, to say why it is refused (confproxy.c) */
-		if (o->code == OPT_UNSUPPORTED || o->code == OPT_PAC ||
+		if (o->code == OPT_UNSUPPORTED ||
 		    o->code == OPT_HELP || o->code == OPT_VERSION ||
 		    o->code == OPT_DOCTOR) {
 			config_warn_add("%s: --%s %s, ignored", var, o->name,
-			    o->code == OPT_UNSUPPORTED || o->code == OPT_PAC ?
+			    o->code == OPT_UNSUPPORTED ?
 			    "is not supported yet" : "is no setting");
 			continue;
 		}

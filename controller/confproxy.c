@@ -217,10 +217,15 @@ config_proxy_opt(struct sc_config *conf, enum confproxy_opt what,
 		conf->upstream = 1;
 		return (cp_value(conf, PO_UPSTREAM, arg, flag, err, errlen));
 	case CP_PAC:
-		/* not yet: a PAC process of its own (issue 17) */
-		return (config_error(err, errlen, CONFIG_ERROR, "%s is not "
-		    "supported yet (an upstream proxy: -x/--proxy, or "
-		    "http_proxy)", flag));
+		/* read or fetched at start (pac.c), run by pacd */
+		if (arg[0] == '\0')
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: a file or an http:// or https:// URL", flag));
+		free(conf->pac);
+		if ((conf->pac = strdup(arg)) == NULL)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "out of memory"));
+		return (CONFIG_OK);
 	case CP_DIAL_TIMEOUT:
 		return (cp_duration(arg, flag, 1, SC_HTTP_TIMEOUT_MAX_MS,
 		    &conf->dial_ms, err, errlen));

@@ -121,7 +121,7 @@ enum confproxy_opt {
 #define SC_METADATA_KEYS_MAX	32	/* -M: pairs */
 #define SC_EXTRA_INFO_MAX	8192	/* --extra-info: compact JSON bytes */
 #define SC_EXTRA_INFO_DEPTH	8	/* --extra-info: levels of nesting */
-#define SC_PAC_MAX		(256 * 1024)	/* a PAC script's bytes */
+/* --pac: the limits are in common/pacans.h */
 
 /* the command line, environment and defaults, after parsing */
 struct sc_config {
@@ -252,6 +252,7 @@ struct rest_tunnel {
 enum child_id {
 	CHILD_KGPD,
 	CHILD_PROXYD,
+	CHILD_PAC,		/* pacd, with --pac only */
 	CHILD_MAX
 };
 
@@ -260,6 +261,7 @@ struct child {
 	const char	*name;
 	char		 path[1024];
 	pid_t		 pid;
+	int		 off;		/* not wanted: pacd without --pac */
 	int		 up;		/* a channel is open */
 	int		 hello;		/* IMSG_HELLO received */
 	int		 ever_hello;
@@ -326,6 +328,7 @@ struct sc {
 	char			*app_ca;	/* --cacert-file, -system PEM */
 	size_t			 app_calen;
 	int			 scproxy_fd;	/* --scproxy-port, or -1 */
+	int			 pac_fd;	/* --pac: the script, sealed */
 
 	/* the tunnel connections (link.c) */
 	int			 ever_up;
@@ -351,6 +354,13 @@ struct sc {
 	struct event		*sigpipe_ev;
 	struct event		*sigchld_ev;
 };
+
+/* pac.c: --pac */
+int		 pac_load(const char *);
+int		 pac_relay_ask(struct imsgev *, struct imsg *);
+int		 pac_relay_answer(struct imsgev *, struct imsg *);
+void		 pac_died(void);
+void		 pac_proxyd_died(void);
 
 /* prepare.c: before the sandbox */
 struct passwd;

@@ -36,6 +36,7 @@
 #include "config.h"
 #include "controller.h"
 #include "log.h"
+#include "pacans.h"
 #include "proxyopt.h"
 #include "sandbox.h"
 #include "sdnotify.h"
@@ -112,11 +113,27 @@ static const struct imsgev_msg sc_msgs_proxyd[] = {
 	IMSGEV_MSG_LOG,
 	{ IMSGEV_TYPE(IMSG_STATS), IMSGEV_SIZE(struct sc_stats), 0, NULL,
 	    sc_proxyd_stats },
+	{ IMSGEV_TYPE(IMSG_PAC_ASK), IMSGEV_SIZE(struct pac_ask), 0,
+	    pac_ask_valid, pac_relay_ask },
 	IMSGEV_END
 };
 static const struct imsgev_peer sc_peer_proxyd = {
 	"proxyd", IMSGEV_CLOSE, 0, sc_msgs_proxyd, child_channel_gone,
 	child_bad
+};
+
+/* pacd runs the operator's JavaScript: its answers go to proxyd as is */
+static const struct imsgev_msg sc_msgs_pacd[] = {
+	CHILD_MSG_HELLO,
+	IMSGEV_MSG_LOG,
+	{ IMSGEV_TYPE(IMSG_STATS), IMSGEV_SIZE(struct sc_stats), 0, NULL,
+	    sc_proxyd_stats },
+	{ IMSGEV_TYPE(IMSG_PAC_ANSWER), 1, PAC_ANSWER_LEN, IMSGEV_STRING,
+	    NULL, pac_relay_answer },
+	IMSGEV_END
+};
+static const struct imsgev_peer sc_peer_pacd = {
+	"pacd", IMSGEV_CLOSE, 0, sc_msgs_pacd, child_channel_gone, child_bad
 };
 
 /* what becomes of the helpers (supervise.c) */
@@ -396,12 +413,16 @@ sc_child_ready(struct child *c)
 		pc.idle_timeout_sec = 300;
 		if (env->app_ca != NULL)
 			pc.flags |= PROXY_F_VERIFY;
+		if (env->pac_fd != -1)
+			pc.flags |= PROXY_F_PAC;
 		/* -a, -H, -R, networks, DNS, --scproxy-port: confproxy.c */
 		sc_proxyd_opts(env->conf, c, &pc, env->scproxy_fd);
 		child_compose(c, IMSG_PROXY_CONFIG, -1, &pc, sizeof(pc));
 	}
 	if (!startup_done) {
-		if (child_ready(CHILD_KGPD) && child_ready(CHILD_PROXYD)) {
+		/* with --pac, pacd too: its first start loads the script */
+		if (child_ready(CHILD_KGPD) && child_ready(CHILD_PROXYD) &&
+		    (children[CHILD_PAC].off || child_ready(CHILD_PAC))) {
 			startup_done = 1;
 			event_base_once(env->base, -1, EV_TIMEOUT, sc_startup,
 			    NULL, &(struct timeval){ 0, 0 });
@@ -418,6 +439,10 @@ sc_child_ready(struct child *c)
 static void
 sc_child_died(struct child *c)
 {
+	if (c->id == CHILD_PAC)
+		pac_died();
+	if (c->id == CHILD_PROXYD)
+		pac_proxyd_died();
 	if (env->state == SC_STOPPING || c->id != CHILD_KGPD)
 		return;
 	/* the connections went with it; the new kgpd gets new ones */
@@ -891,6 +916,10 @@ main(int argc, char *argv[])
 		sc_error("%s", err);
 		return (1);
 	}
+	/* --pac: the script, read or fetched now, for every pacd */
+	env->pac_fd = -1;
+	if (conf->pac != NULL && (env->pac_fd = pac_load(conf->pac)) == -1)
+		return (1);
 	/* --api-address: bound now, served once the loop runs */
 	if (api_init(conf, err, sizeof(err)) == -1) {
 		sc_error("%s", err);
@@ -910,6 +939,8 @@ main(int argc, char *argv[])
 		sc_fatal("cannot create the event base");
 	children[CHILD_KGPD].peer = &sc_peer_kgpd;
 	children[CHILD_PROXYD].peer = &sc_peer_proxyd;
+	children[CHILD_PAC].peer = &sc_peer_pacd;
+	children[CHILD_PAC].off = env->pac_fd == -1;
 	/* the children's log output; started as root, the spawner */
 	if (supervise_init(env, &sc_supervise_cb, sc_pw.pw_name != NULL ?
 	    &sc_pw : NULL) == -1)

@@ -249,6 +249,8 @@ spawner_init(struct sc *x_env, struct child *helpers,
 		return (-1);
 	}
 	for (i = 0; i < CHILD_MAX; i++) {
+		if (helpers[i].off)
+			continue;
 		if (spawn_find_path(&helpers[i]) == -1)
 			return (-1);
 		log_debug("%s: %s", helpers[i].name, helpers[i].path);
@@ -398,6 +400,8 @@ spawner_sandbox_files(struct sandbox_files *sb, int exec)
 	if (exec) {
 		sb->exec[0] = sp_children[CHILD_KGPD].path;
 		sb->exec[1] = sp_children[CHILD_PROXYD].path;
+		if (!sp_children[CHILD_PAC].off)
+			sb->exec[2] = sp_children[CHILD_PAC].path;
 	}
 }
 

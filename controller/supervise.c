@@ -1,6 +1,7 @@
 /*
- * Supervision of kgpd and proxyd: each one's channels (fd 3 to the
- * controller, fd 4 to its peer), its hello, and its restart with backoff
+ * Supervision of kgpd, proxyd and, with --pac, pacd: each one's channels
+ * (fd 3 to the controller; fd 4 to its peer, or pacd's script), its
+ * hello, and its restart with backoff
  * when it dies (see SC_START_TRIES and its kin in controller.h: a helper
  * that cannot be started again ends sc, which a supervisor may then
  * restart).  spawner.c starts the processes; what becomes of them goes
@@ -12,6 +13,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,10 +28,12 @@
 
 #include "controller.h"
 #include "log.h"
+#include "pacans.h"
 
 struct child	 children[CHILD_MAX] = {
 	{ .id = CHILD_KGPD, .name = "kgpd" },
 	{ .id = CHILD_PROXYD, .name = "proxyd" },
+	{ .id = CHILD_PAC, .name = "pacd" },
 };
 
 static struct sc		*env;
@@ -87,8 +91,16 @@ child_spawn(struct child *c)
 		child_failed(c, "socketpair: %s", strerror(errno));
 		return (-1);
 	}
-	/* the channel to the peer: a spare one or a new pair */
-	if (peer_spare != -1 && peer_spare_for == c->id) {
+	if (c->id == CHILD_PAC) {
+		/* pacd has no peer: its fd 4 is the script (pac.c) */
+		if ((mine = fcntl(env->pac_fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+			child_failed(c, "dup: %s", strerror(errno));
+			close(ctl[0]);
+			close(ctl[1]);
+			return (-1);
+		}
+	} else if (peer_spare != -1 && peer_spare_for == c->id) {
+		/* the channel to the peer: a spare one or a new pair */
 		mine = peer_spare;
 		peer_spare = -1;
 	} else {
@@ -147,7 +159,7 @@ supervise_start_all(void)
 	int	 i;
 
 	for (i = 0; i < CHILD_MAX && env->state != SC_STOPPING; i++)
-		if (child_spawn(&children[i]) == -1)
+		if (!children[i].off && child_spawn(&children[i]) == -1)
 			child_retry(&children[i]);
 }
 
@@ -369,6 +381,11 @@ supervise_sigchld(void)
 			;	/* child_hello_cb() said why */
 		else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
 			child_failed(c, "killed by SIGSYS (sandbox violation)");
+		else if (c->id == CHILD_PAC && WIFSIGNALED(status) &&
+		    WTERMSIG(status) == SIGALRM)
+			child_failed(c, "ended: the PAC script ran longer than "
+			    "%d ms (FindProxyForURL() loops or hangs)",
+			    PAC_CALL_MS);
 		else if (WIFSIGNALED(status))
 			child_failed(c, "killed by signal %d",
 			    WTERMSIG(status));

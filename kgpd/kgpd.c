@@ -111,28 +111,14 @@ int
 main(int argc, char *argv[])
 {
 	struct event	*ev_term, *ev_int;
-	struct sc_hello	 hello;
 	struct retired	*r;
 	uint32_t	 i;
-	const char	*ids = NULL;
-	int		 ch, verbose = 0;
+	const char	*ids;
+	int		 verbose;
 
 	log_procinit("kgpd");
-	while ((ch = getopt(argc, argv, "qu:v")) != -1) {
-		switch (ch) {
-		case 'u':
-			ids = optarg;
-			break;
-		case 'q':
-			verbose--;	/* --log-level warn, error */
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
+	if (proc_helper_args(argc, argv, &ids, &verbose) == -1)
+		usage();
 	log_setverbose(verbose);
 	if (fcntl(KGPD_CTL_FD, F_GETFD) == -1 ||
 	    fcntl(KGPD_PROXYD_FD, F_GETFD) == -1)
@@ -167,11 +153,7 @@ main(int argc, char *argv[])
 	sandbox_drop_ids(ids, SC_CHROOT);
 	sandbox_kgpd();
 
-	memset(&hello, 0, sizeof(hello));
-	hello.version = SC_IMSG_VERSION;
-	hello.pid = getpid();
-	imsg_compose_event(&iev_main, IMSG_HELLO, 0, 0, -1, &hello,
-	    sizeof(hello));
+	proc_hello(&iev_main);
 
 	proc_trim_start(base);
 	event_base_dispatch(base);

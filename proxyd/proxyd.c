@@ -26,6 +26,7 @@
 #include "imsg_types.h"
 #include "kgp.h"
 #include "log.h"
+#include "pacans.h"
 #include "proc.h"
 #include "proxyd.h"
 #include "sandbox.h"
@@ -40,6 +41,7 @@ static int	 proxyd_ca(struct imsgev *, struct imsg *);
 static int	 proxyd_opt(struct imsgev *, struct imsg *);
 static int	 proxyd_listen(struct imsgev *, struct imsg *);
 static int	 proxyd_stats_req(struct imsgev *, struct imsg *);
+static int	 proxyd_pac_answer(struct imsgev *, struct imsg *);
 static int	 proxyd_peer_fd(struct imsgev *, struct imsg *);
 static void	 proxyd_main_gone(struct imsgev *);
 static int	 proxyd_stream(struct imsgev *, struct imsg *);
@@ -65,6 +67,8 @@ static const struct imsgev_msg proxyd_msgs_main[] = {
 	    proxyd_stats_req },
 	{ IMSGEV_TYPE(IMSG_PEER_FD), IMSGEV_EMPTY, IMSGEV_FD, NULL,
 	    proxyd_peer_fd },
+	{ IMSGEV_TYPE(IMSG_PAC_ANSWER), 1, PAC_ANSWER_LEN, IMSGEV_STRING,
+	    NULL, proxyd_pac_answer },
 	IMSGEV_END
 };
 static const struct imsgev_peer proxyd_peer_main = {
@@ -124,26 +128,10 @@ int
 main(int argc, char *argv[])
 {
 	struct event	*ev_term, *ev_int, *ev_hup;
-	struct sc_hello	 hello;
-	const char	*ids = NULL;
-	int		 ch, verbose = 0;
+	const char	*ids;
+	int		 verbose;
 
-	while ((ch = getopt(argc, argv, "qu:v")) != -1) {
-		switch (ch) {
-		case 'u':
-			ids = optarg;
-			break;
-		case 'q':
-			verbose--;	/* --log-level warn, error */
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (argc != optind)
+	if (proc_helper_args(argc, argv, &ids, &verbose) == -1)
 		usage();
 
 	log_init(LOG_DST_STDERR, LOG_DAEMON);
@@ -186,10 +174,7 @@ main(int argc, char *argv[])
 	sandbox_drop_ids(ids, SC_CHROOT);
 	sandbox_proxyd();
 
-	hello.version = SC_IMSG_VERSION;
-	hello.pid = getpid();
-	imsg_compose_event(&env->iev_main, IMSG_HELLO, 0, 0, -1, &hello,
-	    sizeof(hello));
+	proc_hello(&env->iev_main);
 	log_debug("proxyd ready (pid %d)", (int)getpid());
 
 	proc_trim_start(env->base);
@@ -239,6 +224,16 @@ proxyd_listen(struct imsgev *iev, struct imsg *imsg)
 {
 	if (relay_listen(imsg_get_fd(imsg)) == -1)
 		return (IMSGEV_BAD);
+	return (IMSGEV_OK);
+}
+
+/* --pac: pacd's answer to a question of relay_pac.c ("": none) */
+static int
+proxyd_pac_answer(struct imsgev *iev, struct imsg *imsg)
+{
+	if (!env->pac)
+		return (IMSGEV_BAD);
+	pac_answer(imsg->hdr.peerid, imsg->data);
 	return (IMSGEV_OK);
 }
 

@@ -51,6 +51,7 @@ struct proxyd {
 	struct proxyopt		 po;	/* -a, -H, -R, networks */
 	int			 configured;	/* IMSG_PROXY_CONFIG came */
 	int			 local_via;	/* localhost through -x too */
+	int			 pac;		/* --pac: ask pacd */
 	struct listener		*scproxy;	/* --scproxy-port */
 	uint32_t		 local_id;	/* its streams' ids */
 	struct imsgev		 iev_main;	/* the controller, fd 3 */
@@ -75,6 +76,10 @@ int	 relay_opt(uint32_t, const char *);
 int	 relay_listen(int);
 void	 relay_stream(int, uint32_t, uint64_t, const char *);
 void	 relay_shutdown(void);
+
+/* relay_pac.c */
+void	 pac_answer(uint32_t, const char *);
+void	 pac_shutdown(void);
 
 /* relay_move.c */
 void	 relay_switched(uint32_t, uint64_t, int);

@@ -89,6 +89,7 @@ relay_config(const struct proxy_config *conf)
 	proxyopt_defaults(&env->po, (conf->flags & PROXY_F_LOCAL_DENY) ?
 	    PO_LOCALHOST_DENY : PO_LOCALHOST_ALLOW);
 	env->local_via = (conf->flags & PROXY_F_LOCAL_VIA) != 0;
+	env->pac = (conf->flags & PROXY_F_PAC) != 0;
 	env->configured = 1;
 	relay_dns(conf);
 }
@@ -215,6 +216,7 @@ relay_shutdown(void)
 
 	TAILQ_FOREACH_SAFE(s, &streams, entry, next)
 		stream_close(s);
+	pac_shutdown();
 	up_tls_shutdown();
 	if (env->scproxy != NULL) {
 		listener_free(env->scproxy);
@@ -351,6 +353,7 @@ stream_close(struct stream *s)
 	    (unsigned long long)s->bytes_out);
 	move_end(s, 0);
 	s->mode = M_DEAD;
+	pac_forget(s);
 	up_close(s);
 	if (s->u.timer != NULL) {
 		event_free(s->u.timer);
@@ -442,6 +445,8 @@ client_read(struct bufferevent *bev, void *arg)
 
 	switch (s->mode) {
 	case M_HTTP:
+		if (s->pac_wait != NULL)
+			break;	/* --pac: the request waits for its proxy */
 		if (s->rq_state == RQ_HEAD)
 			request_head(s);
 		else if (s->rq_state == RQ_BODY)

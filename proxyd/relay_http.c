@@ -31,7 +31,6 @@
 #include "relay_int.h"
 
 static ssize_t	 head_read(struct evbuffer *, struct http_head *);
-static void	 request_start(struct stream *);
 static void	 response_head(struct stream *);
 static void	 status_line(struct evbuffer *, const struct http_head *);
 static void	 write_fields(struct evbuffer *, const struct http_head *);
@@ -168,8 +167,11 @@ request_head(struct stream *s)
 	request_start(s);
 }
 
-/* A whole request head is in s->req: send it on its way. */
-static void
+/*
+ * A whole request head is in s->req: send it on its way.  Called again
+ * with the same head when --pac's answer came (relay_pac.c).
+ */
+void
 request_start(struct stream *s)
 {
 	struct http_head	*h = s->req;
@@ -203,6 +205,8 @@ request_start(struct stream *s)
 			    "%s", ca.errstr);
 			return;
 		}
+		if (pac_wait(s, ca.host, 1))
+			return;
 		up_close(s);
 		up_open(s, ca.host, ca.port, 0);
 		return;
@@ -223,6 +227,8 @@ request_start(struct stream *s)
 	    strcmp(s->u.host, url.auth.host) == 0 &&
 	    strcmp(s->u.port, url.auth.port) == 0 && s->u.https == url.tls;
 	if (!reuse) {
+		if (pac_wait(s, url.auth.host, url.tls))
+			return;
 		up_close(s);
 		up_open(s, url.auth.host, url.auth.port, url.tls);
 		/* it may have failed at once, and the exchange be over */

@@ -13,6 +13,9 @@
  *			what a failure to reach the app tells the browser
  *	relay_via.c	the upstream proxy (-x, http_proxy): which one,
  *			and the CONNECT or SOCKS handshake through it
+ *	relay_pac.c	--pac: the answers of the PAC script (pacd's, via
+ *			the controller), kept per host; a request waits
+ *			for its host's
  *	relay_tls.c	TLS to the app for https:// requests: a filter
  *			over the app's socket once it is connected
  *	relay_move.c	bytes on their way: from one side to the other
@@ -112,6 +115,8 @@ struct upstream {
 	int			 lent;		/* ... or kgpd reads it: LEND */
 	int			 sj_wait;	/* ... once proxyd has let go */
 	const struct upproxy	*via;		/* the upstream proxy, or NULL */
+	struct pac_answer	*pac;		/* --pac: the entries to try */
+	int			 ivia;		/* ... the one tried now */
 	enum via_state		 vstate;	/* its handshake */
 	int			 https;		/* TLS once connected */
 	int			 tls;		/* bev is the TLS filter */
@@ -150,6 +155,9 @@ struct stream {
 	int			 want_upgrade;
 	int			 is_connect;
 	struct evbuffer		*replay;	/* head, to retry once */
+	struct pac_entry	*pac_wait;	/* --pac: waits for this answer */
+	TAILQ_ENTRY(stream)	 pentry;	/* ... among its streams */
+	int			 pac_ready;	/* u.pac is this request's */
 	struct evbuffer		*held;		/* a head for held_to: relay_hold */
 	struct bufferevent	*held_to;
 
@@ -188,6 +196,7 @@ void	 heads_free(struct stream *);
 void	 exchange_reset(struct stream *);
 void	 exchange_done(struct stream *);
 void	 request_head(struct stream *);
+void	 request_start(struct stream *);
 void	 request_pump(struct stream *);
 void	 exchange_app_read(struct stream *);
 void	 response_pump(struct stream *);
@@ -222,6 +231,12 @@ int	 via_choose(struct stream *, const char *, const char *, int);
 int	 via_start(struct stream *);
 void	 via_read(struct stream *);
 void	 via_event(struct stream *, short, int);
+
+/* relay_pac.c */
+int	 pac_wait(struct stream *, const char *, int);
+void	 pac_forget(struct stream *);
+const struct upproxy *pac_via(const struct stream *);
+int	 pac_fallback(struct stream *, const char *);
 
 /* relay_tls.c */
 int	 up_tls_ca(const void *, size_t);

@@ -504,6 +504,9 @@ up_fail(struct stream *s, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* --pac: the answer's next proxy, or DIRECT, may do */
+	if (pac_fallback(s, msg))
+		return;
 	up_close(s);
 	send_error(s, status, "%s", msg);
 }

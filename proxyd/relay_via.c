@@ -62,7 +62,9 @@ via_choose(struct stream *s, const char *host, const char *port, int tls)
 
 	u->via = NULL;
 	u->vstate = VIA_NONE;
-	if ((up = proxyopt_upproxy_for(&env->po, host, tls)) == NULL)
+	/* --pac: the entry of the script's answer tried now */
+	if ((up = env->pac ? pac_via(s) : proxyopt_upproxy_for(&env->po,
+	    host, tls)) == NULL)
 		return (0);
 	/* localhost: directly, unless --proxy-localhost allow */
 	if (proxyopt_is_localhost(host) && !env->local_via)

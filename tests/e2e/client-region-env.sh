@@ -48,7 +48,7 @@ ok "-r us-west goes to the table's URL, not the default; -r mars: exit 1, the kn
 
 # the variables, with sc run
 SAUCE_TUNNEL_POOL=true SAUCE_SHARED=all SAUCE_TUNNEL_CONNECTIONS=3 \
-    SAUCE_TUNNEL_NAME=ignored SAUCE_BOGUS_THING=1 SAUCE_PAC=http://x/p \
+    SAUCE_TUNNEL_NAME=ignored SAUCE_BOGUS_THING=1 SAUCE_LOG_HTTP=x \
     sc_bg v5 run -u "$SC_USER" -k "$KEY" --rest-url "$REST_URL" \
     -i "$TUNNEL_NAME-v5" -f "$TMP/v5.ready" --ctl-socket "$TMP/v5.sock"
 sc_ready v5
@@ -61,13 +61,13 @@ grep -q "(3 connections)" "$TMP/v5.log" ||
     fail "SAUCE_TUNNEL_CONNECTIONS=3: $(grep -m1 'connecting to' "$TMP/v5.log")"
 grep -q "Warning: SAUCE_BOGUS_THING is no variable of sc: ignored" "$TMP/v5.log" ||
     fail "no warning for SAUCE_BOGUS_THING: $(head -n 8 "$TMP/v5.log")"
-grep -q "Warning: SAUCE_PAC: --pac is not supported yet, ignored" "$TMP/v5.log" ||
-    fail "no warning for SAUCE_PAC"
+grep -q "Warning: SAUCE_LOG_HTTP: --log-http is not supported yet, ignored" "$TMP/v5.log" ||
+    fail "no warning for SAUCE_LOG_HTTP"
 grep -q "Warning: SAUCE_TUNNEL_NAME is set, but a flag .* overrides it" "$TMP/v5.log" ||
     fail "no warning for the overridden SAUCE_TUNNEL_NAME"
 fetch_via "$(entry_of "$id")" v5 || fail "sc run with the variables: the tunnel does not serve"
 sc_term v5
-ok "sc run: SAUCE_TUNNEL_POOL, SAUCE_SHARED, SAUCE_TUNNEL_CONNECTIONS honoured; SAUCE_BOGUS_THING, SAUCE_PAC, an overridden SAUCE_TUNNEL_NAME: warnings"
+ok "sc run: SAUCE_TUNNEL_POOL, SAUCE_SHARED, SAUCE_TUNNEL_CONNECTIONS honoured; SAUCE_BOGUS_THING, SAUCE_LOG_HTTP, an overridden SAUCE_TUNNEL_NAME: warnings"
 
 # the version 4 command line takes the same variables
 SAUCE_TUNNEL_CONNECTIONS=2 SAUCE_TUNNEL_POOL=yes \

@@ -505,6 +505,20 @@ ctl_field() {
 	ctl_status | sed -n "s/^$1:[[:space:]]*//p" | head -n 1
 }
 
+# run_sc ARGS...: sc run (version 5) with the test's server and ARGS
+run_sc() {
+	launch_sc run -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" \
+	    --rest-url "$REST_URL" -f "$TMP/ready" --ctl-socket "$TMP/ctl.sock" \
+	    "$@"
+}
+
+# get URL [curl args]: "body code" of a GET through the tunnel
+get() {
+	local url=$1
+	shift
+	browse -w ' %{http_code}' "$@" "$url" 2>&1 | tr '\n' ' '
+}
+
 # bad_run WANT ARGS...: sc run with ARGS (and the test's account and
 # server) exits 1 at start and says "Error: WANT"
 bad_run() {
@@ -518,6 +532,50 @@ bad_run() {
 	*"Error: $want"*) ;;
 	*) fail "sc run $*: '$out', want 'Error: $want'" ;;
 	esac
+}
+
+# start_tinyproxy IP PORT [USER PASS]: a corporate proxy in office
+# (tinyproxy from Debian, as its own user, basic authentication when
+# USER is given), logging to $TMP/tinyproxy.log; waits until it listens
+start_tinyproxy() {
+	local ip=$1 port=$2
+	{
+		echo "User tinyproxy"
+		echo "Group nogroup"
+		echo "Port $port"
+		echo "Listen $ip"
+		echo "Timeout 30"
+		echo "LogFile \"$TMP/tinyproxy.log\""
+		echo "LogLevel Connect"
+		echo "PidFile \"$TMP/tinyproxy.pid\""
+		echo "MaxClients 50"
+		echo "DisableViaHeader Yes"
+		[ $# -ge 4 ] && echo "BasicAuth $3 $4"
+	} >"$TMP/tinyproxy.conf"
+	chmod o+x "$TMP"
+	touch "$TMP/tinyproxy.log" && chown tinyproxy "$TMP/tinyproxy.log"
+	office tinyproxy -d -c "$TMP/tinyproxy.conf" >"$TMP/tinyproxy.out" 2>&1 &
+	PIDS+=($!)
+	wait_for 10 office bash -c "exec 3<>/dev/tcp/$ip/$port" ||
+	    fail "tinyproxy did not start: $(cat "$TMP/tinyproxy.out")"
+}
+
+# app_proxies_only USER...: in office, only these users (the proxies')
+# open connections to the app's address: sc (as _sc) never reaches it
+# directly, so a 200 proves the way through a proxy
+app_proxies_only() {
+	local uids u
+	uids=$(for u in "$@"; do id -u "$u"; done | paste -sd, -)
+	office nft add table inet e2eup || fail "nft add table"
+	office nft add chain inet e2eup out \
+	    '{ type filter hook output priority 0; }' || fail "nft add chain"
+	office nft add rule inet e2eup out ip daddr "$APP_IP" ct state new \
+	    meta skuid != "{ $uids }" reject with tcp reset ||
+	    fail "nft add rule"
+	office setpriv --reuid=_sc --regid=_sc --clear-groups curl -sS \
+	    --max-time 3 -o /dev/null "http://$APP_IP:$APP_PORT/" 2>/dev/null &&
+	    fail "the app is reachable from office without the proxy"
+	ok "the app is reachable in office only through the proxies"
 }
 
 e2e_done() {

@@ -37,23 +37,7 @@ start_app
 office ip addr add "$PROXY_IP/32" dev lo
 
 # tinyproxy, as its own user, with basic authentication
-cat >"$TMP/tinyproxy.conf" <<EOF
-User tinyproxy
-Group nogroup
-Port $TINY_PORT
-Listen $PROXY_IP
-Timeout 30
-LogFile "$TMP/tinyproxy.log"
-LogLevel Connect
-PidFile "$TMP/tinyproxy.pid"
-MaxClients 50
-DisableViaHeader Yes
-BasicAuth $PX_USER $TINY_PASS
-EOF
-chmod o+x "$TMP"
-touch "$TMP/tinyproxy.log" && chown tinyproxy "$TMP/tinyproxy.log"
-office tinyproxy -d -c "$TMP/tinyproxy.conf" >"$TMP/tinyproxy.out" 2>&1 &
-PIDS+=($!)
+start_tinyproxy "$PROXY_IP" "$TINY_PORT" "$PX_USER" "$TINY_PASS"
 # the SOCKS server, as nobody (a copy it may read; the system's python)
 touch "$TMP/socks.log" && chown nobody "$TMP/socks.log"
 install -m 0644 "$E2E_DIR/socks5.py" "$TMP/socks5.py" || fail "cp socks5.py"
@@ -83,8 +67,6 @@ PIDS+=($!)
 office "$PYTHON" -m http.server --bind 127.0.0.1 "$LOCAL_PORT" \
     --directory "$TMP" >"$TMP/local.out" 2>&1 &
 PIDS+=($!)
-wait_for 10 office bash -c "exec 3<>/dev/tcp/$PROXY_IP/$TINY_PORT" ||
-    fail "tinyproxy did not start: $(cat "$TMP/tinyproxy.out")"
 wait_for 10 office bash -c "exec 3<>/dev/tcp/$PROXY_IP/$SOCKS_PORT" ||
     fail "socks5.py did not start: $(cat "$TMP/socks.out")"
 wait_for 10 test -f "$TMP/silent.ready" || fail "the silent proxy did not start"
@@ -94,36 +76,11 @@ wait_for 10 office bash -c "exec 3<>/dev/tcp/127.0.0.1/$LOCAL_PORT" ||
 echo "local service" >"$TMP/local.txt"
 
 # only the proxies reach the app
-TINY_UID=$(id -u tinyproxy)
-NOBODY_UID=$(id -u nobody)
-office nft add table inet e2eup || fail "nft add table"
-office nft add chain inet e2eup out \
-    '{ type filter hook output priority 0; }' || fail "nft add chain"
-office nft add rule inet e2eup out ip daddr "$APP_IP" ct state new \
-    meta skuid != "{ $TINY_UID, $NOBODY_UID }" reject with tcp reset ||
-    fail "nft add rule"
-office setpriv --reuid=_sc --regid=_sc --clear-groups curl -sS --max-time 3 \
-    -o /dev/null "http://$APP_IP:$APP_PORT/" 2>/dev/null &&
-    fail "the app is reachable from office without the proxy"
-ok "the app is reachable in office only through the proxies"
-
-# run_sc ARGS...: sc run with the test's server and ARGS
-run_sc() {
-	launch_sc run -u "$SC_USER" -k "$KEY" -i "$TUNNEL_NAME" \
-	    --rest-url "$REST_URL" -f "$TMP/ready" --ctl-socket "$TMP/ctl.sock" \
-	    "$@"
-}
+app_proxies_only tinyproxy nobody
 
 # meta EXPR: a Python expression of the tunnel's REST "metadata" (m)
 meta() {
 	rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get "(lambda m: $1)(j['metadata'])"
-}
-
-# get URL [curl args]: "body code" of a GET through the tunnel
-get() {
-	local url=$1
-	shift
-	browse -w ' %{http_code}' "$@" "$url" 2>&1 | tr '\n' ' '
 }
 
 # the three kinds of request: plain, absolute-form https://, CONNECT

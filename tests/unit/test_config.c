@@ -232,9 +232,13 @@ test_missing_credentials(void **state)
 static void
 test_unsupported(void **state)
 {
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "--log-http",
+	    "x", NULL), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--log-http is not supported yet"));
+	/* --pac is taken: the file is read at start (controller/pac.c) */
 	assert_int_equal(parse("-u", "a", "-k", "k", "--pac", "x.pac",
-	    NULL), CONFIG_ERROR);
-	assert_non_null(strstr(err, "--pac is not supported yet"));
+	    NULL), CONFIG_OK);
+	assert_string_equal(conf.pac, "x.pac");
 	assert_int_equal(parse("-u", "a", "-k", "k", "--capath", "/x", NULL),
 	    CONFIG_ERROR);
 	/* issue 18: --doctor, the API flags of both forms */
@@ -694,7 +698,7 @@ test_file_errors(void **state)
 		{ "help: true\n", "'help' cannot be set in a config file" },
 		{ "config-file: /x\n", "cannot be set" },
 		{ "direct-domains: [a.com, 'b[']\n", "'b[': missing ']'" },
-		{ "pac: x.pac\n", "pac is not supported yet" },
+		{ "pac: \"\"\n", "pac: a file or an http:// or https:// URL" },
 		{ "username: \"\\x01\"\n", "control character" },
 		{ "\"\\e[31m\": x\n", "a key must be a flag name" },
 		{ "\tusername: a\n", "not valid YAML" },
@@ -779,7 +783,7 @@ test_upstream(void **state)
 		{ "-M", "novalue", "-M: 'novalue' is not key=value" },
 		{ "-M", "hostname=x", "-M: 'hostname' is a key sc sets" },
 		{ "-M", "a b=c", "-M: bad key 'a b'" },
-		{ "--pac", "/nonexistent.pac", "--pac is not supported yet" },
+		{ "--pac", "", "--pac: a file or an http:// or https:// URL" },
 		{ NULL, NULL, NULL }
 	};
 	int			 i;
@@ -831,7 +835,7 @@ test_upstream(void **state)
 	f = cfile(0600, "function FindProxyForURL(u, h) { return \"DIRECT\"; }");
 	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-x", "h:1",
 	    "--pac", f, NULL), CONFIG_ERROR);
-	assert_non_null(strstr(err, "--pac is not supported yet"));
+	assert_non_null(strstr(err, "-x/--proxy and --pac: one or the other"));
 	/* SAUCE_PROXY, SAUCE_METADATA; the config file */
 	setenv("SAUCE_PROXY", "socks5://s:1", 1);
 	setenv("SAUCE_METADATA", "k=v", 1);

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "pacans.h"
 #include "proxyopt.h"
 
 static struct proxyopt	 po;
@@ -220,6 +221,68 @@ test_dns(void **state)
 	    sizeof(err)), -1);
 }
 
+/* FindProxyForURL()'s answers, as proxyd reads what the PAC process says */
+static void
+test_pacans(void **state)
+{
+	struct upproxy	 up[PAC_ANSWER_MAX];
+	char		 why[128];
+	const char	*a;
+
+	a = "PROXY proxy.corp:3128; PROXY b:8080;DIRECT";
+	assert_int_equal(pacans_parse(a, strlen(a), up, PAC_ANSWER_MAX, why,
+	    sizeof(why)), 3);
+	assert_int_equal(up[0].scheme, UPX_HTTP);
+	assert_string_equal(up[0].host, "proxy.corp");
+	assert_int_equal(up[0].portnum, 3128);
+	assert_int_equal(up[1].portnum, 8080);
+	assert_int_equal(up[2].scheme, UPX_NONE);
+
+	a = "  SOCKS s.corp ; socks5 [fd00::1]:1081 ";
+	assert_int_equal(pacans_parse(a, strlen(a), up, PAC_ANSWER_MAX, why,
+	    sizeof(why)), 2);
+	assert_int_equal(up[0].scheme, UPX_SOCKS5);
+	assert_int_equal(up[0].portnum, PAC_SOCKS_PORT);
+	assert_string_equal(up[1].host, "fd00::1");
+	assert_int_equal(up[1].portnum, 1081);
+
+	a = "PROXY p";
+	assert_int_equal(pacans_parse(a, strlen(a), up, PAC_ANSWER_MAX, why,
+	    sizeof(why)), 1);
+	assert_int_equal(up[0].portnum, PAC_PROXY_PORT);
+
+	/* what sc does not speak is skipped; the bound is kept */
+	a = "HTTPS h:443; SOCKS4 s:1; DIRECT";
+	assert_int_equal(pacans_parse(a, strlen(a), up, PAC_ANSWER_MAX, why,
+	    sizeof(why)), 1);
+	assert_int_equal(up[0].scheme, UPX_NONE);
+	a = "DIRECT; DIRECT; DIRECT";
+	assert_int_equal(pacans_parse(a, strlen(a), up, 2, why,
+	    sizeof(why)), 2);
+
+	/* garbage: an error, and the caller goes DIRECT */
+	a = "";
+	assert_int_equal(pacans_parse(a, 0, up, PAC_ANSWER_MAX, why,
+	    sizeof(why)), -1);
+	a = "undefined";
+	assert_int_equal(pacans_parse(a, strlen(a), up, PAC_ANSWER_MAX, why,
+	    sizeof(why)), -1);
+	a = "PROXY u:p@h:1";
+	assert_int_equal(pacans_parse(a, strlen(a), up, PAC_ANSWER_MAX, why,
+	    sizeof(why)), -1);
+	a = "PROXY http://h:1";
+	assert_int_equal(pacans_parse(a, strlen(a), up, PAC_ANSWER_MAX, why,
+	    sizeof(why)), -1);
+	a = "PROXY h:99999";
+	assert_int_equal(pacans_parse(a, strlen(a), up, PAC_ANSWER_MAX, why,
+	    sizeof(why)), -1);
+	a = "DIRECT x";
+	assert_int_equal(pacans_parse(a, strlen(a), up, PAC_ANSWER_MAX, why,
+	    sizeof(why)), -1);
+	assert_int_equal(pacans_parse("DIRECT\0", 7, up, PAC_ANSWER_MAX, why,
+	    sizeof(why)), -1);
+}
+
 int
 main(void)
 {
@@ -229,6 +292,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_networks, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_dns, setup, teardown),
+		cmocka_unit_test(test_pacans),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
