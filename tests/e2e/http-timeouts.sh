@@ -17,20 +17,7 @@ e2e_init
 start_server
 start_app
 # a TLS "app" that takes connections and never says a word
-office "$PYTHON" -c '
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(16)
-open(sys.argv[3], "w").close()
-held = []
-while True:
-    held.append(s.accept()[0])
-' "$APP_IP" "$SILENT_PORT" "$TMP/silent.ready" >"$TMP/silent.out" 2>&1 &
-PIDS+=($!)
-wait_for 10 test -f "$TMP/silent.ready" ||
-    fail "the silent app did not start: $(cat "$TMP/silent.out")"
+silent_listener "$APP_IP" "$SILENT_PORT"
 
 run_sc --http-tls-handshake-timeout 1s --http-idle-conn-timeout 1s
 

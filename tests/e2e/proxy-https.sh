@@ -38,39 +38,15 @@ office setpriv --reuid=nobody --regid=nogroup --clear-groups \
     --auth "$PX_USER:$PX_PASS" --cert "$TMP/proxy.crt" --key "$TMP/proxy.key" \
     --log "$TMP/up.log" >"$TMP/up.out" 2>&1 &
 PIDS+=($!)
-# a "proxy" that takes connections and never answers the ClientHello
-office "$PYTHON" -c '
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(16)
-open(sys.argv[3], "w").close()
-held = []
-while True:
-    held.append(s.accept()[0])
-' "$PROXY_IP" "$SILENT_PORT" "$TMP/silent.ready" >"$TMP/silent.out" 2>&1 &
-PIDS+=($!)
 wait_for 10 office bash -c "exec 3<>/dev/tcp/$PROXY_IP/$TLS_PORT" || fail "upproxy.py did not start: $(cat "$TMP/up.out")"
-wait_for 10 test -f "$TMP/silent.ready" || fail "the silent proxy did not start"
+# a "proxy" that takes connections and never answers the ClientHello
+silent_listener "$PROXY_IP" "$SILENT_PORT"
 # it speaks TLS, and only TLS
 office curl -sS --max-time 5 -o /dev/null -w '%{http_code}' \
     -x "http://$PROXY_IP:$TLS_PORT" "http://$APP_IP:$APP_PORT/" \
     >"$TMP/plain.out" 2>&1 && fail "the proxy answered plain HTTP: $(cat "$TMP/plain.out")"
 
 app_proxies_only nobody
-
-# the three kinds of request: plain, absolute-form https://, CONNECT
-three_ways() {
-	local how=$1 out
-	out=$(get "$(app_url /text/plain)")
-	[ "$out" = "response plain  200" ] || fail "$how: http://: '$out'"
-	out=$(get "http://$APP_IP:$APP_TLS_PORT/text/abs" --request-target \
-	    "https://$APP_IP:$APP_TLS_PORT/text/abs")
-	[ "$out" = "response abs  200" ] || fail "$how: https:// absolute: '$out'"
-	out=$(get "$(app_tls_url /text/tunnel)" -k -p)
-	[ "$out" = "response tunnel  200" ] || fail "$how: CONNECT: '$out'"
-}
 
 # --- -x https://user:pass@ ----------------------------------------------
 PROXY_URL="https://$PX_USER:$PX_PASS_URL@$PROXY_IP:$TLS_PORT"
