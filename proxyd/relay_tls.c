@@ -236,9 +236,16 @@ up_tls_send(struct stream *s, const void *buf, size_t len)
 	ssize_t		 w;
 
 	while (len > 0) {
+		/*
+		 * The write callback takes everything: only a peer that wants
+		 * to talk first (a renegotiation) makes libtls wait, and a
+		 * loop here would never end.
+		 */
 		w = tls_write(t->ctx, p, len);
-		if (w == TLS_WANT_POLLIN || w == TLS_WANT_POLLOUT)
-			continue;	/* the callbacks never block */
+		if (w == TLS_WANT_POLLIN || w == TLS_WANT_POLLOUT) {
+			up_tls_fail(t, "the proxy's TLS wants to read first");
+			return (-1);
+		}
 		if (w == -1) {
 			up_tls_fail(t, tls_error(t->ctx));
 			return (-1);

@@ -112,6 +112,7 @@ via_start(struct stream *s)
 	}
 	if (u->vstate == VIA_TLS) {
 		/* ... it is: the bound of the rest is the dial's */
+		u->state = U_OPEN;
 		u->vstate = VIA_NONE;
 		up_timer_set(s, env->connect_timeout_ms);
 	}

@@ -6,7 +6,7 @@
 #   - upproxy.py with --cert/--key and basic authentication: http:// in
 #     absolute form, https:// through CONNECT (TLS to the app inside TLS
 #     to the proxy) and the browser's CONNECT tunnels: 200, 1 MiB with its
-#     digest;
+#     digest; --http-response-header-timeout holds through it;
 #   - the proxy's certificate, as the apps': not verified by default,
 #     verified with --cacert-file (its CA: 200; another CA: 502 that says
 #     so);
@@ -50,7 +50,7 @@ app_proxies_only nobody
 
 # --- -x https://user:pass@ ----------------------------------------------
 PROXY_URL="https://$PX_USER:$PX_PASS_URL@$PROXY_IP:$TLS_PORT"
-run_sc -x "$PROXY_URL"
+run_sc -x "$PROXY_URL" --http-response-header-timeout 1s
 three_ways "-x https://"
 grep -q "REQ GET http://$APP_IP:$APP_PORT/text/plain user=$PX_USER auth=ok status=200" \
     "$TMP/up.log" || fail "no absolute-form GET at the proxy: $(cat "$TMP/up.log")"
@@ -72,8 +72,13 @@ code=$(browse -o "$TMP/big2" -w '%{http_code}' --request-target \
     "http://$APP_IP:$APP_TLS_PORT/bytes/$size?seed=9")
 [ "$code" = 200 ] && [ "$(sha256sum <"$TMP/big2" | cut -d' ' -f1)" = "$want" ] ||
     fail "1 MiB over TLS inside TLS: $code"
+out=$(get "$(app_url /sleep/3000)")
+case $out in
+*"no answer from $APP_IP port $APP_PORT in 1000 ms (--http-response-header-timeout)"*504) ;;
+*) fail "--http-response-header-timeout through the https:// proxy: '$out'" ;;
+esac
 stop_sc
-ok "1 MiB through the https:// proxy, in absolute form and TLS to the app inside it: digests equal"
+ok "1 MiB through the https:// proxy, in absolute form and TLS to the app inside it: digests equal; --http-response-header-timeout holds through it"
 
 # --- verification: --cacert-file ---------------------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
