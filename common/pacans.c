@@ -1,9 +1,10 @@
 /*
  * The answer of a PAC script's FindProxyForURL(): entries separated by
- * ';', each "DIRECT", "PROXY host:port" (also "HTTP"), or "SOCKS
- * host:port" (also "SOCKS5"), tried in their order.  Entries sc does not
- * speak (HTTPS: TLS to the proxy; SOCKS4) and unknown words are
- * skipped; an answer with nothing usable is an error.
+ * ';', each "DIRECT", "PROXY host:port" (also "HTTP"), "HTTPS
+ * host:port" (an HTTP proxy spoken to inside TLS), or "SOCKS host:port"
+ * (also "SOCKS5"), tried in their order.  Entries sc does not speak
+ * (SOCKS4) and unknown words are skipped; an answer with nothing usable
+ * is an error.
  */
 #include <sys/types.h>
 
@@ -42,6 +43,7 @@ pa_entry(const char *s, size_t n, struct upproxy *up, char *err,
 	const char		*w = s, *arg;
 	size_t			 wlen, alen;
 	uint16_t		 defport;
+	int			 tls = 0;
 
 	for (wlen = 0; wlen < n && !isspace((unsigned char)s[wlen]); wlen++)
 		;
@@ -61,12 +63,16 @@ pa_entry(const char *s, size_t n, struct upproxy *up, char *err,
 	    (wlen == 4 && strncasecmp(w, "HTTP", 4) == 0)) {
 		scheme = UPX_HTTP;
 		defport = PAC_PROXY_PORT;
+	} else if (wlen == 5 && strncasecmp(w, "HTTPS", 5) == 0) {
+		scheme = UPX_HTTP;
+		defport = PAC_HTTPS_PORT;
+		tls = 1;
 	} else if ((wlen == 5 && strncasecmp(w, "SOCKS", 5) == 0) ||
 	    (wlen == 6 && strncasecmp(w, "SOCKS5", 6) == 0)) {
 		scheme = UPX_SOCKS5;
 		defport = PAC_SOCKS_PORT;
 	} else
-		return (0);	/* HTTPS, SOCKS4, what we do not know */
+		return (0);	/* SOCKS4, what we do not know */
 	if (alen == 0)
 		return (pa_error(err, errlen, "%.*s without a host",
 		    (int)wlen, w));
@@ -77,6 +83,10 @@ pa_entry(const char *s, size_t n, struct upproxy *up, char *err,
 	if (proxyopt_upproxy(arg, alen, scheme, defport, up, err,
 	    errlen) == -1)
 		return (-1);
+	if (tls) {
+		up->tls = 1;
+		proxyopt_upproxy_show(up);
+	}
 	return (1);
 }
 

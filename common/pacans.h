@@ -23,6 +23,7 @@
 #define PAC_ANSWER_MAX		8	/* entries of an answer that are used */
 #define PAC_PROXY_PORT		80	/* PROXY host without a port */
 #define PAC_SOCKS_PORT		1080	/* SOCKS host without a port */
+#define PAC_HTTPS_PORT		443	/* HTTPS host without a port */
 
 /*
  * One entry of an answer: scheme UPX_NONE is DIRECT.  The first n

@@ -735,7 +735,8 @@ proxyopt_upproxy_clear(struct upproxy *up)
 
 /*
  * An upstream proxy: [scheme://][user[:password]@]host[:port][/], the
- * scheme http, socks5, socks5h or socks (all the same SOCKS version 5:
+ * scheme http, https (HTTP to the proxy inside TLS; port 443 by
+ * default), socks5, socks5h or socks (all the same SOCKS version 5:
  * the proxy resolves the names), defscheme without one; the port
  * defport without one.  The user and password may hold %XX escapes.
  * up gets it (clear it with proxyopt_upproxy_clear); -1 and a message
@@ -772,14 +773,14 @@ proxyopt_upproxy(const char *val, size_t len, enum upproxy_scheme defscheme,
 		    strncasecmp(val, "socks", 5) == 0))
 			up->scheme = UPX_SOCKS5;
 		else if ((size_t)(sep - val) == 5 &&
-		    strncasecmp(val, "https", 5) == 0)
-			return (po_error(err, errlen, "https:// proxies (TLS "
-			    "to the proxy) are not supported: use http:// "
-			    "(TLS to the app goes in CONNECT)"));
-		else
+		    strncasecmp(val, "https", 5) == 0) {
+			up->scheme = UPX_HTTP;
+			up->tls = 1;
+			defport = PROXYOPT_UPPROXY_TLS_PORT;
+		} else
 			return (po_error(err, errlen, "unknown proxy scheme "
-			    "'%.*s' (http, socks5)", (int)(sep - val) > 16 ?
-			    16 : (int)(sep - val), val));
+			    "'%.*s' (http, https, socks5)", (int)(sep - val) >
+			    16 ? 16 : (int)(sep - val), val));
 		p = sep + 3;
 	}
 	if (end > p && end[-1] == '/')
@@ -831,11 +832,18 @@ proxyopt_upproxy(const char *val, size_t len, enum upproxy_scheme defscheme,
 			return (po_error(err, errlen, "out of memory"));
 		}
 	}
-	snprintf(up->shown, sizeof(up->shown), "%s://%s%s%s%s%s:%s",
-	    up->scheme == UPX_HTTP ? "http" : "socks5", up->user,
-	    up->user[0] != '\0' ? ":****@" : "", up->ipv6 ? "[" : "", up->host,
-	    up->ipv6 ? "]" : "", up->port);
+	proxyopt_upproxy_show(up);
 	return (0);
+}
+
+/* up->shown, for logs and answers: its URL without the password. */
+void
+proxyopt_upproxy_show(struct upproxy *up)
+{
+	snprintf(up->shown, sizeof(up->shown), "%s://%s%s%s%s%s:%s",
+	    up->scheme == UPX_SOCKS5 ? "socks5" : up->tls ? "https" : "http",
+	    up->user, up->user[0] != '\0' ? ":****@" : "", up->ipv6 ? "[" : "",
+	    up->host, up->ipv6 ? "]" : "", up->port);
 }
 
 /*

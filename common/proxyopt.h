@@ -25,6 +25,7 @@
 #define PROXYOPT_DNS_MAX	8	/* name servers */
 #define PROXYOPT_NOPROXY_MAX	64	/* NO_PROXY entries */
 #define PROXYOPT_UPPROXY_PORT	1080	/* a proxy's port when none is given */
+#define PROXYOPT_UPPROXY_TLS_PORT 443	/* ... an https:// proxy's */
 #define PROXYOPT_CRED_MAX	256	/* a proxy's user or password, NUL */
 					/* included (RFC 1929: 255 bytes) */
 /* a value, with its NUL: SC_PROXYOPT_LEN (imsg_types.h) */
@@ -94,6 +95,7 @@ struct upproxy {
 	char			 port[8];
 	uint16_t		 portnum;
 	int			 ipv6;
+	int			 tls;		/* UPX_HTTP: https://, TLS to it */
 	char			 user[PROXYOPT_CRED_MAX];	/* "": none */
 	char			 pass[PROXYOPT_CRED_MAX];
 	char			*basic;		/* "Basic ..." for HTTP */
@@ -132,6 +134,7 @@ int	 proxyopt_header_protected(const char *);
 const struct net_rule *proxyopt_net_check(const struct proxyopt *,
 	    const struct sockaddr *);
 int	 proxyopt_dns_server(const char *, char *, size_t, char *, size_t);
+void	 proxyopt_upproxy_show(struct upproxy *);
 int	 proxyopt_upproxy(const char *, size_t, enum upproxy_scheme,
 	    uint16_t, struct upproxy *, char *, size_t);
 void	 proxyopt_upproxy_clear(struct upproxy *);

@@ -583,7 +583,7 @@ app_connected(struct stream *s)
 	} else if (u->https) {
 		u->tls_wait = 1;
 		up_timer_set(s, env->tls_timeout_ms);
-		if (up_tls_start(s) == -1)
+		if (up_tls_start(s, 0) == -1)
 			up_fail(s, 502, "proxyd: TLS with %s port %s: %s",
 			    u->host, u->port, u->tls_err);
 	} else {

@@ -16,8 +16,9 @@
  *	relay_pac.c	--pac: the answers of the PAC script (pacd's, via
  *			the controller), kept per host; a request waits
  *			for its host's
- *	relay_tls.c	TLS to the app for https:// requests: a filter
- *			over the app's socket once it is connected
+ *	relay_tls.c	TLS to the app for https:// requests, and to an
+ *			https:// upstream proxy: a filter over the socket
+ *			once it is connected (the app's over the proxy's)
  *	relay_move.c	bytes on their way: from one side to the other
  *			within each side's share, or past proxyd (tunnels
  *			moved to kgpd, bodies lent to kgpd or spliced)
@@ -79,8 +80,10 @@ enum rq_state { RQ_HEAD, RQ_BODY, RQ_DONE };
 enum rs_state { RS_IDLE, RS_HEAD, RS_BODY, RS_DONE };
 enum up_state { U_NONE, U_RESOLVING, U_CONNECTING, U_HANDSHAKE, U_OPEN };
 /* the handshake with an upstream proxy (relay_via.c) */
-enum via_state { VIA_NONE, VIA_CONNECT, VIA_SOCKS_METHOD, VIA_SOCKS_AUTH,
-	VIA_SOCKS_REPLY };
+enum via_state { VIA_NONE, VIA_TLS, VIA_CONNECT, VIA_SOCKS_METHOD,
+	VIA_SOCKS_AUTH, VIA_SOCKS_REPLY };
+
+struct up_tls;
 
 /* the addresses a connect tries: held only while it runs */
 struct up_addrs {
@@ -119,7 +122,8 @@ struct upstream {
 	int			 ivia;		/* ... the one tried now */
 	enum via_state		 vstate;	/* its handshake */
 	int			 https;		/* TLS once connected */
-	int			 tls;		/* bev is the TLS filter */
+	int			 tls;		/* bev is a TLS filter */
+	struct up_tls		*vtls;		/* the one to an https:// proxy */
 	int			 tls_wait;	/* its handshake is under way */
 	char			 tls_err[160];	/* why TLS failed, "" */
 };
@@ -241,7 +245,8 @@ int	 pac_fallback(struct stream *, const char *);
 /* relay_tls.c */
 int	 up_tls_ca(const void *, size_t);
 int	 up_tls_config(int);
-int	 up_tls_start(struct stream *);
+int	 up_tls_start(struct stream *, int);
+int	 up_tls_send(struct stream *, const void *, size_t);
 void	 up_tls_shutdown(void);
 
 /* relay_move.c */

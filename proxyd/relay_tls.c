@@ -15,6 +15,16 @@
  * them and name the host.  A handshake that fails is the exchange's 502,
  * with libtls' reason.
  *
+ * The same filter, with the same configuration, is TLS to an https://
+ * upstream proxy (-x https://, PAC "HTTPS"; relay_via.c): SNI and the
+ * name verified are the proxy's, and what the relay queued waits above
+ * it until the proxy's CONNECT is through (u->vstate is VIA_NONE again).
+ * Once its handshake is done the filter reports BEV_EVENT_CONNECTED, as
+ * the socket did, and relay_via.c goes on; the app's TLS, for https://,
+ * is a second filter over this one.  One configuration for both, as in
+ * Sauce Connect 5 (forwarder): --cacert-file and --cacert-system turn
+ * verification on for the proxy and the apps alike.
+ *
  * Such a connection stays in proxyd: its bytes are not the socket's, so
  * it is never moved, lent or spliced to kgpd (relay_move.c); it is kept
  * alive for the next request to the same host, port and scheme.
@@ -45,6 +55,7 @@ struct up_tls {
 	struct bufferevent	*bev;		/* the filter: the relay's */
 	struct stream		*s;
 	int			 done;		/* the handshake */
+	int			 proxy;		/* to the upstream proxy */
 };
 
 static struct tls_config	*tls_cfg;
@@ -60,6 +71,7 @@ static enum bufferevent_filter_result up_tls_out(struct evbuffer *,
 		    struct evbuffer *, ev_ssize_t, enum bufferevent_flush_mode,
 		    void *);
 static int	 up_tls_pump_out(struct up_tls *, struct evbuffer *);
+static int	 up_tls_done(struct up_tls *);
 static void	 up_tls_free(void *);
 static void	 up_tls_fail(struct up_tls *, const char *);
 
@@ -147,12 +159,13 @@ up_tls_write_cb(struct tls *ctx, const void *buf, size_t len, void *arg)
 }
 
 /*
- * The app's socket s->u.bev is connected: TLS over it, the handshake
- * begun.  u->bev becomes the filter.  Returns 0, or -1 (the caller
- * answers 502, u->tls_err says why).
+ * The app's socket s->u.bev is connected (or the upstream proxy's, for
+ * proxy, or the way through it, a filter already): TLS over it, the
+ * handshake begun.  u->bev becomes the filter.  Returns 0, or -1 (the
+ * caller answers 502, u->tls_err says why).
  */
 int
-up_tls_start(struct stream *s)
+up_tls_start(struct stream *s, int proxy)
 {
 	struct upstream		*u = &s->u;
 	struct bufferevent	*f;
@@ -173,9 +186,10 @@ up_tls_start(struct stream *s)
 	}
 	t->s = s;
 	t->below = u->bev;
+	t->proxy = proxy;
 	if (tls_configure(t->ctx, tls_cfg) == -1 ||
 	    tls_connect_cbs(t->ctx, up_tls_read_cb, up_tls_write_cb, t,
-	    u->host) == -1) {
+	    proxy ? u->via->host : u->host) == -1) {
 		strlcpy(u->tls_err, tls_error(t->ctx), sizeof(u->tls_err));
 		tls_free(t->ctx);
 		free(t);
@@ -197,6 +211,8 @@ up_tls_start(struct stream *s)
 	    bufferevent_get_output(u->bev));
 	u->bev = f;
 	u->tls = 1;
+	if (proxy)
+		u->vtls = t;
 	bufferevent_enable(f, EV_READ | EV_WRITE);
 	/* the ClientHello */
 	if ((r = tls_handshake(t->ctx)) == -1) {
@@ -205,6 +221,38 @@ up_tls_start(struct stream *s)
 	}
 	if (r == 0)
 		t->done = 1;
+	return (0);
+}
+
+/*
+ * A handshake's bytes to the https:// proxy (relay_via.c), ahead of what
+ * the relay queued: -1 with u->tls_err when TLS failed.
+ */
+int
+up_tls_send(struct stream *s, const void *buf, size_t len)
+{
+	struct up_tls	*t = s->u.vtls;
+	const char	*p = buf;
+	ssize_t		 w;
+
+	while (len > 0) {
+		/*
+		 * The write callback takes everything: only a peer that wants
+		 * to talk first (a renegotiation) makes libtls wait, and a
+		 * loop here would never end.
+		 */
+		w = tls_write(t->ctx, p, len);
+		if (w == TLS_WANT_POLLIN || w == TLS_WANT_POLLOUT) {
+			up_tls_fail(t, "the proxy's TLS wants to read first");
+			return (-1);
+		}
+		if (w == -1) {
+			up_tls_fail(t, tls_error(t->ctx));
+			return (-1);
+		}
+		p += w;
+		len -= w;
+	}
 	return (0);
 }
 
@@ -226,8 +274,12 @@ up_tls_fail(struct up_tls *t, const char *why)
 
 	strlcpy(u->tls_err, why != NULL ? why : "TLS failed",
 	    sizeof(u->tls_err));
-	log_debug("stream %u: TLS with %s port %s: %s", t->s->id, u->host,
-	    u->port, u->tls_err);
+	if (t->proxy)
+		log_debug("stream %u: TLS with upstream proxy %s: %s",
+		    t->s->id, u->via->shown, u->tls_err);
+	else
+		log_debug("stream %u: TLS with %s port %s: %s", t->s->id,
+		    u->host, u->port, u->tls_err);
 }
 
 /* Plaintext out, encrypted into the socket's output.  -1: failed. */
@@ -255,6 +307,35 @@ up_tls_pump_out(struct up_tls *t, struct evbuffer *src)
 	return (0);
 }
 
+/*
+ * The handshake is through: to the app, what waited for it goes now; to
+ * a proxy, relay_via.c's turn (CONNECT, or the request).  -1: failed.
+ */
+static int
+up_tls_done(struct up_tls *t)
+{
+	struct stream	*s = t->s;
+
+	t->done = 1;
+	s->u.tls_wait = 0;
+	if (t->proxy) {
+		log_debug("stream %u: TLS with upstream proxy %s: %s, %s",
+		    s->id, s->u.via->shown, tls_conn_version(t->ctx),
+		    tls_conn_cipher(t->ctx));
+		bufferevent_trigger_event(t->bev, BEV_EVENT_CONNECTED,
+		    BEV_TRIG_DEFER_CALLBACKS);
+		return (0);
+	}
+	up_timer_stop(s);
+	up_head_timer(s);
+	log_debug("stream %u: TLS with %s port %s: %s, %s", s->id, s->u.host,
+	    s->u.port, tls_conn_version(t->ctx), tls_conn_cipher(t->ctx));
+	if (up_tls_pump_out(t, bufferevent_get_output(t->bev)) == -1)
+		return (-1);
+	bufferevent_trigger(t->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+	return (0);
+}
+
 /* The app sent ciphertext: the handshake, then plaintext up. */
 static enum bufferevent_filter_result
 up_tls_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
@@ -274,18 +355,8 @@ up_tls_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 			up_tls_fail(t, tls_error(t->ctx));
 			return (BEV_ERROR);
 		}
-		t->done = 1;
-		t->s->u.tls_wait = 0;
-		up_timer_stop(t->s);
-		up_head_timer(t->s);
-		log_debug("stream %u: TLS with %s port %s: %s, %s", t->s->id,
-		    t->s->u.host, t->s->u.port, tls_conn_version(t->ctx),
-		    tls_conn_cipher(t->ctx));
-		/* what waited for the handshake goes now */
-		if (up_tls_pump_out(t, bufferevent_get_output(t->bev)) == -1)
+		if (up_tls_done(t) == -1)
 			return (BEV_ERROR);
-		bufferevent_trigger(t->bev, EV_WRITE,
-		    BEV_TRIG_DEFER_CALLBACKS);
 	}
 	for (;;) {
 		if (limit >= 0 && (ev_ssize_t)evbuffer_get_length(dst) >=
@@ -324,7 +395,8 @@ up_tls_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 {
 	struct up_tls	*t = arg;
 
-	if (!t->done)
+	/* to a proxy: the request waits for the way through it */
+	if (!t->done || (t->proxy && t->s->u.vstate != VIA_NONE))
 		return (BEV_NEED_MORE);
 	if (up_tls_pump_out(t, src) == -1)
 		return (BEV_ERROR);

@@ -75,6 +75,7 @@ up_open(struct stream *s, const char *host, const char *port, int https)
 	u->dns_try = 0;
 	u->https = https;
 	u->tls = 0;
+	u->vtls = NULL;
 	u->tls_err[0] = '\0';
 	if (via_choose(s, host, port, https || s->is_connect) == -1)
 		return;
@@ -371,6 +372,12 @@ up_timeout(evutil_socket_t fd, short event, void *arg)
 			    PROXYD_DNS_TIMEOUT_MS);
 		return;
 	}
+	if (s->u.tls_wait && s->u.vstate == VIA_TLS) {
+		up_fail(s, 504, "proxyd: the TLS handshake with upstream proxy "
+		    "%s took longer than %u ms", s->u.via->shown,
+		    env->tls_timeout_ms);
+		return;
+	}
 	if (s->u.tls_wait) {
 		up_fail(s, 504, "proxyd: the TLS handshake with %s port %s "
 		    "took longer than %u ms", s->u.host, s->u.port,
@@ -406,6 +413,8 @@ up_connect_event(struct stream *s, short what, int err)
 
 	if (u->in_connect)
 		return (UP_EV_CONNECTING); /* bufferevent_socket_connect() */
+	if ((what & BEV_EVENT_CONNECTED) && u->vstate == VIA_TLS)
+		return (UP_EV_CONNECTED);	/* TLS to the proxy: done */
 	if (what & BEV_EVENT_CONNECTED) {
 		/*
 		 * the timer goes with the addresses: idle streams hold
@@ -490,6 +499,7 @@ up_close(struct stream *s)
 	u->state = U_NONE;
 	u->vstate = VIA_NONE;
 	u->tls_wait = 0;
+	u->vtls = NULL;
 	u->reusable = u->reused = u->tls = 0;
 	u->eof = u->shut = u->rpaused = u->sj_wait = 0;
 }

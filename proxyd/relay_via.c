@@ -5,7 +5,9 @@
  * CONNECT to an HTTP proxy for a tunnel or an https:// request, the
  * SOCKS version 5 exchange (RFC 1928, user and password RFC 1929) for
  * any request.  A plain http:// request to an HTTP proxy needs none: it
- * goes in absolute form (request_build).
+ * goes in absolute form (request_build).  An https:// proxy is the same
+ * HTTP proxy inside TLS (relay_tls.c): its handshake comes first, within
+ * --http-tls-handshake-timeout, and the bytes of CONNECT go through it.
  *
  * While the handshake runs, what the relay queued for the app waits in
  * the socket's output (its writing is off, u->state is U_HANDSHAKE so
@@ -97,8 +99,28 @@ via_start(struct stream *s)
 	char		 buf[VIA_HANDSHAKE_MAX + SC_HOST_LEN];
 	int		 n;
 
-	if (u->via->scheme == UPX_HTTP && !s->is_connect && !u->https)
+	if (u->via->tls && u->vstate == VIA_NONE) {
+		/* TLS to the proxy first: the filter says when it is done */
+		u->state = U_HANDSHAKE;
+		u->vstate = VIA_TLS;
+		u->tls_wait = 1;
+		up_timer_set(s, env->tls_timeout_ms);
+		if (up_tls_start(s, 1) == -1)
+			up_fail(s, 502, "proxyd: TLS with upstream proxy %s: %s",
+			    u->via->shown, u->tls_err);
+		return (1);
+	}
+	if (u->vstate == VIA_TLS) {
+		/* ... it is: the bound of the rest is the dial's */
+		u->state = U_OPEN;
+		u->vstate = VIA_NONE;
+		up_timer_set(s, env->connect_timeout_ms);
+	}
+	if (u->via->scheme == UPX_HTTP && !s->is_connect && !u->https) {
+		if (u->via->tls)	/* the request, held until now */
+			bufferevent_flush(u->bev, EV_WRITE, BEV_NORMAL);
 		return (0);
+	}
 	/* the request's bytes wait in the output, unwritten */
 	bufferevent_disable(u->bev, EV_WRITE);
 	u->state = U_HANDSHAKE;
@@ -133,12 +155,22 @@ via_start(struct stream *s)
 	return (1);
 }
 
-/* A handshake's bytes, straight to the fresh socket: -1 (answered). */
+/*
+ * A handshake's bytes, straight to the fresh socket (through TLS to an
+ * https:// proxy): -1 (answered).
+ */
 static int
 via_send(struct stream *s, const void *buf, size_t len)
 {
 	ssize_t	 n;
 
+	if (s->u.via->tls) {
+		if (up_tls_send(s, buf, len) == 0)
+			return (0);
+		up_fail(s, 502, "proxyd: TLS with upstream proxy %s: %s",
+		    s->u.via->shown, s->u.tls_err);
+		return (-1);
+	}
 	n = write(bufferevent_getfd(s->u.bev), buf, len);
 	if (n == (ssize_t)len)
 		return (0);
@@ -158,6 +190,9 @@ via_done(struct stream *s)
 	u->vstate = VIA_NONE;
 	u->state = U_OPEN;
 	bufferevent_enable(u->bev, EV_WRITE);
+	/* what the relay queued, held until now (for https://, TLS's) */
+	if (u->via->tls && !u->https)
+		bufferevent_flush(u->bev, EV_WRITE, BEV_NORMAL);
 	app_connected(s);
 }
 
@@ -371,8 +406,14 @@ via_event(struct stream *s, short what, int err)
 {
 	struct upstream	*u = &s->u;
 
+	if (u->tls_err[0] != '\0') {
+		up_fail(s, 502, "proxyd: TLS with upstream proxy %s: %s",
+		    u->via->shown, u->tls_err);
+		return;
+	}
 	up_fail(s, 502, "proxyd: upstream proxy %s %s during %s", u->via->shown,
 	    (what & BEV_EVENT_EOF) ? "closed the connection" :
 	    err != 0 ? strerror(err) : "failed",
+	    u->vstate == VIA_TLS ? "the TLS handshake" :
 	    u->vstate == VIA_CONNECT ? "CONNECT" : "the SOCKS handshake");
 }

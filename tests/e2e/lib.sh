@@ -560,6 +560,38 @@ start_tinyproxy() {
 	    fail "tinyproxy did not start: $(cat "$TMP/tinyproxy.out")"
 }
 
+# silent_listener ADDR PORT: in office, a port that takes connections
+# and never says a word (an app or a proxy that hangs); waits for it
+silent_listener() {
+	office "$PYTHON" -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(16)
+open(sys.argv[3], "w").close()
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$1" "$2" "$TMP/silent-$2.ready" >"$TMP/silent-$2.out" 2>&1 &
+	PIDS+=($!)
+	wait_for 10 test -f "$TMP/silent-$2.ready" ||
+	    fail "the silent listener on $1 port $2: $(cat "$TMP/silent-$2.out")"
+}
+
+# three_ways HOW: the three kinds of request through the tunnel reach
+# the app (plain, absolute-form https://, the browser's CONNECT): 200
+three_ways() {
+	local how=$1 out
+	out=$(get "$(app_url /text/plain)")
+	[ "$out" = "response plain  200" ] || fail "$how: http://: '$out'"
+	out=$(get "http://$APP_IP:$APP_TLS_PORT/text/abs" --request-target \
+	    "https://$APP_IP:$APP_TLS_PORT/text/abs")
+	[ "$out" = "response abs  200" ] || fail "$how: https:// absolute: '$out'"
+	out=$(get "$(app_tls_url /text/tunnel)" -k -p)
+	[ "$out" = "response tunnel  200" ] || fail "$how: CONNECT: '$out'"
+}
+
 # app_proxies_only USER...: in office, only these users (the proxies')
 # open connections to the app's address: sc (as _sc) never reaches it
 # directly, so a 200 proves the way through a proxy

@@ -47,17 +47,7 @@ office setpriv --reuid=nobody --regid=nogroup --clear-groups \
     >"$TMP/socks.out" 2>&1 &
 PIDS+=($!)
 # a proxy that takes connections and never answers
-office "$PYTHON" -c '
-import socket, sys
-s = socket.socket()
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(16)
-open(sys.argv[3], "w").close()
-held = []
-while True:
-    held.append(s.accept()[0])
-' "$PROXY_IP" "$SILENT_PORT" "$TMP/silent.ready" >"$TMP/silent.out" 2>&1 &
-PIDS+=($!)
+silent_listener "$PROXY_IP" "$SILENT_PORT"
 # a proxy that answers 407 as RFC 9110 has it (tinyproxy says 401)
 office "$PYTHON" "$E2E_DIR/upproxy.py" --addr "$PROXY_IP" \
     --port "$AUTH_PORT" --auth "$PX_USER:right" --log "$TMP/auth.log" \
@@ -69,7 +59,6 @@ office "$PYTHON" -m http.server --bind 127.0.0.1 "$LOCAL_PORT" \
 PIDS+=($!)
 wait_for 10 office bash -c "exec 3<>/dev/tcp/$PROXY_IP/$SOCKS_PORT" ||
     fail "socks5.py did not start: $(cat "$TMP/socks.out")"
-wait_for 10 test -f "$TMP/silent.ready" || fail "the silent proxy did not start"
 wait_for 10 test -f "$TMP/auth.ready" || fail "upproxy.py did not start"
 wait_for 10 office bash -c "exec 3<>/dev/tcp/127.0.0.1/$LOCAL_PORT" ||
     fail "the local service did not start"
@@ -81,18 +70,6 @@ app_proxies_only tinyproxy nobody
 # meta EXPR: a Python expression of the tunnel's REST "metadata" (m)
 meta() {
 	rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get "(lambda m: $1)(j['metadata'])"
-}
-
-# the three kinds of request: plain, absolute-form https://, CONNECT
-three_ways() {
-	local how=$1 out
-	out=$(get "$(app_url /text/plain)")
-	[ "$out" = "response plain  200" ] || fail "$how: http://: '$out'"
-	out=$(get "http://$APP_IP:$APP_TLS_PORT/text/abs" --request-target \
-	    "https://$APP_IP:$APP_TLS_PORT/text/abs")
-	[ "$out" = "response abs  200" ] || fail "$how: https:// absolute: '$out'"
-	out=$(get "$(app_tls_url /text/tunnel)" -k -p)
-	[ "$out" = "response tunnel  200" ] || fail "$how: CONNECT: '$out'"
 }
 
 # --- tinyproxy, -x from the flag ----------------------------------------

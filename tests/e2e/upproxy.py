@@ -9,12 +9,14 @@ Every request is one line of the log file:
 
 (the password is never written).  --mark sets SO_MARK on the proxy's
 own upstream sockets, so that a firewall can let only them through.
+With --cert and --key it is an https:// proxy: the same, inside TLS.
 """
 import argparse
 import base64
 import http.client
 import http.server
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -33,6 +35,8 @@ def parse_args():
     p.add_argument("--mark", type=int, default=0)
     p.add_argument("--log", required=True)
     p.add_argument("--ready", help="file created once listening")
+    p.add_argument("--cert", help="TLS to the proxy: its certificate")
+    p.add_argument("--key", help="... and its key")
     p.add_argument("--connect-answer", default="normal",
                    choices=("normal", "trickle", "extra", "garbage", "big",
                             "silent"),
@@ -242,6 +246,12 @@ class Server(http.server.ThreadingHTTPServer):
 
 def main():
     srv = Server((ARGS.addr, ARGS.port), Handler)
+    if ARGS.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ARGS.cert, ARGS.key)
+        # the handshake in the connection's thread, on its first read
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
+                                     do_handshake_on_connect=False)
     if ARGS.ready:
         open(ARGS.ready, "w").close()
     try:

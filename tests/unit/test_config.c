@@ -775,7 +775,7 @@ test_upstream(void **state)
 		{ "-x", "http://h:1/path", "-x: a proxy has no path" },
 		{ "-x", "http://:p@h:1", "-x: an empty proxy user name" },
 		{ "-x", "http://u:%zz@h:1", "-x: bad proxy password" },
-		{ "-x", "https://h:1", "-x: https:// proxies" },
+		{ "-x", "https://h:0", "-x: bad proxy host[:port]" },
 		{ "--http-dial-timeout", "0s", "--http-dial-timeout: '0s'" },
 		{ "--http-dial-timeout", "2h", "--http-dial-timeout: '2h'" },
 		{ "--http-response-header-timeout", "5 s", "'5 s' is not" },
@@ -815,6 +815,13 @@ test_upstream(void **state)
 	assert_int_equal(up->scheme, UPX_SOCKS5);
 	assert_int_equal(up->portnum, 1080);
 	assert_string_equal(up->shown, "socks5://[fd00::1]:1080");
+	/* https://: TLS to the proxy, port 443 */
+	assert_int_equal(parse("run", "-u", "a", "-k", "k", "-x",
+	    "https://proxy.corp", NULL), CONFIG_OK);
+	up = &conf.po->up[UPF_ALL];
+	assert_int_equal(up->scheme, UPX_HTTP);
+	assert_int_equal(up->tls, 1);
+	assert_string_equal(up->shown, "https://proxy.corp:443");
 	for (i = 0; bad[i].flag != NULL; i++)
 		if (parse("run", "-u", "a", "-k", "k", bad[i].flag,
 		    bad[i].val, NULL) != CONFIG_ERROR ||

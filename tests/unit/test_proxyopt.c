@@ -221,6 +221,42 @@ test_dns(void **state)
 	    sizeof(err)), -1);
 }
 
+/* -x https://: an HTTP proxy spoken to inside TLS, 443 by default */
+static void
+test_upproxy_https(void **state)
+{
+	struct upproxy	 up;
+	char		 why[128];
+	const char	*v;
+
+	v = "https://u:p%40ss@proxy.corp";
+	assert_int_equal(proxyopt_upproxy(v, strlen(v), UPX_HTTP,
+	    PROXYOPT_UPPROXY_PORT, &up, why, sizeof(why)), 0);
+	assert_int_equal(up.scheme, UPX_HTTP);
+	assert_int_equal(up.tls, 1);
+	assert_int_equal(up.portnum, 443);
+	assert_string_equal(up.pass, "p@ss");
+	assert_non_null(up.basic);
+	assert_string_equal(up.shown, "https://u:****@proxy.corp:443");
+	proxyopt_upproxy_clear(&up);
+	v = "HTTPS://proxy.corp:8443/";
+	assert_int_equal(proxyopt_upproxy(v, strlen(v), UPX_HTTP,
+	    PROXYOPT_UPPROXY_PORT, &up, why, sizeof(why)), 0);
+	assert_int_equal(up.tls, 1);
+	assert_int_equal(up.portnum, 8443);
+	proxyopt_upproxy_clear(&up);
+	v = "http://proxy.corp";
+	assert_int_equal(proxyopt_upproxy(v, strlen(v), UPX_HTTP,
+	    PROXYOPT_UPPROXY_PORT, &up, why, sizeof(why)), 0);
+	assert_int_equal(up.tls, 0);
+	assert_int_equal(up.portnum, PROXYOPT_UPPROXY_PORT);
+	proxyopt_upproxy_clear(&up);
+	v = "ftps://proxy.corp";
+	assert_int_equal(proxyopt_upproxy(v, strlen(v), UPX_HTTP,
+	    PROXYOPT_UPPROXY_PORT, &up, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "(http, https, socks5)"));
+}
+
 /* FindProxyForURL()'s answers, as proxyd reads what the PAC process says */
 static void
 test_pacans(void **state)
@@ -228,6 +264,7 @@ test_pacans(void **state)
 	struct upproxy	 up[PAC_ANSWER_MAX];
 	char		 why[128];
 	const char	*a;
+	int		 i;
 
 	a = "PROXY proxy.corp:3128; PROXY b:8080;DIRECT";
 	assert_int_equal(pacans_parse(a, strlen(a), up, PAC_ANSWER_MAX, why,
@@ -251,8 +288,20 @@ test_pacans(void **state)
 	    sizeof(why)), 1);
 	assert_int_equal(up[0].portnum, PAC_PROXY_PORT);
 
+	/* HTTPS: an HTTP proxy inside TLS, port 443 by default */
+	a = "HTTPS h; HTTPS [::1]:8443";
+	assert_int_equal(pacans_parse(a, strlen(a), up, PAC_ANSWER_MAX, why,
+	    sizeof(why)), 2);
+	assert_int_equal(up[0].scheme, UPX_HTTP);
+	assert_int_equal(up[0].tls, 1);
+	assert_int_equal(up[0].portnum, 443);
+	assert_string_equal(up[0].shown, "https://h:443");
+	assert_string_equal(up[1].shown, "https://[::1]:8443");
+	for (i = 0; i < 2; i++)
+		proxyopt_upproxy_clear(&up[i]);
+
 	/* what sc does not speak is skipped; the bound is kept */
-	a = "HTTPS h:443; SOCKS4 s:1; DIRECT";
+	a = "SOCKS4 s:1; DIRECT";
 	assert_int_equal(pacans_parse(a, strlen(a), up, PAC_ANSWER_MAX, why,
 	    sizeof(why)), 1);
 	assert_int_equal(up[0].scheme, UPX_NONE);
@@ -292,6 +341,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_networks, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_dns, setup, teardown),
+		cmocka_unit_test(test_upproxy_https),
 		cmocka_unit_test(test_pacans),
 	};
 
