@@ -117,6 +117,7 @@ stream_new(struct kgp_conn *c, uint32_t id, int fd)
 	stream_sockopts(fd);
 	s->conn = c;
 	s->id = id;
+	s->started_us = conn_now_us();
 	s->send_credit = c->peer_window;
 	s->recv_avail = c->params.window;
 	s->recv_window = c->params.window;
@@ -485,6 +486,7 @@ stream_consumed(struct kgp_stream *s, size_t n)
 
 	if (n == 0)
 		return;
+	s->received += n;
 	s->recv_consumed += n;
 	if (!conn_live(c) || s->recv_consumed < s->recv_window / 4)
 		return;
