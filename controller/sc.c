@@ -338,10 +338,10 @@ sc_streams_request(void)
 	int	 asked = 0;
 
 	if (child_ready(CHILD_KGPD) && child_compose(&children[CHILD_KGPD],
-	    IMSG_STREAMS_REQ, -1, NULL, 0) == 0)
+	    IMSG_STREAMS_REQ, -1, NULL, 0) != -1)
 		asked |= CTL_ASK_KGPD;
 	if (child_ready(CHILD_PROXYD) && child_compose(
-	    &children[CHILD_PROXYD], IMSG_STREAMS_REQ, -1, NULL, 0) == 0)
+	    &children[CHILD_PROXYD], IMSG_STREAMS_REQ, -1, NULL, 0) != -1)
 		asked |= CTL_ASK_PROXYD;
 	return (asked);
 }

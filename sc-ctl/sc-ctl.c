@@ -376,6 +376,7 @@ show_streams(struct imsg *imsg)
 	struct sc_stream	 st;
 	const char		*p = imsg->data;
 	json_t			*j, *a, *o;
+	char			 sess[32];
 	uint32_t		 i;
 
 	if (sc_streams_valid(imsg->data, IMSG_DATA_SIZE(imsg)) == -1) {
@@ -388,8 +389,11 @@ show_streams(struct imsg *imsg)
 	for (i = 0; i < h.n; i++) {
 		memcpy(&st, p + sizeof(h) + i * sizeof(st), sizeof(st));
 		if (jflag) {
-			if ((o = json_pack("{s:I, s:i, s:s, s:i, s:I, s:I, "
-			    "s:f}", "session", (json_int_t)st.session,
+			/* a 64-bit name: JSON numbers are not all that */
+			snprintf(sess, sizeof(sess), "%016llx",
+			    (unsigned long long)st.session);
+			if ((o = json_pack("{s:s, s:i, s:s, s:i, s:I, s:I, "
+			    "s:f}", "session", sess,
 			    "id", (int)st.id, "target", clean(st.target),
 			    "connection", (int)st.conn,
 			    "bytes-in", (json_int_t)st.bytes_in,

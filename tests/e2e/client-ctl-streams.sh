@@ -1,0 +1,56 @@
+#!/bin/bash
+# sc-ctl show streams: a slow download held open is listed with its
+# target (the URL proxyd took), the tunnel connection that carries it,
+# its age and bytes to the server that grow while it runs; -j prints the
+# same as JSON; with no stream open the list says so.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/client-lib.sh"
+e2e_init
+start_server
+start_app
+
+SOCK=$TMP/cs.sock
+sc_v4 cs -i "$TUNNEL_NAME" --tunnel-connections 2
+sc_ready cs
+id=$(sc_id cs)
+ctl() { "$SC_CTL" -s "$SOCK" "$@"; }
+entry=$(entry_of "$id")
+
+ctl show streams >"$TMP/none.out" 2>"$TMP/none.err" ||
+    fail "sc-ctl show streams: $(cat "$TMP/none.err")"
+[ "$(cat "$TMP/none.out")" = "no open streams" ] ||
+    fail "sc-ctl show streams, nothing open: $(cat "$TMP/none.out")"
+ok "sc-ctl show streams with nothing open: 'no open streams'"
+
+# 20 MB read at 200 kB/s: held open for the test's length
+url=$(app_url /bytes/20000000)
+cloud curl -sS --max-time 60 --limit-rate 200k -x "http://$entry" \
+    -o /dev/null "$url" 2>"$TMP/curl.err" &
+PIDS+=($!)
+line() {
+	ctl show streams >"$TMP/s.out" 2>"$TMP/s.err" &&
+	    grep -F "$url" "$TMP/s.out" >"$TMP/line"
+}
+wait_for 10 line || fail "the download is not listed: $(cat "$TMP/s.out" "$TMP/s.err")"
+grep -Eq "^stream [0-9]+: $url, connection [01], age [0-9.]+ s, bytes [0-9]+ in [0-9]+ out\$" "$TMP/line" ||
+    fail "sc-ctl show streams: $(cat "$TMP/line")"
+out1=$(sed -n 's/.* in \([0-9]*\) out$/\1/p' "$TMP/line")
+grows() {
+	line && [ "$(sed -n 's/.* in \([0-9]*\) out$/\1/p' "$TMP/line")" -gt "$out1" ]
+}
+wait_for 10 grows || fail "bytes out did not grow past $out1: $(cat "$TMP/line")"
+ok "sc-ctl show streams: $(cat "$TMP/line") (was $out1 bytes out)"
+
+jfield() { "$PYTHON" -c "import json, sys; j = json.load(sys.stdin); print($1)"; }
+ctl -j show streams >"$TMP/s.json" || fail "sc-ctl -j show streams"
+s="[s for s in j['streams'] if s['target'] == '$url'][0]"
+[ "$(jfield "j['total'] >= 1, j['left-out'], $s['connection'] in (0, 1), $s['bytes-out'] > $out1, $s['age-s'] > 0" <"$TMP/s.json")" = "True 0 True True True" ] ||
+    fail "sc-ctl -j show streams: $(cat "$TMP/s.json")"
+ok "sc-ctl -j show streams: $(cat "$TMP/s.json")"
+
+# the show connections line of the connection agrees: a stream open there
+conn=$(sed -n 's/.*, connection \([01]\), .*/\1/p' "$TMP/line")
+ctl show connections | grep -Eq "^connection $conn: up, .*, streams [1-9]" ||
+    fail "connection $conn carries no stream: $(ctl show connections)"
+ok "connection $conn is the one 'show connections' says has a stream"
+e2e_done
