@@ -184,6 +184,17 @@ ctl_status_valid(const void *p, size_t len)
 }
 
 int
+stream_move_valid(const void *p, size_t len)
+{
+	struct stream_move	 m;
+
+	if (len != sizeof(m))
+		return (-1);
+	memcpy(&m, p, sizeof(m));
+	return (FIELD_STR(m.target) ? 0 : -1);
+}
+
+int
 sc_streams_valid(const void *p, size_t len)
 {
 	struct sc_streams	 h;

@@ -197,6 +197,7 @@ int	 proxy_opt_valid(const void *, size_t);	/* a kind, a string */
  * one session (one tunnel connection), so session and id name it.
  */
 #define SC_PEER_LEN	256
+#define SC_TARGET_LEN	256	/* a stream's URL or host:port: cut there */
 
 struct stream_info {
 	uint64_t	 session;
@@ -220,7 +221,9 @@ int	 stream_info_valid(const void *, size_t);
 struct stream_move {
 	uint64_t	 session;
 	uint64_t	 offset;
+	char		 target[SC_TARGET_LEN];	/* sc-ctl show streams */
 };
+int	 stream_move_valid(const void *, size_t);	/* target ended */
 
 struct stream_moved {
 	uint64_t	 session;
@@ -371,7 +374,6 @@ int	 ctl_status_valid(const void *, size_t);
  * open in all, so total - n were left out.
  */
 #define SC_STREAMS_LIST		48
-#define SC_TARGET_LEN		256	/* longer targets are cut */
 
 struct sc_stream {
 	uint64_t	 session;

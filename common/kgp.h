@@ -255,7 +255,10 @@ struct kgp_stream_stats {
 	uint64_t	 bytes_in;	/* written to the local side */
 	uint64_t	 bytes_out;	/* read from it, sent */
 	uint64_t	 age_ms;
+	const char	*label;		/* kgp_conn_stream_label()'s, or NULL */
 };
+void		 kgp_conn_stream_label(struct kgp_conn *, uint32_t,
+		    const char *);
 void		 kgp_conn_each_stream(struct kgp_conn *, int (*)(uint32_t,
 		    const struct kgp_stream_stats *, void *), void *);
 void		*kgp_conn_arg(struct kgp_conn *);

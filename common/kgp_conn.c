@@ -409,6 +409,7 @@ kgp_conn_each_stream(struct kgp_conn *c, int (*fn)(uint32_t,
 		st.bytes_out = s->sent;
 		st.age_ms = now >= s->started_us ?
 		    (now - s->started_us) / 1000 : 0;
+		st.label = s->label;
 		if (fn(s->id, &st, arg) == -1)
 			break;
 	}

@@ -83,6 +83,7 @@ struct kgp_stream {
 	uint64_t		 sent;		/* local bytes put into DATA */
 	uint64_t		 received;	/* bytes written to the local side */
 	uint64_t		 started_us;	/* conn_now_us() at its opening */
+	char			*label;		/* what the owner calls it */
 	struct stream_move	*move;		/* while S_MOVING */
 	struct stream_lend	*lend;		/* while a socket is lent */
 };

@@ -163,6 +163,7 @@ stream_free(struct kgp_stream *s)
 			close(s->move->fd);
 		free(s->move);
 	}
+	free(s->label);
 	free(s);
 	conn_goaway_check(c);
 }
@@ -610,6 +611,22 @@ stream_sockopts(int fd)
  * when there is no such stream (fd is closed) or when it cannot move
  * (it is reset).
  */
+/*
+ * What the owner calls stream id (kgpd: the target of a tunnel proxyd
+ * moved to it), shown by kgp_conn_each_stream(); out of memory, none.
+ */
+void
+kgp_conn_stream_label(struct kgp_conn *c, uint32_t id, const char *label)
+{
+	struct kgp_stream	*s, key;
+
+	key.id = id;
+	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL)
+		return;
+	free(s->label);
+	s->label = label[0] != '\0' ? strdup(label) : NULL;
+}
+
 int
 kgp_conn_stream_move(struct kgp_conn *c, uint32_t id, int fd,
     uint64_t offset)

@@ -581,7 +581,8 @@ control_streams_timeout(int fd, short event, void *arg)
 
 /*
  * kgpd's streams, each with the target proxyd gave for its session and
- * id ("" when proxyd did not say), to whoever asked.
+ * id (proxyd's word first: kgpd knows only the target of a tunnel that
+ * was moved to it), to whoever asked.
  */
 static void
 control_streams_ready(void)

@@ -74,7 +74,7 @@ static const struct imsgev_peer kgpd_peer_main = {
  */
 static const struct imsgev_msg kgpd_msgs_proxyd[] = {
 	{ IMSGEV_TYPE(IMSG_STREAM_MOVE), IMSGEV_SIZE(struct stream_move),
-	    IMSGEV_FDOPT, NULL, kgpd_move },
+	    IMSGEV_FDOPT, stream_move_valid, kgpd_move },
 	{ IMSGEV_TYPE(IMSG_STREAM_MOVED), IMSGEV_SIZE(struct stream_moved),
 	    0, stream_moved_valid, kgpd_moved },
 	{ IMSGEV_TYPE(IMSG_STREAM_LEND), IMSGEV_SIZE(struct stream_lend),
@@ -700,6 +700,8 @@ kgpd_streams_one(uint32_t id, const struct kgp_stream_stats *ks, void *arg)
 	st->bytes_in = ks->bytes_in;
 	st->bytes_out = ks->bytes_out;
 	st->age_ms = ks->age_ms;
+	if (ks->label != NULL)
+		strlcpy(st->target, ks->label, sizeof(st->target));
 	return (0);
 }
 
@@ -780,7 +782,8 @@ kgpd_move(struct imsgev *iev, struct imsg *imsg)
 	} else if (kgp_conn_stream_move(c, id, nfd, mv.offset) == -1) {
 		log_debug("stream %u: not moved", id);
 		kgpd_send_switched(id, mv.session, 0);
-	}
+	} else
+		kgp_conn_stream_label(c, id, mv.target);
 	return (IMSGEV_OK);
 }
 

@@ -1,8 +1,10 @@
 #!/bin/bash
 # sc-ctl show streams: a slow download held open is listed with its
 # target (the URL proxyd took), the tunnel connection that carries it,
-# its age and bytes to the server that grow while it runs; -j prints the
-# same as JSON; with no stream open the list says so.
+# its age and bytes to the server that grow while it runs; so is a
+# CONNECT tunnel, which proxyd has handed to kgpd, with its host:port;
+# -j prints the same as JSON; with no stream open the list says so, and
+# with more than 48 open the list says how many it left out.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
 e2e_init
@@ -10,7 +12,7 @@ start_server
 start_app
 
 SOCK=$TMP/cs.sock
-sc_v4 cs -i "$TUNNEL_NAME" --tunnel-connections 2
+sc_v4 cs -i "$TUNNEL_NAME" --tunnel-connections 2 -B all
 sc_ready cs
 id=$(sc_id cs)
 ctl() { "$SC_CTL" -s "$SOCK" "$@"; }
@@ -53,4 +55,45 @@ conn=$(sed -n 's/.*, connection \([01]\), .*/\1/p' "$TMP/line")
 ctl show connections | grep -Eq "^connection $conn: up, .*, streams [1-9]" ||
     fail "connection $conn carries no stream: $(ctl show connections)"
 ok "connection $conn is the one 'show connections' says has a stream"
+
+# a CONNECT tunnel older than a second (passed through, -B all, not
+# resigned by the entry proxy): kgpd carries it, proxyd forgot it
+turl=$(app_tls_url /bytes/20000000)
+target=$APP_IP:$APP_TLS_PORT
+cloud curl -sS -k --max-time 60 --limit-rate 200k -x "http://$entry" \
+    -o /dev/null "$turl" 2>"$TMP/curl2.err" &
+PIDS+=($!)
+tline() {
+	ctl show streams >"$TMP/s.out" 2>"$TMP/s.err" &&
+	    grep -F ": $target, " "$TMP/s.out" >"$TMP/tline" &&
+	    grep -Eq ", age ([1-9]|[0-9]{2,})\.[0-9] s, " "$TMP/tline"
+}
+wait_for 10 tline || fail "the CONNECT tunnel is not listed: $(cat "$TMP/s.out" "$TMP/s.err")"
+grep -Eq "^stream [0-9]+: $target, connection [01], age [0-9.]+ s, bytes [0-9]+ in [0-9]+ out\$" "$TMP/tline" ||
+    fail "the CONNECT tunnel: $(cat "$TMP/tline")"
+tout1=$(sed -n 's/.* in \([0-9]*\) out$/\1/p' "$TMP/tline")
+tgrows() {
+	tline && [ "$(sed -n 's/.* in \([0-9]*\) out$/\1/p' "$TMP/tline")" -gt "$tout1" ]
+}
+wait_for 10 tgrows || fail "the tunnel's bytes out did not grow past $tout1: $(cat "$TMP/tline")"
+ok "a CONNECT tunnel: $(cat "$TMP/tline")"
+
+# 50 more streams, each a request answered after 20 s: 48 are listed
+for i in $(seq 50); do
+	cloud curl -sS --max-time 40 -x "http://$entry" -o /dev/null \
+	    "$(app_url /sleep/20000)" 2>/dev/null &
+	PIDS+=($!)
+done
+many() {
+	ctl -j show streams >"$TMP/m.json" 2>/dev/null &&
+	    [ "$(jfield "j['total'] >= 52" <"$TMP/m.json")" = True ]
+}
+wait_for 15 many || fail "52 streams are not open: $(cat "$TMP/m.json")"
+[ "$(jfield "len(j['streams']), j['left-out'] == j['total'] - 48" <"$TMP/m.json")" = "48 True" ] ||
+    fail "sc-ctl -j show streams with 52 open: $(cat "$TMP/m.json")"
+ctl show streams >"$TMP/m.out" || fail "sc-ctl show streams with 52 open"
+[ "$(grep -c '^stream ' "$TMP/m.out")" = 48 ] &&
+    grep -Eq '^[0-9]+ more streams not listed \(at most 48 are\)$' "$TMP/m.out" ||
+    fail "sc-ctl show streams with 52 open: $(tail -n 2 "$TMP/m.out")"
+ok "52 streams open: 48 listed, '$(tail -n 1 "$TMP/m.out")'"
 e2e_done
