@@ -393,12 +393,12 @@ show_streams(struct imsg *imsg)
 			snprintf(sess, sizeof(sess), "%016llx",
 			    (unsigned long long)st.session);
 			if ((o = json_pack("{s:s, s:i, s:s, s:i, s:I, s:I, "
-			    "s:f}", "session", sess,
+			    "s:I}", "session", sess,
 			    "id", (int)st.id, "target", clean(st.target),
 			    "connection", (int)st.conn,
 			    "bytes-in", (json_int_t)st.bytes_in,
 			    "bytes-out", (json_int_t)st.bytes_out,
-			    "age-s", (double)st.age_ms / 1000.0)) == NULL ||
+			    "age-ms", (json_int_t)st.age_ms)) == NULL ||
 			    json_array_append_new(a, o) == -1)
 				goto nomem;
 			continue;

@@ -24,29 +24,39 @@ ctl show streams >"$TMP/none.out" 2>"$TMP/none.err" ||
     fail "sc-ctl show streams, nothing open: $(cat "$TMP/none.out")"
 ok "sc-ctl show streams with nothing open: 'no open streams'"
 
+# listed TARGET MINAGE: a stream to TARGET, at least MINAGE s old, is
+# shown; its line in $TMP/line
+listed() {
+	ctl show streams >"$TMP/s.out" 2>"$TMP/s.err" &&
+	    grep -F ": $1, " "$TMP/s.out" >"$TMP/line" &&
+	    [ "$(sed -n 's/.*, age \([0-9]*\)\..*/\1/p' "$TMP/line")" -ge "$2" ]
+}
+out_of() { sed -n 's/.* in \([0-9]*\) out$/\1/p' "$TMP/line"; }
+# held TARGET MINAGE WHAT: listed, with its connection, age and bytes out
+# growing while it runs; sets out1
+held() {
+	wait_for 10 listed "$1" "$2" ||
+	    fail "$3 is not listed: $(cat "$TMP/s.out" "$TMP/s.err")"
+	grep -Eq "^stream [0-9]+: $1, connection [01], age [0-9.]+ s, bytes [0-9]+ in [0-9]+ out\$" "$TMP/line" ||
+	    fail "$3: $(cat "$TMP/line")"
+	out1=$(out_of)
+	grows() { listed "$1" "$2" && [ "$(out_of)" -gt "$out1" ]; }
+	wait_for 10 grows "$1" "$2" ||
+	    fail "$3: bytes out did not grow past $out1: $(cat "$TMP/line")"
+}
+
 # 20 MB read at 200 kB/s: held open for the test's length
 url=$(app_url /bytes/20000000)
 cloud curl -sS --max-time 60 --limit-rate 200k -x "http://$entry" \
     -o /dev/null "$url" 2>"$TMP/curl.err" &
 PIDS+=($!)
-line() {
-	ctl show streams >"$TMP/s.out" 2>"$TMP/s.err" &&
-	    grep -F "$url" "$TMP/s.out" >"$TMP/line"
-}
-wait_for 10 line || fail "the download is not listed: $(cat "$TMP/s.out" "$TMP/s.err")"
-grep -Eq "^stream [0-9]+: $url, connection [01], age [0-9.]+ s, bytes [0-9]+ in [0-9]+ out\$" "$TMP/line" ||
-    fail "sc-ctl show streams: $(cat "$TMP/line")"
-out1=$(sed -n 's/.* in \([0-9]*\) out$/\1/p' "$TMP/line")
-grows() {
-	line && [ "$(sed -n 's/.* in \([0-9]*\) out$/\1/p' "$TMP/line")" -gt "$out1" ]
-}
-wait_for 10 grows || fail "bytes out did not grow past $out1: $(cat "$TMP/line")"
+held "$url" 0 "the download"
 ok "sc-ctl show streams: $(cat "$TMP/line") (was $out1 bytes out)"
 
 jfield() { "$PYTHON" -c "import json, sys; j = json.load(sys.stdin); print($1)"; }
 ctl -j show streams >"$TMP/s.json" || fail "sc-ctl -j show streams"
 s="[s for s in j['streams'] if s['target'] == '$url'][0]"
-[ "$(jfield "j['total'] >= 1, j['left-out'], $s['connection'] in (0, 1), $s['bytes-out'] > $out1, $s['age-s'] > 0" <"$TMP/s.json")" = "True 0 True True True" ] ||
+[ "$(jfield "j['total'] >= 1, j['left-out'], $s['connection'] in (0, 1), $s['bytes-out'] > $out1, $s['age-ms'] > 0" <"$TMP/s.json")" = "True 0 True True True" ] ||
     fail "sc-ctl -j show streams: $(cat "$TMP/s.json")"
 ok "sc-ctl -j show streams: $(cat "$TMP/s.json")"
 
@@ -63,20 +73,8 @@ target=$APP_IP:$APP_TLS_PORT
 cloud curl -sS -k --max-time 60 --limit-rate 200k -x "http://$entry" \
     -o /dev/null "$turl" 2>"$TMP/curl2.err" &
 PIDS+=($!)
-tline() {
-	ctl show streams >"$TMP/s.out" 2>"$TMP/s.err" &&
-	    grep -F ": $target, " "$TMP/s.out" >"$TMP/tline" &&
-	    grep -Eq ", age ([1-9]|[0-9]{2,})\.[0-9] s, " "$TMP/tline"
-}
-wait_for 10 tline || fail "the CONNECT tunnel is not listed: $(cat "$TMP/s.out" "$TMP/s.err")"
-grep -Eq "^stream [0-9]+: $target, connection [01], age [0-9.]+ s, bytes [0-9]+ in [0-9]+ out\$" "$TMP/tline" ||
-    fail "the CONNECT tunnel: $(cat "$TMP/tline")"
-tout1=$(sed -n 's/.* in \([0-9]*\) out$/\1/p' "$TMP/tline")
-tgrows() {
-	tline && [ "$(sed -n 's/.* in \([0-9]*\) out$/\1/p' "$TMP/tline")" -gt "$tout1" ]
-}
-wait_for 10 tgrows || fail "the tunnel's bytes out did not grow past $tout1: $(cat "$TMP/tline")"
-ok "a CONNECT tunnel: $(cat "$TMP/tline")"
+held "$target" 1 "the CONNECT tunnel"
+ok "a CONNECT tunnel: $(cat "$TMP/line")"
 
 # 50 more streams, each a request answered after 20 s: 48 are listed
 for i in $(seq 50); do
