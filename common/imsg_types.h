@@ -369,9 +369,11 @@ int	 ctl_status_valid(const void *, size_t);
  * The open streams (sc-ctl show streams), named by session and id as
  * kgpd and proxyd both know them.  kgpd fills conn, the bytes and the
  * age; proxyd the target (host:port of a CONNECT, or the URL of the
- * request under way); the controller joins the two.  One answer holds
- * at most SC_STREAMS_LIST streams, the oldest; total says how many are
- * open in all, so total - n were left out.
+ * request under way), as kgpd does for a tunnel proxyd moved to it and
+ * forgot (IMSG_STREAM_MOVE's target); the controller joins the two.
+ * One answer holds at most SC_STREAMS_LIST streams (kgpd: connection by
+ * connection, by id; proxyd: the oldest); total says how many are open
+ * in all, so total - n were left out.
  */
 #define SC_STREAMS_LIST		48
 
