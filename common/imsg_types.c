@@ -183,6 +183,39 @@ ctl_status_valid(const void *p, size_t len)
 	return (0);
 }
 
+int
+stream_move_valid(const void *p, size_t len)
+{
+	struct stream_move	 m;
+
+	if (len != sizeof(m))
+		return (-1);
+	memcpy(&m, p, sizeof(m));
+	return (FIELD_STR(m.target) ? 0 : -1);
+}
+
+int
+sc_streams_valid(const void *p, size_t len)
+{
+	struct sc_streams	 h;
+	struct sc_stream	 st;
+	const char		*l = (const char *)p + sizeof(h);
+	uint32_t		 i;
+
+	if (len < sizeof(h) || len > SC_STREAMS_MAX)
+		return (-1);
+	memcpy(&h, p, sizeof(h));
+	if (h.n > SC_STREAMS_LIST || h.n > h.total ||
+	    len != sizeof(h) + h.n * sizeof(st))
+		return (-1);
+	for (i = 0; i < h.n; i++) {
+		memcpy(&st, l + i * sizeof(st), sizeof(st));
+		if (!FIELD_STR(st.target) || st.conn >= SC_MAX_CONNECTIONS)
+			return (-1);
+	}
+	return (0);
+}
+
 /*
  * The control socket of tunnel name (NULL or "": "default"), for sc and
  * sc-ctl alike: SC_RUNDIR as root, else $XDG_RUNTIME_DIR when it is an

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		11
+#define SC_IMSG_VERSION		12
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -40,6 +40,9 @@ enum imsg_type {
 				/* SC_CTL_FAIL_LEN; also the refusal of */
 				/* another control protocol */
 	IMSG_CTL_RECONNECT = 10, /* sc-ctl -> controller: no payload */
+	IMSG_CTL_STREAMS = 11,	/* sc-ctl -> controller: no payload */
+	IMSG_CTL_STREAMS_INFO = 12, /* controller -> sc-ctl: struct */
+				/* sc_streams, then its n struct sc_stream */
 
 	/* handshake and logging: any child <-> its parent (sc-server too) */
 	IMSG_HELLO = 100,	/* child -> controller: struct sc_hello, */
@@ -51,6 +54,9 @@ enum imsg_type {
 	IMSG_STATS_REQ = 200,	/* controller -> child: no payload */
 	IMSG_STATS = 201,	/* child -> controller: struct sc_stats, */
 				/* kgpd: then nlinks struct sc_link_stats */
+	IMSG_STREAMS_REQ = 202,	/* controller -> kgpd, proxyd: no payload */
+	IMSG_STREAMS = 203,	/* kgpd, proxyd -> controller: struct */
+				/* sc_streams, then its n struct sc_stream */
 
 	/* configuration and link: controller <-> kgpd */
 	IMSG_KGP_CONFIG = 300,	/* controller -> kgpd: struct kgp_config, */
@@ -191,6 +197,7 @@ int	 proxy_opt_valid(const void *, size_t);	/* a kind, a string */
  * one session (one tunnel connection), so session and id name it.
  */
 #define SC_PEER_LEN	256
+#define SC_TARGET_LEN	256	/* a stream's URL or host:port: cut there */
 
 struct stream_info {
 	uint64_t	 session;
@@ -214,7 +221,9 @@ int	 stream_info_valid(const void *, size_t);
 struct stream_move {
 	uint64_t	 session;
 	uint64_t	 offset;
+	char		 target[SC_TARGET_LEN];	/* sc-ctl show streams */
 };
+int	 stream_move_valid(const void *, size_t);	/* target ended */
 
 struct stream_moved {
 	uint64_t	 session;
@@ -329,7 +338,7 @@ int	 sc_stats_links_valid(const void *, size_t);
  * version.  sc_ctl_path() is where both look for the socket of a
  * tunnel name: SC_RUNDIR as root, else $XDG_RUNTIME_DIR or /tmp.
  */
-#define SC_CTL_VERSION	2	/* 2: IMSG_CTL_RECONNECT */
+#define SC_CTL_VERSION	3	/* 2: IMSG_CTL_RECONNECT, 3: _STREAMS */
 #define SC_CTL_FAIL_LEN	1024
 int	 sc_ctl_path(const char *, char *, size_t);
 
@@ -355,5 +364,36 @@ struct ctl_status {
 };
 /* IMSG_CTL_STATUS_INFO: its strings terminated, exactly its nlinks */
 int	 ctl_status_valid(const void *, size_t);
+
+/*
+ * The open streams (sc-ctl show streams), named by session and id as
+ * kgpd and proxyd both know them.  kgpd fills conn, the bytes and the
+ * age; proxyd the target (host:port of a CONNECT, or the URL of the
+ * request under way), as kgpd does for a tunnel proxyd moved to it and
+ * forgot (IMSG_STREAM_MOVE's target); the controller joins the two.
+ * One answer holds at most SC_STREAMS_LIST streams (kgpd: connection by
+ * connection, by id; proxyd: the oldest); total says how many are open
+ * in all, so total - n were left out.
+ */
+#define SC_STREAMS_LIST		48
+
+struct sc_stream {
+	uint64_t	 session;
+	uint32_t	 id;
+	uint32_t	 conn;		/* tunnel connection index */
+	uint64_t	 bytes_in;	/* from the server */
+	uint64_t	 bytes_out;	/* to the server */
+	uint64_t	 age_ms;
+	char		 target[SC_TARGET_LEN];	/* "": not known */
+};
+
+struct sc_streams {
+	uint32_t	 total;		/* open in all */
+	uint32_t	 n;		/* listed: at most SC_STREAMS_LIST */
+};
+#define SC_STREAMS_MAX	(sizeof(struct sc_streams) + \
+	SC_STREAMS_LIST * sizeof(struct sc_stream))
+/* IMSG_STREAMS, IMSG_CTL_STREAMS_INFO: exactly n, targets terminated */
+int	 sc_streams_valid(const void *, size_t);
 
 #endif /* SC_IMSG_TYPES_H */

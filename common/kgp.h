@@ -250,6 +250,17 @@ int		 kgp_conn_stream_lend(struct kgp_conn *, uint32_t, int,
 #define KGP_LENT_GONE	3	/* the stream ended first */
 uint64_t	 kgp_conn_session(struct kgp_conn *);
 void		 kgp_conn_stats(struct kgp_conn *, struct kgp_conn_stats *);
+/* one open stream, for sc-ctl show streams */
+struct kgp_stream_stats {
+	uint64_t	 bytes_in;	/* written to the local side */
+	uint64_t	 bytes_out;	/* read from it, sent */
+	uint64_t	 age_ms;
+	const char	*label;		/* kgp_conn_stream_label()'s, or NULL */
+};
+void		 kgp_conn_stream_label(struct kgp_conn *, uint32_t,
+		    const char *);
+void		 kgp_conn_each_stream(struct kgp_conn *, int (*)(uint32_t,
+		    const struct kgp_stream_stats *, void *), void *);
 void		*kgp_conn_arg(struct kgp_conn *);
 void		 kgp_conn_set_arg(struct kgp_conn *, void *);
 const char	*kgp_conn_peer_hash(struct kgp_conn *);

@@ -57,8 +57,8 @@ static int	conn_flush(struct kgp_conn *);
 static int	conn_buffered(struct kgp_conn *);
 static void	conn_rtt_count(struct kgp_conn_stats *);
 
-static uint64_t
-now_us(void)
+uint64_t
+conn_now_us(void)
 {
 	struct timespec	 ts;
 
@@ -390,6 +390,29 @@ uint64_t
 kgp_conn_session(struct kgp_conn *c)
 {
 	return (c->session);
+}
+
+/*
+ * Each open stream, oldest first: its id, the bytes each way and its
+ * age, until fn returns -1.
+ */
+void
+kgp_conn_each_stream(struct kgp_conn *c, int (*fn)(uint32_t,
+    const struct kgp_stream_stats *, void *), void *arg)
+{
+	struct kgp_stream	*s;
+	struct kgp_stream_stats	 st;
+	uint64_t		 now = conn_now_us();
+
+	RB_FOREACH(s, stream_tree, &c->streams) {
+		st.bytes_in = s->received;
+		st.bytes_out = s->sent;
+		st.age_ms = now >= s->started_us ?
+		    (now - s->started_us) / 1000 : 0;
+		st.label = s->label;
+		if (fn(s->id, &st, arg) == -1)
+			break;
+	}
 }
 
 void
@@ -976,8 +999,8 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 			return (conn_abort(c, KGP_E_PROTOCOL, "PONG: %s",
 			    errstr));
 		/* our own timestamp comes back: any answer proves the link */
-		if (v != 0 && v <= now_us()) {
-			c->stats.rtt_us = now_us() - v;
+		if (v != 0 && v <= conn_now_us()) {
+			c->stats.rtt_us = conn_now_us() - v;
 			conn_rtt_count(&c->stats);
 			c->missed = 0;
 		}
@@ -1375,7 +1398,7 @@ conn_timer(int fd, short events, void *arg)
 			return;
 		}
 		conn_send_ack(c);
-		v = now_us();
+		v = conn_now_us();
 		c->missed++;
 		for (i = 7; i >= 0; i--) {
 			p[i] = v & 0xff;

@@ -81,6 +81,9 @@ struct kgp_stream {
 	uint32_t		 recv_window;	/* avail + held + consumed */
 	int			 flags;
 	uint64_t		 sent;		/* local bytes put into DATA */
+	uint64_t		 received;	/* bytes written to the local side */
+	uint64_t		 started_us;	/* conn_now_us() at its opening */
+	char			*label;		/* what the owner calls it */
 	struct stream_move	*move;		/* while S_MOVING */
 	struct stream_lend	*lend;		/* while a socket is lent */
 };
@@ -149,6 +152,8 @@ struct kgp_conn {
 #endif
 int	stream_cmp(struct kgp_stream *, struct kgp_stream *);
 RB_PROTOTYPE(stream_tree, kgp_stream, entry, stream_cmp)
+
+uint64_t	conn_now_us(void);
 
 /* kgp_conn.c */
 int	conn_live(struct kgp_conn *);

@@ -117,6 +117,7 @@ stream_new(struct kgp_conn *c, uint32_t id, int fd)
 	stream_sockopts(fd);
 	s->conn = c;
 	s->id = id;
+	s->started_us = conn_now_us();
 	s->send_credit = c->peer_window;
 	s->recv_avail = c->params.window;
 	s->recv_window = c->params.window;
@@ -162,6 +163,7 @@ stream_free(struct kgp_stream *s)
 			close(s->move->fd);
 		free(s->move);
 	}
+	free(s->label);
 	free(s);
 	conn_goaway_check(c);
 }
@@ -485,6 +487,7 @@ stream_consumed(struct kgp_stream *s, size_t n)
 
 	if (n == 0)
 		return;
+	s->received += n;
 	s->recv_consumed += n;
 	if (!conn_live(c) || s->recv_consumed < s->recv_window / 4)
 		return;
@@ -608,6 +611,22 @@ stream_sockopts(int fd)
  * when there is no such stream (fd is closed) or when it cannot move
  * (it is reset).
  */
+/*
+ * What the owner calls stream id (kgpd: the target of a tunnel proxyd
+ * moved to it), shown by kgp_conn_each_stream(); out of memory, none.
+ */
+void
+kgp_conn_stream_label(struct kgp_conn *c, uint32_t id, const char *label)
+{
+	struct kgp_stream	*s, key;
+
+	key.id = id;
+	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL)
+		return;
+	free(s->label);
+	s->label = label[0] != '\0' ? strdup(label) : NULL;
+}
+
 int
 kgp_conn_stream_move(struct kgp_conn *c, uint32_t id, int fd,
     uint64_t offset)

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ struct ctl_conn {
 	gid_t			*groups;	/* supplementary, if known */
 	int			 ngroups;	/* -1: not known */
 	int			 want_status;	/* waiting for fresh figures */
+	int			 want_streams;	/* waiting for the streams */
 };
 
 static TAILQ_HEAD(, ctl_conn)	 ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
@@ -58,11 +60,26 @@ static const struct control_cb	*ctl_cb;
 
 #define CTL_STATUS_WAIT_MS	250
 
+/*
+ * sc-ctl show streams: kgpd and proxyd are asked at once; the answer
+ * goes when both have answered, or after CTL_STATUS_WAIT_MS with what
+ * came.  One request runs at a time; who asks meanwhile gets its answer.
+ */
+static struct event		*ctl_streams_ev;
+static int			 ctl_streams_wait;	/* CTL_ASK_*: not yet */
+static uint8_t			 ctl_kstreams[SC_STREAMS_MAX];
+static size_t			 ctl_klen;
+static uint8_t			 ctl_pstreams[SC_STREAMS_MAX];
+static size_t			 ctl_plen;
+
 static void	 control_accept(int, void *);
 static int	 control_status(struct imsgev *, struct imsg *);
 static int	 control_stop(struct imsgev *, struct imsg *);
 static int	 control_verbose(struct imsgev *, struct imsg *);
 static int	 control_reconnect(struct imsgev *, struct imsg *);
+static int	 control_streams(struct imsgev *, struct imsg *);
+static void	 control_streams_ready(void);
+static void	 control_streams_timeout(int, short, void *);
 static void	 control_gone(struct imsgev *);
 static void	 control_bad(struct imsgev *, struct imsg *, enum imsgev_error,
 		    const char *);
@@ -84,6 +101,8 @@ static const struct imsgev_msg control_msgs[] = {
 	    control_verbose },
 	{ IMSGEV_TYPE(IMSG_CTL_RECONNECT), IMSGEV_EMPTY, 0, NULL,
 	    control_reconnect },
+	{ IMSGEV_TYPE(IMSG_CTL_STREAMS), IMSGEV_EMPTY, 0, NULL,
+	    control_streams },
 	IMSGEV_END
 };
 static const struct imsgev_peer control_peer = {
@@ -163,6 +182,8 @@ control_listen(struct event_base *base, const struct control_cb *cb)
 	ctl_cb = cb;
 	if ((ctl_status_ev = evtimer_new(base, control_status_timeout,
 	    NULL)) == NULL ||
+	    (ctl_streams_ev = evtimer_new(base, control_streams_timeout,
+	    NULL)) == NULL ||
 	    (ctl_listener = listener_new(base, ctl_fd, control_accept,
 	    base)) == NULL)
 		fatalx("%s: event_new", __func__);
@@ -178,6 +199,10 @@ control_cleanup(void)
 	if (ctl_status_ev != NULL) {
 		event_free(ctl_status_ev);
 		ctl_status_ev = NULL;
+	}
+	if (ctl_streams_ev != NULL) {
+		event_free(ctl_streams_ev);
+		ctl_streams_ev = NULL;
 	}
 	if (ctl_fd != -1) {
 		if (ctl_listener != NULL)
@@ -361,6 +386,8 @@ control_cmdname(uint32_t type)
 		return ("verbose");
 	case IMSG_CTL_RECONNECT:
 		return ("reconnect");
+	case IMSG_CTL_STREAMS:
+		return ("streams");
 	default:
 		return ("unknown");
 	}
@@ -389,7 +416,7 @@ control_allowed(struct ctl_conn *c, uint32_t type)
 	}
 	if (c->uid == 0 || c->uid == me)
 		return (1);
-	if (type == IMSG_CTL_STATUS) {
+	if (type == IMSG_CTL_STATUS || type == IMSG_CTL_STREAMS) {
 		/* the file's group now: the operator may have changed it */
 		gid = stat(ctl_path, &sb) == 0 ? sb.st_gid : ctl_gid;
 		if (control_in_group(c, gid))
@@ -495,6 +522,110 @@ control_reconnect(struct imsgev *iev, struct imsg *imsg)
 	    "tunnel connections");
 	control_send(c, IMSG_CTL_OK, NULL);
 	return (IMSGEV_OK);
+}
+
+/*
+ * The open streams: kgpd knows their connection, bytes and age, proxyd
+ * their target.  Both are asked; control_streams_answer() takes what
+ * they send, and the answer goes when both are in or the time is up.
+ */
+static int
+control_streams(struct imsgev *iev, struct imsg *imsg)
+{
+	struct ctl_conn	*c = iev->data;
+	struct timeval	 tv = { 0, CTL_STATUS_WAIT_MS * 1000 };
+	int		 asked;
+
+	if (!control_allowed(c, imsg->hdr.type))
+		return (IMSGEV_OK);
+	c->want_streams = 1;
+	if (ctl_streams_wait != 0)
+		return (IMSGEV_OK);	/* this request's answer will do */
+	ctl_klen = ctl_plen = 0;
+	if ((asked = ctl_cb->streams_request()) == 0) {
+		control_streams_ready();
+		return (IMSGEV_OK);
+	}
+	ctl_streams_wait = asked;
+	evtimer_add(ctl_streams_ev, &tv);
+	return (IMSGEV_OK);
+}
+
+/* IMSG_STREAMS of kgpd or proxyd (checked: sc_streams_valid). */
+void
+control_streams_answer(int kgpd, const void *p, size_t len)
+{
+	int	 who = kgpd ? CTL_ASK_KGPD : CTL_ASK_PROXYD;
+
+	if (!(ctl_streams_wait & who))
+		return;		/* late: that request was answered */
+	if (kgpd) {
+		memcpy(ctl_kstreams, p, len);
+		ctl_klen = len;
+	} else {
+		memcpy(ctl_pstreams, p, len);
+		ctl_plen = len;
+	}
+	ctl_streams_wait &= ~who;
+	if (ctl_streams_wait == 0)
+		control_streams_ready();
+}
+
+static void
+control_streams_timeout(int fd, short event, void *arg)
+{
+	if (ctl_streams_wait & CTL_ASK_PROXYD)
+		log_debug("control: proxyd did not list its streams in time");
+	control_streams_ready();
+}
+
+/*
+ * kgpd's streams, each with the target proxyd gave for its session and
+ * id (proxyd's word first: kgpd knows only the target of a tunnel that
+ * was moved to it), to whoever asked.
+ */
+static void
+control_streams_ready(void)
+{
+	struct sc_streams	 kh, ph;
+	struct sc_stream	 ks, ps;
+	uint8_t			*kp;
+	struct ctl_conn		*c;
+	uint32_t		 i, j;
+
+	ctl_streams_wait = 0;
+	evtimer_del(ctl_streams_ev);
+	memset(&kh, 0, sizeof(kh));
+	memset(&ph, 0, sizeof(ph));
+	if (ctl_klen > 0)
+		memcpy(&kh, ctl_kstreams, sizeof(kh));
+	if (ctl_plen > 0)
+		memcpy(&ph, ctl_pstreams, sizeof(ph));
+	for (i = 0; i < kh.n; i++) {
+		kp = ctl_kstreams + sizeof(kh) + i * sizeof(ks);
+		memcpy(&ks, kp, sizeof(ks));
+		for (j = 0; j < ph.n; j++) {
+			memcpy(&ps, ctl_pstreams + sizeof(ph) + j * sizeof(ps),
+			    sizeof(ps));
+			if (ps.session == ks.session && ps.id == ks.id) {
+				memcpy(kp + offsetof(struct sc_stream, target),
+				    ps.target, sizeof(ps.target));
+				break;
+			}
+		}
+	}
+	TAILQ_FOREACH(c, &ctl_conns, entry) {
+		if (!c->want_streams)
+			continue;
+		c->want_streams = 0;
+		if (ctl_klen == 0) {
+			control_send(c, IMSG_CTL_FAIL, "kgpd did not list "
+			    "its streams: is the tunnel starting?");
+			continue;
+		}
+		imsg_compose_event(&c->iev, IMSG_CTL_STREAMS_INFO,
+		    SC_CTL_VERSION, 0, -1, ctl_kstreams, ctl_klen);
+	}
 }
 
 static void

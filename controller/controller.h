@@ -513,16 +513,21 @@ uint32_t	 link_status(struct sc_link_stats *);
 
 /* control.c */
 /* what the control socket asks of the controller: control_listen()'s */
+#define CTL_ASK_KGPD		0x01	/* streams_request(): asked kgpd */
+#define CTL_ASK_PROXYD		0x02	/* ... and proxyd */
 struct control_cb {
 	void	(*status)(struct ctl_status *, struct sc_link_stats *);
 	int	(*stats_request)(void);	/* kgpd's figures: 0, or -1 */
 	void	(*stop)(int);		/* IMSG_CTL_STOP */
 	int	(*reconnect)(void);	/* IMSG_CTL_RECONNECT: 0, or -1 */
+	int	(*streams_request)(void); /* IMSG_STREAMS_REQ to kgpd and */
+					/* proxyd: whom, as CTL_ASK_* */
 };
 int		 control_init(const char *, char *, size_t);
 void		 control_listen(struct event_base *, const struct control_cb *);
 void		 control_cleanup(void);
 void		 control_status_ready(void);
+void		 control_streams_answer(int, const void *, size_t);
 
 /* doctor.c */
 int		 doctor_run(const struct sc_config *, volatile sig_atomic_t *);

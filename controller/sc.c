@@ -61,6 +61,8 @@ static void	 sc_shutdown(int);
 static const char *sc_state_name(enum sc_state);
 static void	 sc_status(struct ctl_status *, struct sc_link_stats *);
 static int	 sc_stats_request(void);
+static int	 sc_streams_request(void);
+static int	 sc_streams(struct imsgev *, struct imsg *);
 static int	 sc_reconnect(void);
 static void	 sc_touch_readyfile(void);
 static void	 sc_tunnel_up(void);
@@ -102,6 +104,8 @@ static const struct imsgev_msg sc_msgs_kgpd[] = {
 	    sc_kgp_fatal },
 	{ IMSGEV_TYPE(IMSG_STATS), sizeof(struct sc_stats), SC_STATS_MAX, 0,
 	    sc_stats_links_valid, sc_kgpd_stats },
+	{ IMSGEV_TYPE(IMSG_STREAMS), sizeof(struct sc_streams),
+	    SC_STREAMS_MAX, 0, sc_streams_valid, sc_streams },
 	IMSGEV_END
 };
 static const struct imsgev_peer sc_peer_kgpd = {
@@ -113,6 +117,8 @@ static const struct imsgev_msg sc_msgs_proxyd[] = {
 	IMSGEV_MSG_LOG,
 	{ IMSGEV_TYPE(IMSG_STATS), IMSGEV_SIZE(struct sc_stats), 0, NULL,
 	    sc_proxyd_stats },
+	{ IMSGEV_TYPE(IMSG_STREAMS), sizeof(struct sc_streams),
+	    SC_STREAMS_MAX, 0, sc_streams_valid, sc_streams },
 	{ IMSGEV_TYPE(IMSG_PAC_ASK), IMSGEV_SIZE(struct pac_ask), 0,
 	    pac_ask_valid, pac_relay_ask },
 	IMSGEV_END
@@ -160,6 +166,7 @@ static const struct control_cb sc_control_cb = {
 	.stats_request = sc_stats_request,
 	.stop = sc_shutdown,
 	.reconnect = sc_reconnect,
+	.streams_request = sc_streams_request,
 };
 
 static const char *
@@ -322,6 +329,32 @@ sc_stats_request(void)
 		return (-1);
 	return (child_compose(&children[CHILD_KGPD], IMSG_STATS_REQ, -1,
 	    NULL, 0) == -1 ? -1 : 0);
+}
+
+/* sc-ctl show streams: ask kgpd and proxyd; whom, as CTL_ASK_*. */
+static int
+sc_streams_request(void)
+{
+	int	 asked = 0;
+
+	if (child_ready(CHILD_KGPD) && child_compose(&children[CHILD_KGPD],
+	    IMSG_STREAMS_REQ, -1, NULL, 0) != -1)
+		asked |= CTL_ASK_KGPD;
+	if (child_ready(CHILD_PROXYD) && child_compose(
+	    &children[CHILD_PROXYD], IMSG_STREAMS_REQ, -1, NULL, 0) != -1)
+		asked |= CTL_ASK_PROXYD;
+	return (asked);
+}
+
+/* IMSG_STREAMS: kgpd's or proxyd's part of an answer to sc-ctl. */
+static int
+sc_streams(struct imsgev *iev, struct imsg *imsg)
+{
+	struct child	*c = iev->data;
+
+	control_streams_answer(c == &children[CHILD_KGPD], imsg->data,
+	    IMSG_DATA_SIZE(imsg));
+	return (IMSGEV_OK);
 }
 
 /* sc-ctl reconnect: kgpd drops its links; link.c brings them back. */

@@ -33,6 +33,7 @@ static int	kgpd_ca(struct imsgev *, struct imsg *);
 static int	kgpd_connect_msg(struct imsgev *, struct imsg *);
 static int	kgpd_drain(struct imsgev *, struct imsg *);
 static int	kgpd_stats_req(struct imsgev *, struct imsg *);
+static int	kgpd_streams_req(struct imsgev *, struct imsg *);
 static int	kgpd_peer_fd(struct imsgev *, struct imsg *);
 static void	kgpd_main_gone(struct imsgev *);
 static int	kgpd_move(struct imsgev *, struct imsg *);
@@ -54,6 +55,8 @@ static const struct imsgev_msg kgpd_msgs_main[] = {
 	{ IMSGEV_TYPE(IMSG_KGP_BREAK), IMSGEV_EMPTY, 0, NULL, kgpd_break },
 	{ IMSGEV_TYPE(IMSG_STATS_REQ), IMSGEV_EMPTY, 0, NULL,
 	    kgpd_stats_req },
+	{ IMSGEV_TYPE(IMSG_STREAMS_REQ), IMSGEV_EMPTY, 0, NULL,
+	    kgpd_streams_req },
 	IMSGEV_MSG_VERBOSE,
 	{ IMSGEV_TYPE(IMSG_PEER_FD), IMSGEV_EMPTY, IMSGEV_FD, NULL,
 	    kgpd_peer_fd },
@@ -71,7 +74,7 @@ static const struct imsgev_peer kgpd_peer_main = {
  */
 static const struct imsgev_msg kgpd_msgs_proxyd[] = {
 	{ IMSGEV_TYPE(IMSG_STREAM_MOVE), IMSGEV_SIZE(struct stream_move),
-	    IMSGEV_FDOPT, NULL, kgpd_move },
+	    IMSGEV_FDOPT, stream_move_valid, kgpd_move },
 	{ IMSGEV_TYPE(IMSG_STREAM_MOVED), IMSGEV_SIZE(struct stream_moved),
 	    0, stream_moved_valid, kgpd_moved },
 	{ IMSGEV_TYPE(IMSG_STREAM_LEND), IMSGEV_SIZE(struct stream_lend),
@@ -673,6 +676,55 @@ kgpd_stats_req(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
+/* the answer to IMSG_STREAMS_REQ as kgpd_streams_req() fills it */
+struct streams_ans {
+	struct sc_streams	 h;
+	struct sc_stream	 st[SC_STREAMS_LIST];
+	uint64_t		 session;
+	uint32_t		 conn;
+};
+
+static int
+kgpd_streams_one(uint32_t id, const struct kgp_stream_stats *ks, void *arg)
+{
+	struct streams_ans	*a = arg;
+	struct sc_stream	*st;
+
+	a->h.total++;
+	if (a->h.n >= SC_STREAMS_LIST)
+		return (0);		/* counted, left out */
+	st = &a->st[a->h.n++];
+	st->session = a->session;
+	st->id = id;
+	st->conn = a->conn;
+	st->bytes_in = ks->bytes_in;
+	st->bytes_out = ks->bytes_out;
+	st->age_ms = ks->age_ms;
+	if (ks->label != NULL)
+		strlcpy(st->target, ks->label, sizeof(st->target));
+	return (0);
+}
+
+/* sc-ctl show streams: the streams of every connection, by index. */
+static int
+kgpd_streams_req(struct imsgev *iev, struct imsg *imsg)
+{
+	struct streams_ans	 a;
+	uint32_t		 i;
+
+	memset(&a, 0, sizeof(a));
+	for (i = 0; i < nslots; i++) {
+		if (slots[i].conn == NULL)
+			continue;
+		a.session = kgp_conn_session(slots[i].conn);
+		a.conn = i;
+		kgp_conn_each_stream(slots[i].conn, kgpd_streams_one, &a);
+	}
+	imsg_compose_event(iev, IMSG_STREAMS, 0, 0, -1, &a,
+	    sizeof(a.h) + a.h.n * sizeof(a.st[0]));
+	return (IMSGEV_OK);
+}
+
 /* A new channel to proxyd: the old one's proxyd was restarted. */
 static int
 kgpd_peer_fd(struct imsgev *iev, struct imsg *imsg)
@@ -730,7 +782,8 @@ kgpd_move(struct imsgev *iev, struct imsg *imsg)
 	} else if (kgp_conn_stream_move(c, id, nfd, mv.offset) == -1) {
 		log_debug("stream %u: not moved", id);
 		kgpd_send_switched(id, mv.session, 0);
-	}
+	} else
+		kgp_conn_stream_label(c, id, mv.target);
 	return (IMSGEV_OK);
 }
 

@@ -41,6 +41,7 @@ static int	 proxyd_ca(struct imsgev *, struct imsg *);
 static int	 proxyd_opt(struct imsgev *, struct imsg *);
 static int	 proxyd_listen(struct imsgev *, struct imsg *);
 static int	 proxyd_stats_req(struct imsgev *, struct imsg *);
+static int	 proxyd_streams_req(struct imsgev *, struct imsg *);
 static int	 proxyd_pac_answer(struct imsgev *, struct imsg *);
 static int	 proxyd_peer_fd(struct imsgev *, struct imsg *);
 static void	 proxyd_main_gone(struct imsgev *);
@@ -65,6 +66,8 @@ static const struct imsgev_msg proxyd_msgs_main[] = {
 	IMSGEV_MSG_VERBOSE,
 	{ IMSGEV_TYPE(IMSG_STATS_REQ), IMSGEV_EMPTY, 0, NULL,
 	    proxyd_stats_req },
+	{ IMSGEV_TYPE(IMSG_STREAMS_REQ), IMSGEV_EMPTY, 0, NULL,
+	    proxyd_streams_req },
 	{ IMSGEV_TYPE(IMSG_PEER_FD), IMSGEV_EMPTY, IMSGEV_FD, NULL,
 	    proxyd_peer_fd },
 	{ IMSGEV_TYPE(IMSG_PAC_ANSWER), 1, PAC_ANSWER_LEN, IMSGEV_STRING,
@@ -234,6 +237,16 @@ proxyd_pac_answer(struct imsgev *iev, struct imsg *imsg)
 	if (!env->pac)
 		return (IMSGEV_BAD);
 	pac_answer(imsg->hdr.peerid, imsg->data);
+	return (IMSGEV_OK);
+}
+
+static int
+proxyd_streams_req(struct imsgev *iev, struct imsg *imsg)
+{
+	uint8_t	 buf[SC_STREAMS_MAX];
+
+	imsg_compose_event(iev, IMSG_STREAMS, 0, 0, -1, buf,
+	    relay_streams(buf, sizeof(buf)));
 	return (IMSGEV_OK);
 }
 

@@ -76,6 +76,7 @@ int	 relay_opt(uint32_t, const char *);
 int	 relay_listen(int);
 void	 relay_stream(int, uint32_t, uint64_t, const char *);
 void	 relay_shutdown(void);
+size_t	 relay_streams(void *, size_t);
 
 /* relay_pac.c */
 void	 pac_answer(uint32_t, const char *);

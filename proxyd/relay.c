@@ -208,6 +208,38 @@ relay_accept(int fd, void *arg)
 	stream_open(fd, ++env->local_id, 0, peer, 1);
 }
 
+/*
+ * sc-ctl show streams: the target of each stream of kgpd, oldest first,
+ * at most SC_STREAMS_LIST, into buf (struct sc_streams, then its n
+ * struct sc_stream); its length.
+ */
+size_t
+relay_streams(void *buf, size_t len)
+{
+	struct sc_streams	 h;
+	struct sc_stream	 st;
+	struct stream		*s;
+	char			*p = (char *)buf + sizeof(h);
+
+	if (len < SC_STREAMS_MAX)
+		fatalx("%s: buffer too small", __func__);
+	memset(&h, 0, sizeof(h));
+	TAILQ_FOREACH(s, &streams, entry) {
+		if (s->local)
+			continue;
+		h.total++;
+		if (h.n >= SC_STREAMS_LIST)
+			continue;
+		memset(&st, 0, sizeof(st));
+		st.session = s->session;
+		st.id = s->id;
+		strlcpy(st.target, s->target, sizeof(st.target));
+		memcpy(p + h.n++ * sizeof(st), &st, sizeof(st));
+	}
+	memcpy(buf, &h, sizeof(h));
+	return (sizeof(h) + h.n * sizeof(st));
+}
+
 void
 relay_shutdown(void)
 {

@@ -184,6 +184,8 @@ request_start(struct stream *s)
 	strlcpy(s->method, h->method, sizeof(s->method));
 	if (strlen(h->method) >= sizeof(s->method))
 		s->method[0] = '_';	/* no method we look at */
+	/* the URL, or host:port of a CONNECT: cut, for sc-ctl alone */
+	strlcpy(s->target, h->target, sizeof(s->target));
 	free(s->url);
 	s->url = NULL;
 	/* for the debug log alone: not worth a malloc a request otherwise */

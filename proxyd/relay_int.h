@@ -154,6 +154,7 @@ struct stream {
 	struct http_chunked	 rq_ck;
 	char			 method[16];
 	char			*url;	/* for the log; NULL once tunnelling */
+	char			 target[SC_TARGET_LEN];	/* sc-ctl show streams */
 	int			 version;	/* of the client's request */
 	int			 client_keep;
 	int			 want_upgrade;

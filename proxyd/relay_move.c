@@ -560,6 +560,7 @@ move_send(struct stream *s)
 	memset(&m, 0, sizeof(m));
 	m.session = s->session;
 	m.offset = s->bytes_out;
+	strlcpy(m.target, s->target, sizeof(m.target));
 	/* imsg owns fd from here: it is closed once sent */
 	if (imsg_compose_event(&env->iev_kgpd, IMSG_STREAM_MOVE, s->id, 0, fd,
 	    &m, sizeof(m)) == -1) {

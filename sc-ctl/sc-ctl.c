@@ -4,8 +4,9 @@
  * another version with an IMSG_CTL_FAIL that says why, and sc-ctl an
  * answer of another version.  Answers are checked as sc checks what it
  * gets: the exact size, terminated strings.  status, stats and show
- * connections are three views of one answer (IMSG_CTL_STATUS_INFO); -j
- * prints any answer as one JSON object.
+ * connections are three views of one answer (IMSG_CTL_STATUS_INFO); show
+ * streams has its own (IMSG_CTL_STREAMS_INFO); -j prints any answer as
+ * one JSON object.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -38,6 +39,7 @@ enum ctl_view {
 	VIEW_STATUS,		/* status: everything */
 	VIEW_STATS,		/* stats: the counters */
 	VIEW_CONNS,		/* show connections: one line a connection */
+	VIEW_STREAMS,		/* show streams: one line a stream */
 };
 
 static int	 jflag;		/* -j: JSON */
@@ -52,6 +54,7 @@ static void	 print_status(const struct ctl_status *);
 static void	 print_stats(const struct ctl_status *);
 static void	 print_link(const struct sc_link_stats *, const char *);
 static void	 print_json(json_t *);
+static int	 show_streams(struct imsg *);
 static json_t	*json_status(const struct ctl_status *,
 		    const struct sc_link_stats *, enum ctl_view);
 static const char *link_state(uint32_t);
@@ -64,8 +67,8 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: sc-ctl [-j] [-i name] [-s socket] command\n"
-	    "commands: status | stats | show connections | log level level |\n"
-	    "          verbose n | reconnect | stop\n");
+	    "commands: status | stats | show connections | show streams |\n"
+	    "          log level level | verbose n | reconnect | stop\n");
 	exit(1);
 }
 
@@ -363,6 +366,70 @@ print_link(const struct sc_link_stats *ls, const char *server)
 }
 
 /*
+ * IMSG_CTL_STREAMS_INFO: struct sc_streams, then n struct sc_stream,
+ * exactly; one line a stream, and how many were left out.
+ */
+static int
+show_streams(struct imsg *imsg)
+{
+	struct sc_streams	 h;
+	struct sc_stream	 st;
+	const char		*p = imsg->data;
+	json_t			*j, *a, *o;
+	char			 sess[32];
+	uint32_t		 i;
+
+	if (sc_streams_valid(imsg->data, IMSG_DATA_SIZE(imsg)) == -1) {
+		fail("bad streams answer");
+		return (-1);
+	}
+	memcpy(&h, p, sizeof(h));
+	if ((a = json_array()) == NULL)
+		goto nomem;
+	for (i = 0; i < h.n; i++) {
+		memcpy(&st, p + sizeof(h) + i * sizeof(st), sizeof(st));
+		if (jflag) {
+			/* a 64-bit name: JSON numbers are not all that */
+			snprintf(sess, sizeof(sess), "%016llx",
+			    (unsigned long long)st.session);
+			if ((o = json_pack("{s:s, s:i, s:s, s:i, s:I, s:I, "
+			    "s:I}", "session", sess,
+			    "id", (int)st.id, "target", clean(st.target),
+			    "connection", (int)st.conn,
+			    "bytes-in", (json_int_t)st.bytes_in,
+			    "bytes-out", (json_int_t)st.bytes_out,
+			    "age-ms", (json_int_t)st.age_ms)) == NULL ||
+			    json_array_append_new(a, o) == -1)
+				goto nomem;
+			continue;
+		}
+		printf("stream %u: %s, connection %u, age %.1f s, bytes %llu "
+		    "in %llu out\n", st.id, st.target[0] != '\0' ?
+		    clean(st.target) : "-", st.conn,
+		    (double)st.age_ms / 1000.0,
+		    (unsigned long long)st.bytes_in,
+		    (unsigned long long)st.bytes_out);
+	}
+	if (jflag) {
+		if ((j = json_pack("{s:i, s:i, s:o}", "total", (int)h.total,
+		    "left-out", (int)(h.total - h.n), "streams", a)) == NULL)
+			goto nomem;
+		print_json(j);
+		return (0);
+	}
+	json_decref(a);
+	if (h.total == 0)
+		printf("no open streams\n");
+	else if (h.total > h.n)
+		printf("%u more streams not listed (at most %d are)\n",
+		    h.total - h.n, SC_STREAMS_LIST);
+	return (0);
+ nomem:
+	fprintf(stderr, "Error: out of memory\n");
+	exit(1);
+}
+
+/*
  * The command words into the request type, its verbosity and the view
  * of a status answer; exits with the usage or an error when they do not
  * make one command.
@@ -386,6 +453,11 @@ parse_command(int argc, char *argv[], int32_t *v, enum ctl_view *view)
 	    strcmp(argv[1], "connections") == 0) {
 		*view = VIEW_CONNS;
 		return (IMSG_CTL_STATUS);
+	}
+	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "streams") == 0) {
+		*view = VIEW_STREAMS;
+		return (IMSG_CTL_STREAMS);
 	}
 	if (argc == 1 && strcmp(argv[0], "stop") == 0)
 		return (IMSG_CTL_STOP);
@@ -502,8 +574,16 @@ main(int argc, char *argv[])
 			for (i = 0; i < st.nlinks; i++)
 				print_link(&ls[i], clean(st.server));
 		break;
+	case IMSG_CTL_STREAMS_INFO:
+		if (type != IMSG_CTL_STREAMS) {
+			fail("bad answer from sc");
+			break;
+		}
+		if (show_streams(&imsg) == 0)
+			ret = 0;
+		break;
 	case IMSG_CTL_OK:
-		if (type == IMSG_CTL_STATUS || imsg_get_empty(&imsg) == -1) {
+		if (type == IMSG_CTL_STATUS || type == IMSG_CTL_STREAMS || imsg_get_empty(&imsg) == -1) {
 			fail("bad answer from sc");
 			break;
 		}

@@ -73,7 +73,8 @@ done
 still_up "a connection from outside the group"
 ok "outside the socket's group: exit 1, '$(cat "$TMP/u1.err")'"
 
-# (2) the socket's group is the user's: status yes, stop and verbose no
+# (2) the socket's group is the user's: status and show streams yes,
+# stop and verbose no
 chgrp "$PGID" "$SOCK" || fail "chgrp $PGID $SOCK"
 [ "$(stat -c %a "$SOCK")" = 660 ] || fail "socket mode changed by chgrp"
 as_user status >"$TMP/u2.out" 2>"$TMP/u2.err" ||
@@ -83,6 +84,11 @@ grep -q "^tunnel-id: $TUNNEL_ID\$" "$TMP/u2.out" ||
 grep -q "^pid-controller: $SC_PID\$" "$TMP/u2.out" ||
     fail "$PUSER: sc-ctl status, wrong pid-controller"
 ok "group member (primary group): sc-ctl status works"
+as_user show streams >"$TMP/u2s.out" 2>"$TMP/u2s.err" ||
+    fail "$PUSER: sc-ctl show streams: $(cat "$TMP/u2s.err")"
+grep -Eq '^(no open streams|stream [0-9]+: )' "$TMP/u2s.out" ||
+    fail "$PUSER: sc-ctl show streams printed '$(cat "$TMP/u2s.out")'"
+ok "group member: sc-ctl show streams works, as status does"
 
 # a member through a supplementary group only
 setpriv --reuid="$PUID" --regid=65534 --groups="$PGID" \

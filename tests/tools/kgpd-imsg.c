@@ -151,7 +151,7 @@ done(int phase)
 	if (phase == 0)
 		return (hello);
 	if (phase == 1)
-		return (warned_move >= 2 && warned_moved >= 2 &&
+		return (warned_move >= 3 && warned_moved >= 2 &&
 		    warned_lend >= 2 && warned_type >= 1 && switched >= 2 &&
 		    lent >= 2);
 	return (stats);
@@ -217,6 +217,14 @@ main(int argc, char *argv[])
 				/* no socket */
 				imsg_compose(&px, IMSG_STREAM_MOVE, 3, 0, -1,
 				    &mv, sizeof(mv));
+				/* a target that does not end in its field */
+				if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) == -1)
+					err(1, "socketpair");
+				memset(mv.target, 'x', sizeof(mv.target));
+				imsg_compose(&px, IMSG_STREAM_MOVE, 13, 0, s[0],
+				    &mv, sizeof(mv));
+				close(s[1]);
+				memset(mv.target, 0, sizeof(mv.target));
 				/* MOVED: too short, then a bad ok */
 				imsg_compose(&px, IMSG_STREAM_MOVED, 5, 0, -1,
 				    &md, 4);
