@@ -106,8 +106,10 @@ at_least 500 sc_stream_bytes_total direction=in ||
     fail "bytes in: $(metric sc_stream_bytes_total direction=in)"
 wait_for 5 at_least 11 sc_requests_total class=2xx ||
     fail "2xx answers: $(metric sc_requests_total class=2xx)"
-at_least 1 sc_requests_total class=5xx || fail "5xx answers"
-at_least 1 sc_dns_failures_total || fail "DNS failures: $(metric sc_dns_failures_total)"
+wait_for 5 at_least 1 sc_requests_total class=5xx ||
+    fail "5xx answers: $(metric sc_requests_total class=5xx)"
+wait_for 5 at_least 1 sc_dns_failures_total ||
+    fail "DNS failures: $(metric sc_dns_failures_total)"
 wait_for 5 at_least 1 sc_rtt_seconds_count || fail "no round trip measured"
 at_least 1 sc_rtt_seconds_bucket le=+Inf || fail "no +Inf bucket"
 for p in sc kgpd proxyd; do
