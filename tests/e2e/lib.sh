@@ -232,8 +232,8 @@ stage_programs() {
 	build=$(dirname "$SC")/..
 	STAGED=$TMP/programs
 	chmod o+x "$TMP" || fail "chmod o+x $TMP"
-	for p in controller/sc kgpd/kgpd proxyd/proxyd server/sc-server \
-	    sc-ctl/sc-ctl; do
+	for p in controller/sc kgpd/kgpd proxyd/proxyd pacd/pacd \
+	    server/sc-server sc-ctl/sc-ctl; do
 		mkdir -p -m 0755 "$STAGED" "$STAGED/${p%/*}" &&
 		    cp "$build/$p" "$STAGED/$p" && chmod 0755 "$STAGED/$p" ||
 		    fail "cannot copy $p to $STAGED"
