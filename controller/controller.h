@@ -456,7 +456,8 @@ int		 rest_create(const struct sc_config *, struct rest_tunnel *,
 		    char *, size_t);
 int		 rest_get(const char *, struct rest_tunnel *, char *, size_t);
 int		 rest_delete(const char *, char *, size_t);
-int		 rest_remove_colliding(const char *, char *, size_t);
+int		 rest_remove_colliding(const char *, const char *, char *,
+		    size_t);
 int		 rest_endpoint(struct rest_tunnel *, char *, size_t);
 time_t		 rest_server_date(void);
 
@@ -499,7 +500,8 @@ void		 spawner_sandbox_files(struct sandbox_files *, int);
 /* link.c */
 /* what the controller hears of the connections: link_init()'s callbacks */
 struct link_cb {
-	void	(*up)(void);		/* the first one up, the first time */
+	int	(*up)(void);		/* the first one up, the first time;
+					   -1: sc stops instead */
 	void	(*stop)(int);		/* sc cannot go on */
 };
 void		 link_init(struct sc *, const struct link_cb *);

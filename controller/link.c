@@ -720,9 +720,10 @@ link_up(const struct kgp_link_event *ev)
 	link_update_state();
 	if (!env->ever_up) {
 		env->ever_up = 1;
+		if (link_cb->up() == -1)
+			return;
 		sc_console(LOG_INFO,
 		    "Sauce Connect is up, you may start your tests.");
-		link_cb->up();
 	}
 }
 

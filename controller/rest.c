@@ -843,9 +843,13 @@ rest_delete(const char *id, char *err, size_t errlen)
 	return (REST_OK);
 }
 
-/* DELETE every tunnel of the user with this name that still runs. */
+/*
+ * DELETE every tunnel of the user with this name that still runs, but
+ * self (the one just created; NULL: none).
+ */
 int
-rest_remove_colliding(const char *name, char *err, size_t errlen)
+rest_remove_colliding(const char *name, const char *self, char *err,
+    size_t errlen)
 {
 	struct rest_tunnel	 t;
 	json_t			*ans, *v;
@@ -871,7 +875,8 @@ rest_remove_colliding(const char *name, char *err, size_t errlen)
 			continue;
 		}
 		if (strcmp(t.status, "terminated") == 0 ||
-		    strcmp(t.tunnel_identifier, name) != 0)
+		    strcmp(t.tunnel_identifier, name) != 0 ||
+		    (self != NULL && strcmp(t.id, self) == 0))
 			continue;
 		log_info("Removing colliding tunnel %s (%s%s%s)", t.id,
 		    name[0] ? "\"" : "", name[0] ? name : "no name",

@@ -65,7 +65,7 @@ static int	 sc_streams_request(void);
 static int	 sc_streams(struct imsgev *, struct imsg *);
 static int	 sc_reconnect(void);
 static void	 sc_touch_readyfile(void);
-static void	 sc_tunnel_up(void);
+static int	 sc_tunnel_up(void);
 static void	 sc_proxyd_opts(const struct sc_config *, struct child *,
 		    struct proxy_config *, int);
 static void	 sc_child_ready(struct child *);
@@ -286,12 +286,36 @@ sc_touch_readyfile(void)
 		    sizeof(readyfile_path));
 }
 
-/* The tunnel is up, the first time: the readyfile, then systemd. */
-static void
+/*
+ * The tunnel is up, the first time: colliding tunnels removed, then the
+ * readyfile and systemd.  They are removed now rather than before the
+ * create (as Sauce Connect 4 does), so that the list and the deletes
+ * are not on the way to ready: the tunnel came up one round trip sooner,
+ * and for a moment two of that name ran, which the server allows.
+ */
+static int
 sc_tunnel_up(void)
 {
+	const struct sc_config	*conf = env->conf;
+	char			 err[1024];
+	int			 ret;
+
+	if (!conf->no_remove_colliding && !conf->tunnel_pool) {
+		rest_abort_on_signal(1);
+		ret = rest_remove_colliding(conf->tunnel_name, env->tunnel.id,
+		    err, sizeof(err));
+		rest_abort_on_signal(0);
+		if (ret == REST_EABORT || sc_signalled)
+			return (-1);	/* the signal event stops sc */
+		if (ret != REST_OK) {
+			sc_error("%s", err);
+			sc_shutdown(1);
+			return (-1);
+		}
+	}
 	sc_touch_readyfile();
 	sdnotify("READY=1\nSTATUS=Tunnel %s is up", env->tunnel.id);
+	return (0);
 }
 
 static void
@@ -576,8 +600,9 @@ sc_send_kgp_config(void)
 }
 
 /*
- * Start-up, once both children said hello: remove colliding tunnels,
- * create ours, wait until it runs, connect.  The REST calls block.
+ * Start-up, once both children said hello: create the tunnel, wait
+ * until it runs, connect (colliding tunnels go once it is up:
+ * sc_tunnel_up()).  The REST calls block.
  */
 static void
 sc_startup(int fd, short event, void *arg)
@@ -592,17 +617,6 @@ sc_startup(int fd, short event, void *arg)
 	if (env->state == SC_STOPPING)
 		return;
 	rest_abort_on_signal(1);
-	if (!conf->no_remove_colliding && !conf->tunnel_pool) {
-		ret = rest_remove_colliding(conf->tunnel_name, err,
-		    sizeof(err));
-		if (ret == REST_EABORT || sc_signalled)
-			goto interrupted;
-		if (ret != REST_OK) {
-			sc_error("%s", err);
-			sc_shutdown(1);
-			return;
-		}
-	}
 	sdnotify("STATUS=Creating the tunnel (REST API %s)", conf->rest_url);
 	log_info("Starting the tunnel%s%s%s (REST API %s)",
 	    conf->tunnel_name ? " \"" : "",
