@@ -367,3 +367,45 @@ srv_ca_rep_valid(const void *p, size_t len)
 		return (-1);
 	return (0);
 }
+
+/* A string of its field with no control character. */
+static int
+field_text(const char *s, size_t size)
+{
+	const unsigned char	*p;
+
+	if (memchr(s, '\0', size) == NULL)
+		return (0);
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return (0);
+	return (1);
+}
+
+int
+srv_event_valid(const void *p, size_t len)
+{
+	const struct srv_event	*ev = p;
+
+	if (len != sizeof(*ev) || ev->kind < 1 || ev->kind > EVENT_KIND_MAX ||
+	    ev->time < 0 ||
+	    !FIELD_STR(ev->account) || (ev->account[0] != '\0' &&
+	    !account_name_valid(ev->account)) ||
+	    !FIELD_STR(ev->actor) || (ev->actor[0] != '\0' &&
+	    !account_name_valid(ev->actor)) ||
+	    !field_text(ev->subject, sizeof(ev->subject)) ||
+	    !field_text(ev->detail, sizeof(ev->detail)))
+		return (-1);
+	return (0);
+}
+
+int
+srv_events_req_valid(const void *p, size_t len)
+{
+	const struct srv_events_req	*r = p;
+
+	if (len != sizeof(*r) || r->since < 0 || !FIELD_STR(r->account) ||
+	    !account_name_valid(r->account))
+		return (-1);
+	return (0);
+}

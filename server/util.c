@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -567,9 +568,20 @@ tunnel_id_valid(const char *id)
 int
 account_name_valid(const char *name)
 {
+	return (name_valid(name, ACCOUNT_NAME_MAX));
+}
+
+/*
+ * A name of an account, an organisation or a team: 1 to max characters
+ * of A-Z a-z 0-9 . _ @ + -, not starting with - or . (so no markup, no
+ * space, no control character).
+ */
+int
+name_valid(const char *name, size_t max)
+{
 	size_t	 len = strlen(name);
 
-	if (len == 0 || len > ACCOUNT_NAME_MAX)
+	if (len == 0 || len > max)
 		return (0);
 	if (name[0] == '-' || name[0] == '.')
 		return (0);
@@ -660,6 +672,81 @@ cert_name_canon(const char *in, char *out, size_t outlen)
 			return (-1);
 	}
 	if (!cert_name_valid(buf) || strlcpy(out, buf, outlen) >= outlen)
+		return (-1);
+	return (0);
+}
+
+/*
+ * A time for "since" (sc-server events --since, GET .../events?since=):
+ * RFC 3339 (2026-12-07T05:00:00Z, fractions and offsets too), or an
+ * age: a number and s, m, h or d (10m: ten minutes ago; a bare number is
+ * seconds).  *out gets Unix seconds.  0, or -1 if it is neither.
+ */
+int
+parse_since(const char *s, time_t now, time_t *out)
+{
+	struct tm	 tm;
+	const char	*p;
+	char		*end;
+	long long	 n, mul = 1;
+	int		 oh, om, sign;
+
+	if (*s >= '0' && *s <= '9' && strlen(s) <= 12 &&
+	    strspn(s, "0123456789") >= strlen(s) - 1) {
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (errno != 0 || end == s)
+			return (-1);
+		switch (*end) {
+		case '\0':
+		case 's':
+			break;
+		case 'm':
+			mul = 60;
+			break;
+		case 'h':
+			mul = 3600;
+			break;
+		case 'd':
+			mul = 86400;
+			break;
+		default:
+			return (-1);
+		}
+		if (n > 100LL * 365 * 86400 / mul)
+			return (-1);
+		*out = now - n * mul;
+		if (*out < 0)
+			*out = 0;
+		return (0);
+	}
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL &&
+	    (p = strptime(s, "%Y-%m-%dt%H:%M:%S", &tm)) == NULL &&
+	    (p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm)) == NULL)
+		return (-1);
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return (-1);
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+		oh = om = sign = 0;
+	else if ((*p == '+' || *p == '-') && strlen(p) == 6 &&
+	    p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+	    p[3] == ':' && p[4] >= '0' && p[4] <= '5' && p[5] >= '0' &&
+	    p[5] <= '9') {
+		sign = *p == '+' ? 1 : -1;
+		oh = (p[1] - '0') * 10 + p[2] - '0';
+		om = (p[4] - '0') * 10 + p[5] - '0';
+		if (oh > 23)
+			return (-1);
+	} else
+		return (-1);
+	*out = timegm(&tm) - sign * (oh * 3600 + om * 60);
+	if (*out < 0)
 		return (-1);
 	return (0);
 }

@@ -324,6 +324,13 @@ rest() {
 	    "$REST_URL$path"
 }
 
+# db_query SQL: the answer of sc-server's database ($TMP/state), as the
+# sqlite3 tool prints it (a row a line, columns separated by |)
+db_query() {
+	command -v sqlite3 >/dev/null || fail "no sqlite3 (apt-get install sqlite3)"
+	sqlite3 -bail "${DB_FILE:-$TMP/state/sc-server.db}" "$@"
+}
+
 # json_get EXPR: evaluate a python expression on the JSON on stdin (as j)
 json_get() {
 	"$PYTHON" -c 'import json, sys
