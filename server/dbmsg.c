@@ -221,9 +221,14 @@ dbmsg_events_req(struct imsgev *iev, struct imsg *imsg)
 	if ((text = db_events_json(req.account, req.since, EVENTS_ANSWER_MAX,
 	    &len)) == NULL)
 		log_warnx("%s: events: %s", db_file(), db_error());
-	if (srv_blob_send(iev, SRV_BLOB_EVENTS, text ? text : "", len,
+	else if (len > EVENTS_ANSWER_BYTES) {
+		log_warnx("%s: events: %zu bytes, more than %d", db_file(), len,
+		    EVENTS_ANSWER_BYTES);
+		len = 0;
+	}
+	if (srv_blob_send(iev, SRV_BLOB_EVENTS, text && len ? text : "", len,
 	    req.reqid) == -1)
-		fatal("%s: imsg", __func__);
+		log_warn("%s: imsg", __func__);
 	free(text);
 	return (IMSGEV_OK);
 }

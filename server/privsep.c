@@ -46,6 +46,8 @@ srv_blob_max(uint32_t kind)
 	case SRV_BLOB_STATE:
 	case SRV_BLOB_SAVE:
 		return (TUNNELS_FILE_MAX);
+	case SRV_BLOB_EVENTS:
+		return (EVENTS_ANSWER_BYTES);
 	default:
 		return (0);
 	}

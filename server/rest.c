@@ -112,8 +112,7 @@ static void	 rest_events(struct rest_req *, const char *);
 static struct rest_wait *rest_wait_new(struct rest_req *);
 static void	 rest_wait_req(struct rest_wait *, struct rest_req *);
 static json_t	*rest_tunnel_list(struct rest_req *, int);
-static void	 rest_signin_failed(struct rest_req *, const char *,
-		    const char *);
+static void	 rest_signin_failed(struct rest_req *, const char *, int);
 static char	*rest_query_get(const char *, const char *, char *, size_t);
 static int	 rest_query_true(const char *, const char *);
 static struct bufferevent *rest_bevcb(struct event_base *, int, void *);
@@ -424,8 +423,7 @@ rest_auth(struct rest_req *r, const char *pathuser)
 	explicit_bzero(key, sizeof(key));
 	if (!good) {
 		throttle_fail(THROTTLE_REST, r->peer, known);
-		rest_signin_failed(r, user, known ? "wrong access key" :
-		    "no such account");
+		rest_signin_failed(r, user, known != NULL);
 		rest_error(r, 401, "Not authorized");
 		return (-1);
 	}
@@ -442,11 +440,14 @@ rest_auth(struct rest_req *r, const char *pathuser)
 
 /*
  * A failed sign-in into the event log: at most EVENTS_SIGNIN_RATE a
- * second, the next one that is logged says how many were not.
+ * second, the next one that is logged says how many were not.  One of
+ * a known account is that account's event; another names what was
+ * tried in its detail, for the operator only.
  */
 static void
-rest_signin_failed(struct rest_req *r, const char *user, const char *why)
+rest_signin_failed(struct rest_req *r, const char *user, int known)
 {
+	char		 why[128];
 	static struct timespec	 window;
 	static unsigned int	 n, dropped;
 	struct timespec		 now;
@@ -461,13 +462,18 @@ rest_signin_failed(struct rest_req *r, const char *user, const char *why)
 		dropped++;
 		return;
 	}
+	if (known)
+		strlcpy(why, "wrong access key", sizeof(why));
+	else
+		snprintf(why, sizeof(why), "no account \"%.64s\"", user);
 	if (dropped > 0)
 		snprintf(detail, sizeof(detail), "REST: %s (%u more failed "
 		    "sign-ins not logged)", why, dropped);
 	else
 		snprintf(detail, sizeof(detail), "REST: %s", why);
 	dropped = 0;
-	worker_event(EVENT_SIGNIN_FAILED, user, user, r->peer, detail);
+	worker_event(EVENT_SIGNIN_FAILED, known ? user : NULL,
+	    known ? user : NULL, r->peer, detail);
 }
 
 /* Too many failed logins from here for this account: 429, for retry s. */

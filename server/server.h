@@ -100,6 +100,7 @@
 #define MIGRATED_SUFFIX		".migrated"	/* imported files, kept */
 #define EVENTS_KEEP		100000	/* events kept, the oldest go */
 #define EVENTS_ANSWER_MAX	200	/* events in one REST answer: the newest */
+#define EVENTS_ANSWER_BYTES	(EVENTS_ANSWER_MAX * 2048)	/* its JSON */
 #define EVENTS_CLI_MAX		10000	/* ... printed by "sc-server events" */
 #define EVENT_SUBJECT_MAX	128	/* bytes */
 #define EVENT_DETAIL_MAX	256	/* bytes */
