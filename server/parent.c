@@ -85,8 +85,6 @@ struct srv_worker {
 	struct event		*ev_reap;
 };
 
-static int	 listen_on(const char *, const char *, int, char *, size_t);
-static void	 server_nofile(void);
 static void	 parent_sig(int, short, void *);
 static void	 parent_spawn(struct srv_worker *);
 static void	 parent_exec(int, const char *) __attribute__((noreturn));
@@ -987,50 +985,4 @@ parent_poll(int fd, short ev, void *arg)
 {
 	if (dbmsg_poll() && W_REST->chan)
 		dbmsg_send_accounts(&W_REST->iev);
-}
-
-/*
- * Bind and listen on host:port (non-blocking, close-on-exec).  bound gets
- * the address actually bound, "ip:port".  Returns the socket or -1.
- */
-static int
-listen_on(const char *host, const char *port, int backlog, char *bound,
-    size_t boundlen)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	char			 err[512];
-	int			 fd;
-
-	if ((fd = listener_bind(host, port, backlog, err,
-	    sizeof(err))) == -1) {
-		log_warnx("listen on %s", err);
-		return (-1);
-	}
-	sslen = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
-	    sockaddr_string((struct sockaddr *)&ss, sslen, bound, boundlen,
-	    NULL) == -1) {
-		log_warn("getsockname");
-		close(fd);
-		return (-1);
-	}
-	return (fd);
-}
-
-/*
- * Descriptors: the soft limit goes up to the hard one at start (the
- * workers inherit it), so that a flood of connections that prove
- * nothing meets the admission bounds before it meets EMFILE.
- */
-static void
-server_nofile(void)
-{
-	struct rlimit	 rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
-		return;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		log_warn("setrlimit RLIMIT_NOFILE");
 }

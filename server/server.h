@@ -458,6 +458,8 @@ int		 tunnel_id_valid(const char *);
 int		 account_name_valid(const char *);
 int		 name_valid(const char *, size_t);
 int		 parse_since(const char *, time_t, time_t *);
+int		 listen_on(const char *, const char *, int, char *, size_t);
+void		 server_nofile(void);
 int		 cert_name_valid(const char *);
 int		 cert_name_canon(const char *, char *, size_t);
 

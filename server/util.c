@@ -6,6 +6,7 @@
  * global state here, so the unit tests compile this file alone.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -25,6 +26,7 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "log.h"
 #include "rules.h"
 #include "server.h"
 #include "text.h"
@@ -749,4 +751,50 @@ parse_since(const char *s, time_t now, time_t *out)
 	if (*out < 0)
 		return (-1);
 	return (0);
+}
+
+/*
+ * Bind and listen on host:port (non-blocking, close-on-exec).  bound gets
+ * the address actually bound, "ip:port".  Returns the socket or -1.
+ */
+int
+listen_on(const char *host, const char *port, int backlog, char *bound,
+    size_t boundlen)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 err[512];
+	int			 fd;
+
+	if ((fd = listener_bind(host, port, backlog, err,
+	    sizeof(err))) == -1) {
+		log_warnx("listen on %s", err);
+		return (-1);
+	}
+	sslen = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    sockaddr_string((struct sockaddr *)&ss, sslen, bound, boundlen,
+	    NULL) == -1) {
+		log_warn("getsockname");
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * Descriptors: the soft limit goes up to the hard one at start (the
+ * workers inherit it), so that a flood of connections that prove
+ * nothing meets the admission bounds before it meets EMFILE.
+ */
+void
+server_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
 }
