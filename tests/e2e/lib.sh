@@ -324,6 +324,15 @@ rest() {
 	    "$REST_URL$path"
 }
 
+# request_ok: a request through the tunnel gets the app's answer, within
+# REQUEST_TIMEOUT seconds (2)
+request_ok() {
+	local code
+	code=$(BROWSE_TIMEOUT=${REQUEST_TIMEOUT:-2} browse -o "$TMP/r" \
+	    -w '%{http_code}' "$(app_url /text/again)" 2>/dev/null) || return 1
+	[ "$code" = 200 ] && [ "$(cat "$TMP/r")" = "response again" ]
+}
+
 # db_query SQL: the answer of sc-server's database ($TMP/state), as the
 # sqlite3 tool prints it (a row a line, columns separated by |)
 db_query() {

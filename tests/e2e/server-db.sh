@@ -20,13 +20,6 @@ STATE=$TMP/state
 DB=$STATE/sc-server.db
 cli() { "$SC_SERVER" -s "$STATE" "$@"; }
 
-request_ok() {
-	local code
-	code=$(BROWSE_TIMEOUT=2 browse -o "$TMP/r" -w '%{http_code}' \
-	    "$(app_url /text/again)" 2>/dev/null) || return 1
-	[ "$code" = 200 ] && [ "$(cat "$TMP/r")" = "response again" ]
-}
-
 stop_server() {
 	kill -TERM "$SERVER_PID"
 	wait_for 10 not_running "$SERVER_PID" ||

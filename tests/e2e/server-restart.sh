@@ -13,13 +13,6 @@ e2e_up
 STATE=$TMP/state/tunnels.json
 DB=$TMP/state/sc-server.db
 
-request_ok() {
-	local code
-	code=$(BROWSE_TIMEOUT=2 browse -o "$TMP/r" -w '%{http_code}' \
-	    "$(app_url /text/again)" 2>/dev/null) || return 1
-	[ "$code" = 200 ] && [ "$(cat "$TMP/r")" = "response again" ]
-}
-
 # stop_server SIGNAL: the signal, then wait (10 s at most) for the exit
 stop_server() {
 	local st
