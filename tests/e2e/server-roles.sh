@@ -9,11 +9,13 @@
 #    with it, "owner" and "shared_with_me" saying which; another's
 #    tunnel that is not shared with it is a 404;
 #  - deleting: the owner or an admin of its organisation; a member that
-#    sees a shared tunnel gets 403, another organisation's admin 404.
+#    sees a shared tunnel gets 403, another organisation's admin 404;
+#  - the entry proxy with -P asks the same question: boss's shared
+#    tunnel (a real sc) takes the proxy credentials of op, not gx's.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
 e2e_init
-start_server
+start_server -P
 start_app
 
 cli() { "$SC_SERVER" -s "$TMP/state" "$@"; }
@@ -119,4 +121,18 @@ done
     fail "boss's events: $(as boss GET /events)"
 ok "delete: dev of boss's 403, op and gx 404; boss deletes dev's (an" \
     "event says who); events: dev its own, boss acme's"
+
+# 4. -P: the entry proxy of boss's shared tunnel, with sc behind it
+SC_USER=boss KEY=${K[boss]} sc_v4 boss -i boss-shared -s
+sc_ready boss
+entry=$(as boss GET "/tunnels/$(sc_id boss)" | json_get "j['entry_proxy']")
+[ -n "$entry" ] || fail "no entry proxy for boss's tunnel"
+via() {
+	cloud curl -sS --max-time 20 -x "http://$entry" -o "$TMP/via" \
+	    -w '%{http_code}' --proxy-user "$1:${K[$1]}" "$(app_url /text/p)"
+}
+[ "$(via op)" = 200 ] && [ "$(cat "$TMP/via")" = "response p" ] ||
+    fail "op through boss's shared tunnel: $(via op)"
+[ "$(via gx)" = 407 ] || fail "gx through boss's shared tunnel: $(via gx)"
+ok "-P: op (acme) through boss's shared tunnel 200, gx (globex) 407"
 e2e_done
