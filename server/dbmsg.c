@@ -123,12 +123,19 @@ dbmsg_send_state(struct imsgev *iev)
 	char	*text;
 	size_t	 len;
 
-	importing = access(tunnels_file, F_OK) == 0;
-	if (importing) {
+	importing = 0;
+	text = NULL;
+	if (access(tunnels_file, F_OK) == 0) {
 		log_info("importing the tunnels of %s into %s", tunnels_file,
 		    db_file());
 		text = state_read_file(&len);
-	} else if ((text = db_tunnels_text(&len)) == NULL)
+		/* one that cannot be read is set aside: the database's then */
+		if ((importing = access(tunnels_file, F_OK) == 0) == 0) {
+			free(text);
+			text = NULL;
+		}
+	}
+	if (text == NULL && (text = db_tunnels_text(&len)) == NULL)
 		fatalx("%s: the tunnels: %s", db_file(), db_error());
 	if (srv_blob_send(iev, SRV_BLOB_STATE, text, len, 0) == -1)
 		fatal("%s: the registry", __func__);
