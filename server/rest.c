@@ -447,11 +447,10 @@ rest_auth(struct rest_req *r, const char *pathuser)
 static void
 rest_signin_failed(struct rest_req *r, const char *user, int known)
 {
-	char		 why[128];
 	static struct timespec	 window;
 	static unsigned int	 n, dropped;
 	struct timespec		 now;
-	char			 detail[EVENT_DETAIL_MAX + 1];
+	char			 why[128], detail[EVENT_DETAIL_MAX + 1];
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec != window.tv_sec) {
@@ -491,21 +490,11 @@ rest_limited(struct rest_req *r, int retry)
 static int
 rest_query_true(const char *query, const char *name)
 {
-	struct evkeyvalq	 kv;
-	const char		*v;
-	int			 ret = 0;
+	char	 v[16];
 
-	if (query == NULL)
+	if (rest_query_get(query, name, v, sizeof(v)) == NULL)
 		return (0);
-	TAILQ_INIT(&kv);
-	if (evhttp_parse_query_str(query, &kv) == -1) {
-		evhttp_clear_headers(&kv);
-		return (0);
-	}
-	if ((v = evhttp_find_header(&kv, name)) != NULL)
-		ret = strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0;
-	evhttp_clear_headers(&kv);
-	return (ret);
+	return (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
 static void
