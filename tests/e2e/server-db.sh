@@ -11,7 +11,8 @@
 #    long, control characters) are refused with a clear message;
 #  - events: a failed sign-in, a tunnel created and deleted are in
 #    "sc-server events" and in GET /rest/v1/{user}/events, --since and
-#    ?since= bound them, a bad since is a 400.
+#    ?since= bound them, a bad since is a 400; a tunnel whose client is
+#    killed ends after the grace period, an event of the server.
 . "$(dirname "$0")/lib.sh"
 command -v sqlite3 >/dev/null || skip "needs sqlite3"
 e2e_up
@@ -199,4 +200,16 @@ json_get "len(j['events']) > 0 and all(e['account'] == 'ann' and e['kind'] == 's
     <"$TMP/ann.json" | grep -qx true || fail "ann's events: $(cat "$TMP/ann.json")"
 ok "events: sign-in failed, tunnel created and deleted, in the CLI and GET" \
     "/events; --since and ?since= bound them; a bad since: 400; ann sees hers only"
+
+# a tunnel whose client is gone ends after the grace period: an event of
+# the server (no actor) with the reason
+stop_server
+run_server -g 2
+kill -KILL "$SC_PID"
+terminated() {
+	"$SC_SERVER" -s "$STATE" events |
+	    grep -Eq "tunnel-terminated +- +$SC_USER +$TUNNEL_ID"
+}
+wait_for 20 terminated || fail "no tunnel-terminated event: $(cli events | tail -3)"
+ok "sc killed: '$(cli events | grep tunnel-terminated | tail -1 | cut -c 22-)'"
 e2e_done
