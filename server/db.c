@@ -53,7 +53,6 @@ static char	 db_err[512];
 static int64_t	 db_version_seen = -1;	/* PRAGMA data_version */
 static int	 db_events_added;
 
-static const char *const role_names[] = { "member", "team-admin", "admin" };
 static const char *const event_names[EVENT_KIND_MAX + 1] = {
 	NULL, "tunnel-created", "tunnel-deleted", "tunnel-terminated",
 	"sign-in-failed", "share-refused"
@@ -203,26 +202,6 @@ db_bind_text(sqlite3_stmt *st, int i, const char *s)
 	if (s == NULL || *s == '\0')
 		return (sqlite3_bind_null(st, i));
 	return (sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT));
-}
-
-const char *
-role_name(int role)
-{
-	if (role < ROLE_MEMBER || role > ROLE_ADMIN)
-		return ("?");
-	return (role_names[role]);
-}
-
-/* "admin", "team-admin", "member": ROLE_*, or -1. */
-int
-role_parse(const char *s)
-{
-	int	 i;
-
-	for (i = ROLE_MEMBER; i <= ROLE_ADMIN; i++)
-		if (strcmp(s, role_names[i]) == 0)
-			return (i);
-	return (-1);
 }
 
 const char *

@@ -8,7 +8,11 @@
  *    write (SRV_BLOB_SAVE), written in one transaction and acknowledged
  *    (IMSG_SRV_SAVED) only after COMMIT;
  *  - the events it reports (IMSG_SRV_EVENT), and the events an account
- *    asks for (IMSG_SRV_EVENTS_REQ, answered with SRV_BLOB_EVENTS).
+ *    asks for (IMSG_SRV_EVENTS_REQ, answered with SRV_BLOB_EVENTS);
+ *  - the accounts an admin of an organisation adds to it or deletes
+ *    from it (IMSG_SRV_ACCOUNT_REQ): checked again here against the
+ *    database, answered (IMSG_SRV_ACCOUNT_REP) after the new account
+ *    list.
  *
  * A tunnels.json of an older version (or one the operator put there) is
  * imported: its text goes to the REST worker instead of the database's,
@@ -237,5 +241,81 @@ dbmsg_events_req(struct imsgev *iev, struct imsg *imsg)
 	    req.reqid) == -1)
 		log_warn("%s: imsg", __func__);
 	free(text);
+	return (IMSGEV_OK);
+}
+
+/*
+ * IMSG_SRV_ACCOUNT_REQ: an admin of an organisation adds an account to
+ * it, or deletes one of it.  The REST worker asked for an admin, but
+ * that is checked here again: the admin's organisation is the one of
+ * the accounts as the parent has them.
+ */
+int
+dbmsg_account_req(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_account_req	 req;
+	struct srv_account_rep	 rep;
+	struct account		 a, *adm, *old;
+
+	memcpy(&req, imsg->data, sizeof(req));
+	explicit_bzero(imsg->data, sizeof(req));
+	memset(&rep, 0, sizeof(rep));
+	rep.reqid = req.reqid;
+	rep.status = 200;
+	adm = account_find(&env->accounts, req.admin);
+	old = account_find(&env->accounts, req.name);
+	if (adm == NULL || adm->role != ROLE_ADMIN || adm->org[0] == '\0') {
+		rep.status = 403;
+		snprintf(rep.message, sizeof(rep.message), "only an admin of "
+		    "an organisation manages its accounts");
+	} else if (req.op == SRV_ACCOUNT_DEL) {
+		if (old == NULL || strcmp(old->org, adm->org) != 0) {
+			rep.status = 404;
+			snprintf(rep.message, sizeof(rep.message), "no account "
+			    "%s in organisation %s", req.name, adm->org);
+		} else if (strcmp(req.name, req.admin) == 0) {
+			rep.status = 409;
+			snprintf(rep.message, sizeof(rep.message), "an admin "
+			    "does not delete itself");
+		} else if (db_account_del(req.name) == -1) {
+			rep.status = 500;
+			strlcpy(rep.message, db_error(), sizeof(rep.message));
+		}
+	} else {
+		memset(&a, 0, sizeof(a));
+		strlcpy(a.name, req.name, sizeof(a.name));
+		strlcpy(a.org, adm->org, sizeof(a.org));
+		strlcpy(a.team, req.team, sizeof(a.team));
+		a.role = req.role;
+		memcpy(a.salt, req.salt, sizeof(a.salt));
+		memcpy(a.hash, req.hash, sizeof(a.hash));
+		if (old != NULL) {
+			rep.status = 409;
+			snprintf(rep.message, sizeof(rep.message), "user %s "
+			    "exists", req.name);
+		} else if (a.role == ROLE_TEAM_ADMIN && a.team[0] == '\0') {
+			rep.status = 400;
+			snprintf(rep.message, sizeof(rep.message), "a team admin "
+			    "needs a team");
+		} else if (db_account_add(&a) == -1) {
+			rep.status = strncmp(db_error(), "no team", 7) == 0 ?
+			    400 : strstr(db_error(), "exists") != NULL ? 409 :
+			    500;
+			log_sanitize(db_error(), rep.message,
+			    sizeof(rep.message));
+		}
+		explicit_bzero(&a, sizeof(a));
+	}
+	explicit_bzero(&req, sizeof(req));
+	if (rep.status == 200) {
+		log_info("account %s %s by %s, admin of %s", req.name,
+		    req.op == SRV_ACCOUNT_ADD ? "added" : "deleted", req.admin,
+		    adm->org);
+		if (dbmsg_reload() == 0)
+			dbmsg_send_accounts(iev);
+	}
+	if (imsg_compose_event(iev, IMSG_SRV_ACCOUNT_REP, 0, 0, -1, &rep,
+	    sizeof(rep)) == -1)
+		log_warn("%s: imsg", __func__);
 	return (IMSGEV_OK);
 }

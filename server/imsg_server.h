@@ -96,6 +96,11 @@ enum srv_imsg_type {
 	IMSG_SRV_EVENT = 1600,	/* struct srv_event: into the event log */
 	IMSG_SRV_EVENTS_REQ = 1601, /* struct srv_events_req: answered with */
 				/* a blob SRV_BLOB_EVENTS, seq = reqid */
+	IMSG_SRV_ACCOUNT_REQ = 1602, /* struct srv_account_req: an org */
+				/* admin adds or deletes an account */
+	/* parent -> REST: the database */
+	IMSG_SRV_ACCOUNT_REP = 1620, /* struct srv_account_rep, after the */
+				/* new account list */
 };
 
 #define SRV_LISTEN_REST		1
@@ -343,4 +348,30 @@ struct srv_events_req {
 	uint8_t		 pad[7];
 };
 int	 srv_events_req_valid(const void *, size_t);
+/*
+ * An account of admin's organisation to add (the REST worker made its
+ * key: salt and hash come, never the key) or to delete.
+ */
+#define SRV_ACCOUNT_ADD		1
+#define SRV_ACCOUNT_DEL		2
+struct srv_account_req {
+	uint64_t	 reqid;
+	uint32_t	 op;		/* SRV_ACCOUNT_* */
+	int32_t		 role;		/* ROLE_* */
+	char		 admin[ACCOUNT_NAME_MAX + 1];
+	char		 name[ACCOUNT_NAME_MAX + 1];
+	char		 team[TEAM_NAME_MAX + 1];	/* "": none */
+	uint8_t		 salt[ACCOUNT_SALT_LEN];
+	uint8_t		 hash[32];
+	uint8_t		 pad[5];
+};
+int	 srv_account_req_valid(const void *, size_t);
+/* its answer: an HTTP status and a message */
+struct srv_account_rep {
+	uint64_t	 reqid;
+	int32_t		 status;
+	char		 message[256];
+	uint8_t		 pad[4];
+};
+int	 srv_account_rep_valid(const void *, size_t);
 #endif /* SC_IMSG_SERVER_H */

@@ -141,6 +141,9 @@ static const struct imsgev_msg parent_msgs_rest[] = {
 	    srv_event_valid, dbmsg_event },
 	{ IMSGEV_TYPE(IMSG_SRV_EVENTS_REQ), IMSGEV_SIZE(struct srv_events_req),
 	    0, srv_events_req_valid, dbmsg_events_req },
+	{ IMSGEV_TYPE(IMSG_SRV_ACCOUNT_REQ),
+	    IMSGEV_SIZE(struct srv_account_req), 0, srv_account_req_valid,
+	    dbmsg_account_req },
 	/* for the KGP worker */
 	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_ADD), IMSGEV_SIZE(struct srv_tunnel_add),
 	    0, srv_tunnel_add_valid, parent_tunnel_add },

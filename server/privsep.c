@@ -411,3 +411,30 @@ srv_events_req_valid(const void *p, size_t len)
 		return (-1);
 	return (0);
 }
+
+int
+srv_account_req_valid(const void *p, size_t len)
+{
+	const struct srv_account_req	*r = p;
+
+	if (len != sizeof(*r) ||
+	    (r->op != SRV_ACCOUNT_ADD && r->op != SRV_ACCOUNT_DEL) ||
+	    r->role < ROLE_MEMBER || r->role > ROLE_ADMIN ||
+	    !FIELD_STR(r->admin) || !account_name_valid(r->admin) ||
+	    !FIELD_STR(r->name) || !account_name_valid(r->name) ||
+	    !FIELD_STR(r->team) ||
+	    (r->team[0] != '\0' && !name_valid(r->team, TEAM_NAME_MAX)))
+		return (-1);
+	return (0);
+}
+
+int
+srv_account_rep_valid(const void *p, size_t len)
+{
+	const struct srv_account_rep	*r = p;
+
+	if (len != sizeof(*r) || r->status < 200 || r->status > 599 ||
+	    !field_text(r->message, sizeof(r->message)))
+		return (-1);
+	return (0);
+}

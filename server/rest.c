@@ -10,6 +10,9 @@
  *	GET	/rest/v1/{user}/all_tunnels
  *	GET	/rest/v1/{user}/endpoint
  *	GET	/rest/v1/{user}/events[?since=T]
+ *	GET	/rest/v1/{user}/accounts		(organisation admins)
+ *	POST	/rest/v1/{user}/accounts
+ *	DELETE	/rest/v1/{user}/accounts/{name}
  *	GET	/rest/v1/public/ca.pem	(no authentication)
  *
  * The last is the certificate of the CA that resigns TLS at the entry
@@ -35,7 +38,9 @@
  * those of its accounts too.  events are the account's events (an
  * organisation admin's: the organisation's), the newest
  * EVENTS_ANSWER_MAX, from the parent's database: answered later, as is
- * a POST.
+ * a POST.  An admin of an organisation lists, adds and deletes the
+ * organisation's accounts; the parent writes them (and checks again),
+ * and the new account's key is made here and answered once.
  *
  * A POST that creates a tunnel is answered later: once the KGP worker
  * has its entry proxy open (registry.c) and the parent has written the
@@ -65,8 +70,10 @@
 #include <jansson.h>
 
 #include "httpd.h"
+#include "imsg.h"
 #include "imsg_server.h"
 #include "log.h"
+#include "proc.h"
 #include "server.h"
 
 #define REST_MAX_SEGS		4
@@ -84,17 +91,22 @@ struct rest_req {
 
 /* a POST waiting for its entry proxy and for the registry on disk */
 struct rest_wait {
-	TAILQ_ENTRY(rest_wait)	 entry;		/* events: waiting */
+	TAILQ_ENTRY(rest_wait)	 entry;		/* parent_waiting */
 	uint64_t		 reqid;		/* ... for this answer */
 	struct httpd_req	*req;
 	const char		*method;
 	char			 path[256];
+	/* a new account: what its answer tells, once */
+	char			 name[ACCOUNT_NAME_MAX + 1];
+	char			 team[TEAM_NAME_MAX + 1];
+	int			 role;
+	char			 key[ACCOUNT_KEY_LEN + 1];
 };
 
-/* GET .../events waiting for the parent's answer */
-static TAILQ_HEAD(, rest_wait)	 events_waiting =
-    TAILQ_HEAD_INITIALIZER(events_waiting);
-static uint64_t			 events_reqid;
+/* events and accounts asked of the parent, waiting for its answer */
+static TAILQ_HEAD(, rest_wait)	 parent_waiting =
+    TAILQ_HEAD_INITIALIZER(parent_waiting);
+static uint64_t			 parent_reqid;
 
 static void	 rest_request(struct httpd_req *, void *);
 static void	 rest_accept(int, void *);
@@ -109,6 +121,11 @@ static void	 rest_tunnel_get(struct rest_req *, const char *);
 static void	 rest_tunnel_delete(struct rest_req *, const char *);
 static void	 rest_all_tunnels(struct rest_req *);
 static void	 rest_events(struct rest_req *, const char *);
+static struct account *rest_org_admin(struct rest_req *);
+static void	 rest_accounts_list(struct rest_req *);
+static void	 rest_account_add(struct rest_req *);
+static void	 rest_account_del(struct rest_req *, const char *);
+static struct rest_wait *rest_waiting(uint64_t);
 static struct rest_wait *rest_wait_new(struct rest_req *);
 static void	 rest_wait_req(struct rest_wait *, struct rest_req *);
 static json_t	*rest_tunnel_list(struct rest_req *, int);
@@ -591,6 +608,18 @@ rest_request(struct httpd_req *req, void *arg)
 			rest_all_tunnels(&r);
 		else
 			rest_error(&r, 405, "Method not allowed");
+	} else if (n == 2 && strcmp(segs[1], "accounts") == 0) {
+		if (get)
+			rest_accounts_list(&r);
+		else if (strcmp(m, "POST") == 0)
+			rest_account_add(&r);
+		else
+			rest_error(&r, 405, "Method not allowed");
+	} else if (n == 3 && strcmp(segs[1], "accounts") == 0) {
+		if (strcmp(m, "DELETE") == 0)
+			rest_account_del(&r, segs[2]);
+		else
+			rest_error(&r, 405, "Method not allowed");
 	} else if (n == 2 && strcmp(segs[1], "events") == 0) {
 		if (get)
 			rest_events(&r, query);
@@ -720,11 +749,175 @@ rest_events(struct rest_req *r, const char *query)
 	if ((w = rest_wait_new(r)) == NULL)
 		return;
 	memset(&req, 0, sizeof(req));
-	req.reqid = w->reqid = ++events_reqid;
+	req.reqid = w->reqid = ++parent_reqid;
 	req.since = t;
 	strlcpy(req.account, r->user, sizeof(req.account));
-	TAILQ_INSERT_TAIL(&events_waiting, w, entry);
+	TAILQ_INSERT_TAIL(&parent_waiting, w, entry);
 	worker_send(IMSG_SRV_EVENTS_REQ, &req, sizeof(req));
+}
+
+/* The request waiting for the parent's answer reqid, taken; or NULL. */
+static struct rest_wait *
+rest_waiting(uint64_t reqid)
+{
+	struct rest_wait	*w;
+
+	TAILQ_FOREACH(w, &parent_waiting, entry)
+		if (w->reqid == reqid) {
+			TAILQ_REMOVE(&parent_waiting, w, entry);
+			return (w);
+		}
+	log_warnx("rest: an answer to no request");
+	return (NULL);
+}
+
+/* The account of r if it is an admin of an organisation; else 403. */
+static struct account *
+rest_org_admin(struct rest_req *r)
+{
+	struct account	*a;
+
+	if ((a = account_find(&env->accounts, r->user)) == NULL ||
+	    a->role != ROLE_ADMIN || a->org[0] == '\0') {
+		rest_error(r, 403, "only an admin of an organisation manages "
+		    "its accounts");
+		return (NULL);
+	}
+	return (a);
+}
+
+/* GET .../accounts: the organisation's accounts */
+static void
+rest_accounts_list(struct rest_req *r)
+{
+	struct account	*adm, *a;
+	json_t		*arr;
+
+	if ((adm = rest_org_admin(r)) == NULL)
+		return;
+	if ((arr = json_array()) == NULL) {
+		rest_error(r, 500, "out of memory");
+		return;
+	}
+	TAILQ_FOREACH(a, &env->accounts, entry)
+		if (strcmp(a->org, adm->org) == 0)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, "
+			    "s:s}", "name", a->name, "org", a->org, "team",
+			    a->team[0] ? a->team : NULL, "role",
+			    role_name(a->role)));
+	rest_reply(r, 200, json_pack("{s:o}", "accounts", arr));
+}
+
+/*
+ * POST .../accounts {"name": ..., "team": ..., "role": ...}: a new
+ * account of the admin's organisation (a member by default), whose
+ * access key the answer tells, once.
+ */
+static void
+rest_account_add(struct rest_req *r)
+{
+	struct srv_account_req	 req;
+	struct rest_wait	*w;
+	json_t			*body;
+	const char		*data, *name, *team, *role;
+	size_t			 len;
+
+	if (rest_org_admin(r) == NULL)
+		return;
+	data = rest_req_body(r, &len);
+	if ((body = json_loadb(data, len, JSON_REJECT_DUPLICATES,
+	    NULL)) == NULL || !json_is_object(body)) {
+		json_decref(body);
+		rest_error(r, 400, "the body must be a JSON object: {\"name\": "
+		    "..., \"team\": ..., \"role\": ...}");
+		return;
+	}
+	name = json_string_value(json_object_get(body, "name"));
+	team = json_string_value(json_object_get(body, "team"));
+	role = json_string_value(json_object_get(body, "role"));
+	memset(&req, 0, sizeof(req));
+	req.op = SRV_ACCOUNT_ADD;
+	req.role = role == NULL ? ROLE_MEMBER : role_parse(role);
+	if (name == NULL || !account_name_valid(name) ||
+	    (team != NULL && *team != '\0' &&
+	    !name_valid(team, TEAM_NAME_MAX)) || req.role == -1 ||
+	    (json_object_get(body, "team") != NULL && team == NULL) ||
+	    (json_object_get(body, "role") != NULL && role == NULL)) {
+		json_decref(body);
+		rest_error(r, 400, "\"name\" and \"team\": 1 to 64 characters "
+		    "of A-Z a-z 0-9 . _ @ + -, not starting with - or .; "
+		    "\"role\": admin, team-admin or member");
+		return;
+	}
+	if ((w = rest_wait_new(r)) == NULL) {
+		json_decref(body);
+		return;
+	}
+	strlcpy(req.admin, r->user, sizeof(req.admin));
+	strlcpy(req.name, name, sizeof(req.name));
+	if (team != NULL)
+		strlcpy(req.team, team, sizeof(req.team));
+	json_decref(body);
+	arc4random_buf(req.salt, sizeof(req.salt));
+	account_new_key(w->key, sizeof(w->key));
+	account_hash(req.salt, w->key, req.hash);
+	strlcpy(w->name, req.name, sizeof(w->name));
+	strlcpy(w->team, req.team, sizeof(w->team));
+	w->role = req.role;
+	req.reqid = w->reqid = ++parent_reqid;
+	TAILQ_INSERT_TAIL(&parent_waiting, w, entry);
+	worker_send(IMSG_SRV_ACCOUNT_REQ, &req, sizeof(req));
+	explicit_bzero(&req, sizeof(req));
+}
+
+/* DELETE .../accounts/{name}: an account of the admin's organisation */
+static void
+rest_account_del(struct rest_req *r, const char *name)
+{
+	struct srv_account_req	 req;
+	struct rest_wait	*w;
+
+	if (rest_org_admin(r) == NULL)
+		return;
+	if (!account_name_valid(name)) {
+		rest_error(r, 404, "no such account");
+		return;
+	}
+	if ((w = rest_wait_new(r)) == NULL)
+		return;
+	memset(&req, 0, sizeof(req));
+	req.op = SRV_ACCOUNT_DEL;
+	strlcpy(w->name, name, sizeof(w->name));
+	strlcpy(req.admin, r->user, sizeof(req.admin));
+	strlcpy(req.name, name, sizeof(req.name));
+	req.reqid = w->reqid = ++parent_reqid;
+	TAILQ_INSERT_TAIL(&parent_waiting, w, entry);
+	worker_send(IMSG_SRV_ACCOUNT_REQ, &req, sizeof(req));
+}
+
+/* The parent's answer to an account request (srv_account_rep_valid()). */
+int
+rest_account_answer(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_account_rep	 rep;
+	struct rest_wait	*w;
+	struct rest_req		 r;
+
+	memcpy(&rep, imsg->data, sizeof(rep));
+	if ((w = rest_waiting(rep.reqid)) == NULL)
+		return (IMSGEV_OK);
+	rest_wait_req(w, &r);
+	if (rep.status != 200)
+		rest_error(&r, rep.status, rep.message);
+	else if (w->key[0] != '\0')
+		rest_reply(&r, 200, json_pack("{s:s, s:s?, s:s, s:s}", "name",
+		    w->name, "team", w->team[0] ? w->team : NULL, "role",
+		    role_name(w->role), "access_key", w->key));
+	else
+		rest_reply(&r, 200, json_pack("{s:b, s:s}", "result", 1, "name",
+		    w->name[0] ? w->name : ""));
+	freezero(w, sizeof(*w));
+	return (IMSGEV_OK);
 }
 
 /* The parent's answer to the events request reqid: a JSON array. */
@@ -735,14 +928,8 @@ rest_events_answer(uint64_t reqid, const char *text, size_t len)
 	struct rest_req		 r;
 	json_t			*a;
 
-	TAILQ_FOREACH(w, &events_waiting, entry)
-		if (w->reqid == reqid)
-			break;
-	if (w == NULL) {
-		log_warnx("%s: an answer to no request", __func__);
+	if ((w = rest_waiting(reqid)) == NULL)
 		return;
-	}
-	TAILQ_REMOVE(&events_waiting, w, entry);
 	rest_wait_req(w, &r);
 	if ((a = json_loadb(text, len, 0, NULL)) == NULL ||
 	    !json_is_array(a)) {

@@ -460,6 +460,8 @@ int		 name_valid(const char *, size_t);
 int		 parse_since(const char *, time_t, time_t *);
 int		 listen_on(const char *, const char *, int, char *, size_t);
 void		 server_nofile(void);
+const char	*role_name(int);
+int		 role_parse(const char *);
 int		 cert_name_valid(const char *);
 int		 cert_name_canon(const char *, char *, size_t);
 
@@ -563,8 +565,6 @@ int		 db_account_set(const struct account *, int);
 int		 db_account_del(const char *);
 int		 db_list(const char *, const char *, void (*)(void *, int,
 		    const char **), void *);
-const char	*role_name(int);
-int		 role_parse(const char *);
 const char	*event_name(int);
 
 /* dbmsg.c: the parent's side of the database */
@@ -578,6 +578,7 @@ void		 dbmsg_aside(void);
 int		 dbmsg_save(const char *, size_t);
 int		 dbmsg_event(struct imsgev *, struct imsg *);
 int		 dbmsg_events_req(struct imsgev *, struct imsg *);
+int		 dbmsg_account_req(struct imsgev *, struct imsg *);
 
 /* tunnel.c: the tunnels, and the KGP worker's side of them */
 void		 tunnel_rules_add(const struct srv_tunnel_rules *, const char *,
@@ -610,6 +611,7 @@ int		 rest_ca(const char *, size_t);
 void		 rest_enable(void);
 size_t		 rest_codes(const struct status_count **);
 void		 rest_events_answer(uint64_t, const char *, size_t);
+int		 rest_account_answer(struct imsgev *, struct imsg *);
 
 /* metrics.c: -m, in the REST worker */
 int		 metrics_init(int);

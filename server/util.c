@@ -798,3 +798,26 @@ server_nofile(void)
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		log_warn("setrlimit RLIMIT_NOFILE");
 }
+
+static const char *const role_names[] = { "member", "team-admin", "admin" };
+
+/* ROLE_* as text: "member", "team-admin", "admin". */
+const char *
+role_name(int role)
+{
+	if (role < ROLE_MEMBER || role > ROLE_ADMIN)
+		return ("?");
+	return (role_names[role]);
+}
+
+/* "admin", "team-admin", "member": ROLE_*, or -1. */
+int
+role_parse(const char *s)
+{
+	int	 i;
+
+	for (i = ROLE_MEMBER; i <= ROLE_ADMIN; i++)
+		if (strcmp(s, role_names[i]) == 0)
+			return (i);
+	return (-1);
+}

@@ -123,6 +123,9 @@ static const struct imsgev_msg worker_msgs_rest[] = {
 	    IMSGEV_ONCE | IMSGEV_FD, NULL, worker_metrics_listener },
 	{ IMSGEV_TYPE(IMSG_SRV_KGP_STATS), IMSGEV_SIZE(struct srv_kgp_stats),
 	    0, NULL, worker_kgp_stats },
+	{ IMSGEV_TYPE(IMSG_SRV_ACCOUNT_REP),
+	    IMSGEV_SIZE(struct srv_account_rep), 0, srv_account_rep_valid,
+	    rest_account_answer },
 	IMSGEV_END
 };
 

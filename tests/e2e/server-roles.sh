@@ -10,6 +10,8 @@
 #    tunnel that is not shared with it is a 404;
 #  - deleting: the owner or an admin of its organisation; a member that
 #    sees a shared tunnel gets 403, another organisation's admin 404;
+#  - an organisation admin adds, lists and deletes the organisation's
+#    accounts through the REST API; others may not;
 #  - the entry proxy with -P asks the same question: boss's shared
 #    tunnel (a real sc) takes the proxy credentials of op, not gx's.
 . "$(dirname "$0")/lib.sh"
@@ -122,7 +124,46 @@ done
 ok "delete: dev of boss's 403, op and gx 404; boss deletes dev's (an" \
     "event says who); events: dev its own, boss acme's"
 
-# 4. -P: the entry proxy of boss's shared tunnel, with sc behind it
+# 4. the organisation's accounts through the REST API, for its admin
+code=$(as boss POST /accounts -d '{"name": "newbie", "team": "web"}' \
+    -o "$TMP/new.json" -w '%{http_code}')
+[ "$code" = 200 ] || fail "boss adds newbie: $code $(cat "$TMP/new.json")"
+K[newbie]=$(json_get "j['access_key']" <"$TMP/new.json")
+[ "$(json_get "[j['name'], j['team'], j['role']]" <"$TMP/new.json")" = \
+    '["newbie", "web", "member"]' ] || fail "the new account: $(cat "$TMP/new.json")"
+[ "$(as newbie GET /tunnels -o /dev/null -w '%{http_code}')" = 200 ] ||
+    fail "newbie cannot sign in at once"
+[ "$(as newbie GET /tunnels | json_get "' '.join(sorted(j))")" = "$(want "$TB")" ] ||
+    fail "newbie does not see boss's shared tunnel"
+cli user list | grep -Eq '^newbie +acme +web +member ' || fail "newbie not in user list"
+as boss GET /accounts | json_get "' '.join(a['name'] for a in j['accounts'])" >"$TMP/acc"
+[ "$(cat "$TMP/acc")" = "boss dev lead newbie op" ] || fail "boss lists $(cat "$TMP/acc")"
+for c in "dev POST /accounts 403 {\"name\":\"x1\"}" \
+    "lead GET /accounts 403 -" \
+    "boss POST /accounts 409 {\"name\":\"gx\"}" \
+    "boss POST /accounts 400 {\"name\":\"<b>\"}" \
+    "boss POST /accounts 400 {\"name\":\"x2\",\"team\":\"nope\"}" \
+    "boss POST /accounts 400 {\"name\":\"x3\",\"role\":\"boss\"}" \
+    "boss DELETE /accounts/gx 404 -" \
+    "gx DELETE /accounts/dev 404 -" \
+    "boss DELETE /accounts/boss 409 -"; do
+	set -- $c
+	if [ "$5" = - ]; then
+		got=$(as "$1" "$2" "$3" -o "$TMP/c.json" -w '%{http_code}')
+	else
+		got=$(as "$1" "$2" "$3" -d "$5" -o "$TMP/c.json" -w '%{http_code}')
+	fi
+	[ "$got" = "$4" ] || fail "$1 $2 $3 $5: $got, want $4: $(cat "$TMP/c.json")"
+done
+[ "$(as boss DELETE /accounts/newbie -o /dev/null -w '%{http_code}')" = 200 ] ||
+    fail "boss cannot delete newbie"
+[ "$(as newbie GET /tunnels -o /dev/null -w '%{http_code}')" = 401 ] ||
+    fail "newbie still signs in after its deletion"
+ok "REST accounts: boss adds newbie (its key answered once, it signs in" \
+    "at once), lists acme's, deletes it; a member, a team admin, another" \
+    "organisation's account, a bad name, team or role refused"
+
+# 5. -P: the entry proxy of boss's shared tunnel, with sc behind it
 SC_USER=boss KEY=${K[boss]} sc_v4 boss -i boss-shared -s
 sc_ready boss
 entry=$(as boss GET "/tunnels/$(sc_id boss)" | json_get "j['entry_proxy']")
