@@ -306,14 +306,15 @@ dbmsg_account_req(struct imsgev *iev, struct imsg *imsg)
 		}
 		explicit_bzero(&a, sizeof(a));
 	}
-	explicit_bzero(&req, sizeof(req));
 	if (rep.status == 200) {
 		log_info("account %s %s by %s, admin of %s", req.name,
 		    req.op == SRV_ACCOUNT_ADD ? "added" : "deleted", req.admin,
 		    adm->org);
+		/* adm is freed here */
 		if (dbmsg_reload() == 0)
 			dbmsg_send_accounts(iev);
 	}
+	explicit_bzero(&req, sizeof(req));
 	if (imsg_compose_event(iev, IMSG_SRV_ACCOUNT_REP, 0, 0, -1, &rep,
 	    sizeof(rep)) == -1)
 		log_warn("%s: imsg", __func__);
