@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "imsg_server.h"
 #include "log.h"
@@ -214,4 +215,28 @@ void
 worker_restore_done(void)
 {
 	hub_progress();
+}
+
+/*
+ * An event for the log (the parent keeps it): kind EVENT_*, whose it is
+ * (account), who did it (actor, "" for the server), to what (subject)
+ * and more (detail).  Names that are not account names are left empty,
+ * control characters in the texts made printable.
+ */
+void
+worker_event(int kind, const char *account, const char *actor,
+    const char *subject, const char *detail)
+{
+	struct srv_event	 ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.time = time(NULL);
+	ev.kind = kind;
+	if (account != NULL && account_name_valid(account))
+		strlcpy(ev.account, account, sizeof(ev.account));
+	if (actor != NULL && account_name_valid(actor))
+		strlcpy(ev.actor, actor, sizeof(ev.actor));
+	log_sanitize(subject ? subject : "", ev.subject, sizeof(ev.subject));
+	log_sanitize(detail ? detail : "", ev.detail, sizeof(ev.detail));
+	worker_send(IMSG_SRV_EVENT, &ev, sizeof(ev));
 }

@@ -28,7 +28,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	7
+#define SRV_IMSG_VERSION	8
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -92,6 +92,15 @@ enum srv_imsg_type {
 	IMSG_SRV_CA_SIGN = 1500, /* struct srv_ca_req, pub publen bytes */
 	/* CA -> KGP, relayed by the parent */
 	IMSG_SRV_CA_CERT = 1501, /* struct srv_ca_rep, der len bytes */
+	/* REST -> parent: the database (dbmsg.c) */
+	IMSG_SRV_EVENT = 1600,	/* struct srv_event: into the event log */
+	IMSG_SRV_EVENTS_REQ = 1601, /* struct srv_events_req: answered with */
+				/* a blob SRV_BLOB_EVENTS, seq = reqid */
+	IMSG_SRV_ACCOUNT_REQ = 1602, /* struct srv_account_req: an org */
+				/* admin adds or deletes an account */
+	/* parent -> REST: the database */
+	IMSG_SRV_ACCOUNT_REP = 1620, /* struct srv_account_rep, after the */
+				/* new account list */
 };
 
 #define SRV_LISTEN_REST		1
@@ -109,6 +118,7 @@ enum srv_blob_kind {
 	SRV_BLOB_SAVE,		/* worker -> parent: tunnels.json to write */
 	SRV_BLOB_CA_CRT,	/* parent -> every worker: the CA, PEM */
 	SRV_BLOB_CA_KEY,	/* parent -> the CA process: its key, PEM */
+	SRV_BLOB_EVENTS,	/* parent -> REST: events, a JSON array */
 	SRV_BLOB_MAX
 };
 
@@ -125,6 +135,10 @@ struct srv_blob_hdr {
 /* one account as the worker gets it: never the access key */
 struct srv_account {
 	char		 name[ACCOUNT_NAME_MAX + 1];
+	char		 org[ORG_NAME_MAX + 1];		/* "": none */
+	char		 team[TEAM_NAME_MAX + 1];	/* "": none */
+	uint8_t		 pad[1];
+	int32_t		 role;				/* ROLE_* */
 	uint8_t		 salt[ACCOUNT_SALT_LEN];
 	uint8_t		 hash[32];
 };
@@ -311,4 +325,53 @@ struct srv_kgp_stats {
 	uint64_t	 cert_hits;	/* leaves served from the cache */
 };
 
+/*
+ * An event for the log: whose it is (account: the tunnel's owner, the
+ * account signed in as), who did it (actor: an account, or "" for the
+ * server), to what (subject: a tunnel id, a name), and more (detail).
+ * Each string ends in its field; none has a control character.
+ */
+struct srv_event {
+	int64_t		 time;
+	uint32_t	 kind;		/* EVENT_* */
+	char		 account[ACCOUNT_NAME_MAX + 1];
+	char		 actor[ACCOUNT_NAME_MAX + 1];
+	char		 subject[EVENT_SUBJECT_MAX + 1];
+	char		 detail[EVENT_DETAIL_MAX + 1];
+};
+int	 srv_event_valid(const void *, size_t);
+/* the events account may see, since since (Unix seconds) */
+struct srv_events_req {
+	uint64_t	 reqid;
+	int64_t		 since;
+	char		 account[ACCOUNT_NAME_MAX + 1];
+	uint8_t		 pad[7];
+};
+int	 srv_events_req_valid(const void *, size_t);
+/*
+ * An account of admin's organisation to add (the REST worker made its
+ * key: salt and hash come, never the key) or to delete.
+ */
+#define SRV_ACCOUNT_ADD		1
+#define SRV_ACCOUNT_DEL		2
+struct srv_account_req {
+	uint64_t	 reqid;
+	uint32_t	 op;		/* SRV_ACCOUNT_* */
+	int32_t		 role;		/* ROLE_* */
+	char		 admin[ACCOUNT_NAME_MAX + 1];
+	char		 name[ACCOUNT_NAME_MAX + 1];
+	char		 team[TEAM_NAME_MAX + 1];	/* "": none */
+	uint8_t		 salt[ACCOUNT_SALT_LEN];
+	uint8_t		 hash[32];
+	uint8_t		 pad[5];
+};
+int	 srv_account_req_valid(const void *, size_t);
+/* its answer: an HTTP status and a message */
+struct srv_account_rep {
+	uint64_t	 reqid;
+	int32_t		 status;
+	char		 message[256];
+	uint8_t		 pad[4];
+};
+int	 srv_account_rep_valid(const void *, size_t);
 #endif /* SC_IMSG_SERVER_H */

@@ -2,11 +2,12 @@
  * The sc-server parent: everything that needs privilege or the file
  * system, and nothing that faces the network.
  *
- * It reads the accounts file (again on SIGHUP, and when it changes: the
- * file is looked at every second), loads or generates the KGP key pair
- * and the CA that resigns TLS, reads the -C/-k key pair, binds the REST
- * and KGP ports and, when the KGP worker asks, each entry proxy's port;
- * it writes tunnels.json when the REST worker sends the registry.  It
+ * It alone opens the database (db.c, dbmsg.c): it reads the accounts
+ * (again on SIGHUP, and when the command line changed them: looked at
+ * every second), writes the registry when the REST worker sends it, and
+ * keeps the event log.  It loads or generates the KGP key pair and the
+ * CA that resigns TLS, reads the -C/-k key pair, binds the REST and KGP
+ * ports and, when the KGP worker asks, each entry proxy's port.  It
  * starts three workers (the same program, "-W rest", "-W kgp" and "-W
  * ca", with a scrubbed environment; fd 3 is each one's imsg channel),
  * hands each what it needs and no more (the REST worker: the REST
@@ -65,7 +66,6 @@
 #define WORKER_QUICK_SEC	30	/* a death this soon after its start, */
 #define WORKER_QUICK_MAX	5	/* this many times in a row: give up */
 #define WORKER_STOP_SEC		(SERVER_DRAIN_SEC + 10)
-#define ACCOUNTS_POLL_SEC	1
 
 struct srv_worker {
 	const char		*name;		/* "rest", "kgp" */
@@ -85,13 +85,10 @@ struct srv_worker {
 	struct event		*ev_reap;
 };
 
-static int	 listen_on(const char *, const char *, int, char *, size_t);
-static void	 server_nofile(void);
 static void	 parent_sig(int, short, void *);
 static void	 parent_spawn(struct srv_worker *);
 static void	 parent_exec(int, const char *) __attribute__((noreturn));
 static void	 parent_send_setup(struct srv_worker *);
-static void	 parent_send_accounts(void);
 static int	 parent_hello(struct imsgev *, struct imsg *);
 static int	 parent_ready(struct imsgev *, struct imsg *);
 static int	 parent_state_aside(struct imsgev *, struct imsg *);
@@ -140,6 +137,13 @@ static const struct imsgev_msg parent_msgs_rest[] = {
 	    NULL, parent_blob },
 	{ IMSGEV_TYPE(IMSG_SRV_BLOB_END), IMSGEV_SIZE(struct srv_blob_hdr),
 	    0, NULL, parent_blob },
+	{ IMSGEV_TYPE(IMSG_SRV_EVENT), IMSGEV_SIZE(struct srv_event), 0,
+	    srv_event_valid, dbmsg_event },
+	{ IMSGEV_TYPE(IMSG_SRV_EVENTS_REQ), IMSGEV_SIZE(struct srv_events_req),
+	    0, srv_events_req_valid, dbmsg_events_req },
+	{ IMSGEV_TYPE(IMSG_SRV_ACCOUNT_REQ),
+	    IMSGEV_SIZE(struct srv_account_req), 0, srv_account_req_valid,
+	    dbmsg_account_req },
 	/* for the KGP worker */
 	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_ADD), IMSGEV_SIZE(struct srv_tunnel_add),
 	    0, srv_tunnel_add_valid, parent_tunnel_add },
@@ -218,7 +222,7 @@ int
 parent_main(const char *self, const char *raddr, const char *kaddr)
 {
 	struct event	*sigterm, *sigint, *sighup, *sigchld;
-	struct timeval	 tv = { ACCOUNTS_POLL_SEC, 0 };
+	struct timeval	 tv = { DB_POLL_SEC, 0 };
 	SSL_CTX		*ctx;
 	char		 err[256], host[HOST_MAX], port[16], *p;
 	int		 i;
@@ -242,9 +246,8 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 			fatalx("the workers' empty root: %s", err);
 	}
 
-	if (accounts_reload() == -1)
-		log_warnx("no accounts loaded from %s", env->accounts_path);
-	else if (TAILQ_EMPTY(&env->accounts))
+	dbmsg_init();
+	if (TAILQ_EMPTY(&env->accounts))
 		log_warnx("no accounts yet: add one with "
 		    "sc-server -s %s user add NAME", env->statedir);
 
@@ -378,6 +381,7 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	sdnotify_cleanup();
 	event_base_free(env->base);
 	accounts_clear(&env->accounts);
+	db_close();
 	freezero(env->kgp_key_pem, env->kgp_key_len);
 	free(env->kgp_cert_pem);
 	if (env->rest_key_pem != NULL)
@@ -416,8 +420,8 @@ parent_sig(int sig, short ev, void *arg)
 	case SIGHUP:
 		log_reopen();
 		log_info("SIGHUP: log file reopened, reloading accounts");
-		if (accounts_reload() == 0 && W_REST->chan)
-			parent_send_accounts();
+		if (dbmsg_reload() == 0 && W_REST->chan)
+			dbmsg_send_accounts(&W_REST->iev);
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -517,7 +521,7 @@ parent_send_setup(struct srv_worker *w)
 {
 	struct srv_config	 c;
 	uint32_t		 which;
-	char			*state, *key;
+	char			*key;
 	size_t			 len;
 	int			 fd, rest = w->role == SRV_ROLE_REST;
 
@@ -538,7 +542,8 @@ parent_send_setup(struct srv_worker *w)
 	strlcpy(c.entry_host, env->entry_host, sizeof(c.entry_host));
 	strlcpy(c.rest_addr, env->rest_addr, sizeof(c.rest_addr));
 	strlcpy(c.kgp_addr, env->kgp_addr, sizeof(c.kgp_addr));
-	strlcpy(c.tunnels_path, env->tunnels_path, sizeof(c.tunnels_path));
+	strlcpy(c.tunnels_path, dbmsg_tunnels_source(),
+	    sizeof(c.tunnels_path));
 	strlcpy(c.cert_hash, env->cert_hash, sizeof(c.cert_hash));
 	c.entry_nacl = env->entry_nacl;
 	memcpy(c.entry_acl, env->entry_acl, sizeof(c.entry_acl));
@@ -589,41 +594,12 @@ parent_send_setup(struct srv_worker *w)
 		    srv_blob_send(&w->iev, SRV_BLOB_REST_KEY,
 		    env->rest_key_pem, env->rest_key_len, 0) == -1))
 			fatal("%s: the REST key pair", __func__);
-		parent_send_accounts();
-		if ((state = state_read_file(&len)) == NULL)
-			fatal("%s: the registry", __func__);
-		if (srv_blob_send(&w->iev, SRV_BLOB_STATE, state, len,
-		    0) == -1)
-			fatal("%s: the registry", __func__);
-		freezero(state, len + 1);
+		dbmsg_send_accounts(&w->iev);
+		dbmsg_send_state(&w->iev);
 	}
 	if (imsg_compose_event(&w->iev, IMSG_SRV_START, 0, 0, -1, NULL,
 	    0) == -1)
 		fatal("%s: imsg_compose", __func__);
-}
-
-/* The account list as the REST worker gets it: names, salts, hashes. */
-static void
-parent_send_accounts(void)
-{
-	struct srv_account	*a;
-	struct account		*acct;
-	size_t			 n = 0, i = 0;
-
-	TAILQ_FOREACH(acct, &env->accounts, entry)
-		n++;
-	if ((a = calloc(n ? n : 1, sizeof(*a))) == NULL)
-		fatal("%s", __func__);
-	TAILQ_FOREACH(acct, &env->accounts, entry) {
-		strlcpy(a[i].name, acct->name, sizeof(a[i].name));
-		memcpy(a[i].salt, acct->salt, sizeof(a[i].salt));
-		memcpy(a[i].hash, acct->hash, sizeof(a[i].hash));
-		i++;
-	}
-	if (srv_blob_send(&W_REST->iev, SRV_BLOB_ACCOUNTS, a,
-	    n * sizeof(*a), 0) == -1)
-		fatal("%s: imsg", __func__);
-	freezero(a, (n ? n : 1) * sizeof(*a));
 }
 
 /* A message for w, if it is there. */
@@ -684,11 +660,14 @@ parent_ready(struct imsgev *iev, struct imsg *imsg)
 static int
 parent_state_aside(struct imsgev *iev, struct imsg *imsg)
 {
-	state_set_aside();
+	dbmsg_aside();
 	return (IMSGEV_OK);
 }
 
-/* A registry to write, from the REST worker; it gets the answer. */
+/*
+ * A registry to write, from the REST worker: it gets the answer once it
+ * is committed to the database, or why not.
+ */
 static int
 parent_blob(struct imsgev *iev, struct imsg *imsg)
 {
@@ -705,7 +684,7 @@ parent_blob(struct imsgev *iev, struct imsg *imsg)
 		return (IMSGEV_OK);
 	/* the REST worker logs a failure, and answers with it */
 	memset(&saved, 0, sizeof(saved));
-	saved.error = state_write(w->blob_in.buf, w->blob_in.len);
+	saved.error = dbmsg_save(w->blob_in.buf, w->blob_in.len);
 	saved.seq = w->blob_in.seq;
 	srv_blob_clear(&w->blob_in);
 	parent_to(w, IMSG_SRV_SAVED, &saved, sizeof(saved));
@@ -1003,56 +982,10 @@ parent_stop_timeout(int fd, short ev, void *arg)
 	}
 }
 
-/* A changed accounts file ("user add" while running) reaches REST. */
+/* Accounts changed by the command line reach the REST worker. */
 static void
 parent_poll(int fd, short ev, void *arg)
 {
-	if (accounts_maybe_reload() && W_REST->chan)
-		parent_send_accounts();
-}
-
-/*
- * Bind and listen on host:port (non-blocking, close-on-exec).  bound gets
- * the address actually bound, "ip:port".  Returns the socket or -1.
- */
-static int
-listen_on(const char *host, const char *port, int backlog, char *bound,
-    size_t boundlen)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	char			 err[512];
-	int			 fd;
-
-	if ((fd = listener_bind(host, port, backlog, err,
-	    sizeof(err))) == -1) {
-		log_warnx("listen on %s", err);
-		return (-1);
-	}
-	sslen = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
-	    sockaddr_string((struct sockaddr *)&ss, sslen, bound, boundlen,
-	    NULL) == -1) {
-		log_warn("getsockname");
-		close(fd);
-		return (-1);
-	}
-	return (fd);
-}
-
-/*
- * Descriptors: the soft limit goes up to the hard one at start (the
- * workers inherit it), so that a flood of connections that prove
- * nothing meets the admission bounds before it meets EMFILE.
- */
-static void
-server_nofile(void)
-{
-	struct rlimit	 rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
-		return;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		log_warn("setrlimit RLIMIT_NOFILE");
+	if (dbmsg_poll() && W_REST->chan)
+		dbmsg_send_accounts(&W_REST->iev);
 }

@@ -46,6 +46,8 @@ srv_blob_max(uint32_t kind)
 	case SRV_BLOB_STATE:
 	case SRV_BLOB_SAVE:
 		return (TUNNELS_FILE_MAX);
+	case SRV_BLOB_EVENTS:
+		return (EVENTS_ANSWER_BYTES);
 	default:
 		return (0);
 	}
@@ -364,6 +366,75 @@ srv_ca_rep_valid(const void *p, size_t len)
 	if (len < hdr || len > sizeof(*r) || r->len != len - hdr ||
 	    r->result < SRV_CA_OK || r->result > SRV_CA_FAILED ||
 	    (r->result == SRV_CA_OK) != (r->len > 0))
+		return (-1);
+	return (0);
+}
+
+/* A string of its field with no control character. */
+static int
+field_text(const char *s, size_t size)
+{
+	const unsigned char	*p;
+
+	if (memchr(s, '\0', size) == NULL)
+		return (0);
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return (0);
+	return (1);
+}
+
+int
+srv_event_valid(const void *p, size_t len)
+{
+	const struct srv_event	*ev = p;
+
+	if (len != sizeof(*ev) || ev->kind < 1 || ev->kind > EVENT_KIND_MAX ||
+	    ev->time < 0 ||
+	    !FIELD_STR(ev->account) || (ev->account[0] != '\0' &&
+	    !account_name_valid(ev->account)) ||
+	    !FIELD_STR(ev->actor) || (ev->actor[0] != '\0' &&
+	    !account_name_valid(ev->actor)) ||
+	    !field_text(ev->subject, sizeof(ev->subject)) ||
+	    !field_text(ev->detail, sizeof(ev->detail)))
+		return (-1);
+	return (0);
+}
+
+int
+srv_events_req_valid(const void *p, size_t len)
+{
+	const struct srv_events_req	*r = p;
+
+	if (len != sizeof(*r) || r->since < 0 || !FIELD_STR(r->account) ||
+	    !account_name_valid(r->account))
+		return (-1);
+	return (0);
+}
+
+int
+srv_account_req_valid(const void *p, size_t len)
+{
+	const struct srv_account_req	*r = p;
+
+	if (len != sizeof(*r) ||
+	    (r->op != SRV_ACCOUNT_ADD && r->op != SRV_ACCOUNT_DEL) ||
+	    r->role < ROLE_MEMBER || r->role > ROLE_ADMIN ||
+	    !FIELD_STR(r->admin) || !account_name_valid(r->admin) ||
+	    !FIELD_STR(r->name) || !account_name_valid(r->name) ||
+	    !FIELD_STR(r->team) ||
+	    (r->team[0] != '\0' && !name_valid(r->team, TEAM_NAME_MAX)))
+		return (-1);
+	return (0);
+}
+
+int
+srv_account_rep_valid(const void *p, size_t len)
+{
+	const struct srv_account_rep	*r = p;
+
+	if (len != sizeof(*r) || r->status < 200 || r->status > 599 ||
+	    !field_text(r->message, sizeof(r->message)))
 		return (-1);
 	return (0);
 }

@@ -50,6 +50,8 @@ static void	 reg_saved(void *, int);
 static void	 reg_unsaved(struct tunnel *, int, void (*)(struct tunnel *,
 		    int, const char *, void *), void *);
 static size_t	 reg_bytes(const char *);
+static void	 reg_event(int, const struct tunnel *, const char *,
+		    const char *);
 static int	 reg_count_active(const char *);
 
 /*
@@ -329,6 +331,9 @@ reg_state(const struct srv_tstate *ts)
 			t->shutdown_time = ts->shutdown_time ?
 			    ts->shutdown_time : time(NULL);
 			t->nlinks = t->connected = 0;
+			if (!t->user_shutdown)
+				reg_event(EVENT_TUNNEL_TERMINATED, t, "",
+				    ts->reason);
 		}
 		changed = 1;
 	}
@@ -384,6 +389,8 @@ reg_saved(void *arg, int error)
 		log_info("tunnel %s created for %s (\"%s\"), entry proxy %s",
 		    t->id, t->owner, t->identifier ? t->identifier : "",
 		    t->entry_addr);
+		reg_event(EVENT_TUNNEL_CREATED, t, t->owner, t->shared_tunnel ?
+		    "shared" : "");
 		w->cb(t, 0, NULL, w->arg);
 	}
 	free(w);
@@ -477,8 +484,109 @@ reg_auth(const struct srv_auth_req *req, struct srv_auth_rep *rep)
 	/* good credentials: denied or not, no failed login */
 	t = tunnel_find(req->tunnel_id);
 	if (t != NULL && t->status == TUNNEL_RUNNING &&
-	    (t->shared_tunnel || strcmp(req->user, t->owner) == 0))
+	    reg_may_use(req->user, t, NULL))
 		rep->result = SRV_AUTH_OK;
+}
+
+/*
+ * May account see and use tunnel t?  Its owner may; so may those it is
+ * shared with (shared_tunnel), by the owner's role now: an admin's
+ * reaches the accounts of the organisation, a team admin's those of the
+ * team, a member's none.  A tunnel of an account outside organisations
+ * reaches the accounts outside organisations (as before there were
+ * any).  *shared (if not NULL) says whether it is by sharing.  The one
+ * place that decides it: the REST API, -P and the fixed entry ask here.
+ */
+int
+reg_may_use(const char *account, const struct tunnel *t, int *shared)
+{
+	struct account	*o, *a;
+
+	if (shared != NULL)
+		*shared = 0;
+	if (strcmp(account, t->owner) == 0)
+		return (1);
+	if (!t->shared_tunnel ||
+	    (o = account_find(&env->accounts, t->owner)) == NULL ||
+	    (a = account_find(&env->accounts, account)) == NULL ||
+	    strcmp(o->org, a->org) != 0)
+		return (0);
+	if (o->org[0] != '\0' && o->role != ROLE_ADMIN &&
+	    (o->role != ROLE_TEAM_ADMIN || o->team[0] == '\0' ||
+	    strcmp(o->team, a->team) != 0))
+		return (0);
+	if (o->org[0] == '\0' && o->role == ROLE_MEMBER)
+		return (0);
+	if (shared != NULL)
+		*shared = 1;
+	return (1);
+}
+
+/*
+ * May account delete tunnel t?  Its owner, and an admin of the owner's
+ * organisation.
+ */
+int
+reg_may_delete(const char *account, const struct tunnel *t)
+{
+	struct account	*o, *a;
+
+	if (strcmp(account, t->owner) == 0)
+		return (1);
+	return ((a = account_find(&env->accounts, account)) != NULL &&
+	    a->role == ROLE_ADMIN && a->org[0] != '\0' &&
+	    (o = account_find(&env->accounts, t->owner)) != NULL &&
+	    strcmp(o->org, a->org) == 0);
+}
+
+/*
+ * May account share a tunnel it creates?  Not a member: -1 with the
+ * reason in err (an event says so too).
+ */
+int
+reg_may_share(const char *account, char *err, size_t errlen)
+{
+	struct account	*a;
+
+	if ((a = account_find(&env->accounts, account)) == NULL ||
+	    a->role != ROLE_MEMBER)
+		return (0);
+	if (a->org[0] != '\0')
+		snprintf(err, errlen, "%s is a member of organisation %s: a "
+		    "member may not share a tunnel (shared_tunnel); only an "
+		    "admin (with the organisation) or a team admin (with the "
+		    "team) may", account, a->org);
+	else
+		snprintf(err, errlen, "%s is a member: a member may not share "
+		    "a tunnel (shared_tunnel)", account);
+	worker_event(EVENT_SHARE_REFUSED, account, account, "", err);
+	return (-1);
+}
+
+/*
+ * An event of tunnel t, by actor: its subject is the tunnel's id, its
+ * detail the tunnel's name and what more there is.
+ */
+static void
+reg_event(int kind, const struct tunnel *t, const char *actor,
+    const char *more)
+{
+	char	 detail[EVENT_DETAIL_MAX + 1];
+
+	snprintf(detail, sizeof(detail), "%s%s%s%s%s",
+	    t->identifier ? "\"" : "", t->identifier ? t->identifier : "",
+	    t->identifier ? "\"" : "", more[0] && t->identifier ? ": " : "",
+	    more);
+	worker_event(kind, t->owner, actor, t->id, detail);
+}
+
+/* REST DELETE by account (the owner, or an admin of its organisation). */
+void
+reg_deleted(struct tunnel *t, const char *account)
+{
+	reg_event(EVENT_TUNNEL_DELETED, t, account, strcmp(account,
+	    t->owner) == 0 ? "" : "by an admin of the organisation");
+	reg_delete(t);
 }
 
 /* Tunnels of owner that are not terminated, those being created too. */

@@ -9,6 +9,10 @@
  *	DELETE	/rest/v1/{user}/tunnels/{id}
  *	GET	/rest/v1/{user}/all_tunnels
  *	GET	/rest/v1/{user}/endpoint
+ *	GET	/rest/v1/{user}/events[?since=T]
+ *	GET	/rest/v1/{user}/accounts		(organisation admins)
+ *	POST	/rest/v1/{user}/accounts
+ *	DELETE	/rest/v1/{user}/accounts/{name}
  *	GET	/rest/v1/public/ca.pem	(no authentication)
  *
  * The last is the certificate of the CA that resigns TLS at the entry
@@ -29,6 +33,15 @@
  * 413 and 501 are HTML), and frees a request under a deferred answer
  * when the client goes away.
  *
+ * The tunnels an account sees are its own and those shared with it
+ * (reg_may_use()); it deletes its own, and an admin of an organisation
+ * those of its accounts too.  events are the account's events (an
+ * organisation admin's: the organisation's), the newest
+ * EVENTS_ANSWER_MAX, from the parent's database: answered later, as is
+ * a POST.  An admin of an organisation lists, adds and deletes the
+ * organisation's accounts; the parent writes them (and checks again),
+ * and the new account's key is made here and answered once.
+ *
  * A POST that creates a tunnel is answered later: once the KGP worker
  * has its entry proxy open (registry.c) and the parent has written the
  * registry with the new tunnel in it (worker.c).
@@ -41,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -56,7 +70,10 @@
 #include <jansson.h>
 
 #include "httpd.h"
+#include "imsg.h"
+#include "imsg_server.h"
 #include "log.h"
+#include "proc.h"
 #include "server.h"
 
 #define REST_MAX_SEGS		4
@@ -74,10 +91,22 @@ struct rest_req {
 
 /* a POST waiting for its entry proxy and for the registry on disk */
 struct rest_wait {
+	TAILQ_ENTRY(rest_wait)	 entry;		/* parent_waiting */
+	uint64_t		 reqid;		/* ... for this answer */
 	struct httpd_req	*req;
 	const char		*method;
 	char			 path[256];
+	/* a new account: what its answer tells, once */
+	char			 name[ACCOUNT_NAME_MAX + 1];
+	char			 team[TEAM_NAME_MAX + 1];
+	int			 role;
+	char			 key[ACCOUNT_KEY_LEN + 1];
 };
+
+/* events and accounts asked of the parent, waiting for its answer */
+static TAILQ_HEAD(, rest_wait)	 parent_waiting =
+    TAILQ_HEAD_INITIALIZER(parent_waiting);
+static uint64_t			 parent_reqid;
 
 static void	 rest_request(struct httpd_req *, void *);
 static void	 rest_accept(int, void *);
@@ -91,10 +120,24 @@ static void	 rest_tunnels_create(struct rest_req *);
 static void	 rest_tunnel_get(struct rest_req *, const char *);
 static void	 rest_tunnel_delete(struct rest_req *, const char *);
 static void	 rest_all_tunnels(struct rest_req *);
+static void	 rest_events(struct rest_req *, const char *);
+static struct account *rest_org_admin(struct rest_req *);
+static void	 rest_accounts_list(struct rest_req *);
+static void	 rest_account_add(struct rest_req *);
+static void	 rest_account_del(struct rest_req *, const char *);
+static struct rest_wait *rest_waiting(uint64_t);
+static struct rest_wait *rest_wait_new(struct rest_req *);
+static void	 rest_wait_req(struct rest_wait *, struct rest_req *);
+static json_t	*rest_tunnel_list(struct rest_req *, int);
+static void	 rest_signin_failed(struct rest_req *, const char *, int);
+static char	*rest_query_get(const char *, const char *, char *, size_t);
 static int	 rest_query_true(const char *, const char *);
 static struct bufferevent *rest_bevcb(struct event_base *, int, void *);
 static void	 rest_limited(struct rest_req *, int);
 static const char *rest_req_body(struct rest_req *, size_t *);
+static json_t	*rest_tunnel_seen(struct tunnel *, int);
+static struct tunnel *rest_tunnel_find(struct rest_req *, const char *,
+		    int *);
 static void	 rest_tunnel_started(struct tunnel *, int, const char *,
 		    void *);
 static int	 rest_no_passphrase(char *, int, int, void *);
@@ -397,6 +440,7 @@ rest_auth(struct rest_req *r, const char *pathuser)
 	explicit_bzero(key, sizeof(key));
 	if (!good) {
 		throttle_fail(THROTTLE_REST, r->peer, known);
+		rest_signin_failed(r, user, known != NULL);
 		rest_error(r, 401, "Not authorized");
 		return (-1);
 	}
@@ -409,6 +453,43 @@ rest_auth(struct rest_req *r, const char *pathuser)
 	}
 	strlcpy(r->user, user, sizeof(r->user));
 	return (0);
+}
+
+/*
+ * A failed sign-in into the event log: at most EVENTS_SIGNIN_RATE a
+ * second, the next one that is logged says how many were not.  One of
+ * a known account is that account's event; another names what was
+ * tried in its detail, for the operator only.
+ */
+static void
+rest_signin_failed(struct rest_req *r, const char *user, int known)
+{
+	static struct timespec	 window;
+	static unsigned int	 n, dropped;
+	struct timespec		 now;
+	char			 why[128], detail[EVENT_DETAIL_MAX + 1];
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec != window.tv_sec) {
+		window = now;
+		n = 0;
+	}
+	if (++n > EVENTS_SIGNIN_RATE) {
+		dropped++;
+		return;
+	}
+	if (known)
+		strlcpy(why, "wrong access key", sizeof(why));
+	else
+		snprintf(why, sizeof(why), "no account \"%.64s\"", user);
+	if (dropped > 0)
+		snprintf(detail, sizeof(detail), "REST: %s (%u more failed "
+		    "sign-ins not logged)", why, dropped);
+	else
+		snprintf(detail, sizeof(detail), "REST: %s", why);
+	dropped = 0;
+	worker_event(EVENT_SIGNIN_FAILED, known ? user : NULL,
+	    known ? user : NULL, r->peer, detail);
 }
 
 /* Too many failed logins from here for this account: 429, for retry s. */
@@ -426,21 +507,11 @@ rest_limited(struct rest_req *r, int retry)
 static int
 rest_query_true(const char *query, const char *name)
 {
-	struct evkeyvalq	 kv;
-	const char		*v;
-	int			 ret = 0;
+	char	 v[16];
 
-	if (query == NULL)
+	if (rest_query_get(query, name, v, sizeof(v)) == NULL)
 		return (0);
-	TAILQ_INIT(&kv);
-	if (evhttp_parse_query_str(query, &kv) == -1) {
-		evhttp_clear_headers(&kv);
-		return (0);
-	}
-	if ((v = evhttp_find_header(&kv, name)) != NULL)
-		ret = strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0;
-	evhttp_clear_headers(&kv);
-	return (ret);
+	return (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
 static void
@@ -537,6 +608,23 @@ rest_request(struct httpd_req *req, void *arg)
 			rest_all_tunnels(&r);
 		else
 			rest_error(&r, 405, "Method not allowed");
+	} else if (n == 2 && strcmp(segs[1], "accounts") == 0) {
+		if (get)
+			rest_accounts_list(&r);
+		else if (strcmp(m, "POST") == 0)
+			rest_account_add(&r);
+		else
+			rest_error(&r, 405, "Method not allowed");
+	} else if (n == 3 && strcmp(segs[1], "accounts") == 0) {
+		if (strcmp(m, "DELETE") == 0)
+			rest_account_del(&r, segs[2]);
+		else
+			rest_error(&r, 405, "Method not allowed");
+	} else if (n == 2 && strcmp(segs[1], "events") == 0) {
+		if (get)
+			rest_events(&r, query);
+		else
+			rest_error(&r, 405, "Method not allowed");
 	} else if (n == 2 && strcmp(segs[1], "endpoint") == 0) {
 		if (get)
 			rest_reply(&r, 200, json_pack("{s:s, s:i, s:s}",
@@ -562,47 +650,320 @@ rest_req_body(struct rest_req *r, size_t *len)
 	return (b);
 }
 
-static void
-rest_tunnels_list(struct rest_req *r, const char *query)
+/* A tunnel as the account of r sees it: "shared_with_me" says how. */
+static json_t *
+rest_tunnel_seen(struct tunnel *t, int shared)
+{
+	json_t	*o;
+
+	if ((o = tunnel_json(t, 0)) != NULL)
+		json_object_set_new(o, "shared_with_me", json_boolean(shared));
+	return (o);
+}
+
+/*
+ * The tunnels not terminated that the account of r may use, its own
+ * and those shared with it: objects, or ids (full 0).  NULL: no memory.
+ */
+static json_t *
+rest_tunnel_list(struct rest_req *r, int full)
 {
 	struct tunnel	*t;
 	json_t		*a;
-	int		 full;
+	int		 shared;
 
-	full = rest_query_true(query, "full");
-	if ((a = json_array()) == NULL) {
-		rest_error(r, 500, "out of memory");
-		return;
-	}
+	if ((a = json_array()) == NULL)
+		return (NULL);
 	TAILQ_FOREACH(t, &env->tunnels, entry) {
 		if (t->status == TUNNEL_TERMINATED ||
-		    strcmp(t->owner, r->user) != 0)
+		    !reg_may_use(r->user, t, &shared))
 			continue;
 		if (full)
-			json_array_append_new(a, tunnel_json(t, 0));
+			json_array_append_new(a, rest_tunnel_seen(t, shared));
 		else
 			json_array_append_new(a, json_string(t->id));
 	}
-	rest_reply(r, 200, a);
+	return (a);
+}
+
+static void
+rest_tunnels_list(struct rest_req *r, const char *query)
+{
+	json_t	*a;
+
+	if ((a = rest_tunnel_list(r, rest_query_true(query, "full"))) ==
+	    NULL)
+		rest_error(r, 500, "out of memory");
+	else
+		rest_reply(r, 200, a);
 }
 
 static void
 rest_all_tunnels(struct rest_req *r)
 {
-	struct tunnel	*t;
-	json_t		*a;
+	json_t	*a;
 
-	if ((a = json_array()) == NULL) {
+	if ((a = rest_tunnel_list(r, 1)) == NULL)
+		rest_error(r, 500, "out of memory");
+	else
+		rest_reply(r, 200, json_pack("{s:o}", "tunnels", a));
+}
+
+/* The value of query parameter name into buf; NULL when absent. */
+static char *
+rest_query_get(const char *query, const char *name, char *buf, size_t len)
+{
+	struct evkeyvalq	 kv;
+	const char		*v;
+	char			*ret = NULL;
+
+	if (query == NULL)
+		return (NULL);
+	TAILQ_INIT(&kv);
+	if (evhttp_parse_query_str(query, &kv) == 0 &&
+	    (v = evhttp_find_header(&kv, name)) != NULL &&
+	    strlcpy(buf, v, len) < len)
+		ret = buf;
+	evhttp_clear_headers(&kv);
+	return (ret);
+}
+
+/*
+ * GET .../events[?since=T]: asked of the parent, answered when it
+ * answers (rest_events_answer()).
+ */
+static void
+rest_events(struct rest_req *r, const char *query)
+{
+	struct srv_events_req	 req;
+	struct rest_wait	*w;
+	char			 since[64];
+	time_t			 t = 0;
+
+	if (rest_query_get(query, "since", since, sizeof(since)) != NULL &&
+	    parse_since(since, time(NULL), &t) == -1) {
+		rest_error(r, 400, "since: neither RFC 3339 "
+		    "(2026-12-07T05:00:00Z) nor an age (30s, 10m, 2h, 7d)");
+		return;
+	}
+	if ((w = rest_wait_new(r)) == NULL)
+		return;
+	memset(&req, 0, sizeof(req));
+	req.reqid = w->reqid = ++parent_reqid;
+	req.since = t;
+	strlcpy(req.account, r->user, sizeof(req.account));
+	TAILQ_INSERT_TAIL(&parent_waiting, w, entry);
+	worker_send(IMSG_SRV_EVENTS_REQ, &req, sizeof(req));
+}
+
+/* The request waiting for the parent's answer reqid, taken; or NULL. */
+static struct rest_wait *
+rest_waiting(uint64_t reqid)
+{
+	struct rest_wait	*w;
+
+	TAILQ_FOREACH(w, &parent_waiting, entry)
+		if (w->reqid == reqid) {
+			TAILQ_REMOVE(&parent_waiting, w, entry);
+			return (w);
+		}
+	log_warnx("rest: an answer to no request");
+	return (NULL);
+}
+
+/* The account of r if it is an admin of an organisation; else 403. */
+static struct account *
+rest_org_admin(struct rest_req *r)
+{
+	struct account	*a;
+
+	if ((a = account_find(&env->accounts, r->user)) == NULL ||
+	    a->role != ROLE_ADMIN || a->org[0] == '\0') {
+		rest_error(r, 403, "only an admin of an organisation manages "
+		    "its accounts");
+		return (NULL);
+	}
+	return (a);
+}
+
+/* GET .../accounts: the organisation's accounts */
+static void
+rest_accounts_list(struct rest_req *r)
+{
+	struct account	*adm, *a;
+	json_t		*arr;
+
+	if ((adm = rest_org_admin(r)) == NULL)
+		return;
+	if ((arr = json_array()) == NULL) {
 		rest_error(r, 500, "out of memory");
 		return;
 	}
-	TAILQ_FOREACH(t, &env->tunnels, entry) {
-		if (t->status == TUNNEL_TERMINATED ||
-		    strcmp(t->owner, r->user) != 0)
-			continue;
-		json_array_append_new(a, tunnel_json(t, 0));
+	TAILQ_FOREACH(a, &env->accounts, entry)
+		if (strcmp(a->org, adm->org) == 0)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, "
+			    "s:s}", "name", a->name, "org", a->org, "team",
+			    a->team[0] ? a->team : NULL, "role",
+			    role_name(a->role)));
+	rest_reply(r, 200, json_pack("{s:o}", "accounts", arr));
+}
+
+/*
+ * POST .../accounts {"name": ..., "team": ..., "role": ...}: a new
+ * account of the admin's organisation (a member by default), whose
+ * access key the answer tells, once.
+ */
+static void
+rest_account_add(struct rest_req *r)
+{
+	struct srv_account_req	 req;
+	struct rest_wait	*w;
+	json_t			*body;
+	const char		*data, *name, *team, *role;
+	size_t			 len;
+
+	if (rest_org_admin(r) == NULL)
+		return;
+	data = rest_req_body(r, &len);
+	if ((body = json_loadb(data, len, JSON_REJECT_DUPLICATES,
+	    NULL)) == NULL || !json_is_object(body)) {
+		json_decref(body);
+		rest_error(r, 400, "the body must be a JSON object: {\"name\": "
+		    "..., \"team\": ..., \"role\": ...}");
+		return;
 	}
-	rest_reply(r, 200, json_pack("{s:o}", "tunnels", a));
+	name = json_string_value(json_object_get(body, "name"));
+	team = json_string_value(json_object_get(body, "team"));
+	role = json_string_value(json_object_get(body, "role"));
+	memset(&req, 0, sizeof(req));
+	req.op = SRV_ACCOUNT_ADD;
+	req.role = role == NULL ? ROLE_MEMBER : role_parse(role);
+	if (name == NULL || !account_name_valid(name) ||
+	    (team != NULL && *team != '\0' &&
+	    !name_valid(team, TEAM_NAME_MAX)) || req.role == -1 ||
+	    (json_object_get(body, "team") != NULL && team == NULL) ||
+	    (json_object_get(body, "role") != NULL && role == NULL)) {
+		json_decref(body);
+		rest_error(r, 400, "\"name\" and \"team\": 1 to 64 characters "
+		    "of A-Z a-z 0-9 . _ @ + -, not starting with - or .; "
+		    "\"role\": admin, team-admin or member");
+		return;
+	}
+	if ((w = rest_wait_new(r)) == NULL) {
+		json_decref(body);
+		return;
+	}
+	strlcpy(req.admin, r->user, sizeof(req.admin));
+	strlcpy(req.name, name, sizeof(req.name));
+	if (team != NULL)
+		strlcpy(req.team, team, sizeof(req.team));
+	json_decref(body);
+	arc4random_buf(req.salt, sizeof(req.salt));
+	account_new_key(w->key, sizeof(w->key));
+	account_hash(req.salt, w->key, req.hash);
+	strlcpy(w->name, req.name, sizeof(w->name));
+	strlcpy(w->team, req.team, sizeof(w->team));
+	w->role = req.role;
+	req.reqid = w->reqid = ++parent_reqid;
+	TAILQ_INSERT_TAIL(&parent_waiting, w, entry);
+	worker_send(IMSG_SRV_ACCOUNT_REQ, &req, sizeof(req));
+	explicit_bzero(&req, sizeof(req));
+}
+
+/* DELETE .../accounts/{name}: an account of the admin's organisation */
+static void
+rest_account_del(struct rest_req *r, const char *name)
+{
+	struct srv_account_req	 req;
+	struct rest_wait	*w;
+
+	if (rest_org_admin(r) == NULL)
+		return;
+	if (!account_name_valid(name)) {
+		rest_error(r, 404, "no such account");
+		return;
+	}
+	if ((w = rest_wait_new(r)) == NULL)
+		return;
+	memset(&req, 0, sizeof(req));
+	req.op = SRV_ACCOUNT_DEL;
+	strlcpy(w->name, name, sizeof(w->name));
+	strlcpy(req.admin, r->user, sizeof(req.admin));
+	strlcpy(req.name, name, sizeof(req.name));
+	req.reqid = w->reqid = ++parent_reqid;
+	TAILQ_INSERT_TAIL(&parent_waiting, w, entry);
+	worker_send(IMSG_SRV_ACCOUNT_REQ, &req, sizeof(req));
+}
+
+/* The parent's answer to an account request (srv_account_rep_valid()). */
+int
+rest_account_answer(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_account_rep	 rep;
+	struct rest_wait	*w;
+	struct rest_req		 r;
+
+	memcpy(&rep, imsg->data, sizeof(rep));
+	if ((w = rest_waiting(rep.reqid)) == NULL)
+		return (IMSGEV_OK);
+	rest_wait_req(w, &r);
+	if (rep.status != 200)
+		rest_error(&r, rep.status, rep.message);
+	else if (w->key[0] != '\0')
+		rest_reply(&r, 200, json_pack("{s:s, s:s?, s:s, s:s}", "name",
+		    w->name, "team", w->team[0] ? w->team : NULL, "role",
+		    role_name(w->role), "access_key", w->key));
+	else
+		rest_reply(&r, 200, json_pack("{s:b, s:s}", "result", 1, "name",
+		    w->name[0] ? w->name : ""));
+	freezero(w, sizeof(*w));
+	return (IMSGEV_OK);
+}
+
+/* The parent's answer to the events request reqid: a JSON array. */
+void
+rest_events_answer(uint64_t reqid, const char *text, size_t len)
+{
+	struct rest_wait	*w;
+	struct rest_req		 r;
+	json_t			*a;
+
+	if ((w = rest_waiting(reqid)) == NULL)
+		return;
+	rest_wait_req(w, &r);
+	if ((a = json_loadb(text, len, 0, NULL)) == NULL ||
+	    !json_is_array(a)) {
+		json_decref(a);
+		rest_error(&r, 503, "the event log cannot be read just now");
+	} else
+		rest_reply(&r, 200, json_pack("{s:o}", "events", a));
+	free(w);
+}
+
+/* A request to answer later; NULL after answering 500. */
+static struct rest_wait *
+rest_wait_new(struct rest_req *r)
+{
+	struct rest_wait	*w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		rest_error(r, 500, "out of memory");
+		return (NULL);
+	}
+	w->req = r->req;
+	w->method = r->method;
+	strlcpy(w->path, r->path, sizeof(w->path));
+	return (w);
+}
+
+/* The request w waited with, to answer now. */
+static void
+rest_wait_req(struct rest_wait *w, struct rest_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->req = w->req;
+	r->method = w->method;
+	strlcpy(r->path, w->path, sizeof(r->path));
 }
 
 static void
@@ -645,6 +1006,9 @@ rest_tunnels_create(struct rest_req *r)
 	}
 	code = rest_tunnel_settings(body, t, err, sizeof(err));
 	json_decref(body);
+	if (code == 0 && t->shared_tunnel &&
+	    reg_may_share(r->user, err, sizeof(err)) == -1)
+		code = 403;
 	if (code == 0)
 		code = reg_admit(t, err, sizeof(err));
 	if (code != 0) {
@@ -652,14 +1016,10 @@ rest_tunnels_create(struct rest_req *r)
 		rest_error(r, code, err);
 		return;
 	}
-	if ((w = calloc(1, sizeof(*w))) == NULL) {
+	if ((w = rest_wait_new(r)) == NULL) {
 		tunnel_free(t);
-		rest_error(r, 500, "out of memory");
 		return;
 	}
-	w->req = r->req;
-	w->method = r->method;
-	strlcpy(w->path, r->path, sizeof(w->path));
 	if (reg_start(t, rest_tunnel_started, w) == -1) {
 		free(w);
 		tunnel_free(t);
@@ -678,10 +1038,7 @@ rest_tunnel_started(struct tunnel *t, int code, const char *why, void *arg)
 	struct rest_wait	*w = arg;
 	struct rest_req		 r;
 
-	memset(&r, 0, sizeof(r));
-	r.req = w->req;
-	r.method = w->method;
-	strlcpy(r.path, w->path, sizeof(r.path));
+	rest_wait_req(w, &r);
 	if (t == NULL)
 		rest_error(&r, code, why);
 	else
@@ -689,16 +1046,28 @@ rest_tunnel_started(struct tunnel *t, int code, const char *why, void *arg)
 	free(w);
 }
 
+/* A tunnel the account of r may see (*shared: by sharing), or NULL. */
+static struct tunnel *
+rest_tunnel_find(struct rest_req *r, const char *id, int *shared)
+{
+	struct tunnel	*t;
+
+	if ((t = tunnel_find(id)) == NULL || !reg_may_use(r->user, t, shared))
+		return (NULL);
+	return (t);
+}
+
 static void
 rest_tunnel_get(struct rest_req *r, const char *id)
 {
 	struct tunnel	*t;
+	int		 shared;
 
-	if ((t = tunnel_find_owned(r->user, id)) == NULL) {
+	if ((t = rest_tunnel_find(r, id, &shared)) == NULL) {
 		rest_error(r, 404, "Tunnel not found");
 		return;
 	}
-	rest_reply(r, 200, tunnel_json(t, 0));
+	rest_reply(r, 200, rest_tunnel_seen(t, shared));
 }
 
 static void
@@ -706,14 +1075,22 @@ rest_tunnel_delete(struct rest_req *r, const char *id)
 {
 	struct tunnel	*t;
 	char		 tid[TUNNEL_ID_LEN + 1];
+	int		 shared;
 
-	if ((t = tunnel_find_owned(r->user, id)) == NULL) {
+	if ((t = rest_tunnel_find(r, id, &shared)) == NULL &&
+	    ((t = tunnel_find(id)) == NULL || !reg_may_delete(r->user, t))) {
 		rest_error(r, 404, "Tunnel not found");
+		return;
+	}
+	if (!reg_may_delete(r->user, t)) {
+		rest_error(r, 403, "only the tunnel's owner or an admin of its "
+		    "organisation may delete it");
 		return;
 	}
 	strlcpy(tid, t->id, sizeof(tid));
 	/* t may be pruned from the registry once terminated */
-	reg_delete(t);
+	if (t->status == TUNNEL_RUNNING)
+		reg_deleted(t, r->user);
 	rest_reply(r, 200, json_pack("{s:b,s:s,s:i}", "result", 1, "id", tid,
 	    "jobs_running", 0));
 }

@@ -63,10 +63,16 @@ usage(void)
 	    "\t[-D network[,network...]] [-C certfile -k keyfile]\n"
 	    "\t[-c cacert -x cakey] [-l logfile] [--log-format text|json]\n"
 	    "\t[-m addr:port]\n"
-	    "       %s [-s statedir] user add | del NAME\n"
-	    "       %s [-s statedir] user list\n"
+	    "       %s [-s statedir] user add | set NAME [--org ORG] "
+	    "[--team TEAM]\n"
+	    "\t[--role admin|team-admin|member] [--new-key]\n"
+	    "       %s [-s statedir] user del NAME | user list\n"
+	    "       %s [-s statedir] org add NAME | org list | "
+	    "team add ORG TEAM | team list [ORG]\n"
+	    "       %s [-s statedir] events [--since T]\n"
 	    "       %s [-s statedir] [-c cacert -x cakey] ca show\n",
-	    __progname, __progname, __progname, __progname);
+	    __progname, __progname, __progname, __progname, __progname,
+	    __progname);
 	exit(1);
 }
 
@@ -365,9 +371,6 @@ main(int argc, char *argv[])
 	    sizeof(statedir))
 		errx(1, "state directory name too long");
 	env->statedir = statedir;
-	if ((size_t)snprintf(env->accounts_path, sizeof(env->accounts_path),
-	    "%s/%s", statedir, ACCOUNTS_FILE) >= sizeof(env->accounts_path))
-		errx(1, "state directory name too long");
 
 	if ((caflag == NULL) != (cakeyflag == NULL))
 		errx(1, "-c and -x go together: the CA certificate and its key");
@@ -381,17 +384,16 @@ main(int argc, char *argv[])
 		    argv + 1));
 	}
 	if (argc > 0) {
-		if (strcmp(argv[0], "user") != 0 || caflag != NULL)
+		if ((strcmp(argv[0], "user") != 0 &&
+		    strcmp(argv[0], "org") != 0 &&
+		    strcmp(argv[0], "team") != 0 &&
+		    strcmp(argv[0], "events") != 0) || caflag != NULL)
 			usage();
 		if (debug || verbose || rflag || kflag || eflag || hflag ||
 		    cflag || keyflag || aflag || pflag || lflag || mflag)
 			usage();
 		statedir_prepare(statedir, sizeof(statedir));
-		if ((size_t)snprintf(env->accounts_path,
-		    sizeof(env->accounts_path), "%s/%s", statedir,
-		    ACCOUNTS_FILE) >= sizeof(env->accounts_path))
-			errx(1, "state directory name too long");
-		return (user_command(statedir, argc - 1, argv + 1));
+		return (db_command(statedir, argc, argv));
 	}
 
 	env->debug = debug;
@@ -447,9 +449,6 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 
 	statedir_prepare(statedir, sizeof(statedir));
-	if ((size_t)snprintf(env->accounts_path, sizeof(env->accounts_path),
-	    "%s/%s", statedir, ACCOUNTS_FILE) >= sizeof(env->accounts_path))
-		errx(1, "state directory name too long");
 
 	if ((size_t)snprintf(env->tunnels_path, sizeof(env->tunnels_path),
 	    "%s/%s", statedir, TUNNELS_FILE) >= sizeof(env->tunnels_path))

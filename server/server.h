@@ -71,6 +71,12 @@
 #define ENTRY_CODES_MAX		9
 
 #define ACCOUNT_NAME_MAX	64
+#define ORG_NAME_MAX		64	/* organisations and teams: the */
+#define TEAM_NAME_MAX		64	/* ... characters of account names */
+/* roles (struct account): what an account may share, and see */
+#define ROLE_MEMBER		0	/* shares nothing */
+#define ROLE_TEAM_ADMIN		1	/* shares with its team */
+#define ROLE_ADMIN		2	/* shares with its organisation */
 #define ACCOUNT_SALT_LEN	16	/* bytes */
 #define ACCOUNT_KEY_LEN		36	/* UUID form */
 #define ACCOUNTS_FILE		"accounts"
@@ -82,6 +88,30 @@
 #define TUNNELS_KEEP_TERMINATED	64	/* terminated ones in the file */
 #define TUNNELS_SAVE_RETRY	10	/* s: a failed save is tried again */
 #define TUNNELS_LOG_INTERVAL	10	/* s: one line at most for failures */
+
+/*
+ * The database (db.c): accounts, organisations, teams, tunnels and the
+ * event log in one SQLite file of the state directory, opened by the
+ * parent and by the command line, never by a worker.
+ */
+#define DB_FILE			"sc-server.db"
+#define DB_BUSY_MS		5000	/* a write waits so long for another */
+#define DB_POLL_SEC		1	/* changes of the CLI: looked for so often */
+#define MIGRATED_SUFFIX		".migrated"	/* imported files, kept */
+#define EVENTS_KEEP		100000	/* events kept, the oldest go */
+#define EVENTS_ANSWER_MAX	200	/* events in one REST answer: the newest */
+#define EVENTS_ANSWER_BYTES	(EVENTS_ANSWER_MAX * 2048)	/* its JSON */
+#define EVENTS_CLI_MAX		10000	/* ... printed by "sc-server events" */
+#define EVENT_SUBJECT_MAX	128	/* bytes */
+#define EVENT_DETAIL_MAX	256	/* bytes */
+#define EVENTS_SIGNIN_RATE	10	/* failed sign-ins logged a second */
+/* the kinds of events */
+#define EVENT_TUNNEL_CREATED	1
+#define EVENT_TUNNEL_DELETED	2
+#define EVENT_TUNNEL_TERMINATED	3
+#define EVENT_SIGNIN_FAILED	4
+#define EVENT_SHARE_REFUSED	5
+#define EVENT_KIND_MAX		5
 
 #define TUNNEL_ID_LEN		32	/* hex characters */
 #define TUNNEL_SECRET_LEN	64	/* hex characters */
@@ -208,6 +238,9 @@ struct status_count {
 struct account {
 	TAILQ_ENTRY(account)	 entry;
 	char			 name[ACCOUNT_NAME_MAX + 1];
+	char			 org[ORG_NAME_MAX + 1];	/* "": none */
+	char			 team[TEAM_NAME_MAX + 1];	/* "": none */
+	int			 role;		/* ROLE_* */
 	uint8_t			 salt[ACCOUNT_SALT_LEN];
 	uint8_t			 hash[32];
 };
@@ -347,10 +380,6 @@ struct server_env {
 	size_t			 direct_nallow;
 
 	struct accountlist	 accounts;
-	char			 accounts_path[1024];
-	struct timespec		 accounts_mtime;
-	ino_t			 accounts_ino;
-	off_t			 accounts_size;
 
 	char			 tunnels_path[1024];
 
@@ -383,6 +412,8 @@ uint64_t	 worker_saves_sent(void);
 uint64_t	 worker_saves_answered(void);
 void		 worker_state_aside(void);
 void		 worker_restore_done(void);
+void		 worker_event(int, const char *, const char *, const char *,
+		    const char *);
 
 /* registry.c: the REST worker's side of the tunnels */
 int		 reg_admit(struct tunnel *, char *, size_t);
@@ -390,12 +421,16 @@ int		 reg_start(struct tunnel *, void (*)(struct tunnel *, int,
 		    const char *, void *), void *);
 int		 reg_restore(struct tunnel *, char *, size_t);
 void		 reg_delete(struct tunnel *);
+void		 reg_deleted(struct tunnel *, const char *);
 void		 reg_state(const struct srv_tstate *);
 void		 reg_kgp_down(void);
 void		 reg_kgp_up(void);
 void		 reg_send_all(void);
 int		 reg_waiting(void);
 void		 reg_auth(const struct srv_auth_req *, struct srv_auth_rep *);
+int		 reg_may_use(const char *, const struct tunnel *, int *);
+int		 reg_may_delete(const char *, const struct tunnel *);
+int		 reg_may_share(const char *, char *, size_t);
 
 /* privsep.c */
 struct imsgev_peer;
@@ -421,6 +456,12 @@ int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
 		    size_t, int *);
 int		 tunnel_id_valid(const char *);
 int		 account_name_valid(const char *);
+int		 name_valid(const char *, size_t);
+int		 parse_since(const char *, time_t, time_t *);
+int		 listen_on(const char *, const char *, int, char *, size_t);
+void		 server_nofile(void);
+const char	*role_name(int);
+int		 role_parse(const char *);
 int		 cert_name_valid(const char *);
 int		 cert_name_canon(const char *, char *, size_t);
 
@@ -496,15 +537,48 @@ void		 mint_set_ctx_free(void (*)(void *));
 /* accounts.c */
 int		 accounts_load(const char *, struct accountlist *);
 void		 accounts_clear(struct accountlist *);
-int		 accounts_save(const char *, struct accountlist *);
 struct account	*account_find(struct accountlist *, const char *);
 int		 account_check(struct accountlist *, const char *,
 		    const char *);
 void		 account_hash(const uint8_t *, const char *, uint8_t *);
 void		 account_new_key(char *, size_t);
-int		 accounts_reload(void);
-int		 accounts_maybe_reload(void);
-int		 user_command(const char *, int, char **);
+
+/* cli.c: sc-server user, org, team, events */
+int		 db_command(const char *, int, char **);
+
+/* db.c: the database (the parent and the command line only) */
+int		 db_open(const char *);
+void		 db_close(void);
+const char	*db_file(void);
+const char	*db_error(void);
+int		 db_changed(void);
+int		 db_accounts(struct accountlist *);
+char		*db_tunnels_text(size_t *);
+int		 db_tunnels_write(const char *, size_t);
+int		 db_event_add(time_t, int, const char *, const char *,
+		    const char *, const char *);
+char		*db_events_json(const char *, time_t, int, size_t *);
+int		 db_org_add(const char *);
+int		 db_team_add(const char *, const char *);
+int		 db_account_add(const struct account *);
+int		 db_account_set(const struct account *, int);
+int		 db_account_del(const char *);
+int		 db_list(const char *, const char *, void (*)(void *, int,
+		    const char **), void *);
+const char	*event_name(int);
+
+/* dbmsg.c: the parent's side of the database */
+void		 dbmsg_init(void);
+int		 dbmsg_reload(void);
+int		 dbmsg_poll(void);
+void		 dbmsg_send_accounts(struct imsgev *);
+const char	*dbmsg_tunnels_source(void);
+void		 dbmsg_send_state(struct imsgev *);
+void		 dbmsg_aside(void);
+int		 dbmsg_save(const char *, size_t);
+int		 dbmsg_event(struct imsgev *, struct imsg *);
+int		 dbmsg_events_req(struct imsgev *, struct imsg *);
+int		 dbmsg_account_req(struct imsgev *, struct imsg *);
 
 /* tunnel.c: the tunnels, and the KGP worker's side of them */
 void		 tunnel_rules_add(const struct srv_tunnel_rules *, const char *,
@@ -536,6 +610,8 @@ int		 rest_init(int, const char *, size_t, const char *, size_t);
 int		 rest_ca(const char *, size_t);
 void		 rest_enable(void);
 size_t		 rest_codes(const struct status_count **);
+void		 rest_events_answer(uint64_t, const char *, size_t);
+int		 rest_account_answer(struct imsgev *, struct imsg *);
 
 /* metrics.c: -m, in the REST worker */
 int		 metrics_init(int);
@@ -558,7 +634,6 @@ uint64_t	 state_save(void);
 void		 state_save_soon(void);
 const struct state_stats *state_stats(void);
 char		*state_read_file(size_t *);
-int		 state_write(const char *, size_t);
 void		 state_set_aside(void);
 
 /* route.c */

@@ -9,10 +9,14 @@
  * file is then kept aside as tunnels.json.bad), the others are taken,
  * and the server starts either way.
  *
- * The parent reads and writes the file (state_read_file(), state_write(),
- * state_set_aside()); the REST worker parses what the parent read and makes
- * the text to write (state_load(), state_save()), which it sends to the
- * parent, and hears whether it was written (state_saved()).
+ * The registry lives in the database now (db.c): the parent sends the
+ * REST worker its tunnels' lines in this form, and writes each registry
+ * the worker makes into it (dbmsg.c).  tunnels.json of older versions is
+ * read the same way once, to import it (state_read_file(),
+ * state_set_aside() in the parent); the REST worker parses what the
+ * parent sent and makes the text to write (state_load(), state_save()),
+ * which it sends to the parent, and hears whether it was committed
+ * (state_saved()).
  *
  * Version 2, written since: a header line, then one tunnel per line,
  * each a JSON object in compact form (no line breaks: JSON escapes them
@@ -348,18 +352,6 @@ const struct state_stats *
 state_stats(void)
 {
 	return (&stats);
-}
-
-/* The parent: write what the REST worker sent, mode 0600; 0 or errno. */
-int
-state_write(const char *buf, size_t len)
-{
-	if (write_file_atomic(env->tunnels_path, buf, len, 0600) == -1) {
-		log_debug("cannot write %s: %s", env->tunnels_path,
-		    strerror(errno));
-		return (errno ? errno : EIO);
-	}
-	return (0);
 }
 
 /* An optional time member: absent or null is 0. */

@@ -6,6 +6,7 @@
  * global state here, so the unit tests compile this file alone.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -19,11 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "http.h"
+#include "log.h"
 #include "rules.h"
 #include "server.h"
 #include "text.h"
@@ -567,9 +570,20 @@ tunnel_id_valid(const char *id)
 int
 account_name_valid(const char *name)
 {
+	return (name_valid(name, ACCOUNT_NAME_MAX));
+}
+
+/*
+ * A name of an account, an organisation or a team: 1 to max characters
+ * of A-Z a-z 0-9 . _ @ + -, not starting with - or . (so no markup, no
+ * space, no control character).
+ */
+int
+name_valid(const char *name, size_t max)
+{
 	size_t	 len = strlen(name);
 
-	if (len == 0 || len > ACCOUNT_NAME_MAX)
+	if (len == 0 || len > max)
 		return (0);
 	if (name[0] == '-' || name[0] == '.')
 		return (0);
@@ -662,4 +676,148 @@ cert_name_canon(const char *in, char *out, size_t outlen)
 	if (!cert_name_valid(buf) || strlcpy(out, buf, outlen) >= outlen)
 		return (-1);
 	return (0);
+}
+
+/*
+ * A time for "since" (sc-server events --since, GET .../events?since=):
+ * RFC 3339 (2026-12-07T05:00:00Z, fractions and offsets too), or an
+ * age: a number and s, m, h or d (10m: ten minutes ago; a bare number is
+ * seconds).  *out gets Unix seconds.  0, or -1 if it is neither.
+ */
+int
+parse_since(const char *s, time_t now, time_t *out)
+{
+	struct tm	 tm;
+	const char	*p;
+	char		*end;
+	long long	 n, mul = 1;
+	int		 oh, om, sign;
+
+	if (*s >= '0' && *s <= '9' && strlen(s) <= 12 &&
+	    strspn(s, "0123456789") >= strlen(s) - 1) {
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (errno != 0 || end == s)
+			return (-1);
+		switch (*end) {
+		case '\0':
+		case 's':
+			break;
+		case 'm':
+			mul = 60;
+			break;
+		case 'h':
+			mul = 3600;
+			break;
+		case 'd':
+			mul = 86400;
+			break;
+		default:
+			return (-1);
+		}
+		if (n > 100LL * 365 * 86400 / mul)
+			return (-1);
+		*out = now - n * mul;
+		if (*out < 0)
+			*out = 0;
+		return (0);
+	}
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL &&
+	    (p = strptime(s, "%Y-%m-%dt%H:%M:%S", &tm)) == NULL &&
+	    (p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm)) == NULL)
+		return (-1);
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return (-1);
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+		oh = om = sign = 0;
+	else if ((*p == '+' || *p == '-') && strlen(p) == 6 &&
+	    p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+	    p[3] == ':' && p[4] >= '0' && p[4] <= '5' && p[5] >= '0' &&
+	    p[5] <= '9') {
+		sign = *p == '+' ? 1 : -1;
+		oh = (p[1] - '0') * 10 + p[2] - '0';
+		om = (p[4] - '0') * 10 + p[5] - '0';
+		if (oh > 23)
+			return (-1);
+	} else
+		return (-1);
+	*out = timegm(&tm) - sign * (oh * 3600 + om * 60);
+	if (*out < 0)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Bind and listen on host:port (non-blocking, close-on-exec).  bound gets
+ * the address actually bound, "ip:port".  Returns the socket or -1.
+ */
+int
+listen_on(const char *host, const char *port, int backlog, char *bound,
+    size_t boundlen)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 err[512];
+	int			 fd;
+
+	if ((fd = listener_bind(host, port, backlog, err,
+	    sizeof(err))) == -1) {
+		log_warnx("listen on %s", err);
+		return (-1);
+	}
+	sslen = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    sockaddr_string((struct sockaddr *)&ss, sslen, bound, boundlen,
+	    NULL) == -1) {
+		log_warn("getsockname");
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * Descriptors: the soft limit goes up to the hard one at start (the
+ * workers inherit it), so that a flood of connections that prove
+ * nothing meets the admission bounds before it meets EMFILE.
+ */
+void
+server_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+}
+
+static const char *const role_names[] = { "member", "team-admin", "admin" };
+
+/* ROLE_* as text: "member", "team-admin", "admin". */
+const char *
+role_name(int role)
+{
+	if (role < ROLE_MEMBER || role > ROLE_ADMIN)
+		return ("?");
+	return (role_names[role]);
+}
+
+/* "admin", "team-admin", "member": ROLE_*, or -1. */
+int
+role_parse(const char *s)
+{
+	int	 i;
+
+	for (i = ROLE_MEMBER; i <= ROLE_ADMIN; i++)
+		if (strcmp(s, role_names[i]) == 0)
+			return (i);
+	return (-1);
 }

@@ -123,6 +123,9 @@ static const struct imsgev_msg worker_msgs_rest[] = {
 	    IMSGEV_ONCE | IMSGEV_FD, NULL, worker_metrics_listener },
 	{ IMSGEV_TYPE(IMSG_SRV_KGP_STATS), IMSGEV_SIZE(struct srv_kgp_stats),
 	    0, NULL, worker_kgp_stats },
+	{ IMSGEV_TYPE(IMSG_SRV_ACCOUNT_REP),
+	    IMSGEV_SIZE(struct srv_account_rep), 0, srv_account_rep_valid,
+	    rest_account_answer },
 	IMSGEV_END
 };
 
@@ -390,6 +393,12 @@ worker_blob(void)
 		have_state = 1;
 		memset(&blob_in, 0, sizeof(blob_in));
 		return;
+	case SRV_BLOB_EVENTS:
+		if (env->worker != SRV_ROLE_REST)
+			fatalx("%s: unexpected events", __func__);
+		rest_events_answer(blob_in.seq, blob_in.buf, blob_in.len);
+		srv_blob_clear(&blob_in);
+		return;
 	default:
 		fatalx("%s: unexpected blob %u", __func__, kind);
 	}
@@ -411,11 +420,17 @@ worker_accounts(const char *buf, size_t len)
 	for (i = 0; i < n; i++) {
 		memcpy(&sa, buf + i * sizeof(sa), sizeof(sa));
 		if (memchr(sa.name, '\0', sizeof(sa.name)) == NULL ||
-		    !account_name_valid(sa.name))
-			fatalx("%s: bad account name", __func__);
+		    !account_name_valid(sa.name) ||
+		    memchr(sa.org, '\0', sizeof(sa.org)) == NULL ||
+		    memchr(sa.team, '\0', sizeof(sa.team)) == NULL ||
+		    sa.role < ROLE_MEMBER || sa.role > ROLE_ADMIN)
+			fatalx("%s: bad account", __func__);
 		if ((a = calloc(1, sizeof(*a))) == NULL)
 			fatal("%s", __func__);
 		strlcpy(a->name, sa.name, sizeof(a->name));
+		strlcpy(a->org, sa.org, sizeof(a->org));
+		strlcpy(a->team, sa.team, sizeof(a->team));
+		a->role = sa.role;
 		memcpy(a->salt, sa.salt, sizeof(a->salt));
 		memcpy(a->hash, sa.hash, sizeof(a->hash));
 		TAILQ_INSERT_TAIL(&list, a, entry);

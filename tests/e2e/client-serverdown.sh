@@ -78,7 +78,7 @@ wait_for 5 grep -q 'Tunnel connection [0-9]* lost' "$TMP/gone.log" ||
     fail "sc does not notice the server's shutdown"
 sleep 1
 not_running "${SCPID[gone]}" && fail "sc exited at the server's shutdown"
-rm -f "$TMP/state/tunnels.json"
+db_query "DELETE FROM tunnels" || fail "cannot empty the registry"
 run_server
 sc_exit gone 45
 st=${SCSTATUS[gone]}

@@ -324,6 +324,22 @@ rest() {
 	    "$REST_URL$path"
 }
 
+# request_ok: a request through the tunnel gets the app's answer, within
+# REQUEST_TIMEOUT seconds (2)
+request_ok() {
+	local code
+	code=$(BROWSE_TIMEOUT=${REQUEST_TIMEOUT:-2} browse -o "$TMP/r" \
+	    -w '%{http_code}' "$(app_url /text/again)" 2>/dev/null) || return 1
+	[ "$code" = 200 ] && [ "$(cat "$TMP/r")" = "response again" ]
+}
+
+# db_query SQL: the answer of sc-server's database ($TMP/state), as the
+# sqlite3 tool prints it (a row a line, columns separated by |)
+db_query() {
+	command -v sqlite3 >/dev/null || fail "no sqlite3 (apt-get install sqlite3)"
+	sqlite3 -bail "${DB_FILE:-$TMP/state/sc-server.db}" "$@"
+}
+
 # json_get EXPR: evaluate a python expression on the JSON on stdin (as j)
 json_get() {
 	"$PYTHON" -c 'import json, sys

@@ -9,13 +9,7 @@ e2e_init
 start_server -g 6 -M 2
 start_app
 start_sc --max-missed-acks 2
-
-request_ok() {
-	local code
-	code=$(BROWSE_TIMEOUT=3 browse -o "$TMP/r" -w '%{http_code}' \
-	    "$(app_url /text/again)" 2>/dev/null) || return 1
-	[ "$code" = 200 ] && [ "$(cat "$TMP/r")" = "response again" ]
-}
+REQUEST_TIMEOUT=3
 
 silence() {
 	cloud ip link set veth0 down || fail "cannot take the link down"

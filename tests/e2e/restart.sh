@@ -23,13 +23,6 @@ ppid_of() {
 	awk '{print $4}' "/proc/$1/stat" 2>/dev/null
 }
 
-request_ok() {
-	local code
-	code=$(BROWSE_TIMEOUT=2 browse -o "$TMP/r" -w '%{http_code}' \
-	    "$(app_url /text/again)" 2>/dev/null) || return 1
-	[ "$code" = 200 ] && [ "$(cat "$TMP/r")" = "response again" ]
-}
-
 # kill_child NAME: kill -9 the child, expect a new one and a working tunnel
 kill_child() {
 	local name=$1 pid newpid t0 t1 ms

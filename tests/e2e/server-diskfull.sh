@@ -22,12 +22,16 @@ mount -t tmpfs -o size=1m,mode=0700 e2e-state "$TMP/state" ||
 trap 'st=$?; umount -l "$TMP/state" 2>/dev/null; (exit $st); cleanup' EXIT
 start_server
 start_app
-STATE=$TMP/state/tunnels.json
+STATE=$TMP/state/sc-server.db
+# tstatus ID: the status of tunnel ID in the database, "" if not there
+tstatus() {
+	db_query "SELECT status FROM tunnels WHERE id = '$1'"
+}
 
 # a tunnel made while there is room, to delete while there is none
 T0=$(rest POST "/$SC_USER/tunnels" -d '{"tunnel_identifier": "t0"}' |
     json_get "j['id']") || fail "POST with room on the disk"
-grep -q "\"$T0\"" "$STATE" || fail "tunnel $T0 is not in the registry"
+[ "$(tstatus "$T0")" = running ] || fail "tunnel $T0 is not in the registry"
 
 # fill the state directory
 dd if=/dev/zero of="$TMP/state/filler" bs=64k 2>/dev/null
@@ -40,7 +44,7 @@ code=$(rest DELETE "/$SC_USER/tunnels/$T0" -o "$TMP/ans" -w '%{http_code}')
 [ "$code" = 200 ] || fail "DELETE while full: status $code"
 st=$(tunnel_field "$T0" status)
 [ "$st" = terminated ] || fail "tunnel $T0 after DELETE while full: $st"
-grep "\"$T0\"" "$STATE" | grep -q '"status":"running"' ||
+[ "$(tstatus "$T0")" = running ] ||
     fail "the registry changed while the disk was full"
 ok "DELETE while full: 200, $T0 $st (on disk once there is room)"
 
@@ -116,7 +120,7 @@ ok "failures logged $n times in $t s, then:" \
 rm -f "$TMP/state/filler"
 wait_for 15 grep -q "tunnel registry is saved to $STATE again, after [0-9]* failed saves" \
     "$TMP/server.log" || fail "no line saying the registry is saved again"
-grep "\"$T0\"" "$STATE" | grep -q '"status":"terminated"' ||
+[ "$(tstatus "$T0")" = terminated ] ||
     fail "the DELETE did not reach the registry once there was room"
 ok "room again: '$(grep -o 'the tunnel registry is saved .*' "$TMP/server.log" |
     head -n 1)'"
@@ -124,7 +128,7 @@ ok "room again: '$(grep -o 'the tunnel registry is saved .*' "$TMP/server.log" |
 sc_v4 room -i "$TUNNEL_NAME"
 sc_ready room
 id=$(sc_id room)
-grep -q "\"$id\"" "$STATE" || fail "sc's tunnel $id is not in the registry"
+[ "$(tstatus "$id")" = running ] || fail "sc's tunnel $id is not in the registry"
 entry=$(tunnel_field "$id" entry_proxy)
 fetch_via "$entry" room || fail "no request through tunnel $id"
 ok "sc up on tunnel $id, in the registry, a request through $entry works"

@@ -1,5 +1,6 @@
 #!/bin/bash
-# The tunnel registry (statedir/tunnels.json) cannot be made unreadable
+# The tunnel registry (statedir/sc-server.db, and the tunnels.json of
+# older versions that it imports) cannot be made unreadable
 # by what the REST API accepts (issue 14, item 1), and an empty POST body
 # creates no tunnel:
 #  - an empty body is a 400 with a JSON message; {} still creates one;
@@ -7,19 +8,28 @@
 #    names "metadata", 16 levels pass; metadata over 16 KiB is a 413;
 #  - whatever was accepted (escapes, Unicode, reals, the deepest and the
 #    largest metadata allowed, long domain lists) loads back after a
-#    restart, from a file of one tunnel per line after a header line;
-#  - one bad line costs its tunnel only: the others are restored and the
-#    file is kept as tunnels.json.bad;
-#  - a version 1 file (one JSON document) is still read, and rewritten;
+#    restart, from the database, each tunnel a JSON line of its own;
+#  - one bad line of a tunnels.json to import costs its tunnel only: the
+#    others are imported and the file is kept as tunnels.json.bad;
+#  - a version 1 file (one JSON document) is still imported, and renamed
+#    tunnels.json.migrated;
 #    one that the old server wrote with metadata too deep to parse loses
 #    only that tunnel;
 #  - terminated tunnels are bounded: none that ended more than 24 hours
-#    ago, at most 64 in the file.
+#    ago, at most 64 in the database.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 start_server
 
 STATE=$TMP/state/tunnels.json
+DB=$TMP/state/sc-server.db
+
+# export: the database's tunnels as a version 2 tunnels.json, which the
+# next start imports
+export_registry() {
+	{ echo '{"version":2}'; db_query "SELECT line FROM tunnels ORDER BY rowid"; } \
+	    >"$STATE" || fail "cannot export the registry"
+}
 
 stop_server() {
 	kill -TERM "$SERVER_PID"
@@ -112,17 +122,13 @@ rest GET "/$SC_USER/tunnels?full=true" | "$PYTHON" -c 'import json, sys
 a = json.load(sys.stdin)
 json.dump(sorted(a, key=lambda t: t["id"]), open(sys.argv[1], "w"))' "$TMP/before.json"
 stop_server
-head -n 1 "$STATE" | grep -qx '{"version":2}' ||
-    fail "the registry's first line is '$(head -c 80 "$STATE")'"
-n=$(wc -l <"$STATE")
-[ "$n" = 5 ] || fail "the registry has $n lines for 4 tunnels, want 5"
-"$PYTHON" -c 'import json, sys
-lines = open(sys.argv[1]).read().split("\n")
-assert lines[-1] == ""
-for l in lines[1:-1]:
-	json.loads(l)' "$STATE" || fail "a line of the registry does not parse alone"
+n=$(db_query "SELECT count(*) FROM tunnels")
+[ "$n" = 4 ] || fail "the database has $n tunnels, want 4"
+"$PYTHON" -c 'import json, sqlite3, sys
+for (l,) in sqlite3.connect(sys.argv[1]).execute("SELECT line FROM tunnels"):
+	json.loads(l)' "$DB" || fail "a line of the registry does not parse alone"
 run_server
-grep -q '4 tunnels restored' "$TMP/server.log" ||
+grep -q "4 tunnels restored from $DB" "$TMP/server.log" ||
     fail "no '4 tunnels restored' line after the restart"
 rest GET "/$SC_USER/tunnels?full=true" | "$PYTHON" -c 'import json, sys
 a = sorted(json.load(sys.stdin), key=lambda t: t["id"])
@@ -138,8 +144,9 @@ assert len(a) == len(b) == 4' "$TMP/before.json" ||
 ok "4 tunnels with escapes, Unicode, reals, 15 levels, 16 KiB of metadata:" \
     "restored alike from $n lines"
 
-# 4. one bad line costs that tunnel only
+# 4. one bad line of a file to import costs that tunnel only
 stop_server
+export_registry
 B=$(sed -n 3p "$STATE" | json_get "j['id']")
 "$PYTHON" -c 'import sys
 p, b = sys.argv[1], sys.argv[2]
@@ -149,6 +156,7 @@ run_server
 grep -q "tunnels.json: line 3 left out" "$TMP/server.log" ||
     fail "no warning for line 3"
 [ -f "$STATE.bad" ] || fail "the file with a bad line was not kept as $STATE.bad"
+[ ! -f "$STATE" ] || fail "$STATE is still there"
 want=$(echo "$want" | tr ' ' '\n' | grep -v "$B" | tr '\n' ' ' | sed 's/ $//')
 [ "$(ids)" = "$want" ] || fail "after a bad line 3: tunnels '$(ids)', want '$want'"
 ok "a bad line 3: tunnel $B left out with a warning, the other 3 restored," \
@@ -177,6 +185,10 @@ run_server
 grep -q 'restored from .* (version 1), 1 running' "$TMP/server.log" ||
     fail "no line saying the version 1 file was read"
 [ ! -f "$STATE.bad" ] || fail "a good version 1 file was set aside"
+[ -f "$STATE.migrated" ] && [ ! -f "$STATE" ] ||
+    fail "the imported file was not renamed $STATE.migrated"
+grep -q "the tunnels of $STATE are in $DB, the file kept as $STATE.migrated" \
+    "$TMP/server.log" || fail "no line saying $STATE was imported"
 v1id() {
 	printf '%032x' $((0xc0de0000 + $1))
 }
@@ -188,18 +200,16 @@ st=$(rest GET "/$SC_USER/tunnels/$(v1id 109)" |
     json_get "j['status']")
 [ "$st" = terminated ] || fail "a tunnel that ended an hour ago: '$st'"
 stop_server
-head -n 1 "$STATE" | grep -qx '{"version":2}' ||
-    fail "the version 1 file was not rewritten as version 2"
-nterm=$(grep -c '"status":"terminated"' "$STATE")
-nrun=$(grep -c '"status":"running"' "$STATE")
+nterm=$(db_query "SELECT count(*) FROM tunnels WHERE status = 'terminated'")
+nrun=$(db_query "SELECT count(*) FROM tunnels WHERE status = 'running'")
 [ "$nterm" = 64 ] && [ "$nrun" = 1 ] ||
-    fail "the file keeps $nterm terminated and $nrun running tunnels, want 64, 1"
-grep -q "\"id\":\"$(v1id 10)\"" "$STATE" &&
-    fail "the file keeps the earliest ended of 100 terminated tunnels"
-grep -q "\"id\":\"$(v1id 109)\"" "$STATE" ||
-    fail "the file lost the last ended terminated tunnel"
-ok "version 1 read and rewritten as version 2; terminated: 2 days old" \
-    "forgotten (404), the 64 latest of 100 kept"
+    fail "the database keeps $nterm terminated and $nrun running tunnels, want 64, 1"
+[ -z "$(db_query "SELECT id FROM tunnels WHERE id = '$(v1id 10)'")" ] ||
+    fail "the database keeps the earliest ended of 100 terminated tunnels"
+[ -n "$(db_query "SELECT id FROM tunnels WHERE id = '$(v1id 109)'")" ] ||
+    fail "the database lost the last ended terminated tunnel"
+ok "version 1 imported, the file kept as tunnels.json.migrated;" \
+    "terminated: 2 days old forgotten (404), the 64 latest of 100 kept"
 
 # 6. the issue's file: a version 1 registry that the old server wrote
 # with one tunnel's metadata 2,046 levels deep, which does not parse as a

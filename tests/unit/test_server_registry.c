@@ -106,7 +106,22 @@ account_check(struct accountlist *l, const char *user, const char *key)
 struct account *
 account_find(struct accountlist *l, const char *user)
 {
+	struct account	*a;
+
+	TAILQ_FOREACH(a, l, entry)
+		if (strcmp(a->name, user) == 0)
+			return (a);
 	return (NULL);
+}
+
+static int	 nevents, last_event;
+
+void
+worker_event(int kind, const char *account, const char *actor,
+    const char *subject, const char *detail)
+{
+	nevents++;
+	last_event = kind;
 }
 
 struct tunnel *
@@ -326,10 +341,100 @@ test_deleted_meanwhile(void **state)
 	assert_int_equal(heard_code, 500);
 }
 
+/* an account in env->accounts */
+static void
+acct(const char *name, const char *org, const char *team, int role)
+{
+	struct account	*a;
+
+	a = calloc(1, sizeof(*a));
+	assert_non_null(a);
+	strlcpy(a->name, name, sizeof(a->name));
+	strlcpy(a->org, org, sizeof(a->org));
+	strlcpy(a->team, team, sizeof(a->team));
+	a->role = role;
+	TAILQ_INSERT_TAIL(&env->accounts, a, entry);
+}
+
+/* who may use, delete, share: reg_may_use(), reg_may_delete() */
+static void
+test_roles(void **state)
+{
+	struct tunnel	 t;
+	struct account	*a;
+	char		 err[256];
+	int		 shared;
+
+	TAILQ_INIT(&env->accounts);
+	acct("boss", "acme", "", ROLE_ADMIN);
+	acct("lead", "acme", "web", ROLE_TEAM_ADMIN);
+	acct("dev", "acme", "web", ROLE_MEMBER);
+	acct("ops", "acme", "ops", ROLE_MEMBER);
+	acct("other", "globex", "web", ROLE_ADMIN);
+	acct("solo", "", "", ROLE_ADMIN);
+	acct("solo2", "", "", ROLE_ADMIN);
+	memset(&t, 0, sizeof(t));
+
+	/* not shared: the owner only */
+	strlcpy(t.owner, "dev", sizeof(t.owner));
+	assert_true(reg_may_use("dev", &t, &shared));
+	assert_false(shared);
+	assert_false(reg_may_use("lead", &t, &shared));
+	assert_false(reg_may_use("boss", &t, NULL));
+	/* an org admin deletes what it does not see */
+	assert_true(reg_may_delete("boss", &t));
+	assert_false(reg_may_delete("lead", &t));
+	assert_false(reg_may_delete("other", &t));
+
+	/* an org admin's: the organisation */
+	t.shared_tunnel = 1;
+	strlcpy(t.owner, "boss", sizeof(t.owner));
+	assert_true(reg_may_use("ops", &t, &shared));
+	assert_true(shared);
+	assert_true(reg_may_use("dev", &t, NULL));
+	assert_false(reg_may_use("other", &t, NULL));
+	assert_false(reg_may_use("solo", &t, NULL));
+	assert_false(reg_may_delete("dev", &t));
+
+	/* a team admin's: the team */
+	strlcpy(t.owner, "lead", sizeof(t.owner));
+	assert_true(reg_may_use("dev", &t, NULL));
+	assert_false(reg_may_use("ops", &t, NULL));
+	assert_false(reg_may_use("other", &t, NULL));	/* a "web" elsewhere */
+	assert_true(reg_may_use("boss", &t, NULL) == 0);
+
+	/* a member's (made before it was one): nobody */
+	strlcpy(t.owner, "dev", sizeof(t.owner));
+	assert_false(reg_may_use("lead", &t, NULL));
+	assert_false(reg_may_use("boss", &t, NULL));
+
+	/* outside organisations: the others outside */
+	strlcpy(t.owner, "solo", sizeof(t.owner));
+	assert_true(reg_may_use("solo2", &t, NULL));
+	assert_false(reg_may_use("dev", &t, NULL));
+	assert_false(reg_may_delete("solo2", &t));
+
+	/* sharing at creation: refused to a member, with an event */
+	nevents = 0;
+	assert_int_equal(reg_may_share("dev", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "member"));
+	assert_int_equal(nevents, 1);
+	assert_int_equal(last_event, EVENT_SHARE_REFUSED);
+	assert_int_equal(reg_may_share("lead", err, sizeof(err)), 0);
+	assert_int_equal(reg_may_share("boss", err, sizeof(err)), 0);
+	assert_int_equal(nevents, 1);
+
+	while ((a = TAILQ_FIRST(&env->accounts)) != NULL) {
+		TAILQ_REMOVE(&env->accounts, a, entry);
+		free(a);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roles),
 		cmocka_unit_test_setup_teardown(test_admit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_saved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_failed, setup,

@@ -478,6 +478,7 @@ test_account_check(void **state)
 	char			 path[256];
 	struct stat		 st;
 	FILE			*f;
+	char			 salt[2 * ACCOUNT_SALT_LEN + 1], hash[65];
 
 	TAILQ_INIT(&list);
 	a = calloc(1, sizeof(*a));
@@ -492,15 +493,19 @@ test_account_check(void **state)
 	assert_int_equal(account_check(&list, "alice", ""), -1);
 	assert_int_equal(account_check(&list, "bob", "secret-key"), -1);
 
-	/* the file round trip, mode 0600 */
+	/* the old accounts file, as the database's migration 1 reads it */
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/accounts", dir);
 	TAILQ_INIT(&list2);
 	assert_int_equal(accounts_load(path, &list2), 0);	/* missing */
 	assert_true(TAILQ_EMPTY(&list2));
-	assert_int_equal(accounts_save(path, &list), 0);
+	hexencode(a->salt, sizeof(a->salt), salt);
+	hexencode(a->hash, sizeof(a->hash), hash);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "alice %s %s\n", salt, hash);
+	fclose(f);
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(accounts_load(path, &list2), 0);
 	assert_int_equal(account_check(&list2, "alice", "secret-key"), 0);
 	assert_int_equal(account_check(&list2, "alice", "other"), -1);
@@ -527,6 +532,50 @@ test_account_check(void **state)
 	rmdir(dir);
 }
 
+/* --since and ?since=: RFC 3339 or an age */
+static void
+test_since(void **state)
+{
+	time_t	 t, now = 1800000000;
+
+	assert_int_equal(parse_since("10m", now, &t), 0);
+	assert_int_equal(t, now - 600);
+	assert_int_equal(parse_since("30", now, &t), 0);
+	assert_int_equal(t, now - 30);
+	assert_int_equal(parse_since("2h", now, &t), 0);
+	assert_int_equal(t, now - 7200);
+	assert_int_equal(parse_since("7d", now, &t), 0);
+	assert_int_equal(t, now - 7 * 86400);
+	assert_int_equal(parse_since("2026-12-07T05:00:00Z", now, &t), 0);
+	assert_int_equal(t, 1796619600);
+	assert_int_equal(parse_since("2026-12-07T06:00:00.123+01:00", now,
+	    &t), 0);
+	assert_int_equal(t, 1796619600);
+	assert_int_equal(parse_since("2026-12-07T00:30:00-04:30", now, &t),
+	    0);
+	assert_int_equal(t, 1796619600);
+	assert_int_equal(parse_since("", now, &t), -1);
+	assert_int_equal(parse_since("10x", now, &t), -1);
+	assert_int_equal(parse_since("m", now, &t), -1);
+	assert_int_equal(parse_since("1m1", now, &t), -1);
+	assert_int_equal(parse_since("99999999999d", now, &t), -1);
+	assert_int_equal(parse_since("2026-12-07", now, &t), -1);
+	assert_int_equal(parse_since("2026-12-07T05:00:00", now, &t), -1);
+	assert_int_equal(parse_since("2026-12-07T05:00:00Zjunk", now, &t),
+	    -1);
+	assert_int_equal(parse_since("2026-12-07T05:00:00+1:00", now, &t),
+	    -1);
+	/* names: no markup, no space, bounded */
+	assert_true(name_valid("eng.team-1", TEAM_NAME_MAX));
+	assert_false(name_valid("<b>x</b>", TEAM_NAME_MAX));
+	assert_false(name_valid("a b", TEAM_NAME_MAX));
+	assert_false(name_valid("a\tb", TEAM_NAME_MAX));
+	assert_false(name_valid("", TEAM_NAME_MAX));
+	assert_false(name_valid("-x", TEAM_NAME_MAX));
+	assert_true(name_valid("abcd", 4));
+	assert_false(name_valid("abcde", 4));
+}
+
 int
 main(void)
 {
@@ -542,6 +591,7 @@ main(void)
 		cmocka_unit_test(test_account_names),
 		cmocka_unit_test(test_account_key),
 		cmocka_unit_test(test_account_check),
+		cmocka_unit_test(test_since),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

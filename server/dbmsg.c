@@ -1,0 +1,322 @@
+/*
+ * The parent's side of the database (db.c): what the REST worker gets
+ * of it and asks of it.
+ *
+ *  - the accounts, at its start and whenever the command line changed
+ *    them (PRAGMA data_version, looked at every DB_POLL_SEC);
+ *  - the tunnel registry at its start, and each registry it sends to
+ *    write (SRV_BLOB_SAVE), written in one transaction and acknowledged
+ *    (IMSG_SRV_SAVED) only after COMMIT;
+ *  - the events it reports (IMSG_SRV_EVENT), and the events an account
+ *    asks for (IMSG_SRV_EVENTS_REQ, answered with SRV_BLOB_EVENTS);
+ *  - the accounts an admin of an organisation adds to it or deletes
+ *    from it (IMSG_SRV_ACCOUNT_REQ): checked again here against the
+ *    database, answered (IMSG_SRV_ACCOUNT_REP) after the new account
+ *    list.
+ *
+ * A tunnels.json of an older version (or one the operator put there) is
+ * imported: its text goes to the REST worker instead of the database's,
+ * which checks it tunnel by tunnel as it always did, and its first
+ * registry, once committed, replaces the database's tunnels; the file is
+ * then renamed tunnels.json.migrated.  A file the worker finds bad is
+ * set aside as tunnels.json.bad, as before.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imsg_server.h"
+#include "log.h"
+#include "proc.h"
+#include "server.h"
+
+static int	 importing;	/* tunnels.json was sent, not yet saved */
+static char	 tunnels_file[PATH_MAX];
+
+/* Open the database (fatal if it cannot be), and read the accounts. */
+void
+dbmsg_init(void)
+{
+	if (db_open(env->statedir) == -1)
+		fatalx("the database: %s", db_error());
+	if ((size_t)snprintf(tunnels_file, sizeof(tunnels_file), "%s/%s",
+	    env->statedir, TUNNELS_FILE) >= sizeof(tunnels_file))
+		fatalx("state directory name too long");
+	if (dbmsg_reload() == -1)
+		fatalx("no accounts loaded from %s", db_file());
+}
+
+/* The accounts again, from the database; the old list on failure. */
+int
+dbmsg_reload(void)
+{
+	struct accountlist	 list;
+	struct account		*a;
+	int			 n = 0;
+
+	TAILQ_INIT(&list);
+	if (db_accounts(&list) == -1) {
+		log_warnx("%s: accounts not read: %s", db_file(), db_error());
+		return (-1);
+	}
+	accounts_clear(&env->accounts);
+	while ((a = TAILQ_FIRST(&list)) != NULL) {
+		TAILQ_REMOVE(&list, a, entry);
+		TAILQ_INSERT_TAIL(&env->accounts, a, entry);
+		n++;
+	}
+	log_debug("%d account%s loaded from %s", n, n == 1 ? "" : "s",
+	    db_file());
+	return (0);
+}
+
+/* Changed by the command line: 1 when the accounts were read again. */
+int
+dbmsg_poll(void)
+{
+	return (db_changed() && dbmsg_reload() == 0);
+}
+
+/* The accounts as the REST worker gets them: never an access key. */
+void
+dbmsg_send_accounts(struct imsgev *iev)
+{
+	struct srv_account	*a;
+	struct account		*acct;
+	size_t			 n = 0, i = 0;
+
+	TAILQ_FOREACH(acct, &env->accounts, entry)
+		n++;
+	if ((a = calloc(n ? n : 1, sizeof(*a))) == NULL)
+		fatal("%s", __func__);
+	TAILQ_FOREACH(acct, &env->accounts, entry) {
+		strlcpy(a[i].name, acct->name, sizeof(a[i].name));
+		strlcpy(a[i].org, acct->org, sizeof(a[i].org));
+		strlcpy(a[i].team, acct->team, sizeof(a[i].team));
+		a[i].role = acct->role;
+		memcpy(a[i].salt, acct->salt, sizeof(a[i].salt));
+		memcpy(a[i].hash, acct->hash, sizeof(a[i].hash));
+		i++;
+	}
+	if (srv_blob_send(iev, SRV_BLOB_ACCOUNTS, a, n * sizeof(*a), 0) == -1)
+		fatal("%s: imsg", __func__);
+	freezero(a, (n ? n : 1) * sizeof(*a));
+}
+
+/*
+ * Where the REST worker's registry comes from, for its log lines: the
+ * tunnels.json to import, or the database.
+ */
+const char *
+dbmsg_tunnels_source(void)
+{
+	return (access(tunnels_file, F_OK) == 0 ? tunnels_file : db_file());
+}
+
+/* The registry for a new REST worker. */
+void
+dbmsg_send_state(struct imsgev *iev)
+{
+	char	*text;
+	size_t	 len;
+
+	importing = 0;
+	text = NULL;
+	if (access(tunnels_file, F_OK) == 0) {
+		log_info("importing the tunnels of %s into %s", tunnels_file,
+		    db_file());
+		text = state_read_file(&len);
+		/* one that cannot be read is set aside: the database's then */
+		if ((importing = access(tunnels_file, F_OK) == 0) == 0) {
+			free(text);
+			text = NULL;
+		}
+	}
+	if (text == NULL && (text = db_tunnels_text(&len)) == NULL)
+		fatalx("%s: the tunnels: %s", db_file(), db_error());
+	if (srv_blob_send(iev, SRV_BLOB_STATE, text, len, 0) == -1)
+		fatal("%s: the registry", __func__);
+	freezero(text, len + 1);
+}
+
+/*
+ * The REST worker found tunnels it could not take: the file it had is
+ * kept for the operator as tunnels.json.bad (the database's tunnels are
+ * written there, as a version 2 file).
+ */
+void
+dbmsg_aside(void)
+{
+	char	 path[PATH_MAX];
+	char	*text;
+	size_t	 len;
+
+	if (importing) {
+		state_set_aside();
+		importing = 0;
+		return;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s.bad", tunnels_file) >=
+	    sizeof(path))
+		return;
+	if ((text = db_tunnels_text(&len)) == NULL) {
+		log_warnx("%s: the tunnels: %s", db_file(), db_error());
+		return;
+	}
+	if (write_file_atomic(path, text, len, 0600) == -1)
+		log_warn("%s", path);
+	else
+		log_warnx("the tunnels of %s as they were are kept in %s",
+		    db_file(), path);
+	freezero(text, len);
+}
+
+/* A registry the REST worker sent: 0 once committed, or an errno. */
+int
+dbmsg_save(const char *buf, size_t len)
+{
+	char	 to[PATH_MAX];
+	int	 error;
+
+	if ((error = db_tunnels_write(buf, len)) != 0) {
+		log_debug("cannot write the tunnels to %s: %s", db_file(),
+		    error == EINVAL ? "a bad registry" : strerror(error));
+		return (error);
+	}
+	if (importing) {
+		importing = 0;
+		if ((size_t)snprintf(to, sizeof(to), "%s%s", tunnels_file,
+		    MIGRATED_SUFFIX) >= sizeof(to) ||
+		    rename(tunnels_file, to) == -1)
+			log_warn("rename %s to %s", tunnels_file, to);
+		else
+			log_info("the tunnels of %s are in %s, the file kept "
+			    "as %s", tunnels_file, db_file(), to);
+	}
+	return (0);
+}
+
+/* IMSG_SRV_EVENT: into the log (a failure is logged, not answered). */
+int
+dbmsg_event(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_event	 ev;
+
+	memcpy(&ev, imsg->data, sizeof(ev));
+	if (db_event_add(ev.time, ev.kind, ev.actor, ev.subject, ev.detail,
+	    ev.account) == -1)
+		log_warnx("%s: an event (%s %s) not logged: %s", db_file(),
+		    event_name(ev.kind), ev.subject, db_error());
+	return (IMSGEV_OK);
+}
+
+/*
+ * IMSG_SRV_EVENTS_REQ: the events the account may see, the newest
+ * EVENTS_ANSWER_MAX; "" when they cannot be had.
+ */
+int
+dbmsg_events_req(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_events_req	 req;
+	char			*text;
+	size_t			 len = 0;
+
+	memcpy(&req, imsg->data, sizeof(req));
+	if ((text = db_events_json(req.account, req.since, EVENTS_ANSWER_MAX,
+	    &len)) == NULL)
+		log_warnx("%s: events: %s", db_file(), db_error());
+	else if (len > EVENTS_ANSWER_BYTES) {
+		log_warnx("%s: events: %zu bytes, more than %d", db_file(), len,
+		    EVENTS_ANSWER_BYTES);
+		len = 0;
+	}
+	if (srv_blob_send(iev, SRV_BLOB_EVENTS, text && len ? text : "", len,
+	    req.reqid) == -1)
+		log_warn("%s: imsg", __func__);
+	free(text);
+	return (IMSGEV_OK);
+}
+
+/*
+ * IMSG_SRV_ACCOUNT_REQ: an admin of an organisation adds an account to
+ * it, or deletes one of it.  The REST worker asked for an admin, but
+ * that is checked here again: the admin's organisation is the one of
+ * the accounts as the parent has them.
+ */
+int
+dbmsg_account_req(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_account_req	 req;
+	struct srv_account_rep	 rep;
+	struct account		 a, *adm, *old;
+
+	memcpy(&req, imsg->data, sizeof(req));
+	explicit_bzero(imsg->data, sizeof(req));
+	memset(&rep, 0, sizeof(rep));
+	rep.reqid = req.reqid;
+	rep.status = 200;
+	adm = account_find(&env->accounts, req.admin);
+	old = account_find(&env->accounts, req.name);
+	if (adm == NULL || adm->role != ROLE_ADMIN || adm->org[0] == '\0') {
+		rep.status = 403;
+		snprintf(rep.message, sizeof(rep.message), "only an admin of "
+		    "an organisation manages its accounts");
+	} else if (req.op == SRV_ACCOUNT_DEL) {
+		if (old == NULL || strcmp(old->org, adm->org) != 0) {
+			rep.status = 404;
+			snprintf(rep.message, sizeof(rep.message), "no account "
+			    "%s in organisation %s", req.name, adm->org);
+		} else if (strcmp(req.name, req.admin) == 0) {
+			rep.status = 409;
+			snprintf(rep.message, sizeof(rep.message), "an admin "
+			    "does not delete itself");
+		} else if (db_account_del(req.name) == -1) {
+			rep.status = 500;
+			strlcpy(rep.message, db_error(), sizeof(rep.message));
+		}
+	} else {
+		memset(&a, 0, sizeof(a));
+		strlcpy(a.name, req.name, sizeof(a.name));
+		strlcpy(a.org, adm->org, sizeof(a.org));
+		strlcpy(a.team, req.team, sizeof(a.team));
+		a.role = req.role;
+		memcpy(a.salt, req.salt, sizeof(a.salt));
+		memcpy(a.hash, req.hash, sizeof(a.hash));
+		if (old != NULL) {
+			rep.status = 409;
+			snprintf(rep.message, sizeof(rep.message), "user %s "
+			    "exists", req.name);
+		} else if (a.role == ROLE_TEAM_ADMIN && a.team[0] == '\0') {
+			rep.status = 400;
+			snprintf(rep.message, sizeof(rep.message), "a team admin "
+			    "needs a team");
+		} else if (db_account_add(&a) == -1) {
+			rep.status = strncmp(db_error(), "no team", 7) == 0 ?
+			    400 : strstr(db_error(), "exists") != NULL ? 409 :
+			    500;
+			log_sanitize(db_error(), rep.message,
+			    sizeof(rep.message));
+		}
+		explicit_bzero(&a, sizeof(a));
+	}
+	if (rep.status == 200) {
+		log_info("account %s %s by %s, admin of %s", req.name,
+		    req.op == SRV_ACCOUNT_ADD ? "added" : "deleted", req.admin,
+		    adm->org);
+		/* adm is freed here */
+		if (dbmsg_reload() == 0)
+			dbmsg_send_accounts(iev);
+	}
+	explicit_bzero(&req, sizeof(req));
+	if (imsg_compose_event(iev, IMSG_SRV_ACCOUNT_REP, 0, 0, -1, &rep,
+	    sizeof(rep)) == -1)
+		log_warn("%s: imsg", __func__);
+	return (IMSGEV_OK);
+}
