@@ -562,6 +562,18 @@ rest_req_body(struct rest_req *r, size_t *len)
 	return (b);
 }
 
+/* A tunnel of the REST API: tunnel_json(), and its pool if it has one. */
+static json_t *
+rest_tunnel_json(struct tunnel *t, int with_secret)
+{
+	json_t	*o, *pool;
+
+	if ((o = tunnel_json(t, with_secret)) != NULL &&
+	    (pool = reg_pool_json(t)) != NULL)
+		json_object_set_new(o, "pool", pool);
+	return (o);
+}
+
 static void
 rest_tunnels_list(struct rest_req *r, const char *query)
 {
@@ -579,7 +591,7 @@ rest_tunnels_list(struct rest_req *r, const char *query)
 		    strcmp(t->owner, r->user) != 0)
 			continue;
 		if (full)
-			json_array_append_new(a, tunnel_json(t, 0));
+			json_array_append_new(a, rest_tunnel_json(t, 0));
 		else
 			json_array_append_new(a, json_string(t->id));
 	}
@@ -600,7 +612,7 @@ rest_all_tunnels(struct rest_req *r)
 		if (t->status == TUNNEL_TERMINATED ||
 		    strcmp(t->owner, r->user) != 0)
 			continue;
-		json_array_append_new(a, tunnel_json(t, 0));
+		json_array_append_new(a, rest_tunnel_json(t, 0));
 	}
 	rest_reply(r, 200, json_pack("{s:o}", "tunnels", a));
 }
@@ -685,7 +697,7 @@ rest_tunnel_started(struct tunnel *t, int code, const char *why, void *arg)
 	if (t == NULL)
 		rest_error(&r, code, why);
 	else
-		rest_reply(&r, 200, tunnel_json(t, 1));
+		rest_reply(&r, 200, rest_tunnel_json(t, 1));
 	free(w);
 }
 
@@ -698,7 +710,7 @@ rest_tunnel_get(struct rest_req *r, const char *id)
 		rest_error(r, 404, "Tunnel not found");
 		return;
 	}
-	rest_reply(r, 200, tunnel_json(t, 0));
+	rest_reply(r, 200, rest_tunnel_json(t, 0));
 }
 
 static void

@@ -1,0 +1,158 @@
+#!/bin/bash
+# The gateway (issue 19): one entry port (-G, 127.0.0.1:4480 by default)
+# for every tunnel, picked by the proxy credentials: user ACCOUNT (the
+# tunnel with no name), ACCOUNT+NAME, ACCOUNT+OWNER/NAME (shared with
+# ACCOUNT), password ACCOUNT's access key.  alice runs three tunnels: no
+# name, "team/ci+1" (a '/' and a '+' in the name) and "shared"
+# (--shared-tunnel, -B all: CONNECTs pass through).  Plain GETs, a
+# resigned https GET (verified with the server's CA) and a passthrough
+# CONNECT (the app's own certificate) through the gateway; bob reaches
+# alice's shared tunnel and not her others: a 403 that reads the same
+# whether the tunnel exists or not; 403 for a tunnel alice does not
+# have; 407 with Proxy-Authenticate for missing or wrong credentials;
+# 503 with the reason once a tunnel's client is gone; -G none: no
+# gateway.
+. "$(dirname "$0")/lib.sh"
+GW=127.0.0.1:4480
+
+e2e_init
+start_server
+start_app
+BOB_KEY=$("$SC_SERVER" -s "$TMP/state" user add bob 2>/dev/null) ||
+    fail "user add bob"
+grep -q "gateway listening on $GW" "$TMP/server.log" ||
+    fail "no 'gateway listening on $GW' line"
+cloud curl -sS --max-time 5 -o "$TMP/ca.pem" \
+    "http://$CLOUD_IP:$REST_PORT/rest/v1/public/ca.pem" ||
+    fail "GET /rest/v1/public/ca.pem"
+
+# sc_up TAG [sc flags]: one of alice's clients, its files named by TAG
+sc_up() {
+	local tag=$1
+	shift
+	rm -f "$TMP/ready.$tag"
+	ip netns exec "$OFFICE" "$SC" -u "$SC_USER" -k "$KEY" -x "$REST_URL" \
+	    -f "$TMP/ready.$tag" -d "$TMP/sc.$tag.pid" \
+	    --ctl-socket "$TMP/ctl.$tag.sock" "$@" >"$TMP/sc.$tag.log" 2>&1 &
+	PIDS+=($!)
+	eval "SC_$tag=$!"
+	wait_for 30 test -e "$TMP/ready.$tag" || fail "sc $tag not ready"
+}
+sc_up plain
+sc_up ci -i 'team/ci+1'
+sc_up shared -i shared --shared-tunnel -B all
+
+# gw USER:KEY [curl args] URL: status of a request through the gateway,
+# the body in $TMP/gw.out, the head in $TMP/gw.h
+gw() {
+	local cred=$1
+	shift
+	cloud curl -sS --max-time 20 -o "$TMP/gw.out" -D "$TMP/gw.h" \
+	    -w '%{http_code}' -x "http://$GW" ${cred:+--proxy-user "$cred"} "$@"
+}
+body() { cat "$TMP/gw.out"; }
+
+# --- each tunnel by its name ---------------------------------------------
+code=$(gw "alice:$KEY" "$(app_url /text/plain)")
+[ "$code" = 200 ] && [ "$(body)" = "response plain" ] ||
+    fail "alice (no name): $code $(body)"
+ok "user alice: her tunnel with no name, 200 through it"
+code=$(gw "alice+alice/team/ci+1:$KEY" "$(app_url /text/ci)")
+[ "$code" = 200 ] && [ "$(body)" = "response ci" ] ||
+    fail "alice+alice/team/ci+1: $code $(body)"
+ok "user alice+alice/team/ci+1: the tunnel named 'team/ci+1', 200"
+code=$(gw "alice+shared:$KEY" "$(app_url /text/shared)")
+[ "$code" = 200 ] && [ "$(body)" = "response shared" ] ||
+    fail "alice+shared: $code $(body)"
+ok "user alice+shared: 200"
+# which tunnel served: the server's log names it
+for t in plain ci shared; do
+	id=$(sed -n 's/.*Tunnel ID: \([0-9a-f]*\).*/\1/p' "$TMP/sc.$t.log" | head -n 1)
+	eval "ID_$t=$id"
+done
+wait_for 5 grep -q "gateway: GET $(app_url /text/ci) from .*: tunnel $ID_ci" \
+    "$TMP/server.log" || fail "no log line: /text/ci went to tunnel $ID_ci"
+grep -q "gateway: GET $(app_url /text/plain) from .*: tunnel $ID_plain" \
+    "$TMP/server.log" || fail "no log line: /text/plain went to $ID_plain"
+ok "each request went to the tunnel its user names (log lines)"
+
+# --- CONNECT: resigned by default, passed through with -B all ------------
+code=$(gw "alice:$KEY" --cacert "$TMP/ca.pem" "$(app_tls_url /text/resigned)")
+[ "$code" = 200 ] && [ "$(body)" = "response resigned" ] ||
+    fail "resigned https through the gateway: $code $(body)"
+ok "https through the gateway, resigned: verified with the server's CA, 200"
+code=$(gw "alice+shared:$KEY" --cacert "$TMP/app.crt" \
+    "$(app_tls_url /text/through)")
+[ "$code" = 200 ] && [ "$(body)" = "response through" ] ||
+    fail "CONNECT passed through the gateway: $code $(body)"
+ok "CONNECT through the gateway (-B all): the app's own certificate, 200"
+code=$(gw "alice:$KEY" --cacert "$TMP/app.crt" "$(app_tls_url /text/x)")
+[ "$code" = 000 ] || fail "resigned CONNECT verified with the app's cert: $code"
+ok "... and a resigned one is not the app's certificate"
+
+# --- shared with bob, or not ---------------------------------------------
+code=$(gw "bob+alice/shared:$BOB_KEY" "$(app_url /text/bob)")
+[ "$code" = 200 ] && [ "$(body)" = "response bob" ] ||
+    fail "bob+alice/shared: $code $(body)"
+ok "user bob+alice/shared (shared with him): 200"
+code=$(gw "bob+alice/team/ci+1:$BOB_KEY" "$(app_url /text/x)")
+b1=$(body)
+[ "$code" = 403 ] && [ "$b1" = "No running tunnel named \"team/ci+1\" of alice is shared with you." ] ||
+    fail "bob+alice/team/ci+1 (not shared): $code '$b1'"
+code=$(gw "bob+alice/nosuch:$BOB_KEY" "$(app_url /text/x)")
+b2=$(body)
+[ "$code" = 403 ] && [ "$b2" = "No running tunnel named \"nosuch\" of alice is shared with you." ] ||
+    fail "bob+alice/nosuch: $code '$b2'"
+code=$(gw "bob+carol/ci:$BOB_KEY" "$(app_url /text/x)")
+[ "$code" = 403 ] && [ "$(body)" = "No running tunnel named \"ci\" of carol is shared with you." ] ||
+    fail "bob+carol/ci (no such account): $code '$(body)'"
+ok "not shared, no such tunnel, no such owner: the same 403 ('$b1')"
+code=$(gw "bob:$BOB_KEY" "$(app_url /text/x)")
+[ "$code" = 403 ] && [ "$(body)" = "You have no running tunnel without a name." ] ||
+    fail "bob (no tunnel): $code '$(body)'"
+code=$(gw "alice+nosuch:$KEY" "$(app_url /text/x)")
+[ "$code" = 403 ] && [ "$(body)" = "You have no running tunnel named \"nosuch\"." ] ||
+    fail "alice+nosuch: $code '$(body)'"
+code=$(gw "alice+team/ci+1:$KEY" "$(app_url /text/x)")
+[ "$code" = 403 ] && [ "$(body)" = "No running tunnel named \"ci+1\" of team is shared with you." ] ||
+    fail "alice+team/ci+1 (OWNER team): $code '$(body)'"
+ok "own tunnel missing: 403 '$(body)' and the like"
+
+# --- credentials -----------------------------------------------------------
+code=$(gw "" "$(app_url /text/x)")
+[ "$code" = 407 ] && grep -qi '^Proxy-Authenticate: Basic' "$TMP/gw.h" ||
+    fail "no credentials: $code"
+ok "no credentials: 407 with Proxy-Authenticate ('$(body)')"
+code=$(gw "alice:wrong" "$(app_url /text/x)")
+[ "$code" = 407 ] || fail "wrong key: $code"
+code=$(gw "alice+shared:$BOB_KEY" "$(app_url /text/x)")
+[ "$code" = 407 ] || fail "bob's key for alice: $code"
+code=$(gw "carol:$KEY" "$(app_url /text/x)")
+[ "$code" = 407 ] || fail "no such account: $code"
+ok "wrong key, another's key, no such account: 407"
+grep -q 'gateway: connection from .*: proxy authentication failed, 407' \
+    "$TMP/server.log" || fail "no log line for the 407"
+
+# --- a tunnel whose client is gone: 503 ---------------------------------
+kill -KILL $(pgrep -P "$SC_plain") "$SC_plain"
+wait_for 10 not_running "$SC_plain" || fail "sc plain still running"
+wait_for 10 eval '[ "$(gw "alice:$KEY" "$(app_url /text/x)")" = 503 ]' ||
+    fail "alice's tunnel without its client: not 503: $(body)"
+[ "$(body)" = "The tunnel without a name has no client connected." ] ||
+    fail "503 body: '$(body)'"
+ok "client killed: 503 '$(body)'"
+code=$(gw "alice+shared:$KEY" "$(app_url /text/still)")
+[ "$code" = 200 ] || fail "the other tunnels after the kill: $code"
+ok "the others still serve"
+
+# --- -G none ---------------------------------------------------------------
+kill -TERM "$SC_ci" "$SC_shared"
+wait_for 40 not_running "$SC_ci" && wait_for 40 not_running "$SC_shared" ||
+    fail "sc did not stop"
+kill -TERM "$SERVER_PID"
+wait_for 20 not_running "$SERVER_PID" || fail "sc-server did not exit"
+run_server -G none
+cloud curl -sS --max-time 5 -o /dev/null -x "http://$GW" \
+    "$(app_url /text/x)" 2>/dev/null && fail "-G none: something on $GW"
+ok "-G none: no gateway"
+e2e_done
