@@ -101,6 +101,7 @@ static int	 entry_routes(const struct rules *);
 static struct entry_proxy *entry_proxy_new(struct tunnel *, int);
 static const char *entry_what(const struct entry_pending *);
 static void	 entry_gate_ask(struct entry_pending *);
+static void	 entry_auth_refuse(struct entry_pending *, int, int);
 static void	 entry_gate_answer(void *, const struct gate_answer *);
 
 /* the gateway's port (-G), NULL: none */
@@ -611,8 +612,40 @@ entry_auth_timeout(int fd, short ev, void *arg)
 
 	log_warnx("tunnel %s: entry connection from %s: no answer to its "
 	    "proxy authentication", ep->tunnel->id, ep->peer);
-	answer_refuse(ep->fd, ep->peer, 503, "Proxy authentication is not "
-	    "available just now.", NULL);
+	entry_auth_refuse(ep, 503, 0);
+}
+
+/*
+ * Proxy authentication refused, on a tunnel's port (-P) or the
+ * gateway's: 429 while failed logins wait (retry: seconds), 503 when
+ * nobody can tell, else 407.  ep is gone after.
+ */
+static void
+entry_auth_refuse(struct entry_pending *ep, int code, int retry)
+{
+	char	 extra[64];
+
+	switch (code) {
+	case 429:
+		snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", retry);
+		answer_refuse(ep->fd, ep->peer, 429, "Too many failed "
+		    "proxy logins.", extra);
+		break;
+	case 503:
+		answer_refuse(ep->fd, ep->peer, 503, "Proxy authentication is "
+		    "not available just now.", NULL);
+		break;
+	default:
+		log_info("%s: entry connection from %s: proxy authentication "
+		    "%s, 407", entry_what(ep), ep->peer, ep->had_hdr ?
+		    "failed" : "missing");
+		answer_refuse(ep->fd, ep->peer, 407, ep->tunnel != NULL ?
+		    "Proxy authentication required." : "Proxy authentication "
+		    "required: user ACCOUNT, ACCOUNT+NAME or "
+		    "ACCOUNT+OWNER/NAME, password the access key of ACCOUNT.",
+		    "Proxy-Authenticate: Basic realm=\"sc-server\"\r\n");
+		break;
+	}
 	ep->fd = -1;
 	entry_pending_free(ep);
 }
@@ -622,40 +655,26 @@ void
 entry_auth_reply(const struct srv_auth_rep *rep)
 {
 	struct entry_pending	*ep;
-	struct tunnel		*t;
-	char			 extra[64];
 
 	TAILQ_FOREACH(ep, &auth_waits, aentry)
 		if (ep->reqid == rep->reqid)
 			break;
 	if (ep == NULL)
 		return;		/* the connection went away meanwhile */
-	t = ep->tunnel;
 	switch (rep->result) {
 	case SRV_AUTH_OK:
 		entry_go(ep);
 		return;
 	case SRV_AUTH_LIMITED:
-		snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
-		    rep->retry);
-		answer_refuse(ep->fd, ep->peer, 429, "Too many failed "
-		    "proxy logins.", extra);
+		entry_auth_refuse(ep, 429, rep->retry);
 		break;
 	case SRV_AUTH_UNAVAIL:
-		answer_refuse(ep->fd, ep->peer, 503, "Proxy authentication is "
-		    "not available just now.", NULL);
+		entry_auth_refuse(ep, 503, 0);
 		break;
 	default:
-		log_info("tunnel %s: entry connection from %s: proxy "
-		    "authentication %s, 407", t->id, ep->peer,
-		    ep->had_hdr ? "failed" : "missing");
-		answer_refuse(ep->fd, ep->peer, 407, "Proxy authentication "
-		    "required.", "Proxy-Authenticate: Basic "
-		    "realm=\"sc-server\"\r\n");
+		entry_auth_refuse(ep, 407, 0);
 		break;
 	}
-	ep->fd = -1;
-	entry_pending_free(ep);
 }
 
 /*
@@ -686,7 +705,7 @@ static void
 entry_gate_answer(void *arg, const struct gate_answer *ans)
 {
 	struct entry_pending	*ep = arg;
-	char			 text[320], extra[64];
+	char			 text[320];
 	int			 code = 403;
 
 	ep->gate = NULL;
@@ -713,28 +732,18 @@ entry_gate_answer(void *arg, const struct gate_answer *ans)
 		    "with you.", ans->label);
 		break;
 	case SRV_GATE_LIMITED:
-		snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
-		    ans->retry);
-		answer_refuse(ep->fd, ep->peer, 429, "Too many failed "
-		    "proxy logins.", extra);
-		goto done;
+		entry_auth_refuse(ep, 429, ans->retry);
+		return;
 	case SRV_GATE_UNAVAIL:
-		answer_refuse(ep->fd, ep->peer, 503, "Proxy authentication is "
-		    "not available just now.", NULL);
-		goto done;
+		entry_auth_refuse(ep, 503, 0);
+		return;
 	default:
-		log_info("gateway: connection from %s: proxy authentication "
-		    "%s, 407", ep->peer, ep->had_hdr ? "failed" : "missing");
-		answer_refuse(ep->fd, ep->peer, 407, "Proxy authentication "
-		    "required: user ACCOUNT, ACCOUNT+NAME or "
-		    "ACCOUNT+OWNER/NAME, password the access key of ACCOUNT.",
-		    "Proxy-Authenticate: Basic realm=\"sc-server\"\r\n");
-		goto done;
+		entry_auth_refuse(ep, 407, 0);
+		return;
 	}
 	if (code == 403)
 		log_info("gateway: connection from %s: %s 403", ep->peer, text);
 	answer_refuse(ep->fd, ep->peer, code, text, NULL);
- done:
 	ep->fd = -1;
 	entry_pending_free(ep);
 }

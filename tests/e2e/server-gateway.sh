@@ -130,7 +130,7 @@ code=$(gw "alice+shared:$BOB_KEY" "$(app_url /text/x)")
 code=$(gw "carol:$KEY" "$(app_url /text/x)")
 [ "$code" = 407 ] || fail "no such account: $code"
 ok "wrong key, another's key, no such account: 407"
-grep -q 'gateway: connection from .*: proxy authentication failed, 407' \
+grep -q 'gateway: entry connection from .*: proxy authentication failed, 407' \
     "$TMP/server.log" || fail "no log line for the 407"
 
 # --- a tunnel whose client is gone: 503 ---------------------------------
