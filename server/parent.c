@@ -303,15 +303,6 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 		fatalx("cannot start the KGP endpoint");
 	p = strrchr(env->kgp_addr, ':');
 	env->kgp_port = atoi(p + 1);
-	if (env->gateway_listen != NULL) {
-		if (parse_hostport(env->gateway_listen, host, sizeof(host),
-		    port, sizeof(port)) == -1)
-			fatalx("bad gateway address %s", env->gateway_listen);
-		if ((gateway_fd = listen_on(host, port, ENTRY_BACKLOG,
-		    env->gateway_addr, sizeof(env->gateway_addr))) == -1)
-			fatalx("cannot start the gateway on %s (-G none: "
-			    "without it)", env->gateway_listen);
-	}
 	if (env->metrics) {
 		if (parse_hostport(env->metrics_listen, host, sizeof(host),
 		    port, sizeof(port)) == -1)
@@ -320,6 +311,16 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 		    env->metrics_addr, sizeof(env->metrics_addr))) == -1)
 			fatalx("cannot serve /metrics on %s",
 			    env->metrics_listen);
+	}
+
+	if (env->gateway_listen != NULL) {
+		if (parse_hostport(env->gateway_listen, host, sizeof(host),
+		    port, sizeof(port)) == -1)
+			fatalx("bad gateway address %s", env->gateway_listen);
+		if ((gateway_fd = listen_on(host, port, ENTRY_BACKLOG,
+		    env->gateway_addr, sizeof(env->gateway_addr))) == -1)
+			fatalx("cannot start the gateway on %s (-G none: "
+			    "without it)", env->gateway_listen);
 	}
 
 	log_info("REST API listening on %s://%s%s", env->rest_tls ? "https" :
