@@ -5,7 +5,8 @@
  * and the registry; the KGP worker serves KGP and the entry proxies;
  * the CA process keeps the CA key and signs leaf certificates.  The
  * workers never talk directly: the parent relays what one says to
- * another (IMSG_SRV_TUNNEL_*, IMSG_SRV_AUTH_*, IMSG_SRV_CA_*), after
+ * another (IMSG_SRV_TUNNEL_*, IMSG_SRV_AUTH_*, IMSG_SRV_GATE_*,
+ * IMSG_SRV_CA_*), after
  * checking it
  * (see parent.c, worker.c and the SECURITY CONSIDERATIONS of
  * sc-server(8)).  All ends are the same binary, so the structs need no

@@ -10,7 +10,9 @@
 # alice's shared tunnel and not her others: a 403 that reads the same
 # whether the tunnel exists or not; 403 for a tunnel alice does not
 # have; 407 with Proxy-Authenticate for missing or wrong credentials;
-# 503 with the reason once a tunnel's client is gone; -G none: no
+# 503 with the reason once a tunnel's client is gone; a flood of 3000
+# wrong credentials, each pair new, 200 at once: only 407, 429 and 503,
+# both workers' RSS bounded, and alice still gets in; -G none: no
 # gateway.
 . "$(dirname "$0")/lib.sh"
 GW=127.0.0.1:4480
@@ -132,6 +134,53 @@ code=$(gw "carol:$KEY" "$(app_url /text/x)")
 ok "wrong key, another's key, no such account: 407"
 grep -q 'gateway: entry connection from .*: proxy authentication failed, 407' \
     "$TMP/server.log" || fail "no log line for the 407"
+
+# --- a flood of wrong credentials, each pair new: bounded; alice gets in ---
+kgp=$(server_worker kgp)
+restw=$(server_worker rest)
+kgp0=$(rss_kib "$kgp")
+rest0=$(rss_kib "$restw")
+cloud "$PYTHON" - "$GW" 3000 200 >"$TMP/flood.out" 2>&1 <<'EOF' ||
+import asyncio, base64, collections, os, sys
+host, port = sys.argv[1].rsplit(":", 1)
+n, conc = int(sys.argv[2]), int(sys.argv[3])
+codes = collections.Counter()
+async def one(i, sem):
+    async with sem:
+        cred = base64.b64encode(b"u%d+%s:%s" % (i, os.urandom(8).hex().encode(),
+            os.urandom(8).hex().encode())).decode()
+        try:
+            r, w = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 10)
+            w.write(("GET http://192.0.2.1/ HTTP/1.1\r\nHost: 192.0.2.1\r\n"
+                "Proxy-Authorization: Basic %s\r\n\r\n" % cred).encode())
+            f = (await asyncio.wait_for(r.readline(), 20)).split()
+            codes[f[1].decode() if len(f) > 1 else "none"] += 1
+            w.close()
+        except Exception:
+            codes["error"] += 1
+async def main():
+    sem = asyncio.Semaphore(conc)
+    await asyncio.gather(*(one(i, sem) for i in range(n)))
+asyncio.run(main())
+print(" ".join("%s:%d" % kv for kv in sorted(codes.items())))
+EOF
+    fail "the flood: $(tail -n 3 "$TMP/flood.out")"
+out=$(tail -n 1 "$TMP/flood.out")
+total=0
+for kv in $out; do
+	case ${kv%%:*} in
+	407|429|503) total=$((total + ${kv#*:})) ;;
+	*) fail "flood of wrong credentials: answers $out" ;;
+	esac
+done
+[ "$total" = 3000 ] || fail "flood: $total answers of 3000 ($out)"
+kgp1=$(rss_kib "$kgp")
+rest1=$(rss_kib "$restw")
+[ $((kgp1 - kgp0)) -lt 10240 ] && [ $((rest1 - rest0)) -lt 10240 ] ||
+    fail "flood: RSS KGP worker $kgp0 -> $kgp1 KiB, REST worker $rest0 -> $rest1 KiB"
+code=$(gw "alice+shared:$KEY" "$(app_url /text/afterflood)")
+[ "$code" = 200 ] || fail "alice after the flood: $code $(body)"
+ok "3000 new wrong credentials, 200 at once: $out; RSS KGP worker +$((kgp1 - kgp0)) KiB, REST worker +$((rest1 - rest0)) KiB; alice still 200"
 
 # --- a tunnel whose client is gone: 503 ---------------------------------
 kill -KILL $(pgrep -P "$SC_plain") "$SC_plain"
