@@ -18,10 +18,11 @@
 GW=127.0.0.1:4480
 
 e2e_init
-start_server
-start_app
+# bob first: an account added later is read within a second, not at once
 BOB_KEY=$("$SC_SERVER" -s "$TMP/state" user add bob 2>/dev/null) ||
     fail "user add bob"
+start_server
+start_app
 grep -q "gateway listening on $GW" "$TMP/server.log" ||
     fail "no 'gateway listening on $GW' line"
 cloud curl -sS --max-time 5 -o "$TMP/ca.pem" \
@@ -176,8 +177,13 @@ done
 [ "$total" = 3000 ] || fail "flood: $total answers of 3000 ($out)"
 kgp1=$(rss_kib "$kgp")
 rest1=$(rss_kib "$restw")
-[ $((kgp1 - kgp0)) -lt 10240 ] && [ $((rest1 - rest0)) -lt 10240 ] ||
-    fail "flood: RSS KGP worker $kgp0 -> $kgp1 KiB, REST worker $rest0 -> $rest1 KiB"
+if ldd "$SC_SERVER" | grep -q libasan; then
+	# freed memory stays in the sanitizer's quarantine: RSS says nothing
+	log "sanitizer build: RSS not checked"
+else
+	[ $((kgp1 - kgp0)) -lt 10240 ] && [ $((rest1 - rest0)) -lt 10240 ] ||
+	    fail "flood: RSS KGP worker $kgp0 -> $kgp1 KiB, REST worker $rest0 -> $rest1 KiB"
+fi
 code=$(gw "alice+shared:$KEY" "$(app_url /text/afterflood)")
 [ "$code" = 200 ] || fail "alice after the flood: $code $(body)"
 ok "3000 new wrong credentials, 200 at once: $out; RSS KGP worker +$((kgp1 - kgp0)) KiB, REST worker +$((rest1 - rest0)) KiB; alice still 200"
