@@ -12,8 +12,8 @@
 # have; 407 with Proxy-Authenticate for missing or wrong credentials;
 # 503 with the reason once a tunnel's client is gone; a flood of 3000
 # wrong credentials, each pair new, 200 at once: only 407, 429 and 503,
-# both workers' RSS bounded, and alice still gets in; -G none: no
-# gateway.
+# both workers' RSS bounded, and alice still gets in; a new KGP worker
+# serves the gateway again; -G none: no gateway.
 . "$(dirname "$0")/lib.sh"
 GW=127.0.0.1:4480
 
@@ -199,6 +199,15 @@ ok "client killed: 503 '$(body)'"
 code=$(gw "alice+shared:$KEY" "$(app_url /text/still)")
 [ "$code" = 200 ] || fail "the other tunnels after the kill: $code"
 ok "the others still serve"
+
+# --- a new KGP worker gets the gateway's listener again --------------------
+kgp=$(server_worker kgp)
+kill -KILL "$kgp"
+wait_for 10 eval '[ -n "$(server_worker kgp)" ] && [ "$(server_worker kgp)" != "$kgp" ]' ||
+    fail "no new KGP worker"
+wait_for 40 eval '[ "$(gw "alice+shared:$KEY" "$(app_url /text/again)")" = 200 ]' ||
+    fail "the gateway after a new KGP worker: $(body)"
+ok "KGP worker killed: the new one serves the gateway, 200"
 
 # --- -G none ---------------------------------------------------------------
 kill -TERM "$SC_ci" "$SC_shared"
