@@ -60,8 +60,8 @@ struct entry_pending {
 	int			 waiting;
 	int			 had_hdr;
 	struct entry_proxy	*proxy;
-	struct tunnel		*tunnel;	/* NULL: the gateway's, yet */
-	void			*gate;		/* waiting for gate_ask() */
+	struct tunnel		*tunnel;	/* NULL: gateway, not yet */
+	void			*gate;		/* gate_ask()'s, waiting */
 	int			 fd;
 	struct event		*ev;
 	struct event		*deadline;

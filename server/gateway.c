@@ -68,8 +68,10 @@ struct gate_cached {
 	struct gate_answer	 ans;
 };
 
-static TAILQ_HEAD(, gate_q)	 questions = TAILQ_HEAD_INITIALIZER(questions);
-static TAILQ_HEAD(gate_cache, gate_cached) cache = TAILQ_HEAD_INITIALIZER(cache);
+static TAILQ_HEAD(, gate_q)	 questions =
+    TAILQ_HEAD_INITIALIZER(questions);
+static TAILQ_HEAD(gate_cache, gate_cached) cache =
+    TAILQ_HEAD_INITIALIZER(cache);
 static size_t			 nquestions, ncached;
 static uint64_t			 gate_reqid, gate_picks;
 static uint8_t			 gate_salt[GATE_DIGEST_LEN];
@@ -77,7 +79,8 @@ static int			 gate_salted;
 
 static void	 gate_digest(const char *, const char *, uint8_t *);
 static void	 gate_timeout(int, short, void *);
-static void	 gate_answer_all(struct gate_q *, const struct gate_answer *);
+static void	 gate_answer_all(struct gate_q *,
+		    const struct gate_answer *);
 static void	 gate_keep(const uint8_t *, const struct gate_answer *);
 static void	 gate_cached_free(struct gate_cached *);
 static uint64_t	 gate_now(void);
