@@ -29,13 +29,17 @@
 #   - N idle CONNECT streams held open (bench/helpers.py, asyncio): RSS of
 #     every process of the client (sc, kgpd, proxyd) and of the server
 #     (sc-server), before and after, and per stream;
-#   - time to ready: from starting sc to its readyfile, median of 10.
+#   - time to ready: from starting sc to its readyfile, median of 10;
+#   - the gateway (issue 19): wrk requests/s (1 KiB, 50 connections kept
+#     alive, Proxy-Authorization on each) and a 1 GiB curl download, one
+#     stream, through the gateway (-G, user bench+bench) and through the
+#     same tunnel's own entry port, in the same run, and their ratio.
 # It prints one table with the absolute figures, the ratios ours/peer and
 # ours/direct, and the targets of issue 5, each marked met or not.
 # It is not a test: it asserts nothing and exits 0 unless the set-up fails.
 #
 #   bench/run.sh [--install] [-d seconds] [-r repeat] [-n streams]
-#                [--resign-only] [BUILDDIR]
+#                [--resign-only] [--gateway-only] [BUILDDIR]
 #
 # --install  apt-get install what it needs (Debian 12, root): nginx-light
 #            wrk openssh-server openssh-client tinyproxy curl python3 gcc
@@ -44,7 +48,10 @@
 #            wrk figures are kept (default 1)
 # -n         idle streams (default 10000)
 # --resign-only  only the TLS resigning measures (a minute)
+# --gateway-only only the gateway against the entry port (half a minute)
 # BUILDDIR   meson build directory (default build; set up if missing)
+# SC_BENCH_PORT  the first of its loopback ports (default 24300; it uses
+#            up to 88 above it)
 # Run it as root (sshd). Everything it starts is stopped on exit.
 set -uo pipefail
 
@@ -54,6 +61,7 @@ repeat=1
 nstreams=10000
 install=0
 resign_only=0
+gateway_only=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--install) install=1; shift ;;
@@ -61,7 +69,8 @@ while [ $# -gt 0 ]; do
 	-r) repeat=$2; shift 2 ;;
 	-n) nstreams=$2; shift 2 ;;
 	--resign-only) resign_only=1; shift ;;
-	-h|--help) sed -n '2,43p' "$0"; exit 0 ;;
+	--gateway-only) gateway_only=1; shift ;;
+	-h|--help) sed -n '2,54p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -91,15 +100,18 @@ case $builddir in /*) B=$builddir ;; *) B=$top/$builddir ;; esac
 # every process started here inherits the highest file limit
 ulimit -n "$(ulimit -Hn)"
 
-# private loopback ports
+# private loopback ports, from SC_BENCH_PORT (24300) on: another one
+# for a second run at the same time
+P0=${SC_BENCH_PORT:-24300}
 A=127.0.0.1
-APP_PORT=24300
-APP_TLS_PORT=24343
-REST=$A:24301
-KGP=$A:24302
-SSH_PORT=24322
-TINY_PORT=24388
-PEER_PORT=24380
+APP_PORT=$P0
+APP_TLS_PORT=$((P0 + 43))
+REST=$A:$((P0 + 1))
+KGP=$A:$((P0 + 2))
+SSH_PORT=$((P0 + 22))
+TINY_PORT=$((P0 + 88))
+PEER_PORT=$((P0 + 80))
+GATEWAY=$A:$((P0 + 81))
 APP=$A:$APP_PORT
 PEER=$A:$PEER_PORT
 
@@ -135,7 +147,8 @@ wait_for() {
 }
 
 cc -O2 -o "$tmp/connrate" "$top/bench/connrate.c" || die "cannot build connrate"
-cc -O2 -o "$tmp/tlsrate" "$top/bench/tlsrate.c" -lssl -lcrypto -lpthread ||
+cc -O2 -o "$tmp/tlsrate" "$top/bench/tlsrate.c" -lssl -lcrypto -lpthread \
+    $(pkg-config --cflags --libs libbsd-overlay) ||
     die "cannot build tlsrate"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj /CN=bench.test -addext "subjectAltName=IP:$A,DNS:bench.test" \
@@ -196,7 +209,7 @@ wait_for 10 curl -sf -o /dev/null "http://$APP/1k" || die "nginx does not answer
 # ours: the tunnel
 key=$("$B/server/sc-server" -s "$tmp/state" user add bench) ||
     die "sc-server user add failed"
-"$B/server/sc-server" -d -s "$tmp/state" -R "$REST" -K "$KGP" \
+"$B/server/sc-server" -d -s "$tmp/state" -R "$REST" -K "$KGP" -G "$GATEWAY" \
     >"$tmp/server.log" 2>&1 &
 server_pid=$!
 pids+=($server_pid)
@@ -299,6 +312,62 @@ print_resign() {
 	[ "${RS[rpserr.pass]:-0}${RS[rpserr.resign]:-0}" = 00 ] ||
 	    echo "note: tlsrate errors: passthrough ${RS[rpserr.pass]}, resigned ${RS[rpserr.resign]}"
 }
+# The gateway (issue 19) against the tunnel's own entry port, same run:
+# wrk (absolute-form, 1 KiB, 50 connections kept alive) and a 1 GiB
+# download with curl, the best of -r runs each.  Sets GW[...].
+declare -A GW
+bench_gateway() {
+	local e v out i
+	printf 'wrk.path = "http://%s/1k"\nwrk.headers["Host"] = "%s"\nwrk.headers["Proxy-Authorization"] = "Basic %s"\n' \
+	    "$APP" "$APP" "$(printf 'bench+bench:%s' "$key" | base64 -w0)" \
+	    >"$tmp/gw.lua"
+	curl -sf -o /dev/null -x "http://$GATEWAY" -U "bench+bench:$key" \
+	    "http://$APP/1k" || die "no answer through the gateway"
+	# the two in turn, so that what else the machine does weighs on both
+	GW[rps.entry]=0 GW[rps.gateway]=0 GW[dl.entry]=0 GW[dl.gateway]=0
+	for i in $(seq 1 "$repeat"); do
+		for e in entry gateway; do
+			case $e in entry) v=$entry ;; gateway) v=$GATEWAY ;; esac
+			echo "bench: $e: wrk and a 1 GiB download (run $i) ..."
+			out=$(wrk -t2 -c50 -d"${duration}s" -s "$tmp/gw.lua" \
+			    "http://$v" 2>&1)
+			echo "$out" >>"$tmp/wrk-gw.out"
+			out=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+			[ -n "$out" ] && [ "$out" -gt "${GW[rps.$e]}" ] &&
+			    GW[rps.$e]=$out
+			out=$(curl -sS -x "http://$v" -U "bench+bench:$key" \
+			    -o /dev/null -w '%{speed_download}' "http://$APP/1g" \
+			    2>>"$tmp/gw.log")
+			out=$(awk -v b="$out" 'BEGIN { printf "%.0f", b / 1e6 }')
+			[ "$out" -gt "${GW[dl.$e]}" ] && GW[dl.$e]=$out
+		done
+	done
+}
+print_gateway() {
+	local m r name
+	echo
+	echo "The gateway (issue 19): the same tunnel through its own entry port and through -G, same run"
+	printf '%-44s %11s %11s | %s\n' "measure" "entry port" "gateway" "gateway/entry (target)"
+	for m in rps dl; do
+		case $m in
+		rps) name="wrk 1 KiB, 50 conns kept alive, req/s" ;;
+		dl) name="download 1 GiB, 1 stream, MB/s" ;;
+		esac
+		r=$(awk -v a="${GW[$m.gateway]}" -v b="${GW[$m.entry]}" 'BEGIN {
+		    if (b > 0) printf "%.2f", a / b; else print "-" }')
+		printf '%-44s %11s %11s | %s\n' "$name" \
+		    "${GW[$m.entry]}" "${GW[$m.gateway]}" \
+		    "$r (>=0.95: $(awk -v v="$r" 'BEGIN { if (v !~ /^[0-9.]+$/) print "n/a"; else print (v >= 0.95 ? "met" : "NOT met") }'))"
+	done
+}
+if [ "$gateway_only" = 1 ]; then
+	bench_gateway
+	echo
+	echo "== sc benchmark (--gateway-only), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr)"
+	print_gateway
+	exit 0
+fi
+
 if [ "$resign_only" = 1 ]; then
 	bench_resign
 	echo
@@ -534,6 +603,7 @@ procs_tree() {
 }
 
 bench_resign
+bench_gateway
 
 echo "bench: ours: $nstreams idle CONNECT streams ..."
 client_procs=$(procs_tree "$sc_pid")
@@ -651,6 +721,7 @@ printf '  server (%s): %s MiB before, %s MiB held (%s MiB at open), %s KiB/strea
 printf 'ours, time to ready (sc start -> readyfile), median of 10: %s ms (%s failed)  (<= 200 ms: %s)\n' \
     "$ready_ms" "$ready_fail" "$(verdict "$ready_ms" '<=' 200)"
 print_resign
+print_gateway
 echo
 for k in 50 500; do
 	for p in "${paths[@]}"; do

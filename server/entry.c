@@ -24,6 +24,10 @@
  * the credentials: this process has no accounts.  Only the first request
  * of a connection is checked: later requests on a keep-alive connection
  * go down the stream as they are.
+ *
+ * The gateway (-G) is one more such port, of no tunnel: the first
+ * request's credentials pick the tunnel (gateway.c), and from there the
+ * connection is served as on that tunnel's own port.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -56,6 +60,8 @@ struct entry_pending {
 	int			 waiting;
 	int			 had_hdr;
 	struct entry_proxy	*proxy;
+	struct tunnel		*tunnel;	/* NULL: gateway, not yet */
+	void			*gate;		/* gate_ask()'s, waiting */
 	int			 fd;
 	struct event		*ev;
 	struct event		*deadline;
@@ -69,7 +75,7 @@ struct entry_pending {
 };
 
 struct entry_proxy {
-	struct tunnel		*tunnel;
+	struct tunnel		*tunnel;	/* NULL: the gateway */
 	struct listener		*listener;
 	TAILQ_HEAD(, entry_pending) pending;
 };
@@ -92,6 +98,14 @@ static void	 entry_auth_timeout(int, short, void *);
 static void	 entry_go(struct entry_pending *);
 static int	 entry_route(struct entry_pending *);
 static int	 entry_routes(const struct rules *);
+static struct entry_proxy *entry_proxy_new(struct tunnel *, int);
+static const char *entry_what(const struct entry_pending *);
+static void	 entry_gate_ask(struct entry_pending *);
+static void	 entry_auth_refuse(struct entry_pending *, int, int);
+static void	 entry_gate_answer(void *, const struct gate_answer *);
+
+/* the gateway's port (-G), NULL: none */
+static struct entry_proxy	*gateway;
 
 /* connections accepted, for /metrics (answer.c counts the refusals) */
 static uint64_t		 entry_accepted;
@@ -124,28 +138,8 @@ entry_open(struct tunnel *t, int fd, const char *bound)
 		close(fd);
 		return (-1);
 	}
-	if (entry_admit == NULL && (entry_admit = admit_new("entry proxies",
-	    ENTRY_WAITING_ADDR, server_fd_share(ENTRY_WAITING_MAX, 4))) ==
-	    NULL) {
-		log_warn("%s", __func__);
-		close(fd);
+	if ((p = entry_proxy_new(t, fd)) == NULL)
 		return (-1);
-	}
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		log_warn("%s", __func__);
-		close(fd);
-		return (-1);
-	}
-	p->tunnel = t;
-	TAILQ_INIT(&p->pending);
-	if ((p->listener = listener_new(env->base, fd, entry_accept, p)) ==
-	    NULL) {
-		log_warnx("%s: listener_new", __func__);
-		close(fd);
-		free(p);
-		return (-1);
-	}
-	listener_set_shed(p->listener, entry_shed, NULL);
 	/* a wildcard address is no use to a browser: advertise -H */
 	if (strcmp(env->entry_host, "0.0.0.0") == 0 ||
 	    strcmp(env->entry_host, "::") == 0) {
@@ -160,6 +154,77 @@ entry_open(struct tunnel *t, int fd, const char *bound)
 	t->entry_port = n;
 	t->proxy = p;
 	return (0);
+}
+
+/* An entry proxy on fd (taken, even on failure) for t, NULL: the gateway. */
+static struct entry_proxy *
+entry_proxy_new(struct tunnel *t, int fd)
+{
+	struct entry_proxy	*p;
+
+	if (entry_admit == NULL && (entry_admit = admit_new("entry proxies",
+	    ENTRY_WAITING_ADDR, server_fd_share(ENTRY_WAITING_MAX, 4))) ==
+	    NULL) {
+		log_warn("%s", __func__);
+		close(fd);
+		return (NULL);
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		log_warn("%s", __func__);
+		close(fd);
+		return (NULL);
+	}
+	p->tunnel = t;
+	TAILQ_INIT(&p->pending);
+	if ((p->listener = listener_new(env->base, fd, entry_accept, p)) ==
+	    NULL) {
+		log_warnx("%s: listener_new", __func__);
+		close(fd);
+		free(p);
+		return (NULL);
+	}
+	listener_set_shed(p->listener, entry_shed, NULL);
+	return (p);
+}
+
+/* The gateway's port (-G) on fd, a socket the parent bound. */
+int
+entry_open_gateway(int fd)
+{
+	if (gateway != NULL) {
+		close(fd);
+		return (-1);
+	}
+	if ((gateway = entry_proxy_new(NULL, fd)) == NULL)
+		return (-1);
+	return (0);
+}
+
+/* Shutting down: the gateway's port closes with the tunnels' ones. */
+void
+entry_close_gateway(void)
+{
+	struct entry_pending	*ep;
+
+	if (gateway == NULL)
+		return;
+	while ((ep = TAILQ_FIRST(&gateway->pending)) != NULL)
+		entry_pending_free(ep);
+	listener_free(gateway->listener);
+	free(gateway);
+	gateway = NULL;
+}
+
+/* "tunnel ID" or "gateway", for log lines. */
+static const char *
+entry_what(const struct entry_pending *ep)
+{
+	static char	 buf[TUNNEL_ID_LEN + 8];
+
+	if (ep->tunnel == NULL)
+		return ("gateway");
+	snprintf(buf, sizeof(buf), "tunnel %s", ep->tunnel->id);
+	return (buf);
 }
 
 void
@@ -200,13 +265,18 @@ entry_accept(int fd, void *arg)
 	    NULL) == -1)
 		strlcpy(peer, "unknown", sizeof(peer));
 	if (!entry_acl_allowed((struct sockaddr *)&ss)) {
-		log_info("tunnel %s: entry connection from %s refused: not "
-		    "in the access list (-A)", t->id, peer);
+		if (t != NULL)
+			log_info("tunnel %s: entry connection from %s refused: "
+			    "not in the access list (-A)", t->id, peer);
+		else
+			log_info("gateway: connection from %s refused: not in "
+			    "the access list (-A)", peer);
 		answer_refuse(fd, peer, 403, "This address may not use the "
 		    "entry proxy.", NULL);
 		return;
 	}
-	if (t->status != TUNNEL_RUNNING || route_link(t) == NULL) {
+	if (t != NULL && (t->status != TUNNEL_RUNNING ||
+	    route_link(t) == NULL)) {
 		log_debug("tunnel %s: entry connection from %s: not "
 		    "connected, 503", t->id, peer);
 		answer_refuse(fd, peer, 503, "The tunnel is not connected.",
@@ -219,6 +289,7 @@ entry_accept(int fd, void *arg)
 		return;
 	}
 	ep->proxy = p;
+	ep->tunnel = t;
 	ep->fd = fd;
 	ep->ss = ss;
 	strlcpy(ep->peer, peer, sizeof(ep->peer));
@@ -260,8 +331,8 @@ entry_evict(struct admit_ent *e, void *arg)
 {
 	struct entry_pending	*ep = arg;
 
-	log_debug("tunnel %s: entry connection from %s closed for newer "
-	    "ones", ep->proxy->tunnel->id, ep->peer);
+	log_debug("%s: entry connection from %s closed for newer ones",
+	    entry_what(ep), ep->peer);
 	entry_pending_free(ep);
 }
 
@@ -272,6 +343,7 @@ entry_pending_free(struct entry_pending *ep)
 	TAILQ_REMOVE(&ep->proxy->pending, ep, entry);
 	if (ep->waiting)
 		TAILQ_REMOVE(&auth_waits, ep, aentry);
+	gate_cancel(ep->gate);
 	if (ep->ev != NULL)
 		event_free(ep->ev);
 	if (ep->deadline != NULL)
@@ -292,8 +364,8 @@ entry_late(int fd, short ev, void *arg)
 {
 	struct entry_pending	*ep = arg;
 
-	log_debug("tunnel %s: %s sent no whole request in time",
-	    ep->proxy->tunnel->id, ep->peer);
+	log_debug("%s: %s sent no whole request in time", entry_what(ep),
+	    ep->peer);
 	answer_refuse(ep->fd, ep->peer, 408, "No request arrived in time.",
 	    NULL);
 	ep->fd = -1;
@@ -305,7 +377,6 @@ static void
 entry_head(int fd, short ev, void *arg)
 {
 	struct entry_pending	*ep = arg;
-	struct tunnel		*t = ep->proxy->tunnel;
 	unsigned char		*nb;
 	size_t			 cap;
 	ssize_t			 n;
@@ -341,8 +412,9 @@ entry_head(int fd, short ev, void *arg)
 	    ep->len < ENTRY_HEAD_BUF)
 		return;
 	if (n <= 0) {
-		log_info("tunnel %s: bad request from %s: %s", t->id, ep->peer,
-		    ep->head->errstr ? ep->head->errstr : "head too large");
+		log_info("%s: bad request from %s: %s", entry_what(ep),
+		    ep->peer, ep->head->errstr ? ep->head->errstr :
+		    "head too large");
 		answer_refuse(fd, ep->peer, n == 0 ? 431 : ep->head->error,
 		    "The request is malformed.", NULL);
 		ep->fd = -1;
@@ -350,6 +422,10 @@ entry_head(int fd, short ev, void *arg)
 		return;
 	}
 	ep->hlen = n;
+	if (ep->tunnel == NULL) {
+		entry_gate_ask(ep);
+		return;
+	}
 	if (env->entry_auth) {
 		entry_auth_ask(ep);
 		return;
@@ -361,7 +437,7 @@ entry_head(int fd, short ev, void *arg)
 static void
 entry_go(struct entry_pending *ep)
 {
-	struct tunnel		*t = ep->proxy->tunnel;
+	struct tunnel		*t = ep->tunnel;
 	struct kgp_client	*link;
 	int			 fd = ep->fd;
 
@@ -406,7 +482,7 @@ entry_go(struct entry_pending *ep)
 static int
 entry_route(struct entry_pending *ep)
 {
-	struct tunnel		*t = ep->proxy->tunnel;
+	struct tunnel		*t = ep->tunnel;
 	struct route		 rt;
 	const struct rule	*ru;
 	char			 why[192], *head;
@@ -496,7 +572,7 @@ entry_routes(const struct rules *r)
 static void
 entry_auth_ask(struct entry_pending *ep)
 {
-	struct tunnel		*t = ep->proxy->tunnel;
+	struct tunnel		*t = ep->tunnel;
 	struct srv_auth_req	 req;
 	struct timeval		 tv = { ENTRY_AUTH_SEC, 0 };
 	const char		*hdr;
@@ -535,9 +611,41 @@ entry_auth_timeout(int fd, short ev, void *arg)
 	struct entry_pending	*ep = arg;
 
 	log_warnx("tunnel %s: entry connection from %s: no answer to its "
-	    "proxy authentication", ep->proxy->tunnel->id, ep->peer);
-	answer_refuse(ep->fd, ep->peer, 503, "Proxy authentication is not "
-	    "available just now.", NULL);
+	    "proxy authentication", ep->tunnel->id, ep->peer);
+	entry_auth_refuse(ep, 503, 0);
+}
+
+/*
+ * Proxy authentication refused, on a tunnel's port (-P) or the
+ * gateway's: 429 while failed logins wait (retry: seconds), 503 when
+ * nobody can tell, else 407.  ep is gone after.
+ */
+static void
+entry_auth_refuse(struct entry_pending *ep, int code, int retry)
+{
+	char	 extra[64];
+
+	switch (code) {
+	case 429:
+		snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", retry);
+		answer_refuse(ep->fd, ep->peer, 429, "Too many failed "
+		    "proxy logins.", extra);
+		break;
+	case 503:
+		answer_refuse(ep->fd, ep->peer, 503, "Proxy authentication is "
+		    "not available just now.", NULL);
+		break;
+	default:
+		log_info("%s: entry connection from %s: proxy authentication "
+		    "%s, 407", entry_what(ep), ep->peer, ep->had_hdr ?
+		    "failed" : "missing");
+		answer_refuse(ep->fd, ep->peer, 407, ep->tunnel != NULL ?
+		    "Proxy authentication required." : "Proxy authentication "
+		    "required: user ACCOUNT, ACCOUNT+NAME or "
+		    "ACCOUNT+OWNER/NAME, password the access key of ACCOUNT.",
+		    "Proxy-Authenticate: Basic realm=\"sc-server\"\r\n");
+		break;
+	}
 	ep->fd = -1;
 	entry_pending_free(ep);
 }
@@ -547,38 +655,95 @@ void
 entry_auth_reply(const struct srv_auth_rep *rep)
 {
 	struct entry_pending	*ep;
-	struct tunnel		*t;
-	char			 extra[64];
 
 	TAILQ_FOREACH(ep, &auth_waits, aentry)
 		if (ep->reqid == rep->reqid)
 			break;
 	if (ep == NULL)
 		return;		/* the connection went away meanwhile */
-	t = ep->proxy->tunnel;
 	switch (rep->result) {
 	case SRV_AUTH_OK:
 		entry_go(ep);
 		return;
 	case SRV_AUTH_LIMITED:
-		snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
-		    rep->retry);
-		answer_refuse(ep->fd, ep->peer, 429, "Too many failed "
-		    "proxy logins.", extra);
+		entry_auth_refuse(ep, 429, rep->retry);
 		break;
 	case SRV_AUTH_UNAVAIL:
-		answer_refuse(ep->fd, ep->peer, 503, "Proxy authentication is "
-		    "not available just now.", NULL);
+		entry_auth_refuse(ep, 503, 0);
 		break;
 	default:
-		log_info("tunnel %s: entry connection from %s: proxy "
-		    "authentication %s, 407", t->id, ep->peer,
-		    ep->had_hdr ? "failed" : "missing");
-		answer_refuse(ep->fd, ep->peer, 407, "Proxy authentication "
-		    "required.", "Proxy-Authenticate: Basic "
-		    "realm=\"sc-server\"\r\n");
+		entry_auth_refuse(ep, 407, 0);
 		break;
 	}
+}
+
+/*
+ * The gateway: the first request head is whole; which tunnel do its
+ * credentials name (gateway.c)?  Nothing more is read until the answer,
+ * which always comes (GATEWAY_ASK_SEC at most).
+ */
+static void
+entry_gate_ask(struct entry_pending *ep)
+{
+	char	 addr[ADDRSTR_MAX], *p;
+
+	event_free(ep->ev);
+	ep->ev = NULL;
+	evtimer_del(ep->deadline);
+	/* the rate limit counts addresses without the port */
+	strlcpy(addr, ep->peer, sizeof(addr));
+	if ((p = strrchr(addr, ':')) != NULL)
+		*p = '\0';
+	ep->had_hdr = http_head_get(ep->head, "Proxy-Authorization") != NULL;
+	gate_ask(http_head_get(ep->head, "Proxy-Authorization"), addr,
+	    entry_gate_answer, ep, &ep->gate);
+	/* ep may be gone now */
+}
+
+/* The gateway's answer for ep: a tunnel to serve it, or a refusal. */
+static void
+entry_gate_answer(void *arg, const struct gate_answer *ans)
+{
+	struct entry_pending	*ep = arg;
+	char			 text[320];
+	int			 code = 403;
+
+	ep->gate = NULL;
+	switch (ans->result) {
+	case SRV_GATE_OK:
+		if ((ep->tunnel = gate_choose(ans, text, sizeof(text))) ==
+		    NULL) {
+			log_info("gateway: %s from %s: %s 503",
+			    ep->head->method, ep->peer, text);
+			code = 503;
+			break;
+		}
+		log_debug("gateway: %s %s from %s: tunnel %s",
+		    ep->head->method, ep->head->target, ep->peer,
+		    ep->tunnel->id);
+		entry_go(ep);
+		return;
+	case SRV_GATE_NONE:
+		snprintf(text, sizeof(text), "You have no running tunnel "
+		    "%s.", ans->label);
+		break;
+	case SRV_GATE_UNSHARED:
+		snprintf(text, sizeof(text), "No running tunnel %s is shared "
+		    "with you.", ans->label);
+		break;
+	case SRV_GATE_LIMITED:
+		entry_auth_refuse(ep, 429, ans->retry);
+		return;
+	case SRV_GATE_UNAVAIL:
+		entry_auth_refuse(ep, 503, 0);
+		return;
+	default:
+		entry_auth_refuse(ep, 407, 0);
+		return;
+	}
+	if (code == 403)
+		log_info("gateway: connection from %s: %s 403", ep->peer, text);
+	answer_refuse(ep->fd, ep->peer, code, text, NULL);
 	ep->fd = -1;
 	entry_pending_free(ep);
 }

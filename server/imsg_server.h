@@ -5,7 +5,8 @@
  * and the registry; the KGP worker serves KGP and the entry proxies;
  * the CA process keeps the CA key and signs leaf certificates.  The
  * workers never talk directly: the parent relays what one says to
- * another (IMSG_SRV_TUNNEL_*, IMSG_SRV_AUTH_*, IMSG_SRV_CA_*), after
+ * another (IMSG_SRV_TUNNEL_*, IMSG_SRV_AUTH_*, IMSG_SRV_GATE_*,
+ * IMSG_SRV_CA_*), after
  * checking it
  * (see parent.c, worker.c and the SECURITY CONSIDERATIONS of
  * sc-server(8)).  All ends are the same binary, so the structs need no
@@ -28,7 +29,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	8
+#define SRV_IMSG_VERSION	9
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -101,6 +102,14 @@ enum srv_imsg_type {
 	/* parent -> REST: the database */
 	IMSG_SRV_ACCOUNT_REP = 1620, /* struct srv_account_rep, after the */
 				/* new account list */
+
+	/* the gateway (-G) */
+	IMSG_SRV_GATEWAY_LISTENER = 1650, /* parent -> KGP: fd = the -G */
+				/* listening socket, no payload; once */
+	IMSG_SRV_GATE_REQ = 1651, /* KGP -> REST, relayed: struct */
+				/* srv_gate_req */
+	IMSG_SRV_GATE_REP = 1652, /* REST -> KGP, relayed: struct */
+				/* srv_gate_rep, nids ids */
 };
 
 #define SRV_LISTEN_REST		1
@@ -273,6 +282,41 @@ struct srv_auth_rep {
 	int32_t		 retry;		/* seconds, 0..SRV_AUTH_RETRY_MAX */
 };
 int	 srv_auth_rep_valid(const void *, size_t);
+
+/*
+ * The gateway: which tunnels may the credentials of a connection's first
+ * request use?  user is as the browser sent it (ACCOUNT, ACCOUNT+NAME,
+ * ACCOUNT+OWNER/NAME), key the password.
+ */
+struct srv_gate_req {
+	uint64_t	 reqid;
+	char		 addr[ADDRSTR_MAX];	/* the peer, no port */
+	char		 user[GATEWAY_USER_MAX + 1];
+	char		 key[256];
+	uint8_t		 have;		/* credentials that parse */
+};
+int	 srv_gate_req_valid(const void *, size_t);
+
+#define SRV_GATE_OK		0	/* ids: the tunnels, a pool's members */
+#define SRV_GATE_DENIED		1	/* 407 */
+#define SRV_GATE_LIMITED	2	/* 429, retry */
+#define SRV_GATE_UNAVAIL	3	/* 503: no REST worker just now */
+#define SRV_GATE_NONE		4	/* 403: ACCOUNT has no such tunnel */
+#define SRV_GATE_UNSHARED	5	/* 403: not shared with ACCOUNT, */
+					/* or no such tunnel of OWNER */
+
+/* the answer: it ends after nids ids (0 unless SRV_GATE_OK) */
+struct srv_gate_rep {
+	uint64_t	 reqid;
+	int32_t		 result;	/* SRV_GATE_* */
+	int32_t		 retry;		/* seconds, 0..SRV_AUTH_RETRY_MAX */
+	char		 label[GATEWAY_LABEL_MAX];	/* "NAME" of OWNER */
+	uint32_t	 nids;
+	char		 ids[GATEWAY_POOL_MAX][TUNNEL_ID_LEN + 1];
+};
+int	 srv_gate_rep_valid(const void *, size_t);
+#define SRV_GATE_REP_LEN(n)	(offsetof(struct srv_gate_rep, ids) + \
+				    (size_t)(n) * (TUNNEL_ID_LEN + 1))
 
 /*
  * A leaf certificate for name, with the public key the KGP worker made

@@ -97,6 +97,7 @@ static int	 parent_tunnel_add(struct imsgev *, struct imsg *);
 static int	 parent_to_kgp(struct imsgev *, struct imsg *);
 static int	 parent_to_rest(struct imsgev *, struct imsg *);
 static int	 parent_auth_req(struct imsgev *, struct imsg *);
+static int	 parent_gate_req(struct imsgev *, struct imsg *);
 static int	 parent_entry_bind(struct imsgev *, struct imsg *);
 static int	 parent_ca_sign(struct imsgev *, struct imsg *);
 static int	 parent_ca_cert(struct imsgev *, struct imsg *);
@@ -156,6 +157,9 @@ static const struct imsgev_msg parent_msgs_rest[] = {
 	    parent_to_kgp },
 	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REP), IMSGEV_SIZE(struct srv_auth_rep), 0,
 	    srv_auth_rep_valid, parent_to_kgp },
+	{ IMSGEV_TYPE(IMSG_SRV_GATE_REP), SRV_GATE_REP_LEN(0),
+	    sizeof(struct srv_gate_rep), 0, srv_gate_rep_valid,
+	    parent_to_kgp },
 	IMSGEV_END
 };
 
@@ -170,6 +174,8 @@ static const struct imsgev_msg parent_msgs_kgp[] = {
 	    0, NULL, parent_to_rest },
 	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REQ), IMSGEV_SIZE(struct srv_auth_req), 0,
 	    srv_auth_req_valid, parent_auth_req },
+	{ IMSGEV_TYPE(IMSG_SRV_GATE_REQ), IMSGEV_SIZE(struct srv_gate_req), 0,
+	    srv_gate_req_valid, parent_gate_req },
 	/* for the CA process */
 	{ IMSGEV_TYPE(IMSG_SRV_CA_SIGN), offsetof(struct srv_ca_req, pub) + 1,
 	    sizeof(struct srv_ca_req), 0, srv_ca_req_valid, parent_ca_sign },
@@ -211,6 +217,7 @@ static struct srv_worker workers[] = {
 #define W_REST		(&workers[1])
 #define W_CA		(&workers[2])
 static int		 rest_fd = -1, kgp_fd = -1, metrics_fd = -1;
+static int		 gateway_fd = -1;
 static struct event	*ev_stop, *ev_poll;
 static int		 exit_code;
 
@@ -309,12 +316,24 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 			    env->metrics_listen);
 	}
 
+	if (env->gateway_listen != NULL) {
+		if (parse_hostport(env->gateway_listen, host, sizeof(host),
+		    port, sizeof(port)) == -1)
+			fatalx("bad gateway address %s", env->gateway_listen);
+		if ((gateway_fd = listen_on(host, port, ENTRY_BACKLOG,
+		    env->gateway_addr, sizeof(env->gateway_addr))) == -1)
+			fatalx("cannot start the gateway on %s (-G none: "
+			    "without it)", env->gateway_listen);
+	}
+
 	log_info("REST API listening on %s://%s%s", env->rest_tls ? "https" :
 	    "http", env->rest_addr, REST_PREFIX);
 	if (env->entry_auth)
 		log_info("entry proxies require Proxy-Authorization");
 	log_info("KGP listening on %s (certificate %s)", env->kgp_addr,
 	    env->cert_hash);
+	if (gateway_fd != -1)
+		log_info("gateway listening on %s", env->gateway_addr);
 	if (env->metrics)
 		log_info("metrics on http://%s/metrics (/healthz, /readyz)",
 		    env->metrics_addr);
@@ -578,6 +597,10 @@ parent_send_setup(struct srv_worker *w)
 		fatal("%s: the listener", __func__);
 
 	if (!rest) {
+		if (gateway_fd != -1 && ((fd = fcntl(gateway_fd,
+		    F_DUPFD_CLOEXEC, 0)) == -1 || imsg_compose(&w->iev.ibuf,
+		    IMSG_SRV_GATEWAY_LISTENER, 0, 0, fd, NULL, 0) == -1))
+			fatal("%s: the gateway listener", __func__);
 		if (srv_blob_send(&w->iev, SRV_BLOB_KGP_CRT,
 		    env->kgp_cert_pem, env->kgp_cert_len, 0) == -1 ||
 		    srv_blob_send(&w->iev, SRV_BLOB_KGP_KEY,
@@ -753,6 +776,27 @@ parent_auth_req(struct imsgev *iev, struct imsg *imsg)
 		rep.reqid = req.reqid;
 		rep.result = SRV_AUTH_UNAVAIL;
 		parent_to(W_KGP, IMSG_SRV_AUTH_REP, &rep, sizeof(rep));
+	}
+	explicit_bzero(&req, sizeof(req));
+	return (IMSGEV_OK);
+}
+
+/* The gateway's question: the REST worker answers, or it is "not now" */
+static int
+parent_gate_req(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_gate_req	 req;
+	struct srv_gate_rep	 rep;
+
+	memcpy(&req, imsg->data, sizeof(req));
+	explicit_bzero(imsg->data, sizeof(req));
+	if (W_REST->chan && W_REST->ready)
+		parent_to(W_REST, IMSG_SRV_GATE_REQ, &req, sizeof(req));
+	else {
+		memset(&rep, 0, SRV_GATE_REP_LEN(0));
+		rep.reqid = req.reqid;
+		rep.result = SRV_GATE_UNAVAIL;
+		parent_to(W_KGP, IMSG_SRV_GATE_REP, &rep, SRV_GATE_REP_LEN(0));
 	}
 	explicit_bzero(&req, sizeof(req));
 	return (IMSGEV_OK);

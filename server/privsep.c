@@ -339,6 +339,43 @@ srv_auth_rep_valid(const void *p, size_t len)
 	return (0);
 }
 
+/* KGP -> REST: the gateway's question, its strings terminated */
+int
+srv_gate_req_valid(const void *p, size_t len)
+{
+	const struct srv_gate_req	*r = p;
+
+	if (len != sizeof(*r) || !FIELD_STR(r->addr) ||
+	    !FIELD_STR(r->user) || !FIELD_STR(r->key) || r->have > 1 ||
+	    r->addr[0] == '\0')
+		return (-1);
+	return (0);
+}
+
+/*
+ * REST -> KGP: a result it knows, a printable label, and exactly nids
+ * valid tunnel ids (some only with SRV_GATE_OK) ending the message.
+ */
+int
+srv_gate_rep_valid(const void *p, size_t len)
+{
+	const struct srv_gate_rep	*r = p;
+	size_t				 hdr = SRV_GATE_REP_LEN(0), i, n;
+
+	if (len < hdr || len > sizeof(*r) || !FIELD_STR(r->label) ||
+	    text_ctlspan(r->label, strlen(r->label), 0) != strlen(r->label) ||
+	    r->result < SRV_GATE_OK || r->result > SRV_GATE_UNSHARED ||
+	    r->retry < 0 || r->retry > SRV_AUTH_RETRY_MAX ||
+	    r->nids > GATEWAY_POOL_MAX || len != SRV_GATE_REP_LEN(r->nids) ||
+	    (r->nids == 0) != (r->result != SRV_GATE_OK))
+		return (-1);
+	n = r->nids;
+	for (i = 0; i < n; i++)
+		if (!FIELD_STR(r->ids[i]) || !tunnel_id_valid(r->ids[i]))
+			return (-1);
+	return (0);
+}
+
 /*
  * KGP -> CA: a name that cert_name_valid() takes, and a key of 1 to
  * CA_PUBKEY_MAX bytes that ends the message.

@@ -589,6 +589,160 @@ reg_deleted(struct tunnel *t, const char *account)
 	reg_delete(t);
 }
 
+/* The tunnel name of t: "" when it has none. */
+static const char *
+reg_name(const struct tunnel *t)
+{
+	return (t->identifier != NULL ? t->identifier : "");
+}
+
+/*
+ * The gateway's question (the KGP worker asks for a new connection):
+ * the tunnels the credentials may use, or why none.  The user is
+ *
+ *	ACCOUNT			ACCOUNT's tunnel with the empty name
+ *	ACCOUNT+NAME		ACCOUNT's tunnel NAME
+ *	ACCOUNT+OWNER/NAME	OWNER's tunnel NAME, shared with ACCOUNT
+ *
+ * and the password is ACCOUNT's access key.  An account name may hold
+ * a '+' itself, never a '/': ACCOUNT is the longest leading part that
+ * ends before a '+' (or at the end, without a '/') and whose access key
+ * the password is.  NAME is the rest, '+' and '/' included.  Of the
+ * running tunnels of OWNER named NAME, the newest decides: a pool
+ * (tunnel_pool) means every running pool member of that name that
+ * ACCOUNT may use, otherwise that tunnel alone.  Wrong credentials count
+ * in the failed-login throttle as with -P.  Returns the length of the
+ * answer in rep.
+ */
+size_t
+reg_gate(const struct srv_gate_req *req, struct srv_gate_rep *rep)
+{
+	struct tunnel	*t, *newest = NULL;
+	const char	*u = req->user, *slash, *owner, *name;
+	char		 acct[ACCOUNT_NAME_MAX + 1], own[ACCOUNT_NAME_MAX + 1];
+	char		 safe[64], safeowner[ACCOUNT_NAME_MAX + 1];
+	size_t		 head, i = 0, k, n, olen, klen = 0;
+	int		 retry = 0, found = 0;
+
+	memset(rep, 0, SRV_GATE_REP_LEN(0));
+	rep->reqid = req->reqid;
+	rep->result = SRV_GATE_DENIED;
+	if (!req->have)
+		return (SRV_GATE_REP_LEN(0));
+	slash = strchr(u, '/');
+	head = slash != NULL ? (size_t)(slash - u) : strlen(u);
+	/* the account names it may start with, the longest first */
+	for (k = head + 1; k > 1 && !found; k--) {
+		i = k - 1;
+		if (i == head ? slash != NULL : u[i] != '+')
+			continue;
+		if (i > ACCOUNT_NAME_MAX)
+			continue;
+		memcpy(acct, u, i);
+		acct[i] = '\0';
+		if (account_find(&env->accounts, acct) == NULL)
+			continue;
+		if (klen == 0)
+			klen = i;	/* the throttle counts this one */
+		found = account_check(&env->accounts, acct, req->key) == 0;
+	}
+	if (!found) {
+		memcpy(acct, u, klen);
+		acct[klen] = '\0';
+		if (throttle_check(THROTTLE_ENTRY, req->addr, klen ? acct :
+		    NULL, &retry)) {
+			rep->result = SRV_GATE_LIMITED;
+			rep->retry = retry;
+		} else
+			throttle_fail(THROTTLE_ENTRY, req->addr, klen ? acct :
+			    NULL);
+		return (SRV_GATE_REP_LEN(0));
+	}
+	if (throttle_check(THROTTLE_ENTRY, req->addr, acct, &retry)) {
+		rep->result = SRV_GATE_LIMITED;
+		rep->retry = retry;
+		return (SRV_GATE_REP_LEN(0));
+	}
+	throttle_ok(THROTTLE_ENTRY, req->addr, acct);
+	owner = acct;
+	name = "";
+	if (u[i] == '+') {
+		if (slash != NULL) {
+			olen = slash - (u + i + 1);
+			if (olen > ACCOUNT_NAME_MAX)
+				olen = ACCOUNT_NAME_MAX;
+			memcpy(own, u + i + 1, olen);
+			own[olen] = '\0';
+			if (olen > 0)
+				owner = own;
+			name = slash + 1;
+		} else
+			name = u + i + 1;
+	}
+	/* the tunnel as the answers name it: named "NAME"[ of OWNER] */
+	log_sanitize(name, safe, sizeof(safe));
+	log_sanitize(owner, safeowner, sizeof(safeowner));
+	snprintf(rep->label, sizeof(rep->label), "%s%s%s%s%s",
+	    *name ? "named \"" : "without a name", safe, *name ? "\"" : "",
+	    strcmp(owner, acct) == 0 ? "" : " of ",
+	    strcmp(owner, acct) == 0 ? "" : safeowner);
+	TAILQ_FOREACH(t, &env->tunnels, entry)
+		if (t->status == TUNNEL_RUNNING &&
+		    strcmp(t->owner, owner) == 0 &&
+		    strcmp(reg_name(t), name) == 0 &&
+		    (newest == NULL || t->creation_time >=
+		    newest->creation_time))
+			newest = t;
+	n = 0;
+	if (newest != NULL && !newest->tunnel_pool) {
+		if (reg_may_use(acct, newest, NULL))
+			strlcpy(rep->ids[n++], newest->id, TUNNEL_ID_LEN + 1);
+	} else if (newest != NULL)
+		TAILQ_FOREACH(t, &env->tunnels, entry)
+			if (t->status == TUNNEL_RUNNING && t->tunnel_pool &&
+			    strcmp(t->owner, owner) == 0 &&
+			    strcmp(reg_name(t), name) == 0 &&
+			    reg_may_use(acct, t, NULL) && n < GATEWAY_POOL_MAX)
+				strlcpy(rep->ids[n++], t->id,
+				    TUNNEL_ID_LEN + 1);
+	rep->nids = n;
+	if (n > 0)
+		rep->result = SRV_GATE_OK;
+	else
+		/* never whether someone else's tunnel exists */
+		rep->result = strcmp(owner, acct) == 0 ? SRV_GATE_NONE :
+		    SRV_GATE_UNSHARED;
+	return (SRV_GATE_REP_LEN(n));
+}
+
+/*
+ * The pool t is a member of, for the REST API: {"name": ..., "members":
+ * [ids]}, the running tunnel_pool tunnels of its owner and name; NULL
+ * for a tunnel that is not in a pool (or not running).
+ */
+json_t *
+reg_pool_json(const struct tunnel *t)
+{
+	struct tunnel	*o;
+	json_t		*pool, *members;
+
+	if (!t->tunnel_pool || t->status != TUNNEL_RUNNING)
+		return (NULL);
+	if ((pool = json_object()) == NULL ||
+	    (members = json_array()) == NULL) {
+		json_decref(pool);
+		return (NULL);
+	}
+	TAILQ_FOREACH(o, &env->tunnels, entry)
+		if (o->status == TUNNEL_RUNNING && o->tunnel_pool &&
+		    strcmp(o->owner, t->owner) == 0 &&
+		    strcmp(reg_name(o), reg_name(t)) == 0)
+			json_array_append_new(members, json_string(o->id));
+	json_object_set_new(pool, "name", json_string(reg_name(t)));
+	json_object_set_new(pool, "members", members);
+	return (pool);
+}
+
 /* Tunnels of owner that are not terminated, those being created too. */
 static int
 reg_count_active(const char *owner)

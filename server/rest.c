@@ -650,13 +650,25 @@ rest_req_body(struct rest_req *r, size_t *len)
 	return (b);
 }
 
+/* A tunnel of the REST API: tunnel_json(), and its pool if it has one. */
+static json_t *
+rest_tunnel_json(struct tunnel *t, int with_secret)
+{
+	json_t	*o, *pool;
+
+	if ((o = tunnel_json(t, with_secret)) != NULL &&
+	    (pool = reg_pool_json(t)) != NULL)
+		json_object_set_new(o, "pool", pool);
+	return (o);
+}
+
 /* A tunnel as the account of r sees it: "shared_with_me" says how. */
 static json_t *
 rest_tunnel_seen(struct tunnel *t, int shared)
 {
 	json_t	*o;
 
-	if ((o = tunnel_json(t, 0)) != NULL)
+	if ((o = rest_tunnel_json(t, 0)) != NULL)
 		json_object_set_new(o, "shared_with_me", json_boolean(shared));
 	return (o);
 }
@@ -1042,7 +1054,7 @@ rest_tunnel_started(struct tunnel *t, int code, const char *why, void *arg)
 	if (t == NULL)
 		rest_error(&r, code, why);
 	else
-		rest_reply(&r, 200, tunnel_json(t, 1));
+		rest_reply(&r, 200, rest_tunnel_json(t, 1));
 	free(w);
 }
 

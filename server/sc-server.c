@@ -62,7 +62,7 @@ usage(void)
 	    "\t[-H host] [-g grace_sec] [-M missed] [-A network[,network...]]\n"
 	    "\t[-D network[,network...]] [-C certfile -k keyfile]\n"
 	    "\t[-c cacert -x cakey] [-l logfile] [--log-format text|json]\n"
-	    "\t[-m addr:port]\n"
+	    "\t[-m addr:port] [-G addr:port | none]\n"
 	    "       %s [-s statedir] user add | set NAME [--org ORG] "
 	    "[--team TEAM]\n"
 	    "\t[--role admin|team-admin|member] [--new-key]\n"
@@ -251,6 +251,7 @@ main(int argc, char *argv[])
 	const char			*cflag = NULL, *keyflag = NULL;
 	const char			*caflag = NULL, *cakeyflag = NULL;
 	const char			*lflag = NULL, *mflag = NULL;
+	const char			*gflag = NULL;
 	int				 log_format = LOG_FORMAT_TEXT;
 	char				 aclerr[128];
 	int				 aflag = 0, pflag = 0;
@@ -281,13 +282,16 @@ main(int argc, char *argv[])
 		errx(1, "%s", aclerr);
 
 	while ((ch = getopt_long(argc, argv,
-	    "+A:c:C:D:dE:g:H:k:K:l:m:M:PR:s:vx:", longopts, NULL)) != -1) {
+	    "+A:c:C:D:dE:g:G:H:k:K:l:m:M:PR:s:vx:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'D':
 			if (netmask_list_add(optarg, env->direct_allow,
 			    &env->direct_nallow, DIRECT_ALLOW_MAX, aclerr,
 			    sizeof(aclerr)) == -1)
 				errx(1, "-D %s: %s", optarg, aclerr);
+			break;
+		case 'G':
+			gflag = optarg;
 			break;
 		case 'l':
 			lflag = optarg;
@@ -390,7 +394,8 @@ main(int argc, char *argv[])
 		    strcmp(argv[0], "events") != 0) || caflag != NULL)
 			usage();
 		if (debug || verbose || rflag || kflag || eflag || hflag ||
-		    cflag || keyflag || aflag || pflag || lflag || mflag)
+		    cflag || keyflag || aflag || pflag || lflag || mflag ||
+		    gflag)
 			usage();
 		statedir_prepare(statedir, sizeof(statedir));
 		return (db_command(statedir, argc, argv));
@@ -437,6 +442,16 @@ main(int argc, char *argv[])
 			    mflag);
 		env->metrics = 1;
 		env->metrics_listen = mflag;
+	}
+	if (gflag == NULL)
+		env->gateway_listen = SC_SERVER_GATEWAY_DEFAULT;
+	else if (strcmp(gflag, "none") != 0) {
+		char	 h[HOST_MAX], p[16];
+
+		if (parse_hostport(gflag, h, sizeof(h), p, sizeof(p)) == -1)
+			errx(1, "bad gateway address %s (want addr:port or "
+			    "none)", gflag);
+		env->gateway_listen = gflag;
 	}
 	if (rflag != NULL) {
 		char	 h[HOST_MAX], p[16];

@@ -23,6 +23,7 @@
 #define SC_SERVER_REST_DEFAULT	"127.0.0.1:4400"
 #define SC_SERVER_KGP_DEFAULT	"127.0.0.1:4443"
 #define SC_SERVER_ENTRY_DEFAULT	"127.0.0.1"
+#define SC_SERVER_GATEWAY_DEFAULT "127.0.0.1:4480"	/* -G */
 #define SC_SERVER_GRACE_DEFAULT	60
 #define KGP_SERVER_MAX_MISSED	30	/* 1 s pings: a silent link dies in 30 s */
 #define SC_SERVER_CONNECT_MIN	30	/* first connection: at least this */
@@ -172,6 +173,22 @@
 #define ENTRY_ACL_MAX		64	/* networks in -A lists */
 
 /*
+ * The gateway (-G, gateway.c): one entry port for every tunnel, picked
+ * by the proxy credentials (user ACCOUNT, ACCOUNT+NAME or
+ * ACCOUNT+OWNER/NAME, password ACCOUNT's access key).  The KGP worker
+ * asks the REST worker which tunnels they may use, and keeps the
+ * answers for valid credentials a few seconds; wrong credentials are
+ * never kept, and only so many questions are out at once.
+ */
+#define GATEWAY_USER_MAX	400	/* bytes of a proxy user name */
+#define GATEWAY_LABEL_MAX	160	/* the tunnel as answers name it */
+#define GATEWAY_POOL_MAX	TUNNEL_MAX_PER_USER	/* members of a pool */
+#define GATEWAY_CACHE_SEC	5	/* an answer is kept so long */
+#define GATEWAY_CACHE_MAX	1024	/* answers kept, the oldest out */
+#define GATEWAY_ASK_MAX		256	/* questions out at once */
+#define GATEWAY_ASK_SEC		10	/* the REST worker answers within */
+
+/*
  * Direct connections (direct.c): what a tunnel's traffic rules send
  * from the server straight to the origin.
  */
@@ -224,6 +241,8 @@ struct srv_tunnel_rules;
 struct srv_tunnel_ref;
 struct srv_auth_req;
 struct srv_auth_rep;
+struct srv_gate_req;
+struct srv_gate_rep;
 struct srv_ca_rep;
 struct x509_st;
 struct evp_pkey_st;
@@ -289,6 +308,7 @@ struct tunnel {
 	int			 connected;
 	int			 waiting;	/* an answer of the KGP worker */
 	int			 add_mode;	/* KGP: SRV_ADD_* until bound */
+	uint64_t		 gate_picked;	/* KGP: the gateway's last pick */
 	/* tunnel_start(): told once the entry proxy is open (or not) */
 	void			(*start_cb)(struct tunnel *, int, const char *,
 				    void *);
@@ -376,6 +396,8 @@ struct server_env {
 	struct netmask		 entry_acl[ENTRY_ACL_MAX];	/* -A */
 	size_t			 entry_nacl;
 	int			 entry_auth;	/* -P */
+	const char		*gateway_listen;	/* -G, NULL: none */
+	char			 gateway_addr[ADDRSTR_MAX];	/* bound */
 	struct netmask		 direct_allow[DIRECT_ALLOW_MAX];	/* -D */
 	size_t			 direct_nallow;
 
@@ -431,6 +453,8 @@ void		 reg_auth(const struct srv_auth_req *, struct srv_auth_rep *);
 int		 reg_may_use(const char *, const struct tunnel *, int *);
 int		 reg_may_delete(const char *, const struct tunnel *);
 int		 reg_may_share(const char *, char *, size_t);
+size_t		 reg_gate(const struct srv_gate_req *, struct srv_gate_rep *);
+struct json_t	*reg_pool_json(const struct tunnel *);
 
 /* privsep.c */
 struct imsgev_peer;
@@ -671,7 +695,24 @@ void		 entry_init(int (*)(void));
 int		 entry_open(struct tunnel *, int, const char *);
 void		 entry_close(struct tunnel *);
 void		 entry_auth_reply(const struct srv_auth_rep *);
+int		 entry_open_gateway(int);
+void		 entry_close_gateway(void);
 void		 entry_stats(struct srv_kgp_stats *);
+
+/* gateway.c: the KGP worker's side of the gateway */
+struct gate_answer {
+	int			 result;	/* SRV_GATE_* */
+	int			 retry;		/* SRV_GATE_LIMITED: seconds */
+	char			 label[GATEWAY_LABEL_MAX];
+	size_t			 nids;
+	char			(*ids)[TUNNEL_ID_LEN + 1];
+};
+void		 gate_ask(const char *, const char *, void (*)(void *,
+		    const struct gate_answer *), void *, void **);
+void		 gate_cancel(void *);
+void		 gate_reply(const struct srv_gate_rep *, size_t);
+void		 gate_flush(void);
+struct tunnel	*gate_choose(const struct gate_answer *, char *, size_t);
 
 /* resign.c */
 void		 resign_init(void);

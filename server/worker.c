@@ -78,6 +78,9 @@ static int	 worker_tunnel_del(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_rules(struct imsgev *, struct imsg *);
 static int	 worker_tunnels_end(struct imsgev *, struct imsg *);
 static int	 worker_auth_rep(struct imsgev *, struct imsg *);
+static int	 worker_gateway_listener(struct imsgev *, struct imsg *);
+static int	 worker_gate_req(struct imsgev *, struct imsg *);
+static int	 worker_gate_rep(struct imsgev *, struct imsg *);
 static int	 worker_ca_cert(struct imsgev *, struct imsg *);
 static int	 worker_ca_send(const void *, size_t);
 static void	 worker_parent_gone(struct imsgev *);
@@ -115,6 +118,8 @@ static const struct imsgev_msg worker_msgs_rest[] = {
 	    0, srv_tstate_valid, worker_tunnel_state },
 	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REQ), IMSGEV_SIZE(struct srv_auth_req), 0,
 	    srv_auth_req_valid, worker_auth_req },
+	{ IMSGEV_TYPE(IMSG_SRV_GATE_REQ), IMSGEV_SIZE(struct srv_gate_req), 0,
+	    srv_gate_req_valid, worker_gate_req },
 	{ IMSGEV_TYPE(IMSG_SRV_KGP_DOWN), IMSGEV_EMPTY, 0, NULL,
 	    worker_kgp_updown },
 	{ IMSGEV_TYPE(IMSG_SRV_KGP_UP), IMSGEV_EMPTY, 0, NULL,
@@ -145,6 +150,11 @@ static const struct imsgev_msg worker_msgs_kgp[] = {
 	    worker_tunnels_end },
 	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REP), IMSGEV_SIZE(struct srv_auth_rep), 0,
 	    srv_auth_rep_valid, worker_auth_rep },
+	{ IMSGEV_TYPE(IMSG_SRV_GATE_REP), SRV_GATE_REP_LEN(0),
+	    sizeof(struct srv_gate_rep), 0, srv_gate_rep_valid,
+	    worker_gate_rep },
+	{ IMSGEV_TYPE(IMSG_SRV_GATEWAY_LISTENER), IMSGEV_EMPTY,
+	    IMSGEV_ONCE | IMSGEV_FD, NULL, worker_gateway_listener },
 	/* from the CA process, through the parent */
 	{ IMSGEV_TYPE(IMSG_SRV_CA_CERT), offsetof(struct srv_ca_rep, der),
 	    sizeof(struct srv_ca_rep), 0, srv_ca_rep_valid, worker_ca_cert },
@@ -168,6 +178,7 @@ static struct srv_blob	 blob_in;
 static pid_t		 parent_pid;
 static int		 have_config, started, ready;
 static int		 rest_fd = -1, kgp_fd = -1, metrics_fd = -1;
+static int		 gateway_fd = -1;
 static struct event	*push_ev;	/* KGP, -m: the figures for REST */
 static char		*pem[SRV_BLOB_MAX];
 static size_t		 pemlen[SRV_BLOB_MAX];
@@ -303,6 +314,23 @@ worker_metrics_listener(struct imsgev *iev, struct imsg *imsg)
 	if (set_nonblock(fd) == -1)
 		fatal("%s: set_nonblock", __func__);
 	metrics_fd = fd;
+	return (IMSGEV_OK);
+}
+
+/* KGP, -G: the gateway's listening socket, before START. */
+static int
+worker_gateway_listener(struct imsgev *iev, struct imsg *imsg)
+{
+	int	 fd;
+
+	fd = imsg_get_fd(imsg);
+	if (started) {
+		close(fd);
+		return (IMSGEV_BAD);
+	}
+	if (set_nonblock(fd) == -1)
+		fatal("%s: set_nonblock", __func__);
+	gateway_fd = fd;
 	return (IMSGEV_OK);
 }
 
@@ -484,6 +512,8 @@ worker_start(void)
 		resign_init();
 		if (kgp_server_init(kgp_fd) == -1)
 			fatalx("cannot start the KGP endpoint");
+		if (gateway_fd != -1 && entry_open_gateway(gateway_fd) == -1)
+			fatalx("cannot start the gateway");
 	}
 	started = 1;
 	/* the keys live in the TLS contexts now, nowhere else */
@@ -579,6 +609,25 @@ worker_auth_req(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
+/* REST: the gateway's question, answered at once. */
+static int
+worker_gate_req(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_gate_req	 req;
+	struct srv_gate_rep	*rep;
+	size_t			 len;
+
+	memcpy(&req, imsg->data, sizeof(req));
+	explicit_bzero(imsg->data, sizeof(req));
+	if ((rep = malloc(sizeof(*rep))) == NULL)
+		fatal("%s", __func__);
+	len = reg_gate(&req, rep);
+	explicit_bzero(&req, sizeof(req));
+	worker_send(IMSG_SRV_GATE_REP, rep, len);
+	free(rep);
+	return (IMSGEV_OK);
+}
+
 static int
 worker_kgp_updown(struct imsgev *iev, struct imsg *imsg)
 {
@@ -603,6 +652,8 @@ worker_tunnel_add(struct imsgev *iev, struct imsg *imsg)
 	explicit_bzero(imsg->data, sizeof(add));
 	if (!env->shutting_down)
 		tunnel_add(&add);
+	/* a new pool member, maybe: the gateway asks again */
+	gate_flush();
 	explicit_bzero(&add, sizeof(add));
 	return (IMSGEV_OK);
 }
@@ -665,6 +716,15 @@ worker_ca_send(const void *req, size_t len)
 	return (0);
 }
 
+/* KGP: the REST worker's answer to the gateway (checked by the table). */
+static int
+worker_gate_rep(struct imsgev *iev, struct imsg *imsg)
+{
+	if (started)
+		gate_reply(imsg->data, IMSG_DATA_SIZE(imsg));
+	return (IMSGEV_OK);
+}
+
 static int
 worker_auth_rep(struct imsgev *iev, struct imsg *imsg)
 {
@@ -703,6 +763,7 @@ worker_shutdown(void)
 	}
 	kgp_server_shutdown();
 	tunnel_shutdown_all();
+	entry_close_gateway();
 	if ((env->exit_timer = evtimer_new(env->base, worker_exit_timeout,
 	    NULL)) != NULL)
 		evtimer_add(env->exit_timer, &tv);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # sc-server's privilege separation, seen from outside.  Started as root:
-# the parent stays root, unsandboxed, and holds only its two listeners;
+# the parent stays root, unsandboxed, and holds only its listeners (REST,
+# KGP, the gateway's);
 # its three children, the REST worker ("sc-server -W rest"), the KGP
 # worker ("sc-server -W kgp") and the CA process ("sc-server -W ca"),
 # run as _sc chrooted to /var/empty with
@@ -142,6 +143,8 @@ sockets_of "$K" | grep -q "^ESTAB $CLOUD_IP:$KGP_PORT $OFFICE_IP:" ||
     fail "the KGP worker does not hold sc's KGP connection: $(sockets_of "$K")"
 sockets_of "$K" | grep -q "^LISTEN $ENTRY " ||
     fail "the KGP worker does not hold the entry listener"
+sockets_of "$K" | grep -q "^LISTEN 127.0.0.1:4480 " ||
+    fail "the KGP worker does not hold the gateway's listener"
 # (the tunnel of the POST above has its entry listener too)
 got=$(sockets_of "$K" | awk '{print $2}' | grep -xF "$CLOUD_IP:$REST_PORT" ||
     true)
@@ -167,11 +170,11 @@ ok "the REST worker holds the REST listener and REST connections only" \
 got=$(sockets_of "$P" | grep -v '^LISTEN' || true)
 [ -z "$got" ] || fail "the parent holds connections: $got"
 got=$(sockets_of "$P" | awk '{print $2}' | sort | tr '\n' ' ')
-want=$(printf '%s\n' "$CLOUD_IP:$KGP_PORT" "$CLOUD_IP:$REST_PORT" | sort |
-    tr '\n' ' ')
+want=$(printf '%s\n' "$CLOUD_IP:$KGP_PORT" "$CLOUD_IP:$REST_PORT" \
+    127.0.0.1:4480 | sort | tr '\n' ' ')
 [ "$got" = "$want" ] ||
-    fail "the parent listens on '$got', want the REST and KGP ports only"
-ok "the parent holds the REST and KGP listeners and nothing else"
+    fail "the parent listens on '$got', want the REST, KGP and gateway ports only"
+ok "the parent holds the REST, KGP and gateway (-G) listeners and nothing else"
 kill "$HOLD" 2>/dev/null
 
 # --- the KGP worker dies: a new one, the same tunnel -------------------

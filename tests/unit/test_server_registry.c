@@ -4,7 +4,10 @@
  * in all), and that a new tunnel's POST hears exactly once, whether the
  * registry holding it is written, fails to be written, or cannot even be
  * sent; a tunnel that was not saved leaves both workers.  The rest of
- * the server is stubbed here.
+ * the server is stubbed here.  The gateway's question (reg_gate()): the
+ * grammar of the proxy user (ACCOUNT, ACCOUNT+NAME, ACCOUNT+OWNER/NAME,
+ * a '+' in an account name), sharing, pools, and answers that never
+ * tell whether someone else's tunnel exists.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -97,9 +100,19 @@ throttle_ok(int realm, const char *addr, const char *user)
 {
 }
 
+/* the accounts, and their keys */
+static const char	*accts[][2] = {
+	{ "alice", "ka" }, { "bob", "kb" }, { "bob+ci", "kc" },
+};
+
 int
 account_check(struct accountlist *l, const char *user, const char *key)
 {
+	size_t	 i;
+
+	for (i = 0; i < sizeof(accts) / sizeof(accts[0]); i++)
+		if (strcmp(accts[i][0], user) == 0)
+			return (strcmp(accts[i][1], key) == 0 ? 0 : -1);
 	return (-1);
 }
 
@@ -183,6 +196,7 @@ teardown(void **state)
 
 	while ((t = TAILQ_FIRST(&env->tunnels)) != NULL) {
 		TAILQ_REMOVE(&env->tunnels, t, entry);
+		free(t->identifier);
 		free(t);
 	}
 	return (0);
@@ -356,12 +370,22 @@ acct(const char *name, const char *org, const char *team, int role)
 	TAILQ_INSERT_TAIL(&env->accounts, a, entry);
 }
 
+static void
+accts_free(void)
+{
+	struct account	*a;
+
+	while ((a = TAILQ_FIRST(&env->accounts)) != NULL) {
+		TAILQ_REMOVE(&env->accounts, a, entry);
+		free(a);
+	}
+}
+
 /* who may use, delete, share: reg_may_use(), reg_may_delete() */
 static void
 test_roles(void **state)
 {
 	struct tunnel	 t;
-	struct account	*a;
 	char		 err[256];
 	int		 shared;
 
@@ -424,10 +448,156 @@ test_roles(void **state)
 	assert_int_equal(reg_may_share("boss", err, sizeof(err)), 0);
 	assert_int_equal(nevents, 1);
 
-	while ((a = TAILQ_FIRST(&env->accounts)) != NULL) {
-		TAILQ_REMOVE(&env->accounts, a, entry);
-		free(a);
-	}
+	accts_free();
+}
+
+/* a running tunnel of owner named name ("": none) */
+static struct tunnel *
+mkt(const char *owner, const char *name, int shared, int pool)
+{
+	struct tunnel	*t;
+
+	t = mk(owner, 1, TUNNEL_RUNNING, 1);
+	if (*name != '\0')
+		assert_non_null(t->identifier = strdup(name));
+	t->shared_tunnel = shared;
+	t->tunnel_pool = pool;
+	return (t);
+}
+
+/* reg_gate() for user and key: its result, the ids in ids */
+static int
+gate(const char *user, const char *key, struct srv_gate_rep *rep)
+{
+	struct srv_gate_req	 req;
+	size_t			 len;
+
+	memset(&req, 0, sizeof(req));
+	req.reqid = 7;
+	strlcpy(req.addr, "192.0.2.1", sizeof(req.addr));
+	strlcpy(req.user, user, sizeof(req.user));
+	strlcpy(req.key, key, sizeof(req.key));
+	req.have = 1;
+	len = reg_gate(&req, rep);
+	assert_int_equal(len, SRV_GATE_REP_LEN(rep->nids));
+	assert_int_equal(rep->reqid, 7);
+	assert_int_equal(text_ctlspan(rep->label, strlen(rep->label), 0),
+	    strlen(rep->label));
+	return (rep->result);
+}
+
+static void
+test_gate(void **state)
+{
+	struct srv_gate_rep	 rep;
+	struct srv_gate_req	 req;
+	struct tunnel		*a0, *aci, *ateam, *bshared, *bci, *p1, *p2,
+				*p3, *bc0;
+
+	TAILQ_INIT(&env->accounts);
+	acct("alice", "", "", ROLE_ADMIN);
+	acct("bob", "", "", ROLE_ADMIN);
+	acct("bob+ci", "", "", ROLE_ADMIN);
+	a0 = mkt("alice", "", 0, 0);
+	aci = mkt("alice", "ci", 0, 0);
+	ateam = mkt("alice", "team/ci+1", 0, 0);
+	bshared = mkt("bob", "shared", 1, 0);
+	bci = mkt("bob", "ci", 0, 0);
+	bc0 = mkt("bob+ci", "", 0, 0);
+	p1 = mkt("bob", "pool", 1, 1);
+	p2 = mkt("bob", "pool", 1, 1);
+	p3 = mkt("bob", "pool", 0, 1);	/* a member not shared */
+	mk("bob", 1, TUNNEL_TERMINATED, 1)->tunnel_pool = 1;
+
+	assert_int_equal(gate("alice", "ka", &rep), SRV_GATE_OK);
+	assert_int_equal(rep.nids, 1);
+	assert_string_equal(rep.ids[0], a0->id);
+	assert_int_equal(gate("alice+", "ka", &rep), SRV_GATE_OK);
+	assert_string_equal(rep.ids[0], a0->id);
+	assert_int_equal(gate("alice+ci", "ka", &rep), SRV_GATE_OK);
+	assert_string_equal(rep.ids[0], aci->id);
+	assert_int_equal(gate("alice+alice/team/ci+1", "ka", &rep),
+	    SRV_GATE_OK);
+	assert_string_equal(rep.ids[0], ateam->id);
+	assert_int_equal(gate("alice+alice/", "ka", &rep), SRV_GATE_OK);
+	assert_string_equal(rep.ids[0], a0->id);
+	/* OWNER "team": never alice's tunnel */
+	assert_int_equal(gate("alice+team/ci+1", "ka", &rep),
+	    SRV_GATE_UNSHARED);
+	assert_string_equal(rep.label, "named \"ci+1\" of team");
+	assert_int_equal(gate("alice+nosuch", "ka", &rep), SRV_GATE_NONE);
+	assert_string_equal(rep.label, "named \"nosuch\"");
+	assert_int_equal(rep.nids, 0);
+
+	/* a '+' in an account name: the key says which account */
+	assert_int_equal(gate("bob+ci", "kc", &rep), SRV_GATE_OK);
+	assert_string_equal(rep.ids[0], bc0->id);
+	assert_int_equal(gate("bob+ci", "kb", &rep), SRV_GATE_OK);
+	assert_string_equal(rep.ids[0], bci->id);
+	assert_int_equal(gate("bob+ci+bob/ci", "kc", &rep),
+	    SRV_GATE_UNSHARED);
+	assert_int_equal(gate("bob+bob/ci", "kb", &rep), SRV_GATE_OK);
+	assert_string_equal(rep.ids[0], bci->id);
+
+	/* shared or not: the same answer as for no tunnel at all */
+	assert_int_equal(gate("alice+bob/shared", "ka", &rep), SRV_GATE_OK);
+	assert_string_equal(rep.ids[0], bshared->id);
+	assert_int_equal(gate("alice+bob/ci", "ka", &rep),
+	    SRV_GATE_UNSHARED);
+	assert_string_equal(rep.label, "named \"ci\" of bob");
+	assert_int_equal(gate("alice+bob/none", "ka", &rep),
+	    SRV_GATE_UNSHARED);
+	assert_int_equal(gate("alice+carol/ci", "ka", &rep),
+	    SRV_GATE_UNSHARED);
+	assert_string_equal(rep.label, "named \"ci\" of carol");
+
+	/* a pool: its running members that the account may use */
+	assert_int_equal(gate("bob+pool", "kb", &rep), SRV_GATE_OK);
+	assert_int_equal(rep.nids, 3);
+	assert_string_equal(rep.ids[0], p1->id);
+	assert_string_equal(rep.ids[1], p2->id);
+	assert_string_equal(rep.ids[2], p3->id);
+	assert_int_equal(gate("alice+bob/pool", "ka", &rep), SRV_GATE_OK);
+	assert_int_equal(rep.nids, 2);
+
+	/* credentials */
+	assert_int_equal(gate("alice", "kb", &rep), SRV_GATE_DENIED);
+	assert_int_equal(gate("carol", "ka", &rep), SRV_GATE_DENIED);
+	assert_int_equal(gate("", "ka", &rep), SRV_GATE_DENIED);
+	assert_int_equal(gate("/alice", "ka", &rep), SRV_GATE_DENIED);
+	assert_int_equal(gate("+alice", "ka", &rep), SRV_GATE_DENIED);
+	memset(&req, 0, sizeof(req));
+	strlcpy(req.addr, "192.0.2.1", sizeof(req.addr));
+	reg_gate(&req, &rep);
+	assert_int_equal(rep.result, SRV_GATE_DENIED);
+
+	/* bytes that are not text: no tunnel, and a label that is */
+	assert_int_equal(gate("alice+\x01\x7f\xff<b>", "ka", &rep),
+	    SRV_GATE_NONE);
+	assert_string_equal(rep.label, "named \"??" "?<b>\"");
+	accts_free();
+}
+
+/* "pool" in the REST API: the running members of its owner and name */
+static void
+test_pool_json(void **state)
+{
+	struct tunnel	*p1, *p2, *o;
+	json_t		*j;
+
+	p1 = mkt("bob", "pool", 0, 1);
+	p2 = mkt("bob", "pool", 0, 1);
+	mkt("alice", "pool", 0, 1);
+	mk("bob", 1, TUNNEL_TERMINATED, 1)->tunnel_pool = 1;
+	o = mkt("bob", "other", 0, 0);
+	assert_null(reg_pool_json(o));
+	assert_non_null(j = reg_pool_json(p2));
+	assert_string_equal(json_string_value(json_object_get(j, "name")),
+	    "pool");
+	assert_int_equal(json_array_size(json_object_get(j, "members")), 2);
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(j, "members"), 0)), p1->id);
+	json_decref(j);
 }
 
 int
@@ -442,6 +612,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_not_sent, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_meanwhile, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_gate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_json, setup,
 		    teardown),
 	};
 
