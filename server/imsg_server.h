@@ -28,7 +28,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	7
+#define SRV_IMSG_VERSION	8
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -92,6 +92,10 @@ enum srv_imsg_type {
 	IMSG_SRV_CA_SIGN = 1500, /* struct srv_ca_req, pub publen bytes */
 	/* CA -> KGP, relayed by the parent */
 	IMSG_SRV_CA_CERT = 1501, /* struct srv_ca_rep, der len bytes */
+
+	/* KGP -> REST, relayed by the parent: for the web page (1700-1749) */
+	IMSG_SRV_TUNNEL_LINKS = 1700, /* struct srv_tlinks, count links: */
+				/* every WEB_LINKS_PUSH_SEC, when changed */
 };
 
 #define SRV_LISTEN_REST		1
@@ -310,5 +314,35 @@ struct srv_kgp_stats {
 	uint64_t	 cert_failures;	/* names no leaf could be made for */
 	uint64_t	 cert_hits;	/* leaves served from the cache */
 };
+
+/*
+ * A tunnel's KGP sessions as the web page shows them (weblinks.c): the
+ * totals, and the first WEB_LINKS_MAX sessions.  The message ends with
+ * the last: its size is offsetof(links) + count * sizeof(struct
+ * srv_tlink).
+ */
+struct srv_tlink {
+	char		 addr[ADDRSTR_MAX];	/* the client's, "ip:port" */
+	uint32_t	 index;		/* its connection index */
+	uint32_t	 up;		/* 1: the link is up; 0: broken */
+	uint64_t	 rtt_us;	/* last keepalive round trip, 0: none */
+	uint64_t	 streams_open;
+	uint64_t	 bytes_in;	/* from the client (to browsers) */
+	uint64_t	 bytes_out;	/* to the client (from browsers) */
+	int64_t		 since;		/* accepted, Unix seconds */
+};
+
+struct srv_tlinks {
+	char		 id[TUNNEL_ID_LEN + 1];
+	uint8_t		 pad[3];
+	uint32_t	 nlinks;	/* sessions in all */
+	uint32_t	 count;		/* in links[], at most WEB_LINKS_MAX */
+	uint32_t	 pad2;
+	uint64_t	 streams_open;	/* of all the sessions */
+	uint64_t	 bytes_in;	/* ... those gone included */
+	uint64_t	 bytes_out;
+	struct srv_tlink links[WEB_LINKS_MAX];
+};
+int	 srv_tlinks_valid(const void *, size_t);
 
 #endif /* SC_IMSG_SERVER_H */

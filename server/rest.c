@@ -11,6 +11,8 @@
  *	GET	/rest/v1/{user}/endpoint
  *	GET	/rest/v1/public/ca.pem	(no authentication)
  *
+ * and the Tunnels web page (web.c) at / and the few paths it uses.
+ *
  * The last is the certificate of the CA that resigns TLS at the entry
  * proxies, for a browser farm to trust: public, so asked without
  * credentials (an account named "public" keeps its own paths).
@@ -376,10 +378,10 @@ rest_error(struct rest_req *r, int code, const char *msg)
 static int
 rest_auth(struct rest_req *r, const char *pathuser)
 {
-	const char		*hdr, *known;
+	const char		*hdr;
 	char			 user[ACCOUNT_NAME_MAX + 2];
 	char			 key[REST_KEY_MAX];
-	int			 good;
+	int			 code;
 
 	hdr = httpd_req_header(r->req, "Authorization");
 	if (rest_basic_auth(hdr, user, sizeof(user), key, sizeof(key)) ==
@@ -387,27 +389,41 @@ rest_auth(struct rest_req *r, const char *pathuser)
 		rest_error(r, 401, "Not authorized");
 		return (-1);
 	}
-	known = account_find(&env->accounts, user) ? user : NULL;
-	if (throttle_check(THROTTLE_REST, r->peer, known, &r->retry)) {
-		explicit_bzero(key, sizeof(key));
+	code = rest_login(r->req, user, key, &r->retry);
+	explicit_bzero(key, sizeof(key));
+	if (code == 429) {
 		rest_limited(r, r->retry);
 		return (-1);
 	}
-	good = account_check(&env->accounts, user, key) == 0;
-	explicit_bzero(key, sizeof(key));
-	if (!good) {
-		throttle_fail(THROTTLE_REST, r->peer, known);
-		rest_error(r, 401, "Not authorized");
-		return (-1);
-	}
-	throttle_ok(THROTTLE_REST, r->peer, user);
-	/* a client that logs in keeps its connections under a flood */
-	httpd_req_trust(r->req);
-	if (strcmp(user, pathuser) != 0) {
+	if (code != 0 || strcmp(user, pathuser) != 0) {
 		rest_error(r, 401, "Not authorized");
 		return (-1);
 	}
 	strlcpy(r->user, user, sizeof(r->user));
+	return (0);
+}
+
+/*
+ * Are user and key good, for a request of REST or of the web page's
+ * sign-in?  0; 401 (a failed login, counted); or 429 with *retry set:
+ * failed logins from this address for this account wait (guard.c).
+ * A client that logs in keeps its connections under a flood.
+ */
+int
+rest_login(struct httpd_req *req, const char *user, const char *key,
+    int *retry)
+{
+	const char	*known, *peer = httpd_req_peer(req);
+
+	known = account_find(&env->accounts, user) ? user : NULL;
+	if (throttle_check(THROTTLE_REST, peer, known, retry))
+		return (429);
+	if (account_check(&env->accounts, user, key) != 0) {
+		throttle_fail(THROTTLE_REST, peer, known);
+		return (401);
+	}
+	throttle_ok(THROTTLE_REST, peer, user);
+	httpd_req_trust(req);
 	return (0);
 }
 
@@ -470,6 +486,11 @@ rest_request(struct httpd_req *req, void *arg)
 		}
 	}
 	log_sanitize(path ? path : "?", r.path, sizeof(r.path));
+	/* the Tunnels web page (web.c) */
+	if (path != NULL && web_path(path)) {
+		web_request(req, path);
+		return;
+	}
 
 	if (path == NULL || strncmp(path, REST_PREFIX "/",
 	    sizeof(REST_PREFIX)) != 0 ||

@@ -142,6 +142,23 @@
 #define ENTRY_ACL_MAX		64	/* networks in -A lists */
 
 /*
+ * The Tunnels web page (web.c, webpage.c, weblinks.c), served by the
+ * REST worker on the REST port.  Sessions live in the REST worker's
+ * memory only: a new REST worker signs everyone out.
+ */
+#define WEB_SESSIONS_MAX	1024	/* signed in at once, in all */
+#define WEB_SESSIONS_ACCOUNT	16	/* ... per account: the oldest goes */
+#define WEB_SESSION_IDLE_SEC	(30 * 60)	/* unused so long: ended */
+#define WEB_SESSION_MAX_SEC	(12 * 3600)	/* ended this long after sign-in */
+#define WEB_TOKEN_BYTES		32	/* session and CSRF tokens: 256 bits */
+#define WEB_POLL_MS		2000	/* the pages ask for fresh figures */
+#define WEB_EVENTS_MAX		16	/* recent events kept per tunnel */
+#define WEB_EVENT_LEN		160	/* bytes of one, NUL included */
+#define WEB_ERROR_LEN		128	/* a tunnel's last error */
+#define WEB_LINKS_MAX		16	/* KGP sessions shown per tunnel */
+#define WEB_LINKS_PUSH_SEC	1	/* the KGP worker's figures, so often */
+
+/*
  * Direct connections (direct.c): what a tunnel's traffic rules send
  * from the server straight to the origin.
  */
@@ -198,6 +215,8 @@ struct srv_ca_rep;
 struct x509_st;
 struct evp_pkey_st;
 struct srv_kgp_stats;
+struct srv_tlinks;
+struct httpd_req;
 
 /* an HTTP status code and how many answers had it (rest.c) */
 struct status_count {
@@ -260,6 +279,11 @@ struct tunnel {
 	void			(*start_cb)(struct tunnel *, int, const char *,
 				    void *);
 	void			*start_arg;
+	/* the web page: live figures and events (REST), what was sent (KGP) */
+	struct web_tunnel	*web;
+	uint64_t		 gone_in;	/* KGP: bytes of links gone */
+	uint64_t		 gone_out;
+	uint64_t		 links_sum;	/* KGP: the figures last sent */
 };
 TAILQ_HEAD(tunnellist, tunnel);
 
@@ -537,6 +561,22 @@ int		 rest_ca(const char *, size_t);
 void		 rest_enable(void);
 size_t		 rest_codes(const struct status_count **);
 
+int		 rest_login(struct httpd_req *, const char *, const char *,
+		    int *);
+
+/* web.c: the Tunnels web page, in the REST worker */
+int		 web_path(const char *);
+void		 web_request(struct httpd_req *, const char *);
+
+/* weblinks.c: each tunnel's live figures and recent events */
+void		 weblinks_push(void);
+void		 weblinks_apply(const struct srv_tlinks *);
+void		 weblinks_state(struct tunnel *, const struct srv_tstate *,
+		    int, int);
+void		 weblinks_event(struct tunnel *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+void		 weblinks_free(struct tunnel *);
+
 /* metrics.c: -m, in the REST worker */
 int		 metrics_init(int);
 void		 metrics_ready(int);
@@ -550,6 +590,7 @@ void		 kgp_server_shutdown(void);
 void		 kgp_server_close_all(void);
 void		 kgp_server_shutdown_check(void);
 void		 kgp_server_stats(struct srv_kgp_stats *);
+uint64_t	 kgp_server_now_ms(void);
 
 /* state.c */
 void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,

@@ -97,6 +97,7 @@ tunnel_free(struct tunnel *t)
 	rules_free(t->rules);
 	json_decref(t->metadata);
 	explicit_bzero(t->secret, sizeof(t->secret));
+	weblinks_free(t);
 	free(t);
 }
 
@@ -440,16 +441,26 @@ void
 tunnel_unbind(struct tunnel *t, struct kgp_client *c, int code,
     const char *reason)
 {
-	char	 why[128];
+	char	 why[ADDRSTR_MAX + 256];
 
 	if (c->tunnel != t)
 		return;
 	TAILQ_REMOVE(&t->links, c, tentry);
 	c->tunnel = NULL;
+	if (c->conn != NULL) {
+		struct kgp_conn_stats	 st;
+
+		/* its bytes stay in the tunnel's figures (weblinks.c) */
+		kgp_conn_stats(c->conn, &st);
+		t->gone_in += st.bytes_in;
+		t->gone_out += st.bytes_out;
+	}
 	log_info("tunnel %s: connection %u from %s closed: %s", t->id,
 	    c->index, c->addr, reason);
+	snprintf(why, sizeof(why), "connection %u from %s closed: %s",
+	    c->index, c->addr, reason);
 	if (!TAILQ_EMPTY(&t->links)) {
-		tunnel_report(t, NULL);
+		tunnel_report(t, why);
 		return;
 	}
 	switch (t->status) {
@@ -464,7 +475,7 @@ tunnel_unbind(struct tunnel *t, struct kgp_client *c, int code,
 			tunnel_terminate(t, why);
 		} else {
 			timer_add(t->grace, env->grace, 0);
-			tunnel_report(t, NULL);
+			tunnel_report(t, why);
 		}
 		break;
 	case TUNNEL_HALTING:
