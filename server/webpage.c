@@ -24,6 +24,7 @@
 #include "web.h"
 
 #define WEB_NUM_LEN		64	/* a formatted figure */
+#define WEB_CONNS_LEN		(WEB_NUM_LEN + 32)
 #define WEB_COMMAND_MAX		2048	/* bytes of a masked command line */
 
 /* the columns of the tunnels table and the rows of a tunnel's details */
@@ -47,7 +48,7 @@ struct web_row {
 	char		 owner[ACCOUNT_NAME_MAX + 16];
 	char		 client[2 * TUNNEL_STRING_MAX + 16];
 	char		 started[WEB_NUM_LEN];
-	char		 conns[WEB_NUM_LEN];
+	char		 conns[WEB_CONNS_LEN];
 	char		 streams[WEB_NUM_LEN];
 	char		 down[WEB_NUM_LEN];
 	char		 up[WEB_NUM_LEN];
@@ -120,7 +121,8 @@ web_rtt(uint64_t us, char *buf, size_t len)
 	if (us == 0)
 		snprintf(buf, len, "-");
 	else
-		snprintf(buf, len, "%.1f ms", us / 1000.0);
+		snprintf(buf, len, us < 10000 ? "%.2f ms" : "%.1f ms",
+		    us / 1000.0);
 }
 
 /* A string of the tunnel's metadata that its client set, or NULL. */
@@ -140,6 +142,7 @@ web_row_make(const struct tunnel *t, struct web_row *r)
 {
 	const struct srv_tlinks	*l = NULL;
 	const char		*host, *version;
+	char			 rtt_text[WEB_NUM_LEN];
 	uint64_t		 rtt = 0;
 	uint32_t		 i, up = 0;
 
@@ -169,10 +172,11 @@ web_row_make(const struct tunnel *t, struct web_row *r)
 				if (l->links[i].rtt_us > rtt)
 					rtt = l->links[i].rtt_us;
 			}
-	if (up > 0)
-		snprintf(r->conns, sizeof(r->conns), "%u up of %u, %.1f ms",
-		    up, l->nlinks, rtt / 1000.0);
-	else
+	if (up > 0) {
+		web_rtt(rtt, rtt_text, sizeof(rtt_text));
+		snprintf(r->conns, sizeof(r->conns), "%u up of %u, %s", up,
+		    l->nlinks, rtt_text);
+	} else
 		snprintf(r->conns, sizeof(r->conns), "0 up of %u",
 		    l != NULL ? l->nlinks : (uint32_t)t->nlinks);
 	r->cell[C_CONNS] = r->conns;
