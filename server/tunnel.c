@@ -204,6 +204,8 @@ tunnel_add(const struct srv_tunnel_add *a)
 		if (a->mode == SRV_ADD_NEW)
 			fatalx("%s: tunnel %s added twice", __func__, a->id);
 		tunnel_report(t, NULL);
+		/* a new REST worker: it gets the figures again (weblinks.c) */
+		t->links_sum = 0;
 		return;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL)

@@ -67,6 +67,7 @@ static struct web_sess *web_session_new(const char *);
 static void	 web_session_end(struct web_sess *);
 static void	 web_sessions_expire(void);
 static int	 web_form(struct httpd_req *, struct evkeyvalq *);
+static void	 web_form_clear(struct evkeyvalq *);
 static int	 web_csrf_ok(const char *, const char *);
 static void	 web_redirect(struct httpd_req *, const char *, const char *);
 static void	 web_page(struct httpd_req *, int, const struct web_session *,
@@ -340,6 +341,17 @@ web_form(struct httpd_req *req, struct evkeyvalq *kv)
 	return (0);
 }
 
+/* The fields of a form out, their values wiped (an access key may be one). */
+static void
+web_form_clear(struct evkeyvalq *kv)
+{
+	struct evkeyval	*f;
+
+	TAILQ_FOREACH(f, kv, next)
+		explicit_bzero(f->value, strlen(f->value));
+	evhttp_clear_headers(kv);
+}
+
 /* The CSRF token of a form against the one expected (both tokens). */
 static int
 web_csrf_ok(const char *got, const char *want)
@@ -424,7 +436,6 @@ static void
 web_signin(struct httpd_req *req)
 {
 	struct evkeyvalq	 kv;
-	struct evkeyval		*f;
 	struct web_sess		*s;
 	const char		*user, *key, *csrf;
 	char			 tok[WEB_TOKEN_HEX + 1], hdrs[512];
@@ -435,7 +446,7 @@ web_signin(struct httpd_req *req)
 	csrf = evhttp_find_header(&kv, "csrf");
 	if (web_cookie(req, WEB_COOKIE_SIGNIN, tok, sizeof(tok)) == -1 ||
 	    !web_csrf_ok(csrf, tok)) {
-		evhttp_clear_headers(&kv);
+		web_form_clear(&kv);
 		web_page(req, 403, NULL, "Forbidden", "The form's CSRF token "
 		    "is missing or wrong: open the sign-in page again.");
 		return;
@@ -445,7 +456,7 @@ web_signin(struct httpd_req *req)
 	if (user == NULL || key == NULL || *user == '\0' || *key == '\0') {
 		web_signin_page(req, 400, user, "Give an account name and "
 		    "its access key.");
-		evhttp_clear_headers(&kv);
+		web_form_clear(&kv);
 		return;
 	}
 	if (strlen(user) > ACCOUNT_NAME_MAX)
@@ -477,10 +488,7 @@ web_signin(struct httpd_req *req)
 		web_redirect(req, "/", hdrs);
 		explicit_bzero(hdrs, sizeof(hdrs));
 	}
-	/* the key, decoded, is in kv */
-	TAILQ_FOREACH(f, &kv, next)
-		explicit_bzero(f->value, strlen(f->value));
-	evhttp_clear_headers(&kv);
+	web_form_clear(&kv);
 }
 
 static void
