@@ -59,6 +59,7 @@ TAILQ_HEAD(web_sesslist, web_sess);
 static struct web_sesslist	 sessions = TAILQ_HEAD_INITIALIZER(sessions);
 static size_t			 nsessions;
 
+static struct evbuffer *web_buf(struct httpd_req *);
 static void	 web_token(char *);
 static int	 web_token_valid(const char *);
 static int	 web_cookie(struct httpd_req *, const char *, char *, size_t);
@@ -73,6 +74,9 @@ static void	 web_redirect(struct httpd_req *, const char *, const char *);
 static void	 web_page(struct httpd_req *, int, const struct web_session *,
 		    const char *, const char *);
 static void	 web_json_error(struct httpd_req *, int, const char *);
+static void	 web_405(struct httpd_req *, const char *);
+static struct evbuffer *web_get(struct httpd_req *, int);
+static void	 web_made(struct httpd_req *, struct evbuffer *, int, int);
 static void	 web_signin_page(struct httpd_req *, int, const char *,
 		    const char *);
 static void	 web_signin(struct httpd_req *);
@@ -105,31 +109,19 @@ web_visible(const char *user, const struct tunnel *t)
 void
 web_html_escape(struct evbuffer *b, const char *s)
 {
-	size_t	 n;
+	static const char	 special[] = "&<>\"'";
+	static const char	*entity[] = { "&amp;", "&lt;", "&gt;", "&quot;",
+	    "&#39;" };
+	size_t			 n;
 
 	while (*s != '\0') {
-		n = strcspn(s, "&<>\"'");
+		n = strcspn(s, special);
 		evbuffer_add(b, s, n);
 		s += n;
-		switch (*s) {
-		case '&':
-			evbuffer_add(b, "&amp;", 5);
+		if (*s == '\0')
 			break;
-		case '<':
-			evbuffer_add(b, "&lt;", 4);
-			break;
-		case '>':
-			evbuffer_add(b, "&gt;", 4);
-			break;
-		case '"':
-			evbuffer_add(b, "&quot;", 6);
-			break;
-		case '\'':
-			evbuffer_add(b, "&#39;", 5);
-			break;
-		default:
-			return;
-		}
+		n = strchr(special, *s) - special;
+		evbuffer_add(b, entity[n], strlen(entity[n]));
 		s++;
 	}
 }
@@ -162,6 +154,24 @@ web_send(struct httpd_req *req, int code, const char *type,
 	httpd_reply(req, code, type, hdrs, body, len);
 	if (b != NULL)
 		evbuffer_drain(b, len);
+}
+
+/*
+ * The buffer that every answer is made in, empty (web_send() empties it
+ * too), or NULL after answering 500.
+ */
+static struct evbuffer *
+web_buf(struct httpd_req *req)
+{
+	static struct evbuffer	*b;
+
+	if (b == NULL && (b = evbuffer_new()) == NULL) {
+		httpd_error(req, 500, "out of memory");
+		return (NULL);
+	}
+	/* what a failed page left */
+	evbuffer_drain(b, evbuffer_get_length(b));
+	return (b);
 }
 
 /* WEB_TOKEN_BYTES random bytes, hex, and a NUL. */
@@ -379,13 +389,10 @@ web_page(struct httpd_req *req, int code, const struct web_session *s,
 {
 	struct evbuffer	*b;
 
-	if ((b = evbuffer_new()) == NULL) {
-		httpd_error(req, 500, "out of memory");
+	if ((b = web_buf(req)) == NULL)
 		return;
-	}
 	webpage_message(b, s, title, text);
 	web_send(req, code, "text/html; charset=utf-8", b, NULL);
-	evbuffer_free(b);
 }
 
 static void
@@ -393,14 +400,43 @@ web_json_error(struct httpd_req *req, int code, const char *msg)
 {
 	struct evbuffer	*b;
 
-	if ((b = evbuffer_new()) == NULL) {
-		httpd_error(req, 500, "out of memory");
+	if ((b = web_buf(req)) == NULL)
 		return;
-	}
 	/* msg is ours: no quote nor backslash in it */
 	evbuffer_add_printf(b, "{\"message\": \"%s\"}\n", msg);
 	web_send(req, code, "application/json", b, NULL);
-	evbuffer_free(b);
+}
+
+/* A method a path does not take: those it does in allow. */
+static void
+web_405(struct httpd_req *req, const char *allow)
+{
+	char	 hdrs[64];
+
+	snprintf(hdrs, sizeof(hdrs), "Allow: %s\r\n", allow);
+	web_send(req, 405, "text/plain; charset=utf-8", NULL, hdrs);
+}
+
+/* A GET (or HEAD): the buffer to make its answer in; else 405, NULL. */
+static struct evbuffer *
+web_get(struct httpd_req *req, int get)
+{
+	if (!get) {
+		web_405(req, "GET, HEAD");
+		return (NULL);
+	}
+	return (web_buf(req));
+}
+
+/* A page (json 0) or a JSON view made in b: 200, or 500 if made is -1. */
+static void
+web_made(struct httpd_req *req, struct evbuffer *b, int json, int made)
+{
+	if (made == -1)
+		web_json_error(req, 500, "out of memory");
+	else
+		web_send(req, 200, json ? "application/json" :
+		    "text/html; charset=utf-8", b, NULL);
 }
 
 /*
@@ -423,13 +459,10 @@ web_signin_page(struct httpd_req *req, int code, const char *user,
 		    "=%s; Path=/; HttpOnly; SameSite=Strict%s\r\n", tok,
 		    env->rest_tls ? "; Secure" : "");
 	}
-	if ((b = evbuffer_new()) == NULL) {
-		httpd_error(req, 500, "out of memory");
+	if ((b = web_buf(req)) == NULL)
 		return;
-	}
 	webpage_signin(b, tok, user, error);
 	web_send(req, code, "text/html; charset=utf-8", b, hdrs);
-	evbuffer_free(b);
 }
 
 static void
@@ -570,31 +603,19 @@ web_tunnel_route(struct httpd_req *req, struct web_sess *s,
 	}
 	if (strcmp(what, "/stop") == 0) {
 		if (strcmp(httpd_req_method(req), "POST") != 0)
-			web_send(req, 405, "text/plain; charset=utf-8", NULL,
-			    "Allow: POST\r\n");
+			web_405(req, "POST");
 		else
 			web_stop(req, s, t);
 		return;
 	}
-	if (!get) {
-		web_send(req, 405, "text/plain; charset=utf-8", NULL,
-		    "Allow: GET, HEAD\r\n");
+	if ((b = web_get(req, get)) == NULL)
 		return;
-	}
-	if ((b = evbuffer_new()) == NULL) {
-		httpd_error(req, 500, "out of memory");
-		return;
-	}
-	if (json) {
-		if (webpage_tunnel_json(b, &s->s, t) == -1)
-			web_json_error(req, 500, "out of memory");
-		else
-			web_send(req, 200, "application/json", b, NULL);
-	} else {
+	if (json)
+		web_made(req, b, 1, webpage_tunnel_json(b, &s->s, t));
+	else {
 		webpage_tunnel(b, &s->s, t);
-		web_send(req, 200, "text/html; charset=utf-8", b, NULL);
+		web_made(req, b, 0, 0);
 	}
-	evbuffer_free(b);
 }
 
 /* POST /tunnel/ID/stop: the owner's, with the session's CSRF token. */
@@ -646,16 +667,14 @@ web_request(struct httpd_req *req, const char *path)
 		if (get)
 			web_static(req, path + 8);
 		else
-			web_send(req, 405, "text/plain; charset=utf-8", NULL,
-			    "Allow: GET, HEAD\r\n");
+			web_405(req, "GET, HEAD");
 		return;
 	}
 	if (strcmp(path, "/signin") == 0) {
 		if (post)
 			web_signin(req);
 		else if (!get)
-			web_send(req, 405, "text/plain; charset=utf-8", NULL,
-			    "Allow: GET, HEAD, POST\r\n");
+			web_405(req, "GET, HEAD, POST");
 		else if (web_session_get(req) != NULL)
 			web_redirect(req, "/", NULL);
 		else
@@ -666,8 +685,7 @@ web_request(struct httpd_req *req, const char *path)
 		if (post)
 			web_signout(req);
 		else
-			web_send(req, 405, "text/plain; charset=utf-8", NULL,
-			    "Allow: POST\r\n");
+			web_405(req, "POST");
 		return;
 	}
 	if ((s = web_session_get(req)) == NULL) {
@@ -675,8 +693,7 @@ web_request(struct httpd_req *req, const char *path)
 			web_page(req, 403, NULL, "Forbidden", "Sign in first.");
 		else if (strcmp(path, "/") == 0)
 			web_redirect(req, "/signin", NULL);
-		else if (strcmp(path, "/tunnels.json") == 0 ||
-		    strstr(path, ".json") != NULL)
+		else if (strstr(path, ".json") != NULL)
 			web_json_error(req, 401, "Sign in first");
 		else
 			web_redirect(req, "/signin", NULL);
@@ -686,21 +703,11 @@ web_request(struct httpd_req *req, const char *path)
 		web_tunnel_route(req, s, path + 8, get);
 		return;
 	}
-	if (!get) {
-		web_send(req, 405, "text/plain; charset=utf-8", NULL,
-		    "Allow: GET, HEAD\r\n");
+	if ((b = web_get(req, get)) == NULL)
 		return;
-	}
-	if ((b = evbuffer_new()) == NULL) {
-		httpd_error(req, 500, "out of memory");
-		return;
-	}
 	if (strcmp(path, "/") == 0) {
 		webpage_tunnels(b, &s->s);
-		web_send(req, 200, "text/html; charset=utf-8", b, NULL);
-	} else if (webpage_tunnels_json(b, &s->s) == -1)
-		web_json_error(req, 500, "out of memory");
-	else
-		web_send(req, 200, "application/json", b, NULL);
-	evbuffer_free(b);
+		web_made(req, b, 0, 0);
+	} else
+		web_made(req, b, 1, webpage_tunnels_json(b, &s->s));
 }

@@ -73,7 +73,8 @@ static void	 web_rtt(uint64_t, char *, size_t);
 static const char *web_meta(const struct tunnel *, const char *);
 static void	 web_row_make(const struct tunnel *, struct web_row *);
 static void	 web_link_cells(const struct srv_tlink *,
-		    char [L_NCOLS][WEB_NUM_LEN]);
+		    char [L_NCOLS][WEB_NUM_LEN], const char *[L_NCOLS]);
+static const struct srv_tlinks *web_live(const struct tunnel *);
 static void	 web_cells_html(struct evbuffer *, const char *const *,
 		    const char *const *, const char *const *, size_t,
 		    const char *);
@@ -140,14 +141,12 @@ web_meta(const struct tunnel *t, const char *key)
 static void
 web_row_make(const struct tunnel *t, struct web_row *r)
 {
-	const struct srv_tlinks	*l = NULL;
+	const struct srv_tlinks	*l = web_live(t);
 	const char		*host, *version;
 	char			 rtt_text[WEB_NUM_LEN];
 	uint64_t		 rtt = 0;
 	uint32_t		 i, up = 0;
 
-	if (t->web != NULL && t->status != TUNNEL_TERMINATED)
-		l = t->web->live;
 	r->cell[C_NAME] = t->identifier != NULL && *t->identifier != '\0' ?
 	    t->identifier : "(no name)";
 	r->cell[C_ID] = t->id;
@@ -190,9 +189,24 @@ web_row_make(const struct tunnel *t, struct web_row *r)
 	r->cell[C_ERROR] = t->web != NULL ? t->web->last_error : "";
 }
 
-static void
-web_link_cells(const struct srv_tlink *k, char out[L_NCOLS][WEB_NUM_LEN])
+/* The sessions of t that the KGP worker last told of, or NULL. */
+static const struct srv_tlinks *
+web_live(const struct tunnel *t)
 {
+	if (t->web == NULL || t->status == TUNNEL_TERMINATED)
+		return (NULL);
+	return (t->web->live);
+}
+
+/* The texts of a session's cells into out, text[i] pointing at out[i]. */
+static void
+web_link_cells(const struct srv_tlink *k, char out[L_NCOLS][WEB_NUM_LEN],
+    const char *text[L_NCOLS])
+{
+	int	 i;
+
+	for (i = 0; i < L_NCOLS; i++)
+		text[i] = out[i];
 	snprintf(out[L_INDEX], WEB_NUM_LEN, "%u", k->index);
 	strlcpy(out[L_ADDR], k->addr, WEB_NUM_LEN);
 	strlcpy(out[L_STATE], k->up ? "up" : "broken", WEB_NUM_LEN);
@@ -479,7 +493,7 @@ void
 webpage_tunnel(struct evbuffer *b, const struct web_session *s,
     struct tunnel *t)
 {
-	const struct srv_tlinks	*l = NULL;
+	const struct srv_tlinks	*l = web_live(t);
 	struct web_row		 r;
 	struct web_event	*e;
 	const char		*dtext[DETAILS], *ltext[L_NCOLS];
@@ -523,12 +537,8 @@ webpage_tunnel(struct evbuffer *b, const struct web_session *s,
 		evbuffer_add_printf(b, "<th scope=\"col\">%s</th>",
 		    link_label[i]);
 	evbuffer_add_printf(b, "</tr></thead>\n<tbody data-rows>\n");
-	if (t->web != NULL && t->status != TUNNEL_TERMINATED)
-		l = t->web->live;
 	for (i = 0; l != NULL && i < l->count; i++) {
-		web_link_cells(&l->links[i], lc);
-		for (j = 0; j < L_NCOLS; j++)
-			ltext[j] = lc[j];
+		web_link_cells(&l->links[i], lc, ltext);
 		evbuffer_add_printf(b, "<tr data-id=\"%u\">",
 		    l->links[i].index);
 		web_cells_html(b, link_key, link_label, ltext, L_NCOLS, NULL);
@@ -558,7 +568,7 @@ int
 webpage_tunnel_json(struct evbuffer *b, const struct web_session *s,
     struct tunnel *t)
 {
-	const struct srv_tlinks	*l = NULL;
+	const struct srv_tlinks	*l = web_live(t);
 	struct web_row		 r;
 	struct web_event	*e;
 	json_t			*o, *cells, *links, *events;
@@ -578,12 +588,8 @@ webpage_tunnel_json(struct evbuffer *b, const struct web_session *s,
 		    json_string(dtext[i]));
 	links = json_array();
 	events = json_array();
-	if (t->web != NULL && t->status != TUNNEL_TERMINATED)
-		l = t->web->live;
 	for (i = 0; links != NULL && l != NULL && i < l->count; i++) {
-		web_link_cells(&l->links[i], lc);
-		for (j = 0; j < L_NCOLS; j++)
-			ltext[j] = lc[j];
+		web_link_cells(&l->links[i], lc, ltext);
 		json_array_append_new(links, json_pack("{s:s, s:o*}", "id",
 		    lc[L_INDEX], "cells", web_cells_json(link_key, ltext,
 		    L_NCOLS)));

@@ -13,10 +13,8 @@
 e2e_init
 start_server
 ALICE_KEY=$KEY
-BOB_KEY=$("$SC_SERVER" -s "$TMP/state" user add bob) || fail "user add bob"
-# the new account is read on the next request
-wait_for 5 cloud curl -sf -o /dev/null -u "bob:$BOB_KEY" \
-    "$REST_URL/bob/tunnels" || fail "bob cannot use the REST API"
+web_add_user bob
+BOB_KEY=$WEB_KEY
 
 # a page without a session leads to the sign-in
 wcurl anon -D "$TMP/h0" -o /dev/null "$WEB/" || fail "GET /"

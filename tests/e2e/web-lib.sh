@@ -49,3 +49,12 @@ print(json.dumps({"tunnel_identifier": sys.argv[1],
 	rest POST "/$SC_USER/tunnels" -H 'Content-Type: application/json' \
 	    --data-binary "@$TMP/web-tunnel.json" | json_get "j['id']"
 }
+
+# web_add_user NAME: another account, its key in $WEB_KEY, once the
+# server has read it (on the next request)
+web_add_user() {
+	WEB_KEY=$("$SC_SERVER" -s "$TMP/state" user add "$1") ||
+	    fail "user add $1"
+	wait_for 5 cloud curl -sf -o /dev/null -u "$1:$WEB_KEY" \
+	    "$REST_URL/$1/tunnels" || fail "$1 cannot use the REST API"
+}

@@ -30,9 +30,8 @@ mkdir -p "$SHOTS" || fail "mkdir $SHOTS"
 start_app
 start_server
 ALICE_KEY=$KEY
-BOB_KEY=$("$SC_SERVER" -s "$TMP/state" user add bob) || fail "user add bob"
-wait_for 5 cloud curl -sf -o /dev/null -u "bob:$BOB_KEY" \
-    "$REST_URL/bob/tunnels" || fail "bob cannot use the REST API"
+web_add_user bob
+BOB_KEY=$WEB_KEY
 
 MARKUP='<img src=x onerror=alert(1)><b>bold</b> & "quoted"'
 MID=$(web_tunnel "$MARKUP") || fail "cannot make the tunnel with markup"
