@@ -389,7 +389,7 @@ rest_auth(struct rest_req *r, const char *pathuser)
 		rest_error(r, 401, "Not authorized");
 		return (-1);
 	}
-	code = rest_login(r->req, user, key, &r->retry);
+	code = login_check(r->req, user, key, &r->retry);
 	explicit_bzero(key, sizeof(key));
 	if (code == 429) {
 		rest_limited(r, r->retry);
@@ -400,30 +400,6 @@ rest_auth(struct rest_req *r, const char *pathuser)
 		return (-1);
 	}
 	strlcpy(r->user, user, sizeof(r->user));
-	return (0);
-}
-
-/*
- * Are user and key good, for a request of REST or of the web page's
- * sign-in?  0; 401 (a failed login, counted); or 429 with *retry set:
- * failed logins from this address for this account wait (guard.c).
- * A client that logs in keeps its connections under a flood.
- */
-int
-rest_login(struct httpd_req *req, const char *user, const char *key,
-    int *retry)
-{
-	const char	*known, *peer = httpd_req_peer(req);
-
-	known = account_find(&env->accounts, user) ? user : NULL;
-	if (throttle_check(THROTTLE_REST, peer, known, retry))
-		return (429);
-	if (account_check(&env->accounts, user, key) != 0) {
-		throttle_fail(THROTTLE_REST, peer, known);
-		return (401);
-	}
-	throttle_ok(THROTTLE_REST, peer, user);
-	httpd_req_trust(req);
 	return (0);
 }
 

@@ -462,6 +462,10 @@ void		 throttle_ok(int, const char *, const char *);
 uint64_t	 throttle_failures(int);
 size_t		 server_fd_share(size_t, int);
 
+/* login.c */
+int		 login_check(struct httpd_req *, const char *, const char *,
+		    int *);
+
 /* cert.c */
 int		 cert_load_or_create(const char *, const char *, char **,
 		    size_t *, char **, size_t *);
@@ -561,9 +565,6 @@ int		 rest_ca(const char *, size_t);
 void		 rest_enable(void);
 size_t		 rest_codes(const struct status_count **);
 
-int		 rest_login(struct httpd_req *, const char *, const char *,
-		    int *);
-
 /* web.c: the Tunnels web page, in the REST worker */
 int		 web_path(const char *);
 void		 web_request(struct httpd_req *, const char *);
@@ -575,7 +576,6 @@ void		 weblinks_state(struct tunnel *, const struct srv_tstate *,
 		    int, int);
 void		 weblinks_event(struct tunnel *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
-void		 weblinks_free(struct tunnel *);
 
 /* metrics.c: -m, in the REST worker */
 int		 metrics_init(int);

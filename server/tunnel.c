@@ -22,6 +22,7 @@
 #include "proc.h"
 #include "rules.h"
 #include "server.h"
+#include "web.h"
 
 #define TUNNEL_HALT_TIMEOUT	10	/* s: a halting link that does not close */
 
@@ -97,7 +98,10 @@ tunnel_free(struct tunnel *t)
 	rules_free(t->rules);
 	json_decref(t->metadata);
 	explicit_bzero(t->secret, sizeof(t->secret));
-	weblinks_free(t);
+	if (t->web != NULL) {
+		free(t->web->live);
+		free(t->web);
+	}
 	free(t);
 }
 

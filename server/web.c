@@ -20,7 +20,7 @@
  * Every form carries a CSRF token that its POST must return: the
  * session's, or before a session one that a cookie holds as well
  * (double submit).  Failed sign-ins count in the REST API's rate limit
- * (rest_login()).  Every answer has the headers that keep it out of
+ * (login_check()).  Every answer has the headers that keep it out of
  * frames, scripts of others and caches.
  */
 #include <sys/types.h>
@@ -96,34 +96,6 @@ web_path(const char *path)
 	    strcmp(path, "/tunnels.json") == 0 ||
 	    strncmp(path, "/tunnel/", 8) == 0 ||
 	    strncmp(path, "/static/", 8) == 0);
-}
-
-/* May user see t on the page?  Its owner, and everyone if it is shared. */
-int
-web_visible(const char *user, const struct tunnel *t)
-{
-	return (strcmp(t->owner, user) == 0 || t->shared_tunnel);
-}
-
-/* s, escaped for HTML text and attribute values (quoted). */
-void
-web_html_escape(struct evbuffer *b, const char *s)
-{
-	static const char	 special[] = "&<>\"'";
-	static const char	*entity[] = { "&amp;", "&lt;", "&gt;", "&quot;",
-	    "&#39;" };
-	size_t			 n;
-
-	while (*s != '\0') {
-		n = strcspn(s, special);
-		evbuffer_add(b, s, n);
-		s += n;
-		if (*s == '\0')
-			break;
-		n = strchr(special, *s) - special;
-		evbuffer_add(b, entity[n], strlen(entity[n]));
-		s++;
-	}
 }
 
 /*
@@ -495,7 +467,7 @@ web_signin(struct httpd_req *req)
 	if (strlen(user) > ACCOUNT_NAME_MAX)
 		code = 401;
 	else
-		code = rest_login(req, user, key, &retry);
+		code = login_check(req, user, key, &retry);
 	if (code == 429) {
 		snprintf(hdrs, sizeof(hdrs), "Too many failed sign-ins: try "
 		    "again in %d s.", retry);
@@ -593,7 +565,7 @@ web_tunnel_route(struct httpd_req *req, struct web_sess *s,
 	id[what - rest] = '\0';
 	if (!tunnel_id_valid(id) || (!json && strcmp(what, "") != 0 &&
 	    strcmp(what, "/stop") != 0) ||
-	    (t = tunnel_find(id)) == NULL || !web_visible(s->s.user, t)) {
+	    (t = tunnel_find(id)) == NULL || !webpage_visible(s->s.user, t)) {
 		if (json)
 			web_json_error(req, 404, "Tunnel not found");
 		else

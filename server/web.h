@@ -47,12 +47,12 @@ struct web_asset {
 extern const struct web_asset	 web_assets[];
 
 /* web.c */
-int		 web_visible(const char *, const struct tunnel *);
-void		 web_html_escape(struct evbuffer *, const char *);
 void		 web_send(struct httpd_req *, int, const char *,
 		    struct evbuffer *, const char *);
 
 /* webpage.c */
+int		 webpage_visible(const char *, const struct tunnel *);
+void		 webpage_escape(struct evbuffer *, const char *);
 void		 webpage_head(struct evbuffer *, const char *,
 		    const struct web_session *, const char *);
 void		 webpage_foot(struct evbuffer *);

@@ -182,13 +182,3 @@ weblinks_event(struct tunnel *t, const char *fmt, ...)
 	vsnprintf(e->text, sizeof(e->text), fmt, ap);
 	va_end(ap);
 }
-
-void
-weblinks_free(struct tunnel *t)
-{
-	if (t->web == NULL)
-		return;
-	free(t->web->live);
-	free(t->web);
-	t->web = NULL;
-}

@@ -84,6 +84,34 @@ static int	 web_json_out(struct evbuffer *, json_t *);
 static void	 web_tunnel_html_row(struct evbuffer *, const struct web_row *,
 		    const char *);
 
+/* May user see t on the page?  Its owner, and everyone if it is shared. */
+int
+webpage_visible(const char *user, const struct tunnel *t)
+{
+	return (strcmp(t->owner, user) == 0 || t->shared_tunnel);
+}
+
+/* s, escaped for HTML text and attribute values (quoted). */
+void
+webpage_escape(struct evbuffer *b, const char *s)
+{
+	static const char	 special[] = "&<>\"'";
+	static const char	*entity[] = { "&amp;", "&lt;", "&gt;", "&quot;",
+	    "&#39;" };
+	size_t			 n;
+
+	while (*s != '\0') {
+		n = strcspn(s, special);
+		evbuffer_add(b, s, n);
+		s += n;
+		if (*s == '\0')
+			break;
+		n = strchr(special, *s) - special;
+		evbuffer_add(b, entity[n], strlen(entity[n]));
+		s++;
+	}
+}
+
 /* Unix seconds as "2026-12-07 05:48:10 UTC"; "" for 0. */
 static void
 web_time(time_t t, char *buf, size_t len)
@@ -235,13 +263,13 @@ web_cells_html(struct evbuffer *b, const char *const *key,
 			evbuffer_add_printf(b, "<a href=\"%s\" data-f=\"%s\">",
 			    href, key[i]);
 			if (text != NULL)
-				web_html_escape(b, text[i]);
+				webpage_escape(b, text[i]);
 			evbuffer_add(b, "</a></td>", 9);
 			continue;
 		}
 		evbuffer_add_printf(b, "<span data-f=\"%s\">", key[i]);
 		if (text != NULL)
-			web_html_escape(b, text[i]);
+			webpage_escape(b, text[i]);
 		evbuffer_add(b, "</span></td>", 12);
 	}
 }
@@ -286,7 +314,7 @@ webpage_head(struct evbuffer *b, const char *title,
 	    "<meta charset=\"utf-8\">\n"
 	    "<meta name=\"viewport\" content=\"width=device-width, "
 	    "initial-scale=1\">\n<title>");
-	web_html_escape(b, title);
+	webpage_escape(b, title);
 	evbuffer_add_printf(b, " - sc-server</title>\n"
 	    "<link rel=\"stylesheet\" href=\"/static/web.css\">\n"
 	    "<script src=\"/static/web.js\" defer></script>\n</head>\n"
@@ -303,7 +331,7 @@ webpage_head(struct evbuffer *b, const char *title,
 	    "<a href=\"/rest/v1/public/ca.pem\" download=\"sc-server-ca.pem\">"
 	    "CA certificate</a></nav>\n<div class=\"who\">Signed in as "
 	    "<strong id=\"user\">");
-	web_html_escape(b, s->user);
+	webpage_escape(b, s->user);
 	evbuffer_add_printf(b, "</strong> <form method=\"post\" "
 	    "action=\"/signout\"><input type=\"hidden\" name=\"csrf\" "
 	    "value=\"%s\"><button type=\"submit\">Sign out</button></form>"
@@ -326,7 +354,7 @@ webpage_signin(struct evbuffer *b, const char *csrf, const char *user,
 	if (error != NULL) {
 		evbuffer_add_printf(b, "<p class=\"error\" role=\"alert\" "
 		    "id=\"error\">");
-		web_html_escape(b, error);
+		webpage_escape(b, error);
 		evbuffer_add_printf(b, "</p>\n");
 	}
 	evbuffer_add_printf(b, "<form method=\"post\" action=\"/signin\" "
@@ -334,7 +362,7 @@ webpage_signin(struct evbuffer *b, const char *csrf, const char *user,
 	    "value=\"%s\">\n<label for=\"user\">Account name</label>\n"
 	    "<input id=\"user\" name=\"user\" autocomplete=\"username\" "
 	    "required autofocus value=\"", csrf);
-	web_html_escape(b, user != NULL ? user : "");
+	webpage_escape(b, user != NULL ? user : "");
 	evbuffer_add_printf(b, "\">\n<label for=\"key\">Access key</label>\n"
 	    "<input id=\"key\" name=\"key\" type=\"password\" "
 	    "autocomplete=\"current-password\" required>\n"
@@ -349,9 +377,9 @@ webpage_message(struct evbuffer *b, const struct web_session *s,
 {
 	webpage_head(b, title, s, NULL);
 	evbuffer_add_printf(b, "<h1>");
-	web_html_escape(b, title);
+	webpage_escape(b, title);
 	evbuffer_add_printf(b, "</h1>\n<p class=\"error\" role=\"alert\">");
-	web_html_escape(b, text);
+	webpage_escape(b, text);
 	evbuffer_add_printf(b, "</p>\n<p><a href=\"/\">Back to the "
 	    "tunnels</a></p>\n");
 	webpage_foot(b);
@@ -388,7 +416,7 @@ webpage_tunnels(struct evbuffer *b, const struct web_session *s)
 	evbuffer_add_printf(b, "</tr></thead>\n<tbody data-rows>\n");
 	TAILQ_FOREACH(t, &env->tunnels, entry) {
 		if (t->status == TUNNEL_TERMINATED ||
-		    !web_visible(s->user, t))
+		    !webpage_visible(s->user, t))
 			continue;
 		web_row_make(t, &r);
 		web_tunnel_html_row(b, &r, t->id);
@@ -414,7 +442,7 @@ webpage_tunnels_json(struct evbuffer *b, const struct web_session *s)
 		return (-1);
 	TAILQ_FOREACH(t, &env->tunnels, entry) {
 		if (t->status == TUNNEL_TERMINATED ||
-		    !web_visible(s->user, t))
+		    !webpage_visible(s->user, t))
 			continue;
 		web_row_make(t, &r);
 		o = json_pack("{s:s, s:b, s:o*}", "id", t->id, "mine",
@@ -509,19 +537,19 @@ webpage_tunnel(struct evbuffer *b, const struct web_session *s,
 	webpage_head(b, "Tunnel", s, view);
 	evbuffer_add_printf(b, "<p><a href=\"/\">All tunnels</a></p>\n"
 	    "<h1>Tunnel <span data-f=\"name\">");
-	web_html_escape(b, r.cell[C_NAME]);
+	webpage_escape(b, r.cell[C_NAME]);
 	evbuffer_add_printf(b, "</span></h1>\n<dl class=\"details\">\n");
 	for (i = 1; i < C_NCOLS; i++) {
 		evbuffer_add_printf(b, "<dt>%s</dt><dd data-f=\"%s\">",
 		    col_label[i], col_key[i]);
-		web_html_escape(b, r.cell[i]);
+		webpage_escape(b, r.cell[i]);
 		evbuffer_add(b, "</dd>\n", 6);
 	}
 	for (i = 0; i < DETAILS; i++) {
 		evbuffer_add_printf(b, "<dt>%s</dt><dd data-f=\"%s\"%s>",
 		    detail_label[i], detail_key[i], i == DETAILS - 1 ?
 		    " class=\"command\"" : "");
-		web_html_escape(b, dtext[i]);
+		webpage_escape(b, dtext[i]);
 		evbuffer_add(b, "</dd>\n", 6);
 	}
 	evbuffer_add_printf(b, "</dl>\n");
@@ -553,7 +581,7 @@ webpage_tunnel(struct evbuffer *b, const struct web_session *s,
 		e = &t->web->events[(t->web->first + j) % WEB_EVENTS_MAX];
 		web_time(e->at, when, sizeof(when));
 		evbuffer_add_printf(b, "<li><time>%s</time> ", when);
-		web_html_escape(b, e->text);
+		webpage_escape(b, e->text);
 		evbuffer_add(b, "</li>\n", 6);
 	}
 	evbuffer_add_printf(b, "</ol>\n");
