@@ -87,6 +87,16 @@ def no_alert():
     raise Fail("a script from a tunnel name ran (an alert is open)")
 
 
+def console_clean(where):
+    """No error in the console: nothing blocked by the Content Security
+    Policy (an inline script or style would be), no script error.  The
+    favicon, which the server does not have, may be missing."""
+    bad = [e["message"] for e in d.get_log("browser")
+           if e["level"] == "SEVERE" and "favicon.ico" not in e["message"]]
+    if bad:
+        raise Fail("console errors on %s: %r" % (where, bad))
+
+
 def signin(user, key):
     d.get(args.url + "/signin")
     wait(lambda: d.find_element(By.ID, "user"), 10, "the sign-in form")
@@ -105,6 +115,7 @@ for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
           "--user-data-dir=" + args.profile, "--disable-extensions",
           "--no-proxy-server"):
     opts.add_argument(a)
+opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
 d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
 d.set_page_load_timeout(20)
 status = 0
@@ -121,6 +132,7 @@ try:
     if d.get_cookie("sc_session") is not None:
         raise Fail("a session cookie for a wrong key")
     shot("01-wrong-key")
+    d.get_log("browser")    # its 401, expected
     say("ok: a wrong key: %r" % err)
 
     signin(args.user, args.key)
@@ -173,6 +185,7 @@ try:
                  30, "bytes down moving on (still %r)" % second)
     if d.execute_script("return window.scMarker") != 42:
         raise Fail("the page was reloaded")
+    console_clean("the tunnels page")
     shot("04-counters-move")
     say("ok: bytes down %s -> %s -> %s, bytes up %s" %
         (first, second, third, cell(tid, "up")))
@@ -223,6 +236,7 @@ try:
          == "terminated", 30, "the tunnel terminated")
     wait(lambda: not d.find_elements(By.ID, "stop"), 10,
          "the stop button gone")
+    console_clean("the tunnel's page")
     shot("07-stopped")
     say("ok: stopped from the keyboard: terminated")
 
