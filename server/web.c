@@ -106,13 +106,12 @@ void
 web_send(struct httpd_req *req, int code, const char *type,
     struct evbuffer *b, const char *more)
 {
-	char		 hdrs[WEB_HEADERS_MAX + 512];
+	char		 hdrs[WEB_HEADERS_MAX + 512], path[256];
 	size_t		 len = b != NULL ? evbuffer_get_length(b) : 0;
 	const void	*body = "";
 
 	if (len > 0)
 		body = evbuffer_pullup(b, -1);
-
 	snprintf(hdrs, sizeof(hdrs),
 	    "Content-Security-Policy: default-src 'none'; script-src 'self'; "
 	    "style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -122,7 +121,9 @@ web_send(struct httpd_req *req, int code, const char *type,
 	    "Referrer-Policy: no-referrer\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "%s", more != NULL ? more : "");
-	log_debug("%s %s %d", httpd_req_method(req), "(web)", code);
+	/* before the answer, which frees the request */
+	log_sanitize(httpd_req_target(req), path, sizeof(path));
+	log_debug("web: %s %s %d", httpd_req_method(req), path, code);
 	httpd_reply(req, code, type, hdrs, body, len);
 	if (b != NULL)
 		evbuffer_drain(b, len);
