@@ -118,7 +118,9 @@ weblinks_apply(const struct srv_tlinks *l)
 	struct tunnel		*t;
 	size_t			 len;
 
-	if ((t = tunnel_find(l->id)) == NULL || (w = weblinks_get(t)) == NULL)
+	/* a terminated tunnel keeps the figures it ended with */
+	if ((t = tunnel_find(l->id)) == NULL ||
+	    t->status == TUNNEL_TERMINATED || (w = weblinks_get(t)) == NULL)
 		return;
 	len = offsetof(struct srv_tlinks, links) +
 	    l->count * sizeof(struct srv_tlink);
@@ -157,8 +159,11 @@ weblinks_state(struct tunnel *t, const struct srv_tstate *ts, int status,
 			    tunnel_status_name(t->status), ts->reason);
 		else
 			weblinks_event(t, "%s", tunnel_status_name(t->status));
-		if (t->status == TUNNEL_TERMINATED && w->live != NULL)
+		/* its bytes stay, its sessions are gone */
+		if (t->status == TUNNEL_TERMINATED && w->live != NULL) {
 			w->live->nlinks = w->live->count = 0;
+			w->live->streams_open = 0;
+		}
 	}
 }
 

@@ -217,13 +217,14 @@ web_row_make(const struct tunnel *t, struct web_row *r)
 	r->cell[C_ERROR] = t->web != NULL ? t->web->last_error : "";
 }
 
-/* The sessions of t that the KGP worker last told of, or NULL. */
+/*
+ * The sessions of t that the KGP worker last told of, or NULL; for a
+ * terminated tunnel, its last bytes and no session.
+ */
 static const struct srv_tlinks *
 web_live(const struct tunnel *t)
 {
-	if (t->web == NULL || t->status == TUNNEL_TERMINATED)
-		return (NULL);
-	return (t->web->live);
+	return (t->web != NULL ? t->web->live : NULL);
 }
 
 /* The texts of a session's cells into out, text[i] pointing at out[i]. */

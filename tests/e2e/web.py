@@ -236,9 +236,12 @@ try:
          == "terminated", 30, "the tunnel terminated")
     wait(lambda: not d.find_elements(By.ID, "stop"), 10,
          "the stop button gone")
+    down = d.find_element(By.CSS_SELECTOR, "dd[data-f=down]").text
+    if down in ("", "0 B"):
+        raise Fail("the stopped tunnel shows bytes down %r" % down)
     console_clean("the tunnel's page")
     shot("07-stopped")
-    say("ok: stopped from the keyboard: terminated")
+    say("ok: stopped from the keyboard: terminated, %s down in all" % down)
 
     # another account sees none of the first one's unshared tunnels
     d.delete_all_cookies()
