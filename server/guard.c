@@ -438,3 +438,5 @@ throttle_failures(int realm)
 	return (realm == THROTTLE_REST || realm == THROTTLE_ENTRY ?
 	    failures_total[realm] : 0);
 }
+
+
