@@ -687,6 +687,7 @@ http_status_text(int status)
 	case 101: return ("Switching Protocols");
 	case 200: return ("OK");
 	case 204: return ("No Content");
+	case 303: return ("See Other");
 	case 304: return ("Not Modified");
 	case 400: return ("Bad Request");
 	case 401: return ("Unauthorized");
@@ -699,6 +700,7 @@ http_status_text(int status)
 	case 411: return ("Length Required");
 	case 413: return ("Content Too Large");
 	case 414: return ("URI Too Long");
+	case 415: return ("Unsupported Media Type");
 	case 417: return ("Expectation Failed");
 	case 429: return ("Too Many Requests");
 	case 431: return ("Request Header Fields Too Large");

@@ -29,7 +29,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	9
+#define SRV_IMSG_VERSION	10
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -110,6 +110,10 @@ enum srv_imsg_type {
 				/* srv_gate_req */
 	IMSG_SRV_GATE_REP = 1652, /* REST -> KGP, relayed: struct */
 				/* srv_gate_rep, nids ids */
+
+	/* KGP -> REST, relayed by the parent: for the web page (1700-1749) */
+	IMSG_SRV_TUNNEL_LINKS = 1700, /* struct srv_tlinks, count links: */
+				/* every WEB_LINKS_PUSH_SEC, when changed */
 };
 
 #define SRV_LISTEN_REST		1
@@ -418,4 +422,35 @@ struct srv_account_rep {
 	uint8_t		 pad[4];
 };
 int	 srv_account_rep_valid(const void *, size_t);
+
+/*
+ * A tunnel's KGP sessions as the web page shows them (weblinks.c): the
+ * totals, and the first WEB_LINKS_MAX sessions.  The message ends with
+ * the last: its size is offsetof(links) + count * sizeof(struct
+ * srv_tlink).
+ */
+struct srv_tlink {
+	char		 addr[ADDRSTR_MAX];	/* the client's, "ip:port" */
+	uint32_t	 index;		/* its connection index */
+	uint32_t	 up;		/* 1: the link is up; 0: broken */
+	uint64_t	 rtt_us;	/* last keepalive round trip, 0: none */
+	uint64_t	 streams_open;
+	uint64_t	 bytes_in;	/* from the client (to browsers) */
+	uint64_t	 bytes_out;	/* to the client (from browsers) */
+	int64_t		 since;		/* accepted, Unix seconds */
+};
+
+struct srv_tlinks {
+	char		 id[TUNNEL_ID_LEN + 1];
+	uint8_t		 pad[3];
+	uint32_t	 nlinks;	/* sessions in all */
+	uint32_t	 count;		/* in links[], at most WEB_LINKS_MAX */
+	uint32_t	 pad2;
+	uint64_t	 streams_open;	/* of all the sessions */
+	uint64_t	 bytes_in;	/* ... those gone included */
+	uint64_t	 bytes_out;
+	struct srv_tlink links[WEB_LINKS_MAX];
+};
+int	 srv_tlinks_valid(const void *, size_t);
+
 #endif /* SC_IMSG_SERVER_H */

@@ -44,7 +44,6 @@ static void	 kgp_server_accept(int, void *);
 static void	 kgp_server_first(int, short, void *);
 static void	 kgp_server_evict(struct admit_ent *, void *);
 static void	 kgp_server_waiting_free(struct kgp_client *);
-static uint64_t	 kgp_server_now_ms(void);
 static void	 kgp_server_proven(struct kgp_client *);
 static int	 kgp_server_shed_cb(void *);
 static int	 kgp_server_hello(struct kgp_conn *, const struct kgp_hello *,
@@ -106,7 +105,8 @@ kgp_server_shed(void)
 	return (kgp_admit != NULL && admit_shed(kgp_admit));
 }
 
-static uint64_t
+/* Monotonic milliseconds, as kgp_client.since_ms counts them. */
+uint64_t
 kgp_server_now_ms(void)
 {
 	struct timespec	 ts;

@@ -172,6 +172,9 @@ static const struct imsgev_msg parent_msgs_kgp[] = {
 	    0, srv_tstate_valid, parent_to_rest },
 	{ IMSGEV_TYPE(IMSG_SRV_KGP_STATS), IMSGEV_SIZE(struct srv_kgp_stats),
 	    0, NULL, parent_to_rest },
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_LINKS),
+	    offsetof(struct srv_tlinks, links), sizeof(struct srv_tlinks), 0,
+	    srv_tlinks_valid, parent_to_rest },
 	{ IMSGEV_TYPE(IMSG_SRV_AUTH_REQ), IMSGEV_SIZE(struct srv_auth_req), 0,
 	    srv_auth_req_valid, parent_auth_req },
 	{ IMSGEV_TYPE(IMSG_SRV_GATE_REQ), IMSGEV_SIZE(struct srv_gate_req), 0,
@@ -750,7 +753,7 @@ parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
-/* TUNNEL_STATE, KGP_STATS (-m only): as they are */
+/* TUNNEL_STATE, TUNNEL_LINKS, KGP_STATS (-m only): as they are */
 static int
 parent_to_rest(struct imsgev *iev, struct imsg *imsg)
 {

@@ -314,6 +314,27 @@ srv_tstate_valid(const void *p, size_t len)
 	return (0);
 }
 
+/* The size is offsetof(links) + count links (the table checks the rest). */
+int
+srv_tlinks_valid(const void *p, size_t len)
+{
+	const struct srv_tlinks	*l = p;
+	uint32_t		 i;
+
+	if (len < offsetof(struct srv_tlinks, links) ||
+	    !FIELD_STR(l->id) || !tunnel_id_valid(l->id) ||
+	    l->count > WEB_LINKS_MAX || l->count > l->nlinks ||
+	    l->nlinks > 65536 ||
+	    len != offsetof(struct srv_tlinks, links) +
+	    l->count * sizeof(struct srv_tlink))
+		return (-1);
+	for (i = 0; i < l->count; i++)
+		if (!FIELD_STR(l->links[i].addr) || l->links[i].up > 1 ||
+		    l->links[i].index > 65535 || l->links[i].since < 0)
+			return (-1);
+	return (0);
+}
+
 int
 srv_auth_req_valid(const void *p, size_t len)
 {

@@ -285,7 +285,7 @@ void
 reg_state(const struct srv_tstate *ts)
 {
 	struct tunnel	*t;
-	int		 changed = 0;
+	int		 changed = 0, ostatus, onlinks;
 
 	TAILQ_FOREACH(t, &pending, entry)
 		if (strcmp(t->id, ts->id) == 0)
@@ -312,6 +312,8 @@ reg_state(const struct srv_tstate *ts)
 		log_debug("tunnel %s: a report for no tunnel", ts->id);
 		return;
 	}
+	ostatus = t->status;
+	onlinks = t->nlinks;
 	if (ts->entry_port != 0 && (int)ts->entry_port != t->entry_port) {
 		t->entry_port = ts->entry_port;
 		changed = 1;
@@ -337,6 +339,7 @@ reg_state(const struct srv_tstate *ts)
 		}
 		changed = 1;
 	}
+	weblinks_state(t, ts, ostatus, onlinks);
 	reg_answered(t);
 	if (changed)
 		state_save();
@@ -359,6 +362,7 @@ reg_created(struct tunnel *t)
 	t->start_cb = NULL;
 	t->start_arg = NULL;
 	TAILQ_INSERT_TAIL(&env->tunnels, t, entry);
+	weblinks_event(t, "created by %s", t->owner);
 	if ((seq = state_save()) == 0) {
 		reg_unsaved(t, errno, cb, arg);
 		return;
@@ -449,6 +453,8 @@ reg_delete(struct tunnel *t)
 		t->status = TUNNEL_HALTING;
 		log_debug("tunnel %s halting: deleted", t->id);
 	}
+	weblinks_event(t, "stopped by its owner: %s",
+	    tunnel_status_name(t->status));
 	state_save();
 }
 

@@ -15,6 +15,8 @@
  *	DELETE	/rest/v1/{user}/accounts/{name}
  *	GET	/rest/v1/public/ca.pem	(no authentication)
  *
+ * and the Tunnels web page (web.c) at / and the few paths it uses.
+ *
  * The last is the certificate of the CA that resigns TLS at the entry
  * proxies, for a browser farm to trust: public, so asked without
  * credentials (an account named "public" keeps its own paths).
@@ -129,7 +131,6 @@ static struct rest_wait *rest_waiting(uint64_t);
 static struct rest_wait *rest_wait_new(struct rest_req *);
 static void	 rest_wait_req(struct rest_wait *, struct rest_req *);
 static json_t	*rest_tunnel_list(struct rest_req *, int);
-static void	 rest_signin_failed(struct rest_req *, const char *, int);
 static char	*rest_query_get(const char *, const char *, char *, size_t);
 static int	 rest_query_true(const char *, const char *);
 static struct bufferevent *rest_bevcb(struct event_base *, int, void *);
@@ -419,10 +420,10 @@ rest_error(struct rest_req *r, int code, const char *msg)
 static int
 rest_auth(struct rest_req *r, const char *pathuser)
 {
-	const char		*hdr, *known;
+	const char		*hdr;
 	char			 user[ACCOUNT_NAME_MAX + 2];
 	char			 key[REST_KEY_MAX];
-	int			 good;
+	int			 code;
 
 	hdr = httpd_req_header(r->req, "Authorization");
 	if (rest_basic_auth(hdr, user, sizeof(user), key, sizeof(key)) ==
@@ -430,66 +431,18 @@ rest_auth(struct rest_req *r, const char *pathuser)
 		rest_error(r, 401, "Not authorized");
 		return (-1);
 	}
-	known = account_find(&env->accounts, user) ? user : NULL;
-	if (throttle_check(THROTTLE_REST, r->peer, known, &r->retry)) {
-		explicit_bzero(key, sizeof(key));
+	code = login_check(r->req, user, key, "REST", &r->retry);
+	explicit_bzero(key, sizeof(key));
+	if (code == 429) {
 		rest_limited(r, r->retry);
 		return (-1);
 	}
-	good = account_check(&env->accounts, user, key) == 0;
-	explicit_bzero(key, sizeof(key));
-	if (!good) {
-		throttle_fail(THROTTLE_REST, r->peer, known);
-		rest_signin_failed(r, user, known != NULL);
-		rest_error(r, 401, "Not authorized");
-		return (-1);
-	}
-	throttle_ok(THROTTLE_REST, r->peer, user);
-	/* a client that logs in keeps its connections under a flood */
-	httpd_req_trust(r->req);
-	if (strcmp(user, pathuser) != 0) {
+	if (code != 0 || strcmp(user, pathuser) != 0) {
 		rest_error(r, 401, "Not authorized");
 		return (-1);
 	}
 	strlcpy(r->user, user, sizeof(r->user));
 	return (0);
-}
-
-/*
- * A failed sign-in into the event log: at most EVENTS_SIGNIN_RATE a
- * second, the next one that is logged says how many were not.  One of
- * a known account is that account's event; another names what was
- * tried in its detail, for the operator only.
- */
-static void
-rest_signin_failed(struct rest_req *r, const char *user, int known)
-{
-	static struct timespec	 window;
-	static unsigned int	 n, dropped;
-	struct timespec		 now;
-	char			 why[128], detail[EVENT_DETAIL_MAX + 1];
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec != window.tv_sec) {
-		window = now;
-		n = 0;
-	}
-	if (++n > EVENTS_SIGNIN_RATE) {
-		dropped++;
-		return;
-	}
-	if (known)
-		strlcpy(why, "wrong access key", sizeof(why));
-	else
-		snprintf(why, sizeof(why), "no account \"%.64s\"", user);
-	if (dropped > 0)
-		snprintf(detail, sizeof(detail), "REST: %s (%u more failed "
-		    "sign-ins not logged)", why, dropped);
-	else
-		snprintf(detail, sizeof(detail), "REST: %s", why);
-	dropped = 0;
-	worker_event(EVENT_SIGNIN_FAILED, known ? user : NULL,
-	    known ? user : NULL, r->peer, detail);
 }
 
 /* Too many failed logins from here for this account: 429, for retry s. */
@@ -541,6 +494,11 @@ rest_request(struct httpd_req *req, void *arg)
 		}
 	}
 	log_sanitize(path ? path : "?", r.path, sizeof(r.path));
+	/* the Tunnels web page (web.c) */
+	if (path != NULL && web_path(path)) {
+		web_request(req, path);
+		return;
+	}
 
 	if (path == NULL || strncmp(path, REST_PREFIX "/",
 	    sizeof(REST_PREFIX)) != 0 ||

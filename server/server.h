@@ -189,6 +189,23 @@
 #define GATEWAY_ASK_SEC		10	/* the REST worker answers within */
 
 /*
+ * The Tunnels web page (web.c, webpage.c, weblinks.c), served by the
+ * REST worker on the REST port.  Sessions live in the REST worker's
+ * memory only: a new REST worker signs everyone out.
+ */
+#define WEB_SESSIONS_MAX	1024	/* signed in at once, in all */
+#define WEB_SESSIONS_ACCOUNT	16	/* ... per account: the oldest goes */
+#define WEB_SESSION_IDLE_SEC	(30 * 60)	/* unused so long: ended */
+#define WEB_SESSION_MAX_SEC	(12 * 3600)	/* ended this long after sign-in */
+#define WEB_TOKEN_BYTES		32	/* session and CSRF tokens: 256 bits */
+#define WEB_POLL_MS		2000	/* the pages ask for fresh figures */
+#define WEB_EVENTS_MAX		16	/* recent events kept per tunnel */
+#define WEB_EVENT_LEN		160	/* bytes of one, NUL included */
+#define WEB_ERROR_LEN		128	/* a tunnel's last error */
+#define WEB_LINKS_MAX		16	/* KGP sessions shown per tunnel */
+#define WEB_LINKS_PUSH_SEC	1	/* the KGP worker's figures, so often */
+
+/*
  * Direct connections (direct.c): what a tunnel's traffic rules send
  * from the server straight to the origin.
  */
@@ -247,6 +264,8 @@ struct srv_ca_rep;
 struct x509_st;
 struct evp_pkey_st;
 struct srv_kgp_stats;
+struct srv_tlinks;
+struct httpd_req;
 
 /* an HTTP status code and how many answers had it (rest.c) */
 struct status_count {
@@ -313,6 +332,11 @@ struct tunnel {
 	void			(*start_cb)(struct tunnel *, int, const char *,
 				    void *);
 	void			*start_arg;
+	/* the web page: live figures and events (REST), what was sent (KGP) */
+	struct web_tunnel	*web;
+	uint64_t		 gone_in;	/* KGP: bytes of links gone */
+	uint64_t		 gone_out;
+	uint64_t		 links_sum;	/* KGP: the figures last sent */
 };
 TAILQ_HEAD(tunnellist, tunnel);
 
@@ -503,6 +527,10 @@ void		 throttle_ok(int, const char *, const char *);
 uint64_t	 throttle_failures(int);
 size_t		 server_fd_share(size_t, int);
 
+/* login.c */
+int		 login_check(struct httpd_req *, const char *, const char *,
+		    const char *, int *);
+
 /* cert.c */
 int		 cert_load_or_create(const char *, const char *, char **,
 		    size_t *, char **, size_t *);
@@ -637,6 +665,18 @@ size_t		 rest_codes(const struct status_count **);
 void		 rest_events_answer(uint64_t, const char *, size_t);
 int		 rest_account_answer(struct imsgev *, struct imsg *);
 
+/* web.c: the Tunnels web page, in the REST worker */
+int		 web_path(const char *);
+void		 web_request(struct httpd_req *, const char *);
+
+/* weblinks.c: each tunnel's live figures and recent events */
+void		 weblinks_push(void);
+void		 weblinks_apply(const struct srv_tlinks *);
+void		 weblinks_state(struct tunnel *, const struct srv_tstate *,
+		    int, int);
+void		 weblinks_event(struct tunnel *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+
 /* metrics.c: -m, in the REST worker */
 int		 metrics_init(int);
 void		 metrics_ready(int);
@@ -650,6 +690,7 @@ void		 kgp_server_shutdown(void);
 void		 kgp_server_close_all(void);
 void		 kgp_server_shutdown_check(void);
 void		 kgp_server_stats(struct srv_kgp_stats *);
+uint64_t	 kgp_server_now_ms(void);
 
 /* state.c */
 void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,

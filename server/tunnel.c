@@ -22,6 +22,7 @@
 #include "proc.h"
 #include "rules.h"
 #include "server.h"
+#include "web.h"
 
 #define TUNNEL_HALT_TIMEOUT	10	/* s: a halting link that does not close */
 
@@ -97,6 +98,10 @@ tunnel_free(struct tunnel *t)
 	rules_free(t->rules);
 	json_decref(t->metadata);
 	explicit_bzero(t->secret, sizeof(t->secret));
+	if (t->web != NULL) {
+		free(t->web->live);
+		free(t->web);
+	}
 	free(t);
 }
 
@@ -203,6 +208,8 @@ tunnel_add(const struct srv_tunnel_add *a)
 		if (a->mode == SRV_ADD_NEW)
 			fatalx("%s: tunnel %s added twice", __func__, a->id);
 		tunnel_report(t, NULL);
+		/* a new REST worker: it gets the figures again (weblinks.c) */
+		t->links_sum = 0;
 		return;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL)
@@ -440,16 +447,26 @@ void
 tunnel_unbind(struct tunnel *t, struct kgp_client *c, int code,
     const char *reason)
 {
-	char	 why[128];
+	char	 why[ADDRSTR_MAX + 256];
 
 	if (c->tunnel != t)
 		return;
 	TAILQ_REMOVE(&t->links, c, tentry);
 	c->tunnel = NULL;
+	if (c->conn != NULL) {
+		struct kgp_conn_stats	 st;
+
+		/* its bytes stay in the tunnel's figures (weblinks.c) */
+		kgp_conn_stats(c->conn, &st);
+		t->gone_in += st.bytes_in;
+		t->gone_out += st.bytes_out;
+	}
 	log_info("tunnel %s: connection %u from %s closed: %s", t->id,
 	    c->index, c->addr, reason);
+	snprintf(why, sizeof(why), "connection %u from %s closed: %s",
+	    c->index, c->addr, reason);
 	if (!TAILQ_EMPTY(&t->links)) {
-		tunnel_report(t, NULL);
+		tunnel_report(t, why);
 		return;
 	}
 	switch (t->status) {
@@ -464,7 +481,7 @@ tunnel_unbind(struct tunnel *t, struct kgp_client *c, int code,
 			tunnel_terminate(t, why);
 		} else {
 			timer_add(t->grace, env->grace, 0);
-			tunnel_report(t, NULL);
+			tunnel_report(t, why);
 		}
 		break;
 	case TUNNEL_HALTING:

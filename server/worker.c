@@ -71,6 +71,8 @@ static void	 worker_start(void);
 static int	 worker_shutdown_msg(struct imsgev *, struct imsg *);
 static void	 worker_check_ready(void);
 static int	 worker_tunnel_state(struct imsgev *, struct imsg *);
+static int	 worker_tunnel_links(struct imsgev *, struct imsg *);
+static void	 worker_push_links(int, short, void *);
 static int	 worker_auth_req(struct imsgev *, struct imsg *);
 static int	 worker_kgp_updown(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_add(struct imsgev *, struct imsg *);
@@ -131,6 +133,9 @@ static const struct imsgev_msg worker_msgs_rest[] = {
 	{ IMSGEV_TYPE(IMSG_SRV_ACCOUNT_REP),
 	    IMSGEV_SIZE(struct srv_account_rep), 0, srv_account_rep_valid,
 	    rest_account_answer },
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_LINKS),
+	    offsetof(struct srv_tlinks, links), sizeof(struct srv_tlinks), 0,
+	    srv_tlinks_valid, worker_tunnel_links },
 	IMSGEV_END
 };
 
@@ -180,6 +185,7 @@ static int		 have_config, started, ready;
 static int		 rest_fd = -1, kgp_fd = -1, metrics_fd = -1;
 static int		 gateway_fd = -1;
 static struct event	*push_ev;	/* KGP, -m: the figures for REST */
+static struct event	*links_ev;	/* KGP: the tunnels' figures */
 static char		*pem[SRV_BLOB_MAX];
 static size_t		 pemlen[SRV_BLOB_MAX];
 static char		*state_text;
@@ -565,6 +571,14 @@ worker_check_ready(void)
 		if (!tunnels_told || worker_binds_pending() > 0)
 			return;
 		kgp_server_enable();
+		{
+			struct timeval	 tv = { WEB_LINKS_PUSH_SEC, 0 };
+
+			if ((links_ev = event_new(env->base, -1, EV_PERSIST,
+			    worker_push_links, NULL)) == NULL)
+				fatalx("%s: event_new", __func__);
+			evtimer_add(links_ev, &tv);
+		}
 		if (env->metrics) {
 			struct timeval	 tv = { METRICS_PUSH_SEC, 0 };
 
@@ -593,6 +607,26 @@ worker_tunnel_state(struct imsgev *iev, struct imsg *imsg)
 	if (started)
 		reg_state(&ts);
 	return (IMSGEV_OK);
+}
+
+/* REST: a tunnel's sessions, for the web page (the size is checked). */
+static int
+worker_tunnel_links(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_tlinks	 l;
+
+	memset(&l, 0, sizeof(l));
+	memcpy(&l, imsg->data, IMSG_DATA_SIZE(imsg));
+	if (started)
+		weblinks_apply(&l);
+	return (IMSGEV_OK);
+}
+
+/* KGP: the tunnels' figures that changed, every WEB_LINKS_PUSH_SEC. */
+static void
+worker_push_links(int fd, short ev, void *arg)
+{
+	weblinks_push();
 }
 
 static int

@@ -160,6 +160,18 @@ tunnel_status_name(enum tunnel_status s)
 	return (s == TUNNEL_RUNNING ? "running" : "terminated");
 }
 
+/* the web page's events: none here */
+void
+weblinks_state(struct tunnel *t, const struct srv_tstate *ts, int status,
+    int nlinks)
+{
+}
+
+void
+weblinks_event(struct tunnel *t, const char *fmt, ...)
+{
+}
+
 /* a tunnel of owner taking size bytes; in the registry if add */
 static struct tunnel *
 mk(const char *owner, size_t size, enum tunnel_status st, int add)
