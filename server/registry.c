@@ -721,6 +721,33 @@ reg_gate(const struct srv_gate_req *req, struct srv_gate_rep *rep)
 	return (SRV_GATE_REP_LEN(n));
 }
 
+/* Is o a running member of t's pool (t itself included)? */
+static int
+reg_pool_peer(const struct tunnel *t, const struct tunnel *o)
+{
+	return (o->status == TUNNEL_RUNNING && o->tunnel_pool &&
+	    strcmp(o->owner, t->owner) == 0 &&
+	    strcmp(reg_name(o), reg_name(t)) == 0);
+}
+
+/*
+ * The running members of the pool t is a member of, for the web page;
+ * 0 for a tunnel that is not in a pool (or not running).
+ */
+size_t
+reg_pool_size(const struct tunnel *t)
+{
+	struct tunnel	*o;
+	size_t		 n = 0;
+
+	if (!t->tunnel_pool || t->status != TUNNEL_RUNNING)
+		return (0);
+	TAILQ_FOREACH(o, &env->tunnels, entry)
+		if (reg_pool_peer(t, o))
+			n++;
+	return (n);
+}
+
 /*
  * The pool t is a member of, for the REST API: {"name": ..., "members":
  * [ids]}, the running tunnel_pool tunnels of its owner and name; NULL
@@ -740,9 +767,7 @@ reg_pool_json(const struct tunnel *t)
 		return (NULL);
 	}
 	TAILQ_FOREACH(o, &env->tunnels, entry)
-		if (o->status == TUNNEL_RUNNING && o->tunnel_pool &&
-		    strcmp(o->owner, t->owner) == 0 &&
-		    strcmp(reg_name(o), reg_name(t)) == 0)
+		if (reg_pool_peer(t, o))
 			json_array_append_new(members, json_string(o->id));
 	json_object_set_new(pool, "name", json_string(reg_name(t)));
 	json_object_set_new(pool, "members", members);

@@ -479,6 +479,7 @@ int		 reg_may_delete(const char *, const struct tunnel *);
 int		 reg_may_share(const char *, char *, size_t);
 size_t		 reg_gate(const struct srv_gate_req *, struct srv_gate_rep *);
 struct json_t	*reg_pool_json(const struct tunnel *);
+size_t		 reg_pool_size(const struct tunnel *);
 
 /* privsep.c */
 struct imsgev_peer;

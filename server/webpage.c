@@ -46,6 +46,7 @@ static const char *const col_label[C_NCOLS] = {
 struct web_row {
 	const char	*cell[C_NCOLS];
 	char		 owner[ACCOUNT_NAME_MAX + 16];
+	char		 pool[WEB_NUM_LEN + 16];
 	char		 client[2 * TUNNEL_STRING_MAX + 16];
 	char		 started[WEB_NUM_LEN];
 	char		 conns[WEB_CONNS_LEN];
@@ -167,6 +168,7 @@ web_row_make(const struct tunnel *t, struct web_row *r)
 	char			 rtt_text[WEB_NUM_LEN];
 	uint64_t		 rtt = 0;
 	uint32_t		 i, up = 0;
+	size_t			 n;
 
 	r->cell[C_NAME] = t->identifier != NULL && *t->identifier != '\0' ?
 	    t->identifier : "(no name)";
@@ -175,8 +177,12 @@ web_row_make(const struct tunnel *t, struct web_row *r)
 	snprintf(r->owner, sizeof(r->owner), "%s%s", t->owner,
 	    t->shared_tunnel ? " (shared)" : "");
 	r->cell[C_OWNER] = r->owner;
-	r->cell[C_POOL] = t->tunnel_pool && t->identifier != NULL ?
-	    t->identifier : "";
+	if ((n = reg_pool_size(t)) > 0)
+		snprintf(r->pool, sizeof(r->pool), "%zu member%s", n,
+		    n == 1 ? "" : "s");
+	else
+		r->pool[0] = '\0';
+	r->cell[C_POOL] = r->pool;
 	host = web_meta(t, "hostname");
 	version = web_meta(t, "git_version");
 	snprintf(r->client, sizeof(r->client), "%s%s%s",

@@ -36,6 +36,12 @@ reg_may_delete(const char *account, const struct tunnel *t)
 	return (strcmp(account, t->owner) == 0);
 }
 
+size_t
+reg_pool_size(const struct tunnel *t)
+{
+	return (t->tunnel_pool ? 1 : 0);
+}
+
 const char *
 tunnel_status_name(enum tunnel_status s)
 {
