@@ -31,7 +31,9 @@
 #     (sc-server), before and after, and per stream;
 #   - time to ready: from starting sc to its readyfile, median of 10;
 #   - the gateway (issue 19): wrk requests/s (1 KiB, 50 connections kept
-#     alive, Proxy-Authorization on each) and a 1 GiB curl download, one
+#     alive, and again with a new connection for each request: the
+#     gateway picks a tunnel for each; Proxy-Authorization on each request)
+#     and a 1 GiB curl download, one
 #     stream, through the gateway (-G, user bench+bench) and through the
 #     same tunnel's own entry port, in the same run, and their ratio.
 # It prints one table with the absolute figures, the ratios ours/peer and
@@ -321,10 +323,15 @@ bench_gateway() {
 	printf 'wrk.path = "http://%s/1k"\nwrk.headers["Host"] = "%s"\nwrk.headers["Proxy-Authorization"] = "Basic %s"\n' \
 	    "$APP" "$APP" "$(printf 'bench+bench:%s' "$key" | base64 -w0)" \
 	    >"$tmp/gw.lua"
+	# a new connection for each request: the gateway picks the tunnel
+	# each time (its answer kept, GATEWAY_CACHE_SEC)
+	{ cat "$tmp/gw.lua"; echo 'wrk.headers["Connection"] = "close"'; } \
+	    >"$tmp/gw-close.lua"
 	curl -sf -o /dev/null -x "http://$GATEWAY" -U "bench+bench:$key" \
 	    "http://$APP/1k" || die "no answer through the gateway"
 	# the two in turn, so that what else the machine does weighs on both
 	GW[rps.entry]=0 GW[rps.gateway]=0 GW[dl.entry]=0 GW[dl.gateway]=0
+	GW[new.entry]=0 GW[new.gateway]=0
 	for i in $(seq 1 "$repeat"); do
 		for e in entry gateway; do
 			case $e in entry) v=$entry ;; gateway) v=$GATEWAY ;; esac
@@ -335,6 +342,12 @@ bench_gateway() {
 			out=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
 			[ -n "$out" ] && [ "$out" -gt "${GW[rps.$e]}" ] &&
 			    GW[rps.$e]=$out
+			out=$(wrk -t2 -c50 -d"${duration}s" -s "$tmp/gw-close.lua" \
+			    "http://$v" 2>&1)
+			echo "$out" >>"$tmp/wrk-gw.out"
+			out=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+			[ -n "$out" ] && [ "$out" -gt "${GW[new.$e]}" ] &&
+			    GW[new.$e]=$out
 			out=$(curl -sS -x "http://$v" -U "bench+bench:$key" \
 			    -o /dev/null -w '%{speed_download}' "http://$APP/1g" \
 			    2>>"$tmp/gw.log")
@@ -348,9 +361,10 @@ print_gateway() {
 	echo
 	echo "The gateway (issue 19): the same tunnel through its own entry port and through -G, same run"
 	printf '%-44s %11s %11s | %s\n' "measure" "entry port" "gateway" "gateway/entry (target)"
-	for m in rps dl; do
+	for m in rps new dl; do
 		case $m in
 		rps) name="wrk 1 KiB, 50 conns kept alive, req/s" ;;
+		new) name="wrk 1 KiB, 50 conns, a new one a request, req/s" ;;
 		dl) name="download 1 GiB, 1 stream, MB/s" ;;
 		esac
 		r=$(awk -v a="${GW[$m.gateway]}" -v b="${GW[$m.entry]}" 'BEGIN {

@@ -288,6 +288,67 @@ test_relayed(void **state)
 	assert_int_equal(srv_auth_req_valid(&r, sizeof(r)), -1);
 }
 
+/* the gateway's question and answer (issue 19) */
+static void
+test_gate(void **state)
+{
+	struct srv_gate_req	 q;
+	struct srv_gate_rep	*r;
+
+	memset(&q, 0, sizeof(q));
+	strlcpy(q.addr, "127.0.0.1", sizeof(q.addr));
+	strlcpy(q.user, "alice+bob/ci", sizeof(q.user));
+	strlcpy(q.key, "k", sizeof(q.key));
+	q.have = 1;
+	assert_int_equal(srv_gate_req_valid(&q, sizeof(q)), 0);
+	assert_int_equal(srv_gate_req_valid(&q, sizeof(q) - 1), -1);
+	q.have = 2;
+	assert_int_equal(srv_gate_req_valid(&q, sizeof(q)), -1);
+	q.have = 1;
+	memset(q.user, 'u', sizeof(q.user));	/* no NUL */
+	assert_int_equal(srv_gate_req_valid(&q, sizeof(q)), -1);
+	q.user[0] = '\0';
+	q.addr[0] = '\0';
+	assert_int_equal(srv_gate_req_valid(&q, sizeof(q)), -1);
+
+	assert_non_null(r = calloc(1, sizeof(*r)));
+	r->result = SRV_GATE_OK;
+	r->nids = 2;
+	strlcpy(r->ids[0], ID, sizeof(r->ids[0]));
+	strlcpy(r->ids[1], ID, sizeof(r->ids[1]));
+	strlcpy(r->label, "named \"ci\" of bob", sizeof(r->label));
+	/* the message ends with its ids, exactly */
+	assert_int_equal(srv_gate_rep_valid(r, SRV_GATE_REP_LEN(2)), 0);
+	assert_int_equal(srv_gate_rep_valid(r, SRV_GATE_REP_LEN(2) + 1), -1);
+	assert_int_equal(srv_gate_rep_valid(r, SRV_GATE_REP_LEN(1)), -1);
+	assert_int_equal(srv_gate_rep_valid(r, SRV_GATE_REP_LEN(0) - 1), -1);
+	r->ids[1][5] = 'G';
+	assert_int_equal(srv_gate_rep_valid(r, SRV_GATE_REP_LEN(2)), -1);
+	r->ids[1][5] = '5';
+	r->nids = GATEWAY_POOL_MAX + 1;
+	assert_int_equal(srv_gate_rep_valid(r, sizeof(*r)), -1);
+	/* ids only with SRV_GATE_OK, and some then */
+	r->nids = 0;
+	assert_int_equal(srv_gate_rep_valid(r, SRV_GATE_REP_LEN(0)), -1);
+	r->result = SRV_GATE_UNSHARED;
+	assert_int_equal(srv_gate_rep_valid(r, SRV_GATE_REP_LEN(0)), 0);
+	r->nids = 1;
+	assert_int_equal(srv_gate_rep_valid(r, SRV_GATE_REP_LEN(1)), -1);
+	r->nids = 0;
+	r->result = SRV_GATE_UNSHARED + 1;
+	assert_int_equal(srv_gate_rep_valid(r, SRV_GATE_REP_LEN(0)), -1);
+	r->result = SRV_GATE_LIMITED;
+	r->retry = -1;
+	assert_int_equal(srv_gate_rep_valid(r, SRV_GATE_REP_LEN(0)), -1);
+	r->retry = 3;
+	r->label[2] = '\n';		/* a label that is not text */
+	assert_int_equal(srv_gate_rep_valid(r, SRV_GATE_REP_LEN(0)), -1);
+	r->label[2] = 'm';
+	memset(r->label, 'x', sizeof(r->label));
+	assert_int_equal(srv_gate_rep_valid(r, SRV_GATE_REP_LEN(0)), -1);
+	free(r);
+}
+
 int
 main(void)
 {
@@ -299,6 +360,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_order, pair_setup,
 		    pair_teardown),
 		cmocka_unit_test(test_relayed),
+		cmocka_unit_test(test_gate),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
