@@ -143,7 +143,7 @@ handshake(int fd, const char *sni)
 		return (NULL);
 	SSL_set_fd(ssl, fd);
 	/* the macro casts to void *: a copy, not the const string */
-	strlcpy(host, sni, sizeof(host));
+	snprintf(host, sizeof(host), "%s", sni);
 	SSL_set_tlsext_host_name(ssl, host);
 	if (SSL_connect(ssl) != 1) {
 		ERR_clear_error();
