@@ -318,6 +318,8 @@ resign_stream(struct resign *r, struct tunnel *t)
 	bufferevent_setcb(r->s, resign_s_read, resign_s_read, resign_s_event,
 	    r);
 	bufferevent_setwatermark(r->s, EV_READ, 0, RESIGN_BUF_MAX);
+	/* a long answer in reads of RESIGN_WRITE, not libevent's 16 KiB */
+	bufferevent_set_max_single_read(r->s, RESIGN_WRITE);
 	bufferevent_enable(r->s, EV_READ | EV_WRITE);
 	r->s_eof = r->s_shut = 0;
 	r->s_keep = 1;

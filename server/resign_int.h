@@ -45,6 +45,7 @@ struct resign {
 	uint8_t			*raw;		/* the ClientHello, before TLS */
 	size_t			 rawlen;
 	struct mint_wait	*mw;
+	struct mint_wait	*pmw;		/* the CONNECT host's, ahead */
 	struct resign_ctx	*ctx;
 	struct kgp_tls		*io;		/* NULL: plain */
 	int			 plain;		/* no TLS inside the CONNECT */
@@ -56,6 +57,7 @@ struct resign {
 	struct evbuffer		*in;		/* plaintext from the browser */
 	struct evbuffer		*out;		/* ... to it */
 	int			 b_eof;
+	int			 b_ready;	/* its socket may have bytes */
 	struct bufferevent	*s;		/* the stream's end, or NULL */
 	int			 s_eof;
 	int			 s_shut;	/* its write side shut */
