@@ -343,6 +343,8 @@ resign_hello(int fd, short ev, void *arg)
 		strlcpy(r->name, sni, sizeof(r->name));
 	else
 		strlcpy(r->name, r->host, sizeof(r->name));
+	/* proxyd's connection to the app, made while this one's TLS is */
+	resign_warm(r);
 	r->state = RESIGN_MINT;
 	/* NULL: the callback has run already, and r may be gone */
 	if ((w = mint_get(r->name, resign_minted, r)) != NULL)

@@ -20,7 +20,13 @@ enum resign_state {
 };
 
 enum resign_rq { RQ_HEAD, RQ_BODY, RQ_DONE };
-enum resign_rp { RP_NONE, RP_HEAD, RP_BODY, RP_DONE };
+enum resign_rp {
+	RP_NONE,
+	RP_WARM,		/* the warm-up's answer (resign_warm()) */
+	RP_HEAD,
+	RP_BODY,
+	RP_DONE,
+};
 
 /* the TLS server context of one leaf, kept with it (mint.c) */
 struct resign_ctx {
@@ -77,5 +83,6 @@ struct resign {
 /* resign_http.c: each moves what it can; nonzero when something moved */
 int	 resign_requests(struct resign *);
 int	 resign_responses(struct resign *);
+void	 resign_warm(struct resign *);
 
 #endif /* SC_RESIGN_INT_H */
