@@ -20,6 +20,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "evread.h"
 #include "http.h"
 #include "kgp.h"
 #include "log.h"
@@ -89,7 +90,7 @@ resign_requests(struct resign *r)
 		sout = bufferevent_get_output(r->s);
 		if ((len = evbuffer_get_length(r->in)) > 0 &&
 		    evbuffer_get_length(sout) < RESIGN_BUF_MAX) {
-			evbuffer_add_buffer(sout, r->in);
+			(void)bev_write_now(r->s, r->in, len);
 			moved = 1;
 		}
 		if (r->b_eof && !r->s_shut && evbuffer_get_length(sout) == 0) {
@@ -276,7 +277,7 @@ resign_request(struct resign *r)
 		return (-1);
 	}
 	if ((head = route_head(r->req, url, ROUTE_HEAD_KEEP, &len)) == NULL ||
-	    bufferevent_write(r->s, head, len) == -1) {
+	    bev_write_buf(r->s, head, len) == -1) {
 		free(head);
 		r->dead = 1;
 		return (-1);
@@ -354,7 +355,7 @@ resign_warm(struct resign *r)
 	    "Host: %s\r\n%s: https://%s\r\n\r\n", auth, HTTP_WARM_FIELD,
 	    auth);
 	if (len < 0 || (size_t)len >= sizeof(head) ||
-	    bufferevent_write(r->s, head, len) == -1) {
+	    bev_write_buf(r->s, head, len) == -1) {
 		resign_stream_drop(r);
 		return;
 	}
