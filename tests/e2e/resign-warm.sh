@@ -39,18 +39,10 @@ start_sc -v -F '.*/denied/.*'
 # GET /conn (Host: its content, else TARGET), the answer's status line and
 # body printed; then it waits for $TMP/end.NAME, and closes
 cat >"$TMP/hold.py" <<'EOF'
-import os, socket, ssl, sys, time
-host, port = sys.argv[1].rsplit(":", 1)
+import os, sys, time
+from proxytls import connect_tls
 target, name, tmp = sys.argv[2], sys.argv[3], sys.argv[4]
-s = socket.create_connection((host, int(port)), timeout=30)
-s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target.encode(), target.encode()))
-f = s.makefile("rb")
-while f.readline() not in (b"\r\n", b""):
-    pass
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-t = ctx.wrap_socket(s, server_hostname=None if name == "-" else name)
+t = connect_tls(sys.argv[1], target, None if name == "-" else name)
 open(os.path.join(tmp, "hs." + name), "w").write("handshake\n")
 def wait(path):
     while not os.path.exists(path):
@@ -80,7 +72,7 @@ wait(os.path.join(tmp, "end." + name))
 EOF
 # hold NAME TARGET: hold.py in the background, its output $TMP/out.NAME
 hold() {
-	cloud timeout 60 "$PYTHON" "$TMP/hold.py" "$ENTRY" "$2" "$1" "$TMP" \
+	PYTHONPATH=$E2E_DIR cloud timeout 60 "$PYTHON" "$TMP/hold.py" "$ENTRY" "$2" "$1" "$TMP" \
 	    >"$TMP/out.$1" 2>&1 &
 	PIDS+=($!)
 	HOLD=$!
