@@ -13,6 +13,11 @@
  *		handshake and the first byte (from the CONNECT) in ms,
  *		"hs_p50 hs_p99 fb_p50 fb_p99"
  *	tlsrate -k ...	the same with one SNI (bench.test) for all
+ *	tlsrate -a ...	the same as a browser asks for a new host: CONNECT
+ *		to an address never used before (127.0.1.1, 127.0.1.2, ...;
+ *		TARGET's port, where the app must listen too), no SNI (an
+ *		address), the Host field the same: a leaf for each, and the
+ *		entry proxy's warm-up of the stream is for that host
  *
  * Built by bench/run.sh: cc -O2 tlsrate.c -lssl -lcrypto -lpthread.
  */
@@ -57,7 +62,7 @@ now(void)
 
 /* a connection through the proxy to target: the socket, or -1 */
 static int
-tunnel(void)
+tunnel(const char *to)
 {
 	struct sockaddr_in	 sin;
 	char			 buf[1024];
@@ -73,7 +78,7 @@ tunnel(void)
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		goto fail;
 	n = snprintf(buf, sizeof(buf), "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n",
-	    target, target);
+	    to, to);
 	if (write(fd, buf, n) != n)
 		goto fail;
 	/* the answer, byte by byte: nothing of TLS is read with it */
@@ -96,14 +101,14 @@ tunnel(void)
 
 /* one GET and its whole answer (Content-Length); 0 or -1 */
 static int
-request(SSL *ssl, double *first)
+request(SSL *ssl, const char *host, double *first)
 {
 	char	 req[512], buf[16384], *p, *hend;
 	long	 clen = -1, body;
 	int	 n, len = 0;
 
 	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n",
-	    path, target);
+	    path, host);
 	if (SSL_write(ssl, req, n) != n)
 		return (-1);
 	for (;;) {
@@ -143,8 +148,9 @@ handshake(int fd, const char *sni)
 		return (NULL);
 	SSL_set_fd(ssl, fd);
 	/* the macro casts to void *: a copy, not the const string */
-	strlcpy(host, sni, sizeof(host));
-	SSL_set_tlsext_host_name(ssl, host);
+	snprintf(host, sizeof(host), "%s", sni);
+	if (host[0] != '\0')
+		SSL_set_tlsext_host_name(ssl, host);
 	if (SSL_connect(ssl) != 1) {
 		ERR_clear_error();
 		SSL_free(ssl);
@@ -164,7 +170,8 @@ keepalive(void *unused)
 
 	snprintf(sni, sizeof(sni), "%s", target);
 	*strrchr(sni, ':') = '\0';
-	if ((fd = tunnel()) == -1 || (ssl = handshake(fd, sni)) == NULL) {
+	if ((fd = tunnel(target)) == -1 ||
+	    (ssl = handshake(fd, sni)) == NULL) {
 		pthread_mutex_lock(&lock);
 		errors++;
 		pthread_mutex_unlock(&lock);
@@ -173,7 +180,7 @@ keepalive(void *unused)
 		return (NULL);
 	}
 	while (now() < end) {
-		if (request(ssl, NULL) == -1) {
+		if (request(ssl, target, NULL) == -1) {
 			pthread_mutex_lock(&lock);
 			errors++;
 			pthread_mutex_unlock(&lock);
@@ -192,7 +199,7 @@ keepalive(void *unused)
 static void *
 newhosts(void *unused)
 {
-	char	 sni[256];
+	char	 sni[256], to[300];
 	double	 t0, t1, fb;
 	SSL	*ssl;
 	long	 i;
@@ -209,13 +216,20 @@ newhosts(void *unused)
 			    (int)getpid());
 		else
 			snprintf(sni, sizeof(sni), "bench.test");
+		snprintf(to, sizeof(to), "%s", target);
+		if (mode == 'a') {
+			sni[0] = '\0';
+			snprintf(to, sizeof(to), "127.0.%ld.%ld%s", 1 + i / 250,
+			    1 + i % 250, strrchr(target, ':'));
+		}
 		t0 = now();
 		fb = 0;
 		ok = 0;
 		ssl = NULL;
-		if ((fd = tunnel()) != -1 && (ssl = handshake(fd, sni)) != NULL) {
+		if ((fd = tunnel(to)) != -1 &&
+		    (ssl = handshake(fd, sni)) != NULL) {
 			t1 = now();
-			ok = request(ssl, &fb) == 0;
+			ok = request(ssl, to, &fb) == 0;
 		}
 		pthread_mutex_lock(&lock);
 		if (ok) {
@@ -259,13 +273,13 @@ main(int argc, char *argv[])
 	int		 i;
 
 	if (argc > 1 && (strcmp(argv[1], "-n") == 0 ||
-	    strcmp(argv[1], "-k") == 0)) {
+	    strcmp(argv[1], "-k") == 0 || strcmp(argv[1], "-a") == 0)) {
 		mode = argv[1][1];
 		argc--;
 		argv++;
 	}
 	if (argc != 7) {
-		fprintf(stderr, "usage: tlsrate [-n | -k] proxy-host proxy-port "
+		fprintf(stderr, "usage: tlsrate [-n | -k | -a] proxy-host proxy-port "
 		    "target path conns seconds|count\n");
 		return (2);
 	}

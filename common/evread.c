@@ -179,3 +179,24 @@ bev_write_now(struct bufferevent *bev, struct evbuffer *src, size_t len)
 	}
 	return (n);
 }
+
+/*
+ * The same for len bytes at buf: what the socket of bev takes at once
+ * when nothing is queued on its output (and it writes), the rest queued.
+ * 0, or -1 when they could not be queued (out of memory).
+ */
+int
+bev_write_buf(struct bufferevent *bev, const void *buf, size_t len)
+{
+	struct evbuffer	*out = bufferevent_get_output(bev);
+	ssize_t		 n = 0;
+
+	if (len > 0 && evbuffer_get_length(out) == 0 &&
+	    (bufferevent_get_enabled(bev) & EV_WRITE) &&
+	    (n = send(bufferevent_getfd(bev), buf, len,
+	    MSG_NOSIGNAL | MSG_DONTWAIT)) == -1)
+		n = 0;	/* EAGAIN, or an error the bufferevent will see */
+	if ((size_t)n == len)
+		return (0);
+	return (evbuffer_add(out, (const uint8_t *)buf + n, len - n));
+}

@@ -10,5 +10,6 @@ struct bufferevent;
 struct evbuffer;
 
 size_t	 bev_write_now(struct bufferevent *, struct evbuffer *, size_t);
+int	 bev_write_buf(struct bufferevent *, const void *, size_t);
 
 #endif

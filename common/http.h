@@ -133,6 +133,14 @@ struct http_url {
 	const char	*path;		/* the rest: "", "/..." or "?..." */
 };
 
+/*
+ * The entry proxy's warm-up of a stream (proxyd/relay_http.c): "OPTIONS *"
+ * with this field naming a URL; proxyd answers HTTP_WARM_ANSWER at once.
+ * The entry proxy drops the field from every browser's head.
+ */
+#define HTTP_WARM_FIELD		"Sc-Warm"
+#define HTTP_WARM_ANSWER	"HTTP/1.1 204 Warming up\r\n\r\n"
+
 enum http_body {
 	HTTP_BODY_NONE,
 	HTTP_BODY_LENGTH,		/* *len bytes, > 0 */

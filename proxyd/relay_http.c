@@ -38,6 +38,7 @@ static void	 write_field(struct evbuffer *, const char *, size_t,
 		    const char *, size_t);
 static int	 write_rules(struct evbuffer *, const struct http_head *);
 static const struct header_rule *head_rules(const struct http_head *, int *);
+static int	 warm_start(struct stream *, const char *);
 
 /*
  * Exchanges: one at a time, the stream kept between them or not.
@@ -179,7 +180,8 @@ request_start(struct stream *s)
 	struct http_authority	 ca;
 	struct http_url		 url;
 	uint64_t		 gen = s->gen;
-	int			 reuse;
+	const char		*warm;
+	int			 reuse, warmed;
 
 	strlcpy(s->method, h->method, sizeof(s->method));
 	if (strlen(h->method) >= sizeof(s->method))
@@ -213,6 +215,11 @@ request_start(struct stream *s)
 		up_open(s, ca.host, ca.port, 0);
 		return;
 	}
+	if (strcmp(h->method, "OPTIONS") == 0 && strcmp(h->target, "*") == 0 &&
+	    (warm = http_head_get(h, HTTP_WARM_FIELD)) != NULL &&
+	    !s->want_upgrade && s->rq_body == HTTP_BODY_NONE &&
+	    warm_start(s, warm) == 0)
+		return;
 	if (h->target[0] == '/' || strcmp(h->target, "*") == 0) {
 		s->client_keep = 0;
 		send_error(s, 400, "proxyd: this is a proxy: the request "
@@ -224,11 +231,18 @@ request_start(struct stream *s)
 		send_error(s, 400, "proxyd: bad URL: %s", url.auth.errstr);
 		return;
 	}
-	reuse = s->u.bev != NULL && s->u.state == U_OPEN && s->u.reusable &&
-	    !s->u.eof && s->u.host != NULL &&
+	reuse = s->u.bev != NULL && s->u.host != NULL && !s->u.eof &&
 	    strcmp(s->u.host, url.auth.host) == 0 &&
 	    strcmp(s->u.port, url.auth.port) == 0 && s->u.https == url.tls;
-	if (!reuse) {
+	/* a warm-up's connection: taken as it is, open or on its way */
+	warmed = reuse && s->u.warm;
+	s->u.warm = 0;
+	reuse = reuse && s->u.state == U_OPEN && !s->u.tls_wait &&
+	    (s->u.reusable || warmed);
+	if (warmed && !reuse)
+		log_debug("stream %u: %s port %s, warmed up, still opening",
+		    s->id, s->u.host, s->u.port);
+	else if (!reuse) {
 		if (pac_wait(s, url.auth.host, url.tls))
 			return;
 		up_close(s);
@@ -261,6 +275,46 @@ request_start(struct stream *s)
 	relay_hold(s, s->u.bev, hb);
 	request_pump(s);
 	relay_release(s);
+}
+
+/*
+ * A warm-up (the entry proxy's, sent when a browser's TLS begins there,
+ * before its first request): "OPTIONS *" with the field HTTP_WARM_FIELD
+ * naming the URL the first request is likely to: answered at once with
+ * a 204, and the app's connection (with its TLS) opened for that request,
+ * which takes it if it names the same host and port.  Opening it fails
+ * quietly: the request then opens its own and hears why.  Unused, it is
+ * closed after PROXYD_WARM_MS.  -1: not a URL (the caller answers 400).
+ */
+static int
+warm_start(struct stream *s, const char *target)
+{
+	struct http_url	 url;
+
+	if (http_parse_url(target, &url) == -1)
+		return (-1);
+	if (pac_wait(s, url.auth.host, url.tls))
+		return (0);	/* back here with the answer */
+	log_debug("stream %u: warming up %s", s->id, target);
+	evbuffer_add(bufferevent_get_output(s->cbev), HTTP_WARM_ANSWER,
+	    strlen(HTTP_WARM_ANSWER));
+	s->rq_state = RQ_DONE;
+	s->rs_state = RS_DONE;
+	exchange_reset(s);
+	relay_unstall(s);
+	if (s->u.bev == NULL || s->u.host == NULL ||
+	    strcmp(s->u.host, url.auth.host) != 0 ||
+	    strcmp(s->u.port, url.auth.port) != 0 || s->u.https != url.tls) {
+		up_close(s);
+		s->u.warm = 1;
+		up_open(s, url.auth.host, url.auth.port, url.tls);
+		if (s->u.bev == NULL)
+			s->u.warm = 0;
+	}
+	/* the first request may be here already */
+	if (evbuffer_get_length(bufferevent_get_input(s->cbev)) > 0)
+		request_head(s);
+	return (0);
 }
 
 /*

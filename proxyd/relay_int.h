@@ -126,6 +126,7 @@ struct upstream {
 	struct up_tls		*vtls;		/* the one to an https:// proxy */
 	int			 tls_wait;	/* its handshake is under way */
 	char			 tls_err[160];	/* why TLS failed, "" */
+	int			 warm;		/* opened by a warm-up, unused */
 };
 
 struct stream {

@@ -44,6 +44,7 @@
 #include <event2/event.h>
 #include <tls.h>
 
+#include "evread.h"
 #include "log.h"
 #include "proxyd.h"
 #include "relay_int.h"
@@ -56,6 +57,7 @@ struct up_tls {
 	struct stream		*s;
 	int			 done;		/* the handshake */
 	int			 proxy;		/* to the upstream proxy */
+	int			 direct;	/* below is the socket itself */
 };
 
 static struct tls_config	*tls_cfg;
@@ -147,13 +149,19 @@ up_tls_read_cb(struct tls *ctx, void *buf, size_t len, void *arg)
 	return (n);
 }
 
-/* ... and writes it to the socket's output buffer, all of it. */
+/*
+ * ... and writes it to the socket's output buffer, all of it; straight
+ * to the socket when nothing waits there (and the socket is below, not
+ * another TLS): a bufferevent would arm its write event, wait a turn of
+ * the loop and disarm it, two epoll_ctl for each request to the app.
+ */
 static ssize_t
 up_tls_write_cb(struct tls *ctx, const void *buf, size_t len, void *arg)
 {
 	struct up_tls	*t = arg;
 
-	if (evbuffer_add(bufferevent_get_output(t->below), buf, len) == -1)
+	if ((t->direct ? bev_write_buf(t->below, buf, len) :
+	    evbuffer_add(bufferevent_get_output(t->below), buf, len)) == -1)
 		return (-1);
 	return (len);
 }
@@ -187,6 +195,8 @@ up_tls_start(struct stream *s, int proxy)
 	t->s = s;
 	t->below = u->bev;
 	t->proxy = proxy;
+	t->direct = bufferevent_get_underlying(u->bev) == NULL &&
+	    bufferevent_getfd(u->bev) != -1;
 	if (tls_configure(t->ctx, tls_cfg) == -1 ||
 	    tls_connect_cbs(t->ctx, up_tls_read_cb, up_tls_write_cb, t,
 	    proxy ? u->via->host : u->host) == -1) {

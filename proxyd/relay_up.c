@@ -459,6 +459,9 @@ up_head_timer(struct stream *s)
 	ms = s->rs_state == RS_HEAD && !s->is_connect ?
 	    env->header_timeout_ms : s->rs_state == RS_IDLE ?
 	    env->idle_conn_timeout_ms : 0;
+	if (s->u.warm && s->rs_state == RS_IDLE &&
+	    (ms == 0 || ms > PROXYD_WARM_MS))
+		ms = PROXYD_WARM_MS;
 	if (ms == 0) {
 		bufferevent_set_timeouts(s->u.bev, NULL, NULL);
 		return;
@@ -502,6 +505,7 @@ up_close(struct stream *s)
 	u->vtls = NULL;
 	u->reusable = u->reused = u->tls = 0;
 	u->eof = u->shut = u->rpaused = u->sj_wait = 0;
+	u->warm = 0;
 }
 
 /* The app cannot be reached: answer the client. */
@@ -514,6 +518,12 @@ up_fail(struct stream *s, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* a warm-up's: the request that comes tries again, and hears why */
+	if (s->u.warm) {
+		log_debug("stream %u: warming up: %s", s->id, msg);
+		up_close(s);
+		return;
+	}
 	/* --pac: the answer's next proxy, or DIRECT, may do */
 	if (pac_fallback(s, msg))
 		return;

@@ -22,6 +22,12 @@
  * MINT_PENDING_MAX wait for the CA at once: past either, the caller gets
  * an error at once.
  *
+ * The key pairs come from a pool of MINT_KEY_POOL made ahead: a new name
+ * takes one, and the pool is filled again one key a turn of the event
+ * loop, after what was waiting has run, so that a browser's handshake
+ * does not wait for its key to be made (an EC P-256 key: 0.06 ms idle,
+ * 0.3-0.5 ms on a loaded machine).  An empty pool makes the key at once.
+ *
  * When a CA process comes up, a trial leaf (for MINT_TRIAL_NAME) shows
  * that it signs, in the log; when it goes, what was asked of it fails
  * at once (mint_ca_state()).
@@ -101,6 +107,8 @@ static void	 mint_drop(struct mint_entry *);
 static int	 mint_take(struct mint_entry *, const uint8_t *, size_t,
 		    const char **);
 static void	 mint_evict(void);
+static EVP_PKEY	*mint_key(void);
+static void	 mint_refill(int, short, void *);
 
 static struct event_base	*mint_base;
 static int			(*mint_send)(const void *, size_t);
@@ -117,6 +125,9 @@ static uint64_t			 mint_reqid;
 static double			 mint_tokens = MINT_BURST;
 static struct timespec		 mint_last;
 static struct timespec		 mint_trial_start;
+static EVP_PKEY			*mint_keys[MINT_KEY_POOL];
+static size_t			 mint_nkeys;
+static struct event		*mint_refill_ev;
 
 #define MINT_TRIAL_NAME		"sc-server.invalid"
 
@@ -154,6 +165,12 @@ mint_init(struct event_base *base, const char *capem, size_t len,
 	}
 	freezero(pem, plen + 1);
 	EVP_PKEY_free(trial);
+	if (mint_refill_ev == NULL &&
+	    (mint_refill_ev = evtimer_new(base, mint_refill, NULL)) == NULL) {
+		log_warnx("%s: out of memory", __func__);
+		return (-1);
+	}
+	mint_refill(-1, EV_TIMEOUT, NULL);
 	arc4random_buf(&mint_reqid, sizeof(mint_reqid));
 	clock_gettime(CLOCK_MONOTONIC, &mint_last);
 	return (0);
@@ -181,6 +198,11 @@ mint_free(void)
 		else
 			mint_drop(me);
 	}
+	while (mint_nkeys > 0)
+		EVP_PKEY_free(mint_keys[--mint_nkeys]);
+	if (mint_refill_ev != NULL)
+		event_free(mint_refill_ev);
+	mint_refill_ev = NULL;
 	X509_free(mint_ca);
 	mint_ca = NULL;
 	free(mint_ca_pem);
@@ -266,6 +288,40 @@ mint_rate(void)
 	return (1);
 }
 
+/* A key pair for a new leaf: from the pool, which fills again later. */
+static EVP_PKEY *
+mint_key(void)
+{
+	struct timeval	 tv = { 0, 0 };
+	EVP_PKEY	*pkey;
+
+	if (mint_nkeys > 0)
+		pkey = mint_keys[--mint_nkeys];
+	else
+		pkey = x509_genkey();
+	if (mint_refill_ev != NULL && !evtimer_pending(mint_refill_ev, NULL))
+		evtimer_add(mint_refill_ev, &tv);
+	return (pkey);
+}
+
+/* One key into the pool, and again next turn until it is full. */
+static void
+mint_refill(int fd, short ev, void *arg)
+{
+	struct timeval	 tv = { 0, 0 };
+	EVP_PKEY	*pkey;
+
+	if (mint_nkeys >= MINT_KEY_POOL)
+		return;
+	if ((pkey = x509_genkey()) == NULL) {
+		ERR_clear_error();
+		return;		/* the next mint_key() tries again */
+	}
+	mint_keys[mint_nkeys++] = pkey;
+	if (mint_nkeys < MINT_KEY_POOL)
+		evtimer_add(mint_refill_ev, &tv);
+}
+
 /* A name to ask the CA for: its key made, the request sent. */
 static struct mint_entry *
 mint_new(const char *name, const char **errstr)
@@ -296,7 +352,7 @@ mint_new(const char *name, const char **errstr)
 	memset(&req, 0, sizeof(req));
 	strlcpy(req.name, name, sizeof(req.name));
 	p = req.pub;
-	if ((me->pkey = x509_genkey()) == NULL ||
+	if ((me->pkey = mint_key()) == NULL ||
 	    (len = i2d_PUBKEY(me->pkey, NULL)) <= 0 ||
 	    (size_t)len > sizeof(req.pub) || i2d_PUBKEY(me->pkey, &p) != len) {
 		*errstr = "cannot make a key";

@@ -76,6 +76,7 @@ static void	 resign_ctx_free(void *);
 static void	 resign_free(struct resign *);
 static void	 resign_hello(int, short, void *);
 static void	 resign_minted(const struct mint_leaf *, const char *, void *);
+static void	 resign_premint(const struct mint_leaf *, const char *, void *);
 static void	 resign_plain(struct resign *);
 static int	 resign_events(struct resign *);
 static void	 resign_io(int, short, void *);
@@ -220,6 +221,13 @@ resign_start(struct tunnel *t, int fd, const char *peer, const char *host,
 		return;
 	}
 	evtimer_add(r->timer, &tv);
+	/*
+	 * The CONNECT's host's leaf, and its TLS context, made while the
+	 * 200 travels and the ClientHello comes back: the SNI names the
+	 * same host as a rule, and then the leaf is ready or on its way.
+	 */
+	if (len == 0)
+		r->pmw = mint_get(r->host, resign_premint, r);
 	if (len > 0)
 		resign_hello(fd, EV_TIMEOUT, r);
 	else
@@ -244,6 +252,7 @@ resign_free(struct resign *r)
 {
 	TAILQ_REMOVE(&resigns, r, entry);
 	mint_cancel(r->mw);
+	mint_cancel(r->pmw);
 	if (r->ev_rd != NULL)
 		event_free(r->ev_rd);
 	if (r->ev_wr != NULL)
@@ -334,10 +343,29 @@ resign_hello(int fd, short ev, void *arg)
 		strlcpy(r->name, sni, sizeof(r->name));
 	else
 		strlcpy(r->name, r->host, sizeof(r->name));
+	/* proxyd's connection to the app, made while this one's TLS is */
+	resign_warm(r);
 	r->state = RESIGN_MINT;
 	/* NULL: the callback has run already, and r may be gone */
 	if ((w = mint_get(r->name, resign_minted, r)) != NULL)
 		r->mw = w;
+}
+
+/*
+ * The CONNECT host's leaf, asked for ahead: its TLS context made now, and
+ * kept with the leaf for resign_minted().  A failure says nothing here:
+ * the name the ClientHello gives is asked for again, and that says why.
+ */
+static void
+resign_premint(const struct mint_leaf *leaf, const char *why, void *arg)
+{
+	struct resign	*r = arg;
+	const char	*errstr;
+
+	if (r != NULL)
+		r->pmw = NULL;
+	if (leaf != NULL)
+		resign_ctx_unref(resign_ctx_get(leaf, &errstr));
 }
 
 /* The leaf for r->name, or why there is none: the handshake begins. */
@@ -412,6 +440,7 @@ resign_plain(struct resign *r)
 	free(r->raw);
 	r->raw = NULL;
 	r->plain = 1;
+	r->b_ready = 1;
 	strlcpy(r->name, r->host, sizeof(r->name));
 	r->state = RESIGN_HTTP;
 	evtimer_add(r->timer, &tv);
@@ -421,7 +450,11 @@ resign_plain(struct resign *r)
 static void
 resign_io(int fd, short ev, void *arg)
 {
-	resign_pump(arg);
+	struct resign	*r = arg;
+
+	if (ev & EV_READ)
+		r->b_ready = 1;
+	resign_pump(r);
 }
 
 /*
@@ -458,6 +491,7 @@ resign_pump(struct resign *r)
 			    tls_conn_version(kgp_tls_ctx(r->io)),
 			    r->fail ? ", the KGP certificate" : "");
 			r->state = RESIGN_HTTP;
+			r->b_ready = 1;
 			moved = 1;
 		}
 		break;
@@ -544,6 +578,16 @@ resign_tls_in(struct resign *r)
 	r->want_rd = 0;
 	while (!r->b_eof && r->state != RESIGN_CLOSING &&
 	    evbuffer_get_length(r->in) < RESIGN_BUF_MAX) {
+		/*
+		 * Nothing read and nothing new since the socket said so:
+		 * wait for its event rather than ask it for EAGAIN each time
+		 * the stream's side moves (a download: twice a record).
+		 */
+		if (!r->b_ready &&
+		    (r->io == NULL || kgp_tls_buffered(r->io) == 0)) {
+			r->want_rd = 1;
+			break;
+		}
 		if (evbuffer_reserve_space(r->in, RESIGN_READ, &v, 1) < 1)
 			break;
 		if (r->plain) {
@@ -564,6 +608,7 @@ resign_tls_in(struct resign *r)
 		if (n == TLS_WANT_POLLIN) {
 			if (r->io != NULL && kgp_tls_buffered(r->io) > 0)
 				continue;
+			r->b_ready = 0;
 			r->want_rd = 1;
 		} else if (n == TLS_WANT_POLLOUT)
 			r->want_wr = 1;

@@ -9,7 +9,6 @@
  */
 #include <sys/types.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "evread.h"
 #include "http.h"
 #include "kgp.h"
 #include "log.h"
@@ -37,6 +37,7 @@ static void	 resign_answer(struct resign *, int, const char *);
 static int	 resign_stream(struct resign *, struct tunnel *);
 static void	 resign_stream_drop(struct resign *);
 static void	 resign_exchange_end(struct resign *);
+static int	 resign_warm_answer(struct resign *);
 
 /* The stream has bytes, or has ended: the connection moves on. */
 static void
@@ -89,7 +90,7 @@ resign_requests(struct resign *r)
 		sout = bufferevent_get_output(r->s);
 		if ((len = evbuffer_get_length(r->in)) > 0 &&
 		    evbuffer_get_length(sout) < RESIGN_BUF_MAX) {
-			evbuffer_add_buffer(sout, r->in);
+			(void)bev_write_now(r->s, r->in, len);
 			moved = 1;
 		}
 		if (r->b_eof && !r->s_shut && evbuffer_get_length(sout) == 0) {
@@ -107,6 +108,9 @@ resign_requests(struct resign *r)
 					r->state = RESIGN_CLOSING;
 				break;
 			}
+			/* the first waits for the warm-up's answer */
+			if (r->rp == RP_WARM)
+				break;
 			if (r->req == NULL) {
 				if ((r->req = malloc(sizeof(*r->req))) == NULL) {
 					r->dead = 1;
@@ -273,7 +277,7 @@ resign_request(struct resign *r)
 		return (-1);
 	}
 	if ((head = route_head(r->req, url, ROUTE_HEAD_KEEP, &len)) == NULL ||
-	    bufferevent_write(r->s, head, len) == -1) {
+	    bev_write_buf(r->s, head, len) == -1) {
 		free(head);
 		r->dead = 1;
 		return (-1);
@@ -318,10 +322,85 @@ resign_stream(struct resign *r, struct tunnel *t)
 	bufferevent_setcb(r->s, resign_s_read, resign_s_read, resign_s_event,
 	    r);
 	bufferevent_setwatermark(r->s, EV_READ, 0, RESIGN_BUF_MAX);
+	/* a long answer in reads of RESIGN_WRITE, not libevent's 16 KiB */
+	bufferevent_set_max_single_read(r->s, RESIGN_WRITE);
 	bufferevent_enable(r->s, EV_READ | EV_WRITE);
 	r->s_eof = r->s_shut = 0;
 	r->s_keep = 1;
 	return (0);
+}
+
+/*
+ * The browser's TLS has begun: a stream opened at once, before its first
+ * request, with a warm-up (HTTP_WARM_FIELD) for the CONNECT's host and
+ * port, so that proxyd connects to the app and speaks TLS with it while
+ * the leaf is made and the browser's handshake runs here.  proxyd answers
+ * it at once (HTTP_WARM_ANSWER); the first request waits for that answer
+ * (RP_WARM), then goes down the same stream.  An sc that does not know
+ * warm-ups answers otherwise (a 400 of its own) and closes the stream:
+ * the first request opens another.  The tunnel down: nothing is done.
+ */
+void
+resign_warm(struct resign *r)
+{
+	char	 head[2 * HOST_MAX + 128], auth[HOST_MAX + 16];
+	int	 len, v6 = strchr(r->host, ':') != NULL;
+
+	if (r->plain || r->s != NULL || r->tunnel == NULL ||
+	    resign_stream(r, r->tunnel) == -1)
+		return;
+	snprintf(auth, sizeof(auth), "%s%s%s:%u", v6 ? "[" : "", r->host,
+	    v6 ? "]" : "", r->port);
+	len = snprintf(head, sizeof(head), "OPTIONS * HTTP/1.1\r\n"
+	    "Host: %s\r\n%s: https://%s\r\n\r\n", auth, HTTP_WARM_FIELD,
+	    auth);
+	if (len < 0 || (size_t)len >= sizeof(head) ||
+	    bev_write_buf(r->s, head, len) == -1) {
+		resign_stream_drop(r);
+		return;
+	}
+	r->rp = RP_WARM;
+}
+
+/*
+ * The warm-up's answer: 1 when it is through (taken, or the stream let
+ * go: the first request opens another), 0 while it is not all here.
+ */
+static int
+resign_warm_answer(struct resign *r)
+{
+	struct evbuffer	*sin = bufferevent_get_input(r->s);
+	const uint8_t	*p;
+	size_t		 len;
+	ssize_t		 n = -1;
+
+	if ((len = evbuffer_get_length(sin)) == 0 && !r->s_eof)
+		return (0);
+	if (len > 0 && r->resp == NULL &&
+	    (r->resp = malloc(sizeof(*r->resp))) != NULL)
+		http_head_init(r->resp, HTTP_RESPONSE);
+	if (len > 0 && r->resp != NULL) {
+		if (len > HTTP_HEAD_MAX)
+			len = HTTP_HEAD_MAX;
+		p = evbuffer_pullup(sin, len);
+		if ((n = http_head_parse(r->resp, p, len)) == 0 &&
+		    len < HTTP_HEAD_MAX && !r->s_eof)
+			return (0);
+	}
+	r->rp = RP_NONE;
+	if (n > 0 && r->resp->status == 204 && !r->s_eof)
+		evbuffer_drain(sin, n);
+	else {
+		log_debug("tunnel %s: %s: no warm-up for %s (an older sc?): "
+		    "%s", r->tunnel_id, r->peer, r->host, n <= 0 ?
+		    "the stream closed" : r->resp->reason);
+		resign_stream_drop(r);
+	}
+	if (r->resp != NULL) {
+		http_head_free(r->resp);
+		http_head_init(r->resp, HTTP_RESPONSE);
+	}
+	return (1);
 }
 
 static void
@@ -379,6 +458,11 @@ resign_responses(struct resign *r)
 			} else if (r->s_eof)
 				resign_stream_drop(r);	/* proxyd let it go */
 			return (moved);
+		case RP_WARM:
+			if (resign_warm_answer(r) == 0)
+				return (moved);
+			moved = 1;
+			continue;
 		case RP_HEAD:
 			if ((more = resign_response_head(r)) == 0)
 				return (moved);

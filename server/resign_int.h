@@ -20,7 +20,13 @@ enum resign_state {
 };
 
 enum resign_rq { RQ_HEAD, RQ_BODY, RQ_DONE };
-enum resign_rp { RP_NONE, RP_HEAD, RP_BODY, RP_DONE };
+enum resign_rp {
+	RP_NONE,
+	RP_WARM,		/* the warm-up's answer (resign_warm()) */
+	RP_HEAD,
+	RP_BODY,
+	RP_DONE,
+};
 
 /* the TLS server context of one leaf, kept with it (mint.c) */
 struct resign_ctx {
@@ -45,6 +51,7 @@ struct resign {
 	uint8_t			*raw;		/* the ClientHello, before TLS */
 	size_t			 rawlen;
 	struct mint_wait	*mw;
+	struct mint_wait	*pmw;		/* the CONNECT host's, ahead */
 	struct resign_ctx	*ctx;
 	struct kgp_tls		*io;		/* NULL: plain */
 	int			 plain;		/* no TLS inside the CONNECT */
@@ -56,6 +63,7 @@ struct resign {
 	struct evbuffer		*in;		/* plaintext from the browser */
 	struct evbuffer		*out;		/* ... to it */
 	int			 b_eof;
+	int			 b_ready;	/* its socket may have bytes */
 	struct bufferevent	*s;		/* the stream's end, or NULL */
 	int			 s_eof;
 	int			 s_shut;	/* its write side shut */
@@ -75,5 +83,6 @@ struct resign {
 /* resign_http.c: each moves what it can; nonzero when something moved */
 int	 resign_requests(struct resign *);
 int	 resign_responses(struct resign *);
+void	 resign_warm(struct resign *);
 
 #endif /* SC_RESIGN_INT_H */

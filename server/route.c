@@ -170,7 +170,9 @@ route_head(const struct http_head *h, const char *target, int mode,
 		f = &h->fields[i];
 		if (strcasecmp(f->name, "Upgrade") == 0)
 			upgrade = f->value;
-		if (http_hop_by_hop(h, f->name))
+		/* the entry proxy's own (resign_warm()), never a browser's */
+		if (http_hop_by_hop(h, f->name) ||
+		    strcasecmp(f->name, HTTP_WARM_FIELD) == 0)
 			continue;
 		PUT("%s: %s\r\n", f->name, f->value);
 	}

@@ -151,6 +151,7 @@
 #define MINT_PENDING_MAX	512	/* names the CA is asked for at once */
 #define MINT_TIMEOUT_MS		2000	/* the CA answers within this */
 #define MINT_RENEW_SEC		(24 * 3600)	/* a leaf this near its end */
+#define MINT_KEY_POOL		8	/* key pairs made ahead, one a turn */
 						/* is made again */
 
 /*
