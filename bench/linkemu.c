@@ -19,7 +19,9 @@
  * SIGTERM or SIGINT, then prints the packets carried and dropped in each
  * direction on stderr.  It is a benchmark tool, not part of sc.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <sys/ioctl.h>
 #include <sys/types.h>
 

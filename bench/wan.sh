@@ -127,6 +127,10 @@ wait_for() {
 }
 in_s() { ip netns exec "$NS_S" "$@"; }
 in_c() { ip netns exec "$NS_C" "$@"; }
+# in the background, its pid kept: ip netns exec execs the program, so
+# that pid is the program's (a backgrounded function's would be a shell's)
+bg_s() { ip netns exec "$NS_S" "$@" & pids+=($!); }
+bg_c() { ip netns exec "$NS_C" "$@" & pids+=($!); }
 
 cc -O2 -Wall -o "$tmp/linkemu" "$top/bench/linkemu.c" || die "cannot build linkemu"
 
@@ -206,24 +210,21 @@ http {
 	}
 }
 EOF
-	in_c "$nginx_bin" -c "$tmp/nginx.conf" -p "$tmp" 2>>"$tmp/nginx.log" &
-	pids+=($!)
+	bg_c "$nginx_bin" -c "$tmp/nginx.conf" -p "$tmp" 2>>"$tmp/nginx.log"
 	wait_for 10 in_c curl -sf -o /dev/null "http://$APP/1k" || die "nginx does not answer"
 	wait_for 10 in_s curl -sf -o /dev/null "http://$APP/1k" || die "no direct path over the link"
 
 	rm -rf "$tmp/state"
 	key=$("$B/server/sc-server" -s "$tmp/state" user add bench) ||
 	    die "sc-server user add failed"
-	in_s "$B/server/sc-server" -d -s "$tmp/state" -R "$REST" -K "$KGP" \
-	    ${SERVER_OPTS:-} >>"$tmp/server.log" 2>&1 &
-	pids+=($!)
+	bg_s "$B/server/sc-server" -d -s "$tmp/state" -R "$REST" -K "$KGP" \
+	    ${SERVER_OPTS:-} >>"$tmp/server.log" 2>&1
 	wait_for 10 in_s curl -s -o /dev/null "http://$REST/rest/v1/" ||
 	    die "sc-server did not start"
 	rm -f "$tmp/ready"
-	in_c "$B/controller/sc" -u bench -k "$key" -i bench -x "http://$REST/rest/v1" \
+	bg_c "$B/controller/sc" -u bench -k "$key" -i bench -x "http://$REST/rest/v1" \
 	    -f "$tmp/ready" -d "$tmp/sc.pid" --ctl-socket "$tmp/ctl.sock" -B all \
-	    --tunnel-connections 1 ${CLIENT_OPTS:-} >>"$tmp/sc.log" 2>&1 &
-	pids+=($!)
+	    --tunnel-connections 1 ${CLIENT_OPTS:-} >>"$tmp/sc.log" 2>&1
 	wait_for 30 test -e "$tmp/ready" || die "sc did not come up"
 	entry=$(in_s curl -sS -u "bench:$key" "http://$REST/rest/v1/bench/tunnels?full=true" |
 	    python3 -c 'import json, sys
@@ -248,8 +249,7 @@ LogLevel Critical
 EOF
 	touch "$tmp/tinyproxy.log"
 	chmod 666 "$tmp/tinyproxy.log"
-	in_c "$tinyproxy_bin" -d -c "$tmp/tinyproxy.conf" >>"$tmp/tinyproxy.log" 2>&1 &
-	pids+=($!)
+	bg_c "$tinyproxy_bin" -d -c "$tmp/tinyproxy.conf" >>"$tmp/tinyproxy.log" 2>&1
 	mkdir -p /run/sshd
 	[ -f "$tmp/host_key" ] || {
 		ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key" &&
@@ -270,15 +270,13 @@ StrictModes no
 AllowTcpForwarding yes
 Ciphers aes256-gcm@openssh.com
 EOF
-	in_s "$sshd_bin" -f "$tmp/sshd_config" -D -e >>"$tmp/sshd.log" 2>&1 &
-	pids+=($!)
+	bg_s "$sshd_bin" -f "$tmp/sshd_config" -D -e >>"$tmp/sshd.log" 2>&1
 	wait_for 10 in_s bash -c "exec 3<>/dev/tcp/$S_ADDR/$SSH_PORT" || die "sshd did not start"
 	wait_for 10 in_c bash -c "exec 3<>/dev/tcp/127.0.0.1/$TINY_PORT" || die "tinyproxy did not start"
-	in_c ssh -F /dev/null -N -R "${PEER#*:}:127.0.0.1:$TINY_PORT" -c aes256-gcm@openssh.com \
+	bg_c ssh -F /dev/null -N -R "${PEER#*:}:127.0.0.1:$TINY_PORT" -c aes256-gcm@openssh.com \
 	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
 	    -o BatchMode=yes -o ExitOnForwardFailure=yes -o LogLevel=ERROR \
-	    -i "$tmp/user_key" -p "$SSH_PORT" "root@$S_ADDR" >>"$tmp/ssh.log" 2>&1 &
-	pids+=($!)
+	    -i "$tmp/user_key" -p "$SSH_PORT" "root@$S_ADDR" >>"$tmp/ssh.log" 2>&1
 	wait_for 15 in_s curl -sf -o /dev/null -x "http://$PEER" "http://$APP/1k" ||
 	    die "no answer through ssh -R and tinyproxy"
 }
@@ -299,6 +297,10 @@ measure() {
 	out=$(helper ttfb "$via" "$APP" /1k 20)
 	add "tf50.$p" "${out% *}"
 	add "tfmx.$p" "${out#* }"
+	# ours: what the client's KGP socket holds while the bulk one runs
+	[ "$p" = ours ] && { sleep 4; in_c ss -tmi state established \
+	    "dst $KGP" | tr -s ' \t' ' ' | grep -oE '(rtt|minrtt|cwnd|unacked|notsent|delivery_rate|bbr):[^ ]*' |
+	    tr '\n' ' ' >>"$tmp/kgpss.out"; echo >>"$tmp/kgpss.out"; } &
 	out=$(helper hol "$via" "$APP" /4g /1k 20)
 	read -r a b c <<<"$out"
 	add "hol50.$p" "$a"
@@ -373,6 +375,8 @@ for pr in $(echo "$profiles" | grep -o .); do
 		row "the bulk stream meanwhile, MB/s" holbw
 		printf 'ours, time to ready, median of 5: %s ms (4 RTT + 50 ms = %d ms)\n' \
 		    "$ready_ms" $((4 * RTT_MS + 50))
+		[ -s "$tmp/kgpss.out" ] && sed 's/^/ours, the KGP socket behind the bulk: /' "$tmp/kgpss.out"
+		rm -f "$tmp/kgpss.out"
 	} | tee -a "$report"
 	link_down
 done
