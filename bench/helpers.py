@@ -172,20 +172,26 @@ def xfer_one(direction, proxy, app, path, size, file, errors):
 def xfer(direction, proxy, app, path, n, size, file):
     import threading
     errors = []
-    threads = [threading.Thread(target=xfer_one,
-                                args=(direction, proxy, app, path, size, file,
-                                      errors)) for _ in range(n)]
+    t = run_threads([threading.Thread(
+        target=xfer_one, args=(direction, proxy, app, path, size, file,
+                               errors)) for _ in range(n)], errors, "xfer")
+    if t is not None:
+        print("%.0f" % (n * size / t / 1e6))
+
+
+def run_threads(threads, errors, name):
+    """Start the threads, wait for them all: the seconds they took, or
+    None (and "-" printed) if any failed."""
     t0 = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    t = time.monotonic() - t0
     if errors:
         print("-")
-        print("xfer: %s" % errors[0], file=sys.stderr)
-    else:
-        print("%.0f" % (n * size / t / 1e6))
+        print("%s: %s" % (name, errors[0]), file=sys.stderr)
+        return None
+    return time.monotonic() - t0
 
 
 def http_open(proxy, app):
@@ -273,17 +279,9 @@ def page(proxy, app, path, n, conns, mode):
         if s is not None:
             s.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(conns)]
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    t = time.monotonic() - t0
-    if errors:
-        print("-")
-        print("page: %s" % errors[0], file=sys.stderr)
-    else:
+    t = run_threads([threading.Thread(target=worker)
+                     for _ in range(conns)], errors, "page")
+    if t is not None:
         print("%.1f" % (t * 1000))
 
 

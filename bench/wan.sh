@@ -108,23 +108,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-die() {
-	echo "wan: $*" >&2
-	for f in "$tmp"/*.log; do
-		[ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
-	done
-	exit 1
-}
-
-wait_for() {
-	local i=0 limit=$(( $1 * 10 ))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ "$i" -le "$limit" ] || return 1
-		sleep 0.1
-	done
-}
+BENCH_NAME=wan
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
 in_s() { ip netns exec "$NS_S" "$@"; }
 in_c() { ip netns exec "$NS_C" "$@"; }
 # in the background, its pid kept: ip netns exec execs the program, so
@@ -185,31 +171,7 @@ link_down() {
 
 # nginx, sc-server, sc, and the peer, on the link of this profile
 start_all() {
-	cat >"$tmp/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-worker_rlimit_nofile 65536;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx.log;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	sendfile on;
-	keepalive_requests 1000000;
-	keepalive_timeout 600s;
-	default_type application/octet-stream;
-	client_body_temp_path $tmp/nginx;
-	proxy_temp_path $tmp/nginx;
-	fastcgi_temp_path $tmp/nginx;
-	uwsgi_temp_path $tmp/nginx;
-	scgi_temp_path $tmp/nginx;
-	server {
-		listen $APP backlog=4096;
-		root $tmp/www;
-		location = /upload { client_max_body_size 0; return 204; }
-	}
-}
-EOF
+	nginx_conf 4096 "$APP"
 	bg_c "$nginx_bin" -c "$tmp/nginx.conf" -p "$tmp" 2>>"$tmp/nginx.log"
 	wait_for 10 in_c curl -sf -o /dev/null "http://$APP/1k" || die "nginx does not answer"
 	wait_for 10 in_s curl -sf -o /dev/null "http://$APP/1k" || die "no direct path over the link"
@@ -235,47 +197,12 @@ print([t for t in json.load(sys.stdin) if t["tunnel_identifier"] == "bench"][0][
 	proxy[ours]=$entry
 	[ "$nopeer" = 1 ] && return
 
-	cat >"$tmp/tinyproxy.conf" <<EOF
-User nobody
-Group nogroup
-Port $TINY_PORT
-Listen 127.0.0.1
-Allow 127.0.0.1
-MaxClients 1000
-Timeout 600
-Syslog Off
-LogFile "$tmp/tinyproxy.log"
-LogLevel Critical
-EOF
-	touch "$tmp/tinyproxy.log"
-	chmod 666 "$tmp/tinyproxy.log"
+	peer_conf 127.0.0.1 "$TINY_PORT" "$S_ADDR" "$SSH_PORT"
 	bg_c "$tinyproxy_bin" -d -c "$tmp/tinyproxy.conf" >>"$tmp/tinyproxy.log" 2>&1
-	mkdir -p /run/sshd
-	[ -f "$tmp/host_key" ] || {
-		ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key" &&
-		ssh-keygen -q -t ed25519 -N '' -f "$tmp/user_key" &&
-		cp "$tmp/user_key.pub" "$tmp/authorized_keys"; } ||
-	    die "ssh-keygen failed"
-	cat >"$tmp/sshd_config" <<EOF
-Port $SSH_PORT
-ListenAddress $S_ADDR
-HostKey $tmp/host_key
-PidFile $tmp/sshd.pid
-UsePAM no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AuthorizedKeysFile $tmp/authorized_keys
-StrictModes no
-AllowTcpForwarding yes
-Ciphers aes256-gcm@openssh.com
-EOF
 	bg_s "$sshd_bin" -f "$tmp/sshd_config" -D -e >>"$tmp/sshd.log" 2>&1
 	wait_for 10 in_s bash -c "exec 3<>/dev/tcp/$S_ADDR/$SSH_PORT" || die "sshd did not start"
 	wait_for 10 in_c bash -c "exec 3<>/dev/tcp/127.0.0.1/$TINY_PORT" || die "tinyproxy did not start"
-	bg_c ssh -F /dev/null -N -R "${PEER#*:}:127.0.0.1:$TINY_PORT" -c aes256-gcm@openssh.com \
-	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-	    -o BatchMode=yes -o ExitOnForwardFailure=yes -o LogLevel=ERROR \
+	bg_c ssh "${PEER_SSH_OPTS[@]}" -R "${PEER#*:}:127.0.0.1:$TINY_PORT" \
 	    -i "$tmp/user_key" -p "$SSH_PORT" "root@$S_ADDR" >>"$tmp/ssh.log" 2>&1
 	wait_for 15 in_s curl -sf -o /dev/null -x "http://$PEER" "http://$APP/1k" ||
 	    die "no answer through ssh -R and tinyproxy"

@@ -49,17 +49,23 @@ log "KGP round trip: ${rtt:-?} ms (the link: $rtt_ms ms)"
 fixed=$(awk -v r="$rtt_ms" 'BEGIN { printf "%.0f", 1048576 / (r / 1000) }')
 floor=$(awk -v f="$fixed" -v k="$min_ratio" 'BEGIN { printf "%.0f", f * k }')
 
+# rate_ok WAY FILE: the B/s curl wrote in FILE, at least the floor
+rate_ok() {
+	local rate
+	rate=$(cut -d. -f1 <"$2")
+	log "$1: $rate B/s in one stream (a fixed window: $fixed at most)"
+	[ "$rate" -ge "$floor" ] ||
+	    fail "one stream ${1}s $rate B/s, less than $min_ratio x $fixed"
+	ok "one stream ${1}s $rate B/s over a $rtt_ms ms link (>= $floor)"
+}
+
 # download: one stream, a digest checked
 cloud curl -sS --max-time 60 -x "http://$ENTRY" -o "$TMP/down" \
     -w '%{speed_download}\n' "$(app_url "/bytes/$size?seed=7")" >"$TMP/down.rate" ||
     fail "the download failed"
 "$PYTHON" "$E2E_DIR/app.py" gen "$size" 7 | cmp -s - "$TMP/down" ||
     fail "the download's bytes differ"
-rate=$(cut -d. -f1 <"$TMP/down.rate")
-log "download: $rate B/s in one stream (a fixed window: $fixed at most)"
-[ "$rate" -ge "$floor" ] ||
-    fail "one stream downloads $rate B/s, less than $min_ratio x $fixed"
-ok "one stream downloads $rate B/s over a $rtt_ms ms link (>= $floor)"
+rate_ok download "$TMP/down.rate"
 rm -f "$TMP/down"
 
 # upload: one stream to /sink, which answers the body's digest
@@ -71,11 +77,7 @@ cloud curl -sS --max-time 60 -x "http://$ENTRY" --data-binary "@$TMP/up" \
     fail "the upload failed"
 got=$(json_get "j['sha256']" <"$TMP/up.json")
 [ "$got" = "$want" ] || fail "the upload arrived as $got, not $want"
-rate=$(cut -d. -f1 <"$TMP/up.rate")
-log "upload: $rate B/s in one stream"
-[ "$rate" -ge "$floor" ] ||
-    fail "one stream uploads $rate B/s, less than $min_ratio x $fixed"
-ok "one stream uploads $rate B/s over a $rtt_ms ms link (>= $floor)"
+rate_ok upload "$TMP/up.rate"
 rm -f "$TMP/up"
 
 # a small request beside a bulk download on the same KGP connection
