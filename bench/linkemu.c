@@ -289,5 +289,11 @@ main(int argc, char *argv[])
 		    (unsigned long long)dirs[i].dropped_queue,
 		    (unsigned long long)dirs[i].dropped_loss,
 		    (unsigned long long)dirs[i].dropped_ring);
+	for (i = 0; i < 2; i++) {
+		free(dirs[i].slots);
+		free(dirs[i].ring);
+	}
+	close(fa);
+	close(fb);
 	return (0);
 }

@@ -31,7 +31,7 @@
 #define KGP_OPEN_WINDOW		(256 * 1024)	/* a new stream's, at once */
 #define KGP_STREAM_WINDOW	(1024 * 1024)	/* grown to, reader keeps up */
 #define KGP_STREAM_WINDOW_MAX	(16 * 1024 * 1024)	/* ... link needs it */
-#define KGP_TUNE_RTT_PCT	125	/* a window within this % of the RTT */
+#define KGP_TUNE_RTT_PCT	150	/* a window within this % of the RTT */
 #define KGP_CONN_BUDGET		(32 * 1024 * 1024)	/* above announced */
 #define KGP_PROC_BUDGET		(64 * 1024 * 1024)	/* ... all conns */
 #define KGP_DEFAULT_MAXSTREAMS	100000

@@ -514,6 +514,10 @@ stream_consumed(struct kgp_stream *s, size_t n)
 	    now - s->tune_us, c->rtt_min_us, c->params.window_grow,
 	    c->params.window_max);
 	if (turned) {
+		log_debug2("stream %u: a window of %u in %llu us, rtt %llu us: "
+		    "%u", s->id, s->recv_window,
+		    (unsigned long long)(now - s->tune_us),
+		    (unsigned long long)c->rtt_min_us, want);
 		s->tune_us = now;
 		s->tune_bytes = 0;
 	}
@@ -544,10 +548,12 @@ stream_consumed(struct kgp_stream *s, size_t n)
  * round trip (0: not known yet).  A reader that lags keeps w.  One that
  * keeps up doubles it up to grow at every grant, and beyond, up to max,
  * once per window consumed within KGP_TUNE_RTT_PCT % of a round trip:
- * only then is the window what limits the stream.  So it settles
- * between 1.25 and 2.5 times the link's bandwidth-delay product, not
- * more: what a window lets out beyond that waits in the link's queues,
- * where a loss holds up every stream of the connection.  The budgets
+ * only then is the window what limits the stream (one that does takes
+ * about 4/3 of a round trip for a window, as credit goes back a quarter
+ * at a time).  So it settles between 1.5 and 3 times the link's
+ * bandwidth-delay product, not more: what a window lets out beyond that
+ * waits in the link's queues, where a loss holds up every stream of the
+ * connection.  The budgets
  * may give less.
  */
 uint32_t

@@ -1,22 +1,22 @@
 #!/bin/bash
 # One stream fills a long link, and a small one is not stuck behind it
-# (issue 20).  The KGP connection crosses a link of WAN_RTT_MS (200 ms)
+# (issue 20).  The KGP connection crosses a link of WAN_RTT_MS (400 ms)
 # round trip and 400 Mbit/s (tests/tools/linkemu, two TUN devices: this
 # kernel has no sch_netem); the REST API and the browser's side stay on
 # the fast veth.  With a fixed 1 MiB window a stream carries at most
-# 1 MiB a round trip (5.2 MB/s here); the windows that follow the link
-# (man/kgp.7, "Flow control") must carry more than WAN_MIN_RATIO (1.3)
+# 1 MiB a round trip (2.6 MB/s here); the windows that follow the link
+# (man/kgp.7, "Flow control") must carry more than WAN_MIN_RATIO (1.5)
 # times that in one stream each way, and meanwhile a small request
 # beside a bulk download on the same KGP connection must get its first
-# byte within one round trip and WAN_HOL_MS (150 ms): the KGP socket's
+# byte within one round trip and WAN_HOL_MS (300 ms): the KGP socket's
 # unsent bytes are bounded (TCP_NOTSENT_LOWAT) and the streams take
 # turns in a short user-space queue.
 . "$(dirname "$0")/lib.sh"
 
-rtt_ms=${WAN_RTT_MS:-200}
-min_ratio=${WAN_MIN_RATIO:-1.3}
-hol_ms=${WAN_HOL_MS:-150}
-size=$((96 * 1024 * 1024))
+rtt_ms=${WAN_RTT_MS:-400}
+min_ratio=${WAN_MIN_RATIO:-1.5}
+hol_ms=${WAN_HOL_MS:-300}
+size=$((64 * 1024 * 1024))
 LINKEMU=${LINKEMU:-$(dirname "$SC")/../tests/tools/linkemu}
 [ -x "$LINKEMU" ] || fail "$LINKEMU is not built"
 [ -e /dev/net/tun ] || skip "no /dev/net/tun"

@@ -1534,12 +1534,12 @@ test_window_tune(void **state)
 	/* a reader that lags: a quarter of the window waits for it */
 	assert_int_equal(kgp_window_want(256 * 1024, 64 * 1024 + 1, 0, 0, 0,
 	    grow, max), 256 * 1024);
-	/* at the grow limit: only a window consumed within 1.25 RTT grows */
+	/* at the grow limit: only a window consumed within 1.5 RTT grows */
 	assert_int_equal(kgp_window_want(grow, 0, 0, 1000, rtt, grow, max),
 	    grow);
-	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 5 / 4, rtt, grow,
+	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 3 / 2, rtt, grow,
 	    max), grow);
-	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 5 / 4 - 1, rtt,
+	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 3 / 2 - 1, rtt,
 	    grow, max), 2 * grow);
 	/* no round trip measured yet: no growth past the grow limit */
 	assert_int_equal(kgp_window_want(grow, 0, 1, 1, 0, grow, max), grow);
@@ -1552,8 +1552,7 @@ test_window_tune(void **state)
 	/*
 	 * A link of 400 Mbit/s and 50 ms (a BDP of 2.5 MB): a window of W
 	 * goes in W / 50 MB/s or 50 ms, whichever is longer.  It stops
-	 * growing once it takes 1.25 RTT, between 1.25 and 2.5 times the
-	 * BDP.
+	 * growing once it takes 1.5 RTT, between 1.5 and 3 times the BDP.
 	 */
 	for (w = grow, epochs = 0; epochs < 10; epochs++) {
 		uint64_t took = (uint64_t)w * 1000000 / 50000000;
@@ -1565,7 +1564,7 @@ test_window_tune(void **state)
 		w = kgp_window_want(w, 0, 1, took, rtt, grow, max);
 	}
 	assert_int_equal(w, 4 * grow);
-	assert_true(w >= 5 * 2500000 / 4 && w <= 5 * 2500000 / 2);
+	assert_true(w >= 3 * 2500000 / 2 && w <= 3 * 2500000);
 }
 
 /*
