@@ -14,6 +14,23 @@
       tunnel with tunnel:host:port, or directly with "-".
       Prints the total MB/s, or "-" if a stream failed.
 
+  helpers.py page PROXY|- APP PATH N CONNS keep|fresh
+      N GETs of http://APP/PATH over CONNS connections at once, each
+      kept alive for as many requests as the server allows (keep), or
+      a fresh connection for each (fresh), as a browser loads a page.
+      Prints the milliseconds until the last body is read, or "-".
+
+  helpers.py ttfb PROXY|- APP PATH N
+      N GETs one after the other, each on a fresh connection: prints
+      the median and the largest time from the start of the connection
+      to the first byte of the answer, in milliseconds.
+
+  helpers.py hol PROXY|- APP BULKPATH PATH N
+      The same as ttfb while one bulk download of BULKPATH runs through
+      the same proxy (started 2 s before, read as fast as it comes):
+      a small request behind a bulk stream.  Prints the median and
+      the largest time to first byte, and the bulk's MB/s meanwhile.
+
   helpers.py ready N READYFILE -- SC ARGS...
       Start SC ARGS N times; each time measure the time from the start of
       the process to the appearance of READYFILE, then stop it (SIGTERM)
@@ -155,20 +172,184 @@ def xfer_one(direction, proxy, app, path, size, file, errors):
 def xfer(direction, proxy, app, path, n, size, file):
     import threading
     errors = []
-    threads = [threading.Thread(target=xfer_one,
-                                args=(direction, proxy, app, path, size, file,
-                                      errors)) for _ in range(n)]
+    t = run_threads([threading.Thread(
+        target=xfer_one, args=(direction, proxy, app, path, size, file,
+                               errors)) for _ in range(n)], errors, "xfer")
+    if t is not None:
+        print("%.0f" % (n * size / t / 1e6))
+
+
+def run_threads(threads, errors, name):
+    """Start the threads, wait for them all: the seconds they took, or
+    None (and "-" printed) if any failed."""
     t0 = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    t = time.monotonic() - t0
     if errors:
         print("-")
-        print("xfer: %s" % errors[0], file=sys.stderr)
+        print("%s: %s" % (name, errors[0]), file=sys.stderr)
+        return None
+    return time.monotonic() - t0
+
+
+def http_open(proxy, app):
+    """A connected socket to the proxy (or the app), and the target of
+    the request line."""
+    import socket
+    host, port = (proxy if proxy != "-" else app).rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), 30)
+    s.settimeout(60)
+    return s
+
+
+def http_get(s, proxy, app, path, first=None):
+    """One GET on s; returns (body bytes, keep-alive).  first(): called
+    when the first byte of the answer arrives."""
+    target = "http://%s%s" % (app, path) if proxy != "-" else path
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n"
+              % (target.encode(), app.encode()))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        n = s.recv(65536)
+        if not n:
+            raise OSError("eof in header")
+        if not head and first is not None:
+            first()
+        head += n
+    head, body = head.split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    if lines[0].split(b" ")[1] != b"200":
+        raise OSError("status %r" % lines[0])
+    length = None
+    keep = not lines[0].startswith(b"HTTP/1.0")
+    for ln in lines[1:]:
+        k, _, v = ln.partition(b":")
+        k = k.strip().lower()
+        v = v.strip().lower()
+        if k == b"content-length":
+            length = int(v)
+        elif k in (b"connection", b"proxy-connection"):
+            keep = v == b"keep-alive" or (keep and v != b"close")
+    got = len(body)
+    while length is None or got < length:
+        n = s.recv(1 << 20)
+        if not n:
+            if length is None:
+                return got, False
+            raise OSError("eof after %d" % got)
+        got += len(n)
+    return got, keep
+
+
+def page(proxy, app, path, n, conns, mode):
+    import threading
+    errors = []
+    lock = threading.Lock()
+    todo = [n]
+
+    def take():
+        with lock:
+            if todo[0] == 0:
+                return False
+            todo[0] -= 1
+            return True
+
+    def worker():
+        s = None
+        try:
+            while take():
+                if s is not None:
+                    try:
+                        _, keep = http_get(s, proxy, app, path)
+                    except OSError:
+                        # a kept connection the server closed: as a
+                        # browser does, ask again on a new one
+                        s.close()
+                        s = None
+                if s is None:
+                    s = http_open(proxy, app)
+                    _, keep = http_get(s, proxy, app, path)
+                if mode == "fresh" or not keep:
+                    s.close()
+                    s = None
+        except OSError as e:
+            errors.append(str(e))
+        if s is not None:
+            s.close()
+
+    t = run_threads([threading.Thread(target=worker)
+                     for _ in range(conns)], errors, "page")
+    if t is not None:
+        print("%.1f" % (t * 1000))
+
+
+def ttfb_list(proxy, app, path, n):
+    times = []
+    for _ in range(n):
+        t0 = time.monotonic()
+        mark = []
+        s = http_open(proxy, app)
+        http_get(s, proxy, app, path,
+                 lambda: mark.append(time.monotonic()))
+        s.close()
+        times.append((mark[0] - t0) * 1000)
+        time.sleep(0.05)
+    times.sort()
+    return times
+
+
+def ttfb(proxy, app, path, n):
+    try:
+        t = ttfb_list(proxy, app, path, n)
+    except OSError as e:
+        print("- -")
+        print("ttfb: %s" % e, file=sys.stderr)
+        return
+    print("%.1f %.1f" % (t[len(t) // 2], t[-1]))
+
+
+def hol(proxy, app, bulk, path, n):
+    import threading
+    stop = threading.Event()
+    got = [0]
+    err = []
+
+    def reader():
+        try:
+            s = http_open(proxy, app)
+            target = "http://%s%s" % (app, bulk) if proxy != "-" else bulk
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\n"
+                      b"Connection: close\r\n\r\n"
+                      % (target.encode(), app.encode()))
+            buf = bytearray(1 << 20)
+            while not stop.is_set():
+                k = s.recv_into(buf)
+                if k == 0:
+                    err.append("the bulk download ended first")
+                    break
+                got[0] += k
+            s.close()
+        except OSError as e:
+            err.append(str(e))
+
+    th = threading.Thread(target=reader)
+    th.start()
+    time.sleep(2)
+    g0, t0 = got[0], time.monotonic()
+    try:
+        t = ttfb_list(proxy, app, path, n)
+    except OSError as e:
+        err.append(str(e))
+    rate = (got[0] - g0) / (time.monotonic() - t0) / 1e6
+    stop.set()
+    th.join()
+    if err:
+        print("- - -")
+        print("hol: %s" % err[0], file=sys.stderr)
     else:
-        print("%.0f" % (n * size / t / 1e6))
+        print("%.1f %.1f %.1f" % (t[len(t) // 2], t[-1], rate))
 
 
 def main():
@@ -179,6 +360,14 @@ def main():
         xfer(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
              int(sys.argv[6]), int(sys.argv[7]),
              sys.argv[8] if len(sys.argv) == 9 else None)
+    elif len(sys.argv) == 8 and sys.argv[1] == "page":
+        page(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]),
+             int(sys.argv[6]), sys.argv[7])
+    elif len(sys.argv) == 6 and sys.argv[1] == "ttfb":
+        ttfb(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    elif len(sys.argv) == 7 and sys.argv[1] == "hol":
+        hol(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
+            int(sys.argv[6]))
     elif len(sys.argv) > 5 and sys.argv[1] == "ready" and sys.argv[4] == "--":
         ready(int(sys.argv[2]), sys.argv[3], sys.argv[5:])
     else:

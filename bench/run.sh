@@ -132,23 +132,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-die() {
-	echo "bench: $*" >&2
-	for f in "$tmp"/*.log; do
-		[ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
-	done
-	exit 1
-}
-
-wait_for() {
-	local i=0 limit=$(( $1 * 10 ))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ "$i" -le "$limit" ] || return 1
-		sleep 0.1
-	done
-}
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
 
 cc -O2 -o "$tmp/connrate" "$top/bench/connrate.c" || die "cannot build connrate"
 cc -O2 -o "$tmp/tlsrate" "$top/bench/tlsrate.c" -lssl -lcrypto -lpthread \
@@ -174,40 +160,14 @@ truncate -s 32M "$tmp/up32m"
 # cache (about 330 MB/s here), and the path measured first (direct) would
 # pay for it alone
 cat "$tmp"/www/* "$tmp"/up* >/dev/null
-cat >"$tmp/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-worker_rlimit_nofile 65536;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx.log;
-events { worker_connections 30000; }
-http {
-	access_log off;
-	sendfile on;
-	keepalive_requests 1000000;
-	keepalive_timeout 600s;
-	default_type application/octet-stream;
-	client_body_temp_path $tmp/nginx;
-	proxy_temp_path $tmp/nginx;
-	fastcgi_temp_path $tmp/nginx;
-	uwsgi_temp_path $tmp/nginx;
-	scgi_temp_path $tmp/nginx;
-	server {
-		listen $APP backlog=4096;
-		root $tmp/www;
-		# "return" discards the body: nginx reads it all (4 KiB reads)
-		location = /upload { client_max_body_size 0; return 204; }
-	}
-	server {
+nginx_conf 30000 "$APP" "	server {
 		listen $A:$APP_TLS_PORT ssl backlog=4096;
 		# tlsrate -a: a new host each time, as 127.0.1.N
 $(for i in $(seq 1 200); do printf '\t\tlisten 127.0.1.%d:%d ssl;\n' "$i" "$APP_TLS_PORT"; done)
 		ssl_certificate $tmp/app.crt;
 		ssl_certificate_key $tmp/app.key;
 		root $tmp/www;
-	}
-}
-EOF
+	}"
 "$nginx_bin" -c "$tmp/nginx.conf" -p "$tmp" 2>>"$tmp/nginx.log" &
 pids+=($!)
 wait_for 10 curl -sf -o /dev/null "http://$APP/1k" || die "nginx does not answer"
@@ -406,50 +366,16 @@ if [ "$resign_only" = 1 ]; then
 fi
 
 # the peer: tinyproxy behind ssh -R to a private sshd
-cat >"$tmp/tinyproxy.conf" <<EOF
-User nobody
-Group nogroup
-Port $TINY_PORT
-Listen $A
-Allow $A
-MaxClients 1000
-Timeout 600
-Syslog Off
-LogFile "$tmp/tinyproxy.log"
-LogLevel Critical
-EOF
-touch "$tmp/tinyproxy.log"
-chmod 666 "$tmp/tinyproxy.log"
+peer_conf "$A" "$TINY_PORT" "$A" "$SSH_PORT"
 "$tinyproxy_bin" -d -c "$tmp/tinyproxy.conf" >>"$tmp/tinyproxy.log" 2>&1 &
 tiny_pid=$!
 pids+=($tiny_pid)
-mkdir -p /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key" || die "ssh-keygen failed"
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/user_key" || die "ssh-keygen failed"
-cp "$tmp/user_key.pub" "$tmp/authorized_keys"
-cat >"$tmp/sshd_config" <<EOF
-Port $SSH_PORT
-ListenAddress $A
-HostKey $tmp/host_key
-PidFile $tmp/sshd.pid
-UsePAM no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AuthorizedKeysFile $tmp/authorized_keys
-StrictModes no
-AllowTcpForwarding yes
-Ciphers aes256-gcm@openssh.com
-EOF
 "$sshd_bin" -f "$tmp/sshd_config" -D -e >"$tmp/sshd.log" 2>&1 &
 sshd_pid=$!
 pids+=($sshd_pid)
 wait_for 10 bash -c "exec 3<>/dev/tcp/$A/$SSH_PORT" || die "sshd did not start"
 wait_for 10 bash -c "exec 3<>/dev/tcp/$A/$TINY_PORT" || die "tinyproxy did not start"
-ssh -F /dev/null -N -R "$PEER_PORT:$A:$TINY_PORT" -c aes256-gcm@openssh.com \
-    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-    -o BatchMode=yes -o ExitOnForwardFailure=yes -o LogLevel=ERROR \
-    -i "$tmp/user_key" -p "$SSH_PORT" root@$A >"$tmp/ssh.log" 2>&1 &
+ssh "${PEER_SSH_OPTS[@]}" -R "$PEER_PORT:$A:$TINY_PORT" -i "$tmp/user_key" -p "$SSH_PORT" root@$A >"$tmp/ssh.log" 2>&1 &
 ssh_pid=$!
 pids+=($ssh_pid)
 wait_for 15 curl -sf -o /dev/null -x "http://$PEER" "http://$APP/1k" ||

@@ -58,7 +58,9 @@ kgp_config_valid(const void *p, size_t len)
 	if (len != sizeof(*c) || !FIELD_STR(c->tunnel_id) ||
 	    !FIELD_STR(c->secret) || !FIELD_STR(c->server_name) ||
 	    !FIELD_STR(c->pin) || c->connections < 1 ||
-	    c->connections > SC_MAX_CONNECTIONS)
+	    c->connections > SC_MAX_CONNECTIONS ||
+	    !FIELD_STR(c->congestion) ||
+	    kgp_congestion_valid(c->congestion) == -1)
 		return (-1);
 	return (0);
 }

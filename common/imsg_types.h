@@ -17,7 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SC_IMSG_VERSION		12
+#include "kgp.h"		/* KGP_CC_NAMELEN */
+
+#define SC_IMSG_VERSION		13
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -151,6 +153,7 @@ struct kgp_config {
 	uint32_t	 connections;	/* 1..SC_MAX_CONNECTIONS */
 	uint32_t	 keepalive_sec;
 	uint32_t	 max_missed_acks;
+	char		 congestion[KGP_CC_NAMELEN];	/* "default": the system's */
 };
 int	 kgp_config_valid(const void *, size_t);
 

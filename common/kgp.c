@@ -13,6 +13,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <string.h>
 
 #include "kgp.h"
@@ -421,4 +422,21 @@ kgp_code_name(uint16_t code)
 	if (code < sizeof(names) / sizeof(names[0]))
 		return (names[code]);
 	return ("unknown error");
+}
+
+/*
+ * A congestion control's name for TCP_CONGESTION (--kgp-congestion,
+ * sc-server -C): 1 to KGP_CC_NAMELEN - 1 of [a-z0-9_], "default" for the
+ * system's.  Returns 0 or -1.
+ */
+int
+kgp_congestion_valid(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if (!islower((unsigned char)name[i]) &&
+		    !isdigit((unsigned char)name[i]) && name[i] != '_')
+			return (-1);
+	return (i > 0 && i < KGP_CC_NAMELEN ? 0 : -1);
 }

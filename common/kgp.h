@@ -19,18 +19,25 @@
  * Receive windows (man/kgp.7, "Flow control").  Each stream starts with
  * the window announced in HELLO/WELCOME; the receiver grants it more,
  * up to KGP_STREAM_WINDOW, right away (KGP_OPEN_WINDOW) and whenever its
- * local socket takes all that arrives, and only while the windows above
- * the announced one fit in a budget per connection and one per process.
- * So a stalled stream holds its window at most, and all of them hold
- * the announced window each plus the budget.
+ * local socket takes all that arrives; beyond that, up to
+ * KGP_STREAM_WINDOW_MAX, only while a whole window is consumed within
+ * KGP_TUNE_RTT_PCT % of a round trip of the link (the window, not the
+ * link or the reader, holds the stream back).  All of it only while the windows
+ * above the announced one fit in a budget per connection and one per
+ * process.  So a stalled stream holds its window at most, and all of
+ * them hold the announced window each plus the budget.
  */
 #define KGP_DEFAULT_WINDOW	(16 * 1024)	/* announced, per stream */
 #define KGP_OPEN_WINDOW		(256 * 1024)	/* a new stream's, at once */
-#define KGP_STREAM_WINDOW	(1024 * 1024)	/* the most a stream gets */
-#define KGP_CONN_BUDGET		(16 * 1024 * 1024)	/* above announced */
+#define KGP_STREAM_WINDOW	(1024 * 1024)	/* grown to, reader keeps up */
+#define KGP_STREAM_WINDOW_MAX	(16 * 1024 * 1024)	/* ... link needs it */
+#define KGP_TUNE_RTT_PCT	150	/* a window within this % of the RTT */
+#define KGP_CONN_BUDGET		(32 * 1024 * 1024)	/* above announced */
 #define KGP_PROC_BUDGET		(64 * 1024 * 1024)	/* ... all conns */
 #define KGP_DEFAULT_MAXSTREAMS	100000
 #define KGP_IDLEN		64	/* tunnel id and secret, at most */
+#define KGP_CC_NAMELEN		16	/* a congestion control's name, NUL */
+#define KGP_CONGESTION		"bbr"	/* the links' default (TCP_CONGESTION) */
 
 enum kgp_type {
 	KGP_HELLO = 1,		/* c -> s: versions, window, auth */
@@ -115,6 +122,7 @@ size_t	 kgp_code_encode(uint8_t *, size_t, uint16_t, const char *);
 int	 kgp_u32_decode(const struct kgp_frame *, uint32_t *, const char **);
 int	 kgp_u64_decode(const struct kgp_frame *, uint64_t *, const char **);
 const char *kgp_type_name(uint8_t);
+int	 kgp_congestion_valid(const char *);
 const char *kgp_code_name(uint16_t);
 
 /* kgp_conn.c: one TLS connection carrying streams */
@@ -130,7 +138,9 @@ struct kgp_params {
 	uint32_t	 window;	/* announced: each stream's first */
 	uint32_t	 window_open;	/* granted to a new one (0: default) */
 	uint32_t	 window_max;	/* grown to at most (0: default) */
+	uint32_t	 window_grow;	/* ... without the RTT rule (0: default) */
 	size_t		 budget;	/* windows above window (0: default) */
+	const char	*congestion;	/* TCP_CONGESTION; NULL: the system's */
 	uint32_t	 max_streams;
 	uint32_t	 ping_ms;	/* keepalive interval */
 	uint32_t	 max_missed;	/* pings unanswered before dead */
@@ -265,5 +275,7 @@ void		*kgp_conn_arg(struct kgp_conn *);
 void		 kgp_conn_set_arg(struct kgp_conn *, void *);
 const char	*kgp_conn_peer_hash(struct kgp_conn *);
 size_t		 kgp_windows_budget(size_t);
+uint32_t	 kgp_window_want(uint32_t, size_t, int, uint64_t, uint64_t,
+		    uint32_t, uint32_t);
 
 #endif /* SC_KGP_H */

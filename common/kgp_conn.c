@@ -45,6 +45,8 @@
 
 static void	conn_io(int, short, void *);
 static void	conn_timer(int, short, void *);
+static void	conn_ping(struct kgp_conn *);
+static void	conn_sockopts(struct kgp_conn *, int);
 static void	conn_grace(int, short, void *);
 static int	conn_break(struct kgp_conn *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
@@ -209,11 +211,15 @@ kgp_conn_new(struct event_base *base, int fd, struct kgp_tls *io,
 	    c->params.window > KGP_MAX_WINDOW)
 		c->params.window = KGP_DEFAULT_WINDOW;
 	if (c->params.window_max == 0)
-		c->params.window_max = KGP_STREAM_WINDOW;
+		c->params.window_max = KGP_STREAM_WINDOW_MAX;
 	if (c->params.window_max < c->params.window)
 		c->params.window_max = c->params.window;
 	if (c->params.window_max > KGP_MAX_WINDOW)
 		c->params.window_max = KGP_MAX_WINDOW;
+	if (c->params.window_grow == 0)
+		c->params.window_grow = KGP_STREAM_WINDOW;
+	if (c->params.window_grow > c->params.window_max)
+		c->params.window_grow = c->params.window_max;
 	if (c->params.window_open == 0)
 		c->params.window_open = KGP_OPEN_WINDOW;
 	if (c->params.window_open > c->params.window_max)
@@ -239,6 +245,10 @@ kgp_conn_new(struct event_base *base, int fd, struct kgp_tls *io,
 	    (c->tunnel_id = strdup(params->tunnel_id)) == NULL) ||
 	    (params->secret && (c->secret = strdup(params->secret)) == NULL))
 		goto fail;
+	if (params->congestion != NULL)
+		strlcpy(c->congestion, params->congestion,
+		    sizeof(c->congestion));
+	c->params.congestion = c->congestion;
 	c->params.pin = c->pin;
 	c->params.tunnel_id = c->tunnel_id;
 	c->params.secret = c->secret;
@@ -269,8 +279,6 @@ fail:
 static int
 conn_attach(struct kgp_conn *c, int fd, struct kgp_tls *io)
 {
-	int	 one = 1;
-
 	c->ev_read = event_new(c->base, fd, EV_READ | EV_PERSIST, conn_io, c);
 	c->ev_write = event_new(c->base, fd, EV_WRITE, conn_io, c);
 	if (c->ev_read == NULL || c->ev_write == NULL) {
@@ -285,12 +293,44 @@ conn_attach(struct kgp_conn *c, int fd, struct kgp_tls *io)
 	c->io = io;
 	c->state = CONN_TLS;
 	c->missed = 0;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->rtt_min_us = 0;	/* a new path, perhaps */
+	conn_sockopts(c, fd);
 	event_add(c->ev_read, NULL);
 	event_active(c->ev_write, EV_WRITE, 0);
 	event_del(c->ev_timer);
 	timer_ms(c->ev_timer, c->params.handshake_ms);
 	return (0);
+}
+
+/*
+ * The link's TCP socket: frames go at once; the kernel holds at most
+ * CONN_NOTSENT not yet sent, so that what waits does so in rtx, where
+ * a small stream's frames are not behind megabytes of a bulk one's in
+ * the kernel; and the congestion control asked for, if any.  A socket
+ * pair (the tests) refuses all three.
+ */
+static void
+conn_sockopts(struct kgp_conn *c, int fd)
+{
+	static int	 warned;
+	const char	*cc = c->params.congestion;
+	int		 v = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) == -1)
+		return;
+#ifdef TCP_NOTSENT_LOWAT
+	v = CONN_NOTSENT;
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof(v));
+#endif
+#ifdef TCP_CONGESTION
+	if (cc != NULL && cc[0] != '\0' && setsockopt(fd, IPPROTO_TCP,
+	    TCP_CONGESTION, cc, strlen(cc)) == -1 && !warned) {
+		/* once: every link would say the same */
+		warned = 1;
+		log_warn("KGP congestion control %s not available, the "
+		    "system's default is used", cc);
+	}
+#endif
 }
 
 /*
@@ -744,8 +784,11 @@ conn_up(struct kgp_conn *c)
 	c->resuming = 0;
 	event_del(c->ev_timer);
 	event_del(c->ev_grace);
-	if (c->params.ping_ms)
+	if (c->params.ping_ms) {
+		/* the windows grow by the round trip: learn it at once */
+		conn_ping(c);
 		timer_ms(c->ev_timer, c->params.ping_ms);
+	}
 	/* what waited in rtx goes now */
 	conn_schedule_write(c);
 	if (c->cb.up)
@@ -1002,6 +1045,9 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 		if (v != 0 && v <= conn_now_us()) {
 			c->stats.rtt_us = conn_now_us() - v;
 			conn_rtt_count(&c->stats);
+			/* the least: the path, not the queues on it */
+			if (c->rtt_min_us == 0 || c->stats.rtt_us < c->rtt_min_us)
+				c->rtt_min_us = c->stats.rtt_us ? c->stats.rtt_us : 1;
 			c->missed = 0;
 		}
 		return (0);
@@ -1370,13 +1416,27 @@ conn_io(int fd, short events, void *arg)
 		conn_write(c);
 }
 
+/* PING with our clock: the PONG measures the link's round trip. */
+static void
+conn_ping(struct kgp_conn *c)
+{
+	uint8_t		 p[8];
+	uint64_t	 v;
+	int		 i;
+
+	v = conn_now_us();
+	c->missed++;
+	for (i = 7; i >= 0; i--) {
+		p[i] = v & 0xff;
+		v >>= 8;
+	}
+	conn_send(c, KGP_PING, 0, p, sizeof(p));
+}
+
 static void
 conn_timer(int fd, short events, void *arg)
 {
 	struct kgp_conn	*c = arg;
-	uint8_t		 p[8];
-	uint64_t	 v;
-	int		 i;
 
 	switch (c->state) {
 	case CONN_TLS:
@@ -1398,13 +1458,7 @@ conn_timer(int fd, short events, void *arg)
 			return;
 		}
 		conn_send_ack(c);
-		v = conn_now_us();
-		c->missed++;
-		for (i = 7; i >= 0; i--) {
-			p[i] = v & 0xff;
-			v >>= 8;
-		}
-		conn_send(c, KGP_PING, 0, p, sizeof(p));
+		conn_ping(c);
 		timer_ms(c->ev_timer, c->params.ping_ms);
 		return;
 	case CONN_BROKEN:

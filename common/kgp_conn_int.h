@@ -20,10 +20,11 @@
 
 #define CONN_READ_CHUNK		(64 * 1024)
 #define CONN_IO_BUDGET		(1024 * 1024)	/* per event, each way */
-#define CONN_OUT_HIGH		(1024 * 1024)	/* stop pulling from streams */
+#define CONN_OUT_HIGH		(256 * 1024)	/* stop pulling from streams */
 #define STREAM_READ_HIGH	(256 * 1024)
 #define STREAM_IO_MAX		(128 * 1024)	/* one write system call */
 #define STREAM_NOTSENT		(128 * 1024)	/* unsent in a TCP socket */
+#define CONN_NOTSENT		(128 * 1024)	/* unsent in the link's socket */
 #define CLOSE_GRACE_MS		2000
 #define WBUF_SIZE		(64 * 1024)	/* one TLS write at most */
 #define RTX_COPY_MAX		(16 * 1024)	/* less is copied into wbuf */
@@ -83,6 +84,8 @@ struct kgp_stream {
 	uint64_t		 sent;		/* local bytes put into DATA */
 	uint64_t		 received;	/* bytes written to the local side */
 	uint64_t		 started_us;	/* conn_now_us() at its opening */
+	uint64_t		 tune_us;	/* this window epoch began */
+	uint32_t		 tune_bytes;	/* consumed in it */
 	char			*label;		/* what the owner calls it */
 	struct stream_move	*move;		/* while S_MOVING */
 	struct stream_lend	*lend;		/* while a socket is lent */
@@ -98,6 +101,7 @@ struct kgp_conn {
 	char			*pin;
 	char			*tunnel_id;
 	char			*secret;
+	char			 congestion[KGP_CC_NAMELEN];
 	struct kgp_callbacks	 cb;
 	void			*arg;
 	enum conn_state		 state;
@@ -139,8 +143,10 @@ struct kgp_conn {
 	uint32_t		 next_id;
 	struct stream_tree	 streams;
 	TAILQ_HEAD(, kgp_stream) blocked;
+	struct kgp_stream	*turn;		/* conn_unblock() pumps it */
 	struct kgp_conn_stats	 stats;
 	uint32_t		 missed;
+	uint64_t		 rtt_min_us;	/* this link's least RTT, 0: none */
 	int			 down_code;
 	char			 down_why[256];
 	char			 peer_hash[128];

@@ -118,6 +118,7 @@ stream_new(struct kgp_conn *c, uint32_t id, int fd)
 	s->conn = c;
 	s->id = id;
 	s->started_us = conn_now_us();
+	s->tune_us = s->started_us;
 	s->send_credit = c->peer_window;
 	s->recv_avail = c->params.window;
 	s->recv_window = c->params.window;
@@ -201,15 +202,18 @@ stream_read_off(struct kgp_stream *s)
 }
 
 /*
- * Is the connection's output too full to take more of s?  Then s waits
- * on the blocked list until conn_unblock() lets it go on.
+ * Is the connection's output too full to take more of s, or are others
+ * waiting for their turn before it?  Then s waits at the end of the
+ * blocked list until conn_unblock() lets it go on: streams take turns,
+ * and a small one waits behind at most CONN_OUT_HIGH of a bulk one's.
  */
 static int
 stream_held(struct kgp_stream *s)
 {
 	struct kgp_conn	*c = s->conn;
 
-	if (conn_unsent(c) < CONN_OUT_HIGH)
+	if (conn_unsent(c) < CONN_OUT_HIGH &&
+	    (TAILQ_EMPTY(&c->blocked) || c->turn == s))
 		return (0);
 	if (!(s->flags & S_BLOCKED)) {
 		s->flags |= S_BLOCKED;
@@ -289,7 +293,9 @@ conn_unblock(struct kgp_conn *c)
 	    conn_unsent(c) < CONN_OUT_HIGH) {
 		TAILQ_REMOVE(&c->blocked, s, blocked);
 		s->flags &= ~S_BLOCKED;
+		c->turn = s;
 		stream_pump(s);
+		c->turn = NULL;
 	}
 }
 
@@ -310,7 +316,7 @@ stream_take(struct kgp_stream *s)
 	struct evbuffer_iovec	 vec;
 	struct iovec		 iov[STREAM_READ_HIGH / KGP_MAXPAYLOAD];
 	uint8_t			*p, peek;
-	size_t			 total = 0, want, need, left, fl, used;
+	size_t			 total = 0, want, need, left, fl, used, room;
 	uint64_t		 cap;
 	ssize_t			 n;
 	int			 i, nfr, rc = 0, added = 0;
@@ -340,6 +346,10 @@ stream_take(struct kgp_stream *s)
 			break;
 		}
 		want = STREAM_READ_HIGH - total;
+		/* no more than the room left, a frame past it at most */
+		room = CONN_OUT_HIGH - conn_unsent(c) + KGP_MAXPAYLOAD;
+		if (want > room)
+			want = room;
 		if (want > s->send_credit)
 			want = s->send_credit;
 		if (want > cap - total)
@@ -482,8 +492,10 @@ static void
 stream_consumed(struct kgp_stream *s, size_t n)
 {
 	struct kgp_conn		*c = s->conn;
-	uint32_t		 grant, delta;
+	uint32_t		 grant, delta, want;
+	uint64_t		 now;
 	size_t			 queued;
+	int			 turned;
 
 	if (n == 0)
 		return;
@@ -494,9 +506,24 @@ stream_consumed(struct kgp_stream *s, size_t n)
 	grant = s->recv_consumed;
 	s->recv_consumed = 0;
 	queued = evbuffer_get_length(bufferevent_get_output(s->bev));
-	if (queued <= s->recv_window / 4) {
-		/* the reader keeps up: the window may be what holds it back */
-		delta = stream_window_room(s, s->recv_window);
+	/* a whole window consumed since the epoch began: how fast? */
+	now = conn_now_us();
+	s->tune_bytes += grant;
+	turned = s->tune_bytes >= s->recv_window;
+	want = kgp_window_want(s->recv_window, queued, turned,
+	    now - s->tune_us, c->rtt_min_us, c->params.window_grow,
+	    c->params.window_max);
+	if (turned) {
+		log_debug2("stream %u: a window of %u in %llu us, rtt %llu us: "
+		    "%u", s->id, s->recv_window,
+		    (unsigned long long)(now - s->tune_us),
+		    (unsigned long long)c->rtt_min_us, want);
+		s->tune_us = now;
+		s->tune_bytes = 0;
+	}
+	if (want > s->recv_window) {
+		/* the window, not the reader, may be what holds it back */
+		delta = stream_window_room(s, want - s->recv_window);
 		stream_window_set(s, s->recv_window + delta);
 		grant += delta;
 	} else if (queued >= s->recv_window / 2 &&
@@ -511,6 +538,40 @@ stream_consumed(struct kgp_stream *s, size_t n)
 		grant -= delta;
 	}
 	stream_grant(s, grant);
+}
+
+/*
+ * The window a stream's receiver wants at a grant (man/kgp.7, "Flow
+ * control"): w is the window now, queued what waits for the local
+ * socket; turned says that a whole window was consumed since the
+ * stream's last epoch began, elapsed_us ago; rtt_us is the link's
+ * round trip (0: not known yet).  A reader that lags keeps w.  One that
+ * keeps up doubles it up to grow at every grant, and beyond, up to max,
+ * once per window consumed within KGP_TUNE_RTT_PCT % of a round trip:
+ * only then is the window what limits the stream (one that does takes
+ * about 4/3 of a round trip for a window, as credit goes back a quarter
+ * at a time).  So it settles between 1.5 and 3 times the link's
+ * bandwidth-delay product, not more: what a window lets out beyond that
+ * waits in the link's queues, where a loss holds up every stream of the
+ * connection.  The budgets
+ * may give less.
+ */
+uint32_t
+kgp_window_want(uint32_t w, size_t queued, int turned, uint64_t elapsed_us,
+    uint64_t rtt_us, uint32_t grow, uint32_t max)
+{
+	uint32_t	 cap;
+
+	if (queued > w / 4 || w >= max)
+		return (w);
+	if (w < grow)
+		cap = grow;
+	else if (turned && rtt_us > 0 &&
+	    elapsed_us * 100 < KGP_TUNE_RTT_PCT * rtt_us)
+		cap = max;
+	else
+		return (w);
+	return (w > cap / 2 ? cap : w * 2);
 }
 
 /* Give the peer n more bytes of credit on s. */

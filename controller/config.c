@@ -55,6 +55,7 @@ enum opt_code {
 	OPT_SE_PORT,
 	OPT_VM_VERSION,
 	OPT_CONNECTIONS,
+	OPT_KGP_CONGESTION,
 	OPT_PROXY,
 	OPT_PROXY_USERPWD,
 	OPT_PROXY_TUNNEL,
@@ -138,6 +139,7 @@ static const struct sc_opt v4_opts[] = {
 	{ "ctl-socket",			1, 0,   OPT_CTL_SOCKET },
 	{ "vm-version",			1, 0,   OPT_VM_VERSION },
 	{ "tunnel-connections",		1, 0,   OPT_CONNECTIONS },
+	{ "kgp-congestion",		1, 0,   OPT_KGP_CONGESTION },
 	{ "help",			0, 'h', OPT_HELP },
 	{ "version",			0, 0,   OPT_VERSION },
 	{ "config-file",		1, 'c', OPT_CONFIG },
@@ -196,6 +198,7 @@ static const struct sc_opt v5_opts[] = {
 	{ "tunnel-cainfo",		1, 0,   OPT_TUNNEL_CAINFO },
 	{ "ctl-socket",			1, 0,   OPT_CTL_SOCKET },
 	{ "tunnel-connections",		1, 0,   OPT_CONNECTIONS },
+	{ "kgp-congestion",		1, 0,   OPT_KGP_CONGESTION },
 	{ "help",			0, 'h', OPT_HELP },
 	{ "version",			0, 0,   OPT_VERSION },
 	{ "config-file",		1, 'c', OPT_CONFIG },
@@ -261,6 +264,8 @@ config_init(struct sc_config *conf)
 	conf->max_missed_acks = SC_DEFAULT_MAX_MISSED;
 	conf->se_port = SC_DEFAULT_SE_PORT;
 	conf->tunnel_connections = config_default_connections();
+	strlcpy(conf->kgp_congestion, KGP_CONGESTION,
+	    sizeof(conf->kgp_congestion));
 }
 
 void
@@ -695,6 +700,13 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 			    "%s must be between 1 and %d", flag,
 			    SC_MAX_CONNECTIONS));
 		conf->tunnel_connections = (int)n;
+		break;
+	case OPT_KGP_CONGESTION:
+		if (kgp_congestion_valid(arg) == -1)
+			return (config_error(err, errlen, CONFIG_ERROR,
+			    "%s: not a congestion control's name", flag));
+		strlcpy(conf->kgp_congestion, arg,
+		    sizeof(conf->kgp_congestion));
 		break;
 	case OPT_VM_VERSION:
 		if (config_set_string(&conf->vm_version, arg, flag, err,

@@ -152,6 +152,7 @@ struct sc_config {
 	int		 se_port;
 	int		 se_port_set;
 	int		 tunnel_connections;	/* 1..SC_MAX_CONNECTIONS */
+	char		 kgp_congestion[KGP_CC_NAMELEN];	/* "default": system's */
 
 	/* the upstream HTTP proxy (-p/-w/-T, --proxy-sauce) */
 	char		*proxy_host;		/* NULL: none */

@@ -589,6 +589,8 @@ sc_send_kgp_config(void)
 	kc.connections = env->nlinks;
 	kc.keepalive_sec = SC_KEEPALIVE_SEC;
 	kc.max_missed_acks = env->conf->max_missed_acks;
+	strlcpy(kc.congestion, env->conf->kgp_congestion,
+	    sizeof(kc.congestion));
 	child_compose(k, IMSG_KGP_CONFIG, -1, &kc, sizeof(kc));
 	explicit_bzero(&kc, sizeof(kc));
 	for (off = 0; env->ca != NULL && off < env->calen; off += n) {

@@ -593,6 +593,9 @@ kgpd_connect(int fd, uint32_t index)
 	params.ping_ms = conf.keepalive_sec ? conf.keepalive_sec * 1000 : 5000;
 	params.max_missed = conf.max_missed_acks ? conf.max_missed_acks : 30;
 	params.handshake_ms = 15000;
+	/* the KGP links' TCP_CONGESTION (--kgp-congestion) */
+	if (strcmp(conf.congestion, "default") != 0)
+		params.congestion = conf.congestion;
 	params.pin = ca_len > 0 ? NULL : conf.pin;
 	params.tunnel_id = conf.tunnel_id;
 	params.secret = conf.secret;

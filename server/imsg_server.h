@@ -29,7 +29,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	10
+#define SRV_IMSG_VERSION	11
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -164,6 +164,7 @@ struct srv_config {
 	int32_t		 verbose;
 	int32_t		 grace;
 	int32_t		 max_missed;
+	char		 kgp_congestion[KGP_CC_NAMELEN];
 	int32_t		 entry_auth;
 	int32_t		 rest_tls;
 	int32_t		 kgp_port;

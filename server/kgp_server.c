@@ -235,6 +235,8 @@ kgp_server_first(int fd, short ev, void *arg)
 	params.max_streams = KGP_DEFAULT_MAXSTREAMS;
 	params.ping_ms = KGP_SERVER_PING_MS;
 	params.max_missed = env->max_missed;
+	if (strcmp(env->kgp_congestion, "default") != 0)
+		params.congestion = env->kgp_congestion;
 	params.handshake_ms = spent + KGP_SERVER_HANDSHAKE_MIN_MS >
 	    c->handshake_ms ? KGP_SERVER_HANDSHAKE_MIN_MS :
 	    c->handshake_ms - spent;

@@ -556,6 +556,8 @@ parent_send_setup(struct srv_worker *w)
 	c.verbose = env->verbose;
 	c.grace = env->grace;
 	c.max_missed = env->max_missed;
+	strlcpy(c.kgp_congestion, env->kgp_congestion,
+	    sizeof(c.kgp_congestion));
 	c.entry_auth = env->entry_auth;
 	c.rest_tls = env->rest_tls;
 	c.kgp_port = env->kgp_port;

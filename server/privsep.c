@@ -199,7 +199,8 @@ srv_config_valid(const void *p, size_t len)
 	    c->role != SRV_ROLE_CA) ||
 	    c->entry_nacl > ENTRY_ACL_MAX ||
 	    c->direct_nallow > DIRECT_ALLOW_MAX || c->grace < 1 ||
-	    c->max_missed < 1)
+	    c->max_missed < 1 || !FIELD_STR(c->kgp_congestion) ||
+	    kgp_congestion_valid(c->kgp_congestion) == -1)
 		return (-1);
 	return (0);
 }

@@ -37,11 +37,13 @@
 #include "server.h"
 
 #define OPT_LOG_FORMAT	0x100
+#define OPT_KGP_CC	0x101
 
 static const struct option longopts[] = {
 	{ "log-file",		required_argument, NULL, 'l' },
 	{ "log-format",		required_argument, NULL, OPT_LOG_FORMAT },
 	{ "metrics-address",	required_argument, NULL, 'm' },
+	{ "kgp-congestion",	required_argument, NULL, OPT_KGP_CC },
 	{ NULL,			0,		   NULL, 0 }
 };
 
@@ -62,7 +64,7 @@ usage(void)
 	    "\t[-H host] [-g grace_sec] [-M missed] [-A network[,network...]]\n"
 	    "\t[-D network[,network...]] [-C certfile -k keyfile]\n"
 	    "\t[-c cacert -x cakey] [-l logfile] [--log-format text|json]\n"
-	    "\t[-m addr:port] [-G addr:port | none]\n"
+	    "\t[-m addr:port] [-G addr:port | none] [--kgp-congestion name]\n"
 	    "       %s [-s statedir] user add | set NAME [--org ORG] "
 	    "[--team TEAM]\n"
 	    "\t[--role admin|team-admin|member] [--new-key]\n"
@@ -299,6 +301,13 @@ main(int argc, char *argv[])
 		case 'm':
 			mflag = optarg;
 			break;
+		case OPT_KGP_CC:
+			if (kgp_congestion_valid(optarg) == -1)
+				errx(1, "--kgp-congestion %s: not a congestion "
+				    "control's name", optarg);
+			strlcpy(env->kgp_congestion, optarg,
+			    sizeof(env->kgp_congestion));
+			break;
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "text") == 0)
 				log_format = LOG_FORMAT_TEXT;
@@ -405,6 +414,9 @@ main(int argc, char *argv[])
 	env->verbose = verbose;
 	env->grace = grace;
 	env->max_missed = missed;
+	if (env->kgp_congestion[0] == '\0')
+		strlcpy(env->kgp_congestion, KGP_CONGESTION,
+		    sizeof(env->kgp_congestion));
 	env->entry_auth = pflag;
 	log_setverbose(verbose);
 	log_set_format(log_format);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "admit.h"
+#include "kgp.h"
 #include "listener.h"
 #include "rules.h"
 #include "text.h"
@@ -388,6 +389,7 @@ struct server_env {
 	char			 metrics_addr[ADDRSTR_MAX];	/* bound */
 	int			 grace;
 	int			 max_missed;	/* -M: pings unanswered */
+	char			 kgp_congestion[KGP_CC_NAMELEN]; /* "default" */
 	int			 shutting_down;
 	size_t			 nofile;	/* RLIMIT_NOFILE, 0: unknown */
 

@@ -268,6 +268,8 @@ worker_config(struct imsgev *iev, struct imsg *imsg)
 	log_setverbose(c.verbose);
 	env->grace = c.grace;
 	env->max_missed = c.max_missed;
+	strlcpy(env->kgp_congestion, c.kgp_congestion,
+	    sizeof(env->kgp_congestion));
 	env->entry_auth = c.entry_auth;
 	env->kgp_port = c.kgp_port;
 	strlcpy(env->host, c.host, sizeof(env->host));

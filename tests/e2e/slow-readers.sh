@@ -17,7 +17,7 @@ legit_max=${LEGIT_MAX_S:-2}
 size=$((64 * 1024 * 1024))
 APP2_PORT=8081
 # man/kgp.7, "Flow control"; man/sc.8, proxyd's buffer budget (KiB)
-conn_budget=$((16 * 1024))
+conn_budget=$((32 * 1024))
 proc_budget=$((64 * 1024))
 proxyd_budget=$((16 * 1024))
 per_stream=64		# KiB: its window, its state, the allocator's slack

@@ -1512,6 +1512,62 @@ test_stalled_streams(void **state)
 }
 
 /*
+ * The receiver's window rule (kgp_window_want, man/kgp.7 "Flow
+ * control"): a reader that keeps up doubles its window to the grow
+ * limit at every grant; beyond it, only when a whole window went
+ * within KGP_TUNE_RTT_PCT % of a round trip, up to the ceiling; a reader that
+ * lags, or a link whose round trip is not known, keeps what it has.
+ */
+static void
+test_window_tune(void **state)
+{
+	const uint32_t	 grow = 1024 * 1024, max = 16 * 1024 * 1024;
+	const uint64_t	 rtt = 50000;	/* 50 ms */
+	uint32_t	 w;
+	int		 epochs;
+
+	/* below the grow limit: the round trip does not matter */
+	assert_int_equal(kgp_window_want(256 * 1024, 0, 0, 0, 0, grow, max),
+	    512 * 1024);
+	assert_int_equal(kgp_window_want(768 * 1024, 0, 0, 0, 0, grow, max),
+	    grow);
+	/* a reader that lags: a quarter of the window waits for it */
+	assert_int_equal(kgp_window_want(256 * 1024, 64 * 1024 + 1, 0, 0, 0,
+	    grow, max), 256 * 1024);
+	/* at the grow limit: only a window consumed within 1.5 RTT grows */
+	assert_int_equal(kgp_window_want(grow, 0, 0, 1000, rtt, grow, max),
+	    grow);
+	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 3 / 2, rtt, grow,
+	    max), grow);
+	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 3 / 2 - 1, rtt,
+	    grow, max), 2 * grow);
+	/* no round trip measured yet: no growth past the grow limit */
+	assert_int_equal(kgp_window_want(grow, 0, 1, 1, 0, grow, max), grow);
+	/* ... nor past the ceiling, nor for a lagging reader */
+	assert_int_equal(kgp_window_want(max, 0, 1, 1, rtt, grow, max), max);
+	assert_int_equal(kgp_window_want(12 * 1024 * 1024, 0, 1, 1, rtt,
+	    grow, max), max);
+	assert_int_equal(kgp_window_want(4 * grow, grow + 1, 1, 1, rtt, grow,
+	    max), 4 * grow);
+	/*
+	 * A link of 400 Mbit/s and 50 ms (a BDP of 2.5 MB): a window of W
+	 * goes in W / 50 MB/s or 50 ms, whichever is longer.  It stops
+	 * growing once it takes 1.5 RTT, between 1.5 and 3 times the BDP.
+	 */
+	for (w = grow, epochs = 0; epochs < 10; epochs++) {
+		uint64_t took = (uint64_t)w * 1000000 / 50000000;
+
+		if (took < rtt)
+			took = rtt;
+		if (kgp_window_want(w, 0, 1, took, rtt, grow, max) == w)
+			break;
+		w = kgp_window_want(w, 0, 1, took, rtt, grow, max);
+	}
+	assert_int_equal(w, 4 * grow);
+	assert_true(w >= 3 * 2500000 / 2 && w <= 3 * 2500000);
+}
+
+/*
  * Moves: the client's end of a stream goes from its first socket to
  * another, as kgpd's does when proxyd hands it the app's socket.  The
  * test plays proxyd: a relay between the stream's first socket and the
@@ -2415,6 +2471,7 @@ main(void)
 		cmocka_unit_test(test_move_aborted),
 		cmocka_unit_test(test_move_aborted_early),
 		cmocka_unit_test(test_lend),
+		cmocka_unit_test(test_window_tune),
 		cmocka_unit_test(test_lend_app_eof),
 		cmocka_unit_test(test_lend_refused),
 		cmocka_unit_test(test_protocol_errors),

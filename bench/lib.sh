@@ -1,0 +1,101 @@
+# What bench/run.sh and bench/wan.sh share (bash; sourced).  They set
+# $tmp (their directory) and BENCH_NAME (the prefix of die's message).
+
+die() {
+	echo "${BENCH_NAME:-bench}: $*" >&2
+	for f in "$tmp"/*.log; do
+		[ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
+	done
+	exit 1
+}
+
+# wait_for SECONDS COMMAND...: every 0.1 s until COMMAND succeeds
+wait_for() {
+	local i=0 limit=$(( $1 * 10 ))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ "$i" -le "$limit" ] || return 1
+		sleep 0.1
+	done
+}
+
+# nginx_conf CONNS LISTEN [SERVER...]: $tmp/nginx.conf, the files of
+# $tmp/www on LISTEN (/upload reads a body and discards it: 204) and the
+# extra server blocks given
+nginx_conf() {
+	local conns=$1 listen=$2
+	shift 2
+	cat >"$tmp/nginx.conf" <<EOT
+daemon off;
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx.log;
+events { worker_connections $conns; }
+http {
+	access_log off;
+	sendfile on;
+	keepalive_requests 1000000;
+	keepalive_timeout 600s;
+	default_type application/octet-stream;
+	client_body_temp_path $tmp/nginx;
+	proxy_temp_path $tmp/nginx;
+	fastcgi_temp_path $tmp/nginx;
+	uwsgi_temp_path $tmp/nginx;
+	scgi_temp_path $tmp/nginx;
+	server {
+		listen $listen backlog=4096;
+		root $tmp/www;
+		# "return" discards the body: nginx reads it all (4 KiB reads)
+		location = /upload { client_max_body_size 0; return 204; }
+	}
+$(printf '%s\n' "$@")
+}
+EOT
+}
+
+# peer_conf TINY_ADDR TINY_PORT SSHD_ADDR SSHD_PORT: the peer's
+# $tmp/tinyproxy.conf and $tmp/sshd_config, and its keys
+peer_conf() {
+	cat >"$tmp/tinyproxy.conf" <<EOT
+User nobody
+Group nogroup
+Port $2
+Listen $1
+Allow $1
+MaxClients 1000
+Timeout 600
+Syslog Off
+LogFile "$tmp/tinyproxy.log"
+LogLevel Critical
+EOT
+	touch "$tmp/tinyproxy.log"
+	chmod 666 "$tmp/tinyproxy.log"
+	mkdir -p /run/sshd
+	if [ ! -f "$tmp/host_key" ]; then
+		ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key" &&
+		    ssh-keygen -q -t ed25519 -N '' -f "$tmp/user_key" &&
+		    cp "$tmp/user_key.pub" "$tmp/authorized_keys" ||
+		    die "ssh-keygen failed"
+	fi
+	cat >"$tmp/sshd_config" <<EOT
+Port $4
+ListenAddress $3
+HostKey $tmp/host_key
+PidFile $tmp/sshd.pid
+UsePAM no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthorizedKeysFile $tmp/authorized_keys
+StrictModes no
+AllowTcpForwarding yes
+Ciphers aes256-gcm@openssh.com
+EOT
+}
+
+# the options of the peer's ssh -R
+PEER_SSH_OPTS=(-F /dev/null -N -c aes256-gcm@openssh.com
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+    -o BatchMode=yes -o ExitOnForwardFailure=yes -o LogLevel=ERROR)
