@@ -193,7 +193,8 @@ try:
 
     # 360 px wide: nothing wider than the screen
     d.set_window_size(360, 800)
-    time.sleep(0.5)  # the window manager's resize, no condition to wait on
+    wait(lambda: d.execute_script("return window.innerWidth") <= 400, 10,
+         "the window at 360 px")
     wide = d.execute_script("return [document.documentElement.scrollWidth,"
                             " window.innerWidth]")
     if wide[0] > wide[1] + 1:
