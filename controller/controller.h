@@ -501,8 +501,9 @@ void		 spawner_sandbox_files(struct sandbox_files *, int);
 /* link.c */
 /* what the controller hears of the connections: link_init()'s callbacks */
 struct link_cb {
-	int	(*up)(void);		/* the first one up, the first time;
-					   -1: sc stops instead */
+	int	(*ready)(void);		/* the first one up, the first time,
+					   before it is said: -1, sc stops */
+	void	(*up)(void);		/* ... once it is said */
 	void	(*stop)(int);		/* sc cannot go on */
 };
 void		 link_init(struct sc *, const struct link_cb *);

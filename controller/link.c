@@ -720,10 +720,11 @@ link_up(const struct kgp_link_event *ev)
 	link_update_state();
 	if (!env->ever_up) {
 		env->ever_up = 1;
-		if (link_cb->up() == -1)
+		if (link_cb->ready() == -1)
 			return;
 		sc_console(LOG_INFO,
 		    "Sauce Connect is up, you may start your tests.");
+		link_cb->up();
 	}
 }
 

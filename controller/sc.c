@@ -65,7 +65,8 @@ static int	 sc_streams_request(void);
 static int	 sc_streams(struct imsgev *, struct imsg *);
 static int	 sc_reconnect(void);
 static void	 sc_touch_readyfile(void);
-static int	 sc_tunnel_up(void);
+static int	 sc_tunnel_ready(void);
+static void	 sc_tunnel_up(void);
 static void	 sc_proxyd_opts(const struct sc_config *, struct child *,
 		    struct proxy_config *, int);
 static void	 sc_child_ready(struct child *);
@@ -151,6 +152,7 @@ static const struct supervise_cb sc_supervise_cb = {
 
 /* what becomes of the tunnel connections (link.c) */
 static const struct link_cb sc_link_cb = {
+	.ready = sc_tunnel_ready,
 	.up = sc_tunnel_up,
 	.stop = sc_shutdown,
 };
@@ -287,14 +289,14 @@ sc_touch_readyfile(void)
 }
 
 /*
- * The tunnel is up, the first time: colliding tunnels removed, then the
- * readyfile and systemd.  They are removed now rather than before the
- * create (as Sauce Connect 4 does), so that the list and the deletes
- * are not on the way to ready: the tunnel came up one round trip sooner,
- * and for a moment two of that name ran, which the server allows.
+ * The tunnel is up, the first time, and not yet said: colliding tunnels
+ * go.  They go now rather than before the create (as Sauce Connect 4
+ * has it), so that the list and the deletes are not on the way to
+ * ready: the tunnel comes up one round trip sooner, and for a moment two
+ * of that name run, which the server allows.
  */
 static int
-sc_tunnel_up(void)
+sc_tunnel_ready(void)
 {
 	const struct sc_config	*conf = env->conf;
 	char			 err[1024];
@@ -313,9 +315,15 @@ sc_tunnel_up(void)
 			return (-1);
 		}
 	}
+	return (0);
+}
+
+/* The tunnel is up, the first time, and said: the readyfile, systemd. */
+static void
+sc_tunnel_up(void)
+{
 	sc_touch_readyfile();
 	sdnotify("READY=1\nSTATUS=Tunnel %s is up", env->tunnel.id);
-	return (0);
 }
 
 static void
