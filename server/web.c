@@ -85,6 +85,8 @@ static void	 web_session_end(struct web_sess *);
 static void	 web_sessions_expire(void);
 static int	 web_form(struct httpd_req *, struct evkeyvalq *);
 static void	 web_form_clear(struct evkeyvalq *);
+static int	 web_session_form(struct httpd_req *, struct web_sess *,
+		    struct evkeyvalq *);
 static int	 web_csrf_ok(const char *, const char *);
 static void	 web_redirect(struct httpd_req *, const char *, const char *);
 static void	 web_page(struct httpd_req *, int, const struct web_session *,
@@ -348,6 +350,26 @@ web_form(struct httpd_req *req, struct evkeyvalq *kv)
 	return (0);
 }
 
+/*
+ * The fields of a form POST of session s into kv, with the session's
+ * CSRF token: 0, or -1 after answering (403 for a missing or wrong
+ * token).
+ */
+static int
+web_session_form(struct httpd_req *req, struct web_sess *s,
+    struct evkeyvalq *kv)
+{
+	if (web_form(req, kv) == -1)
+		return (-1);
+	if (!web_csrf_ok(evhttp_find_header(kv, "csrf"), s->s.csrf)) {
+		evhttp_clear_headers(kv);
+		web_page(req, 403, &s->s, "Forbidden", "The form's CSRF token "
+		    "is missing or wrong: reload the page.");
+		return (-1);
+	}
+	return (0);
+}
+
 /* The fields of a form out, their values wiped (an access key may be one). */
 static void
 web_form_clear(struct evkeyvalq *kv)
@@ -532,14 +554,8 @@ web_signout(struct httpd_req *req)
 		web_redirect(req, "/signin", NULL);
 		return;
 	}
-	if (web_form(req, &kv) == -1)
+	if (web_session_form(req, s, &kv) == -1)
 		return;
-	if (!web_csrf_ok(evhttp_find_header(&kv, "csrf"), s->s.csrf)) {
-		evhttp_clear_headers(&kv);
-		web_page(req, 403, &s->s, "Forbidden", "The form's CSRF token "
-		    "is missing or wrong: reload the page.");
-		return;
-	}
 	evhttp_clear_headers(&kv);
 	log_info("web: %s signed out", s->s.user);
 	web_session_end(s);
@@ -624,17 +640,10 @@ web_stop(struct httpd_req *req, struct web_sess *s, struct tunnel *t)
 {
 	struct evkeyvalq	 kv;
 	char			 where[64];
-	int			 good;
 
-	if (web_form(req, &kv) == -1)
+	if (web_session_form(req, s, &kv) == -1)
 		return;
-	good = web_csrf_ok(evhttp_find_header(&kv, "csrf"), s->s.csrf);
 	evhttp_clear_headers(&kv);
-	if (!good) {
-		web_page(req, 403, &s->s, "Forbidden", "The form's CSRF token "
-		    "is missing or wrong: reload the page.");
-		return;
-	}
 	if (!reg_may_delete(s->s.user, t)) {
 		web_page(req, 403, &s->s, "Forbidden", "Only its owner or an "
 		    "admin of its organisation may stop a tunnel.");
@@ -774,14 +783,8 @@ web_admin_post(struct httpd_req *req, struct web_sess *s, int op)
 	char			 err[256];
 	int			 code;
 
-	if (web_form(req, &kv) == -1)
+	if (web_session_form(req, s, &kv) == -1)
 		return;
-	if (!web_csrf_ok(evhttp_find_header(&kv, "csrf"), s->s.csrf)) {
-		evhttp_clear_headers(&kv);
-		web_page(req, 403, &s->s, "Forbidden", "The form's CSRF token "
-		    "is missing or wrong: reload the page.");
-		return;
-	}
 	name = evhttp_find_header(&kv, "name");
 	team = evhttp_find_header(&kv, "team");
 	role = evhttp_find_header(&kv, "role");

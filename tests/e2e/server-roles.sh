@@ -39,6 +39,18 @@ as() {
 	    "$REST_URL/$u$p"
 }
 
+# expect_code USER METHOD PATH CODE BODY: the call (BODY - for none)
+# answers CODE
+expect_code() {
+	local got
+	if [ "$5" = - ]; then
+		got=$(as "$1" "$2" "$3" -o "$TMP/c.json" -w '%{http_code}')
+	else
+		got=$(as "$1" "$2" "$3" -d "$5" -o "$TMP/c.json" -w '%{http_code}')
+	fi
+	[ "$got" = "$4" ] || fail "$1 $2 $3 $5: $got, want $4: $(cat "$TMP/c.json")"
+}
+
 # create USER SHARED: a tunnel's id (the accounts sign in within 3 s)
 create() {
 	as "$1" POST /tunnels -d "{\"tunnel_identifier\": \"$1\", \"shared_tunnel\": $2}" |
@@ -148,13 +160,7 @@ for c in "dev POST /accounts 403 {\"name\":\"x1\"}" \
     "boss DELETE /accounts/gx 404 -" \
     "gx DELETE /accounts/dev 404 -" \
     "boss DELETE /accounts/boss 409 -"; do
-	set -- $c
-	if [ "$5" = - ]; then
-		got=$(as "$1" "$2" "$3" -o "$TMP/c.json" -w '%{http_code}')
-	else
-		got=$(as "$1" "$2" "$3" -d "$5" -o "$TMP/c.json" -w '%{http_code}')
-	fi
-	[ "$got" = "$4" ] || fail "$1 $2 $3 $5: $got, want $4: $(cat "$TMP/c.json")"
+	expect_code $c
 done
 ok "REST accounts: boss adds newbie (its key answered once, it signs in" \
     "at once), lists acme's; a member, a team admin, another" \
@@ -199,13 +205,7 @@ for c in "boss POST /teams 409 {\"name\":\"qa\"}" \
     "boss PATCH /accounts/boss 409 {\"role\":\"member\"}" \
     "dev PATCH /accounts/newbie 403 {\"role\":\"admin\"}" \
     "lead PATCH /accounts/dev 403 {\"team\":\"\"}"; do
-	set -- $c
-	if [ "$5" = - ]; then
-		got=$(as "$1" "$2" "$3" -o "$TMP/c.json" -w '%{http_code}')
-	else
-		got=$(as "$1" "$2" "$3" -d "$5" -o "$TMP/c.json" -w '%{http_code}')
-	fi
-	[ "$got" = "$4" ] || fail "$1 $2 $3 $5: $got, want $4: $(cat "$TMP/c.json")"
+	expect_code $c
 done
 [ "$(as gx GET /teams | json_get "j['teams']")" = '[]' ] || fail "gx sees teams of acme"
 cli user list | grep -Eq '^newbie +acme +qa +member ' ||

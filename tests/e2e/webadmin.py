@@ -13,13 +13,13 @@ import argparse
 import os
 import re
 import sys
-import time
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from webdrv import Fail, chrome, wait  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--url", required=True)
@@ -34,27 +34,8 @@ ap.add_argument("--profile", required=True)
 args = ap.parse_args()
 
 
-class Fail(Exception):
-    pass
-
-
 def say(msg):
     print("webadmin.py: " + msg, flush=True)
-
-
-def wait(cond, secs, what):
-    end = time.monotonic() + secs
-    last = None
-    while time.monotonic() < end:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception as e:      # a page between two states
-            last = e
-        time.sleep(0.2)
-    raise Fail("%s (within %d s)%s" % (what, secs,
-                                       ": %r" % last if last else ""))
 
 
 def shot(name):
@@ -90,14 +71,7 @@ def team_rows():
             for r in d.find_elements(By.CSS_SELECTOR, "#teams tbody tr")]
 
 
-opts = webdriver.ChromeOptions()
-for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-          "--disable-gpu", "--no-first-run", "--window-size=1280,900",
-          "--user-data-dir=" + args.profile, "--disable-extensions",
-          "--no-proxy-server"):
-    opts.add_argument(a)
-d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-d.set_page_load_timeout(20)
+d = chrome(args.profile)
 status = 0
 try:
     # a member of team a: team a's shared tunnel, not team b's
@@ -174,7 +148,7 @@ try:
         raise Fail("no tunnel-created event on the events page")
     shot("15-admin-events")
     say("ok: a team name with markup refused; the organisation's events")
-except Fail as e:
+except Exception as e:  # a Fail, or a page that is not there
     print("FAIL: webadmin.py: %s" % e, flush=True)
     try:
         shot("admin-failed")
