@@ -293,9 +293,10 @@ dbmsg_teams(struct imsgev *iev, uint64_t reqid, const char *org)
 
 /*
  * IMSG_SRV_ACCOUNT_REQ: an admin of an organisation adds an account to
- * it, or deletes one of it.  The REST worker asked for an admin, but
- * that is checked here again: the admin's organisation is the one of
- * the accounts as the parent has them.
+ * it, changes one (its team, its role) or deletes one, adds a team or
+ * lists them (IMSG_SRV_TEAMS_REP).  The REST worker asked for an admin,
+ * but that is checked here again: the admin's organisation is the one
+ * of the accounts as the parent has them.
  */
 int
 dbmsg_account_req(struct imsgev *iev, struct imsg *imsg)

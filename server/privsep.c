@@ -474,8 +474,7 @@ int
 srv_account_req_valid(const void *p, size_t len)
 {
 	const struct srv_account_req	*r = p;
-
-	int					 team_op;
+	int				 team_op;
 
 	if (len != sizeof(*r))
 		return (-1);

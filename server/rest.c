@@ -580,12 +580,17 @@ rest_request(struct httpd_req *req, void *arg)
 		else
 			rest_error(&r, 405, "Method not allowed");
 	} else if (n == 3 && strcmp(segs[1], "accounts") == 0) {
-		if (strcmp(m, "DELETE") == 0)
-			rest_account_del(&r, segs[2]);
+		/* a name may have + and @, %-encoded */
+		if ((user = evhttp_uridecode(segs[2], 0, &len)) == NULL ||
+		    strlen(user) != len)
+			rest_error(&r, 404, "no such account");
+		else if (strcmp(m, "DELETE") == 0)
+			rest_account_del(&r, user);
 		else if (strcmp(m, "PATCH") == 0)
-			rest_account_set(&r, segs[2]);
+			rest_account_set(&r, user);
 		else
 			rest_error(&r, 405, "Method not allowed");
+		free(user);
 	} else if (n == 2 && strcmp(segs[1], "teams") == 0) {
 		if (get)
 			rest_admin(&r, SRV_TEAM_LIST, NULL, NULL, NULL);

@@ -100,8 +100,12 @@ webpage_admin(struct evbuffer *b, const struct web_session *s,
 	uint32_t	 i;
 	int		 n = 0;
 
-	if ((adm = account_find(&env->accounts, s->user)) == NULL)
+	/* no longer an admin since it asked */
+	if ((adm = admin_of(s->user)) == NULL) {
+		webpage_message(b, s, "Forbidden", "Only an admin of an "
+		    "organisation manages its accounts and teams.");
 		return;
+	}
 	webpage_head(b, "Accounts and teams", s, NULL);
 	evbuffer_add_printf(b, "<h1>Organisation <span id=\"org\">");
 	webpage_escape(b, adm->org);

@@ -208,13 +208,21 @@ for c in "boss POST /teams 409 {\"name\":\"qa\"}" \
 	expect_code $c
 done
 [ "$(as gx GET /teams | json_get "j['teams']")" = '[]' ] || fail "gx sees teams of acme"
+# a name with + and @ in the path, %-encoded
+expect_code boss POST /accounts 200 '{"name": "a+b@c"}'
+expect_code boss PATCH /accounts/a%2Bb%40c 200 '{"team": "web"}'
+cli user list | grep -Eq '^a\+b@c +acme +web +member ' ||
+    fail "a+b@c not moved to web: $(cli user list)"
+expect_code boss DELETE /accounts/a%2Bb%40c 200 -
+cli user list | grep -q '^a+b@c ' && fail "a+b@c not deleted"
 cli user list | grep -Eq '^newbie +acme +qa +member ' ||
     fail "a refused PATCH changed newbie: $(cli user list)"
 ok "REST teams: boss lists acme's (with their accounts) and adds qa;" \
     "PATCH moves newbie to qa as team admin (it shares then), then back to" \
     "member; a taken or bad name, a team not there, a team admin with no" \
     "team, another organisation's account, boss's own role, a member or" \
-    "team admin asking: refused"
+    "team admin asking: refused; a+b@c changed and deleted by its" \
+    "%-encoded name"
 [ "$(as boss DELETE /accounts/newbie -o /dev/null -w '%{http_code}')" = 200 ] ||
     fail "boss cannot delete newbie"
 [ "$(as newbie GET /tunnels -o /dev/null -w '%{http_code}')" = 401 ] ||
