@@ -43,7 +43,7 @@ LID=$(web_tunnel "$(printf 'W%.0s' $(seq 1 1000))") ||
 
 # the browser, on its own: it says where it is in $TMP/step-*
 mkdir -p "$TMP/profile"
-HOME=$TMP ip netns exec "$CLOUD" timeout 200 "$SEL_PY" "$E2E_DIR/web.py" \
+HOME=$TMP PYTHONDONTWRITEBYTECODE=1 ip netns exec "$CLOUD" timeout 200 "$SEL_PY" "$E2E_DIR/web.py" \
     --url "$WEB" --user "$SC_USER" --key "$ALICE_KEY" --other bob \
     --other-key "$BOB_KEY" --name "$TUNNEL_NAME" --markup "$MARKUP" \
     --markup-id "$MID" --long-id "$LID" --dir "$TMP" --shots "$SHOTS" \
@@ -115,7 +115,7 @@ TA=$(SC_USER=leada KEY=$LEADA_KEY web_tunnel "team a's" shared) &&
 [ -n "$TA" ] && [ -n "$TB" ] || fail "no ids of the team admins' tunnels"
 SC_USER=boss KEY=$BOSS_KEY web_tunnel "boss's" >/dev/null || fail "boss's tunnel"
 mkdir -p "$TMP/profile2"
-HOME=$TMP ip netns exec "$CLOUD" timeout 120 "$SEL_PY" "$E2E_DIR/webadmin.py" \
+HOME=$TMP PYTHONDONTWRITEBYTECODE=1 ip netns exec "$CLOUD" timeout 120 "$SEL_PY" "$E2E_DIR/webadmin.py" \
     --url "$WEB" --admin boss --admin-key "$BOSS_KEY" --member mema \
     --member-key "$MEMA_KEY" --team-a-tunnel "$TA" --team-b-tunnel "$TB" \
     --shots "$SHOTS" --profile "$TMP/profile2" >"$TMP/browser2.log" 2>&1
