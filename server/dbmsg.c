@@ -9,10 +9,10 @@
  *    (IMSG_SRV_SAVED) only after COMMIT;
  *  - the events it reports (IMSG_SRV_EVENT), and the events an account
  *    asks for (IMSG_SRV_EVENTS_REQ, answered with SRV_BLOB_EVENTS);
- *  - the accounts an admin of an organisation adds to it or deletes
- *    from it (IMSG_SRV_ACCOUNT_REQ): checked again here against the
- *    database, answered (IMSG_SRV_ACCOUNT_REP) after the new account
- *    list.
+ *  - the accounts an admin of an organisation adds to it, changes or
+ *    deletes from it, and its teams (IMSG_SRV_ACCOUNT_REQ): checked
+ *    again here against the database, answered (IMSG_SRV_ACCOUNT_REP)
+ *    after the new account list; its teams listed (IMSG_SRV_TEAMS_REP).
  *
  * A tunnels.json of an older version (or one the operator put there) is
  * imported: its text goes to the REST worker instead of the database's,
@@ -244,11 +244,59 @@ dbmsg_events_req(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
+struct dbmsg_teams {
+	struct srv_teams_rep	*rep;
+	int			 more;		/* past TEAMS_LIST_MAX */
+};
+
+/* A row of db_list("teams"): org, name, accounts, created. */
+static void
+dbmsg_team_row(void *arg, int n, const char **v)
+{
+	struct dbmsg_teams	*t = arg;
+
+	if (n < 2 || !name_valid(v[1], TEAM_NAME_MAX))
+		return;
+	if (t->rep->count == TEAMS_LIST_MAX) {
+		t->more = 1;
+		return;
+	}
+	strlcpy(t->rep->name[t->rep->count++], v[1], TEAM_NAME_MAX + 1);
+}
+
+/* The teams of org, the first TEAMS_LIST_MAX, answered to reqid. */
+static void
+dbmsg_teams(struct imsgev *iev, uint64_t reqid, const char *org)
+{
+	struct dbmsg_teams	 t;
+
+	if ((t.rep = calloc(1, sizeof(*t.rep))) == NULL) {
+		log_warn("%s", __func__);
+		return;
+	}
+	t.more = 0;
+	t.rep->reqid = reqid;
+	t.rep->status = 200;
+	if (db_list("teams", org, dbmsg_team_row, &t) == -1) {
+		log_warnx("%s: teams: %s", db_file(), db_error());
+		memset(t.rep->name, 0, sizeof(t.rep->name));
+		t.rep->count = 0;
+		t.rep->status = 500;
+	} else if (t.more)
+		log_warnx("teams of %s: more than %d, the first listed", org,
+		    TEAMS_LIST_MAX);
+	if (imsg_compose_event(iev, IMSG_SRV_TEAMS_REP, 0, 0, -1, t.rep,
+	    sizeof(*t.rep)) == -1)
+		log_warn("%s: imsg", __func__);
+	free(t.rep);
+}
+
 /*
  * IMSG_SRV_ACCOUNT_REQ: an admin of an organisation adds an account to
- * it, or deletes one of it.  The REST worker asked for an admin, but
- * that is checked here again: the admin's organisation is the one of
- * the accounts as the parent has them.
+ * it, changes one (its team, its role) or deletes one, adds a team or
+ * lists them (IMSG_SRV_TEAMS_REP).  The REST worker asked for an admin,
+ * but that is checked here again: the admin's organisation is the one
+ * of the accounts as the parent has them.
  */
 int
 dbmsg_account_req(struct imsgev *iev, struct imsg *imsg)
@@ -268,6 +316,46 @@ dbmsg_account_req(struct imsgev *iev, struct imsg *imsg)
 		rep.status = 403;
 		snprintf(rep.message, sizeof(rep.message), "only an admin of "
 		    "an organisation manages its accounts");
+	} else if (req.op == SRV_TEAM_LIST) {
+		dbmsg_teams(iev, req.reqid, adm->org);
+		explicit_bzero(&req, sizeof(req));
+		return (IMSGEV_OK);
+	} else if (req.op == SRV_TEAM_ADD) {
+		if (db_team_add(adm->org, req.team) == -1) {
+			rep.status = strstr(db_error(), "exists") != NULL ?
+			    409 : 500;
+			log_sanitize(db_error(), rep.message,
+			    sizeof(rep.message));
+		}
+	} else if (req.op == SRV_ACCOUNT_SET) {
+		if (old == NULL || strcmp(old->org, adm->org) != 0) {
+			rep.status = 404;
+			snprintf(rep.message, sizeof(rep.message), "no account "
+			    "%s in organisation %s", req.name, adm->org);
+		} else {
+			a = *old;
+			if (!req.keep_team)
+				strlcpy(a.team, req.team, sizeof(a.team));
+			if (!req.keep_role)
+				a.role = req.role;
+			if (strcmp(req.name, req.admin) == 0 &&
+			    a.role != ROLE_ADMIN) {
+				rep.status = 409;
+				snprintf(rep.message, sizeof(rep.message), "an "
+				    "admin does not take away its own role");
+			} else if (a.role == ROLE_TEAM_ADMIN &&
+			    a.team[0] == '\0') {
+				rep.status = 400;
+				snprintf(rep.message, sizeof(rep.message), "a "
+				    "team admin needs a team");
+			} else if (db_account_set(&a, 0) == -1) {
+				rep.status = strncmp(db_error(), "no team",
+				    7) == 0 ? 400 : 500;
+				log_sanitize(db_error(), rep.message,
+				    sizeof(rep.message));
+			}
+			explicit_bzero(&a, sizeof(a));
+		}
 	} else if (req.op == SRV_ACCOUNT_DEL) {
 		if (old == NULL || strcmp(old->org, adm->org) != 0) {
 			rep.status = 404;
@@ -306,9 +394,13 @@ dbmsg_account_req(struct imsgev *iev, struct imsg *imsg)
 		}
 		explicit_bzero(&a, sizeof(a));
 	}
-	if (rep.status == 200) {
+	if (rep.status == 200 && req.op == SRV_TEAM_ADD)
+		log_info("team %s added to %s by %s", req.team, adm->org,
+		    req.admin);
+	else if (rep.status == 200) {
 		log_info("account %s %s by %s, admin of %s", req.name,
-		    req.op == SRV_ACCOUNT_ADD ? "added" : "deleted", req.admin,
+		    req.op == SRV_ACCOUNT_ADD ? "added" : req.op ==
+		    SRV_ACCOUNT_SET ? "changed" : "deleted", req.admin,
 		    adm->org);
 		/* adm is freed here */
 		if (dbmsg_reload() == 0)

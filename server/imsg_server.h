@@ -114,6 +114,10 @@ enum srv_imsg_type {
 	/* KGP -> REST, relayed by the parent: for the web page (1700-1749) */
 	IMSG_SRV_TUNNEL_LINKS = 1700, /* struct srv_tlinks, count links: */
 				/* every WEB_LINKS_PUSH_SEC, when changed */
+
+	/* parent -> REST: an organisation's teams (1750-1799) */
+	IMSG_SRV_TEAMS_REP = 1750, /* struct srv_teams_rep: the answer to */
+				/* IMSG_SRV_ACCOUNT_REQ SRV_TEAM_LIST */
 };
 
 #define SRV_LISTEN_REST		1
@@ -398,21 +402,29 @@ struct srv_events_req {
 };
 int	 srv_events_req_valid(const void *, size_t);
 /*
- * An account of admin's organisation to add (the REST worker made its
- * key: salt and hash come, never the key) or to delete.
+ * What an admin of an organisation asks of its accounts and teams: an
+ * account to add (the REST worker made its key: salt and hash come,
+ * never the key), to delete, to change (its team unless keep_team, its
+ * role unless keep_role); a team (team) to add; the teams to list (name
+ * and team "", answered with IMSG_SRV_TEAMS_REP).
  */
 #define SRV_ACCOUNT_ADD		1
 #define SRV_ACCOUNT_DEL		2
+#define SRV_ACCOUNT_SET		3
+#define SRV_TEAM_ADD		4
+#define SRV_TEAM_LIST		5
 struct srv_account_req {
 	uint64_t	 reqid;
-	uint32_t	 op;		/* SRV_ACCOUNT_* */
+	uint32_t	 op;		/* SRV_ACCOUNT_*, SRV_TEAM_* */
 	int32_t		 role;		/* ROLE_* */
 	char		 admin[ACCOUNT_NAME_MAX + 1];
 	char		 name[ACCOUNT_NAME_MAX + 1];
 	char		 team[TEAM_NAME_MAX + 1];	/* "": none */
 	uint8_t		 salt[ACCOUNT_SALT_LEN];
 	uint8_t		 hash[32];
-	uint8_t		 pad[5];
+	uint8_t		 keep_team;	/* SRV_ACCOUNT_SET: 0 or 1 */
+	uint8_t		 keep_role;
+	uint8_t		 pad[3];
 };
 int	 srv_account_req_valid(const void *, size_t);
 /* its answer: an HTTP status and a message */
@@ -423,6 +435,14 @@ struct srv_account_rep {
 	uint8_t		 pad[4];
 };
 int	 srv_account_rep_valid(const void *, size_t);
+/* the teams of an organisation: count names, then "" */
+struct srv_teams_rep {
+	uint64_t	 reqid;
+	int32_t		 status;	/* 200, else 500 */
+	uint32_t	 count;		/* <= TEAMS_LIST_MAX */
+	char		 name[TEAMS_LIST_MAX][TEAM_NAME_MAX + 1];
+};
+int	 srv_teams_rep_valid(const void *, size_t);
 
 /*
  * A tunnel's KGP sessions as the web page shows them (weblinks.c): the

@@ -475,15 +475,39 @@ int
 srv_account_req_valid(const void *p, size_t len)
 {
 	const struct srv_account_req	*r = p;
+	int				 team_op;
 
-	if (len != sizeof(*r) ||
-	    (r->op != SRV_ACCOUNT_ADD && r->op != SRV_ACCOUNT_DEL) ||
-	    r->role < ROLE_MEMBER || r->role > ROLE_ADMIN ||
-	    !FIELD_STR(r->admin) || !account_name_valid(r->admin) ||
-	    !FIELD_STR(r->name) || !account_name_valid(r->name) ||
-	    !FIELD_STR(r->team) ||
-	    (r->team[0] != '\0' && !name_valid(r->team, TEAM_NAME_MAX)))
+	if (len != sizeof(*r))
 		return (-1);
+	team_op = r->op == SRV_TEAM_ADD || r->op == SRV_TEAM_LIST;
+	if (r->op < SRV_ACCOUNT_ADD || r->op > SRV_TEAM_LIST ||
+	    r->role < ROLE_MEMBER || r->role > ROLE_ADMIN ||
+	    r->keep_team > 1 || r->keep_role > 1 ||
+	    !FIELD_STR(r->admin) || !account_name_valid(r->admin) ||
+	    !FIELD_STR(r->name) || (team_op ? r->name[0] != '\0' :
+	    !account_name_valid(r->name)) ||
+	    !FIELD_STR(r->team) ||
+	    (r->team[0] != '\0' && !name_valid(r->team, TEAM_NAME_MAX)) ||
+	    (r->op == SRV_TEAM_ADD && r->team[0] == '\0') ||
+	    (r->op == SRV_TEAM_LIST && r->team[0] != '\0'))
+		return (-1);
+	return (0);
+}
+
+int
+srv_teams_rep_valid(const void *p, size_t len)
+{
+	const struct srv_teams_rep	*r = p;
+	uint32_t			 i;
+
+	if (len != sizeof(*r) || (r->status != 200 && r->status != 500) ||
+	    r->count > TEAMS_LIST_MAX)
+		return (-1);
+	for (i = 0; i < TEAMS_LIST_MAX; i++)
+		if (!FIELD_STR(r->name[i]) || (i < r->count ?
+		    !name_valid(r->name[i], TEAM_NAME_MAX) :
+		    r->name[i][0] != '\0'))
+			return (-1);
 	return (0);
 }
 

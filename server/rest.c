@@ -12,7 +12,10 @@
  *	GET	/rest/v1/{user}/events[?since=T]
  *	GET	/rest/v1/{user}/accounts		(organisation admins)
  *	POST	/rest/v1/{user}/accounts
+ *	PATCH	/rest/v1/{user}/accounts/{name}	its team, its role
  *	DELETE	/rest/v1/{user}/accounts/{name}
+ *	GET	/rest/v1/{user}/teams		(organisation admins)
+ *	POST	/rest/v1/{user}/teams
  *	GET	/rest/v1/public/ca.pem	(no authentication)
  *
  * and the Tunnels web page (web.c) at / and the few paths it uses.
@@ -40,9 +43,12 @@
  * those of its accounts too.  events are the account's events (an
  * organisation admin's: the organisation's), the newest
  * EVENTS_ANSWER_MAX, from the parent's database: answered later, as is
- * a POST.  An admin of an organisation lists, adds and deletes the
- * organisation's accounts; the parent writes them (and checks again),
- * and the new account's key is made here and answered once.
+ * a POST.  An admin of an organisation lists, adds, changes and deletes
+ * the organisation's accounts, lists and adds its teams; the parent
+ * writes them (and checks again), and the new account's key is made
+ * here and answered once.  admin_req() checks what an admin asks, for
+ * the REST API and the web page's admin pages (web.c) alike, and
+ * admin_send() asks the parent; the answer goes to whichever asked.
  *
  * A POST that creates a tunnel is answered later: once the KGP worker
  * has its entry proxy open (registry.c) and the parent has written the
@@ -93,22 +99,10 @@ struct rest_req {
 
 /* a POST waiting for its entry proxy and for the registry on disk */
 struct rest_wait {
-	TAILQ_ENTRY(rest_wait)	 entry;		/* parent_waiting */
-	uint64_t		 reqid;		/* ... for this answer */
 	struct httpd_req	*req;
 	const char		*method;
 	char			 path[256];
-	/* a new account: what its answer tells, once */
-	char			 name[ACCOUNT_NAME_MAX + 1];
-	char			 team[TEAM_NAME_MAX + 1];
-	int			 role;
-	char			 key[ACCOUNT_KEY_LEN + 1];
 };
-
-/* events and accounts asked of the parent, waiting for its answer */
-static TAILQ_HEAD(, rest_wait)	 parent_waiting =
-    TAILQ_HEAD_INITIALIZER(parent_waiting);
-static uint64_t			 parent_reqid;
 
 static void	 rest_request(struct httpd_req *, void *);
 static void	 rest_accept(int, void *);
@@ -123,11 +117,23 @@ static void	 rest_tunnel_get(struct rest_req *, const char *);
 static void	 rest_tunnel_delete(struct rest_req *, const char *);
 static void	 rest_all_tunnels(struct rest_req *);
 static void	 rest_events(struct rest_req *, const char *);
-static struct account *rest_org_admin(struct rest_req *);
+static json_t	*rest_account_json(const struct account *);
+static void	 rest_account_one(struct rest_req *, const char *);
+static void	 rest_answer_req(struct httpd_req *,
+		    const struct admin_answer *, struct rest_req *);
+static void	 rest_admin_done(struct httpd_req *,
+		    const struct admin_answer *);
+static void	 rest_events_done(struct httpd_req *,
+		    const struct admin_answer *);
 static void	 rest_accounts_list(struct rest_req *);
 static void	 rest_account_add(struct rest_req *);
 static void	 rest_account_del(struct rest_req *, const char *);
-static struct rest_wait *rest_waiting(uint64_t);
+static void	 rest_account_set(struct rest_req *, const char *);
+static void	 rest_team_add(struct rest_req *);
+static void	 rest_admin(struct rest_req *, int, const char *, const char *,
+		    const char *);
+static json_t	*rest_body_object(struct rest_req *, const char *);
+static int	 rest_body_string(json_t *, const char *, const char **);
 static struct rest_wait *rest_wait_new(struct rest_req *);
 static void	 rest_wait_req(struct rest_wait *, struct rest_req *);
 static json_t	*rest_tunnel_list(struct rest_req *, int);
@@ -574,8 +580,22 @@ rest_request(struct httpd_req *req, void *arg)
 		else
 			rest_error(&r, 405, "Method not allowed");
 	} else if (n == 3 && strcmp(segs[1], "accounts") == 0) {
-		if (strcmp(m, "DELETE") == 0)
-			rest_account_del(&r, segs[2]);
+		/* a name may have + and @, %-encoded */
+		if ((user = evhttp_uridecode(segs[2], 0, &len)) == NULL ||
+		    strlen(user) != len)
+			rest_error(&r, 404, "no such account");
+		else if (strcmp(m, "DELETE") == 0)
+			rest_account_del(&r, user);
+		else if (strcmp(m, "PATCH") == 0)
+			rest_account_set(&r, user);
+		else
+			rest_error(&r, 405, "Method not allowed");
+		free(user);
+	} else if (n == 2 && strcmp(segs[1], "teams") == 0) {
+		if (get)
+			rest_admin(&r, SRV_TEAM_LIST, NULL, NULL, NULL);
+		else if (strcmp(m, "POST") == 0)
+			rest_team_add(&r);
 		else
 			rest_error(&r, 405, "Method not allowed");
 	} else if (n == 2 && strcmp(segs[1], "events") == 0) {
@@ -700,13 +720,11 @@ rest_query_get(const char *query, const char *name, char *buf, size_t len)
 
 /*
  * GET .../events[?since=T]: asked of the parent, answered when it
- * answers (rest_events_answer()).
+ * answers (rest_events_done()).
  */
 static void
 rest_events(struct rest_req *r, const char *query)
 {
-	struct srv_events_req	 req;
-	struct rest_wait	*w;
 	char			 since[64];
 	time_t			 t = 0;
 
@@ -716,44 +734,46 @@ rest_events(struct rest_req *r, const char *query)
 		    "(2026-12-07T05:00:00Z) nor an age (30s, 10m, 2h, 7d)");
 		return;
 	}
-	if ((w = rest_wait_new(r)) == NULL)
-		return;
-	memset(&req, 0, sizeof(req));
-	req.reqid = w->reqid = ++parent_reqid;
-	req.since = t;
-	strlcpy(req.account, r->user, sizeof(req.account));
-	TAILQ_INSERT_TAIL(&parent_waiting, w, entry);
-	worker_send(IMSG_SRV_EVENTS_REQ, &req, sizeof(req));
+	events_send(r->req, r->method, r->path, NULL, r->user, t,
+	    rest_events_done);
 }
 
-/* The request waiting for the parent's answer reqid, taken; or NULL. */
-static struct rest_wait *
-rest_waiting(uint64_t reqid)
+/* What an admin asks through the REST API: checked, then asked. */
+static void
+rest_admin(struct rest_req *r, int op, const char *name, const char *team,
+    const char *role)
 {
-	struct rest_wait	*w;
+	struct srv_account_req	 req;
+	char			 err[256];
+	int			 code;
 
-	TAILQ_FOREACH(w, &parent_waiting, entry)
-		if (w->reqid == reqid) {
-			TAILQ_REMOVE(&parent_waiting, w, entry);
-			return (w);
-		}
-	log_warnx("rest: an answer to no request");
-	return (NULL);
+	if ((code = admin_req(r->user, op, name, team, role, &req, err,
+	    sizeof(err))) != 0) {
+		rest_error(r, code, err);
+		return;
+	}
+	admin_send(r->req, r->method, r->path, NULL, &req, rest_admin_done);
 }
 
-/* The account of r if it is an admin of an organisation; else 403. */
-static struct account *
-rest_org_admin(struct rest_req *r)
+/* An account as an admin sees it. */
+static json_t *
+rest_account_json(const struct account *a)
+{
+	return (json_pack("{s:s, s:s, s:s?, s:s}", "name", a->name, "org",
+	    a->org, "team", a->team[0] ? a->team : NULL, "role",
+	    role_name(a->role)));
+}
+
+/* The account name as it is now, changed: 200, or 404. */
+static void
+rest_account_one(struct rest_req *r, const char *name)
 {
 	struct account	*a;
 
-	if ((a = account_find(&env->accounts, r->user)) == NULL ||
-	    a->role != ROLE_ADMIN || a->org[0] == '\0') {
-		rest_error(r, 403, "only an admin of an organisation manages "
-		    "its accounts");
-		return (NULL);
-	}
-	return (a);
+	if ((a = account_find(&env->accounts, name)) == NULL)
+		rest_error(r, 404, "no such account");
+	else
+		rest_reply(r, 200, rest_account_json(a));
 }
 
 /* GET .../accounts: the organisation's accounts */
@@ -763,151 +783,174 @@ rest_accounts_list(struct rest_req *r)
 	struct account	*adm, *a;
 	json_t		*arr;
 
-	if ((adm = rest_org_admin(r)) == NULL)
+	if ((adm = admin_of(r->user)) == NULL) {
+		rest_error(r, 403, "only an admin of an organisation manages "
+		    "its accounts and teams");
 		return;
+	}
 	if ((arr = json_array()) == NULL) {
 		rest_error(r, 500, "out of memory");
 		return;
 	}
 	TAILQ_FOREACH(a, &env->accounts, entry)
 		if (strcmp(a->org, adm->org) == 0)
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, "
-			    "s:s}", "name", a->name, "org", a->org, "team",
-			    a->team[0] ? a->team : NULL, "role",
-			    role_name(a->role)));
+			json_array_append_new(arr, rest_account_json(a));
 	rest_reply(r, 200, json_pack("{s:o}", "accounts", arr));
+}
+
+/*
+ * The body of r as a JSON object, or NULL after answering 400 with what
+ * it must be (shape).
+ */
+static json_t *
+rest_body_object(struct rest_req *r, const char *shape)
+{
+	json_t		*body;
+	const char	*data;
+	char		 err[256];
+	size_t		 len;
+
+	data = rest_req_body(r, &len);
+	if ((body = json_loadb(data, len, JSON_REJECT_DUPLICATES,
+	    NULL)) == NULL || !json_is_object(body)) {
+		json_decref(body);
+		snprintf(err, sizeof(err), "the body must be a JSON object: %s",
+		    shape);
+		rest_error(r, 400, err);
+		return (NULL);
+	}
+	return (body);
+}
+
+/*
+ * Member key of o into *v: a string, or NULL when absent.  -1 when it is
+ * there and not a string.
+ */
+static int
+rest_body_string(json_t *o, const char *key, const char **v)
+{
+	json_t	*j = json_object_get(o, key);
+
+	*v = json_string_value(j);
+	return (j != NULL && *v == NULL ? -1 : 0);
 }
 
 /*
  * POST .../accounts {"name": ..., "team": ..., "role": ...}: a new
  * account of the admin's organisation (a member by default), whose
- * access key the answer tells, once.
+ * access key the answer tells, once.  PATCH .../accounts/{name}
+ * {"team": ..., "role": ...}: its team ("": none) or its role, or both.
  */
 static void
 rest_account_add(struct rest_req *r)
 {
-	struct srv_account_req	 req;
-	struct rest_wait	*w;
-	json_t			*body;
-	const char		*data, *name, *team, *role;
-	size_t			 len;
+	rest_account_set(r, NULL);
+}
 
-	if (rest_org_admin(r) == NULL)
+static void
+rest_account_set(struct rest_req *r, const char *name)
+{
+	json_t		*body;
+	const char	*team, *role;
+
+	if ((body = rest_body_object(r, name == NULL ? "{\"name\": ..., "
+	    "\"team\": ..., \"role\": ...}" : "{\"team\": ..., "
+	    "\"role\": ...}")) == NULL)
 		return;
-	data = rest_req_body(r, &len);
-	if ((body = json_loadb(data, len, JSON_REJECT_DUPLICATES,
-	    NULL)) == NULL || !json_is_object(body)) {
+	if (name == NULL && rest_body_string(body, "name", &name) == -1)
+		name = "";
+	if (rest_body_string(body, "team", &team) == -1 ||
+	    rest_body_string(body, "role", &role) == -1) {
 		json_decref(body);
-		rest_error(r, 400, "the body must be a JSON object: {\"name\": "
-		    "..., \"team\": ..., \"role\": ...}");
+		rest_error(r, 400, "\"team\" and \"role\" are strings");
 		return;
 	}
-	name = json_string_value(json_object_get(body, "name"));
-	team = json_string_value(json_object_get(body, "team"));
-	role = json_string_value(json_object_get(body, "role"));
-	memset(&req, 0, sizeof(req));
-	req.op = SRV_ACCOUNT_ADD;
-	req.role = role == NULL ? ROLE_MEMBER : role_parse(role);
-	if (name == NULL || !account_name_valid(name) ||
-	    (team != NULL && *team != '\0' &&
-	    !name_valid(team, TEAM_NAME_MAX)) || req.role == -1 ||
-	    (json_object_get(body, "team") != NULL && team == NULL) ||
-	    (json_object_get(body, "role") != NULL && role == NULL)) {
-		json_decref(body);
-		rest_error(r, 400, "\"name\" and \"team\": 1 to 64 characters "
-		    "of A-Z a-z 0-9 . _ @ + -, not starting with - or .; "
-		    "\"role\": admin, team-admin or member");
-		return;
-	}
-	if ((w = rest_wait_new(r)) == NULL) {
-		json_decref(body);
-		return;
-	}
-	strlcpy(req.admin, r->user, sizeof(req.admin));
-	strlcpy(req.name, name, sizeof(req.name));
-	if (team != NULL)
-		strlcpy(req.team, team, sizeof(req.team));
+	rest_admin(r, strcmp(r->method, "PATCH") == 0 ? SRV_ACCOUNT_SET :
+	    SRV_ACCOUNT_ADD, name, team, role);
 	json_decref(body);
-	arc4random_buf(req.salt, sizeof(req.salt));
-	account_new_key(w->key, sizeof(w->key));
-	account_hash(req.salt, w->key, req.hash);
-	strlcpy(w->name, req.name, sizeof(w->name));
-	strlcpy(w->team, req.team, sizeof(w->team));
-	w->role = req.role;
-	req.reqid = w->reqid = ++parent_reqid;
-	TAILQ_INSERT_TAIL(&parent_waiting, w, entry);
-	worker_send(IMSG_SRV_ACCOUNT_REQ, &req, sizeof(req));
-	explicit_bzero(&req, sizeof(req));
+}
+
+/* POST .../teams {"name": ...}: a new team of the admin's organisation */
+static void
+rest_team_add(struct rest_req *r)
+{
+	json_t		*body;
+	const char	*name;
+
+	if ((body = rest_body_object(r, "{\"name\": ...}")) == NULL)
+		return;
+	if (rest_body_string(body, "name", &name) == -1)
+		name = NULL;
+	rest_admin(r, SRV_TEAM_ADD, NULL, name, NULL);
+	json_decref(body);
 }
 
 /* DELETE .../accounts/{name}: an account of the admin's organisation */
 static void
 rest_account_del(struct rest_req *r, const char *name)
 {
-	struct srv_account_req	 req;
-	struct rest_wait	*w;
-
-	if (rest_org_admin(r) == NULL)
-		return;
-	if (!account_name_valid(name)) {
-		rest_error(r, 404, "no such account");
-		return;
-	}
-	if ((w = rest_wait_new(r)) == NULL)
-		return;
-	memset(&req, 0, sizeof(req));
-	req.op = SRV_ACCOUNT_DEL;
-	strlcpy(w->name, name, sizeof(w->name));
-	strlcpy(req.admin, r->user, sizeof(req.admin));
-	strlcpy(req.name, name, sizeof(req.name));
-	req.reqid = w->reqid = ++parent_reqid;
-	TAILQ_INSERT_TAIL(&parent_waiting, w, entry);
-	worker_send(IMSG_SRV_ACCOUNT_REQ, &req, sizeof(req));
+	rest_admin(r, SRV_ACCOUNT_DEL, name, NULL, NULL);
 }
 
-/* The parent's answer to an account request (srv_account_rep_valid()). */
-int
-rest_account_answer(struct imsgev *iev, struct imsg *imsg)
+/* The request that waited for the parent's answer a, to answer now. */
+static void
+rest_answer_req(struct httpd_req *req, const struct admin_answer *a,
+    struct rest_req *r)
 {
-	struct srv_account_rep	 rep;
-	struct rest_wait	*w;
-	struct rest_req		 r;
+	memset(r, 0, sizeof(*r));
+	r->req = req;
+	r->method = a->method;
+	strlcpy(r->path, a->path, sizeof(r->path));
+}
 
-	memcpy(&rep, imsg->data, sizeof(rep));
-	if ((w = rest_waiting(rep.reqid)) == NULL)
-		return (IMSGEV_OK);
-	rest_wait_req(w, &r);
-	if (rep.status != 200)
-		rest_error(&r, rep.status, rep.message);
-	else if (w->key[0] != '\0')
+/* The parent's answer to what an admin asked (admin_send()). */
+static void
+rest_admin_done(struct httpd_req *req, const struct admin_answer *a)
+{
+	struct rest_req		 r;
+	json_t			*arr;
+	uint32_t		 i;
+
+	rest_answer_req(req, a, &r);
+	if (a->status != 200)
+		rest_error(&r, a->status == 500 && a->op == SRV_TEAM_LIST ?
+		    503 : a->status, a->message);
+	else if (a->op == SRV_ACCOUNT_ADD)
 		rest_reply(&r, 200, json_pack("{s:s, s:s?, s:s, s:s}", "name",
-		    w->name, "team", w->team[0] ? w->team : NULL, "role",
-		    role_name(w->role), "access_key", w->key));
-	else
+		    a->name, "team", a->team[0] ? a->team : NULL, "role",
+		    role_name(a->role), "access_key", a->key));
+	else if (a->op == SRV_ACCOUNT_SET)
+		rest_account_one(&r, a->name);
+	else if (a->op == SRV_TEAM_LIST) {
+		if ((arr = json_array()) == NULL) {
+			rest_error(&r, 500, "out of memory");
+			return;
+		}
+		for (i = 0; i < a->teams->count; i++)
+			json_array_append_new(arr, json_pack("{s:s, s:I}",
+			    "name", a->teams->name[i], "accounts",
+			    (json_int_t)admin_team_size(a->admin,
+			    a->teams->name[i])));
+		rest_reply(&r, 200, json_pack("{s:o}", "teams", arr));
+	} else
 		rest_reply(&r, 200, json_pack("{s:b, s:s}", "result", 1, "name",
-		    w->name[0] ? w->name : ""));
-	freezero(w, sizeof(*w));
-	return (IMSGEV_OK);
+		    a->name));
 }
 
-/* The parent's answer to the events request reqid: a JSON array. */
-void
-rest_events_answer(uint64_t reqid, const char *text, size_t len)
+/* The parent's answer to GET .../events: a JSON array, or "". */
+static void
+rest_events_done(struct httpd_req *req, const struct admin_answer *a)
 {
-	struct rest_wait	*w;
 	struct rest_req		 r;
-	json_t			*a;
+	json_t			*arr;
 
-	if ((w = rest_waiting(reqid)) == NULL)
-		return;
-	rest_wait_req(w, &r);
-	if ((a = json_loadb(text, len, 0, NULL)) == NULL ||
-	    !json_is_array(a)) {
-		json_decref(a);
+	rest_answer_req(req, a, &r);
+	if ((arr = json_loadb(a->events, a->events_len, 0, NULL)) == NULL ||
+	    !json_is_array(arr)) {
+		json_decref(arr);
 		rest_error(&r, 503, "the event log cannot be read just now");
 	} else
-		rest_reply(&r, 200, json_pack("{s:o}", "events", a));
-	free(w);
+		rest_reply(&r, 200, json_pack("{s:o}", "events", arr));
 }
 
 /* A request to answer later; NULL after answering 500. */

@@ -79,6 +79,8 @@
 #define ROLE_MEMBER		0	/* shares nothing */
 #define ROLE_TEAM_ADMIN		1	/* shares with its team */
 #define ROLE_ADMIN		2	/* shares with its organisation */
+#define TEAMS_LIST_MAX		200	/* teams an organisation admin sees */
+#define WEB_ADMIN_EVENTS	50	/* events on the admin page: the newest */
 #define ACCOUNT_SALT_LEN	16	/* bytes */
 #define ACCOUNT_KEY_LEN		36	/* UUID form */
 #define ACCOUNTS_FILE		"accounts"
@@ -666,8 +668,43 @@ int		 rest_init(int, const char *, size_t, const char *, size_t);
 int		 rest_ca(const char *, size_t);
 void		 rest_enable(void);
 size_t		 rest_codes(const struct status_count **);
-void		 rest_events_answer(uint64_t, const char *, size_t);
-int		 rest_account_answer(struct imsgev *, struct imsg *);
+
+/* admin.c: accounts, teams and events, asked of the parent */
+struct srv_account_req;
+struct srv_teams_rep;
+struct web_session;
+struct admin_answer {
+	int				 op;	/* SRV_ACCOUNT_*, SRV_TEAM_* */
+	int				 status;	/* HTTP */
+	const char			*message;	/* not 200: why */
+	const char			*method;	/* of the request */
+	const char			*path;		/* ... sanitized */
+	const struct web_session	*ws;	/* the web page's, or NULL */
+	const char			*admin;	/* who asked */
+	const char			*name;	/* the account, or the team */
+	const char			*team;
+	int				 role;
+	const char			*key;	/* a new account's */
+	const struct srv_teams_rep	*teams;	/* SRV_TEAM_LIST */
+	const char			*events;	/* JSON array text */
+	size_t				 events_len;
+};
+typedef void	(*admin_done_t)(struct httpd_req *,
+		    const struct admin_answer *);
+struct account	*admin_of(const char *);
+int		 admin_is(const char *);
+size_t		 admin_team_size(const char *, const char *);
+int		 admin_req(const char *, int, const char *, const char *,
+		    const char *, struct srv_account_req *, char *, size_t);
+int		 admin_send(struct httpd_req *, const char *, const char *,
+		    const struct web_session *, struct srv_account_req *,
+		    admin_done_t);
+int		 events_send(struct httpd_req *, const char *, const char *,
+		    const struct web_session *, const char *, time_t,
+		    admin_done_t);
+int		 admin_account_answer(struct imsgev *, struct imsg *);
+int		 admin_teams_answer(struct imsgev *, struct imsg *);
+void		 admin_events_answer(uint64_t, const char *, size_t);
 
 /* web.c: the Tunnels web page, in the REST worker */
 int		 web_path(const char *);

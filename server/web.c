@@ -12,6 +12,14 @@
  *	POST	/tunnel/ID/stop		CSRF token: the owner (or an admin of
  *					its organisation) stops it
  *	GET	/static/NAME		the CSS and the JavaScript
+ *	GET	/admin			an organisation admin's page: the
+ *					accounts, the teams, their forms
+ *	GET	/admin/events		the organisation's recent events
+ *	POST	/admin/accounts		CSRF token, name, team, role: a new
+ *					account (its key shown once)
+ *	POST	/admin/account/set	CSRF token, name, team, role
+ *	POST	/admin/account/delete	CSRF token, name
+ *	POST	/admin/teams		CSRF token, name: a new team
  *
  * A sign-in makes a session: a random token of WEB_TOKEN_BYTES in a
  * cookie (HttpOnly, SameSite=Strict, Path=/, Secure over HTTPS), in a
@@ -23,6 +31,12 @@
  * (double submit).  Failed sign-ins count in the REST API's rate limit
  * (login_check()).  Every answer has the headers that keep it out of
  * frames, scripts of others and caches.
+ *
+ * The admin pages are for admins of an organisation only (403 for the
+ * others, and no link to them): what they ask goes through admin_req()
+ * (rest.c), the REST API's own checks, and to the parent; the page is
+ * answered when the parent answers (web_admin_done(),
+ * web_admin_events()).
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -38,6 +52,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "httpd.h"
+#include "imsg_server.h"
 #include "log.h"
 #include "server.h"
 #include "web.h"
@@ -70,6 +85,8 @@ static void	 web_session_end(struct web_sess *);
 static void	 web_sessions_expire(void);
 static int	 web_form(struct httpd_req *, struct evkeyvalq *);
 static void	 web_form_clear(struct evkeyvalq *);
+static int	 web_session_form(struct httpd_req *, struct web_sess *,
+		    struct evkeyvalq *);
 static int	 web_csrf_ok(const char *, const char *);
 static void	 web_redirect(struct httpd_req *, const char *, const char *);
 static void	 web_page(struct httpd_req *, int, const struct web_session *,
@@ -87,6 +104,13 @@ static void	 web_tunnel_route(struct httpd_req *, struct web_sess *,
 		    const char *, int);
 static void	 web_stop(struct httpd_req *, struct web_sess *,
 		    struct tunnel *);
+static void	 web_admin_route(struct httpd_req *, struct web_sess *,
+		    const char *, int, int);
+static void	 web_admin_post(struct httpd_req *, struct web_sess *, int);
+static void	 web_admin_done(struct httpd_req *,
+		    const struct admin_answer *);
+static void	 web_admin_events(struct httpd_req *,
+		    const struct admin_answer *);
 
 /* Does the web page serve path? */
 int
@@ -96,6 +120,7 @@ web_path(const char *path)
 	    strcmp(path, "/signout") == 0 ||
 	    strcmp(path, "/tunnels.json") == 0 ||
 	    strncmp(path, "/tunnel/", 8) == 0 ||
+	    strcmp(path, "/admin") == 0 || strncmp(path, "/admin/", 7) == 0 ||
 	    strncmp(path, "/static/", 8) == 0);
 }
 
@@ -325,6 +350,26 @@ web_form(struct httpd_req *req, struct evkeyvalq *kv)
 	return (0);
 }
 
+/*
+ * The fields of a form POST of session s into kv, with the session's
+ * CSRF token: 0, or -1 after answering (403 for a missing or wrong
+ * token).
+ */
+static int
+web_session_form(struct httpd_req *req, struct web_sess *s,
+    struct evkeyvalq *kv)
+{
+	if (web_form(req, kv) == -1)
+		return (-1);
+	if (!web_csrf_ok(evhttp_find_header(kv, "csrf"), s->s.csrf)) {
+		evhttp_clear_headers(kv);
+		web_page(req, 403, &s->s, "Forbidden", "The form's CSRF token "
+		    "is missing or wrong: reload the page.");
+		return (-1);
+	}
+	return (0);
+}
+
 /* The fields of a form out, their values wiped (an access key may be one). */
 static void
 web_form_clear(struct evkeyvalq *kv)
@@ -509,14 +554,8 @@ web_signout(struct httpd_req *req)
 		web_redirect(req, "/signin", NULL);
 		return;
 	}
-	if (web_form(req, &kv) == -1)
+	if (web_session_form(req, s, &kv) == -1)
 		return;
-	if (!web_csrf_ok(evhttp_find_header(&kv, "csrf"), s->s.csrf)) {
-		evhttp_clear_headers(&kv);
-		web_page(req, 403, &s->s, "Forbidden", "The form's CSRF token "
-		    "is missing or wrong: reload the page.");
-		return;
-	}
 	evhttp_clear_headers(&kv);
 	log_info("web: %s signed out", s->s.user);
 	web_session_end(s);
@@ -601,17 +640,10 @@ web_stop(struct httpd_req *req, struct web_sess *s, struct tunnel *t)
 {
 	struct evkeyvalq	 kv;
 	char			 where[64];
-	int			 good;
 
-	if (web_form(req, &kv) == -1)
+	if (web_session_form(req, s, &kv) == -1)
 		return;
-	good = web_csrf_ok(evhttp_find_header(&kv, "csrf"), s->s.csrf);
 	evhttp_clear_headers(&kv);
-	if (!good) {
-		web_page(req, 403, &s->s, "Forbidden", "The form's CSRF token "
-		    "is missing or wrong: reload the page.");
-		return;
-	}
 	if (!reg_may_delete(s->s.user, t)) {
 		web_page(req, 403, &s->s, "Forbidden", "Only its owner or an "
 		    "admin of its organisation may stop a tunnel.");
@@ -680,6 +712,10 @@ web_request(struct httpd_req *req, const char *path)
 		web_tunnel_route(req, s, path + 8, get);
 		return;
 	}
+	if (strncmp(path, "/admin", 6) == 0) {
+		web_admin_route(req, s, path, get, post);
+		return;
+	}
 	if ((b = web_get(req, get)) == NULL)
 		return;
 	if (strcmp(path, "/") == 0) {
@@ -687,4 +723,122 @@ web_request(struct httpd_req *req, const char *path)
 		web_made(req, b, 0, 0);
 	} else
 		web_made(req, b, 1, webpage_tunnels_json(b, &s->s));
+}
+
+/*
+ * /admin and /admin/...: for an admin of an organisation (admin_req()
+ * decides), else 403.
+ */
+static void
+web_admin_route(struct httpd_req *req, struct web_sess *s, const char *path,
+    int get, int post)
+{
+	struct srv_account_req	 areq;
+	char			 err[256];
+	int			 code;
+
+	if ((code = admin_req(s->s.user, SRV_TEAM_LIST, NULL, NULL, NULL,
+	    &areq, err, sizeof(err))) != 0) {
+		web_page(req, code, &s->s, "Forbidden", err);
+		return;
+	}
+	if (strcmp(path, "/admin") == 0 || strcmp(path, "/admin/") == 0) {
+		if (!get)
+			web_405(req, "GET, HEAD");
+		else
+			admin_send(req, httpd_req_method(req), path, &s->s,
+			    &areq, web_admin_done);
+	} else if (strcmp(path, "/admin/events") == 0) {
+		if (!get)
+			web_405(req, "GET, HEAD");
+		else
+			events_send(req, httpd_req_method(req), path, &s->s,
+			    s->s.user, 0, web_admin_events);
+	} else if (strcmp(path, "/admin/accounts") == 0 ||
+	    strcmp(path, "/admin/account/set") == 0 ||
+	    strcmp(path, "/admin/account/delete") == 0 ||
+	    strcmp(path, "/admin/teams") == 0) {
+		if (!post)
+			web_405(req, "POST");
+		else
+			web_admin_post(req, s, strcmp(path, "/admin/accounts") ==
+			    0 ? SRV_ACCOUNT_ADD : strcmp(path,
+			    "/admin/account/set") == 0 ? SRV_ACCOUNT_SET :
+			    strcmp(path, "/admin/teams") == 0 ? SRV_TEAM_ADD :
+			    SRV_ACCOUNT_DEL);
+	} else
+		web_page(req, 404, &s->s, "Not found", "No such page.");
+}
+
+/*
+ * A form of the admin page (op: SRV_ACCOUNT_*, SRV_TEAM_ADD), with the
+ * session's CSRF token, asked of the parent as the REST API asks.
+ */
+static void
+web_admin_post(struct httpd_req *req, struct web_sess *s, int op)
+{
+	struct evkeyvalq	 kv;
+	struct srv_account_req	 areq;
+	const char		*name, *team, *role;
+	char			 err[256];
+	int			 code;
+
+	if (web_session_form(req, s, &kv) == -1)
+		return;
+	name = evhttp_find_header(&kv, "name");
+	team = evhttp_find_header(&kv, "team");
+	role = evhttp_find_header(&kv, "role");
+	if (op == SRV_TEAM_ADD) {
+		team = name;
+		name = NULL;
+	}
+	code = admin_req(s->s.user, op, name, team, role, &areq, err,
+	    sizeof(err));
+	evhttp_clear_headers(&kv);
+	if (code != 0)
+		web_page(req, code, &s->s, code == 403 ? "Forbidden" :
+		    "Not done", err);
+	else
+		admin_send(req, httpd_req_method(req), "/admin", &s->s, &areq,
+		    web_admin_done);
+}
+
+/*
+ * The parent's answer to what the admin pages asked: the admin page
+ * (the teams came), a new account's key on a page of its own, once;
+ * back to the admin page after another form; or what went wrong.
+ */
+static void
+web_admin_done(struct httpd_req *req, const struct admin_answer *a)
+{
+	struct evbuffer	*b;
+
+	if (a->status != 200)
+		web_page(req, a->op == SRV_TEAM_LIST ? 503 : a->status, a->ws,
+		    "Not done", a->message);
+	else if (a->op == SRV_TEAM_LIST || a->op == SRV_ACCOUNT_ADD) {
+		if ((b = web_buf(req)) == NULL)
+			return;
+		if (a->op == SRV_TEAM_LIST)
+			webpage_admin(b, a->ws, a->teams);
+		else
+			webpage_admin_key(b, a->ws, a->name, a->key);
+		web_made(req, b, 0, 0);
+	} else
+		web_redirect(req, "/admin", NULL);
+}
+
+/* The parent's answer to the events page: the page. */
+static void
+web_admin_events(struct httpd_req *req, const struct admin_answer *a)
+{
+	struct evbuffer	*b;
+
+	if ((b = web_buf(req)) == NULL)
+		return;
+	if (webpage_admin_events(b, a->ws, a->events, a->events_len) == -1)
+		web_page(req, 503, a->ws, "Not now", "The event log cannot be "
+		    "read just now: try again.");
+	else
+		web_made(req, b, 0, 0);
 }

@@ -16,6 +16,7 @@
 
 struct evbuffer;
 struct srv_tlinks;
+struct srv_teams_rep;
 
 struct web_event {
 	time_t			 at;
@@ -67,5 +68,11 @@ void		 webpage_tunnel(struct evbuffer *, const struct web_session *,
 int		 webpage_tunnel_json(struct evbuffer *,
 		    const struct web_session *, struct tunnel *);
 void		 webpage_mask_command(const char *, char *, size_t);
+void		 webpage_admin(struct evbuffer *, const struct web_session *,
+		    const struct srv_teams_rep *);
+void		 webpage_admin_key(struct evbuffer *,
+		    const struct web_session *, const char *, const char *);
+int		 webpage_admin_events(struct evbuffer *,
+		    const struct web_session *, const char *, size_t);
 
 #endif /* SC_WEB_H */

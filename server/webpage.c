@@ -329,8 +329,9 @@ webpage_head(struct evbuffer *b, const char *title,
 	evbuffer_add_printf(b, "<header><nav aria-label=\"main\">"
 	    "<a class=\"brand\" href=\"/\">Tunnels</a> "
 	    "<a href=\"/rest/v1/public/ca.pem\" download=\"sc-server-ca.pem\">"
-	    "CA certificate</a></nav>\n<div class=\"who\">Signed in as "
-	    "<strong id=\"user\">");
+	    "CA certificate</a>%s</nav>\n<div class=\"who\">Signed in as "
+	    "<strong id=\"user\">", admin_is(s->user) ?
+	    " <a href=\"/admin\" id=\"admin\">Accounts and teams</a>" : "");
 	webpage_escape(b, s->user);
 	evbuffer_add_printf(b, "</strong> <form method=\"post\" "
 	    "action=\"/signout\"><input type=\"hidden\" name=\"csrf\" "

@@ -132,7 +132,9 @@ static const struct imsgev_msg worker_msgs_rest[] = {
 	    0, NULL, worker_kgp_stats },
 	{ IMSGEV_TYPE(IMSG_SRV_ACCOUNT_REP),
 	    IMSGEV_SIZE(struct srv_account_rep), 0, srv_account_rep_valid,
-	    rest_account_answer },
+	    admin_account_answer },
+	{ IMSGEV_TYPE(IMSG_SRV_TEAMS_REP), IMSGEV_SIZE(struct srv_teams_rep),
+	    0, srv_teams_rep_valid, admin_teams_answer },
 	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_LINKS),
 	    offsetof(struct srv_tlinks, links), sizeof(struct srv_tlinks), 0,
 	    srv_tlinks_valid, worker_tunnel_links },
@@ -432,7 +434,7 @@ worker_blob(void)
 	case SRV_BLOB_EVENTS:
 		if (env->worker != SRV_ROLE_REST)
 			fatalx("%s: unexpected events", __func__);
-		rest_events_answer(blob_in.seq, blob_in.buf, blob_in.len);
+		admin_events_answer(blob_in.seq, blob_in.buf, blob_in.len);
 		srv_blob_clear(&blob_in);
 		return;
 	default:

@@ -10,8 +10,9 @@
 #    tunnel that is not shared with it is a 404;
 #  - deleting: the owner or an admin of its organisation; a member that
 #    sees a shared tunnel gets 403, another organisation's admin 404;
-#  - an organisation admin adds, lists and deletes the organisation's
-#    accounts through the REST API; others may not;
+#  - an organisation admin adds, lists, changes (PATCH: team, role) and
+#    deletes the organisation's accounts, lists and adds its teams
+#    through the REST API; others may not;
 #  - the entry proxy with -P asks the same question: boss's shared
 #    tunnel (a real sc) takes the proxy credentials of op, not gx's.
 . "$(dirname "$0")/lib.sh"
@@ -36,6 +37,18 @@ as() {
 	shift 3
 	cloud curl -sS --max-time 10 -u "$u:${K[$u]}" -X "$m" "$@" \
 	    "$REST_URL/$u$p"
+}
+
+# expect_code USER METHOD PATH CODE BODY: the call (BODY - for none)
+# answers CODE
+expect_code() {
+	local got
+	if [ "$5" = - ]; then
+		got=$(as "$1" "$2" "$3" -o "$TMP/c.json" -w '%{http_code}')
+	else
+		got=$(as "$1" "$2" "$3" -d "$5" -o "$TMP/c.json" -w '%{http_code}')
+	fi
+	[ "$got" = "$4" ] || fail "$1 $2 $3 $5: $got, want $4: $(cat "$TMP/c.json")"
 }
 
 # create USER SHARED: a tunnel's id (the accounts sign in within 3 s)
@@ -147,21 +160,74 @@ for c in "dev POST /accounts 403 {\"name\":\"x1\"}" \
     "boss DELETE /accounts/gx 404 -" \
     "gx DELETE /accounts/dev 404 -" \
     "boss DELETE /accounts/boss 409 -"; do
-	set -- $c
-	if [ "$5" = - ]; then
-		got=$(as "$1" "$2" "$3" -o "$TMP/c.json" -w '%{http_code}')
-	else
-		got=$(as "$1" "$2" "$3" -d "$5" -o "$TMP/c.json" -w '%{http_code}')
-	fi
-	[ "$got" = "$4" ] || fail "$1 $2 $3 $5: $got, want $4: $(cat "$TMP/c.json")"
+	expect_code $c
 done
+ok "REST accounts: boss adds newbie (its key answered once, it signs in" \
+    "at once), lists acme's; a member, a team admin, another" \
+    "organisation's account, a bad name, team or role refused"
+
+# 4b. the organisation's teams, and an account's team and role (PATCH)
+teams() {
+	as boss GET /teams | json_get "[[t['name'], t['accounts']] for t in j['teams']]"
+}
+[ "$(teams)" = '[["ops", 1], ["web", 3]]' ] || fail "boss's teams: $(teams)"
+code=$(as boss POST /teams -d '{"name": "qa"}' -o "$TMP/t.json" -w '%{http_code}')
+[ "$code" = 200 ] || fail "boss adds team qa: $code $(cat "$TMP/t.json")"
+[ "$(teams)" = '[["ops", 1], ["qa", 0], ["web", 3]]' ] || fail "teams after qa: $(teams)"
+cli team list acme | grep -Eq '^acme +qa ' || fail "qa not in team list: $(cli team list)"
+[ "$(as newbie POST /tunnels -d '{"shared_tunnel": true}' -o /dev/null -w '%{http_code}')" = 403 ] ||
+    fail "newbie, a member, shares"
+code=$(as boss PATCH /accounts/newbie -d '{"team": "qa", "role": "team-admin"}' \
+    -o "$TMP/p.json" -w '%{http_code}')
+[ "$code" = 200 ] || fail "boss changes newbie: $code $(cat "$TMP/p.json")"
+[ "$(json_get "[j['name'], j['org'], j['team'], j['role']]" <"$TMP/p.json")" = \
+    '["newbie", "acme", "qa", "team-admin"]' ] || fail "PATCH answered $(cat "$TMP/p.json")"
+cli user list | grep -Eq '^newbie +acme +qa +team-admin ' ||
+    fail "newbie not changed in the database: $(cli user list)"
+[ "$(teams)" = '[["ops", 1], ["qa", 1], ["web", 2]]' ] || fail "teams after PATCH: $(teams)"
+TN=$(create newbie true)
+[ -n "$TN" ] || fail "newbie, now team admin of qa, cannot share"
+[ "$(ids op)" = "$(want "$TB")" ] || fail "op sees qa's shared tunnel: $(ids op)"
+code=$(as boss PATCH /accounts/newbie -d '{"role": "member"}' -o "$TMP/p.json" -w '%{http_code}')
+[ "$code" = 200 ] && [ "$(json_get "[j['team'], j['role']]" <"$TMP/p.json")" = '["qa", "member"]' ] ||
+    fail "PATCH of the role alone: $code $(cat "$TMP/p.json")"
+for c in "boss POST /teams 409 {\"name\":\"qa\"}" \
+    "boss POST /teams 400 {\"name\":\"<b>x</b>\"}" \
+    "boss POST /teams 400 {\"name\":7}" \
+    "dev POST /teams 403 {\"name\":\"devs\"}" \
+    "lead GET /teams 403 -" \
+    "gx GET /teams 200 -" \
+    "boss PATCH /accounts/newbie 400 {\"team\":\"nope\"}" \
+    "boss PATCH /accounts/newbie 400 {\"role\":\"boss\"}" \
+    "boss PATCH /accounts/newbie 400 {\"team\":\"\",\"role\":\"team-admin\"}" \
+    "boss PATCH /accounts/newbie 400 [1]" \
+    "boss PATCH /accounts/gx 404 {\"role\":\"member\"}" \
+    "boss PATCH /accounts/boss 409 {\"role\":\"member\"}" \
+    "dev PATCH /accounts/newbie 403 {\"role\":\"admin\"}" \
+    "lead PATCH /accounts/dev 403 {\"team\":\"\"}"; do
+	expect_code $c
+done
+[ "$(as gx GET /teams | json_get "j['teams']")" = '[]' ] || fail "gx sees teams of acme"
+# a name with + and @ in the path, %-encoded
+expect_code boss POST /accounts 200 '{"name": "a+b@c"}'
+expect_code boss PATCH /accounts/a%2Bb%40c 200 '{"team": "web"}'
+cli user list | grep -Eq '^a\+b@c +acme +web +member ' ||
+    fail "a+b@c not moved to web: $(cli user list)"
+expect_code boss DELETE /accounts/a%2Bb%40c 200 -
+cli user list | grep -q '^a+b@c ' && fail "a+b@c not deleted"
+cli user list | grep -Eq '^newbie +acme +qa +member ' ||
+    fail "a refused PATCH changed newbie: $(cli user list)"
+ok "REST teams: boss lists acme's (with their accounts) and adds qa;" \
+    "PATCH moves newbie to qa as team admin (it shares then), then back to" \
+    "member; a taken or bad name, a team not there, a team admin with no" \
+    "team, another organisation's account, boss's own role, a member or" \
+    "team admin asking: refused; a+b@c changed and deleted by its" \
+    "%-encoded name"
 [ "$(as boss DELETE /accounts/newbie -o /dev/null -w '%{http_code}')" = 200 ] ||
     fail "boss cannot delete newbie"
 [ "$(as newbie GET /tunnels -o /dev/null -w '%{http_code}')" = 401 ] ||
     fail "newbie still signs in after its deletion"
-ok "REST accounts: boss adds newbie (its key answered once, it signs in" \
-    "at once), lists acme's, deletes it; a member, a team admin, another" \
-    "organisation's account, a bad name, team or role refused"
+ok "REST accounts: boss deletes newbie, which no longer signs in"
 
 # 5. -P: the entry proxy of boss's shared tunnel, with sc behind it
 SC_USER=boss KEY=${K[boss]} sc_v4 boss -i boss-shared -s

@@ -7,7 +7,9 @@
 # CSRF token or with a wrong one is 403; JSON views need the session;
 # sessions per account are bounded; sign-out ends the session; another
 # account neither sees an unshared tunnel nor may stop a shared one; a
-# name with markup is escaped.
+# name with markup is escaped; the admin pages are an organisation
+# admin's only (no link and 403 for a member), their forms need the
+# session's CSRF token and refuse what the REST API refuses.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/web-lib.sh"
 e2e_init
@@ -129,6 +131,114 @@ code=$(web_code anon -d "csrf=$acsrf" "$WEB/tunnel/$ID/stop")
 [ "$(rest GET "/$SC_USER/tunnels/$ID" | json_get "j['status']")" = terminated ] ||
     fail "the tunnel did not stop"
 ok "the owner stops a tunnel: 303, terminated"
+
+# the admin pages: only for an admin of an organisation, every form with
+# the session's CSRF token, the REST API's checks
+cli() { "$SC_SERVER" -s "$TMP/state" "$@"; }
+cli org add acme && cli team add acme web || fail "org and team add"
+BOSS_KEY=$(cli user add boss --org acme --role admin) &&
+    DEV_KEY=$(cli user add dev --org acme --team web) || fail "user add"
+wait_for 5 cloud curl -sf -o /dev/null -u "dev:$DEV_KEY" "$REST_URL/dev/tunnels" ||
+    fail "dev cannot use the REST API"
+web_signin dev dev "$DEV_KEY"
+web_signin boss boss "$BOSS_KEY"
+wcurl dev -o "$TMP/dev.html" "$WEB/" || fail "dev's GET /"
+grep -q 'href="/admin"' "$TMP/dev.html" && fail "a member gets the admin link"
+dcsrf=$(web_csrf dev /)
+for p in /admin /admin/events; do
+	code=$(web_code dev "$WEB$p")
+	[ "$code" = 403 ] || fail "a member's GET $p: $code, want 403"
+done
+for p in /admin/accounts /admin/teams /admin/account/set /admin/account/delete; do
+	code=$(web_code dev -d "csrf=$dcsrf&name=dev2&team=web&role=admin" "$WEB$p")
+	[ "$code" = 403 ] || fail "a member's POST $p: $code, want 403"
+done
+code=$(web_code anon "$WEB/admin")
+[ "$code" = 403 ] || fail "alice (no organisation) GET /admin: $code, want 403"
+cli user list | grep -q '^dev2 ' && fail "a member added an account"
+cli user list | grep -Eq '^dev +acme +web +member ' || fail "a member changed itself"
+ok "a member: no admin link, 403 on every admin page and form"
+
+wcurl boss -o "$TMP/boss.html" "$WEB/" || fail "boss's GET /"
+grep -q 'href="/admin" id="admin"' "$TMP/boss.html" || fail "boss gets no admin link"
+code=$(wcurl boss -o "$TMP/admin.html" -w '%{http_code}' "$WEB/admin")
+[ "$code" = 200 ] || fail "boss's GET /admin: $code"
+grep -q '<td data-label="Name" class="name">dev</td><td data-label="Team" class="team">web</td><td data-label="Role" class="role">member</td>' \
+    "$TMP/admin.html" || fail "dev not on the admin page"
+bcsrf=$(web_csrf boss /admin)
+for p in /admin/accounts /admin/teams /admin/account/set /admin/account/delete; do
+	code=$(web_code nobody -d "csrf=$bcsrf&name=x1" "$WEB$p")
+	[ "$code" = 403 ] || fail "POST $p without a session: $code, want 403"
+	code=$(web_code boss -d "name=x1&team=web" "$WEB$p")
+	[ "$code" = 403 ] || fail "POST $p without a CSRF token: $code, want 403"
+	code=$(web_code boss -d "csrf=$dcsrf&name=x1&team=web" "$WEB$p")
+	[ "$code" = 403 ] || fail "POST $p with dev's CSRF token: $code, want 403"
+	code=$(web_code boss "$WEB$p")
+	[ "$code" = 405 ] || fail "GET $p: $code, want 405"
+done
+cli user list | grep -q '^x1 ' && fail "a POST without its token added x1"
+cli team list acme | grep -q ' x1 ' && fail "a POST without its token added team x1"
+ok "admin forms: no session, no CSRF token or another session's: 403; GET 405"
+
+code=$(web_code boss -D "$TMP/h7" -d "csrf=$bcsrf&name=qa" "$WEB/admin/teams")
+[ "$code" = 303 ] || fail "boss adds team qa: $code"
+code=$(wcurl boss -o "$TMP/new.html" -w '%{http_code}' \
+    --data-urlencode "csrf=$bcsrf" --data-urlencode "name=new+1@x" \
+    -d "team=qa&role=member" "$WEB/admin/accounts")
+[ "$code" = 200 ] || fail "boss adds new+1@x: $code $(cat "$TMP/new.html")"
+NEW_KEY=$(sed -n 's/.*<code id="new-key">\([0-9a-f-]\{36\}\)<\/code>.*/\1/p' "$TMP/new.html")
+[ -n "$NEW_KEY" ] || fail "no key on the page: $(cat "$TMP/new.html")"
+grep -q '<span id="new-account">new+1@x</span>' "$TMP/new.html" || fail "the new name"
+[ "$(cloud curl -sS -o /dev/null -w '%{http_code}' -u "new+1@x:$NEW_KEY" \
+    "$REST_URL/new%2B1%40x/tunnels")" = 200 ] || fail "the new account's key does not work"
+wcurl boss -o "$TMP/admin.html" "$WEB/admin" || fail "GET /admin"
+grep -q '<td data-label="Name" class="name">new+1@x</td><td data-label="Team" class="team">qa</td>' \
+    "$TMP/admin.html" || fail "new+1@x not in team qa on the admin page"
+grep -q "$NEW_KEY" "$TMP/admin.html" && fail "the key shown again"
+grep -q '<td data-label="Name" class="name">qa</td><td data-label="Accounts">1</td>' \
+    "$TMP/admin.html" || fail "team qa with 1 account not on the admin page"
+ok "boss adds team qa, then new+1@x to it: its key shown once, and it works"
+
+# the REST API's checks, on the forms
+code=$(wcurl boss -o "$TMP/bad.html" -w '%{http_code}' --data-urlencode "csrf=$bcsrf" \
+    --data-urlencode 'name=<script>alert(1)</script>' "$WEB/admin/accounts")
+[ "$code" = 400 ] || fail "a name with markup: $code, want 400"
+grep -q '<script>alert' "$TMP/bad.html" && fail "markup from a name in the page"
+for f in "account/set name=new%2B1%40x&team=&role=team-admin 400" \
+    "account/set name=new%2B1%40x&team=nope 400" \
+    "account/set name=boss&role=member 409" \
+    "account/set name=alice&role=member 404" \
+    "account/delete name=boss 409" \
+    "accounts name=dev 409" \
+    "teams name=qa 409" \
+    "teams name=%3Cb%3E 400"; do
+	set -- $f
+	code=$(wcurl boss -o "$TMP/bad.html" -w '%{http_code}' \
+	    -d "csrf=$bcsrf&$2" "$WEB/admin/$1")
+	[ "$code" = "$3" ] || fail "$1 $2: $code, want $3: $(cat "$TMP/bad.html")"
+done
+code=$(web_code boss -d "csrf=$bcsrf&name=new%2B1%40x&team=qa&role=team-admin" \
+    "$WEB/admin/account/set")
+[ "$code" = 303 ] || fail "boss makes new+1@x team admin: $code"
+cli user list | grep -Eq '^new\+1@x +acme +qa +team-admin ' ||
+    fail "new+1@x not changed: $(cli user list)"
+code=$(web_code boss -d "csrf=$bcsrf&name=new%2B1%40x" "$WEB/admin/account/delete")
+[ "$code" = 303 ] || fail "boss deletes new+1@x: $code"
+cli user list | grep -q '^new+1@x ' && fail "new+1@x is still in the database"
+code=$(cloud curl -sS -o /dev/null -w '%{http_code}' -u "new+1@x:$NEW_KEY" \
+    "$REST_URL/new%2B1%40x/tunnels")
+# 401, or 429 once failed logins from here pile up
+[ "$code" = 401 ] || [ "$code" = 429 ] || fail "new+1@x still signs in: $code"
+ok "admin forms: markup in a name 400 (not shown), the REST API's refusals;" \
+    "boss changes new+1@x's role, deletes it"
+
+# the organisation's recent events: boss's tunnel's creation
+SC_USER=boss KEY=$BOSS_KEY web_tunnel "boss's" >/dev/null || fail "boss's tunnel"
+code=$(wcurl boss -o "$TMP/events.html" -w '%{http_code}' "$WEB/admin/events")
+[ "$code" = 200 ] || fail "GET /admin/events: $code"
+grep -q '<td>tunnel-created</td><td>boss</td><td>boss</td>' "$TMP/events.html" ||
+    fail "no tunnel-created event of boss: $(cat "$TMP/events.html")"
+ok "the admin's events page shows acme's events"
 
 # sessions per account are bounded: the oldest goes
 for i in $(seq 1 16); do

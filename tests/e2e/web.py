@@ -11,12 +11,13 @@ import os
 import sys
 import time
 
-from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from webdrv import Fail, chrome, wait  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--url", required=True)
@@ -34,27 +35,8 @@ ap.add_argument("--profile", required=True)
 args = ap.parse_args()
 
 
-class Fail(Exception):
-    pass
-
-
 def say(msg):
     print("web.py: " + msg, flush=True)
-
-
-def wait(cond, secs, what):
-    end = time.monotonic() + secs
-    last = None
-    while time.monotonic() < end:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception as e:      # a page between two states
-            last = e
-        time.sleep(0.2)
-    raise Fail("%s (within %d s)%s" % (what, secs,
-                                       ": %r" % last if last else ""))
 
 
 def step(name):
@@ -109,15 +91,7 @@ def signin(user, key):
     k.send_keys(Keys.ENTER)
 
 
-opts = webdriver.ChromeOptions()
-for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-          "--disable-gpu", "--no-first-run", "--window-size=1280,900",
-          "--user-data-dir=" + args.profile, "--disable-extensions",
-          "--no-proxy-server"):
-    opts.add_argument(a)
-opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-d.set_page_load_timeout(20)
+d = chrome(args.profile, logs=True)
 status = 0
 try:
     # a wrong key first: the error is shown, no session

@@ -6,7 +6,10 @@
 # without a reload; at 360 px nothing is wider than the screen; it opens
 # the tunnel's page and stops the tunnel from the keyboard, and sc exits;
 # names with markup and of 1,000 characters show as text; another account
-# sees none of the first one's tunnels.  Screenshots in
+# sees none of the first one's tunnels; a member of a team sees its team
+# admin's shared tunnel, not another team's, and no admin page; an admin
+# of the organisation adds a team and an account from the admin page
+# (webadmin.py).  Screenshots in
 # meson-logs/e2e-web/.  The HTTP rules are web-http.sh's, which this
 # also runs the CSRF and cookie checks of.
 . "$(dirname "$0")/lib.sh"
@@ -40,7 +43,7 @@ LID=$(web_tunnel "$(printf 'W%.0s' $(seq 1 1000))") ||
 
 # the browser, on its own: it says where it is in $TMP/step-*
 mkdir -p "$TMP/profile"
-HOME=$TMP ip netns exec "$CLOUD" timeout 200 "$SEL_PY" "$E2E_DIR/web.py" \
+HOME=$TMP PYTHONDONTWRITEBYTECODE=1 ip netns exec "$CLOUD" timeout 200 "$SEL_PY" "$E2E_DIR/web.py" \
     --url "$WEB" --user "$SC_USER" --key "$ALICE_KEY" --other bob \
     --other-key "$BOB_KEY" --name "$TUNNEL_NAME" --markup "$MARKUP" \
     --markup-id "$MID" --long-id "$LID" --dir "$TMP" --shots "$SHOTS" \
@@ -94,6 +97,35 @@ st=$?
 cat "$TMP/browser.log"
 [ "$st" = 0 ] || fail "the browser's checks failed (exit $st)"
 ok "another account sees none of alice's tunnels; screenshots in $SHOTS"
+
+# teams and the admin pages (webadmin.py): organisation acme, teams a and
+# b, each with a team admin that shares a tunnel; a member of a; an admin
+cli() { "$SC_SERVER" -s "$TMP/state" "$@"; }
+cli org add acme && cli team add acme a && cli team add acme b ||
+    fail "org and team add"
+BOSS_KEY=$(cli user add boss --org acme --role admin) &&
+    LEADA_KEY=$(cli user add leada --org acme --team a --role team-admin) &&
+    LEADB_KEY=$(cli user add leadb --org acme --team b --role team-admin) &&
+    MEMA_KEY=$(cli user add mema --org acme --team a) || fail "user add"
+wait_for 5 cloud curl -sf -o /dev/null -u "mema:$MEMA_KEY" \
+    "$REST_URL/mema/tunnels" || fail "mema cannot use the REST API"
+TA=$(SC_USER=leada KEY=$LEADA_KEY web_tunnel "team a's" shared) &&
+    TB=$(SC_USER=leadb KEY=$LEADB_KEY web_tunnel "team b's" shared) ||
+    fail "the team admins' shared tunnels"
+[ -n "$TA" ] && [ -n "$TB" ] || fail "no ids of the team admins' tunnels"
+SC_USER=boss KEY=$BOSS_KEY web_tunnel "boss's" >/dev/null || fail "boss's tunnel"
+mkdir -p "$TMP/profile2"
+HOME=$TMP PYTHONDONTWRITEBYTECODE=1 ip netns exec "$CLOUD" timeout 120 "$SEL_PY" "$E2E_DIR/webadmin.py" \
+    --url "$WEB" --admin boss --admin-key "$BOSS_KEY" --member mema \
+    --member-key "$MEMA_KEY" --team-a-tunnel "$TA" --team-b-tunnel "$TB" \
+    --shots "$SHOTS" --profile "$TMP/profile2" >"$TMP/browser2.log" 2>&1
+st=$?
+cat "$TMP/browser2.log"
+[ "$st" = 0 ] || fail "the admin pages' checks failed (exit $st)"
+cli user list | grep -Eq '^newbie +acme +qa +member ' ||
+    fail "newbie not in the database: $(cli user list)"
+ok "a member of team a sees team a's shared tunnel, not team b's, no admin" \
+    "page; the admin adds team qa and newbie in it from the page"
 
 # the HTTP rules that no browser shows: CSRF 403s, the cookie's flags
 web_signin raw "$SC_USER" "$ALICE_KEY"

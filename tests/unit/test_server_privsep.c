@@ -349,6 +349,68 @@ test_gate(void **state)
 	free(r);
 }
 
+/* what an admin asks of its organisation, and the teams (issue 19) */
+static void
+test_admin(void **state)
+{
+	struct srv_account_req	 q;
+	struct srv_teams_rep	*t;
+
+	memset(&q, 0, sizeof(q));
+	q.op = SRV_ACCOUNT_SET;
+	strlcpy(q.admin, "boss", sizeof(q.admin));
+	strlcpy(q.name, "dev", sizeof(q.name));
+	strlcpy(q.team, "web", sizeof(q.team));
+	q.role = ROLE_TEAM_ADMIN;
+	assert_int_equal(srv_account_req_valid(&q, sizeof(q)), 0);
+	assert_int_equal(srv_account_req_valid(&q, sizeof(q) - 1), -1);
+	q.keep_role = 2;
+	assert_int_equal(srv_account_req_valid(&q, sizeof(q)), -1);
+	q.keep_role = 1;
+	q.role = ROLE_ADMIN + 1;
+	assert_int_equal(srv_account_req_valid(&q, sizeof(q)), -1);
+	q.role = ROLE_MEMBER;
+	strlcpy(q.team, "<b>", sizeof(q.team));
+	assert_int_equal(srv_account_req_valid(&q, sizeof(q)), -1);
+	/* a team to add: its name, and no account's */
+	q.op = SRV_TEAM_ADD;
+	strlcpy(q.team, "qa", sizeof(q.team));
+	assert_int_equal(srv_account_req_valid(&q, sizeof(q)), -1);
+	q.name[0] = '\0';
+	assert_int_equal(srv_account_req_valid(&q, sizeof(q)), 0);
+	q.team[0] = '\0';
+	assert_int_equal(srv_account_req_valid(&q, sizeof(q)), -1);
+	q.op = SRV_TEAM_LIST;
+	assert_int_equal(srv_account_req_valid(&q, sizeof(q)), 0);
+	q.op = SRV_TEAM_LIST + 1;
+	assert_int_equal(srv_account_req_valid(&q, sizeof(q)), -1);
+
+	assert_non_null(t = calloc(1, sizeof(*t)));
+	t->status = 200;
+	t->count = 2;
+	strlcpy(t->name[0], "ops", sizeof(t->name[0]));
+	strlcpy(t->name[1], "web", sizeof(t->name[1]));
+	assert_int_equal(srv_teams_rep_valid(t, sizeof(*t)), 0);
+	assert_int_equal(srv_teams_rep_valid(t, sizeof(*t) - 1), -1);
+	/* count names, then none */
+	t->count = 1;
+	assert_int_equal(srv_teams_rep_valid(t, sizeof(*t)), -1);
+	t->count = 3;
+	assert_int_equal(srv_teams_rep_valid(t, sizeof(*t)), -1);
+	t->count = TEAMS_LIST_MAX + 1;
+	assert_int_equal(srv_teams_rep_valid(t, sizeof(*t)), -1);
+	t->count = 2;
+	t->name[1][0] = '-';
+	assert_int_equal(srv_teams_rep_valid(t, sizeof(*t)), -1);
+	t->name[1][0] = 'w';
+	memset(t->name[1], 'x', sizeof(t->name[1]));	/* no NUL */
+	assert_int_equal(srv_teams_rep_valid(t, sizeof(*t)), -1);
+	strlcpy(t->name[1], "web", sizeof(t->name[1]));
+	t->status = 404;
+	assert_int_equal(srv_teams_rep_valid(t, sizeof(*t)), -1);
+	free(t);
+}
+
 int
 main(void)
 {
@@ -361,6 +423,7 @@ main(void)
 		    pair_teardown),
 		cmocka_unit_test(test_relayed),
 		cmocka_unit_test(test_gate),
+		cmocka_unit_test(test_admin),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -36,6 +36,13 @@ reg_may_delete(const char *account, const struct tunnel *t)
 	return (strcmp(account, t->owner) == 0);
 }
 
+/* the admin link: rest.c's (e2e-web) */
+int
+admin_is(const char *user)
+{
+	return (0);
+}
+
 size_t
 reg_pool_size(const struct tunnel *t)
 {
