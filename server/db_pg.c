@@ -122,7 +122,7 @@ pg_lost(const char *why)
 	if (pg != NULL) {
 		PQfinish(pg);
 		pg = NULL;
-		log_warnx("%s: the database is down: %s", pg_name, why);
+		log_warnx("%s: " DB_DOWN ": %s", pg_name, why);
 	}
 	if (why != pg_down)
 		strlcpy(pg_down, why, sizeof(pg_down));
@@ -161,7 +161,7 @@ pg_connect(void)
 			PQfinish(pg);
 		pg = NULL;
 		pg_lost(why);
-		return (db_fail("the database is down: %s", pg_down));
+		return (db_fail(DB_DOWN ": %s", pg_down));
 	}
 	PQsetNoticeProcessor(pg, pg_notice, NULL);
 	res = PQexec(pg, "LISTEN sc_accounts");
@@ -169,7 +169,7 @@ pg_connect(void)
 		pg_why(why, sizeof(why), PQerrorMessage(pg));
 		PQclear(res);
 		pg_lost(why);
-		return (db_fail("the database is down: %s", pg_down));
+		return (db_fail(DB_DOWN ": %s", pg_down));
 	}
 	PQclear(res);
 	if (pg_wait != 0)
@@ -193,7 +193,7 @@ pg_ready(void)
 	}
 	if (pg_now() < pg_next) {
 		errno = ENOTCONN;
-		return (db_fail("the database is down: %s", pg_down));
+		return (db_fail(DB_DOWN ": %s", pg_down));
 	}
 	if (pg_connect() == -1) {
 		errno = ENOTCONN;
@@ -255,8 +255,8 @@ pg_query(const char *sql, int n, const char *const *vals, const int *lens,
 				    "%d ms", DB_PG_QUERY_MS);
 				PQclear(res);
 				pg_lost(why);
-				errno = ETIMEDOUT;
-				db_fail("the database is down: %s", why);
+				errno = ENOTCONN;
+				db_fail(DB_DOWN ": %s", why);
 				return (NULL);
 			}
 			if (!PQconsumeInput(pg))
@@ -282,7 +282,7 @@ pg_query(const char *sql, int n, const char *const *vals, const int *lens,
 			goto retry;
 		}
 		errno = ENOTCONN;
-		db_fail("the database is down: %s", why);
+		db_fail(DB_DOWN ": %s", why);
 		return (NULL);
 	}
 	pg_why(why, sizeof(why), res ? PQresultErrorField(res,

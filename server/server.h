@@ -104,6 +104,7 @@
 #define DB_PG_QUERY_MS		5000	/* a statement is waited for so long */
 #define DB_PG_RETRY_MIN_MS	250	/* reconnecting: first wait, doubled */
 #define DB_PG_RETRY_MAX_MS	8000	/* ... up to so long */
+#define DB_DOWN			"the database is down"	/* its failures */
 #define MIGRATED_SUFFIX		".migrated"	/* imported files, kept */
 #define EVENTS_KEEP		100000	/* events kept, the oldest go */
 #define EVENTS_ANSWER_MAX	200	/* events in one REST answer: the newest */
