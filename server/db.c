@@ -1,5 +1,6 @@
 /*
- * The database: statedir/sc-server.db, one SQLite file (mode 0600) that
+ * The database's SQLite backend (db.h; the default, without --db):
+ * statedir/sc-server.db, one SQLite file (mode 0600) that
  * holds the accounts, organisations and teams, the tunnel registry and
  * the event log.  Only the parent (dbmsg.c) and the command line (cli.c)
  * open it; the workers ask the parent over imsg.
@@ -10,7 +11,8 @@
  * another (the CLI while the server runs).
  *
  * The schema has a version (PRAGMA user_version) and an ordered list of
- * migrations, each run once in a transaction of its own.  Migration 1
+ * migrations (dbif.c, beside PostgreSQL's), each run once in a transaction
+ * of its own.  Migration 1
  * makes the tables and imports the accounts file of older versions
  * (statedir/accounts, "name salt hash" lines); once it is committed the
  * file is renamed accounts.migrated.  An older tunnels.json is imported

@@ -3,7 +3,9 @@
  * of it and asks of it.
  *
  *  - the accounts, at its start and whenever the command line changed
- *    them (PRAGMA data_version, looked at every DB_POLL_SEC);
+ *    them (db_changed(): SQLite's PRAGMA data_version, PostgreSQL's NOTIFY
+ *    sc_accounts, looked at every DB_POLL_SEC), and when PostgreSQL is
+ *    back after it was down;
  *  - the tunnel registry at its start, and each registry it sends to
  *    write (SRV_BLOB_SAVE), written in one transaction and acknowledged
  *    (IMSG_SRV_SAVED) only after COMMIT;
