@@ -189,7 +189,7 @@ sq_open(const char *statedir, const char *url)
 	    db_exec("CREATE TEMP TABLE seen (id TEXT PRIMARY KEY)") == -1) {
 		char	 why[512];
 
-		strlcpy(why, db_errbuf(), sizeof(why));
+		strlcpy(why, db_error(), sizeof(why));
 		sq_close();
 		return (db_fail("%s: %s", db_path, why));
 	}
@@ -237,7 +237,7 @@ db_migrate(const char *statedir)
 		if (db_exec(db_migrations[v].sqlite) == -1)
 			goto fail;
 		snprintf(from, sizeof(from), "%s/%s", statedir, ACCOUNTS_FILE);
-		if (v == 0 && db_import_accounts(from, &imported) == -1)
+		if (v == 0 && db_import_accounts(from, &imported, sq_run) == -1)
 			goto fail;
 		snprintf(to, sizeof(to), "PRAGMA user_version=%lld",
 		    (long long)v + 1);
@@ -247,7 +247,7 @@ db_migrate(const char *statedir)
 		    (long long)v + 1);
 	}
 	db_exec("COMMIT");
-	db_import_done(from, imported);
+	db_import_done(from, imported, db_path);
 	return (0);
  fail:
 	db_exec("ROLLBACK");
@@ -475,7 +475,7 @@ sq_event_add(time_t when, int kind, const char *actor, const char *subject,
 		snprintf(sql, sizeof(sql), "DELETE FROM events WHERE seq <= "
 		    "(SELECT max(seq) FROM events) - %d", EVENTS_KEEP);
 		if (db_exec(sql) == -1)
-			log_warnx("%s: old events: %s", db_path, db_errbuf());
+			log_warnx("%s: old events: %s", db_path, db_error());
 	}
 	return (0);
 }

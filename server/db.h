@@ -4,7 +4,7 @@
  * Each implements these operations; dbif.c picks one at db_open() and
  * the db_*() functions of server.h go to it.  Both have the same tables
  * and the same ordered migrations, each backend's statements side by
- * side in db_migrations[] (dbif.c), so that they cannot drift apart.
+ * side in db_migrations[] (dbutil.c), so that they cannot drift apart.
  */
 #ifndef DB_H
 #define DB_H
@@ -39,10 +39,9 @@ extern const int			 db_nmigrations;
 
 int		 db_fail(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
-const char	*db_errbuf(void);
-int		 db_run(const char *, const char *, ...);
-int		 db_import_accounts(const char *, int *);
-void		 db_import_done(const char *, int);
+int		 db_import_accounts(const char *, int *, int (*)(const char *,
+		    const char *, va_list));
+void		 db_import_done(const char *, int, const char *);
 int		 db_tunnel_check(const char *, size_t, json_t **,
 		    const char **, const char **, const char **);
 int		 db_event_json(json_t *, int64_t, time_t, const char **);

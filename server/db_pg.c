@@ -332,7 +332,7 @@ pg_open(const char *statedir, const char *url)
 	pg_next = 0;
 	pg_wait = 0;
 	if (pg_connect() == -1 || pg_migrate(statedir) == -1) {
-		strlcpy(why, db_errbuf(), sizeof(why));
+		strlcpy(why, db_error(), sizeof(why));
 		pg_close();
 		return (db_fail("%s: %s", pg_name, why));
 	}
@@ -389,7 +389,7 @@ pg_migrate(const char *statedir)
 			break;
 		if (pg_exec(db_migrations[v].pg) == -1)
 			goto fail;
-		if (v == 0 && db_import_accounts(from, &imported) == -1)
+		if (v == 0 && db_import_accounts(from, &imported, pg_run) == -1)
 			goto fail;
 		snprintf(sql, sizeof(sql), "DELETE FROM sc_schema; INSERT INTO "
 		    "sc_schema (version) VALUES (%lld)", v + 1);
@@ -399,7 +399,7 @@ pg_migrate(const char *statedir)
 	}
 	if (pg_exec("COMMIT") == -1)
 		return (-1);
-	db_import_done(from, imported);
+	db_import_done(from, imported, pg_name);
 	return (0);
  fail:
 	if (pg != NULL)
@@ -648,7 +648,7 @@ pg_event_add(time_t when, int kind, const char *actor, const char *subject,
 		snprintf(sql, sizeof(sql), "DELETE FROM events WHERE seq <= "
 		    "(SELECT max(seq) FROM events) - %d", EVENTS_KEEP);
 		if (pg_exec(sql) == -1)
-			log_warnx("%s: old events: %s", pg_name, db_errbuf());
+			log_warnx("%s: old events: %s", pg_name, db_error());
 	}
 	return (0);
 }
@@ -743,7 +743,7 @@ pg_run(const char *sql, const char *fmt, va_list ap)
 	if (rows == 0)
 		return (db_fail("not found"));
 	if (pg_exec("NOTIFY sc_accounts") == -1)
-		log_warnx("%s: NOTIFY: %s", pg_name, db_errbuf());
+		log_warnx("%s: NOTIFY: %s", pg_name, db_error());
 	return (0);
 }
 

@@ -1,14 +1,11 @@
 /*
- * The database's interface (server.h, db.h): db_use() says which backend
+ * The database's interface (server.h): db_use() says which backend
  * (--db: a postgresql:// URL for PostgreSQL, db_pg.c; else the SQLite
  * file of the state directory, db.c), db_open() opens it, and the db_*()
- * functions go to it.  What does not depend on the backend is here: the
- * migrations of both, the checks of what is written, the command line's
- * changes (in SQL both accept, with ? for each parameter) and the
- * messages of their failures.
+ * functions go to it.  What does not depend on the backend is here (the
+ * command line's changes, in SQL both accept with ? for each parameter,
+ * and the messages of their failures) or in dbutil.c.
  */
-#include <sys/types.h>
-#include <sys/queue.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -27,122 +24,9 @@
 
 static const struct db_ops	*ops = &db_sqlite_ops;
 static const char		*db_url;
-static char			 db_err[512];
 
-static const char *const event_names[EVENT_KIND_MAX + 1] = {
-	NULL, "tunnel-created", "tunnel-deleted", "tunnel-terminated",
-	"sign-in-failed", "share-refused"
-};
-
+static int	 db_run(const char *, const char *, ...);
 static void	 db_account_why(const struct account *);
-
-/*
- * The migrations, in order: the schema version is how many have run.
- * Never change one that was released: add another, in the words of
- * each backend (the SQLite file, PostgreSQL).
- */
-const struct db_migration db_migrations[] = {
-	/* 1: the tables (the accounts file is imported in C) */
-	{ 	"CREATE TABLE orgs ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  created INTEGER NOT NULL);"
-	"CREATE TABLE teams ("
-	"  org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,"
-	"  name TEXT NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  PRIMARY KEY (org, name));"
-	"CREATE TABLE accounts ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  salt BLOB NOT NULL,"
-	"  hash BLOB NOT NULL,"
-	"  org TEXT REFERENCES orgs(name),"
-	"  team TEXT,"
-	"  role TEXT NOT NULL CHECK (role IN ('admin', 'team-admin',"
-	"    'member')),"
-	"  created INTEGER NOT NULL,"
-	"  CHECK (team IS NULL OR org IS NOT NULL),"
-	"  FOREIGN KEY (org, team) REFERENCES teams(org, name));"
-	"CREATE TABLE tunnels ("
-	"  id TEXT PRIMARY KEY NOT NULL,"
-	"  owner TEXT NOT NULL,"
-	"  status TEXT NOT NULL,"
-	"  line TEXT NOT NULL);"
-	"CREATE TABLE events ("
-	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  time INTEGER NOT NULL,"
-	"  actor TEXT NOT NULL,"
-	"  kind TEXT NOT NULL,"
-	"  subject TEXT NOT NULL,"
-	"  detail TEXT NOT NULL,"
-	"  account TEXT NOT NULL,"
-	"  org TEXT);"
-	"CREATE INDEX events_account ON events(account);"
-	"CREATE INDEX events_org ON events(org);",
-	/* PostgreSQL: BYTEA for BLOB, BIGINT times, identity columns */
-	"CREATE TABLE orgs ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  created BIGINT NOT NULL);"
-	"CREATE TABLE teams ("
-	"  org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,"
-	"  name TEXT NOT NULL,"
-	"  created BIGINT NOT NULL,"
-	"  PRIMARY KEY (org, name));"
-	"CREATE TABLE accounts ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  salt BYTEA NOT NULL,"
-	"  hash BYTEA NOT NULL,"
-	"  org TEXT REFERENCES orgs(name),"
-	"  team TEXT,"
-	"  role TEXT NOT NULL CHECK (role IN ('admin', 'team-admin',"
-	"    'member')),"
-	"  created BIGINT NOT NULL,"
-	"  CHECK (team IS NULL OR org IS NOT NULL),"
-	"  FOREIGN KEY (org, team) REFERENCES teams(org, name));"
-	"CREATE TABLE tunnels ("
-	"  id TEXT PRIMARY KEY NOT NULL,"
-	"  owner TEXT NOT NULL,"
-	"  status TEXT NOT NULL,"
-	"  line TEXT NOT NULL,"
-	"  rowid BIGINT GENERATED ALWAYS AS IDENTITY);"
-	"CREATE TABLE events ("
-	"  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-	"  time BIGINT NOT NULL,"
-	"  actor TEXT NOT NULL,"
-	"  kind TEXT NOT NULL,"
-	"  subject TEXT NOT NULL,"
-	"  detail TEXT NOT NULL,"
-	"  account TEXT NOT NULL,"
-	"  org TEXT);"
-	"CREATE INDEX events_account ON events(account);"
-	"CREATE INDEX events_org ON events(org);" },
-};
-const int db_nmigrations = sizeof(db_migrations) / sizeof(db_migrations[0]);
-
-
-/* The last error, for a message. */
-const char *
-db_error(void)
-{
-	return (db_err);
-}
-
-const char *
-db_errbuf(void)
-{
-	return (db_err);
-}
-
-/* Keep the reason of a failure: -1. */
-int
-db_fail(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(db_err, sizeof(db_err), fmt, ap);
-	va_end(ap);
-	return (-1);
-}
 
 /*
  * --db: a postgresql:// (or postgres://) URL is PostgreSQL; NULL or
@@ -160,13 +44,6 @@ db_use(const char *url)
 		ops = &db_sqlite_ops;
 		db_url = NULL;
 	}
-}
-
-/* Which backend: "sqlite" or "postgresql". */
-const char *
-db_backend(void)
-{
-	return (ops->name);
 }
 
 /*
@@ -278,40 +155,13 @@ db_list(const char *which, const char *org,
 }
 
 /*
- * The password of a database URL (user:PASSWORD@ and password=...)
- * overwritten with '*', in place: for ps output and messages.
- */
-void
-db_url_mask(char *url)
-{
-	char	*p, *at, *end;
-
-	if ((p = strstr(url, "://")) != NULL) {
-		p += 3;
-		end = p + strcspn(p, "/?");
-		at = NULL;
-		for (; p < end; p++)
-			if (*p == '@')
-				at = p;
-		p = url + (strstr(url, "://") - url) + 3;
-		if (at != NULL && (p = memchr(p, ':', at - p)) != NULL)
-			for (p++; p < at; p++)
-				*p = '*';
-	}
-	for (p = url; (p = strstr(p, "password=")) != NULL; ) {
-		for (p += 9; *p != '\0' && *p != '&' && *p != ' '; p++)
-			*p = '*';
-	}
-}
-
-/*
  * One statement with parameters (? each, in SQL both backends accept):
  * fmt has a letter for each, s a text (NULL or "" is NULL), bs a salt,
  * bh a hash (bytes), i an int64_t.  -1 with the reason in db_error():
  * "UNIQUE ..." or "FOREIGN KEY ..." for those constraints, "not found"
  * when it changed no row.
  */
-int
+static int
 db_run(const char *sql, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -323,114 +173,12 @@ db_run(const char *sql, const char *fmt, ...)
 	return (rc);
 }
 
-/*
- * A tunnel's line (n bytes at p) the worker made, checked before it is
- * written: JSON with an id, an owner and a status that fit.  0 with the
- * object in *op (the strings are its), or -1.
- */
-int
-db_tunnel_check(const char *p, size_t n, json_t **op, const char **id,
-    const char **owner, const char **status)
-{
-	json_t	*o;
-
-	if ((o = json_loadb(p, n, JSON_REJECT_DUPLICATES, NULL)) == NULL)
-		return (-1);
-	*id = json_string_value(json_object_get(o, "id"));
-	*owner = json_string_value(json_object_get(o, "owner"));
-	*status = json_string_value(json_object_get(o, "status"));
-	if (*id == NULL || !tunnel_id_valid(*id) || *owner == NULL ||
-	    !account_name_valid(*owner) || *status == NULL ||
-	    (strcmp(*status, "running") != 0 &&
-	    strcmp(*status, "halting") != 0 &&
-	    strcmp(*status, "terminated") != 0)) {
-		json_decref(o);
-		return (-1);
-	}
-	*op = o;
-	return (0);
-}
-
-/*
- * An event's row into the array a, before the others (the rows come
- * newest first): seq, time, and v: actor, kind, subject, detail,
- * account.
- */
-int
-db_event_json(json_t *a, int64_t seq, time_t t, const char **v)
-{
-	json_t		*o;
-	struct tm	 tm;
-	char		 tbuf[32];
-
-	gmtime_r(&t, &tm);
-	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	o = json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}",
-	    "seq", (json_int_t)seq, "time", tbuf, "actor", v[0], "kind", v[1],
-	    "subject", v[2], "detail", v[3], "account", v[4]);
-	if (o == NULL || json_array_insert_new(a, 0, o) == -1)
-		return (-1);
-	return (0);
-}
-
-/*
- * Migration 1: the accounts of an older version's file, if there is one
- * (*n: how many; -1 when there is no file).  They belong to no
- * organisation, and are admins: they share as before (with every
- * account outside organisations).
- */
-int
-db_import_accounts(const char *path, int *n)
-{
-	struct accountlist	 list;
-	struct account		*a;
-	char			 why[sizeof(db_err)];
-	int			 rc = 0;
-
-	*n = -1;
-	if (access(path, F_OK) == -1)
-		return (0);
-	TAILQ_INIT(&list);
-	if (accounts_load(path, &list) == -1)
-		return (db_fail("cannot read %s", path));
-	*n = 0;
-	TAILQ_FOREACH(a, &list, entry) {
-		if (db_run("INSERT INTO accounts (name, salt, hash, role, "
-		    "created) VALUES (?, ?, ?, 'admin', ?)", "sbsbhi", a->name,
-		    a->salt, a->hash, (int64_t)time(NULL)) == -1) {
-			strlcpy(why, db_err, sizeof(why));
-			rc = db_fail("account %s: %s", a->name, why);
-			break;
-		}
-		(*n)++;
-	}
-	accounts_clear(&list);
-	return (rc);
-}
-
-/* Once migration 1 is committed: the imported file (from) renamed. */
-void
-db_import_done(const char *from, int imported)
-{
-	char	 to[PATH_MAX];
-
-	if (imported < 0)
-		return;
-	if ((size_t)snprintf(to, sizeof(to), "%s%s", from, MIGRATED_SUFFIX) >=
-	    sizeof(to) || rename(from, to) == -1)
-		log_warn("rename %s to %s", from, to);
-	else
-		log_info("%d account%s imported from %s into %s, the file "
-		    "kept as %s", imported, imported == 1 ? "" : "s", from,
-		    db_file(), to);
-}
-
 int
 db_org_add(const char *name)
 {
 	if (db_run("INSERT INTO orgs (name, created) VALUES (?, ?)", "si",
 	    name, (int64_t)time(NULL)) == -1) {
-		if (strstr(db_err, "UNIQUE") != NULL)
+		if (strstr(db_error(), "UNIQUE") != NULL)
 			db_fail("organisation %s exists", name);
 		return (-1);
 	}
@@ -442,9 +190,9 @@ db_team_add(const char *org, const char *name)
 {
 	if (db_run("INSERT INTO teams (org, name, created) VALUES (?, ?, ?)",
 	    "ssi", org, name, (int64_t)time(NULL)) == -1) {
-		if (strstr(db_err, "UNIQUE") != NULL)
+		if (strstr(db_error(), "UNIQUE") != NULL)
 			db_fail("team %s of %s exists", name, org);
-		else if (strstr(db_err, "FOREIGN KEY") != NULL)
+		else if (strstr(db_error(), "FOREIGN KEY") != NULL)
 			db_fail("no organisation %s (sc-server org add %s)",
 			    org, org);
 		return (-1);
@@ -456,12 +204,14 @@ db_team_add(const char *org, const char *name)
 static void
 db_account_why(const struct account *a)
 {
-	if (strstr(db_err, "UNIQUE") != NULL)
+	const char	*e = db_error();
+
+	if (strstr(e, "UNIQUE") != NULL)
 		db_fail("user %s exists", a->name);
-	else if (strstr(db_err, "FOREIGN KEY") != NULL && a->team[0] != '\0')
+	else if (strstr(e, "FOREIGN KEY") != NULL && a->team[0] != '\0')
 		db_fail("no team %s in organisation %s (sc-server team add "
 		    "%s %s)", a->team, a->org, a->org, a->team);
-	else if (strstr(db_err, "FOREIGN KEY") != NULL)
+	else if (strstr(e, "FOREIGN KEY") != NULL)
 		db_fail("no organisation %s (sc-server org add %s)", a->org,
 		    a->org);
 }
@@ -494,7 +244,7 @@ db_account_set(const struct account *a, int newkey)
 		    "WHERE name = ?", "ssss", a->org, a->team,
 		    role_name(a->role), a->name);
 	if (rc == -1) {
-		if (strcmp(db_err, "not found") == 0)
+		if (strcmp(db_error(), "not found") == 0)
 			db_fail("no user %s", a->name);
 		else
 			db_account_why(a);
@@ -506,19 +256,10 @@ int
 db_account_del(const char *name)
 {
 	if (db_run("DELETE FROM accounts WHERE name = ?", "s", name) == -1) {
-		if (strcmp(db_err, "not found") == 0)
+		if (strcmp(db_error(), "not found") == 0)
 			db_fail("no user %s", name);
 		return (-1);
 	}
 	return (0);
-}
-
-
-const char *
-event_name(int kind)
-{
-	if (kind < 1 || kind > EVENT_KIND_MAX)
-		return ("?");
-	return (event_names[kind]);
 }
 

@@ -608,12 +608,9 @@ int		 db_command(const char *, int, char **);
 
 /* dbif.c: the database (the parent and the command line only) */
 void		 db_use(const char *);
-const char	*db_backend(void);
-void		 db_url_mask(char *);
 int		 db_open(const char *);
 void		 db_close(void);
 const char	*db_file(void);
-const char	*db_error(void);
 int		 db_changed(void);
 int		 db_accounts(struct accountlist *);
 char		*db_tunnels_text(size_t *);
@@ -628,7 +625,11 @@ int		 db_account_set(const struct account *, int);
 int		 db_account_del(const char *);
 int		 db_list(const char *, const char *, void (*)(void *, int,
 		    const char **), void *);
+
+/* dbutil.c: what the database's backends and interface share */
+const char	*db_error(void);
 const char	*event_name(int);
+void		 db_url_mask(char *);
 
 /* dbmsg.c: the parent's side of the database */
 void		 dbmsg_init(void);
