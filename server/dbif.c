@@ -6,6 +6,8 @@
  * command line's changes, in SQL both accept with ? for each parameter,
  * and the messages of their failures) or in dbutil.c.
  */
+#include <sys/types.h>
+#include <sys/queue.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -262,4 +264,3 @@ db_account_del(const char *name)
 	}
 	return (0);
 }
-

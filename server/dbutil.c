@@ -5,6 +5,8 @@
  * written, an event's JSON, the import of an older accounts file, and
  * the masking of a URL's password.  It calls neither of them.
  */
+#include <sys/types.h>
+#include <sys/queue.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -35,7 +37,9 @@ static const char *const event_names[EVENT_KIND_MAX + 1] = {
  */
 const struct db_migration db_migrations[] = {
 	/* 1: the tables (the accounts file is imported in C) */
-	{ 	"CREATE TABLE orgs ("
+	{
+	/* SQLite */
+	"CREATE TABLE orgs ("
 	"  name TEXT PRIMARY KEY NOT NULL,"
 	"  created INTEGER NOT NULL);"
 	"CREATE TABLE teams ("
@@ -106,10 +110,10 @@ const struct db_migration db_migrations[] = {
 	"  account TEXT NOT NULL,"
 	"  org TEXT);"
 	"CREATE INDEX events_account ON events(account);"
-	"CREATE INDEX events_org ON events(org);" },
+	"CREATE INDEX events_org ON events(org);"
+	},
 };
 const int db_nmigrations = sizeof(db_migrations) / sizeof(db_migrations[0]);
-
 
 /* The last error, for a message. */
 const char *
@@ -284,5 +288,3 @@ event_name(int kind)
 		return ("?");
 	return (event_names[kind]);
 }
-
-

@@ -14,7 +14,8 @@
 #    are answered 200 again (within the reconnection backoff, 8 s at
 #    most, and the retry of the registry, 10 s), the tunnel made is in
 #    the database, and an account the command line adds then signs in
-#    (LISTEN again on the new connection).
+#    (LISTEN again on the new connection); the commands take the
+#    password from PGPASSWORD or PGPASSFILE as well.
 SC_DB=pg
 . "$(dirname "$0")/lib.sh"
 e2e_up
@@ -80,7 +81,13 @@ id=$(json_get "j['id']" <"$TMP/post.json")
     fail "tunnel $id is not in the database"
 grep -q "the database is back" "$TMP/server.log" ||
     fail "no log line saying the database is back"
-K2=$("$SC_SERVER" -s "$TMP/state" user add bob) || fail "user add bob"
+# the password from PGPASSWORD, then from a PGPASSFILE, not the URL
+K2=$(PGPASSWORD=$PG_PASS "$SC_SERVER_BIN" --db "$PG_URL_NOPASS" \
+    -s "$TMP/state" user add bob) || fail "user add bob with PGPASSWORD"
+printf '*:*:*:sc:%s\n' "$PG_PASS" >"$TMP/pgpass" && chmod 0600 "$TMP/pgpass"
+PGPASSFILE=$TMP/pgpass "$SC_SERVER_BIN" --db "$PG_URL_NOPASS" \
+    -s "$TMP/state" user list | grep -q '^bob ' ||
+    fail "user list with PGPASSFILE does not show bob"
 bob_in() {
 	[ "$(cloud curl -sS -u "bob:$K2" -o /dev/null -w '%{http_code}' \
 	    "$REST_URL/bob/tunnels")" = 200 ]
