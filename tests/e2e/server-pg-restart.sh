@@ -2,7 +2,8 @@
 # PostgreSQL restarted under a running sc-server (issue 21): the server
 # runs on --db postgresql://sc:PASSWORD@/postgres?host=... (a server of
 # the test's own), sc's tunnel carries a slow 8 MiB download.
-#  - the password is in neither ps output nor the log;
+#  - the password is in neither ps output nor the log; only the parent
+#    holds a connection to the database;
 #  - the database stopped (pg_ctl stop -m fast): a POST /tunnels gets
 #    503 "cannot save the tunnel registry: the database is down" within
 #    the bound of a statement (5 s), not a hang; the log says why;
@@ -26,6 +27,22 @@ grep -qF "$PG_PASS" "$TMP/cmdline" && fail "the password is in ps: $(cat "$TMP/c
 grep -qF -- "--db postgresql://sc:${PG_PASS//?/*}@" "$TMP/cmdline" ||
     fail "no masked --db in ps: $(cat "$TMP/cmdline")"
 ok "ps shows $(grep -o -- '--db [^ ]*' "$TMP/cmdline" | cut -c 1-40)..."
+
+# the database's connections: the parent's only, no worker has one
+# (the sockets in sc-server's namespace whose peers PostgreSQL holds)
+pg_pids() {
+	local pm
+	pm=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+	echo "$pm" $(pgrep -P "$pm")
+}
+pg_inodes=" $(for p in $(pg_pids); do ls -l "/proc/$p/fd" 2>/dev/null; done |
+    sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ') "
+holders=$(cloud ss -xHnp | awk -v ps="$pg_inodes" 'index(ps, " " $8 " ")' |
+    grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u | tr '\n' ' ')
+holders=${holders% }
+[ "$holders" = "$SERVER_PID" ] ||
+    fail "the database's connections are held by '$holders', not the parent $SERVER_PID alone"
+ok "one connection to PostgreSQL, the parent's ($SERVER_PID); the workers have none"
 
 # post NAME: the status of a POST /tunnels, its answer in $TMP/post.json
 post() {
@@ -100,11 +117,6 @@ ok "database back: POST 200 after $secs s, tunnel $id in the database," \
 
 # 4. the database hangs (SIGSTOP): a statement is waited for 5 s at
 # most, then 503; SIGCONT, and it works again
-pg_pids() {
-	local pm
-	pm=$(head -n 1 "$PG_DIR/data/postmaster.pid")
-	echo "$pm" $(pgrep -P "$pm")
-}
 kill -STOP $(pg_pids) || fail "cannot stop PostgreSQL's processes"
 t0=$(date +%s%N)
 code=$(post hung)
