@@ -37,7 +37,7 @@
 #include "server.h"
 
 #define OPT_LOG_FORMAT	0x100
-#define OPT_DB		0x101
+#define OPT_DB		0x102
 
 static const struct option longopts[] = {
 	{ "db",			required_argument, NULL, OPT_DB },
