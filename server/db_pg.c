@@ -70,6 +70,7 @@ static const char *pg_file(void);
 static int	 pg_changed(void);
 static int	 pg_accounts(struct accountlist *);
 static char	*pg_tunnels_text(size_t *);
+static void	 pg_array_add(FILE *, const char *, size_t, int);
 static int	 pg_tunnels_write(const char *, size_t);
 static int	 pg_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
@@ -537,9 +538,25 @@ pg_tunnels_text(size_t *lenp)
 	return (buf);
 }
 
+/* One element (n bytes at p) of an array literal, quoted. */
+static void
+pg_array_add(FILE *f, const char *p, size_t n, int first)
+{
+	size_t	 i;
+
+	fputs(first ? "\"" : ",\"", f);
+	for (i = 0; i < n; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			fputc('\\', f);
+		fputc(p[i], f);
+	}
+	fputc('"', f);
+}
+
 /*
- * The registry in one transaction: each tunnel's line upserted (when it
- * changed), the tunnels no longer there deleted.  0 once committed, or
+ * The registry in one statement, so one round trip and one transaction:
+ * each tunnel's line upserted (when it changed), in the order of the
+ * registry; the tunnels no longer there deleted.  0 once committed, or
  * an errno.
  */
 static int
@@ -549,22 +566,20 @@ pg_tunnels_write(const char *buf, size_t len)
 	json_t		*o;
 	const char	*p, *end = buf + len, *nl, *id, *owner, *status;
 	const char	*v[4];
-	int		 l[4];
-	char		*ids = NULL;
-	size_t		 idslen = 0;
-	FILE		*f;
-	int		 error = 0, first = 1;
+	char		*a[4] = { NULL, NULL, NULL, NULL };
+	size_t		 alen[4] = { 0, 0, 0, 0 };
+	FILE		*f[4] = { NULL, NULL, NULL, NULL };
+	int		 error = 0, first = 1, i;
 
 	if (len < sizeof(PG_TUNNELS_HEADER) - 1 || memcmp(buf,
 	    PG_TUNNELS_HEADER, sizeof(PG_TUNNELS_HEADER) - 1) != 0)
 		return (EINVAL);
-	if ((f = open_memstream(&ids, &idslen)) == NULL)
-		return (errno);
-	fputc('{', f);
-	errno = 0;
-	if (pg_exec("BEGIN") == -1) {
-		error = pg_errno();
-		goto done;
+	for (i = 0; i < 4; i++) {
+		if ((f[i] = open_memstream(&a[i], &alen[i])) == NULL) {
+			error = ENOMEM;
+			goto done;
+		}
+		fputc('{', f[i]);
 	}
 	for (p = buf + sizeof(PG_TUNNELS_HEADER) - 1; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', end - p)) == NULL)
@@ -576,51 +591,42 @@ pg_tunnels_write(const char *buf, size_t len)
 			error = EINVAL;
 			goto done;
 		}
-		/* ids are hex digits: nothing to quote in the array */
-		fprintf(f, "%s%s", first ? "" : ",", id);
+		pg_array_add(f[0], id, strlen(id), first);
+		pg_array_add(f[1], owner, strlen(owner), first);
+		pg_array_add(f[2], status, strlen(status), first);
+		pg_array_add(f[3], p, nl - p, first);
 		first = 0;
-		v[0] = id;
-		v[1] = owner;
-		v[2] = status;
-		v[3] = p;
-		l[0] = l[1] = l[2] = 0;
-		l[3] = nl - p;
-		res = pg_query("INSERT INTO tunnels (id, owner, status, line) "
-		    "VALUES ($1, $2, $3, convert_from($4, 'UTF8')) ON CONFLICT "
-		    "(id) DO UPDATE SET owner = excluded.owner, status = "
-		    "excluded.status, line = excluded.line WHERE tunnels.line "
-		    "IS DISTINCT FROM excluded.line", 4, v, l,
-		    (const int []){ 0, 0, 0, 1 });
 		json_decref(o);
-		if (res == NULL) {
-			error = pg_errno();
-			goto done;
-		}
-		PQclear(res);
 	}
-	fputc('}', f);
-	if (fclose(f) == EOF) {
-		f = NULL;
-		error = ENOMEM;
+	for (i = 0; i < 4; i++) {
+		fputc('}', f[i]);
+		if (fclose(f[i]) == EOF)
+			error = ENOMEM;
+		f[i] = NULL;
+		v[i] = a[i];
+	}
+	if (error != 0)
 		goto done;
-	}
-	f = NULL;
-	v[0] = ids;
-	if ((res = pg_query("DELETE FROM tunnels WHERE NOT (id = ANY "
-	    "($1::text[]))", 1, v, NULL, NULL)) == NULL) {
+	errno = 0;
+	res = pg_query("WITH n AS (SELECT * FROM unnest($1::text[], "
+	    "$2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS n(id, "
+	    "owner, status, line, ord)), gone AS (DELETE FROM tunnels WHERE "
+	    "id NOT IN (SELECT id FROM n)) INSERT INTO tunnels (id, owner, "
+	    "status, line) SELECT id, owner, status, line FROM n ORDER BY ord "
+	    "ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, status = "
+	    "excluded.status, line = excluded.line WHERE tunnels.line IS "
+	    "DISTINCT FROM excluded.line", 4, v, NULL, NULL);
+	if (res == NULL)
 		error = pg_errno();
-		goto done;
-	}
 	PQclear(res);
-	if (pg_exec("COMMIT") == -1)
-		error = pg_errno();
  done:
-	if (f != NULL)
-		fclose(f);
-	free(ids);
-	if (error != 0 && pg != NULL &&
-	    PQtransactionStatus(pg) != PQTRANS_IDLE)
-		PQclear(PQexec(pg, "ROLLBACK"));
+	for (i = 0; i < 4; i++) {
+		if (f[i] != NULL)
+			fclose(f[i]);
+		/* the lines hold the tunnels' secrets */
+		if (a[i] != NULL)
+			freezero(a[i], alen[i]);
+	}
 	return (error);
 }
 
