@@ -1,8 +1,8 @@
 /*
  * The command line of the database: accounts, organisations, teams and
- * the event log.  It opens the database itself (db.c), as the server
- * does, and may run while the server runs: the server sees a change
- * within DB_POLL_SEC.
+ * the event log.  It opens the database itself (dbif.c: the SQLite
+ * file, or PostgreSQL with --db), as the server does, and may run while
+ * the server runs: the server sees a change within DB_POLL_SEC.
  *
  *	sc-server user add NAME [--org ORG] [--team TEAM] [--role ROLE]
  *	sc-server user set NAME [--org ORG] [--team TEAM] [--role ROLE]

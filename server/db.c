@@ -1,5 +1,6 @@
 /*
- * The database: statedir/sc-server.db, one SQLite file (mode 0600) that
+ * The database's SQLite backend (db.h; the default, without --db):
+ * statedir/sc-server.db, one SQLite file (mode 0600) that
  * holds the accounts, organisations and teams, the tunnel registry and
  * the event log.  Only the parent (dbmsg.c) and the command line (cli.c)
  * open it; the workers ask the parent over imsg.
@@ -10,7 +11,8 @@
  * another (the CLI while the server runs).
  *
  * The schema has a version (PRAGMA user_version) and an ordered list of
- * migrations, each run once in a transaction of its own.  Migration 1
+ * migrations (dbif.c, beside PostgreSQL's), each run once in a transaction
+ * of its own.  Migration 1
  * makes the tables and imports the accounts file of older versions
  * (statedir/accounts, "name salt hash" lines); once it is committed the
  * file is renamed accounts.migrated.  An older tunnels.json is imported
@@ -44,95 +46,41 @@
 
 #include "log.h"
 #include "server.h"
+#include "db.h"
 
 #define DB_TUNNELS_HEADER	"{\"version\":2}\n"
 
 static sqlite3	*db;
 static char	 db_path[PATH_MAX];
-static char	 db_err[512];
 static int64_t	 db_version_seen = -1;	/* PRAGMA data_version */
 static int	 db_events_added;
 
-static const char *const event_names[EVENT_KIND_MAX + 1] = {
-	NULL, "tunnel-created", "tunnel-deleted", "tunnel-terminated",
-	"sign-in-failed", "share-refused"
-};
-
-/*
- * The migrations, in order: the schema version is how many have run.
- * Never change one that was released: add another.
- */
-static const char *const migrations[] = {
-	/* 1: the tables (the accounts file is imported in C) */
-	"CREATE TABLE orgs ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  created INTEGER NOT NULL);"
-	"CREATE TABLE teams ("
-	"  org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,"
-	"  name TEXT NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  PRIMARY KEY (org, name));"
-	"CREATE TABLE accounts ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  salt BLOB NOT NULL,"
-	"  hash BLOB NOT NULL,"
-	"  org TEXT REFERENCES orgs(name),"
-	"  team TEXT,"
-	"  role TEXT NOT NULL CHECK (role IN ('admin', 'team-admin',"
-	"    'member')),"
-	"  created INTEGER NOT NULL,"
-	"  CHECK (team IS NULL OR org IS NOT NULL),"
-	"  FOREIGN KEY (org, team) REFERENCES teams(org, name));"
-	"CREATE TABLE tunnels ("
-	"  id TEXT PRIMARY KEY NOT NULL,"
-	"  owner TEXT NOT NULL,"
-	"  status TEXT NOT NULL,"
-	"  line TEXT NOT NULL);"
-	"CREATE TABLE events ("
-	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  time INTEGER NOT NULL,"
-	"  actor TEXT NOT NULL,"
-	"  kind TEXT NOT NULL,"
-	"  subject TEXT NOT NULL,"
-	"  detail TEXT NOT NULL,"
-	"  account TEXT NOT NULL,"
-	"  org TEXT);"
-	"CREATE INDEX events_account ON events(account);"
-	"CREATE INDEX events_org ON events(org);"
-};
-#define DB_VERSION	(int)(sizeof(migrations) / sizeof(migrations[0]))
-
-static int	 db_fail(const char *, ...)
-		    __attribute__((format(printf, 1, 2)));
 static int	 db_errno(int);
 static int	 db_exec(const char *);
 static int64_t	 db_int(const char *);
-static int	 db_import_accounts(const char *, int *);
 static int	 db_migrate(const char *);
 static int	 db_bind_text(sqlite3_stmt *, int, const char *);
-static int	 db_run(const char *, const char *, ...);
-static void	 db_account_why(const struct account *);
 static int	 db_tunnel_put(sqlite3_stmt *, sqlite3_stmt *, const char *,
 		    size_t);
+static int	 sq_open(const char *, const char *);
+static void	 sq_close(void);
+static const char *sq_file(void);
+static int	 sq_changed(void);
+static int	 sq_accounts(struct accountlist *);
+static char	*sq_tunnels_text(size_t *);
+static int	 sq_tunnels_write(const char *, size_t);
+static int	 sq_event_add(time_t, int, const char *, const char *,
+		    const char *, const char *);
+static char	*sq_events_json(const char *, time_t, int, size_t *);
+static int	 sq_run(const char *, const char *, va_list);
+static int	 sq_list(const char *, const char *, void (*)(void *, int,
+		    const char **), void *);
 
-/* The last error, for a message. */
-const char *
-db_error(void)
-{
-	return (db_err);
-}
-
-/* Keep the reason of a failure: -1. */
-static int
-db_fail(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(db_err, sizeof(db_err), fmt, ap);
-	va_end(ap);
-	return (-1);
-}
+const struct db_ops db_sqlite_ops = {
+	"sqlite", sq_open, sq_close, sq_file, sq_changed, sq_accounts,
+	sq_tunnels_text, sq_tunnels_write, sq_event_add, sq_events_json,
+	sq_run, sq_list
+};
 
 /* An errno for SQLite's result code rc (the system's if it had one). */
 static int
@@ -204,21 +152,13 @@ db_bind_text(sqlite3_stmt *st, int i, const char *s)
 	return (sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT));
 }
 
-const char *
-event_name(int kind)
-{
-	if (kind < 1 || kind > EVENT_KIND_MAX)
-		return ("?");
-	return (event_names[kind]);
-}
-
 /*
  * Open statedir/sc-server.db (made, mode 0600, if it is not there), set
  * it up and run the migrations it lacks.  -1 with the reason in
  * db_error().
  */
-int
-db_open(const char *statedir)
+static int
+sq_open(const char *statedir, const char *url)
 {
 	int	 fd, rc;
 
@@ -247,26 +187,26 @@ db_open(const char *statedir)
 	    db_exec("PRAGMA journal_size_limit=1048576") == -1 ||
 	    db_migrate(statedir) == -1 ||
 	    db_exec("CREATE TEMP TABLE seen (id TEXT PRIMARY KEY)") == -1) {
-		char	 why[sizeof(db_err)];
+		char	 why[512];
 
-		strlcpy(why, db_err, sizeof(why));
-		db_close();
+		strlcpy(why, db_error(), sizeof(why));
+		sq_close();
 		return (db_fail("%s: %s", db_path, why));
 	}
-	db_changed();
+	sq_changed();
 	return (0);
 }
 
-void
-db_close(void)
+static void
+sq_close(void)
 {
 	if (db != NULL)
 		sqlite3_close(db);
 	db = NULL;
 }
 
-const char *
-db_file(void)
+static const char *
+sq_file(void)
 {
 	return (db_path);
 }
@@ -287,17 +227,17 @@ db_migrate(const char *statedir)
 			return (-1);
 		if ((v = db_int("PRAGMA user_version")) == -1)
 			goto fail;
-		if (v > DB_VERSION) {
+		if (v > db_nmigrations) {
 			db_fail("schema version %lld, newer than this "
-			    "sc-server knows (%d)", (long long)v, DB_VERSION);
+			    "sc-server knows (%d)", (long long)v, db_nmigrations);
 			goto fail;
 		}
-		if (v == DB_VERSION)
+		if (v == db_nmigrations)
 			break;
-		if (db_exec(migrations[v]) == -1)
+		if (db_exec(db_migrations[v].sqlite) == -1)
 			goto fail;
 		snprintf(from, sizeof(from), "%s/%s", statedir, ACCOUNTS_FILE);
-		if (v == 0 && db_import_accounts(from, &imported) == -1)
+		if (v == 0 && db_import_accounts(from, &imported, sq_run) == -1)
 			goto fail;
 		snprintf(to, sizeof(to), "PRAGMA user_version=%lld",
 		    (long long)v + 1);
@@ -307,15 +247,7 @@ db_migrate(const char *statedir)
 		    (long long)v + 1);
 	}
 	db_exec("COMMIT");
-	if (imported >= 0) {
-		if ((size_t)snprintf(to, sizeof(to), "%s%s", from,
-		    MIGRATED_SUFFIX) >= sizeof(to) || rename(from, to) == -1)
-			log_warn("rename %s to %s", from, to);
-		else
-			log_info("%d account%s imported from %s into %s, the "
-			    "file kept as %s", imported, imported == 1 ? "" :
-			    "s", from, db_path, to);
-	}
+	db_import_done(from, imported, db_path);
 	return (0);
  fail:
 	db_exec("ROLLBACK");
@@ -323,58 +255,11 @@ db_migrate(const char *statedir)
 }
 
 /*
- * Migration 1: the accounts of an older version's file, if there is one
- * (*n: how many; -1 when there is no file).  They belong to no
- * organisation, and are admins: they share as before (with every
- * account outside organisations).
- */
-static int
-db_import_accounts(const char *path, int *n)
-{
-	struct accountlist	 list;
-	struct account		*a;
-	sqlite3_stmt		*st;
-	int			 rc = 0;
-
-	*n = -1;
-	if (access(path, F_OK) == -1)
-		return (0);
-	TAILQ_INIT(&list);
-	if (accounts_load(path, &list) == -1)
-		return (db_fail("cannot read %s", path));
-	if (sqlite3_prepare_v2(db, "INSERT INTO accounts (name, salt, hash, "
-	    "role, created) VALUES (?, ?, ?, 'admin', ?)", -1, &st,
-	    NULL) != SQLITE_OK) {
-		accounts_clear(&list);
-		return (db_fail("%s", sqlite3_errmsg(db)));
-	}
-	*n = 0;
-	TAILQ_FOREACH(a, &list, entry) {
-		sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 2, a->salt, sizeof(a->salt),
-		    SQLITE_STATIC);
-		sqlite3_bind_blob(st, 3, a->hash, sizeof(a->hash),
-		    SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, time(NULL));
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			rc = db_fail("account %s: %s", a->name,
-			    sqlite3_errmsg(db));
-			break;
-		}
-		sqlite3_reset(st);
-		(*n)++;
-	}
-	sqlite3_finalize(st);
-	accounts_clear(&list);
-	return (rc);
-}
-
-/*
  * Did another connection (the CLI) commit since the last call?  1 yes,
  * 0 no (or cannot tell).
  */
-int
-db_changed(void)
+static int
+sq_changed(void)
 {
 	int64_t	 v;
 
@@ -385,8 +270,8 @@ db_changed(void)
 }
 
 /* Every account into list (empty); -1 on error. */
-int
-db_accounts(struct accountlist *list)
+static int
+sq_accounts(struct accountlist *list)
 {
 	sqlite3_stmt	*st;
 	struct account	*a;
@@ -434,8 +319,8 @@ db_accounts(struct accountlist *list)
  * The tunnel registry as state.c reads it: the version 2 header, then
  * each tunnel's line.  NULL with errno set.
  */
-char *
-db_tunnels_text(size_t *lenp)
+static char *
+sq_tunnels_text(size_t *lenp)
 {
 	sqlite3_stmt	*st;
 	char		*buf = NULL;
@@ -484,19 +369,8 @@ db_tunnel_put(sqlite3_stmt *put, sqlite3_stmt *seen, const char *p,
 	const char	*id, *owner, *status;
 	int		 rc = 0;
 
-	if ((o = json_loadb(p, n, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+	if (db_tunnel_check(p, n, &o, &id, &owner, &status) == -1)
 		return (EINVAL);
-	id = json_string_value(json_object_get(o, "id"));
-	owner = json_string_value(json_object_get(o, "owner"));
-	status = json_string_value(json_object_get(o, "status"));
-	if (id == NULL || !tunnel_id_valid(id) || owner == NULL ||
-	    !account_name_valid(owner) || status == NULL ||
-	    (strcmp(status, "running") != 0 &&
-	    strcmp(status, "halting") != 0 &&
-	    strcmp(status, "terminated") != 0)) {
-		json_decref(o);
-		return (EINVAL);
-	}
 	sqlite3_bind_text(put, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(put, 2, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_text(put, 3, status, -1, SQLITE_STATIC);
@@ -522,8 +396,8 @@ db_tunnel_put(sqlite3_stmt *put, sqlite3_stmt *seen, const char *p,
  * changed is updated, a new one inserted, one no longer there deleted.
  * Returns 0 once it is committed, or an errno.
  */
-int
-db_tunnels_write(const char *buf, size_t len)
+static int
+sq_tunnels_write(const char *buf, size_t len)
 {
 	sqlite3_stmt	*put = NULL, *seen = NULL;
 	const char	*p, *end = buf + len, *nl;
@@ -574,8 +448,8 @@ db_tunnels_write(const char *buf, size_t len)
  * account signed in as), with that account's organisation now.  The
  * oldest go past EVENTS_KEEP.  0, or -1.
  */
-int
-db_event_add(time_t when, int kind, const char *actor, const char *subject,
+static int
+sq_event_add(time_t when, int kind, const char *actor, const char *subject,
     const char *detail, const char *account)
 {
 	sqlite3_stmt	*st;
@@ -601,7 +475,7 @@ db_event_add(time_t when, int kind, const char *actor, const char *subject,
 		snprintf(sql, sizeof(sql), "DELETE FROM events WHERE seq <= "
 		    "(SELECT max(seq) FROM events) - %d", EVENTS_KEEP);
 		if (db_exec(sql) == -1)
-			log_warnx("%s: old events: %s", db_path, db_err);
+			log_warnx("%s: old events: %s", db_path, db_error());
 	}
 	return (0);
 }
@@ -612,16 +486,14 @@ db_event_add(time_t when, int kind, const char *actor, const char *subject,
  * account NULL); the newest max of them, oldest first, as a JSON array
  * text.  NULL on error.
  */
-char *
-db_events_json(const char *account, time_t since, int max, size_t *lenp)
+static char *
+sq_events_json(const char *account, time_t since, int max, size_t *lenp)
 {
 	sqlite3_stmt	*st;
-	json_t		*a, *o;
-	char		 tbuf[32];
+	json_t		*a;
+	const char	*v[5];
 	char		*s;
-	time_t		 t;
-	struct tm	 tm;
-	int		 rc;
+	int		 i, rc;
 
 	if (sqlite3_prepare_v2(db, "SELECT seq, time, actor, kind, subject, "
 	    "detail, account FROM events WHERE time >= ?1 AND (?2 IS NULL OR "
@@ -639,18 +511,10 @@ db_events_json(const char *account, time_t since, int max, size_t *lenp)
 		return (NULL);
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		t = sqlite3_column_int64(st, 1);
-		gmtime_r(&t, &tm);
-		strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		o = json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}",
-		    "seq", (json_int_t)sqlite3_column_int64(st, 0),
-		    "time", tbuf,
-		    "actor", (const char *)sqlite3_column_text(st, 2),
-		    "kind", (const char *)sqlite3_column_text(st, 3),
-		    "subject", (const char *)sqlite3_column_text(st, 4),
-		    "detail", (const char *)sqlite3_column_text(st, 5),
-		    "account", (const char *)sqlite3_column_text(st, 6));
-		if (o == NULL || json_array_insert_new(a, 0, o) == -1)
+		for (i = 0; i < 5; i++)
+			v[i] = (const char *)sqlite3_column_text(st, 2 + i);
+		if (db_event_json(a, sqlite3_column_int64(st, 0),
+		    sqlite3_column_int64(st, 1), v) == -1)
 			break;
 	}
 	sqlite3_finalize(st);
@@ -672,16 +536,14 @@ db_events_json(const char *account, time_t since, int max, size_t *lenp)
  * there).
  */
 static int
-db_run(const char *sql, const char *fmt, ...)
+sq_run(const char *sql, const char *fmt, va_list ap)
 {
 	sqlite3_stmt	*st;
-	va_list		 ap;
 	const char	*p;
 	int		 i = 1, rc;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return (db_fail("%s", sqlite3_errmsg(db)));
-	va_start(ap, fmt);
 	for (p = fmt; *p != '\0'; p++, i++) {
 		switch (*p) {
 		case 's':
@@ -698,7 +560,6 @@ db_run(const char *sql, const char *fmt, ...)
 			break;
 		}
 	}
-	va_end(ap);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
@@ -708,123 +569,19 @@ db_run(const char *sql, const char *fmt, ...)
 	return (0);
 }
 
-int
-db_org_add(const char *name)
-{
-	if (db_run("INSERT INTO orgs (name, created) VALUES (?, ?)", "si",
-	    name, (int64_t)time(NULL)) == -1) {
-		if (strstr(db_err, "UNIQUE") != NULL)
-			db_fail("organisation %s exists", name);
-		return (-1);
-	}
-	return (0);
-}
-
-int
-db_team_add(const char *org, const char *name)
-{
-	if (db_run("INSERT INTO teams (org, name, created) VALUES (?, ?, ?)",
-	    "ssi", org, name, (int64_t)time(NULL)) == -1) {
-		if (strstr(db_err, "UNIQUE") != NULL)
-			db_fail("team %s of %s exists", name, org);
-		else if (strstr(db_err, "FOREIGN KEY") != NULL)
-			db_fail("no organisation %s (sc-server org add %s)",
-			    org, org);
-		return (-1);
-	}
-	return (0);
-}
-
-/* Why an account's organisation or team does not do. */
-static void
-db_account_why(const struct account *a)
-{
-	if (strstr(db_err, "UNIQUE") != NULL)
-		db_fail("user %s exists", a->name);
-	else if (strstr(db_err, "FOREIGN KEY") != NULL && a->team[0] != '\0')
-		db_fail("no team %s in organisation %s (sc-server team add "
-		    "%s %s)", a->team, a->org, a->org, a->team);
-	else if (strstr(db_err, "FOREIGN KEY") != NULL)
-		db_fail("no organisation %s (sc-server org add %s)", a->org,
-		    a->org);
-}
-
-int
-db_account_add(const struct account *a)
-{
-	if (db_run("INSERT INTO accounts (name, salt, hash, org, team, role, "
-	    "created) VALUES (?, ?, ?, ?, ?, ?, ?)", "sbsbhsssi", a->name,
-	    a->salt, a->hash, a->org, a->team, role_name(a->role),
-	    (int64_t)time(NULL)) == -1) {
-		db_account_why(a);
-		return (-1);
-	}
-	return (0);
-}
-
-/* A changed account (its key too when newkey). */
-int
-db_account_set(const struct account *a, int newkey)
-{
-	int	 rc;
-
-	if (newkey)
-		rc = db_run("UPDATE accounts SET salt = ?, hash = ?, org = ?, "
-		    "team = ?, role = ? WHERE name = ?", "bsbhssss", a->salt,
-		    a->hash, a->org, a->team, role_name(a->role), a->name);
-	else
-		rc = db_run("UPDATE accounts SET org = ?, team = ?, role = ? "
-		    "WHERE name = ?", "ssss", a->org, a->team,
-		    role_name(a->role), a->name);
-	if (rc == -1) {
-		if (strcmp(db_err, "not found") == 0)
-			db_fail("no user %s", a->name);
-		else
-			db_account_why(a);
-	}
-	return (rc);
-}
-
-int
-db_account_del(const char *name)
-{
-	if (db_run("DELETE FROM accounts WHERE name = ?", "s", name) == -1) {
-		if (strcmp(db_err, "not found") == 0)
-			db_fail("no user %s", name);
-		return (-1);
-	}
-	return (0);
-}
-
-/*
- * Rows of a listing for the command line: each is cb(arg, columns,
- * values), the values as text ("" for NULL).  which: "orgs", "teams"
- * (of org, or all when it is NULL).
- */
-int
-db_list(const char *which, const char *org,
+/* A listing's rows (dbif.c has the statement): cb(arg, columns, values). */
+static int
+sq_list(const char *sql, const char *param,
     void (*cb)(void *, int, const char **), void *arg)
 {
 	sqlite3_stmt	*st;
-	const char	*sql, *v[8];
+	const char	*v[8];
 	int		 i, n, rc;
 
-	if (strcmp(which, "orgs") == 0)
-		sql = "SELECT o.name, (SELECT count(*) FROM teams WHERE org = "
-		    "o.name), (SELECT count(*) FROM accounts WHERE org = "
-		    "o.name), o.created FROM orgs o ORDER BY o.name";
-	else if (strcmp(which, "teams") == 0)
-		sql = "SELECT t.org, t.name, (SELECT count(*) FROM accounts "
-		    "WHERE org = t.org AND team = t.name), t.created FROM "
-		    "teams t WHERE ?1 IS NULL OR t.org = ?1 ORDER BY t.org, "
-		    "t.name";
-	else
-		sql = "SELECT name, org, team, role, created FROM accounts "
-		    "ORDER BY name";
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return (db_fail("%s", sqlite3_errmsg(db)));
 	if (sqlite3_bind_parameter_count(st) > 0)
-		db_bind_text(st, 1, org);
+		db_bind_text(st, 1, param);
 	n = sqlite3_column_count(st);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		for (i = 0; i < n && i < 8; i++)

@@ -3,7 +3,9 @@
  * of it and asks of it.
  *
  *  - the accounts, at its start and whenever the command line changed
- *    them (PRAGMA data_version, looked at every DB_POLL_SEC);
+ *    them (db_changed(): SQLite's PRAGMA data_version, PostgreSQL's NOTIFY
+ *    sc_accounts, looked at every DB_POLL_SEC), and when PostgreSQL is
+ *    back after it was down;
  *  - the tunnel registry at its start, and each registry it sends to
  *    write (SRV_BLOB_SAVE), written in one transaction and acknowledged
  *    (IMSG_SRV_SAVED) only after COMMIT;
@@ -36,6 +38,10 @@
 #include "log.h"
 #include "proc.h"
 #include "server.h"
+
+/* a failure: 503 while the database is down (db_pg.c), else 500 */
+#define DBMSG_FAIL_STATUS()	(strncmp(db_error(), DB_DOWN, \
+				    sizeof(DB_DOWN) - 1) == 0 ? 503 : 500)
 
 static int	 importing;	/* tunnels.json was sent, not yet saved */
 static char	 tunnels_file[PATH_MAX];
@@ -366,7 +372,7 @@ dbmsg_account_req(struct imsgev *iev, struct imsg *imsg)
 			snprintf(rep.message, sizeof(rep.message), "an admin "
 			    "does not delete itself");
 		} else if (db_account_del(req.name) == -1) {
-			rep.status = 500;
+			rep.status = DBMSG_FAIL_STATUS();
 			strlcpy(rep.message, db_error(), sizeof(rep.message));
 		}
 	} else {
@@ -388,7 +394,7 @@ dbmsg_account_req(struct imsgev *iev, struct imsg *imsg)
 		} else if (db_account_add(&a) == -1) {
 			rep.status = strncmp(db_error(), "no team", 7) == 0 ?
 			    400 : strstr(db_error(), "exists") != NULL ? 409 :
-			    500;
+			    DBMSG_FAIL_STATUS();
 			log_sanitize(db_error(), rep.message,
 			    sizeof(rep.message));
 		}

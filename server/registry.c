@@ -423,8 +423,9 @@ reg_unsaved(struct tunnel *t, int error, void (*cb)(struct tunnel *, int,
 	tunnel_free(t);
 	/* a registry written meanwhile may hold it */
 	state_save_soon();
+	/* ENOTCONN: PostgreSQL (--db) cannot be reached (db_pg.c) */
 	snprintf(why, sizeof(why), "cannot save the tunnel registry: %s",
-	    strerror(error));
+	    error == ENOTCONN ? DB_DOWN : strerror(error));
 	cb(NULL, 503, why, arg);
 }
 

@@ -97,11 +97,15 @@ struct rest_req {
 	int			 retry;		/* 429: seconds */
 };
 
-/* a POST waiting for its entry proxy and for the registry on disk */
+/*
+ * a POST waiting for its entry proxy and for the registry on disk, a
+ * DELETE for the registry (id: the tunnel's)
+ */
 struct rest_wait {
 	struct httpd_req	*req;
 	const char		*method;
 	char			 path[256];
+	char			 id[TUNNEL_ID_LEN + 1];
 };
 
 static void	 rest_request(struct httpd_req *, void *);
@@ -115,6 +119,8 @@ static void	 rest_tunnels_list(struct rest_req *, const char *);
 static void	 rest_tunnels_create(struct rest_req *);
 static void	 rest_tunnel_get(struct rest_req *, const char *);
 static void	 rest_tunnel_delete(struct rest_req *, const char *);
+static json_t	*rest_deleted_json(const char *);
+static void	 rest_tunnel_deleted(void *, int);
 static void	 rest_all_tunnels(struct rest_req *);
 static void	 rest_events(struct rest_req *, const char *);
 static json_t	*rest_account_json(const struct account *);
@@ -1086,9 +1092,11 @@ rest_tunnel_get(struct rest_req *r, const char *id)
 static void
 rest_tunnel_delete(struct rest_req *r, const char *id)
 {
-	struct tunnel	*t;
-	char		 tid[TUNNEL_ID_LEN + 1];
-	int		 shared;
+	struct tunnel		*t;
+	struct rest_wait	*w;
+	char			 tid[TUNNEL_ID_LEN + 1];
+	uint64_t		 seq;
+	int			 shared;
 
 	if ((t = rest_tunnel_find(r, id, &shared)) == NULL &&
 	    ((t = tunnel_find(id)) == NULL || !reg_may_delete(r->user, t))) {
@@ -1104,6 +1112,37 @@ rest_tunnel_delete(struct rest_req *r, const char *id)
 	/* t may be pruned from the registry once terminated */
 	if (t->status == TUNNEL_RUNNING)
 		reg_deleted(t, r->user);
-	rest_reply(r, 200, json_pack("{s:b,s:s,s:i}", "result", 1, "id", tid,
+	/*
+	 * Answered once the registry sent since is written (a kill then
+	 * loses no acknowledged DELETE), or could not be: applied all the
+	 * same.
+	 */
+	seq = worker_saves_sent();
+	if (seq > worker_saves_answered()) {
+		if ((w = rest_wait_new(r)) == NULL)
+			return;
+		strlcpy(w->id, tid, sizeof(w->id));
+		worker_after_save(seq, rest_tunnel_deleted, w);
+		return;
+	}
+	rest_reply(r, 200, rest_deleted_json(tid));
+}
+
+static json_t *
+rest_deleted_json(const char *id)
+{
+	return (json_pack("{s:b,s:s,s:i}", "result", 1, "id", id,
 	    "jobs_running", 0));
+}
+
+/* The registry after a DELETE is written (error 0), or not: 200. */
+static void
+rest_tunnel_deleted(void *arg, int error)
+{
+	struct rest_wait	*w = arg;
+	struct rest_req		 r;
+
+	rest_wait_req(w, &r);
+	rest_reply(&r, 200, rest_deleted_json(w->id));
+	free(w);
 }

@@ -38,8 +38,10 @@
 
 #define OPT_LOG_FORMAT	0x100
 #define OPT_KGP_CC	0x101
+#define OPT_DB		0x102
 
 static const struct option longopts[] = {
+	{ "db",			required_argument, NULL, OPT_DB },
 	{ "log-file",		required_argument, NULL, 'l' },
 	{ "log-format",		required_argument, NULL, OPT_LOG_FORMAT },
 	{ "metrics-address",	required_argument, NULL, 'm' },
@@ -65,13 +67,14 @@ usage(void)
 	    "\t[-D network[,network...]] [-C certfile -k keyfile]\n"
 	    "\t[-c cacert -x cakey] [-l logfile] [--log-format text|json]\n"
 	    "\t[-m addr:port] [-G addr:port | none] [--kgp-congestion name]\n"
-	    "       %s [-s statedir] user add | set NAME [--org ORG] "
+	    "\t[--db url]\n"
+	    "       %s [-s statedir] [--db url] user add | set NAME [--org ORG] "
 	    "[--team TEAM]\n"
 	    "\t[--role admin|team-admin|member] [--new-key]\n"
-	    "       %s [-s statedir] user del NAME | user list\n"
-	    "       %s [-s statedir] org add NAME | org list | "
-	    "team add ORG TEAM | team list [ORG]\n"
-	    "       %s [-s statedir] events [--since T]\n"
+	    "       %s [-s statedir] [--db url] user del NAME | user list\n"
+	    "       %s [-s statedir] [--db url] org add NAME | org list |\n"
+	    "\tteam add ORG TEAM | team list [ORG]\n"
+	    "       %s [-s statedir] [--db url] events [--since T]\n"
 	    "       %s [-s statedir] [-c cacert -x cakey] ca show\n",
 	    __progname, __progname, __progname, __progname, __progname,
 	    __progname);
@@ -253,6 +256,7 @@ main(int argc, char *argv[])
 	const char			*cflag = NULL, *keyflag = NULL;
 	const char			*caflag = NULL, *cakeyflag = NULL;
 	const char			*lflag = NULL, *mflag = NULL;
+	char				*dbflag = NULL;
 	const char			*gflag = NULL;
 	int				 log_format = LOG_FORMAT_TEXT;
 	char				 aclerr[128];
@@ -307,6 +311,13 @@ main(int argc, char *argv[])
 				    "control's name", optarg);
 			strlcpy(env->kgp_congestion, optarg,
 			    sizeof(env->kgp_congestion));
+			break;
+		case OPT_DB:
+			/* the copy is used; ps shows no password */
+			free(dbflag);
+			if ((dbflag = strdup(optarg)) == NULL)
+				err(1, NULL);
+			db_url_mask(optarg);
 			break;
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "text") == 0)
@@ -387,6 +398,7 @@ main(int argc, char *argv[])
 
 	if ((caflag == NULL) != (cakeyflag == NULL))
 		errx(1, "-c and -x go together: the CA certificate and its key");
+	db_use(dbflag);
 	if (argc > 0 && strcmp(argv[0], "ca") == 0) {
 		if (debug || verbose || rflag || kflag || eflag || hflag ||
 		    cflag || keyflag || aflag || pflag)

@@ -94,13 +94,20 @@
 #define TUNNELS_LOG_INTERVAL	10	/* s: one line at most for failures */
 
 /*
- * The database (db.c): accounts, organisations, teams, tunnels and the
- * event log in one SQLite file of the state directory, opened by the
- * parent and by the command line, never by a worker.
+ * The database (dbif.c): accounts, organisations, teams, tunnels and the
+ * event log in one SQLite file of the state directory (db.c), or in
+ * PostgreSQL (db_pg.c, --db), opened by the parent and by the command
+ * line, never by a worker.
  */
 #define DB_FILE			"sc-server.db"
 #define DB_BUSY_MS		5000	/* a write waits so long for another */
 #define DB_POLL_SEC		1	/* changes of the CLI: looked for so often */
+/* PostgreSQL (--db postgresql://...): */
+#define DB_PG_CONNECT_SEC	3	/* a connection is waited for so long */
+#define DB_PG_QUERY_MS		5000	/* a statement is waited for so long */
+#define DB_PG_RETRY_MIN_MS	250	/* reconnecting: first wait, doubled */
+#define DB_PG_RETRY_MAX_MS	8000	/* ... up to so long */
+#define DB_DOWN			"the database is down"	/* its failures */
 #define MIGRATED_SUFFIX		".migrated"	/* imported files, kept */
 #define EVENTS_KEEP		100000	/* events kept, the oldest go */
 #define EVENTS_ANSWER_MAX	200	/* events in one REST answer: the newest */
@@ -604,11 +611,11 @@ void		 account_new_key(char *, size_t);
 /* cli.c: sc-server user, org, team, events */
 int		 db_command(const char *, int, char **);
 
-/* db.c: the database (the parent and the command line only) */
+/* dbif.c: the database (the parent and the command line only) */
+void		 db_use(const char *);
 int		 db_open(const char *);
 void		 db_close(void);
 const char	*db_file(void);
-const char	*db_error(void);
 int		 db_changed(void);
 int		 db_accounts(struct accountlist *);
 char		*db_tunnels_text(size_t *);
@@ -623,7 +630,11 @@ int		 db_account_set(const struct account *, int);
 int		 db_account_del(const char *);
 int		 db_list(const char *, const char *, void (*)(void *, int,
 		    const char **), void *);
+
+/* dbutil.c: what the database's backends and interface share */
+const char	*db_error(void);
 const char	*event_name(int);
+void		 db_url_mask(char *);
 
 /* dbmsg.c: the parent's side of the database */
 void		 dbmsg_init(void);

@@ -95,6 +95,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do
 		wait "$p" 2>/dev/null
 	done
+	[ -z "${PG_DIR:-}" ] || pg_ctl -m immediate stop >/dev/null 2>&1
 	ip netns del "$OFFICE" 2>/dev/null
 	ip netns del "$CLOUD" 2>/dev/null
 	rm -rf "/etc/netns/$OFFICE" "/etc/netns/$CLOUD"
@@ -204,6 +205,7 @@ e2e_init() {
 	fi
 	TMP=$(mktemp -d "/tmp/sc-e2e-$TEST_NAME.XXXXXX")
 	trap cleanup EXIT
+	pg_maybe
 	trap 'exit 143' TERM
 	trap 'exit 130' INT
 
@@ -333,11 +335,73 @@ request_ok() {
 	[ "$code" = 200 ] && [ "$(cat "$TMP/r")" = "response again" ]
 }
 
-# db_query SQL: the answer of sc-server's database ($TMP/state), as the
-# sqlite3 tool prints it (a row a line, columns separated by |)
+# db_query SQL: the answer of sc-server's database ($TMP/state, or the
+# test's PostgreSQL with SC_DB=pg), as the sqlite3 tool prints it (a row
+# a line, columns separated by |)
 db_query() {
+	if [ -n "${PG_URL:-}" ]; then
+		PGPASSWORD=$PG_PASS psql -X -q -v ON_ERROR_STOP=1 -At -F '|' \
+		    "$PG_URL_NOPASS" -c "$1"
+		return
+	fi
 	command -v sqlite3 >/dev/null || fail "no sqlite3 (apt-get install sqlite3)"
 	sqlite3 -bail "${DB_FILE:-$TMP/state/sc-server.db}" "$@"
+}
+
+# PostgreSQL (issue 21): a server of the test's own, run by the user
+# postgres from $TMP/pg (initdb, pg_ctl), on a unix socket in $PG_DIR
+# only, with password authentication (scram-sha-256) for the user sc
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_DIR=
+
+# pg_ctl ARGS: pg_ctl on the test's server, as the user postgres
+pg_ctl() {
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" \
+	    -l "$PG_DIR/postgres.log" "$@"
+}
+
+pg_up() {
+	PGPASSWORD=$PG_PASS "$PG_BIN/pg_isready" -q -d "$PG_URL_NOPASS"
+}
+
+# pg_start: the server made and started; PG_URL (with the password),
+# PG_URL_NOPASS and PG_PASS say how to reach it.  Skips without
+# PostgreSQL.
+pg_start() {
+	[ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ] ||
+	    skip "needs PostgreSQL in $PG_BIN (apt-get install postgresql)"
+	command -v psql >/dev/null || skip "needs psql (postgresql-client)"
+	getent passwd postgres >/dev/null ||
+	    skip "needs the user postgres (apt-get install postgresql)"
+	chmod o+x "$TMP" || fail "chmod o+x $TMP"
+	PG_DIR=$TMP/pg
+	mkdir -m 0700 "$PG_DIR" && chown postgres: "$PG_DIR" ||
+	    fail "cannot make $PG_DIR"
+	PG_PASS=$(openssl rand -hex 12)
+	printf '%s\n' "$PG_PASS" >"$PG_DIR/pw" && chown postgres: "$PG_DIR/pw"
+	runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -U sc \
+	    --pwfile="$PG_DIR/pw" -A scram-sha-256 -E UTF8 \
+	    >"$TMP/initdb.out" 2>&1 || { cat "$TMP/initdb.out"; fail "initdb failed"; }
+	rm -f "$PG_DIR/pw"
+	# its log is the user postgres's, read with the others on failure
+	ln -s pg/postgres.log "$TMP/postgres.log"
+	PG_URL_NOPASS="postgresql://sc@/postgres?host=$PG_DIR"
+	PG_URL="postgresql://sc:$PG_PASS@/postgres?host=$PG_DIR"
+	pg_ctl -w -t 30 -o "-k $PG_DIR -c listen_addresses=''" start \
+	    >/dev/null || fail "PostgreSQL did not start (postgres.log)"
+	wait_for 10 pg_up || fail "PostgreSQL does not answer"
+}
+
+# with SC_DB=pg (the tests' -pg variants): PostgreSQL started, and
+# $SC_SERVER is sc-server with --db and its URL
+pg_maybe() {
+	[ "${SC_DB:-}" = pg ] || return 0
+	pg_start
+	printf '#!/bin/sh\nexec "%s" --db "%s" "$@"\n' "$SC_SERVER" "$PG_URL" \
+	    >"$TMP/sc-server-pg" && chmod 0755 "$TMP/sc-server-pg" ||
+	    fail "cannot write $TMP/sc-server-pg"
+	SC_SERVER_BIN=$SC_SERVER
+	SC_SERVER=$TMP/sc-server-pg
 }
 
 # json_get EXPR: evaluate a python expression on the JSON on stdin (as j)

@@ -13,12 +13,20 @@
 #    "sc-server events" and in GET /rest/v1/{user}/events, --since and
 #    ?since= bound them, a bad since is a 400; a tunnel whose client is
 #    killed ends after the grace period, an event of the server.
+# With SC_DB=pg (e2e-server-db-pg, issue 21) the same on PostgreSQL
+# (--db): its schema version in sc_schema, its password in no log line.
 . "$(dirname "$0")/lib.sh"
-command -v sqlite3 >/dev/null || skip "needs sqlite3"
+[ "${SC_DB:-}" = pg ] || command -v sqlite3 >/dev/null || skip "needs sqlite3"
 e2e_up
 
 STATE=$TMP/state
 DB=$STATE/sc-server.db
+HEX='lower(hex(%s))'
+if [ -n "${PG_URL:-}" ]; then
+	# the database's name in the log: the URL, its password masked
+	DB=${PG_URL/:$PG_PASS@/:${PG_PASS//?/*}@}
+	HEX="encode(%s, 'hex')"
+fi
 cli() { "$SC_SERVER" -s "$STATE" "$@"; }
 
 stop_server() {
@@ -50,7 +58,8 @@ code_is() {
 # the accounts file and tunnels.json (VERSION 1 or 2), no database
 downgrade() {
 	stop_server
-	db_query "SELECT name || ' ' || lower(hex(salt)) || ' ' || lower(hex(hash)) FROM accounts" \
+	# shellcheck disable=SC2059
+	db_query "SELECT name || ' ' || $(printf "$HEX" salt) || ' ' || $(printf "$HEX" hash) FROM accounts" \
 	    >"$STATE/accounts" || fail "cannot write the accounts file"
 	{ echo '{"version":2}'; db_query "SELECT line FROM tunnels ORDER BY rowid"; } \
 	    >"$STATE/tunnels.json" || fail "cannot write tunnels.json"
@@ -62,7 +71,11 @@ json.dump({"version": 1, "tunnels": t}, open(sys.argv[1], "w"), indent=2)' \
 		    "$STATE/tunnels.json" || fail "cannot write a version 1 file"
 	fi
 	chmod 600 "$STATE/accounts" "$STATE/tunnels.json"
-	rm -f "$DB" "$DB-wal" "$DB-shm" "$STATE"/*.migrated
+	if [ -n "${PG_URL:-}" ]; then
+		db_query "DROP TABLE events, tunnels, accounts, teams, orgs, sc_schema" ||
+		    fail "cannot drop the tables"
+	fi
+	rm -f "$STATE/sc-server.db"* "$STATE"/*.migrated
 	cat "$TMP/server.log" >>"$TMP/server.log.old"
 	: >"$TMP/server.log"
 }
@@ -71,9 +84,9 @@ json.dump({"version": 1, "tunnels": t}, open(sys.argv[1], "w"), indent=2)' \
 upgraded() {
 	local n
 	run_server
-	grep -q "1 account imported from $STATE/accounts into $DB, the file kept as $STATE/accounts.migrated" \
+	grep -qF "1 account imported from $STATE/accounts into $DB, the file kept as $STATE/accounts.migrated" \
 	    "$TMP/server.log" || fail "no line saying the accounts file was imported"
-	grep -q "the tunnels of $STATE/tunnels.json are in $DB, the file kept as $STATE/tunnels.json.migrated" \
+	grep -qF "the tunnels of $STATE/tunnels.json are in $DB, the file kept as $STATE/tunnels.json.migrated" \
 	    "$TMP/server.log" || fail "no line saying tunnels.json was imported"
 	[ -f "$STATE/accounts.migrated" ] && [ ! -e "$STATE/accounts" ] &&
 	    [ -f "$STATE/tunnels.json.migrated" ] && [ ! -e "$STATE/tunnels.json" ] ||
@@ -89,6 +102,13 @@ upgraded() {
 		sleep 0.1
 	done
 	not_running "$SC_PID" && fail "sc exited"
+	if [ -n "${PG_URL:-}" ]; then
+		[ "$(db_query 'SELECT version FROM sc_schema')" = 1 ] ||
+		    fail "schema version $(db_query 'SELECT version FROM sc_schema')"
+		grep -qF "$PG_PASS" "$TMP/server.log" &&
+		    fail "the database's password is in the log"
+		return 0
+	fi
 	[ "$(db_query 'PRAGMA user_version')" = 1 ] ||
 	    fail "schema version $(db_query 'PRAGMA user_version')"
 	[ "$(db_query 'PRAGMA journal_mode')" = wal ] || fail "not in WAL mode"

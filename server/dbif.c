@@ -1,0 +1,266 @@
+/*
+ * The database's interface (server.h): db_use() says which backend
+ * (--db: a postgresql:// URL for PostgreSQL, db_pg.c; else the SQLite
+ * file of the state directory, db.c), db_open() opens it, and the db_*()
+ * functions go to it.  What does not depend on the backend is here (the
+ * command line's changes, in SQL both accept with ? for each parameter,
+ * and the messages of their failures) or in dbutil.c.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "server.h"
+#include "db.h"
+
+static const struct db_ops	*ops = &db_sqlite_ops;
+static const char		*db_url;
+
+static int	 db_run(const char *, const char *, ...);
+static void	 db_account_why(const struct account *);
+
+/*
+ * --db: a postgresql:// (or postgres://) URL is PostgreSQL; NULL or
+ * anything else the SQLite file of the state directory.  Before
+ * db_open().
+ */
+void
+db_use(const char *url)
+{
+	if (url != NULL && (strncmp(url, "postgresql://", 13) == 0 ||
+	    strncmp(url, "postgres://", 11) == 0)) {
+		ops = &db_pg_ops;
+		db_url = url;
+	} else {
+		ops = &db_sqlite_ops;
+		db_url = NULL;
+	}
+}
+
+/*
+ * Open the database (made if it is not there) and run the migrations it
+ * lacks.  -1 with the reason in db_error().
+ */
+int
+db_open(const char *statedir)
+{
+	return (ops->open(statedir, db_url));
+}
+
+void
+db_close(void)
+{
+	ops->close();
+}
+
+/* The database's name for messages: never a password. */
+const char *
+db_file(void)
+{
+	return (ops->file());
+}
+
+/*
+ * Did another connection (the CLI) commit since the last call, or was
+ * the database reconnected?  1 yes, 0 no (or cannot tell).
+ */
+int
+db_changed(void)
+{
+	return (ops->changed());
+}
+
+/* Every account into list (empty); -1 on error. */
+int
+db_accounts(struct accountlist *list)
+{
+	return (ops->accounts(list));
+}
+
+/*
+ * The tunnel registry as state.c reads it: the version 2 header, then
+ * each tunnel's line.  NULL with errno set.
+ */
+char *
+db_tunnels_text(size_t *lenp)
+{
+	return (ops->tunnels_text(lenp));
+}
+
+/*
+ * The registry the REST worker sent (buf, len: its header and a line
+ * per tunnel), written in one transaction.  0 once it is committed, or
+ * an errno.
+ */
+int
+db_tunnels_write(const char *buf, size_t len)
+{
+	return (ops->tunnels_write(buf, len));
+}
+
+/*
+ * One event: what kind, who did it (actor), to what (subject), more
+ * (detail), and whose it is (account).  0, or -1.
+ */
+int
+db_event_add(time_t when, int kind, const char *actor, const char *subject,
+    const char *detail, const char *account)
+{
+	return (ops->event_add(when, kind, actor, subject, detail, account));
+}
+
+/*
+ * The events since since that account may see (all with NULL), the
+ * newest max of them, oldest first, as a JSON array text.  NULL on error.
+ */
+char *
+db_events_json(const char *account, time_t since, int max, size_t *lenp)
+{
+	return (ops->events_json(account, since, max, lenp));
+}
+
+/*
+ * Rows of a listing for the command line: each is cb(arg, columns,
+ * values), the values as text ("" for NULL).  which: "orgs", "teams"
+ * (of org, or all when it is NULL), else the accounts.
+ */
+int
+db_list(const char *which, const char *org,
+    void (*cb)(void *, int, const char **), void *arg)
+{
+	const char	*sql;
+
+	if (strcmp(which, "orgs") == 0)
+		sql = "SELECT o.name, (SELECT count(*) FROM teams WHERE org = "
+		    "o.name), (SELECT count(*) FROM accounts WHERE org = "
+		    "o.name), o.created FROM orgs o ORDER BY o.name";
+	else if (strcmp(which, "teams") == 0)
+		sql = "SELECT t.org, t.name, (SELECT count(*) FROM accounts "
+		    "WHERE org = t.org AND team = t.name), t.created FROM "
+		    "teams t WHERE t.org = coalesce(?, t.org) ORDER BY t.org, "
+		    "t.name";
+	else
+		sql = "SELECT name, org, team, role, created FROM accounts "
+		    "ORDER BY name";
+	return (ops->list(sql, org, cb, arg));
+}
+
+/*
+ * One statement with parameters (? each, in SQL both backends accept):
+ * fmt has a letter for each, s a text (NULL or "" is NULL), bs a salt,
+ * bh a hash (bytes), i an int64_t.  -1 with the reason in db_error():
+ * "UNIQUE ..." or "FOREIGN KEY ..." for those constraints, "not found"
+ * when it changed no row.
+ */
+static int
+db_run(const char *sql, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = ops->run(sql, fmt, ap);
+	va_end(ap);
+	return (rc);
+}
+
+int
+db_org_add(const char *name)
+{
+	if (db_run("INSERT INTO orgs (name, created) VALUES (?, ?)", "si",
+	    name, (int64_t)time(NULL)) == -1) {
+		if (strstr(db_error(), "UNIQUE") != NULL)
+			db_fail("organisation %s exists", name);
+		return (-1);
+	}
+	return (0);
+}
+
+int
+db_team_add(const char *org, const char *name)
+{
+	if (db_run("INSERT INTO teams (org, name, created) VALUES (?, ?, ?)",
+	    "ssi", org, name, (int64_t)time(NULL)) == -1) {
+		if (strstr(db_error(), "UNIQUE") != NULL)
+			db_fail("team %s of %s exists", name, org);
+		else if (strstr(db_error(), "FOREIGN KEY") != NULL)
+			db_fail("no organisation %s (sc-server org add %s)",
+			    org, org);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Why an account's organisation or team does not do. */
+static void
+db_account_why(const struct account *a)
+{
+	const char	*e = db_error();
+
+	if (strstr(e, "UNIQUE") != NULL)
+		db_fail("user %s exists", a->name);
+	else if (strstr(e, "FOREIGN KEY") != NULL && a->team[0] != '\0')
+		db_fail("no team %s in organisation %s (sc-server team add "
+		    "%s %s)", a->team, a->org, a->org, a->team);
+	else if (strstr(e, "FOREIGN KEY") != NULL)
+		db_fail("no organisation %s (sc-server org add %s)", a->org,
+		    a->org);
+}
+
+int
+db_account_add(const struct account *a)
+{
+	if (db_run("INSERT INTO accounts (name, salt, hash, org, team, role, "
+	    "created) VALUES (?, ?, ?, ?, ?, ?, ?)", "sbsbhsssi", a->name,
+	    a->salt, a->hash, a->org, a->team, role_name(a->role),
+	    (int64_t)time(NULL)) == -1) {
+		db_account_why(a);
+		return (-1);
+	}
+	return (0);
+}
+
+/* A changed account (its key too when newkey). */
+int
+db_account_set(const struct account *a, int newkey)
+{
+	int	 rc;
+
+	if (newkey)
+		rc = db_run("UPDATE accounts SET salt = ?, hash = ?, org = ?, "
+		    "team = ?, role = ? WHERE name = ?", "bsbhssss", a->salt,
+		    a->hash, a->org, a->team, role_name(a->role), a->name);
+	else
+		rc = db_run("UPDATE accounts SET org = ?, team = ?, role = ? "
+		    "WHERE name = ?", "ssss", a->org, a->team,
+		    role_name(a->role), a->name);
+	if (rc == -1) {
+		if (strcmp(db_error(), "not found") == 0)
+			db_fail("no user %s", a->name);
+		else
+			db_account_why(a);
+	}
+	return (rc);
+}
+
+int
+db_account_del(const char *name)
+{
+	if (db_run("DELETE FROM accounts WHERE name = ?", "s", name) == -1) {
+		if (strcmp(db_error(), "not found") == 0)
+			db_fail("no user %s", name);
+		return (-1);
+	}
+	return (0);
+}
