@@ -599,11 +599,14 @@ web_tunnel_route(struct httpd_req *req, struct web_sess *s,
 	struct evbuffer	*b;
 	struct tunnel	*t;
 	char		 id[TUNNEL_ID_LEN + 1];
-	const char	*what = rest + strnlen(rest, TUNNEL_ID_LEN);
+	size_t		 n = strcspn(rest, "./");	/* not in an id */
+	const char	*what = rest + n;
 	int		 json = strcmp(what, ".json") == 0;
 
-	memcpy(id, rest, what - rest);
-	id[what - rest] = '\0';
+	if (n > TUNNEL_ID_LEN)
+		n = 0;		/* too long: no tunnel's */
+	memcpy(id, rest, n);
+	id[n] = '\0';
 	if (!tunnel_id_valid(id) || (!json && strcmp(what, "") != 0 &&
 	    strcmp(what, "/stop") != 0) ||
 	    (t = tunnel_find(id)) == NULL || !reg_may_use(s->s.user, t, NULL)) {
