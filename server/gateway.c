@@ -65,7 +65,8 @@ struct gate_cached {
 	TAILQ_ENTRY(gate_cached) entry;		/* the newest first */
 	uint8_t			 digest[GATE_DIGEST_LEN];
 	uint64_t		 expires;	/* monotonic ms */
-	struct gate_answer	 ans;
+	struct gate_answer	 ans;		/* its ids: ids */
+	char			(*ids)[TUNNEL_ID_LEN + 1];
 };
 
 static TAILQ_HEAD(, gate_q)	 questions =
@@ -257,7 +258,7 @@ gate_reply(const struct srv_gate_rep *rep, size_t len)
 	ans.retry = rep->retry;
 	strlcpy(ans.label, rep->label, sizeof(ans.label));
 	ans.nids = rep->nids;
-	ans.ids = (char (*)[TUNNEL_ID_LEN + 1])rep->ids;
+	ans.ids = rep->ids;
 	/* valid credentials: the answer is kept (a copy of the ids) */
 	if (rep->result == SRV_GATE_OK || rep->result == SRV_GATE_NONE ||
 	    rep->result == SRV_GATE_UNSHARED)
@@ -274,8 +275,8 @@ gate_keep(const uint8_t *d, const struct gate_answer *ans)
 	while (ncached >= GATEWAY_CACHE_MAX)
 		gate_cached_free(TAILQ_LAST(&cache, gate_cache));
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (ans->nids > 0 && (c->ans.ids = calloc(ans->nids,
-	    sizeof(*c->ans.ids))) == NULL)) {
+	    (ans->nids > 0 && (c->ids = calloc(ans->nids,
+	    sizeof(*c->ids))) == NULL)) {
 		log_warn("%s", __func__);
 		free(c);
 		return;
@@ -286,7 +287,8 @@ gate_keep(const uint8_t *d, const struct gate_answer *ans)
 	strlcpy(c->ans.label, ans->label, sizeof(c->ans.label));
 	c->ans.nids = ans->nids;
 	if (ans->nids > 0)
-		memcpy(c->ans.ids, ans->ids, ans->nids * sizeof(*ans->ids));
+		memcpy(c->ids, ans->ids, ans->nids * sizeof(*ans->ids));
+	c->ans.ids = c->ids;
 	TAILQ_INSERT_HEAD(&cache, c, entry);
 	ncached++;
 }
@@ -296,7 +298,7 @@ gate_cached_free(struct gate_cached *c)
 {
 	TAILQ_REMOVE(&cache, c, entry);
 	ncached--;
-	free(c->ans.ids);
+	free(c->ids);
 	free(c);
 }
 

@@ -798,7 +798,7 @@ struct gate_answer {
 	int			 retry;		/* SRV_GATE_LIMITED: seconds */
 	char			 label[GATEWAY_LABEL_MAX];
 	size_t			 nids;
-	char			(*ids)[TUNNEL_ID_LEN + 1];
+	const char		(*ids)[TUNNEL_ID_LEN + 1];
 };
 void		 gate_ask(const char *, const char *, void (*)(void *,
 		    const struct gate_answer *), void *, void **);
