@@ -483,10 +483,19 @@ int		 child_hello(struct imsgev *, struct imsg *);
 void		 child_channel_gone(struct imsgev *);
 void		 child_bad(struct imsgev *, struct imsg *, enum imsgev_error,
 		    const char *);
-/* every child's first word, once: for the tables of sc.c */
+/* every child's first word, once: for the tables of childmsg.c */
 #define CHILD_MSG_HELLO	{ IMSGEV_TYPE(IMSG_HELLO), \
 	IMSGEV_SIZE(struct sc_hello), IMSGEV_HELLO | IMSGEV_ONCE, NULL, \
 	child_hello }
+
+/* childmsg.c */
+void		 childmsg_init(struct sc *, void (*)(int, short, void *));
+void		 childmsg_ready(struct child *);
+void		 childmsg_died(struct child *);
+void		 childmsg_kgp_config(void);
+int		 childmsg_stats_request(void);
+int		 childmsg_streams_request(void);
+int		 childmsg_reconnect(void);
 
 /* spawner.c */
 int		 spawner_init(struct sc *, struct child *,

@@ -15,9 +15,9 @@
  * certificate; the KGP worker: the KGP listener and key pair, entry
  * ports, the CA's certificate; the CA process: the CA's certificate and
  * key, read from disk for each one and wiped here after), relays what
- * they tell each other, and supervises them.  A KGP worker's request for
- * a leaf certificate is answered at once (SRV_CA_UNAVAIL) while no CA
- * process serves.
+ * they tell each other (parent_relay.c), and supervises them.  A KGP
+ * worker's request for a leaf certificate is answered at once
+ * (SRV_CA_UNAVAIL) while no CA process serves.
  *
  * A worker that dies once it was serving is logged and replaced after a
  * second.  A new KGP worker loses the KGP sessions and open streams, not
@@ -61,29 +61,12 @@
 #include "sandbox.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "parent_int.h"
 
 #define WORKER_RESTART_SEC	1
 #define WORKER_QUICK_SEC	30	/* a death this soon after its start, */
 #define WORKER_QUICK_MAX	5	/* this many times in a row: give up */
 #define WORKER_STOP_SEC		(SERVER_DRAIN_SEC + 10)
-
-struct srv_worker {
-	const char		*name;		/* "rest", "kgp" */
-	int			 role;		/* SRV_ROLE_* */
-	const struct imsgev_peer *peer;		/* what it may send */
-	struct imsgev		 iev;
-	struct srv_blob		 blob_in;
-	pid_t			 pid;		/* -1: none */
-	int			 chan;		/* its channel is open */
-	int			 reaped;	/* its wait status is known */
-	int			 status;
-	int			 ready;		/* it said it serves */
-	int			 served;	/* one of them ever did */
-	int			 quick;
-	struct timespec		 started;
-	struct event		*ev_restart;
-	struct event		*ev_reap;
-};
 
 static void	 parent_sig(int, short, void *);
 static void	 parent_spawn(struct srv_worker *);
@@ -93,14 +76,7 @@ static int	 parent_hello(struct imsgev *, struct imsg *);
 static int	 parent_ready(struct imsgev *, struct imsg *);
 static int	 parent_state_aside(struct imsgev *, struct imsg *);
 static int	 parent_blob(struct imsgev *, struct imsg *);
-static int	 parent_tunnel_add(struct imsgev *, struct imsg *);
-static int	 parent_to_kgp(struct imsgev *, struct imsg *);
-static int	 parent_to_rest(struct imsgev *, struct imsg *);
-static int	 parent_auth_req(struct imsgev *, struct imsg *);
-static int	 parent_gate_req(struct imsgev *, struct imsg *);
 static int	 parent_entry_bind(struct imsgev *, struct imsg *);
-static int	 parent_ca_sign(struct imsgev *, struct imsg *);
-static int	 parent_ca_cert(struct imsgev *, struct imsg *);
 static void	 parent_worker_gone(struct imsgev *);
 static void	 parent_worker_bad(struct imsgev *, struct imsg *,
 		    enum imsgev_error, const char *);
@@ -110,8 +86,6 @@ static void	 parent_stop_timeout(int, short, void *);
 static void	 parent_reap_timeout(int, short, void *);
 static void	 parent_kill_worker(struct srv_worker *);
 static void	 parent_poll(int, short, void *);
-static void	 parent_to(struct srv_worker *, uint32_t, const void *,
-		    size_t);
 static int	 parent_workers_gone(void);
 
 /*
@@ -216,9 +190,6 @@ static struct srv_worker workers[] = {
 	    .pid = -1 },
 };
 #define NWORKERS	(int)(sizeof(workers) / sizeof(workers[0]))
-#define W_KGP		(&workers[0])
-#define W_REST		(&workers[1])
-#define W_CA		(&workers[2])
 static int		 rest_fd = -1, kgp_fd = -1, metrics_fd = -1;
 static int		 gateway_fd = -1;
 static struct event	*ev_stop, *ev_poll;
@@ -238,6 +209,8 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	int		 i;
 
 	self_exe = self;
+	/* what the workers tell each other (parent_relay.c) */
+	parent_relay_init(workers);
 	/* it holds the keys: no core file, no tracing by its own user */
 	if (setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 }) == -1)
 		fatal("setrlimit RLIMIT_CORE");
@@ -630,16 +603,6 @@ parent_send_setup(struct srv_worker *w)
 		fatal("%s: imsg_compose", __func__);
 }
 
-/* A message for w, if it is there. */
-static void
-parent_to(struct srv_worker *w, uint32_t type, const void *data, size_t len)
-{
-	if (!w->chan)
-		return;
-	if (imsg_compose_event(&w->iev, type, 0, 0, -1, data, len) == -1)
-		fatal("%s: imsg_compose", __func__);
-}
-
 /* The worker's channel closed: it is gone, or going; see that it is. */
 static void
 parent_worker_gone(struct imsgev *iev)
@@ -720,94 +683,6 @@ parent_blob(struct imsgev *iev, struct imsg *imsg)
 }
 
 /*
- * What one worker says to the other, checked by the table, is passed
- * on.  When the other one is not there, the sender gets the answer it
- * waits for, or nothing (the state is sent again when a new worker is
- * up).
- */
-static int
-parent_tunnel_add(struct imsgev *iev, struct imsg *imsg)
-{
-	struct srv_tunnel_add	 add;
-	struct srv_tstate	 ts;
-
-	memcpy(&add, imsg->data, sizeof(add));
-	explicit_bzero(imsg->data, sizeof(add));
-	if (W_KGP->chan)
-		parent_to(W_KGP, IMSG_SRV_TUNNEL_ADD, &add, sizeof(add));
-	else if (add.mode == SRV_ADD_NEW) {
-		/* no KGP worker just now: no entry proxy */
-		memset(&ts, 0, sizeof(ts));
-		strlcpy(ts.id, add.id, sizeof(ts.id));
-		ts.status = TUNNEL_TERMINATED;
-		strlcpy(ts.reason, "no KGP worker", sizeof(ts.reason));
-		parent_to(W_REST, IMSG_SRV_TUNNEL_STATE, &ts, sizeof(ts));
-	}
-	explicit_bzero(&add, sizeof(add));
-	return (IMSGEV_OK);
-}
-
-/* TUNNEL_RULES, TUNNEL_DEL, TUNNELS_END, AUTH_REP: as they are */
-static int
-parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
-{
-	parent_to(W_KGP, imsg->hdr.type, imsg->data, IMSG_DATA_SIZE(imsg));
-	return (IMSGEV_OK);
-}
-
-/* TUNNEL_STATE, TUNNEL_LINKS, KGP_STATS (-m only): as they are */
-static int
-parent_to_rest(struct imsgev *iev, struct imsg *imsg)
-{
-	if (imsg->hdr.type == IMSG_SRV_KGP_STATS && !env->metrics)
-		return (IMSGEV_BAD);
-	parent_to(W_REST, imsg->hdr.type, imsg->data, IMSG_DATA_SIZE(imsg));
-	return (IMSGEV_OK);
-}
-
-/* -P: the REST worker answers, or the KGP worker hears it cannot now */
-static int
-parent_auth_req(struct imsgev *iev, struct imsg *imsg)
-{
-	struct srv_auth_req	 req;
-	struct srv_auth_rep	 rep;
-
-	memcpy(&req, imsg->data, sizeof(req));
-	explicit_bzero(imsg->data, sizeof(req));
-	if (W_REST->chan && W_REST->ready)
-		parent_to(W_REST, IMSG_SRV_AUTH_REQ, &req, sizeof(req));
-	else {
-		memset(&rep, 0, sizeof(rep));
-		rep.reqid = req.reqid;
-		rep.result = SRV_AUTH_UNAVAIL;
-		parent_to(W_KGP, IMSG_SRV_AUTH_REP, &rep, sizeof(rep));
-	}
-	explicit_bzero(&req, sizeof(req));
-	return (IMSGEV_OK);
-}
-
-/* The gateway's question: the REST worker answers, or it is "not now" */
-static int
-parent_gate_req(struct imsgev *iev, struct imsg *imsg)
-{
-	struct srv_gate_req	 req;
-	struct srv_gate_rep	 rep;
-
-	memcpy(&req, imsg->data, sizeof(req));
-	explicit_bzero(imsg->data, sizeof(req));
-	if (W_REST->chan && W_REST->ready)
-		parent_to(W_REST, IMSG_SRV_GATE_REQ, &req, sizeof(req));
-	else {
-		memset(&rep, 0, SRV_GATE_REP_LEN(0));
-		rep.reqid = req.reqid;
-		rep.result = SRV_GATE_UNAVAIL;
-		parent_to(W_KGP, IMSG_SRV_GATE_REP, &rep, SRV_GATE_REP_LEN(0));
-	}
-	explicit_bzero(&req, sizeof(req));
-	return (IMSGEV_OK);
-}
-
-/*
  * A port for a tunnel's entry proxy, on the -E address: the one the
  * KGP worker wants (the tunnel had it before a restart), or one the
  * kernel chooses.  Never a privileged port.
@@ -837,38 +712,6 @@ parent_entry_bind(struct imsgev *iev, struct imsg *imsg)
 	if (imsg_compose_event(&W_KGP->iev, IMSG_SRV_ENTRY_FD, 0, 0, fd, &rep,
 	    sizeof(rep)) == -1)
 		fatal("%s: imsg_compose", __func__);
-	return (IMSGEV_OK);
-}
-
-/*
- * A leaf certificate the KGP worker wants: to the CA process, or, while
- * none serves, the answer that it cannot be had now.
- */
-static int
-parent_ca_sign(struct imsgev *iev, struct imsg *imsg)
-{
-	struct srv_ca_req	 req;
-	struct srv_ca_rep	 rep;
-
-	if (W_CA->chan && W_CA->ready) {
-		parent_to(W_CA, imsg->hdr.type, imsg->data,
-		    IMSG_DATA_SIZE(imsg));
-		return (IMSGEV_OK);
-	}
-	memcpy(&req, imsg->data, offsetof(struct srv_ca_req, pub));
-	memset(&rep, 0, offsetof(struct srv_ca_rep, der));
-	rep.reqid = req.reqid;
-	rep.result = SRV_CA_UNAVAIL;
-	parent_to(W_KGP, IMSG_SRV_CA_CERT, &rep,
-	    offsetof(struct srv_ca_rep, der));
-	return (IMSGEV_OK);
-}
-
-/* The CA's answer: to the KGP worker, if it is there. */
-static int
-parent_ca_cert(struct imsgev *iev, struct imsg *imsg)
-{
-	parent_to(W_KGP, imsg->hdr.type, imsg->data, IMSG_DATA_SIZE(imsg));
 	return (IMSGEV_OK);
 }
 

@@ -278,7 +278,7 @@ struct srv_kgp_stats;
 struct srv_tlinks;
 struct httpd_req;
 
-/* an HTTP status code and how many answers had it (rest.c) */
+/* an HTTP status code and how many answers had it (rest_reply.c) */
 struct status_count {
 	int			 code;
 	uint64_t		 n;
@@ -678,6 +678,8 @@ struct ssl_ctx_st *rest_tls_ctx(const char *, size_t, const char *, size_t,
 int		 rest_init(int, const char *, size_t, const char *, size_t);
 int		 rest_ca(const char *, size_t);
 void		 rest_enable(void);
+
+/* rest_reply.c */
 size_t		 rest_codes(const struct status_count **);
 
 /* admin.c: accounts, teams and events, asked of the parent */

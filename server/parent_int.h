@@ -1,0 +1,43 @@
+/*
+ * What parent.c (the workers: their start, their end, their tables) and
+ * parent_relay.c (what one worker tells another, passed on) share.
+ */
+#ifndef SC_PARENT_INT_H
+#define SC_PARENT_INT_H
+
+struct srv_worker {
+	const char		*name;		/* "rest", "kgp" */
+	int			 role;		/* SRV_ROLE_* */
+	const struct imsgev_peer *peer;		/* what it may send */
+	struct imsgev		 iev;
+	struct srv_blob		 blob_in;
+	pid_t			 pid;		/* -1: none */
+	int			 chan;		/* its channel is open */
+	int			 reaped;	/* its wait status is known */
+	int			 status;
+	int			 ready;		/* it said it serves */
+	int			 served;	/* one of them ever did */
+	int			 quick;
+	struct timespec		 started;
+	struct event		*ev_restart;
+	struct event		*ev_reap;
+};
+
+/* parent.c's workers[], in both files */
+#define W_KGP		(&workers[0])
+#define W_REST		(&workers[1])
+#define W_CA		(&workers[2])
+
+/* parent_relay.c */
+void		 parent_relay_init(struct srv_worker *);
+void		 parent_to(struct srv_worker *, uint32_t, const void *,
+		    size_t);
+int		 parent_tunnel_add(struct imsgev *, struct imsg *);
+int		 parent_to_kgp(struct imsgev *, struct imsg *);
+int		 parent_to_rest(struct imsgev *, struct imsg *);
+int		 parent_auth_req(struct imsgev *, struct imsg *);
+int		 parent_gate_req(struct imsgev *, struct imsg *);
+int		 parent_ca_sign(struct imsgev *, struct imsg *);
+int		 parent_ca_cert(struct imsgev *, struct imsg *);
+
+#endif /* SC_PARENT_INT_H */
