@@ -25,6 +25,8 @@
 /* parent.c's: the KGP worker, the REST worker, the CA process */
 static struct srv_worker	*workers;
 
+static void	 parent_ask_rest(struct imsg *, uint32_t, const void *, size_t);
+
 /* The workers to relay between (parent.c's workers[]). */
 void
 parent_relay_init(struct srv_worker *w)
@@ -88,24 +90,33 @@ parent_to_rest(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
+/*
+ * A question of the KGP worker for the REST worker: relayed to it, or,
+ * when none serves, answered at once with unavail (len bytes) of type
+ * reptype.  The question may hold credentials: wiped here.
+ */
+static void
+parent_ask_rest(struct imsg *imsg, uint32_t reptype, const void *unavail,
+    size_t len)
+{
+	if (W_REST->chan && W_REST->ready)
+		parent_to(W_REST, imsg->hdr.type, imsg->data,
+		    IMSG_DATA_SIZE(imsg));
+	else
+		parent_to(W_KGP, reptype, unavail, len);
+	explicit_bzero(imsg->data, IMSG_DATA_SIZE(imsg));
+}
+
 /* -P: the REST worker answers, or the KGP worker hears it cannot now */
 int
 parent_auth_req(struct imsgev *iev, struct imsg *imsg)
 {
-	struct srv_auth_req	 req;
 	struct srv_auth_rep	 rep;
 
-	memcpy(&req, imsg->data, sizeof(req));
-	explicit_bzero(imsg->data, sizeof(req));
-	if (W_REST->chan && W_REST->ready)
-		parent_to(W_REST, IMSG_SRV_AUTH_REQ, &req, sizeof(req));
-	else {
-		memset(&rep, 0, sizeof(rep));
-		rep.reqid = req.reqid;
-		rep.result = SRV_AUTH_UNAVAIL;
-		parent_to(W_KGP, IMSG_SRV_AUTH_REP, &rep, sizeof(rep));
-	}
-	explicit_bzero(&req, sizeof(req));
+	memset(&rep, 0, sizeof(rep));
+	memcpy(&rep.reqid, imsg->data, sizeof(rep.reqid));	/* its first */
+	rep.result = SRV_AUTH_UNAVAIL;
+	parent_ask_rest(imsg, IMSG_SRV_AUTH_REP, &rep, sizeof(rep));
 	return (IMSGEV_OK);
 }
 
@@ -113,20 +124,12 @@ parent_auth_req(struct imsgev *iev, struct imsg *imsg)
 int
 parent_gate_req(struct imsgev *iev, struct imsg *imsg)
 {
-	struct srv_gate_req	 req;
 	struct srv_gate_rep	 rep;
 
-	memcpy(&req, imsg->data, sizeof(req));
-	explicit_bzero(imsg->data, sizeof(req));
-	if (W_REST->chan && W_REST->ready)
-		parent_to(W_REST, IMSG_SRV_GATE_REQ, &req, sizeof(req));
-	else {
-		memset(&rep, 0, SRV_GATE_REP_LEN(0));
-		rep.reqid = req.reqid;
-		rep.result = SRV_GATE_UNAVAIL;
-		parent_to(W_KGP, IMSG_SRV_GATE_REP, &rep, SRV_GATE_REP_LEN(0));
-	}
-	explicit_bzero(&req, sizeof(req));
+	memset(&rep, 0, SRV_GATE_REP_LEN(0));
+	memcpy(&rep.reqid, imsg->data, sizeof(rep.reqid));	/* its first */
+	rep.result = SRV_GATE_UNAVAIL;
+	parent_ask_rest(imsg, IMSG_SRV_GATE_REP, &rep, SRV_GATE_REP_LEN(0));
 	return (IMSGEV_OK);
 }
 
