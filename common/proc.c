@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef __GLIBC__
@@ -388,6 +389,16 @@ set_cloexec(int fd, int on)
 	else
 		flags &= ~FD_CLOEXEC;
 	return (fcntl(fd, F_SETFD, flags));
+}
+
+/* Milliseconds of the monotonic clock, for deadlines and ages. */
+int64_t
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 /* Arm a timer: seconds and microseconds from now. */

@@ -134,6 +134,7 @@ int	 proc_recv_verbose(struct imsgev *, struct imsg *);
 
 int	 set_nonblock(int);
 int	 set_cloexec(int, int);
+int64_t	 mono_ms(void);
 void	 timer_add(struct event *, long, long);
 
 /* a helper process about to be exec'd: its environment, its signals */

@@ -37,6 +37,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "proc.h"
 #include "server.h"
 #include "db.h"
 
@@ -53,7 +54,6 @@ static int	 pg_wait;		/* ms: the next wait */
 static int	 pg_fresh;		/* a new connection: read it all */
 static int	 pg_events_added;
 
-static int64_t	 pg_now(void);
 static void	 pg_notice(void *, const char *);
 static void	 pg_lost(const char *);
 static int	 pg_connect(void);
@@ -84,15 +84,6 @@ const struct db_ops db_pg_ops = {
 	pg_tunnels_text, pg_tunnels_write, pg_event_add, pg_events_json,
 	pg_run, pg_list
 };
-
-static int64_t
-pg_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 /* The server's notices ("already exists, skipping"): not for stderr. */
 static void
@@ -129,7 +120,7 @@ pg_lost(const char *why)
 		strlcpy(pg_down, why, sizeof(pg_down));
 	pg_wait = pg_wait == 0 ? DB_PG_RETRY_MIN_MS :
 	    pg_wait * 2 > DB_PG_RETRY_MAX_MS ? DB_PG_RETRY_MAX_MS : pg_wait * 2;
-	pg_next = pg_now() + pg_wait;
+	pg_next = mono_ms() + pg_wait;
 }
 
 /*
@@ -192,7 +183,7 @@ pg_ready(void)
 		pg_why(why, sizeof(why), PQerrorMessage(pg));
 		pg_lost(why);
 	}
-	if (pg_now() < pg_next) {
+	if (mono_ms() < pg_next) {
 		errno = ENOTCONN;
 		return (db_fail(DB_DOWN ": %s", pg_down));
 	}
@@ -212,7 +203,7 @@ pg_wait_for(int fd, int64_t deadline)
 	int		 n;
 
 	for (;;) {
-		if ((left = deadline - pg_now()) <= 0)
+		if ((left = deadline - mono_ms()) <= 0)
 			return (-1);
 		pfd.fd = fd;
 		pfd.events = POLLIN;
@@ -242,7 +233,7 @@ pg_query(const char *sql, int n, const char *const *vals, const int *lens,
 	if (pg_ready() == -1)
 		return (NULL);
 	idle = PQtransactionStatus(pg) == PQTRANS_IDLE;
-	deadline = pg_now() + DB_PG_QUERY_MS;
+	deadline = mono_ms() + DB_PG_QUERY_MS;
 	if (n == 0)
 		sent = PQsendQuery(pg, sql);
 	else

@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 #include <openssl/evp.h>
@@ -37,6 +36,7 @@
 #include "imsg_server.h"
 #include "kgp.h"
 #include "log.h"
+#include "proc.h"
 #include "server.h"
 
 #define GATE_DIGEST_LEN		32
@@ -64,7 +64,7 @@ struct gate_q {
 struct gate_cached {
 	TAILQ_ENTRY(gate_cached) entry;		/* the newest first */
 	uint8_t			 digest[GATE_DIGEST_LEN];
-	uint64_t		 expires;	/* monotonic ms */
+	int64_t			 expires;	/* monotonic ms (mono_ms()) */
 	struct gate_answer	 ans;		/* its ids: ids */
 	char			(*ids)[TUNNEL_ID_LEN + 1];
 };
@@ -84,17 +84,6 @@ static void	 gate_answer_all(struct gate_q *,
 		    const struct gate_answer *);
 static void	 gate_keep(const uint8_t *, const struct gate_answer *);
 static void	 gate_cached_free(struct gate_cached *);
-static uint64_t	 gate_now(void);
-
-static uint64_t
-gate_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /* The key of credentials: SHA-256 of a random salt, user, NUL, key. */
 static void
 gate_digest(const char *user, const char *key, uint8_t *out)
@@ -150,7 +139,7 @@ gate_ask(const char *hdr, const char *addr, void (*cb)(void *,
 	TAILQ_FOREACH(c, &cache, entry)
 		if (memcmp(c->digest, d, sizeof(d)) == 0)
 			break;
-	if (c != NULL && gate_now() < c->expires) {
+	if (c != NULL && mono_ms() < c->expires) {
 		explicit_bzero(&req, sizeof(req));
 		cb(arg, &c->ans);
 		return;
@@ -282,7 +271,7 @@ gate_keep(const uint8_t *d, const struct gate_answer *ans)
 		return;
 	}
 	memcpy(c->digest, d, sizeof(c->digest));
-	c->expires = gate_now() + GATEWAY_CACHE_SEC * 1000;
+	c->expires = mono_ms() + GATEWAY_CACHE_SEC * 1000;
 	c->ans.result = ans->result;
 	strlcpy(c->ans.label, ans->label, sizeof(c->ans.label));
 	c->ans.nids = ans->nids;

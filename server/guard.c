@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "proc.h"
 #include "server.h"
 
 #define THROTTLE_BUCKETS	1024
@@ -61,7 +62,6 @@ static struct throttle_list	 buckets[THROTTLE_BUCKETS];
 static struct throttle_list	 lru = TAILQ_HEAD_INITIALIZER(lru);
 static int			 throttle_ready;
 
-static int64_t		 throttle_now(void);
 static void		 throttle_key(const char *, const char *, char *,
 			    size_t, const char **);
 static unsigned int	 throttle_hash(int, const char *, const char *);
@@ -221,15 +221,6 @@ entry_acl_allowed(const struct sockaddr *sa)
 	return (0);
 }
 
-static int64_t
-throttle_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 static const char *
 throttle_realm(int realm)
 {
@@ -300,7 +291,7 @@ static struct throttle *
 throttle_find(int realm, const char *addr, const char *user, int create)
 {
 	struct throttle	*t;
-	int64_t		 now = throttle_now();
+	int64_t		 now = mono_ms();
 	unsigned int	 b;
 	size_t		 i;
 
@@ -351,7 +342,7 @@ throttle_check(int realm, const char *addr, const char *user, int *retry)
 	struct throttle	*t;
 	char		 key[THROTTLE_ADDR_MAX];
 	const char	*u;
-	int64_t		 now = throttle_now();
+	int64_t		 now = mono_ms();
 
 	throttle_key(addr, user, key, sizeof(key), &u);
 	if ((t = throttle_find(realm, key, u, 0)) == NULL || now >= t->until)
@@ -368,7 +359,7 @@ throttle_fail(int realm, const char *addr, const char *user)
 	struct throttle	*t;
 	char		 key[THROTTLE_ADDR_MAX];
 	const char	*u;
-	int64_t		 now = throttle_now();
+	int64_t		 now = mono_ms();
 	unsigned int	 over;
 	int		 delay;
 

@@ -31,6 +31,7 @@
 #include "kgp.h"
 #include "kgp_tls.h"
 #include "log.h"
+#include "proc.h"
 #include "server.h"
 
 #define KGP_SERVER_PING_MS	1000
@@ -105,16 +106,6 @@ kgp_server_shed(void)
 	return (kgp_admit != NULL && admit_shed(kgp_admit));
 }
 
-/* Monotonic milliseconds, as kgp_client.since_ms counts them. */
-uint64_t
-kgp_server_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /* Shutting down: leave the loop once the last KGP connection is gone. */
 void
 kgp_server_shutdown_check(void)
@@ -180,7 +171,7 @@ kgp_server_accept(int fd, void *arg)
 		kgp_server_waiting_free(c);
 		return;
 	}
-	c->since_ms = kgp_server_now_ms();
+	c->since_ms = mono_ms();
 	c->handshake_ms = admit_deadline(kgp_admit, KGP_HANDSHAKE_SEC * 1000,
 	    KGP_HANDSHAKE_MIN_SEC * 1000);
 	tv.tv_sec = c->handshake_ms / 1000;
@@ -228,7 +219,7 @@ kgp_server_first(int fd, short ev, void *arg)
 		    "out of memory");
 		goto fail;
 	}
-	spent = kgp_server_now_ms() - c->since_ms;
+	spent = mono_ms() - c->since_ms;
 	memset(&params, 0, sizeof(params));
 	params.role = KGP_ROLE_SERVER;
 	params.window = KGP_DEFAULT_WINDOW;

@@ -744,7 +744,6 @@ void		 kgp_server_shutdown(void);
 void		 kgp_server_close_all(void);
 void		 kgp_server_shutdown_check(void);
 void		 kgp_server_stats(struct srv_kgp_stats *);
-uint64_t	 kgp_server_now_ms(void);
 
 /* state.c */
 void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,

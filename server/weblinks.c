@@ -24,6 +24,7 @@
 #include "imsg_server.h"
 #include "kgp.h"
 #include "log.h"
+#include "proc.h"
 #include "server.h"
 #include "web.h"
 
@@ -84,7 +85,7 @@ weblinks_push(void)
 			k->streams_open = st.streams_open;
 			k->bytes_in = st.bytes_in;
 			k->bytes_out = st.bytes_out;
-			k->since = time(NULL) - (int64_t)((kgp_server_now_ms() -
+			k->since = time(NULL) - (int64_t)((mono_ms() -
 			    c->since_ms) / 1000);
 		}
 		len = offsetof(struct srv_tlinks, links) +
