@@ -519,7 +519,10 @@ worker_start(void)
 		entry_init(kgp_server_shed);
 		/* the resolver's files, before the chroot */
 		direct_init();
-		resign_init();
+		if (resign_init(pem[SRV_BLOB_KGP_CRT],
+		    pemlen[SRV_BLOB_KGP_CRT], pem[SRV_BLOB_KGP_KEY],
+		    pemlen[SRV_BLOB_KGP_KEY]) == -1)
+			fatalx("cannot resign TLS");
 		if (kgp_server_init(kgp_fd) == -1)
 			fatalx("cannot start the KGP endpoint");
 		if (gateway_fd != -1 && entry_open_gateway(gateway_fd) == -1)
