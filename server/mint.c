@@ -80,6 +80,7 @@ struct mint_entry {
 	int			 busy;		/* its waiters are being told */
 	/* being made */
 	uint64_t		 reqid;
+	struct timespec		 asked;		/* for the log */
 	EVP_PKEY		*pkey;		/* its key pair; then leaf.pkey */
 	struct event		*timer;
 	struct mint_waits	 waits;
@@ -135,6 +136,17 @@ static int
 mint_cmp(struct mint_entry *a, struct mint_entry *b)
 {
 	return (strcmp(a->name, b->name));
+}
+
+/* Milliseconds since then, for the log. */
+static double
+mint_ms_since(const struct timespec *then)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((now.tv_sec - then->tv_sec) * 1e3 +
+	    (now.tv_nsec - then->tv_nsec) / 1e6);
 }
 
 /*
@@ -352,6 +364,7 @@ mint_new(const char *name, const char **errstr)
 	if ((me->timer = evtimer_new(mint_base, mint_timeout, me)) == NULL)
 		goto fail;
 	req.reqid = me->reqid = ++mint_reqid;
+	clock_gettime(CLOCK_MONOTONIC, &me->asked);
 	if (mint_send(&req, offsetof(struct srv_ca_req, pub) + len) == -1) {
 		*errstr = "cannot ask the CA";
 		goto fail;
@@ -545,7 +558,8 @@ mint_answer(const struct srv_ca_rep *rep, size_t len)
 	me->ready = 1;
 	TAILQ_INSERT_HEAD(&mint_lru, me, entry);
 	mint_nready++;
-	log_debug("a certificate for %s", me->name);
+	log_debug("a certificate for %s in %.2f ms", me->name,
+	    mint_ms_since(&me->asked));
 	TAILQ_INIT(&waits);
 	TAILQ_CONCAT(&waits, &me->waits, entry);
 	me->busy = 1;
@@ -563,12 +577,8 @@ static void
 mint_trial_done(const struct mint_leaf *leaf, const char *errstr,
     void *arg)
 {
-	struct timespec	 now;
-	double		 ms;
+	double		 ms = mint_ms_since(&mint_trial_start);
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (now.tv_sec - mint_trial_start.tv_sec) * 1e3 +
-	    (now.tv_nsec - mint_trial_start.tv_nsec) / 1e6;
 	if (leaf == NULL)
 		log_warnx("the CA does not sign: %s", errstr);
 	else
