@@ -33,9 +33,10 @@
  * (browsers send ws:// through a proxy so): the same, without TLS, as
  * http:// URLs.
  *
- * The stream's local end is one end of a socket pair: the KGP engine
- * reads and writes it as it does a browser's socket, with its flow
- * control; this side moves bytes between it and the TLS.  Bounds:
+ * The stream's local end is in this process (kgp_conn_open_local(): a
+ * bufferevent pair with the KGP engine, its flow control as for a
+ * browser's socket, and no system call between them); this side moves
+ * bytes between it and the TLS.  Bounds:
  * RESIGN_BUF_MAX bytes waiting each way (reading stops until they are
  * written), RESIGN_HANDSHAKE_SEC from the 200 to the end of the
  * handshake, RESIGN_IDLE_SEC without a byte either way, RESIGN_MAX_TUNNEL
@@ -205,8 +206,7 @@ resign_free(struct resign *r)
 	resign_tls_free(r->io);
 	if (r->fd != -1)
 		close(r->fd);
-	if (r->s != NULL)
-		bufferevent_free(r->s);
+	kgp_local_close(r->s);
 	if (r->req != NULL) {
 		http_head_free(r->req);
 		free(r->req);
