@@ -915,6 +915,30 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 	return (0);
 }
 
+/* Server: may a new stream be opened now? */
+static int
+conn_may_open(struct kgp_conn *c)
+{
+	return (conn_live(c) && !c->draining && !c->goaway &&
+	    c->stats.streams_open < c->peer_max_streams &&
+	    c->next_id < 0x7fffffff);
+}
+
+/* Server: the new stream s is told to the peer (OPEN, with meta). */
+static void
+stream_opened(struct kgp_stream *s, const char *meta)
+{
+	struct kgp_conn	*c = s->conn;
+	size_t		 n;
+
+	c->next_id += 2;
+	n = meta ? strlen(meta) : 0;
+	if (n > 255)
+		n = 255;
+	conn_send(c, KGP_OPEN, s->id, meta, n);
+	stream_window_open(s);
+}
+
 /*
  * Server: bind a new stream to fd.  The len bytes at data were already
  * read from fd (a request head the caller looked at) and go first.
@@ -925,15 +949,10 @@ kgp_conn_open_stream(struct kgp_conn *c, int fd, const char *meta,
 {
 	struct kgp_stream	*s;
 	struct evbuffer		*input;
-	size_t			 n;
 	int			 rc;
 
-	if (!conn_live(c) || c->draining || c->goaway ||
-	    c->stats.streams_open >= c->peer_max_streams)
-		return (-1);
-	if (c->next_id >= 0x7fffffff)
-		return (-1);
-	if ((s = stream_new(c, c->next_id, fd, NULL)) == NULL)
+	if (!conn_may_open(c) ||
+	    (s = stream_new(c, c->next_id, fd, NULL)) == NULL)
 		return (-1);
 	if (len > 0) {
 		/* as if the bufferevent had read them: its input end is frozen */
@@ -948,12 +967,7 @@ kgp_conn_open_stream(struct kgp_conn *c, int fd, const char *meta,
 			return (-1);
 		}
 	}
-	c->next_id += 2;
-	n = meta ? strlen(meta) : 0;
-	if (n > 255)
-		n = 255;
-	conn_send(c, KGP_OPEN, s->id, meta, n);
-	stream_window_open(s);
+	stream_opened(s, meta);
 	if (len > 0)
 		stream_pump(s);
 	return (0);
@@ -974,20 +988,11 @@ kgp_conn_open_local(struct kgp_conn *c, const char *meta)
 {
 	struct kgp_stream	*s;
 	struct bufferevent	*local;
-	size_t			 n;
 
-	if (!conn_live(c) || c->draining || c->goaway ||
-	    c->stats.streams_open >= c->peer_max_streams ||
-	    c->next_id >= 0x7fffffff)
+	if (!conn_may_open(c) ||
+	    (s = stream_new(c, c->next_id, -1, &local)) == NULL)
 		return (NULL);
-	if ((s = stream_new(c, c->next_id, -1, &local)) == NULL)
-		return (NULL);
-	c->next_id += 2;
-	n = meta ? strlen(meta) : 0;
-	if (n > 255)
-		n = 255;
-	conn_send(c, KGP_OPEN, s->id, meta, n);
-	stream_window_open(s);
+	stream_opened(s, meta);
 	return (local);
 }
 
