@@ -112,7 +112,8 @@ bev_write_direct(struct bufferevent *bev, struct evbuffer *src, size_t len)
 	int			 i, nvec;
 
 	if (len == 0 || evbuffer_get_length(out) > 0 ||
-	    !(bufferevent_get_enabled(bev) & EV_WRITE))
+	    !(bufferevent_get_enabled(bev) & EV_WRITE) ||
+	    bufferevent_getfd(bev) == -1)	/* a pair: no socket */
 		return (0);
 	nvec = evbuffer_peek(src, len, NULL, vec, BEV_WRITE_NOW_IOV);
 	if (nvec > BEV_WRITE_NOW_IOV)
@@ -193,6 +194,7 @@ bev_write_buf(struct bufferevent *bev, const void *buf, size_t len)
 
 	if (len > 0 && evbuffer_get_length(out) == 0 &&
 	    (bufferevent_get_enabled(bev) & EV_WRITE) &&
+	    bufferevent_getfd(bev) != -1 &&
 	    (n = send(bufferevent_getfd(bev), buf, len,
 	    MSG_NOSIGNAL | MSG_DONTWAIT)) == -1)
 		n = 0;	/* EAGAIN, or an error the bufferevent will see */

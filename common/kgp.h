@@ -240,6 +240,9 @@ struct kgp_conn	*kgp_conn_new(struct event_base *, int, struct kgp_tls *,
 void		 kgp_conn_free(struct kgp_conn *);
 int		 kgp_conn_open_stream(struct kgp_conn *, int, const char *,
 		    const void *, size_t);
+struct bufferevent *kgp_conn_open_local(struct kgp_conn *, const char *);
+void		 kgp_local_shutdown(struct bufferevent *);
+void		 kgp_local_close(struct bufferevent *);
 void		 kgp_conn_close(struct kgp_conn *, int, const char *);
 void		 kgp_conn_drain(struct kgp_conn *);
 void		 kgp_conn_break(struct kgp_conn *, const char *);

@@ -50,6 +50,7 @@ enum conn_state {
 #define S_MOVING	0x40	/* being rebound to s->move->fd */
 #define S_MOVE_READ	0x80	/* ... reading the new socket */
 #define S_MOVE_WRITE	0x100	/* ... the old one's reader is done */
+#define S_LOCAL		0x200	/* in-process: a bufferevent pair, no socket */
 
 /* a move under way: the new socket, and where the old one's bytes end */
 struct stream_move {

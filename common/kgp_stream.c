@@ -1,7 +1,10 @@
 /*
  * The streams of a KGP connection (kgp_conn.c), each bound to a local
- * socket: OPEN/ACCEPT/REFUSE, the bytes each way, half-close (FIN),
- * RST, and moves.  man/kgp.7 is the specification.
+ * socket, or to an end of a bufferevent pair whose other end an owner in
+ * this process holds (kgp_conn_open_local(): the entry proxy's resigned
+ * connections, with no socket pair and no system call between them and
+ * the connection): OPEN/ACCEPT/REFUSE, the bytes each way, half-close
+ * (FIN), RST, and moves.  man/kgp.7 is the specification.
  *
  * Flow control: each side grants the other a receive window per stream.
  * Bytes are taken from a local socket only while the stream has credit,
@@ -74,6 +77,7 @@ static uint64_t	stream_lend_cap(struct kgp_stream *);
 static uint64_t	stream_brought(struct kgp_stream *);
 static void	stream_read_fd(struct kgp_stream *, int);
 static void	stream_local_eof(struct kgp_stream *);
+static void	stream_local_read(struct bufferevent *, void *);
 static void	stream_drained(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
 static void	stream_sockopts(int);
@@ -94,27 +98,39 @@ stream_cmp(struct kgp_stream *a, struct kgp_stream *b)
 
 RB_GENERATE(stream_tree, kgp_stream, entry, stream_cmp)
 
+/*
+ * A stream bound to the local socket fd, or, with local, to an end of a
+ * bufferevent pair in this process, whose other end *local gets.
+ */
 static struct kgp_stream *
-stream_new(struct kgp_conn *c, uint32_t id, int fd)
+stream_new(struct kgp_conn *c, uint32_t id, int fd, struct bufferevent **local)
 {
 	struct kgp_stream	*s;
+	struct bufferevent	*pair[2];
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return (NULL);
-	s->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
+	if (local != NULL) {
+		if (bufferevent_pair_new(c->base, BEV_OPT_DEFER_CALLBACKS,
+		    pair) == -1) {
+			free(s);
+			return (NULL);
+		}
+		s->bev = pair[0];
+		*local = pair[1];
+		s->flags |= S_LOCAL;
+	} else if ((s->bev = bufferevent_socket_new(c->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		free(s);
 		return (NULL);
-	}
-	s->ev_read = event_new(c->base, fd, EV_READ | EV_PERSIST, stream_read,
-	    s);
-	if (s->ev_read == NULL) {
+	} else if ((s->ev_read = event_new(c->base, fd, EV_READ | EV_PERSIST,
+	    stream_read, s)) == NULL) {
 		bufferevent_setfd(s->bev, -1);
 		bufferevent_free(s->bev);
 		free(s);
 		return (NULL);
-	}
-	stream_sockopts(fd);
+	} else
+		stream_sockopts(fd);
 	s->conn = c;
 	s->id = id;
 	s->started_us = conn_now_us();
@@ -125,13 +141,28 @@ stream_new(struct kgp_conn *c, uint32_t id, int fd)
 	bufferevent_setcb(s->bev, NULL, stream_writecb, stream_eventcb, s);
 	bufferevent_set_max_single_write(s->bev, STREAM_IO_MAX);
 	evbuffer_add_cb(bufferevent_get_output(s->bev), stream_drained, s);
-	/*
-	 * The bufferevent only writes.  The local side's bytes are read
-	 * straight into DATA frames in rtx (stream_read), only while they
-	 * can go on: what waits is in the socket, not here.
-	 */
-	bufferevent_enable(s->bev, EV_WRITE);
-	event_add(s->ev_read, NULL);
+	if (s->flags & S_LOCAL) {
+		/*
+		 * In-process: what the owner writes lands in the input
+		 * (up to STREAM_READ_HIGH, the rest waits in its output)
+		 * and goes on as credit allows (stream_pump), as the bytes
+		 * a stream is opened with do; the output is the owner's
+		 * input.
+		 */
+		bufferevent_setcb(s->bev, stream_local_read, stream_writecb,
+		    stream_eventcb, s);
+		bufferevent_setwatermark(s->bev, EV_READ, 0, STREAM_READ_HIGH);
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	} else {
+		/*
+		 * The bufferevent only writes.  The local side's bytes are
+		 * read straight into DATA frames in rtx (stream_read), only
+		 * while they can go on: what waits is in the socket, not
+		 * here.
+		 */
+		bufferevent_enable(s->bev, EV_WRITE);
+		event_add(s->ev_read, NULL);
+	}
 	RB_INSERT(stream_tree, &c->streams, s);
 	c->stats.streams_open++;
 	c->stats.streams_total++;
@@ -154,7 +185,13 @@ stream_free(struct kgp_stream *s)
 	stream_window_set(s, c->params.window);
 	if (s->lend != NULL)
 		stream_lend_end(s, KGP_LENT_GONE, 0);
-	event_free(s->ev_read);
+	if (s->ev_read != NULL)
+		event_free(s->ev_read);
+	/* in-process: the owner's end hears of it as of a socket closed */
+	if ((s->flags & (S_LOCAL | S_SHUT_WR)) == S_LOCAL &&
+	    bufferevent_pair_get_partner(s->bev) != NULL)
+		bufferevent_trigger_event(bufferevent_pair_get_partner(s->bev),
+		    BEV_EVENT_EOF | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
 	bufferevent_free(s->bev);
 	if ((s->flags & (S_MOVING | S_MOVE_READ)) == S_MOVING &&
 	    c->cb.switched != NULL)
@@ -197,8 +234,21 @@ stream_read_off(struct kgp_stream *s)
 {
 	if (!(s->flags & S_READ_OFF)) {
 		s->flags |= S_READ_OFF;
-		event_del(s->ev_read);
+		if (s->flags & S_LOCAL)
+			bufferevent_disable(s->bev, EV_READ);
+		else
+			event_del(s->ev_read);
 	}
+}
+
+static void
+stream_read_on(struct kgp_stream *s)
+{
+	s->flags &= ~S_READ_OFF;
+	if (s->flags & S_LOCAL)
+		bufferevent_enable(s->bev, EV_READ);
+	else
+		event_add(s->ev_read, NULL);
 }
 
 /*
@@ -268,10 +318,8 @@ stream_pump(struct kgp_stream *s)
 	/* read no more from the local side than can be sent on */
 	if (paused)
 		stream_read_off(s);
-	else if ((s->flags & S_READ_OFF) && !(s->flags & S_LOCAL_EOF)) {
-		s->flags &= ~S_READ_OFF;
-		event_add(s->ev_read, NULL);
-	}
+	else if ((s->flags & S_READ_OFF) && !(s->flags & S_LOCAL_EOF))
+		stream_read_on(s);
 	if (evbuffer_get_length(input) == 0 && (s->flags & S_LOCAL_EOF) &&
 	    !(s->flags & S_FIN_SENT)) {
 		s->flags |= S_FIN_SENT;
@@ -438,6 +486,13 @@ stream_read(int fd, short events, void *arg)
 		stream_move_check(s, 0);
 }
 
+/* In-process: the owner wrote, and it is in the input. */
+static void
+stream_local_read(struct bufferevent *bev, void *arg)
+{
+	stream_pump(arg);
+}
+
 /* The stream's own socket ended: FIN once all before it is out. */
 static void
 stream_local_eof(struct kgp_stream *s)
@@ -461,12 +516,18 @@ stream_writecb(struct bufferevent *bev, void *arg)
 	if ((s->flags & (S_FIN_RCVD | S_SHUT_WR)) == S_FIN_RCVD &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		s->flags |= S_SHUT_WR;
-		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		if (s->flags & S_LOCAL)
+			bufferevent_flush(bev, EV_WRITE, BEV_FINISHED);
+		else
+			shutdown(bufferevent_getfd(bev), SHUT_WR);
 		stream_check_done(s);
 	}
 }
 
-/* The bufferevent only writes: this is a write error. */
+/*
+ * The bufferevent only writes: this is a write error.  In-process, the
+ * owner's end also says it is done writing (EOF), or gone.
+ */
 static void
 stream_eventcb(struct bufferevent *bev, short what, void *arg)
 {
@@ -474,6 +535,9 @@ stream_eventcb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_ERROR)
 		stream_reset(s, KGP_E_RESET);
+	else if ((s->flags & S_LOCAL) && (what & BEV_EVENT_EOF) &&
+	    !(s->flags & S_LOCAL_EOF))
+		stream_local_eof(s);
 }
 
 /* Bytes left for the local socket: give the peer its credit back. */
@@ -699,7 +763,8 @@ kgp_conn_stream_move(struct kgp_conn *c, uint32_t id, int fd,
 		close(fd);
 		return (-1);
 	}
-	if ((s->flags & (S_MOVING | S_LOCAL_EOF)) || s->lend != NULL ||
+	if ((s->flags & (S_MOVING | S_LOCAL_EOF | S_LOCAL)) ||
+	    s->lend != NULL ||
 	    (s->move = calloc(1, sizeof(*s->move))) == NULL) {
 		close(fd);
 		log_warnx("stream %u: cannot move to a new socket", id);
@@ -838,7 +903,7 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 		conn_send_code(c, KGP_REFUSE, f->stream, code, reason);
 		return (0);
 	}
-	if ((s = stream_new(c, f->stream, fd)) == NULL) {
+	if ((s = stream_new(c, f->stream, fd, NULL)) == NULL) {
 		close(fd);
 		conn_send_code(c, KGP_REFUSE, f->stream, KGP_E_INTERNAL,
 		    "out of memory");
@@ -848,6 +913,30 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 	conn_send(c, KGP_ACCEPT, s->id, NULL, 0);
 	stream_window_open(s);
 	return (0);
+}
+
+/* Server: may a new stream be opened now? */
+static int
+conn_may_open(struct kgp_conn *c)
+{
+	return (conn_live(c) && !c->draining && !c->goaway &&
+	    c->stats.streams_open < c->peer_max_streams &&
+	    c->next_id < 0x7fffffff);
+}
+
+/* Server: the new stream s is told to the peer (OPEN, with meta). */
+static void
+stream_opened(struct kgp_stream *s, const char *meta)
+{
+	struct kgp_conn	*c = s->conn;
+	size_t		 n;
+
+	c->next_id += 2;
+	n = meta ? strlen(meta) : 0;
+	if (n > 255)
+		n = 255;
+	conn_send(c, KGP_OPEN, s->id, meta, n);
+	stream_window_open(s);
 }
 
 /*
@@ -860,15 +949,10 @@ kgp_conn_open_stream(struct kgp_conn *c, int fd, const char *meta,
 {
 	struct kgp_stream	*s;
 	struct evbuffer		*input;
-	size_t			 n;
 	int			 rc;
 
-	if (!conn_live(c) || c->draining || c->goaway ||
-	    c->stats.streams_open >= c->peer_max_streams)
-		return (-1);
-	if (c->next_id >= 0x7fffffff)
-		return (-1);
-	if ((s = stream_new(c, c->next_id, fd)) == NULL)
+	if (!conn_may_open(c) ||
+	    (s = stream_new(c, c->next_id, fd, NULL)) == NULL)
 		return (-1);
 	if (len > 0) {
 		/* as if the bufferevent had read them: its input end is frozen */
@@ -883,15 +967,55 @@ kgp_conn_open_stream(struct kgp_conn *c, int fd, const char *meta,
 			return (-1);
 		}
 	}
-	c->next_id += 2;
-	n = meta ? strlen(meta) : 0;
-	if (n > 255)
-		n = 255;
-	conn_send(c, KGP_OPEN, s->id, meta, n);
-	stream_window_open(s);
+	stream_opened(s, meta);
 	if (len > 0)
 		stream_pump(s);
 	return (0);
+}
+
+/*
+ * A stream to the peer whose local end is in this process: the caller
+ * gets a bufferevent (one end of a pair), reads and writes it as it
+ * would a socket's, with no system call between it and the connection,
+ * and says it is done writing with kgp_local_shutdown() and lets it go
+ * with kgp_local_close(), never bufferevent_free().  Its events: EOF
+ * when the peer has finished (as a socket's end of file), and also when
+ * the stream is gone (reset); the caller sees no error otherwise.  NULL
+ * when no stream can be opened now.
+ */
+struct bufferevent *
+kgp_conn_open_local(struct kgp_conn *c, const char *meta)
+{
+	struct kgp_stream	*s;
+	struct bufferevent	*local;
+
+	if (!conn_may_open(c) ||
+	    (s = stream_new(c, c->next_id, -1, &local)) == NULL)
+		return (NULL);
+	stream_opened(s, meta);
+	return (local);
+}
+
+/* The owner of an in-process stream is done writing (a half-close). */
+void
+kgp_local_shutdown(struct bufferevent *local)
+{
+	bufferevent_flush(local, EV_WRITE, BEV_FINISHED);
+}
+
+/*
+ * The owner lets its end go: the stream sends what it has and FIN, as
+ * for a socket closed; bytes that come for it after that reset it.
+ */
+void
+kgp_local_close(struct bufferevent *local)
+{
+	if (local == NULL)
+		return;
+	/* what it wrote goes on, then FIN */
+	if (bufferevent_pair_get_partner(local) != NULL)
+		bufferevent_flush(local, EV_WRITE, BEV_FINISHED);
+	bufferevent_free(local);
 }
 
 /* DATA: hand the payload that follows in c->in to the local socket. */
@@ -939,6 +1063,13 @@ conn_deliver(struct kgp_conn *c)
 	if (s == NULL)
 		return;
 	c->pend_s = NULL;
+	if ((s->flags & S_LOCAL) && bufferevent_pair_get_partner(s->bev) ==
+	    NULL) {
+		/* in-process, its owner gone: as a write to a closed socket */
+		evbuffer_drain(c->pend, evbuffer_get_length(c->pend));
+		stream_reset(s, KGP_E_RESET);
+		return;
+	}
 	stream_consumed(s, bev_write_now(s->bev, c->pend,
 	    evbuffer_get_length(c->pend)));
 }
@@ -1037,8 +1168,8 @@ kgp_conn_stream_lend(struct kgp_conn *c, uint32_t id, int fd,
 
 	key.id = id;
 	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL ||
-	    (s->flags & (S_MOVING | S_LOCAL_EOF)) || s->lend != NULL ||
-	    len == 0 || len > UINT64_MAX - offset ||
+	    (s->flags & (S_MOVING | S_LOCAL_EOF | S_LOCAL)) ||
+	    s->lend != NULL || len == 0 || len > UINT64_MAX - offset ||
 	    (l = calloc(1, sizeof(*l))) == NULL) {
 		close(fd);
 		return (-1);

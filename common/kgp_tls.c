@@ -178,6 +178,32 @@ kgp_tls_accept(struct tls *server, int fd)
 }
 
 /*
+ * The buffered socket I/O alone, for a TLS library that the caller
+ * drives itself (the entry proxy's OpenSSL, server/resign_tls.c): its
+ * reads and writes go through kgp_tls_raw_read() and kgp_tls_raw_write(),
+ * which answer as they do to libtls (bytes, 0 at the end, -1 with errno,
+ * TLS_WANT_POLLIN or TLS_WANT_POLLOUT).  kgp_tls_ctx() is NULL; the
+ * rest (preload, flush, buffered, unsent, free) is the same.
+ */
+struct kgp_tls *
+kgp_tls_raw(int fd)
+{
+	return (io_new(fd));
+}
+
+ssize_t
+kgp_tls_raw_read(struct kgp_tls *io, void *buf, size_t len)
+{
+	return (io_read(NULL, buf, len, io));
+}
+
+ssize_t
+kgp_tls_raw_write(struct kgp_tls *io, const void *buf, size_t len)
+{
+	return (io_write(NULL, buf, len, io));
+}
+
+/*
  * Bytes already read from the socket (a ClientHello that was looked at
  * before TLS began) that TLS takes before any from the socket.  Only
  * before the first read.  -1: out of memory.

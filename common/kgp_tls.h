@@ -12,6 +12,9 @@ struct kgp_tls;
 
 struct kgp_tls	*kgp_tls_connect(struct tls *, int, const char *);
 struct kgp_tls	*kgp_tls_accept(struct tls *, int);
+struct kgp_tls	*kgp_tls_raw(int);
+ssize_t		 kgp_tls_raw_read(struct kgp_tls *, void *, size_t);
+ssize_t		 kgp_tls_raw_write(struct kgp_tls *, const void *, size_t);
 int		 kgp_tls_preload(struct kgp_tls *, const void *, size_t);
 void		 kgp_tls_free(struct kgp_tls *);
 struct tls	*kgp_tls_ctx(struct kgp_tls *);

@@ -384,7 +384,8 @@ sandbox_server_kgp(void)
 /*
  * sc-server's CA process, which keeps the CA key and signs leaves: less
  * than the workers, it reads and writes its channel to the parent and
- * accepts nothing.
+ * the channel to the KGP worker that the parent passes it, and accepts
+ * nothing.
  */
 void
 sandbox_server_ca(void)

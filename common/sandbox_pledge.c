@@ -69,8 +69,8 @@ sandbox_pledge_nofiles(enum sandbox_proc p)
 		promises = "stdio inet";
 		break;
 	case SANDBOX_SERVER_CA:
-		/* its channel to the parent, nothing else */
-		promises = "stdio";
+		/* its channels to the parent and to the KGP worker */
+		promises = "stdio recvfd";
 		break;
 	case SANDBOX_PAC:
 		/* its channel to the controller, nothing else */

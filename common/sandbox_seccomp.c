@@ -297,8 +297,8 @@ static const struct sc_rule sc_pac_nolookup[] = {
  * parent passed them.  The REST worker has no socket of its own (no
  * socket(), connect() or bind()); the KGP worker connects out for the
  * direct connections of the traffic rules (server/direct.c): TCP, and
- * UDP for its resolver (sc_inet), never bind() or a unix socket but
- * the socket pair each resigned TLS connection's stream is read through.
+ * UDP for its resolver (sc_inet), never bind() or a unix socket (a
+ * resigned TLS connection's stream is in-process: kgp_conn_open_local).
  */
 static const struct sc_rule sc_server[] = {
 	SC_ALLOW("accept4"),		/* listener_accept() */
@@ -308,8 +308,6 @@ static const struct sc_rule sc_server[] = {
 
 static const struct sc_rule sc_server_direct[] = {
 	SC_ALLOW("connect"),		/* origins, name servers */
-	/* the stream of a resigned connection (server/resign.c) */
-	SC_ALLOW_IF("socketpair", SC_EQ(0, AF_UNIX)),
 	SC_END
 };
 

@@ -58,6 +58,10 @@ static int	 ca_sign(struct imsgev *, struct imsg *);
 static int	 ca_sign_one(const struct srv_ca_req *, struct srv_ca_rep *);
 static EVP_PKEY	*ca_pubkey(const uint8_t *, size_t);
 static void	 ca_parent_gone(struct imsgev *);
+static int	 ca_peer(struct imsgev *, struct imsg *);
+static void	 ca_kgp_gone(struct imsgev *);
+static void	 ca_kgp_bad(struct imsgev *, struct imsg *, enum imsgev_error,
+		    const char *);
 static void	 ca_sig(int, short, void *);
 
 /* what the parent may send: the set-up once, then requests */
@@ -77,14 +81,29 @@ static const struct imsgev_msg ca_msgs[] = {
 	{ IMSGEV_TYPE(IMSG_SRV_CA_SIGN),
 	    offsetof(struct srv_ca_req, pub) + 1, sizeof(struct srv_ca_req),
 	    0, srv_ca_req_valid, ca_sign },
+	{ IMSGEV_TYPE(IMSG_SRV_CA_PEER), IMSGEV_EMPTY, IMSGEV_FD, NULL,
+	    ca_peer },
 	IMSGEV_END
 };
 
-static const struct imsgev_peer ca_peer = {
+/* what the KGP worker may send on its channel: requests, nothing else */
+static const struct imsgev_msg ca_kgp_msgs[] = {
+	{ IMSGEV_TYPE(IMSG_SRV_CA_SIGN),
+	    offsetof(struct srv_ca_req, pub) + 1, sizeof(struct srv_ca_req),
+	    0, srv_ca_req_valid, ca_sign },
+	IMSGEV_END
+};
+
+static const struct imsgev_peer ca_peer_parent = {
 	"the parent", IMSGEV_FATAL, 0, ca_msgs, ca_parent_gone, NULL
+};
+static const struct imsgev_peer ca_peer_kgp = {
+	"the KGP worker", IMSGEV_CLOSE, 0, ca_kgp_msgs, ca_kgp_gone,
+	ca_kgp_bad
 };
 
 static struct imsgev	 iev_parent;
+static struct imsgev	 iev_kgp = { .ibuf.fd = -1, .peer = &ca_peer_kgp };
 static struct srv_blob	 blob_in;
 static char		*pem[SRV_BLOB_MAX];
 static size_t		 pemlen[SRV_BLOB_MAX];
@@ -115,7 +134,7 @@ ca_main(void)
 	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1)
 		fatalx("OPENSSL_init_crypto");
 
-	srv_worker_open(&iev_parent, &ca_peer, ca_sig);
+	srv_worker_open(&iev_parent, &ca_peer_parent, ca_sig);
 	if (event_base_dispatch(env->base) == -1)
 		fatalx("event_base_dispatch");
 	log_debug("exiting (%llu leaves signed)", (unsigned long long)nsigned);
@@ -311,8 +330,41 @@ ca_sign(struct imsgev *iev, struct imsg *imsg)
 		nsigned++;
 		log_debug("signed a leaf for %s", req.name);
 	}
-	if (imsg_compose_event(&iev_parent, IMSG_SRV_CA_CERT, 0, 0, -1, &rep,
+	/* the way it came: the parent, or the KGP worker's channel */
+	if (imsg_compose_event(iev, IMSG_SRV_CA_CERT, 0, 0, -1, &rep,
 	    offsetof(struct srv_ca_rep, der) + rep.len) == -1)
 		fatal("%s: imsg_compose", __func__);
 	return (IMSGEV_OK);
+}
+
+/*
+ * A channel to the (new) KGP worker: its requests come there, without
+ * the parent's hop.  The KGP worker faces the browsers and is not
+ * trusted: what it sends is checked as the parent checks it, and a bad
+ * message closes the channel (its requests then come through the
+ * parent again).
+ */
+static int
+ca_peer(struct imsgev *iev, struct imsg *imsg)
+{
+	if (!started)
+		return (IMSGEV_BAD);
+	iev_kgp.base = env->base;
+	imsgev_replace(&iev_kgp, imsg_get_fd(imsg));
+	log_debug("a channel to the KGP worker");
+	return (IMSGEV_OK);
+}
+
+static void
+ca_kgp_gone(struct imsgev *iev)
+{
+	imsgev_clear(iev);
+}
+
+static void
+ca_kgp_bad(struct imsgev *iev, struct imsg *imsg, enum imsgev_error error,
+    const char *why)
+{
+	log_warnx("the KGP worker sent %s: its channel closed", why);
+	imsgev_clear(iev);
 }

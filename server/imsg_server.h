@@ -4,9 +4,10 @@
  * registry; the REST worker serves the REST API and keeps the accounts
  * and the registry; the KGP worker serves KGP and the entry proxies;
  * the CA process keeps the CA key and signs leaf certificates.  The
- * workers never talk directly: the parent relays what one says to
- * another (IMSG_SRV_TUNNEL_*, IMSG_SRV_AUTH_*, IMSG_SRV_GATE_*,
- * IMSG_SRV_CA_*), after
+ * workers never talk directly, but for the KGP worker's leaves: the
+ * parent relays what one says to another (IMSG_SRV_TUNNEL_*,
+ * IMSG_SRV_AUTH_*, IMSG_SRV_GATE_*, and IMSG_SRV_CA_* while the KGP
+ * worker and the CA process have no channel of their own), after
  * checking it
  * (see parent.c, worker.c and the SECURITY CONSIDERATIONS of
  * sc-server(8)).  All ends are the same binary, so the structs need no
@@ -29,7 +30,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	12
+#define SRV_IMSG_VERSION	13
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -61,10 +62,13 @@ enum srv_imsg_type {
 	IMSG_SRV_KGP_DOWN = 1106, /* to REST, no payload: the KGP worker */
 				/* died */
 	IMSG_SRV_KGP_UP = 1107,	/* to REST, no payload: a new KGP worker */
-	IMSG_SRV_CA_UP = 1108,	/* to KGP, no payload: a CA process serves */
+	IMSG_SRV_CA_UP = 1108,	/* to KGP, no payload: a CA process serves; */
+				/* fd = its end of a channel to it, or none */
 	IMSG_SRV_CA_DOWN = 1109, /* to KGP, no payload: it is gone */
 	IMSG_SRV_METRICS_LISTENER = 1110, /* to REST: fd = the -m listening */
 				/* socket, no payload; once */
+	IMSG_SRV_CA_PEER = 1111, /* to CA, no payload: fd = its end of a */
+				/* channel to the KGP worker (CA_UP) */
 
 	/* REST -> KGP, relayed by the parent */
 	IMSG_SRV_TUNNEL_ADD = 1200, /* struct srv_tunnel_add */
@@ -89,9 +93,12 @@ enum srv_imsg_type {
 				/* bytes */
 	IMSG_SRV_BLOB_END = 1402, /* struct srv_blob_hdr, the same again */
 
-	/* KGP -> CA, relayed by the parent (which answers when no CA is up) */
+	/*
+	 * KGP -> CA, on their channel (IMSG_SRV_CA_PEER), else relayed by the
+	 * parent (which answers when no CA is up)
+	 */
 	IMSG_SRV_CA_SIGN = 1500, /* struct srv_ca_req, pub publen bytes */
-	/* CA -> KGP, relayed by the parent */
+	/* CA -> KGP, the same way back */
 	IMSG_SRV_CA_CERT = 1501, /* struct srv_ca_rep, der len bytes */
 	/* REST -> parent: the database (dbmsg.c) */
 	IMSG_SRV_EVENT = 1600,	/* struct srv_event: into the event log */

@@ -32,8 +32,9 @@
  * that it signs, in the log; when it goes, what was asked of it fails
  * at once (mint_ca_state()).
  *
- * A caller may keep something made from a leaf with it, in *leaf->ctx;
- * it is let go with the leaf (mint_set_ctx_free()).
+ * Each leaf is given both as PEM and parsed (its X509, its key, the
+ * CA's X509), so that the entry proxy's TLS uses it as it is, without
+ * a context of its own to build (resign_tls.c).
  *
  * cb may run before mint_get() returns (a leaf kept, a refusal): then
  * mint_get() returns NULL.  Otherwise it returns a handle that
@@ -79,14 +80,15 @@ struct mint_entry {
 	int			 busy;		/* its waiters are being told */
 	/* being made */
 	uint64_t		 reqid;
-	EVP_PKEY		*pkey;
+	struct timespec		 asked;		/* for the log */
+	EVP_PKEY		*pkey;		/* its key pair; then leaf.pkey */
 	struct event		*timer;
 	struct mint_waits	 waits;
 	/* made */
 	struct mint_leaf	 leaf;		/* what callers are given */
 	char			*chain;		/* leaf.chain, ours */
 	char			*key;		/* leaf.key, ours */
-	void			*ctx;		/* the caller's (leaf.ctx) */
+	X509			*x509;		/* leaf.x509, ours */
 };
 
 RB_HEAD(mint_tree, mint_entry);
@@ -112,7 +114,6 @@ static void	 mint_refill(int, short, void *);
 
 static struct event_base	*mint_base;
 static int			(*mint_send)(const void *, size_t);
-static void			(*mint_ctx_free)(void *);
 static X509			*mint_ca;
 static char			*mint_ca_pem;
 static size_t			 mint_ca_len;
@@ -135,6 +136,17 @@ static int
 mint_cmp(struct mint_entry *a, struct mint_entry *b)
 {
 	return (strcmp(a->name, b->name));
+}
+
+/* Milliseconds since then, for the log. */
+static double
+mint_ms_since(const struct timespec *then)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((now.tv_sec - then->tv_sec) * 1e3 +
+	    (now.tv_nsec - then->tv_nsec) / 1e6);
 }
 
 /*
@@ -174,16 +186,6 @@ mint_init(struct event_base *base, const char *capem, size_t len,
 	arc4random_buf(&mint_reqid, sizeof(mint_reqid));
 	clock_gettime(CLOCK_MONOTONIC, &mint_last);
 	return (0);
-}
-
-/*
- * What a caller keeps with a leaf (*leaf->ctx: the entry proxy's TLS
- * context for it) goes with the leaf, through ctx_free().
- */
-void
-mint_set_ctx_free(void (*ctx_free)(void *))
-{
-	mint_ctx_free = ctx_free;
 }
 
 /* Everything let go (the tests, the end). */
@@ -362,6 +364,7 @@ mint_new(const char *name, const char **errstr)
 	if ((me->timer = evtimer_new(mint_base, mint_timeout, me)) == NULL)
 		goto fail;
 	req.reqid = me->reqid = ++mint_reqid;
+	clock_gettime(CLOCK_MONOTONIC, &me->asked);
 	if (mint_send(&req, offsetof(struct srv_ca_req, pub) + len) == -1) {
 		*errstr = "cannot ask the CA";
 		goto fail;
@@ -434,8 +437,7 @@ mint_drop(struct mint_entry *me)
 	free(me->chain);
 	if (me->key != NULL)
 		freezero(me->key, me->leaf.keylen + 1);
-	if (me->ctx != NULL && mint_ctx_free != NULL)
-		mint_ctx_free(me->ctx);
+	X509_free(me->x509);
 	free(me);
 }
 
@@ -500,7 +502,10 @@ mint_take(struct mint_entry *me, const uint8_t *der, size_t len,
 	me->leaf.key = me->key = key;
 	me->leaf.keylen = keylen;
 	me->leaf.notafter = timegm(&tm);
-	me->leaf.ctx = &me->ctx;
+	me->leaf.x509 = me->x509 = x;
+	me->leaf.pkey = me->pkey;
+	me->leaf.ca = mint_ca;
+	x = NULL;
 	ret = 0;
  done:
 	ERR_clear_error();
@@ -548,14 +553,13 @@ mint_answer(const struct srv_ca_rep *rep, size_t len)
 	mint_nminted++;
 	event_free(me->timer);
 	me->timer = NULL;
-	EVP_PKEY_free(me->pkey);
-	me->pkey = NULL;
 	TAILQ_REMOVE(&mint_pending, me, entry);
 	mint_npending--;
 	me->ready = 1;
 	TAILQ_INSERT_HEAD(&mint_lru, me, entry);
 	mint_nready++;
-	log_debug("a certificate for %s", me->name);
+	log_debug("a certificate for %s in %.2f ms", me->name,
+	    mint_ms_since(&me->asked));
 	TAILQ_INIT(&waits);
 	TAILQ_CONCAT(&waits, &me->waits, entry);
 	me->busy = 1;
@@ -573,12 +577,8 @@ static void
 mint_trial_done(const struct mint_leaf *leaf, const char *errstr,
     void *arg)
 {
-	struct timespec	 now;
-	double		 ms;
+	double		 ms = mint_ms_since(&mint_trial_start);
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (now.tv_sec - mint_trial_start.tv_sec) * 1e3 +
-	    (now.tv_nsec - mint_trial_start.tv_nsec) / 1e6;
 	if (leaf == NULL)
 		log_warnx("the CA does not sign: %s", errstr);
 	else

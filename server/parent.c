@@ -638,10 +638,8 @@ parent_ready(struct imsgev *iev, struct imsg *imsg)
 	w->ready = w->served = 1;
 	log_debug("%s worker %d: serving", w->name, (int)w->pid);
 	/* the KGP worker may ask for leaves (and tries one) */
-	if (w == W_CA && W_KGP->chan)
-		parent_to(W_KGP, IMSG_SRV_CA_UP, NULL, 0);
-	if (w == W_KGP && W_CA->chan && W_CA->ready)
-		parent_to(W_KGP, IMSG_SRV_CA_UP, NULL, 0);
+	if (w == W_CA || w == W_KGP)
+		parent_ca_up();
 	if (W_KGP->ready && W_REST->ready)
 		sdnotify("READY=1\nSTATUS=Serving: REST %s, KGP %s",
 		    env->rest_addr, env->kgp_addr);

@@ -37,6 +37,7 @@ int		 parent_to_kgp(struct imsgev *, struct imsg *);
 int		 parent_to_rest(struct imsgev *, struct imsg *);
 int		 parent_auth_req(struct imsgev *, struct imsg *);
 int		 parent_gate_req(struct imsgev *, struct imsg *);
+void		 parent_ca_up(void);
 int		 parent_ca_sign(struct imsgev *, struct imsg *);
 int		 parent_ca_cert(struct imsgev *, struct imsg *);
 

@@ -7,6 +7,7 @@
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <stddef.h>
 #include <stdio.h>
@@ -131,6 +132,34 @@ parent_gate_req(struct imsgev *iev, struct imsg *imsg)
 	rep.result = SRV_GATE_UNAVAIL;
 	parent_ask_rest(imsg, IMSG_SRV_GATE_REP, &rep, SRV_GATE_REP_LEN(0));
 	return (IMSGEV_OK);
+}
+
+/*
+ * A CA process and a KGP worker serve: the KGP worker hears so
+ * (IMSG_SRV_CA_UP), with its end of a channel to the CA process, whose
+ * end goes there (IMSG_SRV_CA_PEER), so that the leaves it asks for no
+ * longer pass through here (two hops of four; a new host's handshake
+ * waits for its leaf).  Each end checks what the other sends as this
+ * process does (srv_ca_req_valid(), srv_ca_rep_valid()).  Made again
+ * whenever either is new; without it the requests come here, as below.
+ */
+void
+parent_ca_up(void)
+{
+	int	 sv[2];
+
+	/* once for each pair: when the second of them is ready */
+	if (!W_KGP->chan || !W_KGP->ready || !W_CA->chan || !W_CA->ready)
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		parent_to(W_KGP, IMSG_SRV_CA_UP, NULL, 0);
+		return;
+	}
+	if (imsg_compose_event(&W_CA->iev, IMSG_SRV_CA_PEER, 0, 0, sv[0],
+	    NULL, 0) == -1 || imsg_compose_event(&W_KGP->iev,
+	    IMSG_SRV_CA_UP, 0, 0, sv[1], NULL, 0) == -1)
+		fatal("%s: imsg_compose", __func__);
 }
 
 /*

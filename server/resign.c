@@ -6,8 +6,8 @@
  * host name, close the connection with a log line and cost nothing
  * else); a leaf for its SNI, else the CONNECT's host (an address gets
  * an IP SAN), comes from mint.c; and this process speaks TLS to the
- * browser with it, the ClientHello's bytes first.  The TLS server
- * context of each leaf is made once and kept with it (mint.c's cache).
+ * browser with it, the ClientHello's bytes first, through one TLS
+ * server context for all the leaves (resign_tls.c).
  *
  * No leaf (the CA does not answer in time, the rate limit, a name that
  * no certificate can carry): the log says why, and the handshake goes on
@@ -33,9 +33,10 @@
  * (browsers send ws:// through a proxy so): the same, without TLS, as
  * http:// URLs.
  *
- * The stream's local end is one end of a socket pair: the KGP engine
- * reads and writes it as it does a browser's socket, with its flow
- * control; this side moves bytes between it and the TLS.  Bounds:
+ * The stream's local end is in this process (kgp_conn_open_local(): a
+ * bufferevent pair with the KGP engine, its flow control as for a
+ * browser's socket, and no system call between them); this side moves
+ * bytes between it and the TLS.  Bounds:
  * RESIGN_BUF_MAX bytes waiting each way (reading stops until they are
  * written), RESIGN_HANDSHAKE_SEC from the 200 to the end of the
  * handshake, RESIGN_IDLE_SEC without a byte either way, RESIGN_MAX_TUNNEL
@@ -63,7 +64,6 @@
 
 #include "http.h"
 #include "kgp.h"
-#include "kgp_tls.h"
 #include "log.h"
 #include "server.h"
 
@@ -71,8 +71,6 @@
 
 static TAILQ_HEAD(, resign)	 resigns = TAILQ_HEAD_INITIALIZER(resigns);
 
-static void	 resign_ctx_unref(struct resign_ctx *);
-static void	 resign_ctx_free(void *);
 static void	 resign_free(struct resign *);
 static void	 resign_hello(int, short, void *);
 static void	 resign_minted(const struct mint_leaf *, const char *, void *);
@@ -85,69 +83,15 @@ static void	 resign_pump(struct resign *);
 static int	 resign_tls_in(struct resign *);
 static int	 resign_tls_out(struct resign *);
 
-/* The leaves' contexts go with them (mint.c). */
-void
-resign_init(void)
+/*
+ * The browsers' TLS: one context for every leaf, and the KGP key pair
+ * (PEM) for the connections that get none (resign_tls.c).  Before the
+ * sandbox.
+ */
+int
+resign_init(const char *crt, size_t crtlen, const char *key, size_t keylen)
 {
-	mint_set_ctx_free(resign_ctx_free);
-}
-
-static void
-resign_ctx_unref(struct resign_ctx *ctx)
-{
-	if (ctx == NULL || --ctx->refs > 0)
-		return;
-	tls_free(ctx->tls);
-	free(ctx);
-}
-
-static void
-resign_ctx_free(void *arg)
-{
-	resign_ctx_unref(arg);
-}
-
-/* The TLS server context of leaf: made once, kept with it. */
-static struct resign_ctx *
-resign_ctx_get(const struct mint_leaf *leaf, const char **errstr)
-{
-	struct resign_ctx	*ctx;
-	struct tls_config	*cfg = NULL;
-
-	if ((ctx = *leaf->ctx) != NULL) {
-		ctx->refs++;
-		return (ctx);
-	}
-	*errstr = "out of memory";
-	if ((ctx = calloc(1, sizeof(*ctx))) == NULL ||
-	    (cfg = tls_config_new()) == NULL ||
-	    (ctx->tls = tls_server()) == NULL)
-		goto fail;
-	if (tls_config_set_keypair_mem(cfg, (const uint8_t *)leaf->chain,
-	    leaf->chainlen, (const uint8_t *)leaf->key, leaf->keylen) == -1 ||
-	    tls_config_set_protocols(cfg, TLS_PROTOCOLS_DEFAULT) == -1 ||
-	    tls_config_set_alpn(cfg, "http/1.1") == -1) {
-		*errstr = tls_config_error(cfg);
-		goto fail;
-	}
-	if (tls_configure(ctx->tls, cfg) == -1) {
-		*errstr = tls_error(ctx->tls);
-		goto fail;
-	}
-	tls_config_clear_keys(cfg);
-	tls_config_free(cfg);
-	ctx->refs = 2;		/* the leaf's and the caller's */
-	*leaf->ctx = ctx;
-	return (ctx);
- fail:
-	if (cfg != NULL) {
-		tls_config_clear_keys(cfg);
-		tls_config_free(cfg);
-	}
-	if (ctx != NULL)
-		tls_free(ctx->tls);
-	free(ctx);
-	return (NULL);
+	return (resign_tls_init(crt, crtlen, key, keylen));
 }
 
 /* Resigned connections of the tunnel id open now. */
@@ -259,12 +203,10 @@ resign_free(struct resign *r)
 		event_free(r->ev_wr);
 	if (r->timer != NULL)
 		event_free(r->timer);
-	kgp_tls_free(r->io);
-	resign_ctx_unref(r->ctx);
+	resign_tls_free(r->io);
 	if (r->fd != -1)
 		close(r->fd);
-	if (r->s != NULL)
-		bufferevent_free(r->s);
+	kgp_local_close(r->s);
 	if (r->req != NULL) {
 		http_head_free(r->req);
 		free(r->req);
@@ -352,20 +294,17 @@ resign_hello(int fd, short ev, void *arg)
 }
 
 /*
- * The CONNECT host's leaf, asked for ahead: its TLS context made now, and
- * kept with the leaf for resign_minted().  A failure says nothing here:
- * the name the ClientHello gives is asked for again, and that says why.
+ * The CONNECT host's leaf, asked for ahead, kept by mint.c for
+ * resign_minted().  A failure says nothing here: the name the
+ * ClientHello gives is asked for again, and that says why.
  */
 static void
 resign_premint(const struct mint_leaf *leaf, const char *why, void *arg)
 {
 	struct resign	*r = arg;
-	const char	*errstr;
 
 	if (r != NULL)
 		r->pmw = NULL;
-	if (leaf != NULL)
-		resign_ctx_unref(resign_ctx_get(leaf, &errstr));
 }
 
 /* The leaf for r->name, or why there is none: the handshake begins. */
@@ -373,25 +312,22 @@ static void
 resign_minted(const struct mint_leaf *leaf, const char *why, void *arg)
 {
 	struct resign	*r = arg;
-	struct tls	*server;
-	const char	*errstr = why;
+	const char	*errstr;
 
 	r->mw = NULL;
-	if (leaf != NULL && (r->ctx = resign_ctx_get(leaf, &errstr)) != NULL)
-		server = r->ctx->tls;
-	else {
+	if (leaf == NULL) {
 		log_warnx("tunnel %s: %s: cannot resign TLS for %s: %s",
-		    r->tunnel_id, r->peer, r->name, errstr);
-		if ((server = env->tls) == NULL ||
-		    (r->fail = strdup(errstr)) == NULL) {
+		    r->tunnel_id, r->peer, r->name, why);
+		if ((r->fail = strdup(why)) == NULL) {
 			resign_free(r);
 			return;
 		}
 	}
-	if ((r->io = kgp_tls_accept(server, r->fd)) == NULL ||
-	    kgp_tls_preload(r->io, r->raw, r->rawlen) == -1) {
-		log_warnx("tunnel %s: %s: TLS: %s", r->tunnel_id, r->peer,
-		    tls_error(server) ? tls_error(server) : "out of memory");
+	/* no leaf: the KGP certificate, and a 502 inside */
+	if ((r->io = resign_tls_accept(r->fd, leaf, r->raw, r->rawlen,
+	    &errstr)) == NULL) {
+		log_warnx("tunnel %s: %s: TLS for %s: %s", r->tunnel_id,
+		    r->peer, r->name, errstr);
 		resign_free(r);
 		return;
 	}
@@ -470,11 +406,11 @@ resign_pump(struct resign *r)
 
 	while (r->state == RESIGN_HANDSHAKE && !r->dead) {
 		r->want_rd = r->want_wr = 0;
-		rv = tls_handshake(kgp_tls_ctx(r->io));
-		if (kgp_tls_flush(r->io) == -1)
+		rv = resign_tls_handshake(r->io);
+		if (resign_tls_flush(r->io) == -1)
 			r->dead = 1;
 		/* TLS did not take all that was read: again, at once */
-		if (rv == TLS_WANT_POLLIN && kgp_tls_buffered(r->io) > 0)
+		if (rv == TLS_WANT_POLLIN && resign_tls_buffered(r->io) > 0)
 			continue;
 		if (rv == TLS_WANT_POLLIN)
 			r->want_rd = 1;
@@ -483,12 +419,12 @@ resign_pump(struct resign *r)
 		else if (rv == -1) {
 			log_info("tunnel %s: %s: TLS handshake for %s: %s",
 			    r->tunnel_id, r->peer, r->name,
-			    tls_error(kgp_tls_ctx(r->io)));
+			    resign_tls_error(r->io));
 			r->dead = 1;
 		} else {
 			log_debug("tunnel %s: %s: resigned TLS for %s (%s%s)",
 			    r->tunnel_id, r->peer, r->name,
-			    tls_conn_version(kgp_tls_ctx(r->io)),
+			    resign_tls_version(r->io),
 			    r->fail ? ", the KGP certificate" : "");
 			r->state = RESIGN_HTTP;
 			r->b_ready = 1;
@@ -516,9 +452,9 @@ resign_pump(struct resign *r)
 	    evbuffer_get_length(r->out) == 0) {
 		if (!r->tls_closed) {
 			r->tls_closed = 1;
-			(void)tls_close(kgp_tls_ctx(r->io));
+			resign_tls_close(r->io);
 		}
-		if ((rv = kgp_tls_flush(r->io)) != TLS_WANT_POLLOUT) {
+		if ((rv = resign_tls_flush(r->io)) != TLS_WANT_POLLOUT) {
 			/* all out (or never will be): the socket lingers */
 			if (rv == 0) {
 				answer_linger(r->fd);
@@ -543,7 +479,7 @@ resign_pump(struct resign *r)
 	rd = r->state != RESIGN_CLOSING && (r->want_rd ||
 	    (r->state >= RESIGN_HTTP && !r->b_eof &&
 	    evbuffer_get_length(r->in) < RESIGN_BUF_MAX));
-	wr = r->want_wr || (r->io != NULL && kgp_tls_unsent(r->io) > 0);
+	wr = r->want_wr || (r->io != NULL && resign_tls_unsent(r->io) > 0);
 	if (rd != r->rd_on) {
 		if (rd)
 			event_add(r->ev_rd, NULL);
@@ -584,7 +520,7 @@ resign_tls_in(struct resign *r)
 		 * the stream's side moves (a download: twice a record).
 		 */
 		if (!r->b_ready &&
-		    (r->io == NULL || kgp_tls_buffered(r->io) == 0)) {
+		    (r->io == NULL || resign_tls_buffered(r->io) == 0)) {
 			r->want_rd = 1;
 			break;
 		}
@@ -597,8 +533,7 @@ resign_tls_in(struct resign *r)
 			else if (n == 0)
 				n = -1;
 		} else
-			n = tls_read(kgp_tls_ctx(r->io), v.iov_base,
-			    RESIGN_READ);
+			n = resign_tls_read(r->io, v.iov_base, RESIGN_READ);
 		if (n > 0) {
 			v.iov_len = n;
 			evbuffer_commit_space(r->in, &v, 1);
@@ -606,7 +541,7 @@ resign_tls_in(struct resign *r)
 			continue;
 		}
 		if (n == TLS_WANT_POLLIN) {
-			if (r->io != NULL && kgp_tls_buffered(r->io) > 0)
+			if (r->io != NULL && resign_tls_buffered(r->io) > 0)
 				continue;
 			r->b_ready = 0;
 			r->want_rd = 1;
@@ -640,7 +575,7 @@ resign_tls_out(struct resign *r)
 			if (n == -1 && (errno == EAGAIN || errno == EINTR))
 				n = TLS_WANT_POLLOUT;
 		} else
-			n = tls_write(kgp_tls_ctx(r->io), v.iov_base,
+			n = resign_tls_write(r->io, v.iov_base,
 			    v.iov_len > RESIGN_WRITE ? RESIGN_WRITE :
 			    v.iov_len);
 		if (n > 0) {
@@ -655,12 +590,12 @@ resign_tls_out(struct resign *r)
 		else {
 			log_debug("tunnel %s: %s: write: %s", r->tunnel_id,
 			    r->peer, r->plain ? strerror(errno) :
-			    tls_error(kgp_tls_ctx(r->io)));
+			    resign_tls_error(r->io));
 			r->dead = 1;
 		}
 		break;
 	}
-	if (!r->dead && !r->plain && kgp_tls_flush(r->io) == -1) {
+	if (!r->dead && !r->plain && resign_tls_flush(r->io) == -1) {
 		log_debug("tunnel %s: %s: write: %s", r->tunnel_id, r->peer,
 		    strerror(errno));
 		r->dead = 1;

@@ -96,7 +96,7 @@ resign_requests(struct resign *r)
 		if (r->b_eof && !r->s_shut && evbuffer_get_length(sout) == 0) {
 			/* the browser is done: so is the stream's way up */
 			r->s_shut = 1;
-			shutdown(bufferevent_getfd(r->s), SHUT_WR);
+			kgp_local_shutdown(r->s);
 		}
 		return (moved);
 	}
@@ -293,37 +293,26 @@ resign_request(struct resign *r)
 	return (0);
 }
 
-/* A stream of the tunnel for this connection's requests. */
+/*
+ * A stream of the tunnel for this connection's requests, its end in
+ * this process (kgp_conn_open_local(): the KGP engine's buffers, no
+ * socket pair and no system call between them and us).
+ */
 static int
 resign_stream(struct resign *r, struct tunnel *t)
 {
 	struct kgp_client	*link;
-	int			 sv[2];
 
 	if (t->status != TUNNEL_RUNNING || (link = route_link(t)) == NULL)
 		return (-1);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-	    sv) == -1) {
-		log_warn("tunnel %s: socketpair", t->id);
-		return (-1);
-	}
-	if (kgp_conn_open_stream(link->conn, sv[0], r->peer, NULL, 0) == -1) {
+	if ((r->s = kgp_conn_open_local(link->conn, r->peer)) == NULL) {
 		log_warnx("tunnel %s: cannot open a stream for %s", t->id,
 		    r->peer);
-		close(sv[0]);
-		close(sv[1]);
-		return (-1);
-	}
-	if ((r->s = bufferevent_socket_new(env->base, sv[1],
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		close(sv[1]);
 		return (-1);
 	}
 	bufferevent_setcb(r->s, resign_s_read, resign_s_read, resign_s_event,
 	    r);
 	bufferevent_setwatermark(r->s, EV_READ, 0, RESIGN_BUF_MAX);
-	/* a long answer in reads of RESIGN_WRITE, not libevent's 16 KiB */
-	bufferevent_set_max_single_read(r->s, RESIGN_WRITE);
 	bufferevent_enable(r->s, EV_READ | EV_WRITE);
 	r->s_eof = r->s_shut = 0;
 	r->s_keep = 1;
@@ -406,8 +395,7 @@ resign_warm_answer(struct resign *r)
 static void
 resign_stream_drop(struct resign *r)
 {
-	if (r->s != NULL)
-		bufferevent_free(r->s);
+	kgp_local_close(r->s);
 	r->s = NULL;
 	r->s_eof = 0;
 }

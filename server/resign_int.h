@@ -28,11 +28,7 @@ enum resign_rp {
 	RP_DONE,
 };
 
-/* the TLS server context of one leaf, kept with it (mint.c) */
-struct resign_ctx {
-	struct tls		*tls;
-	int			 refs;
-};
+struct resign_tls;
 
 struct resign {
 	TAILQ_ENTRY(resign)	 entry;
@@ -52,8 +48,7 @@ struct resign {
 	size_t			 rawlen;
 	struct mint_wait	*mw;
 	struct mint_wait	*pmw;		/* the CONNECT host's, ahead */
-	struct resign_ctx	*ctx;
-	struct kgp_tls		*io;		/* NULL: plain */
+	struct resign_tls	*io;		/* NULL: plain */
 	int			 plain;		/* no TLS inside the CONNECT */
 	int			 want_rd, want_wr;	/* what TLS waits for */
 	int			 tls_closed;	/* close_notify is out */
@@ -84,5 +79,20 @@ struct resign {
 int	 resign_requests(struct resign *);
 int	 resign_responses(struct resign *);
 void	 resign_warm(struct resign *);
+
+/* resign_tls.c: the browser's TLS, answers as libtls's */
+int	 resign_tls_init(const char *, size_t, const char *, size_t);
+struct resign_tls *resign_tls_accept(int, const struct mint_leaf *,
+	    const void *, size_t, const char **);
+void	 resign_tls_free(struct resign_tls *);
+int	 resign_tls_handshake(struct resign_tls *);
+ssize_t	 resign_tls_read(struct resign_tls *, void *, size_t);
+ssize_t	 resign_tls_write(struct resign_tls *, const void *, size_t);
+void	 resign_tls_close(struct resign_tls *);
+int	 resign_tls_flush(struct resign_tls *);
+size_t	 resign_tls_buffered(struct resign_tls *);
+size_t	 resign_tls_unsent(struct resign_tls *);
+const char *resign_tls_error(struct resign_tls *);
+const char *resign_tls_version(struct resign_tls *);
 
 #endif /* SC_RESIGN_INT_H */

@@ -585,7 +585,10 @@ struct mint_leaf {
 	const char		*key;		/* PEM: the leaf's private key */
 	size_t			 keylen;
 	time_t			 notafter;
-	void			**ctx;		/* the caller's, kept with it */
+	/* the same, parsed: what the entry proxy's TLS takes (resign_tls.c) */
+	struct x509_st		*x509;
+	struct evp_pkey_st	*pkey;
+	struct x509_st		*ca;
 };
 struct mint_wait;
 int		 mint_init(struct event_base *, const char *, size_t,
@@ -597,7 +600,6 @@ void		 mint_answer(const struct srv_ca_rep *, size_t);
 void		 mint_ca_state(int);
 void		 mint_free(void);
 void		 mint_stats(struct srv_kgp_stats *);
-void		 mint_set_ctx_free(void (*)(void *));
 
 /* accounts.c */
 int		 accounts_load(const char *, struct accountlist *);
@@ -809,7 +811,7 @@ void		 gate_flush(void);
 struct tunnel	*gate_choose(const struct gate_answer *, char *, size_t);
 
 /* resign.c */
-void		 resign_init(void);
+int		 resign_init(const char *, size_t, const char *, size_t);
 void		 resign_start(struct tunnel *, int, const char *, const char *,
 		    uint16_t, const void *, size_t);
 void		 resign_close_tunnel(const char *);

@@ -85,6 +85,9 @@ static int	 worker_gate_req(struct imsgev *, struct imsg *);
 static int	 worker_gate_rep(struct imsgev *, struct imsg *);
 static int	 worker_ca_cert(struct imsgev *, struct imsg *);
 static int	 worker_ca_send(const void *, size_t);
+static void	 worker_ca_gone(struct imsgev *);
+static void	 worker_ca_bad(struct imsgev *, struct imsg *, enum imsgev_error,
+		    const char *);
 static void	 worker_parent_gone(struct imsgev *);
 static void	 worker_sig(int, short, void *);
 static void	 worker_exit_timeout(int, short, void *);
@@ -165,9 +168,17 @@ static const struct imsgev_msg worker_msgs_kgp[] = {
 	/* from the CA process, through the parent */
 	{ IMSGEV_TYPE(IMSG_SRV_CA_CERT), offsetof(struct srv_ca_rep, der),
 	    sizeof(struct srv_ca_rep), 0, srv_ca_rep_valid, worker_ca_cert },
-	{ IMSGEV_TYPE(IMSG_SRV_CA_UP), IMSGEV_EMPTY, 0, NULL, worker_ca_cert },
+	{ IMSGEV_TYPE(IMSG_SRV_CA_UP), IMSGEV_EMPTY, IMSGEV_FDOPT, NULL,
+	    worker_ca_cert },
 	{ IMSGEV_TYPE(IMSG_SRV_CA_DOWN), IMSGEV_EMPTY, 0, NULL,
 	    worker_ca_cert },
+	IMSGEV_END
+};
+
+/* the KGP worker's channel to the CA process (IMSG_SRV_CA_UP's) */
+static const struct imsgev_msg worker_msgs_ca[] = {
+	{ IMSGEV_TYPE(IMSG_SRV_CA_CERT), offsetof(struct srv_ca_rep, der),
+	    sizeof(struct srv_ca_rep), 0, srv_ca_rep_valid, worker_ca_cert },
 	IMSGEV_END
 };
 
@@ -179,8 +190,13 @@ static const struct imsgev_peer worker_peer_kgp = {
 	"the parent", IMSGEV_FATAL, 0, worker_msgs_kgp, worker_parent_gone,
 	NULL
 };
+static const struct imsgev_peer worker_peer_ca = {
+	"the CA process", IMSGEV_CLOSE, 0, worker_msgs_ca, worker_ca_gone,
+	worker_ca_bad
+};
 
 static struct imsgev	 iev_parent;
+static struct imsgev	 iev_ca = { .ibuf.fd = -1, .peer = &worker_peer_ca };
 static struct srv_blob	 blob_in;
 static pid_t		 parent_pid;
 static int		 have_config, started, ready;
@@ -519,7 +535,10 @@ worker_start(void)
 		entry_init(kgp_server_shed);
 		/* the resolver's files, before the chroot */
 		direct_init();
-		resign_init();
+		if (resign_init(pem[SRV_BLOB_KGP_CRT],
+		    pemlen[SRV_BLOB_KGP_CRT], pem[SRV_BLOB_KGP_KEY],
+		    pemlen[SRV_BLOB_KGP_KEY]) == -1)
+			fatalx("cannot resign TLS");
 		if (kgp_server_init(kgp_fd) == -1)
 			fatalx("cannot start the KGP endpoint");
 		if (gateway_fd != -1 && entry_open_gateway(gateway_fd) == -1)
@@ -732,26 +751,71 @@ worker_tunnels_end(struct imsgev *iev, struct imsg *imsg)
 
 /*
  * The KGP worker: a leaf certificate from the CA process, or why not;
- * the CA process up (a trial leaf) or gone (what was asked fails now).
+ * the CA process up (a trial leaf), with a channel to it, or gone (what
+ * was asked fails now).
  */
 static int
 worker_ca_cert(struct imsgev *iev, struct imsg *imsg)
 {
-	if (!started)
+	int	 fd = -1;
+
+	if (imsg->hdr.type == IMSG_SRV_CA_UP)
+		fd = imsg_get_fd(imsg);
+	if (!started) {
+		if (fd != -1)
+			close(fd);
 		return (IMSGEV_OK);
-	if (imsg->hdr.type == IMSG_SRV_CA_CERT)
+	}
+	if (imsg->hdr.type == IMSG_SRV_CA_CERT) {
 		mint_answer(imsg->data, IMSG_DATA_SIZE(imsg));
-	else
-		mint_ca_state(imsg->hdr.type == IMSG_SRV_CA_UP);
+		return (IMSGEV_OK);
+	}
+	if (imsg->hdr.type == IMSG_SRV_CA_DOWN && iev_ca.ibuf.fd != -1)
+		imsgev_clear(&iev_ca);
+	if (fd != -1) {
+		iev_ca.base = env->base;
+		imsgev_replace(&iev_ca, fd);
+		log_debug("a channel to the CA process");
+	}
+	mint_ca_state(imsg->hdr.type == IMSG_SRV_CA_UP);
 	return (IMSGEV_OK);
 }
 
-/* mint.c's requests, for the CA process through the parent */
+/*
+ * mint.c's requests: to the CA process on their channel, or through the
+ * parent.
+ */
 static int
 worker_ca_send(const void *req, size_t len)
 {
+	if (iev_ca.ibuf.fd != -1) {
+		if (imsg_compose_event(&iev_ca, IMSG_SRV_CA_SIGN, 0, 0, -1, req,
+		    len) == -1)
+			return (-1);
+		return (0);
+	}
 	worker_send(IMSG_SRV_CA_SIGN, req, len);
 	return (0);
+}
+
+/*
+ * The channel to the CA process closed (it died: the parent says so
+ * too) or sent what it should not: the requests go through the parent
+ * until the next channel.
+ */
+static void
+worker_ca_gone(struct imsgev *iev)
+{
+	imsgev_clear(iev);
+	mint_ca_state(0);
+}
+
+static void
+worker_ca_bad(struct imsgev *iev, struct imsg *imsg, enum imsgev_error error,
+    const char *why)
+{
+	log_warnx("the CA process sent %s: its channel closed", why);
+	worker_ca_gone(iev);
 }
 
 /* KGP: the REST worker's answer to the gateway (checked by the table). */

@@ -180,10 +180,12 @@ fi
     fail "a sandboxed probe created a file"
 
 # sc-server's two workers: accept on what the parent passed; the KGP
-# worker also connects out (direct connections), over TCP and UDP only
+# worker also connects out (direct connections), over TCP and UDP only;
+# neither makes a unix socket pair (a resigned connection's stream is
+# inside the KGP worker)
 for w in server-rest server-kgp; do
 	refused "$w" create "$TMP/$w-file"
-	for op in socket-unix socket-raw execve fork kill-parent \
+	for op in socket-unix socketpair socket-raw execve fork kill-parent \
 	    mprotect-exec; do
 		refused "$w" "$op"
 	done

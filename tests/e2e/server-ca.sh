@@ -4,7 +4,9 @@
 # CA <host>", CA:TRUE.  Anyone gets the certificate without credentials
 # (GET /rest/v1/public/ca.pem, which openssl x509 reads) and
 # "sc-server ca show" prints the same with its SHA-256 fingerprint.  The
-# CA process ("sc-server -W ca") signs a trial leaf when it comes up.
+# CA process ("sc-server -W ca") signs a trial leaf when it comes up; the
+# KGP worker asks it on a channel of their own (a unix socket pair, the
+# parent not between them), again with a new CA process.
 # Its key is in no other process: the KGP worker, which faces the
 # browsers, has no descriptor or mapping of the key file, its memory and
 # the REST worker's hold none of the key's bytes (while the CA process's
@@ -65,7 +67,26 @@ ok "sc-server ca show: the same certificate, SHA256 Fingerprint=${want_fp:0:11}.
 
 wait_for 5 grep -q "\[kgp\] the CA signs: a leaf for sc-server.invalid" \
     "$TMP/server.log" || fail "no trial leaf signed by the CA process"
-ok "the CA process signs (a trial leaf, through the parent)"
+ok "the CA process signs (a trial leaf)"
+
+# holds_peer A B: does process A hold a unix socket whose peer process B
+# holds (a channel of their own, not through the parent)?
+holds_peer() {
+	cloud ss -xpnH | "$PYTHON" -c '
+import re, sys
+a, b = sys.argv[1], sys.argv[2]
+owners, peers = {}, []
+for line in sys.stdin:
+    f = line.split()
+    if len(f) < 8:
+        continue
+    ino, peer = f[5], f[7]
+    pids = set(re.findall(r"pid=([0-9]+)", line))
+    owners.setdefault(ino, set()).update(pids)
+    if a in pids:
+        peers.append(peer)
+print(1 if any(b in owners.get(p, ()) for p in peers) else 0)' "$1" "$2"
+}
 
 # --- the key is the CA process's alone --------------------------------
 P=$SERVER_PID
@@ -73,6 +94,11 @@ K=$(server_worker kgp)
 R=$(server_worker rest)
 C=$(server_worker ca)
 [ -n "$K" ] && [ -n "$R" ] && [ -n "$C" ] || fail "workers: kgp '$K' rest '$R' ca '$C'"
+# the KGP worker asks the CA process for leaves on a channel of theirs
+[ "$(holds_peer "$K" "$C")" = 1 ] ||
+    fail "the KGP worker ($K) has no channel to the CA process ($C): $(cloud ss -xpnH | grep -E "pid=($K|$C)," | head -20)"
+[ "$(holds_peer "$K" "$R")" = 0 ] || fail "the KGP worker has a channel to the REST worker"
+ok "the KGP worker and the CA process: a channel of their own, the parent not between them"
 for w in "$K" "$R" "$C"; do
 	for f in /proc/"$w"/fd/*; do
 		case $(readlink "$f") in
@@ -140,7 +166,9 @@ wait_for 10 eval '[ "$(grep -c "\[kgp\] the CA signs" "$TMP/server.log")" -gt "$
 C2=$(server_worker ca)
 [ -n "$C2" ] && [ "$C2" != "$C" ] || fail "no new CA process"
 [ "$(memscan "$C2")" = 1 ] || fail "the new CA process has no key"
-ok "kill -9 of the CA process ($C): a new one ($C2) with the key, signing"
+wait_for 5 eval '[ "$(holds_peer "$K" "$C2")" = 1 ]' ||
+    fail "the KGP worker has no channel to the new CA process"
+ok "kill -9 of the CA process ($C): a new one ($C2) with the key, signing, a channel to the KGP worker"
 
 # --- a restart keeps the CA --------------------------------------------
 kill -TERM "$SERVER_PID"

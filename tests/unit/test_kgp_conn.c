@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <tls.h>
 
@@ -315,6 +317,119 @@ test_stream_bytes_and_close(void **state)
 	}
 	assert_true(up);
 	close(sv[1]);
+	pair_teardown(&p);
+}
+
+/* an in-process stream's end: what came, and whether EOF did */
+struct local_end {
+	struct evbuffer	*got;
+	int		 eof;
+};
+
+static void
+local_readcb(struct bufferevent *bev, void *arg)
+{
+	struct local_end	*l = arg;
+
+	evbuffer_add_buffer(l->got, bufferevent_get_input(bev));
+}
+
+static void
+local_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct local_end	*l = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		l->eof = 1;
+}
+
+/*
+ * kgp_conn_open_local(): the same bytes both ways as through a socket,
+ * the half-close each way, and the owner's close as a socket's.
+ */
+static void
+test_local_stream(void **state)
+{
+	struct pair		 p;
+	struct local_end	 l = { 0 };
+	struct bufferevent	*bev;
+	unsigned char		*src, *back;
+	size_t			 len = 3 * 1024 * 1024 + 17, k, wr = 0, rd = 0;
+	ssize_t			 n;
+	char			 buf[65536], c;
+	int			 i, eof = 0;
+
+	pair_setup(&p, "s3cret", NULL);
+	run_until(&p, &p.client_up, 3000);
+	assert_non_null(l.got = evbuffer_new());
+	assert_non_null(bev = kgp_conn_open_local(p.server, "1.2.3.4:5"));
+	bufferevent_setcb(bev, local_readcb, NULL, local_eventcb, &l);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	src = malloc(len);
+	back = malloc(len);
+	for (k = 0; k < len; k++)
+		src[k] = (unsigned char)(k * 7 + k / 251);
+	/* written in pieces as a caller would, echoed by the "app" */
+	for (i = 0; i < 200000 && evbuffer_get_length(l.got) < len; i++) {
+		if (wr < len && evbuffer_get_length(bufferevent_get_output(bev)) <
+		    256 * 1024) {
+			n = len - wr < 40000 ? len - wr : 40000;
+			bufferevent_write(bev, src + wr, n);
+			wr += n;
+		}
+		if (p.napps == 1 && rd < wr &&
+		    (n = read(p.app_fds[0], buf, sizeof(buf))) > 0) {
+			assert_int_equal(write(p.app_fds[0], buf, n), n);
+			rd += n;
+		}
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(evbuffer_get_length(l.got), len);
+	assert_int_equal(evbuffer_remove(l.got, back, len), (int)len);
+	assert_memory_equal(src, back, len);
+
+	/* our half-close reaches the app as EOF; it still answers */
+	kgp_local_shutdown(bev);
+	for (i = 0; i < 3000 && !eof; i++) {
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+		if (read(p.app_fds[0], &c, 1) == 0)
+			eof = 1;
+		else
+			usleep(1000);
+	}
+	assert_true(eof);
+	assert_int_equal(write(p.app_fds[0], "z", 1), 1);
+	/* the app's close: the byte, then EOF */
+	close(p.app_fds[0]);
+	p.napps = 0;
+	for (i = 0; i < 3000 && !l.eof; i++) {
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_true(l.eof);
+	assert_int_equal(evbuffer_get_length(l.got), 1);
+	kgp_local_close(bev);
+
+	/* the owner lets a stream go: the app sees what was written, EOF */
+	assert_non_null(bev = kgp_conn_open_local(p.server, "1.2.3.4:6"));
+	bufferevent_write(bev, "bye", 3);
+	kgp_local_close(bev);
+	for (i = 0, rd = 0, eof = 0; i < 3000 && !eof; i++) {
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+		if (p.napps == 1 && (n = read(p.app_fds[0], buf + rd,
+		    sizeof(buf) - rd)) >= 0) {
+			if (n == 0)
+				eof = 1;
+			rd += n;
+		} else
+			usleep(1000);
+	}
+	assert_true(eof);
+	assert_int_equal(rd, 3);
+	assert_memory_equal(buf, "bye", 3);
+	free(src);
+	free(back);
+	evbuffer_free(l.got);
 	pair_teardown(&p);
 }
 
@@ -2447,6 +2562,7 @@ main(void)
 		cmocka_unit_test(test_wrong_secret),
 		cmocka_unit_test(test_bad_pin),
 		cmocka_unit_test(test_stream_bytes_and_close),
+		cmocka_unit_test(test_local_stream),
 		cmocka_unit_test(test_flow_control_isolation),
 		cmocka_unit_test(test_resume_both_notice),
 		cmocka_unit_test(test_resume_client_end_shut),
