@@ -352,7 +352,7 @@ dl_check() {
 }
 
 # RE_CONN: one connection line of `sc-ctl status`
-RE_CONN='^connection [0-9]+: (up|broken|connecting|none), server [^ ]+, rtt [0-9]+\.[0-9] ms, streams [0-9]+, bytes [0-9]+ in [0-9]+ out, breaks [0-9]+, resumes [0-9]+, retransmitted [0-9]+ bytes, last break [^ ]+$'
+RE_CONN='^connection [0-9]+: (up|broken|connecting|none), server [^ ]+, rtt [0-9]+\.[0-9] ms, streams [0-9]+, bytes [0-9]+ in [0-9]+ out, breaks [0-9]+, resumes [0-9]+, retransmitted [0-9]+ bytes, last break [^ ]+, kgpd pid [0-9]+$'
 
 # ctl_conns: the connection lines of `sc-ctl status`
 ctl_conns() {
