@@ -281,8 +281,7 @@ childmsg_ready(struct child *c)
 		return;
 	}
 	if (CHILD_IS_KGPD(c->id) && env->tunnel_created) {
-		log_info("%s is back, reconnecting its tunnel connections",
-		    c->name);
+		log_info("%s is back, reconnecting the tunnel", c->name);
 		childmsg_kgp_config_one(c);
 		link_start_kgpd(c->kgpd);
 	}

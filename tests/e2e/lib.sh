@@ -527,7 +527,8 @@ loopback_sources() {
 	echo "127.0.$1.1+$2"
 }
 
-# kgpd_pid: the pid of sc's child kgpd
+# kgpd_pid: the pid of sc's child kgpd (of each, one a line, with
+# --kgp-processes above 1)
 kgpd_pid() {
 	ps -o pid=,comm= --ppid "$SC_PID" | awk '$2 == "kgpd" {print $1}'
 }
