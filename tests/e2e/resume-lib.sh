@@ -305,12 +305,14 @@ resumed_all() {
 
 # dl_start NAME BYTES RATE SECONDS: a download of /bytes/BYTES in cloud
 # through the entry proxy, limited to RATE and SECONDS, into NAME.data;
-# its pid is DL_PID_NAME, its expected digest DL_SHA_NAME
+# its pid is DL_PID_NAME, its expected digest DL_SHA_NAME, its URL
+# DL_URL_NAME
 dl_start() {
 	local name=$1 size=$2 rate=$3 secs=$4 seed=$((RANDOM + 1)) pid
 	rm -f "$TMP/$name.data"
 	printf -v "DL_SHA_$name" %s "$(gen_sha256 "$size" "$seed")"
 	printf -v "DL_SIZE_$name" %s "$size"
+	printf -v "DL_URL_$name" %s "$(app_url "/bytes/$size?seed=$seed")"
 	ip netns exec "$CLOUD" curl -sS --max-time "$secs" --limit-rate "$rate" \
 	    -x "http://$ENTRY" -o "$TMP/$name.data" -w '%{http_code}' \
 	    "$(app_url "/bytes/$size?seed=$seed")" \
