@@ -45,7 +45,8 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 cd "$top" || exit 1
 [ -f "$builddir/build.ninja" ] ||
     meson setup "$builddir" -Dbuildtype=release >/dev/null || exit 1
-ninja -C "$builddir" -j2 >/dev/null || exit 1
+ninja -C "$builddir" -j2 controller/sc kgpd/kgpd proxyd/proxyd \
+    server/sc-server sc-ctl/sc-ctl >/dev/null || exit 1
 case $builddir in /*) B=$builddir ;; *) B=$top/$builddir ;; esac
 ulimit -n "$(ulimit -Hn)"
 
@@ -58,15 +59,7 @@ MiB=1048576
 
 tmp=$(mktemp -d /tmp/sc-cores.XXXXXX)
 pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 1' INT TERM
 BENCH_NAME=cores
 # shellcheck source=bench/lib.sh
@@ -79,7 +72,8 @@ truncate -s 1G "$tmp/www/1g"
 cat "$tmp"/www/* >/dev/null
 nginx_conf 4096 "$APP"
 "$nginx_bin" -c "$tmp/nginx.conf" -p "$tmp" 2>>"$tmp/nginx.log" &
-pids+=($!)
+nginx_pid=$!
+pids+=($nginx_pid)
 wait_for 10 curl -sf -o /dev/null "http://$APP/128m" || die "nginx does not answer"
 
 key=$("$B/server/sc-server" -s "$tmp/state" user add bench) ||
@@ -91,35 +85,51 @@ pids+=($server_pid)
 wait_for 10 curl -s -o /dev/null "http://$REST/rest/v1/" ||
     die "sc-server did not start"
 
-# the pids of processes and all their descendants
-pids_tree() {
-	local pid c
-	for pid in "$@"; do
-		echo "$pid"
-		for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-			pids_tree "$c"
-		done
-	done
-}
-# CPU clock ticks of processes and their descendants (utime + stime)
-cpu_tree() {
-	local t=0 p
-	for p in $(pids_tree "$@"); do
-		t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null |
-		    awk '{ print $12 + $13 } END { if (NR == 0) print 0 }')))
-	done
-	echo "$t"
-}
-hz=$(getconf CLK_TCK)
 # range LIST: "lo-hi" of numbers
 range() {
 	printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
 	    END { if (lo == hi) print lo; else print lo "-" hi }'
 }
-# dl8 VIA: MB/s of 8 x 128 MiB at once through VIA (- : direct)
+# dl8 VIA: MB/s of 8 x 128 MiB at once through VIA (- : direct); the
+# CPU seconds per GiB of each part in $tmp/parts: kgpd (all of them),
+# proxyd, sc, the server, nginx and the load generator (helpers.py)
 dl8() {
-	python3 "$top/bench/helpers.py" xfer down "$1" "$APP" /128m 8 \
-	    $((128 * MiB)) 2>>"$tmp/xfer.log"
+	local k p c s n g0 g1 out t0 t1
+	k=$(ps -o pid=,comm= --ppid "${sc_pid:-0}" 2>/dev/null |
+	    awk '$2 == "kgpd" { print $1 }')
+	p=$(ps -o pid=,comm= --ppid "${sc_pid:-0}" 2>/dev/null |
+	    awk '$2 == "proxyd" { print $1 }')
+	# shellcheck disable=SC2086 # lists of pids
+	t0="$(cpu_tree $k) $(cpu_tree $p) $(cpu1 "${sc_pid:-}") $(cpu_tree "$server_pid") $(cpu_tree "$nginx_pid")"
+	out=$(python3 -c '
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, text=True)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.stdout.strip(), u.ru_utime + u.ru_stime)' \
+	    python3 "$top/bench/helpers.py" xfer down "$1" "$APP" /128m 8 \
+	    $((128 * MiB)) 2>>"$tmp/xfer.log")
+	# shellcheck disable=SC2086
+	t1="$(cpu_tree $k) $(cpu_tree $p) $(cpu1 "${sc_pid:-}") $(cpu_tree "$server_pid") $(cpu_tree "$nginx_pid")"
+	echo "$t0 $t1 ${out#* }" | awk -v hz="$hz" '{
+		for (i = 1; i <= 5; i++)
+			printf "%.3f ", ($(i + 5) - $i) / hz
+		printf "%.3f\n", $11 }' >>"$tmp/parts.$2"
+	echo "${out%% *}"
+}
+# CPU clock ticks of one process alone (sc: not its children)
+cpu1() {
+	[ -n "$1" ] || { echo 0; return; }
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null |
+	    awk '{ print $12 + $13 } END { if (NR == 0) print 0 }'
+}
+# parts NAME: the median CPU s per GiB of each part over the runs of NAME
+parts() {
+	local f=$tmp/parts.$1 i m out=
+	m=$(( ($(wc -l <"$f") + 1) / 2 ))
+	for i in 1 2 3 4 5 6; do
+		out="$out $(cut -d' ' -f"$i" "$f" | sort -g | sed -n "${m}p")"
+	done
+	echo "${out# }"
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
@@ -127,7 +137,7 @@ declare -A R
 load0=$(load)
 echo "cores: direct ..."
 v=()
-for i in $(seq 1 "$repeat"); do v+=("$(dl8 -)"); done
+for i in $(seq 1 "$repeat"); do v+=("$(dl8 - direct)"); done
 R[direct]=$(range "${v[@]}")
 R[direct_hi]=$(printf '%s\n' "${v[@]}" | sort -g | tail -n 1)
 
@@ -153,8 +163,8 @@ print([t for t in json.load(sys.stdin)
 	R[kgpd.$k]=$(ps -o comm= --ppid "$sc_pid" | grep -cx kgpd)
 	c=() a=() cc=() cs=()
 	for i in $(seq 1 "$repeat"); do
-		c+=("$(dl8 "tunnel:$entry")")
-		a+=("$(dl8 "$entry")")
+		c+=("$(dl8 "tunnel:$entry" "connect$k")")
+		a+=("$(dl8 "$entry" "abs$k")")
 		c0=$(cpu_tree "$sc_pid") s0=$(cpu_tree "$server_pid")
 		python3 "$top/bench/helpers.py" xfer down "tunnel:$entry" \
 		    "$APP" /1g 1 $((1024 * MiB)) >/dev/null 2>>"$tmp/xfer.log"
@@ -170,6 +180,7 @@ print([t for t in json.load(sys.stdin)
 	R[cpus.$k]=$(range "${cs[@]}")
 	kill "$sc_pid"
 	wait "$sc_pid" 2>/dev/null
+	sc_pid=
 done
 load1=$(load)
 
@@ -187,4 +198,12 @@ for k in $ks; do
 	    "${R[abs.$k]}"
 	printf '  %-42s %s\n' "CPU s per GiB down, client side" "${R[cpuc.$k]}"
 	printf '  %-42s %s\n' "CPU s per GiB down, server side" "${R[cpus.$k]}"
+done
+echo
+echo "CPU s per GiB of each part, 8 x 128 MiB down (median of the runs):"
+echo "  kgpd proxyd sc server nginx load-generator"
+printf '  %-12s %s\n' direct "$(parts direct)"
+for k in $ks; do
+	printf '  %-12s %s\n' "connect K=$k" "$(parts "connect$k")"
+	printf '  %-12s %s\n' "abs K=$k" "$(parts "abs$k")"
 done

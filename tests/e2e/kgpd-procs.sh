@@ -48,19 +48,9 @@ done
 ok "4 connections in 2 kgpd processes: 0 and 2 in $p0, 1 and 3 in $p1," \
     "both children of sc, seccomp and no_new_privs on"
 
-# four downloads, each started once the one before flows, so that each
-# goes to a connection of its own (the least loaded one)
+# four downloads, one on each connection
 size=$((32 << 20))
-for d in d1 d2 d3 d4; do
-	dl_start "$d" "$size" 4M 90
-	wait_for 10 dl_past "$d" $((256 << 10)) ||
-	    fail "download $d does not start"
-done
-one_each() {
-	[ "$(ctl_conns | grep -c '^connection [0-9]*: up, .*, streams 1,')" = 4 ]
-}
-wait_for 10 one_each ||
-    fail "the four downloads are not one per connection: $(ctl_conns)"
+dl_spread "$size" 4M 90 d1 d2 d3 d4
 # which connection carries which download
 "$SC_CTL" -s "$TMP/ctl.sock" show streams >"$TMP/streams" ||
     fail "sc-ctl show streams"
@@ -123,11 +113,7 @@ grep -q 'kgpd killed by signal 9, restarting' "$TMP/sc.log" &&
 ok "connections 1 and 3 never broke, still in kgpd $p1; proxyd $proxyd stays"
 
 # every connection carries again: four downloads, one each, byte-exact
-for d in e1 e2 e3 e4; do
-	dl_start "$d" $((8 << 20)) 4M 60
-	wait_for 10 dl_past "$d" $((256 << 10)) ||
-	    fail "download $d does not start"
-done
+dl_spread $((16 << 20)) 4M 60 e1 e2 e3 e4
 for d in e1 e2 e3 e4; do
 	dl_check "$d" 60
 done

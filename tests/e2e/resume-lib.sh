@@ -322,6 +322,27 @@ dl_start() {
 	printf -v "DL_PID_$name" %s "$pid"
 }
 
+# dl_spread BYTES RATE SECONDS NAME...: a download each (dl_start), each
+# started once the one before flows, so that the server puts each on a
+# connection of its own (the least loaded one); then wait until every
+# connection carries one stream
+dl_spread() {
+	local size=$1 rate=$2 secs=$3 d n
+	shift 3
+	n=$#
+	for d in "$@"; do
+		dl_start "$d" "$size" "$rate" "$secs"
+		wait_for 10 dl_past "$d" $((256 << 10)) ||
+		    fail "download $d does not start"
+	done
+	one_each() {
+		[ "$(ctl_conns |
+		    grep -c '^connection [0-9]*: up, .*, streams 1,')" = "$n" ]
+	}
+	wait_for 10 one_each ||
+	    fail "the $n downloads are not one per connection: $(ctl_conns)"
+}
+
 # dl_size NAME: bytes received so far
 dl_size() {
 	file_size "$TMP/$1.data"
