@@ -310,7 +310,6 @@ resumed_all() {
 dl_start() {
 	local name=$1 size=$2 rate=$3 secs=$4 seed=$((RANDOM + 1)) pid
 	rm -f "$TMP/$name.data"
-	printf -v "DL_SHA_$name" %s "$(gen_sha256 "$size" "$seed")"
 	printf -v "DL_SIZE_$name" %s "$size"
 	printf -v "DL_URL_$name" %s "$(app_url "/bytes/$size?seed=$seed")"
 	ip netns exec "$CLOUD" curl -sS --max-time "$secs" --limit-rate "$rate" \
@@ -320,6 +319,8 @@ dl_start() {
 	pid=$!
 	PIDS+=("$pid")
 	printf -v "DL_PID_$name" %s "$pid"
+	# (while it runs: a second or two under load for tens of MiB)
+	printf -v "DL_SHA_$name" %s "$(gen_sha256 "$size" "$seed")"
 }
 
 # dl_spread BYTES RATE SECONDS NAME...: a download each (dl_start), each
