@@ -305,8 +305,8 @@ resumed_all() {
 
 # dl_start NAME BYTES RATE SECONDS: a download of /bytes/BYTES in cloud
 # through the entry proxy, limited to RATE and SECONDS, into NAME.data;
-# its pid is DL_PID_NAME, its expected digest DL_SHA_NAME, its URL
-# DL_URL_NAME
+# its pid is DL_PID_NAME, its URL DL_URL_NAME; its expected digest is
+# computed meanwhile into NAME.sha (dl_check reads it)
 dl_start() {
 	local name=$1 size=$2 rate=$3 secs=$4 seed=$((RANDOM + 1)) pid
 	rm -f "$TMP/$name.data"
@@ -319,8 +319,11 @@ dl_start() {
 	pid=$!
 	PIDS+=("$pid")
 	printf -v "DL_PID_$name" %s "$pid"
-	# (while it runs: a second or two under load for tens of MiB)
-	printf -v "DL_SHA_$name" %s "$(gen_sha256 "$size" "$seed")"
+	# while it runs (seconds under load for tens of MiB)
+	rm -f "$TMP/$name.sha"
+	gen_sha256 "$size" "$seed" >"$TMP/$name.sha.tmp" &&
+	    mv "$TMP/$name.sha.tmp" "$TMP/$name.sha" &
+	PIDS+=($!)
 }
 
 # dl_spread BYTES RATE SECONDS NAME...: a download each (dl_start), each
@@ -358,7 +361,7 @@ dl_past() {
 # right size and sha256
 dl_check() {
 	local name=$1 pid sha size got
-	pid=DL_PID_$name sha=DL_SHA_$name size=DL_SIZE_$name
+	pid=DL_PID_$name size=DL_SIZE_$name
 	wait_pid "$2" "${!pid}" ||
 	    fail "download $name still runs $2 s later ($(dl_size "$name")" \
 	    "of ${!size} bytes)"
@@ -367,10 +370,13 @@ dl_check() {
 	    "$(dl_size "$name") of ${!size} bytes: $(cat "$TMP/$name.err")"
 	[ "$(cat "$TMP/$name.code")" = 200 ] ||
 	    fail "download $name: HTTP status $(cat "$TMP/$name.code")"
+	wait_for 60 test -s "$TMP/$name.sha" ||
+	    fail "download $name: no expected digest after 60 s"
+	sha=$(cat "$TMP/$name.sha")
 	got=$(sha256sum <"$TMP/$name.data" | cut -d' ' -f1)
-	[ "$got" = "${!sha}" ] ||
+	[ "$got" = "$sha" ] ||
 	    fail "download $name: $(dl_size "$name") bytes, sha256 $got," \
-	    "want ${!size} bytes, ${!sha}"
+	    "want ${!size} bytes, $sha"
 	rm -f "$TMP/$name.data"
 	ok "download $name: ${!size} bytes, sha256 matches"
 }
