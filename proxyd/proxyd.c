@@ -330,7 +330,7 @@ proxyd_lent(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
-/* kgpd died: the controller restarts it, and IMSG_PEER_FD follows */
+/* a kgpd died: the controller restarts it, and IMSG_PEER_KGPD follows */
 static void
 proxyd_kgpd_gone(struct imsgev *iev)
 {
