@@ -99,3 +99,35 @@ EOT
 PEER_SSH_OPTS=(-F /dev/null -N -c aes256-gcm@openssh.com
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
     -o BatchMode=yes -o ExitOnForwardFailure=yes -o LogLevel=ERROR)
+
+# the pids of processes and all their descendants
+pids_tree() {
+	local pid c
+	for pid in "$@"; do
+		echo "$pid"
+		for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+			pids_tree "$c"
+		done
+	done
+}
+# CPU time in clock ticks of processes and all their descendants (the
+# fields after "pid (comm) ": utime and stime are the 12th and 13th)
+cpu_tree() {
+	local t=0 p
+	for p in $(pids_tree "$@"); do
+		t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null |
+		    awk '{ print $12 + $13 } END { if (NR == 0) print 0 }')))
+	done
+	echo "$t"
+}
+hz=$(getconf CLK_TCK)
+
+# bench_cleanup: on exit, the processes of $pids stopped, $tmp removed
+bench_cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}

@@ -121,15 +121,7 @@ PEER=$A:$PEER_PORT
 
 tmp=$(mktemp -d /tmp/sc-bench.XXXXXX)
 pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 1' INT TERM
 
 BENCH_NAME=bench
@@ -476,27 +468,6 @@ bench_connrate() {
 	sleep 1	# let TIME_WAIT ports settle a little
 }
 
-# the pids of processes and all their descendants
-pids_tree() {
-	local pid c
-	for pid in "$@"; do
-		echo "$pid"
-		for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-			pids_tree "$c"
-		done
-	done
-}
-# CPU time in clock ticks of processes and all their descendants (the
-# fields after "pid (comm) ": utime and stime are the 12th and 13th)
-cpu_tree() {
-	local t=0 p
-	for p in $(pids_tree "$@"); do
-		t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null |
-		    awk '{ print $12 + $13 } END { if (NR == 0) print 0 }')))
-	done
-	echo "$t"
-}
-hz=$(getconf CLK_TCK)
 
 # CPU seconds per GiB of each side of a tunnel for one 1 GiB download
 # inside CONNECT: cpu_per_gib PATH "CLIENT PIDS" "SERVER PIDS"; sets

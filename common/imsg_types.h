@@ -19,7 +19,7 @@
 
 #include "kgp.h"		/* KGP_CC_NAMELEN */
 
-#define SC_IMSG_VERSION		13
+#define SC_IMSG_VERSION		14
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -84,7 +84,11 @@ enum imsg_type {
 				/* listening socket of --scproxy-port */
 
 	/* the kgpd <-> proxyd channel: controller -> kgpd, proxyd */
-	IMSG_PEER_FD = 500,	/* fd = a new kgpd <-> proxyd socket */
+	IMSG_PEER_FD = 500,	/* controller -> kgpd: fd = a new */
+				/* channel to proxyd */
+	IMSG_PEER_KGPD = 501,	/* controller -> proxyd: fd = a new */
+				/* channel to one kgpd; uint32_t: which */
+				/* (0..SC_KGPD_MAX - 1) */
 
 	/* streams: kgpd <-> proxyd; peerid = stream id */
 	IMSG_STREAM_FD = 600,	/* kgpd -> proxyd: fd = proxyd's end of */
@@ -141,6 +145,8 @@ int	 imsg_verbose_valid(const void *, size_t);
 #define SC_HOST_LEN	256
 #define SC_HASH_LEN	128
 #define SC_MAX_CONNECTIONS	16	/* TLS connections per tunnel */
+/* kgpd processes (--kgp-processes): one connection at least each */
+#define SC_KGPD_MAX		SC_MAX_CONNECTIONS
 #define SC_REASON_LEN	256
 #define SC_FATAL_LEN	1024	/* IMSG_KGP_FATAL, NUL included */
 #define SC_CA_MAX	(1024 * 1024)	/* the IMSG_KGP_CA chunks, in all */
@@ -296,6 +302,8 @@ struct sc_link_stats {
 	uint32_t	 breaks;	/* times the link was lost */
 	uint32_t	 resumes;	/* ... and resumed with its streams */
 	int64_t		 last_break;	/* Unix seconds, 0: never */
+	int32_t		 pid;		/* controller: its kgpd's, 0: none */
+	uint32_t	 pad;
 };
 
 /* the round trips kgpd measures, in kgp.h's KGP_RTT_BUCKETS buckets */
@@ -341,7 +349,8 @@ int	 sc_stats_links_valid(const void *, size_t);
  * version.  sc_ctl_path() is where both look for the socket of a
  * tunnel name: SC_RUNDIR as root, else $XDG_RUNTIME_DIR or /tmp.
  */
-#define SC_CTL_VERSION	3	/* 2: IMSG_CTL_RECONNECT, 3: _STREAMS */
+#define SC_CTL_VERSION	4	/* 2: IMSG_CTL_RECONNECT, 3: _STREAMS, */
+				/* 4: a connection's kgpd pid */
 #define SC_CTL_FAIL_LEN	1024
 int	 sc_ctl_path(const char *, char *, size_t);
 

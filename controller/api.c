@@ -166,7 +166,7 @@ api_not_ready(void)
 	case SC_UP:
 		break;
 	}
-	if (!child_ready(CHILD_KGPD))
+	if (childmsg_kgpd_stats_sum(&(struct sc_stats){ 0 }) == 0)
 		return ("kgpd is not running");
 	if (!child_ready(CHILD_PROXYD))
 		return ("proxyd is not running");
@@ -267,12 +267,13 @@ api_info(struct httpd_req *req)
 static void
 api_log_stats(int fd, short event, void *arg)
 {
-	const struct sc_stats	*k = &children[CHILD_KGPD].stats;
 	const struct sc_stats	*p = &children[CHILD_PROXYD].stats;
+	struct sc_stats		 kst, *k = &kst;
 	struct ctl_status	 st;
 	struct sc_link_stats	 ls[SC_MAX_CONNECTIONS];
 
 	api_cb->status(&st, ls);
+	childmsg_kgpd_stats_sum(k);
 	log_info("Stats: state %s, connections %d/%u up, streams %llu open "
 	    "%llu total, bytes %llu in %llu out, requests 1xx %llu 2xx %llu "
 	    "3xx %llu 4xx %llu 5xx %llu, rtt %.1f ms", st.state,
@@ -303,8 +304,8 @@ api_metrics(size_t *len)
 	static const char		*states[] = { "starting",
 					    "connecting", "up", "reconnecting",
 					    "stopping" };
-	const struct sc_stats		*k = &children[CHILD_KGPD].stats;
 	const struct sc_stats		*p = &children[CHILD_PROXYD].stats;
+	struct sc_stats			 kst, *k = &kst;
 	struct ctl_status		 st;
 	struct sc_link_stats		 ls[SC_MAX_CONNECTIONS];
 	struct sc_stats			 self;
@@ -317,6 +318,7 @@ api_metrics(size_t *len)
 	if ((f = open_memstream(&buf, len)) == NULL)
 		return (NULL);
 	api_cb->status(&st, ls);
+	childmsg_kgpd_stats_sum(k);
 	n = st.nlinks;
 
 	prom_head(f, "sc_tunnel_state", "gauge", "1 for the state the "
@@ -367,8 +369,9 @@ api_metrics(size_t *len)
 	prom_head(f, "sc_child_restarts_total", "counter", "Helpers started "
 	    "again after they died.");
 	for (i = 0; i < CHILD_MAX; i++)
-		fprintf(f, "sc_child_restarts_total{process=\"%s\"} %u\n",
-		    children[i].name, children[i].restarts);
+		if (!CHILD_IS_KGPD(i) || !children[i].off)
+			fprintf(f, "sc_child_restarts_total{process=\"%s\"} "
+			    "%u\n", children[i].name, children[i].restarts);
 
 	memset(&self, 0, sizeof(self));
 	sc_stats_self(&self);
@@ -378,15 +381,18 @@ api_metrics(size_t *len)
 	api_process(f, "sc_process_cpu_seconds_total", "sc",
 	    self.cpu_us / 1e6);
 	for (i = 0; i < CHILD_MAX; i++)
-		api_process(f, "sc_process_cpu_seconds_total", children[i].name,
-		    children[i].stats.cpu_us / 1e6);
+		if (!CHILD_IS_KGPD(i) || !children[i].off)
+			api_process(f, "sc_process_cpu_seconds_total",
+			    children[i].name, children[i].stats.cpu_us / 1e6);
 	prom_head(f, "sc_process_max_resident_bytes", "gauge", "Peak "
 	    "resident memory of each process (getrusage(2)).");
 	api_process(f, "sc_process_max_resident_bytes", "sc",
 	    self.maxrss_kib * 1024.0);
 	for (i = 0; i < CHILD_MAX; i++)
-		api_process(f, "sc_process_max_resident_bytes",
-		    children[i].name, children[i].stats.maxrss_kib * 1024.0);
+		if (!CHILD_IS_KGPD(i) || !children[i].off)
+			api_process(f, "sc_process_max_resident_bytes",
+			    children[i].name,
+			    children[i].stats.maxrss_kib * 1024.0);
 	prom_one(f, "sc_start_time_seconds", "gauge", "When sc started, "
 	    "Unix time.", (unsigned long long)env->started);
 	if (fclose(f) != 0) {

@@ -32,9 +32,12 @@ static int	 childmsg_kgp_link(struct imsgev *, struct imsg *);
 static int	 childmsg_kgp_fatal(struct imsgev *, struct imsg *);
 static int	 childmsg_kgpd_stats(struct imsgev *, struct imsg *);
 static int	 childmsg_proxyd_stats(struct imsgev *, struct imsg *);
+static void	 childmsg_kgp_config_one(struct child *);
 
 static struct sc	*env;
 static int		 startup_done;
+/* the kgpd processes asked for figures that have not answered yet */
+static uint32_t		 stats_wait;
 /* sc.c's start-up, once every helper said hello */
 static void		(*childmsg_startup)(int, short, void *);
 
@@ -62,6 +65,8 @@ static const struct imsgev_msg childmsg_msgs_kgpd[] = {
 static const struct imsgev_peer childmsg_peer_kgpd = {
 	"kgpd", IMSGEV_CLOSE, 0, childmsg_msgs_kgpd, child_channel_gone, child_bad
 };
+/* each kgpd's: the same, under its own name in the log */
+static struct imsgev_peer	 childmsg_peer_kgpds[SC_KGPD_MAX];
 
 static const struct imsgev_msg childmsg_msgs_proxyd[] = {
 	CHILD_MSG_HELLO,
@@ -93,39 +98,92 @@ static const struct imsgev_peer childmsg_peer_pacd = {
 	"pacd", IMSGEV_CLOSE, 0, childmsg_msgs_pacd, child_channel_gone, child_bad
 };
 
-/* Ask kgpd for its figures now; -1 when it cannot answer. */
+/*
+ * type to every kgpd that is ready; a bit (1 << i) for each kgpd i it
+ * went to.  flush: now, before the caller goes on (the shutdown).
+ */
+uint32_t
+childmsg_kgpd_all(uint32_t type, int flush)
+{
+	struct child	*c;
+	uint32_t	 i, sent = 0;
+
+	for (i = 0; i < env->nkgpd; i++) {
+		c = &children[CHILD_KGPD + i];
+		if (!child_ready(c->id) ||
+		    child_compose(c, type, -1, NULL, 0) == -1)
+			continue;
+		if (flush)
+			imsg_flush(&c->iev.ibuf);
+		sent |= 1U << i;
+	}
+	return (sent);
+}
+
+/*
+ * The figures of every kgpd together, in st; the number of kgpd
+ * processes running.
+ */
+uint32_t
+childmsg_kgpd_stats_sum(struct sc_stats *st)
+{
+	const struct sc_stats	*k;
+	uint32_t		 i, j, n = 0;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < env->nkgpd; i++) {
+		if (!child_ready(CHILD_KGPD + i))
+			continue;
+		n++;
+		k = &children[CHILD_KGPD + i].stats;
+		st->streams_open += k->streams_open;
+		st->streams_total += k->streams_total;
+		st->bytes_in += k->bytes_in;
+		st->bytes_out += k->bytes_out;
+		if (k->link_up > 0)
+			st->rtt_us = k->rtt_us;
+		st->link_up += k->link_up;
+		st->reconnects += k->reconnects;
+		st->cpu_us += k->cpu_us;
+		st->maxrss_kib += k->maxrss_kib;
+		st->rtt_count += k->rtt_count;
+		st->rtt_sum_us += k->rtt_sum_us;
+		for (j = 0; j < SC_RTT_BUCKETS; j++)
+			st->rtt_buckets[j] += k->rtt_buckets[j];
+	}
+	return (n);
+}
+
+/* Ask every kgpd for its figures now; -1 when none can answer. */
 int
 childmsg_stats_request(void)
 {
-	if (!child_ready(CHILD_KGPD))
+	if ((stats_wait = childmsg_kgpd_all(IMSG_STATS_REQ, 0)) == 0)
 		return (-1);
-	return (child_compose(&children[CHILD_KGPD], IMSG_STATS_REQ, -1,
-	    NULL, 0) == -1 ? -1 : 0);
+	return (0);
 }
 
-/* sc-ctl show streams: ask kgpd and proxyd; whom, as CTL_ASK_*. */
+/* sc-ctl show streams: ask every kgpd and proxyd; whom, as CTL_ASK_*. */
 int
 childmsg_streams_request(void)
 {
-	int	 asked = 0;
+	int	 asked;
 
-	if (child_ready(CHILD_KGPD) && child_compose(&children[CHILD_KGPD],
-	    IMSG_STREAMS_REQ, -1, NULL, 0) != -1)
-		asked |= CTL_ASK_KGPD;
+	asked = childmsg_kgpd_all(IMSG_STREAMS_REQ, 0) << CTL_ASK_KGPD_SHIFT;
 	if (child_ready(CHILD_PROXYD) && child_compose(
 	    &children[CHILD_PROXYD], IMSG_STREAMS_REQ, -1, NULL, 0) != -1)
 		asked |= CTL_ASK_PROXYD;
 	return (asked);
 }
 
-/* IMSG_STREAMS: kgpd's or proxyd's part of an answer to sc-ctl. */
+/* IMSG_STREAMS: a kgpd's or proxyd's part of an answer to sc-ctl. */
 static int
 childmsg_streams(struct imsgev *iev, struct imsg *imsg)
 {
 	struct child	*c = iev->data;
 
-	control_streams_answer(c == &children[CHILD_KGPD], imsg->data,
-	    IMSG_DATA_SIZE(imsg));
+	control_streams_answer(CHILD_IS_KGPD(c->id) ? CTL_ASK_KGPD(c->kgpd) :
+	    CTL_ASK_PROXYD, imsg->data, IMSG_DATA_SIZE(imsg));
 	return (IMSGEV_OK);
 }
 
@@ -133,10 +191,10 @@ childmsg_streams(struct imsgev *iev, struct imsg *imsg)
 int
 childmsg_reconnect(void)
 {
-	if (env->state != SC_UP || !child_ready(CHILD_KGPD))
+	if (env->state != SC_UP ||
+	    childmsg_kgpd_all(IMSG_KGP_BREAK, 0) == 0)
 		return (-1);
-	return (child_compose(&children[CHILD_KGPD], IMSG_KGP_BREAK, -1,
-	    NULL, 0) == -1 ? -1 : 0);
+	return (0);
 }
 
 /*
@@ -214,7 +272,7 @@ childmsg_ready(struct child *c)
 	}
 	if (!startup_done) {
 		/* with --pac, pacd too: its first start loads the script */
-		if (child_ready(CHILD_KGPD) && child_ready(CHILD_PROXYD) &&
+		if (child_kgpd_all_ready() && child_ready(CHILD_PROXYD) &&
 		    (children[CHILD_PAC].off || child_ready(CHILD_PAC))) {
 			startup_done = 1;
 			event_base_once(env->base, -1, EV_TIMEOUT,
@@ -222,10 +280,10 @@ childmsg_ready(struct child *c)
 		}
 		return;
 	}
-	if (c->id == CHILD_KGPD && env->tunnel_created) {
-		log_info("kgpd is back, reconnecting the tunnel");
-		childmsg_kgp_config();
-		link_start_all();
+	if (CHILD_IS_KGPD(c->id) && env->tunnel_created) {
+		log_info("%s is back, reconnecting the tunnel", c->name);
+		childmsg_kgp_config_one(c);
+		link_start_kgpd(c->kgpd);
 	}
 }
 
@@ -236,21 +294,28 @@ childmsg_died(struct child *c)
 		pac_died();
 	if (c->id == CHILD_PROXYD)
 		pac_proxyd_died();
-	if (env->state == SC_STOPPING || c->id != CHILD_KGPD)
+	if (env->state == SC_STOPPING || !CHILD_IS_KGPD(c->id))
 		return;
-	/* the connections went with it; the new kgpd gets new ones */
-	link_kgpd_died();
+	/* its connections went with it; the new kgpd gets new ones */
+	link_kgpd_died(c->kgpd);
 }
 
 /* IMSG_KGP_UP, IMSG_KGP_DOWN: for one of our connections */
 static int
 childmsg_kgp_link(struct imsgev *iev, struct imsg *imsg)
 {
+	struct child		*c = iev->data;
 	struct kgp_link_event	 ev;
 
 	memcpy(&ev, imsg->data, sizeof(ev));
 	if (ev.index >= env->nlinks) {
-		log_warnx("kgpd: connection %u of %u", ev.index, env->nlinks);
+		log_warnx("%s: connection %u of %u", c->name, ev.index,
+		    env->nlinks);
+		return (IMSGEV_BAD);
+	}
+	if (child_kgpd_of(ev.index) != c) {
+		log_warnx("%s: connection %u is another kgpd's", c->name,
+		    ev.index);
 		return (IMSGEV_BAD);
 	}
 	log_sanitize(ev.reason, ev.reason, sizeof(ev.reason));
@@ -276,27 +341,38 @@ childmsg_kgp_fatal(struct imsgev *iev, struct imsg *imsg)
 }
 
 /*
- * kgpd's IMSG_STATS: struct sc_stats, then one struct sc_link_stats per
- * connection (none before it has its configuration).
+ * A kgpd's IMSG_STATS: struct sc_stats, then one struct sc_link_stats
+ * per connection (none before it has its configuration), of which the
+ * connections it carries are taken.  sc-ctl's status is answered once
+ * every kgpd asked has answered.
  */
 static int
 childmsg_kgpd_stats(struct imsgev *iev, struct imsg *imsg)
 {
 	struct child	*c = iev->data;
-	size_t		 n;
+	const uint8_t	*p = (const uint8_t *)imsg->data + sizeof(c->stats);
+	size_t		 n, i;
 
 	n = (IMSG_DATA_SIZE(imsg) - sizeof(c->stats)) /
 	    sizeof(env->link_stats[0]);
 	if (n != 0 && n != env->nlinks) {
-		log_warnx("kgpd: IMSG_STATS for %zu connections, not %u", n,
-		    env->nlinks);
+		log_warnx("%s: IMSG_STATS for %zu connections, not %u",
+		    c->name, n, env->nlinks);
 		return (IMSGEV_BAD);
 	}
 	memcpy(&c->stats, imsg->data, sizeof(c->stats));
-	memcpy(env->link_stats, (char *)imsg->data + sizeof(c->stats),
-	    n * sizeof(env->link_stats[0]));
-	env->nlink_stats = n;
-	control_status_ready();
+	for (i = 0; i < n; i++)
+		if (child_kgpd_of(i) == c)
+			memcpy(&env->link_stats[i], p + i *
+			    sizeof(env->link_stats[0]),
+			    sizeof(env->link_stats[0]));
+	if (n != 0)
+		env->nlink_stats = n;
+	if (stats_wait != 0) {
+		stats_wait &= ~(1U << c->kgpd);
+		if (stats_wait == 0)
+			control_status_ready();
+	}
 	return (IMSGEV_OK);
 }
 
@@ -309,10 +385,24 @@ childmsg_proxyd_stats(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
+/* The tunnel's configuration to every kgpd that is ready. */
 void
 childmsg_kgp_config(void)
 {
-	struct child		*k = &children[CHILD_KGPD];
+	uint32_t	 i;
+
+	for (i = 0; i < env->nkgpd; i++)
+		if (child_ready(CHILD_KGPD + i))
+			childmsg_kgp_config_one(&children[CHILD_KGPD + i]);
+}
+
+/*
+ * The tunnel's configuration to kgpd k: every connection's index is
+ * known to each kgpd (its slots), it is given sockets for its own.
+ */
+static void
+childmsg_kgp_config_one(struct child *k)
+{
 	struct kgp_config	 kc;
 	size_t			 off, n;
 
@@ -344,9 +434,15 @@ childmsg_kgp_config(void)
 void
 childmsg_init(struct sc *sc, void (*startup)(int, short, void *))
 {
+	uint32_t	 i;
+
 	env = sc;
 	childmsg_startup = startup;
-	children[CHILD_KGPD].peer = &childmsg_peer_kgpd;
+	for (i = 0; i < SC_KGPD_MAX; i++) {
+		childmsg_peer_kgpds[i] = childmsg_peer_kgpd;
+		childmsg_peer_kgpds[i].name = children[CHILD_KGPD + i].name;
+		children[CHILD_KGPD + i].peer = &childmsg_peer_kgpds[i];
+	}
 	children[CHILD_PROXYD].peer = &childmsg_peer_proxyd;
 	children[CHILD_PAC].peer = &childmsg_peer_pacd;
 }

@@ -56,6 +56,7 @@ enum opt_code {
 	OPT_VM_VERSION,
 	OPT_CONNECTIONS,
 	OPT_KGP_CONGESTION,
+	OPT_KGP_PROCESSES,
 	OPT_PROXY,
 	OPT_PROXY_USERPWD,
 	OPT_PROXY_TUNNEL,
@@ -140,6 +141,7 @@ static const struct sc_opt v4_opts[] = {
 	{ "vm-version",			1, 0,   OPT_VM_VERSION },
 	{ "tunnel-connections",		1, 0,   OPT_CONNECTIONS },
 	{ "kgp-congestion",		1, 0,   OPT_KGP_CONGESTION },
+	{ "kgp-processes",		1, 0,   OPT_KGP_PROCESSES },
 	{ "help",			0, 'h', OPT_HELP },
 	{ "version",			0, 0,   OPT_VERSION },
 	{ "config-file",		1, 'c', OPT_CONFIG },
@@ -199,6 +201,7 @@ static const struct sc_opt v5_opts[] = {
 	{ "ctl-socket",			1, 0,   OPT_CTL_SOCKET },
 	{ "tunnel-connections",		1, 0,   OPT_CONNECTIONS },
 	{ "kgp-congestion",		1, 0,   OPT_KGP_CONGESTION },
+	{ "kgp-processes",		1, 0,   OPT_KGP_PROCESSES },
 	{ "help",			0, 'h', OPT_HELP },
 	{ "version",			0, 0,   OPT_VERSION },
 	{ "config-file",		1, 'c', OPT_CONFIG },
@@ -700,6 +703,13 @@ config_apply(struct sc_config *conf, const struct sc_opt *o, const char *arg,
 			    "%s must be between 1 and %d", flag,
 			    SC_MAX_CONNECTIONS));
 		conf->tunnel_connections = (int)n;
+		break;
+	case OPT_KGP_PROCESSES:
+		/* more than the connections: one each (supervise_nkgpd) */
+		if (config_number(arg, flag, 1, SC_KGPD_MAX, &n, err,
+		    errlen) == -1)
+			return (CONFIG_ERROR);
+		conf->kgp_processes = (int)n;
 		break;
 	case OPT_KGP_CONGESTION:
 		if (kgp_congestion_valid(arg) == -1)

@@ -66,7 +66,7 @@ static const struct control_cb	*ctl_cb;
  * came.  One request runs at a time; who asks meanwhile gets its answer.
  */
 static struct event		*ctl_streams_ev;
-static int			 ctl_streams_wait;	/* CTL_ASK_*: not yet */
+static uint32_t			 ctl_streams_wait;	/* CTL_ASK_*: not yet */
 static uint8_t			 ctl_kstreams[SC_STREAMS_MAX];
 static size_t			 ctl_klen;
 static uint8_t			 ctl_pstreams[SC_STREAMS_MAX];
@@ -551,20 +551,37 @@ control_streams(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
-/* IMSG_STREAMS of kgpd or proxyd (checked: sc_streams_valid). */
+/*
+ * IMSG_STREAMS of a kgpd or proxyd (checked: sc_streams_valid); who is
+ * CTL_ASK_*.  The kgpd processes' lists go one after the other into one
+ * list of at most SC_STREAMS_LIST, their totals added up.
+ */
 void
-control_streams_answer(int kgpd, const void *p, size_t len)
+control_streams_answer(uint32_t who, const void *p, size_t len)
 {
-	int	 who = kgpd ? CTL_ASK_KGPD : CTL_ASK_PROXYD;
+	struct sc_streams	 h, in;
+	size_t			 n;
 
 	if (!(ctl_streams_wait & who))
 		return;		/* late: that request was answered */
-	if (kgpd) {
-		memcpy(ctl_kstreams, p, len);
-		ctl_klen = len;
-	} else {
+	if (who == CTL_ASK_PROXYD) {
 		memcpy(ctl_pstreams, p, len);
 		ctl_plen = len;
+	} else {
+		memset(&h, 0, sizeof(h));
+		if (ctl_klen > 0)
+			memcpy(&h, ctl_kstreams, sizeof(h));
+		memcpy(&in, p, sizeof(in));
+		n = in.n;
+		if (n > SC_STREAMS_LIST - h.n)
+			n = SC_STREAMS_LIST - h.n;
+		memcpy(ctl_kstreams + sizeof(h) + h.n *
+		    sizeof(struct sc_stream), (const uint8_t *)p + sizeof(in),
+		    n * sizeof(struct sc_stream));
+		h.n += n;
+		h.total += in.total;
+		memcpy(ctl_kstreams, &h, sizeof(h));
+		ctl_klen = sizeof(h) + h.n * sizeof(struct sc_stream);
 	}
 	ctl_streams_wait &= ~who;
 	if (ctl_streams_wait == 0)

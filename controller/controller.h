@@ -152,6 +152,7 @@ struct sc_config {
 	int		 se_port;
 	int		 se_port_set;
 	int		 tunnel_connections;	/* 1..SC_MAX_CONNECTIONS */
+	int		 kgp_processes;	/* 0: min(connections, CPUs) */
 	char		 kgp_congestion[KGP_CC_NAMELEN];	/* "default": system's */
 
 	/* the upstream HTTP proxy (-p/-w/-T, --proxy-sauce) */
@@ -250,16 +251,25 @@ struct rest_tunnel {
 #define REST_EABORT	-5	/* interrupted by a signal */
 #define REST_ERATE	-6	/* 429, for longer than sc may wait */
 
+/*
+ * The helpers: kgpd processes first (--kgp-processes of them; the rest
+ * of the SC_KGPD_MAX entries are off), then proxyd and pacd.  Tunnel
+ * connection i lives in kgpd i % nkgpd (sc_kgpd_of()).
+ */
 enum child_id {
-	CHILD_KGPD,
-	CHILD_PROXYD,
+	CHILD_KGPD,		/* the first kgpd */
+	CHILD_PROXYD = CHILD_KGPD + SC_KGPD_MAX,
 	CHILD_PAC,		/* pacd, with --pac only */
 	CHILD_MAX
 };
+#define CHILD_IS_KGPD(id)	((int)(id) >= CHILD_KGPD && \
+				    (int)(id) < CHILD_KGPD + SC_KGPD_MAX)
 
 struct child {
 	enum child_id	 id;
-	const char	*name;
+	const char	*name;		/* in logs: "kgpd", "kgpd1", ... */
+	const char	*prog;		/* its program: "kgpd" */
+	uint32_t	 kgpd;		/* kgpd: which (0..nkgpd - 1) */
 	char		 path[1024];
 	pid_t		 pid;
 	int		 off;		/* not wanted: pacd without --pac */
@@ -340,6 +350,7 @@ struct sc {
 	uint64_t		 proxy_failures;	/* CONNECTs that failed */
 	uint32_t		 nlinks;
 	struct link		 links[SC_MAX_CONNECTIONS];
+	uint32_t		 nkgpd;		/* kgpd processes, 1.. */
 	struct event		*giveup_ev;	/* none up for too long */
 	/* kgpd's view of them, from its last IMSG_STATS */
 	uint32_t		 nlink_stats;
@@ -472,6 +483,7 @@ struct supervise_cb {
 extern struct child	 children[CHILD_MAX];
 int		 supervise_init(struct sc *, const struct supervise_cb *,
 		    const struct passwd *);
+uint32_t	 supervise_nkgpd(const struct sc_config *);
 void		 supervise_start_all(void);
 void		 supervise_sigchld(void);
 void		 supervise_stop_all(void);
@@ -479,6 +491,8 @@ int		 child_compose(struct child *, uint32_t, int, const void *,
 		    size_t);
 void		 child_set_verbose(int);
 int		 child_ready(enum child_id);
+struct child	*child_kgpd_of(uint32_t);
+int		 child_kgpd_all_ready(void);
 int		 child_hello(struct imsgev *, struct imsg *);
 void		 child_channel_gone(struct imsgev *);
 void		 child_bad(struct imsgev *, struct imsg *, enum imsgev_error,
@@ -494,6 +508,8 @@ void		 childmsg_ready(struct child *);
 void		 childmsg_died(struct child *);
 void		 childmsg_kgp_config(void);
 int		 childmsg_stats_request(void);
+uint32_t	 childmsg_kgpd_all(uint32_t, int);
+uint32_t	 childmsg_kgpd_stats_sum(struct sc_stats *);
 int		 childmsg_streams_request(void);
 int		 childmsg_reconnect(void);
 
@@ -521,13 +537,16 @@ void		 link_cancel_all(void);
 void		 link_up(const struct kgp_link_event *);
 void		 link_down(const struct kgp_link_event *);
 void		 link_fatal(const char *);
-void		 link_kgpd_died(void);
+void		 link_kgpd_died(uint32_t);
+void		 link_start_kgpd(uint32_t);
 uint32_t	 link_status(struct sc_link_stats *);
 
 /* control.c */
 /* what the control socket asks of the controller: control_listen()'s */
-#define CTL_ASK_KGPD		0x01	/* streams_request(): asked kgpd */
-#define CTL_ASK_PROXYD		0x02	/* ... and proxyd */
+/* streams_request(): whom it asked: proxyd, kgpd i */
+#define CTL_ASK_PROXYD		0x01
+#define CTL_ASK_KGPD_SHIFT	1
+#define CTL_ASK_KGPD(i)		(1U << ((i) + CTL_ASK_KGPD_SHIFT))
 struct control_cb {
 	void	(*status)(struct ctl_status *, struct sc_link_stats *);
 	int	(*stats_request)(void);	/* kgpd's figures: 0, or -1 */
@@ -540,7 +559,7 @@ int		 control_init(const char *, char *, size_t);
 void		 control_listen(struct event_base *, const struct control_cb *);
 void		 control_cleanup(void);
 void		 control_status_ready(void);
-void		 control_streams_answer(int, const void *, size_t);
+void		 control_streams_answer(uint32_t, const void *, size_t);
 
 /* doctor.c */
 int		 doctor_run(const struct sc_config *, volatile sig_atomic_t *);

@@ -162,6 +162,16 @@ link_start_all(void)
 		link_start(&env->links[i]);
 }
 
+/* kgpd k is back: its connections (i % nkgpd == k), new ones. */
+void
+link_start_kgpd(uint32_t k)
+{
+	uint32_t	 i;
+
+	for (i = k; i < env->nlinks; i += env->nkgpd)
+		link_start(&env->links[i]);
+}
+
 void
 link_cancel_all(void)
 {
@@ -185,7 +195,8 @@ link_start(struct link *l)
 	char			 port[16];
 	int			 error;
 
-	if (env->state == SC_STOPPING || !child_ready(CHILD_KGPD))
+	if (env->state == SC_STOPPING ||
+	    !child_ready(child_kgpd_of(l->index)->id))
 		return;
 	link_cancel(l);
 	l->state = LINK_CONNECTING;
@@ -278,24 +289,27 @@ link_connect_cb(int fd, short event, void *arg)
 	link_handoff(l, fd);
 }
 
-/* The connected socket (direct, or through the proxy) goes to kgpd. */
+/*
+ * The connected socket (direct, or through the proxy) goes to the kgpd
+ * of its index.
+ */
 static void
 link_handoff(struct link *l, int fd)
 {
+	struct child	*k = child_kgpd_of(l->index);
 	uint32_t	 index = l->index;
 
-	if (!child_ready(CHILD_KGPD)) {
+	if (!child_ready(k->id)) {
 		/* kgpd went away meanwhile; its hello starts over */
 		close(fd);
 		l->state = LINK_IDLE;
 		return;
 	}
 	log_debug("connection %u: connected to %s:%d%s, handing the socket "
-	    "to kgpd", index, env->tunnel.host, env->tunnel.ssh_port,
-	    link_proxied() ? " through the proxy" : "");
+	    "to %s", index, env->tunnel.host, env->tunnel.ssh_port,
+	    link_proxied() ? " through the proxy" : "", k->name);
 	l->state = LINK_HANDSHAKE;
-	child_compose(&children[CHILD_KGPD], IMSG_KGP_CONNECT, fd, &index,
-	    sizeof(index));
+	child_compose(k, IMSG_KGP_CONNECT, fd, &index, sizeof(index));
 	if (env->state == SC_STARTING)
 		env->state = SC_CONNECTING;
 }
@@ -766,12 +780,12 @@ link_down(const struct kgp_link_event *ev)
  * them all (fresh sessions).
  */
 void
-link_kgpd_died(void)
+link_kgpd_died(uint32_t k)
 {
 	struct link	*l;
 	uint32_t	 i;
 
-	for (i = 0; i < env->nlinks; i++) {
+	for (i = k; i < env->nlinks; i += env->nkgpd) {
 		l = &env->links[i];
 		if (l->state == LINK_UP) {
 			env->reconnects++;
@@ -779,8 +793,8 @@ link_kgpd_died(void)
 		}
 		link_cancel(l);
 		l->state = LINK_IDLE;
+		memset(&env->link_stats[i], 0, sizeof(env->link_stats[i]));
 	}
-	env->nlink_stats = 0;
 	link_update_state();
 }
 
@@ -804,6 +818,7 @@ link_status(struct sc_link_stats *ls)
 			ls[i].state = SC_LINK_NONE;
 		}
 		ls[i].index = i;
+		ls[i].pid = child_kgpd_of(i)->pid;
 		if (ls[i].state != SC_LINK_UP &&
 		    (l->state == LINK_CONNECTING ||
 		    l->state == LINK_WAITING || l->state == LINK_HANDSHAKE))

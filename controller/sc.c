@@ -262,8 +262,9 @@ sc_tunnel_up(void)
 static void
 sc_status(struct ctl_status *st, struct sc_link_stats *ls)
 {
-	struct sc_stats	*k = &children[CHILD_KGPD].stats;
+	struct sc_stats	 kst, *k = &kst;
 
+	childmsg_kgpd_stats_sum(k);
 	memset(st, 0, sizeof(*st));
 	strlcpy(st->tunnel_id, env->tunnel.id, sizeof(st->tunnel_id));
 	strlcpy(st->tunnel_name, env->conf->tunnel_name != NULL ?
@@ -422,13 +423,8 @@ sc_shutdown(int status)
 	if (status == 0 || env->tunnel_created)
 		log_info("Shutting down...");
 	link_cancel_all();
-	if (child_ready(CHILD_KGPD)) {
-		child_compose(&children[CHILD_KGPD], IMSG_KGP_DRAIN, -1, NULL,
-		    0);
-		imsg_flush(&children[CHILD_KGPD].iev.ibuf);
-	}
-	if (env->conf->wait_shutdown && status == 0 && env->ever_up &&
-	    child_ready(CHILD_KGPD)) {
+	if (childmsg_kgpd_all(IMSG_KGP_DRAIN, 1) != 0 &&
+	    env->conf->wait_shutdown && status == 0 && env->ever_up) {
 		/* new streams are refused from now on; let the open ones end */
 		env->drain_deadline = time(NULL) + STOP_DRAIN_SEC;
 		env->drain_logged = 0;
@@ -449,11 +445,14 @@ sc_shutdown(int status)
 static void
 sc_stop_drain(int fd, short event, void *arg)
 {
-	uint64_t	 open = children[CHILD_KGPD].stats.streams_open;
+	struct sc_stats	 k;
+	uint64_t	 open;
+	uint32_t	 running;
 
-	if (!child_ready(CHILD_KGPD) || open == 0 ||
-	    time(NULL) >= env->drain_deadline) {
-		if (child_ready(CHILD_KGPD) && open > 0)
+	running = childmsg_kgpd_stats_sum(&k);
+	open = k.streams_open;
+	if (running == 0 || open == 0 || time(NULL) >= env->drain_deadline) {
+		if (running > 0 && open > 0)
 			log_warnx("%llu streams still open after %d seconds, "
 			    "deleting the tunnel anyway",
 			    (unsigned long long)open, STOP_DRAIN_SEC);

@@ -171,19 +171,19 @@ spawn_find_path(struct child *c)
 		self[n] = '\0';
 		dir = dirname(dirname(self));
 		snprintf(c->path, sizeof(c->path), "%s/%s/%s",
-		    strcmp(dir, "/") == 0 ? "" : dir, c->name, c->name);
+		    strcmp(dir, "/") == 0 ? "" : dir, c->prog, c->prog);
 		if (access(c->path, X_OK) == 0)
 			goto found;
 		if (errno != ENOENT && errno != ENOTDIR)
 			goto noexec;
 	}
-	snprintf(c->path, sizeof(c->path), "%s/%s", SC_LIBEXECDIR, c->name);
+	snprintf(c->path, sizeof(c->path), "%s/%s", SC_LIBEXECDIR, c->prog);
 	if (access(c->path, X_OK) == 0)
 		goto found;
 	if (errno != ENOENT && errno != ENOTDIR)
 		goto noexec;
 	sc_error("cannot find %s (looked next to sc in the build tree and in "
-	    "%s)", c->name, SC_LIBEXECDIR);
+	    "%s)", c->prog, SC_LIBEXECDIR);
 	return (-1);
  noexec:
 	spawn_noexec(c->path, errno, err, sizeof(err));
@@ -273,7 +273,7 @@ spawn_exec(struct child *c, int verbose, int ctlfd, int peerfd, int errfd)
 	int		 i, n, fd3, fd4, fd5, error;
 
 	n = 0;
-	argv[n++] = UNCONST(c->name);
+	argv[n++] = UNCONST(c->prog);
 	for (i = 0; i < verbose && i < 3; i++)
 		argv[n++] = "-v";
 	for (i = 0; i > verbose && i > LOG_LEVEL_ERROR; i--)

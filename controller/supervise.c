@@ -30,21 +30,38 @@
 #include "log.h"
 #include "pacans.h"
 
+#define KGPD_CHILD(i, n)	[CHILD_KGPD + (i)] = { .id = CHILD_KGPD + (i), \
+	.name = (n), .prog = "kgpd", .kgpd = (i) }
+_Static_assert(SC_KGPD_MAX == 16, "one KGPD_CHILD() per kgpd");
 struct child	 children[CHILD_MAX] = {
-	{ .id = CHILD_KGPD, .name = "kgpd" },
-	{ .id = CHILD_PROXYD, .name = "proxyd" },
-	{ .id = CHILD_PAC, .name = "pacd" },
+	KGPD_CHILD(0, "kgpd"), KGPD_CHILD(1, "kgpd1"), KGPD_CHILD(2, "kgpd2"),
+	KGPD_CHILD(3, "kgpd3"), KGPD_CHILD(4, "kgpd4"), KGPD_CHILD(5, "kgpd5"),
+	KGPD_CHILD(6, "kgpd6"), KGPD_CHILD(7, "kgpd7"), KGPD_CHILD(8, "kgpd8"),
+	KGPD_CHILD(9, "kgpd9"), KGPD_CHILD(10, "kgpd10"),
+	KGPD_CHILD(11, "kgpd11"), KGPD_CHILD(12, "kgpd12"),
+	KGPD_CHILD(13, "kgpd13"), KGPD_CHILD(14, "kgpd14"),
+	KGPD_CHILD(15, "kgpd15"),
+	[CHILD_PROXYD] = { .id = CHILD_PROXYD, .name = "proxyd",
+	    .prog = "proxyd" },
+	[CHILD_PAC] = { .id = CHILD_PAC, .name = "pacd", .prog = "pacd" },
 };
 
 static struct sc		*env;
 static const struct supervise_cb *sv_cb;
 static int			 sv_verbose;
 static int			 sv_stopping;
-/* a spare end of a kgpd <-> proxyd pair, for the child not yet started */
-static int			 peer_spare = -1;
-static enum child_id		 peer_spare_for;
+/*
+ * Each kgpd has its channel to proxyd.  An end of one whose process is
+ * not running (not yet started, or dead and waiting for its restart)
+ * waits here, for proxyd (spare_proxyd[i], its channel to kgpd i) or
+ * for kgpd i (spare_kgpd[i]).
+ */
+static int			 spare_proxyd[SC_KGPD_MAX];
+static int			 spare_kgpd[SC_KGPD_MAX];
 
 static int	 child_spawn(struct child *);
+static void	 peer_give(uint32_t, int, int);
+static int	 peer_take(uint32_t, int);
 static void	 child_failed(struct child *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 static void	 child_restart_cb(int, short, void *);
@@ -66,6 +83,11 @@ supervise_init(struct sc *x_env, const struct supervise_cb *cb,
 	env = x_env;
 	sv_cb = cb;
 	sv_verbose = env->conf->verbose;
+	env->nkgpd = supervise_nkgpd(env->conf);
+	for (i = 0; i < SC_KGPD_MAX; i++) {
+		children[CHILD_KGPD + i].off = (uint32_t)i >= env->nkgpd;
+		spare_proxyd[i] = spare_kgpd[i] = -1;
+	}
 	for (i = 0; i < CHILD_MAX; i++) {
 		children[i].iev.ibuf.fd = -1;
 		children[i].backoff_ms = SC_BACKOFF_MIN_MS;
@@ -78,12 +100,96 @@ supervise_init(struct sc *x_env, const struct supervise_cb *cb,
 	return (spawner_init(env, children, pw));
 }
 
+/*
+ * The kgpd processes: --kgp-processes, or as many as there are CPUs
+ * online; never more than the tunnel connections, nor SC_KGPD_MAX.
+ */
+uint32_t
+supervise_nkgpd(const struct sc_config *conf)
+{
+	long	 n = conf->kgp_processes;
+
+	if (n <= 0 && (n = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
+		n = 1;
+	if (n > conf->tunnel_connections)
+		n = conf->tunnel_connections;
+	if (n > SC_KGPD_MAX)
+		n = SC_KGPD_MAX;
+	return (n < 1 ? 1 : (uint32_t)n);
+}
+
+/* The kgpd that carries tunnel connection index. */
+struct child *
+child_kgpd_of(uint32_t index)
+{
+	return (&children[CHILD_KGPD + index % env->nkgpd]);
+}
+
+/* Every kgpd has said hello (and is running). */
+int
+child_kgpd_all_ready(void)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < env->nkgpd; i++)
+		if (!child_ready(CHILD_KGPD + i))
+			return (0);
+	return (1);
+}
+
+/*
+ * fd, an end of the channel between kgpd i and proxyd, to proxyd
+ * (to_proxyd) or to kgpd i: now if that one runs, else when it starts.
+ */
+static void
+peer_give(uint32_t i, int to_proxyd, int fd)
+{
+	struct child	*c = to_proxyd ? &children[CHILD_PROXYD] :
+			    &children[CHILD_KGPD + i];
+	int		*spare = to_proxyd ? &spare_proxyd[i] : &spare_kgpd[i];
+	int		 r;
+
+	if (c->up) {
+		if (to_proxyd)
+			r = child_compose(c, IMSG_PEER_KGPD, fd, &i,
+			    sizeof(i));
+		else
+			r = child_compose(c, IMSG_PEER_FD, fd, NULL, 0);
+		if (r == -1)
+			log_warnx("cannot send a new channel to %s", c->name);
+		return;
+	}
+	if (*spare != -1)
+		close(*spare);
+	*spare = fd;
+}
+
+/*
+ * An end of the channel between kgpd i and proxyd for the one starting
+ * (proxyd: for_proxyd): the spare one, or a new pair whose other end
+ * goes to the other process.  -1 with errno when there is none.
+ */
+static int
+peer_take(uint32_t i, int for_proxyd)
+{
+	int	*spare = for_proxyd ? &spare_proxyd[i] : &spare_kgpd[i];
+	int	 pair[2], fd;
+
+	if ((fd = *spare) != -1) {
+		*spare = -1;
+		return (fd);
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1)
+		return (-1);
+	peer_give(i, !for_proxyd, pair[1]);
+	return (pair[0]);
+}
+
 static int
 child_spawn(struct child *c)
 {
-	struct child	*peer = &children[c->id == CHILD_KGPD ?
-			    CHILD_PROXYD : CHILD_KGPD];
-	int		 ctl[2], pair[2] = { -1, -1 }, mine, theirs = -1;
+	int		 ctl[2], mine, fd;
+	uint32_t	 i;
 	pid_t		 pid;
 
 	c->hello = 0;
@@ -91,28 +197,21 @@ child_spawn(struct child *c)
 		child_failed(c, "socketpair: %s", strerror(errno));
 		return (-1);
 	}
-	if (c->id == CHILD_PAC) {
-		/* pacd has no peer: its fd 4 is the script (pac.c) */
-		if ((mine = fcntl(env->pac_fd, F_DUPFD_CLOEXEC, 0)) == -1) {
-			child_failed(c, "dup: %s", strerror(errno));
-			close(ctl[0]);
-			close(ctl[1]);
-			return (-1);
-		}
-	} else if (peer_spare != -1 && peer_spare_for == c->id) {
-		/* the channel to the peer: a spare one or a new pair */
-		mine = peer_spare;
-		peer_spare = -1;
-	} else {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-		    pair) == -1) {
-			child_failed(c, "socketpair: %s", strerror(errno));
-			close(ctl[0]);
-			close(ctl[1]);
-			return (-1);
-		}
-		mine = pair[0];
-		theirs = pair[1];
+	/*
+	 * fd 4: pacd's script (pac.c); kgpd's channel to proxyd; proxyd's
+	 * to the first kgpd (the others follow as IMSG_PEER_KGPD)
+	 */
+	if (c->id == CHILD_PAC)
+		mine = fcntl(env->pac_fd, F_DUPFD_CLOEXEC, 0);
+	else
+		mine = peer_take(c->id == CHILD_PROXYD ? 0 : c->kgpd,
+		    c->id == CHILD_PROXYD);
+	if (mine == -1) {
+		child_failed(c, "%s: %s", c->id == CHILD_PAC ? "dup" :
+		    "socketpair", strerror(errno));
+		close(ctl[0]);
+		close(ctl[1]);
+		return (-1);
 	}
 
 	if ((pid = spawner_start(c, sv_verbose, ctl[1], mine, c->why,
@@ -120,8 +219,6 @@ child_spawn(struct child *c)
 		close(ctl[0]);
 		close(ctl[1]);
 		close(mine);
-		if (theirs != -1)
-			close(theirs);
 		return (-1);
 	}
 
@@ -136,19 +233,12 @@ child_spawn(struct child *c)
 	timer_add(c->hello_ev, SC_HELLO_TIMEOUT_SEC, 0);
 	log_debug("started %s, pid %d", c->name, (int)pid);
 
-	if (theirs != -1) {
-		if (peer->up) {
-			/* the survivor gets the other end */
-			if (child_compose(peer, IMSG_PEER_FD, theirs, NULL,
-			    0) == -1)
-				log_warnx("cannot send a new channel to %s",
-				    peer->name);
-		} else {
-			if (peer_spare != -1)
-				close(peer_spare);
-			peer_spare = theirs;
-			peer_spare_for = peer->id;
-		}
+	/* proxyd: its channels to the other kgpd processes */
+	for (i = 1; c->id == CHILD_PROXYD && i < env->nkgpd; i++) {
+		if ((fd = peer_take(i, 1)) == -1)
+			log_warn("channel to kgpd %u: socketpair", i);
+		else
+			peer_give(i, 1, fd);
 	}
 	return (0);
 }
@@ -418,9 +508,12 @@ supervise_stop_all(void)
 		if (children[i].pid > 0)
 			kill(children[i].pid, SIGTERM);
 	}
-	if (peer_spare != -1) {
-		close(peer_spare);
-		peer_spare = -1;
+	for (i = 0; i < SC_KGPD_MAX; i++) {
+		if (spare_proxyd[i] != -1)
+			close(spare_proxyd[i]);
+		if (spare_kgpd[i] != -1)
+			close(spare_kgpd[i]);
+		spare_proxyd[i] = spare_kgpd[i] = -1;
 	}
 	for (n = 0; n < 60; n++) {
 		left = 0;

@@ -3,10 +3,13 @@
  *
  *	proxyd [-v ...]
  *
- * fd 3 is the imsg channel to the controller, fd 4 the channel to kgpd,
- * which hands over one connected socket per stream (IMSG_STREAM_FD).
- * Once a stream is a tunnel, proxyd hands the app's socket back to kgpd
- * (IMSG_STREAM_MOVE) and forgets the stream.
+ * fd 3 is the imsg channel to the controller, fd 4 the channel to the
+ * first kgpd; the channels to the others (--kgp-processes), and a new
+ * one to a kgpd that was restarted, come from the controller
+ * (IMSG_PEER_KGPD).  A kgpd hands over one connected socket per stream
+ * (IMSG_STREAM_FD).  Once a stream is a tunnel, proxyd hands the app's
+ * socket back to the kgpd of the stream (IMSG_STREAM_MOVE) and forgets
+ * the stream.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -43,7 +46,7 @@ static int	 proxyd_listen(struct imsgev *, struct imsg *);
 static int	 proxyd_stats_req(struct imsgev *, struct imsg *);
 static int	 proxyd_streams_req(struct imsgev *, struct imsg *);
 static int	 proxyd_pac_answer(struct imsgev *, struct imsg *);
-static int	 proxyd_peer_fd(struct imsgev *, struct imsg *);
+static int	 proxyd_kgpd_channel(struct imsgev *, struct imsg *);
 static void	 proxyd_main_gone(struct imsgev *);
 static int	 proxyd_stream(struct imsgev *, struct imsg *);
 static int	 proxyd_switched(struct imsgev *, struct imsg *);
@@ -68,8 +71,8 @@ static const struct imsgev_msg proxyd_msgs_main[] = {
 	    proxyd_stats_req },
 	{ IMSGEV_TYPE(IMSG_STREAMS_REQ), IMSGEV_EMPTY, 0, NULL,
 	    proxyd_streams_req },
-	{ IMSGEV_TYPE(IMSG_PEER_FD), IMSGEV_EMPTY, IMSGEV_FD, NULL,
-	    proxyd_peer_fd },
+	{ IMSGEV_TYPE(IMSG_PEER_KGPD), IMSGEV_SIZE(uint32_t), IMSGEV_FD, NULL,
+	    proxyd_kgpd_channel },
 	{ IMSGEV_TYPE(IMSG_PAC_ANSWER), 1, PAC_ANSWER_LEN, IMSGEV_STRING,
 	    NULL, proxyd_pac_answer },
 	IMSGEV_END
@@ -80,7 +83,7 @@ static const struct imsgev_peer proxyd_peer_main = {
 };
 
 /*
- * What kgpd sends (fd 4, or the channel of IMSG_PEER_FD): a bad one is
+ * What a kgpd sends (fd 4, or a channel of IMSG_PEER_KGPD): a bad one is
  * logged and dropped, as kgpd does with proxyd's.
  */
 static const struct imsgev_msg proxyd_msgs_kgpd[] = {
@@ -132,7 +135,7 @@ main(int argc, char *argv[])
 {
 	struct event	*ev_term, *ev_int, *ev_hup;
 	const char	*ids;
-	int		 verbose;
+	int		 verbose, i;
 
 	if (proc_helper_args(argc, argv, &ids, &verbose) == -1)
 		usage();
@@ -162,7 +165,9 @@ main(int argc, char *argv[])
 	env->connect_timeout_ms = PROXYD_CONNECT_TIMEOUT_MS;
 	env->hand_off = 1;
 	relay_init();
-	imsgev_open(&env->iev_kgpd, env->base, PROXYD_KGPD_FD,
+	for (i = 0; i < SC_KGPD_MAX; i++)
+		env->iev_kgpd[i].ibuf.fd = -1;
+	imsgev_open(&env->iev_kgpd[0], env->base, PROXYD_KGPD_FD,
 	    &proxyd_peer_kgpd, NULL);
 
 	/* TLS to https:// apps: what OpenSSL would load lazily, now */
@@ -259,12 +264,31 @@ proxyd_stats_req(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
-/* A new channel to kgpd: the old one's kgpd was restarted. */
+/*
+ * A channel to kgpd number k: one not running at our start, or a kgpd
+ * restarted since.
+ */
 static int
-proxyd_peer_fd(struct imsgev *iev, struct imsg *imsg)
+proxyd_kgpd_channel(struct imsgev *iev, struct imsg *imsg)
 {
-	imsgev_replace(&env->iev_kgpd, imsg_get_fd(imsg));
-	log_debug("new kgpd channel");
+	struct imsgev	*k;
+	uint32_t	 n;
+	int		 fd = imsg_get_fd(imsg);
+
+	memcpy(&n, imsg->data, sizeof(n));
+	if (n >= SC_KGPD_MAX) {
+		close(fd);
+		return (IMSGEV_BAD);
+	}
+	k = &env->iev_kgpd[n];
+	if (k->peer != NULL)
+		imsgev_replace(k, fd);
+	else {
+		if (set_nonblock(fd) == -1 || set_cloexec(fd, 1) == -1)
+			fatal("%s", __func__);
+		imsgev_open(k, env->base, fd, &proxyd_peer_kgpd, NULL);
+	}
+	log_debug("new channel to kgpd %u", n);
 	return (IMSGEV_OK);
 }
 
@@ -282,7 +306,7 @@ proxyd_stream(struct imsgev *iev, struct imsg *imsg)
 
 	memcpy(&si, imsg->data, sizeof(si));
 	relay_stream(imsg_get_fd(imsg), imsg->hdr.peerid, si.session,
-	    si.peer);
+	    si.peer, iev - env->iev_kgpd);
 	return (IMSGEV_OK);
 }
 
@@ -306,7 +330,7 @@ proxyd_lent(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
-/* kgpd died: the controller restarts it, and IMSG_PEER_FD follows */
+/* a kgpd died: the controller restarts it, and IMSG_PEER_KGPD follows */
 static void
 proxyd_kgpd_gone(struct imsgev *iev)
 {

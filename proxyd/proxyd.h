@@ -56,7 +56,9 @@ struct proxyd {
 	struct listener		*scproxy;	/* --scproxy-port */
 	uint32_t		 local_id;	/* its streams' ids */
 	struct imsgev		 iev_main;	/* the controller, fd 3 */
-	struct imsgev		 iev_kgpd;	/* kgpd, fd 4 */
+	/* each kgpd's channel: the first's is fd 4, the others' come */
+	/* (and any after a restart) with IMSG_PEER_KGPD; closed: fd -1 */
+	struct imsgev		 iev_kgpd[SC_KGPD_MAX];
 	uint32_t		 connect_timeout_ms;
 	uint32_t		 tls_timeout_ms;
 	uint32_t		 header_timeout_ms;	/* 0: none */
@@ -75,7 +77,7 @@ void	 relay_config(const struct proxy_config *);
 int	 relay_ca(const void *, size_t);
 int	 relay_opt(uint32_t, const char *);
 int	 relay_listen(int);
-void	 relay_stream(int, uint32_t, uint64_t, const char *);
+void	 relay_stream(int, uint32_t, uint64_t, const char *, uint32_t);
 void	 relay_shutdown(void);
 size_t	 relay_streams(void *, size_t);
 

@@ -49,7 +49,8 @@ static void	 client_read(struct bufferevent *, void *);
 static void	 client_write(struct bufferevent *, void *);
 static void	 client_event(struct bufferevent *, short, void *);
 static void	 relay_dns(const struct proxy_config *);
-static void	 stream_open(int, uint32_t, uint64_t, const char *, int);
+static void	 stream_open(int, uint32_t, uint64_t, const char *, int,
+		    uint32_t);
 static void	 relay_accept(int, void *);
 
 void
@@ -205,7 +206,7 @@ relay_accept(int fd, void *arg)
 	    &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host)) != NULL)
 		snprintf(peer, sizeof(peer), "local %s:%u", host,
 		    (unsigned)ntohs(((struct sockaddr_in *)&ss)->sin_port));
-	stream_open(fd, ++env->local_id, 0, peer, 1);
+	stream_open(fd, ++env->local_id, 0, peer, 1, 0);
 }
 
 /*
@@ -267,17 +268,21 @@ relay_ca(const void *buf, size_t len)
 	return (up_tls_ca(buf, len));
 }
 
-/* kgpd handed over one stream: serve it. */
+/* kgpd (env->iev_kgpd[kgpd]) handed over one stream: serve it. */
 void
-relay_stream(int fd, uint32_t id, uint64_t session, const char *peer)
+relay_stream(int fd, uint32_t id, uint64_t session, const char *peer,
+    uint32_t kgpd)
 {
-	stream_open(fd, id, session, peer, 0);
+	stream_open(fd, id, session, peer, 0, kgpd);
 }
 
-/* A connection to --scproxy-port, or a stream of kgpd (local = 0). */
+/*
+ * A connection to --scproxy-port, or a stream of kgpd (local = 0) that
+ * came on the channel env->iev_kgpd[kgpd].
+ */
 static void
 stream_open(int fd, uint32_t id, uint64_t session, const char *peer,
-    int local)
+    int local, uint32_t kgpd)
 {
 	struct stream	*s;
 
@@ -294,6 +299,7 @@ stream_open(int fd, uint32_t id, uint64_t session, const char *peer,
 	s->id = id;
 	s->session = session;
 	s->local = local;
+	s->kgpd = kgpd;
 	if ((s->peer = strdup(peer)) == NULL) {
 		log_warn("%s: stream %u", __func__, id);
 		free(s);

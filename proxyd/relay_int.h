@@ -134,6 +134,7 @@ struct stream {
 	uint32_t		 id;
 	uint64_t		 session;	/* kgpd's name for it: with id */
 	int			 local;		/* --scproxy-port: not kgpd's */
+	uint32_t		 kgpd;		/* whose: env->iev_kgpd[kgpd] */
 	char			*peer;
 	enum stream_mode	 mode;
 	struct bufferevent	*cbev;		/* the client: kgpd's stream */

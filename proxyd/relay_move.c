@@ -287,10 +287,11 @@ response_splice(struct stream *s)
 static int
 response_lend(struct stream *s)
 {
+	struct imsgev		*k = &env->iev_kgpd[s->kgpd];
 	struct stream_lend	 ld;
 	int			 fd;
 
-	if (!env->hand_off || s->local || env->iev_kgpd.ibuf.fd == -1)
+	if (!env->hand_off || s->local || k->ibuf.fd == -1)
 		return (-1);
 	if ((fd = fcntl(bufferevent_getfd(s->u.bev), F_DUPFD_CLOEXEC, 0)) ==
 	    -1) {
@@ -302,8 +303,8 @@ response_lend(struct stream *s)
 	ld.offset = s->bytes_out;
 	ld.len = s->rs_left;
 	/* imsg owns fd from here, whatever happens */
-	if (imsg_compose_event(&env->iev_kgpd, IMSG_STREAM_LEND, s->id, 0, fd,
-	    &ld, sizeof(ld)) == -1) {
+	if (imsg_compose_event(k, IMSG_STREAM_LEND, s->id, 0, fd, &ld,
+	    sizeof(ld)) == -1) {
 		log_warnx("stream %u: cannot lend the app's socket", s->id);
 		return (-1);
 	}
@@ -525,9 +526,9 @@ static void
 move_start(struct stream *s)
 {
 	move_forget(s);
-	if (!env->hand_off || s->local || env->iev_kgpd.ibuf.fd == -1 ||
-	    s->u.bev == NULL || s->u.tls || s->c_eof || s->c_shut || s->u.eof ||
-	    s->u.shut)
+	if (!env->hand_off || s->local ||
+	    env->iev_kgpd[s->kgpd].ibuf.fd == -1 || s->u.bev == NULL ||
+	    s->u.tls || s->c_eof || s->c_shut || s->u.eof || s->u.shut)
 		return;
 	s->mode = M_MOVING;
 	bufferevent_disable(s->u.bev, EV_READ);
@@ -562,8 +563,8 @@ move_send(struct stream *s)
 	m.offset = s->bytes_out;
 	strlcpy(m.target, s->target, sizeof(m.target));
 	/* imsg owns fd from here: it is closed once sent */
-	if (imsg_compose_event(&env->iev_kgpd, IMSG_STREAM_MOVE, s->id, 0, fd,
-	    &m, sizeof(m)) == -1) {
+	if (imsg_compose_event(&env->iev_kgpd[s->kgpd], IMSG_STREAM_MOVE,
+	    s->id, 0, fd, &m, sizeof(m)) == -1) {
 		log_warnx("stream %u: cannot move", s->id);
 		move_cancel(s);
 		return;
@@ -647,8 +648,8 @@ move_end(struct stream *s, int ok)
 	memset(&m, 0, sizeof(m));
 	m.session = s->session;
 	m.ok = ok;
-	if (imsg_compose_event(&env->iev_kgpd, IMSG_STREAM_MOVED, s->id, 0, -1,
-	    &m, sizeof(m)) == -1)
+	if (imsg_compose_event(&env->iev_kgpd[s->kgpd], IMSG_STREAM_MOVED,
+	    s->id, 0, -1, &m, sizeof(m)) == -1)
 		log_warnx("stream %u: cannot end the move", s->id);
 }
 

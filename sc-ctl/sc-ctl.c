@@ -293,7 +293,7 @@ json_status(const struct ctl_status *st, const struct sc_link_stats *ls,
 		goto nomem;
 	for (i = 0; i < st->nlinks; i++) {
 		if ((l = json_pack("{s:i, s:s, s:f, s:I, s:I, s:I, s:i, s:i, "
-		    "s:I, s:I}", "index", (int)ls[i].index,
+		    "s:I, s:I, s:i}", "index", (int)ls[i].index,
 		    "state", link_state(ls[i].state),
 		    "rtt-ms", (double)ls[i].rtt_us / 1000.0,
 		    "streams-open", (json_int_t)ls[i].streams_open,
@@ -302,7 +302,8 @@ json_status(const struct ctl_status *st, const struct sc_link_stats *ls,
 		    "breaks", (int)ls[i].breaks,
 		    "resumes", (int)ls[i].resumes,
 		    "retransmitted", (json_int_t)ls[i].retransmitted,
-		    "last-break", (json_int_t)ls[i].last_break)) == NULL ||
+		    "last-break", (json_int_t)ls[i].last_break,
+		    "kgpd-pid", (int)ls[i].pid)) == NULL ||
 		    json_array_append_new(a, l) == -1)
 			goto nomem;
 	}
@@ -357,12 +358,12 @@ print_link(const struct sc_link_stats *ls, const char *server)
 		strlcpy(when, "never", sizeof(when));
 	printf("connection %u: %s, server %s, rtt %.1f ms, streams %llu, "
 	    "bytes %llu in %llu out, breaks %u, resumes %u, retransmitted "
-	    "%llu bytes, last break %s\n", ls->index, link_state(ls->state),
-	    server, (double)ls->rtt_us / 1000.0,
+	    "%llu bytes, last break %s, kgpd pid %d\n", ls->index,
+	    link_state(ls->state), server, (double)ls->rtt_us / 1000.0,
 	    (unsigned long long)ls->streams_open,
 	    (unsigned long long)ls->bytes_in,
 	    (unsigned long long)ls->bytes_out, ls->breaks, ls->resumes,
-	    (unsigned long long)ls->retransmitted, when);
+	    (unsigned long long)ls->retransmitted, when, (int)ls->pid);
 }
 
 /*

@@ -20,7 +20,8 @@ cp "$SC" "$tree/controller/sc" &&
     cp "$(dirname "$SC")/../proxyd/proxyd" "$tree/proxyd/proxyd" ||
     fail "cannot copy the programs"
 SC=$tree/controller/sc
-sc_v4 hello2 -i "$TUNNEL_NAME" --tunnel-connections 2
+# the stand-in says both connections are up: one kgpd holds them
+sc_v4 hello2 -i "$TUNNEL_NAME" --tunnel-connections 2 --kgp-processes 1
 sc_ready hello2
 
 restarted() {

@@ -45,13 +45,14 @@ expect_end() {
 	ok "$what: exit $want, pidfile, readyfile and control socket removed"
 }
 
-# the spawner of sc TAG: its child that is neither kgpd nor proxyd
+# the spawner of sc TAG: its child that is neither a kgpd nor proxyd
 spawner_of() {
 	local st k p
 	st=$("$SC_CTL" -s "$TMP/$1.sock" status)
 	k=$(echo "$st" | sed -n 's/^pid-kgpd: //p')
 	p=$(echo "$st" | sed -n 's/^pid-proxyd: //p')
-	ps -o pid= --ppid "${SCPID[$1]}" | tr -d ' ' | grep -vxE "${k:-x}|${p:-x}"
+	ps -o pid=,comm= --ppid "${SCPID[$1]}" | awk '$2 != "kgpd" {print $1}' |
+	    grep -vxE "${k:-x}|${p:-x}"
 }
 
 for tag in term int spawner deleted killed; do

@@ -123,7 +123,8 @@ for p in "$kpid" "$ppid"; do
 done
 # sc itself, its spawner and the spawner's cleaner scrubbed it once read
 scpid=${SCPID[envsec]}
-spawner=$(ps -o pid= --ppid "$scpid" | tr -d ' ' | grep -vxE "$kpid|$ppid")
+spawner=$(ps -o pid=,comm= --ppid "$scpid" | awk '$2 != "kgpd" {print $1}' |
+    grep -vxE "$kpid|$ppid")
 [ -n "$spawner" ] || fail "no spawner of sc $scpid"
 cleaner=$(ps -o pid= --ppid "$spawner" | tr -d ' ')
 for p in "$scpid" "$spawner" $cleaner; do

@@ -527,16 +527,20 @@ loopback_sources() {
 	echo "127.0.$1.1+$2"
 }
 
-# kgpd_pid: the pid of sc's child kgpd
+# kgpd_pid: the pid of sc's child kgpd (of each, one a line, with
+# --kgp-processes above 1)
 kgpd_pid() {
 	ps -o pid=,comm= --ppid "$SC_PID" | awk '$2 == "kgpd" {print $1}'
 }
 
-# kgpd_new OLD: sc has a kgpd child other than OLD (for wait_for)
+# kgpd_new OLD: sc has kgpd children, none of them one of the pids OLD
+# (for wait_for)
 kgpd_new() {
 	local p
 	p=$(kgpd_pid)
-	[ -n "$p" ] && [ "$p" != "$1" ]
+	[ -n "$p" ] || return 1
+	# shellcheck disable=SC2086 # lists of pids
+	! printf '%s\n' $p | grep -qxF -- "$(printf '%s\n' $1)"
 }
 
 # browse_ok NAME [SECONDS]: the app's /text/NAME through the tunnel is

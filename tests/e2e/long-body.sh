@@ -14,9 +14,15 @@ proxyd_pid=$(ctl_field pid-proxyd)
 kgpd_pid=$(ctl_field pid-kgpd)
 [ -n "$kgpd_pid" ] && [ "$kgpd_pid" -gt 0 ] 2>/dev/null ||
     fail "no pid-kgpd in sc-ctl status"
-# the descriptors of a kind (pipe, socket) that process PID holds
+# every kgpd (--kgp-processes): a lend goes to its stream's one
+kgpd_pid=$(kgpd_pid | tr '\n' ' ')
+# the descriptors of a kind (pipe, socket) that the processes PIDS hold
 fds() {
-	ls -l "/proc/$1/fd" 2>/dev/null | grep -c "$2:"
+	local p n=0
+	for p in $1; do
+		n=$((n + $(ls -l "/proc/$p/fd" 2>/dev/null | grep -c "$2:")))
+	done
+	echo "$n"
 }
 # for wait_for, which runs its command again and again
 fds_at_least() {

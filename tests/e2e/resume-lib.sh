@@ -305,12 +305,13 @@ resumed_all() {
 
 # dl_start NAME BYTES RATE SECONDS: a download of /bytes/BYTES in cloud
 # through the entry proxy, limited to RATE and SECONDS, into NAME.data;
-# its pid is DL_PID_NAME, its expected digest DL_SHA_NAME
+# its pid is DL_PID_NAME, its URL DL_URL_NAME; its expected digest is
+# computed meanwhile into NAME.sha (dl_check reads it)
 dl_start() {
 	local name=$1 size=$2 rate=$3 secs=$4 seed=$((RANDOM + 1)) pid
 	rm -f "$TMP/$name.data"
-	printf -v "DL_SHA_$name" %s "$(gen_sha256 "$size" "$seed")"
 	printf -v "DL_SIZE_$name" %s "$size"
+	printf -v "DL_URL_$name" %s "$(app_url "/bytes/$size?seed=$seed")"
 	ip netns exec "$CLOUD" curl -sS --max-time "$secs" --limit-rate "$rate" \
 	    -x "http://$ENTRY" -o "$TMP/$name.data" -w '%{http_code}' \
 	    "$(app_url "/bytes/$size?seed=$seed")" \
@@ -318,6 +319,32 @@ dl_start() {
 	pid=$!
 	PIDS+=("$pid")
 	printf -v "DL_PID_$name" %s "$pid"
+	# while it runs (seconds under load for tens of MiB)
+	rm -f "$TMP/$name.sha"
+	gen_sha256 "$size" "$seed" >"$TMP/$name.sha.tmp" &&
+	    mv "$TMP/$name.sha.tmp" "$TMP/$name.sha" &
+	PIDS+=($!)
+}
+
+# dl_spread BYTES RATE SECONDS NAME...: a download each (dl_start), each
+# started once the one before flows, so that the server puts each on a
+# connection of its own (the least loaded one); then wait until every
+# connection carries one stream
+dl_spread() {
+	local size=$1 rate=$2 secs=$3 d n
+	shift 3
+	n=$#
+	for d in "$@"; do
+		dl_start "$d" "$size" "$rate" "$secs"
+		wait_for 10 dl_past "$d" $((256 << 10)) ||
+		    fail "download $d does not start"
+	done
+	one_each() {
+		[ "$(ctl_conns |
+		    grep -c '^connection [0-9]*: up, .*, streams 1,')" = "$n" ]
+	}
+	wait_for 10 one_each ||
+	    fail "the $n downloads are not one per connection: $(ctl_conns)"
 }
 
 # dl_size NAME: bytes received so far
@@ -334,7 +361,7 @@ dl_past() {
 # right size and sha256
 dl_check() {
 	local name=$1 pid sha size got
-	pid=DL_PID_$name sha=DL_SHA_$name size=DL_SIZE_$name
+	pid=DL_PID_$name size=DL_SIZE_$name
 	wait_pid "$2" "${!pid}" ||
 	    fail "download $name still runs $2 s later ($(dl_size "$name")" \
 	    "of ${!size} bytes)"
@@ -343,16 +370,19 @@ dl_check() {
 	    "$(dl_size "$name") of ${!size} bytes: $(cat "$TMP/$name.err")"
 	[ "$(cat "$TMP/$name.code")" = 200 ] ||
 	    fail "download $name: HTTP status $(cat "$TMP/$name.code")"
+	wait_for 60 test -s "$TMP/$name.sha" ||
+	    fail "download $name: no expected digest after 60 s"
+	sha=$(cat "$TMP/$name.sha")
 	got=$(sha256sum <"$TMP/$name.data" | cut -d' ' -f1)
-	[ "$got" = "${!sha}" ] ||
+	[ "$got" = "$sha" ] ||
 	    fail "download $name: $(dl_size "$name") bytes, sha256 $got," \
-	    "want ${!size} bytes, ${!sha}"
+	    "want ${!size} bytes, $sha"
 	rm -f "$TMP/$name.data"
 	ok "download $name: ${!size} bytes, sha256 matches"
 }
 
 # RE_CONN: one connection line of `sc-ctl status`
-RE_CONN='^connection [0-9]+: (up|broken|connecting|none), server [^ ]+, rtt [0-9]+\.[0-9] ms, streams [0-9]+, bytes [0-9]+ in [0-9]+ out, breaks [0-9]+, resumes [0-9]+, retransmitted [0-9]+ bytes, last break [^ ]+$'
+RE_CONN='^connection [0-9]+: (up|broken|connecting|none), server [^ ]+, rtt [0-9]+\.[0-9] ms, streams [0-9]+, bytes [0-9]+ in [0-9]+ out, breaks [0-9]+, resumes [0-9]+, retransmitted [0-9]+ bytes, last break [^ ]+, kgpd pid [0-9]+$'
 
 # ctl_conns: the connection lines of `sc-ctl status`
 ctl_conns() {

@@ -32,16 +32,7 @@ ok "sc-ctl status shows three connections: $(head -n 1 "$TMP/conns")"
 # 96 MiB at 6 MiB/s each: about 16 s without the cut; each starts when
 # the one before it flows, so that it goes to a connection of its own
 size=$((96 << 20))
-for d in d1 d2 d3; do
-	dl_start "$d" "$size" 6M 100
-	wait_for 10 dl_past "$d" $((1 << 20)) ||
-	    fail "download $d does not start"
-done
-one_each() {
-	[ "$(ctl_conns | grep -c '^connection [0-9]*: up, .*, streams 1,')" = 3 ]
-}
-wait_for 5 one_each ||
-    fail "the three downloads are not one per connection: $(ctl_conns)"
+dl_spread "$size" 6M 100 d1 d2 d3
 ok "three downloads, one stream on each connection"
 
 # cut the connection from the first port for 10 s.  What the server had

@@ -55,10 +55,11 @@ list=$(rest GET "/$SC_USER/tunnels") || fail "REST during the flood failed"
 echo "$list" | grep -q "$TUNNEL_ID" || fail "REST during the flood: $list"
 ok "REST API during the flood: the tunnel is listed"
 
-# the client's KGP connection goes and must come back through the flood
+# the client's KGP connections go and must come back through the flood
 old=$(kgpd_pid)
 [ -n "$old" ] || fail "sc has no kgpd"
-kill -KILL "$old"
+# shellcheck disable=SC2086 # every kgpd
+kill -KILL $old
 wait_for 10 kgpd_new "$old" || fail "sc started no new kgpd"
 t0=$(date +%s)
 wait_for 20 browse_ok through 2 ||

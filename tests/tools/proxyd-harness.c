@@ -9,7 +9,7 @@
  * hands every accepted TCP connection to proxyd with IMSG_STREAM_FD, so
  * that `curl -x http://addr:port ...` talks to proxyd.
  * SIGUSR1: ask proxyd for its statistics (printed on stderr).
- * SIGUSR2: give proxyd a new kgpd channel (IMSG_PEER_FD).
+ * SIGUSR2: give proxyd a new kgpd channel (IMSG_PEER_KGPD).
  * SIGHUP: send proxyd, on its kgpd channel, a message of a type it does
  *	   not know (9999), with a socket: it must log it and go on.
  */
@@ -199,7 +199,8 @@ on_signal(int sig, short event, void *arg)
 			imsgev_clear(&iev_kgpd);
 		set_nonblock(sv[0]);
 		imsgev_init(&iev_kgpd, base, sv[0], kgpd_dispatch, &iev_kgpd);
-		imsg_compose_event(&iev_ctl, IMSG_PEER_FD, 0, 0, sv[1], NULL, 0);
+		imsg_compose_event(&iev_ctl, IMSG_PEER_KGPD, 0, 0, sv[1],
+		    &(uint32_t){ 0 }, sizeof(uint32_t));
 		fprintf(stderr, "harness: new kgpd channel sent\n");
 		break;
 	case SIGCHLD:

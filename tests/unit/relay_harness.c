@@ -185,12 +185,14 @@ h_setup(void **state)
 	struct sockaddr_in	 sin;
 	socklen_t		 len = sizeof(sin);
 	char			 ns[32];
+	int			 i;
 
 	log_init(LOG_DST_STDERR, LOG_DAEMON);
 	log_setverbose(getenv("RELAY_TEST_VERBOSE") != NULL ? 2 : 0);
 	memset(&henv, 0, sizeof(henv));
 	nfds = 0;
-	henv.iev_kgpd.ibuf.fd = -1;	/* no kgpd: no moves, no lends */
+	for (i = 0; i < SC_KGPD_MAX; i++)
+		henv.iev_kgpd[i].ibuf.fd = -1;	/* no kgpd: no moves, no lends */
 	henv.iev_main.ibuf.fd = -1;
 	henv.connect_timeout_ms = PROXYD_CONNECT_TIMEOUT_MS;
 	assert_non_null(henv.base = event_base_new());
@@ -253,7 +255,7 @@ h_stream(void)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	set_nonblock(sv[1]);
 	track(sv[1]);
-	relay_stream(sv[0], ++next_id, 1, "test");
+	relay_stream(sv[0], ++next_id, 1, "test", 0);
 	return (sv[1]);
 }
 
