@@ -107,6 +107,8 @@ struct kgp_conn {
 	enum conn_state		 state;
 	int			 established;	/* the session has been up */
 	int			 resuming;	/* this handshake resumes it */
+	int			 held;		/* client: no HELLO before
+						   kgp_conn_auth() */
 	struct event		*ev_read;
 	struct event		*ev_write;
 	struct event		*ev_timer;	/* handshake, ping, close */
