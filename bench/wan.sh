@@ -108,6 +108,9 @@ stop_all() {
 }
 cleanup() {
 	stop_all
+	# WAN_KEEP=DIR: the logs of the run are kept there
+	[ -n "${WAN_KEEP:-}" ] && mkdir -p "$WAN_KEEP" &&
+	    cp "$tmp"/*.log "$WAN_KEEP"/ 2>/dev/null
 	ip netns del "$NS_S" 2>/dev/null
 	ip netns del "$NS_C" 2>/dev/null
 	rm -rf "$tmp"
