@@ -1437,17 +1437,6 @@ conn_write(struct kgp_conn *c)
 		conn_unblock(c);
 		if (c->state == CONN_DEAD || c->state == CONN_BROKEN)
 			return (-1);
-		/*
-		 * What TLS holds waits behind the kernel's unsent bytes, and
-		 * any frame queued after it waits behind both: send it before
-		 * encrypting more, and wait for the socket when it is full
-		 */
-		if (c->io != NULL && kgp_tls_unsent(c->io) >= CONN_TLS_HIGH) {
-			if (conn_flush(c) == -1)
-				return (-1);
-			if (kgp_tls_unsent(c->io) > 0)
-				return (0);	/* POLLOUT brings us back */
-		}
 	}
 	/* one send for all that was encrypted */
 	if (conn_flush(c) == -1)

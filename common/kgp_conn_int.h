@@ -25,7 +25,6 @@
 #define STREAM_IO_MAX		(128 * 1024)	/* one write system call */
 #define STREAM_NOTSENT		(128 * 1024)	/* unsent in a TCP socket */
 #define CONN_NOTSENT		(128 * 1024)	/* unsent in the link's socket */
-#define CONN_TLS_HIGH		(64 * 1024)	/* encrypted, not yet sent */
 #define STREAM_SMALL		(64 * 1024)	/* sent less: goes first */
 #define CLOSE_GRACE_MS		2000
 #define WBUF_SIZE		(64 * 1024)	/* one TLS write at most */

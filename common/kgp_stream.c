@@ -581,17 +581,17 @@ stream_consumed(struct kgp_stream *s, size_t n)
 	stream_trim_check(s);
 	/*
 	 * Past window_grow, once the link's queue is measured: no growth
-	 * while it is above half the target; a quarter at a time while it
-	 * is above a quarter, not a doubling that would overshoot the link
-	 * by as much as it has; doubling only on a link without a queue
+	 * while it is above half the target, and a quarter at a time
+	 * below, not a doubling that would overshoot the link by as much
+	 * as it has (a link that seems to have no queue may only be
+	 * waiting for a busy process)
 	 */
 	if (want > c->params.window_grow && c->qdelay_n > 0) {
 		target = stream_qdelay_target(c->rtt_min_us);
 		if (c->qdelay_us * 2 > target)
 			want = s->recv_window > c->params.window_grow ?
 			    s->recv_window : c->params.window_grow;
-		else if (c->qdelay_us * 4 > target &&
-		    s->recv_window >= c->params.window_grow &&
+		else if (s->recv_window >= c->params.window_grow &&
 		    want > s->recv_window + s->recv_window / 4)
 			want = s->recv_window + s->recv_window / 4;
 	}
