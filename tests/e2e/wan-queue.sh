@@ -17,18 +17,7 @@ LINKEMU=${LINKEMU:-$(dirname "$SC")/../tests/tools/linkemu}
 [ -e /dev/net/tun ] || skip "no /dev/net/tun"
 
 e2e_init
-WAN_S=10.217.$N.1
-WAN_O=10.217.$N.2
-"$LINKEMU" -d 25 -r 200 -q 2500000 -m 9000 "lqc$N" "lqo$N" \
-    >"$TMP/linkemu.log" 2>&1 &
-PIDS+=($!)
-wait_for 5 ip link show "lqo$N" || fail "linkemu made no TUN devices"
-ip link set "lqc$N" netns "$CLOUD" && ip link set "lqo$N" netns "$OFFICE" ||
-    fail "cannot move the TUN devices"
-cloud ip addr add "$WAN_S" peer "$WAN_O" dev "lqc$N"
-office ip addr add "$WAN_O" peer "$WAN_S" dev "lqo$N"
-cloud ip link set "lqc$N" mtu 9000 up
-office ip link set "lqo$N" mtu 9000 up
+long_link 217 -d 25 -r 200 -q 2500000
 
 SERVER_VERBOSE=-vv start_server -K "$WAN_S:$KGP_PORT" -H "$WAN_S"
 start_app

@@ -224,20 +224,26 @@ test_wrong_secret(void **state)
 	pair_teardown(&p);
 }
 
+/* the client fails: the server's certificate is not the pinned one */
+static void
+pin_mismatch(struct pair *p)
+{
+	run_until(p, &p->client_down, 3000);
+	assert_true(p->client_down);
+	assert_int_equal(p->down_code, KGP_E_AUTH);
+	assert_non_null(strstr(p->down_why, "does not match"));
+}
+
 static void
 test_bad_pin(void **state)
 {
 	struct pair	 p;
 
 	pair_setup(&p, "s3cret", "SHA256:0000");
-	run_until(&p, &p.client_down, 3000);
-	assert_true(p.client_down);
-	assert_int_equal(p.down_code, KGP_E_AUTH);
-	assert_non_null(strstr(p.down_why, "does not match"));
+	pin_mismatch(&p);
 	pair_teardown(&p);
 }
 
-/* move len bytes from "browser" to "app" and back, checking every byte */
 /*
  * The early connection of sc: TLS goes, HELLO waits for the tunnel
  * (kgp_conn_auth); then the pin is checked and the session comes up, or
@@ -273,12 +279,8 @@ early(const char *pin_given, int want_up)
 		assert_true(p.server_up);
 		/* once is all */
 		assert_int_equal(kgp_conn_auth(p.client, &ap), -1);
-	} else {
-		run_until(&p, &p.client_down, 3000);
-		assert_true(p.client_down);
-		assert_int_equal(p.down_code, KGP_E_AUTH);
-		assert_non_null(strstr(p.down_why, "does not match"));
-	}
+	} else
+		pin_mismatch(&p);
 	pair_teardown(&p);
 }
 
@@ -294,6 +296,7 @@ test_early_bad_pin(void **state)
 	early("SHA256:0000", 0);
 }
 
+/* move len bytes from "browser" to "app" and back, checking every byte */
 static void
 pump_both(struct pair *p, int browser, int app, size_t len)
 {
