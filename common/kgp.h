@@ -32,22 +32,6 @@
 #define KGP_STREAM_WINDOW	(1024 * 1024)	/* grown to, reader keeps up */
 #define KGP_STREAM_WINDOW_MAX	(16 * 1024 * 1024)	/* ... link needs it */
 #define KGP_TUNE_RTT_PCT	150	/* a window within this % of the RTT */
-/*
- * The link's queue (man/kgp.7, "Flow control"): a receiver probes the
- * round trip once a window (at most once per KGP_PROBE_MIN_US), takes the
- * least queueing delay (round trip less the least one) of every
- * KGP_QDELAY_SAMPLES probes, and trims a window grown past window_grow
- * while that delay is above its target: KGP_QDELAY_PCT % of the least
- * round trip, at least KGP_QDELAY_MIN_US, at most KGP_QDELAY_MAX_US;
- * nor does it grow one past window_grow while the delay is above half
- * the target.  Credit of a large window goes back every KGP_GRANT_STEP.
- */
-#define KGP_QDELAY_PCT		10
-#define KGP_QDELAY_MIN_US	5000
-#define KGP_QDELAY_MAX_US	20000
-#define KGP_QDELAY_SAMPLES	4
-#define KGP_PROBE_MIN_US	10000
-#define KGP_GRANT_STEP		(128 * 1024)
 #define KGP_CONN_BUDGET		(32 * 1024 * 1024)	/* above announced */
 #define KGP_PROC_BUDGET		(64 * 1024 * 1024)	/* ... all conns */
 #define KGP_DEFAULT_MAXSTREAMS	100000

@@ -59,8 +59,6 @@ static int	conn_flush(struct kgp_conn *);
 static int	conn_buffered(struct kgp_conn *);
 static void	conn_rtt_count(struct kgp_conn_stats *);
 static int	conn_hello_start(struct kgp_conn *);
-static void	conn_send_ping(struct kgp_conn *);
-static void	conn_qdelay_sample(struct kgp_conn *, uint64_t);
 
 uint64_t
 conn_now_us(void)
@@ -298,8 +296,6 @@ conn_attach(struct kgp_conn *c, int fd, struct kgp_tls *io)
 	c->state = CONN_TLS;
 	c->missed = 0;
 	c->rtt_min_us = 0;	/* a new path, perhaps */
-	c->qdelay_us = 0;
-	c->qdelay_n = c->qd_count = 0;
 	conn_sockopts(c, fd);
 	event_add(c->ev_read, NULL);
 	event_active(c->ev_write, EV_WRITE, 0);
@@ -1113,7 +1109,6 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 			/* the least: the path, not the queues on it */
 			if (c->rtt_min_us == 0 || c->stats.rtt_us < c->rtt_min_us)
 				c->rtt_min_us = c->stats.rtt_us ? c->stats.rtt_us : 1;
-			conn_qdelay_sample(c, c->stats.rtt_us);
 			c->missed = 0;
 		}
 		return (0);
@@ -1482,61 +1477,16 @@ conn_io(int fd, short events, void *arg)
 		conn_write(c);
 }
 
-/* A keepalive: a PING that counts until an answer comes. */
-static void
-conn_ping(struct kgp_conn *c)
-{
-	c->missed++;
-	conn_send_ping(c);
-}
-
-/*
- * A receiver's probe of the link's queue (kgp.h, KGP_QDELAY_*): a PING
- * that is not a keepalive, at most one a round trip.
- */
-void
-conn_probe(struct kgp_conn *c)
-{
-	uint64_t	 now = conn_now_us(), gap;
-
-	gap = c->rtt_min_us > KGP_PROBE_MIN_US ? c->rtt_min_us :
-	    KGP_PROBE_MIN_US;
-	if (c->state != CONN_UP || c->rtt_min_us == 0 ||
-	    now - c->probe_us < gap)
-		return;
-	c->probe_us = now;
-	conn_send_ping(c);
-}
-
-/*
- * A round trip measured: its queueing delay (above the least round
- * trip) counts in this round of KGP_QDELAY_SAMPLES; the least of a round
- * is the link's queue (a sample that waited for a lost packet, or for a
- * busy process, is not).
- */
-static void
-conn_qdelay_sample(struct kgp_conn *c, uint64_t rtt)
-{
-	uint64_t	 d = rtt > c->rtt_min_us ? rtt - c->rtt_min_us : 0;
-
-	if (c->qd_count == 0 || d < c->qd_least_us)
-		c->qd_least_us = d;
-	if (++c->qd_count < KGP_QDELAY_SAMPLES)
-		return;
-	c->qdelay_us = c->qd_least_us;
-	c->qdelay_n++;
-	c->qd_count = 0;
-}
-
 /* PING with our clock: the PONG measures the link's round trip. */
 static void
-conn_send_ping(struct kgp_conn *c)
+conn_ping(struct kgp_conn *c)
 {
 	uint8_t		 p[8];
 	uint64_t	 v;
 	int		 i;
 
 	v = conn_now_us();
+	c->missed++;
 	for (i = 7; i >= 0; i--) {
 		p[i] = v & 0xff;
 		v >>= 8;

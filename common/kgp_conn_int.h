@@ -87,8 +87,6 @@ struct kgp_stream {
 	uint64_t		 started_us;	/* conn_now_us() at its opening */
 	uint64_t		 tune_us;	/* this window epoch began */
 	uint32_t		 tune_bytes;	/* consumed in it */
-	uint32_t		 trim;		/* credit still to withhold */
-	uint32_t		 qdelay_n;	/* the delay it was trimmed by */
 	char			*label;		/* what the owner calls it */
 	struct stream_move	*move;		/* while S_MOVING */
 	struct stream_lend	*lend;		/* while a socket is lent */
@@ -152,11 +150,6 @@ struct kgp_conn {
 	struct kgp_conn_stats	 stats;
 	uint32_t		 missed;
 	uint64_t		 rtt_min_us;	/* this link's least RTT, 0: none */
-	uint64_t		 qdelay_us;	/* its queueing delay (kgp.h) */
-	uint32_t		 qdelay_n;	/* ... published so far, 0: none */
-	uint64_t		 qd_least_us;	/* least of this round's probes */
-	uint32_t		 qd_count;	/* probes of this round */
-	uint64_t		 probe_us;	/* the last probe went then */
 	int			 down_code;
 	char			 down_why[256];
 	char			 peer_hash[128];
@@ -180,7 +173,6 @@ void	conn_send_u32(struct kgp_conn *, uint8_t, uint32_t, uint32_t);
 void	conn_send_code(struct kgp_conn *, uint8_t, uint32_t, uint16_t,
 	    const char *);
 void	conn_schedule_write(struct kgp_conn *);
-void	conn_probe(struct kgp_conn *);
 void	conn_seq_check(struct kgp_conn *);
 void	conn_goaway_check(struct kgp_conn *);
 int	conn_fail(struct kgp_conn *, int, const char *, ...)

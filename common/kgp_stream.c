@@ -491,60 +491,15 @@ stream_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 }
 
 /*
- * The queueing delay above which a large window is trimmed (kgp.h,
- * KGP_QDELAY_*), for the least round trip rtt_us.
- */
-static uint64_t
-stream_qdelay_target(uint64_t rtt_us)
-{
-	uint64_t	 t = rtt_us * KGP_QDELAY_PCT / 100;
-
-	if (t < KGP_QDELAY_MIN_US)
-		t = KGP_QDELAY_MIN_US;
-	return (t > KGP_QDELAY_MAX_US ? KGP_QDELAY_MAX_US : t);
-}
-
-/*
- * A new measure of the link's queue: a window grown past window_grow
- * that lets out more than the path holds plus the target's worth is to
- * shrink by the excess, withheld from the grants that follow.
- */
-static void
-stream_trim_check(struct kgp_stream *s)
-{
-	struct kgp_conn	*c = s->conn;
-	uint64_t	 target, goal;
-
-	if (c->qdelay_n == 0 || c->qdelay_n == s->qdelay_n)
-		return;
-	s->qdelay_n = c->qdelay_n;
-	s->trim = 0;
-	target = stream_qdelay_target(c->rtt_min_us);
-	if (s->recv_window <= c->params.window_grow || c->qdelay_us <= target)
-		return;
-	goal = (uint64_t)s->recv_window * (c->rtt_min_us + target) /
-	    (c->rtt_min_us + c->qdelay_us);
-	if (goal < c->params.window_grow)
-		goal = c->params.window_grow;
-	if (goal < s->recv_window)
-		s->trim = s->recv_window - goal;
-	log_debug2("stream %u: queue of %llu us, rtt %llu us: window %u to "
-	    "%llu", s->id, (unsigned long long)c->qdelay_us,
-	    (unsigned long long)c->rtt_min_us, s->recv_window,
-	    (unsigned long long)goal);
-}
-
-/*
- * A quarter of the window (KGP_GRANT_STEP at most) has left for the
- * local socket: grant it again, and resize the window (see "Windows"
- * above).
+ * A quarter of the window has left for the local socket: grant it
+ * again, and resize the window (see "Windows" above).
  */
 static void
 stream_consumed(struct kgp_stream *s, size_t n)
 {
 	struct kgp_conn		*c = s->conn;
-	uint32_t		 grant, delta, want, step;
-	uint64_t		 now, target;
+	uint32_t		 grant, delta, want;
+	uint64_t		 now;
 	size_t			 queued;
 	int			 turned;
 
@@ -552,10 +507,7 @@ stream_consumed(struct kgp_stream *s, size_t n)
 		return;
 	s->received += n;
 	s->recv_consumed += n;
-	step = s->recv_window / 4;
-	if (step > KGP_GRANT_STEP)
-		step = KGP_GRANT_STEP;
-	if (!conn_live(c) || s->recv_consumed < step)
+	if (!conn_live(c) || s->recv_consumed < s->recv_window / 4)
 		return;
 	grant = s->recv_consumed;
 	s->recv_consumed = 0;
@@ -575,38 +527,7 @@ stream_consumed(struct kgp_stream *s, size_t n)
 		s->tune_us = now;
 		s->tune_bytes = 0;
 	}
-	/* a large window: how long is the link's queue? */
-	if (s->recv_window >= c->params.window_grow)
-		conn_probe(c);
-	stream_trim_check(s);
-	/*
-	 * Past window_grow, once the link's queue is measured: no growth
-	 * while it is above half the target, and a quarter at a time
-	 * below, not a doubling that would overshoot the link by as much
-	 * as it has (a link that seems to have no queue may only be
-	 * waiting for a busy process)
-	 */
-	if (want > c->params.window_grow && c->qdelay_n > 0) {
-		target = stream_qdelay_target(c->rtt_min_us);
-		if (c->qdelay_us * 2 > target)
-			want = s->recv_window > c->params.window_grow ?
-			    s->recv_window : c->params.window_grow;
-		else if (s->recv_window >= c->params.window_grow &&
-		    want > s->recv_window + s->recv_window / 4)
-			want = s->recv_window + s->recv_window / 4;
-	}
-	if (s->trim > 0) {
-		/* the credit the link's queue does not need goes back later */
-		delta = s->trim < grant ? s->trim : grant;
-		if (s->recv_window - delta < c->params.window_grow)
-			delta = s->recv_window > c->params.window_grow ?
-			    s->recv_window - c->params.window_grow : 0;
-		stream_window_set(s, s->recv_window - delta);
-		grant -= delta;
-		s->trim -= delta;
-		if (delta == 0)
-			s->trim = 0;
-	} else if (want > s->recv_window) {
+	if (want > s->recv_window) {
 		/* the window, not the reader, may be what holds it back */
 		delta = stream_window_room(s, want - s->recv_window);
 		stream_window_set(s, s->recv_window + delta);

@@ -133,27 +133,6 @@ link_up() {
 	"$1" ip link show veth0 | grep -q 'state UP'
 }
 
-# long_link NET OPTIONS...: cloud and office joined, beside the veth,
-# by tests/tools/linkemu ($LINKEMU) with these options and MTU 9000:
-# cloud is WAN_S (10.NET.$N.1), office WAN_O (10.NET.$N.2); its log in
-# $TMP/linkemu.log
-long_link() {
-	local net=$1
-	shift
-	WAN_S=10.$net.$N.1
-	WAN_O=10.$net.$N.2
-	"$LINKEMU" "$@" -m 9000 "lc$net$N" "lo$net$N" >"$TMP/linkemu.log" 2>&1 &
-	PIDS+=($!)
-	wait_for 5 ip link show "lo$net$N" || fail "linkemu made no TUN devices"
-	ip link set "lc$net$N" netns "$CLOUD" &&
-	    ip link set "lo$net$N" netns "$OFFICE" ||
-	    fail "cannot move the TUN devices"
-	cloud ip addr add "$WAN_S" peer "$WAN_O" dev "lc$net$N"
-	office ip addr add "$WAN_O" peer "$WAN_S" dev "lo$net$N"
-	cloud ip link set "lc$net$N" mtu 9000 up
-	office ip link set "lo$net$N" mtu 9000 up
-}
-
 # wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds
 wait_for() {
 	local limit=$1 i=0

@@ -21,8 +21,19 @@ LINKEMU=${LINKEMU:-$(dirname "$SC")/../tests/tools/linkemu}
 [ -e /dev/net/tun ] || skip "no /dev/net/tun"
 
 e2e_init
-# the link: TUN devices the emulator creates, moved to each side
-long_link 216 -d $((rtt_ms / 2)) -r 400 -q 2500000
+WAN_S=10.216.$N.1
+WAN_O=10.216.$N.2
+# the link: TUN devices the emulator creates, then moved to each side
+"$LINKEMU" -d $((rtt_ms / 2)) -r 400 -q 2500000 -m 9000 "lkc$N" "lko$N" \
+    >"$TMP/linkemu.log" 2>&1 &
+PIDS+=($!)
+wait_for 5 ip link show "lko$N" || fail "linkemu made no TUN devices"
+ip link set "lkc$N" netns "$CLOUD" && ip link set "lko$N" netns "$OFFICE" ||
+    fail "cannot move the TUN devices"
+cloud ip addr add "$WAN_S" peer "$WAN_O" dev "lkc$N"
+office ip addr add "$WAN_O" peer "$WAN_S" dev "lko$N"
+cloud ip link set "lkc$N" mtu 9000 up
+office ip link set "lko$N" mtu 9000 up
 
 # KGP on the long link, the rest on the veth
 # trace level: the receiving ends log their windows
