@@ -32,7 +32,12 @@
 # ours/direct and ours/peer; with -r N each figure is the range over N
 # runs (min-max).  Not a test: it asserts nothing.
 #
-#   bench/wan.sh [-p abc] [-r repeat] [-s MiB] [--no-peer] [BUILDDIR]
+#   bench/wan.sh [-p abc] [-r repeat] [-s MiB] [-m list] [--no-peer] [BUILDDIR]
+#
+# -m takes the measures to run, comma-separated, of: xfer (the three
+# transfers), page, ttfb, hol (behind a bulk stream), ready; all by
+# default.  The KGP endpoint is the REST API's host at port 4443, where
+# sc opens its early connection (sc.8, "Start-up").
 #
 # Run it as root.  Everything it starts is stopped, and its namespaces
 # removed, on exit.
@@ -42,14 +47,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 profiles=abc
 repeat=1
 size_mib=
+only=,xfer,page,ttfb,hol,ready,
 nopeer=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-p) profiles=$2; shift 2 ;;
 	-r) repeat=$2; shift 2 ;;
 	-s) size_mib=$2; shift 2 ;;
+	-m) only=,$2,; shift 2 ;;
 	--no-peer) nopeer=1; shift ;;
-	-h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,43p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -81,7 +88,7 @@ S_ADDR=10.77.0.1
 C_ADDR=10.77.0.2
 APP=$C_ADDR:24300
 REST=$S_ADDR:24301
-KGP=$S_ADDR:24302
+KGP=$S_ADDR:4443
 SSH_PORT=24322
 TINY_PORT=24388
 PEER=127.0.0.1:24380
@@ -101,6 +108,9 @@ stop_all() {
 }
 cleanup() {
 	stop_all
+	# WAN_KEEP=DIR: the logs of the run are kept there
+	[ -n "${WAN_KEEP:-}" ] && mkdir -p "$WAN_KEEP" &&
+	    cp "$tmp"/*.log "$WAN_KEEP"/ 2>/dev/null
 	ip netns del "$NS_S" 2>/dev/null
 	ip netns del "$NS_C" 2>/dev/null
 	rm -rf "$tmp"
@@ -208,6 +218,7 @@ print([t for t in json.load(sys.stdin) if t["tunnel_identifier"] == "bench"][0][
 	    die "no answer through ssh -R and tinyproxy"
 }
 
+wanted() { case $only in *,$1,*) return 0 ;; esac; return 1; }
 helper() { in_s python3 "$top/bench/helpers.py" "$@" 2>>"$tmp/helpers.log"; }
 
 # add VALUE to R[KEY]: the list of the runs' figures
@@ -216,14 +227,21 @@ add() { R[$1]="${R[$1]:-} $2"; }
 # one run of every measure of path p
 measure() {
 	local p=$1 via=${proxy[$1]} out
-	add "dl1.$p" "$(helper xfer down "$via" "$APP" /4g 1 $((SIZE * MiB)))"
-	add "ul1.$p" "$(helper xfer up "$via" "$APP" /upload 1 $((SIZE * MiB)) "$tmp/up256m")"
-	add "dl8.$p" "$(helper xfer down "$via" "$APP" /4g 8 $((SIZE * MiB / 8)))"
-	add "pgk.$p" "$(helper page "$via" "$APP" /20k 100 6 keep)"
-	add "pgf.$p" "$(helper page "$via" "$APP" /20k 100 6 fresh)"
-	out=$(helper ttfb "$via" "$APP" /1k 20)
-	add "tf50.$p" "${out% *}"
-	add "tfmx.$p" "${out#* }"
+	if wanted xfer; then
+		add "dl1.$p" "$(helper xfer down "$via" "$APP" /4g 1 $((SIZE * MiB)))"
+		add "ul1.$p" "$(helper xfer up "$via" "$APP" /upload 1 $((SIZE * MiB)) "$tmp/up256m")"
+		add "dl8.$p" "$(helper xfer down "$via" "$APP" /4g 8 $((SIZE * MiB / 8)))"
+	fi
+	if wanted page; then
+		add "pgk.$p" "$(helper page "$via" "$APP" /20k 100 6 keep)"
+		add "pgf.$p" "$(helper page "$via" "$APP" /20k 100 6 fresh)"
+	fi
+	if wanted ttfb; then
+		out=$(helper ttfb "$via" "$APP" /1k 20)
+		add "tf50.$p" "${out% *}"
+		add "tfmx.$p" "${out#* }"
+	fi
+	wanted hol || return 0
 	# ours: what the client's KGP socket holds while the bulk one runs
 	[ "$p" = ours ] && { sleep 4; in_c ss -tmi state established \
 	    "dst $KGP" | tr -s ' \t' ' ' | grep -oE '(rtt|minrtt|cwnd|unacked|notsent|delivery_rate|bbr):[^ ]*' |
@@ -233,6 +251,20 @@ measure() {
 	add "hol50.$p" "$a"
 	add "holmx.$p" "$b"
 	add "holbw.$p" "$c"
+}
+
+# timeline LOG: the steps of the last start of sc in LOG (-v), in ms
+# from its first line, and in round trips of this profile
+timeline() {
+	awk -v rtt="$RTT_MS" '
+	/ starting \(/ { n = 0 }
+	/ starting \(|early connection to|REST (POST|GET|DELETE)|connected to|KGP connection [0-9]+ up|Sauce Connect is up/ {
+		split($2, t, ":"); ms = (t[1] * 3600 + t[2] * 60 + t[3]) * 1000
+		if (n == 0) t0 = ms
+		line[++n] = sprintf("  %7.1f ms %5.1f RTT  %s", ms - t0,
+		    (ms - t0) / rtt, substr($0, index($0, $3)))
+	}
+	END { print "ours, the last start of sc:"; for (i = 1; i <= n; i++) print line[i] }' "$1"
 }
 
 # "min-max" (or the one figure) of a list; "-" if any run failed
@@ -280,12 +312,18 @@ for pr in $(echo "$profiles" | grep -o .); do
 			measure "$p"
 		done
 	done
-	echo "wan: profile $pr: time to ready, 5 starts of sc ..."
-	in_c python3 "$top/bench/helpers.py" ready 5 "$tmp/ready2" -- \
-	    "$B/controller/sc" -u bench -k "$key" -i bench-ready \
-	    -x "http://$REST/rest/v1" -f "$tmp/ready2" -d "$tmp/sc2.pid" \
-	    --ctl-socket "$tmp/ctl2.sock" ${CLIENT_OPTS:-} >"$tmp/ready.out" 2>>"$tmp/ready.log"
-	ready_ms=$(grep -v fail "$tmp/ready.out" | sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }')
+	ready_ms=-
+	rm -f "$tmp/ready-sc.log"
+	if wanted ready; then
+		echo "wan: profile $pr: time to ready, 5 starts of sc ..."
+		# -v -l: the last start's timeline, below
+		in_c python3 "$top/bench/helpers.py" ready 5 "$tmp/ready2" -- \
+		    "$B/controller/sc" -u bench -k "$key" -i bench-ready \
+		    -x "http://$REST/rest/v1" -f "$tmp/ready2" -d "$tmp/sc2.pid" \
+		    --ctl-socket "$tmp/ctl2.sock" -v -l "$tmp/ready-sc.log" \
+		    ${CLIENT_OPTS:-} >"$tmp/ready.out" 2>>"$tmp/ready.log"
+		ready_ms=$(grep -v fail "$tmp/ready.out" | sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }')
+	fi
 	{
 		echo
 		echo "== profile $pr: $PROFILE_DESC (linkemu $LINK), $SIZE MiB, $repeat run(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -302,6 +340,7 @@ for pr in $(echo "$profiles" | grep -o .); do
 		row "the bulk stream meanwhile, MB/s" holbw
 		printf 'ours, time to ready, median of 5: %s ms (4 RTT + 50 ms = %d ms)\n' \
 		    "$ready_ms" $((4 * RTT_MS + 50))
+		[ -s "$tmp/ready-sc.log" ] && timeline "$tmp/ready-sc.log"
 		[ -s "$tmp/kgpss.out" ] && sed 's/^/ours, the KGP socket behind the bulk: /' "$tmp/kgpss.out"
 		rm -f "$tmp/kgpss.out"
 	} | tee -a "$report"

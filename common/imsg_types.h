@@ -19,7 +19,7 @@
 
 #include "kgp.h"		/* KGP_CC_NAMELEN */
 
-#define SC_IMSG_VERSION		14
+#define SC_IMSG_VERSION		15
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -72,6 +72,13 @@ enum imsg_type {
 	IMSG_KGP_DRAIN = 306,	/* controller -> kgpd: no payload */
 	IMSG_KGP_BREAK = 307,	/* controller -> kgpd: no payload; drop */
 				/* every link, as a link loss would */
+	IMSG_KGP_EARLY = 308,	/* controller -> kgpd: fd = a socket */
+				/* still connecting to the guessed KGP */
+				/* endpoint, struct kgp_config without */
+				/* the tunnel (TLS goes, HELLO waits) */
+	IMSG_KGP_EARLY_END = 309, /* controller -> kgpd: uint32 index the */
+				/* early connection becomes, after the */
+				/* config; SC_EARLY_DROP: close it */
 
 	/* configuration: controller -> proxyd */
 	IMSG_PROXY_CONFIG = 400, /* controller -> proxyd: struct */
@@ -147,6 +154,7 @@ int	 imsg_verbose_valid(const void *, size_t);
 #define SC_MAX_CONNECTIONS	16	/* TLS connections per tunnel */
 /* kgpd processes (--kgp-processes): one connection at least each */
 #define SC_KGPD_MAX		SC_MAX_CONNECTIONS
+#define SC_EARLY_DROP		0xffffffffU	/* IMSG_KGP_EARLY_END */
 #define SC_REASON_LEN	256
 #define SC_FATAL_LEN	1024	/* IMSG_KGP_FATAL, NUL included */
 #define SC_CA_MAX	(1024 * 1024)	/* the IMSG_KGP_CA chunks, in all */

@@ -151,6 +151,8 @@ struct kgp_params {
 	uint16_t	 conn_index;	/* client */
 	uint64_t	 session;	/* client: 0 picks a random one */
 	uint32_t	 grace_ms;	/* keep a broken session; 0: forever */
+	int		 hold;		/* client: TLS only, HELLO waits for
+					   kgp_conn_auth() */
 };
 
 /*
@@ -248,6 +250,7 @@ void		 kgp_conn_drain(struct kgp_conn *);
 void		 kgp_conn_break(struct kgp_conn *, const char *);
 void		 kgp_conn_goaway(struct kgp_conn *, int, const char *);
 int		 kgp_conn_resume(struct kgp_conn *, int, struct kgp_tls *);
+int		 kgp_conn_auth(struct kgp_conn *, const struct kgp_params *);
 void		 kgp_conn_adopt(struct kgp_conn *, struct kgp_conn *);
 int		 kgp_conn_stream_move(struct kgp_conn *, uint32_t, int,
 		    uint64_t);

@@ -58,6 +58,7 @@ static const char *conn_error(struct kgp_conn *);
 static int	conn_flush(struct kgp_conn *);
 static int	conn_buffered(struct kgp_conn *);
 static void	conn_rtt_count(struct kgp_conn_stats *);
+static int	conn_hello_start(struct kgp_conn *);
 
 uint64_t
 conn_now_us(void)
@@ -233,6 +234,7 @@ kgp_conn_new(struct event_base *base, int fd, struct kgp_tls *io,
 	if (c->params.max_missed == 0)
 		c->params.max_missed = 30;
 	c->session = c->params.session;
+	c->held = c->params.role == KGP_ROLE_CLIENT && c->params.hold;
 	while (c->params.role == KGP_ROLE_CLIENT && c->session == 0)
 		arc4random_buf(&c->session, sizeof(c->session));
 	c->cb = *cb;
@@ -829,20 +831,79 @@ conn_handshake(struct kgp_conn *c)
 		return (conn_break(c, KGP_E_PROTOCOL, "TLS handshake: %s",
 		    err));
 	}
+	c->state = CONN_HELLO;
 	if (c->params.role == KGP_ROLE_CLIENT) {
 		hash = c->io != NULL ?
 		    tls_peer_cert_hash(kgp_tls_ctx(c->io)) : NULL;
 		if (hash != NULL)
 			strlcpy(c->peer_hash, hash, sizeof(c->peer_hash));
-		if (c->pin != NULL && c->pin[0] != '\0' &&
-		    (hash == NULL || strcasecmp(hash, c->pin) != 0))
-			return (conn_fail(c, KGP_E_AUTH,
-			    "server certificate %s does not match the pinned "
-			    "%s", hash ? hash : "(none)", c->pin));
-		c->state = CONN_HELLO;
-		conn_send_hello(c);
-	} else
-		c->state = CONN_HELLO;
+		if (!c->held)
+			return (conn_hello_start(c));
+	}
+	return (0);
+}
+
+/* Client, TLS done and the tunnel known: check the pin, say HELLO. */
+static int
+conn_hello_start(struct kgp_conn *c)
+{
+	const char	*hash = c->peer_hash[0] != '\0' ? c->peer_hash : NULL;
+
+	if (c->pin != NULL && c->pin[0] != '\0' &&
+	    (hash == NULL || strcasecmp(hash, c->pin) != 0))
+		return (conn_fail(c, KGP_E_AUTH,
+		    "server certificate %s does not match the pinned %s",
+		    hash ? hash : "(none)", c->pin));
+	conn_send_hello(c);
+	return (0);
+}
+
+/*
+ * Client: a connection made with params.hold (opened while the REST API
+ * was still creating the tunnel) learns its tunnel: the pin, the id and
+ * secret, its index and keepalive.  Once its TLS handshake is done, the
+ * pin is checked against the server's certificate and HELLO goes; the
+ * handshake's time bound starts again.  Returns -1, c untouched, when c
+ * is not held or is going down, or out of memory; 0 otherwise, even if
+ * the pin did not match: then c went down (the down callback) and is
+ * gone.
+ */
+int
+kgp_conn_auth(struct kgp_conn *c, const struct kgp_params *p)
+{
+	char	*pin = NULL, *id = NULL, *secret = NULL;
+
+	if (!c->held || c->state == CONN_DEAD || c->state == CONN_CLOSING ||
+	    c->state == CONN_BROKEN)
+		return (-1);
+	if ((p->pin && (pin = strdup(p->pin)) == NULL) ||
+	    (p->tunnel_id && (id = strdup(p->tunnel_id)) == NULL) ||
+	    (p->secret && (secret = strdup(p->secret)) == NULL)) {
+		free(pin);
+		free(id);
+		if (secret != NULL) {
+			explicit_bzero(secret, strlen(secret));
+			free(secret);
+		}
+		return (-1);
+	}
+	free(c->pin);
+	free(c->tunnel_id);
+	free(c->secret);
+	c->params.pin = c->pin = pin;
+	c->params.tunnel_id = c->tunnel_id = id;
+	c->params.secret = c->secret = secret;
+	c->params.conn_index = p->conn_index;
+	if (p->ping_ms)
+		c->params.ping_ms = p->ping_ms;
+	if (p->max_missed)
+		c->params.max_missed = p->max_missed;
+	c->held = 0;
+	event_del(c->ev_timer);
+	timer_ms(c->ev_timer, c->params.handshake_ms);
+	/* a pin that does not match fails c through the down callback */
+	if (c->state == CONN_HELLO)
+		conn_hello_start(c);
 	return (0);
 }
 

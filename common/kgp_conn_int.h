@@ -25,6 +25,7 @@
 #define STREAM_IO_MAX		(128 * 1024)	/* one write system call */
 #define STREAM_NOTSENT		(128 * 1024)	/* unsent in a TCP socket */
 #define CONN_NOTSENT		(128 * 1024)	/* unsent in the link's socket */
+#define STREAM_SMALL		(64 * 1024)	/* sent less: goes first */
 #define CLOSE_GRACE_MS		2000
 #define WBUF_SIZE		(64 * 1024)	/* one TLS write at most */
 #define RTX_COPY_MAX		(16 * 1024)	/* less is copied into wbuf */
@@ -108,6 +109,8 @@ struct kgp_conn {
 	enum conn_state		 state;
 	int			 established;	/* the session has been up */
 	int			 resuming;	/* this handshake resumes it */
+	int			 held;		/* client: no HELLO before
+						   kgp_conn_auth() */
 	struct event		*ev_read;
 	struct event		*ev_write;
 	struct event		*ev_timer;	/* handshake, ping, close */

@@ -253,9 +253,12 @@ stream_read_on(struct kgp_stream *s)
 
 /*
  * Is the connection's output too full to take more of s, or are others
- * waiting for their turn before it?  Then s waits at the end of the
- * blocked list until conn_unblock() lets it go on: streams take turns,
- * and a small one waits behind at most CONN_OUT_HIGH of a bulk one's.
+ * waiting for their turn before it?  Then s waits on the blocked list
+ * until conn_unblock() lets it go on: streams take turns, and a small
+ * one waits behind at most CONN_OUT_HIGH of a bulk one's.  A stream
+ * that has sent less than STREAM_SMALL in all (a request, an answer's
+ * head, a small answer) waits at the head of the list, before the bulk
+ * ones.
  */
 static int
 stream_held(struct kgp_stream *s)
@@ -267,7 +270,10 @@ stream_held(struct kgp_stream *s)
 		return (0);
 	if (!(s->flags & S_BLOCKED)) {
 		s->flags |= S_BLOCKED;
-		TAILQ_INSERT_TAIL(&c->blocked, s, blocked);
+		if (s->sent < STREAM_SMALL)
+			TAILQ_INSERT_HEAD(&c->blocked, s, blocked);
+		else
+			TAILQ_INSERT_TAIL(&c->blocked, s, blocked);
 	}
 	return (1);
 }

@@ -25,6 +25,8 @@
 #define SC_DEFAULT_MAX_MISSED	30
 #define SC_DEFAULT_SE_PORT	4445
 #define SC_KEEPALIVE_SEC	1
+#define SC_EARLY_KGP_PORT	4443	/* the early connection: this port of */
+					/* the REST API's host (sc-server's) */
 #define SC_CA_CHUNK		16000
 #define SC_CACERT_FILES_MAX	16	/* --cacert-file, up to SC_CA_MAX in all */
 #define SC_REGIONS_MAX		32	/* the operator's region table (regions) */
@@ -532,6 +534,7 @@ struct link_cb {
 	void	(*stop)(int);		/* sc cannot go on */
 };
 void		 link_init(struct sc *, const struct link_cb *);
+void		 link_early(void);
 void		 link_start_all(void);
 void		 link_cancel_all(void);
 void		 link_up(const struct kgp_link_event *);

@@ -64,8 +64,13 @@ static struct sc	*env;
 static const struct link_cb *link_cb;
 /* "Basic base64(user:password)", NULL without credentials */
 static char	*proxy_auth;
+/* the early connection given to kgpd: where it went, 0: none */
+static char	 early_host[SC_HOST_LEN];
+static int	 early_port;
+static struct child	*early_kgpd;	/* the kgpd it went to: connection 0's */
 
 static void	 link_start(struct link *);
+static int	 link_early_end(struct link *);
 static void	 link_try(struct link *, const char *);
 static void	 link_connect_cb(int, short, void *);
 static void	 link_handoff(struct link *, int);
@@ -152,6 +157,99 @@ link_get(uint32_t index, const char *what)
 	return (&env->links[index]);
 }
 
+/*
+ * Before the tunnel is created: a TCP connection to where its KGP
+ * endpoint most likely is, the REST API's host at SC_EARLY_KGP_PORT,
+ * given to kgpd at once, so that TCP and TLS go while the REST API
+ * answers (sc.8, "Start-up").  kgpd sends HELLO once the tunnel is
+ * known and its pin matches (link_early_end()).  Not through an upstream
+ * proxy, nor with --tunnel-cainfo (the name must be verified during the
+ * handshake, before the answer names the host).  The name is resolved
+ * here: the REST API's host is a literal address or a name libcurl
+ * resolves next anyway.
+ */
+void
+link_early(void)
+{
+	const struct sc_config	*conf = env->conf;
+	struct http_url		 u;
+	struct addrinfo		 hints, *res;
+	struct kgp_config	 kc;
+	char			 port[16];
+	int			 fd, on = 1;
+
+	early_port = 0;
+	early_kgpd = child_kgpd_of(0);
+	if (link_proxied() || env->ca != NULL ||
+	    (conf->proxy_host != NULL && conf->proxy_rest) ||
+	    !child_ready(early_kgpd->id) ||
+	    http_parse_url(conf->rest_url, &u) == -1)
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", SC_EARLY_KGP_PORT);
+	if (getaddrinfo(u.auth.host, port, &hints, &res) != 0)
+		return;
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, res->ai_protocol);
+	if (fd == -1 || (connect(fd, res->ai_addr, res->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS)) {
+		if (fd != -1)
+			close(fd);
+		freeaddrinfo(res);
+		return;
+	}
+	freeaddrinfo(res);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	memset(&kc, 0, sizeof(kc));
+	strlcpy(kc.server_name, u.auth.host, sizeof(kc.server_name));
+	kc.connections = 1;
+	kc.keepalive_sec = SC_KEEPALIVE_SEC;
+	kc.max_missed_acks = conf->max_missed_acks;
+	strlcpy(kc.congestion, conf->kgp_congestion, sizeof(kc.congestion));
+	if (child_compose(early_kgpd, IMSG_KGP_EARLY, fd, &kc,
+	    sizeof(kc)) == -1)
+		return;
+	/* now: the REST calls that follow block the loop */
+	imsg_flush(&early_kgpd->iev.ibuf);
+	strlcpy(early_host, u.auth.host, sizeof(early_host));
+	early_port = SC_EARLY_KGP_PORT;
+	log_debug("early connection to %s:%d, while the tunnel is created",
+	    early_host, early_port);
+}
+
+/*
+ * The tunnel is known: the early connection becomes connection l (1) if
+ * it went where the tunnel is, or is dropped (0: l connects as usual).
+ * Only a connection of the kgpd that holds it (connection 0's) takes it.
+ */
+static int
+link_early_end(struct link *l)
+{
+	uint32_t	 index = l->index;
+
+	if (early_port == 0 || child_kgpd_of(l->index) != early_kgpd)
+		return (0);
+	if (strcmp(early_host, env->tunnel.host) != 0 ||
+	    early_port != env->tunnel.ssh_port) {
+		log_debug("the tunnel is at %s:%d, not %s:%d: the early "
+		    "connection is dropped", env->tunnel.host,
+		    env->tunnel.ssh_port, early_host, early_port);
+		index = SC_EARLY_DROP;
+	}
+	early_port = 0;
+	if (child_compose(early_kgpd, IMSG_KGP_EARLY_END, -1,
+	    &index, sizeof(index)) == -1 || index == SC_EARLY_DROP)
+		return (0);
+	log_debug("connection %u: the early connection to %s:%d", l->index,
+	    env->tunnel.host, env->tunnel.ssh_port);
+	l->state = LINK_HANDSHAKE;
+	if (env->state == SC_STARTING)
+		env->state = SC_CONNECTING;
+	return (1);
+}
+
 /* Every connection from scratch: the first start, or a new kgpd. */
 void
 link_start_all(void)
@@ -199,6 +297,8 @@ link_start(struct link *l)
 	    !child_ready(child_kgpd_of(l->index)->id))
 		return;
 	link_cancel(l);
+	if (link_early_end(l))
+		return;
 	l->state = LINK_CONNECTING;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -785,6 +885,8 @@ link_kgpd_died(uint32_t k)
 	struct link	*l;
 	uint32_t	 i;
 
+	if (early_port != 0 && child_kgpd_of(k) == early_kgpd)
+		early_port = 0;	/* the new kgpd never had it */
 	for (i = k; i < env->nlinks; i += env->nkgpd) {
 		l = &env->links[i];
 		if (l->state == LINK_UP) {

@@ -63,6 +63,7 @@ static const char *sc_state_name(enum sc_state);
 static void	 sc_status(struct ctl_status *, struct sc_link_stats *);
 static void	 sc_touch_readyfile(void);
 static int	 sc_tunnel_ready(void);
+static int	 sc_remove_colliding(void);
 static void	 sc_tunnel_up(void);
 static void	 sc_sig_handler(int);
 static void	 sc_sig_cb(int, short, void *);
@@ -222,19 +223,23 @@ sc_touch_readyfile(void)
 }
 
 /*
- * The tunnel is up, the first time, and not yet said: colliding tunnels
- * go.  They go now rather than before the create (as Sauce Connect 4
- * has it), so that the list and the deletes are not on the way to
- * ready: the tunnel comes up one round trip sooner, and for a moment two
- * of that name run, which the server allows.
+ * Colliding tunnels go, once: after the create rather than before it (as
+ * Sauce Connect 4 has it), while kgpd's handshake runs, so that the list
+ * and the deletes are not on the way to ready; for a moment two of that
+ * name run, which the server allows.  They are gone before the tunnel
+ * is said to be up.
  */
 static int
-sc_tunnel_ready(void)
+sc_remove_colliding(void)
 {
 	const struct sc_config	*conf = env->conf;
+	static int		 done;
 	char			 err[1024];
 	int			 ret;
 
+	if (done)
+		return (0);
+	done = 1;
 	if (!conf->no_remove_colliding && !conf->tunnel_pool) {
 		rest_abort_on_signal(1);
 		ret = rest_remove_colliding(conf->tunnel_name, env->tunnel.id,
@@ -249,6 +254,13 @@ sc_tunnel_ready(void)
 		}
 	}
 	return (0);
+}
+
+/* The tunnel is up, the first time, and not yet said. */
+static int
+sc_tunnel_ready(void)
+{
+	return (sc_remove_colliding());
 }
 
 /* The tunnel is up, the first time, and said: the readyfile, systemd. */
@@ -300,9 +312,11 @@ sc_stats_cb(int fd, short event, void *arg)
 }
 
 /*
- * Start-up, once both children said hello: create the tunnel, wait
- * until it runs, connect (colliding tunnels go once it is up:
- * sc_tunnel_up()).  The REST calls block.
+ * Start-up, once both children said hello: an early connection to where
+ * the KGP endpoint most likely is (link_early()), create the tunnel,
+ * wait until it runs, connect (or go on with the early connection), and
+ * remove colliding tunnels while kgpd's handshake runs.  The REST calls
+ * block; kgpd does TLS meanwhile.
  */
 static void
 sc_startup(int fd, short event, void *arg)
@@ -316,6 +330,7 @@ sc_startup(int fd, short event, void *arg)
 
 	if (env->state == SC_STOPPING)
 		return;
+	link_early();
 	rest_abort_on_signal(1);
 	sdnotify("STATUS=Creating the tunnel (REST API %s)", conf->rest_url);
 	log_info("Starting the tunnel%s%s%s (REST API %s)",
@@ -389,6 +404,10 @@ sc_startup(int fd, short event, void *arg)
 	    env->tunnel.id, env->tunnel.host, env->tunnel.ssh_port);
 	childmsg_kgp_config();
 	link_start_all();
+	/* the messages to kgpd leave before the REST calls block */
+	if (child_ready(CHILD_KGPD))
+		imsg_flush(&children[CHILD_KGPD].iev.ibuf);
+	sc_remove_colliding();
 	return;
 
  interrupted:

@@ -31,6 +31,8 @@
 static int	kgpd_config(struct imsgev *, struct imsg *);
 static int	kgpd_ca(struct imsgev *, struct imsg *);
 static int	kgpd_connect_msg(struct imsgev *, struct imsg *);
+static int	kgpd_early_msg(struct imsgev *, struct imsg *);
+static int	kgpd_early_end(struct imsgev *, struct imsg *);
 static int	kgpd_drain(struct imsgev *, struct imsg *);
 static int	kgpd_stats_req(struct imsgev *, struct imsg *);
 static int	kgpd_streams_req(struct imsgev *, struct imsg *);
@@ -51,6 +53,10 @@ static const struct imsgev_msg kgpd_msgs_main[] = {
 	{ IMSGEV_TYPE(IMSG_KGP_CA), 1, IMSG_MAXDATA, 0, NULL, kgpd_ca },
 	{ IMSGEV_TYPE(IMSG_KGP_CONNECT), IMSGEV_SIZE(uint32_t), IMSGEV_FD,
 	    NULL, kgpd_connect_msg },
+	{ IMSGEV_TYPE(IMSG_KGP_EARLY), IMSGEV_SIZE(struct kgp_config),
+	    IMSGEV_FD | IMSGEV_ONCE, kgp_config_valid, kgpd_early_msg },
+	{ IMSGEV_TYPE(IMSG_KGP_EARLY_END), IMSGEV_SIZE(uint32_t), 0, NULL,
+	    kgpd_early_end },
 	{ IMSGEV_TYPE(IMSG_KGP_DRAIN), IMSGEV_EMPTY, 0, NULL, kgpd_drain },
 	{ IMSGEV_TYPE(IMSG_KGP_BREAK), IMSGEV_EMPTY, 0, NULL, kgpd_break },
 	{ IMSGEV_TYPE(IMSG_STATS_REQ), IMSGEV_EMPTY, 0, NULL,
@@ -98,6 +104,8 @@ static int			 have_conf;
 static char			*ca_pem;
 static size_t			 ca_len;
 static struct slot		 slots[SC_MAX_CONNECTIONS];
+/* opened while the REST API created the tunnel: TLS only, no slot yet */
+static struct kgp_conn		*early;
 static uint32_t			 nslots;
 static TAILQ_HEAD(, retired)	 retired = TAILQ_HEAD_INITIALIZER(retired);
 static struct sc_stats		 stats_done;	/* of finished connections */
@@ -163,6 +171,7 @@ main(int argc, char *argv[])
 
 	for (i = 0; i < nslots; i++)
 		kgp_conn_free(slots[i].conn);
+	kgp_conn_free(early);
 	while ((r = TAILQ_FIRST(&retired)) != NULL) {
 		TAILQ_REMOVE(&retired, r, entry);
 		kgp_conn_free(r->conn);
@@ -454,6 +463,12 @@ kgpd_down(struct kgp_conn *c, int code, const char *why, void *arg)
 	struct retired	*r;
 
 	kgpd_account(c);
+	if (c == early) {
+		log_debug("early KGP connection closed: %s", why);
+		early = NULL;
+		kgp_conn_free(c);
+		return;
+	}
 	if (sl == NULL) {
 		TAILQ_FOREACH(r, &retired, entry)
 			if (r->conn == c)
@@ -506,8 +521,13 @@ kgpd_account_slot(struct slot *sl, struct kgp_conn *c)
 		sl->last_break = cs.last_break;
 }
 
+/*
+ * The TLS context of a link to server_name: verified against the CA of
+ * --tunnel-cainfo if there is one, else not verified here (pinned: the
+ * KGP engine compares the certificate's hash before HELLO).
+ */
 static struct kgp_tls *
-kgpd_tls(int fd, const char **why)
+kgpd_tls(int fd, const char *server_name, int pinned, const char **why)
 {
 	struct tls_config	*tc;
 	struct tls		*tls = NULL;
@@ -526,7 +546,7 @@ kgpd_tls(int fd, const char **why)
 			*why = tls_config_error(tc);
 			goto fail;
 		}
-	} else if (conf.pin[0] != '\0') {
+	} else if (pinned) {
 		/* the pinned hash from the authenticated REST answer */
 		tls_config_insecure_noverifycert(tc);
 		tls_config_insecure_noverifyname(tc);
@@ -536,7 +556,7 @@ kgpd_tls(int fd, const char **why)
 		goto fail;
 	}
 	if (tls_configure(tls, tc) == -1 ||
-	    (io = kgp_tls_connect(tls, fd, conf.server_name)) == NULL) {
+	    (io = kgp_tls_connect(tls, fd, server_name)) == NULL) {
 		*why = tls_error(tls);
 		goto fail;
 	}
@@ -549,6 +569,61 @@ fail:
 	tls_free(tls);
 	tls_config_free(tc);
 	return (NULL);
+}
+
+/* A client link's parameters from the controller's configuration kc. */
+static void
+kgpd_params(struct kgp_params *params, const struct kgp_config *kc,
+    uint32_t index)
+{
+	memset(params, 0, sizeof(*params));
+	params->role = KGP_ROLE_CLIENT;
+	params->window = KGP_DEFAULT_WINDOW;
+	params->ping_ms = kc->keepalive_sec ? kc->keepalive_sec * 1000 : 5000;
+	params->max_missed = kc->max_missed_acks ? kc->max_missed_acks : 30;
+	params->handshake_ms = 15000;
+	/* the KGP links' TCP_CONGESTION (--kgp-congestion) */
+	if (strcmp(kc->congestion, "default") != 0)
+		params->congestion = kc->congestion;
+	params->pin = ca_len > 0 ? NULL : kc->pin;
+	params->tunnel_id = kc->tunnel_id;
+	params->secret = kc->secret;
+	params->conn_index = index;
+}
+
+/*
+ * The early connection (sc.8, "Start-up"): a socket still connecting to
+ * where the KGP endpoint will most likely be, given while the REST API
+ * creates the tunnel.  Its TLS handshake goes now; HELLO waits for the
+ * tunnel (kgpd_early_end).  Nothing is verified yet: the pin is checked
+ * once it is known, before HELLO.  A failure only loses the head start.
+ */
+static void
+kgpd_early(int fd, const struct kgp_config *kc)
+{
+	struct kgp_params	 params;
+	struct kgp_tls		*io;
+	const char		*why;
+
+	if (have_conf) {
+		close(fd);
+		fatalx("early connection after the configuration");
+	}
+	set_nonblock(fd);
+	if ((io = kgpd_tls(fd, kc->server_name, 1, &why)) == NULL) {
+		close(fd);
+		return;
+	}
+	kgpd_params(&params, kc, 0);
+	params.hold = 1;
+	if ((early = kgp_conn_new(base, fd, io, &params, &kgpd_callbacks,
+	    NULL)) == NULL) {
+		log_warnx("early connection: out of memory");
+		kgp_tls_free(io);
+		close(fd);
+		return;
+	}
+	log_debug("early KGP connection to %s: TLS handshake", kc->server_name);
 }
 
 /*
@@ -573,7 +648,8 @@ kgpd_connect(int fd, uint32_t index)
 	}
 	sl = &slots[index];
 	set_nonblock(fd);
-	if ((io = kgpd_tls(fd, &why)) == NULL)
+	if ((io = kgpd_tls(fd, conf.server_name, conf.pin[0] != '\0', &why))
+	    == NULL)
 		goto fail;
 	if (sl->conn != NULL) {
 		if (kgp_conn_resume(sl->conn, fd, io) == 0) {
@@ -587,19 +663,7 @@ kgpd_connect(int fd, uint32_t index)
 		kgp_conn_free(sl->conn);
 		sl->conn = NULL;
 	}
-	memset(&params, 0, sizeof(params));
-	params.role = KGP_ROLE_CLIENT;
-	params.window = KGP_DEFAULT_WINDOW;
-	params.ping_ms = conf.keepalive_sec ? conf.keepalive_sec * 1000 : 5000;
-	params.max_missed = conf.max_missed_acks ? conf.max_missed_acks : 30;
-	params.handshake_ms = 15000;
-	/* the KGP links' TCP_CONGESTION (--kgp-congestion) */
-	if (strcmp(conf.congestion, "default") != 0)
-		params.congestion = conf.congestion;
-	params.pin = ca_len > 0 ? NULL : conf.pin;
-	params.tunnel_id = conf.tunnel_id;
-	params.secret = conf.secret;
-	params.conn_index = index;
+	kgpd_params(&params, &conf, index);
 	if ((sl->conn = kgp_conn_new(base, fd, io, &params, &kgpd_callbacks,
 	    sl)) == NULL) {
 		why = "out of memory";
@@ -645,6 +709,62 @@ kgpd_connect_msg(struct imsgev *iev, struct imsg *imsg)
 
 	memcpy(&index, imsg->data, sizeof(index));
 	kgpd_connect(imsg_get_fd(imsg), index);
+	return (IMSGEV_OK);
+}
+
+static int
+kgpd_early_msg(struct imsgev *iev, struct imsg *imsg)
+{
+	struct kgp_config	 kc;
+
+	memcpy(&kc, imsg->data, sizeof(kc));
+	kgpd_early(imsg_get_fd(imsg), &kc);
+	return (IMSGEV_OK);
+}
+
+/*
+ * The tunnel is known: the early connection becomes link index (its pin
+ * checked, HELLO sent), or is closed (SC_EARLY_DROP: the tunnel is
+ * elsewhere).  One that was lost meanwhile is reported down, and the
+ * controller connects as usual.
+ */
+static int
+kgpd_early_end(struct imsgev *iev, struct imsg *imsg)
+{
+	struct kgp_params	 params;
+	struct kgp_conn		*c = early;
+	struct slot		*sl;
+	uint32_t		 index;
+
+	memcpy(&index, imsg->data, sizeof(index));
+	early = NULL;
+	if (index == SC_EARLY_DROP) {
+		if (c != NULL)
+			log_debug("early KGP connection dropped: the tunnel "
+			    "is elsewhere");
+		kgp_conn_free(c);
+		return (IMSGEV_OK);
+	}
+	if (!have_conf || index >= nslots || slots[index].conn != NULL) {
+		kgp_conn_free(c);
+		return (IMSGEV_BAD);
+	}
+	sl = &slots[index];
+	if (c == NULL) {
+		kgpd_link_event(IMSG_KGP_DOWN, sl, "the early connection "
+		    "was lost", 0);
+		return (IMSGEV_OK);
+	}
+	kgpd_params(&params, &conf, index);
+	kgp_conn_set_arg(c, sl);
+	sl->conn = c;
+	/* from here the callbacks speak of sl, a failure included */
+	if (kgp_conn_auth(c, &params) == -1) {
+		sl->conn = NULL;
+		kgp_conn_free(c);
+		kgpd_link_event(IMSG_KGP_DOWN, sl, "the early connection "
+		    "cannot go on", 0);
+	}
 	return (IMSGEV_OK);
 }
 

@@ -13,7 +13,8 @@
  *		   as the directory has no file "broken"; once it has, it
  *		   exits with status 1 at once, before its hello.
  *	...-hello2: kgpd: hello, then for each connection sc hands over
- *		   (IMSG_KGP_CONNECT) an IMSG_KGP_UP; once all are up, a
+ *		   (IMSG_KGP_CONNECT, or the early one: IMSG_KGP_EARLY_END)
+ *		   an IMSG_KGP_UP; once all are up, a
  *		   second hello.  A configuration or a connection after it
  *		   (sc taking it for a new kgpd and connecting the tunnel
  *		   again) is said on standard error, which is sc's log.
@@ -83,6 +84,15 @@ hello2(struct imsgbuf *ib, struct imsg *imsg, struct kgp_config *kc,
 			*nlinks = kc->connections;
 		explicit_bzero(kc, sizeof(*kc));
 		break;
+	case IMSG_KGP_EARLY:
+		close(imsg_get_fd(imsg));
+		break;
+	case IMSG_KGP_EARLY_END:
+		/* the early connection, as connection index */
+		if (imsg_get_data(imsg, index, sizeof(*index)) == -1 ||
+		    *index == SC_EARLY_DROP)
+			break;
+		/* FALLTHROUGH */
 	case IMSG_KGP_CONNECT:
 		if (*again)
 			fprintf(stderr, "badchild: IMSG_KGP_CONNECT after the "

@@ -132,6 +132,9 @@ run_until(struct pair *p, int *flag, int ms)
 	}
 }
 
+/* pair_setup(): the client holds HELLO until kgp_conn_auth() */
+static int	 setup_hold;
+
 static void
 pair_setup(struct pair *p, const char *client_secret, const char *pin)
 {
@@ -171,6 +174,10 @@ pair_setup(struct pair *p, const char *client_secret, const char *pin)
 	cp.tunnel_id = "0123456789abcdef0123456789abcdef";
 	cp.secret = client_secret;
 	cp.pin = pin;
+	if (setup_hold) {
+		cp.hold = 1;
+		cp.tunnel_id = cp.secret = cp.pin = NULL;
+	}
 	assert_non_null(p->server = kgp_conn_new(p->base, sv[0], sio, &sp,
 	    &srv_cb, p));
 	assert_non_null(p->client = kgp_conn_new(p->base, sv[1], cio, &cp,
@@ -219,17 +226,76 @@ test_wrong_secret(void **state)
 	pair_teardown(&p);
 }
 
+/* the client fails: the server's certificate is not the pinned one */
+static void
+pin_mismatch(struct pair *p)
+{
+	run_until(p, &p->client_down, 3000);
+	assert_true(p->client_down);
+	assert_int_equal(p->down_code, KGP_E_AUTH);
+	assert_non_null(strstr(p->down_why, "does not match"));
+}
+
 static void
 test_bad_pin(void **state)
 {
 	struct pair	 p;
 
 	pair_setup(&p, "s3cret", "SHA256:0000");
-	run_until(&p, &p.client_down, 3000);
-	assert_true(p.client_down);
-	assert_int_equal(p.down_code, KGP_E_AUTH);
-	assert_non_null(strstr(p.down_why, "does not match"));
+	pin_mismatch(&p);
 	pair_teardown(&p);
+}
+
+/*
+ * The early connection of sc: TLS goes, HELLO waits for the tunnel
+ * (kgp_conn_auth); then the pin is checked and the session comes up, or
+ * the connection fails with KGP_E_AUTH.  A connection that is not held
+ * refuses kgp_conn_auth.
+ */
+static void
+early(const char *pin_given, int want_up)
+{
+	struct pair		 p;
+	struct kgp_params	 ap;
+	char			 pin[128];
+
+	setup_hold = 1;
+	pair_setup(&p, "s3cret", NULL);
+	setup_hold = 0;
+	/* the TLS handshake ends, nothing more: the server hears no HELLO */
+	run_until(&p, &p.server_up, 300);
+	assert_false(p.server_up);
+	assert_false(p.client_up);
+	assert_false(p.client_down);
+	assert_true(strncmp(kgp_conn_peer_hash(p.client), "SHA256:", 7) == 0);
+	strlcpy(pin, pin_given != NULL ? pin_given :
+	    kgp_conn_peer_hash(p.client), sizeof(pin));
+	memset(&ap, 0, sizeof(ap));
+	ap.tunnel_id = "0123456789abcdef0123456789abcdef";
+	ap.secret = "s3cret";
+	ap.pin = pin;
+	assert_int_equal(kgp_conn_auth(p.client, &ap), 0);
+	if (want_up) {
+		run_until(&p, &p.client_up, 3000);
+		assert_true(p.client_up);
+		assert_true(p.server_up);
+		/* once is all */
+		assert_int_equal(kgp_conn_auth(p.client, &ap), -1);
+	} else
+		pin_mismatch(&p);
+	pair_teardown(&p);
+}
+
+static void
+test_early_hold(void **state)
+{
+	early(NULL, 1);
+}
+
+static void
+test_early_bad_pin(void **state)
+{
+	early("SHA256:0000", 0);
 }
 
 /* move len bytes from "browser" to "app" and back, checking every byte */
@@ -2561,6 +2627,8 @@ main(void)
 		cmocka_unit_test(test_handshake),
 		cmocka_unit_test(test_wrong_secret),
 		cmocka_unit_test(test_bad_pin),
+		cmocka_unit_test(test_early_hold),
+		cmocka_unit_test(test_early_bad_pin),
 		cmocka_unit_test(test_stream_bytes_and_close),
 		cmocka_unit_test(test_local_stream),
 		cmocka_unit_test(test_flow_control_isolation),
