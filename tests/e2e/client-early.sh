@@ -21,6 +21,21 @@ n=$(cloud ss -tnH state established "( sport = :$KGP_PORT )" | wc -l)
 [ "$n" = 1 ] || fail "$n KGP connections on the server, want 1"
 ok "the early connection to $CLOUD_IP:$KGP_PORT carries the tunnel"
 stop_sc
+
+# 1b. four connections in two kgpd processes: the early connection is
+# connection 0's, in the kgpd that carries connection 0; the other
+# three connect as usual
+start_sc -v --tunnel-connections 4 --kgp-processes 2
+browse_ok early4 || fail "no answer through the tunnel with 4 connections"
+grep -q "connection 0: the early connection to $CLOUD_IP:$KGP_PORT" "$TMP/sc.log" ||
+    fail "connection 0 did not take the early connection: $(grep -i early "$TMP/sc.log")"
+kgp_conns() {
+	[ "$(cloud ss -tnH state established "( sport = :$KGP_PORT )" | wc -l)" = 4 ]
+}
+wait_for 20 kgp_conns ||
+    fail "$(cloud ss -tnH state established "( sport = :$KGP_PORT )" | wc -l) KGP connections on the server, want 4"
+ok "with two kgpd processes the early connection is connection 0, four connections up"
+stop_sc
 kill "$SERVER_PID"
 wait "$SERVER_PID"
 
