@@ -575,7 +575,7 @@ sq_list(const char *sql, const char *param,
     void (*cb)(void *, int, const char **), void *arg)
 {
 	sqlite3_stmt	*st;
-	const char	*v[8];
+	const char	*v[DB_LIST_COLS];
 	int		 i, n, rc;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -584,7 +584,7 @@ sq_list(const char *sql, const char *param,
 		db_bind_text(st, 1, param);
 	n = sqlite3_column_count(st);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		for (i = 0; i < n && i < 8; i++)
+		for (i = 0; i < n && i < DB_LIST_COLS; i++)
 			if ((v[i] = (const char *)sqlite3_column_text(st,
 			    i)) == NULL)
 				v[i] = "";

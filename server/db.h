@@ -9,6 +9,8 @@
 #ifndef DB_H
 #define DB_H
 
+#define DB_LIST_COLS	16	/* columns of a listing's row: the first */
+
 struct db_ops {
 	const char	*name;
 	int		 (*open)(const char *, const char *);

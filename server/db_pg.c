@@ -749,7 +749,7 @@ pg_list(const char *sql, const char *param,
     void (*cb)(void *, int, const char **), void *arg)
 {
 	PGresult	*res;
-	const char	*v[8], *p;
+	const char	*v[DB_LIST_COLS], *p;
 	char		 q[1024];
 	int		 i, n, r;
 
@@ -766,7 +766,7 @@ pg_list(const char *sql, const char *param,
 		return (-1);
 	n = PQnfields(res);
 	for (r = 0; r < PQntuples(res); r++) {
-		for (i = 0; i < n && i < 8; i++)
+		for (i = 0; i < n && i < DB_LIST_COLS; i++)
 			v[i] = PQgetvalue(res, r, i);
 		cb(arg, n, v);
 	}

@@ -264,3 +264,132 @@ db_account_del(const char *name)
 	}
 	return (0);
 }
+
+/* db_tunnel_node()'s row: the node, or "" for NULL */
+struct db_node_name {
+	char	*buf;
+	size_t	 len;
+	int	 found;
+};
+
+static void
+db_tunnel_node_row(void *arg, int n, const char **v)
+{
+	struct db_node_name	*nn = arg;
+
+	if (n < 1)
+		return;
+	nn->found = 1;
+	strlcpy(nn->buf, v[0], nn->len);
+}
+
+/*
+ * The node that holds the client session of tunnel id into node (""
+ * when none does): 0, or -1 ("not found" in db_error() when there is no
+ * such tunnel).
+ */
+int
+db_tunnel_node(const char *id, char *node, size_t len)
+{
+	struct db_node_name	 nn;
+
+	if (len == 0)
+		return (db_fail("no room"));
+	*node = '\0';
+	nn.buf = node;
+	nn.len = len;
+	nn.found = 0;
+	if (ops->list("SELECT coalesce(node, '') FROM tunnels WHERE id = ?",
+	    id, db_tunnel_node_row, &nn) == -1)
+		return (-1);
+	if (!nn.found)
+		return (db_fail("not found"));
+	if (*node != '\0' && !node_name_valid(node)) {
+		*node = '\0';
+		return (db_fail("tunnel %s: a bad node name", id));
+	}
+	return (0);
+}
+
+/* The columns of a node's row, in struct node_info's order. */
+#define DB_NODE_COLUMNS	"name, host, kgp_port, entry_port, rest_url, " \
+	"cert_sha256, state, tunnels, streams, started, heartbeat"
+#define DB_NODE_NCOLUMNS	11
+
+/* One row of DB_NODE_COLUMNS into ni: 0, or -1 when it does not fit. */
+static int
+db_node_parse(int n, const char **v, struct node_info *ni)
+{
+	const char	*errstr;
+	int64_t		 now = time(NULL);
+
+	memset(ni, 0, sizeof(*ni));
+	if (n < DB_NODE_NCOLUMNS || !node_name_valid(v[0]) ||
+	    strlcpy(ni->host, v[1], sizeof(ni->host)) >= sizeof(ni->host) ||
+	    strlcpy(ni->rest_url, v[4], sizeof(ni->rest_url)) >=
+	    sizeof(ni->rest_url) || strlcpy(ni->cert_sha256, v[5],
+	    sizeof(ni->cert_sha256)) >= sizeof(ni->cert_sha256) ||
+	    (ni->state = node_state_parse(v[6])) == -1)
+		return (-1);
+	strlcpy(ni->name, v[0], sizeof(ni->name));
+	ni->kgp_port = strtonum(v[2], 0, 65535, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	ni->entry_port = strtonum(v[3], 0, 65535, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	ni->tunnels = strtonum(v[7], 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	ni->streams = strtonum(v[8], 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	ni->started = strtonum(v[9], 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	ni->heartbeat = strtonum(v[10], 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	ni->alive = ni->state != NODE_DOWN &&
+	    now - ni->heartbeat < NODE_DEAD_SEC;
+	return (0);
+}
+
+struct db_node_one {
+	struct node_info	*ni;
+	int			 found;
+	int			 bad;
+};
+
+static void
+db_node_row(void *arg, int n, const char **v)
+{
+	struct db_node_one	*o = arg;
+
+	if (db_node_parse(n, v, o->ni) == -1)
+		o->bad = 1;
+	else
+		o->found = 1;
+}
+
+/*
+ * The row of node name into ni: 0, or -1 ("not found" in db_error()
+ * when there is none).  ni->alive: its heartbeat is younger than
+ * NODE_DEAD_SEC and it is not down.
+ */
+int
+db_node_get(const char *name, struct node_info *ni)
+{
+	struct db_node_one	 o;
+
+	o.ni = ni;
+	o.found = o.bad = 0;
+	if (ops->list("SELECT " DB_NODE_COLUMNS " FROM nodes WHERE name = ?",
+	    name, db_node_row, &o) == -1)
+		return (-1);
+	if (o.bad)
+		return (db_fail("node %s: a bad row", name));
+	if (!o.found)
+		return (db_fail("not found"));
+	return (0);
+}

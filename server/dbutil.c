@@ -112,6 +112,48 @@ const struct db_migration db_migrations[] = {
 	"CREATE INDEX events_account ON events(account);"
 	"CREATE INDEX events_org ON events(org);"
 	},
+	/*
+	 * 2: a cluster of nodes on one database (sc-server --node): each
+	 * node's row, the node holding a tunnel's client session, and
+	 * the cluster's settings ('node-secret': how nodes know each
+	 * other)
+	 */
+	{
+	/* SQLite */
+	"CREATE TABLE nodes ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  host TEXT NOT NULL,"
+	"  kgp_port INTEGER NOT NULL,"
+	"  entry_port INTEGER NOT NULL,"
+	"  rest_url TEXT NOT NULL,"
+	"  cert_sha256 TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('up', 'draining', 'down')),"
+	"  tunnels INTEGER NOT NULL DEFAULT 0,"
+	"  streams INTEGER NOT NULL DEFAULT 0,"
+	"  started INTEGER NOT NULL,"
+	"  heartbeat INTEGER NOT NULL);"
+	"ALTER TABLE tunnels ADD COLUMN node TEXT;"
+	"CREATE TABLE cluster ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  value TEXT NOT NULL);",
+	/* PostgreSQL */
+	"CREATE TABLE nodes ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  host TEXT NOT NULL,"
+	"  kgp_port INTEGER NOT NULL,"
+	"  entry_port INTEGER NOT NULL,"
+	"  rest_url TEXT NOT NULL,"
+	"  cert_sha256 TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('up', 'draining', 'down')),"
+	"  tunnels INTEGER NOT NULL DEFAULT 0,"
+	"  streams INTEGER NOT NULL DEFAULT 0,"
+	"  started BIGINT NOT NULL,"
+	"  heartbeat BIGINT NOT NULL);"
+	"ALTER TABLE tunnels ADD COLUMN node TEXT;"
+	"CREATE TABLE cluster ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  value TEXT NOT NULL);"
+	},
 };
 const int db_nmigrations = sizeof(db_migrations) / sizeof(db_migrations[0]);
 
@@ -287,4 +329,26 @@ event_name(int kind)
 	if (kind < 1 || kind > EVENT_KIND_MAX)
 		return ("?");
 	return (event_names[kind]);
+}
+
+static const char *const node_states[] = { "up", "draining", "down" };
+
+/* nodes.state: NODE_*, or -1. */
+int
+node_state_parse(const char *s)
+{
+	int	 i;
+
+	for (i = 0; i < 3; i++)
+		if (strcmp(s, node_states[i]) == 0)
+			return (i);
+	return (-1);
+}
+
+const char *
+node_state_name(int state)
+{
+	if (state < NODE_UP || state > NODE_DOWN)
+		return ("?");
+	return (node_states[state]);
 }

@@ -29,7 +29,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	12
+#define SRV_IMSG_VERSION	13
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -174,6 +174,7 @@ struct srv_config {
 	int32_t		 kgp_port;
 	int32_t		 metrics;	/* -m: REST serves, KGP reports */
 	char		 host[HOST_MAX];
+	char		 node[NODE_NAME_MAX];	/* --node */
 	char		 entry_host[HOST_MAX];
 	char		 rest_addr[ADDRSTR_MAX];
 	char		 kgp_addr[ADDRSTR_MAX];

@@ -536,6 +536,7 @@ parent_send_setup(struct srv_worker *w)
 	c.kgp_port = env->kgp_port;
 	c.metrics = env->metrics;
 	strlcpy(c.host, env->host, sizeof(c.host));
+	strlcpy(c.node, env->node, sizeof(c.node));
 	strlcpy(c.entry_host, env->entry_host, sizeof(c.entry_host));
 	strlcpy(c.rest_addr, env->rest_addr, sizeof(c.rest_addr));
 	strlcpy(c.kgp_addr, env->kgp_addr, sizeof(c.kgp_addr));

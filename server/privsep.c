@@ -193,6 +193,7 @@ srv_config_valid(const void *p, size_t len)
 
 	if (len != sizeof(*c) || c->version != SRV_IMSG_VERSION ||
 	    !FIELD_STR(c->host) || !FIELD_STR(c->entry_host) ||
+	    !FIELD_STR(c->node) || !node_name_valid(c->node) ||
 	    !FIELD_STR(c->rest_addr) || !FIELD_STR(c->kgp_addr) ||
 	    !FIELD_STR(c->tunnels_path) || !FIELD_STR(c->cert_hash) ||
 	    (c->role != SRV_ROLE_REST && c->role != SRV_ROLE_KGP &&

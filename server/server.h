@@ -124,6 +124,20 @@
 #define EVENT_SHARE_REFUSED	5
 #define EVENT_KIND_MAX		5
 
+/*
+ * A cluster (--node, --db postgresql://...): nodes on one database,
+ * each with its row in the table nodes, kept fresh by its heartbeat.
+ */
+#define NODE_NAME_MAX		64	/* bytes of --node, NUL included */
+#define NODE_NAME_CHARS		"ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+				"abcdefghijklmnopqrstuvwxyz0123456789._-"
+#define NODE_URL_MAX		(ADDRSTR_MAX + 16)	/* its REST URL */
+#define NODE_HEARTBEAT_SEC	2	/* a node's row written so often */
+#define NODE_DEAD_SEC		10	/* a heartbeat older: the node is down */
+#define NODE_UP			0	/* nodes.state */
+#define NODE_DRAINING		1
+#define NODE_DOWN		2
+
 #define TUNNEL_ID_LEN		32	/* hex characters */
 #define TUNNEL_SECRET_LEN	64	/* hex characters */
 #define TUNNEL_MAX_PER_USER	256	/* tunnels not yet terminated */
@@ -237,6 +251,22 @@
 #define THROTTLE_SLOTS		4096	/* pairs remembered */
 #define THROTTLE_REST		0	/* realms */
 #define THROTTLE_ENTRY		1
+
+/* a node's row (the table nodes) */
+struct node_info {
+	char			 name[NODE_NAME_MAX];
+	char			 host[HOST_MAX];	/* clients, nodes reach it */
+	int			 kgp_port;
+	int			 entry_port;
+	char			 rest_url[NODE_URL_MAX];
+	char			 cert_sha256[CERT_HASH_LEN + 1]; /* KGP cert */
+	int			 state;		/* NODE_* as written */
+	int64_t			 tunnels;	/* sessions held */
+	int64_t			 streams;	/* streams open */
+	int64_t			 started;	/* unix seconds */
+	int64_t			 heartbeat;	/* unix seconds */
+	int			 alive;		/* not down, heartbeat fresh */
+};
 
 /* one network of an access list */
 struct netmask {
@@ -407,6 +437,7 @@ struct server_env {
 	char			 entry_host[HOST_MAX];		/* -E */
 	char			 host[HOST_MAX];		/* -H */
 	int			 kgp_port;
+	char			 node[NODE_NAME_MAX];		/* --node */
 
 	char			 cert_hash[CERT_HASH_LEN + 1];
 	struct tls		*tls;
@@ -632,6 +663,11 @@ int		 db_list(const char *, const char *, void (*)(void *, int,
 		    const char **), void *);
 
 /* dbutil.c: what the database's backends and interface share */
+int		 db_tunnel_node(const char *, char *, size_t);
+int		 db_node_get(const char *, struct node_info *);
+int		 node_state_parse(const char *);
+const char	*node_state_name(int);
+int		 node_name_valid(const char *);
 const char	*db_error(void);
 const char	*event_name(int);
 void		 db_url_mask(char *);

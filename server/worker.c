@@ -275,6 +275,7 @@ worker_config(struct imsgev *iev, struct imsg *imsg)
 	env->entry_auth = c.entry_auth;
 	env->kgp_port = c.kgp_port;
 	strlcpy(env->host, c.host, sizeof(env->host));
+	strlcpy(env->node, c.node, sizeof(env->node));
 	strlcpy(env->entry_host, c.entry_host, sizeof(env->entry_host));
 	strlcpy(env->rest_addr, c.rest_addr, sizeof(env->rest_addr));
 	strlcpy(env->kgp_addr, c.kgp_addr, sizeof(env->kgp_addr));

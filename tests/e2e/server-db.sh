@@ -72,7 +72,7 @@ json.dump({"version": 1, "tunnels": t}, open(sys.argv[1], "w"), indent=2)' \
 	fi
 	chmod 600 "$STATE/accounts" "$STATE/tunnels.json"
 	if [ -n "${PG_URL:-}" ]; then
-		db_query "DROP TABLE events, tunnels, accounts, teams, orgs, sc_schema" ||
+		db_query "DROP TABLE events, tunnels, accounts, teams, orgs, nodes, cluster, sc_schema" ||
 		    fail "cannot drop the tables"
 	fi
 	rm -f "$STATE/sc-server.db"* "$STATE"/*.migrated
@@ -103,13 +103,13 @@ upgraded() {
 	done
 	not_running "$SC_PID" && fail "sc exited"
 	if [ -n "${PG_URL:-}" ]; then
-		[ "$(db_query 'SELECT version FROM sc_schema')" = 1 ] ||
+		[ "$(db_query 'SELECT version FROM sc_schema')" = 2 ] ||
 		    fail "schema version $(db_query 'SELECT version FROM sc_schema')"
 		grep -qF "$PG_PASS" "$TMP/server.log" &&
 		    fail "the database's password is in the log"
 		return 0
 	fi
-	[ "$(db_query 'PRAGMA user_version')" = 1 ] ||
+	[ "$(db_query 'PRAGMA user_version')" = 2 ] ||
 	    fail "schema version $(db_query 'PRAGMA user_version')"
 	[ "$(db_query 'PRAGMA journal_mode')" = wal ] || fail "not in WAL mode"
 	[ "$(stat -c %a "$DB")" = 600 ] || fail "$DB has mode $(stat -c %a "$DB")"
