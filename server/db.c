@@ -48,7 +48,6 @@
 #include "server.h"
 #include "db.h"
 
-#define DB_TUNNELS_HEADER	"{\"version\":2}\n"
 
 static sqlite3	*db;
 static char	 db_path[PATH_MAX];
@@ -60,15 +59,16 @@ static int	 db_exec(const char *);
 static int64_t	 db_int(const char *);
 static int	 db_migrate(const char *);
 static int	 db_bind_text(sqlite3_stmt *, int, const char *);
-static int	 db_tunnel_put(sqlite3_stmt *, sqlite3_stmt *, const char *,
-		    size_t);
+static int	 sq_tunnel_put(void *, const char *, const char *,
+		    const char *, const char *, size_t);
+static int	 sq_tunnel_del(void *, const char *);
 static int	 sq_open(const char *, const char *);
 static void	 sq_close(void);
 static const char *sq_file(void);
 static int	 sq_changed(void);
 static int	 sq_accounts(struct accountlist *);
 static char	*sq_tunnels_text(size_t *);
-static int	 sq_tunnels_write(const char *, size_t);
+static int	 sq_tunnels_write(const char *, size_t, int);
 static int	 sq_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 static char	*sq_events_json(const char *, time_t, int, size_t *);
@@ -356,65 +356,87 @@ sq_tunnels_text(size_t *lenp)
 	return (buf);
 }
 
+/* the statements of a write of the registry's changes */
+struct sq_write {
+	sqlite3_stmt	*put;
+	sqlite3_stmt	*del;
+	sqlite3_stmt	*seen;
+};
+
 /*
- * One tunnel's line (n bytes at p) into the tunnels (put) and into the
- * ids seen (seen).  The worker made it, but it is checked: an id, an
- * owner and a status that fit, or EINVAL.
+ * One tunnel's line (n bytes at p, checked by db_tunnels_delta()) into
+ * the tunnels, and its id into the ids seen.  Its node is never written
+ * here.
  */
 static int
-db_tunnel_put(sqlite3_stmt *put, sqlite3_stmt *seen, const char *p,
-    size_t n)
+sq_tunnel_put(void *arg, const char *id, const char *owner,
+    const char *status, const char *p, size_t n)
 {
-	json_t		*o;
-	const char	*id, *owner, *status;
-	int		 rc = 0;
+	struct sq_write	*w = arg;
+	int		 rc;
 
-	if (db_tunnel_check(p, n, &o, &id, &owner, &status) == -1)
-		return (EINVAL);
-	sqlite3_bind_text(put, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(put, 2, owner, -1, SQLITE_STATIC);
-	sqlite3_bind_text(put, 3, status, -1, SQLITE_STATIC);
-	sqlite3_bind_text(put, 4, p, n, SQLITE_STATIC);
-	sqlite3_bind_text(seen, 1, id, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(put)) != SQLITE_DONE ||
-	    (rc = sqlite3_step(seen)) != SQLITE_DONE) {
+	sqlite3_bind_text(w->put, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(w->put, 2, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(w->put, 3, status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(w->put, 4, p, n, SQLITE_STATIC);
+	sqlite3_bind_text(w->seen, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(w->put)) != SQLITE_DONE ||
+	    (rc = sqlite3_step(w->seen)) != SQLITE_DONE) {
 		db_fail("%s", sqlite3_errmsg(db));
 		rc = db_errno(rc);
 	} else
 		rc = 0;
-	sqlite3_reset(put);
-	sqlite3_reset(seen);
-	sqlite3_clear_bindings(put);
-	sqlite3_clear_bindings(seen);
-	json_decref(o);
+	sqlite3_reset(w->put);
+	sqlite3_reset(w->seen);
+	sqlite3_clear_bindings(w->put);
+	sqlite3_clear_bindings(w->seen);
+	return (rc);
+}
+
+/* A tunnel no longer in the registry: its row deleted. */
+static int
+sq_tunnel_del(void *arg, const char *id)
+{
+	struct sq_write	*w = arg;
+	int		 rc;
+
+	sqlite3_bind_text(w->del, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(w->del)) != SQLITE_DONE) {
+		db_fail("%s", sqlite3_errmsg(db));
+		rc = db_errno(rc);
+	} else
+		rc = 0;
+	sqlite3_reset(w->del);
+	sqlite3_clear_bindings(w->del);
 	return (rc);
 }
 
 /*
- * The registry the REST worker sent (buf, len: its header and a line
- * per tunnel), written in one transaction: each tunnel whose line
- * changed is updated, a new one inserted, one no longer there deleted.
+ * The changes of the registry the REST worker sent (buf, len:
+ * db_tunnels_delta()), written in one transaction: each tunnel whose
+ * line changed is updated, a new one inserted, a deleted one deleted;
+ * the others are left alone.  With replace (the first registry of an
+ * imported tunnels.json) every tunnel not listed is deleted too.
  * Returns 0 once it is committed, or an errno.
  */
 static int
-sq_tunnels_write(const char *buf, size_t len)
+sq_tunnels_write(const char *buf, size_t len, int replace)
 {
-	sqlite3_stmt	*put = NULL, *seen = NULL;
-	const char	*p, *end = buf + len, *nl;
+	struct sq_write	 w;
 	int		 rc, error = 0;
 
-	if (len < sizeof(DB_TUNNELS_HEADER) - 1 || memcmp(buf,
-	    DB_TUNNELS_HEADER, sizeof(DB_TUNNELS_HEADER) - 1) != 0)
-		return (EINVAL);
+	memset(&w, 0, sizeof(w));
 	if (db_exec("BEGIN IMMEDIATE") == -1)
 		return (errno);
 	if ((rc = sqlite3_prepare_v2(db, "INSERT INTO tunnels (id, owner, "
 	    "status, line) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
 	    "owner = excluded.owner, status = excluded.status, line = "
-	    "excluded.line WHERE line IS NOT excluded.line", -1, &put,
+	    "excluded.line WHERE line IS NOT excluded.line", -1, &w.put,
 	    NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v2(db, "DELETE FROM tunnels WHERE id = ?",
+	    -1, &w.del, NULL)) != SQLITE_OK ||
 	    (rc = sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO temp.seen "
-	    "(id) VALUES (?)", -1, &seen, NULL)) != SQLITE_OK) {
+	    "(id) VALUES (?)", -1, &w.seen, NULL)) != SQLITE_OK) {
 		db_fail("%s", sqlite3_errmsg(db));
 		error = db_errno(rc);
 		goto done;
@@ -423,20 +445,16 @@ sq_tunnels_write(const char *buf, size_t len)
 		error = errno;
 		goto done;
 	}
-	for (p = buf + sizeof(DB_TUNNELS_HEADER) - 1; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', end - p)) == NULL)
-			nl = end;
-		if (nl == p)
-			continue;
-		if ((error = db_tunnel_put(put, seen, p, nl - p)) != 0)
-			goto done;
-	}
-	if (db_exec("DELETE FROM tunnels WHERE id NOT IN (SELECT id FROM "
-	    "temp.seen)") == -1 || db_exec("COMMIT") == -1)
+	if ((error = db_tunnels_delta(buf, len, sq_tunnel_put, sq_tunnel_del,
+	    &w)) != 0)
+		goto done;
+	if ((replace && db_exec("DELETE FROM tunnels WHERE id NOT IN (SELECT "
+	    "id FROM temp.seen)") == -1) || db_exec("COMMIT") == -1)
 		error = errno ? errno : EIO;
  done:
-	sqlite3_finalize(put);
-	sqlite3_finalize(seen);
+	sqlite3_finalize(w.put);
+	sqlite3_finalize(w.del);
+	sqlite3_finalize(w.seen);
 	if (error != 0 && !sqlite3_get_autocommit(db))
 		db_exec("ROLLBACK");
 	return (error);

@@ -41,7 +41,6 @@
 #include "server.h"
 #include "db.h"
 
-#define PG_TUNNELS_HEADER	"{\"version\":2}\n"
 #define PG_PARAMS_MAX		8	/* parameters of a statement */
 #define PG_LOCK_MIGRATE		0x5c5e0001	/* advisory lock: migrations */
 
@@ -71,7 +70,10 @@ static int	 pg_changed(void);
 static int	 pg_accounts(struct accountlist *);
 static char	*pg_tunnels_text(size_t *);
 static void	 pg_array_add(FILE *, const char *, size_t, int);
-static int	 pg_tunnels_write(const char *, size_t);
+static int	 pg_tunnel_put(void *, const char *, const char *,
+		    const char *, const char *, size_t);
+static int	 pg_tunnel_del(void *, const char *);
+static int	 pg_tunnels_write(const char *, size_t, int);
 static int	 pg_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 static char	*pg_events_json(const char *, time_t, int, size_t *);
@@ -514,7 +516,7 @@ pg_tunnels_text(size_t *lenp)
 		PQclear(res);
 		return (NULL);
 	}
-	fputs(PG_TUNNELS_HEADER, f);
+	fputs(DB_TUNNELS_HEADER, f);
 	for (r = 0; r < PQntuples(res); r++) {
 		fwrite(PQgetvalue(res, r, 0), 1, PQgetlength(res, r, 0), f);
 		fputc('\n', f);
@@ -544,76 +546,93 @@ pg_array_add(FILE *f, const char *p, size_t n, int first)
 	fputc('"', f);
 }
 
+/* the arrays of a write of the registry's changes */
+struct pg_write {
+	FILE		*f[5];		/* id, owner, status, line; deleted */
+	int		 n[5];		/* elements in each */
+};
+
+static int
+pg_tunnel_put(void *arg, const char *id, const char *owner,
+    const char *status, const char *p, size_t n)
+{
+	struct pg_write	*w = arg;
+
+	pg_array_add(w->f[0], id, strlen(id), w->n[0]++ == 0);
+	pg_array_add(w->f[1], owner, strlen(owner), w->n[1]++ == 0);
+	pg_array_add(w->f[2], status, strlen(status), w->n[2]++ == 0);
+	pg_array_add(w->f[3], p, n, w->n[3]++ == 0);
+	return (0);
+}
+
+static int
+pg_tunnel_del(void *arg, const char *id)
+{
+	struct pg_write	*w = arg;
+
+	pg_array_add(w->f[4], id, strlen(id), w->n[4]++ == 0);
+	return (0);
+}
+
 /*
- * The registry in one statement, so one round trip and one transaction:
- * each tunnel's line upserted (when it changed), in the order of the
- * registry; the tunnels no longer there deleted.  0 once committed, or
- * an errno.
+ * The changes of the registry (db_tunnels_delta()) in one statement, so
+ * one round trip and one transaction: each changed tunnel's line
+ * upserted (when it changed: never its node), each deleted one deleted,
+ * the others left alone (other nodes write theirs); with replace, every
+ * tunnel not listed deleted too.  Each row that changed is told to the
+ * other nodes (NOTIFY sc_tunnels, its id), at the COMMIT.  0 once
+ * committed, or an errno.
  */
 static int
-pg_tunnels_write(const char *buf, size_t len)
+pg_tunnels_write(const char *buf, size_t len, int replace)
 {
+	struct pg_write	 w;
 	PGresult	*res;
-	json_t		*o;
-	const char	*p, *end = buf + len, *nl, *id, *owner, *status;
-	const char	*v[4];
-	char		*a[4] = { NULL, NULL, NULL, NULL };
-	size_t		 alen[4] = { 0, 0, 0, 0 };
-	FILE		*f[4] = { NULL, NULL, NULL, NULL };
-	int		 error = 0, first = 1, i;
+	const char	*v[6];
+	char		*a[5] = { NULL, NULL, NULL, NULL, NULL };
+	size_t		 alen[5] = { 0, 0, 0, 0, 0 };
+	int		 error = 0, i;
 
-	if (len < sizeof(PG_TUNNELS_HEADER) - 1 || memcmp(buf,
-	    PG_TUNNELS_HEADER, sizeof(PG_TUNNELS_HEADER) - 1) != 0)
-		return (EINVAL);
-	for (i = 0; i < 4; i++) {
-		if ((f[i] = open_memstream(&a[i], &alen[i])) == NULL) {
+	memset(&w, 0, sizeof(w));
+	for (i = 0; i < 5; i++) {
+		if ((w.f[i] = open_memstream(&a[i], &alen[i])) == NULL) {
 			error = ENOMEM;
 			goto done;
 		}
-		fputc('{', f[i]);
+		fputc('{', w.f[i]);
 	}
-	for (p = buf + sizeof(PG_TUNNELS_HEADER) - 1; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', end - p)) == NULL)
-			nl = end;
-		if (nl == p)
-			continue;
-		if (db_tunnel_check(p, nl - p, &o, &id, &owner, &status) ==
-		    -1) {
-			error = EINVAL;
-			goto done;
-		}
-		pg_array_add(f[0], id, strlen(id), first);
-		pg_array_add(f[1], owner, strlen(owner), first);
-		pg_array_add(f[2], status, strlen(status), first);
-		pg_array_add(f[3], p, nl - p, first);
-		first = 0;
-		json_decref(o);
-	}
-	for (i = 0; i < 4; i++) {
-		fputc('}', f[i]);
-		if (fclose(f[i]) == EOF)
+	if ((error = db_tunnels_delta(buf, len, pg_tunnel_put, pg_tunnel_del,
+	    &w)) != 0)
+		goto done;
+	for (i = 0; i < 5; i++) {
+		fputc('}', w.f[i]);
+		if (fclose(w.f[i]) == EOF)
 			error = ENOMEM;
-		f[i] = NULL;
+		w.f[i] = NULL;
 		v[i] = a[i];
 	}
+	v[5] = replace ? "t" : "f";
 	if (error != 0)
 		goto done;
 	errno = 0;
 	res = pg_query("WITH n AS (SELECT * FROM unnest($1::text[], "
 	    "$2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS n(id, "
 	    "owner, status, line, ord)), gone AS (DELETE FROM tunnels WHERE "
-	    "id NOT IN (SELECT id FROM n)) INSERT INTO tunnels (id, owner, "
+	    "id = ANY($5::text[]) OR ($6::boolean AND id NOT IN (SELECT id "
+	    "FROM n)) RETURNING id), up AS (INSERT INTO tunnels (id, owner, "
 	    "status, line) SELECT id, owner, status, line FROM n ORDER BY ord "
 	    "ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, status = "
 	    "excluded.status, line = excluded.line WHERE tunnels.line IS "
-	    "DISTINCT FROM excluded.line", 4, v, NULL, NULL);
+	    "DISTINCT FROM excluded.line RETURNING id) SELECT pg_notify("
+	    "'" DB_PG_CHANNEL_TUNNELS "', id) FROM (SELECT id FROM gone UNION "
+	    "SELECT id FROM up) c", 6, v, NULL, NULL);
 	if (res == NULL)
 		error = pg_errno();
 	PQclear(res);
  done:
-	for (i = 0; i < 4; i++) {
-		if (f[i] != NULL)
-			fclose(f[i]);
+	for (i = 0; i < 5; i++) {
+		if (w.f[i] != NULL)
+			fclose(w.f[i]);
 		/* the lines hold the tunnels' secrets */
 		if (a[i] != NULL)
 			freezero(a[i], alen[i]);

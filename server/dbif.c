@@ -99,14 +99,15 @@ db_tunnels_text(size_t *lenp)
 }
 
 /*
- * The registry the REST worker sent (buf, len: its header and a line
- * per tunnel), written in one transaction.  0 once it is committed, or
- * an errno.
+ * The changes of the registry the REST worker sent (buf, len: its
+ * header and a line per changed tunnel, db_tunnels_delta()), written in
+ * one transaction; with replace, the tunnels not listed are deleted.  0
+ * once it is committed, or an errno.
  */
 int
-db_tunnels_write(const char *buf, size_t len)
+db_tunnels_write(const char *buf, size_t len, int replace)
 {
-	return (ops->tunnels_write(buf, len));
+	return (ops->tunnels_write(buf, len, replace));
 }
 
 /*

@@ -44,6 +44,7 @@
 				    sizeof(DB_DOWN) - 1) == 0 ? 503 : 500)
 
 static int	 importing;	/* tunnels.json was sent, not yet saved */
+static int	 replacing;	/* ... its first registry replaces the db's */
 static char	 tunnels_file[PATH_MAX];
 
 /* Open the database (fatal if it cannot be), and read the accounts. */
@@ -133,9 +134,10 @@ dbmsg_send_state(struct imsgev *iev)
 	char	*text;
 	size_t	 len;
 
-	importing = 0;
+	importing = replacing = 0;
 	text = NULL;
 	if (access(tunnels_file, F_OK) == 0) {
+		replacing = 1;
 		log_info("importing the tunnels of %s into %s", tunnels_file,
 		    db_file());
 		text = state_read_file(&len);
@@ -191,11 +193,12 @@ dbmsg_save(const char *buf, size_t len)
 	char	 to[PATH_MAX];
 	int	 error;
 
-	if ((error = db_tunnels_write(buf, len)) != 0) {
+	if ((error = db_tunnels_write(buf, len, replacing)) != 0) {
 		log_debug("cannot write the tunnels to %s: %s", db_file(),
 		    error == EINVAL ? "a bad registry" : strerror(error));
 		return (error);
 	}
+	replacing = 0;
 	if (importing) {
 		importing = 0;
 		if ((size_t)snprintf(to, sizeof(to), "%s%s", tunnels_file,

@@ -232,6 +232,52 @@ db_tunnel_check(const char *p, size_t n, json_t **op, const char **id,
 }
 
 /*
+ * The changes of the registry the REST worker sent (buf, len): after
+ * the header DB_TUNNELS_DELTA, a line per tunnel, either its JSON line
+ * to upsert (checked by db_tunnel_check()) or {"delete":"<id>"}.
+ * Each goes to put(arg, id, owner, status, line, n) or del(arg, id),
+ * in order; 0, or the first errno they or the checks return.
+ */
+int
+db_tunnels_delta(const char *buf, size_t len, int (*put)(void *,
+    const char *, const char *, const char *, const char *, size_t),
+    int (*del)(void *, const char *), void *arg)
+{
+	json_t		*o;
+	const char	*p, *end = buf + len, *nl, *id, *owner, *status;
+	int		 error;
+
+	if (len < sizeof(DB_TUNNELS_DELTA) - 1 || memcmp(buf,
+	    DB_TUNNELS_DELTA, sizeof(DB_TUNNELS_DELTA) - 1) != 0)
+		return (EINVAL);
+	for (p = buf + sizeof(DB_TUNNELS_DELTA) - 1; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			nl = end;
+		if (nl == p)
+			continue;
+		if ((o = json_loadb(p, nl - p, JSON_REJECT_DUPLICATES,
+		    NULL)) == NULL)
+			return (EINVAL);
+		id = json_string_value(json_object_get(o, "delete"));
+		if (id != NULL && json_object_size(o) == 1) {
+			error = tunnel_id_valid(id) ? del(arg, id) : EINVAL;
+			json_decref(o);
+			if (error != 0)
+				return (error);
+			continue;
+		}
+		json_decref(o);
+		if (db_tunnel_check(p, nl - p, &o, &id, &owner, &status) == -1)
+			return (EINVAL);
+		error = put(arg, id, owner, status, p, nl - p);
+		json_decref(o);
+		if (error != 0)
+			return (error);
+	}
+	return (0);
+}
+
+/*
  * An event's row into the array a, before the others (the rows come
  * newest first): seq, time, and v: actor, kind, subject, detail,
  * account.

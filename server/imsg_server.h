@@ -164,6 +164,7 @@ struct srv_config {
 	uint32_t	 version;	/* SRV_IMSG_VERSION */
 	uint32_t	 role;		/* SRV_ROLE_* */
 	int32_t		 resync;	/* REST: the KGP worker has tunnels */
+	int32_t		 importing;	/* REST: the registry is tunnels.json */
 	int32_t		 debug;
 	int32_t		 verbose;
 	int32_t		 grace;

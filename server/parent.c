@@ -542,6 +542,7 @@ parent_send_setup(struct srv_worker *w)
 	strlcpy(c.kgp_addr, env->kgp_addr, sizeof(c.kgp_addr));
 	strlcpy(c.tunnels_path, dbmsg_tunnels_source(),
 	    sizeof(c.tunnels_path));
+	c.importing = rest && strcmp(c.tunnels_path, db_file()) != 0;
 	strlcpy(c.cert_hash, env->cert_hash, sizeof(c.cert_hash));
 	c.entry_nacl = env->entry_nacl;
 	memcpy(c.entry_acl, env->entry_acl, sizeof(c.entry_acl));

@@ -88,6 +88,7 @@
 #define SERVER_KEY_FILE		"server.key"
 #define SERVER_CRT_FILE		"server.crt"
 #define TUNNELS_FILE		"tunnels.json"
+#define DB_TUNNELS_DELTA_TEXT	"{\"version\":3}\n"	/* changes to write */
 #define TUNNELS_FILE_MAX	(64 * 1024 * 1024)	/* bytes */
 #define TUNNELS_KEEP_TERMINATED	64	/* terminated ones in the file */
 #define TUNNELS_SAVE_RETRY	10	/* s: a failed save is tried again */
@@ -108,6 +109,7 @@
 #define DB_PG_RETRY_MIN_MS	250	/* reconnecting: first wait, doubled */
 #define DB_PG_RETRY_MAX_MS	8000	/* ... up to so long */
 #define DB_DOWN			"the database is down"	/* its failures */
+#define DB_PG_CHANNEL_TUNNELS	"sc_tunnels"	/* NOTIFY: a tunnel's row, its id */
 #define MIGRATED_SUFFIX		".migrated"	/* imported files, kept */
 #define EVENTS_KEEP		100000	/* events kept, the oldest go */
 #define EVENTS_ANSWER_MAX	200	/* events in one REST answer: the newest */
@@ -419,6 +421,7 @@ struct server_env {
 	struct event_base	*base;
 	int			 worker;	/* SRV_ROLE_*, 0: the parent */
 	int			 resync;	/* REST: the KGP worker has tunnels */
+	int			 importing;	/* REST: tunnels.json, once */
 	const char		*statedir;
 	int			 debug;
 	int			 verbose;
@@ -548,6 +551,7 @@ int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
 		    size_t, int *);
 int		 tunnel_id_valid(const char *);
 int		 account_name_valid(const char *);
+int		 node_name_valid(const char *);
 int		 name_valid(const char *, size_t);
 int		 parse_since(const char *, time_t, time_t *);
 int		 listen_on(const char *, const char *, int, char *, size_t);
@@ -650,7 +654,7 @@ const char	*db_file(void);
 int		 db_changed(void);
 int		 db_accounts(struct accountlist *);
 char		*db_tunnels_text(size_t *);
-int		 db_tunnels_write(const char *, size_t);
+int		 db_tunnels_write(const char *, size_t, int);
 int		 db_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 char		*db_events_json(const char *, time_t, int, size_t *);
@@ -661,13 +665,12 @@ int		 db_account_set(const struct account *, int);
 int		 db_account_del(const char *);
 int		 db_list(const char *, const char *, void (*)(void *, int,
 		    const char **), void *);
-
-/* dbutil.c: what the database's backends and interface share */
 int		 db_tunnel_node(const char *, char *, size_t);
 int		 db_node_get(const char *, struct node_info *);
+
+/* dbutil.c: what the database's backends and interface share */
 int		 node_state_parse(const char *);
 const char	*node_state_name(int);
-int		 node_name_valid(const char *);
 const char	*db_error(void);
 const char	*event_name(int);
 void		 db_url_mask(char *);
@@ -786,6 +789,8 @@ void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,
 		    size_t));
 uint64_t	 state_save(void);
 void		 state_save_soon(void);
+void		 state_line_known(const char *, const char *, size_t);
+void		 state_line_forget(const char *);
 const struct state_stats *state_stats(void);
 char		*state_read_file(size_t *);
 void		 state_set_aside(void);

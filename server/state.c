@@ -41,6 +41,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <sys/tree.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +55,7 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <openssl/sha.h>
 
 #include "log.h"
 #include "server.h"
@@ -69,6 +71,24 @@ struct state_count {
 	int	 bad;		/* left out */
 };
 
+/*
+ * A tunnel's line as last sent to the database (or read from it): only
+ * the lines that changed since are written, and the ids of tunnels no
+ * longer in the registry deleted, so that each node of a cluster writes
+ * its changes and never the others' tunnels.
+ */
+struct state_line {
+	RB_ENTRY(state_line)	 entry;
+	char			 id[TUNNEL_ID_LEN + 1];
+	uint8_t			 digest[SHA256_DIGEST_LENGTH]; /* 0: unknown */
+	uint64_t		 seq;	/* the save carrying it, 0: none */
+	uint64_t		 gen;	/* the last save that found it */
+	int			 gone;	/* no longer there: its delete */
+};
+RB_HEAD(state_lines, state_line);
+
+#define STATE_SEQ_SENDING	UINT64_MAX	/* in the save being made */
+
 /* the text of a registry being made */
 struct state_text {
 	char	*buf;
@@ -76,6 +96,11 @@ struct state_text {
 	size_t	 size;
 };
 
+static int	 state_line_cmp(struct state_line *, struct state_line *);
+static struct state_line *state_line_get(const char *);
+static void	 state_lines_mark(uint64_t, uint64_t, int);
+static int	 state_kept(const struct tunnel *, time_t, int *);
+static char	*state_tunnel_line(struct tunnel *, uint8_t *);
 static json_t	*state_tunnel_json(struct tunnel *);
 static int	 state_text_add(struct state_text *, const char *, size_t);
 static void	 state_text_free(struct state_text *);
@@ -86,7 +111,7 @@ static void	 state_failed(int);
 static void	 state_timer_cb(int, short, void *);
 static void	 state_timer_add(int);
 static struct tunnel *state_tunnel_parse(json_t *, const char *);
-static void	 state_take(json_t *, const char *, time_t,
+static struct tunnel *state_take(json_t *, const char *, time_t,
 		    struct state_count *);
 static void	 state_take_text(const char *, size_t, const char *, time_t,
 		    struct state_count *);
@@ -106,6 +131,123 @@ static uint64_t	 fail_run;	/* failures since the last save written */
 static uint64_t	 fail_unlogged;	/* failures since the last log line */
 static time_t	 fail_logged;	/* monotonic seconds of that line */
 static struct event *state_timer;	/* a save soon, or tried again */
+static struct state_lines lines = RB_INITIALIZER(&lines);
+static uint64_t	 lines_gen;
+
+RB_PROTOTYPE(state_lines, state_line, entry, state_line_cmp)
+RB_GENERATE(state_lines, state_line, entry, state_line_cmp)
+
+static int
+state_line_cmp(struct state_line *a, struct state_line *b)
+{
+	return (strcmp(a->id, b->id));
+}
+
+/* The line of tunnel id, made (unknown) if there is none. */
+static struct state_line *
+state_line_get(const char *id)
+{
+	struct state_line	 key, *sl;
+
+	strlcpy(key.id, id, sizeof(key.id));
+	if ((sl = RB_FIND(state_lines, &lines, &key)) != NULL)
+		return (sl);
+	if ((sl = calloc(1, sizeof(*sl))) == NULL)
+		return (NULL);
+	strlcpy(sl->id, id, sizeof(sl->id));
+	RB_INSERT(state_lines, &lines, sl);
+	return (sl);
+}
+
+/*
+ * What became of the save from (STATE_SEQ_SENDING: the one being made)
+ * of each line it carried: to (its sequence number, or 0: done); when
+ * it failed, the lines are unknown again, to be written anew.  A
+ * deletion committed forgets the line.
+ */
+static void
+state_lines_mark(uint64_t from, uint64_t to, int failed)
+{
+	struct state_line	*sl, *tmp;
+
+	RB_FOREACH_SAFE(sl, state_lines, &lines, tmp) {
+		if (sl->seq != from)
+			continue;
+		sl->seq = to;
+		if (failed)
+			memset(sl->digest, 0, sizeof(sl->digest));
+		else if (to == 0 && sl->gone) {
+			RB_REMOVE(state_lines, &lines, sl);
+			free(sl);
+		}
+	}
+}
+
+/*
+ * The line of t as the database holds it, and its digest into d; NULL
+ * (errno set) when out of memory.
+ */
+static char *
+state_tunnel_line(struct tunnel *t, uint8_t *d)
+{
+	json_t	*o;
+	char	*s;
+
+	if ((o = state_tunnel_json(t)) == NULL) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s == NULL) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	SHA256((const unsigned char *)s, strlen(s), d);
+	return (s);
+}
+
+/*
+ * Is t in the registry that is written (state_cut()'s cut and atcut)?
+ */
+static int
+state_kept(const struct tunnel *t, time_t cut, int *atcut)
+{
+	if (t->status != TUNNEL_TERMINATED)
+		return (1);
+	return (t->shutdown_time > cut || (t->shutdown_time == cut &&
+	    (*atcut)-- > 0));
+}
+
+/*
+ * The line of tunnel id as the database holds it (n bytes at p: read
+ * from it, or another node's write): it is written again only once the
+ * tunnel's line differs.
+ */
+void
+state_line_known(const char *id, const char *p, size_t n)
+{
+	struct state_line	*sl;
+
+	if ((sl = state_line_get(id)) == NULL)
+		return;
+	SHA256((const unsigned char *)p, n, sl->digest);
+	sl->gone = 0;
+}
+
+/* Tunnel id is gone from the database (another node deleted it). */
+void
+state_line_forget(const char *id)
+{
+	struct state_line	 key, *sl;
+
+	strlcpy(key.id, id, sizeof(key.id));
+	if ((sl = RB_FIND(state_lines, &lines, &key)) != NULL &&
+	    sl->seq == 0) {
+		RB_REMOVE(state_lines, &lines, sl);
+		free(sl);
+	}
+}
 
 static json_t *
 state_tunnel_json(struct tunnel *t)
@@ -204,22 +346,25 @@ state_cut(time_t now, time_t *cut, int *atcut)
 }
 
 /*
- * Write the registry: every tunnel that is not terminated, and the most
- * recent terminated ones (they stay readable through the REST API).
- * Returns the save's sequence number (worker_after_save()), or 0 with
- * errno set when it cannot even be sent: that is logged and counted as a
- * failure, and tried again.
+ * Write the registry's changes: of every tunnel that is not terminated,
+ * and of the most recent terminated ones (they stay readable through
+ * the REST API), the lines that changed since they were last written,
+ * and the deletion of each tunnel no longer among them.  Returns the
+ * save's sequence number (worker_after_save()), or 0 with errno set
+ * when it cannot even be sent: that is logged and counted as a failure,
+ * and tried again.
  */
 uint64_t
 state_save(void)
 {
-	static const char	 header[] = "{\"version\":2}\n";
+	static const char	 header[] = DB_TUNNELS_DELTA_TEXT;
 	struct state_text	 st;
+	struct state_line	*sl;
 	struct tunnel		*t;
-	json_t			*o;
+	uint8_t			 d[SHA256_DIGEST_LENGTH];
 	time_t			 now, cut;
 	uint64_t		 seq;
-	char			*s;
+	char			*s, del[64];
 	size_t			 n;
 	int			 atcut, r, saved;
 
@@ -231,38 +376,53 @@ state_save(void)
 	now = time(NULL);
 	tunnel_prune();
 	state_cut(now, &cut, &atcut);
+	lines_gen++;
 	if (state_text_add(&st, header, sizeof(header) - 1) == -1)
 		goto fail;
 	TAILQ_FOREACH(t, &env->tunnels, entry) {
-		if (t->status == TUNNEL_TERMINATED) {
-			if (t->shutdown_time < cut ||
-			    (t->shutdown_time == cut && atcut-- <= 0))
-				continue;
-		}
-		if ((o = state_tunnel_json(t)) == NULL) {
-			errno = ENOMEM;
+		if (!state_kept(t, cut, &atcut))
+			continue;
+		if ((s = state_tunnel_line(t, d)) == NULL)
 			goto fail;
-		}
-		s = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		if (s == NULL) {
-			errno = ENOMEM;
-			goto fail;
-		}
 		n = strlen(s);
+		if ((sl = state_line_get(t->id)) == NULL) {
+			freezero(s, n + 1);
+			errno = ENOMEM;
+			goto fail;
+		}
+		sl->gen = lines_gen;
+		sl->gone = 0;
+		if (memcmp(sl->digest, d, sizeof(d)) == 0) {
+			freezero(s, n + 1);
+			continue;
+		}
+		memcpy(sl->digest, d, sizeof(d));
+		sl->seq = STATE_SEQ_SENDING;
 		r = state_text_add(&st, s, n);
 		freezero(s, n + 1);
 		if (r == -1 || state_text_add(&st, "\n", 1) == -1)
 			goto fail;
 	}
+	RB_FOREACH(sl, state_lines, &lines) {
+		if (sl->gen == lines_gen)
+			continue;
+		sl->gone = 1;
+		sl->seq = STATE_SEQ_SENDING;
+		n = snprintf(del, sizeof(del), "{\"delete\":\"%s\"}\n",
+		    sl->id);
+		if (state_text_add(&st, del, n) == -1)
+			goto fail;
+	}
 	if ((seq = worker_save(st.buf, st.len)) == 0)
 		goto fail;
 	state_text_free(&st);
+	state_lines_mark(STATE_SEQ_SENDING, seq, 0);
 	/* the first to hear of it, before whoever waits for this save */
-	worker_after_save(seq, state_saved, NULL);
+	worker_after_save(seq, state_saved, (void *)(uintptr_t)seq);
 	return (seq);
  fail:
 	saved = errno;
+	state_lines_mark(STATE_SEQ_SENDING, 0, 1);
 	state_text_free(&st);
 	state_failed(saved);
 	errno = saved;
@@ -333,6 +493,7 @@ state_failed(int error)
 static void
 state_saved(void *arg, int error)
 {
+	state_lines_mark((uintptr_t)arg, 0, error != 0);
 	if (error != 0) {
 		state_failed(error);
 		return;
@@ -477,7 +638,7 @@ state_tunnel_parse(json_t *o, const char *where)
  * into the registry and counted in c, or left out.  One that ended too
  * long ago to keep is forgotten.
  */
-static void
+static struct tunnel *
 state_take(json_t *o, const char *where, time_t now, struct state_count *c)
 {
 	struct tunnel	*t;
@@ -485,25 +646,26 @@ state_take(json_t *o, const char *where, time_t now, struct state_count *c)
 
 	if ((t = state_tunnel_parse(o, where)) == NULL) {
 		c->bad++;
-		return;
+		return (NULL);
 	}
 	if (t->status == TUNNEL_TERMINATED &&
 	    t->shutdown_time < now - TUNNEL_TERMINATED_AGE) {
 		log_debug("tunnel %s ended more than %d s ago: forgotten",
 		    t->id, TUNNEL_TERMINATED_AGE);
 		tunnel_free(t);
-		return;
+		return (NULL);
 	}
 	if (state_restore(t, err, sizeof(err)) == -1) {
 		log_warnx("%s: %s left out: %s", env->tunnels_path, where,
 		    err);
 		tunnel_free(t);
 		c->bad++;
-		return;
+		return (NULL);
 	}
 	c->all++;
 	if (t->status == TUNNEL_RUNNING)
 		c->run++;
+	return (t);
 }
 
 /* The same, from the n bytes of its JSON text at p. */
@@ -511,6 +673,7 @@ static void
 state_take_text(const char *p, size_t n, const char *where, time_t now,
     struct state_count *c)
 {
+	struct tunnel	*t;
 	json_t		*o;
 	json_error_t	 jerr;
 	char		 why[JSON_ERROR_TEXT_LENGTH];
@@ -523,7 +686,9 @@ state_take_text(const char *p, size_t n, const char *where, time_t now,
 		c->bad++;
 		return;
 	}
-	state_take(o, where, now, c);
+	/* the database's line (an imported file's is not there yet) */
+	if ((t = state_take(o, where, now, c)) != NULL && !env->importing)
+		state_line_known(t->id, p, n);
 	json_decref(o);
 }
 

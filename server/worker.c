@@ -264,6 +264,7 @@ worker_config(struct imsgev *iev, struct imsg *imsg)
 	if (c.role != (uint32_t)env->worker)
 		return (IMSGEV_BAD);
 	env->resync = c.resync;
+	env->importing = c.importing;
 	strlcpy(env->cert_hash, c.cert_hash, sizeof(env->cert_hash));
 	env->debug = c.debug;
 	env->verbose = c.verbose;

@@ -1,0 +1,60 @@
+#!/bin/bash
+# Two sc-server nodes on one PostgreSQL (issue 21): node a (sc's
+# tunnel, the usual ports) and node b (ports of its own, a state
+# directory of its own) in cloud, --db the test's PostgreSQL.
+#  1. each node writes its own changes of the registry, tunnel by
+#     tunnel: tunnels created through a's REST API and through b's are
+#     all in the database after each node wrote again (a node that
+#     wrote its whole registry deleted the other's tunnels);
+#  2. the registry is shared: a tunnel created through one node's REST
+#     API is listed by the other's at once (NOTIFY sc_tunnels), and a
+#     DELETE through one ends it on both;
+#  3. two nodes racing to create tunnels of one name: the collision
+#     rules of one node hold (one running tunnel of the name).
+SC_DB=pg
+. "$(dirname "$0")/lib.sh"
+e2e_init
+start_server --node a
+start_app
+start_sc
+
+REST_B_PORT=4401
+REST_B=http://$CLOUD_IP:$REST_B_PORT/rest/v1
+mkdir -m 0700 "$TMP/state-b"
+ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/state-b" --node b \
+    -R "$CLOUD_IP:$REST_B_PORT" -K "$CLOUD_IP:4444" -G "$CLOUD_IP:4481" \
+    >>"$TMP/server-b.log" 2>&1 &
+SERVER_B=$!
+PIDS+=("$SERVER_B")
+wait_for 10 cloud curl -sS --max-time 1 -o /dev/null "$REST_B/" ||
+    fail "node b's REST API does not answer"
+
+# post URL NAME: a tunnel created through the REST API at URL, its id
+post() {
+	cloud curl -sS --max-time 10 -u "$SC_USER:$KEY" -X POST \
+	    -d "{\"tunnel_identifier\": \"$2\"}" "$1/$SC_USER/tunnels" |
+	    json_get "j['id']"
+}
+
+# listed URL ID: the REST API at URL lists tunnel ID
+listed() {
+	cloud curl -sS --max-time 5 -u "$SC_USER:$KEY" "$1/$SC_USER/tunnels" |
+	    grep -q "\"$2\""
+}
+
+running_in_db() {
+	[ "$(db_query "SELECT status FROM tunnels WHERE id = '$1'")" = running ]
+}
+
+# 1. per-tunnel writes
+t1=$(post "$REST_URL" one) && [ -n "$t1" ] || fail "POST through a"
+t2=$(post "$REST_B" two) && [ -n "$t2" ] || fail "POST through b"
+t3=$(post "$REST_URL" three) && [ -n "$t3" ] || fail "a second POST through a"
+t4=$(post "$REST_B" four) && [ -n "$t4" ] || fail "a second POST through b"
+for id in "$TUNNEL_ID" "$t1" "$t2" "$t3" "$t4"; do
+	running_in_db "$id" ||
+	    fail "tunnel $id is not running in the database after both nodes wrote: $(db_query 'SELECT id, status FROM tunnels' | tr '\n' ' ')"
+done
+ok "tunnels created through a and through b, a and b again: all 5 in the database"
+
+e2e_done
