@@ -6,9 +6,10 @@
  *    them (db_changed(): SQLite's PRAGMA data_version, PostgreSQL's NOTIFY
  *    sc_accounts, looked at every DB_POLL_SEC), and when PostgreSQL is
  *    back after it was down;
- *  - the tunnel registry at its start, and each registry it sends to
- *    write (SRV_BLOB_SAVE), written in one transaction and acknowledged
- *    (IMSG_SRV_SAVED) only after COMMIT;
+ *  - the tunnel registry at its start, and the changes of it that it
+ *    sends to write (SRV_BLOB_SAVE: the lines of the tunnels that
+ *    changed, the ids of those deleted), written in one transaction
+ *    and acknowledged (IMSG_SRV_SAVED) only after COMMIT;
  *  - the events it reports (IMSG_SRV_EVENT), and the events an account
  *    asks for (IMSG_SRV_EVENTS_REQ, answered with SRV_BLOB_EVENTS);
  *  - the accounts an admin of an organisation adds to it, changes or

@@ -10,13 +10,16 @@
  * and the server starts either way.
  *
  * The registry lives in the database now (db.c): the parent sends the
- * REST worker its tunnels' lines in this form, and writes each registry
- * the worker makes into it (dbmsg.c).  tunnels.json of older versions is
+ * REST worker its tunnels' lines in this form, and writes the changes
+ * the worker sends into it (dbmsg.c).  tunnels.json of older versions is
  * read the same way once, to import it (state_read_file(),
  * state_set_aside() in the parent); the REST worker parses what the
- * parent sent and makes the text to write (state_load(), state_save()),
- * which it sends to the parent, and hears whether it was committed
- * (state_saved()).
+ * parent sent (state_load()) and sends the parent the changes to write
+ * (state_save()): the line of each tunnel that changed since it was
+ * last written, and the deletion of each no longer kept, never the
+ * whole registry, so that nodes sharing one database (a cluster) each
+ * write theirs; it hears whether they were committed (state_saved()),
+ * and what was not is sent again.
  *
  * Version 2, written since: a header line, then one tunnel per line,
  * each a JSON object in compact form (no line breaks: JSON escapes them
