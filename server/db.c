@@ -65,10 +65,12 @@ static int	 sq_tunnel_del(void *, const char *);
 static int	 sq_open(const char *, const char *);
 static void	 sq_close(void);
 static const char *sq_file(void);
-static int	 sq_changed(void);
+static int	 sq_changed(void (*)(void *, const char *), void *);
 static int	 sq_accounts(struct accountlist *);
 static char	*sq_tunnels_text(size_t *);
-static int	 sq_tunnels_write(const char *, size_t, int);
+static int	 sq_tunnels_write(const char *, size_t, int, const char *,
+		    void (*)(void *, const char *), void *);
+static char	*sq_tunnel_line(const char *, size_t *);
 static int	 sq_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 static char	*sq_events_json(const char *, time_t, int, size_t *);
@@ -78,7 +80,8 @@ static int	 sq_list(const char *, const char *, void (*)(void *, int,
 
 const struct db_ops db_sqlite_ops = {
 	"sqlite", sq_open, sq_close, sq_file, sq_changed, sq_accounts,
-	sq_tunnels_text, sq_tunnels_write, sq_event_add, sq_events_json,
+	sq_tunnels_text, sq_tunnels_write, sq_tunnel_line, NULL, sq_event_add,
+	sq_events_json,
 	sq_run, sq_list
 };
 
@@ -193,7 +196,7 @@ sq_open(const char *statedir, const char *url)
 		sq_close();
 		return (db_fail("%s: %s", db_path, why));
 	}
-	sq_changed();
+	sq_changed(NULL, NULL);
 	return (0);
 }
 
@@ -259,14 +262,14 @@ db_migrate(const char *statedir)
  * 0 no (or cannot tell).
  */
 static int
-sq_changed(void)
+sq_changed(void (*tunnel)(void *, const char *), void *arg)
 {
 	int64_t	 v;
 
 	if ((v = db_int("PRAGMA data_version")) == -1 || v == db_version_seen)
 		return (0);
 	db_version_seen = v;
-	return (1);
+	return (DB_CHANGED_ACCOUNTS);
 }
 
 /* Every account into list (empty); -1 on error. */
@@ -356,6 +359,38 @@ sq_tunnels_text(size_t *lenp)
 	return (buf);
 }
 
+/* The line of tunnel id (db_tunnel_line()). */
+static char *
+sq_tunnel_line(const char *id, size_t *lenp)
+{
+	sqlite3_stmt	*st;
+	const char	*p;
+	char		*line = NULL;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT line FROM tunnels WHERE id = ?",
+	    -1, &st, NULL) != SQLITE_OK) {
+		db_fail("%s", sqlite3_errmsg(db));
+		errno = EIO;
+		return (NULL);
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    (p = (const char *)sqlite3_column_text(st, 0)) != NULL) {
+		*lenp = sqlite3_column_bytes(st, 0);
+		if ((line = strndup(p, *lenp)) == NULL)
+			errno = ENOMEM;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		db_fail("not found");
+		errno = ENOENT;
+	} else {
+		db_fail("%s", sqlite3_errmsg(db));
+		errno = db_errno(rc);
+	}
+	sqlite3_finalize(st);
+	return (line);
+}
+
 /* the statements of a write of the registry's changes */
 struct sq_write {
 	sqlite3_stmt	*put;
@@ -417,10 +452,12 @@ sq_tunnel_del(void *arg, const char *id)
  * line changed is updated, a new one inserted, a deleted one deleted;
  * the others are left alone.  With replace (the first registry of an
  * imported tunnels.json) every tunnel not listed is deleted too.
- * Returns 0 once it is committed, or an errno.
+ * The file is one node's: node and stale are not used.  Returns 0
+ * once it is committed, or an errno.
  */
 static int
-sq_tunnels_write(const char *buf, size_t len, int replace)
+sq_tunnels_write(const char *buf, size_t len, int replace, const char *node,
+    void (*stale)(void *, const char *), void *arg)
 {
 	struct sq_write	 w;
 	int		 rc, error = 0;

@@ -23,10 +23,13 @@ struct db_ops {
 	int		 (*open)(const char *, const char *);
 	void		 (*close)(void);
 	const char	*(*file)(void);
-	int		 (*changed)(void);
+	int		 (*changed)(void (*)(void *, const char *), void *);
 	int		 (*accounts)(struct accountlist *);
 	char		*(*tunnels_text)(size_t *);
-	int		 (*tunnels_write)(const char *, size_t, int);
+	int		 (*tunnels_write)(const char *, size_t, int, const char *,
+			    void (*)(void *, const char *), void *);
+	char		*(*tunnel_line)(const char *, size_t *);
+	int		 (*socket)(void);
 	int		 (*event_add)(time_t, int, const char *, const char *,
 			    const char *, const char *);
 	char		*(*events_json)(const char *, time_t, int, size_t *);

@@ -66,14 +66,17 @@ static int	 pg_errno(void);
 static int	 pg_open(const char *, const char *);
 static void	 pg_close(void);
 static const char *pg_file(void);
-static int	 pg_changed(void);
+static int	 pg_changed(void (*)(void *, const char *), void *);
+static int	 pg_socket(void);
+static char	*pg_tunnel_line(const char *, size_t *);
 static int	 pg_accounts(struct accountlist *);
 static char	*pg_tunnels_text(size_t *);
 static void	 pg_array_add(FILE *, const char *, size_t, int);
 static int	 pg_tunnel_put(void *, const char *, const char *,
 		    const char *, const char *, size_t);
 static int	 pg_tunnel_del(void *, const char *);
-static int	 pg_tunnels_write(const char *, size_t, int);
+static int	 pg_tunnels_write(const char *, size_t, int, const char *,
+		    void (*)(void *, const char *), void *);
 static int	 pg_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 static char	*pg_events_json(const char *, time_t, int, size_t *);
@@ -83,7 +86,8 @@ static int	 pg_list(const char *, const char *, void (*)(void *, int,
 
 const struct db_ops db_pg_ops = {
 	"postgresql", pg_open, pg_close, pg_file, pg_changed, pg_accounts,
-	pg_tunnels_text, pg_tunnels_write, pg_event_add, pg_events_json,
+	pg_tunnels_text, pg_tunnels_write, pg_tunnel_line, pg_socket,
+	pg_event_add, pg_events_json,
 	pg_run, pg_list
 };
 
@@ -158,7 +162,7 @@ pg_connect(void)
 		return (db_fail(DB_DOWN ": %s", pg_down));
 	}
 	PQsetNoticeProcessor(pg, pg_notice, NULL);
-	res = PQexec(pg, "LISTEN sc_accounts");
+	res = PQexec(pg, "LISTEN sc_accounts; LISTEN " DB_PG_CHANNEL_TUNNELS);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg_why(why, sizeof(why), PQerrorMessage(pg));
 		PQclear(res);
@@ -402,14 +406,17 @@ pg_migrate(const char *statedir)
 }
 
 /*
- * The command line changed the accounts (NOTIFY), or the connection is
- * new: 1.  Down: a new connection is tried, after the wait.
+ * The command line changed the accounts (NOTIFY sc_accounts), or the
+ * connection is new: DB_CHANGED_ACCOUNTS (and DB_CHANGED_ALL for a new
+ * one).  Another node wrote a tunnel (NOTIFY sc_tunnels, its id):
+ * tunnel(arg, id); this connection's own are left out.  Down: a new
+ * connection is tried, after the wait.
  */
 static int
-pg_changed(void)
+pg_changed(void (*tunnel)(void *, const char *), void *arg)
 {
 	PGnotify	*n;
-	int		 got = 0;
+	int		 got = 0, self;
 
 	if (pg_ready() == -1)
 		return (0);
@@ -420,15 +427,28 @@ pg_changed(void)
 		pg_lost(why);
 		return (0);
 	}
+	self = PQbackendPID(pg);
 	while ((n = PQnotifies(pg)) != NULL) {
-		got = 1;
+		if (strcmp(n->relname, DB_PG_CHANNEL_TUNNELS) != 0)
+			got |= DB_CHANGED_ACCOUNTS;
+		else if (n->be_pid != self && tunnel != NULL &&
+		    tunnel_id_valid(n->extra))
+			tunnel(arg, n->extra);
 		PQfreemem(n);
 	}
 	if (pg_fresh) {
 		pg_fresh = 0;
-		got = 1;
+		got |= DB_CHANGED_ACCOUNTS | DB_CHANGED_ALL;
 	}
 	return (got);
+}
+
+/* The connection's descriptor, -1 when there is none. */
+static int
+pg_socket(void)
+{
+	return (pg != NULL && PQstatus(pg) == CONNECTION_OK ? PQsocket(pg) :
+	    -1);
 }
 
 /* Column i of row r, NULL for NULL. */
@@ -531,6 +551,38 @@ pg_tunnels_text(size_t *lenp)
 	return (buf);
 }
 
+/* The line of tunnel id (db_tunnel_line()). */
+static char *
+pg_tunnel_line(const char *id, size_t *lenp)
+{
+	PGresult	*res;
+	const char	*v[1];
+	char		*line = NULL;
+
+	v[0] = id;
+	if ((res = pg_query("SELECT line FROM tunnels WHERE id = $1", 1, v,
+	    NULL, NULL)) == NULL) {
+		errno = pg_errno();
+		return (NULL);
+	}
+	if (PQntuples(res) != 1) {
+		db_fail("not found");
+		errno = ENOENT;
+	} else {
+		*lenp = PQgetlength(res, 0, 0);
+		if ((line = strndup(PQgetvalue(res, 0, 0), *lenp)) == NULL)
+			errno = ENOMEM;
+	}
+	PQclear(res);
+	return (line);
+}
+
+static int
+pg_id_cmp(const void *a, const void *b)
+{
+	return (strcmp(*(const char *const *)a, *(const char *const *)b));
+}
+
 /* One element (n bytes at p) of an array literal, quoted. */
 static void
 pg_array_add(FILE *f, const char *p, size_t n, int first)
@@ -550,6 +602,9 @@ pg_array_add(FILE *f, const char *p, size_t n, int first)
 struct pg_write {
 	FILE		*f[5];		/* id, owner, status, line; deleted */
 	int		 n[5];		/* elements in each */
+	char		(*ids)[TUNNEL_ID_LEN + 1];	/* upserted */
+	size_t		 nids;
+	size_t		 maxids;
 };
 
 static int
@@ -557,7 +612,16 @@ pg_tunnel_put(void *arg, const char *id, const char *owner,
     const char *status, const char *p, size_t n)
 {
 	struct pg_write	*w = arg;
+	void		*m;
 
+	if (w->nids == w->maxids) {
+		if ((m = reallocarray(w->ids, w->maxids ? w->maxids * 2 : 16,
+		    sizeof(*w->ids))) == NULL)
+			return (ENOMEM);
+		w->ids = m;
+		w->maxids = w->maxids ? w->maxids * 2 : 16;
+	}
+	strlcpy(w->ids[w->nids++], id, sizeof(w->ids[0]));
 	pg_array_add(w->f[0], id, strlen(id), w->n[0]++ == 0);
 	pg_array_add(w->f[1], owner, strlen(owner), w->n[1]++ == 0);
 	pg_array_add(w->f[2], status, strlen(status), w->n[2]++ == 0);
@@ -575,20 +639,54 @@ pg_tunnel_del(void *arg, const char *id)
 }
 
 /*
+ * The ids of w's upserts that are not among the rows res changed (its
+ * first column): stale(arg, id) for each.
+ */
+static void
+pg_unchanged(struct pg_write *w, PGresult *res, void (*stale)(void *,
+    const char *), void *arg)
+{
+	const char	**got, *id;
+	int		  n = PQntuples(res), r;
+	size_t		  i;
+
+	if (stale == NULL || w->nids == 0)
+		return;
+	if ((got = calloc(n ? n : 1, sizeof(*got))) == NULL)
+		return;
+	for (r = 0; r < n; r++)
+		got[r] = PQgetvalue(res, r, 0);
+	qsort(got, n, sizeof(*got), pg_id_cmp);
+	for (i = 0; i < w->nids; i++) {
+		id = w->ids[i];
+		if (bsearch(&id, got, n, sizeof(*got), pg_id_cmp) == NULL)
+			stale(arg, w->ids[i]);
+	}
+	free(got);
+}
+
+/*
  * The changes of the registry (db_tunnels_delta()) in one statement, so
  * one round trip and one transaction: each changed tunnel's line
- * upserted (when it changed: never its node), each deleted one deleted,
- * the others left alone (other nodes write theirs); with replace, every
- * tunnel not listed deleted too.  Each row that changed is told to the
- * other nodes (NOTIFY sc_tunnels, its id), at the COMMIT.  0 once
- * committed, or an errno.
+ * upserted (never its node), each deleted one deleted, the others left
+ * alone (other nodes write theirs); with replace, every tunnel not
+ * listed deleted too.  Each row that changed is told to the other nodes
+ * (NOTIFY sc_tunnels, its id) at the COMMIT.
+ *
+ * A line is not taken that would start a terminated tunnel again, nor
+ * one that ends a tunnel (not by its owner's DELETE: by a grace period
+ * that ran out here) whose session another node than this one (node)
+ * holds: its client moved there.  stale(arg, id) hears of each line
+ * not taken (or the same as the database's), so that the REST worker
+ * gets the database's line.  0 once committed, or an errno.
  */
 static int
-pg_tunnels_write(const char *buf, size_t len, int replace)
+pg_tunnels_write(const char *buf, size_t len, int replace, const char *node,
+    void (*stale)(void *, const char *), void *arg)
 {
 	struct pg_write	 w;
 	PGresult	*res;
-	const char	*v[6];
+	const char	*v[7];
 	char		*a[5] = { NULL, NULL, NULL, NULL, NULL };
 	size_t		 alen[5] = { 0, 0, 0, 0, 0 };
 	int		 error = 0, i;
@@ -612,6 +710,7 @@ pg_tunnels_write(const char *buf, size_t len, int replace)
 		v[i] = a[i];
 	}
 	v[5] = replace ? "t" : "f";
+	v[6] = node;
 	if (error != 0)
 		goto done;
 	errno = 0;
@@ -623,11 +722,18 @@ pg_tunnels_write(const char *buf, size_t len, int replace)
 	    "status, line) SELECT id, owner, status, line FROM n ORDER BY ord "
 	    "ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, status = "
 	    "excluded.status, line = excluded.line WHERE tunnels.line IS "
-	    "DISTINCT FROM excluded.line RETURNING id) SELECT pg_notify("
-	    "'" DB_PG_CHANNEL_TUNNELS "', id) FROM (SELECT id FROM gone UNION "
-	    "SELECT id FROM up) c", 6, v, NULL, NULL);
+	    "DISTINCT FROM excluded.line AND NOT (tunnels.status = "
+	    "'terminated' AND excluded.status <> 'terminated') AND "
+	    "(excluded.status <> 'terminated' OR tunnels.status = "
+	    "'terminated' OR tunnels.node IS NULL OR tunnels.node = $7 OR "
+	    "(excluded.line::jsonb ->> 'user_shutdown') = 'true') RETURNING "
+	    "id) SELECT c.id, pg_notify('" DB_PG_CHANNEL_TUNNELS "', c.id) "
+	    "FROM (SELECT id FROM gone UNION SELECT id FROM up) c", 7, v,
+	    NULL, NULL);
 	if (res == NULL)
 		error = pg_errno();
+	else
+		pg_unchanged(&w, res, stale, arg);
 	PQclear(res);
  done:
 	for (i = 0; i < 5; i++) {
@@ -637,6 +743,7 @@ pg_tunnels_write(const char *buf, size_t len, int replace)
 		if (a[i] != NULL)
 			freezero(a[i], alen[i]);
 	}
+	free(w.ids);
 	return (error);
 }
 

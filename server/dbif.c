@@ -72,13 +72,33 @@ db_file(void)
 }
 
 /*
- * Did another connection (the CLI) commit since the last call, or was
- * the database reconnected?  1 yes, 0 no (or cannot tell).
+ * What changed since the last call: DB_CHANGED_ACCOUNTS when another
+ * connection (the CLI) may have changed the accounts, DB_CHANGED_ALL
+ * too when the database was reconnected (anything may have changed);
+ * tunnel(arg, id) for each tunnel another node wrote (PostgreSQL's
+ * NOTIFY sc_tunnels).  0: nothing (or cannot tell).
  */
 int
-db_changed(void)
+db_changed(void (*tunnel)(void *, const char *), void *arg)
 {
-	return (ops->changed());
+	return (ops->changed(tunnel, arg));
+}
+
+/* Nodes may share the database (PostgreSQL): a cluster. */
+int
+db_shared(void)
+{
+	return (ops == &db_pg_ops);
+}
+
+/*
+ * The descriptor to watch for what the database tells (NOTIFY), -1
+ * when there is none: it changes when the database is reconnected.
+ */
+int
+db_socket(void)
+{
+	return (ops->socket != NULL ? ops->socket() : -1);
 }
 
 /* Every account into list (empty); -1 on error. */
@@ -105,9 +125,21 @@ db_tunnels_text(size_t *lenp)
  * once it is committed, or an errno.
  */
 int
-db_tunnels_write(const char *buf, size_t len, int replace)
+db_tunnels_write(const char *buf, size_t len, int replace,
+    void (*stale)(void *, const char *), void *arg)
 {
-	return (ops->tunnels_write(buf, len, replace));
+	return (ops->tunnels_write(buf, len, replace, env->node, stale,
+	    arg));
+}
+
+/*
+ * The line of tunnel id as the database holds it (NUL-terminated, *lenp
+ * bytes), or NULL: errno ENOENT when there is no such tunnel.
+ */
+char *
+db_tunnel_line(const char *id, size_t *lenp)
+{
+	return (ops->tunnel_line(id, lenp));
 }
 
 /*

@@ -136,6 +136,7 @@ enum srv_blob_kind {
 	SRV_BLOB_CA_CRT,	/* parent -> every worker: the CA, PEM */
 	SRV_BLOB_CA_KEY,	/* parent -> the CA process: its key, PEM */
 	SRV_BLOB_EVENTS,	/* parent -> REST: events, a JSON array */
+	SRV_BLOB_SYNC,		/* parent -> REST: tunnels other nodes wrote */
 	SRV_BLOB_MAX
 };
 
@@ -165,6 +166,7 @@ struct srv_config {
 	uint32_t	 role;		/* SRV_ROLE_* */
 	int32_t		 resync;	/* REST: the KGP worker has tunnels */
 	int32_t		 importing;	/* REST: the registry is tunnels.json */
+	int32_t		 cluster;	/* nodes share the database */
 	int32_t		 debug;
 	int32_t		 verbose;
 	int32_t		 grace;

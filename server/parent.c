@@ -86,6 +86,7 @@ static void	 parent_stop_timeout(int, short, void *);
 static void	 parent_reap_timeout(int, short, void *);
 static void	 parent_kill_worker(struct srv_worker *);
 static void	 parent_poll(int, short, void *);
+static void	 parent_db_poll(void);
 static int	 parent_workers_gone(void);
 
 /*
@@ -340,6 +341,8 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
 	    sigchld == NULL || ev_stop == NULL || ev_poll == NULL)
 		fatalx("event_new");
+	/* what PostgreSQL tells (NOTIFY), as soon as it does */
+	dbmsg_watch(parent_db_poll);
 	for (i = 0; i < NWORKERS; i++) {
 		workers[i].ev_restart = evtimer_new(env->base, parent_restart,
 		    &workers[i]);
@@ -543,6 +546,7 @@ parent_send_setup(struct srv_worker *w)
 	strlcpy(c.tunnels_path, dbmsg_tunnels_source(),
 	    sizeof(c.tunnels_path));
 	c.importing = rest && strcmp(c.tunnels_path, db_file()) != 0;
+	c.cluster = env->cluster;
 	strlcpy(c.cert_hash, env->cert_hash, sizeof(c.cert_hash));
 	c.entry_nacl = env->entry_nacl;
 	memcpy(c.entry_acl, env->entry_acl, sizeof(c.entry_acl));
@@ -677,7 +681,7 @@ parent_blob(struct imsgev *iev, struct imsg *imsg)
 		return (IMSGEV_OK);
 	/* the REST worker logs a failure, and answers with it */
 	memset(&saved, 0, sizeof(saved));
-	saved.error = dbmsg_save(w->blob_in.buf, w->blob_in.len);
+	saved.error = dbmsg_save(&w->iev, w->blob_in.buf, w->blob_in.len);
 	saved.seq = w->blob_in.seq;
 	srv_blob_clear(&w->blob_in);
 	parent_to(w, IMSG_SRV_SAVED, &saved, sizeof(saved));
@@ -880,6 +884,18 @@ parent_stop_timeout(int fd, short ev, void *arg)
 static void
 parent_poll(int fd, short ev, void *arg)
 {
-	if (dbmsg_poll() && W_REST->chan)
-		dbmsg_send_accounts(&W_REST->iev);
+	parent_db_poll();
+}
+
+/*
+ * What the database tells: accounts changed by the command line, and
+ * tunnels other nodes wrote, reach the REST worker.
+ */
+static void
+parent_db_poll(void)
+{
+	struct imsgev	*rest = W_REST->chan ? &W_REST->iev : NULL;
+
+	if (dbmsg_poll(rest) && rest != NULL)
+		dbmsg_send_accounts(rest);
 }

@@ -45,6 +45,7 @@ srv_blob_max(uint32_t kind)
 		return (ACCOUNTS_MAX * sizeof(struct srv_account));
 	case SRV_BLOB_STATE:
 	case SRV_BLOB_SAVE:
+	case SRV_BLOB_SYNC:
 		return (TUNNELS_FILE_MAX);
 	case SRV_BLOB_EVENTS:
 		return (EVENTS_ANSWER_BYTES);

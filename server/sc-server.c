@@ -427,6 +427,7 @@ main(int argc, char *argv[])
 	if ((caflag == NULL) != (cakeyflag == NULL))
 		errx(1, "-c and -x go together: the CA certificate and its key");
 	db_use(dbflag);
+	env->cluster = db_shared();
 	if (argc > 0 && strcmp(argv[0], "ca") == 0) {
 		if (debug || verbose || rflag || kflag || eflag || hflag ||
 		    cflag || keyflag || aflag || pflag)

@@ -110,6 +110,8 @@
 #define DB_PG_RETRY_MAX_MS	8000	/* ... up to so long */
 #define DB_DOWN			"the database is down"	/* its failures */
 #define DB_PG_CHANNEL_TUNNELS	"sc_tunnels"	/* NOTIFY: a tunnel's row, its id */
+#define DB_CHANGED_ACCOUNTS	0x1	/* db_changed(): read them again */
+#define DB_CHANGED_ALL		0x2	/* ... a new connection: everything */
 #define MIGRATED_SUFFIX		".migrated"	/* imported files, kept */
 #define EVENTS_KEEP		100000	/* events kept, the oldest go */
 #define EVENTS_ANSWER_MAX	200	/* events in one REST answer: the newest */
@@ -422,6 +424,7 @@ struct server_env {
 	int			 worker;	/* SRV_ROLE_*, 0: the parent */
 	int			 resync;	/* REST: the KGP worker has tunnels */
 	int			 importing;	/* REST: tunnels.json, once */
+	int			 cluster;	/* nodes share the database */
 	const char		*statedir;
 	int			 debug;
 	int			 verbose;
@@ -518,6 +521,8 @@ void		 reg_state(const struct srv_tstate *);
 void		 reg_kgp_down(void);
 void		 reg_kgp_up(void);
 void		 reg_send_all(void);
+void		 reg_remote(struct tunnel *);
+void		 reg_gone(const char *);
 int		 reg_waiting(void);
 void		 reg_auth(const struct srv_auth_req *, struct srv_auth_rep *);
 int		 reg_may_use(const char *, const struct tunnel *, int *);
@@ -651,10 +656,14 @@ void		 db_use(const char *);
 int		 db_open(const char *);
 void		 db_close(void);
 const char	*db_file(void);
-int		 db_changed(void);
+int		 db_changed(void (*)(void *, const char *), void *);
+int		 db_shared(void);
+int		 db_socket(void);
 int		 db_accounts(struct accountlist *);
 char		*db_tunnels_text(size_t *);
-int		 db_tunnels_write(const char *, size_t, int);
+int		 db_tunnels_write(const char *, size_t, int,
+		    void (*)(void *, const char *), void *);
+char		*db_tunnel_line(const char *, size_t *);
 int		 db_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 char		*db_events_json(const char *, time_t, int, size_t *);
@@ -678,12 +687,13 @@ void		 db_url_mask(char *);
 /* dbmsg.c: the parent's side of the database */
 void		 dbmsg_init(void);
 int		 dbmsg_reload(void);
-int		 dbmsg_poll(void);
+int		 dbmsg_poll(struct imsgev *);
+void		 dbmsg_watch(void (*)(void));
 void		 dbmsg_send_accounts(struct imsgev *);
 const char	*dbmsg_tunnels_source(void);
 void		 dbmsg_send_state(struct imsgev *);
 void		 dbmsg_aside(void);
-int		 dbmsg_save(const char *, size_t);
+int		 dbmsg_save(struct imsgev *, const char *, size_t);
 int		 dbmsg_event(struct imsgev *, struct imsg *);
 int		 dbmsg_events_req(struct imsgev *, struct imsg *);
 int		 dbmsg_account_req(struct imsgev *, struct imsg *);
@@ -791,6 +801,8 @@ uint64_t	 state_save(void);
 void		 state_save_soon(void);
 void		 state_line_known(const char *, const char *, size_t);
 void		 state_line_forget(const char *);
+void		 state_sync(char *, size_t, void (*)(struct tunnel *),
+		    void (*)(const char *));
 const struct state_stats *state_stats(void);
 char		*state_read_file(size_t *);
 void		 state_set_aside(void);

@@ -65,6 +65,7 @@
 
 #define STATE_VERSION		2	/* a header, one tunnel per line */
 #define STATE_VERSION_DOC	1	/* one document: still read */
+#define STATE_HEADER		"{\"version\":2}\n"
 #define STATE_TIME_MAX	((json_int_t)1 << 40)	/* sane Unix seconds */
 
 /* what a load took */
@@ -103,6 +104,7 @@ static int	 state_line_cmp(struct state_line *, struct state_line *);
 static struct state_line *state_line_get(const char *);
 static void	 state_lines_mark(uint64_t, uint64_t, int);
 static int	 state_kept(const struct tunnel *, time_t, int *);
+static int	 state_digest(json_t *, uint8_t *);
 static char	*state_tunnel_line(struct tunnel *, uint8_t *);
 static json_t	*state_tunnel_json(struct tunnel *);
 static int	 state_text_add(struct state_text *, const char *, size_t);
@@ -113,7 +115,9 @@ static void	 state_saved(void *, int);
 static void	 state_failed(int);
 static void	 state_timer_cb(int, short, void *);
 static void	 state_timer_add(int);
-static struct tunnel *state_tunnel_parse(json_t *, const char *);
+static struct tunnel *state_tunnel_parse(json_t *, const char *, int);
+static void	 state_sync_one(json_t *, const char *, const char *, size_t,
+		    time_t, void (*)(struct tunnel *));
 static struct tunnel *state_take(json_t *, const char *, time_t,
 		    struct state_count *);
 static void	 state_take_text(const char *, size_t, const char *, time_t,
@@ -187,6 +191,32 @@ state_lines_mark(uint64_t from, uint64_t to, int failed)
 }
 
 /*
+ * The digest of a tunnel's line (o) into d: without its entry port,
+ * which each node has its own of (a node writes its port only with a
+ * change of the tunnel).  -1 when out of memory.
+ */
+static int
+state_digest(json_t *o, uint8_t *d)
+{
+	json_t	*port;
+	char	*s;
+
+	if ((port = json_object_get(o, "entry_port")) != NULL)
+		json_incref(port);
+	json_object_del(o, "entry_port");
+	s = json_dumps(o, JSON_COMPACT);
+	if (port != NULL) {
+		json_object_set(o, "entry_port", port);
+		json_decref(port);
+	}
+	if (s == NULL)
+		return (-1);
+	SHA256((const unsigned char *)s, strlen(s), d);
+	freezero(s, strlen(s) + 1);
+	return (0);
+}
+
+/*
  * The line of t as the database holds it, and its digest into d; NULL
  * (errno set) when out of memory.
  */
@@ -194,19 +224,17 @@ static char *
 state_tunnel_line(struct tunnel *t, uint8_t *d)
 {
 	json_t	*o;
-	char	*s;
+	char	*s = NULL;
 
 	if ((o = state_tunnel_json(t)) == NULL) {
 		errno = ENOMEM;
 		return (NULL);
 	}
-	s = json_dumps(o, JSON_COMPACT);
+	if (state_digest(o, d) == 0)
+		s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if (s == NULL) {
+	if (s == NULL)
 		errno = ENOMEM;
-		return (NULL);
-	}
-	SHA256((const unsigned char *)s, strlen(s), d);
 	return (s);
 }
 
@@ -231,11 +259,15 @@ void
 state_line_known(const char *id, const char *p, size_t n)
 {
 	struct state_line	*sl;
+	json_t			*o;
 
 	if ((sl = state_line_get(id)) == NULL)
 		return;
-	SHA256((const unsigned char *)p, n, sl->digest);
 	sl->gone = 0;
+	if ((o = json_loadb(p, n, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
+	    state_digest(o, sl->digest) == -1)
+		memset(sl->digest, 0, sizeof(sl->digest));
+	json_decref(o);
 }
 
 /* Tunnel id is gone from the database (another node deleted it). */
@@ -538,9 +570,13 @@ state_time(json_t *o, const char *name, time_t *tp)
 	return (0);
 }
 
-/* One tunnel of the file, checked; NULL with a warning if it is bad. */
+/*
+ * One tunnel of the file, checked; NULL with a warning if it is bad.
+ * again: the registry may have a tunnel of its id already (another
+ * node's line of it).
+ */
 static struct tunnel *
-state_tunnel_parse(json_t *o, const char *where)
+state_tunnel_parse(json_t *o, const char *where, int again)
 {
 	struct tunnel	*t = NULL;
 	json_t		*v;
@@ -559,7 +595,7 @@ state_tunnel_parse(json_t *o, const char *where)
 		snprintf(err, sizeof(err), "bad \"id\"");
 		goto bad;
 	}
-	if (tunnel_find(id) != NULL) {
+	if (!again && tunnel_find(id) != NULL) {
 		snprintf(err, sizeof(err), "tunnel %s is there twice", id);
 		goto bad;
 	}
@@ -647,7 +683,7 @@ state_take(json_t *o, const char *where, time_t now, struct state_count *c)
 	struct tunnel	*t;
 	char		 err[256];
 
-	if ((t = state_tunnel_parse(o, where)) == NULL) {
+	if ((t = state_tunnel_parse(o, where, 0)) == NULL) {
 		c->bad++;
 		return (NULL);
 	}
@@ -979,4 +1015,100 @@ state_load(char *buf, size_t len, int (*restore)(struct tunnel *, char *,
 	explicit_bzero(buf, len);
 	state_ready = 1;
 	state_save();
+}
+
+/*
+ * The REST worker: what other nodes wrote, as the parent read it from
+ * the database (buf, len; wiped here): after DB_TUNNELS_DELTA a
+ * tunnel's line, or {"delete":"<id>"} when it is no longer there; after
+ * DB_TUNNELS_HEADER (the database was reconnected) every tunnel's line,
+ * and a tunnel this node had from the database that is not among them
+ * is gone.  Each line is checked as one of the registry at start, and
+ * goes to remote() (the registry); a tunnel no longer there to gone().
+ */
+void
+state_sync(char *buf, size_t len, void (*remote)(struct tunnel *),
+    void (*gone)(const char *))
+{
+	struct state_line	*sl, *tmp;
+	struct tunnel		*t, *ttmp;
+	json_t			*o;
+	const char		*id;
+	char			*p, *end = buf + len, *nl;
+	int			 full;
+	time_t			 now = time(NULL);
+
+	if (!state_ready)
+		goto done;
+	if (len >= sizeof(DB_TUNNELS_DELTA_TEXT) - 1 && memcmp(buf,
+	    DB_TUNNELS_DELTA_TEXT, sizeof(DB_TUNNELS_DELTA_TEXT) - 1) == 0)
+		full = 0;
+	else if (len >= sizeof(STATE_HEADER) - 1 && memcmp(buf, STATE_HEADER,
+	    sizeof(STATE_HEADER) - 1) == 0)
+		full = 1;
+	else {
+		log_warnx("%s: a registry from another node that is not one",
+		    __func__);
+		goto done;
+	}
+	lines_gen++;
+	p = memchr(buf, '\n', len);
+	for (p = p != NULL ? p + 1 : end; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			nl = end;
+		if (nl == p || nl - p > TUNNEL_LINE_MAX)
+			continue;
+		if ((o = json_loadb(p, nl - p, JSON_REJECT_DUPLICATES,
+		    NULL)) == NULL)
+			continue;
+		id = json_string_value(json_object_get(o, "delete"));
+		if (id != NULL && tunnel_id_valid(id)) {
+			gone(id);
+			state_line_forget(id);
+		} else if ((id = json_string_value(json_object_get(o,
+		    "id"))) != NULL && tunnel_id_valid(id))
+			state_sync_one(o, id, p, nl - p, now, remote);
+		json_decref(o);
+	}
+	if (!full)
+		goto done;
+	/* a tunnel the database had, and has no longer */
+	RB_FOREACH_SAFE(sl, state_lines, &lines, tmp) {
+		if (sl->gen == lines_gen || sl->seq != 0 || sl->gone)
+			continue;
+		TAILQ_FOREACH_SAFE(t, &env->tunnels, entry, ttmp)
+			if (strcmp(t->id, sl->id) == 0)
+				gone(t->id);
+		RB_REMOVE(state_lines, &lines, sl);
+		free(sl);
+	}
+ done:
+	explicit_bzero(buf, len);
+}
+
+/*
+ * One line (n bytes at p, its JSON o) of tunnel id that another node
+ * wrote, for state_sync(): into the registry (remote()), and known
+ * as the database's.
+ */
+static void
+state_sync_one(json_t *o, const char *id, const char *p, size_t n,
+    time_t now, void (*remote)(struct tunnel *))
+{
+	struct state_line	*sl;
+	struct tunnel		*nt;
+	char			 where[64];
+
+	snprintf(where, sizeof(where), "tunnel %s of another node", id);
+	if ((nt = state_tunnel_parse(o, where, 1)) == NULL)
+		return;
+	if (nt->status == TUNNEL_TERMINATED && tunnel_find(id) == NULL &&
+	    nt->shutdown_time < now - TUNNEL_TERMINATED_AGE) {
+		tunnel_free(nt);
+		return;
+	}
+	remote(nt);
+	state_line_known(id, p, n);
+	if ((sl = state_line_get(id)) != NULL)
+		sl->gen = lines_gen;
 }

@@ -204,7 +204,14 @@ tunnel_add(const struct srv_tunnel_add *a)
 	struct tunnel	*t;
 	char		*id;
 
-	if ((t = tunnel_find(a->id)) != NULL) {
+	if ((t = tunnel_find(a->id)) != NULL && a->mode == SRV_ADD_RESTORE &&
+	    t->status == TUNNEL_TERMINATED && env->cluster) {
+		/* ended here, its client on another node: it runs again */
+		TAILQ_REMOVE(&env->tunnels, t, entry);
+		tunnel_free(t);
+		t = NULL;
+	}
+	if (t != NULL) {
 		if (a->mode == SRV_ADD_NEW)
 			fatalx("%s: tunnel %s added twice", __func__, a->id);
 		tunnel_report(t, NULL);
@@ -273,7 +280,13 @@ tunnel_started(int fd, const char *bound, void *arg)
 		sec = SC_SERVER_CONNECT_MIN;
 	else
 		sec = env->grace;
-	timer_add(t->grace, sec, 0);
+	/*
+	 * A cluster: a tunnel of the registry may have its client on
+	 * another node; only the node that made it, or had its session,
+	 * ends it when its client does not come.
+	 */
+	if (mode == SRV_ADD_NEW || !env->cluster)
+		timer_add(t->grace, sec, 0);
 	if (mode == SRV_ADD_NEW)
 		log_info("tunnel %s of %s: entry proxy %s", t->id, t->owner,
 		    t->entry_addr);

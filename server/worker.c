@@ -265,6 +265,7 @@ worker_config(struct imsgev *iev, struct imsg *imsg)
 		return (IMSGEV_BAD);
 	env->resync = c.resync;
 	env->importing = c.importing;
+	env->cluster = c.cluster;
 	strlcpy(env->cert_hash, c.cert_hash, sizeof(env->cert_hash));
 	env->debug = c.debug;
 	env->verbose = c.verbose;
@@ -432,6 +433,12 @@ worker_blob(void)
 		state_len = blob_in.len;
 		have_state = 1;
 		memset(&blob_in, 0, sizeof(blob_in));
+		return;
+	case SRV_BLOB_SYNC:
+		if (env->worker != SRV_ROLE_REST)
+			fatalx("%s: unexpected tunnels", __func__);
+		state_sync(blob_in.buf, blob_in.len, reg_remote, reg_gone);
+		srv_blob_clear(&blob_in);
 		return;
 	case SRV_BLOB_EVENTS:
 		if (env->worker != SRV_ROLE_REST)

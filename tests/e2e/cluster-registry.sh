@@ -57,4 +57,29 @@ for id in "$TUNNEL_ID" "$t1" "$t2" "$t3" "$t4"; do
 done
 ok "tunnels created through a and through b, a and b again: all 5 in the database"
 
+# 2. shared: created through a, listed by b at once, and the other way
+# round; sc's tunnel (through a) is listed by b
+t5=$(post "$REST_URL" five) && [ -n "$t5" ] || fail "POST through a"
+t0=$(date +%s%N)
+wait_for 2 listed "$REST_B" "$t5" || fail "b does not list $t5 (created through a) within 2 s"
+ms=$((($(date +%s%N) - t0) / 1000000))
+listed "$REST_B" "$TUNNEL_ID" || fail "b does not list sc's tunnel $TUNNEL_ID"
+t6=$(post "$REST_B" six) && [ -n "$t6" ] || fail "POST through b"
+wait_for 2 listed "$REST_URL" "$t6" || fail "a does not list $t6 (created through b) within 2 s"
+ok "a tunnel created through a is listed by b after $ms ms, one through b by a"
+
+# status URL ID: the tunnel's status through the REST API at URL
+status() {
+	cloud curl -sS --max-time 5 -u "$SC_USER:$KEY" "$1/$SC_USER/tunnels/$2" |
+	    json_get "j['status']"
+}
+code=$(cloud curl -sS --max-time 5 -u "$SC_USER:$KEY" -X DELETE     -o /dev/null -w '%{http_code}' "$REST_B/$SC_USER/tunnels/$t5")
+[ "$code" = 200 ] || fail "DELETE of $t5 through b: $code"
+is_terminated() { [ "$(status "$1" "$2")" = terminated ]; }
+wait_for 2 is_terminated "$REST_URL" "$t5" ||
+    fail "$t5 deleted through b is '$(status "$REST_URL" "$t5")' through a"
+wait_for 2 is_terminated "$REST_B" "$t5" ||
+    fail "$t5 deleted through b is '$(status "$REST_B" "$t5")' through b"
+ok "a tunnel created through a and deleted through b is terminated on both"
+
 e2e_done
