@@ -82,7 +82,7 @@ const struct db_ops db_sqlite_ops = {
 	"sqlite", sq_open, sq_close, sq_file, sq_changed, sq_accounts,
 	sq_tunnels_text, sq_tunnels_write, sq_tunnel_line, NULL, sq_event_add,
 	sq_events_json,
-	sq_run, sq_list
+	sq_run, sq_run, sq_list
 };
 
 /* An errno for SQLite's result code rc (the system's if it had one). */

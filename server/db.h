@@ -34,6 +34,7 @@ struct db_ops {
 			    const char *, const char *);
 	char		*(*events_json)(const char *, time_t, int, size_t *);
 	int		 (*run)(const char *, const char *, va_list);
+	int		 (*exec)(const char *, const char *, va_list);
 	int		 (*list)(const char *, const char *,
 			    void (*)(void *, int, const char **), void *);
 };

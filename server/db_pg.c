@@ -41,7 +41,7 @@
 #include "server.h"
 #include "db.h"
 
-#define PG_PARAMS_MAX		8	/* parameters of a statement */
+#define PG_PARAMS_MAX		16	/* parameters of a statement */
 #define PG_LOCK_MIGRATE		0x5c5e0001	/* advisory lock: migrations */
 
 static PGconn	*pg;
@@ -81,6 +81,8 @@ static int	 pg_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 static char	*pg_events_json(const char *, time_t, int, size_t *);
 static int	 pg_run(const char *, const char *, va_list);
+static int	 pg_run_quiet(const char *, const char *, va_list);
+static int	 pg_run_params(const char *, const char *, va_list, int);
 static int	 pg_list(const char *, const char *, void (*)(void *, int,
 		    const char **), void *);
 
@@ -88,7 +90,7 @@ const struct db_ops db_pg_ops = {
 	"postgresql", pg_open, pg_close, pg_file, pg_changed, pg_accounts,
 	pg_tunnels_text, pg_tunnels_write, pg_tunnel_line, pg_socket,
 	pg_event_add, pg_events_json,
-	pg_run, pg_list
+	pg_run, pg_run_quiet, pg_list
 };
 
 /* The server's notices ("already exists, skipping"): not for stderr. */
@@ -822,6 +824,19 @@ pg_events_json(const char *account, time_t since, int max, size_t *lenp)
 static int
 pg_run(const char *sql, const char *fmt, va_list ap)
 {
+	return (pg_run_params(sql, fmt, ap, 1));
+}
+
+/* The same, for what is not the accounts (the nodes): no NOTIFY. */
+static int
+pg_run_quiet(const char *sql, const char *fmt, va_list ap)
+{
+	return (pg_run_params(sql, fmt, ap, 0));
+}
+
+static int
+pg_run_params(const char *sql, const char *fmt, va_list ap, int notify)
+{
 	PGresult	*res;
 	const char	*v[PG_PARAMS_MAX], *p;
 	int		 l[PG_PARAMS_MAX], f[PG_PARAMS_MAX];
@@ -865,7 +880,7 @@ pg_run(const char *sql, const char *fmt, va_list ap)
 	PQclear(res);
 	if (rows == 0)
 		return (db_fail("not found"));
-	if (pg_exec("NOTIFY sc_accounts") == -1)
+	if (notify && pg_exec("NOTIFY sc_accounts") == -1)
 		log_warnx("%s: NOTIFY: %s", pg_name, db_error());
 	return (0);
 }

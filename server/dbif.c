@@ -350,7 +350,7 @@ db_tunnel_node(const char *id, char *node, size_t len)
 #define DB_NODE_NCOLUMNS	11
 
 /* One row of DB_NODE_COLUMNS into ni: 0, or -1 when it does not fit. */
-static int
+int
 db_node_parse(int n, const char **v, struct node_info *ni)
 {
 	const char	*errstr;
@@ -424,5 +424,101 @@ db_node_get(const char *name, struct node_info *ni)
 		return (db_fail("node %s: a bad row", name));
 	if (!o.found)
 		return (db_fail("not found"));
+	return (0);
+}
+
+/* A statement that changes no accounts (ops->exec): 0, or -1. */
+static int
+db_exec_params(const char *sql, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = ops->exec(sql, fmt, ap);
+	va_end(ap);
+	return (rc);
+}
+
+/*
+ * This node's heartbeat: its row (ni) upserted.  With keep, a state
+ * 'draining' written by the command line stays.  0, or -1.
+ */
+int
+db_node_beat(const struct node_info *ni, int keep)
+{
+	return (db_exec_params("INSERT INTO nodes (name, host, kgp_port, "
+	    "entry_port, rest_url, cert_sha256, state, tunnels, streams, "
+	    "started, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON "
+	    "CONFLICT (name) DO UPDATE SET host = excluded.host, kgp_port = "
+	    "excluded.kgp_port, entry_port = excluded.entry_port, rest_url = "
+	    "excluded.rest_url, cert_sha256 = excluded.cert_sha256, state = "
+	    "CASE WHEN ? = 1 AND nodes.state = 'draining' THEN 'draining' "
+	    "ELSE excluded.state END, tunnels = excluded.tunnels, streams = "
+	    "excluded.streams, started = excluded.started, heartbeat = "
+	    "excluded.heartbeat", "ssiisssiiiii", ni->name, ni->host,
+	    (int64_t)ni->kgp_port, (int64_t)ni->entry_port, ni->rest_url,
+	    ni->cert_sha256, node_state_name(ni->state), (int64_t)ni->tunnels,
+	    (int64_t)ni->streams, (int64_t)ni->started,
+	    (int64_t)ni->heartbeat, (int64_t)(keep != 0)));
+}
+
+/*
+ * The nodes whose heartbeat is older than before are down: marked so,
+ * and the tunnels whose session they held held by none.  How many
+ * nodes, or -1.
+ */
+int
+db_nodes_sweep(int64_t before)
+{
+	int	 n = 0;
+
+	if (db_exec_params("UPDATE tunnels SET node = NULL WHERE node IN "
+	    "(SELECT name FROM nodes WHERE heartbeat < ?)", "i", before) == 0)
+		n = 0;
+	if (db_exec_params("UPDATE nodes SET state = 'down' WHERE heartbeat "
+	    "< ? AND state <> 'down'", "i", before) == 0)
+		n = 1;
+	return (n);
+}
+
+/* Each node's row (DB_NODE_COLUMNS) to cb(arg, columns, values). */
+int
+db_nodes(void (*cb)(void *, int, const char **), void *arg)
+{
+	return (ops->list("SELECT " DB_NODE_COLUMNS " FROM nodes ORDER BY "
+	    "name", NULL, cb, arg));
+}
+
+/*
+ * Tunnel id's session: held by this node (up), or no longer (then the
+ * node is cleared only if it is this one).  0, or -1.
+ */
+int
+db_tunnel_node_set(const char *id, int up)
+{
+	int	 rc;
+
+	if (up)
+		rc = db_exec_params("UPDATE tunnels SET node = ? WHERE id = ?",
+		    "ss", env->node, id);
+	else
+		rc = db_exec_params("UPDATE tunnels SET node = NULL WHERE id = "
+		    "? AND node = ?", "ss", id, env->node);
+	if (rc == -1 && strcmp(db_error(), "not found") == 0)
+		rc = 0;
+	return (rc);
+}
+
+/* sc-server node drain NAME: its row says 'draining'.  0, or -1. */
+int
+db_node_drain(const char *name)
+{
+	if (db_exec_params("UPDATE nodes SET state = 'draining' WHERE name = "
+	    "? AND state <> 'down'", "s", name) == -1) {
+		if (strcmp(db_error(), "not found") == 0)
+			db_fail("no node %s that is up", name);
+		return (-1);
+	}
 	return (0);
 }

@@ -137,6 +137,7 @@ enum srv_blob_kind {
 	SRV_BLOB_CA_KEY,	/* parent -> the CA process: its key, PEM */
 	SRV_BLOB_EVENTS,	/* parent -> REST: events, a JSON array */
 	SRV_BLOB_SYNC,		/* parent -> REST: tunnels other nodes wrote */
+	SRV_BLOB_NODES,		/* parent -> REST: struct srv_node[] */
 	SRV_BLOB_MAX
 };
 
@@ -148,6 +149,19 @@ struct srv_blob_hdr {
 	uint32_t	 pad;
 	uint64_t	 len;		/* bytes in all */
 	uint64_t	 seq;		/* SRV_BLOB_SAVE: for IMSG_SRV_SAVED */
+};
+
+/* a node of the cluster, as the REST worker places tunnels on it */
+struct srv_node {
+	char		 name[NODE_NAME_MAX];
+	char		 host[HOST_MAX];
+	char		 cert_sha256[CERT_HASH_LEN + 1];
+	uint8_t		 pad[1];
+	int32_t		 kgp_port;
+	int32_t		 state;		/* NODE_* */
+	int32_t		 alive;		/* heartbeat fresh, not down */
+	int32_t		 self;		/* this node */
+	int64_t		 tunnels;	/* sessions it holds */
 };
 
 /* one account as the worker gets it: never the access key */

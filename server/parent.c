@@ -87,6 +87,8 @@ static void	 parent_reap_timeout(int, short, void *);
 static void	 parent_kill_worker(struct srv_worker *);
 static void	 parent_poll(int, short, void *);
 static void	 parent_db_poll(void);
+static struct imsgev *parent_rest_chan(void);
+static void	 parent_node_drain(void);
 static int	 parent_workers_gone(void);
 
 /*
@@ -362,9 +364,12 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	parent_spawn(W_CA);
 	parent_spawn(W_KGP);
 	parent_spawn(W_REST);
+	/* a cluster: this node's heartbeat */
+	node_start(parent_rest_chan, parent_node_drain);
 	if (event_base_dispatch(env->base) == -1)
 		fatalx("event_base_dispatch");
 
+	node_stop();
 	log_info("exiting");
 	event_free(sigterm);
 	event_free(sigint);
@@ -822,8 +827,10 @@ parent_check_gone(struct srv_worker *w)
 		return;
 	}
 	/* the REST worker forgets the KGP sessions, ends halting tunnels */
-	if (w == W_KGP)
+	if (w == W_KGP) {
+		node_kgp_down();
 		parent_to(W_REST, IMSG_SRV_KGP_DOWN, NULL, 0);
+	}
 	/* what the KGP worker asked of the CA will not come */
 	if (w == W_CA)
 		parent_to(W_KGP, IMSG_SRV_CA_DOWN, NULL, 0);
@@ -881,6 +888,20 @@ parent_stop_timeout(int fd, short ev, void *arg)
 }
 
 /* Accounts changed by the command line reach the REST worker. */
+/* The REST worker's channel, NULL when none runs (node.c). */
+static struct imsgev *
+parent_rest_chan(void)
+{
+	return (W_REST->chan ? &W_REST->iev : NULL);
+}
+
+/* sc-server node drain: stop as on SIGTERM (node.c). */
+static void
+parent_node_drain(void)
+{
+	parent_sig(SIGTERM, 0, NULL);
+}
+
 static void
 parent_poll(int fd, short ev, void *arg)
 {

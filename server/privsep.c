@@ -49,6 +49,8 @@ srv_blob_max(uint32_t kind)
 		return (TUNNELS_FILE_MAX);
 	case SRV_BLOB_EVENTS:
 		return (EVENTS_ANSWER_BYTES);
+	case SRV_BLOB_NODES:
+		return (NODES_MAX * sizeof(struct srv_node));
 	default:
 		return (0);
 	}

@@ -78,9 +78,10 @@ usage(void)
 	    "       %s [-s statedir] [--db url] org add NAME | org list |\n"
 	    "\tteam add ORG TEAM | team list [ORG]\n"
 	    "       %s [-s statedir] [--db url] events [--since T]\n"
+	    "       %s [-s statedir] --db url node list | node drain NAME\n"
 	    "       %s [-s statedir] [-c cacert -x cakey] ca show\n",
 	    __progname, __progname, __progname, __progname, __progname,
-	    __progname);
+	    __progname, __progname);
 	exit(1);
 }
 
@@ -441,7 +442,8 @@ main(int argc, char *argv[])
 		if ((strcmp(argv[0], "user") != 0 &&
 		    strcmp(argv[0], "org") != 0 &&
 		    strcmp(argv[0], "team") != 0 &&
-		    strcmp(argv[0], "events") != 0) || caflag != NULL)
+		    strcmp(argv[0], "events") != 0 &&
+		    strcmp(argv[0], "node") != 0) || caflag != NULL)
 			usage();
 		if (debug || verbose || rflag || kflag || eflag || hflag ||
 		    cflag || keyflag || aflag || pflag || lflag || mflag ||

@@ -138,6 +138,7 @@
 #define NODE_URL_MAX		(ADDRSTR_MAX + 16)	/* its REST URL */
 #define NODE_HEARTBEAT_SEC	2	/* a node's row written so often */
 #define NODE_DEAD_SEC		10	/* a heartbeat older: the node is down */
+#define NODES_MAX		256	/* nodes the REST worker places on */
 #define NODE_UP			0	/* nodes.state */
 #define NODE_DRAINING		1
 #define NODE_DOWN		2
@@ -676,6 +677,12 @@ int		 db_list(const char *, const char *, void (*)(void *, int,
 		    const char **), void *);
 int		 db_tunnel_node(const char *, char *, size_t);
 int		 db_node_get(const char *, struct node_info *);
+int		 db_node_parse(int, const char **, struct node_info *);
+int		 db_node_beat(const struct node_info *, int);
+int		 db_nodes_sweep(int64_t);
+int		 db_nodes(void (*)(void *, int, const char **), void *);
+int		 db_tunnel_node_set(const char *, int);
+int		 db_node_drain(const char *);
 
 /* dbutil.c: what the database's backends and interface share */
 int		 node_state_parse(const char *);
@@ -683,6 +690,20 @@ const char	*node_state_name(int);
 const char	*db_error(void);
 const char	*event_name(int);
 void		 db_url_mask(char *);
+
+/* place.c: the REST worker's placement of tunnels on nodes */
+void		 place_nodes(const void *, size_t);
+void		 place_pick(const struct tunnel *, int, const char **, int *,
+		    const char **);
+
+/* node.c: the parent's side of a cluster */
+struct srv_tstate;
+struct srv_kgp_stats;
+void		 node_start(struct imsgev *(*)(void), void (*)(void));
+void		 node_tunnel_state(const struct srv_tstate *);
+void		 node_kgp_stats(const struct srv_kgp_stats *);
+void		 node_kgp_down(void);
+void		 node_stop(void);
 
 /* dbmsg.c: the parent's side of the database */
 void		 dbmsg_init(void);

@@ -579,17 +579,21 @@ tunnel_json_rules(json_t *o, json_t *lists)
 json_t *
 tunnel_json(struct tunnel *t, int with_secret)
 {
-	json_t	*o;
+	json_t		*o;
+	const char	*host, *cert;
+	int		 port;
 
 	o = json_object();
 	if (o == NULL)
 		return (NULL);
+	/* a cluster: the node its client connects to (place.c) */
+	place_pick(t, with_secret, &host, &port, &cert);
 	json_object_set_new(o, "id", json_string(t->id));
 	json_object_set_new(o, "owner", json_string(t->owner));
 	json_object_set_new(o, "status",
 	    json_string(tunnel_status_name(t->status)));
-	json_object_set_new(o, "host", json_string(env->host));
-	json_object_set_new(o, "ssh_port", json_integer(env->kgp_port));
+	json_object_set_new(o, "host", json_string(host));
+	json_object_set_new(o, "ssh_port", json_integer(port));
 	json_object_set_new(o, "tunnel_identifier",
 	    t->identifier ? json_string(t->identifier) : json_null());
 	json_object_set_new(o, "creation_time", json_time(t->creation_time));
@@ -613,7 +617,7 @@ tunnel_json(struct tunnel *t, int with_secret)
 	    t->metadata ? json_incref(t->metadata) : json_object());
 	json_object_set_new(o, "entry_proxy", json_string(t->entry_addr));
 	json_object_set_new(o, "server_cert_sha256",
-	    json_string(env->cert_hash));
+	    json_string(cert));
 	json_object_set_new(o, "connected", json_boolean(t->connected));
 	if (with_secret)
 		json_object_set_new(o, "kgp_secret", json_string(t->secret));

@@ -434,6 +434,12 @@ worker_blob(void)
 		have_state = 1;
 		memset(&blob_in, 0, sizeof(blob_in));
 		return;
+	case SRV_BLOB_NODES:
+		if (env->worker != SRV_ROLE_REST)
+			fatalx("%s: unexpected nodes", __func__);
+		place_nodes(blob_in.buf, blob_in.len);
+		srv_blob_clear(&blob_in);
+		return;
 	case SRV_BLOB_SYNC:
 		if (env->worker != SRV_ROLE_REST)
 			fatalx("%s: unexpected tunnels", __func__);
