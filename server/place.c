@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,4 +78,33 @@ place_pick(const struct tunnel *t, int fresh, const char **host, int *port,
 	*host = best->host;
 	*port = best->kgp_port;
 	*cert = best->cert_sha256;
+}
+
+/*
+ * /metrics: this node's name (--node) as a label, and in a cluster each
+ * node's state and load as its last heartbeat said.
+ */
+void
+place_metrics(FILE *f)
+{
+	size_t	 i;
+
+	fprintf(f, "# HELP sc_server_node_info This node: its name "
+	    "(--node).\n# TYPE sc_server_node_info gauge\n"
+	    "sc_server_node_info{node=\"%s\"} 1\n", env->node);
+	if (!env->cluster || nnodes == 0)
+		return;
+	fprintf(f, "# HELP sc_server_cluster_node_up 1 for a node of the "
+	    "cluster whose heartbeat is fresh and that is not down.\n"
+	    "# TYPE sc_server_cluster_node_up gauge\n");
+	for (i = 0; i < nnodes; i++)
+		fprintf(f, "sc_server_cluster_node_up{node=\"%s\","
+		    "state=\"%s\"} %d\n", nodes[i].name,
+		    node_state_name(nodes[i].state), nodes[i].alive ? 1 : 0);
+	fprintf(f, "# HELP sc_server_cluster_node_sessions Tunnels whose "
+	    "session a node holds.\n"
+	    "# TYPE sc_server_cluster_node_sessions gauge\n");
+	for (i = 0; i < nnodes; i++)
+		fprintf(f, "sc_server_cluster_node_sessions{node=\"%s\"} "
+		    "%lld\n", nodes[i].name, (long long)nodes[i].tunnels);
 }

@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -695,6 +696,7 @@ void		 db_url_mask(char *);
 void		 place_nodes(const void *, size_t);
 void		 place_pick(const struct tunnel *, int, const char **, int *,
 		    const char **);
+void		 place_metrics(FILE *);
 
 /* node.c: the parent's side of a cluster */
 struct srv_tstate;

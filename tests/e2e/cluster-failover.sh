@@ -11,12 +11,13 @@
 #  2. node b killed with SIGKILL: sc "two" asks the REST API again,
 #     moves to a and fetches a page through a's entry proxy again within
 #     the bound (NODE_DEAD_SEC, 10 s, and the reconnection's waits);
-#     node list says b is down.
+#     node list says b is down, and so do a's metrics.
 SC_DB=pg
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
 e2e_init
-start_server --node a
+prom_init
+start_server --node a -m "$CLOUD_IP:9100"
 start_app
 
 REST_B=http://$CLOUD_IP:4401/rest/v1
@@ -61,6 +62,15 @@ wait_for 10 held b 1 || fail "node b's row does not say it holds 1 tunnel"
 grep -Eq '^a +10\.213\.[0-9]+\.1:4443/4480 +up +1 ' "$TMP/nodes" &&
     grep -Eq '^b +10\.213\.[0-9]+\.1:4444/4481 +up +1 ' "$TMP/nodes" ||
     fail "node list: $(cat "$TMP/nodes")"
+metric() {
+	cloud curl -sS --max-time 5 -o "$TMP/metrics" "http://$CLOUD_IP:9100/metrics" &&
+	    [ "$(prom_value "$TMP/metrics" "$@")" = "$WANT" ]
+}
+WANT=1 metric sc_server_node_info node=a || fail "no sc_server_node_info{node=\"a\"} 1 in a's metrics"
+WANT=1 wait_for 5 metric sc_server_cluster_node_up node=b state=up ||
+    fail "a's metrics do not say b is up: $(grep cluster_node "$TMP/metrics")"
+WANT=1 wait_for 5 metric sc_server_cluster_node_sessions node=b ||
+    fail "a's metrics do not say b holds 1 session: $(grep cluster_node "$TMP/metrics")"
 ok "sc one on a, sc two placed on b (the least loaded); node list: $(tail -n +2 "$TMP/nodes" | awk '{print $1, $3, $4}' | tr '\n' ' ')"
 
 # 2. node b killed
@@ -83,6 +93,8 @@ down_b() {
 	"$SC_SERVER" -s "$TMP/state" node list | grep -Eq '^b .* down '
 }
 wait_for 15 down_b || fail "node list does not say b is down: $("$SC_SERVER" -s "$TMP/state" node list)"
+WANT=0 wait_for 5 metric sc_server_cluster_node_up node=b ||
+    fail "a's metrics do not say b is down: $(grep cluster_node "$TMP/metrics")"
 ok "node b killed: sc two moved to a and fetched a page after $ms ms; node list says b is down"
 
 e2e_done
