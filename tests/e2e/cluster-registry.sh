@@ -9,10 +9,16 @@
 #  2. the registry is shared: a tunnel created through one node's REST
 #     API is listed by the other's at once (NOTIFY sc_tunnels), and a
 #     DELETE through one ends it on both;
-#  3. two nodes racing to create tunnels of one name: the collision
-#     rules of one node hold (one running tunnel of the name).
+#  3. two sc racing to start tunnels of one name, one through each
+#     node: the collision rules of one node hold (each sc removes the
+#     other running tunnels of its name: one running tunnel of the name
+#     at most, and an sc still running has its tunnel running);
+#  4. PostgreSQL restarted: sc's tunnel (through a) keeps carrying
+#     requests, both nodes answer a POST with 503 while it is down, and
+#     once it is back a tunnel created through a is listed by b again.
 SC_DB=pg
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/client-lib.sh"
 e2e_init
 start_server --node a
 start_app
@@ -81,5 +87,59 @@ wait_for 2 is_terminated "$REST_URL" "$t5" ||
 wait_for 2 is_terminated "$REST_B" "$t5" ||
     fail "$t5 deleted through b is '$(status "$REST_B" "$t5")' through b"
 ok "a tunnel created through a and deleted through b is terminated on both"
+
+# 3. the race
+name=race-$$
+sc_bg ra -u "$SC_USER" -k "$KEY" -x "$REST_URL" -i "$name" -f "$TMP/ra.ready"
+sc_bg rb -u "$SC_USER" -k "$KEY" -x "$REST_B" -i "$name" -f "$TMP/rb.ready"
+settled() {
+	for t in ra rb; do
+		[ -e "$TMP/$t.ready" ] || not_running "${SCPID[$t]}" || return 1
+	done
+}
+wait_for 40 settled || fail "the racing sc neither ready nor gone in 40 s"
+running_named() {
+	cloud curl -sS --max-time 5 -u "$SC_USER:$KEY" "$1/$SC_USER/tunnels?full=true" |
+	    json_get "len([t for t in j if t['tunnel_identifier'] == '$name' and t['status'] == 'running'])"
+}
+# both nodes list the same, one at most
+stable() {
+	local a b
+	a=$(running_named "$REST_URL") && b=$(running_named "$REST_B") &&
+	    [ "$a" = "$b" ] && [ "$a" -le 1 ]
+}
+wait_for 10 stable ||
+    fail "running tunnels named $name: a lists $(running_named "$REST_URL"), b $(running_named "$REST_B")"
+alive=0
+for t in ra rb; do
+	not_running "${SCPID[$t]}" && continue
+	id=$(sc_id "$t")
+	if [ -n "$id" ] && [ "$(tunnel_field "$id" status)" = running ]; then
+		alive=$((alive + 1))
+	else
+		wait_for 10 not_running "${SCPID[$t]}" ||
+		    fail "sc $t runs, its tunnel '$id' does not"
+	fi
+done
+[ "$alive" -le 1 ] || fail "$alive racing sc run with a tunnel of one name"
+ok "two sc racing for the name $name through a and b: $(running_named "$REST_URL") running tunnel of it on both nodes, $alive sc running"
+
+# 4. PostgreSQL restarted
+post_code() {
+	cloud curl -sS --max-time 10 -u "$SC_USER:$KEY" -X POST -o /dev/null \
+	    -w '%{http_code}' -d '{"tunnel_identifier": "x"}' "$1/$SC_USER/tunnels"
+}
+pg_ctl -m fast -w stop >/dev/null || fail "pg_ctl stop"
+[ "$(post_code "$REST_URL")" = 503 ] || fail "POST through a with the database down: not 503"
+[ "$(post_code "$REST_B")" = 503 ] || fail "POST through b with the database down: not 503"
+request_ok || fail "no request through sc's tunnel with the database down"
+pg_ctl -w -t 30 -o "-k $PG_DIR -c listen_addresses=''" start >/dev/null ||
+    fail "PostgreSQL did not start again"
+post_ok() { [ "$(post_code "$REST_URL")" = 200 ]; }
+wait_for 25 post_ok || fail "no POST through a answered 200 within 25 s of the restart"
+t7=$(post "$REST_URL" seven) && [ -n "$t7" ] || fail "POST through a after the restart"
+wait_for 15 listed "$REST_B" "$t7" || fail "b does not list $t7 (created through a after the restart)"
+request_ok || fail "no request through sc's tunnel after the restart"
+ok "PostgreSQL restarted: 503 from both nodes while down, sc's tunnel carried requests, then a tunnel made through a is listed by b"
 
 e2e_done
