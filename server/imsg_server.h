@@ -223,6 +223,7 @@ int	 srv_entry_reply_valid(const void *, size_t);
 #define SRV_ADD_NEW		1	/* a REST POST: bind a new port */
 #define SRV_ADD_RESTORE		2	/* from the registry: port want first */
 #define SRV_ADD_SYNC		3	/* a new REST worker: report, add none */
+#define SRV_ADD_REMOTE		4	/* a cluster: another node's tunnel */
 
 struct srv_tunnel_add {
 	char		 id[TUNNEL_ID_LEN + 1];

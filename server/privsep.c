@@ -241,7 +241,7 @@ srv_tunnel_add_valid(const void *p, size_t len)
 	    strlen(a->secret) != TUNNEL_SECRET_LEN ||
 	    strspn(a->secret, "0123456789abcdef") != TUNNEL_SECRET_LEN ||
 	    !account_name_valid(a->owner) ||
-	    a->mode < SRV_ADD_NEW || a->mode > SRV_ADD_SYNC ||
+	    a->mode < SRV_ADD_NEW || a->mode > SRV_ADD_REMOTE ||
 	    (a->want != 0 && (a->want < 1024 || a->want > 65535)) ||
 	    (a->mode == SRV_ADD_NEW && a->want != 0) ||
 	    a->last_connected < 0)

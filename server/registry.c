@@ -813,7 +813,7 @@ reg_remote(struct tunnel *nt)
 	if ((t = tunnel_find(nt->id)) == NULL) {
 		TAILQ_INSERT_TAIL(&env->tunnels, nt, entry);
 		if (nt->status == TUNNEL_RUNNING)
-			reg_send(nt, SRV_ADD_RESTORE);
+			reg_send(nt, SRV_ADD_REMOTE);
 		log_debug("tunnel %s of %s: from another node (%s)", nt->id,
 		    nt->owner, tunnel_status_name(nt->status));
 		return;
@@ -845,7 +845,7 @@ reg_remote(struct tunnel *nt)
 		log_info("tunnel %s runs on another node: taken again", t->id);
 		t->status = TUNNEL_RUNNING;
 		t->shutdown_time = 0;
-		reg_send(t, SRV_ADD_RESTORE);
+		reg_send(t, SRV_ADD_REMOTE);
 	}
 	tunnel_free(nt);
 }

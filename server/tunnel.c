@@ -204,8 +204,8 @@ tunnel_add(const struct srv_tunnel_add *a)
 	struct tunnel	*t;
 	char		*id;
 
-	if ((t = tunnel_find(a->id)) != NULL && a->mode == SRV_ADD_RESTORE &&
-	    t->status == TUNNEL_TERMINATED && env->cluster) {
+	if ((t = tunnel_find(a->id)) != NULL && a->mode == SRV_ADD_REMOTE &&
+	    t->status == TUNNEL_TERMINATED) {
 		/* ended here, its client on another node: it runs again */
 		TAILQ_REMOVE(&env->tunnels, t, entry);
 		tunnel_free(t);
@@ -281,15 +281,19 @@ tunnel_started(int fd, const char *bound, void *arg)
 	else
 		sec = env->grace;
 	/*
-	 * A cluster: a tunnel of the registry may have its client on
-	 * another node; only the node that made it, or had its session,
-	 * ends it when its client does not come.
+	 * A cluster: another node's tunnel may have its client there;
+	 * only the node that made it, had its session, or restored it
+	 * (the database then refuses an end while another node holds its
+	 * session) ends it when its client does not come.
 	 */
-	if (mode == SRV_ADD_NEW || !env->cluster)
+	if (mode != SRV_ADD_REMOTE)
 		timer_add(t->grace, sec, 0);
 	if (mode == SRV_ADD_NEW)
 		log_info("tunnel %s of %s: entry proxy %s", t->id, t->owner,
 		    t->entry_addr);
+	else if (mode == SRV_ADD_REMOTE)
+		log_info("tunnel %s of %s, made through another node: entry "
+		    "proxy %s", t->id, t->owner, t->entry_addr);
 	else
 		log_info("tunnel %s of %s restored, entry proxy %s, waiting "
 		    "%d s for its client", t->id, t->owner, t->entry_addr, sec);
