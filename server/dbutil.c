@@ -30,6 +30,25 @@ static const char *const event_names[EVENT_KIND_MAX + 1] = {
 	"sign-in-failed", "share-refused"
 };
 
+/* migration 2, with the type of a time (Unix seconds) of each backend */
+#define DB_MIGRATION_2(time)						\
+	"CREATE TABLE nodes ("						\
+	"  name TEXT PRIMARY KEY NOT NULL,"				\
+	"  host TEXT NOT NULL,"						\
+	"  kgp_port INTEGER NOT NULL,"					\
+	"  entry_port INTEGER NOT NULL,"				\
+	"  rest_url TEXT NOT NULL,"					\
+	"  cert_sha256 TEXT NOT NULL,"					\
+	"  state TEXT NOT NULL CHECK (state IN ('up', 'draining', 'down')),"\
+	"  tunnels INTEGER NOT NULL DEFAULT 0,"				\
+	"  streams INTEGER NOT NULL DEFAULT 0,"				\
+	"  started " time " NOT NULL,"					\
+	"  heartbeat " time " NOT NULL);"				\
+	"ALTER TABLE tunnels ADD COLUMN node TEXT;"			\
+	"CREATE TABLE cluster ("					\
+	"  name TEXT PRIMARY KEY NOT NULL,"				\
+	"  value TEXT NOT NULL);"
+
 /*
  * The migrations, in order: the schema version is how many have run.
  * Never change one that was released: add another, in the words of
@@ -120,39 +139,9 @@ const struct db_migration db_migrations[] = {
 	 */
 	{
 	/* SQLite */
-	"CREATE TABLE nodes ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  host TEXT NOT NULL,"
-	"  kgp_port INTEGER NOT NULL,"
-	"  entry_port INTEGER NOT NULL,"
-	"  rest_url TEXT NOT NULL,"
-	"  cert_sha256 TEXT NOT NULL,"
-	"  state TEXT NOT NULL CHECK (state IN ('up', 'draining', 'down')),"
-	"  tunnels INTEGER NOT NULL DEFAULT 0,"
-	"  streams INTEGER NOT NULL DEFAULT 0,"
-	"  started INTEGER NOT NULL,"
-	"  heartbeat INTEGER NOT NULL);"
-	"ALTER TABLE tunnels ADD COLUMN node TEXT;"
-	"CREATE TABLE cluster ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  value TEXT NOT NULL);",
-	/* PostgreSQL */
-	"CREATE TABLE nodes ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  host TEXT NOT NULL,"
-	"  kgp_port INTEGER NOT NULL,"
-	"  entry_port INTEGER NOT NULL,"
-	"  rest_url TEXT NOT NULL,"
-	"  cert_sha256 TEXT NOT NULL,"
-	"  state TEXT NOT NULL CHECK (state IN ('up', 'draining', 'down')),"
-	"  tunnels INTEGER NOT NULL DEFAULT 0,"
-	"  streams INTEGER NOT NULL DEFAULT 0,"
-	"  started BIGINT NOT NULL,"
-	"  heartbeat BIGINT NOT NULL);"
-	"ALTER TABLE tunnels ADD COLUMN node TEXT;"
-	"CREATE TABLE cluster ("
-	"  name TEXT PRIMARY KEY NOT NULL,"
-	"  value TEXT NOT NULL);"
+	DB_MIGRATION_2("INTEGER"),
+	/* PostgreSQL: BIGINT times */
+	DB_MIGRATION_2("BIGINT")
 	},
 };
 const int db_nmigrations = sizeof(db_migrations) / sizeof(db_migrations[0]);

@@ -11,27 +11,12 @@
 SC_DB=pg
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
+. "$(dirname "$0")/cluster-lib.sh"
 e2e_init
 start_server --node a
 start_app
 
-REST_B=http://$CLOUD_IP:4401/rest/v1
-mkdir -m 0700 "$TMP/state-b"
-cp "$TMP/state/server.key" "$TMP/state/server.crt" "$TMP/state-b/" ||
-    fail "cannot copy node a's key pair"
-ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/state-b" --node b \
-    -R "$CLOUD_IP:4401" -K "$CLOUD_IP:4444" -G "$CLOUD_IP:4481" \
-    >>"$TMP/server-b.log" 2>&1 &
-SERVER_B=$!
-PIDS+=("$SERVER_B")
-wait_for 10 cloud curl -sS --max-time 1 -o /dev/null "$REST_B/" ||
-    fail "node b's REST API does not answer"
-
-node_of() {
-	db_query "SELECT coalesce(node, '-') FROM tunnels WHERE id = '$1'"
-}
-node_is() { [ "$(node_of "$1")" = "$2" ]; }
-held() { [ "$(db_query "SELECT tunnels FROM nodes WHERE name = '$1'")" = "$2" ]; }
+start_b shared
 
 sc_v4 one -i one-$$
 sc_ready one
@@ -40,10 +25,8 @@ sc_v4 two -i two-$$
 sc_ready two
 id2=$(sc_id two)
 wait_for 5 node_is "$id2" b || fail "sc two's tunnel is held by '$(node_of "$id2")', not b"
-entry_b=$(cloud curl -sS --max-time 5 -u "$SC_USER:$KEY" "$REST_B/$SC_USER/tunnels/$id2" |
-    json_get "j['entry_proxy']")
-entry_a=$(cloud curl -sS --max-time 5 -u "$SC_USER:$KEY" "$REST_URL/$SC_USER/tunnels/$id2" |
-    json_get "j['entry_proxy']")
+entry_b=$(tunnel_on "$REST_B" "$id2" entry_proxy)
+entry_a=$(tunnel_on "$REST_URL" "$id2" entry_proxy)
 [ -n "$entry_b" ] && [ -n "$entry_a" ] || fail "entry proxies of $id2: b '$entry_b', a '$entry_a'"
 
 # the download through b, 6 MiB at 1 MiB/s, across the drain

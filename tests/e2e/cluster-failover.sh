@@ -15,35 +15,13 @@
 SC_DB=pg
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
+. "$(dirname "$0")/cluster-lib.sh"
 e2e_init
 prom_init
 start_server --node a -m "$CLOUD_IP:9100"
 start_app
 
-REST_B=http://$CLOUD_IP:4401/rest/v1
-mkdir -m 0700 "$TMP/state-b"
-cp "$TMP/state/server.key" "$TMP/state/server.crt" "$TMP/state-b/" ||
-    fail "cannot copy node a's key pair"
-start_b() {
-	ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/state-b" --node b \
-	    -R "$CLOUD_IP:4401" -K "$CLOUD_IP:4444" -G "$CLOUD_IP:4481" \
-	    >>"$TMP/server-b.log" 2>&1 &
-	SERVER_B=$!
-	PIDS+=("$SERVER_B")
-	wait_for 10 cloud curl -sS --max-time 1 -o /dev/null "$REST_B/" ||
-	    fail "node b's REST API does not answer"
-}
-start_b
-
-node_of() {
-	db_query "SELECT coalesce(node, '-') FROM tunnels WHERE id = '$1'"
-}
-held() {
-	[ "$(db_query "SELECT tunnels FROM nodes WHERE name = '$1'")" = "$2" ]
-}
-node_is() {
-	[ "$(node_of "$1")" = "$2" ]
-}
+start_b shared
 
 # 1. placement
 sc_v4 one -i one-$$
@@ -55,7 +33,6 @@ sc_v4 two -i two-$$
 sc_ready two
 id2=$(sc_id two)
 wait_for 5 node_is "$id2" b || fail "sc two's tunnel $id2 is held by '$(node_of "$id2")', not b"
-grep -q "4444" "$TMP/two.log" || true
 wait_for 10 held b 1 || fail "node b's row does not say it holds 1 tunnel"
 "$SC_SERVER" -s "$TMP/state" node list >"$TMP/nodes" ||
     fail "sc-server node list failed"
@@ -74,8 +51,7 @@ WANT=1 wait_for 5 metric sc_server_cluster_node_sessions node=b ||
 ok "sc one on a, sc two placed on b (the least loaded); node list: $(tail -n +2 "$TMP/nodes" | awk '{print $1, $3, $4}' | tr '\n' ' ')"
 
 # 2. node b killed
-entry2=$(cloud curl -sS --max-time 5 -u "$SC_USER:$KEY" "$REST_URL/$SC_USER/tunnels/$id2" |
-    json_get "j['entry_proxy']")
+entry2=$(tunnel_on "$REST_URL" "$id2" entry_proxy)
 [ -n "$entry2" ] || fail "no entry proxy of $id2 on a"
 t0=$(date +%s%N)
 kill -KILL "$SERVER_B"

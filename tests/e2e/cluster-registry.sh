@@ -19,21 +19,13 @@
 SC_DB=pg
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
+. "$(dirname "$0")/cluster-lib.sh"
 e2e_init
 start_server --node a
 start_app
 start_sc
 
-REST_B_PORT=4401
-REST_B=http://$CLOUD_IP:$REST_B_PORT/rest/v1
-mkdir -m 0700 "$TMP/state-b"
-ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/state-b" --node b \
-    -R "$CLOUD_IP:$REST_B_PORT" -K "$CLOUD_IP:4444" -G "$CLOUD_IP:4481" \
-    >>"$TMP/server-b.log" 2>&1 &
-SERVER_B=$!
-PIDS+=("$SERVER_B")
-wait_for 10 cloud curl -sS --max-time 1 -o /dev/null "$REST_B/" ||
-    fail "node b's REST API does not answer"
+start_b
 
 # post URL NAME: a tunnel created through the REST API at URL, its id
 post() {
@@ -74,11 +66,7 @@ t6=$(post "$REST_B" six) && [ -n "$t6" ] || fail "POST through b"
 wait_for 2 listed "$REST_URL" "$t6" || fail "a does not list $t6 (created through b) within 2 s"
 ok "a tunnel created through a is listed by b after $ms ms, one through b by a"
 
-# status URL ID: the tunnel's status through the REST API at URL
-status() {
-	cloud curl -sS --max-time 5 -u "$SC_USER:$KEY" "$1/$SC_USER/tunnels/$2" |
-	    json_get "j['status']"
-}
+status() { tunnel_on "$1" "$2" status; }
 code=$(cloud curl -sS --max-time 5 -u "$SC_USER:$KEY" -X DELETE     -o /dev/null -w '%{http_code}' "$REST_B/$SC_USER/tunnels/$t5")
 [ "$code" = 200 ] || fail "DELETE of $t5 through b: $code"
 is_terminated() { [ "$(status "$1" "$2")" = terminated ]; }

@@ -86,7 +86,8 @@ upgraded() {
 	run_server
 	grep -qF "1 account imported from $STATE/accounts into $DB, the file kept as $STATE/accounts.migrated" \
 	    "$TMP/server.log" || fail "no line saying the accounts file was imported"
-	grep -qF "the tunnels of $STATE/tunnels.json are in $DB, the file kept as $STATE/tunnels.json.migrated" \
+	# written once the REST worker's first registry is committed
+	wait_for 5 grep -qF "the tunnels of $STATE/tunnels.json are in $DB, the file kept as $STATE/tunnels.json.migrated" \
 	    "$TMP/server.log" || fail "no line saying tunnels.json was imported"
 	[ -f "$STATE/accounts.migrated" ] && [ ! -e "$STATE/accounts" ] &&
 	    [ -f "$STATE/tunnels.json.migrated" ] && [ ! -e "$STATE/tunnels.json" ] ||
