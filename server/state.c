@@ -383,8 +383,9 @@ state_cut(time_t now, time_t *cut, int *atcut)
 /*
  * Write the registry's changes: of every tunnel that is not terminated,
  * and of the most recent terminated ones (they stay readable through
- * the REST API), the lines that changed since they were last written,
- * and the deletion of each tunnel no longer among them.  Returns the
+ * the REST API), the lines that changed since they were last committed
+ * (those of saves not yet answered too), and the deletion of each
+ * tunnel no longer among them.  Returns the
  * save's sequence number (worker_after_save()), or 0 with errno set
  * when it cannot even be sent: that is logged and counted as a failure,
  * and tried again.
@@ -427,7 +428,9 @@ state_save(void)
 		}
 		sl->gen = lines_gen;
 		sl->gone = 0;
-		if (memcmp(sl->digest, d, sizeof(d)) == 0) {
+		/* sent, but not yet committed: again, so that this save
+		 * succeeds only with it */
+		if (sl->seq == 0 && memcmp(sl->digest, d, sizeof(d)) == 0) {
 			freezero(s, n + 1);
 			continue;
 		}
