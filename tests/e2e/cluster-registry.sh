@@ -8,7 +8,8 @@
 #     wrote its whole registry deleted the other's tunnels);
 #  2. the registry is shared: a tunnel created through one node's REST
 #     API is listed by the other's at once (NOTIFY sc_tunnels), and a
-#     DELETE through one ends it on both;
+#     DELETE through one ends it on both; pool members made at once
+#     through one node are placed one on each node;
 #  3. two sc racing to start tunnels of one name, one through each
 #     node: the collision rules of one node hold (each sc removes the
 #     other running tunnels of its name: one running tunnel of the name
@@ -65,6 +66,21 @@ listed "$REST_B" "$TUNNEL_ID" || fail "b does not list sc's tunnel $TUNNEL_ID"
 t6=$(post "$REST_B" six) && [ -n "$t6" ] || fail "POST through b"
 wait_for 2 listed "$REST_URL" "$t6" || fail "a does not list $t6 (created through b) within 2 s"
 ok "a tunnel created through a is listed by b after $ms ms, one through b by a"
+
+# pool members made at once through one node spread over both nodes
+# (each answer counts as a session on the node it names)
+held_by() { [ "$(db_query "SELECT tunnels FROM nodes WHERE name = '$1'")" = "$2" ]; }
+wait_for 10 held_by a 1 || fail "node a's row does not say it holds sc's session"
+for i in 1 2; do
+	cloud curl -sS --max-time 10 -u "$SC_USER:$KEY" -X POST \
+	    -d "{\"tunnel_identifier\": \"pool-$$\", \"tunnel_pool\": true}" \
+	    "$REST_URL/$SC_USER/tunnels" | json_get "j['ssh_port']" >"$TMP/pool.$i" ||
+	    fail "POST of pool member $i"
+done
+p1=$(cat "$TMP/pool.1") p2=$(cat "$TMP/pool.2")
+[ "$p1" != "$p2" ] && case "$p1$p2" in 44434444|44444443) true ;; *) false ;; esac ||
+    fail "pool members placed on KGP ports $p1 and $p2, want one on each node"
+ok "two pool members made through a at once: placed on KGP ports $p1 and $p2, one on each node"
 
 status() { tunnel_on "$1" "$2" status; }
 code=$(cloud curl -sS --max-time 5 -u "$SC_USER:$KEY" -X DELETE     -o /dev/null -w '%{http_code}' "$REST_B/$SC_USER/tunnels/$t5")
