@@ -322,6 +322,7 @@ struct link {
 	struct addrinfo		*ai_list;
 	struct addrinfo		*ai_cur;
 	long			 backoff_ms;	/* the next delay */
+	int			 fails;		/* attempts failed in a row */
 	struct timespec		 lost;		/* when it broke */
 	struct link_proxy	*proxy;		/* CONNECT under way */
 };

@@ -47,6 +47,17 @@
 #define GIVEUP_SEC		600	/* none up for that long: exit */
 #endif
 #define PROXY_HEAD_MAX		(8 * 1024)	/* the proxy's answer */
+/*
+ * A cluster of servers: after so many failed attempts in a row, a
+ * connection asks the REST API which server its tunnel's client should
+ * connect to now (its node may be gone), each question bounded; while
+ * the REST API answers, the next attempt waits LINK_ASK_BACKOFF_MS at
+ * most.
+ */
+#define LINK_ASK_AFTER		3
+#define LINK_ASK_CONNECT_SEC	2
+#define LINK_ASK_SEC		4
+#define LINK_ASK_BACKOFF_MS	2000
 
 /* a CONNECT through the upstream proxy, while it is under way */
 struct link_proxy {
@@ -89,6 +100,7 @@ static void	 link_failed(struct link *, const char *);
 static void	 link_failed_msg(struct link *, const char *);
 static void	 link_schedule(struct link *);
 static void	 link_reconnect_cb(int, short, void *);
+static int	 link_ask_node(struct link *);
 static void	 link_giveup_cb(int, short, void *);
 static void	 link_update_state(void);
 static struct link *link_get(uint32_t, const char *);
@@ -746,6 +758,17 @@ link_schedule(struct link *l)
 	long	 ms;
 
 	l->state = LINK_WAITING;
+	if (env->ever_up && ++l->fails >= LINK_ASK_AFTER) {
+		switch (link_ask_node(l)) {
+		case 1:
+			l->backoff_ms = RECONNECT_FIRST_MS;
+			break;
+		case 0:
+			if (l->backoff_ms > LINK_ASK_BACKOFF_MS)
+				l->backoff_ms = LINK_ASK_BACKOFF_MS;
+			break;
+		}
+	}
 	ms = l->backoff_ms - l->backoff_ms / 4 +
 	    (long)arc4random_uniform(l->backoff_ms / 2 + 1);
 	if (ms > RECONNECT_MAX_MS)
@@ -757,6 +780,50 @@ link_schedule(struct link *l)
 	if (l->backoff_ms > RECONNECT_MAX_MS)
 		l->backoff_ms = RECONNECT_MAX_MS;
 	link_update_state();
+}
+
+/*
+ * The server a connection failed on may be gone for good (a node of a
+ * cluster killed, drained): the REST API names the server the tunnel's
+ * client should connect to now, and the connections move there.  1:
+ * moved, 0: the same server, -1: no answer.
+ */
+static int
+link_ask_node(struct link *l)
+{
+	struct rest_tunnel	 t;
+	char			 err[512];
+	int			 ret;
+
+	rest_set_timeouts(LINK_ASK_CONNECT_SEC, LINK_ASK_SEC);
+	ret = rest_get(env->tunnel.id, &t, err, sizeof(err));
+	rest_set_timeouts(-1, -1);
+	if (ret != REST_OK) {
+		log_debug("connection %u: the REST API does not say where "
+		    "to connect: %s", l->index, err);
+		return (-1);
+	}
+	if (strcmp(t.status, "running") != 0 || t.host[0] == '\0' ||
+	    t.ssh_port <= 0)
+		return (-1);
+	if (strcmp(t.host, env->tunnel.host) == 0 &&
+	    t.ssh_port == env->tunnel.ssh_port)
+		return (0);
+	if (env->ca == NULL && t.cert_sha256[0] != '\0' &&
+	    strcasecmp(t.cert_sha256, env->tunnel.cert_sha256) != 0) {
+		log_warnx("connection %u: the REST API names the tunnel "
+		    "server %s:%d, whose certificate is not the one pinned "
+		    "(the servers of a cluster share one key pair): staying",
+		    l->index, t.host, t.ssh_port);
+		return (0);
+	}
+	log_info("Moving to the tunnel server at %s:%d, as the REST API "
+	    "says (connection %u could not reach %s:%d)", t.host, t.ssh_port,
+	    l->index, env->tunnel.host, env->tunnel.ssh_port);
+	strlcpy(env->tunnel.host, t.host, sizeof(env->tunnel.host));
+	env->tunnel.ssh_port = t.ssh_port;
+	l->fails = 0;
+	return (1);
 }
 
 static void
@@ -828,6 +895,7 @@ link_up(const struct kgp_link_event *ev)
 		log_info("Tunnel connection %u re-established", l->index);
 	l->state = LINK_UP;
 	l->ever_up = 1;
+	l->fails = 0;
 	l->backoff_ms = RECONNECT_FIRST_MS;
 	l->lost.tv_sec = l->lost.tv_nsec = 0;
 	env->early_failures = 0;

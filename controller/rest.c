@@ -224,14 +224,18 @@ rest_cleanup(void)
 
 /*
  * The time limits of the next requests, in seconds: connecting, and the
- * whole request.  The shutdown uses short ones so that a server that is
- * gone cannot hold sc for long.
+ * whole request (-1, -1: the usual ones again).  The shutdown uses short
+ * ones so that a server that is gone cannot hold sc for long.
  */
 void
 rest_set_timeouts(long connect_sec, long total_sec)
 {
 	if (curl == NULL)
 		return;
+	if (connect_sec == -1 && total_sec == -1) {
+		connect_sec = REST_CONNECT_TIMEOUT;
+		total_sec = REST_TIMEOUT;
+	}
 	if (total_sec < 1)
 		total_sec = 1;
 	if (connect_sec > total_sec)

@@ -46,6 +46,7 @@ static int	 cli_opts(int, char **, struct cli_opts *, int);
 static int	 cli_user(int, char **);
 static int	 cli_user_put(const char *, struct cli_opts *, int);
 static void	 cli_row(void *, int, const char **);
+static void	 cli_node_row(void *, int, const char **);
 static int	 cli_events(int, char **);
 static const char *cli_time(const char *);
 
@@ -62,6 +63,8 @@ cli_usage(void)
 	    "       sc-server [-s statedir] team add ORG TEAM | "
 	    "team list [ORG]\n"
 	    "       sc-server [-s statedir] events [--since T]\n"
+	    "       sc-server [-s statedir] --db url node list | "
+	    "node drain NAME\n"
 	    "ROLE: admin, team-admin or member; T: RFC 3339 or an age "
 	    "(30s, 10m, 2h, 7d)\n");
 	return (1);
@@ -164,7 +167,19 @@ db_command(const char *dir, int argc, char **argv)
 		    "%-24s %-24s %8s  %s\n");
 	} else if (strcmp(what, "events") == 0)
 		ret = cli_events(argc - 1, argv + 1);
-	else
+	else if (strcmp(what, "node") == 0 && strcmp(argv[1], "list") == 0 &&
+	    argc == 2) {
+		printf("%-20s %-28s %-9s %7s %7s %5s\n", "NODE",
+		    "HOST:KGP/ENTRY", "STATE", "TUNNELS", "STREAMS", "AGE");
+		ret = db_nodes(cli_node_row, NULL);
+	} else if (strcmp(what, "node") == 0 && strcmp(argv[1], "drain") == 0 &&
+	    argc == 3) {
+		if (!node_name_valid(argv[2]))
+			errx(1, "bad node name %s", argv[2]);
+		if ((ret = db_node_drain(argv[2])) == 0)
+			printf("node %s is draining: its clients move to the "
+			    "other nodes, then it stops\n", argv[2]);
+	} else
 		ret = -2;
 	db_close();
 	if (ret == -2)
@@ -174,6 +189,27 @@ db_command(const char *dir, int argc, char **argv)
 	if (fflush(stdout) == EOF)
 		return (1);
 	return (0);
+}
+
+/*
+ * One node of "node list": its name, addresses, state (down when its
+ * heartbeat is older than NODE_DEAD_SEC), load and the age of its
+ * heartbeat in seconds.
+ */
+static void
+cli_node_row(void *arg, int n, const char **v)
+{
+	struct node_info	 ni;
+	char			 addr[HOST_MAX + 32];
+
+	if (db_node_parse(n, v, &ni) == -1)
+		return;
+	snprintf(addr, sizeof(addr), "%s:%d/%d", ni.host, ni.kgp_port,
+	    ni.entry_port);
+	printf("%-20s %-28s %-9s %7lld %7lld %5lld\n", ni.name, addr,
+	    node_state_name(ni.alive || ni.state == NODE_DOWN ? ni.state :
+	    NODE_DOWN), (long long)ni.tunnels, (long long)ni.streams,
+	    (long long)(time(NULL) - ni.heartbeat));
 }
 
 /* One row of a listing: the format is the arg, the created time last. */

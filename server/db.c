@@ -48,7 +48,6 @@
 #include "server.h"
 #include "db.h"
 
-#define DB_TUNNELS_HEADER	"{\"version\":2}\n"
 
 static sqlite3	*db;
 static char	 db_path[PATH_MAX];
@@ -60,15 +59,18 @@ static int	 db_exec(const char *);
 static int64_t	 db_int(const char *);
 static int	 db_migrate(const char *);
 static int	 db_bind_text(sqlite3_stmt *, int, const char *);
-static int	 db_tunnel_put(sqlite3_stmt *, sqlite3_stmt *, const char *,
-		    size_t);
+static int	 sq_tunnel_put(void *, const char *, const char *,
+		    const char *, const char *, size_t);
+static int	 sq_tunnel_del(void *, const char *);
 static int	 sq_open(const char *, const char *);
 static void	 sq_close(void);
 static const char *sq_file(void);
-static int	 sq_changed(void);
+static int	 sq_changed(void (*)(void *, const char *), void *);
 static int	 sq_accounts(struct accountlist *);
 static char	*sq_tunnels_text(size_t *);
-static int	 sq_tunnels_write(const char *, size_t);
+static int	 sq_tunnels_write(const char *, size_t, int, const char *,
+		    void (*)(void *, const char *), void *);
+static char	*sq_tunnel_line(const char *, size_t *);
 static int	 sq_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 static char	*sq_events_json(const char *, time_t, int, size_t *);
@@ -78,8 +80,9 @@ static int	 sq_list(const char *, const char *, void (*)(void *, int,
 
 const struct db_ops db_sqlite_ops = {
 	"sqlite", sq_open, sq_close, sq_file, sq_changed, sq_accounts,
-	sq_tunnels_text, sq_tunnels_write, sq_event_add, sq_events_json,
-	sq_run, sq_list
+	sq_tunnels_text, sq_tunnels_write, sq_tunnel_line, NULL, sq_event_add,
+	sq_events_json,
+	sq_run, sq_run, sq_list
 };
 
 /* An errno for SQLite's result code rc (the system's if it had one). */
@@ -193,7 +196,7 @@ sq_open(const char *statedir, const char *url)
 		sq_close();
 		return (db_fail("%s: %s", db_path, why));
 	}
-	sq_changed();
+	sq_changed(NULL, NULL);
 	return (0);
 }
 
@@ -259,14 +262,14 @@ db_migrate(const char *statedir)
  * 0 no (or cannot tell).
  */
 static int
-sq_changed(void)
+sq_changed(void (*tunnel)(void *, const char *), void *arg)
 {
 	int64_t	 v;
 
 	if ((v = db_int("PRAGMA data_version")) == -1 || v == db_version_seen)
 		return (0);
 	db_version_seen = v;
-	return (1);
+	return (DB_CHANGED_ACCOUNTS);
 }
 
 /* Every account into list (empty); -1 on error. */
@@ -356,65 +359,121 @@ sq_tunnels_text(size_t *lenp)
 	return (buf);
 }
 
+/* The line of tunnel id (db_tunnel_line()). */
+static char *
+sq_tunnel_line(const char *id, size_t *lenp)
+{
+	sqlite3_stmt	*st;
+	const char	*p;
+	char		*line = NULL;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT line FROM tunnels WHERE id = ?",
+	    -1, &st, NULL) != SQLITE_OK) {
+		db_fail("%s", sqlite3_errmsg(db));
+		errno = EIO;
+		return (NULL);
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    (p = (const char *)sqlite3_column_text(st, 0)) != NULL) {
+		*lenp = sqlite3_column_bytes(st, 0);
+		if ((line = strndup(p, *lenp)) == NULL)
+			errno = ENOMEM;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		db_fail("not found");
+		errno = ENOENT;
+	} else {
+		db_fail("%s", sqlite3_errmsg(db));
+		errno = db_errno(rc);
+	}
+	sqlite3_finalize(st);
+	return (line);
+}
+
+/* the statements of a write of the registry's changes */
+struct sq_write {
+	sqlite3_stmt	*put;
+	sqlite3_stmt	*del;
+	sqlite3_stmt	*seen;
+};
+
 /*
- * One tunnel's line (n bytes at p) into the tunnels (put) and into the
- * ids seen (seen).  The worker made it, but it is checked: an id, an
- * owner and a status that fit, or EINVAL.
+ * One tunnel's line (n bytes at p, checked by db_tunnels_delta()) into
+ * the tunnels, and its id into the ids seen.  Its node is never written
+ * here.
  */
 static int
-db_tunnel_put(sqlite3_stmt *put, sqlite3_stmt *seen, const char *p,
-    size_t n)
+sq_tunnel_put(void *arg, const char *id, const char *owner,
+    const char *status, const char *p, size_t n)
 {
-	json_t		*o;
-	const char	*id, *owner, *status;
-	int		 rc = 0;
+	struct sq_write	*w = arg;
+	int		 rc;
 
-	if (db_tunnel_check(p, n, &o, &id, &owner, &status) == -1)
-		return (EINVAL);
-	sqlite3_bind_text(put, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(put, 2, owner, -1, SQLITE_STATIC);
-	sqlite3_bind_text(put, 3, status, -1, SQLITE_STATIC);
-	sqlite3_bind_text(put, 4, p, n, SQLITE_STATIC);
-	sqlite3_bind_text(seen, 1, id, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(put)) != SQLITE_DONE ||
-	    (rc = sqlite3_step(seen)) != SQLITE_DONE) {
+	sqlite3_bind_text(w->put, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(w->put, 2, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(w->put, 3, status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(w->put, 4, p, n, SQLITE_STATIC);
+	sqlite3_bind_text(w->seen, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(w->put)) != SQLITE_DONE ||
+	    (rc = sqlite3_step(w->seen)) != SQLITE_DONE) {
 		db_fail("%s", sqlite3_errmsg(db));
 		rc = db_errno(rc);
 	} else
 		rc = 0;
-	sqlite3_reset(put);
-	sqlite3_reset(seen);
-	sqlite3_clear_bindings(put);
-	sqlite3_clear_bindings(seen);
-	json_decref(o);
+	sqlite3_reset(w->put);
+	sqlite3_reset(w->seen);
+	sqlite3_clear_bindings(w->put);
+	sqlite3_clear_bindings(w->seen);
+	return (rc);
+}
+
+/* A tunnel no longer in the registry: its row deleted. */
+static int
+sq_tunnel_del(void *arg, const char *id)
+{
+	struct sq_write	*w = arg;
+	int		 rc;
+
+	sqlite3_bind_text(w->del, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(w->del)) != SQLITE_DONE) {
+		db_fail("%s", sqlite3_errmsg(db));
+		rc = db_errno(rc);
+	} else
+		rc = 0;
+	sqlite3_reset(w->del);
+	sqlite3_clear_bindings(w->del);
 	return (rc);
 }
 
 /*
- * The registry the REST worker sent (buf, len: its header and a line
- * per tunnel), written in one transaction: each tunnel whose line
- * changed is updated, a new one inserted, one no longer there deleted.
- * Returns 0 once it is committed, or an errno.
+ * The changes of the registry the REST worker sent (buf, len:
+ * db_tunnels_delta()), written in one transaction: each tunnel whose
+ * line changed is updated, a new one inserted, a deleted one deleted;
+ * the others are left alone.  With replace (the first registry of an
+ * imported tunnels.json) every tunnel not listed is deleted too.
+ * The file is one node's: node and stale are not used.  Returns 0
+ * once it is committed, or an errno.
  */
 static int
-sq_tunnels_write(const char *buf, size_t len)
+sq_tunnels_write(const char *buf, size_t len, int replace, const char *node,
+    void (*stale)(void *, const char *), void *arg)
 {
-	sqlite3_stmt	*put = NULL, *seen = NULL;
-	const char	*p, *end = buf + len, *nl;
+	struct sq_write	 w;
 	int		 rc, error = 0;
 
-	if (len < sizeof(DB_TUNNELS_HEADER) - 1 || memcmp(buf,
-	    DB_TUNNELS_HEADER, sizeof(DB_TUNNELS_HEADER) - 1) != 0)
-		return (EINVAL);
+	memset(&w, 0, sizeof(w));
 	if (db_exec("BEGIN IMMEDIATE") == -1)
 		return (errno);
 	if ((rc = sqlite3_prepare_v2(db, "INSERT INTO tunnels (id, owner, "
 	    "status, line) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
 	    "owner = excluded.owner, status = excluded.status, line = "
-	    "excluded.line WHERE line IS NOT excluded.line", -1, &put,
+	    "excluded.line WHERE line IS NOT excluded.line", -1, &w.put,
 	    NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v2(db, "DELETE FROM tunnels WHERE id = ?",
+	    -1, &w.del, NULL)) != SQLITE_OK ||
 	    (rc = sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO temp.seen "
-	    "(id) VALUES (?)", -1, &seen, NULL)) != SQLITE_OK) {
+	    "(id) VALUES (?)", -1, &w.seen, NULL)) != SQLITE_OK) {
 		db_fail("%s", sqlite3_errmsg(db));
 		error = db_errno(rc);
 		goto done;
@@ -423,20 +482,16 @@ sq_tunnels_write(const char *buf, size_t len)
 		error = errno;
 		goto done;
 	}
-	for (p = buf + sizeof(DB_TUNNELS_HEADER) - 1; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', end - p)) == NULL)
-			nl = end;
-		if (nl == p)
-			continue;
-		if ((error = db_tunnel_put(put, seen, p, nl - p)) != 0)
-			goto done;
-	}
-	if (db_exec("DELETE FROM tunnels WHERE id NOT IN (SELECT id FROM "
-	    "temp.seen)") == -1 || db_exec("COMMIT") == -1)
+	if ((error = db_tunnels_delta(buf, len, sq_tunnel_put, sq_tunnel_del,
+	    &w)) != 0)
+		goto done;
+	if ((replace && db_exec("DELETE FROM tunnels WHERE id NOT IN (SELECT "
+	    "id FROM temp.seen)") == -1) || db_exec("COMMIT") == -1)
 		error = errno ? errno : EIO;
  done:
-	sqlite3_finalize(put);
-	sqlite3_finalize(seen);
+	sqlite3_finalize(w.put);
+	sqlite3_finalize(w.del);
+	sqlite3_finalize(w.seen);
 	if (error != 0 && !sqlite3_get_autocommit(db))
 		db_exec("ROLLBACK");
 	return (error);
@@ -575,7 +630,7 @@ sq_list(const char *sql, const char *param,
     void (*cb)(void *, int, const char **), void *arg)
 {
 	sqlite3_stmt	*st;
-	const char	*v[8];
+	const char	*v[DB_LIST_COLS];
 	int		 i, n, rc;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -584,7 +639,7 @@ sq_list(const char *sql, const char *param,
 		db_bind_text(st, 1, param);
 	n = sqlite3_column_count(st);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		for (i = 0; i < n && i < 8; i++)
+		for (i = 0; i < n && i < DB_LIST_COLS; i++)
 			if ((v[i] = (const char *)sqlite3_column_text(st,
 			    i)) == NULL)
 				v[i] = "";

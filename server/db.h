@@ -9,19 +9,32 @@
 #ifndef DB_H
 #define DB_H
 
+/*
+ * What the REST worker sends to write: this header, then a line per
+ * changed tunnel (db_tunnels_delta()); what the database gives it at
+ * start: DB_TUNNELS_HEADER, then every tunnel's line.
+ */
+#define DB_TUNNELS_DELTA	DB_TUNNELS_DELTA_TEXT
+#define DB_TUNNELS_HEADER	"{\"version\":2}\n"
+#define DB_LIST_COLS	16	/* columns of a listing's row: the first */
+
 struct db_ops {
 	const char	*name;
 	int		 (*open)(const char *, const char *);
 	void		 (*close)(void);
 	const char	*(*file)(void);
-	int		 (*changed)(void);
+	int		 (*changed)(void (*)(void *, const char *), void *);
 	int		 (*accounts)(struct accountlist *);
 	char		*(*tunnels_text)(size_t *);
-	int		 (*tunnels_write)(const char *, size_t);
+	int		 (*tunnels_write)(const char *, size_t, int, const char *,
+			    void (*)(void *, const char *), void *);
+	char		*(*tunnel_line)(const char *, size_t *);
+	int		 (*socket)(void);
 	int		 (*event_add)(time_t, int, const char *, const char *,
 			    const char *, const char *);
 	char		*(*events_json)(const char *, time_t, int, size_t *);
 	int		 (*run)(const char *, const char *, va_list);
+	int		 (*exec)(const char *, const char *, va_list);
 	int		 (*list)(const char *, const char *,
 			    void (*)(void *, int, const char **), void *);
 };
@@ -44,6 +57,9 @@ int		 db_import_accounts(const char *, int *, int (*)(const char *,
 void		 db_import_done(const char *, int, const char *);
 int		 db_tunnel_check(const char *, size_t, json_t **,
 		    const char **, const char **, const char **);
+int		 db_tunnels_delta(const char *, size_t, int (*)(void *,
+		    const char *, const char *, const char *, const char *,
+		    size_t), int (*)(void *, const char *), void *);
 int		 db_event_json(json_t *, int64_t, time_t, const char **);
 
 #endif

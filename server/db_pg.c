@@ -41,8 +41,7 @@
 #include "server.h"
 #include "db.h"
 
-#define PG_TUNNELS_HEADER	"{\"version\":2}\n"
-#define PG_PARAMS_MAX		8	/* parameters of a statement */
+#define PG_PARAMS_MAX		16	/* parameters of a statement */
 #define PG_LOCK_MIGRATE		0x5c5e0001	/* advisory lock: migrations */
 
 static PGconn	*pg;
@@ -67,22 +66,31 @@ static int	 pg_errno(void);
 static int	 pg_open(const char *, const char *);
 static void	 pg_close(void);
 static const char *pg_file(void);
-static int	 pg_changed(void);
+static int	 pg_changed(void (*)(void *, const char *), void *);
+static int	 pg_socket(void);
+static char	*pg_tunnel_line(const char *, size_t *);
 static int	 pg_accounts(struct accountlist *);
 static char	*pg_tunnels_text(size_t *);
 static void	 pg_array_add(FILE *, const char *, size_t, int);
-static int	 pg_tunnels_write(const char *, size_t);
+static int	 pg_tunnel_put(void *, const char *, const char *,
+		    const char *, const char *, size_t);
+static int	 pg_tunnel_del(void *, const char *);
+static int	 pg_tunnels_write(const char *, size_t, int, const char *,
+		    void (*)(void *, const char *), void *);
 static int	 pg_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 static char	*pg_events_json(const char *, time_t, int, size_t *);
 static int	 pg_run(const char *, const char *, va_list);
+static int	 pg_run_quiet(const char *, const char *, va_list);
+static int	 pg_run_params(const char *, const char *, va_list, int);
 static int	 pg_list(const char *, const char *, void (*)(void *, int,
 		    const char **), void *);
 
 const struct db_ops db_pg_ops = {
 	"postgresql", pg_open, pg_close, pg_file, pg_changed, pg_accounts,
-	pg_tunnels_text, pg_tunnels_write, pg_event_add, pg_events_json,
-	pg_run, pg_list
+	pg_tunnels_text, pg_tunnels_write, pg_tunnel_line, pg_socket,
+	pg_event_add, pg_events_json,
+	pg_run, pg_run_quiet, pg_list
 };
 
 /* The server's notices ("already exists, skipping"): not for stderr. */
@@ -156,7 +164,7 @@ pg_connect(void)
 		return (db_fail(DB_DOWN ": %s", pg_down));
 	}
 	PQsetNoticeProcessor(pg, pg_notice, NULL);
-	res = PQexec(pg, "LISTEN sc_accounts");
+	res = PQexec(pg, "LISTEN sc_accounts; LISTEN " DB_PG_CHANNEL_TUNNELS);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg_why(why, sizeof(why), PQerrorMessage(pg));
 		PQclear(res);
@@ -400,14 +408,17 @@ pg_migrate(const char *statedir)
 }
 
 /*
- * The command line changed the accounts (NOTIFY), or the connection is
- * new: 1.  Down: a new connection is tried, after the wait.
+ * The command line changed the accounts (NOTIFY sc_accounts), or the
+ * connection is new: DB_CHANGED_ACCOUNTS (and DB_CHANGED_ALL for a new
+ * one).  Another node wrote a tunnel (NOTIFY sc_tunnels, its id):
+ * tunnel(arg, id); this connection's own are left out.  Down: a new
+ * connection is tried, after the wait.
  */
 static int
-pg_changed(void)
+pg_changed(void (*tunnel)(void *, const char *), void *arg)
 {
 	PGnotify	*n;
-	int		 got = 0;
+	int		 got = 0, self;
 
 	if (pg_ready() == -1)
 		return (0);
@@ -418,15 +429,28 @@ pg_changed(void)
 		pg_lost(why);
 		return (0);
 	}
+	self = PQbackendPID(pg);
 	while ((n = PQnotifies(pg)) != NULL) {
-		got = 1;
+		if (strcmp(n->relname, DB_PG_CHANNEL_TUNNELS) != 0)
+			got |= DB_CHANGED_ACCOUNTS;
+		else if (n->be_pid != self && tunnel != NULL &&
+		    tunnel_id_valid(n->extra))
+			tunnel(arg, n->extra);
 		PQfreemem(n);
 	}
 	if (pg_fresh) {
 		pg_fresh = 0;
-		got = 1;
+		got |= DB_CHANGED_ACCOUNTS | DB_CHANGED_ALL;
 	}
 	return (got);
+}
+
+/* The connection's descriptor, -1 when there is none. */
+static int
+pg_socket(void)
+{
+	return (pg != NULL && PQstatus(pg) == CONNECTION_OK ? PQsocket(pg) :
+	    -1);
 }
 
 /* Column i of row r, NULL for NULL. */
@@ -514,7 +538,7 @@ pg_tunnels_text(size_t *lenp)
 		PQclear(res);
 		return (NULL);
 	}
-	fputs(PG_TUNNELS_HEADER, f);
+	fputs(DB_TUNNELS_HEADER, f);
 	for (r = 0; r < PQntuples(res); r++) {
 		fwrite(PQgetvalue(res, r, 0), 1, PQgetlength(res, r, 0), f);
 		fputc('\n', f);
@@ -527,6 +551,38 @@ pg_tunnels_text(size_t *lenp)
 	}
 	*lenp = len;
 	return (buf);
+}
+
+/* The line of tunnel id (db_tunnel_line()). */
+static char *
+pg_tunnel_line(const char *id, size_t *lenp)
+{
+	PGresult	*res;
+	const char	*v[1];
+	char		*line = NULL;
+
+	v[0] = id;
+	if ((res = pg_query("SELECT line FROM tunnels WHERE id = $1", 1, v,
+	    NULL, NULL)) == NULL) {
+		errno = pg_errno();
+		return (NULL);
+	}
+	if (PQntuples(res) != 1) {
+		db_fail("not found");
+		errno = ENOENT;
+	} else {
+		*lenp = PQgetlength(res, 0, 0);
+		if ((line = strndup(PQgetvalue(res, 0, 0), *lenp)) == NULL)
+			errno = ENOMEM;
+	}
+	PQclear(res);
+	return (line);
+}
+
+static int
+pg_id_cmp(const void *a, const void *b)
+{
+	return (strcmp(*(const char *const *)a, *(const char *const *)b));
 }
 
 /* One element (n bytes at p) of an array literal, quoted. */
@@ -544,80 +600,152 @@ pg_array_add(FILE *f, const char *p, size_t n, int first)
 	fputc('"', f);
 }
 
+/* the arrays of a write of the registry's changes */
+struct pg_write {
+	FILE		*f[5];		/* id, owner, status, line; deleted */
+	int		 n[5];		/* elements in each */
+	char		(*ids)[TUNNEL_ID_LEN + 1];	/* upserted */
+	size_t		 nids;
+	size_t		 maxids;
+};
+
+static int
+pg_tunnel_put(void *arg, const char *id, const char *owner,
+    const char *status, const char *p, size_t n)
+{
+	struct pg_write	*w = arg;
+	void		*m;
+
+	if (w->nids == w->maxids) {
+		if ((m = reallocarray(w->ids, w->maxids ? w->maxids * 2 : 16,
+		    sizeof(*w->ids))) == NULL)
+			return (ENOMEM);
+		w->ids = m;
+		w->maxids = w->maxids ? w->maxids * 2 : 16;
+	}
+	strlcpy(w->ids[w->nids++], id, sizeof(w->ids[0]));
+	pg_array_add(w->f[0], id, strlen(id), w->n[0]++ == 0);
+	pg_array_add(w->f[1], owner, strlen(owner), w->n[1]++ == 0);
+	pg_array_add(w->f[2], status, strlen(status), w->n[2]++ == 0);
+	pg_array_add(w->f[3], p, n, w->n[3]++ == 0);
+	return (0);
+}
+
+static int
+pg_tunnel_del(void *arg, const char *id)
+{
+	struct pg_write	*w = arg;
+
+	pg_array_add(w->f[4], id, strlen(id), w->n[4]++ == 0);
+	return (0);
+}
+
 /*
- * The registry in one statement, so one round trip and one transaction:
- * each tunnel's line upserted (when it changed), in the order of the
- * registry; the tunnels no longer there deleted.  0 once committed, or
- * an errno.
+ * The ids of w's upserts that are not among the rows res changed (its
+ * first column): stale(arg, id) for each.
+ */
+static void
+pg_unchanged(struct pg_write *w, PGresult *res, void (*stale)(void *,
+    const char *), void *arg)
+{
+	const char	**got, *id;
+	int		  n = PQntuples(res), r;
+	size_t		  i;
+
+	if (stale == NULL || w->nids == 0)
+		return;
+	if ((got = calloc(n ? n : 1, sizeof(*got))) == NULL)
+		return;
+	for (r = 0; r < n; r++)
+		got[r] = PQgetvalue(res, r, 0);
+	qsort(got, n, sizeof(*got), pg_id_cmp);
+	for (i = 0; i < w->nids; i++) {
+		id = w->ids[i];
+		if (bsearch(&id, got, n, sizeof(*got), pg_id_cmp) == NULL)
+			stale(arg, w->ids[i]);
+	}
+	free(got);
+}
+
+/*
+ * The changes of the registry (db_tunnels_delta()) in one statement, so
+ * one round trip and one transaction: each changed tunnel's line
+ * upserted (never its node), each deleted one deleted, the others left
+ * alone (other nodes write theirs); with replace, every tunnel not
+ * listed deleted too.  Each row that changed is told to the other nodes
+ * (NOTIFY sc_tunnels, its id) at the COMMIT.
+ *
+ * A line is not taken that would start a terminated tunnel again, nor
+ * one that ends a tunnel (not by its owner's DELETE: by a grace period
+ * that ran out here) whose session another node than this one (node)
+ * holds: its client moved there.  stale(arg, id) hears of each line
+ * not taken (or the same as the database's), so that the REST worker
+ * gets the database's line.  0 once committed, or an errno.
  */
 static int
-pg_tunnels_write(const char *buf, size_t len)
+pg_tunnels_write(const char *buf, size_t len, int replace, const char *node,
+    void (*stale)(void *, const char *), void *arg)
 {
+	struct pg_write	 w;
 	PGresult	*res;
-	json_t		*o;
-	const char	*p, *end = buf + len, *nl, *id, *owner, *status;
-	const char	*v[4];
-	char		*a[4] = { NULL, NULL, NULL, NULL };
-	size_t		 alen[4] = { 0, 0, 0, 0 };
-	FILE		*f[4] = { NULL, NULL, NULL, NULL };
-	int		 error = 0, first = 1, i;
+	const char	*v[7];
+	char		*a[5] = { NULL, NULL, NULL, NULL, NULL };
+	size_t		 alen[5] = { 0, 0, 0, 0, 0 };
+	int		 error = 0, i;
 
-	if (len < sizeof(PG_TUNNELS_HEADER) - 1 || memcmp(buf,
-	    PG_TUNNELS_HEADER, sizeof(PG_TUNNELS_HEADER) - 1) != 0)
-		return (EINVAL);
-	for (i = 0; i < 4; i++) {
-		if ((f[i] = open_memstream(&a[i], &alen[i])) == NULL) {
+	memset(&w, 0, sizeof(w));
+	for (i = 0; i < 5; i++) {
+		if ((w.f[i] = open_memstream(&a[i], &alen[i])) == NULL) {
 			error = ENOMEM;
 			goto done;
 		}
-		fputc('{', f[i]);
+		fputc('{', w.f[i]);
 	}
-	for (p = buf + sizeof(PG_TUNNELS_HEADER) - 1; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', end - p)) == NULL)
-			nl = end;
-		if (nl == p)
-			continue;
-		if (db_tunnel_check(p, nl - p, &o, &id, &owner, &status) ==
-		    -1) {
-			error = EINVAL;
-			goto done;
-		}
-		pg_array_add(f[0], id, strlen(id), first);
-		pg_array_add(f[1], owner, strlen(owner), first);
-		pg_array_add(f[2], status, strlen(status), first);
-		pg_array_add(f[3], p, nl - p, first);
-		first = 0;
-		json_decref(o);
-	}
-	for (i = 0; i < 4; i++) {
-		fputc('}', f[i]);
-		if (fclose(f[i]) == EOF)
+	if ((error = db_tunnels_delta(buf, len, pg_tunnel_put, pg_tunnel_del,
+	    &w)) != 0)
+		goto done;
+	for (i = 0; i < 5; i++) {
+		fputc('}', w.f[i]);
+		if (fclose(w.f[i]) == EOF)
 			error = ENOMEM;
-		f[i] = NULL;
+		w.f[i] = NULL;
 		v[i] = a[i];
 	}
+	v[5] = replace ? "t" : "f";
+	v[6] = node;
 	if (error != 0)
 		goto done;
 	errno = 0;
 	res = pg_query("WITH n AS (SELECT * FROM unnest($1::text[], "
 	    "$2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS n(id, "
 	    "owner, status, line, ord)), gone AS (DELETE FROM tunnels WHERE "
-	    "id NOT IN (SELECT id FROM n)) INSERT INTO tunnels (id, owner, "
+	    "id = ANY($5::text[]) OR ($6::boolean AND id NOT IN (SELECT id "
+	    "FROM n)) RETURNING id), up AS (INSERT INTO tunnels (id, owner, "
 	    "status, line) SELECT id, owner, status, line FROM n ORDER BY ord "
 	    "ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, status = "
 	    "excluded.status, line = excluded.line WHERE tunnels.line IS "
-	    "DISTINCT FROM excluded.line", 4, v, NULL, NULL);
+	    "DISTINCT FROM excluded.line AND NOT (tunnels.status = "
+	    "'terminated' AND excluded.status <> 'terminated') AND "
+	    "(excluded.status <> 'terminated' OR tunnels.status = "
+	    "'terminated' OR tunnels.node IS NULL OR tunnels.node = $7 OR "
+	    "(excluded.line::jsonb ->> 'user_shutdown') = 'true') RETURNING "
+	    "id) SELECT c.id, pg_notify('" DB_PG_CHANNEL_TUNNELS "', c.id) "
+	    "FROM (SELECT id FROM gone UNION SELECT id FROM up) c", 7, v,
+	    NULL, NULL);
 	if (res == NULL)
 		error = pg_errno();
+	else
+		pg_unchanged(&w, res, stale, arg);
 	PQclear(res);
  done:
-	for (i = 0; i < 4; i++) {
-		if (f[i] != NULL)
-			fclose(f[i]);
+	for (i = 0; i < 5; i++) {
+		if (w.f[i] != NULL)
+			fclose(w.f[i]);
 		/* the lines hold the tunnels' secrets */
 		if (a[i] != NULL)
 			freezero(a[i], alen[i]);
 	}
+	free(w.ids);
 	return (error);
 }
 
@@ -696,6 +824,19 @@ pg_events_json(const char *account, time_t since, int max, size_t *lenp)
 static int
 pg_run(const char *sql, const char *fmt, va_list ap)
 {
+	return (pg_run_params(sql, fmt, ap, 1));
+}
+
+/* The same, for what is not the accounts (the nodes): no NOTIFY. */
+static int
+pg_run_quiet(const char *sql, const char *fmt, va_list ap)
+{
+	return (pg_run_params(sql, fmt, ap, 0));
+}
+
+static int
+pg_run_params(const char *sql, const char *fmt, va_list ap, int notify)
+{
 	PGresult	*res;
 	const char	*v[PG_PARAMS_MAX], *p;
 	int		 l[PG_PARAMS_MAX], f[PG_PARAMS_MAX];
@@ -739,7 +880,7 @@ pg_run(const char *sql, const char *fmt, va_list ap)
 	PQclear(res);
 	if (rows == 0)
 		return (db_fail("not found"));
-	if (pg_exec("NOTIFY sc_accounts") == -1)
+	if (notify && pg_exec("NOTIFY sc_accounts") == -1)
 		log_warnx("%s: NOTIFY: %s", pg_name, db_error());
 	return (0);
 }
@@ -749,7 +890,7 @@ pg_list(const char *sql, const char *param,
     void (*cb)(void *, int, const char **), void *arg)
 {
 	PGresult	*res;
-	const char	*v[8], *p;
+	const char	*v[DB_LIST_COLS], *p;
 	char		 q[1024];
 	int		 i, n, r;
 
@@ -766,7 +907,7 @@ pg_list(const char *sql, const char *param,
 		return (-1);
 	n = PQnfields(res);
 	for (r = 0; r < PQntuples(res); r++) {
-		for (i = 0; i < n && i < 8; i++)
+		for (i = 0; i < n && i < DB_LIST_COLS; i++)
 			v[i] = PQgetvalue(res, r, i);
 		cb(arg, n, v);
 	}

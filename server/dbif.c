@@ -72,13 +72,33 @@ db_file(void)
 }
 
 /*
- * Did another connection (the CLI) commit since the last call, or was
- * the database reconnected?  1 yes, 0 no (or cannot tell).
+ * What changed since the last call: DB_CHANGED_ACCOUNTS when another
+ * connection (the CLI) may have changed the accounts, DB_CHANGED_ALL
+ * too when the database was reconnected (anything may have changed);
+ * tunnel(arg, id) for each tunnel another node wrote (PostgreSQL's
+ * NOTIFY sc_tunnels).  0: nothing (or cannot tell).
  */
 int
-db_changed(void)
+db_changed(void (*tunnel)(void *, const char *), void *arg)
 {
-	return (ops->changed());
+	return (ops->changed(tunnel, arg));
+}
+
+/* Nodes may share the database (PostgreSQL): a cluster. */
+int
+db_shared(void)
+{
+	return (ops == &db_pg_ops);
+}
+
+/*
+ * The descriptor to watch for what the database tells (NOTIFY), -1
+ * when there is none: it changes when the database is reconnected.
+ */
+int
+db_socket(void)
+{
+	return (ops->socket != NULL ? ops->socket() : -1);
 }
 
 /* Every account into list (empty); -1 on error. */
@@ -99,14 +119,27 @@ db_tunnels_text(size_t *lenp)
 }
 
 /*
- * The registry the REST worker sent (buf, len: its header and a line
- * per tunnel), written in one transaction.  0 once it is committed, or
- * an errno.
+ * The changes of the registry the REST worker sent (buf, len: its
+ * header and a line per changed tunnel, db_tunnels_delta()), written in
+ * one transaction; with replace, the tunnels not listed are deleted.  0
+ * once it is committed, or an errno.
  */
 int
-db_tunnels_write(const char *buf, size_t len)
+db_tunnels_write(const char *buf, size_t len, int replace,
+    void (*stale)(void *, const char *), void *arg)
 {
-	return (ops->tunnels_write(buf, len));
+	return (ops->tunnels_write(buf, len, replace, env->node, stale,
+	    arg));
+}
+
+/*
+ * The line of tunnel id as the database holds it (NUL-terminated, *lenp
+ * bytes), or NULL: errno ENOENT when there is no such tunnel.
+ */
+char *
+db_tunnel_line(const char *id, size_t *lenp)
+{
+	return (ops->tunnel_line(id, lenp));
 }
 
 /*
@@ -260,6 +293,231 @@ db_account_del(const char *name)
 	if (db_run("DELETE FROM accounts WHERE name = ?", "s", name) == -1) {
 		if (strcmp(db_error(), "not found") == 0)
 			db_fail("no user %s", name);
+		return (-1);
+	}
+	return (0);
+}
+
+/* db_tunnel_node()'s row: the node, or "" for NULL */
+struct db_node_name {
+	char	*buf;
+	size_t	 len;
+	int	 found;
+};
+
+static void
+db_tunnel_node_row(void *arg, int n, const char **v)
+{
+	struct db_node_name	*nn = arg;
+
+	if (n < 1)
+		return;
+	nn->found = 1;
+	strlcpy(nn->buf, v[0], nn->len);
+}
+
+/*
+ * The node that holds the client session of tunnel id into node (""
+ * when none does): 0, or -1 ("not found" in db_error() when there is no
+ * such tunnel).
+ */
+int
+db_tunnel_node(const char *id, char *node, size_t len)
+{
+	struct db_node_name	 nn;
+
+	if (len == 0)
+		return (db_fail("no room"));
+	*node = '\0';
+	nn.buf = node;
+	nn.len = len;
+	nn.found = 0;
+	if (ops->list("SELECT coalesce(node, '') FROM tunnels WHERE id = ?",
+	    id, db_tunnel_node_row, &nn) == -1)
+		return (-1);
+	if (!nn.found)
+		return (db_fail("not found"));
+	if (*node != '\0' && !node_name_valid(node)) {
+		*node = '\0';
+		return (db_fail("tunnel %s: a bad node name", id));
+	}
+	return (0);
+}
+
+/* The columns of a node's row, in struct node_info's order. */
+#define DB_NODE_COLUMNS	"name, host, kgp_port, entry_port, rest_url, " \
+	"cert_sha256, state, tunnels, streams, started, heartbeat"
+#define DB_NODE_NCOLUMNS	11
+
+/* One row of DB_NODE_COLUMNS into ni: 0, or -1 when it does not fit. */
+int
+db_node_parse(int n, const char **v, struct node_info *ni)
+{
+	const char	*errstr;
+	int64_t		 now = time(NULL);
+
+	memset(ni, 0, sizeof(*ni));
+	if (n < DB_NODE_NCOLUMNS || !node_name_valid(v[0]) ||
+	    strlcpy(ni->host, v[1], sizeof(ni->host)) >= sizeof(ni->host) ||
+	    strlcpy(ni->rest_url, v[4], sizeof(ni->rest_url)) >=
+	    sizeof(ni->rest_url) || strlcpy(ni->cert_sha256, v[5],
+	    sizeof(ni->cert_sha256)) >= sizeof(ni->cert_sha256) ||
+	    (ni->state = node_state_parse(v[6])) == -1)
+		return (-1);
+	strlcpy(ni->name, v[0], sizeof(ni->name));
+	ni->kgp_port = strtonum(v[2], 0, 65535, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	ni->entry_port = strtonum(v[3], 0, 65535, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	ni->tunnels = strtonum(v[7], 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	ni->streams = strtonum(v[8], 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	ni->started = strtonum(v[9], 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	ni->heartbeat = strtonum(v[10], 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	ni->alive = ni->state != NODE_DOWN &&
+	    now - ni->heartbeat < NODE_DEAD_SEC;
+	return (0);
+}
+
+struct db_node_one {
+	struct node_info	*ni;
+	int			 found;
+	int			 bad;
+};
+
+static void
+db_node_row(void *arg, int n, const char **v)
+{
+	struct db_node_one	*o = arg;
+
+	if (db_node_parse(n, v, o->ni) == -1)
+		o->bad = 1;
+	else
+		o->found = 1;
+}
+
+/*
+ * The row of node name into ni: 0, or -1 ("not found" in db_error()
+ * when there is none).  ni->alive: its heartbeat is younger than
+ * NODE_DEAD_SEC and it is not down.
+ */
+int
+db_node_get(const char *name, struct node_info *ni)
+{
+	struct db_node_one	 o;
+
+	o.ni = ni;
+	o.found = o.bad = 0;
+	if (ops->list("SELECT " DB_NODE_COLUMNS " FROM nodes WHERE name = ?",
+	    name, db_node_row, &o) == -1)
+		return (-1);
+	if (o.bad)
+		return (db_fail("node %s: a bad row", name));
+	if (!o.found)
+		return (db_fail("not found"));
+	return (0);
+}
+
+/* A statement that changes no accounts (ops->exec): 0, or -1. */
+static int
+db_exec_params(const char *sql, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = ops->exec(sql, fmt, ap);
+	va_end(ap);
+	return (rc);
+}
+
+/*
+ * This node's heartbeat: its row (ni) upserted.  With keep, a state
+ * 'draining' written by the command line stays.  0, or -1.
+ */
+int
+db_node_beat(const struct node_info *ni, int keep)
+{
+	return (db_exec_params("INSERT INTO nodes (name, host, kgp_port, "
+	    "entry_port, rest_url, cert_sha256, state, tunnels, streams, "
+	    "started, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON "
+	    "CONFLICT (name) DO UPDATE SET host = excluded.host, kgp_port = "
+	    "excluded.kgp_port, entry_port = excluded.entry_port, rest_url = "
+	    "excluded.rest_url, cert_sha256 = excluded.cert_sha256, state = "
+	    "CASE WHEN ? = 1 AND nodes.state = 'draining' THEN 'draining' "
+	    "ELSE excluded.state END, tunnels = excluded.tunnels, streams = "
+	    "excluded.streams, started = excluded.started, heartbeat = "
+	    "excluded.heartbeat", "ssiisssiiiii", ni->name, ni->host,
+	    (int64_t)ni->kgp_port, (int64_t)ni->entry_port, ni->rest_url,
+	    ni->cert_sha256, node_state_name(ni->state), (int64_t)ni->tunnels,
+	    (int64_t)ni->streams, (int64_t)ni->started,
+	    (int64_t)ni->heartbeat, (int64_t)(keep != 0)));
+}
+
+/*
+ * The nodes whose heartbeat is older than before are down: marked so,
+ * and the tunnels whose session they held held by none.  How many
+ * nodes, or -1.
+ */
+int
+db_nodes_sweep(int64_t before)
+{
+	int	 n = 0;
+
+	if (db_exec_params("UPDATE tunnels SET node = NULL WHERE node IN "
+	    "(SELECT name FROM nodes WHERE heartbeat < ?)", "i", before) == 0)
+		n = 0;
+	if (db_exec_params("UPDATE nodes SET state = 'down' WHERE heartbeat "
+	    "< ? AND state <> 'down'", "i", before) == 0)
+		n = 1;
+	return (n);
+}
+
+/* Each node's row (DB_NODE_COLUMNS) to cb(arg, columns, values). */
+int
+db_nodes(void (*cb)(void *, int, const char **), void *arg)
+{
+	return (ops->list("SELECT " DB_NODE_COLUMNS " FROM nodes ORDER BY "
+	    "name", NULL, cb, arg));
+}
+
+/*
+ * Tunnel id's session: held by this node (up), or no longer (then the
+ * node is cleared only if it is this one).  0, or -1.
+ */
+int
+db_tunnel_node_set(const char *id, int up)
+{
+	int	 rc;
+
+	if (up)
+		rc = db_exec_params("UPDATE tunnels SET node = ? WHERE id = ?",
+		    "ss", env->node, id);
+	else
+		rc = db_exec_params("UPDATE tunnels SET node = NULL WHERE id = "
+		    "? AND node = ?", "ss", id, env->node);
+	if (rc == -1 && strcmp(db_error(), "not found") == 0)
+		rc = 0;
+	return (rc);
+}
+
+/* sc-server node drain NAME: its row says 'draining'.  0, or -1. */
+int
+db_node_drain(const char *name)
+{
+	if (db_exec_params("UPDATE nodes SET state = 'draining' WHERE name = "
+	    "? AND state <> 'down'", "s", name) == -1) {
+		if (strcmp(db_error(), "not found") == 0)
+			db_fail("no node %s that is up", name);
 		return (-1);
 	}
 	return (0);

@@ -6,9 +6,10 @@
  *    them (db_changed(): SQLite's PRAGMA data_version, PostgreSQL's NOTIFY
  *    sc_accounts, looked at every DB_POLL_SEC), and when PostgreSQL is
  *    back after it was down;
- *  - the tunnel registry at its start, and each registry it sends to
- *    write (SRV_BLOB_SAVE), written in one transaction and acknowledged
- *    (IMSG_SRV_SAVED) only after COMMIT;
+ *  - the tunnel registry at its start, and the changes of it that it
+ *    sends to write (SRV_BLOB_SAVE: the lines of the tunnels that
+ *    changed, the ids of those deleted), written in one transaction
+ *    and acknowledged (IMSG_SRV_SAVED) only after COMMIT;
  *  - the events it reports (IMSG_SRV_EVENT), and the events an account
  *    asks for (IMSG_SRV_EVENTS_REQ, answered with SRV_BLOB_EVENTS);
  *  - the accounts an admin of an organisation adds to it, changes or
@@ -34,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "imsg_server.h"
 #include "log.h"
 #include "proc.h"
@@ -44,6 +47,10 @@
 				    sizeof(DB_DOWN) - 1) == 0 ? 503 : 500)
 
 static int	 importing;	/* tunnels.json was sent, not yet saved */
+static struct event *watch_ev;	/* the database's descriptor */
+static int	 watch_fd = -1;
+static void	(*watch_cb)(void);	/* ... is readable */
+static int	 replacing;	/* ... its first registry replaces the db's */
 static char	 tunnels_file[PATH_MAX];
 
 /* Open the database (fatal if it cannot be), and read the accounts. */
@@ -83,11 +90,107 @@ dbmsg_reload(void)
 	return (0);
 }
 
-/* Changed by the command line: 1 when the accounts were read again. */
-int
-dbmsg_poll(void)
+/*
+ * Tunnel id as the database has it now (another node wrote it, or a
+ * line of the REST worker's was not taken): its line, or its deletion,
+ * to the REST worker (rest, NULL when none runs).  When it cannot be
+ * read, the REST worker gets every tunnel once the database is back.
+ */
+static void
+dbmsg_tunnel_sync(void *arg, const char *id)
 {
-	return (db_changed() && dbmsg_reload() == 0);
+	struct imsgev	*rest = arg;
+	char		*line, *text;
+	size_t		 len = 0;
+	int		 n;
+
+	if (rest == NULL)
+		return;
+	if ((line = db_tunnel_line(id, &len)) == NULL) {
+		if (errno != ENOENT) {
+			log_warnx("%s: tunnel %s: %s", db_file(), id,
+			    db_error());
+			return;
+		}
+		n = asprintf(&text, "%s{\"delete\":\"%s\"}\n",
+		    DB_TUNNELS_DELTA_TEXT, id);
+	} else {
+		n = asprintf(&text, "%s%s\n", DB_TUNNELS_DELTA_TEXT, line);
+		freezero(line, len + 1);
+	}
+	if (n == -1) {
+		log_warn("%s", __func__);
+		return;
+	}
+	if (srv_blob_send(rest, SRV_BLOB_SYNC, text, n, 0) == -1)
+		log_warn("%s: imsg", __func__);
+	freezero(text, n);
+}
+
+/* Every tunnel the database has, to the REST worker (a new connection). */
+static void
+dbmsg_sync_all(struct imsgev *rest)
+{
+	char	*text;
+	size_t	 len;
+
+	if ((text = db_tunnels_text(&len)) == NULL) {
+		log_warnx("%s: the tunnels: %s", db_file(), db_error());
+		return;
+	}
+	if (srv_blob_send(rest, SRV_BLOB_SYNC, text, len, 0) == -1)
+		log_warn("%s: imsg", __func__);
+	freezero(text, len);
+}
+
+/*
+ * What changed in the database (db_changed()): each tunnel another node
+ * wrote goes to the REST worker (rest, NULL when none runs), all of
+ * them after a new connection.  1 when the accounts were read again.
+ */
+int
+dbmsg_poll(struct imsgev *rest)
+{
+	int	 changed;
+
+	changed = db_changed(dbmsg_tunnel_sync, rest);
+	if ((changed & DB_CHANGED_ALL) && rest != NULL && env->cluster)
+		dbmsg_sync_all(rest);
+	dbmsg_watch(NULL);
+	return ((changed & DB_CHANGED_ACCOUNTS) && dbmsg_reload() == 0);
+}
+
+/* The database's descriptor is readable: what it tells, at once. */
+static void
+dbmsg_readable(int fd, short ev, void *arg)
+{
+	if (watch_cb != NULL)
+		watch_cb();
+}
+
+/*
+ * Watch the database's descriptor (PostgreSQL's, for NOTIFY), cb(): what
+ * it tells is read then; called again (cb NULL) after each use, as a new
+ * connection has a new descriptor.
+ */
+void
+dbmsg_watch(void (*cb)(void))
+{
+	int	 fd;
+
+	if (cb != NULL)
+		watch_cb = cb;
+	if ((fd = db_socket()) == watch_fd)
+		return;
+	if (watch_ev != NULL)
+		event_free(watch_ev);
+	watch_ev = NULL;
+	watch_fd = fd;
+	if (fd == -1)
+		return;
+	if ((watch_ev = event_new(env->base, fd, EV_READ | EV_PERSIST,
+	    dbmsg_readable, NULL)) == NULL || event_add(watch_ev, NULL) == -1)
+		log_warnx("%s: event_new", __func__);
 }
 
 /* The accounts as the REST worker gets them: never an access key. */
@@ -133,9 +236,10 @@ dbmsg_send_state(struct imsgev *iev)
 	char	*text;
 	size_t	 len;
 
-	importing = 0;
+	importing = replacing = 0;
 	text = NULL;
 	if (access(tunnels_file, F_OK) == 0) {
+		replacing = 1;
 		log_info("importing the tunnels of %s into %s", tunnels_file,
 		    db_file());
 		text = state_read_file(&len);
@@ -186,16 +290,18 @@ dbmsg_aside(void)
 
 /* A registry the REST worker sent: 0 once committed, or an errno. */
 int
-dbmsg_save(const char *buf, size_t len)
+dbmsg_save(struct imsgev *rest, const char *buf, size_t len)
 {
 	char	 to[PATH_MAX];
 	int	 error;
 
-	if ((error = db_tunnels_write(buf, len)) != 0) {
+	if ((error = db_tunnels_write(buf, len, replacing,
+	    env->cluster ? dbmsg_tunnel_sync : NULL, rest)) != 0) {
 		log_debug("cannot write the tunnels to %s: %s", db_file(),
 		    error == EINVAL ? "a bad registry" : strerror(error));
 		return (error);
 	}
+	replacing = 0;
 	if (importing) {
 		importing = 0;
 		if ((size_t)snprintf(to, sizeof(to), "%s%s", tunnels_file,

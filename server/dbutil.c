@@ -30,6 +30,25 @@ static const char *const event_names[EVENT_KIND_MAX + 1] = {
 	"sign-in-failed", "share-refused"
 };
 
+/* migration 2, with the type of a time (Unix seconds) of each backend */
+#define DB_MIGRATION_2(time)						\
+	"CREATE TABLE nodes ("						\
+	"  name TEXT PRIMARY KEY NOT NULL,"				\
+	"  host TEXT NOT NULL,"						\
+	"  kgp_port INTEGER NOT NULL,"					\
+	"  entry_port INTEGER NOT NULL,"				\
+	"  rest_url TEXT NOT NULL,"					\
+	"  cert_sha256 TEXT NOT NULL,"					\
+	"  state TEXT NOT NULL CHECK (state IN ('up', 'draining', 'down')),"\
+	"  tunnels INTEGER NOT NULL DEFAULT 0,"				\
+	"  streams INTEGER NOT NULL DEFAULT 0,"				\
+	"  started " time " NOT NULL,"					\
+	"  heartbeat " time " NOT NULL);"				\
+	"ALTER TABLE tunnels ADD COLUMN node TEXT;"			\
+	"CREATE TABLE cluster ("					\
+	"  name TEXT PRIMARY KEY NOT NULL,"				\
+	"  value TEXT NOT NULL);"
+
 /*
  * The migrations, in order: the schema version is how many have run.
  * Never change one that was released: add another, in the words of
@@ -112,6 +131,18 @@ const struct db_migration db_migrations[] = {
 	"CREATE INDEX events_account ON events(account);"
 	"CREATE INDEX events_org ON events(org);"
 	},
+	/*
+	 * 2: a cluster of nodes on one database (sc-server --node): each
+	 * node's row, the node holding a tunnel's client session, and
+	 * the cluster's settings ('node-secret': how nodes know each
+	 * other)
+	 */
+	{
+	/* SQLite */
+	DB_MIGRATION_2("INTEGER"),
+	/* PostgreSQL: BIGINT times */
+	DB_MIGRATION_2("BIGINT")
+	},
 };
 const int db_nmigrations = sizeof(db_migrations) / sizeof(db_migrations[0]);
 
@@ -186,6 +217,52 @@ db_tunnel_check(const char *p, size_t n, json_t **op, const char **id,
 		return (-1);
 	}
 	*op = o;
+	return (0);
+}
+
+/*
+ * The changes of the registry the REST worker sent (buf, len): after
+ * the header DB_TUNNELS_DELTA, a line per tunnel, either its JSON line
+ * to upsert (checked by db_tunnel_check()) or {"delete":"<id>"}.
+ * Each goes to put(arg, id, owner, status, line, n) or del(arg, id),
+ * in order; 0, or the first errno they or the checks return.
+ */
+int
+db_tunnels_delta(const char *buf, size_t len, int (*put)(void *,
+    const char *, const char *, const char *, const char *, size_t),
+    int (*del)(void *, const char *), void *arg)
+{
+	json_t		*o;
+	const char	*p, *end = buf + len, *nl, *id, *owner, *status;
+	int		 error;
+
+	if (len < sizeof(DB_TUNNELS_DELTA) - 1 || memcmp(buf,
+	    DB_TUNNELS_DELTA, sizeof(DB_TUNNELS_DELTA) - 1) != 0)
+		return (EINVAL);
+	for (p = buf + sizeof(DB_TUNNELS_DELTA) - 1; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			nl = end;
+		if (nl == p)
+			continue;
+		if ((o = json_loadb(p, nl - p, JSON_REJECT_DUPLICATES,
+		    NULL)) == NULL)
+			return (EINVAL);
+		id = json_string_value(json_object_get(o, "delete"));
+		if (id != NULL && json_object_size(o) == 1) {
+			error = tunnel_id_valid(id) ? del(arg, id) : EINVAL;
+			json_decref(o);
+			if (error != 0)
+				return (error);
+			continue;
+		}
+		json_decref(o);
+		if (db_tunnel_check(p, nl - p, &o, &id, &owner, &status) == -1)
+			return (EINVAL);
+		error = put(arg, id, owner, status, p, nl - p);
+		json_decref(o);
+		if (error != 0)
+			return (error);
+	}
 	return (0);
 }
 
@@ -287,4 +364,26 @@ event_name(int kind)
 	if (kind < 1 || kind > EVENT_KIND_MAX)
 		return ("?");
 	return (event_names[kind]);
+}
+
+static const char *const node_states[] = { "up", "draining", "down" };
+
+/* nodes.state: NODE_*, or -1. */
+int
+node_state_parse(const char *s)
+{
+	int	 i;
+
+	for (i = 0; i < 3; i++)
+		if (strcmp(s, node_states[i]) == 0)
+			return (i);
+	return (-1);
+}
+
+const char *
+node_state_name(int state)
+{
+	if (state < NODE_UP || state > NODE_DOWN)
+		return ("?");
+	return (node_states[state]);
 }

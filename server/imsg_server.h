@@ -143,6 +143,8 @@ enum srv_blob_kind {
 	SRV_BLOB_CA_CRT,	/* parent -> every worker: the CA, PEM */
 	SRV_BLOB_CA_KEY,	/* parent -> the CA process: its key, PEM */
 	SRV_BLOB_EVENTS,	/* parent -> REST: events, a JSON array */
+	SRV_BLOB_SYNC,		/* parent -> REST: tunnels other nodes wrote */
+	SRV_BLOB_NODES,		/* parent -> REST: struct srv_node[] */
 	SRV_BLOB_MAX
 };
 
@@ -154,6 +156,19 @@ struct srv_blob_hdr {
 	uint32_t	 pad;
 	uint64_t	 len;		/* bytes in all */
 	uint64_t	 seq;		/* SRV_BLOB_SAVE: for IMSG_SRV_SAVED */
+};
+
+/* a node of the cluster, as the REST worker places tunnels on it */
+struct srv_node {
+	char		 name[NODE_NAME_MAX];
+	char		 host[HOST_MAX];
+	char		 cert_sha256[CERT_HASH_LEN + 1];
+	uint8_t		 pad[1];
+	int32_t		 kgp_port;
+	int32_t		 state;		/* NODE_* */
+	int32_t		 alive;		/* heartbeat fresh, not down */
+	int32_t		 self;		/* this node */
+	int64_t		 tunnels;	/* sessions it holds */
 };
 
 /* one account as the worker gets it: never the access key */
@@ -171,6 +186,8 @@ struct srv_config {
 	uint32_t	 version;	/* SRV_IMSG_VERSION */
 	uint32_t	 role;		/* SRV_ROLE_* */
 	int32_t		 resync;	/* REST: the KGP worker has tunnels */
+	int32_t		 importing;	/* REST: the registry is tunnels.json */
+	int32_t		 cluster;	/* nodes share the database */
 	int32_t		 debug;
 	int32_t		 verbose;
 	int32_t		 grace;
@@ -181,6 +198,7 @@ struct srv_config {
 	int32_t		 kgp_port;
 	int32_t		 metrics;	/* -m: REST serves, KGP reports */
 	char		 host[HOST_MAX];
+	char		 node[NODE_NAME_MAX];	/* --node */
 	char		 entry_host[HOST_MAX];
 	char		 rest_addr[ADDRSTR_MAX];
 	char		 kgp_addr[ADDRSTR_MAX];
@@ -212,6 +230,7 @@ int	 srv_entry_reply_valid(const void *, size_t);
 #define SRV_ADD_NEW		1	/* a REST POST: bind a new port */
 #define SRV_ADD_RESTORE		2	/* from the registry: port want first */
 #define SRV_ADD_SYNC		3	/* a new REST worker: report, add none */
+#define SRV_ADD_REMOTE		4	/* a cluster: another node's tunnel */
 
 struct srv_tunnel_add {
 	char		 id[TUNNEL_ID_LEN + 1];

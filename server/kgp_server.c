@@ -282,7 +282,12 @@ kgp_server_hello(struct kgp_conn *conn, const struct kgp_hello *hello,
 	if (!tunnel_id_valid(hello->tunnel_id) ||
 	    (t = tunnel_find(hello->tunnel_id)) == NULL) {
 		log_info("KGP connection from %s: unknown tunnel", c->addr);
-		return (KGP_E_AUTH);
+		/*
+		 * A cluster: made through another node a moment ago, and
+		 * not here yet (NOTIFY): the client tries again.
+		 */
+		return (env->cluster && tunnel_id_valid(hello->tunnel_id) ?
+		    KGP_E_SHUTDOWN : KGP_E_AUTH);
 	}
 	len = strnlen(hello->secret, sizeof(hello->secret));
 	ok = len == TUNNEL_SECRET_LEN &&

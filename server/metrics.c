@@ -219,6 +219,7 @@ metrics_text(size_t *len)
 	prom_one(f, "sc_server_start_time_seconds", "gauge",
 	    "When the REST worker started, Unix time.",
 	    (unsigned long long)started);
+	place_metrics(f);
 	if (fclose(f) != 0) {
 		free(buf);
 		return (NULL);

@@ -86,6 +86,9 @@ static void	 parent_stop_timeout(int, short, void *);
 static void	 parent_reap_timeout(int, short, void *);
 static void	 parent_kill_worker(struct srv_worker *);
 static void	 parent_poll(int, short, void *);
+static void	 parent_db_poll(void);
+static struct imsgev *parent_rest_chan(void);
+static void	 parent_node_drain(void);
 static int	 parent_workers_gone(void);
 
 /*
@@ -340,6 +343,8 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
 	    sigchld == NULL || ev_stop == NULL || ev_poll == NULL)
 		fatalx("event_new");
+	/* what PostgreSQL tells (NOTIFY), as soon as it does */
+	dbmsg_watch(parent_db_poll);
 	for (i = 0; i < NWORKERS; i++) {
 		workers[i].ev_restart = evtimer_new(env->base, parent_restart,
 		    &workers[i]);
@@ -359,9 +364,12 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	parent_spawn(W_CA);
 	parent_spawn(W_KGP);
 	parent_spawn(W_REST);
+	/* a cluster: this node's heartbeat */
+	node_start(parent_rest_chan, parent_node_drain);
 	if (event_base_dispatch(env->base) == -1)
 		fatalx("event_base_dispatch");
 
+	node_stop();
 	log_info("exiting");
 	event_free(sigterm);
 	event_free(sigint);
@@ -536,11 +544,14 @@ parent_send_setup(struct srv_worker *w)
 	c.kgp_port = env->kgp_port;
 	c.metrics = env->metrics;
 	strlcpy(c.host, env->host, sizeof(c.host));
+	strlcpy(c.node, env->node, sizeof(c.node));
 	strlcpy(c.entry_host, env->entry_host, sizeof(c.entry_host));
 	strlcpy(c.rest_addr, env->rest_addr, sizeof(c.rest_addr));
 	strlcpy(c.kgp_addr, env->kgp_addr, sizeof(c.kgp_addr));
 	strlcpy(c.tunnels_path, dbmsg_tunnels_source(),
 	    sizeof(c.tunnels_path));
+	c.importing = rest && strcmp(c.tunnels_path, db_file()) != 0;
+	c.cluster = env->cluster;
 	strlcpy(c.cert_hash, env->cert_hash, sizeof(c.cert_hash));
 	c.entry_nacl = env->entry_nacl;
 	memcpy(c.entry_acl, env->entry_acl, sizeof(c.entry_acl));
@@ -673,7 +684,7 @@ parent_blob(struct imsgev *iev, struct imsg *imsg)
 		return (IMSGEV_OK);
 	/* the REST worker logs a failure, and answers with it */
 	memset(&saved, 0, sizeof(saved));
-	saved.error = dbmsg_save(w->blob_in.buf, w->blob_in.len);
+	saved.error = dbmsg_save(&w->iev, w->blob_in.buf, w->blob_in.len);
 	saved.seq = w->blob_in.seq;
 	srv_blob_clear(&w->blob_in);
 	parent_to(w, IMSG_SRV_SAVED, &saved, sizeof(saved));
@@ -814,8 +825,10 @@ parent_check_gone(struct srv_worker *w)
 		return;
 	}
 	/* the REST worker forgets the KGP sessions, ends halting tunnels */
-	if (w == W_KGP)
+	if (w == W_KGP) {
+		node_kgp_down();
 		parent_to(W_REST, IMSG_SRV_KGP_DOWN, NULL, 0);
+	}
 	/* what the KGP worker asked of the CA will not come */
 	if (w == W_CA)
 		parent_to(W_KGP, IMSG_SRV_CA_DOWN, NULL, 0);
@@ -873,9 +886,35 @@ parent_stop_timeout(int fd, short ev, void *arg)
 }
 
 /* Accounts changed by the command line reach the REST worker. */
+/* The REST worker's channel, NULL when none runs (node.c). */
+static struct imsgev *
+parent_rest_chan(void)
+{
+	return (W_REST->chan ? &W_REST->iev : NULL);
+}
+
+/* sc-server node drain: stop as on SIGTERM (node.c). */
+static void
+parent_node_drain(void)
+{
+	parent_sig(SIGTERM, 0, NULL);
+}
+
 static void
 parent_poll(int fd, short ev, void *arg)
 {
-	if (dbmsg_poll() && W_REST->chan)
-		dbmsg_send_accounts(&W_REST->iev);
+	parent_db_poll();
+}
+
+/*
+ * What the database tells: accounts changed by the command line, and
+ * tunnels other nodes wrote, reach the REST worker.
+ */
+static void
+parent_db_poll(void)
+{
+	struct imsgev	*rest = W_REST->chan ? &W_REST->iev : NULL;
+
+	if (dbmsg_poll(rest) && rest != NULL)
+		dbmsg_send_accounts(rest);
 }

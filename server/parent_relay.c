@@ -87,6 +87,11 @@ parent_to_rest(struct imsgev *iev, struct imsg *imsg)
 {
 	if (imsg->hdr.type == IMSG_SRV_KGP_STATS && !env->metrics)
 		return (IMSGEV_BAD);
+	/* a cluster: the node that holds a session, and the load */
+	if (imsg->hdr.type == IMSG_SRV_TUNNEL_STATE)
+		node_tunnel_state(imsg->data);
+	else if (imsg->hdr.type == IMSG_SRV_KGP_STATS)
+		node_kgp_stats(imsg->data);
 	parent_to(W_REST, imsg->hdr.type, imsg->data, IMSG_DATA_SIZE(imsg));
 	return (IMSGEV_OK);
 }

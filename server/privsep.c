@@ -45,9 +45,12 @@ srv_blob_max(uint32_t kind)
 		return (ACCOUNTS_MAX * sizeof(struct srv_account));
 	case SRV_BLOB_STATE:
 	case SRV_BLOB_SAVE:
+	case SRV_BLOB_SYNC:
 		return (TUNNELS_FILE_MAX);
 	case SRV_BLOB_EVENTS:
 		return (EVENTS_ANSWER_BYTES);
+	case SRV_BLOB_NODES:
+		return (NODES_MAX * sizeof(struct srv_node));
 	default:
 		return (0);
 	}
@@ -193,6 +196,7 @@ srv_config_valid(const void *p, size_t len)
 
 	if (len != sizeof(*c) || c->version != SRV_IMSG_VERSION ||
 	    !FIELD_STR(c->host) || !FIELD_STR(c->entry_host) ||
+	    !FIELD_STR(c->node) || !node_name_valid(c->node) ||
 	    !FIELD_STR(c->rest_addr) || !FIELD_STR(c->kgp_addr) ||
 	    !FIELD_STR(c->tunnels_path) || !FIELD_STR(c->cert_hash) ||
 	    (c->role != SRV_ROLE_REST && c->role != SRV_ROLE_KGP &&
@@ -237,7 +241,7 @@ srv_tunnel_add_valid(const void *p, size_t len)
 	    strlen(a->secret) != TUNNEL_SECRET_LEN ||
 	    strspn(a->secret, "0123456789abcdef") != TUNNEL_SECRET_LEN ||
 	    !account_name_valid(a->owner) ||
-	    a->mode < SRV_ADD_NEW || a->mode > SRV_ADD_SYNC ||
+	    a->mode < SRV_ADD_NEW || a->mode > SRV_ADD_REMOTE ||
 	    (a->want != 0 && (a->want < 1024 || a->want > 65535)) ||
 	    (a->mode == SRV_ADD_NEW && a->want != 0) ||
 	    a->last_connected < 0)

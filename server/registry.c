@@ -791,3 +791,84 @@ reg_count_active(const char *owner)
 			n++;
 	return (n);
 }
+
+/*
+ * Another node wrote tunnel nt (read from the database, checked as a
+ * line of the registry): a tunnel new here is taken, and given to the
+ * KGP worker when it runs (its client may connect to this node); one
+ * this node has takes what other nodes change of it.  A status moves
+ * on: ended there (its owner's DELETE through another node's REST API,
+ * or a grace period that ran out where its session was), it ends here,
+ * the KGP worker closing what this node has of it.  The database says
+ * it runs where this node had it ended (it ended here, but its client
+ * had moved to another node): it runs here again.  nt is taken or
+ * freed.
+ */
+void
+reg_remote(struct tunnel *nt)
+{
+	struct srv_tunnel_ref	 ref;
+	struct tunnel		*t;
+
+	if ((t = tunnel_find(nt->id)) == NULL) {
+		TAILQ_INSERT_TAIL(&env->tunnels, nt, entry);
+		if (nt->status == TUNNEL_RUNNING)
+			reg_send(nt, SRV_ADD_REMOTE);
+		log_debug("tunnel %s of %s: from another node (%s)", nt->id,
+		    nt->owner, tunnel_status_name(nt->status));
+		return;
+	}
+	if (nt->last_connected > t->last_connected)
+		t->last_connected = nt->last_connected;
+	if (nt->launch_time > t->launch_time)
+		t->launch_time = nt->launch_time;
+	if (nt->status > t->status) {
+		log_info("tunnel %s %s on another node", t->id,
+		    tunnel_status_name(nt->status));
+		t->user_shutdown = nt->user_shutdown;
+		if (t->status == TUNNEL_RUNNING) {
+			memset(&ref, 0, sizeof(ref));
+			strlcpy(ref.id, t->id, sizeof(ref.id));
+			ref.why = SRV_DEL_USER;
+			worker_send(IMSG_SRV_TUNNEL_DEL, &ref, sizeof(ref));
+		}
+		t->status = nt->status;
+		if (t->status == TUNNEL_TERMINATED) {
+			t->shutdown_time = nt->shutdown_time ?
+			    nt->shutdown_time : time(NULL);
+			t->nlinks = t->connected = 0;
+		}
+		weblinks_event(t, "%s on another node",
+		    tunnel_status_name(t->status));
+	} else if (nt->status == TUNNEL_RUNNING && t->status ==
+	    TUNNEL_TERMINATED && !t->user_shutdown) {
+		log_info("tunnel %s runs on another node: taken again", t->id);
+		t->status = TUNNEL_RUNNING;
+		t->shutdown_time = 0;
+		reg_send(t, SRV_ADD_REMOTE);
+	}
+	tunnel_free(nt);
+}
+
+/*
+ * Another node deleted tunnel id from the registry (it ended long
+ * enough ago): gone here too.
+ */
+void
+reg_gone(const char *id)
+{
+	struct srv_tunnel_ref	 ref;
+	struct tunnel		*t;
+
+	if ((t = tunnel_find(id)) == NULL)
+		return;
+	if (t->status == TUNNEL_RUNNING) {
+		memset(&ref, 0, sizeof(ref));
+		strlcpy(ref.id, t->id, sizeof(ref.id));
+		ref.why = SRV_DEL_USER;
+		worker_send(IMSG_SRV_TUNNEL_DEL, &ref, sizeof(ref));
+	}
+	log_debug("tunnel %s: deleted by another node", id);
+	TAILQ_REMOVE(&env->tunnels, t, entry);
+	tunnel_free(t);
+}

@@ -39,6 +39,7 @@
 #define OPT_LOG_FORMAT	0x100
 #define OPT_KGP_CC	0x101
 #define OPT_DB		0x102
+#define OPT_NODE	0x103
 
 static const struct option longopts[] = {
 	{ "db",			required_argument, NULL, OPT_DB },
@@ -46,6 +47,7 @@ static const struct option longopts[] = {
 	{ "log-format",		required_argument, NULL, OPT_LOG_FORMAT },
 	{ "metrics-address",	required_argument, NULL, 'm' },
 	{ "kgp-congestion",	required_argument, NULL, OPT_KGP_CC },
+	{ "node",		required_argument, NULL, OPT_NODE },
 	{ NULL,			0,		   NULL, 0 }
 };
 
@@ -55,6 +57,7 @@ static int	 statedir_default(char *, size_t);
 static int	 mkdir_p(const char *, mode_t);
 static void	 statedir_prepare(char *, size_t);
 static int	 statedir_safe(const char *, char *, size_t);
+static void	 node_name_default(char *, size_t);
 
 static void
 usage(void)
@@ -67,7 +70,7 @@ usage(void)
 	    "\t[-D network[,network...]] [-C certfile -k keyfile]\n"
 	    "\t[-c cacert -x cakey] [-l logfile] [--log-format text|json]\n"
 	    "\t[-m addr:port] [-G addr:port | none] [--kgp-congestion name]\n"
-	    "\t[--db url]\n"
+	    "\t[--db url] [--node name]\n"
 	    "       %s [-s statedir] [--db url] user add | set NAME [--org ORG] "
 	    "[--team TEAM]\n"
 	    "\t[--role admin|team-admin|member] [--new-key]\n"
@@ -75,9 +78,10 @@ usage(void)
 	    "       %s [-s statedir] [--db url] org add NAME | org list |\n"
 	    "\tteam add ORG TEAM | team list [ORG]\n"
 	    "       %s [-s statedir] [--db url] events [--since T]\n"
+	    "       %s [-s statedir] --db url node list | node drain NAME\n"
 	    "       %s [-s statedir] [-c cacert -x cakey] ca show\n",
 	    __progname, __progname, __progname, __progname, __progname,
-	    __progname);
+	    __progname, __progname);
 	exit(1);
 }
 
@@ -245,6 +249,24 @@ statedir_prepare(char *statedir, size_t len)
 		    statedir);
 }
 
+/*
+ * --node's default: the host name, which must be a node's name too
+ * ([A-Za-z0-9._-], NODE_NAME_MAX - 1 at most).
+ */
+static void
+node_name_default(char *buf, size_t len)
+{
+	char	 h[HOST_NAME_MAX + 1];
+
+	if (gethostname(h, sizeof(h)) == -1)
+		err(1, "gethostname");
+	h[sizeof(h) - 1] = '\0';
+	if (!node_name_valid(h))
+		errx(1, "the host name %s is no node name ([A-Za-z0-9._-], "
+		    "1 to %d): use --node", h, NODE_NAME_MAX - 1);
+	strlcpy(buf, h, len);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -257,7 +279,7 @@ main(int argc, char *argv[])
 	const char			*caflag = NULL, *cakeyflag = NULL;
 	const char			*lflag = NULL, *mflag = NULL;
 	char				*dbflag = NULL;
-	const char			*gflag = NULL;
+	const char			*gflag = NULL, *nodeflag = NULL;
 	int				 log_format = LOG_FORMAT_TEXT;
 	char				 aclerr[128];
 	int				 aflag = 0, pflag = 0;
@@ -311,6 +333,13 @@ main(int argc, char *argv[])
 				    "control's name", optarg);
 			strlcpy(env->kgp_congestion, optarg,
 			    sizeof(env->kgp_congestion));
+			break;
+		case OPT_NODE:
+			if (!node_name_valid(optarg))
+				errx(1, "--node %s: want 1 to %d of "
+				    "[A-Za-z0-9._-]", optarg,
+				    NODE_NAME_MAX - 1);
+			nodeflag = optarg;
 			break;
 		case OPT_DB:
 			/* the copy is used; ps shows no password */
@@ -399,6 +428,7 @@ main(int argc, char *argv[])
 	if ((caflag == NULL) != (cakeyflag == NULL))
 		errx(1, "-c and -x go together: the CA certificate and its key");
 	db_use(dbflag);
+	env->cluster = db_shared();
 	if (argc > 0 && strcmp(argv[0], "ca") == 0) {
 		if (debug || verbose || rflag || kflag || eflag || hflag ||
 		    cflag || keyflag || aflag || pflag)
@@ -412,7 +442,8 @@ main(int argc, char *argv[])
 		if ((strcmp(argv[0], "user") != 0 &&
 		    strcmp(argv[0], "org") != 0 &&
 		    strcmp(argv[0], "team") != 0 &&
-		    strcmp(argv[0], "events") != 0) || caflag != NULL)
+		    strcmp(argv[0], "events") != 0 &&
+		    strcmp(argv[0], "node") != 0) || caflag != NULL)
 			usage();
 		if (debug || verbose || rflag || kflag || eflag || hflag ||
 		    cflag || keyflag || aflag || pflag || lflag || mflag ||
@@ -422,6 +453,10 @@ main(int argc, char *argv[])
 		return (db_command(statedir, argc, argv));
 	}
 
+	if (nodeflag != NULL)
+		strlcpy(env->node, nodeflag, sizeof(env->node));
+	else
+		node_name_default(env->node, sizeof(env->node));
 	env->debug = debug;
 	env->verbose = verbose;
 	env->grace = grace;

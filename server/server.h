@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -88,6 +89,7 @@
 #define SERVER_KEY_FILE		"server.key"
 #define SERVER_CRT_FILE		"server.crt"
 #define TUNNELS_FILE		"tunnels.json"
+#define DB_TUNNELS_DELTA_TEXT	"{\"version\":3}\n"	/* changes to write */
 #define TUNNELS_FILE_MAX	(64 * 1024 * 1024)	/* bytes */
 #define TUNNELS_KEEP_TERMINATED	64	/* terminated ones in the file */
 #define TUNNELS_SAVE_RETRY	10	/* s: a failed save is tried again */
@@ -108,6 +110,9 @@
 #define DB_PG_RETRY_MIN_MS	250	/* reconnecting: first wait, doubled */
 #define DB_PG_RETRY_MAX_MS	8000	/* ... up to so long */
 #define DB_DOWN			"the database is down"	/* its failures */
+#define DB_PG_CHANNEL_TUNNELS	"sc_tunnels"	/* NOTIFY: a tunnel's row, its id */
+#define DB_CHANGED_ACCOUNTS	0x1	/* db_changed(): read them again */
+#define DB_CHANGED_ALL		0x2	/* ... a new connection: everything */
 #define MIGRATED_SUFFIX		".migrated"	/* imported files, kept */
 #define EVENTS_KEEP		100000	/* events kept, the oldest go */
 #define EVENTS_ANSWER_MAX	200	/* events in one REST answer: the newest */
@@ -123,6 +128,21 @@
 #define EVENT_SIGNIN_FAILED	4
 #define EVENT_SHARE_REFUSED	5
 #define EVENT_KIND_MAX		5
+
+/*
+ * A cluster (--node, --db postgresql://...): nodes on one database,
+ * each with its row in the table nodes, kept fresh by its heartbeat.
+ */
+#define NODE_NAME_MAX		64	/* bytes of --node, NUL included */
+#define NODE_NAME_CHARS		"ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+				"abcdefghijklmnopqrstuvwxyz0123456789._-"
+#define NODE_URL_MAX		(ADDRSTR_MAX + 16)	/* its REST URL */
+#define NODE_HEARTBEAT_SEC	2	/* a node's row written so often */
+#define NODE_DEAD_SEC		10	/* a heartbeat older: the node is down */
+#define NODES_MAX		256	/* nodes the REST worker places on */
+#define NODE_UP			0	/* nodes.state */
+#define NODE_DRAINING		1
+#define NODE_DOWN		2
 
 #define TUNNEL_ID_LEN		32	/* hex characters */
 #define TUNNEL_SECRET_LEN	64	/* hex characters */
@@ -237,6 +257,22 @@
 #define THROTTLE_SLOTS		4096	/* pairs remembered */
 #define THROTTLE_REST		0	/* realms */
 #define THROTTLE_ENTRY		1
+
+/* a node's row (the table nodes) */
+struct node_info {
+	char			 name[NODE_NAME_MAX];
+	char			 host[HOST_MAX];	/* clients, nodes reach it */
+	int			 kgp_port;
+	int			 entry_port;
+	char			 rest_url[NODE_URL_MAX];
+	char			 cert_sha256[CERT_HASH_LEN + 1]; /* KGP cert */
+	int			 state;		/* NODE_* as written */
+	int64_t			 tunnels;	/* sessions held */
+	int64_t			 streams;	/* streams open */
+	int64_t			 started;	/* unix seconds */
+	int64_t			 heartbeat;	/* unix seconds */
+	int			 alive;		/* not down, heartbeat fresh */
+};
 
 /* one network of an access list */
 struct netmask {
@@ -389,6 +425,8 @@ struct server_env {
 	struct event_base	*base;
 	int			 worker;	/* SRV_ROLE_*, 0: the parent */
 	int			 resync;	/* REST: the KGP worker has tunnels */
+	int			 importing;	/* REST: tunnels.json, once */
+	int			 cluster;	/* nodes share the database */
 	const char		*statedir;
 	int			 debug;
 	int			 verbose;
@@ -407,6 +445,7 @@ struct server_env {
 	char			 entry_host[HOST_MAX];		/* -E */
 	char			 host[HOST_MAX];		/* -H */
 	int			 kgp_port;
+	char			 node[NODE_NAME_MAX];		/* --node */
 
 	char			 cert_hash[CERT_HASH_LEN + 1];
 	struct tls		*tls;
@@ -484,6 +523,8 @@ void		 reg_state(const struct srv_tstate *);
 void		 reg_kgp_down(void);
 void		 reg_kgp_up(void);
 void		 reg_send_all(void);
+void		 reg_remote(struct tunnel *);
+void		 reg_gone(const char *);
 int		 reg_waiting(void);
 void		 reg_auth(const struct srv_auth_req *, struct srv_auth_rep *);
 int		 reg_may_use(const char *, const struct tunnel *, int *);
@@ -517,6 +558,7 @@ int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
 		    size_t, int *);
 int		 tunnel_id_valid(const char *);
 int		 account_name_valid(const char *);
+int		 node_name_valid(const char *);
 int		 name_valid(const char *, size_t);
 int		 parse_since(const char *, time_t, time_t *);
 int		 listen_on(const char *, const char *, int, char *, size_t);
@@ -618,10 +660,14 @@ void		 db_use(const char *);
 int		 db_open(const char *);
 void		 db_close(void);
 const char	*db_file(void);
-int		 db_changed(void);
+int		 db_changed(void (*)(void *, const char *), void *);
+int		 db_shared(void);
+int		 db_socket(void);
 int		 db_accounts(struct accountlist *);
 char		*db_tunnels_text(size_t *);
-int		 db_tunnels_write(const char *, size_t);
+int		 db_tunnels_write(const char *, size_t, int,
+		    void (*)(void *, const char *), void *);
+char		*db_tunnel_line(const char *, size_t *);
 int		 db_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 char		*db_events_json(const char *, time_t, int, size_t *);
@@ -632,21 +678,47 @@ int		 db_account_set(const struct account *, int);
 int		 db_account_del(const char *);
 int		 db_list(const char *, const char *, void (*)(void *, int,
 		    const char **), void *);
+int		 db_tunnel_node(const char *, char *, size_t);
+int		 db_node_get(const char *, struct node_info *);
+int		 db_node_parse(int, const char **, struct node_info *);
+int		 db_node_beat(const struct node_info *, int);
+int		 db_nodes_sweep(int64_t);
+int		 db_nodes(void (*)(void *, int, const char **), void *);
+int		 db_tunnel_node_set(const char *, int);
+int		 db_node_drain(const char *);
 
 /* dbutil.c: what the database's backends and interface share */
+int		 node_state_parse(const char *);
+const char	*node_state_name(int);
 const char	*db_error(void);
 const char	*event_name(int);
 void		 db_url_mask(char *);
 
+/* place.c: the REST worker's placement of tunnels on nodes */
+void		 place_nodes(const void *, size_t);
+void		 place_pick(const struct tunnel *, int, const char **, int *,
+		    const char **);
+void		 place_metrics(FILE *);
+
+/* node.c: the parent's side of a cluster */
+struct srv_tstate;
+struct srv_kgp_stats;
+void		 node_start(struct imsgev *(*)(void), void (*)(void));
+void		 node_tunnel_state(const struct srv_tstate *);
+void		 node_kgp_stats(const struct srv_kgp_stats *);
+void		 node_kgp_down(void);
+void		 node_stop(void);
+
 /* dbmsg.c: the parent's side of the database */
 void		 dbmsg_init(void);
 int		 dbmsg_reload(void);
-int		 dbmsg_poll(void);
+int		 dbmsg_poll(struct imsgev *);
+void		 dbmsg_watch(void (*)(void));
 void		 dbmsg_send_accounts(struct imsgev *);
 const char	*dbmsg_tunnels_source(void);
 void		 dbmsg_send_state(struct imsgev *);
 void		 dbmsg_aside(void);
-int		 dbmsg_save(const char *, size_t);
+int		 dbmsg_save(struct imsgev *, const char *, size_t);
 int		 dbmsg_event(struct imsgev *, struct imsg *);
 int		 dbmsg_events_req(struct imsgev *, struct imsg *);
 int		 dbmsg_account_req(struct imsgev *, struct imsg *);
@@ -752,6 +824,10 @@ void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,
 		    size_t));
 uint64_t	 state_save(void);
 void		 state_save_soon(void);
+void		 state_line_known(const char *, const char *, size_t);
+void		 state_line_forget(const char *);
+void		 state_sync(char *, size_t, void (*)(struct tunnel *),
+		    void (*)(const char *));
 const struct state_stats *state_stats(void);
 char		*state_read_file(size_t *);
 void		 state_set_aside(void);

@@ -10,13 +10,16 @@
  * and the server starts either way.
  *
  * The registry lives in the database now (db.c): the parent sends the
- * REST worker its tunnels' lines in this form, and writes each registry
- * the worker makes into it (dbmsg.c).  tunnels.json of older versions is
+ * REST worker its tunnels' lines in this form, and writes the changes
+ * the worker sends into it (dbmsg.c).  tunnels.json of older versions is
  * read the same way once, to import it (state_read_file(),
  * state_set_aside() in the parent); the REST worker parses what the
- * parent sent and makes the text to write (state_load(), state_save()),
- * which it sends to the parent, and hears whether it was committed
- * (state_saved()).
+ * parent sent (state_load()) and sends the parent the changes to write
+ * (state_save()): the line of each tunnel that changed since it was
+ * last written, and the deletion of each no longer kept, never the
+ * whole registry, so that nodes sharing one database (a cluster) each
+ * write theirs; it hears whether they were committed (state_saved()),
+ * and what was not is sent again.
  *
  * Version 2, written since: a header line, then one tunnel per line,
  * each a JSON object in compact form (no line breaks: JSON escapes them
@@ -41,6 +44,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <sys/tree.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,12 +58,14 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <openssl/sha.h>
 
 #include "log.h"
 #include "server.h"
 
 #define STATE_VERSION		2	/* a header, one tunnel per line */
 #define STATE_VERSION_DOC	1	/* one document: still read */
+#define STATE_HEADER		"{\"version\":2}\n"
 #define STATE_TIME_MAX	((json_int_t)1 << 40)	/* sane Unix seconds */
 
 /* what a load took */
@@ -69,6 +75,24 @@ struct state_count {
 	int	 bad;		/* left out */
 };
 
+/*
+ * A tunnel's line as last sent to the database (or read from it): only
+ * the lines that changed since are written, and the ids of tunnels no
+ * longer in the registry deleted, so that each node of a cluster writes
+ * its changes and never the others' tunnels.
+ */
+struct state_line {
+	RB_ENTRY(state_line)	 entry;
+	char			 id[TUNNEL_ID_LEN + 1];
+	uint8_t			 digest[SHA256_DIGEST_LENGTH]; /* 0: unknown */
+	uint64_t		 seq;	/* the save carrying it, 0: none */
+	uint64_t		 gen;	/* the last save that found it */
+	int			 gone;	/* no longer there: its delete */
+};
+RB_HEAD(state_lines, state_line);
+
+#define STATE_SEQ_SENDING	UINT64_MAX	/* in the save being made */
+
 /* the text of a registry being made */
 struct state_text {
 	char	*buf;
@@ -76,6 +100,12 @@ struct state_text {
 	size_t	 size;
 };
 
+static int	 state_line_cmp(struct state_line *, struct state_line *);
+static struct state_line *state_line_get(const char *);
+static void	 state_lines_mark(uint64_t, uint64_t, int);
+static int	 state_kept(const struct tunnel *, time_t, int *);
+static int	 state_digest(json_t *, uint8_t *);
+static char	*state_tunnel_line(struct tunnel *, uint8_t *);
 static json_t	*state_tunnel_json(struct tunnel *);
 static int	 state_text_add(struct state_text *, const char *, size_t);
 static void	 state_text_free(struct state_text *);
@@ -85,8 +115,10 @@ static void	 state_saved(void *, int);
 static void	 state_failed(int);
 static void	 state_timer_cb(int, short, void *);
 static void	 state_timer_add(int);
-static struct tunnel *state_tunnel_parse(json_t *, const char *);
-static void	 state_take(json_t *, const char *, time_t,
+static struct tunnel *state_tunnel_parse(json_t *, const char *, int);
+static void	 state_sync_one(json_t *, const char *, const char *, size_t,
+		    time_t, void (*)(struct tunnel *));
+static struct tunnel *state_take(json_t *, const char *, time_t,
 		    struct state_count *);
 static void	 state_take_text(const char *, size_t, const char *, time_t,
 		    struct state_count *);
@@ -106,6 +138,151 @@ static uint64_t	 fail_run;	/* failures since the last save written */
 static uint64_t	 fail_unlogged;	/* failures since the last log line */
 static time_t	 fail_logged;	/* monotonic seconds of that line */
 static struct event *state_timer;	/* a save soon, or tried again */
+static struct state_lines lines = RB_INITIALIZER(&lines);
+static uint64_t	 lines_gen;
+
+RB_PROTOTYPE(state_lines, state_line, entry, state_line_cmp)
+RB_GENERATE(state_lines, state_line, entry, state_line_cmp)
+
+static int
+state_line_cmp(struct state_line *a, struct state_line *b)
+{
+	return (strcmp(a->id, b->id));
+}
+
+/* The line of tunnel id, made (unknown) if there is none. */
+static struct state_line *
+state_line_get(const char *id)
+{
+	struct state_line	 key, *sl;
+
+	strlcpy(key.id, id, sizeof(key.id));
+	if ((sl = RB_FIND(state_lines, &lines, &key)) != NULL)
+		return (sl);
+	if ((sl = calloc(1, sizeof(*sl))) == NULL)
+		return (NULL);
+	strlcpy(sl->id, id, sizeof(sl->id));
+	RB_INSERT(state_lines, &lines, sl);
+	return (sl);
+}
+
+/*
+ * What became of the save from (STATE_SEQ_SENDING: the one being made)
+ * of each line it carried: to (its sequence number, or 0: done); when
+ * it failed, the lines are unknown again, to be written anew.  A
+ * deletion committed forgets the line.
+ */
+static void
+state_lines_mark(uint64_t from, uint64_t to, int failed)
+{
+	struct state_line	*sl, *tmp;
+
+	RB_FOREACH_SAFE(sl, state_lines, &lines, tmp) {
+		if (sl->seq != from)
+			continue;
+		sl->seq = to;
+		if (failed)
+			memset(sl->digest, 0, sizeof(sl->digest));
+		else if (to == 0 && sl->gone) {
+			RB_REMOVE(state_lines, &lines, sl);
+			free(sl);
+		}
+	}
+}
+
+/*
+ * The digest of a tunnel's line (o) into d: without its entry port,
+ * which each node has its own of (a node writes its port only with a
+ * change of the tunnel).  -1 when out of memory.
+ */
+static int
+state_digest(json_t *o, uint8_t *d)
+{
+	json_t	*port;
+	char	*s;
+
+	if ((port = json_object_get(o, "entry_port")) != NULL)
+		json_incref(port);
+	json_object_del(o, "entry_port");
+	s = json_dumps(o, JSON_COMPACT);
+	if (port != NULL) {
+		json_object_set(o, "entry_port", port);
+		json_decref(port);
+	}
+	if (s == NULL)
+		return (-1);
+	SHA256((const unsigned char *)s, strlen(s), d);
+	freezero(s, strlen(s) + 1);
+	return (0);
+}
+
+/*
+ * The line of t as the database holds it, and its digest into d; NULL
+ * (errno set) when out of memory.
+ */
+static char *
+state_tunnel_line(struct tunnel *t, uint8_t *d)
+{
+	json_t	*o;
+	char	*s = NULL;
+
+	if ((o = state_tunnel_json(t)) == NULL) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	if (state_digest(o, d) == 0)
+		s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s == NULL)
+		errno = ENOMEM;
+	return (s);
+}
+
+/*
+ * Is t in the registry that is written (state_cut()'s cut and atcut)?
+ */
+static int
+state_kept(const struct tunnel *t, time_t cut, int *atcut)
+{
+	if (t->status != TUNNEL_TERMINATED)
+		return (1);
+	return (t->shutdown_time > cut || (t->shutdown_time == cut &&
+	    (*atcut)-- > 0));
+}
+
+/*
+ * The line of tunnel id as the database holds it (n bytes at p: read
+ * from it, or another node's write): it is written again only once the
+ * tunnel's line differs.
+ */
+void
+state_line_known(const char *id, const char *p, size_t n)
+{
+	struct state_line	*sl;
+	json_t			*o;
+
+	if ((sl = state_line_get(id)) == NULL)
+		return;
+	sl->gone = 0;
+	if ((o = json_loadb(p, n, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
+	    state_digest(o, sl->digest) == -1)
+		memset(sl->digest, 0, sizeof(sl->digest));
+	json_decref(o);
+}
+
+/* Tunnel id is gone from the database (another node deleted it). */
+void
+state_line_forget(const char *id)
+{
+	struct state_line	 key, *sl;
+
+	strlcpy(key.id, id, sizeof(key.id));
+	if ((sl = RB_FIND(state_lines, &lines, &key)) != NULL &&
+	    sl->seq == 0) {
+		RB_REMOVE(state_lines, &lines, sl);
+		free(sl);
+	}
+}
 
 static json_t *
 state_tunnel_json(struct tunnel *t)
@@ -204,22 +381,26 @@ state_cut(time_t now, time_t *cut, int *atcut)
 }
 
 /*
- * Write the registry: every tunnel that is not terminated, and the most
- * recent terminated ones (they stay readable through the REST API).
- * Returns the save's sequence number (worker_after_save()), or 0 with
- * errno set when it cannot even be sent: that is logged and counted as a
- * failure, and tried again.
+ * Write the registry's changes: of every tunnel that is not terminated,
+ * and of the most recent terminated ones (they stay readable through
+ * the REST API), the lines that changed since they were last committed
+ * (those of saves not yet answered too), and the deletion of each
+ * tunnel no longer among them.  Returns the
+ * save's sequence number (worker_after_save()), or 0 with errno set
+ * when it cannot even be sent: that is logged and counted as a failure,
+ * and tried again.
  */
 uint64_t
 state_save(void)
 {
-	static const char	 header[] = "{\"version\":2}\n";
+	static const char	 header[] = DB_TUNNELS_DELTA_TEXT;
 	struct state_text	 st;
+	struct state_line	*sl;
 	struct tunnel		*t;
-	json_t			*o;
+	uint8_t			 d[SHA256_DIGEST_LENGTH];
 	time_t			 now, cut;
 	uint64_t		 seq;
-	char			*s;
+	char			*s, del[64];
 	size_t			 n;
 	int			 atcut, r, saved;
 
@@ -231,38 +412,55 @@ state_save(void)
 	now = time(NULL);
 	tunnel_prune();
 	state_cut(now, &cut, &atcut);
+	lines_gen++;
 	if (state_text_add(&st, header, sizeof(header) - 1) == -1)
 		goto fail;
 	TAILQ_FOREACH(t, &env->tunnels, entry) {
-		if (t->status == TUNNEL_TERMINATED) {
-			if (t->shutdown_time < cut ||
-			    (t->shutdown_time == cut && atcut-- <= 0))
-				continue;
-		}
-		if ((o = state_tunnel_json(t)) == NULL) {
-			errno = ENOMEM;
+		if (!state_kept(t, cut, &atcut))
+			continue;
+		if ((s = state_tunnel_line(t, d)) == NULL)
 			goto fail;
-		}
-		s = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		if (s == NULL) {
-			errno = ENOMEM;
-			goto fail;
-		}
 		n = strlen(s);
+		if ((sl = state_line_get(t->id)) == NULL) {
+			freezero(s, n + 1);
+			errno = ENOMEM;
+			goto fail;
+		}
+		sl->gen = lines_gen;
+		sl->gone = 0;
+		/* sent, but not yet committed: again, so that this save
+		 * succeeds only with it */
+		if (sl->seq == 0 && memcmp(sl->digest, d, sizeof(d)) == 0) {
+			freezero(s, n + 1);
+			continue;
+		}
+		memcpy(sl->digest, d, sizeof(d));
+		sl->seq = STATE_SEQ_SENDING;
 		r = state_text_add(&st, s, n);
 		freezero(s, n + 1);
 		if (r == -1 || state_text_add(&st, "\n", 1) == -1)
 			goto fail;
 	}
+	RB_FOREACH(sl, state_lines, &lines) {
+		if (sl->gen == lines_gen)
+			continue;
+		sl->gone = 1;
+		sl->seq = STATE_SEQ_SENDING;
+		n = snprintf(del, sizeof(del), "{\"delete\":\"%s\"}\n",
+		    sl->id);
+		if (state_text_add(&st, del, n) == -1)
+			goto fail;
+	}
 	if ((seq = worker_save(st.buf, st.len)) == 0)
 		goto fail;
 	state_text_free(&st);
+	state_lines_mark(STATE_SEQ_SENDING, seq, 0);
 	/* the first to hear of it, before whoever waits for this save */
-	worker_after_save(seq, state_saved, NULL);
+	worker_after_save(seq, state_saved, (void *)(uintptr_t)seq);
 	return (seq);
  fail:
 	saved = errno;
+	state_lines_mark(STATE_SEQ_SENDING, 0, 1);
 	state_text_free(&st);
 	state_failed(saved);
 	errno = saved;
@@ -333,6 +531,7 @@ state_failed(int error)
 static void
 state_saved(void *arg, int error)
 {
+	state_lines_mark((uintptr_t)arg, 0, error != 0);
 	if (error != 0) {
 		state_failed(error);
 		return;
@@ -374,9 +573,13 @@ state_time(json_t *o, const char *name, time_t *tp)
 	return (0);
 }
 
-/* One tunnel of the file, checked; NULL with a warning if it is bad. */
+/*
+ * One tunnel of the file, checked; NULL with a warning if it is bad.
+ * again: the registry may have a tunnel of its id already (another
+ * node's line of it).
+ */
 static struct tunnel *
-state_tunnel_parse(json_t *o, const char *where)
+state_tunnel_parse(json_t *o, const char *where, int again)
 {
 	struct tunnel	*t = NULL;
 	json_t		*v;
@@ -395,7 +598,7 @@ state_tunnel_parse(json_t *o, const char *where)
 		snprintf(err, sizeof(err), "bad \"id\"");
 		goto bad;
 	}
-	if (tunnel_find(id) != NULL) {
+	if (!again && tunnel_find(id) != NULL) {
 		snprintf(err, sizeof(err), "tunnel %s is there twice", id);
 		goto bad;
 	}
@@ -477,33 +680,34 @@ state_tunnel_parse(json_t *o, const char *where)
  * into the registry and counted in c, or left out.  One that ended too
  * long ago to keep is forgotten.
  */
-static void
+static struct tunnel *
 state_take(json_t *o, const char *where, time_t now, struct state_count *c)
 {
 	struct tunnel	*t;
 	char		 err[256];
 
-	if ((t = state_tunnel_parse(o, where)) == NULL) {
+	if ((t = state_tunnel_parse(o, where, 0)) == NULL) {
 		c->bad++;
-		return;
+		return (NULL);
 	}
 	if (t->status == TUNNEL_TERMINATED &&
 	    t->shutdown_time < now - TUNNEL_TERMINATED_AGE) {
 		log_debug("tunnel %s ended more than %d s ago: forgotten",
 		    t->id, TUNNEL_TERMINATED_AGE);
 		tunnel_free(t);
-		return;
+		return (NULL);
 	}
 	if (state_restore(t, err, sizeof(err)) == -1) {
 		log_warnx("%s: %s left out: %s", env->tunnels_path, where,
 		    err);
 		tunnel_free(t);
 		c->bad++;
-		return;
+		return (NULL);
 	}
 	c->all++;
 	if (t->status == TUNNEL_RUNNING)
 		c->run++;
+	return (t);
 }
 
 /* The same, from the n bytes of its JSON text at p. */
@@ -511,6 +715,7 @@ static void
 state_take_text(const char *p, size_t n, const char *where, time_t now,
     struct state_count *c)
 {
+	struct tunnel	*t;
 	json_t		*o;
 	json_error_t	 jerr;
 	char		 why[JSON_ERROR_TEXT_LENGTH];
@@ -523,7 +728,9 @@ state_take_text(const char *p, size_t n, const char *where, time_t now,
 		c->bad++;
 		return;
 	}
-	state_take(o, where, now, c);
+	/* the database's line (an imported file's is not there yet) */
+	if ((t = state_take(o, where, now, c)) != NULL && !env->importing)
+		state_line_known(t->id, p, n);
 	json_decref(o);
 }
 
@@ -811,4 +1018,100 @@ state_load(char *buf, size_t len, int (*restore)(struct tunnel *, char *,
 	explicit_bzero(buf, len);
 	state_ready = 1;
 	state_save();
+}
+
+/*
+ * The REST worker: what other nodes wrote, as the parent read it from
+ * the database (buf, len; wiped here): after DB_TUNNELS_DELTA a
+ * tunnel's line, or {"delete":"<id>"} when it is no longer there; after
+ * DB_TUNNELS_HEADER (the database was reconnected) every tunnel's line,
+ * and a tunnel this node had from the database that is not among them
+ * is gone.  Each line is checked as one of the registry at start, and
+ * goes to remote() (the registry); a tunnel no longer there to gone().
+ */
+void
+state_sync(char *buf, size_t len, void (*remote)(struct tunnel *),
+    void (*gone)(const char *))
+{
+	struct state_line	*sl, *tmp;
+	struct tunnel		*t, *ttmp;
+	json_t			*o;
+	const char		*id;
+	char			*p, *end = buf + len, *nl;
+	int			 full;
+	time_t			 now = time(NULL);
+
+	if (!state_ready)
+		goto done;
+	if (len >= sizeof(DB_TUNNELS_DELTA_TEXT) - 1 && memcmp(buf,
+	    DB_TUNNELS_DELTA_TEXT, sizeof(DB_TUNNELS_DELTA_TEXT) - 1) == 0)
+		full = 0;
+	else if (len >= sizeof(STATE_HEADER) - 1 && memcmp(buf, STATE_HEADER,
+	    sizeof(STATE_HEADER) - 1) == 0)
+		full = 1;
+	else {
+		log_warnx("%s: a registry from another node that is not one",
+		    __func__);
+		goto done;
+	}
+	lines_gen++;
+	p = memchr(buf, '\n', len);
+	for (p = p != NULL ? p + 1 : end; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			nl = end;
+		if (nl == p || nl - p > TUNNEL_LINE_MAX)
+			continue;
+		if ((o = json_loadb(p, nl - p, JSON_REJECT_DUPLICATES,
+		    NULL)) == NULL)
+			continue;
+		id = json_string_value(json_object_get(o, "delete"));
+		if (id != NULL && tunnel_id_valid(id)) {
+			gone(id);
+			state_line_forget(id);
+		} else if ((id = json_string_value(json_object_get(o,
+		    "id"))) != NULL && tunnel_id_valid(id))
+			state_sync_one(o, id, p, nl - p, now, remote);
+		json_decref(o);
+	}
+	if (!full)
+		goto done;
+	/* a tunnel the database had, and has no longer */
+	RB_FOREACH_SAFE(sl, state_lines, &lines, tmp) {
+		if (sl->gen == lines_gen || sl->seq != 0 || sl->gone)
+			continue;
+		TAILQ_FOREACH_SAFE(t, &env->tunnels, entry, ttmp)
+			if (strcmp(t->id, sl->id) == 0)
+				gone(t->id);
+		RB_REMOVE(state_lines, &lines, sl);
+		free(sl);
+	}
+ done:
+	explicit_bzero(buf, len);
+}
+
+/*
+ * One line (n bytes at p, its JSON o) of tunnel id that another node
+ * wrote, for state_sync(): into the registry (remote()), and known
+ * as the database's.
+ */
+static void
+state_sync_one(json_t *o, const char *id, const char *p, size_t n,
+    time_t now, void (*remote)(struct tunnel *))
+{
+	struct state_line	*sl;
+	struct tunnel		*nt;
+	char			 where[64];
+
+	snprintf(where, sizeof(where), "tunnel %s of another node", id);
+	if ((nt = state_tunnel_parse(o, where, 1)) == NULL)
+		return;
+	if (nt->status == TUNNEL_TERMINATED && tunnel_find(id) == NULL &&
+	    nt->shutdown_time < now - TUNNEL_TERMINATED_AGE) {
+		tunnel_free(nt);
+		return;
+	}
+	remote(nt);
+	state_line_known(id, p, n);
+	if ((sl = state_line_get(id)) != NULL)
+		sl->gen = lines_gen;
 }

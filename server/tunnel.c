@@ -204,7 +204,14 @@ tunnel_add(const struct srv_tunnel_add *a)
 	struct tunnel	*t;
 	char		*id;
 
-	if ((t = tunnel_find(a->id)) != NULL) {
+	if ((t = tunnel_find(a->id)) != NULL && a->mode == SRV_ADD_REMOTE &&
+	    t->status == TUNNEL_TERMINATED) {
+		/* ended here, its client on another node: it runs again */
+		TAILQ_REMOVE(&env->tunnels, t, entry);
+		tunnel_free(t);
+		t = NULL;
+	}
+	if (t != NULL) {
 		if (a->mode == SRV_ADD_NEW)
 			fatalx("%s: tunnel %s added twice", __func__, a->id);
 		tunnel_report(t, NULL);
@@ -273,10 +280,20 @@ tunnel_started(int fd, const char *bound, void *arg)
 		sec = SC_SERVER_CONNECT_MIN;
 	else
 		sec = env->grace;
-	timer_add(t->grace, sec, 0);
+	/*
+	 * A cluster: another node's tunnel may have its client there;
+	 * only the node that made it, had its session, or restored it
+	 * (the database then refuses an end while another node holds its
+	 * session) ends it when its client does not come.
+	 */
+	if (mode != SRV_ADD_REMOTE)
+		timer_add(t->grace, sec, 0);
 	if (mode == SRV_ADD_NEW)
 		log_info("tunnel %s of %s: entry proxy %s", t->id, t->owner,
 		    t->entry_addr);
+	else if (mode == SRV_ADD_REMOTE)
+		log_info("tunnel %s of %s, made through another node: entry "
+		    "proxy %s", t->id, t->owner, t->entry_addr);
 	else
 		log_info("tunnel %s of %s restored, entry proxy %s, waiting "
 		    "%d s for its client", t->id, t->owner, t->entry_addr, sec);
@@ -566,17 +583,21 @@ tunnel_json_rules(json_t *o, json_t *lists)
 json_t *
 tunnel_json(struct tunnel *t, int with_secret)
 {
-	json_t	*o;
+	json_t		*o;
+	const char	*host, *cert;
+	int		 port;
 
 	o = json_object();
 	if (o == NULL)
 		return (NULL);
+	/* a cluster: the node its client connects to (place.c) */
+	place_pick(t, with_secret, &host, &port, &cert);
 	json_object_set_new(o, "id", json_string(t->id));
 	json_object_set_new(o, "owner", json_string(t->owner));
 	json_object_set_new(o, "status",
 	    json_string(tunnel_status_name(t->status)));
-	json_object_set_new(o, "host", json_string(env->host));
-	json_object_set_new(o, "ssh_port", json_integer(env->kgp_port));
+	json_object_set_new(o, "host", json_string(host));
+	json_object_set_new(o, "ssh_port", json_integer(port));
 	json_object_set_new(o, "tunnel_identifier",
 	    t->identifier ? json_string(t->identifier) : json_null());
 	json_object_set_new(o, "creation_time", json_time(t->creation_time));
@@ -600,7 +621,7 @@ tunnel_json(struct tunnel *t, int with_secret)
 	    t->metadata ? json_incref(t->metadata) : json_object());
 	json_object_set_new(o, "entry_proxy", json_string(t->entry_addr));
 	json_object_set_new(o, "server_cert_sha256",
-	    json_string(env->cert_hash));
+	    json_string(cert));
 	json_object_set_new(o, "connected", json_boolean(t->connected));
 	if (with_secret)
 		json_object_set_new(o, "kgp_secret", json_string(t->secret));

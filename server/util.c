@@ -563,6 +563,15 @@ tunnel_id_valid(const char *id)
 	    strspn(id, "0123456789abcdef") == TUNNEL_ID_LEN);
 }
 
+/* A node's name (--node): [A-Za-z0-9._-], 1 to NODE_NAME_MAX - 1. */
+int
+node_name_valid(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	return (n > 0 && n < NODE_NAME_MAX && strspn(s, NODE_NAME_CHARS) == n);
+}
+
 /*
  * An account name: letters, digits and ._@+-, neither - nor . first, at
  * most ACCOUNT_NAME_MAX.

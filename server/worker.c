@@ -280,6 +280,8 @@ worker_config(struct imsgev *iev, struct imsg *imsg)
 	if (c.role != (uint32_t)env->worker)
 		return (IMSGEV_BAD);
 	env->resync = c.resync;
+	env->importing = c.importing;
+	env->cluster = c.cluster;
 	strlcpy(env->cert_hash, c.cert_hash, sizeof(env->cert_hash));
 	env->debug = c.debug;
 	env->verbose = c.verbose;
@@ -291,6 +293,7 @@ worker_config(struct imsgev *iev, struct imsg *imsg)
 	env->entry_auth = c.entry_auth;
 	env->kgp_port = c.kgp_port;
 	strlcpy(env->host, c.host, sizeof(env->host));
+	strlcpy(env->node, c.node, sizeof(env->node));
 	strlcpy(env->entry_host, c.entry_host, sizeof(env->entry_host));
 	strlcpy(env->rest_addr, c.rest_addr, sizeof(env->rest_addr));
 	strlcpy(env->kgp_addr, c.kgp_addr, sizeof(env->kgp_addr));
@@ -446,6 +449,18 @@ worker_blob(void)
 		state_len = blob_in.len;
 		have_state = 1;
 		memset(&blob_in, 0, sizeof(blob_in));
+		return;
+	case SRV_BLOB_NODES:
+		if (env->worker != SRV_ROLE_REST)
+			fatalx("%s: unexpected nodes", __func__);
+		place_nodes(blob_in.buf, blob_in.len);
+		srv_blob_clear(&blob_in);
+		return;
+	case SRV_BLOB_SYNC:
+		if (env->worker != SRV_ROLE_REST)
+			fatalx("%s: unexpected tunnels", __func__);
+		state_sync(blob_in.buf, blob_in.len, reg_remote, reg_gone);
+		srv_blob_clear(&blob_in);
 		return;
 	case SRV_BLOB_EVENTS:
 		if (env->worker != SRV_ROLE_REST)

@@ -61,7 +61,7 @@ lines_at_least() {
 check_db() {
 	local ic missing n
 	if [ -n "${PG_URL:-}" ]; then
-		ic=$(db_query "SELECT 'ok' FROM sc_schema WHERE version = 1")
+		ic=$(db_query "SELECT 'ok' FROM sc_schema WHERE version = 2")
 	else
 		ic=$(db_query 'PRAGMA integrity_check')
 	fi ||

@@ -72,7 +72,7 @@ json.dump({"version": 1, "tunnels": t}, open(sys.argv[1], "w"), indent=2)' \
 	fi
 	chmod 600 "$STATE/accounts" "$STATE/tunnels.json"
 	if [ -n "${PG_URL:-}" ]; then
-		db_query "DROP TABLE events, tunnels, accounts, teams, orgs, sc_schema" ||
+		db_query "DROP TABLE events, tunnels, accounts, teams, orgs, nodes, cluster, sc_schema" ||
 		    fail "cannot drop the tables"
 	fi
 	rm -f "$STATE/sc-server.db"* "$STATE"/*.migrated
@@ -86,7 +86,8 @@ upgraded() {
 	run_server
 	grep -qF "1 account imported from $STATE/accounts into $DB, the file kept as $STATE/accounts.migrated" \
 	    "$TMP/server.log" || fail "no line saying the accounts file was imported"
-	grep -qF "the tunnels of $STATE/tunnels.json are in $DB, the file kept as $STATE/tunnels.json.migrated" \
+	# written once the REST worker's first registry is committed
+	wait_for 5 grep -qF "the tunnels of $STATE/tunnels.json are in $DB, the file kept as $STATE/tunnels.json.migrated" \
 	    "$TMP/server.log" || fail "no line saying tunnels.json was imported"
 	[ -f "$STATE/accounts.migrated" ] && [ ! -e "$STATE/accounts" ] &&
 	    [ -f "$STATE/tunnels.json.migrated" ] && [ ! -e "$STATE/tunnels.json" ] ||
@@ -103,13 +104,13 @@ upgraded() {
 	done
 	not_running "$SC_PID" && fail "sc exited"
 	if [ -n "${PG_URL:-}" ]; then
-		[ "$(db_query 'SELECT version FROM sc_schema')" = 1 ] ||
+		[ "$(db_query 'SELECT version FROM sc_schema')" = 2 ] ||
 		    fail "schema version $(db_query 'SELECT version FROM sc_schema')"
 		grep -qF "$PG_PASS" "$TMP/server.log" &&
 		    fail "the database's password is in the log"
 		return 0
 	fi
-	[ "$(db_query 'PRAGMA user_version')" = 1 ] ||
+	[ "$(db_query 'PRAGMA user_version')" = 2 ] ||
 	    fail "schema version $(db_query 'PRAGMA user_version')"
 	[ "$(db_query 'PRAGMA journal_mode')" = wal ] || fail "not in WAL mode"
 	[ "$(stat -c %a "$DB")" = 600 ] || fail "$DB has mode $(stat -c %a "$DB")"
