@@ -393,3 +393,64 @@ db_node_get(const char *name, struct node_info *ni)
 		return (db_fail("not found"));
 	return (0);
 }
+
+/* Is the database one several nodes share (PostgreSQL)? */
+int
+db_shared(void)
+{
+	return (ops == &db_pg_ops);
+}
+
+static void
+db_cluster_secret_row(void *arg, int n, const char **v)
+{
+	struct db_node_name	*nn = arg;
+
+	if (n < 1)
+		return;
+	nn->found = 1;
+	strlcpy(nn->buf, v[0], nn->len);
+}
+
+/*
+ * The cluster's node secret (NODE_SECRET_LEN hex digits) into buf: the
+ * first node that needs it makes it at random, every other one reads
+ * that one.  0, or -1 with the reason in db_error().
+ */
+int
+db_cluster_secret(char *buf, size_t len)
+{
+	struct db_node_name	 nn;
+	uint8_t			 r[NODE_SECRET_LEN / 2];
+	char			 hex[NODE_SECRET_LEN + 1];
+	size_t			 i;
+
+	if (len < sizeof(hex))
+		return (db_fail("no room"));
+	arc4random_buf(r, sizeof(r));
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	explicit_bzero(r, sizeof(r));
+	/* no row changed ("not found"): another node made it first */
+	if (db_run("INSERT INTO cluster (name, value) VALUES ('node-secret', "
+	    "?) ON CONFLICT (name) DO NOTHING", "s", hex) == -1 &&
+	    strcmp(db_error(), "not found") != 0) {
+		explicit_bzero(hex, sizeof(hex));
+		return (-1);
+	}
+	explicit_bzero(hex, sizeof(hex));
+	*buf = '\0';
+	nn.buf = buf;
+	nn.len = len;
+	nn.found = 0;
+	if (ops->list("SELECT value FROM cluster WHERE name = 'node-secret'",
+	    NULL, db_cluster_secret_row, &nn) == -1)
+		return (-1);
+	if (!nn.found || strlen(buf) != NODE_SECRET_LEN ||
+	    strspn(buf, "0123456789abcdef") != NODE_SECRET_LEN) {
+		explicit_bzero(buf, len);
+		return (db_fail("the cluster's node-secret is not %d hex "
+		    "digits", NODE_SECRET_LEN));
+	}
+	return (0);
+}
