@@ -1,5 +1,6 @@
-# What bench/run.sh and bench/wan.sh share (bash; sourced).  They set
-# $tmp (their directory) and BENCH_NAME (the prefix of die's message).
+# What bench/run.sh, bench/wan.sh and bench/nodelink.sh share (bash;
+# sourced).  They set $tmp (their directory) and BENCH_NAME (the prefix
+# of die's message).
 
 die() {
 	echo "${BENCH_NAME:-bench}: $*" >&2
@@ -18,6 +19,24 @@ wait_for() {
 		[ "$i" -le "$limit" ] || return 1
 		sleep 0.1
 	done
+}
+
+# wrk_rps LOG LUA ADDR: requests/s of wrk -t2 -c50 for $duration seconds
+# with the script LUA through ADDR (its output appended to LOG)
+wrk_rps() {
+	local out
+	out=$(wrk -t2 -c50 -d"${duration}s" -s "$2" "http://$3" 2>&1)
+	echo "$out" >>"$1"
+	awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out"
+}
+
+# ratio_row NAME A B TARGET: a table's row, A, B and B/A against TARGET
+ratio_row() {
+	local r
+	r=$(awk -v a="$3" -v b="$2" 'BEGIN {
+	    if (b > 0) printf "%.2f", a / b; else print "-" }')
+	printf '%-44s %11s %11s | %s\n' "$1" "$2" "$3" \
+	    "$r (>=$4: $(awk -v v="$r" -v t="$4" 'BEGIN { if (v !~ /^[0-9.]+$/) print "n/a"; else print (v >= t ? "met" : "NOT met") }'))"
 }
 
 # nginx_conf CONNS LISTEN [SERVER...]: $tmp/nginx.conf, the files of

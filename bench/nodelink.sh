@@ -171,10 +171,7 @@ for i in $(seq 1 "$repeat"); do
 		echo "nodelink bench: $e: wrk and a 1 GiB download (run $i) ..."
 		for m in rps new; do
 			case $m in rps) s=keep ;; new) s=close ;; esac
-			out=$(wrk -t2 -c50 -d"${duration}s" -s "$tmp/$s.lua" \
-			    "http://$v" 2>&1)
-			echo "$out" >>"$tmp/wrk.out"
-			out=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+			out=$(wrk_rps "$tmp/wrk.out" "$tmp/$s.lua" "$v")
 			[ -n "$out" ] && [ "$out" -gt "${R[$m.$e]}" ] &&
 			    R[$m.$e]=$out
 		done
@@ -188,15 +185,12 @@ done
 echo
 echo "== sc node links (issue 21), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr)"
 echo "The same tunnel, its client on node C: through C's entry (owning) and A's (forwarding), same run"
-printf '%-44s %9s %11s | %s\n' "measure" "owning" "forwarding" "forwarding/owning (target)"
+printf '%-44s %11s %11s | %s\n' "measure" "owning" "forwarding" "forwarding/owning (target)"
 for m in rps new dl; do
 	case $m in
 	rps) name="wrk 1 KiB, 50 conns kept alive, req/s" ;;
 	new) name="wrk 1 KiB, 50 conns, a new one a request, req/s" ;;
 	dl) name="download 1 GiB, 1 stream, MB/s" ;;
 	esac
-	r=$(awk -v a="${R[$m.fwd]}" -v b="${R[$m.own]}" 'BEGIN {
-	    if (b > 0) printf "%.2f", a / b; else print "-" }')
-	printf '%-44s %9s %11s | %s\n' "$name" "${R[$m.own]}" "${R[$m.fwd]}" \
-	    "$r (>=0.7: $(awk -v v="$r" 'BEGIN { if (v !~ /^[0-9.]+$/) print "n/a"; else print (v >= 0.7 ? "met" : "NOT met") }'))"
+	ratio_row "$name" "${R[$m.own]}" "${R[$m.fwd]}" 0.7
 done

@@ -311,16 +311,10 @@ bench_gateway() {
 		for e in entry gateway; do
 			case $e in entry) v=$entry ;; gateway) v=$GATEWAY ;; esac
 			echo "bench: $e: wrk and a 1 GiB download (run $i) ..."
-			out=$(wrk -t2 -c50 -d"${duration}s" -s "$tmp/gw.lua" \
-			    "http://$v" 2>&1)
-			echo "$out" >>"$tmp/wrk-gw.out"
-			out=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+			out=$(wrk_rps "$tmp/wrk-gw.out" "$tmp/gw.lua" "$v")
 			[ -n "$out" ] && [ "$out" -gt "${GW[rps.$e]}" ] &&
 			    GW[rps.$e]=$out
-			out=$(wrk -t2 -c50 -d"${duration}s" -s "$tmp/gw-close.lua" \
-			    "http://$v" 2>&1)
-			echo "$out" >>"$tmp/wrk-gw.out"
-			out=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+			out=$(wrk_rps "$tmp/wrk-gw.out" "$tmp/gw-close.lua" "$v")
 			[ -n "$out" ] && [ "$out" -gt "${GW[new.$e]}" ] &&
 			    GW[new.$e]=$out
 			out=$(curl -sS -x "http://$v" -U "bench+bench:$key" \
@@ -332,7 +326,7 @@ bench_gateway() {
 	done
 }
 print_gateway() {
-	local m r name
+	local m name
 	echo
 	echo "The gateway (issue 19): the same tunnel through its own entry port and through -G, same run"
 	printf '%-44s %11s %11s | %s\n' "measure" "entry port" "gateway" "gateway/entry (target)"
@@ -342,11 +336,7 @@ print_gateway() {
 		new) name="wrk 1 KiB, 50 conns, a new one a request, req/s" ;;
 		dl) name="download 1 GiB, 1 stream, MB/s" ;;
 		esac
-		r=$(awk -v a="${GW[$m.gateway]}" -v b="${GW[$m.entry]}" 'BEGIN {
-		    if (b > 0) printf "%.2f", a / b; else print "-" }')
-		printf '%-44s %11s %11s | %s\n' "$name" \
-		    "${GW[$m.entry]}" "${GW[$m.gateway]}" \
-		    "$r (>=0.95: $(awk -v v="$r" 'BEGIN { if (v !~ /^[0-9.]+$/) print "n/a"; else print (v >= 0.95 ? "met" : "NOT met") }'))"
+		ratio_row "$name" "${GW[$m.entry]}" "${GW[$m.gateway]}" 0.95
 	done
 }
 if [ "$gateway_only" = 1 ]; then

@@ -265,7 +265,10 @@ db_account_del(const char *name)
 	return (0);
 }
 
-/* db_tunnel_node()'s row: the node, or "" for NULL */
+/*
+ * A row's first column: db_tunnel_node()'s node ("" for NULL), and
+ * db_cluster_secret()'s secret
+ */
 struct db_node_name {
 	char	*buf;
 	size_t	 len;
@@ -401,17 +404,6 @@ db_shared(void)
 	return (ops == &db_pg_ops);
 }
 
-static void
-db_cluster_secret_row(void *arg, int n, const char **v)
-{
-	struct db_node_name	*nn = arg;
-
-	if (n < 1)
-		return;
-	nn->found = 1;
-	strlcpy(nn->buf, v[0], nn->len);
-}
-
 /*
  * The cluster's node secret (NODE_SECRET_LEN hex digits) into buf: the
  * first node that needs it makes it at random, every other one reads
@@ -444,7 +436,7 @@ db_cluster_secret(char *buf, size_t len)
 	nn.len = len;
 	nn.found = 0;
 	if (ops->list("SELECT value FROM cluster WHERE name = 'node-secret'",
-	    NULL, db_cluster_secret_row, &nn) == -1)
+	    NULL, db_tunnel_node_row, &nn) == -1)
 		return (-1);
 	if (!nn.found || strlen(buf) != NODE_SECRET_LEN ||
 	    strspn(buf, "0123456789abcdef") != NODE_SECRET_LEN) {

@@ -163,14 +163,7 @@ PIDS+=("$DL_C")
 wait_for 10 test -s "$TMP/dl.a" || fail "the download on A did not start"
 wait_for 10 test -s "$TMP/dl.c" || fail "the download via C did not start"
 # the parent and every worker of node C at once
-tree() {
-	local p
-	echo "$1"
-	for p in $(pgrep -P "$1"); do
-		tree "$p"
-	done
-}
-kill -KILL $(tree "$C_PID")
+kill -KILL $(proc_tree "$C_PID")
 t0=$(date +%s)
 wait_for 15 not_running "$DL_C" || fail "the download via C still runs after C died"
 wait "$DL_C" && fail "the download via the dead node C ended well"
