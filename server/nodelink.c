@@ -100,6 +100,7 @@ static int	 nodelink_connect(struct nodelink *);
 static void	 nodelink_connected(int, short, void *);
 static void	 nodelink_idle(int, short, void *);
 static void	 nodelink_failed(struct nodelink *, const char *);
+static void	 nodelink_flush(struct nodelink *, const char *);
 static void	 nodelink_free(struct nodelink *);
 static int	 nodelink_open(struct nodelink *, int, const char *,
 		    const void *, size_t);
@@ -450,18 +451,25 @@ nodelink_connected(int fd, short ev, void *arg)
 static void
 nodelink_failed(struct nodelink *l, const char *why)
 {
-	struct nodelink_wait	*w;
-
 	log_warnx("node %s (%s port %d): no link: %s", l->name, l->addr,
 	    l->port, why);
 	l->failed_ms = mono_ms();
 	if (l->failed_ms == 0)
 		l->failed_ms = 1;
+	nodelink_flush(l, "The node that holds the tunnel's client cannot be "
+	    "reached.");
+}
+
+/* What waits for l gets a 502 with text. */
+static void
+nodelink_flush(struct nodelink *l, const char *text)
+{
+	struct nodelink_wait	*w;
+
 	while ((w = TAILQ_FIRST(&l->waits)) != NULL) {
 		TAILQ_REMOVE(&l->waits, w, entry);
 		l->nwaits--;
-		answer_refuse(w->fd, w->peer, 502, "The node that holds the "
-		    "tunnel's client cannot be reached.", NULL);
+		answer_refuse(w->fd, w->peer, 502, text, NULL);
 		w->fd = -1;
 		nodelink_wait_free(w, 0);
 	}
@@ -589,7 +597,7 @@ nodelink_shutdown(void)
 	struct nodelink		*l, *tmp;
 
 	TAILQ_FOREACH_SAFE(l, &links, entry, tmp) {
-		nodelink_failed(l, "shutting down");
+		nodelink_flush(l, "This node is shutting down.");
 		if (l->conn != NULL)
 			kgp_conn_close(l->conn, KGP_E_SHUTDOWN,
 			    "node shutting down");

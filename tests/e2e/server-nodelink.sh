@@ -1,14 +1,16 @@
 #!/bin/bash
 # Node links (issue 21): two sc-server nodes on one PostgreSQL, C on
 # $CLOUD_IP, A on $A_IP (both in the cloud namespace, each with its own
-# state directory, --node nodec and nodea).  The client (office) is
+# state directory, --node nodec and nodea; A with -P: its entry ports
+# want the owner's credentials).  The client (office) is
 # connected to C; a browser (curl, cloud) goes to A, whose KGP worker
 # asks where the tunnel's session is and forwards the connection to C
 # over a KGP node link (TLS, C's certificate pinned, a HELLO with the
 # node flag and the cluster's node secret).
-#  1. A's entry port of the tunnel: 64 MiB down and 64 MiB up,
-#     byte-exact (digests); the link is logged up on both nodes and C's
-#     entry serves the request as from nodea;
+#  1. A's entry port of the tunnel: 407 without credentials (A checks
+#     them, -P); with them 64 MiB down and 64 MiB up, byte-exact
+#     (digests); the link is logged up on both nodes and C's entry
+#     serves the request as from nodea;
 #  2. A's gateway (-G): a download of 64 MiB, byte-exact;
 #  3. a node HELLO with a wrong secret: ERROR code 3, C logs it; with
 #     the right one, a stream naming an unknown tunnel is REFUSEd (8);
@@ -55,7 +57,7 @@ db_query "UPDATE tunnels SET node = 'nodec' WHERE id = '$TUNNEL_ID'" ||
 # node A, after the tunnel: it learns it from the database
 ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/stateA" \
     -R "$A_IP:$REST_PORT" -K "$A_IP:$KGP_PORT" -E "$A_IP" -H "$A_IP" \
-    -G "$A_GW" -A "$A_IP/32" --node nodea -g 3600 >>"$TMP/serverA.log" 2>&1 &
+    -G "$A_GW" -A "$A_IP/32" -P --node nodea -g 3600 >>"$TMP/serverA.log" 2>&1 &
 A_PID=$!
 PIDS+=("$A_PID")
 wait_for 10 cloud curl -sS --max-time 1 -o /dev/null "$A_REST/" ||
@@ -73,10 +75,15 @@ a_entry_up() {
 wait_for 15 a_entry_up || fail "node A has no entry proxy of tunnel $TUNNEL_ID: '$A_ENTRY'"
 log "node A's entry of tunnel $TUNNEL_ID: $A_ENTRY (C's: $ENTRY)"
 
-# via_a [curl args]: curl in cloud through node A's entry of the tunnel
+# via_a [curl args]: curl in cloud through node A's entry of the
+# tunnel, with the owner's credentials (-P)
 via_a() {
-	cloud curl -sS --max-time 120 -x "http://$A_ENTRY" "$@"
+	cloud curl -sS --max-time 120 -x "http://$A_ENTRY" \
+	    --proxy-user "$SC_USER:$KEY" "$@"
 }
+code=$(cloud curl -sS --max-time 10 -x "http://$A_ENTRY" -o /dev/null \
+    -w '%{http_code}' "$(app_url /text/noauth)")
+[ "$code" = 407 ] || fail "node A without proxy credentials: $code, want 407"
 
 # 1. 64 MiB each way through A's entry
 SIZE=$((64 * 1024 * 1024))
@@ -93,7 +100,8 @@ grep -q "node nodea: link from [0-9.]*:[0-9]* up" "$TMP/server.log" ||
     fail "node C logged no link from nodea"
 grep -q "tunnel $TUNNEL_ID: GET $(app_url "/bytes/$SIZE?seed=21") from .* via nodea" \
     "$TMP/server.log" || fail "node C's entry did not log the request from nodea"
-ok "64 MiB down through node A's entry to the client on node C in $ms ms, byte-exact ($got)"
+ok "node A's entry (-P): 407 without credentials; with them 64 MiB down" \
+    "to the client on node C in $ms ms, byte-exact ($got)"
 "$PYTHON" "$E2E_DIR/app.py" gen "$SIZE" 22 >"$TMP/up.bin"
 want=$(sha256sum "$TMP/up.bin" | cut -d' ' -f1)
 via_a -o "$TMP/up.json" --data-binary "@$TMP/up.bin" \
@@ -150,14 +158,18 @@ sc_a_up
 ID_A=$(sed -n 's/.*Tunnel ID: \([0-9a-f]*\).*/\1/p' "$TMP/sc.a.log" | head -n 1)
 A2_ENTRY=$(entry_of "$A_REST" "$ID_A")
 case $A2_ENTRY in "$A_IP":*) ;; *) fail "the tunnel on A: entry '$A2_ENTRY'" ;; esac
+# C's: 64 MiB, more than the windows and socket buffers on the way hold
+# (at 2 MiB/s the first 16 MiB or so reach A's side within a second)
 SIZE=$((16 * 1024 * 1024))
 want_a=$(gen_sha256 "$SIZE" 31)
 cloud curl -sS --max-time 60 --limit-rate 2M -x "http://$A2_ENTRY" \
+    --proxy-user "$SC_USER:$KEY" \
     -o "$TMP/dl.a" "$(app_url "/bytes/$SIZE?seed=31")" 2>"$TMP/dl.a.err" &
 DL_A=$!
 PIDS+=("$DL_A")
 cloud curl -sS --max-time 60 --limit-rate 2M -x "http://$A_ENTRY" \
-    -o "$TMP/dl.c" "$(app_url "/bytes/$SIZE?seed=32")" 2>"$TMP/dl.c.err" &
+    --proxy-user "$SC_USER:$KEY" \
+    -o "$TMP/dl.c" "$(app_url "/bytes/$((4 * SIZE))?seed=32")" 2>"$TMP/dl.c.err" &
 DL_C=$!
 PIDS+=("$DL_C")
 wait_for 10 test -s "$TMP/dl.a" || fail "the download on A did not start"
