@@ -118,6 +118,7 @@ static struct entry_pending *entry_pending_new(struct entry_proxy *,
 		    const char *);
 static void	 entry_node_ask(struct entry_pending *);
 static void	 entry_node_answer(void *, const struct srv_node_rep *);
+static void	 entry_trust(const struct entry_pending *);
 
 /* the gateway's port (-G), NULL: none */
 static struct entry_proxy	*gateway;
@@ -415,6 +416,18 @@ entry_pending_free(struct entry_pending *ep)
 	free(ep);
 }
 
+/*
+ * ep's browser got through: its address is kept last under a flood
+ * (admit.h).  A node link's stream has none here: the other node keeps
+ * it.
+ */
+static void
+entry_trust(const struct entry_pending *ep)
+{
+	if (!ep->from_node)
+		admit_trust(entry_admit, (const struct sockaddr *)&ep->ss);
+}
+
 /* The whole head did not arrive in time: 408, however it trickled. */
 static void
 entry_late(int fd, short ev, void *arg)
@@ -529,7 +542,7 @@ entry_go(struct entry_pending *ep)
 		log_debug("tunnel %s: %s %s from %s", t->id, ep->head->method,
 		    ep->head->target, ep->peer);
 		/* its browsers get through: kept last under a flood */
-		admit_trust(entry_admit, (struct sockaddr *)&ep->ss);
+		entry_trust(ep);
 	}
 	ep->fd = -1;	/* the stream or the refusal owns it now */
 	entry_pending_free(ep);
@@ -592,7 +605,7 @@ entry_route(struct entry_pending *ep)
 			/* this process speaks TLS to the browser (resign.c) */
 			resign_start(t, ep->fd, ep->peer, rt.host, rt.port,
 			    ep->buf + ep->hlen, rest);
-			admit_trust(entry_admit, (struct sockaddr *)&ep->ss);
+			entry_trust(ep);
 			break;
 		}
 		if (rt.connect || route_upgrade(ep->head))
@@ -847,7 +860,7 @@ entry_node_answer(void *arg, const struct srv_node_rep *rep)
 			log_debug("tunnel %s: %s %s from %s: to node %s",
 			    t->id, ep->head->method, ep->head->target,
 			    ep->peer, rep->node);
-			admit_trust(entry_admit, (struct sockaddr *)&ep->ss);
+			entry_trust(ep);
 			ep->fd = -1;	/* the node link's now */
 		} else {
 			log_info("tunnel %s: %s from %s: node %s cannot be "
