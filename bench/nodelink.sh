@@ -169,28 +169,12 @@ for i in $(seq 1 "$repeat"); do
 	for e in own fwd; do
 		case $e in own) v=$entry_c ;; fwd) v=$entry_a ;; esac
 		echo "nodelink bench: $e: wrk and a 1 GiB download (run $i) ..."
-		for m in rps new; do
-			case $m in rps) s=keep ;; new) s=close ;; esac
-			out=$(wrk_rps "$tmp/wrk.out" "$tmp/$s.lua" "$v")
-			[ -n "$out" ] && [ "$out" -gt "${R[$m.$e]}" ] &&
-			    R[$m.$e]=$out
-		done
-		out=$(curl -sS -x "http://$v" -o /dev/null \
-		    -w '%{speed_download}' "http://$APP/1g" 2>>"$tmp/curl.log")
-		out=$(awk -v b="$out" 'BEGIN { printf "%.0f", b / 1e6 }')
-		[ "$out" -gt "${R[dl.$e]}" ] && R[dl.$e]=$out
+		bench_three R "$e" "$v" "$tmp/keep.lua" "$tmp/close.lua" \
+		    "$tmp/wrk.out"
 	done
 done
 
 echo
 echo "== sc node links (issue 21), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr)"
 echo "The same tunnel, its client on node C: through C's entry (owning) and A's (forwarding), same run"
-printf '%-44s %11s %11s | %s\n' "measure" "owning" "forwarding" "forwarding/owning (target)"
-for m in rps new dl; do
-	case $m in
-	rps) name="wrk 1 KiB, 50 conns kept alive, req/s" ;;
-	new) name="wrk 1 KiB, 50 conns, a new one a request, req/s" ;;
-	dl) name="download 1 GiB, 1 stream, MB/s" ;;
-	esac
-	ratio_row "$name" "${R[$m.own]}" "${R[$m.fwd]}" 0.7
-done
+three_table owning forwarding forwarding/owning 0.7 R own fwd
