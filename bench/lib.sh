@@ -1,5 +1,6 @@
-# What bench/run.sh and bench/wan.sh share (bash; sourced).  They set
-# $tmp (their directory) and BENCH_NAME (the prefix of die's message).
+# What bench/run.sh, bench/wan.sh and bench/nodelink.sh share (bash;
+# sourced).  They set $tmp (their directory) and BENCH_NAME (the prefix
+# of die's message).
 
 die() {
 	echo "${BENCH_NAME:-bench}: $*" >&2
@@ -18,6 +19,61 @@ wait_for() {
 		[ "$i" -le "$limit" ] || return 1
 		sleep 0.1
 	done
+}
+
+# wrk_rps LOG LUA ADDR: requests/s of wrk -t2 -c50 for $duration seconds
+# with the script LUA through ADDR (its output appended to LOG)
+wrk_rps() {
+	local out
+	out=$(wrk -t2 -c50 -d"${duration}s" -s "$2" "http://$3" 2>&1)
+	echo "$out" >>"$1"
+	awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out"
+}
+
+# bench_three ARRAY KEY VIA KEEP CLOSE LOG [curl args]: through the proxy
+# VIA, wrk's requests/s with the script KEEP (connections kept alive)
+# into ARRAY[rps.KEY] and with CLOSE (a new one a request) into
+# ARRAY[new.KEY], and the MB/s of curl's 1 GiB download of $APP into
+# ARRAY[dl.KEY], each when better than what is there; output to LOG
+bench_three() {
+	local -n into=$1
+	local key=$2 via=$3 keep=$4 close=$5 log=$6 out
+	shift 6
+	out=$(wrk_rps "$log" "$keep" "$via")
+	[ -n "$out" ] && [ "$out" -gt "${into[rps.$key]}" ] &&
+	    into[rps.$key]=$out
+	out=$(wrk_rps "$log" "$close" "$via")
+	[ -n "$out" ] && [ "$out" -gt "${into[new.$key]}" ] &&
+	    into[new.$key]=$out
+	out=$(curl -sS -x "http://$via" "$@" -o /dev/null \
+	    -w '%{speed_download}' "http://$APP/1g" 2>>"$log")
+	out=$(awk -v b="$out" 'BEGIN { printf "%.0f", b / 1e6 }')
+	[ "$out" -gt "${into[dl.$key]}" ] && into[dl.$key]=$out
+}
+
+# three_table A B RATIO TARGET ARRAY KEY_A KEY_B: bench_three's figures
+# of KEY_A (column A) and KEY_B (column B), and their ratio against TARGET
+three_table() {
+	local -n from=$5
+	local m name
+	printf '%-44s %11s %11s | %s\n' "measure" "$1" "$2" "$3 (target)"
+	for m in rps new dl; do
+		case $m in
+		rps) name="wrk 1 KiB, 50 conns kept alive, req/s" ;;
+		new) name="wrk 1 KiB, 50 conns, a new one a request, req/s" ;;
+		dl) name="download 1 GiB, 1 stream, MB/s" ;;
+		esac
+		ratio_row "$name" "${from[$m.$6]}" "${from[$m.$7]}" "$4"
+	done
+}
+
+# ratio_row NAME A B TARGET: a table's row, A, B and B/A against TARGET
+ratio_row() {
+	local r
+	r=$(awk -v a="$3" -v b="$2" 'BEGIN {
+	    if (b > 0) printf "%.2f", a / b; else print "-" }')
+	printf '%-44s %11s %11s | %s\n' "$1" "$2" "$3" \
+	    "$r (>=$4: $(awk -v v="$r" -v t="$4" 'BEGIN { if (v !~ /^[0-9.]+$/) print "n/a"; else print (v >= t ? "met" : "NOT met") }'))"
 }
 
 # nginx_conf CONNS LISTEN [SERVER...]: $tmp/nginx.conf, the files of

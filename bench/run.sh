@@ -286,7 +286,7 @@ print_resign() {
 # download with curl, the best of -r runs each.  Sets GW[...].
 declare -A GW
 bench_gateway() {
-	local e v out i
+	local e v i
 	printf 'wrk.path = "http://%s/1k"\nwrk.headers["Host"] = "%s"\nwrk.headers["Proxy-Authorization"] = "Basic %s"\n' \
 	    "$APP" "$APP" "$(printf 'bench+bench:%s' "$key" | base64 -w0)" \
 	    >"$tmp/gw.lua"
@@ -303,43 +303,16 @@ bench_gateway() {
 		for e in entry gateway; do
 			case $e in entry) v=$entry ;; gateway) v=$GATEWAY ;; esac
 			echo "bench: $e: wrk and a 1 GiB download (run $i) ..."
-			out=$(wrk -t2 -c50 -d"${duration}s" -s "$tmp/gw.lua" \
-			    "http://$v" 2>&1)
-			echo "$out" >>"$tmp/wrk-gw.out"
-			out=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
-			[ -n "$out" ] && [ "$out" -gt "${GW[rps.$e]}" ] &&
-			    GW[rps.$e]=$out
-			out=$(wrk -t2 -c50 -d"${duration}s" -s "$tmp/gw-close.lua" \
-			    "http://$v" 2>&1)
-			echo "$out" >>"$tmp/wrk-gw.out"
-			out=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
-			[ -n "$out" ] && [ "$out" -gt "${GW[new.$e]}" ] &&
-			    GW[new.$e]=$out
-			out=$(curl -sS -x "http://$v" -U "bench+bench:$key" \
-			    -o /dev/null -w '%{speed_download}' "http://$APP/1g" \
-			    2>>"$tmp/gw.log")
-			out=$(awk -v b="$out" 'BEGIN { printf "%.0f", b / 1e6 }')
-			[ "$out" -gt "${GW[dl.$e]}" ] && GW[dl.$e]=$out
+			bench_three GW "$e" "$v" "$tmp/gw.lua" \
+			    "$tmp/gw-close.lua" "$tmp/wrk-gw.out" \
+			    -U "bench+bench:$key"
 		done
 	done
 }
 print_gateway() {
-	local m r name
 	echo
 	echo "The gateway (issue 19): the same tunnel through its own entry port and through -G, same run"
-	printf '%-44s %11s %11s | %s\n' "measure" "entry port" "gateway" "gateway/entry (target)"
-	for m in rps new dl; do
-		case $m in
-		rps) name="wrk 1 KiB, 50 conns kept alive, req/s" ;;
-		new) name="wrk 1 KiB, 50 conns, a new one a request, req/s" ;;
-		dl) name="download 1 GiB, 1 stream, MB/s" ;;
-		esac
-		r=$(awk -v a="${GW[$m.gateway]}" -v b="${GW[$m.entry]}" 'BEGIN {
-		    if (b > 0) printf "%.2f", a / b; else print "-" }')
-		printf '%-44s %11s %11s | %s\n' "$name" \
-		    "${GW[$m.entry]}" "${GW[$m.gateway]}" \
-		    "$r (>=0.95: $(awk -v v="$r" 'BEGIN { if (v !~ /^[0-9.]+$/) print "n/a"; else print (v >= 0.95 ? "met" : "NOT met") }'))"
-	done
+	three_table "entry port" gateway gateway/entry 0.95 GW entry gateway
 }
 if [ "$gateway_only" = 1 ]; then
 	bench_gateway

@@ -71,7 +71,8 @@ kgp_decode_hdr(const uint8_t *buf, size_t len, struct kgp_frame *f,
 		*errstr = "unknown frame type";
 		return (-1);
 	}
-	if (f->flags != 0) {
+	if (f->flags != 0 && (f->flags != KGP_F_NODE ||
+	    (f->type != KGP_HELLO && f->type != KGP_WELCOME))) {
 		*errstr = "unknown frame flags";
 		return (-1);
 	}

@@ -38,6 +38,12 @@
 #define KGP_IDLEN		64	/* tunnel id and secret, at most */
 #define KGP_CC_NAMELEN		16	/* a congestion control's name, NUL */
 #define KGP_CONGESTION		"bbr"	/* the links' default (TCP_CONGESTION) */
+/*
+ * The one header flag (kgp.7, "Node links"): on HELLO and WELCOME only,
+ * a link between two sc-server nodes, whose HELLO's sender opens the
+ * streams.
+ */
+#define KGP_F_NODE		0x01
 
 enum kgp_type {
 	KGP_HELLO = 1,		/* c -> s: versions, window, auth */
@@ -92,6 +98,7 @@ struct kgp_hello {
 	char		 secret[KGP_IDLEN + 1];
 	uint64_t	 session;	/* chosen by the client, never 0 */
 	uint32_t	 recv_seq;	/* last numbered frame received */
+	int		 node;		/* KGP_F_NODE: a node's HELLO */
 };
 
 struct kgp_welcome {
@@ -153,6 +160,7 @@ struct kgp_params {
 	uint32_t	 grace_ms;	/* keep a broken session; 0: forever */
 	int		 hold;		/* client: TLS only, HELLO waits for
 					   kgp_conn_auth() */
+	int		 node;		/* client: a node link (KGP_F_NODE) */
 };
 
 /*
@@ -187,7 +195,8 @@ struct kgp_conn_stats {
 
 struct kgp_callbacks {
 	/*
-	 * Client: the server opened stream id.  Return a connected,
+	 * The peer opened stream id (the server did, or on a node link
+	 * the node that sent HELLO).  Return a connected,
 	 * non-blocking descriptor that the stream is bound to (the
 	 * connection owns it from then on), or -1 to refuse it with
 	 * *code and the text in reason.

@@ -103,6 +103,16 @@ conn_live(struct kgp_conn *c)
 	    c->state != CONN_CLOSING);
 }
 
+/*
+ * This end opens the streams: the server, or on a node link the client
+ * (kgp.7, "Node links").
+ */
+int
+conn_opens(struct kgp_conn *c)
+{
+	return ((c->params.role == KGP_ROLE_SERVER) != (c->node != 0));
+}
+
 /* Bytes queued that this link has not taken yet. */
 size_t
 conn_unsent(struct kgp_conn *c)
@@ -140,6 +150,8 @@ conn_send(struct kgp_conn *c, uint8_t type, uint32_t stream,
 		if (c->fd == -1)
 			return;
 		kgp_encode_hdr(hdr, type, len, stream);
+		if (c->node && (type == KGP_HELLO || type == KGP_WELCOME))
+			hdr[1] = KGP_F_NODE;
 		evbuffer_add(c->ctl, hdr, sizeof(hdr));
 		if (len)
 			evbuffer_add(c->ctl, payload, len);
@@ -235,6 +247,7 @@ kgp_conn_new(struct event_base *base, int fd, struct kgp_tls *io,
 		c->params.max_missed = 30;
 	c->session = c->params.session;
 	c->held = c->params.role == KGP_ROLE_CLIENT && c->params.hold;
+	c->node = c->params.role == KGP_ROLE_CLIENT && c->params.node;
 	while (c->params.role == KGP_ROLE_CLIENT && c->session == 0)
 		arc4random_buf(&c->session, sizeof(c->session));
 	c->cb = *cb;
@@ -617,7 +630,8 @@ conn_break(struct kgp_conn *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (!c->established || c->cb.broken == NULL ||
+	/* a node link is not resumed: its streams go with it */
+	if (!c->established || c->cb.broken == NULL || c->node ||
 	    c->state == CONN_CLOSING || c->state == CONN_DEAD ||
 	    c->state == CONN_BROKEN)
 		return (conn_fail(c, code, "%s", why));
@@ -990,6 +1004,8 @@ conn_on_hello(struct kgp_conn *c, struct kgp_frame *f, uint8_t *p)
 	c->peer_window = h.window;
 	c->peer_max_streams = c->params.max_streams;
 	c->session = h.session;
+	/* a node's: the WELCOME says it back, and the peer opens streams */
+	c->node = h.node = (f->flags & KGP_F_NODE) != 0;
 	rc = c->cb.hello ? c->cb.hello(c, &h, c->arg) : 0;
 	explicit_bzero(h.secret, sizeof(h.secret));
 	if (c->state == CONN_DEAD)
@@ -1021,6 +1037,9 @@ conn_on_welcome(struct kgp_conn *c, struct kgp_frame *f)
 		return (conn_abort(c, KGP_E_PROTOCOL, "unexpected WELCOME"));
 	if (kgp_welcome_decode(f, &w, &errstr) == -1)
 		return (conn_abort(c, KGP_E_PROTOCOL, "WELCOME: %s", errstr));
+	if (c->node != ((f->flags & KGP_F_NODE) != 0))
+		return (conn_abort(c, KGP_E_PROTOCOL, "WELCOME %s the node "
+		    "flag", c->node ? "without" : "with"));
 	if (w.version < KGP_VERSION_MIN || w.version > KGP_VERSION)
 		return (conn_abort(c, KGP_E_VERSION,
 		    "server chose version %u", w.version));

@@ -155,6 +155,8 @@ struct kgp_conn {
 	char			 down_why[256];
 	char			 peer_hash[128];
 	int			 draining;
+	int			 node;		/* a node link: HELLO's sender
+						   opens the streams */
 };
 
 #ifndef __unused
@@ -167,6 +169,7 @@ uint64_t	conn_now_us(void);
 
 /* kgp_conn.c */
 int	conn_live(struct kgp_conn *);
+int	conn_opens(struct kgp_conn *);
 size_t	conn_unsent(struct kgp_conn *);
 void	conn_send(struct kgp_conn *, uint8_t, uint32_t, const void *, size_t);
 void	conn_send_ack(struct kgp_conn *);

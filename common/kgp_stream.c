@@ -883,7 +883,7 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 	uint16_t		 code = KGP_E_REFUSED;
 	int			 fd;
 
-	if (c->params.role != KGP_ROLE_CLIENT || (f->stream & 1) == 0)
+	if (conn_opens(c) || (f->stream & 1) == 0)
 		return (conn_abort(c, KGP_E_PROTOCOL,
 		    "OPEN of stream %u from the wrong side", f->stream));
 	key.id = f->stream;
@@ -921,12 +921,12 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 	return (0);
 }
 
-/* Server: may a new stream be opened now? */
+/* The opening end (a server, a node link's client): may a stream open? */
 static int
 conn_may_open(struct kgp_conn *c)
 {
-	return (conn_live(c) && !c->draining && !c->goaway &&
-	    c->stats.streams_open < c->peer_max_streams &&
+	return (conn_live(c) && conn_opens(c) && !c->draining &&
+	    !c->goaway && c->stats.streams_open < c->peer_max_streams &&
 	    c->next_id < 0x7fffffff);
 }
 
@@ -946,7 +946,7 @@ stream_opened(struct kgp_stream *s, const char *meta)
 }
 
 /*
- * Server: bind a new stream to fd.  The len bytes at data were already
+ * Server (or a node link's client): bind a new stream to fd.  The len bytes at data were already
  * read from fd (a request head the caller looked at) and go first.
  */
 int
@@ -1093,14 +1093,16 @@ conn_on_stream_frame(struct kgp_conn *c, const struct kgp_frame *f)
 	s = RB_FIND(stream_tree, &c->streams, &key);
 	switch (f->type) {
 	case KGP_ACCEPT:
-		if (c->params.role != KGP_ROLE_SERVER)
+		if (!conn_opens(c))
 			return (conn_abort(c, KGP_E_PROTOCOL,
-			    "ACCEPT from the server"));
+			    "ACCEPT from the %s", c->params.role ==
+			    KGP_ROLE_CLIENT ? "server" : "client"));
 		return (0);
 	case KGP_REFUSE:
-		if (c->params.role != KGP_ROLE_SERVER)
+		if (!conn_opens(c))
 			return (conn_abort(c, KGP_E_PROTOCOL,
-			    "REFUSE from the server"));
+			    "REFUSE from the %s", c->params.role ==
+			    KGP_ROLE_CLIENT ? "server" : "client"));
 		if (kgp_code_decode(f, &code, text, sizeof(text), &errstr)
 		    == -1)
 			return (conn_abort(c, KGP_E_PROTOCOL, "REFUSE: %s",

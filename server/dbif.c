@@ -298,7 +298,10 @@ db_account_del(const char *name)
 	return (0);
 }
 
-/* db_tunnel_node()'s row: the node, or "" for NULL */
+/*
+ * A row's first column: db_tunnel_node()'s node ("" for NULL), and
+ * db_cluster_secret()'s secret
+ */
 struct db_node_name {
 	char	*buf;
 	size_t	 len;
@@ -519,6 +522,49 @@ db_node_drain(const char *name)
 		if (strcmp(db_error(), "not found") == 0)
 			db_fail("no node %s that is up", name);
 		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The cluster's node secret (NODE_SECRET_LEN hex digits) into buf: the
+ * first node that needs it makes it at random, every other one reads
+ * that one.  0, or -1 with the reason in db_error().
+ */
+int
+db_cluster_secret(char *buf, size_t len)
+{
+	struct db_node_name	 nn;
+	uint8_t			 r[NODE_SECRET_LEN / 2];
+	char			 hex[NODE_SECRET_LEN + 1];
+	size_t			 i;
+
+	if (len < sizeof(hex))
+		return (db_fail("no room"));
+	arc4random_buf(r, sizeof(r));
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	explicit_bzero(r, sizeof(r));
+	/* no row changed ("not found"): another node made it first */
+	if (db_run("INSERT INTO cluster (name, value) VALUES ('node-secret', "
+	    "?) ON CONFLICT (name) DO NOTHING", "s", hex) == -1 &&
+	    strcmp(db_error(), "not found") != 0) {
+		explicit_bzero(hex, sizeof(hex));
+		return (-1);
+	}
+	explicit_bzero(hex, sizeof(hex));
+	*buf = '\0';
+	nn.buf = buf;
+	nn.len = len;
+	nn.found = 0;
+	if (ops->list("SELECT value FROM cluster WHERE name = 'node-secret'",
+	    NULL, db_tunnel_node_row, &nn) == -1)
+		return (-1);
+	if (!nn.found || strlen(buf) != NODE_SECRET_LEN ||
+	    strspn(buf, "0123456789abcdef") != NODE_SECRET_LEN) {
+		explicit_bzero(buf, len);
+		return (db_fail("the cluster's node-secret is not %d hex "
+		    "digits", NODE_SECRET_LEN));
 	}
 	return (0);
 }

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "proc.h"
 #include "server.h"
+#include "parent_int.h"
 
 /* a failure: 503 while the database is down (db_pg.c), else 500 */
 #define DBMSG_FAIL_STATUS()	(strncmp(db_error(), DB_DOWN, \
@@ -104,6 +105,7 @@ dbmsg_tunnel_sync(void *arg, const char *id)
 	size_t		 len = 0;
 	int		 n;
 
+	nodemap_forget(id);	/* where its session is: ask again */
 	if (rest == NULL)
 		return;
 	if ((line = db_tunnel_line(id, &len)) == NULL) {

@@ -28,6 +28,14 @@
  * The gateway (-G) is one more such port, of no tunnel: the first
  * request's credentials pick the tunnel (gateway.c), and from there the
  * connection is served as on that tunnel's own port.
+ *
+ * In a cluster (nodelink.c), a tunnel whose client session is not here
+ * may have it on another node: once the first request head is whole
+ * (and -P checked), the parent is asked where, and the connection goes
+ * there over the node link, head and all, before any rule is applied;
+ * the owning node hands it back to entry_from_node() here, which serves
+ * it as on the tunnel's own port (rules, resigning), without the access
+ * list, the admission table and -P, all of them the first node's.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -59,6 +67,8 @@ struct entry_pending {
 	uint64_t		 reqid;
 	int			 waiting;
 	int			 had_hdr;
+	int			 from_node;	/* a node link's stream */
+	void			*nask;		/* nodelink_ask()'s, waiting */
 	struct entry_proxy	*proxy;
 	struct tunnel		*tunnel;	/* NULL: gateway, not yet */
 	void			*gate;		/* gate_ask()'s, waiting */
@@ -103,6 +113,12 @@ static const char *entry_what(const struct entry_pending *);
 static void	 entry_gate_ask(struct entry_pending *);
 static void	 entry_auth_refuse(struct entry_pending *, int, int);
 static void	 entry_gate_answer(void *, const struct gate_answer *);
+static struct entry_pending *entry_pending_new(struct entry_proxy *,
+		    struct tunnel *, int, const struct sockaddr_storage *,
+		    const char *);
+static void	 entry_node_ask(struct entry_pending *);
+static void	 entry_node_answer(void *, const struct srv_node_rep *);
+static void	 entry_trust(const struct entry_pending *);
 
 /* the gateway's port (-G), NULL: none */
 static struct entry_proxy	*gateway;
@@ -275,32 +291,17 @@ entry_accept(int fd, void *arg)
 		    "entry proxy.", NULL);
 		return;
 	}
+	/* in a cluster, the session may be on another node */
 	if (t != NULL && (t->status != TUNNEL_RUNNING ||
-	    route_link(t) == NULL)) {
+	    (route_link(t) == NULL && !nodelink_enabled()))) {
 		log_debug("tunnel %s: entry connection from %s: not "
 		    "connected, 503", t->id, peer);
 		answer_refuse(fd, peer, 503, "The tunnel is not connected.",
 		    NULL);
 		return;
 	}
-	if ((ep = calloc(1, sizeof(*ep))) == NULL) {
-		log_warn("%s", __func__);
-		close(fd);
+	if ((ep = entry_pending_new(p, t, fd, &ss, peer)) == NULL)
 		return;
-	}
-	ep->proxy = p;
-	ep->tunnel = t;
-	ep->fd = fd;
-	ep->ss = ss;
-	strlcpy(ep->peer, peer, sizeof(ep->peer));
-	TAILQ_INSERT_TAIL(&p->pending, ep, entry);
-	if ((ep->ev = event_new(env->base, fd, EV_READ | EV_PERSIST,
-	    entry_head, ep)) == NULL ||
-	    (ep->deadline = evtimer_new(env->base, entry_late, ep)) == NULL) {
-		log_warnx("%s: event_new", __func__);
-		entry_pending_free(ep);
-		return;
-	}
 	if (admit_add(entry_admit, &ep->adm, (struct sockaddr *)&ss,
 	    entry_evict, ep) == -1) {
 		entry_pending_free(ep);
@@ -310,6 +311,62 @@ entry_accept(int fd, void *arg)
 	    ENTRY_HEAD_MIN_SEC * 1000);
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ep->deadline, &tv);
+	event_add(ep->ev, NULL);
+}
+
+/*
+ * A connection of proxy p (t's, or the gateway's) whose first head is
+ * to be read; fd is its own, even on failure (NULL).
+ */
+static struct entry_pending *
+entry_pending_new(struct entry_proxy *p, struct tunnel *t, int fd,
+    const struct sockaddr_storage *ss, const char *peer)
+{
+	struct entry_pending	*ep;
+
+	if ((ep = calloc(1, sizeof(*ep))) == NULL) {
+		log_warn("%s", __func__);
+		close(fd);
+		return (NULL);
+	}
+	ep->proxy = p;
+	ep->tunnel = t;
+	ep->fd = fd;
+	ep->ss = *ss;
+	strlcpy(ep->peer, peer, sizeof(ep->peer));
+	TAILQ_INSERT_TAIL(&p->pending, ep, entry);
+	if ((ep->ev = event_new(env->base, fd, EV_READ | EV_PERSIST,
+	    entry_head, ep)) == NULL ||
+	    (ep->deadline = evtimer_new(env->base, entry_late, ep)) == NULL) {
+		log_warnx("%s: event_new", __func__);
+		entry_pending_free(ep);
+		return (NULL);
+	}
+	return (ep);
+}
+
+/*
+ * A stream that another node took from a browser for t (nodelink.c),
+ * on fd: served as on t's own port.  The access list, the admission
+ * table and -P were the other node's; the head's deadline is ours.
+ */
+void
+entry_from_node(struct tunnel *t, int fd, const char *peer)
+{
+	struct entry_pending	*ep;
+	struct sockaddr_storage	 ss;
+	struct timeval		 tv = { ENTRY_HEAD_SEC, 0 };
+
+	entry_accepted++;
+	memset(&ss, 0, sizeof(ss));
+	if (t->proxy == NULL) {
+		close(fd);
+		return;
+	}
+	if ((ep = entry_pending_new(t->proxy, t, fd, &ss, peer)) == NULL)
+		return;
+	ep->from_node = 1;
 	evtimer_add(ep->deadline, &tv);
 	event_add(ep->ev, NULL);
 }
@@ -344,6 +401,7 @@ entry_pending_free(struct entry_pending *ep)
 	if (ep->waiting)
 		TAILQ_REMOVE(&auth_waits, ep, aentry);
 	gate_cancel(ep->gate);
+	nodelink_cancel(ep->nask);
 	if (ep->ev != NULL)
 		event_free(ep->ev);
 	if (ep->deadline != NULL)
@@ -356,6 +414,18 @@ entry_pending_free(struct entry_pending *ep)
 	if (ep->fd != -1)
 		close(ep->fd);
 	free(ep);
+}
+
+/*
+ * ep's browser got through: its address is kept last under a flood
+ * (admit.h).  A node link's stream has none here: the other node keeps
+ * it.
+ */
+static void
+entry_trust(const struct entry_pending *ep)
+{
+	if (!ep->from_node)
+		admit_trust(entry_admit, (const struct sockaddr *)&ep->ss);
 }
 
 /* The whole head did not arrive in time: 408, however it trickled. */
@@ -426,7 +496,7 @@ entry_head(int fd, short ev, void *arg)
 		entry_gate_ask(ep);
 		return;
 	}
-	if (env->entry_auth) {
+	if (env->entry_auth && !ep->from_node) {
 		entry_auth_ask(ep);
 		return;
 	}
@@ -441,6 +511,12 @@ entry_go(struct entry_pending *ep)
 	struct kgp_client	*link;
 	int			 fd = ep->fd;
 
+	/* no session here: another node's, perhaps (nodelink.c) */
+	if (!ep->from_node && nodelink_enabled() &&
+	    t->status == TUNNEL_RUNNING && route_link(t) == NULL) {
+		entry_node_ask(ep);
+		return;
+	}
 	/*
 	 * A CONNECT is resigned or not, whatever the rules; other requests
 	 * are decided only by rules that route (-B, -b alone do not: their
@@ -466,7 +542,7 @@ entry_go(struct entry_pending *ep)
 		log_debug("tunnel %s: %s %s from %s", t->id, ep->head->method,
 		    ep->head->target, ep->peer);
 		/* its browsers get through: kept last under a flood */
-		admit_trust(entry_admit, (struct sockaddr *)&ep->ss);
+		entry_trust(ep);
 	}
 	ep->fd = -1;	/* the stream or the refusal owns it now */
 	entry_pending_free(ep);
@@ -529,7 +605,7 @@ entry_route(struct entry_pending *ep)
 			/* this process speaks TLS to the browser (resign.c) */
 			resign_start(t, ep->fd, ep->peer, rt.host, rt.port,
 			    ep->buf + ep->hlen, rest);
-			admit_trust(entry_admit, (struct sockaddr *)&ep->ss);
+			entry_trust(ep);
 			break;
 		}
 		if (rt.connect || route_upgrade(ep->head))
@@ -744,6 +820,66 @@ entry_gate_answer(void *arg, const struct gate_answer *ans)
 	if (code == 403)
 		log_info("gateway: connection from %s: %s 403", ep->peer, text);
 	answer_refuse(ep->fd, ep->peer, code, text, NULL);
+	ep->fd = -1;
+	entry_pending_free(ep);
+}
+
+/*
+ * The first request head is whole (and -P checked), the tunnel has no
+ * session here: which node has it?  Nothing more is read until the
+ * answer, which always comes (NODE_ASK_SEC at most).
+ */
+static void
+entry_node_ask(struct entry_pending *ep)
+{
+	if (ep->ev != NULL) {
+		event_free(ep->ev);
+		ep->ev = NULL;
+	}
+	evtimer_del(ep->deadline);
+	if (ep->waiting) {
+		/* -P said yes: no more an answer to wait for */
+		TAILQ_REMOVE(&auth_waits, ep, aentry);
+		ep->waiting = 0;
+	}
+	nodelink_ask(ep->tunnel->id, entry_node_answer, ep, &ep->nask);
+	/* ep may be gone now */
+}
+
+/* Where the session of ep's tunnel is: there over the node link, or 503. */
+static void
+entry_node_answer(void *arg, const struct srv_node_rep *rep)
+{
+	struct entry_pending	*ep = arg;
+	struct tunnel		*t = ep->tunnel;
+
+	ep->nask = NULL;
+	if (rep->result == SRV_NODE_PEER) {
+		if (nodelink_forward(rep, ep->fd, ep->peer, ep->buf,
+		    ep->len) == 0) {
+			log_debug("tunnel %s: %s %s from %s: to node %s",
+			    t->id, ep->head->method, ep->head->target,
+			    ep->peer, rep->node);
+			entry_trust(ep);
+			ep->fd = -1;	/* the node link's now */
+		} else {
+			log_info("tunnel %s: %s from %s: node %s cannot be "
+			    "reached, 502", t->id, ep->head->method, ep->peer,
+			    rep->node);
+			answer_refuse(ep->fd, ep->peer, 502, "The node that "
+			    "holds the tunnel's client cannot be reached.",
+			    NULL);
+			ep->fd = -1;
+		}
+		entry_pending_free(ep);
+		return;
+	}
+	log_debug("tunnel %s: entry connection from %s: no session %s, 503",
+	    t->id, ep->peer, rep->result == SRV_NODE_DEAD ? "(its node is "
+	    "down)" : rep->result == SRV_NODE_UNAVAIL ? "(the database "
+	    "cannot tell now)" : "on any node");
+	answer_refuse(ep->fd, ep->peer, 503, "The tunnel is not connected.",
+	    NULL);
 	ep->fd = -1;
 	entry_pending_free(ep);
 }

@@ -302,13 +302,15 @@ gate_flush(void)
 /*
  * The tunnel of ans (SRV_GATE_OK) a new connection goes to: of those
  * running with a KGP connection up, the one with the fewest open
- * streams; of equal ones, the one picked least recently.  NULL, and why
+ * streams; of equal ones, the one picked least recently.  In a cluster
+ * (nodelink.c), when no member has a session here, the first running
+ * one: entry.c asks which node has it.  NULL, and why
  * in why, when none is up.
  */
 struct tunnel *
 gate_choose(const struct gate_answer *ans, char *why, size_t whylen)
 {
-	struct tunnel		*t, *best = NULL;
+	struct tunnel		*t, *best = NULL, *remote = NULL;
 	struct kgp_client	*c;
 	struct kgp_conn_stats	 st;
 	uint64_t		 load, best_load = UINT64_MAX;
@@ -331,14 +333,20 @@ gate_choose(const struct gate_answer *ans, char *why, size_t whylen)
 			up = 1;
 			load += st.streams_open;
 		}
-		if (!up)
+		if (!up) {
+			/* in a cluster, its session may be another node's */
+			if (remote == NULL && nodelink_enabled())
+				remote = t;
 			continue;
+		}
 		if (best == NULL || load < best_load || (load == best_load &&
 		    t->gate_picked < best->gate_picked)) {
 			best = t;
 			best_load = load;
 		}
 	}
+	if (best == NULL && remote != NULL)
+		best = remote;
 	if (best == NULL) {
 		if (ans->nids > 1)
 			snprintf(why, whylen, "No member of the pool %s has "

@@ -30,7 +30,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	13
+#define SRV_IMSG_VERSION	15
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -125,6 +125,13 @@ enum srv_imsg_type {
 	/* parent -> REST: an organisation's teams (1750-1799) */
 	IMSG_SRV_TEAMS_REP = 1750, /* struct srv_teams_rep: the answer to */
 				/* IMSG_SRV_ACCOUNT_REQ SRV_TEAM_LIST */
+
+	/* node links, a cluster's (nodelink.c, nodemap.c) (1800-1849) */
+	IMSG_SRV_NODE_SECRET = 1800, /* parent -> KGP: struct */
+				/* srv_node_secret; once, --db postgresql */
+	IMSG_SRV_NODE_REQ = 1801, /* KGP -> parent: struct srv_node_req: */
+				/* where is a tunnel's session? */
+	IMSG_SRV_NODE_REP = 1802, /* parent -> KGP: struct srv_node_rep */
 };
 
 #define SRV_LISTEN_REST		1
@@ -218,6 +225,36 @@ struct srv_entry_req {
 	uint32_t	 want;
 };
 int	 srv_entry_req_valid(const void *, size_t);
+
+/* the cluster's node secret (table cluster, 'node-secret') */
+struct srv_node_secret {
+	char		 secret[NODE_SECRET_LEN + 1];	/* hex */
+};
+int	 srv_node_secret_valid(const void *, size_t);
+
+/* the node that holds tunnel_id's client session? */
+struct srv_node_req {
+	uint64_t	 reqid;
+	char		 tunnel_id[TUNNEL_ID_LEN + 1];
+};
+int	 srv_node_req_valid(const void *, size_t);
+
+#define SRV_NODE_NONE		0	/* no session anywhere (or no tunnel) */
+#define SRV_NODE_HERE		1	/* this node's */
+#define SRV_NODE_PEER		2	/* a live node's: addr, port, cert */
+#define SRV_NODE_DEAD		3	/* a node's that is down */
+#define SRV_NODE_UNAVAIL	4	/* the database cannot tell now */
+
+struct srv_node_rep {
+	uint64_t	 reqid;
+	int32_t		 result;		/* SRV_NODE_* */
+	int32_t		 port;			/* its KGP port */
+	char		 tunnel_id[TUNNEL_ID_LEN + 1];
+	char		 node[NODE_NAME_MAX];	/* "": none */
+	char		 addr[HOST_MAX];	/* numeric, resolved */
+	char		 cert_sha256[CERT_HASH_LEN + 1];
+};
+int	 srv_node_rep_valid(const void *, size_t);
 
 /* the answer: fd = the listening socket, none when bound is "" */
 struct srv_entry_reply {

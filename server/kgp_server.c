@@ -12,6 +12,10 @@
  * HELLO together, less when the table fills.  Before its first byte it
  * costs a kgp_client and an event: the TLS context and the engine's
  * buffers come with the ClientHello.
+ *
+ * Another node of the cluster connects here too, with a HELLO that
+ * carries the node flag, its name and the cluster's secret
+ * (nodelink.c): it waits in the same table and has the same deadline.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -53,9 +57,12 @@ static void	 kgp_server_up(struct kgp_conn *, void *);
 static void	 kgp_server_broken(struct kgp_conn *, int, const char *,
 		    void *);
 static void	 kgp_server_down(struct kgp_conn *, int, const char *, void *);
+static int	 kgp_server_node_stream(struct kgp_conn *, uint32_t,
+		    const char *, uint16_t *, char *, size_t, void *);
 
 static const struct kgp_callbacks kgp_server_callbacks = {
-	.open = NULL,
+	/* only a node link's peer opens streams here */
+	.open = kgp_server_node_stream,
 	.hello = kgp_server_hello,
 	.up = kgp_server_up,
 	.broken = kgp_server_broken,
@@ -277,8 +284,17 @@ kgp_server_hello(struct kgp_conn *conn, const struct kgp_hello *hello,
 	struct kgp_client	*c = arg, *old, *tmp;
 	struct tunnel		*t;
 	size_t			 len;
-	int			 ok;
+	int			 ok, rc;
 
+	if (hello->node) {
+		/* another node, for the streams of its browsers */
+		if ((rc = nodelink_check(c->addr, hello->tunnel_id,
+		    hello->secret, sizeof(hello->secret))) != 0)
+			return (rc);
+		strlcpy(c->node, hello->tunnel_id, sizeof(c->node));
+		kgp_server_proven(c);
+		return (0);
+	}
 	if (!tunnel_id_valid(hello->tunnel_id) ||
 	    (t = tunnel_find(hello->tunnel_id)) == NULL) {
 		log_info("KGP connection from %s: unknown tunnel", c->addr);
@@ -339,6 +355,10 @@ kgp_server_up(struct kgp_conn *conn, void *arg)
 	struct kgp_conn_stats	 st;
 	struct tunnel		*t;
 
+	if (c->node[0] != '\0') {
+		log_info("node %s: link from %s up", c->node, c->addr);
+		return;
+	}
 	if ((t = c->tunnel) != NULL) {
 		kgp_conn_stats(conn, &st);
 		log_info("tunnel %s: connection %u resumed from %s, %llu "
@@ -385,6 +405,9 @@ kgp_server_down(struct kgp_conn *conn, int code, const char *reason,
 	    *text ? ": " : "", text);
 	if (c->tunnel != NULL)
 		tunnel_unbind(c->tunnel, c, code, why);
+	else if (c->node[0] != '\0')
+		log_info("node %s: link from %s closed: %s", c->node,
+		    c->addr, why);
 	else
 		log_debug("KGP connection from %s closed: %s", c->addr, why);
 	admit_del(&c->adm);
@@ -393,6 +416,58 @@ kgp_server_down(struct kgp_conn *conn, int code, const char *reason,
 	kgp_conn_free(conn);
 	free(c);
 	kgp_server_shutdown_check();
+}
+
+/*
+ * Node c->node opened stream id on its node link (nodelink.c); meta is
+ * "TUNNEL-ID browser".  One end of a socket pair for the engine, the
+ * other to the tunnel's entry, as if the browser had come here; or -1
+ * with the reason.
+ */
+static int
+kgp_server_node_stream(struct kgp_conn *conn, uint32_t id, const char *meta,
+    uint16_t *code, char *reason, size_t rlen, void *arg)
+{
+	struct kgp_client	*c = arg;
+	struct tunnel		*t;
+	char			 tid[TUNNEL_ID_LEN + 1];
+	int			 sv[2];
+
+	*code = KGP_E_REFUSED;
+	if (c->node[0] == '\0') {
+		strlcpy(reason, "not a node link", rlen);
+		return (-1);
+	}
+	if (strlen(meta) < TUNNEL_ID_LEN + 1 || meta[TUNNEL_ID_LEN] != ' ') {
+		log_info("node %s: a stream that names no tunnel, refused",
+		    c->node);
+		strlcpy(reason, "no tunnel named", rlen);
+		return (-1);
+	}
+	memcpy(tid, meta, TUNNEL_ID_LEN);
+	tid[TUNNEL_ID_LEN] = '\0';
+	if (!tunnel_id_valid(tid) || (t = tunnel_find(tid)) == NULL ||
+	    t->status != TUNNEL_RUNNING || t->proxy == NULL) {
+		log_info("node %s: a stream for unknown tunnel %s, refused",
+		    c->node, tunnel_id_valid(tid) ? tid : "(not an id)");
+		strlcpy(reason, "unknown tunnel", rlen);
+		return (-1);
+	}
+	if (route_link(t) == NULL) {
+		log_info("node %s: a stream for tunnel %s, whose client is "
+		    "not here, refused", c->node, t->id);
+		strlcpy(reason, "no client session here", rlen);
+		return (-1);
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0, sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		*code = KGP_E_INTERNAL;
+		strlcpy(reason, "out of descriptors", rlen);
+		return (-1);
+	}
+	entry_from_node(t, sv[1], meta + TUNNEL_ID_LEN + 1);
+	return (sv[0]);
 }
 
 /* A session's streams and bytes, into the totals before it goes. */

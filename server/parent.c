@@ -156,6 +156,9 @@ static const struct imsgev_msg parent_msgs_kgp[] = {
 	    srv_auth_req_valid, parent_auth_req },
 	{ IMSGEV_TYPE(IMSG_SRV_GATE_REQ), IMSGEV_SIZE(struct srv_gate_req), 0,
 	    srv_gate_req_valid, parent_gate_req },
+	/* for the parent: node links (nodemap.c) */
+	{ IMSGEV_TYPE(IMSG_SRV_NODE_REQ), IMSGEV_SIZE(struct srv_node_req), 0,
+	    srv_node_req_valid, parent_node_req },
 	/* for the CA process */
 	{ IMSGEV_TYPE(IMSG_SRV_CA_SIGN), offsetof(struct srv_ca_req, pub) + 1,
 	    sizeof(struct srv_ca_req), 0, srv_ca_req_valid, parent_ca_sign },
@@ -214,6 +217,7 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	self_exe = self;
 	/* what the workers tell each other (parent_relay.c) */
 	parent_relay_init(workers);
+	nodemap_init(workers);
 	/* it holds the keys: no core file, no tracing by its own user */
 	if (setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 }) == -1)
 		fatal("setrlimit RLIMIT_CORE");
@@ -590,6 +594,7 @@ parent_send_setup(struct srv_worker *w)
 		    F_DUPFD_CLOEXEC, 0)) == -1 || imsg_compose(&w->iev.ibuf,
 		    IMSG_SRV_GATEWAY_LISTENER, 0, 0, fd, NULL, 0) == -1))
 			fatal("%s: the gateway listener", __func__);
+		nodemap_send_secret(&w->iev);
 		if (srv_blob_send(&w->iev, SRV_BLOB_KGP_CRT,
 		    env->kgp_cert_pem, env->kgp_cert_len, 0) == -1 ||
 		    srv_blob_send(&w->iev, SRV_BLOB_KGP_KEY,

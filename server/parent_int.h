@@ -41,4 +41,10 @@ void		 parent_ca_up(void);
 int		 parent_ca_sign(struct imsgev *, struct imsg *);
 int		 parent_ca_cert(struct imsgev *, struct imsg *);
 
+/* nodemap.c: node links, the parent's side */
+void		 nodemap_init(struct srv_worker *);
+void		 nodemap_send_secret(struct imsgev *);
+void		 nodemap_forget(const char *);
+int		 parent_node_req(struct imsgev *, struct imsg *);
+
 #endif /* SC_PARENT_INT_H */

@@ -222,6 +222,52 @@ srv_entry_req_valid(const void *p, size_t len)
 	return (0);
 }
 
+/* parent -> KGP: NODE_SECRET_LEN hex digits */
+int
+srv_node_secret_valid(const void *p, size_t len)
+{
+	const struct srv_node_secret	*r = p;
+
+	if (len != sizeof(*r) || !FIELD_STR(r->secret) ||
+	    strlen(r->secret) != NODE_SECRET_LEN ||
+	    strspn(r->secret, "0123456789abcdef") != NODE_SECRET_LEN)
+		return (-1);
+	return (0);
+}
+
+/* KGP -> parent: a tunnel's id */
+int
+srv_node_req_valid(const void *p, size_t len)
+{
+	const struct srv_node_req	*r = p;
+
+	if (len != sizeof(*r) || !FIELD_STR(r->tunnel_id) ||
+	    !tunnel_id_valid(r->tunnel_id))
+		return (-1);
+	return (0);
+}
+
+/*
+ * parent -> KGP: a result it knows; for SRV_NODE_PEER a node's name,
+ * an address, a port and a certificate's digest
+ */
+int
+srv_node_rep_valid(const void *p, size_t len)
+{
+	const struct srv_node_rep	*r = p;
+
+	if (len != sizeof(*r) || !FIELD_STR(r->tunnel_id) ||
+	    !tunnel_id_valid(r->tunnel_id) || !FIELD_STR(r->node) ||
+	    !FIELD_STR(r->addr) || !FIELD_STR(r->cert_sha256) ||
+	    r->result < SRV_NODE_NONE || r->result > SRV_NODE_UNAVAIL)
+		return (-1);
+	if (r->result == SRV_NODE_PEER && (!node_name_valid(r->node) ||
+	    r->addr[0] == '\0' || r->port < 1 || r->port > 65535 ||
+	    strncmp(r->cert_sha256, "SHA256:", 7) != 0))
+		return (-1);
+	return (0);
+}
+
 int
 srv_entry_reply_valid(const void *p, size_t len)
 {

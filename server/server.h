@@ -140,6 +140,20 @@
 #define NODE_HEARTBEAT_SEC	2	/* a node's row written so often */
 #define NODE_DEAD_SEC		10	/* a heartbeat older: the node is down */
 #define NODES_MAX		256	/* nodes the REST worker places on */
+/*
+ * Node links (nodelink.c, nodemap.c; kgp.7 "Node links"): a browser at
+ * one node's entry for a tunnel whose client session is on another goes
+ * there over a KGP link between the two nodes.
+ */
+#define NODE_SECRET_LEN		64	/* hex digits of cluster 'node-secret' */
+#define NODE_CACHE_MS		1000	/* the parent keeps a tunnel's node */
+#define NODE_CACHE_MAX		4096	/* ... for so many tunnels */
+#define NODE_ASK_SEC		5	/* the KGP worker waits for the answer */
+#define NODELINK_MAX		64	/* links to other nodes at once */
+#define NODELINK_CONNECT_SEC	5	/* TCP, TLS and HELLO of a link */
+#define NODELINK_IDLE_SEC	60	/* a link without streams closes */
+#define NODELINK_RETRY_MS	1000	/* after a failed link, 502 so long */
+#define NODELINK_QUEUE_MAX	256	/* streams waiting for a link to be up */
 #define NODE_UP			0	/* nodes.state */
 #define NODE_DRAINING		1
 #define NODE_DOWN		2
@@ -307,6 +321,8 @@ struct srv_auth_req;
 struct srv_auth_rep;
 struct srv_gate_req;
 struct srv_gate_rep;
+struct srv_node_secret;
+struct srv_node_rep;
 struct srv_ca_rep;
 struct x509_st;
 struct evp_pkey_st;
@@ -402,6 +418,7 @@ struct kgp_client {
 	char			 tunnel_id[TUNNEL_ID_LEN + 1];	/* from HELLO */
 	char			 addr[ADDRSTR_MAX];
 	uint16_t		 index;		/* the client's link index */
+	char			 node[NODE_NAME_MAX];	/* a node link's */
 };
 TAILQ_HEAD(kgp_clientlist, kgp_client);
 
@@ -557,6 +574,7 @@ int		 write_file_atomic(const char *, const void *, size_t, mode_t);
 int		 sockaddr_string(const struct sockaddr *, socklen_t, char *,
 		    size_t, int *);
 int		 tunnel_id_valid(const char *);
+int		 node_name_valid(const char *);
 int		 account_name_valid(const char *);
 int		 node_name_valid(const char *);
 int		 name_valid(const char *, size_t);
@@ -686,6 +704,7 @@ int		 db_nodes_sweep(int64_t);
 int		 db_nodes(void (*)(void *, int, const char **), void *);
 int		 db_tunnel_node_set(const char *, int);
 int		 db_node_drain(const char *);
+int		 db_cluster_secret(char *, size_t);
 
 /* dbutil.c: what the database's backends and interface share */
 int		 node_state_parse(const char *);
@@ -810,6 +829,20 @@ int		 metrics_init(int);
 void		 metrics_ready(int);
 void		 metrics_kgp(const struct srv_kgp_stats *);
 
+/* nodelink.c: node links, the KGP worker's side */
+int		 nodelink_init(void);
+void		 nodelink_secret(const struct srv_node_secret *);
+int		 nodelink_enabled(void);
+void		 nodelink_ask(const char *, void (*)(void *,
+		    const struct srv_node_rep *), void *, void **);
+void		 nodelink_cancel(void *);
+void		 nodelink_reply(const struct srv_node_rep *);
+int		 nodelink_forward(const struct srv_node_rep *, int,
+		    const char *, const void *, size_t);
+void		 nodelink_shutdown(void);
+int		 nodelink_check(const char *, const char *, const char *,
+		    size_t);
+
 /* kgp_server.c */
 int		 kgp_server_init(int);
 void		 kgp_server_enable(void);
@@ -867,6 +900,7 @@ void		 entry_init(int (*)(void));
 int		 entry_open(struct tunnel *, int, const char *);
 void		 entry_close(struct tunnel *);
 void		 entry_auth_reply(const struct srv_auth_rep *);
+void		 entry_from_node(struct tunnel *, int, const char *);
 int		 entry_open_gateway(int);
 void		 entry_close_gateway(void);
 void		 entry_stats(struct srv_kgp_stats *);

@@ -83,6 +83,7 @@ static int	 worker_auth_rep(struct imsgev *, struct imsg *);
 static int	 worker_gateway_listener(struct imsgev *, struct imsg *);
 static int	 worker_gate_req(struct imsgev *, struct imsg *);
 static int	 worker_gate_rep(struct imsgev *, struct imsg *);
+static int	 worker_node(struct imsgev *, struct imsg *);
 static int	 worker_ca_cert(struct imsgev *, struct imsg *);
 static int	 worker_ca_send(const void *, size_t);
 static void	 worker_ca_gone(struct imsgev *);
@@ -165,6 +166,12 @@ static const struct imsgev_msg worker_msgs_kgp[] = {
 	    worker_gate_rep },
 	{ IMSGEV_TYPE(IMSG_SRV_GATEWAY_LISTENER), IMSGEV_EMPTY,
 	    IMSGEV_ONCE | IMSGEV_FD, NULL, worker_gateway_listener },
+	/* node links: the parent's (nodemap.c) */
+	{ IMSGEV_TYPE(IMSG_SRV_NODE_SECRET),
+	    IMSGEV_SIZE(struct srv_node_secret), IMSGEV_ONCE,
+	    srv_node_secret_valid, worker_node },
+	{ IMSGEV_TYPE(IMSG_SRV_NODE_REP), IMSGEV_SIZE(struct srv_node_rep), 0,
+	    srv_node_rep_valid, worker_node },
 	/* from the CA process, through the parent */
 	{ IMSGEV_TYPE(IMSG_SRV_CA_CERT), offsetof(struct srv_ca_rep, der),
 	    sizeof(struct srv_ca_rep), 0, srv_ca_rep_valid, worker_ca_cert },
@@ -556,6 +563,8 @@ worker_start(void)
 			fatalx("cannot resign TLS");
 		if (kgp_server_init(kgp_fd) == -1)
 			fatalx("cannot start the KGP endpoint");
+		if (nodelink_init() == -1)
+			fatalx("cannot set up node links");
 		if (gateway_fd != -1 && entry_open_gateway(gateway_fd) == -1)
 			fatalx("cannot start the gateway");
 	}
@@ -833,6 +842,26 @@ worker_ca_bad(struct imsgev *iev, struct imsg *imsg, enum imsgev_error error,
 	worker_ca_gone(iev);
 }
 
+/* KGP: the cluster's secret, or where a session is (nodelink.c). */
+static int
+worker_node(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_node_secret	 s;
+	struct srv_node_rep	 rep;
+
+	if (imsg->hdr.type == IMSG_SRV_NODE_SECRET) {
+		memcpy(&s, imsg->data, sizeof(s));
+		explicit_bzero(imsg->data, sizeof(s));
+		nodelink_secret(&s);
+		explicit_bzero(&s, sizeof(s));
+		return (IMSGEV_OK);
+	}
+	memcpy(&rep, imsg->data, sizeof(rep));
+	if (started)
+		nodelink_reply(&rep);
+	return (IMSGEV_OK);
+}
+
 /* KGP: the REST worker's answer to the gateway (checked by the table). */
 static int
 worker_gate_rep(struct imsgev *iev, struct imsg *imsg)
@@ -880,6 +909,7 @@ worker_shutdown(void)
 	}
 	kgp_server_shutdown();
 	tunnel_shutdown_all();
+	nodelink_shutdown();
 	entry_close_gateway();
 	if ((env->exit_timer = evtimer_new(env->base, worker_exit_timeout,
 	    NULL)) != NULL)

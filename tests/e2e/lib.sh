@@ -129,6 +129,15 @@ not_running() {
 	    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" = Z ]
 }
 
+# proc_tree PID: PID and every process below it (to kill all at once)
+proc_tree() {
+	local p
+	echo "$1"
+	for p in $(pgrep -P "$1"); do
+		proc_tree "$p"
+	done
+}
+
 link_up() {
 	"$1" ip link show veth0 | grep -q 'state UP'
 }

@@ -29,17 +29,8 @@ cloud curl -sS --max-time 5 -o "$TMP/ca.pem" \
     "http://$CLOUD_IP:$REST_PORT/rest/v1/public/ca.pem" ||
     fail "GET /rest/v1/public/ca.pem"
 
-# tree PID: PID and every process below it (a client's sc and its
-# children, all of which go at once with kill -KILL $(tree PID): one
-# left behind would delete the tunnel on its way out)
-tree() {
-	local p
-	echo "$1"
-	for p in $(pgrep -P "$1"); do
-		tree "$p"
-	done
-}
-
+# a client's sc and its children go at once, kill -KILL $(proc_tree
+# PID): one left behind would delete the tunnel on its way out
 # sc_up TAG [sc flags]: one of alice's clients, its files named by TAG
 sc_up() {
 	local tag=$1
@@ -200,7 +191,7 @@ code=$(gw "alice+shared:$KEY" "$(app_url /text/afterflood)")
 ok "3000 new wrong credentials, 200 at once: $out; RSS KGP worker +$((kgp1 - kgp0)) KiB, REST worker +$((rest1 - rest0)) KiB; alice still 200"
 
 # --- a tunnel whose client is gone: 503 ---------------------------------
-kill -KILL $(tree "$SC_plain")
+kill -KILL $(proc_tree "$SC_plain")
 wait_for 10 not_running "$SC_plain" || fail "sc plain still running"
 wait_for 10 eval '[ "$(gw "alice:$KEY" "$(app_url /text/x)")" = 503 ]' ||
     fail "alice's tunnel without its client: not 503: $(body)"

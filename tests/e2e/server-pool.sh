@@ -50,17 +50,8 @@ office_n 3
 cloud curl -sS --max-time 3 -o /dev/null "$(app_url /)" 2>/dev/null &&
     fail "an app is reachable from cloud without a tunnel"
 
-# tree PID: PID and every process below it (a client's sc and its
-# children, all of which go at once with kill -KILL $(tree PID): one
-# left behind would delete the tunnel on its way out)
-tree() {
-	local p
-	echo "$1"
-	for p in $(pgrep -P "$1"); do
-		tree "$p"
-	done
-}
-
+# a client's sc and its children go at once, kill -KILL $(proc_tree
+# PID): one left behind would delete the tunnel on its way out
 # member N: sc --tunnel-pool in office N
 member() {
 	local i=$1
@@ -137,7 +128,7 @@ wait "$s1" "$s2"
 ok "two members busy (open streams): the 4 quick requests all went to member $idle"
 
 # --- a member killed: it drops out, nothing fails ----------------------------
-kill -KILL $(tree "$SC_2")
+kill -KILL $(proc_tree "$SC_2")
 wait_for 10 not_running "$SC_2" || fail "member 2 still running"
 for n in $(seq 1 20); do
 	code=$(gw "$(app_url /text/after)")
@@ -149,7 +140,7 @@ done
 ok "member 2 killed (SIGKILL): 20 of 20 requests, on members 1 and 3"
 
 # --- none left ---------------------------------------------------------------
-kill -KILL $(tree "$SC_1") $(tree "$SC_3")
+kill -KILL $(proc_tree "$SC_1") $(proc_tree "$SC_3")
 wait_for 10 not_running "$SC_1" && wait_for 10 not_running "$SC_3" ||
     fail "members still running"
 wait_for 10 eval '[ "$(gw "$(app_url /text/x)")" = 503 ]' ||

@@ -123,12 +123,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* numbered frames carry a sequence, the others none */
 		if (kgp_type_numbered(f.type) != (f.seq != 0))
 			abort();
-		/* the header encodes back to itself */
+		/* the one flag: the node flag, on HELLO and WELCOME */
+		if (f.flags != 0 && (f.flags != KGP_F_NODE ||
+		    (f.type != KGP_HELLO && f.type != KGP_WELCOME)))
+			abort();
+		/* the header encodes back to itself (the flag set apart) */
 		kgp_encode_hdr_seq(hdr, f.type, f.len, f.stream, f.seq);
+		hdr[1] = f.flags;
 		if (memcmp(hdr, data + off, KGP_HDRLEN) != 0)
 			abort();
 		if (f.seq == 0) {
 			kgp_encode_hdr(hdr, f.type, f.len, f.stream);
+			hdr[1] = f.flags;
 			if (memcmp(hdr, data + off, KGP_HDRLEN) != 0)
 				abort();
 		}

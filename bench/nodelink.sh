@@ -1,0 +1,180 @@
+#!/bin/bash
+# Node links (issue 21), on loopback, in one run: two sc-server nodes on
+# one PostgreSQL database (a server of its own, initdb + pg_ctl, as the
+# user postgres), node C on 127.0.0.1 and node A on 127.0.0.2; one sc
+# client connected to C; nginx as the application (1 KiB and 1 GiB
+# files).  The same tunnel is measured through C's entry port (the
+# owning node: entry -> KGP -> sc) and through A's (the forwarding node:
+# entry -> node link -> C's entry -> KGP -> sc), in turn:
+#   - wrk -t2, 1 KiB, 50 connections kept alive: requests/s;
+#   - wrk -t2, 1 KiB, 50 connections, a new one a request: requests/s
+#     (each is a new stream on the node link);
+#   - curl, a 1 GiB download, one stream: MB/s;
+# the best of -r runs each, and the ratio forwarding/owning against the
+# target of issue 21 (>= 0.7).  It asserts nothing and exits 0 unless the
+# set-up fails.
+#
+# INTERIM, until the cluster branch (node rows with heartbeats,
+# tunnels.node written when a session comes up) is merged: this script
+# writes node C's row and the tunnel's node with psql.
+#
+#   bench/nodelink.sh [-d seconds] [-r repeat] [BUILDDIR]
+#
+# -d         seconds of each wrk run (default 5)
+# -r         runs of each measure (default 1)
+# BUILDDIR   meson build directory (default build; set up if missing)
+# SC_BENCH_PORT  the first of its ports (default 24500; it uses 3 above)
+# PG_BIN     PostgreSQL's programs (default /usr/lib/postgresql/15/bin)
+# Run it as root.  Everything it starts is stopped on exit.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+duration=5
+repeat=1
+while [ $# -gt 0 ]; do
+	case $1 in
+	-d) duration=$2; shift 2 ;;
+	-r) repeat=$2; shift 2 ;;
+	-h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+	*) break ;;
+	esac
+done
+builddir=${1:-build}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+for t in wrk curl python3 psql "$PG_BIN/initdb" "$PG_BIN/pg_ctl"; do
+	command -v "$t" >/dev/null ||
+	    { echo "nodelink bench: $t is needed (wrk curl postgresql)"; exit 1; }
+done
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$nginx_bin" ] || { echo "nodelink bench: nginx is needed"; exit 1; }
+
+cd "$top" || exit 1
+[ -f "$builddir/build.ninja" ] || meson setup "$builddir" -Dbuildtype=release || exit 1
+ninja -C "$builddir" >/dev/null || exit 1
+case $builddir in /*) B=$builddir ;; *) B=$top/$builddir ;; esac
+ulimit -n "$(ulimit -Hn)"
+
+P0=${SC_BENCH_PORT:-24500}
+C=127.0.0.1
+A=127.0.0.2
+APP=$C:$P0
+REST_C=$C:$((P0 + 1))
+KGP_C=$C:$((P0 + 2))
+REST_A=$A:$((P0 + 1))
+KGP_A=$A:$((P0 + 2))
+
+tmp=$(mktemp -d /tmp/sc-bench-nodelink.XXXXXX)
+pids=()
+PG_DIR=
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	[ -z "$PG_DIR" ] || runuser -u postgres -- "$PG_BIN/pg_ctl" \
+	    -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+BENCH_NAME="nodelink bench"
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
+
+# PostgreSQL, on a unix socket in $PG_DIR only
+chmod 755 "$tmp"
+PG_DIR=$tmp/pg
+mkdir -m 0700 "$PG_DIR" && chown postgres: "$PG_DIR" || die "cannot make $PG_DIR"
+PG_PASS=$(openssl rand -hex 12)
+printf '%s\n' "$PG_PASS" >"$PG_DIR/pw" && chown postgres: "$PG_DIR/pw"
+runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -U sc \
+    --pwfile="$PG_DIR/pw" -A scram-sha-256 -E UTF8 >"$tmp/initdb.log" 2>&1 ||
+    die "initdb failed"
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" \
+    -w -t 30 -o "-k $PG_DIR -c listen_addresses=''" start >/dev/null ||
+    die "PostgreSQL did not start"
+DB="postgresql://sc:$PG_PASS@/postgres?host=$PG_DIR"
+sql() {
+	PGPASSWORD=$PG_PASS psql -X -q -v ON_ERROR_STOP=1 -At \
+	    "postgresql://sc@/postgres?host=$PG_DIR" -c "$1"
+}
+
+# the application
+mkdir -p "$tmp/www" "$tmp/nginx"
+chmod 755 "$tmp/www"
+head -c 1024 /dev/urandom >"$tmp/www/1k"
+truncate -s 1G "$tmp/www/1g"
+cat "$tmp/www/1g" >/dev/null
+nginx_conf 30000 "$APP"
+"$nginx_bin" -c "$tmp/nginx.conf" -p "$tmp" 2>>"$tmp/nginx.log" &
+pids+=($!)
+wait_for 10 curl -sf -o /dev/null "http://$APP/1k" || die "nginx does not answer"
+
+# node C and its client
+key=$("$B/server/sc-server" --db "$DB" -s "$tmp/stateC" user add bench) ||
+    die "sc-server user add failed"
+"$B/server/sc-server" -d --db "$DB" --node nodec -s "$tmp/stateC" \
+    -R "$REST_C" -K "$KGP_C" -E "$C" -G none -g 3600 >"$tmp/nodec.log" 2>&1 &
+pids+=($!)
+wait_for 10 curl -s -o /dev/null "http://$REST_C/rest/v1/" ||
+    die "node C did not start"
+"$B/controller/sc" -u bench -k "$key" -i bench -x "http://$REST_C/rest/v1" \
+    -f "$tmp/ready" --ctl-socket "$tmp/ctl.sock" >"$tmp/sc.log" 2>&1 &
+pids+=($!)
+wait_for 30 test -e "$tmp/ready" || die "sc did not come up"
+# tunnel REST: the bench tunnel's id, entry proxy and certificate digest
+tunnel() {
+	curl -sS -u "bench:$key" "http://$1/rest/v1/bench/tunnels?full=true" |
+	    python3 -c 'import json, sys
+t = [t for t in json.load(sys.stdin) if t["tunnel_identifier"] == "bench"][0]
+print(t["id"], t["entry_proxy"], t["server_cert_sha256"])'
+}
+read -r id entry_c cert <<<"$(tunnel "$REST_C")" || die "no tunnel on C"
+
+# INTERIM (see above): C's row and the tunnel's node
+now=$(date +%s)
+sql "INSERT INTO nodes (name, host, kgp_port, entry_port, rest_url,
+    cert_sha256, state, started, heartbeat) VALUES ('nodec', '$C',
+    ${KGP_C##*:}, 0, 'http://$REST_C', '$cert', 'up', $now, $((now + 86400)))" ||
+    die "cannot write node C's row"
+sql "UPDATE tunnels SET node = 'nodec' WHERE id = '$id'" ||
+    die "cannot write tunnels.node"
+
+# node A: it learns the tunnel from the database
+"$B/server/sc-server" -d --db "$DB" --node nodea -s "$tmp/stateA" \
+    -R "$REST_A" -K "$KGP_A" -E "$A" -G none -g 3600 >"$tmp/nodea.log" 2>&1 &
+pids+=($!)
+wait_for 10 curl -s -o /dev/null "http://$REST_A/rest/v1/" ||
+    die "node A did not start"
+a_entry() {
+	read -r _ entry_a _ <<<"$(tunnel "$REST_A")"
+	[ "${entry_a%:*}" = "$A" ]
+}
+wait_for 15 a_entry || die "node A has no entry proxy of the tunnel"
+curl -sf -o /dev/null -x "http://$entry_a" "http://$APP/1k" ||
+    die "no answer through node A"
+
+cat >"$tmp/keep.lua" <<EOF
+wrk.path = "http://$APP/1k"
+wrk.headers["Host"] = "$APP"
+EOF
+{ cat "$tmp/keep.lua"; echo 'wrk.headers["Connection"] = "close"'; } \
+    >"$tmp/close.lua"
+
+declare -A R
+R[rps.own]=0 R[rps.fwd]=0 R[new.own]=0 R[new.fwd]=0 R[dl.own]=0 R[dl.fwd]=0
+for i in $(seq 1 "$repeat"); do
+	for e in own fwd; do
+		case $e in own) v=$entry_c ;; fwd) v=$entry_a ;; esac
+		echo "nodelink bench: $e: wrk and a 1 GiB download (run $i) ..."
+		bench_three R "$e" "$v" "$tmp/keep.lua" "$tmp/close.lua" \
+		    "$tmp/wrk.out"
+	done
+done
+
+echo
+echo "== sc node links (issue 21), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr)"
+echo "The same tunnel, its client on node C: through C's entry (owning) and A's (forwarding), same run"
+three_table owning forwarding forwarding/owning 0.7 R own fwd
