@@ -14,10 +14,6 @@
 # target of issue 21 (>= 0.7).  It asserts nothing and exits 0 unless the
 # set-up fails.
 #
-# INTERIM, until the cluster branch (node rows with heartbeats,
-# tunnels.node written when a session comes up) is merged: this script
-# writes node C's row and the tunnel's node with psql.
-#
 #   bench/nodelink.sh [-d seconds] [-r repeat] [BUILDDIR]
 #
 # -d         seconds of each wrk run (default 5)
@@ -133,16 +129,14 @@ print(t["id"], t["entry_proxy"], t["server_cert_sha256"])'
 }
 read -r id entry_c cert <<<"$(tunnel "$REST_C")" || die "no tunnel on C"
 
-# INTERIM (see above): C's row and the tunnel's node
-now=$(date +%s)
-sql "INSERT INTO nodes (name, host, kgp_port, entry_port, rest_url,
-    cert_sha256, state, started, heartbeat) VALUES ('nodec', '$C',
-    ${KGP_C##*:}, 0, 'http://$REST_C', '$cert', 'up', $now, $((now + 86400)))" ||
-    die "cannot write node C's row"
-sql "UPDATE tunnels SET node = 'nodec' WHERE id = '$id'" ||
-    die "cannot write tunnels.node"
+# C's row (its heartbeat) and the tunnel's session on C, as C writes them
+c_row() {
+	[ "$(sql "SELECT node FROM tunnels WHERE id = '$id'")" = nodec ] &&
+	    [ "$(sql "SELECT state FROM nodes WHERE name = 'nodec'")" = up ]
+}
+wait_for 10 c_row || die "node C's row or the tunnel's node not written"
 
-# node A: it learns the tunnel from the database
+# node A: it learns the tunnel from the database (and NOTIFY)
 "$B/server/sc-server" -d --db "$DB" --node nodea -s "$tmp/stateA" \
     -R "$REST_A" -K "$KGP_A" -E "$A" -G none -g 3600 >"$tmp/nodea.log" 2>&1 &
 pids+=($!)

@@ -20,10 +20,8 @@
 #     C's row says it is down), and 200 again once C is back and the
 #     client with it.
 #
-# INTERIM, until the cluster branch's heartbeats and session rows are
-# merged: the test writes node C's row (nodes, its heartbeat far ahead)
-# and tunnels.node of the tunnel with psql, where cluster's code will;
-# node A learns the tunnel from the database at its start.
+# C's row in the table nodes (its heartbeat) and the tunnel's node are
+# written by the nodes themselves (sc-server(8), CLUSTER).
 SC_DB=pg
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -39,20 +37,13 @@ start_app
 start_sc
 C_PID=$SERVER_PID
 
-# the interim rows (see above)
-CERT=$(rest GET "/$SC_USER/tunnels/$TUNNEL_ID" | json_get "j['server_cert_sha256']")
-case $CERT in SHA256:*) ;; *) fail "no server_cert_sha256: '$CERT'" ;; esac
-node_c_row() {
-	db_query "INSERT INTO nodes (name, host, kgp_port, entry_port,
-	    rest_url, cert_sha256, state, started, heartbeat) VALUES ('nodec',
-	    '$CLOUD_IP', $KGP_PORT, 0, '$REST_URL', '$CERT', 'up',
-	    $(date +%s), $(($(date +%s) + 86400))) ON CONFLICT (name) DO
-	    UPDATE SET state = 'up', heartbeat = $(($(date +%s) + 86400))" ||
-	    fail "cannot write node C's row"
+# C's row (its first heartbeat) and the tunnel's session on C, as the
+# nodes write them
+c_row() {
+	[ "$(db_query "SELECT state FROM nodes WHERE name = 'nodec'")" = up ] &&
+	    [ "$(db_query "SELECT node FROM tunnels WHERE id = '$TUNNEL_ID'")" = nodec ]
 }
-node_c_row
-db_query "UPDATE tunnels SET node = 'nodec' WHERE id = '$TUNNEL_ID'" ||
-    fail "cannot write tunnels.node"
+wait_for 10 c_row || fail "node C's row or tunnels.node not written: $(db_query "SELECT name, state FROM nodes")"
 
 # node A, after the tunnel: it learns it from the database
 ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/stateA" \
@@ -193,10 +184,12 @@ status_a() {
 code=$(status_a)
 case $code in 502|503) ;; *) fail "A for C's tunnel with C dead: $code" ;; esac
 ok "A for C's tunnel, C dead: $code"
-# INTERIM: C's row says it is down (cluster's heartbeat bound would)
-db_query "UPDATE nodes SET heartbeat = $(($(date +%s) - 60)) WHERE name = 'nodec'"
+# C's heartbeat stops: NODE_DEAD_SEC (10 s) after it, a node marks C
+# down and clears the tunnel's node
 is_503() { [ "$(status_a)" = 503 ]; }
-wait_for 5 is_503 || fail "A for C's tunnel, C down in its row: $(status_a)"
+wait_for 25 is_503 || fail "A for C's tunnel, C down: $(status_a)"
+c_down() { [ "$(db_query "SELECT state FROM nodes WHERE name = 'nodec'")" = down ]; }
+wait_for 5 c_down || fail "C's row does not say down"
 ok "A for C's tunnel, C's row down: 503"
 
 # C back (the same state directory and name): the client comes back to it
@@ -205,7 +198,6 @@ start_c() {
 	C_PID=$SERVER_PID
 }
 start_c
-node_c_row
 is_200() { [ "$(status_a)" = 200 ]; }
 wait_for 40 is_200 || fail "A for C's tunnel after C came back: $(status_a)"
 ok "C and its client back: 200 through A again"
