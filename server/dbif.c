@@ -468,21 +468,21 @@ db_node_beat(const struct node_info *ni, int keep)
 
 /*
  * The nodes whose heartbeat is older than before are down: marked so,
- * and the tunnels whose session they held held by none.  How many
- * nodes, or -1.
+ * and the tunnels whose session they held held by none.  1 when some
+ * node was marked down now, 0 when none was, -1 on a failure.
  */
 int
 db_nodes_sweep(int64_t before)
 {
-	int	 n = 0;
-
+	/* "not found": no row changed */
 	if (db_exec_params("UPDATE tunnels SET node = NULL WHERE node IN "
-	    "(SELECT name FROM nodes WHERE heartbeat < ?)", "i", before) == 0)
-		n = 0;
+	    "(SELECT name FROM nodes WHERE heartbeat < ?)", "i", before) ==
+	    -1 && strcmp(db_error(), "not found") != 0)
+		return (-1);
 	if (db_exec_params("UPDATE nodes SET state = 'down' WHERE heartbeat "
-	    "< ? AND state <> 'down'", "i", before) == 0)
-		n = 1;
-	return (n);
+	    "< ? AND state <> 'down'", "i", before) == -1)
+		return (strcmp(db_error(), "not found") == 0 ? 0 : -1);
+	return (1);
 }
 
 /* Each node's row (DB_NODE_COLUMNS) to cb(arg, columns, values). */

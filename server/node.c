@@ -156,10 +156,10 @@ node_beat(int fd, short ev, void *arg)
 		    db_error());
 	else if (beats++ == 0)
 		log_debug("node %s: first heartbeat", env->node);
-	if ((n = db_nodes_sweep(ni.heartbeat - NODE_DEAD_SEC)) > 0)
-		log_info("%d node%s without a heartbeat for %d s: down, their "
-		    "tunnels' clients may connect elsewhere", n, n == 1 ? "" :
-		    "s", NODE_DEAD_SEC);
+	/* a failure: the heartbeat's own said why (the database) */
+	if ((n = db_nodes_sweep(ni.heartbeat - NODE_DEAD_SEC)) == 1)
+		log_info("a node without a heartbeat for %d s: down, its "
+		    "tunnels' clients may connect elsewhere", NODE_DEAD_SEC);
 	memset(&l, 0, sizeof(l));
 	if ((l.n = calloc(NODES_MAX, sizeof(*l.n))) == NULL)
 		fatal("%s", __func__);
