@@ -1,4 +1,4 @@
-# What bench/run.sh, bench/wan.sh and bench/nodelink.sh share (bash;
+# What bench/run.sh, wan.sh, nodelink.sh and create.sh share (bash;
 # sourced).  They set $tmp (their directory) and BENCH_NAME (the prefix
 # of die's message).
 
