@@ -178,13 +178,16 @@ cpu_tree() {
 }
 hz=$(getconf CLK_TCK)
 
-# bench_cleanup: on exit, the processes of $pids stopped, $tmp removed
+# bench_cleanup: on exit, the processes of $pids stopped, bench_pg's
+# PostgreSQL too, $tmp removed
 bench_cleanup() {
 	local p
 	for p in "${pids[@]}"; do
 		kill "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
+	[ -z "${PG_DIR:-}" ] || runuser -u postgres -- "$PG_BIN/pg_ctl" \
+	    -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1
 	rm -rf "$tmp"
 }
 

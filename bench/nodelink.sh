@@ -62,22 +62,11 @@ KGP_A=$A:$((P0 + 2))
 tmp=$(mktemp -d /tmp/sc-bench-nodelink.XXXXXX)
 pids=()
 PG_DIR=
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	[ -z "$PG_DIR" ] || runuser -u postgres -- "$PG_BIN/pg_ctl" \
-	    -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
 BENCH_NAME="nodelink bench"
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
+trap bench_cleanup EXIT
+trap 'exit 1' INT TERM
 
 bench_pg
 # the application
