@@ -1,4 +1,4 @@
-# What bench/run.sh, bench/wan.sh and bench/nodelink.sh share (bash;
+# What bench/run.sh, wan.sh, nodelink.sh and create.sh share (bash;
 # sourced).  They set $tmp (their directory) and BENCH_NAME (the prefix
 # of die's message).
 
@@ -178,12 +178,40 @@ cpu_tree() {
 }
 hz=$(getconf CLK_TCK)
 
-# bench_cleanup: on exit, the processes of $pids stopped, $tmp removed
+# bench_cleanup: on exit, the processes of $pids stopped, bench_pg's
+# PostgreSQL too, $tmp removed
 bench_cleanup() {
 	local p
 	for p in "${pids[@]}"; do
 		kill "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
+	[ -z "${PG_DIR:-}" ] || runuser -u postgres -- "$PG_BIN/pg_ctl" \
+	    -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1
 	rm -rf "$tmp"
+}
+
+# bench_pg: a PostgreSQL server of the bench's own in $tmp/pg (initdb,
+# pg_ctl as the user postgres, a unix socket only); sets PG_DIR (for the
+# cleanup), PG_PASS, DB (sc-server's --db) and sql() (psql -c)
+bench_pg() {
+	chmod 755 "$tmp"
+	PG_DIR=$tmp/pg
+	mkdir -m 0700 "$PG_DIR" && chown postgres: "$PG_DIR" ||
+	    die "cannot make $PG_DIR"
+	PG_PASS=$(openssl rand -hex 12)
+	printf '%s\n' "$PG_PASS" >"$PG_DIR/pw" && chown postgres: "$PG_DIR/pw"
+	runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -U sc \
+	    --pwfile="$PG_DIR/pw" -A scram-sha-256 -E UTF8 \
+	    >"$tmp/initdb.log" 2>&1 || die "initdb failed"
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" \
+	    -l "$PG_DIR/postgres.log" -w -t 30 \
+	    -o "-k $PG_DIR -c listen_addresses=''" start >/dev/null ||
+	    die "PostgreSQL did not start"
+	DB="postgresql://sc:$PG_PASS@/postgres?host=$PG_DIR"
+}
+
+sql() {
+	PGPASSWORD=$PG_PASS psql -X -q -v ON_ERROR_STOP=1 -At \
+	    "postgresql://sc@/postgres?host=$PG_DIR" -c "$1"
 }

@@ -62,41 +62,13 @@ KGP_A=$A:$((P0 + 2))
 tmp=$(mktemp -d /tmp/sc-bench-nodelink.XXXXXX)
 pids=()
 PG_DIR=
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	[ -z "$PG_DIR" ] || runuser -u postgres -- "$PG_BIN/pg_ctl" \
-	    -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
 BENCH_NAME="nodelink bench"
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
+trap bench_cleanup EXIT
+trap 'exit 1' INT TERM
 
-# PostgreSQL, on a unix socket in $PG_DIR only
-chmod 755 "$tmp"
-PG_DIR=$tmp/pg
-mkdir -m 0700 "$PG_DIR" && chown postgres: "$PG_DIR" || die "cannot make $PG_DIR"
-PG_PASS=$(openssl rand -hex 12)
-printf '%s\n' "$PG_PASS" >"$PG_DIR/pw" && chown postgres: "$PG_DIR/pw"
-runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -U sc \
-    --pwfile="$PG_DIR/pw" -A scram-sha-256 -E UTF8 >"$tmp/initdb.log" 2>&1 ||
-    die "initdb failed"
-runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" \
-    -w -t 30 -o "-k $PG_DIR -c listen_addresses=''" start >/dev/null ||
-    die "PostgreSQL did not start"
-DB="postgresql://sc:$PG_PASS@/postgres?host=$PG_DIR"
-sql() {
-	PGPASSWORD=$PG_PASS psql -X -q -v ON_ERROR_STOP=1 -At \
-	    "postgresql://sc@/postgres?host=$PG_DIR" -c "$1"
-}
-
+bench_pg
 # the application
 mkdir -p "$tmp/www" "$tmp/nginx"
 chmod 755 "$tmp/www"

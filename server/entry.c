@@ -72,6 +72,7 @@ struct entry_pending {
 	struct entry_proxy	*proxy;
 	struct tunnel		*tunnel;	/* NULL: gateway, not yet */
 	void			*gate;		/* gate_ask()'s, waiting */
+	int			 gate_tries;	/* members picked for it */
 	int			 fd;
 	struct event		*ev;
 	struct event		*deadline;
@@ -763,8 +764,10 @@ entry_gate_ask(struct entry_pending *ep)
 {
 	char	 addr[ADDRSTR_MAX], *p;
 
-	event_free(ep->ev);
-	ep->ev = NULL;
+	if (ep->ev != NULL) {
+		event_free(ep->ev);
+		ep->ev = NULL;
+	}
 	evtimer_del(ep->deadline);
 	/* the rate limit counts addresses without the port */
 	strlcpy(addr, ep->peer, sizeof(addr));
@@ -787,6 +790,7 @@ entry_gate_answer(void *arg, const struct gate_answer *ans)
 	ep->gate = NULL;
 	switch (ans->result) {
 	case SRV_GATE_OK:
+		ep->gate_tries++;
 		if ((ep->tunnel = gate_choose(ans, text, sizeof(text))) ==
 		    NULL) {
 			log_info("gateway: %s from %s: %s 503",
@@ -846,17 +850,39 @@ entry_node_ask(struct entry_pending *ep)
 	/* ep may be gone now */
 }
 
-/* Where the session of ep's tunnel is: there over the node link, or 503. */
+/*
+ * Where the session of ep's tunnel is: there over the node link, or 503.
+ * A pool member the gateway picked that is on no node, or on one that
+ * cannot be reached, is passed over: the connection goes to another
+ * member (GATEWAY_TRIES picks at most).
+ */
 static void
 entry_node_answer(void *arg, const struct srv_node_rep *rep)
 {
 	struct entry_pending	*ep = arg;
 	struct tunnel		*t = ep->tunnel;
+	int			 sent = 0;
 
 	ep->nask = NULL;
+	if (rep->result == SRV_NODE_PEER && nodelink_forward(rep, ep->fd,
+	    ep->peer, ep->buf, ep->len) == 0)
+		sent = 1;
+	if (!sent && ep->proxy->tunnel == NULL && rep->result !=
+	    SRV_NODE_HERE) {
+		gate_failed(t);
+		if (ep->gate_tries < GATEWAY_TRIES) {
+			log_debug("gateway: tunnel %s: its node %s, another "
+			    "member for %s", t->id, rep->result ==
+			    SRV_NODE_PEER ? "cannot be reached" : "is none",
+			    ep->peer);
+			ep->tunnel = NULL;
+			entry_gate_ask(ep);
+			/* ep may be gone now */
+			return;
+		}
+	}
 	if (rep->result == SRV_NODE_PEER) {
-		if (nodelink_forward(rep, ep->fd, ep->peer, ep->buf,
-		    ep->len) == 0) {
+		if (sent) {
 			log_debug("tunnel %s: %s %s from %s: to node %s",
 			    t->id, ep->head->method, ep->head->target,
 			    ep->peer, rep->node);

@@ -291,6 +291,17 @@ gate_cached_free(struct gate_cached *c)
 	free(c);
 }
 
+/*
+ * A connection the gateway sent to t, a member whose session is on
+ * another node, found that node unreachable or t's session on none:
+ * t is passed over for GATEWAY_PASS_SEC while another member is not.
+ */
+void
+gate_failed(struct tunnel *t)
+{
+	t->gate_failed_ms = mono_ms();
+}
+
 /* A tunnel came (a new pool member, say): nothing kept is used again. */
 void
 gate_flush(void)
@@ -303,9 +314,10 @@ gate_flush(void)
  * The tunnel of ans (SRV_GATE_OK) a new connection goes to: of those
  * running with a KGP connection up, the one with the fewest open
  * streams; of equal ones, the one picked least recently.  In a cluster
- * (nodelink.c), when no member has a session here, the first running
- * one: entry.c asks which node has it.  NULL, and why
- * in why, when none is up.
+ * (nodelink.c), when no member has a session here, the running one
+ * picked least recently of those whose node did not fail a connection
+ * in the last GATEWAY_PASS_SEC (gate_failed()), else of all: entry.c
+ * asks which node has it.  NULL, and why in why, when none is up.
  */
 struct tunnel *
 gate_choose(const struct gate_answer *ans, char *why, size_t whylen)
@@ -314,8 +326,9 @@ gate_choose(const struct gate_answer *ans, char *why, size_t whylen)
 	struct kgp_client	*c;
 	struct kgp_conn_stats	 st;
 	uint64_t		 load, best_load = UINT64_MAX;
+	int64_t			 now = mono_ms();
 	size_t			 i;
-	int			 up;
+	int			 up, passed, remote_passed = 1;
 
 	for (i = 0; i < ans->nids; i++) {
 		TAILQ_FOREACH(t, &env->tunnels, entry)
@@ -335,8 +348,16 @@ gate_choose(const struct gate_answer *ans, char *why, size_t whylen)
 		}
 		if (!up) {
 			/* in a cluster, its session may be another node's */
-			if (remote == NULL && nodelink_enabled())
+			if (!nodelink_enabled())
+				continue;
+			passed = t->gate_failed_ms != 0 &&
+			    now - t->gate_failed_ms < GATEWAY_PASS_SEC * 1000;
+			if (remote == NULL || (remote_passed && !passed) ||
+			    (remote_passed == passed &&
+			    t->gate_picked < remote->gate_picked)) {
 				remote = t;
+				remote_passed = passed;
+			}
 			continue;
 		}
 		if (best == NULL || load < best_load || (load == best_load &&

@@ -232,6 +232,9 @@
 #define GATEWAY_CACHE_MAX	1024	/* answers kept, the oldest out */
 #define GATEWAY_ASK_MAX		256	/* questions out at once */
 #define GATEWAY_ASK_SEC		10	/* the REST worker answers within */
+/* a pool member on another node that failed a browser: passed over */
+#define GATEWAY_TRIES		3	/* members tried for one connection */
+#define GATEWAY_PASS_SEC	(NODE_DEAD_SEC + NODE_HEARTBEAT_SEC) /* so long */
 
 /*
  * The Tunnels web page (web.c, webpage.c, weblinks.c), served by the
@@ -391,6 +394,7 @@ struct tunnel {
 	int			 waiting;	/* an answer of the KGP worker */
 	int			 add_mode;	/* KGP: SRV_ADD_* until bound */
 	uint64_t		 gate_picked;	/* KGP: the gateway's last pick */
+	int64_t		 gate_failed_ms;	/* KGP: its node failed a pick */
 	/* tunnel_start(): told once the entry proxy is open (or not) */
 	void			(*start_cb)(struct tunnel *, int, const char *,
 				    void *);
@@ -918,6 +922,7 @@ void		 gate_ask(const char *, const char *, void (*)(void *,
 void		 gate_cancel(void *);
 void		 gate_reply(const struct srv_gate_rep *, size_t);
 void		 gate_flush(void);
+void		 gate_failed(struct tunnel *);
 struct tunnel	*gate_choose(const struct gate_answer *, char *, size_t);
 
 /* resign.c */
