@@ -133,7 +133,8 @@ kgp_link_event_valid(const void *p, size_t len)
 	const struct kgp_link_event	*ev = p;
 
 	if (len != sizeof(*ev) || ev->index >= SC_MAX_CONNECTIONS ||
-	    ev->resumed > 1 || ev->resumable > 1 || !FIELD_STR(ev->reason))
+	    ev->resumed > 1 || ev->resumable > 1 || ev->code > UINT16_MAX ||
+	    !FIELD_STR(ev->reason))
 		return (-1);
 	return (0);
 }

@@ -19,7 +19,7 @@
 
 #include "kgp.h"		/* KGP_CC_NAMELEN */
 
-#define SC_IMSG_VERSION		15
+#define SC_IMSG_VERSION		16
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -287,7 +287,8 @@ struct kgp_link_event {
 	uint32_t	 index;
 	uint32_t	 resumed;	/* UP */
 	uint32_t	 resumable;	/* DOWN */
-	uint32_t	 pad;
+	uint32_t	 code;		/* DOWN: the KGP code that ended it */
+					/* (kgp.7), or 0 */
 	uint64_t	 retransmitted;	/* UP: bytes sent again */
 	char		 reason[SC_REASON_LEN];	/* DOWN */
 };

@@ -323,6 +323,7 @@ struct link {
 	struct addrinfo		*ai_cur;
 	long			 backoff_ms;	/* the next delay */
 	int			 fails;		/* attempts failed in a row */
+	int			 soon;		/* quick retries (LINK_SOON_MAX) */
 	struct timespec		 lost;		/* when it broke */
 	struct link_proxy	*proxy;		/* CONNECT under way */
 };

@@ -58,6 +58,14 @@
 #define LINK_ASK_CONNECT_SEC	2
 #define LINK_ASK_SEC		4
 #define LINK_ASK_BACKOFF_MS	2000
+/*
+ * Before the tunnel was ever up, a server that refuses the HELLO with
+ * code 5 says "try again" (a node of a cluster that has not yet read a
+ * tunnel made through another node a moment ago): the connection tries
+ * again after LINK_SOON_MS, LINK_SOON_MAX times, before the backoff.
+ */
+#define LINK_SOON_MS		20
+#define LINK_SOON_MAX		10
 
 /* a CONNECT through the upstream proxy, while it is under way */
 struct link_proxy {
@@ -931,6 +939,16 @@ link_down(const struct kgp_link_event *ev)
 	if (was_up) {
 		env->reconnects++;
 		clock_gettime(CLOCK_MONOTONIC, &l->lost);
+	}
+	if (!env->ever_up && !was_up && ev->code == KGP_E_SHUTDOWN &&
+	    l->soon < LINK_SOON_MAX) {
+		l->soon++;
+		l->state = LINK_WAITING;
+		log_info("Reconnecting in 0.%02d seconds (connection %u: the "
+		    "server says try again)", LINK_SOON_MS / 10, l->index);
+		timer_add(l->reconnect_ev, 0, LINK_SOON_MS * 1000);
+		link_update_state();
+		return;
 	}
 	if (!env->ever_up &&
 	    ++env->early_failures >= EARLY_FAILURES_MAX) {

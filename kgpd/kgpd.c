@@ -385,7 +385,8 @@ kgpd_session(uint64_t session)
 }
 
 static void
-kgpd_link_event(int type, struct slot *sl, const char *reason, int resumable)
+kgpd_link_event(int type, struct slot *sl, const char *reason, int resumable,
+    int code)
 {
 	struct kgp_link_event	 ev;
 	struct kgp_conn_stats	 cs;
@@ -393,6 +394,7 @@ kgpd_link_event(int type, struct slot *sl, const char *reason, int resumable)
 	memset(&ev, 0, sizeof(ev));
 	ev.index = sl - slots;
 	ev.resumable = resumable;
+	ev.code = code;
 	if (type == IMSG_KGP_UP && sl->conn != NULL) {
 		kgp_conn_stats(sl->conn, &cs);
 		ev.resumed = cs.last_resumed;
@@ -412,7 +414,7 @@ kgpd_up(struct kgp_conn *c, void *arg)
 		return;
 	log_debug("KGP connection %td up (server %s)", sl - slots,
 	    kgp_conn_peer_hash(c));
-	kgpd_link_event(IMSG_KGP_UP, sl, NULL, 0);
+	kgpd_link_event(IMSG_KGP_UP, sl, NULL, 0, 0);
 }
 
 /* The link broke; the session waits for the controller's new socket. */
@@ -426,7 +428,7 @@ kgpd_broken(struct kgp_conn *c, int code, const char *why, void *arg)
 		kgp_conn_close(c, KGP_E_SHUTDOWN, "retired");
 		return;
 	}
-	kgpd_link_event(IMSG_KGP_DOWN, sl, why, 1);
+	kgpd_link_event(IMSG_KGP_DOWN, sl, why, 1, 0);
 }
 
 /*
@@ -453,7 +455,7 @@ kgpd_goaway(struct kgp_conn *c, int code, const char *text, void *arg)
 	sl->conn = NULL;
 	snprintf(why, sizeof(why), "the server is draining it (%s)",
 	    text[0] ? text : kgp_code_name(code));
-	kgpd_link_event(IMSG_KGP_DOWN, sl, why, 0);
+	kgpd_link_event(IMSG_KGP_DOWN, sl, why, 0, 0);
 }
 
 static void
@@ -491,7 +493,7 @@ kgpd_down(struct kgp_conn *c, int code, const char *why, void *arg)
 		    strlen(why) + 1);
 		break;
 	default:
-		kgpd_link_event(IMSG_KGP_DOWN, sl, why, 0);
+		kgpd_link_event(IMSG_KGP_DOWN, sl, why, 0, code);
 		break;
 	}
 	kgp_conn_free(c);
@@ -673,7 +675,7 @@ kgpd_connect(int fd, uint32_t index)
 fail:
 	kgp_tls_free(io);
 	close(fd);
-	kgpd_link_event(IMSG_KGP_DOWN, sl, why, sl->conn != NULL);
+	kgpd_link_event(IMSG_KGP_DOWN, sl, why, sl->conn != NULL, 0);
 }
 
 /* The controller's messages.  It is trusted: what does not fit is fatal. */
@@ -752,7 +754,7 @@ kgpd_early_end(struct imsgev *iev, struct imsg *imsg)
 	sl = &slots[index];
 	if (c == NULL) {
 		kgpd_link_event(IMSG_KGP_DOWN, sl, "the early connection "
-		    "was lost", 0);
+		    "was lost", 0, 0);
 		return (IMSGEV_OK);
 	}
 	kgpd_params(&params, &conf, index);
@@ -763,7 +765,7 @@ kgpd_early_end(struct imsgev *iev, struct imsg *imsg)
 		sl->conn = NULL;
 		kgp_conn_free(c);
 		kgpd_link_event(IMSG_KGP_DOWN, sl, "the early connection "
-		    "cannot go on", 0);
+		    "cannot go on", 0, 0);
 	}
 	return (IMSGEV_OK);
 }

@@ -6,7 +6,9 @@
 #  1. sc "one" is placed on a (no node holds a session yet, the node
 #     that answers wins ties); once a's heartbeat says it holds one, the
 #     create answer of sc "two" names b, the least-loaded node, and its
-#     connection comes up there (tunnels.node = b); "sc-server node
+#     connection comes up there (tunnels.node = b; while b's parent is
+#     stopped, b answers its HELLO "try again" and sc tries again after
+#     20 ms, not after the backoff); "sc-server node
 #     list" shows both nodes up, a and b holding one tunnel each;
 #  2. node b killed with SIGKILL: sc "two" asks the REST API again,
 #     moves to a and fetches a page through a's entry proxy again within
@@ -29,7 +31,17 @@ sc_ready one
 id1=$(sc_id one)
 wait_for 5 node_is "$id1" a || fail "sc one's tunnel $id1 is held by '$(node_of "$id1")', not a"
 wait_for 10 held a 1 || fail "node a's row does not say it holds 1 tunnel"
+# b's parent stopped: b's KGP worker has not read sc two's tunnel (made
+# through a a moment before) and answers its HELLO "try again" (code 5);
+# sc tries again after 20 ms (LINK_SOON_MS), not after the backoff, and
+# the tunnel comes up once b's parent reads it
+kill -STOP "$SERVER_B"
 sc_v4 two -i two-$$
+if ! wait_for 15 grep -q "Reconnecting in 0.02 seconds (connection 0: the server says try again)" "$TMP/two.log"; then
+	kill -CONT "$SERVER_B"
+	fail "sc two did not try again at once: $(grep -i 'reconnect\|lost' "$TMP/two.log" | head -n 5)"
+fi
+kill -CONT "$SERVER_B"
 sc_ready two
 id2=$(sc_id two)
 wait_for 5 node_is "$id2" b || fail "sc two's tunnel $id2 is held by '$(node_of "$id2")', not b"
