@@ -42,12 +42,6 @@ builddir=${1:-build-release}
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$nginx_bin" ] || { echo "cores: nginx is needed (bench/run.sh --install)"; exit 1; }
 
-cd "$top" || exit 1
-[ -f "$builddir/build.ninja" ] ||
-    meson setup "$builddir" -Dbuildtype=release >/dev/null || exit 1
-ninja -C "$builddir" -j2 controller/sc kgpd/kgpd proxyd/proxyd \
-    server/sc-server sc-ctl/sc-ctl >/dev/null || exit 1
-case $builddir in /*) B=$builddir ;; *) B=$top/$builddir ;; esac
 ulimit -n "$(ulimit -Hn)"
 
 P0=${SC_BENCH_PORT:-24500}
@@ -64,6 +58,8 @@ trap 'exit 1' INT TERM
 BENCH_NAME=cores
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
+bench_build "$builddir" controller/sc kgpd/kgpd proxyd/proxyd \
+    server/sc-server sc-ctl/sc-ctl
 
 mkdir -p "$tmp/www" "$tmp/nginx"
 chmod 755 "$tmp" "$tmp/www"

@@ -38,10 +38,6 @@ for t in curl python3 psql "$PG_BIN/initdb" "$PG_BIN/pg_ctl"; do
 	    { echo "create bench: $t is needed (curl postgresql)"; exit 1; }
 done
 
-cd "$top" || exit 1
-[ -f "$builddir/build.ninja" ] || meson setup "$builddir" -Dbuildtype=release || exit 1
-ninja -C "$builddir" >/dev/null || exit 1
-case $builddir in /*) B=$builddir ;; *) B=$top/$builddir ;; esac
 
 P0=${SC_BENCH_PORT:-24600}
 tmp=$(mktemp -d /tmp/sc-bench-create.XXXXXX)
@@ -50,6 +46,7 @@ PG_DIR=
 BENCH_NAME="create bench"
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
+bench_build "$builddir"
 trap bench_cleanup EXIT
 trap 'exit 1' INT TERM
 bench_pg

@@ -76,6 +76,19 @@ ratio_row() {
 	    "$r (>=$4: $(awk -v v="$r" -v t="$4" 'BEGIN { if (v !~ /^[0-9.]+$/) print "n/a"; else print (v >= t ? "met" : "NOT met") }'))"
 }
 
+# bench_build DIR [TARGET...]: the meson build directory DIR (relative
+# to $top, or absolute) set up as a release build if it is not one yet
+# and built (only TARGETs when given); B its absolute path
+bench_build() {
+	local dir=$1
+	shift
+	cd "$top" || exit 1
+	[ -f "$dir/build.ninja" ] ||
+	    meson setup "$dir" -Dbuildtype=release >/dev/null || exit 1
+	ninja -C "$dir" -j2 "$@" >/dev/null || exit 1
+	case $dir in /*) B=$dir ;; *) B=$top/$dir ;; esac
+}
+
 # nginx_conf CONNS LISTEN [SERVER...]: $tmp/nginx.conf, the files of
 # $tmp/www on LISTEN (/upload reads a body and discards it: 204) and the
 # extra server blocks given

@@ -44,10 +44,6 @@ done
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$nginx_bin" ] || { echo "nodelink bench: nginx is needed"; exit 1; }
 
-cd "$top" || exit 1
-[ -f "$builddir/build.ninja" ] || meson setup "$builddir" -Dbuildtype=release || exit 1
-ninja -C "$builddir" >/dev/null || exit 1
-case $builddir in /*) B=$builddir ;; *) B=$top/$builddir ;; esac
 ulimit -n "$(ulimit -Hn)"
 
 P0=${SC_BENCH_PORT:-24500}
@@ -65,6 +61,7 @@ PG_DIR=
 BENCH_NAME="nodelink bench"
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
+bench_build "$builddir"
 trap bench_cleanup EXIT
 trap 'exit 1' INT TERM
 

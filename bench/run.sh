@@ -96,10 +96,6 @@ for t in "$nginx_bin" "$sshd_bin" "$tinyproxy_bin"; do
 	[ -x "$t" ] || { echo "bench: $t is needed (bench/run.sh --install)"; exit 1; }
 done
 
-cd "$top" || exit 1
-[ -f "$builddir/build.ninja" ] || meson setup "$builddir" -Dbuildtype=release || exit 1
-ninja -C "$builddir" >/dev/null || exit 1
-case $builddir in /*) B=$builddir ;; *) B=$top/$builddir ;; esac
 
 # every process started here inherits the highest file limit
 ulimit -n "$(ulimit -Hn)"
@@ -127,6 +123,7 @@ trap 'exit 1' INT TERM
 BENCH_NAME=bench
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
+bench_build "$builddir"
 
 cc -O2 -o "$tmp/connrate" "$top/bench/connrate.c" || die "cannot build connrate"
 cc -O2 -o "$tmp/tlsrate" "$top/bench/tlsrate.c" -lssl -lcrypto -lpthread \

@@ -75,11 +75,6 @@ if [ "$nopeer" = 0 ] && { [ ! -x "$sshd_bin" ] || [ ! -x "$tinyproxy_bin" ] ||
 	nopeer=1
 fi
 
-cd "$top" || exit 1
-[ -f "$builddir/build.ninja" ] || meson setup "$builddir" -Dbuildtype=release || exit 1
-ninja -C "$builddir" controller/sc server/sc-server kgpd/kgpd proxyd/proxyd \
-    >/dev/null || exit 1
-case $builddir in /*) B=$builddir ;; *) B=$top/$builddir ;; esac
 ulimit -n "$(ulimit -Hn)"
 
 NS_S=scwan-s
@@ -121,6 +116,7 @@ trap 'exit 1' INT TERM
 BENCH_NAME=wan
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
+bench_build "$builddir" controller/sc server/sc-server kgpd/kgpd proxyd/proxyd
 in_s() { ip netns exec "$NS_S" "$@"; }
 in_c() { ip netns exec "$NS_C" "$@"; }
 # in the background, its pid kept: ip netns exec execs the program, so
