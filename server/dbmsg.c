@@ -158,6 +158,12 @@ dbmsg_poll(struct imsgev *rest)
 	changed = db_changed(dbmsg_tunnel_sync, rest);
 	if ((changed & DB_CHANGED_ALL) && rest != NULL && env->cluster)
 		dbmsg_sync_all(rest);
+	/*
+	 * A new connection may have the number of the closed one's
+	 * descriptor, whose event the kernel dropped with it: add it again.
+	 */
+	if (changed & DB_CHANGED_ALL)
+		watch_fd = -2;
 	dbmsg_watch(NULL);
 	return ((changed & DB_CHANGED_ACCOUNTS) && dbmsg_reload() == 0);
 }
