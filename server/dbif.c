@@ -537,16 +537,14 @@ db_cluster_secret(char *buf, size_t len)
 	struct db_node_name	 nn;
 	uint8_t			 r[NODE_SECRET_LEN / 2];
 	char			 hex[NODE_SECRET_LEN + 1];
-	size_t			 i;
 
 	if (len < sizeof(hex))
 		return (db_fail("no room"));
 	arc4random_buf(r, sizeof(r));
-	for (i = 0; i < sizeof(r); i++)
-		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	hexencode(r, sizeof(r), hex);
 	explicit_bzero(r, sizeof(r));
 	/* no row changed ("not found"): another node made it first */
-	if (db_run("INSERT INTO cluster (name, value) VALUES ('node-secret', "
+	if (db_exec_params("INSERT INTO cluster (name, value) VALUES ('node-secret', "
 	    "?) ON CONFLICT (name) DO NOTHING", "s", hex) == -1 &&
 	    strcmp(db_error(), "not found") != 0) {
 		explicit_bzero(hex, sizeof(hex));
