@@ -930,7 +930,7 @@ conn_may_open(struct kgp_conn *c)
 	    c->next_id < 0x7fffffff);
 }
 
-/* Server: the new stream s is told to the peer (OPEN, with meta). */
+/* The opening end: the new stream s is told to the peer (OPEN, meta). */
 static void
 stream_opened(struct kgp_stream *s, const char *meta)
 {
@@ -1020,7 +1020,7 @@ kgp_local_close(struct bufferevent *local)
 		return;
 	/* what it wrote goes on, then FIN */
 	if (bufferevent_pair_get_partner(local) != NULL)
-		bufferevent_flush(local, EV_WRITE, BEV_FINISHED);
+		kgp_local_shutdown(local);
 	bufferevent_free(local);
 }
 

@@ -207,8 +207,7 @@ cli_node_row(void *arg, int n, const char **v)
 	snprintf(addr, sizeof(addr), "%s:%d/%d", ni.host, ni.kgp_port,
 	    ni.entry_port);
 	printf("%-20s %-28s %-9s %7lld %7lld %5lld\n", ni.name, addr,
-	    node_state_name(ni.alive || ni.state == NODE_DOWN ? ni.state :
-	    NODE_DOWN), (long long)ni.tunnels, (long long)ni.streams,
+	    node_state_name(ni.alive ? ni.state : NODE_DOWN), (long long)ni.tunnels, (long long)ni.streams,
 	    (long long)(time(NULL) - ni.heartbeat));
 }
 

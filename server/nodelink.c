@@ -99,6 +99,7 @@ static struct nodelink *nodelink_get(const struct srv_node_rep *);
 static int	 nodelink_connect(struct nodelink *);
 static void	 nodelink_connected(int, short, void *);
 static void	 nodelink_idle(int, short, void *);
+static void	 nodelink_mark_failed(struct nodelink *);
 static void	 nodelink_failed(struct nodelink *, const char *);
 static void	 nodelink_flush(struct nodelink *, const char *);
 static void	 nodelink_free(struct nodelink *);
@@ -444,6 +445,14 @@ nodelink_connected(int fd, short ev, void *arg)
 	l->used_ms = mono_ms();
 }
 
+/* l failed now: no new link before NODELINK_RETRY_MS (0: not failed). */
+static void
+nodelink_mark_failed(struct nodelink *l)
+{
+	if ((l->failed_ms = mono_ms()) == 0)
+		l->failed_ms = 1;
+}
+
 /*
  * l cannot carry streams: what waits for it gets a 502, the next
  * browser for its node tries again after NODELINK_RETRY_MS.
@@ -453,9 +462,7 @@ nodelink_failed(struct nodelink *l, const char *why)
 {
 	log_warnx("node %s (%s port %d): no link: %s", l->name, l->addr,
 	    l->port, why);
-	l->failed_ms = mono_ms();
-	if (l->failed_ms == 0)
-		l->failed_ms = 1;
+	nodelink_mark_failed(l);
 	nodelink_flush(l, "The node that holds the tunnel's client cannot be "
 	    "reached.");
 }
@@ -587,7 +594,7 @@ nodelink_down(struct kgp_conn *conn, int code, const char *reason,
 	log_info("node %s: link closed: %s%s%s", l->name,
 	    kgp_code_name(code), *text ? ": " : "", text);
 	if (code != KGP_E_NONE)
-		l->failed_ms = mono_ms();
+		nodelink_mark_failed(l);
 }
 
 /* Shutting down: every link closes, what waits gets a 502. */

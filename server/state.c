@@ -1034,7 +1034,6 @@ state_sync(char *buf, size_t len, void (*remote)(struct tunnel *),
     void (*gone)(const char *))
 {
 	struct state_line	*sl, *tmp;
-	struct tunnel		*t, *ttmp;
 	json_t			*o;
 	const char		*id;
 	char			*p, *end = buf + len, *nl;
@@ -1079,9 +1078,8 @@ state_sync(char *buf, size_t len, void (*remote)(struct tunnel *),
 	RB_FOREACH_SAFE(sl, state_lines, &lines, tmp) {
 		if (sl->gen == lines_gen || sl->seq != 0 || sl->gone)
 			continue;
-		TAILQ_FOREACH_SAFE(t, &env->tunnels, entry, ttmp)
-			if (strcmp(t->id, sl->id) == 0)
-				gone(t->id);
+		if (tunnel_find(sl->id) != NULL)
+			gone(sl->id);
 		RB_REMOVE(state_lines, &lines, sl);
 		free(sl);
 	}
