@@ -19,7 +19,9 @@
  * both before relaying; they are checked again here).
  *
  * The parent is trusted (it started us): a message of it that does not
- * fit is fatal.  When the parent goes away, the process exits.
+ * fit is fatal.  When the parent goes away, the process exits.  The KGP
+ * worker's channel is not: what goes wrong on it (a bad message, an
+ * answer that cannot be queued) closes that channel, never this process.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -332,8 +334,19 @@ ca_sign(struct imsgev *iev, struct imsg *imsg)
 	}
 	/* the way it came: the parent, or the KGP worker's channel */
 	if (imsg_compose_event(iev, IMSG_SRV_CA_CERT, 0, 0, -1, &rep,
-	    offsetof(struct srv_ca_rep, der) + rep.len) == -1)
-		fatal("%s: imsg_compose", __func__);
+	    offsetof(struct srv_ca_rep, der) + rep.len) == -1) {
+		if (iev != &iev_kgp)
+			fatal("%s: imsg_compose", __func__);
+		/*
+		 * One channel lost, not the CA: the KGP worker sees it
+		 * close, fails what it asked there and asks through the
+		 * parent until the next channel.
+		 */
+		log_warn("%s: the answer for %s cannot be queued: the KGP "
+		    "worker's channel closed", __func__, req.name);
+		imsgev_clear(iev);
+		return (IMSGEV_GONE);
+	}
 	return (IMSGEV_OK);
 }
 

@@ -212,8 +212,13 @@ tunnel_add(const struct srv_tunnel_add *a)
 		t = NULL;
 	}
 	if (t != NULL) {
+		/*
+		 * The REST worker's word, relayed: a bug or a worker gone
+		 * wrong, not a reason to end every tunnel of this node.
+		 */
 		if (a->mode == SRV_ADD_NEW)
-			fatalx("%s: tunnel %s added twice", __func__, a->id);
+			log_warnx("%s: tunnel %s added twice: it keeps what "
+			    "it had", __func__, a->id);
 		tunnel_report(t, NULL);
 		/* a new REST worker: it gets the figures again (weblinks.c) */
 		t->links_sum = 0;
