@@ -42,6 +42,7 @@ static log_sink_t	 log_sink;
 /* the writer thread */
 static pthread_mutex_t	 lw_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 lw_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t	 lw_done = PTHREAD_COND_INITIALIZER;	/* written */
 static pthread_t	 lw_thread;
 static int		 lw_on;		/* it runs: lines go to the queue */
 static pid_t		 lw_pid;	/* in this process */
@@ -49,6 +50,7 @@ static char		*lw_buf, *lw_spare;
 static size_t		 lw_len;
 static uint64_t		 lw_dropped;	/* since the last report */
 static uint64_t		 lw_dropped_all;
+static uint64_t		 lw_queued, lw_written;	/* bytes, since the start */
 static int		 lw_reopen, lw_stop;
 
 static void	 log_out(const char *, size_t);
@@ -330,8 +332,13 @@ log_writer(void *arg)
 		if (dropped > 0)
 			log_note("%llu log lines dropped: the log could not "
 			    "keep up", (unsigned long long)dropped);
-		if (len > 0)
+		if (len > 0) {
 			log_write_fd(buf, len);
+			pthread_mutex_lock(&lw_mtx);
+			lw_written += len;
+			pthread_cond_broadcast(&lw_done);
+			pthread_mutex_unlock(&lw_mtx);
+		}
 		if (stop && len == 0 && dropped == 0)
 			break;
 	}
@@ -386,6 +393,33 @@ log_writer_stop(void)
 	lw_buf = lw_spare = NULL;
 }
 
+/*
+ * Wait until the lines queued so far are written, LOG_FLUSH_MAX_MS at
+ * most: what follows (a readyfile) is not seen before them.
+ */
+void
+log_writer_flush(void)
+{
+	struct timespec	 ts;
+	uint64_t	 want;
+
+	if (!lw_on || getpid() != lw_pid)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += LOG_FLUSH_MAX_MS / 1000;
+	ts.tv_nsec += LOG_FLUSH_MAX_MS % 1000 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&lw_mtx);
+	want = lw_queued;
+	while (lw_written < want)
+		if (pthread_cond_timedwait(&lw_done, &lw_mtx, &ts) != 0)
+			break;
+	pthread_mutex_unlock(&lw_mtx);
+}
+
 static void
 log_writer_atexit(void)
 {
@@ -418,6 +452,7 @@ log_out(const char *line, size_t len)
 	} else {
 		memcpy(lw_buf + lw_len, line, len);
 		lw_len += len;
+		lw_queued += len;
 	}
 	pthread_cond_signal(&lw_cond);
 	pthread_mutex_unlock(&lw_mtx);

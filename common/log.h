@@ -12,7 +12,9 @@
  * into a queue of at most LOG_QUEUE_MAX bytes and the thread writes it,
  * so that a slow disk or a slow reader of standard output never blocks
  * the event loop.  A line that does not fit is dropped and counted; the
- * count is written as a line of its own once the queue has room.
+ * count is written as a line of its own once the queue has room.  What
+ * must not be seen before a line (the readyfile after "Sauce Connect is
+ * up") waits for it with log_writer_flush().
  */
 #ifndef SC_LOG_H
 #define SC_LOG_H
@@ -42,6 +44,7 @@
 #define LOG_QUEUE_MAX	(1024 * 1024)	/* bytes waiting for the writer */
 #define LOG_ROTATE_KEEP	3		/* --max-logsize: FILE.1 .. FILE.3 */
 #define LOG_MAXSIZE_MIN	4096		/* --max-logsize: at least, bytes */
+#define LOG_FLUSH_MAX_MS 1000		/* log_writer_flush(): at most */
 
 typedef void	(*log_sink_t)(int, const char *);
 
@@ -59,6 +62,7 @@ void	 log_set_maxsize(uint64_t);
 int	 log_reopen(void);
 int	 log_writer_start(void);
 void	 log_writer_stop(void);
+void	 log_writer_flush(void);
 uint64_t log_dropped(void);
 void	 log_set_sink(log_sink_t);
 void	 log_emit(int, const char *, const char *);

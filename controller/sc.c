@@ -215,6 +215,8 @@ sc_touch_readyfile(void)
 {
 	if (env->conf->readyfile == NULL)
 		return;
+	/* whoever waits for it finds "Sauce Connect is up" in the log */
+	log_writer_flush();
 	if (spawner_readyfile(env->conf->readyfile) == -1)
 		log_warn("readyfile %s", env->conf->readyfile);
 	else if (sc_pw.pw_name == NULL)

@@ -98,7 +98,7 @@ check_tunnel
 sc_alive "after the restart"
 n=$(ctl_field reconnects)
 [ "$n" -ge 1 ] 2>/dev/null || fail "sc-ctl reconnects '$n', want >= 1"
-grep -q "tunnel $TUNNEL_ID .* restored" "$TMP/server.log" ||
+wait_for 5 grep -q "tunnel $TUNNEL_ID .* restored" "$TMP/server.log" ||
     fail "no 'restored' line in the server's log"
 ok "SIGTERM + restart: request through the same $ENTRY after ${MS} ms," \
     "tunnel $TUNNEL_ID running, sc $SC_PID still up, reconnects $n"
@@ -140,7 +140,7 @@ SQUAT=$!
 PIDS+=("$SQUAT")
 wait_for 5 test -f "$TMP/squat.ready" || fail "cannot take port $port"
 restart_server
-grep -q "entry proxy port $port is taken" "$TMP/server.log" ||
+wait_for 5 grep -q "entry proxy port $port is taken" "$TMP/server.log" ||
     fail "no warning that entry port $port is taken"
 old=$ENTRY
 ENTRY=$(tunnel_get entry_proxy)
@@ -156,7 +156,7 @@ kill "$SQUAT"
 stop_server TERM
 printf '{"version": 1, "tunnels": [{"id": \001garbage' >"$STATE"
 restart_server
-grep -q "tunnels.json is corrupt" "$TMP/server.log" ||
+wait_for 5 grep -q "tunnels.json is corrupt" "$TMP/server.log" ||
     fail "no warning about the corrupt tunnels.json"
 [ -f "$STATE.bad" ] || fail "the corrupt file was not kept as $STATE.bad"
 ids=$(rest GET "/$SC_USER/tunnels") || fail "REST list failed"
