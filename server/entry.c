@@ -359,7 +359,7 @@ entry_from_node(struct tunnel *t, int fd, const char *peer)
 	struct sockaddr_storage	 ss;
 	struct timeval		 tv = { ENTRY_HEAD_SEC, 0 };
 
-	entry_accepted++;
+	/* counted once, in entry_accept(), by the node the browser chose */
 	memset(&ss, 0, sizeof(ss));
 	if (t->proxy == NULL) {
 		close(fd);

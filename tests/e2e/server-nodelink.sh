@@ -11,6 +11,7 @@
 #     them, -P); with them 64 MiB down and 64 MiB up, byte-exact
 #     (digests); the link is logged up on both nodes and C's entry
 #     serves the request as from nodea;
+#     C's metrics count no entry connection for them (A's counted them);
 #  2. A's gateway (-G): a download of 64 MiB, byte-exact;
 #  3. a node HELLO with a wrong secret: ERROR code 3, C logs it; with
 #     the right one, a stream naming an unknown tunnel is REFUSEd (8);
@@ -25,6 +26,7 @@
 SC_DB=pg
 . "$(dirname "$0")/lib.sh"
 e2e_init
+prom_init
 
 A_IP=10.216.$N.1
 A_REST=http://$A_IP:$REST_PORT/rest/v1
@@ -32,7 +34,7 @@ A_GW=$A_IP:4480
 cloud ip addr add "$A_IP/32" dev lo
 office ip route add "$A_IP/32" via "$CLOUD_IP"
 
-start_server --node nodec -g 3600
+start_server --node nodec -g 3600 -m "$CLOUD_IP:9100"
 start_app
 start_sc
 C_PID=$SERVER_PID
@@ -116,6 +118,18 @@ got=$(sha256sum "$TMP/gw" | cut -d' ' -f1)
     fail "through A's gateway: $code, digest $got, want $want"
 rm -f "$TMP/gw" "$TMP/down"
 ok "64 MiB through node A's gateway (-G) to the client on node C, byte-exact"
+
+# the browsers' connections went to A only: C serves their streams
+# (counted in the same figures) but accepted none of them
+c_metric() {
+	cloud curl -sS --max-time 5 -o "$TMP/metricsC" "http://$CLOUD_IP:9100/metrics" &&
+	    [ "$(prom_value "$TMP/metricsC" "$1")" -ge "$2" ] 2>/dev/null
+}
+wait_for 10 c_metric sc_server_streams_total 3 ||
+    fail "node C's metrics: $(grep streams_total "$TMP/metricsC")"
+n=$(prom_value "$TMP/metricsC" sc_server_entry_connections_total)
+[ "$n" = 0 ] || fail "node C counts $n entry connections for browsers that connected to A, want 0"
+ok "a browser's connection forwarded from A to C is not counted by C"
 
 # 3. a node HELLO: a wrong secret, then an unknown tunnel
 ans=$(cloud "$PYTHON" "$E2E_DIR/nodehello.py" "$CLOUD_IP" "$KGP_PORT" \
