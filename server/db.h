@@ -55,8 +55,6 @@ int		 db_fail(const char *, ...)
 int		 db_import_accounts(const char *, int *, int (*)(const char *,
 		    const char *, va_list));
 void		 db_import_done(const char *, int, const char *);
-int		 db_tunnel_check(const char *, size_t, json_t **,
-		    const char **, const char **, const char **);
 int		 db_tunnels_delta(const char *, size_t, int (*)(void *,
 		    const char *, const char *, const char *, const char *,
 		    size_t), int (*)(void *, const char *), void *);

@@ -193,18 +193,14 @@ db_url_mask(char *url)
 }
 
 /*
- * A tunnel's line (n bytes at p) the worker made, checked before it is
- * written: JSON with an id, an owner and a status that fit.  0 with the
- * object in *op (the strings are its), or -1.
+ * A tunnel's line the worker made (o, parsed), checked before it is
+ * written: an id, an owner and a status that fit.  0 with the strings
+ * (o's) in *id, *owner, *status, or -1.
  */
-int
-db_tunnel_check(const char *p, size_t n, json_t **op, const char **id,
-    const char **owner, const char **status)
+static int
+db_tunnel_check(json_t *o, const char **id, const char **owner,
+    const char **status)
 {
-	json_t	*o;
-
-	if ((o = json_loadb(p, n, JSON_REJECT_DUPLICATES, NULL)) == NULL)
-		return (-1);
 	*id = json_string_value(json_object_get(o, "id"));
 	*owner = json_string_value(json_object_get(o, "owner"));
 	*status = json_string_value(json_object_get(o, "status"));
@@ -212,11 +208,8 @@ db_tunnel_check(const char *p, size_t n, json_t **op, const char **id,
 	    !account_name_valid(*owner) || *status == NULL ||
 	    (strcmp(*status, "running") != 0 &&
 	    strcmp(*status, "halting") != 0 &&
-	    strcmp(*status, "terminated") != 0)) {
-		json_decref(o);
+	    strcmp(*status, "terminated") != 0))
 		return (-1);
-	}
-	*op = o;
 	return (0);
 }
 
@@ -247,18 +240,14 @@ db_tunnels_delta(const char *buf, size_t len, int (*put)(void *,
 		if ((o = json_loadb(p, nl - p, JSON_REJECT_DUPLICATES,
 		    NULL)) == NULL)
 			return (EINVAL);
+		/* parsed once: a deletion, or a line to upsert */
 		id = json_string_value(json_object_get(o, "delete"));
-		if (id != NULL && json_object_size(o) == 1) {
+		if (id != NULL && json_object_size(o) == 1)
 			error = tunnel_id_valid(id) ? del(arg, id) : EINVAL;
-			json_decref(o);
-			if (error != 0)
-				return (error);
-			continue;
-		}
-		json_decref(o);
-		if (db_tunnel_check(p, nl - p, &o, &id, &owner, &status) == -1)
-			return (EINVAL);
-		error = put(arg, id, owner, status, p, nl - p);
+		else if (db_tunnel_check(o, &id, &owner, &status) == -1)
+			error = EINVAL;
+		else
+			error = put(arg, id, owner, status, p, nl - p);
 		json_decref(o);
 		if (error != 0)
 			return (error);

@@ -272,6 +272,7 @@ reg_kgp_down(void)
 			t->status = TUNNEL_TERMINATED;
 			t->shutdown_time = time(NULL);
 			log_info("tunnel %s terminated: deleted", t->id);
+			state_dirty(t);
 			changed = 1;
 		}
 		reg_answered(t);
@@ -341,8 +342,10 @@ reg_state(const struct srv_tstate *ts)
 	}
 	weblinks_state(t, ts, ostatus, onlinks);
 	reg_answered(t);
-	if (changed)
+	if (changed) {
+		state_dirty(t);
 		state_save();
+	}
 }
 
 /*
@@ -456,6 +459,7 @@ reg_delete(struct tunnel *t)
 	}
 	weblinks_event(t, "stopped by its owner: %s",
 	    tunnel_status_name(t->status));
+	state_dirty(t);
 	state_save();
 }
 
@@ -847,6 +851,8 @@ reg_remote(struct tunnel *nt)
 		t->shutdown_time = 0;
 		reg_send(t, SRV_ADD_REMOTE);
 	}
+	/* what it took may differ from its line here (state.c compares) */
+	state_dirty(t);
 	tunnel_free(nt);
 }
 

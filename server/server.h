@@ -392,6 +392,12 @@ struct tunnel {
 	int			 nlinks;
 	int			 connected;
 	int			 waiting;	/* an answer of the KGP worker */
+	/*
+	 * The REST worker: its line in the registry is as last sent, so a
+	 * save need not make it again (state.c); 0 (new, or changed since:
+	 * state_dirty()): it is made and compared.
+	 */
+	int			 state_clean;
 	int			 add_mode;	/* KGP: SRV_ADD_* until bound */
 	uint64_t		 gate_picked;	/* KGP: the gateway's last pick */
 	int64_t		 gate_failed_ms;	/* KGP: its node failed a pick */
@@ -861,7 +867,7 @@ void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,
 		    size_t));
 uint64_t	 state_save(void);
 void		 state_save_soon(void);
-void		 state_line_known(const char *, const char *, size_t);
+void		 state_dirty(struct tunnel *);
 void		 state_line_forget(const char *);
 void		 state_sync(char *, size_t, void (*)(struct tunnel *),
 		    void (*)(const char *));

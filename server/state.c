@@ -104,6 +104,7 @@ static int	 state_line_cmp(struct state_line *, struct state_line *);
 static struct state_line *state_line_get(const char *);
 static void	 state_lines_mark(uint64_t, uint64_t, int);
 static int	 state_kept(const struct tunnel *, time_t, int *);
+static void	 state_line_known(const char *, json_t *);
 static int	 state_digest(json_t *, uint8_t *);
 static char	*state_tunnel_line(struct tunnel *, uint8_t *);
 static json_t	*state_tunnel_json(struct tunnel *);
@@ -116,8 +117,8 @@ static void	 state_failed(int);
 static void	 state_timer_cb(int, short, void *);
 static void	 state_timer_add(int);
 static struct tunnel *state_tunnel_parse(json_t *, const char *, int);
-static void	 state_sync_one(json_t *, const char *, const char *, size_t,
-		    time_t, void (*)(struct tunnel *));
+static void	 state_sync_one(json_t *, const char *, time_t,
+		    void (*)(struct tunnel *));
 static struct tunnel *state_take(json_t *, const char *, time_t,
 		    struct state_count *);
 static void	 state_take_text(const char *, size_t, const char *, time_t,
@@ -251,23 +252,36 @@ state_kept(const struct tunnel *t, time_t cut, int *atcut)
 }
 
 /*
- * The line of tunnel id as the database holds it (n bytes at p: read
- * from it, or another node's write): it is written again only once the
- * tunnel's line differs.
+ * The line of tunnel id as the database holds it (o, parsed: read from
+ * it, or another node's write): it is written again only once the
+ * tunnel's line differs.  The tunnel here may differ from it (what it
+ * took of the line, what it has of its own): the next save compares.
  */
-void
-state_line_known(const char *id, const char *p, size_t n)
+static void
+state_line_known(const char *id, json_t *o)
 {
 	struct state_line	*sl;
-	json_t			*o;
+	struct tunnel		*t;
 
 	if ((sl = state_line_get(id)) == NULL)
 		return;
 	sl->gone = 0;
-	if ((o = json_loadb(p, n, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
-	    state_digest(o, sl->digest) == -1)
+	if (state_digest(o, sl->digest) == -1)
 		memset(sl->digest, 0, sizeof(sl->digest));
-	json_decref(o);
+	if ((t = tunnel_find(id)) != NULL)
+		state_dirty(t);
+}
+
+/*
+ * Tunnel t changed what its line holds: the next save makes its line
+ * and compares it with the one last written.  The others are skipped
+ * without being made, so that a change costs its own line, not a dump
+ * of every tunnel.
+ */
+void
+state_dirty(struct tunnel *t)
+{
+	t->state_clean = 0;
 }
 
 /* Tunnel id is gone from the database (another node deleted it). */
@@ -385,7 +399,8 @@ state_cut(time_t now, time_t *cut, int *atcut)
  * and of the most recent terminated ones (they stay readable through
  * the REST API), the lines that changed since they were last committed
  * (those of saves not yet answered too), and the deletion of each
- * tunnel no longer among them.  Returns the
+ * tunnel no longer among them.  Only the lines of tunnels marked dirty
+ * (state_dirty()), new, or not committed are made and compared.  Returns the
  * save's sequence number (worker_after_save()), or 0 with errno set
  * when it cannot even be sent: that is logged and counted as a failure,
  * and tried again.
@@ -394,6 +409,7 @@ uint64_t
 state_save(void)
 {
 	static const char	 header[] = DB_TUNNELS_DELTA_TEXT;
+	static const uint8_t	 zero[SHA256_DIGEST_LENGTH];
 	struct state_text	 st;
 	struct state_line	*sl;
 	struct tunnel		*t;
@@ -401,7 +417,7 @@ state_save(void)
 	time_t			 now, cut;
 	uint64_t		 seq;
 	char			*s, del[64];
-	size_t			 n;
+	size_t			 n, nkept = 0, nmade = 0;
 	int			 atcut, r, saved;
 
 	if (!state_ready) {
@@ -418,16 +434,22 @@ state_save(void)
 	TAILQ_FOREACH(t, &env->tunnels, entry) {
 		if (!state_kept(t, cut, &atcut))
 			continue;
-		if ((s = state_tunnel_line(t, d)) == NULL)
-			goto fail;
-		n = strlen(s);
 		if ((sl = state_line_get(t->id)) == NULL) {
-			freezero(s, n + 1);
 			errno = ENOMEM;
 			goto fail;
 		}
 		sl->gen = lines_gen;
 		sl->gone = 0;
+		nkept++;
+		/* unchanged since its line was last committed: not made */
+		if (t->state_clean && sl->seq == 0 &&
+		    memcmp(sl->digest, zero, sizeof(zero)) != 0)
+			continue;
+		if ((s = state_tunnel_line(t, d)) == NULL)
+			goto fail;
+		n = strlen(s);
+		t->state_clean = 1;
+		nmade++;
 		/* sent, but not yet committed: again, so that this save
 		 * succeeds only with it */
 		if (sl->seq == 0 && memcmp(sl->digest, d, sizeof(d)) == 0) {
@@ -451,6 +473,8 @@ state_save(void)
 		if (state_text_add(&st, del, n) == -1)
 			goto fail;
 	}
+	log_debug("saving the registry: %zu of %zu tunnels' lines made, "
+	    "%zu bytes", nmade, nkept, st.len);
 	if ((seq = worker_save(st.buf, st.len)) == 0)
 		goto fail;
 	state_text_free(&st);
@@ -730,7 +754,7 @@ state_take_text(const char *p, size_t n, const char *where, time_t now,
 	}
 	/* the database's line (an imported file's is not there yet) */
 	if ((t = state_take(o, where, now, c)) != NULL && !env->importing)
-		state_line_known(t->id, p, n);
+		state_line_known(t->id, o);
 	json_decref(o);
 }
 
@@ -1069,7 +1093,7 @@ state_sync(char *buf, size_t len, void (*remote)(struct tunnel *),
 			state_line_forget(id);
 		} else if ((id = json_string_value(json_object_get(o,
 		    "id"))) != NULL && tunnel_id_valid(id))
-			state_sync_one(o, id, p, nl - p, now, remote);
+			state_sync_one(o, id, now, remote);
 		json_decref(o);
 	}
 	if (!full)
@@ -1088,13 +1112,13 @@ state_sync(char *buf, size_t len, void (*remote)(struct tunnel *),
 }
 
 /*
- * One line (n bytes at p, its JSON o) of tunnel id that another node
+ * One line (its JSON o) of tunnel id that another node
  * wrote, for state_sync(): into the registry (remote()), and known
  * as the database's.
  */
 static void
-state_sync_one(json_t *o, const char *id, const char *p, size_t n,
-    time_t now, void (*remote)(struct tunnel *))
+state_sync_one(json_t *o, const char *id, time_t now,
+    void (*remote)(struct tunnel *))
 {
 	struct state_line	*sl;
 	struct tunnel		*nt;
@@ -1109,7 +1133,7 @@ state_sync_one(json_t *o, const char *id, const char *p, size_t n,
 		return;
 	}
 	remote(nt);
-	state_line_known(id, p, n);
+	state_line_known(id, o);
 	if ((sl = state_line_get(id)) != NULL)
 		sl->gen = lines_gen;
 }

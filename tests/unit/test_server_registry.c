@@ -61,6 +61,12 @@ state_save_soon(void)
 }
 
 void
+state_dirty(struct tunnel *t)
+{
+	t->state_clean = 0;
+}
+
+void
 worker_after_save(uint64_t seq, void (*cb)(void *, int), void *arg)
 {
 	assert_null(after_cb);
