@@ -324,6 +324,8 @@ struct link {
 	long			 backoff_ms;	/* the next delay */
 	int			 fails;		/* attempts failed in a row */
 	int			 soon;		/* quick retries (LINK_SOON_MAX) */
+	int			 asking;	/* waits for the REST API's answer */
+	long			 wait_ms;	/* the delay last scheduled */
 	struct timespec		 lost;		/* when it broke */
 	struct link_proxy	*proxy;		/* CONNECT under way */
 };
@@ -471,6 +473,11 @@ int		 rest_id_ok(const char *);
 int		 rest_create(const struct sc_config *, struct rest_tunnel *,
 		    char *, size_t);
 int		 rest_get(const char *, struct rest_tunnel *, char *, size_t);
+typedef void	(*rest_get_cb)(void *, int, const struct rest_tunnel *,
+		    const char *);
+int		 rest_get_async(struct event_base *, const char *, long, long,
+		    rest_get_cb, void *);
+int		 rest_get_busy(void);
 int		 rest_delete(const char *, char *, size_t);
 int		 rest_remove_colliding(const char *, const char *, char *,
 		    size_t);

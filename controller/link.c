@@ -50,14 +50,20 @@
 /*
  * A cluster of servers: after so many failed attempts in a row, a
  * connection asks the REST API which server its tunnel's client should
- * connect to now (its node may be gone), each question bounded; while
- * the REST API answers, the next attempt waits LINK_ASK_BACKOFF_MS at
- * most.
+ * connect to now (its node may be gone), each question bounded and
+ * asked without blocking the event loop.  One question serves every
+ * connection: those that fail while it is under way, or within
+ * LINK_ASK_FRESH_MS of its answer, take that answer, so that a round of
+ * failed attempts of every connection costs one GET.  While the REST
+ * API answers, the next attempt waits LINK_ASK_BACKOFF_MS at most
+ * (with the jitter, counted from the answer, so that the connections
+ * fail again together and share the next question).
  */
 #define LINK_ASK_AFTER		3
 #define LINK_ASK_CONNECT_SEC	2
 #define LINK_ASK_SEC		4
 #define LINK_ASK_BACKOFF_MS	2000
+#define LINK_ASK_FRESH_MS	1200
 /*
  * Before the tunnel was ever up, a server that refuses the HELLO with
  * code 5 says "try again" (a node of a cluster that has not yet read a
@@ -87,6 +93,9 @@ static char	*proxy_auth;
 static char	 early_host[SC_HOST_LEN];
 static int	 early_port;
 static struct child	*early_kgpd;	/* the kgpd it went to: connection 0's */
+/* the question to the REST API of where to connect (link_ask()) */
+static int		 ask_result;	/* 1: moved, 0: stay, -1: no answer */
+static struct timespec	 ask_when;	/* of its answer; 0: none yet */
 
 static void	 link_start(struct link *);
 static int	 link_early_end(struct link *);
@@ -108,7 +117,13 @@ static void	 link_failed(struct link *, const char *);
 static void	 link_failed_msg(struct link *, const char *);
 static void	 link_schedule(struct link *);
 static void	 link_reconnect_cb(int, short, void *);
-static int	 link_ask_node(struct link *);
+static void	 link_wait(struct link *, const struct timespec *);
+static void	 link_ask(struct link *);
+static void	 link_ask_done(void *, int, const struct rest_tunnel *,
+		    const char *);
+static int	 link_ask_verdict(int, const struct rest_tunnel *,
+		    const char *);
+static void	 link_ask_apply(struct link *, int);
 static void	 link_giveup_cb(int, short, void *);
 static void	 link_update_state(void);
 static struct link *link_get(uint32_t, const char *);
@@ -763,75 +778,155 @@ link_failed_msg(struct link *l, const char *msg)
 static void
 link_schedule(struct link *l)
 {
-	long	 ms;
-
 	l->state = LINK_WAITING;
-	if (env->ever_up && ++l->fails >= LINK_ASK_AFTER) {
-		switch (link_ask_node(l)) {
-		case 1:
-			l->backoff_ms = RECONNECT_FIRST_MS;
-			break;
-		case 0:
-			if (l->backoff_ms > LINK_ASK_BACKOFF_MS)
-				l->backoff_ms = LINK_ASK_BACKOFF_MS;
-			break;
-		}
-	}
-	ms = l->backoff_ms - l->backoff_ms / 4 +
-	    (long)arc4random_uniform(l->backoff_ms / 2 + 1);
-	if (ms > RECONNECT_MAX_MS)
-		ms = RECONNECT_MAX_MS;
-	log_info("Reconnecting in %ld.%02ld seconds (connection %u)",
-	    ms / 1000, ms % 1000 / 10, l->index);
-	timer_add(l->reconnect_ev, ms / 1000, ms % 1000 * 1000);
-	l->backoff_ms *= 2;
-	if (l->backoff_ms > RECONNECT_MAX_MS)
-		l->backoff_ms = RECONNECT_MAX_MS;
+	if (env->ever_up && ++l->fails >= LINK_ASK_AFTER)
+		link_ask(l);
+	link_wait(l, NULL);
 	link_update_state();
 }
 
 /*
- * The server a connection failed on may be gone for good (a node of a
+ * l's reconnect timer from its backoff, the delay counted from *from
+ * (NULL: now), and the backoff doubled for the next time.
+ */
+static void
+link_wait(struct link *l, const struct timespec *from)
+{
+	struct timespec	 now;
+	long		 ms;
+
+	ms = l->backoff_ms - l->backoff_ms / 4 +
+	    (long)arc4random_uniform(l->backoff_ms / 2 + 1);
+	if (ms > RECONNECT_MAX_MS)
+		ms = RECONNECT_MAX_MS;
+	if (from != NULL) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms -= (now.tv_sec - from->tv_sec) * 1000 +
+		    (now.tv_nsec - from->tv_nsec) / 1000000;
+		if (ms < 0)
+			ms = 0;
+	}
+	log_info("Reconnecting in %ld.%02ld seconds (connection %u)",
+	    ms / 1000, ms % 1000 / 10, l->index);
+	timer_add(l->reconnect_ev, ms / 1000, ms % 1000 * 1000);
+	l->wait_ms = ms;
+	l->backoff_ms *= 2;
+	if (l->backoff_ms > RECONNECT_MAX_MS)
+		l->backoff_ms = RECONNECT_MAX_MS;
+}
+
+/*
+ * The server connection l failed on may be gone for good (a node of a
  * cluster killed, drained): the REST API names the server the tunnel's
- * client should connect to now, and the connections move there.  1:
- * moved, 0: the same server, -1: no answer.
+ * client should connect to now.  An answer of the last
+ * LINK_ASK_FRESH_MS serves at once; else l waits for the question
+ * under way, or starts it.
+ */
+static void
+link_ask(struct link *l)
+{
+	struct timespec	 now;
+	long long	 age;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	age = (now.tv_sec - ask_when.tv_sec) * 1000LL +
+	    (now.tv_nsec - ask_when.tv_nsec) / 1000000;
+	if (ask_when.tv_sec != 0 && age >= 0 && age < LINK_ASK_FRESH_MS &&
+	    !rest_get_busy()) {
+		link_ask_apply(l, ask_result);
+		return;
+	}
+	l->asking = 1;
+	if (rest_get_busy())
+		return;
+	if (rest_get_async(env->base, env->tunnel.id, LINK_ASK_CONNECT_SEC,
+	    LINK_ASK_SEC, link_ask_done, NULL) == -1) {
+		log_debug("connection %u: cannot ask the REST API where to "
+		    "connect", l->index);
+		l->asking = 0;
+	}
+}
+
+/*
+ * The REST API's answer (or none): taken by every connection that
+ * waits for it, and kept for those that fail in the next
+ * LINK_ASK_FRESH_MS.
+ */
+static void
+link_ask_done(void *arg, int ret, const struct rest_tunnel *t,
+    const char *err)
+{
+	struct link	*l;
+	uint32_t	 i;
+
+	clock_gettime(CLOCK_MONOTONIC, &ask_when);
+	ask_result = link_ask_verdict(ret, t, err);
+	for (i = 0; i < env->nlinks; i++) {
+		l = &env->links[i];
+		if (!l->asking)
+			continue;
+		l->asking = 0;
+		if (l->state != LINK_WAITING || env->state == SC_STOPPING)
+			continue;
+		if (ask_result == 1) {
+			link_ask_apply(l, 1);
+			link_wait(l, NULL);
+		} else if (ask_result == 0 &&
+		    l->wait_ms > LINK_ASK_BACKOFF_MS) {
+			link_ask_apply(l, 0);
+			link_wait(l, &ask_when);
+		}
+	}
+}
+
+/*
+ * What the answer means: 1: the tunnel's client connects elsewhere now
+ * (env's tunnel server changed), 0: to the same server, -1: no answer.
  */
 static int
-link_ask_node(struct link *l)
+link_ask_verdict(int ret, const struct rest_tunnel *t, const char *err)
 {
-	struct rest_tunnel	 t;
-	char			 err[512];
-	int			 ret;
-
-	rest_set_timeouts(LINK_ASK_CONNECT_SEC, LINK_ASK_SEC);
-	ret = rest_get(env->tunnel.id, &t, err, sizeof(err));
-	rest_set_timeouts(-1, -1);
 	if (ret != REST_OK) {
-		log_debug("connection %u: the REST API does not say where "
-		    "to connect: %s", l->index, err);
+		log_debug("the REST API does not say where to connect: %s",
+		    err);
 		return (-1);
 	}
-	if (strcmp(t.status, "running") != 0 || t.host[0] == '\0' ||
-	    t.ssh_port <= 0)
+	if (strcmp(t->status, "running") != 0 || t->host[0] == '\0' ||
+	    t->ssh_port <= 0)
 		return (-1);
-	if (strcmp(t.host, env->tunnel.host) == 0 &&
-	    t.ssh_port == env->tunnel.ssh_port)
+	if (strcmp(t->host, env->tunnel.host) == 0 &&
+	    t->ssh_port == env->tunnel.ssh_port)
 		return (0);
-	if (env->ca == NULL && t.cert_sha256[0] != '\0' &&
-	    strcasecmp(t.cert_sha256, env->tunnel.cert_sha256) != 0) {
-		log_warnx("connection %u: the REST API names the tunnel "
-		    "server %s:%d, whose certificate is not the one pinned "
-		    "(the servers of a cluster share one key pair): staying",
-		    l->index, t.host, t.ssh_port);
+	if (env->ca == NULL && t->cert_sha256[0] != '\0' &&
+	    strcasecmp(t->cert_sha256, env->tunnel.cert_sha256) != 0) {
+		log_warnx("the REST API names the tunnel server %s:%d, whose "
+		    "certificate is not the one pinned (the servers of a "
+		    "cluster share one key pair): staying", t->host,
+		    t->ssh_port);
 		return (0);
 	}
 	log_info("Moving to the tunnel server at %s:%d, as the REST API "
-	    "says (connection %u could not reach %s:%d)", t.host, t.ssh_port,
-	    l->index, env->tunnel.host, env->tunnel.ssh_port);
-	strlcpy(env->tunnel.host, t.host, sizeof(env->tunnel.host));
-	env->tunnel.ssh_port = t.ssh_port;
-	l->fails = 0;
+	    "says (the connections could not reach %s:%d)", t->host,
+	    t->ssh_port, env->tunnel.host, env->tunnel.ssh_port);
+	strlcpy(env->tunnel.host, t->host, sizeof(env->tunnel.host));
+	env->tunnel.ssh_port = t->ssh_port;
 	return (1);
+}
+
+/* An answer (link_ask_verdict()) for l's next wait. */
+static void
+link_ask_apply(struct link *l, int verdict)
+{
+	switch (verdict) {
+	case 1:
+		l->fails = 0;
+		l->backoff_ms = RECONNECT_FIRST_MS;
+		break;
+	case 0:
+		if (l->backoff_ms > LINK_ASK_BACKOFF_MS)
+			l->backoff_ms = LINK_ASK_BACKOFF_MS;
+		break;
+	}
 }
 
 static void

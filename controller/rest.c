@@ -35,6 +35,24 @@ struct rest_buf {
 	int	 overflow;
 };
 
+/*
+ * The one request that runs without blocking (rest_get_async()): its
+ * own easy handle, a copy of the blocking one's settings, driven by a
+ * multi handle on the controller's event loop.
+ */
+struct rest_async {
+	struct event_base	*base;
+	CURLM			*multi;
+	CURL			*easy;		/* NULL: none under way */
+	struct event		*timer;		/* libcurl's timeout */
+	struct curl_slist	*hdrs;
+	struct rest_buf		 b;
+	char			 path[256];
+	char			 cerr[CURL_ERROR_SIZE];
+	rest_get_cb		 cb;
+	void			*arg;
+};
+
 static CURL	*curl;
 static char	*rest_base;	/* URL + "/" + escaped user */
 static char	 rest_url_shown[512];
@@ -46,6 +64,7 @@ static volatile sig_atomic_t *rest_signalled;
 static time_t	 rest_deadline;		/* 0: none (rest_set_deadline()) */
 static long	 rest_retry_after;	/* of the last 429, 0: none */
 static time_t	 rest_date;		/* the last answer's Date, 0: none */
+static struct rest_async ra;
 
 static size_t	 rest_write(char *, size_t, size_t, void *);
 static int	 rest_progress(void *, curl_off_t, curl_off_t, curl_off_t,
@@ -54,6 +73,9 @@ static int	 rest_call(const char *, const char *, const char *, long *,
 		    json_t **, char *, size_t);
 static int	 rest_call_once(const char *, const char *, const char *,
 		    long *, json_t **, char *, size_t);
+static int	 rest_answer(CURL *, CURLcode, struct rest_buf *,
+		    const char *, const char *, const char *, long *,
+		    json_t **, char *, size_t);
 static int	 rest_sleep(long);
 static int	 rest_parse_tunnel(json_t *, struct rest_tunnel *, int,
 		    char *, size_t);
@@ -62,6 +84,12 @@ static int	 rest_load_cainfo(const char *);
 static size_t	 rest_header(char *, size_t, size_t, void *);
 static int	 rest_port(json_t *, int *, int, char *, size_t);
 static int	 rest_set_proxy(const struct sc_config *);
+static int	 rest_async_socket(CURL *, curl_socket_t, int, void *, void *);
+static int	 rest_async_timer(CURLM *, long, void *);
+static void	 rest_async_event(int, short, void *);
+static void	 rest_async_timeout(int, short, void *);
+static void	 rest_async_check(void);
+static void	 rest_async_end(void);
 static int	 rest_metadata(json_t *, const struct sc_config *);
 
 /*
@@ -214,6 +242,13 @@ rest_init(const struct sc_config *conf, volatile sig_atomic_t *signalled)
 void
 rest_cleanup(void)
 {
+	rest_async_end();
+	if (ra.multi != NULL)
+		curl_multi_cleanup(ra.multi);
+	ra.multi = NULL;
+	if (ra.timer != NULL)
+		event_free(ra.timer);
+	ra.timer = NULL;
 	if (curl != NULL)
 		curl_easy_cleanup(curl);
 	curl = NULL;
@@ -400,14 +435,11 @@ rest_call_once(const char *method, const char *path, const char *body,
 {
 	struct rest_buf		 b;
 	struct curl_slist	*hdrs = NULL;
-	json_error_t		 jerr;
-	char			 url[2048], msg[256];
+	char			 url[2048];
 	char			 cerr[CURL_ERROR_SIZE];
 	CURLcode		 rc;
-	int			 ret = REST_OK;
+	int			 ret;
 
-	*out = NULL;
-	*status = 0;
 	memset(&b, 0, sizeof(b));
 	cerr[0] = '\0';
 	snprintf(url, sizeof(url), "%s%s", rest_base, path);
@@ -437,13 +469,34 @@ rest_call_once(const char *method, const char *path, const char *body,
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(hdrs);
+	ret = rest_answer(curl, rc, &b, cerr, method, path, status, out, err,
+	    errlen);
+	free(b.data);
+	return (ret);
+}
 
+/*
+ * What request h (method, path) got, rc its end and b its body, cerr
+ * libcurl's error text: REST_OK with the JSON answer in *out (the
+ * caller frees it), or an error with why in err.
+ */
+static int
+rest_answer(CURL *h, CURLcode rc, struct rest_buf *b, const char *cerr,
+    const char *method, const char *path, long *status, json_t **out,
+    char *err, size_t errlen)
+{
+	json_error_t		 jerr;
+	char			 msg[256];
+	int			 ret = REST_OK;
+
+	*out = NULL;
+	*status = 0;
 	if (rc == CURLE_ABORTED_BY_CALLBACK) {
 		snprintf(err, errlen, "interrupted");
 		ret = REST_EABORT;
 		goto done;
 	}
-	if (rc == CURLE_WRITE_ERROR && b.overflow) {
+	if (rc == CURLE_WRITE_ERROR && b->overflow) {
 		snprintf(err, errlen, "the REST API at %s sent an answer "
 		    "larger than %d bytes", rest_url_shown, REST_MAX_ANSWER);
 		ret = REST_EPROTO;
@@ -457,10 +510,10 @@ rest_call_once(const char *method, const char *path, const char *body,
 		ret = REST_ENET;
 		goto done;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-	log_debug("REST %s %s: %ld, %zu bytes", method, path, *status, b.len);
-	if (b.len > 0 && *status != 407)
-		*out = json_loadb(b.data, b.len, 0, &jerr);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	log_debug("REST %s %s: %ld, %zu bytes", method, path, *status, b->len);
+	if (b->len > 0 && *status != 407)
+		*out = json_loadb(b->data, b->len, 0, &jerr);
 
 	if (*status == 407 && rest_proxy_shown[0] != '\0') {
 		/* the proxy's answer, not the REST API's */
@@ -478,14 +531,15 @@ rest_call_once(const char *method, const char *path, const char *body,
 		rest_retry_after = 0;
 #if LIBCURL_VERSION_NUM >= 0x074200
 		{
-			curl_off_t	 ra = 0;
+			curl_off_t	 after = 0;
 
 			/* delay-seconds or an HTTP-date; 0: none */
-			if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER,
-			    &ra) == CURLE_OK && ra > 0)
-				rest_retry_after = ra > SC_REST_RETRY_MAX_SEC *
-				    1000L ? SC_REST_RETRY_MAX_SEC * 1000L :
-				    (long)ra;
+			if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER,
+			    &after) == CURLE_OK && after > 0)
+				rest_retry_after = after >
+				    SC_REST_RETRY_MAX_SEC * 1000L ?
+				    SC_REST_RETRY_MAX_SEC * 1000L :
+				    (long)after;
 		}
 #endif
 		snprintf(err, errlen, "REST API: %s %s: 429 Too Many Requests",
@@ -511,7 +565,6 @@ rest_call_once(const char *method, const char *path, const char *body,
 		*out = NULL;
 	}
  done:
-	free(b.data);
 	return (ret);
 }
 
@@ -799,6 +852,190 @@ rest_get(const char *id, struct rest_tunnel *t, char *err, size_t errlen)
 		ret = REST_EPROTO;
 	json_decref(ans);
 	return (ret);
+}
+
+/*
+ * GET the tunnel id without blocking: on base's loop, with the time
+ * limits connect_sec and total_sec (no retry after a 429); cb(arg, ret,
+ * t, err) once it ends, t the tunnel when ret is REST_OK.  One at a
+ * time: -1 while one is under way or when it cannot start (cb is not
+ * called then).
+ */
+int
+rest_get_async(struct event_base *base, const char *id, long connect_sec,
+    long total_sec, rest_get_cb cb, void *arg)
+{
+	char	 url[2048];
+	int	 running;
+
+	if (curl == NULL || ra.easy != NULL)
+		return (-1);
+	if (ra.multi == NULL) {
+		if ((ra.multi = curl_multi_init()) == NULL)
+			return (-1);
+		ra.base = base;
+		if ((ra.timer = evtimer_new(base, rest_async_timeout,
+		    NULL)) == NULL) {
+			curl_multi_cleanup(ra.multi);
+			ra.multi = NULL;
+			return (-1);
+		}
+		curl_multi_setopt(ra.multi, CURLMOPT_SOCKETFUNCTION,
+		    rest_async_socket);
+		curl_multi_setopt(ra.multi, CURLMOPT_TIMERFUNCTION,
+		    rest_async_timer);
+	}
+	if ((ra.easy = curl_easy_duphandle(curl)) == NULL)
+		return (-1);
+	snprintf(ra.path, sizeof(ra.path), "/tunnels/%s", id);
+	snprintf(url, sizeof(url), "%s%s", rest_base, ra.path);
+	log_debug("REST GET %s (without blocking)", url);
+	memset(&ra.b, 0, sizeof(ra.b));
+	ra.cerr[0] = '\0';
+	ra.cb = cb;
+	ra.arg = arg;
+	ra.hdrs = curl_slist_append(NULL, "Accept: application/json");
+	curl_easy_setopt(ra.easy, CURLOPT_URL, url);
+	curl_easy_setopt(ra.easy, CURLOPT_HTTPHEADER, ra.hdrs);
+	curl_easy_setopt(ra.easy, CURLOPT_ERRORBUFFER, ra.cerr);
+	curl_easy_setopt(ra.easy, CURLOPT_WRITEDATA, &ra.b);
+	curl_easy_setopt(ra.easy, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_setopt(ra.easy, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(ra.easy, CURLOPT_CONNECTTIMEOUT,
+	    connect_sec < total_sec ? connect_sec : total_sec);
+	curl_easy_setopt(ra.easy, CURLOPT_TIMEOUT, total_sec);
+	if (curl_multi_add_handle(ra.multi, ra.easy) != CURLM_OK) {
+		rest_async_end();
+		return (-1);
+	}
+	/* libcurl asks for its timer (0: now) and its sockets from here */
+	curl_multi_socket_action(ra.multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	return (0);
+}
+
+/* Is a rest_get_async() under way? */
+int
+rest_get_busy(void)
+{
+	return (ra.easy != NULL);
+}
+
+/* libcurl: watch socket s for what (CURL_POLL_*), or no longer. */
+static int
+rest_async_socket(CURL *e, curl_socket_t s, int what, void *userp,
+    void *socketp)
+{
+	struct event	*ev = socketp;
+	short		 events = EV_PERSIST;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (ev != NULL)
+			event_free(ev);
+		curl_multi_assign(ra.multi, s, NULL);
+		return (0);
+	}
+	if (what & CURL_POLL_IN)
+		events |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		events |= EV_WRITE;
+	if (ev == NULL) {
+		if ((ev = event_new(ra.base, s, events, rest_async_event,
+		    NULL)) == NULL)
+			return (-1);
+		curl_multi_assign(ra.multi, s, ev);
+	} else {
+		event_del(ev);
+		event_assign(ev, ra.base, s, events, rest_async_event, NULL);
+	}
+	event_add(ev, NULL);
+	return (0);
+}
+
+/* libcurl: call back in timeout_ms (-1: no timer). */
+static int
+rest_async_timer(CURLM *m, long timeout_ms, void *userp)
+{
+	struct timeval	 tv;
+
+	if (timeout_ms < 0) {
+		evtimer_del(ra.timer);
+		return (0);
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = timeout_ms % 1000 * 1000;
+	evtimer_add(ra.timer, &tv);
+	return (0);
+}
+
+static void
+rest_async_event(int fd, short event, void *arg)
+{
+	int	 running, action = 0;
+
+	if (event & EV_READ)
+		action |= CURL_CSELECT_IN;
+	if (event & EV_WRITE)
+		action |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(ra.multi, fd, action, &running);
+	rest_async_check();
+}
+
+static void
+rest_async_timeout(int fd, short event, void *arg)
+{
+	int	 running;
+
+	curl_multi_socket_action(ra.multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	rest_async_check();
+}
+
+/* The request ended: its answer to its callback. */
+static void
+rest_async_check(void)
+{
+	struct rest_tunnel	 t;
+	CURLMsg			*m;
+	json_t			*ans;
+	rest_get_cb		 cb;
+	void			*arg;
+	char			 err[512];
+	long			 status;
+	int			 left, ret;
+
+	while ((m = curl_multi_info_read(ra.multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE || m->easy_handle != ra.easy)
+			continue;
+		ret = rest_answer(ra.easy, m->data.result, &ra.b, ra.cerr,
+		    "GET", ra.path, &status, &ans, err, sizeof(err));
+		memset(&t, 0, sizeof(t));
+		if (ret == REST_OK && rest_parse_tunnel(ans, &t, 0, err,
+		    sizeof(err)) == -1)
+			ret = REST_EPROTO;
+		json_decref(ans);
+		cb = ra.cb;
+		arg = ra.arg;
+		rest_async_end();
+		/* the callback may start the next one */
+		cb(arg, ret, &t, err);
+		explicit_bzero(&t, sizeof(t));
+		return;
+	}
+}
+
+/* The request under way, if any, is dropped. */
+static void
+rest_async_end(void)
+{
+	if (ra.easy == NULL)
+		return;
+	curl_multi_remove_handle(ra.multi, ra.easy);
+	curl_easy_cleanup(ra.easy);
+	ra.easy = NULL;
+	curl_slist_free_all(ra.hdrs);
+	ra.hdrs = NULL;
+	free(ra.b.data);
+	memset(&ra.b, 0, sizeof(ra.b));
+	evtimer_del(ra.timer);
 }
 
 /*

@@ -7,16 +7,21 @@
 Every request goes to the upstream REST API unchanged, unless a rule
 takes it: a rule is a JSON object
     {"method": "GET", "path": REGEXP, "status": 429,
-     "retry_after": 2, "count": 2, "after": "DELETE"}
+     "retry_after": 2, "count": 2, "after": "DELETE", "if_file": PATH,
+     "delay": 1.5}
 and takes the first `count` requests (all of them without one) whose
 method and path (re.search) match, once a request with the method
-`after` has been seen (at once without one).  It answers `status` with
-a JSON body and, when retry_after is given, a Retry-After field.  Each
+`after` has been seen (at once without one), while the file `if_file`
+exists (always without one).  It answers `status` with a JSON body
+and, when retry_after is given, a Retry-After field; a rule with
+`delay` and no `status` holds the request that many seconds and then
+passes it on (a slow REST API).  Each
 request is logged as "SECONDS METHOD PATH STATUS", SECONDS from a
 monotonic clock.
 """
 import argparse
 import http.client
+import os
 import http.server
 import json
 import re
@@ -52,6 +57,8 @@ def main():
                     continue
                 if r.get("after") and r["after"] not in seen:
                     continue
+                if r.get("if_file") and not os.path.exists(r["if_file"]):
+                    continue
                 if r.get("count") is not None and r["taken"] >= r["count"]:
                     continue
                 r["taken"] += 1
@@ -65,6 +72,10 @@ def main():
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n) if n else None
             r = pick(self.command, self.path)
+            if r is not None and r.get("delay") is not None:
+                time.sleep(r["delay"])
+                if r.get("status") is None:
+                    r = None
             if r is not None:
                 status = r["status"]
                 data = json.dumps({"message": "restfault: %d %s" % (
