@@ -59,6 +59,7 @@ static int	conn_flush(struct kgp_conn *);
 static int	conn_buffered(struct kgp_conn *);
 static void	conn_rtt_count(struct kgp_conn_stats *);
 static int	conn_hello_start(struct kgp_conn *);
+static int	conn_set_auth(struct kgp_conn *, const struct kgp_params *);
 
 uint64_t
 conn_now_us(void)
@@ -255,18 +256,13 @@ kgp_conn_new(struct event_base *base, int fd, struct kgp_tls *io,
 	c->next_id = 1;
 	RB_INIT(&c->streams);
 	TAILQ_INIT(&c->blocked);
-	if ((params->pin && (c->pin = strdup(params->pin)) == NULL) ||
-	    (params->tunnel_id &&
-	    (c->tunnel_id = strdup(params->tunnel_id)) == NULL) ||
-	    (params->secret && (c->secret = strdup(params->secret)) == NULL))
+	c->params.pin = c->params.tunnel_id = c->params.secret = NULL;
+	if (conn_set_auth(c, params) == -1)
 		goto fail;
 	if (params->congestion != NULL)
 		strlcpy(c->congestion, params->congestion,
 		    sizeof(c->congestion));
 	c->params.congestion = c->congestion;
-	c->params.pin = c->pin;
-	c->params.tunnel_id = c->tunnel_id;
-	c->params.secret = c->secret;
 	if ((c->in = evbuffer_new()) == NULL ||
 	    (c->pend = evbuffer_new()) == NULL ||
 	    (c->ctl = evbuffer_new()) == NULL ||
@@ -885,28 +881,11 @@ conn_hello_start(struct kgp_conn *c)
 int
 kgp_conn_auth(struct kgp_conn *c, const struct kgp_params *p)
 {
-	char	*pin = NULL, *id = NULL, *secret = NULL;
-
 	if (!c->held || c->state == CONN_DEAD || c->state == CONN_CLOSING ||
 	    c->state == CONN_BROKEN)
 		return (-1);
-	if ((p->pin && (pin = strdup(p->pin)) == NULL) ||
-	    (p->tunnel_id && (id = strdup(p->tunnel_id)) == NULL) ||
-	    (p->secret && (secret = strdup(p->secret)) == NULL)) {
-		free(pin);
-		free(id);
-		if (secret != NULL) {
-			explicit_bzero(secret, strlen(secret));
-			free(secret);
-		}
+	if (conn_set_auth(c, p) == -1)
 		return (-1);
-	}
-	free(c->pin);
-	free(c->tunnel_id);
-	free(c->secret);
-	c->params.pin = c->pin = pin;
-	c->params.tunnel_id = c->tunnel_id = id;
-	c->params.secret = c->secret = secret;
 	c->params.conn_index = p->conn_index;
 	if (p->ping_ms)
 		c->params.ping_ms = p->ping_ms;
@@ -918,6 +897,35 @@ kgp_conn_auth(struct kgp_conn *c, const struct kgp_params *p)
 	/* a pin that does not match fails c through the down callback */
 	if (c->state == CONN_HELLO)
 		conn_hello_start(c);
+	return (0);
+}
+
+/*
+ * c's pin, tunnel id and secret: copies of p's (NULL where p has none),
+ * the old ones freed, the old secret wiped.  -1, c untouched, when out
+ * of memory.
+ */
+static int
+conn_set_auth(struct kgp_conn *c, const struct kgp_params *p)
+{
+	char	*pin = NULL, *id = NULL, *secret = NULL;
+
+	if ((p->pin && (pin = strdup(p->pin)) == NULL) ||
+	    (p->tunnel_id && (id = strdup(p->tunnel_id)) == NULL) ||
+	    (p->secret && (secret = strdup(p->secret)) == NULL)) {
+		free(pin);
+		free(id);
+		if (secret != NULL)
+			freezero(secret, strlen(secret));
+		return (-1);
+	}
+	free(c->pin);
+	free(c->tunnel_id);
+	if (c->secret != NULL)
+		freezero(c->secret, strlen(c->secret));
+	c->params.pin = c->pin = pin;
+	c->params.tunnel_id = c->tunnel_id = id;
+	c->params.secret = c->secret = secret;
 	return (0);
 }
 

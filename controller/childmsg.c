@@ -128,6 +128,7 @@ uint32_t
 childmsg_kgpd_stats_sum(struct sc_stats *st)
 {
 	const struct sc_stats	*k;
+	uint64_t		 rtt_sum = 0;
 	uint32_t		 i, j, n = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -140,8 +141,8 @@ childmsg_kgpd_stats_sum(struct sc_stats *st)
 		st->streams_total += k->streams_total;
 		st->bytes_in += k->bytes_in;
 		st->bytes_out += k->bytes_out;
-		if (k->link_up > 0)
-			st->rtt_us = k->rtt_us;
+		/* each kgpd's is the mean of its connections up */
+		rtt_sum += k->rtt_us * k->link_up;
 		st->link_up += k->link_up;
 		st->reconnects += k->reconnects;
 		st->cpu_us += k->cpu_us;
@@ -151,6 +152,8 @@ childmsg_kgpd_stats_sum(struct sc_stats *st)
 		for (j = 0; j < SC_RTT_BUCKETS; j++)
 			st->rtt_buckets[j] += k->rtt_buckets[j];
 	}
+	if (st->link_up > 0)
+		st->rtt_us = rtt_sum / st->link_up;
 	return (n);
 }
 
@@ -406,17 +409,11 @@ childmsg_kgp_config_one(struct child *k)
 	struct kgp_config	 kc;
 	size_t			 off, n;
 
-	memset(&kc, 0, sizeof(kc));
+	kgp_config_base(&kc, env->tunnel.host, env->nlinks);
 	strlcpy(kc.tunnel_id, env->tunnel.id, sizeof(kc.tunnel_id));
 	strlcpy(kc.secret, env->tunnel.secret, sizeof(kc.secret));
-	strlcpy(kc.server_name, env->tunnel.host, sizeof(kc.server_name));
 	if (env->ca == NULL)
 		strlcpy(kc.pin, env->tunnel.cert_sha256, sizeof(kc.pin));
-	kc.connections = env->nlinks;
-	kc.keepalive_sec = SC_KEEPALIVE_SEC;
-	kc.max_missed_acks = env->conf->max_missed_acks;
-	strlcpy(kc.congestion, env->conf->kgp_congestion,
-	    sizeof(kc.congestion));
 	child_compose(k, IMSG_KGP_CONFIG, -1, &kc, sizeof(kc));
 	explicit_bzero(&kc, sizeof(kc));
 	for (off = 0; env->ca != NULL && off < env->calen; off += n) {

@@ -544,6 +544,7 @@ struct link_cb {
 };
 void		 link_init(struct sc *, const struct link_cb *);
 void		 link_early(void);
+void		 kgp_config_base(struct kgp_config *, const char *, uint32_t);
 void		 link_start_all(void);
 void		 link_cancel_all(void);
 void		 link_up(const struct kgp_link_event *);

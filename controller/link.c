@@ -237,12 +237,7 @@ link_early(void)
 	}
 	freeaddrinfo(res);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	memset(&kc, 0, sizeof(kc));
-	strlcpy(kc.server_name, u.auth.host, sizeof(kc.server_name));
-	kc.connections = 1;
-	kc.keepalive_sec = SC_KEEPALIVE_SEC;
-	kc.max_missed_acks = conf->max_missed_acks;
-	strlcpy(kc.congestion, conf->kgp_congestion, sizeof(kc.congestion));
+	kgp_config_base(&kc, u.auth.host, 1);
 	if (child_compose(early_kgpd, IMSG_KGP_EARLY, fd, &kc,
 	    sizeof(kc)) == -1)
 		return;
@@ -252,6 +247,24 @@ link_early(void)
 	early_port = SC_EARLY_KGP_PORT;
 	log_debug("early connection to %s:%d, while the tunnel is created",
 	    early_host, early_port);
+}
+
+/*
+ * What every KGP configuration holds: the server's name, the number of
+ * connections, the keepalive, the missed acks allowed and the
+ * congestion control (the tunnel's, or the early connection's).
+ */
+void
+kgp_config_base(struct kgp_config *kc, const char *server_name,
+    uint32_t connections)
+{
+	memset(kc, 0, sizeof(*kc));
+	strlcpy(kc->server_name, server_name, sizeof(kc->server_name));
+	kc->connections = connections;
+	kc->keepalive_sec = SC_KEEPALIVE_SEC;
+	kc->max_missed_acks = env->conf->max_missed_acks;
+	strlcpy(kc->congestion, env->conf->kgp_congestion,
+	    sizeof(kc->congestion));
 }
 
 /*

@@ -220,7 +220,8 @@ kgpd_stats(uint8_t *buf, size_t len)
 	struct kgp_conn_stats	 cs;
 	struct slot		*sl;
 	struct retired		*r;
-	uint32_t		 i;
+	uint64_t		 rtt_sum = 0;
+	uint32_t		 i, nup = 0;
 	size_t			 off = sizeof(st);
 
 	st = stats_done;
@@ -252,13 +253,17 @@ kgpd_stats(uint8_t *buf, size_t len)
 			kgpd_stats_rtt(&st, &cs);
 			if (cs.up) {
 				st.link_up++;
-				st.rtt_us = cs.rtt_us;
+				rtt_sum += cs.rtt_us;
+				nup++;
 			}
 		}
 		st.reconnects += ls.breaks;
 		memcpy(buf + off, &ls, sizeof(ls));
 		off += sizeof(ls);
 	}
+	/* the mean of the connections up, not the last one's */
+	if (nup > 0)
+		st.rtt_us = rtt_sum / nup;
 	TAILQ_FOREACH(r, &retired, entry) {
 		kgp_conn_stats(r->conn, &cs);
 		st.streams_open += cs.streams_open;
