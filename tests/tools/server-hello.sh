@@ -21,7 +21,7 @@ port=$((20000 + $$ % 20000))
 LD_PRELOAD=$shim SC_TEST_WORKER=rest:$worker \
     ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
     "$server" -d -v -s "$dir/state" -R "127.0.0.1:$port" \
-    -K "127.0.0.1:$((port + 1))" -E 127.0.0.1 >"$log" 2>&1 &
+    -K "127.0.0.1:$((port + 1))" -E 127.0.0.1 -G none >"$log" 2>&1 &
 pid=$!
 trap 'kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 fail() {

@@ -1,0 +1,50 @@
+#!/bin/bash
+# server-addtwice: a REST worker gone wrong (tests/tools/badworker-add in
+# place of "sc-server -W rest", put there by execshim.so) adds the same
+# new tunnel twice; the parent relays both to the KGP worker, which logs
+# the second and carries on, rather than end (fatalx) and with it every
+# tunnel of the node.
+#
+#	server-addtwice.sh SC-SERVER EXECSHIM BADWORKER-ADD
+#
+# Exit 0 when that happened, 1 otherwise (bounded to 15 s), 77 (a skip)
+# as root without the user _sc that the workers become.
+server=$1 shim=$2 worker=$3
+if [ "$(id -u)" = 0 ] && ! getent passwd _sc >/dev/null; then
+	echo "server-addtwice: skipped: started as root, no user _sc"
+	exit 77
+fi
+dir=$(mktemp -d /tmp/server-addtwice.XXXXXX)
+log=$dir/server.log
+port=$((20000 + $$ % 20000))
+# a sanitizer's runtime would rather be preloaded first: let it be
+LD_PRELOAD=$shim SC_TEST_WORKER=rest:$worker \
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+    "$server" -d -v -s "$dir/state" -R "127.0.0.1:$port" \
+    -K "127.0.0.1:$((port + 1))" -E 127.0.0.1 -G none >"$log" 2>&1 &
+pid=$!
+trap 'kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+fail() {
+	echo "server-addtwice: $*"
+	cat "$log"
+	exit 1
+}
+# the second add: a warning, or the KGP worker gone
+for i in $(seq 1 150); do
+	grep -q 'added twice\|kgp worker [0-9]* exited' "$log" && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+grep -q 'badworker: rest worker [0-9]* adds tunnel a* twice' "$log" ||
+    fail "the fake REST worker did not run"
+grep -q '\[kgp\] tunnel_add: tunnel a* added twice: it keeps what it had' "$log" ||
+    fail "no warning of the KGP worker about the second add"
+# a worker's exit is logged once it is reaped: give it the time
+for i in $(seq 1 10); do
+	grep -q 'kgp worker [0-9]* exited' "$log" && break
+	sleep 0.1
+done
+grep -q 'kgp worker [0-9]* exited' "$log" &&
+    fail "the KGP worker exited at the second add"
+kill -0 "$pid" 2>/dev/null || fail "sc-server exited"
+echo "server-addtwice: the second add of a tunnel was logged, the KGP worker serves on"
