@@ -8,7 +8,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -128,6 +131,36 @@ test_json_line(void **state)
 	assert_int_equal(small[38], '\n');
 }
 
+/*
+ * The writer thread: once log_writer_flush() returns, the lines logged
+ * before it are in the file (sc's readyfile comes after its "up" line).
+ */
+static void
+test_writer_flush(void **state)
+{
+	char	 path[] = "/tmp/test_log.XXXXXX", buf[64 * 1024];
+	FILE	*f;
+	size_t	 n;
+	int	 fd, i;
+
+	assert_int_not_equal(fd = mkstemp(path), -1);
+	close(fd);
+	assert_int_equal(log_set_file(path), 0);
+	assert_int_equal(log_writer_start(), 0);
+	for (i = 0; i < 200; i++)
+		log_warnx("filler line %d of a log that has a lot to write", i);
+	log_warnx("Sauce Connect is up, you may start your tests.");
+	log_writer_flush();
+	assert_non_null(f = fopen(path, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	assert_non_null(strstr(buf, "filler line 199 of"));
+	assert_non_null(strstr(buf, "Sauce Connect is up"));
+	log_writer_stop();
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -138,6 +171,7 @@ main(void)
 		cmocka_unit_test(test_sanitize_bounds),
 		cmocka_unit_test(test_sanitize_in_place),
 		cmocka_unit_test(test_sanitize_mem),
+		cmocka_unit_test(test_writer_flush),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
