@@ -9,26 +9,8 @@
 #
 # Exit 0 when that happened, 1 otherwise (bounded to 15 s), 77 (a skip)
 # as root without the user _sc that the workers become.
-server=$1 shim=$2 worker=$3
-if [ "$(id -u)" = 0 ] && ! getent passwd _sc >/dev/null; then
-	echo "server-hello: skipped: started as root, no user _sc"
-	exit 77
-fi
-dir=$(mktemp -d /tmp/server-hello.XXXXXX)
-log=$dir/server.log
-port=$((20000 + $$ % 20000))
-# a sanitizer's runtime would rather be preloaded first: let it be
-LD_PRELOAD=$shim SC_TEST_WORKER=rest:$worker \
-    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
-    "$server" -d -v -s "$dir/state" -R "127.0.0.1:$port" \
-    -K "127.0.0.1:$((port + 1))" -E 127.0.0.1 -G none >"$log" 2>&1 &
-pid=$!
-trap 'kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
-fail() {
-	echo "server-hello: $*"
-	cat "$log"
-	exit 1
-}
+. "$(dirname "$0")/fakeworker-lib.sh"
+fake_server server-hello "$@"
 for i in $(seq 1 150); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.1
