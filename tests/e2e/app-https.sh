@@ -34,15 +34,6 @@ if cloud curl -sS --max-time 3 -o /dev/null -k \
 fi
 start_sc -v
 
-# https_get HOSTPORT PATH [curl args]: GET https://HOSTPORT/PATH in
-# absolute form through the entry proxy; prints the body, then the status
-https_get() {
-	local hp=$1 path=$2
-	shift 2
-	browse -w '%{http_code}' --request-target "https://$hp$path" "$@" \
-	    "http://$hp$path"
-}
-
 # --- no verification ----------------------------------------------------
 out=$(BROWSE_TIMEOUT=8 https_get "$APP_IP:$APP_TLS_PORT" /text/one) || fail "https GET failed: $out"
 [ "$out" = "response one

@@ -584,6 +584,15 @@ app_tls_url() {
 	echo "https://$APP_IP:$APP_TLS_PORT$1"
 }
 
+# https_get HOSTPORT PATH [curl args]: GET https://HOSTPORT/PATH in
+# absolute form through the entry proxy; prints the body, then the status
+https_get() {
+	local hp=$1 path=$2
+	shift 2
+	browse -w '%{http_code}' --request-target "https://$hp$path" "$@" \
+	    "http://$hp$path"
+}
+
 # expected digest of /bytes/N?seed=S
 gen_sha256() {
 	"$PYTHON" "$E2E_DIR/app.py" gen "$1" "$2" | sha256sum | cut -d' ' -f1
