@@ -643,13 +643,9 @@ struct x509_st	*ca_leaf(struct x509_st *, struct evp_pkey_st *,
 int		 ca_main(void);
 
 /* mint.c: the KGP worker's leaves */
+/* what the entry proxy's TLS takes (resign_tls.c): the CA ends the chain */
 struct mint_leaf {
-	const char		*chain;		/* PEM: the leaf, then the CA */
-	size_t			 chainlen;
-	const char		*key;		/* PEM: the leaf's private key */
-	size_t			 keylen;
 	time_t			 notafter;
-	/* the same, parsed: what the entry proxy's TLS takes (resign_tls.c) */
 	struct x509_st		*x509;
 	struct evp_pkey_st	*pkey;
 	struct x509_st		*ca;
