@@ -319,7 +319,6 @@ mint_new(const char *name, const char **errstr)
 	struct srv_ca_req	 req;
 	struct mint_entry	*me;
 	struct timeval		 tv;
-	unsigned char		*p;
 	int			 len;
 
 	if (mint_ca == NULL) {
@@ -341,10 +340,8 @@ mint_new(const char *name, const char **errstr)
 	TAILQ_INIT(&me->waits);
 	memset(&req, 0, sizeof(req));
 	strlcpy(req.name, name, sizeof(req.name));
-	p = req.pub;
 	if ((me->pkey = mint_key()) == NULL ||
-	    (len = i2d_PUBKEY(me->pkey, NULL)) <= 0 ||
-	    (size_t)len > sizeof(req.pub) || i2d_PUBKEY(me->pkey, &p) != len) {
+	    (len = x509_p256_spki(me->pkey, req.pub, sizeof(req.pub))) == -1) {
 		*errstr = "cannot make a key";
 		goto fail;
 	}
