@@ -593,6 +593,16 @@ https_get() {
 	    "http://$hp$path"
 }
 
+# https_502 HOSTPORT PATH TEXT WHAT: https_get that must answer a 502
+# whose text holds TEXT, else the test fails about WHAT; out the answer
+https_502() {
+	out=$(https_get "$1" "$2") && true
+	case $out in
+	*"$3"*502) ;;
+	*) fail "$4: '$out', want a 502 that says '$3'" ;;
+	esac
+}
+
 # expected digest of /bytes/N?seed=S
 gen_sha256() {
 	"$PYTHON" "$E2E_DIR/app.py" gen "$1" "$2" | sha256sum | cut -d' ' -f1
