@@ -24,7 +24,6 @@
 
 #include <event2/event.h>
 #include <event2/dns.h>
-#include <tls.h>
 
 #include "imsg_types.h"
 #include "kgp.h"
@@ -164,15 +163,12 @@ main(int argc, char *argv[])
 
 	env->connect_timeout_ms = PROXYD_CONNECT_TIMEOUT_MS;
 	env->hand_off = 1;
+	/* also TLS to https:// apps: what OpenSSL would load lazily, now */
 	relay_init();
 	for (i = 0; i < SC_KGPD_MAX; i++)
 		env->iev_kgpd[i].ibuf.fd = -1;
 	imsgev_open(&env->iev_kgpd[0], env->base, PROXYD_KGPD_FD,
 	    &proxyd_peer_kgpd, NULL);
-
-	/* TLS to https:// apps: what OpenSSL would load lazily, now */
-	if (tls_init() == -1)
-		fatalx("tls_init");
 
 	/*
 	 * last: the resolver configuration and /etc/hosts are read.

@@ -22,6 +22,7 @@
 
 #define PROXYD_CONNECT_TIMEOUT_MS	10000	/* after the name is resolved */
 #define PROXYD_TLS_TIMEOUT_MS		10000	/* a TLS handshake with an app */
+#define PROXYD_TLS_SESSIONS		256	/* TLS sessions kept to resume */
 #define PROXYD_WARM_MS			5000	/* a warmed-up connection unused */
 #define PROXYD_DNS_TIMEOUT_MS		5000	/* resolving a name, in all */
 #define PROXYD_DNS_TRY_SEC		"2"	/* one query (evdns timeout:) */

@@ -56,6 +56,8 @@ static void	 relay_accept(int, void *);
 void
 relay_init(void)
 {
+	if (up_tls_init() == -1)
+		fatalx("TLS to the apps: OpenSSL's initialisation");
 	if ((env->dns = evdns_base_new(env->base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL)
 		fatalx("evdns_base_new");

@@ -246,6 +246,7 @@ const struct upproxy *pac_via(const struct stream *);
 int	 pac_fallback(struct stream *, const char *);
 
 /* relay_tls.c */
+int	 up_tls_init(void);
 int	 up_tls_ca(const void *, size_t);
 int	 up_tls_config(int);
 int	 up_tls_start(struct stream *, int);

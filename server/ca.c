@@ -58,7 +58,6 @@ static int	 ca_start(struct imsgev *, struct imsg *);
 static int	 ca_shutdown(struct imsgev *, struct imsg *);
 static int	 ca_sign(struct imsgev *, struct imsg *);
 static int	 ca_sign_one(const struct srv_ca_req *, struct srv_ca_rep *);
-static EVP_PKEY	*ca_pubkey(const uint8_t *, size_t);
 static void	 ca_parent_gone(struct imsgev *);
 static int	 ca_peer(struct imsgev *, struct imsg *);
 static void	 ca_kgp_gone(struct imsgev *);
@@ -209,7 +208,6 @@ ca_start(struct imsgev *iev, struct imsg *imsg)
 	struct srv_ca_req	 req;
 	struct srv_ca_rep	*rep;
 	EVP_PKEY		*trial;
-	unsigned char		*p;
 	char			 err[128];
 	int			 len, i;
 
@@ -234,10 +232,8 @@ ca_start(struct imsgev *iev, struct imsg *imsg)
 		fatal("%s", __func__);
 	memset(&req, 0, sizeof(req));
 	strlcpy(req.name, "sc-server.invalid", sizeof(req.name));
-	p = req.pub;
 	if ((trial = x509_genkey()) == NULL ||
-	    (len = i2d_PUBKEY(trial, NULL)) <= 0 ||
-	    (size_t)len > sizeof(req.pub) || i2d_PUBKEY(trial, &p) != len)
+	    (len = x509_p256_spki(trial, req.pub, sizeof(req.pub))) == -1)
 		fatalx("%s: a trial key", __func__);
 	req.publen = len;
 	EVP_PKEY_free(trial);
@@ -260,31 +256,11 @@ ca_start(struct imsgev *iev, struct imsg *imsg)
 	return (IMSGEV_OK);
 }
 
-/* An EC P-256 public key, DER SubjectPublicKeyInfo, or NULL. */
-static EVP_PKEY *
-ca_pubkey(const uint8_t *der, size_t len)
-{
-	const unsigned char	*p = der;
-	EVP_PKEY		*pub;
-	char			 group[32];
-	size_t			 glen;
-
-	if ((pub = d2i_PUBKEY(NULL, &p, len)) == NULL)
-		return (NULL);
-	if (p != der + len || EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC ||
-	    EVP_PKEY_get_utf8_string_param(pub, "group", group,
-	    sizeof(group), &glen) != 1 || strcmp(group, "prime256v1") != 0) {
-		EVP_PKEY_free(pub);
-		return (NULL);
-	}
-	return (pub);
-}
-
 /* One leaf into rep.  Returns its result (SRV_CA_*). */
 static int
 ca_sign_one(const struct srv_ca_req *req, struct srv_ca_rep *rep)
 {
-	EVP_PKEY	*pub;
+	const uint8_t	*pub;
 	X509		*x;
 	unsigned char	*p = rep->der;
 	const char	*errstr;
@@ -292,14 +268,13 @@ ca_sign_one(const struct srv_ca_req *req, struct srv_ca_rep *rep)
 
 	memset(rep, 0, offsetof(struct srv_ca_rep, der));
 	rep->reqid = req->reqid;
-	if ((pub = ca_pubkey(req->pub, req->publen)) == NULL) {
+	/* an EC P-256 public key, DER SubjectPublicKeyInfo */
+	if ((pub = x509_p256_point(req->pub, req->publen)) == NULL) {
 		log_warnx("a leaf for %s: not an EC P-256 public key",
 		    req->name);
-		ERR_clear_error();
 		return (rep->result = SRV_CA_REFUSED);
 	}
 	x = ca_leaf(ca_crt, ca_key, req->name, pub, time(NULL), &errstr);
-	EVP_PKEY_free(pub);
 	if (x == NULL) {
 		log_warnx("a leaf for %s: %s", req->name, errstr);
 		return (rep->result = SRV_CA_FAILED);

@@ -626,6 +626,8 @@ int		 ca_command(const char *, const char *, const char *, int,
 		    char **);
 
 /* x509.c */
+#define X509_P256_POINT_LEN	65	/* 04, x, y */
+#define X509_P256_SPKI_LEN	(26 + X509_P256_POINT_LEN)
 struct evp_pkey_st *x509_genkey(void);
 int		 x509_serial(struct x509_st *);
 int		 x509_addext(struct x509_st *, struct x509_st *, int,
@@ -642,20 +644,17 @@ int		 ca_generate(const char *, char **, size_t *, char **,
 int		 ca_check(struct x509_st *, struct evp_pkey_st *, char *,
 		    size_t);
 struct x509_st	*ca_leaf(struct x509_st *, struct evp_pkey_st *,
-		    const char *, struct evp_pkey_st *, time_t,
-		    const char **);
+		    const char *, const uint8_t *, time_t, const char **);
+int		 x509_p256_spki(struct evp_pkey_st *, uint8_t *, size_t);
+const uint8_t	*x509_p256_point(const uint8_t *, size_t);
 
 /* ca.c: the CA process */
 int		 ca_main(void);
 
 /* mint.c: the KGP worker's leaves */
+/* what the entry proxy's TLS takes (resign_tls.c): the CA ends the chain */
 struct mint_leaf {
-	const char		*chain;		/* PEM: the leaf, then the CA */
-	size_t			 chainlen;
-	const char		*key;		/* PEM: the leaf's private key */
-	size_t			 keylen;
 	time_t			 notafter;
-	/* the same, parsed: what the entry proxy's TLS takes (resign_tls.c) */
 	struct x509_st		*x509;
 	struct evp_pkey_st	*pkey;
 	struct x509_st		*ca;

@@ -40,9 +40,11 @@ it sends "sha256 HEX\n" of all it received and closes.
 
   app.py serve --addr A --http-port P [--tls-port P --cert F --key F]
          [--echo-port P] [--ready FILE] [--sni-log FILE]
-         [--basic-auth USER:PASS]
+         [--resume-log FILE] [--basic-auth USER:PASS]
                            (--sni-log: a line for each TLS client's SNI,
-                           "-" when it sent none)
+                           "-" when it sent none; --resume-log: a line
+                           for each TLS handshake, "resumed" when the
+                           client resumed a session, else "full")
   app.py gen N SEED        writes what /bytes/N?seed=SEED serves
   app.py sums N FIRST LAST prints "SEED SHA256" for seeds FIRST..LAST
 """
@@ -95,6 +97,15 @@ class Handler(BaseHTTPRequestHandler):
         with counters_lock:
             counters["connections"] += 1
             self.conn_id = counters["connections"]
+        path = getattr(self.server, "resume_log", None)
+        if path and isinstance(self.request, ssl.SSLSocket):
+            try:
+                self.request.do_handshake()
+            except (OSError, ssl.SSLError):
+                return  # the first read fails as it would have
+            with open(path, "a") as f:
+                f.write("%s\n" % ("resumed" if self.request.session_reused
+                                   else "full"))
 
     def log_message(self, fmt, *args):
         sys.stderr.write("app: %s %s\n" % (self.address_string(), fmt % args))
@@ -436,6 +447,7 @@ def serve(args):
             ctx.sni_callback = sni
         tls = TLSServer((args.addr, args.tls_port), Handler)
         tls.ctx = ctx
+        tls.resume_log = args.resume_log
         servers.append(tls)
     for s in servers[1:]:
         threading.Thread(target=s.serve_forever, daemon=True).start()
@@ -457,6 +469,7 @@ def main():
     s.add_argument("--key")
     s.add_argument("--ready")
     s.add_argument("--sni-log")
+    s.add_argument("--resume-log")
     s.add_argument("--basic-auth")
     g = sub.add_parser("gen")
     g.add_argument("n", type=int)

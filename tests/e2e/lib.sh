@@ -584,6 +584,25 @@ app_tls_url() {
 	echo "https://$APP_IP:$APP_TLS_PORT$1"
 }
 
+# https_get HOSTPORT PATH [curl args]: GET https://HOSTPORT/PATH in
+# absolute form through the entry proxy; prints the body, then the status
+https_get() {
+	local hp=$1 path=$2
+	shift 2
+	browse -w '%{http_code}' --request-target "https://$hp$path" "$@" \
+	    "http://$hp$path"
+}
+
+# https_502 HOSTPORT PATH TEXT WHAT: https_get that must answer a 502
+# whose text holds TEXT, else the test fails about WHAT; out the answer
+https_502() {
+	out=$(https_get "$1" "$2") && true
+	case $out in
+	*"$3"*502) ;;
+	*) fail "$4: '$out', want a 502 that says '$3'" ;;
+	esac
+}
+
 # expected digest of /bytes/N?seed=S
 gen_sha256() {
 	"$PYTHON" "$E2E_DIR/app.py" gen "$1" "$2" | sha256sum | cut -d' ' -f1

@@ -53,8 +53,9 @@ struct heard {
 	int		 calls;
 	int		 ok;
 	char		 err[512];
-	char		*chain;
-	char		*key;
+	X509		*leaf;		/* what cb was given, referenced */
+	EVP_PKEY	*key;
+	X509		*ca;
 };
 
 static int
@@ -83,19 +84,57 @@ heard_cb(const struct mint_leaf *leaf, const char *errstr, void *arg)
 	}
 	assert_null(errstr);
 	h->ok = 1;
-	free(h->chain);
-	free(h->key);
-	h->chain = strndup(leaf->chain, leaf->chainlen);
-	h->key = strndup(leaf->key, leaf->keylen);
+	X509_free(h->leaf);
+	EVP_PKEY_free(h->key);
+	X509_free(h->ca);
+	assert_int_equal(X509_up_ref(leaf->x509), 1);
+	assert_int_equal(EVP_PKEY_up_ref(leaf->pkey), 1);
+	assert_int_equal(X509_up_ref(leaf->ca), 1);
+	h->leaf = leaf->x509;
+	h->key = leaf->pkey;
+	h->ca = leaf->ca;
 	assert_true(leaf->notafter > time(NULL));
 }
 
 static void
 heard_clear(struct heard *h)
 {
-	free(h->chain);
-	free(h->key);
+	X509_free(h->leaf);
+	EVP_PKEY_free(h->key);
+	X509_free(h->ca);
 	memset(h, 0, sizeof(*h));
+}
+
+/*
+ * ca_leaf() for the key pair k, as the CA process gets its public key,
+ * and the leaf as the KGP worker gets it
+ */
+static X509 *
+leaf_with(X509 *c, EVP_PKEY *ck, const char *name, EVP_PKEY *k, time_t now,
+    const char **errstr)
+{
+	uint8_t		 spki[X509_P256_SPKI_LEN];
+	const uint8_t	*pt;
+	unsigned char	*der = NULL;
+	const unsigned char *p;
+	X509		*x, *y;
+	int		 len;
+
+	assert_int_equal(x509_p256_spki(k, spki, sizeof(spki)),
+	    X509_P256_SPKI_LEN);
+	pt = x509_p256_point(spki, sizeof(spki));
+	assert_non_null(pt);
+	if ((x = ca_leaf(c, ck, name, pt, now, errstr)) == NULL)
+		return (NULL);
+	/* as the KGP worker gets it: DER */
+	len = i2d_X509(x, &der);
+	assert_true(len > 0);
+	p = der;
+	y = d2i_X509(NULL, &p, len);
+	assert_non_null(y);
+	OPENSSL_free(der);
+	X509_free(x);
+	return (y);
 }
 
 /* The CA process, played: sign request i (with another key: wrong). */
@@ -103,10 +142,9 @@ static void
 answer(size_t i, int result, EVP_PKEY *other, const char *othername)
 {
 	static struct srv_ca_rep rep;
-	const unsigned char	*p = reqs[i].pub;
+	const uint8_t		*pt;
 	unsigned char		*d = rep.der;
 	const char		*errstr;
-	EVP_PKEY		*pub;
 	X509			*x;
 	int			 len;
 
@@ -114,16 +152,19 @@ answer(size_t i, int result, EVP_PKEY *other, const char *othername)
 	rep.reqid = reqs[i].reqid;
 	rep.result = result;
 	if (result == SRV_CA_OK) {
-		pub = d2i_PUBKEY(NULL, &p, reqs[i].publen);
-		assert_non_null(pub);
-		x = ca_leaf(ca, cakey, othername ? othername : reqs[i].name,
-		    other ? other : pub, time(NULL), &errstr);
+		pt = x509_p256_point(reqs[i].pub, reqs[i].publen);
+		assert_non_null(pt);
+		if (other != NULL)
+			x = leaf_with(ca, cakey, othername ? othername :
+			    reqs[i].name, other, time(NULL), &errstr);
+		else
+			x = ca_leaf(ca, cakey, othername ? othername :
+			    reqs[i].name, pt, time(NULL), &errstr);
 		assert_non_null(x);
 		len = i2d_X509(x, &d);
 		assert_true(len > 0);
 		rep.len = len;
 		X509_free(x);
-		EVP_PKEY_free(pub);
 	}
 	assert_int_equal(srv_ca_rep_valid(&rep,
 	    offsetof(struct srv_ca_rep, der) + rep.len), 0);
@@ -210,7 +251,7 @@ leaf_for(const char *name, EVP_PKEY **keyp)
 
 	k = x509_genkey();
 	assert_non_null(k);
-	x = ca_leaf(ca, cakey, name, k, time(NULL), &errstr);
+	x = leaf_with(ca, cakey, name, k, time(NULL), &errstr);
 	if (keyp != NULL)
 		*keyp = k;
 	else
@@ -235,6 +276,38 @@ check_san(X509 *x, int type, const char *name)
 		assert_string_equal((const char *)ASN1_STRING_get0_data(
 		    g->d.dNSName), name);
 	GENERAL_NAMES_free(gens);
+}
+
+/* A public key to the CA as OpenSSL writes it; what is not one refused */
+static void
+test_p256_spki(void **state)
+{
+	uint8_t		 spki[X509_P256_SPKI_LEN], bad[X509_P256_SPKI_LEN];
+	unsigned char	*der = NULL;
+	EVP_PKEY	*k;
+	int		 len;
+
+	k = x509_genkey();
+	assert_non_null(k);
+	assert_int_equal(x509_p256_spki(k, spki, sizeof(spki) - 1), -1);
+	assert_int_equal(x509_p256_spki(k, spki, sizeof(spki)),
+	    X509_P256_SPKI_LEN);
+	len = i2d_PUBKEY(k, &der);
+	assert_int_equal(len, X509_P256_SPKI_LEN);
+	assert_memory_equal(der, spki, len);
+	OPENSSL_free(der);
+	assert_ptr_equal(x509_p256_point(spki, sizeof(spki)), spki + 26);
+	assert_null(x509_p256_point(spki, sizeof(spki) - 1));
+	memcpy(bad, spki, sizeof(bad));
+	bad[20] ^= 1;		/* another curve's OID */
+	assert_null(x509_p256_point(bad, sizeof(bad)));
+	memcpy(bad, spki, sizeof(bad));
+	bad[26] = 0x02;		/* compressed */
+	assert_null(x509_p256_point(bad, sizeof(bad)));
+	memcpy(bad, spki, sizeof(bad));
+	bad[sizeof(bad) - 1] ^= 1;	/* off the curve */
+	assert_null(x509_p256_point(bad, sizeof(bad)));
+	EVP_PKEY_free(k);
 }
 
 static void
@@ -319,7 +392,7 @@ test_leaf_within_ca(void **state)
 	assert_int_equal(ca_check(ca, cakey, (char[64]){ 0 }, 64), 0);
 
 	lk = x509_genkey();
-	x = ca_leaf(c, k, "app.example", lk, now, &errstr);
+	x = leaf_with(c, k, "app.example", lk, now, &errstr);
 	assert_non_null(x);
 	assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(x),
 	    X509_get0_notAfter(c)), 0);
@@ -327,7 +400,7 @@ test_leaf_within_ca(void **state)
 	    X509_get0_notBefore(c)), 0);
 	X509_free(x);
 	/* expired: none */
-	x = ca_leaf(c, k, "app.example", lk, end + 10, &errstr);
+	x = leaf_with(c, k, "app.example", lk, end + 10, &errstr);
 	assert_null(x);
 	assert_non_null(errstr);
 	/* a leaf is no CA */
@@ -396,31 +469,18 @@ test_names(void **state)
 	assert_int_equal(cert_name_canon("[]", buf, sizeof(buf)), -1);
 }
 
-/* The chain of a caller: leaf (for name, with key) + CA, verified */
+/* What a caller got: leaf (for name, with key) and the CA, verified */
 static void
 check_heard(struct heard *h, const char *name, int ip)
 {
-	BIO		*bio;
-	X509		*leaf, *c;
-	EVP_PKEY	*k;
-
 	assert_int_equal(h->calls, 1);
 	assert_true(h->ok);
-	bio = BIO_new_mem_buf(h->chain, -1);
-	leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	c = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	assert_non_null(leaf);
-	assert_non_null(c);
-	assert_null(PEM_read_bio_X509(bio, NULL, NULL, NULL));
-	assert_int_equal(X509_cmp(c, ca), 0);
-	BIO_free(bio);
-	k = x509_read_key(h->key, strlen(h->key));
-	assert_non_null(k);
-	assert_int_equal(X509_check_private_key(leaf, k), 1);
-	assert_int_equal(verify(leaf, name, ip), 1);
-	EVP_PKEY_free(k);
-	X509_free(leaf);
-	X509_free(c);
+	assert_non_null(h->leaf);
+	assert_non_null(h->key);
+	assert_non_null(h->ca);
+	assert_int_equal(X509_cmp(h->ca, ca), 0);
+	assert_int_equal(X509_check_private_key(h->leaf, h->key), 1);
+	assert_int_equal(verify(h->leaf, name, ip), 1);
 }
 
 static void
@@ -445,7 +505,7 @@ test_mint_get(void **state)
 	assert_null(mint_get("app.example", heard_cb, &c));
 	assert_int_equal(nreqs, 1);
 	check_heard(&c, "app.example", 0);
-	assert_string_equal(c.chain, a.chain);
+	assert_ptr_equal(c.leaf, a.leaf);
 	heard_clear(&c);
 	/* an address (IPv6 in brackets, as a CONNECT has it) */
 	assert_non_null(mint_get("[fd00::7]", heard_cb, &c));
@@ -675,6 +735,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_p256_spki),
 		cmocka_unit_test(test_leaf_dns),
 		cmocka_unit_test(test_leaf_ip),
 		cmocka_unit_test(test_leaf_within_ca),
