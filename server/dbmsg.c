@@ -92,41 +92,70 @@ dbmsg_reload(void)
 }
 
 /*
- * Tunnel id as the database has it now (another node wrote it, or a
- * line of the REST worker's was not taken): its line, or its deletion,
- * to the REST worker (rest, NULL when none runs).  When it cannot be
- * read, the REST worker gets every tunnel once the database is back.
+ * Tunnel id as the database has it now: its line, or its deletion, to
+ * the REST worker (rest, NULL when none runs).  1 when the database has
+ * it, 0 when not, -1 when it cannot be read.
  */
-static void
-dbmsg_tunnel_sync(void *arg, const char *id)
+static int
+dbmsg_tunnel_send(struct imsgev *rest, const char *id)
 {
-	struct imsgev	*rest = arg;
 	char		*line, *text;
 	size_t		 len = 0;
-	int		 n;
+	int		 n, found;
 
-	nodemap_forget(id);	/* where its session is: ask again */
-	if (rest == NULL)
-		return;
 	if ((line = db_tunnel_line(id, &len)) == NULL) {
 		if (errno != ENOENT) {
 			log_warnx("%s: tunnel %s: %s", db_file(), id,
 			    db_error());
-			return;
+			return (-1);
 		}
-		n = asprintf(&text, "%s{\"delete\":\"%s\"}\n",
-		    DB_TUNNELS_DELTA_TEXT, id);
+		found = 0;
+		n = rest == NULL ? 0 : asprintf(&text,
+		    "%s{\"delete\":\"%s\"}\n", DB_TUNNELS_DELTA_TEXT, id);
 	} else {
-		n = asprintf(&text, "%s%s\n", DB_TUNNELS_DELTA_TEXT, line);
+		found = 1;
+		n = rest == NULL ? 0 : asprintf(&text, "%s%s\n",
+		    DB_TUNNELS_DELTA_TEXT, line);
 		freezero(line, len + 1);
 	}
+	if (rest == NULL)
+		return (found);
 	if (n == -1) {
 		log_warn("%s", __func__);
-		return;
+		return (found);
 	}
 	if (srv_blob_send(rest, SRV_BLOB_SYNC, text, n, 0) == -1)
 		log_warn("%s: imsg", __func__);
 	freezero(text, n);
+	return (found);
+}
+
+/*
+ * Tunnel id changed in the database (another node wrote it, or a line
+ * of the REST worker's was not taken): to the REST worker (arg, NULL
+ * when none runs).  When it cannot be read, the REST worker gets every
+ * tunnel once the database is back.
+ */
+static void
+dbmsg_tunnel_sync(void *arg, const char *id)
+{
+	nodemap_forget(id);	/* where its session is: ask again */
+	if (arg != NULL)
+		dbmsg_tunnel_send(arg, id);
+}
+
+/*
+ * IMSG_SRV_TUNNEL_ASK: a HELLO for tunnel id waits in the KGP worker,
+ * which has not heard of it: the database's line to the REST worker
+ * (rest), which adds it to the KGP worker's.  0 when the database has
+ * no such tunnel (the HELLO is refused), 1 when it has, -1 when it
+ * cannot tell.
+ */
+int
+dbmsg_ask(struct imsgev *rest, const char *id)
+{
+	nodemap_forget(id);
+	return (dbmsg_tunnel_send(rest, id));
 }
 
 /* Every tunnel the database has, to the REST worker (a new connection). */

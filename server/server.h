@@ -52,6 +52,8 @@
 #define ENTRY_WAITING_MAX	4096	/* a quarter of the descriptors */
 #define KGP_HANDSHAKE_SEC	15	/* TLS and HELLO */
 #define KGP_HANDSHAKE_MIN_SEC	3
+#define KGP_HOLD_MS		1000	/* a cluster's HELLO for a tunnel not
+					   known here yet waits so long */
 #define KGP_WAITING_ADDR	128	/* sc opens one per CPU at once */
 #define KGP_WAITING_MAX		1024	/* a quarter of the descriptors */
 
@@ -423,8 +425,17 @@ struct kgp_client {
 	char			 addr[ADDRSTR_MAX];
 	uint16_t		 index;		/* the client's link index */
 	char			 node[NODE_NAME_MAX];	/* a node link's */
+	int			 hold;		/* KGP_HOLD_*: its HELLO */
+	struct event		*hold_ev;	/* ... waits until */
+	char			 hold_id[TUNNEL_ID_LEN + 1];
 };
 TAILQ_HEAD(kgp_clientlist, kgp_client);
+
+/* a HELLO for a tunnel this node does not know yet (kgp_server.c) */
+#define KGP_HOLD_NONE		0	/* not held */
+#define KGP_HOLD_WAIT		1	/* the parent reads the tunnel */
+#define KGP_HOLD_READ		2	/* ... read, or KGP_HOLD_MS is up */
+#define KGP_HOLD_GONE		3	/* ... no such tunnel */
 
 /* what became of the registry's saves (state.c): for /metrics */
 struct state_stats {
@@ -736,6 +747,7 @@ void		 node_stop(void);
 void		 dbmsg_init(void);
 int		 dbmsg_reload(void);
 int		 dbmsg_poll(struct imsgev *);
+int		 dbmsg_ask(struct imsgev *, const char *);
 void		 dbmsg_watch(void (*)(void));
 void		 dbmsg_send_accounts(struct imsgev *);
 const char	*dbmsg_tunnels_source(void);
@@ -855,6 +867,7 @@ void		 kgp_server_shutdown(void);
 void		 kgp_server_close_all(void);
 void		 kgp_server_shutdown_check(void);
 void		 kgp_server_stats(struct srv_kgp_stats *);
+void		 kgp_server_held(const char *, int);
 
 /* state.c */
 void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,
