@@ -12,7 +12,8 @@
  *    (SRV_BLOB_NODES), for the placement of tunnels (place.c);
  *  - the sessions: what the KGP worker reports of a tunnel (relayed by
  *    parent_relay.c) sets tunnels.node to this node when its first
- *    session comes up, and clears it when the last one ends;
+ *    session comes up, and clears it when the last one ends (not while
+ *    a broken one waits for its client within the grace period);
  *  - the drain: a node whose row says 'draining' (sc-server node drain)
  *    stops as on SIGTERM (its clients get GOAWAY and move).
  */
@@ -192,7 +193,12 @@ node_tunnel_state(const struct srv_tstate *ts)
 
 	if (!env->cluster)
 		return;
-	up = ts->connected && ts->status == TUNNEL_RUNNING;
+	/*
+	 * A session whose link broke is still held here for its grace (its
+	 * client resumes it here): only its end, or the tunnel's, clears
+	 * the node.
+	 */
+	up = (ts->connected || ts->nlinks > 0) && ts->status == TUNNEL_RUNNING;
 	strlcpy(key.id, ts->id, sizeof(key.id));
 	h = RB_FIND(node_helds, &helds, &key);
 	if (up == (h != NULL))
