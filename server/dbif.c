@@ -133,13 +133,15 @@ db_tunnels_write(const char *buf, size_t len, int replace,
 }
 
 /*
- * The line of tunnel id as the database holds it (NUL-terminated, *lenp
- * bytes), or NULL: errno ENOENT when there is no such tunnel.
+ * The lines of the tunnels ids (n of them) as the database holds them,
+ * read at once: cb(arg, id, line, len) for each one it has (the others
+ * it has not).  0, or -1.
  */
-char *
-db_tunnel_line(const char *id, size_t *lenp)
+int
+db_tunnel_lines(const char *const *ids, size_t n, void (*cb)(void *,
+    const char *, const char *, size_t), void *arg)
 {
-	return (ops->tunnel_line(id, lenp));
+	return (ops->tunnel_lines(ids, n, cb, arg));
 }
 
 /*

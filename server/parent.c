@@ -78,6 +78,7 @@ static int	 parent_state_aside(struct imsgev *, struct imsg *);
 static int	 parent_blob(struct imsgev *, struct imsg *);
 static int	 parent_entry_bind(struct imsgev *, struct imsg *);
 static int	 parent_tunnel_ask(struct imsgev *, struct imsg *);
+static void	 parent_tunnel_none(const char *);
 static void	 parent_worker_gone(struct imsgev *);
 static void	 parent_worker_bad(struct imsgev *, struct imsg *,
 		    enum imsgev_error, const char *);
@@ -919,9 +920,20 @@ parent_tunnel_ask(struct imsgev *iev, struct imsg *imsg)
 	struct srv_tunnel_ref	 ref;
 
 	memcpy(&ref, imsg->data, sizeof(ref));
-	if (dbmsg_ask(W_REST->chan ? &W_REST->iev : NULL, ref.id) == 0)
-		parent_to(W_KGP, IMSG_SRV_TUNNEL_NONE, &ref, sizeof(ref));
+	dbmsg_ask(W_REST->chan ? &W_REST->iev : NULL, ref.id,
+	    parent_tunnel_none);
 	return (IMSGEV_OK);
+}
+
+/* ... the database has no such tunnel: the HELLO is refused */
+static void
+parent_tunnel_none(const char *id)
+{
+	struct srv_tunnel_ref	 ref;
+
+	memset(&ref, 0, sizeof(ref));
+	strlcpy(ref.id, id, sizeof(ref.id));
+	parent_to(W_KGP, IMSG_SRV_TUNNEL_NONE, &ref, sizeof(ref));
 }
 
 static void

@@ -700,7 +700,8 @@ int		 db_accounts(struct accountlist *);
 char		*db_tunnels_text(size_t *);
 int		 db_tunnels_write(const char *, size_t, int,
 		    void (*)(void *, const char *), void *);
-char		*db_tunnel_line(const char *, size_t *);
+int		 db_tunnel_lines(const char *const *, size_t, void (*)(void *,
+		    const char *, const char *, size_t), void *);
 int		 db_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 char		*db_events_json(const char *, time_t, int, size_t *);
@@ -747,7 +748,8 @@ void		 node_stop(void);
 void		 dbmsg_init(void);
 int		 dbmsg_reload(void);
 int		 dbmsg_poll(struct imsgev *);
-int		 dbmsg_ask(struct imsgev *, const char *);
+void		 dbmsg_ask(struct imsgev *, const char *,
+		    void (*)(const char *));
 void		 dbmsg_watch(void (*)(void));
 void		 dbmsg_send_accounts(struct imsgev *);
 const char	*dbmsg_tunnels_source(void);
