@@ -393,45 +393,6 @@ db_node_parse(int n, const char **v, struct node_info *ni)
 	return (0);
 }
 
-struct db_node_one {
-	struct node_info	*ni;
-	int			 found;
-	int			 bad;
-};
-
-static void
-db_node_row(void *arg, int n, const char **v)
-{
-	struct db_node_one	*o = arg;
-
-	if (db_node_parse(n, v, o->ni) == -1)
-		o->bad = 1;
-	else
-		o->found = 1;
-}
-
-/*
- * The row of node name into ni: 0, or -1 ("not found" in db_error()
- * when there is none).  ni->alive: its heartbeat is younger than
- * NODE_DEAD_SEC and it is not down.
- */
-int
-db_node_get(const char *name, struct node_info *ni)
-{
-	struct db_node_one	 o;
-
-	o.ni = ni;
-	o.found = o.bad = 0;
-	if (ops->list("SELECT " DB_NODE_COLUMNS " FROM nodes WHERE name = ?",
-	    name, db_node_row, &o) == -1)
-		return (-1);
-	if (o.bad)
-		return (db_fail("node %s: a bad row", name));
-	if (!o.found)
-		return (db_fail("not found"));
-	return (0);
-}
-
 /* A statement that changes no accounts (ops->exec): 0, or -1. */
 static int
 db_exec_params(const char *sql, const char *fmt, ...)

@@ -150,6 +150,9 @@
 #define NODE_SECRET_LEN		64	/* hex digits of cluster 'node-secret' */
 #define NODE_CACHE_MS		1000	/* the parent keeps a tunnel's node */
 #define NODE_CACHE_MAX		4096	/* ... for so many tunnels */
+#define NODE_PEERS_READ_MS	500	/* a node link to a node not in the
+					   list: the list read again, at most
+					   so often */
 #define NODE_ASK_SEC		5	/* the KGP worker waits for the answer */
 #define NODELINK_MAX		64	/* links to other nodes at once */
 #define NODELINK_CONNECT_SEC	5	/* TCP, TLS and HELLO of a link */
@@ -713,7 +716,6 @@ int		 db_account_del(const char *);
 int		 db_list(const char *, const char *, void (*)(void *, int,
 		    const char **), void *);
 int		 db_tunnel_node(const char *, char *, size_t);
-int		 db_node_get(const char *, struct node_info *);
 int		 db_node_parse(int, const char **, struct node_info *);
 int		 db_node_beat(const struct node_info *, int);
 int		 db_nodes_sweep(int64_t);
@@ -740,6 +742,7 @@ struct srv_tstate;
 struct srv_kgp_stats;
 void		 node_start(struct imsgev *(*)(void), void (*)(void));
 void		 node_tunnel_state(const struct srv_tstate *);
+int		 node_peer(const char *, struct node_info *, char *, size_t);
 void		 node_kgp_stats(const struct srv_kgp_stats *);
 void		 node_kgp_down(void);
 void		 node_stop(void);
