@@ -183,6 +183,8 @@ dbmsg_sync_flush(struct imsgev *rest, void (*none)(const char *))
 		    "s", db_error());
 		goto done;
 	}
+	log_debug("%zu tunnel%s read again from %s at once", n, n == 1 ? "" :
+	    "s", db_file());
 	for (i = 0; i < n; i++) {
 		if (ds.found[i])
 			continue;

@@ -8,7 +8,10 @@
 #  2. a tunnel the database does not have: refused at once with code 3
 #     (unknown tunnel), well within the hold's bound (KGP_HOLD_MS, 1 s);
 #  3. b's parent stopped: the HELLO waits its bound, then "try again"
-#     (code 5), as before the hold (e2e-cluster-failover's quick retry).
+#     (code 5), as before the hold (e2e-cluster-failover's quick retry);
+#  4. three tunnels made through a while b's parent is stopped: once it
+#     runs again it reads the three together (one statement: its log
+#     says "3 tunnels read again ... at once"), and b lists them.
 SC_DB=pg
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
@@ -84,3 +87,21 @@ ms=$HELLO_MS
 hello "$new" "$secret"
 [ "$ANS" = welcome ] || fail "the HELLO for $new once b's parent is back: $ANS, not welcome"
 ok "b's parent stopped: try again after $ms ms; welcome once it is back"
+
+# 4. three NOTIFYs waiting for b's parent: one read
+kill -STOP "$SERVER_B"
+ids=
+for n in 1 2 3; do
+	ans=$(cloud curl -sS --max-time 10 -u "$SC_USER:$KEY" -X POST \
+	    -d "{\"tunnel_identifier\": \"burst$n\"}" "$REST_URL/$SC_USER/tunnels") ||
+	    { kill -CONT "$SERVER_B"; fail "POST $n through a"; }
+	ids="$ids $(printf '%s' "$ans" | json_get "j['id']")"
+done
+kill -CONT "$SERVER_B"
+wait_for 10 grep -q "3 tunnels read again from .* at once" "$TMP/server-b.log" ||
+    fail "b's parent did not read the three tunnels at once: $(grep 'read again' "$TMP/server-b.log")"
+for t in $ids; do
+	wait_for 5 grep -q "tunnel $t of $SC_USER: from another node (running)" "$TMP/server-b.log" ||
+	    fail "b's REST worker did not take tunnel $t"
+done
+ok "three tunnels made while b's parent was stopped: read with one statement"
