@@ -52,6 +52,7 @@ static void	 kgp_server_waiting_free(struct kgp_client *);
 static void	 kgp_server_proven(struct kgp_client *);
 static int	 kgp_server_hold(struct kgp_client *, const char *);
 static void	 kgp_server_hold_end(int, short, void *);
+static void	 kgp_server_unhold(struct kgp_client *, int);
 static int	 kgp_server_shed_cb(void *);
 static int	 kgp_server_hello(struct kgp_conn *, const struct kgp_hello *,
 		    void *);
@@ -76,6 +77,8 @@ static struct admit *kgp_admit;
 /* accepted, no byte yet: no kgp_conn */
 static TAILQ_HEAD(, kgp_client) kgp_waiting =
     TAILQ_HEAD_INITIALIZER(kgp_waiting);
+/* HELLOs that wait for the parent's read of their tunnel */
+static TAILQ_HEAD(, kgp_client) kgp_held = TAILQ_HEAD_INITIALIZER(kgp_held);
 
 /*
  * The KGP worker: the KGP endpoint on the listening socket fd, which the
@@ -276,8 +279,7 @@ kgp_server_evict(struct admit_ent *e, void *arg)
 	TAILQ_REMOVE(&env->clients, c, entry);
 	kgp_server_retire(c);
 	kgp_conn_free(c->conn);
-	if (c->hold_ev != NULL)
-		event_free(c->hold_ev);
+	kgp_server_unhold(c, KGP_HOLD_NONE);
 	free(c);
 }
 
@@ -370,15 +372,17 @@ kgp_server_hold(struct kgp_client *c, const char *id)
 		log_warnx("%s: evtimer_new", __func__);
 		return (KGP_E_SHUTDOWN);
 	}
-	c->hold = KGP_HOLD_WAIT;
 	strlcpy(c->hold_id, id, sizeof(c->hold_id));
 	timer_add(c->hold_ev, 0, KGP_HOLD_MS * 1000);
 	log_debug("KGP connection from %s: tunnel %s not known here yet: "
 	    "its HELLO waits", c->addr, id);
-	TAILQ_FOREACH(o, &env->clients, entry)
-		if (o != c && o->hold == KGP_HOLD_WAIT &&
-		    strcmp(o->hold_id, id) == 0)
-			return (KGP_HELLO_HOLD);
+	TAILQ_FOREACH(o, &kgp_held, hentry)
+		if (strcmp(o->hold_id, id) == 0)
+			break;
+	c->hold = KGP_HOLD_WAIT;
+	TAILQ_INSERT_TAIL(&kgp_held, c, hentry);
+	if (o != NULL)
+		return (KGP_HELLO_HOLD);
 	memset(&ref, 0, sizeof(ref));
 	strlcpy(ref.id, id, sizeof(ref.id));
 	worker_send(IMSG_SRV_TUNNEL_ASK, &ref, sizeof(ref));
@@ -391,7 +395,7 @@ kgp_server_hold_end(int fd, short ev, void *arg)
 {
 	struct kgp_client	*c = arg;
 
-	c->hold = KGP_HOLD_READ;
+	kgp_server_unhold(c, KGP_HOLD_READ);
 	kgp_conn_hello_again(c->conn);
 }
 
@@ -406,15 +410,28 @@ kgp_server_held(const char *id, int found)
 
 	/* an answer may free any of them: from the start each time */
 	for (;;) {
-		TAILQ_FOREACH(c, &env->clients, entry)
-			if (c->hold == KGP_HOLD_WAIT &&
-			    strcmp(c->hold_id, id) == 0)
+		TAILQ_FOREACH(c, &kgp_held, hentry)
+			if (strcmp(c->hold_id, id) == 0)
 				break;
 		if (c == NULL)
 			return;
-		evtimer_del(c->hold_ev);
-		c->hold = found ? KGP_HOLD_READ : KGP_HOLD_GONE;
+		kgp_server_unhold(c, found ? KGP_HOLD_READ : KGP_HOLD_GONE);
 		kgp_conn_hello_again(c->conn);
+	}
+}
+
+/* c's HELLO waits no longer: hold says why (KGP_HOLD_*). */
+static void
+kgp_server_unhold(struct kgp_client *c, int hold)
+{
+	if (c->hold == KGP_HOLD_WAIT) {
+		TAILQ_REMOVE(&kgp_held, c, hentry);
+		evtimer_del(c->hold_ev);
+	}
+	c->hold = hold;
+	if (hold == KGP_HOLD_NONE && c->hold_ev != NULL) {
+		event_free(c->hold_ev);
+		c->hold_ev = NULL;
 	}
 }
 
@@ -492,8 +509,7 @@ kgp_server_down(struct kgp_conn *conn, int code, const char *reason,
 	TAILQ_REMOVE(&env->clients, c, entry);
 	kgp_server_retire(c);
 	kgp_conn_free(conn);
-	if (c->hold_ev != NULL)
-		event_free(c->hold_ev);
+	kgp_server_unhold(c, KGP_HOLD_NONE);
 	free(c);
 	kgp_server_shutdown_check();
 }

@@ -429,6 +429,7 @@ struct kgp_client {
 	uint16_t		 index;		/* the client's link index */
 	char			 node[NODE_NAME_MAX];	/* a node link's */
 	int			 hold;		/* KGP_HOLD_*: its HELLO */
+	TAILQ_ENTRY(kgp_client)	 hentry;	/* ... KGP_HOLD_WAIT */
 	struct event		*hold_ev;	/* ... waits until */
 	char			 hold_id[TUNNEL_ID_LEN + 1];
 };
