@@ -101,6 +101,9 @@ struct kgp_hello {
 	int		 node;		/* KGP_F_NODE: a node's HELLO */
 };
 
+/* the hello callback's answer: not yet (kgp_conn_hello_again()) */
+#define KGP_HELLO_HOLD	(-1)
+
 struct kgp_welcome {
 	uint16_t	 version;
 	uint32_t	 window;
@@ -204,8 +207,11 @@ struct kgp_callbacks {
 	int	(*open)(struct kgp_conn *, uint32_t, const char *, uint16_t *,
 		    char *, size_t, void *);
 	/*
-	 * Server: a HELLO arrived.  Return 0 to welcome it, or a KGP_E_*
-	 * code to refuse it with ERROR.
+	 * Server: a HELLO arrived.  Return 0 to welcome it, a KGP_E_*
+	 * code to refuse it with ERROR, or KGP_HELLO_HOLD to answer it
+	 * later: the connection keeps the HELLO and waits (a frame from
+	 * the peer meanwhile is a protocol error) until the owner calls
+	 * kgp_conn_hello_again(), which asks this callback again.
 	 */
 	int	(*hello)(struct kgp_conn *, const struct kgp_hello *, void *);
 	/*
@@ -261,6 +267,7 @@ void		 kgp_conn_goaway(struct kgp_conn *, int, const char *);
 int		 kgp_conn_resume(struct kgp_conn *, int, struct kgp_tls *);
 int		 kgp_conn_auth(struct kgp_conn *, const struct kgp_params *);
 void		 kgp_conn_adopt(struct kgp_conn *, struct kgp_conn *);
+int		 kgp_conn_hello_again(struct kgp_conn *);
 int		 kgp_conn_stream_move(struct kgp_conn *, uint32_t, int,
 		    uint64_t);
 int		 kgp_conn_stream_moved(struct kgp_conn *, uint32_t, int);

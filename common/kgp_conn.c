@@ -60,6 +60,8 @@ static int	conn_buffered(struct kgp_conn *);
 static void	conn_rtt_count(struct kgp_conn_stats *);
 static int	conn_hello_start(struct kgp_conn *);
 static int	conn_set_auth(struct kgp_conn *, const struct kgp_params *);
+static int	conn_hello_answer(struct kgp_conn *,
+		    const struct kgp_hello *);
 
 uint64_t
 conn_now_us(void)
@@ -414,6 +416,8 @@ kgp_conn_free(struct kgp_conn *c)
 		explicit_bzero(c->secret, strlen(c->secret));
 		free(c->secret);
 	}
+	if (c->hello_held != NULL)
+		freezero(c->hello_held, sizeof(*c->hello_held));
 	free(c->tunnel_id);
 	free(c->pin);
 	free(c);
@@ -992,12 +996,11 @@ static int
 conn_on_hello(struct kgp_conn *c, struct kgp_frame *f, uint8_t *p)
 {
 	struct kgp_hello	 h;
-	struct kgp_welcome	 w;
 	const char		*errstr;
-	size_t			 n;
 	int			 rc;
 
-	if (c->params.role != KGP_ROLE_SERVER || c->state != CONN_HELLO)
+	if (c->params.role != KGP_ROLE_SERVER || c->state != CONN_HELLO ||
+	    c->hello_held != NULL)
 		return (conn_abort(c, KGP_E_PROTOCOL, "unexpected HELLO"));
 	rc = kgp_hello_decode(f, &h, &errstr);
 	explicit_bzero(p, f->len);
@@ -1014,25 +1017,73 @@ conn_on_hello(struct kgp_conn *c, struct kgp_frame *f, uint8_t *p)
 	c->session = h.session;
 	/* a node's: the WELCOME says it back, and the peer opens streams */
 	c->node = h.node = (f->flags & KGP_F_NODE) != 0;
-	rc = c->cb.hello ? c->cb.hello(c, &h, c->arg) : 0;
-	explicit_bzero(h.secret, sizeof(h.secret));
+	rc = conn_hello_answer(c, &h);
+	explicit_bzero(&h, sizeof(h));
+	return (rc);
+}
+
+/*
+ * The owner's answer to the HELLO of c (the hello callback): WELCOME, a
+ * resume (kgp_conn_adopt()), ERROR, or, for KGP_HELLO_HOLD, later: h is
+ * kept until kgp_conn_hello_again().
+ */
+static int
+conn_hello_answer(struct kgp_conn *c, const struct kgp_hello *h)
+{
+	struct kgp_welcome	 w;
+	uint8_t			 p[32];
+	size_t			 n;
+	int			 rc;
+
+	rc = c->cb.hello ? c->cb.hello(c, h, c->arg) : 0;
 	if (c->state == CONN_DEAD)
 		return (-1);
+	if (rc == KGP_HELLO_HOLD) {
+		if (c->hello_held == h)
+			return (0);
+		if ((c->hello_held = malloc(sizeof(*h))) == NULL)
+			return (conn_abort(c, KGP_E_INTERNAL, "out of memory"));
+		memcpy(c->hello_held, h, sizeof(*h));
+		return (0);
+	}
 	if (rc != 0) {
 		c->adopt = NULL;
 		return (conn_abort(c, rc, "%s", kgp_code_name(rc)));
 	}
 	if (c->adopt != NULL)
-		return (conn_transplant(c, &h));
+		return (conn_transplant(c, h));
 	/* a new session (a client that asks to resume learns it is not) */
 	memset(&w, 0, sizeof(w));
 	w.version = KGP_VERSION;
 	w.window = c->params.window;
 	w.max_streams = c->params.max_streams;
-	n = kgp_welcome_encode(p, KGP_MAXPAYLOAD, &w);
+	n = kgp_welcome_encode(p, sizeof(p), &w);
 	conn_send(c, KGP_WELCOME, 0, p, n);
 	conn_up(c);
 	return (c->state == CONN_UP ? 0 : -1);
+}
+
+/*
+ * Server: the owner can answer the HELLO it held (KGP_HELLO_HOLD) now:
+ * the hello callback is asked again, and its answer goes out.  0, or -1
+ * when the connection went down (the owner may have freed it).
+ */
+int
+kgp_conn_hello_again(struct kgp_conn *c)
+{
+	struct kgp_hello	*h = c->hello_held;
+	int			 rc;
+
+	if (h == NULL || c->state != CONN_HELLO)
+		return (0);
+	rc = conn_hello_answer(c, h);
+	if (rc == -1 || c->hello_held != h)
+		return (rc);	/* gone, or freed with c */
+	if (c->state != CONN_HELLO) {
+		c->hello_held = NULL;
+		freezero(h, sizeof(*h));
+	}
+	return (0);
 }
 
 static int
@@ -1079,6 +1130,10 @@ conn_frame(struct kgp_conn *c, struct kgp_frame *f)
 	uint64_t		 v;
 	uint32_t		 seq;
 
+	/* the client waits for the answer to its HELLO */
+	if (c->hello_held != NULL && f->type != KGP_ERROR)
+		return (conn_abort(c, KGP_E_PROTOCOL, "%s before the WELCOME",
+		    kgp_type_name(f->type)));
 	if (kgp_type_numbered(f->type)) {
 		if (c->state != CONN_UP && c->state != CONN_CLOSING)
 			return (conn_abort(c, KGP_E_PROTOCOL,

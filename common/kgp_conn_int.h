@@ -133,6 +133,8 @@ struct kgp_conn {
 	uint32_t		 ack_sent;	/* last recv_seq told the peer */
 	uint32_t		 peer_acked;	/* last send_seq the peer has */
 	struct kgp_conn		*adopt;		/* server: resume that one */
+	struct kgp_hello	*hello_held;	/* server: a HELLO not yet
+						   answered (KGP_HELLO_HOLD) */
 	int			 goaway;	/* sent (server) or received */
 	int			 goaway_code;	/* server: to say it again */
 	char			 goaway_why[128];

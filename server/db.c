@@ -70,7 +70,8 @@ static int	 sq_accounts(struct accountlist *);
 static char	*sq_tunnels_text(size_t *);
 static int	 sq_tunnels_write(const char *, size_t, int, const char *,
 		    void (*)(void *, const char *), void *);
-static char	*sq_tunnel_line(const char *, size_t *);
+static int	 sq_tunnel_lines(const char *const *, size_t,
+		    void (*)(void *, const char *, const char *, size_t), void *);
 static int	 sq_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 static char	*sq_events_json(const char *, time_t, int, size_t *);
@@ -80,7 +81,7 @@ static int	 sq_list(const char *, const char *, void (*)(void *, int,
 
 const struct db_ops db_sqlite_ops = {
 	"sqlite", sq_open, sq_close, sq_file, sq_changed, sq_accounts,
-	sq_tunnels_text, sq_tunnels_write, sq_tunnel_line, NULL, sq_event_add,
+	sq_tunnels_text, sq_tunnels_write, sq_tunnel_lines, NULL, sq_event_add,
 	sq_events_json,
 	sq_run, sq_run, sq_list
 };
@@ -359,36 +360,35 @@ sq_tunnels_text(size_t *lenp)
 	return (buf);
 }
 
-/* The line of tunnel id (db_tunnel_line()). */
-static char *
-sq_tunnel_line(const char *id, size_t *lenp)
+/* The lines of the tunnels ids (db_tunnel_lines()). */
+static int
+sq_tunnel_lines(const char *const *ids, size_t n, void (*cb)(void *,
+    const char *, const char *, size_t), void *arg)
 {
 	sqlite3_stmt	*st;
 	const char	*p;
-	char		*line = NULL;
-	int		 rc;
+	size_t		 i;
+	int		 rc = SQLITE_DONE;
 
 	if (sqlite3_prepare_v2(db, "SELECT line FROM tunnels WHERE id = ?",
-	    -1, &st, NULL) != SQLITE_OK) {
-		db_fail("%s", sqlite3_errmsg(db));
-		errno = EIO;
-		return (NULL);
+	    -1, &st, NULL) != SQLITE_OK)
+		return (db_fail("%s", sqlite3_errmsg(db)));
+	for (i = 0; i < n; i++) {
+		sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+		    (p = (const char *)sqlite3_column_text(st, 0)) != NULL)
+			cb(arg, ids[i], p, sqlite3_column_bytes(st, 0));
+		else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			break;
+		sqlite3_reset(st);
 	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
-	    (p = (const char *)sqlite3_column_text(st, 0)) != NULL) {
-		*lenp = sqlite3_column_bytes(st, 0);
-		if ((line = strndup(p, *lenp)) == NULL)
-			errno = ENOMEM;
-	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-		db_fail("not found");
-		errno = ENOENT;
-	} else {
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		db_fail("%s", sqlite3_errmsg(db));
-		errno = db_errno(rc);
+		sqlite3_finalize(st);
+		return (-1);
 	}
 	sqlite3_finalize(st);
-	return (line);
+	return (0);
 }
 
 /* the statements of a write of the registry's changes */

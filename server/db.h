@@ -28,7 +28,9 @@ struct db_ops {
 	char		*(*tunnels_text)(size_t *);
 	int		 (*tunnels_write)(const char *, size_t, int, const char *,
 			    void (*)(void *, const char *), void *);
-	char		*(*tunnel_line)(const char *, size_t *);
+	int		 (*tunnel_lines)(const char *const *, size_t,
+			    void (*)(void *, const char *, const char *, size_t),
+			    void *);
 	int		 (*socket)(void);
 	int		 (*event_add)(time_t, int, const char *, const char *,
 			    const char *, const char *);

@@ -68,7 +68,8 @@ static void	 pg_close(void);
 static const char *pg_file(void);
 static int	 pg_changed(void (*)(void *, const char *), void *);
 static int	 pg_socket(void);
-static char	*pg_tunnel_line(const char *, size_t *);
+static int	 pg_tunnel_lines(const char *const *, size_t,
+		    void (*)(void *, const char *, const char *, size_t), void *);
 static int	 pg_accounts(struct accountlist *);
 static char	*pg_tunnels_text(size_t *);
 static void	 pg_array_add(FILE *, const char *, size_t, int);
@@ -88,7 +89,7 @@ static int	 pg_list(const char *, const char *, void (*)(void *, int,
 
 const struct db_ops db_pg_ops = {
 	"postgresql", pg_open, pg_close, pg_file, pg_changed, pg_accounts,
-	pg_tunnels_text, pg_tunnels_write, pg_tunnel_line, pg_socket,
+	pg_tunnels_text, pg_tunnels_write, pg_tunnel_lines, pg_socket,
 	pg_event_add, pg_events_json,
 	pg_run, pg_run_quiet, pg_list
 };
@@ -553,32 +554,6 @@ pg_tunnels_text(size_t *lenp)
 	return (buf);
 }
 
-/* The line of tunnel id (db_tunnel_line()). */
-static char *
-pg_tunnel_line(const char *id, size_t *lenp)
-{
-	PGresult	*res;
-	const char	*v[1];
-	char		*line = NULL;
-
-	v[0] = id;
-	if ((res = pg_query("SELECT line FROM tunnels WHERE id = $1", 1, v,
-	    NULL, NULL)) == NULL) {
-		errno = pg_errno();
-		return (NULL);
-	}
-	if (PQntuples(res) != 1) {
-		db_fail("not found");
-		errno = ENOENT;
-	} else {
-		*lenp = PQgetlength(res, 0, 0);
-		if ((line = strndup(PQgetvalue(res, 0, 0), *lenp)) == NULL)
-			errno = ENOMEM;
-	}
-	PQclear(res);
-	return (line);
-}
-
 static int
 pg_id_cmp(const void *a, const void *b)
 {
@@ -598,6 +573,44 @@ pg_array_add(FILE *f, const char *p, size_t n, int first)
 		fputc(p[i], f);
 	}
 	fputc('"', f);
+}
+
+/*
+ * The lines of the tunnels ids (db_tunnel_lines()): one SELECT for them
+ * all, however many NOTIFYs named them.
+ */
+static int
+pg_tunnel_lines(const char *const *ids, size_t n, void (*cb)(void *,
+    const char *, const char *, size_t), void *arg)
+{
+	PGresult	*res;
+	FILE		*f;
+	const char	*v[1];
+	char		*a = NULL;
+	size_t		 alen = 0, i;
+	int		 r;
+
+	if ((f = open_memstream(&a, &alen)) == NULL)
+		return (db_fail("out of memory"));
+	fputc('{', f);
+	for (i = 0; i < n; i++)
+		pg_array_add(f, ids[i], strlen(ids[i]), i == 0);
+	fputc('}', f);
+	if (fclose(f) == EOF) {
+		free(a);
+		return (db_fail("out of memory"));
+	}
+	v[0] = a;
+	res = pg_query("SELECT id, line FROM tunnels WHERE id = "
+	    "ANY($1::text[])", 1, v, NULL, NULL);
+	free(a);
+	if (res == NULL)
+		return (-1);
+	for (r = 0; r < PQntuples(res); r++)
+		cb(arg, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+		    PQgetlength(res, r, 1));
+	PQclear(res);
+	return (0);
 }
 
 /* the arrays of a write of the registry's changes */

@@ -133,13 +133,15 @@ db_tunnels_write(const char *buf, size_t len, int replace,
 }
 
 /*
- * The line of tunnel id as the database holds it (NUL-terminated, *lenp
- * bytes), or NULL: errno ENOENT when there is no such tunnel.
+ * The lines of the tunnels ids (n of them) as the database holds them,
+ * read at once: cb(arg, id, line, len) for each one it has (the others
+ * it has not).  0, or -1.
  */
-char *
-db_tunnel_line(const char *id, size_t *lenp)
+int
+db_tunnel_lines(const char *const *ids, size_t n, void (*cb)(void *,
+    const char *, const char *, size_t), void *arg)
 {
-	return (ops->tunnel_line(id, lenp));
+	return (ops->tunnel_lines(ids, n, cb, arg));
 }
 
 /*
@@ -388,45 +390,6 @@ db_node_parse(int n, const char **v, struct node_info *ni)
 		return (-1);
 	ni->alive = ni->state != NODE_DOWN &&
 	    now - ni->heartbeat < NODE_DEAD_SEC;
-	return (0);
-}
-
-struct db_node_one {
-	struct node_info	*ni;
-	int			 found;
-	int			 bad;
-};
-
-static void
-db_node_row(void *arg, int n, const char **v)
-{
-	struct db_node_one	*o = arg;
-
-	if (db_node_parse(n, v, o->ni) == -1)
-		o->bad = 1;
-	else
-		o->found = 1;
-}
-
-/*
- * The row of node name into ni: 0, or -1 ("not found" in db_error()
- * when there is none).  ni->alive: its heartbeat is younger than
- * NODE_DEAD_SEC and it is not down.
- */
-int
-db_node_get(const char *name, struct node_info *ni)
-{
-	struct db_node_one	 o;
-
-	o.ni = ni;
-	o.found = o.bad = 0;
-	if (ops->list("SELECT " DB_NODE_COLUMNS " FROM nodes WHERE name = ?",
-	    name, db_node_row, &o) == -1)
-		return (-1);
-	if (o.bad)
-		return (db_fail("node %s: a bad row", name));
-	if (!o.found)
-		return (db_fail("not found"));
 	return (0);
 }
 

@@ -91,42 +91,138 @@ dbmsg_reload(void)
 	return (0);
 }
 
+/* the tunnels another node wrote, read together by dbmsg_sync_flush() */
+static char	(*sync_ids)[TUNNEL_ID_LEN + 1];
+static size_t	 sync_n, sync_max;
+
+/* what dbmsg_sync_flush() makes of the database's lines */
+struct dbmsg_sync {
+	FILE		*f;		/* the REST worker's text */
+	uint8_t		*found;		/* per sync_ids[] */
+};
+
+static int
+dbmsg_id_cmp(const void *a, const void *b)
+{
+	return (strcmp(a, b));
+}
+
 /*
- * Tunnel id as the database has it now (another node wrote it, or a
- * line of the REST worker's was not taken): its line, or its deletion,
- * to the REST worker (rest, NULL when none runs).  When it cannot be
- * read, the REST worker gets every tunnel once the database is back.
+ * Tunnel id changed in the database (another node wrote it, or a line
+ * of the REST worker's was not taken): read with the others of the
+ * same NOTIFYs or write (dbmsg_sync_flush()), for the REST worker (arg,
+ * NULL when none runs).
  */
 static void
 dbmsg_tunnel_sync(void *arg, const char *id)
 {
-	struct imsgev	*rest = arg;
-	char		*line, *text;
-	size_t		 len = 0;
-	int		 n;
+	void	*m;
 
 	nodemap_forget(id);	/* where its session is: ask again */
-	if (rest == NULL)
-		return;
-	if ((line = db_tunnel_line(id, &len)) == NULL) {
-		if (errno != ENOENT) {
-			log_warnx("%s: tunnel %s: %s", db_file(), id,
-			    db_error());
+	if (sync_n == sync_max) {
+		if ((m = reallocarray(sync_ids, sync_max ? sync_max * 2 : 16,
+		    sizeof(*sync_ids))) == NULL) {
+			log_warn("%s", __func__);
 			return;
 		}
-		n = asprintf(&text, "%s{\"delete\":\"%s\"}\n",
-		    DB_TUNNELS_DELTA_TEXT, id);
-	} else {
-		n = asprintf(&text, "%s%s\n", DB_TUNNELS_DELTA_TEXT, line);
-		freezero(line, len + 1);
+		sync_ids = m;
+		sync_max = sync_max ? sync_max * 2 : 16;
 	}
-	if (n == -1) {
-		log_warn("%s", __func__);
+	strlcpy(sync_ids[sync_n++], id, sizeof(sync_ids[0]));
+}
+
+/* A line of the database's for dbmsg_sync_flush(). */
+static void
+dbmsg_sync_line(void *arg, const char *id, const char *line, size_t len)
+{
+	struct dbmsg_sync	*ds = arg;
+	char			(*p)[TUNNEL_ID_LEN + 1];
+
+	if ((p = bsearch(id, sync_ids, sync_n, sizeof(*sync_ids),
+	    dbmsg_id_cmp)) == NULL || ds->found[p - sync_ids])
 		return;
+	ds->found[p - sync_ids] = 1;
+	fwrite(line, 1, len, ds->f);
+	fputc('\n', ds->f);
+}
+
+/*
+ * The tunnels dbmsg_tunnel_sync() heard of, read with one statement: to
+ * the REST worker (rest, NULL when none runs) in one message, each one's
+ * line or its deletion; none(id) for each one the database does not
+ * have.  When they cannot be read, the REST worker gets every tunnel
+ * once the database is back (a new connection).
+ */
+static void
+dbmsg_sync_flush(struct imsgev *rest, void (*none)(const char *))
+{
+	struct dbmsg_sync	 ds;
+	const char		**ids = NULL;
+	char			*text = NULL;
+	size_t			 len = 0, i, n;
+
+	memset(&ds, 0, sizeof(ds));
+	if (sync_n == 0 || (rest == NULL && none == NULL))
+		goto done;
+	qsort(sync_ids, sync_n, sizeof(*sync_ids), dbmsg_id_cmp);
+	for (i = n = 1; i < sync_n; i++)
+		if (strcmp(sync_ids[i], sync_ids[n - 1]) != 0)
+			memmove(sync_ids[n++], sync_ids[i], sizeof(sync_ids[0]));
+	sync_n = n;
+	if ((ids = calloc(n, sizeof(*ids))) == NULL ||
+	    (ds.found = calloc(n, 1)) == NULL ||
+	    (ds.f = open_memstream(&text, &len)) == NULL) {
+		log_warn("%s", __func__);
+		goto done;
 	}
-	if (srv_blob_send(rest, SRV_BLOB_SYNC, text, n, 0) == -1)
+	for (i = 0; i < n; i++)
+		ids[i] = sync_ids[i];
+	fputs(DB_TUNNELS_DELTA_TEXT, ds.f);
+	if (db_tunnel_lines(ids, n, dbmsg_sync_line, &ds) == -1) {
+		log_warnx("%s: %zu tunnel%s: %s", db_file(), n, n == 1 ? "" :
+		    "s", db_error());
+		goto done;
+	}
+	log_debug("%zu tunnel%s read again from %s at once", n, n == 1 ? "" :
+	    "s", db_file());
+	for (i = 0; i < n; i++) {
+		if (ds.found[i])
+			continue;
+		fprintf(ds.f, "{\"delete\":\"%s\"}\n", ids[i]);
+		if (none != NULL)
+			none(ids[i]);
+	}
+	if (fclose(ds.f) == EOF) {
+		ds.f = NULL;
+		log_warn("%s", __func__);
+		goto done;
+	}
+	ds.f = NULL;
+	if (rest != NULL && srv_blob_send(rest, SRV_BLOB_SYNC, text, len,
+	    0) == -1)
 		log_warn("%s: imsg", __func__);
-	freezero(text, n);
+ done:
+	if (ds.f != NULL)
+		fclose(ds.f);
+	/* the lines hold the tunnels' secrets */
+	if (text != NULL)
+		freezero(text, len);
+	free(ds.found);
+	free(ids);
+	sync_n = 0;
+}
+
+/*
+ * IMSG_SRV_TUNNEL_ASK: a HELLO for tunnel id waits in the KGP worker,
+ * which has not heard of it: the database's line to the REST worker
+ * (rest), which adds it to the KGP worker's; none(id) when the database
+ * has no such tunnel (the HELLO is refused).
+ */
+void
+dbmsg_ask(struct imsgev *rest, const char *id, void (*none)(const char *))
+{
+	dbmsg_tunnel_sync(NULL, id);
+	dbmsg_sync_flush(rest, none);
 }
 
 /* Every tunnel the database has, to the REST worker (a new connection). */
@@ -156,6 +252,7 @@ dbmsg_poll(struct imsgev *rest)
 	int	 changed;
 
 	changed = db_changed(dbmsg_tunnel_sync, rest);
+	dbmsg_sync_flush(rest, NULL);
 	if ((changed & DB_CHANGED_ALL) && rest != NULL && env->cluster)
 		dbmsg_sync_all(rest);
 	/*
@@ -303,8 +400,10 @@ dbmsg_save(struct imsgev *rest, const char *buf, size_t len)
 	char	 to[PATH_MAX];
 	int	 error;
 
-	if ((error = db_tunnels_write(buf, len, replacing,
-	    env->cluster ? dbmsg_tunnel_sync : NULL, rest)) != 0) {
+	error = db_tunnels_write(buf, len, replacing,
+	    env->cluster ? dbmsg_tunnel_sync : NULL, rest);
+	dbmsg_sync_flush(rest, NULL);
+	if (error != 0) {
 		log_debug("cannot write the tunnels to %s: %s", db_file(),
 		    error == EINVAL ? "a bad registry" : strerror(error));
 		return (error);

@@ -30,7 +30,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	15
+#define SRV_IMSG_VERSION	16
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -132,6 +132,12 @@ enum srv_imsg_type {
 	IMSG_SRV_NODE_REQ = 1801, /* KGP -> parent: struct srv_node_req: */
 				/* where is a tunnel's session? */
 	IMSG_SRV_NODE_REP = 1802, /* parent -> KGP: struct srv_node_rep */
+	IMSG_SRV_TUNNEL_ASK = 1803, /* KGP -> parent: struct */
+				/* srv_tunnel_ref, why 0: a HELLO for it */
+				/* waits, read that tunnel now */
+	IMSG_SRV_TUNNEL_NONE = 1804, /* parent -> KGP: struct */
+				/* srv_tunnel_ref, why 0: the database */
+				/* has no such tunnel */
 };
 
 #define SRV_LISTEN_REST		1
@@ -306,6 +312,7 @@ struct srv_tunnel_ref {
 	uint32_t	 why;		/* SRV_DEL_* */
 };
 int	 srv_tunnel_ref_valid(const void *, size_t);
+int	 srv_tunnel_ask_valid(const void *, size_t);
 
 /* the answer to a registry sent to write (SRV_BLOB_SAVE) */
 struct srv_saved {

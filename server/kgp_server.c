@@ -50,6 +50,9 @@ static void	 kgp_server_first(int, short, void *);
 static void	 kgp_server_evict(struct admit_ent *, void *);
 static void	 kgp_server_waiting_free(struct kgp_client *);
 static void	 kgp_server_proven(struct kgp_client *);
+static int	 kgp_server_hold(struct kgp_client *, const char *);
+static void	 kgp_server_hold_end(int, short, void *);
+static void	 kgp_server_unhold(struct kgp_client *, int);
 static int	 kgp_server_shed_cb(void *);
 static int	 kgp_server_hello(struct kgp_conn *, const struct kgp_hello *,
 		    void *);
@@ -74,6 +77,8 @@ static struct admit *kgp_admit;
 /* accepted, no byte yet: no kgp_conn */
 static TAILQ_HEAD(, kgp_client) kgp_waiting =
     TAILQ_HEAD_INITIALIZER(kgp_waiting);
+/* HELLOs that wait for the parent's read of their tunnel */
+static TAILQ_HEAD(, kgp_client) kgp_held = TAILQ_HEAD_INITIALIZER(kgp_held);
 
 /*
  * The KGP worker: the KGP endpoint on the listening socket fd, which the
@@ -274,6 +279,7 @@ kgp_server_evict(struct admit_ent *e, void *arg)
 	TAILQ_REMOVE(&env->clients, c, entry);
 	kgp_server_retire(c);
 	kgp_conn_free(c->conn);
+	kgp_server_unhold(c, KGP_HOLD_NONE);
 	free(c);
 }
 
@@ -297,13 +303,22 @@ kgp_server_hello(struct kgp_conn *conn, const struct kgp_hello *hello,
 	}
 	if (!tunnel_id_valid(hello->tunnel_id) ||
 	    (t = tunnel_find(hello->tunnel_id)) == NULL) {
-		log_info("KGP connection from %s: unknown tunnel", c->addr);
 		/*
 		 * A cluster: made through another node a moment ago, and
-		 * not here yet (NOTIFY): the client tries again.
+		 * not here yet (NOTIFY): the parent reads it now.
 		 */
-		return (env->cluster && tunnel_id_valid(hello->tunnel_id) ?
-		    KGP_E_SHUTDOWN : KGP_E_AUTH);
+		if (env->cluster && tunnel_id_valid(hello->tunnel_id) &&
+		    c->hold == KGP_HOLD_NONE)
+			return (kgp_server_hold(c, hello->tunnel_id));
+		if (c->hold == KGP_HOLD_READ) {
+			/* the client tries again */
+			log_info("KGP connection from %s: tunnel %s not known "
+			    "here after %d ms", c->addr, c->hold_id,
+			    KGP_HOLD_MS);
+			return (KGP_E_SHUTDOWN);
+		}
+		log_info("KGP connection from %s: unknown tunnel", c->addr);
+		return (KGP_E_AUTH);
 	}
 	len = strnlen(hello->secret, sizeof(hello->secret));
 	ok = len == TUNNEL_SECRET_LEN &&
@@ -338,6 +353,86 @@ kgp_server_hello(struct kgp_conn *conn, const struct kgp_hello *hello,
 	c->index = hello->conn_index;
 	kgp_server_proven(c);
 	return (0);
+}
+
+/*
+ * The HELLO of c names tunnel id, which this node of a cluster does not
+ * know: it waits (KGP_HOLD_MS at most) while the parent reads that
+ * tunnel from the database, once for all the connections that wait for
+ * it; kgp_server_held() answers it.
+ */
+static int
+kgp_server_hold(struct kgp_client *c, const char *id)
+{
+	struct srv_tunnel_ref	 ref;
+	struct kgp_client	*o;
+
+	if (c->hold_ev == NULL && (c->hold_ev = evtimer_new(env->base,
+	    kgp_server_hold_end, c)) == NULL) {
+		log_warnx("%s: evtimer_new", __func__);
+		return (KGP_E_SHUTDOWN);
+	}
+	strlcpy(c->hold_id, id, sizeof(c->hold_id));
+	timer_add(c->hold_ev, 0, KGP_HOLD_MS * 1000);
+	log_debug("KGP connection from %s: tunnel %s not known here yet: "
+	    "its HELLO waits", c->addr, id);
+	TAILQ_FOREACH(o, &kgp_held, hentry)
+		if (strcmp(o->hold_id, id) == 0)
+			break;
+	c->hold = KGP_HOLD_WAIT;
+	TAILQ_INSERT_TAIL(&kgp_held, c, hentry);
+	if (o != NULL)
+		return (KGP_HELLO_HOLD);
+	memset(&ref, 0, sizeof(ref));
+	strlcpy(ref.id, id, sizeof(ref.id));
+	worker_send(IMSG_SRV_TUNNEL_ASK, &ref, sizeof(ref));
+	return (KGP_HELLO_HOLD);
+}
+
+/* KGP_HOLD_MS is up: the HELLO is answered with what this node knows. */
+static void
+kgp_server_hold_end(int fd, short ev, void *arg)
+{
+	struct kgp_client	*c = arg;
+
+	kgp_server_unhold(c, KGP_HOLD_READ);
+	kgp_conn_hello_again(c->conn);
+}
+
+/*
+ * Tunnel id was added (found), or the database has no such tunnel: the
+ * HELLOs that wait for it are answered.
+ */
+void
+kgp_server_held(const char *id, int found)
+{
+	struct kgp_client	*c;
+
+	/* an answer may free any of them: from the start each time */
+	for (;;) {
+		TAILQ_FOREACH(c, &kgp_held, hentry)
+			if (strcmp(c->hold_id, id) == 0)
+				break;
+		if (c == NULL)
+			return;
+		kgp_server_unhold(c, found ? KGP_HOLD_READ : KGP_HOLD_GONE);
+		kgp_conn_hello_again(c->conn);
+	}
+}
+
+/* c's HELLO waits no longer: hold says why (KGP_HOLD_*). */
+static void
+kgp_server_unhold(struct kgp_client *c, int hold)
+{
+	if (c->hold == KGP_HOLD_WAIT) {
+		TAILQ_REMOVE(&kgp_held, c, hentry);
+		evtimer_del(c->hold_ev);
+	}
+	c->hold = hold;
+	if (hold == KGP_HOLD_NONE && c->hold_ev != NULL) {
+		event_free(c->hold_ev);
+		c->hold_ev = NULL;
+	}
 }
 
 /* The HELLO is taken: no longer waiting; its address is known good. */
@@ -414,6 +509,7 @@ kgp_server_down(struct kgp_conn *conn, int code, const char *reason,
 	TAILQ_REMOVE(&env->clients, c, entry);
 	kgp_server_retire(c);
 	kgp_conn_free(conn);
+	kgp_server_unhold(c, KGP_HOLD_NONE);
 	free(c);
 	kgp_server_shutdown_check();
 }

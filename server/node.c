@@ -12,15 +12,22 @@
  *    (SRV_BLOB_NODES), for the placement of tunnels (place.c);
  *  - the sessions: what the KGP worker reports of a tunnel (relayed by
  *    parent_relay.c) sets tunnels.node to this node when its first
- *    session comes up, and clears it when the last one ends;
+ *    session comes up, and clears it when the last one ends (not while
+ *    a broken one waits for its client within the grace period);
  *  - the drain: a node whose row says 'draining' (sc-server node drain)
- *    stops as on SIGTERM (its clients get GOAWAY and move).
+ *    stops as on SIGTERM (its clients get GOAWAY and move);
+ *  - the other nodes as the last heartbeat read them, each one's host
+ *    resolved when it is first seen or changes, for the node links
+ *    (node_peer(), nodemap.c): no statement or name lookup per link.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/tree.h>
 
+#include <sys/socket.h>
+
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +56,16 @@ static void	 node_row(void *, int, const char **);
 RB_PROTOTYPE(node_helds, node_held, entry, node_held_cmp)
 RB_GENERATE(node_helds, node_held, entry, node_held_cmp)
 
+/* a node as the last heartbeat read it, its host resolved */
+struct node_peer {
+	struct node_info	 ni;
+	char			 addr[HOST_MAX];	/* numeric, "": none */
+};
+
 static struct node_helds helds = RB_INITIALIZER(&helds);
+static struct node_peer	*peers;
+static size_t		 npeers;
+static int64_t		 peers_read_ms;
 static size_t		 nheld;
 static uint64_t		 streams;	/* the KGP worker's last figure */
 static struct event	*beat_ev;
@@ -106,9 +122,10 @@ node_self(struct node_info *ni)
 	ni->heartbeat = time(NULL);
 }
 
-/* the nodes for the REST worker, as they are read */
+/* the nodes for the REST worker, as they are read, and for node_peer() */
 struct node_list {
 	struct srv_node	*n;
+	struct node_peer *p;
 	size_t		 count;
 	int		 self_draining;
 };
@@ -134,6 +151,105 @@ node_row(void *arg, int n, const char **v)
 	sn->alive = ni.alive;
 	sn->tunnels = ni.tunnels;
 	sn->self = strcmp(ni.name, env->node) == 0;
+	l->p[l->count - 1].ni = ni;
+}
+
+/*
+ * The nodes as just read (l): each one's host resolved, unless it was
+ * already under the same name (and not down then: a node that comes
+ * back may have moved).
+ */
+static void
+node_peers_take(struct node_list *l)
+{
+	struct addrinfo	 hints, *res;
+	struct node_peer *p, *old;
+	size_t		 i, j;
+	int		 rc;
+
+	for (i = 0; i < l->count; i++) {
+		p = &l->p[i];
+		for (j = 0, old = NULL; j < npeers && old == NULL; j++)
+			if (strcmp(peers[j].ni.name, p->ni.name) == 0 &&
+			    strcmp(peers[j].ni.host, p->ni.host) == 0 &&
+			    peers[j].ni.state != NODE_DOWN)
+				old = &peers[j];
+		if (old != NULL) {
+			strlcpy(p->addr, old->addr, sizeof(p->addr));
+			continue;
+		}
+		if (strcmp(p->ni.name, env->node) == 0 ||
+		    p->ni.state == NODE_DOWN)
+			continue;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		if ((rc = getaddrinfo(p->ni.host, NULL, &hints, &res)) != 0) {
+			log_warnx("node %s: its host %s: %s", p->ni.name,
+			    p->ni.host, gai_strerror(rc));
+			continue;
+		}
+		if (getnameinfo(res->ai_addr, res->ai_addrlen, p->addr,
+		    sizeof(p->addr), NULL, 0, NI_NUMERICHOST) != 0)
+			p->addr[0] = '\0';
+		freeaddrinfo(res);
+	}
+	free(peers);
+	peers = l->p;
+	npeers = l->count;
+	l->p = NULL;
+	peers_read_ms = mono_ms();
+}
+
+/* The nodes from the database: 0, or -1.  The REST worker's in l->n. */
+static int
+node_read(struct node_list *l)
+{
+	int	 rc;
+
+	memset(l, 0, sizeof(*l));
+	if ((l->n = calloc(NODES_MAX, sizeof(*l->n))) == NULL ||
+	    (l->p = calloc(NODES_MAX, sizeof(*l->p))) == NULL)
+		fatal("%s", __func__);
+	if ((rc = db_nodes(node_row, l)) == 0)
+		node_peers_take(l);
+	free(l->p);
+	l->p = NULL;
+	return (rc);
+}
+
+/*
+ * Node name as the last heartbeat read it (read again now, at most
+ * every NODE_PEERS_READ_MS, when it has none of that name: a node that
+ * started since): into ni (alive as of now), its host's address into
+ * addr ("" when it cannot be resolved).  0, or -1 when there is no such
+ * node.
+ */
+int
+node_peer(const char *name, struct node_info *ni, char *addr, size_t len)
+{
+	struct node_list	 l;
+	size_t			 i;
+	int			 again = 1;
+
+ look:
+	for (i = 0; i < npeers; i++) {
+		if (strcmp(peers[i].ni.name, name) != 0)
+			continue;
+		*ni = peers[i].ni;
+		ni->alive = ni->state != NODE_DOWN &&
+		    time(NULL) - ni->heartbeat < NODE_DEAD_SEC;
+		strlcpy(addr, peers[i].addr, len);
+		return (0);
+	}
+	if (!again-- || mono_ms() - peers_read_ms < NODE_PEERS_READ_MS)
+		return (-1);
+	if (node_read(&l) == -1) {
+		log_warnx("%s: the nodes: %s", db_file(), db_error());
+		peers_read_ms = mono_ms();
+	}
+	free(l.n);
+	goto look;
 }
 
 /*
@@ -160,10 +276,7 @@ node_beat(int fd, short ev, void *arg)
 	if ((n = db_nodes_sweep(ni.heartbeat - NODE_DEAD_SEC)) == 1)
 		log_info("a node without a heartbeat for %d s: down, its "
 		    "tunnels' clients may connect elsewhere", NODE_DEAD_SEC);
-	memset(&l, 0, sizeof(l));
-	if ((l.n = calloc(NODES_MAX, sizeof(*l.n))) == NULL)
-		fatal("%s", __func__);
-	if (db_nodes(node_row, &l) == 0) {
+	if (node_read(&l) == 0) {
 		if ((rest = node_rest()) != NULL && srv_blob_send(rest,
 		    SRV_BLOB_NODES, l.n, l.count * sizeof(*l.n), 0) == -1)
 			log_warn("%s: imsg", __func__);
@@ -192,7 +305,12 @@ node_tunnel_state(const struct srv_tstate *ts)
 
 	if (!env->cluster)
 		return;
-	up = ts->connected && ts->status == TUNNEL_RUNNING;
+	/*
+	 * A session whose link broke is still held here for its grace (its
+	 * client resumes it here): only its end, or the tunnel's, clears
+	 * the node.
+	 */
+	up = (ts->connected || ts->nlinks > 0) && ts->status == TUNNEL_RUNNING;
 	strlcpy(key.id, ts->id, sizeof(key.id));
 	h = RB_FIND(node_helds, &helds, &key);
 	if (up == (h != NULL))

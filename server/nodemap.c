@@ -1,9 +1,9 @@
 /*
  * Node links, the parent's side (nodelink.c is the KGP worker's): the
  * cluster's node secret for the KGP worker, and the answer to "where is
- * tunnel T's client session?" from the database (tunnels.node, then
- * that node's row), its host resolved here, since the worker resolves
- * nothing.  An answer is kept NODE_CACHE_MS for NODE_CACHE_MAX tunnels
+ * tunnel T's client session?" from the database (tunnels.node), and
+ * that node from the list the heartbeats keep (node_peer(), node.c),
+ * its host resolved there, since the worker resolves nothing.  An answer is kept NODE_CACHE_MS for NODE_CACHE_MAX tunnels
  * at most; nodemap_forget() drops it sooner (a node event).  Only with
  * a database that nodes share (--db postgresql://...): a single node
  * has nobody to forward to.
@@ -13,7 +13,6 @@
 #include <sys/socket.h>
 #include <sys/tree.h>
 
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,9 +135,7 @@ static void
 nodemap_lookup(struct srv_node_rep *rep)
 {
 	struct node_info	 ni;
-	struct addrinfo		 hints, *res;
 	char			 node[NODE_NAME_MAX];
-	int			 rc;
 
 	rep->result = SRV_NODE_UNAVAIL;
 	if (!db_shared()) {
@@ -162,31 +159,10 @@ nodemap_lookup(struct srv_node_rep *rep)
 		rep->result = SRV_NODE_HERE;
 		return;
 	}
-	if (db_node_get(node, &ni) == -1) {
-		if (strcmp(db_error(), "not found") == 0)
-			rep->result = SRV_NODE_DEAD;
-		else
-			log_warnx("node %s: %s", node, db_error());
-		return;
-	}
-	if (!ni.alive || ni.kgp_port == 0 ||
+	/* the node list of the heartbeats, its host resolved there */
+	if (node_peer(node, &ni, rep->addr, sizeof(rep->addr)) == -1 ||
+	    !ni.alive || ni.kgp_port == 0 || rep->addr[0] == '\0' ||
 	    strncmp(ni.cert_sha256, "SHA256:", 7) != 0) {
-		rep->result = SRV_NODE_DEAD;
-		return;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((rc = getaddrinfo(ni.host, NULL, &hints, &res)) != 0) {
-		log_warnx("node %s: its host %s: %s", node, ni.host,
-		    gai_strerror(rc));
-		rep->result = SRV_NODE_DEAD;
-		return;
-	}
-	rc = getnameinfo(res->ai_addr, res->ai_addrlen, rep->addr,
-	    sizeof(rep->addr), NULL, 0, NI_NUMERICHOST);
-	freeaddrinfo(res);
-	if (rc != 0) {
 		rep->result = SRV_NODE_DEAD;
 		return;
 	}

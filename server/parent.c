@@ -77,6 +77,8 @@ static int	 parent_ready(struct imsgev *, struct imsg *);
 static int	 parent_state_aside(struct imsgev *, struct imsg *);
 static int	 parent_blob(struct imsgev *, struct imsg *);
 static int	 parent_entry_bind(struct imsgev *, struct imsg *);
+static int	 parent_tunnel_ask(struct imsgev *, struct imsg *);
+static void	 parent_tunnel_none(const char *);
 static void	 parent_worker_gone(struct imsgev *);
 static void	 parent_worker_bad(struct imsgev *, struct imsg *,
 		    enum imsgev_error, const char *);
@@ -159,6 +161,8 @@ static const struct imsgev_msg parent_msgs_kgp[] = {
 	/* for the parent: node links (nodemap.c) */
 	{ IMSGEV_TYPE(IMSG_SRV_NODE_REQ), IMSGEV_SIZE(struct srv_node_req), 0,
 	    srv_node_req_valid, parent_node_req },
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_ASK), IMSGEV_SIZE(struct srv_tunnel_ref),
+	    0, srv_tunnel_ask_valid, parent_tunnel_ask },
 	/* for the CA process */
 	{ IMSGEV_TYPE(IMSG_SRV_CA_SIGN), offsetof(struct srv_ca_req, pub) + 1,
 	    sizeof(struct srv_ca_req), 0, srv_ca_req_valid, parent_ca_sign },
@@ -903,6 +907,33 @@ static void
 parent_node_drain(void)
 {
 	parent_sig(SIGTERM, 0, NULL);
+}
+
+/*
+ * A HELLO waits in the KGP worker for a tunnel it has not heard of: the
+ * parent reads that tunnel now (the REST worker adds it to the KGP
+ * worker's), or says there is none.
+ */
+static int
+parent_tunnel_ask(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_tunnel_ref	 ref;
+
+	memcpy(&ref, imsg->data, sizeof(ref));
+	dbmsg_ask(W_REST->chan ? &W_REST->iev : NULL, ref.id,
+	    parent_tunnel_none);
+	return (IMSGEV_OK);
+}
+
+/* ... the database has no such tunnel: the HELLO is refused */
+static void
+parent_tunnel_none(const char *id)
+{
+	struct srv_tunnel_ref	 ref;
+
+	memset(&ref, 0, sizeof(ref));
+	strlcpy(ref.id, id, sizeof(ref.id));
+	parent_to(W_KGP, IMSG_SRV_TUNNEL_NONE, &ref, sizeof(ref));
 }
 
 static void

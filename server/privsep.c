@@ -337,6 +337,18 @@ srv_tunnel_ref_valid(const void *p, size_t len)
 	return (0);
 }
 
+/* IMSG_SRV_TUNNEL_ASK, IMSG_SRV_TUNNEL_NONE: a tunnel's id, no why */
+int
+srv_tunnel_ask_valid(const void *p, size_t len)
+{
+	const struct srv_tunnel_ref	*r = p;
+
+	if (len != sizeof(*r) || !FIELD_STR(r->id) ||
+	    !tunnel_id_valid(r->id) || r->why != 0)
+		return (-1);
+	return (0);
+}
+
 /* an errno or 0; which registry it answers is the worker's to judge */
 int
 srv_saved_valid(const void *p, size_t len)

@@ -52,6 +52,8 @@
 #define ENTRY_WAITING_MAX	4096	/* a quarter of the descriptors */
 #define KGP_HANDSHAKE_SEC	15	/* TLS and HELLO */
 #define KGP_HANDSHAKE_MIN_SEC	3
+#define KGP_HOLD_MS		1000	/* a cluster's HELLO for a tunnel not
+					   known here yet waits so long */
 #define KGP_WAITING_ADDR	128	/* sc opens one per CPU at once */
 #define KGP_WAITING_MAX		1024	/* a quarter of the descriptors */
 
@@ -148,6 +150,9 @@
 #define NODE_SECRET_LEN		64	/* hex digits of cluster 'node-secret' */
 #define NODE_CACHE_MS		1000	/* the parent keeps a tunnel's node */
 #define NODE_CACHE_MAX		4096	/* ... for so many tunnels */
+#define NODE_PEERS_READ_MS	500	/* a node link to a node not in the
+					   list: the list read again, at most
+					   so often */
 #define NODE_ASK_SEC		5	/* the KGP worker waits for the answer */
 #define NODELINK_MAX		64	/* links to other nodes at once */
 #define NODELINK_CONNECT_SEC	5	/* TCP, TLS and HELLO of a link */
@@ -429,8 +434,18 @@ struct kgp_client {
 	char			 addr[ADDRSTR_MAX];
 	uint16_t		 index;		/* the client's link index */
 	char			 node[NODE_NAME_MAX];	/* a node link's */
+	int			 hold;		/* KGP_HOLD_*: its HELLO */
+	TAILQ_ENTRY(kgp_client)	 hentry;	/* ... KGP_HOLD_WAIT */
+	struct event		*hold_ev;	/* ... waits until */
+	char			 hold_id[TUNNEL_ID_LEN + 1];
 };
 TAILQ_HEAD(kgp_clientlist, kgp_client);
+
+/* a HELLO for a tunnel this node does not know yet (kgp_server.c) */
+#define KGP_HOLD_NONE		0	/* not held */
+#define KGP_HOLD_WAIT		1	/* the parent reads the tunnel */
+#define KGP_HOLD_READ		2	/* ... read, or KGP_HOLD_MS is up */
+#define KGP_HOLD_GONE		3	/* ... no such tunnel */
 
 /* what became of the registry's saves (state.c): for /metrics */
 struct state_stats {
@@ -694,7 +709,8 @@ int		 db_accounts(struct accountlist *);
 char		*db_tunnels_text(size_t *);
 int		 db_tunnels_write(const char *, size_t, int,
 		    void (*)(void *, const char *), void *);
-char		*db_tunnel_line(const char *, size_t *);
+int		 db_tunnel_lines(const char *const *, size_t, void (*)(void *,
+		    const char *, const char *, size_t), void *);
 int		 db_event_add(time_t, int, const char *, const char *,
 		    const char *, const char *);
 char		*db_events_json(const char *, time_t, int, size_t *);
@@ -706,7 +722,6 @@ int		 db_account_del(const char *);
 int		 db_list(const char *, const char *, void (*)(void *, int,
 		    const char **), void *);
 int		 db_tunnel_node(const char *, char *, size_t);
-int		 db_node_get(const char *, struct node_info *);
 int		 db_node_parse(int, const char **, struct node_info *);
 int		 db_node_beat(const struct node_info *, int);
 int		 db_nodes_sweep(int64_t);
@@ -733,6 +748,7 @@ struct srv_tstate;
 struct srv_kgp_stats;
 void		 node_start(struct imsgev *(*)(void), void (*)(void));
 void		 node_tunnel_state(const struct srv_tstate *);
+int		 node_peer(const char *, struct node_info *, char *, size_t);
 void		 node_kgp_stats(const struct srv_kgp_stats *);
 void		 node_kgp_down(void);
 void		 node_stop(void);
@@ -741,6 +757,8 @@ void		 node_stop(void);
 void		 dbmsg_init(void);
 int		 dbmsg_reload(void);
 int		 dbmsg_poll(struct imsgev *);
+void		 dbmsg_ask(struct imsgev *, const char *,
+		    void (*)(const char *));
 void		 dbmsg_watch(void (*)(void));
 void		 dbmsg_send_accounts(struct imsgev *);
 const char	*dbmsg_tunnels_source(void);
@@ -860,6 +878,7 @@ void		 kgp_server_shutdown(void);
 void		 kgp_server_close_all(void);
 void		 kgp_server_shutdown_check(void);
 void		 kgp_server_stats(struct srv_kgp_stats *);
+void		 kgp_server_held(const char *, int);
 
 /* state.c */
 void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,

@@ -78,6 +78,7 @@ static int	 worker_kgp_updown(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_add(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_del(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_rules(struct imsgev *, struct imsg *);
+static int	 worker_tunnel_none(struct imsgev *, struct imsg *);
 static int	 worker_tunnels_end(struct imsgev *, struct imsg *);
 static int	 worker_auth_rep(struct imsgev *, struct imsg *);
 static int	 worker_gateway_listener(struct imsgev *, struct imsg *);
@@ -172,6 +173,8 @@ static const struct imsgev_msg worker_msgs_kgp[] = {
 	    srv_node_secret_valid, worker_node },
 	{ IMSGEV_TYPE(IMSG_SRV_NODE_REP), IMSGEV_SIZE(struct srv_node_rep), 0,
 	    srv_node_rep_valid, worker_node },
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_NONE), IMSGEV_SIZE(struct srv_tunnel_ref),
+	    0, srv_tunnel_ask_valid, worker_tunnel_none },
 	/* from the CA process, through the parent */
 	{ IMSGEV_TYPE(IMSG_SRV_CA_CERT), offsetof(struct srv_ca_rep, der),
 	    sizeof(struct srv_ca_rep), 0, srv_ca_rep_valid, worker_ca_cert },
@@ -731,8 +734,11 @@ worker_tunnel_add(struct imsgev *iev, struct imsg *imsg)
 		return (IMSGEV_BAD);
 	memcpy(&add, imsg->data, sizeof(add));
 	explicit_bzero(imsg->data, sizeof(add));
-	if (!env->shutting_down)
+	if (!env->shutting_down) {
 		tunnel_add(&add);
+		/* HELLOs that waited for it */
+		kgp_server_held(add.id, 1);
+	}
 	/* a new pool member, maybe: the gateway asks again */
 	gate_flush();
 	explicit_bzero(&add, sizeof(add));
@@ -760,6 +766,18 @@ worker_tunnel_del(struct imsgev *iev, struct imsg *imsg)
 
 	memcpy(&ref, imsg->data, sizeof(ref));
 	tunnel_del(ref.id, ref.why);
+	return (IMSGEV_OK);
+}
+
+/* KGP: the database has no such tunnel: HELLOs that waited for it fail. */
+static int
+worker_tunnel_none(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_tunnel_ref	 ref;
+
+	memcpy(&ref, imsg->data, sizeof(ref));
+	if (started)
+		kgp_server_held(ref.id, 0);
 	return (IMSGEV_OK);
 }
 

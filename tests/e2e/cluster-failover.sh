@@ -7,8 +7,9 @@
 #     that answers wins ties); once a's heartbeat says it holds one, the
 #     create answer of sc "two" names b, the least-loaded node, and its
 #     connection comes up there (tunnels.node = b; while b's parent is
-#     stopped, b answers its HELLO "try again" and sc tries again after
-#     20 ms, not after the backoff); "sc-server node
+#     stopped, b holds its HELLO for KGP_HOLD_MS, 1 s, then answers "try
+#     again" and sc tries again after 20 ms, not after the backoff);
+#     "sc-server node
 #     list" shows both nodes up, a and b holding one tunnel each;
 #  2. node b killed with SIGKILL: sc "two" (4 tunnel connections, its
 #     REST API behind restfault.py, which answers each GET of the tunnel
@@ -38,7 +39,8 @@ id1=$(sc_id one)
 wait_for 5 node_is "$id1" a || fail "sc one's tunnel $id1 is held by '$(node_of "$id1")', not a"
 wait_for 10 held a 1 || fail "node a's row does not say it holds 1 tunnel"
 # b's parent stopped: b's KGP worker has not read sc two's tunnel (made
-# through a a moment before) and answers its HELLO "try again" (code 5);
+# through a a moment before), and its parent cannot read it now: the
+# HELLO waits its bound (1 s), then b answers "try again" (code 5);
 # sc tries again after 20 ms (LINK_SOON_MS), not after the backoff, and
 # the tunnel comes up once b's parent reads it
 kill -STOP "$SERVER_B"

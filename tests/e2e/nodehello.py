@@ -2,6 +2,7 @@
 """A node's side of a KGP node link (kgp.7, "Node links"), for the tests.
 
   nodehello.py HOST PORT NODE SECRET [TUNNEL-ID]
+  nodehello.py --tunnel HOST PORT TUNNEL-ID SECRET
 
 Connects with TLS (the certificate is not checked: the test is the
 node here, and only the server's answer matters), sends a HELLO with
@@ -10,6 +11,10 @@ answers: "welcome", or "error CODE TEXT".  After a WELCOME, with
 TUNNEL-ID, it opens stream 1 naming that tunnel and prints the answer
 to it: "accept", or "refuse CODE TEXT".  Exits 0 when it got an answer,
 1 otherwise.
+
+With --tunnel it is a tunnel's client instead: a HELLO without the
+node flag naming TUNNEL-ID with its SECRET, and the answer printed the
+same way.
 """
 import os
 import socket
@@ -51,6 +56,10 @@ def code_text(payload):
 
 
 def main():
+    flags = KGP_F_NODE
+    if sys.argv[1] == "--tunnel":
+        flags = 0
+        del sys.argv[1]
     host, port, node, secret = sys.argv[1:5]
     tunnel = sys.argv[5] if len(sys.argv) > 5 else None
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -63,15 +72,17 @@ def main():
     hello += bytes([len(node)]) + node.encode()
     hello += bytes([len(secret)]) + secret.encode()
     hello += struct.pack(">QI", session, 0)
-    s.sendall(frame(KGP_HELLO, hello, flags=KGP_F_NODE))
+    s.sendall(frame(KGP_HELLO, hello, flags=flags))
+    hello_flags = flags
     while True:
         ftype, flags, stream, payload = read_frame(s)
         if ftype == KGP_ERROR:
             print("error " + code_text(payload))
             return 0
         if ftype == KGP_WELCOME:
-            if not flags & KGP_F_NODE:
-                print("welcome without the node flag")
+            if (flags & KGP_F_NODE) != (hello_flags & KGP_F_NODE):
+                print("welcome without the node flag" if hello_flags else
+                      "welcome with the node flag")
                 return 1
             print("welcome", flush=True)
             break

@@ -50,6 +50,9 @@ struct pair {
 	int			 napps;
 	const char		*secret;
 	struct tls		*stls;	/* outlives its accepted contexts */
+	int			 hold;	/* HELLOs to answer KGP_HELLO_HOLD */
+	int			 hellos;	/* the hello callback's calls */
+	int			 refuse;	/* a KGP_E_* for the HELLO */
 };
 
 static int
@@ -57,6 +60,13 @@ srv_hello(struct kgp_conn *c, const struct kgp_hello *h, void *arg)
 {
 	struct pair	*p = arg;
 
+	p->hellos++;
+	if (p->hold > 0) {
+		p->hold--;
+		return (KGP_HELLO_HOLD);
+	}
+	if (p->refuse)
+		return (p->refuse);
 	if (strcmp(h->tunnel_id, "0123456789abcdef0123456789abcdef") != 0 ||
 	    strcmp(h->secret, p->secret) != 0)
 		return (KGP_E_AUTH);
@@ -223,6 +233,51 @@ test_wrong_secret(void **state)
 	assert_false(p.client_up);
 	assert_int_equal(p.down_code, KGP_E_AUTH);
 	assert_non_null(strstr(p.down_why, "not authorized"));
+	pair_teardown(&p);
+}
+
+/*
+ * The server holds the HELLO (KGP_HELLO_HOLD): nothing is answered until
+ * kgp_conn_hello_again(), which asks the callback again, with the same
+ * HELLO (its secret still checked): WELCOME then; or the ERROR it says.
+ */
+static void
+test_hello_hold(void **state)
+{
+	struct pair	 p;
+	int		 never = 0;
+
+	pair_setup(&p, "s3cret", NULL);
+	p.hold = 2;
+	run_until(&p, &p.hellos, 3000);
+	assert_int_equal(p.hellos, 1);
+	run_until(&p, &never, 100);
+	assert_false(p.client_up);
+	assert_false(p.client_down);
+	/* held again */
+	assert_int_equal(kgp_conn_hello_again(p.server), 0);
+	assert_int_equal(p.hellos, 2);
+	run_until(&p, &never, 50);
+	assert_false(p.client_up);
+	assert_int_equal(kgp_conn_hello_again(p.server), 0);
+	assert_int_equal(p.hellos, 3);
+	run_until(&p, &p.client_up, 3000);
+	assert_true(p.client_up);
+	assert_true(p.server_up);
+	/* answered: nothing is held any more */
+	assert_int_equal(kgp_conn_hello_again(p.server), 0);
+	assert_int_equal(p.hellos, 3);
+	pair_teardown(&p);
+
+	pair_setup(&p, "s3cret", NULL);
+	p.hold = 1;
+	run_until(&p, &p.hellos, 3000);
+	p.refuse = KGP_E_SHUTDOWN;
+	kgp_conn_hello_again(p.server);
+	run_until(&p, &p.client_down, 3000);
+	assert_true(p.client_down);
+	assert_false(p.client_up);
+	assert_int_equal(p.down_code, KGP_E_SHUTDOWN);
 	pair_teardown(&p);
 }
 
@@ -2626,6 +2681,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake),
 		cmocka_unit_test(test_wrong_secret),
+		cmocka_unit_test(test_hello_hold),
 		cmocka_unit_test(test_bad_pin),
 		cmocka_unit_test(test_early_hold),
 		cmocka_unit_test(test_early_bad_pin),

@@ -1,0 +1,107 @@
+#!/bin/bash
+# A cluster node's HELLO for a tunnel it has not heard of yet (issue 21):
+# two nodes on one PostgreSQL, a tunnel's client at node b.
+#  1. a tunnel whose row was written with psql, without NOTIFY (so b
+#     has not read it): its client's HELLO at b waits while b's parent
+#     reads that one tunnel, and gets WELCOME, not "try again" (code 5);
+#     b's log says the HELLO waited;
+#  2. a tunnel the database does not have: refused at once with code 3
+#     (unknown tunnel), well within the hold's bound (KGP_HOLD_MS, 1 s);
+#  3. b's parent stopped: the HELLO waits its bound, then "try again"
+#     (code 5), as before the hold (e2e-cluster-failover's quick retry);
+#  4. three tunnels made through a while b's parent is stopped: once it
+#     runs again it reads the three together (one statement: its log
+#     says "3 tunnels read again ... at once"), and b lists them.
+SC_DB=pg
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/client-lib.sh"
+. "$(dirname "$0")/cluster-lib.sh"
+e2e_init
+start_server --node a
+start_b
+
+# a tunnel made through a's REST API, its id and KGP secret
+ans=$(cloud curl -sS --max-time 10 -u "$SC_USER:$KEY" -X POST \
+    -d '{"tunnel_identifier": "held"}' "$REST_URL/$SC_USER/tunnels") ||
+    fail "POST through a"
+id=$(printf '%s' "$ans" | json_get "j['id']")
+secret=$(printf '%s' "$ans" | json_get "j['kgp_secret']")
+[ -n "$id" ] && [ -n "$secret" ] || fail "no id and secret in the answer: $ans"
+
+# hello ID SECRET: what node b's KGP endpoint answers a tunnel's HELLO;
+# HELLO_MS says how long it took
+hello() {
+	local t0 t1
+	t0=$(date +%s%N)
+	ANS=$(cloud "$PYTHON" "$E2E_DIR/nodehello.py" --tunnel "$CLOUD_IP" \
+	    4444 "$1" "$2") || fail "nodehello: $ANS"
+	t1=$(date +%s%N)
+	HELLO_MS=$(((t1 - t0) / 1000000))
+}
+
+# copy ID: a new tunnel, tunnel ID's row under a new id, written without
+# NOTIFY: no node hears of it
+copy() {
+	local new
+	new=$(openssl rand -hex 16)
+	db_query "INSERT INTO tunnels (id, owner, status, line) SELECT '$new', owner, status, replace(line, '$1', '$new') FROM tunnels WHERE id = '$1'" ||
+	    fail "cannot copy tunnel $1's row"
+	echo "$new"
+}
+
+# 1. a row b has not been told of
+wait_for 10 grep -q "tunnel $id of $SC_USER: from another node" "$TMP/server-b.log" ||
+    fail "b did not hear of tunnel $id"
+[ "$(db_query "SELECT status FROM tunnels WHERE id = '$id'")" = running ] ||
+    fail "tunnel $id is not running in the database"
+new=$(copy "$id")
+hello "$new" "$secret"
+[ "$ANS" = welcome ] || fail "the HELLO for $new (a row b was not told of) at b: $ANS, not welcome"
+grep -q "tunnel $new not known here yet: its HELLO waits" "$TMP/server-b.log" ||
+    fail "b's log does not say the HELLO for $new waited"
+ok "a tunnel b had not heard of: its HELLO waited and was welcomed after $HELLO_MS ms"
+
+# 2. no such tunnel
+hello "$(openssl rand -hex 16)" "$secret"
+case $ANS in
+"error 3 "*) ;;
+*) fail "a HELLO for a tunnel the database does not have: $ANS, not error 3" ;;
+esac
+[ "$HELLO_MS" -lt 900 ] || fail "a HELLO for no tunnel took $HELLO_MS ms to refuse"
+ok "a tunnel the database does not have: refused at once ($ANS, $HELLO_MS ms)"
+
+# 3. b's parent stopped: the bound, then try again
+new=$(copy "$id")
+kill -STOP "$SERVER_B"
+hello "$new" "$secret"
+kill -CONT "$SERVER_B"
+case $ANS in
+"error 5 "*) ;;
+*) fail "a HELLO at b while its parent is stopped: $ANS, not error 5" ;;
+esac
+[ "$HELLO_MS" -ge 900 ] || fail "a HELLO at b while its parent is stopped was refused after $HELLO_MS ms, before the hold's bound"
+wait_for 5 grep -q "tunnel $new not known here after 1000 ms" "$TMP/server-b.log" ||
+    fail "b's log does not say the HELLO for $new ran out of time"
+ms=$HELLO_MS
+# and once the parent is back, the tunnel is read
+hello "$new" "$secret"
+[ "$ANS" = welcome ] || fail "the HELLO for $new once b's parent is back: $ANS, not welcome"
+ok "b's parent stopped: try again after $ms ms; welcome once it is back"
+
+# 4. three NOTIFYs waiting for b's parent: one read
+kill -STOP "$SERVER_B"
+ids=
+for n in 1 2 3; do
+	ans=$(cloud curl -sS --max-time 10 -u "$SC_USER:$KEY" -X POST \
+	    -d "{\"tunnel_identifier\": \"burst$n\"}" "$REST_URL/$SC_USER/tunnels") ||
+	    { kill -CONT "$SERVER_B"; fail "POST $n through a"; }
+	ids="$ids $(printf '%s' "$ans" | json_get "j['id']")"
+done
+kill -CONT "$SERVER_B"
+wait_for 10 grep -q "3 tunnels read again from .* at once" "$TMP/server-b.log" ||
+    fail "b's parent did not read the three tunnels at once: $(grep 'read again' "$TMP/server-b.log")"
+for t in $ids; do
+	wait_for 5 grep -q "tunnel $t of $SC_USER: from another node (running)" "$TMP/server-b.log" ||
+	    fail "b's REST worker did not take tunnel $t"
+done
+ok "three tunnels made while b's parent was stopped: read with one statement"
