@@ -114,12 +114,21 @@ resign_count(const char *id)
  * connection is ours, even on failure.
  */
 void
-resign_start(struct tunnel *t, int fd, const char *peer, const char *host,
-    uint16_t port, const void *first, size_t len)
+resign_start(struct tunnel *t, int fd, struct bufferevent *local,
+    const char *peer, const char *host, uint16_t port, const void *first,
+    size_t len)
 {
 	struct resign	*r;
 	struct timeval	 tv = { RESIGN_HANDSHAKE_SEC, 0 };
 	int		 one = 1;
+
+	if (local != NULL) {
+		log_info("tunnel %s: %s: CONNECT %s:%u from another node: "
+		    "not resigned, 502", t->id, peer, host, port);
+		answer_refuse_local(local, 502, "TLS is not resigned for a "
+		    "connection from another node.", NULL);
+		return;
+	}
 
 	if (resign_count(t->id) >= RESIGN_MAX_TUNNEL) {
 		log_info("tunnel %s: %s: more than %d resigned connections",
