@@ -17,9 +17,11 @@
  * The owning node takes the link on its KGP port like a client's, in
  * the same admission table: its HELLO must carry the secret
  * (kgp_server.c asks nodelink_check()).  Each stream it is offered
- * goes to its entry (entry_from_node()) through a socket pair, as if a
- * browser had reached that tunnel's entry port: rules, resigning and
- * counters there; the access list and -P were the first node's.
+ * goes to its entry (entry_from_node()) in-process, as if a browser had
+ * reached that tunnel's entry port: rules and counters there, and down
+ * the tunnel the stream spliced onto the client's in the KGP engine;
+ * the access list and -P were the first node's.  A stream it refuses is
+ * answered 502 here, with its reason (nodelink_refused()).
  */
 #include <sys/types.h>
 #include <sys/queue.h>
