@@ -114,14 +114,33 @@ void
 answer_refuse_local(struct bufferevent *local, int status, const char *text,
     const char *extra)
 {
-	struct answer_reject	*r;
-	struct timeval		 tv = { ANSWER_DRAIN_SEC, 0 };
 	char			 msg[512];
 	int			 len;
 
 	len = answer_count(status, msg, sizeof(msg), text, extra);
 	if (len > 0)
 		bufferevent_write(local, msg, len);
+	answer_linger_local(local);
+}
+
+/* answer_refuse() on fd, or on local, an in-process end, if not NULL. */
+void
+answer_refuse_end(int fd, struct bufferevent *local, const char *peer,
+    int status, const char *text, const char *extra)
+{
+	if (local != NULL)
+		answer_refuse_local(local, status, text, extra);
+	else
+		answer_refuse(fd, peer, status, text, extra);
+}
+
+/* answer_linger() for an in-process end: local is taken. */
+void
+answer_linger_local(struct bufferevent *local)
+{
+	struct answer_reject	*r;
+	struct timeval		 tv = { ANSWER_DRAIN_SEC, 0 };
+
 	kgp_local_shutdown(local);
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->ev = evtimer_new(env->base, answer_drain, r)) == NULL) {

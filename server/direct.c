@@ -140,12 +140,8 @@ direct_start(struct tunnel *t, int fd, struct bufferevent *local,
 	if (direct_count(t->id) >= DIRECT_MAX_TUNNEL) {
 		log_info("tunnel %s: %s: more than %d direct connections",
 		    t->id, peer, DIRECT_MAX_TUNNEL);
-		if (local != NULL)
-			answer_refuse_local(local, 503, "The tunnel has too "
-			    "many direct connections open.", NULL);
-		else
-			answer_refuse(fd, peer, 503, "The tunnel has too many "
-			    "direct connections open.", NULL);
+		answer_refuse_end(fd, local, peer, 503, "The tunnel has too "
+		    "many direct connections open.", NULL);
 		return;
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
@@ -423,11 +419,9 @@ direct_fail(struct direct *d, int status, const char *why)
 {
 	log_info("tunnel %s: direct %s:%s for %s: %d: %s", d->tunnel_id,
 	    d->host, d->port, d->peer, status, why);
-	if (d->bfd != -1) {
-		answer_refuse(d->bfd, d->peer, status, why, NULL);
+	if (d->bfd != -1 || d->local != NULL) {
+		answer_refuse_end(d->bfd, d->local, d->peer, status, why, NULL);
 		d->bfd = -1;
-	} else if (d->local != NULL) {
-		answer_refuse_local(d->local, status, why, NULL);
 		d->local = NULL;
 	}
 	direct_free(d);

@@ -442,13 +442,9 @@ static void
 entry_answer(struct entry_pending *ep, int status, const char *text,
     const char *extra)
 {
-	if (ep->local != NULL) {
-		answer_refuse_local(ep->local, status, text, extra);
-		ep->local = NULL;
-	} else {
-		answer_refuse(ep->fd, ep->peer, status, text, extra);
-		ep->fd = -1;
-	}
+	answer_refuse_end(ep->fd, ep->local, ep->peer, status, text, extra);
+	ep->fd = -1;
+	ep->local = NULL;
 }
 
 /*

@@ -894,6 +894,9 @@ void		 answer_refuse(int, const char *, int, const char *,
 void		 answer_linger(int);
 void		 answer_refuse_local(struct bufferevent *, int, const char *,
 		    const char *);
+void		 answer_linger_local(struct bufferevent *);
+void		 answer_refuse_end(int, struct bufferevent *, const char *, int,
+		    const char *, const char *);
 
 /* direct.c */
 void		 direct_init(void);

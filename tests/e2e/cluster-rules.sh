@@ -11,7 +11,10 @@
 #  3. down the tunnel: the office app, and 8 MiB byte-exact each way,
 #     spliced onto the client's stream (node a logs no socket pair);
 #  4. a keep-alive connection through b: a tunnelled request ends it,
-#     the next is decided again (200 then 403).
+#     the next is decided again (200 then 403);
+#  5. resigned (sc without -B, the session on a or b): TLS inside a
+#     CONNECT through the other node resigned on the session's (its
+#     CA), 8 MiB byte-exact, a URL denied inside (403).
 SC_DB=pg
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
@@ -28,7 +31,7 @@ office_etc hosts <<EOT
 127.0.0.1 localhost
 $APP_IP app.office.test
 EOT
-start_server --node a -D "$INET_IP/32"
+start_server --node a -D "$INET_IP/32" -G "$CLOUD_IP:4480" -A "$CLOUD_IP/32"
 start_app
 start_internet
 start_sc -D "*.internet.test,$INET_IP" -F 'ads\.internet' -B all
@@ -46,11 +49,16 @@ wait_for 10 node_is "$TUNNEL_ID" a || fail "the tunnel's node is not a"
 APP=http://app.office.test:$APP_PORT
 INET=http://www.internet.test:$APP_PORT
 
-# via_b [curl args]: curl in cloud through node b's gateway, the tunnel
-# named in the proxy user
-via_b() {
-	cloud curl -sS --max-time 30 -x "http://$CLOUD_IP:4481" \
+# via PORT [curl args]: curl in cloud through the gateway on PORT (a's
+# 4480, b's 4481), the tunnel named in the proxy user
+via() {
+	local port=$1
+	shift
+	cloud curl -sS --max-time 30 -x "http://$CLOUD_IP:$port" \
 	    --proxy-user "$SC_USER+$TUNNEL_NAME:$KEY" "$@"
+}
+via_b() {
+	via 4481 "$@"
 }
 code() {
 	local url=$1
@@ -111,5 +119,45 @@ c=$(via_b -o /dev/null -o /dev/null -w '%{http_code} ' "$APP/text/ka1" \
     "http://ads.internet.test:$APP_PORT/ka2" 2>/dev/null)
 [ "$c" = "200 403 " ] || fail "tunnel then deny on one connection: '$c'"
 ok "a tunnelled request through b ends its connection: the next is decided (200 403)"
+
+# 5. resigned (sc without -B): a CONNECT through the node that does not
+#    hold the session (placement picks it), its TLS resigned on the one
+#    that does, with that node's CA; the requests inside decided one by
+#    one
+stop_sc
+start_sc -D "*.internet.test,$INET_IP" -F '.*/denied/.*'
+wait_for 10 test "$(node_of "$TUNNEL_ID")" != - ||
+    fail "the new tunnel's session is on no node"
+if node_is "$TUNNEL_ID" a; then
+	holder=a fwd=b gw=4481 rest=$REST_URL
+else
+	holder=b fwd=a gw=4480 rest=$REST_B
+fi
+cloud curl -sS --max-time 5 -o "$TMP/ca.pem" "$rest/public/ca.pem" ||
+    fail "GET $holder's /public/ca.pem"
+resigned() {
+	out=$(via "$gw" --cacert "$TMP/ca.pem" \
+	    -w ' %{http_connect} %{http_code}' "$(app_tls_url /text/rs)" 2>&1)
+	[ "$out" = "response rs
+ 200 200" ]
+}
+wait_for 20 resigned || fail "a resigned GET through $fwd: '$out'"
+grep -q "CONNECT $APP_IP:$APP_TLS_PORT from .*: to node $holder" \
+    "$TMP/server.log" "$TMP/server-b.log" ||
+    fail "node $fwd did not forward the CONNECT to $holder"
+want=$(gen_sha256 "$SIZE" 43)
+via "$gw" --cacert "$TMP/ca.pem" -o "$TMP/down" \
+    "$(app_tls_url "/bytes/$SIZE?seed=43")" 2>"$TMP/err" ||
+    fail "a resigned download through $fwd: $(cat "$TMP/err")"
+got=$(sha256sum "$TMP/down" | cut -d' ' -f1)
+[ "$got" = "$want" ] ||
+    fail "a resigned download through $fwd: digest $got, want $want"
+c=$(via "$gw" --cacert "$TMP/ca.pem" -o "$TMP/body" -w '%{http_code}' \
+    "$(app_tls_url /denied/x)" 2>/dev/null)
+[ "$c" = 403 ] || fail "a denied URL inside resigned TLS through $fwd: $c"
+via "$gw" --cacert "$TMP/app.crt" -o /dev/null "$(app_tls_url /text/x)" \
+    2>/dev/null && fail "the app's own certificate verified a resigned connection"
+ok "resigned through $fwd for the session on $holder: $holder's CA" \
+    "verifies, 8 MiB byte-exact, a URL denied inside the TLS (403)"
 kill -0 "$SERVER_PID" && kill -0 "$SERVER_B" || fail "a node died"
 e2e_done
