@@ -87,6 +87,7 @@ static void	stream_window_open(struct kgp_stream *);
 static void	stream_grant(struct kgp_stream *, uint32_t);
 static int	stream_open_local(struct kgp_conn *, uint32_t, const char *);
 static void	stream_refused(struct kgp_stream *, uint16_t, const char *);
+static void	stream_deliver_local(struct kgp_stream *, struct evbuffer *);
 
 /* windows granted above the announced ones, by every connection here */
 static size_t	proc_windows;
@@ -1163,8 +1164,27 @@ conn_deliver(struct kgp_conn *c)
 		stream_reset(s, KGP_E_RESET);
 		return;
 	}
+	if (s->flags & S_LOCAL) {
+		stream_deliver_local(s, c->pend);
+		return;
+	}
 	stream_consumed(s, bev_write_now(s->bev, c->pend,
 	    evbuffer_get_length(c->pend)));
+}
+
+/*
+ * In-process: pend's chains hold this stream's bytes alone (a frame's
+ * payload, copied out of the connection's reads or the tail of one), so
+ * they move to its end as they are, no copy: a splice (kgp_splice.c) passes them on
+ * to another stream's frames whole.  Credit goes back as they leave
+ * the output (stream_drained).
+ */
+static void
+stream_deliver_local(struct kgp_stream *s, struct evbuffer *pend)
+{
+	if (evbuffer_add_buffer(bufferevent_get_output(s->bev), pend) == -1)
+		stream_consumed(s, bev_write_now(s->bev, pend,
+		    evbuffer_get_length(pend)));
 }
 
 int
