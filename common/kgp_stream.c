@@ -1175,9 +1175,9 @@ conn_deliver(struct kgp_conn *c)
 /*
  * In-process: pend's chains hold this stream's bytes alone (a frame's
  * payload, copied out of the connection's reads or the tail of one), so
- * they move to its end as they are, no copy: a splice (kgp_splice.c) passes them on
- * to another stream's frames whole.  Credit goes back as they leave
- * the output (stream_drained).
+ * they move to its end as they are, no copy: a splice (kgp_splice.c)
+ * passes them on to another stream's frames whole.  Credit goes back as
+ * they leave the output (stream_drained).
  */
 static void
 stream_deliver_local(struct kgp_stream *s, struct evbuffer *pend)
