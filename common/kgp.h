@@ -137,6 +137,7 @@ const char *kgp_code_name(uint16_t);
 
 /* kgp_conn.c: one TLS connection carrying streams */
 struct event_base;
+struct bufferevent;
 struct kgp_tls;		/* kgp_tls.h */
 struct kgp_conn;
 
@@ -207,6 +208,23 @@ struct kgp_callbacks {
 	int	(*open)(struct kgp_conn *, uint32_t, const char *, uint16_t *,
 		    char *, size_t, void *);
 	/*
+	 * Instead of open, when set: the peer opened stream id and its
+	 * local end is in this process, a bufferevent as
+	 * kgp_conn_open_local() gives, which the owner takes (return 0)
+	 * or leaves to the connection (return -1: the stream is refused
+	 * with *code and the text in reason).
+	 */
+	int	(*open_local)(struct kgp_conn *, uint32_t, const char *,
+		    struct bufferevent *, uint16_t *, char *, size_t, void *);
+	/*
+	 * A stream that this end opened on a socket (kgp_conn_open_stream)
+	 * was refused before any byte came back: the owner gets its
+	 * descriptor back, to answer on it (a proxy's error page), with
+	 * the peer's code and text.  NULL: the descriptor is closed.
+	 */
+	void	(*refused)(struct kgp_conn *, uint32_t, int, uint16_t,
+		    const char *, void *);
+	/*
 	 * Server: a HELLO arrived.  Return 0 to welcome it, a KGP_E_*
 	 * code to refuse it with ERROR, or KGP_HELLO_HOLD to answer it
 	 * later: the connection keeps the HELLO and waits (a frame from
@@ -260,6 +278,9 @@ int		 kgp_conn_open_stream(struct kgp_conn *, int, const char *,
 struct bufferevent *kgp_conn_open_local(struct kgp_conn *, const char *);
 void		 kgp_local_shutdown(struct bufferevent *);
 void		 kgp_local_close(struct bufferevent *);
+void		 kgp_local_reset(struct bufferevent *);
+/* kgp_splice.c */
+int		 kgp_local_splice(struct bufferevent *, struct bufferevent *);
 void		 kgp_conn_close(struct kgp_conn *, int, const char *);
 void		 kgp_conn_drain(struct kgp_conn *);
 void		 kgp_conn_break(struct kgp_conn *, const char *);

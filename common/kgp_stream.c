@@ -85,6 +85,9 @@ static uint32_t	stream_window_room(struct kgp_stream *, uint32_t);
 static void	stream_window_set(struct kgp_stream *, uint32_t);
 static void	stream_window_open(struct kgp_stream *);
 static void	stream_grant(struct kgp_stream *, uint32_t);
+static int	stream_open_local(struct kgp_conn *, uint32_t, const char *);
+static void	stream_refused(struct kgp_stream *, uint16_t, const char *);
+static void	stream_deliver_local(struct kgp_stream *, struct evbuffer *);
 
 /* windows granted above the announced ones, by every connection here */
 static size_t	proc_windows;
@@ -187,11 +190,15 @@ stream_free(struct kgp_stream *s)
 		stream_lend_end(s, KGP_LENT_GONE, 0);
 	if (s->ev_read != NULL)
 		event_free(s->ev_read);
-	/* in-process: the owner's end hears of it as of a socket closed */
+	/*
+	 * in-process: the owner's end hears of it as of a socket reset
+	 * (a stream done in both directions has said EOF already)
+	 */
 	if ((s->flags & (S_LOCAL | S_SHUT_WR)) == S_LOCAL &&
 	    bufferevent_pair_get_partner(s->bev) != NULL)
 		bufferevent_trigger_event(bufferevent_pair_get_partner(s->bev),
-		    BEV_EVENT_EOF | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
+		    BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_READING,
+		    BEV_TRIG_DEFER_CALLBACKS);
 	bufferevent_free(s->bev);
 	if ((s->flags & (S_MOVING | S_MOVE_READ)) == S_MOVING &&
 	    c->cb.switched != NULL)
@@ -903,6 +910,8 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 		return (0);
 	}
 	strlcpy(reason, "refused", sizeof(reason));
+	if (c->cb.open_local != NULL)
+		return (stream_open_local(c, f->stream, meta));
 	fd = c->cb.open ? c->cb.open(c, f->stream, meta, &code, reason,
 	    sizeof(reason), c->arg) : -1;
 	if (fd == -1) {
@@ -919,6 +928,63 @@ conn_on_open(struct kgp_conn *c, const struct kgp_frame *f)
 	conn_send(c, KGP_ACCEPT, s->id, NULL, 0);
 	stream_window_open(s);
 	return (0);
+}
+
+/*
+ * The peer opened stream id, and the owner serves it in this process
+ * (the open_local callback): an in-process stream, its end the owner's,
+ * or refused.
+ */
+static int
+stream_open_local(struct kgp_conn *c, uint32_t id, const char *meta)
+{
+	struct kgp_stream	*s;
+	struct bufferevent	*local;
+	char			 reason[128];
+	uint16_t		 code = KGP_E_REFUSED;
+
+	if ((s = stream_new(c, id, -1, &local)) == NULL) {
+		conn_send_code(c, KGP_REFUSE, id, KGP_E_INTERNAL,
+		    "out of memory");
+		return (0);
+	}
+	strlcpy(reason, "refused", sizeof(reason));
+	if (c->cb.open_local(c, id, meta, local, &code, reason,
+	    sizeof(reason), c->arg) == -1) {
+		/* gone before it was told: no REFUSE and RST both */
+		bufferevent_free(local);
+		s->flags |= S_SHUT_WR;
+		stream_free(s);
+		conn_send_code(c, KGP_REFUSE, id, code, reason);
+		return (0);
+	}
+	log_debug2("stream %u: open from %s, in-process", id, meta);
+	conn_send(c, KGP_ACCEPT, id, NULL, 0);
+	stream_window_open(s);
+	return (0);
+}
+
+/*
+ * The peer refused s, which this end opened: an owner that wants it
+ * gets the socket back to answer on, if nothing came back on it yet.
+ */
+static void
+stream_refused(struct kgp_stream *s, uint16_t code, const char *text)
+{
+	struct kgp_conn	*c = s->conn;
+	uint32_t	 id = s->id;
+	int		 fd = -1;
+
+	if (c->cb.refused != NULL && !(s->flags & (S_LOCAL | S_MOVING)) &&
+	    s->lend == NULL && s->received == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+		fd = bufferevent_getfd(s->bev);
+		event_del(s->ev_read);
+		bufferevent_setfd(s->bev, -1);
+	}
+	stream_free(s);
+	if (fd != -1)
+		c->cb.refused(c, id, fd, code, text, c->arg);
 }
 
 /* The opening end (a server, a node link's client): may a stream open? */
@@ -1024,6 +1090,28 @@ kgp_local_close(struct bufferevent *local)
 	bufferevent_free(local);
 }
 
+/*
+ * The owner of an in-process stream lets its end go with the stream
+ * reset (RST to the peer), as for a socket reset: what was not sent
+ * yet is dropped.
+ */
+void
+kgp_local_reset(struct bufferevent *local)
+{
+	struct bufferevent	*bev;
+	void			*s;
+
+	if (local == NULL)
+		return;
+	if ((bev = bufferevent_pair_get_partner(local)) != NULL) {
+		bufferevent_getcb(bev, NULL, NULL, NULL, &s);
+		/* its end is going: nothing to tell it */
+		((struct kgp_stream *)s)->flags |= S_SHUT_WR;
+		stream_reset(s, KGP_E_RESET);
+	}
+	bufferevent_free(local);
+}
+
 /* DATA: hand the payload that follows in c->in to the local socket. */
 int
 conn_on_data(struct kgp_conn *c, const struct kgp_frame *f)
@@ -1076,8 +1164,27 @@ conn_deliver(struct kgp_conn *c)
 		stream_reset(s, KGP_E_RESET);
 		return;
 	}
+	if (s->flags & S_LOCAL) {
+		stream_deliver_local(s, c->pend);
+		return;
+	}
 	stream_consumed(s, bev_write_now(s->bev, c->pend,
 	    evbuffer_get_length(c->pend)));
+}
+
+/*
+ * In-process: pend's chains hold this stream's bytes alone (a frame's
+ * payload, copied out of the connection's reads or the tail of one), so
+ * they move to its end as they are, no copy: a splice (kgp_splice.c)
+ * passes them on to another stream's frames whole.  Credit goes back as
+ * they leave the output (stream_drained).
+ */
+static void
+stream_deliver_local(struct kgp_stream *s, struct evbuffer *pend)
+{
+	if (evbuffer_add_buffer(bufferevent_get_output(s->bev), pend) == -1)
+		stream_consumed(s, bev_write_now(s->bev, pend,
+		    evbuffer_get_length(pend)));
 }
 
 int
@@ -1110,7 +1217,7 @@ conn_on_stream_frame(struct kgp_conn *c, const struct kgp_frame *f)
 		if (s != NULL) {
 			log_debug("stream %u refused: %s (%s)", s->id,
 			    kgp_code_name(code), text);
-			stream_free(s);
+			stream_refused(s, code, text);
 		}
 		return (0);
 	case KGP_WINDOW:

@@ -297,10 +297,10 @@ static const struct sc_rule sc_pac_nolookup[] = {
  * parent passed them.  The REST worker has no socket of its own (no
  * socket(), connect() or bind()); the KGP worker connects out for the
  * direct connections of the traffic rules (server/direct.c): TCP, and
- * UDP for its resolver (sc_inet), never bind() or a unix socket (a
- * resigned TLS connection's stream is in-process: kgp_conn_open_local)
- * but the socket pair through which a node link's stream reaches this
- * node's entry (server/kgp_server.c, a cluster's node links).
+ * UDP for its resolver (sc_inet), never bind() or a unix socket: a
+ * resigned TLS connection's stream is in-process (kgp_conn_open_local),
+ * and so is a node link's stream, which the entry splices onto the
+ * client's in the engine (kgp_local_splice).
  */
 static const struct sc_rule sc_server[] = {
 	SC_ALLOW("accept4"),		/* listener_accept() */
@@ -310,8 +310,6 @@ static const struct sc_rule sc_server[] = {
 
 static const struct sc_rule sc_server_direct[] = {
 	SC_ALLOW("connect"),		/* origins, name servers */
-	/* a node link's stream into the entry (server/kgp_server.c) */
-	SC_ALLOW_IF("socketpair", SC_EQ(0, AF_UNIX)),
 	SC_END
 };
 

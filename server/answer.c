@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 
 #include "http.h"
 #include "log.h"
@@ -25,11 +27,16 @@
 /* a refused connection: the answer is written, the request drained */
 struct answer_reject {
 	int			 fd;
+	struct bufferevent	*local;		/* in-process: not fd */
 	size_t			 drained;
 	struct event		*ev;
 };
 
+static int	 answer_count(int, char *, size_t, const char *,
+		    const char *);
 static void	 answer_drain(int, short, void *);
+static void	 answer_local_read(struct bufferevent *, void *);
+static void	 answer_local_event(struct bufferevent *, short, void *);
 
 /* the refusals by status code (ENTRY_CODES), for /metrics */
 static const int	 answer_codes[ENTRY_CODES_MAX] = ENTRY_CODES;
@@ -76,16 +83,97 @@ answer_refuse(int fd, const char *peer, int status, const char *text,
     const char *extra)
 {
 	char			 msg[512];
-	int			 len, i;
+	int			 len;
+
+	len = answer_count(status, msg, sizeof(msg), text, extra);
+	if (len > 0 && write(fd, msg, len) == -1)
+		log_debug("answer: write to %s: %s", peer, strerror(errno));
+	answer_linger(fd);
+}
+
+/* A refusal counted, and its answer in msg: its length, or -1. */
+static int
+answer_count(int status, char *msg, size_t len, const char *text,
+    const char *extra)
+{
+	int	 i;
 
 	for (i = 0; i < ENTRY_CODES_MAX - 1 && answer_codes[i] != status; i++)
 		;
 	answer_refused[i]++;
+	return (answer_format(msg, len, status, text, extra, 1));
+}
 
-	len = answer_format(msg, sizeof(msg), status, text, extra, 1);
-	if (len > 0 && write(fd, msg, len) == -1)
-		log_debug("answer: write to %s: %s", peer, strerror(errno));
-	answer_linger(fd);
+/*
+ * answer_refuse() for a connection whose end is in this process (a node
+ * link's stream, kgp_conn_open_local()): the answer, a half-close, and
+ * what comes after dropped for as long, then the end goes.  local is
+ * taken.
+ */
+void
+answer_refuse_local(struct bufferevent *local, int status, const char *text,
+    const char *extra)
+{
+	char			 msg[512];
+	int			 len;
+
+	len = answer_count(status, msg, sizeof(msg), text, extra);
+	if (len > 0)
+		bufferevent_write(local, msg, len);
+	answer_linger_local(local);
+}
+
+/* answer_refuse() on fd, or on local, an in-process end, if not NULL. */
+void
+answer_refuse_end(int fd, struct bufferevent *local, const char *peer,
+    int status, const char *text, const char *extra)
+{
+	if (local != NULL)
+		answer_refuse_local(local, status, text, extra);
+	else
+		answer_refuse(fd, peer, status, text, extra);
+}
+
+/* answer_linger() for an in-process end: local is taken. */
+void
+answer_linger_local(struct bufferevent *local)
+{
+	struct answer_reject	*r;
+	struct timeval		 tv = { ANSWER_DRAIN_SEC, 0 };
+
+	kgp_local_shutdown(local);
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->ev = evtimer_new(env->base, answer_drain, r)) == NULL) {
+		free(r);
+		kgp_local_close(local);
+		return;
+	}
+	r->fd = -1;
+	r->local = local;
+	bufferevent_setcb(local, answer_local_read, NULL, answer_local_event,
+	    r);
+	bufferevent_enable(local, EV_READ);
+	evtimer_add(r->ev, &tv);
+	answer_local_read(local, r);
+}
+
+static void
+answer_local_read(struct bufferevent *bev, void *arg)
+{
+	struct answer_reject	*r = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+
+	r->drained += evbuffer_get_length(in);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (r->drained >= ANSWER_DRAIN_MAX)
+		answer_drain(-1, EV_TIMEOUT, r);
+}
+
+/* the stream is over, or its peer has finished: nothing to wait for */
+static void
+answer_local_event(struct bufferevent *bev, short what, void *arg)
+{
+	answer_drain(-1, EV_TIMEOUT, arg);
 }
 
 /*
@@ -130,6 +218,9 @@ answer_drain(int fd, short ev, void *arg)
 			return;
 	}
 	event_free(r->ev);
-	close(r->fd);
+	if (r->local != NULL)
+		kgp_local_close(r->local);
+	else
+		close(r->fd);
 	free(r);
 }

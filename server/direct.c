@@ -60,7 +60,9 @@ struct direct {
 	enum direct_state	 state;
 	int			 connect;	/* a CONNECT */
 	int			 bfd;		/* the browser, until open */
+	struct bufferevent	*local;		/* ... or its in-process end */
 	struct bufferevent	*b;		/* the browser, once open */
+	int			 b_local;	/* b is an in-process end */
 	struct bufferevent	*o;		/* the origin */
 	struct evbuffer		*first;		/* for the origin, first */
 	struct evdns_getaddrinfo_request *dnsreq;
@@ -87,6 +89,7 @@ static void	 direct_read(struct bufferevent *, void *);
 static void	 direct_write(struct bufferevent *, void *);
 static void	 direct_event(struct bufferevent *, short, void *);
 static int	 direct_addr_allowed(const struct sockaddr *);
+static void	 direct_shut(struct direct *, struct bufferevent *);
 
 /*
  * The resolver of direct connections: its files are read now, before
@@ -119,14 +122,15 @@ direct_count(const char *id)
 }
 
 /*
- * Take the browser's connection fd (peer) to the origin that rt names:
- * first (len bytes: what the browser sent after the request head, and
- * for a request the head again, as route_head() makes it) goes to the
- * origin before anything else.  The connection is ours, even on failure.
+ * Take the browser's connection fd (peer), or its in-process end local
+ * (a node link's stream; fd is -1), to the origin that rt names: first
+ * (len bytes: what the browser sent after the request head, and for a
+ * request the head again, as route_head() makes it) goes to the origin
+ * before anything else.  The connection is ours, even on failure.
  */
 void
-direct_start(struct tunnel *t, int fd, const char *peer,
-    const struct route *rt, const void *first, size_t len)
+direct_start(struct tunnel *t, int fd, struct bufferevent *local,
+    const char *peer, const struct route *rt, const void *first, size_t len)
 {
 	struct evutil_addrinfo		 hints;
 	struct evdns_getaddrinfo_request *req;
@@ -136,8 +140,8 @@ direct_start(struct tunnel *t, int fd, const char *peer,
 	if (direct_count(t->id) >= DIRECT_MAX_TUNNEL) {
 		log_info("tunnel %s: %s: more than %d direct connections",
 		    t->id, peer, DIRECT_MAX_TUNNEL);
-		answer_refuse(fd, peer, 503, "The tunnel has too many direct "
-		    "connections open.", NULL);
+		answer_refuse_end(fd, local, peer, 503, "The tunnel has too "
+		    "many direct connections open.", NULL);
 		return;
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
@@ -150,7 +154,10 @@ direct_start(struct tunnel *t, int fd, const char *peer,
 				evbuffer_free(d->first);
 			free(d);
 		}
-		close(fd);
+		if (local != NULL)
+			kgp_local_reset(local);
+		else
+			close(fd);
 		return;
 	}
 	strlcpy(d->tunnel_id, t->id, sizeof(d->tunnel_id));
@@ -159,6 +166,11 @@ direct_start(struct tunnel *t, int fd, const char *peer,
 	snprintf(d->port, sizeof(d->port), "%u", rt->port);
 	d->connect = rt->connect;
 	d->bfd = fd;
+	if ((d->local = local) != NULL) {
+		/* nothing read from it until the origin answers */
+		bufferevent_setcb(local, NULL, NULL, NULL, NULL);
+		bufferevent_disable(local, EV_READ);
+	}
 	d->state = DIRECT_DNS;
 	TAILQ_INSERT_TAIL(&directs, d, entry);
 	evtimer_add(d->timer, &tv);
@@ -305,7 +317,11 @@ direct_origin_event(struct bufferevent *bev, short what, void *arg)
 		    EVUTIL_SOCKET_ERROR() : ECONNREFUSED);
 		return;
 	}
-	if ((d->b = bufferevent_socket_new(env->base, d->bfd,
+	if (d->local != NULL) {
+		d->b = d->local;
+		d->b_local = 1;
+		d->local = NULL;
+	} else if ((d->b = bufferevent_socket_new(env->base, d->bfd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		direct_fail(d, 502, "The server is out of memory.");
 		return;
@@ -350,7 +366,7 @@ direct_write(struct bufferevent *bev, void *arg)
 	d->last = time(NULL);
 	if (other_eof) {
 		/* all of the other side's bytes are through: pass its end */
-		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		direct_shut(d, bev);
 		if (d->b_eof && d->o_eof)
 			direct_free(d);
 		return;
@@ -384,7 +400,17 @@ direct_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (evbuffer_get_length(bufferevent_get_output(other)) == 0)
-		shutdown(bufferevent_getfd(other), SHUT_WR);
+		direct_shut(d, other);
+}
+
+/* No more for side bev: a half-close. */
+static void
+direct_shut(struct direct *d, struct bufferevent *bev)
+{
+	if (bev == d->b && d->b_local)
+		kgp_local_shutdown(bev);
+	else
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
 }
 
 /* Answer the browser status and why, then forget d. */
@@ -393,9 +419,10 @@ direct_fail(struct direct *d, int status, const char *why)
 {
 	log_info("tunnel %s: direct %s:%s for %s: %d: %s", d->tunnel_id,
 	    d->host, d->port, d->peer, status, why);
-	if (d->bfd != -1) {
-		answer_refuse(d->bfd, d->peer, status, why, NULL);
+	if (d->bfd != -1 || d->local != NULL) {
+		answer_refuse_end(d->bfd, d->local, d->peer, status, why, NULL);
 		d->bfd = -1;
+		d->local = NULL;
 	}
 	direct_free(d);
 }
@@ -410,8 +437,11 @@ direct_free(struct direct *d)
 	}
 	if (d->ai != NULL)
 		evutil_freeaddrinfo(d->ai);
-	if (d->b != NULL)
+	if (d->b != NULL && d->b_local)
+		kgp_local_close(d->b);
+	else if (d->b != NULL)
 		bufferevent_free(d->b);
+	kgp_local_reset(d->local);
 	if (d->o != NULL)
 		bufferevent_free(d->o);
 	if (d->bfd != -1)

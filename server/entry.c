@@ -47,6 +47,8 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 
 #include "admit.h"
 #include "http.h"
@@ -74,6 +76,7 @@ struct entry_pending {
 	void			*gate;		/* gate_ask()'s, waiting */
 	int			 gate_tries;	/* members picked for it */
 	int			 fd;
+	struct bufferevent	*local;		/* a node link's stream: no fd */
 	struct event		*ev;
 	struct event		*deadline;
 	struct http_head	*head;		/* from the first byte */
@@ -102,6 +105,13 @@ static void	 entry_accept(int, void *);
 static int	 entry_shed(void *);
 static void	 entry_evict(struct admit_ent *, void *);
 static void	 entry_head(int, short, void *);
+static int	 entry_head_room(struct entry_pending *);
+static int	 entry_head_more(struct entry_pending *, size_t);
+static void	 entry_local_read(struct bufferevent *, void *);
+static void	 entry_local_event(struct bufferevent *, short, void *);
+static void	 entry_answer(struct entry_pending *, int, const char *,
+		    const char *);
+static int	 entry_stream(struct entry_pending *, struct kgp_client *);
 static void	 entry_late(int, short, void *);
 static void	 entry_pending_free(struct entry_pending *);
 static void	 entry_auth_ask(struct entry_pending *);
@@ -337,8 +347,8 @@ entry_pending_new(struct entry_proxy *p, struct tunnel *t, int fd,
 	ep->ss = *ss;
 	strlcpy(ep->peer, peer, sizeof(ep->peer));
 	TAILQ_INSERT_TAIL(&p->pending, ep, entry);
-	if ((ep->ev = event_new(env->base, fd, EV_READ | EV_PERSIST,
-	    entry_head, ep)) == NULL ||
+	if ((fd != -1 && (ep->ev = event_new(env->base, fd,
+	    EV_READ | EV_PERSIST, entry_head, ep)) == NULL) ||
 	    (ep->deadline = evtimer_new(env->base, entry_late, ep)) == NULL) {
 		log_warnx("%s: event_new", __func__);
 		entry_pending_free(ep);
@@ -349,11 +359,16 @@ entry_pending_new(struct entry_proxy *p, struct tunnel *t, int fd,
 
 /*
  * A stream that another node took from a browser for t (nodelink.c),
- * on fd: served as on t's own port.  The access list, the admission
- * table and -P were the other node's; the head's deadline is ours.
+ * its end local in this process (kgp_server.c): served as on t's own
+ * port, its head read from the KGP engine's buffers, and down the
+ * tunnel spliced onto a stream of the client's in the engine
+ * (kgp_local_splice()).  The access list, the admission table and -P
+ * were the other node's; the head's deadline is ours.  -1: out of
+ * memory (local is the caller's).
  */
-void
-entry_from_node(struct tunnel *t, int fd, const char *peer)
+int
+entry_from_node(struct tunnel *t, struct bufferevent *local,
+    const char *peer)
 {
 	struct entry_pending	*ep;
 	struct sockaddr_storage	 ss;
@@ -361,15 +376,16 @@ entry_from_node(struct tunnel *t, int fd, const char *peer)
 
 	/* counted once, in entry_accept(), by the node the browser chose */
 	memset(&ss, 0, sizeof(ss));
-	if (t->proxy == NULL) {
-		close(fd);
-		return;
-	}
-	if ((ep = entry_pending_new(t->proxy, t, fd, &ss, peer)) == NULL)
-		return;
+	if (t->proxy == NULL ||
+	    (ep = entry_pending_new(t->proxy, t, -1, &ss, peer)) == NULL)
+		return (-1);
 	ep->from_node = 1;
+	ep->local = local;
+	bufferevent_setcb(local, entry_local_read, NULL, entry_local_event,
+	    ep);
+	bufferevent_enable(local, EV_READ);
 	evtimer_add(ep->deadline, &tv);
-	event_add(ep->ev, NULL);
+	return (0);
 }
 
 /*
@@ -414,7 +430,21 @@ entry_pending_free(struct entry_pending *ep)
 	free(ep->buf);
 	if (ep->fd != -1)
 		close(ep->fd);
+	kgp_local_close(ep->local);
 	free(ep);
+}
+
+/*
+ * Answer ep's browser status and text (answer.c) on its socket, or on
+ * its node link's stream; the connection is the answer's from here.
+ */
+static void
+entry_answer(struct entry_pending *ep, int status, const char *text,
+    const char *extra)
+{
+	answer_refuse_end(ep->fd, ep->local, ep->peer, status, text, extra);
+	ep->fd = -1;
+	ep->local = NULL;
 }
 
 /*
@@ -437,9 +467,7 @@ entry_late(int fd, short ev, void *arg)
 
 	log_debug("%s: %s sent no whole request in time", entry_what(ep),
 	    ep->peer);
-	answer_refuse(ep->fd, ep->peer, 408, "No request arrived in time.",
-	    NULL);
-	ep->fd = -1;
+	entry_answer(ep, 408, "No request arrived in time.", NULL);
 	entry_pending_free(ep);
 }
 
@@ -448,29 +476,10 @@ static void
 entry_head(int fd, short ev, void *arg)
 {
 	struct entry_pending	*ep = arg;
-	unsigned char		*nb;
-	size_t			 cap;
 	ssize_t			 n;
 
-	if (ep->len == ep->cap) {
-		/* the first bytes, or more than the buffer holds */
-		cap = ep->cap == 0 ? ENTRY_HEAD_FIRST : ep->cap * 2;
-		if (cap > ENTRY_HEAD_BUF)
-			cap = ENTRY_HEAD_BUF;
-		if ((nb = realloc(ep->buf, cap)) == NULL ||
-		    (ep->head == NULL &&
-		    (ep->head = malloc(sizeof(*ep->head))) == NULL)) {
-			if (nb != NULL)
-				ep->buf = nb;
-			log_warn("%s", __func__);
-			entry_pending_free(ep);
-			return;
-		}
-		if (ep->cap == 0)
-			http_head_init(ep->head, HTTP_REQUEST);
-		ep->buf = nb;
-		ep->cap = cap;
-	}
+	if (entry_head_room(ep) == -1)
+		return;
 	n = read(fd, ep->buf + ep->len, ep->cap - ep->len);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -478,30 +487,101 @@ entry_head(int fd, short ev, void *arg)
 		entry_pending_free(ep);
 		return;
 	}
+	entry_head_more(ep, n);
+}
+
+/* The same from a node link's stream, in the engine's buffers. */
+static void
+entry_local_read(struct bufferevent *bev, void *arg)
+{
+	struct entry_pending	*ep = arg;
+	size_t			 n;
+
+	do {
+		if (entry_head_room(ep) == -1)
+			return;
+		if ((n = bufferevent_read(bev, ep->buf + ep->len,
+		    ep->cap - ep->len)) == 0)
+			return;
+	} while (entry_head_more(ep, n));
+}
+
+/* The stream ended, or its browser did, before a whole head. */
+static void
+entry_local_event(struct bufferevent *bev, short what, void *arg)
+{
+	entry_pending_free(arg);
+}
+
+/*
+ * Room in ep's buffer for more of the head: its first bytes, or twice
+ * as much, up to ENTRY_HEAD_BUF.  -1: out of memory, and ep is gone.
+ */
+static int
+entry_head_room(struct entry_pending *ep)
+{
+	unsigned char	*nb;
+	size_t		 cap;
+
+	if (ep->len < ep->cap)
+		return (0);
+	cap = ep->cap == 0 ? ENTRY_HEAD_FIRST : ep->cap * 2;
+	if (cap > ENTRY_HEAD_BUF)
+		cap = ENTRY_HEAD_BUF;
+	if ((nb = realloc(ep->buf, cap)) == NULL ||
+	    (ep->head == NULL &&
+	    (ep->head = malloc(sizeof(*ep->head))) == NULL)) {
+		if (nb != NULL)
+			ep->buf = nb;
+		log_warn("%s", __func__);
+		entry_pending_free(ep);
+		return (-1);
+	}
+	if (ep->cap == 0)
+		http_head_init(ep->head, HTTP_REQUEST);
+	ep->buf = nb;
+	ep->cap = cap;
+	return (0);
+}
+
+/*
+ * n more bytes of the head are in ep's buffer: parse it, and once it is
+ * whole go on.  1: more is wanted; 0: ep is on its way, or gone.
+ */
+static int
+entry_head_more(struct entry_pending *ep, size_t n)
+{
+	ssize_t		 rc;
+
 	ep->len += n;
-	if ((n = http_head_parse(ep->head, ep->buf, ep->len)) == 0 &&
+	if ((rc = http_head_parse(ep->head, ep->buf, ep->len)) == 0 &&
 	    ep->len < ENTRY_HEAD_BUF)
-		return;
-	if (n <= 0) {
+		return (1);
+	if (rc <= 0) {
 		log_info("%s: bad request from %s: %s", entry_what(ep),
 		    ep->peer, ep->head->errstr ? ep->head->errstr :
 		    "head too large");
-		answer_refuse(fd, ep->peer, n == 0 ? 431 : ep->head->error,
+		entry_answer(ep, rc == 0 ? 431 : ep->head->error,
 		    "The request is malformed.", NULL);
-		ep->fd = -1;
 		entry_pending_free(ep);
-		return;
+		return (0);
 	}
-	ep->hlen = n;
+	ep->hlen = rc;
+	if (ep->local != NULL) {
+		/* the rest waits in the stream until it goes on */
+		bufferevent_disable(ep->local, EV_READ);
+		bufferevent_setcb(ep->local, NULL, NULL, NULL, NULL);
+	}
 	if (ep->tunnel == NULL) {
 		entry_gate_ask(ep);
-		return;
+		return (0);
 	}
 	if (env->entry_auth && !ep->from_node) {
 		entry_auth_ask(ep);
-		return;
+		return (0);
 	}
 	entry_go(ep);
+	return (0);
 }
 
 /* The first request head checked (and authenticated): open the stream. */
@@ -510,7 +590,6 @@ entry_go(struct entry_pending *ep)
 {
 	struct tunnel		*t = ep->tunnel;
 	struct kgp_client	*link;
-	int			 fd = ep->fd;
 
 	/* no session here: another node's, perhaps (nodelink.c) */
 	if (!ep->from_node && nodelink_enabled() &&
@@ -527,26 +606,51 @@ entry_go(struct entry_pending *ep)
 	    entry_routes(t->rules)) && entry_route(ep) == -1)
 		return;		/* answered here, sent direct or resigned */
 	if (t->status != TUNNEL_RUNNING || (link = route_link(t)) == NULL) {
-		answer_refuse(fd, ep->peer, 503, "The tunnel is not connected.",
-		    NULL);
-		ep->fd = -1;
+		entry_answer(ep, 503, "The tunnel is not connected.", NULL);
 		entry_pending_free(ep);
 		return;
 	}
-	if (kgp_conn_open_stream(link->conn, fd, ep->peer, ep->buf,
-	    ep->len) == -1) {
+	if (entry_stream(ep, link) == -1) {
 		log_warnx("tunnel %s: cannot open a stream for %s", t->id,
 		    ep->peer);
-		answer_refuse(fd, ep->peer, 503, "The tunnel has no room for "
-		    "another connection.", NULL);
+		entry_answer(ep, 503, "The tunnel has no room for another "
+		    "connection.", NULL);
 	} else {
 		log_debug("tunnel %s: %s %s from %s", t->id, ep->head->method,
 		    ep->head->target, ep->peer);
 		/* its browsers get through: kept last under a flood */
 		entry_trust(ep);
 	}
-	ep->fd = -1;	/* the stream or the refusal owns it now */
 	entry_pending_free(ep);
+}
+
+/*
+ * A stream of link's for ep, what was read first and then the rest:
+ * the browser's socket bound to it, or a node link's stream spliced
+ * onto it in the engine, byte for byte, credit for credit.  0: the
+ * stream has the connection; -1: ep keeps it.
+ */
+static int
+entry_stream(struct entry_pending *ep, struct kgp_client *link)
+{
+	struct bufferevent	*s;
+
+	if (ep->local == NULL) {
+		if (kgp_conn_open_stream(link->conn, ep->fd, ep->peer,
+		    ep->buf, ep->len) == -1)
+			return (-1);
+		ep->fd = -1;
+		return (0);
+	}
+	if ((s = kgp_conn_open_local(link->conn, ep->peer)) == NULL)
+		return (-1);
+	if (bufferevent_write(s, ep->buf, ep->len) == -1 ||
+	    kgp_local_splice(ep->local, s) == -1) {
+		kgp_local_reset(s);
+		return (-1);
+	}
+	ep->local = NULL;
+	return (0);
 }
 
 /*
@@ -575,26 +679,28 @@ entry_route(struct entry_pending *ep)
 		    ep->head->method, ep->head->target, ep->peer,
 		    rt.v.error ? "the rules' step limit" : "rule '",
 		    rt.v.error ? "" : ru->text, rt.v.error ? "" : "'");
-		answer_refuse(ep->fd, ep->peer, 403, why, NULL);
+		entry_answer(ep, 403, why, NULL);
 		break;
 	case RULES_ROUTE_DIRECT:
 		log_debug("tunnel %s: %s %s from %s: direct", t->id,
 		    ep->head->method, ep->head->target, ep->peer);
 		if (rt.connect) {
-			direct_start(t, ep->fd, ep->peer, &rt,
+			direct_start(t, ep->fd, ep->local, ep->peer, &rt,
 			    ep->buf + ep->hlen, rest);
+			ep->local = NULL;
 			break;
 		}
 		if ((head = route_head(ep->head, rt.path, ROUTE_HEAD_UPGRADE,
 		    &len)) == NULL ||
 		    (nb = realloc(head, len + rest)) == NULL) {
 			free(head);
-			answer_refuse(ep->fd, ep->peer, 500, "Out of memory.",
-			    NULL);
+			entry_answer(ep, 500, "Out of memory.", NULL);
 			break;
 		}
 		memcpy(nb + len, ep->buf + ep->hlen, rest);
-		direct_start(t, ep->fd, ep->peer, &rt, nb, len + rest);
+		direct_start(t, ep->fd, ep->local, ep->peer, &rt, nb,
+		    len + rest);
+		ep->local = NULL;
 		free(nb);
 		break;
 	case RULES_ROUTE_TUNNEL:
@@ -604,8 +710,9 @@ entry_route(struct entry_pending *ep)
 		    " (passthrough)") : "");
 		if (rt.connect && rt.v.resign) {
 			/* this process speaks TLS to the browser (resign.c) */
-			resign_start(t, ep->fd, ep->peer, rt.host, rt.port,
-			    ep->buf + ep->hlen, rest);
+			resign_start(t, ep->fd, ep->local, ep->peer, rt.host,
+			    rt.port, ep->buf + ep->hlen, rest);
+			ep->local = NULL;
 			entry_trust(ep);
 			break;
 		}
@@ -615,8 +722,7 @@ entry_route(struct entry_pending *ep)
 		if ((head = route_head(ep->head, ep->head->target,
 		    ROUTE_HEAD_CLOSE, &len)) == NULL || (nb = realloc(head, len + rest)) == NULL) {
 			free(head);
-			answer_refuse(ep->fd, ep->peer, 500, "Out of memory.",
-			    NULL);
+			entry_answer(ep, 500, "Out of memory.", NULL);
 			break;
 		}
 		memcpy(nb + len, ep->buf + ep->hlen, rest);

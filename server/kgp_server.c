@@ -61,11 +61,12 @@ static void	 kgp_server_broken(struct kgp_conn *, int, const char *,
 		    void *);
 static void	 kgp_server_down(struct kgp_conn *, int, const char *, void *);
 static int	 kgp_server_node_stream(struct kgp_conn *, uint32_t,
-		    const char *, uint16_t *, char *, size_t, void *);
+		    const char *, struct bufferevent *, uint16_t *, char *,
+		    size_t, void *);
 
 static const struct kgp_callbacks kgp_server_callbacks = {
-	/* only a node link's peer opens streams here */
-	.open = kgp_server_node_stream,
+	/* only a node link's peer opens streams here, in-process */
+	.open_local = kgp_server_node_stream,
 	.hello = kgp_server_hello,
 	.up = kgp_server_up,
 	.broken = kgp_server_broken,
@@ -516,18 +517,19 @@ kgp_server_down(struct kgp_conn *conn, int code, const char *reason,
 
 /*
  * Node c->node opened stream id on its node link (nodelink.c); meta is
- * "TUNNEL-ID browser".  One end of a socket pair for the engine, the
- * other to the tunnel's entry, as if the browser had come here; or -1
- * with the reason.
+ * "TUNNEL-ID browser".  Its in-process end, local, goes to the tunnel's
+ * entry, as if the browser had come here, which splices it onto a
+ * stream of the tunnel's client (no socket between them); or -1 with
+ * the reason.
  */
 static int
 kgp_server_node_stream(struct kgp_conn *conn, uint32_t id, const char *meta,
-    uint16_t *code, char *reason, size_t rlen, void *arg)
+    struct bufferevent *local, uint16_t *code, char *reason, size_t rlen,
+    void *arg)
 {
 	struct kgp_client	*c = arg;
 	struct tunnel		*t;
 	char			 tid[TUNNEL_ID_LEN + 1];
-	int			 sv[2];
 
 	*code = KGP_E_REFUSED;
 	if (c->node[0] == '\0') {
@@ -555,15 +557,12 @@ kgp_server_node_stream(struct kgp_conn *conn, uint32_t id, const char *meta,
 		strlcpy(reason, "no client session here", rlen);
 		return (-1);
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0, sv) == -1) {
-		log_warn("%s: socketpair", __func__);
+	if (entry_from_node(t, local, meta + TUNNEL_ID_LEN + 1) == -1) {
 		*code = KGP_E_INTERNAL;
-		strlcpy(reason, "out of descriptors", rlen);
+		strlcpy(reason, "out of memory", rlen);
 		return (-1);
 	}
-	entry_from_node(t, sv[1], meta + TUNNEL_ID_LEN + 1);
-	return (sv[0]);
+	return (0);
 }
 
 /* A session's streams and bytes, into the totals before it goes. */

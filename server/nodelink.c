@@ -17,9 +17,11 @@
  * The owning node takes the link on its KGP port like a client's, in
  * the same admission table: its HELLO must carry the secret
  * (kgp_server.c asks nodelink_check()).  Each stream it is offered
- * goes to its entry (entry_from_node()) through a socket pair, as if a
- * browser had reached that tunnel's entry port: rules, resigning and
- * counters there; the access list and -P were the first node's.
+ * goes to its entry (entry_from_node()) in-process, as if a browser had
+ * reached that tunnel's entry port: rules and counters there, and down
+ * the tunnel the stream spliced onto the client's in the KGP engine;
+ * the access list and -P were the first node's.  A stream it refuses is
+ * answered 502 here, with its reason (nodelink_refused()).
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -97,6 +99,8 @@ static void	 nodelink_ask_done(struct nodelink_ask *,
 		    const struct srv_node_rep *);
 static struct nodelink *nodelink_get(const struct srv_node_rep *);
 static int	 nodelink_connect(struct nodelink *);
+static void	 nodelink_refused(struct kgp_conn *, uint32_t, int, uint16_t,
+		    const char *, void *);
 static void	 nodelink_connected(int, short, void *);
 static void	 nodelink_idle(int, short, void *);
 static void	 nodelink_mark_failed(struct nodelink *);
@@ -113,6 +117,7 @@ static void	 nodelink_down(struct kgp_conn *, int, const char *, void *);
 
 static const struct kgp_callbacks nodelink_callbacks = {
 	.up = nodelink_up,
+	.refused = nodelink_refused,
 	.goaway = nodelink_goaway,
 	.down = nodelink_down,
 };
@@ -559,6 +564,26 @@ nodelink_up(struct kgp_conn *conn, void *arg)
 		w->fd = -1;
 		nodelink_wait_free(w, 0);
 	}
+}
+
+/*
+ * The owning node refused a browser's stream before any answer (its
+ * tunnel is not there, or no client session of it is): the browser gets
+ * a 502 that says why, not a closed connection.
+ */
+static void
+nodelink_refused(struct kgp_conn *conn, uint32_t id, int fd, uint16_t code,
+    const char *text, void *arg)
+{
+	struct nodelink	*l = arg;
+	char		 why[128], msg[256];
+
+	log_sanitize(text, why, sizeof(why));
+	log_info("node %s: stream %u refused: %s (%s), 502", l->name, id,
+	    why, kgp_code_name(code));
+	snprintf(msg, sizeof(msg), "The node that holds the tunnel refused "
+	    "the connection: %s.", why[0] != '\0' ? why : kgp_code_name(code));
+	answer_refuse(fd, l->name, 502, msg, NULL);
 }
 
 /* The peer is going away: no new streams here; a new link for them. */

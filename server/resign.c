@@ -82,6 +82,12 @@ static void	 resign_timer(int, short, void *);
 static void	 resign_pump(struct resign *);
 static int	 resign_tls_in(struct resign *);
 static int	 resign_tls_out(struct resign *);
+static ssize_t	 resign_b_read(struct resign *, void *, size_t);
+static ssize_t	 resign_b_write(struct resign *, const void *, size_t);
+static void	 resign_linger(struct resign *);
+static void	 resign_local_read(struct bufferevent *, void *);
+static void	 resign_local_write(struct bufferevent *, void *);
+static void	 resign_local_event(struct bufferevent *, short, void *);
 
 /*
  * The browsers' TLS: one context for every leaf, and the KGP key pair
@@ -114,26 +120,32 @@ resign_count(const char *id)
  * connection is ours, even on failure.
  */
 void
-resign_start(struct tunnel *t, int fd, const char *peer, const char *host,
-    uint16_t port, const void *first, size_t len)
+resign_start(struct tunnel *t, int fd, struct bufferevent *local,
+    const char *peer, const char *host, uint16_t port, const void *first,
+    size_t len)
 {
 	struct resign	*r;
 	struct timeval	 tv = { RESIGN_HANDSHAKE_SEC, 0 };
 	int		 one = 1;
 
+
 	if (resign_count(t->id) >= RESIGN_MAX_TUNNEL) {
 		log_info("tunnel %s: %s: more than %d resigned connections",
 		    t->id, peer, RESIGN_MAX_TUNNEL);
-		answer_refuse(fd, peer, 503, "The tunnel has too many "
-		    "resigned TLS connections open.", NULL);
+		answer_refuse_end(fd, local, peer, 503, "The tunnel has too "
+		    "many resigned TLS connections open.", NULL);
 		return;
 	}
 	if (len > RESIGN_RAW_MAX || (r = calloc(1, sizeof(*r))) == NULL) {
-		close(fd);
+		if (local != NULL)
+			kgp_local_reset(local);
+		else
+			close(fd);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&resigns, r, entry);
 	r->fd = fd;
+	r->local = local;
 	r->tunnel = t;
 	r->state = RESIGN_HELLO;
 	r->wake = resign_pump;
@@ -142,8 +154,8 @@ resign_start(struct tunnel *t, int fd, const char *peer, const char *host,
 	strlcpy(r->host, host, sizeof(r->host));
 	r->port = port;
 	if ((r->raw = malloc(RESIGN_RAW_MAX)) == NULL ||
-	    (r->ev_rd = event_new(env->base, fd, EV_READ | EV_PERSIST,
-	    resign_hello, r)) == NULL ||
+	    (local == NULL && (r->ev_rd = event_new(env->base, fd,
+	    EV_READ | EV_PERSIST, resign_hello, r)) == NULL) ||
 	    (r->timer = evtimer_new(env->base, resign_timer, r)) == NULL ||
 	    (r->in = evbuffer_new()) == NULL ||
 	    (r->out = evbuffer_new()) == NULL) {
@@ -153,11 +165,20 @@ resign_start(struct tunnel *t, int fd, const char *peer, const char *host,
 	}
 	memcpy(r->raw, first, len);
 	r->rawlen = len;
-	/* each answer goes out as it is written, as the stream's would */
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+	if (local != NULL) {
+		/* the stream's events drive it, as a socket's would */
+		bufferevent_setcb(local, resign_local_read,
+		    resign_local_write, resign_local_event, r);
+		bufferevent_setwatermark(local, EV_WRITE, RESIGN_BUF_MAX / 2,
+		    0);
+		bufferevent_enable(local, EV_READ | EV_WRITE);
+		r->rd_on = 1;
+	} else if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one)) == -1)
+		/* each answer goes out as it is written, as the stream's */
 		log_debug("%s: TCP_NODELAY: %s", __func__, strerror(errno));
 	/* a fresh socket takes these few bytes */
-	if (write(fd, RESIGN_ESTABLISHED, strlen(RESIGN_ESTABLISHED)) !=
+	if (resign_b_write(r, RESIGN_ESTABLISHED, strlen(RESIGN_ESTABLISHED)) !=
 	    (ssize_t)strlen(RESIGN_ESTABLISHED)) {
 		log_debug("tunnel %s: %s: cannot answer its CONNECT", t->id,
 		    peer);
@@ -174,8 +195,103 @@ resign_start(struct tunnel *t, int fd, const char *peer, const char *host,
 		r->pmw = mint_get(r->host, resign_premint, r);
 	if (len > 0)
 		resign_hello(fd, EV_TIMEOUT, r);
-	else
+	else if (local == NULL)
 		event_add(r->ev_rd, NULL);
+}
+
+/*
+ * The browser's bytes, as read(2) gives them: from its socket, or from
+ * its in-process end (none yet: -1, EAGAIN).
+ */
+static ssize_t
+resign_b_read(struct resign *r, void *buf, size_t len)
+{
+	size_t	 n;
+
+	if (r->local == NULL)
+		return (read(r->fd, buf, len));
+	if ((n = bufferevent_read(r->local, buf, len)) > 0 || r->local_eof)
+		return (n);
+	errno = EAGAIN;
+	return (-1);
+}
+
+/* Bytes to the browser, as write(2) takes them. */
+static ssize_t
+resign_b_write(struct resign *r, const void *buf, size_t len)
+{
+	if (r->local == NULL)
+		return (write(r->fd, buf, len));
+	if (evbuffer_get_length(bufferevent_get_output(r->local)) >=
+	    RESIGN_BUF_MAX) {
+		errno = EAGAIN;
+		return (-1);
+	}
+	if (bufferevent_write(r->local, buf, len) == -1)
+		return (-1);
+	return (len);
+}
+
+/* The connection's answer is out: it lingers (answer.c), r lets it go. */
+static void
+resign_linger(struct resign *r)
+{
+	if (r->local != NULL) {
+		answer_linger_local(r->local);
+		r->local = NULL;
+	} else {
+		answer_linger(r->fd);
+		r->fd = -1;
+	}
+}
+
+/* An in-process end's bytes (a node link's stream), as a socket's. */
+static void
+resign_local_read(struct bufferevent *bev, void *arg)
+{
+	struct resign	*r = arg;
+
+	switch (r->state) {
+	case RESIGN_HELLO:
+		resign_hello(-1, EV_READ, r);
+		break;
+	case RESIGN_MINT:
+		break;		/* they wait for TLS */
+	default:
+		r->b_ready = 1;
+		resign_pump(r);
+		break;
+	}
+}
+
+static void
+resign_local_write(struct bufferevent *bev, void *arg)
+{
+	struct resign	*r = arg;
+
+	if (r->state >= RESIGN_HANDSHAKE)
+		resign_pump(r);
+}
+
+/* Its end of file (the browser's), or the stream gone (reset). */
+static void
+resign_local_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct resign	*r = arg;
+
+	if (what & BEV_EVENT_ERROR) {
+		log_debug("tunnel %s: %s: its node link's stream is gone",
+		    r->tunnel_id, r->peer);
+		if (r->state < RESIGN_HANDSHAKE)
+			resign_free(r);
+		else {
+			r->dead = 1;
+			resign_pump(r);
+		}
+		return;
+	}
+	r->local_eof = 1;
+	resign_local_read(bev, r);
 }
 
 /* Close the resigned connections of the tunnel id (it is gone). */
@@ -206,6 +322,7 @@ resign_free(struct resign *r)
 	resign_tls_free(r->io);
 	if (r->fd != -1)
 		close(r->fd);
+	kgp_local_close(r->local);
 	kgp_local_close(r->s);
 	if (r->req != NULL) {
 		http_head_free(r->req);
@@ -249,7 +366,8 @@ resign_hello(int fd, short ev, void *arg)
 	ssize_t			 n;
 
 	if (ev & EV_READ) {
-		n = read(fd, r->raw + r->rawlen, RESIGN_RAW_MAX - r->rawlen);
+		n = resign_b_read(r, r->raw + r->rawlen,
+		    RESIGN_RAW_MAX - r->rawlen);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
@@ -271,7 +389,8 @@ resign_hello(int fd, short ev, void *arg)
 		errstr = "a ClientHello longer than the limit";
 	}
 	if (n == 0) {
-		event_add(r->ev_rd, NULL);
+		if (r->ev_rd != NULL)
+			event_add(r->ev_rd, NULL);
 		return;
 	}
 	if (n == -1) {
@@ -280,7 +399,8 @@ resign_hello(int fd, short ev, void *arg)
 		resign_free(r);
 		return;
 	}
-	event_del(r->ev_rd);
+	if (r->ev_rd != NULL)
+		event_del(r->ev_rd);
 	if (sni[0] != '\0')
 		strlcpy(r->name, sni, sizeof(r->name));
 	else
@@ -324,8 +444,9 @@ resign_minted(const struct mint_leaf *leaf, const char *why, void *arg)
 		}
 	}
 	/* no leaf: the KGP certificate, and a 502 inside */
-	if ((r->io = resign_tls_accept(r->fd, leaf, r->raw, r->rawlen,
-	    &errstr)) == NULL) {
+	if ((r->io = r->local != NULL ? resign_tls_accept_local(r, leaf,
+	    r->raw, r->rawlen, &errstr) : resign_tls_accept(r->fd, leaf,
+	    r->raw, r->rawlen, &errstr)) == NULL) {
 		log_warnx("tunnel %s: %s: TLS for %s: %s", r->tunnel_id,
 		    r->peer, r->name, errstr);
 		resign_free(r);
@@ -345,6 +466,8 @@ resign_minted(const struct mint_leaf *leaf, const char *why, void *arg)
 static int
 resign_events(struct resign *r)
 {
+	if (r->local != NULL)
+		return (0);	/* its bufferevent's callbacks */
 	event_free(r->ev_rd);
 	r->ev_rd = NULL;
 	if ((r->ev_rd = event_new(env->base, r->fd, EV_READ | EV_PERSIST,
@@ -445,8 +568,7 @@ resign_pump(struct resign *r)
 
 	if (!r->dead && r->state == RESIGN_CLOSING &&
 	    evbuffer_get_length(r->out) == 0 && r->plain) {
-		answer_linger(r->fd);
-		r->fd = -1;
+		resign_linger(r);
 		r->dead = 1;
 	} else if (!r->dead && r->state == RESIGN_CLOSING &&
 	    evbuffer_get_length(r->out) == 0) {
@@ -456,10 +578,8 @@ resign_pump(struct resign *r)
 		}
 		if ((rv = resign_tls_flush(r->io)) != TLS_WANT_POLLOUT) {
 			/* all out (or never will be): the socket lingers */
-			if (rv == 0) {
-				answer_linger(r->fd);
-				r->fd = -1;
-			}
+			if (rv == 0)
+				resign_linger(r);
 			r->dead = 1;
 		}
 	}
@@ -480,14 +600,21 @@ resign_pump(struct resign *r)
 	    (r->state >= RESIGN_HTTP && !r->b_eof &&
 	    evbuffer_get_length(r->in) < RESIGN_BUF_MAX));
 	wr = r->want_wr || (r->io != NULL && resign_tls_unsent(r->io) > 0);
-	if (rd != r->rd_on) {
+	if (rd != r->rd_on && r->local != NULL) {
+		/* its stream keeps what is not read, and its credit */
+		if (rd)
+			bufferevent_enable(r->local, EV_READ);
+		else
+			bufferevent_disable(r->local, EV_READ);
+		r->rd_on = rd;
+	} else if (rd != r->rd_on) {
 		if (rd)
 			event_add(r->ev_rd, NULL);
 		else
 			event_del(r->ev_rd);
 		r->rd_on = rd;
 	}
-	if (wr != r->wr_on) {
+	if (wr != r->wr_on && r->local == NULL) {
 		if (wr)
 			event_add(r->ev_wr, NULL);
 		else
@@ -527,7 +654,7 @@ resign_tls_in(struct resign *r)
 		if (evbuffer_reserve_space(r->in, RESIGN_READ, &v, 1) < 1)
 			break;
 		if (r->plain) {
-			n = read(r->fd, v.iov_base, RESIGN_READ);
+			n = resign_b_read(r, v.iov_base, RESIGN_READ);
 			if (n == -1 && (errno == EAGAIN || errno == EINTR))
 				n = TLS_WANT_POLLIN;
 			else if (n == 0)
@@ -571,7 +698,7 @@ resign_tls_out(struct resign *r)
 		evbuffer_pullup(r->out, -1);
 	while (evbuffer_peek(r->out, -1, NULL, &v, 1) > 0) {
 		if (r->plain) {
-			n = write(r->fd, v.iov_base, v.iov_len);
+			n = resign_b_write(r, v.iov_base, v.iov_len);
 			if (n == -1 && (errno == EAGAIN || errno == EINTR))
 				n = TLS_WANT_POLLOUT;
 		} else

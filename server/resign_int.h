@@ -40,6 +40,9 @@ struct resign {
 	char			 name[CERT_NAME_MAX + 1];	/* of the leaf */
 	enum resign_state	 state;
 	int			 fd;		/* the browser */
+	struct bufferevent	*local;		/* ... or its in-process end
+						   (another node's), fd -1 */
+	int			 local_eof;	/* local's input has ended */
 	struct event		*ev_rd, *ev_wr;
 	int			 rd_on, wr_on;
 	struct event		*timer;
@@ -84,6 +87,8 @@ void	 resign_warm(struct resign *);
 int	 resign_tls_init(const char *, size_t, const char *, size_t);
 struct resign_tls *resign_tls_accept(int, const struct mint_leaf *,
 	    const void *, size_t, const char **);
+struct resign_tls *resign_tls_accept_local(struct resign *,
+	    const struct mint_leaf *, const void *, size_t, const char **);
 void	 resign_tls_free(struct resign_tls *);
 int	 resign_tls_handshake(struct resign_tls *);
 ssize_t	 resign_tls_read(struct resign_tls *, void *, size_t);

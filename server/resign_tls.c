@@ -18,6 +18,11 @@
  * libtls's do: a count, 0 at close_notify, TLS_WANT_POLLIN,
  * TLS_WANT_POLLOUT, or -1 with resign_tls_error() saying why.
  *
+ * A browser forwarded by another node has no socket here: its end is
+ * in-process (a node link's stream, resign.c), and another BIO reads
+ * the end's input and appends to its output, RESIGN_BUF_MAX at most
+ * waiting there (then TLS_WANT_POLLOUT, as a full socket).
+ *
  * No leaf (resign.c's 502 inside TLS): the KGP endpoint's own key pair,
  * parsed once by resign_tls_init().
  */
@@ -28,6 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -48,12 +56,17 @@
 
 struct resign_tls {
 	SSL		*ssl;
-	struct kgp_tls	*io;
+	struct kgp_tls	*io;		/* NULL: local's */
+	struct resign	*local;		/* a browser's in-process end */
 	char		 err[256];
 };
 
 static SSL_CTX		*rtls_ctx;
 static BIO_METHOD	*rtls_bio;
+static BIO_METHOD	*rtls_lbio;	/* in-process ends */
+
+static struct resign_tls *rtls_new(struct kgp_tls *, struct resign *,
+		    const struct mint_leaf *, const char **);
 /* the KGP endpoint's key pair and chain: no leaf */
 static X509		*rtls_kgp_crt;
 static EVP_PKEY		*rtls_kgp_key;
@@ -105,6 +118,57 @@ rtls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 		return (kgp_tls_buffered(BIO_get_data(b)));
 	case BIO_CTRL_WPENDING:
 		return (kgp_tls_unsent(BIO_get_data(b)));
+	default:
+		return (0);
+	}
+}
+
+/* An in-process end (r->local): its input, at its end 0. */
+static int
+rtls_lbio_read(BIO *b, char *buf, int len)
+{
+	struct resign	*r = BIO_get_data(b);
+	size_t		 n;
+
+	BIO_clear_retry_flags(b);
+	if (len <= 0)
+		return (0);
+	if ((n = bufferevent_read(r->local, buf, len)) > 0)
+		return (n);
+	if (r->local_eof)
+		return (0);
+	BIO_set_retry_read(b);
+	return (-1);
+}
+
+static int
+rtls_lbio_write(BIO *b, const char *buf, int len)
+{
+	struct resign	*r = BIO_get_data(b);
+
+	BIO_clear_retry_flags(b);
+	if (len <= 0)
+		return (0);
+	if (evbuffer_get_length(bufferevent_get_output(r->local)) >=
+	    RESIGN_BUF_MAX) {
+		BIO_set_retry_write(b);
+		return (-1);
+	}
+	if (bufferevent_write(r->local, buf, len) == -1)
+		return (-1);
+	return (len);
+}
+
+static long
+rtls_lbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct resign	*r = BIO_get_data(b);
+
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return (1);
+	case BIO_CTRL_PENDING:
+		return (evbuffer_get_length(bufferevent_get_input(r->local)));
 	default:
 		return (0);
 	}
@@ -188,7 +252,12 @@ resign_tls_init(const char *crt, size_t crtlen, const char *key,
 	    BIO_TYPE_SOURCE_SINK, "resign")) == NULL ||
 	    BIO_meth_set_read(rtls_bio, rtls_bio_read) != 1 ||
 	    BIO_meth_set_write(rtls_bio, rtls_bio_write) != 1 ||
-	    BIO_meth_set_ctrl(rtls_bio, rtls_bio_ctrl) != 1) {
+	    BIO_meth_set_ctrl(rtls_bio, rtls_bio_ctrl) != 1 ||
+	    (rtls_lbio = BIO_meth_new(BIO_get_new_index() |
+	    BIO_TYPE_SOURCE_SINK, "resign-local")) == NULL ||
+	    BIO_meth_set_read(rtls_lbio, rtls_lbio_read) != 1 ||
+	    BIO_meth_set_write(rtls_lbio, rtls_lbio_write) != 1 ||
+	    BIO_meth_set_ctrl(rtls_lbio, rtls_lbio_ctrl) != 1) {
 		log_warnx("%s: out of memory", __func__);
 		return (-1);
 	}
@@ -228,6 +297,34 @@ struct resign_tls *
 resign_tls_accept(int fd, const struct mint_leaf *leaf, const void *raw,
     size_t len, const char **errstr)
 {
+	struct kgp_tls	*io;
+
+	*errstr = "out of memory";
+	if ((io = kgp_tls_raw(fd)) == NULL)
+		return (NULL);
+	if (kgp_tls_preload(io, raw, len) == -1) {
+		kgp_tls_free(io);
+		return (NULL);
+	}
+	return (rtls_new(io, NULL, leaf, errstr));
+}
+
+/* The same on r's in-process end (r->local), the raw bytes put back. */
+struct resign_tls *
+resign_tls_accept_local(struct resign *r, const struct mint_leaf *leaf,
+    const void *raw, size_t len, const char **errstr)
+{
+	*errstr = "out of memory";
+	if (evbuffer_prepend(bufferevent_get_input(r->local), raw, len) == -1)
+		return (NULL);
+	return (rtls_new(NULL, r, leaf, errstr));
+}
+
+/* TLS over io, or over local's end: the object owns io, even on failure. */
+static struct resign_tls *
+rtls_new(struct kgp_tls *io, struct resign *local,
+    const struct mint_leaf *leaf, const char **errstr)
+{
 	struct resign_tls	*t;
 	STACK_OF(X509)		*chain;
 	BIO			*bio;
@@ -236,17 +333,20 @@ resign_tls_accept(int fd, const struct mint_leaf *leaf, const void *raw,
 	*errstr = "out of memory";
 	if (rtls_ctx == NULL) {
 		*errstr = "no TLS context";
+		kgp_tls_free(io);
 		return (NULL);
 	}
-	if ((t = calloc(1, sizeof(*t))) == NULL)
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		kgp_tls_free(io);
 		return (NULL);
+	}
+	t->io = io;
+	t->local = local;
 	ERR_clear_error();
-	if ((t->io = kgp_tls_raw(fd)) == NULL ||
-	    kgp_tls_preload(t->io, raw, len) == -1 ||
-	    (t->ssl = SSL_new(rtls_ctx)) == NULL ||
-	    (bio = BIO_new(rtls_bio)) == NULL)
+	if ((t->ssl = SSL_new(rtls_ctx)) == NULL ||
+	    (bio = BIO_new(io != NULL ? rtls_bio : rtls_lbio)) == NULL)
 		goto fail;
-	BIO_set_data(bio, t->io);
+	BIO_set_data(bio, io != NULL ? (void *)io : (void *)local);
 	BIO_set_init(bio, 1);
 	SSL_set_bio(t->ssl, bio, bio);
 	if (leaf != NULL)
@@ -366,20 +466,24 @@ resign_tls_close(struct resign_tls *t)
 int
 resign_tls_flush(struct resign_tls *t)
 {
-	return (kgp_tls_flush(t->io));
+	return (t->io != NULL ? kgp_tls_flush(t->io) : 0);
 }
 
 /* Bytes read from the socket that TLS has not taken yet. */
 size_t
 resign_tls_buffered(struct resign_tls *t)
 {
+	if (t->io == NULL)
+		return (evbuffer_get_length(bufferevent_get_input(
+		    t->local->local)));
 	return (kgp_tls_buffered(t->io));
 }
 
+/* Encrypted and not out yet (an in-process end's output: none). */
 size_t
 resign_tls_unsent(struct resign_tls *t)
 {
-	return (kgp_tls_unsent(t->io));
+	return (t->io != NULL ? kgp_tls_unsent(t->io) : 0);
 }
 
 const char *

@@ -916,11 +916,16 @@ int		 answer_format(char *, size_t, int, const char *, const char *,
 void		 answer_refuse(int, const char *, int, const char *,
 		    const char *);
 void		 answer_linger(int);
+void		 answer_refuse_local(struct bufferevent *, int, const char *,
+		    const char *);
+void		 answer_linger_local(struct bufferevent *);
+void		 answer_refuse_end(int, struct bufferevent *, const char *, int,
+		    const char *, const char *);
 
 /* direct.c */
 void		 direct_init(void);
-void		 direct_start(struct tunnel *, int, const char *,
-		    const struct route *, const void *, size_t);
+void		 direct_start(struct tunnel *, int, struct bufferevent *,
+		    const char *, const struct route *, const void *, size_t);
 void		 direct_close_tunnel(const char *);
 
 /* entry.c */
@@ -928,7 +933,8 @@ void		 entry_init(int (*)(void));
 int		 entry_open(struct tunnel *, int, const char *);
 void		 entry_close(struct tunnel *);
 void		 entry_auth_reply(const struct srv_auth_rep *);
-void		 entry_from_node(struct tunnel *, int, const char *);
+int		 entry_from_node(struct tunnel *, struct bufferevent *,
+		    const char *);
 int		 entry_open_gateway(int);
 void		 entry_close_gateway(void);
 void		 entry_stats(struct srv_kgp_stats *);
@@ -951,8 +957,8 @@ struct tunnel	*gate_choose(const struct gate_answer *, char *, size_t);
 
 /* resign.c */
 int		 resign_init(const char *, size_t, const char *, size_t);
-void		 resign_start(struct tunnel *, int, const char *, const char *,
-		    uint16_t, const void *, size_t);
+void		 resign_start(struct tunnel *, int, struct bufferevent *,
+		    const char *, const char *, uint16_t, const void *, size_t);
 void		 resign_close_tunnel(const char *);
 
 /* sni.c */

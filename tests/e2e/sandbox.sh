@@ -180,11 +180,11 @@ fi
     fail "a sandboxed probe created a file"
 
 # sc-server's two workers: accept on what the parent passed; the KGP
-# worker also connects out (direct connections), over TCP and UDP only,
-# and makes a unix socket pair for a node link's stream only (a resigned
-# connection's stream is inside the KGP worker); the REST worker none
-refused server-rest socketpair
+# worker also connects out (direct connections), over TCP and UDP only;
+# neither makes a unix socket pair (a resigned connection's stream and a
+# node link's are inside the KGP worker); the REST worker none
 for w in server-rest server-kgp; do
+	refused "$w" socketpair
 	refused "$w" create "$TMP/$w-file"
 	for op in socket-unix socket-raw execve fork kill-parent \
 	    mprotect-exec; do
@@ -204,7 +204,6 @@ done
 allowed server-kgp socket
 allowed server-kgp socket-udp
 allowed server-kgp connect 127.0.0.1:9
-allowed server-kgp socketpair
 [ ! -e "$TMP/server-rest-file" ] && [ ! -e "$TMP/server-kgp-file" ] ||
     fail "a sandboxed server worker probe created a file"
 

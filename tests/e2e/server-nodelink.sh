@@ -19,7 +19,11 @@
 #     download through A of a tunnel whose client is on A goes on and
 #     ends byte-exact; A answers 502 or 503 for C's tunnel (503 once
 #     C's row says it is down), and 200 again once C is back and the
-#     client with it.
+#     client with it;
+#  5. C restarted without the tunnel's client, the tunnel's node
+#     written back to C (as when a lookup races a move): C REFUSEs the
+#     stream, and A's browser gets a 502 whose body names C's reason,
+#     not a closed connection.
 #
 # C's row in the table nodes (its heartbeat) and the tunnel's node are
 # written by the nodes themselves (sc-server(8), CLUSTER).
@@ -215,4 +219,31 @@ start_c
 is_200() { [ "$(status_a)" = 200 ]; }
 wait_for 40 is_200 || fail "A for C's tunnel after C came back: $(status_a)"
 ok "C and its client back: 200 through A again"
+
+# 5. C's REFUSE reaches A's browser as a 502 that names the reason, not
+#    a closed connection: the client killed -9 (it does not come back),
+#    then C restarted at once, before its heartbeat is missed: the
+#    tunnel's node is still C, which holds no session of it
+kill -KILL $(proc_tree "$SC_PID")
+kill -KILL $(proc_tree "$C_PID")
+start_c
+# C, back without the session, clears the tunnel's node; it is written
+# again as in a race with a move (A's lookup saw C hold it)
+node_cleared() {
+	[ -z "$(db_query "SELECT node FROM tunnels WHERE id = '$TUNNEL_ID'")" ]
+}
+wait_for 10 node_cleared || fail "C back without the session: the tunnel's node" \
+    "not cleared"
+db_query "UPDATE tunnels SET node = 'nodec' WHERE id = '$TUNNEL_ID'" >/dev/null
+refused_a() {
+	[ "$(via_a -o "$TMP/refused" -w '%{http_code}' --max-time 10 \
+	    "$(app_url /text/x)" 2>/dev/null)" = 502 ] &&
+	    grep -q "refused the connection: no client session here" "$TMP/refused"
+}
+wait_for 20 refused_a || fail "A for C's tunnel, C without its session:" \
+    "$(cat "$TMP/refused" 2>/dev/null)"
+grep -q "node nodec: stream [0-9]* refused: no client session here" \
+    "$TMP/serverA.log" || fail "node A did not log C's refusal"
+ok "A for C's tunnel, C without its session: C's REFUSE is a 502 at A:" \
+    "$(cat "$TMP/refused")"
 e2e_done

@@ -554,6 +554,90 @@ test_local_stream(void **state)
 	pair_teardown(&p);
 }
 
+/*
+ * kgp_local_splice(): two streams joined in the process carry each
+ * other's bytes both ways, byte-exact, through a reader slower than the
+ * writer (what waits stays bounded), and a half-close goes on as one.
+ */
+static void
+test_local_splice(void **state)
+{
+	struct pair		 p;
+	struct bufferevent	*a, *b;
+	unsigned char		*src, *got;
+	size_t			 len = 3 * 1024 * 1024 + 29, k, wr = 0, rd = 0;
+	size_t			 back = 0;
+	ssize_t			 n;
+	char			 buf[65536];
+	int			 i, eof = 0;
+
+	pair_setup(&p, "s3cret", NULL);
+	run_until(&p, &p.client_up, 3000);
+	assert_non_null(a = kgp_conn_open_local(p.server, "a"));
+	assert_non_null(b = kgp_conn_open_local(p.server, "b"));
+	for (i = 0; i < 3000 && p.napps < 2; i++) {
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_int_equal(p.napps, 2);
+	assert_int_equal(kgp_local_splice(a, b), 0);
+	src = malloc(len);
+	got = malloc(len);
+	for (k = 0; k < len; k++)
+		src[k] = (unsigned char)(k * 13 + k / 509);
+	/* app 0 writes, app 1 reads a little at a time and echoes it */
+	for (i = 0; i < 400000 && back < len; i++) {
+		if (wr < len && (n = write(p.app_fds[0], src + wr,
+		    len - wr < 65536 ? len - wr : 65536)) > 0)
+			wr += n;
+		if (i % 3 == 0 && rd < len && (n = read(p.app_fds[1], buf,
+		    4096)) > 0) {
+			assert_memory_equal(buf, src + rd, n);
+			assert_int_equal(write(p.app_fds[1], buf, n), n);
+			rd += n;
+		}
+		if ((n = read(p.app_fds[0], got + back, len - back)) > 0)
+			back += n;
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(rd, len);
+	assert_int_equal(back, len);
+	assert_memory_equal(src, got, len);
+
+	/* app 0's half-close: app 1 reads EOF, and its answer still comes */
+	shutdown(p.app_fds[0], SHUT_WR);
+	for (i = 0; i < 3000 && !eof; i++) {
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+		if ((n = read(p.app_fds[1], buf, sizeof(buf))) == 0)
+			eof = 1;
+		else
+			usleep(1000);
+	}
+	assert_true(eof);
+	assert_int_equal(write(p.app_fds[1], "end", 3), 3);
+	close(p.app_fds[1]);
+	for (i = 0, rd = 0, eof = 0; i < 3000 && !eof; i++) {
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+		if ((n = read(p.app_fds[0], buf + rd, sizeof(buf) - rd)) == 0)
+			eof = 1;
+		else if (n > 0)
+			rd += n;
+		else
+			usleep(1000);
+	}
+	assert_true(eof);
+	assert_int_equal(rd, 3);
+	assert_memory_equal(buf, "end", 3);
+	/* both streams are done and gone: the splice let its ends go */
+	for (i = 0; i < 100; i++)
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+	p.app_fds[1] = p.app_fds[0];
+	p.napps = 1;
+	free(src);
+	free(got);
+	pair_teardown(&p);
+}
+
 /* A stream whose application never reads does not stall another one. */
 static void
 test_flow_control_isolation(void **state)
@@ -2680,6 +2764,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_local_splice),
 		cmocka_unit_test(test_wrong_secret),
 		cmocka_unit_test(test_hello_hold),
 		cmocka_unit_test(test_bad_pin),
