@@ -175,6 +175,18 @@ test_nothing_read_nothing_kept(void **state)
 	close(sv[1]);
 }
 
+/* A socket pair whose sv[0] (non-blocking) takes little at once. */
+static void
+small_sender(int sv[2])
+{
+	int	 sz = 4096;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz,
+	    sizeof(sz)), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+}
+
 /*
  * bev_write_now: what the socket takes goes at once, the rest is queued
  * behind it, and a later write while bytes are queued waits its turn:
@@ -189,13 +201,10 @@ test_write_now_order(void **state)
 	unsigned char		*data, *got;
 	size_t			 len = 256 * 1024, direct, n = 0;
 	ssize_t			 r;
-	int			 sv[2], sz = 4096, i;
+	int			 sv[2], i;
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz,
-	    sizeof(sz)), 0);
-	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	small_sender(sv);
 	assert_non_null(data = malloc(len));
 	assert_non_null(got = malloc(len));
 	for (i = 0; i < (int)len; i++)
@@ -265,13 +274,10 @@ test_write_move_no_copy(void **state)
 	unsigned char		*blk[4], *got;
 	size_t			 blen = 16 * 1024, len = 4 * blen, direct, n;
 	ssize_t			 r;
-	int			 sv[2], sz = 4096, i, j, nvec;
+	int			 sv[2], i, j, nvec;
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz,
-	    sizeof(sz)), 0);
-	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	small_sender(sv);
 	assert_non_null(got = malloc(len));
 	assert_non_null(base = event_base_new());
 	assert_non_null(bev = bufferevent_socket_new(base, sv[0],
