@@ -182,6 +182,25 @@ bev_write_now(struct bufferevent *bev, struct evbuffer *src, size_t len)
 }
 
 /*
+ * As bev_write_now, but what waits is moved onto the output, chains and
+ * all, not copied: for a src whose chains are each about the size of the
+ * bytes they hold (the DATA of a KGP stream in blocks of their own,
+ * kgp_stream.c), where a copy would cost a pass over every byte that
+ * waits and save no memory.
+ */
+size_t
+bev_write_move(struct bufferevent *bev, struct evbuffer *src, size_t len)
+{
+	size_t	 n;
+
+	n = bev_write_direct(bev, src, len);
+	if (len > n)
+		evbuffer_remove_buffer(src, bufferevent_get_output(bev),
+		    len - n);
+	return (n);
+}
+
+/*
  * The same for len bytes at buf: what the socket of bev takes at once
  * when nothing is queued on its output (and it writes), the rest queued.
  * 0, or -1 when they could not be queued (out of memory).

@@ -10,6 +10,7 @@ struct bufferevent;
 struct evbuffer;
 
 size_t	 bev_write_now(struct bufferevent *, struct evbuffer *, size_t);
+size_t	 bev_write_move(struct bufferevent *, struct evbuffer *, size_t);
 int	 bev_write_buf(struct bufferevent *, const void *, size_t);
 
 #endif

@@ -31,6 +31,7 @@
 #define RTX_COPY_MAX		(16 * 1024)	/* less is copied into wbuf */
 #define RTX_RUN_MAX		(256 * 1024)	/* written from rtx in place */
 #define ACK_EVERY		32		/* frames between ACKs */
+#define PEND_BLOCK_MIN		(4 * 1024)	/* DATA in a block of its own */
 #define SEQ_LIMIT		0xfffff000U	/* then the session ends */
 
 enum conn_state {
@@ -118,6 +119,7 @@ struct kgp_conn {
 	struct evbuffer		*in;
 	struct evbuffer		*pend;		/* DATA of this read for pend_s */
 	struct kgp_stream	*pend_s;
+	size_t			 pend_loose;	/* of pend: not in blocks */
 	struct evbuffer		*ctl;		/* unnumbered frames */
 	struct evbuffer		*rtx;		/* numbered, not yet acked */
 	size_t			 rtx_sent;	/* of rtx: given to this link */

@@ -23,9 +23,11 @@
  * window, or under pressure gives some back (the grant is smaller than
  * what left); a stalled one holds what it has.  So however many streams stall, they
  * hold the announced window each plus the budget, and a new stream's
- * first bytes always have credit.  What waits for a slow socket is
- * copied into the stream's own buffer (bev_write_now), so that it takes
- * about its own size, not the chains of the connection's reads.
+ * first bytes always have credit.  What waits for a slow socket takes
+ * about its own size, not the chains of the connection's reads: a DATA
+ * payload of PEND_BLOCK_MIN or more is copied out of them into a block of
+ * its own size, which waits as it is (bev_write_move); less is copied
+ * into the stream's own buffer (bev_write_now).
  *
  * Moves: the owner may rebind a stream to another local socket
  * (kgp_conn_stream_move), as kgpd does when proxyd hands it the app's
@@ -50,6 +52,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,6 +81,7 @@ static uint64_t	stream_brought(struct kgp_stream *);
 static void	stream_read_fd(struct kgp_stream *, int);
 static void	stream_local_eof(struct kgp_stream *);
 static void	stream_local_read(struct bufferevent *, void *);
+static void	conn_pend_add(struct kgp_conn *, size_t);
 static void	stream_drained(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
 static void	stream_sockopts(int);
@@ -182,6 +186,7 @@ stream_free(struct kgp_stream *s)
 		TAILQ_REMOVE(&c->blocked, s, blocked);
 	if (c->pend_s == s) {
 		evbuffer_drain(c->pend, evbuffer_get_length(c->pend));
+		c->pend_loose = 0;
 		c->pend_s = NULL;
 	}
 	c->stats.streams_open--;
@@ -1140,8 +1145,42 @@ conn_on_data(struct kgp_conn *c, const struct kgp_frame *f)
 	if (c->pend_s != s)
 		conn_deliver(c);
 	c->pend_s = s;
-	evbuffer_remove_buffer(c->in, c->pend, f->len);
+	conn_pend_add(c, f->len);
 	return (0);
+}
+
+static void
+pend_block_free(const void *data, size_t len, void *arg)
+{
+	free((void *)(uintptr_t)data);
+}
+
+/*
+ * The len bytes of DATA at the head of c->in onto c->pend.  A payload of
+ * PEND_BLOCK_MIN or more is copied into a block of its own size (the
+ * copy out of c->in, whose chains hold many frames, is needed anyway):
+ * if the local socket does not take it at once, the block is moved onto
+ * the socket's output as it is, not copied again.  Less is copied into
+ * the chains of c->pend, and copied again if it waits.
+ */
+static void
+conn_pend_add(struct kgp_conn *c, size_t len)
+{
+	void	*p;
+
+	if (len >= PEND_BLOCK_MIN && (p = malloc(len)) != NULL) {
+		evbuffer_remove(c->in, p, len);
+		if (evbuffer_add_reference(c->pend, p, len, pend_block_free,
+		    NULL) == 0)
+			return;
+		/* out of memory: as a small one */
+		c->pend_loose += len;
+		evbuffer_add(c->pend, p, len);
+		free(p);
+		return;
+	}
+	c->pend_loose += len;
+	evbuffer_remove_buffer(c->in, c->pend, len);
 }
 
 /*
@@ -1153,6 +1192,7 @@ void
 conn_deliver(struct kgp_conn *c)
 {
 	struct kgp_stream	*s = c->pend_s;
+	size_t			 len, n;
 
 	if (s == NULL)
 		return;
@@ -1161,15 +1201,21 @@ conn_deliver(struct kgp_conn *c)
 	    NULL) {
 		/* in-process, its owner gone: as a write to a closed socket */
 		evbuffer_drain(c->pend, evbuffer_get_length(c->pend));
+		c->pend_loose = 0;
 		stream_reset(s, KGP_E_RESET);
 		return;
 	}
 	if (s->flags & S_LOCAL) {
+		c->pend_loose = 0;
 		stream_deliver_local(s, c->pend);
 		return;
 	}
-	stream_consumed(s, bev_write_now(s->bev, c->pend,
-	    evbuffer_get_length(c->pend)));
+	len = evbuffer_get_length(c->pend);
+	/* in blocks of their own size: what waits is moved, not copied */
+	n = c->pend_loose == 0 ? bev_write_move(s->bev, c->pend, len) :
+	    bev_write_now(s->bev, c->pend, len);
+	c->pend_loose = 0;
+	stream_consumed(s, n);
 }
 
 /*

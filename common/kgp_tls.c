@@ -4,8 +4,8 @@
  *
  * Left to itself, libtls on OpenSSL reads each record with two read(2)
  * calls (its 5-byte header, then the body) and writes each record of at
- * most 16 KiB with its own write(2).  Here reads take up to KGP_TLS_RBUF
- * from the socket at once and hand it to the TLS layer from memory, and
+ * most 16 KiB with its own write(2).  Here reads take up to KGP_TLS_RBUF,
+ * then up to KGP_TLS_RBUF_MAX on a bulk transfer, from the socket at once and hand it to the TLS layer from memory, and
  * writes collect in a buffer that the engine flushes with one send(2)
  * once it has encrypted all it has (kgp_tls_flush()).  The bytes and
  * their order on the wire are the same; only the system calls change.
@@ -30,7 +30,8 @@
 
 #include "kgp_tls.h"
 
-#define KGP_TLS_RBUF	(64 * 1024)
+#define KGP_TLS_RBUF	(64 * 1024)	/* first size of a read that fills */
+#define KGP_TLS_RBUF_MAX (256 * 1024)	/* ... once that fills too */
 #define KGP_TLS_WBUF	(256 * 1024)
 #define KGP_TLS_HSBUF	4096	/* each way, until more is needed */
 
@@ -91,9 +92,14 @@ io_read(struct tls *ctx, void *buf, size_t len, void *arg)
 			return (0);
 		io->rlen = n;
 		io->drained = (size_t)n < io->rcap;
-		/* the socket had more: the next read takes it all */
+		/*
+		 * The socket had more: the next read takes it all, in
+		 * KGP_TLS_RBUF, and once that fills too (a bulk transfer)
+		 * in KGP_TLS_RBUF_MAX: a read system call per 256 KiB.
+		 */
 		if (!io->drained && io_grow(&io->rbuf, &io->rcap,
-		    KGP_TLS_RBUF) == -1)
+		    io->rcap < KGP_TLS_RBUF ? KGP_TLS_RBUF :
+		    KGP_TLS_RBUF_MAX) == -1)
 			return (-1);
 	}
 	if (len > io->rlen - io->roff)

@@ -2,7 +2,8 @@
  * Unit tests of common/evread.c: a socket bufferevent takes what the
  * socket holds in one read (libevent 2.1 alone would take 4 KiB), within
  * its watermark; evbuffer_read keeps libevent's contract for EOF, errors
- * and howmuch; bev_write_now keeps the bytes in order.
+ * and howmuch; bev_write_now keeps the bytes in order; bev_write_move
+ * queues what waits without a copy.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -174,6 +175,18 @@ test_nothing_read_nothing_kept(void **state)
 	close(sv[1]);
 }
 
+/* A socket pair whose sv[0] (non-blocking) takes little at once. */
+static void
+small_sender(int sv[2])
+{
+	int	 sz = 4096;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz,
+	    sizeof(sz)), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+}
+
 /*
  * bev_write_now: what the socket takes goes at once, the rest is queued
  * behind it, and a later write while bytes are queued waits its turn:
@@ -188,13 +201,10 @@ test_write_now_order(void **state)
 	unsigned char		*data, *got;
 	size_t			 len = 256 * 1024, direct, n = 0;
 	ssize_t			 r;
-	int			 sv[2], sz = 4096, i;
+	int			 sv[2], i;
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz,
-	    sizeof(sz)), 0);
-	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	small_sender(sv);
 	assert_non_null(data = malloc(len));
 	assert_non_null(got = malloc(len));
 	for (i = 0; i < (int)len; i++)
@@ -238,6 +248,84 @@ test_write_now_order(void **state)
 	free(got);
 }
 
+static int	 blocks_freed;
+
+static void
+block_free(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)(uintptr_t)data);
+	blocks_freed++;
+}
+
+/*
+ * bev_write_move: what the socket does not take at once is queued as the
+ * blocks it lies in (the output holds the very memory of the last block,
+ * no copy), in order, and each block is freed once it is written.
+ */
+static void
+test_write_move_no_copy(void **state)
+{
+	struct event_base	*base;
+	struct bufferevent	*bev;
+	struct evbuffer		*src;
+	struct evbuffer_iovec	 vec[8];
+	unsigned char		*blk[4], *got;
+	size_t			 blen = 16 * 1024, len = 4 * blen, direct, n;
+	ssize_t			 r;
+	int			 sv[2], i, j, nvec;
+
+	(void)state;
+	small_sender(sv);
+	assert_non_null(got = malloc(len));
+	assert_non_null(base = event_base_new());
+	assert_non_null(bev = bufferevent_socket_new(base, sv[0],
+	    BEV_OPT_CLOSE_ON_FREE));
+	bufferevent_enable(bev, EV_WRITE);
+	assert_non_null(src = evbuffer_new());
+	blocks_freed = 0;
+	for (i = 0; i < 4; i++) {
+		assert_non_null(blk[i] = malloc(blen));
+		for (j = 0; j < (int)blen; j++)
+			blk[i][j] = (unsigned char)(i * 7 + j * 31 + (j >> 10));
+		assert_int_equal(evbuffer_add_reference(src, blk[i], blen,
+		    block_free, NULL), 0);
+	}
+	/* kept to compare: the blocks belong to the buffers now */
+	for (i = 0; i < 4; i++)
+		for (j = 0; j < (int)blen; j++)
+			got[i * blen + j] = blk[i][j];
+
+	direct = bev_write_move(bev, src, len);
+	assert_true(direct > 0 && direct < len);
+	assert_int_equal(evbuffer_get_length(src), 0);
+	assert_int_equal(evbuffer_get_length(bufferevent_get_output(bev)),
+	    len - direct);
+	nvec = evbuffer_peek(bufferevent_get_output(bev), -1, NULL, vec, 8);
+	assert_true(nvec >= 1 && nvec <= 8);
+	assert_ptr_equal(vec[nvec - 1].iov_base, blk[3]);
+	assert_int_equal(vec[nvec - 1].iov_len, blen);
+
+	for (n = 0; n < len; ) {
+		unsigned char	 tmp[8192];
+
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if ((r = read(sv[1], tmp, sizeof(tmp))) > 0) {
+			assert_memory_equal(tmp, got + n, r);
+			n += r;
+		}
+	}
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	assert_int_equal(blocks_freed, 4);
+
+	evbuffer_free(src);
+	bufferevent_free(bev);
+	event_base_free(base);
+	close(sv[1]);
+	free(got);
+}
+
 int
 main(void)
 {
@@ -249,6 +337,7 @@ main(void)
 		cmocka_unit_test(test_eof_error_howmuch),
 		cmocka_unit_test(test_nothing_read_nothing_kept),
 		cmocka_unit_test(test_write_now_order),
+		cmocka_unit_test(test_write_move_no_copy),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
