@@ -5,7 +5,8 @@
  * Left to itself, libtls on OpenSSL reads each record with two read(2)
  * calls (its 5-byte header, then the body) and writes each record of at
  * most 16 KiB with its own write(2).  Here reads take up to KGP_TLS_RBUF,
- * then up to KGP_TLS_RBUF_MAX on a bulk transfer, from the socket at once and hand it to the TLS layer from memory, and
+ * then up to KGP_TLS_RBUF_MAX on a bulk transfer, from the socket at
+ * once and hand it to the TLS layer from memory, and
  * writes collect in a buffer that the engine flushes with one send(2)
  * once it has encrypted all it has (kgp_tls_flush()).  The bytes and
  * their order on the wire are the same; only the system calls change.
