@@ -3,10 +3,11 @@
  * cluster's node secret for the KGP worker, and the answer to "where is
  * tunnel T's client session?" from the database (tunnels.node), and
  * that node from the list the heartbeats keep (node_peer(), node.c),
- * its host resolved there, since the worker resolves nothing.  An answer is kept NODE_CACHE_MS for NODE_CACHE_MAX tunnels
- * at most; nodemap_forget() drops it sooner (a node event).  Only with
- * a database that nodes share (--db postgresql://...): a single node
- * has nobody to forward to.
+ * its host resolved there, since the worker resolves nothing.  An
+ * answer is kept NODE_CACHE_MS for NODE_CACHE_MAX tunnels at most;
+ * nodemap_forget() drops it sooner (a node event).  Only with a
+ * database that nodes share (--db postgresql://...): a single node has
+ * nobody to forward to.
  */
 #include <sys/types.h>
 #include <sys/queue.h>

@@ -443,8 +443,8 @@ x509_san(X509 *x, const char *name)
  * A leaf certificate for name (cert_name_valid()) with the public key
  * pub (a P-256 point, X509_P256_POINT_LEN bytes: x509_p256_point()),
  * signed by the CA ca with cakey, as of now.  The key is not decoded:
- * the leaf is for i2d_X509() (X509_get0_pubkey() on it fails).  NULL with errstr set
- * when it cannot be made.
+ * the leaf is for i2d_X509() (X509_get0_pubkey() on it fails).  NULL
+ * with errstr set when it cannot be made.
  */
 X509 *
 ca_leaf(X509 *ca, EVP_PKEY *cakey, const char *name, const uint8_t *pub,
