@@ -17,34 +17,15 @@
 rtt_ms=50
 queue_max_ms=$(awk -v r=$rtt_ms 'BEGIN { print r / 4 }')
 size=$((384 * 1024 * 1024))
-LINKEMU=${LINKEMU:-$(dirname "$SC")/../tests/tools/linkemu}
-[ -x "$LINKEMU" ] || fail "$LINKEMU is not built"
-[ -e /dev/net/tun ] || skip "no /dev/net/tun"
 
 e2e_init
 WAN_S=10.217.$N.1
 WAN_O=10.217.$N.2
-# the link: TUN devices the emulator creates, then moved to each side;
 # 2.5 MB of buffer at 200 Mbit/s is 100 ms
-"$LINKEMU" -d $((rtt_ms / 2)) -r 200 -q 2500000 -m 9000 "lqc$N" "lqo$N" \
-    >"$TMP/linkemu.log" 2>&1 &
-LINK_PID=$!
-PIDS+=($LINK_PID)
-wait_for 5 ip link show "lqo$N" || fail "linkemu made no TUN devices"
-ip link set "lqc$N" netns "$CLOUD" && ip link set "lqo$N" netns "$OFFICE" ||
-    fail "cannot move the TUN devices"
-cloud ip addr add "$WAN_S" peer "$WAN_O" dev "lqc$N"
-office ip addr add "$WAN_O" peer "$WAN_S" dev "lqo$N"
-cloud ip link set "lqc$N" mtu 9000 up
-office ip link set "lqo$N" mtu 9000 up
+wan_link "lqc$N" "lqo$N" "$WAN_S" "$WAN_O" -d $((rtt_ms / 2)) -r 200 -q 2500000
 
-# KGP on the long link, the rest on the veth; trace level: the server
-# logs its windows
-SERVER_VERBOSE=-vv start_server -K "$WAN_S:$KGP_PORT" -H "$WAN_S"
-start_app
-start_sc --tunnel-connections 1
-office ss -tn state established "dst $WAN_S:$KGP_PORT" | grep -q "$WAN_S" ||
-    fail "the KGP connection is not on the long link"
+# KGP on the long link, the rest on the veth
+wan_tunnel
 
 windows() {
 	grep -c "a window of" "$TMP/server.log"
