@@ -32,7 +32,8 @@
 #     ours (whose entry proxy is next to the load generator), so that
 #     direct's figure is the floor the link itself sets; and meanwhile
 #     the depth of the link's bottleneck queue the bulk's bytes cross
-#     (linkemu's, wan-c to wan-s), in ms: median and largest;
+#     (linkemu's, wan-c to wan-s), in ms: median and largest (the
+#     peer's is "-": tinyproxy closes each connection after an answer);
 # and for ours the time to ready (sc's start to its readyfile, median of
 # 5) against 4 RTT + 50 ms.  One table per profile, with the ratios
 # ours/direct and ours/peer; with -r N each figure is the range over N
@@ -67,7 +68,7 @@ while [ $# -gt 0 ]; do
 	-m) only=,$2,; shift 2 ;;
 	-q) queue=$2; shift 2 ;;
 	--no-peer) nopeer=1; shift ;;
-	-h|--help) sed -n '2,54p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,53p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
