@@ -25,11 +25,18 @@
       the median and the largest time from the start of the connection
       to the first byte of the answer, in milliseconds.
 
-  helpers.py hol PROXY|- APP BULKPATH PATH N
+  helpers.py hol PROXY|- APP BULKPATH PATH N [fresh|keep [PID]]
       The same as ttfb while one bulk download of BULKPATH runs through
       the same proxy (started 2 s before, read as fast as it comes):
       a small request behind a bulk stream.  Prints the median and
       the largest time to first byte, and the bulk's MB/s meanwhile.
+      keep: the N requests go one after the other on one connection
+      opened before the bulk starts, so that each takes one round trip
+      of the path, as a request of ours does (the entry proxy is next
+      to the load generator), where a fresh connection's takes two
+      (the TCP handshake first).  PID: sent SIGUSR1 when the
+      measurement starts and when it ends (bench/linkemu.c's queue
+      depth report).
 
   helpers.py ready N READYFILE -- SC ARGS...
       Start SC ARGS N times; each time measure the time from the start of
@@ -310,11 +317,35 @@ def ttfb(proxy, app, path, n):
     print("%.1f %.1f" % (t[len(t) // 2], t[-1]))
 
 
-def hol(proxy, app, bulk, path, n):
+def ttfb_kept(s, proxy, app, path, n):
+    times = []
+    for _ in range(n):
+        t0 = time.monotonic()
+        mark = []
+        _, keep = http_get(s, proxy, app, path,
+                           lambda: mark.append(time.monotonic()))
+        if not keep:
+            raise OSError("the kept connection was closed")
+        times.append((mark[0] - t0) * 1000)
+        time.sleep(0.05)
+    times.sort()
+    return times
+
+
+def hol(proxy, app, bulk, path, n, mode="fresh", pid=0):
     import threading
     stop = threading.Event()
     got = [0]
     err = []
+    kept = None
+    if mode == "keep":
+        try:
+            kept = http_open(proxy, app)
+            http_get(kept, proxy, app, path)
+        except OSError as e:
+            print("- - -")
+            print("hol: %s" % e, file=sys.stderr)
+            return
 
     def reader():
         try:
@@ -338,13 +369,22 @@ def hol(proxy, app, bulk, path, n):
     th.start()
     time.sleep(2)
     g0, t0 = got[0], time.monotonic()
+    if pid:
+        os.kill(pid, signal.SIGUSR1)
     try:
-        t = ttfb_list(proxy, app, path, n)
+        if kept is not None:
+            t = ttfb_kept(kept, proxy, app, path, n)
+        else:
+            t = ttfb_list(proxy, app, path, n)
     except OSError as e:
         err.append(str(e))
+    if pid:
+        os.kill(pid, signal.SIGUSR1)
     rate = (got[0] - g0) / (time.monotonic() - t0) / 1e6
     stop.set()
     th.join()
+    if kept is not None:
+        kept.close()
     if err:
         print("- - -")
         print("hol: %s" % err[0], file=sys.stderr)
@@ -365,9 +405,10 @@ def main():
              int(sys.argv[6]), sys.argv[7])
     elif len(sys.argv) == 6 and sys.argv[1] == "ttfb":
         ttfb(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
-    elif len(sys.argv) == 7 and sys.argv[1] == "hol":
+    elif len(sys.argv) in (7, 8, 9) and sys.argv[1] == "hol":
         hol(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
-            int(sys.argv[6]))
+            int(sys.argv[6]), sys.argv[7] if len(sys.argv) > 7 else "fresh",
+            int(sys.argv[8]) if len(sys.argv) > 8 else 0)
     elif len(sys.argv) > 5 and sys.argv[1] == "ready" and sys.argv[4] == "--":
         ready(int(sys.argv[2]), sys.argv[3], sys.argv[5:])
     else:

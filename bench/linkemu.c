@@ -17,7 +17,12 @@
  * default).  The benchmark moves each device into a network namespace of its own
  * and gives them addresses; this kernel has no sch_netem.  It runs until
  * SIGTERM or SIGINT, then prints the packets carried and dropped in each
- * direction on stderr.  It is a benchmark tool, not part of sc.
+ * direction on stderr.  On SIGUSR1 it prints, for each direction, the
+ * depth of the bottleneck queue in ms (the time the bytes ahead of it
+ * take to leave at the line rate) as the packets that arrived since
+ * the last SIGUSR1 found it: median, 90th percentile and largest, in
+ * steps of QHIST_STEP_US; and starts counting again.  It is a
+ * benchmark tool, not part of sc.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -43,6 +48,8 @@
 #define PKT_MAX		65536		/* the largest IP packet */
 #define RING_SLOTS	4096		/* packets in flight, each way */
 #define READ_BURST	64		/* packets read per device per turn */
+#define QHIST_STEP_US	250		/* queue depth histogram: a bucket */
+#define QHIST_BUCKETS	8000		/* ... 2 s of them; the last: more */
 
 struct pkt {
 	uint64_t	 due_ns;	/* when it comes out of the link */
@@ -65,16 +72,20 @@ struct dir {
 	size_t		 slot;		/* the MTU and a little */
 	size_t		 head, count;
 	uint64_t	 carried, dropped_queue, dropped_loss, dropped_ring;
+	uint64_t	*qhist;		/* arrivals by queue depth found */
+	uint64_t	 qsamples;
 };
 
-static volatile sig_atomic_t	 quit;
+static volatile sig_atomic_t	 quit, report;
 static uint64_t			 rng_state = 0x9e3779b97f4a7c15ULL;
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	quit = 1;
+	if (sig == SIGUSR1)
+		report = 1;
+	else
+		quit = 1;
 }
 
 static uint64_t
@@ -114,6 +125,48 @@ tun_open(const char *name)
 	return (fd);
 }
 
+/* An arrival found the queue wait_ns deep. */
+static void
+dir_sample(struct dir *d, uint64_t wait_ns)
+{
+	uint64_t	 b = wait_ns / 1000 / QHIST_STEP_US;
+
+	d->qhist[b < QHIST_BUCKETS ? b : QHIST_BUCKETS - 1]++;
+	d->qsamples++;
+}
+
+/* The depth in ms below which part (0..1) of the arrivals found it. */
+static double
+dir_quantile(const struct dir *d, double part)
+{
+	uint64_t	 want, seen = 0;
+	size_t		 b;
+
+	want = (uint64_t)(part * d->qsamples);
+	if (want == 0)
+		want = 1;
+	for (b = 0; b < QHIST_BUCKETS; b++) {
+		seen += d->qhist[b];
+		if (seen >= want)
+			break;
+	}
+	if (b == QHIST_BUCKETS)
+		b--;
+	return ((b + 1) * QHIST_STEP_US / 1000.0);
+}
+
+/* SIGUSR1: the queue's depth since the last report, then a new count. */
+static void
+dir_report(struct dir *d, const char *to)
+{
+	fprintf(stderr, "linkemu: queue %s -> %s: %llu arrivals, median %.2f "
+	    "ms, 90 %% %.2f ms, max %.2f ms\n", d->name, to,
+	    (unsigned long long)d->qsamples, dir_quantile(d, 0.5),
+	    dir_quantile(d, 0.9), dir_quantile(d, 1.0));
+	memset(d->qhist, 0, QHIST_BUCKETS * sizeof(*d->qhist));
+	d->qsamples = 0;
+}
+
 /* Read what fd_in has into the link: queue, loss, then the ring. */
 static void
 dir_read(struct dir *d, uint64_t now)
@@ -144,6 +197,7 @@ dir_read(struct dir *d, uint64_t now)
 		if (d->ns_per_byte > 0 && d->line_free_ns > now)
 			waiting = (uint64_t)((d->line_free_ns - now) /
 			    d->ns_per_byte);
+		dir_sample(d, d->line_free_ns > now ? d->line_free_ns - now : 0);
 		if (d->queue_max > 0 && waiting + n > d->queue_max) {
 			d->dropped_queue++;
 			continue;
@@ -196,6 +250,7 @@ main(int argc, char *argv[])
 	struct pollfd		 pfd[2];
 	struct timespec		 ts;
 	struct sigaction	 sa;
+	sigset_t		 block, during;
 	double			 delay_ms = 0, mbit = 0, loss = 0;
 	uint64_t		 queue = 0, now;
 	size_t			 mtu = 1500, k;
@@ -245,7 +300,8 @@ main(int argc, char *argv[])
 		dirs[i].slot = mtu + 64;
 		if ((dirs[i].ring = calloc(RING_SLOTS, sizeof(struct pkt))) ==
 		    NULL || (dirs[i].slots = calloc(RING_SLOTS,
-		    dirs[i].slot)) == NULL)
+		    dirs[i].slot)) == NULL || (dirs[i].qhist =
+		    calloc(QHIST_BUCKETS, sizeof(uint64_t))) == NULL)
 			err(1, "calloc");
 		for (k = 0; k < RING_SLOTS; k++)
 			dirs[i].ring[k].data = dirs[i].slots + k * dirs[i].slot;
@@ -254,6 +310,16 @@ main(int argc, char *argv[])
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	/* the signals come in ppoll() only: none is missed before it */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, &during);
+	sigdelset(&during, SIGTERM);
+	sigdelset(&during, SIGINT);
+	sigdelset(&during, SIGUSR1);
 	fprintf(stderr, "linkemu: %s <-> %s: %.2f ms each way, %.0f Mbit/s, "
 	    "queue %llu bytes, loss %.3f %%\n", argv[0], argv[1], delay_ms,
 	    mbit, (unsigned long long)queue, loss * 100);
@@ -261,6 +327,11 @@ main(int argc, char *argv[])
 	pfd[1].fd = fb;
 	pfd[0].events = pfd[1].events = POLLIN;
 	while (!quit) {
+		if (report) {
+			report = 0;
+			for (i = 0; i < 2; i++)
+				dir_report(&dirs[i], dirs[1 - i].name);
+		}
 		now = now_ns();
 		wait = -1;
 		for (i = 0; i < 2; i++) {
@@ -272,7 +343,7 @@ main(int argc, char *argv[])
 			ts.tv_sec = wait / 1000000000;
 			ts.tv_nsec = wait % 1000000000;
 		}
-		if (ppoll(pfd, 2, wait >= 0 ? &ts : NULL, NULL) == -1) {
+		if (ppoll(pfd, 2, wait >= 0 ? &ts : NULL, &during) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(1, "ppoll");
@@ -290,6 +361,7 @@ main(int argc, char *argv[])
 		    (unsigned long long)dirs[i].dropped_loss,
 		    (unsigned long long)dirs[i].dropped_ring);
 	for (i = 0; i < 2; i++) {
+		free(dirs[i].qhist);
 		free(dirs[i].slots);
 		free(dirs[i].ring);
 	}

@@ -27,16 +27,26 @@
 #   - the same while one bulk download runs through the same proxy: a
 #     small stream behind a bulk one (median, largest; and the bulk's
 #     MB/s meanwhile);
+#   - the same on one connection kept alive (opened before the bulk):
+#     one round trip of the path each, for direct and the peer as for
+#     ours (whose entry proxy is next to the load generator), so that
+#     direct's figure is the floor the link itself sets; and meanwhile
+#     the depth of the link's bottleneck queue the bulk's bytes cross
+#     (linkemu's, wan-c to wan-s), in ms: median and largest (the
+#     peer's is "-": tinyproxy closes each connection after an answer);
 # and for ours the time to ready (sc's start to its readyfile, median of
 # 5) against 4 RTT + 50 ms.  One table per profile, with the ratios
 # ours/direct and ours/peer; with -r N each figure is the range over N
 # runs (min-max).  Not a test: it asserts nothing.
 #
-#   bench/wan.sh [-p abc] [-r repeat] [-s MiB] [-m list] [--no-peer] [BUILDDIR]
+#   bench/wan.sh [-p abc] [-r repeat] [-s MiB] [-m list] [-q bytes]
+#       [--no-peer] [BUILDDIR]
 #
+# -q sets every profile's bottleneck queue (linkemu -q, bytes; 1.25 MB
+# by default), to see what a link with a shorter buffer gives.
 # -m takes the measures to run, comma-separated, of: xfer (the three
-# transfers), page, ttfb, hol (behind a bulk stream), ready; all by
-# default.  The KGP endpoint is the REST API's host at port 4443, where
+# transfers), page, ttfb, hol (behind a bulk stream, both kinds), ready;
+# all by default.  The KGP endpoint is the REST API's host at port 4443, where
 # sc opens its early connection (sc.8, "Start-up").
 #
 # Run it as root.  Everything it starts is stopped, and its namespaces
@@ -49,14 +59,16 @@ repeat=1
 size_mib=
 only=,xfer,page,ttfb,hol,ready,
 nopeer=0
+queue=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-p) profiles=$2; shift 2 ;;
 	-r) repeat=$2; shift 2 ;;
 	-s) size_mib=$2; shift 2 ;;
 	-m) only=,$2,; shift 2 ;;
+	-q) queue=$2; shift 2 ;;
 	--no-peer) nopeer=1; shift ;;
-	-h|--help) sed -n '2,43p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,53p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -145,6 +157,10 @@ profile() {
 	*) die "unknown profile $1" ;;
 	esac
 	[ -n "$size_mib" ] && SIZE=$size_mib
+	[ -n "$queue" ] && LINK=$(echo "$LINK" | sed "s/-q [0-9]*/-q $queue/")
+	QUEUE_MS=$(echo "$LINK" | awk '{ for (i = 1; i < NF; i++) {
+		if ($i == "-q") q = $(i + 1); if ($i == "-r") r = $(i + 1) }
+		printf "%.1f", q * 8 / (r * 1000) }')
 	PROFILE_DESC="$RTT_MS ms RTT, $(echo "$LINK" | awk '{ print $4 }') Mbit/s"
 	case $LINK in *-l*) PROFILE_DESC="$PROFILE_DESC, 0.1 % loss" ;; esac
 }
@@ -158,6 +174,7 @@ link_up() {
 	# shellcheck disable=SC2086 # LINK is a list of options
 	"$tmp/linkemu" $LINK wanS wanC 2>>"$tmp/linkemu.log" &
 	pids+=($!)
+	linkemu_pid=$!
 	wait_for 5 ip link show wanC || die "linkemu did not start"
 	ip link set wanS netns "$NS_S" && ip link set wanC netns "$NS_C" ||
 	    die "cannot move the TUN devices"
@@ -247,6 +264,23 @@ measure() {
 	add "hol50.$p" "$a"
 	add "holmx.$p" "$b"
 	add "holbw.$p" "$c"
+	# on a kept connection, and the link's queue meanwhile: linkemu
+	# reports it at the helper's two signals (the second: these figures)
+	local n0
+	n0=$(grep -c "queue wanC -> wanS" "$tmp/linkemu.log")
+	out=$(helper hol "$via" "$APP" /4g /1k 20 keep "$linkemu_pid")
+	read -r a b c <<<"$out"
+	add "hok50.$p" "$a"
+	add "hokmx.$p" "$b"
+	if wait_for 5 test "$(grep -c "queue wanC -> wanS" "$tmp/linkemu.log")" -ge $((n0 + 2)); then
+		out=$(grep "queue wanC -> wanS" "$tmp/linkemu.log" | tail -n 1 |
+		    awk '{ print $9, $16 }')
+		add "q50.$p" "${out% *}"
+		add "qmx.$p" "${out#* }"
+	else
+		add "q50.$p" -
+		add "qmx.$p" -
+	fi
 }
 
 # timeline LOG: the steps of the last start of sc in LOG (-v), in ms
@@ -322,7 +356,7 @@ for pr in $(echo "$profiles" | grep -o .); do
 	fi
 	{
 		echo
-		echo "== profile $pr: $PROFILE_DESC (linkemu $LINK), $SIZE MiB, $repeat run(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo "== profile $pr: $PROFILE_DESC (linkemu $LINK: a full queue is $QUEUE_MS ms), $SIZE MiB, $repeat run(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 		printf '%-40s %11s %11s %11s | %9s %9s\n' measure direct ours peer ours/dir ours/peer
 		row "download, 1 stream, MB/s" dl1
 		row "upload, 1 stream, MB/s" ul1
@@ -334,6 +368,11 @@ for pr in $(echo "$profiles" | grep -o .); do
 		row "behind a bulk stream: first byte, med" hol50
 		row "behind a bulk stream: first byte, max" holmx
 		row "the bulk stream meanwhile, MB/s" holbw
+		row "behind a bulk, kept conn: 1st byte, med" hok50
+		row "behind a bulk, kept conn: 1st byte, max" hokmx
+		row "the link's queue meanwhile, median ms" q50
+		row "the link's queue meanwhile, max ms" qmx
+		printf 'target behind a bulk stream: 1 RTT + 10 ms = %d ms\n' $((RTT_MS + 10))
 		printf 'ours, time to ready, median of 5: %s ms (4 RTT + 50 ms = %d ms)\n' \
 		    "$ready_ms" $((4 * RTT_MS + 50))
 		[ -s "$tmp/ready-sc.log" ] && timeline "$tmp/ready-sc.log"

@@ -25,6 +25,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +345,28 @@ conn_sockopts(struct kgp_conn *c, int fd)
 		    "system's default is used", cc);
 	}
 #endif
+}
+
+/*
+ * How long the link's queues hold this end's segments now: the
+ * kernel's smoothed round trip of the link's socket above the least
+ * round trip the keepalive measured (the path).  On the receiving end
+ * of a bulk stream that is the queue its bytes wait in at the link's
+ * bottleneck, which the acknowledgements of this end's frames cross
+ * too.  0 when not known.
+ */
+uint64_t
+conn_queue_us(struct kgp_conn *c)
+{
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
+
+	if (c->fd == -1 || c->rtt_min_us == 0 ||
+	    getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+	    len < offsetof(struct tcp_info, tcpi_rttvar) ||
+	    ti.tcpi_rtt <= c->rtt_min_us)
+		return (0);
+	return (ti.tcpi_rtt - c->rtt_min_us);
 }
 
 /*

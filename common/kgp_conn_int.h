@@ -89,6 +89,7 @@ struct kgp_stream {
 	uint64_t		 started_us;	/* conn_now_us() at its opening */
 	uint64_t		 tune_us;	/* this window epoch began */
 	uint32_t		 tune_bytes;	/* consumed in it */
+	int			 tune_slow;	/* the link queued: grow slowly */
 	char			*label;		/* what the owner calls it */
 	struct stream_move	*move;		/* while S_MOVING */
 	struct stream_lend	*lend;		/* while a socket is lent */
@@ -173,6 +174,7 @@ uint64_t	conn_now_us(void);
 
 /* kgp_conn.c */
 int	conn_live(struct kgp_conn *);
+uint64_t conn_queue_us(struct kgp_conn *);
 int	conn_opens(struct kgp_conn *);
 size_t	conn_unsent(struct kgp_conn *);
 void	conn_send(struct kgp_conn *, uint8_t, uint32_t, const void *, size_t);

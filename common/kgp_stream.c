@@ -593,8 +593,8 @@ stream_consumed(struct kgp_stream *s, size_t n)
 	s->tune_bytes += grant;
 	turned = s->tune_bytes >= s->recv_window;
 	want = kgp_window_want(s->recv_window, queued, turned,
-	    now - s->tune_us, c->rtt_min_us, c->params.window_grow,
-	    c->params.window_max);
+	    now - s->tune_us, c->rtt_min_us, turned ? conn_queue_us(c) : 0,
+	    &s->tune_slow, c->params.window_grow, c->params.window_max);
 	if (turned) {
 		log_debug2("stream %u: a window of %u in %llu us, rtt %llu us: "
 		    "%u", s->id, s->recv_window,
@@ -608,6 +608,13 @@ stream_consumed(struct kgp_stream *s, size_t n)
 		delta = stream_window_room(s, want - s->recv_window);
 		stream_window_set(s, s->recv_window + delta);
 		grant += delta;
+	} else if (want < s->recv_window) {
+		/* more than the link needs: what waits beyond it is queue */
+		delta = s->recv_window - want;
+		if (delta > grant)
+			delta = grant;
+		stream_window_set(s, s->recv_window - delta);
+		grant -= delta;
 	} else if (queued >= s->recv_window / 2 &&
 	    s->recv_window > c->params.window &&
 	    (c->windows > c->params.budget / 2 ||
@@ -627,33 +634,51 @@ stream_consumed(struct kgp_stream *s, size_t n)
  * control"): w is the window now, queued what waits for the local
  * socket; turned says that a whole window was consumed since the
  * stream's last epoch began, elapsed_us ago; rtt_us is the link's
- * round trip (0: not known yet).  A reader that lags keeps w.  One that
- * keeps up doubles it up to grow at every grant, and beyond, up to max,
- * once per window consumed within KGP_TUNE_RTT_PCT % of a round trip:
- * only then is the window what limits the stream (one that does takes
- * about 4/3 of a round trip for a window, as credit goes back a quarter
- * at a time).  So it settles between 1.5 and 3 times the link's
- * bandwidth-delay product, not more: what a window lets out beyond that
- * waits in the link's queues, where a loss holds up every stream of the
- * connection.  The budgets
- * may give less.
+ * round trip (0: not known yet), queue_us how long the link's queue
+ * holds this end's segments now (conn_queue_us()); *slow is the
+ * stream's, set once a queue was seen.  A reader that lags keeps w.
+ * One that keeps up doubles it up to grow at every grant, and beyond,
+ * up to max, once per window consumed within KGP_TUNE_RTT_PCT % of a
+ * round trip: only then is the window what limits the stream (one that
+ * does takes about 4/3 of a round trip for a window, as credit goes
+ * back a quarter at a time).  Doubling alone would settle between 1.5
+ * and 3 times the link's bandwidth-delay product, and what a window
+ * lets out beyond the product waits in the link's queue in front of
+ * every other stream, where a loss holds up all of them: so a queue
+ * longer than KGP_TUNE_QUEUE_PCT % of the round trip (at least
+ * KGP_TUNE_QUEUE_MIN_US) takes an eighth off (never below grow), and
+ * from then on the window grows by an eighth.  The budgets may give
+ * less.
  */
 uint32_t
 kgp_window_want(uint32_t w, size_t queued, int turned, uint64_t elapsed_us,
-    uint64_t rtt_us, uint32_t grow, uint32_t max)
+    uint64_t rtt_us, uint64_t queue_us, int *slow, uint32_t grow,
+    uint32_t max)
 {
-	uint32_t	 cap;
+	uint64_t	 t, limit;
 
-	if (queued > w / 4 || w >= max)
+	if (queued > w / 4)
 		return (w);
 	if (w < grow)
-		cap = grow;
-	else if (turned && rtt_us > 0 &&
-	    elapsed_us * 100 < KGP_TUNE_RTT_PCT * rtt_us)
-		cap = max;
+		return (w > grow / 2 ? grow : w * 2);
+	if (!turned || rtt_us == 0)
+		return (w);
+	limit = rtt_us * KGP_TUNE_QUEUE_PCT / 100;
+	if (limit < KGP_TUNE_QUEUE_MIN_US)
+		limit = KGP_TUNE_QUEUE_MIN_US;
+	if (queue_us > limit) {
+		/* what the window lets out beyond the link waits in it */
+		*slow = 1;
+		t = w - w / 8;
+	} else if (elapsed_us * 100 < KGP_TUNE_RTT_PCT * rtt_us)
+		t = *slow ? w + w / 8 : 2ULL * w;
 	else
 		return (w);
-	return (w > cap / 2 ? cap : w * 2);
+	if (t < grow)
+		t = grow;
+	if (t > max)
+		t = max;
+	return ((uint32_t)t);
 }
 
 /* Give the peer n more bytes of credit on s. */

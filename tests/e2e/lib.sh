@@ -154,6 +154,41 @@ wait_for() {
 	return 1
 }
 
+# wan_link C O WAN_S WAN_O LINKEMU_ARGS...: a long link between cloud and
+# office (issue 20): tests/tools/linkemu ($LINKEMU) creates the TUN
+# devices C and O with LINKEMU_ARGS (-m 9000 for the MTU set here),
+# which move to cloud (address WAN_S) and office (WAN_O); its log is
+# $TMP/linkemu.log and its pid LINK_PID.  Skips without /dev/net/tun.
+wan_link() {
+	local c=$1 o=$2 s=$3 w=$4
+	shift 4
+	LINKEMU=${LINKEMU:-$(dirname "$SC")/../tests/tools/linkemu}
+	[ -x "$LINKEMU" ] || fail "$LINKEMU is not built"
+	[ -e /dev/net/tun ] || skip "no /dev/net/tun"
+	"$LINKEMU" "$@" -m 9000 "$c" "$o" >"$TMP/linkemu.log" 2>&1 &
+	LINK_PID=$!
+	PIDS+=($LINK_PID)
+	wait_for 5 ip link show "$o" || fail "linkemu made no TUN devices"
+	ip link set "$c" netns "$CLOUD" && ip link set "$o" netns "$OFFICE" ||
+	    fail "cannot move the TUN devices"
+	cloud ip addr add "$s" peer "$w" dev "$c"
+	office ip addr add "$w" peer "$s" dev "$o"
+	cloud ip link set "$c" mtu 9000 up
+	office ip link set "$o" mtu 9000 up
+}
+
+# wan_tunnel [SC ARGS...]: sc-server with its KGP port on the long link
+# of wan_link ($WAN_S; trace level, so that the receiving end logs its
+# windows), the app, and sc with one KGP connection and SC ARGS; the
+# KGP connection must cross the long link
+wan_tunnel() {
+	SERVER_VERBOSE=-vv start_server -K "$WAN_S:$KGP_PORT" -H "$WAN_S"
+	start_app
+	start_sc --tunnel-connections 1 "$@"
+	office ss -tn state established "dst $WAN_S:$KGP_PORT" |
+	    grep -q "$WAN_S" || fail "the KGP connection is not on the long link"
+}
+
 # namespaces left behind by a test run that was killed (its pid is gone)
 sweep_stale() {
 	local ns pid p

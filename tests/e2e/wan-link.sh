@@ -16,32 +16,15 @@
 
 rtt_ms=${WAN_RTT_MS:-400}
 size=$((64 * 1024 * 1024))
-LINKEMU=${LINKEMU:-$(dirname "$SC")/../tests/tools/linkemu}
-[ -x "$LINKEMU" ] || fail "$LINKEMU is not built"
-[ -e /dev/net/tun ] || skip "no /dev/net/tun"
 
 e2e_init
 WAN_S=10.216.$N.1
 WAN_O=10.216.$N.2
-# the link: TUN devices the emulator creates, then moved to each side
-"$LINKEMU" -d $((rtt_ms / 2)) -r 400 -q 2500000 -m 9000 "lkc$N" "lko$N" \
-    >"$TMP/linkemu.log" 2>&1 &
-PIDS+=($!)
-wait_for 5 ip link show "lko$N" || fail "linkemu made no TUN devices"
-ip link set "lkc$N" netns "$CLOUD" && ip link set "lko$N" netns "$OFFICE" ||
-    fail "cannot move the TUN devices"
-cloud ip addr add "$WAN_S" peer "$WAN_O" dev "lkc$N"
-office ip addr add "$WAN_O" peer "$WAN_S" dev "lko$N"
-cloud ip link set "lkc$N" mtu 9000 up
-office ip link set "lko$N" mtu 9000 up
+wan_link "lkc$N" "lko$N" "$WAN_S" "$WAN_O" -d $((rtt_ms / 2)) -r 400 -q 2500000
 
-# KGP on the long link, the rest on the veth
-# trace level: the receiving ends log their windows
-SERVER_VERBOSE=-vv start_server -K "$WAN_S:$KGP_PORT" -H "$WAN_S"
-start_app
-start_sc --tunnel-connections 1 -v -v
-office ss -tn state established "dst $WAN_S:$KGP_PORT" | grep -q "$WAN_S" ||
-    fail "the KGP connection is not on the long link"
+# KGP on the long link, the rest on the veth; both ends log their
+# windows
+wan_tunnel -v -v
 rtt=$(ctl_status | sed -n 's/.*rtt \([0-9.]*\) *ms.*/\1/p' | head -n 1)
 log "KGP round trip: ${rtt:-?} ms (the link: $rtt_ms ms)"
 

@@ -1834,57 +1834,96 @@ test_stalled_streams(void **state)
 /*
  * The receiver's window rule (kgp_window_want, man/kgp.7 "Flow
  * control"): a reader that keeps up doubles its window to the grow
- * limit at every grant; beyond it, only when a whole window went
- * within KGP_TUNE_RTT_PCT % of a round trip, up to the ceiling; a reader that
- * lags, or a link whose round trip is not known, keeps what it has.
+ * limit at every grant; beyond it, when a whole window went within
+ * KGP_TUNE_RTT_PCT % of a round trip, up to the ceiling, while the
+ * link's queue stays short; a queue longer than KGP_TUNE_QUEUE_PCT % of
+ * the round trip (KGP_TUNE_QUEUE_MIN_US at least) takes an eighth off,
+ * and from then on the window grows by an eighth; a reader that lags,
+ * or a link whose round trip is not known, keeps what it has.
  */
 static void
 test_window_tune(void **state)
 {
 	const uint32_t	 grow = 1024 * 1024, max = 16 * 1024 * 1024;
 	const uint64_t	 rtt = 50000;	/* 50 ms */
-	uint32_t	 w;
-	int		 epochs;
+	const uint64_t	 rate = 50;	/* bytes a microsecond: 400 Mbit/s */
+	const uint64_t	 bdp = rate * rtt;
+	uint64_t	 q, took, qmax = 0;
+	uint32_t	 w, wmin = UINT32_MAX;
+	int		 epochs, slow = 0;
 
+	(void)state;
 	/* below the grow limit: the round trip does not matter */
-	assert_int_equal(kgp_window_want(256 * 1024, 0, 0, 0, 0, grow, max),
-	    512 * 1024);
-	assert_int_equal(kgp_window_want(768 * 1024, 0, 0, 0, 0, grow, max),
-	    grow);
+	assert_int_equal(kgp_window_want(256 * 1024, 0, 0, 0, 0, 0, &slow,
+	    grow, max), 512 * 1024);
+	assert_int_equal(kgp_window_want(768 * 1024, 0, 0, 0, 0, 0, &slow,
+	    grow, max), grow);
 	/* a reader that lags: a quarter of the window waits for it */
 	assert_int_equal(kgp_window_want(256 * 1024, 64 * 1024 + 1, 0, 0, 0,
-	    grow, max), 256 * 1024);
+	    0, &slow, grow, max), 256 * 1024);
 	/* at the grow limit: only a window consumed within 1.5 RTT grows */
-	assert_int_equal(kgp_window_want(grow, 0, 0, 1000, rtt, grow, max),
-	    grow);
-	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 3 / 2, rtt, grow,
-	    max), grow);
-	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 3 / 2 - 1, rtt,
-	    grow, max), 2 * grow);
+	assert_int_equal(kgp_window_want(grow, 0, 0, 1000, rtt, 0, &slow,
+	    grow, max), grow);
+	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 3 / 2, rtt, 0,
+	    &slow, grow, max), grow);
+	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 3 / 2 - 1, rtt, 0,
+	    &slow, grow, max), 2 * grow);
 	/* no round trip measured yet: no growth past the grow limit */
-	assert_int_equal(kgp_window_want(grow, 0, 1, 1, 0, grow, max), grow);
+	assert_int_equal(kgp_window_want(grow, 0, 1, 1, 0, 0, &slow, grow,
+	    max), grow);
 	/* ... nor past the ceiling, nor for a lagging reader */
-	assert_int_equal(kgp_window_want(max, 0, 1, 1, rtt, grow, max), max);
-	assert_int_equal(kgp_window_want(12 * 1024 * 1024, 0, 1, 1, rtt,
-	    grow, max), max);
-	assert_int_equal(kgp_window_want(4 * grow, grow + 1, 1, 1, rtt, grow,
-	    max), 4 * grow);
+	assert_int_equal(kgp_window_want(max, 0, 1, 1, rtt, 0, &slow, grow,
+	    max), max);
+	assert_int_equal(kgp_window_want(12 * 1024 * 1024, 0, 1, 1, rtt, 0,
+	    &slow, grow, max), max);
+	assert_int_equal(kgp_window_want(4 * grow, grow + 1, 1, 1, rtt, 0,
+	    &slow, grow, max), 4 * grow);
+	assert_int_equal(slow, 0);
+	/* a queue of 10 % of the round trip is fine, more takes an eighth */
+	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt * 2, rtt,
+	    rtt / 10, &slow, grow, max), 4 * grow);
+	assert_int_equal(slow, 0);
+	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt * 2, rtt,
+	    rtt / 10 + 1, &slow, grow, max), 4 * grow - grow / 2);
+	assert_int_equal(slow, 1);
+	/* ... never below the grow limit; then it grows by an eighth */
+	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 2, rtt, rtt,
+	    &slow, grow, max), grow);
+	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt, rtt, 0, &slow,
+	    grow, max), 4 * grow + grow / 2);
+	/* on a short link, a queue of KGP_TUNE_QUEUE_MIN_US is fine */
+	slow = 0;
+	assert_int_equal(kgp_window_want(2 * grow, 0, 1, 1000, 1000,
+	    KGP_TUNE_QUEUE_MIN_US, &slow, grow, max), 4 * grow);
+	assert_int_equal(kgp_window_want(2 * grow, 0, 1, 1000, 1000,
+	    KGP_TUNE_QUEUE_MIN_US + 1, &slow, grow, max), 2 * grow - grow / 4);
 	/*
-	 * A link of 400 Mbit/s and 50 ms (a BDP of 2.5 MB): a window of W
-	 * goes in W / 50 MB/s or 50 ms, whichever is longer.  It stops
-	 * growing once it takes 1.5 RTT, between 1.5 and 3 times the BDP.
+	 * A link of 400 Mbit/s and 50 ms (a BDP of 2.5 MB), whose window
+	 * of W keeps about 7/8 of W in flight (credit goes back a quarter
+	 * at a time): what is in flight beyond the BDP waits in the link's
+	 * queue, and a window goes in W / 50 MB/s or a round trip and the
+	 * queue, whichever is longer.  Settled, the window nearly fills the
+	 * link (what it keeps in flight 90 % of the BDP at least) and the
+	 * queue swings around 10 % of the round trip, an eighth of the
+	 * window's worth up and down (a quarter of the round trip at
+	 * most), where doubling windows kept up to 2 BDP in it.
 	 */
-	for (w = grow, epochs = 0; epochs < 10; epochs++) {
-		uint64_t took = (uint64_t)w * 1000000 / 50000000;
-
-		if (took < rtt)
-			took = rtt;
-		if (kgp_window_want(w, 0, 1, took, rtt, grow, max) == w)
-			break;
-		w = kgp_window_want(w, 0, 1, took, rtt, grow, max);
+	slow = 0;
+	for (w = grow, epochs = 0; epochs < 60; epochs++) {
+		q = (uint64_t)w * 7 / 8 > bdp ?
+		    ((uint64_t)w * 7 / 8 - bdp) / rate : 0;
+		took = w / rate > rtt + q ? w / rate : rtt + q;
+		w = kgp_window_want(w, 0, 1, took, rtt, q, &slow, grow, max);
+		if (epochs >= 30) {
+			if (w < wmin)
+				wmin = w;
+			if (q > qmax)
+				qmax = q;
+		}
 	}
-	assert_int_equal(w, 4 * grow);
-	assert_true(w >= 3 * 2500000 / 2 && w <= 3 * 2500000);
+	assert_true(slow);
+	assert_true((uint64_t)wmin * 7 / 8 >= bdp * 9 / 10);
+	assert_true(qmax <= rtt / 4);
 }
 
 /*
