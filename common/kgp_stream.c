@@ -1098,10 +1098,30 @@ kgp_conn_open_local(struct kgp_conn *c, const char *meta)
 	return (local);
 }
 
-/* The owner of an in-process stream is done writing (a half-close). */
+/*
+ * The owner of an in-process stream is done writing (a half-close).
+ * All it wrote goes to the stream first: the pair's flush moves no more
+ * than the stream's STREAM_READ_HIGH and then tells it EOF, which would
+ * send FIN before the rest (and kgp_local_close() would free it).  The
+ * stream sends it as credit comes, bounded by what the owner had
+ * buffered.
+ */
 void
 kgp_local_shutdown(struct bufferevent *local)
 {
+	struct bufferevent	*bev;
+	struct evbuffer		*out = bufferevent_get_output(local), *in;
+
+	if ((bev = bufferevent_pair_get_partner(local)) != NULL &&
+	    evbuffer_get_length(out) > 0) {
+		in = bufferevent_get_input(bev);
+		/* as the pair's own transfer does: its ends are frozen */
+		evbuffer_unfreeze(out, 1);
+		evbuffer_unfreeze(in, 0);
+		evbuffer_add_buffer(in, out);
+		evbuffer_freeze(out, 1);
+		evbuffer_freeze(in, 0);
+	}
 	bufferevent_flush(local, EV_WRITE, BEV_FINISHED);
 }
 

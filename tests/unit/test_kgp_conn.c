@@ -555,6 +555,67 @@ test_local_stream(void **state)
 }
 
 /*
+ * An owner that writes far more than the stream takes, while the app
+ * reads nothing (its credit runs out), then shuts down or closes: every
+ * byte reaches the app before its EOF (the pair's flush moved no more
+ * than the stream's read watermark, and the EOF that followed sent FIN
+ * before the rest).
+ */
+static void
+test_local_shutdown_all(void **state)
+{
+	struct pair		 p;
+	struct bufferevent	*bev;
+	unsigned char		*src, *got;
+	size_t			 len = 2 * 1024 * 1024 + 11, k, rd;
+	ssize_t			 n;
+	int			 i, eof, round;
+
+	pair_setup(&p, "s3cret", NULL);
+	run_until(&p, &p.client_up, 3000);
+	src = malloc(len);
+	got = malloc(len);
+	for (k = 0; k < len; k++)
+		src[k] = (unsigned char)(k * 5 + k / 997);
+	/* round 0: kgp_local_shutdown(); round 1: kgp_local_close() */
+	for (round = 0; round < 2; round++) {
+		assert_non_null(bev = kgp_conn_open_local(p.server, "x"));
+		bufferevent_enable(bev, EV_READ | EV_WRITE);
+		assert_int_equal(bufferevent_write(bev, src, len), 0);
+		/* the app reads nothing yet: the stream's credit runs out */
+		for (i = 0; i < 300; i++)
+			event_base_loop(p.base, EVLOOP_NONBLOCK);
+		if (round == 0)
+			kgp_local_shutdown(bev);
+		else
+			kgp_local_close(bev);
+		for (i = 0, rd = 0, eof = 0; i < 20000 && !eof; i++) {
+			event_base_loop(p.base, EVLOOP_NONBLOCK);
+			if (p.napps != 1)
+				continue;
+			if ((n = read(p.app_fds[0], got + rd, len - rd)) == 0)
+				eof = 1;
+			else if (n > 0)
+				rd += n;
+			else
+				usleep(200);
+		}
+		assert_true(eof);
+		assert_int_equal(rd, len);
+		assert_memory_equal(src, got, len);
+		close(p.app_fds[0]);
+		p.napps = 0;
+		if (round == 0)
+			kgp_local_close(bev);
+		for (i = 0; i < 100; i++)
+			event_base_loop(p.base, EVLOOP_NONBLOCK);
+	}
+	free(src);
+	free(got);
+	pair_teardown(&p);
+}
+
+/*
  * kgp_local_splice(): two streams joined in the process carry each
  * other's bytes both ways, byte-exact, through a reader slower than the
  * writer (what waits stays bounded), and a half-close goes on as one.
@@ -2804,6 +2865,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake),
 		cmocka_unit_test(test_local_splice),
+		cmocka_unit_test(test_local_shutdown_all),
 		cmocka_unit_test(test_wrong_secret),
 		cmocka_unit_test(test_hello_hold),
 		cmocka_unit_test(test_bad_pin),
