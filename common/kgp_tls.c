@@ -122,7 +122,13 @@ io_write(struct tls *ctx, const void *buf, size_t len, void *arg)
 	if (len > io->wcap - io->wlen) {
 		if (kgp_tls_flush(io) == -1)
 			return (-1);
-		if (io->woff > 0) {
+		/*
+		 * What the socket did not take moves to the front only
+		 * once half the buffer is sent: a record that does not fit
+		 * before then waits for the poll, so that each byte moves
+		 * once at most, not the whole buffer for each record.
+		 */
+		if (io->woff >= io->wcap / 2) {
 			memmove(io->wbuf, io->wbuf + io->woff,
 			    io->wlen - io->woff);
 			io->wlen -= io->woff;

@@ -189,6 +189,64 @@ test_connect_failure(void **state)
 	close(sv[1]);
 }
 
+/*
+ * The write buffer without TLS (kgp_tls_raw): records of 16 KiB through
+ * a socket a slow reader drains a little at a time, so that the buffer
+ * fills and is sent in pieces; what the socket did not take moves to
+ * the front only once half the buffer is gone.  Every byte arrives, in
+ * order, and a full buffer says POLLOUT rather than taking nothing.
+ */
+static void
+test_raw_write_slow_reader(void **state)
+{
+	uint8_t		*out, *in, rec[16384];
+	size_t		 sent = 0, got = 0, i, bite = 1000;
+	ssize_t		 n;
+	struct kgp_tls	*io;
+	int		 sv[2], bufsz = 8192, pollout = 0;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &bufsz,
+	    sizeof(bufsz)), 0);
+	assert_non_null(io = kgp_tls_raw(sv[0]));
+	assert_non_null(out = malloc(XFER));
+	assert_non_null(in = malloc(XFER));
+	for (i = 0; i < XFER; i++)
+		out[i] = (uint8_t)(i * 7 + i / 251);
+	while (got < XFER) {
+		while (sent < XFER) {
+			i = XFER - sent < sizeof(rec) ? XFER - sent :
+			    sizeof(rec);
+			n = kgp_tls_raw_write(io, out + sent, i);
+			if (n == TLS_WANT_POLLOUT) {
+				pollout++;
+				break;
+			}
+			assert_true(n > 0 && (size_t)n <= i);
+			sent += n;
+		}
+		n = kgp_tls_flush(io);
+		assert_true(n == 0 || n == TLS_WANT_POLLOUT);
+		/* the reader: a bite of varying size, then the writer again */
+		n = read(sv[1], in + got, bite < XFER - got ? bite : XFER - got);
+		if (n == -1)
+			assert_int_equal(errno, EAGAIN);
+		else
+			got += n;
+		bite = bite * 3 % 40009 + 1;
+	}
+	assert_true(pollout > 0);
+	assert_int_equal(kgp_tls_unsent(io), 0);
+	assert_memory_equal(in, out, XFER);
+	kgp_tls_free(io);
+	free(out);
+	free(in);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -196,6 +254,7 @@ main(void)
 		cmocka_unit_test(test_small_socket_buffers),
 		cmocka_unit_test(test_large_socket_buffers),
 		cmocka_unit_test(test_connect_failure),
+		cmocka_unit_test(test_raw_write_slow_reader),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
