@@ -1625,6 +1625,9 @@ conn_timer(int fd, short events, void *arg)
 		}
 		conn_send_ack(c);
 		conn_ping(c);
+		/* a quiet link gives back its TLS buffers */
+		if (c->io != NULL)
+			kgp_tls_trim(c->io, 0);
 		timer_ms(c->ev_timer, c->params.ping_ms);
 		return;
 	case CONN_BROKEN:
