@@ -253,8 +253,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_small_socket_buffers),
 		cmocka_unit_test(test_large_socket_buffers),
-		cmocka_unit_test(test_connect_failure),
 		cmocka_unit_test(test_trim_after_bulk),
+		cmocka_unit_test(test_connect_failure),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
