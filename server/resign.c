@@ -348,8 +348,8 @@ resign_timer(int fd, short ev, void *arg)
 	struct timeval	 tv = { RESIGN_IDLE_SEC - RESIGN_QUIET_SEC, 0 };
 
 	/* quiet for a while: its buffers go, the connection waits on */
-	if (r->state >= RESIGN_HTTP && !r->quiet) {
-		r->quiet = 1;
+	if (r->trim) {
+		r->trim = 0;
 		if (r->io != NULL)
 			resign_tls_trim(r->io);
 		evtimer_add(r->timer, &tv);
@@ -604,7 +604,7 @@ resign_pump(struct resign *r)
 	    event_base_gettimeofday_cached(env->base, &now) == 0 &&
 	    now.tv_sec != r->armed) {
 		r->armed = now.tv_sec;
-		r->quiet = 0;
+		r->trim = 1;
 		evtimer_add(r->timer, &tv);
 	}
 

@@ -47,7 +47,8 @@ struct resign {
 	int			 rd_on, wr_on;
 	struct event		*timer;
 	time_t			 armed;		/* the idle timer, last set */
-	int			 quiet;		/* RESIGN_QUIET_SEC passed */
+	int			 trim;		/* the timer's next expiry (in
+						   RESIGN_QUIET_SEC) trims */
 	uint8_t			*raw;		/* the ClientHello, before TLS */
 	size_t			 rawlen;
 	struct mint_wait	*mw;
