@@ -40,6 +40,8 @@
 #define KGP_IDLEN		64	/* tunnel id and secret, at most */
 #define KGP_CC_NAMELEN		16	/* a congestion control's name, NUL */
 #define KGP_CONGESTION		"bbr"	/* the links' default (TCP_CONGESTION) */
+#define KGP_LOAD_HALF_MS	250	/* a connection's load halves in this */
+#define KGP_LOAD_UNIT		(64 * 1024)	/* ... counted in these */
 /*
  * The one header flag (kgp.7, "Node links"): on HELLO and WELCOME only,
  * a link between two sc-server nodes, whose HELLO's sender opens the
@@ -197,6 +199,13 @@ struct kgp_conn_stats {
 	uint64_t	 rtt_count;	/* round trips measured */
 	uint64_t	 rtt_sum_us;
 	uint64_t	 rtt_buckets[KGP_RTT_BUCKETS];
+	/*
+	 * Its load, in bytes: the payload that crossed it lately either
+	 * way, halving every KGP_LOAD_HALF_MS, and what waits in it (queued
+	 * or sent and not yet acknowledged).  A bulk transfer makes it
+	 * large; kept-alive streams that carry nothing do not.
+	 */
+	uint64_t	 load;
 };
 
 struct kgp_callbacks {

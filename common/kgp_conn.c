@@ -117,6 +117,23 @@ conn_opens(struct kgp_conn *c)
 	return ((c->params.role == KGP_ROLE_SERVER) != (c->node != 0));
 }
 
+/*
+ * n payload bytes crossed the connection, either way: into its load
+ * (kgp_conn_stats()), which halves every KGP_LOAD_HALF_MS.
+ */
+void
+conn_moved(struct kgp_conn *c, size_t n)
+{
+	uint64_t	 now = conn_now_us(), halves;
+
+	halves = (now - c->moved_us) / (KGP_LOAD_HALF_MS * 1000);
+	if (halves > 0) {
+		c->moved = halves >= 64 ? 0 : c->moved >> halves;
+		c->moved_us += halves * (KGP_LOAD_HALF_MS * 1000);
+	}
+	c->moved += n;
+}
+
 /* Bytes queued that this link has not taken yet. */
 size_t
 conn_unsent(struct kgp_conn *c)
@@ -498,6 +515,9 @@ kgp_conn_stats(struct kgp_conn *c, struct kgp_conn_stats *st)
 {
 	*st = c->stats;
 	st->windows = c->windows;
+	conn_moved(c, 0);
+	st->load = c->moved + evbuffer_get_length(c->ctl) +
+	    evbuffer_get_length(c->rtx) + (c->wlen - c->woff);
 	st->up = c->state == CONN_UP;
 	st->broken = c->established && (c->state == CONN_BROKEN ||
 	    c->state == CONN_TLS || c->state == CONN_HELLO);
@@ -1625,6 +1645,9 @@ conn_timer(int fd, short events, void *arg)
 		}
 		conn_send_ack(c);
 		conn_ping(c);
+		/* a quiet link gives back its TLS buffers */
+		if (c->io != NULL)
+			kgp_tls_trim(c->io, 0);
 		timer_ms(c->ev_timer, c->params.ping_ms);
 		return;
 	case CONN_BROKEN:

@@ -156,6 +156,8 @@ struct kgp_conn {
 	struct kgp_conn_stats	 stats;
 	uint32_t		 missed;
 	uint64_t		 rtt_min_us;	/* this link's least RTT, 0: none */
+	uint64_t		 moved;		/* payload lately, decaying */
+	uint64_t		 moved_us;	/* ... as of then */
 	int			 down_code;
 	char			 down_why[256];
 	char			 peer_hash[128];
@@ -177,6 +179,7 @@ int	conn_live(struct kgp_conn *);
 uint64_t conn_queue_us(struct kgp_conn *);
 int	conn_opens(struct kgp_conn *);
 size_t	conn_unsent(struct kgp_conn *);
+void	conn_moved(struct kgp_conn *, size_t);
 void	conn_send(struct kgp_conn *, uint8_t, uint32_t, const void *, size_t);
 void	conn_send_ack(struct kgp_conn *);
 void	conn_send_u32(struct kgp_conn *, uint8_t, uint32_t, uint32_t);

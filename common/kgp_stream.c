@@ -330,6 +330,7 @@ stream_pump(struct kgp_stream *s)
 		s->sent += n;
 		s->send_credit -= n;
 		c->stats.bytes_out += n;
+		conn_moved(c, n);
 		added = 1;
 	}
 	conn_seq_check(c);
@@ -459,6 +460,7 @@ stream_take(struct kgp_stream *s)
 		s->sent += n;
 		s->send_credit -= n;
 		c->stats.bytes_out += n;
+		conn_moved(c, n);
 		total += n;
 		added = 1;
 		if ((size_t)n < want)
@@ -1186,6 +1188,7 @@ conn_on_data(struct kgp_conn *c, const struct kgp_frame *f)
 	}
 	s->recv_avail -= f->len;
 	c->stats.bytes_in += f->len;
+	conn_moved(c, f->len);
 	/* consecutive DATA of one stream leave together (conn_deliver) */
 	if (c->pend_s != s)
 		conn_deliver(c);

@@ -15,7 +15,9 @@
  * (KGP_TLS_HSBUF), and grow to their size once a read fills one or a
  * write does not fit: a handshake, or a link that only pings, never
  * needs more, and a server holding many handshakes that never end holds
- * little for each.
+ * little for each.  They go again once the link is quiet
+ * (kgp_tls_trim(), on the keepalive's tick): a server whose thousand
+ * links each once carried a bulk transfer does not keep 512 KiB for each.
  *
  * The object owns the TLS context, never the socket.
  */
@@ -44,10 +46,13 @@ struct kgp_tls {
 	size_t		 roff;
 	size_t		 rlen;
 	int		 drained;	/* the last read emptied the socket */
+	int		 rbusy;		/* a read took more than KGP_TLS_HSBUF
+					   since the last kgp_tls_trim() */
 	uint8_t		*wbuf;
 	size_t		 wcap;
 	size_t		 woff;
 	size_t		 wlen;
+	int		 wbusy;		/* the writes held more, likewise */
 };
 
 /* Make *buf hold cap bytes (it keeps what it has).  -1: out of memory. */
@@ -93,6 +98,7 @@ io_read(struct tls *ctx, void *buf, size_t len, void *arg)
 			return (0);
 		io->rlen = n;
 		io->drained = (size_t)n < io->rcap;
+		io->rbusy |= (size_t)n > KGP_TLS_HSBUF;
 		/*
 		 * The socket had more: the next read takes it all, in
 		 * KGP_TLS_RBUF, and once that fills too (a bulk transfer)
@@ -119,6 +125,7 @@ io_write(struct tls *ctx, const void *buf, size_t len, void *arg)
 	    (len > io->wcap - io->wlen &&
 	    io_grow(&io->wbuf, &io->wcap, KGP_TLS_WBUF) == -1))
 		return (-1);
+	io->wbusy |= io->wlen + len > KGP_TLS_HSBUF;
 	if (len > io->wcap - io->wlen) {
 		if (kgp_tls_flush(io) == -1)
 			return (-1);
@@ -284,6 +291,40 @@ kgp_tls_flush(struct kgp_tls *io)
 	}
 	io->woff = io->wlen = 0;
 	return (0);
+}
+
+/*
+ * Give back the buffers of a quiet link, called at an interval (the
+ * keepalive's): a buffer that is empty and has not held more than
+ * KGP_TLS_HSBUF since the last call is freed, and comes back small with
+ * the next byte.  One that held more (a transfer under way) is kept: no
+ * system call and no realloc per read is added to a bulk transfer.
+ * idle: the caller knows that no byte has moved for a while; any empty
+ * buffer goes.
+ */
+void
+kgp_tls_trim(struct kgp_tls *io, int idle)
+{
+	if (idle)
+		io->rbusy = io->wbusy = 0;
+	if (io->roff == io->rlen && !io->rbusy && io->rcap > 0) {
+		free(io->rbuf);
+		io->rbuf = NULL;
+		io->rcap = io->roff = io->rlen = 0;
+	}
+	if (io->woff == io->wlen && !io->wbusy && io->wcap > 0) {
+		free(io->wbuf);
+		io->wbuf = NULL;
+		io->wcap = io->woff = io->wlen = 0;
+	}
+	io->rbusy = io->wbusy = 0;
+}
+
+/* The bytes the buffers hold now, both ways (used or not). */
+size_t
+kgp_tls_bufsize(struct kgp_tls *io)
+{
+	return (io->rcap + io->wcap);
 }
 
 /*

@@ -23,5 +23,7 @@ ssize_t		 kgp_tls_write(struct kgp_tls *, const void *, size_t);
 int		 kgp_tls_flush(struct kgp_tls *);
 size_t		 kgp_tls_buffered(struct kgp_tls *);
 size_t		 kgp_tls_unsent(struct kgp_tls *);
+void		 kgp_tls_trim(struct kgp_tls *, int);
+size_t		 kgp_tls_bufsize(struct kgp_tls *);
 
 #endif

@@ -345,7 +345,16 @@ static void
 resign_timer(int fd, short ev, void *arg)
 {
 	struct resign	*r = arg;
+	struct timeval	 tv = { RESIGN_IDLE_SEC - RESIGN_QUIET_SEC, 0 };
 
+	/* quiet for a while: its buffers go, the connection waits on */
+	if (r->trim) {
+		r->trim = 0;
+		if (r->io != NULL)
+			resign_tls_trim(r->io);
+		evtimer_add(r->timer, &tv);
+		return;
+	}
 	if (r->state < RESIGN_HTTP)
 		log_info("tunnel %s: %s: no TLS handshake for %s within %d s",
 		    r->tunnel_id, r->peer, r->host, RESIGN_HANDSHAKE_SEC);
@@ -524,7 +533,7 @@ resign_io(int fd, short ev, void *arg)
 static void
 resign_pump(struct resign *r)
 {
-	struct timeval	 tv = { RESIGN_IDLE_SEC, 0 }, now;
+	struct timeval	 tv = { RESIGN_QUIET_SEC, 0 }, now;
 	int		 moved = 0, progress, rv, rd, wr;
 
 	while (r->state == RESIGN_HANDSHAKE && !r->dead) {
@@ -587,11 +596,15 @@ resign_pump(struct resign *r)
 		resign_free(r);
 		return;
 	}
-	/* the idle timer again, at most once a second */
+	/*
+	 * The idle timer again, at most once a second: first for
+	 * RESIGN_QUIET_SEC (resign_timer() trims), then for the rest.
+	 */
 	if (moved && r->state >= RESIGN_HTTP &&
 	    event_base_gettimeofday_cached(env->base, &now) == 0 &&
 	    now.tv_sec != r->armed) {
 		r->armed = now.tv_sec;
+		r->trim = 1;
 		evtimer_add(r->timer, &tv);
 	}
 

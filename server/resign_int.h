@@ -47,6 +47,8 @@ struct resign {
 	int			 rd_on, wr_on;
 	struct event		*timer;
 	time_t			 armed;		/* the idle timer, last set */
+	int			 trim;		/* the timer's next expiry (in
+						   RESIGN_QUIET_SEC) trims */
 	uint8_t			*raw;		/* the ClientHello, before TLS */
 	size_t			 rawlen;
 	struct mint_wait	*mw;
@@ -97,6 +99,7 @@ void	 resign_tls_close(struct resign_tls *);
 int	 resign_tls_flush(struct resign_tls *);
 size_t	 resign_tls_buffered(struct resign_tls *);
 size_t	 resign_tls_unsent(struct resign_tls *);
+void	 resign_tls_trim(struct resign_tls *);
 const char *resign_tls_error(struct resign_tls *);
 const char *resign_tls_version(struct resign_tls *);
 

@@ -486,6 +486,14 @@ resign_tls_unsent(struct resign_tls *t)
 	return (t->io != NULL ? kgp_tls_unsent(t->io) : 0);
 }
 
+/* No byte has moved for a while: the buffers that are empty go. */
+void
+resign_tls_trim(struct resign_tls *t)
+{
+	if (t->io != NULL)
+		kgp_tls_trim(t->io, 1);
+}
+
 const char *
 resign_tls_error(struct resign_tls *t)
 {

@@ -201,21 +201,28 @@ route_upgrade(const struct http_head *h)
 }
 
 /*
- * Where a new stream goes: the least loaded session that is up; with
- * none up, a broken one (the stream waits for its resume); else none.
+ * Where a new stream goes: the least loaded session that is up, by the
+ * bytes crossing it or waiting in it (kgp_conn_stats()'s load, in
+ * KGP_LOAD_UNIT steps: a small answer does not count), then by its
+ * open streams; with none up, a broken one (the stream waits for its
+ * resume); else none.  A small request never queues behind a bulk
+ * transfer while another session carries only idle streams.
  */
 struct kgp_client *
 route_link(struct tunnel *t)
 {
 	struct kgp_client	*c, *best = NULL, *waiting = NULL;
 	struct kgp_conn_stats	 st;
-	uint64_t		 load = UINT64_MAX;
+	uint64_t		 load = UINT64_MAX, streams = UINT64_MAX;
 
 	TAILQ_FOREACH(c, &t->links, tentry) {
 		kgp_conn_stats(c->conn, &st);
-		if (st.up && st.streams_open < load) {
+		st.load /= KGP_LOAD_UNIT;
+		if (st.up && (st.load < load || (st.load == load &&
+		    st.streams_open < streams))) {
 			best = c;
-			load = st.streams_open;
+			load = st.load;
+			streams = st.streams_open;
 		} else if (st.broken && waiting == NULL)
 			waiting = c;
 	}

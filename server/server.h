@@ -213,6 +213,7 @@
 #define SNI_CONTENT_HANDSHAKE	22	/* a TLS record's first byte */
 #define RESIGN_HANDSHAKE_SEC	15	/* ClientHello, leaf and handshake */
 #define RESIGN_IDLE_SEC		300	/* no byte either way: closed */
+#define RESIGN_QUIET_SEC	2	/* ... its TLS buffers given back */
 #define RESIGN_BUF_MAX		(256 * 1024)	/* bytes waiting one way */
 #define RESIGN_MAX_TUNNEL	1024	/* open at once, per tunnel */
 

@@ -33,6 +33,7 @@
 #include "kgp.h"
 #include "kgp_tls.h"
 #include "log.h"
+#include "server.h"		/* route_link() */
 
 #include "testcert.h"
 
@@ -744,6 +745,79 @@ test_flow_control_isolation(void **state)
 	close(a[1]);
 	close(b[1]);
 	pair_teardown(&p);
+}
+
+/* n streams opened by the server of p, their browser ends in b */
+static void
+open_streams(struct pair *p, int *b, int n)
+{
+	int	 sv[2], i;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM |
+		    SOCK_NONBLOCK, 0, sv), 0);
+		assert_int_equal(kgp_conn_open_stream(p->server, sv[0], "h",
+		    "GET", 3), 0);
+		b[i] = sv[1];
+	}
+	for (i = 0; i < 3000 && p->napps < n; i++) {
+		event_base_loop(p->base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_int_equal(p->napps, n);
+}
+
+/*
+ * route_link(): a tunnel's two sessions, one with six idle kept-alive
+ * streams, the other with one stream carrying a bulk download (its app
+ * writes, its browser reads).  A new stream goes to the idle one, not
+ * behind the bulk; with neither busy, to the one with fewer streams.
+ */
+static void
+test_route_link_load(void **state)
+{
+	struct pair		 idle, bulk;
+	struct tunnel		 t;
+	struct kgp_client	 ci, cb;
+	unsigned char		 buf[65536];
+	int			 ib[6], bb[1], i;
+	uint64_t		 got = 0;
+	ssize_t			 n;
+
+	pair_setup(&idle, "s3cret", NULL);
+	pair_setup(&bulk, "s3cret", NULL);
+	run_until(&idle, &idle.client_up, 3000);
+	run_until(&bulk, &bulk.client_up, 3000);
+	open_streams(&idle, ib, 6);
+	open_streams(&bulk, bb, 1);
+	memset(&t, 0, sizeof(t));
+	memset(&ci, 0, sizeof(ci));
+	memset(&cb, 0, sizeof(cb));
+	TAILQ_INIT(&t.links);
+	ci.conn = idle.server;
+	cb.conn = bulk.server;
+	TAILQ_INSERT_TAIL(&t.links, &ci, tentry);
+	TAILQ_INSERT_TAIL(&t.links, &cb, tentry);
+	/* both quiet: the fewer streams */
+	assert_ptr_equal(route_link(&t), &cb);
+
+	memset(buf, 'd', sizeof(buf));
+	for (i = 0; i < 20000 && got < 16 * 1024 * 1024; i++) {
+		(void)write(bulk.app_fds[0], buf, sizeof(buf));
+		event_base_loop(bulk.base, EVLOOP_NONBLOCK);
+		event_base_loop(idle.base, EVLOOP_NONBLOCK);
+		while ((n = read(bb[0], buf, sizeof(buf))) > 0)
+			got += n;
+	}
+	assert_true(got >= 16 * 1024 * 1024);
+	/* in flight: the new stream goes to the idle streams */
+	assert_ptr_equal(route_link(&t), &ci);
+
+	for (i = 0; i < 6; i++)
+		close(ib[i]);
+	close(bb[0]);
+	pair_teardown(&idle);
+	pair_teardown(&bulk);
 }
 
 /*
@@ -2874,6 +2948,7 @@ main(void)
 		cmocka_unit_test(test_stream_bytes_and_close),
 		cmocka_unit_test(test_local_stream),
 		cmocka_unit_test(test_flow_control_isolation),
+		cmocka_unit_test(test_route_link_load),
 		cmocka_unit_test(test_resume_both_notice),
 		cmocka_unit_test(test_resume_client_end_shut),
 		cmocka_unit_test(test_resume_server_unaware),

@@ -133,10 +133,10 @@ step(struct end *e)
 	e->want_out += ret == TLS_WANT_POLLOUT;
 }
 
+/* A bulk transfer both ways over e, which the caller frees. */
 static void
-transfer(int bufsz)
+transfer_ends(struct end *e, int bufsz)
 {
-	struct end	 e[2];
 	int		 turns;
 
 	ends_setup(e, bufsz);
@@ -155,7 +155,33 @@ transfer(int bufsz)
 	if (bufsz < 64 * 1024)
 		/* the small buffers did push back */
 		assert_true(e[0].want_out + e[1].want_out > 0);
+}
+
+static void
+transfer(int bufsz)
+{
+	struct end	 e[2];
+
+	transfer_ends(e, bufsz);
 	ends_teardown(e);
+}
+
+/* A few bytes from a to b, as a keepalive's ping would be. */
+static void
+small_message(struct end *a, struct end *b)
+{
+	const char	 msg[] = "ping";
+	char		 buf[64];
+	ssize_t		 n = TLS_WANT_POLLIN;
+	int		 turns;
+
+	assert_int_equal(kgp_tls_write(a->io, msg, sizeof(msg)),
+	    sizeof(msg));
+	assert_int_equal(kgp_tls_flush(a->io), 0);
+	for (turns = 0; turns < 1000 && n == TLS_WANT_POLLIN; turns++)
+		n = kgp_tls_read(b->io, buf, sizeof(buf));
+	assert_int_equal(n, sizeof(msg));
+	assert_memory_equal(buf, msg, sizeof(msg));
 }
 
 static void
@@ -170,6 +196,38 @@ test_large_socket_buffers(void **state)
 {
 	(void)state;
 	transfer(1024 * 1024);
+}
+
+/*
+ * After a bulk transfer the buffers are large; they stay while the
+ * transfer goes on (a trim that follows it keeps them), and a quiet
+ * interval with only a small message in it gives them back.  They come
+ * again, small, for the next bytes.
+ */
+static void
+test_trim_after_bulk(void **state)
+{
+	struct end	 e[2];
+	int		 i;
+
+	(void)state;
+	transfer_ends(e, 1024 * 1024);
+	for (i = 0; i < 2; i++) {
+		assert_true(kgp_tls_bufsize(e[i].io) > 256 * 1024);
+		kgp_tls_trim(e[i].io, 0);		/* busy since the last */
+		assert_true(kgp_tls_bufsize(e[i].io) > 256 * 1024);
+	}
+	small_message(&e[0], &e[1]);
+	small_message(&e[1], &e[0]);
+	for (i = 0; i < 2; i++) {
+		kgp_tls_trim(e[i].io, 0);		/* quiet: given back */
+		assert_int_equal(kgp_tls_bufsize(e[i].io), 0);
+	}
+	small_message(&e[0], &e[1]);
+	small_message(&e[1], &e[0]);
+	for (i = 0; i < 2; i++)
+		assert_true(kgp_tls_bufsize(e[i].io) <= 2 * 4096);
+	ends_teardown(e);
 }
 
 /* A connect on a context that is not a client fails and keeps it. */
@@ -253,6 +311,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_small_socket_buffers),
 		cmocka_unit_test(test_large_socket_buffers),
+		cmocka_unit_test(test_trim_after_bulk),
 		cmocka_unit_test(test_connect_failure),
 		cmocka_unit_test(test_raw_write_slow_reader),
 	};
