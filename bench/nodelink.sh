@@ -5,7 +5,8 @@
 # client connected to C; nginx as the application (1 KiB and 1 GiB
 # files).  The same tunnel is measured through C's entry port (the
 # owning node: entry -> KGP -> sc) and through A's (the forwarding node:
-# entry -> node link -> C's entry -> KGP -> sc), in turn:
+# entry -> node link -> C, whose KGP worker splices it onto the client's
+# stream -> sc), in turn:
 #   - wrk -t2, 1 KiB, 50 connections kept alive: requests/s;
 #   - wrk -t2, 1 KiB, 50 connections, a new one a request: requests/s
 #     (each is a new stream on the node link);
@@ -14,10 +15,12 @@
 # target of issue 21 (>= 0.7).  It asserts nothing and exits 0 unless the
 # set-up fails.
 #
-#   bench/nodelink.sh [-d seconds] [-r repeat] [BUILDDIR]
+#   bench/nodelink.sh [-d seconds] [-r repeat] [-p] [BUILDDIR]
 #
 # -d         seconds of each wrk run (default 5)
 # -r         runs of each measure (default 1)
+# -p         node A on the last CPU alone and all else on the others
+#            (taskset), as when the forwarding node is a host of its own
 # BUILDDIR   meson build directory (default build; set up if missing)
 # SC_BENCH_PORT  the first of its ports (default 24500; it uses 3 above)
 # PG_BIN     PostgreSQL's programs (default /usr/lib/postgresql/15/bin)
@@ -27,11 +30,13 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 duration=5
 repeat=1
+pin=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-d) duration=$2; shift 2 ;;
 	-r) repeat=$2; shift 2 ;;
-	-h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+	-p) pin=1; shift ;;
+	-h|--help) sed -n '2,31p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -62,6 +67,16 @@ BENCH_NAME="nodelink bench"
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
 bench_build "$builddir"
+# -p: node A on a CPU of its own, everything else on the others, as when
+# the forwarding node is a host of its own (as in a cluster)
+ncpu=$(nproc)
+a_cpu=()
+if [ "$pin" = 1 ]; then
+	last=$((ncpu - 1))
+	[ "$last" -ge 1 ] || die "-p needs 2 CPUs or more"
+	taskset -p -c "0-$((last - 1))" $$ >/dev/null || die "taskset failed"
+	a_cpu=(taskset -c "$last")
+fi
 trap bench_cleanup EXIT
 trap 'exit 1' INT TERM
 
@@ -106,7 +121,7 @@ c_row() {
 wait_for 10 c_row || die "node C's row or the tunnel's node not written"
 
 # node A: it learns the tunnel from the database (and NOTIFY)
-"$B/server/sc-server" -d --db "$DB" --node nodea -s "$tmp/stateA" \
+"${a_cpu[@]}" "$B/server/sc-server" -d --db "$DB" --node nodea -s "$tmp/stateA" \
     -R "$REST_A" -K "$KGP_A" -E "$A" -G none -g 3600 >"$tmp/nodea.log" 2>&1 &
 pids+=($!)
 wait_for 10 curl -s -o /dev/null "http://$REST_A/rest/v1/" ||
@@ -138,6 +153,7 @@ for i in $(seq 1 "$repeat"); do
 done
 
 echo
-echo "== sc node links (issue 21), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr)"
+echo "== sc node links (issue 21), $(date -u '+%Y-%m-%d %H:%M UTC'), $ncpu cores, $(uname -sr)"
 echo "The same tunnel, its client on node C: through C's entry (owning) and A's (forwarding), same run"
+[ "$pin" = 1 ] && echo "(-p: node A on CPU $last alone, all else on CPUs 0-$((last - 1)))"
 three_table owning forwarding forwarding/owning 0.7 R own fwd
