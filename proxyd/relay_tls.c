@@ -58,6 +58,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -440,7 +441,9 @@ up_tls_start(struct stream *s, int proxy)
 		r = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl),
 		    host) == 1;
 	else
-		r = SSL_set_tlsext_host_name(t->ssl, host) == 1 &&
+		/* SSL_set_tlsext_host_name() as such: its cast drops const */
+		r = SSL_ctrl(t->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+		    TLSEXT_NAMETYPE_host_name, (void *)(uintptr_t)host) == 1 &&
 		    SSL_set1_host(t->ssl, host) == 1;
 	if (!r) {
 		snprintf(u->tls_err, sizeof(u->tls_err), "bad server name %.100s",
