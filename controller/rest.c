@@ -866,7 +866,6 @@ rest_get_async(struct event_base *base, const char *id, long connect_sec,
     long total_sec, rest_get_cb cb, void *arg)
 {
 	char	 url[2048];
-	int	 running;
 
 	if (curl == NULL || ra.easy != NULL)
 		return (-1);
@@ -904,12 +903,15 @@ rest_get_async(struct event_base *base, const char *id, long connect_sec,
 	curl_easy_setopt(ra.easy, CURLOPT_CONNECTTIMEOUT,
 	    connect_sec < total_sec ? connect_sec : total_sec);
 	curl_easy_setopt(ra.easy, CURLOPT_TIMEOUT, total_sec);
+	/*
+	 * libcurl arms its timer at 0 ms here: the loop starts the request
+	 * (rest_async_timeout()), so that however it ends, even at once,
+	 * rest_async_check() sees it and the callback runs
+	 */
 	if (curl_multi_add_handle(ra.multi, ra.easy) != CURLM_OK) {
 		rest_async_end();
 		return (-1);
 	}
-	/* libcurl asks for its timer (0: now) and its sockets from here */
-	curl_multi_socket_action(ra.multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	return (0);
 }
 
