@@ -43,7 +43,7 @@
 # It is not a test: it asserts nothing and exits 0 unless the set-up fails.
 #
 #   bench/run.sh [--install] [-d seconds] [-r repeat] [-n streams]
-#                [--resign-only] [--gateway-only] [BUILDDIR]
+#                [--resign-only] [--gateway-only] [--cpu-only] [BUILDDIR]
 #
 # --install  apt-get install what it needs (Debian 12, root): nginx-light
 #            wrk openssh-server openssh-client tinyproxy curl python3 gcc
@@ -53,6 +53,9 @@
 # -n         idle streams (default 10000)
 # --resign-only  only the TLS resigning measures (a minute)
 # --gateway-only only the gateway against the entry port (half a minute)
+# --cpu-only  only ours' CPU seconds per GiB of each side, -r times (one
+#            1 GiB download inside CONNECT each; no resigning tunnel, so
+#            that an older build can be measured the same way)
 # BUILDDIR   meson build directory (default build; set up if missing)
 # SC_BENCH_PORT  the first of its loopback ports (default 24300; it uses
 #            up to 88 above it)
@@ -66,6 +69,7 @@ nstreams=10000
 install=0
 resign_only=0
 gateway_only=0
+cpu_only=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--install) install=1; shift ;;
@@ -74,7 +78,8 @@ while [ $# -gt 0 ]; do
 	-n) nstreams=$2; shift 2 ;;
 	--resign-only) resign_only=1; shift ;;
 	--gateway-only) gateway_only=1; shift ;;
-	-h|--help) sed -n '2,54p' "$0"; exit 0 ;;
+	--cpu-only) cpu_only=1; shift ;;
+	-h|--help) sed -n '2,57p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -164,7 +169,9 @@ wait_for 10 curl -sf -o /dev/null "http://$APP/1k" || die "nginx does not answer
 # ours: the tunnel
 key=$("$B/server/sc-server" -s "$tmp/state" user add bench) ||
     die "sc-server user add failed"
-"$B/server/sc-server" -d -s "$tmp/state" -R "$REST" -K "$KGP" -G "$GATEWAY" \
+gwopt=(-G "$GATEWAY")
+[ "$cpu_only" = 0 ] || gwopt=()	# an older build may not have -G
+"$B/server/sc-server" -d -s "$tmp/state" -R "$REST" -K "$KGP" "${gwopt[@]}" \
     >"$tmp/server.log" 2>&1 &
 server_pid=$!
 pids+=($server_pid)
@@ -172,17 +179,23 @@ wait_for 10 curl -s -o /dev/null "http://$REST/rest/v1/" ||
     die "sc-server did not start"
 # the CONNECT measures pass TLS through (-B all); the resigning ones use
 # a second tunnel, which resigns as by default
+bopt=(-B all)
+# an older build (--cpu-only) that passes everything through has no -B
+"$B/controller/sc" -h 2>&1 | grep -q -- -B || bopt=()
 "$B/controller/sc" -u bench -k "$key" -i bench -x "http://$REST/rest/v1" \
-    -f "$tmp/ready" -d "$tmp/sc.pid" --ctl-socket "$tmp/ctl.sock" -B all \
+    -f "$tmp/ready" -d "$tmp/sc.pid" --ctl-socket "$tmp/ctl.sock" "${bopt[@]}" \
     >"$tmp/sc.log" 2>&1 &
 sc_pid=$!
 pids+=($sc_pid)
-"$B/controller/sc" -u bench -k "$key" -i bench-resign -x "http://$REST/rest/v1" \
-    -f "$tmp/ready-resign" -d "$tmp/sc-resign.pid" \
-    --ctl-socket "$tmp/ctl-resign.sock" >"$tmp/sc-resign.log" 2>&1 &
-pids+=($!)
+if [ "$cpu_only" = 0 ]; then
+	"$B/controller/sc" -u bench -k "$key" -i bench-resign -x "http://$REST/rest/v1" \
+	    -f "$tmp/ready-resign" -d "$tmp/sc-resign.pid" \
+	    --ctl-socket "$tmp/ctl-resign.sock" >"$tmp/sc-resign.log" 2>&1 &
+	pids+=($!)
+fi
 wait_for 30 test -e "$tmp/ready" || die "sc did not come up"
-wait_for 30 test -e "$tmp/ready-resign" || die "the second sc did not come up"
+[ "$cpu_only" = 1 ] || wait_for 30 test -e "$tmp/ready-resign" ||
+    die "the second sc did not come up"
 # entry_of NAME: the entry proxy of the tunnel NAME
 entry_of() {
 	curl -sS -u "bench:$key" "http://$REST/rest/v1/bench/tunnels?full=true" |
@@ -190,11 +203,14 @@ entry_of() {
 print([t for t in json.load(sys.stdin) if t["tunnel_identifier"] == sys.argv[1]][0]["entry_proxy"])' "$1"
 }
 entry=$(entry_of bench) || die "no entry proxy"
-entry_rs=$(entry_of bench-resign) || die "no entry proxy for the resigning tunnel"
 curl -sf -o /dev/null -x "http://$entry" "http://$APP/1k" ||
     die "no answer through the tunnel"
-curl -sf -o /dev/null -k -x "http://$entry_rs" "https://$A:$APP_TLS_PORT/1k" ||
-    die "no answer through resigned TLS"
+if [ "$cpu_only" = 0 ]; then
+	entry_rs=$(entry_of bench-resign) ||
+	    die "no entry proxy for the resigning tunnel"
+	curl -sf -o /dev/null -k -x "http://$entry_rs" "https://$A:$APP_TLS_PORT/1k" ||
+	    die "no answer through resigned TLS"
+fi
 
 # TLS resigning (issue 16): passthrough (the first tunnel, -B all) and
 # resigned (the second) in the same run.  Sets RS[...].
@@ -319,6 +335,37 @@ if [ "$gateway_only" = 1 ]; then
 	exit 0
 fi
 
+# CPU seconds per GiB of each side of a tunnel for one 1 GiB download
+# inside CONNECT: cpu_per_gib PATH "CLIENT PIDS" "SERVER PIDS"; sets
+# R[cpuc.PATH] and R[cpus.PATH].  On two hosts, each side's cost per
+# byte is what bounds its throughput.
+cpu_per_gib() {
+	local path=$1 cli=$2 srv=$3 c0 s0 c1 s1
+	# shellcheck disable=SC2086 # the lists are pids
+	c0=$(cpu_tree $cli) s0=$(cpu_tree $srv)
+	python3 "$top/bench/helpers.py" xfer down "${tunnel[$path]}" "$APP" \
+	    /1g 1 $((1024 * MiB)) >/dev/null 2>>"$tmp/xfer.log"
+	# shellcheck disable=SC2086
+	c1=$(cpu_tree $cli) s1=$(cpu_tree $srv)
+	R[cpuc.$path]=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+	R[cpus.$path]=$(awk -v t=$((s1 - s0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+}
+
+if [ "$cpu_only" = 1 ]; then
+	declare -A tunnel=([ours]=tunnel:$entry) R
+	MiB=1048576 cc=() cs=()
+	for i in $(seq 1 "$repeat"); do
+		echo "bench: CPU per GiB, run $i ..."
+		cpu_per_gib ours "$sc_pid" "$server_pid"
+		cc+=("${R[cpuc.ours]}") cs+=("${R[cpus.ours]}")
+	done
+	echo
+	echo "== sc benchmark (--cpu-only), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "CPU s per GiB down inside CONNECT, client side (sc, kgpd, proxyd): ${cc[*]}"
+	echo "CPU s per GiB down inside CONNECT, server side (sc-server):        ${cs[*]}"
+	exit 0
+fi
+
 if [ "$resign_only" = 1 ]; then
 	bench_resign
 	echo
@@ -438,22 +485,6 @@ bench_connrate() {
 	sleep 1	# let TIME_WAIT ports settle a little
 }
 
-
-# CPU seconds per GiB of each side of a tunnel for one 1 GiB download
-# inside CONNECT: cpu_per_gib PATH "CLIENT PIDS" "SERVER PIDS"; sets
-# R[cpuc.PATH] and R[cpus.PATH].  On two hosts, each side's cost per
-# byte is what bounds its throughput.
-cpu_per_gib() {
-	local path=$1 cli=$2 srv=$3 c0 s0 c1 s1
-	# shellcheck disable=SC2086 # the lists are pids
-	c0=$(cpu_tree $cli) s0=$(cpu_tree $srv)
-	python3 "$top/bench/helpers.py" xfer down "${tunnel[$path]}" "$APP" \
-	    /1g 1 $((1024 * MiB)) >/dev/null 2>>"$tmp/xfer.log"
-	# shellcheck disable=SC2086
-	c1=$(cpu_tree $cli) s1=$(cpu_tree $srv)
-	R[cpuc.$path]=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
-	R[cpus.$path]=$(awk -v t=$((s1 - s0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
-}
 
 MiB=1048576
 for p in "${paths[@]}"; do
