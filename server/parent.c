@@ -912,7 +912,8 @@ parent_node_drain(void)
 /*
  * A HELLO waits in the KGP worker for a tunnel it has not heard of: the
  * parent reads that tunnel now (the REST worker adds it to the KGP
- * worker's), or says there is none.
+ * worker's), or says there is none; then that the read is done, which
+ * frees its place among the KGP worker's KGP_HOLD_MAX.
  */
 static int
 parent_tunnel_ask(struct imsgev *iev, struct imsg *imsg)
@@ -922,6 +923,8 @@ parent_tunnel_ask(struct imsgev *iev, struct imsg *imsg)
 	memcpy(&ref, imsg->data, sizeof(ref));
 	dbmsg_ask(W_REST->chan ? &W_REST->iev : NULL, ref.id,
 	    parent_tunnel_none);
+	/* found, not found or not read: the KGP worker may ask again */
+	parent_to(W_KGP, IMSG_SRV_TUNNEL_READ, &ref, sizeof(ref));
 	return (IMSGEV_OK);
 }
 

@@ -54,6 +54,10 @@
 #define KGP_HANDSHAKE_MIN_SEC	3
 #define KGP_HOLD_MS		1000	/* a cluster's HELLO for a tunnel not
 					   known here yet waits so long */
+#define KGP_HOLD_MAX		64	/* ... so many at once, and so many
+					   reads asked of the parent and not
+					   yet answered: beyond, try again */
+#define KGP_HOLD_LOG_SEC	10	/* one line for those so often */
 #define KGP_WAITING_ADDR	128	/* sc opens one per CPU at once */
 #define KGP_WAITING_MAX		1024	/* a quarter of the descriptors */
 
@@ -880,6 +884,7 @@ void		 kgp_server_close_all(void);
 void		 kgp_server_shutdown_check(void);
 void		 kgp_server_stats(struct srv_kgp_stats *);
 void		 kgp_server_held(const char *, int);
+void		 kgp_server_asked(const char *);
 
 /* state.c */
 void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,
