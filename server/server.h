@@ -146,6 +146,10 @@
 #define NODE_HEARTBEAT_SEC	2	/* a node's row written so often */
 #define NODE_DEAD_SEC		10	/* a heartbeat older: the node is down */
 #define NODES_MAX		256	/* nodes the REST worker places on */
+#define PLACE_PENDING_SEC	10	/* a tunnel placed counts on its node
+					   so long at most, until the node's
+					   figures show it */
+#define PLACE_PENDING_MAX	1024	/* ... so many, the oldest forgotten */
 /*
  * Node links (nodelink.c, nodemap.c; kgp.7 "Node links"): a browser at
  * one node's entry for a tunnel whose client session is on another goes
@@ -747,6 +751,9 @@ void		 place_nodes(const void *, size_t);
 void		 place_pick(const struct tunnel *, int, const char **, int *,
 		    const char **);
 void		 place_metrics(FILE *);
+void		 place_nodes_at(const void *, size_t, int64_t);
+void		 place_pick_at(const struct tunnel *, int, const char **,
+		    int *, const char **, int64_t);
 
 /* node.c: the parent's side of a cluster */
 struct srv_tstate;
