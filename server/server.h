@@ -774,7 +774,8 @@ void		 dbmsg_ask(struct imsgev *, const char *,
 void		 dbmsg_watch(void (*)(void));
 void		 dbmsg_send_accounts(struct imsgev *);
 const char	*dbmsg_tunnels_source(void);
-void		 dbmsg_send_state(struct imsgev *);
+char		*dbmsg_state(size_t *);
+void		 dbmsg_send_state(struct imsgev *, char *, size_t);
 void		 dbmsg_aside(void);
 int		 dbmsg_save(struct imsgev *, const char *, size_t);
 int		 dbmsg_event(struct imsgev *, struct imsg *);
