@@ -127,7 +127,8 @@ many() {
 	    4444 "$secret" "$@" >"$f" || fail "nodehello --many: $(cat "$f")"
 	[ "$(wc -l <"$f")" = $# ] || fail "not one answer per HELLO: $(cat "$f")"
 }
-wait_for 10 test -n "$(metric sc_server_kgp_hold_reads_total)" ||
+has_reads() { [ -n "$(metric sc_server_kgp_hold_reads_total)" ]; }
+wait_for 10 has_reads ||
     fail "no sc_server_kgp_hold_reads_total in b's /metrics"
 reads0=$(metric sc_server_kgp_hold_reads_total)
 refused0=$(metric sc_server_kgp_hold_refused_total)
@@ -152,7 +153,8 @@ bad=$(awk '$3 != "error" || $4 != 5 || $2 >= 500' "$TMP/over")
 # wait for it without a read of their own
 bad=$(awk '$3 != "error" || $4 != 5 || $2 < 900' "$TMP/again")
 [ -z "$bad" ] || fail "HELLOs for an id whose read is asked did not wait: $bad"
-wait_for 10 test "$(metric sc_server_kgp_hold_refused_total)" = $((refused0 + 16)) ||
+refused_is() { [ "$(metric sc_server_kgp_hold_refused_total)" = "$1" ]; }
+wait_for 10 refused_is $((refused0 + 16)) ||
     fail "b's /metrics: $(metric sc_server_kgp_hold_refused_total) HELLOs refused, not $refused0 + 16"
 reads=$(metric sc_server_kgp_hold_reads_total)
 [ "$reads" = $((reads0 + 64)) ] ||
@@ -162,7 +164,8 @@ grep -q "KGP: 1 HELLO for tunnels not known here told to try again: .* 64 reads 
 ok "$((${#held[@]} + ${#over[@]})) made-up ids at once, b's parent stopped: 64 waited $(sort -n -k2 "$TMP/held" | awk 'NR == 1 { print $2 }')+ ms, 16 told to try again in $(sort -n -k2 "$TMP/over" | awk 'END { print $2 }') ms at most, 64 reads asked"
 # the parent answered them all: a made-up id is refused again, a real
 # tunnel welcomed
-wait_for 10 test "$(reads_logged)" -ge $((logged0 + 64)) ||
+reads_done() { [ "$(reads_logged)" -ge "$1" ]; }
+wait_for 10 reads_done $((logged0 + 64)) ||
     fail "b's parent read $(($(reads_logged) - logged0)) of the 64 tunnels"
 hello "$(openssl rand -hex 16)" "$secret"
 case $ANS in
