@@ -210,4 +210,11 @@ place_metrics(FILE *f)
 	for (i = 0; i < nnodes; i++)
 		fprintf(f, "sc_server_cluster_node_sessions{node=\"%s\"} "
 		    "%lld\n", nodes[i].name, (long long)nodes[i].tunnels);
+	place_expire(mono_ms());
+	fprintf(f, "# HELP sc_server_cluster_node_placed Tunnels this node "
+	    "placed on a node that its figures do not show yet.\n"
+	    "# TYPE sc_server_cluster_node_placed gauge\n");
+	for (i = 0; i < nnodes; i++)
+		fprintf(f, "sc_server_cluster_node_placed{node=\"%s\"} %zu\n",
+		    nodes[i].name, place_pending_on(nodes[i].name));
 }
