@@ -147,7 +147,7 @@ kill -CONT "$SERVER_B"
 bad=$(awk '$3 != "error" || $4 != 5 || $2 < 900' "$TMP/held")
 [ -z "$bad" ] || fail "HELLOs within the bound, not each 'error 5' after the hold: $bad"
 # those beyond: try again at once
-bad=$(awk '$3 != "error" || $4 != 5 || $2 >= 500' "$TMP/over")
+bad=$(awk '$3 != "error" || $4 != 5 || $2 >= 700' "$TMP/over")
 [ -z "$bad" ] || fail "HELLOs beyond KGP_HOLD_MAX not told to try again at once: $bad"
 # the same id again: its read is asked (the parent is stopped), so they
 # wait for it without a read of their own
