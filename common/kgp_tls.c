@@ -17,7 +17,8 @@
  * needs more, and a server holding many handshakes that never end holds
  * little for each.  They go again once the link is quiet
  * (kgp_tls_trim(), on the keepalive's tick): a server whose thousand
- * links each once carried a bulk transfer does not keep 512 KiB for each.
+ * links each once carried a bulk transfer does not keep 512 KiB for each;
+ * the small ones of a link that only pings go after KGP_TLS_QUIET_TICKS.
  *
  * The object owns the TLS context, never the socket.
  */
@@ -53,7 +54,11 @@ struct kgp_tls {
 	size_t		 woff;
 	size_t		 wlen;
 	int		 wbusy;		/* the writes held more, likewise */
+	int		 rquiet;	/* trims in a row rbuf was quiet */
+	int		 wquiet;	/* ... wbuf */
 };
+
+static int	 io_quiet(size_t, int, int *, int);
 
 /* Make *buf hold cap bytes (it keeps what it has).  -1: out of memory. */
 static int
@@ -296,28 +301,48 @@ kgp_tls_flush(struct kgp_tls *io)
 /*
  * Give back the buffers of a quiet link, called at an interval (the
  * keepalive's): a buffer that is empty and has not held more than
- * KGP_TLS_HSBUF since the last call is freed, and comes back small with
- * the next byte.  One that held more (a transfer under way) is kept: no
- * system call and no realloc per read is added to a bulk transfer.
- * idle: the caller knows that no byte has moved for a while; any empty
- * buffer goes.
+ * KGP_TLS_HSBUF since the last call is quiet.  A quiet buffer that grew
+ * past KGP_TLS_HSBUF is freed at once; a small one only once it has
+ * been quiet KGP_TLS_QUIET_TICKS calls in a row, so that a link that
+ * only pings does not free and get back its 4 KiB at every tick.  Both
+ * come back small with the next byte.  One that held more (a transfer
+ * under way) is kept: no system call and no realloc per read is added
+ * to a bulk transfer.  idle: the caller knows that no byte has moved
+ * for a while; any empty buffer goes.
  */
 void
 kgp_tls_trim(struct kgp_tls *io, int idle)
 {
 	if (idle)
 		io->rbusy = io->wbusy = 0;
-	if (io->roff == io->rlen && !io->rbusy && io->rcap > 0) {
+	if (io_quiet(io->rcap, io->roff == io->rlen && !io->rbusy,
+	    &io->rquiet, idle)) {
 		free(io->rbuf);
 		io->rbuf = NULL;
 		io->rcap = io->roff = io->rlen = 0;
 	}
-	if (io->woff == io->wlen && !io->wbusy && io->wcap > 0) {
+	if (io_quiet(io->wcap, io->woff == io->wlen && !io->wbusy,
+	    &io->wquiet, idle)) {
 		free(io->wbuf);
 		io->wbuf = NULL;
 		io->wcap = io->woff = io->wlen = 0;
 	}
 	io->rbusy = io->wbusy = 0;
+}
+
+/* kgp_tls_trim() of one buffer (cap bytes; quiet or not): 1 if it goes. */
+static int
+io_quiet(size_t cap, int quiet, int *ticks, int idle)
+{
+	if (!quiet || cap == 0) {
+		*ticks = 0;
+		return (0);
+	}
+	if (idle || cap > KGP_TLS_HSBUF || ++*ticks >= KGP_TLS_QUIET_TICKS) {
+		*ticks = 0;
+		return (1);
+	}
+	return (0);
 }
 
 /* The bytes the buffers hold now, both ways (used or not). */

@@ -7,6 +7,13 @@
 
 #include <sys/types.h>
 
+/*
+ * kgp_tls_trim(): a small buffer (4 KiB, what a link that only pings
+ * uses) goes after so many ticks in a row on which it held no more; a
+ * larger one at the first
+ */
+#define KGP_TLS_QUIET_TICKS	10
+
 struct tls;
 struct kgp_tls;
 

@@ -4,8 +4,8 @@
  * Once the app's socket is connected, its bufferevent goes under a
  * filter bufferevent that the rest of the relay uses as the app's side
  * as before: plaintext in and out, ciphertext below.  OpenSSL reads and
- * writes through a BIO of ours (up_bio) on the socket's buffers, so the
- * TLS engine never touches the socket itself.
+ * writes through a BIO of ours (common/bio_bev.c) on the socket's
+ * buffers, so the TLS engine never touches the socket itself.
  *
  * On OpenSSL directly: one client context (SSL_CTX), made with the
  * configuration, and an SSL a connection (a few microseconds).  Through
@@ -73,7 +73,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-#include "evread.h"
+#include "bio_bev.h"
 #include "log.h"
 #include "proxyd.h"
 #include "relay_int.h"
@@ -88,12 +88,11 @@
 /* what the filter's functions and the BIO share */
 struct up_tls {
 	SSL			*ssl;
-	struct bufferevent	*below;		/* the socket's */
+	struct bio_bev		 bio;		/* the socket's bufferevent */
 	struct bufferevent	*bev;		/* the filter: the relay's */
 	struct stream		*s;
 	int			 done;		/* the handshake */
 	int			 proxy;		/* to the upstream proxy */
-	int			 direct;	/* below is the socket itself */
 	int			 failed;	/* TLS failed: no session kept */
 	char			 key[UP_TLS_KEYLEN];
 };
@@ -107,7 +106,6 @@ struct up_sess {
 TAILQ_HEAD(up_sessq, up_sess);
 
 static SSL_CTX		*tls_ctx;
-static BIO_METHOD	*tls_bio;
 static uint8_t		*tls_ca;
 static size_t		 tls_calen;
 /* most recently used first */
@@ -141,59 +139,6 @@ up_tls_ca(const void *buf, size_t len)
 	tls_ca = p;
 	tls_calen += len;
 	return (0);
-}
-
-/* OpenSSL reads ciphertext from the socket's input buffer ... */
-static int
-up_bio_read(BIO *b, char *buf, int len)
-{
-	struct up_tls	*t = BIO_get_data(b);
-	int		 n;
-
-	BIO_clear_retry_flags(b);
-	if (len <= 0)
-		return (0);
-	n = evbuffer_remove(bufferevent_get_input(t->below), buf, len);
-	if (n <= 0) {
-		BIO_set_retry_read(b);
-		return (-1);
-	}
-	return (n);
-}
-
-/*
- * ... and writes it to the socket's output buffer, all of it; straight
- * to the socket when nothing waits there (and the socket is below, not
- * another TLS): a bufferevent would arm its write event, wait a turn of
- * the loop and disarm it, two epoll_ctl for each request to the app.
- */
-static int
-up_bio_write(BIO *b, const char *buf, int len)
-{
-	struct up_tls	*t = BIO_get_data(b);
-
-	BIO_clear_retry_flags(b);
-	if (len <= 0)
-		return (0);
-	if ((t->direct ? bev_write_buf(t->below, buf, len) :
-	    evbuffer_add(bufferevent_get_output(t->below), buf, len)) == -1)
-		return (-1);
-	return (len);
-}
-
-static long
-up_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-	struct up_tls	*t = BIO_get_data(b);
-
-	switch (cmd) {
-	case BIO_CTRL_FLUSH:
-		return (1);
-	case BIO_CTRL_PENDING:
-		return (evbuffer_get_length(bufferevent_get_input(t->below)));
-	default:
-		return (0);
-	}
 }
 
 /* The cache's entry for key, or NULL. */
@@ -321,13 +266,7 @@ up_tls_init(void)
 	    NULL) != 1 || (ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		return (-1);
 	SSL_CTX_free(ctx);
-	if ((tls_bio = BIO_meth_new(BIO_get_new_index() |
-	    BIO_TYPE_SOURCE_SINK, "proxyd-app")) == NULL ||
-	    BIO_meth_set_read(tls_bio, up_bio_read) != 1 ||
-	    BIO_meth_set_write(tls_bio, up_bio_write) != 1 ||
-	    BIO_meth_set_ctrl(tls_bio, up_bio_ctrl) != 1)
-		return (-1);
-	return (0);
+	return (bio_bev_init());
 }
 
 /*
@@ -407,7 +346,7 @@ up_tls_start(struct stream *s, int proxy)
 	BIO			*bio;
 	int			 r;
 
-	if (tls_ctx == NULL || tls_bio == NULL) {
+	if (tls_ctx == NULL) {
 		/* a stream before IMSG_PROXY_CONFIG */
 		strlcpy(u->tls_err, "proxyd has no TLS configuration yet",
 		    sizeof(u->tls_err));
@@ -418,7 +357,7 @@ up_tls_start(struct stream *s, int proxy)
 	ERR_clear_error();
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
 	    (t->ssl = SSL_new(tls_ctx)) == NULL ||
-	    (bio = BIO_new(tls_bio)) == NULL) {
+	    (bio = bio_bev_new(&t->bio)) == NULL) {
 		if (t != NULL)
 			SSL_free(t->ssl);
 		free(t);
@@ -427,13 +366,12 @@ up_tls_start(struct stream *s, int proxy)
 		return (-1);
 	}
 	t->s = s;
-	t->below = u->bev;
-	t->proxy = proxy;
-	t->direct = bufferevent_get_underlying(u->bev) == NULL &&
+	/* straight to the socket, when below is the socket itself */
+	t->bio.bev = u->bev;
+	t->bio.direct = bufferevent_get_underlying(u->bev) == NULL &&
 	    bufferevent_getfd(u->bev) != -1;
+	t->proxy = proxy;
 	snprintf(t->key, sizeof(t->key), "%s %s", host, port);
-	BIO_set_data(bio, t);
-	BIO_set_init(bio, 1);
 	SSL_set_bio(t->ssl, bio, bio);
 	SSL_set_app_data(t->ssl, t);
 	SSL_set_connect_state(t->ssl);

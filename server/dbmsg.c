@@ -334,12 +334,15 @@ dbmsg_tunnels_source(void)
 	return (access(tunnels_file, F_OK) == 0 ? tunnels_file : db_file());
 }
 
-/* The registry for a new REST worker. */
-void
-dbmsg_send_state(struct imsgev *iev)
+/*
+ * The registry for a new REST worker, malloc'ed (*len bytes and a NUL),
+ * for dbmsg_send_state(); NULL when the database cannot be read now
+ * (db_error() says why): the worker waits, the parent goes on.
+ */
+char *
+dbmsg_state(size_t *len)
 {
 	char	*text;
-	size_t	 len;
 
 	importing = replacing = 0;
 	text = NULL;
@@ -347,15 +350,22 @@ dbmsg_send_state(struct imsgev *iev)
 		replacing = 1;
 		log_info("importing the tunnels of %s into %s", tunnels_file,
 		    db_file());
-		text = state_read_file(&len);
+		text = state_read_file(len);
 		/* one that cannot be read is set aside: the database's then */
 		if ((importing = access(tunnels_file, F_OK) == 0) == 0) {
 			free(text);
 			text = NULL;
 		}
 	}
-	if (text == NULL && (text = db_tunnels_text(&len)) == NULL)
-		fatalx("%s: the tunnels: %s", db_file(), db_error());
+	if (text == NULL)
+		text = db_tunnels_text(len);
+	return (text);
+}
+
+/* ... to the new REST worker (iev), and wiped. */
+void
+dbmsg_send_state(struct imsgev *iev, char *text, size_t len)
+{
 	if (srv_blob_send(iev, SRV_BLOB_STATE, text, len, 0) == -1)
 		fatal("%s: the registry", __func__);
 	freezero(text, len + 1);

@@ -30,7 +30,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	16
+#define SRV_IMSG_VERSION	17
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -138,6 +138,10 @@ enum srv_imsg_type {
 	IMSG_SRV_TUNNEL_NONE = 1804, /* parent -> KGP: struct */
 				/* srv_tunnel_ref, why 0: the database */
 				/* has no such tunnel */
+	IMSG_SRV_TUNNEL_READ = 1805, /* parent -> KGP: struct */
+				/* srv_tunnel_ref, why 0: the read an */
+				/* ASK asked for is done (a tunnel found */
+				/* comes by way of the REST worker) */
 };
 
 #define SRV_LISTEN_REST		1
@@ -446,6 +450,8 @@ struct srv_kgp_stats {
 	uint64_t	 certs_minted;	/* leaves the CA signed (mint.c) */
 	uint64_t	 cert_failures;	/* names no leaf could be made for */
 	uint64_t	 cert_hits;	/* leaves served from the cache */
+	uint64_t	 hold_asks;	/* tunnels a held HELLO had read */
+	uint64_t	 hold_refused;	/* HELLOs past KGP_HOLD_MAX */
 };
 
 /*

@@ -51,6 +51,7 @@ static void	 kgp_server_evict(struct admit_ent *, void *);
 static void	 kgp_server_waiting_free(struct kgp_client *);
 static void	 kgp_server_proven(struct kgp_client *);
 static int	 kgp_server_hold(struct kgp_client *, const char *);
+static void	 kgp_server_hold_full(struct kgp_client *, const char *);
 static void	 kgp_server_hold_end(int, short, void *);
 static void	 kgp_server_unhold(struct kgp_client *, int);
 static int	 kgp_server_shed_cb(void *);
@@ -80,6 +81,13 @@ static TAILQ_HEAD(, kgp_client) kgp_waiting =
     TAILQ_HEAD_INITIALIZER(kgp_waiting);
 /* HELLOs that wait for the parent's read of their tunnel */
 static TAILQ_HEAD(, kgp_client) kgp_held = TAILQ_HEAD_INITIALIZER(kgp_held);
+static size_t	 kgp_nheld;
+/* the tunnels whose read the parent was asked for and has not done */
+static char	 kgp_asked[KGP_HOLD_MAX][TUNNEL_ID_LEN + 1];
+static size_t	 kgp_nasked;
+static uint64_t	 kgp_hold_asks, kgp_hold_refused;
+static int64_t	 kgp_hold_logged;	/* mono_ms(), 0: never */
+static uint64_t	 kgp_hold_unlogged;	/* refused since that line */
 
 /*
  * The KGP worker: the KGP endpoint on the listening socket fd, which the
@@ -360,14 +368,26 @@ kgp_server_hello(struct kgp_conn *conn, const struct kgp_hello *hello,
  * The HELLO of c names tunnel id, which this node of a cluster does not
  * know: it waits (KGP_HOLD_MS at most) while the parent reads that
  * tunnel from the database, once for all the connections that wait for
- * it; kgp_server_held() answers it.
+ * it while the read is asked; kgp_server_held() answers it.  The peer
+ * has proven nothing yet, and each id it makes up costs the database a
+ * read: KGP_HOLD_MAX HELLOs wait at once, and as many reads are asked
+ * and not yet done; beyond either, the HELLO is told to try again at
+ * once.
  */
 static int
 kgp_server_hold(struct kgp_client *c, const char *id)
 {
 	struct srv_tunnel_ref	 ref;
-	struct kgp_client	*o;
+	size_t			 i;
 
+	for (i = 0; i < kgp_nasked; i++)
+		if (strcmp(kgp_asked[i], id) == 0)
+			break;
+	if (kgp_nheld >= KGP_HOLD_MAX ||
+	    (i == kgp_nasked && kgp_nasked >= KGP_HOLD_MAX)) {
+		kgp_server_hold_full(c, id);
+		return (KGP_E_SHUTDOWN);
+	}
 	if (c->hold_ev == NULL && (c->hold_ev = evtimer_new(env->base,
 	    kgp_server_hold_end, c)) == NULL) {
 		log_warnx("%s: evtimer_new", __func__);
@@ -377,17 +397,59 @@ kgp_server_hold(struct kgp_client *c, const char *id)
 	timer_add(c->hold_ev, 0, KGP_HOLD_MS * 1000);
 	log_debug("KGP connection from %s: tunnel %s not known here yet: "
 	    "its HELLO waits", c->addr, id);
-	TAILQ_FOREACH(o, &kgp_held, hentry)
-		if (strcmp(o->hold_id, id) == 0)
-			break;
 	c->hold = KGP_HOLD_WAIT;
 	TAILQ_INSERT_TAIL(&kgp_held, c, hentry);
-	if (o != NULL)
+	kgp_nheld++;
+	if (i < kgp_nasked)
 		return (KGP_HELLO_HOLD);
+	strlcpy(kgp_asked[kgp_nasked++], id, sizeof(kgp_asked[0]));
+	kgp_hold_asks++;
 	memset(&ref, 0, sizeof(ref));
 	strlcpy(ref.id, id, sizeof(ref.id));
 	worker_send(IMSG_SRV_TUNNEL_ASK, &ref, sizeof(ref));
 	return (KGP_HELLO_HOLD);
+}
+
+/*
+ * c's HELLO cannot wait: KGP_HOLD_MAX are held, or as many reads asked.
+ * Counted for /metrics; one line every KGP_HOLD_LOG_SEC at most.
+ */
+static void
+kgp_server_hold_full(struct kgp_client *c, const char *id)
+{
+	int64_t	 now = mono_ms();
+
+	kgp_hold_refused++;
+	kgp_hold_unlogged++;
+	log_debug("KGP connection from %s: tunnel %s not known here, %zu "
+	    "HELLOs wait and %zu reads are asked: try again", c->addr, id,
+	    kgp_nheld, kgp_nasked);
+	if (kgp_hold_logged != 0 &&
+	    now - kgp_hold_logged < KGP_HOLD_LOG_SEC * 1000)
+		return;
+	log_warnx("KGP: %llu HELLO%s for tunnels not known here told to try "
+	    "again: %zu wait and %zu reads are asked (at most %d)",
+	    (unsigned long long)kgp_hold_unlogged,
+	    kgp_hold_unlogged == 1 ? "" : "s", kgp_nheld, kgp_nasked,
+	    KGP_HOLD_MAX);
+	kgp_hold_logged = now;
+	kgp_hold_unlogged = 0;
+}
+
+/* The parent's read of tunnel id is done: it may be asked again. */
+void
+kgp_server_asked(const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < kgp_nasked; i++)
+		if (strcmp(kgp_asked[i], id) == 0) {
+			kgp_nasked--;
+			if (i != kgp_nasked)
+				memcpy(kgp_asked[i], kgp_asked[kgp_nasked],
+				    sizeof(kgp_asked[0]));
+			return;
+		}
 }
 
 /* KGP_HOLD_MS is up: the HELLO is answered with what this node knows. */
@@ -427,6 +489,7 @@ kgp_server_unhold(struct kgp_client *c, int hold)
 {
 	if (c->hold == KGP_HOLD_WAIT) {
 		TAILQ_REMOVE(&kgp_held, c, hentry);
+		kgp_nheld--;
 		evtimer_del(c->hold_ev);
 	}
 	c->hold = hold;
@@ -591,6 +654,8 @@ kgp_server_stats(struct srv_kgp_stats *out)
 	struct kgp_conn_stats	 st;
 
 	*out = retired;
+	out->hold_asks = kgp_hold_asks;
+	out->hold_refused = kgp_hold_refused;
 	TAILQ_FOREACH(c, &env->clients, entry) {
 		if (c->conn == NULL)
 			continue;

@@ -198,6 +198,13 @@ metrics_text(size_t *len)
 	prom_one(f, "sc_server_certificate_failures_total", "counter",
 	    "Names no leaf certificate could be made for (no CA, rate "
 	    "limit, refused, timed out).", kgp.cert_failures);
+	prom_one(f, "sc_server_kgp_hold_reads_total", "counter",
+	    "Tunnels a HELLO named that the KGP worker did not know, read "
+	    "from the database for it (a cluster).", kgp.hold_asks);
+	prom_one(f, "sc_server_kgp_hold_refused_total", "counter",
+	    "HELLOs for a tunnel not known here told to try again at once: "
+	    "KGP_HOLD_MAX wait or as many reads are asked.",
+	    kgp.hold_refused);
 	prom_one(f, "sc_server_certificate_cache_hits_total", "counter",
 	    "Leaf certificates served from the cache.", kgp.cert_hits);
 	prom_head(f, "sc_server_rest_requests_total", "counter",

@@ -71,7 +71,8 @@
 static void	 parent_sig(int, short, void *);
 static void	 parent_spawn(struct srv_worker *);
 static void	 parent_exec(int, const char *) __attribute__((noreturn));
-static void	 parent_send_setup(struct srv_worker *);
+static void	 parent_send_setup(struct srv_worker *, char *, size_t);
+static void	 parent_state_later(struct srv_worker *);
 static int	 parent_hello(struct imsgev *, struct imsg *);
 static int	 parent_ready(struct imsgev *, struct imsg *);
 static int	 parent_state_aside(struct imsgev *, struct imsg *);
@@ -204,6 +205,7 @@ static int		 rest_fd = -1, kgp_fd = -1, metrics_fd = -1;
 static int		 gateway_fd = -1;
 static struct event	*ev_stop, *ev_poll;
 static int		 exit_code;
+static int		 state_waits;	/* the REST worker waits for the tunnels */
 
 /*
  * The parent's start: files and ports, then the worker.  self is how
@@ -469,9 +471,22 @@ parent_sig(int sig, short ev, void *arg)
 static void
 parent_spawn(struct srv_worker *w)
 {
+	char	*state = NULL;
+	size_t	 statelen = 0;
 	int	 sp[2];
 	pid_t	 pid;
 
+	/* the REST worker starts with the registry, none without */
+	if (w == W_REST) {
+		if ((state = dbmsg_state(&statelen)) == NULL) {
+			parent_state_later(w);
+			return;
+		}
+		if (state_waits > 0)
+			log_info("the tunnels read from %s: the REST worker "
+			    "starts", db_file());
+		state_waits = 0;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("%s: socketpair", __func__);
 	if ((pid = fork()) == -1)
@@ -487,11 +502,31 @@ parent_spawn(struct srv_worker *w)
 	w->ready = 0;
 	clock_gettime(CLOCK_MONOTONIC, &w->started);
 	imsgev_open(&w->iev, env->base, sp[0], w->peer, w);
-	parent_send_setup(w);
+	parent_send_setup(w, state, statelen);
 	log_debug("%s worker started (pid %d)", w->name, (int)pid);
 	/* a new KGP worker hears of the tunnels from the REST worker */
 	if (w == W_KGP && W_REST->chan)
 		parent_to(W_REST, IMSG_SRV_KGP_UP, NULL, 0);
+}
+
+/*
+ * The registry cannot be read (the database is down): the REST worker
+ * starts once it can, tried again every WORKER_RESTART_SEC; the rest
+ * of sc-server goes on (the tunnels, their KGP sessions).
+ */
+static void
+parent_state_later(struct srv_worker *w)
+{
+	struct timeval	 tv = { WORKER_RESTART_SEC, 0 };
+
+	if (state_waits++ == 0)
+		log_warnx("%s: the tunnels: %s: the REST worker starts once "
+		    "they can be read (every %d s)", db_file(), db_error(),
+		    WORKER_RESTART_SEC);
+	else
+		log_debug("%s: the tunnels: %s (%d)", db_file(), db_error(),
+		    state_waits);
+	evtimer_add(w->ev_restart, &tv);
 }
 
 /*
@@ -525,10 +560,11 @@ parent_exec(int fd, const char *role)
 /*
  * What w needs: the configuration, its listener, its key pair, the CA's
  * certificate; for the REST worker the accounts and the registry as
- * well.  The CA process: no listener, the CA's certificate and key.
+ * well (state, statelen: dbmsg_state()'s, taken).  The CA process: no
+ * listener, the CA's certificate and key.
  */
 static void
-parent_send_setup(struct srv_worker *w)
+parent_send_setup(struct srv_worker *w, char *state, size_t statelen)
 {
 	struct srv_config	 c;
 	uint32_t		 which;
@@ -616,7 +652,7 @@ parent_send_setup(struct srv_worker *w)
 		    env->rest_key_pem, env->rest_key_len, 0) == -1))
 			fatal("%s: the REST key pair", __func__);
 		dbmsg_send_accounts(&w->iev);
-		dbmsg_send_state(&w->iev);
+		dbmsg_send_state(&w->iev, state, statelen);
 	}
 	if (imsg_compose_event(&w->iev, IMSG_SRV_START, 0, 0, -1, NULL,
 	    0) == -1)
@@ -912,7 +948,8 @@ parent_node_drain(void)
 /*
  * A HELLO waits in the KGP worker for a tunnel it has not heard of: the
  * parent reads that tunnel now (the REST worker adds it to the KGP
- * worker's), or says there is none.
+ * worker's), or says there is none; then that the read is done, which
+ * frees its place among the KGP worker's KGP_HOLD_MAX.
  */
 static int
 parent_tunnel_ask(struct imsgev *iev, struct imsg *imsg)
@@ -922,6 +959,8 @@ parent_tunnel_ask(struct imsgev *iev, struct imsg *imsg)
 	memcpy(&ref, imsg->data, sizeof(ref));
 	dbmsg_ask(W_REST->chan ? &W_REST->iev : NULL, ref.id,
 	    parent_tunnel_none);
+	/* found, not found or not read: the KGP worker may ask again */
+	parent_to(W_KGP, IMSG_SRV_TUNNEL_READ, &ref, sizeof(ref));
 	return (IMSGEV_OK);
 }
 

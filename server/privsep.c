@@ -337,7 +337,7 @@ srv_tunnel_ref_valid(const void *p, size_t len)
 	return (0);
 }
 
-/* IMSG_SRV_TUNNEL_ASK, IMSG_SRV_TUNNEL_NONE: a tunnel's id, no why */
+/* IMSG_SRV_TUNNEL_ASK, _NONE, _READ: a tunnel's id, no why */
 int
 srv_tunnel_ask_valid(const void *p, size_t len)
 {

@@ -19,9 +19,9 @@
  * TLS_WANT_POLLOUT, or -1 with resign_tls_error() saying why.
  *
  * A browser forwarded by another node has no socket here: its end is
- * in-process (a node link's stream, resign.c), and another BIO reads
- * the end's input and appends to its output, RESIGN_BUF_MAX at most
- * waiting there (then TLS_WANT_POLLOUT, as a full socket).
+ * in-process (a node link's stream, resign.c), and common/bio_bev.c's
+ * BIO reads the end's input and appends to its output, RESIGN_BUF_MAX
+ * at most waiting there (then TLS_WANT_POLLOUT, as a full socket).
  *
  * No leaf (resign.c's 502 inside TLS): the KGP endpoint's own key pair,
  * parsed once by resign_tls_init().
@@ -44,6 +44,7 @@
 #include <openssl/x509.h>
 #include <tls.h>
 
+#include "bio_bev.h"
 #include "http.h"
 #include "kgp_tls.h"
 #include "log.h"
@@ -58,12 +59,12 @@ struct resign_tls {
 	SSL		*ssl;
 	struct kgp_tls	*io;		/* NULL: local's */
 	struct resign	*local;		/* a browser's in-process end */
+	struct bio_bev	 lbio;		/* ... its bufferevent */
 	char		 err[256];
 };
 
 static SSL_CTX		*rtls_ctx;
 static BIO_METHOD	*rtls_bio;
-static BIO_METHOD	*rtls_lbio;	/* in-process ends */
 
 static struct resign_tls *rtls_new(struct kgp_tls *, struct resign *,
 		    const struct mint_leaf *, const char **);
@@ -118,57 +119,6 @@ rtls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 		return (kgp_tls_buffered(BIO_get_data(b)));
 	case BIO_CTRL_WPENDING:
 		return (kgp_tls_unsent(BIO_get_data(b)));
-	default:
-		return (0);
-	}
-}
-
-/* An in-process end (r->local): its input, at its end 0. */
-static int
-rtls_lbio_read(BIO *b, char *buf, int len)
-{
-	struct resign	*r = BIO_get_data(b);
-	size_t		 n;
-
-	BIO_clear_retry_flags(b);
-	if (len <= 0)
-		return (0);
-	if ((n = bufferevent_read(r->local, buf, len)) > 0)
-		return (n);
-	if (r->local_eof)
-		return (0);
-	BIO_set_retry_read(b);
-	return (-1);
-}
-
-static int
-rtls_lbio_write(BIO *b, const char *buf, int len)
-{
-	struct resign	*r = BIO_get_data(b);
-
-	BIO_clear_retry_flags(b);
-	if (len <= 0)
-		return (0);
-	if (evbuffer_get_length(bufferevent_get_output(r->local)) >=
-	    RESIGN_BUF_MAX) {
-		BIO_set_retry_write(b);
-		return (-1);
-	}
-	if (bufferevent_write(r->local, buf, len) == -1)
-		return (-1);
-	return (len);
-}
-
-static long
-rtls_lbio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-	struct resign	*r = BIO_get_data(b);
-
-	switch (cmd) {
-	case BIO_CTRL_FLUSH:
-		return (1);
-	case BIO_CTRL_PENDING:
-		return (evbuffer_get_length(bufferevent_get_input(r->local)));
 	default:
 		return (0);
 	}
@@ -253,11 +203,7 @@ resign_tls_init(const char *crt, size_t crtlen, const char *key,
 	    BIO_meth_set_read(rtls_bio, rtls_bio_read) != 1 ||
 	    BIO_meth_set_write(rtls_bio, rtls_bio_write) != 1 ||
 	    BIO_meth_set_ctrl(rtls_bio, rtls_bio_ctrl) != 1 ||
-	    (rtls_lbio = BIO_meth_new(BIO_get_new_index() |
-	    BIO_TYPE_SOURCE_SINK, "resign-local")) == NULL ||
-	    BIO_meth_set_read(rtls_lbio, rtls_lbio_read) != 1 ||
-	    BIO_meth_set_write(rtls_lbio, rtls_lbio_write) != 1 ||
-	    BIO_meth_set_ctrl(rtls_lbio, rtls_lbio_ctrl) != 1) {
+	    bio_bev_init() == -1) {
 		log_warnx("%s: out of memory", __func__);
 		return (-1);
 	}
@@ -343,11 +289,19 @@ rtls_new(struct kgp_tls *io, struct resign *local,
 	t->io = io;
 	t->local = local;
 	ERR_clear_error();
+	if (local != NULL) {
+		t->lbio.bev = local->local;
+		t->lbio.eof = &local->local_eof;
+		t->lbio.wmax = RESIGN_BUF_MAX;
+	}
 	if ((t->ssl = SSL_new(rtls_ctx)) == NULL ||
-	    (bio = BIO_new(io != NULL ? rtls_bio : rtls_lbio)) == NULL)
+	    (bio = io != NULL ? BIO_new(rtls_bio) :
+	    bio_bev_new(&t->lbio)) == NULL)
 		goto fail;
-	BIO_set_data(bio, io != NULL ? (void *)io : (void *)local);
-	BIO_set_init(bio, 1);
+	if (io != NULL) {
+		BIO_set_data(bio, io);
+		BIO_set_init(bio, 1);
+	}
 	SSL_set_bio(t->ssl, bio, bio);
 	if (leaf != NULL)
 		ok = (chain = rtls_chain(leaf->ca)) != NULL &&

@@ -54,6 +54,10 @@
 #define KGP_HANDSHAKE_MIN_SEC	3
 #define KGP_HOLD_MS		1000	/* a cluster's HELLO for a tunnel not
 					   known here yet waits so long */
+#define KGP_HOLD_MAX		64	/* ... so many at once, and so many
+					   reads asked of the parent and not
+					   yet answered: beyond, try again */
+#define KGP_HOLD_LOG_SEC	10	/* one line for those so often */
 #define KGP_WAITING_ADDR	128	/* sc opens one per CPU at once */
 #define KGP_WAITING_MAX		1024	/* a quarter of the descriptors */
 
@@ -142,6 +146,10 @@
 #define NODE_HEARTBEAT_SEC	2	/* a node's row written so often */
 #define NODE_DEAD_SEC		10	/* a heartbeat older: the node is down */
 #define NODES_MAX		256	/* nodes the REST worker places on */
+#define PLACE_PENDING_SEC	10	/* a tunnel placed counts on its node
+					   so long at most, until the node's
+					   figures show it */
+#define PLACE_PENDING_MAX	1024	/* ... so many, the oldest forgotten */
 /*
  * Node links (nodelink.c, nodemap.c; kgp.7 "Node links"): a browser at
  * one node's entry for a tunnel whose client session is on another goes
@@ -743,6 +751,9 @@ void		 place_nodes(const void *, size_t);
 void		 place_pick(const struct tunnel *, int, const char **, int *,
 		    const char **);
 void		 place_metrics(FILE *);
+void		 place_nodes_at(const void *, size_t, int64_t);
+void		 place_pick_at(const struct tunnel *, int, const char **,
+		    int *, const char **, int64_t);
 
 /* node.c: the parent's side of a cluster */
 struct srv_tstate;
@@ -763,7 +774,8 @@ void		 dbmsg_ask(struct imsgev *, const char *,
 void		 dbmsg_watch(void (*)(void));
 void		 dbmsg_send_accounts(struct imsgev *);
 const char	*dbmsg_tunnels_source(void);
-void		 dbmsg_send_state(struct imsgev *);
+char		*dbmsg_state(size_t *);
+void		 dbmsg_send_state(struct imsgev *, char *, size_t);
 void		 dbmsg_aside(void);
 int		 dbmsg_save(struct imsgev *, const char *, size_t);
 int		 dbmsg_event(struct imsgev *, struct imsg *);
@@ -880,6 +892,7 @@ void		 kgp_server_close_all(void);
 void		 kgp_server_shutdown_check(void);
 void		 kgp_server_stats(struct srv_kgp_stats *);
 void		 kgp_server_held(const char *, int);
+void		 kgp_server_asked(const char *);
 
 /* state.c */
 void		 state_load(char *, size_t, int (*)(struct tunnel *, char *,

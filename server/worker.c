@@ -79,6 +79,7 @@ static int	 worker_tunnel_add(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_del(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_rules(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_none(struct imsgev *, struct imsg *);
+static int	 worker_tunnel_read(struct imsgev *, struct imsg *);
 static int	 worker_tunnels_end(struct imsgev *, struct imsg *);
 static int	 worker_auth_rep(struct imsgev *, struct imsg *);
 static int	 worker_gateway_listener(struct imsgev *, struct imsg *);
@@ -175,6 +176,8 @@ static const struct imsgev_msg worker_msgs_kgp[] = {
 	    srv_node_rep_valid, worker_node },
 	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_NONE), IMSGEV_SIZE(struct srv_tunnel_ref),
 	    0, srv_tunnel_ask_valid, worker_tunnel_none },
+	{ IMSGEV_TYPE(IMSG_SRV_TUNNEL_READ), IMSGEV_SIZE(struct srv_tunnel_ref),
+	    0, srv_tunnel_ask_valid, worker_tunnel_read },
 	/* from the CA process, through the parent */
 	{ IMSGEV_TYPE(IMSG_SRV_CA_CERT), offsetof(struct srv_ca_rep, der),
 	    sizeof(struct srv_ca_rep), 0, srv_ca_rep_valid, worker_ca_cert },
@@ -778,6 +781,18 @@ worker_tunnel_none(struct imsgev *iev, struct imsg *imsg)
 	memcpy(&ref, imsg->data, sizeof(ref));
 	if (started)
 		kgp_server_held(ref.id, 0);
+	return (IMSGEV_OK);
+}
+
+/* KGP: the parent's read for an IMSG_SRV_TUNNEL_ASK is done. */
+static int
+worker_tunnel_read(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_tunnel_ref	 ref;
+
+	memcpy(&ref, imsg->data, sizeof(ref));
+	if (started)
+		kgp_server_asked(ref.id);
 	return (IMSGEV_OK);
 }
 

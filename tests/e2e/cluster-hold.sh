@@ -12,13 +12,20 @@
 #  4. three tunnels made through a while b's parent is stopped: once it
 #     runs again it reads the three together (one statement: its log
 #     says "3 tunnels read again ... at once"), and b lists them.
+#  5. more HELLOs for made-up ids at once than KGP_HOLD_MAX (64), b's
+#     parent stopped: 64 wait (one read asked each), those beyond are
+#     told to try again (code 5) at once, HELLOs for an id whose read is
+#     asked wait without asking again; b's /metrics counts 64 reads and
+#     the refusals; once the parent runs again a made-up id is refused
+#     (code 3) and a real tunnel's HELLO welcomed.
 SC_DB=pg
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/client-lib.sh"
 . "$(dirname "$0")/cluster-lib.sh"
 e2e_init
 start_server --node a
-start_b
+M_B=http://$CLOUD_IP:4419
+start_b -m "$CLOUD_IP:4419"
 
 # a tunnel made through a's REST API, its id and KGP secret
 ans=$(cloud curl -sS --max-time 10 -u "$SC_USER:$KEY" -X POST \
@@ -105,3 +112,67 @@ for t in $ids; do
 	    fail "b's REST worker did not take tunnel $t"
 done
 ok "three tunnels made while b's parent was stopped: read with one statement"
+
+# 5. a flood of made-up ids, b's parent stopped
+# metric NAME: b's figure NAME
+metric() {
+	cloud curl -sS --max-time 5 "$M_B/metrics" |
+	    awk -v n="$1" '$1 == n { print $2 }'
+}
+# many FILE ID...: HELLOs for each ID at once at b, "ID MS ANSWER" lines
+many() {
+	local f=$1
+	shift
+	cloud timeout 30 "$PYTHON" "$E2E_DIR/nodehello.py" --many "$CLOUD_IP" \
+	    4444 "$secret" "$@" >"$f" || fail "nodehello --many: $(cat "$f")"
+	[ "$(wc -l <"$f")" = $# ] || fail "not one answer per HELLO: $(cat "$f")"
+}
+has_reads() { [ -n "$(metric sc_server_kgp_hold_reads_total)" ]; }
+wait_for 10 has_reads ||
+    fail "no sc_server_kgp_hold_reads_total in b's /metrics"
+reads0=$(metric sc_server_kgp_hold_reads_total)
+refused0=$(metric sc_server_kgp_hold_refused_total)
+held=()
+for n in $(seq 64); do held+=("$(openssl rand -hex 16)"); done
+over=()
+for n in $(seq 16); do over+=("$(openssl rand -hex 16)"); done
+reads_logged() { grep -c "read again from" "$TMP/server-b.log"; }
+logged0=$(reads_logged)
+kill -STOP "$SERVER_B"
+many "$TMP/held" "${held[@]}"
+many "$TMP/over" "${over[@]}"
+many "$TMP/again" "${held[0]}" "${held[0]}" "${held[0]}"
+kill -CONT "$SERVER_B"
+# the first 64: each waited its bound, then try again
+bad=$(awk '$3 != "error" || $4 != 5 || $2 < 900' "$TMP/held")
+[ -z "$bad" ] || fail "HELLOs within the bound, not each 'error 5' after the hold: $bad"
+# those beyond: try again at once
+bad=$(awk '$3 != "error" || $4 != 5 || $2 >= 700' "$TMP/over")
+[ -z "$bad" ] || fail "HELLOs beyond KGP_HOLD_MAX not told to try again at once: $bad"
+# the same id again: its read is asked (the parent is stopped), so they
+# wait for it without a read of their own
+bad=$(awk '$3 != "error" || $4 != 5 || $2 < 900' "$TMP/again")
+[ -z "$bad" ] || fail "HELLOs for an id whose read is asked did not wait: $bad"
+refused_is() { [ "$(metric sc_server_kgp_hold_refused_total)" = "$1" ]; }
+wait_for 10 refused_is $((refused0 + 16)) ||
+    fail "b's /metrics: $(metric sc_server_kgp_hold_refused_total) HELLOs refused, not $refused0 + 16"
+reads=$(metric sc_server_kgp_hold_reads_total)
+[ "$reads" = $((reads0 + 64)) ] ||
+    fail "b asked its parent for $((reads - reads0)) reads, not 64 (KGP_HOLD_MAX)"
+grep -q "KGP: 1 HELLO for tunnels not known here told to try again: .* 64 reads are asked (at most 64)" "$TMP/server-b.log" ||
+    fail "b's log does not say HELLOs were told to try again"
+ok "$((${#held[@]} + ${#over[@]})) made-up ids at once, b's parent stopped: 64 waited $(sort -n -k2 "$TMP/held" | awk 'NR == 1 { print $2 }')+ ms, 16 told to try again in $(sort -n -k2 "$TMP/over" | awk 'END { print $2 }') ms at most, 64 reads asked"
+# the parent answered them all: a made-up id is refused again, a real
+# tunnel welcomed
+reads_done() { [ "$(reads_logged)" -ge "$1" ]; }
+wait_for 10 reads_done $((logged0 + 64)) ||
+    fail "b's parent read $(($(reads_logged) - logged0)) of the 64 tunnels"
+hello "$(openssl rand -hex 16)" "$secret"
+case $ANS in
+"error 3 "*) ;;
+*) fail "a made-up id once b's parent is back: $ANS, not error 3" ;;
+esac
+new=$(copy "$id")
+hello "$new" "$secret"
+[ "$ANS" = welcome ] || fail "a real tunnel's HELLO after the flood: $ANS, not welcome"
+ok "b's parent back: a made-up id refused (code 3), a real tunnel welcomed"

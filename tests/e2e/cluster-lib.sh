@@ -4,17 +4,18 @@
 
 REST_B=http://$CLOUD_IP:4401/rest/v1
 
-# start_b [shared]: node b on its own state directory, with a's KGP key
-# pair when shared is given (one a cluster's clients pin); waits for its
-# REST API
+# start_b [shared] [ARGS...]: node b on its own state directory, with
+# a's KGP key pair when shared is given (one a cluster's clients pin),
+# ARGS added to its command line; waits for its REST API
 start_b() {
 	mkdir -p -m 0700 "$TMP/state-b"
-	if [ -n "${1:-}" ]; then
+	if [ "${1:-}" = shared ]; then
 		cp "$TMP/state/server.key" "$TMP/state/server.crt" "$TMP/state-b/" ||
 		    fail "cannot copy node a's key pair"
+		shift
 	fi
 	ip netns exec "$CLOUD" "$SC_SERVER" -d -v -s "$TMP/state-b" --node b \
-	    -R "$CLOUD_IP:4401" -K "$CLOUD_IP:4444" -G "$CLOUD_IP:4481" \
+	    -R "$CLOUD_IP:4401" -K "$CLOUD_IP:4444" -G "$CLOUD_IP:4481" "$@" \
 	    >>"$TMP/server-b.log" 2>&1 &
 	SERVER_B=$!
 	PIDS+=("$SERVER_B")

@@ -73,15 +73,18 @@ ok "a tunnel created through a is listed by b after $ms ms, one through b by a"
 held_by() { [ "$(db_query "SELECT tunnels FROM nodes WHERE name = '$1'")" = "$2" ]; }
 wait_for 10 held_by a 1 || fail "node a's row does not say it holds sc's session"
 # a's REST worker places from the node list its parent last read (each
-# heartbeat), plus what it placed since: wait until that list, not only
-# the row, says a holds sc's session and b none, so that the tunnels
-# placed above count no more
+# heartbeat), plus what it placed that the list does not show yet (10 s
+# at most, PLACE_PENDING_SEC: the tunnels above have no client): wait
+# until that list, not only the row, says a holds sc's session and b
+# none, and the tunnels placed above count no more
 view() {
 	cloud curl -sS --max-time 5 -o "$TMP/metrics" "http://$CLOUD_IP:9100/metrics" &&
 	    [ "$(prom_value "$TMP/metrics" sc_server_cluster_node_sessions node=a)" = 1 ] &&
-	    [ "$(prom_value "$TMP/metrics" sc_server_cluster_node_sessions node=b)" = 0 ]
+	    [ "$(prom_value "$TMP/metrics" sc_server_cluster_node_sessions node=b)" = 0 ] &&
+	    [ "$(prom_value "$TMP/metrics" sc_server_cluster_node_placed node=a)" = 0 ] &&
+	    [ "$(prom_value "$TMP/metrics" sc_server_cluster_node_placed node=b)" = 0 ]
 }
-wait_for 10 view || fail "a's metrics do not say a holds 1 session and b none: $(grep cluster_node_sessions "$TMP/metrics")"
+wait_for 20 view || fail "a's metrics do not say a holds 1 session, b none, and no placement pending: $(grep cluster_node_ "$TMP/metrics")"
 for i in 1 2; do
 	cloud curl -sS --max-time 10 -u "$SC_USER:$KEY" -X POST \
 	    -d "{\"tunnel_identifier\": \"pool-$$\", \"tunnel_pool\": true}" \

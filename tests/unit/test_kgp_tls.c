@@ -5,6 +5,7 @@
  * TLS_WANT_POLLOUT and reads find several records, or part of one, in
  * one read(2).  Every byte must arrive, in order, and what TLS wants
  * (POLLIN with bytes still buffered) must never stall the transfer.
+ * The buffers go back once the link is quiet (kgp_tls_trim()).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -230,6 +231,46 @@ test_trim_after_bulk(void **state)
 	ends_teardown(e);
 }
 
+/*
+ * A link that only pings: its small buffers stay from one tick to the
+ * next, and go only once it has been quiet KGP_TLS_QUIET_TICKS ticks in
+ * a row; idle, they go at once.
+ */
+static void
+test_trim_ping_only(void **state)
+{
+	struct end	 e[2];
+	int		 i, tick, turns;
+
+	(void)state;
+	ends_setup(e, 1024 * 1024);
+	/* the handshake, nothing to send */
+	e[0].sent = e[1].sent = XFER;
+	for (turns = 0; turns < 1000 && !(e[0].up && e[1].up); turns++) {
+		step(&e[0]);
+		step(&e[1]);
+	}
+	assert_true(e[0].up && e[1].up);
+	for (i = 0; i < 2; i++) {
+		kgp_tls_trim(e[i].io, 1);
+		assert_int_equal(kgp_tls_bufsize(e[i].io), 0);
+	}
+	for (tick = 1; tick <= KGP_TLS_QUIET_TICKS; tick++) {
+		small_message(&e[0], &e[1]);
+		small_message(&e[1], &e[0]);
+		for (i = 0; i < 2; i++) {
+			kgp_tls_trim(e[i].io, 0);
+			if (tick < KGP_TLS_QUIET_TICKS) {
+				assert_true(kgp_tls_bufsize(e[i].io) > 0);
+				assert_true(kgp_tls_bufsize(e[i].io) <=
+				    2 * 4096);
+			} else
+				assert_int_equal(kgp_tls_bufsize(e[i].io), 0);
+		}
+	}
+	ends_teardown(e);
+}
+
 /* A connect on a context that is not a client fails and keeps it. */
 static void
 test_connect_failure(void **state)
@@ -312,6 +353,7 @@ main(void)
 		cmocka_unit_test(test_small_socket_buffers),
 		cmocka_unit_test(test_large_socket_buffers),
 		cmocka_unit_test(test_trim_after_bulk),
+		cmocka_unit_test(test_trim_ping_only),
 		cmocka_unit_test(test_connect_failure),
 		cmocka_unit_test(test_raw_write_slow_reader),
 	};
