@@ -556,19 +556,21 @@ resign_response_head(struct resign *r)
 		return (-1);
 	}
 	r->rp_sent = 1;
-	evbuffer_add_printf(r->out, "HTTP/1.1 %d %s\r\n", r->resp->status,
-	    r->resp->reason);
+	/* pieces, not a printf: on the way of every answer */
+	ev_put_status(r->out, r->resp->status, r->resp->reason);
 	for (i = 0; i < r->resp->nfields; i++) {
 		f = &r->resp->fields[i];
 		if (strcasecmp(f->name, "Upgrade") == 0)
 			upgrade = f->value;
 		if (!http_hop_by_hop(r->resp, f->name))
-			evbuffer_add_printf(r->out, "%s: %s\r\n", f->name,
-			    f->value);
+			ev_put_field(r->out, f->name, strlen(f->name),
+			    f->value, strlen(f->value));
 	}
 	if (r->resp->status == 101) {
-		evbuffer_add_printf(r->out, "Upgrade: %s\r\n"
-		    "Connection: upgrade\r\n\r\n", upgrade ? upgrade : "");
+		if (upgrade == NULL)
+			upgrade = "";
+		ev_put_field(r->out, "Upgrade", 7, upgrade, strlen(upgrade));
+		evbuffer_add(r->out, "Connection: upgrade\r\n\r\n", 23);
 		r->state = RESIGN_TUNNEL;
 		r->rp = RP_DONE;
 		return (1);

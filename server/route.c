@@ -157,15 +157,19 @@ route_head(const struct http_head *h, const char *target, int mode,
 		return (NULL);
 	p = buf;
 	left = n;
-#define PUT(...)	do {						\
-		int	 k = snprintf(p, left, __VA_ARGS__);		\
-		if (k < 0 || (size_t)k >= left)				\
+	/* pieces, not a printf: on the way of every request */
+#define PUT(s)	do {							\
+		size_t	 k = strlen(s);					\
+		if (k >= left)						\
 			goto fail;					\
+		memcpy(p, (s), k);					\
 		p += k;							\
 		left -= k;						\
 	} while (0)
-	PUT("%s %s HTTP/1.%d\r\n", h->method, target, h->version == 10 ?
-	    0 : 1);
+	PUT(h->method);
+	PUT(" ");
+	PUT(target);
+	PUT(h->version == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
 	for (i = 0; i < h->nfields; i++) {
 		f = &h->fields[i];
 		if (strcasecmp(f->name, "Upgrade") == 0)
@@ -174,14 +178,19 @@ route_head(const struct http_head *h, const char *target, int mode,
 		if (http_hop_by_hop(h, f->name) ||
 		    strcasecmp(f->name, HTTP_WARM_FIELD) == 0)
 			continue;
-		PUT("%s: %s\r\n", f->name, f->value);
+		PUT(f->name);
+		PUT(": ");
+		PUT(f->value);
+		PUT("\r\n");
 	}
 	if (mode != ROUTE_HEAD_CLOSE && upgrade != NULL &&
-	    (h->flags & HTTP_F_CONN_UPGRADE))
-		PUT("Upgrade: %s\r\nConnection: upgrade\r\n\r\n", upgrade);
-	else if (mode == ROUTE_HEAD_KEEP)
-		PUT("%s\r\n", h->version == 10 ? "Connection: keep-alive\r\n" :
-		    "");
+	    (h->flags & HTTP_F_CONN_UPGRADE)) {
+		PUT("Upgrade: ");
+		PUT(upgrade);
+		PUT("\r\nConnection: upgrade\r\n\r\n");
+	} else if (mode == ROUTE_HEAD_KEEP)
+		PUT(h->version == 10 ? "Connection: keep-alive\r\n\r\n" :
+		    "\r\n");
 	else
 		PUT("Connection: close\r\n\r\n");
 #undef PUT
