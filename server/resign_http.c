@@ -320,9 +320,10 @@ resign_stream(struct resign *r, struct tunnel *t)
 }
 
 /*
- * The browser's TLS has begun: a stream opened at once, before its first
- * request, with a warm-up (HTTP_WARM_FIELD) for the CONNECT's host and
- * port, so that proxyd connects to the app and speaks TLS with it while
+ * The CONNECT is answered (resign_start()): a stream opened at once,
+ * before the ClientHello and the first request, with a warm-up
+ * (HTTP_WARM_FIELD) for the CONNECT's host and port, so that proxyd
+ * connects to the app and speaks TLS with it while the ClientHello comes,
  * the leaf is made and the browser's handshake runs here.  proxyd answers
  * it at once (HTTP_WARM_ANSWER); the first request waits for that answer
  * (RP_WARM), then goes down the same stream.  An sc that does not know
@@ -390,6 +391,16 @@ resign_warm_answer(struct resign *r)
 		http_head_init(r->resp, HTTP_RESPONSE);
 	}
 	return (1);
+}
+
+/* The warm-up is for nothing (plain HTTP): its stream goes unanswered. */
+void
+resign_warm_cancel(struct resign *r)
+{
+	if (r->rp != RP_WARM)
+		return;
+	resign_stream_drop(r);
+	r->rp = RP_NONE;
 }
 
 static void
