@@ -582,6 +582,24 @@ test_mint_errors(void **state)
 	heard_clear(&h);
 }
 
+/* name asked for, and its request i answered signed with key: refused */
+static void
+refused_signed_by(const char *name, size_t i, EVP_PKEY *key)
+{
+	struct heard	 h;
+	EVP_PKEY	*good = cakey;
+
+	memset(&h, 0, sizeof(h));
+	assert_non_null(mint_get(name, heard_cb, &h));
+	cakey = key;
+	answer(i, SRV_CA_OK, NULL, NULL);
+	cakey = good;
+	assert_int_equal(h.calls, 1);
+	assert_false(h.ok);
+	assert_non_null(strstr(h.err, "does not fit"));
+	heard_clear(&h);
+}
+
 /*
  * A CA process that signs with another key than the CA's (the issuer
  * the same): its leaves are refused until one verifies, and a new CA
@@ -601,13 +619,8 @@ test_mint_signer(void **state)
 	assert_int_equal(nreqs, 1);
 	cakey = bad;
 	answer(0, SRV_CA_OK, NULL, NULL);
-	assert_non_null(mint_get("s1.example", heard_cb, &h));
-	answer(1, SRV_CA_OK, NULL, NULL);
 	cakey = good;
-	assert_int_equal(h.calls, 1);
-	assert_false(h.ok);
-	assert_non_null(strstr(h.err, "does not fit"));
-	heard_clear(&h);
+	refused_signed_by("s1.example", 1, bad);
 	/* the CA's key: taken */
 	assert_non_null(mint_get("s2.example", heard_cb, &h));
 	answer(2, SRV_CA_OK, NULL, NULL);
@@ -616,14 +629,7 @@ test_mint_signer(void **state)
 	/* another CA process: checked again */
 	mint_ca_state(1);
 	assert_int_equal(nreqs, 4);
-	cakey = bad;
-	assert_non_null(mint_get("s3.example", heard_cb, &h));
-	answer(4, SRV_CA_OK, NULL, NULL);
-	cakey = good;
-	assert_int_equal(h.calls, 1);
-	assert_false(h.ok);
-	assert_non_null(strstr(h.err, "does not fit"));
-	heard_clear(&h);
+	refused_signed_by("s3.example", 4, bad);
 	EVP_PKEY_free(bad);
 }
 
