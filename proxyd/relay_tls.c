@@ -15,8 +15,7 @@
  * request.
  *
  * The client: SNI set to the host (none for an address), TLS 1.2 and
- * 1.3, the AEAD ciphers with forward secrecy, AES-128-GCM offered first
- * (tls_suites.h).  No verification by
+ * 1.3, the AEAD ciphers with forward secrecy.  No verification by
  * default: intranet certificates are self-signed.  With verification
  * (sc --cacert-file, --cacert-system: PROXY_F_VERIFY and the CA
  * certificates that come before the configuration, IMSG_PROXY_CA) the
@@ -78,8 +77,9 @@
 #include "log.h"
 #include "proxyd.h"
 #include "relay_int.h"
-#include "tls_suites.h"
 
+#define UP_TLS_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20"
+#define UP_TLS_GROUPS	"X25519:P-256:P-384"
 #define UP_TLS_RECORD	16384		/* plaintext written at a time */
 
 /* the session cache's key: host, a space, port */
@@ -344,9 +344,8 @@ up_tls_config(int verify)
 	ERR_clear_error();
 	if ((tls_ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_set_cipher_list(tls_ctx, TLS_SUITES_12) != 1 ||
-	    SSL_CTX_set_ciphersuites(tls_ctx, TLS_SUITES_13) != 1 ||
-	    SSL_CTX_set1_groups_list(tls_ctx, TLS_SUITES_GROUPS) != 1)
+	    SSL_CTX_set_cipher_list(tls_ctx, UP_TLS_CIPHERS) != 1 ||
+	    SSL_CTX_set1_groups_list(tls_ctx, UP_TLS_GROUPS) != 1)
 		goto fail;
 	SSL_CTX_set_options(tls_ctx, SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_mode(tls_ctx, SSL_MODE_AUTO_RETRY);

@@ -10,8 +10,7 @@
  * handshake.
  *
  * The settings are libtls's defaults for a server: TLS 1.2 and 1.3, the
- * AEAD ciphers with forward secrecy (AES-128-GCM first: tls_suites.h),
- * the groups X25519, P-256 and P-384,
+ * AEAD ciphers with forward secrecy, the groups X25519, P-256 and P-384,
  * no renegotiation, no session tickets nor cache,
  * ALPN "http/1.1" when the browser offers it.  The socket I/O is
  * kgp_tls's, the buffers of the KGP link's TLS (this file's BIO calls
@@ -49,9 +48,10 @@
 #include "kgp_tls.h"
 #include "log.h"
 #include "server.h"
-#include "tls_suites.h"
 #include "resign_int.h"
 
+#define RESIGN_TLS_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20"
+#define RESIGN_TLS_GROUPS	"X25519:P-256:P-384"
 #define RESIGN_TLS_ALPN		"\x08http/1.1"
 
 struct resign_tls {
@@ -234,9 +234,8 @@ resign_tls_init(const char *crt, size_t crtlen, const char *key,
 {
 	if ((rtls_ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(rtls_ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_set_cipher_list(rtls_ctx, TLS_SUITES_12) != 1 ||
-	    SSL_CTX_set_ciphersuites(rtls_ctx, TLS_SUITES_13) != 1 ||
-	    SSL_CTX_set1_groups_list(rtls_ctx, TLS_SUITES_GROUPS) != 1 ||
+	    SSL_CTX_set_cipher_list(rtls_ctx, RESIGN_TLS_CIPHERS) != 1 ||
+	    SSL_CTX_set1_groups_list(rtls_ctx, RESIGN_TLS_GROUPS) != 1 ||
 	    SSL_CTX_set_num_tickets(rtls_ctx, 0) != 1) {
 		log_warnx("%s: the TLS context: %s", __func__,
 		    ERR_error_string(ERR_get_error(), NULL));
