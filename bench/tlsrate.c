@@ -18,6 +18,9 @@
  *		TARGET's port, where the app must listen too), no SNI (an
  *		address), the Host field the same: a leaf for each, and the
  *		entry proxy's warm-up of the stream is for that host
+ *	TLSRATE_PACE=N	(-n, -k, -a) the i-th connection starts no sooner
+ *		than i/N seconds after the first, so that COUNT new hosts
+ *		stay within sc-server's MINT_RATE however fast each is
  *
  * Built by bench/run.sh: cc -O2 tlsrate.c -lssl -lcrypto -lpthread.
  */
@@ -50,6 +53,7 @@ static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
 static long		 next_host, done_req, errors;
 static double		*hs_ms, *fb_ms;
 static long		 nsamples;
+static double		 pace, tstart;	/* connections a second, 0: no pacing */
 
 static double
 now(void)
@@ -211,6 +215,8 @@ newhosts(void *unused)
 		pthread_mutex_unlock(&lock);
 		if (i >= count)
 			break;
+		if (pace > 0 && (t0 = tstart + i / pace - now()) > 0)
+			usleep(t0 * 1e6);
 		if (mode == 'n')
 			snprintf(sni, sizeof(sni), "h%ld-%d.bench.test", i,
 			    (int)getpid());
@@ -300,7 +306,9 @@ main(int argc, char *argv[])
 		return (1);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	t0 = now();
+	if (getenv("TLSRATE_PACE") != NULL)
+		pace = atof(getenv("TLSRATE_PACE"));
+	tstart = t0 = now();
 	for (i = 0; i < nconns; i++)
 		pthread_create(&th[i], NULL, mode == 0 ? keepalive : newhosts,
 		    NULL);

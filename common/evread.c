@@ -221,3 +221,41 @@ bev_write_buf(struct bufferevent *bev, const void *buf, size_t len)
 		return (0);
 	return (evbuffer_add(out, (const uint8_t *)buf + n, len - n));
 }
+
+/*
+ * A head's pieces without a printf (on the way of every request and
+ * answer that a proxy rebuilds): "name: value\r\n" in one piece ...
+ */
+void
+ev_put_field(struct evbuffer *out, const char *name, size_t nl,
+    const char *value, size_t vl)
+{
+	struct evbuffer_iovec	 v;
+	char			*p;
+
+	if (evbuffer_reserve_space(out, nl + vl + 4, &v, 1) != 1)
+		return;
+	p = v.iov_base;
+	memcpy(p, name, nl);
+	memcpy(p + nl, ": ", 2);
+	memcpy(p + nl + 2, value, vl);
+	memcpy(p + nl + 2 + vl, "\r\n", 2);
+	v.iov_len = nl + vl + 4;
+	evbuffer_commit_space(out, &v, 1);
+}
+
+/* ... and "HTTP/1.1 status reason\r\n", status 100-999. */
+void
+ev_put_status(struct evbuffer *out, int status, const char *reason)
+{
+	char	 line[] = "HTTP/1.1 000 ";
+
+	if (status < 100 || status > 999)
+		status = 500;
+	line[9] += status / 100;
+	line[10] += status / 10 % 10;
+	line[11] += status % 10;
+	evbuffer_add(out, line, sizeof(line) - 1);
+	evbuffer_add(out, reason, strlen(reason));
+	evbuffer_add(out, "\r\n", 2);
+}

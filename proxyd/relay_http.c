@@ -25,6 +25,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "evread.h"
 #include "http.h"
 #include "log.h"
 #include "proxyd.h"
@@ -32,10 +33,7 @@
 
 static ssize_t	 head_read(struct evbuffer *, struct http_head *);
 static void	 response_head(struct stream *);
-static void	 status_line(struct evbuffer *, const struct http_head *);
 static void	 write_fields(struct evbuffer *, const struct http_head *);
-static void	 write_field(struct evbuffer *, const char *, size_t,
-		    const char *, size_t);
 static int	 write_rules(struct evbuffer *, const struct http_head *);
 static const struct header_rule *head_rules(const struct http_head *, int *);
 static int	 warm_start(struct stream *, const char *);
@@ -384,10 +382,10 @@ request_build(struct evbuffer *hb, const struct http_head *h,
 	    proxyopt_header_find(env->po.req, env->po.nreq,
 	    "Authorization") != NULL) && (a = proxyopt_auth_find(&env->po,
 	    url->auth.host, url->auth.portnum)) != NULL)
-		write_field(hb, "Authorization", 13, a->basic,
+		ev_put_field(hb, "Authorization", 13, a->basic,
 		    strlen(a->basic));
 	if (pauth != NULL)
-		write_field(hb, "Proxy-Authorization", 19, pauth,
+		ev_put_field(hb, "Proxy-Authorization", 19, pauth,
 		    strlen(pauth));
 	if (upgrade && (upg = http_head_get(h, "Upgrade")) != NULL)
 		evbuffer_add_printf(hb, "Connection: Upgrade\r\n"
@@ -492,7 +490,7 @@ response_head(struct stream *s)
 			log_debug("stream %u: %s -> 101, relaying", s->id,
 			    s->url ? s->url : "?");
 			relay_count(101);
-			status_line(out, h);
+			ev_put_status(out, h->status, h->reason);
 			write_fields(out, h);
 			if ((upg = http_head_get(h, "Upgrade")) != NULL)
 				evbuffer_add_printf(out, "Upgrade: %s\r\n",
@@ -504,7 +502,7 @@ response_head(struct stream *s)
 		if (h->status / 100 == 1) {
 			/* 100 Continue, 103...: pass on, wait for more */
 			if (s->version >= 11) {
-				status_line(out, h);
+				ev_put_status(out, h->status, h->reason);
 				write_fields(out, h);
 				evbuffer_add(out, "\r\n", 2);
 				s->rs_started = 1;
@@ -574,7 +572,7 @@ void
 response_build(struct evbuffer *hb, const struct http_head *h, int keep,
     int version)
 {
-	status_line(hb, h);
+	ev_put_status(hb, h->status, h->reason);
 	write_fields(hb, h);
 	if (!keep)
 		evbuffer_add(hb, "Connection: close\r\n", 19);
@@ -752,21 +750,6 @@ exchange_app_event(struct stream *s, short what, int err)
 	}
 }
 
-/* An answer's status line, as HTTP/1.1 whatever the app spoke. */
-static void
-status_line(struct evbuffer *out, const struct http_head *h)
-{
-	char	 line[] = "HTTP/1.1 000 ";
-
-	/* the parser took 100-599 only */
-	line[9] += h->status / 100;
-	line[10] += h->status / 10 % 10;
-	line[11] += h->status % 10;
-	evbuffer_add(out, line, sizeof(line) - 1);
-	evbuffer_add(out, h->reason, strlen(h->reason));
-	evbuffer_add(out, "\r\n", 2);
-}
-
 /*
  * Every field but Host and the hop-by-hop ones, each line in one piece,
  * in the one pass over the head: a field a header rule (-H for requests,
@@ -791,7 +774,7 @@ write_fields(struct evbuffer *out, const struct http_head *h)
 			continue;
 		if (n > 0 && proxyopt_header_find(rules, n, name) != NULL)
 			continue;
-		write_field(out, name, strlen(name), value, strlen(value));
+		ev_put_field(out, name, strlen(name), value, strlen(value));
 	}
 	if (n > 0)
 		write_rules(out, h);
@@ -824,7 +807,7 @@ write_rules(struct evbuffer *out, const struct http_head *h)
 		    strcasecmp(r->name, "Authorization") == 0)
 			auth = 1;
 		if (out != NULL)
-			write_field(out, r->name, r->namelen,
+			ev_put_field(out, r->name, r->namelen,
 			    r->op == HR_SET ? r->value : "",
 			    r->op == HR_SET ? strlen(r->value) : 0);
 	}
@@ -841,25 +824,6 @@ head_rules(const struct http_head *h, int *n)
 	}
 	*n = env->po.nresp;
 	return (env->po.resp);
-}
-
-/* One field "name: value\r\n", in one piece. */
-static void
-write_field(struct evbuffer *out, const char *name, size_t nl,
-    const char *value, size_t vl)
-{
-	struct evbuffer_iovec	 v;
-	char			*p;
-
-	if (evbuffer_reserve_space(out, nl + vl + 4, &v, 1) != 1)
-		return;
-	p = v.iov_base;
-	memcpy(p, name, nl);
-	memcpy(p + nl, ": ", 2);
-	memcpy(p + nl + 2, value, vl);
-	memcpy(p + nl + 2 + vl, "\r\n", 2);
-	v.iov_len = nl + vl + 4;
-	evbuffer_commit_space(out, &v, 1);
 }
 
 /*

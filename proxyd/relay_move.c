@@ -46,7 +46,8 @@ static struct streamlist	 lending = TAILQ_HEAD_INITIALIZER(lending);
 /*
  * Queue len bytes of src for one side, written at once when nothing
  * waits before them (bev_write_now: what waits is copied, so that a
- * stalled side holds its bytes and not the chains of its reads); the
+ * stalled side holds its bytes and not the chains of its reads; but
+ * moved when they are TLS's plaintext, bev_write_move); the
  * client side's count sees them either way.  A head held for that side
  * goes first, in the same write.
  */
@@ -75,7 +76,15 @@ relay_write(struct stream *s, struct bufferevent *to, struct evbuffer *src,
 		 */
 		evbuffer_remove_buffer(src, bufferevent_get_output(to), len);
 		n = 0;
-	} else
+	} else if (to == s->cbev && s->u.tls)
+		/*
+		 * The app's plaintext, as TLS gave it: chains of a record
+		 * or more each (up_tls_in() reads into 16 KiB), so what
+		 * waits for kgpd moves, chains and all, instead of a copy
+		 * of every byte of a download while kgpd has no credit.
+		 */
+		n = bev_write_move(to, src, len);
+	else
 		n = bev_write_now(to, src, len);
 	if (held != NULL)
 		evbuffer_free(held);

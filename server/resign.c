@@ -193,6 +193,14 @@ resign_start(struct tunnel *t, int fd, struct bufferevent *local,
 	 */
 	if (len == 0)
 		r->pmw = mint_get(r->host, resign_premint, r);
+	/*
+	 * proxyd's TCP and TLS to the app too (resign_warm()), for the same
+	 * host: they took longer than the leaf and the browser's handshake
+	 * when begun at the ClientHello, a round trip later, and the first
+	 * request waited for them.  Plain HTTP after all (resign_plain())
+	 * lets it go.
+	 */
+	resign_warm(r);
 	if (len > 0)
 		resign_hello(fd, EV_TIMEOUT, r);
 	else if (local == NULL)
@@ -414,7 +422,7 @@ resign_hello(int fd, short ev, void *arg)
 		strlcpy(r->name, sni, sizeof(r->name));
 	else
 		strlcpy(r->name, r->host, sizeof(r->name));
-	/* proxyd's connection to the app, made while this one's TLS is */
+	/* proxyd's connection to the app, unless begun at the CONNECT */
 	resign_warm(r);
 	r->state = RESIGN_MINT;
 	/* NULL: the callback has run already, and r may be gone */
@@ -500,6 +508,8 @@ resign_plain(struct resign *r)
 
 	log_debug("tunnel %s: %s: plain HTTP inside CONNECT %s:%u",
 	    r->tunnel_id, r->peer, r->host, r->port);
+	/* a warm-up for TLS to the app: not this one's */
+	resign_warm_cancel(r);
 	if (evbuffer_add(r->in, r->raw, r->rawlen) == -1 ||
 	    resign_events(r) == -1) {
 		resign_free(r);
@@ -535,6 +545,14 @@ resign_pump(struct resign *r)
 {
 	struct timeval	 tv = { RESIGN_QUIET_SEC, 0 }, now;
 	int		 moved = 0, progress, rv, rd, wr;
+
+	/*
+	 * The warm-up's stream (from the CONNECT on) may move before the
+	 * leaf is here: nothing to do until the handshake, and the
+	 * browser's events are resign_hello()'s until then.
+	 */
+	if (r->state < RESIGN_HANDSHAKE)
+		return;
 
 	while (r->state == RESIGN_HANDSHAKE && !r->dead) {
 		r->want_rd = r->want_wr = 0;

@@ -320,9 +320,10 @@ resign_stream(struct resign *r, struct tunnel *t)
 }
 
 /*
- * The browser's TLS has begun: a stream opened at once, before its first
- * request, with a warm-up (HTTP_WARM_FIELD) for the CONNECT's host and
- * port, so that proxyd connects to the app and speaks TLS with it while
+ * The CONNECT is answered (resign_start()): a stream opened at once,
+ * before the ClientHello and the first request, with a warm-up
+ * (HTTP_WARM_FIELD) for the CONNECT's host and port, so that proxyd
+ * connects to the app and speaks TLS with it while the ClientHello comes,
  * the leaf is made and the browser's handshake runs here.  proxyd answers
  * it at once (HTTP_WARM_ANSWER); the first request waits for that answer
  * (RP_WARM), then goes down the same stream.  An sc that does not know
@@ -390,6 +391,16 @@ resign_warm_answer(struct resign *r)
 		http_head_init(r->resp, HTTP_RESPONSE);
 	}
 	return (1);
+}
+
+/* The warm-up is for nothing (plain HTTP): its stream goes unanswered. */
+void
+resign_warm_cancel(struct resign *r)
+{
+	if (r->rp != RP_WARM)
+		return;
+	resign_stream_drop(r);
+	r->rp = RP_NONE;
 }
 
 static void
@@ -556,19 +567,21 @@ resign_response_head(struct resign *r)
 		return (-1);
 	}
 	r->rp_sent = 1;
-	evbuffer_add_printf(r->out, "HTTP/1.1 %d %s\r\n", r->resp->status,
-	    r->resp->reason);
+	/* pieces, not a printf: on the way of every answer */
+	ev_put_status(r->out, r->resp->status, r->resp->reason);
 	for (i = 0; i < r->resp->nfields; i++) {
 		f = &r->resp->fields[i];
 		if (strcasecmp(f->name, "Upgrade") == 0)
 			upgrade = f->value;
 		if (!http_hop_by_hop(r->resp, f->name))
-			evbuffer_add_printf(r->out, "%s: %s\r\n", f->name,
-			    f->value);
+			ev_put_field(r->out, f->name, strlen(f->name),
+			    f->value, strlen(f->value));
 	}
 	if (r->resp->status == 101) {
-		evbuffer_add_printf(r->out, "Upgrade: %s\r\n"
-		    "Connection: upgrade\r\n\r\n", upgrade ? upgrade : "");
+		if (upgrade == NULL)
+			upgrade = "";
+		ev_put_field(r->out, "Upgrade", 7, upgrade, strlen(upgrade));
+		evbuffer_add(r->out, "Connection: upgrade\r\n\r\n", 23);
 		r->state = RESIGN_TUNNEL;
 		r->rp = RP_DONE;
 		return (1);

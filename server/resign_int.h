@@ -84,6 +84,7 @@ struct resign {
 int	 resign_requests(struct resign *);
 int	 resign_responses(struct resign *);
 void	 resign_warm(struct resign *);
+void	 resign_warm_cancel(struct resign *);
 
 /* resign_tls.c: the browser's TLS, answers as libtls's */
 int	 resign_tls_init(const char *, size_t, const char *, size_t);

@@ -62,6 +62,23 @@ route_decide(struct rules *r, const struct http_head *h, struct route *rt)
 }
 
 /*
+ * The string s at *p, of *left bytes free (its NUL kept there): -1 when
+ * it does not fit.
+ */
+static int
+route_cat(char **p, size_t *left, const char *s)
+{
+	size_t	 k = strlen(s);
+
+	if (k >= *left)
+		return (-1);
+	memcpy(*p, s, k + 1);
+	*p += k;
+	*left -= k;
+	return (0);
+}
+
+/*
  * A request inside a resigned connection (resign.c), whose TLS asked for
  * name (the SNI, else the CONNECT's host) on port: the host is its Host
  * field's (port 443 unless it says), else name; an absolute-form https://
@@ -79,8 +96,14 @@ route_decide_tls(struct rules *r, const struct http_head *h, const char *name,
 	struct http_authority	 a;
 	struct http_url		 u;
 	const char		*host;
-	char			 portstr[8] = "";
+	char			 portstr[8] = "", *p;
+	size_t			 left, i;
+	unsigned int		 n;
+	int			 v6;
 
+	if (urllen == 0)
+		return (-1);
+	*url = '\0';
 	memset(rt, 0, sizeof(*rt));
 	if (h->target[0] == '/' || strcmp(h->target, "*") == 0) {
 		rt->path = h->target;
@@ -101,12 +124,29 @@ route_decide_tls(struct rules *r, const struct http_head *h, const char *name,
 	} else
 		return (-1);
 	rt->absolute = 1;
-	if (rt->port != defport)
-		snprintf(portstr, sizeof(portstr), ":%u", rt->port);
-	if (snprintf(url, urllen, "%s://%s%s%s%s%s", tls ? "https" : "http",
-	    strchr(rt->host, ':') != NULL ? "[" : "", rt->host,
-	    strchr(rt->host, ':') != NULL ? "]" : "", portstr,
-	    strcmp(rt->path, "*") == 0 ? "" : rt->path) >= (int)urllen)
+	/* pieces, not a printf: on the way of every resigned request */
+	v6 = strchr(rt->host, ':') != NULL;
+	p = url;
+	left = urllen;
+	if (route_cat(&p, &left, tls ? "https://" : "http://") == -1 ||
+	    route_cat(&p, &left, v6 ? "[" : "") == -1 ||
+	    route_cat(&p, &left, rt->host) == -1 ||
+	    route_cat(&p, &left, v6 ? "]" : "") == -1)
+		return (-1);
+	if (rt->port != defport) {
+		/* ":port", the digits from the end */
+		i = sizeof(portstr) - 1;
+		n = rt->port;
+		do {
+			portstr[--i] = '0' + n % 10;
+			n /= 10;
+		} while (n > 0);
+		portstr[--i] = ':';
+		if (route_cat(&p, &left, portstr + i) == -1)
+			return (-1);
+	}
+	if (route_cat(&p, &left, strcmp(rt->path, "*") == 0 ? "" :
+	    rt->path) == -1)
 		return (-1);
 	rules_decide(r, rt->host, url, &rt->v);
 	return (0);
@@ -157,15 +197,15 @@ route_head(const struct http_head *h, const char *target, int mode,
 		return (NULL);
 	p = buf;
 	left = n;
-#define PUT(...)	do {						\
-		int	 k = snprintf(p, left, __VA_ARGS__);		\
-		if (k < 0 || (size_t)k >= left)				\
+	/* pieces, not a printf: on the way of every request */
+#define PUT(s)	do {							\
+		if (route_cat(&p, &left, (s)) == -1)			\
 			goto fail;					\
-		p += k;							\
-		left -= k;						\
 	} while (0)
-	PUT("%s %s HTTP/1.%d\r\n", h->method, target, h->version == 10 ?
-	    0 : 1);
+	PUT(h->method);
+	PUT(" ");
+	PUT(target);
+	PUT(h->version == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
 	for (i = 0; i < h->nfields; i++) {
 		f = &h->fields[i];
 		if (strcasecmp(f->name, "Upgrade") == 0)
@@ -174,14 +214,19 @@ route_head(const struct http_head *h, const char *target, int mode,
 		if (http_hop_by_hop(h, f->name) ||
 		    strcasecmp(f->name, HTTP_WARM_FIELD) == 0)
 			continue;
-		PUT("%s: %s\r\n", f->name, f->value);
+		PUT(f->name);
+		PUT(": ");
+		PUT(f->value);
+		PUT("\r\n");
 	}
 	if (mode != ROUTE_HEAD_CLOSE && upgrade != NULL &&
-	    (h->flags & HTTP_F_CONN_UPGRADE))
-		PUT("Upgrade: %s\r\nConnection: upgrade\r\n\r\n", upgrade);
-	else if (mode == ROUTE_HEAD_KEEP)
-		PUT("%s\r\n", h->version == 10 ? "Connection: keep-alive\r\n" :
-		    "");
+	    (h->flags & HTTP_F_CONN_UPGRADE)) {
+		PUT("Upgrade: ");
+		PUT(upgrade);
+		PUT("\r\nConnection: upgrade\r\n\r\n");
+	} else if (mode == ROUTE_HEAD_KEEP)
+		PUT(h->version == 10 ? "Connection: keep-alive\r\n\r\n" :
+		    "\r\n");
 	else
 		PUT("Connection: close\r\n\r\n");
 #undef PUT

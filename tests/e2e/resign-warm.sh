@@ -1,6 +1,6 @@
 #!/bin/bash
 # TLS resigning, the first byte sooner (issue 16, speed): once the
-# browser's ClientHello is here, the entry proxy opens the stream and
+# CONNECT is answered, the entry proxy opens the stream and
 # warms it up, so that proxyd connects to the CONNECT's host and speaks
 # TLS with it while the leaf is made and the browser's handshake runs;
 # the first request takes that connection.  And the CONNECT host's leaf
@@ -19,7 +19,9 @@
 #   refused or its field dropped: a 4xx for "OPTIONS *", and the app
 #   sees no TLS client);
 # - a CONNECT whose browser sends nothing: the leaf for its host is made
-#   all the same (the server's log), before any ClientHello.
+#   all the same (the server's log), before any ClientHello, and so is
+#   proxyd's TLS to the app (its SNI log); plain HTTP after the 200
+#   (ws://) then lets the warm-up go and is answered as http://.
 . "$(dirname "$0")/lib.sh"
 APP_NAME=app.office.test
 
@@ -173,4 +175,43 @@ wait_for 5 grep -q "a certificate for ahead.office.test" "$TMP/server.log" ||
     fail "no leaf for the CONNECT's host before its ClientHello"
 touch "$TMP/end.ahead"
 ok "the CONNECT host's leaf is made before the browser's ClientHello"
+
+# --- the warm-up, before the ClientHello -----------------------------------
+# from the CONNECT on, not a round trip later at the ClientHello (where it
+# was the last thing a new host's first request waited for)
+n=$(sni_lines)
+cloud timeout 30 "$PYTHON" "$TMP/connect.py" "$ENTRY" "$APP_IP:$APP_TLS_PORT" \
+    "$TMP/end.early" >"$TMP/out.early" 2>&1 &
+PIDS+=($!)
+wait_for 5 grep -q ' 200 ' "$TMP/out.early" || fail "CONNECT $APP_IP: $(cat "$TMP/out.early")"
+wait_for 5 sni_is $((n + 1)) ||
+    fail "no TLS client at the app while the browser has sent no ClientHello (the warm-up waits for it)"
+touch "$TMP/end.early"
+ok "proxyd's TLS to the app begins at the CONNECT, before the browser's ClientHello"
+
+# plain HTTP after the 200 (ws://): the warm-up for TLS is let go, and the
+# request goes down as http:// and is answered
+cat >"$TMP/plain.py" <<'EOF2'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)), timeout=30)
+s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (sys.argv[2].encode(), sys.argv[2].encode()))
+got = b""
+while b"\r\n\r\n" not in got:
+    got += s.recv(4096)
+s.sendall(b"GET /conn HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % sys.argv[2].encode())
+got = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    got += b
+print(got.split(b"\r\n")[0].decode(), flush=True)
+EOF2
+out=$(cloud timeout 30 "$PYTHON" "$TMP/plain.py" "$ENTRY" "$APP_IP:$APP_PORT" 2>&1) && true
+case $out in
+"HTTP/1.1 200 "*) ;;
+*) fail "plain HTTP inside CONNECT $APP_IP:$APP_PORT after a warm-up: '$out', want the app's 200" ;;
+esac
+ok "plain HTTP inside a CONNECT after the warm-up began: the app's answer ($out)"
 e2e_done

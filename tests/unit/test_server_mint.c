@@ -9,10 +9,11 @@
  * a leaf and its key that fit, the chain leaf + CA, a name asked again
  * costs no request, callers of one name share one request, the least
  * recently used leaf goes past MINT_CACHE_MAX, a wrong answer (another
- * key, another name, another CA), a refusal, the CA's death and its
- * silence (MINT_TIMEOUT_MS) each reach the caller as an error, the rate
- * limit refuses a burst past MINT_BURST, and a cancelled caller hears
- * nothing.  The messages to and from the CA are checked as the parent
+ * key, another name, another CA; a CA process that signs with another
+ * key, until one of its leaves verifies and again for the next one), a
+ * refusal, the CA's death and its silence (MINT_TIMEOUT_MS) each reach
+ * the caller as an error, the rate limit refuses a burst past
+ * MINT_BURST, and a cancelled caller hears nothing.  The messages to and from the CA are checked as the parent
  * checks them before it relays them.
  */
 #include <sys/types.h>
@@ -581,6 +582,57 @@ test_mint_errors(void **state)
 	heard_clear(&h);
 }
 
+/* name asked for, and its request i answered signed with key: refused */
+static void
+refused_signed_by(const char *name, size_t i, EVP_PKEY *key)
+{
+	struct heard	 h;
+	EVP_PKEY	*good = cakey;
+
+	memset(&h, 0, sizeof(h));
+	assert_non_null(mint_get(name, heard_cb, &h));
+	cakey = key;
+	answer(i, SRV_CA_OK, NULL, NULL);
+	cakey = good;
+	assert_int_equal(h.calls, 1);
+	assert_false(h.ok);
+	assert_non_null(strstr(h.err, "does not fit"));
+	heard_clear(&h);
+}
+
+/*
+ * A CA process that signs with another key than the CA's (the issuer
+ * the same): its leaves are refused until one verifies, and a new CA
+ * process is checked again.
+ */
+static void
+test_mint_signer(void **state)
+{
+	struct heard	 h;
+	EVP_PKEY	*good = cakey, *bad;
+
+	memset(&h, 0, sizeof(h));
+	bad = x509_genkey();
+	assert_non_null(bad);
+	/* a new CA process with the wrong key: its trial, then a leaf */
+	mint_ca_state(1);
+	assert_int_equal(nreqs, 1);
+	cakey = bad;
+	answer(0, SRV_CA_OK, NULL, NULL);
+	cakey = good;
+	refused_signed_by("s1.example", 1, bad);
+	/* the CA's key: taken */
+	assert_non_null(mint_get("s2.example", heard_cb, &h));
+	answer(2, SRV_CA_OK, NULL, NULL);
+	check_heard(&h, "s2.example", 0);
+	heard_clear(&h);
+	/* another CA process: checked again */
+	mint_ca_state(1);
+	assert_int_equal(nreqs, 4);
+	refused_signed_by("s3.example", 4, bad);
+	EVP_PKEY_free(bad);
+}
+
 static void
 stop_loop(int fd, short ev, void *arg)
 {
@@ -744,6 +796,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mint_get, mint_setup,
 		    mint_teardown),
 		cmocka_unit_test_setup_teardown(test_mint_errors, mint_setup,
+		    mint_teardown),
+		cmocka_unit_test_setup_teardown(test_mint_signer, mint_setup,
 		    mint_teardown),
 		cmocka_unit_test_setup_teardown(test_mint_timeout, mint_setup,
 		    mint_teardown),
