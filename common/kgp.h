@@ -31,6 +31,8 @@
 #define KGP_OPEN_WINDOW		(256 * 1024)	/* a new stream's, at once */
 #define KGP_STREAM_WINDOW	(1024 * 1024)	/* grown to, reader keeps up */
 #define KGP_STREAM_WINDOW_MAX	(16 * 1024 * 1024)	/* ... link needs it */
+#define KGP_GRANT_STEP		(64 * 1024)	/* credit back at least */
+#define KGP_GRANT_DIV		16	/* ... or this part of the window */
 #define KGP_TUNE_RTT_PCT	150	/* a window within this % of the RTT */
 #define KGP_TUNE_QUEUE_PCT	10	/* the link's queue above this % of */
 #define KGP_TUNE_QUEUE_MIN_US	2000	/* ... the RTT and this: shrink */

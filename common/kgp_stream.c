@@ -569,8 +569,24 @@ stream_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 }
 
 /*
- * A quarter of the window has left for the local socket: grant it
- * again, and resize the window (see "Windows" above).
+ * What a stream consumes before its credit goes back: a quarter of a
+ * small window, and of a large one a sixteenth (KGP_GRANT_STEP at
+ * least), so that a stream that fills a long link is not let out in
+ * bursts of a quarter window, which the sender's TCP paces out faster
+ * than the link carries and which then wait in the link's queue.
+ */
+static uint32_t
+stream_grant_step(uint32_t w)
+{
+	if (w / 4 <= KGP_GRANT_STEP)
+		return (w / 4);
+	return (w / KGP_GRANT_DIV > KGP_GRANT_STEP ? w / KGP_GRANT_DIV :
+	    KGP_GRANT_STEP);
+}
+
+/*
+ * A step of the window (stream_grant_step()) has left for the local
+ * socket: grant it again, and resize the window (see "Windows" above).
  */
 static void
 stream_consumed(struct kgp_stream *s, size_t n)
@@ -585,7 +601,8 @@ stream_consumed(struct kgp_stream *s, size_t n)
 		return;
 	s->received += n;
 	s->recv_consumed += n;
-	if (!conn_live(c) || s->recv_consumed < s->recv_window / 4)
+	if (!conn_live(c) ||
+	    s->recv_consumed < stream_grant_step(s->recv_window))
 		return;
 	grant = s->recv_consumed;
 	s->recv_consumed = 0;
@@ -642,8 +659,8 @@ stream_consumed(struct kgp_stream *s, size_t n)
  * One that keeps up doubles it up to grow at every grant, and beyond,
  * up to max, once per window consumed within KGP_TUNE_RTT_PCT % of a
  * round trip: only then is the window what limits the stream (one that
- * does takes about 4/3 of a round trip for a window, as credit goes
- * back a quarter at a time).  Doubling alone would settle between 1.5
+ * does takes a round trip and a step for a window, as credit goes
+ * back a step at a time).  Doubling alone would settle between 1.5
  * and 3 times the link's bandwidth-delay product, and what a window
  * lets out beyond the product waits in the link's queue in front of
  * every other stream, where a loss holds up all of them: so a queue
