@@ -593,7 +593,7 @@ stream_consumed(struct kgp_stream *s, size_t n)
 {
 	struct kgp_conn		*c = s->conn;
 	uint32_t		 grant, delta, want;
-	uint64_t		 now;
+	uint64_t		 now, queue;
 	size_t			 queued;
 	int			 turned;
 
@@ -611,27 +611,37 @@ stream_consumed(struct kgp_stream *s, size_t n)
 	now = conn_now_us();
 	s->tune_bytes += grant;
 	turned = s->tune_bytes >= s->recv_window;
+	/* the queue, at every grant once the window can shrink */
+	queue = turned || s->recv_window > c->params.window_grow ?
+	    conn_queue_us(c) : 0;
 	want = kgp_window_want(s->recv_window, queued, turned,
-	    now - s->tune_us, c->rtt_min_us, turned ? conn_queue_us(c) : 0,
+	    now - s->tune_us, c->rtt_min_us, queue,
+	    s->tune_cut_us ? now - s->tune_cut_us : UINT64_MAX,
 	    &s->tune_slow, c->params.window_grow, c->params.window_max);
 	if (turned) {
-		log_debug2("stream %u: a window of %u in %llu us, rtt %llu us: "
-		    "%u", s->id, s->recv_window,
+		log_debug2("stream %u: a window of %u in %llu us, rtt %llu us, "
+		    "queue %llu us: %u", s->id, s->recv_window,
 		    (unsigned long long)(now - s->tune_us),
-		    (unsigned long long)c->rtt_min_us, want);
+		    (unsigned long long)c->rtt_min_us,
+		    (unsigned long long)queue, want);
 		s->tune_us = now;
 		s->tune_bytes = 0;
 	}
 	if (want > s->recv_window) {
 		/* the window, not the reader, may be what holds it back */
+		s->tune_cut = 0;
 		delta = stream_window_room(s, want - s->recv_window);
 		stream_window_set(s, s->recv_window + delta);
 		grant += delta;
 	} else if (want < s->recv_window) {
+		/* the link's queue: the cut comes off this grant and the next */
+		s->tune_cut = s->recv_window - want;
+		s->tune_cut_us = now;
+	}
+	if (s->tune_cut > 0) {
 		/* more than the link needs: what waits beyond it is queue */
-		delta = s->recv_window - want;
-		if (delta > grant)
-			delta = grant;
+		delta = s->tune_cut < grant ? s->tune_cut : grant;
+		s->tune_cut -= delta;
 		stream_window_set(s, s->recv_window - delta);
 		grant -= delta;
 	} else if (queued >= s->recv_window / 2 &&
@@ -654,7 +664,8 @@ stream_consumed(struct kgp_stream *s, size_t n)
  * socket; turned says that a whole window was consumed since the
  * stream's last epoch began, elapsed_us ago; rtt_us is the link's
  * round trip (0: not known yet), queue_us how long the link's queue
- * holds this end's segments now (conn_queue_us()); *slow is the
+ * holds this end's segments now (conn_queue_us()), calm_us how long ago
+ * the queue last cut the window (UINT64_MAX: never); *slow is the
  * stream's, set once a queue was seen.  A reader that lags keeps w.
  * One that keeps up doubles it up to grow at every grant, and beyond,
  * up to max, once per window consumed within KGP_TUNE_RTT_PCT % of a
@@ -663,16 +674,21 @@ stream_consumed(struct kgp_stream *s, size_t n)
  * back a step at a time).  Doubling alone would settle between 1.5
  * and 3 times the link's bandwidth-delay product, and what a window
  * lets out beyond the product waits in the link's queue in front of
- * every other stream, where a loss holds up all of them: so a queue
- * longer than KGP_TUNE_QUEUE_PCT % of the round trip (at least
- * KGP_TUNE_QUEUE_MIN_US) takes an eighth off (never below grow), and
- * from then on the window grows by an eighth.  The budgets may give
- * less.
+ * every other stream, where a loss holds up all of them.  So at any
+ * grant, a queue longer than KGP_TUNE_QUEUE_PCT % of the round trip
+ * (at least KGP_TUNE_QUEUE_MIN_US) cuts the window to what the link
+ * carries in a round trip and half that limit: w in flight fill the
+ * round trip and the queue, so that is w (rtt + limit / 2) / (rtt +
+ * queue), a step off at least, and once in KGP_TUNE_CALM_RTTS round
+ * trips at most (a cut shows in the queue a round trip later).  From
+ * then on the window grows by a step (KGP_TUNE_STEP_DIV) an epoch, and
+ * only while the queue is under half the limit.  Never below grow; the
+ * budgets may give less.
  */
 uint32_t
 kgp_window_want(uint32_t w, size_t queued, int turned, uint64_t elapsed_us,
-    uint64_t rtt_us, uint64_t queue_us, int *slow, uint32_t grow,
-    uint32_t max)
+    uint64_t rtt_us, uint64_t queue_us, uint64_t calm_us, int *slow,
+    uint32_t grow, uint32_t max)
 {
 	uint64_t	 t, limit;
 
@@ -680,17 +696,21 @@ kgp_window_want(uint32_t w, size_t queued, int turned, uint64_t elapsed_us,
 		return (w);
 	if (w < grow)
 		return (w > grow / 2 ? grow : w * 2);
-	if (!turned || rtt_us == 0)
+	if (rtt_us == 0)
 		return (w);
 	limit = rtt_us * KGP_TUNE_QUEUE_PCT / 100;
 	if (limit < KGP_TUNE_QUEUE_MIN_US)
 		limit = KGP_TUNE_QUEUE_MIN_US;
-	if (queue_us > limit) {
+	if (queue_us > limit && calm_us / KGP_TUNE_CALM_RTTS >= rtt_us) {
 		/* what the window lets out beyond the link waits in it */
 		*slow = 1;
-		t = w - w / 8;
-	} else if (elapsed_us * 100 < KGP_TUNE_RTT_PCT * rtt_us)
-		t = *slow ? w + w / 8 : 2ULL * w;
+		t = (uint64_t)w * (rtt_us + limit / 2) / (rtt_us + queue_us);
+		if (t > w - w / KGP_TUNE_STEP_DIV)
+			t = w - w / KGP_TUNE_STEP_DIV;
+	} else if (!turned || queue_us > limit / 2)
+		return (w);
+	else if (elapsed_us * 100 < KGP_TUNE_RTT_PCT * rtt_us)
+		t = *slow ? w + w / KGP_TUNE_STEP_DIV : 2ULL * w;
 	else
 		return (w);
 	if (t < grow)
