@@ -619,11 +619,10 @@ stream_consumed(struct kgp_stream *s, size_t n)
 	    s->tune_cut_us ? now - s->tune_cut_us : UINT64_MAX,
 	    &s->tune_slow, c->params.window_grow, c->params.window_max);
 	if (turned) {
-		log_debug2("stream %u: a window of %u in %llu us, rtt %llu us, "
-		    "queue %llu us: %u", s->id, s->recv_window,
-		    (unsigned long long)(now - s->tune_us),
-		    (unsigned long long)c->rtt_min_us,
-		    (unsigned long long)queue, want);
+		log_debug2("stream %u: queue %llu us; a window of %u in %llu "
+		    "us, rtt %llu us: %u", s->id, (unsigned long long)queue,
+		    s->recv_window, (unsigned long long)(now - s->tune_us),
+		    (unsigned long long)c->rtt_min_us, want);
 		s->tune_us = now;
 		s->tune_bytes = 0;
 	}
