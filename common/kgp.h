@@ -34,7 +34,7 @@
 #define KGP_GRANT_STEP		(64 * 1024)	/* credit back at least */
 #define KGP_GRANT_DIV		16	/* ... or this part of the window */
 #define KGP_TUNE_RTT_PCT	150	/* a window within this % of the RTT */
-#define KGP_TUNE_QUEUE_PCT	10	/* the link's queue above this % of */
+#define KGP_TUNE_QUEUE_PCT	5	/* the link's queue above this % of */
 #define KGP_TUNE_QUEUE_MIN_US	2000	/* ... the RTT and this: shrink */
 #define KGP_TUNE_CALM_RTTS	2	/* ... once in this many RTTs at most */
 #define KGP_TUNE_STEP_DIV	16	/* then grow by this part an epoch */

@@ -1987,6 +1987,7 @@ test_window_tune(void **state)
 	const uint64_t	 rtt = 50000;	/* 50 ms */
 	const uint64_t	 rate = 50;	/* bytes a microsecond: 400 Mbit/s */
 	const uint64_t	 bdp = rate * rtt;
+	const uint64_t	 lim = rtt * KGP_TUNE_QUEUE_PCT / 100;
 	uint64_t	 q, qhist[16], now, dt, flight, epoch_us, cut_us;
 	uint64_t	 qmax = 0, fmin = UINT64_MAX;
 	uint32_t	 w, w2, step, epoch;
@@ -2019,28 +2020,28 @@ test_window_tune(void **state)
 	assert_int_equal(kgp_window_want(4 * grow, grow + 1, 1, 1, rtt, 0,
 	    NEVER, &slow, grow, max), 4 * grow);
 	assert_int_equal(slow, 0);
-	/* a queue over half of 10 % of the round trip holds the window */
+	/* a queue over half the limit (a part of the RTT) holds it */
 	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt, rtt,
-	    rtt / 20, NEVER, &slow, grow, max), 8 * grow);
+	    lim / 2, NEVER, &slow, grow, max), 8 * grow);
 	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt, rtt,
-	    rtt / 20 + 1, NEVER, &slow, grow, max), 4 * grow);
+	    lim / 2 + 1, NEVER, &slow, grow, max), 4 * grow);
 	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt * 2, rtt,
-	    rtt / 10, NEVER, &slow, grow, max), 4 * grow);
+	    lim, NEVER, &slow, grow, max), 4 * grow);
 	assert_int_equal(slow, 0);
 	/* more cuts it, a step at least, at any grant */
 	assert_int_equal(kgp_window_want(4 * grow, 0, 0, rtt * 2, rtt,
-	    rtt / 10 + 1, NEVER, &slow, grow, max), 4 * grow - grow / 4);
+	    lim + 1, NEVER, &slow, grow, max), 4 * grow - grow / 4);
 	assert_int_equal(slow, 1);
 	/* ... to fill the round trip and half the limit */
 	assert_int_equal(kgp_window_want(4 * grow, 0, 0, rtt * 2, rtt,
 	    rtt / 2, NEVER, &slow, grow, max),
-	    (uint64_t)4 * grow * (rtt + rtt / 20) / (rtt + rtt / 2));
+	    (uint64_t)4 * grow * (rtt + lim / 2) / (rtt + rtt / 2));
 	/* ... once in two round trips */
 	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt * 2, rtt,
 	    rtt / 2, 2 * rtt - 1, &slow, grow, max), 4 * grow);
 	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt * 2, rtt,
 	    rtt / 2, 2 * rtt, &slow, grow, max),
-	    (uint64_t)4 * grow * (rtt + rtt / 20) / (rtt + rtt / 2));
+	    (uint64_t)4 * grow * (rtt + lim / 2) / (rtt + rtt / 2));
 	/* ... never below the grow limit; then it grows by a sixteenth */
 	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 2, rtt, rtt,
 	    NEVER, &slow, grow, max), grow);
@@ -2062,10 +2063,10 @@ test_window_tune(void **state)
 	 * flight beyond the BDP waits in the link's queue, and the receiver
 	 * sees that queue a window's worth of grants late (its TCP's round
 	 * trip).  Settled, the window keeps the link full (the BDP in
-	 * flight at least) and the queue stays under 10 % of the
-	 * round trip, where windows that only doubled kept up to 2 BDP in
-	 * it, and windows cut and grown by an eighth once an epoch swung
-	 * it up to a quarter of the round trip.
+	 * flight at least) and the queue stays under the limit
+	 * (KGP_TUNE_QUEUE_PCT % of the round trip), where windows that only
+	 * doubled kept up to 2 BDP in it, and windows cut and grown by an
+	 * eighth once an epoch swung it up to a quarter of the round trip.
 	 */
 	slow = 0;
 	memset(qhist, 0, sizeof(qhist));
@@ -2100,7 +2101,7 @@ test_window_tune(void **state)
 	}
 	assert_true(slow);
 	assert_true(fmin >= bdp);
-	assert_true(qmax <= rtt / 10);
+	assert_true(qmax <= lim);
 }
 
 /*
