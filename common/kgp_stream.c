@@ -569,16 +569,19 @@ stream_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 }
 
 /*
- * What a stream consumes before its credit goes back: a quarter of a
- * small window, and of a large one a sixteenth (KGP_GRANT_STEP at
- * least), so that a stream that fills a long link is not let out in
- * bursts of a quarter window, which the sender's TCP paces out faster
- * than the link carries and which then wait in the link's queue.
+ * What a stream consumes before its credit goes back: a quarter of the
+ * window, and of one grown past grow for a long link a sixteenth
+ * (KGP_GRANT_STEP at least), so that a stream that fills a long link is
+ * not let out in bursts of a quarter window, which the sender's TCP
+ * paces out faster than the link carries and which then wait in the
+ * link's queue.  The others (a short link's, loopback's) keep quarter
+ * steps: a WINDOW frame, and often a TLS record, for every 256 KiB of a
+ * 1 MiB window, not every 64 KiB.
  */
 static uint32_t
-stream_grant_step(uint32_t w)
+stream_grant_step(uint32_t w, uint32_t grow)
 {
-	if (w / 4 <= KGP_GRANT_STEP)
+	if (w <= grow)
 		return (w / 4);
 	return (w / KGP_GRANT_DIV > KGP_GRANT_STEP ? w / KGP_GRANT_DIV :
 	    KGP_GRANT_STEP);
@@ -602,7 +605,8 @@ stream_consumed(struct kgp_stream *s, size_t n)
 	s->received += n;
 	s->recv_consumed += n;
 	if (!conn_live(c) ||
-	    s->recv_consumed < stream_grant_step(s->recv_window))
+	    s->recv_consumed < stream_grant_step(s->recv_window,
+	    c->params.window_grow))
 		return;
 	grant = s->recv_consumed;
 	s->recv_consumed = 0;
