@@ -588,6 +588,28 @@ stream_grant_step(uint32_t w, uint32_t grow)
 }
 
 /*
+ * The link's queue as the window rule sees it at a grant: the least of
+ * what conn_queue_us() said since a round trip before the last interval
+ * of a round trip began, so a queue that stood for a round trip, not
+ * the spike of a burst (a lossy link's, once the lost packet is sent
+ * again and the receiver's TCP lets out all it held), which passes.
+ */
+static uint64_t
+stream_queue_us(struct kgp_stream *s, uint64_t now)
+{
+	struct kgp_conn	*c = s->conn;
+	uint64_t	 q = conn_queue_us(c);
+
+	if (s->tune_q_us == 0 || now - s->tune_q_us >= c->rtt_min_us) {
+		s->tune_qlast = s->tune_q_us == 0 ? q : s->tune_qmin;
+		s->tune_qmin = q;
+		s->tune_q_us = now;
+	} else if (q < s->tune_qmin)
+		s->tune_qmin = q;
+	return (q < s->tune_qlast ? q : s->tune_qlast);
+}
+
+/*
  * A step of the window (stream_grant_step()) has left for the local
  * socket: grant it again, and resize the window (see "Windows" above).
  */
@@ -617,7 +639,7 @@ stream_consumed(struct kgp_stream *s, size_t n)
 	turned = s->tune_bytes >= s->recv_window;
 	/* the queue, at every grant once the window can shrink */
 	queue = turned || s->recv_window > c->params.window_grow ?
-	    conn_queue_us(c) : 0;
+	    stream_queue_us(s, now) : 0;
 	want = kgp_window_want(s->recv_window, queued, turned,
 	    now - s->tune_us, c->rtt_min_us, queue,
 	    s->tune_cut_us ? now - s->tune_cut_us : UINT64_MAX,
