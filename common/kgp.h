@@ -31,9 +31,13 @@
 #define KGP_OPEN_WINDOW		(256 * 1024)	/* a new stream's, at once */
 #define KGP_STREAM_WINDOW	(1024 * 1024)	/* grown to, reader keeps up */
 #define KGP_STREAM_WINDOW_MAX	(16 * 1024 * 1024)	/* ... link needs it */
+#define KGP_GRANT_STEP		(64 * 1024)	/* credit back at least */
+#define KGP_GRANT_DIV		16	/* ... or this part of the window */
 #define KGP_TUNE_RTT_PCT	150	/* a window within this % of the RTT */
-#define KGP_TUNE_QUEUE_PCT	10	/* the link's queue above this % of */
+#define KGP_TUNE_QUEUE_PCT	5	/* the link's queue above this % of */
 #define KGP_TUNE_QUEUE_MIN_US	2000	/* ... the RTT and this: shrink */
+#define KGP_TUNE_CALM_RTTS	2	/* ... once in this many RTTs at most */
+#define KGP_TUNE_STEP_DIV	16	/* then grow by this part an epoch */
 #define KGP_CONN_BUDGET		(32 * 1024 * 1024)	/* above announced */
 #define KGP_PROC_BUDGET		(64 * 1024 * 1024)	/* ... all conns */
 #define KGP_DEFAULT_MAXSTREAMS	100000
@@ -330,6 +334,6 @@ void		 kgp_conn_set_arg(struct kgp_conn *, void *);
 const char	*kgp_conn_peer_hash(struct kgp_conn *);
 size_t		 kgp_windows_budget(size_t);
 uint32_t	 kgp_window_want(uint32_t, size_t, int, uint64_t, uint64_t,
-	    uint64_t, int *, uint32_t, uint32_t);
+	    uint64_t, uint64_t, int *, uint32_t, uint32_t);
 
 #endif /* SC_KGP_H */

@@ -40,6 +40,7 @@
 
 #include "kgp.h"
 #include "kgp_tls.h"
+#include "tcpinfo.h"
 #include "evread.h"
 #include "log.h"
 #include "kgp_conn_int.h"
@@ -367,23 +368,23 @@ conn_sockopts(struct kgp_conn *c, int fd)
 /*
  * How long the link's queues hold this end's segments now: the
  * kernel's smoothed round trip of the link's socket above the least
- * round trip the keepalive measured (the path).  On the receiving end
- * of a bulk stream that is the queue its bytes wait in at the link's
- * bottleneck, which the acknowledgements of this end's frames cross
- * too.  0 when not known.
+ * round trip its samples saw (the path; the keepalive's least round
+ * trip where the kernel does not say, which the event loops of both
+ * ends lengthen).  On the receiving end of a bulk stream that is the
+ * queue its bytes wait in at the link's bottleneck, which the
+ * acknowledgements of this end's frames cross too.  0 when not known.
  */
 uint64_t
 conn_queue_us(struct kgp_conn *c)
 {
-	struct tcp_info	 ti;
-	socklen_t	 len = sizeof(ti);
+	uint64_t	 srtt, min;
 
 	if (c->fd == -1 || c->rtt_min_us == 0 ||
-	    getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
-	    len < offsetof(struct tcp_info, tcpi_rttvar) ||
-	    ti.tcpi_rtt <= c->rtt_min_us)
+	    tcpinfo_rtt(c->fd, &srtt, &min) == -1)
 		return (0);
-	return (ti.tcpi_rtt - c->rtt_min_us);
+	if (min == 0)
+		min = c->rtt_min_us;
+	return (srtt > min ? srtt - min : 0);
 }
 
 /*

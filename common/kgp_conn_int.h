@@ -90,6 +90,11 @@ struct kgp_stream {
 	uint64_t		 tune_us;	/* this window epoch began */
 	uint32_t		 tune_bytes;	/* consumed in it */
 	int			 tune_slow;	/* the link queued: grow slowly */
+	uint32_t		 tune_cut;	/* still to come off the window */
+	uint64_t		 tune_cut_us;	/* the queue last cut it (0) */
+	uint64_t		 tune_q_us;	/* this queue interval began (0) */
+	uint64_t		 tune_qmin;	/* the least queue in it */
+	uint64_t		 tune_qlast;	/* ... in the one before */
 	char			*label;		/* what the owner calls it */
 	struct stream_move	*move;		/* while S_MOVING */
 	struct stream_lend	*lend;		/* while a socket is lent */

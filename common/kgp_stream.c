@@ -569,15 +569,56 @@ stream_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 }
 
 /*
- * A quarter of the window has left for the local socket: grant it
- * again, and resize the window (see "Windows" above).
+ * What a stream consumes before its credit goes back: a quarter of the
+ * window, and of one grown past grow for a long link a sixteenth
+ * (KGP_GRANT_STEP at least), so that a stream that fills a long link is
+ * not let out in bursts of a quarter window, which the sender's TCP
+ * paces out faster than the link carries and which then wait in the
+ * link's queue.  The others (a short link's, loopback's) keep quarter
+ * steps: a WINDOW frame, and often a TLS record, for every 256 KiB of a
+ * 1 MiB window, not every 64 KiB.
+ */
+static uint32_t
+stream_grant_step(uint32_t w, uint32_t grow)
+{
+	if (w <= grow)
+		return (w / 4);
+	return (w / KGP_GRANT_DIV > KGP_GRANT_STEP ? w / KGP_GRANT_DIV :
+	    KGP_GRANT_STEP);
+}
+
+/*
+ * The link's queue as the window rule sees it at a grant: the least of
+ * what conn_queue_us() said since a round trip before the last interval
+ * of a round trip began, so a queue that stood for a round trip, not
+ * the spike of a burst (a lossy link's, once the lost packet is sent
+ * again and the receiver's TCP lets out all it held), which passes.
+ */
+static uint64_t
+stream_queue_us(struct kgp_stream *s, uint64_t now)
+{
+	struct kgp_conn	*c = s->conn;
+	uint64_t	 q = conn_queue_us(c);
+
+	if (s->tune_q_us == 0 || now - s->tune_q_us >= c->rtt_min_us) {
+		s->tune_qlast = s->tune_q_us == 0 ? q : s->tune_qmin;
+		s->tune_qmin = q;
+		s->tune_q_us = now;
+	} else if (q < s->tune_qmin)
+		s->tune_qmin = q;
+	return (q < s->tune_qlast ? q : s->tune_qlast);
+}
+
+/*
+ * A step of the window (stream_grant_step()) has left for the local
+ * socket: grant it again, and resize the window (see "Windows" above).
  */
 static void
 stream_consumed(struct kgp_stream *s, size_t n)
 {
 	struct kgp_conn		*c = s->conn;
 	uint32_t		 grant, delta, want;
-	uint64_t		 now;
+	uint64_t		 now, queue;
 	size_t			 queued;
 	int			 turned;
 
@@ -585,7 +626,9 @@ stream_consumed(struct kgp_stream *s, size_t n)
 		return;
 	s->received += n;
 	s->recv_consumed += n;
-	if (!conn_live(c) || s->recv_consumed < s->recv_window / 4)
+	if (!conn_live(c) ||
+	    s->recv_consumed < stream_grant_step(s->recv_window,
+	    c->params.window_grow))
 		return;
 	grant = s->recv_consumed;
 	s->recv_consumed = 0;
@@ -594,27 +637,36 @@ stream_consumed(struct kgp_stream *s, size_t n)
 	now = conn_now_us();
 	s->tune_bytes += grant;
 	turned = s->tune_bytes >= s->recv_window;
+	/* the queue, at every grant once the window can shrink */
+	queue = turned || s->recv_window > c->params.window_grow ?
+	    stream_queue_us(s, now) : 0;
 	want = kgp_window_want(s->recv_window, queued, turned,
-	    now - s->tune_us, c->rtt_min_us, turned ? conn_queue_us(c) : 0,
+	    now - s->tune_us, c->rtt_min_us, queue,
+	    s->tune_cut_us ? now - s->tune_cut_us : UINT64_MAX,
 	    &s->tune_slow, c->params.window_grow, c->params.window_max);
 	if (turned) {
-		log_debug2("stream %u: a window of %u in %llu us, rtt %llu us: "
-		    "%u", s->id, s->recv_window,
-		    (unsigned long long)(now - s->tune_us),
+		log_debug2("stream %u: queue %llu us; a window of %u in %llu "
+		    "us, rtt %llu us: %u", s->id, (unsigned long long)queue,
+		    s->recv_window, (unsigned long long)(now - s->tune_us),
 		    (unsigned long long)c->rtt_min_us, want);
 		s->tune_us = now;
 		s->tune_bytes = 0;
 	}
 	if (want > s->recv_window) {
 		/* the window, not the reader, may be what holds it back */
+		s->tune_cut = 0;
 		delta = stream_window_room(s, want - s->recv_window);
 		stream_window_set(s, s->recv_window + delta);
 		grant += delta;
 	} else if (want < s->recv_window) {
+		/* the link's queue: the cut comes off this grant and the next */
+		s->tune_cut = s->recv_window - want;
+		s->tune_cut_us = now;
+	}
+	if (s->tune_cut > 0) {
 		/* more than the link needs: what waits beyond it is queue */
-		delta = s->recv_window - want;
-		if (delta > grant)
-			delta = grant;
+		delta = s->tune_cut < grant ? s->tune_cut : grant;
+		s->tune_cut -= delta;
 		stream_window_set(s, s->recv_window - delta);
 		grant -= delta;
 	} else if (queued >= s->recv_window / 2 &&
@@ -637,25 +689,31 @@ stream_consumed(struct kgp_stream *s, size_t n)
  * socket; turned says that a whole window was consumed since the
  * stream's last epoch began, elapsed_us ago; rtt_us is the link's
  * round trip (0: not known yet), queue_us how long the link's queue
- * holds this end's segments now (conn_queue_us()); *slow is the
+ * holds this end's segments now (conn_queue_us()), calm_us how long ago
+ * the queue last cut the window (UINT64_MAX: never); *slow is the
  * stream's, set once a queue was seen.  A reader that lags keeps w.
  * One that keeps up doubles it up to grow at every grant, and beyond,
  * up to max, once per window consumed within KGP_TUNE_RTT_PCT % of a
  * round trip: only then is the window what limits the stream (one that
- * does takes about 4/3 of a round trip for a window, as credit goes
- * back a quarter at a time).  Doubling alone would settle between 1.5
+ * does takes a round trip and a step for a window, as credit goes
+ * back a step at a time).  Doubling alone would settle between 1.5
  * and 3 times the link's bandwidth-delay product, and what a window
  * lets out beyond the product waits in the link's queue in front of
- * every other stream, where a loss holds up all of them: so a queue
- * longer than KGP_TUNE_QUEUE_PCT % of the round trip (at least
- * KGP_TUNE_QUEUE_MIN_US) takes an eighth off (never below grow), and
- * from then on the window grows by an eighth.  The budgets may give
- * less.
+ * every other stream, where a loss holds up all of them.  So at any
+ * grant, a queue longer than KGP_TUNE_QUEUE_PCT % of the round trip
+ * (at least KGP_TUNE_QUEUE_MIN_US) cuts the window to what the link
+ * carries in a round trip and half that limit: w in flight fill the
+ * round trip and the queue, so that is w (rtt + limit / 2) / (rtt +
+ * queue), a step off at least, and once in KGP_TUNE_CALM_RTTS round
+ * trips at most (a cut shows in the queue a round trip later).  From
+ * then on the window grows by a step (KGP_TUNE_STEP_DIV) an epoch, and
+ * only while the queue is under half the limit.  Never below grow; the
+ * budgets may give less.
  */
 uint32_t
 kgp_window_want(uint32_t w, size_t queued, int turned, uint64_t elapsed_us,
-    uint64_t rtt_us, uint64_t queue_us, int *slow, uint32_t grow,
-    uint32_t max)
+    uint64_t rtt_us, uint64_t queue_us, uint64_t calm_us, int *slow,
+    uint32_t grow, uint32_t max)
 {
 	uint64_t	 t, limit;
 
@@ -663,17 +721,21 @@ kgp_window_want(uint32_t w, size_t queued, int turned, uint64_t elapsed_us,
 		return (w);
 	if (w < grow)
 		return (w > grow / 2 ? grow : w * 2);
-	if (!turned || rtt_us == 0)
+	if (rtt_us == 0)
 		return (w);
 	limit = rtt_us * KGP_TUNE_QUEUE_PCT / 100;
 	if (limit < KGP_TUNE_QUEUE_MIN_US)
 		limit = KGP_TUNE_QUEUE_MIN_US;
-	if (queue_us > limit) {
+	if (queue_us > limit && calm_us / KGP_TUNE_CALM_RTTS >= rtt_us) {
 		/* what the window lets out beyond the link waits in it */
 		*slow = 1;
-		t = w - w / 8;
-	} else if (elapsed_us * 100 < KGP_TUNE_RTT_PCT * rtt_us)
-		t = *slow ? w + w / 8 : 2ULL * w;
+		t = (uint64_t)w * (rtt_us + limit / 2) / (rtt_us + queue_us);
+		if (t > w - w / KGP_TUNE_STEP_DIV)
+			t = w - w / KGP_TUNE_STEP_DIV;
+	} else if (!turned || queue_us > limit / 2)
+		return (w);
+	else if (elapsed_us * 100 < KGP_TUNE_RTT_PCT * rtt_us)
+		t = *slow ? w + w / KGP_TUNE_STEP_DIV : 2ULL * w;
 	else
 		return (w);
 	if (t < grow)

@@ -7,15 +7,20 @@
 # lets out beyond what the link carries in a round trip, which wait in
 # the link's queue in front of every other stream's, stay few: the
 # queue the link emulator reports (SIGUSR1: the depth each arriving
-# packet found) stays under a quarter of the round trip (12.5 ms) at
-# the median: windows that only doubled (1.5 to 3 times the product)
-# kept 16-19 ms there, the window that watches the queue 8-10.  A small
-# request beside the bulk one is answered whole meanwhile, and the bulk
-# arrives whole.  Its first byte is logged, not judged (bench/wan.sh).
+# packet found) stays under a tenth of the round trip (5 ms) at the
+# median and under a fifth (10 ms) for 90 % of the packets: windows that
+# only doubled (1.5 to 3 times the product) kept 16-19 ms there at the
+# median; the window that lost an eighth once a window's epoch when the
+# queue was long, its credit going back a quarter window at a time (a
+# burst the sender's TCP paces out faster than the link), 8.75-9.0 at
+# the median and 15.75-16.5 for 90 %.  A small request beside the bulk
+# one is answered whole meanwhile, and the bulk arrives whole.  Its
+# first byte is logged, not judged (bench/wan.sh).
 . "$(dirname "$0")/lib.sh"
 
 rtt_ms=50
-queue_max_ms=$(awk -v r=$rtt_ms 'BEGIN { print r / 4 }')
+queue_max_ms=$(awk -v r=$rtt_ms 'BEGIN { print r / 10 }')
+queue_p90_ms=$(awk -v r=$rtt_ms 'BEGIN { print r / 5 }')
 size=$((384 * 1024 * 1024))
 
 e2e_init
@@ -66,11 +71,14 @@ kill -0 "$bulk" 2>/dev/null ||
     fail "the bulk download ended before the small ones"
 line=$(grep "queue lqo$N -> lqc$N" "$TMP/linkemu.log" | tail -n 1)
 median=$(awk '{ print $9 }' <<<"$line")
+p90=$(awk '{ print $13 }' <<<"$line")
 log "the link's queue behind the bulk: ${line#*: }"
 log "first byte of a small request behind it: $(tr '\n' ' ' <"$TMP/hol")s (round trip $rtt_ms ms)"
 awk -v m="$median" -v lim="$queue_max_ms" 'BEGIN { exit !(m <= lim) }' ||
     fail "the bulk keeps $median ms in the link's queue (median), more than $queue_max_ms"
-ok "the link's queue behind a bulk stream: $median ms at the median (at most $queue_max_ms)"
+awk -v m="$p90" -v lim="$queue_p90_ms" 'BEGIN { exit !(m <= lim) }' ||
+    fail "the bulk keeps $p90 ms in the link's queue for 90 % of its packets, more than $queue_p90_ms"
+ok "the link's queue behind a bulk stream: $median ms at the median (at most $queue_max_ms), $p90 ms for 90 % (at most $queue_p90_ms)"
 wait "$bulk" || fail "the bulk download failed"
 "$PYTHON" "$E2E_DIR/app.py" gen "$size" 5 | cmp -s - "$TMP/down" ||
     fail "the bulk download's bytes differ"

@@ -1972,10 +1972,14 @@ test_stalled_streams(void **state)
  * limit at every grant; beyond it, when a whole window went within
  * KGP_TUNE_RTT_PCT % of a round trip, up to the ceiling, while the
  * link's queue stays short; a queue longer than KGP_TUNE_QUEUE_PCT % of
- * the round trip (KGP_TUNE_QUEUE_MIN_US at least) takes an eighth off,
- * and from then on the window grows by an eighth; a reader that lags,
- * or a link whose round trip is not known, keeps what it has.
+ * the round trip (KGP_TUNE_QUEUE_MIN_US at least) cuts the window at
+ * any grant to what fills the round trip and half that queue (a step
+ * at least, once in KGP_TUNE_CALM_RTTS round trips at most), and from
+ * then on the window grows by a step an epoch while the queue is under
+ * half the limit; a reader that lags, or a link whose round trip is not
+ * known, keeps what it has.
  */
+#define NEVER	UINT64_MAX
 static void
 test_window_tune(void **state)
 {
@@ -1983,82 +1987,121 @@ test_window_tune(void **state)
 	const uint64_t	 rtt = 50000;	/* 50 ms */
 	const uint64_t	 rate = 50;	/* bytes a microsecond: 400 Mbit/s */
 	const uint64_t	 bdp = rate * rtt;
-	uint64_t	 q, took, qmax = 0;
-	uint32_t	 w, wmin = UINT32_MAX;
-	int		 epochs, slow = 0;
+	const uint64_t	 lim = rtt * KGP_TUNE_QUEUE_PCT / 100;
+	uint64_t	 q, qhist[16], now, dt, flight, epoch_us, cut_us;
+	uint64_t	 qmax = 0, fmin = UINT64_MAX;
+	uint32_t	 w, w2, step, epoch;
+	int		 i, slow = 0;
 
 	(void)state;
 	/* below the grow limit: the round trip does not matter */
-	assert_int_equal(kgp_window_want(256 * 1024, 0, 0, 0, 0, 0, &slow,
-	    grow, max), 512 * 1024);
-	assert_int_equal(kgp_window_want(768 * 1024, 0, 0, 0, 0, 0, &slow,
-	    grow, max), grow);
+	assert_int_equal(kgp_window_want(256 * 1024, 0, 0, 0, 0, 0, NEVER,
+	    &slow, grow, max), 512 * 1024);
+	assert_int_equal(kgp_window_want(768 * 1024, 0, 0, 0, 0, 0, NEVER,
+	    &slow, grow, max), grow);
 	/* a reader that lags: a quarter of the window waits for it */
 	assert_int_equal(kgp_window_want(256 * 1024, 64 * 1024 + 1, 0, 0, 0,
-	    0, &slow, grow, max), 256 * 1024);
+	    0, NEVER, &slow, grow, max), 256 * 1024);
 	/* at the grow limit: only a window consumed within 1.5 RTT grows */
-	assert_int_equal(kgp_window_want(grow, 0, 0, 1000, rtt, 0, &slow,
-	    grow, max), grow);
+	assert_int_equal(kgp_window_want(grow, 0, 0, 1000, rtt, 0, NEVER,
+	    &slow, grow, max), grow);
 	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 3 / 2, rtt, 0,
-	    &slow, grow, max), grow);
+	    NEVER, &slow, grow, max), grow);
 	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 3 / 2 - 1, rtt, 0,
-	    &slow, grow, max), 2 * grow);
+	    NEVER, &slow, grow, max), 2 * grow);
 	/* no round trip measured yet: no growth past the grow limit */
-	assert_int_equal(kgp_window_want(grow, 0, 1, 1, 0, 0, &slow, grow,
-	    max), grow);
+	assert_int_equal(kgp_window_want(grow, 0, 1, 1, 0, 0, NEVER, &slow,
+	    grow, max), grow);
 	/* ... nor past the ceiling, nor for a lagging reader */
-	assert_int_equal(kgp_window_want(max, 0, 1, 1, rtt, 0, &slow, grow,
-	    max), max);
+	assert_int_equal(kgp_window_want(max, 0, 1, 1, rtt, 0, NEVER, &slow,
+	    grow, max), max);
 	assert_int_equal(kgp_window_want(12 * 1024 * 1024, 0, 1, 1, rtt, 0,
-	    &slow, grow, max), max);
+	    NEVER, &slow, grow, max), max);
 	assert_int_equal(kgp_window_want(4 * grow, grow + 1, 1, 1, rtt, 0,
-	    &slow, grow, max), 4 * grow);
+	    NEVER, &slow, grow, max), 4 * grow);
 	assert_int_equal(slow, 0);
-	/* a queue of 10 % of the round trip is fine, more takes an eighth */
+	/* a queue over half the limit (a part of the RTT) holds it */
+	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt, rtt,
+	    lim / 2, NEVER, &slow, grow, max), 8 * grow);
+	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt, rtt,
+	    lim / 2 + 1, NEVER, &slow, grow, max), 4 * grow);
 	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt * 2, rtt,
-	    rtt / 10, &slow, grow, max), 4 * grow);
+	    lim, NEVER, &slow, grow, max), 4 * grow);
 	assert_int_equal(slow, 0);
-	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt * 2, rtt,
-	    rtt / 10 + 1, &slow, grow, max), 4 * grow - grow / 2);
+	/* more cuts it, a step at least, at any grant */
+	assert_int_equal(kgp_window_want(4 * grow, 0, 0, rtt * 2, rtt,
+	    lim + 1, NEVER, &slow, grow, max), 4 * grow - grow / 4);
 	assert_int_equal(slow, 1);
-	/* ... never below the grow limit; then it grows by an eighth */
+	/* ... to fill the round trip and half the limit */
+	assert_int_equal(kgp_window_want(4 * grow, 0, 0, rtt * 2, rtt,
+	    rtt / 2, NEVER, &slow, grow, max),
+	    (uint64_t)4 * grow * (rtt + lim / 2) / (rtt + rtt / 2));
+	/* ... once in two round trips */
+	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt * 2, rtt,
+	    rtt / 2, 2 * rtt - 1, &slow, grow, max), 4 * grow);
+	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt * 2, rtt,
+	    rtt / 2, 2 * rtt, &slow, grow, max),
+	    (uint64_t)4 * grow * (rtt + lim / 2) / (rtt + rtt / 2));
+	/* ... never below the grow limit; then it grows by a sixteenth */
 	assert_int_equal(kgp_window_want(grow, 0, 1, rtt * 2, rtt, rtt,
-	    &slow, grow, max), grow);
-	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt, rtt, 0, &slow,
-	    grow, max), 4 * grow + grow / 2);
-	/* on a short link, a queue of KGP_TUNE_QUEUE_MIN_US is fine */
+	    NEVER, &slow, grow, max), grow);
+	assert_int_equal(kgp_window_want(4 * grow, 0, 1, rtt, rtt, 0, NEVER,
+	    &slow, grow, max), 4 * grow + grow / 4);
+	/* on a short link, KGP_TUNE_QUEUE_MIN_US is the limit */
 	slow = 0;
 	assert_int_equal(kgp_window_want(2 * grow, 0, 1, 1000, 1000,
-	    KGP_TUNE_QUEUE_MIN_US, &slow, grow, max), 4 * grow);
+	    KGP_TUNE_QUEUE_MIN_US / 2, NEVER, &slow, grow, max), 4 * grow);
 	assert_int_equal(kgp_window_want(2 * grow, 0, 1, 1000, 1000,
-	    KGP_TUNE_QUEUE_MIN_US + 1, &slow, grow, max), 2 * grow - grow / 4);
+	    KGP_TUNE_QUEUE_MIN_US, NEVER, &slow, grow, max), 2 * grow);
+	assert_int_equal(kgp_window_want(2 * grow, 0, 1, 1000, 1000,
+	    KGP_TUNE_QUEUE_MIN_US + 1, NEVER, &slow, grow, max),
+	    (uint64_t)2 * grow * (1000 + KGP_TUNE_QUEUE_MIN_US / 2) /
+	    (1000 + KGP_TUNE_QUEUE_MIN_US + 1));
 	/*
-	 * A link of 400 Mbit/s and 50 ms (a BDP of 2.5 MB), whose window
-	 * of W keeps about 7/8 of W in flight (credit goes back a quarter
-	 * at a time): what is in flight beyond the BDP waits in the link's
-	 * queue, and a window goes in W / 50 MB/s or a round trip and the
-	 * queue, whichever is longer.  Settled, the window nearly fills the
-	 * link (what it keeps in flight 90 % of the BDP at least) and the
-	 * queue swings around 10 % of the round trip, an eighth of the
-	 * window's worth up and down (a quarter of the round trip at
-	 * most), where doubling windows kept up to 2 BDP in it.
+	 * A link of 400 Mbit/s and 50 ms (a BDP of 2.5 MB), grant by grant:
+	 * a window of W keeps W less half a step in flight, what is in
+	 * flight beyond the BDP waits in the link's queue, and the receiver
+	 * sees that queue a window's worth of grants late (its TCP's round
+	 * trip).  Settled, the window keeps the link full (the BDP in
+	 * flight at least) and the queue stays under the limit
+	 * (KGP_TUNE_QUEUE_PCT % of the round trip), where windows that only
+	 * doubled kept up to 2 BDP in it, and windows cut and grown by an
+	 * eighth once an epoch swung it up to a quarter of the round trip.
 	 */
 	slow = 0;
-	for (w = grow, epochs = 0; epochs < 60; epochs++) {
-		q = (uint64_t)w * 7 / 8 > bdp ?
-		    ((uint64_t)w * 7 / 8 - bdp) / rate : 0;
-		took = w / rate > rtt + q ? w / rate : rtt + q;
-		w = kgp_window_want(w, 0, 1, took, rtt, q, &slow, grow, max);
-		if (epochs >= 30) {
-			if (w < wmin)
-				wmin = w;
+	memset(qhist, 0, sizeof(qhist));
+	w = grow;
+	now = epoch_us = cut_us = 0;
+	epoch = 0;
+	for (i = 0; i < 20000; i++) {
+		step = w / 16;
+		flight = w - step / 2;
+		q = flight > bdp ? (flight - bdp) / rate : 0;
+		/* a step goes at the link's rate, or the window's */
+		dt = flight > bdp ? step / rate : step * rtt / flight;
+		now += dt;
+		epoch += step;
+		w2 = kgp_window_want(w, 0, epoch >= w, now - epoch_us, rtt,
+		    qhist[i % 16], cut_us ? now - cut_us : NEVER, &slow, grow,
+		    max);
+		qhist[i % 16] = q;
+		if (epoch >= w) {
+			epoch = 0;
+			epoch_us = now;
+		}
+		if (w2 < w)
+			cut_us = now;
+		w = w2;
+		if (i >= 10000) {
+			if (flight < fmin)
+				fmin = flight;
 			if (q > qmax)
 				qmax = q;
 		}
 	}
 	assert_true(slow);
-	assert_true((uint64_t)wmin * 7 / 8 >= bdp * 9 / 10);
-	assert_true(qmax <= rtt / 4);
+	assert_true(fmin >= bdp);
+	assert_true(qmax <= lim);
 }
 
 /*

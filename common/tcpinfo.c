@@ -1,0 +1,38 @@
+/*
+ * What the kernel knows of a TCP socket's round trip.  A file of its
+ * own: the least round trip is in Linux's struct tcp_info
+ * (<linux/tcp.h>), not in the C library's shorter one (<netinet/tcp.h>),
+ * and the two headers do not go together.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tcpinfo.h"
+
+/*
+ * The smoothed round trip of fd's socket (*srtt_us) and the least one
+ * its samples saw (*min_us, 0 when the kernel does not say), both in
+ * microseconds.  -1 when fd is not a TCP socket.
+ */
+int
+tcpinfo_rtt(int fd, uint64_t *srtt_us, uint64_t *min_us)
+{
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+	    len < offsetof(struct tcp_info, tcpi_rttvar))
+		return (-1);
+	*srtt_us = ti.tcpi_rtt;
+	*min_us = len >= offsetof(struct tcp_info, tcpi_min_rtt) +
+	    sizeof(ti.tcpi_min_rtt) && ti.tcpi_min_rtt != ~0U ?
+	    ti.tcpi_min_rtt : 0;
+	return (0);
+}
