@@ -377,10 +377,25 @@ conn_sockopts(struct kgp_conn *c, int fd)
 uint64_t
 conn_queue_us(struct kgp_conn *c)
 {
-	uint64_t	 srtt, min;
+	uint64_t	 srtt, min, losses, now;
 
 	if (c->fd == -1 || c->rtt_min_us == 0 ||
-	    tcpinfo_rtt(c->fd, &srtt, &min) == -1)
+	    tcpinfo_rtt(c->fd, &srtt, &min, &losses) == -1)
+		return (0);
+	/*
+	 * While the link loses segments (this end sends some again, or
+	 * receives some out of order) its round trip says the loss, not a
+	 * standing queue: a lost segment's recovery adds a round trip to
+	 * what the kernel measures.  No queue then, for KGP_TUNE_LOSS_RTTS
+	 * round trips after the last loss seen.
+	 */
+	now = conn_now_us();
+	if (losses != c->loss_seen) {
+		c->loss_seen = losses;
+		c->loss_us = now;
+	}
+	if (c->loss_us != 0 &&
+	    now - c->loss_us < KGP_TUNE_LOSS_RTTS * c->rtt_min_us)
 		return (0);
 	if (min == 0)
 		min = c->rtt_min_us;

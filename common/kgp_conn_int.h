@@ -161,6 +161,8 @@ struct kgp_conn {
 	struct kgp_conn_stats	 stats;
 	uint32_t		 missed;
 	uint64_t		 rtt_min_us;	/* this link's least RTT, 0: none */
+	uint64_t		 loss_seen;	/* tcpinfo_rtt()'s losses, last read */
+	uint64_t		 loss_us;	/* ... when they last moved, 0: never */
 	uint64_t		 moved;		/* payload lately, decaying */
 	uint64_t		 moved_us;	/* ... as of then */
 	int			 down_code;

@@ -21,7 +21,7 @@
  * microseconds.  -1 when fd is not a TCP socket.
  */
 int
-tcpinfo_rtt(int fd, uint64_t *srtt_us, uint64_t *min_us)
+tcpinfo_rtt(int fd, uint64_t *srtt_us, uint64_t *min_us, uint64_t *losses)
 {
 	struct tcp_info	 ti;
 	socklen_t	 len = sizeof(ti);
@@ -34,5 +34,10 @@ tcpinfo_rtt(int fd, uint64_t *srtt_us, uint64_t *min_us)
 	*min_us = len >= offsetof(struct tcp_info, tcpi_min_rtt) +
 	    sizeof(ti.tcpi_min_rtt) && ti.tcpi_min_rtt != ~0U ?
 	    ti.tcpi_min_rtt : 0;
+	/* segments this end sent again, and segments that came out of order */
+	*losses = ti.tcpi_total_retrans;
+	if (len >= offsetof(struct tcp_info, tcpi_rcv_ooopack) +
+	    sizeof(ti.tcpi_rcv_ooopack))
+		*losses += ti.tcpi_rcv_ooopack;
 	return (0);
 }

@@ -7,6 +7,6 @@
 
 #include <stdint.h>
 
-int	 tcpinfo_rtt(int, uint64_t *, uint64_t *);
+int	 tcpinfo_rtt(int, uint64_t *, uint64_t *, uint64_t *);
 
 #endif
