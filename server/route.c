@@ -97,8 +97,7 @@ route_decide_tls(struct rules *r, const struct http_head *h, const char *name,
 	struct http_url		 u;
 	const char		*host;
 	char			 portstr[8] = "", *p;
-	size_t			 left, i;
-	unsigned int		 n;
+	size_t			 left;
 	int			 v6;
 
 	if (urllen == 0)
@@ -134,15 +133,8 @@ route_decide_tls(struct rules *r, const struct http_head *h, const char *name,
 	    route_cat(&p, &left, v6 ? "]" : "") == -1)
 		return (-1);
 	if (rt->port != defport) {
-		/* ":port", the digits from the end */
-		i = sizeof(portstr) - 1;
-		n = rt->port;
-		do {
-			portstr[--i] = '0' + n % 10;
-			n /= 10;
-		} while (n > 0);
-		portstr[--i] = ':';
-		if (route_cat(&p, &left, portstr + i) == -1)
+		(void)snprintf(portstr, sizeof(portstr), ":%u", rt->port);
+		if (route_cat(&p, &left, portstr) == -1)
 			return (-1);
 	}
 	if (route_cat(&p, &left, strcmp(rt->path, "*") == 0 ? "" :
