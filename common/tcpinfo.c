@@ -7,7 +7,9 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#ifdef __linux__
 #include <linux/tcp.h>
+#endif
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,11 +20,15 @@
 /*
  * The smoothed round trip of fd's socket (*srtt_us) and the least one
  * its samples saw (*min_us, 0 when the kernel does not say), both in
- * microseconds.  -1 when fd is not a TCP socket.
+ * microseconds, and a count that moves whenever the link loses a
+ * segment (*losses: those this end sent again and those it received out
+ * of order, both since the socket began).  -1 when fd is not a TCP
+ * socket, or the system does not say (not Linux).
  */
 int
 tcpinfo_rtt(int fd, uint64_t *srtt_us, uint64_t *min_us, uint64_t *losses)
 {
+#ifdef __linux__
 	struct tcp_info	 ti;
 	socklen_t	 len = sizeof(ti);
 
@@ -40,4 +46,11 @@ tcpinfo_rtt(int fd, uint64_t *srtt_us, uint64_t *min_us, uint64_t *losses)
 	    sizeof(ti.tcpi_rcv_ooopack))
 		*losses += ti.tcpi_rcv_ooopack;
 	return (0);
+#else
+	(void)fd;
+	(void)srtt_us;
+	(void)min_us;
+	(void)losses;
+	return (-1);
+#endif
 }
