@@ -762,7 +762,7 @@ entry_auth_ask(struct entry_pending *ep)
 	char			*p;
 
 	memset(&req, 0, sizeof(req));
-	req.reqid = ep->reqid = ++auth_reqid;
+	req.reqid = ep->reqid = worker_reqid(&auth_reqid);
 	strlcpy(req.tunnel_id, t->id, sizeof(req.tunnel_id));
 	/* the rate limit counts addresses without the port */
 	strlcpy(req.addr, ep->peer, sizeof(req.addr));

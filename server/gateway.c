@@ -168,7 +168,7 @@ gate_ask(const char *hdr, const char *addr, void (*cb)(void *,
 			fatal("%s", __func__);
 		TAILQ_INIT(&q->waiters);
 		memcpy(q->digest, d, sizeof(d));
-		q->reqid = req.reqid = ++gate_reqid;
+		q->reqid = req.reqid = worker_reqid(&gate_reqid);
 		strlcpy(req.addr, addr, sizeof(req.addr));
 		req.have = 1;
 		TAILQ_INSERT_TAIL(&questions, q, entry);

@@ -30,7 +30,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	17
+#define SRV_IMSG_VERSION	18
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -212,7 +212,9 @@ struct srv_config {
 	char		 kgp_congestion[KGP_CC_NAMELEN];
 	int32_t		 entry_auth;
 	int32_t		 rest_tls;
-	int32_t		 kgp_port;
+	int32_t		 kgp_port;	/* KGP: its own; REST: worker 0's */
+	int32_t		 kgp_index;	/* KGP: which worker, 0.. */
+	int32_t		 kgp_workers;	/* --kgp-workers */
 	int32_t		 metrics;	/* -m: REST serves, KGP reports */
 	char		 host[HOST_MAX];
 	char		 node[NODE_NAME_MAX];	/* --node */
@@ -334,6 +336,8 @@ struct srv_tstate {
 	uint32_t	 nlinks;	/* KGP sessions, up or broken */
 	uint32_t	 connected;	/* at least one up */
 	uint32_t	 entry_port;	/* 0: none */
+	uint32_t	 kgp_port;	/* its KGP worker's: the parent's word */
+	uint32_t	 pad2;
 	int64_t		 last_connected;
 	int64_t		 shutdown_time;
 	char		 entry_addr[ADDRSTR_MAX];

@@ -185,6 +185,18 @@ srv_blob_recv(struct srv_blob *b, struct imsg *imsg)
 }
 
 /*
+ * The next id of counter for a request whose answer the parent relays
+ * from another process: this KGP worker's index in the top byte
+ * (KGP_REQID_SHIFT), which the parent checks and routes the answer by.
+ */
+uint64_t
+worker_reqid(uint64_t *counter)
+{
+	*counter = (*counter + 1) & ((1ULL << KGP_REQID_SHIFT) - 1);
+	return ((uint64_t)env->kgp_index << KGP_REQID_SHIFT | *counter);
+}
+
+/*
  * The validators of imsg_server.h: a payload of len bytes that fits its
  * message, 0, or -1.  The relayed ones run twice: in the parent before
  * it relays, and in the worker that gets them.
@@ -204,7 +216,10 @@ srv_config_valid(const void *p, size_t len)
 	    c->entry_nacl > ENTRY_ACL_MAX ||
 	    c->direct_nallow > DIRECT_ALLOW_MAX || c->grace < 1 ||
 	    c->max_missed < 1 || !FIELD_STR(c->kgp_congestion) ||
-	    kgp_congestion_valid(c->kgp_congestion) == -1)
+	    kgp_congestion_valid(c->kgp_congestion) == -1 ||
+	    c->kgp_workers < 1 || c->kgp_workers > KGP_WORKERS_MAX ||
+	    c->kgp_index < 0 || c->kgp_index >= c->kgp_workers ||
+	    c->kgp_port < 0 || c->kgp_port > 65535)
 		return (-1);
 	return (0);
 }
@@ -370,6 +385,7 @@ srv_tstate_valid(const void *p, size_t len)
 	    !tunnel_id_valid(ts->id) ||
 	    ts->status > TUNNEL_TERMINATED || ts->connected > 1 ||
 	    ts->nlinks > 65536 || ts->entry_port > 65535 ||
+	    ts->kgp_port > 65535 ||
 	    (ts->entry_port != 0 && ts->entry_port < 1024) ||
 	    ts->last_connected < 0 || ts->shutdown_time < 0 ||
 	    !FIELD_STR(ts->entry_addr) || !FIELD_STR(ts->reason))

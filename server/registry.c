@@ -303,6 +303,7 @@ reg_state(const struct srv_tstate *ts)
 			return;
 		}
 		t->entry_port = ts->entry_port;
+		t->kgp_port = ts->kgp_port;
 		strlcpy(t->entry_addr, ts->entry_addr, sizeof(t->entry_addr));
 		t->nlinks = ts->nlinks;
 		t->connected = ts->connected;
@@ -321,6 +322,8 @@ reg_state(const struct srv_tstate *ts)
 	}
 	if (ts->entry_addr[0] != '\0')
 		strlcpy(t->entry_addr, ts->entry_addr, sizeof(t->entry_addr));
+	if (ts->kgp_port != 0)
+		t->kgp_port = ts->kgp_port;
 	if (ts->last_connected > t->last_connected) {
 		t->last_connected = ts->last_connected;
 		changed = 1;

@@ -280,6 +280,13 @@
 #define ENTRY_BACKLOG		1024	/* browsers open many connections at once */
 #define REST_BACKLOG		128
 #define KGP_BACKLOG		128
+/*
+ * --kgp-workers: KGP worker processes, each with the tunnels placed on
+ * it (parent.c); request ids of worker i carry i in their top byte
+ * (worker_reqid()), so that an answer relayed by the parent finds it.
+ */
+#define KGP_WORKERS_MAX		16
+#define KGP_REQID_SHIFT		56
 /* failed logins, per (realm, address, account): guard.c */
 #define THROTTLE_FREE		5	/* the failure that starts the waits */
 #define THROTTLE_BASE_SEC	1	/* its wait; each next one doubles */
@@ -402,6 +409,7 @@ struct tunnel {
 	struct entry_proxy	*proxy;		/* open while running */
 	char			 entry_addr[ADDRSTR_MAX];	/* "ip:port" */
 	int			 entry_port;	/* last bound, 0: none yet */
+	int			 kgp_port;	/* REST: its KGP worker's, 0: -K */
 	/* the REST worker: what the KGP worker reports (IMSG_SRV_TUNNEL_STATE) */
 	int			 nlinks;
 	int			 connected;
@@ -495,7 +503,9 @@ struct server_env {
 	char			 kgp_addr[ADDRSTR_MAX];		/* bound */
 	char			 entry_host[HOST_MAX];		/* -E */
 	char			 host[HOST_MAX];		/* -H */
-	int			 kgp_port;
+	int			 kgp_port;	/* a KGP worker: its own */
+	int			 kgp_workers;	/* --kgp-workers, 1.. */
+	int			 kgp_index;	/* a KGP worker: 0.. */
 	char			 node[NODE_NAME_MAX];		/* --node */
 
 	char			 cert_hash[CERT_HASH_LEN + 1];
@@ -545,6 +555,9 @@ int		 parent_main(const char *, const char *, const char *);
 /* worker.c */
 int		 worker_main(const char *);
 void		 worker_shutdown(void);
+
+/* privsep.c: a request id of this KGP worker's */
+uint64_t	 worker_reqid(uint64_t *);
 
 /* hub.c: what the workers' parts send up, and the answers they wait for */
 void		 hub_init(struct imsgev *, void (*)(void));

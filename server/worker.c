@@ -305,6 +305,8 @@ worker_config(struct imsgev *iev, struct imsg *imsg)
 	    sizeof(env->kgp_congestion));
 	env->entry_auth = c.entry_auth;
 	env->kgp_port = c.kgp_port;
+	env->kgp_index = c.kgp_index;
+	env->kgp_workers = c.kgp_workers;
 	strlcpy(env->host, c.host, sizeof(env->host));
 	strlcpy(env->node, c.node, sizeof(env->node));
 	strlcpy(env->entry_host, c.entry_host, sizeof(env->entry_host));
