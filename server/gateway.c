@@ -302,6 +302,28 @@ gate_failed(struct tunnel *t)
 	t->gate_failed_ms = mono_ms();
 }
 
+/*
+ * --kgp-workers: the first max of the tunnels of ans (SRV_GATE_OK) that
+ * do not run in this worker, into ids; how many.
+ */
+uint32_t
+gate_elsewhere(const struct gate_answer *ans, char (*ids)[TUNNEL_ID_LEN + 1],
+    uint32_t max)
+{
+	struct tunnel	*t;
+	uint32_t	 n = 0;
+	size_t		 i;
+
+	for (i = 0; i < ans->nids && n < max; i++) {
+		TAILQ_FOREACH(t, &env->tunnels, entry)
+			if (strcmp(t->id, ans->ids[i]) == 0)
+				break;
+		if (t == NULL || t->status != TUNNEL_RUNNING)
+			strlcpy(ids[n++], ans->ids[i], sizeof(ids[0]));
+	}
+	return (n);
+}
+
 /* A tunnel came (a new pool member, say): nothing kept is used again. */
 void
 gate_flush(void)

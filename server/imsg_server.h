@@ -117,6 +117,9 @@ enum srv_imsg_type {
 				/* srv_gate_req */
 	IMSG_SRV_GATE_REP = 1652, /* REST -> KGP, relayed: struct */
 				/* srv_gate_rep, nids ids */
+	IMSG_SRV_GATE_HAND = 1653, /* KGP -> parent -> KGP: struct */
+				/* srv_gate_hand, len bytes; fd = the */
+				/* browser's connection */
 
 	/* KGP -> REST, relayed by the parent: for the web page (1700-1749) */
 	IMSG_SRV_TUNNEL_LINKS = 1700, /* struct srv_tlinks, count links: */
@@ -404,6 +407,27 @@ struct srv_gate_rep {
 int	 srv_gate_rep_valid(const void *, size_t);
 #define SRV_GATE_REP_LEN(n)	(offsetof(struct srv_gate_rep, ids) + \
 				    (size_t)(n) * (TUNNEL_ID_LEN + 1))
+
+/*
+ * --kgp-workers: a gateway connection whose credentials name tunnels
+ * none of which runs in the worker that accepted it, handed to the
+ * worker of one of them (ids: the first SRV_GATE_HAND_IDS of those not
+ * in the sender) with what was read of it (len bytes after the struct,
+ * the first request head whole).  from: the sender's index, the
+ * parent's word.  The receiver asks about the credentials again and
+ * never hands it on.
+ */
+#define SRV_GATE_HAND_IDS	16
+#define SRV_GATE_HAND_MAX	(IMSG_MAXDATA - sizeof(struct srv_gate_hand))
+
+struct srv_gate_hand {
+	char		 peer[ADDRSTR_MAX];	/* the browser, "ip:port" */
+	int32_t		 from;
+	uint32_t	 nids;
+	char		 ids[SRV_GATE_HAND_IDS][TUNNEL_ID_LEN + 1];
+	uint32_t	 len;
+};
+int	 srv_gate_hand_valid(const void *, size_t);
 
 /*
  * A leaf certificate for name, with the public key the KGP worker made

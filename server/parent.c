@@ -160,6 +160,9 @@ static const struct imsgev_msg parent_msgs_kgp[] = {
 	    srv_auth_req_valid, parent_auth_req },
 	{ IMSGEV_TYPE(IMSG_SRV_GATE_REQ), IMSGEV_SIZE(struct srv_gate_req), 0,
 	    srv_gate_req_valid, parent_gate_req },
+	/* for another KGP worker */
+	{ IMSGEV_TYPE(IMSG_SRV_GATE_HAND), sizeof(struct srv_gate_hand) + 1,
+	    IMSG_MAXDATA, IMSGEV_FD, srv_gate_hand_valid, parent_gate_hand },
 	/* for the parent: node links (nodemap.c) */
 	{ IMSGEV_TYPE(IMSG_SRV_NODE_REQ), IMSGEV_SIZE(struct srv_node_req), 0,
 	    srv_node_req_valid, parent_node_req },

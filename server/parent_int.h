@@ -51,6 +51,7 @@ int		 parent_to_kgp(struct imsgev *, struct imsg *);
 int		 parent_to_rest(struct imsgev *, struct imsg *);
 int		 parent_auth_req(struct imsgev *, struct imsg *);
 int		 parent_gate_req(struct imsgev *, struct imsg *);
+int		 parent_gate_hand(struct imsgev *, struct imsg *);
 void		 parent_ca_up(struct srv_worker *);
 void		 parent_kgp_gone(struct srv_worker *);
 int		 parent_kgp_ready(void);

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -391,6 +392,39 @@ parent_gate_req(struct imsgev *iev, struct imsg *imsg)
 	rep.result = SRV_GATE_UNAVAIL;
 	parent_ask_rest(iev, imsg, IMSG_SRV_GATE_REP, &rep,
 	    SRV_GATE_REP_LEN(0));
+	return (IMSGEV_OK);
+}
+
+/*
+ * A gateway connection a KGP worker hands on (--kgp-workers): to the
+ * worker of the first of its tunnels that is placed on another one
+ * that serves, with the sender's index; with none, it is closed (the
+ * browser sees its connection end).
+ */
+int
+parent_gate_hand(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_worker	*from = iev->data, *to = NULL, *w;
+	struct srv_gate_hand	 h;
+	uint32_t		 i;
+	int			 fd = imsg_get_fd(imsg);
+
+	memcpy(&h, imsg->data, sizeof(h));
+	for (i = 0; i < h.nids && to == NULL; i++)
+		if ((w = parent_owner(h.ids[i], 0)) != NULL && w != from &&
+		    w->chan && w->ready)
+			to = w;
+	if (to == NULL) {
+		log_info("gateway: connection from %s: no other KGP worker "
+		    "runs its tunnels: closed", h.peer);
+		close(fd);
+		return (IMSGEV_OK);
+	}
+	h.from = from->kgp_index;
+	memcpy(imsg->data, &h, sizeof(h));
+	if (imsg_compose_event(&to->iev, IMSG_SRV_GATE_HAND, 0, 0, fd,
+	    imsg->data, IMSG_DATA_SIZE(imsg)) == -1)
+		fatal("%s: imsg_compose", __func__);
 	return (IMSGEV_OK);
 }
 

@@ -184,6 +184,15 @@ srv_blob_recv(struct srv_blob *b, struct imsg *imsg)
 	return (-1);
 }
 
+/* this KGP worker's index (srv_config), for worker_reqid() */
+static uint64_t		 reqid_index;
+
+void
+worker_reqid_init(int index)
+{
+	reqid_index = (uint64_t)index;
+}
+
 /*
  * The next id of counter for a request whose answer the parent relays
  * from another process: this KGP worker's index in the top byte
@@ -193,7 +202,7 @@ uint64_t
 worker_reqid(uint64_t *counter)
 {
 	*counter = (*counter + 1) & ((1ULL << KGP_REQID_SHIFT) - 1);
-	return ((uint64_t)env->kgp_index << KGP_REQID_SHIFT | *counter);
+	return (reqid_index << KGP_REQID_SHIFT | *counter);
 }
 
 /*
@@ -472,6 +481,29 @@ srv_gate_rep_valid(const void *p, size_t len)
 	n = r->nids;
 	for (i = 0; i < n; i++)
 		if (!FIELD_STR(r->ids[i]) || !tunnel_id_valid(r->ids[i]))
+			return (-1);
+	return (0);
+}
+
+/*
+ * A gateway connection handed between KGP workers: 1 to
+ * SRV_GATE_HAND_IDS tunnel ids, 1 to SRV_GATE_HAND_MAX bytes that end
+ * the message.
+ */
+int
+srv_gate_hand_valid(const void *p, size_t len)
+{
+	const struct srv_gate_hand	*h = p;
+	uint32_t			 i;
+
+	if (len < sizeof(*h) || !FIELD_STR(h->peer) ||
+	    h->from < 0 || h->from >= KGP_WORKERS_MAX ||
+	    h->nids < 1 || h->nids > SRV_GATE_HAND_IDS ||
+	    h->len < 1 || h->len > SRV_GATE_HAND_MAX ||
+	    len != sizeof(*h) + h->len)
+		return (-1);
+	for (i = 0; i < h->nids; i++)
+		if (!FIELD_STR(h->ids[i]) || !tunnel_id_valid(h->ids[i]))
 			return (-1);
 	return (0);
 }

@@ -556,12 +556,10 @@ int		 parent_main(const char *, const char *, const char *);
 int		 worker_main(const char *);
 void		 worker_shutdown(void);
 
-/* privsep.c: a request id of this KGP worker's */
-uint64_t	 worker_reqid(uint64_t *);
-
 /* hub.c: what the workers' parts send up, and the answers they wait for */
 void		 hub_init(struct imsgev *, void (*)(void));
 void		 worker_send(uint32_t, const void *, size_t);
+int		 worker_send_fd(uint32_t, int, const void *, size_t);
 int		 worker_entry_bind(const char *, int, void (*)(int, const char *,
 		    void *), void *);
 int		 worker_entry_fd(struct imsgev *, struct imsg *);
@@ -606,6 +604,8 @@ int		 srv_blob_send(struct imsgev *, uint32_t, const void *, size_t,
 		    uint64_t);
 int		 srv_blob_recv(struct srv_blob *, struct imsg *);
 void		 srv_blob_clear(struct srv_blob *);
+void		 worker_reqid_init(int);
+uint64_t	 worker_reqid(uint64_t *);
 
 /* util.c */
 void		 hexencode(const uint8_t *, size_t, char *);
@@ -960,6 +960,9 @@ void		 entry_init(int (*)(void));
 int		 entry_open(struct tunnel *, int, const char *);
 void		 entry_close(struct tunnel *);
 void		 entry_auth_reply(const struct srv_auth_rep *);
+struct srv_gate_hand;
+void		 entry_from_hand(int, const struct srv_gate_hand *,
+		    const void *);
 int		 entry_from_node(struct tunnel *, struct bufferevent *,
 		    const char *);
 int		 entry_open_gateway(int);
@@ -978,6 +981,8 @@ void		 gate_ask(const char *, const char *, void (*)(void *,
 		    const struct gate_answer *), void *, void **);
 void		 gate_cancel(void *);
 void		 gate_reply(const struct srv_gate_rep *, size_t);
+uint32_t	 gate_elsewhere(const struct gate_answer *,
+		    char (*)[TUNNEL_ID_LEN + 1], uint32_t);
 void		 gate_flush(void);
 void		 gate_failed(struct tunnel *);
 struct tunnel	*gate_choose(const struct gate_answer *, char *, size_t);

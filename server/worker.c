@@ -85,6 +85,7 @@ static int	 worker_auth_rep(struct imsgev *, struct imsg *);
 static int	 worker_gateway_listener(struct imsgev *, struct imsg *);
 static int	 worker_gate_req(struct imsgev *, struct imsg *);
 static int	 worker_gate_rep(struct imsgev *, struct imsg *);
+static int	 worker_gate_hand(struct imsgev *, struct imsg *);
 static int	 worker_node(struct imsgev *, struct imsg *);
 static int	 worker_ca_cert(struct imsgev *, struct imsg *);
 static int	 worker_ca_send(const void *, size_t);
@@ -168,6 +169,9 @@ static const struct imsgev_msg worker_msgs_kgp[] = {
 	    worker_gate_rep },
 	{ IMSGEV_TYPE(IMSG_SRV_GATEWAY_LISTENER), IMSGEV_EMPTY,
 	    IMSGEV_ONCE | IMSGEV_FD, NULL, worker_gateway_listener },
+	/* another KGP worker's, through the parent */
+	{ IMSGEV_TYPE(IMSG_SRV_GATE_HAND), sizeof(struct srv_gate_hand) + 1,
+	    IMSG_MAXDATA, IMSGEV_FD, srv_gate_hand_valid, worker_gate_hand },
 	/* node links: the parent's (nodemap.c) */
 	{ IMSGEV_TYPE(IMSG_SRV_NODE_SECRET),
 	    IMSGEV_SIZE(struct srv_node_secret), IMSGEV_ONCE,
@@ -307,6 +311,7 @@ worker_config(struct imsgev *iev, struct imsg *imsg)
 	env->kgp_port = c.kgp_port;
 	env->kgp_index = c.kgp_index;
 	env->kgp_workers = c.kgp_workers;
+	worker_reqid_init(c.kgp_index);
 	strlcpy(env->host, c.host, sizeof(env->host));
 	strlcpy(env->node, c.node, sizeof(env->node));
 	strlcpy(env->entry_host, c.entry_host, sizeof(env->entry_host));
@@ -903,6 +908,22 @@ worker_gate_rep(struct imsgev *iev, struct imsg *imsg)
 {
 	if (started)
 		gate_reply(imsg->data, IMSG_DATA_SIZE(imsg));
+	return (IMSGEV_OK);
+}
+
+/* KGP: a gateway connection another KGP worker hands over. */
+static int
+worker_gate_hand(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_gate_hand	 h;
+	int			 fd = imsg_get_fd(imsg);
+
+	if (!ready || env->shutting_down) {
+		close(fd);
+		return (IMSGEV_OK);
+	}
+	memcpy(&h, imsg->data, sizeof(h));
+	entry_from_hand(fd, &h, (const char *)imsg->data + sizeof(h));
 	return (IMSGEV_OK);
 }
 

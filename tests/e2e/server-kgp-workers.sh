@@ -118,9 +118,9 @@ ok "a page through each tunnel's entry port and through the gateway"
 # the gateway: each worker accepts on the one socket; one that does not
 # hold the tunnel hands the connection over (its log line says so)
 i=0
-while ! grep -q "\[kgp0\] gateway: connection from .* handed to KGP worker 1" \
+while ! grep -q "\[kgp0\] gateway: connection from .* handed over by KGP worker 1" \
     "$TMP/server.log" || ! grep -q \
-    "\[kgp1\] gateway: connection from .* handed to KGP worker 0" \
+    "\[kgp1\] gateway: connection from .* handed over by KGP worker 0" \
     "$TMP/server.log"; do
 	[ "$i" -lt 100 ] || fail "no hand-over each way in 100 gateway requests"
 	for t in $TAGS; do
