@@ -59,8 +59,8 @@ enum srv_imsg_type {
 	IMSG_SRV_SAVED = 1104,	/* to REST: struct srv_saved: a registry */
 				/* written, or not */
 	IMSG_SRV_SHUTDOWN = 1105, /* no payload: drain and exit */
-	IMSG_SRV_KGP_DOWN = 1106, /* to REST, no payload: the KGP worker */
-				/* died */
+	IMSG_SRV_KGP_DOWN = 1106, /* to REST, int32 its KGP port (0: the */
+				/* only one): a KGP worker died */
 	IMSG_SRV_KGP_UP = 1107,	/* to REST, no payload: a new KGP worker */
 	IMSG_SRV_CA_UP = 1108,	/* to KGP, no payload: a CA process serves; */
 				/* fd = its end of a channel to it, or none */

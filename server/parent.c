@@ -899,6 +899,7 @@ parent_check_gone(struct srv_worker *w)
 	struct timeval	 tv = { WORKER_RESTART_SEC, 0 };
 	char		 how[64];
 	pid_t		 pid = w->pid;
+	int32_t		 port;
 	int		 i;
 
 	if (pid == -1 || w->chan || !w->reaped)
@@ -933,7 +934,9 @@ parent_check_gone(struct srv_worker *w)
 	if (w->role == SRV_ROLE_KGP) {
 		parent_kgp_gone(w);
 		node_kgp_down();
-		parent_to(W_REST, IMSG_SRV_KGP_DOWN, NULL, 0);
+		/* one of several: the REST worker forgets only its sessions */
+		port = env->kgp_workers > 1 ? w->kgp_port : 0;
+		parent_to(W_REST, IMSG_SRV_KGP_DOWN, &port, sizeof(port));
 	}
 	/* what the KGP workers asked of the CA will not come */
 	if (w == W_CA)

@@ -163,17 +163,30 @@ parent_reqid_ok(struct imsgev *iev, struct imsg *imsg)
 }
 
 /*
- * KGP worker w died: the tunnels it was still to create are gone (the
- * REST worker fails them); the others stay placed on it, for the next.
+ * KGP worker w died: the tunnels it was still to create are gone (one
+ * of several: the REST worker hears it of each; the only one: it fails
+ * them all itself); the others stay placed on it, for the next.
  */
 void
 parent_kgp_gone(struct srv_worker *w)
 {
-	struct place	*p, *tmp;
+	struct place		*p, *tmp;
+	struct srv_tstate	 ts;
 
-	RB_FOREACH_SAFE(p, place_tree, &places, tmp)
-		if (p->kgp == w->kgp_index && p->pending)
-			place_forget(p);
+	RB_FOREACH_SAFE(p, place_tree, &places, tmp) {
+		if (p->kgp != w->kgp_index || !p->pending)
+			continue;
+		if (env->kgp_workers > 1) {
+			memset(&ts, 0, sizeof(ts));
+			strlcpy(ts.id, p->id, sizeof(ts.id));
+			ts.status = TUNNEL_TERMINATED;
+			strlcpy(ts.reason, "its KGP worker died",
+			    sizeof(ts.reason));
+			parent_to(W_REST, IMSG_SRV_TUNNEL_STATE, &ts,
+			    sizeof(ts));
+		}
+		place_forget(p);
+	}
 	w->have_stats = 0;
 }
 

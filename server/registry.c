@@ -251,21 +251,27 @@ reg_kgp_up(void)
 
 /*
  * The KGP worker died: its links are gone, a halting tunnel is over, a
- * tunnel being created gets no entry proxy.
+ * tunnel being created gets no entry proxy.  One of several
+ * (--kgp-workers), the one of KGP port port: only the tunnels it had
+ * (the parent ends those it was creating, IMSG_SRV_TUNNEL_STATE).
  */
 void
-reg_kgp_down(void)
+reg_kgp_down(int port)
 {
 	struct tunnel	*t, *tmp;
 	int		 changed = 0;
 
 	TAILQ_FOREACH_SAFE(t, &pending, entry, tmp) {
+		if (port != 0)
+			break;
 		TAILQ_REMOVE(&pending, t, entry);
 		t->start_cb(NULL, 500, "cannot open the entry proxy",
 		    t->start_arg);
 		tunnel_free(t);
 	}
 	TAILQ_FOREACH(t, &env->tunnels, entry) {
+		if (port != 0 && t->kgp_port != port)
+			continue;
 		t->nlinks = 0;
 		t->connected = 0;
 		if (t->status == TUNNEL_HALTING) {

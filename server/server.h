@@ -582,7 +582,7 @@ int		 reg_restore(struct tunnel *, char *, size_t);
 void		 reg_delete(struct tunnel *);
 void		 reg_deleted(struct tunnel *, const char *);
 void		 reg_state(const struct srv_tstate *);
-void		 reg_kgp_down(void);
+void		 reg_kgp_down(int);
 void		 reg_kgp_up(void);
 void		 reg_send_all(void);
 void		 reg_remote(struct tunnel *);

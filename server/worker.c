@@ -129,7 +129,7 @@ static const struct imsgev_msg worker_msgs_rest[] = {
 	    srv_auth_req_valid, worker_auth_req },
 	{ IMSGEV_TYPE(IMSG_SRV_GATE_REQ), IMSGEV_SIZE(struct srv_gate_req), 0,
 	    srv_gate_req_valid, worker_gate_req },
-	{ IMSGEV_TYPE(IMSG_SRV_KGP_DOWN), IMSGEV_EMPTY, 0, NULL,
+	{ IMSGEV_TYPE(IMSG_SRV_KGP_DOWN), IMSGEV_SIZE(int32_t), 0, NULL,
 	    worker_kgp_updown },
 	{ IMSGEV_TYPE(IMSG_SRV_KGP_UP), IMSGEV_EMPTY, 0, NULL,
 	    worker_kgp_updown },
@@ -725,11 +725,16 @@ worker_gate_req(struct imsgev *iev, struct imsg *imsg)
 static int
 worker_kgp_updown(struct imsgev *iev, struct imsg *imsg)
 {
+	int32_t	 port;
+
 	if (!started)
 		return (IMSGEV_OK);	/* the registry is still to be told */
-	if (imsg->hdr.type == IMSG_SRV_KGP_DOWN)
-		reg_kgp_down();
-	else
+	if (imsg->hdr.type == IMSG_SRV_KGP_DOWN) {
+		memcpy(&port, imsg->data, sizeof(port));
+		if (port < 0 || port > 65535)
+			return (IMSGEV_BAD);
+		reg_kgp_down(port);
+	} else
 		reg_kgp_up();
 	return (IMSGEV_OK);
 }
