@@ -459,9 +459,14 @@ entry_hand(struct entry_pending *ep, const struct gate_answer *ans)
 {
 	struct srv_gate_hand	*h;
 
-	if (env->kgp_workers < 2 || ep->handed || ep->fd == -1 ||
-	    ep->len > SRV_GATE_HAND_MAX)
+	if (env->kgp_workers < 2 || ep->handed || ep->fd == -1)
 		return (-1);
+	if (ep->len > SRV_GATE_HAND_MAX) {
+		log_info("gateway: %s from %s: %zu bytes read, too many to "
+		    "hand to another KGP worker", ep->head->method, ep->peer,
+		    ep->len);
+		return (-1);
+	}
 	if ((h = calloc(1, sizeof(*h) + ep->len)) == NULL) {
 		log_warn("%s", __func__);
 		return (-1);

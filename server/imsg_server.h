@@ -291,6 +291,9 @@ struct srv_tunnel_add {
 	uint8_t		 pad[1];
 	uint32_t	 mode;		/* SRV_ADD_* */
 	uint32_t	 want;		/* entry port, 0: any */
+	uint32_t	 kgp_port;	/* --kgp-workers: its worker's last, */
+					/* 0: none */
+	uint32_t	 pad2;
 	int64_t		 last_connected;	/* 0: never */
 };
 int	 srv_tunnel_add_valid(const void *, size_t);
@@ -308,6 +311,7 @@ struct srv_tunnel_rules {
 	uint8_t		 syntax;	/* enum rules_syntax */
 	uint8_t		 pad[1];
 	uint32_t	 count;
+	uint32_t	 kgp_port;	/* as struct srv_tunnel_add's */
 };
 int	 srv_tunnel_rules_valid(const void *, size_t);
 

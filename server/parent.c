@@ -19,6 +19,13 @@
  * worker's request for a leaf certificate is answered at once
  * (SRV_CA_UNAVAIL) while no CA process serves.
  *
+ * With --kgp-workers N it starts N KGP workers, worker i listening on
+ * -K's port + i (each on a port the kernel chooses with port 0), and
+ * places each tunnel on one of them (parent_relay.c): a server of many
+ * tunnels then uses N cores, while each tunnel's streams stay in one
+ * process.  A KGP worker that dies costs its own tunnels' sessions
+ * only; its successor, on the same port, is told its tunnels again.
+ *
  * A worker that dies once it was serving is logged and replaced after a
  * second.  A new KGP worker loses the KGP sessions and open streams, not
  * the tunnels: the REST worker tells it every running tunnel again, and

@@ -28,6 +28,7 @@ struct srv_worker {
 	char			 kgp_addr[ADDRSTR_MAX];
 	int			 ntunnels;	/* placed on it (parent_relay.c) */
 	int			 have_stats;
+	int			 stats_fresh;	/* reported since the last sum */
 	struct srv_kgp_stats	 stats;		/* its last IMSG_SRV_KGP_STATS */
 };
 

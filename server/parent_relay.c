@@ -61,9 +61,9 @@ static struct place_tree	 places = RB_INITIALIZER(&places);
 static void	 parent_ask_rest(struct imsgev *, struct imsg *, uint32_t,
 		    const void *, size_t);
 static struct place *place_find(const char *);
-static struct place *place_new(const char *);
+static struct place *place_new(const char *, int);
 static void	 place_forget(struct place *);
-static struct srv_worker *parent_owner(const char *, int);
+static struct srv_worker *parent_owner(const char *, int, int);
 static struct srv_worker *parent_asker(uint64_t);
 static int	 parent_reqid_ok(struct imsgev *, struct imsg *);
 
@@ -90,18 +90,23 @@ place_find(const char *id)
 }
 
 /*
- * A place for the new tunnel id: the KGP worker with the fewest tunnels
- * of those whose channel is open (of all when none is), the lowest
- * index of equal ones.
+ * A place for the new tunnel id: the KGP worker of KGP port port (one
+ * restored: the port its client knows), else the one with the fewest
+ * tunnels of those whose channel is open (of all when none is), the
+ * lowest index of equal ones.
  */
 static struct place *
-place_new(const char *id)
+place_new(const char *id, int port)
 {
 	struct srv_worker	*w, *best = NULL;
 	struct place		*p;
 	int			 i;
 
-	for (i = 0; i < env->kgp_workers; i++) {
+	for (i = 0; i < env->kgp_workers && port != 0; i++)
+		if (W_KGPN(i)->kgp_port == port)
+			best = W_KGPN(i);
+	for (i = 0; i < env->kgp_workers && (port == 0 || best == NULL);
+	    i++) {
 		w = W_KGPN(i);
 		if (best == NULL || (w->chan && !best->chan) ||
 		    (w->chan == best->chan && w->ntunnels < best->ntunnels))
@@ -127,16 +132,19 @@ place_forget(struct place *p)
 	free(p);
 }
 
-/* The KGP worker of tunnel id; placed now when it has none and place. */
+/*
+ * The KGP worker of tunnel id; placed now when it has none and place
+ * (on the worker of KGP port port, if one is).
+ */
 static struct srv_worker *
-parent_owner(const char *id, int place)
+parent_owner(const char *id, int place, int port)
 {
 	struct place	*p;
 
 	if ((p = place_find(id)) == NULL) {
 		if (!place)
 			return (NULL);
-		p = place_new(id);
+		p = place_new(id, port);
 	}
 	return (W_KGPN(p->kgp));
 }
@@ -187,7 +195,7 @@ parent_kgp_gone(struct srv_worker *w)
 		}
 		place_forget(p);
 	}
-	w->have_stats = 0;
+	w->have_stats = w->stats_fresh = 0;
 }
 
 /* Does every KGP worker serve? */
@@ -232,7 +240,7 @@ parent_tunnel_add(struct imsgev *iev, struct imsg *imsg)
 	if (add.mode == SRV_ADD_SYNC && (p = place_find(add.id)) == NULL)
 		w = W_KGP;
 	else {
-		w = parent_owner(add.id, 1);
+		w = parent_owner(add.id, 1, add.kgp_port);
 		p = place_find(add.id);
 		if (add.mode == SRV_ADD_NEW)
 			p->pending = 1;
@@ -262,15 +270,17 @@ int
 parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
 {
 	struct srv_worker	*w = NULL;
+	struct srv_tunnel_rules	 h;
 	uint64_t		 reqid;
 	int			 i;
 
 	switch (imsg->hdr.type) {
 	case IMSG_SRV_TUNNEL_RULES:
-		w = parent_owner(imsg->data, 1);	/* its id first */
+		memcpy(&h, imsg->data, sizeof(h));
+		w = parent_owner(h.id, 1, h.kgp_port);
 		break;
 	case IMSG_SRV_TUNNEL_DEL:
-		w = parent_owner(imsg->data, 0);
+		w = parent_owner(imsg->data, 0, 0);
 		break;
 	case IMSG_SRV_AUTH_REP:
 	case IMSG_SRV_GATE_REP:
@@ -291,26 +301,35 @@ parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
 
 /*
  * What the KGP workers' figures for /metrics add up to: the counters of
- * those that run, each since its start.
+ * those that run, each since its start.  0: some worker that serves
+ * has not reported since the last sum, which waits for it (so that a
+ * worker that stops reporting shows as one, /readyz).
  */
-static void
+static int
 parent_kgp_stats_sum(struct srv_kgp_stats *sum)
 {
 	struct srv_worker	*w;
 	const uint64_t		*a;
-	uint64_t		*s = (uint64_t *)sum;
+	uint64_t		*s = (uint64_t *)sum;	/* every field one */
 	size_t			 i, k;
 	int			 j;
 
+	for (j = 0; j < env->kgp_workers; j++) {
+		w = W_KGPN(j);
+		if (w->chan && w->ready && !w->stats_fresh)
+			return (0);
+	}
 	memset(sum, 0, sizeof(*sum));
 	for (j = 0; j < env->kgp_workers; j++) {
 		w = W_KGPN(j);
+		w->stats_fresh = 0;
 		if (!w->have_stats)
 			continue;
 		a = (const uint64_t *)&w->stats;
 		for (i = 0, k = sizeof(*sum) / sizeof(uint64_t); i < k; i++)
 			s[i] += a[i];
 	}
+	return (1);
 }
 
 /*
@@ -331,8 +350,9 @@ parent_to_rest(struct imsgev *iev, struct imsg *imsg)
 		if (!env->metrics)
 			return (IMSGEV_BAD);
 		memcpy(&w->stats, imsg->data, sizeof(w->stats));
-		w->have_stats = 1;
-		parent_kgp_stats_sum(&sum);
+		w->have_stats = w->stats_fresh = 1;
+		if (!parent_kgp_stats_sum(&sum))
+			return (IMSGEV_OK);
 		/* a cluster: the load */
 		node_kgp_stats(&sum);
 		parent_to(W_REST, imsg->hdr.type, &sum, sizeof(sum));
@@ -350,7 +370,9 @@ parent_to_rest(struct imsgev *iev, struct imsg *imsg)
 			place_forget(p);
 		else if (p != NULL)
 			p->pending = 0;
-		ts.kgp_port = w->kgp_port;
+		/* one of several: the port its client is to use */
+		if (env->kgp_workers > 1)
+			ts.kgp_port = w->kgp_port;
 		/* a cluster: the node that holds a session */
 		node_tunnel_state(&ts);
 		parent_to(W_REST, imsg->hdr.type, &ts, sizeof(ts));
@@ -424,7 +446,7 @@ parent_gate_hand(struct imsgev *iev, struct imsg *imsg)
 
 	memcpy(&h, imsg->data, sizeof(h));
 	for (i = 0; i < h.nids && to == NULL; i++)
-		if ((w = parent_owner(h.ids[i], 0)) != NULL && w != from &&
+		if ((w = parent_owner(h.ids[i], 0, 0)) != NULL && w != from &&
 		    w->chan && w->ready)
 			to = w;
 	if (to == NULL) {

@@ -314,7 +314,7 @@ srv_tunnel_add_valid(const void *p, size_t len)
 	    a->mode < SRV_ADD_NEW || a->mode > SRV_ADD_REMOTE ||
 	    (a->want != 0 && (a->want < 1024 || a->want > 65535)) ||
 	    (a->mode == SRV_ADD_NEW && a->want != 0) ||
-	    a->last_connected < 0)
+	    a->kgp_port > 65535 || a->last_connected < 0)
 		return (-1);
 	return (0);
 }
@@ -332,7 +332,7 @@ srv_tunnel_rules_valid(const void *p, size_t len)
 	if (!FIELD_STR(h.id) || !tunnel_id_valid(h.id) ||
 	    h.list >= RULES_NLISTS || h.syntax > RULES_V5 ||
 	    rules_field(h.list, h.syntax) == NULL || h.count == 0 ||
-	    h.count > RULES_MAX)
+	    h.count > RULES_MAX || h.kgp_port > 65535)
 		return (-1);
 	s = (const char *)p + sizeof(h);
 	end = (const char *)p + len;

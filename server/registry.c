@@ -80,6 +80,7 @@ reg_send_rules(struct tunnel *t)
 			strlcpy(h.id, t->id, sizeof(h.id));
 			h.list = l;
 			h.syntax = syn;
+			h.kgp_port = t->kgp_port;
 			len = sizeof(h);
 			json_array_foreach(a, i, e) {
 				s = json_string_value(e);
@@ -113,6 +114,7 @@ reg_send(struct tunnel *t, uint32_t mode)
 	strlcpy(a.owner, t->owner, sizeof(a.owner));
 	a.mode = mode;
 	a.want = mode == SRV_ADD_NEW ? 0 : t->entry_port;
+	a.kgp_port = t->kgp_port;
 	a.last_connected = t->last_connected;
 	worker_send(IMSG_SRV_TUNNEL_ADD, &a, sizeof(a));
 	explicit_bzero(&a, sizeof(a));

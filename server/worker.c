@@ -24,6 +24,20 @@
  * accepts once it has heard of every tunnel (IMSG_SRV_TUNNELS_END) and
  * their entry ports are open.  Each says IMSG_SRV_READY then.
  *
+ * With --kgp-workers N there are N KGP workers, the same program each
+ * with its own index (struct srv_config kgp_index), KGP listener and
+ * tunnels: a tunnel lives in one of them, all its KGP connections, its
+ * entry proxy and its streams, so that no stream byte crosses
+ * processes and a server of many tunnels uses N cores.  The parent
+ * places each tunnel and passes a tunnel's messages to its worker only
+ * (parent_relay.c); the request ids that the parent relays answers to
+ * carry the worker's index (worker_reqid()).  Every KGP worker accepts
+ * on the gateway's socket; a connection whose tunnels run in another
+ * worker goes there, its descriptor and the bytes read, through the
+ * parent (entry_hand(), entry_from_hand()).  Only worker 0 has a
+ * channel of its own to the CA process; the others ask through the
+ * parent.
+ *
  * The parent is trusted (it started us and holds every secret), but its
  * messages are checked all the same; one that does not fit is fatal.
  * When the parent goes away, the worker exits.

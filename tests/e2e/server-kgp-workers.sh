@@ -8,7 +8,8 @@
 # does not hold the tunnel is handed to the one that does; then one KGP
 # worker killed: the other worker's tunnels keep serving during and
 # after, the killed one's come back (their clients resume) and serve
-# again, on the same ports.
+# again, on the same ports; and after a restart of sc-server, each
+# tunnel on the worker of the port its client knows.
 . "$(dirname "$0")/lib.sh"
 GW=127.0.0.1:4480
 
@@ -178,4 +179,17 @@ for t in $TAGS; do
 	gw "$t" "gwafter-$t" || fail "tunnel $t through the gateway after"
 done
 ok "every tunnel on its old port, 200 through its entry port and the gateway"
+
+# --- sc-server restarted: each tunnel on the worker of its old port -------
+kill -TERM "$SERVER_PID"
+wait_for 30 not_running "$SERVER_PID" || fail "sc-server did not exit"
+run_server --kgp-workers 2
+for t in $TAGS; do
+	wait_for 40 page "$t" "restart-$t" || fail "tunnel $t after the restart"
+	eval "p=\$PORT_$t id=\$ID_$t"
+	rest GET "/$SC_USER/tunnels/$id" >"$TMP/t.json"
+	[ "$(json_get 'j["ssh_port"]' <"$TMP/t.json")" = "$p" ] ||
+	    fail "tunnel $t: ssh_port after the restart $(json_get 'j["ssh_port"]' <"$TMP/t.json"), was $p"
+done
+ok "sc-server restarted: each tunnel back on the KGP port it had, its client back, 200"
 e2e_done
