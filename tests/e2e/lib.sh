@@ -517,6 +517,20 @@ e2e_up() {
 	start_sc "$@"
 }
 
+# sc_up TAG [sc flags]: one of alice's clients, its files named by TAG
+# ($TMP/sc.TAG.log, ...), its pid SC_TAG
+sc_up() {
+	local tag=$1
+	shift
+	rm -f "$TMP/ready.$tag"
+	ip netns exec "$OFFICE" "$SC" -u "$SC_USER" -k "$KEY" -x "$REST_URL" \
+	    -f "$TMP/ready.$tag" -d "$TMP/sc.$tag.pid" \
+	    --ctl-socket "$TMP/ctl.$tag.sock" "$@" >"$TMP/sc.$tag.log" 2>&1 &
+	PIDS+=($!)
+	eval "SC_$tag=$!"
+	wait_for 30 test -e "$TMP/ready.$tag" || fail "sc $tag not ready"
+}
+
 # server_worker ROLE: the pid of sc-server's worker (rest or kgp)
 server_worker() {
 	pgrep -P "$SERVER_PID" -f -- "-W $1\$" | head -n 1

@@ -40,21 +40,9 @@ kgp_pids() {
 wait_for 10 eval '[ "$(kgp_pids | wc -l)" = 2 ]' ||
     fail "not two KGP workers: $(kgp_pids | tr '\n' ' ')"
 
-# sc_up TAG [sc flags]: one of alice's clients, tunnel named TAG
-sc_up() {
-	local tag=$1
-	shift
-	rm -f "$TMP/ready.$tag"
-	ip netns exec "$OFFICE" "$SC" -u "$SC_USER" -k "$KEY" -x "$REST_URL" \
-	    -i "$tag" -f "$TMP/ready.$tag" -d "$TMP/sc.$tag.pid" \
-	    --ctl-socket "$TMP/ctl.$tag.sock" "$@" >"$TMP/sc.$tag.log" 2>&1 &
-	PIDS+=($!)
-	eval "SC_$tag=$!"
-	wait_for 30 test -e "$TMP/ready.$tag" || fail "sc $tag not ready"
-}
 TAGS="t1 t2 t3 t4"
 for t in $TAGS; do
-	sc_up "$t"
+	sc_up "$t" -i "$t"
 	id=$(sed -n 's/.*Tunnel ID: \([0-9a-f]*\).*/\1/p' "$TMP/sc.$t.log" |
 	    head -n 1)
 	[ -n "$id" ] || fail "sc $t: no tunnel id"
