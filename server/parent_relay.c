@@ -9,10 +9,12 @@
  * message for a tunnel id this side has not placed (its rules, its
  * TUNNEL_ADD) places it on the KGP worker with the fewest tunnels that
  * runs (ties: the lowest index), and every later message for it goes
- * there, as long as the tunnel runs: a worker that dies and comes back
- * is told its tunnels again, on the same KGP port.  A place is
- * forgotten when its worker reports the tunnel terminated, or, for one
- * not yet created, when the worker dies.  What is not a tunnel's goes
+ * there, as long as the tunnel runs and its worker does: a worker that
+ * dies forgets its tunnels, and its successor, on the same KGP port, is
+ * told them again, each with the port it had (as a restart of
+ * sc-server tells each restored tunnel), which places it there.  A
+ * place is forgotten too when its worker reports the tunnel
+ * terminated.  What is not a tunnel's goes
  * to every KGP worker (TUNNELS_END) or back to the one that asked: a
  * request id carries its asker's index in its top byte
  * (KGP_REQID_SHIFT), checked when the question passes here.  The
@@ -173,7 +175,9 @@ parent_reqid_ok(struct imsgev *iev, struct imsg *imsg)
 /*
  * KGP worker w died: the tunnels it was still to create are gone (one
  * of several: the REST worker hears it of each; the only one: it fails
- * them all itself); the others stay placed on it, for the next.
+ * them all itself).  The others are forgotten too: the REST worker
+ * tells the new worker its tunnels again, each with the KGP port it
+ * had, which places it on the new worker of that port.
  */
 void
 parent_kgp_gone(struct srv_worker *w)
@@ -182,9 +186,9 @@ parent_kgp_gone(struct srv_worker *w)
 	struct srv_tstate	 ts;
 
 	RB_FOREACH_SAFE(p, place_tree, &places, tmp) {
-		if (p->kgp != w->kgp_index || !p->pending)
+		if (p->kgp != w->kgp_index)
 			continue;
-		if (env->kgp_workers > 1) {
+		if (p->pending && env->kgp_workers > 1) {
 			memset(&ts, 0, sizeof(ts));
 			strlcpy(ts.id, p->id, sizeof(ts.id));
 			ts.status = TUNNEL_TERMINATED;
