@@ -407,14 +407,17 @@ entry_from_hand(int fd, const struct srv_gate_hand *h, const void *bytes)
 	socklen_t		 sslen = sizeof(ss);
 	unsigned int		 ms;
 	struct timeval		 tv;
+	char			 peer[ADDRSTR_MAX];
 
+	/* the browser's address as this process reads it */
 	memset(&ss, 0, sizeof(ss));
 	if (gateway == NULL || getpeername(fd, (struct sockaddr *)&ss,
-	    &sslen) == -1) {
+	    &sslen) == -1 || sockaddr_string((struct sockaddr *)&ss, sslen,
+	    peer, sizeof(peer), NULL) == -1) {
 		close(fd);
 		return;
 	}
-	if ((ep = entry_pending_new(gateway, NULL, fd, &ss, h->peer)) == NULL)
+	if ((ep = entry_pending_new(gateway, NULL, fd, &ss, peer)) == NULL)
 		return;
 	ep->handed = 1;
 	if (admit_add(entry_admit, &ep->adm, (struct sockaddr *)&ss,
