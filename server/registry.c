@@ -43,6 +43,8 @@ struct reg_wait {
 };
 
 static void	 reg_send(struct tunnel *, uint32_t);
+static int	 reg_kgp_port(const struct tunnel *);
+static int	 reg_pool_peer(const struct tunnel *, const struct tunnel *);
 static void	 reg_send_rules(struct tunnel *);
 static void	 reg_answered(struct tunnel *);
 static void	 reg_created(struct tunnel *);
@@ -80,7 +82,7 @@ reg_send_rules(struct tunnel *t)
 			strlcpy(h.id, t->id, sizeof(h.id));
 			h.list = l;
 			h.syntax = syn;
-			h.kgp_port = t->kgp_port;
+			h.kgp_port = reg_kgp_port(t);
 			len = sizeof(h);
 			json_array_foreach(a, i, e) {
 				s = json_string_value(e);
@@ -101,6 +103,25 @@ reg_send_rules(struct tunnel *t)
 		}
 }
 
+/*
+ * --kgp-workers: the KGP port of the worker t is to be on (the parent
+ * places it there, if it has no place yet): its own, or a new pool
+ * member's, that of another running member, so that the gateway
+ * balances a pool's members in one worker; 0: any.
+ */
+static int
+reg_kgp_port(const struct tunnel *t)
+{
+	struct tunnel	*o;
+
+	if (t->kgp_port != 0 || !t->tunnel_pool)
+		return (t->kgp_port);
+	TAILQ_FOREACH(o, &env->tunnels, entry)
+		if (o != t && o->kgp_port != 0 && reg_pool_peer(t, o))
+			return (o->kgp_port);
+	return (0);
+}
+
 static void
 reg_send(struct tunnel *t, uint32_t mode)
 {
@@ -114,7 +135,7 @@ reg_send(struct tunnel *t, uint32_t mode)
 	strlcpy(a.owner, t->owner, sizeof(a.owner));
 	a.mode = mode;
 	a.want = mode == SRV_ADD_NEW ? 0 : t->entry_port;
-	a.kgp_port = t->kgp_port;
+	a.kgp_port = reg_kgp_port(t);
 	a.last_connected = t->last_connected;
 	worker_send(IMSG_SRV_TUNNEL_ADD, &a, sizeof(a));
 	explicit_bzero(&a, sizeof(a));
