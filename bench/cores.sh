@@ -14,10 +14,16 @@
 # figures move with what else runs.  It asserts nothing.
 #
 #   bench/cores.sh [-r repeat] [-n connections] [-k "1 2"] [BUILDDIR]
+#   bench/cores.sh -w "1 2" [-t tunnels] [-r repeat] [BUILDDIR]
 #
 # -r  runs of each measure (default 3)
 # -n  --tunnel-connections of every sc (default 4)
 # -k  the values of --kgp-processes to measure (default "1 2")
+# -w  the server's side instead: for each value W, sc-server
+#     --kgp-workers W and -t tunnels (default 4), each of its own sc
+#     (one connection, one kgpd), one 128 MiB download through each at
+#     once, inside CONNECT: MB/s in all, and the server's CPU seconds per
+#     GiB (all its processes), lowest and highest of the repeats
 # BUILDDIR  meson build directory (default build-release; set up with
 #     -Dbuildtype=release if missing)
 # SC_BENCH_PORT  the first of its loopback ports (default 24500; it uses
@@ -29,12 +35,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 repeat=3
 nconn=4
 ks="1 2"
+ws=
+ntun=4
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r) repeat=$2; shift 2 ;;
 	-n) nconn=$2; shift 2 ;;
 	-k) ks=$2; shift 2 ;;
-	-h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+	-w) ws=$2; shift 2 ;;
+	-t) ntun=$2; shift 2 ;;
+	-h|--help) sed -n '2,31p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -74,12 +84,16 @@ wait_for 10 curl -sf -o /dev/null "http://$APP/128m" || die "nginx does not answ
 
 key=$("$B/server/sc-server" -s "$tmp/state" user add bench) ||
     die "sc-server user add failed"
-"$B/server/sc-server" -d -s "$tmp/state" -R "$REST" -K "$KGP" \
-    >"$tmp/server.log" 2>&1 &
-server_pid=$!
-pids+=($server_pid)
-wait_for 10 curl -s -o /dev/null "http://$REST/rest/v1/" ||
-    die "sc-server did not start"
+# server_start [options]: sc-server on $REST and $KGP, its pid server_pid
+server_start() {
+	"$B/server/sc-server" -d -s "$tmp/state" -R "$REST" -K "$KGP" "$@" \
+	    >>"$tmp/server.log" 2>&1 &
+	server_pid=$!
+	pids+=($server_pid)
+	wait_for 10 curl -s -o /dev/null "http://$REST/rest/v1/" ||
+	    die "sc-server did not start"
+}
+server_start
 
 # range LIST: "lo-hi" of numbers
 range() {
@@ -131,6 +145,76 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 declare -A R
 load0=$(load)
+
+# -w: the server's KGP workers, -t tunnels of their own sc each
+if [ -n "$ws" ]; then
+	for w in $ws; do
+		echo "cores: sc-server --kgp-workers $w, $ntun tunnels ..."
+		kill "$server_pid"
+		wait "$server_pid" 2>/dev/null
+		server_start --kgp-workers "$w"
+		scs=() entries=()
+		for t in $(seq 1 "$ntun"); do
+			rm -f "$tmp/ready.$t"
+			"$B/controller/sc" -u bench -k "$key" -i "bench-w$w-$t" \
+			    -x "http://$REST/rest/v1" -f "$tmp/ready.$t" -B all \
+			    --ctl-socket "$tmp/ctl.$t.sock" \
+			    --tunnel-connections 1 >"$tmp/sc-w$w-$t.log" 2>&1 &
+			scs+=($!)
+			pids+=($!)
+		done
+		for t in $(seq 1 "$ntun"); do
+			wait_for 30 test -e "$tmp/ready.$t" ||
+			    die "sc $t (W=$w) did not come up"
+			entries+=("$(curl -sS -u "bench:$key" \
+			    "http://$REST/rest/v1/bench/tunnels?full=true" |
+			    python3 -c '
+import json, sys
+print([t for t in json.load(sys.stdin)
+    if t["tunnel_identifier"] == sys.argv[1]
+    and t["status"] == "running"][0]["entry_proxy"])' "bench-w$w-$t")") ||
+			    die "no entry proxy"
+		done
+		v=() cs=()
+		for i in $(seq 1 "$repeat"); do
+			s0=$(cpu_tree "$server_pid")
+			t0=$(date +%s.%N)
+			xp=()
+			for e in "${entries[@]}"; do
+				python3 "$top/bench/helpers.py" xfer down \
+				    "tunnel:$e" "$APP" /128m 1 $((128 * MiB)) \
+				    >/dev/null 2>>"$tmp/xfer.log" &
+				xp+=($!)
+			done
+			wait "${xp[@]}"
+			t1=$(date +%s.%N)
+			s1=$(cpu_tree "$server_pid")
+			v+=("$(awk -v n="$ntun" -v a="$t0" -v b="$t1" \
+			    'BEGIN { printf "%.0f", n * 128 * 1048576 / (b - a) / 1e6 }')")
+			cs+=("$(awk -v t=$((s1 - s0)) -v hz="$hz" -v n="$ntun" \
+			    'BEGIN { printf "%.2f", t / hz / (n / 8) }')")
+		done
+		R[w.$w]=$(range "${v[@]}")
+		R[ws.$w]=$(range "${cs[@]}")
+		R[wp.$w]=$(pgrep -P "$server_pid" -f -- '-W kgp$' | wc -l)
+		kill "${scs[@]}"
+		wait "${scs[@]}" 2>/dev/null
+	done
+	load1=$(load)
+	echo
+	echo "== sc-server KGP workers, $(date -u '+%Y-%m-%d %H:%M UTC')," \
+	    "$(nproc) cores, $(uname -sr), $repeat runs each, $ntun tunnels"
+	echo "load average before: $load0, after: $load1"
+	for w in $ws; do
+		printf -- '--kgp-workers %s (%s KGP workers running)\n' "$w" \
+		    "${R[wp.$w]}"
+		printf '  %-42s %s\n' "$ntun x 128 MiB down, one a tunnel, MB/s" \
+		    "${R[w.$w]}"
+		printf '  %-42s %s\n' "CPU s per GiB down, server side" \
+		    "${R[ws.$w]}"
+	done
+	exit 0
+fi
 echo "cores: direct ..."
 v=()
 for i in $(seq 1 "$repeat"); do v+=("$(dl8 - direct)"); done

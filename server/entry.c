@@ -52,6 +52,7 @@
 
 #include "admit.h"
 #include "http.h"
+#include "imsg.h"
 #include "imsg_server.h"
 #include "kgp.h"
 #include "log.h"
@@ -70,6 +71,7 @@ struct entry_pending {
 	int			 waiting;
 	int			 had_hdr;
 	int			 from_node;	/* a node link's stream */
+	int			 handed;	/* by another KGP worker */
 	void			*nask;		/* nodelink_ask()'s, waiting */
 	struct entry_proxy	*proxy;
 	struct tunnel		*tunnel;	/* NULL: gateway, not yet */
@@ -130,6 +132,7 @@ static struct entry_pending *entry_pending_new(struct entry_proxy *,
 static void	 entry_node_ask(struct entry_pending *);
 static void	 entry_node_answer(void *, const struct srv_node_rep *);
 static void	 entry_trust(const struct entry_pending *);
+static int	 entry_hand(struct entry_pending *, const struct gate_answer *);
 
 /* the gateway's port (-G), NULL: none */
 static struct entry_proxy	*gateway;
@@ -385,6 +388,107 @@ entry_from_node(struct tunnel *t, struct bufferevent *local,
 	    ep);
 	bufferevent_enable(local, EV_READ);
 	evtimer_add(ep->deadline, &tv);
+	return (0);
+}
+
+/*
+ * --kgp-workers: a gateway connection another KGP worker accepted, fd,
+ * whose credentials name tunnels that run here, with what that worker
+ * read of it (h->len bytes, the first request head whole): served as
+ * if accepted here, and counted in this worker's admission table (full:
+ * 503), without the access list (the first worker's) and never handed
+ * on.
+ */
+void
+entry_from_hand(int fd, const struct srv_gate_hand *h, const void *bytes)
+{
+	struct entry_pending	*ep;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	unsigned int		 ms;
+	struct timeval		 tv;
+	char			 peer[ADDRSTR_MAX];
+
+	/* the browser's address as this process reads it */
+	memset(&ss, 0, sizeof(ss));
+	if (gateway == NULL || getpeername(fd, (struct sockaddr *)&ss,
+	    &sslen) == -1 || sockaddr_string((struct sockaddr *)&ss, sslen,
+	    peer, sizeof(peer), NULL) == -1) {
+		close(fd);
+		return;
+	}
+	if ((ep = entry_pending_new(gateway, NULL, fd, &ss, peer)) == NULL)
+		return;
+	ep->handed = 1;
+	if (admit_add(entry_admit, &ep->adm, (struct sockaddr *)&ss,
+	    entry_evict, ep) == -1) {
+		log_info("gateway: connection from %s handed over by KGP "
+		    "worker %d: too many waiting, 503", ep->peer, h->from);
+		entry_answer(ep, 503, "The gateway has too many connections "
+		    "waiting.", NULL);
+		entry_pending_free(ep);
+		return;
+	}
+	log_debug("gateway: connection from %s handed over by KGP worker %d",
+	    ep->peer, h->from);
+	ms = admit_deadline(entry_admit, ENTRY_HEAD_SEC * 1000,
+	    ENTRY_HEAD_MIN_SEC * 1000);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ep->deadline, &tv);
+	if ((ep->buf = malloc(h->len)) == NULL ||
+	    (ep->head = malloc(sizeof(*ep->head))) == NULL) {
+		log_warn("%s", __func__);
+		entry_pending_free(ep);
+		return;
+	}
+	http_head_init(ep->head, HTTP_REQUEST);
+	ep->cap = h->len;
+	memcpy(ep->buf, bytes, h->len);
+	/* whole, as the other worker read it; else the rest is read here */
+	if (entry_head_more(ep, h->len))
+		event_add(ep->ev, NULL);
+}
+
+/*
+ * --kgp-workers: none of the tunnels ans names (SRV_GATE_OK) runs
+ * here: ep goes to the KGP worker of one of them (the first
+ * SRV_GATE_HAND_IDS of those not here), through the parent, with what
+ * was read of it.  0: handed (ep is gone); -1: one worker, a connection
+ * handed here already, none elsewhere, or it cannot go (ep stays).
+ */
+static int
+entry_hand(struct entry_pending *ep, const struct gate_answer *ans)
+{
+	struct srv_gate_hand	*h;
+
+	if (env->kgp_workers < 2 || ep->handed || ep->fd == -1)
+		return (-1);
+	if (ep->len > SRV_GATE_HAND_MAX) {
+		log_info("gateway: %s from %s: %zu bytes read, too many to "
+		    "hand to another KGP worker", ep->head->method, ep->peer,
+		    ep->len);
+		return (-1);
+	}
+	if ((h = calloc(1, sizeof(*h) + ep->len)) == NULL) {
+		log_warn("%s", __func__);
+		return (-1);
+	}
+	h->nids = gate_elsewhere(ans, h->ids, SRV_GATE_HAND_IDS);
+	strlcpy(h->peer, ep->peer, sizeof(h->peer));
+	h->len = ep->len;
+	memcpy(h + 1, ep->buf, ep->len);
+	if (h->nids == 0 || worker_send_fd(IMSG_SRV_GATE_HAND, ep->fd, h,
+	    sizeof(*h) + ep->len) == -1) {
+		free(h);
+		return (-1);
+	}
+	free(h);
+	log_debug("gateway: %s %s from %s: its tunnels run in another KGP "
+	    "worker: handed over", ep->head->method, ep->head->target,
+	    ep->peer);
+	ep->fd = -1;		/* the parent's now */
+	entry_pending_free(ep);
 	return (0);
 }
 
@@ -762,7 +866,7 @@ entry_auth_ask(struct entry_pending *ep)
 	char			*p;
 
 	memset(&req, 0, sizeof(req));
-	req.reqid = ep->reqid = ++auth_reqid;
+	req.reqid = ep->reqid = worker_reqid(&auth_reqid);
 	strlcpy(req.tunnel_id, t->id, sizeof(req.tunnel_id));
 	/* the rate limit counts addresses without the port */
 	strlcpy(req.addr, ep->peer, sizeof(req.addr));
@@ -899,6 +1003,9 @@ entry_gate_answer(void *arg, const struct gate_answer *ans)
 		ep->gate_tries++;
 		if ((ep->tunnel = gate_choose(ans, text, sizeof(text))) ==
 		    NULL) {
+			/* --kgp-workers: another worker's, perhaps */
+			if (entry_hand(ep, ans) == 0)
+				return;
 			log_info("gateway: %s from %s: %s 503",
 			    ep->head->method, ep->peer, text);
 			code = 503;

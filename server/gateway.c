@@ -168,7 +168,7 @@ gate_ask(const char *hdr, const char *addr, void (*cb)(void *,
 			fatal("%s", __func__);
 		TAILQ_INIT(&q->waiters);
 		memcpy(q->digest, d, sizeof(d));
-		q->reqid = req.reqid = ++gate_reqid;
+		q->reqid = req.reqid = worker_reqid(&gate_reqid);
 		strlcpy(req.addr, addr, sizeof(req.addr));
 		req.have = 1;
 		TAILQ_INSERT_TAIL(&questions, q, entry);
@@ -300,6 +300,28 @@ void
 gate_failed(struct tunnel *t)
 {
 	t->gate_failed_ms = mono_ms();
+}
+
+/*
+ * --kgp-workers: the first max of the tunnels of ans (SRV_GATE_OK) that
+ * do not run in this worker, into ids; how many.
+ */
+uint32_t
+gate_elsewhere(const struct gate_answer *ans, char (*ids)[TUNNEL_ID_LEN + 1],
+    uint32_t max)
+{
+	struct tunnel	*t;
+	uint32_t	 n = 0;
+	size_t		 i;
+
+	for (i = 0; i < ans->nids && n < max; i++) {
+		TAILQ_FOREACH(t, &env->tunnels, entry)
+			if (strcmp(t->id, ans->ids[i]) == 0)
+				break;
+		if (t == NULL || t->status != TUNNEL_RUNNING)
+			strlcpy(ids[n++], ans->ids[i], sizeof(ids[0]));
+	}
+	return (n);
 }
 
 /* A tunnel came (a new pool member, say): nothing kept is used again. */

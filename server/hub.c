@@ -63,6 +63,13 @@ worker_send(uint32_t type, const void *data, size_t len)
 		fatal("%s: imsg_compose", __func__);
 }
 
+/* The same with a descriptor, which goes (closed here once sent). */
+int
+worker_send_fd(uint32_t type, int fd, const void *data, size_t len)
+{
+	return (imsg_compose_event(hub_iev, type, 0, 0, fd, data, len));
+}
+
 /*
  * Ask the parent for an entry proxy port for tunnel id: want, or one the
  * kernel chooses (want 0, or want taken).  cb gets the listening socket

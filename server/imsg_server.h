@@ -30,7 +30,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	17
+#define SRV_IMSG_VERSION	18
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -59,8 +59,8 @@ enum srv_imsg_type {
 	IMSG_SRV_SAVED = 1104,	/* to REST: struct srv_saved: a registry */
 				/* written, or not */
 	IMSG_SRV_SHUTDOWN = 1105, /* no payload: drain and exit */
-	IMSG_SRV_KGP_DOWN = 1106, /* to REST, no payload: the KGP worker */
-				/* died */
+	IMSG_SRV_KGP_DOWN = 1106, /* to REST, int32 its KGP port (0: the */
+				/* only one): a KGP worker died */
 	IMSG_SRV_KGP_UP = 1107,	/* to REST, no payload: a new KGP worker */
 	IMSG_SRV_CA_UP = 1108,	/* to KGP, no payload: a CA process serves; */
 				/* fd = its end of a channel to it, or none */
@@ -117,6 +117,9 @@ enum srv_imsg_type {
 				/* srv_gate_req */
 	IMSG_SRV_GATE_REP = 1652, /* REST -> KGP, relayed: struct */
 				/* srv_gate_rep, nids ids */
+	IMSG_SRV_GATE_HAND = 1653, /* KGP -> parent -> KGP: struct */
+				/* srv_gate_hand, len bytes; fd = the */
+				/* browser's connection */
 
 	/* KGP -> REST, relayed by the parent: for the web page (1700-1749) */
 	IMSG_SRV_TUNNEL_LINKS = 1700, /* struct srv_tlinks, count links: */
@@ -212,7 +215,9 @@ struct srv_config {
 	char		 kgp_congestion[KGP_CC_NAMELEN];
 	int32_t		 entry_auth;
 	int32_t		 rest_tls;
-	int32_t		 kgp_port;
+	int32_t		 kgp_port;	/* KGP: its own; REST: worker 0's */
+	int32_t		 kgp_index;	/* KGP: which worker, 0.. */
+	int32_t		 kgp_workers;	/* --kgp-workers */
 	int32_t		 metrics;	/* -m: REST serves, KGP reports */
 	char		 host[HOST_MAX];
 	char		 node[NODE_NAME_MAX];	/* --node */
@@ -286,6 +291,9 @@ struct srv_tunnel_add {
 	uint8_t		 pad[1];
 	uint32_t	 mode;		/* SRV_ADD_* */
 	uint32_t	 want;		/* entry port, 0: any */
+	uint32_t	 kgp_port;	/* --kgp-workers: its worker's last, */
+					/* 0: none */
+	uint32_t	 pad2;
 	int64_t		 last_connected;	/* 0: never */
 };
 int	 srv_tunnel_add_valid(const void *, size_t);
@@ -303,6 +311,7 @@ struct srv_tunnel_rules {
 	uint8_t		 syntax;	/* enum rules_syntax */
 	uint8_t		 pad[1];
 	uint32_t	 count;
+	uint32_t	 kgp_port;	/* as struct srv_tunnel_add's */
 };
 int	 srv_tunnel_rules_valid(const void *, size_t);
 
@@ -334,6 +343,8 @@ struct srv_tstate {
 	uint32_t	 nlinks;	/* KGP sessions, up or broken */
 	uint32_t	 connected;	/* at least one up */
 	uint32_t	 entry_port;	/* 0: none */
+	uint32_t	 kgp_port;	/* its KGP worker's: the parent's word */
+	uint32_t	 pad2;
 	int64_t		 last_connected;
 	int64_t		 shutdown_time;
 	char		 entry_addr[ADDRSTR_MAX];
@@ -400,6 +411,27 @@ struct srv_gate_rep {
 int	 srv_gate_rep_valid(const void *, size_t);
 #define SRV_GATE_REP_LEN(n)	(offsetof(struct srv_gate_rep, ids) + \
 				    (size_t)(n) * (TUNNEL_ID_LEN + 1))
+
+/*
+ * --kgp-workers: a gateway connection whose credentials name tunnels
+ * none of which runs in the worker that accepted it, handed to the
+ * worker of one of them (ids: the first SRV_GATE_HAND_IDS of those not
+ * in the sender) with what was read of it (len bytes after the struct,
+ * the first request head whole).  from: the sender's index, the
+ * parent's word.  The receiver asks about the credentials again and
+ * never hands it on.
+ */
+#define SRV_GATE_HAND_IDS	16
+#define SRV_GATE_HAND_MAX	(IMSG_MAXDATA - sizeof(struct srv_gate_hand))
+
+struct srv_gate_hand {
+	char		 peer[ADDRSTR_MAX];	/* the browser, "ip:port" */
+	int32_t		 from;
+	uint32_t	 nids;
+	char		 ids[SRV_GATE_HAND_IDS][TUNNEL_ID_LEN + 1];
+	uint32_t	 len;
+};
+int	 srv_gate_hand_valid(const void *, size_t);
 
 /*
  * A leaf certificate for name, with the public key the KGP worker made

@@ -351,7 +351,7 @@ mint_new(const char *name, const char **errstr)
 	req.publen = len;
 	if ((me->timer = evtimer_new(mint_base, mint_timeout, me)) == NULL)
 		goto fail;
-	req.reqid = me->reqid = ++mint_reqid;
+	req.reqid = me->reqid = worker_reqid(&mint_reqid);
 	clock_gettime(CLOCK_MONOTONIC, &me->asked);
 	if (mint_send(&req, offsetof(struct srv_ca_req, pub) + len) == -1) {
 		*errstr = "cannot ask the CA";

@@ -19,6 +19,13 @@
  * worker's request for a leaf certificate is answered at once
  * (SRV_CA_UNAVAIL) while no CA process serves.
  *
+ * With --kgp-workers N it starts N KGP workers, worker i listening on
+ * -K's port + i (each on a port the kernel chooses with port 0), and
+ * places each tunnel on one of them (parent_relay.c): a server of many
+ * tunnels then uses N cores, while each tunnel's streams stay in one
+ * process.  A KGP worker that dies costs its own tunnels' sessions
+ * only; its successor, on the same port, is told its tunnels again.
+ *
  * A worker that dies once it was serving is logged and replaced after a
  * second.  A new KGP worker loses the KGP sessions and open streams, not
  * the tunnels: the REST worker tells it every running tunnel again, and
@@ -93,6 +100,7 @@ static void	 parent_db_poll(void);
 static struct imsgev *parent_rest_chan(void);
 static void	 parent_node_drain(void);
 static int	 parent_workers_gone(void);
+static void	 parent_kgp_listen(const char *, const char *);
 
 /*
  * What each worker may send.  The workers are not trusted: a message
@@ -159,6 +167,9 @@ static const struct imsgev_msg parent_msgs_kgp[] = {
 	    srv_auth_req_valid, parent_auth_req },
 	{ IMSGEV_TYPE(IMSG_SRV_GATE_REQ), IMSGEV_SIZE(struct srv_gate_req), 0,
 	    srv_gate_req_valid, parent_gate_req },
+	/* for another KGP worker */
+	{ IMSGEV_TYPE(IMSG_SRV_GATE_HAND), sizeof(struct srv_gate_hand) + 1,
+	    IMSG_MAXDATA, IMSGEV_FD, srv_gate_hand_valid, parent_gate_hand },
 	/* for the parent: node links (nodemap.c) */
 	{ IMSGEV_TYPE(IMSG_SRV_NODE_REQ), IMSGEV_SIZE(struct srv_node_req), 0,
 	    srv_node_req_valid, parent_node_req },
@@ -191,21 +202,69 @@ static const struct imsgev_peer parent_peer_ca = {
 	parent_worker_bad
 };
 
+/* --kgp-workers > 1: "kgp0", "kgp1"..., whose log lines they are */
+static struct imsgev_peer parent_peer_kgpn[KGP_WORKERS_MAX];
+static char		 kgp_names[KGP_WORKERS_MAX][16];
+
 static const char	*self_exe;
-static struct srv_worker workers[] = {
+static struct srv_worker workers[WORKERS_MAX] = {
 	{ .name = "kgp", .role = SRV_ROLE_KGP, .peer = &parent_peer_kgp,
-	    .pid = -1 },
+	    .pid = -1, .kgp_fd = -1 },
 	{ .name = "rest", .role = SRV_ROLE_REST, .peer = &parent_peer_rest,
-	    .pid = -1 },
+	    .pid = -1, .kgp_fd = -1 },
 	{ .name = "ca", .role = SRV_ROLE_CA, .peer = &parent_peer_ca,
-	    .pid = -1 },
+	    .pid = -1, .kgp_fd = -1 },
 };
-#define NWORKERS	(int)(sizeof(workers) / sizeof(workers[0]))
-static int		 rest_fd = -1, kgp_fd = -1, metrics_fd = -1;
+static int		 rest_fd = -1, metrics_fd = -1;
 static int		 gateway_fd = -1;
 static struct event	*ev_stop, *ev_poll;
 static int		 exit_code;
 static int		 state_waits;	/* the REST worker waits for the tunnels */
+
+/*
+ * The KGP workers' listening sockets (-K host:port): worker i on port +
+ * i, each on a port of the kernel's choosing with port 0; worker 0's is
+ * the server's KGP address (env->kgp_addr).
+ */
+static void
+parent_kgp_listen(const char *host, const char *port)
+{
+	struct srv_worker	*w;
+	const char		*errstr;
+	char			 p[16];
+	int			 i, base;
+
+	base = strtonum(port, 0, 65535, &errstr);
+	if (errstr != NULL)
+		fatalx("bad KGP port %s", port);
+	if (base != 0 && base + env->kgp_workers - 1 > 65535)
+		fatalx("KGP port %d: %d workers need the ports up to %d", base,
+		    env->kgp_workers, base + env->kgp_workers - 1);
+	for (i = 0; i < env->kgp_workers; i++) {
+		w = W_KGPN(i);
+		if (i > 0) {
+			*w = *W_KGP;
+			w->kgp_fd = -1;
+		}
+		w->kgp_index = i;
+		if (env->kgp_workers > 1) {
+			snprintf(kgp_names[i], sizeof(kgp_names[i]), "kgp%d",
+			    i);
+			parent_peer_kgpn[i] = parent_peer_kgp;
+			parent_peer_kgpn[i].name = kgp_names[i];
+			w->peer = &parent_peer_kgpn[i];
+			w->name = kgp_names[i];
+		}
+		snprintf(p, sizeof(p), "%d", base == 0 ? 0 : base + i);
+		if ((w->kgp_fd = listen_on(host, p, KGP_BACKLOG, w->kgp_addr,
+		    sizeof(w->kgp_addr))) == -1)
+			fatalx("cannot start the KGP endpoint%s",
+			    env->kgp_workers > 1 ? " of every KGP worker" : "");
+		w->kgp_port = atoi(strrchr(w->kgp_addr, ':') + 1);
+	}
+	strlcpy(env->kgp_addr, W_KGP->kgp_addr, sizeof(env->kgp_addr));
+	env->kgp_port = W_KGP->kgp_port;
+}
 
 /*
  * The parent's start: files and ports, then the worker.  self is how
@@ -217,7 +276,7 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	struct event	*sigterm, *sigint, *sighup, *sigchld;
 	struct timeval	 tv = { DB_POLL_SEC, 0 };
 	SSL_CTX		*ctx;
-	char		 err[256], host[HOST_MAX], port[16], *p;
+	char		 err[256], host[HOST_MAX], port[16];
 	int		 i;
 
 	self_exe = self;
@@ -290,11 +349,7 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	if (parse_hostport(kaddr, host, sizeof(host), port,
 	    sizeof(port)) == -1)
 		fatalx("bad KGP address %s", kaddr);
-	if ((kgp_fd = listen_on(host, port, KGP_BACKLOG, env->kgp_addr,
-	    sizeof(env->kgp_addr))) == -1)
-		fatalx("cannot start the KGP endpoint");
-	p = strrchr(env->kgp_addr, ':');
-	env->kgp_port = atoi(p + 1);
+	parent_kgp_listen(host, port);
 	if (env->metrics) {
 		if (parse_hostport(env->metrics_listen, host, sizeof(host),
 		    port, sizeof(port)) == -1)
@@ -319,8 +374,13 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	    "http", env->rest_addr, REST_PREFIX);
 	if (env->entry_auth)
 		log_info("entry proxies require Proxy-Authorization");
-	log_info("KGP listening on %s (certificate %s)", env->kgp_addr,
-	    env->cert_hash);
+	for (i = 0; i < env->kgp_workers; i++)
+		if (env->kgp_workers == 1)
+			log_info("KGP listening on %s (certificate %s)",
+			    env->kgp_addr, env->cert_hash);
+		else
+			log_info("KGP worker %d listening on %s (certificate "
+			    "%s)", i, W_KGPN(i)->kgp_addr, env->cert_hash);
 	if (gateway_fd != -1)
 		log_info("gateway listening on %s", env->gateway_addr);
 	if (env->metrics)
@@ -370,9 +430,10 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	evsignal_add(sigchld, NULL);
 	evtimer_add(ev_poll, &tv);
 
-	/* the KGP worker first: the REST worker's tunnels go to it */
+	/* the KGP workers first: the REST worker's tunnels go to them */
 	parent_spawn(W_CA);
-	parent_spawn(W_KGP);
+	for (i = 0; i < env->kgp_workers; i++)
+		parent_spawn(W_KGPN(i));
 	parent_spawn(W_REST);
 	/* a cluster: this node's heartbeat */
 	node_start(parent_rest_chan, parent_node_drain);
@@ -402,7 +463,8 @@ parent_main(const char *self, const char *raddr, const char *kaddr)
 	free(env->rest_cert_pem);
 	free(env->ca_pem);
 	close(rest_fd);
-	close(kgp_fd);
+	for (i = 0; i < env->kgp_workers; i++)
+		close(W_KGPN(i)->kgp_fd);
 	if (metrics_fd != -1)
 		close(metrics_fd);
 	return (exit_code);
@@ -492,7 +554,7 @@ parent_spawn(struct srv_worker *w)
 	if ((pid = fork()) == -1)
 		fatal("%s: fork", __func__);
 	if (pid == 0)
-		parent_exec(sp[1], w->name);
+		parent_exec(sp[1], w->role == SRV_ROLE_KGP ? "kgp" : w->name);
 	close(sp[1]);
 	if (set_nonblock(sp[0]) == -1)
 		fatal("%s: set_nonblock", __func__);
@@ -505,7 +567,7 @@ parent_spawn(struct srv_worker *w)
 	parent_send_setup(w, state, statelen);
 	log_debug("%s worker started (pid %d)", w->name, (int)pid);
 	/* a new KGP worker hears of the tunnels from the REST worker */
-	if (w == W_KGP && W_REST->chan)
+	if (w->role == SRV_ROLE_KGP && W_REST->chan)
 		parent_to(W_REST, IMSG_SRV_KGP_UP, NULL, 0);
 }
 
@@ -575,8 +637,8 @@ parent_send_setup(struct srv_worker *w, char *state, size_t statelen)
 	memset(&c, 0, sizeof(c));
 	c.version = SRV_IMSG_VERSION;
 	c.role = w->role;
-	/* a KGP worker that has its tunnels: a new REST worker asks it */
-	c.resync = rest && W_KGP->chan && W_KGP->ready;
+	/* KGP workers that have their tunnels: a new REST worker asks */
+	c.resync = rest && parent_kgp_ready();
 	c.debug = env->debug;
 	c.verbose = env->verbose;
 	c.grace = env->grace;
@@ -585,13 +647,16 @@ parent_send_setup(struct srv_worker *w, char *state, size_t statelen)
 	    sizeof(c.kgp_congestion));
 	c.entry_auth = env->entry_auth;
 	c.rest_tls = env->rest_tls;
-	c.kgp_port = env->kgp_port;
+	c.kgp_port = rest ? env->kgp_port : w->kgp_port;
+	c.kgp_index = w->kgp_index;
+	c.kgp_workers = env->kgp_workers;
 	c.metrics = env->metrics;
 	strlcpy(c.host, env->host, sizeof(c.host));
 	strlcpy(c.node, env->node, sizeof(c.node));
 	strlcpy(c.entry_host, env->entry_host, sizeof(c.entry_host));
 	strlcpy(c.rest_addr, env->rest_addr, sizeof(c.rest_addr));
-	strlcpy(c.kgp_addr, env->kgp_addr, sizeof(c.kgp_addr));
+	strlcpy(c.kgp_addr, rest ? env->kgp_addr : w->kgp_addr,
+	    sizeof(c.kgp_addr));
 	strlcpy(c.tunnels_path, dbmsg_tunnels_source(),
 	    sizeof(c.tunnels_path));
 	c.importing = rest && strcmp(c.tunnels_path, db_file()) != 0;
@@ -624,7 +689,8 @@ parent_send_setup(struct srv_worker *w, char *state, size_t statelen)
 	}
 
 	which = rest ? SRV_LISTEN_REST : SRV_LISTEN_KGP;
-	if ((fd = fcntl(rest ? rest_fd : kgp_fd, F_DUPFD_CLOEXEC, 0)) == -1 ||
+	if ((fd = fcntl(rest ? rest_fd : w->kgp_fd, F_DUPFD_CLOEXEC,
+	    0)) == -1 ||
 	    imsg_compose(&w->iev.ibuf, IMSG_SRV_LISTENER, 0, 0, fd,
 	    &which, sizeof(which)) == -1)
 		fatal("%s: the listener", __func__);
@@ -694,9 +760,9 @@ parent_ready(struct imsgev *iev, struct imsg *imsg)
 	w->ready = w->served = 1;
 	log_debug("%s worker %d: serving", w->name, (int)w->pid);
 	/* the KGP worker may ask for leaves (and tries one) */
-	if (w == W_CA || w == W_KGP)
-		parent_ca_up();
-	if (W_KGP->ready && W_REST->ready)
+	if (w == W_CA || w->role == SRV_ROLE_KGP)
+		parent_ca_up(w);
+	if (parent_kgp_ready() && W_REST->ready)
 		sdnotify("READY=1\nSTATUS=Serving: REST %s, KGP %s",
 		    env->rest_addr, env->kgp_addr);
 	return (IMSGEV_OK);
@@ -763,7 +829,7 @@ parent_entry_bind(struct imsgev *iev, struct imsg *imsg)
 	rep.reqid = req.reqid;
 	if (fd != -1)
 		strlcpy(rep.bound, bound, sizeof(rep.bound));
-	if (imsg_compose_event(&W_KGP->iev, IMSG_SRV_ENTRY_FD, 0, 0, fd, &rep,
+	if (imsg_compose_event(iev, IMSG_SRV_ENTRY_FD, 0, 0, fd, &rep,
 	    sizeof(rep)) == -1)
 		fatal("%s: imsg_compose", __func__);
 	return (IMSGEV_OK);
@@ -840,6 +906,8 @@ parent_check_gone(struct srv_worker *w)
 	struct timeval	 tv = { WORKER_RESTART_SEC, 0 };
 	char		 how[64];
 	pid_t		 pid = w->pid;
+	int32_t		 port;
+	int		 i;
 
 	if (pid == -1 || w->chan || !w->reaped)
 		return;
@@ -870,13 +938,17 @@ parent_check_gone(struct srv_worker *w)
 		return;
 	}
 	/* the REST worker forgets the KGP sessions, ends halting tunnels */
-	if (w == W_KGP) {
+	if (w->role == SRV_ROLE_KGP) {
+		parent_kgp_gone(w);
 		node_kgp_down();
-		parent_to(W_REST, IMSG_SRV_KGP_DOWN, NULL, 0);
+		/* one of several: the REST worker forgets only its sessions */
+		port = env->kgp_workers > 1 ? w->kgp_port : 0;
+		parent_to(W_REST, IMSG_SRV_KGP_DOWN, &port, sizeof(port));
 	}
-	/* what the KGP worker asked of the CA will not come */
+	/* what the KGP workers asked of the CA will not come */
 	if (w == W_CA)
-		parent_to(W_KGP, IMSG_SRV_CA_DOWN, NULL, 0);
+		for (i = 0; i < env->kgp_workers; i++)
+			parent_to(W_KGPN(i), IMSG_SRV_CA_DOWN, NULL, 0);
 	if (!w->served) {
 		log_warnx("%s worker %d %s during its start: sc-server cannot "
 		    "serve", w->name, (int)pid, how);
@@ -897,8 +969,8 @@ parent_check_gone(struct srv_worker *w)
 		event_base_loopexit(env->base, NULL);
 		return;
 	}
-	if (w == W_KGP)
-		log_warnx("%s worker %d %s: starting a new one in %d s (the "
+	if (w->role == SRV_ROLE_KGP)
+		log_warnx("%s worker %d %s: starting a new one in %d s (its "
 		    "KGP sessions are lost, the tunnels stay)", w->name,
 		    (int)pid, how, WORKER_RESTART_SEC);
 	else

@@ -21,12 +21,27 @@ struct srv_worker {
 	struct timespec		 started;
 	struct event		*ev_restart;
 	struct event		*ev_reap;
+	/* a KGP worker's */
+	int			 kgp_index;	/* 0..env->kgp_workers - 1 */
+	int			 kgp_fd;	/* its listening socket */
+	int			 kgp_port;
+	char			 kgp_addr[ADDRSTR_MAX];
+	int			 ntunnels;	/* placed on it (parent_relay.c) */
+	int			 have_stats;
+	int			 stats_fresh;	/* reported since the last sum */
+	struct srv_kgp_stats	 stats;		/* its last IMSG_SRV_KGP_STATS */
 };
 
-/* parent.c's workers[], in both files */
+/*
+ * parent.c's workers[], in both files: KGP worker 0, the REST worker,
+ * the CA process, then KGP workers 1.. (--kgp-workers).
+ */
 #define W_KGP		(&workers[0])
 #define W_REST		(&workers[1])
 #define W_CA		(&workers[2])
+#define W_KGPN(i)	((i) == 0 ? W_KGP : &workers[2 + (i)])
+#define NWORKERS	(2 + env->kgp_workers)
+#define WORKERS_MAX	(2 + KGP_WORKERS_MAX)
 
 /* parent_relay.c */
 void		 parent_relay_init(struct srv_worker *);
@@ -37,7 +52,10 @@ int		 parent_to_kgp(struct imsgev *, struct imsg *);
 int		 parent_to_rest(struct imsgev *, struct imsg *);
 int		 parent_auth_req(struct imsgev *, struct imsg *);
 int		 parent_gate_req(struct imsgev *, struct imsg *);
-void		 parent_ca_up(void);
+int		 parent_gate_hand(struct imsgev *, struct imsg *);
+void		 parent_ca_up(struct srv_worker *);
+void		 parent_kgp_gone(struct srv_worker *);
+int		 parent_kgp_ready(void);
 int		 parent_ca_sign(struct imsgev *, struct imsg *);
 int		 parent_ca_cert(struct imsgev *, struct imsg *);
 

@@ -116,7 +116,8 @@ place_pick_at(const struct tunnel *t, int fresh, const char **host,
 	size_t			 i;
 
 	*host = env->host;
-	*port = env->kgp_port;
+	/* --kgp-workers: the port of the tunnel's KGP worker */
+	*port = t->kgp_port != 0 ? t->kgp_port : env->kgp_port;
 	*cert = env->cert_hash;
 	if (!env->cluster || nnodes == 0 || (!fresh && t->connected))
 		return;

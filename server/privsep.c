@@ -184,6 +184,27 @@ srv_blob_recv(struct srv_blob *b, struct imsg *imsg)
 	return (-1);
 }
 
+/* this KGP worker's index (srv_config), for worker_reqid() */
+static uint64_t		 reqid_index;
+
+void
+worker_reqid_init(int index)
+{
+	reqid_index = (uint64_t)index;
+}
+
+/*
+ * The next id of counter for a request whose answer the parent relays
+ * from another process: this KGP worker's index in the top byte
+ * (KGP_REQID_SHIFT), which the parent checks and routes the answer by.
+ */
+uint64_t
+worker_reqid(uint64_t *counter)
+{
+	*counter = (*counter + 1) & ((1ULL << KGP_REQID_SHIFT) - 1);
+	return (reqid_index << KGP_REQID_SHIFT | *counter);
+}
+
 /*
  * The validators of imsg_server.h: a payload of len bytes that fits its
  * message, 0, or -1.  The relayed ones run twice: in the parent before
@@ -204,7 +225,10 @@ srv_config_valid(const void *p, size_t len)
 	    c->entry_nacl > ENTRY_ACL_MAX ||
 	    c->direct_nallow > DIRECT_ALLOW_MAX || c->grace < 1 ||
 	    c->max_missed < 1 || !FIELD_STR(c->kgp_congestion) ||
-	    kgp_congestion_valid(c->kgp_congestion) == -1)
+	    kgp_congestion_valid(c->kgp_congestion) == -1 ||
+	    c->kgp_workers < 1 || c->kgp_workers > KGP_WORKERS_MAX ||
+	    c->kgp_index < 0 || c->kgp_index >= c->kgp_workers ||
+	    c->kgp_port < 0 || c->kgp_port > 65535)
 		return (-1);
 	return (0);
 }
@@ -290,7 +314,7 @@ srv_tunnel_add_valid(const void *p, size_t len)
 	    a->mode < SRV_ADD_NEW || a->mode > SRV_ADD_REMOTE ||
 	    (a->want != 0 && (a->want < 1024 || a->want > 65535)) ||
 	    (a->mode == SRV_ADD_NEW && a->want != 0) ||
-	    a->last_connected < 0)
+	    a->kgp_port > 65535 || a->last_connected < 0)
 		return (-1);
 	return (0);
 }
@@ -308,7 +332,7 @@ srv_tunnel_rules_valid(const void *p, size_t len)
 	if (!FIELD_STR(h.id) || !tunnel_id_valid(h.id) ||
 	    h.list >= RULES_NLISTS || h.syntax > RULES_V5 ||
 	    rules_field(h.list, h.syntax) == NULL || h.count == 0 ||
-	    h.count > RULES_MAX)
+	    h.count > RULES_MAX || h.kgp_port > 65535)
 		return (-1);
 	s = (const char *)p + sizeof(h);
 	end = (const char *)p + len;
@@ -370,6 +394,7 @@ srv_tstate_valid(const void *p, size_t len)
 	    !tunnel_id_valid(ts->id) ||
 	    ts->status > TUNNEL_TERMINATED || ts->connected > 1 ||
 	    ts->nlinks > 65536 || ts->entry_port > 65535 ||
+	    ts->kgp_port > 65535 ||
 	    (ts->entry_port != 0 && ts->entry_port < 1024) ||
 	    ts->last_connected < 0 || ts->shutdown_time < 0 ||
 	    !FIELD_STR(ts->entry_addr) || !FIELD_STR(ts->reason))
@@ -456,6 +481,29 @@ srv_gate_rep_valid(const void *p, size_t len)
 	n = r->nids;
 	for (i = 0; i < n; i++)
 		if (!FIELD_STR(r->ids[i]) || !tunnel_id_valid(r->ids[i]))
+			return (-1);
+	return (0);
+}
+
+/*
+ * A gateway connection handed between KGP workers: 1 to
+ * SRV_GATE_HAND_IDS tunnel ids, 1 to SRV_GATE_HAND_MAX bytes that end
+ * the message.
+ */
+int
+srv_gate_hand_valid(const void *p, size_t len)
+{
+	const struct srv_gate_hand	*h = p;
+	uint32_t			 i;
+
+	if (len < sizeof(*h) || !FIELD_STR(h->peer) ||
+	    h->from < 0 || h->from >= KGP_WORKERS_MAX ||
+	    h->nids < 1 || h->nids > SRV_GATE_HAND_IDS ||
+	    h->len < 1 || h->len > SRV_GATE_HAND_MAX ||
+	    len != sizeof(*h) + h->len)
+		return (-1);
+	for (i = 0; i < h->nids; i++)
+		if (!FIELD_STR(h->ids[i]) || !tunnel_id_valid(h->ids[i]))
 			return (-1);
 	return (0);
 }

@@ -43,6 +43,8 @@ struct reg_wait {
 };
 
 static void	 reg_send(struct tunnel *, uint32_t);
+static int	 reg_kgp_port(const struct tunnel *);
+static int	 reg_pool_peer(const struct tunnel *, const struct tunnel *);
 static void	 reg_send_rules(struct tunnel *);
 static void	 reg_answered(struct tunnel *);
 static void	 reg_created(struct tunnel *);
@@ -80,6 +82,7 @@ reg_send_rules(struct tunnel *t)
 			strlcpy(h.id, t->id, sizeof(h.id));
 			h.list = l;
 			h.syntax = syn;
+			h.kgp_port = reg_kgp_port(t);
 			len = sizeof(h);
 			json_array_foreach(a, i, e) {
 				s = json_string_value(e);
@@ -100,6 +103,25 @@ reg_send_rules(struct tunnel *t)
 		}
 }
 
+/*
+ * --kgp-workers: the KGP port of the worker t is to be on (the parent
+ * places it there, if it has no place yet): its own, or a new pool
+ * member's, that of another running member, so that the gateway
+ * balances a pool's members in one worker; 0: any.
+ */
+static int
+reg_kgp_port(const struct tunnel *t)
+{
+	struct tunnel	*o;
+
+	if (t->kgp_port != 0 || !t->tunnel_pool)
+		return (t->kgp_port);
+	TAILQ_FOREACH(o, &env->tunnels, entry)
+		if (o != t && o->kgp_port != 0 && reg_pool_peer(t, o))
+			return (o->kgp_port);
+	return (0);
+}
+
 static void
 reg_send(struct tunnel *t, uint32_t mode)
 {
@@ -113,6 +135,7 @@ reg_send(struct tunnel *t, uint32_t mode)
 	strlcpy(a.owner, t->owner, sizeof(a.owner));
 	a.mode = mode;
 	a.want = mode == SRV_ADD_NEW ? 0 : t->entry_port;
+	a.kgp_port = reg_kgp_port(t);
 	a.last_connected = t->last_connected;
 	worker_send(IMSG_SRV_TUNNEL_ADD, &a, sizeof(a));
 	explicit_bzero(&a, sizeof(a));
@@ -251,21 +274,27 @@ reg_kgp_up(void)
 
 /*
  * The KGP worker died: its links are gone, a halting tunnel is over, a
- * tunnel being created gets no entry proxy.
+ * tunnel being created gets no entry proxy.  One of several
+ * (--kgp-workers), the one of KGP port port: only the tunnels it had
+ * (the parent ends those it was creating, IMSG_SRV_TUNNEL_STATE).
  */
 void
-reg_kgp_down(void)
+reg_kgp_down(int port)
 {
 	struct tunnel	*t, *tmp;
 	int		 changed = 0;
 
 	TAILQ_FOREACH_SAFE(t, &pending, entry, tmp) {
+		if (port != 0)
+			break;
 		TAILQ_REMOVE(&pending, t, entry);
 		t->start_cb(NULL, 500, "cannot open the entry proxy",
 		    t->start_arg);
 		tunnel_free(t);
 	}
 	TAILQ_FOREACH(t, &env->tunnels, entry) {
+		if (port != 0 && t->kgp_port != port)
+			continue;
 		t->nlinks = 0;
 		t->connected = 0;
 		if (t->status == TUNNEL_HALTING) {
@@ -303,6 +332,7 @@ reg_state(const struct srv_tstate *ts)
 			return;
 		}
 		t->entry_port = ts->entry_port;
+		t->kgp_port = ts->kgp_port;
 		strlcpy(t->entry_addr, ts->entry_addr, sizeof(t->entry_addr));
 		t->nlinks = ts->nlinks;
 		t->connected = ts->connected;
@@ -321,6 +351,8 @@ reg_state(const struct srv_tstate *ts)
 	}
 	if (ts->entry_addr[0] != '\0')
 		strlcpy(t->entry_addr, ts->entry_addr, sizeof(t->entry_addr));
+	if (ts->kgp_port != 0)
+		t->kgp_port = ts->kgp_port;
 	if (ts->last_connected > t->last_connected) {
 		t->last_connected = ts->last_connected;
 		changed = 1;

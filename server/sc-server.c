@@ -40,6 +40,7 @@
 #define OPT_KGP_CC	0x101
 #define OPT_DB		0x102
 #define OPT_NODE	0x103
+#define OPT_KGP_WORKERS	0x104
 
 static const struct option longopts[] = {
 	{ "db",			required_argument, NULL, OPT_DB },
@@ -48,6 +49,7 @@ static const struct option longopts[] = {
 	{ "metrics-address",	required_argument, NULL, 'm' },
 	{ "kgp-congestion",	required_argument, NULL, OPT_KGP_CC },
 	{ "node",		required_argument, NULL, OPT_NODE },
+	{ "kgp-workers",	required_argument, NULL, OPT_KGP_WORKERS },
 	{ NULL,			0,		   NULL, 0 }
 };
 
@@ -70,7 +72,7 @@ usage(void)
 	    "\t[-D network[,network...]] [-C certfile -k keyfile]\n"
 	    "\t[-c cacert -x cakey] [-l logfile] [--log-format text|json]\n"
 	    "\t[-m addr:port] [-G addr:port | none] [--kgp-congestion name]\n"
-	    "\t[--db url] [--node name]\n"
+	    "\t[--db url] [--node name] [--kgp-workers n]\n"
 	    "       %s [-s statedir] [--db url] user add | set NAME [--org ORG] "
 	    "[--team TEAM]\n"
 	    "\t[--role admin|team-admin|member] [--new-key]\n"
@@ -287,6 +289,7 @@ main(int argc, char *argv[])
 	int				 ch, debug = 0, verbose = 0;
 	int				 grace = SC_SERVER_GRACE_DEFAULT;
 	int				 missed = KGP_SERVER_MAX_MISSED;
+	int				 kgp_workers = 1;
 	const char			*self, *progpath = argv[0];
 #ifndef __linux__
 	static char			 selfpath[PATH_MAX];
@@ -392,6 +395,13 @@ main(int argc, char *argv[])
 		case 'H':
 			hflag = optarg;
 			break;
+		case OPT_KGP_WORKERS:
+			kgp_workers = strtonum(optarg, 1, KGP_WORKERS_MAX,
+			    &errstr);
+			if (errstr != NULL)
+				errx(1, "--kgp-workers %s: %s (1 to %d)", optarg,
+				    errstr, KGP_WORKERS_MAX);
+			break;
 		case 'M':
 			missed = strtonum(optarg, 1, 3600, &errstr);
 			if (errstr != NULL)
@@ -467,6 +477,12 @@ main(int argc, char *argv[])
 	env->entry_auth = pflag;
 	log_setverbose(verbose);
 	log_set_format(log_format);
+	env->kgp_workers = kgp_workers;
+	/* a node row names one KGP port (node.c, place.c) */
+	if (kgp_workers > 1 && env->cluster)
+		errx(1, "--kgp-workers %d: a cluster's node has one KGP port "
+		    "(--db postgresql://): run it with one KGP worker",
+		    kgp_workers);
 	env->logfile = lflag != NULL;
 	if (lflag != NULL)
 		log_file_open(lflag);

@@ -280,6 +280,13 @@
 #define ENTRY_BACKLOG		1024	/* browsers open many connections at once */
 #define REST_BACKLOG		128
 #define KGP_BACKLOG		128
+/*
+ * --kgp-workers: KGP worker processes, each with the tunnels placed on
+ * it (parent.c); request ids of worker i carry i in their top byte
+ * (worker_reqid()), so that an answer relayed by the parent finds it.
+ */
+#define KGP_WORKERS_MAX		16
+#define KGP_REQID_SHIFT		56
 /* failed logins, per (realm, address, account): guard.c */
 #define THROTTLE_FREE		5	/* the failure that starts the waits */
 #define THROTTLE_BASE_SEC	1	/* its wait; each next one doubles */
@@ -402,6 +409,7 @@ struct tunnel {
 	struct entry_proxy	*proxy;		/* open while running */
 	char			 entry_addr[ADDRSTR_MAX];	/* "ip:port" */
 	int			 entry_port;	/* last bound, 0: none yet */
+	int			 kgp_port;	/* REST: its KGP worker's, 0: -K */
 	/* the REST worker: what the KGP worker reports (IMSG_SRV_TUNNEL_STATE) */
 	int			 nlinks;
 	int			 connected;
@@ -495,7 +503,9 @@ struct server_env {
 	char			 kgp_addr[ADDRSTR_MAX];		/* bound */
 	char			 entry_host[HOST_MAX];		/* -E */
 	char			 host[HOST_MAX];		/* -H */
-	int			 kgp_port;
+	int			 kgp_port;	/* a KGP worker: its own */
+	int			 kgp_workers;	/* --kgp-workers, 1.. */
+	int			 kgp_index;	/* a KGP worker: 0.. */
 	char			 node[NODE_NAME_MAX];		/* --node */
 
 	char			 cert_hash[CERT_HASH_LEN + 1];
@@ -549,6 +559,7 @@ void		 worker_shutdown(void);
 /* hub.c: what the workers' parts send up, and the answers they wait for */
 void		 hub_init(struct imsgev *, void (*)(void));
 void		 worker_send(uint32_t, const void *, size_t);
+int		 worker_send_fd(uint32_t, int, const void *, size_t);
 int		 worker_entry_bind(const char *, int, void (*)(int, const char *,
 		    void *), void *);
 int		 worker_entry_fd(struct imsgev *, struct imsg *);
@@ -571,7 +582,7 @@ int		 reg_restore(struct tunnel *, char *, size_t);
 void		 reg_delete(struct tunnel *);
 void		 reg_deleted(struct tunnel *, const char *);
 void		 reg_state(const struct srv_tstate *);
-void		 reg_kgp_down(void);
+void		 reg_kgp_down(int);
 void		 reg_kgp_up(void);
 void		 reg_send_all(void);
 void		 reg_remote(struct tunnel *);
@@ -593,6 +604,8 @@ int		 srv_blob_send(struct imsgev *, uint32_t, const void *, size_t,
 		    uint64_t);
 int		 srv_blob_recv(struct srv_blob *, struct imsg *);
 void		 srv_blob_clear(struct srv_blob *);
+void		 worker_reqid_init(int);
+uint64_t	 worker_reqid(uint64_t *);
 
 /* util.c */
 void		 hexencode(const uint8_t *, size_t, char *);
@@ -947,6 +960,9 @@ void		 entry_init(int (*)(void));
 int		 entry_open(struct tunnel *, int, const char *);
 void		 entry_close(struct tunnel *);
 void		 entry_auth_reply(const struct srv_auth_rep *);
+struct srv_gate_hand;
+void		 entry_from_hand(int, const struct srv_gate_hand *,
+		    const void *);
 int		 entry_from_node(struct tunnel *, struct bufferevent *,
 		    const char *);
 int		 entry_open_gateway(int);
@@ -965,6 +981,8 @@ void		 gate_ask(const char *, const char *, void (*)(void *,
 		    const struct gate_answer *), void *, void **);
 void		 gate_cancel(void *);
 void		 gate_reply(const struct srv_gate_rep *, size_t);
+uint32_t	 gate_elsewhere(const struct gate_answer *,
+		    char (*)[TUNNEL_ID_LEN + 1], uint32_t);
 void		 gate_flush(void);
 void		 gate_failed(struct tunnel *);
 struct tunnel	*gate_choose(const struct gate_answer *, char *, size_t);

@@ -31,6 +31,9 @@
  *	    "entry_port":...,"creation_time":...,<the settings, as in a
  *	    REST POST>}
  *
+ * ("kgp_port", --kgp-workers: the KGP port of its worker, which a
+ * restart places it on again.)
+ *
  * Version 1, still read: one JSON document,
  *	{"version": 1, "tunnels": [{"id": ...}, ...]}
  *
@@ -315,6 +318,10 @@ state_tunnel_json(struct tunnel *t)
 		json_object_set_new(o, "kgp_secret", json_string(t->secret));
 		json_object_set_new(o, "entry_port",
 		    json_integer(t->entry_port));
+		/* --kgp-workers: its worker's, for a restart */
+		if (t->kgp_port != 0)
+			json_object_set_new(o, "kgp_port",
+			    json_integer(t->kgp_port));
 	}
 	return (o);
 }
@@ -692,6 +699,10 @@ state_tunnel_parse(json_t *o, const char *where, int again)
 			log_warnx("%s: tunnel %s: bad \"entry_port\", it "
 			    "gets a new port", env->tunnels_path, id);
 	}
+	v = json_object_get(o, "kgp_port");
+	if (json_is_integer(v) && (port = json_integer_value(v)) >= 1 &&
+	    port <= 65535)
+		t->kgp_port = (int)port;
 	return (t);
  bad:
 	log_warnx("%s: %s left out: %s", env->tunnels_path, where, err);

@@ -24,6 +24,20 @@
  * accepts once it has heard of every tunnel (IMSG_SRV_TUNNELS_END) and
  * their entry ports are open.  Each says IMSG_SRV_READY then.
  *
+ * With --kgp-workers N there are N KGP workers, the same program each
+ * with its own index (struct srv_config kgp_index), KGP listener and
+ * tunnels: a tunnel lives in one of them, all its KGP connections, its
+ * entry proxy and its streams, so that no stream byte crosses
+ * processes and a server of many tunnels uses N cores.  The parent
+ * places each tunnel and passes a tunnel's messages to its worker only
+ * (parent_relay.c); the request ids that the parent relays answers to
+ * carry the worker's index (worker_reqid()).  Every KGP worker accepts
+ * on the gateway's socket; a connection whose tunnels run in another
+ * worker goes there, its descriptor and the bytes read, through the
+ * parent (entry_hand(), entry_from_hand()).  Only worker 0 has a
+ * channel of its own to the CA process; the others ask through the
+ * parent.
+ *
  * The parent is trusted (it started us and holds every secret), but its
  * messages are checked all the same; one that does not fit is fatal.
  * When the parent goes away, the worker exits.
@@ -85,6 +99,7 @@ static int	 worker_auth_rep(struct imsgev *, struct imsg *);
 static int	 worker_gateway_listener(struct imsgev *, struct imsg *);
 static int	 worker_gate_req(struct imsgev *, struct imsg *);
 static int	 worker_gate_rep(struct imsgev *, struct imsg *);
+static int	 worker_gate_hand(struct imsgev *, struct imsg *);
 static int	 worker_node(struct imsgev *, struct imsg *);
 static int	 worker_ca_cert(struct imsgev *, struct imsg *);
 static int	 worker_ca_send(const void *, size_t);
@@ -128,7 +143,7 @@ static const struct imsgev_msg worker_msgs_rest[] = {
 	    srv_auth_req_valid, worker_auth_req },
 	{ IMSGEV_TYPE(IMSG_SRV_GATE_REQ), IMSGEV_SIZE(struct srv_gate_req), 0,
 	    srv_gate_req_valid, worker_gate_req },
-	{ IMSGEV_TYPE(IMSG_SRV_KGP_DOWN), IMSGEV_EMPTY, 0, NULL,
+	{ IMSGEV_TYPE(IMSG_SRV_KGP_DOWN), IMSGEV_SIZE(int32_t), 0, NULL,
 	    worker_kgp_updown },
 	{ IMSGEV_TYPE(IMSG_SRV_KGP_UP), IMSGEV_EMPTY, 0, NULL,
 	    worker_kgp_updown },
@@ -168,6 +183,9 @@ static const struct imsgev_msg worker_msgs_kgp[] = {
 	    worker_gate_rep },
 	{ IMSGEV_TYPE(IMSG_SRV_GATEWAY_LISTENER), IMSGEV_EMPTY,
 	    IMSGEV_ONCE | IMSGEV_FD, NULL, worker_gateway_listener },
+	/* another KGP worker's, through the parent */
+	{ IMSGEV_TYPE(IMSG_SRV_GATE_HAND), sizeof(struct srv_gate_hand) + 1,
+	    IMSG_MAXDATA, IMSGEV_FD, srv_gate_hand_valid, worker_gate_hand },
 	/* node links: the parent's (nodemap.c) */
 	{ IMSGEV_TYPE(IMSG_SRV_NODE_SECRET),
 	    IMSGEV_SIZE(struct srv_node_secret), IMSGEV_ONCE,
@@ -305,6 +323,9 @@ worker_config(struct imsgev *iev, struct imsg *imsg)
 	    sizeof(env->kgp_congestion));
 	env->entry_auth = c.entry_auth;
 	env->kgp_port = c.kgp_port;
+	env->kgp_index = c.kgp_index;
+	env->kgp_workers = c.kgp_workers;
+	worker_reqid_init(c.kgp_index);
 	strlcpy(env->host, c.host, sizeof(env->host));
 	strlcpy(env->node, c.node, sizeof(env->node));
 	strlcpy(env->entry_host, c.entry_host, sizeof(env->entry_host));
@@ -718,11 +739,16 @@ worker_gate_req(struct imsgev *iev, struct imsg *imsg)
 static int
 worker_kgp_updown(struct imsgev *iev, struct imsg *imsg)
 {
+	int32_t	 port;
+
 	if (!started)
 		return (IMSGEV_OK);	/* the registry is still to be told */
-	if (imsg->hdr.type == IMSG_SRV_KGP_DOWN)
-		reg_kgp_down();
-	else
+	if (imsg->hdr.type == IMSG_SRV_KGP_DOWN) {
+		memcpy(&port, imsg->data, sizeof(port));
+		if (port < 0 || port > 65535)
+			return (IMSGEV_BAD);
+		reg_kgp_down(port);
+	} else
 		reg_kgp_up();
 	return (IMSGEV_OK);
 }
@@ -901,6 +927,22 @@ worker_gate_rep(struct imsgev *iev, struct imsg *imsg)
 {
 	if (started)
 		gate_reply(imsg->data, IMSG_DATA_SIZE(imsg));
+	return (IMSGEV_OK);
+}
+
+/* KGP: a gateway connection another KGP worker hands over. */
+static int
+worker_gate_hand(struct imsgev *iev, struct imsg *imsg)
+{
+	struct srv_gate_hand	 h;
+	int			 fd = imsg_get_fd(imsg);
+
+	if (!ready || env->shutting_down) {
+		close(fd);
+		return (IMSGEV_OK);
+	}
+	memcpy(&h, imsg->data, sizeof(h));
+	entry_from_hand(fd, &h, (const char *)imsg->data + sizeof(h));
 	return (IMSGEV_OK);
 }
 

@@ -349,12 +349,15 @@ start_server() {
 # addresses (also to start it again), its log appended to server.log;
 # waits (10 s at most) for its REST API.  With SERVER_NOFILE set, the
 # server runs with that many descriptors (soft and hard limit); with
-# SERVER_VERBOSE set (to '', say), that instead of -v.
+# SERVER_VERBOSE set (to '', say), that instead of -v; with
+# SERVER_KGP_WORKERS set, --kgp-workers that many (run by hand).
 run_server() {
 	# shellcheck disable=SC2086
 	ip netns exec "$CLOUD" ${SERVER_NOFILE:+prlimit --nofile="$SERVER_NOFILE" --} \
 	    "$SC_SERVER" -d ${SERVER_VERBOSE--v} -s "$TMP/state" -R "$CLOUD_IP:$REST_PORT" \
-	    -K "$CLOUD_IP:$KGP_PORT" "$@" >>"$TMP/server.log" 2>&1 &
+	    -K "$CLOUD_IP:$KGP_PORT" \
+	    ${SERVER_KGP_WORKERS:+--kgp-workers "$SERVER_KGP_WORKERS"} \
+	    "$@" >>"$TMP/server.log" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	wait_for 10 cloud curl -sS --max-time 1 -o /dev/null \
@@ -512,6 +515,20 @@ e2e_up() {
 	start_server
 	start_app
 	start_sc "$@"
+}
+
+# sc_up TAG [sc flags]: one of alice's clients, its files named by TAG
+# ($TMP/sc.TAG.log, ...), its pid SC_TAG
+sc_up() {
+	local tag=$1
+	shift
+	rm -f "$TMP/ready.$tag"
+	ip netns exec "$OFFICE" "$SC" -u "$SC_USER" -k "$KEY" -x "$REST_URL" \
+	    -f "$TMP/ready.$tag" -d "$TMP/sc.$tag.pid" \
+	    --ctl-socket "$TMP/ctl.$tag.sock" "$@" >"$TMP/sc.$tag.log" 2>&1 &
+	PIDS+=($!)
+	eval "SC_$tag=$!"
+	wait_for 30 test -e "$TMP/ready.$tag" || fail "sc $tag not ready"
 }
 
 # server_worker ROLE: the pid of sc-server's worker (rest or kgp)

@@ -31,18 +31,7 @@ cloud curl -sS --max-time 5 -o "$TMP/ca.pem" \
 
 # a client's sc and its children go at once, kill -KILL $(proc_tree
 # PID): one left behind would delete the tunnel on its way out
-# sc_up TAG [sc flags]: one of alice's clients, its files named by TAG
-sc_up() {
-	local tag=$1
-	shift
-	rm -f "$TMP/ready.$tag"
-	ip netns exec "$OFFICE" "$SC" -u "$SC_USER" -k "$KEY" -x "$REST_URL" \
-	    -f "$TMP/ready.$tag" -d "$TMP/sc.$tag.pid" \
-	    --ctl-socket "$TMP/ctl.$tag.sock" "$@" >"$TMP/sc.$tag.log" 2>&1 &
-	PIDS+=($!)
-	eval "SC_$tag=$!"
-	wait_for 30 test -e "$TMP/ready.$tag" || fail "sc $tag not ready"
-}
+# (sc_up: lib.sh)
 sc_up plain
 sc_up ci -i 'team/ci+1'
 sc_up shared -i shared --shared-tunnel -B all
