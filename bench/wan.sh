@@ -379,6 +379,14 @@ for pr in $(echo "$profiles" | grep -o .); do
 		    "$ready_ms" $((4 * RTT_MS + 50))
 		[ -s "$tmp/ready-sc.log" ] && timeline "$tmp/ready-sc.log"
 		[ -s "$tmp/kgpss.out" ] && sed 's/^/ours, the KGP socket behind the bulk: /' "$tmp/kgpss.out"
+		# each run's figure of the transfers, in the order of the runs
+		if [ "$repeat" -gt 1 ] && wanted xfer; then
+			for k in dl1 ul1 dl8; do
+				for p in "${paths[@]}"; do
+					echo "runs, $k $p:${R[$k.$p]:-}"
+				done
+			done
+		fi
 		rm -f "$tmp/kgpss.out"
 	} | tee -a "$report"
 	link_down
