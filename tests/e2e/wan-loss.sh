@@ -68,14 +68,6 @@ check "$TMP/server.log" "the download"
 rm -f "$TMP/down"
 
 # upload: the client receives, its windows
-head -c "$size" /dev/urandom >"$TMP/up"
-want=$(sha256sum "$TMP/up" | cut -d' ' -f1)
-cloud curl -sS --max-time 60 -x "http://$ENTRY" --data-binary "@$TMP/up" \
-    -H 'Content-Type: application/octet-stream' -o "$TMP/up.json" \
-    -w '%{speed_upload}\n' "$(app_url /sink)" >"$TMP/up.rate" ||
-    fail "the upload failed"
-got=$(json_get "j['sha256']" <"$TMP/up.json")
-[ "$got" = "$want" ] || fail "the upload arrived as $got, not $want"
+wan_upload "$size" 60
 log "upload: $(cut -d. -f1 <"$TMP/up.rate") B/s"
 check "$TMP/sc.log" "the upload"
-rm -f "$TMP/up"
