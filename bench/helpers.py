@@ -183,7 +183,9 @@ def xfer(direction, proxy, app, path, n, size, file):
         target=xfer_one, args=(direction, proxy, app, path, size, file,
                                errors)) for _ in range(n)], errors, "xfer")
     if t is not None:
-        print("%.0f" % (n * size / t / 1e6))
+        # XFER_DECIMALS: digits after the point (bench/wan.sh: 1)
+        print("%.*f" % (int(os.environ.get("XFER_DECIMALS", "0")),
+                        n * size / t / 1e6))
 
 
 def run_threads(threads, errors, name):

@@ -232,6 +232,8 @@ print([t for t in json.load(sys.stdin) if t["tunnel_identifier"] == "bench"][0][
 }
 
 wanted() { case $only in *,$1,*) return 0 ;; esac; return 1; }
+# MB/s to a tenth: on (c) one stream moves 8-11 of them
+export XFER_DECIMALS=1
 helper() { in_s python3 "$top/bench/helpers.py" "$@" 2>>"$tmp/helpers.log"; }
 
 # add VALUE to R[KEY]: the list of the runs' figures
@@ -377,6 +379,14 @@ for pr in $(echo "$profiles" | grep -o .); do
 		    "$ready_ms" $((4 * RTT_MS + 50))
 		[ -s "$tmp/ready-sc.log" ] && timeline "$tmp/ready-sc.log"
 		[ -s "$tmp/kgpss.out" ] && sed 's/^/ours, the KGP socket behind the bulk: /' "$tmp/kgpss.out"
+		# each run's figure of the transfers, in the order of the runs
+		if [ "$repeat" -gt 1 ] && wanted xfer; then
+			for k in dl1 ul1 dl8; do
+				for p in "${paths[@]}"; do
+					echo "runs, $k $p:${R[$k.$p]:-}"
+				done
+			done
+		fi
 		rm -f "$tmp/kgpss.out"
 	} | tee -a "$report"
 	link_down

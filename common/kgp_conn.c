@@ -391,6 +391,11 @@ conn_queue_us(struct kgp_conn *c)
 	 */
 	now = conn_now_us();
 	if (losses != c->loss_seen) {
+		log_debug2("session %016llx: %llu segments lost on the link "
+		    "(sent again, or received out of order): its queue counts "
+		    "as none for %llu us", (unsigned long long)c->session,
+		    (unsigned long long)(losses - c->loss_seen),
+		    (unsigned long long)(KGP_TUNE_LOSS_RTTS * c->rtt_min_us));
 		c->loss_seen = losses;
 		c->loss_us = now;
 	}

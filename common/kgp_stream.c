@@ -52,6 +52,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -621,6 +622,7 @@ stream_consumed(struct kgp_stream *s, size_t n)
 	uint64_t		 now, queue;
 	size_t			 queued;
 	int			 turned;
+	char			 ago[32];
 
 	if (n == 0)
 		return;
@@ -660,6 +662,13 @@ stream_consumed(struct kgp_stream *s, size_t n)
 		grant += delta;
 	} else if (want < s->recv_window) {
 		/* the link's queue: the cut comes off this grant and the next */
+		if (c->loss_us != 0)
+			snprintf(ago, sizeof(ago), "%llu us ago",
+			    (unsigned long long)(now - c->loss_us));
+		log_debug2("stream %u: window cut by the link's queue, %llu us, "
+		    "rtt %llu us, the last loss %s: %u to %u", s->id,
+		    (unsigned long long)queue, (unsigned long long)c->rtt_min_us,
+		    c->loss_us != 0 ? ago : "never", s->recv_window, want);
 		s->tune_cut = s->recv_window - want;
 		s->tune_cut_us = now;
 	}

@@ -189,6 +189,22 @@ wan_tunnel() {
 	    grep -q "$WAN_S" || fail "the KGP connection is not on the long link"
 }
 
+# wan_upload BYTES SECONDS: one upload of BYTES of random data through
+# the tunnel to the app's /sink, which answers the body's digest: it
+# must be the one sent; its rate (B/s) in $TMP/up.rate
+wan_upload() {
+	local want got
+	head -c "$1" /dev/urandom >"$TMP/up"
+	want=$(sha256sum "$TMP/up" | cut -d' ' -f1)
+	cloud curl -sS --max-time "$2" -x "http://$ENTRY" \
+	    --data-binary "@$TMP/up" -H 'Content-Type: application/octet-stream' \
+	    -o "$TMP/up.json" -w '%{speed_upload}\n' "$(app_url /sink)" \
+	    >"$TMP/up.rate" || fail "the upload failed"
+	got=$(json_get "j['sha256']" <"$TMP/up.json")
+	[ "$got" = "$want" ] || fail "the upload arrived as $got, not $want"
+	rm -f "$TMP/up"
+}
+
 # namespaces left behind by a test run that was killed (its pid is gone)
 sweep_stale() {
 	local ns pid p

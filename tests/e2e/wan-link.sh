@@ -47,18 +47,10 @@ rm -f "$TMP/down"
 
 # upload: one stream to /sink, which answers the body's digest; the
 # client's window grown
-head -c "$size" /dev/urandom >"$TMP/up"
-want=$(sha256sum "$TMP/up" | cut -d' ' -f1)
-cloud curl -sS --max-time 120 -x "http://$ENTRY" --data-binary "@$TMP/up" \
-    -H 'Content-Type: application/octet-stream' -o "$TMP/up.json" \
-    -w '%{speed_upload}\n' "$(app_url /sink)" >"$TMP/up.rate" ||
-    fail "the upload failed"
-got=$(json_get "j['sha256']" <"$TMP/up.json")
-[ "$got" = "$want" ] || fail "the upload arrived as $got, not $want"
+wan_upload "$size" 120
 grown "$TMP/sc.log" ||
     fail "the client's window for the upload never grew past 1 MiB"
 ok "an upload of $size bytes whole, the receiving window grown past 1 MiB ($(cut -d. -f1 <"$TMP/up.rate") B/s)"
-rm -f "$TMP/up"
 
 # a small request beside a bulk download on the same KGP connection:
 # answered, whole, while the bulk one goes on
