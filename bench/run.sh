@@ -59,6 +59,9 @@
 # BUILDDIR   meson build directory (default build; set up if missing)
 # SC_BENCH_PORT  the first of its loopback ports (default 24300; it uses
 #            up to 88 above it)
+# SC_BENCH_TLS_CONNS  kept-alive connections of the resigning table's
+#            requests/s rows (default "50 200")
+# SC_BENCH_APP_TLS  nginx's ssl_protocols (default "TLSv1.2 TLSv1.3")
 # Run it as root (sshd). Everything it starts is stopped on exit.
 set -uo pipefail
 
@@ -79,7 +82,7 @@ while [ $# -gt 0 ]; do
 	--resign-only) resign_only=1; shift ;;
 	--gateway-only) gateway_only=1; shift ;;
 	--cpu-only) cpu_only=1; shift ;;
-	-h|--help) sed -n '2,57p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,60p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
