@@ -82,7 +82,7 @@ while [ $# -gt 0 ]; do
 	--resign-only) resign_only=1; shift ;;
 	--gateway-only) gateway_only=1; shift ;;
 	--cpu-only) cpu_only=1; shift ;;
-	-h|--help) sed -n '2,60p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,65p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
