@@ -11,7 +11,9 @@
  *		used before (hN.bench.test; the Host field stays TARGET)
  *		and one request: prints "requests/s errors" and the
  *		handshake and the first byte (from the CONNECT) in ms,
- *		"hs_p50 hs_p99 fb_p50 fb_p99"
+ *		"hs_p50 hs_p99 fb_p50 fb_p99", then the CONNECT's answer
+ *		and the handshake alone (from that answer), "co_p50
+ *		co_p99 tls_p50 tls_p99": where a first byte's tail is
  *	tlsrate -k ...	the same with one SNI (bench.test) for all
  *	tlsrate -a ...	the same as a browser asks for a new host: CONNECT
  *		to an address never used before (127.0.1.1, 127.0.1.2, ...;
@@ -51,7 +53,7 @@ static long		 count;
 static SSL_CTX		*ctx;
 static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
 static long		 next_host, done_req, errors;
-static double		*hs_ms, *fb_ms;
+static double		*hs_ms, *fb_ms, *co_ms, *tls_ms;
 static long		 nsamples;
 static double		 pace, tstart;	/* connections a second, 0: no pacing */
 
@@ -204,7 +206,7 @@ static void *
 newhosts(void *unused)
 {
 	char	 sni[256], to[300];
-	double	 t0, t1, fb;
+	double	 t0, t1, tc, fb;
 	SSL	*ssl;
 	long	 i;
 	int	 fd, ok;
@@ -232,7 +234,7 @@ newhosts(void *unused)
 		fb = 0;
 		ok = 0;
 		ssl = NULL;
-		if ((fd = tunnel(to)) != -1 &&
+		if ((fd = tunnel(to)) != -1 && (tc = now()) > 0 &&
 		    (ssl = handshake(fd, sni)) != NULL) {
 			t1 = now();
 			ok = request(ssl, to, &fb) == 0;
@@ -241,6 +243,8 @@ newhosts(void *unused)
 		if (ok) {
 			done_req++;
 			hs_ms[nsamples] = (t1 - t0) * 1e3;
+			co_ms[nsamples] = (tc - t0) * 1e3;
+			tls_ms[nsamples] = (t1 - tc) * 1e3;
 			fb_ms[nsamples++] = (fb - t0) * 1e3;
 		} else
 			errors++;
@@ -300,7 +304,9 @@ main(int argc, char *argv[])
 		seconds = atof(argv[6]);
 	else if ((count = atol(argv[6])) < 1 ||
 	    (hs_ms = calloc(count, sizeof(double))) == NULL ||
-	    (fb_ms = calloc(count, sizeof(double))) == NULL)
+	    (fb_ms = calloc(count, sizeof(double))) == NULL ||
+	    (co_ms = calloc(count, sizeof(double))) == NULL ||
+	    (tls_ms = calloc(count, sizeof(double))) == NULL)
 		return (2);
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		return (1);
@@ -319,9 +325,13 @@ main(int argc, char *argv[])
 	if (mode != 0) {
 		qsort(hs_ms, nsamples, sizeof(double), cmp);
 		qsort(fb_ms, nsamples, sizeof(double), cmp);
-		printf(" %.2f %.2f %.2f %.2f", pct(hs_ms, nsamples, 0.5),
-		    pct(hs_ms, nsamples, 0.99), pct(fb_ms, nsamples, 0.5),
-		    pct(fb_ms, nsamples, 0.99));
+		qsort(co_ms, nsamples, sizeof(double), cmp);
+		qsort(tls_ms, nsamples, sizeof(double), cmp);
+		printf(" %.2f %.2f %.2f %.2f %.2f %.2f %.2f %.2f",
+		    pct(hs_ms, nsamples, 0.5), pct(hs_ms, nsamples, 0.99),
+		    pct(fb_ms, nsamples, 0.5), pct(fb_ms, nsamples, 0.99),
+		    pct(co_ms, nsamples, 0.5), pct(co_ms, nsamples, 0.99),
+		    pct(tls_ms, nsamples, 0.5), pct(tls_ms, nsamples, 0.99));
 	}
 	printf("\n");
 	return (0);

@@ -285,6 +285,28 @@ imsg_compose_event(struct imsgev *iev, uint32_t type, uint32_t peerid,
 }
 
 /*
+ * imsg_compose_event(), and the channel written at once, not at the
+ * loop's next turn (an EPOLLOUT first, and whatever else that turn
+ * serves before it): for a message whose answer someone waits for, as
+ * a leaf the browser's handshake needs.  What the socket does not take
+ * waits for EV_WRITE as before; an error there is the handler's, as if
+ * the loop had written.
+ */
+int
+imsg_compose_now(struct imsgev *iev, uint32_t type, uint32_t peerid,
+    pid_t pid, int fd, const void *data, size_t datalen)
+{
+	if (imsg_compose(&iev->ibuf, type, peerid, pid, fd, data,
+	    datalen) == -1) {
+		log_warn("%s: imsg_compose type %u", __func__, type);
+		return (-1);
+	}
+	(void)msgbuf_write(&iev->ibuf.w);
+	imsg_event_add(iev);
+	return (0);
+}
+
+/*
  * The I/O half of an imsg event handler.  Returns -1 when the channel is
  * dead (EOF or a hard error), 0 otherwise; the caller then drains
  * imsg_get() and calls imsg_event_add().

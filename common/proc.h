@@ -116,6 +116,8 @@ void	 imsgev_clear(struct imsgev *);
 void	 imsg_event_add(struct imsgev *);
 int	 imsg_compose_event(struct imsgev *, uint32_t, uint32_t, pid_t, int,
 	    const void *, size_t);
+int	 imsg_compose_now(struct imsgev *, uint32_t, uint32_t, pid_t, int,
+	    const void *, size_t);
 int	 imsgev_io(struct imsgev *, short);
 
 /*

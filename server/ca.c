@@ -307,8 +307,11 @@ ca_sign(struct imsgev *iev, struct imsg *imsg)
 		nsigned++;
 		log_debug("signed a leaf for %s", req.name);
 	}
-	/* the way it came: the parent, or the KGP worker's channel */
-	if (imsg_compose_event(iev, IMSG_SRV_CA_CERT, 0, 0, -1, &rep,
+	/*
+	 * the way it came: the parent, or the KGP worker's channel; at
+	 * once, not at the next turn: a handshake waits for it
+	 */
+	if (imsg_compose_now(iev, IMSG_SRV_CA_CERT, 0, 0, -1, &rep,
 	    offsetof(struct srv_ca_rep, der) + rep.len) == -1) {
 		if (iev != &iev_kgp)
 			fatal("%s: imsg_compose", __func__);

@@ -872,7 +872,8 @@ static int
 worker_ca_send(const void *req, size_t len)
 {
 	if (iev_ca.ibuf.fd != -1) {
-		if (imsg_compose_event(&iev_ca, IMSG_SRV_CA_SIGN, 0, 0, -1, req,
+		/* at once: the browser's handshake waits for the leaf */
+		if (imsg_compose_now(&iev_ca, IMSG_SRV_CA_SIGN, 0, 0, -1, req,
 		    len) == -1)
 			return (-1);
 		return (0);

@@ -534,6 +534,44 @@ test_log_receiver(void **state)
 	chan_free(c);
 }
 
+/*
+ * imsg_compose_now(): in the socket before the loop turns, where
+ * imsg_compose_event() leaves it queued for EV_WRITE; nothing left
+ * queued, the event waits for reading alone
+ */
+static void
+test_compose_now(void **state)
+{
+	struct chan	*c = chan_new(&peer_close);
+	struct imsg	 imsg;
+	uint64_t	 u = 42, got;
+
+	assert_int_equal(set_nonblock(c->sv[0]), 0);
+	assert_int_equal(imsg_compose_event(&c->iev, T_DATA, 0, 0, -1, &u,
+	    sizeof(u)), 1);
+	assert_int_equal(imsg_read(&c->w), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_true(c->iev.events & EV_WRITE);
+	event_base_loop(c->base, EVLOOP_NONBLOCK);
+	assert_true(imsg_read(&c->w) > 0);
+	assert_true(imsg_get(&c->w, &imsg) > 0);
+	imsg_free(&imsg);
+
+	u = 43;
+	assert_int_equal(imsg_compose_now(&c->iev, T_DATA, 0, 0, -1, &u,
+	    sizeof(u)), 0);
+	assert_int_equal(c->iev.ibuf.w.queued, 0);
+	assert_int_equal(c->iev.events, EV_READ);
+	assert_true(imsg_read(&c->w) > 0);
+	assert_true(imsg_get(&c->w, &imsg) > 0);
+	assert_int_equal(imsg.hdr.type, T_DATA);
+	assert_int_equal(IMSG_DATA_SIZE(&imsg), sizeof(got));
+	memcpy(&got, imsg.data, sizeof(got));
+	assert_int_equal(got, 43);
+	imsg_free(&imsg);
+	chan_free(c);
+}
+
 int
 main(void)
 {
@@ -549,6 +587,7 @@ main(void)
 		cmocka_unit_test(test_policy_fatal),
 		cmocka_unit_test(test_gone),
 		cmocka_unit_test(test_log_receiver),
+		cmocka_unit_test(test_compose_now),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
