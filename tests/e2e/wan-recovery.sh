@@ -20,16 +20,11 @@
 # 2 MiB alone.  The rates are logged, not judged.
 . "$(dirname "$0")/lib.sh"
 
-rtt_ms=100
 loss=${WAN_LOSS_PCT:-4}
 size=$((48 * 1024 * 1024))
 
 e2e_init
-WAN_S=10.219.$N.1
-WAN_O=10.219.$N.2
-wan_link "lrc$N" "lro$N" "$WAN_S" "$WAN_O" -d $((rtt_ms / 2)) -r 100 \
-    -q 1250000 -l "$loss" -s 11
-wan_tunnel -v -v
+wan_lossy lr 10.219 "$loss" 11
 
 # grown LOG WHAT: a window grew past 2 MiB, as LOG says
 grown() {
@@ -42,15 +37,8 @@ grown() {
 	ok "$2: the window grew past 2 MiB, to $n"
 }
 
-cloud curl -sS --max-time 60 -x "http://$ENTRY" -o "$TMP/down" \
-    -w '%{speed_download}\n' "$(app_url "/bytes/$size?seed=11")" \
-    >"$TMP/down.rate" || fail "the download failed"
-"$PYTHON" "$E2E_DIR/app.py" gen "$size" 11 | cmp -s - "$TMP/down" ||
-    fail "the download's bytes differ"
-rm -f "$TMP/down"
-log "download: $(cut -d. -f1 <"$TMP/down.rate") B/s"
+wan_download "$size" 11 60
 grown "$TMP/server.log" "the download"
 
 wan_upload "$size" 60
-log "upload: $(cut -d. -f1 <"$TMP/up.rate") B/s"
 grown "$TMP/sc.log" "the upload"
