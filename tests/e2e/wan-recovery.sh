@@ -13,9 +13,9 @@
 # (KGP_TUNE_RECOVERY_RTTS), said at trace level ("the epoch held a
 # loss"): the window grows past 2 MiB in a download (the server's) and
 # an upload (the client's), and the bytes arrive whole.  Without the
-# rule the windows stopped at 1-2 MiB in 5 of 8 runs at 2-4 % loss
+# rule the windows stopped at 1-2 MiB in 4 of 5 runs at 2-4 % loss
 # (MTU 9000; both runs at 3 % and the one at 4 %: down 3.3 MB/s), and
-# with it reached 4 MiB in 8 of 8 (down 6.7 at 4 %).  The loss is high
+# with it reached 4-8 MiB in 10 of 10 (down 6.7 at 4 %).  The loss is high
 # so that the epochs before the first loss cannot grow the window past
 # 2 MiB alone.  The rates are logged, not judged.
 . "$(dirname "$0")/lib.sh"
