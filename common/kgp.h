@@ -39,6 +39,7 @@
 #define KGP_TUNE_CALM_RTTS	2	/* ... once in this many RTTs at most */
 #define KGP_TUNE_STEP_DIV	16	/* then grow by this part an epoch */
 #define KGP_TUNE_LOSS_RTTS	2	/* no queue this many RTTs after a loss */
+#define KGP_TUNE_RECOVERY_RTTS	1	/* an epoch with a loss: RTTs off it */
 #define KGP_CONN_BUDGET		(32 * 1024 * 1024)	/* above announced */
 #define KGP_PROC_BUDGET		(64 * 1024 * 1024)	/* ... all conns */
 #define KGP_DEFAULT_MAXSTREAMS	100000

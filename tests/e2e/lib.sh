@@ -191,7 +191,7 @@ wan_tunnel() {
 
 # wan_upload BYTES SECONDS: one upload of BYTES of random data through
 # the tunnel to the app's /sink, which answers the body's digest: it
-# must be the one sent; its rate (B/s) in $TMP/up.rate
+# must be the one sent; its rate (B/s) in $TMP/up.rate, and logged
 wan_upload() {
 	local want got
 	head -c "$1" /dev/urandom >"$TMP/up"
@@ -203,6 +203,33 @@ wan_upload() {
 	got=$(json_get "j['sha256']" <"$TMP/up.json")
 	[ "$got" = "$want" ] || fail "the upload arrived as $got, not $want"
 	rm -f "$TMP/up"
+	log "upload: $(cut -d. -f1 <"$TMP/up.rate") B/s"
+}
+
+# wan_download BYTES SEED SECONDS: one download of the app's BYTES of
+# SEED through the tunnel, its bytes checked against what app.py makes;
+# its rate (B/s) in $TMP/down.rate, and logged
+wan_download() {
+	cloud curl -sS --max-time "$3" -x "http://$ENTRY" -o "$TMP/down" \
+	    -w '%{speed_download}\n' "$(app_url "/bytes/$1?seed=$2")" \
+	    >"$TMP/down.rate" || fail "the download failed"
+	"$PYTHON" "$E2E_DIR/app.py" gen "$1" "$2" | cmp -s - "$TMP/down" ||
+	    fail "the download's bytes differ"
+	rm -f "$TMP/down"
+	log "download: $(cut -d. -f1 <"$TMP/down.rate") B/s"
+}
+
+# wan_lossy NAME NET LOSS SEED: profile (c)'s link (100 ms, 100 Mbit/s,
+# a round trip of buffer), losing LOSS % at random from SEED, between
+# cloud (NET.N.1, TUN NAMEc) and office (NET.N.2), and the tunnel on it,
+# both ends at trace level
+wan_lossy() {
+	WAN_S=$2.$N.1
+	WAN_O=$2.$N.2
+	# 1.25 MB of buffer at 100 Mbit/s is 100 ms
+	wan_link "$1c$N" "$1o$N" "$WAN_S" "$WAN_O" -d 50 -r 100 \
+	    -q 1250000 -l "$3" -s "$4"
+	wan_tunnel -v -v
 }
 
 # namespaces left behind by a test run that was killed (its pid is gone)
