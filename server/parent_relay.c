@@ -468,20 +468,21 @@ parent_gate_hand(struct imsgev *iev, struct imsg *imsg)
 }
 
 /*
- * A CA process and KGP worker 0 serve: the worker hears so
+ * A CA process and a KGP worker serve: the worker hears so
  * (IMSG_SRV_CA_UP), with its end of a channel to the CA process, whose
- * end goes there (IMSG_SRV_CA_PEER), so that the leaves it asks for no
- * longer pass through here (two hops of four; a new host's handshake
- * waits for its leaf).  Each end checks what the other sends as this
- * process does (srv_ca_req_valid(), srv_ca_rep_valid()).  Made again
- * whenever either is new; without it the requests come here, as below.
- * The CA process has one such channel: KGP workers 1.. hear CA_UP
- * without one, and ask through here.  w: the worker that is new.
+ * end goes there with the worker's index (IMSG_SRV_CA_PEER), so that
+ * the leaves it asks for no longer pass through here (two hops of four;
+ * a new host's handshake waits for its leaf).  Each KGP worker has its
+ * own.  Each end checks what the other sends as this process does
+ * (srv_ca_req_valid(), srv_ca_rep_valid()).  Made again whenever either
+ * is new (a new CA process: one for each KGP worker); without it the
+ * requests come here, as below.  w: the worker that is new.
  */
 void
 parent_ca_up(struct srv_worker *w)
 {
 	struct srv_worker	*k;
+	int32_t			 idx;
 	int			 sv[2], i;
 
 	if (!W_CA->chan || !W_CA->ready)
@@ -491,19 +492,17 @@ parent_ca_up(struct srv_worker *w)
 		/* once for each pair: when the second of them is ready */
 		if (!k->chan || !k->ready || (w != W_CA && w != k))
 			continue;
-		if (i > 0) {
-			parent_to(k, IMSG_SRV_CA_UP, NULL, 0);
-			continue;
-		}
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 		    sv) == -1) {
 			log_warn("%s: socketpair", __func__);
 			parent_to(k, IMSG_SRV_CA_UP, NULL, 0);
 			continue;
 		}
+		idx = i;
 		if (imsg_compose_event(&W_CA->iev, IMSG_SRV_CA_PEER, 0, 0,
-		    sv[0], NULL, 0) == -1 || imsg_compose_event(&k->iev,
-		    IMSG_SRV_CA_UP, 0, 0, sv[1], NULL, 0) == -1)
+		    sv[0], &idx, sizeof(idx)) == -1 ||
+		    imsg_compose_event(&k->iev, IMSG_SRV_CA_UP, 0, 0, sv[1],
+		    NULL, 0) == -1)
 			fatal("%s: imsg_compose", __func__);
 	}
 }
