@@ -67,6 +67,8 @@ enum srv_imsg_type {
 	IMSG_SRV_CA_DOWN = 1109, /* to KGP, no payload: it is gone */
 	IMSG_SRV_METRICS_LISTENER = 1110, /* to REST: fd = the -m listening */
 				/* socket, no payload; once */
+	IMSG_SRV_KGP_NEXT = 1112, /* to REST, int32: the KGP port a new */
+				/* tunnel would go to now (GET endpoint) */
 	IMSG_SRV_CA_PEER = 1111, /* to CA, int32 a KGP worker's index: fd = */
 				/* its end of a channel to it (CA_UP) */
 

@@ -64,6 +64,7 @@ static void	 parent_ask_rest(struct imsgev *, struct imsg *, uint32_t,
 		    const void *, size_t);
 static struct place *place_find(const char *);
 static struct place *place_new(const char *, int);
+static struct srv_worker *place_best(void);
 static void	 place_forget(struct place *);
 static struct srv_worker *parent_owner(const char *, int, int);
 static struct srv_worker *parent_asker(uint64_t);
@@ -92,28 +93,62 @@ place_find(const char *id)
 }
 
 /*
+ * Where a new tunnel goes: the KGP worker with the fewest tunnels of
+ * those whose channel is open (of all when none is), the lowest index
+ * of equal ones.
+ */
+static struct srv_worker *
+place_best(void)
+{
+	struct srv_worker	*w, *best = NULL;
+	int			 i;
+
+	for (i = 0; i < env->kgp_workers; i++) {
+		w = W_KGPN(i);
+		if (best == NULL || (w->chan && !best->chan) ||
+		    (w->chan == best->chan && w->ntunnels < best->ntunnels))
+			best = w;
+	}
+	return (best);
+}
+
+/*
+ * The REST worker's GET endpoint names the KGP port a new tunnel would
+ * get now (place_best()'s): told whenever that changes (a tunnel placed
+ * or gone, a KGP worker started or gone), and all when it is new
+ * (force).  One KGP worker: its port, which the REST worker knows.
+ */
+void
+parent_kgp_next(int force)
+{
+	static int	 last;
+	int32_t		 port;
+
+	if (env->kgp_workers < 2 || !W_REST->chan)
+		return;
+	port = place_best()->kgp_port;
+	if (!force && port == last)
+		return;
+	last = port;
+	parent_to(W_REST, IMSG_SRV_KGP_NEXT, &port, sizeof(port));
+}
+
+/*
  * A place for the new tunnel id: the KGP worker of KGP port port (one
- * restored: the port its client knows), else the one with the fewest
- * tunnels of those whose channel is open (of all when none is), the
- * lowest index of equal ones.
+ * restored: the port its client knows), else place_best().
  */
 static struct place *
 place_new(const char *id, int port)
 {
-	struct srv_worker	*w, *best = NULL;
+	struct srv_worker	*best = NULL;
 	struct place		*p;
 	int			 i;
 
 	for (i = 0; i < env->kgp_workers && port != 0; i++)
 		if (W_KGPN(i)->kgp_port == port)
 			best = W_KGPN(i);
-	for (i = 0; i < env->kgp_workers && (port == 0 || best == NULL);
-	    i++) {
-		w = W_KGPN(i);
-		if (best == NULL || (w->chan && !best->chan) ||
-		    (w->chan == best->chan && w->ntunnels < best->ntunnels))
-			best = w;
-	}
+	if (best == NULL)
+		best = place_best();
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		fatal("%s", __func__);
 	strlcpy(p->id, id, sizeof(p->id));
@@ -123,6 +158,7 @@ place_new(const char *id, int port)
 	if (env->kgp_workers > 1)
 		log_debug("tunnel %s placed on KGP worker %d (%d tunnels)", id,
 		    p->kgp, best->ntunnels);
+	parent_kgp_next(0);
 	return (p);
 }
 
@@ -132,6 +168,7 @@ place_forget(struct place *p)
 	W_KGPN(p->kgp)->ntunnels--;
 	RB_REMOVE(place_tree, &places, p);
 	free(p);
+	parent_kgp_next(0);
 }
 
 /*
