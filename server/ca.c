@@ -11,15 +11,17 @@
  * its channel, memory, the clock, random numbers; Landlock: no file, no
  * network; OpenBSD: pledge "stdio").
  *
- * The KGP worker asks, through the parent, for a leaf for a name
- * (IMSG_SRV_CA_SIGN) with a public key it made itself: this process
- * never hands out a private key.  It answers (IMSG_SRV_CA_CERT, through
- * the parent) with the leaf in DER, or with why not.  It takes EC P-256
+ * Each KGP worker asks, on its own channel to this process (the parent
+ * hands one to each: IMSG_SRV_CA_PEER), or through the parent while it
+ * has none, for a leaf for a name (IMSG_SRV_CA_SIGN) with a public key
+ * it made itself: this process never hands out a private key.  It
+ * answers (IMSG_SRV_CA_CERT) on the channel it was asked on, with the
+ * leaf in DER, or with why not.  It takes EC P-256
  * keys only, and names that cert_name_valid() takes (the parent checked
  * both before relaying; they are checked again here).
  *
  * The parent is trusted (it started us): a message of it that does not
- * fit is fatal.  When the parent goes away, the process exits.  The KGP
+ * fit is fatal.  When the parent goes away, the process exits.  A KGP
  * worker's channel is not: what goes wrong on it (a bad message, an
  * answer that cannot be queued) closes that channel, never this process.
  */
@@ -82,12 +84,12 @@ static const struct imsgev_msg ca_msgs[] = {
 	{ IMSGEV_TYPE(IMSG_SRV_CA_SIGN),
 	    offsetof(struct srv_ca_req, pub) + 1, sizeof(struct srv_ca_req),
 	    0, srv_ca_req_valid, ca_sign },
-	{ IMSGEV_TYPE(IMSG_SRV_CA_PEER), IMSGEV_EMPTY, IMSGEV_FD, NULL,
-	    ca_peer },
+	{ IMSGEV_TYPE(IMSG_SRV_CA_PEER), IMSGEV_SIZE(int32_t), IMSGEV_FD,
+	    NULL, ca_peer },
 	IMSGEV_END
 };
 
-/* what the KGP worker may send on its channel: requests, nothing else */
+/* what a KGP worker may send on its channel: requests, nothing else */
 static const struct imsgev_msg ca_kgp_msgs[] = {
 	{ IMSGEV_TYPE(IMSG_SRV_CA_SIGN),
 	    offsetof(struct srv_ca_req, pub) + 1, sizeof(struct srv_ca_req),
@@ -104,7 +106,8 @@ static const struct imsgev_peer ca_peer_kgp = {
 };
 
 static struct imsgev	 iev_parent;
-static struct imsgev	 iev_kgp = { .ibuf.fd = -1, .peer = &ca_peer_kgp };
+/* a channel to each KGP worker (--kgp-workers), by its index */
+static struct imsgev	 iev_kgp[KGP_WORKERS_MAX];
 static struct srv_blob	 blob_in;
 static char		*pem[SRV_BLOB_MAX];
 static size_t		 pemlen[SRV_BLOB_MAX];
@@ -118,6 +121,7 @@ int
 ca_main(void)
 {
 	struct stat	 sb;
+	int		 i;
 
 	env->worker = SRV_ROLE_CA;
 	if (fstat(SRV_WORKER_FD, &sb) == -1 || !S_ISSOCK(sb.st_mode)) {
@@ -135,6 +139,10 @@ ca_main(void)
 	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1)
 		fatalx("OPENSSL_init_crypto");
 
+	for (i = 0; i < KGP_WORKERS_MAX; i++) {
+		iev_kgp[i].ibuf.fd = -1;
+		iev_kgp[i].peer = &ca_peer_kgp;
+	}
 	srv_worker_open(&iev_parent, &ca_peer_parent, ca_sig);
 	if (event_base_dispatch(env->base) == -1)
 		fatalx("event_base_dispatch");
@@ -305,7 +313,13 @@ ca_sign(struct imsgev *iev, struct imsg *imsg)
 	memcpy(&req, imsg->data, IMSG_DATA_SIZE(imsg));
 	if (ca_sign_one(&req, &rep) == SRV_CA_OK) {
 		nsigned++;
-		log_debug("signed a leaf for %s", req.name);
+		if (iev == &iev_parent)
+			log_debug("signed a leaf for %s, asked through the "
+			    "parent", req.name);
+		else
+			log_debug("signed a leaf for %s, asked by KGP worker "
+			    "%d on its channel", req.name,
+			    (int)(iev - iev_kgp));
 	}
 	/*
 	 * the way it came: the parent, or the KGP worker's channel; at
@@ -313,7 +327,7 @@ ca_sign(struct imsgev *iev, struct imsg *imsg)
 	 */
 	if (imsg_compose_now(iev, IMSG_SRV_CA_CERT, 0, 0, -1, &rep,
 	    offsetof(struct srv_ca_rep, der) + rep.len) == -1) {
-		if (iev != &iev_kgp)
+		if (iev == &iev_parent)
 			fatal("%s: imsg_compose", __func__);
 		/*
 		 * One channel lost, not the CA: the KGP worker sees it
@@ -329,8 +343,8 @@ ca_sign(struct imsgev *iev, struct imsg *imsg)
 }
 
 /*
- * A channel to the (new) KGP worker: its requests come there, without
- * the parent's hop.  The KGP worker faces the browsers and is not
+ * A channel to a (new) KGP worker, int32 its index: its requests come
+ * there, without the parent's hop; one before replaces it.  The KGP worker faces the browsers and is not
  * trusted: what it sends is checked as the parent checks it, and a bad
  * message closes the channel (its requests then come through the
  * parent again).
@@ -338,11 +352,19 @@ ca_sign(struct imsgev *iev, struct imsg *imsg)
 static int
 ca_peer(struct imsgev *iev, struct imsg *imsg)
 {
-	if (!started)
+	int32_t	 i;
+	int	 fd;
+
+	fd = imsg_get_fd(imsg);
+	memcpy(&i, imsg->data, sizeof(i));
+	if (!started || i < 0 || i >= KGP_WORKERS_MAX) {
+		if (fd != -1)
+			close(fd);
 		return (IMSGEV_BAD);
-	iev_kgp.base = env->base;
-	imsgev_replace(&iev_kgp, imsg_get_fd(imsg));
-	log_debug("a channel to the KGP worker");
+	}
+	iev_kgp[i].base = env->base;
+	imsgev_replace(&iev_kgp[i], fd);
+	log_debug("a channel to KGP worker %d", (int)i);
 	return (IMSGEV_OK);
 }
 
@@ -356,6 +378,7 @@ static void
 ca_kgp_bad(struct imsgev *iev, struct imsg *imsg, enum imsgev_error error,
     const char *why)
 {
-	log_warnx("the KGP worker sent %s: its channel closed", why);
+	log_warnx("KGP worker %d sent %s: its channel closed",
+	    (int)(iev - iev_kgp), why);
 	imsgev_clear(iev);
 }

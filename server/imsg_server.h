@@ -30,7 +30,7 @@
 #include "imsg_types.h"
 #include "server.h"
 
-#define SRV_IMSG_VERSION	18
+#define SRV_IMSG_VERSION	19
 #define SRV_IMSG_BASE		1000
 #define SRV_WORKER_FD		3	/* a worker's channel to the parent */
 
@@ -67,8 +67,10 @@ enum srv_imsg_type {
 	IMSG_SRV_CA_DOWN = 1109, /* to KGP, no payload: it is gone */
 	IMSG_SRV_METRICS_LISTENER = 1110, /* to REST: fd = the -m listening */
 				/* socket, no payload; once */
-	IMSG_SRV_CA_PEER = 1111, /* to CA, no payload: fd = its end of a */
-				/* channel to the KGP worker (CA_UP) */
+	IMSG_SRV_KGP_NEXT = 1112, /* to REST, int32: the KGP port a new */
+				/* tunnel would go to now (GET endpoint) */
+	IMSG_SRV_CA_PEER = 1111, /* to CA, int32 a KGP worker's index: fd = */
+				/* its end of a channel to it (CA_UP) */
 
 	/* REST -> KGP, relayed by the parent */
 	IMSG_SRV_TUNNEL_ADD = 1200, /* struct srv_tunnel_add */

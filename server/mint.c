@@ -8,7 +8,8 @@
  * not.
  *
  * The key pair of each leaf is made here; the CA process gets the public
- * key and the name (IMSG_SRV_CA_SIGN, through the parent) and answers
+ * key and the name (IMSG_SRV_CA_SIGN, on this worker's own channel to
+ * it, or through the parent while there is none) and answers
  * with the leaf (IMSG_SRV_CA_CERT), which is checked before it is used:
  * for that name, with that key, signed by the CA.  So the CA process
  * hands out no private key, and a stray answer (another KGP worker's,

@@ -569,6 +569,9 @@ parent_spawn(struct srv_worker *w)
 	/* a new KGP worker hears of the tunnels from the REST worker */
 	if (w->role == SRV_ROLE_KGP && W_REST->chan)
 		parent_to(W_REST, IMSG_SRV_KGP_UP, NULL, 0);
+	/* where a new tunnel goes: the REST worker's GET endpoint */
+	if (w->role == SRV_ROLE_KGP || w == W_REST)
+		parent_kgp_next(w == W_REST);
 }
 
 /*
@@ -944,6 +947,7 @@ parent_check_gone(struct srv_worker *w)
 		/* one of several: the REST worker forgets only its sessions */
 		port = env->kgp_workers > 1 ? w->kgp_port : 0;
 		parent_to(W_REST, IMSG_SRV_KGP_DOWN, &port, sizeof(port));
+		parent_kgp_next(0);
 	}
 	/* what the KGP workers asked of the CA will not come */
 	if (w == W_CA)

@@ -55,6 +55,7 @@ int		 parent_gate_req(struct imsgev *, struct imsg *);
 int		 parent_gate_hand(struct imsgev *, struct imsg *);
 void		 parent_ca_up(struct srv_worker *);
 void		 parent_kgp_gone(struct srv_worker *);
+void		 parent_kgp_next(int);
 int		 parent_kgp_ready(void);
 int		 parent_ca_sign(struct imsgev *, struct imsg *);
 int		 parent_ca_cert(struct imsgev *, struct imsg *);

@@ -64,6 +64,7 @@ static void	 parent_ask_rest(struct imsgev *, struct imsg *, uint32_t,
 		    const void *, size_t);
 static struct place *place_find(const char *);
 static struct place *place_new(const char *, int);
+static struct srv_worker *place_best(void);
 static void	 place_forget(struct place *);
 static struct srv_worker *parent_owner(const char *, int, int);
 static struct srv_worker *parent_asker(uint64_t);
@@ -92,28 +93,62 @@ place_find(const char *id)
 }
 
 /*
+ * Where a new tunnel goes: the KGP worker with the fewest tunnels of
+ * those whose channel is open (of all when none is), the lowest index
+ * of equal ones.
+ */
+static struct srv_worker *
+place_best(void)
+{
+	struct srv_worker	*w, *best = NULL;
+	int			 i;
+
+	for (i = 0; i < env->kgp_workers; i++) {
+		w = W_KGPN(i);
+		if (best == NULL || (w->chan && !best->chan) ||
+		    (w->chan == best->chan && w->ntunnels < best->ntunnels))
+			best = w;
+	}
+	return (best);
+}
+
+/*
+ * The REST worker's GET endpoint names the KGP port a new tunnel would
+ * get now (place_best()'s): told whenever that changes (a tunnel placed
+ * or gone, a KGP worker started or gone), and all when it is new
+ * (force).  One KGP worker: its port, which the REST worker knows.
+ */
+void
+parent_kgp_next(int force)
+{
+	static int	 last;
+	int32_t		 port;
+
+	if (env->kgp_workers < 2 || !W_REST->chan)
+		return;
+	port = place_best()->kgp_port;
+	if (!force && port == last)
+		return;
+	last = port;
+	parent_to(W_REST, IMSG_SRV_KGP_NEXT, &port, sizeof(port));
+}
+
+/*
  * A place for the new tunnel id: the KGP worker of KGP port port (one
- * restored: the port its client knows), else the one with the fewest
- * tunnels of those whose channel is open (of all when none is), the
- * lowest index of equal ones.
+ * restored: the port its client knows), else place_best().
  */
 static struct place *
 place_new(const char *id, int port)
 {
-	struct srv_worker	*w, *best = NULL;
+	struct srv_worker	*best = NULL;
 	struct place		*p;
 	int			 i;
 
 	for (i = 0; i < env->kgp_workers && port != 0; i++)
 		if (W_KGPN(i)->kgp_port == port)
 			best = W_KGPN(i);
-	for (i = 0; i < env->kgp_workers && (port == 0 || best == NULL);
-	    i++) {
-		w = W_KGPN(i);
-		if (best == NULL || (w->chan && !best->chan) ||
-		    (w->chan == best->chan && w->ntunnels < best->ntunnels))
-			best = w;
-	}
+	if (best == NULL)
+		best = place_best();
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		fatal("%s", __func__);
 	strlcpy(p->id, id, sizeof(p->id));
@@ -123,6 +158,7 @@ place_new(const char *id, int port)
 	if (env->kgp_workers > 1)
 		log_debug("tunnel %s placed on KGP worker %d (%d tunnels)", id,
 		    p->kgp, best->ntunnels);
+	parent_kgp_next(0);
 	return (p);
 }
 
@@ -132,6 +168,7 @@ place_forget(struct place *p)
 	W_KGPN(p->kgp)->ntunnels--;
 	RB_REMOVE(place_tree, &places, p);
 	free(p);
+	parent_kgp_next(0);
 }
 
 /*
@@ -468,20 +505,21 @@ parent_gate_hand(struct imsgev *iev, struct imsg *imsg)
 }
 
 /*
- * A CA process and KGP worker 0 serve: the worker hears so
+ * A CA process and a KGP worker serve: the worker hears so
  * (IMSG_SRV_CA_UP), with its end of a channel to the CA process, whose
- * end goes there (IMSG_SRV_CA_PEER), so that the leaves it asks for no
- * longer pass through here (two hops of four; a new host's handshake
- * waits for its leaf).  Each end checks what the other sends as this
- * process does (srv_ca_req_valid(), srv_ca_rep_valid()).  Made again
- * whenever either is new; without it the requests come here, as below.
- * The CA process has one such channel: KGP workers 1.. hear CA_UP
- * without one, and ask through here.  w: the worker that is new.
+ * end goes there with the worker's index (IMSG_SRV_CA_PEER), so that
+ * the leaves it asks for no longer pass through here (two hops of four;
+ * a new host's handshake waits for its leaf).  Each KGP worker has its
+ * own.  Each end checks what the other sends as this process does
+ * (srv_ca_req_valid(), srv_ca_rep_valid()).  Made again whenever either
+ * is new (a new CA process: one for each KGP worker); without it the
+ * requests come here, as below.  w: the worker that is new.
  */
 void
 parent_ca_up(struct srv_worker *w)
 {
 	struct srv_worker	*k;
+	int32_t			 idx;
 	int			 sv[2], i;
 
 	if (!W_CA->chan || !W_CA->ready)
@@ -491,19 +529,17 @@ parent_ca_up(struct srv_worker *w)
 		/* once for each pair: when the second of them is ready */
 		if (!k->chan || !k->ready || (w != W_CA && w != k))
 			continue;
-		if (i > 0) {
-			parent_to(k, IMSG_SRV_CA_UP, NULL, 0);
-			continue;
-		}
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 		    sv) == -1) {
 			log_warn("%s: socketpair", __func__);
 			parent_to(k, IMSG_SRV_CA_UP, NULL, 0);
 			continue;
 		}
+		idx = i;
 		if (imsg_compose_event(&W_CA->iev, IMSG_SRV_CA_PEER, 0, 0,
-		    sv[0], NULL, 0) == -1 || imsg_compose_event(&k->iev,
-		    IMSG_SRV_CA_UP, 0, 0, sv[1], NULL, 0) == -1)
+		    sv[0], &idx, sizeof(idx)) == -1 ||
+		    imsg_compose_event(&k->iev, IMSG_SRV_CA_UP, 0, 0, sv[1],
+		    NULL, 0) == -1)
 			fatal("%s: imsg_compose", __func__);
 	}
 }

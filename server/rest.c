@@ -500,7 +500,8 @@ rest_request(struct httpd_req *req, void *arg)
 	} else if (n == 2 && strcmp(segs[1], "endpoint") == 0) {
 		if (get)
 			rest_reply(&r, 200, json_pack("{s:s, s:i, s:s}",
-			    "host", env->host, "ssh_port", env->kgp_port,
+			    "host", env->host, "ssh_port", env->kgp_next != 0 ?
+			    env->kgp_next : env->kgp_port,
 			    "server_cert_sha256", env->cert_hash));
 		else
 			rest_error(&r, 405, "Method not allowed");

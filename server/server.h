@@ -506,6 +506,7 @@ struct server_env {
 	int			 kgp_port;	/* a KGP worker: its own */
 	int			 kgp_workers;	/* --kgp-workers, 1.. */
 	int			 kgp_index;	/* a KGP worker: 0.. */
+	int			 kgp_next;	/* REST: IMSG_SRV_KGP_NEXT's, 0 */
 	char			 node[NODE_NAME_MAX];		/* --node */
 
 	char			 cert_hash[CERT_HASH_LEN + 1];

@@ -89,6 +89,7 @@ static int	 worker_tunnel_links(struct imsgev *, struct imsg *);
 static void	 worker_push_links(int, short, void *);
 static int	 worker_auth_req(struct imsgev *, struct imsg *);
 static int	 worker_kgp_updown(struct imsgev *, struct imsg *);
+static int	 worker_kgp_next(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_add(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_del(struct imsgev *, struct imsg *);
 static int	 worker_tunnel_rules(struct imsgev *, struct imsg *);
@@ -147,6 +148,8 @@ static const struct imsgev_msg worker_msgs_rest[] = {
 	    worker_kgp_updown },
 	{ IMSGEV_TYPE(IMSG_SRV_KGP_UP), IMSGEV_EMPTY, 0, NULL,
 	    worker_kgp_updown },
+	{ IMSGEV_TYPE(IMSG_SRV_KGP_NEXT), IMSGEV_SIZE(int32_t), 0, NULL,
+	    worker_kgp_next },
 	{ IMSGEV_TYPE(IMSG_SRV_METRICS_LISTENER), IMSGEV_EMPTY,
 	    IMSGEV_ONCE | IMSGEV_FD, NULL, worker_metrics_listener },
 	{ IMSGEV_TYPE(IMSG_SRV_KGP_STATS), IMSGEV_SIZE(struct srv_kgp_stats),
@@ -750,6 +753,19 @@ worker_kgp_updown(struct imsgev *iev, struct imsg *imsg)
 		reg_kgp_down(port);
 	} else
 		reg_kgp_up();
+	return (IMSGEV_OK);
+}
+
+/* The REST worker: the KGP port a new tunnel would go to now. */
+static int
+worker_kgp_next(struct imsgev *iev, struct imsg *imsg)
+{
+	int32_t	 port;
+
+	memcpy(&port, imsg->data, sizeof(port));
+	if (port <= 0 || port > 65535)
+		return (IMSGEV_BAD);
+	env->kgp_next = port;
 	return (IMSGEV_OK);
 }
 

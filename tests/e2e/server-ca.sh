@@ -65,8 +65,15 @@ grep -qx "SHA256 Fingerprint=$want_fp" "$TMP/show.out" ||
     fail "sc-server ca show: no 'SHA256 Fingerprint=$want_fp' line: $(cat "$TMP/show.out")"
 ok "sc-server ca show: the same certificate, SHA256 Fingerprint=${want_fp:0:11}..."
 
-wait_for 5 grep -q "\[kgp\] the CA signs: a leaf for sc-server.invalid" \
-    "$TMP/server.log" || fail "no trial leaf signed by the CA process"
+# each KGP worker's log name: "kgp", or with SERVER_KGP_WORKERS "kgp0"...
+KGPW='\[kgp[0-9]*\]'
+NKGP=${SERVER_KGP_WORKERS:-1}
+# signs: how many trial leaves the KGP workers logged
+signs() {
+	grep -c "$KGPW the CA signs: a leaf for sc-server.invalid" "$TMP/server.log"
+}
+wait_for 5 eval '[ "$(signs)" -ge "$NKGP" ]' ||
+    fail "no trial leaf signed by the CA process for each of the $NKGP KGP workers: $(signs)"
 ok "the CA process signs (a trial leaf)"
 
 # holds_peer A B: does process A hold a unix socket whose peer process B
@@ -157,12 +164,12 @@ if [ -z "$SANITIZER" ]; then
 fi
 
 # --- kill -9 of the CA process: a new one ------------------------------
-n=$(grep -c "\[kgp\] the CA signs" "$TMP/server.log")
+n=$(signs)
 kill -KILL "$C"
 wait_for 5 grep -q "ca worker $C was killed by signal 9" "$TMP/server.log" ||
     fail "the parent did not log the CA process's death"
-wait_for 10 eval '[ "$(grep -c "\[kgp\] the CA signs" "$TMP/server.log")" -gt "$n" ]' ||
-    fail "no trial leaf from a new CA process"
+wait_for 10 eval '[ "$(signs)" -ge $((n + NKGP)) ]' ||
+    fail "no trial leaf from a new CA process for each KGP worker: $(signs), was $n"
 C2=$(server_worker ca)
 [ -n "$C2" ] && [ "$C2" != "$C" ] || fail "no new CA process"
 [ "$(memscan "$C2")" = 1 ] || fail "the new CA process has no key"
@@ -188,10 +195,11 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=Operator CA" \
     -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -keyout "$TMP/op.key" -out "$TMP/op.crt" >/dev/null 2>&1 ||
     fail "openssl could not make the operator's CA"
+n=$(signs)
 run_server -c "$TMP/op.crt" -x "$TMP/op.key"
 cloud curl -sS --max-time 5 -o "$TMP/got3.pem" "$CA_URL" || fail "no ca.pem with -c"
 cmp -s "$TMP/got3.pem" "$TMP/op.crt" || fail "ca.pem is not the operator's CA"
-wait_for 5 eval '[ "$(grep -c "\[kgp\] the CA signs" "$TMP/server.log")" -gt 2 ]' ||
+wait_for 5 eval '[ "$(signs)" -ge $((n + NKGP)) ]' ||
     fail "the operator's CA (RSA) does not sign"
 "$SC_SERVER" -s "$TMP/state" -c "$TMP/op.crt" -x "$TMP/op.key" ca show |
     sed -n '/-----BEGIN/,/-----END/p' | cmp -s - "$TMP/op.crt" ||

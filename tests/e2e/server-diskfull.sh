@@ -66,10 +66,10 @@ grep -q "cannot save the tunnel registry to $STATE: No space left on device" \
 ok "sc: exit 1, '${err#*Error: }'"
 
 # the tunnel is gone from both workers
-id=$(sed -n 's/.*\[kgp\] tunnel \([0-9a-f]*\) terminated: not created: the registry could not be saved.*/\1/p' \
+id=$(sed -n 's/.*\[kgp[0-9]*\] tunnel \([0-9a-f]*\) terminated: not created: the registry could not be saved.*/\1/p' \
     "$TMP/server.log" | head -n 1)
 [ -n "$id" ] || fail "the KGP worker did not drop the unsaved tunnel"
-entry=$(sed -n "s/.*\\[kgp\\] tunnel $id of $SC_USER: entry proxy \\([0-9.:]*\\).*/\\1/p" \
+entry=$(sed -n "s/.*\\[kgp[0-9]*\\] tunnel $id of $SC_USER: entry proxy \\([0-9.:]*\\).*/\\1/p" \
     "$TMP/server.log" | head -n 1)
 [ -n "$entry" ] || fail "no entry proxy line for tunnel $id"
 if cloud curl -sS --max-time 3 -x "http://$entry" -o /dev/null \

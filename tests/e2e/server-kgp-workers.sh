@@ -9,7 +9,8 @@
 # worker killed: the other worker's tunnels keep serving during and
 # after, the killed one's come back (their clients resume) and serve
 # again, on the same ports; and after a restart of sc-server, each
-# tunnel on the worker of the port its client knows.
+# tunnel on the worker of the port its client knows.  GET /endpoint
+# names, before each create, the port that create gets.
 . "$(dirname "$0")/lib.sh"
 GW=127.0.0.1:4480
 
@@ -42,6 +43,9 @@ wait_for 10 eval '[ "$(kgp_pids | wc -l)" = 2 ]' ||
 
 TAGS="t1 t2 t3 t4"
 for t in $TAGS; do
+	# GET /endpoint names the port the next create gets
+	rest GET "/$SC_USER/endpoint" >"$TMP/ep.json" || fail "GET endpoint"
+	ep=$(json_get 'j["ssh_port"]' <"$TMP/ep.json")
 	sc_up "$t" -i "$t"
 	id=$(sed -n 's/.*Tunnel ID: \([0-9a-f]*\).*/\1/p' "$TMP/sc.$t.log" |
 	    head -n 1)
@@ -49,6 +53,8 @@ for t in $TAGS; do
 	eval "ID_$t=$id"
 	rest GET "/$SC_USER/tunnels/$id" >"$TMP/t.json" || fail "GET tunnel $t"
 	eval "PORT_$t=$(json_get 'j["ssh_port"]' <"$TMP/t.json")"
+	eval "[ \"\$PORT_$t\" = \"$ep\" ]" ||
+	    fail "tunnel $t: ssh_port $(eval echo "\$PORT_$t"), GET endpoint said $ep"
 	eval "ENTRY_$t=$(json_get 'j["entry_proxy"]' <"$TMP/t.json")"
 done
 n0=0
@@ -68,7 +74,7 @@ for t in $TAGS; do
 	    fail "tunnel $t: no KGP connection on port $p"
 done
 [ "$n0" = 2 ] && [ "$n1" = 2 ] || fail "tunnels per worker: $n0 and $n1"
-ok "four tunnels: two on KGP worker 0 (port $KGP_PORT), two on worker 1 ($((KGP_PORT + 1))), as the create answers and each worker's log lines say"
+ok "four tunnels: two on KGP worker 0 (port $KGP_PORT), two on worker 1 ($((KGP_PORT + 1))), as the create answers, GET endpoint said before each and each worker's log lines say"
 # each worker's pid holds its own port's connections
 for w in 0 1; do
 	port=$((KGP_PORT + w))

@@ -145,9 +145,10 @@ wait_for 30 no_scrapers ||
 ok "300 silent scrapers and 5 that never read: all dropped by the server; 10 of 10 scrapes, REST and the tunnel served"
 flood_stop
 
-# bad input at start: a port in use, a bad address
+# bad input at start: a port in use, a bad address (its KGP port past
+# those of the first server's KGP workers, --kgp-workers 16 at most)
 st=0
-cloud "$SC_SERVER" -d -s "$TMP/state2" -R "$CLOUD_IP:4401" -K "$CLOUD_IP:4444" \
+cloud "$SC_SERVER" -d -s "$TMP/state2" -R "$CLOUD_IP:4401" -K "$CLOUD_IP:$((KGP_PORT + 20))" \
     -m "$CLOUD_IP:$REST_PORT" >"$TMP/inuse.log" 2>&1 || st=$?
 [ "$st" = 1 ] || fail "-m on a port in use: exit $st"
 grep -q "cannot serve /metrics on $CLOUD_IP:$REST_PORT" "$TMP/inuse.log" ||

@@ -118,13 +118,27 @@ SECRET=$(rest POST "/$SC_USER/tunnels" -d '{}' | json_get "j['kgp_secret']")
 P=$SERVER_PID
 [ "$(status_field "$P" Uid | awk '{print $1}')" = 0 ] ||
     fail "the parent does not run as root"
-[ "$(ps -o pid= --ppid "$P" | wc -l)" = 3 ] ||
-    fail "want three workers under the parent $P, have $(ps -o pid=,args= --ppid "$P")"
+# the REST worker, the CA process and the KGP workers (SERVER_KGP_WORKERS)
+nw=$((2 + ${SERVER_KGP_WORKERS:-1}))
+[ "$(ps -o pid= --ppid "$P" | wc -l)" = "$nw" ] ||
+    fail "want $nw workers under the parent $P, have $(ps -o pid=,args= --ppid "$P")"
+# the KGP port of sc's tunnel (with SERVER_KGP_WORKERS, its worker's)
+rest GET "/$SC_USER/tunnels/$TUNNEL_ID" >"$TMP/t.json" || fail "GET the tunnel"
+TPORT=$(json_get 'j["ssh_port"]' <"$TMP/t.json")
+# kgp_of: the KGP worker that holds sc's tunnel (its KGP listener)
+kgp_of() {
+	local c
+	for c in $(worker_of "$P" kgp); do
+		sockets_of "$c" | grep -q "^LISTEN $CLOUD_IP:$TPORT " && echo "$c"
+	done
+}
 R=$(worker_of "$P" rest)
-K=$(worker_of "$P" kgp)
+K=$(kgp_of)
 C=$(worker_of "$P" ca)
 check_worker "$R" rest "$SCUID" "$WANT_ROOT"
-check_worker "$K" kgp "$SCUID" "$WANT_ROOT"
+for k in $(worker_of "$P" kgp); do
+	check_worker "$k" kgp "$SCUID" "$WANT_ROOT"
+done
 check_worker "$C" ca "$SCUID" "$WANT_ROOT"
 got=$(sockets_of "$C")
 [ -z "$got" ] || fail "the CA process holds TCP sockets: $got"
@@ -139,7 +153,7 @@ HOLD=$!
 PIDS+=("$HOLD")
 wait_for 5 eval 'sockets_of "$K" | grep -q "^ESTAB $ENTRY "' ||
     fail "the KGP worker does not hold the entry connection: $(sockets_of "$K")"
-sockets_of "$K" | grep -q "^ESTAB $CLOUD_IP:$KGP_PORT $OFFICE_IP:" ||
+sockets_of "$K" | grep -q "^ESTAB $CLOUD_IP:$TPORT $OFFICE_IP:" ||
     fail "the KGP worker does not hold sc's KGP connection: $(sockets_of "$K")"
 sockets_of "$K" | grep -q "^LISTEN $ENTRY " ||
     fail "the KGP worker does not hold the entry listener"
@@ -159,7 +173,7 @@ got=$(sockets_of "$R" | awk '{print $2}' | sort -u)
     fail "the REST worker holds sockets on '$got', want the REST port only"
 # the same from the fd list: no KGP or entry socket among the REST
 # worker's descriptors, no REST listener among the KGP worker's
-theirs=$( (inodes_on "$CLOUD_IP:$KGP_PORT"; inodes_on "$ENTRY") | sort -u)
+theirs=$( (inodes_on "$CLOUD_IP:$TPORT"; inodes_on "$ENTRY") | sort -u)
 [ -n "$theirs" ] || fail "no inode for the KGP and entry sockets"
 got=$(comm -12 <(inodes_of "$R") <(echo "$theirs"))
 [ -z "$got" ] || fail "the REST worker has KGP or entry sockets: $got"
@@ -170,8 +184,10 @@ ok "the REST worker holds the REST listener and REST connections only" \
 got=$(sockets_of "$P" | grep -v '^LISTEN' || true)
 [ -z "$got" ] || fail "the parent holds connections: $got"
 got=$(sockets_of "$P" | awk '{print $2}' | sort | tr '\n' ' ')
-want=$(printf '%s\n' "$CLOUD_IP:$KGP_PORT" "$CLOUD_IP:$REST_PORT" \
-    127.0.0.1:4480 | sort | tr '\n' ' ')
+want=$( (printf '%s\n' "$CLOUD_IP:$REST_PORT" 127.0.0.1:4480
+    for i in $(seq 0 $((${SERVER_KGP_WORKERS:-1} - 1))); do
+	echo "$CLOUD_IP:$((KGP_PORT + i))"
+    done) | sort | tr '\n' ' ')
 [ "$got" = "$want" ] ||
     fail "the parent listens on '$got', want the REST, KGP and gateway ports only"
 ok "the parent holds the REST, KGP and gateway (-G) listeners and nothing else"
@@ -180,19 +196,19 @@ kill "$HOLD" 2>/dev/null
 # --- the KGP worker dies: a new one, the same tunnel -------------------
 if [ -n "$TRAP" ]; then
 	kill -USR2 "$K"
-	wait_for 5 grep -q "\[kgp\] sandbox violation: system call execve" \
+	wait_for 5 grep -q "\[kgp[0-9]*\] sandbox violation: system call execve" \
 	    "$TMP/server.log" || fail "no report of the KGP worker's violation"
-	wait_for 5 grep -q "kgp worker $K was killed by signal 31" \
+	wait_for 5 grep -q "kgp[0-9]* worker $K was killed by signal 31" \
 	    "$TMP/server.log" || fail "the parent did not log the SIGSYS"
 	ok "the KGP worker broke its sandbox (execve): reported, died of SIGSYS"
 else
 	kill -KILL "$K"
-	wait_for 5 grep -q "kgp worker $K was killed by signal 9" \
+	wait_for 5 grep -q "kgp[0-9]* worker $K was killed by signal 9" \
 	    "$TMP/server.log" || fail "the parent did not log the death"
 	ok "kill -9 of the KGP worker: the parent logged it"
 fi
-wait_for 10 eval '[ -n "$(worker_of "$P" kgp)" ]' || fail "no new KGP worker in 10 s"
-K2=$(worker_of "$P" kgp)
+wait_for 10 eval '[ -n "$(kgp_of)" ]' || fail "no new KGP worker in 10 s"
+K2=$(kgp_of)
 [ "$K2" != "$K" ] || fail "the same KGP worker $K"
 wait_for 30 request_ok || fail "no request through $ENTRY 30 s after the restart"
 ok "a new KGP worker ($K -> $K2): the tunnel serves again on $ENTRY"
@@ -203,9 +219,9 @@ wait_for 5 grep -q "tunnel $TUNNEL_ID .* restored" "$TMP/server.log" ||
 [ "$(worker_of "$P" rest)" = "$R" ] || fail "the REST worker changed too"
 
 # --- the REST worker dies: the KGP side goes on -------------------------
-wait_for 10 eval 'sockets_of "$K2" | grep -q "^ESTAB $CLOUD_IP:$KGP_PORT "' ||
+wait_for 10 eval 'sockets_of "$K2" | grep -q "^ESTAB $CLOUD_IP:$TPORT "' ||
     fail "no KGP connection in the new KGP worker"
-link=$(sockets_of "$K2" | grep "^ESTAB $CLOUD_IP:$KGP_PORT " | sort)
+link=$(sockets_of "$K2" | grep "^ESTAB $CLOUD_IP:$TPORT " | sort)
 kill -KILL "$R"
 wait_for 5 grep -q "rest worker $R was killed by signal 9" \
     "$TMP/server.log" || fail "the parent did not log the REST worker's death"
@@ -217,10 +233,10 @@ wait_for 10 eval 'rest GET "/$SC_USER/tunnels/$TUNNEL_ID" >"$TMP/t.json"' ||
 got=$(json_get "' '.join([j['status'], str(j['connected']).lower(), j['entry_proxy']])" <"$TMP/t.json")
 [ "$got" = "running true $ENTRY" ] ||
     fail "the new REST worker says '$got' of the tunnel"
-[ "$(sockets_of "$K2" | grep "^ESTAB $CLOUD_IP:$KGP_PORT " | sort)" = "$link" ] ||
+[ "$(sockets_of "$K2" | grep "^ESTAB $CLOUD_IP:$TPORT " | sort)" = "$link" ] ||
     fail "the KGP connection changed with the REST worker"
 request_ok || fail "no request through $ENTRY after the REST worker's restart"
-[ "$(worker_of "$P" kgp)" = "$K2" ] || fail "the KGP worker changed too"
+[ "$(kgp_of)" = "$K2" ] || fail "the KGP worker changed too"
 ok "a new REST worker ($R -> $R2): the tunnel runs on, connected, same link"
 
 # --- SIGTERM ----------------------------------------------------------
