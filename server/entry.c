@@ -133,6 +133,7 @@ static void	 entry_node_ask(struct entry_pending *);
 static void	 entry_node_answer(void *, const struct srv_node_rep *);
 static void	 entry_trust(const struct entry_pending *);
 static int	 entry_hand(struct entry_pending *, const struct gate_answer *);
+static void	 entry_head_deadline(struct entry_pending *);
 
 /* the gateway's port (-G), NULL: none */
 static struct entry_proxy	*gateway;
@@ -276,6 +277,23 @@ entry_close(struct tunnel *t)
 	log_debug("tunnel %s: entry proxy %s closed", t->id, t->entry_addr);
 }
 
+/*
+ * The deadline of ep's first request head: ENTRY_HEAD_SEC, less when
+ * the admission table fills (admit_deadline()).
+ */
+static void
+entry_head_deadline(struct entry_pending *ep)
+{
+	struct timeval		 tv;
+	unsigned int		 ms;
+
+	ms = admit_deadline(entry_admit, ENTRY_HEAD_SEC * 1000,
+	    ENTRY_HEAD_MIN_SEC * 1000);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ep->deadline, &tv);
+}
+
 static void
 entry_accept(int fd, void *arg)
 {
@@ -284,8 +302,6 @@ entry_accept(int fd, void *arg)
 	struct entry_pending	*ep;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
-	struct timeval		 tv;
-	unsigned int		 ms;
 	char			 peer[ADDRSTR_MAX];
 
 	entry_accepted++;
@@ -321,11 +337,7 @@ entry_accept(int fd, void *arg)
 		entry_pending_free(ep);
 		return;
 	}
-	ms = admit_deadline(entry_admit, ENTRY_HEAD_SEC * 1000,
-	    ENTRY_HEAD_MIN_SEC * 1000);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ep->deadline, &tv);
+	entry_head_deadline(ep);
 	event_add(ep->ev, NULL);
 }
 
@@ -405,8 +417,6 @@ entry_from_hand(int fd, const struct srv_gate_hand *h, const void *bytes)
 	struct entry_pending	*ep;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
-	unsigned int		 ms;
-	struct timeval		 tv;
 	char			 peer[ADDRSTR_MAX];
 
 	/* the browser's address as this process reads it */
@@ -431,11 +441,7 @@ entry_from_hand(int fd, const struct srv_gate_hand *h, const void *bytes)
 	}
 	log_debug("gateway: connection from %s handed over by KGP worker %d",
 	    ep->peer, h->from);
-	ms = admit_deadline(entry_admit, ENTRY_HEAD_SEC * 1000,
-	    ENTRY_HEAD_MIN_SEC * 1000);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ep->deadline, &tv);
+	entry_head_deadline(ep);
 	if ((ep->buf = malloc(h->len)) == NULL ||
 	    (ep->head = malloc(sizeof(*ep->head))) == NULL) {
 		log_warn("%s", __func__);
