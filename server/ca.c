@@ -344,10 +344,10 @@ ca_sign(struct imsgev *iev, struct imsg *imsg)
 
 /*
  * A channel to a (new) KGP worker, int32 its index: its requests come
- * there, without the parent's hop; one before replaces it.  The KGP worker faces the browsers and is not
- * trusted: what it sends is checked as the parent checks it, and a bad
- * message closes the channel (its requests then come through the
- * parent again).
+ * there, without the parent's hop; one before replaces it.  The KGP
+ * worker faces the browsers and is not trusted: what it sends is
+ * checked as the parent checks it, and a bad message closes the channel
+ * (its requests then come through the parent again).
  */
 static int
 ca_peer(struct imsgev *iev, struct imsg *imsg)
