@@ -469,7 +469,9 @@ int	 srv_ca_rep_valid(const void *, size_t);
 
 /*
  * The KGP worker's figures for /metrics (metrics.c): counters since its
- * start, and what is open now.  Any value fits.
+ * start, and what is open now.  Any value fits.  Every field is a
+ * uint64_t (or an array of them): the parent adds the workers' up as
+ * one array (parent_kgp_stats_sum()).
  */
 struct srv_kgp_stats {
 	uint64_t	 sessions;	/* KGP sessions, up or broken */
