@@ -27,7 +27,8 @@ ip netns exec "$CLOUD" "$SC_SERVER" -s "$TMP/state" --kgp-workers 17 \
 grep -q -- '--kgp-workers 17: too large (1 to 16)' "$TMP/opt.out" ||
     fail "--kgp-workers 17: $(cat "$TMP/opt.out")"
 ok "--kgp-workers 17: refused, '$(head -n 1 "$TMP/opt.out")'"
-run_server --kgp-workers 2
+METRICS=$CLOUD_IP:9401
+run_server --kgp-workers 2 -m "$METRICS"
 start_app
 grep -q "KGP worker 0 listening on $CLOUD_IP:$KGP_PORT " "$TMP/server.log" &&
     grep -q "KGP worker 1 listening on $CLOUD_IP:$((KGP_PORT + 1)) " \
@@ -75,6 +76,15 @@ for t in $TAGS; do
 done
 [ "$n0" = 2 ] && [ "$n1" = 2 ] || fail "tunnels per worker: $n0 and $n1"
 ok "four tunnels: two on KGP worker 0 (port $KGP_PORT), two on worker 1 ($((KGP_PORT + 1))), as the create answers, GET endpoint said before each and each worker's log lines say"
+# /metrics adds the two workers' figures up: each client holds two KGP
+# connections (sc's default --tunnel-connections), so 8, 4 in each worker
+sessions_up() {
+	cloud curl -sS --max-time 5 "http://$METRICS/metrics" |
+	    awk '$1 == "sc_server_sessions_up" { print $2 }'
+}
+wait_for 15 eval '[ "$(sessions_up)" = 8 ]' ||
+    fail "/metrics: sc_server_sessions_up $(sessions_up), not 8 (4 in each worker)"
+ok "/metrics: sc_server_sessions_up 8, the sum of both workers' 4"
 # each worker's pid holds its own port's connections
 for w in 0 1; do
 	port=$((KGP_PORT + w))
