@@ -66,7 +66,7 @@ static struct place *place_find(const char *);
 static struct place *place_new(const char *, int);
 static struct srv_worker *place_best(void);
 static void	 place_forget(struct place *);
-static struct srv_worker *parent_owner(const char *, int, int);
+static struct place *place_get(const char *, int);
 static struct srv_worker *parent_asker(uint64_t);
 static int	 parent_reqid_ok(struct imsgev *, struct imsg *);
 
@@ -172,20 +172,17 @@ place_forget(struct place *p)
 }
 
 /*
- * The KGP worker of tunnel id; placed now when it has none and place
- * (on the worker of KGP port port, if one is).
+ * The place of tunnel id (W_KGPN(p->kgp): its KGP worker), made now
+ * when it has none (on the worker of KGP port port, if one is).
  */
-static struct srv_worker *
-parent_owner(const char *id, int place, int port)
+static struct place *
+place_get(const char *id, int port)
 {
 	struct place	*p;
 
-	if ((p = place_find(id)) == NULL) {
-		if (!place)
-			return (NULL);
+	if ((p = place_find(id)) == NULL)
 		p = place_new(id, port);
-	}
-	return (W_KGPN(p->kgp));
+	return (p);
 }
 
 /* The KGP worker whose request id this is (worker_reqid()), or NULL. */
@@ -281,8 +278,8 @@ parent_tunnel_add(struct imsgev *iev, struct imsg *imsg)
 	if (add.mode == SRV_ADD_SYNC && (p = place_find(add.id)) == NULL)
 		w = W_KGP;
 	else {
-		w = parent_owner(add.id, 1, add.kgp_port);
-		p = place_find(add.id);
+		p = place_get(add.id, add.kgp_port);
+		w = W_KGPN(p->kgp);
 		if (add.mode == SRV_ADD_NEW)
 			p->pending = 1;
 	}
@@ -312,16 +309,19 @@ parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
 {
 	struct srv_worker	*w = NULL;
 	struct srv_tunnel_rules	 h;
+	struct place		*p;
 	uint64_t		 reqid;
 	int			 i;
 
 	switch (imsg->hdr.type) {
 	case IMSG_SRV_TUNNEL_RULES:
 		memcpy(&h, imsg->data, sizeof(h));
-		w = parent_owner(h.id, 1, h.kgp_port);
+		p = place_get(h.id, h.kgp_port);
+		w = W_KGPN(p->kgp);
 		break;
 	case IMSG_SRV_TUNNEL_DEL:
-		w = parent_owner(imsg->data, 0, 0);
+		if ((p = place_find(imsg->data)) != NULL)
+			w = W_KGPN(p->kgp);
 		break;
 	case IMSG_SRV_AUTH_REP:
 	case IMSG_SRV_GATE_REP:
@@ -482,14 +482,18 @@ parent_gate_hand(struct imsgev *iev, struct imsg *imsg)
 {
 	struct srv_worker	*from = iev->data, *to = NULL, *w;
 	struct srv_gate_hand	 h;
+	struct place		*p;
 	uint32_t		 i;
 	int			 fd = imsg_get_fd(imsg);
 
 	memcpy(&h, imsg->data, sizeof(h));
-	for (i = 0; i < h.nids && to == NULL; i++)
-		if ((w = parent_owner(h.ids[i], 0, 0)) != NULL && w != from &&
-		    w->chan && w->ready)
+	for (i = 0; i < h.nids && to == NULL; i++) {
+		if ((p = place_find(h.ids[i])) == NULL)
+			continue;
+		w = W_KGPN(p->kgp);
+		if (w != from && w->chan && w->ready)
 			to = w;
+	}
 	if (to == NULL) {
 		log_info("gateway: connection from %s: no other KGP worker "
 		    "runs its tunnels: closed", h.peer);
