@@ -14,7 +14,8 @@
  * told them again, each with the port it had (as a restart of
  * sc-server tells each restored tunnel), which places it there.  A
  * place is forgotten too when its worker reports the tunnel
- * terminated.  What is not a tunnel's goes
+ * terminated.  A worker's report of a tunnel placed on another, or
+ * nowhere, goes no further.  What is not a tunnel's goes
  * to every KGP worker (TUNNELS_END) or back to the one that asked: a
  * request id carries its asker's index in its top byte
  * (KGP_REQID_SHIFT), checked when the question passes here.  The
@@ -50,7 +51,9 @@ struct place {
 	RB_ENTRY(place)		 node;
 	char			 id[TUNNEL_ID_LEN + 1];
 	int			 kgp;		/* its index */
-	int			 pending;	/* SRV_ADD_NEW not yet answered */
+	int			 pending;	/* SRV_ADD_NEW, or SRV_ADD_SYNC of */
+						/* one placed nowhere: no report */
+						/* yet */
 };
 RB_HEAD(place_tree, place);
 
@@ -263,7 +266,10 @@ parent_to(struct srv_worker *w, uint32_t type, const void *data, size_t len)
  * on, to the tunnel's KGP worker.  When it is not there, the sender
  * gets the answer it waits for, or nothing (the state is sent again
  * when a new worker is up).  A report asked for a tunnel placed nowhere
- * (SRV_ADD_SYNC) goes to KGP worker 0, which has it not either.
+ * (SRV_ADD_SYNC: a new REST worker's, while every KGP worker serves) is
+ * of one that ended meanwhile: it is placed all the same, on the worker
+ * of the KGP port the registry names, whose report (that it has none)
+ * is then the one the REST worker hears, and which ends the place.
  */
 int
 parent_tunnel_add(struct imsgev *iev, struct imsg *imsg)
@@ -272,19 +278,21 @@ parent_tunnel_add(struct imsgev *iev, struct imsg *imsg)
 	struct srv_tstate	 ts;
 	struct srv_worker	*w;
 	struct place		*p;
+	int			 nowhere;
 
 	memcpy(&add, imsg->data, sizeof(add));
 	explicit_bzero(imsg->data, sizeof(add));
-	if (add.mode == SRV_ADD_SYNC && (p = place_find(add.id)) == NULL)
-		w = W_KGP;
-	else {
-		p = place_get(add.id, add.kgp_port);
-		w = W_KGPN(p->kgp);
-		if (add.mode == SRV_ADD_NEW)
-			p->pending = 1;
-	}
+	nowhere = (p = place_find(add.id)) == NULL;
+	if (nowhere)
+		p = place_new(add.id, add.kgp_port);
+	w = W_KGPN(p->kgp);
+	if (add.mode == SRV_ADD_NEW ||
+	    (add.mode == SRV_ADD_SYNC && nowhere))
+		p->pending = 1;
 	if (w->chan)
 		parent_to(w, IMSG_SRV_TUNNEL_ADD, &add, sizeof(add));
+	else if (add.mode == SRV_ADD_SYNC && nowhere)
+		place_forget(p);	/* none to answer */
 	else if (add.mode == SRV_ADD_NEW) {
 		/* no KGP worker just now: no entry proxy */
 		place_forget(p);
@@ -400,16 +408,27 @@ parent_to_rest(struct imsgev *iev, struct imsg *imsg)
 		return (IMSGEV_OK);
 	case IMSG_SRV_TUNNEL_STATE:
 		memcpy(&ts, imsg->data, sizeof(ts));
-		p = place_find(ts.id);
-		if (p != NULL && p->kgp != w->kgp_index) {
-			log_debug("KGP worker %d: a report of tunnel %s, "
+		if ((p = place_find(ts.id)) == NULL) {
+			/* after its end (the REST worker has it): late */
+			if (ts.status == TUNNEL_TERMINATED)
+				log_debug("KGP worker %d: a report of tunnel "
+				    "%s, which ended: dropped", w->kgp_index,
+				    ts.id);
+			else
+				log_warnx("KGP worker %d: a report of tunnel "
+				    "%s, placed nowhere: dropped",
+				    w->kgp_index, ts.id);
+			return (IMSGEV_OK);
+		}
+		if (p->kgp != w->kgp_index) {
+			log_warnx("KGP worker %d: a report of tunnel %s, "
 			    "which is worker %d's: dropped", w->kgp_index,
 			    ts.id, p->kgp);
 			return (IMSGEV_OK);
 		}
-		if (p != NULL && ts.status == TUNNEL_TERMINATED)
+		if (ts.status == TUNNEL_TERMINATED)
 			place_forget(p);
-		else if (p != NULL)
+		else
 			p->pending = 0;
 		/* one of several: the port its client is to use */
 		if (env->kgp_workers > 1)
