@@ -12,12 +12,13 @@
  * there, as long as the tunnel runs and its worker does: a worker that
  * dies forgets its tunnels, and its successor, on the same KGP port, is
  * told them again, each with the port it had (as a restart of
- * sc-server tells each restored tunnel), which places it there.  A
- * place is forgotten too when its worker reports the tunnel
- * terminated.  A worker's report of a tunnel placed on another, or
- * nowhere, goes no further.  What is not a tunnel's goes
- * to every KGP worker (TUNNELS_END) or back to the one that asked: a
- * request id carries its asker's index in its top byte
+ * sc-server tells each restored tunnel), which places it there; those
+ * of the others, told again with them, go no further (the worker that
+ * has a tunnel would only report it).  A place is forgotten too when
+ * its worker reports the tunnel terminated.  A worker's report of a
+ * tunnel placed on another, or nowhere, goes no further.  What is not
+ * a tunnel's goes to every KGP worker (TUNNELS_END) or back to the one
+ * that asked: a request id carries its asker's index in its top byte
  * (KGP_REQID_SHIFT), checked when the question passes here.  The
  * tunnel's state as the REST worker gets it names the KGP port of its
  * worker (struct srv_tstate kgp_port), which the REST answers give the
@@ -54,6 +55,8 @@ struct place {
 	int			 pending;	/* SRV_ADD_NEW, or SRV_ADD_SYNC of */
 						/* one placed nowhere: no report */
 						/* yet */
+	int			 held;		/* its worker has it: reported */
+						/* it, not told to end it since */
 };
 RB_HEAD(place_tree, place);
 
@@ -289,6 +292,18 @@ parent_tunnel_add(struct imsgev *iev, struct imsg *imsg)
 	if (add.mode == SRV_ADD_NEW ||
 	    (add.mode == SRV_ADD_SYNC && nowhere))
 		p->pending = 1;
+	/*
+	 * A KGP worker is new: the REST worker that serves tells every
+	 * running tunnel again, those the others have as well, which would
+	 * only report it (each a report, each a registry line to apply).
+	 * One that starts waits for every answer: it gets them.
+	 */
+	if (add.mode == SRV_ADD_RESTORE && p->held && W_REST->ready) {
+		log_debug2("tunnel %s: KGP worker %d has it: not told again",
+		    add.id, p->kgp);
+		explicit_bzero(&add, sizeof(add));
+		return (IMSGEV_OK);
+	}
 	if (w->chan)
 		parent_to(w, IMSG_SRV_TUNNEL_ADD, &add, sizeof(add));
 	else if (add.mode == SRV_ADD_SYNC && nowhere)
@@ -325,11 +340,17 @@ parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_SRV_TUNNEL_RULES:
 		memcpy(&h, imsg->data, sizeof(h));
 		p = place_get(h.id, h.kgp_port);
+		/* a worker that has the tunnel takes no rules for it */
+		if (p->held)
+			return (IMSGEV_OK);
 		w = W_KGPN(p->kgp);
 		break;
 	case IMSG_SRV_TUNNEL_DEL:
-		if ((p = place_find(imsg->data)) != NULL)
+		if ((p = place_find(imsg->data)) != NULL) {
+			/* ended there: it may come again, with rules */
+			p->held = 0;
 			w = W_KGPN(p->kgp);
+		}
 		break;
 	case IMSG_SRV_AUTH_REP:
 	case IMSG_SRV_GATE_REP:
@@ -428,8 +449,10 @@ parent_to_rest(struct imsgev *iev, struct imsg *imsg)
 		}
 		if (ts.status == TUNNEL_TERMINATED)
 			place_forget(p);
-		else
+		else {
 			p->pending = 0;
+			p->held = 1;
+		}
 		/* one of several: the port its client is to use */
 		if (env->kgp_workers > 1)
 			ts.kgp_port = w->kgp_port;

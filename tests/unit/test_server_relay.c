@@ -2,8 +2,8 @@
  * Unit tests of the sc-server parent's relays between its workers
  * (server/parent_relay.c) with two KGP workers (--kgp-workers 2): which
  * worker a tunnel's messages reach, which reports of a tunnel reach the
- * REST worker.  Each worker is a channel whose other end the test
- * reads.
+ * REST worker, and what a KGP worker's restart makes the parent pass
+ * on.  Each worker is a channel whose other end the test reads.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -315,6 +315,78 @@ test_sync_unplaced(void **state)
 	assert_string_equal(got(K1, buf, sizeof(buf)), "");
 }
 
+/*
+ * KGP worker 1 restarts: the REST worker tells every running tunnel
+ * again; only worker 1's reach a worker, the other's holds its own.
+ */
+static void
+test_kgp_restart(void **state)
+{
+	char	 buf[256];
+
+	(void)state;
+	rest_add(ID_A, SRV_ADD_RESTORE, 4000);
+	rest_add(ID_B, SRV_ADD_RESTORE, 4001);
+	assert_string_equal(got(K0, buf, sizeof(buf)), "RULES:aaaa ADD:aaaa");
+	assert_string_equal(got(K1, buf, sizeof(buf)), "RULES:bbbb ADD:bbbb");
+	assert_int_equal(report(K0, ID_A, TUNNEL_RUNNING), 4000);
+	assert_int_equal(report(K1, ID_B, TUNNEL_RUNNING), 4001);
+
+	parent_kgp_gone(K1);
+	assert_int_equal(K1->ntunnels, 0);
+	rest_add(ID_A, SRV_ADD_RESTORE, 4000);
+	rest_add(ID_B, SRV_ADD_RESTORE, 4001);
+	assert_string_equal(got(K0, buf, sizeof(buf)), "");
+	assert_string_equal(got(K1, buf, sizeof(buf)), "RULES:bbbb ADD:bbbb");
+	assert_int_equal(K0->ntunnels, 1);
+	assert_int_equal(K1->ntunnels, 1);
+}
+
+/*
+ * A new REST worker that could not only ask (a KGP worker was not
+ * serving) waits for an answer of each: the worker that holds the
+ * tunnel gets its TUNNEL_ADD, not the rules it has.
+ */
+static void
+test_rest_restart(void **state)
+{
+	char	 buf[256];
+
+	(void)state;
+	rest_add(ID_A, SRV_ADD_RESTORE, 4000);
+	assert_string_equal(got(K0, buf, sizeof(buf)), "RULES:aaaa ADD:aaaa");
+	assert_int_equal(report(K0, ID_A, TUNNEL_RUNNING), 4000);
+	REST->ready = 0;
+	rest_add(ID_A, SRV_ADD_RESTORE, 4000);
+	assert_string_equal(got(K0, buf, sizeof(buf)), "ADD:aaaa");
+	assert_int_equal(report(K0, ID_A, TUNNEL_RUNNING), 4000);
+}
+
+/*
+ * A tunnel its worker is told to end (a cluster: it ended on another
+ * node) may run here again (SRV_ADD_REMOTE) before its worker's report
+ * of its end: that worker gets its rules, which it takes then.
+ */
+static void
+test_del_then_remote(void **state)
+{
+	struct srv_tunnel_ref	 ref;
+	char			 buf[256];
+
+	(void)state;
+	rest_add(ID_A, SRV_ADD_RESTORE, 4000);
+	assert_string_equal(got(K0, buf, sizeof(buf)), "RULES:aaaa ADD:aaaa");
+	assert_int_equal(report(K0, ID_A, TUNNEL_RUNNING), 4000);
+	memset(&ref, 0, sizeof(ref));
+	strlcpy(ref.id, ID_A, sizeof(ref.id));
+	ref.why = SRV_DEL_USER;
+	from(REST, parent_to_kgp, IMSG_SRV_TUNNEL_DEL, &ref, sizeof(ref));
+	rest_add(ID_A, SRV_ADD_REMOTE, 4000);
+	assert_string_equal(got(K0, buf, sizeof(buf)),
+	    "DEL:aaaa RULES:aaaa ADD:aaaa");
+	assert_string_equal(got(K1, buf, sizeof(buf)), "");
+}
+
 int
 main(void)
 {
@@ -323,6 +395,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_report_not_its, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sync_unplaced, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_kgp_restart, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rest_restart, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_del_then_remote, setup,
 		    teardown),
 	};
 
