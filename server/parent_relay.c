@@ -340,8 +340,13 @@ parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_SRV_TUNNEL_RULES:
 		memcpy(&h, imsg->data, sizeof(h));
 		p = place_get(h.id, h.kgp_port);
-		/* a worker that has the tunnel takes no rules for it */
-		if (p->held)
+		/*
+		 * A worker that has the tunnel takes no rules for it: those
+		 * of a RESTORE that goes no further (parent_tunnel_add()).
+		 * A REST worker that starts: they pass, since its worker
+		 * may have ended it meanwhile, and make it again with them.
+		 */
+		if (p->held && W_REST->ready)
 			return (IMSGEV_OK);
 		w = W_KGPN(p->kgp);
 		break;

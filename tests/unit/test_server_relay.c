@@ -345,7 +345,7 @@ test_kgp_restart(void **state)
 /*
  * A new REST worker that could not only ask (a KGP worker was not
  * serving) waits for an answer of each: the worker that holds the
- * tunnel gets its TUNNEL_ADD, not the rules it has.
+ * tunnel gets it (and its rules: it may have ended it meanwhile).
  */
 static void
 test_rest_restart(void **state)
@@ -358,7 +358,7 @@ test_rest_restart(void **state)
 	assert_int_equal(report(K0, ID_A, TUNNEL_RUNNING), 4000);
 	REST->ready = 0;
 	rest_add(ID_A, SRV_ADD_RESTORE, 4000);
-	assert_string_equal(got(K0, buf, sizeof(buf)), "ADD:aaaa");
+	assert_string_equal(got(K0, buf, sizeof(buf)), "RULES:aaaa ADD:aaaa");
 	assert_int_equal(report(K0, ID_A, TUNNEL_RUNNING), 4000);
 }
 
