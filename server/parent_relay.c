@@ -434,22 +434,21 @@ parent_to_rest(struct imsgev *iev, struct imsg *imsg)
 		return (IMSGEV_OK);
 	case IMSG_SRV_TUNNEL_STATE:
 		memcpy(&ts, imsg->data, sizeof(ts));
-		if ((p = place_find(ts.id)) == NULL) {
-			/* after its end (the REST worker has it): late */
+		p = place_find(ts.id);
+		if (p == NULL || p->kgp != w->kgp_index) {
+			/* a late one of a tunnel that ended here: no harm */
 			if (ts.status == TUNNEL_TERMINATED)
 				log_debug("KGP worker %d: a report of tunnel "
 				    "%s, which ended: dropped", w->kgp_index,
 				    ts.id);
-			else
+			else if (p == NULL)
 				log_warnx("KGP worker %d: a report of tunnel "
 				    "%s, placed nowhere: dropped",
 				    w->kgp_index, ts.id);
-			return (IMSGEV_OK);
-		}
-		if (p->kgp != w->kgp_index) {
-			log_warnx("KGP worker %d: a report of tunnel %s, "
-			    "which is worker %d's: dropped", w->kgp_index,
-			    ts.id, p->kgp);
+			else
+				log_warnx("KGP worker %d: a report of tunnel "
+				    "%s, which is worker %d's: dropped",
+				    w->kgp_index, ts.id, p->kgp);
 			return (IMSGEV_OK);
 		}
 		if (ts.status == TUNNEL_TERMINATED)

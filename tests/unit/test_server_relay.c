@@ -279,6 +279,7 @@ test_report_not_its(void **state)
 	rest_add(ID_A, SRV_ADD_NEW, 0);
 	assert_string_equal(got(K0, buf, sizeof(buf)), "RULES:aaaa ADD:aaaa");
 	assert_int_equal(report(K1, ID_A, TUNNEL_RUNNING), -1);
+	assert_non_null(strstr(logged, "which is worker 0's: dropped"));
 	assert_int_equal(report(K1, ID_B, TUNNEL_RUNNING), -1);
 	assert_non_null(strstr(logged, ID_B));
 	assert_non_null(strstr(logged, "placed nowhere"));
