@@ -12,11 +12,13 @@
  * there, as long as the tunnel runs and its worker does: a worker that
  * dies forgets its tunnels, and its successor, on the same KGP port, is
  * told them again, each with the port it had (as a restart of
- * sc-server tells each restored tunnel), which places it there.  A
- * place is forgotten too when its worker reports the tunnel
- * terminated.  What is not a tunnel's goes
- * to every KGP worker (TUNNELS_END) or back to the one that asked: a
- * request id carries its asker's index in its top byte
+ * sc-server tells each restored tunnel), which places it there; those
+ * of the others, told again with them, go no further (the worker that
+ * has a tunnel would only report it).  A place is forgotten too when
+ * its worker reports the tunnel terminated.  A worker's report of a
+ * tunnel placed on another, or nowhere, goes no further.  What is not
+ * a tunnel's goes to every KGP worker (TUNNELS_END) or back to the one
+ * that asked: a request id carries its asker's index in its top byte
  * (KGP_REQID_SHIFT), checked when the question passes here.  The
  * tunnel's state as the REST worker gets it names the KGP port of its
  * worker (struct srv_tstate kgp_port), which the REST answers give the
@@ -50,7 +52,11 @@ struct place {
 	RB_ENTRY(place)		 node;
 	char			 id[TUNNEL_ID_LEN + 1];
 	int			 kgp;		/* its index */
-	int			 pending;	/* SRV_ADD_NEW not yet answered */
+	int			 pending;	/* SRV_ADD_NEW, or SRV_ADD_SYNC of */
+						/* one placed nowhere: no report */
+						/* yet */
+	int			 held;		/* its worker has it: reported */
+						/* it, not told to end it since */
 };
 RB_HEAD(place_tree, place);
 
@@ -66,7 +72,7 @@ static struct place *place_find(const char *);
 static struct place *place_new(const char *, int);
 static struct srv_worker *place_best(void);
 static void	 place_forget(struct place *);
-static struct srv_worker *parent_owner(const char *, int, int);
+static struct place *place_get(const char *, int);
 static struct srv_worker *parent_asker(uint64_t);
 static int	 parent_reqid_ok(struct imsgev *, struct imsg *);
 
@@ -172,20 +178,17 @@ place_forget(struct place *p)
 }
 
 /*
- * The KGP worker of tunnel id; placed now when it has none and place
- * (on the worker of KGP port port, if one is).
+ * The place of tunnel id (W_KGPN(p->kgp): its KGP worker), made now
+ * when it has none (on the worker of KGP port port, if one is).
  */
-static struct srv_worker *
-parent_owner(const char *id, int place, int port)
+static struct place *
+place_get(const char *id, int port)
 {
 	struct place	*p;
 
-	if ((p = place_find(id)) == NULL) {
-		if (!place)
-			return (NULL);
+	if ((p = place_find(id)) == NULL)
 		p = place_new(id, port);
-	}
-	return (W_KGPN(p->kgp));
+	return (p);
 }
 
 /* The KGP worker whose request id this is (worker_reqid()), or NULL. */
@@ -266,7 +269,10 @@ parent_to(struct srv_worker *w, uint32_t type, const void *data, size_t len)
  * on, to the tunnel's KGP worker.  When it is not there, the sender
  * gets the answer it waits for, or nothing (the state is sent again
  * when a new worker is up).  A report asked for a tunnel placed nowhere
- * (SRV_ADD_SYNC) goes to KGP worker 0, which has it not either.
+ * (SRV_ADD_SYNC: a new REST worker's, while every KGP worker serves) is
+ * of one that ended meanwhile: it is placed all the same, on the worker
+ * of the KGP port the registry names, whose report (that it has none)
+ * is then the one the REST worker hears, and which ends the place.
  */
 int
 parent_tunnel_add(struct imsgev *iev, struct imsg *imsg)
@@ -275,19 +281,33 @@ parent_tunnel_add(struct imsgev *iev, struct imsg *imsg)
 	struct srv_tstate	 ts;
 	struct srv_worker	*w;
 	struct place		*p;
+	int			 nowhere;
 
 	memcpy(&add, imsg->data, sizeof(add));
 	explicit_bzero(imsg->data, sizeof(add));
-	if (add.mode == SRV_ADD_SYNC && (p = place_find(add.id)) == NULL)
-		w = W_KGP;
-	else {
-		w = parent_owner(add.id, 1, add.kgp_port);
-		p = place_find(add.id);
-		if (add.mode == SRV_ADD_NEW)
-			p->pending = 1;
+	nowhere = (p = place_find(add.id)) == NULL;
+	if (nowhere)
+		p = place_new(add.id, add.kgp_port);
+	w = W_KGPN(p->kgp);
+	if (add.mode == SRV_ADD_NEW ||
+	    (add.mode == SRV_ADD_SYNC && nowhere))
+		p->pending = 1;
+	/*
+	 * A KGP worker is new: the REST worker that serves tells every
+	 * running tunnel again, those the others have as well, which would
+	 * only report it (each a report, each a registry line to apply).
+	 * One that starts waits for every answer: it gets them.
+	 */
+	if (add.mode == SRV_ADD_RESTORE && p->held && W_REST->ready) {
+		log_debug2("tunnel %s: KGP worker %d has it: not told again",
+		    add.id, p->kgp);
+		explicit_bzero(&add, sizeof(add));
+		return (IMSGEV_OK);
 	}
 	if (w->chan)
 		parent_to(w, IMSG_SRV_TUNNEL_ADD, &add, sizeof(add));
+	else if (add.mode == SRV_ADD_SYNC && nowhere)
+		place_forget(p);	/* none to answer */
 	else if (add.mode == SRV_ADD_NEW) {
 		/* no KGP worker just now: no entry proxy */
 		place_forget(p);
@@ -312,16 +332,30 @@ parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
 {
 	struct srv_worker	*w = NULL;
 	struct srv_tunnel_rules	 h;
+	struct place		*p;
 	uint64_t		 reqid;
 	int			 i;
 
 	switch (imsg->hdr.type) {
 	case IMSG_SRV_TUNNEL_RULES:
 		memcpy(&h, imsg->data, sizeof(h));
-		w = parent_owner(h.id, 1, h.kgp_port);
+		p = place_get(h.id, h.kgp_port);
+		/*
+		 * A worker that has the tunnel takes no rules for it: those
+		 * of a RESTORE that goes no further (parent_tunnel_add()).
+		 * A REST worker that starts: they pass, since its worker
+		 * may have ended it meanwhile, and make it again with them.
+		 */
+		if (p->held && W_REST->ready)
+			return (IMSGEV_OK);
+		w = W_KGPN(p->kgp);
 		break;
 	case IMSG_SRV_TUNNEL_DEL:
-		w = parent_owner(imsg->data, 0, 0);
+		if ((p = place_find(imsg->data)) != NULL) {
+			/* ended there: it may come again, with rules */
+			p->held = 0;
+			w = W_KGPN(p->kgp);
+		}
 		break;
 	case IMSG_SRV_AUTH_REP:
 	case IMSG_SRV_GATE_REP:
@@ -401,16 +435,28 @@ parent_to_rest(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_SRV_TUNNEL_STATE:
 		memcpy(&ts, imsg->data, sizeof(ts));
 		p = place_find(ts.id);
-		if (p != NULL && p->kgp != w->kgp_index) {
-			log_debug("KGP worker %d: a report of tunnel %s, "
-			    "which is worker %d's: dropped", w->kgp_index,
-			    ts.id, p->kgp);
+		if (p == NULL || p->kgp != w->kgp_index) {
+			/* a late one of a tunnel that ended here: no harm */
+			if (ts.status == TUNNEL_TERMINATED)
+				log_debug("KGP worker %d: a report of tunnel "
+				    "%s, which ended: dropped", w->kgp_index,
+				    ts.id);
+			else if (p == NULL)
+				log_warnx("KGP worker %d: a report of tunnel "
+				    "%s, placed nowhere: dropped",
+				    w->kgp_index, ts.id);
+			else
+				log_warnx("KGP worker %d: a report of tunnel "
+				    "%s, which is worker %d's: dropped",
+				    w->kgp_index, ts.id, p->kgp);
 			return (IMSGEV_OK);
 		}
-		if (p != NULL && ts.status == TUNNEL_TERMINATED)
+		if (ts.status == TUNNEL_TERMINATED)
 			place_forget(p);
-		else if (p != NULL)
+		else {
 			p->pending = 0;
+			p->held = 1;
+		}
 		/* one of several: the port its client is to use */
 		if (env->kgp_workers > 1)
 			ts.kgp_port = w->kgp_port;
@@ -482,14 +528,18 @@ parent_gate_hand(struct imsgev *iev, struct imsg *imsg)
 {
 	struct srv_worker	*from = iev->data, *to = NULL, *w;
 	struct srv_gate_hand	 h;
+	struct place		*p;
 	uint32_t		 i;
 	int			 fd = imsg_get_fd(imsg);
 
 	memcpy(&h, imsg->data, sizeof(h));
-	for (i = 0; i < h.nids && to == NULL; i++)
-		if ((w = parent_owner(h.ids[i], 0, 0)) != NULL && w != from &&
-		    w->chan && w->ready)
+	for (i = 0; i < h.nids && to == NULL; i++) {
+		if ((p = place_find(h.ids[i])) == NULL)
+			continue;
+		w = W_KGPN(p->kgp);
+		if (w != from && w->chan && w->ready)
 			to = w;
+	}
 	if (to == NULL) {
 		log_info("gateway: connection from %s: no other KGP worker "
 		    "runs its tunnels: closed", h.peer);

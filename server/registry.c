@@ -106,8 +106,9 @@ reg_send_rules(struct tunnel *t)
 /*
  * --kgp-workers: the KGP port of the worker t is to be on (the parent
  * places it there, if it has no place yet): its own, or a new pool
- * member's, that of another running member, so that the gateway
- * balances a pool's members in one worker; 0: any.
+ * member's, that of another running member or of one being created
+ * (reg_start()), so that the gateway balances a pool's members in one
+ * worker; 0: any.
  */
 static int
 reg_kgp_port(const struct tunnel *t)
@@ -117,6 +118,9 @@ reg_kgp_port(const struct tunnel *t)
 	if (t->kgp_port != 0 || !t->tunnel_pool)
 		return (t->kgp_port);
 	TAILQ_FOREACH(o, &env->tunnels, entry)
+		if (o != t && o->kgp_port != 0 && reg_pool_peer(t, o))
+			return (o->kgp_port);
+	TAILQ_FOREACH(o, &pending, entry)
 		if (o != t && o->kgp_port != 0 && reg_pool_peer(t, o))
 			return (o->kgp_port);
 	return (0);
@@ -209,6 +213,14 @@ reg_start(struct tunnel *t, void (*cb)(struct tunnel *, int, const char *,
 {
 	t->start_cb = cb;
 	t->start_arg = arg;
+	/*
+	 * --kgp-workers: a pool's first member is sent to the worker a new
+	 * tunnel goes to now (IMSG_SRV_KGP_NEXT), by its port, so that a
+	 * member posted before its answer goes there too (the answer names
+	 * the port it got).
+	 */
+	if (t->tunnel_pool && (t->kgp_port = reg_kgp_port(t)) == 0)
+		t->kgp_port = env->kgp_next;
 	TAILQ_INSERT_TAIL(&pending, t, entry);
 	reg_send(t, SRV_ADD_NEW);
 	return (0);

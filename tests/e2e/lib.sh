@@ -483,9 +483,14 @@ pg_start() {
 }
 
 # with SC_DB=pg (the tests' -pg variants): PostgreSQL started, and
-# $SC_SERVER is sc-server with --db and its URL
+# $SC_SERVER is sc-server with --db and its URL.  Skips with
+# SERVER_KGP_WORKERS above 1, which sc-server refuses on PostgreSQL.
 pg_maybe() {
 	[ "${SC_DB:-}" = pg ] || return 0
+	[ "${SERVER_KGP_WORKERS:-1}" -le 1 ] ||
+	    skip "SERVER_KGP_WORKERS=$SERVER_KGP_WORKERS: sc-server" \
+	    "refuses --kgp-workers above 1 with --db postgresql (a" \
+	    "cluster's node has one KGP port)"
 	pg_start
 	printf '#!/bin/sh\nexec "%s" --db "%s" "$@"\n' "$SC_SERVER" "$PG_URL" \
 	    >"$TMP/sc-server-pg" && chmod 0755 "$TMP/sc-server-pg" ||

@@ -10,7 +10,8 @@
 # after, the killed one's come back (their clients resume) and serve
 # again, on the same ports; and after a restart of sc-server, each
 # tunnel on the worker of the port its client knows.  GET /endpoint
-# names, before each create, the port that create gets.
+# names, before each create, the port that create gets.  Four members
+# of a pool posted at once all get one worker's port.
 . "$(dirname "$0")/lib.sh"
 GW=127.0.0.1:4480
 
@@ -196,4 +197,24 @@ for t in $TAGS; do
 	    fail "tunnel $t: ssh_port after the restart $(json_get 'j["ssh_port"]' <"$TMP/t.json"), was $p"
 done
 ok "sc-server restarted: each tunnel back on the KGP port it had, its client back, 200"
+
+# --- pool members posted at once: all on one KGP worker ------------------
+# (each one posted before the answer to another went to the worker with
+# the fewest tunnels, and the gateway balances a pool within a worker)
+cloud curl -sS --max-time 10 -Z --parallel-immediate -u "$SC_USER:$KEY" \
+    -X POST -d "{\"tunnel_identifier\": \"pool-$$\", \"tunnel_pool\": true}" \
+    -o "$TMP/pool.1" "$REST_URL/$SC_USER/tunnels" \
+    -o "$TMP/pool.2" "$REST_URL/$SC_USER/tunnels" \
+    -o "$TMP/pool.3" "$REST_URL/$SC_USER/tunnels" \
+    -o "$TMP/pool.4" "$REST_URL/$SC_USER/tunnels" || fail "POST of pool members"
+ports=
+for i in 1 2 3 4; do
+	p=$(json_get "j['ssh_port']" <"$TMP/pool.$i") ||
+	    fail "POST of pool member $i: $(cat "$TMP/pool.$i")"
+	ports="$ports $p"
+done
+# shellcheck disable=SC2086
+[ "$(printf '%s\n' $ports | sort -u | wc -l)" = 1 ] ||
+    fail "pool members posted at once placed on KGP ports$ports"
+ok "four pool members posted at once: all on KGP port $p"
 e2e_done

@@ -44,6 +44,7 @@ static void		*after_arg;
 static uint64_t		 after_seq;
 static struct srv_tunnel_ref last_del;
 static int		 ndel;
+static struct srv_tunnel_add last_add;
 
 uint64_t
 state_save(void)
@@ -82,6 +83,10 @@ worker_send(uint32_t type, const void *data, size_t len)
 		assert_int_equal(len, sizeof(last_del));
 		memcpy(&last_del, data, len);
 		ndel++;
+	}
+	if (type == IMSG_SRV_TUNNEL_ADD) {
+		assert_int_equal(len, sizeof(last_add));
+		memcpy(&last_add, data, len);
 	}
 }
 
@@ -157,6 +162,7 @@ tunnel_find(const char *id)
 void
 tunnel_free(struct tunnel *t)
 {
+	free(t->identifier);
 	free(t);
 }
 
@@ -618,6 +624,45 @@ test_pool_json(void **state)
 	json_decref(j);
 }
 
+/*
+ * --kgp-workers: pool members posted at once (none answered yet) are
+ * sent to one KGP worker: the first to the one a new tunnel goes to
+ * then, the others to the first's, wherever new tunnels go by then.
+ */
+static void
+test_pool_kgp_port(void **state)
+{
+	struct srv_tstate	 ts;
+	struct tunnel		*t[3];
+	int			 i;
+
+	env->kgp_next = 4001;
+	for (i = 0; i < 3; i++) {
+		t[i] = mk("bob", 1, TUNNEL_RUNNING, 0);
+		assert_non_null(t[i]->identifier = strdup(i < 2 ? "pool" :
+		    "other"));
+		t[i]->tunnel_pool = i < 2;
+		memset(&last_add, 0, sizeof(last_add));
+		assert_int_equal(reg_start(t[i], started, &heard), 0);
+		assert_int_equal(last_add.mode, SRV_ADD_NEW);
+		assert_string_equal(last_add.id, t[i]->id);
+		if (i < 2)
+			assert_int_equal(last_add.kgp_port, 4001);
+		else
+			assert_int_equal(last_add.kgp_port, 0);	/* any */
+		/* the parent placed it on 4001: the next goes to 4000 */
+		env->kgp_next = 4000;
+	}
+	/* no entry proxy: each gone */
+	for (i = 0; i < 3; i++) {
+		memset(&ts, 0, sizeof(ts));
+		strlcpy(ts.id, t[i]->id, sizeof(ts.id));
+		ts.status = TUNNEL_TERMINATED;
+		reg_state(&ts);
+	}
+	env->kgp_next = 0;
+}
+
 int
 main(void)
 {
@@ -633,6 +678,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_json, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pool_kgp_port, setup,
 		    teardown),
 	};
 
