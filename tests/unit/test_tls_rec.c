@@ -7,9 +7,12 @@
  * TLS 1.3 and 1.2, AES-128-GCM, AES-256-GCM and ChaCha20-Poly1305.  The
  * bytes must arrive exact, whatever the cut of the reads; the server's
  * session tickets, KeyUpdate and close_notify must be handled; a record
- * tampered with must be refused.
+ * tampered with must be refused.  And the layer must work where kgpd
+ * runs it: after kgpd's sandbox (seccomp, Landlock) is on, with no
+ * system call or file OpenSSL would want lazily.
  */
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +20,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/buffer.h>
@@ -24,7 +29,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <tls.h>
 
+#include "sandbox.h"
 #include "tls_rec.h"
 #include "tls_keys.h"
 #include "testcert.h"
@@ -532,6 +539,118 @@ bad_headers(void **state)
 	pair_free(&p);
 }
 
+/*
+ * Two layers facing each other (one's wr is the other's rd), with keys
+ * made from fixed secrets: bytes both ways and a KeyUpdate asked for.
+ * Returns 0 when every byte came through, else the step that failed.
+ */
+static int
+facing(uint16_t version, uint16_t cipher)
+{
+	struct tls_rec_keys	 ka, kb;
+	struct tls_rec		*a, *b;
+	struct evbuffer		*wire, *plain, *reply;
+	static const uint8_t	 ku[5] = { 24, 0, 0, 1, 1 };
+	uint8_t			 msg[3000];
+	size_t			 i;
+	int			 ret = 1;
+
+	memset(&ka, 0, sizeof(ka));
+	ka.version = version;
+	ka.cipher = cipher;
+	for (i = 0; i < TLS_REC_SECRETMAX; i++) {
+		ka.wr.secret[i] = i;
+		ka.rd.secret[i] = 255 - i;
+	}
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = i * 7;
+	if (tls_rec_derive13(cipher, &ka.wr) == -1 ||
+	    tls_rec_derive13(cipher, &ka.rd) == -1)
+		return (2);
+	kb = ka;
+	kb.wr = ka.rd;
+	kb.rd = ka.wr;
+	a = tls_rec_new(&ka);
+	b = tls_rec_new(&kb);
+	wire = evbuffer_new();
+	plain = evbuffer_new();
+	reply = evbuffer_new();
+	if (a == NULL || b == NULL || wire == NULL || plain == NULL ||
+	    reply == NULL)
+		return (3);
+	if (tls_rec_seal(a, msg, sizeof(msg), wire) == -1 ||
+	    tls_rec_open(b, wire, plain, reply) != TLS_REC_OK ||
+	    evbuffer_get_length(plain) != sizeof(msg) ||
+	    memcmp(evbuffer_pullup(plain, -1), msg, sizeof(msg)) != 0)
+		return (4);
+	evbuffer_drain(plain, sizeof(msg));
+	if (version == TLS_REC_V13) {
+		/* b asks a for new keys: a answers, both move on */
+		if (tls_rec_seal_type(b, 22, ku, sizeof(ku), wire) == -1 ||
+		    tls_rec_open(a, wire, plain, reply) != TLS_REC_OK ||
+		    evbuffer_get_length(reply) == 0)
+			return (5);
+		/* b's own next keys: by a KeyUpdate that asks nothing */
+		evbuffer_free(wire);
+		wire = evbuffer_new();
+		if (tls_rec_seal_type(a, 23, "x", 1, reply) == -1 ||
+		    tls_rec_open(b, reply, plain, wire) != TLS_REC_OK ||
+		    evbuffer_get_length(plain) != 1)
+			return (6);
+		evbuffer_drain(plain, 1);
+	}
+	/* (b's KeyUpdate was sealed by hand: its own keys did not move) */
+	if (tls_rec_seal(a, msg, 100, wire) == -1 ||
+	    tls_rec_close(a, wire) == -1 ||
+	    tls_rec_open(b, wire, plain, reply) != TLS_REC_EOF ||
+	    evbuffer_get_length(plain) != 100)
+		return (7);
+	ret = 0;
+	tls_rec_free(a);
+	tls_rec_free(b);
+	evbuffer_free(wire);
+	evbuffer_free(plain);
+	evbuffer_free(reply);
+	return (ret);
+}
+
+/*
+ * kgpd's sandbox: the child starts as kgpd does (tzset, tls_init), its
+ * sandbox goes on, then every version and cipher works.  A system call
+ * outside the allowlist kills it (SIGSYS), a failure is its exit code.
+ * First of the tests, so that OpenSSL has done nothing more before than
+ * it has in kgpd.
+ */
+static void
+sandboxed(void **state)
+{
+	static const uint16_t	 ciphers[] = { TLS_REC_AES128GCM,
+				    TLS_REC_AES256GCM, TLS_REC_CHACHA20 };
+	pid_t			 pid;
+	size_t			 i;
+	int			 st, r;
+
+	(void)state;
+	if ((pid = fork()) == 0) {
+		tzset();
+		if (tls_init() == -1)
+			_exit(90);
+		sandbox_kgpd();
+		for (i = 0; i < 3; i++) {
+			if ((r = facing(TLS_REC_V13, ciphers[i])) != 0 ||
+			    (r = facing(TLS_REC_V12, ciphers[i])) != 0)
+				_exit(10 * (i + 1) + r);
+		}
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		fail_msg("the sandboxed child died of signal %d", WTERMSIG(st));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* Keys of a version or cipher not ours make no layer. */
 static void
 bad_keys(void **state)
@@ -555,6 +674,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sandboxed),
 		cmocka_unit_test(t13_aes128_tickets_read),
 		cmocka_unit_test(t13_aes128_tickets_ours),
 		cmocka_unit_test(t13_aes256),
