@@ -241,7 +241,7 @@ int	 stream_info_valid(const void *, size_t);
 struct stream_move {
 	uint64_t	 session;
 	uint64_t	 offset;
-	uint32_t	 tls;		/* 1: a TLS connection (MOVED_TLS) */
+	uint32_t	 tls;		/* 1: TLS (then MOVED_TLS) */
 	uint32_t	 pad;
 	char		 target[SC_TARGET_LEN];	/* sc-ctl show streams */
 };
@@ -269,7 +269,7 @@ struct stream_moved_tls {
 	uint64_t		 session;
 	struct tls_rec_keys	 keys;
 };
-int	 stream_moved_tls_valid(const void *, size_t);	/* keys of ours */
+int	 stream_moved_tls_valid(const void *, size_t);	/* our keys */
 
 /*
  * A long answer of known length on a keep-alive connection: proxyd

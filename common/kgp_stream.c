@@ -569,8 +569,8 @@ stream_writecb(struct bufferevent *bev, void *arg)
 		if (s->rec != NULL && !(s->flags & S_REC_CLOSE)) {
 			/* the TLS connection's end first; back here after */
 			s->flags |= S_REC_CLOSE;
-			if (tls_rec_close(s->rec, bufferevent_get_output(bev)) ==
-			    0)
+			if (tls_rec_close(s->rec,
+			    bufferevent_get_output(bev)) == 0)
 				return;
 		}
 		s->flags |= S_SHUT_WR;

@@ -46,7 +46,7 @@
 #define REC_EXPLICIT	8		/* TLS 1.2 GCM's explicit nonce */
 #define REC_MAX13	(TLS_REC_PLAINMAX + 256)	/* RFC 8446 5.2 */
 #define REC_MAX12	(TLS_REC_PLAINMAX + 2048)	/* RFC 5246 6.2.3 */
-#define HS_MAX		(64 * 1024)	/* a post-handshake message, at most */
+#define HS_MAX		(64 * 1024)	/* a post-handshake message */
 
 #define CT_ALERT	21
 #define CT_HANDSHAKE	22

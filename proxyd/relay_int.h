@@ -149,8 +149,8 @@ struct stream {
 	TAILQ_ENTRY(stream)	 lentry;	/* on lending, while u.lent */
 	struct event		*move_ev;	/* a young tunnel's move; a TLS
 						   move's drained socket */
-	int			 move_tls;	/* the move is of TLS to the app */
-	char			*url_bound;	/* a bound request's whole URL */
+	int			 move_tls;	/* the move is of TLS */
+	char			*url_bound;	/* a bound request's URL */
 	char			*bound;		/* "https://host:port": the
 						   stream's requests are to it,
 						   in origin form (a warm-up's

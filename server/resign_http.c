@@ -396,7 +396,7 @@ resign_warm_answer(struct resign *r)
 	r->rp = RP_NONE;
 	if (n > 0 && r->resp->status == 204 && !r->s_eof) {
 		evbuffer_drain(sin, n);
-		/* bound: the requests for the CONNECT's origin in origin form */
+		/* bound: requests for the CONNECT's origin in origin form */
 		r->bound = http_head_get(r->resp, HTTP_BIND_FIELD) != NULL;
 	} else {
 		log_debug("tunnel %s: %s: no warm-up for %s (an older sc?): "
@@ -443,8 +443,8 @@ resign_bound_target(struct resign *r, const char *url, char *buf,
 	struct http_url	 u;
 
 	if (http_parse_url(url, &u) == -1 || !u.tls ||
-	    strcasecmp(u.auth.host, r->host) != 0 || u.auth.portnum != r->port ||
-	    http_head_get(r->req, "Host") == NULL || u.path[0] != '/')
+	    strcasecmp(u.auth.host, r->host) != 0 ||
+	    u.auth.portnum != r->port || http_head_get(r->req, "Host") == NULL || u.path[0] != '/')
 		return (-1);
 	if (strlcpy(buf, u.path, len) >= len)
 		return (-1);
