@@ -15,6 +15,9 @@
 # - after the hand-over, on the same connection: 16 MiB down, 4 MiB up
 #   and a chunked answer, digests equal (kgpd's records both ways, its
 #   flow control across many records);
+# - the app closing its connection after the hand-over, in the middle of
+#   an answer: the browser gets what the app sent, then its connection
+#   ends (curl's exit 18), and the next connection is served;
 # - the browser closing its connection ends the stream cleanly (the
 #   next connection works), and nothing of the above needs -vv.
 . "$(dirname "$0")/lib.sh"
@@ -102,6 +105,16 @@ got=$(json_get 'j["sha256"]' <"$TMP/sink")
 [ "$got" = "$want" ] || fail "4 MiB up after the hand-over: the app got $got"
 rm -f "$TMP/big" "$TMP/up"
 ok "on one handed-over connection: 16 MiB down, a chunked answer, 4 MiB up, digests equal"
+
+# the app closes a handed-over connection in the middle of an answer
+browse --cacert "$TMP/ca.pem" -o "$TMP/pre" "$URL/text/pre" \
+    -o "$TMP/cut" "$URL/cut/100000?seed=2&after=40000" 2>"$TMP/cut.err"
+rc=$?
+[ "$rc" = 18 ] || fail "an answer the app cut: curl exit $rc, want 18: $(cat "$TMP/cut.err")"
+[ "$(cat "$TMP/pre")" = "response pre" ] || fail "before the cut: $(cat "$TMP/pre")"
+[ "$(stat -c %s "$TMP/cut")" = 40000 ] ||
+    fail "the cut answer: $(stat -c %s "$TMP/cut") bytes, want the 40000 the app sent"
+ok "the app closing a handed-over connection mid-answer: the browser gets its 40000 bytes, then the end (curl 18)"
 
 out=$(browse --cacert "$TMP/ca.pem" "$URL/text/after") || fail "after: $out"
 [ "$out" = "response after" ] || fail "after: '$out'"
