@@ -140,6 +140,16 @@ struct http_url {
  */
 #define HTTP_WARM_FIELD		"Sc-Warm"
 #define HTTP_WARM_ANSWER	"HTTP/1.1 204 Warming up\r\n\r\n"
+/*
+ * A warm-up with HTTP_BIND_FIELD ("1") asks proxyd to bind the stream
+ * to the warm-up's https:// origin: answered HTTP_BIND_ANSWER, the
+ * stream's requests then come to that origin alone, in origin form,
+ * exactly as the app is to read them (the entry proxy's route_head()),
+ * so that proxyd may hand the app's TLS connection to kgpd (relay_move.c
+ * move_tls_start()).  An older sc answers HTTP_WARM_ANSWER: not bound.
+ */
+#define HTTP_BIND_FIELD		"Sc-Bind"
+#define HTTP_BIND_ANSWER	"HTTP/1.1 204 Warming up\r\nSc-Bind: 1\r\n\r\n"
 
 enum http_body {
 	HTTP_BODY_NONE,

@@ -194,7 +194,21 @@ stream_move_valid(const void *p, size_t len)
 	if (len != sizeof(m))
 		return (-1);
 	memcpy(&m, p, sizeof(m));
-	return (FIELD_STR(m.target) ? 0 : -1);
+	return (FIELD_STR(m.target) && m.tls <= 1 ? 0 : -1);
+}
+
+int
+stream_moved_tls_valid(const void *p, size_t len)
+{
+	struct stream_moved_tls	 m;
+	int			 r;
+
+	if (len < sizeof(m) || len - sizeof(m) > SC_TLS_LEFT_MAX)
+		return (-1);
+	memcpy(&m, p, sizeof(m));
+	r = tls_rec_check(&m.keys);
+	explicit_bzero(&m, sizeof(m));
+	return (r);
 }
 
 int

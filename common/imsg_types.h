@@ -18,8 +18,9 @@
 #include <stdint.h>
 
 #include "kgp.h"		/* KGP_CC_NAMELEN */
+#include "tls_rec.h"		/* struct tls_rec_keys */
 
-#define SC_IMSG_VERSION		16
+#define SC_IMSG_VERSION		17
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -107,6 +108,8 @@ enum imsg_type {
 	IMSG_STREAM_LEND = 604,	/* proxyd -> kgpd: fd = the app's socket; */
 				/* struct stream_lend */
 	IMSG_STREAM_LENT = 605,	/* kgpd -> proxyd: struct stream_lent */
+	IMSG_STREAM_MOVED_TLS = 606, /* proxyd -> kgpd: struct */
+				/* stream_moved_tls, then ciphertext */
 
 	/*
 	 * --pac: proxyd asks the PAC process (pacd) through the controller,
@@ -238,6 +241,8 @@ int	 stream_info_valid(const void *, size_t);
 struct stream_move {
 	uint64_t	 session;
 	uint64_t	 offset;
+	uint32_t	 tls;		/* 1: TLS (then MOVED_TLS) */
+	uint32_t	 pad;
 	char		 target[SC_TARGET_LEN];	/* sc-ctl show streams */
 };
 int	 stream_move_valid(const void *, size_t);	/* target ended */
@@ -248,6 +253,23 @@ struct stream_moved {
 	uint32_t	 pad;
 };
 int	 stream_moved_valid(const void *, size_t);	/* ok: 0 or 1 */
+
+/*
+ * A resigned stream's TLS connection to its app moves the same way
+ * (MOVE with tls = 1), with what kgpd needs to carry its application
+ * data (common/tls_rec.h): MOVED_TLS instead of MOVED, once proxyd has
+ * written the app the last bytes kgpd sent it, gives the record keys of
+ * both directions and their record numbers, then the bytes proxyd read
+ * from the app's socket and OpenSSL did not (at most SC_TLS_LEFT_MAX).
+ * kgpd reads the app's socket only from then on.
+ */
+#define SC_TLS_LEFT_MAX	16000
+
+struct stream_moved_tls {
+	uint64_t		 session;
+	struct tls_rec_keys	 keys;
+};
+int	 stream_moved_tls_valid(const void *, size_t);	/* our keys */
 
 /*
  * A long answer of known length on a keep-alive connection: proxyd

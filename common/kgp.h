@@ -149,6 +149,7 @@ const char *kgp_code_name(uint16_t);
 struct event_base;
 struct bufferevent;
 struct kgp_tls;		/* kgp_tls.h */
+struct tls_rec;		/* tls_rec.h */
 struct kgp_conn;
 
 #define KGP_ROLE_CLIENT	1
@@ -309,6 +310,10 @@ int		 kgp_conn_hello_again(struct kgp_conn *);
 int		 kgp_conn_stream_move(struct kgp_conn *, uint32_t, int,
 		    uint64_t);
 int		 kgp_conn_stream_moved(struct kgp_conn *, uint32_t, int);
+int		 kgp_conn_stream_move_tls(struct kgp_conn *, uint32_t, int,
+		    uint64_t);
+int		 kgp_conn_stream_moved_tls(struct kgp_conn *, uint32_t,
+		    struct tls_rec *, const void *, size_t);
 void		 kgp_conn_stream_moves_abort(struct kgp_conn *);
 int		 kgp_conn_stream_lend(struct kgp_conn *, uint32_t, int,
 		    uint64_t, uint64_t);

@@ -53,10 +53,13 @@ enum conn_state {
 #define S_MOVE_READ	0x80	/* ... reading the new socket */
 #define S_MOVE_WRITE	0x100	/* ... the old one's reader is done */
 #define S_LOCAL		0x200	/* in-process: a bufferevent pair, no socket */
+#define S_REC_WAIT	0x400	/* TLS move: no reading before its keys */
+#define S_REC_CLOSE	0x800	/* close_notify queued */
 
 /* a move under way: the new socket, and where the old one's bytes end */
 struct stream_move {
 	int			 fd;		/* -1 once the stream reads it */
+	int			 tls;		/* TLS records */
 	uint64_t		 offset;
 };
 
@@ -98,6 +101,9 @@ struct kgp_stream {
 	char			*label;		/* what the owner calls it */
 	struct stream_move	*move;		/* while S_MOVING */
 	struct stream_lend	*lend;		/* while a socket is lent */
+	struct tls_rec		*rec;		/* its TLS record layer */
+	struct evbuffer		*rec_in;	/* read, not opened */
+	uint64_t		 rec_owed;	/* sealed, not credited */
 };
 
 RB_HEAD(stream_tree, kgp_stream);

@@ -38,6 +38,17 @@
  * (kgp_conn_stream_moved).  Nothing is lost, duplicated or reordered,
  * and the peer sees one stream throughout.
  *
+ * A move may be of a TLS connection whose handshake the old socket's
+ * reader made (kgp_conn_stream_move_tls): the stream then carries the
+ * connection's application data, its records sealed and opened here
+ * (tls_rec.c) with the keys the owner gives once the old reader is done
+ * (kgp_conn_stream_moved_tls), with what that reader had read of the
+ * connection and not opened.  The new socket is not read before.  Its
+ * close_notify or EOF is the local EOF, a record that does not open
+ * resets the stream (logged); the peer's FIN is a close_notify before
+ * the socket's shutdown.  Credit goes back as sealed bytes leave, as
+ * many as were sealed in all.
+ *
  * Lends: the owner may have a stream read a number of bytes from
  * another socket, once its own has brought an agreed count, and then go
  * back to its own (kgp_conn_stream_lend), as kgpd does when proxyd
@@ -66,12 +77,15 @@
 #include "evread.h"
 #include "log.h"
 #include "kgp_conn_int.h"
+#include "tls_rec.h"
 
 static void	stream_pump(struct kgp_stream *);
 static void	stream_read(int, short, void *);
 static void	stream_writecb(struct bufferevent *, void *);
 static void	stream_eventcb(struct bufferevent *, short, void *);
 static void	stream_consumed(struct kgp_stream *, size_t);
+static int	stream_move_start(struct kgp_conn *, uint32_t, int, uint64_t,
+		    int);
 static int	stream_move_check(struct kgp_stream *, int);
 static void	stream_move_end(struct kgp_stream *);
 static void	stream_lend_read(struct kgp_stream *);
@@ -93,6 +107,9 @@ static void	stream_grant(struct kgp_stream *, uint32_t);
 static int	stream_open_local(struct kgp_conn *, uint32_t, const char *);
 static void	stream_refused(struct kgp_stream *, uint16_t, const char *);
 static void	stream_deliver_local(struct kgp_stream *, struct evbuffer *);
+static void	stream_rec_read(struct kgp_stream *);
+static int	stream_rec_open(struct kgp_stream *);
+static void	stream_rec_ready(struct kgp_stream *);
 
 /* windows granted above the announced ones, by every connection here */
 static size_t	proc_windows;
@@ -214,6 +231,9 @@ stream_free(struct kgp_stream *s)
 			close(s->move->fd);
 		free(s->move);
 	}
+	tls_rec_free(s->rec);
+	if (s->rec_in != NULL)
+		evbuffer_free(s->rec_in);
 	free(s->label);
 	free(s);
 	conn_goaway_check(c);
@@ -258,6 +278,8 @@ static void
 stream_read_on(struct kgp_stream *s)
 {
 	s->flags &= ~S_READ_OFF;
+	if (s->flags & S_REC_WAIT)
+		return;		/* stream_rec_ready() turns it on */
 	if (s->flags & S_LOCAL)
 		bufferevent_enable(s->bev, EV_READ);
 	else
@@ -488,6 +510,14 @@ stream_read(int fd, short events, void *arg)
 		stream_lend_read(s);
 		return;
 	}
+	if (s->flags & S_REC_WAIT) {
+		event_del(s->ev_read);
+		return;
+	}
+	if (s->rec != NULL) {
+		stream_rec_read(s);
+		return;
+	}
 	/* the old socket of a move: has it brought all it had to? */
 	moving = (s->flags & (S_MOVING | S_MOVE_READ)) == S_MOVING;
 	switch (stream_take(s)) {
@@ -536,6 +566,13 @@ stream_writecb(struct bufferevent *bev, void *arg)
 		return;
 	if ((s->flags & (S_FIN_RCVD | S_SHUT_WR)) == S_FIN_RCVD &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		if (s->rec != NULL && !(s->flags & S_REC_CLOSE)) {
+			/* the TLS connection's end first; back here after */
+			s->flags |= S_REC_CLOSE;
+			if (tls_rec_close(s->rec,
+			    bufferevent_get_output(bev)) == 0)
+				return;
+		}
 		s->flags |= S_SHUT_WR;
 		if (s->flags & S_LOCAL)
 			bufferevent_flush(bev, EV_WRITE, BEV_FINISHED);
@@ -566,7 +603,20 @@ static void
 stream_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     void *arg)
 {
-	stream_consumed(arg, info->n_deleted);
+	struct kgp_stream	*s = arg;
+	uint64_t		 n = info->n_deleted;
+
+	if (s->rec != NULL) {
+		/*
+		 * Records left: as many bytes of credit as left (the
+		 * records are longer than what they carry), and all that
+		 * was sealed once none waits, so that the total is exact.
+		 */
+		if (n > s->rec_owed || evbuffer_get_length(buf) == 0)
+			n = s->rec_owed;
+		s->rec_owed -= n;
+	}
+	stream_consumed(s, n);
 }
 
 /*
@@ -888,6 +938,24 @@ int
 kgp_conn_stream_move(struct kgp_conn *c, uint32_t id, int fd,
     uint64_t offset)
 {
+	return (stream_move_start(c, id, fd, offset, 0));
+}
+
+/*
+ * The same for a TLS connection (see "Moves" above): the new socket is
+ * read once kgp_conn_stream_moved_tls() gave its keys.
+ */
+int
+kgp_conn_stream_move_tls(struct kgp_conn *c, uint32_t id, int fd,
+    uint64_t offset)
+{
+	return (stream_move_start(c, id, fd, offset, 1));
+}
+
+static int
+stream_move_start(struct kgp_conn *c, uint32_t id, int fd, uint64_t offset,
+    int tls)
+{
 	struct kgp_stream	*s, key;
 
 	key.id = id;
@@ -905,6 +973,7 @@ kgp_conn_stream_move(struct kgp_conn *c, uint32_t id, int fd,
 	}
 	s->move->fd = fd;
 	s->move->offset = offset;
+	s->move->tls = tls;
 	s->flags |= S_MOVING;
 	/* bytes for the local side wait for the new socket */
 	bufferevent_disable(s->bev, EV_WRITE);
@@ -925,13 +994,66 @@ kgp_conn_stream_moved(struct kgp_conn *c, uint32_t id, int ok)
 	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL ||
 	    (s->flags & (S_MOVING | S_MOVE_WRITE)) != S_MOVING)
 		return (-1);
-	if (!ok) {
+	if (!ok || s->move->tls) {
+		/* a TLS connection's bytes cannot go on without keys */
 		stream_reset(s, KGP_E_RESET);
 		return (0);
 	}
 	s->flags |= S_MOVE_WRITE;
 	if (s->flags & S_MOVE_READ)
 		stream_move_end(s);
+	return (0);
+}
+
+/*
+ * The old socket's reader of a TLS move has passed on everything (as
+ * kgp_conn_stream_moved(), ok) and gives the connection's record layer
+ * (the stream owns it from here, whatever happens) and the len bytes it
+ * had read of the connection and not opened.  What waits for the local
+ * side is plaintext yet: sealed now.  Returns -1 when no such stream is
+ * moving so (rec freed); a stream that cannot go on is reset.
+ */
+int
+kgp_conn_stream_moved_tls(struct kgp_conn *c, uint32_t id,
+    struct tls_rec *rec, const void *left, size_t len)
+{
+	struct kgp_stream	*s, key;
+	struct evbuffer		*out, *plain;
+	size_t			 n;
+
+	key.id = id;
+	if ((s = RB_FIND(stream_tree, &c->streams, &key)) == NULL ||
+	    (s->flags & (S_MOVING | S_MOVE_WRITE)) != S_MOVING ||
+	    !s->move->tls) {
+		tls_rec_free(rec);
+		return (-1);
+	}
+	s->rec = rec;
+	out = bufferevent_get_output(s->bev);
+	if ((s->rec_in = evbuffer_new()) == NULL ||
+	    (plain = evbuffer_new()) == NULL) {
+		log_warnx("stream %u: out of memory", id);
+		stream_reset(s, KGP_E_INTERNAL);
+		return (0);
+	}
+	/* the plaintext out (no credit: rec_owed is 0), sealed back in */
+	evbuffer_add_buffer(plain, out);
+	n = evbuffer_get_length(plain);
+	if (evbuffer_add(s->rec_in, left, len) == -1 || (n > 0 &&
+	    tls_rec_seal(rec, evbuffer_pullup(plain, n), n, out) == -1)) {
+		evbuffer_free(plain);
+		log_warnx("stream %u: cannot take the TLS connection", id);
+		stream_reset(s, KGP_E_INTERNAL);
+		return (0);
+	}
+	evbuffer_free(plain);
+	s->rec_owed = n;
+	s->flags |= S_MOVE_WRITE;
+	log_debug2("stream %u: TLS records sealed and opened here", id);
+	if (s->flags & S_MOVE_READ) {
+		stream_rec_ready(s);
+		stream_move_end(s);
+	}
 	return (0);
 }
 
@@ -976,14 +1098,19 @@ stream_move_check(struct kgp_stream *s, int eof)
 	}
 	close(oldfd);
 	stream_sockopts(m->fd);
+	if (m->tls && s->rec == NULL)
+		s->flags |= S_REC_WAIT;
 	stream_read_fd(s, m->fd);
 	m->fd = -1;
 	s->flags |= S_MOVE_READ;
 	log_debug2("stream %u: reading its new socket", s->id);
 	if (s->conn->cb.switched != NULL)
 		s->conn->cb.switched(s->conn, s->id, 1, s->conn->arg);
-	if (s->flags & S_MOVE_WRITE)
+	if (s->flags & S_MOVE_WRITE) {
+		if (s->rec != NULL)
+			stream_rec_ready(s);
 		stream_move_end(s);
+	}
 	return (0);
 }
 
@@ -995,7 +1122,9 @@ stream_move_end(struct kgp_stream *s)
 	s->move = NULL;
 	s->flags &= ~(S_MOVING | S_MOVE_READ | S_MOVE_WRITE);
 	/* a FIN that reached the old socket goes on to the new one */
-	if (s->flags & S_SHUT_WR)
+	if ((s->flags & S_SHUT_WR) && s->rec != NULL)
+		s->flags &= ~S_SHUT_WR;		/* close_notify first */
+	else if (s->flags & S_SHUT_WR)
 		shutdown(bufferevent_getfd(s->bev), SHUT_WR);
 	bufferevent_enable(s->bev, EV_WRITE);
 	stream_writecb(s->bev, s);
@@ -1346,6 +1475,21 @@ conn_deliver(struct kgp_conn *c)
 		return;
 	}
 	len = evbuffer_get_length(c->pend);
+	if (s->rec != NULL) {
+		/* sealed into records; credit as they leave (drained) */
+		c->pend_loose = 0;
+		if (tls_rec_seal(s->rec, evbuffer_pullup(c->pend, len), len,
+		    bufferevent_get_output(s->bev)) == -1) {
+			evbuffer_drain(c->pend, len);
+			log_warnx("stream %u: %s", s->id,
+			    tls_rec_error(s->rec));
+			stream_reset(s, KGP_E_INTERNAL);
+			return;
+		}
+		evbuffer_drain(c->pend, len);
+		s->rec_owed += len;
+		return;
+	}
 	/* in blocks of their own size: what waits is moved, not copied */
 	n = c->pend_loose == 0 ? bev_write_move(s->bev, c->pend, len) :
 	    bev_write_now(s->bev, c->pend, len);
@@ -1434,6 +1578,91 @@ conn_on_stream_frame(struct kgp_conn *c, const struct kgp_frame *f)
 	}
 	return (conn_abort(c, KGP_E_PROTOCOL, "unexpected %s",
 	    kgp_type_name(f->type)));
+}
+
+/*
+ * A TLS move has its keys and reads its new socket: what the old reader
+ * had read of the connection is opened first, then the socket is read.
+ */
+static void
+stream_rec_ready(struct kgp_stream *s)
+{
+	s->flags &= ~S_REC_WAIT;
+	if (stream_rec_open(s) == -1)
+		return;
+	if (s->flags & S_LOCAL_EOF)
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		stream_pump(s);
+	else if (!(s->flags & S_READ_OFF))
+		event_add(s->ev_read, NULL);
+}
+
+/*
+ * The records whole in rec_in, opened into the stream's input (what
+ * stream_pump sends as credit allows); a KeyUpdate's answer goes out.
+ * Returns 0, or -1 when the stream was reset or ended its reading.
+ */
+static int
+stream_rec_open(struct kgp_stream *s)
+{
+	switch (tls_rec_open(s->rec, s->rec_in, bufferevent_get_input(s->bev),
+	    bufferevent_get_output(s->bev))) {
+	case TLS_REC_OK:
+		return (0);
+	case TLS_REC_EOF:
+		log_debug2("stream %u: close_notify", s->id);
+		stream_local_eof(s);
+		return (-1);
+	default:
+		log_warnx("stream %u: TLS from the app: %s", s->id,
+		    tls_rec_error(s->rec));
+		stream_reset(s, KGP_E_RESET);
+		return (-1);
+	}
+}
+
+/*
+ * A read turn of a TLS stream, whose input is empty: a read of the
+ * socket, its records opened into the input, and on.  An EOF without
+ * close_notify is an EOF all the same (a truncation the app's end made).
+ */
+static void
+stream_rec_read(struct kgp_stream *s)
+{
+	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec	 vec;
+	ssize_t			 n;
+
+	/* read(2) alone: kgpd's sandbox has no FIONREAD for evbuffer_read */
+	if (evbuffer_reserve_space(s->rec_in, STREAM_READ_HIGH, &vec, 1) !=
+	    1) {
+		log_warnx("stream %u: out of memory", s->id);
+		stream_reset(s, KGP_E_INTERNAL);
+		return;
+	}
+	if ((n = read(event_get_fd(s->ev_read), vec.iov_base,
+	    vec.iov_len)) > 0) {
+		vec.iov_len = n;
+		evbuffer_commit_space(s->rec_in, &vec, 1);
+	}
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_debug("stream %u: read: %s", s->id, strerror(errno));
+		stream_reset(s, KGP_E_RESET);
+		return;
+	}
+	if (stream_rec_open(s) == -1)
+		return;
+	if (n == 0) {
+		if (evbuffer_get_length(s->rec_in) > 0)
+			log_debug("stream %u: EOF inside a TLS record", s->id);
+		stream_local_eof(s);
+		return;
+	}
+	if (evbuffer_get_length(in) > 0)
+		stream_pump(s);
 }
 
 /* Read fd from now on (the read event follows it, if it is wanted). */

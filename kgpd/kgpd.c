@@ -40,6 +40,7 @@ static int	kgpd_peer_fd(struct imsgev *, struct imsg *);
 static void	kgpd_main_gone(struct imsgev *);
 static int	kgpd_move(struct imsgev *, struct imsg *);
 static int	kgpd_moved(struct imsgev *, struct imsg *);
+static int	kgpd_moved_tls(struct imsgev *, struct imsg *);
 static int	kgpd_lend(struct imsgev *, struct imsg *);
 static int	kgpd_break(struct imsgev *, struct imsg *);
 static void	kgpd_proxyd_gone(struct imsgev *);
@@ -83,6 +84,9 @@ static const struct imsgev_msg kgpd_msgs_proxyd[] = {
 	    IMSGEV_FDOPT, stream_move_valid, kgpd_move },
 	{ IMSGEV_TYPE(IMSG_STREAM_MOVED), IMSGEV_SIZE(struct stream_moved),
 	    0, stream_moved_valid, kgpd_moved },
+	{ IMSGEV_TYPE(IMSG_STREAM_MOVED_TLS), sizeof(struct stream_moved_tls),
+	    sizeof(struct stream_moved_tls) + SC_TLS_LEFT_MAX, 0,
+	    stream_moved_tls_valid, kgpd_moved_tls },
 	{ IMSGEV_TYPE(IMSG_STREAM_LEND), IMSGEV_SIZE(struct stream_lend),
 	    IMSGEV_FDOPT, NULL, kgpd_lend },
 	IMSGEV_END
@@ -909,7 +913,8 @@ kgpd_move(struct imsgev *iev, struct imsg *imsg)
 		close(nfd);
 		log_debug("stream %u: gone before its move", id);
 		kgpd_send_switched(id, mv.session, 0);
-	} else if (kgp_conn_stream_move(c, id, nfd, mv.offset) == -1) {
+	} else if ((mv.tls ? kgp_conn_stream_move_tls(c, id, nfd, mv.offset) :
+	    kgp_conn_stream_move(c, id, nfd, mv.offset)) == -1) {
 		log_debug("stream %u: not moved", id);
 		kgpd_send_switched(id, mv.session, 0);
 	} else
@@ -928,6 +933,43 @@ kgpd_moved(struct imsgev *iev, struct imsg *imsg)
 	    kgp_conn_stream_moved(c, imsg->hdr.peerid, md.ok) == -1)
 		log_debug("stream %u: gone before its move ended",
 		    imsg->hdr.peerid);
+	return (IMSGEV_OK);
+}
+
+/*
+ * A TLS move's end: the record keys (checked by the validator) make the
+ * stream's record layer, and the ciphertext after them is what proxyd
+ * had read of the app.  The keys are wiped here once the layer has them.
+ */
+static int
+kgpd_moved_tls(struct imsgev *iev, struct imsg *imsg)
+{
+	struct stream_moved_tls	 md;
+	struct kgp_conn		*c;
+	struct tls_rec		*rec;
+	size_t			 len = imsg->hdr.len - IMSG_HEADER_SIZE;
+	uint32_t		 id = imsg->hdr.peerid;
+
+	memcpy(&md, imsg->data, sizeof(md));
+	rec = tls_rec_new(&md.keys);
+	explicit_bzero(&md.keys, sizeof(md.keys));
+	explicit_bzero(imsg->data, sizeof(md));
+	if ((c = kgpd_session(md.session)) == NULL) {
+		tls_rec_free(rec);
+		log_debug("stream %u: gone before its move ended", id);
+		return (IMSGEV_OK);
+	}
+	if (rec == NULL) {
+		log_warnx("stream %u: cannot take its TLS keys", id);
+		kgp_conn_stream_moved(c, id, 0);
+		return (IMSGEV_OK);
+	}
+	if (kgp_conn_stream_moved_tls(c, id, rec,
+	    (const uint8_t *)imsg->data + sizeof(md), len - sizeof(md)) == -1)
+		log_debug("stream %u: gone before its move ended", id);
+	else
+		log_debug("stream %u: TLS connection to the app taken over",
+		    id);
 	return (IMSGEV_OK);
 }
 

@@ -428,6 +428,8 @@ stream_free_cb(evutil_socket_t fd, short event, void *arg)
 	free(s->peer);
 	free(s->url);
 	free(s->u.host);
+	free(s->bound);
+	free(s->url_bound);
 	free(s);
 }
 

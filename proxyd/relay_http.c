@@ -36,7 +36,8 @@ static void	 response_head(struct stream *);
 static void	 write_fields(struct evbuffer *, const struct http_head *);
 static int	 write_rules(struct evbuffer *, const struct http_head *);
 static const struct header_rule *head_rules(const struct http_head *, int *);
-static int	 warm_start(struct stream *, const char *);
+static int	 warm_start(struct stream *, const char *, int);
+static int	 bound_url(struct stream *, const char *, struct http_url *);
 
 /*
  * Exchanges: one at a time, the stream kept between them or not.
@@ -113,6 +114,8 @@ exchange_done(struct stream *s)
 	/* a pipelined request may be waiting already */
 	if (evbuffer_get_length(bufferevent_get_input(s->cbev)) > 0)
 		request_head(s);
+	else if (s->bound != NULL)
+		move_tls_start(s);	/* kgpd carries the rest, maybe */
 }
 
 /*
@@ -216,15 +219,19 @@ request_start(struct stream *s)
 	if (strcmp(h->method, "OPTIONS") == 0 && strcmp(h->target, "*") == 0 &&
 	    (warm = http_head_get(h, HTTP_WARM_FIELD)) != NULL &&
 	    !s->want_upgrade && s->rq_body == HTTP_BODY_NONE &&
-	    warm_start(s, warm) == 0)
+	    warm_start(s, warm, http_head_get(h, HTTP_BIND_FIELD) != NULL) ==
+	    0)
 		return;
-	if (h->target[0] == '/' || strcmp(h->target, "*") == 0) {
+	if (h->target[0] == '/' && s->bound != NULL) {
+		/* a bound stream's: to its origin */
+		if (bound_url(s, h->target, &url) == -1)
+			return;
+	} else if (h->target[0] == '/' || strcmp(h->target, "*") == 0) {
 		s->client_keep = 0;
 		send_error(s, 400, "proxyd: this is a proxy: the request "
 		    "needs an absolute URL (http://host/path, or https://)");
 		return;
-	}
-	if (http_parse_url(h->target, &url) == -1) {
+	} else if (http_parse_url(h->target, &url) == -1) {
 		s->client_keep = 0;
 		send_error(s, 400, "proxyd: bad URL: %s", url.auth.errstr);
 		return;
@@ -276,6 +283,27 @@ request_start(struct stream *s)
 }
 
 /*
+ * An origin-form request on a bound stream: the URL of its origin and
+ * target, in *url (whose strings point into s->url_bound).  -1: answered.
+ */
+static int
+bound_url(struct stream *s, const char *target, struct http_url *url)
+{
+	free(s->url_bound);
+	if (asprintf(&s->url_bound, "%s%s", s->bound, target) == -1) {
+		s->url_bound = NULL;
+		send_error(s, 502, "proxyd: out of memory");
+		return (-1);
+	}
+	if (http_parse_url(s->url_bound, url) == -1) {
+		s->client_keep = 0;
+		send_error(s, 400, "proxyd: bad URL: %s", url->auth.errstr);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * A warm-up (the entry proxy's, sent when a browser's TLS begins there,
  * before its first request): "OPTIONS *" with the field HTTP_WARM_FIELD
  * naming the URL the first request is likely to: answered at once with
@@ -285,17 +313,25 @@ request_start(struct stream *s)
  * closed after PROXYD_WARM_MS.  -1: not a URL (the caller answers 400).
  */
 static int
-warm_start(struct stream *s, const char *target)
+warm_start(struct stream *s, const char *target, int bind)
 {
 	struct http_url	 url;
+	const char	*answer = HTTP_WARM_ANSWER;
 
 	if (http_parse_url(target, &url) == -1)
 		return (-1);
 	if (pac_wait(s, url.auth.host, url.tls))
 		return (0);	/* back here with the answer */
 	log_debug("stream %u: warming up %s", s->id, target);
-	evbuffer_add(bufferevent_get_output(s->cbev), HTTP_WARM_ANSWER,
-	    strlen(HTTP_WARM_ANSWER));
+	/* bound: https:// only, once, and for kgpd's streams */
+	if (bind && url.tls && s->bound == NULL && env->hand_off &&
+	    !s->local && s->nreq == 0 &&
+	    asprintf(&s->bound, "https://%.*s", (int)url.authlen,
+	    url.authority) != -1) {
+		answer = HTTP_BIND_ANSWER;
+		log_debug("stream %u: bound to %s", s->id, s->bound);
+	}
+	evbuffer_add(bufferevent_get_output(s->cbev), answer, strlen(answer));
 	s->rq_state = RQ_DONE;
 	s->rs_state = RS_DONE;
 	exchange_reset(s);

@@ -84,6 +84,7 @@ enum via_state { VIA_NONE, VIA_TLS, VIA_CONNECT, VIA_SOCKS_METHOD,
 	VIA_SOCKS_AUTH, VIA_SOCKS_REPLY };
 
 struct up_tls;
+struct tls_rec_keys;
 
 /* the addresses a connect tries: held only while it runs */
 struct up_addrs {
@@ -124,6 +125,7 @@ struct upstream {
 	int			 https;		/* TLS once connected */
 	int			 tls;		/* bev is a TLS filter */
 	struct up_tls		*vtls;		/* the one to an https:// proxy */
+	struct up_tls		*atls;		/* the one to the app */
 	int			 tls_wait;	/* its handshake is under way */
 	char			 tls_err[160];	/* why TLS failed, "" */
 	int			 warm;		/* opened by a warm-up, unused */
@@ -145,7 +147,14 @@ struct stream {
 	int			 switched;	/* kgpd reads the app itself */
 	TAILQ_ENTRY(stream)	 mentry;	/* on moving, while move_sent */
 	TAILQ_ENTRY(stream)	 lentry;	/* on lending, while u.lent */
-	struct event		*move_ev;	/* a young tunnel's move */
+	struct event		*move_ev;	/* a young tunnel's move; a TLS
+						   move's drained socket */
+	int			 move_tls;	/* the move is of TLS */
+	char			*url_bound;	/* a bound request's URL */
+	char			*bound;		/* "https://host:port": the
+						   stream's requests are to it,
+						   in origin form (a warm-up's
+						   HTTP_BIND_FIELD) */
 	struct upstream		 u;
 
 	/* the exchange going on */
@@ -251,6 +260,8 @@ int	 up_tls_ca(const void *, size_t);
 int	 up_tls_config(int);
 int	 up_tls_start(struct stream *, int);
 int	 up_tls_send(struct stream *, const void *, size_t);
+int	 up_tls_export(struct stream *, struct tls_rec_keys *,
+	    struct evbuffer **, const char **);
 void	 up_tls_shutdown(void);
 
 /* relay_move.c */
@@ -272,6 +283,7 @@ void	 tunnel_move(struct stream *, struct bufferevent *,
 	    struct bufferevent *);
 void	 tunnel_check(struct stream *);
 void	 move_soon(struct stream *);
+void	 move_tls_start(struct stream *);
 void	 move_send(struct stream *);
 void	 move_finish(struct stream *);
 void	 move_cancel(struct stream *);

@@ -6,6 +6,9 @@
  * 101) that lasts moves to kgpd, which then carries its bytes alone; the
  * rest of a long answer is lent to kgpd or spliced by the kernel.
  *
+ * A kept-alive TLS connection to the app on a stream bound to it moves
+ * too, with its record keys (move_tls_start()).
+ *
  * Below the other relay files: it calls none of them but to end a stream
  * (relay.c) and to say that a lent or spliced body is through
  * (exchange_done, relay_http.c).
@@ -16,6 +19,7 @@
 #include <sys/time.h>
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -28,6 +32,7 @@
 #include "proxyd.h"
 #include "relay_int.h"
 #include "splice.h"
+#include "tls_rec.h"
 
 static int	 response_lend(struct stream *);
 static void	 response_spliced(void *, int, size_t);
@@ -35,6 +40,11 @@ static void	 response_sent(struct stream *, int, uint64_t, int);
 static void	 move_timer(evutil_socket_t, short, void *);
 static void	 move_start(struct stream *);
 static void	 move_forget(struct stream *);
+static int	 move_fd(struct stream *);
+static void	 move_tls_drained(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
+static void	 move_tls_timer(evutil_socket_t, short, void *);
+static int	 move_tls_end(struct stream *);
 
 static struct streamlist	 moving = TAILQ_HEAD_INITIALIZER(moving);
 static struct streamlist	 lending = TAILQ_HEAD_INITIALIZER(lending);
@@ -561,8 +571,7 @@ move_send(struct stream *s)
 	if (evbuffer_get_length(in) > 0 ||
 	    evbuffer_get_length(bufferevent_get_output(s->cbev)) > 0)
 		return;		/* client_write comes back */
-	if ((fd = fcntl(bufferevent_getfd(s->u.bev), F_DUPFD_CLOEXEC, 0)) ==
-	    -1) {
+	if ((fd = fcntl(move_fd(s), F_DUPFD_CLOEXEC, 0)) == -1) {
 		log_warn("stream %u: cannot move", s->id);
 		move_cancel(s);
 		return;
@@ -570,6 +579,7 @@ move_send(struct stream *s)
 	memset(&m, 0, sizeof(m));
 	m.session = s->session;
 	m.offset = s->bytes_out;
+	m.tls = s->move_tls;
 	strlcpy(m.target, s->target, sizeof(m.target));
 	/* imsg owns fd from here: it is closed once sent */
 	if (imsg_compose_event(&env->iev_kgpd[s->kgpd], IMSG_STREAM_MOVE,
@@ -580,9 +590,22 @@ move_send(struct stream *s)
 	}
 	s->move_sent = 1;
 	TAILQ_INSERT_TAIL(&moving, s, mentry);
-	log_debug("stream %u: tunnel handed to kgpd after %llu bytes in, "
-	    "%llu out", s->id, (unsigned long long)s->bytes_in,
+	log_debug("stream %u: %s handed to kgpd after %llu bytes in, "
+	    "%llu out", s->id, s->move_tls ? "TLS connection" : "tunnel",
+	    (unsigned long long)s->bytes_in,
 	    (unsigned long long)s->bytes_out);
+}
+
+/* The app's socket: below the TLS filter, for a TLS move. */
+static int
+move_fd(struct stream *s)
+{
+	struct bufferevent	*under;
+
+	if (s->move_tls &&
+	    (under = bufferevent_get_underlying(s->u.bev)) != NULL)
+		return (bufferevent_getfd(under));
+	return (bufferevent_getfd(s->u.bev));
 }
 
 /*
@@ -626,6 +649,10 @@ move_finish(struct stream *s)
 	if (evbuffer_get_length(in) > 0 ||
 	    evbuffer_get_length(bufferevent_get_output(s->u.bev)) > 0)
 		return;		/* app_write comes back */
+	/* TLS: its records out of the socket's output too (drained) */
+	if (s->move_tls && evbuffer_get_length(bufferevent_get_output(
+	    bufferevent_get_underlying(s->u.bev))) > 0)
+		return;
 	move_end(s, 1);
 	stream_close(s);
 }
@@ -654,6 +681,8 @@ move_end(struct stream *s, int ok)
 	move_forget(s);
 	if (!sent)
 		return;
+	if (ok && s->move_tls && move_tls_end(s) == 0)
+		return;
 	memset(&m, 0, sizeof(m));
 	m.session = s->session;
 	m.ok = ok;
@@ -666,6 +695,13 @@ move_end(struct stream *s, int ok)
 void
 move_cancel(struct stream *s)
 {
+	if (s->move_tls) {
+		/* between requests: the stream ends, the browser's too */
+		log_debug("stream %u: TLS connection not handed over: a side "
+		    "closed", s->id);
+		stream_close(s);
+		return;
+	}
 	s->mode = M_TUNNEL;
 	s->u.rpaused = 0;
 	bufferevent_setwatermark(s->cbev, EV_WRITE, RELAY_WRITE_LOW, 0);
@@ -675,4 +711,135 @@ move_cancel(struct stream *s)
 	tunnel_move(s, s->cbev, s->u.bev);
 	if (s->mode == M_TUNNEL)
 		tunnel_move(s, s->u.bev, s->cbev);
+}
+
+/*
+ * A kept-alive TLS connection to the app, on a stream bound to it (its
+ * requests come in origin form, as the app is to read them: the entry
+ * proxy made them so), moves to kgpd between two exchanges, as a tunnel
+ * does (move_start()), when nothing of a request is left for proxyd to
+ * do: no header rules, no credentials to add, no request log (-vv), TLS
+ * straight to the app (an https:// upstream proxy's TLS stays here),
+ * the app's keys exportable (tls_keys.c), and the ciphertext it sent
+ * that OpenSSL has not read fits in a message.  kgpd then seals and
+ * opens the records itself (common/tls_rec.c): the requests of the
+ * connection cross one process less each way.  Once kgpd has switched,
+ * what the stream still sent is written to the app through OpenSSL,
+ * the records out of the socket's output too; then the keys, with the
+ * record numbers reached, go in IMSG_STREAM_MOVED_TLS.  A side that
+ * closes before the move is out ends the stream.
+ */
+void
+move_tls_start(struct stream *s)
+{
+	struct upstream		*u = &s->u;
+	struct tls_rec_keys	 k;
+	struct evbuffer		*left;
+	const char		*why;
+
+	if (s->bound == NULL || !env->hand_off || s->local ||
+	    env->iev_kgpd[s->kgpd].ibuf.fd == -1 || s->mode != M_HTTP ||
+	    u->bev == NULL || !u->tls || u->atls == NULL || u->via != NULL ||
+	    !u->reusable || u->eof || u->shut || u->sj != NULL || u->lent ||
+	    s->c_eof || s->c_shut || s->held != NULL ||
+	    evbuffer_get_length(bufferevent_get_input(s->cbev)) > 0 ||
+	    env->po.nreq > 0 || env->po.nresp > 0 || log_getverbose() > 1 ||
+	    proxyopt_auth_find(&env->po, u->host, atoi(u->port)) != NULL)
+		return;
+	if (up_tls_export(s, &k, &left, &why) == -1) {
+		log_debug("stream %u: TLS connection kept: %s", s->id, why);
+		return;
+	}
+	explicit_bzero(&k, sizeof(k));
+	if (evbuffer_get_length(left) > SC_TLS_LEFT_MAX)
+		return;
+	up_timer_stop(s);
+	s->mode = M_MOVING;
+	s->move_tls = 1;
+	/* reading the filter off stops the socket's reading too */
+	bufferevent_disable(u->bev, EV_READ);
+	u->rpaused = 0;
+	bufferevent_setwatermark(s->cbev, EV_WRITE, 0, 0);
+	bufferevent_setwatermark(u->bev, EV_WRITE, 0, 0);
+	if (evbuffer_add_cb(bufferevent_get_output(
+	    bufferevent_get_underlying(u->bev)), move_tls_drained, s) == NULL) {
+		stream_close(s);
+		return;
+	}
+	move_send(s);
+}
+
+/*
+ * The app's socket wrote what waited: once kgpd switched and the stream
+ * is done, the move may end, from the loop (not inside libevent's write).
+ */
+static void
+move_tls_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct stream	*s = arg;
+	struct timeval	 now = { 0, 0 };
+
+	if (info->n_deleted == 0 || evbuffer_get_length(buf) > 0 ||
+	    s->mode != M_MOVING || !s->move_sent || !s->switched || !s->c_eof)
+		return;
+	if (s->move_ev == NULL &&
+	    (s->move_ev = evtimer_new(env->base, move_tls_timer, s)) == NULL)
+		return;
+	evtimer_add(s->move_ev, &now);
+}
+
+static void
+move_tls_timer(evutil_socket_t fd, short event, void *arg)
+{
+	struct stream	*s = arg;
+
+	if (s->mode == M_MOVING && s->move_sent && s->switched && s->c_eof)
+		move_finish(s);
+}
+
+/*
+ * IMSG_STREAM_MOVED_TLS: the keys now (the record numbers after what
+ * proxyd wrote last), and the ciphertext OpenSSL did not read.  0, or
+ * -1: the caller sends MOVED, not ok (kgpd resets the stream).
+ */
+static int
+move_tls_end(struct stream *s)
+{
+	struct stream_moved_tls	 m;
+	struct evbuffer		*left, *msg;
+	const char		*why;
+	size_t			 n;
+	int			 r;
+
+	memset(&m, 0, sizeof(m));
+	m.session = s->session;
+	if (up_tls_export(s, &m.keys, &left, &why) == -1) {
+		log_warnx("stream %u: TLS connection not handed over: %s",
+		    s->id, why);
+		return (-1);
+	}
+	n = evbuffer_get_length(left);
+	if (n > SC_TLS_LEFT_MAX || (msg = evbuffer_new()) == NULL) {
+		explicit_bzero(&m, sizeof(m));
+		log_warnx("stream %u: TLS connection not handed over: %zu "
+		    "bytes of the app's", s->id, n);
+		return (-1);
+	}
+	evbuffer_add(msg, &m, sizeof(m));
+	evbuffer_add_buffer(msg, left);
+	explicit_bzero(&m, sizeof(m));
+	n = evbuffer_get_length(msg);
+	r = imsg_compose_event(&env->iev_kgpd[s->kgpd], IMSG_STREAM_MOVED_TLS,
+	    s->id, 0, -1, evbuffer_pullup(msg, n), n);
+	explicit_bzero(evbuffer_pullup(msg, n), n);
+	evbuffer_free(msg);
+	if (r == -1) {
+		log_warnx("stream %u: cannot end the move", s->id);
+		return (-1);
+	}
+	log_debug("stream %u: TLS connection to %s port %s handed to kgpd "
+	    "after %llu requests", s->id, s->u.host, s->u.port,
+	    (unsigned long long)s->nreq);
+	return (0);
 }

@@ -42,9 +42,12 @@
  * Sauce Connect 5 (forwarder): --cacert-file and --cacert-system turn
  * verification on for the proxy and the apps alike.
  *
- * Such a connection stays in proxyd: its bytes are not the socket's, so
- * it is never moved, lent or spliced to kgpd (relay_move.c); it is kept
- * alive for the next request to the same host, port and scheme.
+ * Such a connection's bytes are not the socket's, so it is never lent or
+ * spliced to kgpd (relay_move.c); it is kept alive for the next request
+ * to the same host, port and scheme.  But on a stream bound to the app
+ * (relay_http.c), the app's TLS connection moves to kgpd with its record
+ * keys (up_tls_export(), tls_keys.c), and kgpd carries its records
+ * itself from then on.
  *
  * Below relay_up.c (which starts it), above nothing of the relay.
  */
@@ -77,6 +80,8 @@
 #include "log.h"
 #include "proxyd.h"
 #include "relay_int.h"
+#include "tls_keys.h"
+#include "tls_rec.h"
 
 #define UP_TLS_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20"
 #define UP_TLS_GROUPS	"X25519:P-256:P-384"
@@ -287,6 +292,9 @@ up_tls_config(int verify)
 	    SSL_CTX_set1_groups_list(tls_ctx, UP_TLS_GROUPS) != 1)
 		goto fail;
 	SSL_CTX_set_options(tls_ctx, SSL_OP_NO_RENEGOTIATION);
+	/* the keys of a connection, for its move to kgpd (tls_keys.c) */
+	if (tls_keys_ctx(tls_ctx) == -1)
+		goto fail;
 	SSL_CTX_set_mode(tls_ctx, SSL_MODE_AUTO_RETRY);
 	SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_CLIENT |
 	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
@@ -410,6 +418,8 @@ up_tls_start(struct stream *s, int proxy)
 	u->tls = 1;
 	if (proxy)
 		u->vtls = t;
+	else
+		u->atls = t;
 	bufferevent_enable(f, EV_READ | EV_WRITE);
 	/* the ClientHello */
 	if ((r = up_tls_handshake(t)) == -1)
@@ -684,4 +694,35 @@ up_tls_shutdown(void)
 	freezero(tls_ca, tls_calen);
 	tls_ca = NULL;
 	tls_calen = 0;
+}
+
+/*
+ * The app's TLS connection, for its move to kgpd: its record keys and
+ * the ciphertext below the filter that OpenSSL has not read (*left, the
+ * socket's input).  Only TLS straight to the app, its handshake done,
+ * nothing pending above or inside OpenSSL.  Returns 0, or -1 with *why.
+ */
+int
+up_tls_export(struct stream *s, struct tls_rec_keys *k, struct evbuffer **left,
+    const char **why)
+{
+	struct up_tls		*t = s->u.atls;
+	struct bufferevent	*under;
+
+	if (t == NULL || !t->done || t->failed || s->u.vtls != NULL ||
+	    s->u.bev != t->bev ||
+	    (under = bufferevent_get_underlying(t->bev)) == NULL ||
+	    bufferevent_getfd(under) == -1) {
+		*why = "not TLS straight to the app";
+		return (-1);
+	}
+	if (evbuffer_get_length(bufferevent_get_input(t->bev)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(t->bev)) > 0) {
+		*why = "plaintext waiting";
+		return (-1);
+	}
+	if (tls_keys_export(t->ssl, k, why) == -1)
+		return (-1);
+	*left = bufferevent_get_input(under);
+	return (0);
 }

@@ -76,6 +76,7 @@ up_open(struct stream *s, const char *host, const char *port, int https)
 	u->https = https;
 	u->tls = 0;
 	u->vtls = NULL;
+	u->atls = NULL;
 	u->tls_err[0] = '\0';
 	if (via_choose(s, host, port, https || s->is_connect) == -1)
 		return;
@@ -503,6 +504,7 @@ up_close(struct stream *s)
 	u->vstate = VIA_NONE;
 	u->tls_wait = 0;
 	u->vtls = NULL;
+	u->atls = NULL;
 	u->reusable = u->reused = u->tls = 0;
 	u->eof = u->shut = u->rpaused = u->sj_wait = 0;
 	u->warm = 0;

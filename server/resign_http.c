@@ -1,7 +1,8 @@
 /*
  * The HTTP exchange inside a resigned (or plain) CONNECT: the browser's
  * requests, one after the other, each decided by the rules and written
- * to the connection's stream in absolute form; the answers read from the
+ * to the connection's stream in absolute form (or, on a stream proxyd
+ * bound to the CONNECT's origin, in origin form); the answers read from the
  * stream, their head and framing parsed (never buffered whole) so that
  * keep-alive, upgrades and long answers work.  resign.c moves the bytes
  * between the browser and r->in, r->out and calls these; they wake it
@@ -38,6 +39,8 @@ static int	 resign_stream(struct resign *, struct tunnel *);
 static void	 resign_stream_drop(struct resign *);
 static void	 resign_exchange_end(struct resign *);
 static int	 resign_warm_answer(struct resign *);
+static int	 resign_bound_target(struct resign *, const char *, char *,
+		    size_t);
 
 /* The stream has bytes, or has ended: the connection moves on. */
 static void
@@ -233,8 +236,10 @@ resign_request(struct resign *r)
 {
 	struct tunnel	*t = r->tunnel;
 	struct route	 rt;
-	char		 url[HTTP_HEAD_MAX], why[512], *head;
+	char		 url[HTTP_HEAD_MAX], target[HTTP_HEAD_MAX], why[512];
+	char		*head;
 	size_t		 len;
+	int		 bound = 0;
 
 	if (r->fail != NULL) {
 		snprintf(why, sizeof(why), "The entry proxy cannot resign "
@@ -272,11 +277,22 @@ resign_request(struct resign *r)
 	}
 	log_debug("tunnel %s: %s %s from %s: tunnel (resigned)", t->id,
 	    r->req->method, url, r->peer);
+	if (r->s != NULL && r->bound) {
+		if (resign_bound_target(r, url, target, sizeof(target)) == 0)
+			bound = 1;
+		else {
+			/* another origin: a stream of its own, unbound */
+			log_debug("tunnel %s: %s: %s is not the bound origin: "
+			    "another stream", t->id, r->peer, url);
+			resign_stream_drop(r);
+		}
+	}
 	if (r->s == NULL && resign_stream(r, t) == -1) {
 		resign_answer(r, 503, "The tunnel is not connected.");
 		return (-1);
 	}
-	if ((head = route_head(r->req, url, ROUTE_HEAD_KEEP, &len)) == NULL ||
+	if ((head = route_head(r->req, bound ? target : url, ROUTE_HEAD_KEEP,
+	    &len)) == NULL ||
 	    bev_write_buf(r->s, head, len) == -1) {
 		free(head);
 		r->dead = 1;
@@ -342,8 +358,8 @@ resign_warm(struct resign *r)
 	snprintf(auth, sizeof(auth), "%s%s%s:%u", v6 ? "[" : "", r->host,
 	    v6 ? "]" : "", r->port);
 	len = snprintf(head, sizeof(head), "OPTIONS * HTTP/1.1\r\n"
-	    "Host: %s\r\n%s: https://%s\r\n\r\n", auth, HTTP_WARM_FIELD,
-	    auth);
+	    "Host: %s\r\n%s: https://%s\r\n%s: 1\r\n\r\n", auth,
+	    HTTP_WARM_FIELD, auth, HTTP_BIND_FIELD);
 	if (len < 0 || (size_t)len >= sizeof(head) ||
 	    bev_write_buf(r->s, head, len) == -1) {
 		resign_stream_drop(r);
@@ -378,9 +394,11 @@ resign_warm_answer(struct resign *r)
 			return (0);
 	}
 	r->rp = RP_NONE;
-	if (n > 0 && r->resp->status == 204 && !r->s_eof)
+	if (n > 0 && r->resp->status == 204 && !r->s_eof) {
 		evbuffer_drain(sin, n);
-	else {
+		/* bound: requests for the CONNECT's origin in origin form */
+		r->bound = http_head_get(r->resp, HTTP_BIND_FIELD) != NULL;
+	} else {
 		log_debug("tunnel %s: %s: no warm-up for %s (an older sc?): "
 		    "%s", r->tunnel_id, r->peer, r->host, n <= 0 ?
 		    "the stream closed" : r->resp->reason);
@@ -409,6 +427,28 @@ resign_stream_drop(struct resign *r)
 	kgp_local_close(r->s);
 	r->s = NULL;
 	r->s_eof = 0;
+	r->bound = 0;
+}
+
+/*
+ * A request on a bound stream: its origin-form target into buf, when
+ * its URL (from route_decide_tls()) is of the stream's origin, the
+ * CONNECT's host and port, and its head names the host (Host): the app
+ * reads the head as it is.  -1: not so (the caller takes another stream).
+ */
+static int
+resign_bound_target(struct resign *r, const char *url, char *buf,
+    size_t len)
+{
+	struct http_url	 u;
+
+	if (http_parse_url(url, &u) == -1 || !u.tls ||
+	    strcasecmp(u.auth.host, r->host) != 0 ||
+	    u.auth.portnum != r->port || http_head_get(r->req, "Host") == NULL || u.path[0] != '/')
+		return (-1);
+	if (strlcpy(buf, u.path, len) >= len)
+		return (-1);
+	return (0);
 }
 
 /* An exchange is over: the next request, or the end. */

@@ -77,6 +77,8 @@ struct resign {
 	int			 upgrade;	/* the request asks for one */
 	int			 keep;		/* the browser's connection stays */
 	int			 s_keep;	/* the stream stays */
+	int			 bound;		/* to the CONNECT's origin:
+						   requests in origin form */
 	int			 rp_sent;	/* bytes of this answer went out */
 };
 

@@ -204,7 +204,8 @@ route_head(const struct http_head *h, const char *target, int mode,
 			upgrade = f->value;
 		/* the entry proxy's own (resign_warm()), never a browser's */
 		if (http_hop_by_hop(h, f->name) ||
-		    strcasecmp(f->name, HTTP_WARM_FIELD) == 0)
+		    strcasecmp(f->name, HTTP_WARM_FIELD) == 0 ||
+		    strcasecmp(f->name, HTTP_BIND_FIELD) == 0)
 			continue;
 		PUT(f->name);
 		PUT(": ");

@@ -36,6 +36,7 @@
 #include "server.h"		/* route_link() */
 
 #include "testcert.h"
+#include "tls_rec.h"
 
 struct pair {
 	struct event_base	*base;
@@ -2268,6 +2269,248 @@ test_move_tls(void **state)
 }
 
 /*
+ * A TLS connection's move (kgp_conn_stream_move_tls): the app speaks TLS
+ * records (an adapter with our record layer plays its TLS end, so that
+ * the transfer's app end is plaintext), and the relay plays proxyd with
+ * OpenSSL's part: it seals what the stream sends and opens what the app
+ * sends, until the move; then it gives the engine the keys with the
+ * record numbers it reached and the ciphertext it read and did not open
+ * (kgp_conn_stream_moved_tls).  The bytes must come through exact both
+ * ways, and both ends close as TLS does (close_notify, then EOF).
+ */
+struct tlsrelay {
+	int		 stream, app;	/* our ends: the stream's, the app's */
+	int		 app_c;		/* the adapter's ciphertext end */
+	int		 app_p, app_x;	/* its plaintext end; the transfer's */
+	struct tls_rec_keys k;		/* proxyd's keys at the start */
+	struct tls_rec	*prx, *ad;	/* proxyd's layer, the app's */
+	struct evbuffer	*p_out, *p_in, *p_plain;
+	struct evbuffer	*a_in, *a_out, *a_plain;
+	uint64_t	 sealed;	/* records proxyd sealed */
+	uint64_t	 to_stream;
+	int		 reading_app, stream_eof, a_ceof, a_peof;
+	int		 phase;
+};
+
+static void
+tlsrelay_init(struct tlsrelay *t, int stream, uint16_t version)
+{
+	struct tls_rec_keys	 ka;
+	int			 sv[2], i;
+
+	memset(t, 0, sizeof(*t));
+	t->stream = stream;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	t->app = sv[0];
+	t->app_c = sv[1];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	t->app_p = sv[0];
+	t->app_x = sv[1];
+	t->k.version = version;
+	t->k.cipher = TLS_REC_CHACHA20;
+	for (i = 0; i < TLS_REC_SECRETMAX; i++) {
+		t->k.wr.secret[i] = 3 * i;
+		t->k.rd.secret[i] = 5 * i + 1;
+	}
+	assert_int_equal(tls_rec_derive13(t->k.cipher, &t->k.wr), 0);
+	assert_int_equal(tls_rec_derive13(t->k.cipher, &t->k.rd), 0);
+	if (version == TLS_REC_V12)
+		t->k.wr.seq = t->k.rd.seq = 1;
+	ka = t->k;
+	ka.wr = t->k.rd;
+	ka.rd = t->k.wr;
+	assert_non_null(t->prx = tls_rec_new(&t->k));
+	assert_non_null(t->ad = tls_rec_new(&ka));
+	assert_non_null(t->p_out = evbuffer_new());
+	assert_non_null(t->p_in = evbuffer_new());
+	assert_non_null(t->p_plain = evbuffer_new());
+	assert_non_null(t->a_in = evbuffer_new());
+	assert_non_null(t->a_out = evbuffer_new());
+	assert_non_null(t->a_plain = evbuffer_new());
+	t->reading_app = 1;
+}
+
+static void
+tlsrelay_free(struct tlsrelay *t)
+{
+	tls_rec_free(t->prx);
+	tls_rec_free(t->ad);
+	evbuffer_free(t->p_out);
+	evbuffer_free(t->p_in);
+	evbuffer_free(t->p_plain);
+	evbuffer_free(t->a_in);
+	evbuffer_free(t->a_out);
+	evbuffer_free(t->a_plain);
+	close(t->app_c);
+	close(t->app_p);
+}
+
+/* what buf holds, written to fd as far as it takes it */
+static void
+buf_flush(struct evbuffer *buf, int fd)
+{
+	size_t	 n;
+	ssize_t	 w;
+
+	if ((n = evbuffer_get_length(buf)) == 0)
+		return;
+	if ((w = write(fd, evbuffer_pullup(buf, n), n)) > 0)
+		evbuffer_drain(buf, w);
+}
+
+/* The app's TLS end: records <-> the transfer's plaintext. */
+static void
+tlsapp_step(struct tlsrelay *t)
+{
+	uint8_t	 b[16384];
+	ssize_t	 n;
+	int	 r;
+
+	if (!t->a_ceof && (n = read(t->app_c, b, sizeof(b))) >= 0) {
+		if (n == 0)
+			t->a_ceof = 1;
+		evbuffer_add(t->a_in, b, n);
+		r = tls_rec_open(t->ad, t->a_in, t->a_plain, t->a_out);
+		assert_int_not_equal(r, TLS_REC_ERR);
+		if (r == TLS_REC_EOF)
+			t->a_ceof = 1;
+	}
+	buf_flush(t->a_plain, t->app_p);
+	if (t->a_ceof == 1 && evbuffer_get_length(t->a_plain) == 0) {
+		shutdown(t->app_p, SHUT_WR);
+		t->a_ceof = 2;
+	}
+	if (!t->a_peof && (n = read(t->app_p, b, sizeof(b))) >= 0) {
+		if (n == 0) {
+			t->a_peof = 1;
+			assert_int_equal(tls_rec_close(t->ad, t->a_out), 0);
+		} else
+			assert_int_equal(tls_rec_seal(t->ad, b, n, t->a_out),
+			    0);
+	}
+	buf_flush(t->a_out, t->app_c);
+	if (t->a_peof == 1 && evbuffer_get_length(t->a_out) == 0) {
+		shutdown(t->app_c, SHUT_WR);
+		t->a_peof = 2;
+	}
+}
+
+/* proxyd's part: the relay with OpenSSL's records, and the move */
+static void
+tlsrelay_step(struct rs *r, struct tlsrelay *t, uint32_t id)
+{
+	struct tls_rec_keys	 k;
+	struct tls_rec		*rec;
+	uint8_t			 b[16384];
+	ssize_t			 n;
+
+	if (t->phase >= 3)
+		return;
+	if (!t->stream_eof && (n = read(t->stream, b, sizeof(b))) >= 0) {
+		if (n == 0)
+			t->stream_eof = 1;
+		else {
+			assert_int_equal(tls_rec_seal(t->prx, b, n, t->p_out),
+			    0);
+			t->sealed++;	/* 16 KiB at most: one record */
+		}
+	}
+	buf_flush(t->p_out, t->app);
+	if (t->reading_app && (n = read(t->app, b, sizeof(b))) > 0) {
+		/* a record cut anywhere stays unopened here */
+		evbuffer_add(t->p_in, b, n);
+		assert_int_equal(tls_rec_open(t->prx, t->p_in, t->p_plain,
+		    t->p_out), TLS_REC_OK);
+	}
+	n = evbuffer_get_length(t->p_plain);
+	if (n > 0 && (n = write(t->stream, evbuffer_pullup(t->p_plain, n),
+	    n)) > 0) {
+		evbuffer_drain(t->p_plain, n);
+		t->to_stream += n;
+	}
+	if (t->phase == 1 && evbuffer_get_length(t->p_plain) == 0) {
+		t->reading_app = 0;
+		assert_int_equal(kgp_conn_stream_move_tls(r->client, id,
+		    dup(t->app), t->to_stream), 0);
+		t->phase = 2;
+	}
+	/* step 3: all the stream sent is sealed and out; the keys go */
+	if (t->phase == 2 && r->switched > 0 && t->stream_eof &&
+	    evbuffer_get_length(t->p_out) == 0) {
+		k = t->k;
+		k.wr.seq += t->sealed;
+		k.rd.seq += tls_rec_records(t->prx);
+		assert_non_null(rec = tls_rec_new(&k));
+		n = evbuffer_get_length(t->p_in);
+		assert_int_equal(kgp_conn_stream_moved_tls(r->client, id, rec,
+		    evbuffer_pullup(t->p_in, n), n), 0);
+		close(t->stream);
+		close(t->app);
+		t->phase = 3;
+	}
+}
+
+static void
+move_tls_records(size_t len, size_t at, uint16_t version)
+{
+	struct rs	 r;
+	struct xfer	 x;
+	struct tlsrelay	 t;
+	uint64_t	 end;
+	int		 browser;
+
+	rs_setup(&r, 0, 0, 0, 0);
+	browser = rs_open(&r, "tunnel");
+	tlsrelay_init(&t, r.app_fds[0], version);
+	r.app_fds[0] = -1;
+	r.napps = 0;
+	xfer_init(&x, browser, t.app_x, len);
+	end = ms_now() + 60000;
+	while (!XFER_DONE(&x) && ms_now() < end && x.bad_at == 0) {
+		size_t moved = xfer_step(&x);
+
+		if (t.phase == 0 && xfer_least(&x) >= at)
+			t.phase = 1;
+		tlsrelay_step(&r, &t, r.app_ids[0]);
+		tlsapp_step(&t);
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
+		if (moved == 0)
+			usleep(200);
+	}
+	xfer_check(&x);
+	assert_int_equal(t.phase, 3);
+	assert_int_equal(r.switched, 1);
+	assert_int_equal(r.switch_failed, 0);
+	/* the app's end closed as TLS does: close_notify, then EOF */
+	assert_int_equal(t.a_ceof, 2);
+	close(browser);
+	close(t.app_x);
+	xfer_free(&x);
+	tlsrelay_free(&t);
+	rs_teardown(&r);
+}
+
+static void
+test_move_tls_records13(void **state)
+{
+	move_tls_records(3 * 1024 * 1024 + 5, 512 * 1024, TLS_REC_V13);
+}
+
+static void
+test_move_tls_records12(void **state)
+{
+	move_tls_records(1024 * 1024 + 1, 100 * 1024, TLS_REC_V12);
+}
+
+static void
+test_move_tls_records_at_once(void **state)
+{
+	move_tls_records(256 * 1024, 0, TLS_REC_V13);
+}
+
+/*
  * The browser's FIN reaches the stream's first socket after the move
  * was asked for but before the relay has seen it: the new socket gets
  * the end too, after every byte.
@@ -3010,6 +3253,9 @@ main(void)
 		cmocka_unit_test(test_move_mid_transfer),
 		cmocka_unit_test(test_move_at_once),
 		cmocka_unit_test(test_move_tls),
+		cmocka_unit_test(test_move_tls_records13),
+		cmocka_unit_test(test_move_tls_records12),
+		cmocka_unit_test(test_move_tls_records_at_once),
 		cmocka_unit_test(test_move_fin_in_flight),
 		cmocka_unit_test(test_move_failed),
 		cmocka_unit_test(test_move_aborted),
