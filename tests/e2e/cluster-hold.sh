@@ -5,8 +5,9 @@
 #     has not read it): its client's HELLO at b waits while b's parent
 #     reads that one tunnel, and gets WELCOME, not "try again" (code 5);
 #     b's log says the HELLO waited;
-#  2. a tunnel the database does not have: refused at once with code 3
-#     (unknown tunnel), well within the hold's bound (KGP_HOLD_MS, 1 s);
+#  2. a tunnel the database does not have: refused with code 3 (unknown
+#     tunnel) on the read's answer, not at the hold's bound (KGP_HOLD_MS,
+#     1 s; that would be code 5 and a log line);
 #  3. b's parent stopped: the HELLO waits its bound, then "try again"
 #     (code 5), as before the hold (e2e-cluster-failover's quick retry);
 #  4. three tunnels made through a while b's parent is stopped: once it
@@ -69,13 +70,17 @@ grep -q "tunnel $new not known here yet: its HELLO waits" "$TMP/server-b.log" ||
 ok "a tunnel b had not heard of: its HELLO waited and was welcomed after $HELLO_MS ms"
 
 # 2. no such tunnel
-hello "$(openssl rand -hex 16)" "$secret"
+none=$(openssl rand -hex 16)
+hello "$none" "$secret"
 case $ANS in
 "error 3 "*) ;;
 *) fail "a HELLO for a tunnel the database does not have: $ANS, not error 3" ;;
 esac
-[ "$HELLO_MS" -lt 900 ] || fail "a HELLO for no tunnel took $HELLO_MS ms to refuse"
-ok "a tunnel the database does not have: refused at once ($ANS, $HELLO_MS ms)"
+# refused on the read's answer, not at the bound (which says code 5 and
+# logs it): the wall time of the python client under load is no measure
+! grep -q "tunnel $none not known here after" "$TMP/server-b.log" ||
+    fail "the HELLO for no tunnel waited for the hold's bound"
+ok "a tunnel the database does not have: refused on the read's answer ($ANS, $HELLO_MS ms)"
 
 # 3. b's parent stopped: the bound, then try again
 new=$(copy "$id")
