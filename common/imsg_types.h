@@ -20,7 +20,7 @@
 #include "kgp.h"		/* KGP_CC_NAMELEN */
 #include "tls_rec.h"		/* struct tls_rec_keys */
 
-#define SC_IMSG_VERSION		17
+#define SC_IMSG_VERSION		18
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -345,8 +345,9 @@ struct sc_link_stats {
 
 /*
  * A helper's figures, every second.  kgpd fills the streams, the bytes
- * and the round trips; proxyd the streams, the bytes, its answers and
- * its name lookups that failed; both their own CPU time and peak
+ * and the round trips; proxyd the streams, the bytes, its answers, its
+ * name lookups that failed and the TLS connections to apps it handed to
+ * kgpd; both their own CPU time and peak
  * resident memory (getrusage(2): no /proc in their chroot).
  */
 struct sc_stats {
@@ -364,6 +365,7 @@ struct sc_stats {
 	uint64_t	 rtt_buckets[SC_RTT_BUCKETS];
 	uint64_t	 answers[SC_STATUS_CLASSES];	/* proxyd */
 	uint64_t	 dns_failures;			/* proxyd */
+	uint64_t	 tls_handovers;	/* proxyd: TLS to apps, to kgpd */
 };
 void	 sc_stats_self(struct sc_stats *);
 /* kgpd's IMSG_STATS: struct sc_stats, then 0..SC_MAX_CONNECTIONS links */

@@ -838,6 +838,7 @@ move_tls_end(struct stream *s)
 		log_warnx("stream %u: cannot end the move", s->id);
 		return (-1);
 	}
+	env->stats.tls_handovers++;
 	log_debug("stream %u: TLS connection to %s port %s handed to kgpd "
 	    "after %llu requests", s->id, s->u.host, s->u.port,
 	    (unsigned long long)s->nreq);
