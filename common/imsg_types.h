@@ -382,8 +382,9 @@ int	 sc_stats_links_valid(const void *, size_t);
  * version.  sc_ctl_path() is where both look for the socket of a
  * tunnel name: SC_RUNDIR as root, else $XDG_RUNTIME_DIR or /tmp.
  */
-#define SC_CTL_VERSION	4	/* 2: IMSG_CTL_RECONNECT, 3: _STREAMS, */
-				/* 4: a connection's kgpd pid */
+#define SC_CTL_VERSION	5	/* 2: IMSG_CTL_RECONNECT, 3: _STREAMS, */
+				/* 4: a connection's kgpd pid, */
+				/* 5: tls_handovers */
 #define SC_CTL_FAIL_LEN	1024
 int	 sc_ctl_path(const char *, char *, size_t);
 
@@ -406,6 +407,7 @@ struct ctl_status {
 	int32_t		 proxyd_pid;
 	uint32_t	 nlinks;	/* then nlinks struct sc_link_stats */
 	uint32_t	 pad;
+	uint64_t	 tls_handovers;	/* proxyd's, to kgpd */
 };
 /* IMSG_CTL_STATUS_INFO: its strings terminated, exactly its nlinks */
 int	 ctl_status_valid(const void *, size_t);
