@@ -20,7 +20,7 @@
 #include "kgp.h"		/* KGP_CC_NAMELEN */
 #include "tls_rec.h"		/* struct tls_rec_keys */
 
-#define SC_IMSG_VERSION		17
+#define SC_IMSG_VERSION		18
 
 /* a string of a fixed-size field ends inside it: never cut */
 #define FIELD_STR(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -345,8 +345,9 @@ struct sc_link_stats {
 
 /*
  * A helper's figures, every second.  kgpd fills the streams, the bytes
- * and the round trips; proxyd the streams, the bytes, its answers and
- * its name lookups that failed; both their own CPU time and peak
+ * and the round trips; proxyd the streams, the bytes, its answers, its
+ * name lookups that failed and the TLS connections to apps it handed to
+ * kgpd; both their own CPU time and peak
  * resident memory (getrusage(2): no /proc in their chroot).
  */
 struct sc_stats {
@@ -364,6 +365,7 @@ struct sc_stats {
 	uint64_t	 rtt_buckets[SC_RTT_BUCKETS];
 	uint64_t	 answers[SC_STATUS_CLASSES];	/* proxyd */
 	uint64_t	 dns_failures;			/* proxyd */
+	uint64_t	 tls_handovers;	/* proxyd: TLS to apps, to kgpd */
 };
 void	 sc_stats_self(struct sc_stats *);
 /* kgpd's IMSG_STATS: struct sc_stats, then 0..SC_MAX_CONNECTIONS links */
@@ -380,8 +382,9 @@ int	 sc_stats_links_valid(const void *, size_t);
  * version.  sc_ctl_path() is where both look for the socket of a
  * tunnel name: SC_RUNDIR as root, else $XDG_RUNTIME_DIR or /tmp.
  */
-#define SC_CTL_VERSION	4	/* 2: IMSG_CTL_RECONNECT, 3: _STREAMS, */
-				/* 4: a connection's kgpd pid */
+#define SC_CTL_VERSION	5	/* 2: IMSG_CTL_RECONNECT, 3: _STREAMS, */
+				/* 4: a connection's kgpd pid, */
+				/* 5: tls_handovers */
 #define SC_CTL_FAIL_LEN	1024
 int	 sc_ctl_path(const char *, char *, size_t);
 
@@ -404,6 +407,7 @@ struct ctl_status {
 	int32_t		 proxyd_pid;
 	uint32_t	 nlinks;	/* then nlinks struct sc_link_stats */
 	uint32_t	 pad;
+	uint64_t	 tls_handovers;	/* proxyd's, to kgpd */
 };
 /* IMSG_CTL_STATUS_INFO: its strings terminated, exactly its nlinks */
 int	 ctl_status_valid(const void *, size_t);

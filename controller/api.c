@@ -276,7 +276,8 @@ api_log_stats(int fd, short event, void *arg)
 	childmsg_kgpd_stats_sum(k);
 	log_info("Stats: state %s, connections %d/%u up, streams %llu open "
 	    "%llu total, bytes %llu in %llu out, requests 1xx %llu 2xx %llu "
-	    "3xx %llu 4xx %llu 5xx %llu, rtt %.1f ms", st.state,
+	    "3xx %llu 4xx %llu 5xx %llu, TLS handovers %llu, rtt %.1f ms",
+	    st.state,
 	    api_links_up(), st.nlinks, (unsigned long long)k->streams_open,
 	    (unsigned long long)k->streams_total,
 	    (unsigned long long)k->bytes_in, (unsigned long long)k->bytes_out,
@@ -284,7 +285,8 @@ api_log_stats(int fd, short event, void *arg)
 	    (unsigned long long)p->answers[1],
 	    (unsigned long long)p->answers[2],
 	    (unsigned long long)p->answers[3],
-	    (unsigned long long)p->answers[4], (double)k->rtt_us / 1000.0);
+	    (unsigned long long)p->answers[4],
+	    (unsigned long long)p->tls_handovers, (double)k->rtt_us / 1000.0);
 	timer_add(api_stats_ev, env->conf->log_stats, 0);
 }
 
@@ -366,6 +368,10 @@ api_metrics(size_t *len)
 		    (unsigned long long)p->answers[i]);
 	prom_one(f, "sc_dns_failures_total", "counter", "Names of apps "
 	    "proxyd could not resolve.", p->dns_failures);
+	prom_one(f, "sc_tls_handovers_total", "counter", "Kept-alive TLS "
+	    "connections to apps proxyd handed to kgpd: their requests "
+	    "from then on are not in sc_requests_total (sc-server's entry "
+	    "proxy counts them).", p->tls_handovers);
 	prom_head(f, "sc_child_restarts_total", "counter", "Helpers started "
 	    "again after they died.");
 	for (i = 0; i < CHILD_MAX; i++)

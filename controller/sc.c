@@ -295,6 +295,7 @@ sc_status(struct ctl_status *st, struct sc_link_stats *ls)
 	st->bytes_out = k->bytes_out;
 	st->rtt_us = k->rtt_us;
 	st->reconnects = env->reconnects;
+	st->tls_handovers = children[CHILD_PROXYD].stats.tls_handovers;
 	st->controller_pid = (int32_t)sc_pid;
 	st->kgpd_pid = (int32_t)children[CHILD_KGPD].pid;
 	st->proxyd_pid = (int32_t)children[CHILD_PROXYD].pid;

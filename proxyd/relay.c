@@ -489,6 +489,12 @@ client_read(struct bufferevent *bev, void *arg)
 	case M_HTTP:
 		if (s->pac_wait != NULL)
 			break;	/* --pac: the request waits for its proxy */
+		if (s->rq_state == RQ_HEAD && s->u.move_ready && s->u.warm) {
+			/* a warm-up's TLS, ready: kgpd serves the request */
+			move_tls_start(s, 1);
+			if (s->mode != M_HTTP)
+				break;
+		}
 		if (s->rq_state == RQ_HEAD)
 			request_head(s);
 		else if (s->rq_state == RQ_BODY)

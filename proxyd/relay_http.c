@@ -115,7 +115,7 @@ exchange_done(struct stream *s)
 	if (evbuffer_get_length(bufferevent_get_input(s->cbev)) > 0)
 		request_head(s);
 	else if (s->bound != NULL)
-		move_tls_start(s);	/* kgpd carries the rest, maybe */
+		move_tls_start(s, 0);	/* kgpd carries the rest, maybe */
 }
 
 /*
@@ -241,7 +241,7 @@ request_start(struct stream *s)
 	    strcmp(s->u.port, url.auth.port) == 0 && s->u.https == url.tls;
 	/* a warm-up's connection: taken as it is, open or on its way */
 	warmed = reuse && s->u.warm;
-	s->u.warm = 0;
+	s->u.warm = s->u.move_ready = 0;
 	reuse = reuse && s->u.state == U_OPEN && !s->u.tls_wait &&
 	    (s->u.reusable || warmed);
 	if (warmed && !reuse)

@@ -129,6 +129,8 @@ struct upstream {
 	int			 tls_wait;	/* its handshake is under way */
 	char			 tls_err[160];	/* why TLS failed, "" */
 	int			 warm;		/* opened by a warm-up, unused */
+	int			 move_ready;	/* and its TLS may move to kgpd
+						   (move_tls_ready()) */
 };
 
 struct stream {
@@ -283,7 +285,8 @@ void	 tunnel_move(struct stream *, struct bufferevent *,
 	    struct bufferevent *);
 void	 tunnel_check(struct stream *);
 void	 move_soon(struct stream *);
-void	 move_tls_start(struct stream *);
+void	 move_tls_start(struct stream *, int);
+void	 move_tls_ready(struct stream *);
 void	 move_send(struct stream *);
 void	 move_finish(struct stream *);
 void	 move_cancel(struct stream *);

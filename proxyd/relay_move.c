@@ -730,19 +730,22 @@ move_cancel(struct stream *s)
  * closes before the move is out ends the stream.
  */
 void
-move_tls_start(struct stream *s)
+move_tls_start(struct stream *s, int first)
 {
 	struct upstream		*u = &s->u;
 	struct tls_rec_keys	 k;
-	struct evbuffer		*left;
+	struct evbuffer		*left, *in;
 	const char		*why;
 
 	if (s->bound == NULL || !env->hand_off || s->local ||
 	    env->iev_kgpd[s->kgpd].ibuf.fd == -1 || s->mode != M_HTTP ||
+	    s->rq_state != RQ_HEAD || s->rs_state != RS_IDLE ||
 	    u->bev == NULL || !u->tls || u->atls == NULL || u->via != NULL ||
-	    !u->reusable || u->eof || u->shut || u->sj != NULL || u->lent ||
-	    s->c_eof || s->c_shut || s->held != NULL ||
-	    evbuffer_get_length(bufferevent_get_input(s->cbev)) > 0 ||
+	    (first ? !u->warm || !u->move_ready || s->pac_wait != NULL :
+	    !u->reusable) || u->eof || u->shut || u->sj != NULL ||
+	    u->lent || s->c_eof || s->c_shut || s->held != NULL ||
+	    (!first && evbuffer_get_length(bufferevent_get_input(s->cbev)) >
+	    0) ||
 	    env->po.nreq > 0 || env->po.nresp > 0 || log_getverbose() > 1 ||
 	    proxyopt_auth_find(&env->po, u->host, atoi(u->port)) != NULL)
 		return;
@@ -766,7 +769,29 @@ move_tls_start(struct stream *s)
 		stream_close(s);
 		return;
 	}
+	/* the first request's bytes so far: to the app as they are */
+	in = bufferevent_get_input(s->cbev);
+	if (first && evbuffer_get_length(in) > 0)
+		move_bytes(s, in, u->bev, evbuffer_get_length(in));
 	move_send(s);
+}
+
+/*
+ * A warm-up's TLS connection to the app is ready before any request
+ * came (relay_tls.c: its handshake done, in TLS 1.3 the app's session
+ * ticket read too, so that the next connection resumes): the stream's
+ * first request, when it comes, moves it to kgpd at once (client_read()
+ * calls move_tls_start() with first set), its bytes written to the app
+ * as they are, and kgpd reads the answer.  Not before that request: a
+ * warm-up that nothing takes is closed after PROXYD_WARM_MS, by proxyd.
+ * A request that comes before this finds the stream no longer warm:
+ * proxyd serves it, and the move is tried after it (exchange_done()).
+ */
+void
+move_tls_ready(struct stream *s)
+{
+	if (s->bound != NULL && s->u.warm && s->mode == M_HTTP)
+		s->u.move_ready = 1;
 }
 
 /*
@@ -838,6 +863,7 @@ move_tls_end(struct stream *s)
 		log_warnx("stream %u: cannot end the move", s->id);
 		return (-1);
 	}
+	env->stats.tls_handovers++;
 	log_debug("stream %u: TLS connection to %s port %s handed to kgpd "
 	    "after %llu requests", s->id, s->u.host, s->u.port,
 	    (unsigned long long)s->nreq);

@@ -193,6 +193,9 @@ up_sess_new(SSL *ssl, SSL_SESSION *sess)
 	}
 	e->sess = sess;
 	TAILQ_INSERT_HEAD(&tls_sessions, e, entry);
+	/* TLS 1.3: a warm-up's connection has its ticket: it may move */
+	if (!t->proxy && t->done && SSL_version(ssl) >= TLS1_3_VERSION)
+		move_tls_ready(t->s);
 	return (1);
 }
 
@@ -617,6 +620,9 @@ up_tls_done(struct up_tls *t)
 	if (up_tls_pump_out(t, bufferevent_get_output(t->bev)) == -1)
 		return (-1);
 	bufferevent_trigger(t->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+	/* TLS 1.2: a warm-up's connection may move with its request */
+	if (SSL_version(t->ssl) < TLS1_3_VERSION)
+		move_tls_ready(s);
 	return (0);
 }
 

@@ -507,7 +507,7 @@ up_close(struct stream *s)
 	u->atls = NULL;
 	u->reusable = u->reused = u->tls = 0;
 	u->eof = u->shut = u->rpaused = u->sj_wait = 0;
-	u->warm = 0;
+	u->warm = u->move_ready = 0;
 }
 
 /* The app cannot be reached: answer the client. */

@@ -231,6 +231,8 @@ print_counters(const struct ctl_status *st)
 	printf("bytes-out: %llu\n", (unsigned long long)st->bytes_out);
 	printf("rtt-ms: %.1f\n", (double)st->rtt_us / 1000.0);
 	printf("reconnects: %u\n", st->reconnects);
+	printf("tls-handovers: %llu\n",
+	    (unsigned long long)st->tls_handovers);
 }
 
 static void
@@ -264,14 +266,15 @@ json_status(const struct ctl_status *st, const struct sc_link_stats *ls,
 	if (view == VIEW_CONNS)
 		j = json_object();
 	else
-		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:i}",
+		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:I}",
 		    "state", clean(st->state), "uptime", (json_int_t)uptime(st),
 		    "streams-open", (json_int_t)st->streams_open,
 		    "streams-total", (json_int_t)st->streams_total,
 		    "bytes-in", (json_int_t)st->bytes_in,
 		    "bytes-out", (json_int_t)st->bytes_out,
 		    "rtt-ms", (double)st->rtt_us / 1000.0,
-		    "reconnects", (int)st->reconnects);
+		    "reconnects", (int)st->reconnects,
+		    "tls-handovers", (json_int_t)st->tls_handovers);
 	if (j == NULL)
 		goto nomem;
 	if (view != VIEW_STATS && ((x = json_pack("{s:s}", "server",

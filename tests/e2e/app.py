@@ -440,6 +440,8 @@ def serve(args):
     if args.tls_port:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
+        if args.tls12:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         if args.sni_log:
             def sni(sock, name, ctx, path=args.sni_log):
                 with open(path, "a") as f:
@@ -471,6 +473,8 @@ def main():
     s.add_argument("--sni-log")
     s.add_argument("--resume-log")
     s.add_argument("--basic-auth")
+    s.add_argument("--tls12", action="store_true",
+                   help="TLS 1.2 at most on --tls-port")
     g = sub.add_parser("gen")
     g.add_argument("n", type=int)
     g.add_argument("seed", type=int)

@@ -24,7 +24,7 @@ ok "control socket $SOCK, mode 0660"
     fail "sc-ctl status failed: $(cat "$TMP/status.err")"
 for f in tunnel-id tunnel-name state server uptime streams-open \
     streams-total bytes-in bytes-out rtt-ms reconnects pid-controller \
-    pid-kgpd pid-proxyd; do
+    pid-kgpd pid-proxyd tls-handovers; do
 	grep -q "^$f: " "$TMP/status.out" || fail "sc-ctl status: no '$f:' line"
 done
 field() { sed -n "s/^$1: //p" "$TMP/status.out"; }
@@ -98,8 +98,8 @@ t, n, f, peer, pid = struct.unpack("=IHHII", data[:16])
 print(t, peer, data[16:n].rstrip(b"\0").decode(errors="replace"))
 PY
 read -r t peer msg <"$TMP/oldctl.out"
-[ "$t" = 9 ] && [ "$peer" = 4 ] &&
-    [ "$msg" = "sc-ctl speaks control protocol 0, this sc speaks 4: use the sc-ctl installed with this sc" ] ||
+[ "$t" = 9 ] && [ "$peer" = 5 ] &&
+    [ "$msg" = "sc-ctl speaks control protocol 0, this sc speaks 5: use the sc-ctl installed with this sc" ] ||
     fail "a request of control protocol 0: '$(cat "$TMP/oldctl.out")'"
 grep -q 'control: refused: sc-ctl speaks control protocol 0' "$TMP/ctl.log" ||
     fail "no 'control: refused' line in sc's log"
@@ -130,7 +130,7 @@ PY
 fake_sc 8 0 ""
 status=0
 "$SC_CTL" -s "$TMP/fake.sock" stop >"$TMP/fake.out" 2>&1 || status=$?
-[ "$status" = 1 ] && [ "$(cat "$TMP/fake.out")" = "Error: sc speaks control protocol 0, this sc-ctl speaks 4: use the sc-ctl installed with that sc" ] ||
+[ "$status" = 1 ] && [ "$(cat "$TMP/fake.out")" = "Error: sc speaks control protocol 0, this sc-ctl speaks 5: use the sc-ctl installed with that sc" ] ||
     fail "sc-ctl and an sc of control protocol 0: exit $status, '$(cat "$TMP/fake.out")'"
 ok "sc-ctl and an sc of control protocol 0: exit 1, '$(cat "$TMP/fake.out")'"
 fake_sc 9 4 "sc-ctl speaks control protocol 3, this sc speaks 4: use the sc-ctl installed with this sc"

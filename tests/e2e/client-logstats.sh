@@ -26,7 +26,7 @@ wait_for 10 more_stats 1 || fail "no 'Stats:' line within 10 s"
 n0=$(nstats)
 wait_for 5 more_stats $((n0 + 2)) || fail "no 2 more 'Stats:' lines in 5 s"
 line=$(grep 'Stats: state ' "$TMP/ls.log" | tail -n 1)
-echo "$line" | grep -Eq 'Stats: state up, connections [1-9][0-9]*/[1-9][0-9]* up, streams [0-9]+ open [0-9]+ total, bytes [0-9]+ in [0-9]+ out, requests 1xx [0-9]+ 2xx [0-9]+ 3xx [0-9]+ 4xx [0-9]+ 5xx [0-9]+, rtt [0-9.]+ ms' ||
+echo "$line" | grep -Eq 'Stats: state up, connections [1-9][0-9]*/[1-9][0-9]* up, streams [0-9]+ open [0-9]+ total, bytes [0-9]+ in [0-9]+ out, requests 1xx [0-9]+ 2xx [0-9]+ 3xx [0-9]+ 4xx [0-9]+ 5xx [0-9]+, TLS handovers [0-9]+, rtt [0-9.]+ ms' ||
     fail "the Stats line: '$line'"
 ok "a 'Stats:' line every second: '${line#*Stats: }'"
 
