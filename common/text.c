@@ -1,10 +1,13 @@
 /*
- * Text that others wrote, checked (text.h); and base64, for the Basic
- * credentials sc sends (a proxy's) and checks (--api-basic-auth).
+ * Text that others wrote, checked (text.h); base64, for the Basic
+ * credentials sc sends (a proxy's) and checks (--api-basic-auth); hex,
+ * for sc-server's ids, secrets and digests and for the TLS secrets
+ * OpenSSL's key log gives proxyd (tls_keys.c).
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "text.h"
 
@@ -73,3 +76,47 @@ timingsafe_bcmp(const void *b1, const void *b2, size_t n)
 	return (ret != 0);
 }
 #endif
+
+/* len bytes as 2 * len lower-case hex digits and a NUL into out. */
+void
+hexencode(const uint8_t *in, size_t len, char *out)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	size_t			 i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/* Exactly 2 * len hex digits into len bytes. */
+int
+hexdecode(const char *in, uint8_t *out, size_t len)
+{
+	size_t	 i;
+	int	 hi, lo;
+
+	if (strlen(in) != 2 * len)
+		return (-1);
+	for (i = 0; i < len; i++) {
+		if ((hi = hexval((unsigned char)in[2 * i])) == -1 ||
+		    (lo = hexval((unsigned char)in[2 * i + 1])) == -1)
+			return (-1);
+		out[i] = hi << 4 | lo;
+	}
+	return (0);
+}

@@ -8,6 +8,7 @@
 #define SC_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define TEXT_HTAB	0x01	/* a horizontal tab is text (HTTP) */
 
@@ -26,6 +27,8 @@ text_is_ctl(unsigned char c, int flags)
 /* text.c */
 size_t	 text_ctlspan(const void *, size_t, int);
 char	*text_base64(const void *, size_t);
+void	 hexencode(const uint8_t *, size_t, char *);
+int	 hexdecode(const char *, uint8_t *, size_t);
 #ifndef HAVE_TIMINGSAFE_BCMP
 int	 timingsafe_bcmp(const void *, const void *, size_t);
 #endif

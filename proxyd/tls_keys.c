@@ -38,6 +38,7 @@
 #include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
+#include "text.h"
 #include "tls_rec.h"
 #include "tls_keys.h"
 
@@ -84,18 +85,6 @@ track_get(const SSL *ssl)
 	return (t);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /* "LABEL <client random> <secret>", both in hex: the secret kept. */
 static void
 track_keylog(const SSL *ssl, const char *line)
@@ -103,8 +92,7 @@ track_keylog(const SSL *ssl, const char *line)
 	struct tls_track	*t;
 	const char		*p;
 	uint8_t			*dst;
-	size_t			*dlen, n = 0;
-	int			 hi, lo;
+	size_t			*dlen, n;
 
 	if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0)
 		p = line + 24;
@@ -123,12 +111,9 @@ track_keylog(const SSL *ssl, const char *line)
 	}
 	if ((p = strchr(p, ' ')) == NULL)
 		return;
-	for (p++; *p != '\0' && n < TLS_REC_SECRETMAX; p += 2) {
-		if ((hi = hexval(p[0])) == -1 || (lo = hexval(p[1])) == -1)
-			break;
-		dst[n++] = hi << 4 | lo;
-	}
-	*dlen = *p == '\0' ? n : 0;
+	p++;
+	n = strlen(p) / 2;
+	*dlen = n <= TLS_REC_SECRETMAX && hexdecode(p, dst, n) == 0 ? n : 0;
 }
 
 static void

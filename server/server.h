@@ -609,8 +609,6 @@ void		 worker_reqid_init(int);
 uint64_t	 worker_reqid(uint64_t *);
 
 /* util.c */
-void		 hexencode(const uint8_t *, size_t, char *);
-int		 hexdecode(const char *, uint8_t *, size_t);
 #ifndef HAVE_TIMINGSAFE_BCMP
 #endif
 int		 parse_hostport(const char *, char *, size_t, char *, size_t);

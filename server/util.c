@@ -1,5 +1,5 @@
 /*
- * Small pure helpers of sc-server: hex, addresses, HTTP Basic
+ * Small pure helpers of sc-server: addresses, HTTP Basic
  * credentials, validation of the tunnel settings a client POSTs, of
  * tunnel ids, of account names and of the names a leaf certificate
  * may be made for.  No
@@ -30,49 +30,6 @@
 #include "rules.h"
 #include "server.h"
 #include "text.h"
-
-void
-hexencode(const uint8_t *in, size_t len, char *out)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	size_t			 i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 0xf];
-	}
-	out[2 * len] = '\0';
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
-/* Exactly 2 * len hex digits into len bytes. */
-int
-hexdecode(const char *in, uint8_t *out, size_t len)
-{
-	size_t	 i;
-	int	 hi, lo;
-
-	if (strlen(in) != 2 * len)
-		return (-1);
-	for (i = 0; i < len; i++) {
-		if ((hi = hexval((unsigned char)in[2 * i])) == -1 ||
-		    (lo = hexval((unsigned char)in[2 * i + 1])) == -1)
-			return (-1);
-		out[i] = hi << 4 | lo;
-	}
-	return (0);
-}
 
 /*
  * "addr:port" or "[v6addr]:port" into host and port, port 0 meaning any
