@@ -84,8 +84,9 @@ rec_cipher(uint16_t cipher)
 	return (NULL);
 }
 
-static size_t
-rec_keylen(uint16_t cipher)
+/* The length of a cipher's key. */
+size_t
+tls_rec_keylen(uint16_t cipher)
 {
 	return (cipher == TLS_REC_AES128GCM ? 16 : 32);
 }
@@ -95,6 +96,12 @@ size_t
 tls_rec_secretlen(uint16_t cipher)
 {
 	return (cipher == TLS_REC_AES256GCM ? 48 : 32);
+}
+
+static const EVP_MD *
+rec_md(uint16_t cipher)
+{
+	return (tls_rec_secretlen(cipher) == 48 ? EVP_sha384() : EVP_sha256());
 }
 
 /* Whether keys are of a version and cipher this layer has: 0, or -1. */
@@ -152,9 +159,9 @@ tls_rec_derive13(uint16_t cipher, struct tls_rec_dir *d)
 	if (rec_cipher(cipher) == NULL)
 		return (-1);
 	sl = tls_rec_secretlen(cipher);
-	md = sl == 48 ? EVP_sha384() : EVP_sha256();
+	md = rec_md(cipher);
 	if (rec_expand(md, d->secret, sl, "key", d->key,
-	    rec_keylen(cipher)) == -1 ||
+	    tls_rec_keylen(cipher)) == -1 ||
 	    rec_expand(md, d->secret, sl, "iv", d->iv, TLS_REC_IVLEN) == -1)
 		return (-1);
 	return (0);
@@ -192,9 +199,9 @@ tls_rec_new(const struct tls_rec_keys *k)
 		return (NULL);
 	r->version = k->version;
 	r->cipher = k->cipher;
-	r->keylen = rec_keylen(k->cipher);
+	r->keylen = tls_rec_keylen(k->cipher);
 	r->secretlen = tls_rec_secretlen(k->cipher);
-	r->md = r->secretlen == 48 ? EVP_sha384() : EVP_sha256();
+	r->md = rec_md(k->cipher);
 	r->wr = k->wr;
 	r->rd = k->rd;
 	if ((r->wctx = rec_ctx(r, &r->wr, 1)) == NULL ||
@@ -262,6 +269,28 @@ rec_nonce(const struct tls_rec *r, const struct tls_rec_dir *d,
 }
 
 /*
+ * A record's additional data into aad (13 bytes at most): 1.3 its
+ * header, 1.2 its number, type, version and plaintext length n.
+ * Returns its length.
+ */
+static size_t
+rec_aad(const struct tls_rec *r, const uint8_t *hdr, uint64_t seq,
+    uint8_t ct, size_t n, uint8_t *aad)
+{
+	if (r->version == TLS_REC_V13) {
+		memcpy(aad, hdr, REC_HDR);
+		return (REC_HDR);
+	}
+	rec_seqbe(aad, seq);
+	aad[8] = ct;
+	aad[9] = 3;
+	aad[10] = 3;
+	aad[11] = n >> 8;
+	aad[12] = n & 0xff;
+	return (13);
+}
+
+/*
  * One record of type ct with n <= TLS_REC_PLAINMAX bytes of content,
  * onto out.  Returns 0, or -1.
  */
@@ -293,19 +322,9 @@ rec_seal1(struct tls_rec *r, uint8_t ct, const uint8_t *in, size_t n,
 	rec[3] = clen >> 8;
 	rec[4] = clen & 0xff;
 	rec_nonce(r, &r->wr, nonce);
-	if (r->version == TLS_REC_V13) {
-		memcpy(aad, rec, REC_HDR);
-		aadlen = REC_HDR;
-	} else {
-		rec_seqbe(aad, r->wr.seq);
-		aad[8] = ct;
-		aad[9] = 3;
-		aad[10] = 3;
-		aad[11] = n >> 8;
-		aad[12] = n & 0xff;
-		aadlen = 13;
-		memcpy(rec + REC_HDR, nonce + 4, elen);
-	}
+	aadlen = rec_aad(r, rec, r->wr.seq, ct, n, aad);
+	/* 1.2 GCM: the explicit nonce (the record number) in the clear */
+	memcpy(rec + REC_HDR, nonce + 4, elen);
 	p = rec + REC_HDR + elen;
 	if (EVP_EncryptInit_ex(r->wctx, NULL, NULL, NULL, nonce) != 1 ||
 	    EVP_EncryptUpdate(r->wctx, NULL, &l, aad, aadlen) != 1)
@@ -533,20 +552,9 @@ tls_rec_open(struct tls_rec *r, struct evbuffer *in, struct evbuffer *plain,
 		n = len - elen - REC_TAG;
 		c = rec + REC_HDR + elen;
 		rec_nonce(r, &r->rd, nonce);
-		if (r->version == TLS_REC_V13) {
-			memcpy(aad, rec, REC_HDR);
-			aadlen = REC_HDR;
-		} else {
-			if (elen > 0)
-				memcpy(nonce + 4, rec + REC_HDR, elen);
-			rec_seqbe(aad, r->rd.seq);
-			aad[8] = ct;
-			aad[9] = 3;
-			aad[10] = 3;
-			aad[11] = n >> 8;
-			aad[12] = n & 0xff;
-			aadlen = 13;
-		}
+		/* 1.2 GCM: the explicit nonce as the record has it */
+		memcpy(nonce + 4, rec + REC_HDR, elen);
+		aadlen = rec_aad(r, rec, r->rd.seq, ct, n, aad);
 		l = 0;
 		if (EVP_DecryptInit_ex(r->rctx, NULL, NULL, NULL, nonce) != 1 ||
 		    EVP_DecryptUpdate(r->rctx, NULL, &l2, aad, aadlen) != 1 ||

@@ -50,6 +50,7 @@ struct tls_rec_keys {
 struct tls_rec;
 
 int		 tls_rec_check(const struct tls_rec_keys *);
+size_t		 tls_rec_keylen(uint16_t);
 size_t		 tls_rec_secretlen(uint16_t);
 int		 tls_rec_derive13(uint16_t, struct tls_rec_dir *);
 struct tls_rec	*tls_rec_new(const struct tls_rec_keys *);

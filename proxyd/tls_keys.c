@@ -254,7 +254,7 @@ tls_keys_export(SSL *ssl, struct tls_rec_keys *k, const char **why)
 		*why = "not an AEAD cipher of ours";
 		return (-1);
 	}
-	kl = k->cipher == TLS_REC_AES128GCM ? 16 : 32;
+	kl = tls_rec_keylen(k->cipher);
 	switch (SSL_version(ssl)) {
 	case TLS1_3_VERSION:
 		k->version = TLS_REC_V13;
