@@ -733,7 +733,6 @@ void
 move_tls_start(struct stream *s, int first)
 {
 	struct upstream		*u = &s->u;
-	struct tls_rec_keys	 k;
 	struct evbuffer		*left, *in;
 	const char		*why;
 
@@ -749,11 +748,11 @@ move_tls_start(struct stream *s, int first)
 	    env->po.nreq > 0 || env->po.nresp > 0 || log_getverbose() > 1 ||
 	    proxyopt_auth_find(&env->po, u->host, atoi(u->port)) != NULL)
 		return;
-	if (up_tls_export(s, &k, &left, &why) == -1) {
+	/* the keys themselves once kgpd has switched (move_tls_end()) */
+	if (up_tls_export(s, NULL, &left, &why) == -1) {
 		log_debug("stream %u: TLS connection kept: %s", s->id, why);
 		return;
 	}
-	explicit_bzero(&k, sizeof(k));
 	if (evbuffer_get_length(left) > SC_TLS_LEFT_MAX)
 		return;
 	up_timer_stop(s);

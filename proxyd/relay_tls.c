@@ -703,8 +703,9 @@ up_tls_shutdown(void)
 }
 
 /*
- * The app's TLS connection, for its move to kgpd: its record keys and
- * the ciphertext below the filter that OpenSSL has not read (*left, the
+ * The app's TLS connection, for its move to kgpd: its record keys (k
+ * NULL: only whether it could give them, tls_keys_export()) and the
+ * ciphertext below the filter that OpenSSL has not read (*left, the
  * socket's input).  Only TLS straight to the app, its handshake done,
  * nothing pending above or inside OpenSSL.  Returns 0, or -1 with *why.
  */

@@ -212,19 +212,23 @@ keys_block12(SSL *ssl, const EVP_MD *md, uint8_t *out, size_t outlen)
 
 /*
  * The record keys of ssl, a client's connection whose handshake is done,
- * into k: what this end writes is the client's direction.  Returns 0,
- * or -1 with *why saying why the connection cannot be handed over.
+ * into k: what this end writes is the client's direction.  With k NULL,
+ * whether they could be: every check, no key derived.  Returns 0, or -1
+ * with *why saying why the connection cannot be handed over.
  */
 int
 tls_keys_export(SSL *ssl, struct tls_rec_keys *k, const char **why)
 {
+	struct tls_rec_keys	 none;
 	struct tls_track	*t;
 	const SSL_CIPHER	*c;
 	const EVP_MD		*md;
 	uint8_t			 kb[2 * TLS_REC_KEYMAX + 2 * TLS_REC_IVLEN];
 	size_t			 kl, il;
-	int			 nid;
+	int			 nid, check = k == NULL;
 
+	if (check)
+		k = &none;
 	memset(k, 0, sizeof(*k));
 	if (track_idx == -1 || (t = SSL_get_ex_data(ssl, track_idx)) == NULL ||
 	    !t->done || !SSL_is_init_finished(ssl)) {
@@ -263,6 +267,8 @@ tls_keys_export(SSL *ssl, struct tls_rec_keys *k, const char **why)
 			*why = "no traffic secrets";
 			goto fail;
 		}
+		if (check)
+			break;
 		memcpy(k->wr.secret, t->csecret, t->clen);
 		memcpy(k->rd.secret, t->ssecret, t->slen);
 		if (tls_rec_derive13(k->cipher, &k->wr) == -1 ||
@@ -275,6 +281,8 @@ tls_keys_export(SSL *ssl, struct tls_rec_keys *k, const char **why)
 		break;
 	case TLS1_2_VERSION:
 		k->version = TLS_REC_V12;
+		if (check)
+			break;
 		il = k->cipher == TLS_REC_CHACHA20 ? 12 : 4;
 		if ((md = SSL_CIPHER_get_handshake_digest(c)) == NULL ||
 		    keys_block12(ssl, md, kb, 2 * kl + 2 * il) == -1) {
