@@ -39,8 +39,8 @@ static int	 resign_stream(struct resign *, struct tunnel *);
 static void	 resign_stream_drop(struct resign *);
 static void	 resign_exchange_end(struct resign *);
 static int	 resign_warm_answer(struct resign *);
-static int	 resign_bound_target(struct resign *, const char *, char *,
-		    size_t);
+static int	 resign_bound_origin(const struct resign *,
+		    const struct route *);
 
 /* The stream has bytes, or has ended: the connection moves on. */
 static void
@@ -236,8 +236,7 @@ resign_request(struct resign *r)
 {
 	struct tunnel	*t = r->tunnel;
 	struct route	 rt;
-	char		 url[HTTP_HEAD_MAX], target[HTTP_HEAD_MAX], why[512];
-	char		*head;
+	char		 url[HTTP_HEAD_MAX], why[512], *head;
 	size_t		 len;
 	int		 bound = 0;
 
@@ -278,7 +277,7 @@ resign_request(struct resign *r)
 	log_debug("tunnel %s: %s %s from %s: tunnel (resigned)", t->id,
 	    r->req->method, url, r->peer);
 	if (r->s != NULL && r->bound) {
-		if (resign_bound_target(r, url, target, sizeof(target)) == 0)
+		if (resign_bound_origin(r, &rt))
 			bound = 1;
 		else {
 			/* another origin: a stream of its own, unbound */
@@ -291,7 +290,7 @@ resign_request(struct resign *r)
 		resign_answer(r, 503, "The tunnel is not connected.");
 		return (-1);
 	}
-	if ((head = route_head(r->req, bound ? target : url, ROUTE_HEAD_KEEP,
+	if ((head = route_head(r->req, bound ? rt.path : url, ROUTE_HEAD_KEEP,
 	    &len)) == NULL ||
 	    bev_write_buf(r->s, head, len) == -1) {
 		free(head);
@@ -431,24 +430,20 @@ resign_stream_drop(struct resign *r)
 }
 
 /*
- * A request on a bound stream: its origin-form target into buf, when
- * its URL (from route_decide_tls()) is of the stream's origin, the
- * CONNECT's host and port, and its head names the host (Host): the app
- * reads the head as it is.  -1: not so (the caller takes another stream).
+ * Whether a request may go on a bound stream, its route's path (origin
+ * form) as its target: TLS, to the stream's origin (the CONNECT's host
+ * and port, as route_decide_tls() found them), a path that an https://
+ * URL may have (no fragment), and a head that names the host (Host):
+ * the app reads the head as it is.  Else the caller takes another
+ * stream.
  */
 static int
-resign_bound_target(struct resign *r, const char *url, char *buf,
-    size_t len)
+resign_bound_origin(const struct resign *r, const struct route *rt)
 {
-	struct http_url	 u;
-
-	if (http_parse_url(url, &u) == -1 || !u.tls ||
-	    strcasecmp(u.auth.host, r->host) != 0 ||
-	    u.auth.portnum != r->port || http_head_get(r->req, "Host") == NULL || u.path[0] != '/')
-		return (-1);
-	if (strlcpy(buf, u.path, len) >= len)
-		return (-1);
-	return (0);
+	return (!r->plain && strcasecmp(rt->host, r->host) == 0 &&
+	    rt->port == r->port && rt->path[0] == '/' &&
+	    strchr(rt->path, '#') == NULL &&
+	    http_head_get(r->req, "Host") != NULL);
 }
 
 /* An exchange is over: the next request, or the end. */
