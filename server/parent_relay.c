@@ -72,7 +72,7 @@ static struct place *place_find(const char *);
 static struct place *place_new(const char *, int);
 static struct srv_worker *place_best(void);
 static void	 place_forget(struct place *);
-static struct place *place_get(const char *, int);
+static struct place *place_get(const char *, int, int *);
 static struct srv_worker *parent_asker(uint64_t);
 static int	 parent_reqid_ok(struct imsgev *, struct imsg *);
 
@@ -179,15 +179,19 @@ place_forget(struct place *p)
 
 /*
  * The place of tunnel id (W_KGPN(p->kgp): its KGP worker), made now
- * when it has none (on the worker of KGP port port, if one is).
+ * when it has none (on the worker of KGP port port, if one is; *made
+ * says so, when made is not NULL).
  */
 static struct place *
-place_get(const char *id, int port)
+place_get(const char *id, int port, int *made)
 {
 	struct place	*p;
+	int		 new;
 
-	if ((p = place_find(id)) == NULL)
+	if ((new = (p = place_find(id)) == NULL))
 		p = place_new(id, port);
+	if (made != NULL)
+		*made = new;
 	return (p);
 }
 
@@ -285,9 +289,7 @@ parent_tunnel_add(struct imsgev *iev, struct imsg *imsg)
 
 	memcpy(&add, imsg->data, sizeof(add));
 	explicit_bzero(imsg->data, sizeof(add));
-	nowhere = (p = place_find(add.id)) == NULL;
-	if (nowhere)
-		p = place_new(add.id, add.kgp_port);
+	p = place_get(add.id, add.kgp_port, &nowhere);
 	w = W_KGPN(p->kgp);
 	if (add.mode == SRV_ADD_NEW ||
 	    (add.mode == SRV_ADD_SYNC && nowhere))
@@ -339,7 +341,7 @@ parent_to_kgp(struct imsgev *iev, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_SRV_TUNNEL_RULES:
 		memcpy(&h, imsg->data, sizeof(h));
-		p = place_get(h.id, h.kgp_port);
+		p = place_get(h.id, h.kgp_port, NULL);
 		/*
 		 * A worker that has the tunnel takes no rules for it: those
 		 * of a RESTORE that goes no further (parent_tunnel_add()).
